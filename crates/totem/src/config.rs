@@ -1,0 +1,185 @@
+//! Protocol timers and constants, with corosync 3.1.7's defaults and derivations
+//! (`exec/totemconfig.c`).
+
+use std::time::Duration;
+
+/// Tunables of one Totem instance. Build with [`Config::for_nodelist`] (which applies
+/// corosync's per-node token coefficient), adjust fields, then [`Config::validate`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Token loss timeout: no token for this long → form a new configuration.
+    pub token: Duration,
+    /// Resend the last token after this long without seeing the next one.
+    pub token_retransmit: Duration,
+    /// How long the idle representative holds the token.
+    pub hold: Duration,
+    /// Interval between join messages in GATHER.
+    pub join: Duration,
+    /// Time to reach consensus in GATHER before non-responders are declared failed.
+    pub consensus: Duration,
+    /// Merge-detect interval of an idle ring's representative.
+    pub merge: Duration,
+    /// Interval of the downcheck timer (kept for configuration compatibility).
+    pub downcheck: Duration,
+    /// Rotations with aru stuck at this node before it declares itself failed.
+    pub fail_recv_const: u32,
+    /// Rotations with no new message before the token is held.
+    pub seqno_unchanged_const: u32,
+    /// Most new messages one node sends per token visit.
+    pub max_messages: u32,
+    /// Most messages sent per token rotation on the whole ring.
+    pub window_size: u32,
+    /// Token visits a message must be missing before it is requested again.
+    pub miss_count_const: u32,
+    /// Largest totem mcast payload (a totempg frame), in bytes.
+    pub frame_mtu: usize,
+    /// Bound of the queue of frames waiting for the token.
+    pub send_queue_max: usize,
+    /// Forward a held token at once when it carries retransmit requests.
+    pub cancel_token_hold_on_retransmit: bool,
+}
+
+/// corosync's `token` default, in ms.
+pub const TOKEN_MS: u64 = 3000;
+/// corosync's `token_coefficient` default, in ms.
+pub const TOKEN_COEFFICIENT_MS: u64 = 650;
+/// corosync's `token_retransmits_before_loss_const` default.
+pub const TOKEN_RETRANSMITS_BEFORE_LOSS: u32 = 4;
+/// Stock udpu frame budget: netmtu 1500 − 2·45 (see totem-wire §2).
+pub const FRAME_MTU_DEFAULT: usize = 1410;
+
+/// A configuration value that cannot work, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("totem.{field}: {reason}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_token(Duration::from_millis(TOKEN_MS), TOKEN_RETRANSMITS_BEFORE_LOSS)
+    }
+}
+
+impl Config {
+    /// Defaults for a nodelist of `nodes` entries: token = 3000 ms + 650 ms per node beyond 2.
+    pub fn for_nodelist(nodes: usize) -> Self {
+        Self::with_token(Duration::from_millis(TOKEN_MS), nodes, TOKEN_COEFFICIENT_MS)
+    }
+
+    /// Derives everything from a configured base `token` as corosync does.
+    pub fn with_token(token: Duration, nodes: usize, coefficient_ms: u64) -> Self {
+        let extra = nodes.saturating_sub(2) as u64 * coefficient_ms;
+        Self::from_token(token + Duration::from_millis(extra), TOKEN_RETRANSMITS_BEFORE_LOSS)
+    }
+
+    /// Derives the dependent timers from the effective token timeout.
+    pub fn from_token(token: Duration, retransmits_before_loss: u32) -> Self {
+        let token_ms = token.as_millis() as f64;
+        let retransmit_ms = token_ms / (f64::from(retransmits_before_loss) + 0.2);
+        let hold_ms = (retransmit_ms * 0.8 - 10.0).max(1.0);
+        Config {
+            token,
+            token_retransmit: Duration::from_micros((retransmit_ms * 1000.0) as u64),
+            hold: Duration::from_micros((hold_ms * 1000.0) as u64),
+            join: Duration::from_millis(50),
+            consensus: Duration::from_micros((token_ms * 1200.0) as u64),
+            merge: Duration::from_millis(200),
+            downcheck: Duration::from_millis(1000),
+            fail_recv_const: 2500,
+            seqno_unchanged_const: 30,
+            max_messages: 17,
+            window_size: 50,
+            miss_count_const: 5,
+            frame_mtu: FRAME_MTU_DEFAULT,
+            send_queue_max: 4096,
+            cancel_token_hold_on_retransmit: false,
+        }
+    }
+
+    /// Checks the relations corosync enforces; the error names the offending field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let min = Duration::from_millis(30);
+        let timers = [
+            ("token", self.token),
+            ("join", self.join),
+            ("consensus", self.consensus),
+            ("merge", self.merge),
+        ];
+        for (field, value) in timers {
+            if value < min {
+                return Err(ConfigError { field, reason: format!("{value:?} is below the 30 ms minimum") });
+            }
+        }
+        if self.token_retransmit.is_zero() || self.token_retransmit >= self.token {
+            return Err(ConfigError {
+                field: "token_retransmit",
+                reason: "must be positive and below token".into(),
+            });
+        }
+        if self.hold.is_zero() || self.hold >= self.token {
+            return Err(ConfigError { field: "hold", reason: "must be positive and below token".into() });
+        }
+        if self.consensus < self.token {
+            return Err(ConfigError {
+                field: "consensus",
+                reason: format!("{:?} must be at least token ({:?})", self.consensus, self.token),
+            });
+        }
+        if self.max_messages == 0 {
+            return Err(ConfigError { field: "max_messages", reason: "must be at least 1".into() });
+        }
+        if self.window_size < self.max_messages {
+            return Err(ConfigError {
+                field: "window_size",
+                reason: format!("{} is below max_messages ({})", self.window_size, self.max_messages),
+            });
+        }
+        if self.miss_count_const == 0 {
+            return Err(ConfigError { field: "miss_count_const", reason: "must be at least 1".into() });
+        }
+        if self.fail_recv_const == 0 || self.seqno_unchanged_const == 0 {
+            let field = if self.fail_recv_const == 0 { "fail_recv_const" } else { "seqno_unchanged_const" };
+            return Err(ConfigError { field, reason: "must be at least 1".into() });
+        }
+        if !(64..=65_000).contains(&self.frame_mtu) {
+            return Err(ConfigError { field: "netmtu", reason: format!("frame size {} out of range", self.frame_mtu) });
+        }
+        if self.send_queue_max == 0 {
+            return Err(ConfigError { field: "send_queue_max", reason: "must be at least 1".into() });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_corosync() {
+        let c = Config::for_nodelist(3);
+        assert_eq!(c.token, Duration::from_millis(3650));
+        assert_eq!(c.consensus, Duration::from_millis(4380));
+        let two = Config::for_nodelist(2);
+        assert_eq!(two.token, Duration::from_millis(3000));
+        assert_eq!(two.token_retransmit.as_millis(), 714);
+        assert_eq!(two.hold.as_millis(), 561);
+        assert_eq!(two.join, Duration::from_millis(50));
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut c = Config::default();
+        c.consensus = Duration::from_millis(100);
+        assert_eq!(c.validate().unwrap_err().field, "consensus");
+        let mut c = Config::default();
+        c.window_size = 1;
+        assert_eq!(c.validate().unwrap_err().field, "window_size");
+        let mut c = Config::default();
+        c.join = Duration::from_millis(1);
+        assert_eq!(c.validate().unwrap_err().field, "join");
+    }
+}

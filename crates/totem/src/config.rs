@@ -15,6 +15,9 @@ pub struct Config {
     pub hold: Duration,
     /// Interval between join messages in GATHER.
     pub join: Duration,
+    /// Upper bound of a random delay before each join is sent (0: none), to spread
+    /// join storms on large rings.
+    pub send_join: Duration,
     /// Time to reach consensus in GATHER before non-responders are declared failed.
     pub consensus: Duration,
     /// Merge-detect interval of an idle ring's representative.
@@ -84,6 +87,7 @@ impl Config {
             token_retransmit: Duration::from_micros((retransmit_ms * 1000.0) as u64),
             hold: Duration::from_micros((hold_ms * 1000.0) as u64),
             join: Duration::from_millis(50),
+            send_join: Duration::ZERO,
             consensus: Duration::from_micros((token_ms * 1200.0) as u64),
             merge: Duration::from_millis(200),
             downcheck: Duration::from_millis(1000),

@@ -1,19 +1,49 @@
 //! Totem SRP: token ordering, retransmission, flow control and the membership
 //! protocol (GATHER → COMMIT → RECOVERY → OPERATIONAL) with EVS delivery.
-//! Follows corosync 3.1.7's `exec/totemsrp.c` behaviour; see `reference/totem-wire.md`.
+//!
+//! The logic follows corosync 3.1.7's `exec/totemsrp.c` (facts in
+//! `reference/totem-wire.md` §4–§7) so that a ferrosync node can share a ring with
+//! corosync. Where corosync is fragile we are stricter, never incompatible: wire input
+//! is validated, stale messages from a ring every member has left are ignored instead
+//! of restarting membership, and every queue is bounded.
 
 mod events;
+mod membership;
+mod receive;
+mod recovery;
+mod seq;
+mod sets;
+mod sort_queue;
+mod timers;
+mod token;
 
 pub use events::{ConfigurationChange, ConfigurationKind, Event, MembState, Stats};
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 use crate::config::Config;
 use crate::time::Instant;
-use crate::wire::{Decoded, NodeId, OrfToken, RingId};
-use crate::Transmit;
+use crate::wire::{self, CommitToken, Decoded, Message, NodeId, OrfToken, RingId};
+use crate::{Destination, Transmit};
+
+use sort_queue::SortQueue;
+use timers::{Timer, Timers};
+
+/// Bound of the event queue a host has not drained yet (deliveries are further bounded
+/// by the sort queue; this only guards against a host that never polls).
+const EVENT_QUEUE_MAX: usize = 1 << 20;
+
+/// What the last token we processed was (for retransmission).
+#[derive(Clone, Debug)]
+enum SavedToken {
+    Orf(OrfToken),
+    Commit(CommitToken),
+}
 
 /// The SRP state machine of one node.
 #[derive(Debug)]
@@ -21,69 +51,346 @@ pub struct Srp {
     config: Config,
     my_id: NodeId,
     state: MembState,
-    ring_id: RingId,
     stopped: bool,
+    rng: SmallRng,
+    now: Instant,
+
+    // ---- ring identity ----
+    /// The ring we are on (or forming, from COMMIT on).
+    my_ring_id: RingId,
+    /// Highest ring seq seen anywhere; a new ring gets this + 4.
+    token_ring_id_seq: u64,
+    /// Set on entering RECOVERY for `my_ring_id`: every member then went through COMMIT
+    /// for it, so their later messages carry at least its seq (used to spot stale ones).
+    ring_committed: bool,
+
+    // ---- membership sets ----
+    /// Members of the current (last installed) regular configuration.
+    my_memb_list: Vec<NodeId>,
+    /// Members of the ring being formed (commit token's addr list).
+    my_new_memb_list: Vec<NodeId>,
+    /// Members coming with us from our old ring (transitional configuration).
+    my_trans_memb_list: Vec<NodeId>,
+    my_proc_list: Vec<NodeId>,
+    my_failed_list: Vec<NodeId>,
+    /// Nodes whose join matched our sets in this GATHER round.
+    consensus: Vec<NodeId>,
+    failed_to_recv: bool,
+    originated_orf_token: bool,
+
+    // ---- old ring state kept across a failed recovery ----
+    old_ring_state_saved: bool,
+    my_old_ring_id: RingId,
+    old_ring_state_aru: u32,
+    old_ring_state_high_seq_received: u32,
+
+    // ---- ordering ----
+    regular_queue: SortQueue,
+    recovery_queue: SortQueue,
+    /// Frames waiting for the token (bounded by `config.send_queue_max`).
+    new_message_queue: VecDeque<Bytes>,
+    /// Old-ring messages to re-send encapsulated during RECOVERY.
+    retrans_message_queue: VecDeque<wire::Mcast>,
+    my_aru: u32,
+    my_high_seq_received: u32,
+    my_high_delivered: u32,
+    my_last_aru: u32,
+    my_aru_count: u32,
+    last_released: u32,
+    my_token_seq: u32,
+    my_install_seq: u32,
+    my_received_flg: bool,
+    my_set_retrans_flg: bool,
+    my_retrans_flg_count: u32,
+    my_rotation_counter: u32,
+    /// Mcasts this node originated since start (`this_seqno`).
+    global_seqno: i32,
+
+    // ---- flow control ----
+    my_trc: u32,
+    my_pbl: u32,
+    my_cbl: u32,
+
+    // ---- token hold ----
+    my_last_seq: u32,
+    my_seq_unchanged: u32,
+    my_token_held: bool,
+    saved_token: Option<SavedToken>,
+    token_target: NodeId,
+
+    timers: Timers,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
-    new_frames: VecDeque<Bytes>,
     stats: Stats,
 }
 
 impl Srp {
-    pub fn new(config: Config, my_id: NodeId, stored_ring_seq: u64, _rng_seed: u64, _now: Instant) -> Self {
-        Srp {
+    /// A node that last persisted ring seq `stored_ring_seq`. It starts in GATHER and
+    /// sends its first join at once.
+    pub fn new(config: Config, my_id: NodeId, stored_ring_seq: u64, rng_seed: u64, now: Instant) -> Self {
+        assert!(my_id != 0, "nodeid 0 is reserved (it marks a leave)");
+        // corosync adds 1 to the loaded seq before forming its first ring.
+        let start_ring = RingId { rep: my_id, seq: stored_ring_seq.wrapping_add(1) };
+        let mut srp = Srp {
             config,
             my_id,
             state: MembState::Gather,
-            ring_id: RingId { rep: my_id, seq: stored_ring_seq },
             stopped: false,
+            rng: SmallRng::seed_from_u64(rng_seed),
+            now,
+            my_ring_id: start_ring,
+            token_ring_id_seq: start_ring.seq,
+            ring_committed: false,
+            my_memb_list: vec![my_id],
+            my_new_memb_list: Vec::new(),
+            my_trans_memb_list: Vec::new(),
+            my_proc_list: Vec::new(),
+            my_failed_list: Vec::new(),
+            consensus: Vec::new(),
+            failed_to_recv: false,
+            originated_orf_token: false,
+            old_ring_state_saved: false,
+            my_old_ring_id: start_ring,
+            old_ring_state_aru: 0,
+            old_ring_state_high_seq_received: 0,
+            regular_queue: SortQueue::new(0),
+            recovery_queue: SortQueue::new(0),
+            new_message_queue: VecDeque::new(),
+            retrans_message_queue: VecDeque::new(),
+            my_aru: 0,
+            my_high_seq_received: 0,
+            my_high_delivered: 0,
+            my_last_aru: 0,
+            my_aru_count: 0,
+            last_released: 0,
+            my_token_seq: u32::MAX,
+            my_install_seq: 0,
+            my_received_flg: true,
+            my_set_retrans_flg: false,
+            my_retrans_flg_count: 0,
+            my_rotation_counter: 0,
+            global_seqno: 0,
+            my_trc: 0,
+            my_pbl: 0,
+            my_cbl: 0,
+            my_last_seq: 0,
+            my_seq_unchanged: 0,
+            my_token_held: false,
+            saved_token: None,
+            token_target: my_id,
+            timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            new_frames: VecDeque::new(),
             stats: Stats::default(),
-        }
+        };
+        srp.gather_enter("startup");
+        srp
     }
 
     pub fn node_id(&self) -> NodeId {
         self.my_id
     }
+
     pub fn state(&self) -> MembState {
         self.state
     }
+
+    /// The ring this node is on, or is forming from COMMIT on.
     pub fn ring_id(&self) -> RingId {
-        self.ring_id
+        self.my_ring_id
     }
+
+    /// Members of the last regular configuration this node installed.
+    pub fn members(&self) -> &[NodeId] {
+        &self.my_memb_list
+    }
+
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
+
     pub fn is_stopped(&self) -> bool {
         self.stopped
     }
+
+    /// Frames waiting for the token.
+    pub fn backlog(&self) -> usize {
+        self.new_message_queue.len()
+    }
+
     pub fn count_malformed(&mut self) {
         self.stats.malformed_rx += 1;
     }
+
+    /// True when `token` will be processed by this node as the ring's current token.
     pub fn token_is_for_me(&self, token: &OrfToken) -> bool {
-        token.ring_id == self.ring_id
+        token.ring_id == self.my_ring_id && matches!(self.state, MembState::Operational)
     }
+
+    /// Room left in the send queue, in frames.
     pub fn send_queue_space(&self) -> usize {
-        self.config.send_queue_max.saturating_sub(self.new_frames.len())
+        self.config.send_queue_max.saturating_sub(self.new_message_queue.len())
     }
+
+    /// Queues one totempg frame; the caller checked [`Srp::send_queue_space`].
     pub fn submit_frame(&mut self, frame: Bytes) {
-        self.new_frames.push_back(frame);
+        debug_assert!(frame.len() <= self.config.frame_mtu);
+        if self.stopped || self.new_message_queue.len() >= self.config.send_queue_max {
+            self.stats.rx_msg_dropped += 1;
+            return;
+        }
+        self.new_message_queue.push_back(frame);
     }
-    pub fn wake(&mut self) {}
-    pub fn leave(&mut self, _now: Instant) {
+
+    /// New data is waiting: ask the representative to release a held token.
+    pub fn wake(&mut self) {
+        if self.stopped || !self.my_token_held || self.state != MembState::Operational {
+            return;
+        }
+        self.my_token_held = false;
+        let msg = Message::TokenHoldCancel(wire::TokenHoldCancel {
+            sender: self.my_id,
+            target_nodeid: 0,
+            ring_id: self.my_ring_id,
+        });
+        self.stats.token_hold_cancel_tx += 1;
+        self.multicast(&msg);
+        if self.my_ring_id.rep == self.my_id {
+            // We hold it ourselves: corosync would get its own cancel back over udpu.
+            self.timers.cancel(Timer::Hold);
+            self.token_retransmit_timeout();
+        }
+    }
+
+    /// Leaves the ring: multicasts a leave (a join with header nodeid 0 naming this node
+    /// failed) so the others re-form at once, then goes silent.
+    pub fn leave(&mut self, now: Instant) {
+        if self.stopped {
+            return;
+        }
+        self.now = now;
+        let proc_list = sets::subtract(&self.my_proc_list, &[self.my_id]);
+        let mut failed_list = sets::subtract(&self.my_failed_list, &[self.my_id]);
+        failed_list.push(self.my_id);
+        let msg = Message::Join(wire::Join {
+            sender: 0,
+            target_nodeid: 0,
+            system_from: self.my_id,
+            ring_seq: self.my_ring_id.seq,
+            proc_list,
+            failed_list,
+        });
+        self.stats.memb_join_tx += 1;
+        self.multicast(&msg);
         self.stopped = true;
+        self.timers.cancel_all();
+        self.new_message_queue.clear();
     }
-    pub fn handle_message(&mut self, _now: Instant, _msg: Decoded) {}
-    pub fn handle_timeout(&mut self, _now: Instant) {}
+
+    /// Processes one decoded datagram.
+    pub fn handle_message(&mut self, now: Instant, decoded: Decoded) {
+        if self.stopped {
+            return;
+        }
+        self.advance_time(now);
+        let foreign = decoded.foreign_endian;
+        match decoded.message {
+            Message::OrfToken(token) => self.handle_orf_token(token),
+            Message::Mcast(mcast) => self.handle_mcast(mcast, foreign),
+            Message::MergeDetect(m) => self.handle_merge_detect(m),
+            Message::Join(join) => self.handle_join(join),
+            Message::CommitToken(token) => self.handle_commit_token(token),
+            Message::TokenHoldCancel(m) => self.handle_token_hold_cancel(m),
+        }
+    }
+
+    /// Runs every timer that has expired by `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.stopped {
+            return;
+        }
+        self.advance_time(now);
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::TokenLoss => self.token_loss_timeout(),
+                Timer::TokenRetransmit => self.token_retransmit_timeout(),
+                Timer::Hold => self.hold_timeout(),
+                Timer::MergeDetect => self.merge_detect_timeout(),
+                Timer::Join => self.join_timeout(),
+                Timer::Consensus => self.consensus_timeout(),
+            }
+        }
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
+
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        if self.stopped {
+            return None;
+        }
+        self.timers.next_deadline()
     }
+
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    // ---- plumbing shared by the submodules ----
+
+    fn advance_time(&mut self, now: Instant) {
+        // Time is monotonic by contract; tolerate a host that repeats a timestamp.
+        debug_assert!(now >= self.now, "time went backwards: {now} < {}", self.now);
+        self.now = self.now.max(now);
+    }
+
+    fn after(&self, d: Duration) -> Instant {
+        self.now + d
+    }
+
+    fn set_timer(&mut self, timer: Timer, after: Duration) {
+        let at = self.after(after);
+        self.timers.set(timer, at);
+    }
+
+    fn emit(&mut self, event: Event) {
+        if self.events.len() >= EVENT_QUEUE_MAX {
+            self.stats.rx_msg_dropped += 1;
+            return;
+        }
+        self.events.push_back(event);
+    }
+
+    fn send_to(&mut self, node: NodeId, msg: &Message) {
+        self.transmits.push_back(Transmit {
+            destination: Destination::Node(node),
+            payload: Bytes::from(wire::encode(msg)),
+        });
+    }
+
+    fn multicast(&mut self, msg: &Message) {
+        self.transmits.push_back(Transmit { destination: Destination::AllNodes, payload: Bytes::from(wire::encode(msg)) });
+    }
+
+    fn enter_state(&mut self, state: MembState, reason: &'static str) {
+        self.state = state;
+        self.emit(Event::StateChange { state, ring_id: self.my_ring_id, reason });
+    }
+
+    /// A random delay in `[0, max)`, drawn from the injected seed.
+    fn jitter(&mut self, max: Duration) -> Duration {
+        if max.is_zero() {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos(self.rng.gen_range(0..max.as_nanos().min(u128::from(u64::MAX)) as u64))
+    }
+
+    /// True when a message on `ring` from `sender` can only be a leftover of a ring that
+    /// `sender` has since left for ours (it went through COMMIT for our ring, so anything
+    /// it sends now carries at least our ring seq).
+    fn is_stale(&self, sender: NodeId, ring_seq: u64) -> bool {
+        self.ring_committed && ring_seq < self.my_ring_id.seq && sets::contains(&self.my_new_memb_list, sender)
     }
 }

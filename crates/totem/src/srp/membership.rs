@@ -1,0 +1,410 @@
+//! Membership: GATHER (joins and consensus), COMMIT (commit token rotation), merge
+//! detection and the timers that drive them (totemsrp.c `memb_*`).
+
+use super::sets;
+use super::timers::Timer;
+use super::{MembState, SavedToken, Srp};
+use crate::wire::{CommitToken, Join, MembEntry, MergeDetect, Message, NodeId, RingId};
+
+impl Srp {
+    /// Enters (or re-enters) GATHER: announce our view and restart the consensus clock.
+    pub(super) fn gather_enter(&mut self, reason: &'static str) {
+        self.originated_orf_token = false;
+        sets::merge(&mut self.my_proc_list, &[self.my_id]);
+        self.timers.cancel(Timer::TokenRetransmit);
+        self.timers.cancel(Timer::TokenLoss);
+        self.timers.cancel(Timer::MergeDetect);
+        self.timers.cancel(Timer::Hold);
+        self.my_token_held = false;
+        self.consensus.clear();
+        self.consensus.push(self.my_id);
+        self.set_timer(Timer::Consensus, self.config.consensus);
+        self.stats.gather_entered += 1;
+        if reason == "consensus timeout" {
+            self.stats.continuous_gather += 1;
+        }
+        self.enter_state(MembState::Gather, reason);
+        self.send_join();
+        // Our own join counts like anyone's (corosync receives it back over udpu).
+        self.check_consensus();
+    }
+
+    fn send_join(&mut self) {
+        let delay = self.jitter(self.config.send_join);
+        let join = Message::Join(Join {
+            sender: self.my_id,
+            target_nodeid: 0,
+            system_from: self.my_id,
+            ring_seq: self.my_ring_id.seq,
+            proc_list: self.my_proc_list.clone(),
+            failed_list: self.my_failed_list.clone(),
+        });
+        self.stats.memb_join_tx += 1;
+        self.multicast(&join);
+        self.set_timer(Timer::Join, self.config.join + delay);
+    }
+
+    pub(super) fn join_timeout(&mut self) {
+        if matches!(self.state, MembState::Gather) {
+            self.send_join();
+        }
+    }
+
+    pub(super) fn handle_join(&mut self, join: Join) {
+        self.stats.memb_join_rx += 1;
+        let from = join.system_from;
+        if from == 0 || (from == self.my_id && join.sender != 0) {
+            // Our own join looped back, or garbage: nothing to learn.
+            return;
+        }
+        if self.is_stale(from, join.ring_seq) && join.sender != 0 {
+            self.stats.rx_msg_dropped += 1;
+            return;
+        }
+        if self.token_ring_id_seq < join.ring_seq {
+            self.token_ring_id_seq = join.ring_seq;
+        }
+        match self.state {
+            MembState::Operational | MembState::Gather => self.join_process(&join),
+            MembState::Commit | MembState::Recovery => {
+                // A member of the ring being formed is gathering again: so do we.
+                if sets::contains(&self.my_new_memb_list, from) && join.ring_seq >= self.my_ring_id.seq {
+                    let reason = if self.state == MembState::Recovery {
+                        self.abandon_recovery();
+                        "join during RECOVERY"
+                    } else {
+                        "join during COMMIT"
+                    };
+                    self.gather_enter(reason);
+                    self.join_process(&join);
+                }
+            }
+        }
+    }
+
+    /// corosync's `memb_join_process`: merge the sender's view into ours.
+    fn join_process(&mut self, join: &Join) {
+        let from = join.system_from;
+        let is_leave = join.sender == 0;
+        if sets::equal(&join.proc_list, &self.my_proc_list) && sets::equal(&join.failed_list, &self.my_failed_list) {
+            if !is_leave {
+                sets::merge(&mut self.consensus, &[from]);
+            }
+            if self.state == MembState::Gather {
+                self.check_consensus();
+            } else if self.state == MembState::Operational {
+                self.gather_enter("join during OPERATIONAL");
+            }
+            return;
+        }
+        let ignorable = (sets::subset(&join.proc_list, &self.my_proc_list)
+            && sets::subset(&join.failed_list, &self.my_failed_list))
+            || sets::contains(&self.my_failed_list, from);
+        if ignorable {
+            if self.state == MembState::Operational {
+                self.gather_enter("join during OPERATIONAL");
+            }
+            return;
+        }
+        sets::merge(&mut self.my_proc_list, &join.proc_list);
+        if sets::contains(&join.failed_list, self.my_id) {
+            // It thinks we failed: then we cannot be in one ring with it for now.
+            sets::merge(&mut self.my_failed_list, &[from]);
+        } else if sets::contains(&self.my_memb_list, from) {
+            if !sets::contains(&self.my_failed_list, from) {
+                sets::merge(&mut self.my_failed_list, &join.failed_list);
+            } else {
+                let fail_minus_memb = sets::subtract(&join.failed_list, &self.my_memb_list);
+                sets::merge(&mut self.my_failed_list, &fail_minus_memb);
+            }
+        }
+        // A node never lists itself as failed unless it failed to receive.
+        if !self.failed_to_recv {
+            self.my_failed_list.retain(|&n| n != self.my_id);
+        }
+        self.gather_enter("merge during join");
+    }
+
+    /// Members we wait for: everyone we know of that has not failed.
+    fn token_memb(&self) -> Vec<NodeId> {
+        sets::subtract(&self.my_proc_list, &self.my_failed_list)
+    }
+
+    fn consensus_agreed(&self) -> bool {
+        sets::subset(&self.token_memb(), &self.consensus)
+    }
+
+    /// When every live member sent our view and we are the lowest, install a new ring.
+    pub(super) fn check_consensus(&mut self) {
+        if self.state != MembState::Gather || !self.consensus_agreed() {
+            return;
+        }
+        if self.failed_to_recv {
+            self.failed_to_recv = false;
+            self.my_proc_list = vec![self.my_id];
+            self.my_failed_list.clear();
+            self.commit_token_create();
+            return;
+        }
+        let memb = self.token_memb();
+        if memb.iter().min() == Some(&self.my_id) {
+            self.commit_token_create();
+        }
+    }
+
+    pub(super) fn consensus_timeout(&mut self) {
+        if self.state != MembState::Gather {
+            return;
+        }
+        self.stats.consensus_timeouts += 1;
+        if self.consensus_agreed() {
+            // We agree but the lowest node never sent the commit token: ask again.
+            self.consensus.clear();
+            self.consensus.push(self.my_id);
+            self.set_timer(Timer::Consensus, self.config.consensus);
+            self.set_timer(Timer::TokenLoss, self.config.token);
+        } else {
+            let no_consensus = sets::subtract(&self.my_proc_list, &self.consensus);
+            sets::merge(&mut self.my_failed_list, &no_consensus);
+            self.gather_enter("consensus timeout");
+        }
+    }
+
+    /// The lowest member builds the commit token: new ring `{me, highest seq seen + 4}`.
+    fn commit_token_create(&mut self) {
+        let addr = sets::sorted(&self.token_memb());
+        let n = addr.len();
+        let token = CommitToken {
+            sender: self.my_id,
+            target_nodeid: 0,
+            token_seq: 0,
+            ring_id: RingId { rep: self.my_id, seq: self.token_ring_id_seq + 4 },
+            retrans_flg: 0,
+            memb_index: 0,
+            addr,
+            memb_list: vec![MembEntry::default(); n],
+        };
+        self.commit_enter(token);
+    }
+
+    pub(super) fn handle_commit_token(&mut self, token: CommitToken) {
+        self.stats.memb_commit_token_rx += 1;
+        if !commit_token_is_sane(&token) {
+            self.stats.rx_msg_dropped += 1;
+            return;
+        }
+        match self.state {
+            MembState::Operational => {}
+            MembState::Gather => {
+                let index = token.memb_index as usize;
+                if sets::equal(&token.addr, &self.token_memb())
+                    && token.ring_id.seq > self.my_ring_id.seq
+                    && token.addr.get(index) == Some(&self.my_id)
+                {
+                    self.commit_enter(token);
+                }
+            }
+            MembState::Commit => {
+                if token.ring_id == self.my_ring_id && token.memb_index as usize == token.addr.len() {
+                    self.recovery_enter(token);
+                }
+            }
+            MembState::Recovery => {
+                if self.my_id == self.my_ring_id.rep && token.ring_id == self.my_ring_id && !self.originated_orf_token {
+                    self.originated_orf_token = true;
+                    self.orf_token_send_initial();
+                }
+            }
+        }
+    }
+
+    /// Fills in our entry, adopts the new ring id (persisted by the host) and passes the
+    /// commit token on.
+    fn commit_enter(&mut self, mut token: CommitToken) {
+        self.old_ring_state_save();
+        self.commit_token_update(&mut token);
+        self.my_new_memb_list = token.addr.clone();
+        self.my_ring_id = token.ring_id;
+        self.ring_committed = false;
+        self.token_ring_id_seq = self.my_ring_id.seq;
+        self.emit(crate::srp::Event::StoreRingSeq(self.my_ring_id.seq));
+        self.timers.cancel(Timer::Join);
+        self.timers.cancel(Timer::Consensus);
+        self.stats.commit_entered += 1;
+        self.stats.continuous_gather = 0;
+        self.my_trc = 0;
+        self.my_pbl = 0;
+        self.my_cbl = 0;
+        self.enter_state(MembState::Commit, "consensus reached");
+        self.set_timer(Timer::TokenLoss, self.config.token);
+        let next = token.addr[token.memb_index as usize % token.addr.len()];
+        self.commit_token_send(token, next);
+    }
+
+    /// corosync's `memb_state_commit_token_update`.
+    fn commit_token_update(&mut self, token: &mut CommitToken) {
+        let index = token.memb_index as usize;
+        self.my_received_flg = self.my_aru == self.my_high_seq_received;
+        token.memb_list[index] = MembEntry {
+            ring_id: self.my_old_ring_id,
+            aru: self.old_ring_state_aru,
+            high_delivered: self.my_high_delivered,
+            received_flg: u32::from(self.my_received_flg),
+        };
+        // Anyone of our old ring holding more than another clears that one's received flag.
+        let my_ring = self.my_old_ring_id;
+        let high_aru = token.memb_list[..=index]
+            .iter()
+            .filter(|e| e.ring_id == my_ring)
+            .map(|e| e.aru)
+            .fold(self.old_ring_state_aru, |a, b| if super::seq::lt(a, b) { b } else { a });
+        for (i, entry) in token.memb_list[..=index].iter_mut().enumerate() {
+            if entry.ring_id == my_ring && super::seq::lt(entry.aru, high_aru) {
+                entry.received_flg = 0;
+                if i == index {
+                    self.my_received_flg = false;
+                }
+            }
+        }
+        token.memb_index += 1;
+    }
+
+    /// Sends the commit token to `next`, keeping a copy for retransmission.
+    pub(super) fn commit_token_send(&mut self, mut token: CommitToken, next: NodeId) {
+        token.token_seq = token.token_seq.wrapping_add(1);
+        token.sender = self.my_id;
+        self.token_target = next;
+        self.stats.memb_commit_token_tx += 1;
+        self.send_to(next, &Message::CommitToken(token.clone()));
+        self.saved_token = Some(SavedToken::Commit(token));
+        self.set_timer(Timer::TokenRetransmit, self.config.token_retransmit);
+    }
+
+    fn old_ring_state_save(&mut self) {
+        if !self.old_ring_state_saved {
+            self.old_ring_state_saved = true;
+            self.my_old_ring_id = self.my_ring_id;
+            self.old_ring_state_aru = self.my_aru;
+            self.old_ring_state_high_seq_received = self.my_high_seq_received;
+        }
+    }
+
+    fn old_ring_state_restore(&mut self) {
+        self.my_aru = self.old_ring_state_aru;
+        self.my_high_seq_received = self.old_ring_state_high_seq_received;
+    }
+
+    pub(super) fn handle_merge_detect(&mut self, m: MergeDetect) {
+        self.stats.memb_merge_detect_rx += 1;
+        if m.ring_id == self.my_ring_id || m.system_from == self.my_id || m.system_from == 0 {
+            return;
+        }
+        if self.is_stale(m.system_from, m.ring_id.seq) {
+            self.stats.rx_msg_dropped += 1;
+            return;
+        }
+        self.foreign_sender(m.system_from, "merge detect");
+    }
+
+    /// A node outside our ring is alive: bring it into a new configuration.
+    pub(super) fn foreign_sender(&mut self, from: NodeId, reason: &'static str) {
+        match self.state {
+            MembState::Operational => {
+                sets::merge(&mut self.my_proc_list, &[from]);
+                self.gather_enter(reason);
+            }
+            MembState::Gather => {
+                if !sets::contains(&self.my_proc_list, from) {
+                    sets::merge(&mut self.my_proc_list, &[from]);
+                    self.gather_enter(reason);
+                }
+            }
+            MembState::Commit | MembState::Recovery => self.stats.rx_msg_dropped += 1,
+        }
+    }
+
+    pub(super) fn merge_detect_timeout(&mut self) {
+        if self.state == MembState::Operational && self.my_ring_id.rep == self.my_id {
+            let msg = Message::MergeDetect(MergeDetect {
+                sender: self.my_id,
+                target_nodeid: 0,
+                system_from: self.my_id,
+                ring_id: self.my_ring_id,
+            });
+            self.stats.memb_merge_detect_tx += 1;
+            self.multicast(&msg);
+        }
+    }
+
+    pub(super) fn token_loss_timeout(&mut self) {
+        match self.state {
+            MembState::Operational => {
+                self.stats.operational_token_lost += 1;
+                self.gather_enter("token lost in OPERATIONAL");
+            }
+            MembState::Gather => {
+                self.stats.gather_token_lost += 1;
+                self.consensus_timeout();
+                if self.state == MembState::Gather {
+                    self.gather_enter("consensus timeout");
+                }
+            }
+            MembState::Commit => {
+                self.stats.commit_token_lost += 1;
+                self.gather_enter("token lost in COMMIT");
+            }
+            MembState::Recovery => self.recovery_token_loss("token lost in RECOVERY"),
+        }
+    }
+
+    /// Recovery failed: go back to the old ring's state and gather again.
+    fn recovery_token_loss(&mut self, reason: &'static str) {
+        self.stats.recovery_token_lost += 1;
+        self.abandon_recovery();
+        self.gather_enter(reason);
+    }
+
+    /// Forgets the failed new ring's recovery state; the old ring's messages stay.
+    fn abandon_recovery(&mut self) {
+        self.old_ring_state_restore();
+        self.retrans_message_queue.clear();
+        self.recovery_queue.reinit(0);
+    }
+
+    pub(super) fn token_retransmit_timeout(&mut self) {
+        if matches!(self.state, MembState::Gather) {
+            return;
+        }
+        self.token_retransmit();
+        self.set_timer(Timer::TokenRetransmit, self.config.token_retransmit);
+    }
+
+    pub(super) fn hold_timeout(&mut self) {
+        if matches!(self.state, MembState::Operational | MembState::Recovery) {
+            self.token_retransmit();
+        }
+    }
+
+    /// Re-sends the saved token copy unchanged.
+    pub(super) fn token_retransmit(&mut self) {
+        let msg = match &self.saved_token {
+            Some(SavedToken::Orf(t)) => Message::OrfToken(t.clone()),
+            Some(SavedToken::Commit(t)) => Message::CommitToken(t.clone()),
+            None => return,
+        };
+        let target = self.token_target;
+        self.send_to(target, &msg);
+    }
+}
+
+/// Rejects commit tokens whose lists are inconsistent (the codec checked the sizes).
+fn commit_token_is_sane(token: &CommitToken) -> bool {
+    let n = token.addr.len();
+    n > 0
+        && token.memb_list.len() == n
+        && token.memb_index >= 0
+        && token.memb_index as usize <= n
+        && token.addr.windows(2).all(|w| w[0] < w[1])
+        && token.addr[0] != 0
+        && token.ring_id.rep != 0
+}

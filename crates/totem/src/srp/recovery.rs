@@ -1,0 +1,144 @@
+//! RECOVERY and the EVS switch to OPERATIONAL: old-ring messages are re-sent
+//! encapsulated on the new ring so that every member coming from the same old ring
+//! ends up with the same set, then delivered in the order EVS prescribes.
+
+use super::seq;
+use super::timers::Timer;
+use super::{sets, ConfigurationChange, ConfigurationKind, Event, MembState, Srp};
+use crate::wire::{self, CommitToken};
+
+impl Srp {
+    /// The commit token has gone round once: every member has filled in its entry.
+    pub(super) fn recovery_enter(&mut self, token: CommitToken) {
+        self.ring_committed = true;
+        self.recovery_queue.reinit(0);
+        self.retrans_message_queue.clear();
+
+        // Transitional members: in the new ring, in our old ring, and coming from it.
+        self.my_trans_memb_list = token
+            .addr
+            .iter()
+            .zip(&token.memb_list)
+            .filter(|(id, entry)| entry.ring_id == self.my_old_ring_id && sets::contains(&self.my_memb_list, **id))
+            .map(|(id, _)| *id)
+            .collect();
+
+        let anyone_missing = token
+            .addr
+            .iter()
+            .zip(&token.memb_list)
+            .any(|(id, entry)| sets::contains(&self.my_trans_memb_list, *id) && entry.received_flg == 0);
+        if anyone_missing {
+            let mut low_ring_aru = self.old_ring_state_high_seq_received;
+            for (id, entry) in token.addr.iter().zip(&token.memb_list) {
+                if sets::contains(&self.my_trans_memb_list, *id)
+                    && entry.ring_id == self.my_old_ring_id
+                    && seq::lt(entry.aru, low_ring_aru)
+                {
+                    low_ring_aru = entry.aru;
+                }
+            }
+            // Re-send everything we hold beyond the lowest aru of our old ring's members.
+            let range = self.old_ring_state_high_seq_received.wrapping_sub(low_ring_aru);
+            for k in 1..=range.min(super::sort_queue::SORT_QUEUE_SIZE) {
+                let old_seq = low_ring_aru.wrapping_add(k);
+                if let Some(stored) = self.regular_queue.get(old_seq) {
+                    let outer = self.encapsulate(&stored.mcast);
+                    self.retrans_message_queue.push_back(outer);
+                }
+            }
+        }
+
+        self.my_aru = 0;
+        self.my_aru_count = 0;
+        self.my_high_seq_received = 0;
+        self.my_install_seq = 0;
+        self.my_token_seq = u32::MAX;
+        self.my_retrans_flg_count = 0;
+        self.my_rotation_counter = 0;
+        self.my_set_retrans_flg = false;
+        self.my_last_seq = 0;
+        self.my_seq_unchanged = 0;
+        self.stats.recovery_entered += 1;
+        self.stats.continuous_gather = 0;
+        self.enter_state(MembState::Recovery, "commit token rotated");
+        self.set_timer(Timer::TokenLoss, self.config.token);
+
+        // Second rotation of the commit token: it tells the others to enter RECOVERY and
+        // brings it back to the representative, which then starts the ORF token.
+        let next = self.next_in_ring();
+        self.commit_token_send(token, next);
+    }
+
+    /// Recovery is complete: deliver per EVS and install the new regular configuration.
+    pub(super) fn operational_enter(&mut self) {
+        self.consensus.clear();
+        self.old_ring_state_saved = false;
+        self.move_recovered_to_regular();
+
+        // 1. Old-ring messages up to the first gap, still in the old configuration.
+        let end = self.old_ring_state_high_seq_received;
+        self.deliver_to_app(false, end);
+
+        // 2. The transitional configuration.
+        let left = sets::subtract(&self.my_memb_list, &self.my_trans_memb_list);
+        let joined = sets::subtract(&self.my_new_memb_list, &self.my_trans_memb_list);
+        self.my_memb_list = self.my_new_memb_list.clone();
+        self.emit(Event::Configuration(ConfigurationChange {
+            kind: ConfigurationKind::Transitional,
+            ring_id: self.my_ring_id,
+            members: sets::sorted(&self.my_trans_memb_list),
+            left: sets::sorted(&left),
+            joined: Vec::new(),
+        }));
+
+        // 3. The rest of the old ring's messages, from transitional members only.
+        self.deliver_to_app(true, end);
+
+        // 4. The regular configuration.
+        self.emit(Event::Configuration(ConfigurationChange {
+            kind: ConfigurationKind::Regular,
+            ring_id: self.my_ring_id,
+            members: sets::sorted(&self.my_new_memb_list),
+            left: Vec::new(),
+            joined: sets::sorted(&joined),
+        }));
+
+        // The recovery queue becomes the new ring's regular queue; its messages were
+        // delivered above (unwrapped), so delivery on the new ring starts after them.
+        std::mem::swap(&mut self.regular_queue, &mut self.recovery_queue);
+        self.recovery_queue.reinit(0);
+        self.my_last_aru = 0;
+        self.last_released = 0;
+        self.my_set_retrans_flg = false;
+        self.my_proc_list = self.my_new_memb_list.clone();
+        self.my_failed_list.clear();
+        self.my_high_delivered = self.my_high_seq_received;
+        self.stats.operational_entered += 1;
+        self.enter_state(MembState::Operational, "recovery complete");
+    }
+
+    /// Unwraps the recovered old-ring messages into the old ring's queue (skipping ones
+    /// we already hold, and ones from another old ring).
+    fn move_recovered_to_regular(&mut self) {
+        let mut recovered = Vec::new();
+        for (_, stored) in self.recovery_queue.iter() {
+            if !stored.mcast.encapsulated || seq::lt(self.my_aru, stored.mcast.seq) {
+                continue;
+            }
+            match wire::unencapsulate(&stored.mcast) {
+                Ok((inner, foreign_endian)) if inner.ring_id == self.my_old_ring_id => {
+                    recovered.push(super::sort_queue::Stored { mcast: inner, foreign_endian });
+                }
+                Ok(_) => {}
+                Err(_) => self.stats.malformed_rx += 1,
+            }
+        }
+        for stored in recovered {
+            let old_seq = stored.mcast.seq;
+            if self.regular_queue.insert(old_seq, stored) && seq::lt(self.old_ring_state_high_seq_received, old_seq) {
+                self.old_ring_state_high_seq_received = old_seq;
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Whole-ring behaviour of the real state machine on a small deterministic network.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{fast_config, Net};
+use totem::{ConfigurationKind, MembState};
+
+#[test]
+fn three_nodes_form_one_ring() {
+    let mut net = Net::new(&[1, 2, 3], fast_config(3));
+    let took = net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    for id in [1, 2, 3] {
+        let last = net.configs[&id].last().unwrap();
+        assert_eq!(last.kind, ConfigurationKind::Regular);
+        assert_eq!(last.members, vec![1, 2, 3]);
+        assert_eq!(last.ring_id.rep, 1);
+    }
+}
+
+#[test]
+fn single_node_forms_its_own_ring() {
+    let mut net = Net::new(&[7], fast_config(1));
+    net.run_until_converged(Duration::from_secs(2)).expect("singleton ring forms");
+    assert_eq!(net.nodes[&7].srp().state(), MembState::Operational);
+    net.submit(7, b"alone").unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.delivered[&7], vec![(7, b"alone".to_vec())]);
+}
+
+#[test]
+fn messages_are_delivered_in_one_order() {
+    let mut net = Net::new(&[1, 2, 3], fast_config(3));
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    for i in 0..50u32 {
+        for id in [1, 2, 3] {
+            net.submit(id, format!("{id}-{i}").as_bytes()).unwrap();
+        }
+        net.run_for(Duration::from_millis(1));
+    }
+    net.run_for(Duration::from_secs(2));
+    let d1 = &net.delivered[&1];
+    assert_eq!(d1.len(), 150);
+    assert_eq!(&net.delivered[&2], d1);
+    assert_eq!(&net.delivered[&3], d1);
+}
+
+#[test]
+fn large_messages_are_fragmented_and_reassembled() {
+    let mut net = Net::new(&[1, 2], fast_config(2));
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    let big: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+    net.submit(2, &big).unwrap();
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(net.delivered[&1], vec![(2, big.clone())]);
+    assert_eq!(net.delivered[&2], vec![(2, big)]);
+}
+
+#[test]
+fn crash_reforms_and_restart_rejoins() {
+    let mut net = Net::new(&[1, 2, 3], fast_config(3));
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    net.crash(2);
+    let took = net.run_until_converged(Duration::from_secs(10)).expect("re-forms without 2");
+    assert!(took >= net.config.token / 2, "detection needs a token timeout, took {took:?}");
+    assert_eq!(net.nodes[&1].srp().members(), &[1, 3]);
+    let trans = net.configs[&1].iter().rev().find(|c| c.kind == ConfigurationKind::Transitional).unwrap();
+    assert_eq!(trans.left, vec![2]);
+    net.start(2);
+    net.run_until_converged(Duration::from_secs(10)).expect("2 rejoins");
+    assert_eq!(net.nodes[&3].srp().members(), &[1, 2, 3]);
+}
+
+#[test]
+fn leave_reforms_without_waiting_for_token_timeout() {
+    let mut net = Net::new(&[1, 2, 3], fast_config(3));
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    let now = net.now;
+    net.nodes.get_mut(&3).unwrap().leave(now);
+    let mut left = net.nodes.remove(&3).unwrap();
+    let mut sent = 0;
+    while let Some(t) = left.poll_transmit() {
+        sent += 1;
+        for to in [1, 2] {
+            net.nodes.get_mut(&to).unwrap().handle_packet(now, &t.payload).unwrap();
+        }
+    }
+    assert_eq!(sent, 1);
+    let took = net.run_until_converged(Duration::from_secs(10)).expect("re-forms");
+    assert!(took < net.config.token, "leave must not wait for the token timeout: {took:?}");
+}
+
+#[test]
+fn partition_and_heal_merge_into_one_ring() {
+    let mut net = Net::new(&[1, 2, 3, 4, 5], fast_config(5));
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    net.partition(&[1, 2, 3], &[4, 5]);
+    net.run_for(Duration::from_secs(3));
+    assert_eq!(net.nodes[&1].srp().members(), &[1, 2, 3]);
+    assert_eq!(net.nodes[&5].srp().members(), &[4, 5]);
+    assert_eq!(net.nodes[&4].srp().state(), MembState::Operational);
+    net.heal();
+    net.run_until_converged(Duration::from_secs(10)).expect("merges");
+}
+
+#[test]
+fn ring_seq_is_persisted_and_grows() {
+    let mut net = Net::new(&[1, 2], fast_config(2));
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    let first = net.nodes[&1].srp().ring_id();
+    assert_eq!(net.stored_seq[&1], first.seq);
+    net.crash(2);
+    net.run_until_converged(Duration::from_secs(5)).expect("re-forms");
+    let second = net.nodes[&1].srp().ring_id();
+    assert!(second.seq > first.seq);
+    assert_eq!(second.seq % 4, first.seq % 4);
+}

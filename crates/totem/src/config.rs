@@ -113,7 +113,10 @@ impl Config {
         ];
         for (field, value) in timers {
             if value < min {
-                return Err(ConfigError { field, reason: format!("{value:?} is below the 30 ms minimum") });
+                return Err(ConfigError {
+                    field,
+                    reason: format!("{value:?} is below the 30 ms minimum"),
+                });
             }
         }
         if self.token_retransmit.is_zero() || self.token_retransmit >= self.token {
@@ -123,7 +126,10 @@ impl Config {
             });
         }
         if self.hold.is_zero() || self.hold >= self.token {
-            return Err(ConfigError { field: "hold", reason: "must be positive and below token".into() });
+            return Err(ConfigError {
+                field: "hold",
+                reason: "must be positive and below token".into(),
+            });
         }
         if self.consensus < self.token {
             return Err(ConfigError {
@@ -132,7 +138,10 @@ impl Config {
             });
         }
         if self.max_messages == 0 {
-            return Err(ConfigError { field: "max_messages", reason: "must be at least 1".into() });
+            return Err(ConfigError {
+                field: "max_messages",
+                reason: "must be at least 1".into(),
+            });
         }
         if self.window_size < self.max_messages {
             return Err(ConfigError {
@@ -141,17 +150,33 @@ impl Config {
             });
         }
         if self.miss_count_const == 0 {
-            return Err(ConfigError { field: "miss_count_const", reason: "must be at least 1".into() });
+            return Err(ConfigError {
+                field: "miss_count_const",
+                reason: "must be at least 1".into(),
+            });
         }
         if self.fail_recv_const == 0 || self.seqno_unchanged_const == 0 {
-            let field = if self.fail_recv_const == 0 { "fail_recv_const" } else { "seqno_unchanged_const" };
-            return Err(ConfigError { field, reason: "must be at least 1".into() });
+            let field = if self.fail_recv_const == 0 {
+                "fail_recv_const"
+            } else {
+                "seqno_unchanged_const"
+            };
+            return Err(ConfigError {
+                field,
+                reason: "must be at least 1".into(),
+            });
         }
         if !(64..=65_000).contains(&self.frame_mtu) {
-            return Err(ConfigError { field: "netmtu", reason: format!("frame size {} out of range", self.frame_mtu) });
+            return Err(ConfigError {
+                field: "netmtu",
+                reason: format!("frame size {} out of range", self.frame_mtu),
+            });
         }
         if self.send_queue_max == 0 {
-            return Err(ConfigError { field: "send_queue_max", reason: "must be at least 1".into() });
+            return Err(ConfigError {
+                field: "send_queue_max",
+                reason: "must be at least 1".into(),
+            });
         }
         Ok(())
     }
@@ -176,14 +201,20 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let mut c = Config::default();
-        c.consensus = Duration::from_millis(100);
+        let c = Config {
+            consensus: Duration::from_millis(100),
+            ..Config::default()
+        };
         assert_eq!(c.validate().unwrap_err().field, "consensus");
-        let mut c = Config::default();
-        c.window_size = 1;
+        let c = Config {
+            window_size: 1,
+            ..Config::default()
+        };
         assert_eq!(c.validate().unwrap_err().field, "window_size");
-        let mut c = Config::default();
-        c.join = Duration::from_millis(1);
+        let c = Config {
+            join: Duration::from_millis(1),
+            ..Config::default()
+        };
         assert_eq!(c.validate().unwrap_err().field, "join");
     }
 }

@@ -88,7 +88,10 @@ impl Totem {
             return Err(SubmitError::Stopped);
         }
         if message.len() > MESSAGE_MAX {
-            return Err(SubmitError::TooLarge { len: message.len(), max: MESSAGE_MAX });
+            return Err(SubmitError::TooLarge {
+                len: message.len(),
+                max: MESSAGE_MAX,
+            });
         }
         if self.srp.send_queue_space() < self.packer.frames_needed(message.len()) {
             return Err(SubmitError::QueueFull);
@@ -120,10 +123,18 @@ impl Totem {
                 return Some(e);
             }
             match self.srp.poll_event()? {
-                Event::DeliverFrame { sender, frame, foreign_endian } => {
+                Event::DeliverFrame {
+                    sender,
+                    frame,
+                    foreign_endian,
+                } => {
                     let events = &mut self.events;
                     let mut deliver = |message: Bytes| events.push_back(Event::Deliver { sender, message });
-                    if self.assembler.push_frame(sender, &frame, foreign_endian, &mut deliver).is_err() {
+                    if self
+                        .assembler
+                        .push_frame(sender, &frame, foreign_endian, &mut deliver)
+                        .is_err()
+                    {
                         self.srp.count_malformed();
                     }
                 }

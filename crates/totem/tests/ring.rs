@@ -23,7 +23,8 @@ fn three_nodes_form_one_ring() {
 #[test]
 fn single_node_forms_its_own_ring() {
     let mut net = Net::new(&[7], fast_config(1));
-    net.run_until_converged(Duration::from_secs(2)).expect("singleton ring forms");
+    net.run_until_converged(Duration::from_secs(2))
+        .expect("singleton ring forms");
     assert_eq!(net.nodes[&7].srp().state(), MembState::Operational);
     net.submit(7, b"alone").unwrap();
     net.run_for(Duration::from_secs(1));
@@ -63,10 +64,19 @@ fn crash_reforms_and_restart_rejoins() {
     let mut net = Net::new(&[1, 2, 3], fast_config(3));
     net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
     net.crash(2);
-    let took = net.run_until_converged(Duration::from_secs(10)).expect("re-forms without 2");
-    assert!(took >= net.config.token / 2, "detection needs a token timeout, took {took:?}");
+    let took = net
+        .run_until_converged(Duration::from_secs(10))
+        .expect("re-forms without 2");
+    assert!(
+        took >= net.config.token / 2,
+        "detection needs a token timeout, took {took:?}"
+    );
     assert_eq!(net.nodes[&1].srp().members(), &[1, 3]);
-    let trans = net.configs[&1].iter().rev().find(|c| c.kind == ConfigurationKind::Transitional).unwrap();
+    let trans = net.configs[&1]
+        .iter()
+        .rev()
+        .find(|c| c.kind == ConfigurationKind::Transitional)
+        .unwrap();
     assert_eq!(trans.left, vec![2]);
     net.start(2);
     net.run_until_converged(Duration::from_secs(10)).expect("2 rejoins");
@@ -89,7 +99,10 @@ fn leave_reforms_without_waiting_for_token_timeout() {
     }
     assert_eq!(sent, 1);
     let took = net.run_until_converged(Duration::from_secs(10)).expect("re-forms");
-    assert!(took < net.config.token, "leave must not wait for the token timeout: {took:?}");
+    assert!(
+        took < net.config.token,
+        "leave must not wait for the token timeout: {took:?}"
+    );
 }
 
 #[test]
@@ -116,4 +129,48 @@ fn ring_seq_is_persisted_and_grows() {
     let second = net.nodes[&1].srp().ring_id();
     assert!(second.seq > first.seq);
     assert_eq!(second.seq % 4, first.seq % 4);
+}
+
+#[test]
+fn lossy_network_keeps_order_and_converges() {
+    for seed in 0..20u64 {
+        let mut net = Net::new(&[1, 2, 3, 4], fast_config(4));
+        net.seed(seed);
+        net.loss_percent = 5;
+        net.jitter = Duration::from_micros(300);
+        for round in 0..200u32 {
+            for id in [1, 2, 3, 4] {
+                if net.nodes.contains_key(&id) {
+                    let _ = net.submit(id, format!("{id}-{round}").as_bytes());
+                }
+            }
+            net.run_for(Duration::from_millis(5));
+            if round == 100 && seed % 2 == 0 {
+                net.crash(3);
+            }
+        }
+        net.check_total_order();
+        net.loss_percent = 0;
+        net.jitter = Duration::ZERO;
+        if !net.nodes.contains_key(&3) {
+            net.start(3);
+        }
+        net.run_until_converged(Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("seed {seed}: no convergence"));
+        for id in [1, 2, 4] {
+            net.submit(id, format!("final-{id}").as_bytes()).unwrap();
+        }
+        net.run_for(Duration::from_secs(1));
+        net.check_total_order();
+        for id in [1, 2, 3, 4] {
+            let d = &net.delivered[&id];
+            for from in [1, 2, 4] {
+                let want = (from, format!("final-{from}").into_bytes());
+                assert!(
+                    d.contains(&want),
+                    "seed {seed}: node {id} missed final message of {from}"
+                );
+            }
+        }
+    }
 }

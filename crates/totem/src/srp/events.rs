@@ -52,11 +52,19 @@ pub enum Event {
     /// One whole application message in agreed order (produced by [`crate::Totem`]).
     Deliver { sender: NodeId, message: Bytes },
     /// One totempg frame in agreed order (raw SRP delivery, reassembled by [`crate::Totem`]).
-    DeliverFrame { sender: NodeId, frame: Bytes, foreign_endian: bool },
+    DeliverFrame {
+        sender: NodeId,
+        frame: Bytes,
+        foreign_endian: bool,
+    },
     /// A configuration change (EVS).
     Configuration(ConfigurationChange),
     /// The membership state machine changed state, and why.
-    StateChange { state: MembState, ring_id: RingId, reason: &'static str },
+    StateChange {
+        state: MembState,
+        ring_id: RingId,
+        reason: &'static str,
+    },
     /// The host must durably store this ring seq before the node goes on (corosync's
     /// `ringid_<nodeid>` file); it is passed back to [`crate::Totem::new`] on restart.
     StoreRingSeq(u64),

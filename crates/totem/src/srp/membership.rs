@@ -178,7 +178,10 @@ impl Srp {
             sender: self.my_id,
             target_nodeid: 0,
             token_seq: 0,
-            ring_id: RingId { rep: self.my_id, seq: self.token_ring_id_seq + 4 },
+            ring_id: RingId {
+                rep: self.my_id,
+                seq: self.token_ring_id_seq + 4,
+            },
             retrans_flg: 0,
             memb_index: 0,
             addr,

@@ -130,7 +130,10 @@ impl Srp {
     pub fn new(config: Config, my_id: NodeId, stored_ring_seq: u64, rng_seed: u64, now: Instant) -> Self {
         assert!(my_id != 0, "nodeid 0 is reserved (it marks a leave)");
         // corosync adds 1 to the loaded seq before forming its first ring.
-        let start_ring = RingId { rep: my_id, seq: stored_ring_seq.wrapping_add(1) };
+        let start_ring = RingId {
+            rep: my_id,
+            seq: stored_ring_seq.wrapping_add(1),
+        };
         let mut srp = Srp {
             config,
             my_id,
@@ -371,12 +374,19 @@ impl Srp {
     }
 
     fn multicast(&mut self, msg: &Message) {
-        self.transmits.push_back(Transmit { destination: Destination::AllNodes, payload: Bytes::from(wire::encode(msg)) });
+        self.transmits.push_back(Transmit {
+            destination: Destination::AllNodes,
+            payload: Bytes::from(wire::encode(msg)),
+        });
     }
 
     fn enter_state(&mut self, state: MembState, reason: &'static str) {
         self.state = state;
-        self.emit(Event::StateChange { state, ring_id: self.my_ring_id, reason });
+        self.emit(Event::StateChange {
+            state,
+            ring_id: self.my_ring_id,
+            reason,
+        });
     }
 
     /// A random delay in `[0, max)`, drawn from the injected seed.

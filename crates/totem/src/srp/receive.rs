@@ -50,7 +50,11 @@ impl Srp {
 
     /// Advances `my_aru` over every message received without a gap.
     pub(super) fn update_aru(&mut self) {
-        let queue = if self.state == MembState::Recovery { &self.recovery_queue } else { &self.regular_queue };
+        let queue = if self.state == MembState::Recovery {
+            &self.recovery_queue
+        } else {
+            &self.regular_queue
+        };
         let mut aru = self.my_aru;
         while seq::lt(aru, self.my_high_seq_received) && queue.get(aru.wrapping_add(1)).is_some() {
             aru = aru.wrapping_add(1);

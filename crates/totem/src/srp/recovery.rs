@@ -128,7 +128,10 @@ impl Srp {
             }
             match wire::unencapsulate(&stored.mcast) {
                 Ok((inner, foreign_endian)) if inner.ring_id == self.my_old_ring_id => {
-                    recovered.push(super::sort_queue::Stored { mcast: inner, foreign_endian });
+                    recovered.push(super::sort_queue::Stored {
+                        mcast: inner,
+                        foreign_endian,
+                    });
                 }
                 Ok(_) => {}
                 Err(_) => self.stats.malformed_rx += 1,

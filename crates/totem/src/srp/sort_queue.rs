@@ -35,7 +35,10 @@ pub(crate) struct SortQueue {
 
 impl SortQueue {
     pub(crate) fn new(head: u32) -> Self {
-        SortQueue { head, slots: VecDeque::new() }
+        SortQueue {
+            head,
+            slots: VecDeque::new(),
+        }
     }
 
     /// Forgets everything and restarts after `head`.
@@ -46,7 +49,7 @@ impl SortQueue {
 
     fn index(&self, seq: u32) -> Option<usize> {
         let offset = seq.wrapping_sub(self.head);
-        (offset >= 1 && offset <= SORT_QUEUE_SIZE).then(|| offset as usize - 1)
+        (1..=SORT_QUEUE_SIZE).contains(&offset).then(|| offset as usize - 1)
     }
 
     /// True when `seq` can be stored (not released, not too far ahead).
@@ -119,7 +122,13 @@ mod tests {
     use super::*;
 
     fn item(seq: u32) -> Stored {
-        Stored { mcast: Mcast { seq, ..Default::default() }, foreign_endian: false }
+        Stored {
+            mcast: Mcast {
+                seq,
+                ..Default::default()
+            },
+            foreign_endian: false,
+        }
     }
 
     #[test]

@@ -21,8 +21,14 @@ pub(crate) enum Timer {
 }
 
 const COUNT: usize = 6;
-const ALL: [Timer; COUNT] =
-    [Timer::TokenLoss, Timer::TokenRetransmit, Timer::Hold, Timer::MergeDetect, Timer::Join, Timer::Consensus];
+const ALL: [Timer; COUNT] = [
+    Timer::TokenLoss,
+    Timer::TokenRetransmit,
+    Timer::Hold,
+    Timer::MergeDetect,
+    Timer::Join,
+    Timer::Consensus,
+];
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Timers {

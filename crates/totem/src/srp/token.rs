@@ -58,7 +58,8 @@ impl Srp {
 
         let mut allowed = self.fcc_calculate(&token);
         let retransmitted = self.orf_token_rtr(&mut token, &mut allowed);
-        if self.my_token_held && self.config.cancel_token_hold_on_retransmit
+        if self.my_token_held
+            && self.config.cancel_token_hold_on_retransmit
             && (!token.rtr_list.is_empty() || retransmitted > 0)
         {
             self.my_token_held = false;
@@ -226,8 +227,14 @@ impl Srp {
 
     /// Never let the ring run further ahead of the release point than the sort queue holds.
     fn fcc_rtr_limit(&self, token: &OrfToken, allowed: &mut u32) {
-        let margin = SORT_QUEUE_SIZE.saturating_sub(*allowed).saturating_sub(self.config.window_size);
-        let queue_head = if self.state == MembState::Recovery { self.recovery_queue.head() } else { self.last_released };
+        let margin = SORT_QUEUE_SIZE
+            .saturating_sub(*allowed)
+            .saturating_sub(self.config.window_size);
+        let queue_head = if self.state == MembState::Recovery {
+            self.recovery_queue.head()
+        } else {
+            self.last_released
+        };
         if seq::lt(queue_head.wrapping_add(margin), token.seq) {
             *allowed = 0;
         }
@@ -262,7 +269,11 @@ impl Srp {
             // We are hopelessly behind (corosync asserts here); the aru check fails us out.
             return sent;
         }
-        let queue = if recovery { &mut self.recovery_queue } else { &mut self.regular_queue };
+        let queue = if recovery {
+            &mut self.recovery_queue
+        } else {
+            &mut self.regular_queue
+        };
         let mut k = 1;
         while token.rtr_list.len() < RTR_ENTRIES_MAX && k <= range {
             let missing = self.my_aru.wrapping_add(k);
@@ -274,7 +285,10 @@ impl Srp {
                 continue;
             }
             if !token.rtr_list.iter().any(|r| r.seq == missing) {
-                token.rtr_list.push(RtrItem { ring_id: self.my_ring_id, seq: missing });
+                token.rtr_list.push(RtrItem {
+                    ring_id: self.my_ring_id,
+                    seq: missing,
+                });
             }
         }
         sent
@@ -282,7 +296,11 @@ impl Srp {
 
     /// Re-multicasts message `seq` if we hold it.
     fn remcast(&mut self, seq_no: u32, recovery: bool) -> bool {
-        let queue = if recovery { &self.recovery_queue } else { &self.regular_queue };
+        let queue = if recovery {
+            &self.recovery_queue
+        } else {
+            &self.regular_queue
+        };
         let Some(stored) = queue.get(seq_no) else { return false };
         let msg = Message::Mcast(stored.mcast.clone());
         self.multicast(&msg);
@@ -295,12 +313,16 @@ impl Srp {
         let mut sent = 0;
         while sent < allowed {
             let mcast = if recovery {
-                let Some(mut m) = self.retrans_message_queue.pop_front() else { break };
+                let Some(mut m) = self.retrans_message_queue.pop_front() else {
+                    break;
+                };
                 token.seq = token.seq.wrapping_add(1);
                 m.seq = token.seq;
                 m
             } else {
-                let Some(frame) = self.new_message_queue.pop_front() else { break };
+                let Some(frame) = self.new_message_queue.pop_front() else {
+                    break;
+                };
                 token.seq = token.seq.wrapping_add(1);
                 self.new_mcast(token.seq, frame)
             };
@@ -310,8 +332,15 @@ impl Srp {
             mcast.ring_id = self.my_ring_id;
             self.stats.mcast_tx += 1;
             self.multicast(&Message::Mcast(mcast.clone()));
-            let stored = Stored { mcast, foreign_endian: false };
-            let queue = if recovery { &mut self.recovery_queue } else { &mut self.regular_queue };
+            let stored = Stored {
+                mcast,
+                foreign_endian: false,
+            };
+            let queue = if recovery {
+                &mut self.recovery_queue
+            } else {
+                &mut self.regular_queue
+            };
             queue.insert(token.seq, stored);
             self.my_high_seq_received = token.seq;
             sent += 1;

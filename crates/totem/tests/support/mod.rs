@@ -21,6 +21,10 @@ pub struct Net {
     pub blocked: BTreeSet<(NodeId, NodeId)>,
     queue: BinaryHeap<Reverse<(Instant, u64, NodeId, Vec<u8>)>>,
     seq: u64,
+    /// Percent of packets dropped, and extra random delay up to `jitter`.
+    pub loss_percent: u64,
+    pub jitter: Duration,
+    rng: u64,
     pub config: Config,
 }
 
@@ -46,6 +50,9 @@ impl Net {
             blocked: BTreeSet::new(),
             queue: BinaryHeap::new(),
             seq: 0,
+            loss_percent: 0,
+            jitter: Duration::ZERO,
+            rng: 0x9E37_79B9_7F4A_7C15,
             config,
         };
         for &id in ids {
@@ -59,6 +66,36 @@ impl Net {
         let node = Totem::new(self.config.clone(), id, stored, u64::from(id), self.now);
         self.nodes.insert(id, node);
         self.drain(id);
+    }
+
+    pub fn seed(&mut self, seed: u64) {
+        self.rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    }
+
+    fn random(&mut self) -> u64 {
+        // xorshift64*: deterministic, seeded by the test.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Asserts that every two nodes delivered their common messages in the same order.
+    pub fn check_total_order(&self) {
+        let ids: Vec<NodeId> = self.delivered.keys().copied().collect();
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                let da = &self.delivered[a];
+                let db = &self.delivered[b];
+                let sa: BTreeSet<&(NodeId, Vec<u8>)> = da.iter().collect();
+                let sb: BTreeSet<&(NodeId, Vec<u8>)> = db.iter().collect();
+                let ca: Vec<_> = da.iter().filter(|m| sb.contains(m)).collect();
+                let cb: Vec<_> = db.iter().filter(|m| sa.contains(m)).collect();
+                assert_eq!(ca, cb, "nodes {a} and {b} disagree on order");
+            }
+        }
     }
 
     pub fn crash(&mut self, id: NodeId) {
@@ -108,11 +145,14 @@ impl Net {
                 Destination::AllNodes => self.nodelist.iter().copied().filter(|&n| n != id).collect(),
             };
             for to in targets {
-                if self.blocked.contains(&(id, to)) {
+                if self.blocked.contains(&(id, to)) || self.random() % 100 < self.loss_percent {
                     continue;
                 }
+                let jitter_ns = self.jitter.as_nanos() as u64;
+                let extra = if jitter_ns > 0 { self.random() % jitter_ns } else { 0 };
                 self.seq += 1;
-                self.queue.push(Reverse((self.now + self.latency, self.seq, to, t.payload.to_vec())));
+                let at = self.now + self.latency + Duration::from_nanos(extra);
+                self.queue.push(Reverse((at, self.seq, to, t.payload.to_vec())));
             }
         }
     }
@@ -121,7 +161,11 @@ impl Net {
     pub fn run_until(&mut self, until: Instant) {
         loop {
             let next_packet = self.queue.peek().map(|Reverse((t, ..))| *t);
-            let next_timer = self.nodes.iter().filter_map(|(&id, n)| n.poll_timeout().map(|t| (t, id))).min();
+            let next_timer = self
+                .nodes
+                .iter()
+                .filter_map(|(&id, n)| n.poll_timeout().map(|t| (t, id)))
+                .min();
             let next = match (next_packet, next_timer) {
                 (Some(p), Some((t, _))) => p.min(t),
                 (Some(p), None) => p,
@@ -156,7 +200,9 @@ impl Net {
         let live: Vec<NodeId> = self.nodes.keys().copied().collect();
         let mut rings = self.nodes.values().map(|n| n.srp().ring_id());
         let first = rings.next();
-        self.nodes.values().all(|n| n.srp().state() == MembState::Operational && n.srp().members() == live.as_slice())
+        self.nodes
+            .values()
+            .all(|n| n.srp().state() == MembState::Operational && n.srp().members() == live.as_slice())
             && rings.all(|r| Some(r) == first)
     }
 

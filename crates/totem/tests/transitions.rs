@@ -1,0 +1,398 @@
+//! One test per membership state transition of the SRP state machine, driven with
+//! crafted wire messages (corosync 3.1.7 layouts) against a real node.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use support::{fast_config, Net};
+use totem::wire::{self, CommitToken, Join, Mcast, MembEntry, MergeDetect, Message, OrfToken};
+use totem::{Destination, Event, Instant, MembState, RingId, Totem};
+
+/// A 2-node ring {1, 2} driven to OPERATIONAL, with node 2 taken out for direct driving.
+fn operational_node2() -> (Totem, Instant, RingId) {
+    let mut net = Net::new(&[1, 2], fast_config(2));
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    let now = net.now;
+    let mut node = net.nodes.remove(&2).unwrap();
+    drain(&mut node);
+    let ring = node.srp().ring_id();
+    (node, now, ring)
+}
+
+fn drain(node: &mut Totem) -> (Vec<Message>, Vec<Event>) {
+    let mut sent = Vec::new();
+    while let Some(t) = node.poll_transmit() {
+        sent.push(wire::decode(&t.payload).unwrap().message);
+    }
+    let mut events = Vec::new();
+    while let Some(e) = node.poll_event() {
+        events.push(e);
+    }
+    (sent, events)
+}
+
+fn feed(node: &mut Totem, now: Instant, msg: Message) {
+    node.handle_packet(now, &wire::encode(&msg)).unwrap();
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn sent_join(sent: &[Message]) -> Option<&Join> {
+    sent.iter()
+        .find_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
+}
+
+#[test]
+fn startup_singleton_walks_gather_commit_recovery_operational() {
+    let config = fast_config(1);
+    let mut node = Totem::new(config, 5, 8, 1, Instant::ZERO);
+    let now = Instant::ZERO;
+    // The first join carries the stored seq + 1 (corosync: "loaded sequence id 8.1").
+    let mut commit = None;
+    let mut saw_join_seq = None;
+    while let Some(t) = node.poll_transmit() {
+        match wire::decode(&t.payload).unwrap().message {
+            Message::Join(j) => saw_join_seq = Some(j.ring_seq),
+            Message::CommitToken(c) => {
+                assert_eq!(t.destination, Destination::Node(5));
+                commit = Some(c);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(saw_join_seq, Some(9));
+    // Alone, our own join is consensus: straight to COMMIT with ring 5.(9+4).
+    assert_eq!(node.srp().state(), MembState::Commit);
+    let commit = commit.expect("commit token to self");
+    assert_eq!(commit.ring_id, RingId { rep: 5, seq: 13 });
+    assert_eq!(commit.memb_index, 1);
+    let events = drain(&mut node).1;
+    assert!(events.contains(&Event::StoreRingSeq(13)));
+
+    feed(&mut node, now, Message::CommitToken(commit));
+    assert_eq!(node.srp().state(), MembState::Recovery);
+    let (sent, _) = drain(&mut node);
+    let Some(Message::CommitToken(second)) = sent.into_iter().next() else {
+        panic!("second rotation")
+    };
+    feed(&mut node, now, Message::CommitToken(second));
+    let (sent, _) = drain(&mut node);
+    let Some(Message::OrfToken(mut token)) = sent.into_iter().next() else {
+        panic!("initial token")
+    };
+    assert_eq!(
+        (token.seq, token.token_seq, token.aru, token.aru_addr),
+        (0, 0, u32::MAX, 5)
+    );
+    for _ in 0..10 {
+        if node.srp().state() == MembState::Operational {
+            break;
+        }
+        feed(&mut node, now, Message::OrfToken(token.clone()));
+        let (sent, _) = drain(&mut node);
+        token = sent
+            .into_iter()
+            .find_map(|m| if let Message::OrfToken(t) = m { Some(t) } else { None })
+            .expect("token forwarded");
+    }
+    assert_eq!(node.srp().state(), MembState::Operational);
+}
+
+#[test]
+fn operational_to_gather_on_token_loss() {
+    let (mut node, now, _) = operational_node2();
+    let deadline = node.poll_timeout().unwrap();
+    node.handle_timeout(now + ms(1000));
+    assert!(deadline <= now + ms(1000));
+    assert_eq!(node.srp().state(), MembState::Gather);
+    let (sent, events) = drain(&mut node);
+    assert!(sent_join(&sent).is_some(), "a join is sent on entering GATHER");
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::StateChange {
+            state: MembState::Gather,
+            reason: "token lost in OPERATIONAL",
+            ..
+        }
+    )));
+}
+
+#[test]
+fn operational_to_gather_on_foreign_message() {
+    let (mut node, now, ring) = operational_node2();
+    let foreign = Mcast {
+        sender: 3,
+        system_from: 3,
+        seq: 1,
+        ring_id: RingId {
+            rep: 3,
+            seq: ring.seq + 8,
+        },
+        payload: Bytes::from_static(b"x"),
+        ..Default::default()
+    };
+    feed(&mut node, now, Message::Mcast(foreign));
+    assert_eq!(node.srp().state(), MembState::Gather);
+    let (sent, _) = drain(&mut node);
+    let join = sent_join(&sent).unwrap();
+    assert!(join.proc_list.contains(&3), "the foreign sender is gathered in");
+}
+
+#[test]
+fn operational_to_gather_on_merge_detect() {
+    let (mut node, now, ring) = operational_node2();
+    // Our own ring's merge detect changes nothing.
+    feed(
+        &mut node,
+        now,
+        Message::MergeDetect(MergeDetect {
+            sender: 1,
+            target_nodeid: 0,
+            system_from: 1,
+            ring_id: ring,
+        }),
+    );
+    assert_eq!(node.srp().state(), MembState::Operational);
+    let other = RingId { rep: 4, seq: 100 };
+    feed(
+        &mut node,
+        now,
+        Message::MergeDetect(MergeDetect {
+            sender: 4,
+            target_nodeid: 0,
+            system_from: 4,
+            ring_id: other,
+        }),
+    );
+    assert_eq!(node.srp().state(), MembState::Gather);
+}
+
+#[test]
+fn operational_to_gather_on_join_of_new_node() {
+    let (mut node, now, ring) = operational_node2();
+    let join = Join {
+        sender: 3,
+        system_from: 3,
+        ring_seq: ring.seq,
+        proc_list: vec![3],
+        ..Default::default()
+    };
+    feed(&mut node, now, Message::Join(join));
+    assert_eq!(node.srp().state(), MembState::Gather);
+    let (sent, _) = drain(&mut node);
+    let mut procs = sent_join(&sent).unwrap().proc_list.clone();
+    procs.sort();
+    assert_eq!(procs, vec![1, 2, 3]);
+}
+
+#[test]
+fn stale_join_from_a_member_is_ignored() {
+    let (mut node, now, ring) = operational_node2();
+    // Node 1 went through COMMIT for our ring: a join naming an older ring is a leftover.
+    let join = Join {
+        sender: 1,
+        system_from: 1,
+        ring_seq: ring.seq - 4,
+        proc_list: vec![1, 2],
+        ..Default::default()
+    };
+    feed(&mut node, now, Message::Join(join));
+    assert_eq!(node.srp().state(), MembState::Operational);
+}
+
+#[test]
+fn gather_consensus_timeout_marks_silent_nodes_failed() {
+    let (mut node, now, ring) = operational_node2();
+    let join = Join {
+        sender: 3,
+        system_from: 3,
+        ring_seq: ring.seq,
+        proc_list: vec![3],
+        ..Default::default()
+    };
+    feed(&mut node, now, Message::Join(join));
+    drain(&mut node);
+    // Nobody answers: after the consensus timeout 1 and 3 are failed, and alone node 2
+    // reaches consensus with itself and installs a singleton ring.
+    let later = now + ms(2000);
+    node.handle_timeout(later);
+    let (sent, events) = drain(&mut node);
+    let join = sent
+        .iter()
+        .rev()
+        .find_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
+        .expect("join after consensus timeout");
+    let mut failed = join.failed_list.clone();
+    failed.sort();
+    assert_eq!(failed, vec![1, 3]);
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::StateChange {
+            reason: "consensus timeout",
+            ..
+        }
+    )));
+    assert_eq!(node.srp().state(), MembState::Commit);
+}
+
+/// Puts node 2 in GATHER with proc {1, 2} and returns the commit token node 1 would send.
+fn gather_with_commit_token() -> (Totem, Instant, CommitToken) {
+    let (mut node, now, ring) = operational_node2();
+    node.handle_timeout(now + ms(1000));
+    drain(&mut node);
+    let now = now + ms(1000);
+    let new_ring = RingId {
+        rep: 1,
+        seq: ring.seq + 4,
+    };
+    let token = CommitToken {
+        sender: 1,
+        token_seq: 1,
+        ring_id: new_ring,
+        memb_index: 1,
+        addr: vec![1, 2],
+        memb_list: vec![
+            MembEntry {
+                ring_id: ring,
+                aru: 0,
+                high_delivered: 0,
+                received_flg: 1,
+            },
+            MembEntry::default(),
+        ],
+        ..Default::default()
+    };
+    (node, now, token)
+}
+
+#[test]
+fn gather_to_commit_on_matching_commit_token() {
+    let (mut node, now, token) = gather_with_commit_token();
+    let new_ring = token.ring_id;
+    feed(&mut node, now, Message::CommitToken(token));
+    assert_eq!(node.srp().state(), MembState::Commit);
+    assert_eq!(node.srp().ring_id(), new_ring);
+    let (sent, events) = drain(&mut node);
+    assert!(
+        events.contains(&Event::StoreRingSeq(new_ring.seq)),
+        "ring seq persisted on COMMIT"
+    );
+    let Some(Message::CommitToken(out)) = sent.first() else {
+        panic!("commit token forwarded")
+    };
+    assert_eq!(out.memb_index, 2);
+    assert_eq!(out.token_seq, 2);
+    assert_eq!(out.memb_list[1].ring_id.rep, 1, "our entry names our old ring");
+}
+
+#[test]
+fn gather_ignores_commit_token_for_other_members() {
+    let (mut node, now, mut token) = gather_with_commit_token();
+    token.addr = vec![1, 2, 3];
+    token.memb_list.push(MembEntry::default());
+    feed(&mut node, now, Message::CommitToken(token));
+    assert_eq!(node.srp().state(), MembState::Gather);
+}
+
+#[test]
+fn commit_to_gather_on_token_loss() {
+    let (mut node, now, token) = gather_with_commit_token();
+    feed(&mut node, now, Message::CommitToken(token));
+    drain(&mut node);
+    node.handle_timeout(now + ms(1000));
+    assert_eq!(node.srp().state(), MembState::Gather);
+}
+
+#[test]
+fn commit_to_recovery_then_gather_on_token_loss() {
+    let (mut node, now, token) = gather_with_commit_token();
+    feed(&mut node, now, Message::CommitToken(token));
+    let (sent, _) = drain(&mut node);
+    let Some(Message::CommitToken(mut full)) = sent.into_iter().next() else {
+        panic!()
+    };
+    // The token came round: node 1 (rep) entered RECOVERY and passes it on once more.
+    full.sender = 1;
+    full.token_seq += 1;
+    feed(&mut node, now, Message::CommitToken(full));
+    assert_eq!(node.srp().state(), MembState::Recovery);
+    node.handle_timeout(now + ms(1000));
+    assert_eq!(node.srp().state(), MembState::Gather);
+    let (sent, events) = drain(&mut node);
+    assert!(sent_join(&sent).is_some());
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::StateChange {
+            reason: "token lost in RECOVERY",
+            ..
+        }
+    )));
+}
+
+#[test]
+fn failed_to_receive_enters_gather_marking_itself() {
+    let mut config = fast_config(2);
+    config.fail_recv_const = 3;
+    let mut net = Net::new(&[1, 2], config);
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    let mut now = net.now;
+    let mut node = net.nodes.remove(&2).unwrap();
+    drain(&mut node);
+    let ring = node.srp().ring_id();
+    // Node 1 claims messages up to seq 1000 exist, which node 2 never receives.
+    let mut token_seq = 1_000_000;
+    for _ in 0..10 {
+        token_seq += 2;
+        now = now + ms(1);
+        let token = OrfToken {
+            sender: 1,
+            seq: 1000,
+            token_seq,
+            aru: 0,
+            aru_addr: 2,
+            ring_id: ring,
+            ..Default::default()
+        };
+        feed(&mut node, now, Message::OrfToken(token));
+        if node.srp().state() == MembState::Gather {
+            break;
+        }
+    }
+    assert_eq!(node.srp().state(), MembState::Gather);
+    let (_, events) = drain(&mut node);
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::StateChange {
+            reason: "failed to receive",
+            ..
+        }
+    )));
+}
+
+#[test]
+fn leave_is_a_join_with_nodeid_zero() {
+    let (mut node, now, ring) = operational_node2();
+    node.leave(now);
+    let (sent, _) = drain(&mut node);
+    let join = sent_join(&sent).unwrap();
+    assert_eq!(join.sender, 0);
+    assert_eq!(join.system_from, 2);
+    assert_eq!(join.proc_list, vec![1]);
+    assert_eq!(join.failed_list, vec![2]);
+    assert_eq!(join.ring_seq, ring.seq);
+    assert!(node.submit(b"late").is_err());
+    assert_eq!(node.poll_timeout(), None);
+}
+
+#[test]
+fn garbage_is_rejected_and_counted() {
+    let (mut node, now, _) = operational_node2();
+    assert!(node.handle_packet(now, &[0x70, 0xc0, 3]).is_err());
+    assert!(node.handle_packet(now, &[0xff; 64]).is_err());
+    assert_eq!(node.srp().stats().malformed_rx, 2);
+    assert_eq!(node.srp().state(), MembState::Operational);
+}

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use totem::{Config, ConfigurationChange, Destination, Event, Instant, MembState, NodeId, Totem};
 
+/// A datagram in flight: arrival time, tie-break sequence, destination, bytes.
+type InFlight = Reverse<(Instant, u64, NodeId, Vec<u8>)>;
+
 pub struct Net {
     pub now: Instant,
     pub latency: Duration,
@@ -19,7 +22,7 @@ pub struct Net {
     pub configs: BTreeMap<NodeId, Vec<ConfigurationChange>>,
     /// (from, to) pairs whose packets are dropped.
     pub blocked: BTreeSet<(NodeId, NodeId)>,
-    queue: BinaryHeap<Reverse<(Instant, u64, NodeId, Vec<u8>)>>,
+    queue: BinaryHeap<InFlight>,
     seq: u64,
     /// Percent of packets dropped, and extra random delay up to `jitter`.
     pub loss_percent: u64,

@@ -63,7 +63,7 @@ impl Ring {
     fn run(&mut self, done: impl Fn(&Ring) -> bool) {
         while !done(self) {
             if let Some((to, bytes)) = self.wire.pop_front() {
-                self.nodes[to].handle_packet(self.now, &bytes).expect("valid");
+                self.nodes[to].handle_datagram(self.now, &bytes).expect("valid");
                 self.drain(to);
                 continue;
             }

@@ -59,7 +59,22 @@ impl Totem {
 
     /// Feeds one received datagram. Malformed input is counted and dropped.
     pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) -> Result<(), wire::DecodeError> {
-        let decoded = match wire::decode(bytes) {
+        let decoded = wire::decode(bytes);
+        self.handle_decoded(now, decoded)
+    }
+
+    /// Like [`Totem::handle_packet`], without copying the payload out of `bytes`.
+    pub fn handle_datagram(&mut self, now: Instant, bytes: &Bytes) -> Result<(), wire::DecodeError> {
+        let decoded = wire::decode_shared(bytes);
+        self.handle_decoded(now, decoded)
+    }
+
+    fn handle_decoded(
+        &mut self,
+        now: Instant,
+        decoded: Result<wire::Decoded, wire::DecodeError>,
+    ) -> Result<(), wire::DecodeError> {
+        let decoded = match decoded {
             Ok(d) => d,
             Err(e) => {
                 self.srp.count_malformed();

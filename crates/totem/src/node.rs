@@ -1,4 +1,12 @@
 //! [`Totem`]: the SRP state machine with totempg packing on top — the unit a host drives.
+//!
+//! Messages larger than a frame are split across frames, and a configuration change
+//! can fall between two of them. To keep virtual synchrony for whole messages, every
+//! node drops all partially reassembled messages at each regular configuration (nodes
+//! that move together hold identical partials then), and every sender packs again,
+//! whole, each of its messages that still had frames unsent on the old ring.
+
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 
@@ -26,13 +34,25 @@ pub enum SubmitError {
 /// Largest application message accepted (corosync's IPC limit is 1 MiB).
 pub const MESSAGE_MAX: usize = 1 << 20;
 
+/// An own message not yet completely sent on a ring.
+#[derive(Debug)]
+struct Unsent {
+    /// Number (in hand-over order to SRP) of the frame that carries its end.
+    last_frame: u64,
+    message: Bytes,
+}
+
 /// One Totem node: ordering, membership, packing and reassembly.
 #[derive(Debug)]
 pub struct Totem {
     srp: Srp,
     packer: Packer,
     assembler: Assembler,
-    events: std::collections::VecDeque<Event>,
+    events: VecDeque<Event>,
+    /// Own messages with frames still unsent, oldest first.
+    unsent: VecDeque<Unsent>,
+    /// Frames handed to SRP so far.
+    frames_queued: u64,
 }
 
 impl Totem {
@@ -44,7 +64,9 @@ impl Totem {
             srp: Srp::new(config, node_id, stored_ring_seq, rng_seed, now),
             packer: Packer::new(frame_mtu),
             assembler: Assembler::new(MESSAGE_MAX),
-            events: Default::default(),
+            events: VecDeque::new(),
+            unsent: VecDeque::new(),
+            frames_queued: 0,
         }
     }
 
@@ -89,12 +111,14 @@ impl Totem {
             }
         }
         self.srp.handle_message(now, decoded);
+        self.after_srp();
         Ok(())
     }
 
     /// Runs expired timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.srp.handle_timeout(now);
+        self.after_srp();
     }
 
     /// Queues an application message for agreed delivery to every member.
@@ -111,8 +135,7 @@ impl Totem {
         if self.srp.send_queue_space() < self.packer.frames_needed(message.len()) {
             return Err(SubmitError::QueueFull);
         }
-        self.packer.push(message);
-        self.move_frames();
+        self.pack(Bytes::copy_from_slice(message));
         self.srp.wake();
         Ok(())
     }
@@ -154,10 +177,8 @@ impl Totem {
                     }
                 }
                 Event::Configuration(change) => {
-                    if change.kind == ConfigurationKind::Transitional {
-                        for left in &change.left {
-                            self.assembler.forget(*left);
-                        }
+                    if change.kind == ConfigurationKind::Regular {
+                        self.assembler.forget_all();
                     }
                     return Some(Event::Configuration(change));
                 }
@@ -166,9 +187,42 @@ impl Totem {
         }
     }
 
+    /// Packs one own message and records where it ends.
+    fn pack(&mut self, message: Bytes) {
+        self.packer.push(&message);
+        self.move_frames();
+        // Its end is in the frame still being packed, or in the last one handed over.
+        let last_frame = if self.packer.has_partial() {
+            self.frames_queued
+        } else {
+            self.frames_queued - 1
+        };
+        self.unsent.push_back(Unsent { last_frame, message });
+    }
+
     fn move_frames(&mut self) {
         while let Some(frame) = self.packer.pop_frame() {
             self.srp.submit_frame(frame);
+            self.frames_queued += 1;
+        }
+    }
+
+    /// Bookkeeping after SRP ran: forget messages fully sent, and after a new regular
+    /// configuration pack again the ones that were not.
+    fn after_srp(&mut self) {
+        let sent = self.srp.frames_originated();
+        while self.unsent.front().is_some_and(|u| u.last_frame < sent) {
+            self.unsent.pop_front();
+        }
+        if !self.srp.take_regular_installed() {
+            return;
+        }
+        let dropped = self.srp.take_unsent_frames() as u64;
+        self.frames_queued -= dropped;
+        debug_assert_eq!(self.frames_queued, sent);
+        self.packer = Packer::new(self.packer.frame_mtu());
+        for unsent in std::mem::take(&mut self.unsent) {
+            self.pack(unsent.message);
         }
     }
 }

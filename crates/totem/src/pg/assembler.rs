@@ -196,6 +196,13 @@ impl Assembler {
         self.pending.remove(&sender);
     }
 
+    /// Drops every partial message. Done at each regular configuration: members that
+    /// move together hold identical partials then, and senders re-send whole whatever
+    /// they had not finished sending on the old ring.
+    pub fn forget_all(&mut self) {
+        self.pending.clear();
+    }
+
     /// Senders with a message in flight (or in throw-away mode).
     pub fn pending_senders(&self) -> usize {
         self.pending.len()

@@ -105,6 +105,10 @@ pub struct Srp {
     my_rotation_counter: u32,
     /// Mcasts this node originated since start (`this_seqno`).
     global_seqno: i32,
+    /// Frames from `new_message_queue` sent on a ring so far.
+    frames_originated: u64,
+    /// A regular configuration was installed since the host last asked.
+    regular_installed: bool,
 
     // ---- flow control ----
     my_trc: u32,
@@ -173,6 +177,8 @@ impl Srp {
             my_retrans_flg_count: 0,
             my_rotation_counter: 0,
             global_seqno: 0,
+            frames_originated: 0,
+            regular_installed: false,
             my_trc: 0,
             my_pbl: 0,
             my_cbl: 0,
@@ -243,6 +249,23 @@ impl Srp {
             return;
         }
         self.new_message_queue.push_back(frame);
+    }
+
+    /// How many submitted frames have been sent on a ring (in submission order).
+    pub fn frames_originated(&self) -> u64 {
+        self.frames_originated
+    }
+
+    /// True once after each regular configuration is installed.
+    pub fn take_regular_installed(&mut self) -> bool {
+        std::mem::take(&mut self.regular_installed)
+    }
+
+    /// Takes back the frames not sent yet (to re-pack them for a new configuration).
+    pub fn take_unsent_frames(&mut self) -> usize {
+        let n = self.new_message_queue.len();
+        self.new_message_queue.clear();
+        n
     }
 
     /// New data is waiting: ask the representative to release a held token.

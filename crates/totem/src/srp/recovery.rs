@@ -114,6 +114,7 @@ impl Srp {
         self.my_proc_list = self.my_new_memb_list.clone();
         self.my_failed_list.clear();
         self.my_high_delivered = self.my_high_seq_received;
+        self.regular_installed = true;
         self.stats.operational_entered += 1;
         self.enter_state(MembState::Operational, "recovery complete");
     }

@@ -323,6 +323,7 @@ impl Srp {
                 let Some(frame) = self.new_message_queue.pop_front() else {
                     break;
                 };
+                self.frames_originated += 1;
                 token.seq = token.seq.wrapping_add(1);
                 self.new_mcast(token.seq, frame)
             };

@@ -7,7 +7,10 @@
 
 mod codec;
 
-pub use codec::{decode, encode, encode_into, DecodeError};
+pub use codec::{
+    decode, decode_header, decode_shared, encapsulate, encapsulate_raw, encode, encode_into, encoded_len,
+    unencapsulate, DecodeError, Header,
+};
 
 use bytes::Bytes;
 

@@ -106,6 +106,7 @@ impl Srp {
             }
             return;
         }
+        let (proc_before, failed_before) = (self.my_proc_list.len(), self.my_failed_list.len());
         sets::merge(&mut self.my_proc_list, &join.proc_list);
         if sets::contains(&join.failed_list, self.my_id) {
             // It thinks we failed: then we cannot be in one ring with it for now.
@@ -122,7 +123,13 @@ impl Srp {
         if !self.failed_to_recv {
             self.my_failed_list.retain(|&n| n != self.my_id);
         }
-        self.gather_enter("merge during join");
+        let changed = self.my_proc_list.len() != proc_before || self.my_failed_list.len() != failed_before;
+        if changed || self.state != MembState::Gather {
+            self.gather_enter("merge during join");
+        }
+        // Otherwise our view did not change: re-announcing it at once would let two nodes
+        // whose failed lists can never match bounce joins at network speed (the join timer
+        // repeats it anyway, and the consensus timeout settles the disagreement).
     }
 
     /// Members we wait for: everyone we know of that has not failed.

@@ -241,11 +241,12 @@ impl Srp {
         self.config.send_queue_max.saturating_sub(self.new_message_queue.len())
     }
 
-    /// Queues one totempg frame; the caller checked [`Srp::send_queue_space`].
+    /// Queues one totempg frame. The caller keeps the queue bounded: it checks
+    /// [`Srp::send_queue_space`] before accepting a message, and may exceed the bound
+    /// only by the frames of one message when it re-packs after a configuration change.
     pub fn submit_frame(&mut self, frame: Bytes) {
         debug_assert!(frame.len() <= self.config.frame_mtu);
-        if self.stopped || self.new_message_queue.len() >= self.config.send_queue_max {
-            self.stats.rx_msg_dropped += 1;
+        if self.stopped {
             return;
         }
         self.new_message_queue.push_back(frame);

@@ -18,6 +18,7 @@ impl Srp {
         self.my_token_held = false;
         self.consensus.clear();
         self.consensus.push(self.my_id);
+        self.heard.clear();
         self.set_timer(Timer::Consensus, self.config.consensus);
         self.stats.gather_entered += 1;
         if reason == "consensus timeout" {
@@ -60,6 +61,15 @@ impl Srp {
         if self.is_stale(from, join.ring_seq) && join.sender != 0 {
             self.stats.rx_msg_dropped += 1;
             return;
+        }
+        if join.sender != 0 {
+            sets::merge(&mut self.heard, &[from]);
+            self.departed.retain(|&n| n != from);
+        } else if !sets::contains(&self.departed, from) {
+            if self.departed.len() >= crate::wire::PROCESSORS_MAX {
+                self.departed.remove(0);
+            }
+            self.departed.push(from);
         }
         if self.token_ring_id_seq < join.ring_seq {
             self.token_ring_id_seq = join.ring_seq;
@@ -108,9 +118,15 @@ impl Srp {
         }
         let (proc_before, failed_before) = (self.my_proc_list.len(), self.my_failed_list.len());
         sets::merge(&mut self.my_proc_list, &join.proc_list);
-        if sets::contains(&join.failed_list, self.my_id) {
-            // It thinks we failed: then we cannot be in one ring with it for now.
+        if sets::contains(&join.failed_list, self.my_id) && self.state == MembState::Gather {
+            // It thinks we failed: then we cannot be in one ring with it for now. What it
+            // says about nodes outside our ring still helps us agree with the others.
+            // (Only within a round: from OPERATIONAL we start a fresh one and our own joins
+            // tell it we are alive; failing it back would let two groups fail each other
+            // forever, each forming a ring just as the other's stale joins arrive.)
             sets::merge(&mut self.my_failed_list, &[from]);
+            let others = sets::subtract(&join.failed_list, &self.my_memb_list);
+            sets::merge(&mut self.my_failed_list, &others);
         } else if sets::contains(&self.my_memb_list, from) {
             if !sets::contains(&self.my_failed_list, from) {
                 sets::merge(&mut self.my_failed_list, &join.failed_list);
@@ -118,11 +134,27 @@ impl Srp {
                 let fail_minus_memb = sets::subtract(&join.failed_list, &self.my_memb_list);
                 sets::merge(&mut self.my_failed_list, &fail_minus_memb);
             }
+        } else {
+            // corosync ignores an outsider's failed list entirely; then two groups from
+            // different rings can never agree once one of them gave up on a node (say,
+            // one that left): each consensus timeout splits everyone again. We take its
+            // word about nodes outside our own ring, never about our ring's members.
+            let fail_minus_memb = sets::subtract(&join.failed_list, &self.my_memb_list);
+            sets::merge(&mut self.my_failed_list, &fail_minus_memb);
         }
         // A node never lists itself as failed unless it failed to receive.
         if !self.failed_to_recv {
             self.my_failed_list.retain(|&n| n != self.my_id);
         }
+        // A node that said goodbye stays failed until it joins again, so that stale proc
+        // lists cannot keep waiting for it round after round.
+        let departed: Vec<NodeId> = self
+            .my_proc_list
+            .iter()
+            .copied()
+            .filter(|n| sets::contains(&self.departed, *n))
+            .collect();
+        sets::merge(&mut self.my_failed_list, &departed);
         let changed = self.my_proc_list.len() != proc_before || self.my_failed_list.len() != failed_before;
         if changed || self.state != MembState::Gather {
             self.gather_enter("merge during join");
@@ -171,8 +203,13 @@ impl Srp {
             self.set_timer(Timer::Consensus, self.config.consensus);
             self.set_timer(Timer::TokenLoss, self.config.token);
         } else {
+            // Give up first on the nodes we did not hear at all. Failing the ones that
+            // talk but still disagree (corosync fails every non-consenting node) splits
+            // groups that only waited on a silent node, and they split again each round.
             let no_consensus = sets::subtract(&self.my_proc_list, &self.consensus);
-            sets::merge(&mut self.my_failed_list, &no_consensus);
+            let silent = sets::subtract(&no_consensus, &self.heard);
+            let give_up = if silent.is_empty() { no_consensus } else { silent };
+            sets::merge(&mut self.my_failed_list, &give_up);
             self.gather_enter("consensus timeout");
         }
     }

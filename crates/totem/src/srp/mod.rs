@@ -75,6 +75,10 @@ pub struct Srp {
     my_failed_list: Vec<NodeId>,
     /// Nodes whose join matched our sets in this GATHER round.
     consensus: Vec<NodeId>,
+    /// Nodes we received any join from in this GATHER round.
+    heard: Vec<NodeId>,
+    /// Nodes that left (sent a leave) and have not joined since; bounded.
+    departed: Vec<NodeId>,
     failed_to_recv: bool,
     originated_orf_token: bool,
 
@@ -154,6 +158,8 @@ impl Srp {
             my_proc_list: Vec::new(),
             my_failed_list: Vec::new(),
             consensus: Vec::new(),
+            heard: Vec::new(),
+            departed: Vec::new(),
             failed_to_recv: false,
             originated_orf_token: false,
             old_ring_state_saved: false,

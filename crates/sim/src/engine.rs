@@ -1,0 +1,749 @@
+//! The discrete-event core: virtual clock, event queue, hosts and the network.
+//! Drives real `totem::Totem` nodes exactly as a daemon would (input, then drain
+//! transmits, then drain events, then re-arm the timer) and feeds every observation
+//! to the history and the invariant checker.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use totem::{Config, ConfigurationKind, Destination, Event, Instant, NodeId, RingId, SubmitError, Totem};
+
+use crate::history::{Delivery, End, Entry, History};
+use crate::invariants::Checker;
+use crate::network::Network;
+use crate::node::{Host, Status};
+use crate::report::{Counters, Failure, Trace};
+use crate::workload;
+
+/// A deliberate bug planted in node 1's host, to prove the checkers can fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    /// Node 1 delivers its 3rd and 4th messages in swapped order.
+    SwapDeliveries,
+    /// Node 1 drops another member from its first multi-node regular configuration.
+    CorruptMembers,
+}
+
+/// What the event queue holds.
+#[derive(Debug)]
+enum Ev {
+    Packet { to: usize, from: usize, data: Bytes },
+    Timer { node: usize, at: u64 },
+    Resume { node: usize },
+    Restart { node: usize },
+    Driver(u32),
+}
+
+/// Heap key: (time, insertion seq, slot in `Engine::slots`). Small keys keep the heap
+/// cheap to sift; (time, seq) is unique, so order never depends on the slot.
+type Key = Reverse<(u64, u64, u32)>;
+
+/// Most timer firings at one instant before the node is declared stuck.
+const TIMER_SPIN_MAX: u32 = 10_000;
+/// Storm detector: a healthy cluster of 32 nodes stays far below this many events in
+/// 10 ms of virtual time; a join or token storm exceeds it within microseconds.
+const STORM_EVENTS: u64 = 100_000;
+const STORM_WINDOW_NS: u64 = 10_000_000;
+/// Most transmits plus events drained after one input before the node is declared stuck.
+const DRAIN_MAX: u64 = 1_000_000;
+
+/// The simulated cluster.
+pub struct Engine {
+    pub now: Instant,
+    queue: BinaryHeap<Key>,
+    /// Events by slot; freed slots are reused.
+    slots: Vec<Option<Ev>>,
+    free: Vec<u32>,
+    seq: u64,
+    pub hosts: Vec<Host>,
+    pub net: Network,
+    pub rng: SmallRng,
+    pub history: History,
+    checker: Checker,
+    pub config: Config,
+    pub trace: Trace,
+    pub counters: Counters,
+    pub failure: Option<Failure>,
+    pub phase: &'static str,
+    /// Socket buffer of a paused node, in datagrams.
+    pub socket_buffer: usize,
+    /// Upper bound on processed events (a storm of packets is a failure, not a hang).
+    pub max_events: u64,
+    /// Storm detector: events since `window_start` (virtual ns).
+    window_start: u64,
+    window_events: u64,
+    mutation: Option<Mutation>,
+    /// Delivery held back by the swap mutation.
+    held: Option<Delivery>,
+    corrupted: bool,
+    scratch: Vec<u8>,
+    transmits: Vec<totem::Transmit>,
+    /// Set whenever a node changes state or configuration (liveness polling hint).
+    pub membership_changed: bool,
+    /// Log every datagram sent, lost and received (`-vv`).
+    pub packet_trace: bool,
+}
+
+impl Engine {
+    /// `nodes` nodes with ids 1..=nodes, all booted at time zero.
+    pub fn new(nodes: usize, config: Config, net: Network, seed: u64, verbose: bool) -> Self {
+        let mut e = Engine {
+            now: Instant::ZERO,
+            queue: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            seq: 0,
+            hosts: Vec::with_capacity(nodes),
+            net,
+            rng: SmallRng::seed_from_u64(seed),
+            history: History::default(),
+            checker: Checker::default(),
+            config,
+            trace: Trace::new(nodes, verbose),
+            counters: Counters::default(),
+            failure: None,
+            phase: "safety",
+            socket_buffer: 256,
+            max_events: 5_000_000,
+            window_start: 0,
+            window_events: 0,
+            mutation: None,
+            held: None,
+            corrupted: false,
+            scratch: Vec::new(),
+            transmits: Vec::new(),
+            membership_changed: false,
+            packet_trace: false,
+        };
+        for i in 0..nodes {
+            let id = i as NodeId + 1;
+            let inc = e.history.start(id, e.now);
+            let totem = Totem::new(e.config.clone(), id, 0, e.rng.gen(), e.now);
+            e.hosts.push(Host::new(id, totem, inc));
+        }
+        for i in 0..nodes {
+            e.trace.line(e.now, Some(i as NodeId + 1), || "boots".into());
+            e.drain(i);
+        }
+        e
+    }
+
+    pub fn set_mutation(&mut self, m: Option<Mutation>) {
+        self.mutation = m;
+    }
+
+    pub fn fail(&mut self, what: impl Into<String>, detail: impl Into<String>) {
+        if self.failure.is_none() {
+            let (what, detail) = (what.into(), detail.into());
+            self.trace.line(self.now, None, || format!("FAILURE {what}: {detail}"));
+            self.failure = Some(Failure {
+                at: self.now,
+                phase: self.phase,
+                what,
+                detail,
+            });
+        }
+    }
+
+    fn push(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(ev);
+                i
+            }
+            None => {
+                self.slots.push(Some(ev));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.queue.push(Reverse((at, self.seq, slot)));
+    }
+
+    /// Schedules a driver step (`tag` is the driver's) after `delay`.
+    pub fn schedule_driver(&mut self, delay: Duration, tag: u32) {
+        let at = (self.now + delay).as_nanos();
+        self.push(at, Ev::Driver(tag));
+    }
+
+    /// Processes events up to `until`. Returns the tag of a driver step as soon as one
+    /// is due (the clock then stands at its time), or `None` once the clock reaches
+    /// `until` or the run has failed.
+    pub fn advance(&mut self, until: Instant) -> Option<u32> {
+        while self.failure.is_none() {
+            match self.queue.peek() {
+                Some(Reverse((at, _, _))) if *at <= until.as_nanos() => {}
+                _ => {
+                    self.now = self.now.max(until);
+                    return None;
+                }
+            }
+            let Reverse((at, _, slot)) = self.queue.pop().expect("peeked");
+            let ev = self.slots[slot as usize]
+                .take()
+                .expect("scheduled slot holds its event");
+            self.free.push(slot);
+            self.now = Instant::from_nanos(at);
+            self.counters.events += 1;
+            if self.counters.events > self.max_events {
+                self.fail("event budget", format!("more than {} events", self.max_events));
+                return None;
+            }
+            if at - self.window_start > STORM_WINDOW_NS {
+                self.window_start = at;
+                self.window_events = 0;
+            }
+            self.window_events += 1;
+            if self.window_events > STORM_EVENTS {
+                let detail = format!("more than {STORM_EVENTS} events within 10 ms of virtual time");
+                self.fail("packet or timer storm", detail);
+                return None;
+            }
+            match ev {
+                Ev::Driver(tag) => return Some(tag),
+                Ev::Packet { to, from, data } => self.arrive(to, from, data),
+                Ev::Timer { node, at } => self.timer(node, at),
+                Ev::Resume { node } => self.resume(node),
+                Ev::Restart { node } => self.restart(node),
+            }
+        }
+        None
+    }
+
+    /// Runs until `done` holds (checked after every event) or `deadline` passes.
+    /// Driver steps that come due are skipped. Returns whether `done` held.
+    pub fn run_until(&mut self, deadline: Instant, mut done: impl FnMut(&Engine) -> bool) -> bool {
+        loop {
+            if done(self) {
+                return true;
+            }
+            if self.failure.is_some() || self.now >= deadline {
+                return false;
+            }
+            let next = match self.queue.peek() {
+                Some(Reverse((at, _, _))) => Instant::from_nanos(*at).min(deadline),
+                None => deadline,
+            };
+            self.advance(next);
+        }
+    }
+
+    fn arrive(&mut self, to: usize, from: usize, data: Bytes) {
+        match self.hosts[to].status {
+            Status::Up => self.input_packet(to, from, &data),
+            Status::Paused => {
+                if self.hosts[to].socket.len() < self.socket_buffer {
+                    self.hosts[to].socket.push_back((from, data));
+                } else {
+                    self.counters.socket_overflows += 1;
+                }
+            }
+            Status::Down(_) => self.counters.packets_lost += 1,
+        }
+    }
+
+    fn input_packet(&mut self, to: usize, from: usize, data: &Bytes) {
+        self.counters.packets_received += 1;
+        if self.packet_trace {
+            let what = crate::packets::describe(data);
+            self.trace.line(self.now, Some(to as NodeId + 1), || {
+                format!("  <- n{}: {what}", from + 1)
+            });
+        }
+        let now = self.now;
+        let Some(totem) = self.hosts[to].totem.as_mut() else {
+            return;
+        };
+        if let Err(e) = totem.handle_datagram(now, data) {
+            let detail = format!(
+                "n{} rejected a {}-byte datagram from n{}: {e}",
+                to + 1,
+                data.len(),
+                from + 1
+            );
+            self.fail("wire codec", detail);
+            return;
+        }
+        self.drain(to);
+    }
+
+    fn timer(&mut self, node: usize, at: u64) {
+        let h = &mut self.hosts[node];
+        if h.timer != Some(at) || h.status != Status::Up {
+            return; // stale, or paused (re-armed on resume)
+        }
+        h.timer = None;
+        self.fire_timer(node);
+    }
+
+    fn fire_timer(&mut self, node: usize) {
+        let now = self.now;
+        let h = &mut self.hosts[node];
+        let Some(totem) = h.totem.as_mut() else { return };
+        totem.handle_timeout(now);
+        self.drain(node);
+    }
+
+    fn resume(&mut self, node: usize) {
+        if self.hosts[node].status != Status::Paused {
+            return;
+        }
+        let now = self.now;
+        self.hosts[node].status = Status::Up;
+        self.hosts[node].timer = None;
+        let queued = self.hosts[node].socket.len();
+        self.trace.line(now, Some(node as NodeId + 1), || {
+            format!("resumes with {queued} queued datagram(s)")
+        });
+        // A resumed process sees its expired timers and its socket at once; which it
+        // handles first is up to the scheduler, so let the seed decide.
+        let timer_first = self.rng.gen_bool(0.5);
+        let due = self.hosts[node]
+            .totem
+            .as_ref()
+            .and_then(|t| t.poll_timeout())
+            .is_some_and(|t| t <= now);
+        if timer_first && due {
+            self.fire_timer(node);
+        }
+        while let Some((from, data)) = self.hosts[node].socket.pop_front() {
+            if self.failure.is_some() || self.hosts[node].status != Status::Up {
+                break;
+            }
+            self.input_packet(node, from, &data);
+        }
+        self.drain(node);
+    }
+
+    /// Drains transmits and events of node `i`, then re-arms its timer.
+    pub fn drain(&mut self, i: usize) {
+        let mut transmits = std::mem::take(&mut self.transmits);
+        let mut outputs = 0u64;
+        while let Some(totem) = self.hosts[i].totem.as_mut() {
+            while let Some(t) = totem.poll_transmit() {
+                transmits.push(t);
+                outputs += 1;
+                if outputs > DRAIN_MAX {
+                    break;
+                }
+            }
+            let event = totem.poll_event();
+            outputs += 1;
+            if outputs > DRAIN_MAX {
+                transmits.clear();
+                self.fail(
+                    "output storm",
+                    format!("n{} produced more than {DRAIN_MAX} outputs for one input", i + 1),
+                );
+                break;
+            }
+            for t in transmits.drain(..) {
+                self.send(i, t);
+            }
+            match event {
+                Some(ev) => self.event(i, ev),
+                None => break,
+            }
+        }
+        self.transmits = transmits;
+        self.arm_timer(i);
+    }
+
+    fn arm_timer(&mut self, i: usize) {
+        let now = self.now.as_nanos();
+        let h = &mut self.hosts[i];
+        if h.status != Status::Up {
+            return;
+        }
+        let Some(deadline) = h.totem.as_ref().and_then(|t| t.poll_timeout()) else {
+            h.timer = None;
+            return;
+        };
+        let at = deadline.as_nanos().max(now);
+        if at == now {
+            h.timer_spins += 1;
+            if h.timer_spins > TIMER_SPIN_MAX {
+                let detail = format!("n{}: poll_timeout keeps returning {deadline} at {}", i + 1, self.now);
+                self.fail("timer livelock", detail);
+                return;
+            }
+        } else {
+            h.timer_spins = 0;
+        }
+        if h.timer != Some(at) {
+            h.timer = Some(at);
+            self.push(at, Ev::Timer { node: i, at });
+        }
+    }
+
+    fn send(&mut self, from: usize, t: totem::Transmit) {
+        self.counters.packets_sent += 1;
+        if self.packet_trace {
+            let to = match t.destination {
+                Destination::Node(id) => format!("n{id}"),
+                Destination::AllNodes => "all".into(),
+            };
+            let what = crate::packets::describe(&t.payload);
+            self.trace
+                .line(self.now, Some(from as NodeId + 1), || format!("  -> {to}: {what}"));
+        }
+        match t.destination {
+            Destination::Node(id) => {
+                let to = id as usize;
+                if to == 0 || to > self.hosts.len() {
+                    let detail = format!("n{} sent a datagram to unknown node id {id}", from + 1);
+                    self.fail("destination", detail);
+                    return;
+                }
+                if to - 1 == from {
+                    // A ring of one passes the token to itself over loopback: never lost.
+                    let at = self.now.as_nanos() + self.net.profile.latency_ns / 4 + 1;
+                    self.push(
+                        at,
+                        Ev::Packet {
+                            to: from,
+                            from,
+                            data: t.payload,
+                        },
+                    );
+                    return;
+                }
+                self.route(from, to - 1, &t.payload);
+            }
+            Destination::AllNodes => {
+                for to in 0..self.hosts.len() {
+                    if to != from {
+                        self.route(from, to, &t.payload);
+                    }
+                }
+            }
+        }
+    }
+
+    fn route(&mut self, from: usize, to: usize, data: &Bytes) {
+        let copies = self.net.route(&mut self.rng, from, to);
+        if copies[0].is_none() {
+            self.counters.packets_lost += 1;
+            if self.packet_trace {
+                self.trace
+                    .line(self.now, Some(from as NodeId + 1), || format!("  x> n{}: lost", to + 1));
+            }
+        }
+        for delay in copies.into_iter().flatten() {
+            let at = self.now.as_nanos() + delay;
+            self.push(
+                at,
+                Ev::Packet {
+                    to,
+                    from,
+                    data: data.clone(),
+                },
+            );
+        }
+    }
+
+    fn event(&mut self, i: usize, ev: Event) {
+        let now = self.now;
+        let id = i as NodeId + 1;
+        match ev {
+            Event::Deliver { sender, message } => {
+                let d = match workload::decode(&message) {
+                    Some(p) => Delivery {
+                        at: now,
+                        sender,
+                        id: Some(p.id),
+                        gid: self.history.gid(p.id),
+                        len: p.len,
+                        intact: p.intact,
+                    },
+                    None => Delivery {
+                        at: now,
+                        sender,
+                        id: None,
+                        gid: None,
+                        len: message.len() as u32,
+                        intact: false,
+                    },
+                };
+                self.hosts[i].delivered += 1;
+                if i == 0 && self.mutation == Some(Mutation::SwapDeliveries) {
+                    match self.hosts[0].delivered {
+                        3 => {
+                            self.held = Some(d);
+                            return;
+                        }
+                        4 => {
+                            self.deliver(i, d);
+                            if let Some(held) = self.held.take() {
+                                self.deliver(i, held);
+                            }
+                            return;
+                        }
+                        _ => {}
+                    }
+                }
+                self.deliver(i, d);
+            }
+            Event::Configuration(mut change) => {
+                self.counters.configurations += 1;
+                self.membership_changed = true;
+                if i == 0
+                    && self.mutation == Some(Mutation::CorruptMembers)
+                    && !self.corrupted
+                    && change.kind == ConfigurationKind::Regular
+                    && change.members.len() >= 2
+                {
+                    self.corrupted = true;
+                    let victim = *change.members.iter().rev().find(|m| **m != id).expect("two members");
+                    change.members.retain(|m| *m != victim);
+                }
+                self.trace.mix(&[
+                    4,
+                    now.as_nanos(),
+                    u64::from(id),
+                    change.ring_id.seq,
+                    u64::from(change.ring_id.rep),
+                ]);
+                self.trace
+                    .mix(&change.members.iter().map(|m| u64::from(*m)).collect::<Vec<_>>());
+                self.trace.line(now, Some(id), || {
+                    let mut s = format!(
+                        "{:?} configuration ring {} members {:?}",
+                        change.kind, change.ring_id, change.members
+                    );
+                    if !change.left.is_empty() {
+                        s += &format!(" left {:?}", change.left);
+                    }
+                    if !change.joined.is_empty() {
+                        s += &format!(" joined {:?}", change.joined);
+                    }
+                    s
+                });
+                if change.kind == ConfigurationKind::Regular {
+                    self.hosts[i].last_regular = Some((change.ring_id, change.members.clone()));
+                }
+                let who = self.hosts[i].inc;
+                self.history.record(
+                    who,
+                    Entry::Config {
+                        at: now,
+                        change: Box::new(change),
+                    },
+                );
+                if let Err(v) = self.checker.observe(&self.history, who, self.history.last(who)) {
+                    self.fail(v.invariant, v.detail);
+                }
+            }
+            Event::StateChange { state, ring_id, reason } => {
+                self.membership_changed = true;
+                let h = &mut self.hosts[i];
+                h.state = state;
+                h.ring = ring_id;
+                self.trace
+                    .mix(&[5, now.as_nanos(), u64::from(id), state as u64, ring_id.seq]);
+                self.trace
+                    .line(now, Some(id), || format!("{state} ring {ring_id} ({reason})"));
+            }
+            Event::StoreRingSeq(seq) => {
+                let stored = self.hosts[i].disk_ring_seq;
+                if seq < stored {
+                    self.fail(
+                        "ring seq regression",
+                        format!("n{id} persisted ring seq {seq} after {stored}"),
+                    );
+                }
+                self.hosts[i].disk_ring_seq = seq;
+                self.trace.mix(&[6, u64::from(id), seq]);
+            }
+            Event::DeliverFrame { sender, frame, .. } => {
+                let detail = format!(
+                    "n{id}: a {}-byte raw frame from n{sender} left Totem::poll_event",
+                    frame.len()
+                );
+                self.fail("api", detail);
+            }
+        }
+    }
+
+    fn deliver(&mut self, i: usize, d: Delivery) {
+        self.counters.delivered += 1;
+        self.trace
+            .mix(&[3, d.at.as_nanos(), i as u64, d.gid.map_or(u64::MAX, u64::from)]);
+        self.trace.delivery(i, d.at, d.id);
+        let who = self.hosts[i].inc;
+        self.history.record(who, Entry::Deliver(d));
+        if let Err(v) = self.checker.observe(&self.history, who, self.history.last(who)) {
+            self.fail(v.invariant, v.detail);
+        }
+    }
+
+    /// Runs the whole-history invariants.
+    pub fn check_history(&mut self) {
+        if self.failure.is_none() {
+            if let Err(v) = self.checker.finish(&self.history) {
+                self.fail(v.invariant, v.detail);
+            }
+        }
+    }
+
+    /// Queues `len` bytes for node `i` (a new message of its current incarnation).
+    pub fn queue_message(&mut self, i: usize, len: usize) {
+        let h = &mut self.hosts[i];
+        if h.is_alive() {
+            let inc = h.incarnation;
+            h.outbox.push(h.id, inc, len);
+        }
+    }
+
+    /// Submits node `i`'s outbox in order until Totem pushes back.
+    pub fn flush_outbox(&mut self, i: usize) {
+        if !self.hosts[i].is_up() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        while let Some(&(id, len)) = self.hosts[i].outbox.pending.front() {
+            let Some(totem) = self.hosts[i].totem.as_mut() else {
+                break;
+            };
+            workload::encode(id, len, &mut buf);
+            match totem.submit(&buf) {
+                Ok(()) => {
+                    self.hosts[i].outbox.pending.pop_front();
+                    self.counters.submitted += 1;
+                    let gid = self.history.submit(self.hosts[i].inc, id, buf.len(), self.now);
+                    self.trace.mix(&[2, self.now.as_nanos(), u64::from(gid)]);
+                }
+                Err(SubmitError::QueueFull) => {
+                    self.counters.queue_full += 1;
+                    break;
+                }
+                Err(e) => {
+                    self.fail("submit", format!("n{} refused {id} ({len} bytes): {e}", i + 1));
+                    break;
+                }
+            }
+        }
+        self.scratch = buf;
+        self.drain(i);
+    }
+
+    /// Crashes node `i`: its process and volatile state vanish, its disk stays.
+    pub fn crash(&mut self, i: usize) {
+        if !self.hosts[i].is_alive() {
+            return;
+        }
+        self.counters.crashes += 1;
+        self.history.end(self.hosts[i].inc, self.now, End::Crashed);
+        self.hosts[i].stop(End::Crashed);
+        self.trace.mix(&[7, self.now.as_nanos(), i as u64]);
+        self.trace.line(self.now, Some(i as NodeId + 1), || "CRASHES".into());
+    }
+
+    /// Node `i` leaves the ring cleanly and exits.
+    pub fn leave(&mut self, i: usize) {
+        if !self.hosts[i].is_up() {
+            return;
+        }
+        self.counters.leaves += 1;
+        let now = self.now;
+        if let Some(t) = self.hosts[i].totem.as_mut() {
+            t.leave(now);
+        }
+        self.drain(i);
+        self.history.end(self.hosts[i].inc, now, End::Left);
+        self.hosts[i].stop(End::Left);
+        self.trace.mix(&[8, now.as_nanos(), i as u64]);
+        self.trace
+            .line(now, Some(i as NodeId + 1), || "leaves the ring and exits".into());
+    }
+
+    /// Boots a new incarnation of a down node from its disk.
+    pub fn restart(&mut self, i: usize) {
+        if self.hosts[i].is_alive() {
+            return;
+        }
+        self.counters.restarts += 1;
+        let id = i as NodeId + 1;
+        let inc = self.history.start(id, self.now);
+        let incarnation = self.history.incs[inc].inc;
+        let seq = self.hosts[i].disk_ring_seq;
+        let totem = Totem::new(self.config.clone(), id, seq, self.rng.gen(), self.now);
+        self.hosts[i].boot(totem, inc, incarnation);
+        self.trace.mix(&[9, self.now.as_nanos(), i as u64, seq]);
+        self.trace.line(self.now, Some(id), || {
+            format!("restarts as incarnation {incarnation} (stored ring seq {seq})")
+        });
+        self.drain(i);
+    }
+
+    /// Pauses node `i` for `d`; it resumes by itself.
+    pub fn pause(&mut self, i: usize, d: Duration) {
+        if !self.hosts[i].is_up() {
+            return;
+        }
+        self.counters.pauses += 1;
+        self.hosts[i].status = Status::Paused;
+        let at = (self.now + d).as_nanos();
+        self.push(at, Ev::Resume { node: i });
+        self.trace
+            .mix(&[10, self.now.as_nanos(), i as u64, d.as_nanos() as u64]);
+        self.trace
+            .line(self.now, Some(i as NodeId + 1), || format!("PAUSED for {d:?}"));
+    }
+
+    /// Boots node `i` again after `d` (if it is still down then).
+    pub fn restart_after(&mut self, i: usize, d: Duration) {
+        let at = (self.now + d).as_nanos();
+        self.push(at, Ev::Restart { node: i });
+    }
+
+    /// Resumes node `i` now if paused.
+    pub fn resume_now(&mut self, i: usize) {
+        self.resume(i);
+    }
+
+    /// The ring every alive node is OPERATIONAL in, if they all agree on one ring
+    /// whose last regular configuration has exactly the alive nodes as members.
+    pub fn converged(&self) -> Option<RingId> {
+        let alive: Vec<NodeId> = self.hosts.iter().filter(|h| h.is_alive()).map(|h| h.id).collect();
+        let mut ring = None;
+        for h in self.hosts.iter().filter(|h| h.is_alive()) {
+            let t = h.totem.as_ref()?;
+            let srp = t.srp();
+            if h.status != Status::Up || srp.state() != totem::MembState::Operational {
+                return None;
+            }
+            let r = srp.ring_id();
+            if *ring.get_or_insert(r) != r {
+                return None;
+            }
+            let (reg_ring, members) = h.last_regular.as_ref()?;
+            if *reg_ring != r || *members != alive {
+                return None;
+            }
+        }
+        ring
+    }
+
+    /// One line per node: status, state, ring and last regular configuration.
+    pub fn describe_nodes(&self) -> String {
+        let mut s = String::new();
+        for h in &self.hosts {
+            let (state, ring) = match &h.totem {
+                Some(t) => (t.srp().state().to_string(), t.srp().ring_id().to_string()),
+                None => ("-".into(), "-".into()),
+            };
+            s += &format!(
+                "\n    n{}: {:?} {state} ring {ring}, last regular {:?}",
+                h.id,
+                h.status,
+                h.last_regular.as_ref().map(|(r, m)| format!("{r} {m:?}"))
+            );
+        }
+        s
+    }
+}

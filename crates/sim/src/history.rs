@@ -1,0 +1,207 @@
+//! What every node incarnation observed, in order: the input of the invariant checkers.
+//!
+//! A crash or restart starts a new incarnation with an empty log; the old log stays
+//! and is still checked. Deliveries are attributed to the configuration the node was
+//! in when they happened (the last configuration entry before them in its log).
+
+use std::collections::HashMap;
+
+use totem::{ConfigurationChange, ConfigurationKind, Instant, NodeId, RingId};
+
+use crate::workload::MsgId;
+
+/// Index of an incarnation in [`History::incs`].
+pub type IncIdx = usize;
+/// Dense index of a submitted message, in submit order across the run.
+pub type Gid = u32;
+
+/// Why an incarnation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Crashed,
+    Left,
+}
+
+/// One delivered payload as the receiver saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub at: Instant,
+    /// The sender Totem reported.
+    pub sender: NodeId,
+    /// The identity in the payload, `None` if it was too short to hold one.
+    pub id: Option<MsgId>,
+    /// The submit this delivery matches, `None` if no submit has this identity.
+    pub gid: Option<Gid>,
+    pub len: u32,
+    /// Padding matched the identity.
+    pub intact: bool,
+}
+
+/// One log entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    Deliver(Delivery),
+    Config {
+        at: Instant,
+        change: Box<ConfigurationChange>,
+    },
+}
+
+/// One life of one node.
+#[derive(Clone, Debug)]
+pub struct Incarnation {
+    pub node: NodeId,
+    pub inc: u32,
+    pub started: Instant,
+    pub ended: Option<(Instant, End)>,
+    pub log: Vec<Entry>,
+    /// Messages this incarnation submitted, in submit order.
+    pub submitted: Vec<Gid>,
+}
+
+impl Incarnation {
+    /// Still running (neither crashed nor left).
+    pub fn alive(&self) -> bool {
+        self.ended.is_none()
+    }
+
+    /// The last regular configuration this incarnation installed.
+    pub fn last_regular(&self) -> Option<&ConfigurationChange> {
+        self.log.iter().rev().find_map(|e| match e {
+            Entry::Config { change, .. } if change.kind == ConfigurationKind::Regular => Some(&**change),
+            _ => None,
+        })
+    }
+
+    /// Gids this incarnation delivered, in delivery order.
+    pub fn delivered(&self) -> impl Iterator<Item = Gid> + '_ {
+        self.log.iter().filter_map(|e| match e {
+            Entry::Deliver(d) => d.gid,
+            Entry::Config { .. } => None,
+        })
+    }
+}
+
+/// A submitted message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub id: MsgId,
+    pub by: IncIdx,
+    pub len: u32,
+    pub at: Instant,
+}
+
+/// The whole run's observations.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub incs: Vec<Incarnation>,
+    /// Every successful submit, indexed by [`Gid`].
+    pub messages: Vec<Submitted>,
+    /// Lookup only (never iterated, so its order cannot leak into results).
+    by_id: HashMap<MsgId, Gid>,
+    /// Incarnations of each node, by node id then incarnation number.
+    by_node: HashMap<NodeId, Vec<IncIdx>>,
+}
+
+impl History {
+    /// Starts a new incarnation of `node` and returns its index; incarnations count from 0.
+    pub fn start(&mut self, node: NodeId, at: Instant) -> IncIdx {
+        let lives = self.by_node.entry(node).or_default();
+        let idx = self.incs.len();
+        self.incs.push(Incarnation {
+            node,
+            inc: lives.len() as u32,
+            started: at,
+            ended: None,
+            log: Vec::new(),
+            submitted: Vec::new(),
+        });
+        lives.push(idx);
+        idx
+    }
+
+    pub fn end(&mut self, who: IncIdx, at: Instant, why: End) {
+        self.incs[who].ended = Some((at, why));
+    }
+
+    /// The incarnation `inc` of `node`, if it ever existed.
+    pub fn incarnation(&self, node: NodeId, inc: u32) -> Option<IncIdx> {
+        self.by_node.get(&node)?.get(inc as usize).copied()
+    }
+
+    /// Records a successful submit.
+    pub fn submit(&mut self, by: IncIdx, id: MsgId, len: usize, at: Instant) -> Gid {
+        let gid = self.messages.len() as Gid;
+        self.messages.push(Submitted {
+            id,
+            by,
+            len: len as u32,
+            at,
+        });
+        self.by_id.insert(id, gid);
+        self.incs[by].submitted.push(gid);
+        gid
+    }
+
+    pub fn gid(&self, id: MsgId) -> Option<Gid> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// Appends an entry to `who`'s log.
+    pub fn record(&mut self, who: IncIdx, entry: Entry) {
+        self.incs[who].log.push(entry);
+    }
+
+    /// The entry `who` recorded last.
+    pub fn last(&self, who: IncIdx) -> &Entry {
+        self.incs[who].log.last().expect("an entry was recorded")
+    }
+}
+
+/// Builders for hand-written histories (checker unit tests, mutation tests).
+#[doc(hidden)]
+pub mod craft {
+    use super::*;
+
+    pub fn ring(rep: NodeId, seq: u64) -> RingId {
+        RingId { rep, seq }
+    }
+
+    pub fn config(kind: ConfigurationKind, ring_id: RingId, members: &[NodeId], other: &[NodeId]) -> Entry {
+        let (left, joined) = match kind {
+            ConfigurationKind::Transitional => (other.to_vec(), Vec::new()),
+            ConfigurationKind::Regular => (Vec::new(), other.to_vec()),
+        };
+        Entry::Config {
+            at: Instant::ZERO,
+            change: Box::new(ConfigurationChange {
+                kind,
+                ring_id,
+                members: members.to_vec(),
+                left,
+                joined,
+            }),
+        }
+    }
+
+    pub fn regular(ring_id: RingId, members: &[NodeId], joined: &[NodeId]) -> Entry {
+        config(ConfigurationKind::Regular, ring_id, members, joined)
+    }
+
+    pub fn transitional(ring_id: RingId, members: &[NodeId], left: &[NodeId]) -> Entry {
+        config(ConfigurationKind::Transitional, ring_id, members, left)
+    }
+
+    /// A faithful delivery of submitted message `gid`.
+    pub fn deliver(h: &History, gid: Gid) -> Entry {
+        let m = h.messages[gid as usize];
+        Entry::Deliver(Delivery {
+            at: Instant::ZERO,
+            sender: m.id.node,
+            id: Some(m.id),
+            gid: Some(gid),
+            len: m.len,
+            intact: true,
+        })
+    }
+}

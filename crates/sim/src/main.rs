@@ -1,0 +1,164 @@
+//! `sim`: run one seed, sweep a seed range, or show the narrated demo.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant as WallClock;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use sim::{run, SimOptions};
+
+#[derive(Parser, Debug)]
+#[command(name = "sim", about = "Deterministic Totem simulator (VOPR style)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Run one seed.
+    #[arg(long, conflicts_with = "seeds")]
+    seed: Option<u64>,
+    /// Sweep a half-open seed range, e.g. `0..2000`.
+    #[arg(long)]
+    seeds: Option<String>,
+    /// Node count (2..=32); by default each seed picks 3..=9.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..=32))]
+    nodes: Option<u64>,
+    /// Print the timeline of a single run (twice, -vv: every datagram too).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Worker threads for a sweep (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// A narrated five-node run: formation, ordering, crash, re-formation, rejoin.
+    Demo,
+}
+
+fn main() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let nodes = cli.nodes.map(|n| n as usize);
+    match (&cli.command, cli.seed, &cli.seeds) {
+        (Some(Command::Demo), _, _) => match sim::demo::demo() {
+            Ok(text) => {
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("demo failed: {e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        (None, Some(seed), None) => Ok(single(seed, nodes, cli.verbose)),
+        (None, None, Some(range)) => sweep(range, nodes, cli.threads),
+        _ => bail!("give --seed S, --seeds A..B or the demo subcommand (see --help)"),
+    }
+}
+
+fn single(seed: u64, nodes: Option<usize>, verbose: u8) -> ExitCode {
+    let opts = SimOptions {
+        seed,
+        nodes,
+        verbose: verbose > 0,
+        packets: verbose > 1,
+        mutation: None,
+    };
+    let report = run(&opts);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "scenario: {}", report.scenario);
+    for line in &report.timeline {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "{}", report.summary());
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn parse_range(s: &str) -> Result<(u64, u64)> {
+    let (a, b) = s.split_once("..").context("expected A..B")?;
+    let (a, b): (u64, u64) = (
+        a.trim().parse().context("range start")?,
+        b.trim().parse().context("range end")?,
+    );
+    if b <= a {
+        bail!("empty seed range {a}..{b}");
+    }
+    Ok((a, b))
+}
+
+/// One finished seed of a sweep.
+struct Outcome {
+    seed: u64,
+    failure: Option<String>,
+    virtual_secs: f64,
+}
+
+fn sweep(range: &str, nodes: Option<usize>, threads: Option<usize>) -> Result<ExitCode> {
+    let (start, end) = parse_range(range)?;
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    // Panics are reported per seed; keep stderr quiet.
+    std::panic::set_hook(Box::new(|_| {}));
+    let wall = WallClock::now();
+    // Workers claim disjoint chunks of the range; results are sorted by seed afterwards.
+    const CHUNK: u64 = 8;
+    let next = AtomicU64::new(start);
+    let results = Mutex::new(Vec::with_capacity((end - start) as usize));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let a = next.fetch_add(CHUNK, Ordering::Relaxed);
+                if a >= end {
+                    break;
+                }
+                let mut local = Vec::new();
+                for seed in a..(a + CHUNK).min(end) {
+                    let r = run(&SimOptions {
+                        seed,
+                        nodes,
+                        ..Default::default()
+                    });
+                    local.push(Outcome {
+                        seed,
+                        failure: r.failure.as_ref().map(|_| r.summary()),
+                        virtual_secs: r.virtual_time.as_secs_f64(),
+                    });
+                }
+                results
+                    .lock()
+                    .expect("no worker panics while holding the lock")
+                    .extend(local);
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("workers done");
+    results.sort_by_key(|o| o.seed);
+    let elapsed = wall.elapsed().as_secs_f64();
+    let failed: Vec<&Outcome> = results.iter().filter(|o| o.failure.is_some()).collect();
+    for o in &failed {
+        println!("FAIL {}", o.failure.as_deref().unwrap_or_default());
+    }
+    let virtual_secs: f64 = results.iter().map(|o| o.virtual_secs).sum();
+    println!(
+        "{} seeds on {threads} threads: {virtual_secs:.1} virtual s in {elapsed:.1} wall s ({:.1} seeds/s)",
+        results.len(),
+        results.len() as f64 / elapsed.max(1e-9)
+    );
+    if !failed.is_empty() {
+        let seeds: Vec<String> = failed.iter().map(|o| o.seed.to_string()).collect();
+        println!("failing seeds: {}", seeds.join(" "));
+    }
+    println!("{} passed, {} failed", results.len() - failed.len(), failed.len());
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,103 @@
+//! The host around one Totem node: process status, simulated disk, socket buffer,
+//! timer bookkeeping and the outbox of messages waiting for back-pressure to clear.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use totem::{MembState, NodeId, RingId, Totem};
+
+use crate::history::{End, IncIdx};
+use crate::workload::Outbox;
+
+/// Process status of a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Running.
+    Up,
+    /// Stopped (SIGSTOP-like): processes nothing; datagrams queue in its socket buffer.
+    Paused,
+    /// Not running: crashed, or left the ring and exited.
+    Down(End),
+}
+
+/// One simulated machine.
+#[derive(Debug)]
+pub struct Host {
+    pub id: NodeId,
+    /// The running Totem instance; `None` while down.
+    pub totem: Option<Totem>,
+    pub status: Status,
+    /// Simulated disk: the last ring seq Totem asked us to persist.
+    pub disk_ring_seq: u64,
+    /// Current (or last) incarnation in the history.
+    pub inc: IncIdx,
+    /// Incarnation number of `inc` (0 for the first life).
+    pub incarnation: u32,
+    /// Deadline of the timer event currently scheduled for this node.
+    pub timer: Option<u64>,
+    /// Timer firings at the same instant in a row (a stuck `poll_timeout` is a bug).
+    pub timer_spins: u32,
+    /// Datagrams that arrived while paused, oldest first: (sender index, bytes).
+    pub socket: VecDeque<(usize, Bytes)>,
+    /// Last reported membership state and ring.
+    pub state: MembState,
+    pub ring: RingId,
+    /// Last regular configuration of the current incarnation: ring id and members.
+    pub last_regular: Option<(RingId, Vec<NodeId>)>,
+    pub outbox: Outbox,
+    /// Deliveries seen by this incarnation (drives the delivery-swap mutation).
+    pub delivered: u64,
+}
+
+impl Host {
+    pub fn new(id: NodeId, totem: Totem, inc: IncIdx) -> Self {
+        Host {
+            id,
+            totem: Some(totem),
+            status: Status::Up,
+            disk_ring_seq: 0,
+            inc,
+            incarnation: 0,
+            timer: None,
+            timer_spins: 0,
+            socket: VecDeque::new(),
+            state: MembState::Gather,
+            ring: RingId::default(),
+            last_regular: None,
+            outbox: Outbox::default(),
+            delivered: 0,
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.status == Status::Up
+    }
+
+    /// Running or paused: the incarnation is still alive.
+    pub fn is_alive(&self) -> bool {
+        matches!(self.status, Status::Up | Status::Paused)
+    }
+
+    /// Forgets everything volatile (crash, exit); the disk survives.
+    pub fn stop(&mut self, why: End) {
+        self.totem = None;
+        self.status = Status::Down(why);
+        self.timer = None;
+        self.socket.clear();
+        self.outbox.reset();
+        self.last_regular = None;
+        self.delivered = 0;
+    }
+
+    /// Boots a new incarnation on the same disk.
+    pub fn boot(&mut self, totem: Totem, inc: IncIdx, incarnation: u32) {
+        self.totem = Some(totem);
+        self.status = Status::Up;
+        self.inc = inc;
+        self.incarnation = incarnation;
+        self.timer = None;
+        self.timer_spins = 0;
+        self.state = MembState::Gather;
+        self.outbox.reset();
+    }
+}

@@ -1,0 +1,251 @@
+//! One seeded run: a safety phase under faults, then a liveness phase on a healed
+//! cluster that must converge to one ring and deliver everything.
+
+use std::time::Duration;
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use totem::Instant;
+
+use crate::engine::{Engine, Mutation};
+use crate::history::End;
+use crate::invariants::self_delivery;
+use crate::network::{NetProfile, Network};
+use crate::node::Status;
+use crate::report::RunReport;
+use crate::scenario::Scenario;
+
+/// What to run.
+#[derive(Clone, Debug, Default)]
+pub struct SimOptions {
+    pub seed: u64,
+    /// Node count (2..=32); the seed picks 3..=9 when `None`.
+    pub nodes: Option<usize>,
+    /// Record a human-readable timeline.
+    pub verbose: bool,
+    /// Also record every datagram in the timeline (implies `verbose`).
+    pub packets: bool,
+    /// Plant a bug in node 1 (checker self-test).
+    pub mutation: Option<Mutation>,
+}
+
+const WORKLOAD: u32 = 1;
+const FAULT: u32 = 2;
+/// Most unsent messages a node's application keeps before it stops generating more.
+const OUTBOX_MAX: usize = 200;
+
+/// Runs one seed to completion.
+pub fn run(opts: &SimOptions) -> RunReport {
+    let sc = Scenario::choose(opts.seed, opts.nodes.map(|n| n.clamp(2, 32)));
+    let net = Network::new(sc.nodes, sc.net.clone());
+    let mut e = Engine::new(
+        sc.nodes,
+        sc.config.clone(),
+        net,
+        sc.engine_seed,
+        opts.verbose || opts.packets,
+    );
+    e.packet_trace = opts.packets;
+    e.socket_buffer = sc.socket_buffer;
+    e.set_mutation(opts.mutation);
+    // A panic inside Totem is a failure of this seed, not of the sweep; the engine
+    // state (and timeline) up to the panic is kept for the report.
+    let phases = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        safety_phase(&mut e, &sc);
+        e.check_history();
+        if e.failure.is_none() {
+            liveness_phase(&mut e, &sc);
+        }
+        e.check_history();
+    }));
+    if let Err(payload) = phases {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic".into());
+        e.fail("panic", msg);
+    }
+    RunReport {
+        seed: opts.seed,
+        nodes: sc.nodes,
+        scenario: sc.describe(),
+        failure: e.failure.clone(),
+        virtual_time: Duration::from_nanos(e.now.as_nanos()),
+        counters: e.counters.clone(),
+        trace_hash: {
+            let c = e.counters.clone();
+            e.trace.mix(&[c.events, c.packets_sent, c.delivered, e.now.as_nanos()]);
+            e.trace.hash()
+        },
+        timeline: e.trace.finish(),
+        history: std::mem::take(&mut e.history),
+    }
+}
+
+fn safety_phase(e: &mut Engine, sc: &Scenario) {
+    let end = Instant::ZERO + sc.safety;
+    let gap = sc.workload.gap(&mut e.rng);
+    e.schedule_driver(Duration::from_nanos(gap), WORKLOAD);
+    if !sc.faults.kinds.is_empty() {
+        let gap = sc.faults.gap(&mut e.rng);
+        e.schedule_driver(gap, FAULT);
+    }
+    while let Some(tag) = e.advance(end) {
+        match tag {
+            WORKLOAD => {
+                workload_step(e, sc);
+                let gap = sc.workload.gap(&mut e.rng);
+                e.schedule_driver(Duration::from_nanos(gap), WORKLOAD);
+            }
+            FAULT => {
+                sc.faults.step(e);
+                let gap = sc.faults.gap(&mut e.rng);
+                e.schedule_driver(gap, FAULT);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One burst: some senders queue some messages, then every node retries its outbox.
+fn workload_step(e: &mut Engine, sc: &Scenario) {
+    let mut senders: Vec<usize> = (0..e.hosts.len()).filter(|i| e.hosts[*i].is_alive()).collect();
+    senders.shuffle(&mut e.rng);
+    let count = e.rng.gen_range(1..=sc.workload.max_senders.max(1));
+    let frame = e.config.frame_mtu;
+    for &i in senders.iter().take(count) {
+        let k = e.rng.gen_range(1..=sc.workload.max_per_sender);
+        for _ in 0..k {
+            if e.hosts[i].outbox.pending.len() >= OUTBOX_MAX {
+                break;
+            }
+            let len = sc.workload.size(&mut e.rng, frame);
+            e.queue_message(i, len);
+        }
+    }
+    for i in 0..e.hosts.len() {
+        e.flush_outbox(i);
+    }
+}
+
+fn liveness_phase(e: &mut Engine, sc: &Scenario) {
+    e.phase = "liveness";
+    let now = e.now;
+    e.trace.line(now, None, || {
+        "LIVENESS phase: heal the network, restart and resume everyone".into()
+    });
+    e.net.heal();
+    e.net.profile = NetProfile::calm(sc.net.latency_ns);
+    for i in 0..e.hosts.len() {
+        match e.hosts[i].status {
+            Status::Paused => e.resume_now(i),
+            Status::Down(End::Crashed) => e.restart(i),
+            Status::Down(End::Left) if sc.rejoin_left => e.restart(i),
+            _ => {}
+        }
+        // Messages never accepted by Totem carry no obligation; drop them.
+        e.hosts[i].outbox.pending.clear();
+    }
+    let c = &e.config;
+    let bound = (c.token + c.consensus) * 30 + Duration::from_secs(2);
+    let start = e.now;
+    // Timers armed during the faults (a token lost just before the heal) may still
+    // fire: let them play out before judging convergence and stability.
+    let settle = c.token + c.consensus;
+    e.run_until(start + settle, |_| false);
+    if !e.run_until(start + bound, |e| e.converged().is_some()) {
+        if e.failure.is_none() {
+            let detail = format!("not all alive nodes OPERATIONAL in one ring of exactly the alive nodes within {bound:?} after healing:{}", e.describe_nodes());
+            e.fail("liveness: convergence", detail);
+        }
+        return;
+    }
+    let ring = e.converged().expect("converged");
+    let took = e.now - start;
+    e.trace
+        .line(e.now, None, || format!("converged on ring {ring} after {took:?}"));
+
+    // Probe: every alive node sends a few messages; all must reach everyone.
+    let first_probe = e.history.messages.len();
+    let frame = e.config.frame_mtu;
+    for i in 0..e.hosts.len() {
+        if e.hosts[i].is_alive() {
+            for _ in 0..e.rng.gen_range(1..=3) {
+                let len = sc.workload.size(&mut e.rng, frame);
+                e.queue_message(i, len);
+            }
+        }
+    }
+    let deadline = e.now + bound;
+    let step = e.config.token / 4;
+    loop {
+        for i in 0..e.hosts.len() {
+            e.flush_outbox(i);
+        }
+        let outboxes_empty = e.hosts.iter().all(|h| h.outbox.pending.is_empty());
+        if outboxes_empty && probes_delivered(e, first_probe) && self_delivery::check(&e.history).is_ok() {
+            break;
+        }
+        if e.failure.is_some() {
+            return;
+        }
+        if e.now >= deadline {
+            let detail = if !outboxes_empty {
+                "some probe messages were never accepted by submit (queue full forever)".to_string()
+            } else if let Err(s) = self_delivery::check(&e.history) {
+                s
+            } else {
+                format!(
+                    "probe messages not delivered everywhere: {}",
+                    missing_probes(e, first_probe)
+                )
+            };
+            e.fail(
+                "liveness: delivery",
+                format!("{detail}; within {bound:?}:{}", e.describe_nodes()),
+            );
+            return;
+        }
+        let until = (e.now + step).min(deadline);
+        e.run_until(until, |_| false);
+    }
+    if e.converged() != Some(ring) {
+        let detail = format!("ring changed from {ring} without any fault:{}", e.describe_nodes());
+        e.fail("liveness: stability", detail);
+    }
+    let took = e.now - start;
+    e.trace
+        .line(e.now, None, || format!("liveness phase done after {took:?}"));
+}
+
+/// Every alive incarnation delivered every probe (messages with gid ≥ `first`).
+fn probes_delivered(e: &Engine, first: usize) -> bool {
+    let total = e.history.messages.len() - first;
+    e.hosts.iter().filter(|h| h.is_alive()).all(|h| {
+        e.history.incs[h.inc]
+            .delivered()
+            .filter(|g| *g as usize >= first)
+            .count()
+            == total
+    })
+}
+
+fn missing_probes(e: &Engine, first: usize) -> String {
+    let mut s = String::new();
+    for h in e.hosts.iter().filter(|h| h.is_alive()) {
+        let mut got = vec![false; e.history.messages.len()];
+        for g in e.history.incs[h.inc].delivered() {
+            got[g as usize] = true;
+        }
+        let missing: Vec<String> = (first..got.len())
+            .filter(|g| !got[*g])
+            .take(4)
+            .map(|g| e.history.messages[g].id.to_string())
+            .collect();
+        if !missing.is_empty() {
+            s += &format!(" n{} misses {missing:?};", h.id);
+        }
+    }
+    s
+}

@@ -1,0 +1,111 @@
+//! Everything a seed decides before the run starts: cluster size, timers, network,
+//! fault mix, workload and phase lengths.
+
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use totem::Config;
+
+use crate::faults::FaultProfile;
+use crate::network::NetProfile;
+use crate::workload::WorkloadProfile;
+
+/// One seed's choices.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub nodes: usize,
+    pub config: Config,
+    pub net: NetProfile,
+    pub faults: FaultProfile,
+    pub workload: WorkloadProfile,
+    /// Length of the safety (fault) phase.
+    pub safety: Duration,
+    /// Paused nodes' socket buffer, in datagrams.
+    pub socket_buffer: usize,
+    /// Chance that a node that left is restarted for the liveness phase.
+    pub rejoin_left: bool,
+    /// Seed of the engine's own random stream.
+    pub engine_seed: u64,
+}
+
+/// Short timers keep runs cheap in virtual time; the relations corosync enforces still hold.
+pub fn totem_config(token: Duration) -> Config {
+    let mut c = Config::from_token(token, 4);
+    c.join = Duration::from_millis(30).max(token / 20);
+    c.merge = Duration::from_millis(30).max(token / 5);
+    c
+}
+
+impl Scenario {
+    /// Draws the scenario of `seed`; `nodes` overrides the node count.
+    pub fn choose(seed: u64, nodes: Option<usize>) -> Scenario {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let n = nodes.unwrap_or_else(|| rng.gen_range(3..=9));
+        let token = Duration::from_millis(rng.gen_range(200..=1000));
+        let mut config = totem_config(token);
+        if rng.gen_bool(0.3) {
+            config.send_queue_max = [16, 64, 256][rng.gen_range(0..3)];
+        }
+        if rng.gen_bool(0.3) {
+            config.max_messages = rng.gen_range(1..=17);
+            config.window_size = config.max_messages * rng.gen_range(1..=5);
+        }
+        config.cancel_token_hold_on_retransmit = rng.gen_bool(0.3);
+        config.validate().expect("simulator timers are valid");
+        let token_ns = token.as_nanos() as u64;
+        let mut sc = Scenario {
+            nodes: n,
+            net: NetProfile::choose(&mut rng, token_ns),
+            faults: FaultProfile::choose(&mut rng, token_ns),
+            workload: WorkloadProfile::choose(&mut rng, n, token_ns),
+            safety: token * rng.gen_range(6..=20),
+            socket_buffer: [16, 64, 512][rng.gen_range(0..3)],
+            rejoin_left: rng.gen_bool(0.5),
+            engine_seed: rng.gen(),
+            config,
+        };
+        // Choices added later are drawn last, so older seeds keep their scenario.
+        if rng.gen_bool(0.25) {
+            sc.faults.kinds.push(crate::faults::FaultKind::Bounce);
+        }
+        if rng.gen_bool(0.2) {
+            sc.config.frame_mtu = [160, 512, 1000][rng.gen_range(0..3)];
+            sc.config.validate().expect("simulator frame sizes are valid");
+        }
+        sc
+    }
+
+    /// One line for the report.
+    pub fn describe(&self) -> String {
+        let c = &self.config;
+        let n = &self.net;
+        let w = &self.workload;
+        format!(
+            "{} nodes, token {:?} consensus {:?} join {:?} merge {:?} window {}/{} sendq {} frame {}; \
+             net latency {}us jitter {}us loss {} dup {} reorder {}; faults {:?} every ~{}ms; \
+             workload every ~{}ms up to {}x{} msgs sizes {:?}; safety {:?}",
+            self.nodes,
+            c.token,
+            c.consensus,
+            c.join,
+            c.merge,
+            c.max_messages,
+            c.window_size,
+            c.send_queue_max,
+            c.frame_mtu,
+            n.latency_ns / 1000,
+            n.jitter_ns / 1000,
+            n.loss,
+            n.duplicate,
+            n.reorder,
+            self.faults.kinds,
+            self.faults.mean_gap_ns / 1_000_000,
+            w.mean_gap_ns / 1_000_000,
+            w.max_senders,
+            w.max_per_sender,
+            w.size_weights,
+            self.safety
+        )
+    }
+}

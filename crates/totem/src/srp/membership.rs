@@ -54,8 +54,9 @@ impl Srp {
     pub(super) fn handle_join(&mut self, join: Join) {
         self.stats.memb_join_rx += 1;
         let from = join.system_from;
-        if from == 0 || (from == self.my_id && join.sender != 0) {
-            // Our own join looped back, or garbage: nothing to learn.
+        if from == 0 || from == self.my_id {
+            // Our own join looped back (our consensus is counted directly), a forged
+            // leave in our name, or garbage: nothing to learn.
             return;
         }
         if self.is_stale(from, join.ring_seq) && join.sender != 0 {

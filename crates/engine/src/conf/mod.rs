@@ -1,0 +1,491 @@
+//! corosync.conf as corosync 3.1.7 reads it: syntax ([`parse`]), known keys ([`schema`]),
+//! and the typed cluster configuration with corosync's defaults and derived timers.
+
+pub mod parse;
+pub mod schema;
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use parse::Entry;
+
+/// corosync's default `mcastport`.
+pub const DEFAULT_PORT: u16 = 5405;
+/// Where `ferrosync keygen` writes the key and the daemon looks for it by default.
+pub const DEFAULT_KEYFILE: &str = "/etc/ferrosync/authkey";
+/// Links a node may have (`INTERFACE_MAX`).
+pub const LINKS_MAX: usize = 8;
+
+/// Why a configuration cannot be used. Every variant names the file and, where there is
+/// one, the line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfError {
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: {message}")]
+    Syntax { file: String, line: usize, message: String },
+    #[error("{file}:{line}: {key}: {message}")]
+    Value {
+        file: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Semantic { file: String, message: String },
+}
+
+/// The transport named in `totem.transport`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKind {
+    Udpu,
+    Udp,
+    Knet,
+}
+
+/// One `nodelist.node` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub nodeid: u32,
+    pub name: Option<String>,
+    /// `ringX_addr` for X = index, resolved with the link's port; `None` where not given.
+    pub links: Vec<Option<SocketAddr>>,
+    pub quorum_votes: u32,
+    /// Line of the `node {` entry's first key, for messages.
+    pub line: usize,
+}
+
+impl Node {
+    /// The address of link 0, which every node has.
+    pub fn ring0(&self) -> SocketAddr {
+        self.links[0].expect("ring0_addr is checked at load")
+    }
+}
+
+/// The `logging {}` settings the daemon uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logging {
+    pub to_stderr: bool,
+    pub to_logfile: bool,
+    pub logfile: Option<PathBuf>,
+    pub to_syslog: bool,
+    pub debug: bool,
+}
+
+/// A loaded, checked configuration.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    pub file: String,
+    pub cluster_name: String,
+    /// What the file asked for; the daemon speaks udpu whatever this says (and warns).
+    pub transport: TransportKind,
+    /// `mcastport` of link 0 (every node's address on link X carries link X's port).
+    pub mcastport: u16,
+    pub block_unlisted_ips: bool,
+    pub crypto_cipher: String,
+    pub crypto_hash: String,
+    /// Every datagram sealed with AES-256-GCM (`crypto_cipher: aes256` plus any hash).
+    pub crypto: bool,
+    /// The shared key (`totem.keyfile`).
+    pub keyfile: PathBuf,
+    pub nodes: Vec<Node>,
+    /// The effective protocol timers (token already includes the per-node coefficient).
+    pub totem: totem::Config,
+    /// `totem.token` as configured (or the default), before the coefficient.
+    pub token_base: Duration,
+    pub token_coefficient: Duration,
+    pub token_retransmits_before_loss: u32,
+    pub state_dir: Option<PathBuf>,
+    pub logging: Logging,
+    /// Every `key: value` of the file, for the key store.
+    pub entries: Vec<Entry>,
+    /// Unknown keys and sections, and settings the daemon does not act on.
+    pub warnings: Vec<String>,
+}
+
+impl ClusterConfig {
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_text(&file, &text)
+    }
+
+    /// Parses and checks `text`; `file` names it in messages.
+    pub fn from_text(file: &str, text: &str) -> Result<Self, ConfError> {
+        let entries = parse::parse(file, text)?;
+        let mut warnings = Vec::new();
+        let mut top_warned = std::collections::BTreeSet::new();
+        for e in &entries {
+            if !schema::known_section(&e.sections[0]) {
+                if top_warned.insert(e.sections[0].clone()) {
+                    warnings.push(format!(
+                        "{file}:{}: unknown section {:?}, ignored",
+                        e.line, e.sections[0]
+                    ));
+                }
+                continue;
+            }
+            match schema::kind_of(&e.sections, &e.key) {
+                None => warnings.push(format!(
+                    "{file}:{}: unknown key {}.{}, ignored",
+                    e.line,
+                    e.sections.join("."),
+                    e.key
+                )),
+                Some(kind) => schema::check(kind, &e.value).map_err(|message| ConfError::Value {
+                    file: file.to_owned(),
+                    line: e.line,
+                    key: format!("{}.{}", e.sections.join("."), e.key),
+                    message,
+                })?,
+            }
+        }
+        Builder {
+            file,
+            entries: &entries,
+            warnings,
+        }
+        .build()
+    }
+
+    /// The node with this id.
+    pub fn node(&self, nodeid: u32) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.nodeid == nodeid)
+    }
+
+    /// Finds the local node: the one entry whose ring0 address can be bound here. Loopback
+    /// clusters (every 127.x address is local) must name the node explicitly.
+    pub fn find_local_node(&self) -> Result<u32, String> {
+        let local: Vec<u32> = self
+            .nodes
+            .iter()
+            .filter(|n| std::net::UdpSocket::bind(SocketAddr::new(n.ring0().ip(), 0)).is_ok())
+            .map(|n| n.nodeid)
+            .collect();
+        match local.as_slice() {
+            [one] => Ok(*one),
+            [] => Err("no nodelist ring0_addr is an address of this host".into()),
+            many => Err(format!(
+                "nodes {many:?} all have local addresses; choose one with --nodeid"
+            )),
+        }
+    }
+}
+
+/// Turns checked entries into a [`ClusterConfig`].
+struct Builder<'a> {
+    file: &'a str,
+    entries: &'a [Entry],
+    warnings: Vec<String>,
+}
+
+impl Builder<'_> {
+    /// The last value of `section.key` (top-level, unindexed), with its line.
+    fn get(&self, section: &str, key: &str) -> Option<(&str, usize)> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.sections.len() == 1 && e.sections[0] == section && e.key == key)
+            .map(|e| (e.value.as_str(), e.line))
+    }
+
+    fn int(&self, section: &str, key: &str) -> Option<u64> {
+        // Values were range-checked against the schema already.
+        self.get(section, key).and_then(|(v, _)| v.parse().ok())
+    }
+
+    fn ms(&self, key: &str) -> Option<Duration> {
+        self.int("totem", key).map(Duration::from_millis)
+    }
+
+    fn boolean(&self, section: &str, key: &str, default: bool) -> bool {
+        self.get(section, key)
+            .and_then(|(v, _)| schema::parse_bool(v))
+            .unwrap_or(default)
+    }
+
+    fn semantic(&self, message: String) -> ConfError {
+        ConfError::Semantic {
+            file: self.file.to_owned(),
+            message,
+        }
+    }
+
+    fn value_err(&self, line: usize, key: &str, message: String) -> ConfError {
+        ConfError::Value {
+            file: self.file.to_owned(),
+            line,
+            key: key.to_owned(),
+            message,
+        }
+    }
+
+    fn build(mut self) -> Result<ClusterConfig, ConfError> {
+        let transport = match self.get("totem", "transport").map(|(v, _)| v) {
+            Some("udpu") => TransportKind::Udpu,
+            Some("udp") => TransportKind::Udp,
+            // corosync 3's default transport is knet.
+            _ => TransportKind::Knet,
+        };
+        if transport != TransportKind::Udpu {
+            self.warnings.push(format!(
+                "{}: transport {:?} is not implemented; ferrosync speaks udpu",
+                self.file,
+                self.get("totem", "transport").map_or("knet", |(v, _)| v)
+            ));
+        }
+        let ports = self.interface_ports()?;
+        let mcastport = ports[0];
+        let ip_version = self.get("totem", "ip_version").map_or("ipv6-4", |(v, _)| v).to_owned();
+        let nodes = self.nodes(&ports, &ip_version)?;
+        let (mut totem, token_base, token_coefficient, retransmits) = self.timers(nodes.len())?;
+        let crypto_cipher = self.get("totem", "crypto_cipher").map_or("none", |(v, _)| v).to_owned();
+        let crypto_hash = self.get("totem", "crypto_hash").map_or("none", |(v, _)| v).to_owned();
+        let crypto = match (crypto_cipher.as_str(), crypto_hash.as_str()) {
+            ("none", "none") => false,
+            ("aes256", h) if h != "none" => true,
+            ("none", _) => {
+                return Err(self.semantic(
+                    "crypto_hash without crypto_cipher (authentication only) is not supported; use crypto_cipher: \
+                     aes256"
+                        .into(),
+                ))
+            }
+            ("aes256", _) => return Err(self.semantic("crypto_cipher needs crypto_hash as well (e.g. sha256)".into())),
+            (other, _) => {
+                return Err(self.semantic(format!(
+                    "crypto_cipher {other} is not supported; use aes256 (AES-256-GCM)"
+                )))
+            }
+        };
+        if crypto {
+            // Keep sealed datagrams within the same MTU budget as plain ones.
+            totem.frame_mtu -= transport::crypto::OVERHEAD;
+        }
+        let keyfile = self
+            .get("totem", "keyfile")
+            .map_or(PathBuf::from(DEFAULT_KEYFILE), |(v, _)| PathBuf::from(v));
+        let logging = Logging {
+            to_stderr: self.boolean("logging", "to_stderr", true),
+            to_logfile: self.boolean("logging", "to_logfile", false),
+            logfile: self.get("logging", "logfile").map(|(v, _)| PathBuf::from(v)),
+            to_syslog: self.boolean("logging", "to_syslog", true),
+            debug: matches!(
+                self.get("logging", "debug").map(|(v, _)| v),
+                Some("on" | "yes" | "trace")
+            ),
+        };
+        Ok(ClusterConfig {
+            file: self.file.to_owned(),
+            cluster_name: self.get("totem", "cluster_name").map_or("", |(v, _)| v).to_owned(),
+            transport,
+            mcastport,
+            block_unlisted_ips: self.boolean("totem", "block_unlisted_ips", true),
+            crypto_cipher,
+            crypto_hash,
+            crypto,
+            keyfile,
+            nodes,
+            totem,
+            token_base,
+            token_coefficient,
+            token_retransmits_before_loss: retransmits,
+            state_dir: self.get("system", "state_dir").map(|(v, _)| PathBuf::from(v)),
+            logging,
+            entries: self.entries.to_vec(),
+            warnings: self.warnings,
+        })
+    }
+
+    /// `mcastport` of each link (`interface { linknumber: X; mcastport: P }`), default 5405.
+    fn interface_ports(&self) -> Result<[u16; LINKS_MAX], ConfError> {
+        let mut ports = [DEFAULT_PORT; LINKS_MAX];
+        let iface: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.sections == ["totem", "interface"])
+            .collect();
+        let indices: std::collections::BTreeSet<usize> = iface.iter().filter_map(|e| e.index).collect();
+        for idx in indices {
+            let of = |k: &str| iface.iter().rev().find(|e| e.index == Some(idx) && e.key == k);
+            // Range-checked (0..=7) by the schema.
+            let link = of("linknumber")
+                .or(of("ringnumber"))
+                .and_then(|e| e.value.parse::<usize>().ok())
+                .unwrap_or(0);
+            if let Some(e) = of("mcastport") {
+                ports[link.min(LINKS_MAX - 1)] = e
+                    .value
+                    .parse()
+                    .map_err(|_| self.value_err(e.line, "mcastport", "bad port".into()))?;
+            }
+        }
+        Ok(ports)
+    }
+
+    fn nodes(&self, ports: &[u16; LINKS_MAX], ip_version: &str) -> Result<Vec<Node>, ConfError> {
+        let node_entries: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.sections == ["nodelist", "node"])
+            .collect();
+        let indices: std::collections::BTreeSet<usize> = node_entries.iter().filter_map(|e| e.index).collect();
+        let mut nodes: Vec<Node> = Vec::new();
+        for idx in indices {
+            let keys: Vec<&&Entry> = node_entries.iter().filter(|e| e.index == Some(idx)).collect();
+            let first_line = keys.first().map_or(0, |e| e.line);
+            let of = |k: &str| keys.iter().rev().find(|e| e.key == k);
+            let mut links = vec![None; LINKS_MAX];
+            for e in keys.iter().filter(|e| e.key.starts_with("ring")) {
+                let link: usize = e.key[4..e.key.len() - 5].parse().unwrap_or(0);
+                links[link] =
+                    Some(resolve(&e.value, ports[link], ip_version).map_err(|m| self.value_err(e.line, &e.key, m))?);
+            }
+            while links.len() > 1 && links.last() == Some(&None) {
+                links.pop();
+            }
+            if links[0].is_none() {
+                return Err(ConfError::Syntax {
+                    file: self.file.to_owned(),
+                    line: first_line,
+                    message: "node has no ring0_addr".into(),
+                });
+            }
+            let nodeid = match of("nodeid") {
+                Some(e) => e
+                    .value
+                    .parse()
+                    .map_err(|_| self.value_err(e.line, "nodeid", "bad nodeid".into()))?,
+                // corosync derives the id from an IPv4 ring0 address.
+                None => match links[0].map(|a| a.ip()) {
+                    Some(IpAddr::V4(v4)) => u32::from(v4) & 0x7fff_ffff,
+                    _ => {
+                        return Err(ConfError::Syntax {
+                            file: self.file.to_owned(),
+                            line: first_line,
+                            message: "node has no nodeid (required for IPv6 addresses)".into(),
+                        })
+                    }
+                },
+            };
+            let quorum_votes = of("quorum_votes").and_then(|e| e.value.parse().ok()).unwrap_or(1);
+            if let Some(dup) = nodes.iter().find(|n| n.nodeid == nodeid) {
+                return Err(ConfError::Syntax {
+                    file: self.file.to_owned(),
+                    line: first_line,
+                    message: format!("nodeid {nodeid} is also used by the node at line {}", dup.line),
+                });
+            }
+            if let Some(dup) = nodes.iter().find(|n| n.links[0] == links[0]) {
+                return Err(ConfError::Syntax {
+                    file: self.file.to_owned(),
+                    line: first_line,
+                    message: format!("ring0_addr is also used by the node at line {}", dup.line),
+                });
+            }
+            nodes.push(Node {
+                nodeid,
+                name: of("name").map(|e| e.value.clone()),
+                links,
+                quorum_votes,
+                line: first_line,
+            });
+        }
+        if nodes.is_empty() {
+            return Err(self.semantic("the nodelist is empty: udpu needs a nodelist { node { ... } }".into()));
+        }
+        if nodes.len() > totem::wire::PROCESSORS_MAX {
+            return Err(self.semantic(format!("more than {} nodes", totem::wire::PROCESSORS_MAX)));
+        }
+        Ok(nodes)
+    }
+
+    /// corosync's timer derivation (`totemconfig.c`): the effective token adds
+    /// `token_coefficient` per node beyond two; unset dependent timers follow it.
+    fn timers(&self, node_count: usize) -> Result<(totem::Config, Duration, Duration, u32), ConfError> {
+        let token_base = self
+            .ms("token")
+            .unwrap_or(Duration::from_millis(totem::config::TOKEN_MS));
+        let coefficient = self
+            .ms("token_coefficient")
+            .unwrap_or(Duration::from_millis(totem::config::TOKEN_COEFFICIENT_MS));
+        let retransmits = self
+            .int("totem", "token_retransmits_before_loss_const")
+            .map_or(totem::config::TOKEN_RETRANSMITS_BEFORE_LOSS, |v| v as u32);
+        let extra = coefficient * node_count.saturating_sub(2) as u32;
+        let mut c = totem::Config::from_token(token_base + extra, retransmits);
+        if let Some(v) = self.ms("token_retransmit") {
+            c.token_retransmit = v;
+            if self.ms("hold").is_none() {
+                c.hold = Duration::from_micros(((v.as_micros() as f64) * 0.8 - 10_000.0).max(1000.0) as u64);
+            }
+        }
+        let set = |v: Option<Duration>, field: &mut Duration| {
+            if let Some(v) = v {
+                *field = v;
+            }
+        };
+        set(self.ms("hold"), &mut c.hold);
+        set(self.ms("join"), &mut c.join);
+        set(self.ms("send_join"), &mut c.send_join);
+        set(self.ms("consensus"), &mut c.consensus);
+        set(self.ms("merge"), &mut c.merge);
+        set(self.ms("downcheck"), &mut c.downcheck);
+        let int = |k: &str, field: &mut u32| {
+            if let Some(v) = self.int("totem", k) {
+                *field = v as u32;
+            }
+        };
+        int("fail_recv_const", &mut c.fail_recv_const);
+        int("seqno_unchanged_const", &mut c.seqno_unchanged_const);
+        int("max_messages", &mut c.max_messages);
+        int("window_size", &mut c.window_size);
+        int("miss_count_const", &mut c.miss_count_const);
+        if let Some(mtu) = self.int("totem", "netmtu") {
+            c.frame_mtu = mtu as usize - 2 * totem::wire::MCAST_HEADER_LEN;
+        }
+        c.cancel_token_hold_on_retransmit = self.boolean("totem", "cancel_token_hold_on_retransmit", false);
+        c.validate().map_err(|e| {
+            let line = self
+                .get("totem", e.field)
+                .map(|(_, l)| l)
+                .or_else(|| self.get("totem", "token").map(|(_, l)| l));
+            match line {
+                Some(line) => self.value_err(line, &format!("totem.{}", e.field), e.reason.clone()),
+                None => self.semantic(e.to_string()),
+            }
+        })?;
+        Ok((c, token_base, coefficient, retransmits))
+    }
+}
+
+/// An address or host name with `port`, preferring the family `ip_version` names first.
+fn resolve(value: &str, port: u16, ip_version: &str) -> Result<SocketAddr, String> {
+    if let Ok(ip) = value.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let addrs: Vec<SocketAddr> = (value, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {value:?}: {e}"))?
+        .collect();
+    let want_v6_first = ip_version.starts_with("ipv6");
+    let pick = |v6: bool| addrs.iter().find(|a| a.is_ipv6() == v6).copied();
+    let found = match ip_version {
+        "ipv4" => pick(false),
+        "ipv6" => pick(true),
+        _ => pick(want_v6_first).or_else(|| pick(!want_v6_first)),
+    };
+    found.ok_or_else(|| format!("{value:?} has no {ip_version} address"))
+}
+
+#[cfg(test)]
+mod tests;

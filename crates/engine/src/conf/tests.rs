@@ -1,0 +1,144 @@
+use super::*;
+
+const DEBIAN: &str = include_str!("../../tests/data/debian-3.1.7.conf");
+const CAPTURE: &str = include_str!("../../tests/data/capture.conf");
+
+fn conf(text: &str) -> Result<ClusterConfig, ConfError> {
+    ClusterConfig::from_text("test.conf", text)
+}
+
+#[test]
+fn debian_config_loads_unchanged() {
+    let c = conf(DEBIAN).unwrap();
+    assert_eq!(c.cluster_name, "debian");
+    assert_eq!(c.transport, TransportKind::Knet);
+    assert_eq!(c.nodes.len(), 1);
+    assert_eq!(c.nodes[0].nodeid, 1);
+    assert_eq!(c.nodes[0].ring0(), "127.0.0.1:5405".parse().unwrap());
+    assert_eq!(c.nodes[0].name.as_deref(), Some("node1"));
+    // Only the transport warning: every key of the stock file is known.
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(c.logging.to_logfile);
+    assert!(!c.logging.debug);
+    assert_eq!(c.totem.token, Duration::from_millis(3000));
+}
+
+#[test]
+fn capture_config_derives_corosync_timers() {
+    let c = conf(CAPTURE).unwrap();
+    assert_eq!(c.transport, TransportKind::Udpu);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.nodes.len(), 3);
+    // 3000 + 650 per node beyond 2.
+    assert_eq!(c.totem.token, Duration::from_millis(3650));
+    assert_eq!(c.totem.consensus, Duration::from_millis(4380));
+    assert_eq!(c.totem.token_retransmit.as_millis(), 869);
+    assert_eq!(c.totem.frame_mtu, 1410);
+    assert!(c.block_unlisted_ips);
+    assert!(c.logging.debug);
+}
+
+#[test]
+fn explicit_timers_and_port() {
+    let text = "totem {\n transport: udpu\n token: 1000\n token_coefficient: 0\n consensus: 1500\n join: 60\n \
+                interface {\n  linknumber: 0\n  mcastport: 6000\n }\n}\nnodelist {\n node {\n  ring0_addr: ::1\n  \
+                nodeid: 7\n }\n}\n";
+    let c = conf(text).unwrap();
+    assert_eq!(c.totem.token, Duration::from_millis(1000));
+    assert_eq!(c.totem.consensus, Duration::from_millis(1500));
+    assert_eq!(c.totem.join, Duration::from_millis(60));
+    assert_eq!(c.mcastport, 6000);
+    assert_eq!(c.nodes[0].ring0(), "[::1]:6000".parse().unwrap());
+}
+
+#[test]
+fn unknown_keys_warn_with_line() {
+    let text = "totem {\n transport: udpu\n frobnicate: 3\n}\nextra {\n a: b\n}\nnodelist {\n node {\n  \
+                ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
+    let c = conf(text).unwrap();
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    assert_eq!(c.warnings[0], "test.conf:3: unknown key totem.frobnicate, ignored");
+    assert!(c.warnings[1].starts_with("test.conf:6: unknown section \"extra\""));
+}
+
+#[test]
+fn bad_values_fail_with_file_line_and_message() {
+    let base = |totem_extra: &str, node_extra: &str| {
+        format!(
+            "totem {{\n transport: udpu\n{totem_extra}}}\nnodelist {{\n node {{\n  ring0_addr: 127.0.0.1\n  \
+             nodeid: 1\n{node_extra} }}\n}}\n"
+        )
+    };
+    let e = conf(&base(" token: soon\n", "")).unwrap_err().to_string();
+    assert_eq!(e, "test.conf:3: totem.token: \"soon\" is not a non-negative integer");
+    let e = conf(&base(" transport: tcp\n", "")).unwrap_err().to_string();
+    assert_eq!(e, "test.conf:3: totem.transport: \"tcp\" is not one of udpu, udp, knet");
+    let e = conf(&base(" token: 1000\n consensus: 500\n", ""))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("test.conf:4: totem.consensus:"), "{e}");
+    let e = conf(&base("", "  ring1_addr: not an address!\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("test.conf:8: ring1_addr: cannot resolve"), "{e}");
+    let e = conf(&base(" version: 3\n", "")).unwrap_err().to_string();
+    assert!(e.starts_with("test.conf:3: totem.version: 3 is out of range"), "{e}");
+    let e = conf(&base(" block_unlisted_ips: maybe\n", "")).unwrap_err().to_string();
+    assert!(e.starts_with("test.conf:3: totem.block_unlisted_ips:"), "{e}");
+}
+
+#[test]
+fn nodelist_errors() {
+    let e = conf("totem {\n transport: udpu\n}\n").unwrap_err().to_string();
+    assert!(e.contains("nodelist is empty"), "{e}");
+    let dup = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n node {\n  ring0_addr: 127.0.0.2\n  \
+               nodeid: 1\n }\n}\n";
+    let e = conf(dup).unwrap_err().to_string();
+    assert_eq!(e, "test.conf:7: nodeid 1 is also used by the node at line 3");
+    let e = conf("nodelist {\n node {\n  nodeid: 1\n }\n}\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "test.conf:3: node has no ring0_addr");
+    // An IPv4 ring0 without nodeid gets one derived from the address, as in corosync.
+    let c = conf("nodelist {\n node {\n  ring0_addr: 10.0.0.5\n }\n}\n").unwrap();
+    assert_eq!(c.nodes[0].nodeid, 0x0a00_0005);
+}
+
+#[test]
+fn two_links() {
+    let c = conf(
+        "totem {\n transport: udpu\n}\nnodelist {\n node {\n  ring0_addr: 127.0.0.1\n  ring1_addr: 127.0.1.1\n  \
+         nodeid: 1\n }\n}\n",
+    )
+    .unwrap();
+    assert_eq!(c.nodes[0].links.len(), 2);
+    assert_eq!(c.nodes[0].links[1], Some("127.0.1.1:5405".parse().unwrap()));
+}
+
+#[test]
+fn crypto_settings() {
+    let with = |totem: &str| {
+        conf(&format!(
+            "totem {{\n{totem}}}\nnodelist {{\n node {{\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }}\n}}\n"
+        ))
+    };
+    let c = with(" crypto_cipher: aes256\n crypto_hash: sha256\n keyfile: /k\n").unwrap();
+    assert!(c.crypto);
+    assert_eq!(c.keyfile, PathBuf::from("/k"));
+    assert_eq!(c.totem.frame_mtu, 1410 - transport::crypto::OVERHEAD);
+    let c = with("").unwrap();
+    assert!(!c.crypto);
+    assert_eq!(c.keyfile, PathBuf::from(DEFAULT_KEYFILE));
+    assert!(with(" crypto_cipher: aes128\n crypto_hash: sha1\n")
+        .unwrap_err()
+        .to_string()
+        .contains("use aes256"));
+    assert!(with(" crypto_cipher: aes256\n")
+        .unwrap_err()
+        .to_string()
+        .contains("needs crypto_hash"));
+    assert!(with(" crypto_hash: sha1\n")
+        .unwrap_err()
+        .to_string()
+        .contains("authentication only"));
+}

@@ -1,0 +1,478 @@
+//! The event loop of `ferrosyncd`: one thread drives the sans-IO [`totem::Totem`] with a
+//! monotonic clock, the udpu socket and signals.
+//!
+//! Links: with several `ringX_addr` the daemon runs in corosync's `link_mode: active` style:
+//! every datagram goes out on every link and whatever arrives on any link is fed to the core
+//! (Totem already discards duplicate tokens and messages). Losing a link therefore changes no
+//! membership and needs no failover delay; the price is one copy per link. Link health (who
+//! was heard on which link, and when) is tracked per link and reported in the status file.
+//!
+//! Why mio and not tokio: the protocol core is sans-IO and does all its own timing, so the
+//! host only needs "wait until a socket is readable, a signal arrives or the core's next
+//! deadline passes" — exactly one `epoll_wait` with a timeout. mio gives that safely on one
+//! thread, with no runtime, no task wakeups and no allocation per event; tokio's
+//! current_thread runtime would add a scheduler and timer wheel that the core does not use.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mio::{Events, Poll, Token};
+use serde_json::json;
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR2};
+use signal_hook_mio::v1_0::Signals;
+use totem::{ConfigurationKind, Destination, Event, Totem};
+use transport::{Crypto, Faults, OpenError, Udpu, UdpuConfig, RECV_BUFFER};
+
+use crate::conf::ClusterConfig;
+use crate::keystore::KeyStore;
+use crate::{ringid, status};
+
+const SIGNALS: Token = Token(0);
+/// Link X's socket is registered as `Token(LINK_TOKEN_BASE + X)`.
+const LINK_TOKEN_BASE: usize = 1;
+/// Datagrams handled per wakeup before timers get a turn (the rest are read next round).
+const READ_BURST: usize = 256;
+/// The status file is refreshed at least this often (counters move all the time).
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// Environment variable with a test-only fault spec for the transport (see [`Faults::parse`]);
+/// `FERROSYNC_TEST_FAULTS_LINK<X>` applies to link X only and wins over it.
+pub const FAULTS_ENV: &str = "FERROSYNC_TEST_FAULTS";
+
+/// Why the daemon stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Transport(#[from] transport::TransportError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{FAULTS_ENV}: {0}")]
+    Faults(String),
+    #[error("{path}: {message}")]
+    Key { path: String, message: String },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
+    let what = what.into();
+    move |source| DaemonError::Io { what, source }
+}
+
+/// Monotonic time since daemon start, as the core's [`totem::Instant`].
+struct Clock {
+    origin: std::time::Instant,
+}
+
+impl Clock {
+    fn now(&self) -> (std::time::Instant, totem::Instant) {
+        let std_now = std::time::Instant::now();
+        (
+            std_now,
+            totem::Instant::from_nanos((std_now - self.origin).as_nanos() as u64),
+        )
+    }
+
+    fn to_std(&self, t: totem::Instant) -> std::time::Instant {
+        self.origin + Duration::from_nanos(t.as_nanos())
+    }
+}
+
+/// One node: configuration, core, link and bookkeeping for the status file.
+pub struct Daemon {
+    conf: ClusterConfig,
+    node_id: u32,
+    state_dir: PathBuf,
+    clock: Clock,
+    totem: Totem,
+    /// The links this node has an address on, in link-number order.
+    links: Vec<Udpu>,
+    /// Per link: whether it was up at the last status refresh (for logging transitions).
+    link_up: Vec<bool>,
+    /// AEAD sealing of every datagram (`crypto_cipher: aes256`); `None`: plain corosync udpu.
+    crypto: Option<Crypto>,
+    /// Reused buffer for sealed datagrams (no allocation per message).
+    seal_buf: Vec<u8>,
+    /// Datagrams refused by crypto: truncated, forged (bad tag or wrong key), replayed.
+    crypto_drops: [u64; 3],
+    keys: KeyStore,
+    poll: Poll,
+    signals: Signals,
+    status_dirty: bool,
+    last_status: std::time::Instant,
+    last_membership_ms: Option<u64>,
+    membership_changes: u64,
+}
+
+impl Daemon {
+    /// Loads the stored ring seq, binds the link and sets up signals.
+    pub fn new(conf: ClusterConfig, node_id: u32, state_dir: PathBuf) -> Result<Self, DaemonError> {
+        std::fs::create_dir_all(&state_dir).map_err(io_err(format!("create {}", state_dir.display())))?;
+        let stored = ringid::load(&state_dir, node_id).map_err(io_err("load ring id"))?;
+        tracing::info!(
+            node_id,
+            stored_ring_seq = stored,
+            "created or loaded sequence id {:x}.{:x}",
+            node_id,
+            stored
+        );
+        let poll = Poll::new().map_err(io_err("create poll"))?;
+        let local = conf
+            .node(node_id)
+            .ok_or(transport::TransportError::NotInNodelist(node_id))?
+            .clone();
+        let mut links = Vec::new();
+        for (x, addr) in local.links.iter().enumerate() {
+            if addr.is_none() {
+                continue;
+            }
+            let spec = std::env::var(format!("{FAULTS_ENV}_LINK{x}")).or_else(|_| std::env::var(FAULTS_ENV));
+            let faults = match spec {
+                Ok(spec) => Some(Faults::parse(&spec).map_err(DaemonError::Faults)?),
+                Err(_) => None,
+            };
+            if faults.is_some() {
+                tracing::warn!(link = x, "test fault injection is on ({FAULTS_ENV})");
+            }
+            let mut link = Udpu::bind(UdpuConfig {
+                link: x as u8,
+                local_nodeid: node_id,
+                nodes: conf
+                    .nodes
+                    .iter()
+                    .filter_map(|n| Some((n.nodeid, (*n.links.get(x)?)?)))
+                    .collect(),
+                block_unlisted_ips: conf.block_unlisted_ips,
+                faults,
+            })?;
+            link.register(poll.registry(), Token(LINK_TOKEN_BASE + x))
+                .map_err(io_err("register socket"))?;
+            tracing::info!(link = x, local = %link.local_addr(), "link up (udpu)");
+            links.push(link);
+        }
+        let crypto = if conf.crypto {
+            let key_err = |message: String| DaemonError::Key {
+                path: conf.keyfile.display().to_string(),
+                message,
+            };
+            let key = std::fs::read(&conf.keyfile).map_err(|e| key_err(e.to_string()))?;
+            let crypto = Crypto::new(&key, node_id).map_err(|e| key_err(e.to_string()))?;
+            tracing::info!(keyfile = %conf.keyfile.display(), "crypto on: AES-256-GCM");
+            Some(crypto)
+        } else {
+            None
+        };
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR2]).map_err(io_err("install signal handlers"))?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, mio::Interest::READABLE)
+            .map_err(io_err("register signals"))?;
+        let clock = Clock {
+            origin: std::time::Instant::now(),
+        };
+        let mut seed = [0u8; 8];
+        // A fixed seed would only make join timing of simultaneously started nodes alike.
+        getrandom::getrandom(&mut seed).unwrap_or_default();
+        let totem = Totem::new(
+            conf.totem.clone(),
+            node_id,
+            stored,
+            u64::from_ne_bytes(seed),
+            totem::Instant::ZERO,
+        );
+        let keys = KeyStore::from_config(&conf, node_id);
+        tracing::info!(
+            token_ms = conf.totem.token.as_millis() as u64,
+            links = links.len(),
+            "totem starting"
+        );
+        Ok(Daemon {
+            conf,
+            node_id,
+            state_dir,
+            clock,
+            totem,
+            link_up: vec![true; links.len()],
+            crypto,
+            seal_buf: Vec::with_capacity(RECV_BUFFER),
+            crypto_drops: [0; 3],
+            links,
+            keys,
+            poll,
+            signals,
+            status_dirty: true,
+            last_status: std::time::Instant::now(),
+            last_membership_ms: None,
+            membership_changes: 0,
+        })
+    }
+
+    /// Runs until SIGTERM/SIGINT (leaving the ring cleanly) or a fatal error.
+    pub fn run(mut self) -> Result<(), DaemonError> {
+        let mut events = Events::with_capacity(16);
+        let mut buf = vec![0u8; RECV_BUFFER];
+        // Per link: edge-triggered readiness seen but the socket not yet read dry.
+        let mut more_to_read = vec![false; self.links.len()];
+        self.drain()?;
+        loop {
+            let (std_now, _) = self.clock.now();
+            let timeout = if more_to_read.iter().any(|m| *m) {
+                Some(Duration::ZERO)
+            } else {
+                Some(self.next_wakeup(std_now))
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(io_err("poll")(e));
+                }
+            }
+            let mut stop = false;
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => {
+                        for sig in self.signals.pending() {
+                            if sig == SIGUSR2 {
+                                match crate::blackbox::recorder().dump() {
+                                    Ok(path) => tracing::info!(path = %path.display(), "flight recorder dumped"),
+                                    Err(e) => tracing::warn!(error = %e, "flight recorder dump failed"),
+                                }
+                                continue;
+                            }
+                            tracing::info!(signal = sig, "signal received, leaving the ring");
+                            stop = true;
+                        }
+                    }
+                    Token(t) => {
+                        if let Some(slot) = self
+                            .links
+                            .iter()
+                            .position(|l| usize::from(l.link()) + LINK_TOKEN_BASE == t)
+                        {
+                            more_to_read[slot] = true;
+                        }
+                    }
+                }
+            }
+            if stop {
+                return self.leave();
+            }
+            for (slot, more) in more_to_read.iter_mut().enumerate() {
+                if *more {
+                    *more = self.read_packets(slot, &mut buf)?;
+                }
+            }
+            let (std_now, now) = self.clock.now();
+            for link in &mut self.links {
+                link.flush_delayed(std_now);
+            }
+            if self.totem.poll_timeout().is_some_and(|t| t <= now) {
+                self.totem.handle_timeout(now);
+                self.drain()?;
+            }
+            if self.status_dirty || std_now.duration_since(self.last_status) >= STATUS_INTERVAL {
+                self.write_status(false);
+            }
+        }
+    }
+
+    /// Time until the core's next deadline, a delayed datagram or the status refresh.
+    fn next_wakeup(&self, std_now: std::time::Instant) -> Duration {
+        let mut next = self.last_status + STATUS_INTERVAL;
+        if let Some(t) = self.totem.poll_timeout() {
+            next = next.min(self.clock.to_std(t));
+        }
+        if let Some(t) = self.links.iter().filter_map(Udpu::next_deadline).min() {
+            next = next.min(t);
+        }
+        // Round up to whole ms: epoll's resolution; waking early would only spin.
+        let d = next.saturating_duration_since(std_now);
+        Duration::from_millis(d.as_micros().div_ceil(1000) as u64)
+    }
+
+    /// Feeds up to [`READ_BURST`] datagrams of link slot `slot` to the core; true if more
+    /// may be waiting.
+    fn read_packets(&mut self, slot: usize, buf: &mut [u8]) -> Result<bool, DaemonError> {
+        for _ in 0..READ_BURST {
+            let (std_now, now) = self.clock.now();
+            let Some((len, from)) = self.links[slot].recv(std_now, buf) else {
+                return Ok(false);
+            };
+            let range = match &mut self.crypto {
+                None => 0..len,
+                Some(crypto) => match crypto.open(&mut buf[..len]) {
+                    Ok(range) => range,
+                    Err(e) => {
+                        let i = match e {
+                            OpenError::Truncated => 0,
+                            OpenError::Forged => 1,
+                            OpenError::Replayed => 2,
+                        };
+                        self.crypto_drops[i] += 1;
+                        // Replays are normal with several links (one copy per link).
+                        if e != OpenError::Replayed {
+                            tracing::debug!(%from, error = %e, "dropped datagram");
+                        }
+                        continue;
+                    }
+                },
+            };
+            if let Err(e) = self.totem.handle_packet(now, &buf[range]) {
+                tracing::debug!(%from, error = %e, "dropped malformed datagram");
+            }
+            self.drain()?;
+        }
+        Ok(true)
+    }
+
+    /// Sends what the core queued and handles its events, in the order the core requires.
+    fn drain(&mut self) -> Result<(), DaemonError> {
+        let (std_now, now) = self.clock.now();
+        while let Some(t) = self.totem.poll_transmit() {
+            // Sealed once for all links and peers: a copy arriving on a second link is then
+            // dropped by the replay window, which makes it a free de-duplication.
+            let payload: &[u8] = match &mut self.crypto {
+                None => &t.payload,
+                Some(crypto) => {
+                    crypto.seal(&t.payload, &mut self.seal_buf);
+                    &self.seal_buf
+                }
+            };
+            for link in &mut self.links {
+                if let Destination::Node(id) = t.destination {
+                    if !link.has_node(id) {
+                        continue;
+                    }
+                }
+                link.send(std_now, t.destination, payload);
+            }
+        }
+        while let Some(event) = self.totem.poll_event() {
+            match event {
+                Event::StoreRingSeq(seq) => {
+                    ringid::store(&self.state_dir, self.node_id, seq).map_err(io_err("store ring id"))?;
+                    tracing::debug!(seq, "stored ring seq");
+                }
+                Event::StateChange { state, ring_id, reason } => {
+                    tracing::debug!(%state, %ring_id, reason, "state change");
+                    self.status_dirty = true;
+                }
+                Event::Configuration(change) if change.kind == ConfigurationKind::Regular => {
+                    tracing::info!(
+                        ring_id = %change.ring_id,
+                        members = ?change.members,
+                        joined = ?change.joined,
+                        "new membership"
+                    );
+                    self.keys.update_members(&self.conf, &change.members);
+                    self.last_membership_ms = Some(now.as_nanos() / 1_000_000);
+                    self.membership_changes += 1;
+                    self.status_dirty = true;
+                }
+                Event::Configuration(change) => {
+                    if !change.left.is_empty() {
+                        tracing::info!(ring_id = %change.ring_id, left = ?change.left, "members left");
+                    }
+                }
+                Event::Deliver { .. } | Event::DeliverFrame { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn leave(mut self) -> Result<(), DaemonError> {
+        let (_, now) = self.clock.now();
+        self.totem.leave(now);
+        self.drain()?;
+        self.write_status(true);
+        tracing::info!("left the ring, exiting");
+        Ok(())
+    }
+
+    /// Per-link status: counters and, per node, when it was last heard on the link. A link is
+    /// up while some other node was heard on it within two token timeouts (or it has no
+    /// other node); transitions are logged.
+    fn link_health(&mut self, std_now: std::time::Instant) -> Vec<serde_json::Value> {
+        let window = self.conf.totem.token * 2;
+        let mut out = Vec::new();
+        for (slot, link) in self.links.iter().enumerate() {
+            let mut others = 0;
+            let mut heard = 0;
+            let mut peers = Vec::new();
+            for (id, addr, last) in link.peers() {
+                if id == self.node_id {
+                    continue;
+                }
+                others += 1;
+                let ago = last.map(|t| std_now.saturating_duration_since(t));
+                let up = ago.is_some_and(|a| a <= window);
+                heard += usize::from(up);
+                peers.push(json!({
+                    "node": id, "addr": addr.to_string(), "up": up,
+                    "last_rx_ms_ago": ago.map(|a| a.as_millis() as u64),
+                }));
+            }
+            let up = others == 0 || heard > 0;
+            if up != self.link_up[slot] {
+                if up {
+                    tracing::info!(link = link.link(), "link is up again");
+                } else {
+                    tracing::warn!(
+                        link = link.link(),
+                        window_ms = window.as_millis() as u64,
+                        "link down: no node heard on it"
+                    );
+                }
+                self.link_up[slot] = up;
+            }
+            let ls = link.stats();
+            out.push(json!({
+                "link": link.link(),
+                "local": link.local_addr().to_string(),
+                "up": up,
+                "peers": peers,
+                "tx_packets": ls.tx_packets, "tx_bytes": ls.tx_bytes, "tx_errors": ls.tx_errors,
+                "rx_packets": ls.rx_packets, "rx_bytes": ls.rx_bytes,
+                "rx_blocked_unlisted": ls.rx_blocked_unlisted,
+                "fault_dropped": ls.fault_dropped, "fault_delayed": ls.fault_delayed,
+            }));
+        }
+        out
+    }
+
+    fn write_status(&mut self, stopped: bool) {
+        let (std_now, now) = self.clock.now();
+        let links = self.link_health(std_now);
+        let srp = self.totem.srp();
+        self.keys.update_stats(srp.stats(), srp.state());
+        let state = if stopped {
+            "LEFT".to_owned()
+        } else {
+            srp.state().to_string()
+        };
+        let snapshot = status::Snapshot {
+            node_id: self.node_id,
+            cluster_name: &self.conf.cluster_name,
+            pid: std::process::id(),
+            state: &state,
+            ring_id: srp.ring_id(),
+            members: srp.members(),
+            uptime_ms: now.as_nanos() / 1_000_000,
+            last_membership_ms: self.last_membership_ms,
+            membership_changes: self.membership_changes,
+            links,
+            crypto: json!({
+                "enabled": self.crypto.is_some(),
+                "rx_truncated": self.crypto_drops[0],
+                "rx_forged": self.crypto_drops[1],
+                "rx_replayed": self.crypto_drops[2],
+            }),
+            keys: &self.keys,
+        };
+        if let Err(e) = status::write(&self.state_dir, &snapshot.to_json()) {
+            tracing::warn!(error = %e, "cannot write the status file");
+        }
+        self.status_dirty = false;
+        self.last_status = std_now;
+    }
+}

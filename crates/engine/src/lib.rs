@@ -1,0 +1,11 @@
+//! ferrosyncd's building blocks: the corosync.conf reader, the cmap-style key store, ring id
+//! persistence and the event loop that drives the sans-IO `totem` core over `transport`.
+
+pub mod blackbox;
+pub mod conf;
+pub mod daemon;
+pub mod keystore;
+pub mod local_cluster;
+pub mod netns;
+pub mod ringid;
+pub mod status;

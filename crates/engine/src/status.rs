@@ -1,0 +1,80 @@
+//! The status file `<statedir>/status.json`: the daemon's own view (membership, ring id,
+//! state, links, counters, the key store), replaced atomically on every membership or state
+//! change and once a second. `ferrosync status` and the process tests read it; the libqb IPC
+//! will replace it as the admin interface.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+/// File name inside the state directory.
+pub const FILE_NAME: &str = "status.json";
+
+pub fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join(FILE_NAME)
+}
+
+/// What one status snapshot reports.
+pub struct Snapshot<'a> {
+    pub node_id: u32,
+    pub cluster_name: &'a str,
+    pub pid: u32,
+    pub state: &'a str,
+    pub ring_id: totem::RingId,
+    pub members: &'a [u32],
+    pub uptime_ms: u64,
+    /// Monotonic ms (since daemon start) of the last regular configuration, and how many.
+    pub last_membership_ms: Option<u64>,
+    pub membership_changes: u64,
+    pub links: Vec<Value>,
+    /// Whether datagrams are sealed, and how many were refused.
+    pub crypto: Value,
+    pub keys: &'a crate::keystore::KeyStore,
+}
+
+impl Snapshot<'_> {
+    pub fn to_json(&self) -> Value {
+        let keys: Map<String, Value> = self
+            .keys
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+            .collect();
+        let updated_unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        json!({
+            "node_id": self.node_id,
+            "cluster_name": self.cluster_name,
+            "pid": self.pid,
+            "state": self.state,
+            "ring_id": { "rep": self.ring_id.rep, "seq": self.ring_id.seq, "text": self.ring_id.to_string() },
+            "members": self.members,
+            "uptime_ms": self.uptime_ms,
+            "last_membership_ms": self.last_membership_ms,
+            "membership_changes": self.membership_changes,
+            "links": self.links,
+            "crypto": self.crypto,
+            "updated_unix_ms": updated_unix_ms,
+            "keys": keys,
+        })
+    }
+}
+
+/// Replaces the status file atomically (write a temporary file, then rename), so a reader
+/// never sees a half-written file.
+pub fn write(state_dir: &Path, status: &Value) -> std::io::Result<()> {
+    let tmp = state_dir.join(".status.json.tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        serde_json::to_writer_pretty(&mut f, status)?;
+        f.write_all(b"\n")?;
+    }
+    std::fs::rename(tmp, path(state_dir))
+}
+
+/// Reads a status file (for the CLI and tests).
+pub fn read(state_dir: &Path) -> std::io::Result<Value> {
+    let text = std::fs::read_to_string(path(state_dir))?;
+    serde_json::from_str(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}

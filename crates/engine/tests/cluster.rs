@@ -1,0 +1,325 @@
+//! Real `ferrosyncd` processes on loopback. Every test has its own 127.0.X.0/24 addresses and
+//! port so tests run in parallel; the `LocalCluster` guard kills its daemons by PID on drop,
+//! panics included. Membership is asserted from the daemons' own status files.
+
+use std::time::{Duration, Instant};
+
+use engine::local_cluster::{LocalCluster, Spec};
+use nix::sys::signal::Signal;
+
+/// Base token timeout of these tests; consensus is 1.2× this.
+const TOKEN_MS: u64 = 1000;
+/// Bound of every wait for a membership: token + consensus + a generous margin for a busy CI.
+const WAIT: Duration = Duration::from_secs(20);
+
+fn cluster(nodes: u32, net: u8, port: u16) -> LocalCluster {
+    LocalCluster::start(Spec::new(
+        env!("CARGO_BIN_EXE_ferrosyncd").into(),
+        nodes,
+        [127, 0, net],
+        port,
+        TOKEN_MS,
+    ))
+    .expect("start cluster")
+}
+
+#[test]
+fn three_nodes_form_one_ring_and_survive_kill_and_restart() {
+    let mut c = cluster(3, 81, 26001);
+    let (first, _) = c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+
+    c.kill(3).unwrap();
+    let (after_kill, took) = c.wait_for_ring(&[1, 2], WAIT).unwrap();
+    assert!(after_kill.ring_seq > first.ring_seq);
+    // Detection needs the token timeout at least: a faster "re-form" would be a bug.
+    assert!(
+        took >= Duration::from_millis(TOKEN_MS / 2),
+        "re-formed suspiciously fast: {took:?}"
+    );
+
+    c.start_node(3).unwrap();
+    let (rejoined, _) = c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    assert!(rejoined.ring_seq > after_kill.ring_seq);
+    // The restarted node loaded its stored ring seq, so its ring id keeps rising.
+    let stored = std::fs::read(c.node_dir(3).join("ringid_3")).unwrap();
+    assert_eq!(stored.len(), 8);
+    assert!(u64::from_ne_bytes(stored.try_into().unwrap()) >= after_kill.ring_seq);
+}
+
+#[test]
+fn stopped_node_is_expelled_and_merges_back_on_continue() {
+    let c = cluster(3, 82, 26002);
+    c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    c.signal(2, Signal::SIGSTOP).unwrap();
+    let (without, _) = c.wait_for_ring(&[1, 3], WAIT).unwrap();
+    c.signal(2, Signal::SIGCONT).unwrap();
+    let (merged, _) = c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    assert!(merged.ring_seq > without.ring_seq);
+}
+
+#[test]
+fn sigterm_leaves_and_the_others_reform_at_once() {
+    let mut c = cluster(3, 83, 26003);
+    c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    let sent = Instant::now();
+    c.signal(1, Signal::SIGTERM).unwrap();
+    let (view, _) = c.wait_for_ring(&[2, 3], WAIT).unwrap();
+    let took = sent.elapsed();
+    assert_eq!(
+        view.ring_id.split('.').next(),
+        Some("2"),
+        "lowest remaining node is the rep"
+    );
+    assert!(
+        took < Duration::from_millis(TOKEN_MS / 2),
+        "leave took {took:?}, token is {TOKEN_MS} ms"
+    );
+    assert!(
+        c.wait_exit(1, Duration::from_secs(5)).unwrap(),
+        "ferrosyncd did not exit on SIGTERM"
+    );
+    assert!(!c.node_dir(1).join("ferrosyncd.pid").exists(), "pid file left behind");
+}
+
+#[test]
+fn five_nodes_form_one_ring_and_lose_two() {
+    let mut c = cluster(5, 84, 26004);
+    c.wait_for_ring(&[1, 2, 3, 4, 5], WAIT).unwrap();
+    c.kill(2).unwrap();
+    c.kill(5).unwrap();
+    c.wait_for_ring(&[1, 3, 4], WAIT).unwrap();
+    c.start_node(5).unwrap();
+    c.wait_for_ring(&[1, 3, 4, 5], WAIT).unwrap();
+}
+
+#[test]
+fn membership_holds_under_packet_loss() {
+    // 5 % of datagrams dropped by the transport's test fault hook: retransmissions and token
+    // retransmits must keep the ring, so node 1 sees exactly one membership, the full one.
+    let mut c = LocalCluster::start(Spec {
+        env: vec![("FERROSYNC_TEST_FAULTS".into(), "drop=50,seed=3".into())],
+        ..Spec::new(
+            env!("CARGO_BIN_EXE_ferrosyncd").into(),
+            3,
+            [127, 0, 85],
+            26005,
+            TOKEN_MS,
+        )
+    })
+    .unwrap();
+    let (ring, _) = c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let (still, _) = c.wait_for_ring(&[1, 2, 3], Duration::ZERO).unwrap();
+    assert_eq!(ring.ring_id, still.ring_id, "membership changed under 5% loss");
+    let status = engine::status::read(&c.node_dir(1)).unwrap();
+    assert!(
+        status["links"][0]["fault_dropped"].as_u64().unwrap() > 0,
+        "fault hook never fired"
+    );
+    c.stop_all();
+}
+
+#[test]
+fn config_test_mode_and_bad_config() {
+    let daemon = env!("CARGO_BIN_EXE_ferrosyncd");
+    let dir = std::env::temp_dir().join(format!("ferrosync-conftest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.conf");
+    std::fs::write(
+        &good,
+        "totem {\n transport: udpu\n}\nnodelist {\n node {\n  ring0_addr: 127.0.86.1\n  nodeid: 1\n }\n}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(daemon)
+        .args(["-t", "-c"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK (node 1, 1 nodes, token 3000 ms"));
+    let bad = dir.join("bad.conf");
+    std::fs::write(&bad, "totem {\n token: fast\n}\n").unwrap();
+    let out = std::process::Command::new(daemon)
+        .args(["-t", "-c"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.conf:2: totem.token: \"fast\" is not a non-negative integer"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn partition_in_network_namespaces_and_heal() {
+    let spec = Spec {
+        netns: Some(format!("fsp{}-", std::process::id())),
+        ..Spec::new(env!("CARGO_BIN_EXE_ferrosyncd").into(), 5, [10, 204, 0], 5405, TOKEN_MS)
+    };
+    let c = match LocalCluster::start(spec) {
+        Ok(c) => c,
+        Err(engine::local_cluster::ClusterError::Netns(why)) => {
+            eprintln!("SKIP partition test: cannot create network namespaces here ({why})");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let (whole, _) = c.wait_for_ring(&[1, 2, 3, 4, 5], WAIT).unwrap();
+    c.partition(&[4, 5]).unwrap();
+    let (a, _) = c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    let (b, _) = c.wait_for_ring(&[4, 5], WAIT).unwrap();
+    assert_ne!(a.ring_id, b.ring_id);
+    assert!(a.ring_seq > whole.ring_seq && b.ring_seq > whole.ring_seq);
+    c.heal().unwrap();
+    let (healed, _) = c.wait_for_ring(&[1, 2, 3, 4, 5], WAIT).unwrap();
+    assert!(healed.ring_seq > a.ring_seq.max(b.ring_seq));
+}
+
+#[test]
+fn two_links_one_dead_from_the_start_changes_nothing() {
+    // Link 0 drops everything (test fault hook); the ring forms and stays on link 1.
+    let spec = Spec {
+        links: 2,
+        env: vec![("FERROSYNC_TEST_FAULTS_LINK0".into(), "drop=1000".into())],
+        ..Spec::new(
+            env!("CARGO_BIN_EXE_ferrosyncd").into(),
+            3,
+            [127, 0, 88],
+            26006,
+            TOKEN_MS,
+        )
+    };
+    let c = LocalCluster::start(spec).unwrap();
+    let (ring, _) = c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    let changes = |c: &LocalCluster| engine::status::read(&c.node_dir(1)).unwrap()["membership_changes"].as_u64();
+    let before = changes(&c);
+    std::thread::sleep(Duration::from_millis(2500));
+    let (still, _) = c.wait_for_ring(&[1, 2, 3], Duration::ZERO).unwrap();
+    assert_eq!(ring.ring_id, still.ring_id);
+    assert_eq!(before, changes(&c));
+    let status = engine::status::read(&c.node_dir(1)).unwrap();
+    assert_eq!(status["links"][0]["up"], false, "{}", status["links"]);
+    assert_eq!(status["links"][1]["up"], true, "{}", status["links"]);
+    assert_eq!(status["links"][0]["fault_dropped"].as_u64().map(|d| d > 0), Some(true));
+}
+
+#[test]
+fn losing_one_of_two_links_mid_run_changes_no_membership() {
+    let spec = Spec {
+        netns: Some(format!("fsl{}-", std::process::id())),
+        links: 2,
+        ..Spec::new(env!("CARGO_BIN_EXE_ferrosyncd").into(), 3, [10, 205, 0], 5405, TOKEN_MS)
+    };
+    let c = match LocalCluster::start(spec) {
+        Ok(c) => c,
+        Err(engine::local_cluster::ClusterError::Netns(why)) => {
+            eprintln!("SKIP two-link test: cannot create network namespaces here ({why})");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let (ring, _) = c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    for link in [0, 1] {
+        c.set_link(link, false).unwrap();
+        // Well past token + consensus: a membership change would have happened by now.
+        std::thread::sleep(Duration::from_millis(3 * TOKEN_MS));
+        let (still, _) = c.wait_for_ring(&[1, 2, 3], Duration::ZERO).unwrap();
+        assert_eq!(
+            ring.ring_id, still.ring_id,
+            "membership changed after cutting link {link}"
+        );
+        let status = engine::status::read(&c.node_dir(2)).unwrap();
+        assert_eq!(status["links"][link as usize]["up"], false, "{}", status["links"]);
+        c.set_link(link, true).unwrap();
+        std::thread::sleep(Duration::from_millis(TOKEN_MS));
+    }
+}
+
+#[test]
+fn crypto_wrong_key_never_joins_and_forged_or_replayed_datagrams_are_counted() {
+    let mut c = LocalCluster::start(Spec {
+        crypto: true,
+        ..Spec::new(
+            env!("CARGO_BIN_EXE_ferrosyncd").into(),
+            3,
+            [127, 0, 89],
+            26007,
+            TOKEN_MS,
+        )
+    })
+    .unwrap();
+    c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+
+    // Node 3 comes back with another key: it must stay alone.
+    c.kill(3).unwrap();
+    let (two, _) = c.wait_for_ring(&[1, 2], WAIT).unwrap();
+    c.write_key(3, &[0x5a; 256]).unwrap();
+    c.start_node(3).unwrap();
+    c.wait_for_ring(&[3], WAIT).unwrap();
+    std::thread::sleep(Duration::from_millis(2 * TOKEN_MS));
+    let (still, _) = c.wait_for_ring(&[1, 2], Duration::ZERO).unwrap();
+    assert_eq!(
+        two.ring_id, still.ring_id,
+        "a node with the wrong key disturbed the ring"
+    );
+    assert_eq!(c.view(3).unwrap().members, [3]);
+    let forged = |c: &LocalCluster, id| engine::status::read(&c.node_dir(id)).unwrap()["crypto"]["rx_forged"].as_u64();
+    std::thread::sleep(Duration::from_millis(1100)); // status refresh
+    assert!(forged(&c, 1).unwrap() > 0, "node 1 counted no forged datagrams");
+
+    // Take node 3's address, capture a sealed datagram of node 1 (the rep multicasts merge-detects
+    // to every nodelist node), replay it and a bit-flipped copy to node 2, which got the same bytes.
+    c.kill(3).unwrap();
+    let spy = std::net::UdpSocket::bind(c.addr(3)).unwrap();
+    spy.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 2048];
+    let give_up = Instant::now() + Duration::from_secs(10);
+    let packet = loop {
+        assert!(Instant::now() < give_up, "no datagram from node 1 within 10 s");
+        let (len, from) = spy.recv_from(&mut buf).expect("no datagram at all within 5 s");
+        if from == c.addr(1) {
+            break buf[..len].to_vec();
+        }
+    };
+    let status = |c: &LocalCluster| engine::status::read(&c.node_dir(2)).unwrap()["crypto"].clone();
+    let before = status(&c);
+    let mut flipped = packet.clone();
+    let last = flipped.len() - 20;
+    flipped[last] ^= 0x10;
+    spy.send_to(&flipped, c.addr(2)).unwrap();
+    spy.send_to(&packet, c.addr(2)).unwrap();
+    spy.send_to(&packet[..10], c.addr(2)).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let after = status(&c);
+    for key in ["rx_forged", "rx_replayed", "rx_truncated"] {
+        assert!(after[key].as_u64() > before[key].as_u64(), "{key}: {before} -> {after}");
+    }
+    c.wait_for_ring(&[1, 2], Duration::ZERO).unwrap();
+}
+
+#[test]
+fn flight_recorder_dumps_on_sigusr2() {
+    let c = cluster(1, 90, 26008);
+    c.wait_for_ring(&[1], WAIT).unwrap();
+    let dump = c.node_dir(1).join(engine::blackbox::DUMP_NAME);
+    assert!(!dump.exists());
+    c.signal(1, Signal::SIGUSR2).unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    while !dump.exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let records = engine::blackbox::parse_dump(&std::fs::read(&dump).unwrap()).unwrap();
+    // Debug events are recorded although the log level is info.
+    assert!(
+        records
+            .iter()
+            .any(|r| r.level == 4 && r.text.contains("stored ring seq")),
+        "{records:?}"
+    );
+    assert!(records.iter().any(|r| r.text.contains("new membership")));
+    // The daemon keeps running after a dump.
+    c.wait_for_ring(&[1], Duration::ZERO).unwrap();
+}

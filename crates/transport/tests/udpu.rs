@@ -1,0 +1,133 @@
+//! udpu over real loopback sockets. Each test uses its own 127.0.x.y addresses and ports so
+//! tests can run in parallel.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Token};
+use totem::Destination;
+use transport::{Faults, Udpu, UdpuConfig, RECV_BUFFER};
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn link(id: u32, nodes: &[(u32, SocketAddr)], faults: Option<Faults>) -> Udpu {
+    Udpu::bind(UdpuConfig {
+        link: 0,
+        local_nodeid: id,
+        nodes: nodes.to_vec(),
+        block_unlisted_ips: true,
+        faults,
+    })
+    .unwrap()
+}
+
+/// Receives everything that arrives within `wait`.
+fn drain(u: &mut Udpu, wait: Duration) -> Vec<Vec<u8>> {
+    let mut poll = Poll::new().unwrap();
+    u.register(poll.registry(), Token(0)).unwrap();
+    let mut events = Events::with_capacity(8);
+    let mut buf = vec![0u8; RECV_BUFFER];
+    let mut got = Vec::new();
+    let end = Instant::now() + wait;
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        poll.poll(&mut events, Some(left)).unwrap();
+        while let Some((len, _)) = u.recv(Instant::now(), &mut buf) {
+            got.push(buf[..len].to_vec());
+        }
+    }
+    u.deregister(poll.registry()).unwrap();
+    got
+}
+
+#[test]
+fn all_nodes_is_unicast_to_every_other_node_and_self_loops_back() {
+    let nodes = [
+        (1, addr("127.0.61.1:25401")),
+        (2, addr("127.0.61.2:25401")),
+        (3, addr("127.0.61.3:25401")),
+    ];
+    let mut a = link(1, &nodes, None);
+    let mut b = link(2, &nodes, None);
+    let mut c = link(3, &nodes, None);
+    let now = Instant::now();
+    a.send(now, Destination::AllNodes, b"mcast");
+    a.send(now, Destination::Node(1), b"token-to-self");
+    assert_eq!(drain(&mut b, Duration::from_millis(100)), vec![b"mcast".to_vec()]);
+    assert_eq!(drain(&mut c, Duration::from_millis(50)), vec![b"mcast".to_vec()]);
+    assert_eq!(
+        drain(&mut a, Duration::from_millis(50)),
+        vec![b"token-to-self".to_vec()]
+    );
+    assert_eq!(a.stats().tx_packets, 3);
+    assert_eq!(b.stats().rx_packets, 1);
+}
+
+#[test]
+fn ipv6_loopback() {
+    let nodes = [(1, addr("[::1]:25402")), (2, addr("[::1]:25403"))];
+    let (Ok(mut a), Ok(mut b)) = (
+        Udpu::bind(UdpuConfig {
+            link: 0,
+            local_nodeid: 1,
+            nodes: nodes.to_vec(),
+            block_unlisted_ips: true,
+            faults: None,
+        }),
+        Udpu::bind(UdpuConfig {
+            link: 0,
+            local_nodeid: 2,
+            nodes: nodes.to_vec(),
+            block_unlisted_ips: true,
+            faults: None,
+        }),
+    ) else {
+        eprintln!("SKIP: no IPv6 loopback on this host");
+        return;
+    };
+    a.send(Instant::now(), Destination::Node(2), b"v6");
+    assert_eq!(drain(&mut b, Duration::from_millis(100)), vec![b"v6".to_vec()]);
+    b.send(Instant::now(), Destination::AllNodes, b"back");
+    assert_eq!(drain(&mut a, Duration::from_millis(100)), vec![b"back".to_vec()]);
+}
+
+#[test]
+fn unlisted_sources_are_dropped_and_counted() {
+    let nodes = [(1, addr("127.0.62.1:25404")), (2, addr("127.0.62.2:25404"))];
+    let mut a = link(1, &nodes, None);
+    let stranger = std::net::UdpSocket::bind("127.0.62.9:0").unwrap();
+    stranger.send_to(b"intruder", "127.0.62.1:25404").unwrap();
+    let mut b = link(2, &nodes, None);
+    b.send(Instant::now(), Destination::Node(1), b"friend");
+    assert_eq!(drain(&mut a, Duration::from_millis(100)), vec![b"friend".to_vec()]);
+    assert_eq!(a.stats().rx_blocked_unlisted, 1);
+    let heard: Vec<_> = a.peers().map(|(id, _, t)| (id, t.is_some())).collect();
+    assert_eq!(heard, [(1, false), (2, true)], "link health records who was heard");
+}
+
+#[test]
+fn fault_hook_drops_and_delays() {
+    let nodes = [(1, addr("127.0.63.1:25405")), (2, addr("127.0.63.2:25405"))];
+    let mut a = link(1, &nodes, Some(Faults::parse("drop=1000").unwrap()));
+    let mut b = link(2, &nodes, None);
+    for _ in 0..10 {
+        a.send(Instant::now(), Destination::AllNodes, b"lost");
+    }
+    assert!(drain(&mut b, Duration::from_millis(50)).is_empty());
+    assert_eq!(a.stats().fault_dropped, 10);
+
+    let mut d = link(
+        1,
+        &[(1, addr("127.0.63.1:25406")), (2, addr("127.0.63.2:25405"))],
+        Some(Faults::parse("delay=1000,delay_ms=40").unwrap()),
+    );
+    let sent = Instant::now();
+    d.send(sent, Destination::Node(2), b"late");
+    assert!(d.next_deadline().is_some());
+    d.flush_delayed(sent);
+    assert!(drain(&mut b, Duration::from_millis(20)).is_empty());
+    d.flush_delayed(sent + Duration::from_millis(40));
+    assert_eq!(drain(&mut b, Duration::from_millis(100)), vec![b"late".to_vec()]);
+    assert_eq!(d.next_deadline(), None);
+}

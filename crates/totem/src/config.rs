@@ -20,6 +20,11 @@ pub struct Config {
     pub send_join: Duration,
     /// Time to reach consensus in GATHER before non-responders are declared failed.
     pub consensus: Duration,
+    /// In GATHER, nodes that sent nothing for this long while every other node agrees
+    /// with us are declared failed without waiting for `consensus` (zero: wait, as
+    /// corosync does). This is what makes failover take token + this instead of
+    /// token + consensus.
+    pub fail_silent_after: Duration,
     /// Merge-detect interval of an idle ring's representative.
     pub merge: Duration,
     /// Interval of the downcheck timer (kept for configuration compatibility).
@@ -89,6 +94,7 @@ impl Config {
             join: Duration::from_millis(50),
             send_join: Duration::ZERO,
             consensus: Duration::from_micros((token_ms * 1200.0) as u64),
+            fail_silent_after: Duration::from_millis(200),
             merge: Duration::from_millis(200),
             downcheck: Duration::from_millis(1000),
             fail_recv_const: 2500,
@@ -129,6 +135,15 @@ impl Config {
             return Err(ConfigError {
                 field: "hold",
                 reason: "must be positive and below token".into(),
+            });
+        }
+        if !self.fail_silent_after.is_zero() && self.fail_silent_after < self.join * 2 {
+            return Err(ConfigError {
+                field: "fail_silent_after",
+                reason: format!(
+                    "{:?} must be zero or at least two join intervals",
+                    self.fail_silent_after
+                ),
             });
         }
         if self.consensus < self.token {

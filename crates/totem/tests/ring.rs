@@ -155,8 +155,21 @@ fn lossy_network_keeps_order_and_converges() {
         if !net.nodes.contains_key(&3) {
             net.start(3);
         }
-        net.run_until_converged(Duration::from_secs(20))
-            .unwrap_or_else(|| panic!("seed {seed}: no convergence"));
+        if net.run_until_converged(Duration::from_secs(20)).is_none() {
+            let states: Vec<String> = net
+                .nodes
+                .iter()
+                .map(|(id, n)| {
+                    format!(
+                        "n{id} {} {} {:?}",
+                        n.srp().state(),
+                        n.srp().ring_id(),
+                        n.srp().members()
+                    )
+                })
+                .collect();
+            panic!("seed {seed}: no convergence: {states:?}");
+        }
         for id in [1, 2, 4] {
             net.submit(id, format!("final-{id}").as_bytes()).unwrap();
         }

@@ -12,7 +12,11 @@ use totem::{Destination, Event, Instant, MembState, RingId, Totem};
 
 /// A 2-node ring {1, 2} driven to OPERATIONAL, with node 2 taken out for direct driving.
 fn operational_node2() -> (Totem, Instant, RingId) {
-    let mut net = Net::new(&[1, 2], fast_config(2));
+    operational_node2_with(fast_config(2))
+}
+
+fn operational_node2_with(config: totem::Config) -> (Totem, Instant, RingId) {
+    let mut net = Net::new(&[1, 2], config);
     net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
     let now = net.now;
     let mut node = net.nodes.remove(&2).unwrap();
@@ -205,8 +209,53 @@ fn stale_join_from_a_member_is_ignored() {
 }
 
 #[test]
-fn gather_consensus_timeout_marks_silent_nodes_failed() {
+fn gather_fails_silent_nodes_before_the_consensus_timeout() {
     let (mut node, now, ring) = operational_node2();
+    // Node 1 never speaks again; node 3 is new and keeps agreeing with us.
+    let join = Join {
+        sender: 3,
+        system_from: 3,
+        ring_seq: ring.seq,
+        proc_list: vec![3],
+        ..Default::default()
+    };
+    feed(&mut node, now, Message::Join(join));
+    let (sent, _) = drain(&mut node);
+    let mine = sent_join(&sent).unwrap().clone();
+    let echo = Join {
+        sender: 3,
+        system_from: 3,
+        ..mine
+    };
+    let t = now + ms(10);
+    feed(&mut node, t, Message::Join(echo));
+    drain(&mut node);
+    let silent_after = fast_config(2).fail_silent_after;
+    node.handle_timeout(now + silent_after);
+    let (sent, events) = drain(&mut node);
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::StateChange {
+            reason: "silent nodes failed",
+            ..
+        }
+    )));
+    let last = sent
+        .iter()
+        .rev()
+        .find_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
+        .unwrap();
+    assert_eq!(last.failed_list, vec![1], "only the silent node is given up on");
+    assert!(now + silent_after < now + fast_config(2).consensus);
+}
+
+#[test]
+fn gather_consensus_timeout_marks_silent_nodes_failed() {
+    let config = totem::Config {
+        fail_silent_after: Duration::ZERO,
+        ..fast_config(2)
+    };
+    let (mut node, now, ring) = operational_node2_with(config);
     let join = Join {
         sender: 3,
         system_from: 3,

@@ -95,6 +95,8 @@ pub struct Stats {
     pub recovery_entered: u64,
     pub recovery_token_lost: u64,
     pub consensus_timeouts: u64,
+    /// Nodes failed early for silence in GATHER (see `Config::fail_silent_after`).
+    pub silent_failed: u64,
     pub rx_msg_dropped: u64,
     pub continuous_gather: u64,
     pub malformed_rx: u64,

@@ -20,6 +20,11 @@ impl Srp {
         self.consensus.push(self.my_id);
         self.heard.clear();
         self.set_timer(Timer::Consensus, self.config.consensus);
+        if self.config.fail_silent_after.is_zero() {
+            self.timers.cancel(Timer::Silent);
+        } else {
+            self.set_timer(Timer::Silent, self.config.fail_silent_after);
+        }
         self.stats.gather_entered += 1;
         if reason == "consensus timeout" {
             self.stats.continuous_gather += 1;
@@ -119,13 +124,19 @@ impl Srp {
         }
         let (proc_before, failed_before) = (self.my_proc_list.len(), self.my_failed_list.len());
         sets::merge(&mut self.my_proc_list, &join.proc_list);
-        if sets::contains(&join.failed_list, self.my_id) && self.state == MembState::Gather {
+        let thinks_we_failed = sets::contains(&join.failed_list, self.my_id);
+        if thinks_we_failed && self.state == MembState::Gather && join.ring_seq >= self.my_ring_id.seq {
             // It thinks we failed: then we cannot be in one ring with it for now. What it
             // says about nodes outside our ring still helps us agree with the others.
             // (Only within a round: from OPERATIONAL we start a fresh one and our own joins
             // tell it we are alive; failing it back would let two groups fail each other
-            // forever, each forming a ring just as the other's stale joins arrive.)
+            // forever, each forming a ring just as the other's stale joins arrive. Nor from
+            // a join older than our ring: it judged us in a round we have since left.)
             sets::merge(&mut self.my_failed_list, &[from]);
+            let others = sets::subtract(&join.failed_list, &self.my_memb_list);
+            sets::merge(&mut self.my_failed_list, &others);
+        } else if thinks_we_failed {
+            // A stale verdict on us: take its view of the others only.
             let others = sets::subtract(&join.failed_list, &self.my_memb_list);
             sets::merge(&mut self.my_failed_list, &others);
         } else if sets::contains(&self.my_memb_list, from) {
@@ -207,12 +218,35 @@ impl Srp {
             // Give up first on the nodes we did not hear at all. Failing the ones that
             // talk but still disagree (corosync fails every non-consenting node) splits
             // groups that only waited on a silent node, and they split again each round.
-            let no_consensus = sets::subtract(&self.my_proc_list, &self.consensus);
+            let no_consensus = sets::subtract(&self.token_memb(), &self.consensus);
             let silent = sets::subtract(&no_consensus, &self.heard);
             let give_up = if silent.is_empty() { no_consensus } else { silent };
             sets::merge(&mut self.my_failed_list, &give_up);
             self.gather_enter("consensus timeout");
         }
+    }
+
+    /// Everyone we heard from agrees with us except for nodes that sent nothing at all
+    /// since we entered GATHER: they are gone, so form the ring without them now instead
+    /// of after the whole consensus timeout (corosync waits `consensus` here; a live node
+    /// that was merely slow merges back through merge detection).
+    pub(super) fn silent_timeout(&mut self) {
+        if self.state != MembState::Gather {
+            return;
+        }
+        let memb = self.token_memb();
+        let silent: Vec<NodeId> = memb
+            .iter()
+            .copied()
+            .filter(|&n| n != self.my_id && !sets::contains(&self.heard, n))
+            .collect();
+        let talking = sets::subtract(&memb, &silent);
+        if silent.is_empty() || !sets::subset(&talking, &self.consensus) {
+            return;
+        }
+        self.stats.silent_failed += silent.len() as u64;
+        sets::merge(&mut self.my_failed_list, &silent);
+        self.gather_enter("silent nodes failed");
     }
 
     /// The lowest member builds the commit token: new ring `{me, highest seq seen + 4}`.
@@ -278,6 +312,7 @@ impl Srp {
         self.emit(crate::srp::Event::StoreRingSeq(self.my_ring_id.seq));
         self.timers.cancel(Timer::Join);
         self.timers.cancel(Timer::Consensus);
+        self.timers.cancel(Timer::Silent);
         self.stats.commit_entered += 1;
         self.stats.continuous_gather = 0;
         self.my_trc = 0;

@@ -351,6 +351,7 @@ impl Srp {
                 Timer::MergeDetect => self.merge_detect_timeout(),
                 Timer::Join => self.join_timeout(),
                 Timer::Consensus => self.consensus_timeout(),
+                Timer::Silent => self.silent_timeout(),
             }
         }
     }

@@ -18,9 +18,11 @@ pub(crate) enum Timer {
     Join = 4,
     /// Consensus deadline in GATHER.
     Consensus = 5,
+    /// In GATHER: give up early on nodes that sent nothing while the rest agree.
+    Silent = 6,
 }
 
-const COUNT: usize = 6;
+const COUNT: usize = 7;
 const ALL: [Timer; COUNT] = [
     Timer::TokenLoss,
     Timer::TokenRetransmit,
@@ -28,6 +30,7 @@ const ALL: [Timer; COUNT] = [
     Timer::MergeDetect,
     Timer::Join,
     Timer::Consensus,
+    Timer::Silent,
 ];
 
 #[derive(Clone, Debug, Default)]

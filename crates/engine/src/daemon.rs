@@ -328,6 +328,11 @@ impl Daemon {
     /// Sends what the core queued and handles its events, in the order the core requires.
     fn drain(&mut self) -> Result<(), DaemonError> {
         let (std_now, now) = self.clock.now();
+        // The ring seq goes to disk before the commit token that announces it leaves.
+        if let Some(seq) = self.totem.poll_ring_seq_to_store() {
+            ringid::store(&self.state_dir, self.node_id, seq).map_err(io_err("store ring id"))?;
+            tracing::debug!(seq, "stored ring seq");
+        }
         while let Some(t) = self.totem.poll_transmit() {
             // Sealed once for all links and peers: a copy arriving on a second link is then
             // dropped by the replay window, which makes it a free de-duplication.
@@ -349,10 +354,8 @@ impl Daemon {
         }
         while let Some(event) = self.totem.poll_event() {
             match event {
-                Event::StoreRingSeq(seq) => {
-                    ringid::store(&self.state_dir, self.node_id, seq).map_err(io_err("store ring id"))?;
-                    tracing::debug!(seq, "stored ring seq");
-                }
+                // Already stored above, before anything was sent.
+                Event::StoreRingSeq(_) => {}
                 Event::StateChange { state, ring_id, reason } => {
                     tracing::debug!(%state, %ring_id, reason, "state change");
                     self.status_dirty = true;

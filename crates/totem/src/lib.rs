@@ -7,7 +7,8 @@
 //! 1. feed input: [`Totem::handle_packet`] for every datagram, [`Totem::handle_timeout`]
 //!    when the deadline from [`Totem::poll_timeout`] has passed, [`Totem::submit`] for
 //!    application messages;
-//! 2. drain [`Totem::poll_transmit`] and send each datagram;
+//! 2. persist [`Totem::poll_ring_seq_to_store`] if it returns a seq, then drain
+//!    [`Totem::poll_transmit`] and send each datagram;
 //! 3. drain [`Totem::poll_event`] (deliveries, configuration changes, ring ids to persist);
 //! 4. sleep until [`Totem::poll_timeout`] or the next datagram.
 

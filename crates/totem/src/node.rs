@@ -145,6 +145,13 @@ impl Totem {
         self.srp.leave(now);
     }
 
+    /// A ring seq to write durably (corosync's `ringid_<nodeid>`) before sending anything
+    /// from [`Totem::poll_transmit`]: a node that crashes after announcing a ring must not
+    /// reuse its seq.
+    pub fn poll_ring_seq_to_store(&mut self) -> Option<u64> {
+        self.srp.poll_ring_seq_to_store()
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.srp.poll_transmit()
     }

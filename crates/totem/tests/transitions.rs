@@ -55,6 +55,9 @@ fn startup_singleton_walks_gather_commit_recovery_operational() {
     let config = fast_config(1);
     let mut node = Totem::new(config, 5, 8, 1, Instant::ZERO);
     let now = Instant::ZERO;
+    // The new ring's seq must reach the disk before the commit token announcing it leaves.
+    assert_eq!(node.poll_ring_seq_to_store(), Some(13));
+    assert_eq!(node.poll_ring_seq_to_store(), None);
     // The first join carries the stored seq + 1 (corosync: "loaded sequence id 8.1").
     let mut commit = None;
     let mut saw_join_seq = None;

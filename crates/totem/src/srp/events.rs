@@ -65,8 +65,9 @@ pub enum Event {
         ring_id: RingId,
         reason: &'static str,
     },
-    /// The host must durably store this ring seq before the node goes on (corosync's
-    /// `ringid_<nodeid>` file); it is passed back to [`crate::Totem::new`] on restart.
+    /// A new ring seq was adopted (in order with the other events). The host persists it
+    /// through [`crate::Totem::poll_ring_seq_to_store`], which it must drain before
+    /// sending, and passes it back to [`crate::Totem::new`] on restart.
     StoreRingSeq(u64),
 }
 

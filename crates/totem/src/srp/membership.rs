@@ -309,6 +309,7 @@ impl Srp {
         self.my_ring_id = token.ring_id;
         self.ring_committed = false;
         self.token_ring_id_seq = self.my_ring_id.seq;
+        self.ring_seq_to_store = Some(self.my_ring_id.seq);
         self.emit(crate::srp::Event::StoreRingSeq(self.my_ring_id.seq));
         self.timers.cancel(Timer::Join);
         self.timers.cancel(Timer::Consensus);

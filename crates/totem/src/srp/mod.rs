@@ -113,6 +113,8 @@ pub struct Srp {
     frames_originated: u64,
     /// A regular configuration was installed since the host last asked.
     regular_installed: bool,
+    /// A ring seq the host must persist before sending anything more.
+    ring_seq_to_store: Option<u64>,
 
     // ---- flow control ----
     my_trc: u32,
@@ -185,6 +187,7 @@ impl Srp {
             global_seqno: 0,
             frames_originated: 0,
             regular_installed: false,
+            ring_seq_to_store: None,
             my_trc: 0,
             my_pbl: 0,
             my_cbl: 0,
@@ -256,6 +259,12 @@ impl Srp {
             return;
         }
         self.new_message_queue.push_back(frame);
+    }
+
+    /// The ring seq to persist durably *before* the next [`Srp::poll_transmit`] (corosync
+    /// writes `ringid_<nodeid>` on entering COMMIT, before the commit token goes on).
+    pub fn poll_ring_seq_to_store(&mut self) -> Option<u64> {
+        self.ring_seq_to_store.take()
     }
 
     /// How many submitted frames have been sent on a ring (in submission order).

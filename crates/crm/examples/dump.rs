@@ -1,0 +1,16 @@
+//! Debug helper: prints the unpacked resources of a CIB file.
+fn main() {
+    let path = std::env::args().nth(1).expect("usage: dump FILE");
+    let text = std::fs::read_to_string(path).expect("read");
+    let cib = crm::Cib::parse(&text).expect("parse");
+    let s = crm::scheduler::run(&cib, &crm::Options::default());
+    for r in &s.cluster.rscs {
+        println!(
+            "{} ops={:?} role={:?} next={:?} on={:?} failed={} managed={} assigned={:?} allowed={:?}",
+            r.id, r.ops, r.role, r.next_role, r.running_on, r.failed, r.managed, r.assigned, r.allowed
+        );
+    }
+    for a in &s.actions {
+        println!("{:?}", a);
+    }
+}

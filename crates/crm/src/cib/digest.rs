@@ -1,0 +1,205 @@
+//! Operation digests (`op-digest`), computed exactly as Pacemaker 2.1.5 does
+//! so that imported status histories compare equal.
+//!
+//! The parameters are filtered (all `CRM_meta_*` dropped except the timeout
+//! of recurring operations, plus a few bookkeeping names), sorted by name,
+//! serialised as ` <parameters a="1" b="2"/>\n` with Pacemaker's escaping,
+//! and hashed with MD5.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use md5::{Digest, Md5};
+
+const FILTERED: &[&str] = &[
+    "id",
+    "crm_feature_set",
+    "op-digest",
+    "on_node",
+    "on_node_uuid",
+    "pcmk_external_ip",
+];
+
+/// Escapes a value like `crm_xml_escape`, including its quirk: escaping
+/// stops after a pair of consecutive bytes with the high bit set.
+pub fn xml_escape(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let next = bytes.get(i + 1).copied().unwrap_or(0);
+        if b & 0x80 != 0 && next & 0x80 != 0 {
+            // Copy the rest verbatim (lossy only if it is not UTF-8, which
+            // cannot happen for a &str suffix starting at a lead byte pair).
+            out.push_str(&String::from_utf8_lossy(&bytes[i..]));
+            return out;
+        }
+        match b {
+            b'<' => out.push_str("&lt;"),
+            b'>' => out.push_str("&gt;"),
+            b'"' => out.push_str("&quot;"),
+            b'\'' => out.push_str("&apos;"),
+            b'&' => out.push_str("&amp;"),
+            b'\t' => out.push_str("    "),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b' '..=b'~' => out.push(b as char),
+            _ => {
+                // C `char` is signed: high bytes print sign-extended.
+                let v = (b as i8) as i32 as u32;
+                let _ = write!(out, "\\{v:03o}");
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The exact text Pacemaker hashes for a (filtered, sorted) parameter set.
+pub fn digest_text<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let sorted: BTreeMap<&str, &str> = params.into_iter().collect();
+    let mut s = String::from(" <parameters");
+    for (k, v) in &sorted {
+        let _ = write!(s, " {k}=\"{}\"", xml_escape(v));
+    }
+    s.push_str("/>\n");
+    s
+}
+
+/// MD5 of `text` as 32 lowercase hex digits.
+pub fn md5_hex(text: &str) -> String {
+    let d = Md5::digest(text.as_bytes());
+    let mut s = String::with_capacity(32);
+    for b in d {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Applies Pacemaker's digest filter to a full parameter set (resource
+/// parameters, op parameters and `CRM_meta_*` action meta).
+pub fn filter_for_digest(params: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let interval: u64 = params
+        .get("CRM_meta_interval")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut out: BTreeMap<String, String> = params
+        .iter()
+        .filter(|(k, _)| !k.starts_with("CRM_meta_") && !FILTERED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if interval != 0 {
+        if let Some(t) = params.get("CRM_meta_timeout") {
+            out.insert("CRM_meta_timeout".into(), t.clone());
+        }
+    }
+    out
+}
+
+/// The `op-digest` of an operation: `params` are the resource's evaluated
+/// instance attributes plus the op's own instance attributes; for a
+/// recurring operation (`interval_ms > 0`) the timeout in ms is included.
+pub fn operation_digest(params: &BTreeMap<String, String>, interval_ms: u64, timeout_ms: u64) -> String {
+    let mut all = params.clone();
+    all.insert("CRM_meta_interval".into(), interval_ms.to_string());
+    all.insert("CRM_meta_timeout".into(), timeout_ms.to_string());
+    let filtered = filter_for_digest(&all);
+    md5_hex(&digest_text(filtered.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+}
+
+/// Pacemaker's `pcmk_stonith_param`: fencer-only device parameters.
+pub fn is_stonith_param(name: &str) -> bool {
+    if matches!(name, "provides" | "stonith-timeout") {
+        return true;
+    }
+    let Some(rest) = name.strip_prefix("pcmk_") else {
+        return false;
+    };
+    if matches!(
+        name,
+        "pcmk_action_limit"
+            | "pcmk_delay_base"
+            | "pcmk_delay_max"
+            | "pcmk_host_argument"
+            | "pcmk_host_check"
+            | "pcmk_host_list"
+            | "pcmk_host_map"
+    ) {
+        return true;
+    }
+    match rest.find('_') {
+        Some(i) => matches!(&rest[i..], "_action" | "_timeout" | "_retries"),
+        None => false,
+    }
+}
+
+/// The `op-secure-digest` (parameters without the private ones), as
+/// `calculate_secure_digest` computes it for the recorded feature set.
+pub fn secure_digest(
+    params: &BTreeMap<String, String>,
+    secure_list: &str,
+    old_version: bool,
+    fence_class: bool,
+    interval_ms: u64,
+    timeout_ms: u64,
+) -> String {
+    let private: Vec<&str> = secure_list.split_whitespace().collect();
+    let mut p: BTreeMap<String, String> = params
+        .iter()
+        .filter(|(k, _)| !private.contains(&k.as_str()))
+        .filter(|(k, _)| !(old_version && fence_class && is_stonith_param(k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    p.insert("CRM_meta_interval".into(), interval_ms.to_string());
+    p.insert("CRM_meta_timeout".into(), timeout_ms.to_string());
+    let mut filtered = filter_for_digest(&p);
+    if old_version {
+        filtered.remove("CRM_meta_timeout");
+    }
+    md5_hex(&digest_text(filtered.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn compat_doc_examples() {
+        assert_eq!(
+            operation_digest(&p(&[("pcmk_host_list", "node1 node2")]), 0, 30000),
+            "d33b88759c5a41c159da3e652394b854"
+        );
+        assert_eq!(
+            operation_digest(&p(&[("ip", "192.0.2.10")]), 0, 30000),
+            "00b33024faa29667a75591f76303da03"
+        );
+        assert_eq!(
+            operation_digest(&p(&[("ip", "192.0.2.10")]), 10000, 30000),
+            "3b48e532789828939f58b5fb229c1315"
+        );
+        assert_eq!(operation_digest(&p(&[]), 0, 30000), "f2317cad3d54cec5d7d7aa7d0bf35cf8");
+        assert_eq!(
+            operation_digest(&p(&[]), 10000, 30000),
+            "02a5bcf940fc8d3239701acb11438d6a"
+        );
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
+        assert_eq!(xml_escape("x\ty\nz"), "x    y\\nz");
+        assert_eq!(xml_escape("\u{1}"), "\\001");
+        // Two high-bit bytes: escaping stops, text copied verbatim.
+        assert_eq!(xml_escape("é<"), "é<");
+    }
+
+    #[test]
+    fn empty_set_text() {
+        assert_eq!(digest_text(std::iter::empty()), " <parameters/>\n");
+    }
+}

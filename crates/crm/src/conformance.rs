@@ -1,0 +1,404 @@
+//! Conformance harness: runs every scheduler regression case in-process and
+//! compares the `Transition Summary:` and `Revised Cluster Status:` sections
+//! with the expected `crm_simulate` output, normalised exactly like the
+//! shared `score.sh` scorer.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::cib::Cib;
+use crate::rules::parse_datetime;
+use crate::scheduler::Options;
+use crate::simulate::simulate;
+
+/// One row of `index.tsv`.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub tier: u8,
+    pub group: String,
+    pub args: Vec<String>,
+}
+
+/// Outcome of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    /// Which section differed first, or why it could not run.
+    Fail(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub case: Case,
+    pub outcome: Outcome,
+    /// Passes when clone instance numbers are ignored.
+    pub pass_modulo_instances: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub results: Vec<CaseResult>,
+    pub elapsed: Duration,
+}
+
+/// Why the case directory could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("malformed index line {line}: {text}")]
+    Index { line: usize, text: String },
+}
+
+/// Splits a shell-quoted argument string (single/double quotes, escapes).
+pub fn shell_split(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut have = false;
+    let mut chars = s.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\'' => {
+                have = true;
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                    cur.push(c);
+                }
+            }
+            '"' => {
+                have = true;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                cur.push(n);
+                            }
+                        }
+                        c => cur.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                have = true;
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            c if c.is_whitespace() => {
+                if have {
+                    out.push(std::mem::take(&mut cur));
+                    have = false;
+                }
+            }
+            c => {
+                have = true;
+                cur.push(c);
+            }
+        }
+    }
+    if have {
+        out.push(cur);
+    }
+    out
+}
+
+/// Reads `index.tsv`.
+pub fn read_index(dir: &Path) -> Result<Vec<Case>, HarnessError> {
+    let path = dir.join("index.tsv");
+    let text = std::fs::read_to_string(&path).map_err(|source| HarnessError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let mut cases = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() < 2 {
+            return Err(HarnessError::Index {
+                line: i + 1,
+                text: line.to_string(),
+            });
+        }
+        cases.push(Case {
+            name: cols[0].to_string(),
+            tier: cols[1].trim().parse().map_err(|_| HarnessError::Index {
+                line: i + 1,
+                text: line.to_string(),
+            })?,
+            group: cols.get(2).unwrap_or(&"").to_string(),
+            args: shell_split(cols.get(3).unwrap_or(&"")),
+        });
+    }
+    Ok(cases)
+}
+
+fn replace_word(line: &str, word: &str, with: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    while i < line.len() {
+        if line[i..].starts_with(word)
+            && (i == 0 || !is_word(bytes[i - 1]))
+            && (i + word.len() == line.len() || !is_word(bytes[i + word.len()]))
+        {
+            out.push_str(with);
+            i += word.len();
+        } else {
+            let ch = line[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+/// One line normalised like `score.sh`.
+pub fn normalise_line(line: &str) -> String {
+    let collapsed = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let s = collapsed
+        .replace("ocf::", "ocf:")
+        .replace("Masters:", "Promoted:")
+        .replace("Slaves:", "Unpromoted:");
+    let s = replace_word(&s, "Master", "Promoted");
+    replace_word(&s, "Slave", "Unpromoted")
+}
+
+/// A section (from `heading` to the next non-indented line), normalised
+/// and sorted.
+pub fn section(text: &str, heading: &str) -> Vec<String> {
+    let mut on = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with(|c: char| c != ' ' && c != '\t') {
+            on = line.trim_end() == heading;
+            continue;
+        }
+        if !on {
+            continue;
+        }
+        let n = normalise_line(line);
+        if !n.is_empty() {
+            out.push(n);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Replaces `name:N` instance numbers by `name:*`.
+fn strip_instances(lines: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let mut s = String::with_capacity(l.len());
+            let b = l.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b':' && i + 1 < b.len() && b[i + 1].is_ascii_digit() && i > 0 && b[i - 1] != b' ' {
+                    s.push_str(":*");
+                    i += 1;
+                    while i < b.len() && b[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                } else {
+                    s.push(b[i] as char);
+                    i += 1;
+                }
+            }
+            s
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Runs one case and returns its report text (or an error message).
+pub fn run_case_text(dir: &Path, case: &Case) -> Result<String, String> {
+    let path = dir.join("cases").join(format!("{}.xml", case.name));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("read error: {e}"))?;
+    let cib = Cib::parse(&text).map_err(|e| format!("parse error: {e}"))?;
+    let mut opts = Options::default();
+    let mut it = case.args.iter();
+    while let Some(a) = it.next() {
+        if a == "-t" || a == "--set-datetime" {
+            if let Some(v) = it.next() {
+                opts.now = parse_datetime(v);
+            }
+        }
+    }
+    let result = std::panic::catch_unwind(|| simulate(&cib, &opts).report());
+    result.map_err(|_| "panic".to_string())
+}
+
+fn check(dir: &Path, case: &Case) -> CaseResult {
+    let expected_path = dir.join("expected").join(format!("{}.summary", case.name));
+    let expected = match std::fs::read_to_string(&expected_path) {
+        Ok(t) => t,
+        Err(e) => {
+            return CaseResult {
+                case: case.clone(),
+                outcome: Outcome::Fail(format!("no expected output: {e}")),
+                pass_modulo_instances: false,
+            }
+        }
+    };
+    let got = match run_case_text(dir, case) {
+        Ok(t) => t,
+        Err(e) => {
+            return CaseResult {
+                case: case.clone(),
+                outcome: Outcome::Fail(e),
+                pass_modulo_instances: false,
+            }
+        }
+    };
+    let mut outcome = Outcome::Pass;
+    let mut modulo = true;
+    for (reason, heading) in [
+        ("transition", "Transition Summary:"),
+        ("revised", "Revised Cluster Status:"),
+    ] {
+        let e = section(&expected, heading);
+        let g = section(&got, heading);
+        if e != g {
+            if outcome == Outcome::Pass {
+                outcome = Outcome::Fail(reason.to_string());
+            }
+            if strip_instances(&e) != strip_instances(&g) {
+                modulo = false;
+            }
+        }
+    }
+    CaseResult {
+        case: case.clone(),
+        outcome,
+        pass_modulo_instances: modulo,
+    }
+}
+
+/// Runs all cases (optionally filtered by a name substring) on `jobs`
+/// threads.
+pub fn run_all(dir: &Path, filter: Option<&str>, jobs: usize) -> Result<Report, HarnessError> {
+    let cases: Vec<Case> = read_index(dir)?
+        .into_iter()
+        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
+        .collect();
+    let start = Instant::now();
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(cases.len()));
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(case) = cases.get(i) else { break };
+                let r = check(dir, case);
+                if let Ok(mut v) = results.lock() {
+                    v.push(r);
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by(|a, b| a.case.name.cmp(&b.case.name));
+    Ok(Report {
+        results,
+        elapsed: start.elapsed(),
+    })
+}
+
+impl Report {
+    pub fn passed(&self) -> usize {
+        self.results.iter().filter(|r| r.outcome == Outcome::Pass).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.passed()
+    }
+
+    /// Per-tier pass counts: (tier, passed, total).
+    pub fn tiers(&self) -> Vec<(u8, usize, usize)> {
+        (1..=3)
+            .map(|t| {
+                let of: Vec<&CaseResult> = self.results.iter().filter(|r| r.case.tier == t).collect();
+                (t, of.iter().filter(|r| r.outcome == Outcome::Pass).count(), of.len())
+            })
+            .collect()
+    }
+
+    /// Text like `score.sh`: failures, per-tier counts, elapsed, totals.
+    pub fn render(&self, verbose: bool) -> String {
+        let mut out = String::new();
+        for r in &self.results {
+            match &r.outcome {
+                Outcome::Pass if verbose => {
+                    let _ = writeln!(out, "PASS tier{} {}", r.case.tier, r.case.name);
+                }
+                Outcome::Pass => {}
+                Outcome::Fail(why) => {
+                    let _ = writeln!(out, "FAIL tier{} {} (reason: {})", r.case.tier, r.case.name, why);
+                }
+            }
+        }
+        for (t, p, n) in self.tiers() {
+            let _ = writeln!(out, "tier {t}: {p}/{n}");
+        }
+        let modulo = self.results.iter().filter(|r| r.pass_modulo_instances).count();
+        let _ = writeln!(out, "ignoring clone instance numbers: {modulo} would pass");
+        let _ = writeln!(out, "elapsed: {:.1} s", self.elapsed.as_secs_f64());
+        let _ = writeln!(out, "{} passed, {} failed", self.passed(), self.failed());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_args() {
+        assert_eq!(shell_split("-t 2005-020"), vec!["-t", "2005-020"]);
+        assert_eq!(
+            shell_split("-t \"2014-05-07 00:28:00\""),
+            vec!["-t", "2014-05-07 00:28:00"]
+        );
+        assert_eq!(
+            shell_split("-t '2014-05-07 00:28:00'"),
+            vec!["-t", "2014-05-07 00:28:00"]
+        );
+        assert!(shell_split("").is_empty());
+    }
+
+    #[test]
+    fn normalise() {
+        assert_eq!(
+            normalise_line("    * rsc1\t(ocf::heartbeat:apache):\t Master node1"),
+            "* rsc1 (ocf:heartbeat:apache): Promoted node1"
+        );
+        assert_eq!(normalise_line("  * Slaves: [ a ]"), "* Unpromoted: [ a ]");
+        assert_eq!(normalise_line("MasterX"), "MasterX");
+    }
+
+    #[test]
+    fn sections() {
+        let t = "Transition Summary:\n  * Start a ( n1 )\n\nExecuting Cluster Transition:\n  * x\nRevised Cluster Status:\n  * Node List:\n";
+        assert_eq!(section(t, "Transition Summary:"), vec!["* Start a ( n1 )"]);
+        assert_eq!(section(t, "Revised Cluster Status:"), vec!["* Node List:"]);
+    }
+
+    #[test]
+    fn instance_stripping() {
+        let a = vec!["* Start d:0 ( n1 )".to_string(), "* Start d:1 ( n2 )".to_string()];
+        let b = vec!["* Start d:1 ( n1 )".to_string(), "* Start d:0 ( n2 )".to_string()];
+        assert_eq!(strip_instances(&a), strip_instances(&b));
+    }
+}

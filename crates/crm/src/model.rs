@@ -1,0 +1,291 @@
+//! The unpacked cluster state the scheduler works on (Pacemaker's
+//! "working set"): nodes with their status and resources with their
+//! current roles, built from a [`crate::cib::Cib`] by [`crate::unpack`].
+
+use std::collections::BTreeMap;
+
+use crate::cib::OpDef;
+use crate::score::Score;
+
+/// Index of a node in [`Cluster::nodes`].
+pub type NodeIdx = usize;
+/// Index of a resource in [`Cluster::rscs`].
+pub type RscIdx = usize;
+
+/// Resource roles, ordered as Pacemaker's `enum rsc_role_e`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Unknown,
+    Stopped,
+    Started,
+    Unpromoted,
+    Promoted,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Unknown => "Unknown",
+            Role::Stopped => "Stopped",
+            Role::Started => "Started",
+            Role::Unpromoted => "Unpromoted",
+            Role::Promoted => "Promoted",
+        }
+    }
+
+    /// Parses role names, including the legacy Master/Slave.
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "stopped" => Role::Stopped,
+            "started" => Role::Started,
+            "unpromoted" | "slave" => Role::Unpromoted,
+            "promoted" | "master" => Role::Promoted,
+            "unknown" => Role::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// `no-quorum-policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoQuorumPolicy {
+    Stop,
+    Freeze,
+    Ignore,
+    Demote,
+    Suicide,
+}
+
+/// Cluster-wide options from `crm_config`.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub stonith_enabled: bool,
+    pub stonith_action: String,
+    pub symmetric: bool,
+    pub no_quorum_policy: NoQuorumPolicy,
+    pub maintenance_mode: bool,
+    pub stop_all_resources: bool,
+    pub stop_orphan_resources: bool,
+    pub stop_orphan_actions: bool,
+    pub start_failure_is_fatal: bool,
+    pub startup_fencing: bool,
+    pub enable_startup_probes: bool,
+    pub concurrent_fencing: bool,
+    pub placement_strategy: String,
+    pub default_stickiness: Score,
+    /// `node-health-strategy` (none, migrate-on-red, only-green,
+    /// progressive, custom).
+    pub health_strategy: String,
+    /// Scores for red, yellow, green and the progressive base.
+    pub health_scores: (Score, Score, Score, Score),
+}
+
+/// A cluster node and its state.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: String,
+    pub uname: String,
+    pub online: bool,
+    pub unclean: bool,
+    pub standby: bool,
+    pub standby_onfail: bool,
+    pub pending: bool,
+    pub maintenance: bool,
+    pub shutdown: bool,
+    pub expected_up: bool,
+    /// Whether the node has a node_state at all.
+    pub seen: bool,
+    /// Why it must be fenced, if it is unclean.
+    pub fence_reason: Option<String>,
+    /// Node attributes (configuration and transient), plus `#uname`, `#id`.
+    pub attrs: BTreeMap<String, String>,
+    pub utilization: BTreeMap<String, i64>,
+    /// Base score from `<node score>`.
+    pub weight: Score,
+    pub is_dc: bool,
+    /// Sum of `#health*` attribute scores (0 when the strategy is none).
+    pub health_score: Score,
+    /// `pe__node_health`: 1 green, 0 yellow, -1 red.
+    pub health: i32,
+}
+
+impl Node {
+    /// Pacemaker's `pcmk__node_available(node, false, false)`.
+    pub fn can_run(&self) -> bool {
+        self.online && !self.shutdown && !self.unclean && !self.standby && !self.maintenance
+    }
+}
+
+/// What a resource is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Variant {
+    Primitive {
+        class: String,
+        provider: Option<String>,
+        ty: String,
+    },
+    Group,
+    Clone {
+        promotable: bool,
+        clone_max: usize,
+        clone_node_max: usize,
+        promoted_max: usize,
+        promoted_node_max: usize,
+        unique: bool,
+        interleave: bool,
+        ordered: bool,
+    },
+}
+
+/// How a failed action is handled (`on-fail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OnFail {
+    Ignore,
+    Demote,
+    Recover,
+    Migrate,
+    Block,
+    Stop,
+    Standby,
+    Fence,
+    RestartContainer,
+}
+
+/// A resource (primitive, group or clone) in the working set.
+#[derive(Debug, Clone)]
+pub struct Rsc {
+    pub id: String,
+    pub variant: Variant,
+    pub parent: Option<RscIdx>,
+    pub children: Vec<RscIdx>,
+    pub meta: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
+    pub ops: Vec<OpDef>,
+    pub description: Option<String>,
+    pub priority: i32,
+    pub stickiness: Score,
+    pub migration_threshold: i64,
+    pub failure_timeout_s: i64,
+    pub managed: bool,
+    pub target_role: Option<Role>,
+    pub requires_fencing: bool,
+    pub requires_quorum: bool,
+    /// Current role.
+    pub role: Role,
+    /// Role after the transition (`Unknown` until decided).
+    pub next_role: Role,
+    pub running_on: Vec<NodeIdx>,
+    /// Nodes where the state is known (has history).
+    pub known_on: Vec<NodeIdx>,
+    pub failed: bool,
+    pub stop_needed: bool,
+    pub blocked: bool,
+    pub orphan: bool,
+    pub failure_ignored: bool,
+    pub start_pending: bool,
+    /// Node scores (`allowed_nodes`); `None` = not allowed at all.
+    pub allowed: Vec<Option<Score>>,
+    /// Nodes where a failed stop means it needs a stop there.
+    pub failed_probe_rc: Vec<(NodeIdx, i32)>,
+    pub assigned: Option<NodeIdx>,
+    pub provisional: bool,
+    pub utilization: BTreeMap<String, i64>,
+    /// Operation key → restart reason for definition changes.
+    pub restart_reason: Option<String>,
+    /// Recurring ops currently active: (node, name, interval ms).
+    pub active_recurring: Vec<(NodeIdx, String, u64)>,
+    /// Instance number for clone instances.
+    pub instance: Option<usize>,
+    /// The template a primitive is based on.
+    pub template: Option<String>,
+    /// History entries (`lrm_resource` ids) mapped to this resource, per node.
+    pub history_ids: Vec<(NodeIdx, String)>,
+}
+
+impl Rsc {
+    pub fn is_primitive(&self) -> bool {
+        matches!(self.variant, Variant::Primitive { .. })
+    }
+
+    /// The single node it runs on, if exactly one.
+    pub fn current_node(&self) -> Option<NodeIdx> {
+        self.running_on.first().copied()
+    }
+
+    /// `class[:provider]:type` as shown in status.
+    pub fn agent(&self) -> String {
+        match &self.variant {
+            Variant::Primitive { class, provider, ty } => match provider {
+                Some(p) if class == "ocf" => format!("{class}:{p}:{ty}"),
+                _ => format!("{class}:{ty}"),
+            },
+            _ => String::new(),
+        }
+    }
+}
+
+/// The whole unpacked cluster.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    pub rscs: Vec<Rsc>,
+    /// Top-level resources in configuration order.
+    pub top: Vec<RscIdx>,
+    pub options: ClusterOptions,
+    pub have_quorum: bool,
+    pub have_stonith_resource: bool,
+    /// Effective "now" (seconds since the epoch).
+    pub now: i64,
+    /// Fail counts: (rsc, node) → count.
+    pub fail_counts: BTreeMap<(RscIdx, NodeIdx), Score>,
+    /// Tickets: id → granted.
+    pub tickets: BTreeMap<String, (bool, bool)>,
+    pub warnings: Vec<String>,
+    /// Bans found while unpacking history: (rsc, node or all nodes).
+    pub history_bans: Vec<(RscIdx, Option<NodeIdx>)>,
+    pub op_defaults: Vec<crate::cib::NvSet>,
+}
+
+impl Cluster {
+    pub fn node_by_name(&self, name: &str) -> Option<NodeIdx> {
+        self.nodes
+            .iter()
+            .position(|n| n.uname == name)
+            .or_else(|| self.nodes.iter().position(|n| n.id == name))
+    }
+
+    pub fn rsc_by_id(&self, id: &str) -> Option<RscIdx> {
+        self.rscs.iter().position(|r| r.id == id)
+    }
+
+    /// The top-most ancestor of a resource.
+    pub fn top_parent(&self, mut r: RscIdx) -> RscIdx {
+        while let Some(p) = self.rscs[r].parent {
+            r = p;
+        }
+        r
+    }
+
+    /// All primitives under `r` (including itself), in order.
+    pub fn primitives_of(&self, r: RscIdx) -> Vec<RscIdx> {
+        let mut out = Vec::new();
+        self.collect_primitives(r, &mut out);
+        out
+    }
+
+    fn collect_primitives(&self, r: RscIdx, out: &mut Vec<RscIdx>) {
+        if self.rscs[r].is_primitive() {
+            out.push(r);
+        } else {
+            for &c in &self.rscs[r].children {
+                self.collect_primitives(c, out);
+            }
+        }
+    }
+
+    /// Whether the resource belongs to a promotable clone.
+    pub fn in_promotable(&self, r: RscIdx) -> bool {
+        let t = self.top_parent(r);
+        matches!(self.rscs[t].variant, Variant::Clone { promotable: true, .. })
+    }
+}

@@ -1,0 +1,709 @@
+//! Text output in the format of `crm_simulate` 2.1.5: cluster status
+//! (node list and resource list), the transition summary and the executed
+//! actions.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use crate::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
+use crate::scheduler::graph::op_key;
+use crate::scheduler::{Action, Schedule, TransitionGraph};
+
+/// Pacemaker's `pcmk__numeric_strcasecmp`-style node name order.
+pub fn cmp_node_names(a: &str, b: &str) -> Ordering {
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < ab.len() && j < bb.len() {
+        if ab[i].is_ascii_digit() && bb[j].is_ascii_digit() {
+            let si = i;
+            while i < ab.len() && ab[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < bb.len() && bb[j].is_ascii_digit() {
+                j += 1;
+            }
+            let na = a[si..i].trim_start_matches('0');
+            let nb = b[sj..j].trim_start_matches('0');
+            let o = na.len().cmp(&nb.len()).then(na.cmp(nb));
+            if o != Ordering::Equal {
+                return o;
+            }
+        } else {
+            let o = ab[i].to_ascii_lowercase().cmp(&bb[j].to_ascii_lowercase());
+            if o != Ordering::Equal {
+                return o;
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (ab.len() - i).cmp(&(bb.len() - j))
+}
+
+fn sorted_nodes(c: &Cluster) -> Vec<NodeIdx> {
+    let mut v: Vec<NodeIdx> = (0..c.nodes.len()).collect();
+    v.sort_by(|&a, &b| cmp_node_names(&c.nodes[a].uname, &c.nodes[b].uname));
+    v
+}
+
+fn node_status(c: &Cluster, n: NodeIdx) -> &'static str {
+    let node = &c.nodes[n];
+    if node.unclean {
+        if node.online {
+            "UNCLEAN (online)"
+        } else if node.pending {
+            "UNCLEAN (pending)"
+        } else {
+            "UNCLEAN (offline)"
+        }
+    } else if node.pending {
+        "pending"
+    } else if node.standby_onfail && node.online {
+        "standby (on-fail)"
+    } else if node.standby {
+        if node.online {
+            let running = c.rscs.iter().any(|r| r.is_primitive() && r.running_on.contains(&n));
+            if running {
+                "standby (with active resources)"
+            } else {
+                "standby"
+            }
+        } else {
+            "OFFLINE (standby)"
+        }
+    } else if node.maintenance {
+        if node.online {
+            "maintenance"
+        } else {
+            "OFFLINE (maintenance)"
+        }
+    } else if node.online {
+        "online"
+    } else {
+        "OFFLINE"
+    }
+}
+
+/// The `  * Node List:` block.
+pub fn node_list(c: &Cluster, out: &mut String) {
+    out.push_str("  * Node List:\n");
+    let mut online = Vec::new();
+    let mut offline = Vec::new();
+    for n in sorted_nodes(c) {
+        let node = &c.nodes[n];
+        if node.unclean
+            || node.pending
+            || (node.standby_onfail && node.online)
+            || node.standby
+            || node.maintenance
+            || node.health <= 0
+        {
+            let health = match node.health {
+                h if h < 0 => " (health is RED)",
+                0 => " (health is YELLOW)",
+                _ => "",
+            };
+            let _ = writeln!(out, "    * Node {}: {}{health}", node.uname, node_status(c, n));
+        } else if node.online {
+            online.push(node.uname.as_str());
+        } else {
+            offline.push(node.uname.as_str());
+        }
+    }
+    if !online.is_empty() {
+        let _ = writeln!(out, "    * Online: [ {} ]", online.join(" "));
+    }
+    if !offline.is_empty() {
+        let _ = writeln!(out, "    * OFFLINE: [ {} ]", offline.join(" "));
+    }
+}
+
+fn exit_str(rc: i32) -> &'static str {
+    match rc {
+        0 => "ok",
+        1 => "error",
+        2 => "invalid parameter",
+        3 => "unimplemented feature",
+        4 => "insufficient privileges",
+        5 => "not installed",
+        6 => "not configured",
+        7 => "not running",
+        8 => "promoted",
+        9 => "promoted (failed)",
+        190 => "degraded",
+        191 => "degraded promoted",
+        _ => "unknown",
+    }
+}
+
+fn is_disabled(c: &Cluster, r: RscIdx) -> bool {
+    c.rscs[r].target_role == Some(Role::Stopped)
+}
+
+/// Display id: clone instances of anonymous clones drop the `:N` suffix.
+fn printable_id(c: &Cluster, r: RscIdx) -> String {
+    let rs = &c.rscs[r];
+    if rs.instance.is_some() && rs.is_primitive() {
+        let top = c.top_parent(r);
+        if !matches!(c.rscs[top].variant, Variant::Clone { unique: true, .. }) {
+            return rs.id.split(':').next().unwrap_or(&rs.id).to_string();
+        }
+    }
+    rs.id.clone()
+}
+
+fn displayable_role(c: &Cluster, r: RscIdx) -> Role {
+    let role = c.rscs[r].role;
+    if role == Role::Started && c.in_promotable(r) {
+        Role::Unpromoted
+    } else {
+        role
+    }
+}
+
+/// One primitive's status text (without the leading `* `).
+pub fn primitive_text(c: &Cluster, r: RscIdx) -> String {
+    let rs = &c.rscs[r];
+    let mut s = format!("{}\t({}):\t", printable_id(c, r), rs.agent());
+    let multiple = rs.running_on.len() > 1;
+    let node = if multiple { None } else { rs.current_node() };
+    if rs.orphan {
+        s.push_str(" ORPHANED");
+    }
+    let role = displayable_role(c, r);
+    if rs.failed {
+        s.push_str(" FAILED");
+        if role > Role::Unpromoted {
+            let _ = write!(s, " {}", role.as_str());
+        }
+    } else {
+        let _ = write!(s, " {}", role.as_str());
+    }
+    if let Some(n) = node {
+        let _ = write!(s, " {}", c.nodes[n].uname);
+    }
+    if role == Role::Stopped {
+        let probe = rs.failed_probe_rc.iter().find(|(n, _)| node.is_none_or(|x| x == *n));
+        if let Some((_, rc)) = probe {
+            let _ = write!(s, " ({}) ", exit_str(*rc));
+        }
+    }
+    let mut flags: Vec<String> = Vec::new();
+    if let Some(n) = node {
+        if !c.nodes[n].online && c.nodes[n].unclean {
+            flags.push("UNCLEAN".into());
+        }
+    }
+    match rs.target_role {
+        Some(Role::Stopped) => flags.push("disabled".into()),
+        Some(Role::Unpromoted) if c.in_promotable(r) => flags.push(format!(
+            "target-role:{}",
+            rs.meta.get("target-role").cloned().unwrap_or_default()
+        )),
+        _ => {}
+    }
+    if rs.blocked {
+        flags.push("blocked".into());
+    } else if !rs.managed {
+        flags.push("unmanaged".into());
+    }
+    if rs.failure_ignored {
+        flags.push("failure ignored".into());
+    }
+    if !flags.is_empty() {
+        let _ = write!(s, " ({})", flags.join(", "));
+    }
+    if multiple {
+        if let Some(d) = &rs.description {
+            let _ = write!(s, " {d}");
+        }
+        let names: Vec<&str> = rs.running_on.iter().map(|&n| c.nodes[n].uname.as_str()).collect();
+        let _ = write!(s, " [ {} ]", names.join(" "));
+    }
+    s
+}
+
+fn rsc_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
+    let pad = "  ".repeat(indent);
+    let rs = &c.rscs[r];
+    match &rs.variant {
+        Variant::Primitive { .. } => {
+            let _ = writeln!(out, "{pad}* {}", primitive_text(c, r));
+        }
+        Variant::Group => {
+            let mut attrs = Vec::new();
+            if !rs.managed {
+                attrs.push("unmanaged");
+            }
+            if is_disabled(c, r) {
+                attrs.push("disabled");
+            }
+            if attrs.is_empty() {
+                let _ = writeln!(out, "{pad}* Resource Group: {}:", printable_id(c, r));
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{pad}* Resource Group: {} ({}):",
+                    printable_id(c, r),
+                    attrs.join(", ")
+                );
+            }
+            for &k in &rs.children {
+                rsc_text(c, k, indent + 1, out);
+            }
+        }
+        Variant::Clone { .. } => clone_text(c, r, indent, out),
+    }
+}
+
+fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
+    let pad = "  ".repeat(indent);
+    let rs = &c.rscs[r];
+    let (promotable, unique, clone_max) = match rs.variant {
+        Variant::Clone {
+            promotable,
+            unique,
+            clone_max,
+            ..
+        } => (promotable, unique, clone_max),
+        _ => return,
+    };
+    let child_name = rs
+        .children
+        .first()
+        .map(|&k| c.rscs[k].id.split(':').next().unwrap_or("").to_string())
+        .unwrap_or_default();
+    let mut attrs = Vec::new();
+    if promotable {
+        attrs.push("promotable");
+    }
+    if unique {
+        attrs.push("unique");
+    }
+    if !rs.managed {
+        attrs.push("unmanaged");
+    }
+    if is_disabled(c, r) {
+        attrs.push("disabled");
+    }
+    let header = if attrs.is_empty() {
+        format!("{pad}* Clone Set: {} [{}]:\n", rs.id, child_name)
+    } else {
+        format!("{pad}* Clone Set: {} [{}] ({}):\n", rs.id, child_name, attrs.join(", "))
+    };
+    out.push_str(&header);
+    let mut promoted: Vec<NodeIdx> = Vec::new();
+    let mut started: Vec<NodeIdx> = Vec::new();
+    let mut full: Vec<RscIdx> = Vec::new();
+    let mut active_instances = 0;
+    for &k in &rs.children {
+        let prims = c.primitives_of(k);
+        let partially = prims.iter().any(|&p| !c.rscs[p].running_on.is_empty());
+        let all_active = prims.iter().all(|&p| !c.rscs[p].running_on.is_empty());
+        if unique {
+            if partially || !c.rscs[k].orphan {
+                full.push(k);
+            }
+            continue;
+        }
+        if !partially {
+            continue;
+        }
+        let odd = prims.iter().any(|&p| {
+            let x = &c.rscs[p];
+            x.orphan || !x.managed || x.failed
+        });
+        if odd {
+            full.push(k);
+            continue;
+        }
+        if all_active {
+            let mut locs: Vec<NodeIdx> = Vec::new();
+            for &p in &prims {
+                for &n in &c.rscs[p].running_on {
+                    if !locs.contains(&n) {
+                        locs.push(n);
+                    }
+                }
+            }
+            if locs.len() == 1 {
+                let n = locs[0];
+                if !c.nodes[n].online && c.nodes[n].unclean {
+                    full.push(k);
+                } else if prims.iter().map(|&p| c.rscs[p].role).max() > Some(Role::Unpromoted) {
+                    promoted.push(n);
+                } else {
+                    started.push(n);
+                }
+            } else {
+                full.push(k);
+            }
+        } else {
+            full.push(k);
+        }
+    }
+    for k in &full {
+        rsc_text(c, *k, indent + 1, out);
+    }
+    let inner = "  ".repeat(indent + 1);
+    promoted.sort_by(|&a, &b| cmp_node_names(&c.nodes[a].uname, &c.nodes[b].uname));
+    started.sort_by(|&a, &b| cmp_node_names(&c.nodes[a].uname, &c.nodes[b].uname));
+    if !promoted.is_empty() {
+        active_instances += promoted.len();
+        let names: Vec<&str> = promoted.iter().map(|&n| c.nodes[n].uname.as_str()).collect();
+        let _ = writeln!(out, "{inner}* Promoted: [ {} ]", names.join(" "));
+    }
+    if !started.is_empty() {
+        active_instances += started.len();
+        let names: Vec<&str> = started.iter().map(|&n| c.nodes[n].uname.as_str()).collect();
+        let label = if promotable { "Unpromoted" } else { "Started" };
+        let _ = writeln!(out, "{inner}* {label}: [ {} ]", names.join(" "));
+    }
+    if !unique && clone_max > active_instances {
+        // Stopped: allowed nodes where no instance runs.
+        let running: Vec<NodeIdx> = c
+            .primitives_of(r)
+            .iter()
+            .flat_map(|&p| c.rscs[p].running_on.clone())
+            .collect();
+        let mut stopped: Vec<(String, NodeIdx)> = Vec::new();
+        // Symmetric clusters allow every node; otherwise Pacemaker falls
+        // back to the nodes where the clone's state is known.
+        let known: Vec<NodeIdx> = c
+            .primitives_of(r)
+            .iter()
+            .flat_map(|&p| c.rscs[p].known_on.clone())
+            .collect();
+        for n in sorted_nodes(c) {
+            let allowed = c.options.symmetric || known.contains(&n);
+            if !allowed || running.contains(&n) {
+                continue;
+            }
+            let probe = c
+                .primitives_of(r)
+                .iter()
+                .flat_map(|&p| c.rscs[p].failed_probe_rc.clone())
+                .find(|(m, _)| *m == n);
+            let state = match probe {
+                Some((_, rc)) => format!("Stopped ({})", exit_str(rc)),
+                None if is_disabled(c, r) => "Stopped (disabled)".into(),
+                None => "Stopped".into(),
+            };
+            stopped.push((state, n));
+        }
+        let mut states: Vec<String> = stopped.iter().map(|(s, _)| s.clone()).collect();
+        states.sort();
+        states.dedup();
+        for st in states {
+            let names: Vec<&str> = stopped
+                .iter()
+                .filter(|(s, _)| *s == st)
+                .map(|(_, n)| c.nodes[*n].uname.as_str())
+                .collect();
+            let _ = writeln!(out, "{inner}* {st}: [ {} ]", names.join(" "));
+        }
+    }
+}
+
+/// The full status block (`  * Node List:` … `  * Full List of Resources:`).
+pub fn cluster_status(c: &Cluster) -> String {
+    let mut out = String::new();
+    node_list(c, &mut out);
+    out.push('\n');
+    out.push_str("  * Full List of Resources:\n");
+    let mut any = false;
+    for &r in &c.top {
+        let rs = &c.rscs[r];
+        if rs.orphan && rs.running_on.is_empty() {
+            continue;
+        }
+        any = true;
+        rsc_text(c, r, 2, &mut out);
+    }
+    if !any {
+        out.push_str("    * No resources\n");
+    }
+    out
+}
+
+fn find<'a>(s: &'a Schedule, r: RscIdx, task: &str, node: Option<NodeIdx>) -> Option<&'a Action> {
+    s.actions.iter().find(|a| {
+        a.rsc == Some(r)
+            && a.task == task
+            && a.interval_ms == 0
+            && a.node.is_some()
+            && (node.is_none() || a.node == node)
+    })
+}
+
+struct SummaryLine {
+    verb: String,
+    rsc: String,
+    details: String,
+    reason: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn item(
+    c: &Cluster,
+    verb: &str,
+    r: RscIdx,
+    origin: Option<NodeIdx>,
+    dest: Option<NodeIdx>,
+    action: Option<&Action>,
+    source: Option<&Action>,
+    lines: &mut Vec<SummaryLine>,
+) {
+    let rs = &c.rscs[r];
+    let name = |n: NodeIdx| c.nodes[n].uname.clone();
+    let need_role = rs.role > Role::Started || rs.next_role > Role::Unpromoted;
+    let same_host = origin.is_some() && origin == dest;
+    let same_role = rs.role == rs.next_role;
+    let details = match (origin, dest) {
+        (None, Some(d)) if need_role => format!("{} -> {} {}", rs.role.as_str(), rs.next_role.as_str(), name(d)),
+        (None, Some(d)) => name(d),
+        (Some(o), None) if need_role => format!("{} {}", rs.role.as_str(), name(o)),
+        (Some(o), None) => name(o),
+        (Some(o), Some(_)) if need_role && same_role && same_host => format!("{} {}", rs.role.as_str(), name(o)),
+        (Some(o), Some(_)) if same_role && same_host => name(o),
+        (Some(o), Some(d)) if need_role && same_role => format!("{} -> {} {}", name(o), name(d), rs.role.as_str()),
+        (Some(o), Some(d)) if same_role => format!("{} -> {}", name(o), name(d)),
+        (Some(o), Some(_)) if same_host => format!("{} -> {} {}", rs.role.as_str(), rs.next_role.as_str(), name(o)),
+        (Some(o), Some(d)) => format!(
+            "{} {} -> {} {}",
+            rs.role.as_str(),
+            name(o),
+            rs.next_role.as_str(),
+            name(d)
+        ),
+        (None, None) => return,
+    };
+    let source = source.or(action);
+    let runnable = action.is_none_or(|a| a.runnable);
+    let reason = match source.and_then(|s| s.reason.clone()).filter(|r| r != "probe") {
+        Some(rsn) if !runnable => Some(format!("due to {rsn} (blocked)")),
+        Some(rsn) => Some(format!("due to {rsn}")),
+        None if !runnable => Some("blocked".to_string()),
+        None => None,
+    };
+    lines.push(SummaryLine {
+        verb: verb.to_string(),
+        rsc: rs.id.clone(),
+        details,
+        reason,
+    });
+}
+
+/// `pcmk__rsc_can_migrate` for a resource moving off its current node.
+fn can_migrate(c: &Cluster, r: RscIdx) -> bool {
+    let rs = &c.rscs[r];
+    let allow = rs
+        .meta
+        .get("allow-migrate")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "y"));
+    let standalone = rs.parent.is_none();
+    allow
+        && standalone
+        && !rs.failed
+        && !rs.start_pending
+        && rs.running_on.len() == 1
+        && c.nodes[rs.running_on[0]].can_run()
+        && rs.running_on[0] < c.nodes.len()
+        && rs.allowed[rs.running_on[0]].is_none_or(|w| w >= 0)
+}
+
+/// `rsc_action_default` for one primitive.
+fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
+    let c = &s.cluster;
+    let rs = &c.rscs[r];
+    let current = rs.current_node();
+    let next = rs.assigned;
+    if !rs.managed || (current.is_none() && next.is_none()) {
+        return;
+    }
+    let moving = current.is_some() && next.is_some() && current != next;
+    let start = next.and_then(|n| find(s, r, "start", Some(n)));
+    let start_node = if start.is_some_and(|a| a.runnable) {
+        current
+    } else {
+        None
+    };
+    let stop = find(s, r, "stop", start_node).or_else(|| find(s, r, "stop", None));
+    let stop_req = stop.filter(|a| !a.optional);
+    let start_opt = start.is_none_or(|a| a.optional);
+    let next_role = if next.is_none() { Role::Stopped } else { rs.next_role };
+    let role = rs.role;
+    if role == next_role || (role == Role::Started && next_role == Role::Started) {
+        let Some(_) = next else { return };
+        if let Some(rl) = find(s, r, "reload", current).filter(|a| !a.optional) {
+            if start_opt && !moving {
+                item(c, "Reload", r, current, next, Some(rl), None, lines);
+                return;
+            }
+        }
+        if start_opt {
+            let promote = find(s, r, "promote", next).filter(|a| !a.optional);
+            let demote = find(s, r, "demote", current).filter(|a| !a.optional);
+            if let (Some(p), Some(d)) = (promote, demote) {
+                item(c, "Re-promote", r, current, next, Some(p), Some(d), lines);
+            }
+            return;
+        }
+        let start = start.expect("checked above");
+        if !start.runnable {
+            item(
+                c,
+                "Stop",
+                r,
+                current,
+                None,
+                stop,
+                stop.filter(|a| a.reason.is_some()).or(Some(start)),
+                lines,
+            );
+        } else if moving {
+            let verb = if rs.failed {
+                "Recover"
+            } else if can_migrate(c, r) {
+                "Migrate"
+            } else {
+                "Move"
+            };
+            item(c, verb, r, current, next, stop, None, lines);
+        } else if rs.failed {
+            item(c, "Recover", r, current, None, stop, None, lines);
+        } else {
+            item(c, "Restart", r, current, next, Some(start), None, lines);
+        }
+        return;
+    }
+    if stop_req.is_some() && (next_role == Role::Stopped || start.is_some_and(|a| !a.runnable)) {
+        for &n in &rs.running_on {
+            let st = find(s, r, "stop", Some(n));
+            let src = if st.is_some_and(|a| a.reason.is_some()) {
+                st
+            } else {
+                start
+            };
+            item(c, "Stop", r, Some(n), None, st, src, lines);
+        }
+    } else if stop_req.is_some() && rs.failed && rs.stop_needed {
+        item(c, "Recover", r, current, next, stop, start, lines);
+    } else if moving {
+        item(c, "Move", r, current, next, stop, None, lines);
+    } else if stop_req.is_some() {
+        item(c, "Restart", r, current, next, start, None, lines);
+    } else if role == Role::Promoted {
+        let demote = find(s, r, "demote", current);
+        item(c, "Demote", r, current, next, demote, None, lines);
+    } else if next_role == Role::Promoted {
+        let promote = find(s, r, "promote", next);
+        item(c, "Promote", r, current, next, promote, None, lines);
+    } else if role == Role::Stopped && next_role > Role::Stopped {
+        if let Some(st) = start {
+            if st.optional {
+                return;
+            }
+        }
+        item(c, "Start", r, current, next, start, None, lines);
+    }
+}
+
+fn collect_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
+    let c = &s.cluster;
+    if c.rscs[r].is_primitive() {
+        primitive_summary(s, r, lines);
+    } else {
+        for &k in &c.rscs[r].children {
+            collect_summary(s, k, lines);
+        }
+    }
+}
+
+/// The lines under `Transition Summary:`.
+pub fn transition_summary(s: &Schedule) -> String {
+    let c = &s.cluster;
+    let mut out = String::new();
+    for a in &s.actions {
+        if a.rsc.is_some() || a.optional {
+            continue;
+        }
+        let Some(n) = a.node else { continue };
+        if a.task == "stonith" {
+            let _ = writeln!(
+                out,
+                "  * Fence ({}) {} '{}'",
+                a.fence_op.as_deref().unwrap_or("reboot"),
+                c.nodes[n].uname,
+                a.reason.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let mut lines = Vec::new();
+    for &r in &c.top {
+        collect_summary(s, r, &mut lines);
+    }
+    let mut rsc_width = 5usize;
+    let mut detail_width = 5usize;
+    for l in &lines {
+        if l.rsc.len() > rsc_width {
+            rsc_width = l.rsc.len() + 2;
+        }
+        detail_width = detail_width.max(l.details.len());
+    }
+    for l in lines {
+        let _ = write!(
+            out,
+            "  * {:<8}   {:<rw$}   ( {:>dw$} )",
+            l.verb,
+            l.rsc,
+            l.details,
+            rw = rsc_width,
+            dw = detail_width
+        );
+        if let Some(rsn) = l.reason {
+            let _ = write!(out, "  {rsn}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The lines under `Executing Cluster Transition:`.
+pub fn executed_actions(s: &Schedule, g: &TransitionGraph) -> String {
+    let c = &s.cluster;
+    let mut out = String::new();
+    for id in g.execution_order() {
+        let a = &s.actions[id];
+        match a.rsc {
+            Some(r) => {
+                let rid = &c.rscs[r].id;
+                if a.pseudo || a.node.is_none() {
+                    let _ = writeln!(out, "  * Pseudo action:   {}", op_key(rid, &a.task, a.interval_ms));
+                } else {
+                    let task = if a.interval_ms > 0 {
+                        format!("{}={}", a.task, a.interval_ms)
+                    } else {
+                        a.task.clone()
+                    };
+                    let node = a.node.map(|n| c.nodes[n].uname.as_str()).unwrap_or("");
+                    let _ = writeln!(out, "  * Resource action: {rid:<15} {task} on {node}");
+                }
+            }
+            None => {
+                let node = a.node.map(|n| c.nodes[n].uname.as_str()).unwrap_or("");
+                if a.task == "stonith" {
+                    let _ = writeln!(
+                        out,
+                        "  * Fencing {node} ({})",
+                        a.fence_op.as_deref().unwrap_or("reboot")
+                    );
+                } else {
+                    let _ = writeln!(out, "  * Cluster action:  {} on {node}", a.task);
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,909 @@
+//! Actions (start, stop, monitor, probe, fencing, group pseudo-actions),
+//! their ordering edges, and flag propagation through the orderings
+//! (optional/required, runnable/unrunnable).
+
+// Node and resource indices address several parallel tables at once.
+#![allow(clippy::needless_range_loop)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::constraints::Constraints;
+use crate::cib::digest::operation_digest;
+use crate::cib::{Cib, LrmOp, OrderKind};
+use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
+use crate::rules::RuleContext;
+use crate::unpack::merge_nvsets;
+
+/// One scheduled (or considered) action.
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub id: usize,
+    pub rsc: Option<RscIdx>,
+    pub task: String,
+    pub interval_ms: u64,
+    pub node: Option<NodeIdx>,
+    pub optional: bool,
+    pub runnable: bool,
+    pub pseudo: bool,
+    pub reason: Option<String>,
+    /// For fencing: reboot/off/on.
+    pub fence_op: Option<String>,
+}
+
+/// Ordering flags.
+pub mod flags {
+    pub const IMPLIES_THEN: u32 = 1;
+    pub const IMPLIES_FIRST: u32 = 2;
+    pub const RUNNABLE_LEFT: u32 = 4;
+    pub const RESTART: u32 = 8;
+    /// `symmetrical=false` mandatory orderings.
+    pub const ASYMMETRICAL: u32 = 16;
+    /// "then" is runnable if any of its ONE_OR_MORE "firsts" is.
+    pub const ONE_OR_MORE: u32 = 32;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Edge {
+    pub first: usize,
+    pub then: usize,
+    pub flags: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct ActionSet {
+    pub actions: Vec<Action>,
+    pub edges: Vec<Edge>,
+    index: HashMap<(Option<RscIdx>, String, u64, Option<NodeIdx>), usize>,
+}
+
+impl ActionSet {
+    fn add(
+        &mut self,
+        rsc: Option<RscIdx>,
+        task: &str,
+        interval_ms: u64,
+        node: Option<NodeIdx>,
+        optional: bool,
+    ) -> usize {
+        let key = (rsc, task.to_string(), interval_ms, node);
+        if let Some(&i) = self.index.get(&key) {
+            if !optional {
+                self.actions[i].optional = false;
+            }
+            return i;
+        }
+        let id = self.actions.len();
+        self.actions.push(Action {
+            id,
+            rsc,
+            task: task.to_string(),
+            interval_ms,
+            node,
+            optional,
+            runnable: true,
+            pseudo: false,
+            reason: None,
+            fence_op: None,
+        });
+        self.index.insert(key, id);
+        id
+    }
+
+    pub fn find(&self, rsc: Option<RscIdx>, task: &str, interval_ms: u64, node: Option<NodeIdx>) -> Option<usize> {
+        self.index.get(&(rsc, task.to_string(), interval_ms, node)).copied()
+    }
+
+    /// All actions of `rsc` with the given task (any node).
+    pub fn of(&self, rsc: RscIdx, task: &str) -> Vec<usize> {
+        self.actions
+            .iter()
+            .filter(|a| a.rsc == Some(rsc) && a.task == task && a.interval_ms == 0)
+            .map(|a| a.id)
+            .collect()
+    }
+
+    fn order(&mut self, first: usize, then: usize, flags: u32) {
+        if first != then {
+            self.edges.push(Edge { first, then, flags });
+        }
+    }
+}
+
+fn is_group(c: &Cluster, r: RscIdx) -> bool {
+    matches!(c.rscs[r].variant, Variant::Group | Variant::Clone { .. })
+}
+
+/// Creates every action and ordering, then propagates flags.
+pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionSet {
+    let mut s = ActionSet::default();
+    let can_fence = c.options.stonith_enabled && c.have_stonith_resource;
+
+    // Fencing of unclean nodes.
+    let mut fence_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
+    for n in 0..c.nodes.len() {
+        if c.nodes[n].unclean && c.options.stonith_enabled {
+            let fenceable = can_fence
+                && (c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore || c.nodes[n].online);
+            if !fenceable {
+                // Pacemaker never makes the fencing op required then.
+                continue;
+            }
+            let a = s.add(None, "stonith", 0, Some(n), false);
+            s.actions[a].fence_op = Some(c.options.stonith_action.clone());
+            s.actions[a].reason = c.nodes[n].fence_reason.clone();
+            fence_of[n] = Some(a);
+        }
+    }
+    // Clean shutdowns.
+    let mut shutdown_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
+    for n in 0..c.nodes.len() {
+        if c.nodes[n].shutdown && c.nodes[n].online && !c.nodes[n].unclean {
+            shutdown_of[n] = Some(s.add(None, "do_shutdown", 0, Some(n), false));
+        }
+    }
+
+    let quorum_ok = c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore;
+
+    // Primitive actions.
+    for r in 0..c.rscs.len() {
+        if !c.rscs[r].is_primitive() {
+            continue;
+        }
+        primitive_actions(cib, c, &mut s, r, &fence_of, quorum_ok);
+    }
+    // Placeholder start/stop actions (unrunnable, optional) so orderings
+    // against resources that will not start or are not running still
+    // propagate "unrunnable".
+    for r in 0..c.rscs.len() {
+        if !c.rscs[r].is_primitive() {
+            continue;
+        }
+        for task in ["start", "stop"] {
+            if s.of(r, task).is_empty() {
+                let a = s.add(Some(r), task, 0, None, true);
+                s.actions[a].runnable = false;
+            }
+        }
+    }
+    // Collective pseudo-actions and their orderings.
+    for g in (0..c.rscs.len()).rev() {
+        if !is_group(c, g) {
+            continue;
+        }
+        let start = s.add(Some(g), "start", 0, None, true);
+        let running = s.add(Some(g), "running", 0, None, true);
+        let stop = s.add(Some(g), "stop", 0, None, true);
+        let stopped = s.add(Some(g), "stopped", 0, None, true);
+        for a in [start, running, stop, stopped] {
+            s.actions[a].pseudo = true;
+        }
+        s.order(stop, stopped, flags::RUNNABLE_LEFT);
+        s.order(stopped, start, 0);
+        s.order(start, running, flags::RUNNABLE_LEFT);
+        let kids = c.rscs[g].children.clone();
+        let ordered_group = matches!(c.rscs[g].variant, Variant::Group);
+        for (i, &k) in kids.iter().enumerate() {
+            // Group members: all must run; clone instances: one or more.
+            let member_starts = if is_group(c, k) {
+                s.find(Some(k), "running", 0, None).into_iter().collect()
+            } else {
+                s.of(k, "start")
+            };
+            for ks in member_starts {
+                if ordered_group {
+                    s.order(start, ks, 0);
+                    s.order(ks, running, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
+                } else {
+                    s.order(start, ks, flags::RUNNABLE_LEFT);
+                    s.order(ks, running, flags::ONE_OR_MORE);
+                }
+            }
+            for kst in s.of(k, "stop") {
+                s.order(stop, kst, 0);
+                if ordered_group {
+                    s.order(kst, stopped, flags::IMPLIES_THEN);
+                }
+            }
+            if ordered_group && i > 0 {
+                let prev = kids[i - 1];
+                for ps in s.of(prev, "start") {
+                    for ks in s.of(k, "start") {
+                        s.order(ps, ks, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                    }
+                }
+                for kst in s.of(k, "stop") {
+                    for pst in s.of(prev, "stop") {
+                        s.order(kst, pst, flags::RESTART);
+                    }
+                }
+            }
+            // Child collectives (groups inside clones).
+            if is_group(c, k) {
+                for (a, b) in [
+                    ("start", "start"),
+                    ("running", "running"),
+                    ("stop", "stop"),
+                    ("stopped", "stopped"),
+                ] {
+                    if let (Some(x), Some(y)) = (s.find(Some(g), a, 0, None), s.find(Some(k), b, 0, None)) {
+                        if a == "start" || a == "stop" {
+                            s.order(x, y, 0);
+                        } else {
+                            s.order(y, x, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // User orderings.
+    for o in &cons.orders {
+        let fa = map_first_action(c, o.first, &o.first_action);
+        let ta = o.then_action.clone();
+        // A clone's "running" only becomes required for printing, so it
+        // does not force restarts of what comes after it.
+        let first_is_clone = matches!(c.rscs[o.first].variant, Variant::Clone { .. });
+        let mut f_flags = match o.kind {
+            OrderKind::Mandatory if !first_is_clone => flags::IMPLIES_THEN,
+            _ => 0,
+        };
+        if o.kind == OrderKind::Mandatory && !o.symmetrical {
+            f_flags |= flags::ASYMMETRICAL;
+        } else if o.kind == OrderKind::Mandatory && matches!(o.first_action.as_str(), "start" | "promote") {
+            f_flags |= flags::RUNNABLE_LEFT;
+        }
+        connect(&mut s, c, o.first, &fa, o.then, &ta, f_flags);
+        if o.symmetrical && o.kind != OrderKind::Serialize {
+            let inv_first = invert(&o.then_action);
+            let inv_then = invert(&o.first_action);
+            if let (Some(itf), Some(itt)) = (inv_first, inv_then) {
+                let itf = map_first_action(c, o.then, itf);
+                let fl = if o.kind == OrderKind::Mandatory {
+                    flags::IMPLIES_FIRST
+                } else {
+                    0
+                };
+                connect(&mut s, c, o.then, &itf, o.first, itt, fl);
+            }
+        }
+    }
+    // Anti-colocation and mandatory colocation effects on runnability.
+    for co in &cons.colocs {
+        if co.score >= crate::score::INFINITY {
+            // The dependent cannot start if the primary cannot run.
+            let p_prims = c.primitives_of(co.primary);
+            let p_runs = p_prims.iter().any(|&p| c.rscs[p].assigned.is_some());
+            if !p_runs {
+                let dep_first = c.primitives_of(co.dependent);
+                for d in dep_first {
+                    for st in s.of(d, "start") {
+                        s.actions[st].runnable = false;
+                    }
+                }
+            }
+        }
+    }
+    // Stops before shutdown.
+    for n in 0..c.nodes.len() {
+        if let Some(sd) = shutdown_of[n] {
+            let stops: Vec<usize> = s
+                .actions
+                .iter()
+                .filter(|a| a.task == "stop" && a.node == Some(n) && a.rsc.is_some())
+                .map(|a| a.id)
+                .collect();
+            for st in stops {
+                s.order(st, sd, 0);
+            }
+        }
+    }
+    propagate(c, &mut s);
+    s
+}
+
+fn invert(task: &str) -> Option<&'static str> {
+    Some(match task {
+        "start" => "stop",
+        "stop" => "start",
+        "promote" => "demote",
+        "demote" => "promote",
+        "promoted" => "demoted",
+        "demoted" => "promoted",
+        "running" => "stopped",
+        "stopped" => "running",
+        _ => return None,
+    })
+}
+
+/// Orderings where a collective resource comes first use its "completed"
+/// pseudo-action.
+fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
+    if is_group(c, r) {
+        match task {
+            "start" => "running".into(),
+            "stop" => "stopped".into(),
+            "promote" => "promoted".into(),
+            "demote" => "demoted".into(),
+            t => t.into(),
+        }
+    } else {
+        task.into()
+    }
+}
+
+fn connect(s: &mut ActionSet, c: &Cluster, first: RscIdx, first_task: &str, then: RscIdx, then_task: &str, fl: u32) {
+    let firsts: Vec<usize> = if is_group(c, first) {
+        s.find(Some(first), first_task, 0, None).into_iter().collect()
+    } else {
+        s.of(first, first_task)
+    };
+    let mut thens: Vec<usize> = if is_group(c, then) {
+        s.find(Some(then), then_task, 0, None).into_iter().collect()
+    } else {
+        s.of(then, then_task)
+    };
+    // An ordering with a group as "then" applies to each member
+    // (`pcmk__group_update_ordered_actions`).
+    if matches!(c.rscs[then].variant, Variant::Group) && matches!(then_task, "start" | "stop" | "promote" | "demote") {
+        for &k in &c.rscs[then].children {
+            if c.rscs[k].is_primitive() {
+                thens.extend(s.of(k, then_task));
+            }
+        }
+    }
+    for &f in &firsts {
+        for &t in &thens {
+            s.order(f, t, fl);
+        }
+    }
+}
+
+fn op_timeout_ms(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64) -> u64 {
+    let rs = &c.rscs[r];
+    if let Some(op) = rs.ops.iter().find(|o| o.name == name && o.interval_ms == interval_ms) {
+        if let Some(t) = op.attr("timeout") {
+            if let Some(ms) = crate::cib::parse_interval_ms(t) {
+                return ms;
+            }
+        }
+    }
+    let mut d = BTreeMap::new();
+    let mut ctx = RuleContext::new(c.now);
+    ctx.op = Some((name, interval_ms));
+    merge_nvsets(&c.op_defaults, &ctx, &mut d);
+    d.get("timeout")
+        .and_then(|t| crate::cib::parse_interval_ms(t))
+        .unwrap_or(20_000)
+}
+
+/// The digest the scheduler expects for `op` of `r`.
+pub fn expected_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
+    let rs = &c.rscs[r];
+    let mut params = rs.params.clone();
+    if let Some(def) = rs
+        .ops
+        .iter()
+        .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms)
+    {
+        let mut extra = BTreeMap::new();
+        merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut extra);
+        for (k, v) in extra {
+            params.insert(k, v);
+        }
+    }
+    let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
+    operation_digest(&params, op.interval_ms, timeout)
+}
+
+/// The digest of only the parameters that force a restart
+/// (`calculate_restart_digest`).
+fn restart_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
+    let rs = &c.rscs[r];
+    let mut params = rs.params.clone();
+    if let Some(def) = rs
+        .ops
+        .iter()
+        .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms)
+    {
+        let mut extra = BTreeMap::new();
+        merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut extra);
+        params.extend(extra);
+    }
+    if let Some(list) = &op.op_force_restart {
+        let keep: Vec<&str> = list.split_whitespace().collect();
+        params.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
+    operation_digest(&params, op.interval_ms, timeout)
+}
+
+/// The `lrm_resource` on node `n` whose history was mapped to `rs`.
+fn history_entry<'a>(
+    st: &'a crate::cib::NodeState,
+    rs: &crate::model::Rsc,
+    n: NodeIdx,
+) -> Option<&'a crate::cib::LrmResource> {
+    let base = rs.id.split(':').next().unwrap_or(&rs.id);
+    let mapped = rs.history_ids.iter().find(|(m, _)| *m == n).map(|(_, id)| id.as_str());
+    st.lrm
+        .iter()
+        .find(|l| Some(l.id.as_str()) == mapped)
+        .or_else(|| st.lrm.iter().find(|l| l.id == rs.id || l.id == base))
+}
+
+/// `only_sanitized_changed`: crm_simulate runs sanitized, so a history
+/// entry whose secure digest (private parameters removed) still matches
+/// counts as unchanged.
+fn only_private_changed(c: &Cluster, r: RscIdx, op: &LrmOp) -> bool {
+    let Some(recorded) = &op.op_secure_digest else {
+        return false;
+    };
+    let rs = &c.rscs[r];
+    let old_version = op.crm_feature_set.as_deref().is_none_or(|v| version_lt(v, "3.16.0"));
+    let fence_class = matches!(&rs.variant, Variant::Primitive { class, .. } if class == "stonith");
+    let mut params = rs.params.clone();
+    if !old_version {
+        if let Some(def) = rs
+            .ops
+            .iter()
+            .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms)
+        {
+            let mut extra = BTreeMap::new();
+            merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut extra);
+            params.extend(extra);
+        }
+    }
+    let secure = op.op_secure_params.as_deref().unwrap_or(" passwd password user ");
+    let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
+    crate::cib::digest::secure_digest(&params, secure, old_version, fence_class, op.interval_ms, timeout) == *recorded
+}
+
+fn version_lt(a: &str, b: &str) -> bool {
+    let pa: Vec<u64> = a.split('.').map(|x| x.parse().unwrap_or(0)).collect();
+    let pb: Vec<u64> = b.split('.').map(|x| x.parse().unwrap_or(0)).collect();
+    pa < pb
+}
+
+/// How a resource active on `n` must react to a definition change:
+/// `Restart(Some(reason))` for changed parameters, `Restart(None)` when the
+/// agent itself changed, `Reload` when only reloadable parameters changed.
+fn definition_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> DefChange {
+    if c.rscs[r].orphan {
+        return DefChange::None;
+    }
+    let rs = &c.rscs[r];
+    let Some(st) = cib.status.nodes.iter().find(|s| s.id == c.nodes[n].id) else {
+        return DefChange::None;
+    };
+    let Some(lr) = history_entry(st, rs, n) else {
+        return DefChange::None;
+    };
+    if let Variant::Primitive { class, provider, ty } = &rs.variant {
+        let changed = lr.class.as_deref().is_some_and(|x| x != class)
+            || lr.ty.as_deref().is_some_and(|x| x != ty)
+            || (lr.provider.is_some() && provider.is_some() && lr.provider != *provider);
+        if changed {
+            return DefChange::Restart(None);
+        }
+    }
+    match params_changed(cib, c, r, n) {
+        Change::None => DefChange::None,
+        Change::Restart => DefChange::Restart(Some("resource definition change".into())),
+        Change::Reload => DefChange::Reload,
+    }
+}
+
+enum DefChange {
+    None,
+    Reload,
+    Restart(Option<String>),
+}
+
+enum Change {
+    None,
+    Reload,
+    Restart,
+}
+
+fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
+    let rs = &c.rscs[r];
+    let Some(st) = cib.status.nodes.iter().find(|s| s.id == c.nodes[n].id) else {
+        return Change::None;
+    };
+    let Some(lr) = history_entry(st, rs, n) else {
+        return Change::None;
+    };
+    let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
+    ops.sort_by_key(|o| if o.call_id < 0 { i64::MAX } else { o.call_id });
+    let start_idx = ops
+        .iter()
+        .rposition(|o| matches!(o.operation.as_str(), "start" | "migrate_from"))
+        .or_else(|| {
+            ops.iter()
+                .rposition(|o| o.operation == "monitor" && (o.rc_code == 0 || o.rc_code == 8))
+        });
+    let Some(si) = start_idx else {
+        return Change::None;
+    };
+    let mut result = Change::None;
+    for op in &ops[si..] {
+        if op.interval_ms > 0 || op.op_status != 0 {
+            continue;
+        }
+        if !matches!(op.operation.as_str(), "start" | "monitor" | "promote" | "migrate_from") {
+            continue;
+        }
+        if let Some(rd) = &op.op_restart_digest {
+            if *rd != restart_digest(c, r, op) {
+                return Change::Restart;
+            }
+        }
+        let changed = match &op.op_digest {
+            None => true,
+            Some(d) => *d != expected_digest(c, r, op) && !only_private_changed(c, r, op),
+        };
+        if changed {
+            let has_op_params = rs
+                .ops
+                .iter()
+                .any(|o| o.name == op.operation && o.interval_ms == 0 && !o.instance.is_empty());
+            if op.op_restart_digest.is_some() && !has_op_params {
+                result = Change::Reload;
+            } else {
+                return Change::Restart;
+            }
+        }
+    }
+    result
+}
+
+fn primitive_actions(
+    cib: &Cib,
+    c: &mut Cluster,
+    s: &mut ActionSet,
+    r: RscIdx,
+    fence_of: &[Option<usize>],
+    quorum_ok: bool,
+) {
+    let current = c.rscs[r].running_on.clone();
+    let next = c.rscs[r].assigned;
+    let managed = c.rscs[r].managed;
+    let next_role = c.rscs[r].next_role;
+
+    // Probes on nodes where the state is unknown.
+    if c.options.enable_startup_probes && !c.rscs[r].orphan {
+        for n in 0..c.nodes.len() {
+            let node = &c.nodes[n];
+            if !node.online || node.unclean || node.pending || node.maintenance {
+                continue;
+            }
+            if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
+                continue;
+            }
+            if c.rscs[r].allowed[n].is_none() && !c.options.symmetric {
+                continue;
+            }
+            let p = s.add(Some(r), "monitor", 0, Some(n), false);
+            s.actions[p].reason = Some("probe".into());
+            if !managed {
+                s.actions[p].runnable = true;
+            }
+        }
+    }
+
+    let moving = matches!((current.first(), next), (Some(&cur), Some(nx)) if cur != nx) && next_role >= Role::Started;
+    let multiply_active = current.len() > 1;
+    let def_change = if !moving && current.len() == 1 && next == current.first().copied() && managed {
+        definition_changed(cib, c, r, current[0])
+    } else {
+        DefChange::None
+    };
+    let reload = matches!(def_change, DefChange::Reload);
+    let (restart_def, def_reason) = match def_change {
+        DefChange::Restart(reason) => (true, reason),
+        _ => (false, None),
+    };
+    if reload {
+        if let Some(cur) = current.first() {
+            let rl = s.add(Some(r), "reload", 0, Some(*cur), false);
+            if !managed {
+                s.actions[rl].runnable = false;
+            }
+        }
+    }
+    let mut need_stop =
+        moving || multiply_active || (c.rscs[r].failed && c.rscs[r].stop_needed) || c.rscs[r].blocked || restart_def;
+    if next.is_none() || next_role == Role::Stopped {
+        need_stop = true;
+    }
+    let stop_unexpected =
+        multiply_active && c.rscs[r].meta.get("multiple-active").map(String::as_str) == Some("stop_unexpected");
+    let mut stops = Vec::new();
+    for &cur in &current {
+        if stop_unexpected && next == Some(cur) {
+            // The expected node keeps its copy.
+            continue;
+        }
+        let required = need_stop && (next != Some(cur) || !moving || multiply_active);
+        let st = s.add(Some(r), "stop", 0, Some(cur), !required);
+        if next.is_none() {
+            s.actions[st].reason = Some("node availability".into());
+        } else if stop_unexpected {
+            s.actions[st].reason = Some("being multiply active".into());
+        }
+        if c.nodes[cur].unclean {
+            match fence_of[cur] {
+                Some(f) => {
+                    s.actions[st].pseudo = true;
+                    s.actions[st].optional = false;
+                    if !s.actions[f].runnable {
+                        s.actions[st].runnable = false;
+                    }
+                    s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                }
+                None => {
+                    if !c.nodes[cur].online {
+                        // Without fencing, the stop cannot be confirmed.
+                        s.actions[st].runnable = !c.options.stonith_enabled;
+                    }
+                }
+            }
+        }
+        if !managed {
+            s.actions[st].runnable = false;
+        }
+        stops.push(st);
+    }
+    if c.rscs[r].role == Role::Promoted {
+        for &cur in &current {
+            let keep = next_role == Role::Promoted && next == Some(cur);
+            let dm = s.add(Some(r), "demote", 0, Some(cur), keep);
+            if !managed {
+                s.actions[dm].runnable = false;
+            }
+            if c.nodes[cur].unclean && fence_of[cur].is_some() {
+                s.actions[dm].pseudo = true;
+            }
+            if let Some(st) = s.find(Some(r), "stop", 0, Some(cur)) {
+                s.order(dm, st, flags::IMPLIES_FIRST | flags::RUNNABLE_LEFT);
+            }
+        }
+    }
+    if let Some(reason) = &def_reason {
+        for &st in &stops {
+            s.actions[st].reason = Some(reason.clone());
+        }
+    }
+    if let Some(nx) = next {
+        if next_role >= Role::Started {
+            let start_required = !current.contains(&nx) || need_stop;
+            let st = s.add(Some(r), "start", 0, Some(nx), !start_required);
+            if let Some(reason) = &def_reason {
+                s.actions[st].reason = Some(reason.clone());
+            }
+            let rs = &c.rscs[r];
+            // An unmanaged resource already running there counts as started.
+            let unmanaged_in_place = !managed && current.contains(&nx);
+            if (!managed && !unmanaged_in_place) || !c.nodes[nx].can_run() {
+                s.actions[st].runnable = false;
+            }
+            if rs.requires_quorum && !c.have_quorum {
+                let active = !current.is_empty();
+                match c.options.no_quorum_policy {
+                    NoQuorumPolicy::Stop => {
+                        s.actions[st].runnable = false;
+                        s.actions[st].reason = Some("no quorum".into());
+                    }
+                    NoQuorumPolicy::Demote if !active => {
+                        s.actions[st].runnable = false;
+                        s.actions[st].reason = Some("no quorum".into());
+                    }
+                    NoQuorumPolicy::Freeze if !active || next_role > c.rscs[r].role => {
+                        s.actions[st].runnable = false;
+                        s.actions[st].reason = Some("quorum freeze".into());
+                    }
+                    _ => {}
+                }
+            }
+            let _ = quorum_ok;
+            let stop_flags = if c.rscs[r].requires_fencing {
+                flags::IMPLIES_THEN | flags::RESTART | flags::RUNNABLE_LEFT
+            } else {
+                flags::IMPLIES_THEN | flags::RESTART
+            };
+            for &stp in &stops {
+                let stop_node = s.actions[stp].node;
+                if stop_node == Some(nx) {
+                    s.order(stp, st, flags::IMPLIES_THEN | flags::RESTART);
+                } else if stop_node.is_some_and(|n| !c.nodes[n].unclean) {
+                    // Never start elsewhere while a stop cannot happen.
+                    s.order(stp, st, stop_flags | flags::RUNNABLE_LEFT);
+                } else {
+                    s.order(stp, st, stop_flags);
+                }
+            }
+            // Starting elsewhere after a node that needs fencing.
+            if c.rscs[r].requires_fencing {
+                for &cur in &current {
+                    if let Some(f) = fence_of[cur] {
+                        s.order(f, st, flags::RUNNABLE_LEFT);
+                    }
+                }
+            }
+            // Probes before the start.
+            let probes: Vec<usize> = s
+                .actions
+                .iter()
+                .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.interval_ms == 0)
+                .map(|a| a.id)
+                .collect();
+            for p in probes {
+                s.order(p, st, 0);
+            }
+            // Promotion.
+            if next_role == Role::Promoted {
+                let already = c.rscs[r].role == Role::Promoted && current.contains(&nx);
+                let pr = s.add(Some(r), "promote", 0, Some(nx), already && !start_required);
+                s.order(st, pr, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                if !managed || !c.nodes[nx].can_run() {
+                    s.actions[pr].runnable = false;
+                }
+            }
+            // Recurring monitors.
+            let promotable = c.in_promotable(r);
+            let monitors: Vec<(u64, bool)> = c.rscs[r]
+                .ops
+                .iter()
+                .filter(|o| o.name == "monitor" && o.interval_ms > 0)
+                .filter(|o| o.attr("enabled").is_none_or(|v| !matches!(v, "false" | "0" | "no")))
+                .filter(|o| {
+                    let role = o.role.as_deref().and_then(Role::parse);
+                    match role {
+                        None | Some(Role::Started) => true,
+                        Some(Role::Unpromoted) => promotable,
+                        _ => false,
+                    }
+                })
+                .map(|o| {
+                    let active = c.rscs[r]
+                        .active_recurring
+                        .iter()
+                        .any(|(n, name, i)| *n == nx && name == "monitor" && *i == o.interval_ms);
+                    (o.interval_ms, active)
+                })
+                .collect();
+            for (interval, active) in monitors {
+                let m = s.add(Some(r), "monitor", interval, Some(nx), active);
+                s.order(st, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                if !managed {
+                    s.actions[m].runnable = false;
+                }
+            }
+        }
+    }
+}
+
+/// `handle_asymmetric_ordering`: a stop of a stopped resource, or an
+/// optional start of a resource already running there, is not affected.
+fn asymmetric_exempt(c: &Cluster, t: &Action) -> bool {
+    let Some(r) = t.rsc else { return true };
+    let running = match t.node {
+        Some(n) => c.rscs[r].running_on.contains(&n),
+        None => c.primitives_of(r).iter().any(|&p| !c.rscs[p].running_on.is_empty()),
+    };
+    match t.task.as_str() {
+        "stop" | "stopped" => !running,
+        "start" | "running" => t.optional && running,
+        _ => t.optional,
+    }
+}
+
+/// Propagates optional/runnable flags along orderings until nothing changes.
+fn propagate(c: &Cluster, s: &mut ActionSet) {
+    let label = |s: &ActionSet, a: usize| -> String {
+        let act = &s.actions[a];
+        match act.rsc {
+            Some(r) => format!("{} {}", c.rscs[r].id, act.task),
+            None => act.task.clone(),
+        }
+    };
+    // Actions whose runnability needs one runnable input out of several.
+    let mut any_of: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for e in &s.edges {
+        if e.flags & flags::ONE_OR_MORE != 0 {
+            any_of.entry(e.then).or_default().push(e.first);
+        }
+    }
+    for _ in 0..1000 {
+        let mut changed = false;
+        for (&t, firsts) in &any_of {
+            if s.actions[t].runnable && !firsts.iter().any(|&f| s.actions[f].runnable) {
+                s.actions[t].runnable = false;
+                changed = true;
+            }
+        }
+        for i in 0..s.edges.len() {
+            let e = s.edges[i];
+            let (f, t) = (e.first, e.then);
+            if e.flags & flags::IMPLIES_THEN != 0 && !s.actions[f].optional && s.actions[t].optional {
+                // An optional start of a resource that stays put only
+                // becomes required (a restart) if it is active.
+                s.actions[t].optional = false;
+                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+                    s.actions[t].reason = Some(format!("required {}", label(s, f)));
+                }
+                changed = true;
+            }
+            if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
+                s.actions[t].runnable = false;
+                let replace = s.actions[t]
+                    .reason
+                    .as_deref()
+                    .is_none_or(|r| r.starts_with("required "));
+                if replace && s.actions[f].rsc != s.actions[t].rsc {
+                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+                }
+                changed = true;
+            }
+            // An active resource whose start became unrunnable must stop.
+            if !s.actions[t].runnable && s.actions[t].task == "start" {
+                if let Some(r) = s.actions[t].rsc {
+                    if c.rscs[r].is_primitive() && s.actions[t].node.is_some_and(|n| c.rscs[r].running_on.contains(&n))
+                    {
+                        for st in s.of(r, "stop") {
+                            if s.actions[st].optional {
+                                s.actions[st].optional = false;
+                                s.actions[t].optional = false;
+                                changed = true;
+                            }
+                        }
+                    }
+                }
+            }
+            // A blocked, unmanaged resource's unrunnable stop blocks
+            // whatever must come after it.
+            if e.flags & (flags::IMPLIES_THEN | flags::IMPLIES_FIRST | flags::RESTART) != 0
+                && s.actions[f].task == "stop"
+                && !s.actions[f].runnable
+                && s.actions[t].runnable
+                && s.actions[f]
+                    .rsc
+                    .is_some_and(|r| !c.rscs[r].managed && c.rscs[r].blocked)
+            {
+                s.actions[t].runnable = false;
+                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+                }
+                changed = true;
+            }
+            if e.flags & flags::ASYMMETRICAL != 0
+                && !s.actions[f].runnable
+                && s.actions[t].runnable
+                && !asymmetric_exempt(c, &s.actions[t])
+            {
+                s.actions[t].runnable = false;
+                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+                }
+                changed = true;
+            }
+            if e.flags & flags::IMPLIES_FIRST != 0 && !s.actions[t].optional && s.actions[f].optional {
+                s.actions[f].optional = false;
+                changed = true;
+            }
+            if e.flags & flags::RESTART != 0
+                && !s.actions[t].optional
+                && s.actions[t].runnable
+                && s.actions[f].optional
+                && s.actions[f].task == "stop"
+                && s.actions[f].node.is_some()
+            {
+                s.actions[f].optional = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The transition graph: the scheduled (required, runnable) actions and the
+//! orderings between them, in the shape of Pacemaker's `<transition_graph>`.
+
+use std::fmt::Write as _;
+
+use super::Schedule;
+use crate::xml::escape_attr;
+
+/// One graph action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphAction {
+    pub id: usize,
+    /// `rsc_op`, `pseudo_event` or `crm_event`.
+    pub kind: &'static str,
+    pub operation: String,
+    pub operation_key: String,
+    pub on_node: Option<String>,
+    pub on_node_uuid: Option<String>,
+    pub rsc: Option<String>,
+    pub interval_ms: u64,
+}
+
+/// A synapse: an action and the actions it waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synapse {
+    pub id: usize,
+    pub action: GraphAction,
+    pub inputs: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransitionGraph {
+    pub synapses: Vec<Synapse>,
+}
+
+/// Pacemaker's operation key, `RSC_TASK_INTERVAL`.
+pub fn op_key(rsc: &str, task: &str, interval_ms: u64) -> String {
+    format!("{rsc}_{task}_{interval_ms}")
+}
+
+/// Builds the graph from a schedule: only required, runnable actions.
+pub fn build(s: &Schedule) -> TransitionGraph {
+    let c = &s.cluster;
+    let included: Vec<bool> = s.actions.iter().map(|a| !a.optional && a.runnable).collect();
+    let mut synapses = Vec::new();
+    for a in &s.actions {
+        if !included[a.id] {
+            continue;
+        }
+        let rsc = a.rsc.map(|r| c.rscs[r].id.clone());
+        let kind = if a.pseudo || (a.rsc.is_some() && a.node.is_none()) {
+            "pseudo_event"
+        } else if a.rsc.is_some() {
+            "rsc_op"
+        } else {
+            "crm_event"
+        };
+        let operation_key = match &rsc {
+            Some(r) => op_key(r, &a.task, a.interval_ms),
+            None => a.task.clone(),
+        };
+        let mut inputs: Vec<usize> = s
+            .edges
+            .iter()
+            .filter(|e| e.then == a.id && included[e.first])
+            .map(|e| e.first)
+            .collect();
+        inputs.sort_unstable();
+        inputs.dedup();
+        synapses.push(Synapse {
+            id: synapses.len(),
+            action: GraphAction {
+                id: a.id,
+                kind,
+                operation: a.task.clone(),
+                operation_key,
+                on_node: a.node.map(|n| c.nodes[n].uname.clone()),
+                on_node_uuid: a.node.map(|n| c.nodes[n].id.clone()),
+                rsc,
+                interval_ms: a.interval_ms,
+            },
+            inputs,
+        });
+    }
+    TransitionGraph { synapses }
+}
+
+impl TransitionGraph {
+    /// Action ids in an order that respects every input (Kahn's algorithm,
+    /// ties by id).
+    pub fn execution_order(&self) -> Vec<usize> {
+        let ids: Vec<usize> = self.synapses.iter().map(|s| s.action.id).collect();
+        let mut done: Vec<usize> = Vec::new();
+        let mut remaining: Vec<&Synapse> = self.synapses.iter().collect();
+        while !remaining.is_empty() {
+            let pos = remaining
+                .iter()
+                .position(|s| s.inputs.iter().all(|i| done.contains(i) || !ids.contains(i)));
+            match pos {
+                Some(p) => {
+                    done.push(remaining.remove(p).action.id);
+                }
+                None => {
+                    // A cycle: emit the rest in id order.
+                    done.extend(remaining.iter().map(|s| s.action.id));
+                    break;
+                }
+            }
+        }
+        done
+    }
+
+    /// The graph as Pacemaker-style XML.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::from(
+            "<transition_graph cluster-delay=\"60s\" stonith-timeout=\"60s\" failed-stop-offset=\"INFINITY\" failed-start-offset=\"INFINITY\" transition_id=\"0\">\n",
+        );
+        for s in &self.synapses {
+            let _ = writeln!(out, "  <synapse id=\"{}\">", s.id);
+            out.push_str("    <action_set>\n");
+            let _ = writeln!(out, "      {}", action_xml(&s.action));
+            out.push_str("    </action_set>\n");
+            if s.inputs.is_empty() {
+                out.push_str("    <inputs/>\n");
+            } else {
+                out.push_str("    <inputs>\n");
+                for i in &s.inputs {
+                    if let Some(src) = self.synapses.iter().find(|x| x.action.id == *i) {
+                        let _ = writeln!(out, "      <trigger>{}</trigger>", action_xml(&src.action));
+                    }
+                }
+                out.push_str("    </inputs>\n");
+            }
+            out.push_str("  </synapse>\n");
+        }
+        out.push_str("</transition_graph>\n");
+        out
+    }
+
+    /// The graph as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "synapses": self.synapses.iter().map(|s| serde_json::json!({
+                "id": s.id,
+                "action": {
+                    "id": s.action.id,
+                    "kind": s.action.kind,
+                    "operation": s.action.operation,
+                    "operation_key": s.action.operation_key,
+                    "on_node": s.action.on_node,
+                    "resource": s.action.rsc,
+                    "interval_ms": s.action.interval_ms,
+                },
+                "inputs": s.inputs,
+            })).collect::<Vec<_>>()
+        })
+    }
+}
+
+fn action_xml(a: &GraphAction) -> String {
+    let mut s = format!(
+        "<{} id=\"{}\" operation=\"{}\" operation_key=\"{}\"",
+        a.kind,
+        a.id,
+        escape_attr(&a.operation),
+        escape_attr(&a.operation_key)
+    );
+    if let Some(n) = &a.on_node {
+        let _ = write!(s, " on_node=\"{}\"", escape_attr(n));
+    }
+    if let Some(n) = &a.on_node_uuid {
+        let _ = write!(s, " on_node_uuid=\"{}\"", escape_attr(n));
+    }
+    s.push_str("/>");
+    s
+}

@@ -1,0 +1,1030 @@
+//! Node scores and assignment of resources to nodes
+//! (`pcmk__primitive_assign`, `pcmk__group_assign`, colocation scoring and
+//! the node tie-break of `compare_nodes`).
+
+// Node and resource indices address several parallel tables at once.
+#![allow(clippy::needless_range_loop)]
+
+use std::cmp::Ordering as CmpOrdering;
+
+use super::constraints::{Coloc, Constraints};
+use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
+use crate::score::{self, Score, INFINITY};
+use crate::unpack::fail_count;
+
+/// Marker Pacemaker uses while merging only-positive scores.
+const INFINITY_HACK: Score = INFINITY * -100;
+
+/// Initial node tables, stickiness, fail-count bans and history bans.
+pub fn apply_node_criteria(c: &mut Cluster) {
+    let nnodes = c.nodes.len();
+    for r in 0..c.rscs.len() {
+        for n in 0..nnodes {
+            // Node tables are copied before status is unpacked, so offline
+            // nodes keep their configured weight; availability is checked
+            // separately.
+            let base = c.nodes[n].weight;
+            c.rscs[r].allowed[n] = if c.options.symmetric { Some(base) } else { None };
+        }
+    }
+}
+
+/// Node health as a location score for every resource
+/// (`pcmk__apply_node_health`).
+pub fn apply_node_health(c: &mut Cluster) {
+    if matches!(c.options.health_strategy.as_str(), "none" | "") {
+        return;
+    }
+    for n in 0..c.nodes.len() {
+        let h = c.nodes[n].health_score;
+        if h == 0 {
+            continue;
+        }
+        for &r in &c.top.clone() {
+            let allow_unhealthy = c.rscs[r]
+                .meta
+                .get("allow-unhealthy-nodes")
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "y"));
+            if h < 0 && allow_unhealthy {
+                continue;
+            }
+            super::constraints::resource_location(c, r, Some(n), h);
+        }
+    }
+}
+
+/// Stickiness, migration-threshold and history bans (after locations).
+pub fn apply_stickiness_and_failures(c: &mut Cluster) {
+    for r in 0..c.rscs.len() {
+        let rs = &c.rscs[r];
+        if !rs.is_primitive() {
+            continue;
+        }
+        if rs.managed && rs.stickiness >= 1 && rs.running_on.len() == 1 {
+            let n = rs.running_on[0];
+            if let Some(w) = c.rscs[r].allowed[n] {
+                c.rscs[r].allowed[n] = Some(score::add(w, c.rscs[r].stickiness));
+            }
+        }
+    }
+    for n in 0..c.nodes.len() {
+        for r in 0..c.rscs.len() {
+            if !c.rscs[r].is_primitive() {
+                continue;
+            }
+            let fc = fail_count(c, r, n);
+            let thr = c.rscs[r].migration_threshold;
+            // Ignored failures also ignore the migration threshold.
+            if fc > 0 && thr > 0 && (fc as i64) >= thr && !c.rscs[r].failure_ignored {
+                ban_failed(c, r, n);
+            }
+        }
+    }
+    for (r, n) in std::mem::take(&mut c.history_bans) {
+        match n {
+            Some(n) => set_ban(c, r, n),
+            None => {
+                for n in 0..c.nodes.len() {
+                    set_ban(c, r, n);
+                }
+            }
+        }
+    }
+}
+
+fn set_ban(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
+    c.rscs[r].allowed[n] = Some(-INFINITY);
+}
+
+/// `__fail_limit__`: ban the resource (the whole anonymous clone for clone
+/// instances) from the node.
+fn ban_failed(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
+    let top = c.top_parent(r);
+    let targets = match c.rscs[top].variant {
+        Variant::Clone { unique: false, .. } => c.primitives_of(top),
+        _ => vec![r],
+    };
+    for t in targets {
+        set_ban(c, t, n);
+    }
+}
+
+/// Ticket constraints (`constraints_for_ticket`).
+pub fn apply_tickets(c: &mut Cluster, cons: &Constraints) {
+    for t in &cons.tickets {
+        let (granted, standby) = c.tickets.get(&t.ticket).copied().unwrap_or((false, false));
+        if granted && !standby {
+            continue;
+        }
+        for r in c.primitives_of(t.rsc) {
+            let role_matches = t.role.is_none_or(|x| x == c.rscs[r].role);
+            let running = !c.rscs[r].running_on.is_empty();
+            let ban_all = |c: &mut Cluster| {
+                for a in c.rscs[r].allowed.iter_mut() {
+                    *a = Some(-INFINITY);
+                }
+            };
+            if !granted && running {
+                match t.loss_policy.as_str() {
+                    "demote" => {
+                        if t.role != Some(Role::Promoted) {
+                            ban_all(c);
+                        }
+                    }
+                    "fence" => {
+                        if !role_matches {
+                            continue;
+                        }
+                        ban_all(c);
+                        for n in c.rscs[r].running_on.clone() {
+                            let node = &mut c.nodes[n];
+                            if !node.unclean {
+                                node.unclean = true;
+                                node.fence_reason = Some("deadman ticket was lost".into());
+                            }
+                        }
+                    }
+                    "freeze" => {
+                        if role_matches {
+                            c.rscs[r].managed = false;
+                            c.rscs[r].blocked = true;
+                        }
+                    }
+                    _ => ban_all(c),
+                }
+            } else if t.role != Some(Role::Promoted) || t.loss_policy == "stop" {
+                ban_all(c);
+            }
+        }
+    }
+}
+
+/// Assignment state.
+pub struct Assigner<'a> {
+    pub c: &'a mut Cluster,
+    pub colocs: Vec<Coloc>,
+    role_locations: Vec<(RscIdx, NodeIdx, Score, Role)>,
+    tickets: Vec<super::constraints::TicketDep>,
+    allocating: Vec<bool>,
+    merging: Vec<bool>,
+    pub node_count: Vec<usize>,
+    /// Node preferred for the instance being assigned (clone pass 1).
+    prefer: Option<NodeIdx>,
+    /// Remaining node capacity (only used by non-default strategies).
+    remaining: Vec<std::collections::BTreeMap<String, i64>>,
+}
+
+impl<'a> Assigner<'a> {
+    pub fn new(c: &'a mut Cluster, cons: &Constraints) -> Self {
+        let n = c.rscs.len();
+        let nn = c.nodes.len();
+        let mut colocs = Vec::new();
+        // Internal group colocations come first.
+        for g in 0..n {
+            if matches!(c.rscs[g].variant, Variant::Group) {
+                let kids = c.rscs[g].children.clone();
+                for w in kids.windows(2) {
+                    colocs.push(Coloc {
+                        id: "group:internal_colocation".into(),
+                        dependent: w[1],
+                        primary: w[0],
+                        score: INFINITY,
+                        dependent_role: Role::Unknown,
+                        primary_role: Role::Unknown,
+                        node_attribute: None,
+                        influence: true,
+                    });
+                }
+            }
+        }
+        for co in &cons.colocs {
+            let mut co = co.clone();
+            // "group with R" → first member with R; "R with group" → R with
+            // the last member (optional colocations use the first member).
+            if matches!(c.rscs[co.dependent].variant, Variant::Group) {
+                match c.rscs[co.dependent].children.first() {
+                    Some(&f) => co.dependent = f,
+                    None => continue,
+                }
+            }
+            if matches!(c.rscs[co.primary].variant, Variant::Group) {
+                let kids = &c.rscs[co.primary].children;
+                match kids.last() {
+                    Some(&l) => co.primary = l,
+                    None => continue,
+                }
+            }
+            // "clone with R": every instance (its first member for cloned
+            // groups) is colocated with R.
+            if matches!(c.rscs[co.dependent].variant, Variant::Clone { .. })
+                && !matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
+            {
+                for &inst in &c.rscs[co.dependent].children.clone() {
+                    let target = if c.rscs[inst].is_primitive() {
+                        Some(inst)
+                    } else {
+                        c.rscs[inst].children.first().copied()
+                    };
+                    if let Some(t) = target {
+                        let mut x = co.clone();
+                        x.dependent = t;
+                        colocs.push(x);
+                    }
+                }
+                continue;
+            }
+            colocs.push(co);
+        }
+        let remaining = c.nodes.iter().map(|x| x.utilization.clone()).collect();
+        Assigner {
+            c,
+            colocs,
+            role_locations: cons.role_locations.clone(),
+            tickets: cons.tickets.clone(),
+            allocating: vec![false; n],
+            merging: vec![false; n],
+            node_count: vec![0; nn],
+            remaining,
+            prefer: None,
+        }
+    }
+
+    fn uses_utilization(&self) -> bool {
+        self.c.options.placement_strategy != "default"
+    }
+
+    /// Sorts top-level resources like `pcmk__sort_resources` (priority,
+    /// then score on the current node, then scores node by node).
+    fn sort_resources(&mut self) {
+        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).collect();
+        nodes.sort_by(|&a, &b| {
+            // Unavailable nodes count as -INFINITY (`pcmk__sort_nodes`).
+            let avail = self.available(b).cmp(&self.available(a));
+            if avail != CmpOrdering::Equal {
+                return avail;
+            }
+            let o = self.cmp_capacity(a, b);
+            if self.c.options.placement_strategy == "balanced" && o != CmpOrdering::Equal {
+                return o;
+            }
+            self.c.nodes[a].uname.as_bytes().cmp(self.c.nodes[b].uname.as_bytes())
+        });
+        let c = &*self.c;
+        let weight =
+            |r: RscIdx, n: Option<NodeIdx>| -> Score { n.and_then(|n| c.rscs[r].allowed[n]).unwrap_or(-INFINITY) };
+        let mut top = c.top.clone();
+        top.sort_by(|&a, &b| {
+            c.rscs[b]
+                .priority
+                .cmp(&c.rscs[a].priority)
+                .then_with(|| weight(b, c.rscs[b].current_node()).cmp(&weight(a, c.rscs[a].current_node())))
+                .then_with(|| {
+                    for &n in &nodes {
+                        let o = weight(b, Some(n)).cmp(&weight(a, Some(n)));
+                        if o != CmpOrdering::Equal {
+                            return o;
+                        }
+                    }
+                    CmpOrdering::Equal
+                })
+        });
+        self.c.top = top;
+    }
+
+    /// `pcmk__compare_node_capacities`: Less when `a` has more free capacity.
+    fn cmp_capacity(&self, a: NodeIdx, b: NodeIdx) -> CmpOrdering {
+        let (ua, ub) = (&self.remaining[a], &self.remaining[b]);
+        let mut result = 0i32;
+        for (k, &va) in ua {
+            let vb = ub.get(k).copied().unwrap_or(0);
+            result += match va.cmp(&vb) {
+                CmpOrdering::Greater => -1,
+                CmpOrdering::Less => 1,
+                CmpOrdering::Equal => 0,
+            };
+        }
+        for (k, &vb) in ub {
+            if ua.contains_key(k) {
+                continue;
+            }
+            if 0 < vb {
+                result += 1;
+            }
+        }
+        result.cmp(&0)
+    }
+
+    fn has_capacity(&self, n: NodeIdx, need: &std::collections::BTreeMap<String, i64>) -> bool {
+        need.iter()
+            .all(|(k, &v)| self.remaining[n].get(k).copied().unwrap_or(0) >= v)
+    }
+
+    /// Resources INF-colocated with `r` (transitively), including `r`.
+    fn colocated_set(&self, r: RscIdx) -> Vec<RscIdx> {
+        let mut set = vec![r];
+        let mut i = 0;
+        while i < set.len() {
+            let x = set[i];
+            for co in &self.colocs {
+                if co.score < INFINITY {
+                    continue;
+                }
+                let other = if co.dependent == x {
+                    co.primary
+                } else if co.primary == x {
+                    co.dependent
+                } else {
+                    continue;
+                };
+                if !set.contains(&other) {
+                    set.push(other);
+                }
+            }
+            i += 1;
+        }
+        set
+    }
+
+    /// `pcmk__ban_insufficient_capacity`; returns the most capable node
+    /// when no node can hold everything.
+    fn ban_insufficient_capacity(&mut self, r: RscIdx) -> Option<NodeIdx> {
+        let mut need = std::collections::BTreeMap::new();
+        for x in self.colocated_set(r) {
+            for p in self.c.primitives_of(x) {
+                if p != r && !self.c.rscs[p].provisional {
+                    continue;
+                }
+                for (k, v) in &self.c.rscs[p].utilization {
+                    *need.entry(k.clone()).or_insert(0) += v;
+                }
+            }
+        }
+        let candidates: Vec<NodeIdx> = (0..self.c.nodes.len())
+            .filter(|&n| self.available(n) && self.c.rscs[r].allowed[n].is_some_and(|w| w >= 0))
+            .collect();
+        let mut any = false;
+        let mut most: Option<NodeIdx> = None;
+        for &n in &candidates {
+            if self.has_capacity(n, &need) {
+                any = true;
+            }
+            if most.is_none_or(|m| self.cmp_capacity(n, m) == CmpOrdering::Less) {
+                most = Some(n);
+            }
+        }
+        let own = self.c.rscs[r].utilization.clone();
+        for &n in &candidates {
+            let ok = if any {
+                self.has_capacity(n, &need)
+            } else {
+                self.has_capacity(n, &own)
+            };
+            if !ok {
+                self.c.rscs[r].allowed[n] = Some(-INFINITY);
+            }
+        }
+        if any {
+            None
+        } else {
+            most
+        }
+    }
+
+    fn available(&self, n: NodeIdx) -> bool {
+        self.c.nodes[n].can_run()
+    }
+
+    /// Assigns every resource in priority order.
+    pub fn assign_all(&mut self) {
+        if self.uses_utilization() {
+            self.sort_resources();
+        }
+        let top = self.c.top.clone();
+        for r in top {
+            self.assign(r);
+        }
+    }
+
+    pub fn assign(&mut self, r: RscIdx) {
+        match self.c.rscs[r].variant {
+            Variant::Primitive { .. } => self.assign_primitive(r),
+            Variant::Group => self.assign_group(r),
+            Variant::Clone { .. } => self.assign_clone(r),
+        }
+    }
+
+    fn assign_group(&mut self, g: RscIdx) {
+        if !self.c.rscs[g].provisional || self.allocating[g] {
+            return;
+        }
+        self.allocating[g] = true;
+        let kids = self.c.rscs[g].children.clone();
+        for &k in &kids {
+            self.assign(k);
+        }
+        if let Some(&f) = kids.first() {
+            self.c.rscs[g].next_role = self.c.rscs[f].next_role;
+            self.c.rscs[g].assigned = self.c.rscs[f].assigned;
+        }
+        self.allocating[g] = false;
+        self.c.rscs[g].provisional = false;
+    }
+
+    fn assign_clone(&mut self, cl: RscIdx) {
+        if !self.c.rscs[cl].provisional || self.allocating[cl] {
+            return;
+        }
+        self.allocating[cl] = true;
+        let (clone_node_max, _) = match self.c.rscs[cl].variant {
+            Variant::Clone {
+                clone_node_max,
+                promotable,
+                ..
+            } => (clone_node_max, promotable),
+            _ => (1, false),
+        };
+        let clone_max = match self.c.rscs[cl].variant {
+            Variant::Clone { clone_max, .. } => clone_max,
+            _ => 0,
+        };
+        // Order instances like `pcmk__cmp_instance`: instances whose current
+        // node may keep them first, then active ones, failed ones last,
+        // then by instance number.
+        let mut kids = self.c.rscs[cl].children.clone();
+        let current_of = |c: &Cluster, k: RscIdx| -> Option<NodeIdx> {
+            c.primitives_of(k)
+                .iter()
+                .find_map(|&p| c.rscs[p].running_on.first().copied())
+        };
+        let key = |this: &Self, k: RscIdx| {
+            let cur = current_of(this.c, k);
+            let prims = this.c.primitives_of(k);
+            let allowed_here =
+                cur.is_none_or(|n| prims.iter().all(|&p| this.c.rscs[p].allowed[n].is_some_and(|w| w >= 0)));
+            let usable = cur.filter(|_| allowed_here);
+            let failed = prims.iter().any(|&p| this.c.rscs[p].failed);
+            (
+                !allowed_here,
+                usable.is_none(),
+                usable.is_some_and(|n| !this.available(n)),
+                failed,
+                this.c.rscs[k].instance.unwrap_or(usize::MAX),
+            )
+        };
+        kids.sort_by_key(|&k| key(self, k));
+        let available_nodes = (0..self.c.nodes.len()).filter(|&n| self.available(n)).count();
+        let loop_max = clone_max.checked_div(available_nodes).unwrap_or(1).max(1);
+        let mut per_node = vec![0usize; self.c.nodes.len()];
+        let mut allocated = 0usize;
+        let node_of = |this: &Self, k: RscIdx| -> Option<NodeIdx> {
+            this.c.primitives_of(k).first().and_then(|&p| this.c.rscs[p].assigned)
+        };
+        // Pass 1: keep active instances where they are.
+        for &k in &kids {
+            if allocated >= clone_max {
+                break;
+            }
+            let prims = self.c.primitives_of(k);
+            if prims.iter().any(|&p| self.c.rscs[p].failed) {
+                continue;
+            }
+            let Some(cur) = current_of(self.c, k) else { continue };
+            let ok = self.available(cur)
+                && prims
+                    .iter()
+                    .all(|&p| self.c.rscs[p].allowed[cur].is_some_and(|w| w >= 0));
+            if !ok || per_node[cur] >= loop_max || per_node[cur] >= clone_node_max {
+                continue;
+            }
+            self.prefer = Some(cur);
+            self.assign_instance(k, &per_node, clone_node_max);
+            self.prefer = None;
+            if let Some(n) = node_of(self, k) {
+                per_node[n] += 1;
+                allocated += 1;
+            }
+        }
+        // Pass 2: everything else, up to clone-max.
+        for &k in &kids {
+            let prims = self.c.primitives_of(k);
+            if prims.iter().all(|&p| !self.c.rscs[p].provisional) {
+                continue;
+            }
+            if allocated >= clone_max {
+                for &p in &prims {
+                    for a in self.c.rscs[p].allowed.iter_mut() {
+                        *a = Some(-INFINITY);
+                    }
+                }
+            }
+            self.assign_instance(k, &per_node, clone_node_max);
+            if let Some(n) = node_of(self, k) {
+                per_node[n] += 1;
+                allocated += 1;
+            }
+        }
+        self.allocating[cl] = false;
+        self.c.rscs[cl].provisional = false;
+        if matches!(self.c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
+            self.set_promotion_roles(cl);
+        }
+        let any = self
+            .c
+            .primitives_of(cl)
+            .iter()
+            .any(|&p| self.c.rscs[p].assigned.is_some());
+        self.c.rscs[cl].next_role = if any { Role::Started } else { Role::Stopped };
+    }
+
+    /// Assigns one clone instance, keeping clone-node-max per node.
+    fn assign_instance(&mut self, k: RscIdx, per_node: &[usize], clone_node_max: usize) {
+        let prims = self.c.primitives_of(k);
+        for (n, &count) in per_node.iter().enumerate() {
+            if count >= clone_node_max {
+                for &p in &prims {
+                    self.c.rscs[p].allowed[n] = Some(-INFINITY);
+                }
+            }
+        }
+        self.assign(k);
+    }
+
+    /// Chooses which instances of a promotable clone are promoted
+    /// (simplified `pcmk__set_instance_roles`).
+    fn set_promotion_roles(&mut self, cl: RscIdx) {
+        let (promoted_max, promoted_node_max) = match self.c.rscs[cl].variant {
+            Variant::Clone {
+                promoted_max,
+                promoted_node_max,
+                ..
+            } => (promoted_max, promoted_node_max),
+            _ => return,
+        };
+        let kids = self.c.rscs[cl].children.clone();
+        let mut ranked: Vec<(Score, usize, RscIdx, NodeIdx)> = Vec::new();
+        for (order, &k) in kids.iter().enumerate() {
+            let prims = self.c.primitives_of(k);
+            let Some(node) = prims.first().and_then(|&p| self.c.rscs[p].assigned) else {
+                continue;
+            };
+            let target = self.c.rscs[k].target_role;
+            let mut priority: Score = if matches!(target, Some(Role::Unpromoted) | Some(Role::Stopped)) {
+                -INFINITY
+            } else {
+                let mut any = false;
+                let mut sum: Score = 0;
+                for &p in &prims {
+                    let base = self.c.rscs[p].id.split(':').next().unwrap_or("").to_string();
+                    let attrs = &self.c.nodes[node].attrs;
+                    let v = attrs
+                        .get(&format!("master-{}", self.c.rscs[p].id))
+                        .or_else(|| attrs.get(&format!("master-{base}")));
+                    if let Some(v) = v {
+                        any = true;
+                        sum = score::add(sum, score::parse_score(v).unwrap_or(0));
+                    }
+                }
+                if any {
+                    sum
+                } else {
+                    -1
+                }
+            };
+            for &(r, n, sc, role) in &self.role_locations {
+                if role == Role::Promoted && n == node && (r == cl || r == k || prims.contains(&r)) {
+                    priority = score::add(priority, sc);
+                }
+            }
+            for co in &self.colocs {
+                if co.dependent_role != Role::Promoted || (co.dependent != cl && co.dependent != k) {
+                    continue;
+                }
+                let pnode = self
+                    .c
+                    .primitives_of(co.primary)
+                    .iter()
+                    .find_map(|&p| self.c.rscs[p].assigned);
+                if pnode == Some(node) {
+                    priority = score::add(priority, co.score);
+                } else if co.score >= INFINITY {
+                    priority = -INFINITY;
+                }
+            }
+            // A promoted-role ticket that is not granted forbids promotion.
+            for t in &self.tickets {
+                if t.role != Some(Role::Promoted) || !(t.rsc == cl || t.rsc == k || prims.contains(&t.rsc)) {
+                    continue;
+                }
+                let (granted, standby) = self.c.tickets.get(&t.ticket).copied().unwrap_or((false, false));
+                if !granted || standby {
+                    priority = -INFINITY;
+                }
+            }
+            let currently_promoted = prims.iter().any(|&p| self.c.rscs[p].role == Role::Promoted);
+            // An instance that is promoted now keeps its role first in line.
+            if currently_promoted && priority > -INFINITY {
+                priority = INFINITY;
+            }
+            ranked.push((
+                priority,
+                if currently_promoted { 0 } else { 1 } * 10_000 + order,
+                k,
+                node,
+            ));
+        }
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut count = 0;
+        let mut per_node = vec![0usize; self.c.nodes.len()];
+        let freeze = !self.c.have_quorum && self.c.options.no_quorum_policy == NoQuorumPolicy::Freeze;
+        for (priority, _, k, node) in ranked {
+            let prims = self.c.primitives_of(k);
+            let currently_promoted = prims.iter().any(|&p| self.c.rscs[p].role == Role::Promoted);
+            let promote = priority >= 0
+                && count < promoted_max
+                && per_node[node] < promoted_node_max
+                && (!freeze || currently_promoted);
+            let role = if promote { Role::Promoted } else { Role::Unpromoted };
+            if promote {
+                count += 1;
+                per_node[node] += 1;
+            }
+            for p in prims {
+                if self.c.rscs[p].assigned.is_some() {
+                    self.c.rscs[p].next_role = role;
+                }
+            }
+            self.c.rscs[k].next_role = role;
+        }
+    }
+
+    fn assign_primitive(&mut self, r: RscIdx) {
+        if let Some(p) = self.c.rscs[r].parent {
+            if !self.allocating[p] && self.c.rscs[p].provisional {
+                self.assign(p);
+            }
+        }
+        if !self.c.rscs[r].provisional || self.allocating[r] {
+            return;
+        }
+        self.allocating[r] = true;
+
+        // Colocations where r is the dependent: place the primary first.
+        let this_with: Vec<usize> = (0..self.colocs.len())
+            .filter(|&i| self.colocs[i].dependent == r)
+            .collect();
+        for i in this_with {
+            let co = self.colocs[i].clone();
+            let archive = if co.dependent_role >= Role::Promoted || (co.score < 0 && co.score > -INFINITY) {
+                Some(self.c.rscs[r].allowed.clone())
+            } else {
+                None
+            };
+            self.assign(co.primary);
+            self.apply_coloc_to_weights(r, &co);
+            if let Some(a) = archive {
+                if !self.any_available(&self.c.rscs[r].allowed) {
+                    self.c.rscs[r].allowed = a;
+                }
+            }
+        }
+        // Colocations where r is the primary: take dependents' preferences.
+        let with_this: Vec<usize> = (0..self.colocs.len())
+            .filter(|&i| self.colocs[i].primary == r && self.colocs[i].influence)
+            .collect();
+        for i in with_this {
+            let co = self.colocs[i].clone();
+            let factor = co.score as f64 / INFINITY as f64;
+            let mut table = self.c.rscs[r].allowed.clone();
+            self.add_colocated_node_scores(co.dependent, &mut table, co.node_attribute.as_deref(), factor, true);
+            self.c.rscs[r].allowed = table;
+        }
+
+        let rs = &self.c.rscs[r];
+        if rs.next_role == Role::Stopped || rs.target_role == Some(Role::Stopped) {
+            for a in self.c.rscs[r].allowed.iter_mut() {
+                *a = Some(-INFINITY);
+            }
+            self.c.rscs[r].next_role = Role::Stopped;
+        } else if !self.c.have_quorum
+            && self.c.options.no_quorum_policy == NoQuorumPolicy::Freeze
+            && self.c.rscs[r].role <= Role::Stopped
+        {
+            // Cannot be elevated under no-quorum-policy=freeze.
+        }
+        if self.c.options.stonith_enabled && !self.c.have_stonith_resource {
+            self.c.rscs[r].managed = false;
+        }
+        if !self.c.rscs[r].managed {
+            let cur = self.c.rscs[r].current_node();
+            self.c.rscs[r].next_role = self.c.rscs[r].role;
+            self.finalize(r, cur, true);
+        } else if self.c.options.stop_all_resources {
+            self.finalize(r, None, true);
+        } else {
+            let prefer = if self.uses_utilization() {
+                self.ban_insufficient_capacity(r)
+            } else {
+                None
+            }
+            .or(self.prefer);
+            let chosen = self.best_node(r, prefer);
+            self.finalize(r, chosen, false);
+        }
+        self.allocating[r] = false;
+    }
+
+    fn finalize(&mut self, r: RscIdx, chosen: Option<NodeIdx>, force: bool) {
+        let mut chosen = chosen;
+        if !force {
+            if let Some(n) = chosen {
+                let w = self.c.rscs[r].allowed[n].unwrap_or(-INFINITY);
+                if w < 0 || !self.available(n) {
+                    chosen = None;
+                }
+            }
+        }
+        self.c.rscs[r].provisional = false;
+        self.c.rscs[r].assigned = chosen;
+        match chosen {
+            None => self.c.rscs[r].next_role = Role::Stopped,
+            Some(n) => {
+                self.node_count[n] += 1;
+                if self.uses_utilization() {
+                    let util = self.c.rscs[r].utilization.clone();
+                    for (k, v) in util {
+                        *self.remaining[n].entry(k).or_insert(0) -= v;
+                    }
+                }
+                if self.c.rscs[r].next_role == Role::Unknown {
+                    self.c.rscs[r].next_role = if self.c.in_promotable(r) {
+                        Role::Unpromoted
+                    } else {
+                        Role::Started
+                    };
+                }
+            }
+        }
+    }
+
+    fn any_available(&self, table: &[Option<Score>]) -> bool {
+        table
+            .iter()
+            .enumerate()
+            .any(|(n, w)| w.is_some_and(|w| w >= 0) && self.available(n))
+    }
+
+    /// Sorts candidate nodes like `pcmk__sort_nodes` and applies
+    /// `assign_best_node`'s preference for the current node.
+    fn best_node(&self, r: RscIdx, prefer: Option<NodeIdx>) -> Option<NodeIdx> {
+        let rs = &self.c.rscs[r];
+        let current = rs.current_node();
+        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).filter(|&n| rs.allowed[n].is_some()).collect();
+        nodes.sort_by(|&a, &b| self.compare_nodes(r, a, b, current));
+        let best = *nodes.first()?;
+        if let Some(p) = prefer {
+            let pw = rs.allowed[p].unwrap_or(-INFINITY);
+            let bw = if self.available(best) {
+                rs.allowed[best].unwrap_or(-INFINITY)
+            } else {
+                -INFINITY
+            };
+            if rs.allowed[p].is_some() && pw >= bw && self.available(p) && pw >= 0 {
+                return Some(p);
+            }
+        }
+        let mut chosen = best;
+        let unique_instance = rs.instance.is_some()
+            && matches!(
+                self.c.rscs[self.c.top_parent(r)].variant,
+                Variant::Clone { unique: true, .. }
+            );
+        let bw = rs.allowed[best].unwrap_or(-INFINITY);
+        if !unique_instance && bw > 0 && self.available(best) {
+            if let Some(run) = current {
+                if self.available(run) && rs.allowed[run].is_some_and(|w| w >= 0) {
+                    for &n in nodes.iter().skip(1) {
+                        if rs.allowed[n] != Some(bw) {
+                            break;
+                        }
+                        if n == run {
+                            chosen = n;
+                        }
+                    }
+                }
+            }
+        }
+        Some(chosen)
+    }
+
+    fn compare_nodes(&self, r: RscIdx, a: NodeIdx, b: NodeIdx, active: Option<NodeIdx>) -> CmpOrdering {
+        let rs = &self.c.rscs[r];
+        let wa = if self.available(a) {
+            rs.allowed[a].unwrap_or(-INFINITY)
+        } else {
+            -INFINITY
+        };
+        let wb = if self.available(b) {
+            rs.allowed[b].unwrap_or(-INFINITY)
+        } else {
+            -INFINITY
+        };
+        if wa != wb {
+            return wb.cmp(&wa);
+        }
+        let strategy = self.c.options.placement_strategy.as_str();
+        if strategy != "minimal" {
+            if strategy == "balanced" {
+                let o = self.cmp_capacity(a, b);
+                if o != CmpOrdering::Equal {
+                    return o;
+                }
+            }
+            if self.node_count[a] != self.node_count[b] {
+                return self.node_count[a].cmp(&self.node_count[b]);
+            }
+            if let Some(act) = active {
+                if act == a {
+                    return CmpOrdering::Less;
+                }
+                if act == b {
+                    return CmpOrdering::Greater;
+                }
+            }
+        }
+        self.c.nodes[a].uname.as_bytes().cmp(self.c.nodes[b].uname.as_bytes())
+    }
+
+    /// `pcmk__apply_coloc_to_weights`.
+    fn apply_coloc_to_weights(&mut self, dep: RscIdx, co: &Coloc) {
+        let primary = co.primary;
+        if self.c.rscs[primary].provisional {
+            return;
+        }
+        // Role filters.
+        let dep_next = self.c.rscs[dep].next_role;
+        let pri_next = self.c.rscs[primary].next_role;
+        if co.score > 0 {
+            if co.dependent_role != Role::Unknown && co.dependent_role != dep_next {
+                return;
+            }
+            if co.primary_role != Role::Unknown && co.primary_role != pri_next {
+                return;
+            }
+        } else {
+            if co.dependent_role != Role::Unknown && co.dependent_role == dep_next {
+                return;
+            }
+            if co.primary_role != Role::Unknown && co.primary_role == pri_next {
+                return;
+            }
+        }
+        if matches!(self.c.rscs[primary].variant, Variant::Clone { .. }) {
+            // Nodes where an instance (in the required role) will run.
+            let mut with: Vec<NodeIdx> = Vec::new();
+            for p in self.c.primitives_of(primary) {
+                let rp = &self.c.rscs[p];
+                if co.primary_role != Role::Unknown && rp.next_role != co.primary_role {
+                    continue;
+                }
+                if let Some(n) = rp.assigned {
+                    if !with.contains(&n) {
+                        with.push(n);
+                    }
+                }
+            }
+            let mut work = self.c.rscs[dep].allowed.clone();
+            for (n, slot) in work.iter_mut().enumerate() {
+                let Some(w) = *slot else { continue };
+                if with.contains(&n) {
+                    if co.score < INFINITY {
+                        *slot = Some(score::add(co.score, w));
+                    }
+                } else if co.score >= INFINITY {
+                    *slot = Some(score::add(-INFINITY, w));
+                }
+            }
+            if co.score <= -INFINITY || co.score >= INFINITY || self.any_available(&work) {
+                self.c.rscs[dep].allowed = work;
+            }
+            return;
+        }
+        let attr = co.node_attribute.as_deref().unwrap_or("#id");
+        let pnode = self.c.rscs[primary].assigned;
+        let value = pnode.and_then(|n| self.c.nodes[n].attrs.get(attr).cloned());
+        if pnode.is_none() && co.score < 0 {
+            return;
+        }
+        let mut work = self.c.rscs[dep].allowed.clone();
+        for (n, slot) in work.iter_mut().enumerate() {
+            let Some(w) = *slot else { continue };
+            if pnode.is_none() {
+                *slot = Some(score::add(-co.score, w));
+            } else if self.c.nodes[n].attrs.get(attr).map(|v| v.to_ascii_lowercase())
+                == value.as_ref().map(|v| v.to_ascii_lowercase())
+            {
+                if co.score < INFINITY {
+                    *slot = Some(score::add(co.score, w));
+                }
+            } else if co.score >= INFINITY {
+                *slot = Some(score::add(-co.score, w));
+            }
+        }
+        if co.score <= -INFINITY || co.score >= INFINITY || self.any_available(&work) {
+            self.c.rscs[dep].allowed = work;
+        }
+    }
+
+    /// `pcmk__add_colocated_node_scores` (with `pcmk__coloc_select_active`
+    /// when `active` is set).
+    fn add_colocated_node_scores(
+        &mut self,
+        rsc: RscIdx,
+        nodes: &mut Vec<Option<Score>>,
+        attr: Option<&str>,
+        factor: f64,
+        active: bool,
+    ) {
+        if self.merging[rsc] {
+            return;
+        }
+        self.merging[rsc] = true;
+        let mut work = nodes.clone();
+        let is_group = matches!(self.c.rscs[rsc].variant, Variant::Group);
+        if is_group {
+            if let Some(&first) = self.c.rscs[rsc].children.first() {
+                self.add_colocated_node_scores(first, &mut work, attr, factor, active);
+            } else {
+                self.merging[rsc] = false;
+                return;
+            }
+        } else {
+            self.add_node_scores_matching_attr(&mut work, rsc, attr, factor);
+        }
+        if self.any_available(&work) {
+            let multiplier = if factor < 0.0 { -1.0 } else { 1.0 };
+            let lhs_of = if is_group {
+                self.c.rscs[rsc].children.last().copied().unwrap_or(rsc)
+            } else {
+                rsc
+            };
+            let deps: Vec<Coloc> = self
+                .colocs
+                .iter()
+                .filter(|co| co.primary == lhs_of && co.influence)
+                .cloned()
+                .collect();
+            for co in deps {
+                let f = multiplier * co.score as f64 / INFINITY as f64;
+                self.add_colocated_node_scores(co.dependent, &mut work, co.node_attribute.as_deref(), f, true);
+            }
+        } else if active {
+            self.merging[rsc] = false;
+            return;
+        }
+        *nodes = work;
+        self.merging[rsc] = false;
+    }
+
+    fn add_node_scores_matching_attr(
+        &self,
+        work: &mut [Option<Score>],
+        other: RscIdx,
+        attr: Option<&str>,
+        factor: f64,
+    ) {
+        let attr = attr.unwrap_or("#uname");
+        for n in 0..work.len() {
+            let Some(w) = work[n] else { continue };
+            let value = self.c.nodes[n].attrs.get(attr);
+            // Best score of `other` among available nodes with the same value.
+            let mut best = -INFINITY;
+            for (m, ow) in self.c.rscs[other].allowed.iter().enumerate() {
+                let Some(ow) = *ow else { continue };
+                if ow > best
+                    && self.available(m)
+                    && self.c.nodes[m].attrs.get(attr).map(|v| v.to_ascii_lowercase())
+                        == value.map(|v| v.to_ascii_lowercase())
+                {
+                    best = ow;
+                }
+            }
+            if factor < 0.0 && best < 0 {
+                continue;
+            }
+            if w == INFINITY_HACK {
+                continue;
+            }
+            let wf = factor * best as f64;
+            let mut weight = if wf < 0.0 { (wf - 0.5) as i64 } else { (wf + 0.5) as i64 };
+            if weight == 0 && best != 0 {
+                if factor > 0.0 {
+                    weight = 1;
+                } else if factor < 0.0 {
+                    weight = -1;
+                }
+            }
+            let weight = weight.clamp(-(INFINITY as i64), INFINITY as i64) as Score;
+            work[n] = Some(score::add(weight, w));
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! A small owned XML tree: parsed with `roxmltree`, written back without
+//! losing elements, attribute order, comments or text we do not interpret.
+
+use std::fmt::Write as _;
+
+/// A node inside an element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XmlNode {
+    Element(Element),
+    Text(String),
+    Comment(String),
+}
+
+/// An element with its attributes (document order) and children.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Element {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub children: Vec<XmlNode>,
+}
+
+/// The XML text could not be parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("XML syntax error: {0}")]
+pub struct XmlError(String);
+
+impl Element {
+    pub fn new(name: impl Into<String>) -> Self {
+        Element {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Value of attribute `name`, if present.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Sets (or replaces) an attribute, keeping its position if present.
+    pub fn set_attr(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        if let Some(slot) = self.attrs.iter_mut().find(|(k, _)| k == name) {
+            slot.1 = value;
+        } else {
+            self.attrs.push((name.to_string(), value));
+        }
+    }
+
+    pub fn remove_attr(&mut self, name: &str) {
+        self.attrs.retain(|(k, _)| k != name);
+    }
+
+    /// Child elements in document order.
+    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|c| match c {
+            XmlNode::Element(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    pub fn elements_mut(&mut self) -> impl Iterator<Item = &mut Element> {
+        self.children.iter_mut().filter_map(|c| match c {
+            XmlNode::Element(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// First child element called `name`.
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.elements().find(|e| e.name == name)
+    }
+
+    pub fn child_mut(&mut self, name: &str) -> Option<&mut Element> {
+        self.elements_mut().find(|e| e.name == name)
+    }
+
+    /// Child elements called `name`.
+    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> {
+        self.elements().filter(move |e| e.name == name)
+    }
+
+    pub fn push(&mut self, e: Element) {
+        self.children.push(XmlNode::Element(e));
+    }
+
+    /// Parses a whole document and returns its root element.
+    pub fn parse(text: &str) -> Result<Element, XmlError> {
+        let opts = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        };
+        let doc = roxmltree::Document::parse_with_options(text, opts).map_err(|e| XmlError(e.to_string()))?;
+        Ok(convert(doc.root_element()))
+    }
+
+    /// Serialises with two-space indentation (text-only content kept inline).
+    pub fn to_xml_string(&self) -> String {
+        let mut out = String::new();
+        self.write_into(&mut out, 0);
+        out
+    }
+
+    fn write_into(&self, out: &mut String, depth: usize) {
+        let pad = "  ".repeat(depth);
+        let _ = write!(out, "{pad}<{}", self.name);
+        for (k, v) in &self.attrs {
+            let _ = write!(out, " {k}=\"{}\"", escape_attr(v));
+        }
+        let has_elements = self
+            .children
+            .iter()
+            .any(|c| matches!(c, XmlNode::Element(_) | XmlNode::Comment(_)));
+        let texts: Vec<&str> = self
+            .children
+            .iter()
+            .filter_map(|c| match c {
+                XmlNode::Text(t) if !t.trim().is_empty() => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !has_elements && texts.is_empty() {
+            out.push_str("/>\n");
+            return;
+        }
+        if !has_elements {
+            out.push('>');
+            for t in texts {
+                out.push_str(&escape_text(t));
+            }
+            let _ = writeln!(out, "</{}>", self.name);
+            return;
+        }
+        out.push_str(">\n");
+        for c in &self.children {
+            match c {
+                XmlNode::Element(e) => e.write_into(out, depth + 1),
+                XmlNode::Comment(t) => {
+                    let _ = writeln!(out, "{pad}  <!--{t}-->");
+                }
+                XmlNode::Text(t) if !t.trim().is_empty() => {
+                    let _ = writeln!(out, "{pad}  {}", escape_text(t.trim()));
+                }
+                XmlNode::Text(_) => {}
+            }
+        }
+        let _ = writeln!(out, "{pad}</{}>", self.name);
+    }
+}
+
+fn convert(node: roxmltree::Node<'_, '_>) -> Element {
+    let mut e = Element::new(node.tag_name().name());
+    for a in node.attributes() {
+        e.attrs.push((a.name().to_string(), a.value().to_string()));
+    }
+    for c in node.children() {
+        if c.is_element() {
+            e.children.push(XmlNode::Element(convert(c)));
+        } else if c.is_text() {
+            if let Some(t) = c.text() {
+                e.children.push(XmlNode::Text(t.to_string()));
+            }
+        } else if c.is_comment() {
+            if let Some(t) = c.text() {
+                e.children.push(XmlNode::Comment(t.to_string()));
+            }
+        }
+    }
+    e
+}
+
+/// Escapes an attribute value for output.
+pub fn escape_attr(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for ch in v.chars() {
+        match ch {
+            '&' => s.push_str("&amp;"),
+            '<' => s.push_str("&lt;"),
+            '>' => s.push_str("&gt;"),
+            '"' => s.push_str("&quot;"),
+            '\n' => s.push_str("&#10;"),
+            '\t' => s.push_str("&#9;"),
+            '\r' => s.push_str("&#13;"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+fn escape_text(v: &str) -> String {
+    v.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_unknown_elements_and_attr_order() {
+        let src =
+            r#"<cib b="2" a="1"><configuration><weird x="&lt;y&gt;"><inner/></weird><!-- c --></configuration></cib>"#;
+        let e = Element::parse(src).unwrap();
+        let out = e.to_xml_string();
+        let again = Element::parse(&out).unwrap();
+        assert_eq!(again.attrs[0].0, "b");
+        let conf = again.child("configuration").unwrap();
+        let weird = conf.child("weird").unwrap();
+        assert_eq!(weird.attr("x"), Some("<y>"));
+        assert!(weird.child("inner").is_some());
+        assert!(out.contains("<!-- c -->"));
+    }
+
+    #[test]
+    fn truncated_is_error() {
+        assert!(Element::parse("<cib><configuration>").is_err());
+        assert!(Element::parse("").is_err());
+    }
+}

@@ -120,7 +120,7 @@ impl Demo {
         c.kill(3)?;
         let (ring, took) = self.wait(c, &[1, 2])?;
         self.say(&format!(
-            "ring re-formed as {} with members {:?}, {} ms after the kill (token timeout + consensus)",
+            "ring re-formed as {} with members {:?}, {} ms after the kill (token timeout, then the silent node is given up on)",
             ring.ring_id,
             ring.members,
             took.as_millis()

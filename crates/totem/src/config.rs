@@ -111,75 +111,49 @@ impl Config {
     /// Checks the relations corosync enforces; the error names the offending field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let min = Duration::from_millis(30);
-        let timers = [
-            ("token", self.token),
-            ("join", self.join),
-            ("consensus", self.consensus),
-            ("merge", self.merge),
-        ];
-        for (field, value) in timers {
-            if value < min {
-                return Err(ConfigError {
-                    field,
-                    reason: format!("{value:?} is below the 30 ms minimum"),
-                });
-            }
-        }
-        if self.token_retransmit.is_zero() || self.token_retransmit >= self.token {
-            return Err(ConfigError {
-                field: "token_retransmit",
-                reason: "must be positive and below token".into(),
-            });
-        }
-        if self.hold.is_zero() || self.hold >= self.token {
-            return Err(ConfigError {
-                field: "hold",
-                reason: "must be positive and below token".into(),
-            });
-        }
-        if !self.fail_silent_after.is_zero() && self.fail_silent_after < self.join * 2 {
-            return Err(ConfigError {
-                field: "fail_silent_after",
-                reason: format!(
+        let below_min = |value: Duration| format!("{value:?} is below the 30 ms minimum");
+        let at_least_one = || "must be at least 1".to_string();
+        // (broken, field, why): the first broken rule is reported.
+        let rules: [(bool, &'static str, String); 13] = [
+            (self.token < min, "token", below_min(self.token)),
+            (self.join < min, "join", below_min(self.join)),
+            (self.consensus < min, "consensus", below_min(self.consensus)),
+            (self.merge < min, "merge", below_min(self.merge)),
+            (
+                self.token_retransmit.is_zero() || self.token_retransmit >= self.token,
+                "token_retransmit",
+                "must be positive and below token".into(),
+            ),
+            (
+                self.hold.is_zero() || self.hold >= self.token,
+                "hold",
+                "must be positive and below token".into(),
+            ),
+            (
+                !self.fail_silent_after.is_zero() && self.fail_silent_after < self.join * 2,
+                "fail_silent_after",
+                format!(
                     "{:?} must be zero or at least two join intervals",
                     self.fail_silent_after
                 ),
-            });
-        }
-        if self.consensus < self.token {
-            return Err(ConfigError {
-                field: "consensus",
-                reason: format!("{:?} must be at least token ({:?})", self.consensus, self.token),
-            });
-        }
-        if self.max_messages == 0 {
-            return Err(ConfigError {
-                field: "max_messages",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if self.window_size < self.max_messages {
-            return Err(ConfigError {
-                field: "window_size",
-                reason: format!("{} is below max_messages ({})", self.window_size, self.max_messages),
-            });
-        }
-        if self.miss_count_const == 0 {
-            return Err(ConfigError {
-                field: "miss_count_const",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if self.fail_recv_const == 0 || self.seqno_unchanged_const == 0 {
-            let field = if self.fail_recv_const == 0 {
-                "fail_recv_const"
-            } else {
-                "seqno_unchanged_const"
-            };
-            return Err(ConfigError {
-                field,
-                reason: "must be at least 1".into(),
-            });
+            ),
+            (
+                self.consensus < self.token,
+                "consensus",
+                format!("{:?} must be at least token ({:?})", self.consensus, self.token),
+            ),
+            (self.max_messages == 0, "max_messages", at_least_one()),
+            (
+                self.window_size < self.max_messages,
+                "window_size",
+                format!("{} is below max_messages ({})", self.window_size, self.max_messages),
+            ),
+            (self.miss_count_const == 0, "miss_count_const", at_least_one()),
+            (self.fail_recv_const == 0, "fail_recv_const", at_least_one()),
+            (self.seqno_unchanged_const == 0, "seqno_unchanged_const", at_least_one()),
+        ];
+        if let Some((_, field, reason)) = rules.into_iter().find(|(broken, ..)| *broken) {
+            return Err(ConfigError { field, reason });
         }
         if !(64..=65_000).contains(&self.frame_mtu) {
             return Err(ConfigError {
@@ -190,7 +164,7 @@ impl Config {
         if self.send_queue_max == 0 {
             return Err(ConfigError {
                 field: "send_queue_max",
-                reason: "must be at least 1".into(),
+                reason: at_least_one(),
             });
         }
         Ok(())

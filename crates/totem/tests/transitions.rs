@@ -45,6 +45,17 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// A join from node `id` naming ring seq `ring_seq` and processors `procs`, nothing failed.
+fn join_from(id: u32, ring_seq: u64, procs: &[u32]) -> Join {
+    Join {
+        sender: id,
+        system_from: id,
+        ring_seq,
+        proc_list: procs.to_vec(),
+        ..Default::default()
+    }
+}
+
 fn sent_join(sent: &[Message]) -> Option<&Join> {
     sent.iter()
         .find_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
@@ -181,13 +192,7 @@ fn operational_to_gather_on_merge_detect() {
 #[test]
 fn operational_to_gather_on_join_of_new_node() {
     let (mut node, now, ring) = operational_node2();
-    let join = Join {
-        sender: 3,
-        system_from: 3,
-        ring_seq: ring.seq,
-        proc_list: vec![3],
-        ..Default::default()
-    };
+    let join = join_from(3, ring.seq, &[3]);
     feed(&mut node, now, Message::Join(join));
     assert_eq!(node.srp().state(), MembState::Gather);
     let (sent, _) = drain(&mut node);
@@ -200,13 +205,7 @@ fn operational_to_gather_on_join_of_new_node() {
 fn stale_join_from_a_member_is_ignored() {
     let (mut node, now, ring) = operational_node2();
     // Node 1 went through COMMIT for our ring: a join naming an older ring is a leftover.
-    let join = Join {
-        sender: 1,
-        system_from: 1,
-        ring_seq: ring.seq - 4,
-        proc_list: vec![1, 2],
-        ..Default::default()
-    };
+    let join = join_from(1, ring.seq - 4, &[1, 2]);
     feed(&mut node, now, Message::Join(join));
     assert_eq!(node.srp().state(), MembState::Operational);
 }
@@ -215,13 +214,7 @@ fn stale_join_from_a_member_is_ignored() {
 fn gather_fails_silent_nodes_before_the_consensus_timeout() {
     let (mut node, now, ring) = operational_node2();
     // Node 1 never speaks again; node 3 is new and keeps agreeing with us.
-    let join = Join {
-        sender: 3,
-        system_from: 3,
-        ring_seq: ring.seq,
-        proc_list: vec![3],
-        ..Default::default()
-    };
+    let join = join_from(3, ring.seq, &[3]);
     feed(&mut node, now, Message::Join(join));
     let (sent, _) = drain(&mut node);
     let mine = sent_join(&sent).unwrap().clone();
@@ -259,13 +252,7 @@ fn gather_consensus_timeout_marks_silent_nodes_failed() {
         ..fast_config(2)
     };
     let (mut node, now, ring) = operational_node2_with(config);
-    let join = Join {
-        sender: 3,
-        system_from: 3,
-        ring_seq: ring.seq,
-        proc_list: vec![3],
-        ..Default::default()
-    };
+    let join = join_from(3, ring.seq, &[3]);
     feed(&mut node, now, Message::Join(join));
     drain(&mut node);
     // Nobody answers: after the consensus timeout 1 and 3 are failed, and alone node 2

@@ -28,7 +28,8 @@ pub fn demo() -> Result<String, String> {
         config.token, config.consensus, config.join
     );
     let bound = Duration::from_secs(60);
-    let mut e = Engine::new(NODES, config, Network::new(NODES, NetProfile::calm(200_000)), 1, false);
+    let ids = (1..=NODES as NodeId).collect();
+    let mut e = Engine::new(ids, config, Network::new(NODES, NetProfile::calm(200_000)), 1, false);
 
     let _ = writeln!(
         o,
@@ -105,7 +106,7 @@ pub fn demo() -> Result<String, String> {
 
     let _ = writeln!(
         o,
-        "[t={}] node 3 restarts (a new incarnation, remembering ring seq {})",
+        "[t={}] node 3 restarts (a new incarnation, remembering ring seq {:#x})",
         e.now, e.hosts[2].disk_ring_seq
     );
     e.restart(2);

@@ -60,6 +60,8 @@ pub struct Engine {
     free: Vec<u32>,
     seq: u64,
     pub hosts: Vec<Host>,
+    /// Node id of each host index (the nodelist; ids need not be contiguous).
+    pub ids: Vec<NodeId>,
     pub net: Network,
     pub rng: SmallRng,
     pub history: History,
@@ -82,15 +84,14 @@ pub struct Engine {
     corrupted: bool,
     scratch: Vec<u8>,
     transmits: Vec<totem::Transmit>,
-    /// Set whenever a node changes state or configuration (liveness polling hint).
-    pub membership_changed: bool,
     /// Log every datagram sent, lost and received (`-vv`).
     pub packet_trace: bool,
 }
 
 impl Engine {
-    /// `nodes` nodes with ids 1..=nodes, all booted at time zero.
-    pub fn new(nodes: usize, config: Config, net: Network, seed: u64, verbose: bool) -> Self {
+    /// One node per entry of `ids` (the nodelist), all booted at time zero.
+    pub fn new(ids: Vec<NodeId>, config: Config, net: Network, seed: u64, verbose: bool) -> Self {
+        let nodes = ids.len();
         let mut e = Engine {
             now: Instant::ZERO,
             queue: BinaryHeap::new(),
@@ -98,12 +99,13 @@ impl Engine {
             free: Vec::new(),
             seq: 0,
             hosts: Vec::with_capacity(nodes),
+            ids: ids.clone(),
             net,
             rng: SmallRng::seed_from_u64(seed),
             history: History::default(),
             checker: Checker::default(),
             config,
-            trace: Trace::new(nodes, verbose),
+            trace: Trace::new(ids, verbose),
             counters: Counters::default(),
             failure: None,
             phase: "safety",
@@ -116,17 +118,16 @@ impl Engine {
             corrupted: false,
             scratch: Vec::new(),
             transmits: Vec::new(),
-            membership_changed: false,
             packet_trace: false,
         };
         for i in 0..nodes {
-            let id = i as NodeId + 1;
+            let id = e.ids[i];
             let inc = e.history.start(id, e.now);
             let totem = Totem::new(e.config.clone(), id, 0, e.rng.gen(), e.now);
             e.hosts.push(Host::new(id, totem, inc));
         }
         for i in 0..nodes {
-            e.trace.line(e.now, Some(i as NodeId + 1), || "boots".into());
+            e.trace.line(e.now, Some(e.ids[i]), || "boots".into());
             e.drain(i);
         }
         e
@@ -250,9 +251,9 @@ impl Engine {
         self.counters.packets_received += 1;
         if self.packet_trace {
             let what = crate::packets::describe(data);
-            self.trace.line(self.now, Some(to as NodeId + 1), || {
-                format!("  <- n{}: {what}", from + 1)
-            });
+            let from_id = self.ids[from];
+            self.trace
+                .line(self.now, Some(self.ids[to]), || format!("  <- n{from_id}: {what}"));
         }
         let now = self.now;
         let Some(totem) = self.hosts[to].totem.as_mut() else {
@@ -261,9 +262,9 @@ impl Engine {
         if let Err(e) = totem.handle_datagram(now, data) {
             let detail = format!(
                 "n{} rejected a {}-byte datagram from n{}: {e}",
-                to + 1,
+                self.ids[to],
                 data.len(),
-                from + 1
+                self.ids[from]
             );
             self.fail("wire codec", detail);
             return;
@@ -288,7 +289,8 @@ impl Engine {
         self.drain(node);
     }
 
-    fn resume(&mut self, node: usize) {
+    /// Resumes a paused node now: late timers and queued datagrams, in a seeded order.
+    pub fn resume(&mut self, node: usize) {
         if self.hosts[node].status != Status::Paused {
             return;
         }
@@ -296,7 +298,7 @@ impl Engine {
         self.hosts[node].status = Status::Up;
         self.hosts[node].timer = None;
         let queued = self.hosts[node].socket.len();
-        self.trace.line(now, Some(node as NodeId + 1), || {
+        self.trace.line(now, Some(self.ids[node]), || {
             format!("resumes with {queued} queued datagram(s)")
         });
         // A resumed process sees its expired timers and its socket at once; which it
@@ -324,6 +326,18 @@ impl Engine {
         let mut transmits = std::mem::take(&mut self.transmits);
         let mut outputs = 0u64;
         while let Some(totem) = self.hosts[i].totem.as_mut() {
+            // The disk write comes before any datagram leaves (a crash after announcing
+            // a ring must not reuse its seq).
+            let mut to_store = None;
+            while let Some(seq) = totem.poll_ring_seq_to_store() {
+                to_store = Some(seq);
+            }
+            if let Some(seq) = to_store {
+                self.persist_ring_seq(i, seq);
+            }
+            let Some(totem) = self.hosts[i].totem.as_mut() else {
+                break;
+            };
             while let Some(t) = totem.poll_transmit() {
                 transmits.push(t);
                 outputs += 1;
@@ -337,7 +351,7 @@ impl Engine {
                 transmits.clear();
                 self.fail(
                     "output storm",
-                    format!("n{} produced more than {DRAIN_MAX} outputs for one input", i + 1),
+                    format!("n{} produced more than {DRAIN_MAX} outputs for one input", self.ids[i]),
                 );
                 break;
             }
@@ -367,7 +381,7 @@ impl Engine {
         if at == now {
             h.timer_spins += 1;
             if h.timer_spins > TIMER_SPIN_MAX {
-                let detail = format!("n{}: poll_timeout keeps returning {deadline} at {}", i + 1, self.now);
+                let detail = format!("n{}: poll_timeout keeps returning {deadline} at {}", h.id, self.now);
                 self.fail("timer livelock", detail);
                 return;
             }
@@ -389,17 +403,16 @@ impl Engine {
             };
             let what = crate::packets::describe(&t.payload);
             self.trace
-                .line(self.now, Some(from as NodeId + 1), || format!("  -> {to}: {what}"));
+                .line(self.now, Some(self.ids[from]), || format!("  -> {to}: {what}"));
         }
         match t.destination {
             Destination::Node(id) => {
-                let to = id as usize;
-                if to == 0 || to > self.hosts.len() {
-                    let detail = format!("n{} sent a datagram to unknown node id {id}", from + 1);
+                let Some(to) = self.ids.iter().position(|n| *n == id) else {
+                    let detail = format!("n{} sent a datagram to unknown node id {id}", self.ids[from]);
                     self.fail("destination", detail);
                     return;
-                }
-                if to - 1 == from {
+                };
+                if to == from {
                     // A ring of one passes the token to itself over loopback: never lost.
                     let at = self.now.as_nanos() + self.net.profile.latency_ns / 4 + 1;
                     self.push(
@@ -412,7 +425,7 @@ impl Engine {
                     );
                     return;
                 }
-                self.route(from, to - 1, &t.payload);
+                self.route(from, to, &t.payload);
             }
             Destination::AllNodes => {
                 for to in 0..self.hosts.len() {
@@ -429,8 +442,9 @@ impl Engine {
         if copies[0].is_none() {
             self.counters.packets_lost += 1;
             if self.packet_trace {
+                let to_id = self.ids[to];
                 self.trace
-                    .line(self.now, Some(from as NodeId + 1), || format!("  x> n{}: lost", to + 1));
+                    .line(self.now, Some(self.ids[from]), || format!("  x> n{to_id}: lost"));
             }
         }
         for delay in copies.into_iter().flatten() {
@@ -448,7 +462,7 @@ impl Engine {
 
     fn event(&mut self, i: usize, ev: Event) {
         let now = self.now;
-        let id = i as NodeId + 1;
+        let id = self.ids[i];
         match ev {
             Event::Deliver { sender, message } => {
                 let d = match workload::decode(&message) {
@@ -490,7 +504,6 @@ impl Engine {
             }
             Event::Configuration(mut change) => {
                 self.counters.configurations += 1;
-                self.membership_changed = true;
                 if i == 0
                     && self.mutation == Some(Mutation::CorruptMembers)
                     && !self.corrupted
@@ -539,7 +552,6 @@ impl Engine {
                 }
             }
             Event::StateChange { state, ring_id, reason } => {
-                self.membership_changed = true;
                 let h = &mut self.hosts[i];
                 h.state = state;
                 h.ring = ring_id;
@@ -549,15 +561,10 @@ impl Engine {
                     .line(now, Some(id), || format!("{state} ring {ring_id} ({reason})"));
             }
             Event::StoreRingSeq(seq) => {
-                let stored = self.hosts[i].disk_ring_seq;
-                if seq < stored {
-                    self.fail(
-                        "ring seq regression",
-                        format!("n{id} persisted ring seq {seq} after {stored}"),
-                    );
+                // Normally already persisted through `poll_ring_seq_to_store`.
+                if seq > self.hosts[i].disk_ring_seq {
+                    self.persist_ring_seq(i, seq);
                 }
-                self.hosts[i].disk_ring_seq = seq;
-                self.trace.mix(&[6, u64::from(id), seq]);
             }
             Event::DeliverFrame { sender, frame, .. } => {
                 let detail = format!(
@@ -567,6 +574,17 @@ impl Engine {
                 self.fail("api", detail);
             }
         }
+    }
+
+    /// Writes node `i`'s ring seq to its simulated disk; it must never go down.
+    fn persist_ring_seq(&mut self, i: usize, seq: u64) {
+        let stored = self.hosts[i].disk_ring_seq;
+        if seq < stored {
+            let detail = format!("n{} persisted ring seq {seq:#x} after {stored:#x}", self.ids[i]);
+            self.fail("ring seq regression", detail);
+        }
+        self.hosts[i].disk_ring_seq = seq;
+        self.trace.mix(&[6, u64::from(self.ids[i]), seq]);
     }
 
     fn deliver(&mut self, i: usize, d: Delivery) {
@@ -622,7 +640,7 @@ impl Engine {
                     break;
                 }
                 Err(e) => {
-                    self.fail("submit", format!("n{} refused {id} ({len} bytes): {e}", i + 1));
+                    self.fail("submit", format!("n{} refused {id} ({len} bytes): {e}", self.ids[i]));
                     break;
                 }
             }
@@ -631,16 +649,30 @@ impl Engine {
         self.drain(i);
     }
 
+    /// Fails the run if node `i` counted malformed input: the simulator never corrupts
+    /// datagrams, so any is a codec, packing or reassembly bug (and a lost message).
+    pub fn check_malformed(&mut self, i: usize) {
+        let Some(t) = self.hosts[i].totem.as_ref() else { return };
+        let n = t.srp().stats().malformed_rx;
+        if n > 0 {
+            self.fail(
+                "malformed input",
+                format!("n{} counted {n} malformed datagrams or frames", self.ids[i]),
+            );
+        }
+    }
+
     /// Crashes node `i`: its process and volatile state vanish, its disk stays.
     pub fn crash(&mut self, i: usize) {
         if !self.hosts[i].is_alive() {
             return;
         }
+        self.check_malformed(i);
         self.counters.crashes += 1;
         self.history.end(self.hosts[i].inc, self.now, End::Crashed);
         self.hosts[i].stop(End::Crashed);
         self.trace.mix(&[7, self.now.as_nanos(), i as u64]);
-        self.trace.line(self.now, Some(i as NodeId + 1), || "CRASHES".into());
+        self.trace.line(self.now, Some(self.ids[i]), || "CRASHES".into());
     }
 
     /// Node `i` leaves the ring cleanly and exits.
@@ -649,6 +681,7 @@ impl Engine {
             return;
         }
         self.counters.leaves += 1;
+        self.check_malformed(i);
         let now = self.now;
         if let Some(t) = self.hosts[i].totem.as_mut() {
             t.leave(now);
@@ -658,7 +691,7 @@ impl Engine {
         self.hosts[i].stop(End::Left);
         self.trace.mix(&[8, now.as_nanos(), i as u64]);
         self.trace
-            .line(now, Some(i as NodeId + 1), || "leaves the ring and exits".into());
+            .line(now, Some(self.ids[i]), || "leaves the ring and exits".into());
     }
 
     /// Boots a new incarnation of a down node from its disk.
@@ -667,7 +700,7 @@ impl Engine {
             return;
         }
         self.counters.restarts += 1;
-        let id = i as NodeId + 1;
+        let id = self.ids[i];
         let inc = self.history.start(id, self.now);
         let incarnation = self.history.incs[inc].inc;
         let seq = self.hosts[i].disk_ring_seq;
@@ -675,7 +708,7 @@ impl Engine {
         self.hosts[i].boot(totem, inc, incarnation);
         self.trace.mix(&[9, self.now.as_nanos(), i as u64, seq]);
         self.trace.line(self.now, Some(id), || {
-            format!("restarts as incarnation {incarnation} (stored ring seq {seq})")
+            format!("restarts as incarnation {incarnation} (stored ring seq {seq:#x})")
         });
         self.drain(i);
     }
@@ -692,7 +725,7 @@ impl Engine {
         self.trace
             .mix(&[10, self.now.as_nanos(), i as u64, d.as_nanos() as u64]);
         self.trace
-            .line(self.now, Some(i as NodeId + 1), || format!("PAUSED for {d:?}"));
+            .line(self.now, Some(self.ids[i]), || format!("PAUSED for {d:?}"));
     }
 
     /// Boots node `i` again after `d` (if it is still down then).
@@ -701,15 +734,11 @@ impl Engine {
         self.push(at, Ev::Restart { node: i });
     }
 
-    /// Resumes node `i` now if paused.
-    pub fn resume_now(&mut self, i: usize) {
-        self.resume(i);
-    }
-
     /// The ring every alive node is OPERATIONAL in, if they all agree on one ring
     /// whose last regular configuration has exactly the alive nodes as members.
     pub fn converged(&self) -> Option<RingId> {
-        let alive: Vec<NodeId> = self.hosts.iter().filter(|h| h.is_alive()).map(|h| h.id).collect();
+        let mut alive: Vec<NodeId> = self.hosts.iter().filter(|h| h.is_alive()).map(|h| h.id).collect();
+        alive.sort_unstable(); // configurations list members ascending
         let mut ring = None;
         for h in self.hosts.iter().filter(|h| h.is_alive()) {
             let t = h.totem.as_ref()?;
@@ -737,8 +766,14 @@ impl Engine {
                 Some(t) => (t.srp().state().to_string(), t.srp().ring_id().to_string()),
                 None => ("-".into(), "-".into()),
             };
+            let inc = &self.history.incs[h.inc];
+            let delivered: std::collections::HashSet<_> = inc.delivered().collect();
+            let own_pending = inc.submitted.iter().filter(|g| !delivered.contains(g)).count();
+            let space = h.totem.as_ref().map_or(0, |t| t.srp().send_queue_space());
+            let dropped = h.totem.as_ref().map_or(0, |t| t.srp().stats().rx_msg_dropped);
             s += &format!(
-                "\n    n{}: {:?} {state} ring {ring}, last regular {:?}",
+                "\n    n{}: {:?} {state} ring {ring}, last regular {:?}; {own_pending} own messages undelivered, \
+                 send queue space {space}, {dropped} datagrams dropped as stale or invalid",
                 h.id,
                 h.status,
                 h.last_regular.as_ref().map(|(r, m)| format!("{r} {m:?}"))

@@ -106,7 +106,7 @@ pub fn apply(e: &mut Engine, kind: FaultKind) {
             e.counters.partitions += 1;
             e.trace.line(now, None, || {
                 let sets: Vec<Vec<NodeId>> = (0..groups)
-                    .map(|g| (0..n).filter(|i| group[*i] == g).map(|i| i as NodeId + 1).collect())
+                    .map(|g| (0..n).filter(|i| group[*i] == g).map(|i| e.ids[i]).collect())
                     .filter(|s: &Vec<NodeId>| !s.is_empty())
                     .collect();
                 format!("PARTITION {sets:?}")
@@ -120,7 +120,7 @@ pub fn apply(e: &mut Engine, kind: FaultKind) {
                 let to = e.rng.gen_range(0..n);
                 if from != to {
                     e.net.set_blocked(from, to, true);
-                    cut.push((from + 1, to + 1));
+                    cut.push((e.ids[from], e.ids[to]));
                 }
             }
             e.counters.partitions += 1;

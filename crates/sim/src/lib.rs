@@ -2,14 +2,22 @@
 //!
 //! A run is a pure function of one `u64` seed: N real [`totem::Totem`] nodes exchange
 //! datagrams over a virtual network in virtual time, under a seed-chosen mix of faults
-//! and workload, while invariant checkers watch every delivery and configuration
-//! change. A safety phase with faults is followed by a liveness phase on a healed
-//! cluster that must converge and deliver everything.
+//! and workload (swarm testing), while invariant checkers watch every delivery and
+//! configuration change. A safety phase with faults is followed by a liveness phase on
+//! a healed cluster that must converge to one ring and deliver everything.
+//!
+//! Layout: [`scenario`] (what a seed decides) → [`mod@run`] (phases) → [`engine`] (event
+//! loop driving the nodes) with [`network`], [`faults`], [`workload`] and [`node`]
+//! (the host around one Totem); observations go to [`history`] and are judged by
+//! [`invariants`] (one property per file); [`report`] holds results and the timeline.
 //!
 //! ```no_run
 //! let report = sim::run(&sim::SimOptions { seed: 7, ..Default::default() });
 //! assert!(report.passed(), "{}", report.summary());
 //! ```
+//!
+//! From the command line: `sim --seed 7 -v` (timeline; `-vv` adds every datagram),
+//! `sim --seeds 0..2000` (sweep), `sim --seeds 0..300 --nodes 32`, `sim demo`.
 
 pub mod demo;
 pub mod engine;

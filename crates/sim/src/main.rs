@@ -144,6 +144,8 @@ fn sweep(range: &str, nodes: Option<usize>, threads: Option<usize>) -> Result<Ex
     let failed: Vec<&Outcome> = results.iter().filter(|o| o.failure.is_some()).collect();
     for o in &failed {
         println!("FAIL {}", o.failure.as_deref().unwrap_or_default());
+        let override_nodes = nodes.map(|n| format!(" --nodes {n}")).unwrap_or_default();
+        println!("  reproduce: sim --seed {}{override_nodes} -v", o.seed);
     }
     let virtual_secs: f64 = results.iter().map(|o| o.virtual_secs).sum();
     println!(

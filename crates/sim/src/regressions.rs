@@ -16,14 +16,23 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (1672, None, "liveness: two groups livelocked in GATHER after a leave and a partition"),
     (319, None, "heavy but healthy run once misreported as a storm by a fixed event budget (simulator bug)"),
     (29, None, "token lost just before the heal was misreported as instability (simulator bug: no settle time)"),
+    (10347, None, "window 3 ring draining a large backlog was misreported as stuck (simulator bug: fixed deadline)"),
+    (322, None, "liveness: a restarted node advertised its old ring seq in joins; the others discounted its verdict while it ignored them and the consensus timeout only gave up on silent nodes: GATHER forever"),
+];
+
+/// Seeds that fail today, with the diagnosis sent to the protocol's authors. Run them
+/// with `cargo test -p sim -- --ignored`; move each to [`SEEDS`] once it passes.
+pub const OPEN: &[(u64, Option<usize>, &str)] = &[
+    (82, Some(32), "liveness at 32 nodes: an outsider's join (every 30 ms, naming the group failed) throws the first members to reach OPERATIONAL back to GATHER, whose joins abort everyone else's RECOVERY; forever"),
+    (63, Some(32), "same as 82, after a partition"),
+    (92, Some(32), "same as 82, after a crash and restart (passes since 17:20; kept here until 82 is fixed)"),
 ];
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn regression_seeds_pass() {
+    fn failures(seeds: &[(u64, Option<usize>, &str)]) -> Vec<String> {
         let mut failed = Vec::new();
-        for &(seed, nodes, why) in super::SEEDS {
+        for &(seed, nodes, why) in seeds {
             let r = crate::run(&crate::SimOptions {
                 seed,
                 nodes,
@@ -33,6 +42,19 @@ mod tests {
                 failed.push(format!("seed {seed} (was: {why}): {}", r.summary()));
             }
         }
+        failed
+    }
+
+    #[test]
+    fn regression_seeds_pass() {
+        let failed = failures(super::SEEDS);
+        assert!(failed.is_empty(), "{}", failed.join("\n"));
+    }
+
+    #[test]
+    #[ignore = "open protocol bugs; passes once they are fixed"]
+    fn open_bugs_are_fixed() {
+        let failed = failures(super::OPEN);
         assert!(failed.is_empty(), "{}", failed.join("\n"));
     }
 }

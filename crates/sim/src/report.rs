@@ -110,17 +110,21 @@ pub struct Trace {
     hash: u64,
     verbose: bool,
     pub lines: Vec<String>,
+    /// Node id of each index.
+    ids: Vec<NodeId>,
     /// Per node index: deliveries not yet summarised (count, first, last, time of last).
     pending: Vec<(u64, Option<MsgId>, Option<MsgId>, Instant)>,
 }
 
 impl Trace {
-    pub fn new(nodes: usize, verbose: bool) -> Self {
+    pub fn new(ids: Vec<NodeId>, verbose: bool) -> Self {
+        let nodes = ids.len();
         Trace {
             hash: 0xcbf2_9ce4_8422_2325,
             verbose,
             lines: Vec::new(),
             pending: vec![(0, None, None, Instant::ZERO); nodes],
+            ids,
         }
     }
 
@@ -157,15 +161,16 @@ impl Trace {
     }
 
     fn flush(&mut self) {
-        for (i, p) in self.pending.iter_mut().enumerate() {
-            if p.0 == 0 {
-                continue;
-            }
+        // Oldest summary first, so the timeline stays in time order.
+        let mut order: Vec<usize> = (0..self.pending.len()).filter(|i| self.pending[*i].0 > 0).collect();
+        order.sort_by_key(|i| (self.pending[*i].3, *i));
+        for i in order {
+            let p = &mut self.pending[i];
             let show = |m: Option<MsgId>| m.map_or("?".to_string(), |m| m.to_string());
             self.lines.push(format!(
                 "{:>11} n{:<3} delivered {} message(s): {} .. {}",
                 p.3.to_string(),
-                i + 1,
+                self.ids[i],
                 p.0,
                 show(p.1),
                 show(p.2)

@@ -39,7 +39,7 @@ pub fn run(opts: &SimOptions) -> RunReport {
     let sc = Scenario::choose(opts.seed, opts.nodes.map(|n| n.clamp(2, 32)));
     let net = Network::new(sc.nodes, sc.net.clone());
     let mut e = Engine::new(
-        sc.nodes,
+        sc.node_ids.clone(),
         sc.config.clone(),
         net,
         sc.engine_seed,
@@ -57,6 +57,9 @@ pub fn run(opts: &SimOptions) -> RunReport {
             liveness_phase(&mut e, &sc);
         }
         e.check_history();
+        for i in 0..e.hosts.len() {
+            e.check_malformed(i);
+        }
     }));
     if let Err(payload) = phases {
         let msg = payload
@@ -139,7 +142,7 @@ fn liveness_phase(e: &mut Engine, sc: &Scenario) {
     e.net.profile = NetProfile::calm(sc.net.latency_ns);
     for i in 0..e.hosts.len() {
         match e.hosts[i].status {
-            Status::Paused => e.resume_now(i),
+            Status::Paused => e.resume(i),
             Status::Down(End::Crashed) => e.restart(i),
             Status::Down(End::Left) if sc.rejoin_left => e.restart(i),
             _ => {}
@@ -177,12 +180,18 @@ fn liveness_phase(e: &mut Engine, sc: &Scenario) {
             }
         }
     }
-    let deadline = e.now + bound;
+    // A slow ring (window 1, big backlogs) may need longer than `bound`; keep waiting
+    // while the outstanding work shrinks, up to a hard cap. A stall is a failure.
+    let mut deadline = e.now + bound;
+    let cap = e.now + bound * 10;
+    let mut outstanding_before = None;
     let step = e.config.token / 4;
     loop {
         for i in 0..e.hosts.len() {
             e.flush_outbox(i);
         }
+        // Measured once the probes are in (submitted by the flush above).
+        let before = *outstanding_before.get_or_insert_with(|| outstanding(e, first_probe));
         let outboxes_empty = e.hosts.iter().all(|h| h.outbox.pending.is_empty());
         if outboxes_empty && probes_delivered(e, first_probe) && self_delivery::check(&e.history).is_ok() {
             break;
@@ -190,7 +199,15 @@ fn liveness_phase(e: &mut Engine, sc: &Scenario) {
         if e.failure.is_some() {
             return;
         }
+        if e.now >= deadline && e.now < cap {
+            let now_outstanding = outstanding(e, first_probe);
+            if now_outstanding < before {
+                outstanding_before = Some(now_outstanding);
+                deadline = (e.now + bound).min(cap);
+            }
+        }
         if e.now >= deadline {
+            let waited = e.now - start;
             let detail = if !outboxes_empty {
                 "some probe messages were never accepted by submit (queue full forever)".to_string()
             } else if let Err(s) = self_delivery::check(&e.history) {
@@ -203,7 +220,12 @@ fn liveness_phase(e: &mut Engine, sc: &Scenario) {
             };
             e.fail(
                 "liveness: delivery",
-                format!("{detail}; within {bound:?}:{}", e.describe_nodes()),
+                format!(
+                    "{detail}; after {waited:?} ({} messages outstanding, {} a {bound:?} ago):{}",
+                    outstanding(e, first_probe),
+                    before,
+                    e.describe_nodes()
+                ),
             );
             return;
         }
@@ -217,6 +239,27 @@ fn liveness_phase(e: &mut Engine, sc: &Scenario) {
     let took = e.now - start;
     e.trace
         .line(e.now, None, || format!("liveness phase done after {took:?}"));
+}
+
+/// Deliveries still owed: own messages not yet self-delivered by alive incarnations,
+/// plus probes (gid ≥ `first`) not yet delivered by each alive incarnation.
+fn outstanding(e: &Engine, first: usize) -> usize {
+    let mut owed = 0;
+    let mut got = vec![false; e.history.messages.len()];
+    for h in e.hosts.iter().filter(|h| h.is_alive()) {
+        let inc = &e.history.incs[h.inc];
+        got.fill(false);
+        for g in inc.delivered() {
+            got[g as usize] = true;
+        }
+        owed += inc
+            .submitted
+            .iter()
+            .filter(|g| (**g as usize) < first && !got[**g as usize])
+            .count();
+        owed += (first..got.len()).filter(|g| !got[*g]).count();
+    }
+    owed
 }
 
 /// Every alive incarnation delivered every probe (messages with gid ≥ `first`).

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use totem::Config;
+use totem::{Config, NodeId};
 
 use crate::faults::FaultProfile;
 use crate::network::NetProfile;
@@ -15,6 +15,8 @@ use crate::workload::WorkloadProfile;
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub nodes: usize,
+    /// The nodelist: 1..=nodes, or (some seeds) scattered ids, as corosync allows.
+    pub node_ids: Vec<NodeId>,
     pub config: Config,
     pub net: NetProfile,
     pub faults: FaultProfile,
@@ -56,6 +58,7 @@ impl Scenario {
         let token_ns = token.as_nanos() as u64;
         let mut sc = Scenario {
             nodes: n,
+            node_ids: (1..=n as NodeId).collect(),
             net: NetProfile::choose(&mut rng, token_ns),
             faults: FaultProfile::choose(&mut rng, token_ns),
             workload: WorkloadProfile::choose(&mut rng, n, token_ns),
@@ -71,7 +74,26 @@ impl Scenario {
         }
         if rng.gen_bool(0.2) {
             sc.config.frame_mtu = [160, 512, 1000][rng.gen_range(0..3)];
-            sc.config.validate().expect("simulator frame sizes are valid");
+        }
+        if rng.gen_bool(0.15) {
+            // Reach the rarely taken paths: "failed to receive", eager retransmit
+            // requests, early token hold.
+            sc.config.fail_recv_const = rng.gen_range(3..=50);
+            sc.config.miss_count_const = rng.gen_range(1..=5);
+            sc.config.seqno_unchanged_const = rng.gen_range(1..=30);
+        }
+        sc.config.validate().expect("simulator tunables are valid");
+        if rng.gen_bool(0.25) {
+            // Scattered ids in nodelist order (not sorted): nothing may assume 1..=n.
+            // Payloads carry ids as u16, hence the bound.
+            let mut ids: Vec<NodeId> = Vec::with_capacity(n);
+            while ids.len() < n {
+                let id = rng.gen_range(1..=60_000);
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            sc.node_ids = ids;
         }
         sc
     }
@@ -82,10 +104,11 @@ impl Scenario {
         let n = &self.net;
         let w = &self.workload;
         format!(
-            "{} nodes, token {:?} consensus {:?} join {:?} merge {:?} window {}/{} sendq {} frame {}; \
-             net latency {}us jitter {}us loss {} dup {} reorder {}; faults {:?} every ~{}ms; \
+            "{} nodes {:?}, token {:?} consensus {:?} join {:?} merge {:?} window {}/{} sendq {} frame {}; \
+             fail_recv {} miss_count {} seqno_unchanged {}; net latency {}us jitter {}us loss {} dup {} reorder {}; faults {:?} every ~{}ms; \
              workload every ~{}ms up to {}x{} msgs sizes {:?}; safety {:?}",
             self.nodes,
+            self.node_ids,
             c.token,
             c.consensus,
             c.join,
@@ -94,6 +117,9 @@ impl Scenario {
             c.window_size,
             c.send_queue_max,
             c.frame_mtu,
+            c.fail_recv_const,
+            c.miss_count_const,
+            c.seqno_unchanged_const,
             n.latency_ns / 1000,
             n.jitter_ns / 1000,
             n.loss,

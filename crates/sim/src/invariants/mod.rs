@@ -9,8 +9,11 @@ pub mod configuration_agreement;
 pub mod fifo;
 pub mod no_creation;
 pub mod no_duplicates;
+pub mod ring_monotonic;
+pub mod same_configuration;
 pub mod self_delivery;
 pub mod self_membership;
+pub mod sender_membership;
 pub mod total_order;
 pub mod transitional_subset;
 pub mod virtual_synchrony;
@@ -59,6 +62,9 @@ impl Default for Checker {
                 Box::new(self_membership::SelfMembership),
                 Box::new(configuration_agreement::ConfigurationAgreement::default()),
                 Box::new(transitional_subset::TransitionalSubset::default()),
+                Box::new(ring_monotonic::RingMonotonic::default()),
+                Box::new(same_configuration::SameConfiguration::default()),
+                Box::new(sender_membership::SenderMembership::default()),
                 Box::new(total_order::TotalOrder),
                 Box::new(virtual_synchrony::VirtualSynchrony),
             ],

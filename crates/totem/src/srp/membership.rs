@@ -19,6 +19,9 @@ impl Srp {
         self.consensus.clear();
         self.consensus.push(self.my_id);
         self.heard.clear();
+        // Outsiders keep sending joins in GATHER: the current ones will come again.
+        self.deferred_joins.clear();
+        self.deferred_foreign.clear();
         self.set_timer(Timer::Consensus, self.config.consensus);
         if self.config.fail_silent_after.is_zero() {
             self.timers.cancel(Timer::Silent);
@@ -79,6 +82,16 @@ impl Srp {
         }
         if self.token_ring_id_seq < join.ring_seq {
             self.token_ring_id_seq = join.ring_seq;
+        }
+        if self.state == MembState::Operational && !self.settled() && !sets::contains(&self.my_memb_list, from) {
+            // Some members may still be in RECOVERY of this ring: starting a new round
+            // now would abort theirs, and on a large ring the outsiders' next joins would
+            // abort the next one too. Take it up once every member is OPERATIONAL.
+            self.deferred_joins.retain(|j| j.system_from != from);
+            if self.deferred_joins.len() < crate::wire::PROCESSORS_MAX {
+                self.deferred_joins.push(join);
+            }
+            return;
         }
         match self.state {
             MembState::Operational | MembState::Gather => self.join_process(&join),
@@ -174,6 +187,29 @@ impl Srp {
         // Otherwise our view did not change: re-announcing it at once would let two nodes
         // whose failed lists can never match bounce joins at network speed (the join timer
         // repeats it anyway, and the consensus timeout settles the disagreement).
+    }
+
+    /// Every member has left RECOVERY of our ring once we saw the token twice since we did
+    /// (all members switch to OPERATIONAL within one rotation).
+    fn settled(&self) -> bool {
+        self.operational_visits >= 2
+    }
+
+    /// Counts a token visit in OPERATIONAL; once settled, takes up the outsiders seen before.
+    pub(super) fn operational_visit(&mut self) {
+        if self.settled() {
+            return;
+        }
+        self.operational_visits += 1;
+        if !self.settled() {
+            return;
+        }
+        for from in std::mem::take(&mut self.deferred_foreign) {
+            self.foreign_sender(from, "foreign message");
+        }
+        for join in std::mem::take(&mut self.deferred_joins) {
+            self.handle_join(join);
+        }
     }
 
     /// Members we wait for: everyone we know of that has not failed.
@@ -393,6 +429,13 @@ impl Srp {
     /// A node outside our ring is alive: bring it into a new configuration.
     pub(super) fn foreign_sender(&mut self, from: NodeId, reason: &'static str) {
         match self.state {
+            MembState::Operational if !self.settled() => {
+                if !sets::contains(&self.deferred_foreign, from)
+                    && self.deferred_foreign.len() < crate::wire::PROCESSORS_MAX
+                {
+                    self.deferred_foreign.push(from);
+                }
+            }
             MembState::Operational => {
                 sets::merge(&mut self.my_proc_list, &[from]);
                 self.gather_enter(reason);

@@ -79,6 +79,12 @@ pub struct Srp {
     heard: Vec<NodeId>,
     /// Nodes that left (sent a leave) and have not joined since; bounded.
     departed: Vec<NodeId>,
+    /// Token visits since this node entered OPERATIONAL on the current ring.
+    operational_visits: u32,
+    /// Outsiders (joins, or senders of foreign messages) seen before the new ring
+    /// settled; taken up once it has.
+    deferred_joins: Vec<wire::Join>,
+    deferred_foreign: Vec<NodeId>,
     failed_to_recv: bool,
     originated_orf_token: bool,
 
@@ -162,6 +168,9 @@ impl Srp {
             consensus: Vec::new(),
             heard: Vec::new(),
             departed: Vec::new(),
+            operational_visits: 0,
+            deferred_joins: Vec::new(),
+            deferred_foreign: Vec::new(),
             failed_to_recv: false,
             originated_orf_token: false,
             old_ring_state_saved: false,

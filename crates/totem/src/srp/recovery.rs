@@ -5,7 +5,7 @@
 use super::seq;
 use super::timers::Timer;
 use super::{sets, ConfigurationChange, ConfigurationKind, Event, MembState, Srp};
-use crate::wire::{self, CommitToken};
+use crate::wire::{self, CommitToken, NodeId};
 
 impl Srp {
     /// The commit token has gone round once: every member has filled in its entry.
@@ -29,19 +29,36 @@ impl Srp {
             .zip(&token.memb_list)
             .any(|(id, entry)| sets::contains(&self.my_trans_memb_list, *id) && entry.received_flg == 0);
         if anyone_missing {
-            let mut low_ring_aru = self.old_ring_state_high_seq_received;
-            for (id, entry) in token.addr.iter().zip(&token.memb_list) {
-                if sets::contains(&self.my_trans_memb_list, *id)
-                    && entry.ring_id == self.my_old_ring_id
-                    && seq::lt(entry.aru, low_ring_aru)
-                {
-                    low_ring_aru = entry.aru;
-                }
-            }
-            // Re-send everything we hold beyond the lowest aru of our old ring's members.
-            let range = self.old_ring_state_high_seq_received.wrapping_sub(low_ring_aru);
+            // (nodeid, aru) of the members coming with us from our old ring.
+            let peers: Vec<(NodeId, u32)> = token
+                .addr
+                .iter()
+                .zip(&token.memb_list)
+                .filter(|(id, e)| sets::contains(&self.my_trans_memb_list, **id) && e.ring_id == self.my_old_ring_id)
+                .map(|(id, e)| (*id, e.aru))
+                .collect();
+            let high = self.old_ring_state_high_seq_received;
+            let low_ring_aru = peers
+                .iter()
+                .map(|p| p.1)
+                .fold(high, |a, b| if seq::lt(b, a) { b } else { a });
+            let max_aru = peers
+                .iter()
+                .map(|p| p.1)
+                .fold(low_ring_aru, |a, b| if seq::lt(a, b) { b } else { a });
+            // Re-send what we hold beyond the lowest aru. A message at or below some
+            // member's aru is held by that member for sure, so only the lowest such member
+            // re-sends it (corosync has every member re-send everything: with many members
+            // the copies overflow the recovery window and recovery never completes).
+            let range = high.wrapping_sub(low_ring_aru);
             for k in 1..=range.min(super::sort_queue::SORT_QUEUE_SIZE) {
                 let old_seq = low_ring_aru.wrapping_add(k);
+                if seq::lte(old_seq, max_aru) {
+                    let resender = peers.iter().filter(|p| seq::lte(old_seq, p.1)).map(|p| p.0).min();
+                    if resender != Some(self.my_id) {
+                        continue;
+                    }
+                }
                 if let Some(stored) = self.regular_queue.get(old_seq) {
                     let outer = self.encapsulate(&stored.mcast);
                     self.retrans_message_queue.push_back(outer);
@@ -115,6 +132,7 @@ impl Srp {
         self.my_failed_list.clear();
         self.my_high_delivered = self.my_high_seq_received;
         self.regular_installed = true;
+        self.operational_visits = 0;
         self.stats.operational_entered += 1;
         self.enter_state(MembState::Operational, "recovery complete");
     }

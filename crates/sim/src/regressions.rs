@@ -18,15 +18,15 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (29, None, "token lost just before the heal was misreported as instability (simulator bug: no settle time)"),
     (10347, None, "window 3 ring draining a large backlog was misreported as stuck (simulator bug: fixed deadline)"),
     (322, None, "liveness: a restarted node advertised its old ring seq in joins; the others discounted its verdict while it ignored them and the consensus timeout only gave up on silent nodes: GATHER forever"),
+    (82, Some(32), "liveness at 32 nodes: an outsider's join (every 30 ms, naming the group failed) threw the first members to reach OPERATIONAL back to GATHER, whose joins aborted everyone else's RECOVERY; forever (fixed: outsiders wait until a new ring settled)"),
+    (63, Some(32), "same as 82, after a partition"),
+    (92, Some(32), "same as 82, after a crash and restart"),
+    (1425, None, "liveness: every member re-sent every old-ring message in RECOVERY; the copies overflowed the recovery window and the token circulated forever with nothing allowed (fixed: each message re-sent once when a member surely holds it)"),
 ];
 
 /// Seeds that fail today, with the diagnosis sent to the protocol's authors. Run them
 /// with `cargo test -p sim -- --ignored`; move each to [`SEEDS`] once it passes.
-pub const OPEN: &[(u64, Option<usize>, &str)] = &[
-    (82, Some(32), "liveness at 32 nodes: an outsider's join (every 30 ms, naming the group failed) throws the first members to reach OPERATIONAL back to GATHER, whose joins abort everyone else's RECOVERY; forever"),
-    (63, Some(32), "same as 82, after a partition"),
-    (92, Some(32), "same as 82, after a crash and restart (passes since 17:20; kept here until 82 is fixed)"),
-];
+pub const OPEN: &[(u64, Option<usize>, &str)] = &[];
 
 #[cfg(test)]
 mod tests {

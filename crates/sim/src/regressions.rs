@@ -26,7 +26,10 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
 
 /// Seeds that fail today, with the diagnosis sent to the protocol's authors. Run them
 /// with `cargo test -p sim -- --ignored`; move each to [`SEEDS`] once it passes.
-pub const OPEN: &[(u64, Option<usize>, &str)] = &[];
+pub const OPEN: &[(u64, Option<usize>, &str)] = &[
+    (23906, None, "liveness (1 of 100,000 seeds): after 5 partitions, singletons and a group keep forming rings that miss each other; each side sees the other silent while it is busy in COMMIT/RECOVERY and gives up on it after fail_silent_after"),
+    (55739, None, "liveness (1 of 100,000 seeds): same alternation as 23906 with 6 nodes, after a leave, a restart and pauses"),
+];
 
 #[cfg(test)]
 mod tests {

@@ -29,6 +29,8 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
 pub const OPEN: &[(u64, Option<usize>, &str)] = &[
     (23906, None, "liveness (1 of 100,000 seeds): after 5 partitions, singletons and a group keep forming rings that miss each other; each side sees the other silent while it is busy in COMMIT/RECOVERY and gives up on it after fail_silent_after"),
     (55739, None, "liveness (1 of 100,000 seeds): same alternation as 23906 with 6 nodes, after a leave, a restart and pauses"),
+    (363, Some(32), "liveness at 32 nodes: a node still misses 218 of its own messages 650 virtual s after healing (backlog drains too slowly or stalls); not diagnosed"),
+    (475, Some(32), "packet/timer storm at 32 nodes under 50 % loss of the workload's 50,000 messages: >100,000 events in 10 ms; not diagnosed"),
 ];
 
 #[cfg(test)]

@@ -378,19 +378,7 @@ fn op_timeout_ms(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64) -> u64 {
 
 /// The digest the scheduler expects for `op` of `r`.
 pub fn expected_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
-    let rs = &c.rscs[r];
-    let mut params = rs.params.clone();
-    if let Some(def) = rs
-        .ops
-        .iter()
-        .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms)
-    {
-        let mut extra = BTreeMap::new();
-        merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut extra);
-        for (k, v) in extra {
-            params.insert(k, v);
-        }
-    }
+    let params = op_params(c, r, op);
     let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
     operation_digest(&params, op.interval_ms, timeout)
 }
@@ -398,6 +386,17 @@ pub fn expected_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
 /// The digest of only the parameters that force a restart
 /// (`calculate_restart_digest`).
 fn restart_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
+    let mut params = op_params(c, r, op);
+    if let Some(list) = &op.op_force_restart {
+        let keep: Vec<&str> = list.split_whitespace().collect();
+        params.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
+    operation_digest(&params, op.interval_ms, timeout)
+}
+
+/// The resource's parameters with the configured operation's own instance attributes on top.
+fn op_params(c: &Cluster, r: RscIdx, op: &LrmOp) -> BTreeMap<String, String> {
     let rs = &c.rscs[r];
     let mut params = rs.params.clone();
     if let Some(def) = rs
@@ -405,16 +404,12 @@ fn restart_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
         .iter()
         .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms)
     {
+        // The operation's own attributes win over the resource's.
         let mut extra = BTreeMap::new();
         merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut extra);
         params.extend(extra);
     }
-    if let Some(list) = &op.op_force_restart {
-        let keep: Vec<&str> = list.split_whitespace().collect();
-        params.retain(|k, _| keep.contains(&k.as_str()));
-    }
-    let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
-    operation_digest(&params, op.interval_ms, timeout)
+    params
 }
 
 /// The `lrm_resource` on node `n` whose history was mapped to `rs`.

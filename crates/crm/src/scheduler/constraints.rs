@@ -86,6 +86,16 @@ fn is_instance_of_clone(c: &Cluster, parent: Option<RscIdx>) -> bool {
     false
 }
 
+/// The score a location rule gives a node: its `score`, or the node attribute named by
+/// `score-attribute` (0 when unset or not a score).
+fn rule_score(rule: &crate::cib::Rule, attrs: &std::collections::BTreeMap<String, String>) -> Score {
+    match (&rule.score_attribute, rule.score) {
+        (Some(a), _) => attrs.get(a).and_then(|v| parse_score(v)).unwrap_or(0),
+        (None, Some(s)) => s,
+        (None, None) => 0,
+    }
+}
+
 fn role_of(s: &Option<String>) -> Role {
     s.as_deref()
         .and_then(Role::parse)
@@ -160,11 +170,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                             if !eval_rule(rule, &ctx) {
                                 continue;
                             }
-                            let sc = match (&rule.score_attribute, rule.score) {
-                                (Some(a), _) => c.nodes[n].attrs.get(a).and_then(|v| parse_score(v)).unwrap_or(0),
-                                (None, Some(sc)) => sc,
-                                (None, None) => 0,
-                            };
+                            let sc = rule_score(rule, &c.nodes[n].attrs);
                             out.role_locations.push((r, n, sc, rrole));
                         }
                     }
@@ -184,11 +190,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                                 if !eval_rule(rule, &ctx) {
                                     continue;
                                 }
-                                let sc = match (&rule.score_attribute, rule.score) {
-                                    (Some(a), _) => c.nodes[n].attrs.get(a).and_then(|v| parse_score(v)).unwrap_or(0),
-                                    (None, Some(sc)) => sc,
-                                    (None, None) => 0,
-                                };
+                                let sc = rule_score(rule, &c.nodes[n].attrs);
                                 out.role_locations.push((r, n, sc, role));
                             }
                         }
@@ -209,11 +211,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                             if !eval_rule(rule, &ctx) {
                                 continue;
                             }
-                            let s = match (&rule.score_attribute, rule.score) {
-                                (Some(a), _) => c.nodes[n].attrs.get(a).and_then(|v| parse_score(v)).unwrap_or(0),
-                                (None, Some(s)) => s,
-                                (None, None) => 0,
-                            };
+                            let s = rule_score(rule, &c.nodes[n].attrs);
                             resource_location(c, r, Some(n), s);
                         }
                     }

@@ -106,34 +106,25 @@ impl Topology {
 
     /// Cuts `side` off from the other nodes (they still reach each other).
     pub fn partition(&self, side: &[u32]) -> Result<(), String> {
-        for id in side {
-            ip(&[
-                "-n",
-                &self.bridge_ns(),
-                "link",
-                "set",
-                &format!("p{id}"),
-                "master",
-                "br1",
-            ])?;
-        }
-        Ok(())
+        side.iter().try_for_each(|&id| self.attach(id, "br1"))
     }
 
     /// Puts every node back on one bridge.
     pub fn heal(&self) -> Result<(), String> {
-        for id in 1..=self.nodes {
-            ip(&[
-                "-n",
-                &self.bridge_ns(),
-                "link",
-                "set",
-                &format!("p{id}"),
-                "master",
-                "br0",
-            ])?;
-        }
-        Ok(())
+        (1..=self.nodes).try_for_each(|id| self.attach(id, "br0"))
+    }
+
+    /// Moves node `id`'s veth to `bridge` in the bridge namespace.
+    fn attach(&self, id: u32, bridge: &str) -> Result<(), String> {
+        ip(&[
+            "-n",
+            &self.bridge_ns(),
+            "link",
+            "set",
+            &format!("p{id}"),
+            "master",
+            bridge,
+        ])
     }
 }
 

@@ -20,9 +20,9 @@ pub struct Config {
     pub send_join: Duration,
     /// Time to reach consensus in GATHER before non-responders are declared failed.
     pub consensus: Duration,
-    /// In GATHER, nodes that sent nothing for this long while every other node agrees
-    /// with us are declared failed without waiting for `consensus` (zero: wait, as
-    /// corosync does). This is what makes failover take token + this instead of
+    /// In GATHER, members of our last ring that sent nothing for this long while every
+    /// other node agrees with us are declared failed without waiting for `consensus`
+    /// (zero: wait, as corosync does). This is what makes failover take token + this instead of
     /// token + consensus.
     pub fail_silent_after: Duration,
     /// Merge-detect interval of an idle ring's representative.

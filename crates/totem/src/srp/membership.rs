@@ -262,8 +262,8 @@ impl Srp {
         }
     }
 
-    /// Everyone we heard from agrees with us except for nodes that sent nothing at all
-    /// since we entered GATHER: they are gone, so form the ring without them now instead
+    /// Everyone we heard from agrees with us except for members of our last ring that sent
+    /// nothing at all since we entered GATHER: they are gone, so form the ring without them now instead
     /// of after the whole consensus timeout (corosync waits `consensus` here; a live node
     /// that was merely slow merges back through merge detection).
     pub(super) fn silent_timeout(&mut self) {
@@ -271,10 +271,13 @@ impl Srp {
             return;
         }
         let memb = self.token_memb();
+        // Only members of our last ring: an outsider that is quiet is more likely busy
+        // forming a ring of its own (no joins from COMMIT or RECOVERY) than dead, and
+        // failing it early makes groups keep forming rings that miss each other.
         let silent: Vec<NodeId> = memb
             .iter()
             .copied()
-            .filter(|&n| n != self.my_id && !sets::contains(&self.heard, n))
+            .filter(|&n| n != self.my_id && !sets::contains(&self.heard, n) && sets::contains(&self.my_memb_list, n))
             .collect();
         let talking = sets::subtract(&memb, &silent);
         if silent.is_empty() || !sets::subset(&talking, &self.consensus) {

@@ -22,7 +22,9 @@ proptest! {
     }
 
     #[test]
-    fn truncated_cib_is_an_error(cut in 0usize..SAMPLE.len()) {
+    // Cuts end before the closing `</cib>` is complete: the newline after it is not part
+    // of the document (cutting only that left a valid CIB, failing about 1 run in 25).
+    fn truncated_cib_is_an_error(cut in 0usize..SAMPLE.trim_end().len()) {
         let mut cut = cut;
         while !SAMPLE.is_char_boundary(cut) {
             cut -= 1;

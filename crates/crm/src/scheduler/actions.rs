@@ -436,18 +436,12 @@ fn only_private_changed(c: &Cluster, r: RscIdx, op: &LrmOp) -> bool {
     let rs = &c.rscs[r];
     let old_version = op.crm_feature_set.as_deref().is_none_or(|v| version_lt(v, "3.16.0"));
     let fence_class = matches!(&rs.variant, Variant::Primitive { class, .. } if class == "stonith");
-    let mut params = rs.params.clone();
-    if !old_version {
-        if let Some(def) = rs
-            .ops
-            .iter()
-            .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms)
-        {
-            let mut extra = BTreeMap::new();
-            merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut extra);
-            params.extend(extra);
-        }
-    }
+    // Histories from before feature set 3.16.0 digest the resource's parameters only.
+    let params = if old_version {
+        rs.params.clone()
+    } else {
+        op_params(c, r, op)
+    };
     let secure = op.op_secure_params.as_deref().unwrap_or(" passwd password user ");
     let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
     crate::cib::digest::secure_digest(&params, secure, old_version, fence_class, op.interval_ms, timeout) == *recorded

@@ -96,6 +96,18 @@ fn rule_score(rule: &crate::cib::Rule, attrs: &std::collections::BTreeMap<String
     }
 }
 
+/// The nodes a location rule matches, each with the score it gives there.
+fn rule_matches(c: &Cluster, rule: &crate::cib::Rule) -> Vec<(NodeIdx, Score)> {
+    (0..c.nodes.len())
+        .filter(|&n| {
+            let mut ctx = RuleContext::new(c.now);
+            ctx.node_attrs = Some(&c.nodes[n].attrs);
+            eval_rule(rule, &ctx)
+        })
+        .map(|n| (n, rule_score(rule, &c.nodes[n].attrs)))
+        .collect()
+}
+
 fn role_of(s: &Option<String>) -> Role {
     s.as_deref()
         .and_then(Role::parse)
@@ -164,13 +176,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         if rrole != Role::Promoted && rrole != Role::Unpromoted {
                             continue;
                         }
-                        for n in 0..c.nodes.len() {
-                            let mut ctx = RuleContext::new(c.now);
-                            ctx.node_attrs = Some(&c.nodes[n].attrs);
-                            if !eval_rule(rule, &ctx) {
-                                continue;
-                            }
-                            let sc = rule_score(rule, &c.nodes[n].attrs);
+                        for (n, sc) in rule_matches(c, rule) {
                             out.role_locations.push((r, n, sc, rrole));
                         }
                     }
@@ -184,13 +190,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                             }
                         }
                         for rule in &l.rules {
-                            for n in 0..c.nodes.len() {
-                                let mut ctx = RuleContext::new(c.now);
-                                ctx.node_attrs = Some(&c.nodes[n].attrs);
-                                if !eval_rule(rule, &ctx) {
-                                    continue;
-                                }
-                                let sc = rule_score(rule, &c.nodes[n].attrs);
+                            for (n, sc) in rule_matches(c, rule) {
                                 out.role_locations.push((r, n, sc, role));
                             }
                         }
@@ -205,13 +205,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         if matches!(role_of(&rule.role), Role::Promoted | Role::Unpromoted) {
                             continue;
                         }
-                        for n in 0..c.nodes.len() {
-                            let mut ctx = RuleContext::new(c.now);
-                            ctx.node_attrs = Some(&c.nodes[n].attrs);
-                            if !eval_rule(rule, &ctx) {
-                                continue;
-                            }
-                            let s = rule_score(rule, &c.nodes[n].attrs);
+                        for (n, s) in rule_matches(c, rule) {
                             resource_location(c, r, Some(n), s);
                         }
                     }

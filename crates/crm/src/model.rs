@@ -107,9 +107,56 @@ pub struct Node {
     pub health_score: Score,
     /// `pe__node_health`: 1 green, 0 yellow, -1 red.
     pub health: i32,
+    /// Cluster, Pacemaker Remote or guest node.
+    pub kind: NodeKind,
+    /// Pacemaker Remote / guest state (unused for cluster nodes).
+    pub remote: RemoteNode,
+}
+
+/// What a node is: a full cluster member, a Pacemaker Remote node (its
+/// connection resource is an `ocf:pacemaker:remote` primitive) or a guest
+/// node (its connection is implied by a `remote-node` meta-attribute, or a
+/// bundle replica, and it lives inside a container resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NodeKind {
+    #[default]
+    Cluster,
+    Remote,
+    Guest,
+}
+
+/// Pacemaker Remote bookkeeping of a node (`remote_rsc`,
+/// `remote_requires_reset`, `remote_was_fenced`, `unseen`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct RemoteNode {
+    /// The connection resource, if any (orphaned node entries have none).
+    pub conn: Option<RscIdx>,
+    /// The node must be "reset" (fenced, or its container recovered).
+    pub requires_reset: bool,
+    /// The node_state says the node was fenced (`node_fenced`).
+    pub was_fenced: bool,
+    /// Fencing may be revoked if the connection starts elsewhere.
+    pub unseen: bool,
+    /// `resource-discovery-enabled=false`.
+    pub discovery_disabled: bool,
+    /// The node's resource history has been unpacked.
+    pub unpacked: bool,
 }
 
 impl Node {
+    pub fn is_remote(&self) -> bool {
+        self.kind == NodeKind::Remote
+    }
+
+    pub fn is_guest(&self) -> bool {
+        self.kind == NodeKind::Guest
+    }
+
+    /// Remote or guest node (`pe__is_guest_or_remote_node`).
+    pub fn is_remote_or_guest(&self) -> bool {
+        self.kind != NodeKind::Cluster
+    }
+
     /// Pacemaker's `pcmk__node_available(node, false, false)`.
     pub fn can_run(&self) -> bool {
         self.online && !self.shutdown && !self.unclean && !self.standby && !self.maintenance
@@ -140,15 +187,18 @@ pub enum Variant {
 /// How a failed action is handled (`on-fail`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OnFail {
+    // Declared in order of severity (Pacemaker's `cmp_on_fail`).
     Ignore,
     Demote,
     Recover,
+    /// Fence a remote node whose connection failed, then reconnect.
+    ResetRemote,
+    RestartContainer,
     Migrate,
     Block,
     Stop,
     Standby,
     Fence,
-    RestartContainer,
 }
 
 /// A resource (primitive, group or clone) in the working set.
@@ -200,6 +250,26 @@ pub struct Rsc {
     pub template: Option<String>,
     /// History entries (`lrm_resource` ids) mapped to this resource, per node.
     pub history_ids: Vec<(NodeIdx, String)>,
+    /// Container / remote-connection links.
+    pub remote: RscRemote,
+}
+
+/// How a resource relates to Pacemaker Remote: connection resources,
+/// containers and the resources they contain (`container` meta).
+#[derive(Debug, Clone, Default)]
+pub struct RscRemote {
+    /// An `ocf:pacemaker:remote` connection (explicit or implied by a guest).
+    pub is_conn: bool,
+    /// The resource's container (`container` meta, or the guest's resource).
+    pub container: Option<RscIdx>,
+    /// Resources whose container is this one.
+    pub fillers: Vec<RscIdx>,
+    /// `reconnect_interval` of a connection, in milliseconds.
+    pub reconnect_ms: u64,
+    /// Connections of guest nodes may run on remote nodes (bundles).
+    pub allow_remote_remotes: bool,
+    /// An orphan whose history names a container.
+    pub orphan_filler: bool,
 }
 
 impl Rsc {

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-use crate::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
+use crate::model::{Cluster, NodeIdx, NodeKind, Role, RscIdx, Variant};
 use crate::scheduler::graph::op_key;
 use crate::scheduler::{Action, Schedule, TransitionGraph};
 
@@ -90,6 +90,9 @@ pub fn node_list(c: &Cluster, out: &mut String) {
     out.push_str("  * Node List:\n");
     let mut online = Vec::new();
     let mut offline = Vec::new();
+    let mut remote_online = Vec::new();
+    let mut remote_offline = Vec::new();
+    let mut guest_online = Vec::new();
     for n in sorted_nodes(c) {
         let node = &c.nodes[n];
         if node.unclean
@@ -104,11 +107,25 @@ pub fn node_list(c: &Cluster, out: &mut String) {
                 0 => " (health is YELLOW)",
                 _ => "",
             };
-            let _ = writeln!(out, "    * Node {}: {}{health}", node.uname, node_status(c, n));
+            let kind = match node.kind {
+                NodeKind::Guest => "GuestNode",
+                NodeKind::Remote => "RemoteNode",
+                NodeKind::Cluster => "Node",
+            };
+            let _ = writeln!(out, "    * {kind} {}: {}{health}", node.uname, node_status(c, n));
         } else if node.online {
-            online.push(node.uname.as_str());
+            match node.kind {
+                NodeKind::Guest => guest_online.push(node.uname.as_str()),
+                NodeKind::Remote => remote_online.push(node.uname.as_str()),
+                NodeKind::Cluster => online.push(node.uname.as_str()),
+            }
         } else {
-            offline.push(node.uname.as_str());
+            // Offline guest nodes are not listed.
+            match node.kind {
+                NodeKind::Guest => {}
+                NodeKind::Remote => remote_offline.push(node.uname.as_str()),
+                NodeKind::Cluster => offline.push(node.uname.as_str()),
+            }
         }
     }
     if !online.is_empty() {
@@ -116,6 +133,15 @@ pub fn node_list(c: &Cluster, out: &mut String) {
     }
     if !offline.is_empty() {
         let _ = writeln!(out, "    * OFFLINE: [ {} ]", offline.join(" "));
+    }
+    for (label, list) in [
+        ("RemoteOnline", remote_online),
+        ("RemoteOFFLINE", remote_offline),
+        ("GuestOnline", guest_online),
+    ] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "    * {label}: [ {} ]", list.join(" "));
+        }
     }
 }
 
@@ -416,6 +442,10 @@ pub fn cluster_status(c: &Cluster) -> String {
     for &r in &c.top {
         let rs = &c.rscs[r];
         if rs.orphan && rs.running_on.is_empty() {
+            continue;
+        }
+        // Implicit resources (guest node connections) are not shown.
+        if rs.meta.get("internal_rsc").is_some_and(|v| v == "true") {
             continue;
         }
         any = true;

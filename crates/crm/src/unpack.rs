@@ -9,6 +9,9 @@ use crate::model::*;
 use crate::rules::{eval_rule, RuleContext};
 use crate::score::{self, parse_score, Score, INFINITY};
 
+mod remote;
+pub use remote::after_transition as remote_after_transition;
+
 /// PCMK_EXEC_* values.
 mod exec {
     pub const PENDING: i32 = -1;
@@ -149,13 +152,17 @@ fn unpack_tickets(cib: &Cib, c: &mut Cluster) {
 
 fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
     for n in &cib.configuration.nodes {
-        if matches!(n.node_type.as_deref(), Some("remote") | Some("ping")) {
+        if matches!(n.node_type.as_deref(), Some("ping")) {
             continue;
         }
+        let is_remote = n.node_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("remote"));
         let mut attrs = BTreeMap::new();
         attrs.insert("#uname".to_string(), n.uname.clone());
         attrs.insert("#id".to_string(), n.id.clone());
-        attrs.insert("#kind".to_string(), "cluster".to_string());
+        attrs.insert(
+            "#kind".to_string(),
+            if is_remote { "remote" } else { "cluster" }.to_string(),
+        );
         let mut cfg = BTreeMap::new();
         merge_nvsets(&n.instance, &RuleContext::new(c.now), &mut cfg);
         for (k, v) in cfg {
@@ -167,7 +174,9 @@ fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
             id: n.id.clone(),
             uname: n.uname.clone(),
             online: false,
-            unclean: c.options.startup_fencing,
+            // Remote node entries get start-up fencing only once linked to
+            // a connection resource (`handle_startup_fencing`).
+            unclean: c.options.startup_fencing && !is_remote,
             standby: false,
             standby_onfail: false,
             pending: false,
@@ -185,11 +194,17 @@ fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
             is_dc: cib.dc_uuid.as_deref() == Some(n.id.as_str()),
             health_score: 0,
             health: 1,
+            kind: if is_remote { NodeKind::Remote } else { NodeKind::Cluster },
+            remote: RemoteNode::default(),
         });
     }
+    remote::create_remote_nodes(cib, c);
 }
 
 fn fence_node(c: &mut Cluster, n: NodeIdx, reason: &str) {
+    if remote::fence_node(c, n, reason) {
+        return;
+    }
     let node = &mut c.nodes[n];
     if !node.unclean || node.fence_reason.is_none() {
         node.unclean = true;
@@ -207,6 +222,10 @@ fn unpack_node_states(cib: &Cib, c: &mut Cluster) {
         else {
             continue;
         };
+        if c.nodes[n].is_remote_or_guest() {
+            remote::first_pass(c, n, st);
+            continue;
+        }
         // Transient attributes override configured ones.
         let mut tr = BTreeMap::new();
         merge_nvsets(&st.transient, &RuleContext::new(c.now), &mut tr);
@@ -286,7 +305,11 @@ fn unpack_node_states(cib: &Cib, c: &mut Cluster) {
     }
     // Nodes never seen are unclean when startup-fencing is on.
     for n in 0..c.nodes.len() {
-        if !c.nodes[n].seen && c.nodes[n].unclean && c.nodes[n].fence_reason.is_none() {
+        if !c.nodes[n].seen
+            && c.nodes[n].unclean
+            && c.nodes[n].fence_reason.is_none()
+            && !c.nodes[n].is_remote_or_guest()
+        {
             c.nodes[n].fence_reason = Some("node is unclean".into());
         }
     }
@@ -492,6 +515,7 @@ impl RscBuild<'_> {
             instance,
             template: def.template.clone(),
             history_ids: Vec::new(),
+            remote: RscRemote::default(),
         });
         if let Some(p) = parent {
             c.rscs[p].children.push(idx);
@@ -531,6 +555,8 @@ fn unpack_resources(cib: &Cib, c: &mut Cluster) {
         }
         top.push(b.add(c, def, None, None, None));
     }
+    remote::add_guest_connections(&b, cib, c, &mut top);
+    remote::link_resources(c);
     // Stable sort by priority, higher first.
     top.sort_by(|a, b| c.rscs[*b].priority.cmp(&c.rscs[*a].priority));
     c.top = top;
@@ -648,17 +674,8 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
             }
         }
     }
-    for st in &cib.status.nodes {
-        let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {
-            continue;
-        };
-        if !c.options.stonith_enabled && !c.nodes[n].online {
-            continue;
-        }
-        for lr in &st.lrm {
-            unpack_lrm_resource(c, n, lr);
-        }
-    }
+    remote::unpack_node_histories(cib, c);
+    remote::finish_status(c);
     // multiple-active handling for resources active on several nodes.
     for r in 0..c.rscs.len() {
         if !c.rscs[r].is_primitive() || c.rscs[r].running_on.len() < 2 || c.rscs[r].instance.is_some() {
@@ -730,9 +747,22 @@ fn op_on_fail(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> OnFail {
         }),
         Some("demote") => Some(OnFail::Demote),
         Some("migrate") => Some(OnFail::Migrate),
-        Some("restart-container") => Some(OnFail::RestartContainer),
+        Some("restart-container") if rsc.remote.container.is_some() => Some(OnFail::RestartContainer),
         _ => None,
     };
+    // Resources in containers recover by restarting the container; failures
+    // of an active remote connection fence the remote node.
+    if parsed.is_none() && rsc.remote.container.is_some() {
+        return OnFail::RestartContainer;
+    }
+    let is_probe = task == "monitor" && interval_ms == 0;
+    if (parsed.is_none() || !rsc.managed) && remote::is_remote_conn(c, r) && !is_probe && task != "start" {
+        return if !rsc.managed {
+            OnFail::Stop
+        } else {
+            OnFail::ResetRemote
+        };
+    }
     if task == "stop" {
         match parsed {
             Some(OnFail::Standby) | Some(OnFail::Demote) | Some(OnFail::Stop) | None => {
@@ -855,6 +885,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 instance: parent.map(|top| c.rscs[top].children.len()),
                 template: None,
                 history_ids: Vec::new(),
+                remote: RscRemote::default(),
             });
             match parent {
                 Some(top) => c.rscs[top].children.push(idx),
@@ -1115,6 +1146,7 @@ fn rsc_op_failure(
     }
     let fail_role = match action_on_fail {
         OnFail::Stop => Role::Stopped,
+        OnFail::ResetRemote if c.rscs[r].remote.reconnect_ms > 0 => Role::Stopped,
         _ if task == "promote" => Role::Unpromoted,
         _ => Role::Started,
     };
@@ -1199,10 +1231,10 @@ fn update_resource_state(
 fn process_rsc_state(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role, mut on_fail: OnFail) {
     c.rscs[r].role = role;
     let node_online = c.nodes[n].online;
-    if role > Role::Stopped && !node_online && !c.nodes[n].maintenance && c.rscs[r].managed && c.options.stonith_enabled
-    {
-        let reason = format!("{} is thought to be active there", c.rscs[r].id);
-        fence_node(c, n, &reason);
+    if role > Role::Stopped && !node_online && !c.nodes[n].maintenance && c.rscs[r].managed {
+        if let Some(reason) = remote::active_on_down_node(c, r, n) {
+            fence_node(c, n, &reason);
+        }
     }
     let save_on_fail = on_fail;
     if c.nodes[n].unclean {
@@ -1225,13 +1257,22 @@ fn process_rsc_state(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role, mut on_
         }
         OnFail::Migrate => ban(c, r, Some(n)),
         OnFail::Stop => set_next_role(c, r, Role::Stopped),
-        OnFail::Recover | OnFail::RestartContainer => {
+        OnFail::Recover => {
             if role != Role::Stopped && role != Role::Unknown {
                 c.rscs[r].failed = true;
                 c.rscs[r].stop_needed = true;
             }
         }
+        OnFail::RestartContainer => {
+            c.rscs[r].failed = true;
+            c.rscs[r].stop_needed = true;
+            if let Some(ct) = c.rscs[r].remote.container {
+                c.rscs[ct].stop_needed = true;
+            }
+        }
+        OnFail::ResetRemote => remote::reset_remote(c, r, n, role),
     }
+    remote::failed_connection_unseen(c, r);
     let _ = save_on_fail;
     if role != Role::Stopped && role != Role::Unknown {
         if c.nodes[n].maintenance {

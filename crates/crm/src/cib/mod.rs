@@ -320,6 +320,8 @@ pub struct NodeState {
     pub lrm: Vec<LrmResource>,
     /// Whether the node_state has an `<lrm>` element at all.
     pub has_lrm: bool,
+    /// `node_fenced` (Pacemaker Remote nodes: fenced since last seen).
+    pub node_fenced: Option<String>,
 }
 
 /// `/cib/status` plus `/cib/status/tickets`.

@@ -501,6 +501,7 @@ fn node_state(e: &Element, ids: &Ids<'_>) -> Result<NodeState, CibError> {
         transient,
         lrm,
         has_lrm: lrm_el.is_some(),
+        node_fenced: opt(e, "node_fenced"),
     })
 }
 

@@ -57,7 +57,7 @@ pub struct ActionSet {
 }
 
 impl ActionSet {
-    fn add(
+    pub(crate) fn add(
         &mut self,
         rsc: Option<RscIdx>,
         task: &str,
@@ -102,7 +102,7 @@ impl ActionSet {
             .collect()
     }
 
-    fn order(&mut self, first: usize, then: usize, flags: u32) {
+    pub(crate) fn order(&mut self, first: usize, then: usize, flags: u32) {
         if first != then {
             self.edges.push(Edge { first, then, flags });
         }
@@ -134,6 +134,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             fence_of[n] = Some(a);
         }
     }
+    super::remote::guest_fence_actions(c, &mut s, &mut fence_of);
     // Clean shutdowns.
     let mut shutdown_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
     for n in 0..c.nodes.len() {
@@ -297,6 +298,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    super::remote::order_actions(c, &mut s, &fence_of);
     propagate(c, &mut s);
     s
 }
@@ -572,6 +574,9 @@ fn primitive_actions(
             if c.rscs[r].allowed[n].is_none() && !c.options.symmetric {
                 continue;
             }
+            if !super::remote::probe_allowed(c, r, n) {
+                continue;
+            }
             let p = s.add(Some(r), "monitor", 0, Some(n), false);
             s.actions[p].reason = Some("probe".into());
             if !managed {
@@ -600,8 +605,7 @@ fn primitive_actions(
             }
         }
     }
-    let mut need_stop =
-        moving || multiply_active || (c.rscs[r].failed && c.rscs[r].stop_needed) || c.rscs[r].blocked || restart_def;
+    let mut need_stop = moving || multiply_active || c.rscs[r].stop_needed || c.rscs[r].blocked || restart_def;
     if next.is_none() || next_role == Role::Stopped {
         need_stop = true;
     }
@@ -620,7 +624,7 @@ fn primitive_actions(
         } else if stop_unexpected {
             s.actions[st].reason = Some("being multiply active".into());
         }
-        if c.nodes[cur].unclean {
+        if c.nodes[cur].unclean || fence_of[cur].is_some() {
             match fence_of[cur] {
                 Some(f) => {
                     s.actions[st].pseudo = true;

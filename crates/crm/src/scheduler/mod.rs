@@ -8,6 +8,7 @@ pub mod actions;
 pub mod constraints;
 pub mod graph;
 pub mod placement;
+pub mod remote;
 
 use crate::cib::Cib;
 use crate::model::Cluster;
@@ -47,13 +48,15 @@ pub fn run(cib: &Cib, opts: &Options) -> Schedule {
     let mut cluster = crate::unpack::unpack(cib, now);
     placement::apply_node_criteria(&mut cluster);
     placement::apply_node_health(&mut cluster);
-    let cons = constraints::unpack_constraints(cib, &mut cluster);
+    let mut cons = constraints::unpack_constraints(cib, &mut cluster);
     placement::apply_stickiness_and_failures(&mut cluster);
     placement::apply_tickets(&mut cluster, &cons);
+    remote::internal_constraints(&mut cluster, &mut cons);
     {
         let mut a = placement::Assigner::new(&mut cluster, &cons);
         a.assign_all();
     }
+    remote::plan_fencing(&mut cluster);
     let set = actions::create_actions(cib, &mut cluster, &cons);
     Schedule {
         cluster,

@@ -400,6 +400,13 @@ impl<'a> Assigner<'a> {
             self.sort_resources();
         }
         let top = self.c.top.clone();
+        // Remote connections first: they decide which remote nodes can run
+        // resources.
+        for &r in &top {
+            if self.c.rscs[r].remote.is_conn {
+                self.assign(r);
+            }
+        }
         for r in top {
             self.assign(r);
         }
@@ -764,6 +771,7 @@ impl<'a> Assigner<'a> {
                 }
             }
         }
+        super::remote::connection_assigned(self.c, r);
     }
 
     fn any_available(&self, table: &[Option<Score>]) -> bool {

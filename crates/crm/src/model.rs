@@ -266,7 +266,9 @@ pub struct RscRemote {
     pub fillers: Vec<RscIdx>,
     /// `reconnect_interval` of a connection, in milliseconds.
     pub reconnect_ms: u64,
-    /// Connections of guest nodes may run on remote nodes (bundles).
+    /// A bundle replica's connection: its container may run on remote
+    /// nodes, and it prefers (10000) rather than requires its container's
+    /// node.
     pub allow_remote_remotes: bool,
     /// An orphan whose history names a container.
     pub orphan_filler: bool,

@@ -661,9 +661,14 @@ pub fn transition_summary(s: &Schedule) -> String {
         }
         let Some(n) = a.node else { continue };
         if a.task == "stonith" {
+            // Guest nodes name the container whose recovery fences them.
+            let guest = match c.nodes[n].remote.conn.and_then(|r| c.rscs[r].remote.container) {
+                Some(ct) if c.nodes[n].kind == NodeKind::Guest => format!(" (resource: {})", c.rscs[ct].id),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "  * Fence ({}) {} '{}'",
+                "  * Fence ({}) {}{guest} '{}'",
                 a.fence_op.as_deref().unwrap_or("reboot"),
                 c.nodes[n].uname,
                 a.reason.as_deref().unwrap_or("")

@@ -277,11 +277,21 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         .filter(|&&id| s.actions[id].rsc.is_none() && s.actions[id].task == "stonith")
         .filter_map(|&id| s.actions[id].node)
         .collect();
+    // Starts after the fencing (on a guest node whose container was
+    // recovered) survive it.
+    let started: Vec<(usize, usize)> = done
+        .iter()
+        .map(|&id| &s.actions[id])
+        .filter(|a| a.task == "start")
+        .filter_map(|a| Some((a.rsc?, a.node?)))
+        .collect();
     for r in 0..c.rscs.len() {
         if !c.rscs[r].is_primitive() {
             continue;
         }
-        c.rscs[r].running_on.retain(|n| !fenced.contains(n));
+        c.rscs[r]
+            .running_on
+            .retain(|n| !fenced.contains(n) || started.contains(&(r, *n)));
         if c.rscs[r].running_on.is_empty() {
             c.rscs[r].role = Role::Stopped;
             c.rscs[r].failed = false;

@@ -1085,6 +1085,9 @@ fn unpack_rsc_op<'a>(
     if fs == OnFail::Ignore || (fs == OnFail::RestartContainer && task == "stop") {
         update_resource_state(c, r, n, op, task, target_rc, role, on_fail, None);
         c.rscs[r].failure_ignored = true;
+        if fs == OnFail::RestartContainer && *on_fail <= OnFail::Recover {
+            *on_fail = fs;
+        }
     } else {
         rsc_op_failure(c, r, n, op, task, rc, role, on_fail);
         if status == exec::ERROR_HARD {

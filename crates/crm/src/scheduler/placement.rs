@@ -72,7 +72,7 @@ pub fn apply_stickiness_and_failures(c: &mut Cluster) {
             if !c.rscs[r].is_primitive() {
                 continue;
             }
-            let fc = fail_count(c, r, n);
+            let fc = score::add(fail_count(c, r, n), super::remote::fillers_fail_count(c, r, n));
             let thr = c.rscs[r].migration_threshold;
             // Ignored failures also ignore the migration threshold.
             if fc > 0 && thr > 0 && (fc as i64) >= thr && !c.rscs[r].failure_ignored {

@@ -119,6 +119,16 @@ pub fn internal_constraints(c: &mut Cluster, cons: &mut Constraints) {
     }
 }
 
+/// Failures of the resources inside a (non-bundle) container count
+/// towards the container's migration threshold (`pe_fc_fillers`).
+pub fn fillers_fail_count(c: &Cluster, r: RscIdx, n: NodeIdx) -> crate::score::Score {
+    c.rscs[r]
+        .remote
+        .fillers
+        .iter()
+        .fold(0, |acc, &f| crate::score::add(acc, crate::unpack::fail_count(c, f, n)))
+}
+
 /// `remote_connection_assigned`: the node comes (or stays) online when its
 /// connection will run; otherwise it is shutting down.
 pub fn connection_assigned(c: &mut Cluster, r: RscIdx) {

@@ -274,9 +274,7 @@ pub(super) fn link_resource(c: &mut Cluster, r: RscIdx) {
         c.rscs[r].requires_fencing = false;
         c.rscs[r].requires_quorum = true;
     }
-    if guest {
-        c.rscs[r].remote.allow_remote_remotes = true;
-    } else {
+    if !guest {
         c.rscs[r]
             .meta
             .entry("allow-migrate".into())

@@ -141,6 +141,9 @@ pub struct RemoteNode {
     pub discovery_disabled: bool,
     /// The node's resource history has been unpacked.
     pub unpacked: bool,
+    /// Created for an orphaned connection found in the history, after the
+    /// resources' node tables were built: no resource may be placed there.
+    pub late: bool,
 }
 
 impl Node {

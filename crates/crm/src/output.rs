@@ -402,7 +402,11 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
             .flat_map(|&p| c.rscs[p].known_on.clone())
             .collect();
         for n in sorted_nodes(c) {
-            let allowed = c.options.symmetric || known.contains(&n);
+            let allowed = if c.options.symmetric {
+                !c.nodes[n].remote.late
+            } else {
+                known.contains(&n)
+            };
             if !allowed || running.contains(&n) {
                 continue;
             }

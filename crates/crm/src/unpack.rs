@@ -894,6 +894,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
             if c.options.stop_orphan_resources {
                 c.history_bans.push((idx, None));
             }
+            remote::link_orphan(c, idx, lr);
             idx
         }
     };

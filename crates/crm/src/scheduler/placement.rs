@@ -24,7 +24,12 @@ pub fn apply_node_criteria(c: &mut Cluster) {
             // nodes keep their configured weight; availability is checked
             // separately.
             let base = c.nodes[n].weight;
-            c.rscs[r].allowed[n] = if c.options.symmetric { Some(base) } else { None };
+            let known_node = !c.nodes[n].remote.late;
+            c.rscs[r].allowed[n] = if c.options.symmetric && known_node {
+                Some(base)
+            } else {
+                None
+            };
         }
     }
 }

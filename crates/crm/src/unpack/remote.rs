@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::{is_true, merge_nvsets, unpack_lrm_resource, RscBuild};
-use crate::cib::{Cib, NodeState, NvSet, OpDef, ResourceDef, ResourceKind};
+use crate::cib::{Cib, LrmResource, NodeState, NvSet, OpDef, ResourceDef, ResourceKind};
 use crate::model::*;
 use crate::rules::RuleContext;
 
@@ -154,7 +154,12 @@ pub(super) fn create_remote_nodes(cib: &Cib, c: &mut Cluster) {
                 lr.ty.as_deref().unwrap_or(""),
             );
             if is_remote && !configured(cib, &lr.id) && guests.iter().all(|g| g.name != lr.id) {
-                new_remote_node(c, &lr.id);
+                if c.node_by_name(&lr.id).is_none() {
+                    new_remote_node(c, &lr.id);
+                    if let Some(last) = c.nodes.last_mut() {
+                        last.remote.late = true;
+                    }
+                }
             }
         }
     }
@@ -300,6 +305,51 @@ pub(super) fn link_resource(c: &mut Cluster, r: RscIdx) {
     }
 }
 
+/// An orphaned connection resource still defines its node, which is
+/// shutting down; an orphan whose history names a container is mapped to
+/// it once the node's history is unpacked (`handle_orphaned_container_fillers`).
+pub(super) fn link_orphan(c: &mut Cluster, r: RscIdx, lr: &LrmResource) {
+    if lr.container.is_some() {
+        c.rscs[r].remote.orphan_filler = true;
+    }
+    if !c.rscs[r].is_primitive() || c.rscs[r].parent.is_some() {
+        return;
+    }
+    let Variant::Primitive { class, provider, ty } = &c.rscs[r].variant else {
+        return;
+    };
+    if !is_remote_agent(class, provider.as_deref(), ty) {
+        return;
+    }
+    link_resource(c, r);
+    if let Some(n) = c.node_by_name(&c.rscs[r].id.clone()) {
+        c.nodes[n].shutdown = true;
+    }
+}
+
+fn map_orphan_fillers(c: &mut Cluster, st: &NodeState) {
+    for lr in &st.lrm {
+        let Some(cid) = &lr.container else { continue };
+        let Some(r) = c.rsc_by_id(&lr.id) else { continue };
+        if !c.rscs[r].remote.orphan_filler || c.rscs[r].remote.container.is_some() {
+            continue;
+        }
+        let Some(ct) = c.rsc_by_id(cid) else { continue };
+        c.rscs[r].remote.container = Some(ct);
+        if !c.rscs[ct].remote.fillers.contains(&r) {
+            c.rscs[ct].remote.fillers.push(r);
+        }
+        // A connection with a container makes its node a guest node.
+        if c.rscs[r].remote.is_conn {
+            if let Some(n) = c.node_by_name(&c.rscs[r].id.clone()) {
+                if c.nodes[n].remote.conn == Some(r) {
+                    c.nodes[n].kind = NodeKind::Guest;
+                }
+            }
+        }
+    }
+}
+
 /// First pass over a remote node's state entry: only whether it was
 /// fenced; its transient attributes are kept for the fail counts.
 pub(super) fn first_pass(c: &mut Cluster, n: NodeIdx, st: &NodeState) {
@@ -384,6 +434,7 @@ fn unpack_one(c: &mut Cluster, st: &NodeState, fence: bool) -> bool {
     for lr in &st.lrm {
         unpack_lrm_resource(c, n, lr);
     }
+    map_orphan_fillers(c, st);
     true
 }
 

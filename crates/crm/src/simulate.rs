@@ -297,7 +297,7 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
             c.rscs[r].failed = false;
         }
     }
-    crate::unpack::remote_after_transition(&mut c);
+    crate::unpack::remote_after_transition(&mut c, base);
     for i in (0..c.rscs.len()).rev() {
         if matches!(c.rscs[i].variant, Variant::Group | Variant::Clone { .. }) {
             let kids = c.primitives_of(i);

@@ -974,7 +974,8 @@ fn unpack_rsc_op<'a>(
     let expired = status != exec::NOT_INSTALLED
         && ft > 0
         && rc != target_rc
-        && op.last_rc_change.is_some_and(|t| c.now >= t + ft);
+        && op.last_rc_change.is_some_and(|t| c.now >= t + ft)
+        && !remote::keeps_monitor_failure(c, r, op);
     // remap_operation
     if task == "monitor" {
         rc = effective_rc(rc);
@@ -1224,6 +1225,9 @@ fn update_resource_state(
     if clear {
         match *on_fail {
             OnFail::Stop | OnFail::Fence | OnFail::Migrate | OnFail::Standby => {}
+            // With a reconnect interval, a failed connection waits for its
+            // failure to be cleared before reconnecting.
+            OnFail::ResetRemote if c.rscs[r].remote.reconnect_ms > 0 => {}
             _ => {
                 *on_fail = OnFail::Ignore;
                 set_next_role(c, r, Role::Unknown);

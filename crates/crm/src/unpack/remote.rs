@@ -616,6 +616,18 @@ pub(super) fn failed_connection_unseen(c: &mut Cluster, r: RscIdx) {
     }
 }
 
+/// A remote connection with a reconnect interval keeps its recurring
+/// monitor failures until its node has been fenced
+/// (`should_ignore_failure_timeout`).
+pub(super) fn keeps_monitor_failure(c: &Cluster, r: RscIdx, op: &crate::cib::LrmOp) -> bool {
+    c.rscs[r].remote.reconnect_ms > 0
+        && c.options.stonith_enabled
+        && op.interval_ms != 0
+        && op.operation == "monitor"
+        && c.node_by_name(&c.rscs[r].id)
+            .is_some_and(|n| !c.nodes[n].remote.was_fenced)
+}
+
 /// Whether `r` is a connection of a (non-guest) remote node
 /// (`pe__resource_is_remote_conn`).
 pub(super) fn is_remote_conn(c: &Cluster, r: RscIdx) -> bool {
@@ -625,7 +637,7 @@ pub(super) fn is_remote_conn(c: &Cluster, r: RscIdx) -> bool {
 /// Remote and guest node state after a simulated transition: a node is
 /// online when its connection (and a guest's container) runs; one that
 /// stays down with resources still active on it is unclean again.
-pub fn after_transition(c: &mut Cluster) {
+pub fn after_transition(c: &mut Cluster, before: &Cluster) {
     for n in 0..c.nodes.len() {
         if !c.nodes[n].is_remote_or_guest() {
             continue;
@@ -645,6 +657,13 @@ pub fn after_transition(c: &mut Cluster) {
             .iter()
             .any(|x| x.is_primitive() && x.managed && x.running_on.contains(&n));
         if active && (c.nodes[n].is_guest() || c.options.stonith_enabled) {
+            c.nodes[n].unclean = true;
+        }
+        // A connection failure kept for its reconnect interval fences the
+        // node again (its node_state does not record the fencing).
+        let kept_failure = before.rscs[r].failed && c.rscs[r].remote.reconnect_ms > 0;
+        if kept_failure && c.nodes[n].is_remote() && c.options.stonith_enabled {
+            c.rscs[r].failed = true;
             c.nodes[n].unclean = true;
         }
     }

@@ -559,6 +559,12 @@ fn primitive_actions(
     let current = c.rscs[r].running_on.clone();
     let next = c.rscs[r].assigned;
     let managed = c.rscs[r].managed;
+    // no-quorum-policy=demote keeps promotable instances, demoted.
+    let keeps_role = matches!(c.rscs[r].role, Role::Promoted | Role::Unpromoted);
+    let demote_policy = !c.have_quorum && c.options.no_quorum_policy == NoQuorumPolicy::Demote;
+    if demote_policy && keeps_role && c.rscs[r].next_role > Role::Unpromoted {
+        c.rscs[r].next_role = Role::Unpromoted;
+    }
     let next_role = c.rscs[r].next_role;
 
     // Probes on nodes where the state is unknown.
@@ -687,7 +693,7 @@ fn primitive_actions(
                         s.actions[st].runnable = false;
                         s.actions[st].reason = Some("no quorum".into());
                     }
-                    NoQuorumPolicy::Demote if !active => {
+                    NoQuorumPolicy::Demote if !keeps_role => {
                         s.actions[st].runnable = false;
                         s.actions[st].reason = Some("no quorum".into());
                     }

@@ -153,12 +153,11 @@ pub(super) fn create_remote_nodes(cib: &Cib, c: &mut Cluster) {
                 lr.provider.as_deref(),
                 lr.ty.as_deref().unwrap_or(""),
             );
-            if is_remote && !configured(cib, &lr.id) && guests.iter().all(|g| g.name != lr.id) {
-                if c.node_by_name(&lr.id).is_none() {
-                    new_remote_node(c, &lr.id);
-                    if let Some(last) = c.nodes.last_mut() {
-                        last.remote.late = true;
-                    }
+            let orphan = is_remote && !configured(cib, &lr.id) && guests.iter().all(|g| g.name != lr.id);
+            if orphan && c.node_by_name(&lr.id).is_none() {
+                new_remote_node(c, &lr.id);
+                if let Some(last) = c.nodes.last_mut() {
+                    last.remote.late = true;
                 }
             }
         }

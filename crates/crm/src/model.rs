@@ -275,6 +275,20 @@ pub struct RscRemote {
     pub allow_remote_remotes: bool,
     /// An orphan whose history names a container.
     pub orphan_filler: bool,
+    /// `resource-discovery` of location constraints per node (probes on
+    /// Pacemaker Remote nodes are commonly limited this way).
+    pub discover: BTreeMap<NodeIdx, Discover>,
+    /// Some location constraint has `resource-discovery=exclusive`.
+    pub exclusive_discover: bool,
+}
+
+/// `resource-discovery` modes, weakest first (`always` is the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Discover {
+    #[default]
+    Always,
+    Never,
+    Exclusive,
 }
 
 impl Rsc {

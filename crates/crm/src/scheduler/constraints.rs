@@ -2,7 +2,7 @@
 //! node tables, colocations and orderings with resource indices.
 
 use crate::cib::{Cib, Constraint, OrderKind};
-use crate::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
+use crate::model::{Cluster, Discover, NodeIdx, Role, RscIdx, Variant};
 use crate::rules::{eval_rule, RuleContext};
 use crate::score::{self, parse_score, Score, INFINITY};
 
@@ -115,6 +115,27 @@ fn role_of(s: &Option<String>) -> Role {
         .unwrap_or(Role::Unknown)
 }
 
+/// Records a location's `resource-discovery` mode for `rsc` (and its
+/// children) on `node`; the strongest mode wins.
+fn set_discover(c: &mut Cluster, rsc: RscIdx, node: NodeIdx, mode: Discover) {
+    let mut targets = vec![rsc];
+    let mut i = 0;
+    while i < targets.len() {
+        let kids = c.rscs[targets[i]].children.clone();
+        targets.extend(kids);
+        i += 1;
+    }
+    for t in targets {
+        let e = c.rscs[t].remote.discover.entry(node).or_default();
+        if *e < mode {
+            *e = mode;
+        }
+        if mode == Discover::Exclusive {
+            c.rscs[t].remote.exclusive_discover = true;
+        }
+    }
+}
+
 /// Adds `score` for `rsc` (and every primitive under it) on `node`, or on
 /// all nodes when `node` is `None`.
 pub fn resource_location(c: &mut Cluster, rsc: RscIdx, node: Option<NodeIdx>, s: Score) {
@@ -196,9 +217,15 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         }
                         continue;
                     }
+                    let discover = match l.discovery.as_deref() {
+                        Some("never") => Discover::Never,
+                        Some("exclusive") => Discover::Exclusive,
+                        _ => Discover::Always,
+                    };
                     if let (Some(node), Some(s)) = (&l.node, l.score) {
                         if let Some(n) = c.node_by_name(node) {
                             resource_location(c, r, Some(n), s);
+                            set_discover(c, r, n, discover);
                         }
                     }
                     for rule in &l.rules {
@@ -207,6 +234,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         }
                         for (n, s) in rule_matches(c, rule) {
                             resource_location(c, r, Some(n), s);
+                            set_discover(c, r, n, discover);
                         }
                     }
                 }

@@ -50,6 +50,7 @@ pub fn run(cib: &Cib, opts: &Options) -> Schedule {
     placement::apply_node_health(&mut cluster);
     let mut cons = constraints::unpack_constraints(cib, &mut cluster);
     placement::apply_stickiness_and_failures(&mut cluster);
+    remote::apply_exclusive_discovery(&mut cluster);
     placement::apply_tickets(&mut cluster, &cons);
     remote::internal_constraints(&mut cluster, &mut cons);
     {

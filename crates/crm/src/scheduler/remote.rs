@@ -15,7 +15,7 @@
 use super::actions::{flags, ActionSet};
 use super::constraints::{Coloc, Constraints, Ordering};
 use crate::cib::OrderKind;
-use crate::model::{Cluster, NodeIdx, NodeKind, Role, RscIdx};
+use crate::model::{Cluster, Discover, NodeIdx, NodeKind, Role, RscIdx};
 use crate::score::INFINITY;
 
 /// `enum remote_connection_state`.
@@ -223,9 +223,39 @@ pub fn plan_fencing(c: &mut Cluster) {
     }
 }
 
-/// Whether a probe of `r` on remote/guest node `n` makes sense (the remote
-/// checks of `pcmk__probe_rsc_on_node`); cluster nodes always pass.
+/// `apply_exclusive_discovery`: a resource with exclusive discovery may
+/// only run on nodes named by its exclusive location constraints.
+pub fn apply_exclusive_discovery(c: &mut Cluster) {
+    for r in 0..c.rscs.len() {
+        let top = c.top_parent(r);
+        if !c.rscs[r].remote.exclusive_discover && !c.rscs[top].remote.exclusive_discover {
+            continue;
+        }
+        for n in 0..c.nodes.len() {
+            let mode = c.rscs[r].remote.discover.get(&n).copied().unwrap_or_default();
+            if c.rscs[r].allowed[n].is_some() && mode != Discover::Exclusive {
+                c.rscs[r].allowed[n] = Some(-INFINITY);
+            }
+        }
+    }
+}
+
+/// Whether `resource-discovery` allows probing `r` on `n`.
+fn discovery_allows(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    let top = c.top_parent(r);
+    let mode = c.rscs[r].remote.discover.get(&n).copied();
+    if c.rscs[r].remote.exclusive_discover || c.rscs[top].remote.exclusive_discover {
+        return c.rscs[r].allowed[n].is_some() && mode == Some(Discover::Exclusive);
+    }
+    mode != Some(Discover::Never)
+}
+
+/// Whether a probe of `r` on node `n` makes sense: `resource-discovery`,
+/// and the remote checks of `pcmk__probe_rsc_on_node`.
 pub fn probe_allowed(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    if !discovery_allows(c, r, n) {
+        return false;
+    }
     let rs = &c.rscs[r];
     if rs.remote.container.is_some() && !rs.remote.is_conn {
         return false;

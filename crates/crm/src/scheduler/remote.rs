@@ -206,6 +206,9 @@ pub fn plan_fencing(c: &mut Cluster) {
         if failed && !c.nodes[n].online && c.options.enable_startup_probes {
             fence(c, n, "the connection is unrecoverable");
         }
+        if failed && (0..c.rscs.len()).any(|r| needs_probe(c, r, n)) {
+            fence(c, n, "resources are in unknown state and connection is unrecoverable");
+        }
         if failed {
             let active = (0..c.rscs.len()).any(|r| {
                 let rs = &c.rscs[r];
@@ -248,6 +251,36 @@ fn discovery_allows(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
         return c.rscs[r].allowed[n].is_some() && mode == Some(Discover::Exclusive);
     }
     mode != Some(Discover::Never)
+}
+
+/// Whether a probe of primitive `r` will be scheduled on `n` (the criteria
+/// of the probe loop in `create_actions`).
+fn needs_probe(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    let rs = &c.rscs[r];
+    let node = &c.nodes[n];
+    // An anonymous clone probes a single instance, none if one is known there.
+    let top = c.top_parent(r);
+    if rs.instance.is_some() && matches!(c.rscs[top].variant, crate::model::Variant::Clone { unique: false, .. }) {
+        let base = rs.id.split(':').next();
+        let known = c.primitives_of(top).into_iter().any(|p| {
+            let ps = &c.rscs[p];
+            ps.id.split(':').next() == base && (ps.known_on.contains(&n) || ps.running_on.contains(&n))
+        });
+        if known {
+            return false;
+        }
+    }
+    c.options.enable_startup_probes
+        && rs.is_primitive()
+        && !rs.orphan
+        && node.online
+        && !node.unclean
+        && !node.pending
+        && !node.maintenance
+        && !rs.known_on.contains(&n)
+        && !rs.running_on.contains(&n)
+        && (rs.allowed[n].is_some() || c.options.symmetric)
+        && probe_allowed(c, r, n)
 }
 
 /// Whether a probe of `r` on node `n` makes sense: `resource-discovery`,

@@ -880,7 +880,10 @@ impl<'a> Assigner<'a> {
             if co.dependent_role != Role::Unknown && co.dependent_role != dep_next {
                 return;
             }
-            if co.primary_role != Role::Unknown && co.primary_role != pri_next {
+            // A clone's role is checked per instance below
+            // (`pcmk__update_dependent_with_promotable`).
+            let primary_is_clone = matches!(self.c.rscs[primary].variant, Variant::Clone { .. });
+            if co.primary_role != Role::Unknown && co.primary_role != pri_next && !primary_is_clone {
                 return;
             }
         } else {

@@ -283,6 +283,16 @@ fn rsc_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
     }
 }
 
+/// `native_active`: running somewhere that counts — an unclean node, an
+/// online one, or any node when unmanaged (a managed instance left on a
+/// down guest node is inactive).
+fn native_active(c: &Cluster, p: RscIdx) -> bool {
+    let rs = &c.rscs[p];
+    rs.running_on
+        .iter()
+        .any(|&n| c.nodes[n].unclean || c.nodes[n].online || !rs.managed)
+}
+
 fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
     let pad = "  ".repeat(indent);
     let rs = &c.rscs[r];
@@ -325,8 +335,8 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
     let mut active_instances = 0;
     for &k in &rs.children {
         let prims = c.primitives_of(k);
-        let partially = prims.iter().any(|&p| !c.rscs[p].running_on.is_empty());
-        let all_active = prims.iter().all(|&p| !c.rscs[p].running_on.is_empty());
+        let partially = prims.iter().any(|&p| native_active(c, p));
+        let all_active = prims.iter().all(|&p| native_active(c, p));
         if unique {
             if partially || !c.rscs[k].orphan {
                 full.push(k);

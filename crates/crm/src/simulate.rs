@@ -240,7 +240,9 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         if !c.rscs[r].is_primitive() || a.interval_ms > 0 {
             continue;
         }
-        if a.task == "stop" {
+        // A pseudo stop on a guest node (implied by recovering its
+        // container) records nothing: the guest's history stays.
+        if a.task == "stop" && !(a.pseudo && c.nodes[n].is_guest()) {
             c.rscs[r].running_on.retain(|&x| x != n);
         }
     }
@@ -276,6 +278,7 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         .iter()
         .filter(|&&id| s.actions[id].rsc.is_none() && s.actions[id].task == "stonith")
         .filter_map(|&id| s.actions[id].node)
+        .filter(|&n| !c.nodes[n].is_guest())
         .collect();
     // Starts after the fencing (on a guest node whose container was
     // recovered) survive it.
@@ -297,7 +300,7 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
             c.rscs[r].failed = false;
         }
     }
-    crate::unpack::remote_after_transition(&mut c, base);
+    crate::unpack::remote_after_transition(&mut c, base, &started);
     for i in (0..c.rscs.len()).rev() {
         if matches!(c.rscs[i].variant, Variant::Group | Variant::Clone { .. }) {
             let kids = c.primitives_of(i);

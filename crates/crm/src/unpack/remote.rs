@@ -636,7 +636,27 @@ pub(super) fn is_remote_conn(c: &Cluster, r: RscIdx) -> bool {
 /// Remote and guest node state after a simulated transition: a node is
 /// online when its connection (and a guest's container) runs; one that
 /// stays down with resources still active on it is unclean again.
-pub fn after_transition(c: &mut Cluster, before: &Cluster) {
+pub fn after_transition(c: &mut Cluster, before: &Cluster, started: &[(RscIdx, NodeIdx)]) {
+    // A failure recorded on a guest node stays in its history (its pseudo
+    // stop records nothing), so the resource still shows as failed.
+    for r in 0..c.rscs.len() {
+        if before.rscs[r].failed
+            && c.rscs[r].is_primitive()
+            && before.rscs[r]
+                .running_on
+                .iter()
+                .any(|&m| c.nodes[m].is_guest() && c.rscs[r].running_on.contains(&m) && !started.contains(&(r, m)))
+        {
+            c.rscs[r].failed = true;
+        }
+    }
+    // Resources left active on a guest keep the order the re-read status
+    // gives them (node order).
+    for r in 0..c.rscs.len() {
+        if c.rscs[r].running_on.len() > 1 && c.rscs[r].running_on.iter().any(|&m| c.nodes[m].is_guest()) {
+            c.rscs[r].running_on.sort_unstable();
+        }
+    }
     for n in 0..c.nodes.len() {
         if !c.nodes[n].is_remote_or_guest() {
             continue;
@@ -651,19 +671,33 @@ pub fn after_transition(c: &mut Cluster, before: &Cluster) {
             c.nodes[n].shutdown = false;
             continue;
         }
-        let active = c
-            .rscs
-            .iter()
-            .any(|x| x.is_primitive() && x.managed && x.running_on.contains(&n));
-        if active && (c.nodes[n].is_guest() || c.options.stonith_enabled) {
+        let active: Vec<RscIdx> = (0..c.rscs.len())
+            .filter(|&x| c.rscs[x].is_primitive() && c.rscs[x].managed && c.rscs[x].running_on.contains(&n))
+            .collect();
+        if c.nodes[n].is_guest() {
+            // Resources still active on a down guest fail, and so does its
+            // container (the guest is "fenced" by recovering it).
+            if !active.is_empty() {
+                for &x in &active {
+                    c.rscs[x].failed = true;
+                }
+                if let Some(ct) = c.rscs[r].remote.container {
+                    c.rscs[ct].failed = true;
+                }
+            }
+            continue;
+        }
+        if !active.is_empty() && c.options.stonith_enabled {
             c.nodes[n].unclean = true;
         }
         // A connection failure kept for its reconnect interval fences the
         // node again (its node_state does not record the fencing).
         let kept_failure = before.rscs[r].failed && c.rscs[r].remote.reconnect_ms > 0;
-        if kept_failure && c.nodes[n].is_remote() && c.options.stonith_enabled {
+        if kept_failure && c.options.stonith_enabled {
             c.rscs[r].failed = true;
-            c.nodes[n].unclean = true;
+            if !c.nodes[n].remote.was_fenced {
+                c.nodes[n].unclean = true;
+            }
         }
     }
 }

@@ -144,6 +144,8 @@ pub struct RemoteNode {
     /// Created for an orphaned connection found in the history, after the
     /// resources' node tables were built: no resource may be placed there.
     pub late: bool,
+    /// A bundle replica's node: only its replica's child may run there.
+    pub bundle_node: bool,
 }
 
 impl Node {
@@ -333,6 +335,33 @@ pub struct Cluster {
     /// Bans found while unpacking history: (rsc, node or all nodes).
     pub history_bans: Vec<(RscIdx, Option<NodeIdx>)>,
     pub op_defaults: Vec<crate::cib::NvSet>,
+    /// Bundles, expanded into ordinary resources (see [`Bundle`]).
+    pub bundles: Vec<Bundle>,
+}
+
+/// A bundle expanded into resources: the bundle itself is a unique clone
+/// (id = bundle id) whose instances are the replicas' containers; each
+/// replica may add an IP address and, when the bundle runs a primitive, a
+/// guest node connection and an instance of the bundle's child clone.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub rsc: RscIdx,
+    pub image: String,
+    pub replicas: Vec<Replica>,
+    /// `{bundle}-clone` (or `-master` when promotable).
+    pub child_clone: Option<RscIdx>,
+}
+
+/// One bundle replica.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    pub container: RscIdx,
+    pub ip: Option<RscIdx>,
+    pub ipaddr: Option<String>,
+    pub remote: Option<RscIdx>,
+    pub child: Option<RscIdx>,
+    /// The replica's guest node.
+    pub node: Option<NodeIdx>,
 }
 
 impl Cluster {

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-use crate::model::{Cluster, NodeIdx, NodeKind, Role, RscIdx, Variant};
+use crate::model::{Bundle, Cluster, NodeIdx, NodeKind, Role, RscIdx, Variant};
 use crate::scheduler::graph::op_key;
 use crate::scheduler::{Action, Schedule, TransitionGraph};
 
@@ -190,10 +190,20 @@ fn displayable_role(c: &Cluster, r: RscIdx) -> Role {
 
 /// One primitive's status text (without the leading `* `).
 pub fn primitive_text(c: &Cluster, r: RscIdx) -> String {
+    primitive_text_as(c, r, &printable_id(c, r), None)
+}
+
+/// A primitive's status text under another name and, when `at` is given,
+/// shown on that node (bundle replicas show their container's node).
+fn primitive_text_as(c: &Cluster, r: RscIdx, name: &str, at: Option<Option<NodeIdx>>) -> String {
     let rs = &c.rscs[r];
-    let mut s = format!("{}\t({}):\t", printable_id(c, r), rs.agent());
-    let multiple = rs.running_on.len() > 1;
-    let node = if multiple { None } else { rs.current_node() };
+    let mut s = format!("{name}\t({}):\t", rs.agent());
+    let multiple = at.is_none() && rs.running_on.len() > 1;
+    let node = match at {
+        Some(n) => n,
+        None if multiple => None,
+        None => rs.current_node(),
+    };
     if rs.orphan {
         s.push_str(" ORPHANED");
     }
@@ -458,6 +468,17 @@ pub fn cluster_status(c: &Cluster) -> String {
         if rs.orphan && rs.running_on.is_empty() {
             continue;
         }
+        if let Some(b) = c.bundles.iter().find(|b| b.rsc == r) {
+            any = true;
+            bundle_text(c, b, &mut out);
+            continue;
+        }
+        // A bundle's IPs and child clone are shown with their replicas.
+        if c.bundles.iter().any(|b| {
+            b.child_clone == Some(r) || b.replicas.iter().any(|rep| rep.ip == Some(r) || rep.remote == Some(r))
+        }) {
+            continue;
+        }
         // Implicit resources (guest node connections) are not shown.
         if rs.meta.get("internal_rsc").is_some_and(|v| v == "true") {
             continue;
@@ -469,6 +490,33 @@ pub fn cluster_status(c: &Cluster) -> String {
         out.push_str("    * No resources\n");
     }
     out
+}
+
+/// A bundle: one line per replica, named by its guest node (or container)
+/// and showing the replica's child (or container) on the container's node
+/// (`pe__bundle_text` with `pe__bundle_replica_output_text`).
+fn bundle_text(c: &Cluster, b: &Bundle, out: &mut String) {
+    let rs = &c.rscs[b.rsc];
+    let unique = matches!(rs.variant, Variant::Clone { clone_node_max, .. } if clone_node_max > 1)
+        && rs.meta.get("globally-unique").is_some_and(|v| v == "true");
+    let _ = writeln!(
+        out,
+        "    * Container bundle{}: {} [{}]{}{}:",
+        if b.replicas.len() > 1 { " set" } else { "" },
+        rs.id,
+        b.image,
+        if unique { " (unique)" } else { "" },
+        if rs.managed { "" } else { " (unmanaged)" }
+    );
+    for rep in &b.replicas {
+        let mut name = c.rscs[rep.remote.unwrap_or(rep.container)].id.clone();
+        if let Some(ip) = &rep.ipaddr {
+            let _ = write!(name, " ({ip})");
+        }
+        let shown = rep.child.unwrap_or(rep.container);
+        let node = c.rscs[rep.container].current_node();
+        let _ = writeln!(out, "      * {}", primitive_text_as(c, shown, &name, Some(node)));
+    }
 }
 
 fn find<'a>(s: &'a Schedule, r: RscIdx, task: &str, node: Option<NodeIdx>) -> Option<&'a Action> {

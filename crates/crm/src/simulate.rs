@@ -203,7 +203,11 @@ fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String
                         return Some(x);
                     }
                 }
-                crate::cib::ResourceKind::Bundle => {}
+                crate::cib::ResourceKind::Bundle(b) => {
+                    if let Some(x) = b.child.as_ref().and_then(|ch| walk(std::slice::from_ref(ch), id)) {
+                        return Some(x);
+                    }
+                }
             }
         }
         None

@@ -9,6 +9,7 @@ use crate::model::*;
 use crate::rules::{eval_rule, RuleContext};
 use crate::score::{self, parse_score, Score, INFINITY};
 
+mod bundle;
 mod remote;
 pub use remote::after_transition as remote_after_transition;
 
@@ -130,6 +131,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         warnings: Vec::new(),
         history_bans: Vec::new(),
         op_defaults: cib.configuration.op_defaults.clone(),
+        bundles: Vec::new(),
     };
     unpack_nodes(cib, &mut c);
     unpack_resources(cib, &mut c);
@@ -437,7 +439,7 @@ impl RscBuild<'_> {
                     ordered: meta.get("ordered").is_some_and(|v| is_true(v)),
                 }
             }
-            ResourceKind::Bundle => Variant::Group,
+            ResourceKind::Bundle(_) => Variant::Group,
         };
         let is_stonith = matches!(&variant, Variant::Primitive { class, .. } if class == "stonith");
         if is_stonith {
@@ -550,13 +552,15 @@ fn unpack_resources(cib: &Cib, c: &mut Cluster) {
     let b = RscBuild { cib };
     let mut top = Vec::new();
     for def in &cib.configuration.resources {
-        if matches!(def.kind, ResourceKind::Bundle) {
+        if let ResourceKind::Bundle(bd) = &def.kind {
+            bundle::add_bundle(&b, c, def, bd, &mut top);
             continue;
         }
         top.push(b.add(c, def, None, None, None));
     }
     remote::add_guest_connections(&b, cib, c, &mut top);
     remote::link_resources(c);
+    bundle::link(c);
     // Stable sort by priority, higher first.
     top.sort_by(|a, b| c.rscs[*b].priority.cmp(&c.rscs[*a].priority));
     c.top = top;
@@ -573,6 +577,9 @@ enum HistoryTarget {
 /// Which resource (or clone instance) a history entry belongs to
 /// (`unpack_find_resource` / `find_anonymous_clone`).
 fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTarget {
+    if let Some(r) = bundle::history_target(c, node, id) {
+        return HistoryTarget::Rsc(r);
+    }
     if let Some(r) = c
         .rscs
         .iter()

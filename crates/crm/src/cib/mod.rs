@@ -148,8 +148,27 @@ pub enum ResourceKind {
         master: bool,
         child: Box<ResourceDef>,
     },
-    /// Bundles are kept but not scheduled yet.
-    Bundle,
+    /// A bundle: replicas of a container (with optional IP and a primitive
+    /// run inside through a Pacemaker Remote connection).
+    Bundle(Box<BundleDef>),
+}
+
+/// The parts of a `<bundle>` the scheduler uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BundleDef {
+    /// `docker`, `podman` or `rkt` (the container agent).
+    pub runtime: String,
+    pub image: String,
+    /// `replicas` (defaults to promoted-max, else 1).
+    pub replicas: usize,
+    pub replicas_per_host: usize,
+    pub promoted_max: usize,
+    pub ip_range_start: Option<String>,
+    pub control_port: Option<String>,
+    pub host_interface: Option<String>,
+    pub host_netmask: Option<String>,
+    /// The primitive run inside each replica.
+    pub child: Option<Box<ResourceDef>>,
 }
 
 /// An `rsc_location` constraint.

@@ -292,7 +292,7 @@ fn resource(e: &Element, ids: &Ids<'_>) -> Result<ResourceDef, CibError> {
                 child: Box::new(resource(child, ids)?),
             }
         }
-        "bundle" => ResourceKind::Bundle,
+        "bundle" => ResourceKind::Bundle(Box::new(bundle(e, &id, ids)?)),
         other => {
             return Err(CibError::Element {
                 element: other.to_string(),
@@ -317,6 +317,42 @@ fn resource(e: &Element, ids: &Ids<'_>) -> Result<ResourceDef, CibError> {
         utilization,
         description: opt(e, "description"),
         template: opt(e, "template"),
+    })
+}
+
+/// A `<bundle>`: its container runtime element, `<network>` and primitive.
+fn bundle(e: &Element, id: &str, ids: &Ids<'_>) -> Result<BundleDef, CibError> {
+    let rt = e
+        .elements()
+        .find(|c| matches!(c.name.as_str(), "docker" | "podman" | "rkt"))
+        .ok_or_else(|| CibError::Element {
+            element: e.name.clone(),
+            id: Some(id.to_string()),
+            message: "bundle has no docker, podman or rkt element".into(),
+        })?;
+    let num = |el: &Element, a: &str| el.attr(a).and_then(|v| v.trim().parse::<usize>().ok());
+    let promoted_max = num(rt, "promoted-max").or_else(|| num(rt, "masters")).unwrap_or(0);
+    let replicas = match num(rt, "replicas") {
+        None if promoted_max > 0 => promoted_max,
+        v => v.unwrap_or(1).max(1),
+    };
+    let net = e.child("network");
+    let net_attr = |a: &str| net.and_then(|n| n.attr(a)).map(str::to_string);
+    let child = match e.child("primitive") {
+        Some(p) => Some(Box::new(resource(p, ids)?)),
+        None => None,
+    };
+    Ok(BundleDef {
+        runtime: rt.name.clone(),
+        image: rt.attr("image").unwrap_or_default().to_string(),
+        replicas,
+        replicas_per_host: num(rt, "replicas-per-host").unwrap_or(1).max(1),
+        promoted_max,
+        ip_range_start: net_attr("ip-range-start"),
+        control_port: net_attr("control-port"),
+        host_interface: net_attr("host-interface"),
+        host_netmask: net_attr("host-netmask"),
+        child,
     })
 }
 

@@ -5,6 +5,7 @@
 //! order, action creation, orderings and flag propagation, graph.
 
 pub mod actions;
+pub mod bundle;
 pub mod constraints;
 pub mod graph;
 pub mod placement;
@@ -52,6 +53,7 @@ pub fn run(cib: &Cib, opts: &Options) -> Schedule {
     placement::apply_stickiness_and_failures(&mut cluster);
     remote::apply_exclusive_discovery(&mut cluster);
     placement::apply_tickets(&mut cluster, &cons);
+    bundle::apply(&mut cluster, &mut cons);
     remote::internal_constraints(&mut cluster, &mut cons);
     {
         let mut a = placement::Assigner::new(&mut cluster, &cons);

@@ -297,6 +297,10 @@ pub fn probe_allowed(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     if !node.is_remote_or_guest() {
         return true;
     }
+    // Bundle nodes are discovered only by their replica's child.
+    if node.remote.bundle_node && c.rscs[r].remote.discover.get(&n) != Some(&Discover::Exclusive) {
+        return false;
+    }
     if node.remote.discovery_disabled {
         return false;
     }

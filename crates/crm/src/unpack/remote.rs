@@ -127,6 +127,7 @@ fn configured(cib: &Cib, id: &str) -> bool {
                 || match &d.kind {
                     ResourceKind::Group { children } => walk(children, id),
                     ResourceKind::Clone { child, .. } => walk(std::slice::from_ref(child), id),
+                    ResourceKind::Bundle(b) => b.child.as_ref().is_some_and(|ch| walk(std::slice::from_ref(ch), id)),
                     _ => false,
                 }
         })
@@ -145,6 +146,20 @@ pub(super) fn create_remote_nodes(cib: &Cib, c: &mut Cluster) {
     let guests = guest_specs(cib);
     for spec in &guests {
         new_remote_node(c, &spec.name);
+    }
+    // Bundle nodes exist only for their replica's child: no other resource
+    // has them in its node table.
+    for def in &cib.configuration.resources {
+        for name in super::bundle::node_names(def) {
+            if c.node_by_name(&name).is_none() {
+                new_remote_node(c, &name);
+                if let Some(last) = c.nodes.last_mut() {
+                    last.remote.late = true;
+                    last.remote.bundle_node = true;
+                    last.weight = -crate::score::INFINITY;
+                }
+            }
+        }
     }
     for st in &cib.status.nodes {
         for lr in &st.lrm {
@@ -181,25 +196,44 @@ fn op(id: &str, name: &str, interval_ms: u64, timeout: &str) -> OpDef {
 
 /// The implicit connection resource of a guest node (`pe_create_remote_xml`).
 fn guest_connection_def(spec: &GuestSpec) -> ResourceDef {
-    let id = spec.name.clone();
-    let mut meta = vec![
-        ("internal_rsc".to_string(), "true".to_string()),
-        ("container".to_string(), spec.container.clone()),
-    ];
+    let mut def = connection_def(
+        &spec.name,
+        &spec.container,
+        spec.addr.clone(),
+        spec.port.clone(),
+        &spec.connect_timeout,
+    );
     if let Some(m) = &spec.allow_migrate {
-        meta.push(("allow-migrate".into(), m.clone()));
+        def.meta[0].pairs.push(("allow-migrate".into(), m.clone()));
     }
     if let Some(m) = &spec.managed {
-        meta.push(("is-managed".into(), m.clone()));
+        def.meta[0].pairs.push(("is-managed".into(), m.clone()));
     }
+    def
+}
+
+/// An internal `ocf:pacemaker:remote` connection named `name` into
+/// `container` (`pe_create_remote_xml`), for guest and bundle nodes.
+pub(super) fn connection_def(
+    name: &str,
+    container: &str,
+    addr: Option<String>,
+    port: Option<String>,
+    start_timeout: &str,
+) -> ResourceDef {
+    let id = name.to_string();
+    let meta = vec![
+        ("internal_rsc".to_string(), "true".to_string()),
+        ("container".to_string(), container.to_string()),
+    ];
     let mut instance = Vec::new();
-    if spec.addr.is_some() || spec.port.is_some() {
+    if addr.is_some() || port.is_some() {
         let mut pairs = Vec::new();
-        if let Some(a) = &spec.addr {
-            pairs.push(("addr".to_string(), a.clone()));
+        if let Some(a) = addr {
+            pairs.push(("addr".to_string(), a));
         }
-        if let Some(p) = &spec.port {
-            pairs.push(("port".to_string(), p.clone()));
+        if let Some(p) = port {
+            pairs.push(("port".to_string(), p));
         }
         instance.push(NvSet {
             id: format!("{id}-instance_attributes"),
@@ -214,10 +248,7 @@ fn guest_connection_def(spec: &GuestSpec) -> ResourceDef {
             class: "ocf".into(),
             provider: Some("pacemaker".into()),
             ty: "remote".into(),
-            ops: vec![
-                op(&id, "monitor", 30_000, "30s"),
-                op(&id, "start", 0, &spec.connect_timeout),
-            ],
+            ops: vec![op(&id, "monitor", 30_000, "30s"), op(&id, "start", 0, start_timeout)],
         },
         meta: vec![NvSet {
             id: format!("{id}-meta_attributes"),

@@ -282,6 +282,9 @@ pub struct RscRemote {
     pub discover: BTreeMap<NodeIdx, Discover>,
     /// Some location constraint has `resource-discovery=exclusive`.
     pub exclusive_discover: bool,
+    /// A container, IP or connection a bundle creates (their parameters,
+    /// derived from the bundle's configuration, are not reproduced).
+    pub bundle_implicit: bool,
 }
 
 /// `resource-discovery` modes, weakest first (`always` is the default).

@@ -593,7 +593,10 @@ fn primitive_actions(
 
     let moving = matches!((current.first(), next), (Some(&cur), Some(nx)) if cur != nx) && next_role >= Role::Started;
     let multiply_active = current.len() > 1;
-    let def_change = if !moving && current.len() == 1 && next == current.first().copied() && managed {
+    // Parameters of a bundle's implicit resources are not reproduced, so
+    // their recorded digests cannot be compared.
+    let implicit = c.rscs[r].remote.bundle_implicit;
+    let def_change = if !moving && current.len() == 1 && next == current.first().copied() && managed && !implicit {
         definition_changed(cib, c, r, current[0])
     } else {
         DefChange::None

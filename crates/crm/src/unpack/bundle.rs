@@ -216,6 +216,9 @@ pub(super) fn link(c: &mut Cluster) {
             if let Some(r) = rep.remote {
                 c.rscs[r].remote.allow_remote_remotes = true;
             }
+            for r in [Some(rep.container), rep.ip, rep.remote].into_iter().flatten() {
+                c.rscs[r].remote.bundle_implicit = true;
+            }
             if let Some(n) = rep.node {
                 c.nodes[n].remote.bundle_node = true;
             }

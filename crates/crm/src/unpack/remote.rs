@@ -151,13 +151,12 @@ pub(super) fn create_remote_nodes(cib: &Cib, c: &mut Cluster) {
     // has them in its node table.
     for def in &cib.configuration.resources {
         for name in super::bundle::node_names(def) {
-            if c.node_by_name(&name).is_none() {
-                new_remote_node(c, &name);
-                if let Some(last) = c.nodes.last_mut() {
-                    last.remote.late = true;
-                    last.remote.bundle_node = true;
-                    last.weight = -crate::score::INFINITY;
-                }
+            new_remote_node(c, &name);
+            if let Some(n) = c.node_by_name(&name) {
+                let node = &mut c.nodes[n];
+                node.remote.late = true;
+                node.remote.bundle_node = true;
+                node.weight = -crate::score::INFINITY;
             }
         }
     }

@@ -282,6 +282,9 @@ pub struct RscRemote {
     pub discover: BTreeMap<NodeIdx, Discover>,
     /// Some location constraint has `resource-discovery=exclusive`.
     pub exclusive_discover: bool,
+    /// A connection failure (on-fail=reset-remote) kept until the reconnect
+    /// interval clears it.
+    pub reset_kept: bool,
     /// A container, IP or connection a bundle creates (their parameters,
     /// derived from the bundle's configuration, are not reproduced).
     pub bundle_implicit: bool,

@@ -631,6 +631,7 @@ pub(super) fn reset_remote(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role) {
     let _ = (n, role);
     if c.rscs[r].remote.reconnect_ms > 0 {
         c.rscs[r].next_role = Role::Stopped;
+        c.rscs[r].remote.reset_kept = true;
     }
 }
 
@@ -722,7 +723,7 @@ pub fn after_transition(c: &mut Cluster, before: &Cluster, started: &[(RscIdx, N
         }
         // A connection failure kept for its reconnect interval fences the
         // node again (its node_state does not record the fencing).
-        let kept_failure = before.rscs[r].failed && c.rscs[r].remote.reconnect_ms > 0;
+        let kept_failure = before.rscs[r].remote.reset_kept;
         if kept_failure && c.options.stonith_enabled {
             c.rscs[r].failed = true;
             if !c.nodes[n].remote.was_fenced {

@@ -587,7 +587,7 @@ impl<'a> Assigner<'a> {
                 let mut sum: Score = 0;
                 for &p in &prims {
                     let base = self.c.rscs[p].id.split(':').next().unwrap_or("").to_string();
-                    let attrs = &self.c.nodes[node].attrs;
+                    let attrs = &self.c.nodes[super::remote::attribute_node(self.c, p, node)].attrs;
                     let v = attrs
                         .get(&format!("master-{}", self.c.rscs[p].id))
                         .or_else(|| attrs.get(&format!("master-{base}")));

@@ -129,6 +129,25 @@ pub fn fillers_fail_count(c: &Cluster, r: RscIdx, n: NodeIdx) -> crate::score::S
         .fold(0, |acc, &f| crate::score::add(acc, crate::unpack::fail_count(c, f, n)))
 }
 
+/// The node whose attributes count for `r` on `n`
+/// (`pe__node_attribute_calculated`): with `container-attribute-target=host`,
+/// a guest node reads its container's host.
+pub fn attribute_node(c: &Cluster, r: RscIdx, n: NodeIdx) -> NodeIdx {
+    let host_target = c.rscs[r]
+        .meta
+        .get("container-attribute-target")
+        .is_some_and(|v| v.eq_ignore_ascii_case("host"));
+    if !host_target || !c.nodes[n].is_guest() {
+        return n;
+    }
+    c.nodes[n]
+        .remote
+        .conn
+        .and_then(|cr| c.rscs[cr].remote.container)
+        .and_then(|ct| c.rscs[ct].current_node())
+        .unwrap_or(n)
+}
+
 /// `remote_connection_assigned`: the node comes (or stays) online when its
 /// connection will run; otherwise it is shutting down.
 pub fn connection_assigned(c: &mut Cluster, r: RscIdx) {

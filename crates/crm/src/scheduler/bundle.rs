@@ -8,6 +8,17 @@ use crate::cib::OrderKind;
 use crate::model::{Cluster, Role};
 use crate::score::INFINITY;
 
+/// A bundle's replica IPs: location constraints on the bundle apply to
+/// them as to its containers (`pcmk__bundle_rsc_location`).
+pub fn implicit_members(c: &Cluster, r: crate::model::RscIdx) -> Vec<crate::model::RscIdx> {
+    c.bundles
+        .iter()
+        .filter(|b| b.rsc == r)
+        .flat_map(|b| b.replicas.iter())
+        .filter_map(|rep| rep.ip)
+        .collect()
+}
+
 /// Pins replica children to their guest nodes and ties IPs to containers.
 pub fn apply(c: &mut Cluster, cons: &mut Constraints) {
     for bi in 0..c.bundles.len() {

@@ -123,6 +123,7 @@ fn set_discover(c: &mut Cluster, rsc: RscIdx, node: NodeIdx, mode: Discover) {
     while i < targets.len() {
         let kids = c.rscs[targets[i]].children.clone();
         targets.extend(kids);
+        targets.extend(super::bundle::implicit_members(c, targets[i]));
         i += 1;
     }
     for t in targets {
@@ -144,6 +145,7 @@ pub fn resource_location(c: &mut Cluster, rsc: RscIdx, node: Option<NodeIdx>, s:
     while i < targets.len() {
         let kids = c.rscs[targets[i]].children.clone();
         targets.extend(kids);
+        targets.extend(super::bundle::implicit_members(c, targets[i]));
         i += 1;
     }
     for t in targets {

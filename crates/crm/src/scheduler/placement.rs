@@ -580,7 +580,10 @@ impl<'a> Assigner<'a> {
                 continue;
             };
             let target = self.c.rscs[k].target_role;
-            let mut priority: Score = if matches!(target, Some(Role::Unpromoted) | Some(Role::Stopped)) {
+            // No promotion on a guest node whose container will not run
+            // (`pcmk__node_available(.., consider_guest)`).
+            let guest_down = !super::remote::guest_available(self.c, node);
+            let mut priority: Score = if guest_down || matches!(target, Some(Role::Unpromoted) | Some(Role::Stopped)) {
                 -INFINITY
             } else {
                 let mut any = false;

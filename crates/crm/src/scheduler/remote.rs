@@ -148,6 +148,19 @@ pub fn attribute_node(c: &Cluster, r: RscIdx, n: NodeIdx) -> NodeIdx {
         .unwrap_or(n)
 }
 
+/// A guest node is available only while its container is assigned
+/// somewhere; other nodes always pass.
+pub fn guest_available(c: &Cluster, n: NodeIdx) -> bool {
+    if !c.nodes[n].is_guest() {
+        return true;
+    }
+    c.nodes[n]
+        .remote
+        .conn
+        .and_then(|cr| c.rscs[cr].remote.container)
+        .is_none_or(|ct| c.rscs[ct].assigned.is_some())
+}
+
 /// `remote_connection_assigned`: the node comes (or stays) online when its
 /// connection will run; otherwise it is shutting down.
 pub fn connection_assigned(c: &mut Cluster, r: RscIdx) {

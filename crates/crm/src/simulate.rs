@@ -271,6 +271,10 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         if !c.rscs[r].is_primitive() || a.node.is_none() {
             continue;
         }
+        // Pseudo actions on a guest node record nothing in its history.
+        if a.pseudo && a.node.is_some_and(|n| c.nodes[n].is_guest()) {
+            continue;
+        }
         match a.task.as_str() {
             "promote" => c.rscs[r].role = Role::Promoted,
             "demote" if c.rscs[r].role == Role::Promoted => c.rscs[r].role = Role::Unpromoted,

@@ -663,7 +663,10 @@ fn primitive_actions(
             if !managed {
                 s.actions[dm].runnable = false;
             }
-            if c.nodes[cur].unclean && fence_of[cur].is_some() {
+            // A demote on a node being fenced is implied by the fencing (a
+            // guest's fencing is its container's recovery).
+            let node_down = c.nodes[cur].unclean || !c.nodes[cur].online || c.rscs[r].failed;
+            if fence_of[cur].is_some() && node_down {
                 s.actions[dm].pseudo = true;
             }
             if let Some(st) = s.find(Some(r), "stop", 0, Some(cur)) {

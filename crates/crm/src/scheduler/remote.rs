@@ -463,7 +463,11 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
             t => t,
         };
         if let Some(ct) = c.rscs[conn].remote.container {
-            // Guest node.
+            // Guest node. Actions that need neither quorum nor fencing still
+            // cannot complete on a guest whose host is lost and unfenceable.
+            if !matches!(task, "start" | "promote") && !can_fence_guest(c, n) {
+                s.actions[i].runnable = false;
+            }
             let ct_starts = s.of(ct, "start");
             match task {
                 "start" | "promote" => {

@@ -689,7 +689,10 @@ fn primitive_actions(
             let rs = &c.rscs[r];
             // An unmanaged resource already running there counts as started.
             let unmanaged_in_place = !managed && current.contains(&nx);
-            if (!managed && !unmanaged_in_place) || !c.nodes[nx].can_run() {
+            // Actions on a guest node stay runnable while it is not being
+            // reset: they wait for its connection instead.
+            let guest_waits = c.nodes[nx].is_guest() && !c.nodes[nx].remote.requires_reset;
+            if (!managed && !unmanaged_in_place) || (!c.nodes[nx].can_run() && !guest_waits) {
                 s.actions[st].runnable = false;
             }
             if rs.requires_quorum && !c.have_quorum {

@@ -32,8 +32,9 @@ pub fn apply(c: &mut Cluster, cons: &mut Constraints) {
         for rep in &b.replicas {
             if let (Some(inst), Some(node)) = (rep.child, rep.node) {
                 for p in c.primitives_of(inst) {
+                    // Only the replica's node is in the instance's table.
                     for n in 0..c.nodes.len() {
-                        c.rscs[p].allowed[n] = Some(if n == node { INFINITY } else { -INFINITY });
+                        c.rscs[p].allowed[n] = if n == node { Some(INFINITY) } else { None };
                     }
                 }
             }

@@ -753,7 +753,9 @@ impl<'a> Assigner<'a> {
         if !force {
             if let Some(n) = chosen {
                 let w = self.c.rscs[r].allowed[n].unwrap_or(-INFINITY);
-                if w < 0 || !self.available(n) {
+                // The graph may assume a bundle node's connection comes up
+                // (a replica's child is allowed nowhere else).
+                if w < 0 || (!self.available(n) && !self.c.nodes[n].remote.bundle_node) {
                     chosen = None;
                 }
             }

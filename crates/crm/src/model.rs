@@ -282,6 +282,8 @@ pub struct RscRemote {
     pub discover: BTreeMap<NodeIdx, Discover>,
     /// Some location constraint has `resource-discovery=exclusive`.
     pub exclusive_discover: bool,
+    /// Its recorded failure fences the node it happened on (on-fail=fence).
+    pub failure_fences: bool,
     /// A connection failure (on-fail=reset-remote) kept until the reconnect
     /// interval clears it.
     pub reset_kept: bool,

@@ -1261,6 +1261,7 @@ fn process_rsc_state(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role, mut on_
         OnFail::Demote => c.rscs[r].failed = true,
         OnFail::Fence => {
             let reason = format!("{} failed there", c.rscs[r].id);
+            c.rscs[r].remote.failure_fences = true;
             fence_node(c, n, &reason);
         }
         OnFail::Standby => {

@@ -237,6 +237,9 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    // Remote and guest node orderings come before user orderings, as in
+    // Pacemaker (so an implied recovery names its container first).
+    super::remote::order_actions(c, &mut s, &fence_of);
     // User orderings.
     for o in &cons.orders {
         let fa = map_first_action(c, o.first, &o.first_action);
@@ -298,7 +301,6 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
-    super::remote::order_actions(c, &mut s, &fence_of);
     propagate(c, &mut s);
     s
 }
@@ -637,11 +639,21 @@ fn primitive_actions(
             match fence_of[cur] {
                 Some(f) => {
                     s.actions[st].pseudo = true;
-                    s.actions[st].optional = false;
+                    // A guest's implied stop stays optional: its restart is
+                    // driven by the container's recovery.
+                    let guest = c.nodes[cur].is_guest();
+                    if !guest {
+                        s.actions[st].optional = false;
+                    }
                     if !s.actions[f].runnable {
                         s.actions[st].runnable = false;
                     }
-                    s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                    let fl = if guest {
+                        flags::RUNNABLE_LEFT
+                    } else {
+                        flags::IMPLIES_THEN | flags::RUNNABLE_LEFT
+                    };
+                    s.order(f, st, fl);
                 }
                 None => {
                     if !c.nodes[cur].online {

@@ -696,6 +696,23 @@ pub fn after_transition(c: &mut Cluster, before: &Cluster, started: &[(RscIdx, N
         let up = |x: RscIdx| !c.rscs[x].running_on.is_empty() && !c.rscs[x].failed;
         let online = up(r) && c.rscs[r].remote.container.is_none_or(up);
         c.nodes[n].online = online;
+        if c.nodes[n].is_guest() {
+            // A failure kept in the guest's history that fences its node
+            // fails the container again (even while the guest is up).
+            let refenced = (0..c.rscs.len()).any(|x| {
+                let rx = &c.rscs[x];
+                rx.is_primitive()
+                    && rx.failed
+                    && rx.remote.failure_fences
+                    && rx.running_on.contains(&n)
+                    && !started.contains(&(x, n))
+            });
+            if refenced {
+                if let Some(ct) = c.rscs[r].remote.container {
+                    c.rscs[ct].failed = true;
+                }
+            }
+        }
         if online {
             c.nodes[n].unclean = false;
             c.nodes[n].fence_reason = None;

@@ -602,7 +602,6 @@ fn can_migrate(c: &Cluster, r: RscIdx) -> bool {
         && rs.running_on.len() == 1
         && c.nodes[rs.running_on[0]].can_run()
         && rs.running_on[0] < c.nodes.len()
-        && rs.allowed[rs.running_on[0]].is_none_or(|w| w >= 0)
 }
 
 /// `rsc_action_default` for one primitive.

@@ -183,6 +183,10 @@ pub struct Rsc {
     pub orphan: bool,
     pub failure_ignored: bool,
     pub start_pending: bool,
+    /// Nodes whose history ends in a pending start (call-id -1). Such an
+    /// entry stays the newest one even after simulated results are
+    /// recorded, so the resource still counts as active there.
+    pub pending_start_on: Vec<NodeIdx>,
     /// Node scores (`allowed_nodes`); `None` = not allowed at all.
     pub allowed: Vec<Option<Score>>,
     /// Nodes where a failed stop means it needs a stop there.

@@ -479,6 +479,7 @@ impl RscBuild<'_> {
             orphan: false,
             failure_ignored: false,
             start_pending: false,
+            pending_start_on: Vec::new(),
             allowed: vec![None; nnodes],
             failed_probe_rc: Vec::new(),
             assigned: None,
@@ -845,6 +846,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 orphan: true,
                 failure_ignored: false,
                 start_pending: false,
+                pending_start_on: Vec::new(),
                 allowed: vec![None; nnodes],
                 failed_probe_rc: Vec::new(),
                 assigned: None,
@@ -1026,6 +1028,9 @@ fn unpack_rsc_op<'a>(
         exec::PENDING => {
             if task == "start" {
                 c.rscs[r].start_pending = true;
+                if op.call_id < 0 && !c.rscs[r].pending_start_on.contains(&n) {
+                    c.rscs[r].pending_start_on.push(n);
+                }
                 set_active(c, r, role);
             } else if task == "promote" {
                 *role = Role::Promoted;

@@ -478,6 +478,9 @@ fn definition_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> DefChang
     match params_changed(cib, c, r, n) {
         Change::None => DefChange::None,
         Change::Restart => DefChange::Restart(Some("resource definition change".into())),
+        // A changed configuration while a start is pending forces a full
+        // restart instead of a reload (`schedule_reload`).
+        Change::Reload if c.rscs[r].start_pending => DefChange::Restart(None),
         Change::Reload => DefChange::Reload,
     }
 }
@@ -516,7 +519,8 @@ fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
     };
     let mut result = Change::None;
     for op in &ops[si..] {
-        if op.interval_ms > 0 || op.op_status != 0 {
+        // Pending operations (op-status -1) are checked too.
+        if op.interval_ms > 0 || !matches!(op.op_status, 0 | -1) {
             continue;
         }
         if !matches!(op.operation.as_str(), "start" | "monitor" | "promote" | "migrate_from") {

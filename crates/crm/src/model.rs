@@ -72,6 +72,10 @@ pub struct ClusterOptions {
     pub enable_startup_probes: bool,
     pub concurrent_fencing: bool,
     pub placement_strategy: String,
+    /// `shutdown-lock`: resources stopped by a clean shutdown stay on that node.
+    pub shutdown_lock: bool,
+    /// `shutdown-lock-limit` in seconds (0 = locks never expire).
+    pub shutdown_lock_limit_s: i64,
     pub default_stickiness: Score,
     /// `node-health-strategy` (none, migrate-on-red, only-green,
     /// progressive, custom).
@@ -187,6 +191,9 @@ pub struct Rsc {
     /// entry stays the newest one even after simulated results are
     /// recorded, so the resource still counts as active there.
     pub pending_start_on: Vec<NodeIdx>,
+    /// Node the resource is shutdown-locked to, and when the lock started.
+    pub lock_node: Option<NodeIdx>,
+    pub lock_time: i64,
     /// Node scores (`allowed_nodes`); `None` = not allowed at all.
     pub allowed: Vec<Option<Score>>,
     /// Nodes where a failed stop means it needs a stop there.

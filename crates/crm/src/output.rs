@@ -167,7 +167,12 @@ pub fn primitive_text(c: &Cluster, r: RscIdx) -> String {
     let rs = &c.rscs[r];
     let mut s = format!("{}\t({}):\t", printable_id(c, r), rs.agent());
     let multiple = rs.running_on.len() > 1;
-    let node = if multiple { None } else { rs.current_node() };
+    // An inactive resource shows the node it is shutdown-locked to.
+    let node = if multiple {
+        None
+    } else {
+        rs.current_node().or(rs.lock_node)
+    };
     if rs.orphan {
         s.push_str(" ORPHANED");
     }
@@ -193,6 +198,9 @@ pub fn primitive_text(c: &Cluster, r: RscIdx) -> String {
     if let Some(n) = node {
         if !c.nodes[n].online && c.nodes[n].unclean {
             flags.push("UNCLEAN".into());
+        }
+        if rs.lock_node == Some(n) {
+            flags.push("LOCKED".into());
         }
     }
     match rs.target_role {

@@ -106,6 +106,10 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
         enable_startup_probes: flag("enable-startup-probes", true),
         concurrent_fencing: flag("concurrent-fencing", false),
         placement_strategy: get("placement-strategy").unwrap_or("default").to_string(),
+        shutdown_lock: flag("shutdown-lock", false),
+        shutdown_lock_limit_s: get("shutdown-lock-limit")
+            .and_then(crate::cib::parse_interval_ms)
+            .map_or(0, |ms| (ms / 1000) as i64),
         default_stickiness: get("default-resource-stickiness").and_then(parse_score).unwrap_or(0),
     }
 }
@@ -480,6 +484,8 @@ impl RscBuild<'_> {
             failure_ignored: false,
             start_pending: false,
             pending_start_on: Vec::new(),
+            lock_node: None,
+            lock_time: 0,
             allowed: vec![None; nnodes],
             failed_probe_rc: Vec::new(),
             assigned: None,
@@ -653,7 +659,7 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
         let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {
             continue;
         };
-        if !c.options.stonith_enabled && !c.nodes[n].online {
+        if !c.options.stonith_enabled && !c.options.shutdown_lock && !c.nodes[n].online {
             continue;
         }
         for lr in &st.lrm {
@@ -792,6 +798,21 @@ fn effective_rc(rc: i32) -> i32 {
     }
 }
 
+/// `unpack_shutdown_lock`: a history entry with an unexpired
+/// `shutdown-lock` locks the resource to this node (an expired one is
+/// simply ignored; Pacemaker also schedules a history clean-up).
+fn unpack_shutdown_lock(c: &mut Cluster, r: RscIdx, n: NodeIdx, lr: &LrmResource) {
+    let Some(lock_time) = lr.shutdown_lock.filter(|&t| t != 0) else {
+        return;
+    };
+    let limit = c.options.shutdown_lock_limit_s;
+    if limit > 0 && c.now > lock_time + limit {
+        return;
+    }
+    c.rscs[r].lock_node = Some(n);
+    c.rscs[r].lock_time = lock_time;
+}
+
 fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     if lr.ops.is_empty() {
         return;
@@ -847,6 +868,8 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 failure_ignored: false,
                 start_pending: false,
                 pending_start_on: Vec::new(),
+                lock_node: None,
+                lock_time: 0,
                 allowed: vec![None; nnodes],
                 failed_probe_rc: Vec::new(),
                 assigned: None,
@@ -868,6 +891,9 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
             idx
         }
     };
+    if c.options.shutdown_lock {
+        unpack_shutdown_lock(c, r, n, lr);
+    }
     c.rscs[r].history_ids.push((n, lr.id.clone()));
     let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
     ops.sort_by_key(|o| if o.call_id < 0 { i64::MAX } else { o.call_id });

@@ -8,6 +8,7 @@ pub mod actions;
 pub mod constraints;
 pub mod graph;
 pub mod placement;
+pub mod shutdown_lock;
 
 use crate::cib::Cib;
 use crate::model::Cluster;
@@ -46,6 +47,7 @@ pub fn run(cib: &Cib, opts: &Options) -> Schedule {
     let now = effective_now(cib, opts);
     let mut cluster = crate::unpack::unpack(cib, now);
     placement::apply_node_criteria(&mut cluster);
+    shutdown_lock::apply_shutdown_locks(&mut cluster);
     placement::apply_node_health(&mut cluster);
     let cons = constraints::unpack_constraints(cib, &mut cluster);
     placement::apply_stickiness_and_failures(&mut cluster);

@@ -567,7 +567,9 @@ fn primitive_actions(
     if c.options.enable_startup_probes && !c.rscs[r].orphan {
         for n in 0..c.nodes.len() {
             let node = &c.nodes[n];
-            if !node.online || node.unclean || node.pending || node.maintenance {
+            // Pending nodes are probed too, but such probes cannot run
+            // (`pcmk__schedule_probes`, `update_resource_action_runnable`).
+            if !node.online || node.unclean || node.maintenance {
                 continue;
             }
             if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
@@ -576,10 +578,14 @@ fn primitive_actions(
             if c.rscs[r].allowed[n].is_none() && !c.options.symmetric {
                 continue;
             }
+            let pending = node.pending;
             let p = s.add(Some(r), "monitor", 0, Some(n), false);
             s.actions[p].reason = Some("probe".into());
             if !managed {
                 s.actions[p].runnable = true;
+            }
+            if pending {
+                s.actions[p].runnable = false;
             }
         }
     }
@@ -730,8 +736,12 @@ fn primitive_actions(
                 .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.interval_ms == 0)
                 .map(|a| a.id)
                 .collect();
+            // An unrunnable probe keeps an inactive resource from starting
+            // (but does not stop an active one).
+            let probe_flags = if current.is_empty() { flags::RUNNABLE_LEFT } else { 0 };
             for p in probes {
-                s.order(p, st, 0);
+                let fl = if s.actions[p].runnable { 0 } else { probe_flags };
+                s.order(p, st, fl);
             }
             // Promotion.
             if next_role == Role::Promoted {

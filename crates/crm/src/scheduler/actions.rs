@@ -252,13 +252,23 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         } else if o.kind == OrderKind::Mandatory && matches!(o.first_action.as_str(), "start" | "promote") {
             f_flags |= flags::RUNNABLE_LEFT;
         }
+        // Deprecated `restart-type=restart` on "then" makes optional
+        // orderings restart it (`handle_restart_type`).
+        let restart_type = o.kind == OrderKind::Optional
+            && c.rscs[o.then]
+                .meta
+                .get("restart-type")
+                .is_some_and(|v| v.eq_ignore_ascii_case("restart"));
+        if restart_type {
+            f_flags |= flags::IMPLIES_THEN;
+        }
         connect(&mut s, c, o.first, &fa, o.then, &ta, f_flags);
         if o.symmetrical && o.kind != OrderKind::Serialize {
             let inv_first = invert(&o.then_action);
             let inv_then = invert(&o.first_action);
             if let (Some(itf), Some(itt)) = (inv_first, inv_then) {
                 let itf = map_first_action(c, o.then, itf);
-                let fl = if o.kind == OrderKind::Mandatory {
+                let fl = if o.kind == OrderKind::Mandatory || restart_type {
                     flags::IMPLIES_FIRST
                 } else {
                     0

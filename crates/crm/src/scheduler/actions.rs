@@ -873,22 +873,6 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
                     }
                 }
             }
-            // A blocked, unmanaged resource's unrunnable stop blocks
-            // whatever must come after it.
-            if e.flags & (flags::IMPLIES_THEN | flags::IMPLIES_FIRST | flags::RESTART) != 0
-                && s.actions[f].task == "stop"
-                && !s.actions[f].runnable
-                && s.actions[t].runnable
-                && s.actions[f]
-                    .rsc
-                    .is_some_and(|r| !c.rscs[r].managed && c.rscs[r].blocked)
-            {
-                s.actions[t].runnable = false;
-                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
-                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
-                }
-                changed = true;
-            }
             if e.flags & flags::ASYMMETRICAL != 0
                 && !s.actions[f].runnable
                 && s.actions[t].runnable
@@ -904,14 +888,42 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
                 s.actions[f].optional = false;
                 changed = true;
             }
-            if e.flags & flags::RESTART != 0
-                && !s.actions[t].optional
-                && s.actions[t].runnable
-                && s.actions[f].optional
+            // `handle_restart_ordering` (stop before start of the same
+            // resource; later group members stop before earlier ones).
+            if e.flags & flags::RESTART != 0 && s.actions[f].task == "stop" && s.actions[f].node.is_some() {
+                let then_required = !s.actions[t].optional;
+                let same_rsc = s.actions[f].rsc == s.actions[t].rsc;
+                let then_stuck =
+                    !s.actions[t].runnable && same_rsc && s.actions[t].rsc.is_some_and(|r| c.rscs[r].managed);
+                if then_required || then_stuck {
+                    if s.actions[f].optional && (then_required || s.actions[f].runnable) {
+                        s.actions[f].optional = false;
+                        if s.actions[f].reason.is_none() && !same_rsc {
+                            s.actions[f].reason = Some(format!("required {}", label(s, t)));
+                        }
+                        changed = true;
+                    }
+                    if !s.actions[f].optional && !s.actions[f].runnable && s.actions[t].runnable {
+                        s.actions[t].runnable = false;
+                        if s.actions[t].reason.is_none() && !same_rsc {
+                            s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+                        }
+                        changed = true;
+                    }
+                }
+            }
+            // A blocked, unmanaged resource's unrunnable stop blocks
+            // whatever must come after it.
+            if e.flags & (flags::IMPLIES_THEN | flags::IMPLIES_FIRST | flags::RESTART) != 0
                 && s.actions[f].task == "stop"
-                && s.actions[f].node.is_some()
+                && !s.actions[f].runnable
+                && s.actions[t].runnable
+                && s.actions[f]
+                    .rsc
+                    .is_some_and(|r| !c.rscs[r].managed && c.rscs[r].blocked)
             {
-                s.actions[f].optional = false;
+                // Pacemaker records no reason here.
+                s.actions[t].runnable = false;
                 changed = true;
             }
         }

@@ -277,6 +277,26 @@ impl Cluster {
         r
     }
 
+    /// `pe__find_active_on`: the node a resource counts as active on, with
+    /// the number of nodes it is active on and how many of them are clean.
+    /// A resource that does not require fencing prefers its first clean
+    /// node (its copies on unclean nodes go away with the fencing).
+    pub fn active_on(&self, r: RscIdx) -> (Option<NodeIdx>, usize, usize) {
+        let rs = &self.rscs[r];
+        let happy = |n: NodeIdx| self.nodes[n].online && !self.nodes[n].unclean;
+        let clean = rs.running_on.iter().filter(|&&n| happy(n)).count();
+        let active = if rs.requires_fencing {
+            rs.running_on.first().copied()
+        } else {
+            rs.running_on
+                .iter()
+                .copied()
+                .find(|&n| happy(n))
+                .or_else(|| rs.running_on.first().copied())
+        };
+        (active, rs.running_on.len(), clean)
+    }
+
     /// All primitives under `r` (including itself), in order.
     pub fn primitives_of(&self, r: RscIdx) -> Vec<RscIdx> {
         let mut out = Vec::new();

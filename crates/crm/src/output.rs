@@ -525,7 +525,7 @@ fn can_migrate(c: &Cluster, r: RscIdx) -> bool {
 fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
     let c = &s.cluster;
     let rs = &c.rscs[r];
-    let current = rs.current_node();
+    let current = c.active_on(r).0;
     let next = rs.assigned;
     if !rs.managed || (current.is_none() && next.is_none()) {
         return;

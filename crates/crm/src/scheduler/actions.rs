@@ -600,8 +600,14 @@ fn primitive_actions(
         }
     }
 
-    let moving = matches!((current.first(), next), (Some(&cur), Some(nx)) if cur != nx) && next_role >= Role::Started;
-    let multiply_active = current.len() > 1;
+    let (active, num_all, num_clean) = c.active_on(r);
+    let moving = matches!((active, next), (Some(cur), Some(nx)) if cur != nx) && next_role >= Role::Started;
+    // Copies on unclean nodes only count for resources that need fencing.
+    let multiply_active = if c.rscs[r].requires_fencing {
+        num_all > 1
+    } else {
+        num_clean > 1
+    };
     let def_change = if !moving && current.len() == 1 && next == current.first().copied() && managed {
         definition_changed(cib, c, r, current[0])
     } else {
@@ -644,11 +650,19 @@ fn primitive_actions(
             match fence_of[cur] {
                 Some(f) => {
                     s.actions[st].pseudo = true;
-                    s.actions[st].optional = false;
+                    // The fencing implies the stop; it is only required
+                    // if the resource needs fencing or must stop anyway.
+                    if c.rscs[r].requires_fencing || required {
+                        s.actions[st].optional = false;
+                    }
                     if !s.actions[f].runnable {
                         s.actions[st].runnable = false;
                     }
-                    s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                    // Only stops of resources that need fencing are ordered
+                    // after it (`rsc_stonith_ordering`).
+                    if c.rscs[r].requires_fencing || required {
+                        s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                    }
                 }
                 None => {
                     if !c.nodes[cur].online {

@@ -255,6 +255,8 @@ pub struct Cluster {
     /// Bans found while unpacking history: (rsc, node or all nodes).
     pub history_bans: Vec<(RscIdx, Option<NodeIdx>)>,
     pub op_defaults: Vec<crate::cib::NvSet>,
+    /// (resource, node) fail counts this transition clears (no threshold ban).
+    pub failcount_clears: Vec<(RscIdx, NodeIdx)>,
 }
 
 impl Cluster {

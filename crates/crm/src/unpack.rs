@@ -131,6 +131,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         warnings: Vec::new(),
         history_bans: Vec::new(),
         op_defaults: cib.configuration.op_defaults.clone(),
+        failcount_clears: Vec::new(),
     };
     unpack_nodes(cib, &mut c);
     unpack_resources(cib, &mut c);

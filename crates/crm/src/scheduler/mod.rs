@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod constraints;
+pub mod failcount;
 pub mod graph;
 pub mod placement;
 pub mod shutdown_lock;
@@ -50,6 +51,7 @@ pub fn run(cib: &Cib, opts: &Options) -> Schedule {
     shutdown_lock::apply_shutdown_locks(&mut cluster);
     placement::apply_node_health(&mut cluster);
     let cons = constraints::unpack_constraints(cib, &mut cluster);
+    cluster.failcount_clears = failcount::param_change_clears(cib, &cluster);
     placement::apply_stickiness_and_failures(&mut cluster);
     placement::apply_tickets(&mut cluster, &cons);
     {

@@ -75,7 +75,8 @@ pub fn apply_stickiness_and_failures(c: &mut Cluster) {
             let fc = fail_count(c, r, n);
             let thr = c.rscs[r].migration_threshold;
             // Ignored failures also ignore the migration threshold.
-            if fc > 0 && thr > 0 && (fc as i64) >= thr && !c.rscs[r].failure_ignored {
+            let cleared = c.failcount_clears.contains(&(r, n));
+            if fc > 0 && thr > 0 && (fc as i64) >= thr && !c.rscs[r].failure_ignored && !cleared {
                 ban_failed(c, r, n);
             }
         }

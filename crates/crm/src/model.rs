@@ -194,6 +194,13 @@ pub struct Rsc {
     /// Node the resource is shutdown-locked to, and when the lock started.
     pub lock_node: Option<NodeIdx>,
     pub lock_time: i64,
+    /// `allow-migrate` (cleared when history shows a migration that failed).
+    pub allow_migrate: bool,
+    /// A migrate_to succeeded but its migrate_from has not happened yet.
+    pub partial_migration_source: Option<NodeIdx>,
+    pub partial_migration_target: Option<NodeIdx>,
+    /// Sources of completed migrations still missing their stop.
+    pub dangling_migrations: Vec<NodeIdx>,
     /// Node scores (`allowed_nodes`); `None` = not allowed at all.
     pub allowed: Vec<Option<Score>>,
     /// Nodes where a failed stop means it needs a stop there.
@@ -257,6 +264,8 @@ pub struct Cluster {
     pub op_defaults: Vec<crate::cib::NvSet>,
     /// (resource, node) fail counts this transition clears (no threshold ban).
     pub failcount_clears: Vec<(RscIdx, NodeIdx)>,
+    /// The status section, for history look-ups across nodes (migrations).
+    pub status: std::sync::Arc<crate::cib::Status>,
 }
 
 impl Cluster {

@@ -9,6 +9,8 @@ use crate::model::*;
 use crate::rules::{eval_rule, RuleContext};
 use crate::score::{self, parse_score, Score, INFINITY};
 
+mod migration;
+
 /// PCMK_EXEC_* values.
 mod exec {
     pub const PENDING: i32 = -1;
@@ -132,6 +134,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         history_bans: Vec::new(),
         op_defaults: cib.configuration.op_defaults.clone(),
         failcount_clears: Vec::new(),
+        status: std::sync::Arc::new(cib.status.clone()),
     };
     unpack_nodes(cib, &mut c);
     unpack_resources(cib, &mut c);
@@ -456,6 +459,13 @@ impl RscBuild<'_> {
             ResourceKind::Primitive { ops, .. } => ops.clone(),
             _ => Vec::new(),
         };
+        // Remote connections migrate unless told otherwise.
+        let is_remote_conn = matches!(&variant, Variant::Primitive { class, provider, ty }
+            if class == "ocf" && provider.as_deref() == Some("pacemaker") && ty == "remote");
+        let allow_migrate = match meta.get("allow-migrate") {
+            Some(v) => is_true(v),
+            None => is_remote_conn,
+        };
         let idx = c.rscs.len();
         c.rscs.push(Rsc {
             id,
@@ -487,6 +497,10 @@ impl RscBuild<'_> {
             pending_start_on: Vec::new(),
             lock_node: None,
             lock_time: 0,
+            allow_migrate,
+            partial_migration_source: None,
+            partial_migration_target: None,
+            dangling_migrations: Vec::new(),
             allowed: vec![None; nnodes],
             failed_probe_rc: Vec::new(),
             assigned: None,
@@ -871,6 +885,10 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 pending_start_on: Vec::new(),
                 lock_node: None,
                 lock_time: 0,
+                allow_migrate: false,
+                partial_migration_source: None,
+                partial_migration_target: None,
+                dangling_migrations: Vec::new(),
                 allowed: vec![None; nnodes],
                 failed_probe_rc: Vec::new(),
                 assigned: None,
@@ -942,7 +960,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
             set_next_role(c, r, tr);
         }
     }
-    let cur = c.rscs[r].role;
+    let cur = migration::keep_partial_target_role(c, r, n, c.rscs[r].role);
     c.rscs[r].role = cur.max(saved_role);
 }
 
@@ -1126,6 +1144,8 @@ fn rsc_op_failure(
     }
     match task {
         "stop" => ban(c, r, Some(n)),
+        "migrate_to" => migration::migrate_to_failure(c, r, n, op, role),
+        "migrate_from" => migration::migrate_from_failure(c, r, n, op, role),
         "promote" => *role = Role::Promoted,
         "demote" => {
             if action_on_fail == OnFail::Block {
@@ -1162,7 +1182,7 @@ fn rsc_op_failure(
 fn update_resource_state(
     c: &mut Cluster,
     r: RscIdx,
-    _n: NodeIdx,
+    n: NodeIdx,
     op: &LrmOp,
     task: &str,
     rc: i32,
@@ -1209,11 +1229,7 @@ fn update_resource_state(
         *role = Role::Started;
         clear = true;
     } else if task == "migrate_to" {
-        // Successful migrate_to: the resource is (partially) on the target;
-        // treat it as still active here until a stop is recorded.
-        if *role < Role::Started {
-            set_active(c, r, role);
-        }
+        migration::migrate_to_success(c, r, n, op, role);
     } else if *role < Role::Started {
         set_active(c, r, role);
     }

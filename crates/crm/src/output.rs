@@ -503,24 +503,6 @@ fn item(
     });
 }
 
-/// `pcmk__rsc_can_migrate` for a resource moving off its current node.
-fn can_migrate(c: &Cluster, r: RscIdx) -> bool {
-    let rs = &c.rscs[r];
-    let allow = rs
-        .meta
-        .get("allow-migrate")
-        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "y"));
-    let standalone = rs.parent.is_none();
-    allow
-        && standalone
-        && !rs.failed
-        && !rs.start_pending
-        && rs.running_on.len() == 1
-        && c.nodes[rs.running_on[0]].can_run()
-        && rs.running_on[0] < c.nodes.len()
-        && rs.allowed[rs.running_on[0]].is_none_or(|w| w >= 0)
-}
-
 /// `rsc_action_default` for one primitive.
 fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
     let c = &s.cluster;
@@ -544,6 +526,11 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
     let role = rs.role;
     if role == next_role || (role == Role::Started && next_role == Role::Started) {
         let Some(_) = next else { return };
+        // A runnable migrate_from to the next node means a live migration.
+        if current.is_some() && find(s, r, "migrate_from", next).is_some_and(|a| a.runnable) {
+            item(c, "Migrate", r, current, next, start, None, lines);
+            return;
+        }
         if let Some(rl) = find(s, r, "reload", current).filter(|a| !a.optional) {
             if start_opt && !moving {
                 item(c, "Reload", r, current, next, Some(rl), None, lines);
@@ -571,13 +558,7 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
                 lines,
             );
         } else if moving {
-            let verb = if rs.failed {
-                "Recover"
-            } else if can_migrate(c, r) {
-                "Migrate"
-            } else {
-                "Move"
-            };
+            let verb = if rs.failed { "Recover" } else { "Move" };
             item(c, verb, r, current, next, stop, None, lines);
         } else if rs.failed {
             item(c, "Recover", r, current, None, stop, None, lines);

@@ -28,6 +28,9 @@ pub struct Action {
     pub reason: Option<String>,
     /// For fencing: reboot/off/on.
     pub fence_op: Option<String>,
+    /// Part of a live migration that can still happen
+    /// (`pe_action_migrate_runnable`).
+    pub migrate_runnable: bool,
 }
 
 /// Ordering flags.
@@ -40,6 +43,12 @@ pub mod flags {
     pub const ASYMMETRICAL: u32 = 16;
     /// "then" is runnable if any of its ONE_OR_MORE "firsts" is.
     pub const ONE_OR_MORE: u32 = 32;
+    /// "first" (a migration step) cannot run unless "then" can run and
+    /// still migrate; a required "then" requires "first".
+    pub const IMPLIES_FIRST_MIGRATABLE: u32 = 64;
+    /// An unrunnable "first" turns "then" back into a real, unmigratable
+    /// action (the start of an abandoned migration).
+    pub const PSEUDO_LEFT: u32 = 128;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +66,7 @@ pub struct ActionSet {
 }
 
 impl ActionSet {
-    fn add(
+    pub(crate) fn add(
         &mut self,
         rsc: Option<RscIdx>,
         task: &str,
@@ -84,6 +93,7 @@ impl ActionSet {
             pseudo: false,
             reason: None,
             fence_op: None,
+            migrate_runnable: false,
         });
         self.index.insert(key, id);
         id
@@ -102,7 +112,7 @@ impl ActionSet {
             .collect()
     }
 
-    fn order(&mut self, first: usize, then: usize, flags: u32) {
+    pub(crate) fn order(&mut self, first: usize, then: usize, flags: u32) {
         if first != then {
             self.edges.push(Edge { first, then, flags });
         }
@@ -602,12 +612,18 @@ fn primitive_actions(
 
     let (active, num_all, num_clean) = c.active_on(r);
     let moving = matches!((active, next), (Some(cur), Some(nx)) if cur != nx) && next_role >= Role::Started;
+    let mut allow_migrate = moving && super::migration::can_migrate(c, r, active);
+    let partial = super::migration::partial_state(c, r, allow_migrate, active, num_all);
+    if partial == super::migration::Partial::Abort {
+        allow_migrate = false;
+    }
     // Copies on unclean nodes only count for resources that need fencing.
-    let multiply_active = if c.rscs[r].requires_fencing {
-        num_all > 1
-    } else {
-        num_clean > 1
-    };
+    let multiply_active = partial == super::migration::Partial::None
+        && if c.rscs[r].requires_fencing {
+            num_all > 1
+        } else {
+            num_clean > 1
+        };
     let def_change = if !moving && current.len() == 1 && next == current.first().copied() && managed {
         definition_changed(cib, c, r, current[0])
     } else {
@@ -626,8 +642,12 @@ fn primitive_actions(
             }
         }
     }
-    let mut need_stop =
-        moving || multiply_active || (c.rscs[r].failed && c.rscs[r].stop_needed) || c.rscs[r].blocked || restart_def;
+    let mut need_stop = moving
+        || multiply_active
+        || partial == super::migration::Partial::Abort
+        || (c.rscs[r].failed && c.rscs[r].stop_needed)
+        || c.rscs[r].blocked
+        || restart_def;
     if next.is_none() || next_role == Role::Stopped {
         need_stop = true;
     }
@@ -639,7 +659,14 @@ fn primitive_actions(
             // The expected node keeps its copy.
             continue;
         }
-        let required = need_stop && (next != Some(cur) || !moving || multiply_active);
+        let mut required = need_stop && (next != Some(cur) || !moving || multiply_active);
+        if let Some(t) = c.rscs[r].partial_migration_target {
+            if cur == t && next == Some(t) {
+                // The partial migration there continues.
+                continue;
+            }
+            required = true;
+        }
         let st = s.add(Some(r), "stop", 0, Some(cur), !required);
         if next.is_none() {
             s.actions[st].reason = Some("node availability".into());
@@ -676,6 +703,16 @@ fn primitive_actions(
             s.actions[st].runnable = false;
         }
         stops.push(st);
+    }
+    // Dangling migrations: stop the source; this stop does not imply a
+    // start (`pcmk__abort_dangling_migration`).
+    let mut dangling_stops = Vec::new();
+    for d in c.rscs[r].dangling_migrations.clone() {
+        let st = s.add(Some(r), "stop", 0, Some(d), false);
+        if !managed {
+            s.actions[st].runnable = false;
+        }
+        dangling_stops.push(st);
     }
     if c.rscs[r].role == Role::Promoted {
         for &cur in &current {
@@ -745,6 +782,9 @@ fn primitive_actions(
                     s.order(stp, st, stop_flags);
                 }
             }
+            for &d in &dangling_stops {
+                s.order(d, st, flags::RESTART);
+            }
             // Starting elsewhere after a node that needs fencing.
             if c.rscs[r].requires_fencing {
                 for &cur in &current {
@@ -808,6 +848,11 @@ fn primitive_actions(
             }
         }
     }
+    if allow_migrate {
+        if let (Some(cur), Some(nx)) = (active, next) {
+            super::migration::create_migration_actions(s, c, r, cur, nx);
+        }
+    }
 }
 
 /// `handle_asymmetric_ordering`: a stop of a stopped resource, or an
@@ -822,6 +867,15 @@ fn asymmetric_exempt(c: &Cluster, t: &Action) -> bool {
         "stop" | "stopped" => !running,
         "start" | "running" => t.optional && running,
         _ => t.optional,
+    }
+}
+
+/// Clears `target`'s migrate-runnable flag because of `because`; unlike
+/// other reasons, this one replaces an earlier reason.
+fn clear_migratable(s: &mut ActionSet, target: usize, because: usize, label: &dyn Fn(&ActionSet, usize) -> String) {
+    s.actions[target].migrate_runnable = false;
+    if s.actions[target].rsc != s.actions[because].rsc {
+        s.actions[target].reason = Some(format!("unrunnable {}", label(s, because)));
     }
 }
 
@@ -852,7 +906,12 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
         for i in 0..s.edges.len() {
             let e = s.edges[i];
             let (f, t) = (e.first, e.then);
-            if e.flags & flags::IMPLIES_THEN != 0 && !s.actions[f].optional && s.actions[t].optional {
+            // A migrating "first" does not force what follows it.
+            if e.flags & flags::IMPLIES_THEN != 0
+                && !s.actions[f].optional
+                && s.actions[t].optional
+                && !s.actions[f].migrate_runnable
+            {
                 // An optional start of a resource that stays put only
                 // becomes required (a restart) if it is active.
                 s.actions[t].optional = false;
@@ -870,6 +929,29 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
                 if replace && s.actions[f].rsc != s.actions[t].rsc {
                     s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
                 }
+                changed = true;
+            }
+            if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
+                clear_migratable(s, t, f, &label);
+                changed = true;
+            }
+            if e.flags & flags::IMPLIES_FIRST_MIGRATABLE != 0 {
+                if !(s.actions[t].migrate_runnable && s.actions[t].runnable) && s.actions[f].runnable {
+                    s.actions[f].runnable = false;
+                    if s.actions[f].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+                        s.actions[f].reason = Some(format!("unrunnable {}", label(s, t)));
+                    }
+                    changed = true;
+                }
+                if !s.actions[t].optional && s.actions[f].optional {
+                    s.actions[f].optional = false;
+                    changed = true;
+                }
+            }
+            if e.flags & flags::PSEUDO_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
+                // The migration is off: the start becomes a real action.
+                clear_migratable(s, t, f, &label);
+                s.actions[t].pseudo = false;
                 changed = true;
             }
             // An active resource whose start became unrunnable must stop.
@@ -902,6 +984,14 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
                 s.actions[f].optional = false;
                 changed = true;
             }
+            if e.flags & flags::IMPLIES_FIRST != 0
+                && !s.actions[t].optional
+                && s.actions[f].migrate_runnable
+                && !s.actions[t].migrate_runnable
+            {
+                clear_migratable(s, f, t, &label);
+                changed = true;
+            }
             // `handle_restart_ordering` (stop before start of the same
             // resource; later group members stop before earlier ones).
             if e.flags & flags::RESTART != 0 && s.actions[f].task == "stop" && s.actions[f].node.is_some() {
@@ -910,6 +1000,10 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
                 let then_stuck =
                     !s.actions[t].runnable && same_rsc && s.actions[t].rsc.is_some_and(|r| c.rscs[r].managed);
                 if then_required || then_stuck {
+                    if !s.actions[t].migrate_runnable && s.actions[f].migrate_runnable {
+                        clear_migratable(s, f, t, &label);
+                        changed = true;
+                    }
                     if s.actions[f].optional && (then_required || s.actions[f].runnable) {
                         s.actions[f].optional = false;
                         if s.actions[f].reason.is_none() && !same_rsc {

@@ -8,6 +8,7 @@ pub mod actions;
 pub mod constraints;
 pub mod failcount;
 pub mod graph;
+pub mod migration;
 pub mod placement;
 pub mod shutdown_lock;
 

@@ -296,7 +296,14 @@ impl Cluster {
         let rs = &self.rscs[r];
         let happy = |n: NodeIdx| self.nodes[n].online && !self.nodes[n].unclean;
         let clean = rs.running_on.iter().filter(|&&n| happy(n)).count();
-        let active = if rs.requires_fencing {
+        let active = if let Some(src) = rs.partial_migration_source {
+            // A partially migrated resource is active on its source.
+            rs.running_on
+                .iter()
+                .copied()
+                .find(|&n| n == src)
+                .or_else(|| rs.running_on.first().copied())
+        } else if rs.requires_fencing {
             rs.running_on.first().copied()
         } else {
             rs.running_on

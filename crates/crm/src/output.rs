@@ -464,27 +464,27 @@ fn item(
     lines: &mut Vec<SummaryLine>,
 ) {
     let rs = &c.rscs[r];
+    // Listed as active but left stopped by its history: shown as started.
+    let role = if !rs.running_on.is_empty() && rs.role == Role::Stopped {
+        Role::Started
+    } else {
+        rs.role
+    };
     let name = |n: NodeIdx| c.nodes[n].uname.clone();
-    let need_role = rs.role > Role::Started || rs.next_role > Role::Unpromoted;
+    let need_role = role > Role::Started || rs.next_role > Role::Unpromoted;
     let same_host = origin.is_some() && origin == dest;
-    let same_role = rs.role == rs.next_role;
+    let same_role = role == rs.next_role;
     let details = match (origin, dest) {
-        (None, Some(d)) if need_role => format!("{} -> {} {}", rs.role.as_str(), rs.next_role.as_str(), name(d)),
+        (None, Some(d)) if need_role => format!("{} -> {} {}", role.as_str(), rs.next_role.as_str(), name(d)),
         (None, Some(d)) => name(d),
-        (Some(o), None) if need_role => format!("{} {}", rs.role.as_str(), name(o)),
+        (Some(o), None) if need_role => format!("{} {}", role.as_str(), name(o)),
         (Some(o), None) => name(o),
-        (Some(o), Some(_)) if need_role && same_role && same_host => format!("{} {}", rs.role.as_str(), name(o)),
+        (Some(o), Some(_)) if need_role && same_role && same_host => format!("{} {}", role.as_str(), name(o)),
         (Some(o), Some(_)) if same_role && same_host => name(o),
-        (Some(o), Some(d)) if need_role && same_role => format!("{} -> {} {}", name(o), name(d), rs.role.as_str()),
+        (Some(o), Some(d)) if need_role && same_role => format!("{} -> {} {}", name(o), name(d), role.as_str()),
         (Some(o), Some(d)) if same_role => format!("{} -> {}", name(o), name(d)),
-        (Some(o), Some(_)) if same_host => format!("{} -> {} {}", rs.role.as_str(), rs.next_role.as_str(), name(o)),
-        (Some(o), Some(d)) => format!(
-            "{} {} -> {} {}",
-            rs.role.as_str(),
-            name(o),
-            rs.next_role.as_str(),
-            name(d)
-        ),
+        (Some(o), Some(_)) if same_host => format!("{} -> {} {}", role.as_str(), rs.next_role.as_str(), name(o)),
+        (Some(o), Some(d)) => format!("{} {} -> {} {}", role.as_str(), name(o), rs.next_role.as_str(), name(d)),
         (None, None) => return,
     };
     let source = source.or(action);
@@ -523,7 +523,13 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
     let stop_req = stop.filter(|a| !a.optional);
     let start_opt = start.is_none_or(|a| a.optional);
     let next_role = if next.is_none() { Role::Stopped } else { rs.next_role };
-    let role = rs.role;
+    // A resource still listed as active counts as started here, even if its
+    // history left it stopped (`pcmk__output_resource_actions`).
+    let role = if current.is_some() && rs.role == Role::Stopped {
+        Role::Started
+    } else {
+        rs.role
+    };
     if role == next_role || (role == Role::Started && next_role == Role::Started) {
         let Some(_) = next else { return };
         // A runnable migrate_from to the next node means a live migration.

@@ -736,7 +736,9 @@ fn primitive_actions(
     }
     if let Some(nx) = next {
         if next_role >= Role::Started {
-            let start_required = !current.contains(&nx) || need_stop;
+            // A resource whose history left it stopped (yet listed as
+            // active) is started again.
+            let start_required = !current.contains(&nx) || need_stop || c.rscs[r].role == Role::Stopped;
             let st = s.add(Some(r), "start", 0, Some(nx), !start_required);
             if let Some(reason) = &def_reason {
                 s.actions[st].reason = Some(reason.clone());

@@ -278,7 +278,7 @@ impl<'a> Assigner<'a> {
             c.rscs[b]
                 .priority
                 .cmp(&c.rscs[a].priority)
-                .then_with(|| weight(b, c.rscs[b].current_node()).cmp(&weight(a, c.rscs[a].current_node())))
+                .then_with(|| weight(b, c.active_on(b).0).cmp(&weight(a, c.active_on(a).0)))
                 .then_with(|| {
                     for &n in &nodes {
                         let o = weight(b, Some(n)).cmp(&weight(a, Some(n)));
@@ -778,7 +778,7 @@ impl<'a> Assigner<'a> {
     /// `assign_best_node`'s preference for the current node.
     fn best_node(&self, r: RscIdx, prefer: Option<NodeIdx>) -> Option<NodeIdx> {
         let rs = &self.c.rscs[r];
-        let current = rs.current_node();
+        let current = self.c.active_on(r).0;
         let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).filter(|&n| rs.allowed[n].is_some()).collect();
         nodes.sort_by(|&a, &b| self.compare_nodes(r, a, b, current));
         let best = *nodes.first()?;

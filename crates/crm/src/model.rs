@@ -74,6 +74,8 @@ pub struct ClusterOptions {
     pub placement_strategy: String,
     /// `shutdown-lock`: resources stopped by a clean shutdown stay on that node.
     pub shutdown_lock: bool,
+    /// `have-watchdog`: SBD watchdog fencing counts as a fence device.
+    pub have_watchdog: bool,
     /// `shutdown-lock-limit` in seconds (0 = locks never expire).
     pub shutdown_lock_limit_s: i64,
     pub default_stickiness: Score,

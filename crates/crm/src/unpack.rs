@@ -109,6 +109,7 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
         concurrent_fencing: flag("concurrent-fencing", false),
         placement_strategy: get("placement-strategy").unwrap_or("default").to_string(),
         shutdown_lock: flag("shutdown-lock", false),
+        have_watchdog: flag("have-watchdog", false),
         shutdown_lock_limit_s: get("shutdown-lock-limit")
             .and_then(crate::cib::parse_interval_ms)
             .map_or(0, |ms| (ms / 1000) as i64),
@@ -120,13 +121,14 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
 pub fn unpack(cib: &Cib, now: i64) -> Cluster {
     let options = options(cib, now);
     let have_quorum = cib.have_quorum;
+    let have_watchdog = options.have_watchdog;
     let mut c = Cluster {
         nodes: Vec::new(),
         rscs: Vec::new(),
         top: Vec::new(),
         options,
         have_quorum,
-        have_stonith_resource: false,
+        have_stonith_resource: have_watchdog,
         now,
         fail_counts: BTreeMap::new(),
         tickets: BTreeMap::new(),

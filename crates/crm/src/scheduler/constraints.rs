@@ -366,21 +366,25 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                 }
             }
             Constraint::Ticket(t) => {
-                let mut rscs = Vec::new();
+                // (resource, role): a set's own role applies to its members
+                // (`unpack_rsc_ticket_set`).
+                let mut rscs: Vec<(RscIdx, Option<Role>)> = Vec::new();
+                let top_role = t.rsc_role.as_deref().and_then(Role::parse);
                 if let Some(r) = &t.rsc {
-                    rscs = resolve(c, cib, r);
+                    rscs = resolve(c, cib, r).into_iter().map(|x| (x, top_role)).collect();
                 }
                 for s in &t.sets {
+                    let role = s.role.as_deref().and_then(Role::parse);
                     for r in &s.resources {
-                        rscs.extend(resolve(c, cib, r));
+                        rscs.extend(resolve(c, cib, r).into_iter().map(|x| (x, role)));
                     }
                 }
-                for r in rscs {
+                for (r, role) in rscs {
                     out.tickets.push(TicketDep {
                         rsc: r,
                         ticket: t.ticket.clone(),
                         loss_policy: t.loss_policy.clone().unwrap_or_else(|| "stop".into()),
-                        role: t.rsc_role.as_deref().and_then(Role::parse),
+                        role,
                     });
                 }
             }

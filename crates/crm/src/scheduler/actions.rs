@@ -287,6 +287,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    super::order_sets::create_edges(&mut s, c, cons);
     // Anti-colocation and mandatory colocation effects on runnability.
     for co in &cons.colocs {
         if co.score >= crate::score::INFINITY {
@@ -337,7 +338,7 @@ fn invert(task: &str) -> Option<&'static str> {
 
 /// Orderings where a collective resource comes first use its "completed"
 /// pseudo-action.
-fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
+pub(crate) fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
     if is_group(c, r) {
         match task {
             "start" => "running".into(),
@@ -351,7 +352,15 @@ fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
     }
 }
 
-fn connect(s: &mut ActionSet, c: &Cluster, first: RscIdx, first_task: &str, then: RscIdx, then_task: &str, fl: u32) {
+pub(crate) fn connect(
+    s: &mut ActionSet,
+    c: &Cluster,
+    first: RscIdx,
+    first_task: &str,
+    then: RscIdx,
+    then_task: &str,
+    fl: u32,
+) {
     let firsts: Vec<usize> = if is_group(c, first) {
         s.find(Some(first), first_task, 0, None).into_iter().collect()
     } else {

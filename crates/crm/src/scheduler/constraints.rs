@@ -48,6 +48,10 @@ pub struct Constraints {
     pub colocs: Vec<Coloc>,
     pub orders: Vec<Ordering>,
     pub tickets: Vec<TicketDep>,
+    /// Orderings from resource sets, with their flags decided.
+    pub set_orders: Vec<super::order_sets::SetOrdering>,
+    /// `require-all=false` sets.
+    pub one_or_more: Vec<super::order_sets::OneOrMore>,
 }
 
 fn resolve(c: &Cluster, cib: &Cib, id: &str) -> Vec<RscIdx> {
@@ -309,60 +313,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         }
                     }
                 } else {
-                    let sets: Vec<(Vec<RscIdx>, bool, String)> = o
-                        .sets
-                        .iter()
-                        .map(|s| {
-                            (
-                                s.resources.iter().flat_map(|r| resolve(c, cib, r)).collect(),
-                                s.sequential.unwrap_or(true),
-                                s.action.clone().unwrap_or_else(|| "start".into()),
-                            )
-                        })
-                        .collect();
-                    let sym = o.symmetrical.unwrap_or(true) && o.kind != OrderKind::Serialize;
-                    for (members, seq, act) in &sets {
-                        if *seq {
-                            for w in members.windows(2) {
-                                out.orders.push(Ordering {
-                                    id: o.id.clone(),
-                                    first: w[0],
-                                    first_action: act.clone(),
-                                    then: w[1],
-                                    then_action: act.clone(),
-                                    kind: o.kind,
-                                    symmetrical: sym,
-                                });
-                            }
-                        }
-                    }
-                    for w in sets.windows(2) {
-                        let (a, seq_a, fa) = &w[0];
-                        let (b, seq_b, ta) = &w[1];
-                        let firsts: Vec<RscIdx> = if *seq_a {
-                            a.last().copied().into_iter().collect()
-                        } else {
-                            a.clone()
-                        };
-                        let thens: Vec<RscIdx> = if *seq_b {
-                            b.first().copied().into_iter().collect()
-                        } else {
-                            b.clone()
-                        };
-                        for &f in &firsts {
-                            for &t in &thens {
-                                out.orders.push(Ordering {
-                                    id: o.id.clone(),
-                                    first: f,
-                                    first_action: fa.clone(),
-                                    then: t,
-                                    then_action: ta.clone(),
-                                    kind: o.kind,
-                                    symmetrical: sym,
-                                });
-                            }
-                        }
-                    }
+                    super::order_sets::unpack(o, &|id| resolve(c, cib, id), &mut out);
                 }
             }
             Constraint::Ticket(t) => {

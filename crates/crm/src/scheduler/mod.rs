@@ -9,6 +9,7 @@ pub mod constraints;
 pub mod failcount;
 pub mod graph;
 pub mod migration;
+pub mod order_sets;
 pub mod placement;
 pub mod shutdown_lock;
 

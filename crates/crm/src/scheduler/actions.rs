@@ -172,6 +172,16 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             if s.of(r, task).is_empty() {
                 let a = s.add(Some(r), task, 0, None, true);
                 s.actions[a].runnable = false;
+                // The resource's own stop → start ordering applies to it
+                // too, so a required stop makes it required (and what it
+                // implies); it still cannot run.
+                if task == "start" {
+                    for st in s.of(r, "stop") {
+                        if s.actions[st].node.is_some() {
+                            s.order(st, a, flags::IMPLIES_THEN | flags::RESTART);
+                        }
+                    }
+                }
             }
         }
     }
@@ -258,7 +268,8 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             _ => 0,
         };
         if o.kind == OrderKind::Mandatory && !o.symmetrical {
-            f_flags |= flags::ASYMMETRICAL;
+            // `ordering_flags_for_kind`: asymmetrical orderings only.
+            f_flags = flags::ASYMMETRICAL;
         } else if o.kind == OrderKind::Mandatory && matches!(o.first_action.as_str(), "start" | "promote") {
             f_flags |= flags::RUNNABLE_LEFT;
         }
@@ -933,10 +944,7 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
             }
             if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
                 s.actions[t].runnable = false;
-                let replace = s.actions[t]
-                    .reason
-                    .as_deref()
-                    .is_none_or(|r| r.starts_with("required "));
+                let replace = s.actions[t].reason.is_none();
                 if replace && s.actions[f].rsc != s.actions[t].rsc {
                     s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
                 }

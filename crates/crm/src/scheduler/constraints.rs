@@ -243,52 +243,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         }
                     }
                 } else {
-                    // Resource sets: sequential sets chain members; each set
-                    // is colocated with the next one.
-                    let sets: Vec<(Vec<RscIdx>, bool, Score, Role)> = co
-                        .sets
-                        .iter()
-                        .map(|s| {
-                            (
-                                s.resources.iter().flat_map(|r| resolve(c, cib, r)).collect(),
-                                s.sequential.unwrap_or(true),
-                                s.score.unwrap_or(co.score),
-                                role_of(&s.role),
-                            )
-                        })
-                        .collect();
-                    for (members, seq, s, role) in &sets {
-                        if *seq {
-                            for w in members.windows(2) {
-                                out.colocs.push(Coloc {
-                                    id: co.id.clone(),
-                                    dependent: w[1],
-                                    primary: w[0],
-                                    score: *s,
-                                    dependent_role: *role,
-                                    primary_role: *role,
-                                    node_attribute: co.node_attribute.clone(),
-                                    influence: true,
-                                });
-                            }
-                        }
-                    }
-                    for w in sets.windows(2) {
-                        let (a, _, _, ra) = &w[0];
-                        let (b, _, _, rb) = &w[1];
-                        if let (Some(&p), Some(&d)) = (a.last(), b.first()) {
-                            out.colocs.push(Coloc {
-                                id: co.id.clone(),
-                                dependent: d,
-                                primary: p,
-                                score: co.score,
-                                dependent_role: *rb,
-                                primary_role: *ra,
-                                node_attribute: co.node_attribute.clone(),
-                                influence: true,
-                            });
-                        }
-                    }
+                    super::coloc_sets::unpack(c, co, &|id| resolve(c, cib, id), &mut out.colocs);
                 }
             }
             Constraint::Order(o) => {

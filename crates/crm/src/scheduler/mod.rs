@@ -5,6 +5,7 @@
 //! order, action creation, orderings and flag propagation, graph.
 
 pub mod actions;
+pub mod coloc_sets;
 pub mod constraints;
 pub mod failcount;
 pub mod graph;

@@ -197,6 +197,20 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         for a in [start, running, stop, stopped] {
             s.actions[a].pseudo = true;
         }
+        // A clone lets what depends on it migrate unless one of its
+        // instances both stops and starts (`allow_dependent_migrations`).
+        if matches!(c.rscs[g].variant, Variant::Clone { .. }) {
+            let required = |s: &ActionSet, p: RscIdx, task: &str| {
+                s.of(p, task)
+                    .into_iter()
+                    .any(|a| !s.actions[a].optional && s.actions[a].node.is_some())
+            };
+            let restarting = c
+                .primitives_of(g)
+                .into_iter()
+                .any(|p| required(&s, p, "start") && required(&s, p, "stop"));
+            s.actions[stop].migrate_runnable = !restarting;
+        }
         s.order(stop, stopped, flags::RUNNABLE_LEFT);
         s.order(stopped, start, 0);
         s.order(start, running, flags::RUNNABLE_LEFT);
@@ -917,8 +931,37 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
             any_of.entry(e.then).or_default().push(e.first);
         }
     }
+    // Collective start/stop pseudo-actions and their members' actions
+    // (`summary_action_flags`: any required member action makes the
+    // collective one required).
+    let mut summaries: Vec<(usize, Vec<usize>)> = Vec::new();
+    for g in 0..c.rscs.len() {
+        if !is_group(c, g) {
+            continue;
+        }
+        for task in ["start", "stop"] {
+            let Some(ga) = s.find(Some(g), task, 0, None) else {
+                continue;
+            };
+            let mut kids = Vec::new();
+            for &k in &c.rscs[g].children {
+                if is_group(c, k) {
+                    kids.extend(s.find(Some(k), task, 0, None));
+                } else {
+                    kids.extend(s.of(k, task).into_iter().filter(|&a| s.actions[a].node.is_some()));
+                }
+            }
+            summaries.push((ga, kids));
+        }
+    }
     for _ in 0..1000 {
         let mut changed = false;
+        for (ga, kids) in &summaries {
+            if s.actions[*ga].optional && kids.iter().any(|&k| !s.actions[k].optional) {
+                s.actions[*ga].optional = false;
+                changed = true;
+            }
+        }
         for (&t, firsts) in &any_of {
             if s.actions[t].runnable && !firsts.iter().any(|&f| s.actions[f].runnable) {
                 s.actions[t].runnable = false;
@@ -999,7 +1042,15 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
                 }
                 changed = true;
             }
-            if e.flags & flags::IMPLIES_FIRST != 0 && !s.actions[t].optional && s.actions[f].optional {
+            // In Pacemaker 2.1.5 this only takes effect when "first" is a
+            // collective action (for a primitive, its ordering flags and its
+            // own flags agree, so `pcmk__update_ordered_actions` never
+            // clears "optional" here).
+            if e.flags & flags::IMPLIES_FIRST != 0
+                && !s.actions[t].optional
+                && s.actions[f].optional
+                && s.actions[f].rsc.is_some_and(|r| !c.rscs[r].is_primitive())
+            {
                 s.actions[f].optional = false;
                 changed = true;
             }

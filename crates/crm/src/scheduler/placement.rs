@@ -887,6 +887,11 @@ impl<'a> Assigner<'a> {
                 if co.primary_role != Role::Unknown && rp.next_role != co.primary_role {
                     continue;
                 }
+                // Blocked (failed, unmanaged) instances do not count for
+                // mandatory colocations (`is_set_recursive(pe_rsc_block)`).
+                if rp.blocked && co.score >= INFINITY {
+                    continue;
+                }
                 if let Some(n) = rp.assigned {
                     if !with.contains(&n) {
                         with.push(n);

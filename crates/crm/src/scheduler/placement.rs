@@ -271,8 +271,17 @@ impl<'a> Assigner<'a> {
             self.c.nodes[a].uname.as_bytes().cmp(self.c.nodes[b].uname.as_bytes())
         });
         let c = &*self.c;
-        let weight =
-            |r: RscIdx, n: Option<NodeIdx>| -> Score { n.and_then(|n| c.rscs[r].allowed[n]).unwrap_or(-INFINITY) };
+        // A group is compared by its last member's scores, which include
+        // that member's stickiness and failures (`init_group_colocated_nodes`).
+        let table = |r: RscIdx| -> RscIdx {
+            match c.rscs[r].variant {
+                Variant::Group => c.rscs[r].children.last().copied().unwrap_or(r),
+                _ => r,
+            }
+        };
+        let weight = |r: RscIdx, n: Option<NodeIdx>| -> Score {
+            n.and_then(|n| c.rscs[table(r)].allowed[n]).unwrap_or(-INFINITY)
+        };
         let mut top = c.top.clone();
         top.sort_by(|&a, &b| {
             c.rscs[b]

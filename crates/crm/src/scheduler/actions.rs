@@ -915,7 +915,9 @@ fn clear_migratable(s: &mut ActionSet, target: usize, because: usize, label: &dy
     }
 }
 
-/// Propagates optional/runnable flags along orderings until nothing changes.
+/// Propagates optional/runnable flags along orderings until nothing changes,
+/// visiting actions and their inputs in Pacemaker's list order (both lists
+/// are built by prepending), since the first reason recorded sticks.
 fn propagate(c: &Cluster, s: &mut ActionSet) {
     let label = |s: &ActionSet, a: usize| -> String {
         let act = &s.actions[a];
@@ -954,6 +956,14 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
             summaries.push((ga, kids));
         }
     }
+    // Inputs and outputs of every action.
+    let mut befores: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
+    let mut afters: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
+    // `order_actions` prepends, so the newest ordering comes first.
+    for (i, e) in s.edges.iter().enumerate().rev() {
+        befores[e.then].push(i);
+        afters[e.first].push(i);
+    }
     for _ in 0..1000 {
         let mut changed = false;
         for (ga, kids) in &summaries {
@@ -968,140 +978,9 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
                 changed = true;
             }
         }
-        for i in 0..s.edges.len() {
-            let e = s.edges[i];
-            let (f, t) = (e.first, e.then);
-            // A migrating "first" does not force what follows it.
-            if e.flags & flags::IMPLIES_THEN != 0
-                && !s.actions[f].optional
-                && s.actions[t].optional
-                && !s.actions[f].migrate_runnable
-            {
-                // An optional start of a resource that stays put only
-                // becomes required (a restart) if it is active.
-                s.actions[t].optional = false;
-                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
-                    s.actions[t].reason = Some(format!("required {}", label(s, f)));
-                }
-                changed = true;
-            }
-            if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
-                s.actions[t].runnable = false;
-                let replace = s.actions[t].reason.is_none();
-                if replace && s.actions[f].rsc != s.actions[t].rsc {
-                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
-                }
-                changed = true;
-            }
-            if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
-                clear_migratable(s, t, f, &label);
-                changed = true;
-            }
-            if e.flags & flags::IMPLIES_FIRST_MIGRATABLE != 0 {
-                if !(s.actions[t].migrate_runnable && s.actions[t].runnable) && s.actions[f].runnable {
-                    s.actions[f].runnable = false;
-                    if s.actions[f].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
-                        s.actions[f].reason = Some(format!("unrunnable {}", label(s, t)));
-                    }
-                    changed = true;
-                }
-                if !s.actions[t].optional && s.actions[f].optional {
-                    s.actions[f].optional = false;
-                    changed = true;
-                }
-            }
-            if e.flags & flags::PSEUDO_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
-                // The migration is off: the start becomes a real action.
-                clear_migratable(s, t, f, &label);
-                s.actions[t].pseudo = false;
-                changed = true;
-            }
-            // An active resource whose start became unrunnable must stop.
-            if !s.actions[t].runnable && s.actions[t].task == "start" {
-                if let Some(r) = s.actions[t].rsc {
-                    if c.rscs[r].is_primitive() && s.actions[t].node.is_some_and(|n| c.rscs[r].running_on.contains(&n))
-                    {
-                        for st in s.of(r, "stop") {
-                            if s.actions[st].optional {
-                                s.actions[st].optional = false;
-                                s.actions[t].optional = false;
-                                changed = true;
-                            }
-                        }
-                    }
-                }
-            }
-            if e.flags & flags::ASYMMETRICAL != 0
-                && !s.actions[f].runnable
-                && s.actions[t].runnable
-                && !asymmetric_exempt(c, &s.actions[t])
-            {
-                s.actions[t].runnable = false;
-                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
-                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
-                }
-                changed = true;
-            }
-            // In Pacemaker 2.1.5 this only takes effect when "first" is a
-            // collective action (for a primitive, its ordering flags and its
-            // own flags agree, so `pcmk__update_ordered_actions` never
-            // clears "optional" here).
-            if e.flags & flags::IMPLIES_FIRST != 0
-                && !s.actions[t].optional
-                && s.actions[f].optional
-                && s.actions[f].rsc.is_some_and(|r| !c.rscs[r].is_primitive())
-            {
-                s.actions[f].optional = false;
-                changed = true;
-            }
-            if e.flags & flags::IMPLIES_FIRST != 0
-                && !s.actions[t].optional
-                && s.actions[f].migrate_runnable
-                && !s.actions[t].migrate_runnable
-            {
-                clear_migratable(s, f, t, &label);
-                changed = true;
-            }
-            // `handle_restart_ordering` (stop before start of the same
-            // resource; later group members stop before earlier ones).
-            if e.flags & flags::RESTART != 0 && s.actions[f].task == "stop" && s.actions[f].node.is_some() {
-                let then_required = !s.actions[t].optional;
-                let same_rsc = s.actions[f].rsc == s.actions[t].rsc;
-                let then_stuck =
-                    !s.actions[t].runnable && same_rsc && s.actions[t].rsc.is_some_and(|r| c.rscs[r].managed);
-                if then_required || then_stuck {
-                    if !s.actions[t].migrate_runnable && s.actions[f].migrate_runnable {
-                        clear_migratable(s, f, t, &label);
-                        changed = true;
-                    }
-                    if s.actions[f].optional && (then_required || s.actions[f].runnable) {
-                        s.actions[f].optional = false;
-                        if s.actions[f].reason.is_none() && !same_rsc {
-                            s.actions[f].reason = Some(format!("required {}", label(s, t)));
-                        }
-                        changed = true;
-                    }
-                    if !s.actions[f].optional && !s.actions[f].runnable && s.actions[t].runnable {
-                        s.actions[t].runnable = false;
-                        if s.actions[t].reason.is_none() && !same_rsc {
-                            s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
-                        }
-                        changed = true;
-                    }
-                }
-            }
-            // A blocked, unmanaged resource's unrunnable stop blocks
-            // whatever must come after it.
-            if e.flags & (flags::IMPLIES_THEN | flags::IMPLIES_FIRST | flags::RESTART) != 0
-                && s.actions[f].task == "stop"
-                && !s.actions[f].runnable
-                && s.actions[t].runnable
-                && s.actions[f]
-                    .rsc
-                    .is_some_and(|r| !c.rscs[r].managed && c.rscs[r].blocked)
-            {
-                // Pacemaker records no reason here.
-                s.actions[t].runnable = false;
+        // `custom_action` prepends to the action list: newest first.
+        for a in (0..s.actions.len()).rev() {
+            if update_then(c, s, &befores, &afters, a, &label, 0) {
                 changed = true;
             }
         }
@@ -1109,4 +988,190 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
             break;
         }
     }
+}
+
+/// Flags that orderings change, to see which side of an edge changed.
+fn flag_state(a: &Action) -> (bool, bool, bool, bool) {
+    (a.optional, a.runnable, a.migrate_runnable, a.pseudo)
+}
+
+/// `pcmk__update_action_for_orderings`: applies every ordering into `then`;
+/// when a "first" changes, its own inputs and outputs are revisited at once
+/// (depth first), and likewise for `then`.
+fn update_then(
+    c: &Cluster,
+    s: &mut ActionSet,
+    befores: &[Vec<usize>],
+    afters: &[Vec<usize>],
+    then: usize,
+    label: &dyn Fn(&ActionSet, usize) -> String,
+    depth: usize,
+) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    let mut any = false;
+    let then_before = flag_state(&s.actions[then]);
+    for &i in &befores[then] {
+        let first = s.edges[i].first;
+        let first_before = flag_state(&s.actions[first]);
+        if apply_edge(c, s, i, label) {
+            any = true;
+        }
+        if flag_state(&s.actions[first]) != first_before {
+            for &j in &afters[first] {
+                let t2 = s.edges[j].then;
+                any |= update_then(c, s, befores, afters, t2, label, depth + 1);
+            }
+            any |= update_then(c, s, befores, afters, first, label, depth + 1);
+        }
+    }
+    if flag_state(&s.actions[then]) != then_before {
+        any = true;
+        any |= update_then(c, s, befores, afters, then, label, depth + 1);
+        for &j in &afters[then] {
+            let t2 = s.edges[j].then;
+            any |= update_then(c, s, befores, afters, t2, label, depth + 1);
+        }
+    }
+    any
+}
+
+/// Applies one ordering's flag rules; true if anything changed.
+fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, label: &dyn Fn(&ActionSet, usize) -> String) -> bool {
+    let mut changed = false;
+    let e = s.edges[i];
+    let (f, t) = (e.first, e.then);
+    // A migrating "first" does not force what follows it.
+    if e.flags & flags::IMPLIES_THEN != 0
+        && !s.actions[f].optional
+        && s.actions[t].optional
+        && !s.actions[f].migrate_runnable
+    {
+        // An optional start of a resource that stays put only
+        // becomes required (a restart) if it is active.
+        s.actions[t].optional = false;
+        if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+            s.actions[t].reason = Some(format!("required {}", label(s, f)));
+        }
+        changed = true;
+    }
+    if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
+        s.actions[t].runnable = false;
+        let replace = s.actions[t].reason.is_none();
+        if replace && s.actions[f].rsc != s.actions[t].rsc {
+            s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+        }
+        changed = true;
+    }
+    if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
+        clear_migratable(s, t, f, &label);
+        changed = true;
+    }
+    if e.flags & flags::IMPLIES_FIRST_MIGRATABLE != 0 {
+        if !(s.actions[t].migrate_runnable && s.actions[t].runnable) && s.actions[f].runnable {
+            s.actions[f].runnable = false;
+            if s.actions[f].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+                s.actions[f].reason = Some(format!("unrunnable {}", label(s, t)));
+            }
+            changed = true;
+        }
+        if !s.actions[t].optional && s.actions[f].optional {
+            s.actions[f].optional = false;
+            changed = true;
+        }
+    }
+    if e.flags & flags::PSEUDO_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
+        // The migration is off: the start becomes a real action.
+        clear_migratable(s, t, f, &label);
+        s.actions[t].pseudo = false;
+        changed = true;
+    }
+    // An active resource whose start became unrunnable must stop.
+    if !s.actions[t].runnable && s.actions[t].task == "start" {
+        if let Some(r) = s.actions[t].rsc {
+            if c.rscs[r].is_primitive() && s.actions[t].node.is_some_and(|n| c.rscs[r].running_on.contains(&n)) {
+                for st in s.of(r, "stop") {
+                    if s.actions[st].optional {
+                        s.actions[st].optional = false;
+                        s.actions[t].optional = false;
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    if e.flags & flags::ASYMMETRICAL != 0
+        && !s.actions[f].runnable
+        && s.actions[t].runnable
+        && !asymmetric_exempt(c, &s.actions[t])
+    {
+        s.actions[t].runnable = false;
+        if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+            s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+        }
+        changed = true;
+    }
+    // In Pacemaker 2.1.5 this only takes effect when "first" is a
+    // collective action (for a primitive, its ordering flags and its
+    // own flags agree, so `pcmk__update_ordered_actions` never
+    // clears "optional" here).
+    if e.flags & flags::IMPLIES_FIRST != 0
+        && !s.actions[t].optional
+        && s.actions[f].optional
+        && s.actions[f].rsc.is_some_and(|r| !c.rscs[r].is_primitive())
+    {
+        s.actions[f].optional = false;
+        changed = true;
+    }
+    if e.flags & flags::IMPLIES_FIRST != 0
+        && !s.actions[t].optional
+        && s.actions[f].migrate_runnable
+        && !s.actions[t].migrate_runnable
+    {
+        clear_migratable(s, f, t, &label);
+        changed = true;
+    }
+    // `handle_restart_ordering` (stop before start of the same
+    // resource; later group members stop before earlier ones).
+    if e.flags & flags::RESTART != 0 && s.actions[f].task == "stop" && s.actions[f].node.is_some() {
+        let then_required = !s.actions[t].optional;
+        let same_rsc = s.actions[f].rsc == s.actions[t].rsc;
+        let then_stuck = !s.actions[t].runnable && same_rsc && s.actions[t].rsc.is_some_and(|r| c.rscs[r].managed);
+        if then_required || then_stuck {
+            if !s.actions[t].migrate_runnable && s.actions[f].migrate_runnable {
+                clear_migratable(s, f, t, &label);
+                changed = true;
+            }
+            if s.actions[f].optional && (then_required || s.actions[f].runnable) {
+                s.actions[f].optional = false;
+                if s.actions[f].reason.is_none() && !same_rsc {
+                    s.actions[f].reason = Some(format!("required {}", label(s, t)));
+                }
+                changed = true;
+            }
+            if !s.actions[f].optional && !s.actions[f].runnable && s.actions[t].runnable {
+                s.actions[t].runnable = false;
+                if s.actions[t].reason.is_none() && !same_rsc {
+                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+                }
+                changed = true;
+            }
+        }
+    }
+    // A blocked, unmanaged resource's unrunnable stop blocks
+    // whatever must come after it.
+    if e.flags & (flags::IMPLIES_THEN | flags::IMPLIES_FIRST | flags::RESTART) != 0
+        && s.actions[f].task == "stop"
+        && !s.actions[f].runnable
+        && s.actions[t].runnable
+        && s.actions[f]
+            .rsc
+            .is_some_and(|r| !c.rscs[r].managed && c.rscs[r].blocked)
+    {
+        // Pacemaker records no reason here.
+        s.actions[t].runnable = false;
+        changed = true;
+    }
+    changed
 }

@@ -42,6 +42,11 @@ pub fn merge_nvsets(sets: &[NvSet], ctx: &RuleContext<'_>, out: &mut BTreeMap<St
             }
         }
         for (k, v) in &s.pairs {
+            // "#default" drops any value set so far (`populate_hash`).
+            if v.eq_ignore_ascii_case("#default") {
+                out.remove(k);
+                continue;
+            }
             out.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }

@@ -1023,6 +1023,8 @@ fn unpack_rsc_op<'a>(
                 if is_probe || target_rc == rc || !c.rscs[r].managed {
                     *role = Role::Stopped;
                     c.rscs[r].next_role = Role::Unknown;
+                    // Not running clears earlier failure handling.
+                    *on_fail = OnFail::Ignore;
                     status = exec::DONE;
                 } else if target_rc != rc {
                     status = exec::ERROR;

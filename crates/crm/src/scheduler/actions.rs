@@ -313,22 +313,6 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         }
     }
     super::order_sets::create_edges(&mut s, c, cons);
-    // Anti-colocation and mandatory colocation effects on runnability.
-    for co in &cons.colocs {
-        if co.score >= crate::score::INFINITY {
-            // The dependent cannot start if the primary cannot run.
-            let p_prims = c.primitives_of(co.primary);
-            let p_runs = p_prims.iter().any(|&p| c.rscs[p].assigned.is_some());
-            if !p_runs {
-                let dep_first = c.primitives_of(co.dependent);
-                for d in dep_first {
-                    for st in s.of(d, "start") {
-                        s.actions[st].runnable = false;
-                    }
-                }
-            }
-        }
-    }
     // Stops before shutdown.
     for n in 0..c.nodes.len() {
         if let Some(sd) = shutdown_of[n] {
@@ -343,7 +327,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
-    propagate(c, &mut s);
+    propagate(c, &mut s, &cons.colocs);
     s
 }
 
@@ -918,7 +902,7 @@ fn clear_migratable(s: &mut ActionSet, target: usize, because: usize, label: &dy
 /// Propagates optional/runnable flags along orderings until nothing changes,
 /// visiting actions and their inputs in Pacemaker's list order (both lists
 /// are built by prepending), since the first reason recorded sticks.
-fn propagate(c: &Cluster, s: &mut ActionSet) {
+fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[super::constraints::Coloc]) {
     let label = |s: &ActionSet, a: usize| -> String {
         let act = &s.actions[a];
         match act.rsc {
@@ -964,6 +948,16 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
         befores[e.then].push(i);
         afters[e.first].push(i);
     }
+    let prop = Prop {
+        befores: &befores,
+        afters: &afters,
+        colocs,
+        label: &label,
+    };
+    // Starts that cannot run from the outset block their dependents.
+    for a in (0..s.actions.len()).rev() {
+        block_colocation_dependents(c, s, &prop, a, 0);
+    }
     for _ in 0..1000 {
         let mut changed = false;
         for (ga, kids) in &summaries {
@@ -980,7 +974,7 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
         }
         // `custom_action` prepends to the action list: newest first.
         for a in (0..s.actions.len()).rev() {
-            if update_then(c, s, &befores, &afters, a, &label, 0) {
+            if update_then(c, s, &prop, a, 0) {
                 changed = true;
             }
         }
@@ -995,46 +989,124 @@ fn flag_state(a: &Action) -> (bool, bool, bool, bool) {
     (a.optional, a.runnable, a.migrate_runnable, a.pseudo)
 }
 
+/// What flag propagation needs besides the cluster and the actions.
+struct Prop<'a> {
+    befores: &'a [Vec<usize>],
+    afters: &'a [Vec<usize>],
+    colocs: &'a [super::constraints::Coloc],
+    label: &'a dyn Fn(&ActionSet, usize) -> String,
+}
+
 /// `pcmk__update_action_for_orderings`: applies every ordering into `then`;
 /// when a "first" changes, its own inputs and outputs are revisited at once
 /// (depth first), and likewise for `then`.
-fn update_then(
-    c: &Cluster,
-    s: &mut ActionSet,
-    befores: &[Vec<usize>],
-    afters: &[Vec<usize>],
-    then: usize,
-    label: &dyn Fn(&ActionSet, usize) -> String,
-    depth: usize,
-) -> bool {
+fn update_then(c: &Cluster, s: &mut ActionSet, p: &Prop<'_>, then: usize, depth: usize) -> bool {
     if depth > 64 {
         return false;
     }
     let mut any = false;
     let then_before = flag_state(&s.actions[then]);
-    for &i in &befores[then] {
+    for &i in &p.befores[then] {
         let first = s.edges[i].first;
         let first_before = flag_state(&s.actions[first]);
-        if apply_edge(c, s, i, label) {
+        if apply_edge(c, s, i, p.label) {
             any = true;
         }
         if flag_state(&s.actions[first]) != first_before {
-            for &j in &afters[first] {
+            for &j in &p.afters[first] {
                 let t2 = s.edges[j].then;
-                any |= update_then(c, s, befores, afters, t2, label, depth + 1);
+                any |= update_then(c, s, p, t2, depth + 1);
             }
-            any |= update_then(c, s, befores, afters, first, label, depth + 1);
+            any |= update_then(c, s, p, first, depth + 1);
         }
     }
     if flag_state(&s.actions[then]) != then_before {
         any = true;
-        any |= update_then(c, s, befores, afters, then, label, depth + 1);
-        for &j in &afters[then] {
+        if then_before.1 && !s.actions[then].runnable {
+            block_colocation_dependents(c, s, p, then, depth + 1);
+        }
+        any |= update_then(c, s, p, then, depth + 1);
+        for &j in &p.afters[then] {
             let t2 = s.edges[j].then;
-            any |= update_then(c, s, befores, afters, t2, label, depth + 1);
+            any |= update_then(c, s, p, t2, depth + 1);
         }
     }
     any
+}
+
+/// `pcmk__block_colocation_dependents`: an unrunnable start (or promote)
+/// of a whole primary keeps its mandatory dependents from starting (or
+/// being promoted).
+fn block_colocation_dependents(c: &Cluster, s: &mut ActionSet, p: &Prop<'_>, action: usize, depth: usize) {
+    let a = &s.actions[action];
+    if a.runnable || depth > 64 {
+        return;
+    }
+    let is_start = a.task == "start";
+    if !is_start && a.task != "promote" {
+        return;
+    }
+    let Some(ar) = a.rsc else { return };
+    let task = a.task.clone();
+    let top = c.top_parent(ar);
+    if !p.colocs.iter().any(|co| co.primary == top) {
+        return;
+    }
+    // Only if no member of a collective primary can do it.
+    for &k in &c.rscs[top].children {
+        let first = if is_group(c, k) {
+            s.find(Some(k), &task, 0, None)
+        } else {
+            s.of(k, &task).first().copied()
+        };
+        if first.is_none_or(|f| s.actions[f].runnable) {
+            return;
+        }
+    }
+    let colocs: Vec<super::constraints::Coloc> = p
+        .colocs
+        .iter()
+        .filter(|co| co.primary == top && co.score >= crate::score::INFINITY)
+        .filter(|co| is_start || co.primary_role == Role::Promoted)
+        .cloned()
+        .collect();
+    for co in colocs {
+        let dep_task = if co.dependent_role == Role::Promoted {
+            "promote"
+        } else {
+            "start"
+        };
+        mark_action_blocked(c, s, p, co.dependent, dep_task, &c.rscs[ar].id, depth + 1);
+    }
+}
+
+/// `mark_action_blocked`: `task` of `r` (and of its members) cannot run.
+fn mark_action_blocked(
+    c: &Cluster,
+    s: &mut ActionSet,
+    p: &Prop<'_>,
+    r: RscIdx,
+    task: &str,
+    reason: &str,
+    depth: usize,
+) {
+    let ids: Vec<usize> = s
+        .actions
+        .iter()
+        .filter(|a| a.rsc == Some(r) && a.task == task && a.interval_ms == 0 && a.runnable)
+        .map(|a| a.id)
+        .collect();
+    for id in ids {
+        s.actions[id].runnable = false;
+        if s.actions[id].reason.is_none() {
+            s.actions[id].reason = Some(format!("colocation with {reason}"));
+        }
+        block_colocation_dependents(c, s, p, id, depth + 1);
+        update_then(c, s, p, id, depth + 1);
+    }
+    for k in c.rscs[r].children.clone() {
+        mark_action_blocked(c, s, p, k, task, reason, depth + 1);
+    }
 }
 
 /// Applies one ordering's flag rules; true if anything changed.

@@ -171,6 +171,14 @@ fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
         attrs.insert("#uname".to_string(), n.uname.clone());
         attrs.insert("#id".to_string(), n.id.clone());
         attrs.insert("#kind".to_string(), "cluster".to_string());
+        // `add_node_attrs`: whether the node is the DC, and the cluster name.
+        let is_dc = cib.dc_uuid.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(&n.id));
+        attrs.insert("#is_dc".to_string(), is_dc.to_string());
+        let mut opts = BTreeMap::new();
+        merge_nvsets(&cib.configuration.crm_config, &RuleContext::new(c.now), &mut opts);
+        if let Some(name) = opts.get("cluster-name") {
+            attrs.insert("#cluster-name".to_string(), name.clone());
+        }
         let mut cfg = BTreeMap::new();
         merge_nvsets(&n.instance, &RuleContext::new(c.now), &mut cfg);
         for (k, v) in cfg {

@@ -101,11 +101,13 @@ fn rule_score(rule: &crate::cib::Rule, attrs: &std::collections::BTreeMap<String
 }
 
 /// The nodes a location rule matches, each with the score it gives there.
-fn rule_matches(c: &Cluster, rule: &crate::cib::Rule) -> Vec<(NodeIdx, Score)> {
+fn rule_matches(c: &Cluster, rule: &crate::cib::Rule, rsc: RscIdx) -> Vec<(NodeIdx, Score)> {
     (0..c.nodes.len())
         .filter(|&n| {
             let mut ctx = RuleContext::new(c.now);
             ctx.node_attrs = Some(&c.nodes[n].attrs);
+            ctx.rsc_params = Some(&c.rscs[rsc].params);
+            ctx.rsc_meta = Some(&c.rscs[rsc].meta);
             eval_rule(rule, &ctx)
         })
         .map(|n| (n, rule_score(rule, &c.nodes[n].attrs)))
@@ -160,12 +162,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                     }
                 }
                 if let Some(p) = &l.rsc_pattern {
-                    rscs.extend(
-                        c.top
-                            .iter()
-                            .copied()
-                            .filter(|&r| simple_pattern_match(p, &c.rscs[r].id)),
-                    );
+                    rscs.extend(c.top.iter().copied().filter(|&r| rsc_pattern_match(p, &c.rscs[r].id)));
                 }
                 let role = role_of(&l.role);
                 let role_specific = role == Role::Promoted || role == Role::Unpromoted;
@@ -180,7 +177,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         if rrole != Role::Promoted && rrole != Role::Unpromoted {
                             continue;
                         }
-                        for (n, sc) in rule_matches(c, rule) {
+                        for (n, sc) in rule_matches(c, rule, r) {
                             out.role_locations.push((r, n, sc, rrole));
                         }
                     }
@@ -194,7 +191,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                             }
                         }
                         for rule in &l.rules {
-                            for (n, sc) in rule_matches(c, rule) {
+                            for (n, sc) in rule_matches(c, rule, r) {
                                 out.role_locations.push((r, n, sc, role));
                             }
                         }
@@ -209,7 +206,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         if matches!(role_of(&rule.role), Role::Promoted | Role::Unpromoted) {
                             continue;
                         }
-                        for (n, s) in rule_matches(c, rule) {
+                        for (n, s) in rule_matches(c, rule, r) {
                             resource_location(c, r, Some(n), s);
                         }
                     }
@@ -302,36 +299,31 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
     out
 }
 
-/// Matches `rsc-pattern` values of the simple forms used in practice:
-/// `^prefix`, `suffix$`, `^exact$`, `.*` wildcards and plain substrings.
-pub fn simple_pattern_match(pattern: &str, id: &str) -> bool {
-    let anchored_start = pattern.starts_with('^');
-    let anchored_end = pattern.ends_with('$') && !pattern.ends_with("\\$");
-    let core = pattern.trim_start_matches('^').trim_end_matches('$');
-    let parts: Vec<&str> = core.split(".*").collect();
-    let mut pos = 0usize;
-    for (i, part) in parts.iter().enumerate() {
-        let part = part.replace("\\.", ".");
-        if part.is_empty() {
-            continue;
-        }
-        if i == 0 && anchored_start {
-            if !id.starts_with(part.as_str()) {
-                return false;
-            }
-            pos = part.len();
-        } else if let Some(found) = id[pos..].find(part.as_str()) {
-            pos += found + part.len();
-        } else {
-            return false;
-        }
+/// Whether a resource id matches an `rsc-pattern`: a POSIX extended
+/// regular expression, inverted by a leading "!". An invalid pattern
+/// matches nothing.
+pub fn rsc_pattern_match(pattern: &str, id: &str) -> bool {
+    let (pattern, invert) = match pattern.strip_prefix('!') {
+        Some(p) => (p, true),
+        None => (pattern, false),
+    };
+    match regex::Regex::new(pattern) {
+        Ok(re) => re.is_match(id) != invert,
+        Err(_) => false,
     }
-    if anchored_end {
-        if let Some(last) = parts.last() {
-            if !last.is_empty() && !id.ends_with(&last.replace("\\.", ".")) {
-                return false;
-            }
-        }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::rsc_pattern_match;
+
+    #[test]
+    fn regex_patterns_and_inversion() {
+        assert!(rsc_pattern_match("^rsc[0-9]$", "rsc1"));
+        assert!(!rsc_pattern_match("^rsc[0-9]$", "rsc10"));
+        assert!(rsc_pattern_match("meta-", "meta-rsc"));
+        assert!(rsc_pattern_match("!rsc", "invert-match"));
+        assert!(!rsc_pattern_match("!rsc3.*", "rsc3a"));
+        assert!(!rsc_pattern_match("(", "anything"));
     }
-    true
 }

@@ -166,6 +166,9 @@ pub struct Rsc {
     pub children: Vec<RscIdx>,
     pub meta: BTreeMap<String, String>,
     pub params: BTreeMap<String, String>,
+    /// The instance attribute sets as configured (rules may depend on the
+    /// node, see `value-source=param`).
+    pub instance_sets: Vec<crate::cib::NvSet>,
     pub ops: Vec<OpDef>,
     pub description: Option<String>,
     pub priority: i32,

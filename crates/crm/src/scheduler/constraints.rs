@@ -104,9 +104,18 @@ fn rule_score(rule: &crate::cib::Rule, attrs: &std::collections::BTreeMap<String
 fn rule_matches(c: &Cluster, rule: &crate::cib::Rule, rsc: RscIdx) -> Vec<(NodeIdx, Score)> {
     (0..c.nodes.len())
         .filter(|&n| {
+            // The resource's parameters as they are on this node.
+            let mut node_ctx = RuleContext::new(c.now);
+            node_ctx.node_attrs = Some(&c.nodes[n].attrs);
+            let mut params = std::collections::BTreeMap::new();
+            crate::unpack::merge_nvsets(&c.rscs[rsc].instance_sets, &node_ctx, &mut params);
             let mut ctx = RuleContext::new(c.now);
             ctx.node_attrs = Some(&c.nodes[n].attrs);
-            ctx.rsc_params = Some(&c.rscs[rsc].params);
+            ctx.rsc_params = Some(if params.is_empty() {
+                &c.rscs[rsc].params
+            } else {
+                &params
+            });
             ctx.rsc_meta = Some(&c.rscs[rsc].meta);
             eval_rule(rule, &ctx)
         })

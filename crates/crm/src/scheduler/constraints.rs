@@ -48,6 +48,10 @@ pub struct Constraints {
     pub colocs: Vec<Coloc>,
     pub orders: Vec<Ordering>,
     pub tickets: Vec<TicketDep>,
+    /// Orderings from resource sets, with their flags decided.
+    pub set_orders: Vec<super::order_sets::SetOrdering>,
+    /// `require-all=false` sets.
+    pub one_or_more: Vec<super::order_sets::OneOrMore>,
 }
 
 fn resolve(c: &Cluster, cib: &Cib, id: &str) -> Vec<RscIdx> {
@@ -239,52 +243,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         }
                     }
                 } else {
-                    // Resource sets: sequential sets chain members; each set
-                    // is colocated with the next one.
-                    let sets: Vec<(Vec<RscIdx>, bool, Score, Role)> = co
-                        .sets
-                        .iter()
-                        .map(|s| {
-                            (
-                                s.resources.iter().flat_map(|r| resolve(c, cib, r)).collect(),
-                                s.sequential.unwrap_or(true),
-                                s.score.unwrap_or(co.score),
-                                role_of(&s.role),
-                            )
-                        })
-                        .collect();
-                    for (members, seq, s, role) in &sets {
-                        if *seq {
-                            for w in members.windows(2) {
-                                out.colocs.push(Coloc {
-                                    id: co.id.clone(),
-                                    dependent: w[1],
-                                    primary: w[0],
-                                    score: *s,
-                                    dependent_role: *role,
-                                    primary_role: *role,
-                                    node_attribute: co.node_attribute.clone(),
-                                    influence: true,
-                                });
-                            }
-                        }
-                    }
-                    for w in sets.windows(2) {
-                        let (a, _, _, ra) = &w[0];
-                        let (b, _, _, rb) = &w[1];
-                        if let (Some(&p), Some(&d)) = (a.last(), b.first()) {
-                            out.colocs.push(Coloc {
-                                id: co.id.clone(),
-                                dependent: d,
-                                primary: p,
-                                score: co.score,
-                                dependent_role: *rb,
-                                primary_role: *ra,
-                                node_attribute: co.node_attribute.clone(),
-                                influence: true,
-                            });
-                        }
-                    }
+                    super::coloc_sets::unpack(c, co, &|id| resolve(c, cib, id), &mut out.colocs);
                 }
             }
             Constraint::Order(o) => {
@@ -309,78 +268,29 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         }
                     }
                 } else {
-                    let sets: Vec<(Vec<RscIdx>, bool, String)> = o
-                        .sets
-                        .iter()
-                        .map(|s| {
-                            (
-                                s.resources.iter().flat_map(|r| resolve(c, cib, r)).collect(),
-                                s.sequential.unwrap_or(true),
-                                s.action.clone().unwrap_or_else(|| "start".into()),
-                            )
-                        })
-                        .collect();
-                    let sym = o.symmetrical.unwrap_or(true) && o.kind != OrderKind::Serialize;
-                    for (members, seq, act) in &sets {
-                        if *seq {
-                            for w in members.windows(2) {
-                                out.orders.push(Ordering {
-                                    id: o.id.clone(),
-                                    first: w[0],
-                                    first_action: act.clone(),
-                                    then: w[1],
-                                    then_action: act.clone(),
-                                    kind: o.kind,
-                                    symmetrical: sym,
-                                });
-                            }
-                        }
-                    }
-                    for w in sets.windows(2) {
-                        let (a, seq_a, fa) = &w[0];
-                        let (b, seq_b, ta) = &w[1];
-                        let firsts: Vec<RscIdx> = if *seq_a {
-                            a.last().copied().into_iter().collect()
-                        } else {
-                            a.clone()
-                        };
-                        let thens: Vec<RscIdx> = if *seq_b {
-                            b.first().copied().into_iter().collect()
-                        } else {
-                            b.clone()
-                        };
-                        for &f in &firsts {
-                            for &t in &thens {
-                                out.orders.push(Ordering {
-                                    id: o.id.clone(),
-                                    first: f,
-                                    first_action: fa.clone(),
-                                    then: t,
-                                    then_action: ta.clone(),
-                                    kind: o.kind,
-                                    symmetrical: sym,
-                                });
-                            }
-                        }
-                    }
+                    super::order_sets::unpack(o, &|id| resolve(c, cib, id), &mut out);
                 }
             }
             Constraint::Ticket(t) => {
-                let mut rscs = Vec::new();
+                // (resource, role): a set's own role applies to its members
+                // (`unpack_rsc_ticket_set`).
+                let mut rscs: Vec<(RscIdx, Option<Role>)> = Vec::new();
+                let top_role = t.rsc_role.as_deref().and_then(Role::parse);
                 if let Some(r) = &t.rsc {
-                    rscs = resolve(c, cib, r);
+                    rscs = resolve(c, cib, r).into_iter().map(|x| (x, top_role)).collect();
                 }
                 for s in &t.sets {
+                    let role = s.role.as_deref().and_then(Role::parse);
                     for r in &s.resources {
-                        rscs.extend(resolve(c, cib, r));
+                        rscs.extend(resolve(c, cib, r).into_iter().map(|x| (x, role)));
                     }
                 }
-                for r in rscs {
+                for (r, role) in rscs {
                     out.tickets.push(TicketDep {
                         rsc: r,
                         ticket: t.ticket.clone(),
                         loss_policy: t.loss_policy.clone().unwrap_or_else(|| "stop".into()),
-                        role: t.rsc_role.as_deref().and_then(Role::parse),
+                        role,
                     });
                 }
             }

@@ -245,8 +245,11 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
             continue;
         }
         // A pseudo stop on a guest node (implied by recovering its
-        // container) records nothing: the guest's history stays.
-        if a.task == "stop" && !(a.pseudo && c.nodes[n].is_guest()) {
+        // container) records nothing: the guest's history stays. A pending
+        // start recorded with call-id -1 sorts after the simulated stop, so
+        // the resource stays active there.
+        let guest_pseudo = a.pseudo && c.nodes[n].is_guest();
+        if a.task == "stop" && !guest_pseudo && !c.rscs[r].pending_start_on.contains(&n) {
             c.rscs[r].running_on.retain(|&x| x != n);
         }
     }
@@ -255,7 +258,9 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         let (Some(r), Some(n)) = (a.rsc, a.node) else { continue };
         if a.task == "start" && c.rscs[r].is_primitive() {
             if !c.rscs[r].running_on.contains(&n) {
+                // Re-unpacking lists active nodes in status order.
                 c.rscs[r].running_on.push(n);
+                c.rscs[r].running_on.sort_unstable();
             }
             c.rscs[r].failed = false;
             c.rscs[r].role = if c.in_promotable(r) {

@@ -443,13 +443,15 @@ fn unpack_one(c: &mut Cluster, st: &NodeState, fence: bool) -> bool {
                 }
             }
             NodeKind::Remote => {
+                // With shutdown locks, a remote node's history is needed
+                // even while its connection is down.
                 let Some(r) = c.nodes[n].remote.conn else { return false };
-                if !role_started(c, r) {
+                if !c.options.shutdown_lock && !role_started(c, r) {
                     return false;
                 }
             }
             NodeKind::Cluster => {
-                if !c.options.stonith_enabled && !c.nodes[n].online {
+                if !c.options.stonith_enabled && !c.options.shutdown_lock && !c.nodes[n].online {
                     return false;
                 }
             }

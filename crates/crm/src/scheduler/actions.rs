@@ -28,6 +28,9 @@ pub struct Action {
     pub reason: Option<String>,
     /// For fencing: reboot/off/on.
     pub fence_op: Option<String>,
+    /// For `requires_any` pseudo-actions: how many ONE_OR_MORE inputs must
+    /// be runnable (0 = an ordinary action; 1 for clone "running").
+    pub required_runnable: usize,
 }
 
 /// Ordering flags.
@@ -40,6 +43,8 @@ pub mod flags {
     pub const ASYMMETRICAL: u32 = 16;
     /// "then" is runnable if any of its ONE_OR_MORE "firsts" is.
     pub const ONE_OR_MORE: u32 = 32;
+    /// Inverse of a symmetrical mandatory ordering (marker only).
+    pub const INVERSE: u32 = 64;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +62,7 @@ pub struct ActionSet {
 }
 
 impl ActionSet {
-    fn add(
+    pub(super) fn add(
         &mut self,
         rsc: Option<RscIdx>,
         task: &str,
@@ -84,6 +89,7 @@ impl ActionSet {
             pseudo: false,
             reason: None,
             fence_op: None,
+            required_runnable: 0,
         });
         self.index.insert(key, id);
         id
@@ -102,14 +108,14 @@ impl ActionSet {
             .collect()
     }
 
-    fn order(&mut self, first: usize, then: usize, flags: u32) {
+    pub(super) fn order(&mut self, first: usize, then: usize, flags: u32) {
         if first != then {
             self.edges.push(Edge { first, then, flags });
         }
     }
 }
 
-fn is_group(c: &Cluster, r: RscIdx) -> bool {
+pub(super) fn is_group(c: &Cluster, r: RscIdx) -> bool {
     matches!(c.rscs[r].variant, Variant::Group | Variant::Clone { .. })
 }
 
@@ -252,18 +258,32 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         } else if o.kind == OrderKind::Mandatory && matches!(o.first_action.as_str(), "start" | "promote") {
             f_flags |= flags::RUNNABLE_LEFT;
         }
-        connect(&mut s, c, o.first, &fa, o.then, &ta, f_flags);
+        if o.clone_min > 0 {
+            super::clone_order::order_clone_min(&mut s, c, o, f_flags);
+        } else if !super::clone_order::connect_interleaved(&mut s, c, o.first, &o.first_action, o.then, &ta, f_flags) {
+            connect(&mut s, c, o.first, &fa, o.then, &ta, f_flags);
+        }
         if o.symmetrical && o.kind != OrderKind::Serialize {
             let inv_first = invert(&o.then_action);
             let inv_then = invert(&o.first_action);
             if let (Some(itf), Some(itt)) = (inv_first, inv_then) {
                 let itf = map_first_action(c, o.then, itf);
                 let fl = if o.kind == OrderKind::Mandatory {
-                    flags::IMPLIES_FIRST
+                    flags::INVERSE
                 } else {
                     0
                 };
-                connect(&mut s, c, o.then, &itf, o.first, itt, fl);
+                if !super::clone_order::connect_interleaved(
+                    &mut s,
+                    c,
+                    o.then,
+                    inv_first.unwrap_or(""),
+                    o.first,
+                    itt,
+                    fl,
+                ) {
+                    connect(&mut s, c, o.then, &itf, o.first, itt, fl);
+                }
             }
         }
     }
@@ -317,7 +337,7 @@ fn invert(task: &str) -> Option<&'static str> {
 
 /// Orderings where a collective resource comes first use its "completed"
 /// pseudo-action.
-fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
+pub(super) fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
     if is_group(c, r) {
         match task {
             "start" => "running".into(),
@@ -342,6 +362,11 @@ fn connect(s: &mut ActionSet, c: &Cluster, first: RscIdx, first_task: &str, then
     } else {
         s.of(then, then_task)
     };
+    // An ordering with a clone as "then" also applies to each instance
+    // (`pcmk__multi_update_actions`).
+    if matches!(c.rscs[then].variant, Variant::Clone { .. }) {
+        thens.extend(super::clone_order::instance_actions(s, c, then, then_task));
+    }
     // An ordering with a group as "then" applies to each member
     // (`pcmk__group_update_ordered_actions`).
     if matches!(c.rscs[then].variant, Variant::Group) && matches!(then_task, "start" | "stop" | "promote" | "demote") {
@@ -806,7 +831,8 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
     for _ in 0..1000 {
         let mut changed = false;
         for (&t, firsts) in &any_of {
-            if s.actions[t].runnable && !firsts.iter().any(|&f| s.actions[f].runnable) {
+            let need = s.actions[t].required_runnable.max(1);
+            if s.actions[t].runnable && firsts.iter().filter(|&&f| s.actions[f].runnable).count() < need {
                 s.actions[t].runnable = false;
                 changed = true;
             }
@@ -851,7 +877,7 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
             }
             // A blocked, unmanaged resource's unrunnable stop blocks
             // whatever must come after it.
-            if e.flags & (flags::IMPLIES_THEN | flags::IMPLIES_FIRST | flags::RESTART) != 0
+            if e.flags & (flags::IMPLIES_THEN | flags::IMPLIES_FIRST | flags::INVERSE | flags::RESTART) != 0
                 && s.actions[f].task == "stop"
                 && !s.actions[f].runnable
                 && s.actions[t].runnable

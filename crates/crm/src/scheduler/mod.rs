@@ -5,6 +5,7 @@
 //! order, action creation, orderings and flag propagation, graph.
 
 pub mod actions;
+mod clone_order;
 pub mod constraints;
 pub mod graph;
 pub mod placement;

@@ -246,11 +246,8 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     for o in &cons.orders {
         let fa = map_first_action(c, o.first, &o.first_action);
         let ta = o.then_action.clone();
-        // A clone's "running" only becomes required for printing, so it
-        // does not force restarts of what comes after it.
-        let first_is_clone = matches!(c.rscs[o.first].variant, Variant::Clone { .. });
         let mut f_flags = match o.kind {
-            OrderKind::Mandatory if !first_is_clone => flags::IMPLIES_THEN,
+            OrderKind::Mandatory => flags::IMPLIES_THEN,
             _ => 0,
         };
         if o.kind == OrderKind::Mandatory && !o.symmetrical {
@@ -828,6 +825,26 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
             any_of.entry(e.then).or_default().push(e.first);
         }
     }
+    let summary = super::clone_order::summary_inputs(c, s);
+    // `action_flags_for_ordering`: a clone's pseudo-action seen from an
+    // action on one node only summarises the instances on that node.
+    let first_optional = |s: &ActionSet, f: usize, t: usize| -> bool {
+        match summary.get(&f) {
+            Some(leaves) => {
+                let then = &s.actions[t];
+                let node = then.node.or_else(|| {
+                    then.rsc
+                        .filter(|&r| matches!(c.rscs[r].variant, Variant::Group) && then.task == "start")
+                        .and_then(|r| c.rscs[r].assigned)
+                });
+                leaves
+                    .iter()
+                    .filter(|&&l| node.is_none() || s.actions[l].node == node)
+                    .all(|&l| s.actions[l].optional)
+            }
+            None => s.actions[f].optional,
+        }
+    };
     for _ in 0..1000 {
         let mut changed = false;
         for (&t, firsts) in &any_of {
@@ -840,7 +857,7 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
         for i in 0..s.edges.len() {
             let e = s.edges[i];
             let (f, t) = (e.first, e.then);
-            if e.flags & flags::IMPLIES_THEN != 0 && !s.actions[f].optional && s.actions[t].optional {
+            if e.flags & flags::IMPLIES_THEN != 0 && !first_optional(s, f, t) && s.actions[t].optional {
                 // An optional start of a resource that stays put only
                 // becomes required (a restart) if it is active.
                 s.actions[t].optional = false;

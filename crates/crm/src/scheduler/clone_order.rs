@@ -194,3 +194,20 @@ pub(super) fn connect_interleaved(
     }
     true
 }
+
+/// For each clone pseudo-action, the instance actions it summarises
+/// (`summary_action_flags`): a clone's "running" counts as required for
+/// ordering purposes only when some instance start is required.
+pub(super) fn summary_inputs(c: &Cluster, s: &ActionSet) -> std::collections::HashMap<usize, Vec<usize>> {
+    let mut out = std::collections::HashMap::new();
+    for a in &s.actions {
+        let Some(r) = a.rsc else { continue };
+        if !is_clone(c, r) || a.node.is_some() {
+            continue;
+        }
+        let task = child_task(&a.task);
+        let leaves: Vec<usize> = c.primitives_of(r).into_iter().flat_map(|p| s.of(p, task)).collect();
+        out.insert(a.id, leaves);
+    }
+    out
+}

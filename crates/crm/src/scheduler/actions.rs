@@ -868,11 +868,9 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
             }
             if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
                 s.actions[t].runnable = false;
-                let replace = s.actions[t]
-                    .reason
-                    .as_deref()
-                    .is_none_or(|r| r.starts_with("required "));
-                if replace && s.actions[f].rsc != s.actions[t].rsc {
+                // Like `pe_action_set_reason(..., false)`: the first reason
+                // (even "required ...") stays.
+                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
                     s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
                 }
                 changed = true;

@@ -159,10 +159,28 @@ pub fn apply_tickets(c: &mut Cluster, cons: &Constraints) {
     }
 }
 
+/// `all_coloc` of `distribute_children`: fewer instances than available
+/// nodes, so colocation preferences decide which nodes get one.
+fn clone_all_coloc(c: &Cluster, cl: RscIdx) -> bool {
+    let Variant::Clone { clone_max, .. } = c.rscs[cl].variant else {
+        return false;
+    };
+    clone_max < c.nodes.iter().filter(|n| n.can_run()).count()
+}
+
+fn is_true(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "y")
+}
+
 /// Assignment state.
 pub struct Assigner<'a> {
     pub c: &'a mut Cluster,
     pub colocs: Vec<Coloc>,
+    /// Clone-with-clone colocations copied to each dependent instance.
+    inst_this_with: Vec<Coloc>,
+    /// Colocations with a clone copied to each of its instances as primary
+    /// (only consulted for the instances' own preferences).
+    inst_with_this: Vec<Coloc>,
     role_locations: Vec<(RscIdx, NodeIdx, Score, Role)>,
     tickets: Vec<super::constraints::TicketDep>,
     allocating: Vec<bool>,
@@ -179,6 +197,8 @@ impl<'a> Assigner<'a> {
         let n = c.rscs.len();
         let nn = c.nodes.len();
         let mut colocs = Vec::new();
+        let mut inst_this_with = Vec::new();
+        let mut inst_with_this = Vec::new();
         // Internal group colocations come first.
         for g in 0..n {
             if matches!(c.rscs[g].variant, Variant::Group) {
@@ -214,24 +234,47 @@ impl<'a> Assigner<'a> {
                     None => continue,
                 }
             }
-            // "clone with R": every instance (its first member for cloned
-            // groups) is colocated with R.
-            if matches!(c.rscs[co.dependent].variant, Variant::Clone { .. })
-                && !matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
-            {
-                for &inst in &c.rscs[co.dependent].children.clone() {
-                    let target = if c.rscs[inst].is_primitive() {
-                        Some(inst)
-                    } else {
-                        c.rscs[inst].children.first().copied()
-                    };
-                    if let Some(t) = target {
-                        let mut x = co.clone();
-                        x.dependent = t;
-                        colocs.push(x);
+            // "clone with R": the clone's colocations reach its instances
+            // (`append_parent_colocation`), positive finite ones only when
+            // not every node gets an instance.
+            if matches!(c.rscs[co.dependent].variant, Variant::Clone { .. }) {
+                let all = clone_all_coloc(c, co.dependent);
+                let primary_is_clone = matches!(c.rscs[co.primary].variant, Variant::Clone { .. });
+                if all || co.score < 0 || co.score >= INFINITY {
+                    for &inst in &c.rscs[co.dependent].children.clone() {
+                        let target = if c.rscs[inst].is_primitive() {
+                            Some(inst)
+                        } else {
+                            c.rscs[inst].children.first().copied()
+                        };
+                        if let Some(t) = target {
+                            let mut x = co.clone();
+                            x.dependent = t;
+                            if primary_is_clone {
+                                inst_this_with.push(x);
+                            } else {
+                                colocs.push(x);
+                            }
+                        }
                     }
                 }
-                continue;
+                if !primary_is_clone {
+                    continue;
+                }
+            }
+            // "R with clone": instances take R's preferences into account
+            // only when not every node gets an instance (or to avoid it).
+            if matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
+                && co.influence
+                && (co.score < 0 || clone_all_coloc(c, co.primary))
+            {
+                for &inst in &c.rscs[co.primary].children.clone() {
+                    if let Some(t) = c.primitives_of(inst).first().copied() {
+                        let mut x = co.clone();
+                        x.primary = t;
+                        inst_with_this.push(x);
+                    }
+                }
             }
             colocs.push(co);
         }
@@ -239,6 +282,8 @@ impl<'a> Assigner<'a> {
         Assigner {
             c,
             colocs,
+            inst_this_with,
+            inst_with_this,
             role_locations: cons.role_locations.clone(),
             tickets: cons.tickets.clone(),
             allocating: vec![false; n],
@@ -669,11 +714,14 @@ impl<'a> Assigner<'a> {
         self.allocating[r] = true;
 
         // Colocations where r is the dependent: place the primary first.
-        let this_with: Vec<usize> = (0..self.colocs.len())
-            .filter(|&i| self.colocs[i].dependent == r)
+        let this_with: Vec<Coloc> = self
+            .colocs
+            .iter()
+            .chain(self.inst_this_with.iter())
+            .filter(|co| co.dependent == r)
+            .cloned()
             .collect();
-        for i in this_with {
-            let co = self.colocs[i].clone();
+        for co in this_with {
             let archive = if co.dependent_role >= Role::Promoted || (co.score < 0 && co.score > -INFINITY) {
                 Some(self.c.rscs[r].allowed.clone())
             } else {
@@ -688,11 +736,14 @@ impl<'a> Assigner<'a> {
             }
         }
         // Colocations where r is the primary: take dependents' preferences.
-        let with_this: Vec<usize> = (0..self.colocs.len())
-            .filter(|&i| self.colocs[i].primary == r && self.colocs[i].influence)
+        let with_this: Vec<Coloc> = self
+            .colocs
+            .iter()
+            .chain(self.inst_with_this.iter())
+            .filter(|co| co.primary == r && co.influence)
+            .cloned()
             .collect();
-        for i in with_this {
-            let co = self.colocs[i].clone();
+        for co in with_this {
             let factor = co.score as f64 / INFINITY as f64;
             let mut table = self.c.rscs[r].allowed.clone();
             self.add_colocated_node_scores(co.dependent, &mut table, co.node_attribute.as_deref(), factor, true);
@@ -878,6 +929,22 @@ impl<'a> Assigner<'a> {
                 return;
             }
         }
+        if matches!(self.c.rscs[primary].variant, Variant::Clone { .. }) && self.interleaved_with(dep, primary) {
+            match self.compatible_instance(dep, primary) {
+                Some(inst) => {
+                    let mut x = co.clone();
+                    x.primary = inst;
+                    self.apply_coloc_to_weights(dep, &x);
+                }
+                None if co.score >= INFINITY => {
+                    for a in self.c.rscs[dep].allowed.iter_mut() {
+                        *a = Some(-INFINITY);
+                    }
+                }
+                None => {}
+            }
+            return;
+        }
         if matches!(self.c.rscs[primary].variant, Variant::Clone { .. }) {
             // Nodes where an instance (in the required role) will run.
             let mut with: Vec<NodeIdx> = Vec::new();
@@ -932,6 +999,35 @@ impl<'a> Assigner<'a> {
         if co.score <= -INFINITY || co.score >= INFINITY || self.any_available(&work) {
             self.c.rscs[dep].allowed = work;
         }
+    }
+
+    /// Whether the instance `dep` is colocated instance-by-instance with the
+    /// clone `primary`: its own clone has `interleave=true` and both allow
+    /// the same number of instances per node.
+    fn interleaved_with(&self, dep: RscIdx, primary: RscIdx) -> bool {
+        let top = self.c.top_parent(dep);
+        if top == primary || !self.c.rscs[top].meta.get("interleave").is_some_and(|v| is_true(v)) {
+            return false;
+        }
+        match (&self.c.rscs[top].variant, &self.c.rscs[primary].variant) {
+            (Variant::Clone { clone_node_max: a, .. }, Variant::Clone { clone_node_max: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+
+    /// `find_compatible_child` while placing `dep`: the instance of
+    /// `primary` placed on the best node `dep` may use.
+    fn compatible_instance(&self, dep: RscIdx, primary: RscIdx) -> Option<RscIdx> {
+        let allowed = &self.c.rscs[dep].allowed;
+        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).filter(|&n| allowed[n].is_some()).collect();
+        nodes.sort_by(|&a, &b| self.compare_nodes(dep, a, b, None));
+        nodes.into_iter().find_map(|n| {
+            self.c.rscs[primary].children.iter().copied().find(|&k| {
+                let prims = self.c.primitives_of(k);
+                !prims.iter().any(|&p| self.c.rscs[p].blocked)
+                    && prims.first().and_then(|&p| self.c.rscs[p].assigned) == Some(n)
+            })
+        })
     }
 
     /// `pcmk__add_colocated_node_scores` (with `pcmk__coloc_select_active`

@@ -589,7 +589,7 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
             if loc == node {
                 if let Some(p) = matching(inst) {
                     if c.rscs[p].running_on.is_empty() {
-                        return HistoryTarget::Rsc(p);
+                        return clean_instance_or_orphan(c, node, top, p);
                     }
                     skip_inactive = true;
                 }
@@ -599,8 +599,21 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
         }
     }
     match (skip_inactive, inactive) {
-        (false, Some(p)) => HistoryTarget::Rsc(p),
+        (false, Some(p)) => clean_instance_or_orphan(c, node, top, p),
         _ => HistoryTarget::CloneOrphan(top),
+    }
+}
+
+/// Instances that do not need fencing found on an offline or unclean node
+/// are orphans unless the clone has an instance for every node, so that
+/// they do not use up an instance number a clean node could use.
+fn clean_instance_or_orphan(c: &Cluster, node: NodeIdx, top: RscIdx, p: RscIdx) -> HistoryTarget {
+    let universal = matches!(c.rscs[top].variant, Variant::Clone { clone_max, .. } if clone_max == c.nodes.len());
+    let n = &c.nodes[node];
+    if !c.rscs[p].requires_fencing && (!n.online || n.unclean) && !universal {
+        HistoryTarget::CloneOrphan(top)
+    } else {
+        HistoryTarget::Rsc(p)
     }
 }
 

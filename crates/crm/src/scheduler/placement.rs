@@ -181,6 +181,8 @@ pub struct Assigner<'a> {
     /// Colocations with a clone copied to each of its instances as primary
     /// (only consulted for the instances' own preferences).
     inst_with_this: Vec<Coloc>,
+    /// The score a resource had on the node it was assigned to.
+    chosen_weight: Vec<Score>,
     role_locations: Vec<(RscIdx, NodeIdx, Score, Role)>,
     tickets: Vec<super::constraints::TicketDep>,
     allocating: Vec<bool>,
@@ -284,6 +286,7 @@ impl<'a> Assigner<'a> {
             colocs,
             inst_this_with,
             inst_with_this,
+            chosen_weight: vec![0; n],
             role_locations: cons.role_locations.clone(),
             tickets: cons.tickets.clone(),
             allocating: vec![false; n],
@@ -796,6 +799,7 @@ impl<'a> Assigner<'a> {
         }
         self.c.rscs[r].provisional = false;
         self.c.rscs[r].assigned = chosen;
+        self.chosen_weight[r] = chosen.and_then(|n| self.c.rscs[r].allowed[n]).unwrap_or(0);
         match chosen {
             None => self.c.rscs[r].next_role = Role::Stopped,
             Some(n) => {
@@ -911,7 +915,11 @@ impl<'a> Assigner<'a> {
         if self.c.rscs[primary].provisional {
             return;
         }
-        // Role filters.
+        if matches!(self.c.rscs[primary].variant, Variant::Clone { .. }) {
+            self.apply_clone_coloc(dep, co);
+            return;
+        }
+        // Role filters (`pcmk__colocation_affects`).
         let dep_next = self.c.rscs[dep].next_role;
         let pri_next = self.c.rscs[primary].next_role;
         if co.score > 0 {
@@ -928,52 +936,6 @@ impl<'a> Assigner<'a> {
             if co.primary_role != Role::Unknown && co.primary_role == pri_next {
                 return;
             }
-        }
-        if matches!(self.c.rscs[primary].variant, Variant::Clone { .. }) && self.interleaved_with(dep, primary) {
-            match self.compatible_instance(dep, primary) {
-                Some(inst) => {
-                    let mut x = co.clone();
-                    x.primary = inst;
-                    self.apply_coloc_to_weights(dep, &x);
-                }
-                None if co.score >= INFINITY => {
-                    for a in self.c.rscs[dep].allowed.iter_mut() {
-                        *a = Some(-INFINITY);
-                    }
-                }
-                None => {}
-            }
-            return;
-        }
-        if matches!(self.c.rscs[primary].variant, Variant::Clone { .. }) {
-            // Nodes where an instance (in the required role) will run.
-            let mut with: Vec<NodeIdx> = Vec::new();
-            for p in self.c.primitives_of(primary) {
-                let rp = &self.c.rscs[p];
-                if co.primary_role != Role::Unknown && rp.next_role != co.primary_role {
-                    continue;
-                }
-                if let Some(n) = rp.assigned {
-                    if !with.contains(&n) {
-                        with.push(n);
-                    }
-                }
-            }
-            let mut work = self.c.rscs[dep].allowed.clone();
-            for (n, slot) in work.iter_mut().enumerate() {
-                let Some(w) = *slot else { continue };
-                if with.contains(&n) {
-                    if co.score < INFINITY {
-                        *slot = Some(score::add(co.score, w));
-                    }
-                } else if co.score >= INFINITY {
-                    *slot = Some(score::add(-INFINITY, w));
-                }
-            }
-            if co.score <= -INFINITY || co.score >= INFINITY || self.any_available(&work) {
-                self.c.rscs[dep].allowed = work;
-            }
-            return;
         }
         let attr = co.node_attribute.as_deref().unwrap_or("#id");
         let pnode = self.c.rscs[primary].assigned;
@@ -998,6 +960,101 @@ impl<'a> Assigner<'a> {
         }
         if co.score <= -INFINITY || co.score >= INFINITY || self.any_available(&work) {
             self.c.rscs[dep].allowed = work;
+        }
+    }
+
+    /// `pcmk__clone_apply_coloc_score` while placing `dep`: role-specific
+    /// colocations with a promotable clone use the nodes of instances in
+    /// that role; interleaved clones pair instances; mandatory ones allow
+    /// only nodes with an instance; optional ones apply each instance.
+    fn apply_clone_coloc(&mut self, dep: RscIdx, co: &Coloc) {
+        let primary = co.primary;
+        let promotable = matches!(self.c.rscs[primary].variant, Variant::Clone { promotable: true, .. });
+        if promotable && co.primary_role != Role::Unknown {
+            self.update_dependent_with_promotable(dep, co);
+            return;
+        }
+        if self.interleaved_with(dep, primary) {
+            match self.compatible_instance(dep, primary) {
+                Some(inst) => {
+                    let mut x = co.clone();
+                    x.primary = inst;
+                    self.apply_coloc_to_weights(dep, &x);
+                }
+                None if co.score >= INFINITY => {
+                    for a in self.c.rscs[dep].allowed.iter_mut() {
+                        *a = Some(-INFINITY);
+                    }
+                }
+                None => {}
+            }
+            return;
+        }
+        let kids = self.c.rscs[primary].children.clone();
+        if co.score >= INFINITY {
+            let with: Vec<NodeIdx> = kids
+                .iter()
+                .filter(|&&k| !self.c.primitives_of(k).iter().any(|&p| self.c.rscs[p].blocked))
+                .filter_map(|&k| self.instance_node(k))
+                .collect();
+            for (n, slot) in self.c.rscs[dep].allowed.iter_mut().enumerate() {
+                if slot.is_some() && !with.contains(&n) {
+                    *slot = Some(-INFINITY);
+                }
+            }
+            return;
+        }
+        for k in kids {
+            let mut x = co.clone();
+            x.primary = k;
+            self.apply_coloc_to_weights(dep, &x);
+        }
+    }
+
+    /// Where an instance (primitive or group) is placed.
+    fn instance_node(&self, k: RscIdx) -> Option<NodeIdx> {
+        self.c.primitives_of(k).first().and_then(|&p| self.c.rscs[p].assigned)
+    }
+
+    /// `pcmk__update_dependent_with_promotable`: nodes of the instances
+    /// that will have the colocation's role get the (optional) score; a
+    /// mandatory colocation bans every other node and adds the instance's
+    /// own placement score.
+    fn update_dependent_with_promotable(&mut self, dep: RscIdx, co: &Coloc) {
+        let attr = co.node_attribute.clone().unwrap_or_else(|| "#uname".into());
+        let mut affected: Vec<(NodeIdx, Score)> = Vec::new();
+        for k in self.c.rscs[co.primary].children.clone() {
+            let Some(n) = self.instance_node(k) else { continue };
+            if self.c.rscs[k].next_role != co.primary_role {
+                continue;
+            }
+            if co.score < INFINITY {
+                let value = self.c.nodes[n].attrs.get(&attr).map(|v| v.to_ascii_lowercase());
+                for m in 0..self.c.nodes.len() {
+                    let Some(w) = self.c.rscs[dep].allowed[m] else { continue };
+                    if self.c.nodes[m].attrs.get(&attr).map(|v| v.to_ascii_lowercase()) == value {
+                        self.c.rscs[dep].allowed[m] = Some(score::add(w, co.score));
+                    }
+                }
+            }
+            let first = self.c.primitives_of(k).first().copied().unwrap_or(k);
+            affected.push((n, self.chosen_weight[first]));
+        }
+        if co.score >= INFINITY && (co.dependent_role != Role::Promoted || co.primary_role != Role::Promoted) {
+            // `node_list_exclude(..., TRUE)`.
+            for n in 0..self.c.nodes.len() {
+                let Some(w) = self.c.rscs[dep].allowed[n] else {
+                    if affected.iter().any(|&(m, _)| m == n) {
+                        self.c.rscs[dep].allowed[n] = Some(-INFINITY);
+                    }
+                    continue;
+                };
+                let merged = affected
+                    .iter()
+                    .find(|&&(m, _)| m == n)
+                    .map(|&(_, aw)| score::add(w, aw));
+                self.c.rscs[dep].allowed[n] = Some(merged.unwrap_or(-INFINITY));
+            }
         }
     }
 

@@ -24,6 +24,7 @@ pub mod engine;
 pub mod faults;
 pub mod history;
 pub mod invariants;
+pub mod latency;
 pub mod network;
 pub mod node;
 pub mod packets;

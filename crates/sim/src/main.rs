@@ -36,6 +36,32 @@ struct Cli {
 enum Command {
     /// A narrated five-node run: formation, ordering, crash, re-formation, rejoin.
     Demo,
+    /// Delivery latency under packet loss (virtual time; one sender at a fixed rate).
+    Latency {
+        /// Loss probability per datagram copy, e.g. 0.05.
+        #[arg(long, default_value_t = 0.05)]
+        loss: f64,
+        /// Messages per second from the sender.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        /// Sending node (1 = the ring's representative).
+        #[arg(long, default_value_t = 1)]
+        sender: usize,
+        /// Measured virtual seconds.
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+        /// Message size in bytes.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// One-way network latency in µs.
+        #[arg(long, default_value_t = 100)]
+        latency_us: u64,
+        /// corosync `token` in ms (650 ms per node beyond two is added).
+        #[arg(long, default_value_t = 3000)]
+        token_ms: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn main() -> Result<ExitCode> {
@@ -52,6 +78,45 @@ fn main() -> Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+        (
+            Some(Command::Latency {
+                loss,
+                rate,
+                sender,
+                secs,
+                size,
+                latency_us,
+                token_ms,
+                seed,
+            }),
+            _,
+            _,
+        ) => {
+            let opts = sim::latency::LatencyOptions {
+                nodes: nodes.unwrap_or(3),
+                loss: *loss,
+                latency: std::time::Duration::from_micros(*latency_us),
+                jitter: std::time::Duration::from_micros(*latency_us / 2),
+                rate: *rate,
+                sender: *sender,
+                size: *size,
+                duration: std::time::Duration::from_secs(*secs),
+                token: std::time::Duration::from_millis(*token_ms),
+                seed: *seed,
+            };
+            let wall = WallClock::now();
+            let report = sim::latency::measure(&opts);
+            println!("{opts:?}");
+            println!("{report}");
+            println!("({:.1} s wall)", wall.elapsed().as_secs_f64());
+            Ok(
+                if report.membership_changes == 0 && report.delivered == report.submitted * (opts.nodes as u64 - 1) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
+        }
         (None, Some(seed), None) => Ok(single(seed, nodes, cli.verbose)),
         (None, None, Some(range)) => sweep(range, nodes, cli.threads),
         _ => bail!("give --seed S, --seeds A..B or the demo subcommand (see --help)"),

@@ -21,7 +21,7 @@ pub mod wire;
 mod node;
 
 pub use config::{Config, ConfigError};
-pub use node::{SubmitError, Totem};
+pub use node::{SubmitError, Totem, MESSAGE_MAX};
 pub use srp::{ConfigurationChange, ConfigurationKind, Event, MembState, Stats};
 pub use time::Instant;
 pub use wire::{NodeId, RingId};

@@ -76,6 +76,8 @@ pub enum Event {
 pub struct Stats {
     pub orf_token_tx: u64,
     pub orf_token_rx: u64,
+    /// Tokens sent again because they did not come back in time (or a held one released).
+    pub orf_token_retx: u64,
     pub memb_merge_detect_tx: u64,
     pub memb_merge_detect_rx: u64,
     pub memb_join_tx: u64,

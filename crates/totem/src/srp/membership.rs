@@ -12,6 +12,7 @@ impl Srp {
         self.originated_orf_token = false;
         sets::merge(&mut self.my_proc_list, &[self.my_id]);
         self.timers.cancel(Timer::TokenRetransmit);
+        self.token_sent_at = None;
         self.timers.cancel(Timer::TokenLoss);
         self.timers.cancel(Timer::MergeDetect);
         self.timers.cancel(Timer::Hold);
@@ -400,7 +401,9 @@ impl Srp {
         self.stats.memb_commit_token_tx += 1;
         self.send_to(next, &Message::CommitToken(token.clone()));
         self.saved_token = Some(SavedToken::Commit(token));
-        self.set_timer(Timer::TokenRetransmit, self.config.token_retransmit);
+        self.token_sent_at = Some(self.now);
+        self.token_resends = 0;
+        self.arm_token_retransmit();
     }
 
     fn old_ring_state_save(&mut self) {
@@ -501,18 +504,31 @@ impl Srp {
         self.recovery_queue.reinit(0);
     }
 
+    /// Resends the saved token, or sends a held one for the first time.
     pub(super) fn token_retransmit_timeout(&mut self) {
         if matches!(self.state, MembState::Gather) {
             return;
         }
         self.token_retransmit();
-        self.set_timer(Timer::TokenRetransmit, self.config.token_retransmit);
+        self.arm_token_retransmit();
     }
 
     pub(super) fn hold_timeout(&mut self) {
         if matches!(self.state, MembState::Operational | MembState::Recovery) {
             self.token_retransmit();
+            self.arm_token_retransmit();
         }
+    }
+
+    /// The next token retransmission: soon after a forwarded ORF or commit token (see
+    /// [`super::rotation`]), after the configured timer for a held one.
+    pub(super) fn arm_token_retransmit(&mut self) {
+        let cap = self.config.token_retransmit;
+        let wait = match self.token_sent_at {
+            Some(_) => self.rotation.retransmit_after(self.token_resends, cap),
+            None => cap,
+        };
+        self.set_timer(Timer::TokenRetransmit, wait);
     }
 
     /// Re-sends the saved token copy unchanged.
@@ -522,6 +538,16 @@ impl Srp {
             Some(SavedToken::Commit(t)) => Message::CommitToken(t.clone()),
             None => return,
         };
+        if self.token_sent_at.is_none() {
+            // A held token going out for the first time.
+            self.token_sent_at = Some(self.now);
+            self.token_resends = 0;
+        } else {
+            self.token_resends = self.token_resends.saturating_add(1);
+            if matches!(msg, Message::OrfToken(_)) {
+                self.stats.orf_token_retx += 1;
+            }
+        }
         let target = self.token_target;
         self.send_to(target, &msg);
     }

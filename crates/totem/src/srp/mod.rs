@@ -11,6 +11,7 @@ mod events;
 mod membership;
 mod receive;
 mod recovery;
+mod rotation;
 mod seq;
 mod sets;
 mod sort_queue;
@@ -133,6 +134,12 @@ pub struct Srp {
     my_token_held: bool,
     saved_token: Option<SavedToken>,
     token_target: NodeId,
+    /// When the saved ORF token first went out (`None` while we hold it).
+    token_sent_at: Option<Instant>,
+    /// Retransmissions of the saved token so far (the next wait doubles with each).
+    token_resends: u32,
+    /// Recent rotation times, for the fast token retransmission.
+    rotation: rotation::RotationClock,
 
     timers: Timers,
     transmits: VecDeque<Transmit>,
@@ -205,6 +212,9 @@ impl Srp {
             my_token_held: false,
             saved_token: None,
             token_target: my_id,
+            token_sent_at: None,
+            token_resends: 0,
+            rotation: rotation::RotationClock::default(),
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),

@@ -21,7 +21,7 @@ impl Srp {
             self.foreign_sender(mcast.system_from, "foreign message");
             return;
         }
-        if mcast.system_from != self.my_id {
+        if mcast.system_from != self.my_id && self.proves_token_passed(mcast.seq) {
             // Only the token holder multicasts: the token has moved on from us.
             self.timers.cancel(Timer::TokenRetransmit);
         }
@@ -45,6 +45,19 @@ impl Srp {
         self.update_aru();
         if self.state == MembState::Operational {
             self.deliver_to_app(false, self.my_high_seq_received);
+        }
+    }
+
+    /// Whether a message numbered `seq` can only have been sent after the token we sent
+    /// last arrived: it carries a number above any that token had handed out. corosync
+    /// cancels the token retransmission on any foreign message, but a message the previous
+    /// holder sent just before the token can arrive after it (jitter, a second link); if
+    /// the token we forwarded was lost, that cancel leaves it lost until the token timeout
+    /// and the ring re-forms for nothing.
+    fn proves_token_passed(&self, seq: u32) -> bool {
+        match &self.saved_token {
+            Some(super::SavedToken::Orf(t)) => seq::lt(t.seq, seq),
+            _ => true,
         }
     }
 

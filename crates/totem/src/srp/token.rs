@@ -28,6 +28,13 @@ impl Srp {
             return;
         }
 
+        if let Some(sent) = self.token_sent_at.take() {
+            // Karn: a rotation that needed a resend says nothing about the usual one.
+            if self.token_resends == 0 {
+                self.rotation.sample(self.now - sent);
+            }
+        }
+
         // Idle detection: merge-detect and token hold.
         if token.seq == self.my_last_seq {
             if !self.timers.is_set(Timer::MergeDetect) {
@@ -96,7 +103,7 @@ impl Srp {
 
         self.token_send(token, forward);
         self.set_timer(Timer::TokenLoss, self.config.token);
-        self.set_timer(Timer::TokenRetransmit, self.config.token_retransmit);
+        self.arm_token_retransmit();
         if is_rep && self.my_token_held {
             self.set_timer(Timer::Hold, self.config.hold);
         }
@@ -151,6 +158,8 @@ impl Srp {
             self.stats.orf_token_tx += 1;
             self.send_to(next, &Message::OrfToken(token.clone()));
         }
+        self.token_sent_at = forward.then_some(self.now);
+        self.token_resends = 0;
         self.saved_token = Some(SavedToken::Orf(token));
     }
 
@@ -182,7 +191,7 @@ impl Srp {
         };
         self.token_send(token, true);
         self.set_timer(Timer::TokenLoss, self.config.token);
-        self.set_timer(Timer::TokenRetransmit, self.config.token_retransmit);
+        self.arm_token_retransmit();
     }
 
     /// Frees messages every member has (the token's aru seen one rotation ago) and we

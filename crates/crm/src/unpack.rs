@@ -920,7 +920,11 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
         }
     }
     process_rsc_state(c, r, n, role, on_fail);
-    if let Some(tr) = c.rscs[r].target_role {
+    // `get_target_role` ignores Started and (for promotable clones) Promoted.
+    if let Some(tr) = c.rscs[r]
+        .target_role
+        .filter(|t| matches!(t, Role::Stopped | Role::Unpromoted))
+    {
         let nr = c.rscs[r].next_role;
         if nr == Role::Unknown || tr < nr {
             set_next_role(c, r, tr);

@@ -7,6 +7,8 @@
 
 use std::cmp::Ordering as CmpOrdering;
 
+mod promotion;
+
 use super::constraints::{Coloc, Constraints};
 use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
 use crate::score::{self, Score, INFINITY};
@@ -183,6 +185,14 @@ pub struct Assigner<'a> {
     inst_with_this: Vec<Coloc>,
     /// The score a resource had on the node it was assigned to.
     chosen_weight: Vec<Score>,
+    /// Colocations with a clone on either side, as configured.
+    clone_level: Vec<Coloc>,
+    /// Promotion priority of promotable clone instances.
+    promo_priority: Vec<Score>,
+    /// Promotion sort index of promotable clone instances.
+    sort_index: Vec<Score>,
+    /// Next roles as unpacked (before placement filled them in).
+    initial_next: Vec<Role>,
     role_locations: Vec<(RscIdx, NodeIdx, Score, Role)>,
     tickets: Vec<super::constraints::TicketDep>,
     allocating: Vec<bool>,
@@ -201,6 +211,7 @@ impl<'a> Assigner<'a> {
         let mut colocs = Vec::new();
         let mut inst_this_with = Vec::new();
         let mut inst_with_this = Vec::new();
+        let mut clone_level = Vec::new();
         // Internal group colocations come first.
         for g in 0..n {
             if matches!(c.rscs[g].variant, Variant::Group) {
@@ -235,6 +246,11 @@ impl<'a> Assigner<'a> {
                     Some(&l) => co.primary = l,
                     None => continue,
                 }
+            }
+            if matches!(c.rscs[co.dependent].variant, Variant::Clone { .. })
+                || matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
+            {
+                clone_level.push(co.clone());
             }
             // "clone with R": the clone's colocations reach its instances
             // (`append_parent_colocation`), positive finite ones only when
@@ -281,12 +297,18 @@ impl<'a> Assigner<'a> {
             colocs.push(co);
         }
         let remaining = c.nodes.iter().map(|x| x.utilization.clone()).collect();
+        let promo_priority = c.rscs.iter().map(|r| r.priority).collect();
+        let initial_next = c.rscs.iter().map(|r| r.next_role).collect();
         Assigner {
             c,
             colocs,
             inst_this_with,
             inst_with_this,
             chosen_weight: vec![0; n],
+            clone_level,
+            promo_priority,
+            sort_index: vec![0; n],
+            initial_next,
             role_locations: cons.role_locations.clone(),
             tickets: cons.tickets.clone(),
             allocating: vec![false; n],
@@ -495,31 +517,42 @@ impl<'a> Assigner<'a> {
             Variant::Clone { clone_max, .. } => clone_max,
             _ => 0,
         };
+        if matches!(self.c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
+            self.add_promotion_scores(cl);
+        }
+        // `pcmk__clone_allocate`: primaries first, then the dependents'
+        // preferences go into the clone's own node scores.
+        let level = self.clone_level.clone();
+        for co in &level {
+            if co.dependent == cl {
+                self.assign(co.primary);
+            }
+        }
+        for co in &level {
+            if co.primary == cl && co.influence {
+                let factor = co.score as f64 / INFINITY as f64;
+                let mut table = self.c.rscs[cl].allowed.clone();
+                self.add_colocated_node_scores(
+                    co.dependent,
+                    &mut table,
+                    co.node_attribute.as_deref(),
+                    factor,
+                    true,
+                    true,
+                );
+                self.c.rscs[cl].allowed = table;
+            }
+        }
         // Order instances like `pcmk__cmp_instance`: instances whose current
-        // node may keep them first, then active ones, failed ones last,
-        // then by instance number.
+        // node may keep them first, then by priority, active ones, failed
+        // ones last, then by instance number.
         let mut kids = self.c.rscs[cl].children.clone();
         let current_of = |c: &Cluster, k: RscIdx| -> Option<NodeIdx> {
             c.primitives_of(k)
                 .iter()
                 .find_map(|&p| c.rscs[p].running_on.first().copied())
         };
-        let key = |this: &Self, k: RscIdx| {
-            let cur = current_of(this.c, k);
-            let prims = this.c.primitives_of(k);
-            let allowed_here =
-                cur.is_none_or(|n| prims.iter().all(|&p| this.c.rscs[p].allowed[n].is_some_and(|w| w >= 0)));
-            let usable = cur.filter(|_| allowed_here);
-            let failed = prims.iter().any(|&p| this.c.rscs[p].failed);
-            (
-                !allowed_here,
-                usable.is_none(),
-                usable.is_some_and(|n| !this.available(n)),
-                failed,
-                this.c.rscs[k].instance.unwrap_or(usize::MAX),
-            )
-        };
-        kids.sort_by_key(|&k| key(self, k));
+        kids.sort_by_key(|&k| self.instance_key(k));
         let available_nodes = (0..self.c.nodes.len()).filter(|&n| self.available(n)).count();
         let loop_max = clone_max.checked_div(available_nodes).unwrap_or(1).max(1);
         let mut per_node = vec![0usize; self.c.nodes.len()];
@@ -574,7 +607,7 @@ impl<'a> Assigner<'a> {
         self.allocating[cl] = false;
         self.c.rscs[cl].provisional = false;
         if matches!(self.c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
-            self.set_promotion_roles(cl);
+            self.set_instance_roles(cl);
         }
         let any = self
             .c
@@ -584,125 +617,47 @@ impl<'a> Assigner<'a> {
         self.c.rscs[cl].next_role = if any { Role::Started } else { Role::Stopped };
     }
 
-    /// Assigns one clone instance, keeping clone-node-max per node.
+    /// Sort key of `pcmk__cmp_instance`: instances active on a node they
+    /// may stay on first, then by priority, active ones, those whose node
+    /// can run resources, not failed, then by instance number.
+    fn instance_key(&self, k: RscIdx) -> (bool, Score, bool, bool, bool, usize) {
+        let prims = self.c.primitives_of(k);
+        let cur = prims.iter().find_map(|&p| self.c.rscs[p].running_on.first().copied());
+        let allowed_here = cur.is_none_or(|n| prims.iter().all(|&p| self.c.rscs[p].allowed[n].is_some_and(|w| w >= 0)));
+        let usable = cur.filter(|_| allowed_here);
+        let failed = prims.iter().any(|&p| self.c.rscs[p].failed);
+        (
+            !allowed_here,
+            -self.promo_priority[k],
+            usable.is_none(),
+            usable.is_some_and(|n| !self.available(n)),
+            failed && usable.is_some(),
+            self.c.rscs[k].instance.unwrap_or(usize::MAX),
+        )
+    }
+
+    /// Assigns one clone instance (`can_run_instance`): not on nodes that
+    /// cannot run resources, where the clone's own score is negative, or
+    /// that already have clone-node-max instances.
     fn assign_instance(&mut self, k: RscIdx, per_node: &[usize], clone_node_max: usize) {
         let prims = self.c.primitives_of(k);
+        let cl = self.c.top_parent(k);
         for (n, &count) in per_node.iter().enumerate() {
-            if count >= clone_node_max {
+            let parent = self.c.rscs[cl].allowed[n];
+            let ban = if !self.available(n) || count >= clone_node_max || parent.is_none() {
+                Some(-INFINITY)
+            } else {
+                parent.filter(|&w| w < 0)
+            };
+            if let Some(b) = ban {
                 for &p in &prims {
-                    self.c.rscs[p].allowed[n] = Some(-INFINITY);
+                    if self.c.rscs[p].allowed[n].is_some() || b <= -INFINITY {
+                        self.c.rscs[p].allowed[n] = Some(b);
+                    }
                 }
             }
         }
         self.assign(k);
-    }
-
-    /// Chooses which instances of a promotable clone are promoted
-    /// (simplified `pcmk__set_instance_roles`).
-    fn set_promotion_roles(&mut self, cl: RscIdx) {
-        let (promoted_max, promoted_node_max) = match self.c.rscs[cl].variant {
-            Variant::Clone {
-                promoted_max,
-                promoted_node_max,
-                ..
-            } => (promoted_max, promoted_node_max),
-            _ => return,
-        };
-        let kids = self.c.rscs[cl].children.clone();
-        let mut ranked: Vec<(Score, usize, RscIdx, NodeIdx)> = Vec::new();
-        for (order, &k) in kids.iter().enumerate() {
-            let prims = self.c.primitives_of(k);
-            let Some(node) = prims.first().and_then(|&p| self.c.rscs[p].assigned) else {
-                continue;
-            };
-            let target = self.c.rscs[k].target_role;
-            let mut priority: Score = if matches!(target, Some(Role::Unpromoted) | Some(Role::Stopped)) {
-                -INFINITY
-            } else {
-                let mut any = false;
-                let mut sum: Score = 0;
-                for &p in &prims {
-                    let base = self.c.rscs[p].id.split(':').next().unwrap_or("").to_string();
-                    let attrs = &self.c.nodes[node].attrs;
-                    let v = attrs
-                        .get(&format!("master-{}", self.c.rscs[p].id))
-                        .or_else(|| attrs.get(&format!("master-{base}")));
-                    if let Some(v) = v {
-                        any = true;
-                        sum = score::add(sum, score::parse_score(v).unwrap_or(0));
-                    }
-                }
-                if any {
-                    sum
-                } else {
-                    -1
-                }
-            };
-            for &(r, n, sc, role) in &self.role_locations {
-                if role == Role::Promoted && n == node && (r == cl || r == k || prims.contains(&r)) {
-                    priority = score::add(priority, sc);
-                }
-            }
-            for co in &self.colocs {
-                if co.dependent_role != Role::Promoted || (co.dependent != cl && co.dependent != k) {
-                    continue;
-                }
-                let pnode = self
-                    .c
-                    .primitives_of(co.primary)
-                    .iter()
-                    .find_map(|&p| self.c.rscs[p].assigned);
-                if pnode == Some(node) {
-                    priority = score::add(priority, co.score);
-                } else if co.score >= INFINITY {
-                    priority = -INFINITY;
-                }
-            }
-            // A promoted-role ticket that is not granted forbids promotion.
-            for t in &self.tickets {
-                if t.role != Some(Role::Promoted) || !(t.rsc == cl || t.rsc == k || prims.contains(&t.rsc)) {
-                    continue;
-                }
-                let (granted, standby) = self.c.tickets.get(&t.ticket).copied().unwrap_or((false, false));
-                if !granted || standby {
-                    priority = -INFINITY;
-                }
-            }
-            let currently_promoted = prims.iter().any(|&p| self.c.rscs[p].role == Role::Promoted);
-            // An instance that is promoted now keeps its role first in line.
-            if currently_promoted && priority > -INFINITY {
-                priority = INFINITY;
-            }
-            ranked.push((
-                priority,
-                if currently_promoted { 0 } else { 1 } * 10_000 + order,
-                k,
-                node,
-            ));
-        }
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut count = 0;
-        let mut per_node = vec![0usize; self.c.nodes.len()];
-        let freeze = !self.c.have_quorum && self.c.options.no_quorum_policy == NoQuorumPolicy::Freeze;
-        for (priority, _, k, node) in ranked {
-            let prims = self.c.primitives_of(k);
-            let currently_promoted = prims.iter().any(|&p| self.c.rscs[p].role == Role::Promoted);
-            let promote = priority >= 0
-                && count < promoted_max
-                && per_node[node] < promoted_node_max
-                && (!freeze || currently_promoted);
-            let role = if promote { Role::Promoted } else { Role::Unpromoted };
-            if promote {
-                count += 1;
-                per_node[node] += 1;
-            }
-            for p in prims {
-                if self.c.rscs[p].assigned.is_some() {
-                    self.c.rscs[p].next_role = role;
-                }
-            }
-            self.c.rscs[k].next_role = role;
-        }
     }
 
     fn assign_primitive(&mut self, r: RscIdx) {
@@ -749,7 +704,14 @@ impl<'a> Assigner<'a> {
         for co in with_this {
             let factor = co.score as f64 / INFINITY as f64;
             let mut table = self.c.rscs[r].allowed.clone();
-            self.add_colocated_node_scores(co.dependent, &mut table, co.node_attribute.as_deref(), factor, true);
+            self.add_colocated_node_scores(
+                co.dependent,
+                &mut table,
+                co.node_attribute.as_deref(),
+                factor,
+                true,
+                false,
+            );
             self.c.rscs[r].allowed = table;
         }
 
@@ -1096,6 +1058,7 @@ impl<'a> Assigner<'a> {
         attr: Option<&str>,
         factor: f64,
         active: bool,
+        nonnegative: bool,
     ) {
         if self.merging[rsc] {
             return;
@@ -1105,13 +1068,13 @@ impl<'a> Assigner<'a> {
         let is_group = matches!(self.c.rscs[rsc].variant, Variant::Group);
         if is_group {
             if let Some(&first) = self.c.rscs[rsc].children.first() {
-                self.add_colocated_node_scores(first, &mut work, attr, factor, active);
+                self.add_colocated_node_scores(first, &mut work, attr, factor, active, nonnegative);
             } else {
                 self.merging[rsc] = false;
                 return;
             }
         } else {
-            self.add_node_scores_matching_attr(&mut work, rsc, attr, factor);
+            self.add_node_scores_matching_attr(&mut work, rsc, attr, factor, nonnegative);
         }
         if self.any_available(&work) {
             let multiplier = if factor < 0.0 { -1.0 } else { 1.0 };
@@ -1128,11 +1091,25 @@ impl<'a> Assigner<'a> {
                 .collect();
             for co in deps {
                 let f = multiplier * co.score as f64 / INFINITY as f64;
-                self.add_colocated_node_scores(co.dependent, &mut work, co.node_attribute.as_deref(), f, true);
+                self.add_colocated_node_scores(
+                    co.dependent,
+                    &mut work,
+                    co.node_attribute.as_deref(),
+                    f,
+                    true,
+                    nonnegative,
+                );
             }
         } else if active {
             self.merging[rsc] = false;
             return;
+        }
+        if nonnegative {
+            for w in work.iter_mut().flatten() {
+                if *w == INFINITY_HACK {
+                    *w = 1;
+                }
+            }
         }
         *nodes = work;
         self.merging[rsc] = false;
@@ -1144,6 +1121,7 @@ impl<'a> Assigner<'a> {
         other: RscIdx,
         attr: Option<&str>,
         factor: f64,
+        only_positive: bool,
     ) {
         let attr = attr.unwrap_or("#uname");
         for n in 0..work.len() {
@@ -1177,7 +1155,16 @@ impl<'a> Assigner<'a> {
                 }
             }
             let weight = weight.clamp(-(INFINITY as i64), INFINITY as i64) as Score;
-            work[n] = Some(score::add(weight, w));
+            let new_score = score::add(weight, w);
+            if only_positive && new_score < 0 && w > 0 {
+                // Negative results mark the node unusable instead.
+                work[n] = Some(INFINITY_HACK);
+                continue;
+            }
+            if only_positive && new_score < 0 && w == 0 {
+                continue;
+            }
+            work[n] = Some(new_score);
         }
     }
 }

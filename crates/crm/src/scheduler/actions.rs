@@ -286,7 +286,8 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     }
     // Anti-colocation and mandatory colocation effects on runnability.
     for co in &cons.colocs {
-        if co.score >= crate::score::INFINITY {
+        // A colocation of one role only limits that role.
+        if co.score >= crate::score::INFINITY && co.dependent_role == Role::Unknown {
             // The dependent cannot start if the primary cannot run.
             let p_prims = c.primitives_of(co.primary);
             let p_runs = p_prims.iter().any(|&p| c.rscs[p].assigned.is_some());

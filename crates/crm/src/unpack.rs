@@ -992,7 +992,8 @@ fn unpack_rsc_op<'a>(
                 }
             }
             8 => {
-                if target_rc == rc {
+                // A probe finding it promoted is not a failure.
+                if target_rc == rc || is_probe {
                     status = exec::DONE;
                 } else {
                     status = exec::ERROR;

@@ -577,11 +577,8 @@ impl<'a> Assigner<'a> {
             if !ok || per_node[cur] >= loop_max || per_node[cur] >= clone_node_max {
                 continue;
             }
-            self.prefer = Some(cur);
-            self.assign_instance(k, &per_node, clone_node_max);
-            self.prefer = None;
-            if let Some(n) = node_of(self, k) {
-                per_node[n] += 1;
+            if self.preassign_instance(k, cur, &per_node, clone_node_max) {
+                per_node[cur] += 1;
                 allocated += 1;
             }
         }
@@ -615,6 +612,39 @@ impl<'a> Assigner<'a> {
             .iter()
             .any(|&p| self.c.rscs[p].assigned.is_some());
         self.c.rscs[cl].next_role = if any { Role::Started } else { Role::Stopped };
+    }
+
+    /// `allocate_instance` with a preferred node: the instance keeps its
+    /// current node only if that is its best choice; otherwise its scores
+    /// and assignment are rolled back for the second pass.
+    fn preassign_instance(&mut self, k: RscIdx, cur: NodeIdx, per_node: &[usize], clone_node_max: usize) -> bool {
+        let mut members = vec![k];
+        members.extend(self.c.rscs[k].children.iter().copied());
+        let snapshot: Vec<(RscIdx, Vec<Option<Score>>, Role)> = members
+            .iter()
+            .map(|&r| (r, self.c.rscs[r].allowed.clone(), self.c.rscs[r].next_role))
+            .collect();
+        let counts = self.node_count.clone();
+        let remaining = self.remaining.clone();
+        self.prefer = Some(cur);
+        self.assign_instance(k, per_node, clone_node_max);
+        self.prefer = None;
+        if self.instance_node(k) == Some(cur) {
+            return true;
+        }
+        // Roll back (the bans of `can_run_instance` stay, as in Pacemaker,
+        // but they were applied before the snapshot there; reapplying them
+        // in the second pass gives the same result).
+        for (r, allowed, role) in snapshot {
+            let rs = &mut self.c.rscs[r];
+            rs.allowed = allowed;
+            rs.next_role = role;
+            rs.assigned = None;
+            rs.provisional = true;
+        }
+        self.node_count = counts;
+        self.remaining = remaining;
+        false
     }
 
     /// Sort key of `pcmk__cmp_instance`: instances active on a node they

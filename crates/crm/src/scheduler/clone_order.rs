@@ -211,3 +211,64 @@ pub(super) fn summary_inputs(c: &Cluster, s: &ActionSet) -> std::collections::Ha
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{cib, clone, dummy, run};
+
+    fn start_of<'a>(s: &'a super::super::Schedule, id: &str) -> Vec<&'a super::super::Action> {
+        let r = s.cluster.rsc_by_id(id).expect("resource exists");
+        s.actions
+            .iter()
+            .filter(|a| a.rsc == Some(r) && a.task == "start" && a.node.is_some())
+            .collect()
+    }
+
+    #[test]
+    fn clone_min_not_met_blocks_then() {
+        // Only one node may run A, but clone-min is 2.
+        let rscs = format!("{}{}", clone("A-clone", &dummy("A"), &[("clone-min", "2")]), dummy("B"));
+        let cons = "<rsc_location id=\"l1\" rsc=\"A-clone\" node=\"n2\" score=\"-INFINITY\"/>\
+                    <rsc_order id=\"o1\" first=\"A-clone\" then=\"B\"/>";
+        let s = run(&cib(2, &rscs, cons, &[]));
+        let b = start_of(&s, "B");
+        assert_eq!(b.len(), 1);
+        assert!(!b[0].runnable);
+        assert_eq!(b[0].reason.as_deref(), Some("unrunnable clone-one-or-more:o1"));
+    }
+
+    #[test]
+    fn require_all_false_needs_one_instance() {
+        let rscs = format!("{}{}", clone("A-clone", &dummy("A"), &[]), dummy("B"));
+        let cons = "<rsc_location id=\"l1\" rsc=\"A-clone\" node=\"n2\" score=\"-INFINITY\"/>\
+                    <rsc_order id=\"o1\" first=\"A-clone\" then=\"B\" require-all=\"false\"/>";
+        let s = run(&cib(2, &rscs, cons, &[]));
+        assert!(start_of(&s, "B").iter().all(|a| a.runnable));
+    }
+
+    #[test]
+    fn interleaved_instance_without_partner_is_inhibited() {
+        // A can only run on n1; B (interleaved) is ordered after A, so only
+        // the B instance on n1 has a partner and may start.
+        let rscs = format!(
+            "{}{}",
+            clone("A-clone", &dummy("A"), &[]),
+            clone("B-clone", &dummy("B"), &[("interleave", "true")])
+        );
+        let cons = "<rsc_location id=\"l1\" rsc=\"A-clone\" node=\"n2\" score=\"-INFINITY\"/>\
+                    <rsc_order id=\"o1\" first=\"A-clone\" then=\"B-clone\"/>";
+        let s = run(&cib(2, &rscs, cons, &[]));
+        let runnable: Vec<_> = s
+            .actions
+            .iter()
+            .filter(|a| {
+                a.task == "start"
+                    && a.runnable
+                    && a.rsc.is_some_and(|r| s.cluster.rscs[r].id.starts_with("B:"))
+                    && a.node.is_some()
+            })
+            .map(|a| s.cluster.nodes[a.node.unwrap_or(0)].uname.clone())
+            .collect();
+        assert_eq!(runnable, vec!["n1".to_string()]);
+    }
+}

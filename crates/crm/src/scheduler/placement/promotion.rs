@@ -367,3 +367,63 @@ impl Assigner<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Role;
+    use crate::scheduler::testutil::{cib, clone, run};
+
+    fn stateful(id: &str) -> String {
+        format!("<primitive id=\"{id}\" class=\"ocf\" provider=\"pacemaker\" type=\"Stateful\"/>")
+    }
+
+    fn promoted_nodes(s: &crate::scheduler::Schedule, base: &str) -> Vec<String> {
+        s.cluster
+            .rscs
+            .iter()
+            .filter(|r| r.id.starts_with(&format!("{base}:")) && r.next_role == Role::Promoted)
+            .filter_map(|r| r.assigned.map(|n| s.cluster.nodes[n].uname.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn highest_promotion_score_is_promoted() {
+        let rscs = clone("S-clone", &stateful("S"), &[("promotable", "true")]);
+        let attrs = [(1, "master-S", "5"), (2, "master-S", "10")];
+        let s = run(&cib(2, &rscs, "", &attrs));
+        assert_eq!(promoted_nodes(&s, "S"), vec!["n2".to_string()]);
+    }
+
+    #[test]
+    fn no_promotion_score_means_no_promotion() {
+        let rscs = clone("S-clone", &stateful("S"), &[("promotable", "true")]);
+        let s = run(&cib(2, &rscs, "", &[]));
+        assert!(promoted_nodes(&s, "S").is_empty());
+    }
+
+    #[test]
+    fn promoted_role_location_wins_over_scores() {
+        let rscs = clone("S-clone", &stateful("S"), &[("promotable", "true")]);
+        let cons = "<rsc_location id=\"l1\" rsc=\"S-clone\" role=\"Promoted\" node=\"n1\" score=\"100\"/>";
+        let attrs = [(1, "master-S", "5"), (2, "master-S", "10")];
+        let s = run(&cib(2, &rscs, cons, &attrs));
+        assert_eq!(promoted_nodes(&s, "S"), vec!["n1".to_string()]);
+    }
+
+    #[test]
+    fn colocation_with_promoted_role_follows_the_promoted_instance() {
+        let rscs = format!(
+            "{}<primitive id=\"P\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>",
+            clone("S-clone", &stateful("S"), &[("promotable", "true")])
+        );
+        let cons = "<rsc_colocation id=\"c1\" rsc=\"P\" with-rsc=\"S-clone\" with-rsc-role=\"Promoted\" \
+                    score=\"INFINITY\"/>";
+        let attrs = [(1, "master-S", "5"), (2, "master-S", "10")];
+        let s = run(&cib(2, &rscs, cons, &attrs));
+        let p = s.cluster.rsc_by_id("P").expect("P exists");
+        assert_eq!(
+            s.cluster.rscs[p].assigned.map(|n| s.cluster.nodes[n].uname.as_str()),
+            Some("n2")
+        );
+    }
+}

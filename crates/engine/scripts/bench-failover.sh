@@ -9,81 +9,32 @@
 #   sudo bash crates/engine/scripts/bench-failover.sh         # IDLE=20 REPEAT=3 ENGINES="corosync ferrosyncd"
 #   bash crates/engine/scripts/bench-failover.sh clean        # remove leftover namespaces
 set -u
-NS="fsb-br fsb1 fsb2 fsb3"
-if [ "${1:-}" = clean ]; then for n in $NS; do ip netns del "$n" 2>/dev/null && echo "deleted netns $n"; done; exit 0; fi
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+if [ "${1:-}" = clean ]; then VERBOSE=1 ns_delete fsb 3; exit 0; fi
 FERROSYNCD=${FERROSYNCD:-$HERE/../../../target/release/ferrosyncd}
 IDLE=${IDLE:-20}
 REPEAT=${REPEAT:-3}
 ENGINES=${ENGINES:-corosync ferrosyncd}
 TOKENS=${TOKENS:-default 1000}
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 1; }
-for n in $NS; do ip netns list | grep -qw "^$n" && { echo "netns $n exists (run: bash $0 clean)"; exit 1; }; done
+ns_refuse_existing fsb 3
 W=$(mktemp -d /tmp/ferrosync-bench.XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  for n in $NS; do ip netns del "$n" 2>/dev/null; done
+  ns_delete fsb 3
   [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"
 }
 trap cleanup EXIT
 
-ip netns add fsb-br; ip -n fsb-br link set lo up
-ip -n fsb-br link add br0 type bridge; ip -n fsb-br link set br0 up
-for i in 1 2 3; do
-  ip netns add fsb$i
-  ip -n fsb-br link add p$i type veth peer name eth0 netns fsb$i
-  ip -n fsb-br link set p$i master br0 up
-  ip -n fsb$i link set lo up
-  ip -n fsb$i addr add 10.206.0.$i/24 dev eth0
-  ip -n fsb$i link set eth0 up
-done
-
-mkconf() { # mkconf DIR TOKEN
-  local D=$1; mkdir -p "$D/state" "$D/run"
-  { echo "totem {"; echo "    version: 2"; echo "    cluster_name: bench"; echo "    transport: udpu"
-    echo "    crypto_cipher: none"; echo "    crypto_hash: none"; [ "$2" != default ] && echo "    token: $2"; echo "}"
-    cat <<EOF
-logging {
-    to_stderr: no
-    to_logfile: yes
-    logfile: $D/daemon.log
-    to_syslog: no
-    timestamp: hires
-}
-quorum {
-    provider: corosync_votequorum
-}
-system {
-    state_dir: $D/state
-}
-nodelist {
-    node {
-        nodeid: 1
-        ring0_addr: 10.206.0.1
-    }
-    node {
-        nodeid: 2
-        ring0_addr: 10.206.0.2
-    }
-    node {
-        nodeid: 3
-        ring0_addr: 10.206.0.3
-    }
-}
-EOF
-  } > "$D/corosync.conf"
-}
+ns_create fsb 10.206.0 3
+mkconf() { write_conf "$1/corosync.conf" bench 10.206.0 3 "$2" "$1"; } # mkconf DIR TOKEN
 declare -A PID
 start() { # start ENGINE NODE
-  local D=$RUN/n$2
-  if [ "$1" = corosync ]; then
-    ip netns exec fsb$2 unshare -m sh -c "mount --bind $D/run /run && exec corosync -f -c $D/corosync.conf" \
-      >> "$D/stderr.log" 2>&1 < /dev/null &
-  else
-    ip netns exec fsb$2 "$FERROSYNCD" -f -c "$D/corosync.conf" -p "$D/run/ferrosyncd.pid" >> "$D/stderr.log" 2>&1 < /dev/null &
-  fi
-  PID[$2]=$!; PIDS+=("$!")
+  if [ "$1" = corosync ]; then PID[$2]=$(start_corosync fsb$2 "$RUN/n$2")
+  else PID[$2]=$(start_ferrosyncd fsb$2 "$RUN/n$2"); fi
+  PIDS+=("${PID[$2]}")
 }
 # Epoch seconds of the last "new membership" line on node 1 whose members are $2 (e.g. "1 2").
 last_membership() { # last_membership ENGINE "MEMBERS"

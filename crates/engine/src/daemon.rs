@@ -12,6 +12,8 @@
 //! deadline passes" — exactly one `epoll_wait` with a timeout. mio gives that safely on one
 //! thread, with no runtime, no task wakeups and no allocation per event; tokio's
 //! current_thread runtime would add a scheduler and timer wheel that the core does not use.
+//! Measured (`cargo bench -p engine --bench event_loop`, UDP echo round trip through each loop,
+//! three runs on the shared 2-core machine): mio 8.2–11.3 µs, tokio current_thread 12.8–22.5 µs.
 
 use std::io;
 use std::path::PathBuf;
@@ -26,6 +28,7 @@ use transport::{Crypto, Faults, OpenError, Udpu, UdpuConfig, RECV_BUFFER};
 
 use crate::conf::ClusterConfig;
 use crate::keystore::KeyStore;
+use crate::loadgen::{Load, LoadSpec, LOAD_ENV};
 use crate::{ringid, status};
 
 const SIGNALS: Token = Token(0);
@@ -52,6 +55,8 @@ pub enum DaemonError {
     },
     #[error("{FAULTS_ENV}: {0}")]
     Faults(String),
+    #[error("{LOAD_ENV}: {0}")]
+    Load(String),
     #[error("{path}: {message}")]
     Key { path: String, message: String },
 }
@@ -104,6 +109,8 @@ pub struct Daemon {
     last_status: std::time::Instant,
     last_membership_ms: Option<u64>,
     membership_changes: u64,
+    /// Test/benchmark load (`FERROSYNC_TEST_LOAD`), off by default.
+    load: Option<Load>,
 }
 
 impl Daemon {
@@ -182,6 +189,14 @@ impl Daemon {
             totem::Instant::ZERO,
         );
         let keys = KeyStore::from_config(&conf, node_id);
+        let load = match std::env::var(LOAD_ENV) {
+            Ok(spec) => {
+                let spec = LoadSpec::parse(&spec).map_err(DaemonError::Load)?;
+                tracing::warn!(rate = spec.rate, size = spec.size, "test load is on ({LOAD_ENV})");
+                Some(Load::new(spec, node_id, clock.origin))
+            }
+            Err(_) => None,
+        };
         tracing::info!(
             token_ms = conf.totem.token.as_millis() as u64,
             links = links.len(),
@@ -205,6 +220,7 @@ impl Daemon {
             last_status: std::time::Instant::now(),
             last_membership_ms: None,
             membership_changes: 0,
+            load,
         })
     }
 
@@ -266,6 +282,16 @@ impl Daemon {
             for link in &mut self.links {
                 link.flush_delayed(std_now);
             }
+            if let Some(load) = &mut self.load {
+                if load.next_due() <= std_now {
+                    if self.totem.srp().state() == totem::MembState::Operational {
+                        load.tick(std_now, &mut self.totem);
+                        self.drain()?;
+                    } else {
+                        load.pause(std_now);
+                    }
+                }
+            }
             if self.totem.poll_timeout().is_some_and(|t| t <= now) {
                 self.totem.handle_timeout(now);
                 self.drain()?;
@@ -284,6 +310,9 @@ impl Daemon {
         }
         if let Some(t) = self.links.iter().filter_map(Udpu::next_deadline).min() {
             next = next.min(t);
+        }
+        if let Some(load) = &self.load {
+            next = next.min(load.next_due());
         }
         // Round up to whole ms: epoll's resolution; waking early would only spin.
         let d = next.saturating_duration_since(std_now);
@@ -377,7 +406,12 @@ impl Daemon {
                         tracing::info!(ring_id = %change.ring_id, left = ?change.left, "members left");
                     }
                 }
-                Event::Deliver { .. } | Event::DeliverFrame { .. } => {}
+                Event::Deliver { sender, message } => {
+                    if let Some(load) = &mut self.load {
+                        load.delivered(sender, &message);
+                    }
+                }
+                Event::DeliverFrame { .. } => {}
             }
         }
         Ok(())
@@ -471,6 +505,7 @@ impl Daemon {
                 "rx_replayed": self.crypto_drops[2],
             }),
             keys: &self.keys,
+            load: self.load.as_ref().map_or(serde_json::Value::Null, Load::to_json),
         };
         if let Err(e) = status::write(&self.state_dir, &snapshot.to_json()) {
             tracing::warn!(error = %e, "cannot write the status file");

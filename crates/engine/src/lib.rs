@@ -5,6 +5,7 @@ pub mod blackbox;
 pub mod conf;
 pub mod daemon;
 pub mod keystore;
+pub mod loadgen;
 pub mod local_cluster;
 pub mod netns;
 pub mod ringid;

@@ -31,6 +31,8 @@ pub struct Snapshot<'a> {
     /// Whether datagrams are sealed, and how many were refused.
     pub crypto: Value,
     pub keys: &'a crate::keystore::KeyStore,
+    /// Test load figures (`FERROSYNC_TEST_LOAD`), `null` when off.
+    pub load: Value,
 }
 
 impl Snapshot<'_> {
@@ -55,6 +57,7 @@ impl Snapshot<'_> {
             "membership_changes": self.membership_changes,
             "links": self.links,
             "crypto": self.crypto,
+            "load": self.load,
             "updated_unix_ms": updated_unix_ms,
             "keys": keys,
         })

@@ -95,9 +95,13 @@ fn five_nodes_form_one_ring_and_lose_two() {
 #[test]
 fn membership_holds_under_packet_loss() {
     // 5 % of datagrams dropped by the transport's test fault hook: retransmissions and token
-    // retransmits must keep the ring, so node 1 sees exactly one membership, the full one.
+    // retransmits must keep the ring, so node 1 sees exactly one membership, the full one;
+    // meanwhile every node sends 100 messages/s (test load) and receives the others'.
     let mut c = LocalCluster::start(Spec {
-        env: vec![("FERROSYNC_TEST_FAULTS".into(), "drop=50,seed=3".into())],
+        env: vec![
+            ("FERROSYNC_TEST_FAULTS".into(), "drop=50,seed=3".into()),
+            ("FERROSYNC_TEST_LOAD".into(), "100".into()),
+        ],
         ..Spec::new(
             env!("CARGO_BIN_EXE_ferrosyncd").into(),
             3,
@@ -116,6 +120,14 @@ fn membership_holds_under_packet_loss() {
         status["links"][0]["fault_dropped"].as_u64().unwrap() > 0,
         "fault hook never fired"
     );
+    for id in 1..=3 {
+        let load = &engine::status::read(&c.node_dir(id)).unwrap()["load"];
+        assert!(load["sent"].as_u64().unwrap() > 0, "node {id} sent nothing: {load}");
+        // Two senders at 100/s for the 3 s above: about 600 expected; 200 leaves room
+        // for a slow shared machine, none is lost to the 5 % loss.
+        assert!(load["received"].as_u64().unwrap() >= 200, "node {id}: {load}");
+        assert_eq!(load["refused"].as_u64(), Some(0), "node {id}: {load}");
+    }
     c.stop_all();
 }
 

@@ -136,7 +136,13 @@ impl Bench {
                 Destination::AllNodes => (0..self.nodes.len()).filter(|&j| j != i).collect(),
             };
             for to in targets {
-                for delay in self.net.route(&mut self.rng, from, to).into_iter().flatten() {
+                let route = self.net.route(&mut self.rng, from, to);
+                if let Some((a, b)) = trace_window() {
+                    if (a..b).contains(&(self.now / 1_000_000)) && route[0].is_none() {
+                        eprintln!("{:.6} node{} -> node{} LOST", self.now as f64 / 1e9, from + 1, to + 1);
+                    }
+                }
+                for delay in route.into_iter().flatten() {
                     let bytes = t.payload.clone();
                     self.push(self.now + delay, Happening::Arrive { to, bytes });
                 }
@@ -158,6 +164,14 @@ impl Bench {
                     let k = u64::from_le_bytes(message[..8].try_into().expect("8 bytes")) as usize;
                     if let Some(&at) = self.submitted_at.get(k) {
                         self.latencies.push(self.now - at);
+                        if std::env::var_os("LATENCY_TRACE").is_some() && self.now - at > 50_000_000 {
+                            eprintln!(
+                                "{:.6} node{} late delivery of #{k} sent {:.6}",
+                                self.now as f64 / 1e9,
+                                i + 1,
+                                at as f64 / 1e9
+                            );
+                        }
                     }
                 }
                 _ => {}

@@ -513,6 +513,17 @@ impl Srp {
         self.arm_token_retransmit();
     }
 
+    /// A message is waiting somewhere (ours, or a token hold cancel came): a token we
+    /// forwarded that has not come back goes on the fast schedule from now on.
+    pub(super) fn ring_busy_again(&mut self) {
+        if std::mem::take(&mut self.ring_idle)
+            && self.token_sent_at.is_some()
+            && self.timers.is_set(Timer::TokenRetransmit)
+        {
+            self.arm_token_retransmit();
+        }
+    }
+
     pub(super) fn hold_timeout(&mut self) {
         if matches!(self.state, MembState::Operational | MembState::Recovery) {
             self.token_retransmit();
@@ -521,11 +532,21 @@ impl Srp {
     }
 
     /// The next token retransmission: soon after a forwarded ORF or commit token (see
-    /// [`super::rotation`]), after the configured timer for a held one.
+    /// [`super::rotation`]), after the configured timer for a token we hold. On an idle
+    /// ring the representative is about to hold the token for `hold`, and every member
+    /// whose token has not come back would resend it some ten times meanwhile: there the
+    /// wait grows eightfold per resend instead of twofold (the first resend stays fast: the
+    /// ring may turn idle a rotation before the representative holds, and a token lost
+    /// then must not wait for the configured timer).
     pub(super) fn arm_token_retransmit(&mut self) {
         let cap = self.config.token_retransmit;
+        let attempt = if self.ring_idle {
+            self.token_resends.saturating_mul(3)
+        } else {
+            self.token_resends
+        };
         let wait = match self.token_sent_at {
-            Some(_) => self.rotation.retransmit_after(self.token_resends, cap),
+            Some(_) => self.rotation.retransmit_after(attempt, cap),
             None => cap,
         };
         self.set_timer(Timer::TokenRetransmit, wait);

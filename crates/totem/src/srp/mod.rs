@@ -140,6 +140,10 @@ pub struct Srp {
     token_resends: u32,
     /// Recent rotation times, for the fast token retransmission.
     rotation: rotation::RotationClock,
+    /// The token we forwarded last found the ring idle (see `arm_token_retransmit`).
+    ring_idle: bool,
+    /// Hold cancels sent since the token last came (none: no cancel outstanding).
+    hold_cancels_sent: u32,
 
     timers: Timers,
     transmits: VecDeque<Transmit>,
@@ -215,6 +219,8 @@ impl Srp {
             token_sent_at: None,
             token_resends: 0,
             rotation: rotation::RotationClock::default(),
+            ring_idle: false,
+            hold_cancels_sent: 0,
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -305,10 +311,27 @@ impl Srp {
 
     /// New data is waiting: ask the representative to release a held token.
     pub fn wake(&mut self) {
-        if self.stopped || !self.my_token_held || self.state != MembState::Operational {
+        if self.stopped || self.state != MembState::Operational {
+            return;
+        }
+        self.ring_busy_again();
+        if !self.my_token_held {
             return;
         }
         self.my_token_held = false;
+        if self.my_ring_id.rep == self.my_id {
+            self.send_hold_cancel();
+            // We hold it ourselves: corosync would get its own cancel back over udpu.
+            self.timers.cancel(Timer::Hold);
+            self.token_retransmit_timeout();
+        } else {
+            self.hold_cancels_sent = 0;
+            self.hold_cancel_timeout();
+        }
+    }
+
+    /// Multicasts a token hold cancel.
+    fn send_hold_cancel(&mut self) {
         let msg = Message::TokenHoldCancel(wire::TokenHoldCancel {
             sender: self.my_id,
             target_nodeid: 0,
@@ -316,11 +339,25 @@ impl Srp {
         });
         self.stats.token_hold_cancel_tx += 1;
         self.multicast(&msg);
-        if self.my_ring_id.rep == self.my_id {
-            // We hold it ourselves: corosync would get its own cancel back over udpu.
-            self.timers.cancel(Timer::Hold);
-            self.token_retransmit_timeout();
+    }
+
+    /// Sends (again) the hold cancel of a waiting message, until the token comes: a lost
+    /// cancel would leave the message waiting for the representative's hold timer
+    /// (≈ 0.7 s at the defaults). Resent on the token's fast schedule, doubling, at most
+    /// until the hold would have ended anyway.
+    fn hold_cancel_timeout(&mut self) {
+        if self.state != MembState::Operational {
+            return;
         }
+        let wait = self
+            .rotation
+            .retransmit_after(self.hold_cancels_sent, self.config.token_retransmit);
+        if self.hold_cancels_sent > 0 && wait >= self.config.token_retransmit {
+            return;
+        }
+        self.send_hold_cancel();
+        self.hold_cancels_sent += 1;
+        self.set_timer(Timer::HoldCancel, wait);
     }
 
     /// Leaves the ring: multicasts a leave (a join with header nodeid 0 naming this node
@@ -380,6 +417,7 @@ impl Srp {
                 Timer::Join => self.join_timeout(),
                 Timer::Consensus => self.consensus_timeout(),
                 Timer::Silent => self.silent_timeout(),
+                Timer::HoldCancel => self.hold_cancel_timeout(),
             }
         }
     }

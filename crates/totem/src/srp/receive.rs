@@ -115,6 +115,8 @@ impl Srp {
             self.my_token_held = false;
             self.timers.cancel(Timer::Hold);
             self.token_retransmit_timeout();
+        } else {
+            self.ring_busy_again();
         }
     }
 }

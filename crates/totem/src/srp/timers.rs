@@ -20,9 +20,11 @@ pub(crate) enum Timer {
     Consensus = 5,
     /// In GATHER: give up early on nodes that sent nothing while the rest agree.
     Silent = 6,
+    /// Our token hold cancel may have been lost: the token has not come since.
+    HoldCancel = 7,
 }
 
-const COUNT: usize = 7;
+const COUNT: usize = 8;
 const ALL: [Timer; COUNT] = [
     Timer::TokenLoss,
     Timer::TokenRetransmit,
@@ -31,6 +33,7 @@ const ALL: [Timer; COUNT] = [
     Timer::Join,
     Timer::Consensus,
     Timer::Silent,
+    Timer::HoldCancel,
 ];
 
 #[derive(Clone, Debug, Default)]

@@ -28,6 +28,8 @@ impl Srp {
             return;
         }
 
+        // The token came: a hold cancel we sent did its job (or was not needed).
+        self.timers.cancel(Timer::HoldCancel);
         if let Some(sent) = self.token_sent_at.take() {
             // Karn: a rotation that needed a resend says nothing about the usual one.
             if self.token_resends == 0 {
@@ -74,6 +76,13 @@ impl Srp {
         }
         self.fcc_rtr_limit(&token, &mut allowed);
         let originated = self.orf_token_mcast(&mut token, allowed);
+        if self.my_token_held && originated > 0 {
+            // corosync decides to hold before sending and so keeps the token right after
+            // sending a message: a member that lost it could not ask for it again until the
+            // next message or the hold timer. The ring is not idle; pass the token on.
+            self.my_token_held = false;
+            forward = true;
+        }
         self.fcc_token_update(&mut token, retransmitted + originated);
 
         if seq::lt(self.my_aru, token.aru) || self.my_id == token.aru_addr || token.aru_addr == 0 {
@@ -101,6 +110,8 @@ impl Srp {
             self.recovery_rotation(&mut token);
         }
 
+        // Idle: seq unchanged for `seqno_unchanged_const` visits and nothing sent now.
+        self.ring_idle = self.my_seq_unchanged >= unchanged_const && retransmitted + originated == 0;
         self.token_send(token, forward);
         self.set_timer(Timer::TokenLoss, self.config.token);
         self.arm_token_retransmit();

@@ -1,6 +1,8 @@
 //! Token recovery: a forwarded token that does not come back in about two rotations is
 //! sent again at once (doubling up to corosync's `token_retransmit`), and only a message
-//! that proves the token moved on stops the retransmission.
+//! that proves the token moved on stops the retransmission. Token hold: a lost hold
+//! cancel is sent again, and the representative does not hold a token right after
+//! sending a message with it.
 
 mod support;
 
@@ -12,11 +14,16 @@ use totem::{Destination, Instant, RingId, Totem};
 
 /// A 3-node ring {1, 2, 3} in OPERATIONAL with node 2 taken out for direct driving.
 fn node2_of_three() -> (Totem, Instant, RingId, totem::Config) {
+    node_of_three(2)
+}
+
+/// A 3-node ring {1, 2, 3} (representative: 1) in OPERATIONAL with node `id` taken out.
+fn node_of_three(id: u32) -> (Totem, Instant, RingId, totem::Config) {
     let config = fast_config(3);
     let mut net = Net::new(&[1, 2, 3], config.clone());
     net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
     let now = net.now;
-    let mut node = net.nodes.remove(&2).unwrap();
+    let mut node = net.nodes.remove(&id).unwrap();
     while node.poll_transmit().is_some() {}
     while node.poll_event().is_some() {}
     let ring = node.srp().ring_id();
@@ -154,4 +161,113 @@ fn a_message_numbered_after_our_token_stops_the_retransmission() {
         assert!(tokens_to_3(&mut node).is_empty(), "no retransmission at {:?}", at - now);
         t = at;
     }
+}
+
+/// Everything `node` sent since the last call.
+fn sent(node: &mut Totem) -> Vec<(Destination, Message)> {
+    let mut out = Vec::new();
+    while let Some(t) = node.poll_transmit() {
+        out.push((t.destination, wire::decode(&t.payload).unwrap().message));
+    }
+    out
+}
+
+fn count(sent: &[(Destination, Message)], what: fn(&Message) -> bool) -> usize {
+    sent.iter().filter(|(_, m)| what(m)).count()
+}
+
+fn is_token(m: &Message) -> bool {
+    matches!(m, Message::OrfToken(_))
+}
+
+fn is_hold_cancel(m: &Message) -> bool {
+    matches!(m, Message::TokenHoldCancel(_))
+}
+
+fn is_mcast(m: &Message) -> bool {
+    matches!(m, Message::Mcast(_))
+}
+
+/// Feeds idle rotations (seq unchanged) to `node` until a visit does not forward the
+/// token (the representative holds it) or `max` visits; returns the visits that forwarded.
+fn idle_rotations(node: &mut Totem, ring: RingId, now: &mut Instant, seq: &mut u32, max: u32) -> u32 {
+    for visit in 0..max {
+        node.handle_packet(*now, &wire::encode(&Message::OrfToken(token(ring, *seq))))
+            .unwrap();
+        *seq += 3;
+        *now = *now + us(500);
+        if count(&sent(node), is_token) == 0 {
+            return visit;
+        }
+    }
+    max
+}
+
+#[test]
+fn a_lost_hold_cancel_is_sent_again_until_the_token_comes() {
+    let (mut node, mut now, ring, config) = node2_of_three();
+    let mut seq = 40_000;
+    // Long enough idle for node 2 to expect the representative to hold the token.
+    assert_eq!(idle_rotations(&mut node, ring, &mut now, &mut seq, 40), 40);
+    node.submit(b"a message").unwrap();
+    assert_eq!(count(&sent(&mut node), is_hold_cancel), 1, "the first cancel at once");
+    // The token does not come: the cancel is repeated on the fast schedule.
+    let mut cancels = 0;
+    let start = now;
+    while let Some(at) = node.poll_timeout() {
+        if at - start >= config.token_retransmit {
+            break;
+        }
+        node.handle_timeout(at);
+        cancels += count(&sent(&mut node), is_hold_cancel);
+    }
+    assert!((3..=10).contains(&cancels), "{cancels} cancels resent");
+}
+
+#[test]
+fn no_hold_cancel_is_resent_once_the_token_came() {
+    let (mut node, mut now, ring, config) = node2_of_three();
+    let mut seq = 50_000;
+    assert_eq!(idle_rotations(&mut node, ring, &mut now, &mut seq, 40), 40);
+    node.submit(b"a message").unwrap();
+    assert_eq!(count(&sent(&mut node), is_hold_cancel), 1);
+    node.handle_packet(now, &wire::encode(&Message::OrfToken(token(ring, seq))))
+        .unwrap();
+    assert_eq!(
+        count(&sent(&mut node), is_mcast),
+        1,
+        "the message goes out with the token"
+    );
+    let limit = now + config.token_retransmit;
+    while let Some(at) = node.poll_timeout() {
+        if at >= limit {
+            break;
+        }
+        node.handle_timeout(at);
+        assert_eq!(
+            count(&sent(&mut node), is_hold_cancel),
+            0,
+            "no cancel after the token came"
+        );
+    }
+}
+
+#[test]
+fn the_representative_passes_the_token_on_after_sending_with_it() {
+    // How many idle visits the representative forwards before it holds.
+    let (mut rep, mut now, ring, _) = node_of_three(1);
+    let mut seq = 60_000;
+    let forwarded = idle_rotations(&mut rep, ring, &mut now, &mut seq, 100);
+    assert!(forwarded < 100, "an idle representative holds the token");
+    // Again, with a message submitted just before the visit that would hold.
+    let (mut rep, mut now, ring, _) = node_of_three(1);
+    let mut seq = 70_000;
+    assert_eq!(idle_rotations(&mut rep, ring, &mut now, &mut seq, forwarded), forwarded);
+    rep.submit(b"sent on the holding visit").unwrap();
+    sent(&mut rep);
+    rep.handle_packet(now, &wire::encode(&Message::OrfToken(token(ring, seq))))
+        .unwrap();
+    let out = sent(&mut rep);
+    assert_eq!(count(&out, is_mcast), 1, "{out:?}");
+    assert_eq!(count(&out, is_token), 1, "the token goes on with the message: {out:?}");
 }

@@ -315,7 +315,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
-    propagate(c, &mut s);
+    propagate(c, &mut s, &cons.colocs);
     s
 }
 
@@ -811,7 +811,7 @@ fn asymmetric_exempt(c: &Cluster, t: &Action) -> bool {
 }
 
 /// Propagates optional/runnable flags along orderings until nothing changes.
-fn propagate(c: &Cluster, s: &mut ActionSet) {
+fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[super::constraints::Coloc]) {
     let label = |s: &ActionSet, a: usize| -> String {
         let act = &s.actions[a];
         match act.rsc {
@@ -846,6 +846,8 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
             None => s.actions[f].optional,
         }
     };
+    let was_runnable: Vec<bool> = s.actions.iter().map(|a| a.runnable).collect();
+    let mut blocked_done = vec![false; s.actions.len()];
     for _ in 0..1000 {
         let mut changed = false;
         for (&t, firsts) in &any_of {
@@ -931,6 +933,14 @@ fn propagate(c: &Cluster, s: &mut ActionSet) {
             {
                 s.actions[f].optional = false;
                 changed = true;
+            }
+        }
+        // Starts and promotes that became unrunnable block their INFINITY
+        // colocation dependents.
+        for a in 0..s.actions.len() {
+            if was_runnable[a] && !s.actions[a].runnable && !blocked_done[a] {
+                blocked_done[a] = true;
+                changed |= super::coloc_block::block_dependents(c, s, colocs, a);
             }
         }
         if !changed {

@@ -6,6 +6,7 @@
 
 pub mod actions;
 mod clone_order;
+mod coloc_block;
 pub mod constraints;
 pub mod graph;
 pub mod placement;

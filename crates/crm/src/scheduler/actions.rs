@@ -45,6 +45,9 @@ pub mod flags {
     pub const ONE_OR_MORE: u32 = 32;
     /// Inverse of a symmetrical mandatory ordering (marker only).
     pub const INVERSE: u32 = 64;
+    /// A collective "first" counts as required if any of its instances'
+    /// actions is, wherever "then" runs (orderings with a clone "then").
+    pub const WHOLE_FIRST: u32 = 128;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -246,8 +249,12 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     for o in &cons.orders {
         let fa = map_first_action(c, o.first, &o.first_action);
         let ta = o.then_action.clone();
+        // Deprecated `restart-type=restart` on "then" makes optional
+        // orderings imply restarts (`handle_restart_type`).
+        let restart_type = c.rscs[o.then].meta.get("restart-type").map(String::as_str) == Some("restart");
         let mut f_flags = match o.kind {
             OrderKind::Mandatory => flags::IMPLIES_THEN,
+            OrderKind::Optional if restart_type => flags::IMPLIES_THEN,
             _ => 0,
         };
         if o.kind == OrderKind::Mandatory && !o.symmetrical {
@@ -363,7 +370,13 @@ fn connect(s: &mut ActionSet, c: &Cluster, first: RscIdx, first_task: &str, then
     // An ordering with a clone as "then" also applies to each instance
     // (`pcmk__multi_update_actions`).
     if matches!(c.rscs[then].variant, Variant::Clone { .. }) {
-        thens.extend(super::clone_order::instance_actions(s, c, then, then_task));
+        // The clone's own action has no node, so "first" is summarised over
+        // all its instances for these too.
+        for t in super::clone_order::instance_actions(s, c, then, then_task) {
+            for &f in &firsts {
+                s.order(f, t, fl | flags::WHOLE_FIRST);
+            }
+        }
     }
     // An ordering with a group as "then" applies to each member
     // (`pcmk__group_update_ordered_actions`).
@@ -829,11 +842,11 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[super::constraints::Coloc
     let summary = super::clone_order::summary_inputs(c, s);
     // `action_flags_for_ordering`: a clone's pseudo-action seen from an
     // action on one node only summarises the instances on that node.
-    let first_optional = |s: &ActionSet, f: usize, t: usize| -> bool {
+    let first_optional = |s: &ActionSet, f: usize, t: usize, whole: bool| -> bool {
         match summary.get(&f) {
             Some(leaves) => {
                 let then = &s.actions[t];
-                let node = then.node.or_else(|| {
+                let node = then.node.filter(|_| !whole).or_else(|| {
                     then.rsc
                         .filter(|&r| matches!(c.rscs[r].variant, Variant::Group) && then.task == "start")
                         .and_then(|r| c.rscs[r].assigned)
@@ -860,7 +873,10 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[super::constraints::Coloc
         for i in 0..s.edges.len() {
             let e = s.edges[i];
             let (f, t) = (e.first, e.then);
-            if e.flags & flags::IMPLIES_THEN != 0 && !first_optional(s, f, t) && s.actions[t].optional {
+            if e.flags & flags::IMPLIES_THEN != 0
+                && !first_optional(s, f, t, e.flags & flags::WHOLE_FIRST != 0)
+                && s.actions[t].optional
+            {
                 // An optional start of a resource that stays put only
                 // becomes required (a restart) if it is active.
                 s.actions[t].optional = false;

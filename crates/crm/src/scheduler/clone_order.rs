@@ -76,7 +76,7 @@ pub(super) fn order_clone_min(s: &mut ActionSet, c: &mut Cluster, o: &Ordering, 
         thens.extend(instance_actions(s, c, o.then, &o.then_action));
     }
     for t in thens {
-        s.order(met, t, then_flags | flags::RUNNABLE_LEFT);
+        s.order(met, t, then_flags | flags::RUNNABLE_LEFT | flags::WHOLE_FIRST);
     }
 }
 

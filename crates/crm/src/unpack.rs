@@ -804,12 +804,75 @@ fn effective_rc(rc: i32) -> i32 {
     }
 }
 
+/// The group a cloned group's instances are made from.
+fn cloned_group_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
+    let &first = c.rscs[top].children.first()?;
+    matches!(c.rscs[first].variant, Variant::Group).then_some(first)
+}
+
+/// `create_anonymous_orphan` for a cloned group: one more instance of the
+/// group (beyond clone-max, so an orphan) with a copy of every member.
+fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
+    let template = cloned_group_template(c, top).unwrap_or(top);
+    let number = c.rscs[top].children.len();
+    let renumber = |id: &str| format!("{}:{number}", id.split(':').next().unwrap_or(id));
+    let fresh = |src: &Rsc, id: String, parent: RscIdx| -> Rsc {
+        let mut r = src.clone();
+        r.id = id;
+        r.parent = Some(parent);
+        r.children = Vec::new();
+        r.orphan = true;
+        r.instance = Some(number);
+        r.role = Role::Unknown;
+        r.next_role = Role::Unknown;
+        r.running_on = Vec::new();
+        r.known_on = Vec::new();
+        r.failed = false;
+        r.stop_needed = false;
+        r.blocked = false;
+        r.start_pending = false;
+        r.failed_probe_rc = Vec::new();
+        r.assigned = None;
+        r.provisional = true;
+        r.active_recurring = Vec::new();
+        r.history_ids = Vec::new();
+        // Clone orphans are ordinary instances beyond clone-max
+        // (stop-orphan-resources concerns resources no longer configured).
+        r.managed = src.managed;
+        r
+    };
+    let group = c.rscs.len();
+    let g = fresh(&c.rscs[template], renumber(&c.rscs[template].id), top);
+    c.rscs.push(g);
+    c.rscs[top].children.push(group);
+    for m in c.rscs[template].children.clone() {
+        let idx = c.rscs.len();
+        let member = fresh(&c.rscs[m], renumber(&c.rscs[m].id), group);
+        c.rscs.push(member);
+        c.rscs[group].children.push(idx);
+    }
+    group
+}
+
 fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     if lr.ops.is_empty() {
         return;
     }
     let r = match find_resource_for_history(c, n, &lr.id) {
         HistoryTarget::Rsc(r) => r,
+        HistoryTarget::CloneOrphan(top) if cloned_group_template(c, top).is_some() => {
+            let inst = create_group_orphan(c, top);
+            let base = lr.id.split(':').next().unwrap_or(&lr.id);
+            let member = c.rscs[inst]
+                .children
+                .iter()
+                .copied()
+                .find(|&m| c.rscs[m].id.split(':').next() == Some(base));
+            match member {
+                Some(m) => m,
+                None => return,
+            }
+        }
         target => {
             // Orphan: known in history but not configured (for anonymous
             // clones, an extra orphan instance of the clone).
@@ -844,7 +907,12 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 stickiness: 0,
                 migration_threshold: INFINITY as i64,
                 failure_timeout_s: 0,
-                managed: c.options.stop_orphan_resources && !c.options.maintenance_mode,
+                // Clone orphans are ordinary instances beyond clone-max;
+                // stop-orphan-resources concerns unconfigured resources.
+                managed: match parent {
+                    Some(top) => c.rscs[top].managed && !c.options.maintenance_mode,
+                    None => c.options.stop_orphan_resources && !c.options.maintenance_mode,
+                },
                 target_role: None,
                 requires_fencing: c.options.stonith_enabled,
                 requires_quorum: true,
@@ -873,7 +941,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 Some(top) => c.rscs[top].children.push(idx),
                 None => c.top.push(idx),
             }
-            if c.options.stop_orphan_resources {
+            if c.options.stop_orphan_resources || parent.is_some() {
                 c.history_bans.push((idx, None));
             }
             idx

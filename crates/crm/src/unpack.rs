@@ -372,6 +372,20 @@ struct RscBuild<'a> {
     cib: &'a Cib,
 }
 
+/// Whether every primitive in a resource definition has an agent class with
+/// the "unique" capability (OCF, and stonith for compatibility); templated
+/// ones count as such.
+fn agents_can_be_unique(def: &ResourceDef) -> bool {
+    match &def.kind {
+        ResourceKind::Primitive { class, .. } => {
+            class.is_empty() || class.eq_ignore_ascii_case("ocf") || class.eq_ignore_ascii_case("stonith")
+        }
+        ResourceKind::Group { children } => children.iter().all(agents_can_be_unique),
+        ResourceKind::Clone { child, .. } => agents_can_be_unique(child),
+        ResourceKind::Bundle => true,
+    }
+}
+
 impl RscBuild<'_> {
     fn add(
         &self,
@@ -400,7 +414,7 @@ impl RscBuild<'_> {
                 ty: ty.clone(),
             },
             ResourceKind::Group { .. } => Variant::Group,
-            ResourceKind::Clone { master, .. } => {
+            ResourceKind::Clone { master, child } => {
                 let get = |k: &str| meta.get(k).and_then(|v| v.parse::<usize>().ok());
                 let promotable = *master || meta.get("promotable").is_some_and(|v| is_true(v));
                 Variant::Clone {
@@ -409,7 +423,9 @@ impl RscBuild<'_> {
                     clone_node_max: get("clone-node-max").unwrap_or(1),
                     promoted_max: get("promoted-max").or(get("master-max")).unwrap_or(1),
                     promoted_node_max: get("promoted-node-max").or(get("master-node-max")).unwrap_or(1),
-                    unique: meta.get("globally-unique").is_some_and(|v| is_true(v)),
+                    // Only OCF agents can be globally unique; clones of
+                    // others are forced anonymous (`recursive_clear_unique`).
+                    unique: meta.get("globally-unique").is_some_and(|v| is_true(v)) && agents_can_be_unique(child),
                     interleave: meta.get("interleave").is_some_and(|v| is_true(v)),
                     ordered: meta.get("ordered").is_some_and(|v| is_true(v)),
                 }

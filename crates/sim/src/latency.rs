@@ -3,7 +3,9 @@
 //! submit → agreed delivery. Deterministic for a seed, so token-recovery changes can be
 //! compared exactly (the figures corosync is measured by: p50/p99 at 5 % loss).
 //!
-//! `sim latency --loss 0.05 --rate 100 --secs 600` prints the figures.
+//! `sim latency --loss 0.05 --rate 100 --secs 600` prints the figures. For debugging,
+//! `LATENCY_TRACE=1` prints state changes and late deliveries (> 50 ms), and
+//! `LATENCY_TRACE_MS=A..B` every datagram delivered or lost between A and B ms.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -188,19 +190,22 @@ impl Bench {
         }
     }
 
-    fn submit(&mut self, k: u64) {
+    /// Submits message `k` (its number first, zeros after); false if the queue is full.
+    fn try_submit(&mut self, k: u64) -> bool {
         let mut payload = vec![0u8; self.size.max(8)];
         payload[..8].copy_from_slice(&k.to_le_bytes());
-        if self.nodes[self.sender].submit(&payload).is_err() {
+        self.nodes[self.sender].submit(&payload).is_ok()
+    }
+
+    fn submit(&mut self, k: u64) {
+        if !self.backlog.is_empty() || !self.try_submit(k) {
             self.backlog.push_back(k);
         }
     }
 
     fn retry_backlog(&mut self) {
         while let Some(&k) = self.backlog.front() {
-            let mut payload = vec![0u8; self.size.max(8)];
-            payload[..8].copy_from_slice(&k.to_le_bytes());
-            if self.nodes[self.sender].submit(&payload).is_err() {
+            if !self.try_submit(k) {
                 break;
             }
             self.backlog.pop_front();

@@ -1111,6 +1111,11 @@ fn unpack_rsc_op<'a>(
     if expired && rc != target_rc && op.interval_ms == 0 && !maskable_probe {
         return;
     }
+    // An expired recurring-monitor failure on a clean online node is only
+    // rescheduled.
+    if expired && rc != target_rc && op.interval_ms > 0 && !maskable_probe && c.nodes[n].online && !c.nodes[n].unclean {
+        return;
+    }
     if expired && maskable_probe && op.rc_code != target_rc {
         if *role <= Role::Stopped {
             *role = Role::Unknown;

@@ -1124,7 +1124,10 @@ fn unpack_rsc_op<'a>(
     }
     if maskable_probe {
         update_resource_state(c, r, n, op, task, 7, role, on_fail, *last_failure);
-        c.rscs[r].failed_probe_rc.push((n, op.rc_code));
+        // `record_failed_op` skips offline nodes.
+        if c.nodes[n].online {
+            c.rscs[r].failed_probe_rc.push((n, op.rc_code));
+        }
         ban(c, r, Some(n));
         return;
     }

@@ -24,13 +24,14 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (1425, None, "liveness: every member re-sent every old-ring message in RECOVERY; the copies overflowed the recovery window and the token circulated forever with nothing allowed (fixed: each message re-sent once when a member surely holds it)"),
     (23906, None, "liveness (1 of 100,000 seeds): after 5 partitions, singletons and a group keep forming rings that miss each other; each side sees the other silent while it is busy in COMMIT/RECOVERY and gives up on it after fail_silent_after (fixed: only members of our last ring are failed for silence)"),
     (55739, None, "liveness (1 of 100,000 seeds): same alternation as 23906 with 6 nodes, after a leave, a restart and pauses"),
-    (363, Some(32), "liveness at 32 nodes: a node still misses 218 of its own messages 650 virtual s after healing (backlog drains too slowly or stalls); passes since silence only fails members of our last ring"),
     (475, Some(32), "packet/timer storm at 32 nodes under 50 % loss of the workload's 50,000 messages: >100,000 events in 10 ms; passes since silence only fails members of our last ring"),
 ];
 
 /// Seeds that fail today, with the diagnosis sent to the protocol's authors. Run them
 /// with `cargo test -p sim -- --ignored`; move each to [`SEEDS`] once it passes.
-pub const OPEN: &[(u64, Option<usize>, &str)] = &[];
+pub const OPEN: &[(u64, Option<usize>, &str)] = &[
+    (363, Some(32), "event budget at 32 nodes, 15 % loss, jitter 3x latency, window 4, 100k messages: the fast token resend fires on nearly every token (1.2 M resends, 72 % of all datagrams; delivery rate unchanged, 4150/s). Only clean rotations are timed (Karn) and here 0.5 % are clean, so the median is far below the usual rotation; timing every rotation instead runs away to the configured timer (16 nodes: p50 4 s), and a carried-over backoff broke 32-node rings. Needs a loss-aware estimator. Was a regression seed for: a node still missing 218 of its own messages 650 virtual s after healing (fixed: silence only fails members of our last ring)"),
+];
 
 #[cfg(test)]
 mod tests {

@@ -870,6 +870,26 @@ fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
     group
 }
 
+/// `sort_op_by_callid`: by call id (pending ones last); the same call id
+/// (an operation and its recorded failure) by last-rc-change.
+pub(crate) fn cmp_op_by_call_id(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let key = |o: &LrmOp| if o.call_id < 0 { i64::MAX } else { o.call_id };
+    match key(a).cmp(&key(b)) {
+        Ordering::Equal => {
+            let (la, lb) = (a.last_rc_change.unwrap_or(-1), b.last_rc_change.unwrap_or(-1));
+            if la >= 0 && la < lb {
+                Ordering::Less
+            } else if lb >= 0 && la > lb {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        }
+        o => o,
+    }
+}
+
 fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     if lr.ops.is_empty() {
         return;
@@ -965,7 +985,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     };
     c.rscs[r].history_ids.push((n, lr.id.clone()));
     let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
-    ops.sort_by_key(|o| if o.call_id < 0 { i64::MAX } else { o.call_id });
+    ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
     let saved_role = c.rscs[r].role;
     let mut role = Role::Unknown;
     let mut on_fail = OnFail::Ignore;

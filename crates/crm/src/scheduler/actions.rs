@@ -539,7 +539,7 @@ fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
         return Change::None;
     };
     let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
-    ops.sort_by_key(|o| if o.call_id < 0 { i64::MAX } else { o.call_id });
+    ops.sort_by(|a, b| crate::unpack::cmp_op_by_call_id(a, b));
     let start_idx = ops
         .iter()
         .rposition(|o| matches!(o.operation.as_str(), "start" | "migrate_from"))

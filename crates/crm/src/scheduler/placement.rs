@@ -212,6 +212,7 @@ impl<'a> Assigner<'a> {
         let mut inst_this_with = Vec::new();
         let mut inst_with_this = Vec::new();
         let mut clone_level = Vec::new();
+        let mut extra_member_colocs: Vec<Coloc> = Vec::new();
         // Internal group colocations come first.
         for g in 0..n {
             if matches!(c.rscs[g].variant, Variant::Group) {
@@ -235,10 +236,24 @@ impl<'a> Assigner<'a> {
             // "group with R" → first member with R; "R with group" → R with
             // the last member (optional colocations use the first member).
             if matches!(c.rscs[co.dependent].variant, Variant::Group) {
-                match c.rscs[co.dependent].children.first() {
-                    Some(&f) => co.dependent = f,
-                    None => continue,
+                let members = c.rscs[co.dependent].children.clone();
+                let Some(&f) = members.first() else { continue };
+                // `expand_group_colocations`: once a member is unmanaged,
+                // the internal colocations no longer carry mandatory ones to
+                // later members, so those get them directly.
+                if co.score == INFINITY {
+                    let mut any_unmanaged = !c.rscs[f].managed;
+                    for &m in &members[1..] {
+                        if any_unmanaged {
+                            let mut x = co.clone();
+                            x.dependent = m;
+                            extra_member_colocs.push(x);
+                        } else if !c.rscs[m].managed {
+                            any_unmanaged = true;
+                        }
+                    }
                 }
+                co.dependent = f;
             }
             if matches!(c.rscs[co.primary].variant, Variant::Group) {
                 let kids = &c.rscs[co.primary].children;
@@ -296,6 +311,7 @@ impl<'a> Assigner<'a> {
             }
             colocs.push(co);
         }
+        colocs.extend(extra_member_colocs);
         let remaining = c.nodes.iter().map(|x| x.utilization.clone()).collect();
         let promo_priority = c.rscs.iter().map(|r| r.priority).collect();
         let initial_next = c.rscs.iter().map(|r| r.next_role).collect();

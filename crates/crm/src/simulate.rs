@@ -240,7 +240,9 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         if !c.rscs[r].is_primitive() || a.interval_ms > 0 {
             continue;
         }
-        if a.task == "stop" {
+        // A pending start (call id -1) sorts after the recorded stop, so
+        // the resource still shows as started there.
+        if a.task == "stop" && !c.rscs[r].start_pending {
             c.rscs[r].running_on.retain(|&x| x != n);
         }
     }

@@ -72,6 +72,12 @@ pub struct ClusterOptions {
     pub enable_startup_probes: bool,
     pub concurrent_fencing: bool,
     pub placement_strategy: String,
+    /// `shutdown-lock`: resources stopped by a clean shutdown stay on that node.
+    pub shutdown_lock: bool,
+    /// `have-watchdog`: SBD watchdog fencing counts as a fence device.
+    pub have_watchdog: bool,
+    /// `shutdown-lock-limit` in seconds (0 = locks never expire).
+    pub shutdown_lock_limit_s: i64,
     pub default_stickiness: Score,
     /// `node-health-strategy` (none, migrate-on-red, only-green,
     /// progressive, custom).
@@ -160,6 +166,9 @@ pub struct Rsc {
     pub children: Vec<RscIdx>,
     pub meta: BTreeMap<String, String>,
     pub params: BTreeMap<String, String>,
+    /// The instance attribute sets as configured (rules may depend on the
+    /// node, see `value-source=param`).
+    pub instance_sets: Vec<crate::cib::NvSet>,
     pub ops: Vec<OpDef>,
     pub description: Option<String>,
     pub priority: i32,
@@ -183,6 +192,20 @@ pub struct Rsc {
     pub orphan: bool,
     pub failure_ignored: bool,
     pub start_pending: bool,
+    /// Nodes whose history ends in a pending start (call-id -1). Such an
+    /// entry stays the newest one even after simulated results are
+    /// recorded, so the resource still counts as active there.
+    pub pending_start_on: Vec<NodeIdx>,
+    /// Node the resource is shutdown-locked to, and when the lock started.
+    pub lock_node: Option<NodeIdx>,
+    pub lock_time: i64,
+    /// `allow-migrate` (cleared when history shows a migration that failed).
+    pub allow_migrate: bool,
+    /// A migrate_to succeeded but its migrate_from has not happened yet.
+    pub partial_migration_source: Option<NodeIdx>,
+    pub partial_migration_target: Option<NodeIdx>,
+    /// Sources of completed migrations still missing their stop.
+    pub dangling_migrations: Vec<NodeIdx>,
     /// Node scores (`allowed_nodes`); `None` = not allowed at all.
     pub allowed: Vec<Option<Score>>,
     /// Nodes where a failed stop means it needs a stop there.
@@ -244,6 +267,10 @@ pub struct Cluster {
     /// Bans found while unpacking history: (rsc, node or all nodes).
     pub history_bans: Vec<(RscIdx, Option<NodeIdx>)>,
     pub op_defaults: Vec<crate::cib::NvSet>,
+    /// (resource, node) fail counts this transition clears (no threshold ban).
+    pub failcount_clears: Vec<(RscIdx, NodeIdx)>,
+    /// The status section, for history look-ups across nodes (migrations).
+    pub status: std::sync::Arc<crate::cib::Status>,
 }
 
 impl Cluster {
@@ -264,6 +291,33 @@ impl Cluster {
             r = p;
         }
         r
+    }
+
+    /// `pe__find_active_on`: the node a resource counts as active on, with
+    /// the number of nodes it is active on and how many of them are clean.
+    /// A resource that does not require fencing prefers its first clean
+    /// node (its copies on unclean nodes go away with the fencing).
+    pub fn active_on(&self, r: RscIdx) -> (Option<NodeIdx>, usize, usize) {
+        let rs = &self.rscs[r];
+        let happy = |n: NodeIdx| self.nodes[n].online && !self.nodes[n].unclean;
+        let clean = rs.running_on.iter().filter(|&&n| happy(n)).count();
+        let active = if let Some(src) = rs.partial_migration_source {
+            // A partially migrated resource is active on its source.
+            rs.running_on
+                .iter()
+                .copied()
+                .find(|&n| n == src)
+                .or_else(|| rs.running_on.first().copied())
+        } else if rs.requires_fencing {
+            rs.running_on.first().copied()
+        } else {
+            rs.running_on
+                .iter()
+                .copied()
+                .find(|&n| happy(n))
+                .or_else(|| rs.running_on.first().copied())
+        };
+        (active, rs.running_on.len(), clean)
     }
 
     /// All primitives under `r` (including itself), in order.

@@ -167,7 +167,12 @@ pub fn primitive_text(c: &Cluster, r: RscIdx) -> String {
     let rs = &c.rscs[r];
     let mut s = format!("{}\t({}):\t", printable_id(c, r), rs.agent());
     let multiple = rs.running_on.len() > 1;
-    let node = if multiple { None } else { rs.current_node() };
+    // An inactive resource shows the node it is shutdown-locked to.
+    let node = if multiple {
+        None
+    } else {
+        rs.current_node().or(rs.lock_node)
+    };
     if rs.orphan {
         s.push_str(" ORPHANED");
     }
@@ -193,6 +198,9 @@ pub fn primitive_text(c: &Cluster, r: RscIdx) -> String {
     if let Some(n) = node {
         if !c.nodes[n].online && c.nodes[n].unclean {
             flags.push("UNCLEAN".into());
+        }
+        if rs.lock_node == Some(n) {
+            flags.push("LOCKED".into());
         }
     }
     match rs.target_role {
@@ -464,27 +472,27 @@ fn item(
     lines: &mut Vec<SummaryLine>,
 ) {
     let rs = &c.rscs[r];
+    // Listed as active but left stopped by its history: shown as started.
+    let role = if !rs.running_on.is_empty() && rs.role == Role::Stopped {
+        Role::Started
+    } else {
+        rs.role
+    };
     let name = |n: NodeIdx| c.nodes[n].uname.clone();
-    let need_role = rs.role > Role::Started || rs.next_role > Role::Unpromoted;
+    let need_role = role > Role::Started || rs.next_role > Role::Unpromoted;
     let same_host = origin.is_some() && origin == dest;
-    let same_role = rs.role == rs.next_role;
+    let same_role = role == rs.next_role;
     let details = match (origin, dest) {
-        (None, Some(d)) if need_role => format!("{} -> {} {}", rs.role.as_str(), rs.next_role.as_str(), name(d)),
+        (None, Some(d)) if need_role => format!("{} -> {} {}", role.as_str(), rs.next_role.as_str(), name(d)),
         (None, Some(d)) => name(d),
-        (Some(o), None) if need_role => format!("{} {}", rs.role.as_str(), name(o)),
+        (Some(o), None) if need_role => format!("{} {}", role.as_str(), name(o)),
         (Some(o), None) => name(o),
-        (Some(o), Some(_)) if need_role && same_role && same_host => format!("{} {}", rs.role.as_str(), name(o)),
+        (Some(o), Some(_)) if need_role && same_role && same_host => format!("{} {}", role.as_str(), name(o)),
         (Some(o), Some(_)) if same_role && same_host => name(o),
-        (Some(o), Some(d)) if need_role && same_role => format!("{} -> {} {}", name(o), name(d), rs.role.as_str()),
+        (Some(o), Some(d)) if need_role && same_role => format!("{} -> {} {}", name(o), name(d), role.as_str()),
         (Some(o), Some(d)) if same_role => format!("{} -> {}", name(o), name(d)),
-        (Some(o), Some(_)) if same_host => format!("{} -> {} {}", rs.role.as_str(), rs.next_role.as_str(), name(o)),
-        (Some(o), Some(d)) => format!(
-            "{} {} -> {} {}",
-            rs.role.as_str(),
-            name(o),
-            rs.next_role.as_str(),
-            name(d)
-        ),
+        (Some(o), Some(_)) if same_host => format!("{} -> {} {}", role.as_str(), rs.next_role.as_str(), name(o)),
+        (Some(o), Some(d)) => format!("{} {} -> {} {}", role.as_str(), name(o), rs.next_role.as_str(), name(d)),
         (None, None) => return,
     };
     let source = source.or(action);
@@ -503,29 +511,11 @@ fn item(
     });
 }
 
-/// `pcmk__rsc_can_migrate` for a resource moving off its current node.
-fn can_migrate(c: &Cluster, r: RscIdx) -> bool {
-    let rs = &c.rscs[r];
-    let allow = rs
-        .meta
-        .get("allow-migrate")
-        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "y"));
-    let standalone = rs.parent.is_none();
-    allow
-        && standalone
-        && !rs.failed
-        && !rs.start_pending
-        && rs.running_on.len() == 1
-        && c.nodes[rs.running_on[0]].can_run()
-        && rs.running_on[0] < c.nodes.len()
-        && rs.allowed[rs.running_on[0]].is_none_or(|w| w >= 0)
-}
-
 /// `rsc_action_default` for one primitive.
 fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
     let c = &s.cluster;
     let rs = &c.rscs[r];
-    let current = rs.current_node();
+    let current = c.active_on(r).0;
     let next = rs.assigned;
     if !rs.managed || (current.is_none() && next.is_none()) {
         return;
@@ -541,9 +531,20 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
     let stop_req = stop.filter(|a| !a.optional);
     let start_opt = start.is_none_or(|a| a.optional);
     let next_role = if next.is_none() { Role::Stopped } else { rs.next_role };
-    let role = rs.role;
+    // A resource still listed as active counts as started here, even if its
+    // history left it stopped (`pcmk__output_resource_actions`).
+    let role = if current.is_some() && rs.role == Role::Stopped {
+        Role::Started
+    } else {
+        rs.role
+    };
     if role == next_role || (role == Role::Started && next_role == Role::Started) {
         let Some(_) = next else { return };
+        // A runnable migrate_from to the next node means a live migration.
+        if current.is_some() && find(s, r, "migrate_from", next).is_some_and(|a| a.runnable) {
+            item(c, "Migrate", r, current, next, start, None, lines);
+            return;
+        }
         if let Some(rl) = find(s, r, "reload", current).filter(|a| !a.optional) {
             if start_opt && !moving {
                 item(c, "Reload", r, current, next, Some(rl), None, lines);
@@ -571,13 +572,7 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
                 lines,
             );
         } else if moving {
-            let verb = if rs.failed {
-                "Recover"
-            } else if can_migrate(c, r) {
-                "Migrate"
-            } else {
-                "Move"
-            };
+            let verb = if rs.failed { "Recover" } else { "Move" };
             item(c, verb, r, current, next, stop, None, lines);
         } else if rs.failed {
             item(c, "Recover", r, current, None, stop, None, lines);

@@ -15,6 +15,10 @@ pub struct RuleContext<'a> {
     /// For `op_expression` (name, interval ms).
     pub op: Option<(&'a str, u64)>,
     pub role: Option<&'a str>,
+    /// The resource's parameters and meta-attributes, for expressions with
+    /// `value-source="param"` or `"meta"` (location rules).
+    pub rsc_params: Option<&'a BTreeMap<String, String>>,
+    pub rsc_meta: Option<&'a BTreeMap<String, String>>,
 }
 
 impl<'a> RuleContext<'a> {
@@ -25,6 +29,8 @@ impl<'a> RuleContext<'a> {
             rsc: None,
             op: None,
             role: None,
+            rsc_params: None,
+            rsc_meta: None,
         }
     }
 }
@@ -49,13 +55,27 @@ fn eval_item(item: &RuleItem, ctx: &RuleContext<'_>) -> bool {
             operation,
             value,
             value_type,
-            ..
+            value_source,
         } => {
             let actual = ctx
                 .node_attrs
                 .and_then(|a| a.get(attribute.as_str()))
                 .map(String::as_str);
-            compare(actual, operation, value.as_deref(), value_type.as_deref())
+            // With value-source param/meta, the value names a resource
+            // parameter or meta-attribute whose value is compared.
+            let source = match value_source.as_deref() {
+                Some("param") => Some(ctx.rsc_params),
+                Some("meta") => Some(ctx.rsc_meta),
+                _ => None,
+            };
+            let expected = match source {
+                Some(table) => value
+                    .as_deref()
+                    .and_then(|v| table.and_then(|t| t.get(v)))
+                    .map(String::as_str),
+                None => value.as_deref(),
+            };
+            compare(actual, operation, expected, value_type.as_deref())
         }
         RuleItem::Date {
             operation,

@@ -240,9 +240,9 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         if !c.rscs[r].is_primitive() || a.interval_ms > 0 {
             continue;
         }
-        // A pending start (call id -1) sorts after the recorded stop, so
-        // the resource still shows as started there.
-        if a.task == "stop" && !c.rscs[r].start_pending {
+        // A pending start recorded with call-id -1 sorts after the
+        // simulated stop, so the resource stays active there.
+        if a.task == "stop" && !c.rscs[r].pending_start_on.contains(&n) {
             c.rscs[r].running_on.retain(|&x| x != n);
         }
     }
@@ -251,7 +251,9 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         let (Some(r), Some(n)) = (a.rsc, a.node) else { continue };
         if a.task == "start" && c.rscs[r].is_primitive() {
             if !c.rscs[r].running_on.contains(&n) {
+                // Re-unpacking lists active nodes in status order.
                 c.rscs[r].running_on.push(n);
+                c.rscs[r].running_on.sort_unstable();
             }
             c.rscs[r].failed = false;
             c.rscs[r].role = if c.in_promotable(r) {

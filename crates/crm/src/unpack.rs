@@ -9,6 +9,8 @@ use crate::model::*;
 use crate::rules::{eval_rule, RuleContext};
 use crate::score::{self, parse_score, Score, INFINITY};
 
+mod migration;
+
 /// PCMK_EXEC_* values.
 mod exec {
     pub const PENDING: i32 = -1;
@@ -40,6 +42,11 @@ pub fn merge_nvsets(sets: &[NvSet], ctx: &RuleContext<'_>, out: &mut BTreeMap<St
             }
         }
         for (k, v) in &s.pairs {
+            // "#default" drops any value set so far (`populate_hash`).
+            if v.eq_ignore_ascii_case("#default") {
+                out.remove(k);
+                continue;
+            }
             out.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
@@ -106,6 +113,11 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
         enable_startup_probes: flag("enable-startup-probes", true),
         concurrent_fencing: flag("concurrent-fencing", false),
         placement_strategy: get("placement-strategy").unwrap_or("default").to_string(),
+        shutdown_lock: flag("shutdown-lock", false),
+        have_watchdog: flag("have-watchdog", false),
+        shutdown_lock_limit_s: get("shutdown-lock-limit")
+            .and_then(crate::cib::parse_interval_ms)
+            .map_or(0, |ms| (ms / 1000) as i64),
         default_stickiness: get("default-resource-stickiness").and_then(parse_score).unwrap_or(0),
     }
 }
@@ -114,19 +126,22 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
 pub fn unpack(cib: &Cib, now: i64) -> Cluster {
     let options = options(cib, now);
     let have_quorum = cib.have_quorum;
+    let have_watchdog = options.have_watchdog;
     let mut c = Cluster {
         nodes: Vec::new(),
         rscs: Vec::new(),
         top: Vec::new(),
         options,
         have_quorum,
-        have_stonith_resource: false,
+        have_stonith_resource: have_watchdog,
         now,
         fail_counts: BTreeMap::new(),
         tickets: BTreeMap::new(),
         warnings: Vec::new(),
         history_bans: Vec::new(),
         op_defaults: cib.configuration.op_defaults.clone(),
+        failcount_clears: Vec::new(),
+        status: std::sync::Arc::new(cib.status.clone()),
     };
     unpack_nodes(cib, &mut c);
     unpack_resources(cib, &mut c);
@@ -156,6 +171,14 @@ fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
         attrs.insert("#uname".to_string(), n.uname.clone());
         attrs.insert("#id".to_string(), n.id.clone());
         attrs.insert("#kind".to_string(), "cluster".to_string());
+        // `add_node_attrs`: whether the node is the DC, and the cluster name.
+        let is_dc = cib.dc_uuid.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(&n.id));
+        attrs.insert("#is_dc".to_string(), is_dc.to_string());
+        let mut opts = BTreeMap::new();
+        merge_nvsets(&cib.configuration.crm_config, &RuleContext::new(c.now), &mut opts);
+        if let Some(name) = opts.get("cluster-name") {
+            attrs.insert("#cluster-name".to_string(), name.clone());
+        }
         let mut cfg = BTreeMap::new();
         merge_nvsets(&n.instance, &RuleContext::new(c.now), &mut cfg);
         for (k, v) in cfg {
@@ -467,6 +490,13 @@ impl RscBuild<'_> {
             ResourceKind::Primitive { ops, .. } => ops.clone(),
             _ => Vec::new(),
         };
+        // Remote connections migrate unless told otherwise.
+        let is_remote_conn = matches!(&variant, Variant::Primitive { class, provider, ty }
+            if class == "ocf" && provider.as_deref() == Some("pacemaker") && ty == "remote");
+        let allow_migrate = match meta.get("allow-migrate") {
+            Some(v) => is_true(v),
+            None => is_remote_conn,
+        };
         let idx = c.rscs.len();
         c.rscs.push(Rsc {
             id,
@@ -477,6 +507,7 @@ impl RscBuild<'_> {
             target_role: meta.get("target-role").and_then(|v| Role::parse(v)),
             meta,
             params,
+            instance_sets: def.instance.clone(),
             ops,
             description: def.description.clone(),
             stickiness,
@@ -495,6 +526,13 @@ impl RscBuild<'_> {
             orphan: false,
             failure_ignored: false,
             start_pending: false,
+            pending_start_on: Vec::new(),
+            lock_node: None,
+            lock_time: 0,
+            allow_migrate,
+            partial_migration_source: None,
+            partial_migration_target: None,
+            dangling_migrations: Vec::new(),
             allowed: vec![None; nnodes],
             failed_probe_rc: Vec::new(),
             assigned: None,
@@ -681,7 +719,7 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
         let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {
             continue;
         };
-        if !c.options.stonith_enabled && !c.nodes[n].online {
+        if !c.options.stonith_enabled && !c.options.shutdown_lock && !c.nodes[n].online {
             continue;
         }
         for lr in &st.lrm {
@@ -890,6 +928,21 @@ pub(crate) fn cmp_op_by_call_id(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
     }
 }
 
+/// `unpack_shutdown_lock`: a history entry with an unexpired
+/// `shutdown-lock` locks the resource to this node (an expired one is
+/// simply ignored; Pacemaker also schedules a history clean-up).
+fn unpack_shutdown_lock(c: &mut Cluster, r: RscIdx, n: NodeIdx, lr: &LrmResource) {
+    let Some(lock_time) = lr.shutdown_lock.filter(|&t| t != 0) else {
+        return;
+    };
+    let limit = c.options.shutdown_lock_limit_s;
+    if limit > 0 && c.now > lock_time + limit {
+        return;
+    }
+    c.rscs[r].lock_node = Some(n);
+    c.rscs[r].lock_time = lock_time;
+}
+
 fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     if lr.ops.is_empty() {
         return;
@@ -937,6 +990,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 children: Vec::new(),
                 meta: BTreeMap::new(),
                 params: BTreeMap::new(),
+                instance_sets: Vec::new(),
                 ops: Vec::new(),
                 description: None,
                 priority: 0,
@@ -962,6 +1016,13 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 orphan: true,
                 failure_ignored: false,
                 start_pending: false,
+                pending_start_on: Vec::new(),
+                lock_node: None,
+                lock_time: 0,
+                allow_migrate: false,
+                partial_migration_source: None,
+                partial_migration_target: None,
+                dangling_migrations: Vec::new(),
                 allowed: vec![None; nnodes],
                 failed_probe_rc: Vec::new(),
                 assigned: None,
@@ -983,6 +1044,9 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
             idx
         }
     };
+    if c.options.shutdown_lock {
+        unpack_shutdown_lock(c, r, n, lr);
+    }
     c.rscs[r].history_ids.push((n, lr.id.clone()));
     let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
     ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
@@ -1034,7 +1098,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
             set_next_role(c, r, tr);
         }
     }
-    let cur = c.rscs[r].role;
+    let cur = migration::keep_partial_target_role(c, r, n, c.rscs[r].role);
     c.rscs[r].role = cur.max(saved_role);
 }
 
@@ -1090,6 +1154,8 @@ fn unpack_rsc_op<'a>(
                 if is_probe || target_rc == rc || !c.rscs[r].managed {
                     *role = Role::Stopped;
                     c.rscs[r].next_role = Role::Unknown;
+                    // Not running clears earlier failure handling.
+                    *on_fail = OnFail::Ignore;
                     status = exec::DONE;
                 } else if target_rc != rc {
                     status = exec::ERROR;
@@ -1156,6 +1222,9 @@ fn unpack_rsc_op<'a>(
         exec::PENDING => {
             if task == "start" {
                 c.rscs[r].start_pending = true;
+                if op.call_id < 0 && !c.rscs[r].pending_start_on.contains(&n) {
+                    c.rscs[r].pending_start_on.push(n);
+                }
                 set_active(c, r, role);
             } else if task == "promote" {
                 *role = Role::Promoted;
@@ -1224,6 +1293,8 @@ fn rsc_op_failure(
     }
     match task {
         "stop" => ban(c, r, Some(n)),
+        "migrate_to" => migration::migrate_to_failure(c, r, n, op, role),
+        "migrate_from" => migration::migrate_from_failure(c, r, n, op, role),
         "promote" => *role = Role::Promoted,
         "demote" => {
             if action_on_fail == OnFail::Block {
@@ -1260,7 +1331,7 @@ fn rsc_op_failure(
 fn update_resource_state(
     c: &mut Cluster,
     r: RscIdx,
-    _n: NodeIdx,
+    n: NodeIdx,
     op: &LrmOp,
     task: &str,
     rc: i32,
@@ -1307,11 +1378,7 @@ fn update_resource_state(
         *role = Role::Started;
         clear = true;
     } else if task == "migrate_to" {
-        // Successful migrate_to: the resource is (partially) on the target;
-        // treat it as still active here until a stop is recorded.
-        if *role < Role::Started {
-            set_active(c, r, role);
-        }
+        migration::migrate_to_success(c, r, n, op, role);
     } else if *role < Role::Started {
         set_active(c, r, role);
     }

@@ -305,6 +305,8 @@ pub struct LrmResource {
     pub provider: Option<String>,
     pub ty: Option<String>,
     pub container: Option<String>,
+    /// `shutdown-lock`: when the node it was locked to shut down (epoch s).
+    pub shutdown_lock: Option<i64>,
     pub ops: Vec<LrmOp>,
 }
 

@@ -487,6 +487,7 @@ fn node_state(e: &Element, ids: &Ids<'_>) -> Result<NodeState, CibError> {
                 provider: opt(r, "provider"),
                 ty: opt(r, "type"),
                 container: opt(r, "container"),
+                shutdown_lock: opt(r, "shutdown-lock").and_then(|v| v.trim().parse().ok()),
                 ops,
             });
         }

@@ -28,6 +28,9 @@ pub struct Action {
     pub reason: Option<String>,
     /// For fencing: reboot/off/on.
     pub fence_op: Option<String>,
+    /// Part of a live migration that can still happen
+    /// (`pe_action_migrate_runnable`).
+    pub migrate_runnable: bool,
     /// For `requires_any` pseudo-actions: how many ONE_OR_MORE inputs must
     /// be runnable (0 = an ordinary action; 1 for clone "running").
     pub required_runnable: usize,
@@ -43,11 +46,15 @@ pub mod flags {
     pub const ASYMMETRICAL: u32 = 16;
     /// "then" is runnable if any of its ONE_OR_MORE "firsts" is.
     pub const ONE_OR_MORE: u32 = 32;
-    /// Inverse of a symmetrical mandatory ordering (marker only).
-    pub const INVERSE: u32 = 64;
     /// A collective "first" counts as required if any of its instances'
     /// actions is, wherever "then" runs (orderings with a clone "then").
-    pub const WHOLE_FIRST: u32 = 128;
+    pub const WHOLE_FIRST: u32 = 256;
+    /// "first" (a migration step) cannot run unless "then" can run and
+    /// still migrate; a required "then" requires "first".
+    pub const IMPLIES_FIRST_MIGRATABLE: u32 = 64;
+    /// An unrunnable "first" turns "then" back into a real, unmigratable
+    /// action (the start of an abandoned migration).
+    pub const PSEUDO_LEFT: u32 = 128;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +72,7 @@ pub struct ActionSet {
 }
 
 impl ActionSet {
-    pub(super) fn add(
+    pub(crate) fn add(
         &mut self,
         rsc: Option<RscIdx>,
         task: &str,
@@ -92,6 +99,7 @@ impl ActionSet {
             pseudo: false,
             reason: None,
             fence_op: None,
+            migrate_runnable: false,
             required_runnable: 0,
         });
         self.index.insert(key, id);
@@ -111,7 +119,7 @@ impl ActionSet {
             .collect()
     }
 
-    pub(super) fn order(&mut self, first: usize, then: usize, flags: u32) {
+    pub(crate) fn order(&mut self, first: usize, then: usize, flags: u32) {
         if first != then {
             self.edges.push(Edge { first, then, flags });
         }
@@ -171,6 +179,16 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             if s.of(r, task).is_empty() {
                 let a = s.add(Some(r), task, 0, None, true);
                 s.actions[a].runnable = false;
+                // The resource's own stop → start ordering applies to it
+                // too, so a required stop makes it required (and what it
+                // implies); it still cannot run.
+                if task == "start" {
+                    for st in s.of(r, "stop") {
+                        if s.actions[st].node.is_some() {
+                            s.order(st, a, flags::IMPLIES_THEN | flags::RESTART);
+                        }
+                    }
+                }
             }
         }
     }
@@ -185,6 +203,20 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         let stopped = s.add(Some(g), "stopped", 0, None, true);
         for a in [start, running, stop, stopped] {
             s.actions[a].pseudo = true;
+        }
+        // A clone lets what depends on it migrate unless one of its
+        // instances both stops and starts (`allow_dependent_migrations`).
+        if matches!(c.rscs[g].variant, Variant::Clone { .. }) {
+            let required = |s: &ActionSet, p: RscIdx, task: &str| {
+                s.of(p, task)
+                    .into_iter()
+                    .any(|a| !s.actions[a].optional && s.actions[a].node.is_some())
+            };
+            let restarting = c
+                .primitives_of(g)
+                .into_iter()
+                .any(|p| required(&s, p, "start") && required(&s, p, "stop"));
+            s.actions[stop].migrate_runnable = !restarting;
         }
         s.order(stop, stopped, flags::RUNNABLE_LEFT);
         s.order(stopped, start, 0);
@@ -249,18 +281,27 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     for o in &cons.orders {
         let fa = map_first_action(c, o.first, &o.first_action);
         let ta = o.then_action.clone();
-        // Deprecated `restart-type=restart` on "then" makes optional
-        // orderings imply restarts (`handle_restart_type`).
-        let restart_type = c.rscs[o.then].meta.get("restart-type").map(String::as_str) == Some("restart");
+        // A clone "first" counts as required only when an instance action
+        // is (see `first_optional`).
         let mut f_flags = match o.kind {
             OrderKind::Mandatory => flags::IMPLIES_THEN,
-            OrderKind::Optional if restart_type => flags::IMPLIES_THEN,
             _ => 0,
         };
         if o.kind == OrderKind::Mandatory && !o.symmetrical {
-            f_flags |= flags::ASYMMETRICAL;
+            // `ordering_flags_for_kind`: asymmetrical orderings only.
+            f_flags = flags::ASYMMETRICAL;
         } else if o.kind == OrderKind::Mandatory && matches!(o.first_action.as_str(), "start" | "promote") {
             f_flags |= flags::RUNNABLE_LEFT;
+        }
+        // Deprecated `restart-type=restart` on "then" makes optional
+        // orderings restart it (`handle_restart_type`).
+        let restart_type = o.kind == OrderKind::Optional
+            && c.rscs[o.then]
+                .meta
+                .get("restart-type")
+                .is_some_and(|v| v.eq_ignore_ascii_case("restart"));
+        if restart_type {
+            f_flags |= flags::IMPLIES_THEN;
         }
         if o.clone_min > 0 {
             super::clone_order::order_clone_min(&mut s, c, o, f_flags);
@@ -272,8 +313,8 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             let inv_then = invert(&o.first_action);
             if let (Some(itf), Some(itt)) = (inv_first, inv_then) {
                 let itf = map_first_action(c, o.then, itf);
-                let fl = if o.kind == OrderKind::Mandatory {
-                    flags::INVERSE
+                let fl = if o.kind == OrderKind::Mandatory || restart_type {
+                    flags::IMPLIES_FIRST
                 } else {
                     0
                 };
@@ -291,23 +332,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
-    // Anti-colocation and mandatory colocation effects on runnability.
-    for co in &cons.colocs {
-        // A colocation of one role only limits that role.
-        if co.score >= crate::score::INFINITY && co.dependent_role == Role::Unknown {
-            // The dependent cannot start if the primary cannot run.
-            let p_prims = c.primitives_of(co.primary);
-            let p_runs = p_prims.iter().any(|&p| c.rscs[p].assigned.is_some());
-            if !p_runs {
-                let dep_first = c.primitives_of(co.dependent);
-                for d in dep_first {
-                    for st in s.of(d, "start") {
-                        s.actions[st].runnable = false;
-                    }
-                }
-            }
-        }
-    }
+    super::order_sets::create_edges(&mut s, c, cons);
     // Stops before shutdown.
     for n in 0..c.nodes.len() {
         if let Some(sd) = shutdown_of[n] {
@@ -342,7 +367,7 @@ fn invert(task: &str) -> Option<&'static str> {
 
 /// Orderings where a collective resource comes first use its "completed"
 /// pseudo-action.
-pub(super) fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
+pub(crate) fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
     if is_group(c, r) {
         match task {
             "start" => "running".into(),
@@ -356,7 +381,15 @@ pub(super) fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
     }
 }
 
-fn connect(s: &mut ActionSet, c: &Cluster, first: RscIdx, first_task: &str, then: RscIdx, then_task: &str, fl: u32) {
+pub(crate) fn connect(
+    s: &mut ActionSet,
+    c: &Cluster,
+    first: RscIdx,
+    first_task: &str,
+    then: RscIdx,
+    then_task: &str,
+    fl: u32,
+) {
     let firsts: Vec<usize> = if is_group(c, first) {
         s.find(Some(first), first_task, 0, None).into_iter().collect()
     } else {
@@ -368,13 +401,15 @@ fn connect(s: &mut ActionSet, c: &Cluster, first: RscIdx, first_task: &str, then
         s.of(then, then_task)
     };
     // An ordering with a clone as "then" also applies to each instance
-    // (`pcmk__multi_update_actions`).
+    // (`pcmk__multi_update_actions`); the clone's own action has no node,
+    // so "first" is summarised over all its instances for these too.
     if matches!(c.rscs[then].variant, Variant::Clone { .. }) {
-        // The clone's own action has no node, so "first" is summarised over
-        // all its instances for these too.
+        // Pacemaker updates only runnable instance actions, so an
+        // implied "first" (a migration's) is not affected by them.
+        let inst_fl = (fl & !flags::IMPLIES_FIRST) | flags::WHOLE_FIRST;
         for t in super::clone_order::instance_actions(s, c, then, then_task) {
             for &f in &firsts {
-                s.order(f, t, fl | flags::WHOLE_FIRST);
+                s.order(f, t, inst_fl);
             }
         }
     }
@@ -514,6 +549,9 @@ fn definition_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> DefChang
     match params_changed(cib, c, r, n) {
         Change::None => DefChange::None,
         Change::Restart => DefChange::Restart(Some("resource definition change".into())),
+        // A changed configuration while a start is pending forces a full
+        // restart instead of a reload (`schedule_reload`).
+        Change::Reload if c.rscs[r].start_pending => DefChange::Restart(None),
         Change::Reload => DefChange::Reload,
     }
 }
@@ -539,7 +577,7 @@ fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
         return Change::None;
     };
     let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
-    ops.sort_by(|a, b| crate::unpack::cmp_op_by_call_id(a, b));
+    ops.sort_by_key(|o| if o.call_id < 0 { i64::MAX } else { o.call_id });
     let start_idx = ops
         .iter()
         .rposition(|o| matches!(o.operation.as_str(), "start" | "migrate_from"))
@@ -552,7 +590,8 @@ fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
     };
     let mut result = Change::None;
     for op in &ops[si..] {
-        if op.interval_ms > 0 || op.op_status != 0 {
+        // Pending operations (op-status -1) are checked too.
+        if op.interval_ms > 0 || !matches!(op.op_status, 0 | -1) {
             continue;
         }
         if !matches!(op.operation.as_str(), "start" | "monitor" | "promote" | "migrate_from") {
@@ -599,7 +638,9 @@ fn primitive_actions(
     if c.options.enable_startup_probes && !c.rscs[r].orphan {
         for n in 0..c.nodes.len() {
             let node = &c.nodes[n];
-            if !node.online || node.unclean || node.pending || node.maintenance {
+            // Pending nodes are probed too, but such probes cannot run
+            // (`pcmk__schedule_probes`, `update_resource_action_runnable`).
+            if !node.online || node.unclean || node.maintenance {
                 continue;
             }
             if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
@@ -608,16 +649,32 @@ fn primitive_actions(
             if c.rscs[r].allowed[n].is_none() && !c.options.symmetric {
                 continue;
             }
+            let pending = node.pending;
             let p = s.add(Some(r), "monitor", 0, Some(n), false);
             s.actions[p].reason = Some("probe".into());
             if !managed {
                 s.actions[p].runnable = true;
             }
+            if pending {
+                s.actions[p].runnable = false;
+            }
         }
     }
 
-    let moving = matches!((current.first(), next), (Some(&cur), Some(nx)) if cur != nx) && next_role >= Role::Started;
-    let multiply_active = current.len() > 1;
+    let (active, num_all, num_clean) = c.active_on(r);
+    let moving = matches!((active, next), (Some(cur), Some(nx)) if cur != nx) && next_role >= Role::Started;
+    let mut allow_migrate = moving && super::migration::can_migrate(c, r, active);
+    let partial = super::migration::partial_state(c, r, allow_migrate, active, num_all);
+    if partial == super::migration::Partial::Abort {
+        allow_migrate = false;
+    }
+    // Copies on unclean nodes only count for resources that need fencing.
+    let multiply_active = partial == super::migration::Partial::None
+        && if c.rscs[r].requires_fencing {
+            num_all > 1
+        } else {
+            num_clean > 1
+        };
     let def_change = if !moving && current.len() == 1 && next == current.first().copied() && managed {
         definition_changed(cib, c, r, current[0])
     } else {
@@ -636,8 +693,12 @@ fn primitive_actions(
             }
         }
     }
-    let mut need_stop =
-        moving || multiply_active || (c.rscs[r].failed && c.rscs[r].stop_needed) || c.rscs[r].blocked || restart_def;
+    let mut need_stop = moving
+        || multiply_active
+        || partial == super::migration::Partial::Abort
+        || (c.rscs[r].failed && c.rscs[r].stop_needed)
+        || c.rscs[r].blocked
+        || restart_def;
     if next.is_none() || next_role == Role::Stopped {
         need_stop = true;
     }
@@ -649,7 +710,14 @@ fn primitive_actions(
             // The expected node keeps its copy.
             continue;
         }
-        let required = need_stop && (next != Some(cur) || !moving || multiply_active);
+        let mut required = need_stop && (next != Some(cur) || !moving || multiply_active);
+        if let Some(t) = c.rscs[r].partial_migration_target {
+            if cur == t && next == Some(t) {
+                // The partial migration there continues.
+                continue;
+            }
+            required = true;
+        }
         let st = s.add(Some(r), "stop", 0, Some(cur), !required);
         if next.is_none() {
             s.actions[st].reason = Some("node availability".into());
@@ -660,11 +728,19 @@ fn primitive_actions(
             match fence_of[cur] {
                 Some(f) => {
                     s.actions[st].pseudo = true;
-                    s.actions[st].optional = false;
+                    // The fencing implies the stop; it is only required
+                    // if the resource needs fencing or must stop anyway.
+                    if c.rscs[r].requires_fencing || required {
+                        s.actions[st].optional = false;
+                    }
                     if !s.actions[f].runnable {
                         s.actions[st].runnable = false;
                     }
-                    s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                    // Only stops of resources that need fencing are ordered
+                    // after it (`rsc_stonith_ordering`).
+                    if c.rscs[r].requires_fencing || required {
+                        s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                    }
                 }
                 None => {
                     if !c.nodes[cur].online {
@@ -678,6 +754,16 @@ fn primitive_actions(
             s.actions[st].runnable = false;
         }
         stops.push(st);
+    }
+    // Dangling migrations: stop the source; this stop does not imply a
+    // start (`pcmk__abort_dangling_migration`).
+    let mut dangling_stops = Vec::new();
+    for d in c.rscs[r].dangling_migrations.clone() {
+        let st = s.add(Some(r), "stop", 0, Some(d), false);
+        if !managed {
+            s.actions[st].runnable = false;
+        }
+        dangling_stops.push(st);
     }
     if c.rscs[r].role == Role::Promoted {
         for &cur in &current {
@@ -701,7 +787,9 @@ fn primitive_actions(
     }
     if let Some(nx) = next {
         if next_role >= Role::Started {
-            let start_required = !current.contains(&nx) || need_stop;
+            // A resource whose history left it stopped (yet listed as
+            // active) is started again.
+            let start_required = !current.contains(&nx) || need_stop || c.rscs[r].role == Role::Stopped;
             let st = s.add(Some(r), "start", 0, Some(nx), !start_required);
             if let Some(reason) = &def_reason {
                 s.actions[st].reason = Some(reason.clone());
@@ -747,6 +835,9 @@ fn primitive_actions(
                     s.order(stp, st, stop_flags);
                 }
             }
+            for &d in &dangling_stops {
+                s.order(d, st, flags::RESTART);
+            }
             // Starting elsewhere after a node that needs fencing.
             if c.rscs[r].requires_fencing {
                 for &cur in &current {
@@ -762,8 +853,12 @@ fn primitive_actions(
                 .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.interval_ms == 0)
                 .map(|a| a.id)
                 .collect();
+            // An unrunnable probe keeps an inactive resource from starting
+            // (but does not stop an active one).
+            let probe_flags = if current.is_empty() { flags::RUNNABLE_LEFT } else { 0 };
             for p in probes {
-                s.order(p, st, 0);
+                let fl = if s.actions[p].runnable { 0 } else { probe_flags };
+                s.order(p, st, fl);
             }
             // Promotion.
             if next_role == Role::Promoted {
@@ -806,6 +901,11 @@ fn primitive_actions(
             }
         }
     }
+    if allow_migrate {
+        if let (Some(cur), Some(nx)) = (active, next) {
+            super::migration::create_migration_actions(s, c, r, cur, nx);
+        }
+    }
 }
 
 /// `handle_asymmetric_ordering`: a stop of a stopped resource, or an
@@ -823,7 +923,18 @@ fn asymmetric_exempt(c: &Cluster, t: &Action) -> bool {
     }
 }
 
-/// Propagates optional/runnable flags along orderings until nothing changes.
+/// Clears `target`'s migrate-runnable flag because of `because`; unlike
+/// other reasons, this one replaces an earlier reason.
+fn clear_migratable(s: &mut ActionSet, target: usize, because: usize, label: &dyn Fn(&ActionSet, usize) -> String) {
+    s.actions[target].migrate_runnable = false;
+    if s.actions[target].rsc != s.actions[because].rsc {
+        s.actions[target].reason = Some(format!("unrunnable {}", label(s, because)));
+    }
+}
+
+/// Propagates optional/runnable flags along orderings until nothing changes,
+/// visiting actions and their inputs in Pacemaker's list order (both lists
+/// are built by prepending), since the first reason recorded sticks.
 fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[super::constraints::Coloc]) {
     let label = |s: &ActionSet, a: usize| -> String {
         let act = &s.actions[a];
@@ -839,30 +950,57 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[super::constraints::Coloc
             any_of.entry(e.then).or_default().push(e.first);
         }
     }
-    let summary = super::clone_order::summary_inputs(c, s);
-    // `action_flags_for_ordering`: a clone's pseudo-action seen from an
-    // action on one node only summarises the instances on that node.
-    let first_optional = |s: &ActionSet, f: usize, t: usize, whole: bool| -> bool {
-        match summary.get(&f) {
-            Some(leaves) => {
-                let then = &s.actions[t];
-                let node = then.node.filter(|_| !whole).or_else(|| {
-                    then.rsc
-                        .filter(|&r| matches!(c.rscs[r].variant, Variant::Group) && then.task == "start")
-                        .and_then(|r| c.rscs[r].assigned)
-                });
-                leaves
-                    .iter()
-                    .filter(|&&l| node.is_none() || s.actions[l].node == node)
-                    .all(|&l| s.actions[l].optional)
-            }
-            None => s.actions[f].optional,
+    // Collective start/stop pseudo-actions and their members' actions
+    // (`summary_action_flags`: any required member action makes the
+    // collective one required).
+    let mut summaries: Vec<(usize, Vec<usize>)> = Vec::new();
+    for g in 0..c.rscs.len() {
+        if !is_group(c, g) {
+            continue;
         }
+        for task in ["start", "stop"] {
+            let Some(ga) = s.find(Some(g), task, 0, None) else {
+                continue;
+            };
+            let mut kids = Vec::new();
+            for &k in &c.rscs[g].children {
+                if is_group(c, k) {
+                    kids.extend(s.find(Some(k), task, 0, None));
+                } else {
+                    kids.extend(s.of(k, task).into_iter().filter(|&a| s.actions[a].node.is_some()));
+                }
+            }
+            summaries.push((ga, kids));
+        }
+    }
+    // Inputs and outputs of every action.
+    let mut befores: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
+    let mut afters: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
+    // `order_actions` prepends, so the newest ordering comes first.
+    for (i, e) in s.edges.iter().enumerate().rev() {
+        befores[e.then].push(i);
+        afters[e.first].push(i);
+    }
+    let summary = super::clone_order::summary_inputs(c, s);
+    let prop = Prop {
+        befores: &befores,
+        afters: &afters,
+        colocs,
+        label: &label,
+        summary: &summary,
     };
-    let was_runnable: Vec<bool> = s.actions.iter().map(|a| a.runnable).collect();
-    let mut blocked_done = vec![false; s.actions.len()];
+    // Starts that cannot run from the outset block their dependents.
+    for a in (0..s.actions.len()).rev() {
+        block_colocation_dependents(c, s, &prop, a, 0);
+    }
     for _ in 0..1000 {
         let mut changed = false;
+        for (ga, kids) in &summaries {
+            if s.actions[*ga].optional && kids.iter().any(|&k| !s.actions[k].optional) {
+                s.actions[*ga].optional = false;
+                changed = true;
+            }
+        }
         for (&t, firsts) in &any_of {
             let need = s.actions[t].required_runnable.max(1);
             if s.actions[t].runnable && firsts.iter().filter(|&&f| s.actions[f].runnable).count() < need {
@@ -870,97 +1008,307 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[super::constraints::Coloc
                 changed = true;
             }
         }
-        for i in 0..s.edges.len() {
-            let e = s.edges[i];
-            let (f, t) = (e.first, e.then);
-            if e.flags & flags::IMPLIES_THEN != 0
-                && !first_optional(s, f, t, e.flags & flags::WHOLE_FIRST != 0)
-                && s.actions[t].optional
-            {
-                // An optional start of a resource that stays put only
-                // becomes required (a restart) if it is active.
-                s.actions[t].optional = false;
-                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
-                    s.actions[t].reason = Some(format!("required {}", label(s, f)));
-                }
+        // `custom_action` prepends to the action list: newest first.
+        for a in (0..s.actions.len()).rev() {
+            if update_then(c, s, &prop, a, 0) {
                 changed = true;
-            }
-            if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
-                s.actions[t].runnable = false;
-                // Like `pe_action_set_reason(..., false)`: the first reason
-                // (even "required ...") stays.
-                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
-                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
-                }
-                changed = true;
-            }
-            // An active resource whose start became unrunnable must stop.
-            if !s.actions[t].runnable && s.actions[t].task == "start" {
-                if let Some(r) = s.actions[t].rsc {
-                    if c.rscs[r].is_primitive() && s.actions[t].node.is_some_and(|n| c.rscs[r].running_on.contains(&n))
-                    {
-                        for st in s.of(r, "stop") {
-                            if s.actions[st].optional {
-                                s.actions[st].optional = false;
-                                s.actions[t].optional = false;
-                                changed = true;
-                            }
-                        }
-                    }
-                }
-            }
-            // A blocked, unmanaged resource's unrunnable stop blocks
-            // whatever must come after it.
-            if e.flags & (flags::IMPLIES_THEN | flags::IMPLIES_FIRST | flags::INVERSE | flags::RESTART) != 0
-                && s.actions[f].task == "stop"
-                && !s.actions[f].runnable
-                && s.actions[t].runnable
-                && s.actions[f]
-                    .rsc
-                    .is_some_and(|r| !c.rscs[r].managed && c.rscs[r].blocked)
-            {
-                s.actions[t].runnable = false;
-                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
-                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
-                }
-                changed = true;
-            }
-            if e.flags & flags::ASYMMETRICAL != 0
-                && !s.actions[f].runnable
-                && s.actions[t].runnable
-                && !asymmetric_exempt(c, &s.actions[t])
-            {
-                s.actions[t].runnable = false;
-                if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
-                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
-                }
-                changed = true;
-            }
-            if e.flags & flags::IMPLIES_FIRST != 0 && !s.actions[t].optional && s.actions[f].optional {
-                s.actions[f].optional = false;
-                changed = true;
-            }
-            if e.flags & flags::RESTART != 0
-                && !s.actions[t].optional
-                && s.actions[t].runnable
-                && s.actions[f].optional
-                && s.actions[f].task == "stop"
-                && s.actions[f].node.is_some()
-            {
-                s.actions[f].optional = false;
-                changed = true;
-            }
-        }
-        // Starts and promotes that became unrunnable block their INFINITY
-        // colocation dependents.
-        for a in 0..s.actions.len() {
-            if was_runnable[a] && !s.actions[a].runnable && !blocked_done[a] {
-                blocked_done[a] = true;
-                changed |= super::coloc_block::block_dependents(c, s, colocs, a);
             }
         }
         if !changed {
             break;
         }
     }
+}
+
+/// Flags that orderings change, to see which side of an edge changed.
+fn flag_state(a: &Action) -> (bool, bool, bool, bool) {
+    (a.optional, a.runnable, a.migrate_runnable, a.pseudo)
+}
+
+/// What flag propagation needs besides the cluster and the actions.
+struct Prop<'a> {
+    befores: &'a [Vec<usize>],
+    afters: &'a [Vec<usize>],
+    colocs: &'a [super::constraints::Coloc],
+    label: &'a dyn Fn(&ActionSet, usize) -> String,
+    /// Instance actions each clone pseudo-action summarises.
+    summary: &'a HashMap<usize, Vec<usize>>,
+}
+
+/// `pcmk__update_action_for_orderings`: applies every ordering into `then`;
+/// when a "first" changes, its own inputs and outputs are revisited at once
+/// (depth first), and likewise for `then`.
+fn update_then(c: &Cluster, s: &mut ActionSet, p: &Prop<'_>, then: usize, depth: usize) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    let mut any = false;
+    let then_before = flag_state(&s.actions[then]);
+    for &i in &p.befores[then] {
+        let first = s.edges[i].first;
+        let first_before = flag_state(&s.actions[first]);
+        if apply_edge(c, s, i, p) {
+            any = true;
+        }
+        if flag_state(&s.actions[first]) != first_before {
+            for &j in &p.afters[first] {
+                let t2 = s.edges[j].then;
+                any |= update_then(c, s, p, t2, depth + 1);
+            }
+            any |= update_then(c, s, p, first, depth + 1);
+        }
+    }
+    if flag_state(&s.actions[then]) != then_before {
+        any = true;
+        if then_before.1 && !s.actions[then].runnable {
+            block_colocation_dependents(c, s, p, then, depth + 1);
+        }
+        any |= update_then(c, s, p, then, depth + 1);
+        for &j in &p.afters[then] {
+            let t2 = s.edges[j].then;
+            any |= update_then(c, s, p, t2, depth + 1);
+        }
+    }
+    any
+}
+
+/// `pcmk__block_colocation_dependents`: an unrunnable start (or promote)
+/// of a whole primary keeps its mandatory dependents from starting (or
+/// being promoted).
+fn block_colocation_dependents(c: &Cluster, s: &mut ActionSet, p: &Prop<'_>, action: usize, depth: usize) {
+    let a = &s.actions[action];
+    if a.runnable || depth > 64 {
+        return;
+    }
+    let is_start = a.task == "start";
+    if !is_start && a.task != "promote" {
+        return;
+    }
+    let Some(ar) = a.rsc else { return };
+    let task = a.task.clone();
+    let top = c.top_parent(ar);
+    if !p.colocs.iter().any(|co| co.primary == top) {
+        return;
+    }
+    // Only if no member of a collective primary can do it.
+    for &k in &c.rscs[top].children {
+        let first = if is_group(c, k) {
+            s.find(Some(k), &task, 0, None)
+        } else {
+            s.of(k, &task).first().copied()
+        };
+        if first.is_none_or(|f| s.actions[f].runnable) {
+            return;
+        }
+    }
+    let colocs: Vec<super::constraints::Coloc> = p
+        .colocs
+        .iter()
+        .filter(|co| co.primary == top && co.score >= crate::score::INFINITY)
+        .filter(|co| is_start || co.primary_role == Role::Promoted)
+        .cloned()
+        .collect();
+    for co in colocs {
+        let dep_task = if co.dependent_role == Role::Promoted {
+            "promote"
+        } else {
+            "start"
+        };
+        mark_action_blocked(c, s, p, co.dependent, dep_task, &c.rscs[ar].id, depth + 1);
+    }
+}
+
+/// `mark_action_blocked`: `task` of `r` (and of its members) cannot run.
+fn mark_action_blocked(
+    c: &Cluster,
+    s: &mut ActionSet,
+    p: &Prop<'_>,
+    r: RscIdx,
+    task: &str,
+    reason: &str,
+    depth: usize,
+) {
+    let ids: Vec<usize> = s
+        .actions
+        .iter()
+        .filter(|a| a.rsc == Some(r) && a.task == task && a.interval_ms == 0 && a.runnable)
+        .map(|a| a.id)
+        .collect();
+    for id in ids {
+        s.actions[id].runnable = false;
+        if s.actions[id].reason.is_none() {
+            s.actions[id].reason = Some(format!("colocation with {reason}"));
+        }
+        block_colocation_dependents(c, s, p, id, depth + 1);
+        update_then(c, s, p, id, depth + 1);
+    }
+    for k in c.rscs[r].children.clone() {
+        mark_action_blocked(c, s, p, k, task, reason, depth + 1);
+    }
+}
+
+/// `action_flags_for_ordering`: a clone's pseudo-action counts as optional
+/// unless an instance action is required; seen from an action on one node
+/// (unless `whole`), only the instances on that node count.
+fn first_optional(
+    c: &Cluster,
+    s: &ActionSet,
+    summary: &HashMap<usize, Vec<usize>>,
+    f: usize,
+    t: usize,
+    whole: bool,
+) -> bool {
+    let Some(leaves) = summary.get(&f) else {
+        return s.actions[f].optional;
+    };
+    let then = &s.actions[t];
+    let node = then.node.filter(|_| !whole).or_else(|| {
+        then.rsc
+            .filter(|&r| matches!(c.rscs[r].variant, Variant::Group) && then.task == "start")
+            .and_then(|r| c.rscs[r].assigned)
+    });
+    leaves
+        .iter()
+        .filter(|&&l| node.is_none() || s.actions[l].node == node)
+        .all(|&l| s.actions[l].optional)
+}
+
+/// Applies one ordering's flag rules; true if anything changed.
+fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
+    let label = p.label;
+    let mut changed = false;
+    let e = s.edges[i];
+    let (f, t) = (e.first, e.then);
+    // A migrating "first" does not force what follows it.
+    if e.flags & flags::IMPLIES_THEN != 0
+        && !first_optional(c, s, p.summary, f, t, e.flags & flags::WHOLE_FIRST != 0)
+        && s.actions[t].optional
+        && !s.actions[f].migrate_runnable
+    {
+        // An optional start of a resource that stays put only
+        // becomes required (a restart) if it is active.
+        s.actions[t].optional = false;
+        if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+            s.actions[t].reason = Some(format!("required {}", label(s, f)));
+        }
+        changed = true;
+    }
+    if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
+        s.actions[t].runnable = false;
+        let replace = s.actions[t].reason.is_none();
+        if replace && s.actions[f].rsc != s.actions[t].rsc {
+            s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+        }
+        changed = true;
+    }
+    if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
+        clear_migratable(s, t, f, label);
+        changed = true;
+    }
+    if e.flags & flags::IMPLIES_FIRST_MIGRATABLE != 0 {
+        if !(s.actions[t].migrate_runnable && s.actions[t].runnable) && s.actions[f].runnable {
+            s.actions[f].runnable = false;
+            if s.actions[f].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+                s.actions[f].reason = Some(format!("unrunnable {}", label(s, t)));
+            }
+            changed = true;
+        }
+        if !s.actions[t].optional && s.actions[f].optional {
+            s.actions[f].optional = false;
+            changed = true;
+        }
+    }
+    if e.flags & flags::PSEUDO_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
+        // The migration is off: the start becomes a real action.
+        clear_migratable(s, t, f, label);
+        s.actions[t].pseudo = false;
+        changed = true;
+    }
+    // An active resource whose start became unrunnable must stop.
+    if !s.actions[t].runnable && s.actions[t].task == "start" {
+        if let Some(r) = s.actions[t].rsc {
+            if c.rscs[r].is_primitive() && s.actions[t].node.is_some_and(|n| c.rscs[r].running_on.contains(&n)) {
+                for st in s.of(r, "stop") {
+                    if s.actions[st].optional {
+                        s.actions[st].optional = false;
+                        s.actions[t].optional = false;
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    if e.flags & flags::ASYMMETRICAL != 0
+        && !s.actions[f].runnable
+        && s.actions[t].runnable
+        && !asymmetric_exempt(c, &s.actions[t])
+    {
+        s.actions[t].runnable = false;
+        if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+            s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+        }
+        changed = true;
+    }
+    // In Pacemaker 2.1.5 this only takes effect when "first" is a
+    // collective action (for a primitive, its ordering flags and its
+    // own flags agree, so `pcmk__update_ordered_actions` never
+    // clears "optional" here).
+    if e.flags & flags::IMPLIES_FIRST != 0
+        && !s.actions[t].optional
+        && s.actions[f].optional
+        && s.actions[f].rsc.is_some_and(|r| !c.rscs[r].is_primitive())
+    {
+        s.actions[f].optional = false;
+        changed = true;
+    }
+    if e.flags & flags::IMPLIES_FIRST != 0
+        && !s.actions[t].optional
+        && s.actions[f].migrate_runnable
+        && !s.actions[t].migrate_runnable
+    {
+        clear_migratable(s, f, t, label);
+        changed = true;
+    }
+    // `handle_restart_ordering` (stop before start of the same
+    // resource; later group members stop before earlier ones).
+    if e.flags & flags::RESTART != 0 && s.actions[f].task == "stop" && s.actions[f].node.is_some() {
+        let then_required = !s.actions[t].optional;
+        let same_rsc = s.actions[f].rsc == s.actions[t].rsc;
+        let then_stuck = !s.actions[t].runnable && same_rsc && s.actions[t].rsc.is_some_and(|r| c.rscs[r].managed);
+        if then_required || then_stuck {
+            if !s.actions[t].migrate_runnable && s.actions[f].migrate_runnable {
+                clear_migratable(s, f, t, label);
+                changed = true;
+            }
+            if s.actions[f].optional && (then_required || s.actions[f].runnable) {
+                s.actions[f].optional = false;
+                if s.actions[f].reason.is_none() && !same_rsc {
+                    s.actions[f].reason = Some(format!("required {}", label(s, t)));
+                }
+                changed = true;
+            }
+            if !s.actions[f].optional && !s.actions[f].runnable && s.actions[t].runnable {
+                s.actions[t].runnable = false;
+                if s.actions[t].reason.is_none() && !same_rsc {
+                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+                }
+                changed = true;
+            }
+        }
+    }
+    // A blocked, unmanaged resource's unrunnable stop blocks
+    // whatever must come after it.
+    if e.flags & (flags::IMPLIES_THEN | flags::IMPLIES_FIRST | flags::RESTART) != 0
+        && s.actions[f].task == "stop"
+        && !s.actions[f].runnable
+        && s.actions[t].runnable
+        && s.actions[f]
+            .rsc
+            .is_some_and(|r| !c.rscs[r].managed && c.rscs[r].blocked)
+    {
+        // Pacemaker records no reason here.
+        s.actions[t].runnable = false;
+        changed = true;
+    }
+    changed
 }

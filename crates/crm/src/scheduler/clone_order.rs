@@ -271,4 +271,25 @@ mod tests {
             .collect();
         assert_eq!(runnable, vec!["n1".to_string()]);
     }
+
+    #[test]
+    fn unrunnable_primary_start_blocks_colocated_dependent() {
+        // C is disabled, A must start after C, B must be with A.
+        let rscs = format!(
+            "<primitive id=\"C\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+             <meta_attributes id=\"C-m\"><nvpair id=\"C-t\" name=\"target-role\" value=\"Stopped\"/>\
+             </meta_attributes></primitive>{}{}",
+            dummy("A"),
+            dummy("B")
+        );
+        let cons = "<rsc_order id=\"o1\" first=\"C\" then=\"A\"/>\
+                    <rsc_colocation id=\"c1\" rsc=\"B\" with-rsc=\"A\" score=\"INFINITY\"/>";
+        let s = run(&cib(2, &rscs, cons, &[]));
+        let b = start_of(&s, "B");
+        assert!(b.iter().all(|a| !a.runnable));
+        assert!(
+            b.iter().any(|a| a.reason.as_deref() == Some("colocation with A")),
+            "{b:?}"
+        );
+    }
 }

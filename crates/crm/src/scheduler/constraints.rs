@@ -51,6 +51,10 @@ pub struct Constraints {
     pub colocs: Vec<Coloc>,
     pub orders: Vec<Ordering>,
     pub tickets: Vec<TicketDep>,
+    /// Orderings from resource sets, with their flags decided.
+    pub set_orders: Vec<super::order_sets::SetOrdering>,
+    /// `require-all=false` sets.
+    pub one_or_more: Vec<super::order_sets::OneOrMore>,
 }
 
 fn resolve(c: &Cluster, cib: &Cib, id: &str) -> Vec<RscIdx> {
@@ -100,11 +104,22 @@ fn rule_score(rule: &crate::cib::Rule, attrs: &std::collections::BTreeMap<String
 }
 
 /// The nodes a location rule matches, each with the score it gives there.
-fn rule_matches(c: &Cluster, rule: &crate::cib::Rule) -> Vec<(NodeIdx, Score)> {
+fn rule_matches(c: &Cluster, rule: &crate::cib::Rule, rsc: RscIdx) -> Vec<(NodeIdx, Score)> {
     (0..c.nodes.len())
         .filter(|&n| {
+            // The resource's parameters as they are on this node.
+            let mut node_ctx = RuleContext::new(c.now);
+            node_ctx.node_attrs = Some(&c.nodes[n].attrs);
+            let mut params = std::collections::BTreeMap::new();
+            crate::unpack::merge_nvsets(&c.rscs[rsc].instance_sets, &node_ctx, &mut params);
             let mut ctx = RuleContext::new(c.now);
             ctx.node_attrs = Some(&c.nodes[n].attrs);
+            ctx.rsc_params = Some(if params.is_empty() {
+                &c.rscs[rsc].params
+            } else {
+                &params
+            });
+            ctx.rsc_meta = Some(&c.rscs[rsc].meta);
             eval_rule(rule, &ctx)
         })
         .map(|n| (n, rule_score(rule, &c.nodes[n].attrs)))
@@ -159,12 +174,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                     }
                 }
                 if let Some(p) = &l.rsc_pattern {
-                    rscs.extend(
-                        c.top
-                            .iter()
-                            .copied()
-                            .filter(|&r| simple_pattern_match(p, &c.rscs[r].id)),
-                    );
+                    rscs.extend(c.top.iter().copied().filter(|&r| rsc_pattern_match(p, &c.rscs[r].id)));
                 }
                 let role = role_of(&l.role);
                 let role_specific = role == Role::Promoted || role == Role::Unpromoted;
@@ -179,7 +189,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         if rrole != Role::Promoted && rrole != Role::Unpromoted {
                             continue;
                         }
-                        for (n, sc) in rule_matches(c, rule) {
+                        for (n, sc) in rule_matches(c, rule, r) {
                             out.role_locations.push((r, n, sc, rrole));
                         }
                     }
@@ -193,7 +203,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                             }
                         }
                         for rule in &l.rules {
-                            for (n, sc) in rule_matches(c, rule) {
+                            for (n, sc) in rule_matches(c, rule, r) {
                                 out.role_locations.push((r, n, sc, role));
                             }
                         }
@@ -208,7 +218,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         if matches!(role_of(&rule.role), Role::Promoted | Role::Unpromoted) {
                             continue;
                         }
-                        for (n, s) in rule_matches(c, rule) {
+                        for (n, s) in rule_matches(c, rule, r) {
                             resource_location(c, r, Some(n), s);
                         }
                     }
@@ -242,52 +252,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         }
                     }
                 } else {
-                    // Resource sets: sequential sets chain members; each set
-                    // is colocated with the next one.
-                    let sets: Vec<(Vec<RscIdx>, bool, Score, Role)> = co
-                        .sets
-                        .iter()
-                        .map(|s| {
-                            (
-                                s.resources.iter().flat_map(|r| resolve(c, cib, r)).collect(),
-                                s.sequential.unwrap_or(true),
-                                s.score.unwrap_or(co.score),
-                                role_of(&s.role),
-                            )
-                        })
-                        .collect();
-                    for (members, seq, s, role) in &sets {
-                        if *seq {
-                            for w in members.windows(2) {
-                                out.colocs.push(Coloc {
-                                    id: co.id.clone(),
-                                    dependent: w[1],
-                                    primary: w[0],
-                                    score: *s,
-                                    dependent_role: *role,
-                                    primary_role: *role,
-                                    node_attribute: co.node_attribute.clone(),
-                                    influence: true,
-                                });
-                            }
-                        }
-                    }
-                    for w in sets.windows(2) {
-                        let (a, _, _, ra) = &w[0];
-                        let (b, _, _, rb) = &w[1];
-                        if let (Some(&p), Some(&d)) = (a.last(), b.first()) {
-                            out.colocs.push(Coloc {
-                                id: co.id.clone(),
-                                dependent: d,
-                                primary: p,
-                                score: co.score,
-                                dependent_role: *rb,
-                                primary_role: *ra,
-                                node_attribute: co.node_attribute.clone(),
-                                influence: true,
-                            });
-                        }
-                    }
+                    super::coloc_sets::unpack(c, co, &|id| resolve(c, cib, id), &mut out.colocs);
                 }
             }
             Constraint::Order(o) => {
@@ -313,80 +278,29 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                         }
                     }
                 } else {
-                    let sets: Vec<(Vec<RscIdx>, bool, String)> = o
-                        .sets
-                        .iter()
-                        .map(|s| {
-                            (
-                                s.resources.iter().flat_map(|r| resolve(c, cib, r)).collect(),
-                                s.sequential.unwrap_or(true),
-                                s.action.clone().unwrap_or_else(|| "start".into()),
-                            )
-                        })
-                        .collect();
-                    let sym = o.symmetrical.unwrap_or(true) && o.kind != OrderKind::Serialize;
-                    for (members, seq, act) in &sets {
-                        if *seq {
-                            for w in members.windows(2) {
-                                out.orders.push(Ordering {
-                                    id: o.id.clone(),
-                                    first: w[0],
-                                    first_action: act.clone(),
-                                    then: w[1],
-                                    then_action: act.clone(),
-                                    kind: o.kind,
-                                    symmetrical: sym,
-                                    clone_min: 0,
-                                });
-                            }
-                        }
-                    }
-                    for w in sets.windows(2) {
-                        let (a, seq_a, fa) = &w[0];
-                        let (b, seq_b, ta) = &w[1];
-                        let firsts: Vec<RscIdx> = if *seq_a {
-                            a.last().copied().into_iter().collect()
-                        } else {
-                            a.clone()
-                        };
-                        let thens: Vec<RscIdx> = if *seq_b {
-                            b.first().copied().into_iter().collect()
-                        } else {
-                            b.clone()
-                        };
-                        for &f in &firsts {
-                            for &t in &thens {
-                                out.orders.push(Ordering {
-                                    id: o.id.clone(),
-                                    first: f,
-                                    first_action: fa.clone(),
-                                    then: t,
-                                    then_action: ta.clone(),
-                                    kind: o.kind,
-                                    symmetrical: sym,
-                                    clone_min: 0,
-                                });
-                            }
-                        }
-                    }
+                    super::order_sets::unpack(o, &|id| resolve(c, cib, id), &mut out);
                 }
             }
             Constraint::Ticket(t) => {
-                let mut rscs = Vec::new();
+                // (resource, role): a set's own role applies to its members
+                // (`unpack_rsc_ticket_set`).
+                let mut rscs: Vec<(RscIdx, Option<Role>)> = Vec::new();
+                let top_role = t.rsc_role.as_deref().and_then(Role::parse);
                 if let Some(r) = &t.rsc {
-                    rscs = resolve(c, cib, r);
+                    rscs = resolve(c, cib, r).into_iter().map(|x| (x, top_role)).collect();
                 }
                 for s in &t.sets {
+                    let role = s.role.as_deref().and_then(Role::parse);
                     for r in &s.resources {
-                        rscs.extend(resolve(c, cib, r));
+                        rscs.extend(resolve(c, cib, r).into_iter().map(|x| (x, role)));
                     }
                 }
-                for r in rscs {
+                for (r, role) in rscs {
                     out.tickets.push(TicketDep {
                         rsc: r,
                         ticket: t.ticket.clone(),
                         loss_policy: t.loss_policy.clone().unwrap_or_else(|| "stop".into()),
-                        role: t.rsc_role.as_deref().and_then(Role::parse),
+                        role,
                     });
                 }
             }
@@ -410,36 +324,31 @@ fn minimum_first_instances(c: &Cluster, first: RscIdx, require_all: Option<bool>
     usize::from(require_all == Some(false))
 }
 
-/// Matches `rsc-pattern` values of the simple forms used in practice:
-/// `^prefix`, `suffix$`, `^exact$`, `.*` wildcards and plain substrings.
-pub fn simple_pattern_match(pattern: &str, id: &str) -> bool {
-    let anchored_start = pattern.starts_with('^');
-    let anchored_end = pattern.ends_with('$') && !pattern.ends_with("\\$");
-    let core = pattern.trim_start_matches('^').trim_end_matches('$');
-    let parts: Vec<&str> = core.split(".*").collect();
-    let mut pos = 0usize;
-    for (i, part) in parts.iter().enumerate() {
-        let part = part.replace("\\.", ".");
-        if part.is_empty() {
-            continue;
-        }
-        if i == 0 && anchored_start {
-            if !id.starts_with(part.as_str()) {
-                return false;
-            }
-            pos = part.len();
-        } else if let Some(found) = id[pos..].find(part.as_str()) {
-            pos += found + part.len();
-        } else {
-            return false;
-        }
+/// Whether a resource id matches an `rsc-pattern`: a POSIX extended
+/// regular expression, inverted by a leading "!". An invalid pattern
+/// matches nothing.
+pub fn rsc_pattern_match(pattern: &str, id: &str) -> bool {
+    let (pattern, invert) = match pattern.strip_prefix('!') {
+        Some(p) => (p, true),
+        None => (pattern, false),
+    };
+    match regex::Regex::new(pattern) {
+        Ok(re) => re.is_match(id) != invert,
+        Err(_) => false,
     }
-    if anchored_end {
-        if let Some(last) = parts.last() {
-            if !last.is_empty() && !id.ends_with(&last.replace("\\.", ".")) {
-                return false;
-            }
-        }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::rsc_pattern_match;
+
+    #[test]
+    fn regex_patterns_and_inversion() {
+        assert!(rsc_pattern_match("^rsc[0-9]$", "rsc1"));
+        assert!(!rsc_pattern_match("^rsc[0-9]$", "rsc10"));
+        assert!(rsc_pattern_match("meta-", "meta-rsc"));
+        assert!(rsc_pattern_match("!rsc", "invert-match"));
+        assert!(!rsc_pattern_match("!rsc3.*", "rsc3a"));
+        assert!(!rsc_pattern_match("(", "anything"));
     }
-    true
 }

@@ -6,10 +6,14 @@
 
 pub mod actions;
 mod clone_order;
-mod coloc_block;
+pub mod coloc_sets;
 pub mod constraints;
+pub mod failcount;
 pub mod graph;
+pub mod migration;
+pub mod order_sets;
 pub mod placement;
+pub mod shutdown_lock;
 
 use crate::cib::Cib;
 use crate::model::Cluster;
@@ -48,8 +52,10 @@ pub fn run(cib: &Cib, opts: &Options) -> Schedule {
     let now = effective_now(cib, opts);
     let mut cluster = crate::unpack::unpack(cib, now);
     placement::apply_node_criteria(&mut cluster);
+    shutdown_lock::apply_shutdown_locks(&mut cluster);
     placement::apply_node_health(&mut cluster);
     let cons = constraints::unpack_constraints(cib, &mut cluster);
+    cluster.failcount_clears = failcount::param_change_clears(cib, &cluster);
     placement::apply_stickiness_and_failures(&mut cluster);
     placement::apply_tickets(&mut cluster, &cons);
     {

@@ -77,7 +77,8 @@ pub fn apply_stickiness_and_failures(c: &mut Cluster) {
             let fc = fail_count(c, r, n);
             let thr = c.rscs[r].migration_threshold;
             // Ignored failures also ignore the migration threshold.
-            if fc > 0 && thr > 0 && (fc as i64) >= thr && !c.rscs[r].failure_ignored {
+            let cleared = c.failcount_clears.contains(&(r, n));
+            if fc > 0 && thr > 0 && (fc as i64) >= thr && !c.rscs[r].failure_ignored && !cleared {
                 ban_failed(c, r, n);
             }
         }
@@ -356,14 +357,23 @@ impl<'a> Assigner<'a> {
             self.c.nodes[a].uname.as_bytes().cmp(self.c.nodes[b].uname.as_bytes())
         });
         let c = &*self.c;
-        let weight =
-            |r: RscIdx, n: Option<NodeIdx>| -> Score { n.and_then(|n| c.rscs[r].allowed[n]).unwrap_or(-INFINITY) };
+        // A group is compared by its last member's scores, which include
+        // that member's stickiness and failures (`init_group_colocated_nodes`).
+        let table = |r: RscIdx| -> RscIdx {
+            match c.rscs[r].variant {
+                Variant::Group => c.rscs[r].children.last().copied().unwrap_or(r),
+                _ => r,
+            }
+        };
+        let weight = |r: RscIdx, n: Option<NodeIdx>| -> Score {
+            n.and_then(|n| c.rscs[table(r)].allowed[n]).unwrap_or(-INFINITY)
+        };
         let mut top = c.top.clone();
         top.sort_by(|&a, &b| {
             c.rscs[b]
                 .priority
                 .cmp(&c.rscs[a].priority)
-                .then_with(|| weight(b, c.rscs[b].current_node()).cmp(&weight(a, c.rscs[a].current_node())))
+                .then_with(|| weight(b, c.active_on(b).0).cmp(&weight(a, c.active_on(a).0)))
                 .then_with(|| {
                     for &n in &nodes {
                         let o = weight(b, Some(n)).cmp(&weight(a, Some(n)));
@@ -840,7 +850,7 @@ impl<'a> Assigner<'a> {
     /// `assign_best_node`'s preference for the current node.
     fn best_node(&self, r: RscIdx, prefer: Option<NodeIdx>) -> Option<NodeIdx> {
         let rs = &self.c.rscs[r];
-        let current = rs.current_node();
+        let current = self.c.active_on(r).0;
         let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).filter(|&n| rs.allowed[n].is_some()).collect();
         nodes.sort_by(|&a, &b| self.compare_nodes(r, a, b, current));
         let best = *nodes.first()?;

@@ -412,10 +412,18 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
     }
     if !unique && clone_max > active_instances {
         // Stopped: allowed nodes where no instance runs.
+        // Unmanaged instances on offline nodes do not count for the clone
+        // (`native_add_running` skips the parents then).
         let running: Vec<NodeIdx> = c
             .primitives_of(r)
             .iter()
-            .flat_map(|&p| c.rscs[p].running_on.clone())
+            .flat_map(|&p| {
+                c.rscs[p]
+                    .running_on
+                    .iter()
+                    .copied()
+                    .filter(move |&n| c.rscs[p].managed || c.nodes[n].online)
+            })
             .collect();
         let mut stopped: Vec<(String, NodeIdx)> = Vec::new();
         // Symmetric clusters allow every node; otherwise Pacemaker falls

@@ -282,7 +282,12 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         }
         match a.task.as_str() {
             "promote" => c.rscs[r].role = Role::Promoted,
-            "demote" if c.rscs[r].role == Role::Promoted => c.rscs[r].role = Role::Unpromoted,
+            "demote" if c.rscs[r].role == Role::Promoted => {
+                c.rscs[r].role = Role::Unpromoted;
+                // A demote is the recovery for on-fail=demote (any other
+                // recovery also stops, and the start clears the failure).
+                c.rscs[r].failed = false;
+            }
             _ => {}
         }
     }

@@ -419,6 +419,20 @@ struct RscBuild<'a> {
     cib: &'a Cib,
 }
 
+/// Whether every primitive in a resource definition has an agent class with
+/// the "unique" capability (OCF, and stonith for compatibility); templated
+/// ones count as such.
+fn agents_can_be_unique(def: &ResourceDef) -> bool {
+    match &def.kind {
+        ResourceKind::Primitive { class, .. } => {
+            class.is_empty() || class.eq_ignore_ascii_case("ocf") || class.eq_ignore_ascii_case("stonith")
+        }
+        ResourceKind::Group { children } => children.iter().all(agents_can_be_unique),
+        ResourceKind::Clone { child, .. } => agents_can_be_unique(child),
+        ResourceKind::Bundle(_) => true,
+    }
+}
+
 impl RscBuild<'_> {
     fn add(
         &self,
@@ -447,7 +461,7 @@ impl RscBuild<'_> {
                 ty: ty.clone(),
             },
             ResourceKind::Group { .. } => Variant::Group,
-            ResourceKind::Clone { master, .. } => {
+            ResourceKind::Clone { master, child } => {
                 let get = |k: &str| meta.get(k).and_then(|v| v.parse::<usize>().ok());
                 let promotable = *master || meta.get("promotable").is_some_and(|v| is_true(v));
                 Variant::Clone {
@@ -456,7 +470,9 @@ impl RscBuild<'_> {
                     clone_node_max: get("clone-node-max").unwrap_or(1),
                     promoted_max: get("promoted-max").or(get("master-max")).unwrap_or(1),
                     promoted_node_max: get("promoted-node-max").or(get("master-node-max")).unwrap_or(1),
-                    unique: meta.get("globally-unique").is_some_and(|v| is_true(v)),
+                    // Only OCF agents can be globally unique; clones of
+                    // others are forced anonymous (`recursive_clear_unique`).
+                    unique: meta.get("globally-unique").is_some_and(|v| is_true(v)) && agents_can_be_unique(child),
                     interleave: meta.get("interleave").is_some_and(|v| is_true(v)),
                     ordered: meta.get("ordered").is_some_and(|v| is_true(v)),
                 }
@@ -659,7 +675,7 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
             if loc == node {
                 if let Some(p) = matching(inst) {
                     if c.rscs[p].running_on.is_empty() {
-                        return HistoryTarget::Rsc(p);
+                        return clean_instance_or_orphan(c, node, top, p);
                     }
                     skip_inactive = true;
                 }
@@ -669,8 +685,21 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
         }
     }
     match (skip_inactive, inactive) {
-        (false, Some(p)) => HistoryTarget::Rsc(p),
+        (false, Some(p)) => clean_instance_or_orphan(c, node, top, p),
         _ => HistoryTarget::CloneOrphan(top),
+    }
+}
+
+/// Instances that do not need fencing found on an offline or unclean node
+/// are orphans unless the clone has an instance for every node, so that
+/// they do not use up an instance number a clean node could use.
+fn clean_instance_or_orphan(c: &Cluster, node: NodeIdx, top: RscIdx, p: RscIdx) -> HistoryTarget {
+    let universal = matches!(c.rscs[top].variant, Variant::Clone { clone_max, .. } if clone_max == c.nodes.len());
+    let n = &c.nodes[node];
+    if !c.rscs[p].requires_fencing && (!n.online || n.unclean) && !universal {
+        HistoryTarget::CloneOrphan(top)
+    } else {
+        HistoryTarget::Rsc(p)
     }
 }
 
@@ -865,6 +894,76 @@ fn effective_rc(rc: i32) -> i32 {
     }
 }
 
+/// The group a cloned group's instances are made from.
+fn cloned_group_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
+    let &first = c.rscs[top].children.first()?;
+    matches!(c.rscs[first].variant, Variant::Group).then_some(first)
+}
+
+/// `create_anonymous_orphan` for a cloned group: one more instance of the
+/// group (beyond clone-max, so an orphan) with a copy of every member.
+fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
+    let template = cloned_group_template(c, top).unwrap_or(top);
+    let number = c.rscs[top].children.len();
+    let renumber = |id: &str| format!("{}:{number}", id.split(':').next().unwrap_or(id));
+    let fresh = |src: &Rsc, id: String, parent: RscIdx| -> Rsc {
+        let mut r = src.clone();
+        r.id = id;
+        r.parent = Some(parent);
+        r.children = Vec::new();
+        r.orphan = true;
+        r.instance = Some(number);
+        r.role = Role::Unknown;
+        r.next_role = Role::Unknown;
+        r.running_on = Vec::new();
+        r.known_on = Vec::new();
+        r.failed = false;
+        r.stop_needed = false;
+        r.blocked = false;
+        r.start_pending = false;
+        r.failed_probe_rc = Vec::new();
+        r.assigned = None;
+        r.provisional = true;
+        r.active_recurring = Vec::new();
+        r.history_ids = Vec::new();
+        // Clone orphans are ordinary instances beyond clone-max
+        // (stop-orphan-resources concerns resources no longer configured).
+        r.managed = src.managed;
+        r
+    };
+    let group = c.rscs.len();
+    let g = fresh(&c.rscs[template], renumber(&c.rscs[template].id), top);
+    c.rscs.push(g);
+    c.rscs[top].children.push(group);
+    for m in c.rscs[template].children.clone() {
+        let idx = c.rscs.len();
+        let member = fresh(&c.rscs[m], renumber(&c.rscs[m].id), group);
+        c.rscs.push(member);
+        c.rscs[group].children.push(idx);
+    }
+    group
+}
+
+/// `sort_op_by_callid`: by call id (pending ones last); the same call id
+/// (an operation and its recorded failure) by last-rc-change.
+pub(crate) fn cmp_op_by_call_id(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let key = |o: &LrmOp| if o.call_id < 0 { i64::MAX } else { o.call_id };
+    match key(a).cmp(&key(b)) {
+        Ordering::Equal => {
+            let (la, lb) = (a.last_rc_change.unwrap_or(-1), b.last_rc_change.unwrap_or(-1));
+            if la >= 0 && la < lb {
+                Ordering::Less
+            } else if lb >= 0 && la > lb {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        }
+        o => o,
+    }
+}
+
 /// `unpack_shutdown_lock`: a history entry with an unexpired
 /// `shutdown-lock` locks the resource to this node (an expired one is
 /// simply ignored; Pacemaker also schedules a history clean-up).
@@ -886,6 +985,19 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     }
     let r = match find_resource_for_history(c, n, &lr.id) {
         HistoryTarget::Rsc(r) => r,
+        HistoryTarget::CloneOrphan(top) if cloned_group_template(c, top).is_some() => {
+            let inst = create_group_orphan(c, top);
+            let base = lr.id.split(':').next().unwrap_or(&lr.id);
+            let member = c.rscs[inst]
+                .children
+                .iter()
+                .copied()
+                .find(|&m| c.rscs[m].id.split(':').next() == Some(base));
+            match member {
+                Some(m) => m,
+                None => return,
+            }
+        }
         target => {
             // Orphan: known in history but not configured (for anonymous
             // clones, an extra orphan instance of the clone).
@@ -921,7 +1033,12 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 stickiness: 0,
                 migration_threshold: INFINITY as i64,
                 failure_timeout_s: 0,
-                managed: c.options.stop_orphan_resources && !c.options.maintenance_mode,
+                // Clone orphans are ordinary instances beyond clone-max;
+                // stop-orphan-resources concerns unconfigured resources.
+                managed: match parent {
+                    Some(top) => c.rscs[top].managed && !c.options.maintenance_mode,
+                    None => c.options.stop_orphan_resources && !c.options.maintenance_mode,
+                },
                 target_role: None,
                 requires_fencing: c.options.stonith_enabled,
                 requires_quorum: true,
@@ -958,7 +1075,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 Some(top) => c.rscs[top].children.push(idx),
                 None => c.top.push(idx),
             }
-            if c.options.stop_orphan_resources {
+            if c.options.stop_orphan_resources || parent.is_some() {
                 c.history_bans.push((idx, None));
             }
             remote::link_orphan(c, idx, lr);
@@ -970,7 +1087,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     }
     c.rscs[r].history_ids.push((n, lr.id.clone()));
     let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
-    ops.sort_by_key(|o| if o.call_id < 0 { i64::MAX } else { o.call_id });
+    ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
     let saved_role = c.rscs[r].role;
     let mut role = Role::Unknown;
     let mut on_fail = OnFail::Ignore;
@@ -1009,7 +1126,11 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
         }
     }
     process_rsc_state(c, r, n, role, on_fail);
-    if let Some(tr) = c.rscs[r].target_role {
+    // `get_target_role` ignores Started and (for promotable clones) Promoted.
+    if let Some(tr) = c.rscs[r]
+        .target_role
+        .filter(|t| matches!(t, Role::Stopped | Role::Unpromoted))
+    {
         let nr = c.rscs[r].next_role;
         if nr == Role::Unknown || tr < nr {
             set_next_role(c, r, tr);
@@ -1115,6 +1236,11 @@ fn unpack_rsc_op<'a>(
     if expired && rc != target_rc && op.interval_ms == 0 && !maskable_probe {
         return;
     }
+    // An expired recurring-monitor failure on a clean online node is only
+    // rescheduled.
+    if expired && rc != target_rc && op.interval_ms > 0 && !maskable_probe && c.nodes[n].online && !c.nodes[n].unclean {
+        return;
+    }
     if expired && maskable_probe && op.rc_code != target_rc {
         if *role <= Role::Stopped {
             *role = Role::Unknown;
@@ -1123,7 +1249,10 @@ fn unpack_rsc_op<'a>(
     }
     if maskable_probe {
         update_resource_state(c, r, n, op, task, 7, role, on_fail, *last_failure);
-        c.rscs[r].failed_probe_rc.push((n, op.rc_code));
+        // `record_failed_op` skips offline nodes.
+        if c.nodes[n].online {
+            c.rscs[r].failed_probe_rc.push((n, op.rc_code));
+        }
         ban(c, r, Some(n));
         return;
     }

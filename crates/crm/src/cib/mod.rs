@@ -228,6 +228,8 @@ pub struct Order {
     pub then_action: Option<String>,
     pub kind: OrderKind,
     pub symmetrical: Option<bool>,
+    /// Deprecated `require-all` (false means clone-min=1 for a clone "first").
+    pub require_all: Option<bool>,
     pub sets: Vec<ResourceSet>,
 }
 

@@ -433,6 +433,7 @@ fn constraint(e: &Element, ids: &Ids<'_>) -> Result<Option<Constraint>, CibError
                 then_action: opt(e, "then-action"),
                 kind,
                 symmetrical: bool_attr(e, "symmetrical"),
+                require_all: bool_attr(e, "require-all"),
                 sets: resource_sets(e, ids)?,
             })
         }

@@ -31,6 +31,9 @@ pub struct Action {
     /// Part of a live migration that can still happen
     /// (`pe_action_migrate_runnable`).
     pub migrate_runnable: bool,
+    /// For `requires_any` pseudo-actions: how many ONE_OR_MORE inputs must
+    /// be runnable (0 = an ordinary action; 1 for clone "running").
+    pub required_runnable: usize,
 }
 
 /// Ordering flags.
@@ -43,6 +46,9 @@ pub mod flags {
     pub const ASYMMETRICAL: u32 = 16;
     /// "then" is runnable if any of its ONE_OR_MORE "firsts" is.
     pub const ONE_OR_MORE: u32 = 32;
+    /// A collective "first" counts as required if any of its instances'
+    /// actions is, wherever "then" runs (orderings with a clone "then").
+    pub const WHOLE_FIRST: u32 = 256;
     /// "first" (a migration step) cannot run unless "then" can run and
     /// still migrate; a required "then" requires "first".
     pub const IMPLIES_FIRST_MIGRATABLE: u32 = 64;
@@ -94,6 +100,7 @@ impl ActionSet {
             reason: None,
             fence_op: None,
             migrate_runnable: false,
+            required_runnable: 0,
         });
         self.index.insert(key, id);
         id
@@ -119,7 +126,7 @@ impl ActionSet {
     }
 }
 
-fn is_group(c: &Cluster, r: RscIdx) -> bool {
+pub(super) fn is_group(c: &Cluster, r: RscIdx) -> bool {
     matches!(c.rscs[r].variant, Variant::Group | Variant::Clone { .. })
 }
 
@@ -275,11 +282,10 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     for o in &cons.orders {
         let fa = map_first_action(c, o.first, &o.first_action);
         let ta = o.then_action.clone();
-        // A clone's "running" only becomes required for printing, so it
-        // does not force restarts of what comes after it.
-        let first_is_clone = matches!(c.rscs[o.first].variant, Variant::Clone { .. });
+        // A clone "first" counts as required only when an instance action
+        // is (see `first_optional`).
         let mut f_flags = match o.kind {
-            OrderKind::Mandatory if !first_is_clone => flags::IMPLIES_THEN,
+            OrderKind::Mandatory => flags::IMPLIES_THEN,
             _ => 0,
         };
         if o.kind == OrderKind::Mandatory && !o.symmetrical {
@@ -298,7 +304,11 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         if restart_type {
             f_flags |= flags::IMPLIES_THEN;
         }
-        connect(&mut s, c, o.first, &fa, o.then, &ta, f_flags);
+        if o.clone_min > 0 {
+            super::clone_order::order_clone_min(&mut s, c, o, f_flags);
+        } else if !super::clone_order::connect_interleaved(&mut s, c, o.first, &o.first_action, o.then, &ta, f_flags) {
+            connect(&mut s, c, o.first, &fa, o.then, &ta, f_flags);
+        }
         if o.symmetrical && o.kind != OrderKind::Serialize {
             let inv_first = invert(&o.then_action);
             let inv_then = invert(&o.first_action);
@@ -309,7 +319,17 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 } else {
                     0
                 };
-                connect(&mut s, c, o.then, &itf, o.first, itt, fl);
+                if !super::clone_order::connect_interleaved(
+                    &mut s,
+                    c,
+                    o.then,
+                    inv_first.unwrap_or(""),
+                    o.first,
+                    itt,
+                    fl,
+                ) {
+                    connect(&mut s, c, o.then, &itf, o.first, itt, fl);
+                }
             }
         }
     }
@@ -384,6 +404,19 @@ pub(crate) fn connect(
     } else {
         s.of(then, then_task)
     };
+    // An ordering with a clone as "then" also applies to each instance
+    // (`pcmk__multi_update_actions`); the clone's own action has no node,
+    // so "first" is summarised over all its instances for these too.
+    if matches!(c.rscs[then].variant, Variant::Clone { .. }) {
+        // Pacemaker updates only runnable instance actions, so an
+        // implied "first" (a migration's) is not affected by them.
+        let inst_fl = (fl & !flags::IMPLIES_FIRST) | flags::WHOLE_FIRST;
+        for t in super::clone_order::instance_actions(s, c, then, then_task) {
+            for &f in &firsts {
+                s.order(f, t, inst_fl);
+            }
+        }
+    }
     // An ordering with a group as "then" applies to each member
     // (`pcmk__group_update_ordered_actions`).
     if matches!(c.rscs[then].variant, Variant::Group) && matches!(then_task, "start" | "stop" | "promote" | "demote") {
@@ -975,11 +1008,13 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[super::constraints::Coloc
         befores[e.then].push(i);
         afters[e.first].push(i);
     }
+    let summary = super::clone_order::summary_inputs(c, s);
     let prop = Prop {
         befores: &befores,
         afters: &afters,
         colocs,
         label: &label,
+        summary: &summary,
     };
     // Starts that cannot run from the outset block their dependents.
     for a in (0..s.actions.len()).rev() {
@@ -994,7 +1029,8 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[super::constraints::Coloc
             }
         }
         for (&t, firsts) in &any_of {
-            if s.actions[t].runnable && !firsts.iter().any(|&f| s.actions[f].runnable) {
+            let need = s.actions[t].required_runnable.max(1);
+            if s.actions[t].runnable && firsts.iter().filter(|&&f| s.actions[f].runnable).count() < need {
                 s.actions[t].runnable = false;
                 changed = true;
             }
@@ -1022,6 +1058,8 @@ struct Prop<'a> {
     afters: &'a [Vec<usize>],
     colocs: &'a [super::constraints::Coloc],
     label: &'a dyn Fn(&ActionSet, usize) -> String,
+    /// Instance actions each clone pseudo-action summarises.
+    summary: &'a HashMap<usize, Vec<usize>>,
 }
 
 /// `pcmk__update_action_for_orderings`: applies every ordering into `then`;
@@ -1036,7 +1074,7 @@ fn update_then(c: &Cluster, s: &mut ActionSet, p: &Prop<'_>, then: usize, depth:
     for &i in &p.befores[then] {
         let first = s.edges[i].first;
         let first_before = flag_state(&s.actions[first]);
-        if apply_edge(c, s, i, p.label) {
+        if apply_edge(c, s, i, p) {
             any = true;
         }
         if flag_state(&s.actions[first]) != first_before {
@@ -1136,14 +1174,41 @@ fn mark_action_blocked(
     }
 }
 
+/// `action_flags_for_ordering`: a clone's pseudo-action counts as optional
+/// unless an instance action is required; seen from an action on one node
+/// (unless `whole`), only the instances on that node count.
+fn first_optional(
+    c: &Cluster,
+    s: &ActionSet,
+    summary: &HashMap<usize, Vec<usize>>,
+    f: usize,
+    t: usize,
+    whole: bool,
+) -> bool {
+    let Some(leaves) = summary.get(&f) else {
+        return s.actions[f].optional;
+    };
+    let then = &s.actions[t];
+    let node = then.node.filter(|_| !whole).or_else(|| {
+        then.rsc
+            .filter(|&r| matches!(c.rscs[r].variant, Variant::Group) && then.task == "start")
+            .and_then(|r| c.rscs[r].assigned)
+    });
+    leaves
+        .iter()
+        .filter(|&&l| node.is_none() || s.actions[l].node == node)
+        .all(|&l| s.actions[l].optional)
+}
+
 /// Applies one ordering's flag rules; true if anything changed.
-fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, label: &dyn Fn(&ActionSet, usize) -> String) -> bool {
+fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
+    let label = p.label;
     let mut changed = false;
     let e = s.edges[i];
     let (f, t) = (e.first, e.then);
     // A migrating "first" does not force what follows it.
     if e.flags & flags::IMPLIES_THEN != 0
-        && !s.actions[f].optional
+        && !first_optional(c, s, p.summary, f, t, e.flags & flags::WHOLE_FIRST != 0)
         && s.actions[t].optional
         && !s.actions[f].migrate_runnable
     {
@@ -1164,7 +1229,7 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, label: &dyn Fn(&ActionSe
         changed = true;
     }
     if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
-        clear_migratable(s, t, f, &label);
+        clear_migratable(s, t, f, label);
         changed = true;
     }
     if e.flags & flags::IMPLIES_FIRST_MIGRATABLE != 0 {
@@ -1182,7 +1247,7 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, label: &dyn Fn(&ActionSe
     }
     if e.flags & flags::PSEUDO_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
         // The migration is off: the start becomes a real action.
-        clear_migratable(s, t, f, &label);
+        clear_migratable(s, t, f, label);
         s.actions[t].pseudo = false;
         changed = true;
     }
@@ -1228,7 +1293,7 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, label: &dyn Fn(&ActionSe
         && s.actions[f].migrate_runnable
         && !s.actions[t].migrate_runnable
     {
-        clear_migratable(s, f, t, &label);
+        clear_migratable(s, f, t, label);
         changed = true;
     }
     // `handle_restart_ordering` (stop before start of the same
@@ -1239,7 +1304,7 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, label: &dyn Fn(&ActionSe
         let then_stuck = !s.actions[t].runnable && same_rsc && s.actions[t].rsc.is_some_and(|r| c.rscs[r].managed);
         if then_required || then_stuck {
             if !s.actions[t].migrate_runnable && s.actions[f].migrate_runnable {
-                clear_migratable(s, f, t, &label);
+                clear_migratable(s, f, t, label);
                 changed = true;
             }
             if s.actions[f].optional && (then_required || s.actions[f].runnable) {

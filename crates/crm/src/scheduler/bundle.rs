@@ -48,6 +48,7 @@ pub fn apply(c: &mut Cluster, cons: &mut Constraints) {
                     then_action: "start".into(),
                     kind: OrderKind::Mandatory,
                     symmetrical: true,
+                    clone_min: 0,
                 });
                 cons.colocs.push(Coloc {
                     id: "ip-with-docker".into(),

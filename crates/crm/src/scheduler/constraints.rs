@@ -29,6 +29,9 @@ pub struct Ordering {
     pub then_action: String,
     pub kind: OrderKind,
     pub symmetrical: bool,
+    /// Instances of a clone "first" that must be runnable before "then"
+    /// may run (`clone-min`, or 1 for `require-all=false`); 0 = all.
+    pub clone_min: usize,
 }
 
 /// Ticket dependency.
@@ -300,6 +303,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                                 kind: o.kind,
                                 symmetrical: o.symmetrical.unwrap_or(o.kind != OrderKind::Serialize)
                                     && o.kind != OrderKind::Serialize,
+                                clone_min: minimum_first_instances(c, f, o.require_all),
                             });
                         }
                     }
@@ -336,6 +340,18 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
     out.colocs.retain(|co| co.score != 0);
     let _ = INFINITY;
     out
+}
+
+/// `get_minimum_first_instances`: a clone's `clone-min`, else 1 when the
+/// ordering says `require-all=false`; 0 for non-clones.
+fn minimum_first_instances(c: &Cluster, first: RscIdx, require_all: Option<bool>) -> usize {
+    if !matches!(c.rscs[first].variant, Variant::Clone { .. }) {
+        return 0;
+    }
+    if let Some(v) = c.rscs[first].meta.get("clone-min") {
+        return v.trim().parse::<i64>().unwrap_or(0).max(0) as usize;
+    }
+    usize::from(require_all == Some(false))
 }
 
 /// Whether a resource id matches an `rsc-pattern`: a POSIX extended

@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod bundle;
+mod clone_order;
 pub mod coloc_sets;
 pub mod constraints;
 pub mod failcount;
@@ -79,4 +80,59 @@ pub fn run(cib: &Cib, opts: &Options) -> Schedule {
 pub fn schedule(cib: &Cib, opts: &Options) -> TransitionGraph {
     let s = run(cib, opts);
     graph::build(&s)
+}
+
+/// Small CIBs for the scheduler's unit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::cib::Cib;
+
+    /// A quorate cluster of online nodes `n1..=nodes` without fencing,
+    /// with the given resources, constraints and node attributes
+    /// (`(node number, name, value)`).
+    pub fn cib(nodes: usize, resources: &str, constraints: &str, attrs: &[(usize, &str, &str)]) -> Cib {
+        let mut node_defs = String::new();
+        let mut states = String::new();
+        for i in 1..=nodes {
+            node_defs.push_str(&format!("<node id=\"{i}\" uname=\"n{i}\"/>"));
+            let mut a = String::new();
+            for (j, (n, name, value)) in attrs.iter().enumerate() {
+                if *n == i {
+                    a.push_str(&format!("<nvpair id=\"a{i}-{j}\" name=\"{name}\" value=\"{value}\"/>"));
+                }
+            }
+            states.push_str(&format!(
+                "<node_state id=\"{i}\" uname=\"n{i}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
+                 expected=\"member\"><transient_attributes id=\"{i}\"><instance_attributes id=\"s{i}\">{a}\
+                 </instance_attributes></transient_attributes></node_state>"
+            ));
+        }
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" validate-with=\"pacemaker-3.0\" have-quorum=\"1\">\
+             <configuration><crm_config><cluster_property_set id=\"o\">\
+             <nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/></cluster_property_set></crm_config>\
+             <nodes>{node_defs}</nodes><resources>{resources}</resources><constraints>{constraints}</constraints>\
+             </configuration><status>{states}</status></cib>"
+        );
+        Cib::parse(&xml).expect("test CIB parses")
+    }
+
+    /// A Dummy primitive.
+    pub fn dummy(id: &str) -> String {
+        format!("<primitive id=\"{id}\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>")
+    }
+
+    /// A clone of `inner` with the given meta attributes.
+    pub fn clone(id: &str, inner: &str, meta: &[(&str, &str)]) -> String {
+        let nv: String = meta
+            .iter()
+            .map(|(k, v)| format!("<nvpair id=\"{id}-{k}\" name=\"{k}\" value=\"{v}\"/>"))
+            .collect();
+        format!("<clone id=\"{id}\"><meta_attributes id=\"{id}-m\">{nv}</meta_attributes>{inner}</clone>")
+    }
+
+    /// The scheduler's result for a CIB.
+    pub fn run(cib: &Cib) -> super::Schedule {
+        super::run(cib, &super::Options { now: Some(0) })
+    }
 }

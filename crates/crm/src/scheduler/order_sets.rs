@@ -286,6 +286,7 @@ mod tests {
             then_action: None,
             kind: OrderKind::Mandatory,
             symmetrical: None,
+            require_all: None,
             sets,
         }
     }

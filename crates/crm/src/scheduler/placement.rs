@@ -7,6 +7,8 @@
 
 use std::cmp::Ordering as CmpOrdering;
 
+mod promotion;
+
 use super::constraints::{Coloc, Constraints};
 use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
 use crate::score::{self, Score, INFINITY};
@@ -165,10 +167,38 @@ pub fn apply_tickets(c: &mut Cluster, cons: &Constraints) {
     }
 }
 
+/// `all_coloc` of `distribute_children`: fewer instances than available
+/// nodes, so colocation preferences decide which nodes get one.
+fn clone_all_coloc(c: &Cluster, cl: RscIdx) -> bool {
+    let Variant::Clone { clone_max, .. } = c.rscs[cl].variant else {
+        return false;
+    };
+    clone_max < c.nodes.iter().filter(|n| n.can_run()).count()
+}
+
+fn is_true(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "y")
+}
+
 /// Assignment state.
 pub struct Assigner<'a> {
     pub c: &'a mut Cluster,
     pub colocs: Vec<Coloc>,
+    /// Clone-with-clone colocations copied to each dependent instance.
+    inst_this_with: Vec<Coloc>,
+    /// Colocations with a clone copied to each of its instances as primary
+    /// (only consulted for the instances' own preferences).
+    inst_with_this: Vec<Coloc>,
+    /// The score a resource had on the node it was assigned to.
+    chosen_weight: Vec<Score>,
+    /// Colocations with a clone on either side, as configured.
+    clone_level: Vec<Coloc>,
+    /// Promotion priority of promotable clone instances.
+    promo_priority: Vec<Score>,
+    /// Promotion sort index of promotable clone instances.
+    sort_index: Vec<Score>,
+    /// Next roles as unpacked (before placement filled them in).
+    initial_next: Vec<Role>,
     role_locations: Vec<(RscIdx, NodeIdx, Score, Role)>,
     tickets: Vec<super::constraints::TicketDep>,
     allocating: Vec<bool>,
@@ -185,6 +215,10 @@ impl<'a> Assigner<'a> {
         let n = c.rscs.len();
         let nn = c.nodes.len();
         let mut colocs = Vec::new();
+        let mut inst_this_with = Vec::new();
+        let mut inst_with_this = Vec::new();
+        let mut clone_level = Vec::new();
+        let mut extra_member_colocs: Vec<Coloc> = Vec::new();
         // Internal group colocations come first.
         for g in 0..n {
             if matches!(c.rscs[g].variant, Variant::Group) {
@@ -208,10 +242,24 @@ impl<'a> Assigner<'a> {
             // "group with R" → first member with R; "R with group" → R with
             // the last member (optional colocations use the first member).
             if matches!(c.rscs[co.dependent].variant, Variant::Group) {
-                match c.rscs[co.dependent].children.first() {
-                    Some(&f) => co.dependent = f,
-                    None => continue,
+                let members = c.rscs[co.dependent].children.clone();
+                let Some(&f) = members.first() else { continue };
+                // `expand_group_colocations`: once a member is unmanaged,
+                // the internal colocations no longer carry mandatory ones to
+                // later members, so those get them directly.
+                if co.score == INFINITY {
+                    let mut any_unmanaged = !c.rscs[f].managed;
+                    for &m in &members[1..] {
+                        if any_unmanaged {
+                            let mut x = co.clone();
+                            x.dependent = m;
+                            extra_member_colocs.push(x);
+                        } else if !c.rscs[m].managed {
+                            any_unmanaged = true;
+                        }
+                    }
                 }
+                co.dependent = f;
             }
             if matches!(c.rscs[co.primary].variant, Variant::Group) {
                 let kids = &c.rscs[co.primary].children;
@@ -220,31 +268,69 @@ impl<'a> Assigner<'a> {
                     None => continue,
                 }
             }
-            // "clone with R": every instance (its first member for cloned
-            // groups) is colocated with R.
             if matches!(c.rscs[co.dependent].variant, Variant::Clone { .. })
-                && !matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
+                || matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
             {
-                for &inst in &c.rscs[co.dependent].children.clone() {
-                    let target = if c.rscs[inst].is_primitive() {
-                        Some(inst)
-                    } else {
-                        c.rscs[inst].children.first().copied()
-                    };
-                    if let Some(t) = target {
-                        let mut x = co.clone();
-                        x.dependent = t;
-                        colocs.push(x);
+                clone_level.push(co.clone());
+            }
+            // "clone with R": the clone's colocations reach its instances
+            // (`append_parent_colocation`), positive finite ones only when
+            // not every node gets an instance.
+            if matches!(c.rscs[co.dependent].variant, Variant::Clone { .. }) {
+                let all = clone_all_coloc(c, co.dependent);
+                let primary_is_clone = matches!(c.rscs[co.primary].variant, Variant::Clone { .. });
+                if all || co.score < 0 || co.score >= INFINITY {
+                    for &inst in &c.rscs[co.dependent].children.clone() {
+                        let target = if c.rscs[inst].is_primitive() {
+                            Some(inst)
+                        } else {
+                            c.rscs[inst].children.first().copied()
+                        };
+                        if let Some(t) = target {
+                            let mut x = co.clone();
+                            x.dependent = t;
+                            if primary_is_clone {
+                                inst_this_with.push(x);
+                            } else {
+                                colocs.push(x);
+                            }
+                        }
                     }
                 }
-                continue;
+                if !primary_is_clone {
+                    continue;
+                }
+            }
+            // "R with clone": instances take R's preferences into account
+            // only when not every node gets an instance (or to avoid it).
+            if matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
+                && co.influence
+                && (co.score < 0 || clone_all_coloc(c, co.primary))
+            {
+                for &inst in &c.rscs[co.primary].children.clone() {
+                    if let Some(t) = c.primitives_of(inst).first().copied() {
+                        let mut x = co.clone();
+                        x.primary = t;
+                        inst_with_this.push(x);
+                    }
+                }
             }
             colocs.push(co);
         }
+        colocs.extend(extra_member_colocs);
         let remaining = c.nodes.iter().map(|x| x.utilization.clone()).collect();
+        let promo_priority = c.rscs.iter().map(|r| r.priority).collect();
+        let initial_next = c.rscs.iter().map(|r| r.next_role).collect();
         Assigner {
             c,
             colocs,
+            inst_this_with,
+            inst_with_this,
+            chosen_weight: vec![0; n],
+            clone_level,
+            promo_priority,
+            sort_index: vec![0; n],
+            initial_next,
             role_locations: cons.role_locations.clone(),
             tickets: cons.tickets.clone(),
             allocating: vec![false; n],
@@ -469,31 +555,42 @@ impl<'a> Assigner<'a> {
             Variant::Clone { clone_max, .. } => clone_max,
             _ => 0,
         };
+        if matches!(self.c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
+            self.add_promotion_scores(cl);
+        }
+        // `pcmk__clone_allocate`: primaries first, then the dependents'
+        // preferences go into the clone's own node scores.
+        let level = self.clone_level.clone();
+        for co in &level {
+            if co.dependent == cl {
+                self.assign(co.primary);
+            }
+        }
+        for co in &level {
+            if co.primary == cl && co.influence {
+                let factor = co.score as f64 / INFINITY as f64;
+                let mut table = self.c.rscs[cl].allowed.clone();
+                self.add_colocated_node_scores(
+                    co.dependent,
+                    &mut table,
+                    co.node_attribute.as_deref(),
+                    factor,
+                    true,
+                    true,
+                );
+                self.c.rscs[cl].allowed = table;
+            }
+        }
         // Order instances like `pcmk__cmp_instance`: instances whose current
-        // node may keep them first, then active ones, failed ones last,
-        // then by instance number.
+        // node may keep them first, then by priority, active ones, failed
+        // ones last, then by instance number.
         let mut kids = self.c.rscs[cl].children.clone();
         let current_of = |c: &Cluster, k: RscIdx| -> Option<NodeIdx> {
             c.primitives_of(k)
                 .iter()
                 .find_map(|&p| c.rscs[p].running_on.first().copied())
         };
-        let key = |this: &Self, k: RscIdx| {
-            let cur = current_of(this.c, k);
-            let prims = this.c.primitives_of(k);
-            let allowed_here =
-                cur.is_none_or(|n| prims.iter().all(|&p| this.c.rscs[p].allowed[n].is_some_and(|w| w >= 0)));
-            let usable = cur.filter(|_| allowed_here);
-            let failed = prims.iter().any(|&p| this.c.rscs[p].failed);
-            (
-                !allowed_here,
-                usable.is_none(),
-                usable.is_some_and(|n| !this.available(n)),
-                failed,
-                this.c.rscs[k].instance.unwrap_or(usize::MAX),
-            )
-        };
-        kids.sort_by_key(|&k| key(self, k));
+        kids.sort_by_key(|&k| self.instance_key(k));
         let available_nodes = (0..self.c.nodes.len()).filter(|&n| self.available(n)).count();
         let loop_max = clone_max.checked_div(available_nodes).unwrap_or(1).max(1);
         let mut per_node = vec![0usize; self.c.nodes.len()];
@@ -518,11 +615,8 @@ impl<'a> Assigner<'a> {
             if !ok || per_node[cur] >= loop_max || per_node[cur] >= clone_node_max {
                 continue;
             }
-            self.prefer = Some(cur);
-            self.assign_instance(k, &per_node, clone_node_max);
-            self.prefer = None;
-            if let Some(n) = node_of(self, k) {
-                per_node[n] += 1;
+            if self.preassign_instance(k, cur, &per_node, clone_node_max) {
+                per_node[cur] += 1;
                 allocated += 1;
             }
         }
@@ -548,7 +642,7 @@ impl<'a> Assigner<'a> {
         self.allocating[cl] = false;
         self.c.rscs[cl].provisional = false;
         if matches!(self.c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
-            self.set_promotion_roles(cl);
+            self.set_instance_roles(cl);
         }
         let any = self
             .c
@@ -558,128 +652,80 @@ impl<'a> Assigner<'a> {
         self.c.rscs[cl].next_role = if any { Role::Started } else { Role::Stopped };
     }
 
-    /// Assigns one clone instance, keeping clone-node-max per node.
+    /// `allocate_instance` with a preferred node: the instance keeps its
+    /// current node only if that is its best choice; otherwise its scores
+    /// and assignment are rolled back for the second pass.
+    fn preassign_instance(&mut self, k: RscIdx, cur: NodeIdx, per_node: &[usize], clone_node_max: usize) -> bool {
+        let mut members = vec![k];
+        members.extend(self.c.rscs[k].children.iter().copied());
+        let snapshot: Vec<(RscIdx, Vec<Option<Score>>, Role)> = members
+            .iter()
+            .map(|&r| (r, self.c.rscs[r].allowed.clone(), self.c.rscs[r].next_role))
+            .collect();
+        let counts = self.node_count.clone();
+        let remaining = self.remaining.clone();
+        self.prefer = Some(cur);
+        self.assign_instance(k, per_node, clone_node_max);
+        self.prefer = None;
+        if self.instance_node(k) == Some(cur) {
+            return true;
+        }
+        // Roll back (the bans of `can_run_instance` stay, as in Pacemaker,
+        // but they were applied before the snapshot there; reapplying them
+        // in the second pass gives the same result).
+        for (r, allowed, role) in snapshot {
+            let rs = &mut self.c.rscs[r];
+            rs.allowed = allowed;
+            rs.next_role = role;
+            rs.assigned = None;
+            rs.provisional = true;
+        }
+        self.node_count = counts;
+        self.remaining = remaining;
+        false
+    }
+
+    /// Sort key of `pcmk__cmp_instance`: instances active on a node they
+    /// may stay on first, then by priority, active ones, those whose node
+    /// can run resources, not failed, then by instance number.
+    fn instance_key(&self, k: RscIdx) -> (bool, Score, bool, bool, bool, usize) {
+        let prims = self.c.primitives_of(k);
+        let cur = prims.iter().find_map(|&p| self.c.rscs[p].running_on.first().copied());
+        let allowed_here = cur.is_none_or(|n| prims.iter().all(|&p| self.c.rscs[p].allowed[n].is_some_and(|w| w >= 0)));
+        let usable = cur.filter(|_| allowed_here);
+        let failed = prims.iter().any(|&p| self.c.rscs[p].failed);
+        (
+            !allowed_here,
+            -self.promo_priority[k],
+            usable.is_none(),
+            usable.is_some_and(|n| !self.available(n)),
+            failed && usable.is_some(),
+            self.c.rscs[k].instance.unwrap_or(usize::MAX),
+        )
+    }
+
+    /// Assigns one clone instance (`can_run_instance`): not on nodes that
+    /// cannot run resources, where the clone's own score is negative, or
+    /// that already have clone-node-max instances.
     fn assign_instance(&mut self, k: RscIdx, per_node: &[usize], clone_node_max: usize) {
         let prims = self.c.primitives_of(k);
+        let cl = self.c.top_parent(k);
         for (n, &count) in per_node.iter().enumerate() {
-            if count >= clone_node_max {
+            let parent = self.c.rscs[cl].allowed[n];
+            let ban = if !self.available(n) || count >= clone_node_max || parent.is_none() {
+                Some(-INFINITY)
+            } else {
+                parent.filter(|&w| w < 0)
+            };
+            if let Some(b) = ban {
                 for &p in &prims {
-                    self.c.rscs[p].allowed[n] = Some(-INFINITY);
+                    if self.c.rscs[p].allowed[n].is_some() || b <= -INFINITY {
+                        self.c.rscs[p].allowed[n] = Some(b);
+                    }
                 }
             }
         }
         self.assign(k);
-    }
-
-    /// Chooses which instances of a promotable clone are promoted
-    /// (simplified `pcmk__set_instance_roles`).
-    fn set_promotion_roles(&mut self, cl: RscIdx) {
-        let (promoted_max, promoted_node_max) = match self.c.rscs[cl].variant {
-            Variant::Clone {
-                promoted_max,
-                promoted_node_max,
-                ..
-            } => (promoted_max, promoted_node_max),
-            _ => return,
-        };
-        let kids = self.c.rscs[cl].children.clone();
-        let mut ranked: Vec<(Score, usize, RscIdx, NodeIdx)> = Vec::new();
-        for (order, &k) in kids.iter().enumerate() {
-            let prims = self.c.primitives_of(k);
-            let Some(node) = prims.first().and_then(|&p| self.c.rscs[p].assigned) else {
-                continue;
-            };
-            let target = self.c.rscs[k].target_role;
-            // No promotion on a guest node whose container will not run
-            // (`pcmk__node_available(.., consider_guest)`).
-            let guest_down = !super::remote::guest_available(self.c, node);
-            let mut priority: Score = if guest_down || matches!(target, Some(Role::Unpromoted) | Some(Role::Stopped)) {
-                -INFINITY
-            } else {
-                let mut any = false;
-                let mut sum: Score = 0;
-                for &p in &prims {
-                    let base = self.c.rscs[p].id.split(':').next().unwrap_or("").to_string();
-                    let attrs = &self.c.nodes[super::remote::attribute_node(self.c, p, node)].attrs;
-                    let v = attrs
-                        .get(&format!("master-{}", self.c.rscs[p].id))
-                        .or_else(|| attrs.get(&format!("master-{base}")));
-                    if let Some(v) = v {
-                        any = true;
-                        sum = score::add(sum, score::parse_score(v).unwrap_or(0));
-                    }
-                }
-                if any {
-                    sum
-                } else {
-                    -1
-                }
-            };
-            for &(r, n, sc, role) in &self.role_locations {
-                if role == Role::Promoted && n == node && (r == cl || r == k || prims.contains(&r)) {
-                    priority = score::add(priority, sc);
-                }
-            }
-            for co in &self.colocs {
-                if co.dependent_role != Role::Promoted || (co.dependent != cl && co.dependent != k) {
-                    continue;
-                }
-                let pnode = self
-                    .c
-                    .primitives_of(co.primary)
-                    .iter()
-                    .find_map(|&p| self.c.rscs[p].assigned);
-                if pnode == Some(node) {
-                    priority = score::add(priority, co.score);
-                } else if co.score >= INFINITY {
-                    priority = -INFINITY;
-                }
-            }
-            // A promoted-role ticket that is not granted forbids promotion.
-            for t in &self.tickets {
-                if t.role != Some(Role::Promoted) || !(t.rsc == cl || t.rsc == k || prims.contains(&t.rsc)) {
-                    continue;
-                }
-                let (granted, standby) = self.c.tickets.get(&t.ticket).copied().unwrap_or((false, false));
-                if !granted || standby {
-                    priority = -INFINITY;
-                }
-            }
-            let currently_promoted = prims.iter().any(|&p| self.c.rscs[p].role == Role::Promoted);
-            // An instance that is promoted now keeps its role first in line.
-            if currently_promoted && priority > -INFINITY {
-                priority = INFINITY;
-            }
-            ranked.push((
-                priority,
-                if currently_promoted { 0 } else { 1 } * 10_000 + order,
-                k,
-                node,
-            ));
-        }
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut count = 0;
-        let mut per_node = vec![0usize; self.c.nodes.len()];
-        let freeze = !self.c.have_quorum && self.c.options.no_quorum_policy == NoQuorumPolicy::Freeze;
-        for (priority, _, k, node) in ranked {
-            let prims = self.c.primitives_of(k);
-            let currently_promoted = prims.iter().any(|&p| self.c.rscs[p].role == Role::Promoted);
-            let promote = priority >= 0
-                && count < promoted_max
-                && per_node[node] < promoted_node_max
-                && (!freeze || currently_promoted);
-            let role = if promote { Role::Promoted } else { Role::Unpromoted };
-            if promote {
-                count += 1;
-                per_node[node] += 1;
-            }
-            for p in prims {
-                if self.c.rscs[p].assigned.is_some() {
-                    self.c.rscs[p].next_role = role;
-                }
-            }
-            self.c.rscs[k].next_role = role;
-        }
     }
 
     fn assign_primitive(&mut self, r: RscIdx) {
@@ -694,11 +740,14 @@ impl<'a> Assigner<'a> {
         self.allocating[r] = true;
 
         // Colocations where r is the dependent: place the primary first.
-        let this_with: Vec<usize> = (0..self.colocs.len())
-            .filter(|&i| self.colocs[i].dependent == r)
+        let this_with: Vec<Coloc> = self
+            .colocs
+            .iter()
+            .chain(self.inst_this_with.iter())
+            .filter(|co| co.dependent == r)
+            .cloned()
             .collect();
-        for i in this_with {
-            let co = self.colocs[i].clone();
+        for co in this_with {
             let archive = if co.dependent_role >= Role::Promoted || (co.score < 0 && co.score > -INFINITY) {
                 Some(self.c.rscs[r].allowed.clone())
             } else {
@@ -713,14 +762,24 @@ impl<'a> Assigner<'a> {
             }
         }
         // Colocations where r is the primary: take dependents' preferences.
-        let with_this: Vec<usize> = (0..self.colocs.len())
-            .filter(|&i| self.colocs[i].primary == r && self.colocs[i].influence)
+        let with_this: Vec<Coloc> = self
+            .colocs
+            .iter()
+            .chain(self.inst_with_this.iter())
+            .filter(|co| co.primary == r && co.influence)
+            .cloned()
             .collect();
-        for i in with_this {
-            let co = self.colocs[i].clone();
+        for co in with_this {
             let factor = co.score as f64 / INFINITY as f64;
             let mut table = self.c.rscs[r].allowed.clone();
-            self.add_colocated_node_scores(co.dependent, &mut table, co.node_attribute.as_deref(), factor, true);
+            self.add_colocated_node_scores(
+                co.dependent,
+                &mut table,
+                co.node_attribute.as_deref(),
+                factor,
+                true,
+                false,
+            );
             self.c.rscs[r].allowed = table;
         }
 
@@ -772,6 +831,7 @@ impl<'a> Assigner<'a> {
         }
         self.c.rscs[r].provisional = false;
         self.c.rscs[r].assigned = chosen;
+        self.chosen_weight[r] = chosen.and_then(|n| self.c.rscs[r].allowed[n]).unwrap_or(0);
         match chosen {
             None => self.c.rscs[r].next_role = Role::Stopped,
             Some(n) => {
@@ -888,7 +948,11 @@ impl<'a> Assigner<'a> {
         if self.c.rscs[primary].provisional {
             return;
         }
-        // Role filters.
+        if matches!(self.c.rscs[primary].variant, Variant::Clone { .. }) {
+            self.apply_clone_coloc(dep, co);
+            return;
+        }
+        // Role filters (`pcmk__colocation_affects`).
         let dep_next = self.c.rscs[dep].next_role;
         let pri_next = self.c.rscs[primary].next_role;
         if co.score > 0 {
@@ -908,41 +972,6 @@ impl<'a> Assigner<'a> {
             if co.primary_role != Role::Unknown && co.primary_role == pri_next {
                 return;
             }
-        }
-        if matches!(self.c.rscs[primary].variant, Variant::Clone { .. }) {
-            // Nodes where an instance (in the required role) will run.
-            let mut with: Vec<NodeIdx> = Vec::new();
-            for p in self.c.primitives_of(primary) {
-                let rp = &self.c.rscs[p];
-                if co.primary_role != Role::Unknown && rp.next_role != co.primary_role {
-                    continue;
-                }
-                // Blocked (failed, unmanaged) instances do not count for
-                // mandatory colocations (`is_set_recursive(pe_rsc_block)`).
-                if rp.blocked && co.score >= INFINITY {
-                    continue;
-                }
-                if let Some(n) = rp.assigned {
-                    if !with.contains(&n) {
-                        with.push(n);
-                    }
-                }
-            }
-            let mut work = self.c.rscs[dep].allowed.clone();
-            for (n, slot) in work.iter_mut().enumerate() {
-                let Some(w) = *slot else { continue };
-                if with.contains(&n) {
-                    if co.score < INFINITY {
-                        *slot = Some(score::add(co.score, w));
-                    }
-                } else if co.score >= INFINITY {
-                    *slot = Some(score::add(-INFINITY, w));
-                }
-            }
-            if co.score <= -INFINITY || co.score >= INFINITY || self.any_available(&work) {
-                self.c.rscs[dep].allowed = work;
-            }
-            return;
         }
         let attr = co.node_attribute.as_deref().unwrap_or("#id");
         let pnode = self.c.rscs[primary].assigned;
@@ -970,6 +999,130 @@ impl<'a> Assigner<'a> {
         }
     }
 
+    /// `pcmk__clone_apply_coloc_score` while placing `dep`: role-specific
+    /// colocations with a promotable clone use the nodes of instances in
+    /// that role; interleaved clones pair instances; mandatory ones allow
+    /// only nodes with an instance; optional ones apply each instance.
+    fn apply_clone_coloc(&mut self, dep: RscIdx, co: &Coloc) {
+        let primary = co.primary;
+        let promotable = matches!(self.c.rscs[primary].variant, Variant::Clone { promotable: true, .. });
+        if promotable && co.primary_role != Role::Unknown {
+            self.update_dependent_with_promotable(dep, co);
+            return;
+        }
+        if self.interleaved_with(dep, primary) {
+            match self.compatible_instance(dep, primary) {
+                Some(inst) => {
+                    let mut x = co.clone();
+                    x.primary = inst;
+                    self.apply_coloc_to_weights(dep, &x);
+                }
+                None if co.score >= INFINITY => {
+                    for a in self.c.rscs[dep].allowed.iter_mut() {
+                        *a = Some(-INFINITY);
+                    }
+                }
+                None => {}
+            }
+            return;
+        }
+        let kids = self.c.rscs[primary].children.clone();
+        if co.score >= INFINITY {
+            let with: Vec<NodeIdx> = kids
+                .iter()
+                .filter(|&&k| !self.c.primitives_of(k).iter().any(|&p| self.c.rscs[p].blocked))
+                .filter_map(|&k| self.instance_node(k))
+                .collect();
+            for (n, slot) in self.c.rscs[dep].allowed.iter_mut().enumerate() {
+                if slot.is_some() && !with.contains(&n) {
+                    *slot = Some(-INFINITY);
+                }
+            }
+            return;
+        }
+        for k in kids {
+            let mut x = co.clone();
+            x.primary = k;
+            self.apply_coloc_to_weights(dep, &x);
+        }
+    }
+
+    /// Where an instance (primitive or group) is placed.
+    fn instance_node(&self, k: RscIdx) -> Option<NodeIdx> {
+        self.c.primitives_of(k).first().and_then(|&p| self.c.rscs[p].assigned)
+    }
+
+    /// `pcmk__update_dependent_with_promotable`: nodes of the instances
+    /// that will have the colocation's role get the (optional) score; a
+    /// mandatory colocation bans every other node and adds the instance's
+    /// own placement score.
+    fn update_dependent_with_promotable(&mut self, dep: RscIdx, co: &Coloc) {
+        let attr = co.node_attribute.clone().unwrap_or_else(|| "#uname".into());
+        let mut affected: Vec<(NodeIdx, Score)> = Vec::new();
+        for k in self.c.rscs[co.primary].children.clone() {
+            let Some(n) = self.instance_node(k) else { continue };
+            if self.c.rscs[k].next_role != co.primary_role {
+                continue;
+            }
+            if co.score < INFINITY {
+                let value = self.c.nodes[n].attrs.get(&attr).map(|v| v.to_ascii_lowercase());
+                for m in 0..self.c.nodes.len() {
+                    let Some(w) = self.c.rscs[dep].allowed[m] else { continue };
+                    if self.c.nodes[m].attrs.get(&attr).map(|v| v.to_ascii_lowercase()) == value {
+                        self.c.rscs[dep].allowed[m] = Some(score::add(w, co.score));
+                    }
+                }
+            }
+            let first = self.c.primitives_of(k).first().copied().unwrap_or(k);
+            affected.push((n, self.chosen_weight[first]));
+        }
+        if co.score >= INFINITY && (co.dependent_role != Role::Promoted || co.primary_role != Role::Promoted) {
+            // `node_list_exclude(..., TRUE)`.
+            for n in 0..self.c.nodes.len() {
+                let Some(w) = self.c.rscs[dep].allowed[n] else {
+                    if affected.iter().any(|&(m, _)| m == n) {
+                        self.c.rscs[dep].allowed[n] = Some(-INFINITY);
+                    }
+                    continue;
+                };
+                let merged = affected
+                    .iter()
+                    .find(|&&(m, _)| m == n)
+                    .map(|&(_, aw)| score::add(w, aw));
+                self.c.rscs[dep].allowed[n] = Some(merged.unwrap_or(-INFINITY));
+            }
+        }
+    }
+
+    /// Whether the instance `dep` is colocated instance-by-instance with the
+    /// clone `primary`: its own clone has `interleave=true` and both allow
+    /// the same number of instances per node.
+    fn interleaved_with(&self, dep: RscIdx, primary: RscIdx) -> bool {
+        let top = self.c.top_parent(dep);
+        if top == primary || !self.c.rscs[top].meta.get("interleave").is_some_and(|v| is_true(v)) {
+            return false;
+        }
+        match (&self.c.rscs[top].variant, &self.c.rscs[primary].variant) {
+            (Variant::Clone { clone_node_max: a, .. }, Variant::Clone { clone_node_max: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+
+    /// `find_compatible_child` while placing `dep`: the instance of
+    /// `primary` placed on the best node `dep` may use.
+    fn compatible_instance(&self, dep: RscIdx, primary: RscIdx) -> Option<RscIdx> {
+        let allowed = &self.c.rscs[dep].allowed;
+        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).filter(|&n| allowed[n].is_some()).collect();
+        nodes.sort_by(|&a, &b| self.compare_nodes(dep, a, b, None));
+        nodes.into_iter().find_map(|n| {
+            self.c.rscs[primary].children.iter().copied().find(|&k| {
+                let prims = self.c.primitives_of(k);
+                !prims.iter().any(|&p| self.c.rscs[p].blocked)
+                    && prims.first().and_then(|&p| self.c.rscs[p].assigned) == Some(n)
+            })
+        })
+    }
+
     /// `pcmk__add_colocated_node_scores` (with `pcmk__coloc_select_active`
     /// when `active` is set).
     fn add_colocated_node_scores(
@@ -979,6 +1132,7 @@ impl<'a> Assigner<'a> {
         attr: Option<&str>,
         factor: f64,
         active: bool,
+        nonnegative: bool,
     ) {
         if self.merging[rsc] {
             return;
@@ -988,13 +1142,13 @@ impl<'a> Assigner<'a> {
         let is_group = matches!(self.c.rscs[rsc].variant, Variant::Group);
         if is_group {
             if let Some(&first) = self.c.rscs[rsc].children.first() {
-                self.add_colocated_node_scores(first, &mut work, attr, factor, active);
+                self.add_colocated_node_scores(first, &mut work, attr, factor, active, nonnegative);
             } else {
                 self.merging[rsc] = false;
                 return;
             }
         } else {
-            self.add_node_scores_matching_attr(&mut work, rsc, attr, factor);
+            self.add_node_scores_matching_attr(&mut work, rsc, attr, factor, nonnegative);
         }
         if self.any_available(&work) {
             let multiplier = if factor < 0.0 { -1.0 } else { 1.0 };
@@ -1011,11 +1165,25 @@ impl<'a> Assigner<'a> {
                 .collect();
             for co in deps {
                 let f = multiplier * co.score as f64 / INFINITY as f64;
-                self.add_colocated_node_scores(co.dependent, &mut work, co.node_attribute.as_deref(), f, true);
+                self.add_colocated_node_scores(
+                    co.dependent,
+                    &mut work,
+                    co.node_attribute.as_deref(),
+                    f,
+                    true,
+                    nonnegative,
+                );
             }
         } else if active {
             self.merging[rsc] = false;
             return;
+        }
+        if nonnegative {
+            for w in work.iter_mut().flatten() {
+                if *w == INFINITY_HACK {
+                    *w = 1;
+                }
+            }
         }
         *nodes = work;
         self.merging[rsc] = false;
@@ -1027,6 +1195,7 @@ impl<'a> Assigner<'a> {
         other: RscIdx,
         attr: Option<&str>,
         factor: f64,
+        only_positive: bool,
     ) {
         let attr = attr.unwrap_or("#uname");
         for n in 0..work.len() {
@@ -1060,7 +1229,16 @@ impl<'a> Assigner<'a> {
                 }
             }
             let weight = weight.clamp(-(INFINITY as i64), INFINITY as i64) as Score;
-            work[n] = Some(score::add(weight, w));
+            let new_score = score::add(weight, w);
+            if only_positive && new_score < 0 && w > 0 {
+                // Negative results mark the node unusable instead.
+                work[n] = Some(INFINITY_HACK);
+                continue;
+            }
+            if only_positive && new_score < 0 && w == 0 {
+                continue;
+            }
+            work[n] = Some(new_score);
         }
     }
 }

@@ -92,6 +92,7 @@ pub fn internal_constraints(c: &mut Cluster, cons: &mut Constraints) {
                         then_action: "start".into(),
                         kind: OrderKind::Mandatory,
                         symmetrical: true,
+                        clone_min: 0,
                     });
                     let score = if c.rscs[r].remote.allow_remote_remotes && c.rscs[r].remote.is_conn {
                         10_000

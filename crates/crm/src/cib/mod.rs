@@ -285,7 +285,7 @@ pub struct Configuration {
 }
 
 /// One `lrm_rsc_op` history entry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LrmOp {
     pub id: String,
     pub operation: String,

@@ -133,18 +133,22 @@ fn role_of(s: &Option<String>) -> Role {
         .unwrap_or(Role::Unknown)
 }
 
-/// Records a location's `resource-discovery` mode for `rsc` (and its
-/// children) on `node`; the strongest mode wins.
-fn set_discover(c: &mut Cluster, rsc: RscIdx, node: NodeIdx, mode: Discover) {
+/// `rsc` and everything under it: children, and a bundle's implicit members.
+fn subtree(c: &Cluster, rsc: RscIdx) -> Vec<RscIdx> {
     let mut targets = vec![rsc];
     let mut i = 0;
     while i < targets.len() {
-        let kids = c.rscs[targets[i]].children.clone();
-        targets.extend(kids);
+        targets.extend(c.rscs[targets[i]].children.iter().copied());
         targets.extend(super::bundle::implicit_members(c, targets[i]));
         i += 1;
     }
-    for t in targets {
+    targets
+}
+
+/// Records a location's `resource-discovery` mode for `rsc` (and its
+/// children) on `node`; the strongest mode wins.
+fn set_discover(c: &mut Cluster, rsc: RscIdx, node: NodeIdx, mode: Discover) {
+    for t in subtree(c, rsc) {
         let e = c.rscs[t].remote.discover.entry(node).or_default();
         if *e < mode {
             *e = mode;
@@ -158,15 +162,7 @@ fn set_discover(c: &mut Cluster, rsc: RscIdx, node: NodeIdx, mode: Discover) {
 /// Adds `score` for `rsc` (and every primitive under it) on `node`, or on
 /// all nodes when `node` is `None`.
 pub fn resource_location(c: &mut Cluster, rsc: RscIdx, node: Option<NodeIdx>, s: Score) {
-    let mut targets = vec![rsc];
-    let mut i = 0;
-    while i < targets.len() {
-        let kids = c.rscs[targets[i]].children.clone();
-        targets.extend(kids);
-        targets.extend(super::bundle::implicit_members(c, targets[i]));
-        i += 1;
-    }
-    for t in targets {
+    for t in subtree(c, rsc) {
         let allowed = &mut c.rscs[t].allowed;
         match node {
             Some(n) => {

@@ -73,21 +73,7 @@ mod tests {
             id: "r_start_0".into(),
             operation: "start".into(),
             call_id: 2,
-            rc_code: 0,
-            op_status: 0,
-            interval_ms: 0,
-            transition_key: None,
-            op_digest: None,
-            op_restart_digest: None,
-            op_secure_digest: None,
-            op_secure_params: None,
-            op_force_restart: None,
-            crm_feature_set: None,
-            last_rc_change: None,
-            migrate_source: None,
-            migrate_target: None,
-            exit_reason: None,
-            on_node: None,
+            ..Default::default()
         };
         let digest = crate::scheduler::actions::expected_digest(&probe.cluster, 0, &op);
         let s = crate::scheduler::run(&cib(&digest), &Default::default());

@@ -280,21 +280,9 @@ mod tests {
             id: format!("op{call_id}"),
             operation: "start".into(),
             call_id,
-            rc_code: 0,
-            op_status: 0,
-            interval_ms: 0,
-            transition_key: None,
-            op_digest: None,
-            op_restart_digest: None,
-            op_secure_digest: None,
-            op_secure_params: None,
-            op_force_restart: None,
-            crm_feature_set: None,
             last_rc_change: last,
-            migrate_source: None,
-            migrate_target: None,
-            exit_reason: None,
             on_node: on_node.map(str::to_string),
+            ..Default::default()
         }
     }
 

@@ -119,6 +119,35 @@ pub struct Node {
     pub remote: RemoteNode,
 }
 
+impl Node {
+    /// A node as configured, before its status is unpacked: offline, not
+    /// unclean, healthy, with the given attributes.
+    pub fn configured(id: &str, uname: &str, kind: NodeKind, attrs: BTreeMap<String, String>) -> Self {
+        Node {
+            id: id.to_string(),
+            uname: uname.to_string(),
+            online: false,
+            unclean: false,
+            standby: false,
+            standby_onfail: false,
+            pending: false,
+            maintenance: false,
+            shutdown: false,
+            expected_up: false,
+            seen: false,
+            fence_reason: None,
+            attrs,
+            utilization: BTreeMap::new(),
+            weight: 0,
+            is_dc: false,
+            health_score: 0,
+            health: 1,
+            kind,
+            remote: RemoteNode::default(),
+        }
+    }
+}
+
 /// What a node is: a full cluster member, a Pacemaker Remote node (its
 /// connection resource is an `ocf:pacemaker:remote` primitive) or a guest
 /// node (its connection is implied by a `remote-node` meta-attribute, or a

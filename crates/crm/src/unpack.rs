@@ -194,32 +194,18 @@ fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
         }
         let mut util = BTreeMap::new();
         merge_nvsets(&n.utilization, &RuleContext::new(c.now), &mut util);
+        let kind = if is_remote { NodeKind::Remote } else { NodeKind::Cluster };
         c.nodes.push(Node {
-            id: n.id.clone(),
-            uname: n.uname.clone(),
-            online: false,
             // Remote node entries get start-up fencing only once linked to
             // a connection resource (`handle_startup_fencing`).
             unclean: c.options.startup_fencing && !is_remote,
-            standby: false,
-            standby_onfail: false,
-            pending: false,
-            maintenance: false,
-            shutdown: false,
-            expected_up: false,
-            seen: false,
-            fence_reason: None,
-            attrs,
             utilization: util
                 .into_iter()
                 .filter_map(|(k, v)| v.parse::<i64>().ok().map(|v| (k, v)))
                 .collect(),
             weight: n.score.unwrap_or(0),
             is_dc: cib.dc_uuid.as_deref() == Some(n.id.as_str()),
-            health_score: 0,
-            health: 1,
-            kind: if is_remote { NodeKind::Remote } else { NodeKind::Cluster },
-            remote: RemoteNode::default(),
+            ..Node::configured(&n.id, &n.uname, kind, attrs)
         });
     }
     remote::create_remote_nodes(cib, c);

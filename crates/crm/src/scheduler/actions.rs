@@ -355,7 +355,9 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     s
 }
 
-fn invert(task: &str) -> Option<&'static str> {
+/// The action that undoes `task` (start ↔ stop, promote ↔ demote, and their
+/// collective pseudo-actions).
+pub(super) fn invert(task: &str) -> Option<&'static str> {
     Some(match task {
         "start" => "stop",
         "stop" => "start",

@@ -42,19 +42,9 @@ pub struct OneOrMore {
     pub flag_action: String,
 }
 
+/// The inverse action, or the action itself when it has none.
 fn invert(action: &str) -> String {
-    match action {
-        "start" => "stop",
-        "stop" => "start",
-        "promote" => "demote",
-        "demote" => "promote",
-        "promoted" => "demoted",
-        "demoted" => "promoted",
-        "running" => "stopped",
-        "stopped" => "running",
-        other => other,
-    }
-    .to_string()
+    super::actions::invert(action).unwrap_or(action).to_string()
 }
 
 fn parse_kind(s: &ResourceSet, parent: OrderKind) -> OrderKind {

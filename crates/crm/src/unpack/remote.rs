@@ -94,28 +94,7 @@ fn new_remote_node(c: &mut Cluster, name: &str) {
     attrs.insert("#uname".to_string(), name.to_string());
     attrs.insert("#id".to_string(), name.to_string());
     attrs.insert("#kind".to_string(), "remote".to_string());
-    c.nodes.push(Node {
-        id: name.to_string(),
-        uname: name.to_string(),
-        online: false,
-        unclean: false,
-        standby: false,
-        standby_onfail: false,
-        pending: false,
-        maintenance: false,
-        shutdown: false,
-        expected_up: false,
-        seen: false,
-        fence_reason: None,
-        attrs,
-        utilization: BTreeMap::new(),
-        weight: 0,
-        is_dc: false,
-        health_score: 0,
-        health: 1,
-        kind: NodeKind::Remote,
-        remote: RemoteNode::default(),
-    });
+    c.nodes.push(Node::configured(name, name, NodeKind::Remote, attrs));
 }
 
 /// Whether a resource id is configured anywhere (including inside

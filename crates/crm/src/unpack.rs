@@ -936,17 +936,21 @@ pub(crate) fn cmp_op_by_call_id(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let key = |o: &LrmOp| if o.call_id < 0 { i64::MAX } else { o.call_id };
     match key(a).cmp(&key(b)) {
-        Ordering::Equal => {
-            let (la, lb) = (a.last_rc_change.unwrap_or(-1), b.last_rc_change.unwrap_or(-1));
-            if la >= 0 && la < lb {
-                Ordering::Less
-            } else if lb >= 0 && la > lb {
-                Ordering::Greater
-            } else {
-                Ordering::Equal
-            }
-        }
+        Ordering::Equal => cmp_last_rc_change(a, b),
         o => o,
+    }
+}
+
+/// By last-rc-change, where recorded; equal when either has none to compare.
+pub(crate) fn cmp_last_rc_change(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (la, lb) = (a.last_rc_change.unwrap_or(-1), b.last_rc_change.unwrap_or(-1));
+    if la >= 0 && la < lb {
+        Ordering::Less
+    } else if lb >= 0 && la > lb {
+        Ordering::Greater
+    } else {
+        Ordering::Equal
     }
 }
 

@@ -71,15 +71,7 @@ pub(crate) fn is_newer(a: &LrmOp, b: &LrmOp, same_node_default: bool) -> Orderin
     } else if same_node && cb >= 0 && ca > cb {
         Ordering::Greater
     } else if ca >= 0 && cb >= 0 && (!same_node || ca == cb) {
-        let la = a.last_rc_change.unwrap_or(-1);
-        let lb = b.last_rc_change.unwrap_or(-1);
-        if la >= 0 && la < lb {
-            Ordering::Less
-        } else if lb >= 0 && la > lb {
-            Ordering::Greater
-        } else {
-            Ordering::Equal
-        }
+        super::cmp_last_rc_change(a, b)
     } else if cb == -1 {
         // A pending operation is the newer one.
         Ordering::Less

@@ -53,6 +53,13 @@ pub struct Totem {
     unsent: VecDeque<Unsent>,
     /// Frames handed to SRP so far.
     frames_queued: u64,
+    /// Hold back old messages after a regular configuration until [`Totem::trans_ack`]
+    /// (corosync's `waiting_trans_ack`), so that service synchronisation runs first.
+    trans_ack_mode: bool,
+    /// A regular configuration was installed and the host has not acknowledged it yet.
+    waiting_trans_ack: bool,
+    /// Own messages queued before the configuration change, sent after `trans_ack`.
+    held: VecDeque<Bytes>,
 }
 
 impl Totem {
@@ -67,7 +74,41 @@ impl Totem {
             events: VecDeque::new(),
             unsent: VecDeque::new(),
             frames_queued: 0,
+            trans_ack_mode: false,
+            waiting_trans_ack: false,
+            held: VecDeque::new(),
         }
+    }
+
+    /// Turns on corosync's synchronisation hold: from each regular configuration on, the
+    /// messages that were queued but not yet sent are held back, and only what is
+    /// submitted afterwards (the services' synchronisation messages) goes out, until the
+    /// host calls [`Totem::trans_ack`]. Without it, old messages are sent at once.
+    pub fn set_trans_ack_mode(&mut self, on: bool) {
+        self.trans_ack_mode = on;
+        if !on {
+            self.trans_ack();
+        }
+    }
+
+    /// True between a regular configuration and [`Totem::trans_ack`] (trans-ack mode only).
+    pub fn waiting_trans_ack(&self) -> bool {
+        self.waiting_trans_ack
+    }
+
+    /// Synchronisation has completed: the held messages go out now, before anything
+    /// submitted later (corosync's `totempg_trans_ack`).
+    pub fn trans_ack(&mut self) {
+        self.waiting_trans_ack = false;
+        for message in std::mem::take(&mut self.held) {
+            self.pack(message);
+        }
+        self.srp.wake();
+    }
+
+    /// Messages held back until [`Totem::trans_ack`].
+    pub fn held_messages(&self) -> usize {
+        self.held.len()
     }
 
     pub fn node_id(&self) -> NodeId {
@@ -228,7 +269,16 @@ impl Totem {
         self.frames_queued -= dropped;
         debug_assert_eq!(self.frames_queued, sent);
         self.packer = Packer::new(self.packer.frame_mtu());
-        for unsent in std::mem::take(&mut self.unsent) {
+        let unsent = std::mem::take(&mut self.unsent);
+        if self.trans_ack_mode && !self.waiting_trans_ack {
+            // Everything queued on the old ring waits for the synchronisation.
+            self.waiting_trans_ack = true;
+            self.held.extend(unsent.into_iter().map(|u| u.message));
+            return;
+        }
+        // Not in trans-ack mode, or already synchronising (these are synchronisation-era
+        // messages of an interrupted ring): send them again at once.
+        for unsent in unsent {
             self.pack(unsent.message);
         }
     }

@@ -15,6 +15,9 @@ pub mod cpg;
 pub mod error;
 pub mod icmap;
 pub mod ids;
+pub mod node;
+#[cfg(test)]
+mod node_tests;
 pub mod outbox;
 pub mod quorum_view;
 pub mod service;
@@ -29,3 +32,4 @@ pub use outbox::{ClientMessage, ClientMessageKind, HostAction, Outbox};
 pub use quorum_view::QuorumView;
 pub use service::{Ctx, FlowControl, Service, SyncProgress};
 pub use world::World;
+pub use node::{Node, NodeEvent, NodeStats};

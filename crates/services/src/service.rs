@@ -105,4 +105,7 @@ pub trait Service {
 
     /// Quorum changed (delivered to every service after the provider decided).
     fn quorum_changed(&mut self, _ctx: &mut Ctx<'_>) {}
+
+    /// Keys of the map changed (cmap tells its tracking clients).
+    fn icmap_changed(&mut self, _ctx: &mut Ctx<'_>, _changes: &[crate::icmap::Change]) {}
 }

@@ -72,8 +72,12 @@ pub struct Node {
     sync: Sync,
     /// Which service each client connection belongs to.
     conns: BTreeMap<ConnId, ServiceId>,
-    /// Messages for totem that did not fit its send queue yet: (group, message).
+    /// Messages for totem that did not fit its send queue yet: (group, message). Held
+    /// while synchronisation runs (they belong to the traffic synchronisation orders).
     ring_out: VecDeque<(&'static [u8], Vec<u8>)>,
+    /// What the sync protocol and the services send while synchronisation runs
+    /// (corosync's `new_message_queue_trans`): goes out first.
+    sync_out: VecDeque<(&'static [u8], Vec<u8>)>,
     /// Asynchronous client requests held during synchronisation.
     deferred: VecDeque<(ConnId, Vec<u8>)>,
     /// Application messages held during synchronisation.
@@ -117,6 +121,7 @@ impl Node {
             sync: Sync::default(),
             conns: BTreeMap::new(),
             ring_out: VecDeque::new(),
+            sync_out: VecDeque::new(),
             deferred: VecDeque::new(),
             app_held: VecDeque::new(),
             events: VecDeque::new(),
@@ -133,6 +138,11 @@ impl Node {
 
     pub fn totem(&self) -> &Totem {
         &self.totem
+    }
+
+    /// The SRP state machine (membership, ring id, statistics).
+    pub fn srp(&self) -> &totem::srp::Srp {
+        self.totem.srp()
     }
 
     pub fn icmap(&self) -> &crate::Icmap {
@@ -417,9 +427,7 @@ impl Node {
                 }
                 progressed = true;
             }
-            while let Some(m) = self.world.out.mcast.pop_front() {
-                self.ring_out.push_back((EXEC_GROUP, m));
-            }
+            self.collect_mcasts();
             progressed |= self.flush_ring_out();
             progressed |= self.release_deferred();
             if !progressed {
@@ -428,22 +436,22 @@ impl Node {
         }
     }
 
-    /// Hands queued messages to totem while it has room; true if any went.
+    /// Moves what the services multicast into the queue of the current phase.
+    fn collect_mcasts(&mut self) {
+        let queue = if self.world.sync_in_process {
+            &mut self.sync_out
+        } else {
+            &mut self.ring_out
+        };
+        queue.extend(self.world.out.mcast.drain(..).map(|m| (EXEC_GROUP, m)));
+    }
+
+    /// Hands queued messages to totem while it has room: synchronisation traffic
+    /// first, the rest only once synchronisation completed. True if any went.
     fn flush_ring_out(&mut self) -> bool {
-        let mut any = false;
-        while let Some((group, m)) = self.ring_out.front() {
-            let framed = encode_groups(&[group], m);
-            match self.totem.submit(&framed) {
-                Ok(()) => {
-                    self.ring_out.pop_front();
-                    any = true;
-                }
-                Err(SubmitError::QueueFull) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, len = m.len(), "message dropped by totem");
-                    self.ring_out.pop_front();
-                }
-            }
+        let mut any = submit_queue(&mut self.totem, &mut self.sync_out);
+        if !self.world.sync_in_process {
+            any |= submit_queue(&mut self.totem, &mut self.ring_out);
         }
         any
     }
@@ -539,7 +547,10 @@ impl Node {
     fn run_sync(&mut self, cmds: Vec<SyncCommand>) {
         for cmd in cmds {
             match cmd {
-                SyncCommand::Send(m) => self.ring_out.push_back((SYNC_GROUP, m.encode())),
+                SyncCommand::Send(m) => {
+                    self.collect_mcasts();
+                    self.sync_out.push_back((SYNC_GROUP, m.encode()));
+                }
                 SyncCommand::Init {
                     services,
                     trans,
@@ -566,9 +577,7 @@ impl Node {
 
     fn sync_completed(&mut self) {
         // What the services sent while synchronising goes before the held messages.
-        while let Some(m) = self.world.out.mcast.pop_front() {
-            self.ring_out.push_back((EXEC_GROUP, m));
-        }
+        self.collect_mcasts();
         self.flush_ring_out();
         self.world.sync_in_process = false;
         self.ready = true;
@@ -598,11 +607,29 @@ impl Node {
             let id = Header::parse(&msg, false).map(|h| h.id).unwrap_or(-1);
             let mut ctx = self.world.ctx(self.now);
             self.services[i].request(&mut ctx, conn, id, &msg);
-            while let Some(m) = self.world.out.mcast.pop_front() {
-                self.ring_out.push_back((EXEC_GROUP, m));
-            }
+            self.collect_mcasts();
         }
         any
     }
+}
+
+/// Submits the front of `queue` to totem until it pushes back; true if any went.
+fn submit_queue(totem: &mut Totem, queue: &mut VecDeque<(&'static [u8], Vec<u8>)>) -> bool {
+    let mut any = false;
+    while let Some((group, m)) = queue.front() {
+        let framed = encode_groups(&[group], m);
+        match totem.submit(&framed) {
+            Ok(()) => {
+                queue.pop_front();
+                any = true;
+            }
+            Err(SubmitError::QueueFull) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, len = m.len(), "message dropped by totem");
+                queue.pop_front();
+            }
+        }
+    }
+    any
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use services::NodeEvent;
 use totem::{Config, ConfigurationKind, Destination, Event, Instant, NodeId, RingId, SubmitError, Totem};
 
 use crate::history::{Delivery, End, Entry, History};
@@ -124,7 +125,7 @@ impl Engine {
             let id = e.ids[i];
             let inc = e.history.start(id, e.now);
             let totem = Totem::new(e.config.clone(), id, 0, e.rng.gen(), e.now);
-            e.hosts.push(Host::new(id, totem, inc));
+            e.hosts.push(Host::new(id, crate::node::boot_services(totem), inc));
         }
         for i in 0..nodes {
             e.trace.line(e.now, Some(e.ids[i]), || "boots".into());
@@ -345,7 +346,19 @@ impl Engine {
                     break;
                 }
             }
-            let event = totem.poll_event();
+            while let Some(m) = totem.poll_client_message() {
+                self.counters.client_messages += 1;
+                let _ = m;
+            }
+            while totem.poll_action().is_some() {}
+            let event = loop {
+                match totem.poll_event() {
+                    None => break None,
+                    Some(NodeEvent::Totem(e)) => break Some(e),
+                    Some(NodeEvent::AppDeliver { sender, message }) => break Some(Event::Deliver { sender, message }),
+                    Some(NodeEvent::SyncCompleted { .. }) => self.counters.syncs_completed += 1,
+                }
+            };
             outputs += 1;
             if outputs > DRAIN_MAX {
                 transmits.clear();
@@ -628,7 +641,7 @@ impl Engine {
                 break;
             };
             workload::encode(id, len, &mut buf);
-            match totem.submit(&buf) {
+            match totem.submit_app(&buf) {
                 Ok(()) => {
                     self.hosts[i].outbox.pending.pop_front();
                     self.counters.submitted += 1;
@@ -705,7 +718,7 @@ impl Engine {
         let incarnation = self.history.incs[inc].inc;
         let seq = self.hosts[i].disk_ring_seq;
         let totem = Totem::new(self.config.clone(), id, seq, self.rng.gen(), self.now);
-        self.hosts[i].boot(totem, inc, incarnation);
+        self.hosts[i].boot(crate::node::boot_services(totem), inc, incarnation);
         self.trace.mix(&[9, self.now.as_nanos(), i as u64, seq]);
         self.trace.line(self.now, Some(id), || {
             format!("restarts as incarnation {incarnation} (stored ring seq {seq:#x})")

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
+use services::Node;
 use totem::{MembState, NodeId, RingId, Totem};
 
 use crate::history::{End, IncIdx};
@@ -25,7 +26,8 @@ pub enum Status {
 pub struct Host {
     pub id: NodeId,
     /// The running Totem instance; `None` while down.
-    pub totem: Option<Totem>,
+    /// The running node (totem plus services, the daemon's host loop); `None` while down.
+    pub totem: Option<Node>,
     pub status: Status,
     /// Simulated disk: the last ring seq Totem asked us to persist.
     pub disk_ring_seq: u64,
@@ -50,7 +52,7 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn new(id: NodeId, totem: Totem, inc: IncIdx) -> Self {
+    pub fn new(id: NodeId, totem: Node, inc: IncIdx) -> Self {
         Host {
             id,
             totem: Some(totem),
@@ -90,7 +92,7 @@ impl Host {
     }
 
     /// Boots a new incarnation on the same disk.
-    pub fn boot(&mut self, totem: Totem, inc: IncIdx, incarnation: u32) {
+    pub fn boot(&mut self, totem: Node, inc: IncIdx, incarnation: u32) {
         self.totem = Some(totem);
         self.status = Status::Up;
         self.inc = inc;
@@ -100,4 +102,9 @@ impl Host {
         self.state = MembState::Gather;
         self.outbox.reset();
     }
+}
+
+/// The services every simulated node runs around its totem instance, as the daemon does.
+pub fn boot_services(totem: Totem) -> Node {
+    Node::new(totem, services::Icmap::default(), vec![Box::new(services::cpg::Cpg::new())])
 }

@@ -44,6 +44,10 @@ pub struct Counters {
     pub pauses: u64,
     pub leaves: u64,
     pub partitions: u64,
+    /// Service synchronisations completed (all nodes).
+    pub syncs_completed: u64,
+    /// Replies and events the services produced for clients.
+    pub client_messages: u64,
 }
 
 /// The result of one seed.

@@ -42,9 +42,7 @@ start_ferrosyncd_n1() { FPID=$(start_ferrosyncd fsi1 "$W/n1"); PIDS+=("$FPID"); 
 start_corosync_n() { PIDS+=("$(start_corosync "fsi$1" "$W/n$1")"); }
 # ferrosyncd's members, from its status file: "1 2 3"
 f_members() { python3 -c "import json,sys; d=json.load(open('$W/n1/state/status.json')); print(d['state'], d['ring_id']['text'], *d['members'])" 2>/dev/null; }
-# corosync's totem-level view on node $1: "<members joined> <last ring id formed>". (Its quorum
-# view stays at the pre-ferrosyncd membership: ferrosyncd runs no services yet, so corosync's
-# service sync (totem-wire §10) never completes; membership is checked at the totem layer.)
+# corosync's totem-level view on node $1: "<members joined> <last ring id formed>".
 c_nodes() {
   local n r
   n=$(ip netns exec fsi$1 corosync-cmapctl runtime.members 2>/dev/null | grep -c 'status (str) = joined')
@@ -64,6 +62,11 @@ start_corosync_n 2; start_corosync_n 3; start_ferrosyncd_n1
 DESC="one ring of ferrosyncd n1 + corosync n2, n3"; check wait_for 30 all3
 log "ferrosyncd: $(f_members); corosync n2: $(c_nodes 2); n3: $(c_nodes 3)"
 RING=$(f_members | cut -d' ' -f2)
+# corosync's service synchronisation (totem-wire §10) completes on the mixed ring: after its
+# last "A new membership" line comes "Completed service synchronization".
+synced() { awk '/A new membership/ {s=0} /Completed service synchronization/ {s=1} END {exit !s}' "$W/n$1/daemon.log"; }
+synced_all() { synced 2 && synced 3 && grep -q "Completed service synchronization.*ring=$RING" "$W/n1/stderr.log"; }
+DESC="service synchronisation completed on ring $RING (corosync n2, n3 and ferrosyncd)"; check wait_for 10 synced_all
 log "holding for $HOLD s"
 stable() { local end=$(( $(date +%s) + HOLD )); while [ "$(date +%s)" -lt "$end" ]; do
   all3 && [ "$(f_members | cut -d' ' -f2)" = "$RING" ] && [ "$(c_nodes 2 | cut -d' ' -f2)" = "$RING" ] \
@@ -75,5 +78,7 @@ log "re-formed after $(echo "$(date +%s.%N) - $k" | bc) s: n2 $(c_nodes 2), n3 $
 start_ferrosyncd_n1; k=$(date +%s.%N); log "restarted ferrosyncd"
 DESC="ferrosyncd rejoins"; check wait_for 30 all3
 log "rejoined after $(echo "$(date +%s.%N) - $k" | bc) s: $(f_members); n2 $(c_nodes 2)"
+RING=$(f_members | cut -d' ' -f2)
+DESC="service synchronisation completed again on ring $RING"; check wait_for 10 synced_all
 if [ "$FAIL" = 0 ]; then log "INTEROP OK"; else log "INTEROP FAILED (KEEP=1 keeps logs in $W)"; fi
 exit $FAIL

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use mio::{Events, Poll, Token};
 use serde_json::json;
+use services::{Node, NodeEvent};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 use totem::{ConfigurationKind, Destination, Event, Totem};
@@ -91,7 +92,8 @@ pub struct Daemon {
     node_id: u32,
     state_dir: PathBuf,
     clock: Clock,
-    totem: Totem,
+    /// Totem and the services: the host loop the simulator runs too.
+    totem: Node,
     /// The links this node has an address on, in link-number order.
     links: Vec<Udpu>,
     /// Per link: whether it was up at the last status refresh (for logging transitions).
@@ -181,12 +183,16 @@ impl Daemon {
         let mut seed = [0u8; 8];
         // A fixed seed would only make join timing of simultaneously started nodes alike.
         getrandom::getrandom(&mut seed).unwrap_or_default();
-        let totem = Totem::new(
-            conf.totem.clone(),
-            node_id,
-            stored,
-            u64::from_ne_bytes(seed),
-            totem::Instant::ZERO,
+        let totem = Node::new(
+            Totem::new(
+                conf.totem.clone(),
+                node_id,
+                stored,
+                u64::from_ne_bytes(seed),
+                totem::Instant::ZERO,
+            ),
+            services::Icmap::default(),
+            crate::service_set::all(),
         );
         let keys = KeyStore::from_config(&conf, node_id);
         let load = match std::env::var(LOAD_ENV) {
@@ -381,7 +387,23 @@ impl Daemon {
                 link.send(std_now, t.destination, payload);
             }
         }
+        while let Some(m) = self.totem.poll_client_message() {
+            // No IPC server yet: nobody can be connected.
+            tracing::debug!(conn = %m.conn, "client message without a client");
+        }
+        while let Some(action) = self.totem.poll_action() {
+            tracing::debug!(?action, "host action");
+        }
         while let Some(event) = self.totem.poll_event() {
+            let event = match event {
+                NodeEvent::Totem(e) => e,
+                NodeEvent::AppDeliver { sender, message } => Event::Deliver { sender, message },
+                NodeEvent::SyncCompleted { ring_id } => {
+                    tracing::debug!(%ring_id, "services synchronised");
+                    self.status_dirty = true;
+                    continue;
+                }
+            };
             match event {
                 // Already stored above, before anything was sent.
                 Event::StoreRingSeq(_) => {}

@@ -9,4 +9,5 @@ pub mod loadgen;
 pub mod local_cluster;
 pub mod netns;
 pub mod ringid;
+pub mod service_set;
 pub mod status;

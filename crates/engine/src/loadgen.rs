@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use nix::time::{clock_gettime, ClockId};
 use serde_json::json;
-use totem::{SubmitError, Totem};
+use services::Node;
+use totem::SubmitError;
 
 pub const LOAD_ENV: &str = "FERROSYNC_TEST_LOAD";
 
@@ -169,7 +170,7 @@ impl Load {
 
     /// Submits the messages due by `now`; a queue that is full counts as refused (the
     /// ring is behind: that is what the figures should show, not hide).
-    pub fn tick(&mut self, now: std::time::Instant, totem: &mut Totem) {
+    pub fn tick(&mut self, now: std::time::Instant, totem: &mut Node) {
         if self.spec.rate == 0 {
             self.next = now + IDLE;
             return;
@@ -186,7 +187,7 @@ impl Load {
             self.buf[8..12].copy_from_slice(&self.node_id.to_le_bytes());
             self.buf[12..20].copy_from_slice(&self.counter.to_le_bytes());
             self.buf[20..28].copy_from_slice(&monotonic_ns().to_le_bytes());
-            match totem.submit(&self.buf) {
+            match totem.submit_app(&self.buf) {
                 Ok(()) => self.counter += 1,
                 Err(SubmitError::QueueFull) => self.refused += 1,
                 Err(_) => return,

@@ -256,7 +256,13 @@ impl Node {
 
     /// A client connected to `service`. `Err`: refuse it (not ready yet, or the
     /// service refused).
-    pub fn client_connected(&mut self, now: Instant, conn: ConnId, service: ServiceId, creds: Credentials) -> Result<(), CsError> {
+    pub fn client_connected(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        service: ServiceId,
+        creds: Credentials,
+    ) -> Result<(), CsError> {
         self.now = now;
         if !self.ready {
             tracing::debug!(%conn, "denied connection, not ready (first synchronisation pending)");
@@ -632,4 +638,3 @@ fn submit_queue(totem: &mut Totem, queue: &mut VecDeque<(&'static [u8], Vec<u8>)
     }
     any
 }
-

@@ -122,7 +122,9 @@ fn three_nodes_synchronise_and_cpg_delivers_in_one_order() {
     for (i, node) in net.nodes.iter().enumerate() {
         assert!(!node.sync_in_process(), "node {i} still synchronising");
         assert_eq!(node.totem().srp().members().len(), 3);
-        assert!(net.events[i].iter().any(|e| matches!(e, NodeEvent::SyncCompleted { .. })));
+        assert!(net.events[i]
+            .iter()
+            .any(|e| matches!(e, NodeEvent::SyncCompleted { .. })));
     }
     for i in 0..3 {
         let now = net.now;
@@ -139,7 +141,9 @@ fn three_nodes_synchronise_and_cpg_delivers_in_one_order() {
     let order = |i: usize| -> Vec<Vec<u8>> {
         net.client_out[i]
             .iter()
-            .filter(|(_, k, d)| *k == ClientMessageKind::Event && Reader::new(d).i32(0).unwrap() == res::DELIVER_CALLBACK)
+            .filter(|(_, k, d)| {
+                *k == ClientMessageKind::Event && Reader::new(d).i32(0).unwrap() == res::DELIVER_CALLBACK
+            })
             .map(|(_, _, d)| d[184..].to_vec())
             .collect()
     };

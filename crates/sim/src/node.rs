@@ -106,5 +106,9 @@ impl Host {
 
 /// The services every simulated node runs around its totem instance, as the daemon does.
 pub fn boot_services(totem: Totem) -> Node {
-    Node::new(totem, services::Icmap::default(), vec![Box::new(services::cpg::Cpg::new())])
+    Node::new(
+        totem,
+        services::Icmap::default(),
+        vec![Box::new(services::cpg::Cpg::new())],
+    )
 }

@@ -111,14 +111,37 @@ fn check_name(name: &[u8]) -> Result<(), WireError> {
 /// An exec message of the CPG service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecMessage {
-    ProcJoin { group: Vec<u8>, pid: u32, reason: Reason },
-    ProcLeave { group: Vec<u8>, pid: u32, reason: Reason },
+    ProcJoin {
+        group: Vec<u8>,
+        pid: u32,
+        reason: Reason,
+    },
+    ProcLeave {
+        group: Vec<u8>,
+        pid: u32,
+        reason: Reason,
+    },
     /// `(pid, group)` of every local member of the sender.
     JoinList(Vec<(u32, Vec<u8>)>),
-    Mcast { group: Vec<u8>, pid: u32, source: u64, data: Vec<u8> },
-    DownList { old_members: u32, left: Vec<NodeId> },
+    Mcast {
+        group: Vec<u8>,
+        pid: u32,
+        source: u64,
+        data: Vec<u8>,
+    },
+    DownList {
+        old_members: u32,
+        left: Vec<NodeId>,
+    },
     DownListOld,
-    PartialMcast { group: Vec<u8>, msglen: u32, pid: u32, kind: u32, source: u64, data: Vec<u8> },
+    PartialMcast {
+        group: Vec<u8>,
+        msglen: u32,
+        pid: u32,
+        kind: u32,
+        source: u64,
+        data: Vec<u8>,
+    },
 }
 
 /// `req_exec_cpg_procjoin`: group @16, pid @152, reason @160.
@@ -276,16 +299,38 @@ impl ExecMessage {
 /// A library request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Join { group: Vec<u8>, pid: u32, flags: u32 },
-    Leave { group: Vec<u8>, pid: u32 },
-    Mcast { data: Vec<u8> },
-    Membership { group: Vec<u8> },
+    Join {
+        group: Vec<u8>,
+        pid: u32,
+        flags: u32,
+    },
+    Leave {
+        group: Vec<u8>,
+        pid: u32,
+    },
+    Mcast {
+        data: Vec<u8>,
+    },
+    Membership {
+        group: Vec<u8>,
+    },
     LocalGet,
-    IterationInitialize { group: Vec<u8>, kind: IterationType },
-    IterationNext { handle: u64 },
-    IterationFinalize { handle: u64 },
+    IterationInitialize {
+        group: Vec<u8>,
+        kind: IterationType,
+    },
+    IterationNext {
+        handle: u64,
+    },
+    IterationFinalize {
+        handle: u64,
+    },
     Finalize,
-    PartialMcast { msglen: u32, kind: u32, data: Vec<u8> },
+    PartialMcast {
+        msglen: u32,
+        kind: u32,
+        data: Vec<u8>,
+    },
     /// Zero-copy calls (9–11): not supported, answered with an error.
     ZeroCopy(i32),
 }

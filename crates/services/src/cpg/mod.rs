@@ -122,7 +122,10 @@ impl Cpg {
 
     /// Local clients joined to some group (for status output).
     pub fn local_clients(&self) -> usize {
-        self.clients.values().filter(|c| c.state == CpdState::JoinCompleted).count()
+        self.clients
+            .values()
+            .filter(|c| c.state == CpdState::JoinCompleted)
+            .count()
     }
 
     fn find(&self, group: &[u8], pid: u32, nodeid: NodeId) -> Option<usize> {
@@ -188,10 +191,7 @@ impl Cpg {
             }
         }
         for (conn, c) in self.clients.iter_mut() {
-            if !c.finalized
-                && c.group == group
-                && matches!(c.state, CpdState::JoinCompleted | CpdState::LeaveStarted)
-            {
+            if !c.finalized && c.group == group && matches!(c.state, CpdState::JoinCompleted | CpdState::LeaveStarted) {
                 ctx.out.event(*conn, event.clone());
                 c.transition_counter += 1;
             }
@@ -300,7 +300,11 @@ impl Cpg {
         let cpd_state = cpd.state;
         match request {
             Request::Join { group, pid, flags } => {
-                let error = if self.clients.values().any(|c| c.pid == pid && c.group == group && !c.group.is_empty()) {
+                let error = if self
+                    .clients
+                    .values()
+                    .any(|c| c.pid == pid && c.group == group && !c.group.is_empty())
+                {
                     CsError::Exist
                 } else if self.find(&group, pid, node).is_some() {
                     // Its leave is not delivered yet.
@@ -405,7 +409,8 @@ impl Cpg {
                 let handle = self.next_iteration;
                 self.next_iteration += 1;
                 c.iterations.insert(handle, Iteration { items, next: 0 });
-                ctx.out.respond(conn, messages::iteration_initialize(handle, CsError::Ok));
+                ctx.out
+                    .respond(conn, messages::iteration_initialize(handle, CsError::Ok));
             }
             Request::IterationNext { handle } => {
                 let c = self.clients.get_mut(&conn).expect("checked");
@@ -428,8 +433,7 @@ impl Cpg {
                 } else {
                     CsError::Library
                 };
-                ctx.out
-                    .respond(conn, messages::status(res::ITERATION_FINALIZE, error));
+                ctx.out.respond(conn, messages::status(res::ITERATION_FINALIZE, error));
             }
             Request::Finalize => {
                 // corosync drops the client from its list; the library closes next.
@@ -601,12 +605,7 @@ impl Service for Cpg {
         self.joinlists.clear();
     }
 
-    fn connect(
-        &mut self,
-        _ctx: &mut Ctx<'_>,
-        conn: ConnId,
-        _creds: crate::Credentials,
-    ) -> Result<(), CsError> {
+    fn connect(&mut self, _ctx: &mut Ctx<'_>, conn: ConnId, _creds: crate::Credentials) -> Result<(), CsError> {
         self.clients.insert(
             conn,
             Cpd {

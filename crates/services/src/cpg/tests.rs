@@ -60,7 +60,8 @@ impl Cluster {
             for (sender, m) in round {
                 let f = (i32::from_ne_bytes(m[0..4].try_into().unwrap()) & 0xffff) as u16;
                 for (world, cpg) in &mut self.nodes {
-                    cpg.deliver(&mut world.ctx(Instant::ZERO), sender, f, &m, false).unwrap();
+                    cpg.deliver(&mut world.ctx(Instant::ZERO), sender, f, &m, false)
+                        .unwrap();
                 }
             }
         }
@@ -166,7 +167,10 @@ fn node_down_and_node_up_through_sync() {
     let ev = c.events(0);
     let confchgs: Vec<_> = ev.iter().filter(|e| e.0 == res::CONFCHG_CALLBACK).collect();
     assert_eq!(confchgs.len(), 1);
-    assert_eq!(confchg_lists(&confchgs[0].1), (vec![(1, 100, 0)], vec![(3, 300, 3)], vec![]));
+    assert_eq!(
+        confchg_lists(&confchgs[0].1),
+        (vec![(1, 100, 0)], vec![(3, 300, 3)], vec![])
+    );
     // A totem confchg follows for every client.
     assert!(ev.iter().any(|e| e.0 == res::TOTEM_CONFCHG_CALLBACK));
     // Node 3 comes back with its process: it joins with NODEUP.
@@ -217,7 +221,10 @@ fn exec_messages_have_corosync_sizes_and_round_trip() {
             },
             168,
         ),
-        (ExecMessage::JoinList(vec![(1, b"a".to_vec()), (2, b"bb".to_vec())]), 24 + 2 * 144),
+        (
+            ExecMessage::JoinList(vec![(1, b"a".to_vec()), (2, b"bb".to_vec())]),
+            24 + 2 * 144,
+        ),
         (
             ExecMessage::Mcast {
                 group: b"g".to_vec(),

@@ -196,13 +196,14 @@ impl fmt::Display for Value {
     }
 }
 
-/// What happened to a key (cmap's track event bits).
+/// What happened to a key (cmap's track event bits, `CMAP_TRACK_*` / `ICMAP_TRACK_*`:
+/// DELETE 1, MODIFY 2, ADD 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
 pub enum ChangeKind {
+    Delete = 1,
+    Modify = 2,
     Add = 4,
-    Delete = 2,
-    Modify = 1,
 }
 
 /// One change, for trackers.
@@ -231,18 +232,17 @@ pub enum MapError {
 #[derive(Clone, Debug, Default)]
 pub struct Icmap {
     keys: BTreeMap<String, Value>,
-    /// Key prefixes clients may not change (corosync's `icmap_set_ro_access`).
+    /// Key prefixes clients may not change (corosync's `icmap_set_ro_access(.., prefix 1, ..)`).
     read_only: Vec<String>,
+    /// Single keys clients may not change (`icmap_set_ro_access(.., prefix 0, ..)`).
+    read_only_keys: std::collections::BTreeSet<String>,
     changes: VecDeque<Change>,
 }
 
 /// corosync's key name rule: printable, no spaces, 3 to 255 characters... in practice
 /// `icmap_is_valid_name_char`: letters, digits and `._-/:`.
 pub fn valid_key(key: &str) -> bool {
-    (3..=KEY_MAX).contains(&key.len())
-        && key
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-/:".contains(&c))
+    (3..=KEY_MAX).contains(&key.len()) && key.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-/:".contains(&c))
 }
 
 impl Icmap {
@@ -259,7 +259,11 @@ impl Icmap {
         if old.as_ref() == Some(&value) {
             return;
         }
-        let kind = if old.is_some() { ChangeKind::Modify } else { ChangeKind::Add };
+        let kind = if old.is_some() {
+            ChangeKind::Modify
+        } else {
+            ChangeKind::Add
+        };
         self.record(Change {
             key,
             kind,
@@ -296,7 +300,9 @@ impl Icmap {
         if self.is_read_only(key) {
             return Err(MapError::ReadOnly(key.to_owned()));
         }
-        self.delete(key).map(|_| ()).ok_or_else(|| MapError::NotExist(key.to_owned()))
+        self.delete(key)
+            .map(|_| ())
+            .ok_or_else(|| MapError::NotExist(key.to_owned()))
     }
 
     /// Adds `step` to an integer key (cmap inc/dec).
@@ -322,8 +328,14 @@ impl Icmap {
         self.read_only.push(prefix.into());
     }
 
+    /// Makes exactly `key` read-only for clients (not keys it is a prefix of).
+    pub fn set_read_only_key(&mut self, key: impl Into<String>) {
+        self.read_only_keys.insert(key.into());
+    }
+
+    /// corosync's `icmap_is_key_ro`.
     pub fn is_read_only(&self, key: &str) -> bool {
-        self.read_only.iter().any(|p| key.starts_with(p.as_str()))
+        self.read_only_keys.contains(key) || self.read_only.iter().any(|p| key.starts_with(p.as_str()))
     }
 
     /// Keys starting with `prefix`, in name order.
@@ -407,7 +419,12 @@ mod tests {
     #[test]
     fn prefix_iteration_and_next_after() {
         let mut m = Icmap::default();
-        for k in ["nodelist.node.0.nodeid", "nodelist.node.1.nodeid", "nodelistx", "totem.token"] {
+        for k in [
+            "nodelist.node.0.nodeid",
+            "nodelist.node.1.nodeid",
+            "nodelistx",
+            "totem.token",
+        ] {
             m.set(k, Value::U32(1));
         }
         let keys: Vec<_> = m.iter_prefix("nodelist.").map(|(k, _)| k.as_str()).collect();
@@ -446,8 +463,14 @@ mod tests {
     fn checked_writes() {
         let mut m = Icmap::default();
         m.set_read_only("nodelist.");
-        assert!(matches!(m.set_checked("nodelist.node.0.x", Value::U8(1)), Err(MapError::ReadOnly(_))));
-        assert!(matches!(m.set_checked("a b", Value::U8(1)), Err(MapError::InvalidKey(_))));
+        assert!(matches!(
+            m.set_checked("nodelist.node.0.x", Value::U8(1)),
+            Err(MapError::ReadOnly(_))
+        ));
+        assert!(matches!(
+            m.set_checked("a b", Value::U8(1)),
+            Err(MapError::InvalidKey(_))
+        ));
         m.set_checked("my.key", Value::U8(255)).unwrap();
         m.adjust_checked("my.key", 1).unwrap();
         assert_eq!(m.get("my.key"), Some(&Value::U8(0)));

@@ -94,6 +94,11 @@ impl Writer {
         self.buf
     }
 
+    /// The bytes as written, without touching a header (structs embedded in a message).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
     }
@@ -266,7 +271,10 @@ mod tests {
         assert!(matches!(Header::parse(&m, false), Err(WireError::Size { .. })));
         let mut w = Writer::new(200);
         w.u32(16, 129);
-        assert!(matches!(Reader::new(&w.finish()).cpg_name(16), Err(WireError::NameTooLong(129))));
+        assert!(matches!(
+            Reader::new(&w.finish()).cpg_name(16),
+            Err(WireError::NameTooLong(129))
+        ));
         assert!(Reader::new(&[0; 4]).u64(0).is_err());
         assert!(Reader::new(&[0; 4]).bytes(2, usize::MAX).is_err());
     }

@@ -394,6 +394,82 @@ pub fn set_runtime_totem(map: &mut Icmap, t: &RuntimeTotem) {
     );
 }
 
+/// Key prefixes a reload replaces: keys under them that the new file lacks are deleted
+/// (`remove_deleted_entries` calls of `message_handler_req_exec_cfg_reload_config`).
+const RELOADED_PREFIXES: [&str; 6] = [
+    "logging.",
+    "totem.",
+    "nodelist.",
+    "quorum.",
+    "uidgid.config.",
+    "nozzle.",
+];
+
+/// Keys a reload may not change (`remove_ro_entries`; udpu has no crypto reconfiguration).
+const FIXED_AT_RUNTIME: [&str; 25] = [
+    "totem.secauth",
+    "totem.crypto_hash",
+    "totem.crypto_cipher",
+    "totem.keyfile",
+    "totem.key",
+    "totem.version",
+    "totem.threads",
+    "totem.ip_version",
+    "totem.rrp_mode",
+    "totem.netmtu",
+    "totem.interface.ringnumber",
+    "totem.interface.bindnetaddr",
+    "totem.interface.mcastaddr",
+    "totem.interface.broadcast",
+    "totem.interface.mcastport",
+    "totem.interface.ttl",
+    "totem.transport",
+    "totem.cluster_name",
+    "quorum.provider",
+    "system.move_to_root_cgroup",
+    "system.allow_knet_handle_fallback",
+    "system.sched_rr",
+    "system.priority",
+    "system.qb_ipc_type",
+    "system.state_dir",
+];
+
+/// Applies a re-read configuration to the live map as cfg's RELOAD_CONFIG does: sets
+/// `config.reload_in_progress`, deletes keys the file no longer has (under the
+/// configuration prefixes), keeps keys that cannot change at run time (returned, for
+/// the "cannot be changed at run-time" notice), copies the new values in (trackers
+/// see every change), restores `nodelist.local_node_pos` for `local`, and records
+/// `config.reload_status` (CS_OK) before clearing the in-progress flags.
+pub fn apply_reload(live: &mut Icmap, mut new: Icmap, local: NodeId) -> Vec<String> {
+    live.set("config.totemconfig_reload_in_progress", Value::U8(1));
+    live.set("config.reload_in_progress", Value::U8(1));
+    for prefix in RELOADED_PREFIXES {
+        let gone: Vec<String> = live
+            .iter_prefix(prefix)
+            .filter(|(k, _)| new.get(k).is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            live.delete(&k);
+        }
+    }
+    let mut refused = Vec::new();
+    for key in FIXED_AT_RUNTIME {
+        if new.get(key).is_some() && new.get(key) != live.get(key) {
+            new.delete(key);
+            refused.push(key.to_owned());
+        }
+    }
+    for (k, v) in new.iter() {
+        live.set(k.clone(), v.clone());
+    }
+    set_local_node_pos(live, local);
+    live.set("config.reload_status", Value::I32(crate::CsError::Ok as i32));
+    live.set("config.totemconfig_reload_in_progress", Value::U8(0));
+    live.set("config.reload_in_progress", Value::U8(0));
+    refused
+}
+
 /// `totem_ifaces_print`: `r(0) ip(10.0.0.1) r(1) ip(…) `.
 fn ifaces_print(addrs: &[(u8, IpAddr)]) -> String {
     addrs
@@ -516,6 +592,41 @@ mod tests {
         assert!(matches!(load(&bad, |_, _| None), Err(ConfigError::UnknownId { .. })));
         let bad = [e(&["logging", "logger_subsys"], Some(0), "debug", "on")];
         assert_eq!(load(&bad, |_, _| None).unwrap_err(), ConfigError::NoSubsys);
+    }
+
+    #[test]
+    fn reload_replaces_config_keys_but_not_fixed_ones() {
+        let mut live = load_sample();
+        set_local_node_pos(&mut live, 2);
+        live.set("runtime.members.1.status", Value::String("joined".into()));
+        live.take_changes();
+        let mut entries = sample();
+        entries.retain(|e| e.key != "two_node" && e.key != "name");
+        for e in &mut entries {
+            match e.key.as_str() {
+                "token" => e.value = "5000".into(),
+                "cluster_name" => e.value = "renamed".into(),
+                _ => {}
+            }
+        }
+        let new = load(&entries, |_, _| Some(189)).unwrap();
+        let refused = apply_reload(&mut live, new, 2);
+        assert_eq!(refused, ["totem.cluster_name"]);
+        assert_eq!(live.get("totem.token"), Some(&Value::U32(5000)));
+        assert_eq!(live.string("totem.cluster_name"), Some("capture"));
+        assert!(live.get("quorum.two_node").is_none());
+        assert!(live.get("nodelist.node.0.name").is_none());
+        assert_eq!(live.u32("nodelist.local_node_pos"), Some(1));
+        assert_eq!(live.string("runtime.members.1.status"), Some("joined"));
+        assert_eq!(live.get("config.reload_in_progress"), Some(&Value::U8(0)));
+        assert_eq!(live.get("config.reload_status"), Some(&Value::I32(1)));
+        let changes = live.take_changes();
+        assert!(changes
+            .iter()
+            .any(|c| c.key == "totem.token" && c.old == Some(Value::U32(3000))));
+        assert!(changes
+            .iter()
+            .any(|c| c.key == "config.reload_in_progress" && c.new == Some(Value::U8(1))));
     }
 
     #[test]

@@ -196,13 +196,14 @@ impl fmt::Display for Value {
     }
 }
 
-/// What happened to a key (cmap's track event bits).
+/// What happened to a key (cmap's track event bits, `CMAP_TRACK_*` / `ICMAP_TRACK_*`:
+/// DELETE 1, MODIFY 2, ADD 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
 pub enum ChangeKind {
+    Delete = 1,
+    Modify = 2,
     Add = 4,
-    Delete = 2,
-    Modify = 1,
 }
 
 /// One change, for trackers.
@@ -231,8 +232,10 @@ pub enum MapError {
 #[derive(Clone, Debug, Default)]
 pub struct Icmap {
     keys: BTreeMap<String, Value>,
-    /// Key prefixes clients may not change (corosync's `icmap_set_ro_access`).
+    /// Key prefixes clients may not change (corosync's `icmap_set_ro_access(.., prefix 1, ..)`).
     read_only: Vec<String>,
+    /// Single keys clients may not change (`icmap_set_ro_access(.., prefix 0, ..)`).
+    read_only_keys: std::collections::BTreeSet<String>,
     changes: VecDeque<Change>,
 }
 
@@ -325,8 +328,14 @@ impl Icmap {
         self.read_only.push(prefix.into());
     }
 
+    /// Makes exactly `key` read-only for clients (not keys it is a prefix of).
+    pub fn set_read_only_key(&mut self, key: impl Into<String>) {
+        self.read_only_keys.insert(key.into());
+    }
+
+    /// corosync's `icmap_is_key_ro`.
     pub fn is_read_only(&self, key: &str) -> bool {
-        self.read_only.iter().any(|p| key.starts_with(p.as_str()))
+        self.read_only_keys.contains(key) || self.read_only.iter().any(|p| key.starts_with(p.as_str()))
     }
 
     /// Keys starting with `prefix`, in name order.

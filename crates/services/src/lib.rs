@@ -11,6 +11,8 @@
 //! Wire formats are corosync 3.1.7's (x86_64 layouts, native byte order): exec messages
 //! in `shared/reference/totem-wire.md` §9–11, IPC messages in `libqb-ipc.md` §6–7.
 
+pub mod cfg;
+pub mod cmap;
 pub mod cpg;
 pub mod error;
 pub mod icmap;

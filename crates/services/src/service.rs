@@ -86,7 +86,9 @@ pub trait Service {
         Ok(())
     }
     /// A library request; the header has been checked (`id` ≥ 0, size = length).
-    /// Synchronous calls must produce exactly one response.
+    /// Synchronous calls must produce exactly one response: at once, or later for the
+    /// calls a service answers after something else happens (cfg TRYSHUTDOWN when the
+    /// tracking clients replied or timed out, cfg RELOAD_CONFIG after the reload).
     fn request(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, id: i32, msg: &[u8]);
     /// Whether library call `id` waits for synchronisation; `None`: unknown call.
     fn flow_control(&self, id: i32) -> Option<FlowControl>;

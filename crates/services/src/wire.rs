@@ -94,6 +94,11 @@ impl Writer {
         self.buf
     }
 
+    /// The bytes as written, without touching a header (structs embedded in a message).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
     }

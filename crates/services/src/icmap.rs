@@ -239,10 +239,7 @@ pub struct Icmap {
 /// corosync's key name rule: printable, no spaces, 3 to 255 characters... in practice
 /// `icmap_is_valid_name_char`: letters, digits and `._-/:`.
 pub fn valid_key(key: &str) -> bool {
-    (3..=KEY_MAX).contains(&key.len())
-        && key
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-/:".contains(&c))
+    (3..=KEY_MAX).contains(&key.len()) && key.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-/:".contains(&c))
 }
 
 impl Icmap {
@@ -259,7 +256,11 @@ impl Icmap {
         if old.as_ref() == Some(&value) {
             return;
         }
-        let kind = if old.is_some() { ChangeKind::Modify } else { ChangeKind::Add };
+        let kind = if old.is_some() {
+            ChangeKind::Modify
+        } else {
+            ChangeKind::Add
+        };
         self.record(Change {
             key,
             kind,
@@ -296,7 +297,9 @@ impl Icmap {
         if self.is_read_only(key) {
             return Err(MapError::ReadOnly(key.to_owned()));
         }
-        self.delete(key).map(|_| ()).ok_or_else(|| MapError::NotExist(key.to_owned()))
+        self.delete(key)
+            .map(|_| ())
+            .ok_or_else(|| MapError::NotExist(key.to_owned()))
     }
 
     /// Adds `step` to an integer key (cmap inc/dec).
@@ -407,7 +410,12 @@ mod tests {
     #[test]
     fn prefix_iteration_and_next_after() {
         let mut m = Icmap::default();
-        for k in ["nodelist.node.0.nodeid", "nodelist.node.1.nodeid", "nodelistx", "totem.token"] {
+        for k in [
+            "nodelist.node.0.nodeid",
+            "nodelist.node.1.nodeid",
+            "nodelistx",
+            "totem.token",
+        ] {
             m.set(k, Value::U32(1));
         }
         let keys: Vec<_> = m.iter_prefix("nodelist.").map(|(k, _)| k.as_str()).collect();
@@ -446,8 +454,14 @@ mod tests {
     fn checked_writes() {
         let mut m = Icmap::default();
         m.set_read_only("nodelist.");
-        assert!(matches!(m.set_checked("nodelist.node.0.x", Value::U8(1)), Err(MapError::ReadOnly(_))));
-        assert!(matches!(m.set_checked("a b", Value::U8(1)), Err(MapError::InvalidKey(_))));
+        assert!(matches!(
+            m.set_checked("nodelist.node.0.x", Value::U8(1)),
+            Err(MapError::ReadOnly(_))
+        ));
+        assert!(matches!(
+            m.set_checked("a b", Value::U8(1)),
+            Err(MapError::InvalidKey(_))
+        ));
         m.set_checked("my.key", Value::U8(255)).unwrap();
         m.adjust_checked("my.key", 1).unwrap();
         assert_eq!(m.get("my.key"), Some(&Value::U8(0)));

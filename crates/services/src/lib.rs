@@ -15,9 +15,11 @@ pub mod error;
 pub mod icmap;
 pub mod ids;
 pub mod outbox;
+pub mod quorum;
 pub mod quorum_view;
 pub mod service;
 pub mod sync;
+pub mod votequorum;
 pub mod wire;
 pub mod world;
 

@@ -121,7 +121,12 @@ pub enum SyncCommand {
     /// Multicast this sync message (group `sync`).
     Send(SyncMessage),
     /// Call `sync_init` of these local services (in id order).
-    Init { services: Vec<i32>, trans: Vec<NodeId>, members: Vec<NodeId>, ring: RingId },
+    Init {
+        services: Vec<i32>,
+        trans: Vec<NodeId>,
+        members: Vec<NodeId>,
+        ring: RingId,
+    },
     /// Call `sync_activate` of this local service.
     Activate(i32),
     /// Synchronisation is complete.
@@ -216,7 +221,13 @@ impl Sync {
         self.processors = members.iter().map(|m| (*m, false)).collect();
         self.members = members.to_vec();
         self.current = 0;
-        self.services = local.iter().map(|s| SyncEntry { service: *s, local: true }).collect();
+        self.services = local
+            .iter()
+            .map(|s| SyncEntry {
+                service: *s,
+                local: true,
+            })
+            .collect();
         // The transitional list as sync.c passes it: old transitional ∩ new members.
         let trans: Vec<NodeId> = self.trans.iter().copied().filter(|t| members.contains(t)).collect();
         self.trans = trans.clone();
@@ -382,8 +393,24 @@ mod tests {
         s.save_transitional(&[1]);
         let cmds = s.start(&[1, 2], r, &[0, 2]);
         assert!(matches!(&cmds[1], SyncCommand::Init { services, trans, .. } if services == &[0, 2] && trans == &[1]));
-        assert!(s.deliver(1, &SyncMessage::ServiceBuild { ring: r, services: vec![0, 2] }).is_empty());
-        assert!(s.deliver(2, &SyncMessage::ServiceBuild { ring: r, services: vec![0, 2, 5] }).is_empty());
+        assert!(s
+            .deliver(
+                1,
+                &SyncMessage::ServiceBuild {
+                    ring: r,
+                    services: vec![0, 2]
+                }
+            )
+            .is_empty());
+        assert!(s
+            .deliver(
+                2,
+                &SyncMessage::ServiceBuild {
+                    ring: r,
+                    services: vec![0, 2, 5]
+                }
+            )
+            .is_empty());
         assert_eq!(s.current_local(), Some(0));
         assert!(s.wants_process());
         let b = s.processed(SyncProgress::Done);
@@ -410,7 +437,13 @@ mod tests {
         let r = ring(12);
         let mut s = Sync::default();
         s.start(&[1], r, &[0, 2]);
-        s.deliver(1, &SyncMessage::ServiceBuild { ring: r, services: vec![0, 2] });
+        s.deliver(
+            1,
+            &SyncMessage::ServiceBuild {
+                ring: r,
+                services: vec![0, 2],
+            },
+        );
         assert_eq!(s.confchg_started(), Some(0));
         // Messages of the aborted ring are dropped.
         assert!(s.deliver(1, &SyncMessage::Barrier { ring: r }).is_empty());

@@ -266,7 +266,10 @@ mod tests {
         assert!(matches!(Header::parse(&m, false), Err(WireError::Size { .. })));
         let mut w = Writer::new(200);
         w.u32(16, 129);
-        assert!(matches!(Reader::new(&w.finish()).cpg_name(16), Err(WireError::NameTooLong(129))));
+        assert!(matches!(
+            Reader::new(&w.finish()).cpg_name(16),
+            Err(WireError::NameTooLong(129))
+        ));
         assert!(Reader::new(&[0; 4]).u64(0).is_err());
         assert!(Reader::new(&[0; 4]).bytes(2, usize::MAX).is_err());
     }

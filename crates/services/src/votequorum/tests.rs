@@ -542,3 +542,172 @@ proptest! {
         }
     }
 }
+
+/// NODEINFO messages from `shared/reference/totem-captures/ring.tsv` (corosync 3.1.7,
+/// x86_64), by datagram number.
+mod capture {
+    pub const N1_START_3: &str = "0000050000000000200000000000000001000000010000000300000008000000";
+    pub const SLOT_17: &str = "0000050000000000200000000000000000000000000000000000000000000000";
+    pub const N2_START_58: &str = "0000050000000000200000000000000002000000010000000300000008000000";
+    pub const N1_QUORATE_118: &str = "0000050000000000200000000000000001000000010000000300000001000000";
+    pub const N2_SYNC_121: &str = "0000050000000000200000000000000002000000010000000300000008000000";
+    pub const N3_QUORATE_124: &str = "0000050000000000200000000000000003000000010000000300000001000000";
+    pub const N2_QUORATE_3669: &str = "0000050000000000200000000000000002000000010000000300000001000000";
+
+    pub fn bytes(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+}
+
+/// Node 1 of the capture, replayed: what it sends must be byte-for-byte what corosync's
+/// node 1 sent, and it must decide as corosync's did (`corosync-n1.log`).
+#[test]
+fn replays_corosync_node1_of_the_capture() {
+    use capture::*;
+    let mut world = World::new(1);
+    world.icmap = map(&[1, 1, 1], &[("quorum.provider", "corosync_votequorum")]);
+    let mut vq = VoteQuorum::new(&mut world.ctx(Instant::ZERO)).unwrap();
+    let sent = |w: &mut World| w.out.mcast.drain(..).collect::<Vec<_>>();
+    assert_eq!(sent(&mut world), [bytes(N1_START_3)], "startup NODEINFO (#3)");
+    let deliver = |vq: &mut VoteQuorum, w: &mut World, from: NodeId, hex: &str| {
+        vq.deliver(&mut w.ctx(Instant::ZERO), from, 0, &bytes(hex), false)
+            .unwrap();
+    };
+    let sync = |vq: &mut VoteQuorum, w: &mut World, members: &[NodeId], seq: u64| {
+        let ring = RingId { rep: 1, seq };
+        w.ring_id = ring;
+        vq.sync_init(&mut w.ctx(Instant::ZERO), members, members, ring);
+    };
+
+    // Ring 1.5, alone: the startup message comes back, then the sync pair (#17).
+    sync(&mut vq, &mut world, &[1], 5);
+    deliver(&mut vq, &mut world, 1, N1_START_3);
+    vq.sync_process(&mut world.ctx(Instant::ZERO));
+    assert_eq!(sent(&mut world), [bytes(N1_START_3), bytes(SLOT_17)], "#17");
+    deliver(&mut vq, &mut world, 1, N1_START_3);
+    deliver(&mut vq, &mut world, 1, SLOT_17);
+    vq.sync_activate(&mut world.ctx(Instant::ZERO));
+    assert!(!world.quorum.quorate);
+    assert_eq!(world.quorum.members, [1]);
+
+    // Ring 1.9: node 2's startup NODEINFO arrives first, so node 1 syncs as quorate (#118).
+    sync(&mut vq, &mut world, &[1, 2, 3], 9);
+    deliver(&mut vq, &mut world, 2, N2_START_58);
+    vq.sync_process(&mut world.ctx(Instant::ZERO));
+    assert_eq!(sent(&mut world), [bytes(N1_QUORATE_118), bytes(SLOT_17)], "#118");
+    for (from, hex) in [(1, N1_QUORATE_118), (2, N2_SYNC_121), (3, N3_QUORATE_124)] {
+        deliver(&mut vq, &mut world, from, hex);
+        deliver(&mut vq, &mut world, from, SLOT_17);
+    }
+    vq.sync_activate(&mut world.ctx(Instant::ZERO));
+    assert!(world.quorum.quorate);
+    assert_eq!(world.quorum.members, [1, 2, 3]);
+    assert_eq!(vq.quorum(), 2);
+
+    // Ring 1.d: node 3 killed; node 2's pair comes first (#3669), then ours (#3672).
+    sync(&mut vq, &mut world, &[1, 2], 0xd);
+    vq.sync_process(&mut world.ctx(Instant::ZERO));
+    assert_eq!(sent(&mut world), [bytes(N1_QUORATE_118), bytes(SLOT_17)], "#3672");
+    for (from, hex) in [(2, N2_QUORATE_3669), (1, N1_QUORATE_118)] {
+        deliver(&mut vq, &mut world, from, hex);
+        deliver(&mut vq, &mut world, from, SLOT_17);
+    }
+    vq.sync_activate(&mut world.ctx(Instant::ZERO));
+    assert!(world.quorum.quorate);
+    assert_eq!(
+        vq.getinfo(3).1.state,
+        NodeState::Dead as u32,
+        "node 3 state=2 in the log"
+    );
+}
+
+/// The quorum service reports what votequorum published, on the same node.
+#[test]
+fn quorum_service_follows_votequorum() {
+    use crate::quorum::{QuorumService, REQ_GETQUORATE, REQ_TRACKSTART};
+    let mut c = Cluster::new(&[1, 1, 1], &[("quorum.provider", "corosync_votequorum")]);
+    let mut q = QuorumService::new(&c.peers[0].world.icmap).unwrap();
+    let conn = ConnId(11);
+    let w = &mut c.peers[0].world;
+    q.connect(&mut w.ctx(Instant::ZERO), conn, Default::default()).unwrap();
+    let mut m = Writer::request(REQ_TRACKSTART, 24);
+    m.u32(16, 2);
+    q.request(&mut w.ctx(Instant::ZERO), conn, REQ_TRACKSTART, &m.finish());
+    w.out.clients.clear();
+    c.sync(&all(3));
+    let w = &mut c.peers[0].world;
+    w.out.clients.retain(|m| m.conn == conn);
+    q.quorum_changed(&mut w.ctx(Instant::ZERO));
+    let ev = w.out.clients.pop_front().expect("a notification");
+    assert_eq!(
+        (u32_at(&ev.data, 0), u32_at(&ev.data, 24), u32_at(&ev.data, 40)),
+        (3, 1, 3)
+    );
+    q.request(
+        &mut w.ctx(Instant::ZERO),
+        conn,
+        REQ_GETQUORATE,
+        &Writer::request(REQ_GETQUORATE, 16).finish(),
+    );
+    let r = w.out.clients.pop_back().unwrap();
+    assert_eq!(u32_at(&r.data, 24), 1);
+}
+
+#[test]
+fn reload_config_announces_new_votes() {
+    let mut c = Cluster::new(&[1, 1, 1], &[]);
+    c.sync(&all(3));
+    let p = c.peer(1);
+    p.world.icmap.set("nodelist.node.0.quorum_votes", crate::Value::U32(2));
+    p.vq.reload_config(&mut p.world.ctx(Instant::ZERO));
+    let kinds: Vec<_> = p
+        .world
+        .out
+        .mcast
+        .iter()
+        .map(|m| ExecMessage::decode(u32_at(m, 0) as u16, m, false).unwrap())
+        .collect();
+    assert!(matches!(
+        kinds[0],
+        ExecMessage::NodeInfo {
+            nodeid: 1,
+            votes: 2,
+            expected_votes: 4,
+            ..
+        }
+    ));
+    assert!(matches!(kinds[1], ExecMessage::NodeInfo { nodeid: 0, .. }));
+    assert!(matches!(
+        kinds[2],
+        ExecMessage::Reconfigure {
+            nodeid: 1,
+            value: 2,
+            param: exec::ReconfigParam::NodeVotes
+        }
+    ));
+    assert!(matches!(
+        kinds[3],
+        ExecMessage::Reconfigure {
+            value: 4,
+            param: exec::ReconfigParam::ExpectedVotes,
+            ..
+        }
+    ));
+    c.flush(&all(3));
+    for id in 1..=3 {
+        let i = c.info(id);
+        assert_eq!((i.total_votes, i.expected_votes, i.quorum), (4, 4, 3), "node {id}");
+    }
+    // Cancelling wait_for_all goes through the ring too.
+    let p = c.peer(2);
+    p.world.icmap.set("quorum.cancel_wait_for_all", crate::Value::U8(1));
+    p.vq.reload_config(&mut p.world.ctx(Instant::ZERO));
+    assert_eq!(
+        p.world.icmap.get("quorum.cancel_wait_for_all"),
+        Some(&crate::Value::U8(0))
+    );
+    assert_eq!(p.world.out.mcast.len(), 1);
+}

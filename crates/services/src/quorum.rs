@@ -370,10 +370,13 @@ mod tests {
         u32::from_ne_bytes(m[at..at + 4].try_into().unwrap())
     }
 
-    fn req(id: i32, size: usize, f: impl FnOnce(&mut Writer)) -> Vec<u8> {
-        let mut w = Writer::request(id, size);
-        f(&mut w);
-        w.finish()
+    /// Sends request `id`: 16 bytes, or 24 with `arg` at offset 16.
+    fn call(q: &mut QuorumService, ctx: &mut Ctx<'_>, conn: ConnId, id: i32, arg: Option<u32>) {
+        let mut w = Writer::request(id, if arg.is_some() { 24 } else { 16 });
+        if let Some(v) = arg {
+            w.u32(16, v);
+        }
+        q.request(ctx, conn, id, &w.finish());
     }
 
     fn drain(w: &mut World) -> Vec<(ConnId, ClientMessageKind, Vec<u8>)> {
@@ -396,8 +399,8 @@ mod tests {
         let c = ConnId(1);
         let mut ctx = w.ctx(Instant::ZERO);
         q.connect(&mut ctx, c, Credentials::default()).unwrap();
-        q.request(&mut ctx, c, REQ_GETTYPE, &req(REQ_GETTYPE, 16, |_| {}));
-        q.request(&mut ctx, c, REQ_GETQUORATE, &req(REQ_GETQUORATE, 16, |_| {}));
+        call(&mut q, &mut ctx, c, REQ_GETTYPE, None);
+        call(&mut q, &mut ctx, c, REQ_GETQUORATE, None);
         let out = drain(&mut w);
         assert_eq!(out.len(), 2);
         assert_eq!(
@@ -426,16 +429,9 @@ mod tests {
         w.quorum.set(false, vec![1], RingId { rep: 1, seq: 4 });
         let mut ctx = w.ctx(Instant::ZERO);
         q.connect(&mut ctx, c, Credentials::default()).unwrap();
-        q.request(&mut ctx, c, REQ_GETTYPE, &req(REQ_GETTYPE, 16, |_| {}));
-        q.request(&mut ctx, c, REQ_GETQUORATE, &req(REQ_GETQUORATE, 16, |_| {}));
-        q.request(
-            &mut ctx,
-            c,
-            REQ_TRACKSTART,
-            &req(REQ_TRACKSTART, 24, |w| {
-                w.u32(16, 3);
-            }),
-        );
+        call(&mut q, &mut ctx, c, REQ_GETTYPE, None);
+        call(&mut q, &mut ctx, c, REQ_GETQUORATE, None);
+        call(&mut q, &mut ctx, c, REQ_TRACKSTART, Some(3));
         let out = drain(&mut w);
         assert_eq!(u32_at(&out[0].2, 24), 1, "QUORUM_SET");
         assert_eq!(u32_at(&out[1].2, 24), 0, "not quorate yet");
@@ -464,16 +460,9 @@ mod tests {
 
         // A second TRACKSTART is refused; TRACKSTOP always answers OK.
         let mut ctx = w.ctx(Instant::ZERO);
-        q.request(
-            &mut ctx,
-            c,
-            REQ_TRACKSTART,
-            &req(REQ_TRACKSTART, 24, |w| {
-                w.u32(16, 2);
-            }),
-        );
-        q.request(&mut ctx, c, REQ_TRACKSTOP, &req(REQ_TRACKSTOP, 16, |_| {}));
-        q.request(&mut ctx, c, REQ_TRACKSTOP, &req(REQ_TRACKSTOP, 16, |_| {}));
+        call(&mut q, &mut ctx, c, REQ_TRACKSTART, Some(2));
+        call(&mut q, &mut ctx, c, REQ_TRACKSTOP, None);
+        call(&mut q, &mut ctx, c, REQ_TRACKSTOP, None);
         let out = drain(&mut w);
         let errors: Vec<u32> = out
             .iter()
@@ -489,30 +478,9 @@ mod tests {
         let c = ConnId(2);
         let mut ctx = w.ctx(Instant::ZERO);
         q.connect(&mut ctx, c, Credentials::default()).unwrap();
-        q.request(
-            &mut ctx,
-            c,
-            REQ_MODEL_GETTYPE,
-            &req(REQ_MODEL_GETTYPE, 24, |w| {
-                w.u32(16, 1);
-            }),
-        );
-        q.request(
-            &mut ctx,
-            c,
-            REQ_TRACKSTART,
-            &req(REQ_TRACKSTART, 24, |w| {
-                w.u32(16, 4);
-            }),
-        );
-        q.request(
-            &mut ctx,
-            c,
-            REQ_MODEL_GETTYPE,
-            &req(REQ_MODEL_GETTYPE, 24, |w| {
-                w.u32(16, 5);
-            }),
-        );
+        call(&mut q, &mut ctx, c, REQ_MODEL_GETTYPE, Some(1));
+        call(&mut q, &mut ctx, c, REQ_TRACKSTART, Some(4));
+        call(&mut q, &mut ctx, c, REQ_MODEL_GETTYPE, Some(5));
         let out = drain(&mut w);
         assert_eq!(out.len(), 3, "CHANGES_ONLY sends nothing at once");
         assert_eq!(

@@ -178,6 +178,16 @@ pub struct Options {
 }
 
 impl Options {
+    /// How long a registered device may go without polling (`quorum.device.timeout`).
+    pub fn qdevice_timeout(&self) -> Duration {
+        self.qdevice.map_or(DEFAULT_QDEVICE_TIMEOUT, |q| q.timeout)
+    }
+
+    /// How long synchronisation waits for the device's poll (`quorum.device.sync_timeout`).
+    pub fn qdevice_sync_timeout(&self) -> Duration {
+        self.qdevice.map_or(DEFAULT_QDEVICE_SYNC_TIMEOUT, |q| q.sync_timeout)
+    }
+
     /// Reads the startup configuration. `ev_tracking_barrier`: the persisted
     /// expected-votes barrier (used when `expected_votes_tracking` is on).
     pub fn read(icmap: &Icmap, us: NodeId, ev_tracking_barrier: u32) -> Result<Options, ConfigError> {

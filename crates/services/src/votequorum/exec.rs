@@ -29,37 +29,19 @@ pub const QDEVICE_NAME_MAX: usize = 255;
 /// The node id of the quorum device slot.
 pub const QDEVICE_NODEID: NodeId = 0;
 
-/// `NODE_FLAGS_*` of a NODEINFO message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct NodeFlags(pub u32);
-
-impl NodeFlags {
-    pub const QUORATE: NodeFlags = NodeFlags(1);
-    pub const LEAVING: NodeFlags = NodeFlags(2);
-    pub const WFA_STATUS: NodeFlags = NodeFlags(4);
-    pub const FIRST: NodeFlags = NodeFlags(8);
-    pub const QDEVICE_REGISTERED: NodeFlags = NodeFlags(16);
-    pub const QDEVICE_ALIVE: NodeFlags = NodeFlags(32);
-    pub const QDEVICE_CAST_VOTE: NodeFlags = NodeFlags(64);
-    pub const QDEVICE_MASTER_WINS: NodeFlags = NodeFlags(128);
-
-    pub fn contains(self, f: NodeFlags) -> bool {
-        self.0 & f.0 == f.0
+super::flags::bit_flags!(
+    /// `NODE_FLAGS_*` of a NODEINFO message.
+    NodeFlags {
+        QUORATE = 1;
+        LEAVING = 2;
+        WFA_STATUS = 4;
+        FIRST = 8;
+        QDEVICE_REGISTERED = 16;
+        QDEVICE_ALIVE = 32;
+        QDEVICE_CAST_VOTE = 64;
+        QDEVICE_MASTER_WINS = 128;
     }
-    pub fn insert(&mut self, f: NodeFlags) {
-        self.0 |= f.0;
-    }
-    pub fn remove(&mut self, f: NodeFlags) {
-        self.0 &= !f.0;
-    }
-    pub fn set(&mut self, f: NodeFlags, on: bool) {
-        if on {
-            self.insert(f)
-        } else {
-            self.remove(f)
-        }
-    }
-}
+);
 
 /// What RECONFIGURE changes (`VOTEQUORUM_RECONFIG_PARAM_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

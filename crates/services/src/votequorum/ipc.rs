@@ -36,50 +36,41 @@ pub const QUORUM_NOTIFICATION_SIZE: usize = 48;
 pub const NODELIST_NOTIFICATION_SIZE: usize = 56;
 pub const EXPECTEDVOTES_NOTIFICATION_SIZE: usize = 40;
 
-/// `CS_TRACK_*` flags of a TRACKSTART (shared with the quorum service).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TrackFlags(pub u32);
+super::flags::bit_flags!(
+    /// `CS_TRACK_*` flags of a TRACKSTART (shared with the quorum service).
+    TrackFlags {
+        CURRENT = 1;
+        CHANGES = 2;
+        CHANGES_ONLY = 4;
+    }
+);
 
 impl TrackFlags {
-    pub const CURRENT: TrackFlags = TrackFlags(1);
-    pub const CHANGES: TrackFlags = TrackFlags(2);
-    pub const CHANGES_ONLY: TrackFlags = TrackFlags(4);
-
-    pub fn has(self, f: TrackFlags) -> bool {
-        self.0 & f.0 != 0
-    }
     /// An immediate report is wanted (CURRENT or CHANGES).
     pub fn wants_current(self) -> bool {
-        self.has(TrackFlags::CURRENT) || self.has(TrackFlags::CHANGES)
+        self.intersects(TrackFlags::CURRENT | TrackFlags::CHANGES)
     }
     /// Later changes are wanted (CHANGES or CHANGES_ONLY).
     pub fn wants_changes(self) -> bool {
-        self.has(TrackFlags::CHANGES) || self.has(TrackFlags::CHANGES_ONLY)
+        self.intersects(TrackFlags::CHANGES | TrackFlags::CHANGES_ONLY)
     }
 }
 
-/// `VOTEQUORUM_INFO_*` flags of GETINFO.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct InfoFlags(pub u32);
-
-impl InfoFlags {
-    pub const TWONODE: InfoFlags = InfoFlags(1);
-    pub const QUORATE: InfoFlags = InfoFlags(2);
-    pub const WAIT_FOR_ALL: InfoFlags = InfoFlags(4);
-    pub const LAST_MAN_STANDING: InfoFlags = InfoFlags(8);
-    pub const AUTO_TIE_BREAKER: InfoFlags = InfoFlags(16);
-    pub const ALLOW_DOWNSCALE: InfoFlags = InfoFlags(32);
-    pub const QDEVICE_REGISTERED: InfoFlags = InfoFlags(64);
-    pub const QDEVICE_ALIVE: InfoFlags = InfoFlags(128);
-    pub const QDEVICE_CAST_VOTE: InfoFlags = InfoFlags(256);
-    pub const QDEVICE_MASTER_WINS: InfoFlags = InfoFlags(512);
-
-    pub fn set(&mut self, f: InfoFlags, on: bool) {
-        if on {
-            self.0 |= f.0;
-        }
+super::flags::bit_flags!(
+    /// `VOTEQUORUM_INFO_*` flags of GETINFO.
+    InfoFlags {
+        TWONODE = 1;
+        QUORATE = 2;
+        WAIT_FOR_ALL = 4;
+        LAST_MAN_STANDING = 8;
+        AUTO_TIE_BREAKER = 16;
+        ALLOW_DOWNSCALE = 32;
+        QDEVICE_REGISTERED = 64;
+        QDEVICE_ALIVE = 128;
+        QDEVICE_CAST_VOTE = 256;
+        QDEVICE_MASTER_WINS = 512;
     }
-}
+);
 
 /// A decoded library request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,7 +250,7 @@ mod tests {
             highest_expected: 3,
             total_votes: 2,
             quorum: 2,
-            flags: InfoFlags(InfoFlags::QUORATE.0 | InfoFlags::WAIT_FOR_ALL.0),
+            flags: InfoFlags::QUORATE | InfoFlags::WAIT_FOR_ALL,
             qdevice_votes: 0,
             qdevice_name: b"Qdev".to_vec(),
         };

@@ -8,6 +8,7 @@
 pub mod calc;
 pub mod config;
 pub mod exec;
+mod flags;
 pub mod ipc;
 pub mod nodes;
 mod requests;

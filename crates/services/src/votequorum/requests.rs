@@ -233,11 +233,7 @@ impl VoteQuorum {
         if me.flags != old {
             self.send_nodeinfo(ctx, self.table.us_id());
         }
-        let timeout = self
-            .opts
-            .qdevice
-            .map_or(super::config::DEFAULT_QDEVICE_TIMEOUT, |q| q.timeout);
-        self.qdevice_deadline = Some(ctx.now + timeout);
+        self.qdevice_deadline = Some(ctx.now + self.opts.qdevice_timeout());
         self.sync_wait_for_poll = false;
         CsError::Ok
     }

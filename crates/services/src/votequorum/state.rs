@@ -348,7 +348,7 @@ impl VoteQuorum {
     }
 
     fn master_wins_partition(&self) -> bool {
-        let both = NodeFlags(NodeFlags::QDEVICE_MASTER_WINS.0 | NodeFlags::QDEVICE_CAST_VOTE.0);
+        let both = NodeFlags::QDEVICE_MASTER_WINS | NodeFlags::QDEVICE_CAST_VOTE;
         self.table.members().any(|n| n.flags.contains(both))
     }
 
@@ -553,11 +553,7 @@ impl VoteQuorum {
         self.ring = ring;
         let us = self.table.us().flags;
         if us.contains(NodeFlags::QDEVICE_REGISTERED) && us.contains(NodeFlags::QDEVICE_ALIVE) {
-            let timeout = self
-                .opts
-                .qdevice
-                .map_or(super::config::DEFAULT_QDEVICE_SYNC_TIMEOUT, |q| q.sync_timeout);
-            self.qdevice_deadline = Some(ctx.now + timeout);
+            self.qdevice_deadline = Some(ctx.now + self.opts.qdevice_sync_timeout());
             self.sync_wait_for_poll = true;
             tracing::info!("waiting for quorum device poll");
         }

@@ -414,6 +414,16 @@ mod tests {
     }
 
     #[test]
+    fn view_is_primary_without_a_provider() {
+        let mut v = crate::QuorumView::default();
+        assert!(v.primary());
+        v.provider = true;
+        assert!(!v.primary());
+        v.set(true, vec![1], RingId::default());
+        assert!(v.primary());
+    }
+
+    #[test]
     fn invalid_provider_is_an_error() {
         let mut m = Icmap::default();
         m.set("quorum.provider", Value::String("corosync_ykd2".into()));

@@ -711,3 +711,50 @@ fn reload_config_announces_new_votes() {
     );
     assert_eq!(p.world.out.mcast.len(), 1);
 }
+
+#[test]
+fn last_man_standing_with_tie_breaker_reaches_one_node() {
+    let keys = [("quorum.last_man_standing", "1"), ("quorum.auto_tie_breaker", "1")];
+    let mut c = Cluster::new(&[1; 4], &keys);
+    c.sync(&all(4));
+    let window = Duration::from_secs(10);
+    for (alive, quorum_after) in [(3u32, 2u32), (2, 2), (1, 1)] {
+        let part = all(alive);
+        c.sync(&part);
+        assert!(c.quorate(1), "{alive} nodes with the lowest id stay quorate");
+        c.advance(window, &[&part]);
+        let i = c.info(1);
+        assert_eq!((i.expected_votes, i.quorum), (alive, quorum_after), "down to {alive}");
+    }
+    // The last node standing is not the lowest one: no tie-breaker for it.
+    let mut c = Cluster::new(&[1; 4], &keys);
+    c.sync(&all(4));
+    c.sync(&[2, 3, 4]);
+    c.advance(window, &[&[2, 3, 4]]);
+    c.sync(&[3, 4]);
+    c.advance(window, &[&[3, 4]]);
+    c.sync(&[4]);
+    assert!(!c.quorate(4));
+}
+
+#[test]
+fn allow_downscale_lowers_expected_votes_when_a_node_leaves() {
+    let mut c = Cluster::new(&[1, 1, 1], &[("quorum.allow_downscale", "1")]);
+    assert!(c.peers[0].vq.options().expected_votes_tracking, "implied");
+    c.sync(&all(3));
+    assert_eq!(
+        c.peers[0].world.icmap.u32("runtime.votequorum.ev_tracking_barrier"),
+        Some(3)
+    );
+    let p = c.peer(3);
+    p.vq.leave(&mut p.world.ctx(Instant::ZERO));
+    c.flush(&all(3));
+    for id in [1, 2] {
+        let (_, three) = c.peers[id as usize - 1].vq.getinfo(3);
+        assert_eq!(three.state, NodeState::Leaving as u32);
+        let i = c.info(id);
+        assert_eq!((i.expected_votes, i.total_votes, i.quorum), (2, 2, 2), "node {id}");
+        assert!(c.quorate(id));
+    }
+    assert_eq!(c.info(1).flags.0 & ipc::InfoFlags::ALLOW_DOWNSCALE.0, 32);
+}

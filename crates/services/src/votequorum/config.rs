@@ -168,6 +168,9 @@ pub struct Options {
     pub last_man_standing: bool,
     pub last_man_standing_window: Duration,
     pub auto_tie_breaker: TieBreaker,
+    /// The tie-breaker as configured, before an odd-sized cluster disabled it (a
+    /// reload starts from it again).
+    pub configured_tie_breaker: TieBreaker,
     pub allow_downscale: bool,
     pub expected_votes_tracking: bool,
     pub qdevice: Option<QdeviceConfig>,
@@ -191,6 +194,30 @@ impl Options {
     /// Reads the startup configuration. `ev_tracking_barrier`: the persisted
     /// expected-votes barrier (used when `expected_votes_tracking` is on).
     pub fn read(icmap: &Icmap, us: NodeId, ev_tracking_barrier: u32) -> Result<Options, ConfigError> {
+        Options::build(icmap, us, ev_tracking_barrier, None)
+    }
+
+    /// Re-reads the configuration at runtime (`votequorum_readconfig(RUNTIME)`): only
+    /// votes, expected votes, two_node (and the wait_for_all it implies) and the
+    /// device's votes change; the other options keep their startup values. Device
+    /// conflicts disable device operations instead of failing; an error means "keep
+    /// the current runtime data". `qdevice_registered`: a device is registered here.
+    pub fn reload(
+        &self,
+        icmap: &Icmap,
+        us: NodeId,
+        ev_tracking_barrier: u32,
+        qdevice_registered: bool,
+    ) -> Result<Options, ConfigError> {
+        Options::build(icmap, us, ev_tracking_barrier, Some((self, qdevice_registered)))
+    }
+
+    fn build(
+        icmap: &Icmap,
+        us: NodeId,
+        ev_tracking_barrier: u32,
+        runtime: Option<(&Options, bool)>,
+    ) -> Result<Options, ConfigError> {
         let expected_votes = get_u32(icmap, "quorum.expected_votes").unwrap_or(0);
         let nodelist = read_nodelist(icmap, us);
         let qdevice = icmap
@@ -205,36 +232,73 @@ impl Options {
                     .map_or(DEFAULT_QDEVICE_SYNC_TIMEOUT, |ms| Duration::from_millis(ms.into())),
             });
         let mut two_node = get_flag(icmap, "quorum.two_node").unwrap_or(false);
+        // A configured device may operate; without one the previous verdict stays.
+        let mut qdevice_can_operate = qdevice.is_some() || runtime.is_none_or(|(prev, _)| prev.qdevice_can_operate);
 
         if nodelist.is_none() && expected_votes == 0 {
             return Err(ConfigError::NoExpectedVotes);
         }
-        if two_node && qdevice.is_some() {
-            return Err(ConfigError::TwoNodeWithQdevice);
-        }
-        let allow_downscale = get_flag(icmap, "quorum.allow_downscale").unwrap_or(false);
-        let wfa = get_flag(icmap, "quorum.wait_for_all");
-        let last_man_standing = get_flag(icmap, "quorum.last_man_standing").unwrap_or(false);
-        let last_man_standing_window = get_u32(icmap, "quorum.last_man_standing_window")
-            .map_or(DEFAULT_LMS_WINDOW, |ms| Duration::from_millis(ms.into()));
-        let mut ev_tracking = get_flag(icmap, "quorum.expected_votes_tracking").unwrap_or(false);
-        let atb = get_flag(icmap, "quorum.auto_tie_breaker").unwrap_or(false);
-        let atb_string = icmap.get("quorum.auto_tie_breaker_node").map(|v| match v {
-            Value::String(s) => s.clone(),
-            v => v.as_u32().map(|n| n.to_string()).unwrap_or_default(),
-        });
-        let mut auto_tie_breaker = match (atb, atb_string) {
-            (false, Some(_)) => {
-                tracing::warn!("auto_tie_breaker_node: is meaningless if auto_tie_breaker is set to 0");
-                TieBreaker::None
+        // At startup a conflict is fatal; at runtime it disables the device.
+        let mut conflict = |e: ConfigError| -> Result<(), ConfigError> {
+            if runtime.is_none() {
+                return Err(e);
             }
-            (false, None) => TieBreaker::None,
-            (true, None) => TieBreaker::Lowest,
-            (true, Some(s)) => TieBreaker::parse(&s),
+            tracing::error!("{e}; disabling quorum device operations");
+            qdevice_can_operate = false;
+            Ok(())
         };
-        if allow_downscale {
-            ev_tracking = true;
+        if two_node && qdevice.is_some() {
+            match runtime {
+                None => return Err(ConfigError::TwoNodeWithQdevice),
+                Some((_, true)) => {
+                    tracing::error!(
+                        "{}; quorum device is registered, disabling two_node",
+                        ConfigError::TwoNodeWithQdevice
+                    );
+                    two_node = false;
+                }
+                Some((_, false)) => conflict(ConfigError::TwoNodeWithQdevice)?,
+            }
         }
+        let (allow_downscale, wfa, last_man_standing, last_man_standing_window, ev_tracking, configured_tie_breaker) =
+            match runtime {
+                Some((prev, _)) => (
+                    prev.allow_downscale,
+                    (!prev.wait_for_all_autoset).then_some(prev.wait_for_all),
+                    prev.last_man_standing,
+                    prev.last_man_standing_window,
+                    prev.expected_votes_tracking,
+                    prev.configured_tie_breaker.clone(),
+                ),
+                None => {
+                    let allow_downscale = get_flag(icmap, "quorum.allow_downscale").unwrap_or(false);
+                    let atb = get_flag(icmap, "quorum.auto_tie_breaker").unwrap_or(false);
+                    let atb_string = icmap.get("quorum.auto_tie_breaker_node").map(|v| match v {
+                        Value::String(s) => s.clone(),
+                        v => v.as_u32().map(|n| n.to_string()).unwrap_or_default(),
+                    });
+                    let tie_breaker = match (atb, atb_string) {
+                        (false, Some(_)) => {
+                            tracing::warn!("auto_tie_breaker_node: is meaningless if auto_tie_breaker is set to 0");
+                            TieBreaker::None
+                        }
+                        (false, None) => TieBreaker::None,
+                        (true, None) => TieBreaker::Lowest,
+                        (true, Some(s)) => TieBreaker::parse(&s),
+                    };
+                    (
+                        allow_downscale,
+                        get_flag(icmap, "quorum.wait_for_all"),
+                        get_flag(icmap, "quorum.last_man_standing").unwrap_or(false),
+                        get_u32(icmap, "quorum.last_man_standing_window")
+                            .map_or(DEFAULT_LMS_WINDOW, |ms| Duration::from_millis(ms.into())),
+                        // allow_downscale requires expected_votes_tracking.
+                        allow_downscale || get_flag(icmap, "quorum.expected_votes_tracking").unwrap_or(false),
+                        tie_breaker,
+                    )
+                }
+            };
+        let mut auto_tie_breaker = configured_tie_breaker.clone();
         let wait_for_all_autoset = wfa.is_none();
         let wait_for_all = wfa.unwrap_or(two_node);
 
@@ -251,34 +315,41 @@ impl Options {
             auto_tie_breaker = TieBreaker::None;
         }
         if qdevice.is_some() && last_man_standing {
-            return Err(ConfigError::QdeviceWithLms);
+            conflict(ConfigError::QdeviceWithLms)?;
         }
         if qdevice.is_some() && auto_tie_breaker != TieBreaker::None {
-            return Err(ConfigError::QdeviceWithAtb);
+            conflict(ConfigError::QdeviceWithAtb)?;
         }
         if qdevice.is_some() && allow_downscale {
-            return Err(ConfigError::QdeviceWithAllowDownscale);
+            conflict(ConfigError::QdeviceWithAllowDownscale)?;
         }
         let qdevice_votes_given = qdevice.and_then(|q| q.votes);
         if expected_votes != 0 && qdevice.is_some() && qdevice_votes_given.is_none() {
-            return Err(ConfigError::QdeviceVotesWithExpected);
+            conflict(ConfigError::QdeviceVotesWithExpected)?;
         }
         if let (Some(_), None, Some(n)) = (qdevice, qdevice_votes_given, nodelist) {
             if n.nodes != n.expected_votes {
-                return Err(ConfigError::QdeviceVotesUneven);
+                conflict(ConfigError::QdeviceVotesUneven)?;
             }
         }
         if let Some(qv) = qdevice_votes_given.filter(|v| *v > 0) {
             if expected_votes != 0 && i64::from(expected_votes) - i64::from(qv) < 2 {
-                return Err(ConfigError::QdeviceVotesTooHigh);
+                conflict(ConfigError::QdeviceVotesTooHigh)?;
             }
         }
         let mut node_expected_votes = node_expected;
-        let mut qdevice_votes = qdevice_votes_given.unwrap_or(0);
+        // Without the device: 0; votes given: those; otherwise computed or unchanged.
+        let mut qdevice_votes = match (qdevice, qdevice_votes_given) {
+            (None, _) => 0,
+            (Some(_), Some(v)) => v,
+            (Some(_), None) => runtime.map_or(0, |(prev, _)| prev.qdevice_votes),
+        };
         if let (Some(_), None, 0, Some(n)) = (qdevice, qdevice_votes_given, expected_votes, nodelist) {
-            // Automatic device votes: one less than the nodes' votes.
-            qdevice_votes = n.expected_votes.saturating_sub(1);
-            node_expected_votes = n.expected_votes + qdevice_votes;
+            if n.nodes == n.expected_votes {
+                // Automatic device votes: one less than the nodes' votes.
+                qdevice_votes = n.expected_votes.saturating_sub(1);
+                node_expected_votes = n.expected_votes + qdevice_votes;
+            }
         }
         let expected_override = if ev_tracking {
             ev_tracking_barrier
@@ -301,11 +372,12 @@ impl Options {
             last_man_standing,
             last_man_standing_window,
             auto_tie_breaker,
+            configured_tie_breaker,
             allow_downscale,
             expected_votes_tracking: ev_tracking,
             qdevice,
             qdevice_votes,
-            qdevice_can_operate: true,
+            qdevice_can_operate,
         })
     }
 }
@@ -403,6 +475,27 @@ pub(crate) mod tests {
     fn qdevice_votes_computed_from_nodelist() {
         let o = Options::read(&map(&[1, 1, 1], &[("quorum.device.model", "net")]), 1, 0).unwrap();
         assert_eq!((o.qdevice_votes, o.expected_votes), (2, 5));
+    }
+
+    #[test]
+    fn runtime_conflicts_disable_the_device() {
+        let start = Options::read(&map(&[1, 1, 1], &[("quorum.device.model", "net")]), 1, 0).unwrap();
+        let m = map(&[1, 1, 1], &[("quorum.device.model", "net"), ("quorum.two_node", "1")]);
+        let unregistered = start.reload(&m, 1, 0, false).unwrap();
+        assert!(unregistered.two_node && !unregistered.qdevice_can_operate);
+        let registered = start.reload(&m, 1, 0, true).unwrap();
+        assert!(!registered.two_node && registered.qdevice_can_operate);
+        // Startup-only options keep their startup values.
+        let m = map(
+            &[1, 1, 1],
+            &[("quorum.device.model", "net"), ("quorum.last_man_standing", "1")],
+        );
+        let r = start.reload(&m, 1, 0, false).unwrap();
+        assert!(!r.last_man_standing && r.qdevice_can_operate);
+        assert_eq!(
+            start.reload(&Icmap::default(), 1, 0, false),
+            Err(ConfigError::NoExpectedVotes)
+        );
     }
 
     #[test]

@@ -636,7 +636,11 @@ impl VoteQuorum {
             self.send_reconfigure(ctx, ReconfigParam::CancelWaitForAll, self.table.us_id(), 0);
             return;
         }
-        let new = match Options::read(ctx.icmap, self.table.us_id(), self.ev_tracking_barrier) {
+        let registered = self.table.us().flags.contains(NodeFlags::QDEVICE_REGISTERED);
+        let new = match self
+            .opts
+            .reload(ctx.icmap, self.table.us_id(), self.ev_tracking_barrier, registered)
+        {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!("{e}; will continue with current runtime data");
@@ -644,13 +648,7 @@ impl VoteQuorum {
             }
         };
         let (old_votes, old_expected) = (self.table.us().votes, self.table.us().expected_votes);
-        self.opts.two_node = new.two_node;
-        if self.opts.wait_for_all_autoset {
-            self.opts.wait_for_all = new.two_node;
-            if !self.opts.wait_for_all && self.wait_for_all_status {
-                self.update_wait_for_all_status(ctx, false);
-            }
-        }
+        let wfa_dropped = !new.wait_for_all && self.wait_for_all_status;
         {
             let me = self.table.us_mut();
             me.votes = new.votes;
@@ -660,14 +658,26 @@ impl VoteQuorum {
         self.update_ev_barrier(ctx, new.expected_votes);
         ctx.icmap
             .set("runtime.votequorum.two_node", Value::U8(new.two_node.into()));
+        ctx.icmap
+            .set("runtime.votequorum.atb_type", Value::U32(new.auto_tie_breaker.code()));
+        ctx.icmap.set(
+            "runtime.votequorum.qdevice_can_operate",
+            Value::U8(new.qdevice_can_operate.into()),
+        );
+        self.opts = new;
+        if wfa_dropped && self.opts.wait_for_all_autoset {
+            // two_node went off and took the wait_for_all it implied.
+            self.update_wait_for_all_status(ctx, false);
+        }
         let us = self.table.us_id();
         self.send_nodeinfo(ctx, us);
         self.send_nodeinfo(ctx, QDEVICE_NODEID);
-        if new.votes != old_votes {
-            self.send_reconfigure(ctx, ReconfigParam::NodeVotes, us, new.votes);
+        let (votes, expected) = (self.table.us().votes, self.table.us().expected_votes);
+        if votes != old_votes {
+            self.send_reconfigure(ctx, ReconfigParam::NodeVotes, us, votes);
         }
-        if new.expected_votes != old_expected {
-            self.send_reconfigure(ctx, ReconfigParam::ExpectedVotes, us, new.expected_votes);
+        if expected != old_expected {
+            self.send_reconfigure(ctx, ReconfigParam::ExpectedVotes, us, expected);
         }
     }
 }

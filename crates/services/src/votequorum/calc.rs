@@ -19,11 +19,11 @@ pub fn tally(table: &NodeTable) -> Tally {
     let mut t = Tally::default();
     for n in table.members() {
         t.highest_expected = t.highest_expected.max(n.expected_votes);
-        t.total_votes += n.votes;
+        t.total_votes = t.total_votes.wrapping_add(n.votes);
         t.total_nodes += 1;
     }
     if table.us().flags.contains(NodeFlags::QDEVICE_CAST_VOTE) {
-        t.total_votes += table.qdevice.votes;
+        t.total_votes = t.total_votes.wrapping_add(table.qdevice.votes);
         t.total_nodes += 1;
     }
     t
@@ -55,7 +55,8 @@ pub fn quorum(t: Tally, rule: QuorumRule) -> u32 {
     } else {
         t.highest_expected
     };
-    let mut q = ((highest + 2) / 2).max((t.total_votes + 2) / 2);
+    // Unsigned C arithmetic: absurd votes from a peer wrap, as they do in corosync.
+    let mut q = (highest.wrapping_add(2) / 2).max(t.total_votes.wrapping_add(2) / 2);
     if !rule.allow_decrease {
         q = q.max(rule.current);
     }

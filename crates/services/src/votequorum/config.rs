@@ -146,7 +146,7 @@ pub fn read_nodelist(icmap: &Icmap, us: NodeId) -> Option<NodelistVotes> {
     for p in positions {
         let v = get_u32(icmap, &format!("nodelist.node.{p}.quorum_votes")).unwrap_or(1);
         out.nodes += 1;
-        out.expected_votes += v;
+        out.expected_votes = out.expected_votes.wrapping_add(v);
         if p == our_pos {
             out.votes = v;
         }
@@ -348,7 +348,7 @@ impl Options {
             if n.nodes == n.expected_votes {
                 // Automatic device votes: one less than the nodes' votes.
                 qdevice_votes = n.expected_votes.saturating_sub(1);
-                node_expected_votes = n.expected_votes + qdevice_votes;
+                node_expected_votes = n.expected_votes.wrapping_add(qdevice_votes);
             }
         }
         let expected_override = if ev_tracking {

@@ -77,13 +77,13 @@ impl VoteQuorum {
             return (CsError::NotExist, Info::default());
         };
         let mut highest_expected = 0;
-        let mut total_votes = 0;
+        let mut total_votes: u32 = 0;
         for n in self.table.members() {
             highest_expected = highest_expected.max(n.expected_votes);
-            total_votes += n.votes;
+            total_votes = total_votes.wrapping_add(n.votes);
         }
         if node.flags.contains(NodeFlags::QDEVICE_CAST_VOTE) {
-            total_votes += self.table.qdevice.votes;
+            total_votes = total_votes.wrapping_add(self.table.qdevice.votes);
         }
         let mut flags = InfoFlags::default();
         flags.set(InfoFlags::TWONODE, self.opts.two_node);

@@ -253,10 +253,10 @@ impl VoteQuorum {
     /// `recalculate_quorum`.
     pub(super) fn recalculate_quorum(&mut self, ctx: &mut Ctx<'_>, allow_decrease: bool, by_current_nodes: bool) {
         // get_total_votes counts configured device votes whether cast or not.
-        let mut total: u32 = self.table.members().map(|n| n.votes).sum();
+        let mut total = self.table.members().fold(0u32, |t, n| t.wrapping_add(n.votes));
         let mut count = self.table.members().count() as u32;
         if self.table.qdevice.votes != 0 {
-            total += self.table.qdevice.votes;
+            total = total.wrapping_add(self.table.qdevice.votes);
             count += 1;
         }
         if !by_current_nodes {

@@ -12,7 +12,7 @@ use super::*;
 use crate::outbox::ClientMessageKind;
 use crate::service::Service;
 use crate::wire::{Header, Writer};
-use crate::{ConnId, CsError, World};
+use crate::{ConnId, CsError, ServiceId, World};
 
 struct Peer {
     world: World,
@@ -757,4 +757,56 @@ fn allow_downscale_lowers_expected_votes_when_a_node_leaves() {
         assert!(c.quorate(id));
     }
     assert_eq!(c.info(1).flags.0 & ipc::InfoFlags::ALLOW_DOWNSCALE.0, 32);
+}
+
+proptest! {
+    /// Garbage from a client or a peer never panics; a client gets at most one reply
+    /// per request, and exactly one unless it is a QDEVICE_REGISTER sent to the ring.
+    #[test]
+    fn garbage_never_panics(
+        id in -1i32..12,
+        function in 0u16..6,
+        body in proptest::collection::vec(any::<u8>(), 0..400),
+    ) {
+        use crate::quorum::QuorumService;
+        let mut c = Cluster::new(&[1, 1, 1], &[("quorum.device.model", "net")]);
+        c.sync(&all(3));
+        let mut msg = vec![0u8; 16];
+        msg.extend_from_slice(&body);
+        msg[0..4].copy_from_slice(&id.to_ne_bytes());
+        let len = msg.len() as i32;
+        msg[8..12].copy_from_slice(&len.to_ne_bytes());
+        let p = c.peer(1);
+        if p.vq.flow_control(id).is_some() {
+            p.vq.request(&mut p.world.ctx(Instant::ZERO), ConnId(1), id, &msg);
+            let replies = p.world.out.clients.iter().filter(|m| m.kind == ClientMessageKind::Response).count();
+            prop_assert!(replies == 1 || (replies == 0 && id == ipc::REQ_QDEVICE_REGISTER));
+        }
+        let mut q = QuorumService::new(&p.world.icmap).unwrap();
+        p.world.out.clients.clear();
+        if q.flow_control(id).is_some() {
+            q.request(&mut p.world.ctx(Instant::ZERO), ConnId(2), id, &msg);
+            prop_assert_eq!(p.world.out.clients.iter().filter(|m| m.kind == ClientMessageKind::Response).count(), 1);
+        }
+        let exec_id = ServiceId::Votequorum.exec_id(function);
+        msg[0..4].copy_from_slice(&exec_id.to_ne_bytes());
+        let _ = p.vq.deliver(&mut p.world.ctx(Instant::ZERO), 2, function, &msg, false);
+        let _ = p.vq.deliver(&mut p.world.ctx(Instant::ZERO), 2, function, &msg, true);
+    }
+}
+
+#[test]
+fn absurd_votes_from_a_peer_do_not_panic() {
+    let mut c = Cluster::new(&[1, 1, 1], &[]);
+    c.sync(&all(3));
+    let m = ExecMessage::NodeInfo {
+        nodeid: 2,
+        votes: u32::MAX,
+        expected_votes: u32::MAX,
+        flags: NodeFlags::QUORATE,
+    }
+    .encode();
+    let p = c.peer(1);
+    p.vq.deliver(&mut p.world.ctx(Instant::ZERO), 2, 0, &m, false).unwrap();
+    let _ = p.vq.getinfo(0);
 }

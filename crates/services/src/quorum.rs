@@ -285,6 +285,8 @@ impl Service for QuorumService {
     }
 
     fn request(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, id: i32, msg: &[u8]) {
+        // A connection the host did not announce is still answered and tracked.
+        self.clients.entry(conn).or_default();
         let r = Reader::new(msg);
         let reply = match id {
             REQ_GETQUORATE => with_u32(RES_GETQUORATE, CsError::Ok, u32::from(self.quorate(ctx))),
@@ -410,6 +412,18 @@ mod tests {
         assert_eq!(
             (out[1].2.len(), u32_at(&out[1].2, 16), u32_at(&out[1].2, 24)),
             (32, 1, 1)
+        );
+    }
+
+    #[test]
+    fn trackstart_without_connect_still_reports() {
+        let (mut w, mut q) = setup(false);
+        call(&mut q, &mut w.ctx(Instant::ZERO), ConnId(3), REQ_TRACKSTART, Some(1));
+        let out = drain(&mut w);
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            (out[0].1, u32_at(&out[0].2, 0), u32_at(&out[0].2, 24)),
+            (ClientMessageKind::Event, 3, 1)
         );
     }
 

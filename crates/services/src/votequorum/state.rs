@@ -447,7 +447,9 @@ impl VoteQuorum {
         {
             self.recalculate_quorum(ctx, allow_downgrade, by_node);
         }
-        if self.opts.wait_for_all && !n.flags.contains(NodeFlags::WFA_STATUS) && n.flags.contains(NodeFlags::QUORATE) {
+        // corosync reads the node's flags after the recalculation (ours may have changed).
+        let flags = self.table.get(nodeid).map_or(n.flags, |n| n.flags);
+        if self.opts.wait_for_all && !flags.contains(NodeFlags::WFA_STATUS) && flags.contains(NodeFlags::QUORATE) {
             self.update_wait_for_all_status(ctx, false);
         }
     }

@@ -21,9 +21,11 @@ pub mod node;
 #[cfg(test)]
 mod node_tests;
 pub mod outbox;
+pub mod quorum;
 pub mod quorum_view;
 pub mod service;
 pub mod sync;
+pub mod votequorum;
 pub mod wire;
 pub mod world;
 

@@ -18,6 +18,12 @@ pub struct QuorumView {
 }
 
 impl QuorumView {
+    /// Whether this node may provide service: always without a provider (corosync's
+    /// `primary_designated` with `quorum_type` 0), otherwise the provider's decision.
+    pub fn primary(&self) -> bool {
+        !self.provider || self.quorate
+    }
+
     /// Records a decision of the provider.
     pub fn set(&mut self, quorate: bool, members: Vec<NodeId>, ring_id: RingId) {
         self.quorate = quorate;

@@ -67,6 +67,11 @@ RING=$(f_members | cut -d' ' -f2)
 synced() { awk '/A new membership/ {s=0} /Completed service synchronization/ {s=1} END {exit !s}' "$W/n$1/daemon.log"; }
 synced_all() { synced 2 && synced 3 && grep -q "Completed service synchronization.*ring=$RING" "$W/n1/stderr.log"; }
 DESC="service synchronisation completed on ring $RING (corosync n2, n3 and ferrosyncd)"; check wait_for 10 synced_all
+# votequorum agrees across engines: corosync counts the ferrosyncd node's vote.
+quorate3() { local q; q=$(ip netns exec fsi$1 corosync-quorumtool -s 2>/dev/null);
+  echo "$q" | grep -q '^Nodes: *3$' && echo "$q" | grep -q '^Quorate: *Yes$'; }
+DESC="corosync-quorumtool -s on n2 and n3: 3 nodes, quorate"; check wait_for 10 bash -c "$(declare -f quorate3); quorate3 2 && quorate3 3"
+log "corosync n2 quorum: $(ip netns exec fsi2 corosync-quorumtool -s 2>/dev/null | grep -E '^(Nodes|Quorate|Expected votes|Total votes):' | tr -s ' ' | paste -sd' ')"
 log "holding for $HOLD s"
 stable() { local end=$(( $(date +%s) + HOLD )); while [ "$(date +%s)" -lt "$end" ]; do
   all3 && [ "$(f_members | cut -d' ' -f2)" = "$RING" ] && [ "$(c_nodes 2 | cut -d' ' -f2)" = "$RING" ] \

@@ -28,7 +28,6 @@ use totem::{ConfigurationKind, Destination, Event, Totem};
 use transport::{Crypto, Faults, OpenError, Udpu, UdpuConfig, RECV_BUFFER};
 
 use crate::conf::ClusterConfig;
-use crate::keystore::KeyStore;
 use crate::loadgen::{Load, LoadSpec, LOAD_ENV};
 use crate::{ringid, status};
 
@@ -60,6 +59,8 @@ pub enum DaemonError {
     Load(String),
     #[error("{path}: {message}")]
     Key { path: String, message: String },
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
@@ -104,7 +105,8 @@ pub struct Daemon {
     seal_buf: Vec<u8>,
     /// Datagrams refused by crypto: truncated, forged (bad tag or wrong key), replayed.
     crypto_drops: [u64; 3],
-    keys: KeyStore,
+    /// A host action asked the daemon to stop (cfg shutdown, kill-node).
+    shutdown_requested: Option<String>,
     poll: Poll,
     signals: Signals,
     status_dirty: bool,
@@ -183,6 +185,7 @@ impl Daemon {
         let mut seed = [0u8; 8];
         // A fixed seed would only make join timing of simultaneously started nodes alike.
         getrandom::getrandom(&mut seed).unwrap_or_default();
+        let icmap = crate::cmap_config::build(&conf, node_id).map_err(|e| DaemonError::Config(e.to_string()))?;
         let totem = Node::new(
             Totem::new(
                 conf.totem.clone(),
@@ -191,10 +194,10 @@ impl Daemon {
                 u64::from_ne_bytes(seed),
                 totem::Instant::ZERO,
             ),
-            services::Icmap::default(),
-            crate::service_set::all(),
-        );
-        let keys = KeyStore::from_config(&conf, node_id);
+            icmap,
+            services::standard,
+        )
+        .map_err(|e| DaemonError::Config(e.to_string()))?;
         let load = match std::env::var(LOAD_ENV) {
             Ok(spec) => {
                 let spec = LoadSpec::parse(&spec).map_err(DaemonError::Load)?;
@@ -219,7 +222,7 @@ impl Daemon {
             seal_buf: Vec::with_capacity(RECV_BUFFER),
             crypto_drops: [0; 3],
             links,
-            keys,
+            shutdown_requested: None,
             poll,
             signals,
             status_dirty: true,
@@ -275,6 +278,10 @@ impl Daemon {
                         }
                     }
                 }
+            }
+            if let Some(reason) = self.shutdown_requested.take() {
+                tracing::info!(%reason, "shutdown requested, leaving the ring");
+                stop = true;
             }
             if stop {
                 return self.leave();
@@ -392,7 +399,7 @@ impl Daemon {
             tracing::debug!(conn = %m.conn, "client message without a client");
         }
         while let Some(action) = self.totem.poll_action() {
-            tracing::debug!(?action, "host action");
+            self.host_action(action);
         }
         while let Some(event) = self.totem.poll_event() {
             let event = match event {
@@ -418,12 +425,13 @@ impl Daemon {
                         joined = ?change.joined,
                         "new membership"
                     );
-                    self.keys.update_members(&self.conf, &change.members);
+                    services::cmap::config::update_members(self.totem.icmap_mut(), &[], &change.joined);
                     self.last_membership_ms = Some(now.as_nanos() / 1_000_000);
                     self.membership_changes += 1;
                     self.status_dirty = true;
                 }
                 Event::Configuration(change) => {
+                    services::cmap::config::update_members(self.totem.icmap_mut(), &change.left, &[]);
                     if !change.left.is_empty() {
                         tracing::info!(ring_id = %change.ring_id, left = ?change.left, "members left");
                     }
@@ -437,6 +445,43 @@ impl Daemon {
             }
         }
         Ok(())
+    }
+
+    /// Carries out what a service asked of the host.
+    fn host_action(&mut self, action: services::HostAction) {
+        use services::HostAction;
+        match action {
+            HostAction::Shutdown { reason } => self.shutdown_requested = Some(reason),
+            HostAction::ReopenLogs => tracing::info!("reopen log files requested (logs are reopened per line)"),
+            HostAction::ReloadConfig { conn } => self.reload_config(conn),
+            HostAction::Disconnect { conn } => tracing::debug!(%conn, "disconnect requested"),
+        }
+    }
+
+    /// cfg RELOAD_CONFIG: reads the file again and applies what may change at run time.
+    fn reload_config(&mut self, conn: Option<services::ConnId>) {
+        let (_, now) = self.clock.now();
+        let result = match ClusterConfig::load(std::path::Path::new(&self.conf.file))
+            .map_err(|e| e.to_string())
+            .and_then(|conf| crate::cmap_config::build(&conf, self.node_id).map_err(|e| e.to_string()))
+        {
+            Ok(map) => {
+                let refused = services::cmap::config::apply_reload(self.totem.icmap_mut(), map, self.node_id);
+                if !refused.is_empty() {
+                    tracing::warn!(?refused, "keys that cannot change at run time were kept");
+                }
+                self.totem
+                    .with_service::<services::votequorum::VoteQuorum, _>(now, |v, ctx| v.reload_config(ctx));
+                tracing::info!(file = %self.conf.file, "configuration reloaded");
+                services::CsError::Ok
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "configuration reload failed");
+                services::CsError::InvalidParam
+            }
+        };
+        self.totem
+            .with_service::<services::cfg::Cfg, _>(now, |c, ctx| c.config_reloaded(ctx, conn, result));
     }
 
     fn leave(mut self) -> Result<(), DaemonError> {
@@ -502,8 +547,10 @@ impl Daemon {
     fn write_status(&mut self, stopped: bool) {
         let (std_now, now) = self.clock.now();
         let links = self.link_health(std_now);
+        let srp_stats = self.totem.srp().stats().clone();
+        self.totem
+            .with_service::<services::cmap::Cmap, _>(now, |c, _| c.stats_mut().fill_srp(&srp_stats));
         let srp = self.totem.srp();
-        self.keys.update_stats(srp.stats(), srp.state());
         let state = if stopped {
             "LEFT".to_owned()
         } else {
@@ -526,7 +573,7 @@ impl Daemon {
                 "rx_forged": self.crypto_drops[1],
                 "rx_replayed": self.crypto_drops[2],
             }),
-            keys: &self.keys,
+            keys: self.totem.icmap(),
             load: self.load.as_ref().map_or(serde_json::Value::Null, Load::to_json),
         };
         if let Err(e) = status::write(&self.state_dir, &snapshot.to_json()) {

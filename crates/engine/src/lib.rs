@@ -2,12 +2,11 @@
 //! persistence and the event loop that drives the sans-IO `totem` core over `transport`.
 
 pub mod blackbox;
+pub mod cmap_config;
 pub mod conf;
 pub mod daemon;
-pub mod keystore;
 pub mod loadgen;
 pub mod local_cluster;
 pub mod netns;
 pub mod ringid;
-pub mod service_set;
 pub mod status;

@@ -30,7 +30,7 @@ pub struct Snapshot<'a> {
     pub links: Vec<Value>,
     /// Whether datagrams are sealed, and how many were refused.
     pub crypto: Value,
-    pub keys: &'a crate::keystore::KeyStore,
+    pub keys: &'a services::Icmap,
     /// Test load figures (`FERROSYNC_TEST_LOAD`), `null` when off.
     pub load: Value,
 }

@@ -87,6 +87,9 @@ pub struct Node {
     /// `ipc_allow_connections`).
     ready: bool,
     quorum_generation: u64,
+    /// The host changed a service directly: tell the services about map changes even if
+    /// the main map did not change (the stats map lives in cmap).
+    poked: bool,
     stats: NodeStats,
     now: Instant,
 }
@@ -102,19 +105,26 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    /// A node around `totem` running `services` (any order; at most one per id).
-    /// The map should already hold the configuration keys.
-    pub fn new(mut totem: Totem, icmap: crate::Icmap, mut services: Vec<Box<dyn Service>>) -> Node {
+    /// A node around `totem` with the configuration map `icmap`, running the services
+    /// `make` builds (any order; at most one per id). `make` gets the node's context:
+    /// services read their configuration from the map and may queue messages for the
+    /// first ring (votequorum's first NODEINFO).
+    pub fn new<E>(
+        mut totem: Totem,
+        icmap: crate::Icmap,
+        make: impl FnOnce(&mut crate::Ctx<'_>) -> Result<Vec<Box<dyn Service>>, E>,
+    ) -> Result<Node, E> {
+        totem.set_trans_ack_mode(true);
+        let mut world = World::new(totem.node_id());
+        world.icmap = icmap;
+        world.quorum.quorate = true;
+        let mut services = make(&mut world.ctx(Instant::ZERO))?;
         services.sort_by_key(|s| s.id());
         assert!(
             services.windows(2).all(|w| w[0].id() != w[1].id()),
             "one service per id"
         );
-        totem.set_trans_ack_mode(true);
-        let mut world = World::new(totem.node_id());
-        world.icmap = icmap;
-        world.quorum.quorate = true;
-        Node {
+        let mut node = Node {
             totem,
             world,
             services,
@@ -127,9 +137,12 @@ impl Node {
             events: VecDeque::new(),
             ready: false,
             quorum_generation: 0,
+            poked: false,
             stats: NodeStats::default(),
             now: Instant::ZERO,
-        }
+        };
+        node.pump();
+        Ok(node)
     }
 
     pub fn node_id(&self) -> NodeId {
@@ -184,6 +197,37 @@ impl Node {
         self.services.iter().find(|s| s.id() == id).map(|s| s.as_ref())
     }
 
+    /// A service by type, read-only.
+    pub fn service_ref<T: Service>(&self) -> Option<&T> {
+        self.services
+            .iter()
+            .find_map(|s| s.as_ref().as_any().downcast_ref::<T>())
+    }
+
+    /// Runs `f` on the service of type `T` (the host's side of a service's own API:
+    /// stats, link status, reload results), then moves what it produced.
+    pub fn with_service<T: Service, R>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut T, &mut crate::Ctx<'_>) -> R,
+    ) -> Option<R> {
+        self.now = now;
+        let i = self
+            .services
+            .iter()
+            .position(|s| s.as_ref().as_any().downcast_ref::<T>().is_some())?;
+        let mut ctx = self.world.ctx(now);
+        let svc = self.services[i]
+            .as_mut()
+            .as_any_mut()
+            .downcast_mut::<T>()
+            .expect("found above");
+        let r = f(svc, &mut ctx);
+        self.poked = true;
+        self.pump();
+        Some(r)
+    }
+
     // ---- inputs ----
 
     pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) -> Result<(), totem::wire::DecodeError> {
@@ -219,6 +263,11 @@ impl Node {
     /// Leaves the ring cleanly.
     pub fn leave(&mut self, now: Instant) {
         self.now = now;
+        for i in 0..self.services.len() {
+            let mut ctx = self.world.ctx(now);
+            self.services[i].leaving(&mut ctx);
+        }
+        self.pump();
         self.totem.leave(now);
         self.pump();
     }
@@ -417,7 +466,7 @@ impl Node {
                 }
             }
             let changes = self.world.icmap.take_changes();
-            if !changes.is_empty() {
+            if !changes.is_empty() || std::mem::take(&mut self.poked) {
                 let changes: Vec<_> = changes.into();
                 for i in 0..self.services.len() {
                     let mut ctx = self.world.ctx(self.now);

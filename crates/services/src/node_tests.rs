@@ -27,7 +27,10 @@ impl Net {
         let nodes: Vec<Node> = (1..=n)
             .map(|id| {
                 let totem = Totem::new(config.clone(), id, 0, u64::from(id), Instant::ZERO);
-                Node::new(totem, Icmap::default(), vec![Box::new(Cpg::new())])
+                Node::new(totem, Icmap::default(), |_| {
+                    Ok::<_, ()>(vec![Box::new(Cpg::new()) as Box<dyn crate::Service>])
+                })
+                .unwrap()
             })
             .collect();
         let count = nodes.len();

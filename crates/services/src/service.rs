@@ -49,7 +49,22 @@ pub enum FlowControl {
     Required,
 }
 
-pub trait Service {
+/// Lets the host reach a service's own API (stats, link view) through the node.
+pub trait AsAny: std::any::Any {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+impl<T: std::any::Any> AsAny for T {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+pub trait Service: AsAny {
     fn id(&self) -> ServiceId;
 
     /// corosync's service name, as the sync log lines name it.
@@ -107,6 +122,10 @@ pub trait Service {
 
     /// Quorum changed (delivered to every service after the provider decided).
     fn quorum_changed(&mut self, _ctx: &mut Ctx<'_>) {}
+
+    /// The node is about to leave the ring cleanly (votequorum's allow_downscale
+    /// announces it).
+    fn leaving(&mut self, _ctx: &mut Ctx<'_>) {}
 
     /// Keys of the map changed (cmap tells its tracking clients).
     fn icmap_changed(&mut self, _ctx: &mut Ctx<'_>, _changes: &[crate::icmap::Change]) {}

@@ -125,7 +125,8 @@ impl Engine {
             let id = e.ids[i];
             let inc = e.history.start(id, e.now);
             let totem = Totem::new(e.config.clone(), id, 0, e.rng.gen(), e.now);
-            e.hosts.push(Host::new(id, crate::node::boot_services(totem), inc));
+            e.hosts
+                .push(Host::new(id, crate::node::boot_services(totem, &e.ids), inc));
         }
         for i in 0..nodes {
             e.trace.line(e.now, Some(e.ids[i]), || "boots".into());
@@ -718,7 +719,7 @@ impl Engine {
         let incarnation = self.history.incs[inc].inc;
         let seq = self.hosts[i].disk_ring_seq;
         let totem = Totem::new(self.config.clone(), id, seq, self.rng.gen(), self.now);
-        self.hosts[i].boot(crate::node::boot_services(totem), inc, incarnation);
+        self.hosts[i].boot(crate::node::boot_services(totem, &self.ids), inc, incarnation);
         self.trace.mix(&[9, self.now.as_nanos(), i as u64, seq]);
         self.trace.line(self.now, Some(id), || {
             format!("restarts as incarnation {incarnation} (stored ring seq {seq:#x})")

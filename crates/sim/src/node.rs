@@ -104,11 +104,20 @@ impl Host {
     }
 }
 
-/// The services every simulated node runs around its totem instance, as the daemon does.
-pub fn boot_services(totem: Totem) -> Node {
-    Node::new(
-        totem,
-        services::Icmap::default(),
-        vec![Box::new(services::cpg::Cpg::new())],
-    )
+/// The services every simulated node runs around its totem instance, as the daemon does,
+/// with a configuration map like a corosync.conf for the nodelist `ids` and votequorum
+/// as the quorum provider.
+pub fn boot_services(totem: Totem, ids: &[NodeId]) -> Node {
+    use services::Value;
+    let mut map = services::Icmap::default();
+    map.set("totem.cluster_name", Value::String("sim".into()));
+    map.set("quorum.provider", Value::String("corosync_votequorum".into()));
+    for (i, id) in ids.iter().enumerate() {
+        map.set(format!("nodelist.node.{i}.nodeid"), Value::U32(*id));
+        map.set(
+            format!("nodelist.node.{i}.ring0_addr"),
+            Value::String(format!("10.0.{}.{}", id >> 8, id & 0xff)),
+        );
+    }
+    Node::new(totem, map, services::standard).expect("the simulator's configuration is valid")
 }

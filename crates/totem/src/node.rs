@@ -84,9 +84,13 @@ impl Totem {
     /// messages that were queued but not yet sent are held back, and only what is
     /// submitted afterwards (the services' synchronisation messages) goes out, until the
     /// host calls [`Totem::trans_ack`]. Without it, old messages are sent at once.
+    /// Like corosync, a node starts out waiting (nothing has been synchronised yet), so
+    /// what is submitted before the first ring goes out on it at once.
     pub fn set_trans_ack_mode(&mut self, on: bool) {
         self.trans_ack_mode = on;
-        if !on {
+        if on {
+            self.waiting_trans_ack = true;
+        } else {
             self.trans_ack();
         }
     }

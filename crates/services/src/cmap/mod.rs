@@ -378,6 +378,10 @@ impl Service for Cmap {
         ServiceId::Cmap
     }
 
+    fn icmap_changed(&mut self, ctx: &mut Ctx<'_>, changes: &[Change]) {
+        self.notify_changes(ctx, changes);
+    }
+
     fn name(&self) -> &'static str {
         "corosync configuration map access"
     }

@@ -26,6 +26,10 @@ pub use nodes::{ClusterNode, NodeState, NodeTable};
 pub use state::{Tracker, VoteQuorum};
 
 impl Service for VoteQuorum {
+    fn leaving(&mut self, ctx: &mut Ctx<'_>) {
+        self.leave(ctx);
+    }
+
     fn id(&self) -> ServiceId {
         ServiceId::Votequorum
     }

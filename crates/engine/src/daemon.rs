@@ -61,6 +61,8 @@ pub enum DaemonError {
     Key { path: String, message: String },
     #[error("configuration: {0}")]
     Config(String),
+    #[error("IPC: {0} (another corosync or ferrosyncd in this network namespace? --no-ipc runs without)")]
+    Ipc(#[from] ipc::IpcError),
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
@@ -105,6 +107,8 @@ pub struct Daemon {
     seal_buf: Vec<u8>,
     /// Datagrams refused by crypto: truncated, forged (bad tag or wrong key), replayed.
     crypto_drops: [u64; 3],
+    /// The libqb IPC server (corosync's client libraries); `None` with `--no-ipc`.
+    ipc: Option<crate::ipc_host::IpcHost>,
     /// A host action asked the daemon to stop (cfg shutdown, kill-node).
     shutdown_requested: Option<String>,
     poll: Poll,
@@ -118,8 +122,9 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Loads the stored ring seq, binds the link and sets up signals.
-    pub fn new(conf: ClusterConfig, node_id: u32, state_dir: PathBuf) -> Result<Self, DaemonError> {
+    /// Loads the stored ring seq, binds the links and, with `ipc`, the libqb IPC service
+    /// names, and sets up signals.
+    pub fn new(conf: ClusterConfig, node_id: u32, state_dir: PathBuf, ipc: bool) -> Result<Self, DaemonError> {
         std::fs::create_dir_all(&state_dir).map_err(io_err(format!("create {}", state_dir.display())))?;
         let stored = ringid::load(&state_dir, node_id).map_err(io_err("load ring id"))?;
         tracing::info!(
@@ -179,6 +184,13 @@ impl Daemon {
         poll.registry()
             .register(&mut signals, SIGNALS, mio::Interest::READABLE)
             .map_err(io_err("register signals"))?;
+        let ipc = if ipc {
+            let host = crate::ipc_host::IpcHost::bind(poll.registry())?;
+            tracing::info!("IPC: serving cfg, cpg, quorum, votequorum, cmap");
+            Some(host)
+        } else {
+            None
+        };
         let clock = Clock {
             origin: std::time::Instant::now(),
         };
@@ -222,6 +234,7 @@ impl Daemon {
             seal_buf: Vec::with_capacity(RECV_BUFFER),
             crypto_drops: [0; 3],
             links,
+            ipc,
             shutdown_requested: None,
             poll,
             signals,
@@ -253,6 +266,7 @@ impl Daemon {
                 }
             }
             let mut stop = false;
+            let mut ipc_ready = false;
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => {
@@ -267,6 +281,13 @@ impl Daemon {
                             tracing::info!(signal = sig, "signal received, leaving the ring");
                             stop = true;
                         }
+                    }
+                    token if self.ipc.as_ref().is_some_and(|i| i.owns(token)) => {
+                        let (std_now, _) = self.clock.now();
+                        if let Some(ipc) = &mut self.ipc {
+                            ipc.handle_ready(token, std_now);
+                        }
+                        ipc_ready = true;
                     }
                     Token(t) => {
                         if let Some(slot) = self
@@ -309,6 +330,18 @@ impl Daemon {
                 self.totem.handle_timeout(now);
                 self.drain()?;
             }
+            if let Some(ipc) = &mut self.ipc {
+                if ipc.poll_timeout().is_some_and(|t| t <= std_now) {
+                    ipc.handle_timeout(std_now);
+                    ipc_ready = true;
+                }
+                if ipc_ready {
+                    let (_, now) = self.clock.now();
+                    if ipc.to_node(&mut self.totem, now) {
+                        self.drain()?;
+                    }
+                }
+            }
             if self.status_dirty || std_now.duration_since(self.last_status) >= STATUS_INTERVAL {
                 self.write_status(false);
             }
@@ -326,6 +359,9 @@ impl Daemon {
         }
         if let Some(load) = &self.load {
             next = next.min(load.next_due());
+        }
+        if let Some(t) = self.ipc.as_ref().and_then(|i| i.poll_timeout()) {
+            next = next.min(t);
         }
         // Round up to whole ms: epoll's resolution; waking early would only spin.
         let d = next.saturating_duration_since(std_now);
@@ -394,9 +430,9 @@ impl Daemon {
                 link.send(std_now, t.destination, payload);
             }
         }
-        while let Some(m) = self.totem.poll_client_message() {
-            // No IPC server yet: nobody can be connected.
-            tracing::debug!(conn = %m.conn, "client message without a client");
+        match &mut self.ipc {
+            Some(ipc) => ipc.from_node(&mut self.totem),
+            None => while self.totem.poll_client_message().is_some() {},
         }
         while let Some(action) = self.totem.poll_action() {
             self.host_action(action);
@@ -454,7 +490,11 @@ impl Daemon {
             HostAction::Shutdown { reason } => self.shutdown_requested = Some(reason),
             HostAction::ReopenLogs => tracing::info!("reopen log files requested (logs are reopened per line)"),
             HostAction::ReloadConfig { conn } => self.reload_config(conn),
-            HostAction::Disconnect { conn } => tracing::debug!(%conn, "disconnect requested"),
+            HostAction::Disconnect { conn } => {
+                if let Some(ipc) = &mut self.ipc {
+                    ipc.disconnect(conn);
+                }
+            }
         }
     }
 

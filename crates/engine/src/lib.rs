@@ -5,6 +5,7 @@ pub mod blackbox;
 pub mod cmap_config;
 pub mod conf;
 pub mod daemon;
+pub mod ipc_host;
 pub mod loadgen;
 pub mod local_cluster;
 pub mod netns;

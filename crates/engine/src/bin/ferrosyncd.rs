@@ -43,6 +43,10 @@ struct Args {
     /// Log debug messages whatever logging.debug says.
     #[arg(short = 'd', long)]
     debug: bool,
+    /// Do not serve the libqb IPC (corosync's client libraries, Pacemaker): for several
+    /// daemons in one network namespace, where only one can own the service names.
+    #[arg(long)]
+    no_ipc: bool,
 }
 
 fn main() {
@@ -98,7 +102,7 @@ fn run(args: Args) -> Result<()> {
     blackbox::recorder().set_dump_dir(&state_dir);
     blackbox::install_panic_hook();
     let pid_guard = PidFile::create(&args.pidfile)?;
-    let result = Daemon::new(conf, node_id, state_dir).and_then(Daemon::run);
+    let result = Daemon::new(conf, node_id, state_dir, !args.no_ipc).and_then(Daemon::run);
     drop(pid_guard);
     result.map_err(Into::into)
 }

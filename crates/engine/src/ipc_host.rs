@@ -1,0 +1,166 @@
+//! The daemon's side of the libqb IPC server: connections and requests go to the
+//! services ([`services::Node`]), replies and events come back, and the node's flow
+//! control and the `uidgid.*` access rules are applied to the clients.
+
+use std::collections::{BTreeSet, HashSet};
+
+use ipc::{AccessPolicy, Server, ServerConfig, ServerEvent};
+use services::{ClientMessageKind, ConnId, Credentials, Node, ServiceId};
+
+/// Tokens at and above this belong to the IPC server.
+pub const TOKEN_BASE: usize = 1 << 20;
+
+pub struct IpcHost {
+    server: Server,
+    /// Service of each listener index of the server.
+    services: Vec<ServiceId>,
+    conns: BTreeSet<u64>,
+    /// Whether clients are currently told to hold back.
+    flow_control: bool,
+    access: AccessPolicy,
+}
+
+impl IpcHost {
+    /// Listens on corosync's five service names (abstract sockets of this network
+    /// namespace).
+    pub fn bind(registry: &mio::Registry) -> Result<IpcHost, ipc::IpcError> {
+        let services = [
+            ServiceId::Cfg,
+            ServiceId::Cpg,
+            ServiceId::Quorum,
+            ServiceId::Votequorum,
+            ServiceId::Cmap,
+        ];
+        let config = ServerConfig {
+            services: services.iter().map(|s| s.ipc_name().to_owned()).collect(),
+            ..ServerConfig::default()
+        };
+        let mut server = Server::bind(config)?;
+        server.register(registry, TOKEN_BASE)?;
+        Ok(IpcHost {
+            server,
+            services: services.to_vec(),
+            conns: BTreeSet::new(),
+            flow_control: false,
+            access: AccessPolicy::default(),
+        })
+    }
+
+    pub fn owns(&self, token: mio::Token) -> bool {
+        self.server.owns(token)
+    }
+
+    pub fn handle_ready(&mut self, token: mio::Token, now: std::time::Instant) {
+        self.server.handle_ready(token, now);
+    }
+
+    pub fn poll_timeout(&self) -> Option<std::time::Instant> {
+        self.server.poll_timeout()
+    }
+
+    pub fn handle_timeout(&mut self, now: std::time::Instant) {
+        self.server.handle_timeout(now);
+    }
+
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Hands what the server received to the node; true if anything was.
+    pub fn to_node(&mut self, node: &mut Node, now: totem::Instant) -> bool {
+        let mut any = false;
+        while let Some(ev) = self.server.poll_event() {
+            any = true;
+            match ev {
+                ServerEvent::Connected { conn, service, creds } => {
+                    let service = self.services[service];
+                    let creds = Credentials {
+                        pid: creds.pid,
+                        uid: creds.uid,
+                        gid: creds.gid,
+                    };
+                    match node.client_connected(now, ConnId(conn.0), service, creds) {
+                        Ok(()) => {
+                            tracing::debug!(%conn, %service, pid = creds.pid, uid = creds.uid, "client connected");
+                            self.conns.insert(conn.0);
+                            if self.flow_control {
+                                let _ = self.server.set_flow_control(conn, 1);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(%conn, %service, error = ?e, "connection refused");
+                            self.server.disconnect(conn);
+                        }
+                    }
+                }
+                ServerEvent::Request { conn, data, .. } => node.client_request(now, ConnId(conn.0), &data),
+                ServerEvent::Disconnected { conn } => {
+                    if self.conns.remove(&conn.0) {
+                        node.client_disconnected(now, ConnId(conn.0));
+                    }
+                }
+            }
+        }
+        any
+    }
+
+    /// Delivers the node's replies and events to the clients.
+    pub fn from_node(&mut self, node: &mut Node) {
+        while let Some(m) = node.poll_client_message() {
+            let conn = ipc::ConnId(m.conn.0);
+            let r = match m.kind {
+                ClientMessageKind::Response => self.server.respond(conn, &m.data),
+                ClientMessageKind::Event => self.server.send_event(conn, &m.data),
+            };
+            if let Err(e) = r {
+                tracing::debug!(%conn, error = %e, "client message not delivered");
+            }
+        }
+        let fc = node.flow_control();
+        if fc != self.flow_control {
+            self.flow_control = fc;
+            for c in &self.conns {
+                let _ = self.server.set_flow_control(ipc::ConnId(*c), i32::from(fc));
+            }
+        }
+        let access = access_policy(node.icmap());
+        if access != self.access {
+            tracing::debug!(uids = ?access.uids, gids = ?access.gids, "IPC access rules changed");
+            self.server.set_access(access.clone());
+            self.access = access;
+        }
+    }
+
+    pub fn disconnect(&mut self, conn: ConnId) {
+        self.server.disconnect(ipc::ConnId(conn.0));
+    }
+}
+
+/// corosync's `uidgid.uid.<N>` / `uidgid.gid.<N>` keys (from the configuration or set at
+/// run time through cmap, as Pacemaker does for its group).
+fn access_policy(map: &services::Icmap) -> AccessPolicy {
+    let ids = |prefix: &str| -> HashSet<u32> {
+        map.iter_prefix(prefix)
+            .filter_map(|(k, _)| k[prefix.len()..].parse().ok())
+            .collect()
+    };
+    AccessPolicy {
+        uids: ids("uidgid.uid."),
+        gids: ids("uidgid.gid."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uidgid_keys_make_the_policy() {
+        let mut m = services::Icmap::default();
+        m.set("uidgid.uid.1000", services::Value::U8(1));
+        m.set("uidgid.gid.113", services::Value::U8(1));
+        m.set("uidgid.gid.bad", services::Value::U8(1));
+        let p = access_policy(&m);
+        assert!(p.allows(1000, 5) && p.allows(7, 113) && !p.allows(7, 8));
+    }
+}

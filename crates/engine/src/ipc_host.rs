@@ -2,20 +2,29 @@
 //! services ([`services::Node`]), replies and events come back, and the node's flow
 //! control and the `uidgid.*` access rules are applied to the clients.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use ipc::{AccessPolicy, Server, ServerConfig, ServerEvent};
 use services::{ClientMessageKind, ConnId, Credentials, Node, ServiceId};
 
 /// Tokens at and above this belong to the IPC server.
 pub const TOKEN_BASE: usize = 1 << 20;
+/// Events queued for one client (its event ring full) before it must stop sending; it
+/// may send again below [`BACKLOG_LOW`]. A client that sends flat out and dispatches only
+/// when told to wait (cpgbench) is thus paced by its own reading, as corosync paces it.
+const BACKLOG_HIGH: usize = 256;
+const BACKLOG_LOW: usize = 64;
+/// Events queued per client before it is disconnected as too slow (corosync's queue
+/// is unbounded; ours is not).
+const EVENT_QUEUE_MAX: usize = 16_384;
 
 pub struct IpcHost {
     server: Server,
     /// Service of each listener index of the server.
     services: Vec<ServiceId>,
-    conns: BTreeSet<u64>,
-    /// Whether clients are currently told to hold back.
+    /// Connected clients and whether each is currently told to hold back.
+    conns: BTreeMap<u64, bool>,
+    /// The node asks every client to hold back (synchronisation, ring backlog).
     flow_control: bool,
     access: AccessPolicy,
 }
@@ -33,6 +42,7 @@ impl IpcHost {
         ];
         let config = ServerConfig {
             services: services.iter().map(|s| s.ipc_name().to_owned()).collect(),
+            event_queue_max: EVENT_QUEUE_MAX,
             ..ServerConfig::default()
         };
         let mut server = Server::bind(config)?;
@@ -40,7 +50,7 @@ impl IpcHost {
         Ok(IpcHost {
             server,
             services: services.to_vec(),
-            conns: BTreeSet::new(),
+            conns: BTreeMap::new(),
             flow_control: false,
             access: AccessPolicy::default(),
         })
@@ -60,6 +70,7 @@ impl IpcHost {
 
     pub fn handle_timeout(&mut self, now: std::time::Instant) {
         self.server.handle_timeout(now);
+        self.update_flow_control();
     }
 
     pub fn connections(&self) -> usize {
@@ -82,10 +93,8 @@ impl IpcHost {
                     match node.client_connected(now, ConnId(conn.0), service, creds) {
                         Ok(()) => {
                             tracing::debug!(%conn, %service, pid = creds.pid, uid = creds.uid, "client connected");
-                            self.conns.insert(conn.0);
-                            if self.flow_control {
-                                let _ = self.server.set_flow_control(conn, 1);
-                            }
+                            self.conns.insert(conn.0, false);
+                            self.update_flow_control();
                         }
                         Err(e) => {
                             tracing::debug!(%conn, %service, error = ?e, "connection refused");
@@ -95,7 +104,7 @@ impl IpcHost {
                 }
                 ServerEvent::Request { conn, data, .. } => node.client_request(now, ConnId(conn.0), &data),
                 ServerEvent::Disconnected { conn } => {
-                    if self.conns.remove(&conn.0) {
+                    if self.conns.remove(&conn.0).is_some() {
                         node.client_disconnected(now, ConnId(conn.0));
                     }
                 }
@@ -116,18 +125,26 @@ impl IpcHost {
                 tracing::debug!(%conn, error = %e, "client message not delivered");
             }
         }
-        let fc = node.flow_control();
-        if fc != self.flow_control {
-            self.flow_control = fc;
-            for c in &self.conns {
-                let _ = self.server.set_flow_control(ipc::ConnId(*c), i32::from(fc));
-            }
-        }
+        self.flow_control = node.flow_control();
+        self.update_flow_control();
         let access = access_policy(node.icmap());
         if access != self.access {
             tracing::debug!(uids = ?access.uids, gids = ?access.gids, "IPC access rules changed");
             self.server.set_access(access.clone());
             self.access = access;
+        }
+    }
+
+    /// Tells each client to hold back while the node asks it or while its own events
+    /// pile up, and lets it go again once they drained (with hysteresis).
+    fn update_flow_control(&mut self) {
+        for (&c, on) in self.conns.iter_mut() {
+            let queued = self.server.queued_events(ipc::ConnId(c));
+            let want = self.flow_control || queued >= BACKLOG_HIGH || (*on && queued > BACKLOG_LOW);
+            if want != *on {
+                *on = want;
+                let _ = self.server.set_flow_control(ipc::ConnId(c), i32::from(want));
+            }
         }
     }
 

@@ -461,6 +461,11 @@ impl Server {
         Ok(())
     }
 
+    /// Events waiting behind a full event ring of `conn` (0 for unknown connections).
+    pub fn queued_events(&self, conn: ConnId) -> usize {
+        self.conns.get(&conn.0).map_or(0, Conn::queued)
+    }
+
     /// Credentials of a connected client.
     pub fn credentials(&self, conn: ConnId) -> Option<Credentials> {
         self.conns.get(&conn.0).and_then(Conn::creds)

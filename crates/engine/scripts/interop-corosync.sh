@@ -53,10 +53,6 @@ c_nodes() {
   r=$(grep -o 'A new membership ([0-9a-f.]*)' "$W/n$1/daemon.log" | tail -1 | tr -d '()' | awk '{print $4}')
   echo "$n $r"
 }
-wait_for() { # wait_for SECONDS CMD...
-  local end=$(( $(date +%s) + $1 )); shift
-  while [ "$(date +%s)" -lt "$end" ]; do "$@" && return 0; sleep 0.05; done; return 1
-}
 all3() { [ "$(f_members | cut -d' ' -f1,3-)" = "OPERATIONAL 1 2 3" ] && [ "$(c_nodes 2 | cut -d' ' -f1)" = 3 ] && [ "$(c_nodes 3 | cut -d' ' -f1)" = 3 ]; }
 two_corosync() { [ "$(c_nodes 2 | cut -d' ' -f1)" = 2 ] && [ "$(c_nodes 3 | cut -d' ' -f1)" = 2 ]; }
 

@@ -17,6 +17,11 @@ const BACKLOG_LOW: usize = 64;
 /// Events queued per client before it is disconnected as too slow (corosync's queue
 /// is unbounded; ours is not).
 const EVENT_QUEUE_MAX: usize = 16_384;
+/// The flow-control level clients are given: like corosync's `QB_IPCS_RATE_OFF_2`, it
+/// stops only the sends that raised their limit to 2 (libcpg's `cpg_mcast_joined`);
+/// every other call still reaches the services, which answer TRY_AGAIN where corosync
+/// does. Level 1 would block cmap too, and Pacemaker cannot register its group then.
+const FLOW_CONTROL_LEVEL: i32 = 2;
 
 pub struct IpcHost {
     server: Server,
@@ -143,7 +148,8 @@ impl IpcHost {
             let want = self.flow_control || queued >= BACKLOG_HIGH || (*on && queued > BACKLOG_LOW);
             if want != *on {
                 *on = want;
-                let _ = self.server.set_flow_control(ipc::ConnId(c), i32::from(want));
+                let level = if want { FLOW_CONTROL_LEVEL } else { 0 };
+                let _ = self.server.set_flow_control(ipc::ConnId(c), level);
             }
         }
     }

@@ -461,7 +461,14 @@ impl Daemon {
                         joined = ?change.joined,
                         "new membership"
                     );
-                    services::cmap::config::update_members(self.totem.icmap_mut(), &[], &change.joined);
+                    // corosync counts this node as joined in its first configuration.
+                    let mut joined = change.joined.clone();
+                    let own_ip = format!("runtime.members.{}.ip", self.node_id);
+                    if self.totem.icmap().get(&own_ip).is_none() && !joined.contains(&self.node_id) {
+                        joined.push(self.node_id);
+                        joined.sort_unstable();
+                    }
+                    services::cmap::config::update_members(self.totem.icmap_mut(), &[], &joined);
                     self.last_membership_ms = Some(now.as_nanos() / 1_000_000);
                     self.membership_changes += 1;
                     self.status_dirty = true;

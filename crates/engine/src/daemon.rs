@@ -510,8 +510,11 @@ impl Daemon {
         let (_, now) = self.clock.now();
         let result = match ClusterConfig::load(std::path::Path::new(&self.conf.file))
             .map_err(|e| e.to_string())
-            .and_then(|conf| crate::cmap_config::build(&conf, self.node_id).map_err(|e| e.to_string()))
-        {
+            .and_then(|conf| {
+                let map = crate::cmap_config::build(&conf, self.node_id).map_err(|e| e.to_string())?;
+                self.apply_nodelist(&conf)?;
+                Ok(map)
+            }) {
             Ok(map) => {
                 let refused = services::cmap::config::apply_reload(self.totem.icmap_mut(), map, self.node_id);
                 if !refused.is_empty() {
@@ -529,6 +532,26 @@ impl Daemon {
         };
         self.totem
             .with_service::<services::cfg::Cfg, _>(now, |c, ctx| c.config_reloaded(ctx, conn, result));
+    }
+
+    /// Gives every link the reloaded nodelist's addresses (nodes added or removed).
+    fn apply_nodelist(&mut self, conf: &ClusterConfig) -> Result<(), String> {
+        for link in &mut self.links {
+            let x = usize::from(link.link());
+            let nodes: Vec<_> = conf
+                .nodes
+                .iter()
+                .filter_map(|n| Some((n.nodeid, (*n.links.get(x)?)?)))
+                .collect();
+            let before = link.peers().count();
+            link.set_nodes(nodes).map_err(|e| format!("link {x}: {e}"))?;
+            let after = link.peers().count();
+            if before != after {
+                tracing::info!(link = x, before, after, "nodelist changed");
+            }
+        }
+        self.conf.nodes = conf.nodes.clone();
+        Ok(())
     }
 
     fn leave(mut self) -> Result<(), DaemonError> {

@@ -10,16 +10,19 @@
 #
 # Each node is a network + mount + UTS namespace (hostname nX) with tmpfs over /dev/shm,
 # /var/lib/pacemaker, /var/log/pacemaker and /run, so nothing on the host is touched.
-# Namespaces fpm-br, fpm1..fpmN, subnet 10.204.0.0/24. Everything started is stopped by
+# Namespaces fpm-br, fpm1..fpmN (NSPREFIX), subnet 10.204.0.0/24 (SUBNET). Everything started is stopped by
 # process group on exit. Exit 0 = every check passed.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 NODES=${NODES:-3}
+# Namespace prefix and subnet (two runs at once need different ones).
+P=${NSPREFIX:-fpm}
+SUBNET=${SUBNET:-10.204.0}
 ENGINE=${ENGINE:-ferrosyncd}
 TOKEN=${TOKEN:-1000}
 FERROSYNCD=${FERROSYNCD:-$HERE/../../../target/release/ferrosyncd}
-if [ "${1:-}" = clean ]; then VERBOSE=1 ns_delete fpm "$NODES"; exit 0; fi
+if [ "${1:-}" = clean ]; then VERBOSE=1 ns_delete "$P" "$NODES"; exit 0; fi
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (namespaces)"; exit 1; }
 command -v pacemakerd > /dev/null || { echo "FAIL: pacemaker not installed"; exit 1; }
 id hacluster > /dev/null 2>&1 || { echo "FAIL: no hacluster user (pacemaker package)"; exit 1; }
@@ -28,14 +31,14 @@ case $ENGINE in
   corosync) command -v corosync > /dev/null || { echo "FAIL: corosync not installed"; exit 1; } ;;
   *) echo "ENGINE is ferrosyncd or corosync"; exit 1 ;;
 esac
-ns_refuse_existing fpm "$NODES"
+ns_refuse_existing "$P" "$NODES"
 
 W=$(mktemp -d /tmp/ferrosync-pcmk.XXXXXX)
 declare -A PGID
 cleanup() {
   for g in "${PGID[@]}"; do kill -KILL -- "-$g" 2>/dev/null; done
   sleep 0.5
-  ns_delete fpm "$NODES"
+  ns_delete "$P" "$NODES"
   [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"
 }
 trap cleanup EXIT
@@ -44,8 +47,8 @@ log() { printf '[%7.2fs] %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" "$*"; }
 FAIL=0
 check() { if "$@"; then log "OK: $DESC"; else log "FAIL: $DESC"; FAIL=1; fi; }
 
-ns_create fpm 10.204.0 "$NODES"
-for i in $(seq 1 "$NODES"); do write_conf "$W/n$i/corosync.conf" pcmk 10.204.0 "$NODES" "$TOKEN" "$W/n$i"; done
+ns_create "$P" "$SUBNET" "$NODES"
+for i in $(seq 1 "$NODES"); do write_conf "$W/n$i/corosync.conf" pcmk "$SUBNET" "$NODES" "$TOKEN" "$W/n$i"; done
 
 # start_node I: the engine, then pacemakerd, in node I's own mount and UTS namespace.
 start_node() {
@@ -56,7 +59,7 @@ start_node() {
     engine_cmd="corosync -f -c $d/corosync.conf"
   fi
   mkdir -p "$d/pcmk-lib" "$d/pcmk-log"
-  setsid ip netns exec "fpm$i" unshare -m -u --propagation private bash -c "
+  setsid ip netns exec "$P$i" unshare -m -u --propagation private bash -c "
     hostname n$i
     mount -t tmpfs tmpfs /dev/shm
     mount -t tmpfs tmpfs /run; mkdir -p /run/crm /run/corosync; chown hacluster:haclient /run/crm

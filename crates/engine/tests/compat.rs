@@ -55,5 +55,8 @@ fn pacemaker_on_three_nodes() {
 /// Pacemaker 2.1.5 on a single ferrosyncd.
 #[test]
 fn pacemaker_on_one_node() {
-    run_script("pacemaker.sh", &[("NODES", "1")]);
+    run_script(
+        "pacemaker.sh",
+        &[("NODES", "1"), ("NSPREFIX", "fpo"), ("SUBNET", "10.206.0")],
+    );
 }

@@ -159,17 +159,23 @@ impl IpcHost {
     }
 }
 
-/// corosync's `uidgid.uid.<N>` / `uidgid.gid.<N>` keys (from the configuration or set at
-/// run time through cmap, as Pacemaker does for its group).
+/// corosync's `cs_ipcs_connection_accept`: `uidgid.config.{uid,gid}.<N>` from the
+/// configuration and `uidgid.{uid,gid}.<N>` set at run time through cmap (as Pacemaker
+/// does for its group).
 fn access_policy(map: &services::Icmap) -> AccessPolicy {
-    let ids = |prefix: &str| -> HashSet<u32> {
-        map.iter_prefix(prefix)
-            .filter_map(|(k, _)| k[prefix.len()..].parse().ok())
+    let ids = |kind: &str| -> HashSet<u32> {
+        [format!("uidgid.{kind}."), format!("uidgid.config.{kind}.")]
+            .iter()
+            .flat_map(|prefix| {
+                map.iter_prefix(prefix)
+                    .filter(|(_, v)| **v == services::Value::U8(1))
+                    .filter_map(move |(k, _)| k[prefix.len()..].parse().ok())
+            })
             .collect()
     };
     AccessPolicy {
-        uids: ids("uidgid.uid."),
-        gids: ids("uidgid.gid."),
+        uids: ids("uid"),
+        gids: ids("gid"),
     }
 }
 
@@ -183,7 +189,9 @@ mod tests {
         m.set("uidgid.uid.1000", services::Value::U8(1));
         m.set("uidgid.gid.113", services::Value::U8(1));
         m.set("uidgid.gid.bad", services::Value::U8(1));
+        m.set("uidgid.config.uid.2000", services::Value::U8(1));
+        m.set("uidgid.uid.3000", services::Value::U8(0));
         let p = access_policy(&m);
-        assert!(p.allows(1000, 5) && p.allows(7, 113) && !p.allows(7, 8));
+        assert!(p.allows(1000, 5) && p.allows(7, 113) && p.allows(2000, 5) && !p.allows(7, 8) && !p.allows(3000, 5));
     }
 }

@@ -119,5 +119,7 @@ pub fn boot_services(totem: Totem, ids: &[NodeId]) -> Node {
             Value::String(format!("10.0.{}.{}", id >> 8, id & 0xff)),
         );
     }
-    Node::new(totem, map, services::standard).expect("the simulator's configuration is valid")
+    let mut node = Node::new(totem, map, services::standard).expect("the simulator's configuration is valid");
+    node.observe_client_messages();
+    node
 }

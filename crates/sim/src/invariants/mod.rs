@@ -9,6 +9,7 @@ pub mod configuration_agreement;
 pub mod fifo;
 pub mod no_creation;
 pub mod no_duplicates;
+pub mod quorum_safety;
 pub mod ring_monotonic;
 pub mod same_configuration;
 pub mod self_delivery;

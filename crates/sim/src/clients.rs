@@ -169,8 +169,13 @@ fn addresses(d: &[u8], from: usize, n: usize) -> Option<Vec<Proc>> {
         .collect()
 }
 
-/// A CONFCHG_CALLBACK: members, left, joined.
-fn parse_confchg(d: &[u8]) -> Option<(Vec<Proc>, Vec<Proc>, Vec<Proc>)> {
+fn reasons(d: &[u8], from: usize, n: usize) -> Option<Vec<u32>> {
+    (0..n).map(|k| ne_u32(d, from + 24 * k + 16)).collect()
+}
+
+/// A CONFCHG_CALLBACK: members, left, joined, and the reasons of joined then left.
+#[allow(clippy::type_complexity)]
+fn parse_confchg(d: &[u8]) -> Option<(Vec<Proc>, Vec<Proc>, Vec<Proc>, Vec<u32>)> {
     let (m, j, l) = (
         ne_u32(d, 160)? as usize,
         ne_u32(d, 168)? as usize,
@@ -182,7 +187,9 @@ fn parse_confchg(d: &[u8]) -> Option<(Vec<Proc>, Vec<Proc>, Vec<Proc>)> {
     let members = addresses(d, 184, m)?;
     let left = addresses(d, 184 + 24 * m, l)?;
     let joined = addresses(d, 184 + 24 * (m + l), j)?;
-    Some((members, left, joined))
+    let mut why = reasons(d, 184 + 24 * (m + l), j)?;
+    why.extend(reasons(d, 184 + 24 * m, l)?);
+    Some((members, left, joined, why))
 }
 
 impl Engine {
@@ -396,7 +403,7 @@ impl Engine {
                 };
             }
             (ClientMessageKind::Event, res::CONFCHG_CALLBACK) => {
-                let Some((members, left, joined)) = parse_confchg(d) else {
+                let Some((members, left, joined, reasons)) = parse_confchg(d) else {
                     self.fail("cpg client", format!("n{}: malformed CONFCHG_CALLBACK", self.ids[i]));
                     return;
                 };
@@ -406,6 +413,7 @@ impl Engine {
                     members,
                     joined,
                     left,
+                    reasons,
                 };
                 let v = if i == 0 {
                     match self.mutate_view(c, s, v) {

@@ -40,6 +40,21 @@ pub struct View {
     pub members: Vec<Proc>,
     pub joined: Vec<Proc>,
     pub left: Vec<Proc>,
+    /// CPG_REASON_* of each `joined` entry, then of each `left` entry.
+    pub reasons: Vec<u32>,
+}
+
+/// `CPG_REASON_JOIN`.
+pub const REASON_JOIN: u32 = 1;
+/// `CPG_REASON_LEAVE`.
+pub const REASON_LEAVE: u32 = 2;
+
+impl View {
+    /// Whether an agreed PROCJOIN or PROCLEAVE (not synchronisation) caused this change.
+    pub fn from_exec_message(&self) -> bool {
+        let (j, l) = self.reasons.split_at(self.joined.len().min(self.reasons.len()));
+        j.contains(&REASON_JOIN) || l.contains(&REASON_LEAVE)
+    }
 }
 
 impl View {
@@ -176,6 +191,7 @@ pub mod craft {
             members: members.to_vec(),
             joined: Vec::new(),
             left: Vec::new(),
+            reasons: Vec::new(),
         }));
     }
 

@@ -70,6 +70,9 @@ pub struct ClientProfile {
     /// Percent chances per step of a joined client: leave, disconnect.
     pub leave_pct: u32,
     pub disconnect_pct: u32,
+    /// Every node runs votequorum with `wait_for_all` (not a client choice, but drawn
+    /// from the same stream so the totem scenario of a seed stays as it was).
+    pub wait_for_all: bool,
 }
 
 impl ClientProfile {
@@ -81,6 +84,7 @@ impl ClientProfile {
             max_burst: [1, 3, 8][rng.gen_range(0..3)],
             leave_pct: [0, 3, 8][rng.gen_range(0..3)],
             disconnect_pct: [0, 2, 5][rng.gen_range(0..3)],
+            wait_for_all: rng.gen_bool(0.3),
         }
     }
 }

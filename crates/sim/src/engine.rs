@@ -37,6 +37,10 @@ pub enum Mutation {
     UnholdDuringSync,
     /// Node 1 claims to be quorate whatever votequorum decided.
     FalseQuorate,
+    /// Every node runs without votequorum's `wait_for_all` although the run configures
+    /// it, and node 1 boots three token timeouts late (so the others can be a majority
+    /// before all nodes were ever together).
+    IgnoreWaitForAll,
 }
 
 /// What the event queue holds.
@@ -103,6 +107,10 @@ pub struct Engine {
     /// Per node: the ring of its last quorate decision while it considered that ring
     /// current (see [`crate::invariants::quorum_safety`]).
     pub(crate) quorate_in: Vec<Option<(RingId, Vec<NodeId>)>>,
+    /// Per node: the last quorum decision generation seen, whether it was quorate, and
+    /// whether this incarnation was ever quorate (see
+    /// [`crate::invariants::quorum_wait_for_all`]).
+    pub(crate) wfa_seen: Vec<(u64, bool, bool)>,
 }
 
 impl Engine {
@@ -140,14 +148,15 @@ impl Engine {
             cpg: crate::clients::Clients::new(nodes, seed, token_ns),
             mutant: Default::default(),
             quorate_in: vec![None; nodes],
+            wfa_seen: vec![(0, false, false); nodes],
         };
         e.history.cpg.groups = e.cpg.group_names();
         for i in 0..nodes {
             let id = e.ids[i];
             let inc = e.history.start(id, e.now);
             let totem = Totem::new(e.config.clone(), id, 0, e.rng.gen(), e.now);
-            e.hosts
-                .push(Host::new(id, crate::node::boot_services(totem, &e.ids), inc));
+            let node = crate::node::boot_services_with(totem, &e.ids, e.cpg.profile.wait_for_all);
+            e.hosts.push(Host::new(id, node, inc));
         }
         for i in 0..nodes {
             e.trace.line(e.now, Some(e.ids[i]), || "boots".into());
@@ -158,6 +167,15 @@ impl Engine {
 
     pub fn set_mutation(&mut self, m: Option<Mutation>) {
         self.mutation = m;
+        if m == Some(Mutation::IgnoreWaitForAll) {
+            for i in 0..self.hosts.len() {
+                self.crash(i);
+            }
+            for i in 1..self.hosts.len() {
+                self.restart(i);
+            }
+            self.restart_after(0, self.config.token * 3);
+        }
         if m == Some(Mutation::UnholdDuringSync) {
             if let Some(t) = self.hosts[0].totem.as_mut() {
                 t.set_unhold_during_sync(true);
@@ -421,6 +439,7 @@ impl Engine {
         }
         self.transmits = transmits;
         self.quorum_observe(i);
+        self.wait_for_all_observe(i);
         self.arm_timer(i);
     }
 
@@ -766,7 +785,9 @@ impl Engine {
         let incarnation = self.history.incs[inc].inc;
         let seq = self.hosts[i].disk_ring_seq;
         let totem = Totem::new(self.config.clone(), id, seq, self.rng.gen(), self.now);
-        let mut node = crate::node::boot_services(totem, &self.ids);
+        let wfa = self.cpg.profile.wait_for_all && self.mutation != Some(Mutation::IgnoreWaitForAll);
+        let mut node = crate::node::boot_services_with(totem, &self.ids, wfa);
+        self.wfa_seen[i] = (0, false, false);
         if i == 0 && self.mutation == Some(Mutation::UnholdDuringSync) {
             node.set_unhold_during_sync(true);
         }

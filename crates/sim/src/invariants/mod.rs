@@ -13,6 +13,7 @@ pub mod fifo;
 pub mod no_creation;
 pub mod no_duplicates;
 pub mod quorum_safety;
+pub mod quorum_wait_for_all;
 pub mod ring_monotonic;
 pub mod same_configuration;
 pub mod self_delivery;

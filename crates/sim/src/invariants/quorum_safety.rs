@@ -61,6 +61,10 @@ impl Engine {
         if obs == self.quorate_in[i] {
             return;
         }
+        self.trace.line(self.now, Some(self.ids[i]), || match &obs {
+            Some((ring, _)) => format!("quorate in ring {ring}"),
+            None => "not (or no longer) quorate in a current, synchronised ring".into(),
+        });
         self.quorate_in[i] = obs;
         // Others may have been paused since: only running nodes count.
         let all: Vec<_> = (0..self.hosts.len())

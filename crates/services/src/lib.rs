@@ -33,7 +33,7 @@ pub mod world;
 pub use error::{CsError, WireError};
 pub use icmap::{Icmap, Value};
 pub use ids::{ConnId, Credentials, ProcessId, ServiceId};
-pub use node::{Node, NodeEvent, NodeStats};
+pub use node::{Node, NodeEvent, NodeStats, RingPhase, Stamp};
 pub use outbox::{ClientMessage, ClientMessageKind, HostAction, Outbox};
 pub use quorum_view::QuorumView;
 pub use service::{Ctx, FlowControl, Service, SyncProgress};

@@ -52,6 +52,29 @@ pub enum NodeEvent {
     SyncCompleted { ring_id: RingId },
 }
 
+/// Where the node stood when it produced a client message (observation for the
+/// simulator's checkers; off unless [`Node::observe_client_messages`] turned it on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// The last regular configuration.
+    pub ring_id: RingId,
+    /// Agreed deliveries (of any group) since that configuration, counting the one
+    /// being handled: the same number at every member for the same message.
+    pub agreed: u64,
+    pub phase: RingPhase,
+}
+
+/// Where a node is in the life of its ring, as its services see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingPhase {
+    /// Regular configuration installed, synchronisation running.
+    Syncing,
+    /// Synchronisation completed: the ring's service traffic flows.
+    Synced,
+    /// Transitional configuration delivered: the old ring's last messages.
+    Transitional,
+}
+
 /// Counters for status output and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeStats {
@@ -92,6 +115,14 @@ pub struct Node {
     poked: bool,
     stats: NodeStats,
     now: Instant,
+    /// Stamps of the client messages not yet polled (`Some` when observed).
+    stamps: Option<VecDeque<Stamp>>,
+    /// Agreed deliveries since the last regular configuration.
+    ring_delivered: u64,
+    /// A transitional configuration came after the last regular one.
+    transitional: bool,
+    /// Test knob: asynchronous client requests are not held during synchronisation.
+    unhold_during_sync: bool,
 }
 
 impl std::fmt::Debug for Node {
@@ -140,6 +171,10 @@ impl Node {
             poked: false,
             stats: NodeStats::default(),
             now: Instant::ZERO,
+            stamps: None,
+            ring_delivered: 0,
+            transitional: false,
+            unhold_during_sync: false,
         };
         node.pump();
         Ok(node)
@@ -345,6 +380,13 @@ impl Node {
             let mut ctx = self.world.ctx(now);
             self.services[i].disconnect(&mut ctx, conn);
         }
+        // What a departing client leaves behind (cpg's PROCLEAVE) is client traffic:
+        // it queues behind the client's earlier messages even during synchronisation.
+        // (corosync sends it with the synchronisation traffic then, so a leave could
+        // overtake the same process's join still waiting for the ring, and every node
+        // kept the process as a member forever.)
+        self.ring_out
+            .extend(self.world.out.mcast.drain(..).map(|m| (EXEC_GROUP, m)));
         self.pump();
     }
 
@@ -359,7 +401,58 @@ impl Node {
     }
 
     pub fn poll_client_message(&mut self) -> Option<ClientMessage> {
-        self.world.out.clients.pop_front()
+        self.poll_client_message_stamped().map(|(m, _)| m)
+    }
+
+    /// Records a [`Stamp`] for every client message from now on (an observer's hook;
+    /// the daemon does not use it).
+    pub fn observe_client_messages(&mut self) {
+        self.stamp();
+        let n = self.world.out.clients.len();
+        let here = self.here();
+        self.stamps
+            .get_or_insert_with(VecDeque::new)
+            .extend(std::iter::repeat(here).take(n));
+    }
+
+    /// Like [`Node::poll_client_message`], with where the node stood when it produced
+    /// the message (`None` unless observed).
+    pub fn poll_client_message_stamped(&mut self) -> Option<(ClientMessage, Option<Stamp>)> {
+        let m = self.world.out.clients.pop_front()?;
+        let stamp = self.stamps.as_mut().and_then(|s| s.pop_front());
+        Some((m, stamp))
+    }
+
+    /// Test knob (a planted bug for the simulator's checkers): handle asynchronous
+    /// client requests (cpg MCAST) during synchronisation instead of holding them.
+    #[doc(hidden)]
+    pub fn set_unhold_during_sync(&mut self, on: bool) {
+        self.unhold_during_sync = on;
+    }
+
+    fn here(&self) -> Stamp {
+        Stamp {
+            ring_id: self.world.ring_id,
+            agreed: self.ring_delivered,
+            phase: if self.transitional {
+                RingPhase::Transitional
+            } else if self.world.sync_in_process {
+                RingPhase::Syncing
+            } else {
+                RingPhase::Synced
+            },
+        }
+    }
+
+    /// Stamps the client messages produced since the last call.
+    fn stamp(&mut self) {
+        let here = self.here();
+        if let Some(s) = self.stamps.as_mut() {
+            let n = self.world.out.clients.len();
+            while s.len() < n {
+                s.push_back(here);
+            }
+        }
     }
 
     pub fn poll_action(&mut self) -> Option<HostAction> {
@@ -414,7 +507,8 @@ impl Node {
             self.refuse(conn, is_async, CsError::InvalidParam, "unknown request id", header.id);
             return;
         };
-        let waiting = self.world.sync_in_process || self.ring_out.len() >= RING_OUT_MAX;
+        let waiting = (self.world.sync_in_process && !(is_async && self.unhold_during_sync))
+            || self.ring_out.len() >= RING_OUT_MAX;
         if fc == FlowControl::Required && waiting {
             if !is_async {
                 self.refuse(conn, false, CsError::TryAgain, "synchronising or backlogged", header.id);
@@ -450,11 +544,13 @@ impl Node {
 
     /// Moves everything between totem and the services until nothing changes.
     fn pump(&mut self) {
+        self.stamp();
         loop {
             let mut progressed = false;
             while let Some(event) = self.totem.poll_event() {
                 progressed = true;
                 self.totem_event(event);
+                self.stamp();
             }
             if self.sync.wants_process() {
                 if let Some(i) = self.sync.current_local().and_then(|s| self.index_raw(s)) {
@@ -485,6 +581,7 @@ impl Node {
             self.collect_mcasts();
             progressed |= self.flush_ring_out();
             progressed |= self.release_deferred();
+            self.stamp();
             if !progressed {
                 return;
             }
@@ -529,10 +626,13 @@ impl Node {
                 self.services[i].sync_abort(&mut ctx);
             }
         }
+        self.stamp();
         self.world.sync_in_process = true;
+        self.transitional = change.kind == ConfigurationKind::Transitional;
         if change.kind == ConfigurationKind::Regular {
             self.world.ring_id = change.ring_id;
             self.world.members = change.members.clone();
+            self.ring_delivered = 0;
         }
         for i in 0..self.services.len() {
             let mut ctx = self.world.ctx(self.now);
@@ -554,6 +654,8 @@ impl Node {
     }
 
     fn deliver(&mut self, sender: NodeId, message: Bytes) {
+        self.stamp();
+        self.ring_delivered += 1;
         let (group, payload) = match decode_groups(&message) {
             Ok((groups, payload)) if groups.len() == 1 => (groups[0], payload),
             _ => {
@@ -632,6 +734,7 @@ impl Node {
 
     fn sync_completed(&mut self) {
         // What the services sent while synchronising goes before the held messages.
+        self.stamp();
         self.collect_mcasts();
         self.flush_ring_out();
         self.world.sync_in_process = false;

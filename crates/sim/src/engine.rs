@@ -27,6 +27,20 @@ pub enum Mutation {
     SwapDeliveries,
     /// Node 1 drops another member from its first multi-node regular configuration.
     CorruptMembers,
+    /// Node 1's CPG clients get their 3rd and 4th deliveries in swapped order.
+    CpgSwapDeliveries,
+    /// Node 1's CPG clients miss their 3rd delivery.
+    CpgDropDelivery,
+    /// A client on node 1 gets a process's first message before the view it joined in.
+    CpgDeliverBeforeJoin,
+    /// Node 1 handles client multicasts during synchronisation instead of holding them.
+    UnholdDuringSync,
+    /// Node 1 claims to be quorate whatever votequorum decided.
+    FalseQuorate,
+    /// Every node runs without votequorum's `wait_for_all` although the run configures
+    /// it, and node 1 boots three token timeouts late (so the others can be a majority
+    /// before all nodes were ever together).
+    IgnoreWaitForAll,
 }
 
 /// What the event queue holds.
@@ -87,12 +101,23 @@ pub struct Engine {
     transmits: Vec<totem::Transmit>,
     /// Log every datagram sent, lost and received (`-vv`).
     pub packet_trace: bool,
+    /// The simulated CPG clients.
+    pub cpg: crate::clients::Clients,
+    pub(crate) mutant: crate::service_mutations::MutationState,
+    /// Per node: the ring of its last quorate decision while it considered that ring
+    /// current (see [`crate::invariants::quorum_safety`]).
+    pub(crate) quorate_in: Vec<Option<(RingId, Vec<NodeId>)>>,
+    /// Per node: the last quorum decision generation seen, whether it was quorate, and
+    /// whether this incarnation was ever quorate (see
+    /// [`crate::invariants::quorum_wait_for_all`]).
+    pub(crate) wfa_seen: Vec<(u64, bool, bool)>,
 }
 
 impl Engine {
     /// One node per entry of `ids` (the nodelist), all booted at time zero.
     pub fn new(ids: Vec<NodeId>, config: Config, net: Network, seed: u64, verbose: bool) -> Self {
         let nodes = ids.len();
+        let token_ns = config.token.as_nanos() as u64;
         let mut e = Engine {
             now: Instant::ZERO,
             queue: BinaryHeap::new(),
@@ -120,13 +145,18 @@ impl Engine {
             scratch: Vec::new(),
             transmits: Vec::new(),
             packet_trace: false,
+            cpg: crate::clients::Clients::new(nodes, seed, token_ns),
+            mutant: Default::default(),
+            quorate_in: vec![None; nodes],
+            wfa_seen: vec![(0, false, false); nodes],
         };
+        e.history.cpg.groups = e.cpg.group_names();
         for i in 0..nodes {
             let id = e.ids[i];
             let inc = e.history.start(id, e.now);
             let totem = Totem::new(e.config.clone(), id, 0, e.rng.gen(), e.now);
-            e.hosts
-                .push(Host::new(id, crate::node::boot_services(totem, &e.ids), inc));
+            let node = crate::node::boot_services_with(totem, &e.ids, e.cpg.profile.wait_for_all);
+            e.hosts.push(Host::new(id, node, inc));
         }
         for i in 0..nodes {
             e.trace.line(e.now, Some(e.ids[i]), || "boots".into());
@@ -137,6 +167,24 @@ impl Engine {
 
     pub fn set_mutation(&mut self, m: Option<Mutation>) {
         self.mutation = m;
+        if m == Some(Mutation::IgnoreWaitForAll) {
+            for i in 0..self.hosts.len() {
+                self.crash(i);
+            }
+            for i in 1..self.hosts.len() {
+                self.restart(i);
+            }
+            self.restart_after(0, self.config.token * 3);
+        }
+        if m == Some(Mutation::UnholdDuringSync) {
+            if let Some(t) = self.hosts[0].totem.as_mut() {
+                t.set_unhold_during_sync(true);
+            }
+        }
+    }
+
+    pub fn mutation(&self) -> Option<Mutation> {
+        self.mutation
     }
 
     pub fn fail(&mut self, what: impl Into<String>, detail: impl Into<String>) {
@@ -347,11 +395,17 @@ impl Engine {
                     break;
                 }
             }
-            while let Some(m) = totem.poll_client_message() {
+            let mut to_clients = Vec::new();
+            while let Some(m) = totem.poll_client_message_stamped() {
                 self.counters.client_messages += 1;
-                let _ = m;
+                to_clients.push(m);
             }
-            while totem.poll_action().is_some() {}
+            let mut kicked = Vec::new();
+            while let Some(a) = totem.poll_action() {
+                if let services::HostAction::Disconnect { conn } = a {
+                    kicked.push(conn);
+                }
+            }
             let event = loop {
                 match totem.poll_event() {
                     None => break None,
@@ -372,12 +426,20 @@ impl Engine {
             for t in transmits.drain(..) {
                 self.send(i, t);
             }
+            for (m, stamp) in to_clients {
+                self.cpg_receive(i, m, stamp);
+            }
+            for conn in kicked {
+                self.cpg_kicked(conn);
+            }
             match event {
                 Some(ev) => self.event(i, ev),
                 None => break,
             }
         }
         self.transmits = transmits;
+        self.quorum_observe(i);
+        self.wait_for_all_observe(i);
         self.arm_timer(i);
     }
 
@@ -684,7 +746,9 @@ impl Engine {
         self.check_malformed(i);
         self.counters.crashes += 1;
         self.history.end(self.hosts[i].inc, self.now, End::Crashed);
+        self.cpg_node_down(i);
         self.hosts[i].stop(End::Crashed);
+        self.quorate_in[i] = None;
         self.trace.mix(&[7, self.now.as_nanos(), i as u64]);
         self.trace.line(self.now, Some(self.ids[i]), || "CRASHES".into());
     }
@@ -696,6 +760,7 @@ impl Engine {
         }
         self.counters.leaves += 1;
         self.check_malformed(i);
+        self.cpg_node_down(i);
         let now = self.now;
         if let Some(t) = self.hosts[i].totem.as_mut() {
             t.leave(now);
@@ -703,6 +768,7 @@ impl Engine {
         self.drain(i);
         self.history.end(self.hosts[i].inc, now, End::Left);
         self.hosts[i].stop(End::Left);
+        self.quorate_in[i] = None;
         self.trace.mix(&[8, now.as_nanos(), i as u64]);
         self.trace
             .line(now, Some(self.ids[i]), || "leaves the ring and exits".into());
@@ -719,7 +785,13 @@ impl Engine {
         let incarnation = self.history.incs[inc].inc;
         let seq = self.hosts[i].disk_ring_seq;
         let totem = Totem::new(self.config.clone(), id, seq, self.rng.gen(), self.now);
-        self.hosts[i].boot(crate::node::boot_services(totem, &self.ids), inc, incarnation);
+        let wfa = self.cpg.profile.wait_for_all && self.mutation != Some(Mutation::IgnoreWaitForAll);
+        let mut node = crate::node::boot_services_with(totem, &self.ids, wfa);
+        self.wfa_seen[i] = (0, false, false);
+        if i == 0 && self.mutation == Some(Mutation::UnholdDuringSync) {
+            node.set_unhold_during_sync(true);
+        }
+        self.hosts[i].boot(node, inc, incarnation);
         self.trace.mix(&[9, self.now.as_nanos(), i as u64, seq]);
         self.trace.line(self.now, Some(id), || {
             format!("restarts as incarnation {incarnation} (stored ring seq {seq:#x})")
@@ -734,6 +806,7 @@ impl Engine {
         }
         self.counters.pauses += 1;
         self.hosts[i].status = Status::Paused;
+        self.quorate_in[i] = None;
         let at = (self.now + d).as_nanos();
         self.push(at, Ev::Resume { node: i });
         self.trace

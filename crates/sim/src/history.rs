@@ -101,6 +101,8 @@ pub struct History {
     by_id: HashMap<MsgId, Gid>,
     /// Incarnations of each node, by node id then incarnation number.
     by_node: HashMap<NodeId, Vec<IncIdx>>,
+    /// What the simulated CPG clients observed.
+    pub cpg: crate::cpg_history::CpgHistory,
 }
 
 impl History {

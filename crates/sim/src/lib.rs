@@ -19,6 +19,8 @@
 //! From the command line: `sim --seed 7 -v` (timeline; `-vv` adds every datagram),
 //! `sim --seeds 0..2000` (sweep), `sim --seeds 0..300 --nodes 32`, `sim demo`.
 
+pub mod clients;
+pub mod cpg_history;
 pub mod demo;
 pub mod engine;
 pub mod faults;
@@ -32,6 +34,7 @@ pub mod regressions;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod service_mutations;
 pub mod workload;
 
 pub use engine::Mutation;

@@ -108,10 +108,18 @@ impl Host {
 /// with a configuration map like a corosync.conf for the nodelist `ids` and votequorum
 /// as the quorum provider.
 pub fn boot_services(totem: Totem, ids: &[NodeId]) -> Node {
+    boot_services_with(totem, ids, false)
+}
+
+/// [`boot_services`], with votequorum's `wait_for_all` option as given.
+pub fn boot_services_with(totem: Totem, ids: &[NodeId], wait_for_all: bool) -> Node {
     use services::Value;
     let mut map = services::Icmap::default();
     map.set("totem.cluster_name", Value::String("sim".into()));
     map.set("quorum.provider", Value::String("corosync_votequorum".into()));
+    if wait_for_all {
+        map.set("quorum.wait_for_all", Value::U8(1));
+    }
     for (i, id) in ids.iter().enumerate() {
         map.set(format!("nodelist.node.{i}.nodeid"), Value::U32(*id));
         map.set(
@@ -119,5 +127,7 @@ pub fn boot_services(totem: Totem, ids: &[NodeId]) -> Node {
             Value::String(format!("10.0.{}.{}", id >> 8, id & 0xff)),
         );
     }
-    Node::new(totem, map, services::standard).expect("the simulator's configuration is valid")
+    let mut node = Node::new(totem, map, services::standard).expect("the simulator's configuration is valid");
+    node.observe_client_messages();
+    node
 }

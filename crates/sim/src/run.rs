@@ -31,6 +31,7 @@ pub struct SimOptions {
 
 const WORKLOAD: u32 = 1;
 const FAULT: u32 = 2;
+const CPG_CLIENTS: u32 = 3;
 /// Most unsent messages a node's application keeps before it stops generating more.
 const OUTBOX_MAX: usize = 200;
 
@@ -94,6 +95,8 @@ fn safety_phase(e: &mut Engine, sc: &Scenario) {
         let gap = sc.faults.gap(&mut e.rng);
         e.schedule_driver(gap, FAULT);
     }
+    let gap = e.cpg.gap();
+    e.schedule_driver(gap, CPG_CLIENTS);
     while let Some(tag) = e.advance(end) {
         match tag {
             WORKLOAD => {
@@ -105,6 +108,11 @@ fn safety_phase(e: &mut Engine, sc: &Scenario) {
                 sc.faults.step(e);
                 let gap = sc.faults.gap(&mut e.rng);
                 e.schedule_driver(gap, FAULT);
+            }
+            CPG_CLIENTS => {
+                e.cpg_step();
+                let gap = e.cpg.gap();
+                e.schedule_driver(gap, CPG_CLIENTS);
             }
             _ => {}
         }
@@ -233,6 +241,12 @@ fn liveness_phase(e: &mut Engine, sc: &Scenario) {
         e.run_until(until, |_| false);
     }
     if e.converged() != Some(ring) {
+        let detail = format!("ring changed from {ring} without any fault:{}", e.describe_nodes());
+        e.fail("liveness: stability", detail);
+        return;
+    }
+    e.cpg_liveness(bound);
+    if e.failure.is_none() && e.converged() != Some(ring) {
         let detail = format!("ring changed from {ring} without any fault:{}", e.describe_nodes());
         e.fail("liveness: stability", detail);
     }

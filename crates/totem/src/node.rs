@@ -60,6 +60,10 @@ pub struct Totem {
     waiting_trans_ack: bool,
     /// Own messages queued before the configuration change, sent after `trans_ack`.
     held: VecDeque<Bytes>,
+    /// Regular configurations installed by SRP, and handed to the host by `poll_event`:
+    /// while the host is behind, its `trans_ack` is for an older ring.
+    regulars_installed: u64,
+    regulars_polled: u64,
 }
 
 impl Totem {
@@ -77,6 +81,8 @@ impl Totem {
             trans_ack_mode: false,
             waiting_trans_ack: false,
             held: VecDeque::new(),
+            regulars_installed: 0,
+            regulars_polled: 0,
         }
     }
 
@@ -102,7 +108,15 @@ impl Totem {
 
     /// Synchronisation has completed: the held messages go out now, before anything
     /// submitted later (corosync's `totempg_trans_ack`).
+    ///
+    /// An acknowledgement that comes while a newer regular configuration is still
+    /// waiting in [`Totem::poll_event`] is for an older ring (its synchronisation
+    /// completed on messages delivered during the transition) and is ignored: the held
+    /// messages wait for the synchronisation of the ring they will be sent on.
     pub fn trans_ack(&mut self) {
+        if self.trans_ack_mode && self.regulars_polled < self.regulars_installed {
+            return;
+        }
         self.waiting_trans_ack = false;
         for message in std::mem::take(&mut self.held) {
             self.pack(message);
@@ -231,6 +245,7 @@ impl Totem {
                 Event::Configuration(change) => {
                     if change.kind == ConfigurationKind::Regular {
                         self.assembler.forget_all();
+                        self.regulars_polled += 1;
                     }
                     return Some(Event::Configuration(change));
                 }
@@ -269,6 +284,7 @@ impl Totem {
         if !self.srp.take_regular_installed() {
             return;
         }
+        self.regulars_installed += 1;
         let dropped = self.srp.take_unsent_frames() as u64;
         self.frames_queued -= dropped;
         debug_assert_eq!(self.frames_queued, sent);

@@ -407,6 +407,34 @@ impl Request {
     }
 }
 
+/// Request encoders: what libcpg sends (the inverse of [`Request::decode`]), for
+/// simulated and test clients.
+pub mod encode {
+    use super::req;
+    use crate::wire::Writer;
+
+    /// `req_lib_cpg_join`: group @16, pid @152, flags @160.
+    pub fn join(group: &[u8], pid: u32, flags: u32) -> Vec<u8> {
+        let mut w = Writer::request(req::JOIN, 168);
+        w.cpg_name(16, group).u32(152, pid).u32(160, flags);
+        w.finish()
+    }
+
+    /// `req_lib_cpg_leave`: group @16, pid @152.
+    pub fn leave(group: &[u8], pid: u32) -> Vec<u8> {
+        let mut w = Writer::request(req::LEAVE, 160);
+        w.cpg_name(16, group).u32(152, pid);
+        w.finish()
+    }
+
+    /// `req_lib_cpg_mcast`: guarantee @16, msglen @32, data @40.
+    pub fn mcast(data: &[u8]) -> Vec<u8> {
+        let mut w = Writer::request(req::MCAST, 40);
+        w.u32(32, data.len() as u32).extend(data);
+        w.finish()
+    }
+}
+
 /// A plain response header of `size` bytes.
 pub fn status(id: i32, error: CsError) -> Vec<u8> {
     Writer::response(id, RESPONSE_HEADER, error).finish()

@@ -560,6 +560,12 @@ impl Service for Cpg {
     }
 
     fn sync_init(&mut self, _ctx: &mut Ctx<'_>, trans: &[NodeId], members: &[NodeId], ring: RingId) {
+        // Joinlists delivered since the last activation or abort belong to an older ring
+        // (sent in a synchronisation that was cut short after cpg's part, delivered in
+        // the transition): taken into this one, they brought back processes that had
+        // left since. (corosync clears them only on activation and on an abort during
+        // cpg's own part.)
+        self.joinlists.clear();
         self.sync_state = SyncState::DownList;
         self.member_list = members.to_vec();
         self.last_sync_ring = ring;

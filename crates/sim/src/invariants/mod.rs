@@ -6,14 +6,20 @@
 //! [`Invariant::finish`].
 
 pub mod configuration_agreement;
+pub mod cpg_agreed_order;
+pub mod cpg_sender_in_view;
+pub mod cpg_virtual_synchrony;
 pub mod fifo;
 pub mod no_creation;
 pub mod no_duplicates;
+pub mod quorum_safety;
+pub mod quorum_wait_for_all;
 pub mod ring_monotonic;
 pub mod same_configuration;
 pub mod self_delivery;
 pub mod self_membership;
 pub mod sender_membership;
+pub mod sync_barrier;
 pub mod total_order;
 pub mod transitional_subset;
 pub mod virtual_synchrony;
@@ -67,6 +73,10 @@ impl Default for Checker {
                 Box::new(sender_membership::SenderMembership::default()),
                 Box::new(total_order::TotalOrder),
                 Box::new(virtual_synchrony::VirtualSynchrony),
+                Box::new(sync_barrier::SyncBarrier),
+                Box::new(cpg_sender_in_view::CpgSenderInView),
+                Box::new(cpg_agreed_order::CpgAgreedOrder),
+                Box::new(cpg_virtual_synchrony::CpgVirtualSynchrony),
             ],
         }
     }

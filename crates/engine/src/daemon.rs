@@ -563,6 +563,38 @@ impl Daemon {
         Ok(())
     }
 
+    /// What cfg reports of the links (`corosync-cfgtool -s -n`): a peer is reachable
+    /// while it is a member, and a link to it connected while it was heard on that link
+    /// within two token timeouts (corosync's udpu only knows membership).
+    fn cfg_link_view(&self, std_now: std::time::Instant) -> services::cfg::LinkView {
+        use services::cfg::codec::{LinkStatus, NodeStatus};
+        let window = self.conf.totem.token * 2;
+        let members = self.totem.srp().members();
+        let mtu = self.conf.totem.frame_mtu as u32;
+        let mut view = services::cfg::LinkView::default();
+        for link in &self.links {
+            for (id, addr, last) in link.peers() {
+                if id == self.node_id {
+                    continue;
+                }
+                let node = view.nodes.entry(id).or_insert_with(|| NodeStatus {
+                    nodeid: id,
+                    reachable: members.contains(&id),
+                    ..Default::default()
+                });
+                node.links.push(LinkStatus {
+                    link: link.link(),
+                    enabled: true,
+                    connected: last.is_some_and(|t| std_now.saturating_duration_since(t) <= window),
+                    mtu,
+                    src_addr: addr.ip().to_string(),
+                    ..Default::default()
+                });
+            }
+        }
+        view
+    }
+
     /// Per-link status: counters and, per node, when it was last heard on the link. A link is
     /// up while some other node was heard on it within two token timeouts (or it has no
     /// other node); transitions are logged.
@@ -617,6 +649,8 @@ impl Daemon {
     fn write_status(&mut self, stopped: bool) {
         let (std_now, now) = self.clock.now();
         let links = self.link_health(std_now);
+        let view = self.cfg_link_view(std_now);
+        self.totem.with_service::<services::cfg::Cfg, _>(now, |c, _| c.set_link_view(view));
         let srp_stats = self.totem.srp().stats().clone();
         self.totem
             .with_service::<services::cmap::Cmap, _>(now, |c, _| c.stats_mut().fill_srp(&srp_stats));

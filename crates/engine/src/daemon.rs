@@ -649,8 +649,12 @@ impl Daemon {
     fn write_status(&mut self, stopped: bool) {
         let (std_now, now) = self.clock.now();
         let links = self.link_health(std_now);
+        if let Some(ipc) = &mut self.ipc {
+            ipc.update_stats(&mut self.totem, now);
+        }
         let view = self.cfg_link_view(std_now);
-        self.totem.with_service::<services::cfg::Cfg, _>(now, |c, _| c.set_link_view(view));
+        self.totem
+            .with_service::<services::cfg::Cfg, _>(now, |c, _| c.set_link_view(view));
         let srp_stats = self.totem.srp().stats().clone();
         self.totem
             .with_service::<services::cmap::Cmap, _>(now, |c, _| c.stats_mut().fill_srp(&srp_stats));

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use ipc::{AccessPolicy, Server, ServerConfig, ServerEvent};
+use services::cmap::stats::{IpcConnKey, IpcConnStats};
 use services::{ClientMessageKind, ConnId, Credentials, Node, ServiceId};
 
 /// Tokens at and above this belong to the IPC server.
@@ -23,12 +24,22 @@ const EVENT_QUEUE_MAX: usize = 16_384;
 /// does. Level 1 would block cmap too, and Pacemaker cannot register its group then.
 const FLOW_CONTROL_LEVEL: i32 = 2;
 
+/// One connected client, as cmap's stats map shows it.
+struct Client {
+    key: IpcConnKey,
+    stats: IpcConnStats,
+    /// Currently told to hold back.
+    flow_control: bool,
+}
+
 pub struct IpcHost {
     server: Server,
     /// Service of each listener index of the server.
     services: Vec<ServiceId>,
-    /// Connected clients and whether each is currently told to hold back.
-    conns: BTreeMap<u64, bool>,
+    /// Connected clients: flow control and counters (`stats.ipcs.*`).
+    conns: BTreeMap<u64, Client>,
+    /// Connections closed since the stats map was last updated.
+    closed: Vec<IpcConnKey>,
     /// The node asks every client to hold back (synchronisation, ring backlog).
     flow_control: bool,
     access: AccessPolicy,
@@ -56,6 +67,7 @@ impl IpcHost {
             server,
             services: services.to_vec(),
             conns: BTreeMap::new(),
+            closed: Vec::new(),
             flow_control: false,
             access: AccessPolicy::default(),
         })
@@ -98,7 +110,22 @@ impl IpcHost {
                     match node.client_connected(now, ConnId(conn.0), service, creds) {
                         Ok(()) => {
                             tracing::debug!(%conn, %service, pid = creds.pid, uid = creds.uid, "client connected");
-                            self.conns.insert(conn.0, false);
+                            let procname = std::fs::read_to_string(format!("/proc/{}/comm", creds.pid))
+                                .map(|s| s.trim_end().to_owned())
+                                .unwrap_or_default();
+                            let client = Client {
+                                key: IpcConnKey {
+                                    service: service as u16,
+                                    pid: creds.pid,
+                                    conn: conn.0,
+                                },
+                                stats: IpcConnStats {
+                                    procname,
+                                    ..IpcConnStats::default()
+                                },
+                                flow_control: false,
+                            };
+                            self.conns.insert(conn.0, client);
                             self.update_flow_control();
                         }
                         Err(e) => {
@@ -107,9 +134,15 @@ impl IpcHost {
                         }
                     }
                 }
-                ServerEvent::Request { conn, data, .. } => node.client_request(now, ConnId(conn.0), &data),
+                ServerEvent::Request { conn, data, .. } => {
+                    if let Some(c) = self.conns.get_mut(&conn.0) {
+                        c.stats.requests += 1;
+                    }
+                    node.client_request(now, ConnId(conn.0), &data);
+                }
                 ServerEvent::Disconnected { conn } => {
-                    if self.conns.remove(&conn.0).is_some() {
+                    if let Some(c) = self.conns.remove(&conn.0) {
+                        self.closed.push(c.key);
                         node.client_disconnected(now, ConnId(conn.0));
                     }
                 }
@@ -126,6 +159,12 @@ impl IpcHost {
                 ClientMessageKind::Response => self.server.respond(conn, &m.data),
                 ClientMessageKind::Event => self.server.send_event(conn, &m.data),
             };
+            if let (Ok(()), Some(c)) = (&r, self.conns.get_mut(&conn.0)) {
+                match m.kind {
+                    ClientMessageKind::Response => c.stats.responses += 1,
+                    ClientMessageKind::Event => c.stats.dispatched += 1,
+                }
+            }
             if let Err(e) = r {
                 tracing::debug!(%conn, error = %e, "client message not delivered");
             }
@@ -143,15 +182,44 @@ impl IpcHost {
     /// Tells each client to hold back while the node asks it or while its own events
     /// pile up, and lets it go again once they drained (with hysteresis).
     fn update_flow_control(&mut self) {
-        for (&c, on) in self.conns.iter_mut() {
+        for (&c, client) in self.conns.iter_mut() {
             let queued = self.server.queued_events(ipc::ConnId(c));
+            let on = &mut client.flow_control;
             let want = self.flow_control || queued >= BACKLOG_HIGH || (*on && queued > BACKLOG_LOW);
             if want != *on {
                 *on = want;
+                client.stats.flow_control = u32::from(want);
+                client.stats.flow_control_count += u64::from(want);
                 let level = if want { FLOW_CONTROL_LEVEL } else { 0 };
                 let _ = self.server.set_flow_control(ipc::ConnId(c), level);
             }
         }
+    }
+
+    /// Writes every connection's counters into cmap's stats map (`stats.ipcs.*`) and
+    /// removes those of closed connections.
+    pub fn update_stats(&mut self, node: &mut Node, now: totem::Instant) {
+        let closed = std::mem::take(&mut self.closed);
+        let conns: Vec<(IpcConnKey, IpcConnStats)> = self
+            .conns
+            .iter()
+            .map(|(&c, client)| {
+                let mut stats = client.stats.clone();
+                stats.queued = self.server.queued_events(ipc::ConnId(c)) as u32;
+                stats.queueing = i32::from(stats.queued > 0);
+                (client.key, stats)
+            })
+            .collect();
+        node.with_service::<services::cmap::Cmap, _>(now, |cmap, _| {
+            let map = cmap.stats_mut();
+            for key in closed {
+                map.remove_connection(key);
+            }
+            for (key, stats) in &conns {
+                map.set_connection(*key, stats);
+            }
+            map.set("stats.ipcs.global.active", services::Value::U64(conns.len() as u64));
+        });
     }
 
     pub fn disconnect(&mut self, conn: ConnId) {

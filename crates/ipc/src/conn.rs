@@ -203,10 +203,14 @@ impl Conn {
             }
         }
         while self.notify_owed > 0 {
-            if !send_notify_byte(&self.stream)? {
-                break;
+            match send_notify_byte(&self.stream) {
+                Ok(true) => self.notify_owed -= 1,
+                Ok(false) => break,
+                Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+                    return Err(IpcError::Disconnected)
+                }
+                Err(e) => return Err(e.into()),
             }
-            self.notify_owed -= 1;
         }
         Ok(())
     }

@@ -372,7 +372,7 @@ impl Server {
         };
         if let Err(e) = conn.flush() {
             let pid = conn.creds().map(|c| c.pid).unwrap_or(0);
-            warn!(conn = %conn.id, pid, error = %e, "IPC event delivery failed; disconnecting");
+            log_delivery_failure(conn.id, pid, &e);
             self.close(id);
             return;
         }
@@ -434,7 +434,7 @@ impl Server {
         }
         if let Err(e) = c.push_event(data.to_vec()) {
             let pid = c.creds().map(|c| c.pid).unwrap_or(0);
-            warn!(conn = %conn, pid, error = %e, "IPC event delivery failed; disconnecting");
+            log_delivery_failure(conn, pid, &e);
             self.close(conn.0);
             return Err(e);
         }
@@ -506,6 +506,16 @@ impl Server {
                 self.flush_conn(id, now);
             }
         }
+    }
+}
+
+/// A client that is simply gone is normal; anything else (truncated files, corrupt ring)
+/// is worth a warning.
+fn log_delivery_failure(conn: ConnId, pid: u32, e: &IpcError) {
+    if matches!(e, IpcError::Disconnected) {
+        debug!(conn = %conn, pid, "IPC client gone while sending it an event");
+    } else {
+        warn!(conn = %conn, pid, error = %e, "IPC event delivery failed; disconnecting");
     }
 }
 

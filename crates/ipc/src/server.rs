@@ -285,31 +285,15 @@ impl Server {
     }
 
     fn establish(&mut self, id: u64, client_max: usize) -> Result<(), IpcError> {
-        let conn = self.conns.get_mut(&id).ok_or(IpcError::NoSuchConnection(ConnId(id)))?;
-        let creds = peer_credentials(&conn.stream)?;
-        let service_name = &self.listeners[conn.service].name;
         let active = self
             .conns
             .values()
             .filter(|c| matches!(c.phase, Phase::Active { .. }))
             .count();
         let conn = self.conns.get_mut(&id).ok_or(IpcError::NoSuchConnection(ConnId(id)))?;
-        let refuse = if !self.access.allows(creds.uid, creds.gid) {
-            error!(
-                service = %service_name, pid = creds.pid, uid = creds.uid, gid = creds.gid,
-                "Denied IPC connection attempt from {}:{}", creds.uid, creds.gid
-            );
-            Some(libc::EACCES)
-        } else if active >= self.config.max_connections {
-            warn!(service = %service_name, pid = creds.pid, "IPC connection refused: too many connections");
-            Some(libc::EAGAIN)
-        } else if client_max > MAX_NEGOTIATED_MSG_SIZE {
-            warn!(service = %service_name, pid = creds.pid, client_max, "IPC connection refused: message size too large");
-            Some(libc::EMSGSIZE)
-        } else {
-            None
-        };
-        if let Some(errno) = refuse {
+        let creds = peer_credentials(&conn.stream)?;
+        let service_name = &self.listeners[conn.service].name;
+        if let Some(errno) = refusal(&self.access, &self.config, active, creds, client_max, service_name) {
             let _ = conn.send_handshake_response(&ConnectionResponse::refused(errno).encode()?);
             return Err(IpcError::Refused(errno));
         }
@@ -506,6 +490,43 @@ impl Server {
                 self.flush_conn(id, now);
             }
         }
+    }
+}
+
+/// Why a client that completed its handshake is refused (`errno` for the response), if
+/// it is: corosync's uid/gid check (`cs_ipcs_connection_accept`, `-EACCES`), the
+/// connection limit (`-EAGAIN`, "try again"), an absurd buffer size (`-EMSGSIZE`).
+fn refusal(
+    access: &AccessPolicy,
+    config: &ServerConfig,
+    active: usize,
+    creds: Credentials,
+    client_max: usize,
+    service: &str,
+) -> Option<i32> {
+    let pid = creds.pid;
+    if !access.allows(creds.uid, creds.gid) {
+        error!(
+            service,
+            pid,
+            uid = creds.uid,
+            gid = creds.gid,
+            "Denied IPC connection attempt from {}:{}",
+            creds.uid,
+            creds.gid
+        );
+        Some(libc::EACCES)
+    } else if active >= config.max_connections {
+        warn!(service, pid, "IPC connection refused: too many connections");
+        Some(libc::EAGAIN)
+    } else if client_max > MAX_NEGOTIATED_MSG_SIZE {
+        warn!(
+            service,
+            pid, client_max, "IPC connection refused: message size too large"
+        );
+        Some(libc::EMSGSIZE)
+    } else {
+        None
     }
 }
 

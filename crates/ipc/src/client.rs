@@ -119,12 +119,31 @@ impl Client {
             Err(RingError::Full) => return Err(IpcError::TryAgain),
             Err(e) => return Err(e.into()),
         }
-        match listener::send_notify_byte(&self.stream) {
-            Ok(true) => Ok(()),
-            // The server is not reading its socket: the chunk is in the ring but unannounced.
-            Ok(false) => Err(IpcError::TryAgain),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(IpcError::Disconnected),
-            Err(e) => Err(e.into()),
+        // The chunk is in the ring: it must be announced, or the server would pair the next
+        // notification with it. libqb retries until the byte is sent; we wait for room up to
+        // the timeout.
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match listener::send_notify_byte(&self.stream) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+                    return Err(IpcError::Disconnected)
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(IpcError::Timeout);
+            }
+            let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLOUT)];
+            match poll(
+                &mut fds,
+                PollTimeout::try_from(left.min(WAIT_SLICE)).unwrap_or(PollTimeout::MAX),
+            ) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(io::Error::from(e).into()),
+            }
         }
     }
 

@@ -44,6 +44,8 @@ pub struct ServerConfig {
     /// Events queued per connection while its event ring is full; one more and the client
     /// is disconnected.
     pub event_queue_max: usize,
+    /// The same bound in bytes (events are up to `max_msg_size` each).
+    pub event_queue_max_bytes: usize,
     /// Where the per-connection directories are created (libqb: `/dev/shm`).
     pub shm_dir: PathBuf,
     /// Live connections (handshakes included) beyond which new clients are refused with
@@ -66,6 +68,7 @@ impl Default for ServerConfig {
                 .to_vec(),
             max_msg_size: 1 << 20,
             event_queue_max: 4096,
+            event_queue_max_bytes: 64 << 20,
             shm_dir: PathBuf::from("/dev/shm"),
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(5),
@@ -402,17 +405,19 @@ impl Server {
 
     /// Sends an event (event ring + semaphore + one notification byte). When the ring is
     /// full the event is queued and retried from [`Server::handle_timeout`]; a client whose
-    /// queue exceeds `event_queue_max` is disconnected (`Err(EventQueueOverflow)`).
+    /// queue would exceed `event_queue_max` events or `event_queue_max_bytes` is
+    /// disconnected (`Err(EventQueueOverflow)`, a warning naming its pid, `Disconnected`).
     pub fn send_event(&mut self, conn: ConnId, data: &[u8]) -> Result<(), IpcError> {
         let max = self.max_msg(conn)?;
         if data.len() > max {
             return Err(IpcError::TooLarge { len: data.len(), max });
         }
-        let bound = self.config.event_queue_max;
+        let (max_events, max_bytes) = (self.config.event_queue_max, self.config.event_queue_max_bytes);
         let c = self.active(conn)?;
-        if c.queued() >= bound {
+        let (events, bytes) = c.queued();
+        if events >= max_events || bytes + data.len() > max_bytes {
             let pid = c.creds().map(|c| c.pid).unwrap_or(0);
-            warn!(conn = %conn, pid, queued = bound, "IPC client too slow reading events; disconnecting pid {pid}");
+            warn!(conn = %conn, pid, events, bytes, "IPC client too slow reading events; disconnecting pid {pid}");
             self.close(conn.0);
             return Err(IpcError::EventQueueOverflow);
         }

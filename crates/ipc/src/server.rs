@@ -275,7 +275,7 @@ impl Server {
             }
         }
         if let Err(e) = read {
-            warn!(conn = %conn_id, pid, error = %e, "IPC client sent garbage; disconnecting");
+            warn!(conn = %conn_id, pid, error = %e, "IPC client broke the protocol (garbage, or truncated its files); disconnecting");
             self.close(id);
             return;
         }
@@ -569,6 +569,13 @@ mod tests {
         p.gids.insert(7);
         assert!(p.allows(5, 7));
         assert!(!p.allows(5, 6));
+    }
+
+    #[test]
+    fn server_and_client_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Server>();
+        send::<crate::Client>();
     }
 
     #[test]

@@ -173,9 +173,14 @@ impl Conn {
         Ok(())
     }
 
-    /// Events and bytes waiting for room in the ring.
-    pub fn queued(&self) -> (usize, usize) {
-        (self.queue.len(), self.queued_bytes)
+    /// Events waiting for room in the ring.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Bytes of the events waiting for room in the ring.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
     }
 
     /// True when something waits for a retry (queued events or owed notification bytes).

@@ -414,7 +414,7 @@ impl Server {
         }
         let (max_events, max_bytes) = (self.config.event_queue_max, self.config.event_queue_max_bytes);
         let c = self.active(conn)?;
-        let (events, bytes) = c.queued();
+        let (events, bytes) = (c.queued(), c.queued_bytes());
         if events >= max_events || bytes + data.len() > max_bytes {
             let pid = c.creds().map(|c| c.pid).unwrap_or(0);
             warn!(conn = %conn, pid, events, bytes, "IPC client too slow reading events; disconnecting pid {pid}");

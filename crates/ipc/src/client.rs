@@ -19,6 +19,8 @@ pub const DEFAULT_MAX_MSG_SIZE: usize = 1 << 20;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// libqb checks the socket for a hang-up between slices of the response wait.
 const WAIT_SLICE: Duration = Duration::from_millis(200);
+/// How often a full request ring is looked at again while `send_recv` waits for room.
+const ROOM_POLL: Duration = Duration::from_millis(1);
 /// Flow-control levels `1..=FC_ENABLE_MAX` refuse a send (libqb `fc_enable_max`).
 const FC_ENABLE_MAX: i32 = 1;
 
@@ -101,6 +103,12 @@ impl Client {
     /// Sends one request and does not wait (`qb_ipcc_send`; e.g. cpg MCAST). The message
     /// must start with its header. `Err(TryAgain)` under flow control or with a full ring.
     pub fn send(&mut self, msg: &[u8]) -> Result<(), IpcError> {
+        self.send_until(msg, None)
+    }
+
+    /// Writes the chunk and announces it. With `room_deadline`, a full request ring is
+    /// waited on until then instead of failing at once.
+    fn send_until(&mut self, msg: &[u8], room_deadline: Option<Instant>) -> Result<(), IpcError> {
         if msg.len() > self.max_msg_size {
             return Err(IpcError::TooLarge {
                 len: msg.len(),
@@ -114,26 +122,57 @@ impl Client {
         if fc > 0 && fc <= FC_ENABLE_MAX {
             return Err(IpcError::TryAgain);
         }
-        match self.request.write_chunk(msg) {
-            Ok(()) => {}
-            Err(RingError::Full) => return Err(IpcError::TryAgain),
-            Err(e) => return Err(e.into()),
+        loop {
+            match self.request.write_chunk(msg) {
+                Ok(()) => break,
+                Err(RingError::Full) => match room_deadline {
+                    Some(d) if Instant::now() < d => {
+                        if self.hung_up()? {
+                            return Err(IpcError::Disconnected);
+                        }
+                        std::thread::sleep(ROOM_POLL);
+                    }
+                    _ => return Err(IpcError::TryAgain),
+                },
+                Err(e) => return Err(e.into()),
+            }
         }
-        match listener::send_notify_byte(&self.stream) {
-            Ok(true) => Ok(()),
-            // The server is not reading its socket: the chunk is in the ring but unannounced.
-            Ok(false) => Err(IpcError::TryAgain),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(IpcError::Disconnected),
-            Err(e) => Err(e.into()),
+        // The chunk is in the ring: it must be announced, or the server would pair the next
+        // notification with it. libqb retries until the byte is sent; we wait for room up to
+        // the timeout.
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match listener::send_notify_byte(&self.stream) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+                    return Err(IpcError::Disconnected)
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(IpcError::Timeout);
+            }
+            let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLOUT)];
+            match poll(
+                &mut fds,
+                PollTimeout::try_from(left.min(WAIT_SLICE)).unwrap_or(PollTimeout::MAX),
+            ) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(io::Error::from(e).into()),
+            }
         }
     }
 
     /// Sends a request and waits for its response (`qb_ipcc_sendv_recv`), at most the
-    /// configured timeout. A response that arrives after a timeout would be taken as the
+    /// configured timeout. Unlike libqb, which fails with `EAGAIN`, it also waits for room
+    /// in the request ring: a libqb server frees the previous request only after answering
+    /// it, so a large request right after a response can find the ring still occupied. A response that arrives after a timeout would be taken as the
     /// answer to the next request, as with libqb: drop the client after `Timeout`.
     pub fn send_recv(&mut self, msg: &[u8]) -> Result<Vec<u8>, IpcError> {
-        self.send(msg)?;
         let deadline = Instant::now() + self.timeout;
+        self.send_until(msg, Some(deadline))?;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if self.response.sem_timedwait(left.min(WAIT_SLICE))? {

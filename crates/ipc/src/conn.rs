@@ -45,6 +45,8 @@ pub(crate) struct Conn {
     pub phase: Phase,
     /// Events waiting for room in the event ring, oldest first.
     queue: VecDeque<Vec<u8>>,
+    /// Bytes in `queue`.
+    queued_bytes: usize,
     /// Events written to the ring whose notification byte did not fit in the socket yet.
     notify_owed: usize,
     /// Notification bytes received whose request chunk was not read yet.
@@ -63,6 +65,7 @@ impl Conn {
                 deadline,
             },
             queue: VecDeque::new(),
+            queued_bytes: 0,
             notify_owed: 0,
             requests_owed: 0,
         }
@@ -170,9 +173,14 @@ impl Conn {
         Ok(())
     }
 
-    /// Number of events waiting for room in the ring.
+    /// Events waiting for room in the ring.
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Bytes of the events waiting for room in the ring.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
     }
 
     /// True when something waits for a retry (queued events or owed notification bytes).
@@ -182,6 +190,7 @@ impl Conn {
 
     /// Appends an event behind any queued ones and delivers what fits.
     pub fn push_event(&mut self, data: Vec<u8>) -> Result<(), IpcError> {
+        self.queued_bytes += data.len();
         self.queue.push_back(data);
         self.flush()
     }
@@ -195,6 +204,7 @@ impl Conn {
         while let Some(ev) = self.queue.front() {
             match session.event.write_chunk(ev) {
                 Ok(()) => {
+                    self.queued_bytes -= ev.len();
                     self.queue.pop_front();
                     self.notify_owed += 1;
                 }
@@ -203,10 +213,14 @@ impl Conn {
             }
         }
         while self.notify_owed > 0 {
-            if !send_notify_byte(&self.stream)? {
-                break;
+            match send_notify_byte(&self.stream) {
+                Ok(true) => self.notify_owed -= 1,
+                Ok(false) => break,
+                Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+                    return Err(IpcError::Disconnected)
+                }
+                Err(e) => return Err(e.into()),
             }
-            self.notify_owed -= 1;
         }
         Ok(())
     }

@@ -44,6 +44,8 @@ pub struct ServerConfig {
     /// Events queued per connection while its event ring is full; one more and the client
     /// is disconnected.
     pub event_queue_max: usize,
+    /// The same bound in bytes (events are up to `max_msg_size` each).
+    pub event_queue_max_bytes: usize,
     /// Where the per-connection directories are created (libqb: `/dev/shm`).
     pub shm_dir: PathBuf,
     /// Live connections (handshakes included) beyond which new clients are refused with
@@ -66,6 +68,7 @@ impl Default for ServerConfig {
                 .to_vec(),
             max_msg_size: 1 << 20,
             event_queue_max: 4096,
+            event_queue_max_bytes: 64 << 20,
             shm_dir: PathBuf::from("/dev/shm"),
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(5),
@@ -272,7 +275,7 @@ impl Server {
             }
         }
         if let Err(e) = read {
-            warn!(conn = %conn_id, pid, error = %e, "IPC client sent garbage; disconnecting");
+            warn!(conn = %conn_id, pid, error = %e, "IPC client broke the protocol (garbage, or truncated its files); disconnecting");
             self.close(id);
             return;
         }
@@ -285,31 +288,15 @@ impl Server {
     }
 
     fn establish(&mut self, id: u64, client_max: usize) -> Result<(), IpcError> {
-        let conn = self.conns.get_mut(&id).ok_or(IpcError::NoSuchConnection(ConnId(id)))?;
-        let creds = peer_credentials(&conn.stream)?;
-        let service_name = &self.listeners[conn.service].name;
         let active = self
             .conns
             .values()
             .filter(|c| matches!(c.phase, Phase::Active { .. }))
             .count();
         let conn = self.conns.get_mut(&id).ok_or(IpcError::NoSuchConnection(ConnId(id)))?;
-        let refuse = if !self.access.allows(creds.uid, creds.gid) {
-            error!(
-                service = %service_name, pid = creds.pid, uid = creds.uid, gid = creds.gid,
-                "Denied IPC connection attempt from {}:{}", creds.uid, creds.gid
-            );
-            Some(libc::EACCES)
-        } else if active >= self.config.max_connections {
-            warn!(service = %service_name, pid = creds.pid, "IPC connection refused: too many connections");
-            Some(libc::EAGAIN)
-        } else if client_max > MAX_NEGOTIATED_MSG_SIZE {
-            warn!(service = %service_name, pid = creds.pid, client_max, "IPC connection refused: message size too large");
-            Some(libc::EMSGSIZE)
-        } else {
-            None
-        };
-        if let Some(errno) = refuse {
+        let creds = peer_credentials(&conn.stream)?;
+        let service_name = &self.listeners[conn.service].name;
+        if let Some(errno) = refusal(&self.access, &self.config, active, creds, client_max, service_name) {
             let _ = conn.send_handshake_response(&ConnectionResponse::refused(errno).encode()?);
             return Err(IpcError::Refused(errno));
         }
@@ -372,7 +359,7 @@ impl Server {
         };
         if let Err(e) = conn.flush() {
             let pid = conn.creds().map(|c| c.pid).unwrap_or(0);
-            warn!(conn = %conn.id, pid, error = %e, "IPC event delivery failed; disconnecting");
+            log_delivery_failure(conn.id, pid, &e);
             self.close(id);
             return;
         }
@@ -418,23 +405,25 @@ impl Server {
 
     /// Sends an event (event ring + semaphore + one notification byte). When the ring is
     /// full the event is queued and retried from [`Server::handle_timeout`]; a client whose
-    /// queue exceeds `event_queue_max` is disconnected (`Err(EventQueueOverflow)`).
+    /// queue would exceed `event_queue_max` events or `event_queue_max_bytes` is
+    /// disconnected (`Err(EventQueueOverflow)`, a warning naming its pid, `Disconnected`).
     pub fn send_event(&mut self, conn: ConnId, data: &[u8]) -> Result<(), IpcError> {
         let max = self.max_msg(conn)?;
         if data.len() > max {
             return Err(IpcError::TooLarge { len: data.len(), max });
         }
-        let bound = self.config.event_queue_max;
+        let (max_events, max_bytes) = (self.config.event_queue_max, self.config.event_queue_max_bytes);
         let c = self.active(conn)?;
-        if c.queued() >= bound {
+        let (events, bytes) = (c.queued(), c.queued_bytes());
+        if events >= max_events || bytes + data.len() > max_bytes {
             let pid = c.creds().map(|c| c.pid).unwrap_or(0);
-            warn!(conn = %conn, pid, queued = bound, "IPC client too slow reading events; disconnecting pid {pid}");
+            warn!(conn = %conn, pid, events, bytes, "IPC client too slow reading events; disconnecting pid {pid}");
             self.close(conn.0);
             return Err(IpcError::EventQueueOverflow);
         }
         if let Err(e) = c.push_event(data.to_vec()) {
             let pid = c.creds().map(|c| c.pid).unwrap_or(0);
-            warn!(conn = %conn, pid, error = %e, "IPC event delivery failed; disconnecting");
+            log_delivery_failure(conn, pid, &e);
             self.close(conn.0);
             return Err(e);
         }
@@ -514,6 +503,53 @@ impl Server {
     }
 }
 
+/// Why a client that completed its handshake is refused (`errno` for the response), if
+/// it is: corosync's uid/gid check (`cs_ipcs_connection_accept`, `-EACCES`), the
+/// connection limit (`-EAGAIN`, "try again"), an absurd buffer size (`-EMSGSIZE`).
+fn refusal(
+    access: &AccessPolicy,
+    config: &ServerConfig,
+    active: usize,
+    creds: Credentials,
+    client_max: usize,
+    service: &str,
+) -> Option<i32> {
+    let pid = creds.pid;
+    if !access.allows(creds.uid, creds.gid) {
+        error!(
+            service,
+            pid,
+            uid = creds.uid,
+            gid = creds.gid,
+            "Denied IPC connection attempt from {}:{}",
+            creds.uid,
+            creds.gid
+        );
+        Some(libc::EACCES)
+    } else if active >= config.max_connections {
+        warn!(service, pid, "IPC connection refused: too many connections");
+        Some(libc::EAGAIN)
+    } else if client_max > MAX_NEGOTIATED_MSG_SIZE {
+        warn!(
+            service,
+            pid, client_max, "IPC connection refused: message size too large"
+        );
+        Some(libc::EMSGSIZE)
+    } else {
+        None
+    }
+}
+
+/// A client that is simply gone is normal; anything else (truncated files, corrupt ring)
+/// is worth a warning.
+fn log_delivery_failure(conn: ConnId, pid: u32, e: &IpcError) {
+    if matches!(e, IpcError::Disconnected) {
+        debug!(conn = %conn, pid, "IPC client gone while sending it an event");
+    } else {
+        warn!(conn = %conn, pid, error = %e, "IPC event delivery failed; disconnecting");
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let ids: Vec<u64> = self.conns.keys().copied().collect();
@@ -538,6 +574,13 @@ mod tests {
         p.gids.insert(7);
         assert!(p.allows(5, 7));
         assert!(!p.allows(5, 6));
+    }
+
+    #[test]
+    fn server_and_client_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Server>();
+        send::<crate::Client>();
     }
 
     #[test]

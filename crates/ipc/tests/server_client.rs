@@ -128,7 +128,14 @@ fn full_event_ring_queues_and_retries_in_order() {
         assert_eq!(ev, event(i, &pattern(1000 - 24, i as u32)));
     }
     assert_eq!(c.recv_event(Some(Duration::from_millis(50))).unwrap(), None);
-    assert!(h.with(|s| s.poll_timeout().is_none()), "nothing left to retry");
+    // Once any pending retry has fired, nothing is left to retry.
+    assert!(
+        h.with(|s| {
+            s.handle_timeout(std::time::Instant::now() + Duration::from_secs(1));
+            s.poll_timeout().is_none()
+        }),
+        "nothing left to retry"
+    );
 }
 
 #[test]
@@ -201,4 +208,27 @@ fn daemon_disconnect_and_server_drop_remove_files() {
     h.stop();
     let left: Vec<_> = std::fs::read_dir(h.shm.path()).unwrap().flatten().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn queue_bound_in_bytes_disconnects_too() {
+    let h = Harness::start("bytes", |c| {
+        c.max_msg_size = 4096;
+        c.event_queue_max = 1_000_000;
+        c.event_queue_max_bytes = 10_000;
+    });
+    let _c = Client::connect_with(&h.service, 4096).unwrap();
+    let (conn, _) = h.expect_connected();
+    let mut sent = 0;
+    let err = loop {
+        match h.send_event(conn, event(sent, &[0u8; 976])) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(sent < 1000, "the byte bound never hit");
+    };
+    assert!(matches!(err, IpcError::EventQueueOverflow), "{err}");
+    // ~8 in the ring, then 10 of 1000 bytes queued: the 11th would pass 10,000 bytes.
+    assert!((10..30).contains(&sent), "{sent}");
+    h.expect_disconnected(conn);
 }

@@ -412,7 +412,7 @@ impl Node {
         let here = self.here();
         self.stamps
             .get_or_insert_with(VecDeque::new)
-            .extend(std::iter::repeat(here).take(n));
+            .extend(std::iter::repeat_n(here, n));
     }
 
     /// Like [`Node::poll_client_message`], with where the node stood when it produced

@@ -3,7 +3,7 @@
 # corosync 3.1.7 cluster (same namespaces, same configuration), outputs compared field by
 # field after normalising what differs by nature (dates, ring sequence numbers, pids).
 # Tools: corosync-cmapctl (get, set, delete, list, -t track), corosync-quorumtool -s -l,
-# corosync-cpgtool, corosync-cfgtool -s -n -a -R -L.
+# corosync-cpgtool, corosync-cfgtool -s -n -a -R -L; and SIGHUP reopens ferrosyncd's log file.
 #
 #   sudo bash crates/engine/scripts/tools-compare.sh     # exit 0 = every output matches
 #   KEEP=1 …                                             # keep the outputs
@@ -68,12 +68,19 @@ run_engine() { # run_engine ENGINE OUTDIR
   X corosync-cfgtool -a 2 > "$out/cfgtool-a"
   X corosync-cfgtool -R > "$out/cfgtool-R"; echo "rc=$?" >> "$out/cfgtool-R"
   X corosync-cfgtool -L > "$out/cfgtool-L"; echo "rc=$?" >> "$out/cfgtool-L"
+  if [ "$engine" = ferrosyncd ]; then
+    # Log rotation: move the log away, SIGHUP; the daemon lives on and writes a new file.
+    local d=$W/$engine-n1 p=${PIDS[0]}
+    mv "$d/daemon.log" "$d/daemon.log.1"; kill -HUP "$p"
+    rotated() { kill -0 "$p" && grep -q 'log files reopened' "$d/daemon.log" 2>/dev/null; }
+    if wait_for 5 rotated; then echo "SIGHUP: log reopened, daemon running"; else echo "FAIL: SIGHUP"; SIGHUP_FAIL=1; fi
+  fi
   stop_all
 }
 
 run_engine ferrosyncd "$W/ferrosyncd"
 run_engine corosync "$W/corosync"
-FAIL=0
+FAIL=${SIGHUP_FAIL:-0}
 for f in $(cd "$W/corosync" && ls | grep -v raw); do
   if diff -u "$W/corosync/$f" "$W/ferrosyncd/$f" > "$W/$f.diff"; then echo "same: $f"
   else echo "DIFFERENT: $f"; sed 's/^/    /' "$W/$f.diff"; FAIL=1; fi

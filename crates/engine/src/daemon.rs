@@ -22,7 +22,7 @@ use std::time::Duration;
 use mio::{Events, Poll, Token};
 use serde_json::json;
 use services::{Node, NodeEvent};
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR2};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 use totem::{ConfigurationKind, Destination, Event, Totem};
 use transport::{Crypto, Faults, OpenError, Udpu, UdpuConfig, RECV_BUFFER};
@@ -68,6 +68,14 @@ pub enum DaemonError {
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
     let what = what.into();
     move |source| DaemonError::Io { what, source }
+}
+
+/// Reopens the log file (after rotation), on SIGHUP or a cfg request.
+fn reopen_logs(why: &str) {
+    match crate::logfile::reopen() {
+        Ok(()) => tracing::info!(by = why, "log files reopened"),
+        Err(e) => tracing::warn!(by = why, error = %e, "cannot reopen the log file"),
+    }
 }
 
 /// Monotonic time since daemon start, as the core's [`totem::Instant`].
@@ -180,7 +188,8 @@ impl Daemon {
         } else {
             None
         };
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR2]).map_err(io_err("install signal handlers"))?;
+        let mut signals =
+            Signals::new([SIGTERM, SIGINT, SIGUSR2, SIGHUP]).map_err(io_err("install signal handlers"))?;
         poll.registry()
             .register(&mut signals, SIGNALS, mio::Interest::READABLE)
             .map_err(io_err("register signals"))?;
@@ -271,6 +280,10 @@ impl Daemon {
                 match event.token() {
                     SIGNALS => {
                         for sig in self.signals.pending() {
+                            if sig == SIGHUP {
+                                reopen_logs("SIGHUP");
+                                continue;
+                            }
                             if sig == SIGUSR2 {
                                 match crate::blackbox::recorder().dump() {
                                     Ok(path) => tracing::info!(path = %path.display(), "flight recorder dumped"),
@@ -495,7 +508,7 @@ impl Daemon {
         use services::HostAction;
         match action {
             HostAction::Shutdown { reason } => self.shutdown_requested = Some(reason),
-            HostAction::ReopenLogs => tracing::info!("reopen log files requested (logs are reopened per line)"),
+            HostAction::ReopenLogs => reopen_logs("cfg"),
             HostAction::ReloadConfig { conn } => self.reload_config(conn),
             HostAction::Disconnect { conn } => {
                 if let Some(ipc) = &mut self.ipc {

@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod ipc_host;
 pub mod loadgen;
 pub mod local_cluster;
+pub mod logfile;
 pub mod netns;
 pub mod ringid;
 pub mod status;

@@ -70,7 +70,7 @@ DESC="service synchronisation completed on ring $RING (corosync n2, n3 and ferro
 # votequorum agrees across engines: corosync counts the ferrosyncd node's vote.
 quorate3() { local q; q=$(ip netns exec fsi$1 corosync-quorumtool -s 2>/dev/null);
   echo "$q" | grep -q '^Nodes: *3$' && echo "$q" | grep -q '^Quorate: *Yes$'; }
-DESC="corosync-quorumtool -s on n2 and n3: 3 nodes, quorate"; check wait_for 10 bash -c "$(declare -f quorate3); quorate3 2 && quorate3 3"
+DESC="corosync-quorumtool -s on every node (ferrosyncd n1, corosync n2, n3): 3 nodes, quorate"; check wait_for 10 bash -c "$(declare -f quorate3); quorate3 1 && quorate3 2 && quorate3 3"
 log "corosync n2 quorum: $(ip netns exec fsi2 corosync-quorumtool -s 2>/dev/null | grep -E '^(Nodes|Quorate|Expected votes|Total votes):' | tr -s ' ' | paste -sd' ')"
 # CPG both ways with the stock libcpg: cpgbench2 (shared/bench/corosync-baseline) receives on
 # one engine's node while the other engine's node sends 100 msgs/s of 200 B for 3 s.

@@ -62,6 +62,8 @@ impl IpcHost {
             ..ServerConfig::default()
         };
         let mut server = Server::bind(config)?;
+        // Clients wait until the first synchronisation completed.
+        server.set_ready(false);
         server.register(registry, TOKEN_BASE)?;
         Ok(IpcHost {
             server,
@@ -169,6 +171,7 @@ impl IpcHost {
                 tracing::debug!(%conn, error = %e, "client message not delivered");
             }
         }
+        self.server.set_ready(node.ready());
         self.flow_control = node.flow_control();
         self.update_flow_control();
         let access = access_policy(node.icmap());

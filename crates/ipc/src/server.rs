@@ -124,6 +124,8 @@ pub struct Server {
     next_id: u64,
     events: VecDeque<ServerEvent>,
     access: AccessPolicy,
+    /// New clients are accepted (see [`Server::set_ready`]).
+    ready: bool,
     registry: Option<Registry>,
     token_base: usize,
     retry_at: Option<Instant>,
@@ -153,6 +155,7 @@ impl Server {
             next_id: 0,
             events: VecDeque::new(),
             access: AccessPolicy::default(),
+            ready: true,
             registry: None,
             token_base: 0,
             retry_at: None,
@@ -296,7 +299,15 @@ impl Server {
         let conn = self.conns.get_mut(&id).ok_or(IpcError::NoSuchConnection(ConnId(id)))?;
         let creds = peer_credentials(&conn.stream)?;
         let service_name = &self.listeners[conn.service].name;
-        if let Some(errno) = refusal(&self.access, &self.config, active, creds, client_max, service_name) {
+        if let Some(errno) = refusal(
+            &self.access,
+            &self.config,
+            self.ready,
+            active,
+            creds,
+            client_max,
+            service_name,
+        ) {
             let _ = conn.send_handshake_response(&ConnectionResponse::refused(errno).encode()?);
             return Err(IpcError::Refused(errno));
         }
@@ -455,6 +466,13 @@ impl Server {
         self.conns.get(&conn.0).map_or(0, Conn::queued)
     }
 
+    /// Whether new clients are accepted; until then their handshake gets `-EAGAIN`, which
+    /// the client libraries report as `CS_ERR_TRY_AGAIN` (corosync refuses connections
+    /// until its first synchronisation completed). On by default.
+    pub fn set_ready(&mut self, ready: bool) {
+        self.ready = ready;
+    }
+
     /// Credentials of a connected client.
     pub fn credentials(&self, conn: ConnId) -> Option<Credentials> {
         self.conns.get(&conn.0).and_then(Conn::creds)
@@ -509,13 +527,17 @@ impl Server {
 fn refusal(
     access: &AccessPolicy,
     config: &ServerConfig,
+    ready: bool,
     active: usize,
     creds: Credentials,
     client_max: usize,
     service: &str,
 ) -> Option<i32> {
     let pid = creds.pid;
-    if !access.allows(creds.uid, creds.gid) {
+    if !ready {
+        debug!(service, pid, "IPC connection refused: not ready yet");
+        Some(libc::EAGAIN)
+    } else if !access.allows(creds.uid, creds.gid) {
         error!(
             service,
             pid,

@@ -289,3 +289,18 @@ fn rust_client_killed_is_cleaned_up() {
     h.expect_disconnected(conn);
     assert!(h.conn_dirs().is_empty());
 }
+
+/// Until the daemon is ready (its first synchronisation), handshakes get `-EAGAIN`, which
+/// the corosync libraries report as CS_ERR_TRY_AGAIN; afterwards clients are admitted.
+#[test]
+fn not_ready_refuses_with_eagain_then_admits() {
+    let h = Harness::start("ready", |_| {});
+    h.with(|s| s.set_ready(false));
+    assert!(matches!(
+        Client::connect(&h.service),
+        Err(IpcError::Refused(libc::EAGAIN))
+    ));
+    h.with(|s| s.set_ready(true));
+    let _c = Client::connect(&h.service).unwrap();
+    h.expect_connected();
+}

@@ -211,6 +211,12 @@ impl Node {
         &self.stats
     }
 
+    /// The first synchronisation completed: clients may connect (corosync's
+    /// `ipc_allow_connections`).
+    pub fn ready(&self) -> bool {
+        self.ready
+    }
+
     /// Synchronisation is running: clients wait.
     pub fn sync_in_process(&self) -> bool {
         self.world.sync_in_process

@@ -100,9 +100,13 @@ struct ConformanceArgs {
     /// Directory with index.tsv, cases/ and expected/.
     #[arg(long, default_value = "../shared/scheduler-cases")]
     cases: PathBuf,
-    /// Fail if fewer cases pass than the number in this file.
+    /// Gate directory (`crates/crm/conformance`): fail, naming them, if cases
+    /// on its lists of passing summaries, graph edges or graphs no longer pass.
     #[arg(long)]
-    baseline: Option<PathBuf>,
+    gate: Option<PathBuf>,
+    /// Add the newly passing cases to the gate lists.
+    #[arg(long, requires = "gate")]
+    record: bool,
     /// Only cases whose name contains this text.
     #[arg(long)]
     filter: Option<String>,
@@ -244,20 +248,15 @@ fn run_conformance(a: ConformanceArgs) -> Result<()> {
     let report = crm::conformance::run_all(&a.cases, a.filter.as_deref(), a.jobs.max(1))
         .with_context(|| format!("cannot run cases from {}", a.cases.display()))?;
     print!("{}", report.render(a.verbose));
-    if let Some(b) = &a.baseline {
-        let text = std::fs::read_to_string(b).with_context(|| format!("cannot read baseline {}", b.display()))?;
-        let want: usize = text
-            .split_whitespace()
-            .next()
-            .and_then(|w| w.parse().ok())
-            .with_context(|| format!("baseline {} does not start with a number", b.display()))?;
-        if report.passed() < want {
-            bail!(
-                "conformance dropped below the baseline: {} passed, baseline {}",
-                report.passed(),
-                want
-            );
-        }
+    let Some(gate) = &a.gate else { return Ok(()) };
+    let outcome = crm::conformance::gate::compare_all(gate, &report)?;
+    print!("{}", outcome.new_passes());
+    let regressions = outcome.regressions();
+    if !regressions.is_empty() {
+        bail!("listed cases no longer pass:\n{regressions}");
+    }
+    if a.record {
+        crm::conformance::gate::record_new_passes(gate, &report)?;
     }
     Ok(())
 }

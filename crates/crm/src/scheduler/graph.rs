@@ -6,12 +6,32 @@ use std::fmt::Write as _;
 use super::Schedule;
 use crate::xml::escape_attr;
 
+/// The element a graph action is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// A resource agent action the controller executes (`rsc_op`).
+    RscOp,
+    /// Nothing to execute; completes when its inputs do (`pseudo_event`).
+    PseudoEvent,
+    /// A node-level action: fencing, shutdown (`crm_event`).
+    CrmEvent,
+}
+
+impl ActionKind {
+    pub fn element(self) -> &'static str {
+        match self {
+            ActionKind::RscOp => "rsc_op",
+            ActionKind::PseudoEvent => "pseudo_event",
+            ActionKind::CrmEvent => "crm_event",
+        }
+    }
+}
+
 /// One graph action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphAction {
     pub id: usize,
-    /// `rsc_op`, `pseudo_event` or `crm_event`.
-    pub kind: &'static str,
+    pub kind: ActionKind,
     pub operation: String,
     pub operation_key: String,
     pub on_node: Option<String>,
@@ -48,16 +68,27 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             continue;
         }
         let rsc = a.rsc.map(|r| c.rscs[r].id.clone());
-        let kind = if a.pseudo || (a.rsc.is_some() && a.node.is_none()) {
-            "pseudo_event"
-        } else if a.rsc.is_some() {
-            "rsc_op"
+        let node_level = a.rsc.is_none() && matches!(a.task.as_str(), "stonith" | "do_shutdown");
+        // create_graph_action: fencing is a crm_event (a pseudo_event for
+        // guest nodes), shutdown a crm_event, other pseudo-actions carry no
+        // node.
+        let kind = if node_level && !(a.pseudo && a.task == "stonith") {
+            ActionKind::CrmEvent
+        } else if a.pseudo || a.rsc.is_none() || a.node.is_none() {
+            ActionKind::PseudoEvent
         } else {
-            "crm_event"
+            ActionKind::RscOp
         };
-        let operation_key = match &rsc {
-            Some(r) => op_key(r, &a.task, a.interval_ms),
-            None => a.task.clone(),
+        let node = a.node.filter(|_| node_level || kind != ActionKind::PseudoEvent);
+        let operation_key = match (&rsc, a.task.as_str(), a.node) {
+            (Some(r), _, _) => op_key(r, &a.task, a.interval_ms),
+            (None, "stonith", Some(n)) => format!(
+                "stonith-{}-{}",
+                c.nodes[n].uname,
+                a.fence_op.as_deref().unwrap_or(&c.options.stonith_action)
+            ),
+            (None, "do_shutdown", Some(n)) => format!("do_shutdown-{}", c.nodes[n].uname),
+            _ => a.task.clone(),
         };
         let mut inputs: Vec<usize> = s
             .edges
@@ -74,8 +105,8 @@ pub fn build(s: &Schedule) -> TransitionGraph {
                 kind,
                 operation: a.task.clone(),
                 operation_key,
-                on_node: a.node.map(|n| c.nodes[n].uname.clone()),
-                on_node_uuid: a.node.map(|n| c.nodes[n].id.clone()),
+                on_node: node.map(|n| c.nodes[n].uname.clone()),
+                on_node_uuid: node.map(|n| c.nodes[n].id.clone()),
                 rsc,
                 interval_ms: a.interval_ms,
             },
@@ -144,7 +175,7 @@ impl TransitionGraph {
                 "id": s.id,
                 "action": {
                     "id": s.action.id,
-                    "kind": s.action.kind,
+                    "kind": s.action.kind.element(),
                     "operation": s.action.operation,
                     "operation_key": s.action.operation_key,
                     "on_node": s.action.on_node,
@@ -160,7 +191,7 @@ impl TransitionGraph {
 fn action_xml(a: &GraphAction) -> String {
     let mut s = format!(
         "<{} id=\"{}\" operation=\"{}\" operation_key=\"{}\"",
-        a.kind,
+        a.kind.element(),
         a.id,
         escape_attr(&a.operation),
         escape_attr(&a.operation_key)
@@ -173,4 +204,39 @@ fn action_xml(a: &GraphAction) -> String {
     }
     s.push_str("/>");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::testutil::{cib, dummy, run};
+
+    fn find<'a>(g: &'a TransitionGraph, key: &str) -> &'a GraphAction {
+        &g.synapses
+            .iter()
+            .find(|s| s.action.operation_key == key)
+            .unwrap_or_else(|| panic!("no {key} in {g:?}"))
+            .action
+    }
+
+    #[test]
+    fn group_pseudo_events_carry_no_node() {
+        let g = build(&run(&cib(
+            1,
+            &format!("<group id=\"g\">{}</group>", dummy("a")),
+            "",
+            &[],
+        )));
+        let start = find(&g, "g_start_0");
+        assert_eq!((start.kind, start.on_node.as_deref()), (ActionKind::PseudoEvent, None));
+        let a = find(&g, "a_start_0");
+        assert_eq!((a.kind, a.on_node.as_deref()), (ActionKind::RscOp, Some("n1")));
+    }
+
+    #[test]
+    fn shutdown_is_a_crm_event_keyed_by_node() {
+        let g = build(&run(&cib(2, "", "", &[(1, "shutdown", "1000")])));
+        let a = find(&g, "do_shutdown-n1");
+        assert_eq!((a.kind, a.on_node.as_deref()), (ActionKind::CrmEvent, Some("n1")));
+    }
 }

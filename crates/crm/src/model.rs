@@ -84,6 +84,18 @@ pub struct ClusterOptions {
     pub health_strategy: String,
     /// Scores for red, yellow, green and the progressive base.
     pub health_scores: (Score, Score, Score, Score),
+    /// Options the transition graph carries for the controller.
+    pub graph: GraphOptions,
+}
+
+/// Cluster options copied into the transition graph, as configured
+/// (Pacemaker's defaults when unset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphOptions {
+    pub cluster_delay: String,
+    pub stonith_timeout: String,
+    pub batch_limit: String,
+    pub migration_limit: Option<String>,
 }
 
 /// A cluster node and its state.
@@ -490,6 +502,18 @@ impl Cluster {
                 self.collect_primitives(c, out);
             }
         }
+    }
+
+    /// Pacemaker's `clone_name`: the name the resource's history was
+    /// recorded under when it differs from the resource's id (the last one
+    /// mapped, as `unpack_find_resource` overwrites it).
+    pub fn clone_name(&self, r: RscIdx) -> Option<&str> {
+        let rs = &self.rscs[r];
+        rs.history_ids
+            .iter()
+            .rev()
+            .map(|(_, id)| id.as_str())
+            .find(|id| *id != rs.id)
     }
 
     /// Whether the resource belongs to a promotable clone.

@@ -122,6 +122,12 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
             .and_then(crate::cib::parse_interval_ms)
             .map_or(0, |ms| (ms / 1000) as i64),
         default_stickiness: get("default-resource-stickiness").and_then(parse_score).unwrap_or(0),
+        graph: GraphOptions {
+            cluster_delay: get("cluster-delay").unwrap_or("60s").to_string(),
+            stonith_timeout: get("stonith-timeout").unwrap_or("60s").to_string(),
+            batch_limit: get("batch-limit").unwrap_or("0").to_string(),
+            migration_limit: get("migration-limit").map(str::to_string),
+        },
     }
 }
 

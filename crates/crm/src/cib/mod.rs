@@ -10,6 +10,7 @@ mod parse;
 use crate::score::Score;
 use crate::xml::{Element, XmlError};
 
+pub(crate) use parse::is_true;
 pub use parse::parse_interval_ms;
 
 /// Why a CIB could not be loaded.

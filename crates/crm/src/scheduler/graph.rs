@@ -3,7 +3,11 @@
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeMap;
+
+use super::graph_details::{self, Agent};
 use super::Schedule;
+use crate::model::Cluster;
 use crate::xml::escape_attr;
 
 /// The element a graph action is written as.
@@ -38,6 +42,12 @@ pub struct GraphAction {
     pub on_node_uuid: Option<String>,
     pub rsc: Option<String>,
     pub interval_ms: u64,
+    /// The resource agent (resource actions that are not pseudo-events).
+    pub agent: Option<Agent>,
+    /// Resource parameters and `CRM_meta_*` attributes.
+    pub attributes: BTreeMap<String, String>,
+    /// Ids of the nodes the action brings down.
+    pub downed: Vec<String>,
 }
 
 /// A synapse: an action and the actions it waits for.
@@ -48,8 +58,61 @@ pub struct Synapse {
     pub inputs: Vec<usize>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The graph's own attributes (`pcmk__create_graph`), from the cluster
+/// options as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphHeader {
+    pub cluster_delay: String,
+    pub stonith_timeout: String,
+    /// `INFINITY` when `start-failure-is-fatal`, else `1`.
+    pub failed_start_offset: &'static str,
+    pub batch_limit: String,
+    /// Written only when positive.
+    pub migration_limit: Option<String>,
+    pub transition_id: u64,
+}
+
+impl GraphHeader {
+    pub fn new(c: &Cluster) -> GraphHeader {
+        let o = &c.options.graph;
+        GraphHeader {
+            cluster_delay: o.cluster_delay.clone(),
+            stonith_timeout: o.stonith_timeout.clone(),
+            failed_start_offset: if c.options.start_failure_is_fatal {
+                "INFINITY"
+            } else {
+                "1"
+            },
+            batch_limit: o.batch_limit.clone(),
+            migration_limit: o
+                .migration_limit
+                .clone()
+                .filter(|v| v.trim().parse::<i64>().is_ok_and(|l| l > 0)),
+            transition_id: 0,
+        }
+    }
+
+    fn to_xml(&self) -> String {
+        let mut s = format!(
+            "<transition_graph cluster-delay=\"{}\" stonith-timeout=\"{}\" failed-stop-offset=\"INFINITY\" \
+             failed-start-offset=\"{}\" batch-limit=\"{}\" transition_id=\"{}\"",
+            escape_attr(&self.cluster_delay),
+            escape_attr(&self.stonith_timeout),
+            self.failed_start_offset,
+            escape_attr(&self.batch_limit),
+            self.transition_id
+        );
+        if let Some(l) = &self.migration_limit {
+            let _ = write!(s, " migration-limit=\"{}\"", escape_attr(l));
+        }
+        s.push('>');
+        s
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransitionGraph {
+    pub header: GraphHeader,
     pub synapses: Vec<Synapse>,
 }
 
@@ -90,6 +153,10 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             (None, "do_shutdown", Some(n)) => format!("do_shutdown-{}", c.nodes[n].uname),
             _ => a.task.clone(),
         };
+        let migrating = a.task == "stop"
+            && s.edges.iter().any(|e| {
+                e.then == a.id && s.actions[e.first].rsc == a.rsc && s.actions[e.first].task == "migrate_from"
+            });
         let mut inputs: Vec<usize> = s
             .edges
             .iter()
@@ -109,11 +176,20 @@ pub fn build(s: &Schedule) -> TransitionGraph {
                 on_node_uuid: node.map(|n| c.nodes[n].id.clone()),
                 rsc,
                 interval_ms: a.interval_ms,
+                agent: a
+                    .rsc
+                    .filter(|_| kind != ActionKind::PseudoEvent)
+                    .and_then(|r| graph_details::agent(c, r)),
+                attributes: graph_details::attributes(c, a, node.is_some()),
+                downed: node.map_or_else(Vec::new, |_| graph_details::downed(c, a, migrating)),
             },
             inputs,
         });
     }
-    TransitionGraph { synapses }
+    TransitionGraph {
+        header: GraphHeader::new(c),
+        synapses,
+    }
 }
 
 impl TransitionGraph {
@@ -141,15 +217,14 @@ impl TransitionGraph {
         done
     }
 
-    /// The graph as Pacemaker-style XML.
+    /// The graph as Pacemaker's `<transition_graph>` XML.
     pub fn to_xml(&self) -> String {
-        let mut out = String::from(
-            "<transition_graph cluster-delay=\"60s\" stonith-timeout=\"60s\" failed-stop-offset=\"INFINITY\" failed-start-offset=\"INFINITY\" transition_id=\"0\">\n",
-        );
+        let mut out = self.header.to_xml();
+        out.push('\n');
         for s in &self.synapses {
             let _ = writeln!(out, "  <synapse id=\"{}\">", s.id);
             out.push_str("    <action_set>\n");
-            let _ = writeln!(out, "      {}", action_xml(&s.action));
+            write_action(&mut out, &s.action);
             out.push_str("    </action_set>\n");
             if s.inputs.is_empty() {
                 out.push_str("    <inputs/>\n");
@@ -157,7 +232,11 @@ impl TransitionGraph {
                 out.push_str("    <inputs>\n");
                 for i in &s.inputs {
                     if let Some(src) = self.synapses.iter().find(|x| x.action.id == *i) {
-                        let _ = writeln!(out, "      <trigger>{}</trigger>", action_xml(&src.action));
+                        let _ = writeln!(
+                            out,
+                            "      <trigger>\n        {}/>\n      </trigger>",
+                            action_tag(&src.action)
+                        );
                     }
                 }
                 out.push_str("    </inputs>\n");
@@ -188,7 +267,8 @@ impl TransitionGraph {
     }
 }
 
-fn action_xml(a: &GraphAction) -> String {
+/// The opening tag of an action, without its closing `>` or `/>`.
+fn action_tag(a: &GraphAction) -> String {
     let mut s = format!(
         "<{} id=\"{}\" operation=\"{}\" operation_key=\"{}\"",
         a.kind.element(),
@@ -202,8 +282,38 @@ fn action_xml(a: &GraphAction) -> String {
     if let Some(n) = &a.on_node_uuid {
         let _ = write!(s, " on_node_uuid=\"{}\"", escape_attr(n));
     }
-    s.push_str("/>");
     s
+}
+
+fn write_attrs<'a>(out: &mut String, attrs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    for (k, v) in attrs {
+        let _ = write!(out, " {k}=\"{}\"", escape_attr(v));
+    }
+}
+
+/// An action with its agent, attributes and downed nodes.
+fn write_action(out: &mut String, a: &GraphAction) {
+    let _ = writeln!(out, "      {}>", action_tag(a));
+    if let Some(agent) = &a.agent {
+        out.push_str("        <primitive");
+        write_attrs(out, [("id", agent.id.as_str())]);
+        write_attrs(out, agent.long_id.as_deref().map(|l| ("long-id", l)));
+        write_attrs(out, [("class", agent.class.as_str())]);
+        write_attrs(out, agent.provider.as_deref().map(|p| ("provider", p)));
+        write_attrs(out, [("type", agent.ty.as_str())]);
+        out.push_str("/>\n");
+    }
+    out.push_str("        <attributes");
+    write_attrs(out, a.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    out.push_str("/>\n");
+    if !a.downed.is_empty() {
+        out.push_str("        <downed>\n");
+        for id in &a.downed {
+            let _ = writeln!(out, "          <node id=\"{}\"/>", escape_attr(id));
+        }
+        out.push_str("        </downed>\n");
+    }
+    let _ = writeln!(out, "      </{}>", a.kind.element());
 }
 
 #[cfg(test)]

@@ -278,6 +278,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    order_clone_probes(&mut s, c);
     // User orderings.
     for o in &cons.orders {
         let fa = map_first_action(c, o.first, &o.first_action);
@@ -627,6 +628,43 @@ fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
     result
 }
 
+/// The probes of resource `r`.
+fn probes_of(s: &ActionSet, r: RscIdx) -> Vec<usize> {
+    s.actions
+        .iter()
+        .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.interval_ms == 0)
+        .map(|a| a.id)
+        .collect()
+}
+
+/// An unrunnable probe keeps an inactive resource from starting (but does
+/// not stop an active one).
+fn probe_flags(s: &ActionSet, c: &Cluster, probe: usize, r: RscIdx) -> u32 {
+    if !s.actions[probe].runnable && c.rscs[r].running_on.is_empty() {
+        flags::RUNNABLE_LEFT
+    } else {
+        0
+    }
+}
+
+/// Probes of clone instances order before the start of their top-level
+/// clone (`pcmk__probe_rsc_on_node`).
+fn order_clone_probes(s: &mut ActionSet, c: &Cluster) {
+    for r in 0..c.rscs.len() {
+        let target = super::probes::probe_target(c, r);
+        if target == r || !c.rscs[r].is_primitive() {
+            continue;
+        }
+        let Some(start) = s.find(Some(target), "start", 0, None) else {
+            continue;
+        };
+        for p in probes_of(s, r) {
+            let fl = probe_flags(s, c, p, r);
+            s.order(p, start, fl);
+        }
+    }
+}
+
 fn primitive_actions(
     cib: &Cib,
     c: &mut Cluster,
@@ -661,7 +699,7 @@ fn primitive_actions(
             if c.rscs[r].allowed[n].is_none() && !c.options.symmetric {
                 continue;
             }
-            if !super::remote::probe_allowed(c, r, n) {
+            if !super::remote::probe_allowed(c, r, n) || !super::probes::instance_probed_on(c, r, n) {
                 continue;
             }
             let pending = node.pending;
@@ -875,19 +913,13 @@ fn primitive_actions(
                     }
                 }
             }
-            // Probes before the start.
-            let probes: Vec<usize> = s
-                .actions
-                .iter()
-                .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.interval_ms == 0)
-                .map(|a| a.id)
-                .collect();
-            // An unrunnable probe keeps an inactive resource from starting
-            // (but does not stop an active one).
-            let probe_flags = if current.is_empty() { flags::RUNNABLE_LEFT } else { 0 };
-            for p in probes {
-                let fl = if s.actions[p].runnable { 0 } else { probe_flags };
-                s.order(p, st, fl);
+            // Probes before the start (a clone's probes order before the
+            // clone's start instead, see `order_clone_probes`).
+            if super::probes::probe_target(c, r) == r {
+                for p in probes_of(s, r) {
+                    let fl = probe_flags(s, c, p, r);
+                    s.order(p, st, fl);
+                }
             }
             // Promotion.
             if next_role == Role::Promoted {

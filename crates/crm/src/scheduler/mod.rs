@@ -16,6 +16,7 @@ pub mod migration;
 pub mod op_meta;
 pub mod order_sets;
 pub mod placement;
+pub mod probes;
 pub mod remote;
 pub mod shutdown_lock;
 

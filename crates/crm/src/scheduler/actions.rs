@@ -198,10 +198,17 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         if !is_group(c, g) {
             continue;
         }
-        let start = s.add(Some(g), "start", 0, None, true);
-        let running = s.add(Some(g), "running", 0, None, true);
-        let stop = s.add(Some(g), "stop", 0, None, true);
-        let stopped = s.add(Some(g), "stopped", 0, None, true);
+        // A clone's pseudo-actions are required from the start when an
+        // instance starts or stops (`clone_create_pseudo_actions`); a
+        // group's only through the orderings.
+        let (starting, stopping) = match c.rscs[g].variant {
+            Variant::Clone { .. } => instances_starting_stopping(&s, c, g),
+            _ => (false, false),
+        };
+        let start = s.add(Some(g), "start", 0, None, !starting);
+        let running = s.add(Some(g), "running", 0, None, !starting);
+        let stop = s.add(Some(g), "stop", 0, None, !stopping);
+        let stopped = s.add(Some(g), "stopped", 0, None, !stopping);
         for a in [start, running, stop, stopped] {
             s.actions[a].pseudo = true;
         }
@@ -626,6 +633,23 @@ fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
         }
     }
     result
+}
+
+/// Whether any primitive of clone `g` has a required start that can run,
+/// and a required stop (`clone_update_pseudo_status`).
+fn instances_starting_stopping(s: &ActionSet, c: &Cluster, g: RscIdx) -> (bool, bool) {
+    let prims = c.primitives_of(g);
+    let required = |task: &str, must_run: bool| {
+        s.actions.iter().any(|a| {
+            a.rsc.is_some_and(|r| prims.contains(&r))
+                && a.task == task
+                && a.interval_ms == 0
+                && a.node.is_some()
+                && !a.optional
+                && (a.runnable || (a.pseudo && !must_run))
+        })
+    };
+    (required("start", true), required("stop", false))
 }
 
 /// The probes of resource `r`.

@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 
 use std::collections::BTreeMap;
 
+use super::actions::Action;
 use super::graph_details::{self, Agent};
 use super::Schedule;
-use crate::model::Cluster;
+use crate::model::{Cluster, Variant};
+use crate::score::{Score, INFINITY};
 use crate::xml::escape_attr;
 
 /// The element a graph action is written as.
@@ -38,6 +40,8 @@ pub struct GraphAction {
     pub kind: ActionKind,
     pub operation: String,
     pub operation_key: String,
+    /// The scheduler's own key when `operation_key` uses the history's name.
+    pub internal_key: Option<String>,
     pub on_node: Option<String>,
     pub on_node_uuid: Option<String>,
     pub rsc: Option<String>,
@@ -54,6 +58,8 @@ pub struct GraphAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Synapse {
     pub id: usize,
+    /// Run before other synapses when positive (`create_graph_synapse`).
+    pub priority: Score,
     pub action: GraphAction,
     pub inputs: Vec<usize>,
 }
@@ -121,6 +127,20 @@ pub fn op_key(rsc: &str, task: &str, interval_ms: u64) -> String {
     format!("{rsc}_{task}_{interval_ms}")
 }
 
+/// The larger of the resource's priority and the action's own: a clone's
+/// running, stopped, promoted and demoted pseudo-actions get INFINITY
+/// (`clone_create_pseudo_actions`, `pe__create_promotable_pseudo_ops`).
+fn synapse_priority(c: &Cluster, a: &Action) -> Score {
+    let Some(r) = a.rsc else { return 0 };
+    let completion = matches!(a.task.as_str(), "running" | "stopped" | "promoted" | "demoted");
+    let own = if completion && matches!(c.rscs[r].variant, Variant::Clone { .. }) {
+        INFINITY
+    } else {
+        0
+    };
+    own.max(c.rscs[r].priority)
+}
+
 /// Builds the graph from a schedule: only required, runnable actions.
 pub fn build(s: &Schedule) -> TransitionGraph {
     let c = &s.cluster;
@@ -143,8 +163,12 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             ActionKind::RscOp
         };
         let node = a.node.filter(|_| node_level || kind != ActionKind::PseudoEvent);
+        // A resource known by another name in its history (an anonymous
+        // clone instance) is addressed by that name (`clone_op_key`).
+        let clone_name = a.rsc.and_then(|r| c.clone_name(r));
+        let internal_key = clone_name.and(rsc.as_ref()).map(|r| op_key(r, &a.task, a.interval_ms));
         let operation_key = match (&rsc, a.task.as_str(), a.node) {
-            (Some(r), _, _) => op_key(r, &a.task, a.interval_ms),
+            (Some(r), _, _) => op_key(clone_name.unwrap_or(r), &a.task, a.interval_ms),
             (None, "stonith", Some(n)) => format!(
                 "stonith-{}-{}",
                 c.nodes[n].uname,
@@ -167,11 +191,13 @@ pub fn build(s: &Schedule) -> TransitionGraph {
         inputs.dedup();
         synapses.push(Synapse {
             id: synapses.len(),
+            priority: synapse_priority(c, a),
             action: GraphAction {
                 id: a.id,
                 kind,
                 operation: a.task.clone(),
                 operation_key,
+                internal_key,
                 on_node: node.map(|n| c.nodes[n].uname.clone()),
                 on_node_uuid: node.map(|n| c.nodes[n].id.clone()),
                 rsc,
@@ -222,7 +248,11 @@ impl TransitionGraph {
         let mut out = self.header.to_xml();
         out.push('\n');
         for s in &self.synapses {
-            let _ = writeln!(out, "  <synapse id=\"{}\">", s.id);
+            if s.priority > 0 {
+                let _ = writeln!(out, "  <synapse id=\"{}\" priority=\"{}\">", s.id, s.priority);
+            } else {
+                let _ = writeln!(out, "  <synapse id=\"{}\">", s.id);
+            }
             out.push_str("    <action_set>\n");
             write_action(&mut out, &s.action);
             out.push_str("    </action_set>\n");
@@ -276,6 +306,9 @@ fn action_tag(a: &GraphAction) -> String {
         escape_attr(&a.operation),
         escape_attr(&a.operation_key)
     );
+    if let Some(k) = &a.internal_key {
+        let _ = write!(s, " internal_operation_key=\"{}\"", escape_attr(k));
+    }
     if let Some(n) = &a.on_node {
         let _ = write!(s, " on_node=\"{}\"", escape_attr(n));
     }
@@ -319,7 +352,7 @@ fn write_action(out: &mut String, a: &GraphAction) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::testutil::{cib, dummy, run};
+    use crate::scheduler::testutil::{cib, clone, dummy, run};
 
     fn find<'a>(g: &'a TransitionGraph, key: &str) -> &'a GraphAction {
         &g.synapses
@@ -341,6 +374,24 @@ mod tests {
         assert_eq!((start.kind, start.on_node.as_deref()), (ActionKind::PseudoEvent, None));
         let a = find(&g, "a_start_0");
         assert_eq!((a.kind, a.on_node.as_deref()), (ActionKind::RscOp, Some("n1")));
+    }
+
+    #[test]
+    fn starting_clone_has_running_with_infinite_priority_and_no_stop() {
+        let g = build(&run(&cib(2, &clone("c", &dummy("d"), &[]), "", &[])));
+        let running = g
+            .synapses
+            .iter()
+            .find(|s| s.action.operation_key == "c_running_0")
+            .expect("clone running");
+        assert_eq!(running.priority, INFINITY);
+        assert!(g.synapses.iter().all(|s| s.action.operation_key != "c_stopped_0"));
+        let start = g
+            .synapses
+            .iter()
+            .find(|s| s.action.operation_key == "c_start_0")
+            .expect("start");
+        assert_eq!(start.priority, 0);
     }
 
     #[test]

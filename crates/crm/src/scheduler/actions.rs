@@ -249,7 +249,9 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
             for kst in s.of(k, "stop") {
                 s.order(stop, kst, 0);
-                if ordered_group {
+                // Groups and clones alike wait for every member's stop
+                // (`clone_internal_constraints`: instance stop → stopped).
+                if ordered_group || !is_group(c, k) {
                     s.order(kst, stopped, flags::IMPLIES_THEN);
                 }
             }

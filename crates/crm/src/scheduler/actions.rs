@@ -288,6 +288,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         }
     }
     order_clone_probes(&mut s, c);
+    order_fencing_before_parent_stops(&mut s, c, &fence_of);
     // User orderings.
     for o in &cons.orders {
         let fa = map_first_action(c, o.first, &o.first_action);
@@ -654,6 +655,25 @@ fn instances_starting_stopping(s: &ActionSet, c: &Cluster, g: RscIdx) -> (bool, 
     (required("start", true), required("stop", false))
 }
 
+/// A stop implied by fencing its node, of a resource that needs fencing
+/// (or on a guest node), also orders the fencing before the stop of the
+/// resource's top-level parent (`order_stop_vs_fencing`).
+fn order_fencing_before_parent_stops(s: &mut ActionSet, c: &Cluster, fence_of: &[Option<usize>]) {
+    let implied: Vec<(usize, RscIdx)> = s
+        .actions
+        .iter()
+        .filter(|a| a.task == "stop" && a.pseudo && a.interval_ms == 0)
+        .filter_map(|a| Some((fence_of[a.node?]?, a.rsc?, a.node?)))
+        .filter(|&(_, r, n)| c.rscs[r].requires_fencing || c.nodes[n].is_guest())
+        .map(|(f, r, _)| (f, c.top_parent(r)))
+        .collect();
+    for (f, top) in implied {
+        if let Some(parent_stop) = s.find(Some(top), "stop", 0, None) {
+            s.order(f, parent_stop, 0);
+        }
+    }
+}
+
 /// The probes of resource `r`.
 fn probes_of(s: &ActionSet, r: RscIdx) -> Vec<usize> {
     s.actions
@@ -821,11 +841,12 @@ fn primitive_actions(
                         s.actions[st].runnable = false;
                     }
                     // Only stops of resources that need fencing are ordered
-                    // after it (`rsc_stonith_ordering`); stops on a guest
-                    // always are, without being made required.
+                    // after it, and stops on a guest (`order_stop_vs_fencing`);
+                    // the top-level parent's stop follows too
+                    // (`order_fencing_before_parent_stops`).
                     if guest {
                         s.order(f, st, flags::RUNNABLE_LEFT);
-                    } else if c.rscs[r].requires_fencing || required {
+                    } else if c.rscs[r].requires_fencing {
                         s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
                     }
                 }

@@ -289,6 +289,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     }
     order_clone_probes(&mut s, c);
     order_fencing_before_parent_stops(&mut s, c, &fence_of);
+    order_starts_after_fencing(&mut s, c);
     // User orderings.
     for o in &cons.orders {
         let fa = map_first_action(c, o.first, &o.first_action);
@@ -671,6 +672,52 @@ fn order_fencing_before_parent_stops(s: &mut ActionSet, c: &Cluster, fence_of: &
         if let Some(parent_stop) = s.find(Some(top), "stop", 0, None) {
             s.order(f, parent_stop, 0);
         }
+    }
+}
+
+/// `rsc_is_known_on`: the resource's state is known on the node, or (a
+/// primitive directly in an anonymous clone) the clone's is.
+fn known_on_for_fencing(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    let rs = &c.rscs[r];
+    if rs.known_on.contains(&n) {
+        return true;
+    }
+    rs.parent.is_some_and(|p| {
+        matches!(c.rscs[p].variant, Variant::Clone { unique: false, .. })
+            && c.primitives_of(p).iter().any(|&k| c.rscs[k].known_on.contains(&n))
+    })
+}
+
+/// `order_start_vs_fencing`: the starts and promotions of a managed
+/// resource that needs fencing follow every fencing; a start that needs
+/// only quorum follows the fencing of a node where the resource may run
+/// but whose state there is unknown (it may be active there).
+fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
+    let fences: Vec<(usize, NodeIdx)> = s
+        .actions
+        .iter()
+        .filter(|a| a.rsc.is_none() && a.task == "stonith")
+        .filter_map(|a| Some((a.id, a.node?)))
+        .collect();
+    let mut edges = Vec::new();
+    for a in &s.actions {
+        let (Some(r), Some(_)) = (a.rsc, a.node) else { continue };
+        let rs = &c.rscs[r];
+        if !rs.is_primitive() || !rs.managed || a.interval_ms != 0 {
+            continue;
+        }
+        for &(f, t) in &fences {
+            match a.task.as_str() {
+                "start" | "promote" if rs.requires_fencing => edges.push((f, a.id, 0)),
+                "start" if rs.requires_quorum && rs.allowed[t].is_some() && !known_on_for_fencing(c, r, t) => {
+                    edges.push((f, a.id, flags::RUNNABLE_LEFT))
+                }
+                _ => {}
+            }
+        }
+    }
+    for (f, then, fl) in edges {
+        s.order(f, then, fl);
     }
 }
 

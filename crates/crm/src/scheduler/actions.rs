@@ -363,6 +363,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    super::probes::order_probes(&mut s, c);
     propagate(c, &mut s, &cons.colocs);
     s
 }

@@ -1,8 +1,13 @@
-//! Which clone instance is probed on a node (`clone_create_probe` and
-//! `probe_anonymous_clone` in `lib/pacemaker/pcmk_sched_clone.c`): an
+//! Probes: which clone instance is probed on a node (`clone_create_probe`
+//! and `probe_anonymous_clone` in `lib/pacemaker/pcmk_sched_clone.c`: an
 //! anonymous clone needs its state discovered once per node, so only one
-//! instance is probed there; a unique clone probes every instance.
+//! instance is probed there; a unique clone probes every instance), and the
+//! orderings after probes (`pcmk__order_probes` in
+//! `lib/pacemaker/pcmk_sched_probes.c`).
 
+use std::collections::HashSet;
+
+use super::actions::{flags, Action, ActionSet};
 use crate::model::{Cluster, NodeIdx, RscIdx, Variant};
 
 /// The top-level anonymous clone `r` belongs to, with the clone's child
@@ -69,6 +74,136 @@ pub fn probe_target(c: &Cluster, r: RscIdx) -> RscIdx {
     }
 }
 
+fn is_probe(a: &Action) -> bool {
+    a.task == "monitor" && a.interval_ms == 0 && a.node.is_some()
+}
+
+/// `probe_needed_before_action`: probes come before everything except
+/// unfencing their own node and shutting down another node.
+fn probe_needed_before(probe: &Action, then: &Action, c: &Cluster) -> bool {
+    let same_node = probe.node.is_some() && probe.node == then.node;
+    match then.task.as_str() {
+        "stonith" if then.rsc.is_none() => {
+            !(same_node && then.fence_op.as_deref().unwrap_or(&c.options.stonith_action) == "on")
+        }
+        "do_shutdown" if then.rsc.is_none() => same_node || probe.node.is_none() || then.node.is_none(),
+        _ => true,
+    }
+}
+
+/// The orderings after probes, added once every other ordering exists:
+/// restart orderings (`add_restart_orderings_for_rsc`) and "probe then X"
+/// for every "stop then X" between different resources
+/// (`add_probe_orderings_for_stops`). All are optional: they only order.
+pub fn order_probes(s: &mut ActionSet, c: &Cluster) {
+    let mut after: Vec<Vec<(usize, u32)>> = vec![Vec::new(); s.actions.len()];
+    for e in &s.edges {
+        after[e.first].push((e.then, e.flags));
+    }
+    let probes: Vec<usize> = s
+        .actions
+        .iter()
+        .filter(|a| is_probe(a) && a.rsc.is_some_and(|r| c.rscs[r].is_primitive()))
+        .map(|a| a.id)
+        .collect();
+    let mut new_edges = Vec::new();
+    for &p in &probes {
+        for &(then, _) in &after[p] {
+            let mut seen = HashSet::new();
+            restart_orderings(s, c, &after, p, then, &mut seen, &mut new_edges);
+        }
+    }
+    for e in &s.edges {
+        let (first, then) = (&s.actions[e.first], &s.actions[e.then]);
+        let Some(x) = first.rsc.filter(|_| first.task == "stop" && first.interval_ms == 0) else {
+            continue;
+        };
+        if then.rsc == Some(x) || !c.rscs[x].is_primitive() {
+            continue;
+        }
+        // Nothing inside a stopping container waits for its probes.
+        if then.rsc.is_some() && c.rscs[x].remote.container == then.rsc && then.task == "stop" {
+            continue;
+        }
+        for &p in probes.iter().filter(|&&p| s.actions[p].rsc == Some(x)) {
+            if probe_needed_before(&s.actions[p], then, c) {
+                new_edges.push((p, e.then));
+            }
+        }
+    }
+    for (p, then) in new_edges {
+        s.order(p, then, 0);
+    }
+}
+
+/// The instance of collective `clone` placed where `r` is placed
+/// (`find_compatible_child`), for interleaved clones.
+fn compatible_child(c: &Cluster, r: RscIdx, clone: RscIdx) -> Option<RscIdx> {
+    let node = assigned(c, r)?;
+    c.rscs[clone]
+        .children
+        .iter()
+        .copied()
+        .find(|&ch| assigned(c, ch) == Some(node))
+}
+
+/// `add_restart_orderings_for_probe`: a probe ordered before a start (or
+/// promote) of another primitive also orders before that primitive's real
+/// stops (or demotes), in case the start is part of a restart; the same
+/// follows every action the start implies, and a collective's actions lead
+/// on to its members' (only the compatible instance's when interleaved).
+fn restart_orderings(
+    s: &ActionSet,
+    c: &Cluster,
+    after: &[Vec<(usize, u32)>],
+    probe: usize,
+    a: usize,
+    seen: &mut HashSet<usize>,
+    out: &mut Vec<(usize, usize)>,
+) {
+    if !seen.insert(a) {
+        return;
+    }
+    let pr = s.actions[probe].rsc;
+    let act = &s.actions[a];
+    if let Some(ar) = act.rsc.filter(|&ar| c.rscs[ar].is_primitive() && Some(ar) != pr) {
+        let undo = match act.task.as_str() {
+            "start" => Some("stop"),
+            "promote" => Some("demote"),
+            _ => None,
+        };
+        if let Some(undo) = undo {
+            for t in s.of(ar, undo) {
+                if !s.actions[t].pseudo && s.actions[t].node.is_some() {
+                    out.push((probe, t));
+                }
+            }
+        }
+    }
+    let clone_rsc = act
+        .rsc
+        .filter(|&ar| matches!(c.rscs[ar].variant, Variant::Clone { .. }));
+    let interleave = clone_rsc.is_some_and(|ar| matches!(c.rscs[ar].variant, Variant::Clone { interleave: true, .. }));
+    let compatible = match (interleave, pr, clone_rsc) {
+        (true, Some(p), Some(cl)) => compatible_child(c, p, cl),
+        _ => None,
+    };
+    for &(t, fl) in &after[a] {
+        if fl & flags::IMPLIES_THEN == 0 {
+            let Some(ar) = act.rsc else { continue };
+            let Some(tr) = s.actions[t].rsc else { continue };
+            let descend = !c.rscs[ar].is_primitive()
+                && pr.and_then(|p| c.rscs[p].parent) != Some(ar)
+                && !matches!(c.rscs[tr].variant, Variant::Clone { .. })
+                && c.rscs[tr].parent == Some(ar);
+            if !descend || (interleave && compatible != Some(tr)) {
+                continue;
+            }
+        }
+        restart_orderings(s, c, after, probe, t, seen, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::scheduler::testutil::{cib, clone, dummy, run};
@@ -107,5 +242,53 @@ mod tests {
             .filter(|a| a.task == "monitor" && a.interval_ms == 0)
             .count();
         assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn a_probe_before_a_start_also_precedes_the_restart_it_implies() {
+        // B runs on n1; A is new. "A then B": A's start restarts B, and the
+        // probes of A order before B's stop as well as before A's start.
+        let op = |rsc: &str, task: &str| {
+            format!(
+                "<lrm_resource id=\"{rsc}\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                 <lrm_rsc_op id=\"{rsc}_last_0\" operation_key=\"{rsc}_{task}_0\" operation=\"{task}\" call-id=\"1\" \
+                 rc-code=\"{rc}\" op-status=\"0\" interval=\"0\" transition-key=\"1:1:0:x\" transition-magic=\"0:0;1:1:0:x\"/>\
+                 </lrm_resource>",
+                rc = if task == "start" { 0 } else { 7 }
+            )
+        };
+        let state = |id: u32, lrm: String| {
+            format!(
+                "<node_state id=\"{id}\" uname=\"n{id}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
+                 expected=\"member\"><lrm id=\"{id}\"><lrm_resources>{lrm}</lrm_resources></lrm></node_state>"
+            )
+        };
+        let xml = format!(
+            "<cib have-quorum=\"1\" execution-date=\"1000\"><configuration><crm_config><cluster_property_set id=\"o\">\
+             <nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/></cluster_property_set></crm_config>\
+             <nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/></nodes><resources>{}{}</resources>\
+             <constraints><rsc_order id=\"o\" first=\"A\" then=\"B\"/></constraints></configuration>\
+             <status>{}{}</status></cib>",
+            dummy("A"),
+            dummy("B"),
+            state(1, op("B", "start")),
+            state(2, op("B", "monitor")),
+        );
+        let s = run(&crate::cib::Cib::parse(&xml).expect("CIB"));
+        let id = |task: &str, rsc: &str, node: usize| {
+            s.actions
+                .iter()
+                .find(|a| {
+                    a.task == task
+                        && a.interval_ms == 0
+                        && a.node == Some(node)
+                        && s.cluster.rscs[a.rsc.unwrap()].id == rsc
+                })
+                .unwrap_or_else(|| panic!("no {rsc} {task} on {node}"))
+                .id
+        };
+        let (probe, b_stop) = (id("monitor", "A", 1), id("stop", "B", 0));
+        assert!(!s.actions[b_stop].optional, "B restarts");
+        assert!(s.edges.iter().any(|e| e.first == probe && e.then == b_stop));
     }
 }

@@ -229,6 +229,9 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         s.order(stop, stopped, flags::RUNNABLE_LEFT);
         s.order(stopped, start, 0);
         s.order(start, running, flags::RUNNABLE_LEFT);
+        if matches!(c.rscs[g].variant, Variant::Clone { promotable: true, .. }) {
+            super::promotable::create_pseudo_actions(&mut s, c, g);
+        }
         let kids = c.rscs[g].children.clone();
         let ordered_group = matches!(c.rscs[g].variant, Variant::Group);
         for (i, &k) in kids.iter().enumerate() {

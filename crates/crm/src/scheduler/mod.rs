@@ -17,6 +17,7 @@ pub mod op_meta;
 pub mod order_sets;
 pub mod placement;
 pub mod probes;
+pub mod promotable;
 pub mod remote;
 pub mod shutdown_lock;
 

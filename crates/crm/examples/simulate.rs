@@ -21,10 +21,8 @@ fn main() {
         }
     };
     let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
-    let mut opts = crm::Options::default();
-    if let Some(d) = value_of("-t") {
-        opts.now = crm::rules::parse_datetime(d);
-    }
+    let date = value_of("-t").and_then(|d| crm::rules::parse_datetime(d));
+    let opts = crm::Options::for_cib(&cib, date, crm::simulate::system_clock);
     let sim = crm::simulate::simulate(&cib, &opts);
     if let Some(g) = value_of("-G") {
         if let Err(e) = std::fs::write(g, sim.graph.to_xml()) {

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use crm::rules::parse_datetime;
 use crm::score;
-use crm::simulate::{inject, simulate, Injections};
+use crm::simulate::{inject, simulate, system_clock, Injections};
 use crm::{Cib, Options};
 
 #[derive(Args, Debug)]
@@ -141,14 +141,14 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
         quorum: a.quorum,
     };
     let cib = inject(&cib, &inj)?;
-    let mut opts = Options::default();
+    let mut date = None;
     if let Some(t) = &a.datetime {
-        let now = parse_datetime(t).with_context(|| format!("invalid date '{t}'"))?;
-        opts.now = Some(now);
+        date = Some(parse_datetime(t).with_context(|| format!("invalid date '{t}'"))?);
         if !a.json {
             println!("Setting effective cluster time: {t}");
         }
     }
+    let opts = Options::for_cib(&cib, date, system_clock);
     let _ = a.simulate;
     let sim = simulate(&cib, &opts);
     if let Some(path) = &a.save_graph {
@@ -317,7 +317,7 @@ fn run_fuzz(a: FuzzArgs) -> Result<()> {
         std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
         let expected = reference_output(&a.crm_simulate, &path, &[])?;
         let cib = Cib::parse(&text).with_context(|| format!("seed {seed}: generated CIB invalid"))?;
-        let got = simulate(&cib, &Options::default()).report();
+        let got = simulate(&cib, &Options::for_cib(&cib, None, system_clock)).report();
         let mut differs = Vec::new();
         for h in ["Transition Summary:", "Revised Cluster Status:"] {
             if crm::conformance::section(&expected, h) != crm::conformance::section(&got, h) {

@@ -260,15 +260,14 @@ pub fn run_case(dir: &Path, case: &Case) -> Result<Simulation, String> {
     let path = dir.join("cases").join(format!("{}.xml", case.name));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("read error: {e}"))?;
     let cib = Cib::parse(&text).map_err(|e| format!("parse error: {e}"))?;
-    let mut opts = Options::default();
+    let mut date = None;
     let mut it = case.args.iter();
     while let Some(a) = it.next() {
         if a == "-t" || a == "--set-datetime" {
-            if let Some(v) = it.next() {
-                opts.now = parse_datetime(v);
-            }
+            date = it.next().and_then(|v| parse_datetime(v));
         }
     }
+    let opts = Options::for_cib(&cib, date, crate::simulate::system_clock);
     std::panic::catch_unwind(|| simulate(&cib, &opts)).map_err(|_| "panic".to_string())
 }
 

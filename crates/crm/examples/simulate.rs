@@ -24,6 +24,9 @@ fn main() {
     let date = value_of("-t").and_then(|d| crm::rules::parse_datetime(d));
     let opts = crm::Options::for_cib(&cib, date, crm::simulate::system_clock);
     let sim = crm::simulate::simulate(&cib, &opts);
+    for w in &sim.schedule.cluster.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(g) = value_of("-G") {
         if let Err(e) = std::fs::write(g, sim.graph.to_xml()) {
             eprintln!("cannot write {g}: {e}");

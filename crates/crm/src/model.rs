@@ -403,7 +403,9 @@ pub struct Cluster {
     pub fail_counts: BTreeMap<(RscIdx, NodeIdx), Score>,
     /// Tickets: id → granted.
     pub tickets: BTreeMap<String, (bool, bool)>,
-    pub warnings: Vec<String>,
+    /// Configuration problems found while scheduling (the input is still
+    /// scheduled, as Pacemaker does, without the offending part).
+    pub warnings: Vec<Warning>,
     /// Bans found while unpacking history: (rsc, node or all nodes).
     pub history_bans: Vec<(RscIdx, Option<NodeIdx>)>,
     pub op_defaults: Vec<crate::cib::NvSet>,
@@ -520,5 +522,34 @@ impl Cluster {
     pub fn in_promotable(&self, r: RscIdx) -> bool {
         let t = self.top_parent(r);
         matches!(self.rscs[t].variant, Variant::Clone { promotable: true, .. })
+    }
+}
+
+/// A configuration problem the scheduler works around, reported to the
+/// caller instead of dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// An `rsc_location` whose `rsc-pattern` is not a valid regular
+    /// expression: the constraint applies to nothing.
+    InvalidRscPattern {
+        constraint: String,
+        pattern: String,
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::InvalidRscPattern {
+                constraint,
+                pattern,
+                reason,
+            } => write!(
+                f,
+                "rsc_location '{constraint}': rsc-pattern '{pattern}' is not a valid regular expression \
+                 (constraint ignored): {reason}"
+            ),
+        }
     }
 }

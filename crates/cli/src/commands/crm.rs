@@ -151,6 +151,9 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
     let opts = Options::for_cib(&cib, date, system_clock);
     let _ = a.simulate;
     let sim = simulate(&cib, &opts);
+    for w in &sim.schedule.cluster.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(path) = &a.save_graph {
         let body = if path.extension().is_some_and(|e| e == "json") {
             serde_json_string(&sim.graph.to_json())

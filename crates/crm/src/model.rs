@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::cib::OpDef;
+pub use crate::cib::Warning;
 use crate::score::Score;
 
 /// Index of a node in [`Cluster::nodes`].
@@ -522,34 +523,5 @@ impl Cluster {
     pub fn in_promotable(&self, r: RscIdx) -> bool {
         let t = self.top_parent(r);
         matches!(self.rscs[t].variant, Variant::Clone { promotable: true, .. })
-    }
-}
-
-/// A configuration problem the scheduler works around, reported to the
-/// caller instead of dropped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Warning {
-    /// An `rsc_location` whose `rsc-pattern` is not a valid regular
-    /// expression: the constraint applies to nothing.
-    InvalidRscPattern {
-        constraint: String,
-        pattern: String,
-        reason: String,
-    },
-}
-
-impl std::fmt::Display for Warning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Warning::InvalidRscPattern {
-                constraint,
-                pattern,
-                reason,
-            } => write!(
-                f,
-                "rsc_location '{constraint}': rsc-pattern '{pattern}' is not a valid regular expression \
-                 (constraint ignored): {reason}"
-            ),
-        }
     }
 }

@@ -146,7 +146,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         now,
         fail_counts: BTreeMap::new(),
         tickets: BTreeMap::new(),
-        warnings: Vec::new(),
+        warnings: cib.warnings.clone(),
         history_bans: Vec::new(),
         op_defaults: cib.configuration.op_defaults.clone(),
         bundles: Vec::new(),

@@ -1065,6 +1065,7 @@ fn primitive_actions(
             super::migration::create_migration_actions(s, c, r, cur, nx);
         }
     }
+    super::recurring::create_stopped_role_ops(s, c, r);
 }
 
 /// `handle_asymmetric_ordering`: a stop of a stopped resource, or an

@@ -18,6 +18,7 @@ pub mod order_sets;
 pub mod placement;
 pub mod probes;
 pub mod promotable;
+pub mod recurring;
 pub mod remote;
 pub mod shutdown_lock;
 

@@ -219,7 +219,7 @@ fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String
 /// unpacked from the CIB (resource and node indices match the schedule's).
 pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
     let mut c = base.clone();
-    let done: Vec<usize> = g.synapses.iter().map(|x| x.action.id).collect();
+    let done: Vec<usize> = g.synapses.iter().map(|x| x.action.id.0).collect();
     for &id in &done {
         let a = &s.actions[id];
         if a.rsc.is_none() {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::actions::Action;
 use super::graph_details::{self, Agent};
+use super::task::{ActionId, Task};
 use super::Schedule;
 use crate::model::{Cluster, Variant};
 use crate::score::{Score, INFINITY};
@@ -36,9 +37,9 @@ impl ActionKind {
 /// One graph action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphAction {
-    pub id: usize,
+    pub id: ActionId,
     pub kind: ActionKind,
-    pub operation: String,
+    pub task: Task,
     pub operation_key: String,
     /// The scheduler's own key when `operation_key` uses the history's name.
     pub internal_key: Option<String>,
@@ -46,6 +47,8 @@ pub struct GraphAction {
     pub on_node_uuid: Option<String>,
     pub rsc: Option<String>,
     pub interval_ms: u64,
+    /// How long the controller waits for the result (resource actions).
+    pub timeout_ms: Option<u64>,
     /// The resource agent (resource actions that are not pseudo-events).
     pub agent: Option<Agent>,
     /// Resource parameters and `CRM_meta_*` attributes.
@@ -61,7 +64,7 @@ pub struct Synapse {
     /// Run before other synapses when positive (`create_graph_synapse`).
     pub priority: Score,
     pub action: GraphAction,
-    pub inputs: Vec<usize>,
+    pub inputs: Vec<ActionId>,
 }
 
 /// The graph's own attributes (`pcmk__create_graph`), from the cluster
@@ -181,32 +184,36 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             && s.edges.iter().any(|e| {
                 e.then == a.id && s.actions[e.first].rsc == a.rsc && s.actions[e.first].task == "migrate_from"
             });
-        let mut inputs: Vec<usize> = s
+        let mut inputs: Vec<ActionId> = s
             .edges
             .iter()
             .filter(|e| e.then == a.id && included[e.first])
-            .map(|e| e.first)
+            .map(|e| ActionId(e.first))
             .collect();
         inputs.sort_unstable();
         inputs.dedup();
+        let attributes = graph_details::attributes(c, a, node.is_some());
+        // The timeout the controller is told (`CRM_meta_timeout`).
+        let timeout_ms = attributes.get("CRM_meta_timeout").and_then(|t| t.parse().ok());
         synapses.push(Synapse {
             id: synapses.len(),
             priority: synapse_priority(c, a),
             action: GraphAction {
-                id: a.id,
+                id: ActionId(a.id),
                 kind,
-                operation: a.task.clone(),
+                task: Task::from_name(&a.task),
                 operation_key,
                 internal_key,
                 on_node: node.map(|n| c.nodes[n].uname.clone()),
                 on_node_uuid: node.map(|n| c.nodes[n].id.clone()),
                 rsc,
                 interval_ms: a.interval_ms,
+                timeout_ms,
                 agent: a
                     .rsc
                     .filter(|_| kind != ActionKind::PseudoEvent)
                     .and_then(|r| graph_details::agent(c, r)),
-                attributes: graph_details::attributes(c, a, node.is_some()),
+                attributes,
                 downed: node.map_or_else(Vec::new, |_| graph_details::downed(c, a, migrating)),
             },
             inputs,
@@ -221,9 +228,9 @@ pub fn build(s: &Schedule) -> TransitionGraph {
 impl TransitionGraph {
     /// Action ids in an order that respects every input (Kahn's algorithm,
     /// ties by id).
-    pub fn execution_order(&self) -> Vec<usize> {
-        let ids: Vec<usize> = self.synapses.iter().map(|s| s.action.id).collect();
-        let mut done: Vec<usize> = Vec::new();
+    pub fn execution_order(&self) -> Vec<ActionId> {
+        let ids: Vec<ActionId> = self.synapses.iter().map(|s| s.action.id).collect();
+        let mut done: Vec<ActionId> = Vec::new();
         let mut remaining: Vec<&Synapse> = self.synapses.iter().collect();
         while !remaining.is_empty() {
             let pos = remaining
@@ -283,15 +290,16 @@ impl TransitionGraph {
             "synapses": self.synapses.iter().map(|s| serde_json::json!({
                 "id": s.id,
                 "action": {
-                    "id": s.action.id,
+                    "id": s.action.id.0,
                     "kind": s.action.kind.element(),
-                    "operation": s.action.operation,
+                    "operation": s.action.task.as_str(),
+                    "timeout_ms": s.action.timeout_ms,
                     "operation_key": s.action.operation_key,
                     "on_node": s.action.on_node,
                     "resource": s.action.rsc,
                     "interval_ms": s.action.interval_ms,
                 },
-                "inputs": s.inputs,
+                "inputs": s.inputs.iter().map(|i| i.0).collect::<Vec<_>>(),
             })).collect::<Vec<_>>()
         })
     }
@@ -303,7 +311,7 @@ fn action_tag(a: &GraphAction) -> String {
         "<{} id=\"{}\" operation=\"{}\" operation_key=\"{}\"",
         a.kind.element(),
         a.id,
-        escape_attr(&a.operation),
+        escape_attr(a.task.as_str()),
         escape_attr(&a.operation_key)
     );
     if let Some(k) = &a.internal_key {
@@ -374,6 +382,8 @@ mod tests {
         assert_eq!((start.kind, start.on_node.as_deref()), (ActionKind::PseudoEvent, None));
         let a = find(&g, "a_start_0");
         assert_eq!((a.kind, a.on_node.as_deref()), (ActionKind::RscOp, Some("n1")));
+        assert_eq!((&a.task, a.timeout_ms), (&Task::Start, Some(20_000)));
+        assert_eq!(start.task, Task::Start);
     }
 
     #[test]
@@ -399,5 +409,6 @@ mod tests {
         let g = build(&run(&cib(2, "", "", &[(1, "shutdown", "1000")])));
         let a = find(&g, "do_shutdown-n1");
         assert_eq!((a.kind, a.on_node.as_deref()), (ActionKind::CrmEvent, Some("n1")));
+        assert_eq!((&a.task, a.timeout_ms), (&Task::Shutdown, None));
     }
 }

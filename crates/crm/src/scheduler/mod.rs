@@ -21,11 +21,13 @@ pub mod promotable;
 pub mod recurring;
 pub mod remote;
 pub mod shutdown_lock;
+pub mod task;
 
 use crate::cib::Cib;
 use crate::model::Cluster;
 pub use actions::{Action, ActionSet, Edge};
 pub use graph::TransitionGraph;
+pub use task::{ActionId, Task};
 
 /// Scheduler inputs besides the CIB. The scheduler reads no clock: the
 /// caller says what time it is.

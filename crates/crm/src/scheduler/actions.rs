@@ -1028,20 +1028,24 @@ fn primitive_actions(
                     s.actions[pr].runnable = false;
                 }
             }
-            // Recurring monitors.
+            // Recurring monitors for the role the resource will have
+            // (`recurring_op_for_active`): an operation without a role is
+            // for any role but Promoted.
             let promotable = c.in_promotable(r);
+            let role_after = if promotable && next_role == Role::Started {
+                Role::Unpromoted
+            } else {
+                next_role
+            };
             let monitors: Vec<(u64, bool)> = c.rscs[r]
                 .ops
                 .iter()
                 .filter(|o| o.name == "monitor" && o.interval_ms > 0)
                 .filter(|o| o.attr("enabled").is_none_or(|v| !matches!(v, "false" | "0" | "no")))
-                .filter(|o| {
-                    let role = o.role.as_deref().and_then(Role::parse);
-                    match role {
-                        None | Some(Role::Started) => true,
-                        Some(Role::Unpromoted) => promotable,
-                        _ => false,
-                    }
+                .filter(|o| match o.role.as_deref().and_then(Role::parse) {
+                    None => role_after != Role::Promoted,
+                    Some(Role::Stopped) => false,
+                    Some(role) => role == role_after,
                 })
                 .map(|o| {
                     let active = c.rscs[r]
@@ -1056,6 +1060,17 @@ fn primitive_actions(
                 s.order(st, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
                 if !managed {
                     s.actions[m].runnable = false;
+                }
+                // After the promotion, or the demotion it outlives.
+                let role_change = if next_role == Role::Promoted {
+                    s.of(r, "promote")
+                } else if c.rscs[r].role == Role::Promoted {
+                    s.of(r, "demote")
+                } else {
+                    Vec::new()
+                };
+                for a in role_change {
+                    s.order(a, m, flags::RUNNABLE_LEFT);
                 }
             }
         }

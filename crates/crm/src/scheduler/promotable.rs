@@ -119,4 +119,25 @@ mod tests {
             "{inputs:?}"
         );
     }
+
+    #[test]
+    fn monitors_follow_the_role_each_instance_will_have() {
+        let rsc = r#"<primitive id="d" class="ocf" provider="pacemaker" type="Stateful"><operations>
+            <op id="m10" name="monitor" interval="10s"/><op id="m5" name="monitor" interval="5s" role="Promoted"/>
+            </operations></primitive>"#;
+        let s = run(&cib(
+            2,
+            &clone("c", rsc, &[("promotable", "true")]),
+            "",
+            &[(1, "master-d", "10")],
+        ));
+        let mut mons: Vec<(usize, u64)> = s
+            .actions
+            .iter()
+            .filter(|a| a.task == "monitor" && a.interval_ms > 0)
+            .map(|a| (a.node.unwrap(), a.interval_ms))
+            .collect();
+        mons.sort_unstable();
+        assert_eq!(mons, [(0, 5_000), (1, 10_000)]);
+    }
 }

@@ -55,6 +55,9 @@ pub mod flags {
     /// An unrunnable "first" turns "then" back into a real, unmigratable
     /// action (the start of an abandoned migration).
     pub const PSEUDO_LEFT: u32 = 128;
+    /// Utilization ordering (`pe_order_load`): changes no flags and reaches
+    /// the graph only between actions on the same node.
+    pub const LOAD: u32 = 512;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -293,6 +296,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     order_clone_probes(&mut s, c);
     order_fencing_before_parent_stops(&mut s, c, &fence_of);
     order_starts_after_fencing(&mut s, c);
+    super::utilization::order_load(&mut s, c);
     // User orderings.
     for o in &cons.orders {
         let fa = map_first_action(c, o.first, &o.first_action);

@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use std::collections::BTreeMap;
 
-use super::actions::Action;
+use super::actions::{flags, Action};
 use super::graph_details::{self, Agent};
 use super::task::{ActionId, Task};
+use super::utilization;
 use super::Schedule;
 use crate::model::{Cluster, Variant};
 use crate::score::{Score, INFINITY};
@@ -178,6 +179,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
                 a.fence_op.as_deref().unwrap_or(&c.options.stonith_action)
             ),
             (None, "do_shutdown", Some(n)) => format!("do_shutdown-{}", c.nodes[n].uname),
+            (None, utilization::LOAD_STOPPED, Some(n)) => format!("{}_{}", utilization::LOAD_STOPPED, c.nodes[n].uname),
             _ => a.task.clone(),
         };
         let migrating = a.task == "stop"
@@ -188,6 +190,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             .edges
             .iter()
             .filter(|e| e.then == a.id && included[e.first])
+            .filter(|e| e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, c, e))
             .map(|e| ActionId(e.first))
             .collect();
         inputs.sort_unstable();
@@ -311,7 +314,12 @@ fn action_tag(a: &GraphAction) -> String {
         "<{} id=\"{}\" operation=\"{}\" operation_key=\"{}\"",
         a.kind.element(),
         a.id,
-        escape_attr(a.task.as_str()),
+        // A node's load pseudo-action is named after the node (its key).
+        escape_attr(if a.task == Task::LoadStopped {
+            &a.operation_key
+        } else {
+            a.task.as_str()
+        }),
         escape_attr(&a.operation_key)
     );
     if let Some(k) = &a.internal_key {

@@ -22,6 +22,7 @@ pub mod recurring;
 pub mod remote;
 pub mod shutdown_lock;
 pub mod task;
+pub mod utilization;
 
 use crate::cib::Cib;
 use crate::model::Cluster;

@@ -127,12 +127,13 @@ pub fn order_probes(s: &mut ActionSet, c: &Cluster) {
         }
         for &p in probes.iter().filter(|&&p| s.actions[p].rsc == Some(x)) {
             if probe_needed_before(&s.actions[p], then, c) {
-                new_edges.push((p, e.then));
+                // Load orderings stay load orderings (`add_probe_orderings_for_stops`).
+                new_edges.push((p, e.then, e.flags & flags::LOAD));
             }
         }
     }
-    for (p, then) in new_edges {
-        s.order(p, then, 0);
+    for (p, then, fl) in new_edges {
+        s.order(p, then, fl);
     }
 }
 
@@ -159,7 +160,7 @@ fn restart_orderings(
     probe: usize,
     a: usize,
     seen: &mut HashSet<usize>,
-    out: &mut Vec<(usize, usize)>,
+    out: &mut Vec<(usize, usize, u32)>,
 ) {
     if !seen.insert(a) {
         return;
@@ -175,7 +176,7 @@ fn restart_orderings(
         if let Some(undo) = undo {
             for t in s.of(ar, undo) {
                 if !s.actions[t].pseudo && s.actions[t].node.is_some() {
-                    out.push((probe, t));
+                    out.push((probe, t, 0));
                 }
             }
         }

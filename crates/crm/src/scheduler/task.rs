@@ -36,6 +36,8 @@ pub enum Task {
     Fence,
     /// A clean shutdown of a node (`do_shutdown`).
     Shutdown,
+    /// Utilization freed on a node (`load_stopped_NODE`).
+    LoadStopped,
     /// Another agent action configured as an operation (a recurring op
     /// with an agent-specific name).
     Agent(String),
@@ -59,6 +61,7 @@ impl Task {
             Task::Demoted => "demoted",
             Task::Fence => "stonith",
             Task::Shutdown => "do_shutdown",
+            Task::LoadStopped => "load_stopped",
             Task::Agent(name) => name,
         }
     }
@@ -80,6 +83,7 @@ impl Task {
             "demoted" => Task::Demoted,
             "stonith" => Task::Fence,
             "do_shutdown" => Task::Shutdown,
+            "load_stopped" => Task::LoadStopped,
             other => Task::Agent(other.to_string()),
         }
     }
@@ -117,6 +121,7 @@ mod tests {
             "demoted",
             "stonith",
             "do_shutdown",
+            "load_stopped",
             "custom-check",
         ] {
             assert_eq!(Task::from_name(name).as_str(), name);

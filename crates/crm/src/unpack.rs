@@ -1489,7 +1489,7 @@ pub fn op_default(cib: &Cib, name: &str) -> Option<String> {
 /// `calculate_active_ops`: the indices of the last successful stop and of
 /// the last start (or, without one, the last promote/demote, else the
 /// monitor that found it running after the last stop), -1 for none.
-fn active_ops_window(ops: &[&LrmOp]) -> (i64, i64) {
+pub(crate) fn active_ops_window(ops: &[&LrmOp]) -> (i64, i64) {
     let (mut start, mut stop) = (-1i64, -1i64);
     let (mut implied_monitor, mut implied_clone) = (-1i64, -1i64);
     for (i, op) in ops.iter().enumerate() {

@@ -34,6 +34,16 @@ pub struct Action {
     /// For `requires_any` pseudo-actions: how many ONE_OR_MORE inputs must
     /// be runnable (0 = an ordinary action; 1 for clone "running").
     pub required_runnable: usize,
+    /// For a `cancel`: the recurring operation it stops.
+    pub cancels: Option<Cancelled>,
+}
+
+/// The recurring operation a `cancel` action stops: its task and the call
+/// id it was started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    pub task: String,
+    pub call_id: i64,
 }
 
 /// Ordering flags.
@@ -104,6 +114,7 @@ impl ActionSet {
             fence_op: None,
             migrate_runnable: false,
             required_runnable: 0,
+            cancels: None,
         });
         self.index.insert(key, id);
         id
@@ -510,7 +521,7 @@ fn op_params(c: &Cluster, r: RscIdx, op: &LrmOp) -> BTreeMap<String, String> {
 }
 
 /// The `lrm_resource` on node `n` whose history was mapped to `rs`.
-fn history_entry<'a>(
+pub(super) fn history_entry<'a>(
     st: &'a crate::cib::NodeState,
     rs: &crate::model::Rsc,
     n: NodeIdx,
@@ -1085,6 +1096,7 @@ fn primitive_actions(
         }
     }
     super::recurring::create_stopped_role_ops(s, c, r);
+    super::recurring::cancel_orphaned(cib, s, c, r);
 }
 
 /// `handle_asymmetric_ordering`: a stop of a stopped resource, or an

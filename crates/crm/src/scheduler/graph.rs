@@ -170,9 +170,11 @@ pub fn build(s: &Schedule) -> TransitionGraph {
         // A resource known by another name in its history (an anonymous
         // clone instance) is addressed by that name (`clone_op_key`).
         let clone_name = a.rsc.and_then(|r| c.clone_name(r));
-        let internal_key = clone_name.and(rsc.as_ref()).map(|r| op_key(r, &a.task, a.interval_ms));
+        // A cancel is keyed by the operation it cancels (`clone_op_key`).
+        let key_task = a.cancels.as_ref().map_or(a.task.as_str(), |x| x.task.as_str());
+        let internal_key = clone_name.and(rsc.as_ref()).map(|r| op_key(r, key_task, a.interval_ms));
         let operation_key = match (&rsc, a.task.as_str(), a.node) {
-            (Some(r), _, _) => op_key(clone_name.unwrap_or(r), &a.task, a.interval_ms),
+            (Some(r), _, _) => op_key(clone_name.unwrap_or(r), key_task, a.interval_ms),
             (None, "stonith", Some(n)) => format!(
                 "stonith-{}-{}",
                 c.nodes[n].uname,

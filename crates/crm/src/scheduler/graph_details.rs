@@ -222,8 +222,18 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
                 }
             }
         }
-        meta = action_meta(c, r, &a.task, a.interval_ms);
-        scheduler_meta(c, a, r, &mut meta);
+        match &a.cancels {
+            // `pcmk__new_cancel_action`, `pcmk__schedule_cancel`.
+            Some(cancelled) => {
+                meta = action_meta(c, r, &cancelled.task, a.interval_ms);
+                meta.insert("operation".into(), cancelled.task.clone());
+                meta.insert("call_id".into(), cancelled.call_id.to_string());
+            }
+            None => {
+                meta = action_meta(c, r, &a.task, a.interval_ms);
+                scheduler_meta(c, a, r, &mut meta);
+            }
+        }
     } else if a.node.is_some() {
         match a.task.as_str() {
             "stonith" => {

@@ -38,6 +38,8 @@ pub enum Task {
     Shutdown,
     /// Utilization freed on a node (`load_stopped_NODE`).
     LoadStopped,
+    /// Stopping a recurring operation (`cancel`).
+    Cancel,
     /// Another agent action configured as an operation (a recurring op
     /// with an agent-specific name).
     Agent(String),
@@ -62,6 +64,7 @@ impl Task {
             Task::Fence => "stonith",
             Task::Shutdown => "do_shutdown",
             Task::LoadStopped => "load_stopped",
+            Task::Cancel => "cancel",
             Task::Agent(name) => name,
         }
     }
@@ -84,6 +87,7 @@ impl Task {
             "stonith" => Task::Fence,
             "do_shutdown" => Task::Shutdown,
             "load_stopped" => Task::LoadStopped,
+            "cancel" => Task::Cancel,
             other => Task::Agent(other.to_string()),
         }
     }
@@ -122,6 +126,7 @@ mod tests {
             "stonith",
             "do_shutdown",
             "load_stopped",
+            "cancel",
             "custom-check",
         ] {
             assert_eq!(Task::from_name(name).as_str(), name);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::cib::{first_value, Cib, LrmOp, LrmResource, NvSet, ResourceDef, ResourceKind};
 use crate::model::*;
 use crate::rules::{eval_rule, RuleContext};
-use crate::score::{self, parse_score, Score, INFINITY};
+use crate::score::{self, lenient_score, parse_score, Score, INFINITY};
 
 mod bundle;
 mod remote;
@@ -519,7 +519,7 @@ impl RscBuild<'_> {
             variant,
             parent,
             children: Vec::new(),
-            priority: meta.get("priority").and_then(|v| parse_score(v)).unwrap_or(0),
+            priority: meta.get("priority").map_or(0, |v| lenient_score(v)),
             target_role: meta.get("target-role").and_then(|v| Role::parse(v)),
             meta,
             params,

@@ -138,9 +138,10 @@ fn nvset(e: &Element, ids: &Ids<'_>) -> Result<NvSet, CibError> {
             "nvpair" => {
                 let c = deref(c, ids)?;
                 let name = req(c, "name")?;
-                // A missing value means "unset"; keep it as empty.
-                set.pairs
-                    .push((name.to_string(), c.attr("value").unwrap_or("").to_string()));
+                // An nvpair without a value sets nothing (`populate_hash`).
+                if let Some(value) = c.attr("value") {
+                    set.pairs.push((name.to_string(), value.to_string()));
+                }
             }
             "rule" => set.rule = Some(rule(c, ids)?),
             _ => {}
@@ -718,5 +719,17 @@ mod tests {
             ]
         );
         assert_eq!(cib.warnings[0].to_string(), "ignoring node_state 'n1' without id");
+    }
+
+    #[test]
+    fn an_nvpair_without_value_sets_nothing() {
+        let xml = r#"<cib><configuration><crm_config><cluster_property_set id="o">
+            <nvpair id="a" name="empty"/><nvpair id="b" name="set" value=""/></cluster_property_set></crm_config>
+            <resources/></configuration></cib>"#;
+        let cib = Cib::parse(xml).expect("valid");
+        assert_eq!(
+            cib.configuration.crm_config[0].pairs,
+            [("set".to_string(), String::new())]
+        );
     }
 }

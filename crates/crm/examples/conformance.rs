@@ -1,12 +1,28 @@
 //! Runs the conformance harness without the CLI:
-//! `cargo run --release -p crm --example conformance -- CASES_DIR [FILTER]`.
+//! `cargo run --release -p crm --example conformance -- CASES_DIR [FILTER] [--record GATE_DIR]`.
+//! With `--record`, newly passing cases are added to the gate lists in GATE_DIR
+//! (`crates/crm/conformance`).
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let dir = args.next().unwrap_or_else(|| "../shared/scheduler-cases".into());
-    let filter = args.next();
-    match crm::conformance::run_all(std::path::Path::new(&dir), filter.as_deref(), 2) {
-        Ok(r) => print!("{}", r.render(false)),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let record = args.iter().position(|a| a == "--record").and_then(|i| args.get(i + 1));
+    let positional: Vec<&String> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| *a != "--record" && (*i == 0 || args[i - 1] != "--record"))
+        .map(|(_, a)| a)
+        .collect();
+    let dir = positional.first().map_or("../shared/scheduler-cases", |d| d.as_str());
+    let filter = positional.get(1).map(|f| f.as_str());
+    let report = match crm::conformance::run_all(std::path::Path::new(dir), filter, 2) {
+        Ok(r) => r,
         Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    print!("{}", report.render(false));
+    if let Some(gate) = record {
+        if let Err(e) = crm::conformance::gate::record_new_passes(std::path::Path::new(gate), &report) {
             eprintln!("error: {e}");
             std::process::exit(1);
         }

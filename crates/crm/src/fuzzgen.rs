@@ -199,7 +199,7 @@ mod tests {
             let text = generate(seed);
             assert_eq!(text, generate(seed));
             let cib = Cib::parse(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
-            let _ = crate::simulate::simulate(&cib, &crate::Options { now: Some(0) });
+            let _ = crate::simulate::simulate(&cib, &crate::Options::for_cib(&cib, None, || 0));
         }
     }
 

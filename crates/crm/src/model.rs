@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::cib::OpDef;
+pub use crate::cib::Warning;
 use crate::score::Score;
 
 /// Index of a node in [`Cluster::nodes`].
@@ -84,6 +85,18 @@ pub struct ClusterOptions {
     pub health_strategy: String,
     /// Scores for red, yellow, green and the progressive base.
     pub health_scores: (Score, Score, Score, Score),
+    /// Options the transition graph carries for the controller.
+    pub graph: GraphOptions,
+}
+
+/// Cluster options copied into the transition graph, as configured
+/// (Pacemaker's defaults when unset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphOptions {
+    pub cluster_delay: String,
+    pub stonith_timeout: String,
+    pub batch_limit: String,
+    pub migration_limit: Option<String>,
 }
 
 /// A cluster node and its state.
@@ -391,7 +404,9 @@ pub struct Cluster {
     pub fail_counts: BTreeMap<(RscIdx, NodeIdx), Score>,
     /// Tickets: id → granted.
     pub tickets: BTreeMap<String, (bool, bool)>,
-    pub warnings: Vec<String>,
+    /// Configuration problems found while scheduling (the input is still
+    /// scheduled, as Pacemaker does, without the offending part).
+    pub warnings: Vec<Warning>,
     /// Bans found while unpacking history: (rsc, node or all nodes).
     pub history_bans: Vec<(RscIdx, Option<NodeIdx>)>,
     pub op_defaults: Vec<crate::cib::NvSet>,
@@ -490,6 +505,18 @@ impl Cluster {
                 self.collect_primitives(c, out);
             }
         }
+    }
+
+    /// Pacemaker's `clone_name`: the name the resource's history was
+    /// recorded under when it differs from the resource's id (the last one
+    /// mapped, as `unpack_find_resource` overwrites it).
+    pub fn clone_name(&self, r: RscIdx) -> Option<&str> {
+        let rs = &self.rscs[r];
+        rs.history_ids
+            .iter()
+            .rev()
+            .map(|(_, id)| id.as_str())
+            .find(|id| *id != rs.id)
     }
 
     /// Whether the resource belongs to a promotable clone.

@@ -771,7 +771,7 @@ pub fn executed_actions(s: &Schedule, g: &TransitionGraph) -> String {
     let c = &s.cluster;
     let mut out = String::new();
     for id in g.execution_order() {
-        let a = &s.actions[id];
+        let a = &s.actions[id.0];
         match a.rsc {
             Some(r) => {
                 let rid = &c.rscs[r].id;

@@ -26,6 +26,20 @@ pub fn parse_score(s: &str) -> Option<Score> {
     Some(v.clamp(-(INFINITY as i128), INFINITY as i128) as Score)
 }
 
+/// `char2score` for values no schema checks (meta-attributes such as
+/// `priority`): a score where [`parse_score`] finds one, else the leading
+/// integer (`strtoll`: "1.0" is 1), else 0.
+pub fn lenient_score(s: &str) -> Score {
+    parse_score(s).unwrap_or_else(|| {
+        let t = s.trim();
+        let sign_len = usize::from(t.starts_with(['+', '-']));
+        let digits = t[sign_len..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(t.len(), |i| i + sign_len);
+        parse_score(&t[..digits]).unwrap_or(0)
+    })
+}
+
 /// Adds two scores: -INFINITY wins over everything, then +INFINITY,
 /// otherwise the sum is clamped.
 pub fn add(a: Score, b: Score) -> Score {
@@ -52,6 +66,14 @@ pub fn to_text(s: Score) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lenient_scores_take_the_leading_integer() {
+        assert_eq!(lenient_score("1.0"), 1);
+        assert_eq!(lenient_score("-20abc"), -20);
+        assert_eq!(lenient_score("INFINITY"), INFINITY);
+        assert_eq!(lenient_score("abc"), 0);
+    }
 
     #[test]
     fn parse() {

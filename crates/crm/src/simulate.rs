@@ -219,7 +219,7 @@ fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String
 /// unpacked from the CIB (resource and node indices match the schedule's).
 pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
     let mut c = base.clone();
-    let done: Vec<usize> = g.synapses.iter().map(|x| x.action.id).collect();
+    let done: Vec<usize> = g.synapses.iter().map(|x| x.action.id.0).collect();
     for &id in &done {
         let a = &s.actions[id];
         if a.rsc.is_none() {
@@ -343,7 +343,7 @@ pub fn simulate(cib: &Cib, opts: &Options) -> Simulation {
     let graph = scheduler::graph::build(&schedule);
     // Status is displayed from the CIB as unpacked, without anything the
     // scheduler derived (bans, tickets, fencing decisions).
-    let base = crate::unpack::unpack(cib, scheduler::effective_now(cib, opts));
+    let base = crate::unpack::unpack(cib, opts.now);
     let current_text = output::cluster_status(&base);
     let summary_text = output::transition_summary(&schedule);
     let executed_text = output::executed_actions(&schedule, &graph);
@@ -358,4 +358,12 @@ pub fn simulate(cib: &Cib, opts: &Options) -> Simulation {
         executed_text,
         revised_text,
     }
+}
+
+/// The system clock in seconds since the epoch, for tools that simulate
+/// "now" (the scheduler itself never reads a clock).
+pub fn system_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::cib::{first_value, Cib, LrmOp, LrmResource, NvSet, ResourceDef, ResourceKind};
 use crate::model::*;
 use crate::rules::{eval_rule, RuleContext};
-use crate::score::{self, parse_score, Score, INFINITY};
+use crate::score::{self, lenient_score, parse_score, Score, INFINITY};
 
 mod bundle;
 mod remote;
@@ -122,6 +122,12 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
             .and_then(crate::cib::parse_interval_ms)
             .map_or(0, |ms| (ms / 1000) as i64),
         default_stickiness: get("default-resource-stickiness").and_then(parse_score).unwrap_or(0),
+        graph: GraphOptions {
+            cluster_delay: get("cluster-delay").unwrap_or("60s").to_string(),
+            stonith_timeout: get("stonith-timeout").unwrap_or("60s").to_string(),
+            batch_limit: get("batch-limit").unwrap_or("0").to_string(),
+            migration_limit: get("migration-limit").map(str::to_string),
+        },
     }
 }
 
@@ -140,7 +146,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         now,
         fail_counts: BTreeMap::new(),
         tickets: BTreeMap::new(),
-        warnings: Vec::new(),
+        warnings: cib.warnings.clone(),
         history_bans: Vec::new(),
         op_defaults: cib.configuration.op_defaults.clone(),
         bundles: Vec::new(),
@@ -513,7 +519,7 @@ impl RscBuild<'_> {
             variant,
             parent,
             children: Vec::new(),
-            priority: meta.get("priority").and_then(|v| parse_score(v)).unwrap_or(0),
+            priority: meta.get("priority").map_or(0, |v| lenient_score(v)),
             target_role: meta.get("target-role").and_then(|v| Role::parse(v)),
             meta,
             params,
@@ -1085,35 +1091,11 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     for op in &ops {
         unpack_rsc_op(c, r, n, op, &mut role, &mut on_fail, &mut last_failure);
     }
-    // Active recurring operations (after the last start, if not stopped since).
-    let mut start_idx: Option<usize> = None;
-    let mut stop_idx: Option<usize> = None;
-    let mut implied_monitor: Option<usize> = None;
-    for (i, op) in ops.iter().enumerate() {
-        match op.operation.as_str() {
-            "stop" if op.op_status == 0 => stop_idx = Some(i),
-            "start" | "migrate_from" => start_idx = Some(i),
-            "monitor"
-                if (op.rc_code == 0 || op.rc_code == 8)
-                    && implied_monitor.map(|x| x as i64).unwrap_or(-1) <= stop_idx.map(|x| x as i64).unwrap_or(-1) =>
-            {
-                implied_monitor = Some(i)
-            }
-            "promote" | "demote" => start_idx = start_idx.or(Some(i)),
-            _ => {}
-        }
-    }
-    let start_idx = start_idx.or(implied_monitor);
-    if let Some(s) = start_idx {
-        if stop_idx.is_none_or(|st| st < s) && c.nodes[n].online {
-            for op in ops.iter().skip(s) {
-                if op.interval_ms > 0 && op.operation == "monitor" && op.op_status == 0 {
-                    c.rscs[r]
-                        .active_recurring
-                        .push((n, op.operation.clone(), op.interval_ms));
-                }
-            }
-        }
+    if c.nodes[n].online {
+        let recurring = recurring_in_history(&ops);
+        c.rscs[r]
+            .active_recurring
+            .extend(recurring.into_iter().map(|(task, i)| (n, task, i)));
     }
     process_rsc_state(c, r, n, role, on_fail);
     // `get_target_role` ignores Started and (for promotable clones) Promoted.
@@ -1502,4 +1484,87 @@ pub fn fail_count(c: &Cluster, r: RscIdx, n: NodeIdx) -> Score {
 /// The merged value of an option for op defaults (used for timeouts).
 pub fn op_default(cib: &Cib, name: &str) -> Option<String> {
     first_value(&cib.configuration.op_defaults, name).map(str::to_string)
+}
+
+/// `calculate_active_ops`: the indices of the last successful stop and of
+/// the last start (or, without one, the last promote/demote, else the
+/// monitor that found it running after the last stop), -1 for none.
+pub(crate) fn active_ops_window(ops: &[&LrmOp]) -> (i64, i64) {
+    let (mut start, mut stop) = (-1i64, -1i64);
+    let (mut implied_monitor, mut implied_clone) = (-1i64, -1i64);
+    for (i, op) in ops.iter().enumerate() {
+        let i = i as i64;
+        match op.operation.as_str() {
+            "stop" if op.op_status == 0 => stop = i,
+            "start" | "migrate_from" => start = i,
+            "monitor" if implied_monitor <= stop && matches!(op.rc_code, 0 | 8) => implied_monitor = i,
+            "promote" | "demote" => implied_clone = i,
+            _ => {}
+        }
+    }
+    if start == -1 {
+        start = if implied_clone != -1 {
+            implied_clone
+        } else {
+            implied_monitor
+        };
+    }
+    (start, stop)
+}
+
+/// `process_recurring`: the recurring operations in a node's history that
+/// count as already scheduled there (task, interval): those after the last
+/// start, or after the last stop when the resource stopped since, that are
+/// not pending.
+fn recurring_in_history(ops: &[&LrmOp]) -> Vec<(String, u64)> {
+    let (start, stop) = active_ops_window(ops);
+    ops.iter()
+        .enumerate()
+        .filter(|&(i, _)| {
+            let i = i as i64;
+            !(start < stop && i <= stop) && i >= start
+        })
+        .filter(|(_, op)| op.interval_ms > 0 && op.op_status != -1)
+        .map(|(_, op)| (op.operation.clone(), op.interval_ms))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(operation: &str, interval_ms: u64, rc_code: i32) -> LrmOp {
+        LrmOp {
+            operation: operation.into(),
+            interval_ms,
+            rc_code,
+            ..Default::default()
+        }
+    }
+
+    fn recurring(ops: &[LrmOp]) -> Vec<(String, u64)> {
+        recurring_in_history(&ops.iter().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn recurring_ops_after_the_last_start_count() {
+        let ops = [op("monitor", 5000, 0), op("start", 0, 0), op("monitor", 10000, 0)];
+        assert_eq!(recurring(&ops), [("monitor".to_string(), 10000)]);
+    }
+
+    #[test]
+    fn after_a_stop_only_later_ops_count_and_without_start_or_stop_all_do() {
+        let stopped = [
+            op("start", 0, 0),
+            op("monitor", 10000, 0),
+            op("stop", 0, 0),
+            op("monitor", 20000, 7),
+        ];
+        assert_eq!(recurring(&stopped), [("monitor".to_string(), 20000)]);
+        let never_started = [op("monitor", 0, 7), op("monitor", 20000, 7)];
+        assert_eq!(recurring(&never_started), [("monitor".to_string(), 20000)]);
+        let mut pending = op("monitor", 20000, 7);
+        pending.op_status = -1;
+        assert!(recurring(&[pending]).is_empty());
+    }
 }

@@ -1,7 +1,10 @@
-//! Runs the scheduler regression cases (../shared/scheduler-cases) and fails
-//! if fewer pass than recorded in `conformance-baseline.txt`.
+//! Runs the scheduler regression cases (../shared/scheduler-cases) and fails,
+//! naming the cases, if a case listed in `conformance/` (summaries, graph
+//! edges, graphs) no longer passes.
 
 use std::path::PathBuf;
+
+use crm::conformance::gate::compare_all;
 
 fn cases_dir() -> PathBuf {
     if let Ok(d) = std::env::var("FERROSYNC_SCHEDULER_CASES") {
@@ -11,7 +14,7 @@ fn cases_dir() -> PathBuf {
 }
 
 #[test]
-fn conformance_does_not_regress() {
+fn passing_cases_keep_passing() {
     let dir = cases_dir();
     if !dir.join("index.tsv").exists() {
         eprintln!(
@@ -20,19 +23,16 @@ fn conformance_does_not_regress() {
         );
         return;
     }
-    let baseline_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance-baseline.txt");
-    let baseline: usize = std::fs::read_to_string(&baseline_path)
-        .expect("baseline file")
-        .split_whitespace()
-        .next()
-        .and_then(|w| w.parse().ok())
-        .expect("baseline starts with a number");
+    let gate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance");
     let report = crm::conformance::run_all(&dir, None, 2).expect("cases readable");
     println!("{}", report.render(false));
-    assert!(
-        report.passed() >= baseline,
-        "conformance regressed: {} passed, baseline {}",
-        report.passed(),
-        baseline
-    );
+    let gate = compare_all(&gate_dir, &report).expect("gate lists readable");
+    let new = gate.new_passes();
+    if !new.is_empty() {
+        println!(
+            "newly passing (add them with `ferrosync crm conformance --gate crates/crm/conformance --record`):\n{new}"
+        );
+    }
+    let regressions = gate.regressions();
+    assert!(regressions.is_empty(), "listed cases no longer pass:\n{regressions}");
 }

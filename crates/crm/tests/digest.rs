@@ -28,7 +28,7 @@ fn reference_digests_match() {
 #[test]
 fn steady_state_schedules_nothing() {
     let cib = Cib::parse(SAMPLE).expect("reference CIB parses");
-    let sim = crm::simulate::simulate(&cib, &Options { now: Some(0) });
+    let sim = crm::simulate::simulate(&cib, &Options::for_cib(&cib, None, || 0));
     assert!(sim.summary_text.trim().is_empty(), "{}", sim.summary_text);
     assert!(sim.graph.synapses.is_empty(), "{:?}", sim.graph.synapses);
 }
@@ -41,7 +41,7 @@ fn node_failure_fences_and_moves() {
         ..Default::default()
     };
     let cib = crm::simulate::inject(&cib, &inj).expect("injection applies");
-    let sim = crm::simulate::simulate(&cib, &Options { now: Some(0) });
+    let sim = crm::simulate::simulate(&cib, &Options::for_cib(&cib, None, || 0));
     let lines: Vec<String> = sim
         .summary_text
         .lines()

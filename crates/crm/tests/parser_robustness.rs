@@ -9,7 +9,7 @@ const SAMPLE: &str = include_str!("data/two-node.xml");
 
 fn parse_and_schedule(text: &str) {
     if let Ok(cib) = Cib::parse(text) {
-        let _ = crm::simulate::simulate(&cib, &Options { now: Some(0) }).report();
+        let _ = crm::simulate::simulate(&cib, &Options::for_cib(&cib, None, || 0)).report();
     }
 }
 

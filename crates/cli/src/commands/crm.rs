@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use crm::rules::parse_datetime;
 use crm::score;
-use crm::simulate::{inject, simulate, Injections};
+use crm::simulate::{inject, simulate, system_clock, Injections};
 use crm::{Cib, Options};
 
 #[derive(Args, Debug)]
@@ -100,9 +100,13 @@ struct ConformanceArgs {
     /// Directory with index.tsv, cases/ and expected/.
     #[arg(long, default_value = "../shared/scheduler-cases")]
     cases: PathBuf,
-    /// Fail if fewer cases pass than the number in this file.
+    /// Gate directory (`crates/crm/conformance`): fail, naming them, if cases
+    /// on its lists of passing summaries, graph edges or graphs no longer pass.
     #[arg(long)]
-    baseline: Option<PathBuf>,
+    gate: Option<PathBuf>,
+    /// Add the newly passing cases to the gate lists.
+    #[arg(long, requires = "gate")]
+    record: bool,
     /// Only cases whose name contains this text.
     #[arg(long)]
     filter: Option<String>,
@@ -137,16 +141,19 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
         quorum: a.quorum,
     };
     let cib = inject(&cib, &inj)?;
-    let mut opts = Options::default();
+    let mut date = None;
     if let Some(t) = &a.datetime {
-        let now = parse_datetime(t).with_context(|| format!("invalid date '{t}'"))?;
-        opts.now = Some(now);
+        date = Some(parse_datetime(t).with_context(|| format!("invalid date '{t}'"))?);
         if !a.json {
             println!("Setting effective cluster time: {t}");
         }
     }
+    let opts = Options::for_cib(&cib, date, system_clock);
     let _ = a.simulate;
     let sim = simulate(&cib, &opts);
+    for w in &sim.schedule.cluster.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(path) = &a.save_graph {
         let body = if path.extension().is_some_and(|e| e == "json") {
             serde_json_string(&sim.graph.to_json())
@@ -244,20 +251,15 @@ fn run_conformance(a: ConformanceArgs) -> Result<()> {
     let report = crm::conformance::run_all(&a.cases, a.filter.as_deref(), a.jobs.max(1))
         .with_context(|| format!("cannot run cases from {}", a.cases.display()))?;
     print!("{}", report.render(a.verbose));
-    if let Some(b) = &a.baseline {
-        let text = std::fs::read_to_string(b).with_context(|| format!("cannot read baseline {}", b.display()))?;
-        let want: usize = text
-            .split_whitespace()
-            .next()
-            .and_then(|w| w.parse().ok())
-            .with_context(|| format!("baseline {} does not start with a number", b.display()))?;
-        if report.passed() < want {
-            bail!(
-                "conformance dropped below the baseline: {} passed, baseline {}",
-                report.passed(),
-                want
-            );
-        }
+    let Some(gate) = &a.gate else { return Ok(()) };
+    let outcome = crm::conformance::gate::compare_all(gate, &report)?;
+    print!("{}", outcome.new_passes());
+    let regressions = outcome.regressions();
+    if !regressions.is_empty() {
+        bail!("listed cases no longer pass:\n{regressions}");
+    }
+    if a.record {
+        crm::conformance::gate::record_new_passes(gate, &report)?;
     }
     Ok(())
 }
@@ -318,7 +320,7 @@ fn run_fuzz(a: FuzzArgs) -> Result<()> {
         std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
         let expected = reference_output(&a.crm_simulate, &path, &[])?;
         let cib = Cib::parse(&text).with_context(|| format!("seed {seed}: generated CIB invalid"))?;
-        let got = simulate(&cib, &Options::default()).report();
+        let got = simulate(&cib, &Options::for_cib(&cib, None, system_clock)).report();
         let mut differs = Vec::new();
         for h in ["Transition Summary:", "Revised Cluster Status:"] {
             if crm::conformance::section(&expected, h) != crm::conformance::section(&got, h) {

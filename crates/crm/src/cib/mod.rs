@@ -6,11 +6,14 @@
 
 pub mod digest;
 mod parse;
+mod warning;
 
 use crate::score::Score;
 use crate::xml::{Element, XmlError};
 
+pub(crate) use parse::is_true;
 pub use parse::parse_interval_ms;
+pub use warning::Warning;
 
 /// Why a CIB could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -364,6 +367,8 @@ pub struct Cib {
     pub execution_date: Option<i64>,
     pub configuration: Configuration,
     pub status: Status,
+    /// What was ignored while reading it, as Pacemaker ignores it.
+    pub warnings: Vec<Warning>,
 }
 
 impl Cib {

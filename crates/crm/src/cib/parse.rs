@@ -138,9 +138,10 @@ fn nvset(e: &Element, ids: &Ids<'_>) -> Result<NvSet, CibError> {
             "nvpair" => {
                 let c = deref(c, ids)?;
                 let name = req(c, "name")?;
-                // A missing value means "unset"; keep it as empty.
-                set.pairs
-                    .push((name.to_string(), c.attr("value").unwrap_or("").to_string()));
+                // An nvpair without a value sets nothing (`populate_hash`).
+                if let Some(value) = c.attr("value") {
+                    set.pairs.push((name.to_string(), value.to_string()));
+                }
             }
             "rule" => set.rule = Some(rule(c, ids)?),
             _ => {}
@@ -504,7 +505,22 @@ fn lrm_op(e: &Element) -> Result<LrmOp, CibError> {
     })
 }
 
-fn node_state(e: &Element, ids: &Ids<'_>) -> Result<NodeState, CibError> {
+/// A `node_state`, or `None` (with the warning) for an entry Pacemaker
+/// ignores: one without `id` or without `uname`.
+fn node_state(e: &Element, ids: &Ids<'_>, warnings: &mut Vec<Warning>) -> Result<Option<NodeState>, CibError> {
+    let (id, uname) = (e.attr("id"), e.attr("uname"));
+    let missing = match (id, uname) {
+        (None, _) => Some(("id", uname)),
+        (_, None) => Some(("uname", id)),
+        _ => None,
+    };
+    if let Some((missing, other)) = missing {
+        warnings.push(Warning::NodeStateWithout {
+            missing,
+            other: other.map(str::to_string),
+        });
+        return Ok(None);
+    }
     let mut transient = Vec::new();
     if let Some(t) = e.child("transient_attributes") {
         transient = nvsets(t, "instance_attributes", ids)?;
@@ -528,7 +544,7 @@ fn node_state(e: &Element, ids: &Ids<'_>) -> Result<NodeState, CibError> {
             });
         }
     }
-    Ok(NodeState {
+    Ok(Some(NodeState {
         id: req(e, "id")?.to_string(),
         uname: opt(e, "uname"),
         in_ccm: opt(e, "in_ccm"),
@@ -540,7 +556,7 @@ fn node_state(e: &Element, ids: &Ids<'_>) -> Result<NodeState, CibError> {
         lrm,
         has_lrm: lrm_el.is_some(),
         node_fenced: opt(e, "node_fenced"),
-    })
+    }))
 }
 
 pub(super) fn build(root: Element) -> Result<Cib, CibError> {
@@ -618,9 +634,10 @@ pub(super) fn build(root: Element) -> Result<Cib, CibError> {
         }
     }
     let mut status = Status::default();
+    let mut warnings = Vec::new();
     if let Some(st) = root.child("status") {
         for n in st.children_named("node_state") {
-            status.nodes.push(node_state(n, &ids)?);
+            status.nodes.extend(node_state(n, &ids, &mut warnings)?);
         }
         if let Some(t) = st.child("tickets") {
             for ts in t.children_named("ticket_state") {
@@ -645,6 +662,7 @@ pub(super) fn build(root: Element) -> Result<Cib, CibError> {
         execution_date,
         configuration: conf,
         status,
+        warnings,
         root,
     })
 }
@@ -678,5 +696,40 @@ mod tests {
         let xml = r#"<cib><configuration><resources><primitive id="r" class="ocf" provider="x"/></resources></configuration></cib>"#;
         let err = Cib::parse(xml).unwrap_err().to_string();
         assert!(err.contains("primitive") && err.contains("'type'"), "{err}");
+    }
+
+    #[test]
+    fn node_state_without_id_or_uname_is_ignored_with_a_warning() {
+        let xml = r#"<cib><configuration><nodes><node id="1" uname="n1"/></nodes><resources/></configuration>
+            <status><node_state uname="n1" crmd="online"/><node_state id="1" crmd="online"/>
+            <node_state id="1" uname="n1" crmd="online"/></status></cib>"#;
+        let cib = Cib::parse(xml).expect("accepted, as Pacemaker does");
+        assert_eq!(cib.status.nodes.len(), 1);
+        assert_eq!(
+            cib.warnings,
+            [
+                Warning::NodeStateWithout {
+                    missing: "id",
+                    other: Some("n1".into())
+                },
+                Warning::NodeStateWithout {
+                    missing: "uname",
+                    other: Some("1".into())
+                },
+            ]
+        );
+        assert_eq!(cib.warnings[0].to_string(), "ignoring node_state 'n1' without id");
+    }
+
+    #[test]
+    fn an_nvpair_without_value_sets_nothing() {
+        let xml = r#"<cib><configuration><crm_config><cluster_property_set id="o">
+            <nvpair id="a" name="empty"/><nvpair id="b" name="set" value=""/></cluster_property_set></crm_config>
+            <resources/></configuration></cib>"#;
+        let cib = Cib::parse(xml).expect("valid");
+        assert_eq!(
+            cib.configuration.crm_config[0].pairs,
+            [("set".to_string(), String::new())]
+        );
     }
 }

@@ -34,6 +34,16 @@ pub struct Action {
     /// For `requires_any` pseudo-actions: how many ONE_OR_MORE inputs must
     /// be runnable (0 = an ordinary action; 1 for clone "running").
     pub required_runnable: usize,
+    /// For a `cancel`: the recurring operation it stops.
+    pub cancels: Option<Cancelled>,
+}
+
+/// The recurring operation a `cancel` action stops: its task and the call
+/// id it was started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    pub task: String,
+    pub call_id: i64,
 }
 
 /// Ordering flags.
@@ -55,6 +65,9 @@ pub mod flags {
     /// An unrunnable "first" turns "then" back into a real, unmigratable
     /// action (the start of an abandoned migration).
     pub const PSEUDO_LEFT: u32 = 128;
+    /// Utilization ordering (`pe_order_load`): changes no flags and reaches
+    /// the graph only between actions on the same node.
+    pub const LOAD: u32 = 512;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +114,7 @@ impl ActionSet {
             fence_op: None,
             migrate_runnable: false,
             required_runnable: 0,
+            cancels: None,
         });
         self.index.insert(key, id);
         id
@@ -198,10 +212,17 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         if !is_group(c, g) {
             continue;
         }
-        let start = s.add(Some(g), "start", 0, None, true);
-        let running = s.add(Some(g), "running", 0, None, true);
-        let stop = s.add(Some(g), "stop", 0, None, true);
-        let stopped = s.add(Some(g), "stopped", 0, None, true);
+        // A clone's pseudo-actions are required from the start when an
+        // instance starts or stops (`clone_create_pseudo_actions`); a
+        // group's only through the orderings.
+        let (starting, stopping) = match c.rscs[g].variant {
+            Variant::Clone { .. } => instances_starting_stopping(&s, c, g),
+            _ => (false, false),
+        };
+        let start = s.add(Some(g), "start", 0, None, !starting);
+        let running = s.add(Some(g), "running", 0, None, !starting);
+        let stop = s.add(Some(g), "stop", 0, None, !stopping);
+        let stopped = s.add(Some(g), "stopped", 0, None, !stopping);
         for a in [start, running, stop, stopped] {
             s.actions[a].pseudo = true;
         }
@@ -222,6 +243,9 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         s.order(stop, stopped, flags::RUNNABLE_LEFT);
         s.order(stopped, start, 0);
         s.order(start, running, flags::RUNNABLE_LEFT);
+        if matches!(c.rscs[g].variant, Variant::Clone { promotable: true, .. }) {
+            super::promotable::create_pseudo_actions(&mut s, c, g);
+        }
         let kids = c.rscs[g].children.clone();
         let ordered_group = matches!(c.rscs[g].variant, Variant::Group);
         for (i, &k) in kids.iter().enumerate() {
@@ -242,7 +266,9 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
             for kst in s.of(k, "stop") {
                 s.order(stop, kst, 0);
-                if ordered_group {
+                // Groups and clones alike wait for every member's stop
+                // (`clone_internal_constraints`: instance stop → stopped).
+                if ordered_group || !is_group(c, k) {
                     s.order(kst, stopped, flags::IMPLIES_THEN);
                 }
             }
@@ -278,6 +304,10 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    order_clone_probes(&mut s, c);
+    order_fencing_before_parent_stops(&mut s, c, &fence_of);
+    order_starts_after_fencing(&mut s, c);
+    super::utilization::order_load(&mut s, c);
     // User orderings.
     for o in &cons.orders {
         let fa = map_first_action(c, o.first, &o.first_action);
@@ -351,6 +381,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    super::probes::order_probes(&mut s, c);
     propagate(c, &mut s, &cons.colocs);
     s
 }
@@ -490,7 +521,7 @@ fn op_params(c: &Cluster, r: RscIdx, op: &LrmOp) -> BTreeMap<String, String> {
 }
 
 /// The `lrm_resource` on node `n` whose history was mapped to `rs`.
-fn history_entry<'a>(
+pub(super) fn history_entry<'a>(
     st: &'a crate::cib::NodeState,
     rs: &crate::model::Rsc,
     n: NodeIdx,
@@ -627,6 +658,125 @@ fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
     result
 }
 
+/// Whether any primitive of clone `g` has a required start that can run,
+/// and a required stop (`clone_update_pseudo_status`).
+fn instances_starting_stopping(s: &ActionSet, c: &Cluster, g: RscIdx) -> (bool, bool) {
+    let prims = c.primitives_of(g);
+    let required = |task: &str, must_run: bool| {
+        s.actions.iter().any(|a| {
+            a.rsc.is_some_and(|r| prims.contains(&r))
+                && a.task == task
+                && a.interval_ms == 0
+                && a.node.is_some()
+                && !a.optional
+                && (a.runnable || (a.pseudo && !must_run))
+        })
+    };
+    (required("start", true), required("stop", false))
+}
+
+/// A stop implied by fencing its node, of a resource that needs fencing
+/// (or on a guest node), also orders the fencing before the stop of the
+/// resource's top-level parent (`order_stop_vs_fencing`).
+fn order_fencing_before_parent_stops(s: &mut ActionSet, c: &Cluster, fence_of: &[Option<usize>]) {
+    let implied: Vec<(usize, RscIdx)> = s
+        .actions
+        .iter()
+        .filter(|a| a.task == "stop" && a.pseudo && a.interval_ms == 0)
+        .filter_map(|a| Some((fence_of[a.node?]?, a.rsc?, a.node?)))
+        .filter(|&(_, r, n)| c.rscs[r].requires_fencing || c.nodes[n].is_guest())
+        .map(|(f, r, _)| (f, c.top_parent(r)))
+        .collect();
+    for (f, top) in implied {
+        if let Some(parent_stop) = s.find(Some(top), "stop", 0, None) {
+            s.order(f, parent_stop, 0);
+        }
+    }
+}
+
+/// `rsc_is_known_on`: the resource's state is known on the node, or (a
+/// primitive directly in an anonymous clone) the clone's is.
+fn known_on_for_fencing(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    let rs = &c.rscs[r];
+    if rs.known_on.contains(&n) {
+        return true;
+    }
+    rs.parent.is_some_and(|p| {
+        matches!(c.rscs[p].variant, Variant::Clone { unique: false, .. })
+            && c.primitives_of(p).iter().any(|&k| c.rscs[k].known_on.contains(&n))
+    })
+}
+
+/// `order_start_vs_fencing`: the starts and promotions of a managed
+/// resource that needs fencing follow every fencing; a start that needs
+/// only quorum follows the fencing of a node where the resource may run
+/// but whose state there is unknown (it may be active there).
+fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
+    let fences: Vec<(usize, NodeIdx)> = s
+        .actions
+        .iter()
+        .filter(|a| a.rsc.is_none() && a.task == "stonith")
+        .filter_map(|a| Some((a.id, a.node?)))
+        .collect();
+    let mut edges = Vec::new();
+    for a in &s.actions {
+        let (Some(r), Some(_)) = (a.rsc, a.node) else { continue };
+        let rs = &c.rscs[r];
+        if !rs.is_primitive() || !rs.managed || a.interval_ms != 0 {
+            continue;
+        }
+        for &(f, t) in &fences {
+            match a.task.as_str() {
+                "start" | "promote" if rs.requires_fencing => edges.push((f, a.id, 0)),
+                "start" if rs.requires_quorum && rs.allowed[t].is_some() && !known_on_for_fencing(c, r, t) => {
+                    edges.push((f, a.id, flags::RUNNABLE_LEFT))
+                }
+                _ => {}
+            }
+        }
+    }
+    for (f, then, fl) in edges {
+        s.order(f, then, fl);
+    }
+}
+
+/// The probes of resource `r`.
+fn probes_of(s: &ActionSet, r: RscIdx) -> Vec<usize> {
+    s.actions
+        .iter()
+        .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.interval_ms == 0)
+        .map(|a| a.id)
+        .collect()
+}
+
+/// An unrunnable probe keeps an inactive resource from starting (but does
+/// not stop an active one).
+fn probe_flags(s: &ActionSet, c: &Cluster, probe: usize, r: RscIdx) -> u32 {
+    if !s.actions[probe].runnable && c.rscs[r].running_on.is_empty() {
+        flags::RUNNABLE_LEFT
+    } else {
+        0
+    }
+}
+
+/// Probes of clone instances order before the start of their top-level
+/// clone (`pcmk__probe_rsc_on_node`).
+fn order_clone_probes(s: &mut ActionSet, c: &Cluster) {
+    for r in 0..c.rscs.len() {
+        let target = super::probes::probe_target(c, r);
+        if target == r || !c.rscs[r].is_primitive() {
+            continue;
+        }
+        let Some(start) = s.find(Some(target), "start", 0, None) else {
+            continue;
+        };
+        for p in probes_of(s, r) {
+            let fl = probe_flags(s, c, p, r);
+            s.order(p, start, fl);
+        }
+    }
+}
+
 fn primitive_actions(
     cib: &Cib,
     c: &mut Cluster,
@@ -661,7 +811,7 @@ fn primitive_actions(
             if c.rscs[r].allowed[n].is_none() && !c.options.symmetric {
                 continue;
             }
-            if !super::remote::probe_allowed(c, r, n) {
+            if !super::remote::probe_allowed(c, r, n) || !super::probes::instance_probed_on(c, r, n) {
                 continue;
             }
             let pending = node.pending;
@@ -757,11 +907,12 @@ fn primitive_actions(
                         s.actions[st].runnable = false;
                     }
                     // Only stops of resources that need fencing are ordered
-                    // after it (`rsc_stonith_ordering`); stops on a guest
-                    // always are, without being made required.
+                    // after it, and stops on a guest (`order_stop_vs_fencing`);
+                    // the top-level parent's stop follows too
+                    // (`order_fencing_before_parent_stops`).
                     if guest {
                         s.order(f, st, flags::RUNNABLE_LEFT);
-                    } else if c.rscs[r].requires_fencing || required {
+                    } else if c.rscs[r].requires_fencing {
                         s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
                     }
                 }
@@ -875,19 +1026,13 @@ fn primitive_actions(
                     }
                 }
             }
-            // Probes before the start.
-            let probes: Vec<usize> = s
-                .actions
-                .iter()
-                .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.interval_ms == 0)
-                .map(|a| a.id)
-                .collect();
-            // An unrunnable probe keeps an inactive resource from starting
-            // (but does not stop an active one).
-            let probe_flags = if current.is_empty() { flags::RUNNABLE_LEFT } else { 0 };
-            for p in probes {
-                let fl = if s.actions[p].runnable { 0 } else { probe_flags };
-                s.order(p, st, fl);
+            // Probes before the start (a clone's probes order before the
+            // clone's start instead, see `order_clone_probes`).
+            if super::probes::probe_target(c, r) == r {
+                for p in probes_of(s, r) {
+                    let fl = probe_flags(s, c, p, r);
+                    s.order(p, st, fl);
+                }
             }
             // Promotion.
             if next_role == Role::Promoted {
@@ -898,20 +1043,24 @@ fn primitive_actions(
                     s.actions[pr].runnable = false;
                 }
             }
-            // Recurring monitors.
+            // Recurring monitors for the role the resource will have
+            // (`recurring_op_for_active`): an operation without a role is
+            // for any role but Promoted.
             let promotable = c.in_promotable(r);
+            let role_after = if promotable && next_role == Role::Started {
+                Role::Unpromoted
+            } else {
+                next_role
+            };
             let monitors: Vec<(u64, bool)> = c.rscs[r]
                 .ops
                 .iter()
                 .filter(|o| o.name == "monitor" && o.interval_ms > 0)
                 .filter(|o| o.attr("enabled").is_none_or(|v| !matches!(v, "false" | "0" | "no")))
-                .filter(|o| {
-                    let role = o.role.as_deref().and_then(Role::parse);
-                    match role {
-                        None | Some(Role::Started) => true,
-                        Some(Role::Unpromoted) => promotable,
-                        _ => false,
-                    }
+                .filter(|o| match o.role.as_deref().and_then(Role::parse) {
+                    None => role_after != Role::Promoted,
+                    Some(Role::Stopped) => false,
+                    Some(role) => role == role_after,
                 })
                 .map(|o| {
                     let active = c.rscs[r]
@@ -927,6 +1076,17 @@ fn primitive_actions(
                 if !managed {
                     s.actions[m].runnable = false;
                 }
+                // After the promotion, or the demotion it outlives.
+                let role_change = if next_role == Role::Promoted {
+                    s.of(r, "promote")
+                } else if c.rscs[r].role == Role::Promoted {
+                    s.of(r, "demote")
+                } else {
+                    Vec::new()
+                };
+                for a in role_change {
+                    s.order(a, m, flags::RUNNABLE_LEFT);
+                }
             }
         }
     }
@@ -935,6 +1095,8 @@ fn primitive_actions(
             super::migration::create_migration_actions(s, c, r, cur, nx);
         }
     }
+    super::recurring::create_stopped_role_ops(s, c, r);
+    super::recurring::cancel_orphaned(cib, s, c, r);
 }
 
 /// `handle_asymmetric_ordering`: a stop of a stopped resource, or an

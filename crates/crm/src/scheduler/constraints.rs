@@ -2,7 +2,7 @@
 //! node tables, colocations and orderings with resource indices.
 
 use crate::cib::{Cib, Constraint, OrderKind};
-use crate::model::{Cluster, Discover, NodeIdx, Role, RscIdx, Variant};
+use crate::model::{Cluster, Discover, NodeIdx, Role, RscIdx, Variant, Warning};
 use crate::rules::{eval_rule, RuleContext};
 use crate::score::{self, parse_score, Score, INFINITY};
 
@@ -193,7 +193,14 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                     }
                 }
                 if let Some(p) = &l.rsc_pattern {
-                    rscs.extend(c.top.iter().copied().filter(|&r| rsc_pattern_match(p, &c.rscs[r].id)));
+                    match RscPattern::parse(p) {
+                        Ok(pattern) => rscs.extend(c.top.iter().copied().filter(|&r| pattern.matches(&c.rscs[r].id))),
+                        Err(e) => c.warnings.push(Warning::InvalidRscPattern {
+                            constraint: l.id.clone(),
+                            pattern: p.clone(),
+                            reason: e.to_string(),
+                        }),
+                    }
                 }
                 let role = role_of(&l.role);
                 let role_specific = role == Role::Promoted || role == Role::Unpromoted;
@@ -350,31 +357,63 @@ fn minimum_first_instances(c: &Cluster, first: RscIdx, require_all: Option<bool>
     usize::from(require_all == Some(false))
 }
 
-/// Whether a resource id matches an `rsc-pattern`: a POSIX extended
-/// regular expression, inverted by a leading "!". An invalid pattern
-/// matches nothing.
-pub fn rsc_pattern_match(pattern: &str, id: &str) -> bool {
-    let (pattern, invert) = match pattern.strip_prefix('!') {
-        Some(p) => (p, true),
-        None => (pattern, false),
-    };
-    match regex::Regex::new(pattern) {
-        Ok(re) => re.is_match(id) != invert,
-        Err(_) => false,
+/// An `rsc-pattern`: a POSIX extended regular expression, inverted by a
+/// leading "!".
+pub struct RscPattern {
+    re: regex::Regex,
+    invert: bool,
+}
+
+impl RscPattern {
+    pub fn parse(pattern: &str) -> Result<RscPattern, regex::Error> {
+        let (pattern, invert) = match pattern.strip_prefix('!') {
+            Some(p) => (p, true),
+            None => (pattern, false),
+        };
+        Ok(RscPattern {
+            re: regex::Regex::new(pattern)?,
+            invert,
+        })
+    }
+
+    /// Whether a resource id matches.
+    pub fn matches(&self, id: &str) -> bool {
+        self.re.is_match(id) != self.invert
     }
 }
 
 #[cfg(test)]
 mod pattern_tests {
-    use super::rsc_pattern_match;
+    use super::RscPattern;
+    use crate::model::Warning;
+    use crate::scheduler::testutil::{cib, dummy, run};
+
+    fn matches(pattern: &str, id: &str) -> bool {
+        RscPattern::parse(pattern).expect("valid pattern").matches(id)
+    }
 
     #[test]
     fn regex_patterns_and_inversion() {
-        assert!(rsc_pattern_match("^rsc[0-9]$", "rsc1"));
-        assert!(!rsc_pattern_match("^rsc[0-9]$", "rsc10"));
-        assert!(rsc_pattern_match("meta-", "meta-rsc"));
-        assert!(rsc_pattern_match("!rsc", "invert-match"));
-        assert!(!rsc_pattern_match("!rsc3.*", "rsc3a"));
-        assert!(!rsc_pattern_match("(", "anything"));
+        assert!(matches("^rsc[0-9]$", "rsc1"));
+        assert!(!matches("^rsc[0-9]$", "rsc10"));
+        assert!(matches("meta-", "meta-rsc"));
+        assert!(matches("!rsc", "invert-match"));
+        assert!(!matches("!rsc3.*", "rsc3a"));
+        assert!(RscPattern::parse("(").is_err());
+    }
+
+    #[test]
+    fn an_invalid_pattern_is_reported_not_dropped() {
+        let s = run(&cib(
+            1,
+            &dummy("r"),
+            r#"<rsc_location id="bad" rsc-pattern="(" node="n1" score="10"/>"#,
+            &[],
+        ));
+        assert!(matches!(
+            s.cluster.warnings.as_slice(),
+            [Warning::InvalidRscPattern { constraint, pattern, .. }] if constraint == "bad" && pattern == "("
+        ));
+        assert!(s.cluster.warnings[0].to_string().contains("bad"));
     }
 }

@@ -61,14 +61,14 @@ mod tests {
     #[test]
     fn changed_parameters_clear_the_fail_count() {
         let c = cib("0123456789abcdef0123456789abcdef");
-        let s = crate::scheduler::run(&c, &Default::default());
+        let s = crate::scheduler::testutil::run(&c);
         assert_eq!(s.cluster.failcount_clears, vec![(0, 0)]);
         assert_eq!(s.cluster.rscs[0].assigned, Some(0));
     }
 
     #[test]
     fn unchanged_parameters_keep_the_ban() {
-        let probe = crate::scheduler::run(&cib("x"), &Default::default());
+        let probe = crate::scheduler::testutil::run(&cib("x"));
         let op = crate::cib::LrmOp {
             id: "r_start_0".into(),
             operation: "start".into(),
@@ -76,7 +76,7 @@ mod tests {
             ..Default::default()
         };
         let digest = crate::scheduler::actions::expected_digest(&probe.cluster, 0, &op);
-        let s = crate::scheduler::run(&cib(&digest), &Default::default());
+        let s = crate::scheduler::testutil::run(&cib(&digest));
         assert!(s.cluster.failcount_clears.is_empty());
         assert_eq!(s.cluster.rscs[0].assigned, None);
     }

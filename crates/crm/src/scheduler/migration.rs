@@ -130,7 +130,7 @@ mod tests {
     }
 
     fn scheduled(allow: &str) -> Vec<(String, String, bool)> {
-        let s = crate::scheduler::run(&cib(allow), &Default::default());
+        let s = crate::scheduler::testutil::run(&cib(allow));
         s.actions
             .iter()
             .filter(|a| !a.optional && a.runnable && a.rsc.is_some() && a.interval_ms == 0)

@@ -11,23 +11,41 @@ pub mod coloc_sets;
 pub mod constraints;
 pub mod failcount;
 pub mod graph;
+pub mod graph_details;
 pub mod migration;
+pub mod op_meta;
 pub mod order_sets;
 pub mod placement;
+pub mod probes;
+pub mod promotable;
+pub mod recurring;
 pub mod remote;
 pub mod shutdown_lock;
+pub mod task;
+pub mod utilization;
 
 use crate::cib::Cib;
 use crate::model::Cluster;
 pub use actions::{Action, ActionSet, Edge};
 pub use graph::TransitionGraph;
+pub use task::{ActionId, Task};
 
-/// Scheduler inputs besides the CIB.
-#[derive(Debug, Clone, Default)]
+/// Scheduler inputs besides the CIB. The scheduler reads no clock: the
+/// caller says what time it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// Effective "now" in seconds since the epoch; defaults to the CIB's
-    /// `execution-date`, else the current time.
-    pub now: Option<i64>,
+    /// Effective "now" in seconds since the epoch.
+    pub now: i64,
+}
+
+impl Options {
+    /// "Now" as `crm_simulate` chooses it: `date` (its `-t`), else the
+    /// CIB's `execution-date`, else `clock()` (the caller's current time).
+    pub fn for_cib(cib: &Cib, date: Option<i64>, clock: impl FnOnce() -> i64) -> Options {
+        Options {
+            now: date.or(cib.execution_date).unwrap_or_else(clock),
+        }
+    }
 }
 
 /// Everything the scheduler computed, for display and execution.
@@ -39,20 +57,9 @@ pub struct Schedule {
     pub edges: Vec<Edge>,
 }
 
-/// Effective time for a CIB.
-pub fn effective_now(cib: &Cib, opts: &Options) -> i64 {
-    opts.now.or(cib.execution_date).unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    })
-}
-
 /// Runs the whole scheduler and returns the detailed result.
 pub fn run(cib: &Cib, opts: &Options) -> Schedule {
-    let now = effective_now(cib, opts);
-    let mut cluster = crate::unpack::unpack(cib, now);
+    let mut cluster = crate::unpack::unpack(cib, opts.now);
     placement::apply_node_criteria(&mut cluster);
     shutdown_lock::apply_shutdown_locks(&mut cluster);
     placement::apply_node_health(&mut cluster);
@@ -131,8 +138,24 @@ pub(crate) mod testutil {
         format!("<clone id=\"{id}\"><meta_attributes id=\"{id}-m\">{nv}</meta_attributes>{inner}</clone>")
     }
 
-    /// The scheduler's result for a CIB.
+    /// The scheduler's result for a CIB ("now" is its execution-date, else
+    /// the epoch).
     pub fn run(cib: &Cib) -> super::Schedule {
-        super::run(cib, &super::Options { now: Some(0) })
+        super::run(cib, &super::Options::for_cib(cib, None, || 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_is_the_given_date_else_the_execution_date_else_the_clock() {
+        let dated = testutil::cib(1, "", "", &[]);
+        let mut with_date = dated.clone();
+        with_date.execution_date = Some(500);
+        assert_eq!(Options::for_cib(&with_date, Some(7), || 9).now, 7);
+        assert_eq!(Options::for_cib(&with_date, None, || 9).now, 500);
+        assert_eq!(Options::for_cib(&dated, None, || 9).now, 9);
     }
 }

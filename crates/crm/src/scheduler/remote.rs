@@ -596,7 +596,10 @@ mod tests {
 
     #[test]
     fn running_connections_bring_remote_and_guest_nodes_online() {
-        let sim = simulate(&cib(VM_AND_GUEST_UP), &Options::default());
+        let sim = {
+            let c = cib(VM_AND_GUEST_UP);
+            simulate(&c, &Options::for_cib(&c, None, || 0))
+        };
         assert!(
             sim.current_text.contains("* RemoteOnline: [ remote1 ]"),
             "{}",
@@ -621,7 +624,10 @@ mod tests {
             r#"<lrm_rsc_op id="v1" operation="start" call-id="3" rc-code="0" transition-key="1:1:0:x" op-status="0" interval="0"/>"#,
             r#"<lrm_rsc_op id="v1" operation="start" call-id="3" rc-code="0" transition-key="1:1:0:x" op-status="0" interval="0"/><lrm_rsc_op id="v2" operation="monitor" call-id="5" rc-code="1" transition-key="1:1:0:x" op-status="4" interval="10000"/>"#,
         );
-        let sim = simulate(&cib(&failed), &Options::default());
+        let sim = {
+            let c = cib(&failed);
+            simulate(&c, &Options::for_cib(&c, None, || 0))
+        };
         assert!(
             sim.summary_text
                 .contains("Fence (reboot) guest1 (resource: vm) 'guest is unclean'"),

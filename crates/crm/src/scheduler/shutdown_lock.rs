@@ -91,7 +91,7 @@ mod tests {
     }
 
     fn assigned(c: &Cib) -> Option<String> {
-        let s = crate::scheduler::run(c, &Default::default());
+        let s = crate::scheduler::testutil::run(c);
         let r = s.cluster.rsc_by_id("r").expect("r");
         s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone())
     }

@@ -1,7 +1,12 @@
 //! Conformance harness: runs every scheduler regression case in-process and
 //! compares the `Transition Summary:` and `Revised Cluster Status:` sections
 //! with the expected `crm_simulate` output, normalised exactly like the
-//! shared `score.sh` scorer.
+//! shared `score.sh` scorer, and the transition graph with Pacemaker's
+//! (`graph_canon`, like `score-graphs.py`). `gate` holds the CI gate: the
+//! lists of passing case names.
+
+pub mod gate;
+pub mod graph_canon;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,7 +17,9 @@ use std::time::{Duration, Instant};
 use crate::cib::Cib;
 use crate::rules::parse_datetime;
 use crate::scheduler::Options;
-use crate::simulate::simulate;
+use crate::simulate::{simulate, Simulation};
+pub use gate::{Check, GateOutcome, PassList};
+use graph_canon::{canon, Detail};
 
 /// One row of `index.tsv`.
 #[derive(Debug, Clone)]
@@ -37,6 +44,31 @@ pub struct CaseResult {
     pub outcome: Outcome,
     /// Passes when clone instance numbers are ignored.
     pub pass_modulo_instances: bool,
+    /// The graph's actions and orderings equal Pacemaker's.
+    pub graph_edges: bool,
+    /// The graph equals Pacemaker's, attributes included.
+    pub graph: bool,
+}
+
+impl CaseResult {
+    fn failed(case: &Case, why: String) -> CaseResult {
+        CaseResult {
+            case: case.clone(),
+            outcome: Outcome::Fail(why),
+            pass_modulo_instances: false,
+            graph_edges: false,
+            graph: false,
+        }
+    }
+
+    /// Whether the case passes `check`.
+    pub fn passes(&self, check: Check) -> bool {
+        match check {
+            Check::Summary => self.outcome == Outcome::Pass,
+            Check::GraphEdges => self.graph_edges,
+            Check::Graph => self.graph,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -222,46 +254,49 @@ fn strip_instances(lines: &[String]) -> Vec<String> {
     out
 }
 
-/// Runs one case and returns its report text (or an error message).
-pub fn run_case_text(dir: &Path, case: &Case) -> Result<String, String> {
+/// Runs one case: parses its CIB and simulates it with the case's
+/// arguments (only `-t DATE` affects the result).
+pub fn run_case(dir: &Path, case: &Case) -> Result<Simulation, String> {
     let path = dir.join("cases").join(format!("{}.xml", case.name));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("read error: {e}"))?;
     let cib = Cib::parse(&text).map_err(|e| format!("parse error: {e}"))?;
-    let mut opts = Options::default();
+    let mut date = None;
     let mut it = case.args.iter();
     while let Some(a) = it.next() {
         if a == "-t" || a == "--set-datetime" {
-            if let Some(v) = it.next() {
-                opts.now = parse_datetime(v);
-            }
+            date = it.next().and_then(|v| parse_datetime(v));
         }
     }
-    let result = std::panic::catch_unwind(|| simulate(&cib, &opts).report());
-    result.map_err(|_| "panic".to_string())
+    let opts = Options::for_cib(&cib, date, crate::simulate::system_clock);
+    std::panic::catch_unwind(|| simulate(&cib, &opts)).map_err(|_| "panic".to_string())
+}
+
+/// Runs one case and returns its report text (or an error message).
+pub fn run_case_text(dir: &Path, case: &Case) -> Result<String, String> {
+    run_case(dir, case).map(|s| s.report())
+}
+
+/// Whether our graph equals the expected one at `detail` (false when the
+/// expected graph is missing or unreadable).
+fn graph_matches(expected: Option<&str>, ours: &str, detail: Detail) -> bool {
+    let Some(expected) = expected else { return false };
+    match (canon(expected, detail), canon(ours, detail)) {
+        (Ok(e), Ok(o)) => e == o,
+        _ => false,
+    }
 }
 
 fn check(dir: &Path, case: &Case) -> CaseResult {
     let expected_path = dir.join("expected").join(format!("{}.summary", case.name));
     let expected = match std::fs::read_to_string(&expected_path) {
         Ok(t) => t,
-        Err(e) => {
-            return CaseResult {
-                case: case.clone(),
-                outcome: Outcome::Fail(format!("no expected output: {e}")),
-                pass_modulo_instances: false,
-            }
-        }
+        Err(e) => return CaseResult::failed(case, format!("no expected output: {e}")),
     };
-    let got = match run_case_text(dir, case) {
-        Ok(t) => t,
-        Err(e) => {
-            return CaseResult {
-                case: case.clone(),
-                outcome: Outcome::Fail(e),
-                pass_modulo_instances: false,
-            }
-        }
+    let sim = match run_case(dir, case) {
+        Ok(s) => s,
+        Err(e) => return CaseResult::failed(case, e),
     };
+    let got = sim.report();
     let mut outcome = Outcome::Pass;
     let mut modulo = true;
     for (reason, heading) in [
@@ -279,10 +314,14 @@ fn check(dir: &Path, case: &Case) -> CaseResult {
             }
         }
     }
+    let expected_graph = std::fs::read_to_string(dir.join("expected").join(format!("{}.exp.xml", case.name))).ok();
+    let ours = sim.graph.to_xml();
     CaseResult {
         case: case.clone(),
         outcome,
         pass_modulo_instances: modulo,
+        graph_edges: graph_matches(expected_graph.as_deref(), &ours, Detail::Edges),
+        graph: graph_matches(expected_graph.as_deref(), &ours, Detail::Full),
     }
 }
 
@@ -318,7 +357,20 @@ pub fn run_all(dir: &Path, filter: Option<&str>, jobs: usize) -> Result<Report, 
 
 impl Report {
     pub fn passed(&self) -> usize {
-        self.results.iter().filter(|r| r.outcome == Outcome::Pass).count()
+        self.count(Check::Summary)
+    }
+
+    /// How many cases pass `check`.
+    pub fn count(&self, check: Check) -> usize {
+        self.results.iter().filter(|r| r.passes(check)).count()
+    }
+
+    /// Names of the cases that pass `check`.
+    pub fn passing(&self, check: Check) -> impl Iterator<Item = &str> {
+        self.results
+            .iter()
+            .filter(move |r| r.passes(check))
+            .map(|r| r.case.name.as_str())
     }
 
     pub fn failed(&self) -> usize {
@@ -354,6 +406,9 @@ impl Report {
         }
         let modulo = self.results.iter().filter(|r| r.pass_modulo_instances).count();
         let _ = writeln!(out, "ignoring clone instance numbers: {modulo} would pass");
+        for check in [Check::GraphEdges, Check::Graph] {
+            let _ = writeln!(out, "{}: {}/{}", check.label(), self.count(check), self.results.len());
+        }
         let _ = writeln!(out, "elapsed: {:.1} s", self.elapsed.as_secs_f64());
         let _ = writeln!(out, "{} passed, {} failed", self.passed(), self.failed());
         out

@@ -74,6 +74,7 @@ impl KeyStore {
             ),
             ("join", ms(t.join)),
             ("send_join", ms(t.send_join)),
+            ("fail_silent_after", ms(t.fail_silent_after)),
             ("consensus", ms(t.consensus)),
             ("merge", ms(t.merge)),
             ("downcheck", ms(t.downcheck)),

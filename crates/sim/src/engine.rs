@@ -12,7 +12,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use totem::{Config, ConfigurationKind, Destination, Event, Instant, NodeId, RingId, SubmitError, Totem};
 
-use crate::history::{Delivery, End, Entry, History};
+use crate::history::{Delivery, Disturbance, End, Entry, History, Timing};
 use crate::invariants::Checker;
 use crate::network::Network;
 use crate::node::{Host, Status};
@@ -120,6 +120,10 @@ impl Engine {
             transmits: Vec::new(),
             packet_trace: false,
         };
+        e.history.timing = Some(Timing {
+            token: e.config.token,
+            consensus: e.config.consensus,
+        });
         for i in 0..nodes {
             let id = e.ids[i];
             let inc = e.history.start(id, e.now);
@@ -297,6 +301,7 @@ impl Engine {
         let now = self.now;
         self.hosts[node].status = Status::Up;
         self.hosts[node].timer = None;
+        self.history.disturbance_ends(Disturbance::Pause(self.ids[node]), now);
         let queued = self.hosts[node].socket.len();
         self.trace.line(now, Some(self.ids[node]), || {
             format!("resumes with {queued} queued datagram(s)")
@@ -720,6 +725,7 @@ impl Engine {
         }
         self.counters.pauses += 1;
         self.hosts[i].status = Status::Paused;
+        self.history.pause_starts(self.ids[i], self.now, self.now + d);
         let at = (self.now + d).as_nanos();
         self.push(at, Ev::Resume { node: i });
         self.trace

@@ -8,7 +8,7 @@ use rand::Rng;
 use totem::Instant;
 
 use crate::engine::{Engine, Mutation};
-use crate::history::End;
+use crate::history::{Disturbance, End};
 use crate::invariants::self_delivery;
 use crate::network::{NetProfile, Network};
 use crate::node::Status;
@@ -27,6 +27,8 @@ pub struct SimOptions {
     pub packets: bool,
     /// Plant a bug in node 1 (checker self-test).
     pub mutation: Option<Mutation>,
+    /// Plant a bug in the protocol of every node (checker self-test).
+    pub planted_bug: Option<totem::config::PlantedBug>,
 }
 
 const WORKLOAD: u32 = 1;
@@ -36,7 +38,8 @@ const OUTBOX_MAX: usize = 200;
 
 /// Runs one seed to completion.
 pub fn run(opts: &SimOptions) -> RunReport {
-    let sc = Scenario::choose(opts.seed, opts.nodes.map(|n| n.clamp(2, 32)));
+    let mut sc = Scenario::choose(opts.seed, opts.nodes.map(|n| n.clamp(2, 32)));
+    sc.config.planted_bug = opts.planted_bug;
     let net = Network::new(sc.nodes, sc.net.clone());
     let mut e = Engine::new(
         sc.node_ids.clone(),
@@ -48,6 +51,10 @@ pub fn run(opts: &SimOptions) -> RunReport {
     e.packet_trace = opts.packets;
     e.socket_buffer = sc.socket_buffer;
     e.set_mutation(opts.mutation);
+    let p = &sc.net;
+    if p.loss >= 0.05 {
+        e.history.disturbance_starts(Disturbance::Lossy, Instant::ZERO);
+    }
     // A panic inside Totem is a failure of this seed, not of the sweep; the engine
     // state (and timeline) up to the panic is kept for the report.
     let phases = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -140,6 +147,8 @@ fn liveness_phase(e: &mut Engine, sc: &Scenario) {
     });
     e.net.heal();
     e.net.profile = NetProfile::calm(sc.net.latency_ns);
+    e.history.disturbance_ends(Disturbance::Cut, now);
+    e.history.disturbance_ends(Disturbance::Lossy, now);
     for i in 0..e.hosts.len() {
         match e.hosts[i].status {
             Status::Paused => e.resume(i),

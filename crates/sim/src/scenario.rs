@@ -95,6 +95,18 @@ impl Scenario {
             }
             sc.node_ids = ids;
         }
+        let c = &mut sc.config;
+        match rng.gen_range(0..10) {
+            // corosync's failure detector: wait for the consensus timeout.
+            0 | 1 => c.fail_silent_after = Duration::ZERO,
+            2 => c.fail_silent_after = c.join * 2 + (c.token - c.join * 2).mul_f64(rng.gen_range(0.0..1.0)),
+            _ => {}
+        }
+        if rng.gen_bool(0.2) {
+            // corosync's random sleep before each join (80 ms recommended for 128 nodes).
+            c.send_join = c.join.mul_f64(rng.gen_range(0.1..2.0));
+        }
+        sc.config.validate().expect("simulator tunables are valid");
         sc
     }
 
@@ -104,7 +116,7 @@ impl Scenario {
         let n = &self.net;
         let w = &self.workload;
         format!(
-            "{} nodes {:?}, token {:?} consensus {:?} join {:?} merge {:?} window {}/{} sendq {} frame {}; \
+            "{} nodes {:?}, token {:?} consensus {:?} join {:?} send_join {:?} fail_silent_after {:?} merge {:?} window {}/{} sendq {} frame {}; \
              fail_recv {} miss_count {} seqno_unchanged {}; net latency {}us jitter {}us loss {} dup {} reorder {}; faults {:?} every ~{}ms; \
              workload every ~{}ms up to {}x{} msgs sizes {:?}; safety {:?}",
             self.nodes,
@@ -112,6 +124,8 @@ impl Scenario {
             c.token,
             c.consensus,
             c.join,
+            c.send_join,
+            c.fail_silent_after,
             c.merge,
             c.max_messages,
             c.window_size,

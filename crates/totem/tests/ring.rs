@@ -71,6 +71,15 @@ fn crash_reforms_and_restart_rejoins() {
         took >= net.config.token / 2,
         "detection needs a token timeout, took {took:?}"
     );
+    // Failover is token + fail_silent_after (+ the idle ring's hold and a few hops), not
+    // corosync's token + consensus. (535 ms here, as with the detector before issue 13.)
+    let c = &net.config;
+    assert!(
+        took <= c.token + c.fail_silent_after + c.hold + Duration::from_millis(20),
+        "failover took {took:?}: token {:?}, fail_silent_after {:?}",
+        c.token,
+        c.fail_silent_after
+    );
     assert_eq!(net.nodes[&1].srp().members(), &[1, 3]);
     let trans = net.configs[&1]
         .iter()

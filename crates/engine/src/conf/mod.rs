@@ -437,6 +437,8 @@ impl Builder<'_> {
         set(self.ms("hold"), &mut c.hold);
         set(self.ms("join"), &mut c.join);
         set(self.ms("send_join"), &mut c.send_join);
+        // ferrosync's own key: 0 waits for the consensus timeout as corosync does.
+        set(self.ms("fail_silent_after"), &mut c.fail_silent_after);
         set(self.ms("consensus"), &mut c.consensus);
         set(self.ms("merge"), &mut c.merge);
         set(self.ms("downcheck"), &mut c.downcheck);

@@ -52,6 +52,27 @@ fn explicit_timers_and_port() {
 }
 
 #[test]
+fn fail_silent_after_is_configurable_and_zero_is_corosyncs_behaviour() {
+    let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
+    let default = conf(&format!("totem {{\n transport: udpu\n}}\n{node}")).unwrap();
+    assert_eq!(default.totem.fail_silent_after, Duration::from_millis(200));
+    let off = conf(&format!(
+        "totem {{\n transport: udpu\n fail_silent_after: 0\n}}\n{node}"
+    ))
+    .unwrap();
+    assert!(off.warnings.is_empty(), "{:?}", off.warnings);
+    assert_eq!(off.totem.fail_silent_after, Duration::ZERO);
+    let short = conf(&format!(
+        "totem {{\n transport: udpu\n fail_silent_after: 10\n}}\n{node}"
+    ))
+    .unwrap_err();
+    assert!(
+        short.to_string().contains("test.conf:3: totem.fail_silent_after"),
+        "{short}"
+    );
+}
+
+#[test]
 fn unknown_keys_warn_with_line() {
     let text = "totem {\n transport: udpu\n frobnicate: 3\n}\nextra {\n a: b\n}\nnodelist {\n node {\n  \
                 ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";

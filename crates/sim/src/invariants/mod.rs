@@ -7,6 +7,7 @@
 
 pub mod configuration_agreement;
 pub mod fifo;
+pub mod justified_exclusion;
 pub mod no_creation;
 pub mod no_duplicates;
 pub mod ring_monotonic;
@@ -67,6 +68,7 @@ impl Default for Checker {
                 Box::new(sender_membership::SenderMembership::default()),
                 Box::new(total_order::TotalOrder),
                 Box::new(virtual_synchrony::VirtualSynchrony),
+                Box::new(justified_exclusion::JustifiedExclusion::default()),
             ],
         }
     }

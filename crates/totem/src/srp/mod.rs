@@ -8,6 +8,7 @@
 //! of restarting membership, and every queue is bounded.
 
 mod events;
+mod liveness;
 mod membership;
 mod receive;
 mod recovery;
@@ -80,6 +81,10 @@ pub struct Srp {
     heard: Vec<NodeId>,
     /// Nodes that left (sent a leave) and have not joined since; bounded.
     departed: Vec<NodeId>,
+    /// Last proof of life of each peer (the failure detector's input).
+    liveness: liveness::Liveness,
+    /// When we last entered GATHER.
+    gather_entered_at: Instant,
     /// Token visits since this node entered OPERATIONAL on the current ring.
     operational_visits: u32,
     /// Outsiders (joins, or senders of foreign messages) seen before the new ring
@@ -179,6 +184,8 @@ impl Srp {
             consensus: Vec::new(),
             heard: Vec::new(),
             departed: Vec::new(),
+            liveness: liveness::Liveness::default(),
+            gather_entered_at: now,
             operational_visits: 0,
             deferred_joins: Vec::new(),
             deferred_foreign: Vec::new(),
@@ -392,6 +399,15 @@ impl Srp {
         }
         self.advance_time(now);
         let foreign = decoded.foreign_endian;
+        // Proof of life from headers that name the node sending now (tokens: see
+        // `handle_orf_token`; multicasts may be retransmissions by someone else).
+        match &decoded.message {
+            Message::Join(j) if j.sender != 0 => self.liveness.heard(j.system_from, now),
+            Message::CommitToken(t) => self.liveness.heard(t.sender, now),
+            Message::MergeDetect(m) => self.liveness.heard(m.system_from, now),
+            Message::TokenHoldCancel(m) => self.liveness.heard(m.sender, now),
+            Message::Join(_) | Message::OrfToken(_) | Message::Mcast(_) => {}
+        }
         match decoded.message {
             Message::OrfToken(token) => self.handle_orf_token(token),
             Message::Mcast(mcast) => self.handle_mcast(mcast, foreign),
@@ -443,6 +459,16 @@ impl Srp {
     fn advance_time(&mut self, now: Instant) {
         // Time is monotonic by contract; tolerate a host that repeats a timestamp.
         debug_assert!(now >= self.now, "time went backwards: {now} < {}", self.now);
+        // A timer answered more than a join interval late means we were not running (a
+        // stopped process, a stalled host): what the peers said meanwhile waited in the
+        // socket buffer or was lost, so their silence counts only from now.
+        if self
+            .timers
+            .next_deadline()
+            .is_some_and(|due| now > due + self.config.join)
+        {
+            self.liveness.woke_up(now);
+        }
         self.now = self.now.max(now);
     }
 

@@ -27,6 +27,9 @@ impl Srp {
             self.stats.rx_msg_dropped += 1;
             return;
         }
+        // A new token of our ring: every member forwarded it since our last one.
+        self.liveness
+            .token(self.my_ring_id, &self.my_new_memb_list, token.sender, self.now);
 
         // The token came: a hold cancel we sent did its job (or was not needed).
         self.timers.cancel(Timer::HoldCancel);

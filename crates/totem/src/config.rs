@@ -47,6 +47,10 @@ pub struct Config {
     pub send_queue_max: usize,
     /// Forward a held token at once when it carries retransmit requests.
     pub cancel_token_hold_on_retransmit: bool,
+    /// Most agreed deliveries waiting for the host to poll them. Beyond it delivery
+    /// pauses (the messages wait in the sort queue, and the ring's window closes once
+    /// they are the oldest) instead of any being dropped.
+    pub delivery_backlog_max: usize,
     /// A deliberate protocol bug, for tests that prove the simulator's checkers can fail.
     /// Always `None` outside those tests.
     #[doc(hidden)]
@@ -120,6 +124,7 @@ impl Config {
             frame_mtu: FRAME_MTU_DEFAULT,
             send_queue_max: 4096,
             cancel_token_hold_on_retransmit: false,
+            delivery_backlog_max: 1 << 16,
             planted_bug: None,
         }
     }
@@ -175,6 +180,12 @@ impl Config {
             return Err(ConfigError {
                 field: "netmtu",
                 reason: format!("frame size {} out of range", self.frame_mtu),
+            });
+        }
+        if self.delivery_backlog_max == 0 {
+            return Err(ConfigError {
+                field: "delivery_backlog_max",
+                reason: at_least_one(),
             });
         }
         if self.send_queue_max == 0 {

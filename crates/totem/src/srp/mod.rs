@@ -36,10 +36,6 @@ use crate::{Destination, Transmit};
 use sort_queue::SortQueue;
 use timers::{Timer, Timers};
 
-/// Bound of the event queue a host has not drained yet (deliveries are further bounded
-/// by the sort queue; this only guards against a host that never polls).
-const EVENT_QUEUE_MAX: usize = 1 << 20;
-
 /// What the last token we processed was (for retransmission).
 #[derive(Clone, Debug)]
 enum SavedToken {
@@ -277,6 +273,11 @@ impl Srp {
         token.ring_id == self.my_ring_id && matches!(self.state, MembState::Operational)
     }
 
+    /// The send queue's bound, in frames.
+    pub fn send_queue_capacity(&self) -> usize {
+        self.config.send_queue_max
+    }
+
     /// Room left in the send queue, in frames.
     pub fn send_queue_space(&self) -> usize {
         self.config.send_queue_max.saturating_sub(self.new_message_queue.len())
@@ -451,7 +452,17 @@ impl Srp {
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        // Deliveries paused for a full backlog resume as the host drains it.
+        if self.state == MembState::Operational && seq::lt(self.my_high_delivered, self.my_high_seq_received) {
+            self.deliver_agreed();
+        }
+        event
+    }
+
+    /// Events the host has not polled yet.
+    pub fn events_pending(&self) -> usize {
+        self.events.len()
     }
 
     // ---- plumbing shared by the submodules ----
@@ -481,11 +492,11 @@ impl Srp {
         self.timers.set(timer, at);
     }
 
+    /// Queues an event for the host. Nothing is ever dropped: agreed deliveries in
+    /// OPERATIONAL wait while `delivery_backlog_max` are pending (see
+    /// `deliver_agreed`); the others are bounded by the protocol (a recovery delivers at
+    /// most a sort queue of old-ring messages, a configuration change a few events).
     fn emit(&mut self, event: Event) {
-        if self.events.len() >= EVENT_QUEUE_MAX {
-            self.stats.rx_msg_dropped += 1;
-            return;
-        }
         self.events.push_back(event);
     }
 

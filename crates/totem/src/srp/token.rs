@@ -123,7 +123,7 @@ impl Srp {
         }
 
         if self.state == MembState::Operational {
-            self.deliver_to_app(false, self.my_high_seq_received);
+            self.deliver_agreed();
             self.operational_visit();
         }
     }

@@ -45,7 +45,8 @@ type Key = Reverse<(u64, u64, u32)>;
 /// Most timer firings at one instant before the node is declared stuck.
 const TIMER_SPIN_MAX: u32 = 10_000;
 /// Storm detector: a healthy cluster of 32 nodes stays far below this many events in
-/// 10 ms of virtual time; a join or token storm exceeds it within microseconds.
+/// 10 ms of virtual time (larger ones get N²/32² times as many); a join or token storm
+/// exceeds it within microseconds.
 const STORM_EVENTS: u64 = 100_000;
 const STORM_WINDOW_NS: u64 = 10_000_000;
 /// Most transmits plus events drained after one input before the node is declared stuck.
@@ -75,6 +76,8 @@ pub struct Engine {
     pub socket_buffer: usize,
     /// Upper bound on processed events (a storm of packets is a failure, not a hang).
     pub max_events: u64,
+    /// Storm detector bound: events within 10 ms of virtual time.
+    storm_events: u64,
     /// Storm detector: events since `window_start` (virtual ns).
     window_start: u64,
     window_events: u64,
@@ -110,7 +113,9 @@ impl Engine {
             failure: None,
             phase: "safety",
             socket_buffer: 256,
-            max_events: 5_000_000,
+            // A membership round costs about N² datagrams: budgets grow with N beyond 32.
+            max_events: 5_000_000 * (nodes as u64 / 16).max(1),
+            storm_events: STORM_EVENTS * ((nodes as u64 * nodes as u64) / (32 * 32)).max(1),
             window_start: 0,
             window_events: 0,
             mutation: None,
@@ -203,8 +208,8 @@ impl Engine {
                 self.window_events = 0;
             }
             self.window_events += 1;
-            if self.window_events > STORM_EVENTS {
-                let detail = format!("more than {STORM_EVENTS} events within 10 ms of virtual time");
+            if self.window_events > self.storm_events {
+                let detail = format!("more than {} events within 10 ms of virtual time", self.storm_events);
                 self.fail("packet or timer storm", detail);
                 return None;
             }

@@ -25,8 +25,10 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (23906, None, "liveness (1 of 100,000 seeds): after 5 partitions, singletons and a group keep forming rings that miss each other; each side sees the other silent while it is busy in COMMIT/RECOVERY and gives up on it after fail_silent_after (fixed: only members of our last ring are failed for silence)"),
     (55739, None, "liveness (1 of 100,000 seeds): same alternation as 23906 with 6 nodes, after a leave, a restart and pauses"),
     (475, Some(32), "packet/timer storm at 32 nodes under 50 % loss of the workload's 50,000 messages: >100,000 events in 10 ms; passes since silence only fails members of our last ring"),
-    (1500, None, "justified exclusion (with the failure detector before issue 13, `sim --plant eager-silence`): n1, never paused, waited in a COMMIT the others had abandoned and was failed after 200 ms of silence"),
+    (318, None, "justified exclusion (with the failure detector before issue 13, `sim --plant eager-silence`): n1, never paused, waited in a COMMIT the others had abandoned and was failed after fail_silent_after of silence"),
     (2, Some(32), "issue 13: n19 paused 527 ms while a GATHER ran was failed for 200 ms of silence and left out of ring 1.19 (fixed: silence counts from the last datagram or token and must reach token + two join intervals)"),
+    (52, Some(32), "liveness at 32 nodes (15 % loss, partitions): refusing outsiders' verdicts on every node heard within the silence floor kept groups from different rings apart for 62 s after healing (fixed: refused only for nodes that sent a join in this round)"),
+    (79, Some(32), "justified exclusion at 32 nodes after 7 crash/restarts, with the same over-wide refusal as 52"),
 ];
 
 /// Seeds that fail today, with the diagnosis sent to the protocol's authors. Run them

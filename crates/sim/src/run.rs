@@ -19,7 +19,7 @@ use crate::scenario::Scenario;
 #[derive(Clone, Debug, Default)]
 pub struct SimOptions {
     pub seed: u64,
-    /// Node count (2..=32); the seed picks 3..=9 when `None`.
+    /// Node count (2..=64); the seed picks 3..=9 when `None`.
     pub nodes: Option<usize>,
     /// Record a human-readable timeline.
     pub verbose: bool,
@@ -31,6 +31,9 @@ pub struct SimOptions {
     pub planted_bug: Option<totem::config::PlantedBug>,
 }
 
+/// Largest `--nodes`.
+pub const MAX_NODES: usize = 64;
+
 const WORKLOAD: u32 = 1;
 const FAULT: u32 = 2;
 /// Most unsent messages a node's application keeps before it stops generating more.
@@ -38,7 +41,7 @@ const OUTBOX_MAX: usize = 200;
 
 /// Runs one seed to completion.
 pub fn run(opts: &SimOptions) -> RunReport {
-    let mut sc = Scenario::choose(opts.seed, opts.nodes.map(|n| n.clamp(2, 32)));
+    let mut sc = Scenario::choose(opts.seed, opts.nodes.map(|n| n.clamp(2, MAX_NODES)));
     sc.config.planted_bug = opts.planted_bug;
     let net = Network::new(sc.nodes, sc.net.clone());
     let mut e = Engine::new(

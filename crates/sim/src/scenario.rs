@@ -39,12 +39,22 @@ pub fn totem_config(token: Duration) -> Config {
     c
 }
 
+/// Added to a seed's token timeout per node beyond 9 (corosync adds `token_coefficient`,
+/// 650 ms, per node beyond 2 to its 3 s token; the simulator's tokens are about a fifth
+/// of that, its latencies far below a real LAN's). Rings of up to 9 nodes keep the
+/// seed's token, so their seeds replay as before.
+pub const TOKEN_PER_NODE_BEYOND_9: Duration = Duration::from_millis(30);
+
+fn token_for_size(nodes: usize) -> Duration {
+    TOKEN_PER_NODE_BEYOND_9 * nodes.saturating_sub(9) as u32
+}
+
 impl Scenario {
     /// Draws the scenario of `seed`; `nodes` overrides the node count.
     pub fn choose(seed: u64, nodes: Option<usize>) -> Scenario {
         let mut rng = SmallRng::seed_from_u64(seed);
         let n = nodes.unwrap_or_else(|| rng.gen_range(3..=9));
-        let token = Duration::from_millis(rng.gen_range(200..=1000));
+        let token = Duration::from_millis(rng.gen_range(200..=1000)) + token_for_size(n);
         let mut config = totem_config(token);
         if rng.gen_bool(0.3) {
             config.send_queue_max = [16, 64, 256][rng.gen_range(0..3)];

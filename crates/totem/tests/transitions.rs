@@ -507,13 +507,14 @@ fn a_leave_older_than_the_nodes_last_join_is_ignored() {
 fn an_outsiders_verdict_on_a_node_we_hear_is_not_taken() {
     let (mut node, now, ring) = operational_node2();
     feed(&mut node, now, Message::Join(join_from(4, ring.seq, &[4])));
+    feed(&mut node, now + ms(1), Message::Join(join_from(4, ring.seq, &[4])));
     drain(&mut node);
-    // Outsider 5 says 4 failed while we have just heard 4 ourselves.
+    // Outsider 5 says 4 failed while 4 has sent us a join in this very round.
     let verdict = Join {
         failed_list: vec![4],
         ..join_from(5, ring.seq, &[4, 5])
     };
-    feed(&mut node, now + ms(1), Message::Join(verdict));
+    feed(&mut node, now + ms(2), Message::Join(verdict));
     assert_eq!(failed_list_after(&mut node, now + ms(40)), Vec::<u32>::new());
 }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use mio::{Events, Poll, Token};
 use serde_json::json;
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR2};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 use totem::{ConfigurationKind, Destination, Event, Totem};
 use transport::{Crypto, Faults, OpenError, Udpu, UdpuConfig, RECV_BUFFER};
@@ -171,7 +171,8 @@ impl Daemon {
         } else {
             None
         };
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR2]).map_err(io_err("install signal handlers"))?;
+        let mut signals =
+            Signals::new([SIGTERM, SIGINT, SIGUSR2, SIGHUP]).map_err(io_err("install signal handlers"))?;
         poll.registry()
             .register(&mut signals, SIGNALS, mio::Interest::READABLE)
             .map_err(io_err("register signals"))?;
@@ -252,6 +253,14 @@ impl Daemon {
                                 match crate::blackbox::recorder().dump() {
                                     Ok(path) => tracing::info!(path = %path.display(), "flight recorder dumped"),
                                     Err(e) => tracing::warn!(error = %e, "flight recorder dump failed"),
+                                }
+                                continue;
+                            }
+                            if sig == SIGHUP {
+                                // As corosync: reopen the log files (after logrotate).
+                                match crate::logging::reopen() {
+                                    Ok(_) => tracing::info!("SIGHUP: log files reopened"),
+                                    Err(e) => tracing::warn!(error = %e, "SIGHUP: cannot reopen the log file"),
                                 }
                                 continue;
                             }

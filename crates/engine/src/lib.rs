@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod keystore;
 pub mod loadgen;
 pub mod local_cluster;
+pub mod logging;
 pub mod netns;
 pub mod ringid;
 pub mod status;

@@ -335,3 +335,26 @@ fn flight_recorder_dumps_on_sigusr2() {
     // The daemon keeps running after a dump.
     c.wait_for_ring(&[1], Duration::ZERO).unwrap();
 }
+
+#[test]
+fn sighup_reopens_the_logs_and_the_daemon_keeps_running() {
+    let mut c = cluster(1, 91, 26009);
+    c.wait_for_ring(&[1], WAIT).unwrap();
+    let log = c.node_dir(1).join("ferrosyncd.log");
+    c.signal(1, Signal::SIGHUP).unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    let reopened = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("SIGHUP: log files reopened")
+    };
+    while !reopened() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(reopened(), "no SIGHUP line in {}", log.display());
+    // Before issue 13, SIGHUP's default action killed the daemon.
+    assert!(
+        !c.wait_exit(1, Duration::from_millis(300)).unwrap(),
+        "ferrosyncd died on SIGHUP"
+    );
+}

@@ -1,18 +1,12 @@
 //! `ferrosyncd`: the cluster engine daemon (corosync-compatible udpu Totem).
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use engine::blackbox::{self, BlackboxLayer};
+use engine::blackbox;
 use engine::conf::{ClusterConfig, TransportKind};
 use engine::daemon::Daemon;
-use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
 
 #[derive(Parser, Debug)]
 #[command(name = "ferrosyncd", version, about = "ferrosync cluster engine daemon")]
@@ -93,7 +87,7 @@ fn run(args: Args) -> Result<()> {
         // Fork before any thread or socket exists; stdio goes to /dev/null.
         nix::unistd::daemon(true, false).context("daemonize")?;
     }
-    init_logging(&conf, args.debug || conf.logging.debug, args.foreground);
+    engine::logging::init(&conf, args.debug || conf.logging.debug, args.foreground);
     std::fs::create_dir_all(&state_dir).with_context(|| format!("create {}", state_dir.display()))?;
     blackbox::recorder().set_dump_dir(&state_dir);
     blackbox::install_panic_hook();
@@ -125,120 +119,5 @@ impl PidFile {
 impl Drop for PidFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Where log lines go: stderr and/or the configured log file.
-#[derive(Clone)]
-struct Sink {
-    stderr: bool,
-    file: Option<Arc<Mutex<std::fs::File>>>,
-    /// `/dev/log`, non-blocking: a slow syslog daemon loses lines instead of stalling the loop.
-    syslog: Option<Arc<std::os::unix::net::UnixDatagram>>,
-}
-
-/// syslog priority (facility daemon) from the level word of a formatted line.
-fn syslog_priority(line: &str) -> u8 {
-    let head = &line[..line.len().min(48)];
-    let severity = if head.contains(" ERROR ") {
-        3
-    } else if head.contains(" WARN ") {
-        4
-    } else if head.contains(" DEBUG ") || head.contains(" TRACE ") {
-        7
-    } else {
-        6
-    };
-    (3 << 3) | severity
-}
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.stderr {
-            let _ = std::io::stderr().write_all(buf);
-        }
-        if let Some(f) = &self.file {
-            if let Ok(mut f) = f.lock() {
-                let _ = f.write_all(buf);
-            }
-        }
-        if let Some(sock) = &self.syslog {
-            let line = String::from_utf8_lossy(buf);
-            let line = line.trim_end();
-            let msg = format!("<{}>ferrosyncd[{}]: {line}", syslog_priority(line), std::process::id());
-            let _ = sock.send(msg.as_bytes());
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn init_logging(conf: &ClusterConfig, debug: bool, foreground: bool) {
-    let mut file = None;
-    if conf.logging.to_logfile {
-        if let Some(path) = &conf.logging.logfile {
-            match std::fs::OpenOptions::new().create(true).append(true).open(path) {
-                Ok(f) => file = Some(Arc::new(Mutex::new(f))),
-                Err(e) => eprintln!("ferrosyncd: warning: cannot open log file {}: {e}", path.display()),
-            }
-        }
-    }
-    let syslog = if conf.logging.to_syslog {
-        let sock = std::os::unix::net::UnixDatagram::unbound()
-            .and_then(|s| s.connect("/dev/log").map(|()| s))
-            .and_then(|s| s.set_nonblocking(true).map(|()| s));
-        match sock {
-            Ok(s) => Some(Arc::new(s)),
-            Err(e) => {
-                eprintln!("ferrosyncd: warning: logging.to_syslog: cannot reach /dev/log: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let sink = Sink {
-        stderr: conf.logging.to_stderr || foreground,
-        file,
-        syslog,
-    };
-    let level = if debug { LevelFilter::DEBUG } else { LevelFilter::INFO };
-    // The flight recorder sees debug events whatever the configured level.
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .with_filter(level);
-    tracing_subscriber::registry()
-        .with(fmt)
-        .with(BlackboxLayer.with_filter(LevelFilter::DEBUG))
-        .init();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::syslog_priority;
-
-    #[test]
-    fn syslog_priority_follows_the_level() {
-        assert_eq!(
-            syslog_priority("2026-11-23T16:54:49.928597Z  INFO engine::daemon: x"),
-            30
-        );
-        assert_eq!(
-            syslog_priority("2026-11-23T16:54:49.928597Z ERROR engine::daemon: x"),
-            27
-        );
-        assert_eq!(
-            syslog_priority("2026-11-23T16:54:49.928597Z  WARN engine::daemon: x"),
-            28
-        );
-        assert_eq!(
-            syslog_priority("2026-11-23T16:54:49.928597Z DEBUG engine::daemon: x"),
-            31
-        );
-        assert_eq!(syslog_priority(""), 30);
     }
 }

@@ -10,4 +10,5 @@ pub mod local_cluster;
 pub mod logging;
 pub mod netns;
 pub mod ringid;
+pub mod startup;
 pub mod status;

@@ -358,3 +358,63 @@ fn sighup_reopens_the_logs_and_the_daemon_keeps_running() {
         "ferrosyncd died on SIGHUP"
     );
 }
+
+/// Stops a background ferrosyncd found through its pid file, by PID, when dropped.
+struct KillByPidFile(std::path::PathBuf);
+
+impl Drop for KillByPidFile {
+    fn drop(&mut self) {
+        if let Some(pid) = std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn without_f_start_up_errors_still_reach_the_caller_and_success_exits_0() {
+    let dir = std::env::temp_dir().join(format!("ferrosync-startup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("corosync.conf");
+    std::fs::write(
+        &conf,
+        "totem {\n version: 2\n cluster_name: t\n transport: udpu\n token: 1000\n token_coefficient: 0\n \
+         interface {\n  linknumber: 0\n  mcastport: 26010\n }\n}\nlogging {\n to_syslog: no\n}\n\
+         nodelist {\n node {\n  nodeid: 1\n  ring0_addr: 127.0.92.1\n }\n}\n",
+    )
+    .unwrap();
+    let pidfile = dir.join("ferrosyncd.pid");
+    let _guard = KillByPidFile(pidfile.clone());
+    let daemon = |statedir: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ferrosyncd"))
+            .arg("-c")
+            .arg(&conf)
+            .args(["--nodeid", "1", "--statedir"])
+            .arg(statedir)
+            .arg("-p")
+            .arg(&pidfile)
+            .output()
+            .unwrap()
+    };
+    // The state directory cannot be made (a regular file is in the way).
+    std::fs::write(dir.join("file"), "x").unwrap();
+    let out = daemon(&dir.join("file").join("state"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ferrosyncd: error: create"), "{stderr}");
+    // A good start returns 0 once the daemon runs.
+    let out = daemon(&dir.join("state"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let end = Instant::now() + WAIT;
+    while engine::local_cluster::read_view(&dir.join("state")).is_none() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        engine::local_cluster::read_view(&dir.join("state")).is_some(),
+        "the background daemon runs"
+    );
+    drop(_guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,6 +7,7 @@ use clap::Parser;
 use engine::blackbox;
 use engine::conf::{ClusterConfig, TransportKind};
 use engine::daemon::Daemon;
+use engine::startup::Startup;
 
 #[derive(Parser, Debug)]
 #[command(name = "ferrosyncd", version, about = "ferrosync cluster engine daemon")]
@@ -41,13 +42,17 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    if let Err(e) = run(args) {
+    let mut startup = Startup::from_env();
+    if let Err(e) = run(args, &mut startup) {
+        // In the background the parent prints it; in the foreground we do.
+        startup.failed(&format!("{e:#}"));
+        tracing::error!("{e:#}");
         eprintln!("ferrosyncd: error: {e:#}");
         std::process::exit(1);
     }
 }
 
-fn run(args: Args) -> Result<()> {
+fn run(args: Args, startup: &mut Startup) -> Result<()> {
     let conf = ClusterConfig::load(&args.config)?;
     for w in &conf.warnings {
         eprintln!("ferrosyncd: warning: {w}");
@@ -84,15 +89,17 @@ fn run(args: Args) -> Result<()> {
         .or_else(|| conf.state_dir.clone())
         .unwrap_or_else(|| PathBuf::from("/var/lib/ferrosync"));
     if !args.foreground {
-        // Fork before any thread or socket exists; stdio goes to /dev/null.
-        nix::unistd::daemon(true, false).context("daemonize")?;
+        // Runs us again with -f in the background and exits with its start-up verdict.
+        Startup::daemonize().context("start in the background")?;
     }
     engine::logging::init(&conf, args.debug || conf.logging.debug, args.foreground);
     std::fs::create_dir_all(&state_dir).with_context(|| format!("create {}", state_dir.display()))?;
     blackbox::recorder().set_dump_dir(&state_dir);
     blackbox::install_panic_hook();
     let pid_guard = PidFile::create(&args.pidfile)?;
-    let result = Daemon::new(conf, node_id, state_dir).and_then(Daemon::run);
+    let daemon = Daemon::new(conf, node_id, state_dir)?;
+    startup.ready();
+    let result = daemon.run();
     drop(pid_guard);
     result.map_err(Into::into)
 }

@@ -9,6 +9,7 @@ pub mod loadgen;
 pub mod local_cluster;
 pub mod logging;
 pub mod netns;
+pub mod pidfile;
 pub mod ringid;
 pub mod startup;
 pub mod status;

@@ -374,7 +374,7 @@ impl Drop for KillByPidFile {
 }
 
 #[test]
-fn without_f_start_up_errors_still_reach_the_caller_and_success_exits_0() {
+fn without_f_start_up_errors_reach_the_caller_success_exits_0_and_the_pid_file_is_locked() {
     let dir = std::env::temp_dir().join(format!("ferrosync-startup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("corosync.conf");
@@ -415,6 +415,11 @@ fn without_f_start_up_errors_still_reach_the_caller_and_success_exits_0() {
         engine::local_cluster::read_view(&dir.join("state")).is_some(),
         "the background daemon runs"
     );
+    // A second daemon finds the pid file locked.
+    let out = daemon(&dir.join("state2"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("holds its lock"), "{stderr}");
     drop(_guard);
     let _ = std::fs::remove_dir_all(&dir);
 }

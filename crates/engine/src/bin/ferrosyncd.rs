@@ -7,6 +7,7 @@ use clap::Parser;
 use engine::blackbox;
 use engine::conf::{ClusterConfig, TransportKind};
 use engine::daemon::Daemon;
+use engine::pidfile::PidFile;
 use engine::startup::Startup;
 
 #[derive(Parser, Debug)]
@@ -96,35 +97,10 @@ fn run(args: Args, startup: &mut Startup) -> Result<()> {
     std::fs::create_dir_all(&state_dir).with_context(|| format!("create {}", state_dir.display()))?;
     blackbox::recorder().set_dump_dir(&state_dir);
     blackbox::install_panic_hook();
-    let pid_guard = PidFile::create(&args.pidfile)?;
+    let pid_guard = PidFile::acquire(&args.pidfile)?;
     let daemon = Daemon::new(conf, node_id, state_dir)?;
     startup.ready();
     let result = daemon.run();
     drop(pid_guard);
     result.map_err(Into::into)
-}
-
-/// Removes the pid file when the daemon exits normally.
-struct PidFile(PathBuf);
-
-impl PidFile {
-    fn create(path: &std::path::Path) -> Result<Self> {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if let Ok(pid) = text.trim().parse::<i32>() {
-                let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-                if alive && pid != std::process::id() as i32 {
-                    bail!("{}: another ferrosyncd (pid {pid}) is running", path.display());
-                }
-            }
-        }
-        std::fs::write(path, format!("{}\n", std::process::id()))
-            .with_context(|| format!("write pid file {}", path.display()))?;
-        Ok(PidFile(path.to_owned()))
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }

@@ -149,6 +149,34 @@ fn config_test_mode_and_bad_config() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK (node 1, 1 nodes, token 3000 ms"));
+    // -t checks the key of a crypto configuration: missing, then 5 bytes, then good.
+    let keyed = dir.join("keyed.conf");
+    let key = dir.join("authkey");
+    std::fs::write(
+        &keyed,
+        format!(
+            "totem {{\n transport: udpu\n secauth: on\n keyfile: {}\n}}\nnodelist {{\n node {{\n  \
+             ring0_addr: 127.0.86.1\n  nodeid: 1\n }}\n}}\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let check = || {
+        std::process::Command::new(daemon)
+            .args(["-t", "-c"])
+            .arg(&keyed)
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(!out.status.success(), "a missing key passed -t");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keyfile"));
+    std::fs::write(&key, b"12345").unwrap();
+    let out = check();
+    assert!(!out.status.success(), "a 5-byte key passed -t");
+    std::fs::write(&key, [7u8; 256]).unwrap();
+    let out = check();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let bad = dir.join("bad.conf");
     std::fs::write(&bad, "totem {\n token: fast\n}\n").unwrap();
     let out = std::process::Command::new(daemon)

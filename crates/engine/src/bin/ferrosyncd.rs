@@ -65,6 +65,12 @@ fn run(args: Args, startup: &mut Startup) -> Result<()> {
             .find_local_node()
             .map_err(|e| anyhow::anyhow!("{}: {e}", conf.file)),
     };
+    if args.test && conf.crypto {
+        // The daemon would refuse this key at start-up: say so now.
+        let key = std::fs::read(&conf.keyfile).with_context(|| format!("keyfile {}", conf.keyfile.display()))?;
+        transport::crypto::Crypto::new(&key, 1)
+            .map_err(|e| anyhow::anyhow!("keyfile {}: {e}", conf.keyfile.display()))?;
+    }
     if args.test {
         // Like `corosync -t`, a config written for another host still checks out.
         let node = match &node_id {

@@ -248,8 +248,27 @@ impl Builder<'_> {
         let ip_version = self.get("totem", "ip_version").map_or("ipv6-4", |(v, _)| v).to_owned();
         let nodes = self.nodes(&ports, &ip_version)?;
         let (mut totem, token_base, token_coefficient, retransmits) = self.timers(nodes.len())?;
-        let crypto_cipher = self.get("totem", "crypto_cipher").map_or("none", |(v, _)| v).to_owned();
-        let crypto_hash = self.get("totem", "crypto_hash").map_or("none", |(v, _)| v).to_owned();
+        // corosync 3: `secauth: on` means aes256 + sha256 unless crypto_cipher/crypto_hash
+        // say otherwise; where they turn it off, we refuse rather than run in plaintext.
+        let secauth = self.boolean("totem", "secauth", false);
+        let (cipher_default, hash_default) = if secauth {
+            ("aes256", "sha256")
+        } else {
+            ("none", "none")
+        };
+        let crypto_cipher = self
+            .get("totem", "crypto_cipher")
+            .map_or(cipher_default, |(v, _)| v)
+            .to_owned();
+        let crypto_hash = self
+            .get("totem", "crypto_hash")
+            .map_or(hash_default, |(v, _)| v)
+            .to_owned();
+        if secauth && (crypto_cipher == "none" || crypto_hash == "none") {
+            return Err(self.semantic(
+                "secauth: on, but crypto_cipher or crypto_hash is none: refusing to run without crypto".into(),
+            ));
+        }
         let crypto = match (crypto_cipher.as_str(), crypto_hash.as_str()) {
             ("none", "none") => false,
             ("aes256", h) if h != "none" => true,

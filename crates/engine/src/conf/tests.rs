@@ -73,6 +73,24 @@ fn fail_silent_after_is_configurable_and_zero_is_corosyncs_behaviour() {
 }
 
 #[test]
+fn secauth_on_means_crypto_or_a_refusal() {
+    let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
+    let on = conf(&format!("totem {{\n transport: udpu\n secauth: on\n}}\n{node}")).unwrap();
+    assert!(on.crypto, "secauth: on alone turns AES-256-GCM on");
+    assert_eq!(
+        (on.crypto_cipher.as_str(), on.crypto_hash.as_str()),
+        ("aes256", "sha256")
+    );
+    let off = conf(&format!(
+        "totem {{\n transport: udpu\n secauth: on\n crypto_cipher: none\n}}\n{node}"
+    ));
+    let err = off.unwrap_err().to_string();
+    assert!(err.contains("refusing to run without crypto"), "{err}");
+    let plain = conf(&format!("totem {{\n transport: udpu\n secauth: off\n}}\n{node}")).unwrap();
+    assert!(!plain.crypto);
+}
+
+#[test]
 fn unknown_keys_warn_with_line() {
     let text = "totem {\n transport: udpu\n frobnicate: 3\n}\nextra {\n a: b\n}\nnodelist {\n node {\n  \
                 ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";

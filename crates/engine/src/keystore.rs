@@ -174,6 +174,10 @@ impl KeyStore {
             ("consensus_timeouts", s.consensus_timeouts),
             ("rx_msg_dropped", s.rx_msg_dropped),
             ("continuous_gather", s.continuous_gather),
+            // ferrosync's own: datagrams and frames that failed to decode (plaintext too),
+            // and members failed early for silence.
+            ("malformed_rx", s.malformed_rx),
+            ("silent_failed", s.silent_failed),
         ];
         for (k, v) in counters {
             self.set(format!("stats.srp.{k}"), Value::U64(v));
@@ -228,10 +232,12 @@ mod tests {
         assert_eq!(ks.get("runtime.members.3.join_count"), Some(&Value::U32(2)));
         let stats = totem::Stats {
             orf_token_rx: 9,
+            malformed_rx: 2,
             ..Default::default()
         };
         ks.update_stats(&stats, totem::MembState::Operational);
         assert_eq!(ks.get("stats.srp.orf_token_rx"), Some(&Value::U64(9)));
+        assert_eq!(ks.get("stats.srp.malformed_rx"), Some(&Value::U64(2)));
         assert_eq!(ks.get("stats.srp.memb_state"), Some(&Value::U32(1)));
     }
 }

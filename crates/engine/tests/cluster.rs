@@ -351,6 +351,8 @@ fn flight_recorder_dumps_on_sigusr2() {
     while !dump.exists() && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(10));
     }
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dump).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the flight recorder dump is the owner's only");
     let records = engine::blackbox::parse_dump(&std::fs::read(&dump).unwrap()).unwrap();
     // Debug events are recorded although the log level is info.
     assert!(
@@ -443,6 +445,12 @@ fn without_f_start_up_errors_reach_the_caller_success_exits_0_and_the_pid_file_i
         engine::local_cluster::read_view(&dir.join("state")).is_some(),
         "the background daemon runs"
     );
+    // The state directory and what the daemon writes there are root's (the owner's) only.
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777
+    };
+    assert_eq!(mode(&dir.join("state")), 0o700);
+    assert_eq!(mode(&engine::status::path(&dir.join("state"))), 0o600);
     // A second daemon finds the pid file locked.
     let out = daemon(&dir.join("state2"));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -101,6 +101,10 @@ fn run(args: Args, startup: &mut Startup) -> Result<()> {
     }
     engine::logging::init(&conf, args.debug || conf.logging.debug, args.foreground);
     std::fs::create_dir_all(&state_dir).with_context(|| format!("create {}", state_dir.display()))?;
+    // Ring ids, status and flight-recorder dumps are the daemon's own: 0700 (as corosync's
+    // /var/lib/corosync).
+    std::fs::set_permissions(&state_dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .with_context(|| format!("chmod 0700 {}", state_dir.display()))?;
     blackbox::recorder().set_dump_dir(&state_dir);
     blackbox::install_panic_hook();
     let pid_guard = PidFile::acquire(&args.pidfile)?;

@@ -69,6 +69,15 @@ fn join_from(id: u32, ring_seq: u64, procs: &[u32]) -> Join {
     }
 }
 
+/// A token long enough for the silence floor (token + 2 joins) to end before consensus.
+fn long_token_config() -> totem::Config {
+    totem::Config {
+        token: ms(1000),
+        consensus: ms(1200),
+        ..fast_config(2)
+    }
+}
+
 fn sent_join(sent: &[Message]) -> Option<&Join> {
     sent.iter()
         .find_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
@@ -225,12 +234,7 @@ fn stale_join_from_a_member_is_ignored() {
 
 #[test]
 fn gather_fails_silent_nodes_before_the_consensus_timeout() {
-    // A token long enough for the silence floor (token + 2 joins) to end before consensus.
-    let config = totem::Config {
-        token: ms(1000),
-        consensus: ms(1200),
-        ..fast_config(2)
-    };
+    let config = long_token_config();
     let (mut node, now, ring) = operational_node2_with(config.clone());
     // Node 1 never speaks again; node 3 is new and keeps agreeing with us.
     let join = join_from(3, ring.seq, &[3]);
@@ -536,11 +540,7 @@ fn send_join_delays_every_join_by_up_to_its_bound() {
 
 #[test]
 fn a_node_that_was_stopped_does_not_fail_peers_it_could_not_hear() {
-    let config = totem::Config {
-        token: ms(1000),
-        consensus: ms(1200),
-        ..fast_config(2)
-    };
+    let config = long_token_config();
     let (mut node, now, ring) = operational_node2_with(config.clone());
     feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
     drain(&mut node);

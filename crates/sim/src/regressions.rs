@@ -32,6 +32,7 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (363, Some(32), "event budget at 32 nodes, 15 % loss: fast token resends on nearly every token (issue 13); passes since 32-node tokens are scaled (+690 ms) and the event budget grows with N — the resend estimator itself is unchanged"),
     (60000065, Some(32), "packet or timer storm at 32 nodes (issue 13); passes since tokens and budgets scale with N"),
     (60000128, Some(32), "32 nodes OPERATIONAL for 300 s with hundreds of messages undelivered (issue 13); passes since tokens scale with N (root cause not isolated)"),
+    (0, Some(64), "simulator bug at 64 nodes: the scaled token's join interval made fail_silent_after (200 ms) invalid and the scenario panicked"),
 ];
 
 /// Seeds that fail today, with the diagnosis sent to the protocol's authors. Run them

@@ -36,6 +36,8 @@ pub fn totem_config(token: Duration) -> Config {
     let mut c = Config::from_token(token, 4);
     c.join = Duration::from_millis(30).max(token / 20);
     c.merge = Duration::from_millis(30).max(token / 5);
+    // Large rings' long tokens make long join intervals (fail_silent_after must cover two).
+    c.fail_silent_after = c.fail_silent_after.max(c.join * 2);
     c
 }
 

@@ -459,3 +459,43 @@ fn without_f_start_up_errors_reach_the_caller_success_exits_0_and_the_pid_file_i
     drop(_guard);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Member lists of the "new membership" lines in a node's log, oldest first.
+fn memberships(log: &std::path::Path) -> Vec<Vec<u32>> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("new membership"))
+        .filter_map(|l| {
+            let list = l.split("members=[").nth(1)?.split(']').next()?;
+            Some(list.split(", ").filter_map(|n| n.trim().parse().ok()).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn a_member_stopped_for_500_ms_while_another_restarts_is_not_excluded() {
+    let mut c = cluster(3, 93, 26011);
+    c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    let log = c.node_dir(1).join("ferrosyncd.log");
+    let before = memberships(&log).len();
+    // Node 2 stalls (VM steal, swap) just as node 3 comes back from a kill -9: its joins
+    // start a GATHER that node 2 sleeps through. Before issue 13, node 2 was failed for
+    // 200 ms of silence there.
+    c.signal(2, Signal::SIGSTOP).unwrap();
+    c.kill(3).unwrap();
+    c.start_node(3).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    c.signal(2, Signal::SIGCONT).unwrap();
+    c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    // Let any late configuration show.
+    std::thread::sleep(Duration::from_millis(2 * TOKEN_MS));
+    let after = memberships(&log);
+    let without_2: Vec<&Vec<u32>> = after[before..].iter().filter(|m| !m.contains(&2)).collect();
+    assert!(
+        without_2.is_empty(),
+        "node 1 installed {without_2:?} (all since: {:?})",
+        &after[before..]
+    );
+    c.wait_for_ring(&[1, 2, 3], Duration::ZERO).unwrap();
+}

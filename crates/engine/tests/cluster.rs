@@ -499,3 +499,41 @@ fn a_member_stopped_for_500_ms_while_another_restarts_is_not_excluded() {
     );
     c.wait_for_ring(&[1, 2, 3], Duration::ZERO).unwrap();
 }
+
+#[test]
+fn sixteen_daemons_in_namespaces_form_one_ring_and_survive_kill_and_restart_of_any() {
+    let spec = Spec {
+        netns: Some(format!("fs16{}-", std::process::id())),
+        ..Spec::new(
+            env!("CARGO_BIN_EXE_ferrosyncd").into(),
+            16,
+            [10, 209, 0],
+            5405,
+            TOKEN_MS,
+        )
+    };
+    let mut c = match LocalCluster::start(spec) {
+        Ok(c) => c,
+        Err(engine::local_cluster::ClusterError::Netns(why)) => {
+            eprintln!("SKIP 16-node test: cannot create network namespaces here ({why})");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let all: Vec<u32> = (1..=16).collect();
+    c.wait_for_ring(&all, WAIT).unwrap();
+    // The representative, one in the middle, the last: kill -9, re-form, restart, rejoin.
+    for victim in [1, 9, 16] {
+        c.kill(victim).unwrap();
+        let rest: Vec<u32> = all.iter().copied().filter(|n| *n != victim).collect();
+        let (_, took) = c.wait_for_ring(&rest, WAIT).unwrap();
+        // Reported, not asserted (timings belong in benchmarks): token + ε expected.
+        eprintln!("16 nodes: kill -9 of node {victim} -> ring of 15 in {took:?} (token {TOKEN_MS} ms)");
+        assert!(
+            took >= Duration::from_millis(TOKEN_MS / 2),
+            "re-formed suspiciously fast: {took:?}"
+        );
+        c.start_node(victim).unwrap();
+        c.wait_for_ring(&all, WAIT).unwrap();
+    }
+}

@@ -16,9 +16,10 @@ struct Args {
     /// Stay in the foreground (do not daemonize).
     #[arg(short = 'f')]
     foreground: bool,
-    /// Configuration file (corosync.conf syntax).
-    #[arg(short = 'c', value_name = "FILE", default_value = "/etc/ferrosync/corosync.conf")]
-    config: PathBuf,
+    /// Configuration file (corosync.conf syntax) [default: /etc/ferrosync/corosync.conf, or
+    /// /etc/corosync/corosync.conf if only that exists].
+    #[arg(short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Test the configuration and exit.
     #[arg(short = 't')]
     test: bool,
@@ -54,7 +55,11 @@ fn main() {
 }
 
 fn run(args: Args, startup: &mut Startup) -> Result<()> {
-    let conf = ClusterConfig::load(&args.config)?;
+    let config = args
+        .config
+        .clone()
+        .unwrap_or_else(|| engine::conf::first_existing(&engine::conf::DEFAULT_CONFIGS));
+    let conf = ClusterConfig::load(&config)?;
     for w in &conf.warnings {
         eprintln!("ferrosyncd: warning: {w}");
     }

@@ -14,6 +14,16 @@ pub use parse::Entry;
 pub const DEFAULT_PORT: u16 = 5405;
 /// Where `ferrosync keygen` writes the key and the daemon looks for it by default.
 pub const DEFAULT_KEYFILE: &str = "/etc/ferrosync/authkey";
+/// corosync's key, used when ferrosync's own does not exist.
+pub const COROSYNC_KEYFILE: &str = "/etc/corosync/authkey";
+/// ferrosync's configuration, then corosync's where a corosync user keeps it.
+pub const DEFAULT_CONFIGS: [&str; 2] = ["/etc/ferrosync/corosync.conf", "/etc/corosync/corosync.conf"];
+
+/// The first of `candidates` that exists, else the first (whose absence the caller reports).
+pub fn first_existing(candidates: &[&str]) -> PathBuf {
+    let found = candidates.iter().find(|p| Path::new(p).exists());
+    PathBuf::from(found.or(candidates.first()).copied().unwrap_or_default())
+}
 /// Links a node may have (`INTERFACE_MAX`).
 pub const LINKS_MAX: usize = 8;
 
@@ -290,9 +300,10 @@ impl Builder<'_> {
             // Keep sealed datagrams within the same MTU budget as plain ones.
             totem.frame_mtu -= transport::crypto::OVERHEAD;
         }
-        let keyfile = self
-            .get("totem", "keyfile")
-            .map_or(PathBuf::from(DEFAULT_KEYFILE), |(v, _)| PathBuf::from(v));
+        let keyfile = self.get("totem", "keyfile").map_or_else(
+            || first_existing(&[DEFAULT_KEYFILE, COROSYNC_KEYFILE]),
+            |(v, _)| PathBuf::from(v),
+        );
         let logging = Logging {
             to_stderr: self.boolean("logging", "to_stderr", true),
             to_logfile: self.boolean("logging", "to_logfile", false),

@@ -91,6 +91,25 @@ fn secauth_on_means_crypto_or_a_refusal() {
 }
 
 #[test]
+fn corosync_paths_are_the_fallback() {
+    let dir = std::env::temp_dir().join(format!("ferrosync-fallback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = dir.join("ours");
+    let theirs = dir.join("theirs");
+    let (o, t) = (ours.to_str().unwrap(), theirs.to_str().unwrap());
+    assert_eq!(
+        first_existing(&[o, t]),
+        ours,
+        "neither exists: ours, to be reported missing"
+    );
+    std::fs::write(&theirs, "x").unwrap();
+    assert_eq!(first_existing(&[o, t]), theirs);
+    std::fs::write(&ours, "x").unwrap();
+    assert_eq!(first_existing(&[o, t]), ours);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn unknown_keys_warn_with_line() {
     let text = "totem {\n transport: udpu\n frobnicate: 3\n}\nextra {\n a: b\n}\nnodelist {\n node {\n  \
                 ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
@@ -167,7 +186,7 @@ fn crypto_settings() {
     assert_eq!(c.totem.frame_mtu, 1410 - transport::crypto::OVERHEAD);
     let c = with("").unwrap();
     assert!(!c.crypto);
-    assert_eq!(c.keyfile, PathBuf::from(DEFAULT_KEYFILE));
+    assert_eq!(c.keyfile, first_existing(&[DEFAULT_KEYFILE, COROSYNC_KEYFILE]));
     assert!(with(" crypto_cipher: aes128\n crypto_hash: sha1\n")
         .unwrap_err()
         .to_string()

@@ -180,7 +180,7 @@ impl FlightRecorder {
             }
         }
         let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = crate::status::owner_only(&tmp)?;
         f.write_all(&out)?;
         f.sync_all()?;
         std::fs::rename(tmp, path)

@@ -72,8 +72,8 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
 
 /// Reopens the log file (after rotation), on SIGHUP or a cfg request.
 fn reopen_logs(why: &str) {
-    match crate::logfile::reopen() {
-        Ok(()) => tracing::info!(by = why, "log files reopened"),
+    match crate::logging::reopen() {
+        Ok(_) => tracing::info!(by = why, "log files reopened"),
         Err(e) => tracing::warn!(by = why, error = %e, "cannot reopen the log file"),
     }
 }

@@ -24,16 +24,24 @@ pub fn load(state_dir: &Path, nodeid: u32) -> io::Result<u64> {
     }
 }
 
-/// Writes and syncs `seq`; the caller must not go on if this fails.
+/// Writes and syncs `seq`; the caller must not go on if this fails. Atomic: the new
+/// value goes to a temporary file that is synced and renamed over the old one (then the
+/// directory is synced), so a crash or a full disk mid-write leaves the old value, never
+/// a torn file that would load as 0.
 pub fn store(state_dir: &Path, nodeid: u32, seq: u64) -> io::Result<()> {
+    let target = path(state_dir, nodeid);
+    let tmp = state_dir.join(format!("ringid_{nodeid}.tmp"));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path(state_dir, nodeid))?;
+        .open(&tmp)?;
     f.write_all(&seq.to_ne_bytes())?;
-    f.sync_data()
+    f.sync_data()?;
+    drop(f);
+    std::fs::rename(&tmp, &target)?;
+    std::fs::File::open(state_dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -51,8 +59,21 @@ mod tests {
         let meta = std::fs::metadata(path(&dir, 3)).unwrap();
         assert_eq!(meta.len(), 8);
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert!(!dir.join("ringid_3.tmp").exists(), "the temporary file is renamed away");
         std::fs::write(path(&dir, 3), [1, 2]).unwrap();
         assert_eq!(load(&dir, 3).unwrap(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_store_leaves_the_old_value() {
+        let dir = std::env::temp_dir().join(format!("ferrosync-ringid-torn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        store(&dir, 4, 0x20).unwrap();
+        // The write cannot happen (its temporary file's name is taken by a directory).
+        std::fs::create_dir_all(dir.join("ringid_4.tmp")).unwrap();
+        assert!(store(&dir, 4, 0x24).is_err());
+        assert_eq!(load(&dir, 4).unwrap(), 0x20, "never torn, never 0");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -69,11 +69,25 @@ impl Snapshot<'_> {
 pub fn write(state_dir: &Path, status: &Value) -> std::io::Result<()> {
     let tmp = state_dir.join(".status.json.tmp");
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = owner_only(&tmp)?;
         serde_json::to_writer_pretty(&mut f, status)?;
         f.write_all(b"\n")?;
     }
     std::fs::rename(tmp, path(state_dir))
+}
+
+/// Creates (truncating) `path` readable and writable by its owner only (0600).
+pub fn owner_only(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // A file left by an older version keeps its mode on open: set it.
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(f)
 }
 
 /// Reads a status file (for the CLI and tests).

@@ -149,6 +149,34 @@ fn config_test_mode_and_bad_config() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK (node 1, 1 nodes, token 3000 ms"));
+    // -t checks the key of a crypto configuration: missing, then 5 bytes, then good.
+    let keyed = dir.join("keyed.conf");
+    let key = dir.join("authkey");
+    std::fs::write(
+        &keyed,
+        format!(
+            "totem {{\n transport: udpu\n secauth: on\n keyfile: {}\n}}\nnodelist {{\n node {{\n  \
+             ring0_addr: 127.0.86.1\n  nodeid: 1\n }}\n}}\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let check = || {
+        std::process::Command::new(daemon)
+            .args(["-t", "-c"])
+            .arg(&keyed)
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(!out.status.success(), "a missing key passed -t");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keyfile"));
+    std::fs::write(&key, b"12345").unwrap();
+    let out = check();
+    assert!(!out.status.success(), "a 5-byte key passed -t");
+    std::fs::write(&key, [7u8; 256]).unwrap();
+    let out = check();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let bad = dir.join("bad.conf");
     std::fs::write(&bad, "totem {\n token: fast\n}\n").unwrap();
     let out = std::process::Command::new(daemon)
@@ -323,6 +351,8 @@ fn flight_recorder_dumps_on_sigusr2() {
     while !dump.exists() && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(10));
     }
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dump).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the flight recorder dump is the owner's only");
     let records = engine::blackbox::parse_dump(&std::fs::read(&dump).unwrap()).unwrap();
     // Debug events are recorded although the log level is info.
     assert!(
@@ -334,4 +364,176 @@ fn flight_recorder_dumps_on_sigusr2() {
     assert!(records.iter().any(|r| r.text.contains("new membership")));
     // The daemon keeps running after a dump.
     c.wait_for_ring(&[1], Duration::ZERO).unwrap();
+}
+
+#[test]
+fn sighup_reopens_the_logs_and_the_daemon_keeps_running() {
+    let mut c = cluster(1, 91, 26009);
+    c.wait_for_ring(&[1], WAIT).unwrap();
+    let log = c.node_dir(1).join("ferrosyncd.log");
+    c.signal(1, Signal::SIGHUP).unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    let reopened = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("SIGHUP: log files reopened")
+    };
+    while !reopened() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(reopened(), "no SIGHUP line in {}", log.display());
+    // Before issue 13, SIGHUP's default action killed the daemon.
+    assert!(
+        !c.wait_exit(1, Duration::from_millis(300)).unwrap(),
+        "ferrosyncd died on SIGHUP"
+    );
+}
+
+/// Stops a background ferrosyncd found through its pid file, by PID, when dropped.
+struct KillByPidFile(std::path::PathBuf);
+
+impl Drop for KillByPidFile {
+    fn drop(&mut self) {
+        if let Some(pid) = std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn without_f_start_up_errors_reach_the_caller_success_exits_0_and_the_pid_file_is_locked() {
+    let dir = std::env::temp_dir().join(format!("ferrosync-startup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("corosync.conf");
+    std::fs::write(
+        &conf,
+        "totem {\n version: 2\n cluster_name: t\n transport: udpu\n token: 1000\n token_coefficient: 0\n \
+         interface {\n  linknumber: 0\n  mcastport: 26010\n }\n}\nlogging {\n to_syslog: no\n}\n\
+         nodelist {\n node {\n  nodeid: 1\n  ring0_addr: 127.0.92.1\n }\n}\n",
+    )
+    .unwrap();
+    let pidfile = dir.join("ferrosyncd.pid");
+    let _guard = KillByPidFile(pidfile.clone());
+    let daemon = |statedir: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ferrosyncd"))
+            .arg("-c")
+            .arg(&conf)
+            .args(["--nodeid", "1", "--statedir"])
+            .arg(statedir)
+            .arg("-p")
+            .arg(&pidfile)
+            .output()
+            .unwrap()
+    };
+    // The state directory cannot be made (a regular file is in the way).
+    std::fs::write(dir.join("file"), "x").unwrap();
+    let out = daemon(&dir.join("file").join("state"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ferrosyncd: error: create"), "{stderr}");
+    // A good start returns 0 once the daemon runs.
+    let out = daemon(&dir.join("state"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let end = Instant::now() + WAIT;
+    while engine::local_cluster::read_view(&dir.join("state")).is_none() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        engine::local_cluster::read_view(&dir.join("state")).is_some(),
+        "the background daemon runs"
+    );
+    // The state directory and what the daemon writes there are root's (the owner's) only.
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777
+    };
+    assert_eq!(mode(&dir.join("state")), 0o700);
+    assert_eq!(mode(&engine::status::path(&dir.join("state"))), 0o600);
+    // A second daemon finds the pid file locked.
+    let out = daemon(&dir.join("state2"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("holds its lock"), "{stderr}");
+    drop(_guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Member lists of the "new membership" lines in a node's log, oldest first.
+fn memberships(log: &std::path::Path) -> Vec<Vec<u32>> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("new membership"))
+        .filter_map(|l| {
+            let list = l.split("members=[").nth(1)?.split(']').next()?;
+            Some(list.split(", ").filter_map(|n| n.trim().parse().ok()).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn a_member_stopped_for_500_ms_while_another_restarts_is_not_excluded() {
+    let mut c = cluster(3, 93, 26011);
+    c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    let log = c.node_dir(1).join("ferrosyncd.log");
+    let before = memberships(&log).len();
+    // Node 2 stalls (VM steal, swap) just as node 3 comes back from a kill -9: its joins
+    // start a GATHER that node 2 sleeps through. Before issue 13, node 2 was failed for
+    // 200 ms of silence there.
+    c.signal(2, Signal::SIGSTOP).unwrap();
+    c.kill(3).unwrap();
+    c.start_node(3).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    c.signal(2, Signal::SIGCONT).unwrap();
+    c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    // Let any late configuration show.
+    std::thread::sleep(Duration::from_millis(2 * TOKEN_MS));
+    let after = memberships(&log);
+    let without_2: Vec<&Vec<u32>> = after[before..].iter().filter(|m| !m.contains(&2)).collect();
+    assert!(
+        without_2.is_empty(),
+        "node 1 installed {without_2:?} (all since: {:?})",
+        &after[before..]
+    );
+    c.wait_for_ring(&[1, 2, 3], Duration::ZERO).unwrap();
+}
+
+#[test]
+fn sixteen_daemons_in_namespaces_form_one_ring_and_survive_kill_and_restart_of_any() {
+    let spec = Spec {
+        netns: Some(format!("fs16{}-", std::process::id())),
+        ..Spec::new(
+            env!("CARGO_BIN_EXE_ferrosyncd").into(),
+            16,
+            [10, 209, 0],
+            5405,
+            TOKEN_MS,
+        )
+    };
+    let mut c = match LocalCluster::start(spec) {
+        Ok(c) => c,
+        Err(engine::local_cluster::ClusterError::Netns(why)) => {
+            eprintln!("SKIP 16-node test: cannot create network namespaces here ({why})");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let all: Vec<u32> = (1..=16).collect();
+    c.wait_for_ring(&all, WAIT).unwrap();
+    // The representative, one in the middle, the last: kill -9, re-form, restart, rejoin.
+    for victim in [1, 9, 16] {
+        c.kill(victim).unwrap();
+        let rest: Vec<u32> = all.iter().copied().filter(|n| *n != victim).collect();
+        let (_, took) = c.wait_for_ring(&rest, WAIT).unwrap();
+        // Reported, not asserted (timings belong in benchmarks): token + ε expected.
+        eprintln!("16 nodes: kill -9 of node {victim} -> ring of 15 in {took:?} (token {TOKEN_MS} ms)");
+        assert!(
+            took >= Duration::from_millis(TOKEN_MS / 2),
+            "re-formed suspiciously fast: {took:?}"
+        );
+        c.start_node(victim).unwrap();
+        c.wait_for_ring(&all, WAIT).unwrap();
+    }
 }

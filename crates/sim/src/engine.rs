@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use services::NodeEvent;
 use totem::{Config, ConfigurationKind, Destination, Event, Instant, NodeId, RingId, SubmitError, Totem};
 
-use crate::history::{Delivery, End, Entry, History};
+use crate::history::{Delivery, Disturbance, End, Entry, History, Timing};
 use crate::invariants::Checker;
 use crate::network::Network;
 use crate::node::{Host, Status};
@@ -60,7 +60,8 @@ type Key = Reverse<(u64, u64, u32)>;
 /// Most timer firings at one instant before the node is declared stuck.
 const TIMER_SPIN_MAX: u32 = 10_000;
 /// Storm detector: a healthy cluster of 32 nodes stays far below this many events in
-/// 10 ms of virtual time; a join or token storm exceeds it within microseconds.
+/// 10 ms of virtual time (larger ones get N²/32² times as many); a join or token storm
+/// exceeds it within microseconds.
 const STORM_EVENTS: u64 = 100_000;
 const STORM_WINDOW_NS: u64 = 10_000_000;
 /// Most transmits plus events drained after one input before the node is declared stuck.
@@ -90,6 +91,8 @@ pub struct Engine {
     pub socket_buffer: usize,
     /// Upper bound on processed events (a storm of packets is a failure, not a hang).
     pub max_events: u64,
+    /// Storm detector bound: events within 10 ms of virtual time.
+    storm_events: u64,
     /// Storm detector: events since `window_start` (virtual ns).
     window_start: u64,
     window_events: u64,
@@ -136,7 +139,9 @@ impl Engine {
             failure: None,
             phase: "safety",
             socket_buffer: 256,
-            max_events: 5_000_000,
+            // A membership round costs about N² datagrams: budgets grow with N beyond 32.
+            max_events: 5_000_000 * (nodes as u64 / 16).max(1),
+            storm_events: STORM_EVENTS * ((nodes as u64 * nodes as u64) / (32 * 32)).max(1),
             window_start: 0,
             window_events: 0,
             mutation: None,
@@ -151,6 +156,10 @@ impl Engine {
             wfa_seen: vec![(0, false, false); nodes],
         };
         e.history.cpg.groups = e.cpg.group_names();
+        e.history.timing = Some(Timing {
+            token: e.config.token,
+            consensus: e.config.consensus,
+        });
         for i in 0..nodes {
             let id = e.ids[i];
             let inc = e.history.start(id, e.now);
@@ -249,8 +258,8 @@ impl Engine {
                 self.window_events = 0;
             }
             self.window_events += 1;
-            if self.window_events > STORM_EVENTS {
-                let detail = format!("more than {STORM_EVENTS} events within 10 ms of virtual time");
+            if self.window_events > self.storm_events {
+                let detail = format!("more than {} events within 10 ms of virtual time", self.storm_events);
                 self.fail("packet or timer storm", detail);
                 return None;
             }
@@ -347,6 +356,7 @@ impl Engine {
         let now = self.now;
         self.hosts[node].status = Status::Up;
         self.hosts[node].timer = None;
+        self.history.disturbance_ends(Disturbance::Pause(self.ids[node]), now);
         let queued = self.hosts[node].socket.len();
         self.trace.line(now, Some(self.ids[node]), || {
             format!("resumes with {queued} queued datagram(s)")
@@ -807,6 +817,7 @@ impl Engine {
         self.counters.pauses += 1;
         self.hosts[i].status = Status::Paused;
         self.quorate_in[i] = None;
+        self.history.pause_starts(self.ids[i], self.now, self.now + d);
         let at = (self.now + d).as_nanos();
         self.push(at, Ev::Resume { node: i });
         self.trace

@@ -10,6 +10,7 @@ use rand::Rng;
 use totem::NodeId;
 
 use crate::engine::Engine;
+use crate::history::Disturbance;
 
 /// One kind of fault step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +104,7 @@ pub fn apply(e: &mut Engine, kind: FaultKind) {
             let groups = e.rng.gen_range(2..=3.min(n));
             let group: Vec<usize> = (0..n).map(|_| e.rng.gen_range(0..groups)).collect();
             e.net.partition(&group);
+            e.history.disturbance_starts(Disturbance::Cut, now);
             e.counters.partitions += 1;
             e.trace.line(now, None, || {
                 let sets: Vec<Vec<NodeId>> = (0..groups)
@@ -124,10 +126,14 @@ pub fn apply(e: &mut Engine, kind: FaultKind) {
                 }
             }
             e.counters.partitions += 1;
+            if !cut.is_empty() {
+                e.history.disturbance_starts(Disturbance::Cut, now);
+            }
             e.trace.line(now, None, || format!("ONE-WAY cuts (from, to) {cut:?}"));
         }
         FaultKind::Heal => {
             e.net.heal();
+            e.history.disturbance_ends(Disturbance::Cut, now);
             e.trace.line(now, None, || "HEAL all links".into());
         }
         FaultKind::Crash => {

@@ -5,6 +5,7 @@
 //! in when they happened (the last configuration entry before them in its log).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use totem::{ConfigurationChange, ConfigurationKind, Instant, NodeId, RingId};
 
@@ -91,10 +92,53 @@ pub struct Submitted {
     pub at: Instant,
 }
 
+/// What can keep a node from being heard, so that excluding it may be justified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disturbance {
+    /// The node was stopped (SIGSTOP-like).
+    Pause(NodeId),
+    /// Some link was cut (a partition or one-way cuts), until the next heal.
+    Cut,
+    /// The links lost, duplicated or reordered datagrams at random (the seed's profile).
+    Lossy,
+}
+
+/// One disturbance over `[from, to)`; `to` is `None` while it lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub what: Disturbance,
+    pub from: Instant,
+    pub to: Option<Instant>,
+}
+
+impl Span {
+    /// How long it lasted within `[start, end]` (an open span lasts until `end`).
+    pub fn overlap(&self, start: Instant, end: Instant) -> Duration {
+        let to = self.to.unwrap_or(end).min(end);
+        let from = self.from.max(start);
+        if to > from {
+            to - from
+        } else {
+            Duration::ZERO
+        }
+    }
+}
+
+/// The protocol timers the checkers need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    pub token: Duration,
+    pub consensus: Duration,
+}
+
 /// The whole run's observations.
 #[derive(Clone, Debug, Default)]
 pub struct History {
     pub incs: Vec<Incarnation>,
+    /// Pauses, cuts and lossy periods, in start order.
+    pub disturbances: Vec<Span>,
+    /// The timers of the run (`None` in hand-made histories without timing).
+    pub timing: Option<Timing>,
     /// Every successful submit, indexed by [`Gid`].
     pub messages: Vec<Submitted>,
     /// Lookup only (never iterated, so its order cannot leak into results).
@@ -152,6 +196,34 @@ impl History {
     /// Appends an entry to `who`'s log.
     pub fn record(&mut self, who: IncIdx, entry: Entry) {
         self.incs[who].log.push(entry);
+    }
+
+    /// `what` starts now (nothing if the same disturbance is already going on).
+    pub fn disturbance_starts(&mut self, what: Disturbance, at: Instant) {
+        if !self.disturbances.iter().any(|s| s.what == what && s.to.is_none()) {
+            self.disturbances.push(Span {
+                what,
+                from: at,
+                to: None,
+            });
+        }
+    }
+
+    /// `node` is stopped from `at` until `until` (unless resumed earlier).
+    pub fn pause_starts(&mut self, node: NodeId, at: Instant, until: Instant) {
+        self.disturbances.push(Span {
+            what: Disturbance::Pause(node),
+            from: at,
+            to: Some(until),
+        });
+    }
+
+    /// `what` ends now (nothing if it is not going on).
+    pub fn disturbance_ends(&mut self, what: Disturbance, at: Instant) {
+        let going_on = |s: &Span| s.what == what && s.from <= at && s.to.is_none_or(|to| to >= at);
+        if let Some(s) = self.disturbances.iter_mut().rev().find(|s| going_on(s)) {
+            s.to = Some(at);
+        }
     }
 
     /// The entry `who` recorded last.

@@ -9,6 +9,7 @@ use std::time::Instant as WallClock;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use sim::{run, SimOptions};
+use totem::config::PlantedBug;
 
 #[derive(Parser, Debug)]
 #[command(name = "sim", about = "Deterministic Totem simulator (VOPR style)")]
@@ -21,8 +22,9 @@ struct Cli {
     /// Sweep a half-open seed range, e.g. `0..2000`.
     #[arg(long)]
     seeds: Option<String>,
-    /// Node count (2..=32); by default each seed picks 3..=9.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(2..=32))]
+    /// Node count (2..=64); by default each seed picks 3..=9. Beyond 9 nodes the token
+    /// timeout grows by 30 ms per node (as corosync's token_coefficient adds 650 ms).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..=64))]
     nodes: Option<u64>,
     /// Print the timeline of a single run (twice, -vv: every datagram too).
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -30,6 +32,17 @@ struct Cli {
     /// Worker threads for a sweep (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Plant a protocol bug in every node, to see the checkers catch it
+    /// (`eager-silence`: the failure detector before issue 13).
+    #[arg(long, value_parser = parse_planted_bug)]
+    plant: Option<PlantedBug>,
+}
+
+fn parse_planted_bug(s: &str) -> Result<PlantedBug, String> {
+    match s {
+        "eager-silence" => Ok(PlantedBug::EagerSilence),
+        _ => Err(format!("unknown planted bug {s:?} (known: eager-silence)")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -117,19 +130,20 @@ fn main() -> Result<ExitCode> {
                 },
             )
         }
-        (None, Some(seed), None) => Ok(single(seed, nodes, cli.verbose)),
-        (None, None, Some(range)) => sweep(range, nodes, cli.threads),
+        (None, Some(seed), None) => Ok(single(seed, nodes, cli.verbose, cli.plant)),
+        (None, None, Some(range)) => sweep(range, nodes, cli.threads, cli.plant),
         _ => bail!("give --seed S, --seeds A..B or the demo subcommand (see --help)"),
     }
 }
 
-fn single(seed: u64, nodes: Option<usize>, verbose: u8) -> ExitCode {
+fn single(seed: u64, nodes: Option<usize>, verbose: u8, planted_bug: Option<PlantedBug>) -> ExitCode {
     let opts = SimOptions {
         seed,
         nodes,
         verbose: verbose > 0,
         packets: verbose > 1,
         mutation: None,
+        planted_bug,
     };
     let report = run(&opts);
     let mut out = std::io::stdout().lock();
@@ -164,7 +178,12 @@ struct Outcome {
     virtual_secs: f64,
 }
 
-fn sweep(range: &str, nodes: Option<usize>, threads: Option<usize>) -> Result<ExitCode> {
+fn sweep(
+    range: &str,
+    nodes: Option<usize>,
+    threads: Option<usize>,
+    planted_bug: Option<PlantedBug>,
+) -> Result<ExitCode> {
     let (start, end) = parse_range(range)?;
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -188,6 +207,7 @@ fn sweep(range: &str, nodes: Option<usize>, threads: Option<usize>) -> Result<Ex
                     let r = run(&SimOptions {
                         seed,
                         nodes,
+                        planted_bug,
                         ..Default::default()
                     });
                     local.push(Outcome {

@@ -25,13 +25,23 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (23906, None, "liveness (1 of 100,000 seeds): after 5 partitions, singletons and a group keep forming rings that miss each other; each side sees the other silent while it is busy in COMMIT/RECOVERY and gives up on it after fail_silent_after (fixed: only members of our last ring are failed for silence)"),
     (55739, None, "liveness (1 of 100,000 seeds): same alternation as 23906 with 6 nodes, after a leave, a restart and pauses"),
     (475, Some(32), "packet/timer storm at 32 nodes under 50 % loss of the workload's 50,000 messages: >100,000 events in 10 ms; passes since silence only fails members of our last ring"),
+    (318, None, "justified exclusion (with the failure detector before issue 13, `sim --plant eager-silence`): n1, never paused, waited in a COMMIT the others had abandoned and was failed after fail_silent_after of silence"),
+    (2, Some(32), "issue 13: n19 paused 527 ms while a GATHER ran was failed for 200 ms of silence and left out of ring 1.19 (fixed: silence counts from the last datagram or token and must reach token + two join intervals)"),
+    (52, Some(32), "liveness at 32 nodes (15 % loss, partitions): refusing outsiders' verdicts on every node heard within the silence floor kept groups from different rings apart for 62 s after healing (fixed: refused only for nodes that sent a join in this round)"),
+    (79, Some(32), "justified exclusion at 32 nodes after 7 crash/restarts, with the same over-wide refusal as 52"),
+    (363, Some(32), "event budget at 32 nodes, 15 % loss: fast token resends on nearly every token (issue 13); passes since 32-node tokens are scaled (+690 ms) and the event budget grows with N — the resend estimator itself is unchanged"),
+    (60000065, Some(32), "packet or timer storm at 32 nodes (issue 13); passes since tokens and budgets scale with N"),
+    (60000128, Some(32), "32 nodes OPERATIONAL for 300 s with hundreds of messages undelivered (issue 13); passes since tokens scale with N (root cause not isolated)"),
+    (0, Some(64), "simulator bug at 64 nodes: the scaled token's join interval made fail_silent_after (200 ms) invalid and the scenario panicked"),
 ];
 
 /// Seeds that fail today, with the diagnosis sent to the protocol's authors. Run them
 /// with `cargo test -p sim -- --ignored`; move each to [`SEEDS`] once it passes.
-pub const OPEN: &[(u64, Option<usize>, &str)] = &[
-    (363, Some(32), "event budget at 32 nodes, 15 % loss, jitter 3x latency, window 4, 100k messages: the fast token resend fires on nearly every token (1.2 M resends, 72 % of all datagrams; delivery rate unchanged, 4150/s). Only clean rotations are timed (Karn) and here 0.5 % are clean, so the median is far below the usual rotation; timing every rotation instead runs away to the configured timer (16 nodes: p50 4 s), and a carried-over backoff broke 32-node rings. Needs a loss-aware estimator. Was a regression seed for: a node still missing 218 of its own messages 650 virtual s after healing (fixed: silence only fails members of our last ring)"),
-];
+pub const OPEN: &[(u64, Option<usize>, &str)] = &[(
+    111,
+    Some(64),
+    "liveness at 64 nodes (pauses, 2 % loss, fail_silent_after 0 = corosync's detector; same with the old one): 138 s after healing 62 nodes sit in RECOVERY of ring 1.2b1 and two in GATHER of rings of their own, after 7,312 configurations",
+)];
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use rand::Rng;
 use totem::Instant;
 
 use crate::engine::{Engine, Mutation};
-use crate::history::End;
+use crate::history::{Disturbance, End};
 use crate::invariants::self_delivery;
 use crate::network::{NetProfile, Network};
 use crate::node::Status;
@@ -19,7 +19,7 @@ use crate::scenario::Scenario;
 #[derive(Clone, Debug, Default)]
 pub struct SimOptions {
     pub seed: u64,
-    /// Node count (2..=32); the seed picks 3..=9 when `None`.
+    /// Node count (2..=64); the seed picks 3..=9 when `None`.
     pub nodes: Option<usize>,
     /// Record a human-readable timeline.
     pub verbose: bool,
@@ -27,7 +27,12 @@ pub struct SimOptions {
     pub packets: bool,
     /// Plant a bug in node 1 (checker self-test).
     pub mutation: Option<Mutation>,
+    /// Plant a bug in the protocol of every node (checker self-test).
+    pub planted_bug: Option<totem::config::PlantedBug>,
 }
+
+/// Largest `--nodes`.
+pub const MAX_NODES: usize = 64;
 
 const WORKLOAD: u32 = 1;
 const FAULT: u32 = 2;
@@ -37,7 +42,8 @@ const OUTBOX_MAX: usize = 200;
 
 /// Runs one seed to completion.
 pub fn run(opts: &SimOptions) -> RunReport {
-    let sc = Scenario::choose(opts.seed, opts.nodes.map(|n| n.clamp(2, 32)));
+    let mut sc = Scenario::choose(opts.seed, opts.nodes.map(|n| n.clamp(2, MAX_NODES)));
+    sc.config.planted_bug = opts.planted_bug;
     let net = Network::new(sc.nodes, sc.net.clone());
     let mut e = Engine::new(
         sc.node_ids.clone(),
@@ -49,6 +55,10 @@ pub fn run(opts: &SimOptions) -> RunReport {
     e.packet_trace = opts.packets;
     e.socket_buffer = sc.socket_buffer;
     e.set_mutation(opts.mutation);
+    let p = &sc.net;
+    if p.loss >= 0.05 {
+        e.history.disturbance_starts(Disturbance::Lossy, Instant::ZERO);
+    }
     // A panic inside Totem is a failure of this seed, not of the sweep; the engine
     // state (and timeline) up to the panic is kept for the report.
     let phases = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -148,6 +158,8 @@ fn liveness_phase(e: &mut Engine, sc: &Scenario) {
     });
     e.net.heal();
     e.net.profile = NetProfile::calm(sc.net.latency_ns);
+    e.history.disturbance_ends(Disturbance::Cut, now);
+    e.history.disturbance_ends(Disturbance::Lossy, now);
     for i in 0..e.hosts.len() {
         match e.hosts[i].status {
             Status::Paused => e.resume(i),

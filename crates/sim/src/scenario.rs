@@ -36,7 +36,19 @@ pub fn totem_config(token: Duration) -> Config {
     let mut c = Config::from_token(token, 4);
     c.join = Duration::from_millis(30).max(token / 20);
     c.merge = Duration::from_millis(30).max(token / 5);
+    // Large rings' long tokens make long join intervals (fail_silent_after must cover two).
+    c.fail_silent_after = c.fail_silent_after.max(c.join * 2);
     c
+}
+
+/// Added to a seed's token timeout per node beyond 9 (corosync adds `token_coefficient`,
+/// 650 ms, per node beyond 2 to its 3 s token; the simulator's tokens are about a fifth
+/// of that, its latencies far below a real LAN's). Rings of up to 9 nodes keep the
+/// seed's token, so their seeds replay as before.
+pub const TOKEN_PER_NODE_BEYOND_9: Duration = Duration::from_millis(30);
+
+fn token_for_size(nodes: usize) -> Duration {
+    TOKEN_PER_NODE_BEYOND_9 * nodes.saturating_sub(9) as u32
 }
 
 impl Scenario {
@@ -44,7 +56,7 @@ impl Scenario {
     pub fn choose(seed: u64, nodes: Option<usize>) -> Scenario {
         let mut rng = SmallRng::seed_from_u64(seed);
         let n = nodes.unwrap_or_else(|| rng.gen_range(3..=9));
-        let token = Duration::from_millis(rng.gen_range(200..=1000));
+        let token = Duration::from_millis(rng.gen_range(200..=1000)) + token_for_size(n);
         let mut config = totem_config(token);
         if rng.gen_bool(0.3) {
             config.send_queue_max = [16, 64, 256][rng.gen_range(0..3)];
@@ -95,6 +107,18 @@ impl Scenario {
             }
             sc.node_ids = ids;
         }
+        let c = &mut sc.config;
+        match rng.gen_range(0..10) {
+            // corosync's failure detector: wait for the consensus timeout.
+            0 | 1 => c.fail_silent_after = Duration::ZERO,
+            2 => c.fail_silent_after = c.join * 2 + (c.token - c.join * 2).mul_f64(rng.gen_range(0.0..1.0)),
+            _ => {}
+        }
+        if rng.gen_bool(0.2) {
+            // corosync's random sleep before each join (80 ms recommended for 128 nodes).
+            c.send_join = c.join.mul_f64(rng.gen_range(0.1..2.0));
+        }
+        sc.config.validate().expect("simulator tunables are valid");
         sc
     }
 
@@ -104,7 +128,7 @@ impl Scenario {
         let n = &self.net;
         let w = &self.workload;
         format!(
-            "{} nodes {:?}, token {:?} consensus {:?} join {:?} merge {:?} window {}/{} sendq {} frame {}; \
+            "{} nodes {:?}, token {:?} consensus {:?} join {:?} send_join {:?} fail_silent_after {:?} merge {:?} window {}/{} sendq {} frame {}; \
              fail_recv {} miss_count {} seqno_unchanged {}; net latency {}us jitter {}us loss {} dup {} reorder {}; faults {:?} every ~{}ms; \
              workload every ~{}ms up to {}x{} msgs sizes {:?}; safety {:?}",
             self.nodes,
@@ -112,6 +136,8 @@ impl Scenario {
             c.token,
             c.consensus,
             c.join,
+            c.send_join,
+            c.fail_silent_after,
             c.merge,
             c.max_messages,
             c.window_size,

@@ -20,10 +20,12 @@ pub struct Config {
     pub send_join: Duration,
     /// Time to reach consensus in GATHER before non-responders are declared failed.
     pub consensus: Duration,
-    /// In GATHER, members of our last ring that sent nothing for this long while every
-    /// other node agrees with us are declared failed without waiting for `consensus`
-    /// (zero: wait, as corosync does). This is what makes failover take token + this instead of
-    /// token + consensus.
+    /// In GATHER, a member of our last ring that sent no join for this long in this round,
+    /// while every other node agrees with us, is declared failed without waiting for
+    /// `consensus` (zero: wait, as corosync does) — but only once it has also been silent
+    /// (no datagram of any kind, no token it forwarded) for the token timeout plus two
+    /// join intervals, so a node heard recently is never given up on early. This is
+    /// what makes failover take token + this instead of token + consensus.
     pub fail_silent_after: Duration,
     /// Merge-detect interval of an idle ring's representative.
     pub merge: Duration,
@@ -45,6 +47,23 @@ pub struct Config {
     pub send_queue_max: usize,
     /// Forward a held token at once when it carries retransmit requests.
     pub cancel_token_hold_on_retransmit: bool,
+    /// Most agreed deliveries waiting for the host to poll them. Beyond it delivery
+    /// pauses (the messages wait in the sort queue, and the ring's window closes once
+    /// they are the oldest) instead of any being dropped.
+    pub delivery_backlog_max: usize,
+    /// A deliberate protocol bug, for tests that prove the simulator's checkers can fail.
+    /// Always `None` outside those tests.
+    #[doc(hidden)]
+    pub planted_bug: Option<PlantedBug>,
+}
+
+/// Protocol bugs a test can plant (see [`Config::planted_bug`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// The failure detector before issue 13: a member silent in GATHER for
+    /// `fail_silent_after` is failed however recently it was heard.
+    EagerSilence,
 }
 
 /// corosync's `token` default, in ms.
@@ -105,6 +124,8 @@ impl Config {
             frame_mtu: FRAME_MTU_DEFAULT,
             send_queue_max: 4096,
             cancel_token_hold_on_retransmit: false,
+            delivery_backlog_max: 1 << 16,
+            planted_bug: None,
         }
     }
 
@@ -159,6 +180,12 @@ impl Config {
             return Err(ConfigError {
                 field: "netmtu",
                 reason: format!("frame size {} out of range", self.frame_mtu),
+            });
+        }
+        if self.delivery_backlog_max == 0 {
+            return Err(ConfigError {
+                field: "delivery_backlog_max",
+                reason: at_least_one(),
             });
         }
         if self.send_queue_max == 0 {

@@ -185,10 +185,12 @@ impl Totem {
         if self.srp.is_stopped() {
             return Err(SubmitError::Stopped);
         }
-        if message.len() > MESSAGE_MAX {
+        // Larger than the whole send queue holds: it would be refused for ever.
+        let max = MESSAGE_MAX.min(self.packer.max_len_for(self.srp.send_queue_capacity()));
+        if message.len() > max {
             return Err(SubmitError::TooLarge {
                 len: message.len(),
-                max: MESSAGE_MAX,
+                max,
             });
         }
         if self.srp.send_queue_space() < self.packer.frames_needed(message.len()) {

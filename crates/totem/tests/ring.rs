@@ -71,6 +71,15 @@ fn crash_reforms_and_restart_rejoins() {
         took >= net.config.token / 2,
         "detection needs a token timeout, took {took:?}"
     );
+    // Failover is token + fail_silent_after (+ the idle ring's hold and a few hops), not
+    // corosync's token + consensus. (535 ms here, as with the detector before issue 13.)
+    let c = &net.config;
+    assert!(
+        took <= c.token + c.fail_silent_after + c.hold + Duration::from_millis(20),
+        "failover took {took:?}: token {:?}, fail_silent_after {:?}",
+        c.token,
+        c.fail_silent_after
+    );
     assert_eq!(net.nodes[&1].srp().members(), &[1, 3]);
     let trans = net.configs[&1]
         .iter()
@@ -186,4 +195,44 @@ fn lossy_network_keeps_order_and_converges() {
             }
         }
     }
+}
+
+#[test]
+fn a_host_that_falls_behind_pauses_delivery_and_loses_nothing() {
+    let config = totem::Config {
+        delivery_backlog_max: 8,
+        ..fast_config(2)
+    };
+    let mut net = Net::new(&[1, 2], config);
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    net.events_held.insert(2);
+    let sent: Vec<Vec<u8>> = (0..40u32).map(|i| i.to_le_bytes().to_vec()).collect();
+    for m in &sent {
+        net.submit(1, m).unwrap();
+    }
+    net.run_for(Duration::from_secs(1));
+    let pending = net.nodes[&2].srp().events_pending();
+    assert!(pending <= 8, "{pending} events pending over a backlog bound of 8");
+    net.events_held.remove(&2);
+    net.run_for(Duration::from_secs(1));
+    let got: Vec<Vec<u8>> = net.delivered[&2].iter().map(|(_, m)| m.clone()).collect();
+    assert_eq!(got, sent, "every message, in order, once the host polls again");
+}
+
+#[test]
+fn a_message_the_send_queue_can_never_hold_is_too_large_not_queue_full() {
+    let config = totem::Config {
+        send_queue_max: 4,
+        frame_mtu: 160,
+        ..fast_config(1)
+    };
+    let mut node = totem::Totem::new(config, 1, 0, 1, totem::Instant::ZERO);
+    let err = node.submit(&[0u8; 4000]).unwrap_err();
+    let totem::SubmitError::TooLarge { len: 4000, max } = err else {
+        panic!("expected TooLarge, got {err:?}");
+    };
+    assert!(max < 4000 && max > 160, "{max}");
+    node.submit(&vec![7u8; max])
+        .expect("the largest message fits an empty queue");
+    assert_eq!(node.submit(&vec![7u8; max]), Err(totem::SubmitError::QueueFull));
 }

@@ -37,6 +37,19 @@ fn drain(node: &mut Totem) -> (Vec<Message>, Vec<Event>) {
     (sent, events)
 }
 
+/// Fires every timer of `node` due from `from` up to `until`, each on time (a late call
+/// would tell the node that its process was stopped), and collects what it sent.
+fn run_timers(node: &mut Totem, from: Instant, until: Instant) -> (Vec<Message>, Vec<Event>) {
+    let (mut sent, mut events) = (Vec::new(), Vec::new());
+    while let Some(due) = node.poll_timeout().filter(|d| *d <= until) {
+        node.handle_timeout(due.max(from));
+        let (s, e) = drain(node);
+        sent.extend(s);
+        events.extend(e);
+    }
+    (sent, events)
+}
+
 fn feed(node: &mut Totem, now: Instant, msg: Message) {
     node.handle_packet(now, &wire::encode(&msg)).unwrap();
 }
@@ -53,6 +66,15 @@ fn join_from(id: u32, ring_seq: u64, procs: &[u32]) -> Join {
         ring_seq,
         proc_list: procs.to_vec(),
         ..Default::default()
+    }
+}
+
+/// A token long enough for the silence floor (token + 2 joins) to end before consensus.
+fn long_token_config() -> totem::Config {
+    totem::Config {
+        token: ms(1000),
+        consensus: ms(1200),
+        ..fast_config(2)
     }
 }
 
@@ -212,7 +234,8 @@ fn stale_join_from_a_member_is_ignored() {
 
 #[test]
 fn gather_fails_silent_nodes_before_the_consensus_timeout() {
-    let (mut node, now, ring) = operational_node2();
+    let config = long_token_config();
+    let (mut node, now, ring) = operational_node2_with(config.clone());
     // Node 1 never speaks again; node 3 is new and keeps agreeing with us.
     let join = join_from(3, ring.seq, &[3]);
     feed(&mut node, now, Message::Join(join));
@@ -226,9 +249,13 @@ fn gather_fails_silent_nodes_before_the_consensus_timeout() {
     let t = now + ms(10);
     feed(&mut node, t, Message::Join(echo));
     drain(&mut node);
-    let silent_after = fast_config(2).fail_silent_after;
-    node.handle_timeout(now + silent_after);
-    let (sent, events) = drain(&mut node);
+    // Node 1 forwarded the token just before: not failed after `fail_silent_after` ...
+    let (_, events) = run_timers(&mut node, now, now + config.fail_silent_after);
+    assert_eq!(node.srp().state(), MembState::Gather, "{events:?}");
+    // ... but once it has been silent for the token timeout plus two join intervals,
+    // still well before the consensus timeout.
+    let silent_after = config.token + config.join * 2;
+    let (sent, events) = run_timers(&mut node, now, now + silent_after);
     assert!(events.iter().any(|e| matches!(
         e,
         Event::StateChange {
@@ -242,7 +269,7 @@ fn gather_fails_silent_nodes_before_the_consensus_timeout() {
         .find_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
         .unwrap();
     assert_eq!(last.failed_list, vec![1], "only the silent node is given up on");
-    assert!(now + silent_after < now + fast_config(2).consensus);
+    assert!(silent_after < config.consensus);
 }
 
 #[test]
@@ -434,4 +461,107 @@ fn garbage_is_rejected_and_counted() {
     assert!(node.handle_packet(now, &[0xff; 64]).is_err());
     assert_eq!(node.srp().stats().malformed_rx, 2);
     assert_eq!(node.srp().state(), MembState::Operational);
+}
+
+/// The failed list of the last join `node` sends once its join timer fires at `at`.
+fn failed_list_after(node: &mut Totem, at: Instant) -> Vec<u32> {
+    node.handle_timeout(at);
+    let (sent, _) = drain(node);
+    let mut failed = sent
+        .iter()
+        .rev()
+        .find_map(|m| {
+            if let Message::Join(j) = m {
+                Some(j.failed_list.clone())
+            } else {
+                None
+            }
+        })
+        .expect("a join");
+    failed.sort();
+    failed
+}
+
+fn leave_from(id: u32, ring_seq: u64) -> Join {
+    Join {
+        sender: 0,
+        system_from: id,
+        ring_seq,
+        proc_list: vec![],
+        failed_list: vec![id],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_leave_older_than_the_nodes_last_join_is_ignored() {
+    let (mut node, now, ring) = operational_node2();
+    // Node 3 restarted with a higher stored ring seq and joins ...
+    feed(&mut node, now, Message::Join(join_from(3, ring.seq + 8, &[3])));
+    drain(&mut node);
+    // ... then the leave of its previous life arrives, delayed or duplicated.
+    feed(&mut node, now + ms(1), Message::Join(leave_from(3, ring.seq)));
+    assert_eq!(failed_list_after(&mut node, now + ms(40)), Vec::<u32>::new());
+    // A leave sent after that join does count.
+    feed(&mut node, now + ms(41), Message::Join(leave_from(3, ring.seq + 8)));
+    assert_eq!(failed_list_after(&mut node, now + ms(80)), vec![3]);
+}
+
+#[test]
+fn an_outsiders_verdict_on_a_node_we_hear_is_not_taken() {
+    let (mut node, now, ring) = operational_node2();
+    feed(&mut node, now, Message::Join(join_from(4, ring.seq, &[4])));
+    feed(&mut node, now + ms(1), Message::Join(join_from(4, ring.seq, &[4])));
+    drain(&mut node);
+    // Outsider 5 says 4 failed while 4 has sent us a join in this very round.
+    let verdict = Join {
+        failed_list: vec![4],
+        ..join_from(5, ring.seq, &[4, 5])
+    };
+    feed(&mut node, now + ms(2), Message::Join(verdict));
+    assert_eq!(failed_list_after(&mut node, now + ms(40)), Vec::<u32>::new());
+}
+
+#[test]
+fn send_join_delays_every_join_by_up_to_its_bound() {
+    let config = totem::Config {
+        send_join: ms(100),
+        ..fast_config(2)
+    };
+    let (mut node, now, ring) = operational_node2_with(config);
+    feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
+    let (sent, _) = drain(&mut node);
+    assert_eq!(node.srp().state(), MembState::Gather);
+    assert!(sent_join(&sent).is_none(), "corosync sleeps before the first join too");
+    node.handle_timeout(now + ms(100));
+    let (sent, _) = drain(&mut node);
+    assert!(sent_join(&sent).is_some(), "sent within send_join");
+}
+
+#[test]
+fn a_node_that_was_stopped_does_not_fail_peers_it_could_not_hear() {
+    let config = long_token_config();
+    let (mut node, now, ring) = operational_node2_with(config.clone());
+    feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
+    drain(&mut node);
+    // Our process was stopped for longer than the silence floor: the timers come late.
+    // (Counting node 1's silence from before, it would be failed as soon as 3 agrees.)
+    let woke = now + config.token + ms(300);
+    feed(&mut node, woke, Message::Join(join_from(3, ring.seq, &[1, 2, 3])));
+    let (_, events) = run_timers(&mut node, woke, woke + ms(100));
+    let failed = |events: &[Event]| {
+        events.iter().any(|e| {
+            matches!(
+                e,
+                Event::StateChange {
+                    reason: "silent nodes failed",
+                    ..
+                }
+            )
+        })
+    };
+    assert!(
+        !failed(&events),
+        "node 1's silence counts from our waking up: {events:?}"
+    );
 }

@@ -1,18 +1,14 @@
 //! `ferrosyncd`: the cluster engine daemon (corosync-compatible udpu Totem).
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use engine::blackbox::{self, BlackboxLayer};
+use engine::blackbox;
 use engine::conf::{ClusterConfig, TransportKind};
 use engine::daemon::Daemon;
-use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
+use engine::pidfile::PidFile;
+use engine::startup::Startup;
 
 #[derive(Parser, Debug)]
 #[command(name = "ferrosyncd", version, about = "ferrosync cluster engine daemon")]
@@ -20,9 +16,10 @@ struct Args {
     /// Stay in the foreground (do not daemonize).
     #[arg(short = 'f')]
     foreground: bool,
-    /// Configuration file (corosync.conf syntax).
-    #[arg(short = 'c', value_name = "FILE", default_value = "/etc/ferrosync/corosync.conf")]
-    config: PathBuf,
+    /// Configuration file (corosync.conf syntax) [default: /etc/ferrosync/corosync.conf, or
+    /// /etc/corosync/corosync.conf if only that exists].
+    #[arg(short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Test the configuration and exit.
     #[arg(short = 't')]
     test: bool,
@@ -51,14 +48,22 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    if let Err(e) = run(args) {
+    let mut startup = Startup::from_env();
+    if let Err(e) = run(args, &mut startup) {
+        // In the background the parent prints it; in the foreground we do.
+        startup.failed(&format!("{e:#}"));
+        tracing::error!("{e:#}");
         eprintln!("ferrosyncd: error: {e:#}");
         std::process::exit(1);
     }
 }
 
-fn run(args: Args) -> Result<()> {
-    let conf = ClusterConfig::load(&args.config)?;
+fn run(args: Args, startup: &mut Startup) -> Result<()> {
+    let config = args
+        .config
+        .clone()
+        .unwrap_or_else(|| engine::conf::first_existing(&engine::conf::DEFAULT_CONFIGS));
+    let conf = ClusterConfig::load(&config)?;
     for w in &conf.warnings {
         eprintln!("ferrosyncd: warning: {w}");
     }
@@ -69,6 +74,12 @@ fn run(args: Args) -> Result<()> {
             .find_local_node()
             .map_err(|e| anyhow::anyhow!("{}: {e}", conf.file)),
     };
+    if args.test && conf.crypto {
+        // The daemon would refuse this key at start-up: say so now.
+        let key = std::fs::read(&conf.keyfile).with_context(|| format!("keyfile {}", conf.keyfile.display()))?;
+        transport::crypto::Crypto::new(&key, 1)
+            .map_err(|e| anyhow::anyhow!("keyfile {}: {e}", conf.keyfile.display()))?;
+    }
     if args.test {
         // Like `corosync -t`, a config written for another host still checks out.
         let node = match &node_id {
@@ -94,153 +105,21 @@ fn run(args: Args) -> Result<()> {
         .or_else(|| conf.state_dir.clone())
         .unwrap_or_else(|| PathBuf::from("/var/lib/ferrosync"));
     if !args.foreground {
-        // Fork before any thread or socket exists; stdio goes to /dev/null.
-        nix::unistd::daemon(true, false).context("daemonize")?;
+        // Runs us again with -f in the background and exits with its start-up verdict.
+        Startup::daemonize().context("start in the background")?;
     }
-    init_logging(&conf, args.debug || conf.logging.debug, args.foreground);
+    engine::logging::init(&conf, args.debug || conf.logging.debug, args.foreground);
     std::fs::create_dir_all(&state_dir).with_context(|| format!("create {}", state_dir.display()))?;
+    // Ring ids, status and flight-recorder dumps are the daemon's own: 0700 (as corosync's
+    // /var/lib/corosync).
+    std::fs::set_permissions(&state_dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .with_context(|| format!("chmod 0700 {}", state_dir.display()))?;
     blackbox::recorder().set_dump_dir(&state_dir);
     blackbox::install_panic_hook();
-    let pid_guard = PidFile::create(&args.pidfile)?;
-    let result = Daemon::new(conf, node_id, state_dir, !args.no_ipc).and_then(Daemon::run);
+    let pid_guard = PidFile::acquire(&args.pidfile)?;
+    let daemon = Daemon::new(conf, node_id, state_dir, !args.no_ipc)?;
+    startup.ready();
+    let result = daemon.run();
     drop(pid_guard);
     result.map_err(Into::into)
-}
-
-/// Removes the pid file when the daemon exits normally.
-struct PidFile(PathBuf);
-
-impl PidFile {
-    fn create(path: &std::path::Path) -> Result<Self> {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if let Ok(pid) = text.trim().parse::<i32>() {
-                let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-                if alive && pid != std::process::id() as i32 {
-                    bail!("{}: another ferrosyncd (pid {pid}) is running", path.display());
-                }
-            }
-        }
-        std::fs::write(path, format!("{}\n", std::process::id()))
-            .with_context(|| format!("write pid file {}", path.display()))?;
-        Ok(PidFile(path.to_owned()))
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Where log lines go: stderr and/or the configured log file.
-#[derive(Clone)]
-struct Sink {
-    stderr: bool,
-    /// Write to the log file (`engine::logfile`, reopened on SIGHUP).
-    file: bool,
-    /// `/dev/log`, non-blocking: a slow syslog daemon loses lines instead of stalling the loop.
-    syslog: Option<Arc<std::os::unix::net::UnixDatagram>>,
-}
-
-/// syslog priority (facility daemon) from the level word of a formatted line.
-fn syslog_priority(line: &str) -> u8 {
-    let head = &line[..line.len().min(48)];
-    let severity = if head.contains(" ERROR ") {
-        3
-    } else if head.contains(" WARN ") {
-        4
-    } else if head.contains(" DEBUG ") || head.contains(" TRACE ") {
-        7
-    } else {
-        6
-    };
-    (3 << 3) | severity
-}
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.stderr {
-            let _ = std::io::stderr().write_all(buf);
-        }
-        if self.file {
-            engine::logfile::write(buf);
-        }
-        if let Some(sock) = &self.syslog {
-            let line = String::from_utf8_lossy(buf);
-            let line = line.trim_end();
-            let msg = format!("<{}>ferrosyncd[{}]: {line}", syslog_priority(line), std::process::id());
-            let _ = sock.send(msg.as_bytes());
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn init_logging(conf: &ClusterConfig, debug: bool, foreground: bool) {
-    if conf.logging.to_logfile {
-        if let Some(path) = &conf.logging.logfile {
-            if let Err(e) = engine::logfile::open(path) {
-                eprintln!("ferrosyncd: warning: cannot open log file {}: {e}", path.display());
-            }
-        }
-    }
-    let file = engine::logfile::is_open();
-    let syslog = if conf.logging.to_syslog {
-        let sock = std::os::unix::net::UnixDatagram::unbound()
-            .and_then(|s| s.connect("/dev/log").map(|()| s))
-            .and_then(|s| s.set_nonblocking(true).map(|()| s));
-        match sock {
-            Ok(s) => Some(Arc::new(s)),
-            Err(e) => {
-                eprintln!("ferrosyncd: warning: logging.to_syslog: cannot reach /dev/log: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let sink = Sink {
-        stderr: conf.logging.to_stderr || foreground,
-        file,
-        syslog,
-    };
-    let level = if debug { LevelFilter::DEBUG } else { LevelFilter::INFO };
-    // The flight recorder sees debug events whatever the configured level.
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .with_filter(level);
-    tracing_subscriber::registry()
-        .with(fmt)
-        .with(BlackboxLayer.with_filter(LevelFilter::DEBUG))
-        .init();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::syslog_priority;
-
-    #[test]
-    fn syslog_priority_follows_the_level() {
-        assert_eq!(
-            syslog_priority("2026-11-23T16:54:49.928597Z  INFO engine::daemon: x"),
-            30
-        );
-        assert_eq!(
-            syslog_priority("2026-11-23T16:54:49.928597Z ERROR engine::daemon: x"),
-            27
-        );
-        assert_eq!(
-            syslog_priority("2026-11-23T16:54:49.928597Z  WARN engine::daemon: x"),
-            28
-        );
-        assert_eq!(
-            syslog_priority("2026-11-23T16:54:49.928597Z DEBUG engine::daemon: x"),
-            31
-        );
-        assert_eq!(syslog_priority(""), 30);
-    }
 }

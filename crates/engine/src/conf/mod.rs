@@ -14,6 +14,16 @@ pub use parse::Entry;
 pub const DEFAULT_PORT: u16 = 5405;
 /// Where `ferrosync keygen` writes the key and the daemon looks for it by default.
 pub const DEFAULT_KEYFILE: &str = "/etc/ferrosync/authkey";
+/// corosync's key, used when ferrosync's own does not exist.
+pub const COROSYNC_KEYFILE: &str = "/etc/corosync/authkey";
+/// ferrosync's configuration, then corosync's where a corosync user keeps it.
+pub const DEFAULT_CONFIGS: [&str; 2] = ["/etc/ferrosync/corosync.conf", "/etc/corosync/corosync.conf"];
+
+/// The first of `candidates` that exists, else the first (whose absence the caller reports).
+pub fn first_existing(candidates: &[&str]) -> PathBuf {
+    let found = candidates.iter().find(|p| Path::new(p).exists());
+    PathBuf::from(found.or(candidates.first()).copied().unwrap_or_default())
+}
 /// Links a node may have (`INTERFACE_MAX`).
 pub const LINKS_MAX: usize = 8;
 
@@ -248,8 +258,27 @@ impl Builder<'_> {
         let ip_version = self.get("totem", "ip_version").map_or("ipv6-4", |(v, _)| v).to_owned();
         let nodes = self.nodes(&ports, &ip_version)?;
         let (mut totem, token_base, token_coefficient, retransmits) = self.timers(nodes.len())?;
-        let crypto_cipher = self.get("totem", "crypto_cipher").map_or("none", |(v, _)| v).to_owned();
-        let crypto_hash = self.get("totem", "crypto_hash").map_or("none", |(v, _)| v).to_owned();
+        // corosync 3: `secauth: on` means aes256 + sha256 unless crypto_cipher/crypto_hash
+        // say otherwise; where they turn it off, we refuse rather than run in plaintext.
+        let secauth = self.boolean("totem", "secauth", false);
+        let (cipher_default, hash_default) = if secauth {
+            ("aes256", "sha256")
+        } else {
+            ("none", "none")
+        };
+        let crypto_cipher = self
+            .get("totem", "crypto_cipher")
+            .map_or(cipher_default, |(v, _)| v)
+            .to_owned();
+        let crypto_hash = self
+            .get("totem", "crypto_hash")
+            .map_or(hash_default, |(v, _)| v)
+            .to_owned();
+        if secauth && (crypto_cipher == "none" || crypto_hash == "none") {
+            return Err(self.semantic(
+                "secauth: on, but crypto_cipher or crypto_hash is none: refusing to run without crypto".into(),
+            ));
+        }
         let crypto = match (crypto_cipher.as_str(), crypto_hash.as_str()) {
             ("none", "none") => false,
             ("aes256", h) if h != "none" => true,
@@ -271,9 +300,10 @@ impl Builder<'_> {
             // Keep sealed datagrams within the same MTU budget as plain ones.
             totem.frame_mtu -= transport::crypto::OVERHEAD;
         }
-        let keyfile = self
-            .get("totem", "keyfile")
-            .map_or(PathBuf::from(DEFAULT_KEYFILE), |(v, _)| PathBuf::from(v));
+        let keyfile = self.get("totem", "keyfile").map_or_else(
+            || first_existing(&[DEFAULT_KEYFILE, COROSYNC_KEYFILE]),
+            |(v, _)| PathBuf::from(v),
+        );
         let logging = Logging {
             to_stderr: self.boolean("logging", "to_stderr", true),
             to_logfile: self.boolean("logging", "to_logfile", false),
@@ -437,6 +467,8 @@ impl Builder<'_> {
         set(self.ms("hold"), &mut c.hold);
         set(self.ms("join"), &mut c.join);
         set(self.ms("send_join"), &mut c.send_join);
+        // ferrosync's own key: 0 waits for the consensus timeout as corosync does.
+        set(self.ms("fail_silent_after"), &mut c.fail_silent_after);
         set(self.ms("consensus"), &mut c.consensus);
         set(self.ms("merge"), &mut c.merge);
         set(self.ms("downcheck"), &mut c.downcheck);

@@ -61,6 +61,7 @@ fn totem(key: &str) -> Option<Kind> {
         | "hold"
         | "join"
         | "send_join"
+        | "fail_silent_after"
         | "consensus"
         | "merge"
         | "downcheck"

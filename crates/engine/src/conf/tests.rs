@@ -52,6 +52,64 @@ fn explicit_timers_and_port() {
 }
 
 #[test]
+fn fail_silent_after_is_configurable_and_zero_is_corosyncs_behaviour() {
+    let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
+    let default = conf(&format!("totem {{\n transport: udpu\n}}\n{node}")).unwrap();
+    assert_eq!(default.totem.fail_silent_after, Duration::from_millis(200));
+    let off = conf(&format!(
+        "totem {{\n transport: udpu\n fail_silent_after: 0\n}}\n{node}"
+    ))
+    .unwrap();
+    assert!(off.warnings.is_empty(), "{:?}", off.warnings);
+    assert_eq!(off.totem.fail_silent_after, Duration::ZERO);
+    let short = conf(&format!(
+        "totem {{\n transport: udpu\n fail_silent_after: 10\n}}\n{node}"
+    ))
+    .unwrap_err();
+    assert!(
+        short.to_string().contains("test.conf:3: totem.fail_silent_after"),
+        "{short}"
+    );
+}
+
+#[test]
+fn secauth_on_means_crypto_or_a_refusal() {
+    let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
+    let on = conf(&format!("totem {{\n transport: udpu\n secauth: on\n}}\n{node}")).unwrap();
+    assert!(on.crypto, "secauth: on alone turns AES-256-GCM on");
+    assert_eq!(
+        (on.crypto_cipher.as_str(), on.crypto_hash.as_str()),
+        ("aes256", "sha256")
+    );
+    let off = conf(&format!(
+        "totem {{\n transport: udpu\n secauth: on\n crypto_cipher: none\n}}\n{node}"
+    ));
+    let err = off.unwrap_err().to_string();
+    assert!(err.contains("refusing to run without crypto"), "{err}");
+    let plain = conf(&format!("totem {{\n transport: udpu\n secauth: off\n}}\n{node}")).unwrap();
+    assert!(!plain.crypto);
+}
+
+#[test]
+fn corosync_paths_are_the_fallback() {
+    let dir = std::env::temp_dir().join(format!("ferrosync-fallback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = dir.join("ours");
+    let theirs = dir.join("theirs");
+    let (o, t) = (ours.to_str().unwrap(), theirs.to_str().unwrap());
+    assert_eq!(
+        first_existing(&[o, t]),
+        ours,
+        "neither exists: ours, to be reported missing"
+    );
+    std::fs::write(&theirs, "x").unwrap();
+    assert_eq!(first_existing(&[o, t]), theirs);
+    std::fs::write(&ours, "x").unwrap();
+    assert_eq!(first_existing(&[o, t]), ours);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn unknown_keys_warn_with_line() {
     let text = "totem {\n transport: udpu\n frobnicate: 3\n}\nextra {\n a: b\n}\nnodelist {\n node {\n  \
                 ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
@@ -128,7 +186,7 @@ fn crypto_settings() {
     assert_eq!(c.totem.frame_mtu, 1410 - transport::crypto::OVERHEAD);
     let c = with("").unwrap();
     assert!(!c.crypto);
-    assert_eq!(c.keyfile, PathBuf::from(DEFAULT_KEYFILE));
+    assert_eq!(c.keyfile, first_existing(&[DEFAULT_KEYFILE, COROSYNC_KEYFILE]));
     assert!(with(" crypto_cipher: aes128\n crypto_hash: sha1\n")
         .unwrap_err()
         .to_string()

@@ -184,6 +184,10 @@ impl StatsMap {
             ("recovery_token_lost", s.recovery_token_lost),
             ("consensus_timeouts", s.consensus_timeouts),
             ("rx_msg_dropped", s.rx_msg_dropped),
+            // ferrosync's own: datagrams and frames that failed to decode, and members
+            // failed early for silence.
+            ("malformed_rx", s.malformed_rx),
+            ("silent_failed", s.silent_failed),
         ];
         for (k, v) in u64s {
             self.map.set(format!("stats.srp.{k}"), Value::U64(v));

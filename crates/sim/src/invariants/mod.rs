@@ -10,6 +10,7 @@ pub mod cpg_agreed_order;
 pub mod cpg_sender_in_view;
 pub mod cpg_virtual_synchrony;
 pub mod fifo;
+pub mod justified_exclusion;
 pub mod no_creation;
 pub mod no_duplicates;
 pub mod quorum_safety;
@@ -77,6 +78,7 @@ impl Default for Checker {
                 Box::new(cpg_sender_in_view::CpgSenderInView),
                 Box::new(cpg_agreed_order::CpgAgreedOrder),
                 Box::new(cpg_virtual_synchrony::CpgVirtualSynchrony),
+                Box::new(justified_exclusion::JustifiedExclusion::default()),
             ],
         }
     }

@@ -78,6 +78,11 @@ impl Packer {
         len / self.big_part() + 2
     }
 
+    /// The longest message whose [`Packer::frames_needed`] is at most `frames`.
+    pub fn max_len_for(&self, frames: usize) -> usize {
+        (frames.saturating_sub(1) * self.big_part()).saturating_sub(1)
+    }
+
     /// Upper bound of the frames one more [`Packer::push_vectored`] of `parts` completes.
     pub fn frames_needed_vectored(&self, parts: &[&[u8]]) -> usize {
         let big = self.big_part();

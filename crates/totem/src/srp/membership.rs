@@ -24,21 +24,29 @@ impl Srp {
         self.deferred_joins.clear();
         self.deferred_foreign.clear();
         self.set_timer(Timer::Consensus, self.config.consensus);
-        if self.config.fail_silent_after.is_zero() {
-            self.timers.cancel(Timer::Silent);
-        } else {
-            self.set_timer(Timer::Silent, self.config.fail_silent_after);
-        }
+        self.gather_entered_at = self.now;
         self.stats.gather_entered += 1;
         if reason == "consensus timeout" {
             self.stats.continuous_gather += 1;
         }
         self.enter_state(MembState::Gather, reason);
-        self.send_join();
+        if self.config.send_join.is_zero() {
+            self.send_join();
+        } else {
+            // corosync sleeps up to `send_join` before every join (what keeps a large
+            // ring's joins from arriving all at once); a join already due sooner stays.
+            let delay = self.jitter(self.config.send_join);
+            let at = self.after(delay);
+            if !self.timers.is_set(Timer::Join) || self.timers.deadline(Timer::Join).is_some_and(|d| d > at) {
+                self.timers.set(Timer::Join, at);
+            }
+        }
+        self.arm_silent();
         // Our own join counts like anyone's (corosync receives it back over udpu).
         self.check_consensus();
     }
 
+    /// Sends our join now; the next one follows after `join` plus up to `send_join`.
     fn send_join(&mut self) {
         let delay = self.jitter(self.config.send_join);
         let join = Message::Join(Join {
@@ -73,8 +81,13 @@ impl Srp {
             return;
         }
         if join.sender != 0 {
+            self.liveness.joined(from, join.ring_seq, self.now);
             sets::merge(&mut self.heard, &[from]);
             self.departed.retain(|&n| n != from);
+        } else if self.liveness.leave_is_stale(from, join.ring_seq) {
+            // A delayed or duplicated leave from before the node joined again.
+            self.stats.rx_msg_dropped += 1;
+            return;
         } else if !sets::contains(&self.departed, from) {
             if self.departed.len() >= crate::wire::PROCESSORS_MAX {
                 self.departed.remove(0);
@@ -147,11 +160,11 @@ impl Srp {
             // forever, each forming a ring just as the other's stale joins arrive. Nor from
             // a join older than our ring: it judged us in a round we have since left.)
             sets::merge(&mut self.my_failed_list, &[from]);
-            let others = sets::subtract(&join.failed_list, &self.my_memb_list);
+            let others = self.outsiders_verdict(&join.failed_list);
             sets::merge(&mut self.my_failed_list, &others);
         } else if thinks_we_failed {
             // A stale verdict on us: take its view of the others only.
-            let others = sets::subtract(&join.failed_list, &self.my_memb_list);
+            let others = self.outsiders_verdict(&join.failed_list);
             sets::merge(&mut self.my_failed_list, &others);
         } else if sets::contains(&self.my_memb_list, from) {
             if !sets::contains(&self.my_failed_list, from) {
@@ -165,8 +178,8 @@ impl Srp {
             // different rings can never agree once one of them gave up on a node (say,
             // one that left): each consensus timeout splits everyone again. We take its
             // word about nodes outside our own ring, never about our ring's members.
-            let fail_minus_memb = sets::subtract(&join.failed_list, &self.my_memb_list);
-            sets::merge(&mut self.my_failed_list, &fail_minus_memb);
+            let others = self.outsiders_verdict(&join.failed_list);
+            sets::merge(&mut self.my_failed_list, &others);
         }
         // A node never lists itself as failed unless it failed to receive.
         if !self.failed_to_recv {
@@ -188,6 +201,68 @@ impl Srp {
         // Otherwise our view did not change: re-announcing it at once would let two nodes
         // whose failed lists can never match bounce joins at network speed (the join timer
         // repeats it anyway, and the consensus timeout settles the disagreement).
+    }
+
+    /// What we take from a failed list sent by an outsider (or by a node that thinks we
+    /// failed): its verdict on nodes outside our ring that have not sent us a join in
+    /// this round. (Refusing it for every node heard within the silence floor kept
+    /// 32-node groups from different rings apart for a minute after healing: seeds 52
+    /// and 79 at 32 nodes.)
+    fn outsiders_verdict(&self, failed_list: &[NodeId]) -> Vec<NodeId> {
+        sets::subtract(failed_list, &self.my_memb_list)
+            .into_iter()
+            .filter(|&n| !sets::contains(&self.heard, n))
+            .collect()
+    }
+
+    /// The silence after which a member may be failed early: the token timeout plus two
+    /// join intervals (and `send_join`). A crashed member has been silent for the token
+    /// timeout when our token timer expires, so this costs a crash's failover nothing
+    /// beyond `fail_silent_after`; a member that was merely stalled for less than about a
+    /// token is heard again in time, and so is one stuck in a COMMIT that the others
+    /// abandoned (it gives up after the token timeout and joins again at once).
+    fn silence_floor(&self) -> std::time::Duration {
+        let c = &self.config;
+        c.token + c.join * 2 + c.send_join
+    }
+
+    /// When `node`, a member of our last ring with no join in this round, may be failed
+    /// for silence: `fail_silent_after` into the round, and the silence floor after we
+    /// last heard of it.
+    fn silent_deadline(&self, node: NodeId) -> crate::time::Instant {
+        let round = self.gather_entered_at + self.config.fail_silent_after;
+        if self.config.planted_bug == Some(crate::config::PlantedBug::EagerSilence) {
+            return round;
+        }
+        match self.liveness.last_heard(node) {
+            Some(at) => round.max(at + self.silence_floor()),
+            None => round,
+        }
+    }
+
+    /// Members of our last ring we wait for and have not heard in this round.
+    fn unheard_members(&self) -> Vec<NodeId> {
+        self.token_memb()
+            .into_iter()
+            .filter(|&n| n != self.my_id && !sets::contains(&self.heard, n) && sets::contains(&self.my_memb_list, n))
+            .collect()
+    }
+
+    /// Arms the silence timer for the next unheard member to become failable.
+    fn arm_silent(&mut self) {
+        let next = if self.config.fail_silent_after.is_zero() || self.state != MembState::Gather {
+            None
+        } else {
+            self.unheard_members()
+                .into_iter()
+                .map(|n| self.silent_deadline(n))
+                .filter(|&d| d > self.now)
+                .min()
+        };
+        match next {
+            Some(at) => self.timers.set(Timer::Silent, at),
+            None => self.timers.cancel(Timer::Silent),
+        }
     }
 
     /// Every member has left RECOVERY of our ring once we saw the token twice since we did
@@ -224,7 +299,11 @@ impl Srp {
 
     /// When every live member sent our view and we are the lowest, install a new ring.
     pub(super) fn check_consensus(&mut self) {
-        if self.state != MembState::Gather || !self.consensus_agreed() {
+        if self.state != MembState::Gather {
+            return;
+        }
+        if !self.consensus_agreed() {
+            self.fail_silent_members();
             return;
         }
         if self.failed_to_recv {
@@ -263,30 +342,42 @@ impl Srp {
         }
     }
 
-    /// Everyone we heard from agrees with us except for members of our last ring that sent
-    /// nothing at all since we entered GATHER: they are gone, so form the ring without them now instead
-    /// of after the whole consensus timeout (corosync waits `consensus` here; a live node
-    /// that was merely slow merges back through merge detection).
+    /// Everyone we heard from agrees with us except for members of our last ring that have
+    /// been silent past their deadline (see [`Self::silent_deadline`]): they are gone, so
+    /// form the ring without them now instead of after the whole consensus timeout
+    /// (corosync waits `consensus` here; a live node that was merely slow merges back
+    /// through merge detection).
     pub(super) fn silent_timeout(&mut self) {
         if self.state != MembState::Gather {
             return;
         }
-        let memb = self.token_memb();
+        if !self.fail_silent_members() {
+            self.arm_silent();
+        }
+    }
+
+    /// Fails the silent members if everyone else agrees with us; true if it did.
+    fn fail_silent_members(&mut self) -> bool {
+        if self.config.fail_silent_after.is_zero() {
+            return false;
+        }
         // Only members of our last ring: an outsider that is quiet is more likely busy
         // forming a ring of its own (no joins from COMMIT or RECOVERY) than dead, and
         // failing it early makes groups keep forming rings that miss each other.
-        let silent: Vec<NodeId> = memb
-            .iter()
-            .copied()
-            .filter(|&n| n != self.my_id && !sets::contains(&self.heard, n) && sets::contains(&self.my_memb_list, n))
+        let silent: Vec<NodeId> = self
+            .unheard_members()
+            .into_iter()
+            .filter(|&n| self.silent_deadline(n) <= self.now)
             .collect();
-        let talking = sets::subtract(&memb, &silent);
+        let talking = sets::subtract(&self.token_memb(), &silent);
         if silent.is_empty() || !sets::subset(&talking, &self.consensus) {
-            return;
+            return false;
         }
+        debug_assert!(!sets::contains(&silent, self.my_id));
         self.stats.silent_failed += silent.len() as u64;
         sets::merge(&mut self.my_failed_list, &silent);
         self.gather_enter("silent nodes failed");
+        true
     }
 
     /// The lowest member builds the commit token: new ring `{me, highest seq seen + 4}`.

@@ -8,6 +8,7 @@
 //! of restarting membership, and every queue is bounded.
 
 mod events;
+mod liveness;
 mod membership;
 mod receive;
 mod recovery;
@@ -34,10 +35,6 @@ use crate::{Destination, Transmit};
 
 use sort_queue::SortQueue;
 use timers::{Timer, Timers};
-
-/// Bound of the event queue a host has not drained yet (deliveries are further bounded
-/// by the sort queue; this only guards against a host that never polls).
-const EVENT_QUEUE_MAX: usize = 1 << 20;
 
 /// What the last token we processed was (for retransmission).
 #[derive(Clone, Debug)]
@@ -80,6 +77,10 @@ pub struct Srp {
     heard: Vec<NodeId>,
     /// Nodes that left (sent a leave) and have not joined since; bounded.
     departed: Vec<NodeId>,
+    /// Last proof of life of each peer (the failure detector's input).
+    liveness: liveness::Liveness,
+    /// When we last entered GATHER.
+    gather_entered_at: Instant,
     /// Token visits since this node entered OPERATIONAL on the current ring.
     operational_visits: u32,
     /// Outsiders (joins, or senders of foreign messages) seen before the new ring
@@ -179,6 +180,8 @@ impl Srp {
             consensus: Vec::new(),
             heard: Vec::new(),
             departed: Vec::new(),
+            liveness: liveness::Liveness::default(),
+            gather_entered_at: now,
             operational_visits: 0,
             deferred_joins: Vec::new(),
             deferred_foreign: Vec::new(),
@@ -268,6 +271,11 @@ impl Srp {
     /// True when `token` will be processed by this node as the ring's current token.
     pub fn token_is_for_me(&self, token: &OrfToken) -> bool {
         token.ring_id == self.my_ring_id && matches!(self.state, MembState::Operational)
+    }
+
+    /// The send queue's bound, in frames.
+    pub fn send_queue_capacity(&self) -> usize {
+        self.config.send_queue_max
     }
 
     /// Room left in the send queue, in frames.
@@ -392,6 +400,15 @@ impl Srp {
         }
         self.advance_time(now);
         let foreign = decoded.foreign_endian;
+        // Proof of life from headers that name the node sending now (tokens: see
+        // `handle_orf_token`; multicasts may be retransmissions by someone else).
+        match &decoded.message {
+            Message::Join(j) if j.sender != 0 => self.liveness.heard(j.system_from, now),
+            Message::CommitToken(t) => self.liveness.heard(t.sender, now),
+            Message::MergeDetect(m) => self.liveness.heard(m.system_from, now),
+            Message::TokenHoldCancel(m) => self.liveness.heard(m.sender, now),
+            Message::Join(_) | Message::OrfToken(_) | Message::Mcast(_) => {}
+        }
         match decoded.message {
             Message::OrfToken(token) => self.handle_orf_token(token),
             Message::Mcast(mcast) => self.handle_mcast(mcast, foreign),
@@ -435,7 +452,17 @@ impl Srp {
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        // Deliveries paused for a full backlog resume as the host drains it.
+        if self.state == MembState::Operational && seq::lt(self.my_high_delivered, self.my_high_seq_received) {
+            self.deliver_agreed();
+        }
+        event
+    }
+
+    /// Events the host has not polled yet.
+    pub fn events_pending(&self) -> usize {
+        self.events.len()
     }
 
     // ---- plumbing shared by the submodules ----
@@ -443,6 +470,16 @@ impl Srp {
     fn advance_time(&mut self, now: Instant) {
         // Time is monotonic by contract; tolerate a host that repeats a timestamp.
         debug_assert!(now >= self.now, "time went backwards: {now} < {}", self.now);
+        // A timer answered more than a join interval late means we were not running (a
+        // stopped process, a stalled host): what the peers said meanwhile waited in the
+        // socket buffer or was lost, so their silence counts only from now.
+        if self
+            .timers
+            .next_deadline()
+            .is_some_and(|due| now > due + self.config.join)
+        {
+            self.liveness.woke_up(now);
+        }
         self.now = self.now.max(now);
     }
 
@@ -455,11 +492,11 @@ impl Srp {
         self.timers.set(timer, at);
     }
 
+    /// Queues an event for the host. Nothing is ever dropped: agreed deliveries in
+    /// OPERATIONAL wait while `delivery_backlog_max` are pending (see
+    /// `deliver_agreed`); the others are bounded by the protocol (a recovery delivers at
+    /// most a sort queue of old-ring messages, a configuration change a few events).
     fn emit(&mut self, event: Event) {
-        if self.events.len() >= EVENT_QUEUE_MAX {
-            self.stats.rx_msg_dropped += 1;
-            return;
-        }
         self.events.push_back(event);
     }
 

@@ -44,7 +44,7 @@ impl Srp {
         }
         self.update_aru();
         if self.state == MembState::Operational {
-            self.deliver_to_app(false, self.my_high_seq_received);
+            self.deliver_agreed();
         }
     }
 
@@ -80,8 +80,20 @@ impl Srp {
     /// configuration) it steps over gaps and delivers only messages from members of the
     /// transitional configuration, as EVS requires.
     pub(super) fn deliver_to_app(&mut self, skip: bool, end: u32) {
+        self.deliver_up_to(skip, end, usize::MAX);
+    }
+
+    /// Agreed delivery in OPERATIONAL: in order up to the first gap, while fewer than
+    /// `delivery_backlog_max` events wait for the host (the rest wait in the sort queue
+    /// and [`Srp::poll_event`] resumes them).
+    pub(super) fn deliver_agreed(&mut self) {
+        let end = self.my_high_seq_received;
+        self.deliver_up_to(false, end, self.config.delivery_backlog_max);
+    }
+
+    fn deliver_up_to(&mut self, skip: bool, end: u32, backlog_max: usize) {
         let mut next = self.my_high_delivered.wrapping_add(1);
-        while seq::lte(next, end) {
+        while seq::lte(next, end) && self.events.len() < backlog_max {
             let Some(stored) = self.regular_queue.get(next) else {
                 if !skip {
                     break;

@@ -54,6 +54,10 @@ impl Timers {
         self.deadlines[timer as usize].is_some()
     }
 
+    pub(crate) fn deadline(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines[timer as usize]
+    }
+
     pub(crate) fn cancel_all(&mut self) {
         self.deadlines = [None; COUNT];
     }

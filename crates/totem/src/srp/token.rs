@@ -27,6 +27,9 @@ impl Srp {
             self.stats.rx_msg_dropped += 1;
             return;
         }
+        // A new token of our ring: every member forwarded it since our last one.
+        self.liveness
+            .token(self.my_ring_id, &self.my_new_memb_list, token.sender, self.now);
 
         // The token came: a hold cancel we sent did its job (or was not needed).
         self.timers.cancel(Timer::HoldCancel);
@@ -120,7 +123,7 @@ impl Srp {
         }
 
         if self.state == MembState::Operational {
-            self.deliver_to_app(false, self.my_high_seq_received);
+            self.deliver_agreed();
             self.operational_visit();
         }
     }

@@ -26,6 +26,8 @@ pub struct Net {
     seq: u64,
     /// Percent of packets dropped, and extra random delay up to `jitter`.
     pub loss_percent: u64,
+    /// Nodes whose events are not polled (a host that falls behind).
+    pub events_held: BTreeSet<NodeId>,
     pub jitter: Duration,
     rng: u64,
     pub config: Config,
@@ -54,6 +56,7 @@ impl Net {
             queue: BinaryHeap::new(),
             seq: 0,
             loss_percent: 0,
+            events_held: BTreeSet::new(),
             jitter: Duration::ZERO,
             rng: 0x9E37_79B9_7F4A_7C15,
             config,
@@ -130,7 +133,8 @@ impl Net {
         while let Some(t) = node.poll_transmit() {
             out.push(t);
         }
-        while let Some(e) = node.poll_event() {
+        let held = self.events_held.contains(&id);
+        while let Some(e) = if held { None } else { node.poll_event() } {
             match e {
                 Event::Deliver { sender, message } => {
                     self.delivered.entry(id).or_default().push((sender, message.to_vec()))

@@ -407,12 +407,10 @@ impl Node {
     /// Records a [`Stamp`] for every client message from now on (an observer's hook;
     /// the daemon does not use it).
     pub fn observe_client_messages(&mut self) {
-        self.stamp();
-        let n = self.world.out.clients.len();
-        let here = self.here();
-        self.stamps
-            .get_or_insert_with(VecDeque::new)
-            .extend(std::iter::repeat(here).take(n));
+        if self.stamps.is_none() {
+            self.stamps = Some(VecDeque::new());
+            self.stamp();
+        }
     }
 
     /// Like [`Node::poll_client_message`], with where the node stood when it produced

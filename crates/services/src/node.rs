@@ -505,6 +505,12 @@ impl Node {
             self.refuse(conn, is_async, CsError::InvalidParam, "unknown request id", header.id);
             return;
         };
+        if fc == FlowControl::Required && !is_async && self.deferred.iter().any(|(c, _)| *c == conn) {
+            // The client's held multicasts go first: a LEAVE must not overtake them (they
+            // would then go out under the pid of the client's next join).
+            self.refuse(conn, false, CsError::TryAgain, "earlier messages still held", header.id);
+            return;
+        }
         let waiting = (self.world.sync_in_process && !(is_async && self.unhold_during_sync))
             || self.ring_out.len() >= RING_OUT_MAX;
         if fc == FlowControl::Required && waiting {

@@ -29,6 +29,9 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (386, None, "same as 113"),
     (210, None, "same as 188"),
     (245, None, "cpg liveness: joinlists of an older ring (delivered after cpg's part of an interrupted sync) stayed and were applied at the next activation, bringing back a process that had left (fixed in cpg: sync_init drops them)"),
+    (16637, None, "cpg client: a LEAVE overtook the same client's multicasts held back under back-pressure; they went out later under the pid of its next join (fixed in services::Node: a client's requests wait behind its held multicasts)"),
+    (3351, None, "cpg virtual synchrony misreported (checker bug): two nodes left a ring into different transitional configurations, their syncs were cut short, and they met in the next view; CPG promises equal sets only to nodes that moved together"),
+    (2202, None, "wait_for_all misreported (checker bug): votes seen during a ring's cut-short synchronisation, and a clean leave, count; the first quorum needs a ring of all nodes before it, not to be on it"),
     (475, Some(32), "packet/timer storm at 32 nodes under 50 % loss of the workload's 50,000 messages: >100,000 events in 10 ms; passes since silence only fails members of our last ring"),
 ];
 

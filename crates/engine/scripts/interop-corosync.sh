@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Interop check: one ferrosyncd (udpu, crypto off) and two real corosync 3.1.7 daemons in
-# network namespaces form one ring and keep it for HOLD seconds; kill -9 ferrosyncd → the
-# corosync nodes re-form without it; restart it → it rejoins.
+# network namespaces form one ring, complete corosync's service synchronisation, agree on
+# quorum (corosync-quorumtool) and exchange CPG messages both ways with the stock libcpg;
+# they keep the ring for HOLD seconds; kill -9 and restart of ferrosyncd, then of each
+# corosync node in turn, each followed by the same checks; with SOAK=S, S seconds under
+# LOSS % datagram loss (nftables) at 100 msgs/s each way with no membership change.
 #
 #   sudo bash crates/engine/scripts/interop-corosync.sh            # needs root, corosync 3.1.7
 #   FERROSYNCD=target/release/ferrosyncd HOLD=60 bash ...          # defaults shown below
@@ -39,7 +42,8 @@ ns_create fsi 10.203.0 3
 for i in 1 2 3; do write_conf "$W/n$i/corosync.conf" interop 10.203.0 3 "$TOKEN" "$W/n$i"; done
 
 start_ferrosyncd_n1() { FPID=$(start_ferrosyncd fsi1 "$W/n1"); PIDS+=("$FPID"); }
-start_corosync_n() { PIDS+=("$(start_corosync "fsi$1" "$W/n$1")"); }
+declare -A CPID
+start_corosync_n() { CPID[$1]=$(start_corosync "fsi$1" "$W/n$1"); PIDS+=("${CPID[$1]}"); }
 # ferrosyncd's members, from its status file: "1 2 3"
 f_members() { python3 -c "import json,sys; d=json.load(open('$W/n1/state/status.json')); print(d['state'], d['ring_id']['text'], *d['members'])" 2>/dev/null; }
 # corosync's totem-level view on node $1: "<members joined> <last ring id formed>".
@@ -48,10 +52,6 @@ c_nodes() {
   n=$(ip netns exec fsi$1 corosync-cmapctl runtime.members 2>/dev/null | grep -c 'status (str) = joined')
   r=$(grep -o 'A new membership ([0-9a-f.]*)' "$W/n$1/daemon.log" | tail -1 | tr -d '()' | awk '{print $4}')
   echo "$n $r"
-}
-wait_for() { # wait_for SECONDS CMD...
-  local end=$(( $(date +%s) + $1 )); shift
-  while [ "$(date +%s)" -lt "$end" ]; do "$@" && return 0; sleep 0.05; done; return 1
 }
 all3() { [ "$(f_members | cut -d' ' -f1,3-)" = "OPERATIONAL 1 2 3" ] && [ "$(c_nodes 2 | cut -d' ' -f1)" = 3 ] && [ "$(c_nodes 3 | cut -d' ' -f1)" = 3 ]; }
 two_corosync() { [ "$(c_nodes 2 | cut -d' ' -f1)" = 2 ] && [ "$(c_nodes 3 | cut -d' ' -f1)" = 2 ]; }
@@ -72,6 +72,24 @@ quorate3() { local q; q=$(ip netns exec fsi$1 corosync-quorumtool -s 2>/dev/null
   echo "$q" | grep -q '^Nodes: *3$' && echo "$q" | grep -q '^Quorate: *Yes$'; }
 DESC="corosync-quorumtool -s on n2 and n3: 3 nodes, quorate"; check wait_for 10 bash -c "$(declare -f quorate3); quorate3 2 && quorate3 3"
 log "corosync n2 quorum: $(ip netns exec fsi2 corosync-quorumtool -s 2>/dev/null | grep -E '^(Nodes|Quorate|Expected votes|Total votes):' | tr -s ' ' | paste -sd' ')"
+# CPG both ways with the stock libcpg: cpgbench2 (shared/bench/corosync-baseline) receives on
+# one engine's node while the other engine's node sends 100 msgs/s of 200 B for 3 s.
+CPGBENCH2=${CPGBENCH2:-$W/cpgbench2}
+BENCH_SRC=${BENCH_SRC:-$HERE/../../../../shared/bench/corosync-baseline/src/cpgbench2.c}
+[ -x "$CPGBENCH2" ] || gcc -O2 -o "$CPGBENCH2" "$BENCH_SRC" -lcpg 2>>"$W/gcc.log" || log "cannot build cpgbench2 (gcc, libcpg-dev)"
+cpg_exchange() { # cpg_exchange RECV_NODE SEND_NODE GROUP
+  ip netns exec fsi$1 "$CPGBENCH2" recv -g "$3" -n 2 -T 30 > "$W/recv-$3.out" 2>&1 &
+  local rp=$!; PIDS+=("$rp"); sleep 0.5
+  ip netns exec fsi$2 timeout 30 "$CPGBENCH2" send -s 200 -t 3 -r 100 -g "$3" -n 2 > "$W/send-$3.out" 2>&1
+  wait "$rp"
+  log "  n$2 -> n$1: $(grep -o 'sent=[0-9]*' "$W/send-$3.out") $(grep -o 'delivered=[0-9]* seq_errors=[0-9]*' "$W/recv-$3.out") $(grep -o 'end_seen=[0-9]' "$W/recv-$3.out")"
+  grep -q 'seq_errors=0 ' "$W/recv-$3.out" && grep -q 'end_seen=1' "$W/recv-$3.out" \
+    && ! grep -q 'delivered=0 ' "$W/recv-$3.out"
+}
+if [ -x "$CPGBENCH2" ]; then
+  DESC="libcpg: ferrosyncd n1 sends, corosync n2 receives in order"; check cpg_exchange 2 1 fs2cs
+  DESC="libcpg: corosync n3 sends, ferrosyncd n1 receives in order"; check cpg_exchange 1 3 cs2fs
+fi
 log "holding for $HOLD s"
 stable() { local end=$(( $(date +%s) + HOLD )); while [ "$(date +%s)" -lt "$end" ]; do
   all3 && [ "$(f_members | cut -d' ' -f2)" = "$RING" ] && [ "$(c_nodes 2 | cut -d' ' -f2)" = "$RING" ] \
@@ -85,5 +103,57 @@ DESC="ferrosyncd rejoins"; check wait_for 30 all3
 log "rejoined after $(echo "$(date +%s.%N) - $k" | bc) s: $(f_members); n2 $(c_nodes 2)"
 RING=$(f_members | cut -d' ' -f2)
 DESC="service synchronisation completed again on ring $RING"; check wait_for 10 synced_all
+if [ -x "$CPGBENCH2" ]; then
+  DESC="libcpg after the restart: n1 -> n2"; check cpg_exchange 2 1 again12
+fi
+# kill -9 and restart each corosync node in turn.
+for n in 2 3; do
+  o=$(( 5 - n ))
+  kill -KILL "${CPID[$n]}"; k=$(date +%s.%N); log "kill -9 corosync n$n"
+  without() { [ "$(f_members | cut -d' ' -f1,3-)" = "OPERATIONAL 1 $o" ]; }
+  DESC="ferrosyncd and corosync n$o re-form without n$n"; check wait_for 30 without
+  log "re-formed after $(echo "$(date +%s.%N) - $k" | bc) s: $(f_members)"
+  sleep 0.5
+  start_corosync_n "$n"; log "restarted corosync n$n"
+  DESC="corosync n$n rejoins"; check wait_for 30 all3
+  RING=$(f_members | cut -d' ' -f2)
+  DESC="service synchronisation completed on ring $RING"; check wait_for 10 synced_all
+  if [ -x "$CPGBENCH2" ]; then
+    DESC="libcpg after n$n's restart: n1 -> n$n"; check cpg_exchange "$n" 1 "r$n"
+    DESC="libcpg after n$n's restart: n$n -> n1"; check cpg_exchange 1 "$n" "s$n"
+  fi
+done
+# SOAK seconds under LOSS % loss on every node's outgoing datagrams, 100 msgs/s each way.
+SOAK=${SOAK:-0}; LOSS=${LOSS:-5}
+if [ "$SOAK" -gt 0 ] && [ -x "$CPGBENCH2" ] && command -v nft > /dev/null; then
+  for i in 1 2 3; do
+    {
+      echo "table inet interop {"
+      echo "  chain out {"
+      echo "    type filter hook output priority 0; policy accept;"
+      echo "    udp dport 5405 numgen random mod 100 < $LOSS counter drop"
+      echo "  }"
+      echo "}"
+    } | ip netns exec fsi$i nft -f -
+  done
+  RING=$(f_members | cut -d' ' -f2); changes0=$(status_field "$W/n1" "d['membership_changes']")
+  log "soak: $SOAK s at $LOSS % loss, 100 msgs/s n1 -> n2 and n3 -> n1, ring $RING"
+  ip netns exec fsi2 "$CPGBENCH2" recv -g soak1 -n 2 -T $(( SOAK + 60 )) > "$W/recv-soak1.out" 2>&1 & r1=$!; PIDS+=("$r1")
+  ip netns exec fsi1 "$CPGBENCH2" recv -g soak3 -n 2 -T $(( SOAK + 60 )) > "$W/recv-soak3.out" 2>&1 & r3=$!; PIDS+=("$r3")
+  sleep 0.5
+  ip netns exec fsi1 "$CPGBENCH2" send -s 200 -t "$SOAK" -r 100 -g soak1 -n 2 > "$W/send-soak1.out" 2>&1 & s1=$!; PIDS+=("$s1")
+  ip netns exec fsi3 "$CPGBENCH2" send -s 200 -t "$SOAK" -r 100 -g soak3 -n 2 > "$W/send-soak3.out" 2>&1 & s3=$!; PIDS+=("$s3")
+  wait "$s1" "$s3" "$r1" "$r3"
+  for g in soak1 soak3; do log "  $g: $(grep -o 'sent=[0-9]*' "$W/send-$g.out") $(grep -o 'delivered=[0-9]* seq_errors=[0-9]* .*lat_us_max=[0-9]*' "$W/recv-$g.out")"; done
+  drops=0; for i in 1 2 3; do d=$(ip netns exec fsi$i nft list chain inet interop out | grep -o 'packets [0-9]*' | awk '{print $2}'); drops=$(( drops + ${d:-0} )); done
+  log "  datagrams dropped by nftables: $drops"
+  soak_ok() { grep -q 'seq_errors=0 ' "$W/recv-soak1.out" && grep -q 'seq_errors=0 ' "$W/recv-soak3.out" \
+    && grep -q 'end_seen=1' "$W/recv-soak1.out" && grep -q 'end_seen=1' "$W/recv-soak3.out"; }
+  DESC="soak: every message delivered in order both ways"; check soak_ok
+  DESC="soak: nftables dropped datagrams"; check test "$drops" -gt 0
+  DESC="soak: no membership change (ring $RING, ferrosyncd changes $changes0)"
+  check test "$(f_members | cut -d' ' -f2)/$(status_field "$W/n1" "d['membership_changes']")" = "$RING/$changes0"
+  for i in 1 2 3; do ip netns exec fsi$i nft delete table inet interop; done
+fi
 if [ "$FAIL" = 0 ]; then log "INTEROP OK"; else log "INTEROP FAILED (KEEP=1 keeps logs in $W)"; fi
 exit $FAIL

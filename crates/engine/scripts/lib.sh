@@ -95,3 +95,9 @@ start_ferrosyncd() {
 status_field() {
   python3 -c "import json; d=json.load(open('$1/state/status.json')); print($2)" 2>/dev/null
 }
+
+# wait_for SECONDS CMD...: runs CMD until it succeeds or SECONDS pass.
+wait_for() {
+  local end=$(( $(date +%s) + $1 )); shift
+  while [ "$(date +%s)" -lt "$end" ]; do "$@" && return 0; sleep 0.2; done; return 1
+}

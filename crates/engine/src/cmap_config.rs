@@ -77,10 +77,10 @@ mod tests {
 
     #[test]
     fn typed_keys_and_runtime_values() {
-        let text = "totem { version: 2\n cluster_name: c\n token: 1000\n }\n\
-                    nodelist { node { ring0_addr: 127.0.0.1\n nodeid: 1 }\n node { ring0_addr: 127.0.0.2\n nodeid: 2 } }\n\
-                    quorum { provider: corosync_votequorum\n two_node: 1 }\n\
-                    uidgid { uid: root }\n";
+        let text = "totem {\n version: 2\n cluster_name: c\n token: 1000\n}\n\
+                    nodelist {\n node {\n ring0_addr: 127.0.0.1\n nodeid: 1\n }\n node {\n ring0_addr: 127.0.0.2\n nodeid: 2\n }\n}\n\
+                    quorum {\n provider: corosync_votequorum\n two_node: 1\n}\n\
+                    uidgid {\n uid: root\n}\n";
         let conf = ClusterConfig::from_text("t.conf", text).unwrap();
         let map = build(&conf, 2).unwrap();
         assert_eq!(map.get("nodelist.node.1.nodeid"), Some(&services::Value::U32(2)));
@@ -88,7 +88,7 @@ mod tests {
         assert_eq!(map.string("totem.cluster_name"), Some("c"));
         assert_eq!(map.u32("runtime.config.totem.token"), Some(1000));
         assert!(
-            map.get("uidgid.uid.0").is_some(),
+            map.get("uidgid.config.uid.0").is_some(),
             "{:?}",
             map.iter_prefix("uidgid").collect::<Vec<_>>()
         );

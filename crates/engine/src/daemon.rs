@@ -22,7 +22,7 @@ use std::time::Duration;
 use mio::{Events, Poll, Token};
 use serde_json::json;
 use services::{Node, NodeEvent};
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR2};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 use totem::{ConfigurationKind, Destination, Event, Totem};
 use transport::{Crypto, Faults, OpenError, Udpu, UdpuConfig, RECV_BUFFER};
@@ -61,11 +61,21 @@ pub enum DaemonError {
     Key { path: String, message: String },
     #[error("configuration: {0}")]
     Config(String),
+    #[error("IPC: {0} (another corosync or ferrosyncd in this network namespace? --no-ipc runs without)")]
+    Ipc(#[from] ipc::IpcError),
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
     let what = what.into();
     move |source| DaemonError::Io { what, source }
+}
+
+/// Reopens the log file (after rotation), on SIGHUP or a cfg request.
+fn reopen_logs(why: &str) {
+    match crate::logfile::reopen() {
+        Ok(()) => tracing::info!(by = why, "log files reopened"),
+        Err(e) => tracing::warn!(by = why, error = %e, "cannot reopen the log file"),
+    }
 }
 
 /// Monotonic time since daemon start, as the core's [`totem::Instant`].
@@ -105,6 +115,8 @@ pub struct Daemon {
     seal_buf: Vec<u8>,
     /// Datagrams refused by crypto: truncated, forged (bad tag or wrong key), replayed.
     crypto_drops: [u64; 3],
+    /// The libqb IPC server (corosync's client libraries); `None` with `--no-ipc`.
+    ipc: Option<crate::ipc_host::IpcHost>,
     /// A host action asked the daemon to stop (cfg shutdown, kill-node).
     shutdown_requested: Option<String>,
     poll: Poll,
@@ -118,8 +130,9 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Loads the stored ring seq, binds the link and sets up signals.
-    pub fn new(conf: ClusterConfig, node_id: u32, state_dir: PathBuf) -> Result<Self, DaemonError> {
+    /// Loads the stored ring seq, binds the links and, with `ipc`, the libqb IPC service
+    /// names, and sets up signals.
+    pub fn new(conf: ClusterConfig, node_id: u32, state_dir: PathBuf, ipc: bool) -> Result<Self, DaemonError> {
         std::fs::create_dir_all(&state_dir).map_err(io_err(format!("create {}", state_dir.display())))?;
         let stored = ringid::load(&state_dir, node_id).map_err(io_err("load ring id"))?;
         tracing::info!(
@@ -175,10 +188,18 @@ impl Daemon {
         } else {
             None
         };
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR2]).map_err(io_err("install signal handlers"))?;
+        let mut signals =
+            Signals::new([SIGTERM, SIGINT, SIGUSR2, SIGHUP]).map_err(io_err("install signal handlers"))?;
         poll.registry()
             .register(&mut signals, SIGNALS, mio::Interest::READABLE)
             .map_err(io_err("register signals"))?;
+        let ipc = if ipc {
+            let host = crate::ipc_host::IpcHost::bind(poll.registry())?;
+            tracing::info!("IPC: serving cfg, cpg, quorum, votequorum, cmap");
+            Some(host)
+        } else {
+            None
+        };
         let clock = Clock {
             origin: std::time::Instant::now(),
         };
@@ -222,6 +243,7 @@ impl Daemon {
             seal_buf: Vec::with_capacity(RECV_BUFFER),
             crypto_drops: [0; 3],
             links,
+            ipc,
             shutdown_requested: None,
             poll,
             signals,
@@ -253,10 +275,15 @@ impl Daemon {
                 }
             }
             let mut stop = false;
+            let mut ipc_ready = false;
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => {
                         for sig in self.signals.pending() {
+                            if sig == SIGHUP {
+                                reopen_logs("SIGHUP");
+                                continue;
+                            }
                             if sig == SIGUSR2 {
                                 match crate::blackbox::recorder().dump() {
                                     Ok(path) => tracing::info!(path = %path.display(), "flight recorder dumped"),
@@ -267,6 +294,13 @@ impl Daemon {
                             tracing::info!(signal = sig, "signal received, leaving the ring");
                             stop = true;
                         }
+                    }
+                    token if self.ipc.as_ref().is_some_and(|i| i.owns(token)) => {
+                        let (std_now, _) = self.clock.now();
+                        if let Some(ipc) = &mut self.ipc {
+                            ipc.handle_ready(token, std_now);
+                        }
+                        ipc_ready = true;
                     }
                     Token(t) => {
                         if let Some(slot) = self
@@ -309,6 +343,18 @@ impl Daemon {
                 self.totem.handle_timeout(now);
                 self.drain()?;
             }
+            if let Some(ipc) = &mut self.ipc {
+                if ipc.poll_timeout().is_some_and(|t| t <= std_now) {
+                    ipc.handle_timeout(std_now);
+                    ipc_ready = true;
+                }
+                if ipc_ready {
+                    let (_, now) = self.clock.now();
+                    if ipc.to_node(&mut self.totem, now) {
+                        self.drain()?;
+                    }
+                }
+            }
             if self.status_dirty || std_now.duration_since(self.last_status) >= STATUS_INTERVAL {
                 self.write_status(false);
             }
@@ -326,6 +372,9 @@ impl Daemon {
         }
         if let Some(load) = &self.load {
             next = next.min(load.next_due());
+        }
+        if let Some(t) = self.ipc.as_ref().and_then(|i| i.poll_timeout()) {
+            next = next.min(t);
         }
         // Round up to whole ms: epoll's resolution; waking early would only spin.
         let d = next.saturating_duration_since(std_now);
@@ -394,9 +443,9 @@ impl Daemon {
                 link.send(std_now, t.destination, payload);
             }
         }
-        while let Some(m) = self.totem.poll_client_message() {
-            // No IPC server yet: nobody can be connected.
-            tracing::debug!(conn = %m.conn, "client message without a client");
+        match &mut self.ipc {
+            Some(ipc) => ipc.from_node(&mut self.totem),
+            None => while self.totem.poll_client_message().is_some() {},
         }
         while let Some(action) = self.totem.poll_action() {
             self.host_action(action);
@@ -425,7 +474,14 @@ impl Daemon {
                         joined = ?change.joined,
                         "new membership"
                     );
-                    services::cmap::config::update_members(self.totem.icmap_mut(), &[], &change.joined);
+                    // corosync counts this node as joined in its first configuration.
+                    let mut joined = change.joined.clone();
+                    let own_ip = format!("runtime.members.{}.ip", self.node_id);
+                    if self.totem.icmap().get(&own_ip).is_none() && !joined.contains(&self.node_id) {
+                        joined.push(self.node_id);
+                        joined.sort_unstable();
+                    }
+                    services::cmap::config::update_members(self.totem.icmap_mut(), &[], &joined);
                     self.last_membership_ms = Some(now.as_nanos() / 1_000_000);
                     self.membership_changes += 1;
                     self.status_dirty = true;
@@ -452,9 +508,13 @@ impl Daemon {
         use services::HostAction;
         match action {
             HostAction::Shutdown { reason } => self.shutdown_requested = Some(reason),
-            HostAction::ReopenLogs => tracing::info!("reopen log files requested (logs are reopened per line)"),
+            HostAction::ReopenLogs => reopen_logs("cfg"),
             HostAction::ReloadConfig { conn } => self.reload_config(conn),
-            HostAction::Disconnect { conn } => tracing::debug!(%conn, "disconnect requested"),
+            HostAction::Disconnect { conn } => {
+                if let Some(ipc) = &mut self.ipc {
+                    ipc.disconnect(conn);
+                }
+            }
         }
     }
 
@@ -463,8 +523,11 @@ impl Daemon {
         let (_, now) = self.clock.now();
         let result = match ClusterConfig::load(std::path::Path::new(&self.conf.file))
             .map_err(|e| e.to_string())
-            .and_then(|conf| crate::cmap_config::build(&conf, self.node_id).map_err(|e| e.to_string()))
-        {
+            .and_then(|conf| {
+                let map = crate::cmap_config::build(&conf, self.node_id).map_err(|e| e.to_string())?;
+                self.apply_nodelist(&conf)?;
+                Ok(map)
+            }) {
             Ok(map) => {
                 let refused = services::cmap::config::apply_reload(self.totem.icmap_mut(), map, self.node_id);
                 if !refused.is_empty() {
@@ -484,6 +547,26 @@ impl Daemon {
             .with_service::<services::cfg::Cfg, _>(now, |c, ctx| c.config_reloaded(ctx, conn, result));
     }
 
+    /// Gives every link the reloaded nodelist's addresses (nodes added or removed).
+    fn apply_nodelist(&mut self, conf: &ClusterConfig) -> Result<(), String> {
+        for link in &mut self.links {
+            let x = usize::from(link.link());
+            let nodes: Vec<_> = conf
+                .nodes
+                .iter()
+                .filter_map(|n| Some((n.nodeid, (*n.links.get(x)?)?)))
+                .collect();
+            let before = link.peers().count();
+            link.set_nodes(nodes).map_err(|e| format!("link {x}: {e}"))?;
+            let after = link.peers().count();
+            if before != after {
+                tracing::info!(link = x, before, after, "nodelist changed");
+            }
+        }
+        self.conf.nodes = conf.nodes.clone();
+        Ok(())
+    }
+
     fn leave(mut self) -> Result<(), DaemonError> {
         let (_, now) = self.clock.now();
         self.totem.leave(now);
@@ -491,6 +574,38 @@ impl Daemon {
         self.write_status(true);
         tracing::info!("left the ring, exiting");
         Ok(())
+    }
+
+    /// What cfg reports of the links (`corosync-cfgtool -s -n`): a peer is reachable
+    /// while it is a member, and a link to it connected while it was heard on that link
+    /// within two token timeouts (corosync's udpu only knows membership).
+    fn cfg_link_view(&self, std_now: std::time::Instant) -> services::cfg::LinkView {
+        use services::cfg::codec::{LinkStatus, NodeStatus};
+        let window = self.conf.totem.token * 2;
+        let members = self.totem.srp().members();
+        let mtu = self.conf.totem.frame_mtu as u32;
+        let mut view = services::cfg::LinkView::default();
+        for link in &self.links {
+            for (id, addr, last) in link.peers() {
+                if id == self.node_id {
+                    continue;
+                }
+                let node = view.nodes.entry(id).or_insert_with(|| NodeStatus {
+                    nodeid: id,
+                    reachable: members.contains(&id),
+                    ..Default::default()
+                });
+                node.links.push(LinkStatus {
+                    link: link.link(),
+                    enabled: true,
+                    connected: last.is_some_and(|t| std_now.saturating_duration_since(t) <= window),
+                    mtu,
+                    src_addr: addr.ip().to_string(),
+                    ..Default::default()
+                });
+            }
+        }
+        view
     }
 
     /// Per-link status: counters and, per node, when it was last heard on the link. A link is
@@ -547,6 +662,12 @@ impl Daemon {
     fn write_status(&mut self, stopped: bool) {
         let (std_now, now) = self.clock.now();
         let links = self.link_health(std_now);
+        if let Some(ipc) = &mut self.ipc {
+            ipc.update_stats(&mut self.totem, now);
+        }
+        let view = self.cfg_link_view(std_now);
+        self.totem
+            .with_service::<services::cfg::Cfg, _>(now, |c, _| c.set_link_view(view));
         let srp_stats = self.totem.srp().stats().clone();
         self.totem
             .with_service::<services::cmap::Cmap, _>(now, |c, _| c.stats_mut().fill_srp(&srp_stats));

@@ -230,7 +230,13 @@ impl LocalCluster {
                 c.args(["netns", "exec", &t.ns(id)]).arg(&self.spec.daemon);
                 c
             }
-            None => Command::new(&self.spec.daemon),
+            // Abstract IPC names are per network namespace: daemons sharing the host's
+            // would clash with each other (and with a corosync running there).
+            None => {
+                let mut c = Command::new(&self.spec.daemon);
+                c.arg("--no-ipc");
+                c
+            }
         };
         let child = command
             .arg("-f")

@@ -256,7 +256,9 @@ impl Cfg {
             return NodeStatus { nodeid, ..s.clone() };
         }
         let reachable = ctx.members.contains(&nodeid);
-        let mtu = ctx.icmap.u32("totem.netmtu").unwrap_or(1500);
+        // udpu reports the MTU totemsrp works with: netmtu less two mcast headers
+        // (totem-wire §2; 1410 at the default 1500).
+        let mtu = ctx.icmap.u32("totem.netmtu").unwrap_or(1500).saturating_sub(90);
         NodeStatus {
             nodeid,
             reachable,

@@ -122,6 +122,28 @@ impl Udpu {
         registry.deregister(&mut self.socket)
     }
 
+    /// Replaces the nodelist's addresses on this link (a configuration reload added or
+    /// removed nodes): datagrams go to the new set at once, and nodes that stay keep their
+    /// link-health history. This node's own address cannot change (its socket is bound).
+    pub fn set_nodes(&mut self, nodes: Vec<(NodeId, SocketAddr)>) -> Result<(), TransportError> {
+        match nodes.iter().find(|(id, _)| *id == self.local_nodeid) {
+            Some((_, a)) if *a == self.local_addr => {}
+            _ => return Err(TransportError::NotInNodelist(self.local_nodeid)),
+        }
+        self.last_rx = nodes
+            .iter()
+            .map(|(id, a)| {
+                self.nodes
+                    .iter()
+                    .position(|(oid, oa)| oid == id && oa == a)
+                    .and_then(|i| self.last_rx[i])
+            })
+            .collect();
+        self.allowed = nodes.iter().map(|(_, a)| a.ip()).collect();
+        self.nodes = nodes;
+        Ok(())
+    }
+
     /// Whether node `id` has an address on this link.
     pub fn has_node(&self, id: NodeId) -> bool {
         self.nodes.iter().any(|(n, _)| *n == id)

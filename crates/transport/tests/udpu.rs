@@ -131,3 +131,25 @@ fn fault_hook_drops_and_delays() {
     assert_eq!(drain(&mut b, Duration::from_millis(100)), vec![b"late".to_vec()]);
     assert_eq!(d.next_deadline(), None);
 }
+
+/// A reloaded nodelist takes effect at once: a node added is sent to (and heard from),
+/// a node removed is not, and this node's own entry must stay.
+#[test]
+fn set_nodes_adds_and_removes_peers() {
+    let (a, b, c) = (addr("127.0.9.1:5611"), addr("127.0.9.2:5611"), addr("127.0.9.3:5611"));
+    let mut n1 = link(1, &[(1, a), (2, b)], None);
+    let mut n3 = link(3, &[(1, a), (2, b), (3, c)], None);
+    n1.send(Instant::now(), Destination::AllNodes, b"before");
+    assert!(
+        drain(&mut n3, Duration::from_millis(100)).is_empty(),
+        "n3 was not in n1's nodelist"
+    );
+    n1.set_nodes(vec![(1, a), (3, c)]).unwrap();
+    assert!(n1.has_node(3) && !n1.has_node(2));
+    n1.send(Instant::now(), Destination::AllNodes, b"after");
+    assert_eq!(drain(&mut n3, Duration::from_millis(200)), vec![b"after".to_vec()]);
+    // n3's datagrams are accepted by n1 now (block_unlisted_ips).
+    n3.send(Instant::now(), Destination::Node(1), b"hello");
+    assert_eq!(drain(&mut n1, Duration::from_millis(200)), vec![b"hello".to_vec()]);
+    assert!(n1.set_nodes(vec![(3, c)]).is_err(), "this node's own entry must stay");
+}

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -43,6 +43,10 @@ struct Args {
     /// Log debug messages whatever logging.debug says.
     #[arg(short = 'd', long)]
     debug: bool,
+    /// Do not serve the libqb IPC (corosync's client libraries, Pacemaker): for several
+    /// daemons in one network namespace, where only one can own the service names.
+    #[arg(long)]
+    no_ipc: bool,
 }
 
 fn main() {
@@ -98,7 +102,7 @@ fn run(args: Args) -> Result<()> {
     blackbox::recorder().set_dump_dir(&state_dir);
     blackbox::install_panic_hook();
     let pid_guard = PidFile::create(&args.pidfile)?;
-    let result = Daemon::new(conf, node_id, state_dir).and_then(Daemon::run);
+    let result = Daemon::new(conf, node_id, state_dir, !args.no_ipc).and_then(Daemon::run);
     drop(pid_guard);
     result.map_err(Into::into)
 }
@@ -132,7 +136,8 @@ impl Drop for PidFile {
 #[derive(Clone)]
 struct Sink {
     stderr: bool,
-    file: Option<Arc<Mutex<std::fs::File>>>,
+    /// Write to the log file (`engine::logfile`, reopened on SIGHUP).
+    file: bool,
     /// `/dev/log`, non-blocking: a slow syslog daemon loses lines instead of stalling the loop.
     syslog: Option<Arc<std::os::unix::net::UnixDatagram>>,
 }
@@ -157,10 +162,8 @@ impl Write for Sink {
         if self.stderr {
             let _ = std::io::stderr().write_all(buf);
         }
-        if let Some(f) = &self.file {
-            if let Ok(mut f) = f.lock() {
-                let _ = f.write_all(buf);
-            }
+        if self.file {
+            engine::logfile::write(buf);
         }
         if let Some(sock) = &self.syslog {
             let line = String::from_utf8_lossy(buf);
@@ -177,15 +180,14 @@ impl Write for Sink {
 }
 
 fn init_logging(conf: &ClusterConfig, debug: bool, foreground: bool) {
-    let mut file = None;
     if conf.logging.to_logfile {
         if let Some(path) = &conf.logging.logfile {
-            match std::fs::OpenOptions::new().create(true).append(true).open(path) {
-                Ok(f) => file = Some(Arc::new(Mutex::new(f))),
-                Err(e) => eprintln!("ferrosyncd: warning: cannot open log file {}: {e}", path.display()),
+            if let Err(e) = engine::logfile::open(path) {
+                eprintln!("ferrosyncd: warning: cannot open log file {}: {e}", path.display());
             }
         }
     }
+    let file = engine::logfile::is_open();
     let syslog = if conf.logging.to_syslog {
         let sock = std::os::unix::net::UnixDatagram::unbound()
             .and_then(|s| s.connect("/dev/log").map(|()| s))

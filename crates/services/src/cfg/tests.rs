@@ -107,7 +107,7 @@ fn ring_and_node_status() {
     assert_eq!((r.len(), rd.u32(28).unwrap(), rd.u8(32).unwrap()), (4200, 2, 1));
     assert_eq!(
         (rd.u8(40).unwrap(), rd.u8(41).unwrap(), rd.u32(44).unwrap()),
-        (1, 1, 1500)
+        (1, 1, 1410)
     );
     assert_eq!(&r[48..57], b"10.0.0.2\0");
     // Not a member: not reachable, links not connected.

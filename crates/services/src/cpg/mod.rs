@@ -469,11 +469,9 @@ fn iteration_items(processes: &[ProcessInfo], group: &[u8], kind: IterationType)
             item.pid = 0;
             item.nodeid = 0;
         }
-        // After the last entry of the same group (corosync's "grouped by" insert).
-        let at = items
-            .iter()
-            .rposition(|i| i.group == item.group)
-            .map_or(items.len(), |i| i + 1);
+        // corosync's "grouped by" insert: right after the first entry of the same group,
+        // or at the front for a group not seen yet (so cpgtool lists 1, 3, 2).
+        let at = items.iter().position(|i| i.group == item.group).map_or(0, |i| i + 1);
         items.insert(at, item);
     }
     items

@@ -278,8 +278,8 @@ fn iteration_lists_groups_once_with_name_only() {
     let cpg = &c.nodes[0].1;
     let items = iteration_items(&cpg.processes, b"", IterationType::NameOnly);
     let names: Vec<_> = items.iter().map(|i| i.group.clone()).collect();
-    assert_eq!(names, vec![b"b".to_vec(), b"a".to_vec()]);
+    assert_eq!(names, vec![b"a".to_vec(), b"b".to_vec()]);
     let all = iteration_items(&cpg.processes, b"", IterationType::All);
     let pids: Vec<_> = all.iter().map(|i| i.pid).collect();
-    assert_eq!(pids, vec![10, 12, 11]);
+    assert_eq!(pids, vec![11, 10, 12]);
 }

@@ -1,0 +1,265 @@
+//! The daemon's side of the libqb IPC server: connections and requests go to the
+//! services ([`services::Node`]), replies and events come back, and the node's flow
+//! control and the `uidgid.*` access rules are applied to the clients.
+
+use std::collections::{BTreeMap, HashSet};
+
+use ipc::{AccessPolicy, Server, ServerConfig, ServerEvent};
+use services::cmap::stats::{IpcConnKey, IpcConnStats};
+use services::{ClientMessageKind, ConnId, Credentials, Node, ServiceId};
+
+/// Tokens at and above this belong to the IPC server.
+pub const TOKEN_BASE: usize = 1 << 20;
+/// Events queued for one client (its event ring full) before it must stop sending; it
+/// may send again below [`BACKLOG_LOW`]. A client that sends flat out and dispatches only
+/// when told to wait (cpgbench) is thus paced by its own reading, as corosync paces it.
+const BACKLOG_HIGH: usize = 256;
+const BACKLOG_LOW: usize = 64;
+/// Events queued per client before it is disconnected as too slow (corosync's queue
+/// is unbounded; ours is not).
+const EVENT_QUEUE_MAX: usize = 16_384;
+/// The flow-control level clients are given: like corosync's `QB_IPCS_RATE_OFF_2`, it
+/// stops only the sends that raised their limit to 2 (libcpg's `cpg_mcast_joined`);
+/// every other call still reaches the services, which answer TRY_AGAIN where corosync
+/// does. Level 1 would block cmap too, and Pacemaker cannot register its group then.
+const FLOW_CONTROL_LEVEL: i32 = 2;
+
+/// One connected client, as cmap's stats map shows it.
+struct Client {
+    key: IpcConnKey,
+    stats: IpcConnStats,
+    /// Currently told to hold back.
+    flow_control: bool,
+}
+
+pub struct IpcHost {
+    server: Server,
+    /// Service of each listener index of the server.
+    services: Vec<ServiceId>,
+    /// Connected clients: flow control and counters (`stats.ipcs.*`).
+    conns: BTreeMap<u64, Client>,
+    /// Connections closed since the stats map was last updated.
+    closed: Vec<IpcConnKey>,
+    /// The node asks every client to hold back (synchronisation, ring backlog).
+    flow_control: bool,
+    access: AccessPolicy,
+}
+
+impl IpcHost {
+    /// Listens on corosync's five service names (abstract sockets of this network
+    /// namespace).
+    pub fn bind(registry: &mio::Registry) -> Result<IpcHost, ipc::IpcError> {
+        let services = [
+            ServiceId::Cfg,
+            ServiceId::Cpg,
+            ServiceId::Quorum,
+            ServiceId::Votequorum,
+            ServiceId::Cmap,
+        ];
+        let config = ServerConfig {
+            services: services.iter().map(|s| s.ipc_name().to_owned()).collect(),
+            event_queue_max: EVENT_QUEUE_MAX,
+            ..ServerConfig::default()
+        };
+        let mut server = Server::bind(config)?;
+        server.register(registry, TOKEN_BASE)?;
+        Ok(IpcHost {
+            server,
+            services: services.to_vec(),
+            conns: BTreeMap::new(),
+            closed: Vec::new(),
+            flow_control: false,
+            access: AccessPolicy::default(),
+        })
+    }
+
+    pub fn owns(&self, token: mio::Token) -> bool {
+        self.server.owns(token)
+    }
+
+    pub fn handle_ready(&mut self, token: mio::Token, now: std::time::Instant) {
+        self.server.handle_ready(token, now);
+    }
+
+    pub fn poll_timeout(&self) -> Option<std::time::Instant> {
+        self.server.poll_timeout()
+    }
+
+    pub fn handle_timeout(&mut self, now: std::time::Instant) {
+        self.server.handle_timeout(now);
+        self.update_flow_control();
+    }
+
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Hands what the server received to the node; true if anything was.
+    pub fn to_node(&mut self, node: &mut Node, now: totem::Instant) -> bool {
+        let mut any = false;
+        while let Some(ev) = self.server.poll_event() {
+            any = true;
+            match ev {
+                ServerEvent::Connected { conn, service, creds } => {
+                    let service = self.services[service];
+                    let creds = Credentials {
+                        pid: creds.pid,
+                        uid: creds.uid,
+                        gid: creds.gid,
+                    };
+                    match node.client_connected(now, ConnId(conn.0), service, creds) {
+                        Ok(()) => {
+                            tracing::debug!(%conn, %service, pid = creds.pid, uid = creds.uid, "client connected");
+                            let procname = std::fs::read_to_string(format!("/proc/{}/comm", creds.pid))
+                                .map(|s| s.trim_end().to_owned())
+                                .unwrap_or_default();
+                            let client = Client {
+                                key: IpcConnKey {
+                                    service: service as u16,
+                                    pid: creds.pid,
+                                    conn: conn.0,
+                                },
+                                stats: IpcConnStats {
+                                    procname,
+                                    ..IpcConnStats::default()
+                                },
+                                flow_control: false,
+                            };
+                            self.conns.insert(conn.0, client);
+                            self.update_flow_control();
+                        }
+                        Err(e) => {
+                            tracing::debug!(%conn, %service, error = ?e, "connection refused");
+                            self.server.disconnect(conn);
+                        }
+                    }
+                }
+                ServerEvent::Request { conn, data, .. } => {
+                    if let Some(c) = self.conns.get_mut(&conn.0) {
+                        c.stats.requests += 1;
+                    }
+                    node.client_request(now, ConnId(conn.0), &data);
+                }
+                ServerEvent::Disconnected { conn } => {
+                    if let Some(c) = self.conns.remove(&conn.0) {
+                        self.closed.push(c.key);
+                        node.client_disconnected(now, ConnId(conn.0));
+                    }
+                }
+            }
+        }
+        any
+    }
+
+    /// Delivers the node's replies and events to the clients.
+    pub fn from_node(&mut self, node: &mut Node) {
+        while let Some(m) = node.poll_client_message() {
+            let conn = ipc::ConnId(m.conn.0);
+            let r = match m.kind {
+                ClientMessageKind::Response => self.server.respond(conn, &m.data),
+                ClientMessageKind::Event => self.server.send_event(conn, &m.data),
+            };
+            if let (Ok(()), Some(c)) = (&r, self.conns.get_mut(&conn.0)) {
+                match m.kind {
+                    ClientMessageKind::Response => c.stats.responses += 1,
+                    ClientMessageKind::Event => c.stats.dispatched += 1,
+                }
+            }
+            if let Err(e) = r {
+                tracing::debug!(%conn, error = %e, "client message not delivered");
+            }
+        }
+        self.flow_control = node.flow_control();
+        self.update_flow_control();
+        let access = access_policy(node.icmap());
+        if access != self.access {
+            tracing::debug!(uids = ?access.uids, gids = ?access.gids, "IPC access rules changed");
+            self.server.set_access(access.clone());
+            self.access = access;
+        }
+    }
+
+    /// Tells each client to hold back while the node asks it or while its own events
+    /// pile up, and lets it go again once they drained (with hysteresis).
+    fn update_flow_control(&mut self) {
+        for (&c, client) in self.conns.iter_mut() {
+            let queued = self.server.queued_events(ipc::ConnId(c));
+            let on = &mut client.flow_control;
+            let want = self.flow_control || queued >= BACKLOG_HIGH || (*on && queued > BACKLOG_LOW);
+            if want != *on {
+                *on = want;
+                client.stats.flow_control = u32::from(want);
+                client.stats.flow_control_count += u64::from(want);
+                let level = if want { FLOW_CONTROL_LEVEL } else { 0 };
+                let _ = self.server.set_flow_control(ipc::ConnId(c), level);
+            }
+        }
+    }
+
+    /// Writes every connection's counters into cmap's stats map (`stats.ipcs.*`) and
+    /// removes those of closed connections.
+    pub fn update_stats(&mut self, node: &mut Node, now: totem::Instant) {
+        let closed = std::mem::take(&mut self.closed);
+        let conns: Vec<(IpcConnKey, IpcConnStats)> = self
+            .conns
+            .iter()
+            .map(|(&c, client)| {
+                let mut stats = client.stats.clone();
+                stats.queued = self.server.queued_events(ipc::ConnId(c)) as u32;
+                stats.queueing = i32::from(stats.queued > 0);
+                (client.key, stats)
+            })
+            .collect();
+        node.with_service::<services::cmap::Cmap, _>(now, |cmap, _| {
+            let map = cmap.stats_mut();
+            for key in closed {
+                map.remove_connection(key);
+            }
+            for (key, stats) in &conns {
+                map.set_connection(*key, stats);
+            }
+            map.set("stats.ipcs.global.active", services::Value::U64(conns.len() as u64));
+        });
+    }
+
+    pub fn disconnect(&mut self, conn: ConnId) {
+        self.server.disconnect(ipc::ConnId(conn.0));
+    }
+}
+
+/// corosync's `cs_ipcs_connection_accept`: `uidgid.config.{uid,gid}.<N>` from the
+/// configuration and `uidgid.{uid,gid}.<N>` set at run time through cmap (as Pacemaker
+/// does for its group).
+fn access_policy(map: &services::Icmap) -> AccessPolicy {
+    let ids = |kind: &str| -> HashSet<u32> {
+        [format!("uidgid.{kind}."), format!("uidgid.config.{kind}.")]
+            .iter()
+            .flat_map(|prefix| {
+                map.iter_prefix(prefix)
+                    .filter(|(_, v)| **v == services::Value::U8(1))
+                    .filter_map(move |(k, _)| k[prefix.len()..].parse().ok())
+            })
+            .collect()
+    };
+    AccessPolicy {
+        uids: ids("uid"),
+        gids: ids("gid"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uidgid_keys_make_the_policy() {
+        let mut m = services::Icmap::default();
+        m.set("uidgid.uid.1000", services::Value::U8(1));
+        m.set("uidgid.gid.113", services::Value::U8(1));
+        m.set("uidgid.gid.bad", services::Value::U8(1));
+        m.set("uidgid.config.uid.2000", services::Value::U8(1));
+        m.set("uidgid.uid.3000", services::Value::U8(0));
+        let p = access_policy(&m);
+        assert!(p.allows(1000, 5) && p.allows(7, 113) && p.allows(2000, 5) && !p.allows(7, 8) && !p.allows(3000, 5));
+    }
+}

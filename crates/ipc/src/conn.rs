@@ -1,0 +1,227 @@
+//! One server-side connection: the handshake bytes, the notification bytes, the request
+//! ring reader and the bounded event queue.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::time::Instant;
+
+use crate::error::IpcError;
+use crate::listener::{send_notify_byte, Credentials};
+use crate::ring::RingError;
+use crate::server::ConnId;
+use crate::session::ShmSession;
+use crate::wire::{decode_request, ConnectionRequest, CONNECTION_REQUEST_SIZE, MSG_DISCONNECT};
+
+/// Notification bytes remembered beyond what the request ring can hold are garbage.
+const MAX_OWED_REQUESTS: usize = 1 << 20;
+
+#[derive(Debug)]
+pub(crate) enum Phase {
+    Handshake {
+        buf: [u8; CONNECTION_REQUEST_SIZE],
+        got: usize,
+        deadline: Instant,
+    },
+    Active {
+        creds: Credentials,
+        session: Box<ShmSession>,
+    },
+}
+
+/// What reading a connection produced.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Inbound {
+    /// A request: id and the whole message including its 16-byte header.
+    Request(i32, Vec<u8>),
+    /// The client closed the socket or sent `QB_IPC_MSG_DISCONNECT`.
+    Closed,
+}
+
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub id: ConnId,
+    pub service: usize,
+    pub stream: mio::net::UnixStream,
+    pub phase: Phase,
+    /// Events waiting for room in the event ring, oldest first.
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes in `queue`.
+    queued_bytes: usize,
+    /// Events written to the ring whose notification byte did not fit in the socket yet.
+    notify_owed: usize,
+    /// Notification bytes received whose request chunk was not read yet.
+    requests_owed: usize,
+}
+
+impl Conn {
+    pub fn new(id: ConnId, service: usize, stream: mio::net::UnixStream, deadline: Instant) -> Self {
+        Self {
+            id,
+            service,
+            stream,
+            phase: Phase::Handshake {
+                buf: [0; CONNECTION_REQUEST_SIZE],
+                got: 0,
+                deadline,
+            },
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            notify_owed: 0,
+            requests_owed: 0,
+        }
+    }
+
+    pub fn creds(&self) -> Option<Credentials> {
+        match &self.phase {
+            Phase::Active { creds, .. } => Some(*creds),
+            Phase::Handshake { .. } => None,
+        }
+    }
+
+    pub fn session(&self) -> Option<&ShmSession> {
+        match &self.phase {
+            Phase::Active { session, .. } => Some(session),
+            Phase::Handshake { .. } => None,
+        }
+    }
+
+    /// Reads what is available of the 24-byte connection request. `Ok(None)`: not complete.
+    pub fn read_handshake(&mut self) -> Result<Option<ConnectionRequest>, IpcError> {
+        let Phase::Handshake { buf, got, .. } = &mut self.phase else {
+            return Ok(None);
+        };
+        while *got < buf.len() {
+            match self.stream.read(&mut buf[*got..]) {
+                Ok(0) => return Err(IpcError::Disconnected),
+                Ok(n) => *got += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Some(ConnectionRequest::decode(buf)?))
+    }
+
+    /// Sends the whole handshake response on the fresh socket, without blocking.
+    pub fn send_handshake_response(&mut self, bytes: &[u8]) -> Result<(), IpcError> {
+        let mut done = 0;
+        while done < bytes.len() {
+            match self.stream.write(&bytes[done..]) {
+                Ok(0) => return Err(IpcError::Disconnected),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A fresh socket's buffer always holds 12 KiB; a client that does not let
+                // it is not waited for.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(IpcError::Protocol("handshake response did not fit the socket"))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Drains notification bytes; each announces one request chunk. `Ok(true)` when the
+    /// client closed the socket (EOF, `ECONNRESET`: a normal close for libqb clients).
+    fn read_notifications(&mut self) -> Result<bool, IpcError> {
+        let mut buf = [0u8; 512];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return Ok(true),
+                Ok(n) => self.requests_owed = (self.requests_owed + n).min(MAX_OWED_REQUESTS),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(true),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Reads notification bytes and the request chunks they announce. Chunks still in the
+    /// ring after `Closed` are dropped, as libqb does.
+    pub fn read_requests(&mut self, out: &mut Vec<Inbound>) -> Result<(), IpcError> {
+        let closed = self.read_notifications()?;
+        let Phase::Active { session, .. } = &self.phase else {
+            return Ok(());
+        };
+        let max = session.request.max_msg_size();
+        while self.requests_owed > 0 {
+            let Some(chunk) = session.request.read_chunk()? else {
+                break;
+            };
+            self.requests_owed -= 1;
+            session.request.sem_trywait();
+            let hdr = decode_request(&chunk, max)?;
+            if hdr.id == MSG_DISCONNECT {
+                out.push(Inbound::Closed);
+                return Ok(());
+            }
+            let mut msg = chunk;
+            msg.truncate(hdr.size);
+            out.push(Inbound::Request(hdr.id, msg));
+        }
+        if closed {
+            out.push(Inbound::Closed);
+        }
+        Ok(())
+    }
+
+    /// Writes a response chunk (the client waits on the response semaphore).
+    pub fn respond(&mut self, data: &[u8]) -> Result<(), IpcError> {
+        let session = self.session().ok_or(IpcError::NoSuchConnection(self.id))?;
+        session.response.write_chunk(data)?;
+        Ok(())
+    }
+
+    /// Events waiting for room in the ring.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Bytes of the events waiting for room in the ring.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// True when something waits for a retry (queued events or owed notification bytes).
+    pub fn backlogged(&self) -> bool {
+        !self.queue.is_empty() || self.notify_owed > 0
+    }
+
+    /// Appends an event behind any queued ones and delivers what fits.
+    pub fn push_event(&mut self, data: Vec<u8>) -> Result<(), IpcError> {
+        self.queued_bytes += data.len();
+        self.queue.push_back(data);
+        self.flush()
+    }
+
+    /// Moves queued events into the event ring while it has room, then sends the owed
+    /// notification bytes (one per event written).
+    pub fn flush(&mut self) -> Result<(), IpcError> {
+        let Phase::Active { session, .. } = &self.phase else {
+            return Ok(());
+        };
+        while let Some(ev) = self.queue.front() {
+            match session.event.write_chunk(ev) {
+                Ok(()) => {
+                    self.queued_bytes -= ev.len();
+                    self.queue.pop_front();
+                    self.notify_owed += 1;
+                }
+                Err(RingError::Full) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        while self.notify_owed > 0 {
+            match send_notify_byte(&self.stream) {
+                Ok(true) => self.notify_owed -= 1,
+                Ok(false) => break,
+                Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+                    return Err(IpcError::Disconnected)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}

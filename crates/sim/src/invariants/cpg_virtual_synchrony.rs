@@ -27,6 +27,8 @@ use crate::history::{Entry, History, IncIdx};
 pub struct CpgVirtualSynchrony;
 
 type Key = (u64, u32, u64, Vec<(u32, u32)>);
+/// Sessions that made one (view, next view) step, with what each delivered in it.
+type Steps = HashMap<(Key, Key), Vec<(usize, Vec<CpgMsg>)>>;
 
 /// Every (view, next view) step of a session, with the messages delivered in between
 /// (sorted).
@@ -93,7 +95,7 @@ fn together(h: &History, a: usize, b: usize, from: &Key, to: &Key) -> bool {
 pub fn check(full: &History) -> Result<(), String> {
     let h = &full.cpg;
     for g in 0..h.groups.len() {
-        let mut seen: HashMap<(Key, Key), Vec<(usize, Vec<CpgMsg>)>> = HashMap::new();
+        let mut seen: Steps = HashMap::new();
         for s in h.in_group(g) {
             for (from, to, msgs) in steps(h, s) {
                 let others = seen.entry((from.clone(), to.clone())).or_default();

@@ -24,6 +24,14 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (1425, None, "liveness: every member re-sent every old-ring message in RECOVERY; the copies overflowed the recovery window and the token circulated forever with nothing allowed (fixed: each message re-sent once when a member surely holds it)"),
     (23906, None, "liveness (1 of 100,000 seeds): after 5 partitions, singletons and a group keep forming rings that miss each other; each side sees the other silent while it is busy in COMMIT/RECOVERY and gives up on it after fail_silent_after (fixed: only members of our last ring are failed for silence)"),
     (55739, None, "liveness (1 of 100,000 seeds): same alternation as 23906 with 6 nodes, after a leave, a restart and pauses"),
+    (113, None, "cpg liveness: a client disconnected during synchronisation; its PROCLEAVE went out with the sync traffic ahead of its own PROCJOIN still waiting for the ring, so every node kept the process as a member forever (fixed in services::Node: client traffic stays behind earlier client traffic)"),
+    (188, None, "sync barrier: a sync completed on messages of the old ring delivered during the transition; its trans_ack released the held messages into the new ring before that ring's synchronisation (fixed in totem: an ack for an older ring is ignored)"),
+    (386, None, "same as 113"),
+    (210, None, "same as 188"),
+    (245, None, "cpg liveness: joinlists of an older ring (delivered after cpg's part of an interrupted sync) stayed and were applied at the next activation, bringing back a process that had left (fixed in cpg: sync_init drops them)"),
+    (16637, None, "cpg client: a LEAVE overtook the same client's multicasts held back under back-pressure; they went out later under the pid of its next join (fixed in services::Node: a client's requests wait behind its held multicasts)"),
+    (3351, None, "cpg virtual synchrony misreported (checker bug): two nodes left a ring into different transitional configurations, their syncs were cut short, and they met in the next view; CPG promises equal sets only to nodes that moved together"),
+    (2202, None, "wait_for_all misreported (checker bug): votes seen during a ring's cut-short synchronisation, and a clean leave, count; the first quorum needs a ring of all nodes before it, not to be on it"),
     (475, Some(32), "packet/timer storm at 32 nodes under 50 % loss of the workload's 50,000 messages: >100,000 events in 10 ms; passes since silence only fails members of our last ring"),
 ];
 

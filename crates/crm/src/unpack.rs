@@ -29,15 +29,30 @@ mod exec {
     pub const NO_SECRETS: i32 = 11;
 }
 
+/// The cluster option set that always comes first (`CIB_OPTIONS_FIRST`).
+const CIB_OPTIONS_FIRST: &str = "cib-bootstrap-options";
+
 fn is_true(v: &str) -> bool {
     matches!(v.to_ascii_lowercase().as_str(), "true" | "on" | "yes" | "y" | "1")
 }
 
-/// Merges nvsets into `out` without overwriting existing keys (sets sorted
-/// by score, highest first; sets whose rule fails are skipped).
+/// Merges nvsets into `out` without overwriting existing keys; sets whose
+/// rule fails are skipped. The order is `make_pairs`': highest score first
+/// and, among equal scores, the later set in the document first.
 pub fn merge_nvsets(sets: &[NvSet], ctx: &RuleContext<'_>, out: &mut BTreeMap<String, String>) {
-    let mut sorted: Vec<&NvSet> = sets.iter().collect();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.score));
+    merge_nvsets_first(sets, None, ctx, out);
+}
+
+/// [`merge_nvsets`] with the set called `always_first` (if any) ahead of
+/// all others (`cib-bootstrap-options` for cluster options).
+pub fn merge_nvsets_first(
+    sets: &[NvSet],
+    always_first: Option<&str>,
+    ctx: &RuleContext<'_>,
+    out: &mut BTreeMap<String, String>,
+) {
+    let mut sorted: Vec<&NvSet> = sets.iter().rev().collect();
+    sorted.sort_by_key(|s| (always_first != Some(s.id.as_str()), std::cmp::Reverse(s.score)));
     for s in sorted {
         if let Some(r) = &s.rule {
             if !eval_rule(r, ctx) {
@@ -57,7 +72,12 @@ pub fn merge_nvsets(sets: &[NvSet], ctx: &RuleContext<'_>, out: &mut BTreeMap<St
 
 fn options(cib: &Cib, now: i64) -> ClusterOptions {
     let mut p = BTreeMap::new();
-    merge_nvsets(&cib.configuration.crm_config, &RuleContext::new(now), &mut p);
+    merge_nvsets_first(
+        &cib.configuration.crm_config,
+        Some(CIB_OPTIONS_FIRST),
+        &RuleContext::new(now),
+        &mut p,
+    );
     let get = |k: &str| p.get(k).map(String::as_str);
     let flag = |k: &str, d: bool| get(k).map(is_true).unwrap_or(d);
     let nqp = match get("no-quorum-policy").unwrap_or("stop") {
@@ -189,7 +209,12 @@ fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
         let is_dc = cib.dc_uuid.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(&n.id));
         attrs.insert("#is_dc".to_string(), is_dc.to_string());
         let mut opts = BTreeMap::new();
-        merge_nvsets(&cib.configuration.crm_config, &RuleContext::new(c.now), &mut opts);
+        merge_nvsets_first(
+            &cib.configuration.crm_config,
+            Some(CIB_OPTIONS_FIRST),
+            &RuleContext::new(c.now),
+            &mut opts,
+        );
         if let Some(name) = opts.get("cluster-name") {
             attrs.insert("#cluster-name".to_string(), name.clone());
         }
@@ -1566,5 +1591,27 @@ mod tests {
         let mut pending = op("monitor", 20000, 7);
         pending.op_status = -1;
         assert!(recurring(&[pending]).is_empty());
+    }
+
+    fn set(id: &str, score: Score, value: &str) -> NvSet {
+        NvSet {
+            id: id.into(),
+            score,
+            rule: None,
+            pairs: vec![("k".into(), value.into())],
+        }
+    }
+
+    fn merged(sets: &[NvSet], first: Option<&str>) -> String {
+        let mut out = BTreeMap::new();
+        merge_nvsets_first(sets, first, &RuleContext::new(0), &mut out);
+        out["k"].clone()
+    }
+
+    #[test]
+    fn among_equal_scores_the_later_set_wins_and_a_higher_score_beats_both() {
+        assert_eq!(merged(&[set("a", 0, "1"), set("b", 0, "2")], None), "2");
+        assert_eq!(merged(&[set("a", 5, "1"), set("b", 0, "2")], None), "1");
+        assert_eq!(merged(&[set("a", 0, "1"), set("b", 5, "2")], Some("a")), "1");
     }
 }

@@ -70,6 +70,11 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
     move |source| DaemonError::Io { what, source }
 }
 
+/// Whether a peer last heard at `last` was heard within `window` of `now`.
+fn heard_within(last: Option<std::time::Instant>, now: std::time::Instant, window: Duration) -> bool {
+    last.is_some_and(|t| now.saturating_duration_since(t) <= window)
+}
+
 /// Reopens the log file (after rotation), on SIGHUP or a cfg request.
 fn reopen_logs(why: &str) {
     match crate::logging::reopen() {
@@ -576,12 +581,17 @@ impl Daemon {
         Ok(())
     }
 
+    /// A peer counts as up on a link while it was heard on it within this window.
+    fn link_window(&self) -> Duration {
+        self.conf.totem.token * 2
+    }
+
     /// What cfg reports of the links (`corosync-cfgtool -s -n`): a peer is reachable
     /// while it is a member, and a link to it connected while it was heard on that link
     /// within two token timeouts (corosync's udpu only knows membership).
     fn cfg_link_view(&self, std_now: std::time::Instant) -> services::cfg::LinkView {
         use services::cfg::codec::{LinkStatus, NodeStatus};
-        let window = self.conf.totem.token * 2;
+        let window = self.link_window();
         let members = self.totem.srp().members();
         let mtu = self.conf.totem.frame_mtu as u32;
         let mut view = services::cfg::LinkView::default();
@@ -598,7 +608,7 @@ impl Daemon {
                 node.links.push(LinkStatus {
                     link: link.link(),
                     enabled: true,
-                    connected: last.is_some_and(|t| std_now.saturating_duration_since(t) <= window),
+                    connected: heard_within(last, std_now, window),
                     mtu,
                     src_addr: addr.ip().to_string(),
                     ..Default::default()
@@ -612,7 +622,7 @@ impl Daemon {
     /// up while some other node was heard on it within two token timeouts (or it has no
     /// other node); transitions are logged.
     fn link_health(&mut self, std_now: std::time::Instant) -> Vec<serde_json::Value> {
-        let window = self.conf.totem.token * 2;
+        let window = self.link_window();
         let mut out = Vec::new();
         for (slot, link) in self.links.iter().enumerate() {
             let mut others = 0;
@@ -624,7 +634,7 @@ impl Daemon {
                 }
                 others += 1;
                 let ago = last.map(|t| std_now.saturating_duration_since(t));
-                let up = ago.is_some_and(|a| a <= window);
+                let up = heard_within(last, std_now, window);
                 heard += usize::from(up);
                 peers.push(json!({
                     "node": id, "addr": addr.to_string(), "up": up,

@@ -43,6 +43,8 @@ pub struct IpcHost {
     /// The node asks every client to hold back (synchronisation, ring backlog).
     flow_control: bool,
     access: AccessPolicy,
+    /// The map's generation `access` was derived at (`None`: never).
+    access_generation: Option<u64>,
 }
 
 impl IpcHost {
@@ -72,6 +74,7 @@ impl IpcHost {
             closed: Vec::new(),
             flow_control: false,
             access: AccessPolicy::default(),
+            access_generation: None,
         })
     }
 
@@ -174,11 +177,16 @@ impl IpcHost {
         self.server.set_ready(node.ready());
         self.flow_control = node.flow_control();
         self.update_flow_control();
-        let access = access_policy(node.icmap());
-        if access != self.access {
-            tracing::debug!(uids = ?access.uids, gids = ?access.gids, "IPC access rules changed");
-            self.server.set_access(access.clone());
-            self.access = access;
+        // Only when the map changed: this runs after every datagram.
+        let generation = node.icmap().generation();
+        if self.access_generation != Some(generation) {
+            self.access_generation = Some(generation);
+            let access = access_policy(node.icmap());
+            if access != self.access {
+                tracing::debug!(uids = ?access.uids, gids = ?access.gids, "IPC access rules changed");
+                self.server.set_access(access.clone());
+                self.access = access;
+            }
         }
     }
 

@@ -237,6 +237,9 @@ pub struct Icmap {
     /// Single keys clients may not change (`icmap_set_ro_access(.., prefix 0, ..)`).
     read_only_keys: std::collections::BTreeSet<String>,
     changes: VecDeque<Change>,
+    /// Changes made so far: readers that derive something from the map recompute only
+    /// when it moved.
+    generation: u64,
 }
 
 /// corosync's key name rule: printable, no spaces, 3 to 255 characters... in practice
@@ -372,11 +375,17 @@ impl Icmap {
     }
 
     fn record(&mut self, c: Change) {
+        self.generation += 1;
         if self.changes.len() >= CHANGES_MAX {
             // Nobody drained them (no node around this map): keep the newest.
             self.changes.pop_front();
         }
         self.changes.push_back(c);
+    }
+
+    /// How many changes the map has seen (whether or not anyone took them).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Changes since the last call, oldest first.
@@ -414,6 +423,8 @@ mod tests {
             ]
         );
         assert!(m.take_changes().is_empty());
+        // Three changes (the repeated set changed nothing); taking them keeps the count.
+        assert_eq!(m.generation(), 3);
     }
 
     #[test]

@@ -413,12 +413,10 @@ impl Node {
     /// Records a [`Stamp`] for every client message from now on (an observer's hook;
     /// the daemon does not use it).
     pub fn observe_client_messages(&mut self) {
-        self.stamp();
-        let n = self.world.out.clients.len();
-        let here = self.here();
-        self.stamps
-            .get_or_insert_with(VecDeque::new)
-            .extend(std::iter::repeat_n(here, n));
+        if self.stamps.is_none() {
+            self.stamps = Some(VecDeque::new());
+            self.stamp();
+        }
     }
 
     /// Like [`Node::poll_client_message`], with where the node stood when it produced
@@ -513,6 +511,12 @@ impl Node {
             self.refuse(conn, is_async, CsError::InvalidParam, "unknown request id", header.id);
             return;
         };
+        if fc == FlowControl::Required && !is_async && self.deferred.iter().any(|(c, _)| *c == conn) {
+            // The client's held multicasts go first: a LEAVE must not overtake them (they
+            // would then go out under the pid of the client's next join).
+            self.refuse(conn, false, CsError::TryAgain, "earlier messages still held", header.id);
+            return;
+        }
         let waiting = (self.world.sync_in_process && !(is_async && self.unhold_during_sync))
             || self.ring_out.len() >= RING_OUT_MAX;
         if fc == FlowControl::Required && waiting {

@@ -111,7 +111,7 @@ pub struct Engine {
     /// current (see [`crate::invariants::quorum_safety`]).
     pub(crate) quorate_in: Vec<Option<(RingId, Vec<NodeId>)>>,
     /// Per node: the last quorum decision generation seen, whether it was quorate, and
-    /// whether this incarnation was ever quorate (see
+    /// whether the node was ever quorate in the run (see
     /// [`crate::invariants::quorum_wait_for_all`]).
     pub(crate) wfa_seen: Vec<(u64, bool, bool)>,
 }
@@ -797,7 +797,7 @@ impl Engine {
         let totem = Totem::new(self.config.clone(), id, seq, self.rng.gen(), self.now);
         let wfa = self.cpg.profile.wait_for_all && self.mutation != Some(Mutation::IgnoreWaitForAll);
         let mut node = crate::node::boot_services_with(totem, &self.ids, wfa);
-        self.wfa_seen[i] = (0, false, false);
+        self.wfa_seen[i] = (0, false, self.wfa_seen[i].2);
         if i == 0 && self.mutation == Some(Mutation::UnholdDuringSync) {
             node.set_unhold_during_sync(true);
         }

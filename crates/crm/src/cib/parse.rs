@@ -302,13 +302,19 @@ fn resource(e: &Element, ids: &Ids<'_>) -> Result<ResourceDef, CibError> {
             })
         }
     };
-    let mut meta = nvsets(e, "meta_attributes", ids)?;
-    let mut instance = nvsets(e, "instance_attributes", ids)?;
-    let mut utilization = nvsets(e, "utilization", ids)?;
-    if let Some(t) = e.attr("template").and_then(|t| ids.get(t)) {
-        meta.extend(nvsets(t, "meta_attributes", ids)?);
-        instance.extend(nvsets(t, "instance_attributes", ids)?);
-        utilization.extend(nvsets(t, "utilization", ids)?);
+    // A template's sets come first, then the primitive's own, which win
+    // among equal scores (`unpack_template` appends the primitive's
+    // children to a copy of the template).
+    let (mut meta, mut instance, mut utilization) = (Vec::new(), Vec::new(), Vec::new());
+    for src in e
+        .attr("template")
+        .and_then(|t| ids.get(t).copied())
+        .into_iter()
+        .chain([e])
+    {
+        meta.extend(nvsets(src, "meta_attributes", ids)?);
+        instance.extend(nvsets(src, "instance_attributes", ids)?);
+        utilization.extend(nvsets(src, "utilization", ids)?);
     }
     Ok(ResourceDef {
         id,

@@ -197,6 +197,29 @@ fn parent_meta(c: &Cluster, r: RscIdx, out: &mut BTreeMap<String, String>) {
     }
 }
 
+/// `pcmk__add_bundle_meta_to_xml`: an action on a guest node names the
+/// physical host it happens on — where the guest's container runs for
+/// "down" actions, where it will run for "up" actions.
+fn guest_host_meta(c: &Cluster, a: &Action, r: RscIdx, out: &mut BTreeMap<String, String>) {
+    let Some(n) = a.node.filter(|&n| c.nodes[n].is_guest()) else {
+        return;
+    };
+    let Some(container) = c.nodes[n].remote.conn.and_then(|conn| c.rscs[conn].remote.container) else {
+        return;
+    };
+    let host = match a.task.as_str() {
+        "stop" | "stopped" | "demote" | "demoted" => c.rscs[container].current_node(),
+        "start" | "running" | "monitor" | "promote" | "promoted" => c.rscs[container].assigned,
+        _ => None,
+    };
+    if let Some(h) = host {
+        if let Some(target) = c.rscs[r].meta.get("container-attribute-target") {
+            add_meta(out, "container-attribute-target", target);
+        }
+        add_meta(out, "physical_host", &c.nodes[h].uname);
+    }
+}
+
 /// `add_action_attributes`: everything the executor gets with the action.
 /// `node_info` says whether the action carries its node (`on_node`).
 pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, String> {
@@ -256,7 +279,10 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
         add_meta(&mut out, k, v);
     }
     match (a.rsc, a.node) {
-        (Some(r), _) => parent_meta(c, r, &mut out),
+        (Some(r), _) => {
+            parent_meta(c, r, &mut out);
+            guest_host_meta(c, a, r, &mut out);
+        }
         (None, Some(n)) if a.task == "stonith" => {
             // The fenced node's attributes, as meta-attributes.
             for (k, v) in &c.nodes[n].attrs {
@@ -354,6 +380,21 @@ mod tests {
         assert_eq!(
             out.into_iter().collect::<Vec<_>>(),
             [("CRM_meta_record_pending".to_string(), "true".to_string())]
+        );
+    }
+
+    #[test]
+    fn actions_on_a_guest_name_the_physical_host() {
+        let rscs = r#"<primitive id="vm" class="ocf" provider="pacemaker" type="Dummy">
+            <meta_attributes id="vm-m"><nvpair id="vm-m1" name="remote-node" value="guest1"/></meta_attributes></primitive>
+            <primitive id="r" class="ocf" provider="pacemaker" type="Dummy"/>"#;
+        let cons = r#"<rsc_location id="l1" rsc="r" node="guest1" score="INFINITY"/>
+            <rsc_location id="l2" rsc="vm" node="n1" score="100"/>"#;
+        let g = crate::scheduler::graph::build(&run(&cib(1, rscs, cons, &[])));
+        let start = graph_action(&g, "r_start_0", "guest1");
+        assert_eq!(
+            start.attributes.get("CRM_meta_physical_host").map(String::as_str),
+            Some("n1")
         );
     }
 }

@@ -53,6 +53,14 @@ struct Cpd {
     iterations: HashMap<u64, Iteration>,
 }
 
+impl Cpd {
+    /// Whether this client gets `group`'s deliveries and configuration changes: joined,
+    /// or leaving but not yet gone (corosync's JOIN_COMPLETED / LEAVE_STARTED).
+    fn receives(&self, group: &[u8]) -> bool {
+        !self.finalized && self.group == group && matches!(self.state, CpdState::JoinCompleted | CpdState::LeaveStarted)
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Iteration {
     items: Vec<ProcessInfo>,
@@ -191,7 +199,7 @@ impl Cpg {
             }
         }
         for (conn, c) in self.clients.iter_mut() {
-            if !c.finalized && c.group == group && matches!(c.state, CpdState::JoinCompleted | CpdState::LeaveStarted) {
+            if c.receives(group) {
                 ctx.out.event(*conn, event.clone());
                 c.transition_counter += 1;
             }
@@ -277,6 +285,15 @@ impl Cpg {
             .collect();
         for z in zombies {
             self.proc_leave(ctx, &z.group, z.pid, z.nodeid, Reason::ProcDown);
+        }
+    }
+
+    /// A delivery event to every local client of `group`.
+    fn send_to_group(&self, ctx: &mut Ctx<'_>, group: &[u8], event: &[u8]) {
+        for (conn, c) in &self.clients {
+            if c.receives(group) {
+                ctx.out.event(*conn, event.to_vec());
+            }
         }
     }
 
@@ -517,14 +534,7 @@ impl Service for Cpg {
                     return Ok(());
                 }
                 let event = messages::deliver(&group, sender, pid, &data);
-                for (conn, c) in &self.clients {
-                    if !c.finalized
-                        && c.group == group
-                        && matches!(c.state, CpdState::JoinCompleted | CpdState::LeaveStarted)
-                    {
-                        ctx.out.event(*conn, event.clone());
-                    }
-                }
+                self.send_to_group(ctx, &group, &event);
             }
             ExecMessage::PartialMcast {
                 group,
@@ -538,14 +548,7 @@ impl Service for Cpg {
                     return Ok(());
                 }
                 let event = messages::partial_deliver(&group, msglen, sender, pid, kind, &data);
-                for (conn, c) in &self.clients {
-                    if !c.finalized
-                        && c.group == group
-                        && matches!(c.state, CpdState::JoinCompleted | CpdState::LeaveStarted)
-                    {
-                        ctx.out.event(*conn, event.clone());
-                    }
-                }
+                self.send_to_group(ctx, &group, &event);
             }
             ExecMessage::DownList { left, .. } => {
                 tracing::debug!(sender, left = left.len(), "downlist received");

@@ -565,3 +565,65 @@ fn a_node_that_was_stopped_does_not_fail_peers_it_could_not_hear() {
         "node 1's silence counts from our waking up: {events:?}"
     );
 }
+
+#[test]
+fn a_verdict_older_than_our_commit_on_a_node_we_committed_with_is_not_taken() {
+    // Node 2 (ring {1, 2}) agrees with 1 and 3 on a new ring {1, 2, 3} and goes through
+    // COMMIT into its RECOVERY, which fails: back in GATHER, 3 is still outside our ring.
+    let (mut node, now, ring) = operational_node2();
+    for from in [1, 3] {
+        feed(&mut node, now, Message::Join(join_from(from, ring.seq, &[1, 2, 3])));
+    }
+    drain(&mut node);
+    assert_eq!(node.srp().state(), MembState::Gather);
+    let new_ring = RingId {
+        rep: 1,
+        seq: ring.seq + 4,
+    };
+    let entry = MembEntry {
+        ring_id: ring,
+        received_flg: 1,
+        ..Default::default()
+    };
+    let token = CommitToken {
+        sender: 1,
+        token_seq: 1,
+        ring_id: new_ring,
+        memb_index: 1,
+        addr: vec![1, 2, 3],
+        memb_list: vec![entry, MembEntry::default(), MembEntry::default()],
+        ..Default::default()
+    };
+    feed(&mut node, now, Message::CommitToken(token));
+    let (sent, _) = drain(&mut node);
+    let Some(Message::CommitToken(mut full)) = sent.into_iter().next() else {
+        panic!("commit token forwarded")
+    };
+    full.memb_list[2] = MembEntry {
+        ring_id: RingId { rep: 3, seq: 4 },
+        ..Default::default()
+    };
+    full.memb_index = 3;
+    full.sender = 1;
+    full.token_seq += 2;
+    feed(&mut node, now, Message::CommitToken(full));
+    assert_eq!(node.srp().state(), MembState::Recovery);
+    let now = now + ms(1000);
+    node.handle_timeout(now);
+    assert_eq!(node.srp().state(), MembState::Gather);
+    drain(&mut node);
+    // Outsider 5 failed 3 in a round of the old ring: 3 has committed with us since.
+    let old_verdict = Join {
+        failed_list: vec![3],
+        ..join_from(5, ring.seq, &[1, 2, 3, 5])
+    };
+    feed(&mut node, now, Message::Join(old_verdict));
+    assert_eq!(failed_list_after(&mut node, now + ms(40)), Vec::<u32>::new());
+    // The same verdict reached in a round of our new ring is news.
+    let new_verdict = Join {
+        failed_list: vec![3],
+        ..join_from(5, new_ring.seq, &[1, 2, 3, 5])
+    };
+    feed(&mut node, now + ms(41), Message::Join(new_verdict));
+    assert_eq!(failed_list_after(&mut node, now + ms(80)), vec![3]);
+}

@@ -210,13 +210,14 @@ mod tests {
 
     #[test]
     fn the_failure_detector_before_issue_13_is_caught() {
-        // Seed 318 (no loss): n1, never paused, waits in COMMIT for a commit token the
-        // others abandoned when n2 resumed; the old detector fails it after
-        // fail_silent_after (556 ms) of silence, the current one waits until it has been
-        // silent for a token timeout (it gives up on that COMMIT after one and joins
-        // again).
+        // Seed 5654 (7 nodes, pauses): n1, never paused, waits in COMMIT for a commit
+        // token the others abandoned when paused members resumed; the old detector fails
+        // it after fail_silent_after (200 ms) of silence, the current one waits until it
+        // has been silent for a token timeout (it gives up on that COMMIT after one and
+        // joins again). (Seed 318 showed the same until the rule on outsiders' older
+        // verdicts changed its course; 6 of seeds 3000..9000 catch the planted detector.)
         let opts = |planted_bug| crate::SimOptions {
-            seed: 318,
+            seed: 5654,
             planted_bug,
             ..Default::default()
         };

@@ -160,11 +160,11 @@ impl Srp {
             // forever, each forming a ring just as the other's stale joins arrive. Nor from
             // a join older than our ring: it judged us in a round we have since left.)
             sets::merge(&mut self.my_failed_list, &[from]);
-            let others = self.outsiders_verdict(&join.failed_list);
+            let others = self.outsiders_verdict(join);
             sets::merge(&mut self.my_failed_list, &others);
         } else if thinks_we_failed {
             // A stale verdict on us: take its view of the others only.
-            let others = self.outsiders_verdict(&join.failed_list);
+            let others = self.outsiders_verdict(join);
             sets::merge(&mut self.my_failed_list, &others);
         } else if sets::contains(&self.my_memb_list, from) {
             if !sets::contains(&self.my_failed_list, from) {
@@ -178,7 +178,7 @@ impl Srp {
             // different rings can never agree once one of them gave up on a node (say,
             // one that left): each consensus timeout splits everyone again. We take its
             // word about nodes outside our own ring, never about our ring's members.
-            let others = self.outsiders_verdict(&join.failed_list);
+            let others = self.outsiders_verdict(join);
             sets::merge(&mut self.my_failed_list, &others);
         }
         // A node never lists itself as failed unless it failed to receive.
@@ -205,13 +205,18 @@ impl Srp {
 
     /// What we take from a failed list sent by an outsider (or by a node that thinks we
     /// failed): its verdict on nodes outside our ring that have not sent us a join in
-    /// this round. (Refusing it for every node heard within the silence floor kept
-    /// 32-node groups from different rings apart for a minute after healing: seeds 52
-    /// and 79 at 32 nodes.)
-    fn outsiders_verdict(&self, failed_list: &[NodeId]) -> Vec<NodeId> {
-        sets::subtract(failed_list, &self.my_memb_list)
+    /// this round. Nor on a node that went through COMMIT with us for a ring newer than
+    /// the one the join names (after a RECOVERY that failed, those are not in our ring
+    /// yet): the verdict predates that. (Seed 1507: a member that lost the token in
+    /// RECOVERY took an older ring's verdict on a node it had just committed with, its
+    /// ring-mates adopted it, and the live node was left out.) (Refusing it for every
+    /// node heard within the silence floor kept 32-node groups from different rings apart
+    /// for a minute after healing: seeds 52 and 79 at 32 nodes; so did refusing it for
+    /// every node that had sent a join naming a later ring: seed 59 at 32 nodes.)
+    fn outsiders_verdict(&self, join: &Join) -> Vec<NodeId> {
+        sets::subtract(&join.failed_list, &self.my_memb_list)
             .into_iter()
-            .filter(|&n| !sets::contains(&self.heard, n))
+            .filter(|&n| !sets::contains(&self.heard, n) && !self.is_stale(n, join.ring_seq))
             .collect()
     }
 

@@ -533,7 +533,8 @@ impl Srp {
 
     /// True when a message on `ring` from `sender` can only be a leftover of a ring that
     /// `sender` has since left for ours (it went through COMMIT for our ring, so anything
-    /// it sends now carries at least our ring seq).
+    /// it sends now carries at least our ring seq). Likewise a verdict on `sender` in a
+    /// join naming `ring_seq`: it was reached before `sender` committed with us.
     fn is_stale(&self, sender: NodeId, ring_seq: u64) -> bool {
         self.ring_committed && ring_seq < self.my_ring_id.seq && sets::contains(&self.my_new_memb_list, sender)
     }

@@ -641,6 +641,9 @@ impl Engine {
                 let h = &mut self.hosts[i];
                 h.state = state;
                 h.ring = ring_id;
+                if reason == totem::FAILED_TO_RECEIVE {
+                    self.history.receive_failure(id, now);
+                }
                 self.trace
                     .mix(&[5, now.as_nanos(), u64::from(id), state as u64, ring_id.seq]);
                 self.trace

@@ -101,6 +101,9 @@ pub enum Disturbance {
     Cut,
     /// The links lost, duplicated or reordered datagrams at random (the seed's profile).
     Lossy,
+    /// The node failed to receive (corosync's "FAILED TO RECEIVE", an instant): it leaves
+    /// everyone for a ring of its own, and they fail it.
+    ReceiveFailure(NodeId),
 }
 
 /// One disturbance over `[from, to)`; `to` is `None` while it lasts.
@@ -215,6 +218,15 @@ impl History {
             what: Disturbance::Pause(node),
             from: at,
             to: Some(until),
+        });
+    }
+
+    /// `node` failed to receive at `at`.
+    pub fn receive_failure(&mut self, node: NodeId, at: Instant) {
+        self.disturbances.push(Span {
+            what: Disturbance::ReceiveFailure(node),
+            from: at,
+            to: Some(at),
         });
     }
 

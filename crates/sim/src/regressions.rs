@@ -41,6 +41,7 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (60000065, Some(32), "packet or timer storm at 32 nodes (issue 13); passes since tokens and budgets scale with N"),
     (60000128, Some(32), "32 nodes OPERATIONAL for 300 s with hundreds of messages undelivered (issue 13); passes since tokens scale with N (root cause not isolated)"),
     (1507, None, "justified exclusion: a member that lost the token in RECOVERY took an outsider's verdict (from a join naming an older ring) on a node it had just committed with; its ring-mates adopted it and the live node formed a ring of its own (fixed: a verdict is refused for a node that has since sent a join naming a later ring)"),
+    (1686, None, "justified exclusion misreported (checker bug): with fail_recv_const 3 under miss_count_const 5, one lost message made a node fail to receive and form a singleton ring, which corosync does too; a receive failure now excuses the exclusions on both sides"),
     (0, Some(64), "simulator bug at 64 nodes: the scaled token's join interval made fail_silent_after (200 ms) invalid and the scenario panicked"),
 ];
 

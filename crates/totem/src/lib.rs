@@ -22,7 +22,7 @@ mod node;
 
 pub use config::{Config, ConfigError};
 pub use node::{SubmitError, Totem, MESSAGE_MAX};
-pub use srp::{ConfigurationChange, ConfigurationKind, Event, MembState, Stats};
+pub use srp::{ConfigurationChange, ConfigurationKind, Event, MembState, Stats, FAILED_TO_RECEIVE};
 pub use time::Instant;
 pub use wire::{NodeId, RingId};
 

@@ -1,7 +1,8 @@
 //! No unjustified exclusions: a node that was in a node's last regular configuration and
 //! is missing from its next one must have given a reason in the preceding token +
 //! consensus timeout — it crashed, left or restarted, it was paused for a good part of a
-//! token timeout, some link was cut, or datagrams were being lost at random — or the
+//! token timeout, some link was cut, datagrams were being lost at random, or it failed
+//! to receive (corosync's "FAILED TO RECEIVE", a legitimate exclusion) — or the
 //! node that installed the configuration did (a node stopped for long finds everyone
 //! else gone), or some other node crashed, left or restarted meanwhile. A node that
 //! stayed up, was never stopped for long and could reach everyone must stay a member:
@@ -128,6 +129,14 @@ fn unexcused(h: &History, node: NodeId, w: &Window) -> Option<String> {
                 longest_pause = longest_pause.max(span.overlap(from, end));
             }
             Disturbance::Pause(_) => {}
+            // corosync's "FAILED TO RECEIVE": the node gives up on everyone, and they on it
+            // (with a small `fail_recv_const`, one message lost until it had been missed
+            // `miss_count_const` times is enough: seed 1686).
+            Disturbance::ReceiveFailure(n) => {
+                if n == node && span.from >= from && span.from <= w.end {
+                    return None;
+                }
+            }
         }
     }
     if longest_pause >= w.excused_pause {
@@ -206,6 +215,22 @@ mod tests {
             }
         ])
         .is_err());
+    }
+
+    #[test]
+    fn a_receive_failure_of_either_side_excuses_it() {
+        let failed = |node, ms| Span {
+            what: Disturbance::ReceiveFailure(node),
+            from: at(ms),
+            to: Some(at(ms)),
+        };
+        assert_eq!(check(&[failed(3, 4900)]), Ok(()), "the excluded node failed to receive");
+        assert_eq!(check(&[failed(1, 4900)]), Ok(()), "the installer did");
+        assert!(
+            check(&[failed(2, 4900)]).is_err(),
+            "a third node's failure excuses nothing"
+        );
+        assert!(check(&[failed(3, 2000)]).is_err(), "before the window");
     }
 
     #[test]

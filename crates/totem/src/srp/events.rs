@@ -71,6 +71,11 @@ pub enum Event {
     StoreRingSeq(u64),
 }
 
+/// The [`Event::StateChange`] reason of corosync's "FAILED TO RECEIVE": this node held the
+/// ring's aru back for `fail_recv_const` rotations and leaves everyone else for a ring of
+/// its own (and the others fail it).
+pub const FAILED_TO_RECEIVE: &str = "failed to receive";
+
 /// Counters in the spirit of corosync's `stats.srp.*` keys.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {

@@ -19,7 +19,7 @@ mod sort_queue;
 mod timers;
 mod token;
 
-pub use events::{ConfigurationChange, ConfigurationKind, Event, MembState, Stats};
+pub use events::{ConfigurationChange, ConfigurationKind, Event, MembState, Stats, FAILED_TO_RECEIVE};
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -102,7 +102,7 @@ impl Srp {
             // corosync's "FAILED TO RECEIVE": we are the one holding the ring back.
             self.failed_to_recv = true;
             sets::merge(&mut self.my_failed_list, &[self.my_id]);
-            self.gather_enter("failed to receive");
+            self.gather_enter(super::events::FAILED_TO_RECEIVE);
             return;
         }
 

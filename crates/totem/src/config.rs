@@ -20,12 +20,14 @@ pub struct Config {
     pub send_join: Duration,
     /// Time to reach consensus in GATHER before non-responders are declared failed.
     pub consensus: Duration,
-    /// In GATHER, a member of our last ring that sent no join for this long in this round,
-    /// while every other node agrees with us, is declared failed without waiting for
-    /// `consensus` (zero: wait, as corosync does) — but only once it has also been silent
-    /// (no datagram of any kind, no token it forwarded) for the token timeout plus two
-    /// join intervals, so a node heard recently is never given up on early. This is
-    /// what makes failover take token + this instead of token + consensus.
+    /// In GATHER, a member of our last ring that sent no join for this long in this round
+    /// (and for at least two join intervals with their `send_join` delays, so that one
+    /// lost join costs nothing), while every other node agrees with us, is declared failed
+    /// without waiting for `consensus` (zero: wait, as corosync does) — but only once it
+    /// has also been silent (no datagram of any kind, no token it forwarded) for the
+    /// token timeout plus two join intervals, so a node heard recently is never given up
+    /// on early. This is what makes failover take token + this instead of token +
+    /// consensus.
     pub fail_silent_after: Duration,
     /// Merge-detect interval of an idle ring's representative.
     pub merge: Duration,

@@ -627,3 +627,37 @@ fn a_verdict_older_than_our_commit_on_a_node_we_committed_with_is_not_taken() {
     feed(&mut node, now + ms(41), Message::Join(new_verdict));
     assert_eq!(failed_list_after(&mut node, now + ms(80)), vec![3]);
 }
+
+#[test]
+fn one_lost_join_does_not_fail_a_member_for_silence() {
+    // Joins come every `join` plus up to `send_join`, the first up to `send_join` into the
+    // round: a member whose first join was lost sends its second within two of those.
+    let config = totem::Config {
+        send_join: ms(100),
+        ..fast_config(2)
+    };
+    let round_floor = (config.join + config.send_join) * 2;
+    assert!(round_floor > config.fail_silent_after);
+    let (mut node, now, _) = operational_node2_with(config.clone());
+    // Node 1 stops forwarding the token: ours is lost at `token` and GATHER begins.
+    let (_, events) = run_timers(&mut node, now, now + config.token);
+    assert_eq!(node.srp().state(), MembState::Gather, "{events:?}");
+    let round = now + config.token;
+    let silent_failed = |events: &[Event]| {
+        events.iter().any(|e| {
+            matches!(
+                e,
+                Event::StateChange {
+                    reason: "silent nodes failed",
+                    ..
+                }
+            )
+        })
+    };
+    let before = round + config.fail_silent_after + ms(10);
+    assert!(before < round + round_floor);
+    let (_, events) = run_timers(&mut node, round, before);
+    assert!(!silent_failed(&events), "one join interval is no evidence: {events:?}");
+    let (_, events) = run_timers(&mut node, before, round + round_floor);
+    assert!(silent_failed(&events), "two are: {events:?}");
+}

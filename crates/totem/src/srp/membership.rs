@@ -235,10 +235,17 @@ impl Srp {
     /// for silence: `fail_silent_after` into the round, and the silence floor after we
     /// last heard of it.
     fn silent_deadline(&self, node: NodeId) -> crate::time::Instant {
-        let round = self.gather_entered_at + self.config.fail_silent_after;
         if self.config.planted_bug == Some(crate::config::PlantedBug::EagerSilence) {
-            return round;
+            return self.gather_entered_at + self.config.fail_silent_after;
         }
+        // Into the round, at least two join intervals with their random delays (a member
+        // sends its first join up to `send_join` after the round starts, the next one
+        // `join` plus up to `send_join` later), so that one lost join never costs a
+        // membership. (Seed 13 at 32 nodes: join 76 ms, send_join 135 ms; a ring stalled
+        // by a paused member, so every member's last token was 1.6 s old when GATHER
+        // began, and a node whose first join was lost was failed 200 ms into the round.)
+        let c = &self.config;
+        let round = self.gather_entered_at + c.fail_silent_after.max((c.join + c.send_join) * 2);
         match self.liveness.last_heard(node) {
             Some(at) => round.max(at + self.silence_floor()),
             None => round,

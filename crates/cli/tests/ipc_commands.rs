@@ -253,11 +253,37 @@ fn every_ipc_command_against_three_nodes() {
     c.signal(1, Signal::SIGCONT).unwrap();
     c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
 
-    // kill-node: node 3's daemon exits and its namespace has no daemon to answer.
+    // kill-node: node 3's daemon exits and its namespace has no daemon to answer; a
+    // quorum monitor on node 1 reports the new membership.
+    // (The first report is the current state, as `corosync-quorumtool -m` prints it.)
+    let monitor = cli.spawn(1, &["--json", "quorum", "monitor", "--count", "2"]);
+    std::thread::sleep(Duration::from_millis(500));
     cli.ok(1, &["cfg", "kill-node", "3"]);
     assert!(c.wait_exit(3, WAIT).unwrap(), "node 3 still running after kill-node");
     cli.expect(3, &["status", "--timeout", "1"], 3);
     c.wait_for_ring(&[1, 2], WAIT).unwrap();
+    let out = finish(monitor, WAIT);
+    let reports: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("monitor JSON"))
+        .collect();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    let members = |r: &serde_json::Value| {
+        r["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["member"] == true)
+            .count()
+    };
+    assert_eq!(members(&reports[0]), 3, "{reports:?}");
+    assert_eq!(members(&reports[1]), 2, "{reports:?}");
+    assert_eq!(reports[1]["quorate"], true);
     // Two of three votes: still quorate.
     assert_eq!(cli.json(1, &["status"])["quorate"], true);
+    // cfg shutdown: node 2's daemon leaves and exits.
+    cli.ok(2, &["cfg", "shutdown", "--force"]);
+    assert!(c.wait_exit(2, WAIT).unwrap(), "node 2 still running after cfg shutdown");
+    c.wait_for_ring(&[1], WAIT).unwrap();
+    cli.expect(1, &["status"], 4);
 }

@@ -1,39 +1,70 @@
-//! `ferrosync`: the command-line tool. Each subcommand lives in its own
-//! module under `commands/`.
+//! `ferrosync`: the command-line tool. Each subcommand lives in its own module under
+//! `commands/`; the exit status is documented in `exit.rs`.
 
 mod commands;
+mod daemon;
+mod exit;
 
-use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "ferrosync", version, about = "ferrosync cluster stack tool")]
 struct Cli {
+    /// Print the result as JSON.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The local node's ring, members, quorum and links to every peer (exit 3: no daemon
+    /// answers; 4: not quorate).
+    Status(commands::status::StatusArgs),
+    /// Read, change and track the configuration and runtime map.
+    Cmap(commands::cmap::CmapArgs),
+    /// Quorum state, votes and expected votes.
+    Quorum(commands::quorum::QuorumArgs),
+    /// Process groups: list, members, send, listen.
+    Cpg(commands::cpg::CpgArgs),
+    /// Links, configuration reload, shutdown, kill-node, log reopening.
+    Cfg(commands::cfg::CfgArgs),
+    /// Benchmarks through the client library.
+    Bench(commands::bench::BenchArgs),
     /// Resource manager tools (scheduler simulation, conformance).
     Crm(commands::crm::CrmArgs),
     /// Start a local 3-node cluster, kill and restart a node, show the timings.
     Demo(commands::demo::DemoArgs),
-    /// Show the local daemon's membership, ring id, state and links.
-    Status(commands::status::StatusArgs),
     /// Generate the cluster's shared authentication key.
     Keygen(commands::keygen::KeygenArgs),
     /// Print a flight recorder dump (`--dump` asks the running daemon for one first).
     Blackbox(commands::blackbox::BlackboxArgs),
 }
 
-fn main() -> Result<()> {
+fn main() {
     let cli = Cli::parse();
-    match cli.command {
+    let json = cli.json;
+    let result = match cli.command {
+        Command::Status(args) => commands::status::run(args, json),
+        Command::Cmap(args) => commands::cmap::run(args, json),
+        Command::Quorum(args) => commands::quorum::run(args, json),
+        Command::Cpg(args) => commands::cpg::run(args, json),
+        Command::Cfg(args) => commands::cfg::run(args, json),
+        Command::Bench(args) => commands::bench::run(args, json),
         Command::Crm(args) => commands::crm::run(args),
         Command::Demo(args) => commands::demo::run(args),
-        Command::Status(args) => commands::status::run(args),
-        Command::Keygen(args) => commands::keygen::run(args),
-        Command::Blackbox(args) => commands::blackbox::run(args),
+        Command::Keygen(args) => commands::keygen::run(args, json),
+        Command::Blackbox(args) => commands::blackbox::run(args, json),
+    };
+    if let Err(e) = result {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"error": format!("{e:#}"), "exit": exit::code_of(&e)})
+            );
+        }
+        eprintln!("ferrosync: {e:#}");
+        std::process::exit(exit::code_of(&e));
     }
 }

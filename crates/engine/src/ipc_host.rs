@@ -187,6 +187,7 @@ impl IpcHost {
                 self.server.set_access(access.clone());
                 self.access = access;
             }
+            dump_flight_data_if_asked(node);
         }
     }
 
@@ -256,6 +257,23 @@ fn access_policy(map: &services::Icmap) -> AccessPolicy {
         uids: ids("uid"),
         gids: ids("gid"),
     }
+}
+
+/// corosync's `corosync-blackbox` asks for a flight-recorder dump by setting this key.
+pub const DUMP_FLIGHT_DATA_KEY: &str = "runtime.blackbox.dump_flight_data";
+
+/// Dumps the flight recorder when a client set [`DUMP_FLIGHT_DATA_KEY`] to `yes`, then sets
+/// it to `no`: the client sees the dump is written, and the next `yes` is a change again.
+fn dump_flight_data_if_asked(node: &mut Node) {
+    if node.icmap().string(DUMP_FLIGHT_DATA_KEY) != Some("yes") {
+        return;
+    }
+    match crate::blackbox::recorder().dump() {
+        Ok(path) => tracing::info!(path = %path.display(), "flight recorder dumped (asked over cmap)"),
+        Err(e) => tracing::warn!(error = %e, "flight recorder dump failed"),
+    }
+    node.icmap_mut()
+        .set(DUMP_FLIGHT_DATA_KEY, services::Value::String("no".into()));
 }
 
 #[cfg(test)]

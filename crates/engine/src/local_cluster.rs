@@ -259,6 +259,14 @@ impl LocalCluster {
         Ok(pid)
     }
 
+    /// The network namespace node `id` runs in (panics without namespaces).
+    pub fn netns_name(&self, id: u32) -> String {
+        self.topology
+            .as_ref()
+            .expect("this cluster runs without network namespaces")
+            .ns(id)
+    }
+
     pub fn pid(&self, id: u32) -> Option<u32> {
         self.children.get(id as usize - 1)?.as_ref().map(Child::id)
     }

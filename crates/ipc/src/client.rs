@@ -43,6 +43,13 @@ impl Client {
 
     /// Connects asking for `max_msg_size` (the server may raise it).
     pub fn connect_with(service: &str, max_msg_size: usize) -> Result<Client, IpcError> {
+        Self::connect_timeout(service, max_msg_size, DEFAULT_TIMEOUT)
+    }
+
+    /// Connects with `timeout` for the handshake and, afterwards, for each response. A
+    /// stopped or frozen server accepts the socket connection (the kernel queues it) but
+    /// never answers: the handshake then fails with `Timeout`.
+    pub fn connect_timeout(service: &str, max_msg_size: usize, timeout: Duration) -> Result<Client, IpcError> {
         if !listener::valid_service_name(service) {
             return Err(IpcError::BadServiceName(service.to_owned()));
         }
@@ -52,8 +59,9 @@ impl Client {
             max: u32::MAX as usize,
         })?;
         let mut stream = listener::connect(service)?;
-        stream.set_read_timeout(Some(DEFAULT_TIMEOUT))?;
-        stream.set_write_timeout(Some(DEFAULT_TIMEOUT))?;
+        let timeout = timeout.max(Duration::from_millis(1));
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         stream.write_all(&ConnectionRequest { max_msg_size: max }.encode())?;
         let mut buf = vec![0u8; CONNECTION_RESPONSE_SIZE];
         stream.read_exact(&mut buf).map_err(|e| match e.kind() {
@@ -81,7 +89,7 @@ impl Client {
             response,
             event,
             max_msg_size: negotiated,
-            timeout: DEFAULT_TIMEOUT,
+            timeout,
         })
     }
 
@@ -93,6 +101,14 @@ impl Client {
     /// How long [`Client::send_recv`] waits for the response.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    /// Whether the server asks clients to hold back sends (the request ring's flow-control
+    /// level, as libqb's `qb_ipcc_fc_enable_max` check; corosync's
+    /// `cpg_flow_control_state_get`).
+    pub fn flow_control_enabled(&self) -> bool {
+        let fc = self.request.flow_control().unwrap_or(0);
+        fc > 0 && fc <= FC_ENABLE_MAX
     }
 
     /// The server's credentials (`SO_PEERCRED` on the setup socket, as Pacemaker checks).

@@ -1,12 +1,17 @@
 //! `ferrosync blackbox`: prints a flight recorder dump, or first asks the running daemon for
-//! one (SIGUSR2 to the pid in its status file, then waits for `<statedir>/fdata`).
+//! one over IPC, as `corosync-blackbox` does: it sets cmap's
+//! `runtime.blackbox.dump_flight_data` to `yes`; the daemon writes `<statedir>/fdata` and
+//! sets the key back to `no`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use client::cmap::{Cmap, Map, Value};
 use engine::blackbox;
+
+use crate::daemon::{open, DaemonArgs};
 
 #[derive(Args, Debug)]
 pub struct BlackboxArgs {
@@ -18,18 +23,28 @@ pub struct BlackboxArgs {
     /// The daemon's state directory.
     #[arg(long, value_name = "DIR", default_value = "/var/lib/ferrosync")]
     statedir: PathBuf,
+    #[command(flatten)]
+    daemon: DaemonArgs,
 }
 
-pub fn run(args: BlackboxArgs) -> Result<()> {
+pub fn run(args: BlackboxArgs, json: bool) -> Result<()> {
     let file = args
         .file
         .clone()
         .unwrap_or_else(|| args.statedir.join(blackbox::DUMP_NAME));
     if args.dump {
-        request_dump(&args.statedir, &file)?;
+        request_dump(&args.daemon)?;
     }
     let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
     let records = blackbox::parse_dump(&bytes).with_context(|| file.display().to_string())?;
+    if json {
+        let list: Vec<_> = records
+            .iter()
+            .map(|r| serde_json::json!({"time": blackbox::format_time(r.unix_ns), "level": blackbox::level_name(r.level), "text": r.text}))
+            .collect();
+        println!("{}", serde_json::Value::from(list));
+        return Ok(());
+    }
     for r in &records {
         println!(
             "{} {:<5} {}",
@@ -42,26 +57,20 @@ pub fn run(args: BlackboxArgs) -> Result<()> {
     Ok(())
 }
 
-fn request_dump(statedir: &std::path::Path, file: &std::path::Path) -> Result<()> {
-    let status = engine::status::read(statedir)
-        .with_context(|| format!("read the daemon's status in {}", statedir.display()))?;
-    let pid = status["pid"]
-        .as_u64()
-        .and_then(|p| i32::try_from(p).ok())
-        .filter(|p| *p > 0);
-    let Some(pid) = pid else {
-        bail!("status file has no valid pid")
-    };
-    let before = std::fs::metadata(file).and_then(|m| m.modified()).ok();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGUSR2)
-        .with_context(|| format!("signal ferrosyncd (pid {pid})"))?;
-    let end = Instant::now() + Duration::from_secs(5);
+fn request_dump(daemon: &DaemonArgs) -> Result<()> {
+    const KEY: &str = "runtime.blackbox.dump_flight_data";
+    let options = daemon.options()?;
+    let mut cmap = open("cmap", || Cmap::initialize_with(Map::Icmap, &options))?;
+    cmap.set(KEY, &Value::String("yes".into()))
+        .context("ask the daemon for a dump")?;
+    let end = Instant::now() + options.timeout;
     while Instant::now() < end {
-        let now = std::fs::metadata(file).and_then(|m| m.modified()).ok();
-        if now.is_some() && now != before {
-            return Ok(());
+        match cmap.get(KEY) {
+            Ok(Value::String(s)) if s == "yes" => {}
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(e).context("wait for the dump"),
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
-    bail!("ferrosyncd (pid {pid}) did not write {} within 5 s", file.display())
+    bail!("the daemon did not write its dump within {:?}", options.timeout)
 }

@@ -26,8 +26,15 @@ pub struct KeygenArgs {
     force: bool,
 }
 
-pub fn run(args: KeygenArgs) -> Result<()> {
+pub fn run(args: KeygenArgs, json: bool) -> Result<()> {
     write_key(&args.key_file, args.force)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"key_file": args.key_file, "bytes": KEY_LEN, "mode": "0400"})
+        );
+        return Ok(());
+    }
     println!(
         "Wrote {KEY_LEN}-byte key to {} (mode 0400). Copy it to every node.",
         args.key_file.display()

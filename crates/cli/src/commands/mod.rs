@@ -1,7 +1,13 @@
 //! One module per top-level subcommand.
 
+pub mod bench;
 pub mod blackbox;
+pub mod cfg;
+pub mod cmap;
+pub mod cpg;
 pub mod crm;
 pub mod demo;
 pub mod keygen;
+pub mod quorum;
 pub mod status;
+pub mod view;

@@ -1,0 +1,32 @@
+//! A native Rust client for ferrosyncd (and for corosync 3 itself): cpg, cmap, quorum,
+//! votequorum and cfg over libqb's shared-memory IPC, with no C library.
+//!
+//! The shape follows corosync's own Rust bindings (`rust-corosync`): one handle per
+//! service, blocking calls, a pollable fd ([`std::os::fd::AsRawFd`]) that is readable
+//! when events are pending, and `dispatch(DispatchFlags, handler)` to handle them. Where
+//! the C API takes callbacks at initialisation, this one takes a closure per dispatch, and
+//! events are enums.
+//!
+//! Errors keep corosync's codes ([`Error::cs_error`]); a stopped or frozen daemon makes
+//! calls fail after [`Options::timeout`] with an error for which
+//! [`Error::is_unreachable`] is true.
+//!
+//! Each module's documentation has a runnable example: [`cpg`], [`cmap`], [`quorum`],
+//! [`votequorum`], [`cfg`], and [`sam`] for process health checking.
+
+pub mod cfg;
+pub mod cmap;
+mod conn;
+pub mod cpg;
+mod error;
+mod options;
+pub mod quorum;
+pub mod sam;
+pub mod votequorum;
+
+pub use conn::DispatchFlags;
+pub use error::{cs_text, Error, Result};
+pub use options::Options;
+pub use services::votequorum::ipc::TrackFlags;
+pub use services::CsError;
+pub use totem::{NodeId, RingId};

@@ -24,7 +24,7 @@ use std::time::Duration;
 use totem::{ConfigurationKind, Instant, NodeId};
 
 use super::Invariant;
-use crate::history::{Disturbance, Entry, History, IncIdx};
+use crate::history::{Disturbance, Entry, History, IncIdx, Span};
 
 /// The shortest pause, as a fraction of the token timeout, that may cost a membership.
 pub const PAUSE_EXCUSE: f64 = 0.4;
@@ -63,6 +63,7 @@ impl Invariant for JustifiedExclusion {
             round: since,
             end: *at,
             excused_pause: timing.token.mul_f64(PAUSE_EXCUSE),
+            token: timing.token,
         };
         for &gone in previous.iter().filter(|n| **n != me && !change.members.contains(n)) {
             // The installer's own stop (it finds everyone else gone) excuses it too.
@@ -90,6 +91,25 @@ struct Window {
     round: Instant,
     end: Instant,
     excused_pause: Duration,
+    token: Duration,
+}
+
+/// When `node`, stopped over `pause`, last had a chance to be heard: the start of its
+/// pause, or earlier if it stopped in a stalled ring before anyone could notice the token
+/// loss — another node stopped for at least the token timeout (the token is lost at it)
+/// was stopped from at most a token timeout before `node` stopped until then. In a
+/// stalled ring nobody speaks until its token timer expires, so to everyone else `node`
+/// has been silent since that other node stopped. (Seed 6 at 4 nodes: the ring stalled at
+/// a node stopped for 1.8 s; another stopped for 237 ms 17 ms before the token loss began
+/// a GATHER, and its last token was 0.9 s old.)
+fn stalled_since(h: &History, node: NodeId, pause: &Span, token: Duration) -> Instant {
+    h.disturbances
+        .iter()
+        .filter(|s| matches!(s.what, Disturbance::Pause(m) if m != node))
+        .filter(|s| s.from <= pause.from && s.from + token >= pause.from)
+        .filter(|s| s.to.is_none_or(|to| to >= pause.from && to - s.from >= token))
+        .map(|s| s.from)
+        .fold(pause.from, Instant::min)
 }
 
 /// Why excluding `node` was not justified, or `None` if it was.
@@ -126,7 +146,11 @@ fn unexcused(h: &History, node: NodeId, w: &Window) -> Option<String> {
             // soon, and corosync too would have given up on it after `consensus`.
             Disturbance::Pause(n) if n == node => {
                 let end = span.to.unwrap_or(w.end).max(w.end);
-                longest_pause = longest_pause.max(span.overlap(from, end));
+                let silent = Span {
+                    from: stalled_since(h, node, span, w.token),
+                    ..*span
+                };
+                longest_pause = longest_pause.max(silent.overlap(from, end));
             }
             Disturbance::Pause(_) => {}
             // corosync's "FAILED TO RECEIVE": the node gives up on everyone, and they on it
@@ -152,7 +176,7 @@ fn unexcused(h: &History, node: NodeId, w: &Window) -> Option<String> {
 mod tests {
     use super::*;
     use crate::history::craft::{regular, ring};
-    use crate::history::{Span, Timing};
+    use crate::history::Timing;
     use crate::invariants::test_util::history;
 
     fn at(ms: u64) -> Instant {
@@ -234,6 +258,18 @@ mod tests {
     }
 
     #[test]
+    fn a_short_pause_in_a_ring_stalled_by_a_long_one_counts_from_the_stall() {
+        // Node 2 stops with the token for 1.5 s (over the 1 s token timeout); node 3 stops
+        // for 300 ms just before the token loss is noticed: silent since 3.5 s, not 4.4 s.
+        assert_eq!(check(&[pause(2, 3500, 5000), pause(3, 4400, 4700)]), Ok(()));
+        // Not when the long pause had ended (the ring ran again), nor for a short one,
+        // nor when node 3 stopped after the loss was noticed (it had sent joins).
+        assert!(check(&[pause(2, 3000, 4300), pause(3, 4400, 4700)]).is_err());
+        assert!(check(&[pause(2, 4000, 4500), pause(3, 4400, 4700)]).is_err());
+        assert!(check(&[pause(2, 3000, 5000), pause(3, 4400, 4700)]).is_err());
+    }
+
+    #[test]
     fn the_failure_detector_before_issue_13_is_caught() {
         // Seed 5654 (7 nodes, pauses): n1, never paused, waits in COMMIT for a commit
         // token the others abandoned when paused members resumed; the old detector fails
@@ -265,6 +301,7 @@ mod tests {
             round: at(2800),
             end: at(5000),
             excused_pause: Duration::from_millis(400),
+            token: Duration::from_millis(1000),
         };
         assert!(unexcused(&h, 2, &w).is_some(), "before any churn");
         h.end(2, at(4000), crate::history::End::Crashed);

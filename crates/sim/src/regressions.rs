@@ -51,6 +51,21 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
 /// with `cargo test -p sim -- --ignored`; move each to [`SEEDS`] once it passes.
 pub const OPEN: &[(u64, Option<usize>, &str)] = &[
     (
+        3541,
+        None,
+        "justified exclusion (liveness phase, 7 nodes, pauses, 2 % loss): found by the 2000..12000 sweep; fails the same before the fixes for 1507, 1686 and 13 at 32 nodes; not yet diagnosed",
+    ),
+    (
+        6056,
+        None,
+        "justified exclusion (7 nodes, pauses, no loss): n4230, in GATHER for ring 1086.d after its COMMIT was abandoned, is failed for silence at 1.278 s by the group gathering for 1086.9 although it sends joins every 30 ms; found by the 2000..12000 sweep, fails the same before this branch's fixes; not yet diagnosed further",
+    ),
+    (
+        11934,
+        None,
+        "justified exclusion (5 nodes, 11 pauses): found by the 2000..12000 sweep; fails the same before this branch's fixes; not yet diagnosed",
+    ),
+    (
         70000158,
         Some(32),
         "justified exclusion at 32 nodes (one long pause elsewhere, 2 % loss): n1, never paused, entered COMMIT for a ring the others abandoned right after one join; a node that lost that join last heard n1 through RECOVERY tokens 1.6 s earlier, so n1 looked silent for token + 2 joins before its COMMIT timed out, and ring-mates adopted the verdict",

@@ -25,6 +25,11 @@ pub use faults::Faults;
 pub const RECV_BUFFER: usize = 65_536;
 /// Most datagrams the fault hook holds back at once; beyond this it drops (bounded memory).
 pub const DELAYED_MAX: usize = 1024;
+/// Datagrams handed to the kernel in one `sendmmsg` call.
+pub const SEND_BATCH: usize = 64;
+/// Most datagrams queued between two [`Udpu::flush`] calls; beyond it the queue is sent
+/// at once (bounded memory).
+pub const OUTQ_MAX: usize = 1024;
 
 /// Why the transport could not start.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +88,10 @@ pub struct Udpu {
     stats: LinkStats,
     /// When each node of `nodes` (same index) was last heard on this link: link health.
     last_rx: Vec<Option<Instant>>,
+    /// Datagrams waiting for [`Udpu::flush`]: their bytes end to end, and per datagram
+    /// the destination and the end offset in `outq_bytes`.
+    outq_bytes: Vec<u8>,
+    outq: Vec<(SocketAddr, usize)>,
 }
 
 impl Udpu {
@@ -110,6 +119,8 @@ impl Udpu {
             faults: config.faults,
             delayed: VecDeque::new(),
             stats: LinkStats::default(),
+            outq_bytes: Vec::new(),
+            outq: Vec::new(),
         })
     }
 
@@ -169,8 +180,9 @@ impl Udpu {
         &self.stats
     }
 
-    /// Sends `payload`: to one node (itself included — a singleton ring passes the token
-    /// to itself), or to every other nodelist node.
+    /// Queues `payload`: for one node (itself included — a singleton ring passes the token
+    /// to itself), or for every other nodelist node. [`Udpu::flush`] sends the queue in as
+    /// few system calls as it can, in order.
     pub fn send(&mut self, now: Instant, destination: Destination, payload: &[u8]) {
         match destination {
             Destination::Node(id) => match self.nodes.iter().find(|(n, _)| *n == id) {
@@ -210,7 +222,61 @@ impl Udpu {
                 faults::Fate::Send => {}
             }
         }
-        self.raw_send(addr, payload);
+        if self.outq.len() >= OUTQ_MAX {
+            self.flush();
+        }
+        self.outq_bytes.extend_from_slice(payload);
+        self.outq.push((addr, self.outq_bytes.len()));
+    }
+
+    /// Sends every queued datagram, [`SEND_BATCH`] per `sendmmsg`.
+    pub fn flush(&mut self) {
+        use nix::sys::socket::{sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
+        use std::io::IoSlice;
+        use std::os::fd::AsRawFd;
+        if self.outq.is_empty() {
+            return;
+        }
+        let fd = self.socket.as_raw_fd();
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(SEND_BATCH.min(self.outq.len()), None);
+        let mut start = 0usize;
+        let mut done = 0usize;
+        while done < self.outq.len() {
+            let batch = &self.outq[done..(done + SEND_BATCH).min(self.outq.len())];
+            let mut slices = Vec::with_capacity(batch.len());
+            let mut addrs = Vec::with_capacity(batch.len());
+            let mut at = start;
+            for &(addr, end) in batch {
+                slices.push([IoSlice::new(&self.outq_bytes[at..end])]);
+                addrs.push(Some(SockaddrStorage::from(addr)));
+                at = end;
+            }
+            let sent = match sendmmsg(fd, &mut headers, &slices, &addrs, [], MsgFlags::MSG_DONTWAIT) {
+                Ok(r) => r.count(),
+                Err(nix::errno::Errno::EINTR) => continue,
+                // The first datagram failed (buffer full, unreachable): count it and go on.
+                Err(e) => {
+                    tracing::trace!(error = %e, "send failed");
+                    0
+                }
+            };
+            let sent = sent.min(batch.len());
+            for &(_, end) in &batch[..sent] {
+                self.stats.tx_packets += 1;
+                self.stats.tx_bytes += (end - start) as u64;
+                start = end;
+            }
+            if sent < batch.len() {
+                // The kernel refused the next one: it is lost, as a failed sendto.
+                self.stats.tx_errors += 1;
+                start = batch[sent].1;
+                done += sent + 1;
+            } else {
+                done += sent;
+            }
+        }
+        self.outq.clear();
+        self.outq_bytes.clear();
     }
 
     fn raw_send(&mut self, addr: SocketAddr, payload: &[u8]) {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 use totem::Destination;
-use transport::{Faults, Udpu, UdpuConfig, RECV_BUFFER};
+use transport::{Faults, Udpu, UdpuConfig, RECV_BUFFER, SEND_BATCH};
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -168,19 +168,19 @@ fn set_nodes_adds_and_removes_peers() {
 fn queued_datagrams_leave_in_order_in_batches_larger_than_one_sendmmsg() {
     let (mut a, mut b) = pair_for_batch();
     let now = Instant::now();
-    let total = transport::SEND_BATCH * 2 + 5;
+    let total = SEND_BATCH * 2 + 5;
     for i in 0..total {
         a.send(now, Destination::Node(2), format!("m{i}").as_bytes());
     }
     a.flush();
     assert_eq!(a.stats().tx_packets, total as u64);
-    let mut buf = vec![0u8; transport::RECV_BUFFER];
+    let mut buf = vec![0u8; RECV_BUFFER];
     let mut got = Vec::new();
-    let end = Instant::now() + std::time::Duration::from_secs(5);
+    let end = Instant::now() + Duration::from_secs(5);
     while got.len() < total && Instant::now() < end {
         match b.recv(Instant::now(), &mut buf) {
             Some((len, _)) => got.push(String::from_utf8_lossy(&buf[..len]).into_owned()),
-            None => std::thread::sleep(std::time::Duration::from_millis(1)),
+            None => std::thread::sleep(Duration::from_millis(1)),
         }
     }
     let want: Vec<String> = (0..total).map(|i| format!("m{i}")).collect();
@@ -190,4 +190,33 @@ fn queued_datagrams_leave_in_order_in_batches_larger_than_one_sendmmsg() {
 fn pair_for_batch() -> (Udpu, Udpu) {
     let nodes = [(1, addr("127.0.69.1:25409")), (2, addr("127.0.69.2:25409"))];
     (link(1, &nodes, None), link(2, &nodes, None))
+}
+
+#[test]
+fn equal_size_runs_go_segmented_and_arrive_as_separate_datagrams_in_order() {
+    let nodes = [
+        (1, addr("127.0.70.1:25410")),
+        (2, addr("127.0.70.2:25410")),
+        (3, addr("127.0.70.3:25410")),
+    ];
+    let (mut a, mut b, mut c) = (link(1, &nodes, None), link(2, &nodes, None), link(3, &nodes, None));
+    let now = Instant::now();
+    // Frames of equal size to everyone, a shorter last one, then a token to node 2.
+    let mut want = Vec::new();
+    for i in 0..20u8 {
+        let frame = vec![i; if i == 19 { 300 } else { 1200 }];
+        a.send(now, Destination::AllNodes, &frame);
+        want.push(frame);
+    }
+    a.send(now, Destination::Node(2), b"token");
+    a.flush();
+    assert_eq!(a.stats().tx_packets, 41);
+    assert!(a.segmentation_offload(), "the kernel refused UDP GSO on loopback");
+    let got_b = drain(&mut b, Duration::from_millis(300));
+    let got_c = drain(&mut c, Duration::from_millis(300));
+    let mut want_b = want.clone();
+    want_b.push(b"token".to_vec());
+    assert_eq!(got_b, want_b);
+    assert_eq!(got_c, want);
+    assert_eq!(b.stats().rx_packets, 21);
 }

@@ -720,7 +720,6 @@ impl Daemon {
                 "rx_forged": self.crypto_drops[1],
                 "rx_replayed": self.crypto_drops[2],
             }),
-            keys: self.totem.icmap(),
             load: self.load.as_ref().map_or(serde_json::Value::Null, Load::to_json),
         };
         if let Err(e) = status::write(&self.state_dir, &snapshot.to_json()) {

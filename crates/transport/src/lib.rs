@@ -25,6 +25,8 @@ pub use faults::Faults;
 pub const RECV_BUFFER: usize = 65_536;
 /// Most datagrams the fault hook holds back at once; beyond this it drops (bounded memory).
 pub const DELAYED_MAX: usize = 1024;
+/// Socket send and receive buffer asked for (the kernel doubles it for bookkeeping).
+pub const SOCKET_BUFFER: usize = 4 << 20;
 /// Most datagrams in one segmented (GSO) send (the kernel allows 64 or more).
 pub const GSO_SEGMENTS_MAX: usize = 64;
 /// Most bytes in one segmented send (a UDP datagram's payload limit, with room).
@@ -127,6 +129,16 @@ impl Udpu {
             addr: local_addr,
             source,
         })?;
+        // Room for a few token visits of every peer (64 frames each by default): a burst
+        // must not overflow the default 208 KiB. Forced as root (corosync runs as root),
+        // else what `rmem_max` allows.
+        let bytes = SOCKET_BUFFER;
+        if nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &bytes).is_err() {
+            let _ = nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBuf, &bytes);
+        }
+        if nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::SndBufForce, &bytes).is_err() {
+            let _ = nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::SndBuf, &bytes);
+        }
         // Coalesced receives where the kernel can (split again in `recv`); without it
         // every datagram is read on its own, as before.
         if let Err(e) = nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::UdpGroSegment, &true) {

@@ -10,5 +10,6 @@ pub mod loadgen;
 pub mod local_cluster;
 pub mod logfile;
 pub mod netns;
+pub mod realtime;
 pub mod ringid;
 pub mod status;

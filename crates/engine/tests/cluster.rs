@@ -335,3 +335,34 @@ fn flight_recorder_dumps_on_sigusr2() {
     // The daemon keeps running after a dump.
     c.wait_for_ring(&[1], Duration::ZERO).unwrap();
 }
+
+#[test]
+fn the_daemon_locks_its_memory_and_runs_round_robin_real_time_by_default() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP: needs root");
+        return;
+    }
+    let mut spec = Spec::new(
+        env!("CARGO_BIN_EXE_ferrosyncd").into(),
+        1,
+        [127, 0, 91],
+        26011,
+        TOKEN_MS,
+    );
+    spec.realtime = true;
+    let c = LocalCluster::start(spec).unwrap();
+    c.wait_for_ring(&[1], WAIT).unwrap();
+    let pid = c.pid(1).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let locked_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(locked_kb > 0, "no memory locked: {status}");
+    // Field 41 of /proc/PID/stat is the scheduling policy: 2 = SCHED_RR.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    let policy: u32 = after_comm.split_whitespace().nth(38).unwrap().parse().unwrap();
+    assert_eq!(policy, 2, "{stat}");
+}

@@ -47,6 +47,15 @@ struct Args {
     /// daemons in one network namespace, where only one can own the service names.
     #[arg(long)]
     no_ipc: bool,
+    /// Run at the highest SCHED_RR real-time priority (the default, as corosync's `-r`).
+    #[arg(short = 'r', long, overrides_with = "no_realtime")]
+    realtime: bool,
+    /// Keep the normal scheduling policy (corosync's `-p`; here `-p` names the pid file).
+    #[arg(long)]
+    no_realtime: bool,
+    /// Do not lock the daemon's memory (corosync always tries `mlockall`).
+    #[arg(long)]
+    no_mlockall: bool,
 }
 
 fn main() {
@@ -102,6 +111,14 @@ fn run(args: Args) -> Result<()> {
     blackbox::recorder().set_dump_dir(&state_dir);
     blackbox::install_panic_hook();
     let pid_guard = PidFile::create(&args.pidfile)?;
+    // As corosync: memory locked and real-time round robin, so that paging and busy
+    // neighbours do not delay the token.
+    if !args.no_mlockall {
+        engine::realtime::lock_memory();
+    }
+    if !args.no_realtime {
+        engine::realtime::realtime_priority();
+    }
     let result = Daemon::new(conf, node_id, state_dir, !args.no_ipc).and_then(Daemon::run);
     drop(pid_guard);
     result.map_err(Into::into)

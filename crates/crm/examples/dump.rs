@@ -2,8 +2,11 @@
 fn main() {
     let path = std::env::args().nth(1).expect("usage: dump FILE");
     let text = std::fs::read_to_string(path).expect("read");
-    let cib = crm::Cib::parse(&text).expect("parse");
-    let s = crm::scheduler::run(&cib, &crm::Options::for_cib(&cib, None, crm::simulate::system_clock));
+    let cib = cib::Cib::parse(&text).expect("parse");
+    let s = scheduler::run(
+        &cib,
+        &scheduler::Options::for_cib(&cib, None, crm::simulate::system_clock),
+    );
     for r in &s.cluster.rscs {
         println!(
             "{} ops={:?} role={:?} next={:?} on={:?} failed={} managed={} assigned={:?} allowed={:?}",

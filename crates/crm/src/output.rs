@@ -5,9 +5,9 @@
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-use crate::model::{Bundle, Cluster, NodeIdx, NodeKind, Role, RscIdx, Variant};
-use crate::scheduler::graph::op_key;
-use crate::scheduler::{Action, Schedule, TransitionGraph};
+use scheduler::graph::op_key;
+use scheduler::model::{Bundle, Cluster, NodeIdx, NodeKind, Role, RscIdx, Variant};
+use scheduler::{Action, Schedule, TransitionGraph};
 
 /// Pacemaker's `pcmk__numeric_strcasecmp`-style node name order.
 pub fn cmp_node_names(a: &str, b: &str) -> Ordering {

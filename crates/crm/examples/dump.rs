@@ -1,4 +1,5 @@
-//! Debug helper: prints the unpacked resources of a CIB file.
+//! Debug helper: prints the unpacked resources, the actions and the
+//! orderings of a CIB file.
 fn main() {
     let path = std::env::args().nth(1).expect("usage: dump FILE");
     let text = std::fs::read_to_string(path).expect("read");
@@ -15,5 +16,8 @@ fn main() {
     }
     for a in &s.actions {
         println!("{:?}", a);
+    }
+    for e in &s.edges {
+        println!("edge {} -> {} flags={:#x}", e.first, e.then, e.flags);
     }
 }

@@ -154,16 +154,22 @@ pub(crate) fn invert(task: &str) -> Option<&'static str> {
 
 /// Orderings where a collective resource comes first use its "completed"
 /// pseudo-action.
+/// A notified clone's orderings wait for the post-notifications of that
+/// action to be confirmed (`action_uuid_for_ordering`).
 pub(crate) fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
-    if is_group(c, r) {
-        match task {
-            "start" => "running".into(),
-            "stop" => "stopped".into(),
-            "promote" => "promoted".into(),
-            "demote" => "demoted".into(),
-            t => t.into(),
-        }
+    if !is_group(c, r) {
+        return task.into();
+    }
+    let completed = match task {
+        "start" | "running" => "running",
+        "stop" | "stopped" => "stopped",
+        "promote" | "promoted" => "promoted",
+        "demote" | "demoted" => "demoted",
+        t => return t.into(),
+    };
+    if crate::notify::notifies(c, r) {
+        format!("confirmed-post_notify_{completed}")
     } else {
-        task.into()
+        completed.into()
     }
 }

@@ -81,6 +81,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         }
     }
     // Collective pseudo-actions and their orderings.
+    let mut notified = Vec::new();
     for g in (0..c.rscs.len()).rev() {
         if !is_group(c, g) {
             continue;
@@ -116,9 +117,14 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         s.order(stop, stopped, flags::RUNNABLE_LEFT);
         s.order(stopped, start, 0);
         s.order(start, running, flags::RUNNABLE_LEFT);
+        let mut notifications = crate::notify::create_start_stop(&mut s, c, g);
         if matches!(c.rscs[g].variant, Variant::Clone { promotable: true, .. }) {
             super::promotable::create_pseudo_actions(&mut s, c, g);
+            if let Some(n) = notifications.as_mut() {
+                crate::notify::create_promote_demote(&mut s, n);
+            }
         }
+        notified.extend(notifications);
         let kids = c.rscs[g].children.clone();
         let ordered_group = matches!(c.rscs[g].variant, Variant::Group);
         for (i, &k) in kids.iter().enumerate() {
@@ -256,6 +262,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     }
     super::probes::order_probes(&mut s, c);
     propagate(c, &mut s, &cons.colocs);
+    crate::notify::create_notifications(&mut s, c, &notified);
     s
 }
 
@@ -1139,7 +1146,7 @@ fn first_optional(
     });
     leaves
         .iter()
-        .filter(|&&l| node.is_none() || s.actions[l].node == node)
+        .filter(|&&l| s.actions[l].node.is_some() && (node.is_none() || s.actions[l].node == node))
         .all(|&l| s.actions[l].optional)
 }
 

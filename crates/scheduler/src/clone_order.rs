@@ -42,7 +42,7 @@ fn first_actions(s: &ActionSet, c: &Cluster, r: RscIdx, task: &str) -> Vec<usize
 
 /// `clone_child_action`: the instance task behind a clone's pseudo-action.
 fn child_task(task: &str) -> &str {
-    match task {
+    match crate::notify::notified_task(task) {
         "running" => "start",
         "stopped" => "stop",
         "promoted" => "promote",
@@ -171,7 +171,7 @@ pub(super) fn connect_interleaved(
         return false;
     }
     let mapped = map_first_action(c, first, first_task);
-    let current = matches!(mapped.as_str(), "stopped" | "demoted");
+    let current = matches!(crate::notify::notified_task(&mapped), "stopped" | "demoted");
     let task = child_task(&mapped).to_string();
     for then_child in c.rscs[then].children.clone() {
         match compatible_instance(c, then_child, first, current) {

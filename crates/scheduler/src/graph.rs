@@ -137,7 +137,10 @@ pub fn op_key(rsc: &str, task: &str, interval_ms: u64) -> String {
 fn synapse_priority(c: &Cluster, a: &Action) -> Score {
     let Some(r) = a.rsc else { return 0 };
     let completion = matches!(a.task.as_str(), "running" | "stopped" | "promoted" | "demoted");
-    let own = if completion && matches!(c.rscs[r].variant, Variant::Clone { .. }) {
+    // Post-notifications too (`pe__clone_notif_pseudo_ops`,
+    // `new_post_notify_action`).
+    let post_notify = crate::notify::key_parts(&a.task).is_some_and(|(kind, _)| kind == "post");
+    let own = if post_notify || (completion && matches!(c.rscs[r].variant, Variant::Clone { .. })) {
         INFINITY
     } else {
         0
@@ -206,7 +209,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             action: GraphAction {
                 id: ActionId(a.id),
                 kind,
-                task: Task::from_name(&a.task),
+                task: Task::from_name(crate::notify::operation(&a.task).unwrap_or(&a.task)),
                 operation_key,
                 internal_key,
                 on_node: node.map(|n| c.nodes[n].uname.clone()),

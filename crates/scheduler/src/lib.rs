@@ -22,6 +22,7 @@ pub mod graph_details;
 mod history;
 pub mod migration;
 pub mod model;
+pub mod notify;
 pub mod op_meta;
 pub mod order_sets;
 pub mod placement;

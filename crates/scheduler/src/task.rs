@@ -40,6 +40,11 @@ pub enum Task {
     LoadStopped,
     /// Stopping a recurring operation (`cancel`).
     Cancel,
+    /// A clone instance's notification, or a clone's pre/post
+    /// notification pseudo-action.
+    Notify,
+    /// A clone's "notifications confirmed" pseudo-action.
+    Notified,
     /// Another agent action configured as an operation (a recurring op
     /// with an agent-specific name).
     Agent(String),
@@ -65,6 +70,8 @@ impl Task {
             Task::Shutdown => "do_shutdown",
             Task::LoadStopped => "load_stopped",
             Task::Cancel => "cancel",
+            Task::Notify => "notify",
+            Task::Notified => "notified",
             Task::Agent(name) => name,
         }
     }
@@ -88,6 +95,8 @@ impl Task {
             "do_shutdown" => Task::Shutdown,
             "load_stopped" => Task::LoadStopped,
             "cancel" => Task::Cancel,
+            "notify" => Task::Notify,
+            "notified" => Task::Notified,
             other => Task::Agent(other.to_string()),
         }
     }
@@ -127,6 +136,8 @@ mod tests {
             "do_shutdown",
             "load_stopped",
             "cancel",
+            "notify",
+            "notified",
             "custom-check",
         ] {
             assert_eq!(Task::from_name(name).as_str(), name);

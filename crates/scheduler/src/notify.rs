@@ -1,0 +1,418 @@
+//! Clone notifications (`pe_notif.c`): for a clone with `notify=true`, each
+//! of its start, stop, promote and demote pseudo-actions is wrapped in
+//! "pre" and "post" notification pseudo-actions,
+//!
+//! ```text
+//! pre_notify_start -> (instance pre-notifies) -> confirmed-pre_notify_start
+//!   -> start -> (instance starts) -> running
+//!   -> post_notify_running -> (instance post-notifies) -> confirmed-post_notify_running
+//! ```
+//!
+//! and, once flags are final, every instance gets the `notify` actions the
+//! pseudo-actions stand for, with the `CRM_meta_notify_*` lists of what
+//! starts, stops, promotes and demotes where.
+
+use crate::action_set::{flags, ActionSet};
+use crate::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
+
+/// Whether `r` is a clone whose instances are notified (`pe_rsc_notify`).
+pub fn notifies(c: &Cluster, r: RscIdx) -> bool {
+    matches!(c.rscs[r].variant, Variant::Clone { .. }) && c.rscs[r].meta.get("notify").is_some_and(|v| cib::is_true(v))
+}
+
+/// The task behind a notification pseudo-action's name:
+/// `confirmed-post_notify_running` → `running`; other tasks unchanged.
+pub fn notified_task(task: &str) -> &str {
+    task.split_once("_notify_").map_or(task, |(_, t)| t)
+}
+
+/// Whether `task` names a notification (pseudo-)action.
+pub fn is_notification(task: &str) -> bool {
+    task.contains("_notify_")
+}
+
+/// A notification pseudo-action's or instance notification's task name:
+/// `notify` or `notified` (the "confirmed" pseudo-actions).
+pub fn operation(task: &str) -> Option<&'static str> {
+    if !is_notification(task) {
+        None
+    } else if task.starts_with("confirmed-") {
+        Some("notified")
+    } else {
+        Some("notify")
+    }
+}
+
+/// `(notify_type, notify_operation)` of a notification action: `("pre",
+/// "start")` for `pre_notify_start`, `("post", "start")` for an instance's
+/// `post_notify_start`, `("post", "running")` for the clone's
+/// `post_notify_running`.
+pub fn key_parts(task: &str) -> Option<(&str, &str)> {
+    let (kind, op) = task.split_once("_notify_")?;
+    Some((kind.strip_prefix("confirmed-").unwrap_or(kind), op))
+}
+
+/// The pseudo-actions of one notified clone action (`notify_data_t`).
+#[derive(Debug, Clone, Copy)]
+pub struct NotifyOps {
+    /// The clone action notified about: `start`, `stop`, `promote`, `demote`.
+    pub task: &'static str,
+    pub pre: usize,
+    pub pre_done: usize,
+    pub post: usize,
+    pub post_done: usize,
+}
+
+/// A clone's notification pseudo-actions, per notified action.
+#[derive(Debug, Clone, Default)]
+pub struct CloneNotifications {
+    pub clone: RscIdx,
+    pub start: Option<NotifyOps>,
+    pub stop: Option<NotifyOps>,
+    pub promote: Option<NotifyOps>,
+    pub demote: Option<NotifyOps>,
+}
+
+/// `pe__clone_notif_pseudo_ops`: pre, confirmed-pre around `action` and
+/// post, confirmed-post after `complete`, ordered as in Pacemaker.
+fn pseudo_ops(s: &mut ActionSet, clone: RscIdx, task: &'static str, action: usize, complete: usize) -> NotifyOps {
+    let a_optional = s.actions[action].optional;
+    let c_optional = s.actions[complete].optional;
+    let c_runnable = s.actions[complete].runnable;
+    let a_task = s.actions[action].task.clone();
+    let c_task = s.actions[complete].task.clone();
+    let mut pseudo = |name: String, optional: bool, runnable: bool| {
+        let a = s.add(Some(clone), &name, 0, None, optional);
+        s.actions[a].pseudo = true;
+        s.actions[a].runnable = runnable;
+        a
+    };
+    let pre = pseudo(format!("pre_notify_{a_task}"), a_optional, true);
+    let pre_done = pseudo(format!("confirmed-pre_notify_{a_task}"), a_optional, true);
+    let post = pseudo(format!("post_notify_{c_task}"), c_optional, c_runnable);
+    let post_done = pseudo(format!("confirmed-post_notify_{c_task}"), c_optional, c_runnable);
+    s.order(pre, pre_done, 0);
+    s.order(pre_done, action, 0);
+    s.order(complete, post, flags::IMPLIES_THEN);
+    s.order(post, post_done, flags::IMPLIES_THEN);
+    s.order(pre_done, post, 0);
+    NotifyOps {
+        task,
+        pre,
+        pre_done,
+        post,
+        post_done,
+    }
+}
+
+/// Creates the notification pseudo-actions of a notified clone's start and
+/// stop (`clone_create_pseudo_actions`), which must exist already.
+pub fn create_start_stop(s: &mut ActionSet, c: &Cluster, clone: RscIdx) -> Option<CloneNotifications> {
+    if !notifies(c, clone) {
+        return None;
+    }
+    let own = |s: &ActionSet, task: &str| s.find(Some(clone), task, 0, None);
+    let (start, running, stop, stopped) = (
+        own(s, "start")?,
+        own(s, "running")?,
+        own(s, "stop")?,
+        own(s, "stopped")?,
+    );
+    let start_ops = pseudo_ops(s, clone, "start", start, running);
+    let stop_ops = pseudo_ops(s, clone, "stop", stop, stopped);
+    s.order(stop_ops.post_done, start_ops.pre, 0);
+    Some(CloneNotifications {
+        clone,
+        start: Some(start_ops),
+        stop: Some(stop_ops),
+        promote: None,
+        demote: None,
+    })
+}
+
+/// Adds the promote and demote notification pseudo-actions of a notified
+/// promotable clone (`pe__create_promotable_pseudo_ops`).
+pub fn create_promote_demote(s: &mut ActionSet, n: &mut CloneNotifications) {
+    let own = |s: &ActionSet, task: &str| s.find(Some(n.clone), task, 0, None);
+    let (Some(promote), Some(promoted), Some(demote), Some(demoted)) = (
+        own(s, "promote"),
+        own(s, "promoted"),
+        own(s, "demote"),
+        own(s, "demoted"),
+    ) else {
+        return;
+    };
+    let p = pseudo_ops(s, n.clone, "promote", promote, promoted);
+    let d = pseudo_ops(s, n.clone, "demote", demote, demoted);
+    if let (Some(stop), Some(start)) = (n.stop, n.start) {
+        s.order(stop.post_done, p.pre, 0);
+        s.order(start.post_done, p.pre, 0);
+        s.order(d.post_done, p.pre, 0);
+        s.order(d.post_done, start.pre, 0);
+        s.order(d.post_done, stop.pre, 0);
+    }
+    n.promote = Some(p);
+    n.demote = Some(d);
+}
+
+/// What the notifications of one clone action say (`collect_resource_data`).
+#[derive(Debug, Default)]
+struct Lists {
+    start: Vec<(RscIdx, NodeIdx)>,
+    stop: Vec<(RscIdx, NodeIdx)>,
+    promote: Vec<(RscIdx, NodeIdx)>,
+    demote: Vec<(RscIdx, NodeIdx)>,
+}
+
+fn collect(s: &ActionSet, c: &Cluster, clone: RscIdx) -> Lists {
+    let mut l = Lists::default();
+    for p in c.primitives_of(clone) {
+        for a in &s.actions {
+            if a.rsc != Some(p) || a.optional || a.interval_ms != 0 {
+                continue;
+            }
+            let Some(n) = a.node else { continue };
+            let unclean_stop = a.task == "stop" && c.nodes[n].unclean;
+            if !unclean_stop && !a.runnable {
+                continue;
+            }
+            match a.task.as_str() {
+                "start" => l.start.push((p, n)),
+                "stop" => l.stop.push((p, n)),
+                "promote" => l.promote.push((p, n)),
+                "demote" => l.demote.push((p, n)),
+                _ => {}
+            }
+        }
+    }
+    l
+}
+
+/// `summary_action_flags` for the pseudo-actions: each is required when an
+/// instance action of its task is, and cannot run when none can. Only
+/// instance actions placed on a node count (not the unrunnable stand-ins
+/// for instances that will not start or are not running).
+fn summarise(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
+    let child_task = match ops.task {
+        "start" | "running" => "start",
+        "stop" | "stopped" => "stop",
+        "promote" | "promoted" => "promote",
+        "demote" | "demoted" => "demote",
+        t => t,
+    };
+    let prims = c.primitives_of(clone);
+    let leaves: Vec<usize> = s
+        .actions
+        .iter()
+        .filter(|a| {
+            a.rsc.is_some_and(|r| prims.contains(&r)) && a.task == child_task && a.interval_ms == 0 && a.node.is_some()
+        })
+        .map(|a| a.id)
+        .collect();
+    let any_required = leaves.iter().any(|&l| !s.actions[l].optional);
+    let any_runnable = leaves.iter().any(|&l| s.actions[l].runnable);
+    for a in [ops.pre, ops.pre_done, ops.post, ops.post_done] {
+        if any_required {
+            s.actions[a].optional = false;
+        }
+        if !any_runnable {
+            s.actions[a].runnable = false;
+        }
+    }
+}
+
+/// `new_notify_action`: an instance's notification on `node` for the
+/// pseudo-action `op`, ordered after it and before `done`.
+fn instance_notify(
+    s: &mut ActionSet,
+    c: &Cluster,
+    rsc: RscIdx,
+    node: NodeIdx,
+    op: usize,
+    done: usize,
+    notified: &str,
+) -> Option<usize> {
+    if !c.nodes[node].online || !s.actions[op].runnable {
+        return None;
+    }
+    let kind = key_parts(&s.actions[op].task)?.0.to_string();
+    let optional = s.actions[op].optional;
+    let a = s.add(Some(rsc), &format!("{kind}_notify_{notified}"), 0, Some(node), optional);
+    s.order(op, a, 0);
+    s.order(a, done, 0);
+    Some(a)
+}
+
+/// `new_post_notify_action`: the post-notification, and the instance's
+/// recurring monitors after all post-notifications.
+fn instance_post_notify(s: &mut ActionSet, c: &Cluster, rsc: RscIdx, node: NodeIdx, ops: &NotifyOps) {
+    instance_notify(s, c, rsc, node, ops.post, ops.post_done, ops.task);
+    let monitors: Vec<usize> = s
+        .actions
+        .iter()
+        .filter(|a| a.rsc == Some(rsc) && a.interval_ms > 0 && a.task != "cancel")
+        .map(|a| a.id)
+        .collect();
+    for m in monitors {
+        s.order(ops.post_done, m, 0);
+    }
+}
+
+/// `pe__create_notifications` for one notified action: makes the
+/// pseudo-actions required when their action happens anywhere, and creates
+/// the instances' notifications. Runs once flags are final.
+fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
+    summarise(s, c, clone, ops);
+    let lists = collect(s, c, clone);
+    let required = match ops.task {
+        "start" => !lists.start.is_empty(),
+        "stop" => !lists.stop.is_empty(),
+        "promote" => !lists.promote.is_empty(),
+        "demote" => !lists.demote.is_empty(),
+        _ => false,
+    };
+    if required {
+        for a in [ops.pre, ops.pre_done, ops.post, ops.post_done] {
+            s.actions[a].optional = false;
+        }
+    }
+    let task = ops.task;
+    match task {
+        "start" if lists.start.is_empty() => return,
+        "promote" if lists.promote.is_empty() => return,
+        "demote" if lists.demote.is_empty() => return,
+        _ => {}
+    }
+    for p in c.primitives_of(clone) {
+        let rs = &c.rscs[p];
+        if rs.role != Role::Stopped && matches!(task, "stop" | "demote") {
+            let stop = s
+                .actions
+                .iter()
+                .find(|a| a.rsc == Some(p) && a.task == "stop" && a.interval_ms == 0)
+                .map(|a| (a.pseudo, a.optional));
+            for &n in &rs.running_on {
+                let node = &c.nodes[n];
+                if stop.is_some_and(|(pseudo, _)| pseudo) && (node.unclean || node.remote.requires_reset) {
+                    continue;
+                }
+                instance_notify(s, c, p, n, ops.pre, ops.pre_done, task);
+                if task == "demote" || !matches!(stop, Some((_, false))) {
+                    instance_post_notify(s, c, p, n, ops);
+                }
+            }
+        }
+        if rs.next_role != Role::Stopped && matches!(task, "start" | "promote") {
+            let start = s
+                .actions
+                .iter()
+                .find(|a| a.rsc == Some(p) && a.task == "start" && a.interval_ms == 0)
+                .map(|a| (a.optional, a.node));
+            if let Some((_, Some(n))) = start {
+                if let Some(conn) = c.nodes[n].remote.conn {
+                    let blocked = s
+                        .actions
+                        .iter()
+                        .find(|a| a.rsc == Some(conn) && a.task == "start" && a.interval_ms == 0)
+                        .is_some_and(|a| !a.runnable);
+                    if blocked {
+                        continue;
+                    }
+                }
+            }
+            let Some(target) = rs.assigned else { continue };
+            if task != "start" || !matches!(start, Some((false, _))) {
+                instance_notify(s, c, p, target, ops.pre, ops.pre_done, task);
+            }
+            instance_post_notify(s, c, p, target, ops);
+        }
+    }
+}
+
+/// Creates every instance notification (`clone_expand`: start, stop,
+/// promote, demote).
+pub fn create_notifications(s: &mut ActionSet, c: &Cluster, all: &[CloneNotifications]) {
+    for n in all {
+        for ops in [n.start, n.stop, n.promote, n.demote].into_iter().flatten() {
+            create_for(s, c, n.clone, &ops);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::{cib, clone, dummy, run};
+    use crate::Schedule;
+
+    fn find(s: &Schedule, rsc: &str, task: &str) -> Vec<usize> {
+        let r = s.cluster.rsc_by_id(rsc).expect("resource exists");
+        s.actions
+            .iter()
+            .filter(|a| a.rsc == Some(r) && a.task == task)
+            .map(|a| a.id)
+            .collect()
+    }
+
+    fn ordered(s: &Schedule, first: usize, then: usize) -> bool {
+        s.edges.iter().any(|e| e.first == first && e.then == then)
+    }
+
+    #[test]
+    fn starting_a_notified_clone_wraps_its_start_in_notifications() {
+        let rscs = clone("C", &dummy("D"), &[("notify", "true"), ("clone-max", "2")]);
+        let s = run(&cib(2, &rscs, "", &[]));
+        let one = |task: &str| {
+            let v = find(&s, "C", task);
+            assert_eq!(v.len(), 1, "{task}: {v:?}");
+            v[0]
+        };
+        let (pre, pre_done, start) = (one("pre_notify_start"), one("confirmed-pre_notify_start"), one("start"));
+        let (running, post, post_done) = (
+            one("running"),
+            one("post_notify_running"),
+            one("confirmed-post_notify_running"),
+        );
+        for (f, t) in [(pre, pre_done), (pre_done, start), (running, post), (post, post_done)] {
+            assert!(ordered(&s, f, t), "{f} -> {t}");
+        }
+        for a in [pre, pre_done, post, post_done] {
+            assert!(!s.actions[a].optional && s.actions[a].runnable && s.actions[a].pseudo);
+        }
+        // Both instances start: neither was running, so no pre-notification;
+        // each is post-notified where it starts, before confirmed-post.
+        for inst in ["D:0", "D:1"] {
+            assert!(find(&s, inst, "pre_notify_start").is_empty());
+            let posts = find(&s, inst, "post_notify_start");
+            assert_eq!(posts.len(), 1, "{inst}");
+            assert!(ordered(&s, post, posts[0]) && ordered(&s, posts[0], post_done));
+            assert!(!s.actions[posts[0]].optional);
+        }
+    }
+
+    #[test]
+    fn orderings_after_a_notified_clone_wait_for_confirmed_post_notifications() {
+        let rscs = format!(
+            "{}{}",
+            clone("C", &dummy("D"), &[("notify", "true"), ("clone-max", "2")]),
+            dummy("B")
+        );
+        let cons = "<rsc_order id=\"o\" first=\"C\" then=\"B\"/>";
+        let s = run(&cib(2, &rscs, cons, &[]));
+        let post_done = find(&s, "C", "confirmed-post_notify_running")[0];
+        let running = find(&s, "C", "running")[0];
+        let b_start: Vec<usize> = find(&s, "B", "start")
+            .into_iter()
+            .filter(|&a| s.actions[a].node.is_some())
+            .collect();
+        assert_eq!(b_start.len(), 1);
+        assert!(ordered(&s, post_done, b_start[0]));
+        assert!(!ordered(&s, running, b_start[0]));
+    }
+
+    #[test]
+    fn clones_without_notify_get_no_notifications() {
+        let rscs = clone("C", &dummy("D"), &[("clone-max", "2")]);
+        let s = run(&cib(2, &rscs, "", &[]));
+        assert!(s.actions.iter().all(|a| !super::is_notification(&a.task)));
+    }
+}

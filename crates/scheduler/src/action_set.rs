@@ -2,7 +2,7 @@
 //! shared types every action-creating module works on, and the names of a
 //! collective resource's pseudo-actions.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{Cluster, NodeIdx, RscIdx, Variant};
 
@@ -28,6 +28,9 @@ pub struct Action {
     pub required_runnable: usize,
     /// For a `cancel`: the recurring operation it stops.
     pub cancels: Option<Cancelled>,
+    /// Meta-attributes the scheduler adds (clone notification data), written
+    /// as `CRM_meta_*` unless the action has its own value.
+    pub meta: BTreeMap<String, String>,
 }
 
 /// The recurring operation a `cancel` action stops: its task and the call
@@ -107,6 +110,7 @@ impl ActionSet {
             migrate_runnable: false,
             required_runnable: 0,
             cancels: None,
+            meta: BTreeMap::new(),
         });
         self.index.insert(key, id);
         id

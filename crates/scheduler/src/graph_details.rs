@@ -253,8 +253,13 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
                 meta.insert("call_id".into(), cancelled.call_id.to_string());
             }
             None => {
-                meta = action_meta(c, r, &a.task, a.interval_ms);
+                // Notifications are configured as the agent's `notify` op.
+                let task = crate::notify::operation(&a.task).unwrap_or(&a.task);
+                meta = action_meta(c, r, task, a.interval_ms);
                 scheduler_meta(c, a, r, &mut meta);
+                for (k, v) in &a.meta {
+                    meta.entry(k.clone()).or_insert_with(|| v.clone());
+                }
             }
         }
     } else if a.node.is_some() {

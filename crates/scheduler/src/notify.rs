@@ -12,8 +12,10 @@
 //! pseudo-actions stand for, with the `CRM_meta_notify_*` lists of what
 //! starts, stops, promotes and demotes where.
 
+use std::collections::BTreeMap;
+
 use crate::action_set::{flags, ActionSet};
-use crate::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
+use crate::model::{cmp_node_names, Cluster, NodeIdx, Role, RscIdx, Variant};
 
 /// Whether `r` is a clone whose instances are notified (`pe_rsc_notify`).
 pub fn notifies(c: &Cluster, r: RscIdx) -> bool {
@@ -91,6 +93,18 @@ fn pseudo_ops(s: &mut ActionSet, clone: RscIdx, task: &'static str, action: usiz
     let pre_done = pseudo(format!("confirmed-pre_notify_{a_task}"), a_optional, true);
     let post = pseudo(format!("post_notify_{c_task}"), c_optional, c_runnable);
     let post_done = pseudo(format!("confirmed-post_notify_{c_task}"), c_optional, c_runnable);
+    for (a, key_type, key_op, kind) in [
+        (pre, "pre", &a_task, "pre"),
+        (pre_done, "confirmed-pre", &a_task, "pre"),
+        (post, "post", &c_task, "post"),
+        (post_done, "confirmed-post", &c_task, "post"),
+    ] {
+        let meta = &mut s.actions[a].meta;
+        meta.insert("notify_key_type".into(), key_type.into());
+        meta.insert("notify_key_operation".into(), key_op.clone());
+        meta.insert("notify_type".into(), kind.into());
+        meta.insert("notify_operation".into(), task.into());
+    }
     s.order(pre, pre_done, 0);
     s.order(pre_done, action, 0);
     s.order(complete, post, flags::IMPLIES_THEN);
@@ -221,6 +235,118 @@ fn summarise(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
     }
 }
 
+/// `notify_entries_to_strings`: instance names and node names, sorted by
+/// instance then node id, one entry per instance; `" "` when empty.
+fn names(c: &Cluster, entries: &[(RscIdx, Option<NodeIdx>)], with_nodes: bool) -> (String, String) {
+    let mut v: Vec<(RscIdx, Option<NodeIdx>)> = entries
+        .iter()
+        .copied()
+        .filter(|(_, n)| !with_nodes || n.is_some())
+        .collect();
+    v.sort_by(|a, b| {
+        let id = |x: &(RscIdx, Option<NodeIdx>)| (c.rscs[x.0].id.clone(), x.1.map(|n| c.nodes[n].id.clone()));
+        let (ka, kb) = (id(a), id(b));
+        ka.0.cmp(&kb.0).then_with(|| match (&ka.1, &kb.1) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (Some(x), Some(y)) => x.cmp(y),
+        })
+    });
+    v.dedup_by_key(|e| e.0);
+    let join = |words: Vec<&str>| {
+        if words.is_empty() {
+            " ".to_string()
+        } else {
+            words.join(" ")
+        }
+    };
+    let rscs = join(v.iter().map(|e| c.rscs[e.0].id.as_str()).collect());
+    let nodes = join(
+        v.iter()
+            .filter_map(|e| e.1)
+            .map(|n| c.nodes[n].uname.as_str())
+            .collect(),
+    );
+    (rscs, nodes)
+}
+
+/// `add_notif_keys`: the `notify_*` meta-attributes every notification of
+/// the clone carries.
+fn keys(c: &Cluster, clone: RscIdx, l: &Lists) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut put = |name: &str, entries: &[(RscIdx, Option<NodeIdx>)]| {
+        let (r, n) = names(c, entries, true);
+        out.insert(format!("notify_{name}_resource"), r);
+        out.insert(format!("notify_{name}_uname"), n);
+    };
+    let with_node =
+        |v: &[(RscIdx, NodeIdx)]| -> Vec<(RscIdx, Option<NodeIdx>)> { v.iter().map(|&(r, n)| (r, Some(n))).collect() };
+    put("stop", &with_node(&l.stop));
+    put("start", &with_node(&l.start));
+    put("demote", &with_node(&l.demote));
+    put("promote", &with_node(&l.promote));
+    let prims = c.primitives_of(clone);
+    let by_role = |f: &dyn Fn(Role) -> bool| -> Vec<(RscIdx, Option<NodeIdx>)> {
+        prims
+            .iter()
+            .filter(|&&p| f(c.rscs[p].role))
+            .map(|&p| (p, c.rscs[p].running_on.first().copied()))
+            .collect()
+    };
+    let active = by_role(&|r| matches!(r, Role::Started | Role::Unpromoted | Role::Promoted));
+    let unpromoted = by_role(&|r| r == Role::Unpromoted);
+    let promoted = by_role(&|r| r == Role::Promoted);
+    put("active", &active);
+    put("unpromoted", &unpromoted);
+    put("slave", &unpromoted);
+    put("promoted", &promoted);
+    put("master", &promoted);
+    let inactive = by_role(&|r| r == Role::Stopped);
+    out.insert("notify_inactive_resource".into(), names(c, &inactive, false).0);
+    let sorted = |mut v: Vec<NodeIdx>| {
+        v.sort_by(|&a, &b| cmp_node_names(&c.nodes[a].uname, &c.nodes[b].uname));
+        v
+    };
+    let join = |v: &[NodeIdx]| {
+        let words: Vec<&str> = v.iter().map(|&n| c.nodes[n].uname.as_str()).collect();
+        if words.is_empty() {
+            " ".to_string()
+        } else {
+            words.join(" ")
+        }
+    };
+    let available = sorted(
+        (0..c.nodes.len())
+            .filter(|&n| c.rscs[clone].allowed[n].is_some())
+            .collect(),
+    );
+    out.insert("notify_available_uname".into(), join(&available));
+    let all = sorted((0..c.nodes.len()).collect());
+    out.insert("notify_all_uname".into(), join(&all));
+    if c.rscs[clone]
+        .meta
+        .get("container-attribute-target")
+        .is_some_and(|v| v == "host")
+    {
+        // Guest nodes are listed by the node their container runs on.
+        let hosts: Vec<NodeIdx> = all
+            .iter()
+            .map(|&n| {
+                c.nodes[n]
+                    .remote
+                    .conn
+                    .and_then(|conn| c.rscs[conn].remote.container)
+                    .and_then(|ct| c.rscs[ct].running_on.first().copied())
+                    .filter(|_| c.nodes[n].kind == crate::model::NodeKind::Guest)
+                    .unwrap_or(n)
+            })
+            .collect();
+        out.insert("notify_all_hosts".into(), join(&hosts));
+    }
+    out
+}
+
 /// `new_notify_action`: an instance's notification on `node` for the
 /// pseudo-action `op`, ordered after it and before `done`.
 fn instance_notify(
@@ -228,9 +354,9 @@ fn instance_notify(
     c: &Cluster,
     rsc: RscIdx,
     node: NodeIdx,
-    op: usize,
-    done: usize,
+    (op, done): (usize, usize),
     notified: &str,
+    keys: &BTreeMap<String, String>,
 ) -> Option<usize> {
     if !c.nodes[node].online || !s.actions[op].runnable {
         return None;
@@ -238,6 +364,10 @@ fn instance_notify(
     let kind = key_parts(&s.actions[op].task)?.0.to_string();
     let optional = s.actions[op].optional;
     let a = s.add(Some(rsc), &format!("{kind}_notify_{notified}"), 0, Some(node), optional);
+    // `copy_meta_to_notify` and `add_notify_data_to_action_meta`.
+    let mut meta = s.actions[op].meta.clone();
+    meta.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
+    s.actions[a].meta = meta;
     s.order(op, a, 0);
     s.order(a, done, 0);
     Some(a)
@@ -245,8 +375,15 @@ fn instance_notify(
 
 /// `new_post_notify_action`: the post-notification, and the instance's
 /// recurring monitors after all post-notifications.
-fn instance_post_notify(s: &mut ActionSet, c: &Cluster, rsc: RscIdx, node: NodeIdx, ops: &NotifyOps) {
-    instance_notify(s, c, rsc, node, ops.post, ops.post_done, ops.task);
+fn instance_post_notify(
+    s: &mut ActionSet,
+    c: &Cluster,
+    rsc: RscIdx,
+    node: NodeIdx,
+    ops: &NotifyOps,
+    keys: &BTreeMap<String, String>,
+) {
+    instance_notify(s, c, rsc, node, (ops.post, ops.post_done), ops.task, keys);
     let monitors: Vec<usize> = s
         .actions
         .iter()
@@ -276,6 +413,23 @@ fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
             s.actions[a].optional = false;
         }
     }
+    let keys = keys(c, clone, &lists);
+    // The instances' own required actions carry the lists too.
+    let prims = c.primitives_of(clone);
+    for a in 0..s.actions.len() {
+        let act = &s.actions[a];
+        let owned = act.rsc.is_some_and(|r| prims.contains(&r));
+        if owned
+            && !act.optional
+            && act.node.is_some()
+            && act.interval_ms == 0
+            && matches!(act.task.as_str(), "start" | "stop" | "promote" | "demote")
+        {
+            for (k, v) in &keys {
+                s.actions[a].meta.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
     let task = ops.task;
     match task {
         "start" if lists.start.is_empty() => return,
@@ -296,9 +450,9 @@ fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
                 if stop.is_some_and(|(pseudo, _)| pseudo) && (node.unclean || node.remote.requires_reset) {
                     continue;
                 }
-                instance_notify(s, c, p, n, ops.pre, ops.pre_done, task);
+                instance_notify(s, c, p, n, (ops.pre, ops.pre_done), task, &keys);
                 if task == "demote" || !matches!(stop, Some((_, false))) {
-                    instance_post_notify(s, c, p, n, ops);
+                    instance_post_notify(s, c, p, n, ops, &keys);
                 }
             }
         }
@@ -322,9 +476,9 @@ fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
             }
             let Some(target) = rs.assigned else { continue };
             if task != "start" || !matches!(start, Some((false, _))) {
-                instance_notify(s, c, p, target, ops.pre, ops.pre_done, task);
+                instance_notify(s, c, p, target, (ops.pre, ops.pre_done), task, &keys);
             }
-            instance_post_notify(s, c, p, target, ops);
+            instance_post_notify(s, c, p, target, ops, &keys);
         }
     }
 }
@@ -387,6 +541,35 @@ mod tests {
             assert!(ordered(&s, post, posts[0]) && ordered(&s, posts[0], post_done));
             assert!(!s.actions[posts[0]].optional);
         }
+    }
+
+    #[test]
+    fn notifications_carry_what_starts_where() {
+        let rscs = clone("C", &dummy("D"), &[("notify", "true"), ("clone-max", "2")]);
+        let s = run(&cib(2, &rscs, "", &[]));
+        let post = find(&s, "D:0", "post_notify_start")[0];
+        let meta = &s.actions[post].meta;
+        let get = |k: &str| meta.get(k).map(String::as_str);
+        assert_eq!(get("notify_type"), Some("post"));
+        assert_eq!(get("notify_operation"), Some("start"));
+        assert_eq!(get("notify_key_type"), Some("post"));
+        assert_eq!(get("notify_key_operation"), Some("running"));
+        assert_eq!(get("notify_start_resource"), Some("D:0 D:1"));
+        assert_eq!(get("notify_start_uname"), Some("n1 n2"));
+        assert_eq!(get("notify_stop_resource"), Some(" "));
+        assert_eq!(get("notify_active_resource"), Some(" "));
+        assert_eq!(get("notify_inactive_resource"), Some("D:0 D:1"));
+        assert_eq!(get("notify_all_uname"), Some("n1 n2"));
+        // The starts themselves carry the lists, not the notification keys.
+        let start = find(&s, "D:0", "start")
+            .into_iter()
+            .find(|&a| s.actions[a].node.is_some())
+            .expect("D:0 starts");
+        assert_eq!(
+            s.actions[start].meta.get("notify_start_resource").map(String::as_str),
+            Some("D:0 D:1")
+        );
+        assert!(!s.actions[start].meta.contains_key("notify_type"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! schedules nothing.
 
 use cib::Cib;
-use scheduler::actions::expected_digest;
+use scheduler::digests::expected_digest;
 use scheduler::Options;
 
 const SAMPLE: &str = include_str!("data/two-node.xml");

@@ -171,7 +171,7 @@ pub(crate) fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
         "demote" | "demoted" => "demoted",
         t => return t.into(),
     };
-    if crate::notify::notifies(c, r) {
+    if c.notifies(r) {
         format!("confirmed-post_notify_{completed}")
     } else {
         completed.into()

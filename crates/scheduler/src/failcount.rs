@@ -29,7 +29,7 @@ pub fn param_change_clears(cib: &Cib, c: &Cluster) -> Vec<(RscIdx, NodeIdx)> {
                     && op
                         .op_digest
                         .as_ref()
-                        .is_some_and(|d| *d != super::actions::expected_digest(c, r, op))
+                        .is_some_and(|d| *d != crate::digests::expected_digest(c, r, op))
             });
             if clears && !out.contains(&(r, n)) {
                 out.push((r, n));
@@ -75,7 +75,7 @@ mod tests {
             call_id: 2,
             ..Default::default()
         };
-        let digest = crate::actions::expected_digest(&probe.cluster, 0, &op);
+        let digest = crate::digests::expected_digest(&probe.cluster, 0, &op);
         let s = crate::testutil::run(&cib(&digest));
         assert!(s.cluster.failcount_clears.is_empty());
         assert_eq!(s.cluster.rscs[0].assigned, None);

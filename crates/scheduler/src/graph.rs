@@ -162,7 +162,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
         // create_graph_action: fencing is a crm_event (a pseudo_event for
         // guest nodes), shutdown a crm_event, other pseudo-actions carry no
         // node.
-        let kind = if node_level && !(a.pseudo && a.task == "stonith") {
+        let kind = if (node_level && !(a.pseudo && a.task == "stonith")) || a.task == "clear_failcount" {
             ActionKind::CrmEvent
         } else if a.pseudo || a.rsc.is_none() || a.node.is_none() {
             ActionKind::PseudoEvent

@@ -11,11 +11,13 @@
 pub mod action_set;
 pub mod actions;
 pub mod bundle;
+pub mod cleanup;
 mod clone_order;
 pub mod coloc_sets;
 mod connect;
 pub mod constraint_types;
 pub mod constraints;
+pub mod digests;
 pub mod failcount;
 pub mod graph;
 pub mod graph_details;

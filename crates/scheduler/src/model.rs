@@ -413,6 +413,9 @@ pub struct Cluster {
     pub op_defaults: Vec<cib::NvSet>,
     /// (resource, node) fail counts this transition clears (no threshold ban).
     pub failcount_clears: Vec<(RscIdx, NodeIdx)>,
+    /// Fail counts whose failures all expired (`failure-timeout`): the
+    /// scheduler clears them ("it expired").
+    pub expired_fail_counts: Vec<(RscIdx, NodeIdx)>,
     /// The status section, for history look-ups across nodes (migrations).
     pub status: std::sync::Arc<cib::Status>,
     /// Bundles, expanded into ordinary resources (see [`Bundle`]).
@@ -518,6 +521,13 @@ impl Cluster {
             .rev()
             .map(|(_, id)| id.as_str())
             .find(|id| *id != rs.id)
+    }
+
+    /// Whether `r` is a clone whose instances are notified
+    /// (`pe_rsc_notify`).
+    pub fn notifies(&self, r: RscIdx) -> bool {
+        matches!(self.rscs[r].variant, Variant::Clone { .. })
+            && self.rscs[r].meta.get("notify").is_some_and(|v| cib::is_true(v))
     }
 
     /// Whether the resource belongs to a promotable clone.

@@ -15,12 +15,7 @@
 use std::collections::BTreeMap;
 
 use crate::action_set::{flags, ActionSet};
-use crate::model::{cmp_node_names, Cluster, NodeIdx, Role, RscIdx, Variant};
-
-/// Whether `r` is a clone whose instances are notified (`pe_rsc_notify`).
-pub fn notifies(c: &Cluster, r: RscIdx) -> bool {
-    matches!(c.rscs[r].variant, Variant::Clone { .. }) && c.rscs[r].meta.get("notify").is_some_and(|v| cib::is_true(v))
-}
+use crate::model::{cmp_node_names, Cluster, NodeIdx, Role, RscIdx};
 
 /// The task behind a notification pseudo-action's name:
 /// `confirmed-post_notify_running` → `running`; other tasks unchanged.
@@ -122,7 +117,7 @@ fn pseudo_ops(s: &mut ActionSet, clone: RscIdx, task: &'static str, action: usiz
 /// Creates the notification pseudo-actions of a notified clone's start and
 /// stop (`clone_create_pseudo_actions`), which must exist already.
 pub fn create_start_stop(s: &mut ActionSet, c: &Cluster, clone: RscIdx) -> Option<CloneNotifications> {
-    if !notifies(c, clone) {
+    if !c.notifies(clone) {
         return None;
     }
     let own = |s: &ActionSet, task: &str| s.find(Some(clone), task, 0, None);

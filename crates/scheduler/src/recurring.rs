@@ -7,8 +7,9 @@
 
 use super::op_meta::op_entry;
 use crate::action_set::{flags, ActionSet, Cancelled};
+use crate::digests::{expected_digest, only_private_changed};
 use crate::history::history_entry;
-use crate::model::{Cluster, Role, RscIdx, Variant};
+use crate::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
 use crate::unpack::{active_ops_window, cmp_op_by_call_id};
 use cib::{is_true, Cib, LrmOp};
 
@@ -120,6 +121,62 @@ pub fn cancel_orphaned(cib: &Cib, s: &mut ActionSet, c: &Cluster, r: RscIdx) {
             }
         }
     }
+}
+
+/// The nodes where `r` is active and its history since the last start has
+/// an operation whose definition changed (`pcmk__check_action_config` in
+/// `process_rsc_history`): a recurring operation no longer configured, or
+/// a start, monitor, promote or migrate_from whose parameter digest
+/// differs.
+pub fn definition_changes(cib: &Cib, c: &Cluster, r: RscIdx) -> Vec<NodeIdx> {
+    let rs = &c.rscs[r];
+    let mut out = Vec::new();
+    if rs.orphan {
+        return out;
+    }
+    let rsc_maintenance = rs.meta.get("maintenance").is_some_and(|v| is_true(v));
+    for n in 0..c.nodes.len() {
+        let node = &c.nodes[n];
+        if !(node.maintenance || node.can_run()) || !rs.running_on.contains(&n) {
+            continue;
+        }
+        let Some(lr) = cib
+            .status
+            .nodes
+            .iter()
+            .find(|st| st.id == node.id)
+            .and_then(|st| history_entry(st, rs, n))
+        else {
+            continue;
+        };
+        let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
+        ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
+        let (start, stop) = active_ops_window(&ops);
+        if start < stop {
+            continue;
+        }
+        let changed = ops.iter().skip(start.max(0) as usize).any(|op| {
+            if op.interval_ms > 0 && (rsc_maintenance || node.maintenance) {
+                return false;
+            }
+            let checked =
+                op.interval_ms > 0 || matches!(op.operation.as_str(), "monitor" | "start" | "promote" | "migrate_from");
+            if !checked {
+                return false;
+            }
+            if op.interval_ms > 0 && !configured(c, r, &op.operation, op.interval_ms) {
+                return true;
+            }
+            match &op.op_digest {
+                None => true,
+                Some(d) => *d != expected_digest(c, r, op) && !only_private_changed(c, r, op),
+            }
+        });
+        if changed {
+            out.push(n);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -45,6 +45,10 @@ pub enum Task {
     Notify,
     /// A clone's "notifications confirmed" pseudo-action.
     Notified,
+    /// Resetting a resource's fail count on a node (`clear_failcount`).
+    ClearFailcount,
+    /// Deleting a resource's history on a node (`delete`).
+    Delete,
     /// Another agent action configured as an operation (a recurring op
     /// with an agent-specific name).
     Agent(String),
@@ -72,6 +76,8 @@ impl Task {
             Task::Cancel => "cancel",
             Task::Notify => "notify",
             Task::Notified => "notified",
+            Task::ClearFailcount => "clear_failcount",
+            Task::Delete => "delete",
             Task::Agent(name) => name,
         }
     }
@@ -97,6 +103,8 @@ impl Task {
             "cancel" => Task::Cancel,
             "notify" => Task::Notify,
             "notified" => Task::Notified,
+            "clear_failcount" => Task::ClearFailcount,
+            "delete" => Task::Delete,
             other => Task::Agent(other.to_string()),
         }
     }
@@ -138,6 +146,8 @@ mod tests {
             "cancel",
             "notify",
             "notified",
+            "clear_failcount",
+            "delete",
             "custom-check",
         ] {
             assert_eq!(Task::from_name(name).as_str(), name);

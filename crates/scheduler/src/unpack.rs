@@ -172,6 +172,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         op_defaults: cib.configuration.op_defaults.clone(),
         bundles: Vec::new(),
         failcount_clears: Vec::new(),
+        expired_fail_counts: Vec::new(),
         status: std::sync::Arc::new(cib.status.clone()),
     };
     unpack_nodes(cib, &mut c);
@@ -753,6 +754,9 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
                             .max()
                             .unwrap_or(0);
                         if last > 0 && c.now > last + ft {
+                            if count > 0 && !c.expired_fail_counts.contains(&(r, n)) {
+                                c.expired_fail_counts.push((r, n));
+                            }
                             continue;
                         }
                     }

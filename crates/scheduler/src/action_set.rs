@@ -63,6 +63,9 @@ pub mod flags {
     /// Utilization ordering (`pe_order_load`): changes no flags and reaches
     /// the graph only between actions on the same node.
     pub const LOAD: u32 = 512;
+    /// An ordering's flags applied to a member of a "then" group
+    /// (`pcmk__group_update_ordered_actions`): not an input in the graph.
+    pub const MEMBER: u32 = 1024;
 }
 
 #[derive(Debug, Clone, Copy)]

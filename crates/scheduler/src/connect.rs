@@ -20,7 +20,7 @@ pub(crate) fn connect(
     } else {
         s.of(first, first_task)
     };
-    let mut thens: Vec<usize> = if is_group(c, then) {
+    let thens: Vec<usize> = if is_group(c, then) {
         s.find(Some(then), then_task, 0, None).into_iter().collect()
     } else {
         s.of(then, then_task)
@@ -38,18 +38,23 @@ pub(crate) fn connect(
             }
         }
     }
-    // An ordering with a group as "then" applies to each member
-    // (`pcmk__group_update_ordered_actions`).
-    if matches!(c.rscs[then].variant, Variant::Group) && matches!(then_task, "start" | "stop" | "promote" | "demote") {
-        for &k in &c.rscs[then].children {
-            if c.rscs[k].is_primitive() {
-                thens.extend(s.of(k, then_task));
-            }
-        }
-    }
     for &f in &firsts {
         for &t in &thens {
             s.order(f, t, fl);
+        }
+    }
+    // An ordering with a group as "then" applies its flags to each member
+    // (`pcmk__group_update_ordered_actions`); in the graph the members wait
+    // for the group's own pseudo-action only.
+    if matches!(c.rscs[then].variant, Variant::Group) && matches!(then_task, "start" | "stop" | "promote" | "demote") {
+        for &k in &c.rscs[then].children {
+            if c.rscs[k].is_primitive() {
+                for t in s.of(k, then_task) {
+                    for &f in &firsts {
+                        s.order(f, t, fl | flags::MEMBER);
+                    }
+                }
+            }
         }
     }
 }

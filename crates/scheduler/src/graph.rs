@@ -194,7 +194,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
         let mut inputs: Vec<ActionId> = s
             .edges
             .iter()
-            .filter(|e| e.then == a.id && included[e.first])
+            .filter(|e| e.then == a.id && included[e.first] && e.flags & flags::MEMBER == 0)
             .filter(|e| e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, c, e))
             .map(|e| ActionId(e.first))
             .collect();
@@ -397,6 +397,36 @@ mod tests {
         assert_eq!((a.kind, a.on_node.as_deref()), (ActionKind::RscOp, Some("n1")));
         assert_eq!((&a.task, a.timeout_ms), (&Task::Start, Some(20_000)));
         assert_eq!(start.task, Task::Start);
+    }
+
+    #[test]
+    fn group_members_wait_for_the_group_start_not_for_what_the_group_is_ordered_after() {
+        let rscs = format!("{}<group id=\"g\">{}{}</group>", dummy("a"), dummy("m1"), dummy("m2"));
+        let cons = "<rsc_order id=\"o\" first=\"a\" then=\"g\"/>";
+        let g = build(&run(&cib(1, &rscs, cons, &[])));
+        let inputs = |key: &str| -> Vec<String> {
+            let s = g
+                .synapses
+                .iter()
+                .find(|s| s.action.operation_key == key)
+                .unwrap_or_else(|| panic!("no {key}"));
+            s.inputs
+                .iter()
+                .map(|i| {
+                    g.synapses
+                        .iter()
+                        .find(|x| x.action.id == *i)
+                        .map(|x| x.action.operation_key.clone())
+                        .unwrap_or_default()
+                })
+                .collect()
+        };
+        assert!(inputs("g_start_0").contains(&"a_start_0".to_string()));
+        for member in ["m1_start_0", "m2_start_0"] {
+            let got = inputs(member);
+            assert!(got.contains(&"g_start_0".to_string()), "{member}: {got:?}");
+            assert!(!got.contains(&"a_start_0".to_string()), "{member}: {got:?}");
+        }
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub mod flags {
     /// An ordering's flags applied to a member of a "then" group
     /// (`pcmk__group_update_ordered_actions`): not an input in the graph.
     pub const MEMBER: u32 = 1024;
+    /// An anti-colocation's ordering (`pe_order_anti_colocation`): changes
+    /// no flags; a graph input only on the same node (or without a node).
+    pub const ANTI_COLOCATION: u32 = 2048;
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -259,6 +259,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    crate::anti_colocation::order(&mut s, c, &cons.colocs);
     super::probes::order_probes(&mut s, c);
     propagate(c, &mut s, &cons.colocs);
     crate::notify::create_notifications(&mut s, c, &notified);
@@ -873,6 +874,9 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
     let mut afters: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
     // `order_actions` prepends, so the newest ordering comes first.
     for (i, e) in s.edges.iter().enumerate().rev() {
+        if e.flags & flags::ANTI_COLOCATION != 0 {
+            continue;
+        }
         befores[e.then].push(i);
         afters[e.first].push(i);
     }

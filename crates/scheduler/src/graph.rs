@@ -195,6 +195,10 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             .edges
             .iter()
             .filter(|e| e.then == a.id && included[e.first] && e.flags & flags::MEMBER == 0)
+            .filter(|e| {
+                let (fnode, tnode) = (s.actions[e.first].node, a.node);
+                e.flags & flags::ANTI_COLOCATION == 0 || fnode.is_none() || tnode.is_none() || fnode == tnode
+            })
             .filter(|e| e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, c, e))
             .map(|e| ActionId(e.first))
             .collect();

@@ -10,6 +10,7 @@
 
 pub mod action_set;
 pub mod actions;
+pub mod anti_colocation;
 pub mod bundle;
 pub mod cleanup;
 mod clone_order;

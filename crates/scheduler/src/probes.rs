@@ -127,8 +127,9 @@ pub fn order_probes(s: &mut ActionSet, c: &Cluster) {
         }
         for &p in probes.iter().filter(|&&p| s.actions[p].rsc == Some(x)) {
             if probe_needed_before(&s.actions[p], then, c) {
-                // Load orderings stay load orderings (`add_probe_orderings_for_stops`).
-                new_edges.push((p, e.then, e.flags & flags::LOAD));
+                // Load and anti-colocation orderings keep their type
+                // (`add_probe_orderings_for_stops`).
+                new_edges.push((p, e.then, e.flags & (flags::LOAD | flags::ANTI_COLOCATION)));
             }
         }
     }

@@ -128,17 +128,23 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         let ordered_group = matches!(c.rscs[g].variant, Variant::Group);
         for (i, &k) in kids.iter().enumerate() {
             // Group members: all must run; clone instances: one or more.
-            let member_starts = if is_group(c, k) {
-                s.find(Some(k), "running", 0, None).into_iter().collect()
+            // A collective member is started by its own start pseudo-action
+            // and has started with its running one.
+            let (member_starts, member_started): (Vec<usize>, Vec<usize>) = if is_group(c, k) {
+                (
+                    s.find(Some(k), "start", 0, None).into_iter().collect(),
+                    s.find(Some(k), "running", 0, None).into_iter().collect(),
+                )
             } else {
-                s.of(k, "start")
+                (s.of(k, "start"), s.of(k, "start"))
             };
             for ks in member_starts {
+                s.order(start, ks, if ordered_group { 0 } else { flags::RUNNABLE_LEFT });
+            }
+            for ks in member_started {
                 if ordered_group {
-                    s.order(start, ks, 0);
                     s.order(ks, running, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
                 } else {
-                    s.order(start, ks, flags::RUNNABLE_LEFT);
                     s.order(ks, running, flags::ONE_OR_MORE);
                 }
             }

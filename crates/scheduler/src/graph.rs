@@ -434,6 +434,23 @@ mod tests {
     }
 
     #[test]
+    fn a_cloned_group_instance_is_started_by_the_clone_and_reports_running_to_it() {
+        let group = format!("<group id=\"g\">{}{}</group>", dummy("a"), dummy("b"));
+        let g = build(&run(&cib(1, &clone("c", &group, &[("clone-max", "1")]), "", &[])));
+        let inputs = |key: &str| -> Vec<String> {
+            let s = g.synapses.iter().find(|s| s.action.operation_key == key).expect(key);
+            s.inputs
+                .iter()
+                .filter_map(|i| g.synapses.iter().find(|x| x.action.id == *i))
+                .map(|x| x.action.operation_key.clone())
+                .collect()
+        };
+        assert_eq!(inputs("g:0_start_0"), vec!["c_start_0".to_string()]);
+        assert!(!inputs("g:0_running_0").contains(&"c_start_0".to_string()));
+        assert!(inputs("c_running_0").contains(&"g:0_running_0".to_string()));
+    }
+
+    #[test]
     fn starting_clone_has_running_with_infinite_priority_and_no_stop() {
         let g = build(&run(&cib(2, &clone("c", &dummy("d"), &[]), "", &[])));
         let running = g

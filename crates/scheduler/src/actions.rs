@@ -875,6 +875,30 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
             summaries.push((ga, kids));
         }
     }
+    // `summary_action_flags`: a clone's pseudo-action cannot run when no
+    // instance's action for its task can (Pacemaker's rule for groups,
+    // `group_action_flags`, is not reproduced yet).
+    let mut runnable_summaries: Vec<(usize, Vec<usize>)> = Vec::new();
+    for g in 0..c.rscs.len() {
+        if !matches!(c.rscs[g].variant, Variant::Clone { .. }) {
+            continue;
+        }
+        for (task, child) in [
+            ("running", "start"),
+            ("stopped", "stop"),
+            ("promoted", "promote"),
+            ("demoted", "demote"),
+            ("start", "start"),
+            ("stop", "stop"),
+            ("promote", "promote"),
+            ("demote", "demote"),
+        ] {
+            if let Some(ga) = s.find(Some(g), task, 0, None) {
+                let kids = c.primitives_of(g).into_iter().flat_map(|k| s.of(k, child)).collect();
+                runnable_summaries.push((ga, kids));
+            }
+        }
+    }
     // Inputs and outputs of every action.
     let mut befores: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
     let mut afters: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
@@ -903,6 +927,13 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
         for (ga, kids) in &summaries {
             if s.actions[*ga].optional && kids.iter().any(|&k| !s.actions[k].optional) {
                 s.actions[*ga].optional = false;
+                changed = true;
+            }
+        }
+        for (ga, kids) in &runnable_summaries {
+            let blocked = !kids.iter().any(|&k| s.actions[k].runnable);
+            if blocked && s.actions[*ga].runnable {
+                s.actions[*ga].runnable = false;
                 changed = true;
             }
         }

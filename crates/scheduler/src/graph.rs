@@ -451,6 +451,21 @@ mod tests {
     }
 
     #[test]
+    fn a_clone_none_of_whose_instances_can_start_cannot_start_either() {
+        let cons = "<rsc_location id=\"l\" rsc=\"c\" node=\"n1\" score=\"-INFINITY\"/>";
+        let s = run(&cib(1, &clone("c", &dummy("d"), &[]), cons, &[]));
+        let r = s.cluster.rsc_by_id("c").expect("clone");
+        for task in ["start", "running"] {
+            let a = s
+                .actions
+                .iter()
+                .find(|a| a.rsc == Some(r) && a.task == task)
+                .expect("clone pseudo-action");
+            assert!(!a.runnable, "{task}");
+        }
+    }
+
+    #[test]
     fn starting_clone_has_running_with_infinite_priority_and_no_stop() {
         let g = build(&run(&cib(2, &clone("c", &dummy("d"), &[]), "", &[])));
         let running = g

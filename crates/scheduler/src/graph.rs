@@ -174,7 +174,26 @@ pub fn build(s: &Schedule) -> TransitionGraph {
         // clone instance) is addressed by that name (`clone_op_key`).
         let clone_name = a.rsc.and_then(|r| c.clone_name(r));
         // A cancel is keyed by the operation it cancels (`clone_op_key`).
-        let key_task = a.cancels.as_ref().map_or(a.task.as_str(), |x| x.task.as_str());
+        let mut key_task = a
+            .cancels
+            .as_ref()
+            .map_or(a.task.as_str(), |x| x.task.as_str())
+            .to_string();
+        // A notification under an instance's history name is keyed by what
+        // it notifies about, a confirmation as plain `notified`
+        // (`clone_op_key`).
+        if clone_name.is_some() {
+            match crate::notify::operation(&a.task) {
+                Some("notify") => {
+                    if let (Some(t), Some(o)) = (a.meta.get("notify_type"), a.meta.get("notify_operation")) {
+                        key_task = format!("{t}_notify_{o}");
+                    }
+                }
+                Some("notified") => key_task = "notified".into(),
+                _ => {}
+            }
+        }
+        let key_task = key_task.as_str();
         let internal_key = clone_name.and(rsc.as_ref()).map(|r| op_key(r, key_task, a.interval_ms));
         let operation_key = match (&rsc, a.task.as_str(), a.node) {
             (Some(r), _, _) => op_key(clone_name.unwrap_or(r), key_task, a.interval_ms),

@@ -359,10 +359,17 @@ fn instance_notify(
     let kind = key_parts(&s.actions[op].task)?.0.to_string();
     let optional = s.actions[op].optional;
     let a = s.add(Some(rsc), &format!("{kind}_notify_{notified}"), 0, Some(node), optional);
-    // `copy_meta_to_notify` and `add_notify_data_to_action_meta`.
-    let mut meta = s.actions[op].meta.clone();
-    meta.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
-    s.actions[a].meta = meta;
+    // `copy_meta_to_notify` and `add_notify_data_to_action_meta`: an
+    // existing notification (ordered after fencing) keeps its values.
+    let extra: Vec<(String, String)> = s.actions[op]
+        .meta
+        .iter()
+        .chain(keys.iter())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in extra {
+        s.actions[a].meta.entry(k).or_insert(v);
+    }
     s.order(op, a, 0);
     s.order(a, done, 0);
     Some(a)
@@ -478,9 +485,90 @@ fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
     }
 }
 
+/// `pe__order_notifs_after_fencing`: an instance whose stop is implied by
+/// fencing gets its own post-notification pseudo-actions after the fencing,
+/// and the clone's other active instances are post-notified of that stop
+/// (before the clone's own notifications, whose values they keep).
+fn after_fencing(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
+    let prims = c.primitives_of(clone);
+    let implied: Vec<(RscIdx, NodeIdx, usize)> = s
+        .actions
+        .iter()
+        .filter(|a| {
+            a.task == "stop"
+                && a.pseudo
+                && a.interval_ms == 0
+                && !a.optional
+                && a.rsc.is_some_and(|r| prims.contains(&r))
+                && a.node.is_some_and(|n| c.nodes[n].unclean)
+        })
+        .filter_map(|a| {
+            let (r, n) = (a.rsc?, a.node?);
+            let fence = s
+                .actions
+                .iter()
+                .find(|f| f.rsc.is_none() && f.task == "stonith" && f.node == Some(n))?;
+            Some((r, n, fence.id))
+        })
+        .collect();
+    for (r, n, fence) in implied {
+        let (optional, runnable) = (s.actions[fence].optional, s.actions[fence].runnable);
+        let mut pseudo = |task: &str, key_type: &str| {
+            let a = s.add(Some(r), task, 0, None, optional);
+            s.actions[a].pseudo = true;
+            s.actions[a].runnable = runnable;
+            let meta = &mut s.actions[a].meta;
+            meta.insert("notify_key_type".into(), key_type.into());
+            meta.insert("notify_key_operation".into(), "stonith".into());
+            meta.insert("notify_type".into(), "post".into());
+            meta.insert("notify_operation".into(), "stop".into());
+            a
+        };
+        let post = pseudo("post_notify_stonith", "post");
+        let post_done = pseudo("confirmed-post_notify_stonith", "confirmed-post");
+        s.order(fence, post, flags::IMPLIES_THEN);
+        s.order(post, post_done, flags::IMPLIES_THEN);
+        let keys: BTreeMap<String, String> = [
+            ("notify_stop_resource".to_string(), c.rscs[r].id.clone()),
+            ("notify_stop_uname".to_string(), c.nodes[n].uname.clone()),
+        ]
+        .into_iter()
+        .collect();
+        let ops = NotifyOps {
+            task: "stop",
+            pre: post,
+            pre_done: post_done,
+            post,
+            post_done,
+        };
+        for &q in &prims {
+            if c.rscs[q].role == Role::Stopped {
+                continue;
+            }
+            let stop = s
+                .actions
+                .iter()
+                .find(|a| a.rsc == Some(q) && a.task == "stop" && a.interval_ms == 0)
+                .map(|a| (a.pseudo, a.optional));
+            for &m in &c.rscs[q].running_on {
+                let node = &c.nodes[m];
+                if stop.is_some_and(|(pseudo, _)| pseudo) && (node.unclean || node.remote.requires_reset) {
+                    continue;
+                }
+                if !matches!(stop, Some((_, false))) {
+                    instance_post_notify(s, c, q, m, &ops, &keys);
+                }
+            }
+        }
+    }
+}
+
 /// Creates every instance notification (`clone_expand`: start, stop,
 /// promote, demote).
 pub fn create_notifications(s: &mut ActionSet, c: &Cluster, all: &[CloneNotifications]) {
+    for n in all {
+        after_fencing(s, c, n.clone);
+    }
     for n in all {
         for ops in [n.start, n.stop, n.promote, n.demote].into_iter().flatten() {
             create_for(s, c, n.clone, &ops);
@@ -490,6 +578,8 @@ pub fn create_notifications(s: &mut ActionSet, c: &Cluster, all: &[CloneNotifica
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use crate::testutil::{cib, clone, dummy, run};
     use crate::Schedule;
 
@@ -585,6 +675,61 @@ mod tests {
         assert_eq!(b_start.len(), 1);
         assert!(ordered(&s, post_done, b_start[0]));
         assert!(!ordered(&s, running, b_start[0]));
+    }
+
+    #[test]
+    fn a_stop_implied_by_fencing_is_post_notified_after_the_fencing() {
+        // Histories with the digest of the current definition (no restart).
+        let digest = cib::digest::operation_digest(&BTreeMap::new(), 0, 20_000);
+        let op = |id: &str, call: u32| {
+            format!(
+                "<lrm_resource id=\"D\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                 <lrm_rsc_op id=\"{id}\" operation=\"start\" call-id=\"{call}\" rc-code=\"0\" op-status=\"0\" \
+                 interval=\"0\" transition-key=\"1:1:0:x\" op-digest=\"{digest}\"/></lrm_resource>"
+            )
+        };
+        let fence = "<lrm_resource id=\"f\" class=\"stonith\" type=\"fence_xvm\"><lrm_rsc_op id=\"f1\" \
+                     operation=\"start\" call-id=\"1\" rc-code=\"0\" op-status=\"0\" interval=\"0\" \
+                     transition-key=\"1:1:0:x\"/></lrm_resource>";
+        let xml = format!(
+            "<cib have-quorum=\"1\" execution-date=\"1000\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"true\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/></nodes>\
+             <resources><primitive id=\"f\" class=\"stonith\" type=\"fence_xvm\"/>{}</resources><constraints/>\
+             </configuration><status>\
+             <node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\">\
+             <lrm id=\"1\"><lrm_resources>{fence}{}</lrm_resources></lrm></node_state>\
+             <node_state id=\"2\" uname=\"n2\" in_ccm=\"false\" crmd=\"offline\" join=\"member\" expected=\"member\">\
+             <lrm id=\"2\"><lrm_resources>{}</lrm_resources></lrm></node_state></status></cib>",
+            clone("C", &dummy("D"), &[("notify", "true"), ("clone-max", "2")]),
+            op("d1", 2),
+            op("d2", 3),
+        );
+        let s = run(&cib::Cib::parse(&xml).expect("test CIB parses"));
+        let stonith = s
+            .actions
+            .iter()
+            .find(|a| a.task == "stonith" && a.node.is_some_and(|n| s.cluster.nodes[n].uname == "n2"))
+            .expect("n2 is fenced")
+            .id;
+        let post = s
+            .actions
+            .iter()
+            .find(|a| a.task == "post_notify_stonith")
+            .expect("post-notification after fencing");
+        assert!(post.pseudo && !post.optional);
+        assert!(ordered(&s, stonith, post.id));
+        // The surviving instance on n1 is told about the stop.
+        let survivor = s
+            .actions
+            .iter()
+            .find(|a| a.task == "post_notify_stop" && a.node.is_some_and(|n| s.cluster.nodes[n].uname == "n1"))
+            .expect("n1's instance is post-notified");
+        assert!(ordered(&s, post.id, survivor.id));
+        assert_eq!(
+            survivor.meta.get("notify_key_operation").map(String::as_str),
+            Some("stonith")
+        );
     }
 
     #[test]

@@ -601,7 +601,7 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
             item(c, "Migrate", r, current, next, start, None, lines);
             return;
         }
-        if let Some(rl) = find(s, r, "reload", current).filter(|a| !a.optional) {
+        if let Some(rl) = find(s, r, "reload-agent", current).filter(|a| !a.optional) {
             if start_opt && !moving {
                 item(c, "Reload", r, current, next, Some(rl), None, lines);
                 return;

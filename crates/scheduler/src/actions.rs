@@ -78,6 +78,30 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    // Agent reloads follow the resource's probes, and its recurring
+    // monitors follow the reload (`pcmk__probe_rsc_on_node`,
+    // `recurring_op_for_active`).
+    let reloads: Vec<(RscIdx, usize)> = s
+        .actions
+        .iter()
+        .filter(|a| a.task == "reload-agent")
+        .filter_map(|a| Some((a.rsc?, a.id)))
+        .collect();
+    for (r, rl) in reloads {
+        let related: Vec<(usize, bool)> = s
+            .actions
+            .iter()
+            .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.node.is_some() && a.cancels.is_none())
+            .map(|a| (a.id, a.interval_ms == 0))
+            .collect();
+        for (m, probe) in related {
+            if probe {
+                s.order(m, rl, 0);
+            } else if c.rscs[r].managed {
+                s.order(rl, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+            }
+        }
+    }
     crate::cleanup::create_actions(cib, c, &mut s);
     // Collective pseudo-actions and their orderings.
     let mut notified = Vec::new();
@@ -566,7 +590,7 @@ fn primitive_actions(
     };
     if reload {
         if let Some(cur) = current.first() {
-            let rl = s.add(Some(r), "reload", 0, Some(*cur), false);
+            let rl = s.add(Some(r), "reload-agent", 0, Some(*cur), false);
             if !managed {
                 s.actions[rl].runnable = false;
             }
@@ -777,7 +801,8 @@ fn primitive_actions(
                     let active = c.rscs[r]
                         .active_recurring
                         .iter()
-                        .any(|(n, name, i)| *n == nx && name == "monitor" && *i == o.interval_ms);
+                        .any(|(n, name, i)| *n == nx && name == "monitor" && *i == o.interval_ms)
+                        && !super::recurring::rescheduled(cib, c, r, nx, "monitor", o.interval_ms);
                     (o.interval_ms, active)
                 })
                 .collect();

@@ -123,6 +123,48 @@ pub fn cancel_orphaned(cib: &Cib, s: &mut ActionSet, c: &Cluster, r: RscIdx) {
     }
 }
 
+/// Whether the recurring `task` of `r` at `interval_ms`, active on `n`, is
+/// rescheduled because its parameters changed (or its history records no
+/// digest): `pcmk__reschedule_recurring` from `pcmk__check_action_config`.
+pub fn rescheduled(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx, task: &str, interval_ms: u64) -> bool {
+    let rs = &c.rscs[r];
+    let node = &c.nodes[n];
+    // The parameters of a bundle's implicit resources are not reproduced,
+    // so their digests cannot be compared.
+    if rs.remote.bundle_implicit {
+        return false;
+    }
+    if node.maintenance
+        || !node.can_run()
+        || !rs.running_on.contains(&n)
+        || rs.meta.get("maintenance").is_some_and(|v| is_true(v))
+    {
+        return false;
+    }
+    let Some(lr) = cib
+        .status
+        .nodes
+        .iter()
+        .find(|st| st.id == node.id)
+        .and_then(|st| history_entry(st, rs, n))
+    else {
+        return false;
+    };
+    let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
+    ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
+    let (start, stop) = active_ops_window(&ops);
+    if start < stop {
+        return false;
+    }
+    ops.iter()
+        .skip(start.max(0) as usize)
+        .filter(|op| op.operation == task && op.interval_ms == interval_ms)
+        .any(|op| match &op.op_digest {
+            None => true,
+            Some(d) => *d != expected_digest(c, r, op) && !only_private_changed(c, r, op),
+        })
+}
+
 /// The nodes where `r` is active and its history since the last start has
 /// an operation whose definition changed (`pcmk__check_action_config` in
 /// `process_rsc_history`): a recurring operation no longer configured, or
@@ -244,5 +286,38 @@ mod tests {
         assert_eq!(a.get("CRM_meta_operation").map(String::as_str), Some("monitor"));
         assert_eq!(a.get("CRM_meta_call_id").map(String::as_str), Some("3"));
         assert_eq!(a.get("CRM_meta_interval").map(String::as_str), Some("5000"));
+    }
+
+    fn monitored(monitor_digest: &str) -> cib::Cib {
+        let start = cib::digest::operation_digest(&std::collections::BTreeMap::new(), 0, 20_000);
+        let xml = format!(
+            "<cib have-quorum=\"1\" execution-date=\"1000\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/></nodes><resources>\
+             <primitive id=\"r\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><operations>\
+             <op id=\"r-m\" name=\"monitor\" interval=\"10s\"/></operations></primitive></resources>\
+             <constraints/></configuration><status><node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" \
+             crmd=\"online\" join=\"member\" expected=\"member\"><lrm id=\"1\"><lrm_resources>\
+             <lrm_resource id=\"r\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+             <lrm_rsc_op id=\"r_last_0\" operation=\"start\" call-id=\"1\" rc-code=\"0\" op-status=\"0\" \
+             interval=\"0\" transition-key=\"1:1:0:x\" op-digest=\"{start}\"/>\
+             <lrm_rsc_op id=\"r_monitor_10000\" operation=\"monitor\" call-id=\"2\" rc-code=\"0\" \
+             op-status=\"0\" interval=\"10000\" transition-key=\"1:1:0:x\" op-digest=\"{monitor_digest}\"/>\
+             </lrm_resource></lrm_resources></lrm></node_state></status></cib>"
+        );
+        cib::Cib::parse(&xml).expect("test CIB parses")
+    }
+
+    #[test]
+    fn a_monitor_whose_parameters_changed_is_rescheduled() {
+        let required = |cib: &cib::Cib| {
+            let s = run(cib);
+            s.actions
+                .iter()
+                .any(|a| a.task == "monitor" && a.interval_ms == 10_000 && !a.optional)
+        };
+        let current = cib::digest::operation_digest(&std::collections::BTreeMap::new(), 10_000, 20_000);
+        assert!(!required(&monitored(&current)));
+        assert!(required(&monitored("0123456789abcdef0123456789abcdef")));
     }
 }

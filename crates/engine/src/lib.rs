@@ -12,4 +12,5 @@ pub mod logfile;
 pub mod netns;
 pub mod realtime;
 pub mod ringid;
+pub mod sdnotify;
 pub mod status;

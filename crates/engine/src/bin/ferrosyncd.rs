@@ -56,10 +56,20 @@ struct Args {
     /// Do not lock the daemon's memory (corosync always tries `mlockall`).
     #[arg(long)]
     no_mlockall: bool,
+    /// Write the man page ferrosyncd.8 into DIR and exit (packaging).
+    #[arg(long, value_name = "DIR", hide = true)]
+    generate_man: Option<PathBuf>,
 }
 
 fn main() {
     let args = Args::parse();
+    if let Some(dir) = &args.generate_man {
+        if let Err(e) = write_man(dir) {
+            eprintln!("ferrosyncd: error: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Err(e) = run(args) {
         eprintln!("ferrosyncd: error: {e:#}");
         std::process::exit(1);
@@ -260,4 +270,15 @@ mod tests {
         );
         assert_eq!(syslog_priority(""), 30);
     }
+}
+
+/// ferrosyncd.8 from the option definitions above, so it never drifts from `--help`.
+fn write_man(dir: &std::path::Path) -> Result<()> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Args::command()).section("8").render(&mut out)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let path = dir.join("ferrosyncd.8");
+    std::fs::write(&path, out).with_context(|| format!("write {}", path.display()))?;
+    Ok(())
 }

@@ -246,6 +246,17 @@ fn init_logging(conf: &ClusterConfig, debug: bool, foreground: bool) {
         .init();
 }
 
+/// ferrosyncd.8 from the option definitions above, so it never drifts from `--help`.
+fn write_man(dir: &std::path::Path) -> Result<()> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Args::command()).section("8").render(&mut out)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let path = dir.join("ferrosyncd.8");
+    std::fs::write(&path, out).with_context(|| format!("write {}", path.display()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::syslog_priority;
@@ -270,15 +281,4 @@ mod tests {
         );
         assert_eq!(syslog_priority(""), 30);
     }
-}
-
-/// ferrosyncd.8 from the option definitions above, so it never drifts from `--help`.
-fn write_man(dir: &std::path::Path) -> Result<()> {
-    use clap::CommandFactory;
-    let mut out = Vec::new();
-    clap_mangen::Man::new(Args::command()).section("8").render(&mut out)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    let path = dir.join("ferrosyncd.8");
-    std::fs::write(&path, out).with_context(|| format!("write {}", path.display()))?;
-    Ok(())
 }

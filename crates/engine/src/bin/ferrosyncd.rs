@@ -129,7 +129,13 @@ fn run(args: Args) -> Result<()> {
     if !args.no_realtime {
         engine::realtime::realtime_priority();
     }
-    let result = Daemon::new(conf, node_id, state_dir, !args.no_ipc).and_then(Daemon::run);
+    let result = Daemon::new(conf, node_id, state_dir, !args.no_ipc).and_then(|daemon| {
+        // Under systemd (Type=notify): the sockets are bound, clients may connect.
+        if let Err(e) = engine::sdnotify::ready(&format!("node {node_id} started")) {
+            tracing::warn!(error = %e, "could not notify systemd");
+        }
+        daemon.run()
+    });
     drop(pid_guard);
     result.map_err(Into::into)
 }

@@ -4,6 +4,7 @@
 mod commands;
 mod daemon;
 mod exit;
+mod man;
 
 use clap::{Parser, Subcommand};
 
@@ -40,6 +41,12 @@ enum Command {
     Keygen(commands::keygen::KeygenArgs),
     /// Print a flight recorder dump (`--dump` asks the running daemon for one first).
     Blackbox(commands::blackbox::BlackboxArgs),
+    /// Write the man pages (ferrosync.1 and one per subcommand) into a directory.
+    #[command(hide = true)]
+    Man {
+        /// Where to write them.
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() {
@@ -56,6 +63,7 @@ fn main() {
         Command::Demo(args) => commands::demo::run(args),
         Command::Keygen(args) => commands::keygen::run(args, json),
         Command::Blackbox(args) => commands::blackbox::run(args, json),
+        Command::Man { dir } => man::write_all(<Cli as clap::CommandFactory>::command(), &dir),
     };
     if let Err(e) = result {
         if json {

@@ -11,8 +11,10 @@
 //! calls fail after [`Options::timeout`] with an error for which
 //! [`Error::is_unreachable`] is true.
 //!
-//! Each module's documentation has a runnable example: [`cpg`], [`cmap`], [`quorum`],
-//! [`votequorum`], [`cfg`], and [`sam`] for process health checking.
+//! Each module's documentation has an example: [`cpg`], [`cmap`], [`quorum`],
+//! [`votequorum`], [`cfg`], and [`sam`] for process health checking; `examples/` has
+//! programs to run against a daemon (`cpg_chat`, `cmap_dump`, `quorum_watch`, `cfg_links`,
+//! `sam_worker`).
 
 pub mod cfg;
 pub mod cmap;

@@ -13,7 +13,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let cib = match crm::Cib::parse(&text) {
+    let cib = match cib::Cib::parse(&text) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -21,8 +21,8 @@ fn main() {
         }
     };
     let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
-    let date = value_of("-t").and_then(|d| crm::rules::parse_datetime(d));
-    let opts = crm::Options::for_cib(&cib, date, crm::simulate::system_clock);
+    let date = value_of("-t").and_then(|d| cib::rules::parse_datetime(d));
+    let opts = scheduler::Options::for_cib(&cib, date, crm::simulate::system_clock);
     let sim = crm::simulate::simulate(&cib, &opts);
     for w in &sim.schedule.cluster.warnings {
         eprintln!("warning: {w}");

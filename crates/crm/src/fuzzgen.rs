@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::cib::digest::operation_digest;
+use cib::digest::operation_digest;
 
 /// A small deterministic PRNG (xorshift64*), so cases are reproducible
 /// from their seed without extra dependencies.
@@ -191,7 +191,7 @@ pub fn generate(seed: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Cib;
+    use cib::Cib;
 
     #[test]
     fn generated_cibs_parse_and_are_reproducible() {
@@ -199,7 +199,7 @@ mod tests {
             let text = generate(seed);
             assert_eq!(text, generate(seed));
             let cib = Cib::parse(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
-            let _ = crate::simulate::simulate(&cib, &crate::Options::for_cib(&cib, None, || 0));
+            let _ = crate::simulate::simulate(&cib, &scheduler::Options::for_cib(&cib, None, || 0));
         }
     }
 

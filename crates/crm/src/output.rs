@@ -2,44 +2,12 @@
 //! (node list and resource list), the transition summary and the executed
 //! actions.
 
-use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-use crate::model::{Bundle, Cluster, NodeIdx, NodeKind, Role, RscIdx, Variant};
-use crate::scheduler::graph::op_key;
-use crate::scheduler::{Action, Schedule, TransitionGraph};
-
-/// Pacemaker's `pcmk__numeric_strcasecmp`-style node name order.
-pub fn cmp_node_names(a: &str, b: &str) -> Ordering {
-    let (ab, bb) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < ab.len() && j < bb.len() {
-        if ab[i].is_ascii_digit() && bb[j].is_ascii_digit() {
-            let si = i;
-            while i < ab.len() && ab[i].is_ascii_digit() {
-                i += 1;
-            }
-            let sj = j;
-            while j < bb.len() && bb[j].is_ascii_digit() {
-                j += 1;
-            }
-            let na = a[si..i].trim_start_matches('0');
-            let nb = b[sj..j].trim_start_matches('0');
-            let o = na.len().cmp(&nb.len()).then(na.cmp(nb));
-            if o != Ordering::Equal {
-                return o;
-            }
-        } else {
-            let o = ab[i].to_ascii_lowercase().cmp(&bb[j].to_ascii_lowercase());
-            if o != Ordering::Equal {
-                return o;
-            }
-            i += 1;
-            j += 1;
-        }
-    }
-    (ab.len() - i).cmp(&(bb.len() - j))
-}
+use scheduler::graph::op_key;
+pub use scheduler::model::cmp_node_names;
+use scheduler::model::{Bundle, Cluster, NodeIdx, NodeKind, Role, RscIdx, Variant};
+use scheduler::{Action, Schedule, TransitionGraph};
 
 fn sorted_nodes(c: &Cluster) -> Vec<NodeIdx> {
     let mut v: Vec<NodeIdx> = (0..c.nodes.len()).collect();
@@ -633,7 +601,7 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
             item(c, "Migrate", r, current, next, start, None, lines);
             return;
         }
-        if let Some(rl) = find(s, r, "reload", current).filter(|a| !a.optional) {
+        if let Some(rl) = find(s, r, "reload-agent", current).filter(|a| !a.optional) {
             if start_opt && !moving {
                 item(c, "Reload", r, current, next, Some(rl), None, lines);
                 return;

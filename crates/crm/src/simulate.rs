@@ -2,11 +2,11 @@
 //! "execute" the transition (every action succeeds), and render the four
 //! sections of the report.
 
-use crate::cib::{Cib, CibError};
-use crate::model::{Cluster, Role, Variant};
 use crate::output;
-use crate::scheduler::{self, Options, Schedule, TransitionGraph};
-use crate::xml::Element;
+use cib::xml::Element;
+use cib::{Cib, CibError};
+use scheduler::model::{Cluster, Role, Variant};
+use scheduler::{self, Options, Schedule, TransitionGraph};
 
 /// Events to inject before scheduling, like `crm_simulate`'s options.
 #[derive(Debug, Clone, Default)]
@@ -183,27 +183,27 @@ pub fn inject(cib: &Cib, inj: &Injections) -> Result<Cib, InjectError> {
 }
 
 fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String)> {
-    fn walk(defs: &[crate::cib::ResourceDef], id: &str) -> Option<(String, Option<String>, String)> {
+    fn walk(defs: &[cib::ResourceDef], id: &str) -> Option<(String, Option<String>, String)> {
         for d in defs {
             match &d.kind {
-                crate::cib::ResourceKind::Primitive {
+                cib::ResourceKind::Primitive {
                     class, provider, ty, ..
                 } => {
                     if d.id == id || id.split(':').next() == Some(d.id.as_str()) {
                         return Some((class.clone(), provider.clone(), ty.clone()));
                     }
                 }
-                crate::cib::ResourceKind::Group { children } => {
+                cib::ResourceKind::Group { children } => {
                     if let Some(x) = walk(children, id) {
                         return Some(x);
                     }
                 }
-                crate::cib::ResourceKind::Clone { child, .. } => {
+                cib::ResourceKind::Clone { child, .. } => {
                     if let Some(x) = walk(std::slice::from_ref(child), id) {
                         return Some(x);
                     }
                 }
-                crate::cib::ResourceKind::Bundle(b) => {
+                cib::ResourceKind::Bundle(b) => {
                     if let Some(x) = b.child.as_ref().and_then(|ch| walk(std::slice::from_ref(ch), id)) {
                         return Some(x);
                     }
@@ -318,7 +318,7 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
             c.rscs[r].failed = false;
         }
     }
-    crate::unpack::remote_after_transition(&mut c, base, &started);
+    scheduler::unpack::remote_after_transition(&mut c, base, &started);
     for i in (0..c.rscs.len()).rev() {
         if matches!(c.rscs[i].variant, Variant::Group | Variant::Clone { .. }) {
             let kids = c.primitives_of(i);
@@ -343,7 +343,7 @@ pub fn simulate(cib: &Cib, opts: &Options) -> Simulation {
     let graph = scheduler::graph::build(&schedule);
     // Status is displayed from the CIB as unpacked, without anything the
     // scheduler derived (bans, tickets, fencing decisions).
-    let base = crate::unpack::unpack(cib, opts.now);
+    let base = scheduler::unpack::unpack(cib, opts.now);
     let current_text = output::cluster_status(&base);
     let summary_text = output::transition_summary(&schedule);
     let executed_text = output::executed_actions(&schedule, &graph);

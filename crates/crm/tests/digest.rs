@@ -2,15 +2,16 @@
 //! 2.1.5) is reproduced from the configuration, and the steady-state CIB
 //! schedules nothing.
 
-use crm::scheduler::actions::expected_digest;
-use crm::{Cib, Options};
+use cib::Cib;
+use scheduler::digests::expected_digest;
+use scheduler::Options;
 
 const SAMPLE: &str = include_str!("data/two-node.xml");
 
 #[test]
 fn reference_digests_match() {
     let cib = Cib::parse(SAMPLE).expect("reference CIB parses");
-    let cluster = crm::unpack::unpack(&cib, 0);
+    let cluster = scheduler::unpack::unpack(&cib, 0);
     let mut checked = 0;
     for st in &cib.status.nodes {
         for lr in &st.lrm {

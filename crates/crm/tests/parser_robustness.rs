@@ -2,8 +2,9 @@
 //! arbitrary bytes, truncated documents and mutated attributes give either
 //! a result or a clear error.
 
-use crm::{Cib, CibError, Options};
+use cib::{Cib, CibError};
 use proptest::prelude::*;
+use scheduler::Options;
 
 const SAMPLE: &str = include_str!("data/two-node.xml");
 

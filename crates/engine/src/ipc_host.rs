@@ -16,8 +16,11 @@ pub const TOKEN_BASE: usize = 1 << 20;
 const BACKLOG_HIGH: usize = 256;
 const BACKLOG_LOW: usize = 64;
 /// Events queued per client before it is disconnected as too slow (corosync's queue
-/// is unbounded; ours is not).
-const EVENT_QUEUE_MAX: usize = 16_384;
+/// is unbounded; ours is not). Beyond the client's own sends, which flow control stops,
+/// everything already in the ring still arrives: up to totem's send queue of frames of
+/// small messages from this node alone. The server's byte bound (64 MiB) is the memory
+/// limit; this count only has to stay above what the ring can hold in flight.
+const EVENT_QUEUE_MAX: usize = 1 << 18;
 /// The flow-control level clients are given: like corosync's `QB_IPCS_RATE_OFF_2`, it
 /// stops only the sends that raised their limit to 2 (libcpg's `cpg_mcast_joined`);
 /// every other call still reaches the services, which answer TRY_AGAIN where corosync
@@ -162,7 +165,7 @@ impl IpcHost {
             let conn = ipc::ConnId(m.conn.0);
             let r = match m.kind {
                 ClientMessageKind::Response => self.server.respond(conn, &m.data),
-                ClientMessageKind::Event => self.server.send_event(conn, &m.data),
+                ClientMessageKind::Event => self.server.send_event_batched(conn, &m.data),
             };
             if let (Ok(()), Some(c)) = (&r, self.conns.get_mut(&conn.0)) {
                 match m.kind {
@@ -174,7 +177,10 @@ impl IpcHost {
                 tracing::debug!(%conn, error = %e, "client message not delivered");
             }
         }
+        self.server.flush_events();
         self.server.set_ready(node.ready());
+        // Back-pressure: requests stay in the clients' rings while the node is backed up.
+        self.server.set_reading(node.wants_requests());
         self.flow_control = node.flow_control();
         self.update_flow_control();
         // Only when the map changed: this runs after every datagram.

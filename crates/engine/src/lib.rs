@@ -11,6 +11,8 @@ pub mod local_cluster;
 pub mod logging;
 pub mod netns;
 pub mod pidfile;
+pub mod realtime;
 pub mod ringid;
+pub mod sdnotify;
 pub mod startup;
 pub mod status;

@@ -34,6 +34,8 @@ pub struct Spec {
     /// Seal datagrams with AES-256-GCM; every node gets the cluster key in `node<N>/authkey`
     /// (see [`LocalCluster::write_key`] to give one a different key).
     pub crypto: bool,
+    /// Let the daemons lock memory and run SCHED_RR (their default); off in tests.
+    pub realtime: bool,
 }
 
 impl Spec {
@@ -49,6 +51,7 @@ impl Spec {
             netns: None,
             links: 1,
             crypto: false,
+            realtime: false,
         }
     }
 }
@@ -238,6 +241,10 @@ impl LocalCluster {
                 c
             }
         };
+        if !self.spec.realtime {
+            // Tests share the machine with their own harness: no real-time daemons.
+            command.arg("--no-realtime").arg("--no-mlockall");
+        }
         let child = command
             .arg("-f")
             .arg("-c")

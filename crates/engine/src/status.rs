@@ -1,12 +1,12 @@
 //! The status file `<statedir>/status.json`: the daemon's own view (membership, ring id,
-//! state, links, counters, the key store), replaced atomically on every membership or state
-//! change and once a second. `ferrosync status` and the process tests read it; the libqb IPC
-//! will replace it as the admin interface.
+//! state, links, counters), replaced atomically on every membership or state change and
+//! once a second. The process tests and the namespace scripts read it; operators use
+//! `ferrosync status`, which asks the daemon over IPC. It holds no configuration keys.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// File name inside the state directory.
 pub const FILE_NAME: &str = "status.json";
@@ -30,18 +30,12 @@ pub struct Snapshot<'a> {
     pub links: Vec<Value>,
     /// Whether datagrams are sealed, and how many were refused.
     pub crypto: Value,
-    pub keys: &'a services::Icmap,
     /// Test load figures (`FERROSYNC_TEST_LOAD`), `null` when off.
     pub load: Value,
 }
 
 impl Snapshot<'_> {
     pub fn to_json(&self) -> Value {
-        let keys: Map<String, Value> = self
-            .keys
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
-            .collect();
         let updated_unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -59,7 +53,6 @@ impl Snapshot<'_> {
             "crypto": self.crypto,
             "load": self.load,
             "updated_unix_ms": updated_unix_ms,
-            "keys": keys,
         })
     }
 }

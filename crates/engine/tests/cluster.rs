@@ -539,3 +539,60 @@ fn sixteen_daemons_in_namespaces_form_one_ring_and_survive_kill_and_restart_of_a
         c.wait_for_ring(&all, WAIT).unwrap();
     }
 }
+
+#[test]
+fn the_daemon_locks_its_memory_and_runs_round_robin_real_time_by_default() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP: needs root");
+        return;
+    }
+    let mut spec = Spec::new(
+        env!("CARGO_BIN_EXE_ferrosyncd").into(),
+        1,
+        [127, 0, 91],
+        26011,
+        TOKEN_MS,
+    );
+    spec.realtime = true;
+    let c = LocalCluster::start(spec).unwrap();
+    c.wait_for_ring(&[1], WAIT).unwrap();
+    let pid = c.pid(1).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let locked_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(locked_kb > 0, "no memory locked: {status}");
+    // Field 41 of /proc/PID/stat is the scheduling policy: 2 = SCHED_RR.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    let policy: u32 = after_comm.split_whitespace().nth(38).unwrap().parse().unwrap();
+    assert_eq!(policy, 2, "{stat}");
+}
+
+#[test]
+fn under_systemd_the_daemon_says_ready_once_it_serves() {
+    let dir = std::env::temp_dir().join(format!("ferrosync-notify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let mut spec = Spec::new(
+        env!("CARGO_BIN_EXE_ferrosyncd").into(),
+        1,
+        [127, 0, 92],
+        26012,
+        TOKEN_MS,
+    );
+    spec.env
+        .push(("NOTIFY_SOCKET".into(), path.to_string_lossy().into_owned()));
+    let c = LocalCluster::start(spec).unwrap();
+    let mut buf = [0u8; 512];
+    let n = socket.recv(&mut buf).expect("READY=1 within the wait");
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(text.contains("READY=1"), "{text}");
+    assert!(text.contains(&format!("MAINPID={}", c.pid(1).unwrap())), "{text}");
+    drop(c);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::time::Instant;
 
 use crate::error::IpcError;
-use crate::listener::{send_notify_byte, Credentials};
+use crate::listener::{send_notify_bytes, Credentials};
 use crate::ring::RingError;
 use crate::server::ConnId;
 use crate::session::ShmSession;
@@ -137,15 +137,24 @@ impl Conn {
         }
     }
 
-    /// Reads notification bytes and the request chunks they announce. Chunks still in the
-    /// ring after `Closed` are dropped, as libqb does.
-    pub fn read_requests(&mut self, out: &mut Vec<Inbound>) -> Result<(), IpcError> {
+    /// Announced requests not read yet (left in the ring while reading is paused or the
+    /// per-pass limit was reached).
+    pub fn requests_owed(&self) -> usize {
+        self.requests_owed
+    }
+
+    /// Reads notification bytes and up to `limit` of the request chunks they announce
+    /// (the rest stay in the client's ring: back-pressure, as libqb's rate limiting).
+    /// Chunks still in the ring after `Closed` are dropped, as libqb does.
+    pub fn read_requests(&mut self, out: &mut Vec<Inbound>, limit: usize) -> Result<(), IpcError> {
         let closed = self.read_notifications()?;
         let Phase::Active { session, .. } = &self.phase else {
             return Ok(());
         };
         let max = session.request.max_msg_size();
-        while self.requests_owed > 0 {
+        let mut read = 0;
+        while self.requests_owed > 0 && (read < limit || closed) {
+            read += 1;
             let Some(chunk) = session.request.read_chunk()? else {
                 break;
             };
@@ -190,14 +199,19 @@ impl Conn {
 
     /// Appends an event behind any queued ones and delivers what fits.
     pub fn push_event(&mut self, data: Vec<u8>) -> Result<(), IpcError> {
-        self.queued_bytes += data.len();
-        self.queue.push_back(data);
+        self.push_event_quiet(data)?;
         self.flush()
     }
 
-    /// Moves queued events into the event ring while it has room, then sends the owed
-    /// notification bytes (one per event written).
-    pub fn flush(&mut self) -> Result<(), IpcError> {
+    /// Appends an event and writes what fits into the ring, but leaves the notification
+    /// bytes owed until the next [`Conn::flush`] (one send for a whole batch of events).
+    pub fn push_event_quiet(&mut self, data: Vec<u8>) -> Result<(), IpcError> {
+        self.queued_bytes += data.len();
+        self.queue.push_back(data);
+        self.write_queued()
+    }
+
+    fn write_queued(&mut self) -> Result<(), IpcError> {
         let Phase::Active { session, .. } = &self.phase else {
             return Ok(());
         };
@@ -212,10 +226,17 @@ impl Conn {
                 Err(e) => return Err(e.into()),
             }
         }
+        Ok(())
+    }
+
+    /// Moves queued events into the event ring while it has room, then sends the owed
+    /// notification bytes (one per event written, as few sends as possible).
+    pub fn flush(&mut self) -> Result<(), IpcError> {
+        self.write_queued()?;
         while self.notify_owed > 0 {
-            match send_notify_byte(&self.stream) {
-                Ok(true) => self.notify_owed -= 1,
-                Ok(false) => break,
+            match send_notify_bytes(&self.stream, self.notify_owed) {
+                Ok(0) => break,
+                Ok(n) => self.notify_owed -= n,
                 Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
                     return Err(IpcError::Disconnected)
                 }

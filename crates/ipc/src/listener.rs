@@ -66,6 +66,23 @@ pub fn peer_credentials(fd: &impl AsFd) -> io::Result<Credentials> {
 
 /// Writes one notification byte without blocking and without SIGPIPE. `Ok(false)` when the
 /// socket buffer is full.
+/// Sends up to `count` notification bytes in one call (a stream socket: the peer reads
+/// them one at a time, as if sent singly); returns how many went out (0 when full).
+pub fn send_notify_bytes(fd: &impl AsFd, count: usize) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    const ONES: [u8; 512] = [1u8; 512];
+    let raw = fd.as_fd().as_raw_fd();
+    match send(
+        raw,
+        &ONES[..count.min(ONES.len())],
+        MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(n) => Ok(n),
+        Err(nix::errno::Errno::EAGAIN) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn send_notify_byte(fd: &impl AsFd) -> io::Result<bool> {
     use std::os::fd::AsRawFd;
     let raw = fd.as_fd().as_raw_fd();

@@ -21,6 +21,9 @@ use crate::wire::{ConnectionResponse, CONNECTION_TYPE_SHM};
 /// Largest maximum message size a client may ask for (libqb takes the larger of client's
 /// and server's; unbounded, a client could make us create huge files).
 pub const MAX_NEGOTIATED_MSG_SIZE: usize = 64 << 20;
+/// Requests read from one connection per pass; the rest wait for the next pass, so one
+/// fast sender cannot hand the daemon more than it can queue.
+pub const REQUESTS_PER_PASS: usize = 256;
 
 /// A connection, unique for the life of the [`Server`] (never reused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -130,6 +133,12 @@ pub struct Server {
     token_base: usize,
     retry_at: Option<Instant>,
     now: Instant,
+    /// Requests are read (see [`Server::set_reading`]).
+    reading: bool,
+    /// Connections with announced requests still in their ring.
+    pending: std::collections::BTreeSet<u64>,
+    /// Connections with batched events whose notification is still owed.
+    unnotified: std::collections::BTreeSet<u64>,
 }
 
 impl Server {
@@ -160,6 +169,9 @@ impl Server {
             token_base: 0,
             retry_at: None,
             now: Instant::now(),
+            reading: true,
+            pending: std::collections::BTreeSet::new(),
+            unnotified: std::collections::BTreeSet::new(),
         })
     }
 
@@ -263,7 +275,13 @@ impl Server {
             return;
         }
         let mut inbound = Vec::new();
-        let read = conn.read_requests(&mut inbound);
+        let limit = if self.reading { REQUESTS_PER_PASS } else { 0 };
+        let read = conn.read_requests(&mut inbound, limit);
+        if conn.requests_owed() > 0 {
+            self.pending.insert(id);
+        } else {
+            self.pending.remove(&id);
+        }
         let conn_id = conn.id;
         let pid = conn.creds().map(|c| c.pid).unwrap_or(0);
         let mut closed = false;
@@ -351,6 +369,8 @@ impl Server {
     /// Removes a connection: deregisters and closes the socket, removes its files and
     /// reports `Disconnected` if the daemon saw it connect.
     fn close(&mut self, id: u64) {
+        self.pending.remove(&id);
+        self.unnotified.remove(&id);
         let Some(mut conn) = self.conns.remove(&id) else {
             return;
         };
@@ -419,6 +439,10 @@ impl Server {
     /// queue would exceed `event_queue_max` events or `event_queue_max_bytes` is
     /// disconnected (`Err(EventQueueOverflow)`, a warning naming its pid, `Disconnected`).
     pub fn send_event(&mut self, conn: ConnId, data: &[u8]) -> Result<(), IpcError> {
+        self.send_event_with(conn, data, true)
+    }
+
+    fn send_event_with(&mut self, conn: ConnId, data: &[u8], notify: bool) -> Result<(), IpcError> {
         let max = self.max_msg(conn)?;
         if data.len() > max {
             return Err(IpcError::TooLarge { len: data.len(), max });
@@ -432,16 +456,38 @@ impl Server {
             self.close(conn.0);
             return Err(IpcError::EventQueueOverflow);
         }
-        if let Err(e) = c.push_event(data.to_vec()) {
+        let pushed = if notify {
+            c.push_event(data.to_vec())
+        } else {
+            c.push_event_quiet(data.to_vec())
+        };
+        if let Err(e) = pushed {
             let pid = c.creds().map(|c| c.pid).unwrap_or(0);
             log_delivery_failure(conn, pid, &e);
             self.close(conn.0);
             return Err(e);
         }
-        if c.backlogged() && self.retry_at.is_none() {
+        if !notify {
+            self.unnotified.insert(conn.0);
+        } else if c.backlogged() && self.retry_at.is_none() {
             self.retry_at = Some(self.now + self.config.event_retry_interval);
         }
         Ok(())
+    }
+
+    /// Like [`Server::send_event`], but the client is notified only at the next
+    /// [`Server::flush_events`]: a burst of events to one client costs one `send` instead
+    /// of one per event.
+    pub fn send_event_batched(&mut self, conn: ConnId, data: &[u8]) -> Result<(), IpcError> {
+        self.send_event_with(conn, data, false)
+    }
+
+    /// Notifies every client that got batched events since the last call.
+    pub fn flush_events(&mut self) {
+        let now = self.now;
+        for id in std::mem::take(&mut self.unnotified) {
+            self.flush_conn(id, now);
+        }
     }
 
     /// Closes a connection; a `Disconnected` event follows.
@@ -483,14 +529,28 @@ impl Server {
         self.conns.len()
     }
 
+    /// Pauses (`false`) or resumes reading requests from every client, as libqb's
+    /// `qb_ipcs_request_rate_limit(QB_IPCS_RATE_OFF)`: while paused, requests stay in the
+    /// clients' rings, which fill, and their sends fail with `EAGAIN` (`CS_ERR_TRY_AGAIN`).
+    /// Closes are still noticed.
+    pub fn set_reading(&mut self, on: bool) {
+        self.reading = on;
+    }
+
+    /// Whether requests are read (see [`Server::set_reading`]).
+    pub fn reading(&self) -> bool {
+        self.reading
+    }
+
     /// When [`Server::handle_timeout`] must run next: queued events to retry, handshakes
-    /// to time out.
+    /// to time out, requests left in a ring by the per-pass limit or a pause now over.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let handshakes = self.conns.values().filter_map(|c| match c.phase {
             Phase::Handshake { deadline, .. } => Some(deadline),
             Phase::Active { .. } => None,
         });
-        handshakes.chain(self.retry_at).min()
+        let pending = (self.reading && !self.pending.is_empty()).then_some(self.now);
+        handshakes.chain(self.retry_at).chain(pending).min()
     }
 
     /// Retries queued events and drops handshakes past their deadline.
@@ -505,6 +565,12 @@ impl Server {
         for id in expired {
             debug!(conn = %ConnId(id), "IPC handshake timed out");
             self.close(id);
+        }
+        if self.reading && !self.pending.is_empty() {
+            let pending: Vec<u64> = self.pending.iter().copied().collect();
+            for id in pending {
+                self.service_conn(id, now);
+            }
         }
         if self.retry_at.is_some_and(|t| t <= now) {
             self.retry_at = None;

@@ -232,3 +232,56 @@ fn queue_bound_in_bytes_disconnects_too() {
     assert!((10..30).contains(&sent), "{sent}");
     h.expect_disconnected(conn);
 }
+
+#[test]
+fn paused_reading_leaves_requests_in_the_ring_until_resumed() {
+    let h = Harness::start("pause", |_| {});
+    let mut c = Client::connect(&h.service).unwrap();
+    let _ = h.expect_connected();
+    h.with(|s| s.set_reading(false));
+    // The ring fills: sends fail with TryAgain, nothing reaches the daemon, nothing is lost.
+    let mut sent = 0u32;
+    loop {
+        match c.send(&request(NO_REPLY_ID, &pattern(1000, sent))) {
+            Ok(()) => sent += 1,
+            Err(IpcError::TryAgain) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(sent < 100_000, "the ring never filled");
+    }
+    assert!(sent > 10, "only {sent} requests fit");
+    assert!(
+        h.try_event(Duration::from_millis(200)).is_none(),
+        "a request was read while paused"
+    );
+    h.with(|s| s.set_reading(true));
+    // Read back in order, in passes of at most REQUESTS_PER_PASS, once resumed.
+    for i in 0..sent {
+        match h.next_event(10) {
+            ServerEvent::Request { data, .. } => {
+                assert_eq!(data, request(NO_REPLY_ID, &pattern(1000, i)), "request {i}")
+            }
+            other => panic!("expected request {i}, got {other:?}"),
+        }
+    }
+    c.send(&request(NO_REPLY_ID, b"more")).unwrap();
+}
+
+#[test]
+fn batched_events_arrive_in_order_after_one_flush() {
+    let h = Harness::start("batch", |_| {});
+    let mut c = Client::connect(&h.service).unwrap();
+    let (conn, _) = h.expect_connected();
+    h.with(move |s| {
+        for i in 0..100 {
+            s.send_event_batched(conn, &event(i, &pattern(50, i as u32))).unwrap();
+        }
+    });
+    assert!(!pollin(&c, 100), "notified before the flush");
+    h.with(|s| s.flush_events());
+    for i in 0..100 {
+        let ev = c.recv_event(Some(Duration::from_secs(5))).unwrap().expect("event");
+        assert_eq!(ev, event(i, &pattern(50, i as u32)));
+    }
+    assert!(!pollin(&c, 0), "every notification byte consumed");
+}

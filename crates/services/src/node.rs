@@ -233,6 +233,14 @@ impl Node {
         self.world.sync_in_process || self.ring_out.len() >= RING_OUT_HIGH
     }
 
+    /// Whether the host should read more client requests: false while messages pile up
+    /// for totem or held asynchronous requests wait (the host then leaves requests in the
+    /// clients' IPC rings, which is the back-pressure that makes their sends fail with
+    /// TRY_AGAIN instead of the node queueing without bound).
+    pub fn wants_requests(&self) -> bool {
+        self.ring_out.len() < RING_OUT_HIGH && self.deferred.len() < RING_OUT_HIGH
+    }
+
     /// A service by id, for the host's status output.
     pub fn service(&self, id: ServiceId) -> Option<&dyn Service> {
         self.services.iter().find(|s| s.id() == id).map(|s| s.as_ref())

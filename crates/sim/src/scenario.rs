@@ -62,7 +62,7 @@ impl Scenario {
             config.send_queue_max = [16, 64, 256][rng.gen_range(0..3)];
         }
         if rng.gen_bool(0.3) {
-            config.max_messages = rng.gen_range(1..=17);
+            config.max_messages = rng.gen_range(1..=128);
             config.window_size = config.max_messages * rng.gen_range(1..=5);
         }
         config.cancel_token_hold_on_retransmit = rng.gen_bool(0.3);

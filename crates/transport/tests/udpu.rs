@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 use totem::Destination;
-use transport::{Faults, Udpu, UdpuConfig, RECV_BUFFER};
+use transport::{Faults, Udpu, UdpuConfig, RECV_BUFFER, SEND_BATCH};
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -53,7 +53,9 @@ fn all_nodes_is_unicast_to_every_other_node_and_self_loops_back() {
     let mut c = link(3, &nodes, None);
     let now = Instant::now();
     a.send(now, Destination::AllNodes, b"mcast");
+    a.flush();
     a.send(now, Destination::Node(1), b"token-to-self");
+    a.flush();
     assert_eq!(drain(&mut b, Duration::from_millis(100)), vec![b"mcast".to_vec()]);
     assert_eq!(drain(&mut c, Duration::from_millis(50)), vec![b"mcast".to_vec()]);
     assert_eq!(
@@ -87,8 +89,10 @@ fn ipv6_loopback() {
         return;
     };
     a.send(Instant::now(), Destination::Node(2), b"v6");
+    a.flush();
     assert_eq!(drain(&mut b, Duration::from_millis(100)), vec![b"v6".to_vec()]);
     b.send(Instant::now(), Destination::AllNodes, b"back");
+    b.flush();
     assert_eq!(drain(&mut a, Duration::from_millis(100)), vec![b"back".to_vec()]);
 }
 
@@ -100,6 +104,7 @@ fn unlisted_sources_are_dropped_and_counted() {
     stranger.send_to(b"intruder", "127.0.62.1:25404").unwrap();
     let mut b = link(2, &nodes, None);
     b.send(Instant::now(), Destination::Node(1), b"friend");
+    b.flush();
     assert_eq!(drain(&mut a, Duration::from_millis(100)), vec![b"friend".to_vec()]);
     assert_eq!(a.stats().rx_blocked_unlisted, 1);
     let heard: Vec<_> = a.peers().map(|(id, _, t)| (id, t.is_some())).collect();
@@ -113,6 +118,7 @@ fn fault_hook_drops_and_delays() {
     let mut b = link(2, &nodes, None);
     for _ in 0..10 {
         a.send(Instant::now(), Destination::AllNodes, b"lost");
+        a.flush();
     }
     assert!(drain(&mut b, Duration::from_millis(50)).is_empty());
     assert_eq!(a.stats().fault_dropped, 10);
@@ -124,6 +130,7 @@ fn fault_hook_drops_and_delays() {
     );
     let sent = Instant::now();
     d.send(sent, Destination::Node(2), b"late");
+    d.flush();
     assert!(d.next_deadline().is_some());
     d.flush_delayed(sent);
     assert!(drain(&mut b, Duration::from_millis(20)).is_empty());
@@ -140,6 +147,7 @@ fn set_nodes_adds_and_removes_peers() {
     let mut n1 = link(1, &[(1, a), (2, b)], None);
     let mut n3 = link(3, &[(1, a), (2, b), (3, c)], None);
     n1.send(Instant::now(), Destination::AllNodes, b"before");
+    n1.flush();
     assert!(
         drain(&mut n3, Duration::from_millis(100)).is_empty(),
         "n3 was not in n1's nodelist"
@@ -147,9 +155,68 @@ fn set_nodes_adds_and_removes_peers() {
     n1.set_nodes(vec![(1, a), (3, c)]).unwrap();
     assert!(n1.has_node(3) && !n1.has_node(2));
     n1.send(Instant::now(), Destination::AllNodes, b"after");
+    n1.flush();
     assert_eq!(drain(&mut n3, Duration::from_millis(200)), vec![b"after".to_vec()]);
     // n3's datagrams are accepted by n1 now (block_unlisted_ips).
     n3.send(Instant::now(), Destination::Node(1), b"hello");
+    n3.flush();
     assert_eq!(drain(&mut n1, Duration::from_millis(200)), vec![b"hello".to_vec()]);
     assert!(n1.set_nodes(vec![(3, c)]).is_err(), "this node's own entry must stay");
+}
+
+#[test]
+fn queued_datagrams_leave_in_order_in_batches_larger_than_one_sendmmsg() {
+    let (mut a, mut b) = pair_for_batch();
+    let now = Instant::now();
+    let total = SEND_BATCH * 2 + 5;
+    for i in 0..total {
+        a.send(now, Destination::Node(2), format!("m{i}").as_bytes());
+    }
+    a.flush();
+    assert_eq!(a.stats().tx_packets, total as u64);
+    let mut buf = vec![0u8; RECV_BUFFER];
+    let mut got = Vec::new();
+    let end = Instant::now() + Duration::from_secs(5);
+    while got.len() < total && Instant::now() < end {
+        match b.recv(Instant::now(), &mut buf) {
+            Some((len, _)) => got.push(String::from_utf8_lossy(&buf[..len]).into_owned()),
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    let want: Vec<String> = (0..total).map(|i| format!("m{i}")).collect();
+    assert_eq!(got, want);
+}
+
+fn pair_for_batch() -> (Udpu, Udpu) {
+    let nodes = [(1, addr("127.0.69.1:25409")), (2, addr("127.0.69.2:25409"))];
+    (link(1, &nodes, None), link(2, &nodes, None))
+}
+
+#[test]
+fn equal_size_runs_go_segmented_and_arrive_as_separate_datagrams_in_order() {
+    let nodes = [
+        (1, addr("127.0.70.1:25410")),
+        (2, addr("127.0.70.2:25410")),
+        (3, addr("127.0.70.3:25410")),
+    ];
+    let (mut a, mut b, mut c) = (link(1, &nodes, None), link(2, &nodes, None), link(3, &nodes, None));
+    let now = Instant::now();
+    // Frames of equal size to everyone, a shorter last one, then a token to node 2.
+    let mut want = Vec::new();
+    for i in 0..20u8 {
+        let frame = vec![i; if i == 19 { 300 } else { 1200 }];
+        a.send(now, Destination::AllNodes, &frame);
+        want.push(frame);
+    }
+    a.send(now, Destination::Node(2), b"token");
+    a.flush();
+    assert_eq!(a.stats().tx_packets, 41);
+    assert!(a.segmentation_offload(), "the kernel refused UDP GSO on loopback");
+    let got_b = drain(&mut b, Duration::from_millis(300));
+    let got_c = drain(&mut c, Duration::from_millis(300));
+    let mut want_b = want.clone();
+    want_b.push(b"token".to_vec());
+    assert_eq!(got_b, want_b);
+    assert_eq!(got_c, want);
+    assert_eq!(b.stats().rx_packets, 21);
 }

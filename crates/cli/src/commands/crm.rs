@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+use cib::rules::parse_datetime;
+use cib::score;
+use cib::Cib;
 use clap::{Args, Subcommand};
-use crm::rules::parse_datetime;
-use crm::score;
 use crm::simulate::{inject, simulate, system_clock, Injections};
-use crm::{Cib, Options};
+use scheduler::Options;
 
 #[derive(Args, Debug)]
 pub struct CrmArgs {
@@ -225,7 +226,7 @@ fn json_str_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(","))
 }
 
-fn scores_text(c: &crm::model::Cluster) -> String {
+fn scores_text(c: &scheduler::model::Cluster) -> String {
     let mut out = String::from("Allocation scores:\n");
     for r in &c.rscs {
         let func = if r.is_primitive() {

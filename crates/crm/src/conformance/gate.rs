@@ -5,39 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::{HarnessError, Report};
-
-/// The three things a case can pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Check {
-    /// `Transition Summary:` and `Revised Cluster Status:` as `score.sh`.
-    Summary,
-    /// Graph actions and orderings, as `score-graphs.py --edges`.
-    GraphEdges,
-    /// Graph with agents and attributes, as `score-graphs.py`.
-    Graph,
-}
-
-impl Check {
-    pub const ALL: [Check; 3] = [Check::Summary, Check::GraphEdges, Check::Graph];
-
-    /// File name of this check's list inside the gate directory.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Check::Summary => "summaries.txt",
-            Check::GraphEdges => "graph-edges.txt",
-            Check::Graph => "graphs.txt",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Check::Summary => "summaries",
-            Check::GraphEdges => "graph edges",
-            Check::Graph => "graphs",
-        }
-    }
-}
+use super::report::{Check, HarnessError, Report};
 
 /// Case names that passed when the list was recorded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

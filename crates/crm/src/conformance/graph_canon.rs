@@ -8,7 +8,7 @@
 //! the synapse priority follow, and the graph's attributes (except
 //! `transition_id`) come first.
 
-use crate::xml::{Element, XmlError};
+use cib::xml::{Element, XmlError};
 
 /// What is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

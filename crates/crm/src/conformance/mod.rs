@@ -7,84 +7,20 @@
 
 pub mod gate;
 pub mod graph_canon;
+pub mod report;
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::cib::Cib;
-use crate::rules::parse_datetime;
-use crate::scheduler::Options;
 use crate::simulate::{simulate, Simulation};
-pub use gate::{Check, GateOutcome, PassList};
+use cib::rules::parse_datetime;
+use cib::Cib;
+pub use gate::{GateOutcome, PassList};
 use graph_canon::{canon, Detail};
-
-/// One row of `index.tsv`.
-#[derive(Debug, Clone)]
-pub struct Case {
-    pub name: String,
-    pub tier: u8,
-    pub group: String,
-    pub args: Vec<String>,
-}
-
-/// Outcome of one case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Pass,
-    /// Which section differed first, or why it could not run.
-    Fail(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct CaseResult {
-    pub case: Case,
-    pub outcome: Outcome,
-    /// Passes when clone instance numbers are ignored.
-    pub pass_modulo_instances: bool,
-    /// The graph's actions and orderings equal Pacemaker's.
-    pub graph_edges: bool,
-    /// The graph equals Pacemaker's, attributes included.
-    pub graph: bool,
-}
-
-impl CaseResult {
-    fn failed(case: &Case, why: String) -> CaseResult {
-        CaseResult {
-            case: case.clone(),
-            outcome: Outcome::Fail(why),
-            pass_modulo_instances: false,
-            graph_edges: false,
-            graph: false,
-        }
-    }
-
-    /// Whether the case passes `check`.
-    pub fn passes(&self, check: Check) -> bool {
-        match check {
-            Check::Summary => self.outcome == Outcome::Pass,
-            Check::GraphEdges => self.graph_edges,
-            Check::Graph => self.graph,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Report {
-    pub results: Vec<CaseResult>,
-    pub elapsed: Duration,
-}
-
-/// Why the case directory could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum HarnessError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("malformed index line {line}: {text}")]
-    Index { line: usize, text: String },
-}
+pub use report::{Case, CaseResult, Check, HarnessError, Outcome, Report};
+use scheduler::Options;
 
 /// Splits a shell-quoted argument string (single/double quotes, escapes).
 pub fn shell_split(s: &str) -> Vec<String> {
@@ -353,66 +289,6 @@ pub fn run_all(dir: &Path, filter: Option<&str>, jobs: usize) -> Result<Report, 
         results,
         elapsed: start.elapsed(),
     })
-}
-
-impl Report {
-    pub fn passed(&self) -> usize {
-        self.count(Check::Summary)
-    }
-
-    /// How many cases pass `check`.
-    pub fn count(&self, check: Check) -> usize {
-        self.results.iter().filter(|r| r.passes(check)).count()
-    }
-
-    /// Names of the cases that pass `check`.
-    pub fn passing(&self, check: Check) -> impl Iterator<Item = &str> {
-        self.results
-            .iter()
-            .filter(move |r| r.passes(check))
-            .map(|r| r.case.name.as_str())
-    }
-
-    pub fn failed(&self) -> usize {
-        self.results.len() - self.passed()
-    }
-
-    /// Per-tier pass counts: (tier, passed, total).
-    pub fn tiers(&self) -> Vec<(u8, usize, usize)> {
-        (1..=3)
-            .map(|t| {
-                let of: Vec<&CaseResult> = self.results.iter().filter(|r| r.case.tier == t).collect();
-                (t, of.iter().filter(|r| r.outcome == Outcome::Pass).count(), of.len())
-            })
-            .collect()
-    }
-
-    /// Text like `score.sh`: failures, per-tier counts, elapsed, totals.
-    pub fn render(&self, verbose: bool) -> String {
-        let mut out = String::new();
-        for r in &self.results {
-            match &r.outcome {
-                Outcome::Pass if verbose => {
-                    let _ = writeln!(out, "PASS tier{} {}", r.case.tier, r.case.name);
-                }
-                Outcome::Pass => {}
-                Outcome::Fail(why) => {
-                    let _ = writeln!(out, "FAIL tier{} {} (reason: {})", r.case.tier, r.case.name, why);
-                }
-            }
-        }
-        for (t, p, n) in self.tiers() {
-            let _ = writeln!(out, "tier {t}: {p}/{n}");
-        }
-        let modulo = self.results.iter().filter(|r| r.pass_modulo_instances).count();
-        let _ = writeln!(out, "ignoring clone instance numbers: {modulo} would pass");
-        for check in [Check::GraphEdges, Check::Graph] {
-            let _ = writeln!(out, "{}: {}/{}", check.label(), self.count(check), self.results.len());
-        }
-        let _ = writeln!(out, "elapsed: {:.1} s", self.elapsed.as_secs_f64());
-        let _ = writeln!(out, "{} passed, {} failed", self.passed(), self.failed());
-        out
-    }
 }
 
 #[cfg(test)]

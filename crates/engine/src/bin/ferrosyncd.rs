@@ -44,10 +44,29 @@ struct Args {
     /// daemons in one network namespace, where only one can own the service names.
     #[arg(long)]
     no_ipc: bool,
+    /// Run at the highest SCHED_RR real-time priority (the default, as corosync's `-r`).
+    #[arg(short = 'r', long, overrides_with = "no_realtime")]
+    realtime: bool,
+    /// Keep the normal scheduling policy (corosync's `-p`; here `-p` names the pid file).
+    #[arg(long)]
+    no_realtime: bool,
+    /// Do not lock the daemon's memory (corosync always tries `mlockall`).
+    #[arg(long)]
+    no_mlockall: bool,
+    /// Write the man page ferrosyncd.8 into DIR and exit (packaging).
+    #[arg(long, value_name = "DIR", hide = true)]
+    generate_man: Option<PathBuf>,
 }
 
 fn main() {
     let args = Args::parse();
+    if let Some(dir) = &args.generate_man {
+        if let Err(e) = write_man(dir) {
+            eprintln!("ferrosyncd: error: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let mut startup = Startup::from_env();
     if let Err(e) = run(args, &mut startup) {
         // In the background the parent prints it; in the foreground we do.
@@ -117,9 +136,32 @@ fn run(args: Args, startup: &mut Startup) -> Result<()> {
     blackbox::recorder().set_dump_dir(&state_dir);
     blackbox::install_panic_hook();
     let pid_guard = PidFile::acquire(&args.pidfile)?;
+    // As corosync: memory locked and real-time round robin, so that paging and busy
+    // neighbours do not delay the token.
+    if !args.no_mlockall {
+        engine::realtime::lock_memory();
+    }
+    if !args.no_realtime {
+        engine::realtime::realtime_priority();
+    }
     let daemon = Daemon::new(conf, node_id, state_dir, !args.no_ipc)?;
     startup.ready();
+    // Under systemd (Type=notify): the sockets are bound, clients may connect.
+    if let Err(e) = engine::sdnotify::ready(&format!("node {node_id} started")) {
+        tracing::warn!(error = %e, "could not notify systemd");
+    }
     let result = daemon.run();
     drop(pid_guard);
     result.map_err(Into::into)
+}
+
+/// ferrosyncd.8 from the option definitions above, so it never drifts from `--help`.
+fn write_man(dir: &std::path::Path) -> Result<()> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Args::command()).section("8").render(&mut out)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let path = dir.join("ferrosyncd.8");
+    std::fs::write(&path, out).with_context(|| format!("write {}", path.display()))?;
+    Ok(())
 }

@@ -1,0 +1,185 @@
+//! The actions the scheduler creates and the orderings between them: the
+//! shared types every action-creating module works on, and the names of a
+//! collective resource's pseudo-actions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::model::{Cluster, NodeIdx, RscIdx, Variant};
+
+/// One scheduled (or considered) action.
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub id: usize,
+    pub rsc: Option<RscIdx>,
+    pub task: String,
+    pub interval_ms: u64,
+    pub node: Option<NodeIdx>,
+    pub optional: bool,
+    pub runnable: bool,
+    pub pseudo: bool,
+    pub reason: Option<String>,
+    /// For fencing: reboot/off/on.
+    pub fence_op: Option<String>,
+    /// Part of a live migration that can still happen
+    /// (`pe_action_migrate_runnable`).
+    pub migrate_runnable: bool,
+    /// For `requires_any` pseudo-actions: how many ONE_OR_MORE inputs must
+    /// be runnable (0 = an ordinary action; 1 for clone "running").
+    pub required_runnable: usize,
+    /// For a `cancel`: the recurring operation it stops.
+    pub cancels: Option<Cancelled>,
+    /// Meta-attributes the scheduler adds (clone notification data), written
+    /// as `CRM_meta_*` unless the action has its own value.
+    pub meta: BTreeMap<String, String>,
+}
+
+/// The recurring operation a `cancel` action stops: its task and the call
+/// id it was started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    pub task: String,
+    pub call_id: i64,
+}
+
+/// Ordering flags.
+pub mod flags {
+    pub const IMPLIES_THEN: u32 = 1;
+    pub const IMPLIES_FIRST: u32 = 2;
+    pub const RUNNABLE_LEFT: u32 = 4;
+    pub const RESTART: u32 = 8;
+    /// `symmetrical=false` mandatory orderings.
+    pub const ASYMMETRICAL: u32 = 16;
+    /// "then" is runnable if any of its ONE_OR_MORE "firsts" is.
+    pub const ONE_OR_MORE: u32 = 32;
+    /// A collective "first" counts as required if any of its instances'
+    /// actions is, wherever "then" runs (orderings with a clone "then").
+    pub const WHOLE_FIRST: u32 = 256;
+    /// "first" (a migration step) cannot run unless "then" can run and
+    /// still migrate; a required "then" requires "first".
+    pub const IMPLIES_FIRST_MIGRATABLE: u32 = 64;
+    /// An unrunnable "first" turns "then" back into a real, unmigratable
+    /// action (the start of an abandoned migration).
+    pub const PSEUDO_LEFT: u32 = 128;
+    /// Utilization ordering (`pe_order_load`): changes no flags and reaches
+    /// the graph only between actions on the same node.
+    pub const LOAD: u32 = 512;
+    /// An ordering's flags applied to a member of a "then" group
+    /// (`pcmk__group_update_ordered_actions`): not an input in the graph.
+    pub const MEMBER: u32 = 1024;
+    /// An anti-colocation's ordering (`pe_order_anti_colocation`): changes
+    /// no flags; a graph input only on the same node (or without a node).
+    pub const ANTI_COLOCATION: u32 = 2048;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Edge {
+    pub first: usize,
+    pub then: usize,
+    pub flags: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct ActionSet {
+    pub actions: Vec<Action>,
+    pub edges: Vec<Edge>,
+    index: HashMap<(Option<RscIdx>, String, u64, Option<NodeIdx>), usize>,
+}
+
+impl ActionSet {
+    pub(crate) fn add(
+        &mut self,
+        rsc: Option<RscIdx>,
+        task: &str,
+        interval_ms: u64,
+        node: Option<NodeIdx>,
+        optional: bool,
+    ) -> usize {
+        let key = (rsc, task.to_string(), interval_ms, node);
+        if let Some(&i) = self.index.get(&key) {
+            if !optional {
+                self.actions[i].optional = false;
+            }
+            return i;
+        }
+        let id = self.actions.len();
+        self.actions.push(Action {
+            id,
+            rsc,
+            task: task.to_string(),
+            interval_ms,
+            node,
+            optional,
+            runnable: true,
+            pseudo: false,
+            reason: None,
+            fence_op: None,
+            migrate_runnable: false,
+            required_runnable: 0,
+            cancels: None,
+            meta: BTreeMap::new(),
+        });
+        self.index.insert(key, id);
+        id
+    }
+
+    pub fn find(&self, rsc: Option<RscIdx>, task: &str, interval_ms: u64, node: Option<NodeIdx>) -> Option<usize> {
+        self.index.get(&(rsc, task.to_string(), interval_ms, node)).copied()
+    }
+
+    /// All actions of `rsc` with the given task (any node).
+    pub fn of(&self, rsc: RscIdx, task: &str) -> Vec<usize> {
+        self.actions
+            .iter()
+            .filter(|a| a.rsc == Some(rsc) && a.task == task && a.interval_ms == 0)
+            .map(|a| a.id)
+            .collect()
+    }
+
+    pub(crate) fn order(&mut self, first: usize, then: usize, flags: u32) {
+        if first != then {
+            self.edges.push(Edge { first, then, flags });
+        }
+    }
+}
+
+pub(crate) fn is_group(c: &Cluster, r: RscIdx) -> bool {
+    matches!(c.rscs[r].variant, Variant::Group | Variant::Clone { .. })
+}
+
+/// The action that undoes `task` (start ↔ stop, promote ↔ demote, and their
+/// collective pseudo-actions).
+pub(crate) fn invert(task: &str) -> Option<&'static str> {
+    Some(match task {
+        "start" => "stop",
+        "stop" => "start",
+        "promote" => "demote",
+        "demote" => "promote",
+        "promoted" => "demoted",
+        "demoted" => "promoted",
+        "running" => "stopped",
+        "stopped" => "running",
+        _ => return None,
+    })
+}
+
+/// Orderings where a collective resource comes first use its "completed"
+/// pseudo-action.
+/// A notified clone's orderings wait for the post-notifications of that
+/// action to be confirmed (`action_uuid_for_ordering`).
+pub(crate) fn map_first_action(c: &Cluster, r: RscIdx, task: &str) -> String {
+    if !is_group(c, r) {
+        return task.into();
+    }
+    let completed = match task {
+        "start" | "running" => "running",
+        "stop" | "stopped" => "stopped",
+        "promote" | "promoted" => "promoted",
+        "demote" | "demoted" => "demoted",
+        t => return t.into(),
+    };
+    if c.notifies(r) {
+        format!("confirmed-post_notify_{completed}")
+    } else {
+        completed.into()
+    }
+}

@@ -1,0 +1,1275 @@
+//! Actions (start, stop, monitor, probe, fencing, group pseudo-actions),
+//! their ordering edges, and flag propagation through the orderings
+//! (optional/required, runnable/unrunnable).
+
+// Node and resource indices address several parallel tables at once.
+#![allow(clippy::needless_range_loop)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::action_set::{flags, invert, is_group, map_first_action, Action, ActionSet};
+use crate::connect::connect;
+use crate::constraint_types::Constraints;
+use crate::digests::{expected_digest, only_private_changed, restart_digest};
+use crate::history::history_entry;
+use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
+use cib::{Cib, LrmOp, OrderKind};
+
+/// Creates every action and ordering, then propagates flags.
+pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionSet {
+    let mut s = ActionSet::default();
+    let can_fence = c.options.stonith_enabled && c.have_stonith_resource;
+
+    // Fencing of unclean nodes.
+    let mut fence_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
+    for n in 0..c.nodes.len() {
+        if c.nodes[n].unclean && c.options.stonith_enabled {
+            let fenceable = can_fence
+                && (c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore || c.nodes[n].online);
+            if !fenceable {
+                // Pacemaker never makes the fencing op required then.
+                continue;
+            }
+            let a = s.add(None, "stonith", 0, Some(n), false);
+            s.actions[a].fence_op = Some(c.options.stonith_action.clone());
+            s.actions[a].reason = c.nodes[n].fence_reason.clone();
+            fence_of[n] = Some(a);
+        }
+    }
+    super::remote::guest_fence_actions(c, &mut s, &mut fence_of);
+    // Clean shutdowns.
+    let mut shutdown_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
+    for n in 0..c.nodes.len() {
+        if c.nodes[n].shutdown && c.nodes[n].online && !c.nodes[n].unclean {
+            shutdown_of[n] = Some(s.add(None, "do_shutdown", 0, Some(n), false));
+        }
+    }
+
+    let quorum_ok = c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore;
+
+    // Primitive actions.
+    for r in 0..c.rscs.len() {
+        if !c.rscs[r].is_primitive() {
+            continue;
+        }
+        primitive_actions(cib, c, &mut s, r, &fence_of, quorum_ok);
+    }
+    // Placeholder start/stop actions (unrunnable, optional) so orderings
+    // against resources that will not start or are not running still
+    // propagate "unrunnable".
+    for r in 0..c.rscs.len() {
+        if !c.rscs[r].is_primitive() {
+            continue;
+        }
+        for task in ["start", "stop"] {
+            if s.of(r, task).is_empty() {
+                let a = s.add(Some(r), task, 0, None, true);
+                s.actions[a].runnable = false;
+                // The resource's own stop → start ordering applies to it
+                // too, so a required stop makes it required (and what it
+                // implies); it still cannot run.
+                if task == "start" {
+                    for st in s.of(r, "stop") {
+                        if s.actions[st].node.is_some() {
+                            s.order(st, a, flags::IMPLIES_THEN | flags::RESTART);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Agent reloads follow the resource's probes, and its recurring
+    // monitors follow the reload (`pcmk__probe_rsc_on_node`,
+    // `recurring_op_for_active`).
+    let reloads: Vec<(RscIdx, usize)> = s
+        .actions
+        .iter()
+        .filter(|a| a.task == "reload-agent")
+        .filter_map(|a| Some((a.rsc?, a.id)))
+        .collect();
+    for (r, rl) in reloads {
+        let related: Vec<(usize, bool)> = s
+            .actions
+            .iter()
+            .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.node.is_some() && a.cancels.is_none())
+            .map(|a| (a.id, a.interval_ms == 0))
+            .collect();
+        for (m, probe) in related {
+            if probe {
+                s.order(m, rl, 0);
+            } else if c.rscs[r].managed {
+                s.order(rl, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+            }
+        }
+    }
+    crate::cleanup::create_actions(cib, c, &mut s);
+    // Collective pseudo-actions and their orderings.
+    let mut notified = Vec::new();
+    for g in (0..c.rscs.len()).rev() {
+        if !is_group(c, g) {
+            continue;
+        }
+        // A clone's pseudo-actions are required from the start when an
+        // instance starts or stops (`clone_create_pseudo_actions`); a
+        // group's only through the orderings.
+        let (starting, stopping) = match c.rscs[g].variant {
+            Variant::Clone { .. } => instances_starting_stopping(&s, c, g),
+            _ => (false, false),
+        };
+        let start = s.add(Some(g), "start", 0, None, !starting);
+        let running = s.add(Some(g), "running", 0, None, !starting);
+        let stop = s.add(Some(g), "stop", 0, None, !stopping);
+        let stopped = s.add(Some(g), "stopped", 0, None, !stopping);
+        for a in [start, running, stop, stopped] {
+            s.actions[a].pseudo = true;
+        }
+        // A clone lets what depends on it migrate unless one of its
+        // instances both stops and starts (`allow_dependent_migrations`).
+        if matches!(c.rscs[g].variant, Variant::Clone { .. }) {
+            let required = |s: &ActionSet, p: RscIdx, task: &str| {
+                s.of(p, task)
+                    .into_iter()
+                    .any(|a| !s.actions[a].optional && s.actions[a].node.is_some())
+            };
+            let restarting = c
+                .primitives_of(g)
+                .into_iter()
+                .any(|p| required(&s, p, "start") && required(&s, p, "stop"));
+            s.actions[stop].migrate_runnable = !restarting;
+        }
+        s.order(stop, stopped, flags::RUNNABLE_LEFT);
+        s.order(stopped, start, 0);
+        s.order(start, running, flags::RUNNABLE_LEFT);
+        let mut notifications = crate::notify::create_start_stop(&mut s, c, g);
+        if matches!(c.rscs[g].variant, Variant::Clone { promotable: true, .. }) {
+            super::promotable::create_pseudo_actions(&mut s, c, g);
+            if let Some(n) = notifications.as_mut() {
+                crate::notify::create_promote_demote(&mut s, n);
+            }
+        }
+        notified.extend(notifications);
+        let kids = c.rscs[g].children.clone();
+        let ordered_group = matches!(c.rscs[g].variant, Variant::Group);
+        for (i, &k) in kids.iter().enumerate() {
+            // Group members: all must run; clone instances: one or more.
+            // A collective member is started by its own start pseudo-action
+            // and has started with its running one.
+            let (member_starts, member_started): (Vec<usize>, Vec<usize>) = if is_group(c, k) {
+                (
+                    s.find(Some(k), "start", 0, None).into_iter().collect(),
+                    s.find(Some(k), "running", 0, None).into_iter().collect(),
+                )
+            } else {
+                (s.of(k, "start"), s.of(k, "start"))
+            };
+            for ks in member_starts {
+                s.order(start, ks, if ordered_group { 0 } else { flags::RUNNABLE_LEFT });
+            }
+            for ks in member_started {
+                if ordered_group {
+                    s.order(ks, running, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
+                } else {
+                    s.order(ks, running, flags::ONE_OR_MORE);
+                }
+            }
+            for kst in s.of(k, "stop") {
+                s.order(stop, kst, 0);
+                // Groups and clones alike wait for every member's stop
+                // (`clone_internal_constraints`: instance stop → stopped).
+                if ordered_group || !is_group(c, k) {
+                    s.order(kst, stopped, flags::IMPLIES_THEN);
+                }
+            }
+            if ordered_group && i > 0 {
+                let prev = kids[i - 1];
+                for ps in s.of(prev, "start") {
+                    for ks in s.of(k, "start") {
+                        s.order(ps, ks, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                    }
+                }
+                for kst in s.of(k, "stop") {
+                    for pst in s.of(prev, "stop") {
+                        s.order(kst, pst, flags::RESTART);
+                    }
+                }
+            }
+            // Child collectives (groups inside clones).
+            if is_group(c, k) {
+                for (a, b) in [
+                    ("start", "start"),
+                    ("running", "running"),
+                    ("stop", "stop"),
+                    ("stopped", "stopped"),
+                ] {
+                    if let (Some(x), Some(y)) = (s.find(Some(g), a, 0, None), s.find(Some(k), b, 0, None)) {
+                        if a == "start" || a == "stop" {
+                            s.order(x, y, 0);
+                        } else {
+                            s.order(y, x, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    order_clone_probes(&mut s, c);
+    order_fencing_before_parent_stops(&mut s, c, &fence_of);
+    order_starts_after_fencing(&mut s, c);
+    super::utilization::order_load(&mut s, c);
+    // User orderings.
+    for o in &cons.orders {
+        let fa = map_first_action(c, o.first, &o.first_action);
+        let ta = o.then_action.clone();
+        // A clone "first" counts as required only when an instance action
+        // is (see `first_optional`).
+        let mut f_flags = match o.kind {
+            OrderKind::Mandatory => flags::IMPLIES_THEN,
+            _ => 0,
+        };
+        if o.kind == OrderKind::Mandatory && !o.symmetrical {
+            // `ordering_flags_for_kind`: asymmetrical orderings only.
+            f_flags = flags::ASYMMETRICAL;
+        } else if o.kind == OrderKind::Mandatory && matches!(o.first_action.as_str(), "start" | "promote") {
+            f_flags |= flags::RUNNABLE_LEFT;
+        }
+        // Deprecated `restart-type=restart` on "then" makes optional
+        // orderings restart it (`handle_restart_type`).
+        let restart_type = o.kind == OrderKind::Optional
+            && c.rscs[o.then]
+                .meta
+                .get("restart-type")
+                .is_some_and(|v| v.eq_ignore_ascii_case("restart"));
+        if restart_type {
+            f_flags |= flags::IMPLIES_THEN;
+        }
+        if o.clone_min > 0 {
+            super::clone_order::order_clone_min(&mut s, c, o, f_flags);
+        } else if !super::clone_order::connect_interleaved(&mut s, c, o.first, &o.first_action, o.then, &ta, f_flags) {
+            connect(&mut s, c, o.first, &fa, o.then, &ta, f_flags);
+        }
+        if o.symmetrical && o.kind != OrderKind::Serialize {
+            let inv_first = invert(&o.then_action);
+            let inv_then = invert(&o.first_action);
+            if let (Some(itf), Some(itt)) = (inv_first, inv_then) {
+                let itf = map_first_action(c, o.then, itf);
+                let fl = if o.kind == OrderKind::Mandatory || restart_type {
+                    flags::IMPLIES_FIRST
+                } else {
+                    0
+                };
+                if !super::clone_order::connect_interleaved(
+                    &mut s,
+                    c,
+                    o.then,
+                    inv_first.unwrap_or(""),
+                    o.first,
+                    itt,
+                    fl,
+                ) {
+                    connect(&mut s, c, o.then, &itf, o.first, itt, fl);
+                }
+            }
+        }
+    }
+    super::order_sets::create_edges(&mut s, c, cons);
+    // Orderings against remote connections are created last, as in
+    // Pacemaker (after the constraints' orderings).
+    super::remote::order_actions(c, &mut s, &fence_of);
+    // Stops before shutdown.
+    for n in 0..c.nodes.len() {
+        if let Some(sd) = shutdown_of[n] {
+            let stops: Vec<usize> = s
+                .actions
+                .iter()
+                .filter(|a| a.task == "stop" && a.node == Some(n) && a.rsc.is_some())
+                .map(|a| a.id)
+                .collect();
+            for st in stops {
+                s.order(st, sd, 0);
+            }
+        }
+    }
+    crate::anti_colocation::order(&mut s, c, &cons.colocs);
+    super::probes::order_probes(&mut s, c);
+    propagate(c, &mut s, &cons.colocs);
+    crate::notify::create_notifications(&mut s, c, &notified);
+    s
+}
+
+/// How a resource active on `n` must react to a definition change:
+/// `Restart(Some(reason))` for changed parameters, `Restart(None)` when the
+/// agent itself changed, `Reload` when only reloadable parameters changed.
+fn definition_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> DefChange {
+    if c.rscs[r].orphan {
+        return DefChange::None;
+    }
+    let rs = &c.rscs[r];
+    let Some(st) = cib.status.nodes.iter().find(|s| s.id == c.nodes[n].id) else {
+        return DefChange::None;
+    };
+    let Some(lr) = history_entry(st, rs, n) else {
+        return DefChange::None;
+    };
+    if let Variant::Primitive { class, provider, ty } = &rs.variant {
+        let changed = lr.class.as_deref().is_some_and(|x| x != class)
+            || lr.ty.as_deref().is_some_and(|x| x != ty)
+            || (lr.provider.is_some() && provider.is_some() && lr.provider != *provider);
+        if changed {
+            return DefChange::Restart(None);
+        }
+    }
+    match params_changed(cib, c, r, n) {
+        Change::None => DefChange::None,
+        Change::Restart => DefChange::Restart(Some("resource definition change".into())),
+        // A changed configuration while a start is pending forces a full
+        // restart instead of a reload (`schedule_reload`).
+        Change::Reload if c.rscs[r].start_pending => DefChange::Restart(None),
+        Change::Reload => DefChange::Reload,
+    }
+}
+
+enum DefChange {
+    None,
+    Reload,
+    Restart(Option<String>),
+}
+
+enum Change {
+    None,
+    Reload,
+    Restart,
+}
+
+fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
+    let rs = &c.rscs[r];
+    let Some(st) = cib.status.nodes.iter().find(|s| s.id == c.nodes[n].id) else {
+        return Change::None;
+    };
+    let Some(lr) = history_entry(st, rs, n) else {
+        return Change::None;
+    };
+    let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
+    ops.sort_by_key(|o| if o.call_id < 0 { i64::MAX } else { o.call_id });
+    let start_idx = ops
+        .iter()
+        .rposition(|o| matches!(o.operation.as_str(), "start" | "migrate_from"))
+        .or_else(|| {
+            ops.iter()
+                .rposition(|o| o.operation == "monitor" && (o.rc_code == 0 || o.rc_code == 8))
+        });
+    let Some(si) = start_idx else {
+        return Change::None;
+    };
+    let mut result = Change::None;
+    for op in &ops[si..] {
+        // Pending operations (op-status -1) are checked too.
+        if op.interval_ms > 0 || !matches!(op.op_status, 0 | -1) {
+            continue;
+        }
+        if !matches!(op.operation.as_str(), "start" | "monitor" | "promote" | "migrate_from") {
+            continue;
+        }
+        if let Some(rd) = &op.op_restart_digest {
+            if *rd != restart_digest(c, r, op) {
+                return Change::Restart;
+            }
+        }
+        let changed = match &op.op_digest {
+            None => true,
+            Some(d) => *d != expected_digest(c, r, op) && !only_private_changed(c, r, op),
+        };
+        if changed {
+            let has_op_params = rs
+                .ops
+                .iter()
+                .any(|o| o.name == op.operation && o.interval_ms == 0 && !o.instance.is_empty());
+            if op.op_restart_digest.is_some() && !has_op_params {
+                result = Change::Reload;
+            } else {
+                return Change::Restart;
+            }
+        }
+    }
+    result
+}
+
+/// Whether any primitive of clone `g` has a required start that can run,
+/// and a required stop (`clone_update_pseudo_status`).
+fn instances_starting_stopping(s: &ActionSet, c: &Cluster, g: RscIdx) -> (bool, bool) {
+    let prims = c.primitives_of(g);
+    let required = |task: &str, must_run: bool| {
+        s.actions.iter().any(|a| {
+            a.rsc.is_some_and(|r| prims.contains(&r))
+                && a.task == task
+                && a.interval_ms == 0
+                && a.node.is_some()
+                && !a.optional
+                && (a.runnable || (a.pseudo && !must_run))
+        })
+    };
+    (required("start", true), required("stop", false))
+}
+
+/// A stop implied by fencing its node, of a resource that needs fencing
+/// (or on a guest node), also orders the fencing before the stop of the
+/// resource's top-level parent (`order_stop_vs_fencing`).
+fn order_fencing_before_parent_stops(s: &mut ActionSet, c: &Cluster, fence_of: &[Option<usize>]) {
+    let implied: Vec<(usize, RscIdx)> = s
+        .actions
+        .iter()
+        .filter(|a| a.task == "stop" && a.pseudo && a.interval_ms == 0)
+        .filter_map(|a| Some((fence_of[a.node?]?, a.rsc?, a.node?)))
+        .filter(|&(_, r, n)| c.rscs[r].requires_fencing || c.nodes[n].is_guest())
+        .map(|(f, r, _)| (f, c.top_parent(r)))
+        .collect();
+    for (f, top) in implied {
+        if let Some(parent_stop) = s.find(Some(top), "stop", 0, None) {
+            s.order(f, parent_stop, 0);
+        }
+    }
+}
+
+/// `rsc_is_known_on`: the resource's state is known on the node, or (a
+/// primitive directly in an anonymous clone) the clone's is.
+fn known_on_for_fencing(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    let rs = &c.rscs[r];
+    if rs.known_on.contains(&n) {
+        return true;
+    }
+    rs.parent.is_some_and(|p| {
+        matches!(c.rscs[p].variant, Variant::Clone { unique: false, .. })
+            && c.primitives_of(p).iter().any(|&k| c.rscs[k].known_on.contains(&n))
+    })
+}
+
+/// `order_start_vs_fencing`: the starts and promotions of a managed
+/// resource that needs fencing follow every fencing; a start that needs
+/// only quorum follows the fencing of a node where the resource may run
+/// but whose state there is unknown (it may be active there).
+fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
+    let fences: Vec<(usize, NodeIdx)> = s
+        .actions
+        .iter()
+        .filter(|a| a.rsc.is_none() && a.task == "stonith")
+        .filter_map(|a| Some((a.id, a.node?)))
+        .collect();
+    let mut edges = Vec::new();
+    for a in &s.actions {
+        let (Some(r), Some(_)) = (a.rsc, a.node) else { continue };
+        let rs = &c.rscs[r];
+        if !rs.is_primitive() || !rs.managed || a.interval_ms != 0 {
+            continue;
+        }
+        for &(f, t) in &fences {
+            match a.task.as_str() {
+                "start" | "promote" if rs.requires_fencing => edges.push((f, a.id, 0)),
+                "start" if rs.requires_quorum && rs.allowed[t].is_some() && !known_on_for_fencing(c, r, t) => {
+                    edges.push((f, a.id, flags::RUNNABLE_LEFT))
+                }
+                _ => {}
+            }
+        }
+    }
+    for (f, then, fl) in edges {
+        s.order(f, then, fl);
+    }
+}
+
+/// The probes of resource `r`.
+fn probes_of(s: &ActionSet, r: RscIdx) -> Vec<usize> {
+    s.actions
+        .iter()
+        .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.interval_ms == 0)
+        .map(|a| a.id)
+        .collect()
+}
+
+/// An unrunnable probe keeps an inactive resource from starting (but does
+/// not stop an active one).
+fn probe_flags(s: &ActionSet, c: &Cluster, probe: usize, r: RscIdx) -> u32 {
+    if !s.actions[probe].runnable && c.rscs[r].running_on.is_empty() {
+        flags::RUNNABLE_LEFT
+    } else {
+        0
+    }
+}
+
+/// Probes of clone instances order before the start of their top-level
+/// clone (`pcmk__probe_rsc_on_node`).
+fn order_clone_probes(s: &mut ActionSet, c: &Cluster) {
+    for r in 0..c.rscs.len() {
+        let target = super::probes::probe_target(c, r);
+        if target == r || !c.rscs[r].is_primitive() {
+            continue;
+        }
+        let Some(start) = s.find(Some(target), "start", 0, None) else {
+            continue;
+        };
+        for p in probes_of(s, r) {
+            let fl = probe_flags(s, c, p, r);
+            s.order(p, start, fl);
+        }
+    }
+}
+
+fn primitive_actions(
+    cib: &Cib,
+    c: &mut Cluster,
+    s: &mut ActionSet,
+    r: RscIdx,
+    fence_of: &[Option<usize>],
+    quorum_ok: bool,
+) {
+    let current = c.rscs[r].running_on.clone();
+    let next = c.rscs[r].assigned;
+    let managed = c.rscs[r].managed;
+    // no-quorum-policy=demote keeps promotable instances, demoted.
+    let keeps_role = matches!(c.rscs[r].role, Role::Promoted | Role::Unpromoted);
+    let demote_policy = !c.have_quorum && c.options.no_quorum_policy == NoQuorumPolicy::Demote;
+    if demote_policy && keeps_role && c.rscs[r].next_role > Role::Unpromoted {
+        c.rscs[r].next_role = Role::Unpromoted;
+    }
+    let next_role = c.rscs[r].next_role;
+
+    // Probes on nodes where the state is unknown.
+    if c.options.enable_startup_probes && !c.rscs[r].orphan {
+        for n in 0..c.nodes.len() {
+            let node = &c.nodes[n];
+            // Pending nodes are probed too, but such probes cannot run
+            // (`pcmk__schedule_probes`, `update_resource_action_runnable`).
+            if !node.online || node.unclean || node.maintenance {
+                continue;
+            }
+            if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
+                continue;
+            }
+            if c.rscs[r].allowed[n].is_none() && !c.options.symmetric {
+                continue;
+            }
+            if !super::remote::probe_allowed(c, r, n) || !super::probes::instance_probed_on(c, r, n) {
+                continue;
+            }
+            let pending = node.pending;
+            let p = s.add(Some(r), "monitor", 0, Some(n), false);
+            s.actions[p].reason = Some("probe".into());
+            if !managed {
+                s.actions[p].runnable = true;
+            }
+            if pending {
+                s.actions[p].runnable = false;
+            }
+        }
+    }
+
+    let (active, num_all, num_clean) = c.active_on(r);
+    let moving = matches!((active, next), (Some(cur), Some(nx)) if cur != nx) && next_role >= Role::Started;
+    let mut allow_migrate = moving && super::migration::can_migrate(c, r, active);
+    let partial = super::migration::partial_state(c, r, allow_migrate, active, num_all);
+    if partial == super::migration::Partial::Abort {
+        allow_migrate = false;
+    }
+    // Copies on unclean nodes only count for resources that need fencing.
+    let multiply_active = partial == super::migration::Partial::None
+        && if c.rscs[r].requires_fencing {
+            num_all > 1
+        } else {
+            num_clean > 1
+        };
+    // Parameters of a bundle's implicit resources are not reproduced, so
+    // their recorded digests cannot be compared.
+    let implicit = c.rscs[r].remote.bundle_implicit;
+    let def_change = if !moving && current.len() == 1 && next == current.first().copied() && managed && !implicit {
+        definition_changed(cib, c, r, current[0])
+    } else {
+        DefChange::None
+    };
+    let reload = matches!(def_change, DefChange::Reload);
+    let (restart_def, def_reason) = match def_change {
+        DefChange::Restart(reason) => (true, reason),
+        _ => (false, None),
+    };
+    if reload {
+        if let Some(cur) = current.first() {
+            let rl = s.add(Some(r), "reload-agent", 0, Some(*cur), false);
+            if !managed {
+                s.actions[rl].runnable = false;
+            }
+        }
+    }
+    let mut need_stop = moving
+        || multiply_active
+        || partial == super::migration::Partial::Abort
+        || c.rscs[r].stop_needed
+        || c.rscs[r].blocked
+        || restart_def;
+    if next.is_none() || next_role == Role::Stopped {
+        need_stop = true;
+    }
+    let stop_unexpected =
+        multiply_active && c.rscs[r].meta.get("multiple-active").map(String::as_str) == Some("stop_unexpected");
+    let mut stops = Vec::new();
+    for &cur in &current {
+        if stop_unexpected && next == Some(cur) {
+            // The expected node keeps its copy.
+            continue;
+        }
+        let mut required = need_stop && (next != Some(cur) || !moving || multiply_active);
+        if let Some(t) = c.rscs[r].partial_migration_target {
+            if cur == t && next == Some(t) {
+                // The partial migration there continues.
+                continue;
+            }
+            required = true;
+        }
+        let st = s.add(Some(r), "stop", 0, Some(cur), !required);
+        if next.is_none() {
+            s.actions[st].reason = Some("node availability".into());
+        } else if stop_unexpected {
+            s.actions[st].reason = Some("being multiply active".into());
+        }
+        if c.nodes[cur].unclean || fence_of[cur].is_some() {
+            match fence_of[cur] {
+                Some(f) => {
+                    s.actions[st].pseudo = true;
+                    // The fencing implies the stop; it is only required
+                    // if the resource needs fencing or must stop anyway. A
+                    // guest's implied stop follows its container's recovery.
+                    let guest = c.nodes[cur].is_guest();
+                    if !guest && (c.rscs[r].requires_fencing || required) {
+                        s.actions[st].optional = false;
+                    }
+                    if !s.actions[f].runnable {
+                        s.actions[st].runnable = false;
+                    }
+                    // Only stops of resources that need fencing are ordered
+                    // after it, and stops on a guest (`order_stop_vs_fencing`);
+                    // the top-level parent's stop follows too
+                    // (`order_fencing_before_parent_stops`).
+                    if guest {
+                        s.order(f, st, flags::RUNNABLE_LEFT);
+                    } else if c.rscs[r].requires_fencing {
+                        s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                    }
+                }
+                None => {
+                    if !c.nodes[cur].online {
+                        // Without fencing, the stop cannot be confirmed.
+                        s.actions[st].runnable = !c.options.stonith_enabled;
+                    }
+                }
+            }
+        }
+        if !managed {
+            s.actions[st].runnable = false;
+        }
+        stops.push(st);
+    }
+    // Dangling migrations: stop the source; this stop does not imply a
+    // start (`pcmk__abort_dangling_migration`).
+    let mut dangling_stops = Vec::new();
+    for d in c.rscs[r].dangling_migrations.clone() {
+        let st = s.add(Some(r), "stop", 0, Some(d), false);
+        if !managed {
+            s.actions[st].runnable = false;
+        }
+        dangling_stops.push(st);
+    }
+    if c.rscs[r].role == Role::Promoted {
+        for &cur in &current {
+            let keep = next_role == Role::Promoted && next == Some(cur);
+            let dm = s.add(Some(r), "demote", 0, Some(cur), keep);
+            if !managed {
+                s.actions[dm].runnable = false;
+            }
+            // A demote on a node being fenced is implied by the fencing (a
+            // guest's fencing is its container's recovery).
+            let node_down = c.nodes[cur].unclean || !c.nodes[cur].online || c.rscs[r].failed;
+            if fence_of[cur].is_some() && node_down {
+                s.actions[dm].pseudo = true;
+            }
+            if let Some(st) = s.find(Some(r), "stop", 0, Some(cur)) {
+                s.order(dm, st, flags::IMPLIES_FIRST | flags::RUNNABLE_LEFT);
+            }
+        }
+    }
+    if let Some(reason) = &def_reason {
+        for &st in &stops {
+            s.actions[st].reason = Some(reason.clone());
+        }
+    }
+    if let Some(nx) = next {
+        if next_role >= Role::Started {
+            // A resource whose history left it stopped (yet listed as
+            // active) is started again.
+            let start_required = !current.contains(&nx) || need_stop || c.rscs[r].role == Role::Stopped;
+            let st = s.add(Some(r), "start", 0, Some(nx), !start_required);
+            if let Some(reason) = &def_reason {
+                s.actions[st].reason = Some(reason.clone());
+            }
+            let rs = &c.rscs[r];
+            // An unmanaged resource already running there counts as started.
+            let unmanaged_in_place = !managed && current.contains(&nx);
+            // Actions on a guest node stay runnable while it is not being
+            // reset: they wait for its connection instead.
+            let guest_waits = c.nodes[nx].is_guest() && !c.nodes[nx].remote.requires_reset;
+            if (!managed && !unmanaged_in_place) || (!c.nodes[nx].can_run() && !guest_waits) {
+                s.actions[st].runnable = false;
+            }
+            if rs.requires_quorum && !c.have_quorum {
+                let active = !current.is_empty();
+                match c.options.no_quorum_policy {
+                    NoQuorumPolicy::Stop => {
+                        s.actions[st].runnable = false;
+                        s.actions[st].reason = Some("no quorum".into());
+                    }
+                    NoQuorumPolicy::Demote if !keeps_role => {
+                        s.actions[st].runnable = false;
+                        s.actions[st].reason = Some("no quorum".into());
+                    }
+                    NoQuorumPolicy::Freeze if !active || next_role > c.rscs[r].role => {
+                        s.actions[st].runnable = false;
+                        s.actions[st].reason = Some("quorum freeze".into());
+                    }
+                    _ => {}
+                }
+            }
+            let _ = quorum_ok;
+            let stop_flags = if c.rscs[r].requires_fencing {
+                flags::IMPLIES_THEN | flags::RESTART | flags::RUNNABLE_LEFT
+            } else {
+                flags::IMPLIES_THEN | flags::RESTART
+            };
+            for &stp in &stops {
+                let stop_node = s.actions[stp].node;
+                if stop_node == Some(nx) {
+                    s.order(stp, st, flags::IMPLIES_THEN | flags::RESTART);
+                } else if stop_node.is_some_and(|n| !c.nodes[n].unclean) {
+                    // Never start elsewhere while a stop cannot happen.
+                    s.order(stp, st, stop_flags | flags::RUNNABLE_LEFT);
+                } else {
+                    s.order(stp, st, stop_flags);
+                }
+            }
+            for &d in &dangling_stops {
+                s.order(d, st, flags::RESTART);
+            }
+            // Starting elsewhere after a node that needs fencing.
+            if c.rscs[r].requires_fencing {
+                for &cur in &current {
+                    if let Some(f) = fence_of[cur] {
+                        s.order(f, st, flags::RUNNABLE_LEFT);
+                    }
+                }
+            }
+            // Probes before the start (a clone's probes order before the
+            // clone's start instead, see `order_clone_probes`).
+            if super::probes::probe_target(c, r) == r {
+                for p in probes_of(s, r) {
+                    let fl = probe_flags(s, c, p, r);
+                    s.order(p, st, fl);
+                }
+            }
+            // Promotion.
+            if next_role == Role::Promoted {
+                let already = c.rscs[r].role == Role::Promoted && current.contains(&nx);
+                let pr = s.add(Some(r), "promote", 0, Some(nx), already && !start_required);
+                s.order(st, pr, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                if !managed || !c.nodes[nx].can_run() {
+                    s.actions[pr].runnable = false;
+                }
+            }
+            // Recurring monitors for the role the resource will have
+            // (`recurring_op_for_active`): an operation without a role is
+            // for any role but Promoted.
+            let promotable = c.in_promotable(r);
+            let role_after = if promotable && next_role == Role::Started {
+                Role::Unpromoted
+            } else {
+                next_role
+            };
+            let monitors: Vec<(u64, bool)> = c.rscs[r]
+                .ops
+                .iter()
+                .filter(|o| o.name == "monitor" && o.interval_ms > 0)
+                .filter(|o| o.attr("enabled").is_none_or(|v| !matches!(v, "false" | "0" | "no")))
+                .filter(|o| match o.role.as_deref().and_then(Role::parse) {
+                    None => role_after != Role::Promoted,
+                    Some(Role::Stopped) => false,
+                    Some(role) => role == role_after,
+                })
+                .map(|o| {
+                    let active = c.rscs[r]
+                        .active_recurring
+                        .iter()
+                        .any(|(n, name, i)| *n == nx && name == "monitor" && *i == o.interval_ms)
+                        && !super::recurring::rescheduled(cib, c, r, nx, "monitor", o.interval_ms);
+                    (o.interval_ms, active)
+                })
+                .collect();
+            for (interval, active) in monitors {
+                let m = s.add(Some(r), "monitor", interval, Some(nx), active);
+                s.order(st, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                if !managed {
+                    s.actions[m].runnable = false;
+                }
+                // After the promotion, or the demotion it outlives.
+                let role_change = if next_role == Role::Promoted {
+                    s.of(r, "promote")
+                } else if c.rscs[r].role == Role::Promoted {
+                    s.of(r, "demote")
+                } else {
+                    Vec::new()
+                };
+                for a in role_change {
+                    s.order(a, m, flags::RUNNABLE_LEFT);
+                }
+            }
+        }
+    }
+    if allow_migrate {
+        if let (Some(cur), Some(nx)) = (active, next) {
+            super::migration::create_migration_actions(s, c, r, cur, nx);
+        }
+    }
+    super::recurring::create_stopped_role_ops(s, c, r);
+    super::recurring::cancel_orphaned(cib, s, c, r);
+}
+
+/// `handle_asymmetric_ordering`: a stop of a stopped resource, or an
+/// optional start of a resource already running there, is not affected.
+fn asymmetric_exempt(c: &Cluster, t: &Action) -> bool {
+    let Some(r) = t.rsc else { return true };
+    let running = match t.node {
+        Some(n) => c.rscs[r].running_on.contains(&n),
+        None => c.primitives_of(r).iter().any(|&p| !c.rscs[p].running_on.is_empty()),
+    };
+    match t.task.as_str() {
+        "stop" | "stopped" => !running,
+        "start" | "running" => t.optional && running,
+        _ => t.optional,
+    }
+}
+
+/// Clears `target`'s migrate-runnable flag because of `because`; unlike
+/// other reasons, this one replaces an earlier reason.
+fn clear_migratable(s: &mut ActionSet, target: usize, because: usize, label: &dyn Fn(&ActionSet, usize) -> String) {
+    s.actions[target].migrate_runnable = false;
+    if s.actions[target].rsc != s.actions[because].rsc {
+        s.actions[target].reason = Some(format!("unrunnable {}", label(s, because)));
+    }
+}
+
+/// Propagates optional/runnable flags along orderings until nothing changes,
+/// visiting actions and their inputs in Pacemaker's list order (both lists
+/// are built by prepending), since the first reason recorded sticks.
+fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::Coloc]) {
+    let label = |s: &ActionSet, a: usize| -> String {
+        let act = &s.actions[a];
+        match act.rsc {
+            Some(r) => format!("{} {}", c.rscs[r].id, act.task),
+            None => act.task.clone(),
+        }
+    };
+    // Actions whose runnability needs one runnable input out of several.
+    let mut any_of: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for e in &s.edges {
+        if e.flags & flags::ONE_OR_MORE != 0 {
+            any_of.entry(e.then).or_default().push(e.first);
+        }
+    }
+    // Collective start/stop pseudo-actions and their members' actions
+    // (`summary_action_flags`: any required member action makes the
+    // collective one required).
+    let mut summaries: Vec<(usize, Vec<usize>)> = Vec::new();
+    for g in 0..c.rscs.len() {
+        if !is_group(c, g) {
+            continue;
+        }
+        for task in ["start", "stop"] {
+            let Some(ga) = s.find(Some(g), task, 0, None) else {
+                continue;
+            };
+            let mut kids = Vec::new();
+            for &k in &c.rscs[g].children {
+                if is_group(c, k) {
+                    kids.extend(s.find(Some(k), task, 0, None));
+                } else {
+                    kids.extend(s.of(k, task).into_iter().filter(|&a| s.actions[a].node.is_some()));
+                }
+            }
+            summaries.push((ga, kids));
+        }
+    }
+    // `summary_action_flags`: a clone's pseudo-action cannot run when no
+    // instance's action for its task can (Pacemaker's rule for groups,
+    // `group_action_flags`, is not reproduced yet).
+    let mut runnable_summaries: Vec<(usize, Vec<usize>)> = Vec::new();
+    for g in 0..c.rscs.len() {
+        if !matches!(c.rscs[g].variant, Variant::Clone { .. }) {
+            continue;
+        }
+        for (task, child) in [
+            ("running", "start"),
+            ("stopped", "stop"),
+            ("promoted", "promote"),
+            ("demoted", "demote"),
+            ("start", "start"),
+            ("stop", "stop"),
+            ("promote", "promote"),
+            ("demote", "demote"),
+        ] {
+            if let Some(ga) = s.find(Some(g), task, 0, None) {
+                let kids = c.primitives_of(g).into_iter().flat_map(|k| s.of(k, child)).collect();
+                runnable_summaries.push((ga, kids));
+            }
+        }
+    }
+    // Inputs and outputs of every action.
+    let mut befores: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
+    let mut afters: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
+    // `order_actions` prepends, so the newest ordering comes first.
+    for (i, e) in s.edges.iter().enumerate().rev() {
+        if e.flags & flags::ANTI_COLOCATION != 0 {
+            continue;
+        }
+        befores[e.then].push(i);
+        afters[e.first].push(i);
+    }
+    let summary = super::clone_order::summary_inputs(c, s);
+    let prop = Prop {
+        befores: &befores,
+        afters: &afters,
+        colocs,
+        label: &label,
+        summary: &summary,
+    };
+    // Starts that cannot run from the outset block their dependents.
+    for a in (0..s.actions.len()).rev() {
+        block_colocation_dependents(c, s, &prop, a, 0);
+    }
+    for _ in 0..1000 {
+        let mut changed = false;
+        for (ga, kids) in &summaries {
+            if s.actions[*ga].optional && kids.iter().any(|&k| !s.actions[k].optional) {
+                s.actions[*ga].optional = false;
+                changed = true;
+            }
+        }
+        for (ga, kids) in &runnable_summaries {
+            let blocked = !kids.iter().any(|&k| s.actions[k].runnable);
+            if blocked && s.actions[*ga].runnable {
+                s.actions[*ga].runnable = false;
+                changed = true;
+            }
+        }
+        for (&t, firsts) in &any_of {
+            let need = s.actions[t].required_runnable.max(1);
+            if s.actions[t].runnable && firsts.iter().filter(|&&f| s.actions[f].runnable).count() < need {
+                s.actions[t].runnable = false;
+                changed = true;
+            }
+        }
+        // `custom_action` prepends to the action list: newest first.
+        for a in (0..s.actions.len()).rev() {
+            if update_then(c, s, &prop, a, 0) {
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+/// Flags that orderings change, to see which side of an edge changed.
+fn flag_state(a: &Action) -> (bool, bool, bool, bool) {
+    (a.optional, a.runnable, a.migrate_runnable, a.pseudo)
+}
+
+/// What flag propagation needs besides the cluster and the actions.
+struct Prop<'a> {
+    befores: &'a [Vec<usize>],
+    afters: &'a [Vec<usize>],
+    colocs: &'a [crate::constraint_types::Coloc],
+    label: &'a dyn Fn(&ActionSet, usize) -> String,
+    /// Instance actions each clone pseudo-action summarises.
+    summary: &'a HashMap<usize, Vec<usize>>,
+}
+
+/// `pcmk__update_action_for_orderings`: applies every ordering into `then`;
+/// when a "first" changes, its own inputs and outputs are revisited at once
+/// (depth first), and likewise for `then`.
+fn update_then(c: &Cluster, s: &mut ActionSet, p: &Prop<'_>, then: usize, depth: usize) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    let mut any = false;
+    let then_before = flag_state(&s.actions[then]);
+    for &i in &p.befores[then] {
+        let first = s.edges[i].first;
+        let first_before = flag_state(&s.actions[first]);
+        if apply_edge(c, s, i, p) {
+            any = true;
+        }
+        if flag_state(&s.actions[first]) != first_before {
+            for &j in &p.afters[first] {
+                let t2 = s.edges[j].then;
+                any |= update_then(c, s, p, t2, depth + 1);
+            }
+            any |= update_then(c, s, p, first, depth + 1);
+        }
+    }
+    if flag_state(&s.actions[then]) != then_before {
+        any = true;
+        if then_before.1 && !s.actions[then].runnable {
+            block_colocation_dependents(c, s, p, then, depth + 1);
+        }
+        any |= update_then(c, s, p, then, depth + 1);
+        for &j in &p.afters[then] {
+            let t2 = s.edges[j].then;
+            any |= update_then(c, s, p, t2, depth + 1);
+        }
+    }
+    any
+}
+
+/// `pcmk__block_colocation_dependents`: an unrunnable start (or promote)
+/// of a whole primary keeps its mandatory dependents from starting (or
+/// being promoted).
+fn block_colocation_dependents(c: &Cluster, s: &mut ActionSet, p: &Prop<'_>, action: usize, depth: usize) {
+    let a = &s.actions[action];
+    if a.runnable || depth > 64 {
+        return;
+    }
+    let is_start = a.task == "start";
+    if !is_start && a.task != "promote" {
+        return;
+    }
+    let Some(ar) = a.rsc else { return };
+    let task = a.task.clone();
+    let top = c.top_parent(ar);
+    if !p.colocs.iter().any(|co| co.primary == top) {
+        return;
+    }
+    // Only if no member of a collective primary can do it.
+    for &k in &c.rscs[top].children {
+        let first = if is_group(c, k) {
+            s.find(Some(k), &task, 0, None)
+        } else {
+            s.of(k, &task).first().copied()
+        };
+        if first.is_none_or(|f| s.actions[f].runnable) {
+            return;
+        }
+    }
+    let colocs: Vec<crate::constraint_types::Coloc> = p
+        .colocs
+        .iter()
+        .filter(|co| co.primary == top && co.score >= cib::score::INFINITY)
+        .filter(|co| is_start || co.primary_role == Role::Promoted)
+        .cloned()
+        .collect();
+    for co in colocs {
+        let dep_task = if co.dependent_role == Role::Promoted {
+            "promote"
+        } else {
+            "start"
+        };
+        mark_action_blocked(c, s, p, co.dependent, dep_task, &c.rscs[ar].id, depth + 1);
+    }
+}
+
+/// `mark_action_blocked`: `task` of `r` (and of its members) cannot run.
+fn mark_action_blocked(
+    c: &Cluster,
+    s: &mut ActionSet,
+    p: &Prop<'_>,
+    r: RscIdx,
+    task: &str,
+    reason: &str,
+    depth: usize,
+) {
+    let ids: Vec<usize> = s
+        .actions
+        .iter()
+        .filter(|a| a.rsc == Some(r) && a.task == task && a.interval_ms == 0 && a.runnable)
+        .map(|a| a.id)
+        .collect();
+    for id in ids {
+        s.actions[id].runnable = false;
+        if s.actions[id].reason.is_none() {
+            s.actions[id].reason = Some(format!("colocation with {reason}"));
+        }
+        block_colocation_dependents(c, s, p, id, depth + 1);
+        update_then(c, s, p, id, depth + 1);
+    }
+    for k in c.rscs[r].children.clone() {
+        mark_action_blocked(c, s, p, k, task, reason, depth + 1);
+    }
+}
+
+/// `action_flags_for_ordering`: a clone's pseudo-action counts as optional
+/// unless an instance action is required; seen from an action on one node
+/// (unless `whole`), only the instances on that node count.
+fn first_optional(
+    c: &Cluster,
+    s: &ActionSet,
+    summary: &HashMap<usize, Vec<usize>>,
+    f: usize,
+    t: usize,
+    whole: bool,
+) -> bool {
+    let Some(leaves) = summary.get(&f) else {
+        return s.actions[f].optional;
+    };
+    let then = &s.actions[t];
+    let node = then.node.filter(|_| !whole).or_else(|| {
+        then.rsc
+            .filter(|&r| matches!(c.rscs[r].variant, Variant::Group) && then.task == "start")
+            .and_then(|r| c.rscs[r].assigned)
+    });
+    leaves
+        .iter()
+        .filter(|&&l| s.actions[l].node.is_some() && (node.is_none() || s.actions[l].node == node))
+        .all(|&l| s.actions[l].optional)
+}
+
+/// Applies one ordering's flag rules; true if anything changed.
+fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
+    let label = p.label;
+    let mut changed = false;
+    let e = s.edges[i];
+    let (f, t) = (e.first, e.then);
+    // A migrating "first" does not force what follows it.
+    if e.flags & flags::IMPLIES_THEN != 0
+        && !first_optional(c, s, p.summary, f, t, e.flags & flags::WHOLE_FIRST != 0)
+        && s.actions[t].optional
+        && !s.actions[f].migrate_runnable
+    {
+        // An optional start of a resource that stays put only
+        // becomes required (a restart) if it is active.
+        s.actions[t].optional = false;
+        if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+            s.actions[t].reason = Some(format!("required {}", label(s, f)));
+        }
+        changed = true;
+    }
+    if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
+        s.actions[t].runnable = false;
+        let replace = s.actions[t].reason.is_none();
+        if replace && s.actions[f].rsc != s.actions[t].rsc {
+            s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+        }
+        changed = true;
+    }
+    if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
+        clear_migratable(s, t, f, label);
+        changed = true;
+    }
+    if e.flags & flags::IMPLIES_FIRST_MIGRATABLE != 0 {
+        if !(s.actions[t].migrate_runnable && s.actions[t].runnable) && s.actions[f].runnable {
+            s.actions[f].runnable = false;
+            if s.actions[f].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+                s.actions[f].reason = Some(format!("unrunnable {}", label(s, t)));
+            }
+            changed = true;
+        }
+        if !s.actions[t].optional && s.actions[f].optional {
+            s.actions[f].optional = false;
+            changed = true;
+        }
+    }
+    if e.flags & flags::PSEUDO_LEFT != 0 && !s.actions[f].runnable && s.actions[t].migrate_runnable {
+        // The migration is off: the start becomes a real action.
+        clear_migratable(s, t, f, label);
+        s.actions[t].pseudo = false;
+        changed = true;
+    }
+    // An active resource whose start became unrunnable must stop.
+    if !s.actions[t].runnable && s.actions[t].task == "start" {
+        if let Some(r) = s.actions[t].rsc {
+            if c.rscs[r].is_primitive() && s.actions[t].node.is_some_and(|n| c.rscs[r].running_on.contains(&n)) {
+                for st in s.of(r, "stop") {
+                    if s.actions[st].optional {
+                        s.actions[st].optional = false;
+                        s.actions[t].optional = false;
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    if e.flags & flags::ASYMMETRICAL != 0
+        && !s.actions[f].runnable
+        && s.actions[t].runnable
+        && !asymmetric_exempt(c, &s.actions[t])
+    {
+        s.actions[t].runnable = false;
+        if s.actions[t].reason.is_none() && s.actions[f].rsc != s.actions[t].rsc {
+            s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+        }
+        changed = true;
+    }
+    // In Pacemaker 2.1.5 this only takes effect when "first" is a
+    // collective action (for a primitive, its ordering flags and its
+    // own flags agree, so `pcmk__update_ordered_actions` never
+    // clears "optional" here).
+    if e.flags & flags::IMPLIES_FIRST != 0
+        && !s.actions[t].optional
+        && s.actions[f].optional
+        && s.actions[f].rsc.is_some_and(|r| !c.rscs[r].is_primitive())
+    {
+        s.actions[f].optional = false;
+        changed = true;
+    }
+    if e.flags & flags::IMPLIES_FIRST != 0
+        && !s.actions[t].optional
+        && s.actions[f].migrate_runnable
+        && !s.actions[t].migrate_runnable
+    {
+        clear_migratable(s, f, t, label);
+        changed = true;
+    }
+    // `handle_restart_ordering` (stop before start of the same
+    // resource; later group members stop before earlier ones).
+    if e.flags & flags::RESTART != 0 && s.actions[f].task == "stop" && s.actions[f].node.is_some() {
+        let then_required = !s.actions[t].optional;
+        let same_rsc = s.actions[f].rsc == s.actions[t].rsc;
+        let then_stuck = !s.actions[t].runnable && same_rsc && s.actions[t].rsc.is_some_and(|r| c.rscs[r].managed);
+        if then_required || then_stuck {
+            if !s.actions[t].migrate_runnable && s.actions[f].migrate_runnable {
+                clear_migratable(s, f, t, label);
+                changed = true;
+            }
+            if s.actions[f].optional && (then_required || s.actions[f].runnable) {
+                s.actions[f].optional = false;
+                if s.actions[f].reason.is_none() && !same_rsc {
+                    s.actions[f].reason = Some(format!("required {}", label(s, t)));
+                }
+                changed = true;
+            }
+            if !s.actions[f].optional && !s.actions[f].runnable && s.actions[t].runnable {
+                s.actions[t].runnable = false;
+                if s.actions[t].reason.is_none() && !same_rsc {
+                    s.actions[t].reason = Some(format!("unrunnable {}", label(s, f)));
+                }
+                changed = true;
+            }
+        }
+    }
+    // A blocked, unmanaged resource's unrunnable stop blocks
+    // whatever must come after it.
+    if e.flags & (flags::IMPLIES_THEN | flags::IMPLIES_FIRST | flags::RESTART) != 0
+        && s.actions[f].task == "stop"
+        && !s.actions[f].runnable
+        && s.actions[t].runnable
+        && s.actions[f]
+            .rsc
+            .is_some_and(|r| !c.rscs[r].managed && c.rscs[r].blocked)
+    {
+        // Pacemaker records no reason here.
+        s.actions[t].runnable = false;
+        changed = true;
+    }
+    changed
+}

@@ -1,0 +1,104 @@
+//! The op-digests the scheduler expects for a resource's history entries
+//! (`rsc_action_digest_cmp`): all parameters, the restart-relevant ones,
+//! and whether only private parameters changed.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Cluster, RscIdx, Variant};
+use crate::unpack::merge_nvsets;
+use cib::digest::operation_digest;
+use cib::rules::RuleContext;
+use cib::LrmOp;
+
+/// An `<op>` that is not `enabled=false`.
+fn enabled(op: &cib::OpDef) -> bool {
+    op.attr("enabled")
+        .is_none_or(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0" | "n"))
+}
+
+pub(crate) fn op_timeout_ms(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64) -> u64 {
+    let rs = &c.rscs[r];
+    // Disabled operations are not configured as far as digests go
+    // (`find_rsc_op_entry`).
+    if let Some(op) = rs
+        .ops
+        .iter()
+        .find(|o| o.name == name && o.interval_ms == interval_ms && enabled(o))
+    {
+        if let Some(t) = op.attr("timeout") {
+            if let Some(ms) = cib::parse_interval_ms(t) {
+                return ms;
+            }
+        }
+    }
+    let mut d = BTreeMap::new();
+    let mut ctx = RuleContext::new(c.now);
+    ctx.op = Some((name, interval_ms));
+    merge_nvsets(&c.op_defaults, &ctx, &mut d);
+    d.get("timeout")
+        .and_then(|t| cib::parse_interval_ms(t))
+        .unwrap_or(20_000)
+}
+
+/// The digest the scheduler expects for `op` of `r`.
+pub fn expected_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
+    let params = op_params(c, r, op);
+    let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
+    operation_digest(&params, op.interval_ms, timeout)
+}
+
+/// The digest of only the parameters that force a restart
+/// (`calculate_restart_digest`).
+pub(crate) fn restart_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
+    let mut params = op_params(c, r, op);
+    if let Some(list) = &op.op_force_restart {
+        let keep: Vec<&str> = list.split_whitespace().collect();
+        params.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
+    operation_digest(&params, op.interval_ms, timeout)
+}
+
+/// The resource's parameters with the configured operation's own instance attributes on top.
+pub(crate) fn op_params(c: &Cluster, r: RscIdx, op: &LrmOp) -> BTreeMap<String, String> {
+    let rs = &c.rscs[r];
+    let mut params = rs.params.clone();
+    if let Some(def) = rs
+        .ops
+        .iter()
+        .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms && enabled(o))
+    {
+        // The operation's own attributes win over the resource's.
+        let mut extra = BTreeMap::new();
+        merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut extra);
+        params.extend(extra);
+    }
+    params
+}
+
+/// `only_sanitized_changed`: crm_simulate runs sanitized, so a history
+/// entry whose secure digest (private parameters removed) still matches
+/// counts as unchanged.
+pub(crate) fn only_private_changed(c: &Cluster, r: RscIdx, op: &LrmOp) -> bool {
+    let Some(recorded) = &op.op_secure_digest else {
+        return false;
+    };
+    let rs = &c.rscs[r];
+    let old_version = op.crm_feature_set.as_deref().is_none_or(|v| version_lt(v, "3.16.0"));
+    let fence_class = matches!(&rs.variant, Variant::Primitive { class, .. } if class == "stonith");
+    // Histories from before feature set 3.16.0 digest the resource's parameters only.
+    let params = if old_version {
+        rs.params.clone()
+    } else {
+        op_params(c, r, op)
+    };
+    let secure = op.op_secure_params.as_deref().unwrap_or(" passwd password user ");
+    let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
+    cib::digest::secure_digest(&params, secure, old_version, fence_class, op.interval_ms, timeout) == *recorded
+}
+
+fn version_lt(a: &str, b: &str) -> bool {
+    let pa: Vec<u64> = a.split('.').map(|x| x.parse().unwrap_or(0)).collect();
+    let pb: Vec<u64> = b.split('.').map(|x| x.parse().unwrap_or(0)).collect();
+    pa < pb
+}

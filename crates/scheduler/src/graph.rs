@@ -1,0 +1,512 @@
+//! The transition graph: the scheduled (required, runnable) actions and the
+//! orderings between them, in the shape of Pacemaker's `<transition_graph>`.
+
+use std::fmt::Write as _;
+
+use std::collections::BTreeMap;
+
+use super::graph_details::{self, Agent};
+use super::task::{ActionId, Task};
+use super::utilization;
+use crate::action_set::{flags, Action};
+use crate::model::{Cluster, Variant};
+use crate::plan::Schedule;
+use cib::score::{Score, INFINITY};
+use cib::xml::escape_attr;
+
+/// The element a graph action is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// A resource agent action the controller executes (`rsc_op`).
+    RscOp,
+    /// Nothing to execute; completes when its inputs do (`pseudo_event`).
+    PseudoEvent,
+    /// A node-level action: fencing, shutdown (`crm_event`).
+    CrmEvent,
+}
+
+impl ActionKind {
+    pub fn element(self) -> &'static str {
+        match self {
+            ActionKind::RscOp => "rsc_op",
+            ActionKind::PseudoEvent => "pseudo_event",
+            ActionKind::CrmEvent => "crm_event",
+        }
+    }
+}
+
+/// One graph action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphAction {
+    pub id: ActionId,
+    pub kind: ActionKind,
+    pub task: Task,
+    pub operation_key: String,
+    /// The scheduler's own key when `operation_key` uses the history's name.
+    pub internal_key: Option<String>,
+    pub on_node: Option<String>,
+    pub on_node_uuid: Option<String>,
+    pub rsc: Option<String>,
+    pub interval_ms: u64,
+    /// How long the controller waits for the result (resource actions).
+    pub timeout_ms: Option<u64>,
+    /// The resource agent (resource actions that are not pseudo-events).
+    pub agent: Option<Agent>,
+    /// Resource parameters and `CRM_meta_*` attributes.
+    pub attributes: BTreeMap<String, String>,
+    /// Ids of the nodes the action brings down.
+    pub downed: Vec<String>,
+}
+
+/// A synapse: an action and the actions it waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synapse {
+    pub id: usize,
+    /// Run before other synapses when positive (`create_graph_synapse`).
+    pub priority: Score,
+    pub action: GraphAction,
+    pub inputs: Vec<ActionId>,
+}
+
+/// The graph's own attributes (`pcmk__create_graph`), from the cluster
+/// options as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphHeader {
+    pub cluster_delay: String,
+    pub stonith_timeout: String,
+    /// `INFINITY` when `start-failure-is-fatal`, else `1`.
+    pub failed_start_offset: &'static str,
+    pub batch_limit: String,
+    /// Written only when positive.
+    pub migration_limit: Option<String>,
+    pub transition_id: u64,
+}
+
+impl GraphHeader {
+    pub fn new(c: &Cluster) -> GraphHeader {
+        let o = &c.options.graph;
+        GraphHeader {
+            cluster_delay: o.cluster_delay.clone(),
+            stonith_timeout: o.stonith_timeout.clone(),
+            failed_start_offset: if c.options.start_failure_is_fatal {
+                "INFINITY"
+            } else {
+                "1"
+            },
+            batch_limit: o.batch_limit.clone(),
+            migration_limit: o
+                .migration_limit
+                .clone()
+                .filter(|v| v.trim().parse::<i64>().is_ok_and(|l| l > 0)),
+            transition_id: 0,
+        }
+    }
+
+    fn to_xml(&self) -> String {
+        let mut s = format!(
+            "<transition_graph cluster-delay=\"{}\" stonith-timeout=\"{}\" failed-stop-offset=\"INFINITY\" \
+             failed-start-offset=\"{}\" batch-limit=\"{}\" transition_id=\"{}\"",
+            escape_attr(&self.cluster_delay),
+            escape_attr(&self.stonith_timeout),
+            self.failed_start_offset,
+            escape_attr(&self.batch_limit),
+            self.transition_id
+        );
+        if let Some(l) = &self.migration_limit {
+            let _ = write!(s, " migration-limit=\"{}\"", escape_attr(l));
+        }
+        s.push('>');
+        s
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransitionGraph {
+    pub header: GraphHeader,
+    pub synapses: Vec<Synapse>,
+}
+
+/// Pacemaker's operation key, `RSC_TASK_INTERVAL`.
+pub fn op_key(rsc: &str, task: &str, interval_ms: u64) -> String {
+    format!("{rsc}_{task}_{interval_ms}")
+}
+
+/// The larger of the resource's priority and the action's own: a clone's
+/// running, stopped, promoted and demoted pseudo-actions get INFINITY
+/// (`clone_create_pseudo_actions`, `pe__create_promotable_pseudo_ops`).
+fn synapse_priority(c: &Cluster, a: &Action) -> Score {
+    let Some(r) = a.rsc else { return 0 };
+    let completion = matches!(a.task.as_str(), "running" | "stopped" | "promoted" | "demoted");
+    // Post-notifications too (`pe__clone_notif_pseudo_ops`,
+    // `new_post_notify_action`).
+    let post_notify = crate::notify::key_parts(&a.task).is_some_and(|(kind, _)| kind == "post");
+    let own = if post_notify || (completion && matches!(c.rscs[r].variant, Variant::Clone { .. })) {
+        INFINITY
+    } else {
+        0
+    };
+    own.max(c.rscs[r].priority)
+}
+
+/// Builds the graph from a schedule: only required, runnable actions.
+pub fn build(s: &Schedule) -> TransitionGraph {
+    let c = &s.cluster;
+    let included: Vec<bool> = s.actions.iter().map(|a| !a.optional && a.runnable).collect();
+    let mut synapses = Vec::new();
+    for a in &s.actions {
+        if !included[a.id] {
+            continue;
+        }
+        let rsc = a.rsc.map(|r| c.rscs[r].id.clone());
+        let node_level = a.rsc.is_none() && matches!(a.task.as_str(), "stonith" | "do_shutdown");
+        // create_graph_action: fencing is a crm_event (a pseudo_event for
+        // guest nodes), shutdown a crm_event, other pseudo-actions carry no
+        // node.
+        let kind = if (node_level && !(a.pseudo && a.task == "stonith")) || a.task == "clear_failcount" {
+            ActionKind::CrmEvent
+        } else if a.pseudo || a.rsc.is_none() || a.node.is_none() {
+            ActionKind::PseudoEvent
+        } else {
+            ActionKind::RscOp
+        };
+        let node = a.node.filter(|_| node_level || kind != ActionKind::PseudoEvent);
+        // A resource known by another name in its history (an anonymous
+        // clone instance) is addressed by that name (`clone_op_key`).
+        let clone_name = a.rsc.and_then(|r| c.clone_name(r));
+        // A cancel is keyed by the operation it cancels (`clone_op_key`).
+        let mut key_task = a
+            .cancels
+            .as_ref()
+            .map_or(a.task.as_str(), |x| x.task.as_str())
+            .to_string();
+        // A notification under an instance's history name is keyed by what
+        // it notifies about, a confirmation as plain `notified`
+        // (`clone_op_key`).
+        if clone_name.is_some() {
+            match crate::notify::operation(&a.task) {
+                Some("notify") => {
+                    if let (Some(t), Some(o)) = (a.meta.get("notify_type"), a.meta.get("notify_operation")) {
+                        key_task = format!("{t}_notify_{o}");
+                    }
+                }
+                Some("notified") => key_task = "notified".into(),
+                _ => {}
+            }
+        }
+        let key_task = key_task.as_str();
+        let internal_key = clone_name.and(rsc.as_ref()).map(|r| op_key(r, key_task, a.interval_ms));
+        let operation_key = match (&rsc, a.task.as_str(), a.node) {
+            (Some(r), _, _) => op_key(clone_name.unwrap_or(r), key_task, a.interval_ms),
+            (None, "stonith", Some(n)) => format!(
+                "stonith-{}-{}",
+                c.nodes[n].uname,
+                a.fence_op.as_deref().unwrap_or(&c.options.stonith_action)
+            ),
+            (None, "do_shutdown", Some(n)) => format!("do_shutdown-{}", c.nodes[n].uname),
+            (None, utilization::LOAD_STOPPED, Some(n)) => format!("{}_{}", utilization::LOAD_STOPPED, c.nodes[n].uname),
+            _ => a.task.clone(),
+        };
+        let migrating = a.task == "stop"
+            && s.edges.iter().any(|e| {
+                e.then == a.id && s.actions[e.first].rsc == a.rsc && s.actions[e.first].task == "migrate_from"
+            });
+        let mut inputs: Vec<ActionId> = s
+            .edges
+            .iter()
+            .filter(|e| e.then == a.id && included[e.first] && e.flags & flags::MEMBER == 0)
+            .filter(|e| {
+                let (fnode, tnode) = (s.actions[e.first].node, a.node);
+                e.flags & flags::ANTI_COLOCATION == 0 || fnode.is_none() || tnode.is_none() || fnode == tnode
+            })
+            .filter(|e| e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, c, e))
+            .map(|e| ActionId(e.first))
+            .collect();
+        inputs.sort_unstable();
+        inputs.dedup();
+        let attributes = graph_details::attributes(c, a, node.is_some());
+        // The timeout the controller is told (`CRM_meta_timeout`).
+        let timeout_ms = attributes.get("CRM_meta_timeout").and_then(|t| t.parse().ok());
+        synapses.push(Synapse {
+            id: synapses.len(),
+            priority: synapse_priority(c, a),
+            action: GraphAction {
+                id: ActionId(a.id),
+                kind,
+                task: Task::from_name(crate::notify::operation(&a.task).unwrap_or(&a.task)),
+                operation_key,
+                internal_key,
+                on_node: node.map(|n| c.nodes[n].uname.clone()),
+                on_node_uuid: node.map(|n| c.nodes[n].id.clone()),
+                rsc,
+                interval_ms: a.interval_ms,
+                timeout_ms,
+                agent: a
+                    .rsc
+                    .filter(|_| kind != ActionKind::PseudoEvent)
+                    .and_then(|r| graph_details::agent(c, r)),
+                attributes,
+                downed: node.map_or_else(Vec::new, |_| graph_details::downed(c, a, migrating)),
+            },
+            inputs,
+        });
+    }
+    TransitionGraph {
+        header: GraphHeader::new(c),
+        synapses,
+    }
+}
+
+impl TransitionGraph {
+    /// Action ids in an order that respects every input (Kahn's algorithm,
+    /// ties by id).
+    pub fn execution_order(&self) -> Vec<ActionId> {
+        let ids: Vec<ActionId> = self.synapses.iter().map(|s| s.action.id).collect();
+        let mut done: Vec<ActionId> = Vec::new();
+        let mut remaining: Vec<&Synapse> = self.synapses.iter().collect();
+        while !remaining.is_empty() {
+            let pos = remaining
+                .iter()
+                .position(|s| s.inputs.iter().all(|i| done.contains(i) || !ids.contains(i)));
+            match pos {
+                Some(p) => {
+                    done.push(remaining.remove(p).action.id);
+                }
+                None => {
+                    // A cycle: emit the rest in id order.
+                    done.extend(remaining.iter().map(|s| s.action.id));
+                    break;
+                }
+            }
+        }
+        done
+    }
+
+    /// The graph as Pacemaker's `<transition_graph>` XML.
+    pub fn to_xml(&self) -> String {
+        let mut out = self.header.to_xml();
+        out.push('\n');
+        for s in &self.synapses {
+            if s.priority > 0 {
+                let _ = writeln!(out, "  <synapse id=\"{}\" priority=\"{}\">", s.id, s.priority);
+            } else {
+                let _ = writeln!(out, "  <synapse id=\"{}\">", s.id);
+            }
+            out.push_str("    <action_set>\n");
+            write_action(&mut out, &s.action);
+            out.push_str("    </action_set>\n");
+            if s.inputs.is_empty() {
+                out.push_str("    <inputs/>\n");
+            } else {
+                out.push_str("    <inputs>\n");
+                for i in &s.inputs {
+                    if let Some(src) = self.synapses.iter().find(|x| x.action.id == *i) {
+                        let _ = writeln!(
+                            out,
+                            "      <trigger>\n        {}/>\n      </trigger>",
+                            action_tag(&src.action)
+                        );
+                    }
+                }
+                out.push_str("    </inputs>\n");
+            }
+            out.push_str("  </synapse>\n");
+        }
+        out.push_str("</transition_graph>\n");
+        out
+    }
+
+    /// The graph as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "synapses": self.synapses.iter().map(|s| serde_json::json!({
+                "id": s.id,
+                "action": {
+                    "id": s.action.id.0,
+                    "kind": s.action.kind.element(),
+                    "operation": s.action.task.as_str(),
+                    "timeout_ms": s.action.timeout_ms,
+                    "operation_key": s.action.operation_key,
+                    "on_node": s.action.on_node,
+                    "resource": s.action.rsc,
+                    "interval_ms": s.action.interval_ms,
+                },
+                "inputs": s.inputs.iter().map(|i| i.0).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()
+        })
+    }
+}
+
+/// The opening tag of an action, without its closing `>` or `/>`.
+fn action_tag(a: &GraphAction) -> String {
+    let mut s = format!(
+        "<{} id=\"{}\" operation=\"{}\" operation_key=\"{}\"",
+        a.kind.element(),
+        a.id,
+        // A node's load pseudo-action is named after the node (its key).
+        escape_attr(if a.task == Task::LoadStopped {
+            &a.operation_key
+        } else {
+            a.task.as_str()
+        }),
+        escape_attr(&a.operation_key)
+    );
+    if let Some(k) = &a.internal_key {
+        let _ = write!(s, " internal_operation_key=\"{}\"", escape_attr(k));
+    }
+    if let Some(n) = &a.on_node {
+        let _ = write!(s, " on_node=\"{}\"", escape_attr(n));
+    }
+    if let Some(n) = &a.on_node_uuid {
+        let _ = write!(s, " on_node_uuid=\"{}\"", escape_attr(n));
+    }
+    s
+}
+
+fn write_attrs<'a>(out: &mut String, attrs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    for (k, v) in attrs {
+        let _ = write!(out, " {k}=\"{}\"", escape_attr(v));
+    }
+}
+
+/// An action with its agent, attributes and downed nodes.
+fn write_action(out: &mut String, a: &GraphAction) {
+    let _ = writeln!(out, "      {}>", action_tag(a));
+    if let Some(agent) = &a.agent {
+        out.push_str("        <primitive");
+        write_attrs(out, [("id", agent.id.as_str())]);
+        write_attrs(out, agent.long_id.as_deref().map(|l| ("long-id", l)));
+        write_attrs(out, [("class", agent.class.as_str())]);
+        write_attrs(out, agent.provider.as_deref().map(|p| ("provider", p)));
+        write_attrs(out, [("type", agent.ty.as_str())]);
+        out.push_str("/>\n");
+    }
+    out.push_str("        <attributes");
+    write_attrs(out, a.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    out.push_str("/>\n");
+    if !a.downed.is_empty() {
+        out.push_str("        <downed>\n");
+        for id in &a.downed {
+            let _ = writeln!(out, "          <node id=\"{}\"/>", escape_attr(id));
+        }
+        out.push_str("        </downed>\n");
+    }
+    let _ = writeln!(out, "      </{}>", a.kind.element());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{cib, clone, dummy, run};
+
+    fn find<'a>(g: &'a TransitionGraph, key: &str) -> &'a GraphAction {
+        &g.synapses
+            .iter()
+            .find(|s| s.action.operation_key == key)
+            .unwrap_or_else(|| panic!("no {key} in {g:?}"))
+            .action
+    }
+
+    #[test]
+    fn group_pseudo_events_carry_no_node() {
+        let g = build(&run(&cib(
+            1,
+            &format!("<group id=\"g\">{}</group>", dummy("a")),
+            "",
+            &[],
+        )));
+        let start = find(&g, "g_start_0");
+        assert_eq!((start.kind, start.on_node.as_deref()), (ActionKind::PseudoEvent, None));
+        let a = find(&g, "a_start_0");
+        assert_eq!((a.kind, a.on_node.as_deref()), (ActionKind::RscOp, Some("n1")));
+        assert_eq!((&a.task, a.timeout_ms), (&Task::Start, Some(20_000)));
+        assert_eq!(start.task, Task::Start);
+    }
+
+    #[test]
+    fn group_members_wait_for_the_group_start_not_for_what_the_group_is_ordered_after() {
+        let rscs = format!("{}<group id=\"g\">{}{}</group>", dummy("a"), dummy("m1"), dummy("m2"));
+        let cons = "<rsc_order id=\"o\" first=\"a\" then=\"g\"/>";
+        let g = build(&run(&cib(1, &rscs, cons, &[])));
+        let inputs = |key: &str| -> Vec<String> {
+            let s = g
+                .synapses
+                .iter()
+                .find(|s| s.action.operation_key == key)
+                .unwrap_or_else(|| panic!("no {key}"));
+            s.inputs
+                .iter()
+                .map(|i| {
+                    g.synapses
+                        .iter()
+                        .find(|x| x.action.id == *i)
+                        .map(|x| x.action.operation_key.clone())
+                        .unwrap_or_default()
+                })
+                .collect()
+        };
+        assert!(inputs("g_start_0").contains(&"a_start_0".to_string()));
+        for member in ["m1_start_0", "m2_start_0"] {
+            let got = inputs(member);
+            assert!(got.contains(&"g_start_0".to_string()), "{member}: {got:?}");
+            assert!(!got.contains(&"a_start_0".to_string()), "{member}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_cloned_group_instance_is_started_by_the_clone_and_reports_running_to_it() {
+        let group = format!("<group id=\"g\">{}{}</group>", dummy("a"), dummy("b"));
+        let g = build(&run(&cib(1, &clone("c", &group, &[("clone-max", "1")]), "", &[])));
+        let inputs = |key: &str| -> Vec<String> {
+            let s = g.synapses.iter().find(|s| s.action.operation_key == key).expect(key);
+            s.inputs
+                .iter()
+                .filter_map(|i| g.synapses.iter().find(|x| x.action.id == *i))
+                .map(|x| x.action.operation_key.clone())
+                .collect()
+        };
+        assert_eq!(inputs("g:0_start_0"), vec!["c_start_0".to_string()]);
+        assert!(!inputs("g:0_running_0").contains(&"c_start_0".to_string()));
+        assert!(inputs("c_running_0").contains(&"g:0_running_0".to_string()));
+    }
+
+    #[test]
+    fn a_clone_none_of_whose_instances_can_start_cannot_start_either() {
+        let cons = "<rsc_location id=\"l\" rsc=\"c\" node=\"n1\" score=\"-INFINITY\"/>";
+        let s = run(&cib(1, &clone("c", &dummy("d"), &[]), cons, &[]));
+        let r = s.cluster.rsc_by_id("c").expect("clone");
+        for task in ["start", "running"] {
+            let a = s
+                .actions
+                .iter()
+                .find(|a| a.rsc == Some(r) && a.task == task)
+                .expect("clone pseudo-action");
+            assert!(!a.runnable, "{task}");
+        }
+    }
+
+    #[test]
+    fn starting_clone_has_running_with_infinite_priority_and_no_stop() {
+        let g = build(&run(&cib(2, &clone("c", &dummy("d"), &[]), "", &[])));
+        let running = g
+            .synapses
+            .iter()
+            .find(|s| s.action.operation_key == "c_running_0")
+            .expect("clone running");
+        assert_eq!(running.priority, INFINITY);
+        assert!(g.synapses.iter().all(|s| s.action.operation_key != "c_stopped_0"));
+        let start = g
+            .synapses
+            .iter()
+            .find(|s| s.action.operation_key == "c_start_0")
+            .expect("start");
+        assert_eq!(start.priority, 0);
+    }
+
+    #[test]
+    fn shutdown_is_a_crm_event_keyed_by_node() {
+        let g = build(&run(&cib(2, "", "", &[(1, "shutdown", "1000")])));
+        let a = find(&g, "do_shutdown-n1");
+        assert_eq!((a.kind, a.on_node.as_deref()), (ActionKind::CrmEvent, Some("n1")));
+        assert_eq!((&a.task, a.timeout_ms), (&Task::Shutdown, None));
+    }
+}

@@ -1,0 +1,149 @@
+//! The scheduler: a pure function from a CIB to a transition graph.
+//!
+//! Pipeline (after Pacemaker's `pcmk__schedule_actions`): unpack status,
+//! node criteria (locations, stickiness, failures), assignment in priority
+//! order, action creation, orderings and flag propagation, graph.
+//!
+//! [`unpack`] turns the CIB into a [`model::Cluster`] (node and resource
+//! state); [`run`] / [`schedule`] plan from it. Nothing here reads a clock or
+//! does I/O: "now" comes in through [`Options`].
+
+pub mod action_set;
+pub mod actions;
+pub mod anti_colocation;
+pub mod bundle;
+pub mod cleanup;
+mod clone_order;
+pub mod coloc_sets;
+mod connect;
+pub mod constraint_types;
+pub mod constraints;
+pub mod digests;
+pub mod failcount;
+pub mod graph;
+pub mod graph_details;
+mod history;
+pub mod migration;
+pub mod model;
+pub mod notify;
+pub mod op_meta;
+pub mod order_sets;
+pub mod placement;
+mod plan;
+pub mod probes;
+pub mod promotable;
+pub mod recurring;
+pub mod remote;
+pub mod shutdown_lock;
+pub mod task;
+pub mod unpack;
+pub mod utilization;
+
+pub use action_set::{Action, ActionSet, Edge};
+use cib::Cib;
+pub use graph::TransitionGraph;
+pub use plan::{Options, Schedule};
+pub use task::{ActionId, Task};
+
+/// Runs the whole scheduler and returns the detailed result.
+pub fn run(cib: &Cib, opts: &Options) -> Schedule {
+    let mut cluster = unpack::unpack(cib, opts.now);
+    placement::apply_node_criteria(&mut cluster);
+    shutdown_lock::apply_shutdown_locks(&mut cluster);
+    placement::apply_node_health(&mut cluster);
+    let mut cons = constraints::unpack_constraints(cib, &mut cluster);
+    cluster.failcount_clears = failcount::param_change_clears(cib, &cluster);
+    placement::apply_stickiness_and_failures(&mut cluster);
+    remote::apply_exclusive_discovery(&mut cluster);
+    placement::apply_tickets(&mut cluster, &cons);
+    bundle::apply(&mut cluster, &mut cons);
+    remote::internal_constraints(&mut cluster, &mut cons);
+    {
+        let mut a = placement::Assigner::new(&mut cluster, &cons);
+        a.assign_all();
+    }
+    remote::plan_fencing(&mut cluster);
+    let set = actions::create_actions(cib, &mut cluster, &cons);
+    Schedule {
+        cluster,
+        actions: set.actions,
+        edges: set.edges,
+    }
+}
+
+/// `schedule(&Cib, &Options) -> TransitionGraph`.
+pub fn schedule(cib: &Cib, opts: &Options) -> TransitionGraph {
+    let s = run(cib, opts);
+    graph::build(&s)
+}
+
+/// Small CIBs for the scheduler's unit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use cib::Cib;
+
+    /// A quorate cluster of online nodes `n1..=nodes` without fencing,
+    /// with the given resources, constraints and node attributes
+    /// (`(node number, name, value)`).
+    pub fn cib(nodes: usize, resources: &str, constraints: &str, attrs: &[(usize, &str, &str)]) -> Cib {
+        let mut node_defs = String::new();
+        let mut states = String::new();
+        for i in 1..=nodes {
+            node_defs.push_str(&format!("<node id=\"{i}\" uname=\"n{i}\"/>"));
+            let mut a = String::new();
+            for (j, (n, name, value)) in attrs.iter().enumerate() {
+                if *n == i {
+                    a.push_str(&format!("<nvpair id=\"a{i}-{j}\" name=\"{name}\" value=\"{value}\"/>"));
+                }
+            }
+            states.push_str(&format!(
+                "<node_state id=\"{i}\" uname=\"n{i}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
+                 expected=\"member\"><transient_attributes id=\"{i}\"><instance_attributes id=\"s{i}\">{a}\
+                 </instance_attributes></transient_attributes></node_state>"
+            ));
+        }
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" validate-with=\"pacemaker-3.0\" have-quorum=\"1\">\
+             <configuration><crm_config><cluster_property_set id=\"o\">\
+             <nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/></cluster_property_set></crm_config>\
+             <nodes>{node_defs}</nodes><resources>{resources}</resources><constraints>{constraints}</constraints>\
+             </configuration><status>{states}</status></cib>"
+        );
+        Cib::parse(&xml).expect("test CIB parses")
+    }
+
+    /// A Dummy primitive.
+    pub fn dummy(id: &str) -> String {
+        format!("<primitive id=\"{id}\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>")
+    }
+
+    /// A clone of `inner` with the given meta attributes.
+    pub fn clone(id: &str, inner: &str, meta: &[(&str, &str)]) -> String {
+        let nv: String = meta
+            .iter()
+            .map(|(k, v)| format!("<nvpair id=\"{id}-{k}\" name=\"{k}\" value=\"{v}\"/>"))
+            .collect();
+        format!("<clone id=\"{id}\"><meta_attributes id=\"{id}-m\">{nv}</meta_attributes>{inner}</clone>")
+    }
+
+    /// The scheduler's result for a CIB ("now" is its execution-date, else
+    /// the epoch).
+    pub fn run(cib: &Cib) -> super::Schedule {
+        super::run(cib, &super::Options::for_cib(cib, None, || 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_is_the_given_date_else_the_execution_date_else_the_clock() {
+        let dated = testutil::cib(1, "", "", &[]);
+        let mut with_date = dated.clone();
+        with_date.execution_date = Some(500);
+        assert_eq!(Options::for_cib(&with_date, Some(7), || 9).now, 7);
+        assert_eq!(Options::for_cib(&with_date, None, || 9).now, 500);
+        assert_eq!(Options::for_cib(&dated, None, || 9).now, 9);
+    }
+}

@@ -1,0 +1,570 @@
+//! The unpacked cluster state the scheduler works on (Pacemaker's
+//! "working set"): nodes with their status and resources with their
+//! current roles, built from a [`cib::Cib`] by [`crate::unpack`].
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use cib::score::Score;
+use cib::OpDef;
+pub use cib::Warning;
+
+/// Index of a node in [`Cluster::nodes`].
+pub type NodeIdx = usize;
+/// Index of a resource in [`Cluster::rscs`].
+pub type RscIdx = usize;
+
+/// Resource roles, ordered as Pacemaker's `enum rsc_role_e`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Unknown,
+    Stopped,
+    Started,
+    Unpromoted,
+    Promoted,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Unknown => "Unknown",
+            Role::Stopped => "Stopped",
+            Role::Started => "Started",
+            Role::Unpromoted => "Unpromoted",
+            Role::Promoted => "Promoted",
+        }
+    }
+
+    /// Parses role names, including the legacy Master/Slave.
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "stopped" => Role::Stopped,
+            "started" => Role::Started,
+            "unpromoted" | "slave" => Role::Unpromoted,
+            "promoted" | "master" => Role::Promoted,
+            "unknown" => Role::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// `no-quorum-policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoQuorumPolicy {
+    Stop,
+    Freeze,
+    Ignore,
+    Demote,
+    Suicide,
+}
+
+/// Cluster-wide options from `crm_config`.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub stonith_enabled: bool,
+    pub stonith_action: String,
+    pub symmetric: bool,
+    pub no_quorum_policy: NoQuorumPolicy,
+    pub maintenance_mode: bool,
+    pub stop_all_resources: bool,
+    pub stop_orphan_resources: bool,
+    pub stop_orphan_actions: bool,
+    pub start_failure_is_fatal: bool,
+    pub startup_fencing: bool,
+    pub enable_startup_probes: bool,
+    pub concurrent_fencing: bool,
+    pub placement_strategy: String,
+    /// `shutdown-lock`: resources stopped by a clean shutdown stay on that node.
+    pub shutdown_lock: bool,
+    /// `have-watchdog`: SBD watchdog fencing counts as a fence device.
+    pub have_watchdog: bool,
+    /// `shutdown-lock-limit` in seconds (0 = locks never expire).
+    pub shutdown_lock_limit_s: i64,
+    pub default_stickiness: Score,
+    /// `node-health-strategy` (none, migrate-on-red, only-green,
+    /// progressive, custom).
+    pub health_strategy: String,
+    /// Scores for red, yellow, green and the progressive base.
+    pub health_scores: (Score, Score, Score, Score),
+    /// Options the transition graph carries for the controller.
+    pub graph: GraphOptions,
+}
+
+/// Cluster options copied into the transition graph, as configured
+/// (Pacemaker's defaults when unset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphOptions {
+    pub cluster_delay: String,
+    pub stonith_timeout: String,
+    pub batch_limit: String,
+    pub migration_limit: Option<String>,
+}
+
+/// A cluster node and its state.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: String,
+    pub uname: String,
+    pub online: bool,
+    pub unclean: bool,
+    pub standby: bool,
+    pub standby_onfail: bool,
+    pub pending: bool,
+    pub maintenance: bool,
+    pub shutdown: bool,
+    pub expected_up: bool,
+    /// Whether the node has a node_state at all.
+    pub seen: bool,
+    /// Why it must be fenced, if it is unclean.
+    pub fence_reason: Option<String>,
+    /// Node attributes (configuration and transient), plus `#uname`, `#id`.
+    pub attrs: BTreeMap<String, String>,
+    pub utilization: BTreeMap<String, i64>,
+    /// Base score from `<node score>`.
+    pub weight: Score,
+    pub is_dc: bool,
+    /// Sum of `#health*` attribute scores (0 when the strategy is none).
+    pub health_score: Score,
+    /// `pe__node_health`: 1 green, 0 yellow, -1 red.
+    pub health: i32,
+    /// Cluster, Pacemaker Remote or guest node.
+    pub kind: NodeKind,
+    /// Pacemaker Remote / guest state (unused for cluster nodes).
+    pub remote: RemoteNode,
+}
+
+impl Node {
+    /// A node as configured, before its status is unpacked: offline, not
+    /// unclean, healthy, with the given attributes.
+    pub fn configured(id: &str, uname: &str, kind: NodeKind, attrs: BTreeMap<String, String>) -> Self {
+        Node {
+            id: id.to_string(),
+            uname: uname.to_string(),
+            online: false,
+            unclean: false,
+            standby: false,
+            standby_onfail: false,
+            pending: false,
+            maintenance: false,
+            shutdown: false,
+            expected_up: false,
+            seen: false,
+            fence_reason: None,
+            attrs,
+            utilization: BTreeMap::new(),
+            weight: 0,
+            is_dc: false,
+            health_score: 0,
+            health: 1,
+            kind,
+            remote: RemoteNode::default(),
+        }
+    }
+}
+
+/// What a node is: a full cluster member, a Pacemaker Remote node (its
+/// connection resource is an `ocf:pacemaker:remote` primitive) or a guest
+/// node (its connection is implied by a `remote-node` meta-attribute, or a
+/// bundle replica, and it lives inside a container resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NodeKind {
+    #[default]
+    Cluster,
+    Remote,
+    Guest,
+}
+
+/// Pacemaker Remote bookkeeping of a node (`remote_rsc`,
+/// `remote_requires_reset`, `remote_was_fenced`, `unseen`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct RemoteNode {
+    /// The connection resource, if any (orphaned node entries have none).
+    pub conn: Option<RscIdx>,
+    /// The node must be "reset" (fenced, or its container recovered).
+    pub requires_reset: bool,
+    /// The node_state says the node was fenced (`node_fenced`).
+    pub was_fenced: bool,
+    /// Fencing may be revoked if the connection starts elsewhere.
+    pub unseen: bool,
+    /// `resource-discovery-enabled=false`.
+    pub discovery_disabled: bool,
+    /// The node's resource history has been unpacked.
+    pub unpacked: bool,
+    /// Created for an orphaned connection found in the history, after the
+    /// resources' node tables were built: no resource may be placed there.
+    pub late: bool,
+    /// A bundle replica's node: only its replica's child may run there.
+    pub bundle_node: bool,
+}
+
+impl Node {
+    pub fn is_remote(&self) -> bool {
+        self.kind == NodeKind::Remote
+    }
+
+    pub fn is_guest(&self) -> bool {
+        self.kind == NodeKind::Guest
+    }
+
+    /// Remote or guest node (`pe__is_guest_or_remote_node`).
+    pub fn is_remote_or_guest(&self) -> bool {
+        self.kind != NodeKind::Cluster
+    }
+
+    /// Pacemaker's `pcmk__node_available(node, false, false)`.
+    pub fn can_run(&self) -> bool {
+        self.online && !self.shutdown && !self.unclean && !self.standby && !self.maintenance
+    }
+}
+
+/// What a resource is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Variant {
+    Primitive {
+        class: String,
+        provider: Option<String>,
+        ty: String,
+    },
+    Group,
+    Clone {
+        promotable: bool,
+        clone_max: usize,
+        clone_node_max: usize,
+        promoted_max: usize,
+        promoted_node_max: usize,
+        unique: bool,
+        interleave: bool,
+        ordered: bool,
+    },
+}
+
+/// How a failed action is handled (`on-fail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OnFail {
+    // Declared in order of severity (Pacemaker's `cmp_on_fail`).
+    Ignore,
+    Demote,
+    Recover,
+    /// Fence a remote node whose connection failed, then reconnect.
+    ResetRemote,
+    RestartContainer,
+    Migrate,
+    Block,
+    Stop,
+    Standby,
+    Fence,
+}
+
+/// A resource (primitive, group or clone) in the working set.
+#[derive(Debug, Clone)]
+pub struct Rsc {
+    pub id: String,
+    pub variant: Variant,
+    pub parent: Option<RscIdx>,
+    pub children: Vec<RscIdx>,
+    pub meta: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
+    /// The instance attribute sets as configured (rules may depend on the
+    /// node, see `value-source=param`).
+    pub instance_sets: Vec<cib::NvSet>,
+    pub ops: Vec<OpDef>,
+    pub description: Option<String>,
+    pub priority: i32,
+    pub stickiness: Score,
+    pub migration_threshold: i64,
+    pub failure_timeout_s: i64,
+    pub managed: bool,
+    pub target_role: Option<Role>,
+    pub requires_fencing: bool,
+    pub requires_quorum: bool,
+    /// Current role.
+    pub role: Role,
+    /// Role after the transition (`Unknown` until decided).
+    pub next_role: Role,
+    pub running_on: Vec<NodeIdx>,
+    /// Nodes where the state is known (has history).
+    pub known_on: Vec<NodeIdx>,
+    pub failed: bool,
+    pub stop_needed: bool,
+    pub blocked: bool,
+    pub orphan: bool,
+    pub failure_ignored: bool,
+    pub start_pending: bool,
+    /// Nodes whose history ends in a pending start (call-id -1). Such an
+    /// entry stays the newest one even after simulated results are
+    /// recorded, so the resource still counts as active there.
+    pub pending_start_on: Vec<NodeIdx>,
+    /// Node the resource is shutdown-locked to, and when the lock started.
+    pub lock_node: Option<NodeIdx>,
+    pub lock_time: i64,
+    /// `allow-migrate` (cleared when history shows a migration that failed).
+    pub allow_migrate: bool,
+    /// A migrate_to succeeded but its migrate_from has not happened yet.
+    pub partial_migration_source: Option<NodeIdx>,
+    pub partial_migration_target: Option<NodeIdx>,
+    /// Sources of completed migrations still missing their stop.
+    pub dangling_migrations: Vec<NodeIdx>,
+    /// Node scores (`allowed_nodes`); `None` = not allowed at all.
+    pub allowed: Vec<Option<Score>>,
+    /// Nodes where a failed stop means it needs a stop there.
+    pub failed_probe_rc: Vec<(NodeIdx, i32)>,
+    pub assigned: Option<NodeIdx>,
+    pub provisional: bool,
+    pub utilization: BTreeMap<String, i64>,
+    /// Operation key → restart reason for definition changes.
+    pub restart_reason: Option<String>,
+    /// Recurring ops currently active: (node, name, interval ms).
+    pub active_recurring: Vec<(NodeIdx, String, u64)>,
+    /// Instance number for clone instances.
+    pub instance: Option<usize>,
+    /// The template a primitive is based on.
+    pub template: Option<String>,
+    /// History entries (`lrm_resource` ids) mapped to this resource, per node.
+    pub history_ids: Vec<(NodeIdx, String)>,
+    /// Container / remote-connection links.
+    pub remote: RscRemote,
+}
+
+/// How a resource relates to Pacemaker Remote: connection resources,
+/// containers and the resources they contain (`container` meta).
+#[derive(Debug, Clone, Default)]
+pub struct RscRemote {
+    /// An `ocf:pacemaker:remote` connection (explicit or implied by a guest).
+    pub is_conn: bool,
+    /// The resource's container (`container` meta, or the guest's resource).
+    pub container: Option<RscIdx>,
+    /// Resources whose container is this one.
+    pub fillers: Vec<RscIdx>,
+    /// `reconnect_interval` of a connection, in milliseconds.
+    pub reconnect_ms: u64,
+    /// A bundle replica's connection: its container may run on remote
+    /// nodes, and it prefers (10000) rather than requires its container's
+    /// node.
+    pub allow_remote_remotes: bool,
+    /// An orphan whose history names a container.
+    pub orphan_filler: bool,
+    /// `resource-discovery` of location constraints per node (probes on
+    /// Pacemaker Remote nodes are commonly limited this way).
+    pub discover: BTreeMap<NodeIdx, Discover>,
+    /// Some location constraint has `resource-discovery=exclusive`.
+    pub exclusive_discover: bool,
+    /// Its recorded failure fences the node it happened on (on-fail=fence).
+    pub failure_fences: bool,
+    /// A connection failure (on-fail=reset-remote) kept until the reconnect
+    /// interval clears it.
+    pub reset_kept: bool,
+    /// A container, IP or connection a bundle creates (their parameters,
+    /// derived from the bundle's configuration, are not reproduced).
+    pub bundle_implicit: bool,
+}
+
+/// `resource-discovery` modes, weakest first (`always` is the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Discover {
+    #[default]
+    Always,
+    Never,
+    Exclusive,
+}
+
+impl Rsc {
+    pub fn is_primitive(&self) -> bool {
+        matches!(self.variant, Variant::Primitive { .. })
+    }
+
+    /// The single node it runs on, if exactly one.
+    pub fn current_node(&self) -> Option<NodeIdx> {
+        self.running_on.first().copied()
+    }
+
+    /// `class[:provider]:type` as shown in status.
+    pub fn agent(&self) -> String {
+        match &self.variant {
+            Variant::Primitive { class, provider, ty } => match provider {
+                Some(p) if class == "ocf" => format!("{class}:{p}:{ty}"),
+                _ => format!("{class}:{ty}"),
+            },
+            _ => String::new(),
+        }
+    }
+}
+
+/// The whole unpacked cluster.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    pub rscs: Vec<Rsc>,
+    /// Top-level resources in configuration order.
+    pub top: Vec<RscIdx>,
+    pub options: ClusterOptions,
+    pub have_quorum: bool,
+    pub have_stonith_resource: bool,
+    /// Effective "now" (seconds since the epoch).
+    pub now: i64,
+    /// Fail counts: (rsc, node) → count.
+    pub fail_counts: BTreeMap<(RscIdx, NodeIdx), Score>,
+    /// Tickets: id → granted.
+    pub tickets: BTreeMap<String, (bool, bool)>,
+    /// Configuration problems found while scheduling (the input is still
+    /// scheduled, as Pacemaker does, without the offending part).
+    pub warnings: Vec<Warning>,
+    /// Bans found while unpacking history: (rsc, node or all nodes).
+    pub history_bans: Vec<(RscIdx, Option<NodeIdx>)>,
+    pub op_defaults: Vec<cib::NvSet>,
+    /// (resource, node) fail counts this transition clears (no threshold ban).
+    pub failcount_clears: Vec<(RscIdx, NodeIdx)>,
+    /// Fail counts whose failures all expired (`failure-timeout`): the
+    /// scheduler clears them ("it expired").
+    pub expired_fail_counts: Vec<(RscIdx, NodeIdx)>,
+    /// The status section, for history look-ups across nodes (migrations).
+    pub status: std::sync::Arc<cib::Status>,
+    /// Bundles, expanded into ordinary resources (see [`Bundle`]).
+    pub bundles: Vec<Bundle>,
+}
+
+/// A bundle expanded into resources: the bundle itself is a unique clone
+/// (id = bundle id) whose instances are the replicas' containers; each
+/// replica may add an IP address and, when the bundle runs a primitive, a
+/// guest node connection and an instance of the bundle's child clone.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub rsc: RscIdx,
+    pub image: String,
+    pub replicas: Vec<Replica>,
+    /// `{bundle}-clone` (or `-master` when promotable).
+    pub child_clone: Option<RscIdx>,
+}
+
+/// One bundle replica.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    pub container: RscIdx,
+    pub ip: Option<RscIdx>,
+    pub ipaddr: Option<String>,
+    pub remote: Option<RscIdx>,
+    pub child: Option<RscIdx>,
+    /// The replica's guest node.
+    pub node: Option<NodeIdx>,
+}
+
+impl Cluster {
+    pub fn node_by_name(&self, name: &str) -> Option<NodeIdx> {
+        self.nodes
+            .iter()
+            .position(|n| n.uname == name)
+            .or_else(|| self.nodes.iter().position(|n| n.id == name))
+    }
+
+    pub fn rsc_by_id(&self, id: &str) -> Option<RscIdx> {
+        self.rscs.iter().position(|r| r.id == id)
+    }
+
+    /// The top-most ancestor of a resource.
+    pub fn top_parent(&self, mut r: RscIdx) -> RscIdx {
+        while let Some(p) = self.rscs[r].parent {
+            r = p;
+        }
+        r
+    }
+
+    /// `pe__find_active_on`: the node a resource counts as active on, with
+    /// the number of nodes it is active on and how many of them are clean.
+    /// A resource that does not require fencing prefers its first clean
+    /// node (its copies on unclean nodes go away with the fencing).
+    pub fn active_on(&self, r: RscIdx) -> (Option<NodeIdx>, usize, usize) {
+        let rs = &self.rscs[r];
+        let happy = |n: NodeIdx| self.nodes[n].online && !self.nodes[n].unclean;
+        let clean = rs.running_on.iter().filter(|&&n| happy(n)).count();
+        let active = if let Some(src) = rs.partial_migration_source {
+            // A partially migrated resource is active on its source.
+            rs.running_on
+                .iter()
+                .copied()
+                .find(|&n| n == src)
+                .or_else(|| rs.running_on.first().copied())
+        } else if rs.requires_fencing {
+            rs.running_on.first().copied()
+        } else {
+            rs.running_on
+                .iter()
+                .copied()
+                .find(|&n| happy(n))
+                .or_else(|| rs.running_on.first().copied())
+        };
+        (active, rs.running_on.len(), clean)
+    }
+
+    /// All primitives under `r` (including itself), in order.
+    pub fn primitives_of(&self, r: RscIdx) -> Vec<RscIdx> {
+        let mut out = Vec::new();
+        self.collect_primitives(r, &mut out);
+        out
+    }
+
+    fn collect_primitives(&self, r: RscIdx, out: &mut Vec<RscIdx>) {
+        if self.rscs[r].is_primitive() {
+            out.push(r);
+        } else {
+            for &c in &self.rscs[r].children {
+                self.collect_primitives(c, out);
+            }
+        }
+    }
+
+    /// Pacemaker's `clone_name`: the name the resource's history was
+    /// recorded under when it differs from the resource's id (the last one
+    /// mapped, as `unpack_find_resource` overwrites it).
+    pub fn clone_name(&self, r: RscIdx) -> Option<&str> {
+        let rs = &self.rscs[r];
+        rs.history_ids
+            .iter()
+            .rev()
+            .map(|(_, id)| id.as_str())
+            .find(|id| *id != rs.id)
+    }
+
+    /// Whether `r` is a clone whose instances are notified
+    /// (`pe_rsc_notify`).
+    pub fn notifies(&self, r: RscIdx) -> bool {
+        matches!(self.rscs[r].variant, Variant::Clone { .. })
+            && self.rscs[r].meta.get("notify").is_some_and(|v| cib::is_true(v))
+    }
+
+    /// Whether the resource belongs to a promotable clone.
+    pub fn in_promotable(&self, r: RscIdx) -> bool {
+        let t = self.top_parent(r);
+        matches!(self.rscs[t].variant, Variant::Clone { promotable: true, .. })
+    }
+}
+
+/// Pacemaker's `pcmk__numeric_strcasecmp`-style node name order.
+pub fn cmp_node_names(a: &str, b: &str) -> Ordering {
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < ab.len() && j < bb.len() {
+        if ab[i].is_ascii_digit() && bb[j].is_ascii_digit() {
+            let si = i;
+            while i < ab.len() && ab[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < bb.len() && bb[j].is_ascii_digit() {
+                j += 1;
+            }
+            let na = a[si..i].trim_start_matches('0');
+            let nb = b[sj..j].trim_start_matches('0');
+            let o = na.len().cmp(&nb.len()).then(na.cmp(nb));
+            if o != Ordering::Equal {
+                return o;
+            }
+        } else {
+            let o = ab[i].to_ascii_lowercase().cmp(&bb[j].to_ascii_lowercase());
+            if o != Ordering::Equal {
+                return o;
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (ab.len() - i).cmp(&(bb.len() - j))
+}

@@ -1,0 +1,1244 @@
+//! Node scores and assignment of resources to nodes
+//! (`pcmk__primitive_assign`, `pcmk__group_assign`, colocation scoring and
+//! the node tie-break of `compare_nodes`).
+
+// Node and resource indices address several parallel tables at once.
+#![allow(clippy::needless_range_loop)]
+
+use std::cmp::Ordering as CmpOrdering;
+
+mod promotion;
+
+use crate::constraint_types::{Coloc, Constraints};
+use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
+use crate::unpack::fail_count;
+use cib::score::{self, Score, INFINITY};
+
+/// Marker Pacemaker uses while merging only-positive scores.
+const INFINITY_HACK: Score = INFINITY * -100;
+
+/// Initial node tables, stickiness, fail-count bans and history bans.
+pub fn apply_node_criteria(c: &mut Cluster) {
+    let nnodes = c.nodes.len();
+    for r in 0..c.rscs.len() {
+        for n in 0..nnodes {
+            // Node tables are copied before status is unpacked, so offline
+            // nodes keep their configured weight; availability is checked
+            // separately.
+            let base = c.nodes[n].weight;
+            let known_node = !c.nodes[n].remote.late;
+            c.rscs[r].allowed[n] = if c.options.symmetric && known_node {
+                Some(base)
+            } else {
+                None
+            };
+        }
+    }
+}
+
+/// Node health as a location score for every resource
+/// (`pcmk__apply_node_health`).
+pub fn apply_node_health(c: &mut Cluster) {
+    if matches!(c.options.health_strategy.as_str(), "none" | "") {
+        return;
+    }
+    for n in 0..c.nodes.len() {
+        let h = c.nodes[n].health_score;
+        if h == 0 {
+            continue;
+        }
+        for &r in &c.top.clone() {
+            let allow_unhealthy = c.rscs[r]
+                .meta
+                .get("allow-unhealthy-nodes")
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "y"));
+            if h < 0 && allow_unhealthy {
+                continue;
+            }
+            super::constraints::resource_location(c, r, Some(n), h);
+        }
+    }
+}
+
+/// Stickiness, migration-threshold and history bans (after locations).
+pub fn apply_stickiness_and_failures(c: &mut Cluster) {
+    for r in 0..c.rscs.len() {
+        let rs = &c.rscs[r];
+        if !rs.is_primitive() {
+            continue;
+        }
+        if rs.managed && rs.stickiness >= 1 && rs.running_on.len() == 1 {
+            let n = rs.running_on[0];
+            if let Some(w) = c.rscs[r].allowed[n] {
+                c.rscs[r].allowed[n] = Some(score::add(w, c.rscs[r].stickiness));
+            }
+        }
+    }
+    for n in 0..c.nodes.len() {
+        for r in 0..c.rscs.len() {
+            if !c.rscs[r].is_primitive() {
+                continue;
+            }
+            let fc = score::add(fail_count(c, r, n), super::remote::fillers_fail_count(c, r, n));
+            let thr = c.rscs[r].migration_threshold;
+            // Ignored failures also ignore the migration threshold.
+            let cleared = c.failcount_clears.contains(&(r, n));
+            if fc > 0 && thr > 0 && (fc as i64) >= thr && !c.rscs[r].failure_ignored && !cleared {
+                ban_failed(c, r, n);
+            }
+        }
+    }
+    for (r, n) in std::mem::take(&mut c.history_bans) {
+        match n {
+            Some(n) => set_ban(c, r, n),
+            None => {
+                for n in 0..c.nodes.len() {
+                    set_ban(c, r, n);
+                }
+            }
+        }
+    }
+}
+
+fn set_ban(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
+    c.rscs[r].allowed[n] = Some(-INFINITY);
+}
+
+/// `__fail_limit__`: ban the resource (the whole anonymous clone for clone
+/// instances) from the node.
+fn ban_failed(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
+    let top = c.top_parent(r);
+    let targets = match c.rscs[top].variant {
+        Variant::Clone { unique: false, .. } => c.primitives_of(top),
+        _ => vec![r],
+    };
+    for t in targets {
+        set_ban(c, t, n);
+    }
+}
+
+/// Ticket constraints (`constraints_for_ticket`).
+pub fn apply_tickets(c: &mut Cluster, cons: &Constraints) {
+    for t in &cons.tickets {
+        let (granted, standby) = c.tickets.get(&t.ticket).copied().unwrap_or((false, false));
+        if granted && !standby {
+            continue;
+        }
+        for r in c.primitives_of(t.rsc) {
+            let role_matches = t.role.is_none_or(|x| x == c.rscs[r].role);
+            let running = !c.rscs[r].running_on.is_empty();
+            let ban_all = |c: &mut Cluster| {
+                for a in c.rscs[r].allowed.iter_mut() {
+                    *a = Some(-INFINITY);
+                }
+            };
+            if !granted && running {
+                match t.loss_policy.as_str() {
+                    "demote" => {
+                        if t.role != Some(Role::Promoted) {
+                            ban_all(c);
+                        }
+                    }
+                    "fence" => {
+                        if !role_matches {
+                            continue;
+                        }
+                        ban_all(c);
+                        for n in c.rscs[r].running_on.clone() {
+                            let node = &mut c.nodes[n];
+                            if !node.unclean {
+                                node.unclean = true;
+                                node.fence_reason = Some("deadman ticket was lost".into());
+                            }
+                        }
+                    }
+                    "freeze" => {
+                        if role_matches {
+                            c.rscs[r].managed = false;
+                            c.rscs[r].blocked = true;
+                        }
+                    }
+                    _ => ban_all(c),
+                }
+            } else if t.role != Some(Role::Promoted) || t.loss_policy == "stop" {
+                ban_all(c);
+            }
+        }
+    }
+}
+
+/// `all_coloc` of `distribute_children`: fewer instances than available
+/// nodes, so colocation preferences decide which nodes get one.
+fn clone_all_coloc(c: &Cluster, cl: RscIdx) -> bool {
+    let Variant::Clone { clone_max, .. } = c.rscs[cl].variant else {
+        return false;
+    };
+    clone_max < c.nodes.iter().filter(|n| n.can_run()).count()
+}
+
+fn is_true(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "y")
+}
+
+/// Assignment state.
+pub struct Assigner<'a> {
+    pub c: &'a mut Cluster,
+    pub colocs: Vec<Coloc>,
+    /// Clone-with-clone colocations copied to each dependent instance.
+    inst_this_with: Vec<Coloc>,
+    /// Colocations with a clone copied to each of its instances as primary
+    /// (only consulted for the instances' own preferences).
+    inst_with_this: Vec<Coloc>,
+    /// The score a resource had on the node it was assigned to.
+    chosen_weight: Vec<Score>,
+    /// Colocations with a clone on either side, as configured.
+    clone_level: Vec<Coloc>,
+    /// Promotion priority of promotable clone instances.
+    promo_priority: Vec<Score>,
+    /// Promotion sort index of promotable clone instances.
+    sort_index: Vec<Score>,
+    /// Next roles as unpacked (before placement filled them in).
+    initial_next: Vec<Role>,
+    role_locations: Vec<(RscIdx, NodeIdx, Score, Role)>,
+    tickets: Vec<crate::constraint_types::TicketDep>,
+    allocating: Vec<bool>,
+    merging: Vec<bool>,
+    pub node_count: Vec<usize>,
+    /// Node preferred for the instance being assigned (clone pass 1).
+    prefer: Option<NodeIdx>,
+    /// Remaining node capacity (only used by non-default strategies).
+    remaining: Vec<std::collections::BTreeMap<String, i64>>,
+}
+
+impl<'a> Assigner<'a> {
+    pub fn new(c: &'a mut Cluster, cons: &Constraints) -> Self {
+        let n = c.rscs.len();
+        let nn = c.nodes.len();
+        let mut colocs = Vec::new();
+        let mut inst_this_with = Vec::new();
+        let mut inst_with_this = Vec::new();
+        let mut clone_level = Vec::new();
+        let mut extra_member_colocs: Vec<Coloc> = Vec::new();
+        // Internal group colocations come first.
+        for g in 0..n {
+            if matches!(c.rscs[g].variant, Variant::Group) {
+                let kids = c.rscs[g].children.clone();
+                for w in kids.windows(2) {
+                    colocs.push(Coloc {
+                        id: "group:internal_colocation".into(),
+                        dependent: w[1],
+                        primary: w[0],
+                        score: INFINITY,
+                        dependent_role: Role::Unknown,
+                        primary_role: Role::Unknown,
+                        node_attribute: None,
+                        influence: true,
+                    });
+                }
+            }
+        }
+        for co in &cons.colocs {
+            let mut co = co.clone();
+            // "group with R" → first member with R; "R with group" → R with
+            // the last member (optional colocations use the first member).
+            if matches!(c.rscs[co.dependent].variant, Variant::Group) {
+                let members = c.rscs[co.dependent].children.clone();
+                let Some(&f) = members.first() else { continue };
+                // `expand_group_colocations`: once a member is unmanaged,
+                // the internal colocations no longer carry mandatory ones to
+                // later members, so those get them directly.
+                if co.score == INFINITY {
+                    let mut any_unmanaged = !c.rscs[f].managed;
+                    for &m in &members[1..] {
+                        if any_unmanaged {
+                            let mut x = co.clone();
+                            x.dependent = m;
+                            extra_member_colocs.push(x);
+                        } else if !c.rscs[m].managed {
+                            any_unmanaged = true;
+                        }
+                    }
+                }
+                co.dependent = f;
+            }
+            if matches!(c.rscs[co.primary].variant, Variant::Group) {
+                let kids = &c.rscs[co.primary].children;
+                match kids.last() {
+                    Some(&l) => co.primary = l,
+                    None => continue,
+                }
+            }
+            if matches!(c.rscs[co.dependent].variant, Variant::Clone { .. })
+                || matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
+            {
+                clone_level.push(co.clone());
+            }
+            // "clone with R": the clone's colocations reach its instances
+            // (`append_parent_colocation`), positive finite ones only when
+            // not every node gets an instance.
+            if matches!(c.rscs[co.dependent].variant, Variant::Clone { .. }) {
+                let all = clone_all_coloc(c, co.dependent);
+                let primary_is_clone = matches!(c.rscs[co.primary].variant, Variant::Clone { .. });
+                if all || co.score < 0 || co.score >= INFINITY {
+                    for &inst in &c.rscs[co.dependent].children.clone() {
+                        let target = if c.rscs[inst].is_primitive() {
+                            Some(inst)
+                        } else {
+                            c.rscs[inst].children.first().copied()
+                        };
+                        if let Some(t) = target {
+                            let mut x = co.clone();
+                            x.dependent = t;
+                            if primary_is_clone {
+                                inst_this_with.push(x);
+                            } else {
+                                colocs.push(x);
+                            }
+                        }
+                    }
+                }
+                if !primary_is_clone {
+                    continue;
+                }
+            }
+            // "R with clone": instances take R's preferences into account
+            // only when not every node gets an instance (or to avoid it).
+            if matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
+                && co.influence
+                && (co.score < 0 || clone_all_coloc(c, co.primary))
+            {
+                for &inst in &c.rscs[co.primary].children.clone() {
+                    if let Some(t) = c.primitives_of(inst).first().copied() {
+                        let mut x = co.clone();
+                        x.primary = t;
+                        inst_with_this.push(x);
+                    }
+                }
+            }
+            colocs.push(co);
+        }
+        colocs.extend(extra_member_colocs);
+        let remaining = c.nodes.iter().map(|x| x.utilization.clone()).collect();
+        let promo_priority = c.rscs.iter().map(|r| r.priority).collect();
+        let initial_next = c.rscs.iter().map(|r| r.next_role).collect();
+        Assigner {
+            c,
+            colocs,
+            inst_this_with,
+            inst_with_this,
+            chosen_weight: vec![0; n],
+            clone_level,
+            promo_priority,
+            sort_index: vec![0; n],
+            initial_next,
+            role_locations: cons.role_locations.clone(),
+            tickets: cons.tickets.clone(),
+            allocating: vec![false; n],
+            merging: vec![false; n],
+            node_count: vec![0; nn],
+            remaining,
+            prefer: None,
+        }
+    }
+
+    fn uses_utilization(&self) -> bool {
+        self.c.options.placement_strategy != "default"
+    }
+
+    /// Sorts top-level resources like `pcmk__sort_resources` (priority,
+    /// then score on the current node, then scores node by node).
+    fn sort_resources(&mut self) {
+        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).collect();
+        nodes.sort_by(|&a, &b| {
+            // Unavailable nodes count as -INFINITY (`pcmk__sort_nodes`).
+            let avail = self.available(b).cmp(&self.available(a));
+            if avail != CmpOrdering::Equal {
+                return avail;
+            }
+            let o = self.cmp_capacity(a, b);
+            if self.c.options.placement_strategy == "balanced" && o != CmpOrdering::Equal {
+                return o;
+            }
+            self.c.nodes[a].uname.as_bytes().cmp(self.c.nodes[b].uname.as_bytes())
+        });
+        let c = &*self.c;
+        // A group is compared by its last member's scores, which include
+        // that member's stickiness and failures (`init_group_colocated_nodes`).
+        let table = |r: RscIdx| -> RscIdx {
+            match c.rscs[r].variant {
+                Variant::Group => c.rscs[r].children.last().copied().unwrap_or(r),
+                _ => r,
+            }
+        };
+        let weight = |r: RscIdx, n: Option<NodeIdx>| -> Score {
+            n.and_then(|n| c.rscs[table(r)].allowed[n]).unwrap_or(-INFINITY)
+        };
+        let mut top = c.top.clone();
+        top.sort_by(|&a, &b| {
+            c.rscs[b]
+                .priority
+                .cmp(&c.rscs[a].priority)
+                .then_with(|| weight(b, c.active_on(b).0).cmp(&weight(a, c.active_on(a).0)))
+                .then_with(|| {
+                    for &n in &nodes {
+                        let o = weight(b, Some(n)).cmp(&weight(a, Some(n)));
+                        if o != CmpOrdering::Equal {
+                            return o;
+                        }
+                    }
+                    CmpOrdering::Equal
+                })
+        });
+        self.c.top = top;
+    }
+
+    /// `pcmk__compare_node_capacities`: Less when `a` has more free capacity.
+    fn cmp_capacity(&self, a: NodeIdx, b: NodeIdx) -> CmpOrdering {
+        let (ua, ub) = (&self.remaining[a], &self.remaining[b]);
+        let mut result = 0i32;
+        for (k, &va) in ua {
+            let vb = ub.get(k).copied().unwrap_or(0);
+            result += match va.cmp(&vb) {
+                CmpOrdering::Greater => -1,
+                CmpOrdering::Less => 1,
+                CmpOrdering::Equal => 0,
+            };
+        }
+        for (k, &vb) in ub {
+            if ua.contains_key(k) {
+                continue;
+            }
+            if 0 < vb {
+                result += 1;
+            }
+        }
+        result.cmp(&0)
+    }
+
+    fn has_capacity(&self, n: NodeIdx, need: &std::collections::BTreeMap<String, i64>) -> bool {
+        need.iter()
+            .all(|(k, &v)| self.remaining[n].get(k).copied().unwrap_or(0) >= v)
+    }
+
+    /// Resources INF-colocated with `r` (transitively), including `r`.
+    fn colocated_set(&self, r: RscIdx) -> Vec<RscIdx> {
+        let mut set = vec![r];
+        let mut i = 0;
+        while i < set.len() {
+            let x = set[i];
+            for co in &self.colocs {
+                if co.score < INFINITY {
+                    continue;
+                }
+                let other = if co.dependent == x {
+                    co.primary
+                } else if co.primary == x {
+                    co.dependent
+                } else {
+                    continue;
+                };
+                if !set.contains(&other) {
+                    set.push(other);
+                }
+            }
+            i += 1;
+        }
+        set
+    }
+
+    /// `pcmk__ban_insufficient_capacity`; returns the most capable node
+    /// when no node can hold everything.
+    fn ban_insufficient_capacity(&mut self, r: RscIdx) -> Option<NodeIdx> {
+        let mut need = std::collections::BTreeMap::new();
+        for x in self.colocated_set(r) {
+            for p in self.c.primitives_of(x) {
+                if p != r && !self.c.rscs[p].provisional {
+                    continue;
+                }
+                for (k, v) in &self.c.rscs[p].utilization {
+                    *need.entry(k.clone()).or_insert(0) += v;
+                }
+            }
+        }
+        let candidates: Vec<NodeIdx> = (0..self.c.nodes.len())
+            .filter(|&n| self.available(n) && self.c.rscs[r].allowed[n].is_some_and(|w| w >= 0))
+            .collect();
+        let mut any = false;
+        let mut most: Option<NodeIdx> = None;
+        for &n in &candidates {
+            if self.has_capacity(n, &need) {
+                any = true;
+            }
+            if most.is_none_or(|m| self.cmp_capacity(n, m) == CmpOrdering::Less) {
+                most = Some(n);
+            }
+        }
+        let own = self.c.rscs[r].utilization.clone();
+        for &n in &candidates {
+            let ok = if any {
+                self.has_capacity(n, &need)
+            } else {
+                self.has_capacity(n, &own)
+            };
+            if !ok {
+                self.c.rscs[r].allowed[n] = Some(-INFINITY);
+            }
+        }
+        if any {
+            None
+        } else {
+            most
+        }
+    }
+
+    fn available(&self, n: NodeIdx) -> bool {
+        self.c.nodes[n].can_run()
+    }
+
+    /// Assigns every resource in priority order.
+    pub fn assign_all(&mut self) {
+        if self.uses_utilization() {
+            self.sort_resources();
+        }
+        let top = self.c.top.clone();
+        // Remote connections first: they decide which remote nodes can run
+        // resources.
+        for &r in &top {
+            if self.c.rscs[r].remote.is_conn {
+                self.assign(r);
+            }
+        }
+        for r in top {
+            self.assign(r);
+        }
+    }
+
+    pub fn assign(&mut self, r: RscIdx) {
+        match self.c.rscs[r].variant {
+            Variant::Primitive { .. } => self.assign_primitive(r),
+            Variant::Group => self.assign_group(r),
+            Variant::Clone { .. } => self.assign_clone(r),
+        }
+    }
+
+    fn assign_group(&mut self, g: RscIdx) {
+        if !self.c.rscs[g].provisional || self.allocating[g] {
+            return;
+        }
+        self.allocating[g] = true;
+        let kids = self.c.rscs[g].children.clone();
+        for &k in &kids {
+            self.assign(k);
+        }
+        if let Some(&f) = kids.first() {
+            self.c.rscs[g].next_role = self.c.rscs[f].next_role;
+            self.c.rscs[g].assigned = self.c.rscs[f].assigned;
+        }
+        self.allocating[g] = false;
+        self.c.rscs[g].provisional = false;
+    }
+
+    fn assign_clone(&mut self, cl: RscIdx) {
+        if !self.c.rscs[cl].provisional || self.allocating[cl] {
+            return;
+        }
+        self.allocating[cl] = true;
+        let (clone_node_max, _) = match self.c.rscs[cl].variant {
+            Variant::Clone {
+                clone_node_max,
+                promotable,
+                ..
+            } => (clone_node_max, promotable),
+            _ => (1, false),
+        };
+        let clone_max = match self.c.rscs[cl].variant {
+            Variant::Clone { clone_max, .. } => clone_max,
+            _ => 0,
+        };
+        if matches!(self.c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
+            self.add_promotion_scores(cl);
+        }
+        // `pcmk__clone_allocate`: primaries first, then the dependents'
+        // preferences go into the clone's own node scores.
+        let level = self.clone_level.clone();
+        for co in &level {
+            if co.dependent == cl {
+                self.assign(co.primary);
+            }
+        }
+        for co in &level {
+            if co.primary == cl && co.influence {
+                let factor = co.score as f64 / INFINITY as f64;
+                let mut table = self.c.rscs[cl].allowed.clone();
+                self.add_colocated_node_scores(
+                    co.dependent,
+                    &mut table,
+                    co.node_attribute.as_deref(),
+                    factor,
+                    true,
+                    true,
+                );
+                self.c.rscs[cl].allowed = table;
+            }
+        }
+        // Order instances like `pcmk__cmp_instance`: instances whose current
+        // node may keep them first, then by priority, active ones, failed
+        // ones last, then by instance number.
+        let mut kids = self.c.rscs[cl].children.clone();
+        let current_of = |c: &Cluster, k: RscIdx| -> Option<NodeIdx> {
+            c.primitives_of(k)
+                .iter()
+                .find_map(|&p| c.rscs[p].running_on.first().copied())
+        };
+        kids.sort_by_key(|&k| self.instance_key(k));
+        let available_nodes = (0..self.c.nodes.len()).filter(|&n| self.available(n)).count();
+        let loop_max = clone_max.checked_div(available_nodes).unwrap_or(1).max(1);
+        let mut per_node = vec![0usize; self.c.nodes.len()];
+        let mut allocated = 0usize;
+        let node_of = |this: &Self, k: RscIdx| -> Option<NodeIdx> {
+            this.c.primitives_of(k).first().and_then(|&p| this.c.rscs[p].assigned)
+        };
+        // Pass 1: keep active instances where they are.
+        for &k in &kids {
+            if allocated >= clone_max {
+                break;
+            }
+            let prims = self.c.primitives_of(k);
+            if prims.iter().any(|&p| self.c.rscs[p].failed) {
+                continue;
+            }
+            let Some(cur) = current_of(self.c, k) else { continue };
+            let ok = self.available(cur)
+                && prims
+                    .iter()
+                    .all(|&p| self.c.rscs[p].allowed[cur].is_some_and(|w| w >= 0));
+            if !ok || per_node[cur] >= loop_max || per_node[cur] >= clone_node_max {
+                continue;
+            }
+            if self.preassign_instance(k, cur, &per_node, clone_node_max) {
+                per_node[cur] += 1;
+                allocated += 1;
+            }
+        }
+        // Pass 2: everything else, up to clone-max.
+        for &k in &kids {
+            let prims = self.c.primitives_of(k);
+            if prims.iter().all(|&p| !self.c.rscs[p].provisional) {
+                continue;
+            }
+            if allocated >= clone_max {
+                for &p in &prims {
+                    for a in self.c.rscs[p].allowed.iter_mut() {
+                        *a = Some(-INFINITY);
+                    }
+                }
+            }
+            self.assign_instance(k, &per_node, clone_node_max);
+            if let Some(n) = node_of(self, k) {
+                per_node[n] += 1;
+                allocated += 1;
+            }
+        }
+        self.allocating[cl] = false;
+        self.c.rscs[cl].provisional = false;
+        if matches!(self.c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
+            self.set_instance_roles(cl);
+        }
+        let any = self
+            .c
+            .primitives_of(cl)
+            .iter()
+            .any(|&p| self.c.rscs[p].assigned.is_some());
+        self.c.rscs[cl].next_role = if any { Role::Started } else { Role::Stopped };
+    }
+
+    /// `allocate_instance` with a preferred node: the instance keeps its
+    /// current node only if that is its best choice; otherwise its scores
+    /// and assignment are rolled back for the second pass.
+    fn preassign_instance(&mut self, k: RscIdx, cur: NodeIdx, per_node: &[usize], clone_node_max: usize) -> bool {
+        let mut members = vec![k];
+        members.extend(self.c.rscs[k].children.iter().copied());
+        let snapshot: Vec<(RscIdx, Vec<Option<Score>>, Role)> = members
+            .iter()
+            .map(|&r| (r, self.c.rscs[r].allowed.clone(), self.c.rscs[r].next_role))
+            .collect();
+        let counts = self.node_count.clone();
+        let remaining = self.remaining.clone();
+        self.prefer = Some(cur);
+        self.assign_instance(k, per_node, clone_node_max);
+        self.prefer = None;
+        if self.instance_node(k) == Some(cur) {
+            return true;
+        }
+        // Roll back (the bans of `can_run_instance` stay, as in Pacemaker,
+        // but they were applied before the snapshot there; reapplying them
+        // in the second pass gives the same result).
+        for (r, allowed, role) in snapshot {
+            let rs = &mut self.c.rscs[r];
+            rs.allowed = allowed;
+            rs.next_role = role;
+            rs.assigned = None;
+            rs.provisional = true;
+        }
+        self.node_count = counts;
+        self.remaining = remaining;
+        false
+    }
+
+    /// Sort key of `pcmk__cmp_instance`: instances active on a node they
+    /// may stay on first, then by priority, active ones, those whose node
+    /// can run resources, not failed, then by instance number.
+    fn instance_key(&self, k: RscIdx) -> (bool, Score, bool, bool, bool, usize) {
+        let prims = self.c.primitives_of(k);
+        let cur = prims.iter().find_map(|&p| self.c.rscs[p].running_on.first().copied());
+        let allowed_here = cur.is_none_or(|n| prims.iter().all(|&p| self.c.rscs[p].allowed[n].is_some_and(|w| w >= 0)));
+        let usable = cur.filter(|_| allowed_here);
+        let failed = prims.iter().any(|&p| self.c.rscs[p].failed);
+        (
+            !allowed_here,
+            -self.promo_priority[k],
+            usable.is_none(),
+            usable.is_some_and(|n| !self.available(n)),
+            failed && usable.is_some(),
+            self.c.rscs[k].instance.unwrap_or(usize::MAX),
+        )
+    }
+
+    /// Assigns one clone instance (`can_run_instance`): not on nodes that
+    /// cannot run resources, where the clone's own score is negative, or
+    /// that already have clone-node-max instances.
+    fn assign_instance(&mut self, k: RscIdx, per_node: &[usize], clone_node_max: usize) {
+        let prims = self.c.primitives_of(k);
+        let cl = self.c.top_parent(k);
+        for (n, &count) in per_node.iter().enumerate() {
+            let parent = self.c.rscs[cl].allowed[n];
+            let ban = if !self.available(n) || count >= clone_node_max || parent.is_none() {
+                Some(-INFINITY)
+            } else {
+                parent.filter(|&w| w < 0)
+            };
+            if let Some(b) = ban {
+                for &p in &prims {
+                    if self.c.rscs[p].allowed[n].is_some() || b <= -INFINITY {
+                        self.c.rscs[p].allowed[n] = Some(b);
+                    }
+                }
+            }
+        }
+        self.assign(k);
+    }
+
+    fn assign_primitive(&mut self, r: RscIdx) {
+        if let Some(p) = self.c.rscs[r].parent {
+            if !self.allocating[p] && self.c.rscs[p].provisional {
+                self.assign(p);
+            }
+        }
+        if !self.c.rscs[r].provisional || self.allocating[r] {
+            return;
+        }
+        self.allocating[r] = true;
+
+        // Colocations where r is the dependent: place the primary first.
+        let this_with: Vec<Coloc> = self
+            .colocs
+            .iter()
+            .chain(self.inst_this_with.iter())
+            .filter(|co| co.dependent == r)
+            .cloned()
+            .collect();
+        for co in this_with {
+            let archive = if co.dependent_role >= Role::Promoted || (co.score < 0 && co.score > -INFINITY) {
+                Some(self.c.rscs[r].allowed.clone())
+            } else {
+                None
+            };
+            self.assign(co.primary);
+            self.apply_coloc_to_weights(r, &co);
+            if let Some(a) = archive {
+                if !self.any_available(&self.c.rscs[r].allowed) {
+                    self.c.rscs[r].allowed = a;
+                }
+            }
+        }
+        // Colocations where r is the primary: take dependents' preferences.
+        let with_this: Vec<Coloc> = self
+            .colocs
+            .iter()
+            .chain(self.inst_with_this.iter())
+            .filter(|co| co.primary == r && co.influence)
+            .cloned()
+            .collect();
+        for co in with_this {
+            let factor = co.score as f64 / INFINITY as f64;
+            let mut table = self.c.rscs[r].allowed.clone();
+            self.add_colocated_node_scores(
+                co.dependent,
+                &mut table,
+                co.node_attribute.as_deref(),
+                factor,
+                true,
+                false,
+            );
+            self.c.rscs[r].allowed = table;
+        }
+
+        let rs = &self.c.rscs[r];
+        if rs.next_role == Role::Stopped || rs.target_role == Some(Role::Stopped) {
+            for a in self.c.rscs[r].allowed.iter_mut() {
+                *a = Some(-INFINITY);
+            }
+            self.c.rscs[r].next_role = Role::Stopped;
+        } else if !self.c.have_quorum
+            && self.c.options.no_quorum_policy == NoQuorumPolicy::Freeze
+            && self.c.rscs[r].role <= Role::Stopped
+        {
+            // Cannot be elevated under no-quorum-policy=freeze.
+        }
+        if self.c.options.stonith_enabled && !self.c.have_stonith_resource {
+            self.c.rscs[r].managed = false;
+        }
+        if !self.c.rscs[r].managed {
+            let cur = self.c.rscs[r].current_node();
+            self.c.rscs[r].next_role = self.c.rscs[r].role;
+            self.finalize(r, cur, true);
+        } else if self.c.options.stop_all_resources {
+            self.finalize(r, None, true);
+        } else {
+            let prefer = if self.uses_utilization() {
+                self.ban_insufficient_capacity(r)
+            } else {
+                None
+            }
+            .or(self.prefer);
+            let chosen = self.best_node(r, prefer);
+            self.finalize(r, chosen, false);
+        }
+        self.allocating[r] = false;
+    }
+
+    fn finalize(&mut self, r: RscIdx, chosen: Option<NodeIdx>, force: bool) {
+        let mut chosen = chosen;
+        if !force {
+            if let Some(n) = chosen {
+                let w = self.c.rscs[r].allowed[n].unwrap_or(-INFINITY);
+                // The graph may assume a bundle node's connection comes up
+                // (a replica's child is allowed nowhere else).
+                if w < 0 || (!self.available(n) && !self.c.nodes[n].remote.bundle_node) {
+                    chosen = None;
+                }
+            }
+        }
+        self.c.rscs[r].provisional = false;
+        self.c.rscs[r].assigned = chosen;
+        self.chosen_weight[r] = chosen.and_then(|n| self.c.rscs[r].allowed[n]).unwrap_or(0);
+        match chosen {
+            None => self.c.rscs[r].next_role = Role::Stopped,
+            Some(n) => {
+                self.node_count[n] += 1;
+                if self.uses_utilization() {
+                    let util = self.c.rscs[r].utilization.clone();
+                    for (k, v) in util {
+                        *self.remaining[n].entry(k).or_insert(0) -= v;
+                    }
+                }
+                if self.c.rscs[r].next_role == Role::Unknown {
+                    self.c.rscs[r].next_role = if self.c.in_promotable(r) {
+                        Role::Unpromoted
+                    } else {
+                        Role::Started
+                    };
+                }
+            }
+        }
+        super::remote::connection_assigned(self.c, r);
+    }
+
+    fn any_available(&self, table: &[Option<Score>]) -> bool {
+        table
+            .iter()
+            .enumerate()
+            .any(|(n, w)| w.is_some_and(|w| w >= 0) && self.available(n))
+    }
+
+    /// Sorts candidate nodes like `pcmk__sort_nodes` and applies
+    /// `assign_best_node`'s preference for the current node.
+    fn best_node(&self, r: RscIdx, prefer: Option<NodeIdx>) -> Option<NodeIdx> {
+        let rs = &self.c.rscs[r];
+        let current = self.c.active_on(r).0;
+        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).filter(|&n| rs.allowed[n].is_some()).collect();
+        nodes.sort_by(|&a, &b| self.compare_nodes(r, a, b, current));
+        let best = *nodes.first()?;
+        if let Some(p) = prefer {
+            let pw = rs.allowed[p].unwrap_or(-INFINITY);
+            let bw = if self.available(best) {
+                rs.allowed[best].unwrap_or(-INFINITY)
+            } else {
+                -INFINITY
+            };
+            if rs.allowed[p].is_some() && pw >= bw && self.available(p) && pw >= 0 {
+                return Some(p);
+            }
+        }
+        let mut chosen = best;
+        let unique_instance = rs.instance.is_some()
+            && matches!(
+                self.c.rscs[self.c.top_parent(r)].variant,
+                Variant::Clone { unique: true, .. }
+            );
+        let bw = rs.allowed[best].unwrap_or(-INFINITY);
+        if !unique_instance && bw > 0 && self.available(best) {
+            if let Some(run) = current {
+                if self.available(run) && rs.allowed[run].is_some_and(|w| w >= 0) {
+                    for &n in nodes.iter().skip(1) {
+                        if rs.allowed[n] != Some(bw) {
+                            break;
+                        }
+                        if n == run {
+                            chosen = n;
+                        }
+                    }
+                }
+            }
+        }
+        Some(chosen)
+    }
+
+    fn compare_nodes(&self, r: RscIdx, a: NodeIdx, b: NodeIdx, active: Option<NodeIdx>) -> CmpOrdering {
+        let rs = &self.c.rscs[r];
+        let wa = if self.available(a) {
+            rs.allowed[a].unwrap_or(-INFINITY)
+        } else {
+            -INFINITY
+        };
+        let wb = if self.available(b) {
+            rs.allowed[b].unwrap_or(-INFINITY)
+        } else {
+            -INFINITY
+        };
+        if wa != wb {
+            return wb.cmp(&wa);
+        }
+        let strategy = self.c.options.placement_strategy.as_str();
+        if strategy != "minimal" {
+            if strategy == "balanced" {
+                let o = self.cmp_capacity(a, b);
+                if o != CmpOrdering::Equal {
+                    return o;
+                }
+            }
+            if self.node_count[a] != self.node_count[b] {
+                return self.node_count[a].cmp(&self.node_count[b]);
+            }
+            if let Some(act) = active {
+                if act == a {
+                    return CmpOrdering::Less;
+                }
+                if act == b {
+                    return CmpOrdering::Greater;
+                }
+            }
+        }
+        self.c.nodes[a].uname.as_bytes().cmp(self.c.nodes[b].uname.as_bytes())
+    }
+
+    /// `pcmk__apply_coloc_to_weights`.
+    fn apply_coloc_to_weights(&mut self, dep: RscIdx, co: &Coloc) {
+        let primary = co.primary;
+        if self.c.rscs[primary].provisional {
+            return;
+        }
+        if matches!(self.c.rscs[primary].variant, Variant::Clone { .. }) {
+            self.apply_clone_coloc(dep, co);
+            return;
+        }
+        // Role filters (`pcmk__colocation_affects`).
+        let dep_next = self.c.rscs[dep].next_role;
+        let pri_next = self.c.rscs[primary].next_role;
+        if co.score > 0 {
+            if co.dependent_role != Role::Unknown && co.dependent_role != dep_next {
+                return;
+            }
+            // A clone's role is checked per instance below
+            // (`pcmk__update_dependent_with_promotable`).
+            let primary_is_clone = matches!(self.c.rscs[primary].variant, Variant::Clone { .. });
+            if co.primary_role != Role::Unknown && co.primary_role != pri_next && !primary_is_clone {
+                return;
+            }
+        } else {
+            if co.dependent_role != Role::Unknown && co.dependent_role == dep_next {
+                return;
+            }
+            if co.primary_role != Role::Unknown && co.primary_role == pri_next {
+                return;
+            }
+        }
+        let attr = co.node_attribute.as_deref().unwrap_or("#id");
+        let pnode = self.c.rscs[primary].assigned;
+        let value = pnode.and_then(|n| self.c.nodes[n].attrs.get(attr).cloned());
+        if pnode.is_none() && co.score < 0 {
+            return;
+        }
+        let mut work = self.c.rscs[dep].allowed.clone();
+        for (n, slot) in work.iter_mut().enumerate() {
+            let Some(w) = *slot else { continue };
+            if pnode.is_none() {
+                *slot = Some(score::add(-co.score, w));
+            } else if self.c.nodes[n].attrs.get(attr).map(|v| v.to_ascii_lowercase())
+                == value.as_ref().map(|v| v.to_ascii_lowercase())
+            {
+                if co.score < INFINITY {
+                    *slot = Some(score::add(co.score, w));
+                }
+            } else if co.score >= INFINITY {
+                *slot = Some(score::add(-co.score, w));
+            }
+        }
+        if co.score <= -INFINITY || co.score >= INFINITY || self.any_available(&work) {
+            self.c.rscs[dep].allowed = work;
+        }
+    }
+
+    /// `pcmk__clone_apply_coloc_score` while placing `dep`: role-specific
+    /// colocations with a promotable clone use the nodes of instances in
+    /// that role; interleaved clones pair instances; mandatory ones allow
+    /// only nodes with an instance; optional ones apply each instance.
+    fn apply_clone_coloc(&mut self, dep: RscIdx, co: &Coloc) {
+        let primary = co.primary;
+        let promotable = matches!(self.c.rscs[primary].variant, Variant::Clone { promotable: true, .. });
+        if promotable && co.primary_role != Role::Unknown {
+            self.update_dependent_with_promotable(dep, co);
+            return;
+        }
+        if self.interleaved_with(dep, primary) {
+            match self.compatible_instance(dep, primary) {
+                Some(inst) => {
+                    let mut x = co.clone();
+                    x.primary = inst;
+                    self.apply_coloc_to_weights(dep, &x);
+                }
+                None if co.score >= INFINITY => {
+                    for a in self.c.rscs[dep].allowed.iter_mut() {
+                        *a = Some(-INFINITY);
+                    }
+                }
+                None => {}
+            }
+            return;
+        }
+        let kids = self.c.rscs[primary].children.clone();
+        if co.score >= INFINITY {
+            let with: Vec<NodeIdx> = kids
+                .iter()
+                .filter(|&&k| !self.c.primitives_of(k).iter().any(|&p| self.c.rscs[p].blocked))
+                .filter_map(|&k| self.instance_node(k))
+                .collect();
+            for (n, slot) in self.c.rscs[dep].allowed.iter_mut().enumerate() {
+                if slot.is_some() && !with.contains(&n) {
+                    *slot = Some(-INFINITY);
+                }
+            }
+            return;
+        }
+        for k in kids {
+            let mut x = co.clone();
+            x.primary = k;
+            self.apply_coloc_to_weights(dep, &x);
+        }
+    }
+
+    /// Where an instance (primitive or group) is placed.
+    fn instance_node(&self, k: RscIdx) -> Option<NodeIdx> {
+        self.c.primitives_of(k).first().and_then(|&p| self.c.rscs[p].assigned)
+    }
+
+    /// `pcmk__update_dependent_with_promotable`: nodes of the instances
+    /// that will have the colocation's role get the (optional) score; a
+    /// mandatory colocation bans every other node and adds the instance's
+    /// own placement score.
+    fn update_dependent_with_promotable(&mut self, dep: RscIdx, co: &Coloc) {
+        let attr = co.node_attribute.clone().unwrap_or_else(|| "#uname".into());
+        let mut affected: Vec<(NodeIdx, Score)> = Vec::new();
+        for k in self.c.rscs[co.primary].children.clone() {
+            let Some(n) = self.instance_node(k) else { continue };
+            if self.c.rscs[k].next_role != co.primary_role {
+                continue;
+            }
+            if co.score < INFINITY {
+                let value = self.c.nodes[n].attrs.get(&attr).map(|v| v.to_ascii_lowercase());
+                for m in 0..self.c.nodes.len() {
+                    let Some(w) = self.c.rscs[dep].allowed[m] else { continue };
+                    if self.c.nodes[m].attrs.get(&attr).map(|v| v.to_ascii_lowercase()) == value {
+                        self.c.rscs[dep].allowed[m] = Some(score::add(w, co.score));
+                    }
+                }
+            }
+            let first = self.c.primitives_of(k).first().copied().unwrap_or(k);
+            affected.push((n, self.chosen_weight[first]));
+        }
+        if co.score >= INFINITY && (co.dependent_role != Role::Promoted || co.primary_role != Role::Promoted) {
+            // `node_list_exclude(..., TRUE)`.
+            for n in 0..self.c.nodes.len() {
+                let Some(w) = self.c.rscs[dep].allowed[n] else {
+                    if affected.iter().any(|&(m, _)| m == n) {
+                        self.c.rscs[dep].allowed[n] = Some(-INFINITY);
+                    }
+                    continue;
+                };
+                let merged = affected
+                    .iter()
+                    .find(|&&(m, _)| m == n)
+                    .map(|&(_, aw)| score::add(w, aw));
+                self.c.rscs[dep].allowed[n] = Some(merged.unwrap_or(-INFINITY));
+            }
+        }
+    }
+
+    /// Whether the instance `dep` is colocated instance-by-instance with the
+    /// clone `primary`: its own clone has `interleave=true` and both allow
+    /// the same number of instances per node.
+    fn interleaved_with(&self, dep: RscIdx, primary: RscIdx) -> bool {
+        let top = self.c.top_parent(dep);
+        if top == primary || !self.c.rscs[top].meta.get("interleave").is_some_and(|v| is_true(v)) {
+            return false;
+        }
+        match (&self.c.rscs[top].variant, &self.c.rscs[primary].variant) {
+            (Variant::Clone { clone_node_max: a, .. }, Variant::Clone { clone_node_max: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+
+    /// `find_compatible_child` while placing `dep`: the instance of
+    /// `primary` placed on the best node `dep` may use.
+    fn compatible_instance(&self, dep: RscIdx, primary: RscIdx) -> Option<RscIdx> {
+        let allowed = &self.c.rscs[dep].allowed;
+        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).filter(|&n| allowed[n].is_some()).collect();
+        nodes.sort_by(|&a, &b| self.compare_nodes(dep, a, b, None));
+        nodes.into_iter().find_map(|n| {
+            self.c.rscs[primary].children.iter().copied().find(|&k| {
+                let prims = self.c.primitives_of(k);
+                !prims.iter().any(|&p| self.c.rscs[p].blocked)
+                    && prims.first().and_then(|&p| self.c.rscs[p].assigned) == Some(n)
+            })
+        })
+    }
+
+    /// `pcmk__add_colocated_node_scores` (with `pcmk__coloc_select_active`
+    /// when `active` is set).
+    fn add_colocated_node_scores(
+        &mut self,
+        rsc: RscIdx,
+        nodes: &mut Vec<Option<Score>>,
+        attr: Option<&str>,
+        factor: f64,
+        active: bool,
+        nonnegative: bool,
+    ) {
+        if self.merging[rsc] {
+            return;
+        }
+        self.merging[rsc] = true;
+        let mut work = nodes.clone();
+        let is_group = matches!(self.c.rscs[rsc].variant, Variant::Group);
+        if is_group {
+            if let Some(&first) = self.c.rscs[rsc].children.first() {
+                self.add_colocated_node_scores(first, &mut work, attr, factor, active, nonnegative);
+            } else {
+                self.merging[rsc] = false;
+                return;
+            }
+        } else {
+            self.add_node_scores_matching_attr(&mut work, rsc, attr, factor, nonnegative);
+        }
+        if self.any_available(&work) {
+            let multiplier = if factor < 0.0 { -1.0 } else { 1.0 };
+            let lhs_of = if is_group {
+                self.c.rscs[rsc].children.last().copied().unwrap_or(rsc)
+            } else {
+                rsc
+            };
+            let deps: Vec<Coloc> = self
+                .colocs
+                .iter()
+                .filter(|co| co.primary == lhs_of && co.influence)
+                .cloned()
+                .collect();
+            for co in deps {
+                let f = multiplier * co.score as f64 / INFINITY as f64;
+                self.add_colocated_node_scores(
+                    co.dependent,
+                    &mut work,
+                    co.node_attribute.as_deref(),
+                    f,
+                    true,
+                    nonnegative,
+                );
+            }
+        } else if active {
+            self.merging[rsc] = false;
+            return;
+        }
+        if nonnegative {
+            for w in work.iter_mut().flatten() {
+                if *w == INFINITY_HACK {
+                    *w = 1;
+                }
+            }
+        }
+        *nodes = work;
+        self.merging[rsc] = false;
+    }
+
+    fn add_node_scores_matching_attr(
+        &self,
+        work: &mut [Option<Score>],
+        other: RscIdx,
+        attr: Option<&str>,
+        factor: f64,
+        only_positive: bool,
+    ) {
+        let attr = attr.unwrap_or("#uname");
+        for n in 0..work.len() {
+            let Some(w) = work[n] else { continue };
+            let value = self.c.nodes[n].attrs.get(attr);
+            // Best score of `other` among available nodes with the same value.
+            let mut best = -INFINITY;
+            for (m, ow) in self.c.rscs[other].allowed.iter().enumerate() {
+                let Some(ow) = *ow else { continue };
+                if ow > best
+                    && self.available(m)
+                    && self.c.nodes[m].attrs.get(attr).map(|v| v.to_ascii_lowercase())
+                        == value.map(|v| v.to_ascii_lowercase())
+                {
+                    best = ow;
+                }
+            }
+            if factor < 0.0 && best < 0 {
+                continue;
+            }
+            if w == INFINITY_HACK {
+                continue;
+            }
+            let wf = factor * best as f64;
+            let mut weight = if wf < 0.0 { (wf - 0.5) as i64 } else { (wf + 0.5) as i64 };
+            if weight == 0 && best != 0 {
+                if factor > 0.0 {
+                    weight = 1;
+                } else if factor < 0.0 {
+                    weight = -1;
+                }
+            }
+            let weight = weight.clamp(-(INFINITY as i64), INFINITY as i64) as Score;
+            let new_score = score::add(weight, w);
+            if only_positive && new_score < 0 && w > 0 {
+                // Negative results mark the node unusable instead.
+                work[n] = Some(INFINITY_HACK);
+                continue;
+            }
+            if only_positive && new_score < 0 && w == 0 {
+                continue;
+            }
+            work[n] = Some(new_score);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! What the scheduler takes besides the CIB ([`Options`]) and what it
+//! returns in detail ([`Schedule`]).
+
+use crate::action_set::{Action, Edge};
+use crate::model::Cluster;
+use cib::Cib;
+
+/// Scheduler inputs besides the CIB. The scheduler reads no clock: the
+/// caller says what time it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Effective "now" in seconds since the epoch.
+    pub now: i64,
+}
+
+impl Options {
+    /// "Now" as `crm_simulate` chooses it: `date` (its `-t`), else the
+    /// CIB's `execution-date`, else `clock()` (the caller's current time).
+    pub fn for_cib(cib: &Cib, date: Option<i64>, clock: impl FnOnce() -> i64) -> Options {
+        Options {
+            now: date.or(cib.execution_date).unwrap_or_else(clock),
+        }
+    }
+}
+
+/// Everything the scheduler computed, for display and execution.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// The cluster as unpacked, with assignments and next roles filled in.
+    pub cluster: Cluster,
+    pub actions: Vec<Action>,
+    pub edges: Vec<Edge>,
+}

@@ -1,0 +1,323 @@
+//! Recurring operations for the Stopped role: a monitor configured with
+//! `role="Stopped"` runs on every node where the resource is not to be
+//! active, to notice it starting there (`recurring_op_for_inactive` in
+//! `lib/pacemaker/pcmk_sched_recurring.c`); and cancellations of recurring
+//! operations that are no longer configured or that maintenance suspends
+//! (`process_rsc_history` in `pcmk_sched_actions.c`).
+
+use super::op_meta::op_entry;
+use crate::action_set::{flags, ActionSet, Cancelled};
+use crate::digests::{expected_digest, only_private_changed};
+use crate::history::history_entry;
+use crate::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
+use crate::unpack::{active_ops_window, cmp_op_by_call_id};
+use cib::{is_true, Cib, LrmOp};
+
+/// `pe_rsc_unique`: anonymous clone instances get no Stopped-role
+/// operations (Pacemaker does not support them there).
+fn unique(c: &Cluster, r: RscIdx) -> bool {
+    match &c.rscs[c.top_parent(r)].variant {
+        Variant::Clone { unique, .. } => *unique,
+        _ => true,
+    }
+}
+
+/// Creates the Stopped-role recurring operations of primitive `r`, after
+/// its probes and stops: optional where already active, ordered after the
+/// probe and the stop on the same node.
+pub fn create_stopped_role_ops(s: &mut ActionSet, c: &Cluster, r: RscIdx) {
+    let rs = &c.rscs[r];
+    let maintenance = c.options.maintenance_mode || rs.meta.get("maintenance").is_some_and(|v| is_true(v));
+    if rs.blocked || maintenance || !unique(c, r) {
+        return;
+    }
+    let stopped_ops = rs
+        .ops
+        .iter()
+        .filter(|o| o.interval_ms > 0 && o.role.as_deref().and_then(Role::parse) == Some(Role::Stopped))
+        .filter(|o| o.attr("enabled").is_none_or(is_true));
+    for op in stopped_ops {
+        for n in 0..c.nodes.len() {
+            if rs.assigned == Some(n) {
+                continue;
+            }
+            let active = rs
+                .active_recurring
+                .iter()
+                .any(|(m, name, i)| *m == n && *name == op.name && *i == op.interval_ms);
+            let mon = s.add(Some(r), &op.name, op.interval_ms, Some(n), active);
+            if let (true, Some(probe)) = (rs.managed, s.find(Some(r), "monitor", 0, Some(n))) {
+                s.order(probe, mon, flags::RUNNABLE_LEFT);
+            }
+            if let Some(stop) = s.find(Some(r), "stop", 0, Some(n)) {
+                if !s.actions[stop].runnable {
+                    s.actions[mon].runnable = false;
+                }
+                if rs.managed {
+                    s.order(stop, mon, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                }
+            }
+            let node = &c.nodes[n];
+            if !node.online || node.unclean {
+                s.actions[mon].runnable = false;
+            }
+        }
+    }
+}
+
+/// Whether a recurring operation is configured and enabled
+/// (`action_in_config`).
+fn configured(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> bool {
+    op_entry(&c.rscs[r].ops, task, interval_ms)
+        .is_some_and(|o| o.interval_ms == interval_ms && o.attr("enabled").is_none_or(is_true))
+}
+
+/// Cancels, on each node where `r` is active (and that can run actions, or
+/// is in maintenance), the recurring operations of its history since the
+/// last start that are no longer configured (with `stop-orphan-actions`) or
+/// that maintenance mode suspends; each cancel follows the resource's stops.
+pub fn cancel_orphaned(cib: &Cib, s: &mut ActionSet, c: &Cluster, r: RscIdx) {
+    let rs = &c.rscs[r];
+    if rs.orphan {
+        return;
+    }
+    let rsc_maintenance = rs.meta.get("maintenance").is_some_and(|v| is_true(v));
+    for n in 0..c.nodes.len() {
+        let node = &c.nodes[n];
+        if !(node.maintenance || node.can_run()) || !rs.running_on.contains(&n) {
+            continue;
+        }
+        let Some(lr) = cib
+            .status
+            .nodes
+            .iter()
+            .find(|st| st.id == node.id)
+            .and_then(|st| history_entry(st, rs, n))
+        else {
+            continue;
+        };
+        let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
+        ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
+        let (start, stop) = active_ops_window(&ops);
+        if start < stop {
+            continue;
+        }
+        for op in ops.iter().skip(start.max(0) as usize).filter(|op| op.interval_ms > 0) {
+            let cancel = if rsc_maintenance || node.maintenance {
+                true
+            } else {
+                !configured(c, r, &op.operation, op.interval_ms) && c.options.stop_orphan_actions
+            };
+            if !cancel {
+                continue;
+            }
+            let a = s.add(Some(r), "cancel", op.interval_ms, Some(n), false);
+            s.actions[a].cancels = Some(Cancelled {
+                task: op.operation.clone(),
+                call_id: op.call_id,
+            });
+            for stop in s.of(r, "stop") {
+                s.order(stop, a, 0);
+            }
+        }
+    }
+}
+
+/// Whether the recurring `task` of `r` at `interval_ms`, active on `n`, is
+/// rescheduled because its parameters changed (or its history records no
+/// digest): `pcmk__reschedule_recurring` from `pcmk__check_action_config`.
+pub fn rescheduled(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx, task: &str, interval_ms: u64) -> bool {
+    let rs = &c.rscs[r];
+    let node = &c.nodes[n];
+    // The parameters of a bundle's implicit resources are not reproduced,
+    // so their digests cannot be compared.
+    if rs.remote.bundle_implicit {
+        return false;
+    }
+    if node.maintenance
+        || !node.can_run()
+        || !rs.running_on.contains(&n)
+        || rs.meta.get("maintenance").is_some_and(|v| is_true(v))
+    {
+        return false;
+    }
+    let Some(lr) = cib
+        .status
+        .nodes
+        .iter()
+        .find(|st| st.id == node.id)
+        .and_then(|st| history_entry(st, rs, n))
+    else {
+        return false;
+    };
+    let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
+    ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
+    let (start, stop) = active_ops_window(&ops);
+    if start < stop {
+        return false;
+    }
+    ops.iter()
+        .skip(start.max(0) as usize)
+        .filter(|op| op.operation == task && op.interval_ms == interval_ms)
+        .any(|op| match &op.op_digest {
+            None => true,
+            Some(d) => *d != expected_digest(c, r, op) && !only_private_changed(c, r, op),
+        })
+}
+
+/// The nodes where `r` is active and its history since the last start has
+/// an operation whose definition changed (`pcmk__check_action_config` in
+/// `process_rsc_history`): a recurring operation no longer configured, or
+/// a start, monitor, promote or migrate_from whose parameter digest
+/// differs.
+pub fn definition_changes(cib: &Cib, c: &Cluster, r: RscIdx) -> Vec<NodeIdx> {
+    let rs = &c.rscs[r];
+    let mut out = Vec::new();
+    if rs.orphan {
+        return out;
+    }
+    let rsc_maintenance = rs.meta.get("maintenance").is_some_and(|v| is_true(v));
+    for n in 0..c.nodes.len() {
+        let node = &c.nodes[n];
+        if !(node.maintenance || node.can_run()) || !rs.running_on.contains(&n) {
+            continue;
+        }
+        let Some(lr) = cib
+            .status
+            .nodes
+            .iter()
+            .find(|st| st.id == node.id)
+            .and_then(|st| history_entry(st, rs, n))
+        else {
+            continue;
+        };
+        let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
+        ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
+        let (start, stop) = active_ops_window(&ops);
+        if start < stop {
+            continue;
+        }
+        let changed = ops.iter().skip(start.max(0) as usize).any(|op| {
+            if op.interval_ms > 0 && (rsc_maintenance || node.maintenance) {
+                return false;
+            }
+            let checked =
+                op.interval_ms > 0 || matches!(op.operation.as_str(), "monitor" | "start" | "promote" | "migrate_from");
+            if !checked {
+                return false;
+            }
+            if op.interval_ms > 0 && !configured(c, r, &op.operation, op.interval_ms) {
+                return true;
+            }
+            match &op.op_digest {
+                None => true,
+                Some(d) => *d != expected_digest(c, r, op) && !only_private_changed(c, r, op),
+            }
+        });
+        if changed {
+            out.push(n);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::{cib, run};
+
+    #[test]
+    fn a_stopped_role_monitor_runs_where_the_resource_is_not() {
+        let r = r#"<primitive id="r" class="ocf" provider="pacemaker" type="Dummy"><operations>
+            <op id="r-m" name="monitor" interval="20s" role="Stopped"/></operations></primitive>"#;
+        let s = run(&cib(
+            2,
+            r,
+            r#"<rsc_location id="l" rsc="r" node="n1" score="100"/>"#,
+            &[],
+        ));
+        let mons: Vec<(usize, bool)> = s
+            .actions
+            .iter()
+            .filter(|a| a.task == "monitor" && a.interval_ms == 20_000)
+            .map(|a| (a.node.unwrap(), a.optional))
+            .collect();
+        assert_eq!(mons, [(1, false)]);
+        let probe = s
+            .actions
+            .iter()
+            .find(|a| a.task == "monitor" && a.interval_ms == 0 && a.node == Some(1));
+        let mon = s.actions.iter().find(|a| a.interval_ms == 20_000).unwrap().id;
+        assert!(s
+            .edges
+            .iter()
+            .any(|e| Some(e.first) == probe.map(|p| p.id) && e.then == mon));
+    }
+
+    #[test]
+    fn a_recurring_op_no_longer_configured_is_cancelled_after_the_stops() {
+        let op = |key: &str, task: &str, interval: u32, call: u32| {
+            format!(
+                "<lrm_rsc_op id=\"{key}\" operation_key=\"{key}\" operation=\"{task}\" call-id=\"{call}\" rc-code=\"0\" \
+                 op-status=\"0\" interval=\"{interval}\" transition-key=\"1:1:0:x\" transition-magic=\"0:0;1:1:0:x\"/>"
+            )
+        };
+        let xml = format!(
+            "<cib have-quorum=\"1\" execution-date=\"1000\"><configuration><crm_config><cluster_property_set id=\"o\">\
+             <nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/></cluster_property_set></crm_config>\
+             <nodes><node id=\"1\" uname=\"n1\"/></nodes><resources>\
+             <primitive id=\"r\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><operations>\
+             <op id=\"r-m\" name=\"monitor\" interval=\"10s\"/></operations></primitive></resources>\
+             <constraints/></configuration><status><node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" crmd=\"online\" \
+             join=\"member\" expected=\"member\"><lrm id=\"1\"><lrm_resources>\
+             <lrm_resource id=\"r\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">{}{}</lrm_resource>\
+             </lrm_resources></lrm></node_state></status></cib>",
+            op("r_last_0", "start", 0, 2),
+            op("r_monitor_5000", "monitor", 5000, 3),
+        );
+        let s = run(&cib::Cib::parse(&xml).expect("CIB"));
+        let g = crate::graph::build(&s);
+        let cancel = g
+            .synapses
+            .iter()
+            .find(|x| x.action.task == crate::Task::Cancel)
+            .expect("a cancel");
+        assert_eq!(cancel.action.operation_key, "r_monitor_5000");
+        let a = &cancel.action.attributes;
+        assert_eq!(a.get("CRM_meta_operation").map(String::as_str), Some("monitor"));
+        assert_eq!(a.get("CRM_meta_call_id").map(String::as_str), Some("3"));
+        assert_eq!(a.get("CRM_meta_interval").map(String::as_str), Some("5000"));
+    }
+
+    fn monitored(monitor_digest: &str) -> cib::Cib {
+        let start = cib::digest::operation_digest(&std::collections::BTreeMap::new(), 0, 20_000);
+        let xml = format!(
+            "<cib have-quorum=\"1\" execution-date=\"1000\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/></nodes><resources>\
+             <primitive id=\"r\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><operations>\
+             <op id=\"r-m\" name=\"monitor\" interval=\"10s\"/></operations></primitive></resources>\
+             <constraints/></configuration><status><node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" \
+             crmd=\"online\" join=\"member\" expected=\"member\"><lrm id=\"1\"><lrm_resources>\
+             <lrm_resource id=\"r\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+             <lrm_rsc_op id=\"r_last_0\" operation=\"start\" call-id=\"1\" rc-code=\"0\" op-status=\"0\" \
+             interval=\"0\" transition-key=\"1:1:0:x\" op-digest=\"{start}\"/>\
+             <lrm_rsc_op id=\"r_monitor_10000\" operation=\"monitor\" call-id=\"2\" rc-code=\"0\" \
+             op-status=\"0\" interval=\"10000\" transition-key=\"1:1:0:x\" op-digest=\"{monitor_digest}\"/>\
+             </lrm_resource></lrm_resources></lrm></node_state></status></cib>"
+        );
+        cib::Cib::parse(&xml).expect("test CIB parses")
+    }
+
+    #[test]
+    fn a_monitor_whose_parameters_changed_is_rescheduled() {
+        let required = |cib: &cib::Cib| {
+            let s = run(cib);
+            s.actions
+                .iter()
+                .any(|a| a.task == "monitor" && a.interval_ms == 10_000 && !a.optional)
+        };
+        let current = cib::digest::operation_digest(&std::collections::BTreeMap::new(), 10_000, 20_000);
+        assert!(!required(&monitored(&current)));
+        assert!(required(&monitored("0123456789abcdef0123456789abcdef")));
+    }
+}

@@ -1,0 +1,555 @@
+//! Pacemaker Remote in the scheduler (after `pcmk_sched_remote.c`,
+//! `pcmk__primitive_internal_constraints`, `remote_connection_assigned`,
+//! `pcmk__fence_guest` and the remote checks of `pcmk__probe_rsc_on_node`).
+//!
+//! Resources on a remote or guest node can only act while the node's
+//! connection resource runs: starts wait for the connection start, stops
+//! happen before the connection stops, and a node whose connection is
+//! unrecoverable while resources are active there is fenced. A guest node
+//! is "fenced" by recovering its container, which implies the stops of
+//! everything on the guest.
+
+// Node indices address several parallel tables at once.
+#![allow(clippy::needless_range_loop)]
+
+use crate::action_set::{flags, ActionSet};
+use crate::constraint_types::{Coloc, Constraints, Ordering};
+use crate::model::{Cluster, Discover, NodeIdx, NodeKind, Role, RscIdx};
+use cib::score::INFINITY;
+use cib::OrderKind;
+
+/// `enum remote_connection_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    Unknown,
+    Alive,
+    Resting,
+    Failed,
+    Stopped,
+}
+
+/// The node a connection resource defines, if any.
+fn node_of_conn(c: &Cluster, r: RscIdx) -> Option<NodeIdx> {
+    c.node_by_name(&c.rscs[r].id)
+        .filter(|&n| c.nodes[n].remote.conn == Some(r))
+}
+
+/// The connection resource of a guest node inside `container`, if any
+/// (`pe__resource_contains_guest_node`).
+fn guest_conn_in(c: &Cluster, container: RscIdx) -> Option<RscIdx> {
+    c.rscs[container]
+        .remote
+        .fillers
+        .iter()
+        .copied()
+        .find(|&f| c.rscs[f].remote.is_conn)
+}
+
+/// Bans a resource from every remote and guest node with a connection
+/// (`rsc_avoids_remote_nodes`).
+fn avoid_remote_nodes(c: &mut Cluster, r: RscIdx) {
+    for n in 0..c.nodes.len() {
+        if c.nodes[n].remote.conn.is_some() && c.rscs[r].allowed[n].is_some() {
+            c.rscs[r].allowed[n] = Some(-INFINITY);
+        }
+    }
+}
+
+/// Implicit constraints of connections, containers and the resources they
+/// contain (the remote part of `pcmk__primitive_internal_constraints`).
+pub fn internal_constraints(c: &mut Cluster, cons: &mut Constraints) {
+    for r in 0..c.rscs.len() {
+        if !c.rscs[r].is_primitive() || !c.rscs[r].managed {
+            continue;
+        }
+        if let Some(ct) = c.rscs[r].remote.container {
+            let mut remote_rsc = None;
+            if c.rscs[r].remote.is_conn {
+                if !c.rscs[r].remote.allow_remote_remotes {
+                    avoid_remote_nodes(c, ct);
+                }
+            } else if c.rscs[ct].remote.is_conn {
+                remote_rsc = Some(ct);
+            } else {
+                remote_rsc = guest_conn_in(c, ct);
+            }
+            match remote_rsc {
+                Some(conn) => {
+                    // Forced onto the remote node instead of colocated with
+                    // the container.
+                    for n in 0..c.nodes.len() {
+                        if c.rscs[r].allowed[n].is_some() && c.nodes[n].remote.conn != Some(conn) {
+                            c.rscs[r].allowed[n] = Some(-INFINITY);
+                        }
+                    }
+                }
+                None => {
+                    cons.orders.push(Ordering {
+                        id: "resource-with-container".into(),
+                        first: ct,
+                        first_action: "start".into(),
+                        then: r,
+                        then_action: "start".into(),
+                        kind: OrderKind::Mandatory,
+                        symmetrical: true,
+                        clone_min: 0,
+                    });
+                    let score = if c.rscs[r].remote.allow_remote_remotes && c.rscs[r].remote.is_conn {
+                        10_000
+                    } else {
+                        INFINITY
+                    };
+                    cons.colocs.push(Coloc {
+                        id: "resource-with-container".into(),
+                        dependent: r,
+                        primary: ct,
+                        score,
+                        dependent_role: Role::Unknown,
+                        primary_role: Role::Unknown,
+                        node_attribute: None,
+                        influence: true,
+                    });
+                }
+            }
+        }
+        let is_fence_device = matches!(&c.rscs[r].variant,
+            crate::model::Variant::Primitive { class, .. } if class == "stonith");
+        if c.rscs[r].remote.is_conn || is_fence_device {
+            avoid_remote_nodes(c, r);
+        }
+    }
+}
+
+/// Failures of the resources inside a (non-bundle) container count
+/// towards the container's migration threshold (`pe_fc_fillers`).
+pub fn fillers_fail_count(c: &Cluster, r: RscIdx, n: NodeIdx) -> cib::score::Score {
+    c.rscs[r]
+        .remote
+        .fillers
+        .iter()
+        .fold(0, |acc, &f| cib::score::add(acc, crate::unpack::fail_count(c, f, n)))
+}
+
+/// The node whose attributes count for `r` on `n`
+/// (`pe__node_attribute_calculated`): with `container-attribute-target=host`,
+/// a guest node reads its container's host.
+pub fn attribute_node(c: &Cluster, r: RscIdx, n: NodeIdx) -> NodeIdx {
+    let host_target = c.rscs[r]
+        .meta
+        .get("container-attribute-target")
+        .is_some_and(|v| v.eq_ignore_ascii_case("host"));
+    if !host_target || !c.nodes[n].is_guest() {
+        return n;
+    }
+    c.nodes[n]
+        .remote
+        .conn
+        .and_then(|cr| c.rscs[cr].remote.container)
+        .and_then(|ct| c.rscs[ct].current_node())
+        .unwrap_or(n)
+}
+
+/// A guest node is available only while its container is assigned
+/// somewhere; other nodes always pass.
+pub fn guest_available(c: &Cluster, n: NodeIdx) -> bool {
+    if !c.nodes[n].is_guest() {
+        return true;
+    }
+    c.nodes[n]
+        .remote
+        .conn
+        .and_then(|cr| c.rscs[cr].remote.container)
+        .is_none_or(|ct| c.rscs[ct].assigned.is_some())
+}
+
+/// `remote_connection_assigned`: the node comes (or stays) online when its
+/// connection will run; otherwise it is shutting down.
+pub fn connection_assigned(c: &mut Cluster, r: RscIdx) {
+    if !c.rscs[r].remote.is_conn {
+        return;
+    }
+    let Some(n) = node_of_conn(c, r) else { return };
+    if c.rscs[r].assigned.is_some() && c.rscs[r].next_role != Role::Stopped {
+        c.nodes[n].online = true;
+        if c.nodes[n].remote.unseen {
+            // The connection will be attempted: no need to fence.
+            c.nodes[n].unclean = false;
+        }
+    } else {
+        c.nodes[n].shutdown = true;
+    }
+}
+
+/// `get_remote_node_state` of a remote or guest node with a connection.
+pub fn conn_state(c: &Cluster, n: NodeIdx) -> Option<ConnState> {
+    let r = c.nodes[n].remote.conn?;
+    let rs = &c.rscs[r];
+    let cluster_node = rs.current_node();
+    if rs.next_role == Role::Stopped || rs.assigned.is_none() {
+        if cluster_node.is_some_and(|h| c.nodes[h].unclean) {
+            return Some(ConnState::Failed);
+        }
+        if !rs.failed {
+            return Some(ConnState::Stopped);
+        }
+        if rs.next_role == Role::Stopped
+            && rs.remote.reconnect_ms > 0
+            && c.nodes[n].remote.was_fenced
+            && !shutdown_requested(c, n)
+        {
+            return Some(ConnState::Unknown);
+        }
+        return Some(ConnState::Failed);
+    }
+    match cluster_node {
+        None => Some(ConnState::Unknown),
+        Some(h) if c.nodes[h].unclean || !c.nodes[h].online => Some(ConnState::Resting),
+        _ => Some(ConnState::Alive),
+    }
+}
+
+fn fence(c: &mut Cluster, n: NodeIdx, reason: &str) {
+    if c.nodes[n].is_guest() {
+        return;
+    }
+    if let Some(r) = c.nodes[n].remote.conn {
+        if !c.rscs[r].managed {
+            // The node is considered unclean but cannot be fenced.
+            c.nodes[n].unclean = true;
+            return;
+        }
+    }
+    let node = &mut c.nodes[n];
+    if !node.unclean || node.fence_reason.is_none() {
+        node.unclean = true;
+        node.fence_reason = Some(reason.to_string());
+    }
+}
+
+/// Fencing decided once connections are placed (`pcmk__schedule_probes`
+/// and `apply_remote_ordering`): a remote node whose connection cannot
+/// recover is fenced when it is offline, or when resources are active on
+/// it. Unclean remote nodes without a reason get Pacemaker's default one.
+pub fn plan_fencing(c: &mut Cluster) {
+    for n in 0..c.nodes.len() {
+        if c.nodes[n].kind != NodeKind::Remote || c.nodes[n].remote.conn.is_none() {
+            continue;
+        }
+        let failed = conn_state(c, n) == Some(ConnState::Failed);
+        if failed && !c.nodes[n].online && c.options.enable_startup_probes {
+            fence(c, n, "the connection is unrecoverable");
+        }
+        if failed && (0..c.rscs.len()).any(|r| needs_probe(c, r, n)) {
+            fence(c, n, "resources are in unknown state and connection is unrecoverable");
+        }
+        if failed {
+            let active = (0..c.rscs.len()).any(|r| {
+                let rs = &c.rscs[r];
+                rs.is_primitive() && rs.managed && rs.running_on.contains(&n)
+            });
+            if active {
+                fence(c, n, "resources are active but connection is unrecoverable");
+            }
+        }
+    }
+    for node in &mut c.nodes {
+        if node.is_remote() && node.unclean && node.fence_reason.is_none() {
+            node.fence_reason = Some("node is unclean".into());
+        }
+    }
+}
+
+/// `apply_exclusive_discovery`: a resource with exclusive discovery may
+/// only run on nodes named by its exclusive location constraints.
+pub fn apply_exclusive_discovery(c: &mut Cluster) {
+    for r in 0..c.rscs.len() {
+        let top = c.top_parent(r);
+        if !c.rscs[r].remote.exclusive_discover && !c.rscs[top].remote.exclusive_discover {
+            continue;
+        }
+        for n in 0..c.nodes.len() {
+            let mode = c.rscs[r].remote.discover.get(&n).copied().unwrap_or_default();
+            if c.rscs[r].allowed[n].is_some() && mode != Discover::Exclusive {
+                c.rscs[r].allowed[n] = Some(-INFINITY);
+            }
+        }
+    }
+}
+
+/// Whether `resource-discovery` allows probing `r` on `n`.
+fn discovery_allows(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    let top = c.top_parent(r);
+    let mode = c.rscs[r].remote.discover.get(&n).copied();
+    if c.rscs[r].remote.exclusive_discover || c.rscs[top].remote.exclusive_discover {
+        return c.rscs[r].allowed[n].is_some() && mode == Some(Discover::Exclusive);
+    }
+    mode != Some(Discover::Never)
+}
+
+/// Whether a probe of primitive `r` will be scheduled on `n` (the criteria
+/// of the probe loop in `create_actions`).
+fn needs_probe(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    let rs = &c.rscs[r];
+    let node = &c.nodes[n];
+    // An anonymous clone probes a single instance, none if one is known there.
+    let top = c.top_parent(r);
+    if rs.instance.is_some() && matches!(c.rscs[top].variant, crate::model::Variant::Clone { unique: false, .. }) {
+        let base = rs.id.split(':').next();
+        let known = c.primitives_of(top).into_iter().any(|p| {
+            let ps = &c.rscs[p];
+            ps.id.split(':').next() == base && (ps.known_on.contains(&n) || ps.running_on.contains(&n))
+        });
+        if known {
+            return false;
+        }
+    }
+    c.options.enable_startup_probes
+        && rs.is_primitive()
+        && !rs.orphan
+        && node.online
+        && !node.unclean
+        && !node.pending
+        && !node.maintenance
+        && !rs.known_on.contains(&n)
+        && !rs.running_on.contains(&n)
+        && (rs.allowed[n].is_some() || c.options.symmetric)
+        && probe_allowed(c, r, n)
+}
+
+/// Whether a probe of `r` on node `n` makes sense: `resource-discovery`,
+/// and the remote checks of `pcmk__probe_rsc_on_node`.
+pub fn probe_allowed(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    if !discovery_allows(c, r, n) {
+        return false;
+    }
+    let rs = &c.rscs[r];
+    if rs.remote.container.is_some() && !rs.remote.is_conn {
+        return false;
+    }
+    let node = &c.nodes[n];
+    if !node.is_remote_or_guest() {
+        return true;
+    }
+    // Bundle nodes are discovered only by their replica's child.
+    if node.remote.bundle_node && c.rscs[r].remote.discover.get(&n) != Some(&Discover::Exclusive) {
+        return false;
+    }
+    if node.remote.discovery_disabled {
+        return false;
+    }
+    let is_stonith = matches!(&rs.variant, crate::model::Variant::Primitive { class, .. } if class == "stonith");
+    if is_stonith || rs.remote.is_conn {
+        return false;
+    }
+    if node.is_guest() {
+        let top = c.top_parent(r);
+        if guest_conn_in(c, r).is_some() || guest_conn_in(c, top).is_some() {
+            return false;
+        }
+        let Some(guest) = node.remote.conn.and_then(|cr| c.rscs[cr].remote.container) else {
+            return true;
+        };
+        let g = &c.rscs[guest];
+        if g.role <= Role::Stopped {
+            return false;
+        }
+        let will_stop = node.remote.requires_reset
+            || g.failed
+            || g.next_role == Role::Stopped
+            || (g.role > Role::Stopped && g.assigned.is_some_and(|a| !g.running_on.contains(&a)));
+        if will_stop {
+            return false;
+        }
+    }
+    true
+}
+
+/// Pseudo fencing of guest nodes that need a reset (`pcmk__fence_guest`);
+/// returns the fence action per guest node.
+pub fn guest_fence_actions(c: &Cluster, s: &mut ActionSet, fence_of: &mut [Option<usize>]) {
+    let have_managed = c.rscs.iter().any(|r| r.managed);
+    for n in 0..c.nodes.len() {
+        if !c.nodes[n].is_guest() || !c.nodes[n].remote.requires_reset || !have_managed {
+            continue;
+        }
+        if !can_fence_guest(c, n) {
+            continue;
+        }
+        let a = s.add(None, "stonith", 0, Some(n), false);
+        s.actions[a].pseudo = true;
+        s.actions[a].fence_op = Some("off".into());
+        s.actions[a].reason = Some("guest is unclean".into());
+        fence_of[n] = Some(a);
+    }
+}
+
+/// `pe_can_fence` for a guest: each host of its container is online or
+/// can be fenced.
+fn can_fence_guest(c: &Cluster, n: NodeIdx) -> bool {
+    let Some(ct) = c.nodes[n].remote.conn.and_then(|r| c.rscs[r].remote.container) else {
+        return false;
+    };
+    let fencing = c.options.stonith_enabled
+        && c.have_stonith_resource
+        && (c.have_quorum || c.options.no_quorum_policy == crate::model::NoQuorumPolicy::Ignore);
+    c.rscs[ct].running_on.iter().all(|&h| c.nodes[h].online || fencing)
+}
+
+/// `pe__shutdown_requested`: a non-zero `shutdown` node attribute.
+fn shutdown_requested(c: &Cluster, n: NodeIdx) -> bool {
+    c.nodes[n]
+        .attrs
+        .get("shutdown")
+        .is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Finishes guest fencing once resource actions exist: "reboot" when the
+/// container (re)starts, ordered after the container's stop.
+fn finish_guest_fencing(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>]) {
+    for n in 0..c.nodes.len() {
+        let Some(f) = fence_of[n] else { continue };
+        if !c.nodes[n].is_guest() {
+            continue;
+        }
+        let Some(conn) = c.nodes[n].remote.conn else { continue };
+        let Some(ct) = c.rscs[conn].remote.container else {
+            continue;
+        };
+        let starts = s
+            .actions
+            .iter()
+            .any(|a| a.rsc == Some(ct) && a.task == "start" && a.node.is_some());
+        if starts {
+            s.actions[f].fence_op = Some("reboot".into());
+        }
+        let stop = s
+            .actions
+            .iter()
+            .find(|a| a.rsc == Some(ct) && a.task == "stop" && a.node.is_some() && a.interval_ms == 0)
+            .map(|a| a.id);
+        match stop {
+            Some(st) if s.actions[st].pseudo => {
+                if let Some(host) = s.actions[st].node {
+                    if let Some(hf) = fence_of[host] {
+                        s.order(hf, f, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
+                    }
+                }
+            }
+            Some(st) => s.order(st, f, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN),
+            None => {}
+        }
+    }
+}
+
+/// Orders resource actions on remote and guest nodes relative to the
+/// node's connection and container (`pcmk__order_remote_connection_actions`).
+pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>]) {
+    finish_guest_fencing(c, s, fence_of);
+    let n_actions = s.actions.len();
+    for i in 0..n_actions {
+        let a = s.actions[i].clone();
+        let (Some(r), Some(n)) = (a.rsc, a.node) else { continue };
+        if a.pseudo || !c.nodes[n].is_remote_or_guest() {
+            continue;
+        }
+        // An optional stop stands for a stop Pacemaker never schedules (the
+        // resource stays): it is not tied to the connection.
+        if a.task == "stop" && a.optional {
+            continue;
+        }
+        let Some(conn) = c.nodes[n].remote.conn else { continue };
+        if conn == r {
+            continue;
+        }
+        let conn_starts = s.of(conn, "start");
+        let conn_stops = s.of(conn, "stop");
+        let recurring = a.interval_ms > 0;
+        let task = match a.task.as_str() {
+            "migrate_to" | "migrate_from" => "stop",
+            t => t,
+        };
+        if let Some(ct) = c.rscs[conn].remote.container {
+            // Guest node. Actions that need neither quorum nor fencing still
+            // cannot complete on a guest whose host is lost and unfenceable.
+            if !matches!(task, "start" | "promote") && !can_fence_guest(c, n) {
+                s.actions[i].runnable = false;
+            }
+            let ct_starts = s.of(ct, "start");
+            match task {
+                "start" | "promote" => {
+                    for &cs in &ct_starts {
+                        s.order(cs, i, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                    }
+                    for &cs in &conn_starts {
+                        s.order(cs, i, flags::RUNNABLE_LEFT);
+                    }
+                }
+                "stop" | "demote" => {
+                    if !c.rscs[ct].failed {
+                        for &cs in &conn_stops {
+                            s.order(i, cs, 0);
+                        }
+                    }
+                }
+                _ => {
+                    let fl = if recurring {
+                        flags::IMPLIES_THEN | flags::RUNNABLE_LEFT
+                    } else {
+                        flags::RUNNABLE_LEFT
+                    };
+                    for &cs in &conn_starts {
+                        s.order(cs, i, fl);
+                    }
+                }
+            }
+            continue;
+        }
+        let state = conn_state(c, n).unwrap_or(ConnState::Unknown);
+        match task {
+            "start" | "promote" => {
+                let fl = if state == ConnState::Failed {
+                    flags::RUNNABLE_LEFT | flags::IMPLIES_THEN
+                } else {
+                    flags::RUNNABLE_LEFT
+                };
+                for &cs in &conn_starts {
+                    s.order(cs, i, fl);
+                }
+            }
+            "stop" => {
+                if state == ConnState::Alive || (state != ConnState::Failed && c.rscs[conn].next_role == Role::Stopped)
+                {
+                    for &cs in &conn_stops {
+                        s.order(i, cs, flags::IMPLIES_FIRST);
+                    }
+                } else if state != ConnState::Failed {
+                    for &cs in &conn_starts {
+                        s.order(cs, i, flags::RUNNABLE_LEFT);
+                    }
+                }
+            }
+            "demote" => {
+                if matches!(state, ConnState::Resting | ConnState::Unknown) {
+                    for &cs in &conn_starts {
+                        s.order(cs, i, flags::RUNNABLE_LEFT);
+                    }
+                }
+            }
+            _ => {
+                if recurring {
+                    for &cs in &conn_starts {
+                        s.order(cs, i, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                    }
+                } else if c.rscs[conn].current_node().is_some() && state == ConnState::Stopped {
+                    for &cs in &conn_stops {
+                        s.order(i, cs, flags::RUNNABLE_LEFT);
+                    }
+                } else {
+                    for &cs in &conn_starts {
+                        s.order(cs, i, flags::RUNNABLE_LEFT);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -271,14 +271,13 @@ mod tests {
 
     #[test]
     fn the_failure_detector_before_issue_13_is_caught() {
-        // Seed 5654 (7 nodes, pauses): n1, never paused, waits in COMMIT for a commit
-        // token the others abandoned when paused members resumed; the old detector fails
-        // it after fail_silent_after (200 ms) of silence, the current one waits until it
-        // has been silent for a token timeout (it gives up on that COMMIT after one and
-        // joins again). (Seed 318 showed the same until the rule on outsiders' older
-        // verdicts changed its course; 6 of seeds 3000..9000 catch the planted detector.)
+        // Seed 3208 (5 nodes, pauses): the old detector fails n57641, never stopped for
+        // long, after fail_silent_after of silence in a round; the current one waits until
+        // it has been silent for a token timeout. (Seeds 318, then 5654, showed the same
+        // until protocol changes and main's larger max_messages draws changed their
+        // course: the seed is found with `sim --seeds 0..5000 --plant eager-silence`.)
         let opts = |planted_bug| crate::SimOptions {
-            seed: 5654,
+            seed: 3208,
             planted_bug,
             ..Default::default()
         };

@@ -262,7 +262,7 @@ pub struct OpResult {
     pub action: Action,
     /// The operation's interval.
     pub interval: Duration,
-    /// The agent's result, mapped to OCF.
+    /// The agent's result, mapped to OCF (meaningful when `status` is [`ExecStatus::Done`]).
     pub rc: OcfRc,
     /// How the execution went.
     pub status: ExecStatus,
@@ -305,6 +305,25 @@ pub struct ExecutorConfig {
     /// Extra environment for every agent, e.g. `HA_LOGFACILITY`, `HA_LOGFILE`, `HA_DEBUGLOG`,
     /// which Pacemaker's executor exports for the `ocf_log` shell functions.
     pub extra_env: Vec<(String, String)>,
+}
+
+impl ExecutorConfig {
+    /// Adds the logging variables Pacemaker's executor exports for the agents' `ocf_log`
+    /// (`daemons/execd/pacemaker-execd.c`): `HA_LOGFACILITY` unless the facility is unset,
+    /// `none` or `/dev/null`; `HA_LOGFILE` unless the file is unset or `none`, and then
+    /// `HA_DEBUGLOG` too (the same file) when debugging.
+    pub fn with_ha_logging(mut self, facility: Option<&str>, logfile: Option<&str>, debug: bool) -> Self {
+        if let Some(f) = facility.filter(|f| !f.eq_ignore_ascii_case("none") && *f != "/dev/null") {
+            self.extra_env.push(("HA_LOGFACILITY".into(), f.into()));
+        }
+        if let Some(file) = logfile.filter(|f| !f.eq_ignore_ascii_case("none")) {
+            self.extra_env.push(("HA_LOGFILE".into(), file.into()));
+            if debug {
+                self.extra_env.push(("HA_DEBUGLOG".into(), file.into()));
+            }
+        }
+        self
+    }
 }
 
 impl Default for ExecutorConfig {

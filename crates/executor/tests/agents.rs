@@ -400,3 +400,113 @@ fn nix_is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+#[test]
+fn ha_logging_environment() {
+    let cfg = ExecutorConfig::default().with_ha_logging(Some("daemon"), Some("/var/log/x.log"), true);
+    let env: Vec<(&str, &str)> = cfg.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        env,
+        vec![
+            ("HA_LOGFACILITY", "daemon"),
+            ("HA_LOGFILE", "/var/log/x.log"),
+            ("HA_DEBUGLOG", "/var/log/x.log")
+        ]
+    );
+    let cfg = ExecutorConfig::default().with_ha_logging(Some("none"), Some("none"), true);
+    assert!(cfg.extra_env.is_empty());
+    let cfg = ExecutorConfig::default().with_ha_logging(Some("/dev/null"), Some("/l"), false);
+    assert_eq!(cfg.extra_env, vec![("HA_LOGFILE".to_string(), "/l".to_string())]);
+}
+
+#[test]
+fn waker_is_called_for_each_result() {
+    let root = OcfRoot::new();
+    let mut ex = root.executor();
+    let (tx, rx) = std::sync::mpsc::channel();
+    ex.set_waker(move || {
+        let _ = tx.send(());
+    });
+    for i in 0..3 {
+        let req = OpRequest::new(
+            ResourceId::new(format!("r{i}")),
+            Agent::ocf("ferrosync", "Sleeper"),
+            Action::Monitor,
+        );
+        ex.execute(req).unwrap();
+    }
+    // An event loop would sleep in poll until woken, then drain without blocking.
+    let mut got = 0;
+    while got < 3 {
+        rx.recv_timeout(Duration::from_secs(30)).expect("woken");
+        while let Some(r) = ex.try_next() {
+            assert_eq!(r.rc, OcfRc::NotRunning);
+            got += 1;
+        }
+    }
+    assert!(ex.try_next().is_none());
+}
+
+#[test]
+fn cancel_kills_a_running_operation_and_drop_kills_the_rest() {
+    let root = OcfRoot::new();
+    let mut ex = root.executor();
+    let sleeper = |rsc: &str, pidfile: &Path| {
+        OpRequest::new(ResourceId::new(rsc), Agent::ocf("ferrosync", "Sleeper"), Action::Start)
+            .param("pidfile", pidfile.to_string_lossy())
+    };
+    let wait_file = |p: &Path| {
+        let t0 = Instant::now();
+        while !p.exists() || std::fs::read_to_string(p).unwrap().trim().is_empty() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "agent did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::fs::read_to_string(p).unwrap().trim().parse::<u32>().unwrap()
+    };
+    let (p1, p2) = (root.path("p1"), root.path("p2"));
+    let call = ex.execute(sleeper("a", &p1)).unwrap();
+    ex.execute(sleeper("b", &p2)).unwrap();
+    let (pid1, pid2) = (wait_file(&p1), wait_file(&p2));
+    ex.cancel(call).unwrap();
+    let r = ex.next_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!((r.call_id, r.status, r.last), (call, ExecStatus::Cancelled, true));
+    assert!(
+        !Path::new(&format!("/proc/{pid1}")).exists(),
+        "cancelled agent still alive"
+    );
+    assert!(Path::new(&format!("/proc/{pid2}")).exists());
+    drop(ex);
+    let t0 = Instant::now();
+    while Path::new(&format!("/proc/{pid2}")).exists() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "agent outlived the executor");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn reload_agent_and_validate_all() {
+    if !have_agents() {
+        return;
+    }
+    let root = OcfRoot::new();
+    let mut ex = root.executor();
+    let state = root.path("s");
+    assert_eq!(
+        run(&mut ex, dummy("pacemaker", &state, Action::ValidateAll)).rc,
+        OcfRc::Ok
+    );
+    assert_eq!(run(&mut ex, dummy("pacemaker", &state, Action::Start)).rc, OcfRc::Ok);
+    assert_eq!(
+        run(&mut ex, dummy("pacemaker", &state, Action::ReloadAgent)).rc,
+        OcfRc::Ok
+    );
+    // op_sleep must be an integer: validate-all says so with rc 6 (not configured).
+    let r = run(
+        &mut ex,
+        dummy("pacemaker", &state, Action::ValidateAll).param("op_sleep", "soon"),
+    );
+    assert_eq!(r.rc, OcfRc::ErrConfigured, "{r:?}");
+    // Unknown actions: the agent answers "unimplemented".
+    let r = run(&mut ex, dummy("heartbeat", &state, Action::Promote));
+    assert_eq!(r.rc, OcfRc::ErrUnimplemented, "{r:?}");
+}

@@ -66,8 +66,12 @@ pub struct Device {
     /// `pcmk_host_map`: node name → the agent's name for it (port/plug).
     pub host_map: BTreeMap<String, String>,
     /// `pcmk_host_check`, or the default: static-list when a list or map is set, else
-    /// dynamic-list (which falls back to status when the agent's `list` fails).
+    /// dynamic-list, until the agent's metadata says otherwise (see `host_check_from_metadata`).
     pub host_check: HostCheck,
+    /// True when `pcmk_host_check` is unset and there is no list or map: then, as Pacemaker,
+    /// the fencer asks the agent's metadata and uses dynamic-list if the agent supports `list`,
+    /// else status if it supports `status`, else none.
+    pub host_check_from_metadata: bool,
     /// The parameter name that carries the target (`pcmk_host_argument`, default `port`);
     /// `None` for `pcmk_host_argument=none`.
     pub host_argument: Option<String>,
@@ -150,6 +154,8 @@ impl Device {
             Some(m) => parse_host_map(m)?,
             None => BTreeMap::new(),
         };
+        let host_check_from_metadata =
+            !params.contains_key("pcmk_host_check") && host_list.is_empty() && host_map.is_empty();
         let host_check = match params.get("pcmk_host_check") {
             Some(v) => HostCheck::parse(v).ok_or_else(|| Error::BadOption {
                 option: "pcmk_host_check".into(),
@@ -189,6 +195,7 @@ impl Device {
             host_list,
             host_map,
             host_check,
+            host_check_from_metadata,
             host_argument,
             delay_base,
             delay_max,
@@ -200,9 +207,10 @@ impl Device {
         self.host_map.get(target).map(String::as_str).unwrap_or(target)
     }
 
-    /// Whether the static configuration names `target`.
+    /// Whether the static configuration names `target` (`pcmk_host_list` compares names
+    /// case-insensitively, as Pacemaker does).
     pub fn statically_lists(&self, target: &str) -> bool {
-        self.host_list.iter().any(|h| h == target) || self.host_map.contains_key(target)
+        self.host_list.iter().any(|h| h.eq_ignore_ascii_case(target)) || self.host_map.contains_key(target)
     }
 
     /// The action name sent to the agent (`pcmk_<action>_action` renames it).

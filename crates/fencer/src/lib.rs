@@ -6,7 +6,8 @@
 //!   the device parameters minus Pacemaker's own options ([`Device::agent_input`]).
 //! - Which devices can fence a node: `pcmk_host_check` — static-list (`pcmk_host_list`,
 //!   `pcmk_host_map`), dynamic-list (the agent's `list`, cached for `list_cache_ttl`), status
-//!   (the agent's `status` exits 0 or 2) or none.
+//!   (the agent's `status` exits 0 or 2) or none; by default static-list with a list or map,
+//!   else chosen from the actions in the agent's metadata, as Pacemaker does.
 //! - Delays (`pcmk_delay_base`, `pcmk_delay_max`) before off and reboot; per-action timeouts
 //!   (`pcmk_<action>_timeout`, else the fencer's default) with SIGTERM then SIGKILL of the
 //!   agent's process group; retries (`pcmk_<action>_retries`) while time remains.
@@ -267,6 +268,7 @@ pub struct HistoryEntry {
 
 type Waker = Arc<dyn Fn() + Send + Sync>;
 type ListCache = Arc<Mutex<HashMap<DeviceId, (Instant, Vec<String>)>>>;
+type MetadataCache = Arc<Mutex<HashMap<DeviceId, Vec<String>>>>;
 /// A level as a request sees it: each device id with the device (`None`: not registered).
 type PlannedLevel = Vec<(DeviceId, Option<Arc<Device>>)>;
 
@@ -279,6 +281,7 @@ pub struct Fencer {
     in_progress: usize,
     next_request: u64,
     list_cache: ListCache,
+    metadata_cache: MetadataCache,
     tx: SyncSender<FenceResult>,
     rx: Receiver<FenceResult>,
     waker: Option<Waker>,
@@ -322,6 +325,7 @@ impl Fencer {
             in_progress: 0,
             next_request: 1,
             list_cache: Arc::default(),
+            metadata_cache: Arc::default(),
             tx,
             rx,
             waker: None,
@@ -336,6 +340,9 @@ impl Fencer {
     /// Registers (or replaces) a device.
     pub fn register_device(&mut self, device: Device) {
         if let Ok(mut cache) = self.list_cache.lock() {
+            cache.remove(&device.id);
+        }
+        if let Ok(mut cache) = self.metadata_cache.lock() {
             cache.remove(&device.id);
         }
         self.devices.insert(device.id.clone(), Arc::new(device));
@@ -447,6 +454,7 @@ impl Fencer {
             request: id,
             config: self.config.clone(),
             list_cache: self.list_cache.clone(),
+            metadata_cache: self.metadata_cache.clone(),
             tx: self.tx.clone(),
             waker: self.waker.clone(),
         };
@@ -495,6 +503,7 @@ struct Worker {
     request: RequestId,
     config: Arc<FencerConfig>,
     list_cache: ListCache,
+    metadata_cache: MetadataCache,
     tx: SyncSender<FenceResult>,
     waker: Option<Waker>,
 }
@@ -633,18 +642,52 @@ impl Worker {
     }
 
     fn can_fence(&self, dev: &Device, target: &str, attempts: &mut Vec<Attempt>) -> bool {
-        match dev.host_check {
+        let check = if dev.host_check_from_metadata {
+            match self.supported_actions(dev, attempts) {
+                Some(actions) if actions.iter().any(|a| a == "list") => HostCheck::DynamicList,
+                Some(actions) if actions.iter().any(|a| a == "status") => HostCheck::Status,
+                Some(_) => HostCheck::None,
+                // No usable metadata: try listing, falling back to status below.
+                None => HostCheck::DynamicList,
+            }
+        } else {
+            dev.host_check
+        };
+        match check {
             HostCheck::None => true,
             HostCheck::StaticList => dev.statically_lists(target),
             HostCheck::Status => self.status_says_known(dev, target, attempts),
             HostCheck::DynamicList => match self.listed(dev, attempts) {
+                // The agent's name for the node (its alias, else the node name), compared
+                // case-insensitively as Pacemaker does.
                 Some(ports) => {
                     let port = dev.port_for(target);
-                    ports.iter().any(|p| p == port || p == target)
+                    ports.iter().any(|p| p.eq_ignore_ascii_case(port))
                 }
                 None => self.status_says_known(dev, target, attempts),
             },
         }
+    }
+
+    /// The actions the agent's metadata lists (cached per device), or `None` if it has none
+    /// that parse.
+    fn supported_actions(&self, dev: &Device, attempts: &mut Vec<Attempt>) -> Option<Vec<String>> {
+        if let Ok(cache) = self.metadata_cache.lock() {
+            if let Some(actions) = cache.get(&dev.id) {
+                return Some(actions.clone());
+            }
+        }
+        let a = self.run_agent(dev, FenceAction::Metadata, None, None, Duration::ZERO);
+        let actions = if a.succeeded() {
+            metadata_actions(&a.stdout)
+        } else {
+            None
+        };
+        attempts.push(a);
+        if let (Some(actions), Ok(mut cache)) = (&actions, self.metadata_cache.lock()) {
+            cache.insert(dev.id.clone(), actions.clone());
+        }
+        actions
     }
 
     fn status_says_known(&self, dev: &Device, target: &str, attempts: &mut Vec<Attempt>) -> bool {
@@ -741,6 +784,22 @@ fn failure_reason(a: &Attempt) -> String {
     }
 }
 
+/// The action names in an agent's metadata XML (`<actions><action name=…/>`), or `None` if it
+/// does not parse or lists none.
+pub fn metadata_actions(xml: &str) -> Option<Vec<String>> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(xml, opts).ok()?;
+    let actions: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("action") && n.parent().is_some_and(|p| p.has_tag_name("actions")))
+        .filter_map(|n| n.attribute("name").map(str::to_owned))
+        .collect();
+    (!actions.is_empty()).then_some(actions)
+}
+
 /// The ports in a `list` output: the first field of each line (`port,alias` or `port alias`).
 pub fn parse_list(output: &str) -> Vec<String> {
     output
@@ -753,6 +812,16 @@ pub fn parse_list(output: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_action_names() {
+        let xml = r#"<?xml version="1.0" ?>
+<resource-agent name="x"><parameters><parameter name="action"/></parameters>
+<actions><action name="off"/><action name="status"/></actions></resource-agent>"#;
+        assert_eq!(metadata_actions(xml), Some(vec!["off".to_owned(), "status".to_owned()]));
+        assert_eq!(metadata_actions("not xml"), None);
+        assert_eq!(metadata_actions("<resource-agent/>"), None);
+    }
 
     #[test]
     fn list_output() {

@@ -76,7 +76,8 @@ fn test_agent_powers_off_a_fake_node() {
     let mut node1 = FakeNode::new(dir.path(), "node1");
     let mut node2 = FakeNode::new(dir.path(), "node2");
     let mut f = fencer();
-    f.register_device(device("fence1", dir.path(), &[("pcmk_host_list", "node1 node2")]));
+    // pcmk_host_list names are compared case-insensitively.
+    f.register_device(device("fence1", dir.path(), &[("pcmk_host_list", "NODE1,node2")]));
     let id = f.fence("node1", FenceAction::Off).unwrap();
     assert_eq!(f.history().next().unwrap().state, HistoryState::Pending);
     let r = wait(&mut f);
@@ -164,12 +165,15 @@ fn dynamic_list_and_status_host_checks() {
     f.fence("node2", FenceAction::Off).unwrap();
     let r = wait(&mut f);
     assert!(!r.succeeded, "node2 is not in the list: {r:?}");
-    assert_eq!(r.attempts.len(), 1);
-    assert_eq!(r.attempts[0].action, FenceAction::List);
+    // No pcmk_host_check and no list: the metadata says the agent can list, so it lists.
+    assert_eq!(
+        r.attempts.iter().map(|a| a.action).collect::<Vec<_>>(),
+        vec![FenceAction::Metadata, FenceAction::List]
+    );
     f.fence("node1", FenceAction::Off).unwrap();
     let r = wait(&mut f);
     assert!(r.succeeded, "{r:?}");
-    // The list was cached: only the off ran.
+    // The metadata and the list were cached: only the off ran.
     assert_eq!(
         r.attempts.iter().map(|a| a.action).collect::<Vec<_>>(),
         vec![FenceAction::Off]
@@ -390,15 +394,12 @@ fn fence_agents_fence_dummy() {
     let dir = tempfile::tempdir().unwrap();
     let status_file = dir.path().join("status");
     std::fs::write(&status_file, "on").unwrap();
-    let params: BTreeMap<String, String> = [
-        ("type", "file"),
-        ("pcmk_host_check", "none"),
-        ("pcmk_host_argument", "none"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .chain([("status_file".to_string(), status_file.to_string_lossy().into_owned())])
-    .collect();
+    // No pcmk_host_check: chosen from fence_dummy's metadata.
+    let params: BTreeMap<String, String> = [("type", "file"), ("pcmk_host_argument", "none")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain([("status_file".to_string(), status_file.to_string_lossy().into_owned())])
+        .collect();
     let mut f = fencer();
     f.register_device(Device::new(DeviceId::new("dummy"), "fence_dummy", params).unwrap());
     let dev = DeviceId::new("dummy");
@@ -407,6 +408,11 @@ fn fence_agents_fence_dummy() {
     f.fence("node1", FenceAction::Off).unwrap();
     let r = wait(&mut f);
     assert!(r.succeeded, "{r:?}");
+    // fence_dummy's metadata has status but no list: the status host check is used.
+    assert_eq!(
+        r.attempts.iter().map(|a| a.action).collect::<Vec<_>>(),
+        vec![FenceAction::Metadata, FenceAction::Status, FenceAction::Off]
+    );
     assert_eq!(std::fs::read_to_string(&status_file).unwrap(), "off");
     f.device_action(&dev, FenceAction::Status, Some("node1")).unwrap();
     assert_eq!(wait(&mut f).rc(), Some(2));

@@ -371,6 +371,8 @@ type Waker = Arc<dyn Fn() + Send + Sync>;
 struct Running {
     control: Sender<Control>,
     resource: ResourceId,
+    action: Action,
+    interval: Duration,
 }
 
 /// Runs agents; see the crate documentation.
@@ -432,7 +434,7 @@ impl Executor {
         let lock = self.locks.entry(req.resource.clone()).or_default().clone();
         let channel = ControlChannel::new();
         let control = channel.sender();
-        let resource = req.resource.clone();
+        let (resource, action, interval) = (req.resource.clone(), req.action, req.interval);
         let job = Job {
             call_id,
             req,
@@ -444,7 +446,15 @@ impl Executor {
         thread::Builder::new()
             .name(format!("op-{}", call_id.0))
             .spawn(move || job.run(channel))?;
-        self.running.insert(call_id, Running { control, resource });
+        self.running.insert(
+            call_id,
+            Running {
+                control,
+                resource,
+                action,
+                interval,
+            },
+        );
         Ok(call_id)
     }
 
@@ -455,6 +465,17 @@ impl Executor {
         // The thread holds the receiver until it has reported its last result.
         let _ = running.control.send(Control::Cancel);
         Ok(())
+    }
+
+    /// The call of the recurring operation `resource`/`action`/`interval` (Pacemaker names it by
+    /// its op key, e.g. `app_monitor_10000`), if one is in progress.
+    pub fn find_recurring(&self, resource: &ResourceId, action: Action, interval: Duration) -> Option<CallId> {
+        self.running
+            .iter()
+            .find(|(_, r)| {
+                !r.interval.is_zero() && r.resource == *resource && r.action == action && r.interval == interval
+            })
+            .map(|(id, _)| *id)
     }
 
     /// The calls in progress (one-shot ones not yet reported, recurring ones not cancelled).

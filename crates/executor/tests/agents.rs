@@ -196,6 +196,9 @@ fn recurring_monitor_reports_a_failure_once_and_cancels() {
     assert_eq!(failed.exit_reason.as_deref(), Some("No process state file found"));
     assert!(ex.next_timeout(interval * 5).is_none(), "the failure is reported once");
     assert_eq!(ex.calls_in_progress().collect::<Vec<_>>(), vec![call]);
+    let rsc = ResourceId::new("dummy1");
+    assert_eq!(ex.find_recurring(&rsc, Action::Monitor, interval), Some(call));
+    assert_eq!(ex.find_recurring(&rsc, Action::Monitor, interval * 2), None);
     ex.cancel(call).unwrap();
     let cancelled = ex.next_timeout(Duration::from_secs(30)).unwrap();
     assert_eq!(

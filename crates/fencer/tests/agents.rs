@@ -422,3 +422,41 @@ fn fence_agents_fence_dummy() {
     assert!(wait(&mut f).succeeded);
     assert_eq!(std::fs::read_to_string(&status_file).unwrap(), "on");
 }
+
+#[test]
+fn no_device_and_request_limit() {
+    let mut f = Fencer::new(FencerConfig {
+        max_requests: 1,
+        ..FencerConfig::default()
+    });
+    f.fence("node1", FenceAction::Reboot).unwrap();
+    // One request in progress (until its result is collected): the next is refused.
+    assert!(matches!(
+        f.fence("node2", FenceAction::Off),
+        Err(fencer::Error::TooManyRequests(1))
+    ));
+    let r = wait(&mut f);
+    assert!(!r.succeeded);
+    assert_eq!(r.reason.as_deref(), Some("no fence device is configured for node1"));
+    assert!(r.attempts.is_empty());
+    assert!(f.fence("node2", FenceAction::Off).is_ok());
+    assert!(matches!(
+        f.device_action(&DeviceId::new("nope"), FenceAction::Status, None),
+        Err(fencer::Error::UnknownDevice(_))
+    ));
+}
+
+#[test]
+fn history_is_bounded() {
+    let mut f = Fencer::new(FencerConfig {
+        history_limit: 3,
+        ..FencerConfig::default()
+    });
+    for i in 0..5 {
+        f.fence(&format!("node{i}"), FenceAction::Off).unwrap();
+        wait(&mut f);
+    }
+    let targets: Vec<_> = f.history().map(|h| h.target.clone()).collect();
+    assert_eq!(targets, vec!["node2", "node3", "node4"]);
+    assert!(f.history().all(|h| h.state == HistoryState::Failed));
+}

@@ -76,6 +76,20 @@ impl Cli {
     }
 }
 
+/// The lines of a child's output as they come, read by a thread (it ends at EOF, when the
+/// child exits or is killed).
+fn read_lines(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 /// Waits for a child with a deadline; kills it (by PID) if it overruns.
 fn finish(mut child: Child, within: Duration) -> Output {
     let end = Instant::now() + within;
@@ -152,13 +166,20 @@ fn every_ipc_command_against_three_nodes() {
     cli.expect(2, &["cmap", "get", "test.answer"], 1);
     let list = cli.ok(1, &["cmap", "list", "nodelist.node."]);
     assert!(list.contains("nodelist.node.1.nodeid (u32) = 2"), "{list}");
-    let tracker = cli.spawn(1, &["cmap", "track", "test.", "--prefix", "--count", "1"]);
-    std::thread::sleep(Duration::from_millis(500));
-    cli.ok(1, &["cmap", "set", "test.word", "str", "hello"]);
+    // The tracker needs a moment to register: set the key until it reports a change.
+    let mut tracker = cli.spawn(1, &["cmap", "track", "test.", "--prefix", "--count", "1"]);
+    let end = Instant::now() + WAIT;
+    let mut round = 0;
+    while tracker.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < end, "the tracker saw no change");
+        cli.ok(1, &["cmap", "set", "test.word", "str", &format!("hello{round}")]);
+        round += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let out = finish(tracker, WAIT);
     let tracked = String::from_utf8_lossy(&out.stdout);
     assert!(
-        tracked.contains("add test.word") && tracked.contains("hello"),
+        (tracked.contains("add test.word") || tracked.contains("modify test.word")) && tracked.contains("hello"),
         "{tracked}"
     );
     cli.ok(1, &["cmap", "delete", "test.answer"]);
@@ -256,16 +277,19 @@ fn every_ipc_command_against_three_nodes() {
     // kill-node: node 3's daemon exits and its namespace has no daemon to answer; a
     // quorum monitor on node 1 reports the new membership.
     // (The first report is the current state, as `corosync-quorumtool -m` prints it.)
-    let monitor = cli.spawn(1, &["--json", "quorum", "monitor", "--count", "2"]);
-    std::thread::sleep(Duration::from_millis(500));
+    let mut monitor = cli.spawn(1, &["--json", "quorum", "monitor", "--count", "2"]);
+    // Its first report (read as it comes) says it is tracking; only then the change.
+    let lines = read_lines(monitor.stdout.take().unwrap());
+    let first = lines.recv_timeout(WAIT).expect("the monitor's first report");
     cli.ok(1, &["cfg", "kill-node", "3"]);
     assert!(c.wait_exit(3, WAIT).unwrap(), "node 3 still running after kill-node");
     cli.expect(3, &["status", "--timeout", "1"], 3);
     c.wait_for_ring(&[1, 2], WAIT).unwrap();
     let out = finish(monitor, WAIT);
-    let reports: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("monitor JSON"))
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports: Vec<serde_json::Value> = std::iter::once(first)
+        .chain(lines.iter())
+        .map(|l| serde_json::from_str(&l).expect("monitor JSON"))
         .collect();
     assert_eq!(reports.len(), 2, "{reports:?}");
     let members = |r: &serde_json::Value| {

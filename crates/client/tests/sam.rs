@@ -79,7 +79,8 @@ fn restart_after_crash_keeps_data() {
 #[test]
 #[ignore = "the supervised program of missed_health_check_restarts"]
 fn sam_app_silent() {
-    let sam = Sam::initialize(Duration::from_millis(200), RecoveryPolicy::Restart).unwrap();
+    // Generous interval and callback period: a loaded machine must not miss a check.
+    let sam = Sam::initialize(Duration::from_millis(1000), RecoveryPolicy::Restart).unwrap();
     let mut i = sam.register().unwrap();
     note(&format!("instance {}", i.instance_id()));
     i.start().unwrap();
@@ -89,8 +90,8 @@ fn sam_app_silent() {
         note("not killed");
     }
     // A callback thread keeps the third one healthy for longer than one interval.
-    i.hc_callback_register(Duration::from_millis(50), || true);
-    std::thread::sleep(Duration::from_millis(600));
+    i.hc_callback_register(Duration::from_millis(100), || true);
+    std::thread::sleep(Duration::from_millis(1500));
     note("healthy");
     i.finalize().unwrap();
 }
@@ -123,7 +124,7 @@ fn quit_policy_ends_at_the_first_failure() {
 #[test]
 #[ignore = "the supervised program of quorum_restart_follows_quorum"]
 fn sam_app_quorum() {
-    let sam = Sam::initialize(Duration::from_millis(500), RecoveryPolicy::QuorumRestart)
+    let sam = Sam::initialize(Duration::from_millis(2000), RecoveryPolicy::QuorumRestart)
         .unwrap()
         .with_cmap(true);
     let mut i = sam.register().unwrap();

@@ -219,54 +219,51 @@ impl Client {
     pub fn recv_event(&mut self, timeout: Option<Duration>) -> Result<Option<Vec<u8>>, IpcError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
+            // The notification byte first, without waiting: with events flowing this is
+            // the only system call per event (the chunk was committed before its byte).
+            let mut byte = [0u8; 1];
+            match nix::sys::socket::recv(
+                self.stream.as_raw_fd(),
+                &mut byte,
+                nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(0) => return Err(IpcError::Disconnected),
+                Ok(_) => {
+                    if !self.event.sem_timedwait(self.timeout)? {
+                        return Err(IpcError::Protocol("event notification without an event"));
+                    }
+                    return self
+                        .event
+                        .read_chunk()?
+                        .map(Some)
+                        .ok_or(IpcError::Protocol("event posted without a chunk"));
+                }
+                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::ECONNRESET) => return Err(IpcError::Disconnected),
+                Err(e) => return Err(io::Error::from(e).into()),
+            }
             let wait = match deadline {
                 None => PollTimeout::NONE,
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
                     PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
                 }
             };
             let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLIN)];
-            let n = match poll(&mut fds, wait) {
-                Ok(n) => n,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(io::Error::from(e).into()),
-            };
-            if n == 0 {
-                return Ok(None);
-            }
-            let r = fds[0].revents().unwrap_or(PollFlags::empty());
-            if !r.contains(PollFlags::POLLIN) {
-                return Err(IpcError::Disconnected);
-            }
-            // A notification byte (or EOF) is there; the chunk was committed before it.
-            let mut peek = [0u8; 1];
-            let got = nix::sys::socket::recv(
-                self.stream.as_raw_fd(),
-                &mut peek,
-                nix::sys::socket::MsgFlags::MSG_PEEK | nix::sys::socket::MsgFlags::MSG_DONTWAIT,
-            );
-            match got {
-                Ok(0) => return Err(IpcError::Disconnected),
-                Ok(_) => {}
-                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
-                Err(nix::errno::Errno::ECONNRESET) => return Err(IpcError::Disconnected),
+            match poll(&mut fds, wait) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {
+                    let r = fds[0].revents().unwrap_or(PollFlags::empty());
+                    if !r.contains(PollFlags::POLLIN) {
+                        return Err(IpcError::Disconnected);
+                    }
+                }
+                Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(io::Error::from(e).into()),
             }
-            if !self.event.sem_timedwait(self.timeout)? {
-                return Err(IpcError::Protocol("event notification without an event"));
-            }
-            let msg = self
-                .event
-                .read_chunk()?
-                .ok_or(IpcError::Protocol("event posted without a chunk"))?;
-            let mut byte = [0u8; 1];
-            match self.stream.read(&mut byte) {
-                Ok(1) => {}
-                Ok(_) => return Err(IpcError::Disconnected),
-                Err(e) => return Err(e.into()),
-            }
-            return Ok(Some(msg));
         }
     }
 }

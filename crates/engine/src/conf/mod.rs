@@ -85,6 +85,86 @@ pub struct Logging {
     pub logfile: Option<PathBuf>,
     pub to_syslog: bool,
     pub debug: bool,
+    /// `syslog_facility` (default `daemon`).
+    pub syslog_facility: SyslogFacility,
+    /// Least severe priority sent to syslog (`syslog_priority`, default `info`).
+    pub syslog_priority: Priority,
+    /// Least severe priority written to the log file (`logfile_priority`, default `info`).
+    pub logfile_priority: Priority,
+    /// `fileline: on`: source file and line in every line.
+    pub fileline: bool,
+    /// `timestamp`: none, seconds, or microseconds (default: microseconds).
+    pub timestamp: Timestamp,
+    /// Subsystems with `logger_subsys { subsys: X; debug: on }`.
+    pub debug_subsys: Vec<String>,
+}
+
+/// A syslog priority as corosync.conf names them (`err`, `warning`, `info`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    Emerg,
+    Alert,
+    Crit,
+    Err,
+    Warning,
+    Notice,
+    Info,
+    Debug,
+}
+
+impl Priority {
+    pub fn parse(word: &str) -> Option<Priority> {
+        Some(match word {
+            "emerg" => Priority::Emerg,
+            "alert" => Priority::Alert,
+            "crit" => Priority::Crit,
+            "err" => Priority::Err,
+            "warning" => Priority::Warning,
+            "notice" => Priority::Notice,
+            "info" => Priority::Info,
+            "debug" => Priority::Debug,
+            _ => return None,
+        })
+    }
+}
+
+/// `logging.timestamp`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timestamp {
+    Off,
+    Seconds,
+    Hires,
+}
+
+/// A syslog facility code (`daemon` = 3, `local0`..`local7` = 16..23, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyslogFacility(pub u8);
+
+impl SyslogFacility {
+    pub fn parse(name: &str) -> Option<SyslogFacility> {
+        let code = match name {
+            "kern" => 0,
+            "user" => 1,
+            "mail" => 2,
+            "daemon" => 3,
+            "auth" => 4,
+            "syslog" => 5,
+            "lpr" => 6,
+            "news" => 7,
+            "uucp" => 8,
+            "cron" => 9,
+            "authpriv" => 10,
+            "ftp" => 11,
+            _ => {
+                let n: u8 = name.strip_prefix("local")?.parse().ok()?;
+                if n > 7 {
+                    return None;
+                }
+                16 + n
+            }
+        };
+        Some(SyslogFacility(code))
+    }
 }
 
 /// A loaded, checked configuration.
@@ -208,6 +288,29 @@ impl Builder<'_> {
             .map(|e| (e.value.as_str(), e.line))
     }
 
+    /// The `subsys` of every `logging { logger_subsys { … debug: on } }` block.
+    fn debug_subsystems(&self) -> Vec<String> {
+        let in_subsys =
+            |e: &&Entry| e.sections.len() == 2 && e.sections[0] == "logging" && e.sections[1] == "logger_subsys";
+        let blocks: std::collections::BTreeSet<Option<usize>> =
+            self.entries.iter().filter(in_subsys).map(|e| e.index).collect();
+        let mut out = Vec::new();
+        for block in blocks {
+            let value = |key: &str| {
+                self.entries
+                    .iter()
+                    .filter(in_subsys)
+                    .filter(|e| e.index == block && e.key == key)
+                    .map(|e| e.value.as_str())
+                    .next_back()
+            };
+            if let (Some(subsys), Some("on" | "yes" | "trace")) = (value("subsys"), value("debug")) {
+                out.push(subsys.to_owned());
+            }
+        }
+        out
+    }
+
     fn int(&self, section: &str, key: &str) -> Option<u64> {
         // Values were range-checked against the schema already.
         self.get(section, key).and_then(|(v, _)| v.parse().ok())
@@ -313,6 +416,32 @@ impl Builder<'_> {
                 self.get("logging", "debug").map(|(v, _)| v),
                 Some("on" | "yes" | "trace")
             ),
+            syslog_facility: match self.get("logging", "syslog_facility") {
+                None => SyslogFacility(3),
+                Some((v, line)) => SyslogFacility::parse(v).ok_or_else(|| {
+                    self.value_err(
+                        line,
+                        "logging.syslog_facility",
+                        format!("unknown facility {v:?} (daemon, local0..local7, user, …)"),
+                    )
+                })?,
+            },
+            syslog_priority: self
+                .get("logging", "syslog_priority")
+                .or_else(|| self.get("logging", "syslog_level"))
+                .and_then(|(v, _)| Priority::parse(v))
+                .unwrap_or(Priority::Info),
+            logfile_priority: self
+                .get("logging", "logfile_priority")
+                .and_then(|(v, _)| Priority::parse(v))
+                .unwrap_or(Priority::Info),
+            fileline: self.boolean("logging", "fileline", false),
+            timestamp: match self.get("logging", "timestamp").map(|(v, _)| v) {
+                Some("off" | "no") => Timestamp::Off,
+                Some("on" | "yes") => Timestamp::Seconds,
+                _ => Timestamp::Hires,
+            },
+            debug_subsys: self.debug_subsystems(),
         };
         Ok(ClusterConfig {
             file: self.file.to_owned(),

@@ -200,3 +200,45 @@ fn crypto_settings() {
         .to_string()
         .contains("authentication only"));
 }
+
+#[test]
+fn logging_keys_are_honoured() {
+    let base = "totem {\n version: 2\n cluster_name: c\n transport: udpu\n}\nnodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
+    let c = conf(&format!(
+        "{base}logging {{\n to_syslog: yes\n syslog_facility: local4\n syslog_priority: warning\n \
+         logfile_priority: debug\n fileline: on\n timestamp: on\n \
+         logger_subsys {{\n  subsys: CPG\n  debug: on\n }}\n logger_subsys {{\n  subsys: QUORUM\n  debug: off\n }}\n}}\n"
+    ))
+    .unwrap();
+    let l = &c.logging;
+    assert_eq!(l.syslog_facility, SyslogFacility(20));
+    assert_eq!(l.syslog_priority, Priority::Warning);
+    assert_eq!(l.logfile_priority, Priority::Debug);
+    assert!(l.fileline);
+    assert_eq!(l.timestamp, Timestamp::Seconds);
+    assert_eq!(l.debug_subsys, ["CPG"]);
+    // Defaults: corosync's.
+    let d = conf(base).unwrap().logging;
+    assert_eq!(
+        (
+            d.syslog_facility,
+            d.syslog_priority,
+            d.logfile_priority,
+            d.fileline,
+            d.timestamp
+        ),
+        (
+            SyslogFacility(3),
+            Priority::Info,
+            Priority::Info,
+            false,
+            Timestamp::Hires
+        )
+    );
+    assert!(d.debug_subsys.is_empty());
+    // An unknown facility is refused with its line.
+    let e = conf(&format!("{base}logging {{\n syslog_facility: local9\n}}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("syslog_facility") && e.contains("local9"), "{e}");
+}

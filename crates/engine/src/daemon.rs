@@ -189,7 +189,17 @@ impl Daemon {
                 message,
             };
             let key = std::fs::read(&conf.keyfile).map_err(|e| key_err(e.to_string()))?;
-            let crypto = Crypto::new(&key, node_id).map_err(|e| key_err(e.to_string()))?;
+            // Nonces never repeat: the counter continues above the persisted mark, and the
+            // reservation it starts with is on disk before the first datagram is sealed.
+            let name = ringid::crypto_counter_name(node_id);
+            let mark = ringid::load_u64(&state_dir.join(&name)).map_err(io_err("load the crypto counter"))?;
+            let unix_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let first = Crypto::start_counter(mark, unix_ms);
+            ringid::store_u64(&state_dir, &name, first + transport::crypto::COUNTER_BLOCK)
+                .map_err(io_err("store the crypto counter"))?;
+            let crypto = Crypto::new(&key, node_id, first).map_err(|e| key_err(e.to_string()))?;
             tracing::info!(keyfile = %conf.keyfile.display(), "crypto on: AES-256-GCM");
             Some(crypto)
         } else {
@@ -442,15 +452,26 @@ impl Daemon {
             ringid::store(&self.state_dir, self.node_id, seq).map_err(io_err("store ring id"))?;
             tracing::debug!(seq, "stored ring seq");
         }
+        if let Some(mark) = self.crypto.as_ref().and_then(Crypto::reservation_due) {
+            let name = ringid::crypto_counter_name(self.node_id);
+            ringid::store_u64(&self.state_dir, &name, mark).map_err(io_err("store the crypto counter"))?;
+            if let Some(crypto) = &mut self.crypto {
+                crypto.extend_reservation(mark);
+            }
+        }
         while let Some(t) = self.totem.poll_transmit() {
             // Sealed once for all links and peers: a copy arriving on a second link is then
             // dropped by the replay window, which makes it a free de-duplication.
             let payload: &[u8] = match &mut self.crypto {
                 None => &t.payload,
-                Some(crypto) => {
-                    crypto.seal(&t.payload, &mut self.seal_buf);
-                    &self.seal_buf
-                }
+                Some(crypto) => match crypto.seal(&t.payload, &mut self.seal_buf) {
+                    Ok(()) => &self.seal_buf,
+                    Err(e) => {
+                        // Cannot happen while the reservation is renewed above; never reuse.
+                        tracing::error!(error = %e, "datagram not sent");
+                        continue;
+                    }
+                },
             };
             for link in &mut self.links {
                 if let Destination::Node(id) = t.destination {

@@ -12,7 +12,12 @@ pub fn path(state_dir: &Path, nodeid: u32) -> PathBuf {
 
 /// The stored seq; 0 when the file is missing or short (corosync then starts from 0 too).
 pub fn load(state_dir: &Path, nodeid: u32) -> io::Result<u64> {
-    match std::fs::read(path(state_dir, nodeid)) {
+    load_u64(&path(state_dir, nodeid))
+}
+
+/// A u64 stored by [`store_u64`]; 0 when the file is missing or short.
+pub fn load_u64(path: &Path) -> io::Result<u64> {
+    match std::fs::read(path) {
         Ok(bytes) if bytes.len() >= 8 => {
             let mut b = [0u8; 8];
             b.copy_from_slice(&bytes[..8]);
@@ -29,19 +34,30 @@ pub fn load(state_dir: &Path, nodeid: u32) -> io::Result<u64> {
 /// directory is synced), so a crash or a full disk mid-write leaves the old value, never
 /// a torn file that would load as 0.
 pub fn store(state_dir: &Path, nodeid: u32, seq: u64) -> io::Result<()> {
-    let target = path(state_dir, nodeid);
-    let tmp = state_dir.join(format!("ringid_{nodeid}.tmp"));
+    store_u64(state_dir, &format!("ringid_{nodeid}"), seq)
+}
+
+/// Writes `<state_dir>/<name>` durably and atomically (temporary file, sync, rename,
+/// directory sync), mode 0600.
+pub fn store_u64(state_dir: &Path, name: &str, value: u64) -> io::Result<()> {
+    let target = state_dir.join(name);
+    let tmp = state_dir.join(format!("{name}.tmp"));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&tmp)?;
-    f.write_all(&seq.to_ne_bytes())?;
+    f.write_all(&value.to_ne_bytes())?;
     f.sync_data()?;
     drop(f);
     std::fs::rename(&tmp, &target)?;
     std::fs::File::open(state_dir)?.sync_all()
+}
+
+/// File of the crypto nonce counter's high-water mark (see `transport::crypto`).
+pub fn crypto_counter_name(nodeid: u32) -> String {
+    format!("crypto_counter_{nodeid}")
 }
 
 #[cfg(test)]

@@ -596,3 +596,30 @@ fn under_systemd_the_daemon_says_ready_once_it_serves() {
     drop(c);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn crypto_counter_continues_above_its_persisted_mark_across_a_kill() {
+    let mut c = LocalCluster::start(Spec {
+        crypto: true,
+        ..Spec::new(
+            env!("CARGO_BIN_EXE_ferrosyncd").into(),
+            3,
+            [127, 0, 93],
+            26013,
+            TOKEN_MS,
+        )
+    })
+    .unwrap();
+    c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    let file = c.node_dir(2).join(engine::ringid::crypto_counter_name(2));
+    let first = engine::ringid::load_u64(&file).unwrap();
+    assert!(first > 0, "no crypto counter mark persisted");
+    c.kill(2).unwrap();
+    c.wait_for_ring(&[1, 3], WAIT).unwrap();
+    c.start_node(2).unwrap();
+    // The peers' replay windows still hold node 2's old counters: it is accepted only
+    // because its new counters start above them.
+    c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    let second = engine::ringid::load_u64(&file).unwrap();
+    assert!(second > first, "mark {second} not above {first}");
+}

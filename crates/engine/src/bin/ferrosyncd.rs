@@ -96,7 +96,7 @@ fn run(args: Args, startup: &mut Startup) -> Result<()> {
     if args.test && conf.crypto {
         // The daemon would refuse this key at start-up: say so now.
         let key = std::fs::read(&conf.keyfile).with_context(|| format!("keyfile {}", conf.keyfile.display()))?;
-        transport::crypto::Crypto::new(&key, 1)
+        transport::crypto::Crypto::new(&key, 1, 0)
             .map_err(|e| anyhow::anyhow!("keyfile {}: {e}", conf.keyfile.display()))?;
     }
     if args.test {

@@ -40,6 +40,8 @@ pub struct Cluster {
     /// Lose the queued messages of a crashing sender (both are allowed by EVS).
     pub lose_crashed: bool,
     pub writes: u64,
+    /// Every CIB request, in order.
+    pub log: Vec<CibRequest>,
 }
 
 impl Cluster {
@@ -60,6 +62,7 @@ impl Cluster {
             policy,
             lose_crashed: false,
             writes: 0,
+            log: Vec::new(),
         }
     }
 
@@ -98,6 +101,7 @@ impl Cluster {
                 Output::Cib(req) => {
                     assert!(self.procs[i].node.attrd().is_writer(), "only the writer writes");
                     self.writes += 1;
+                    self.log.push(req.clone());
                     apply(&mut self.parts[part].cib, req);
                 }
             }
@@ -679,6 +683,55 @@ mod tests {
         c.settle();
         c.check_settled();
         (c, owned)
+    }
+
+    /// The values of `pingd` on node 2 that the writer wrote, in order.
+    fn pingd_writes(log: &[CibRequest]) -> Vec<AttrValue> {
+        let mut out = Vec::new();
+        for req in log {
+            if let CibRequest::Update { node, attrs } = req {
+                for (attr, value) in attrs {
+                    if *node == n(1) && attr.as_str() == "pingd" {
+                        out.push(value.clone().expect("never deleted"));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        /// Dampened updates coalesce: with updates at random intervals, the writer
+        /// writes once per run of updates closer together than the delay, after the
+        /// delay has passed since the run's last update, with that update's value.
+        #[test]
+        fn dampened_updates_coalesce(steps in proptest::collection::vec((0usize..3, 0u64..4000), 1..30)) {
+            let dampen = Duration::from_millis(2000);
+            let mut c = Cluster::started(3, NoQuorumPolicy::Stop);
+            c.log.clear();
+            let mut expected = Vec::new();
+            for (k, (who, gap)) in steps.iter().enumerate() {
+                let v = val(&k.to_string());
+                let change = AttrChange { node: n(1), name: name("pingd"), change: Change::Set(v.clone()), dampen: Some(dampen) };
+                c.update(*who, vec![change]).unwrap();
+                while c.deliver_one(0) {}
+                let before = pingd_writes(&c.log).len();
+                c.advance(Duration::from_millis(*gap));
+                let written = pingd_writes(&c.log);
+                if *gap >= 2000 {
+                    expected.push(v);
+                    prop_assert_eq!(written.len(), before + 1, "written once the delay passed");
+                } else {
+                    prop_assert_eq!(written.len(), before, "held within the delay");
+                }
+            }
+            c.settle();
+            if steps.last().is_some_and(|(_, gap)| *gap < 2000) {
+                expected.push(val(&(steps.len() - 1).to_string()));
+            }
+            prop_assert_eq!(pingd_writes(&c.log), expected);
+            c.check_settled();
+        }
     }
 
     proptest! {

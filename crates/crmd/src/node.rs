@@ -235,3 +235,159 @@ impl CrmNode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{AttrName, AttrValue, NodeId};
+    use crate::messages::{Change, DecodeError};
+
+    fn p(n: u32) -> ProcessId {
+        ProcessId::new(n, 10 * n)
+    }
+
+    fn drain(node: &mut CrmNode) -> Vec<Output> {
+        std::iter::from_fn(|| node.poll_output()).collect()
+    }
+
+    fn decoded(out: &[Output]) -> Vec<Body> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Multicast(b) => Some(Envelope::decode(b).unwrap().body),
+                Output::Cib(_) => None,
+            })
+            .collect()
+    }
+
+    fn change(v: &str) -> AttrChange {
+        AttrChange {
+            node: NodeId(1),
+            name: AttrName::new("a").unwrap(),
+            change: Change::Set(AttrValue::new(v).unwrap()),
+            dampen: None,
+        }
+    }
+
+    #[test]
+    fn dc_announces_itself_once_quorate() {
+        let now = Instant::ZERO;
+        let mut n = CrmNode::new(p(1), NoQuorumPolicy::Freeze);
+        n.on_confchg(
+            now,
+            &Confchg {
+                members: vec![p(1), p(2)],
+                left: vec![],
+                joined: vec![p(1)],
+            },
+        )
+        .unwrap();
+        let out = drain(&mut n);
+        assert!(matches!(decoded(&out).as_slice(), [Body::AttrSync(_)]), "{out:?}");
+        assert_eq!(n.dc(), None);
+        n.on_quorum(now, true);
+        assert_eq!(n.dc(), Some(p(1)));
+        let out = drain(&mut n);
+        assert_eq!(
+            decoded(&out),
+            vec![Body::DcAnnounce(DcAnnounce {
+                view: vec![p(1), p(2)],
+                quorate: true
+            })]
+        );
+        n.on_quorum(now, true);
+        assert!(drain(&mut n).is_empty(), "no second announcement");
+        n.on_quorum(now, false);
+        assert_eq!(n.dc(), None);
+        assert!(!n.attrd().is_writer());
+    }
+
+    #[test]
+    fn refused_deliveries() {
+        let now = Instant::ZERO;
+        let mut n = CrmNode::new(p(2), NoQuorumPolicy::Ignore);
+        let msg = |from| {
+            Envelope::new(
+                from,
+                Body::DcAnnounce(DcAnnounce {
+                    view: vec![p(1), p(2)],
+                    quorate: true,
+                }),
+            )
+            .encode()
+            .unwrap()
+        };
+        // Not a member yet: deliveries are ignored.
+        assert_eq!(n.on_deliver(now, p(1), b"garbage"), Ok(()));
+        n.on_confchg(
+            now,
+            &Confchg {
+                members: vec![p(1), p(2)],
+                left: vec![],
+                joined: vec![p(2)],
+            },
+        )
+        .unwrap();
+        assert!(matches!(
+            n.on_deliver(now, p(1), b"garbage"),
+            Err(DeliverError::Decode {
+                error: DecodeError::Truncated { .. } | DecodeError::BadMagic(_),
+                ..
+            })
+        ));
+        assert_eq!(
+            n.on_deliver(now, p(1), &msg(p(3))),
+            Err(DeliverError::SenderMismatch {
+                cpg: p(1),
+                envelope: p(3)
+            })
+        );
+        assert_eq!(n.on_deliver(now, p(3), &msg(p(3))), Err(DeliverError::NotMember(p(3))));
+        assert_eq!(n.stats().refused_deliveries, 3);
+        assert_eq!(n.on_deliver(now, p(1), &msg(p(1))), Ok(()));
+        assert_eq!(n.stats().dc_disagreements, 0);
+        // p(2) claiming the DC role of a view whose lowest member is p(1): a disagreement.
+        assert_eq!(n.on_deliver(now, p(2), &msg(p(2))), Ok(()));
+        assert_eq!(n.stats().dc_disagreements, 1);
+    }
+
+    #[test]
+    fn outbox_is_bounded() {
+        let now = Instant::ZERO;
+        let mut n = CrmNode::new(p(2), NoQuorumPolicy::Ignore);
+        assert!(matches!(
+            n.update_attributes(vec![change("x")]),
+            Err(UpdateError::Request(RequestError::NotMember))
+        ));
+        n.on_confchg(
+            now,
+            &Confchg {
+                members: vec![p(1), p(2)],
+                left: vec![],
+                joined: vec![p(2)],
+            },
+        )
+        .unwrap();
+        let mut accepted = 0;
+        while n.update_attributes(vec![change("x")]).is_ok() {
+            accepted += 1;
+            assert!(accepted <= OUTBOX_MAX);
+        }
+        assert_eq!(n.update_attributes(vec![change("y")]), Err(UpdateError::Busy));
+        let out = drain(&mut n);
+        assert_eq!(out.len(), OUTBOX_MAX);
+        assert!(n.update_attributes(vec![change("y")]).is_ok());
+    }
+
+    #[test]
+    fn refused_confchg_is_counted() {
+        let mut n = CrmNode::new(p(1), NoQuorumPolicy::Ignore);
+        let bad = Confchg {
+            members: vec![p(1)],
+            left: vec![p(1)],
+            joined: vec![],
+        };
+        assert!(n.on_confchg(Instant::ZERO, &bad).is_err());
+        assert_eq!(n.stats().refused_confchgs, 1);
+        assert!(!n.membership().is_member());
+    }
+}

@@ -23,6 +23,8 @@ pub struct Proc {
     pub up: bool,
     pub part: usize,
     generation: u32,
+    /// Left the group cleanly: rejoins with the same process.
+    left: bool,
 }
 
 #[derive(Default)]
@@ -53,6 +55,7 @@ impl Cluster {
                 up: false,
                 part: 0,
                 generation: 0,
+                left: false,
             })
             .collect();
         Cluster {
@@ -150,15 +153,22 @@ impl Cluster {
     }
 
     /// Starts (or restarts, with a new pid) process `i` in the first partition.
+    /// A process that left cleanly rejoins as the same process (same pid).
     pub fn start(&mut self, i: usize) {
         assert!(!self.procs[i].up);
-        let g = self.procs[i].generation + 1;
-        self.procs[i] = Proc {
-            node: CrmNode::new(pid_of(i, g), self.policy),
-            up: true,
-            part: 0,
-            generation: g,
-        };
+        if self.procs[i].left {
+            self.procs[i].left = false;
+            self.procs[i].up = true;
+        } else {
+            let g = self.procs[i].generation + 1;
+            self.procs[i] = Proc {
+                node: CrmNode::new(pid_of(i, g), self.policy),
+                up: true,
+                part: 0,
+                generation: g,
+                left: false,
+            };
+        }
         let p = match self.parts.iter().position(|p| !p.members.is_empty()) {
             Some(p) => p,
             None => {
@@ -175,18 +185,38 @@ impl Cluster {
 
     /// Process `i` dies.
     pub fn crash(&mut self, i: usize) {
+        self.stop(i, false);
+    }
+
+    /// Process `i` leaves the group cleanly (`cpg_leave`): it gets the change too.
+    pub fn leave(&mut self, i: usize) {
+        self.stop(i, true);
+    }
+
+    fn stop(&mut self, i: usize, clean: bool) {
         assert!(self.procs[i].up);
         let p = self.procs[i].part;
         let me = self.pid(i);
-        self.flush(p, Some(me));
+        self.flush(p, (!clean).then_some(me));
         self.procs[i].up = false;
         self.parts[p].members.remove(&i);
-        // The leaver is listed by its pid, before it is forgotten.
         let c = Confchg {
             members: self.pids(&self.parts[p].members),
             left: vec![me],
             joined: vec![],
         };
+        if clean {
+            self.procs[i].left = true;
+            let now = self.now;
+            self.procs[i].node.on_confchg(now, &c).expect("confchg");
+            assert!(!self.procs[i].node.membership().is_member());
+            assert_eq!(self.procs[i].node.dc(), None);
+            assert!(
+                self.procs[i].node.poll_output().is_none(),
+                "a process that left has nothing to say"
+            );
+            assert_eq!(self.procs[i].node.attrd().values().count(), 0);
+        }
         let quorate = self.parts[p].members.len() * 2 > self.procs.len();
         for j in self.parts[p].members.clone() {
             let now = self.now;
@@ -565,6 +595,9 @@ mod tests {
         Crash {
             who: usize,
         },
+        Leave {
+            who: usize,
+        },
         Start {
             who: usize,
         },
@@ -583,6 +616,7 @@ mod tests {
                 .prop_map(|(who, owned, key, change, dampen)| Op::Update { who, owned, key, change, dampen }),
             6 => (0..4usize, 1u8..8).prop_map(|(part, count)| Op::Deliver { part, count }),
             1 => (0..n).prop_map(|who| Op::Crash { who }),
+            1 => (0..n).prop_map(|who| Op::Leave { who }),
             1 => (0..n).prop_map(|who| Op::Start { who }),
             1 => any::<u8>().prop_map(|mask| Op::Split { mask }),
             1 => Just(Op::MergeAll),
@@ -660,6 +694,12 @@ mod tests {
                 Op::Crash { who } => {
                     if c.procs[who].up {
                         c.crash(who);
+                        owned.retain(|(node, _), _| *node != n(who));
+                    }
+                }
+                Op::Leave { who } => {
+                    if c.procs[who].up {
+                        c.leave(who);
                         owned.retain(|(node, _), _| *node != n(who));
                     }
                 }
@@ -749,7 +789,7 @@ mod tests {
             ops in proptest::collection::vec(op(5), 0..60),
         ) {
             let ops: Vec<Op> = ops.into_iter().filter(|o| match o {
-                Op::Update { who, .. } | Op::Crash { who } | Op::Start { who } => *who < n,
+                Op::Update { who, .. } | Op::Crash { who } | Op::Leave { who } | Op::Start { who } => *who < n,
                 _ => true,
             }).collect();
             let policy = if freeze { NoQuorumPolicy::Freeze } else { NoQuorumPolicy::Stop };

@@ -24,8 +24,9 @@
 //! higher. Changes delivered after the configuration change always win over syncs.
 //! Merging by highest stamp is order-independent, so once the round completes every
 //! member holds the same table whatever the interleaving. A configuration change
-//! during a round starts a new round. Deleted values stay as tombstones so a merge
-//! does not bring them back.
+//! during a round starts a new round. A deleted value stays as a tombstone where a
+//! merge could bring it back (nodes that are not members, and any node during a
+//! round); see `gc_tombstones` for why members' tombstones are not needed after that.
 //!
 //! # Departed nodes
 //!
@@ -133,8 +134,9 @@ pub struct Attrd {
     /// Members whose sync for the current view is still to come.
     round: Option<BTreeSet<ProcessId>>,
     writer: bool,
-    /// Dampening deadlines by attribute (writer only).
-    timers: BTreeMap<AttrName, Instant>,
+    /// Dampening deadlines by attribute, with the nodes whose value changed (writer
+    /// only).
+    timers: BTreeMap<AttrName, (Instant, BTreeSet<NodeId>)>,
     /// Rows to write (writer only).
     dirty: BTreeMap<NodeId, NodeWrite>,
     full_write: bool,
@@ -303,15 +305,20 @@ impl Attrd {
             let dampen = c.dampen.or(old.map(|e| e.dampen)).unwrap_or(Duration::ZERO);
             let changed = old_value != value;
             debug!(me = %self.me, node = %c.node, name = %c.name, ?value, changed, "attribute update");
-            self.table.insert(
-                key,
-                Entry {
-                    value,
-                    dampen,
-                    stamp: update.stamp,
-                    fresh: true,
-                },
-            );
+            if value.is_none() && self.round.is_none() && self.is_member_node(c.node) {
+                // No merge can bring a member's row back (see `gc_tombstones`).
+                self.table.remove(&key);
+            } else {
+                self.table.insert(
+                    key,
+                    Entry {
+                        value,
+                        dampen,
+                        stamp: update.stamp,
+                        fresh: true,
+                    },
+                );
+            }
             if changed {
                 self.changed(now, c.node, &c.name, dampen);
             }
@@ -359,6 +366,7 @@ impl Attrd {
                 if pending.is_empty() {
                     self.round = None;
                     self.stats.rounds_completed += 1;
+                    self.gc_tombstones();
                     debug!(me = %self.me, rows = self.table.len(), "attribute sync round complete");
                     if self.writer {
                         self.full_write = true;
@@ -366,6 +374,24 @@ impl Attrd {
                 }
             }
         }
+    }
+
+    fn is_member_node(&self, node: NodeId) -> bool {
+        self.view.iter().any(|p| p.node == node)
+    }
+
+    /// Drops the tombstones of member nodes, outside sync rounds. A tombstone keeps a
+    /// merge from bringing a deleted value back; but when a partition forms, each
+    /// side drops the rows of the nodes it lost, so the other side of a later merge
+    /// holds a row of one of our members only if it set it while that node was not
+    /// among its members — and then keeping that newer-or-not value is as good a
+    /// choice as any. Without dropping them, deleted fail counts would fill the
+    /// table. Every member does this at the same point of the stream, so tables stay
+    /// equal.
+    fn gc_tombstones(&mut self) {
+        let members: BTreeSet<NodeId> = self.view.iter().map(|p| p.node).collect();
+        self.table
+            .retain(|(node, _), e| e.value.is_some() || !members.contains(node));
     }
 
     fn changed(&mut self, now: Instant, node: NodeId, name: &AttrName, dampen: Duration) {
@@ -376,7 +402,9 @@ impl Attrd {
             self.dirty.entry(node).or_default().names.insert(name.clone());
         } else {
             // Pacemaker restarts the dampening timer on every change.
-            self.timers.insert(name.clone(), now + dampen);
+            let (at, nodes) = self.timers.entry(name.clone()).or_default();
+            *at = now + dampen;
+            nodes.insert(node);
         }
     }
 
@@ -395,7 +423,7 @@ impl Attrd {
 
     /// The earliest dampening deadline.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.values().min().copied()
+        self.timers.values().map(|(at, _)| *at).min()
     }
 
     /// Fires the dampening timers due at `now`.
@@ -403,18 +431,14 @@ impl Attrd {
         let due: Vec<AttrName> = self
             .timers
             .iter()
-            .filter(|(_, at)| **at <= now)
+            .filter(|(_, (at, _))| *at <= now)
             .map(|(n, _)| n.clone())
             .collect();
         for name in due {
-            self.timers.remove(&name);
+            let Some((_, nodes)) = self.timers.remove(&name) else {
+                continue;
+            };
             debug!(me = %self.me, %name, "dampening delay over: writing");
-            let nodes: Vec<NodeId> = self
-                .table
-                .keys()
-                .filter(|(_, n)| *n == name)
-                .map(|(node, _)| *node)
-                .collect();
             for node in nodes {
                 self.dirty.entry(node).or_default().names.insert(name.clone());
             }
@@ -827,5 +851,124 @@ mod tests {
         );
         assert_eq!(a.stats().dropped_full, 1);
         assert_eq!(a.get(NodeId(2), &name("new")), None);
+    }
+
+    #[test]
+    fn tombstones_only_where_a_merge_needs_them() {
+        let view = [p(1), p(2)];
+        let mut a = settled(1, &view, true);
+        let del = |node, clock| AttrUpdate {
+            stamp: Stamp { clock, origin: p(2) },
+            changes: vec![AttrChange {
+                node: NodeId(node),
+                name: name("a"),
+                change: Change::Delete,
+                dampen: None,
+            }],
+        };
+        a.on_update(
+            t(0),
+            &AttrUpdate {
+                stamp: Stamp { clock: 1, origin: p(2) },
+                changes: vec![set(1, "a", "1"), set(7, "a", "1")],
+            },
+        );
+        a.on_update(t(0), &del(1, 2));
+        a.on_update(t(0), &del(7, 3));
+        assert_eq!(a.values().count(), 0);
+        assert_eq!(a.table.len(), 1, "only node 7 (not a member) keeps a tombstone");
+        a.take_writes();
+
+        // During a round a member's deletion leaves a tombstone, dropped when it ends.
+        let own = a.on_confchg(&[p(1), p(2), p(3)], &[], true).unwrap();
+        a.on_update(
+            t(0),
+            &AttrUpdate {
+                stamp: Stamp { clock: 4, origin: p(2) },
+                changes: vec![set(2, "b", "1")],
+            },
+        );
+        a.on_update(
+            t(0),
+            &AttrUpdate {
+                stamp: Stamp { clock: 5, origin: p(2) },
+                changes: vec![AttrChange {
+                    node: NodeId(2),
+                    name: name("b"),
+                    change: Change::Delete,
+                    dampen: None,
+                }],
+            },
+        );
+        // Node 3 brings a value of it with a higher stamp: the fresh deletion still wins.
+        let old = SyncEntry {
+            node: NodeId(2),
+            name: name("b"),
+            value: Some(val("old")),
+            dampen: Duration::ZERO,
+            stamp: Stamp { clock: 9, origin: p(3) },
+        };
+        for m in [p(1), p(2)] {
+            a.on_sync(
+                t(0),
+                m,
+                &AttrSync {
+                    view: own.view.clone(),
+                    entries: vec![],
+                },
+            );
+        }
+        assert_eq!(a.table.len(), 2);
+        a.on_sync(
+            t(0),
+            p(3),
+            &AttrSync {
+                view: own.view.clone(),
+                entries: vec![old],
+            },
+        );
+        assert!(!a.syncing());
+        assert_eq!(a.get(NodeId(2), &name("b")), None);
+        assert_eq!(a.table.len(), 1, "member tombstone dropped at the end of the round");
+    }
+
+    #[test]
+    fn dampened_deletion_is_written() {
+        let view = [p(1), p(2)];
+        let mut a = settled(1, &view, true);
+        let d = Some(Duration::from_secs(1));
+        a.on_update(
+            t(0),
+            &AttrUpdate {
+                stamp: Stamp { clock: 1, origin: p(2) },
+                changes: vec![AttrChange {
+                    dampen: d,
+                    ..set(2, "a", "1")
+                }],
+            },
+        );
+        a.on_timer(t(1000));
+        a.take_writes();
+        a.on_update(
+            t(2000),
+            &AttrUpdate {
+                stamp: Stamp { clock: 2, origin: p(2) },
+                changes: vec![AttrChange {
+                    node: NodeId(2),
+                    name: name("a"),
+                    change: Change::Delete,
+                    dampen: None,
+                }],
+            },
+        );
+        assert!(a.take_writes().is_empty());
+        a.on_timer(t(3000));
+        assert_eq!(
+            a.take_writes(),
+            vec![CibRequest::Update {
+                node: NodeId(2),
+                attrs: vec![(name("a"), None)]
+            }]
+        );
     }
 }

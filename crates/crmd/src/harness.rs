@@ -44,6 +44,10 @@ pub struct Cluster {
     pub writes: u64,
     /// Every CIB request, in order.
     pub log: Vec<CibRequest>,
+    /// Quorum comes from votequorum, not through the CPG stream: when set, each
+    /// process learns it only when [`Cluster::deliver_quorum`] says so.
+    pub quorum_lag: bool,
+    pending_quorum: BTreeMap<usize, bool>,
 }
 
 impl Cluster {
@@ -66,6 +70,8 @@ impl Cluster {
             lose_crashed: false,
             writes: 0,
             log: Vec::new(),
+            quorum_lag: false,
+            pending_quorum: BTreeMap::new(),
         }
     }
 
@@ -146,7 +152,7 @@ impl Cluster {
         for i in self.parts[p].members.clone() {
             let now = self.now;
             self.procs[i].node.on_confchg(now, &c).expect("confchg");
-            self.procs[i].node.on_quorum(now, quorate);
+            self.tell_quorum(i, quorate);
             self.procs[i].node.set_no_quorum_policy(self.policy);
             self.drain(i);
         }
@@ -199,6 +205,7 @@ impl Cluster {
         let me = self.pid(i);
         self.flush(p, (!clean).then_some(me));
         self.procs[i].up = false;
+        self.pending_quorum.remove(&i);
         self.parts[p].members.remove(&i);
         let c = Confchg {
             members: self.pids(&self.parts[p].members),
@@ -221,7 +228,7 @@ impl Cluster {
         for j in self.parts[p].members.clone() {
             let now = self.now;
             self.procs[j].node.on_confchg(now, &c).expect("confchg");
-            self.procs[j].node.on_quorum(now, quorate);
+            self.tell_quorum(j, quorate);
             self.drain(j);
         }
         self.check_dc();
@@ -268,7 +275,7 @@ impl Cluster {
                 };
                 let now = self.now;
                 self.procs[*i].node.on_confchg(now, &c).expect("confchg");
-                self.procs[*i].node.on_quorum(now, quorate);
+                self.tell_quorum(*i, quorate);
                 self.drain(*i);
             }
         }
@@ -321,7 +328,38 @@ impl Cluster {
     }
 
     /// Delivers everything, lets every dampening delay pass, delivers again.
+    fn tell_quorum(&mut self, i: usize, quorate: bool) {
+        if self.quorum_lag {
+            self.pending_quorum.insert(i, quorate);
+        } else {
+            let now = self.now;
+            self.procs[i].node.on_quorum(now, quorate);
+        }
+    }
+
+    /// Tells the `k`-th (modulo) process still waiting for its quorum verdict.
+    pub fn deliver_quorum(&mut self, k: usize) {
+        let Some(i) = self
+            .pending_quorum
+            .keys()
+            .nth(k % self.pending_quorum.len().max(1))
+            .copied()
+        else {
+            return;
+        };
+        let quorate = self.pending_quorum.remove(&i).expect("pending");
+        if self.procs[i].up {
+            let now = self.now;
+            self.procs[i].node.on_quorum(now, quorate);
+            self.drain(i);
+        }
+        self.check_dc();
+    }
+
     pub fn settle(&mut self) {
+        while !self.pending_quorum.is_empty() {
+            self.deliver_quorum(0);
+        }
         for _ in 0..3 {
             for p in 0..self.parts.len() {
                 while self.deliver_one(p) {}
@@ -331,10 +369,26 @@ impl Cluster {
     }
 
     /// Every member of a partition sees the same DC, a member of the partition, or
-    /// none when the partition may not have one.
+    /// none when the partition may not have one; while some members still wait for
+    /// their quorum verdict, those that see a DC see the same one, and there is never
+    /// more than one writer.
     pub fn check_dc(&self) {
         for part in &self.parts {
             let Some(first) = part.members.first() else { continue };
+            if part.members.iter().any(|i| self.pending_quorum.contains_key(i)) {
+                let candidate = dc_candidate(&self.pids(&part.members));
+                for i in &part.members {
+                    let dc = self.procs[*i].node.dc();
+                    assert!(dc.is_none() || dc == candidate, "a DC other than the candidate");
+                }
+                let writers = part
+                    .members
+                    .iter()
+                    .filter(|i| self.procs[**i].node.attrd().is_writer())
+                    .count();
+                assert!(writers <= 1);
+                continue;
+            }
             let dc = self.procs[*first].node.dc();
             for i in &part.members {
                 assert_eq!(
@@ -598,6 +652,9 @@ mod tests {
         Leave {
             who: usize,
         },
+        Quorum {
+            k: usize,
+        },
         Start {
             who: usize,
         },
@@ -617,6 +674,7 @@ mod tests {
             6 => (0..4usize, 1u8..8).prop_map(|(part, count)| Op::Deliver { part, count }),
             1 => (0..n).prop_map(|who| Op::Crash { who }),
             1 => (0..n).prop_map(|who| Op::Leave { who }),
+            3 => (0..8usize).prop_map(|k| Op::Quorum { k }),
             1 => (0..n).prop_map(|who| Op::Start { who }),
             1 => any::<u8>().prop_map(|mask| Op::Split { mask }),
             1 => Just(Op::MergeAll),
@@ -630,10 +688,12 @@ mod tests {
         n_procs: usize,
         policy: NoQuorumPolicy,
         lose: bool,
+        lag: bool,
         ops: &[Op],
     ) -> (Cluster, BTreeMap<(NodeId, AttrName), Option<AttrValue>>) {
         let mut c = Cluster::started(n_procs, policy);
         c.lose_crashed = lose;
+        c.quorum_lag = lag;
         // Keys owned by one sender (its own node, its own names): what it last set.
         let mut owned: BTreeMap<(NodeId, AttrName), Option<AttrValue>> = BTreeMap::new();
         for op in ops {
@@ -697,6 +757,7 @@ mod tests {
                         owned.retain(|(node, _), _| *node != n(who));
                     }
                 }
+                Op::Quorum { k } => c.deliver_quorum(k),
                 Op::Leave { who } => {
                     if c.procs[who].up {
                         c.leave(who);
@@ -786,6 +847,7 @@ mod tests {
             n in 2usize..6,
             freeze in any::<bool>(),
             lose in any::<bool>(),
+            lag in any::<bool>(),
             ops in proptest::collection::vec(op(5), 0..60),
         ) {
             let ops: Vec<Op> = ops.into_iter().filter(|o| match o {
@@ -793,7 +855,7 @@ mod tests {
                 _ => true,
             }).collect();
             let policy = if freeze { NoQuorumPolicy::Freeze } else { NoQuorumPolicy::Stop };
-            let (c, owned) = run(n, policy, lose, &ops);
+            let (c, owned) = run(n, policy, lose, lag, &ops);
             let live: Vec<usize> = (0..n).filter(|i| c.procs[*i].up).collect();
             for ((node, attr), value) in &owned {
                 for i in &live {

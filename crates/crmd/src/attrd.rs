@@ -247,6 +247,9 @@ impl Attrd {
             if before != self.table.len() {
                 info!(me = %self.me, %node, dropped = before - self.table.len(), "node left: its attributes are dropped");
             }
+            for (_, nodes) in self.timers.values_mut() {
+                nodes.remove(node);
+            }
             if self.writer {
                 self.dirty.insert(
                     *node,
@@ -696,6 +699,38 @@ mod tests {
         assert_eq!(a.get(NodeId(3), &name("a")), None);
         assert_eq!(a.get(NodeId(1), &name("a")), Some(&val("1")));
         assert_eq!(a.take_writes(), vec![CibRequest::Erase { node: NodeId(3) }]);
+        // A dampened change of a node that then leaves writes nothing for it later.
+        a.on_confchg(&[p(1), p(2), p(3)], &[], true);
+        a.round = None;
+        let d = Some(Duration::from_secs(1));
+        a.on_update(
+            t(0),
+            &AttrUpdate {
+                stamp: Stamp { clock: 2, origin: p(3) },
+                changes: vec![
+                    AttrChange {
+                        dampen: d,
+                        ..set(3, "a", "2")
+                    },
+                    AttrChange {
+                        dampen: d,
+                        ..set(1, "a", "2")
+                    },
+                ],
+            },
+        );
+        a.on_confchg(&[p(1), p(2)], &[NodeId(3)], false);
+        a.on_timer(t(1000));
+        assert_eq!(
+            a.take_writes(),
+            vec![
+                CibRequest::Update {
+                    node: NodeId(1),
+                    attrs: vec![(name("a"), Some(val("2")))]
+                },
+                CibRequest::Erase { node: NodeId(3) },
+            ]
+        );
     }
 
     #[test]

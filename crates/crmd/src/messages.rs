@@ -1,0 +1,767 @@
+//! The messages CRM processes exchange over their CPG group ([`GROUP`]).
+//!
+//! Every message is an [`Envelope`]: protocol version, the sending process, a kind and
+//! the kind's body, in a small hand-written big-endian binary encoding:
+//!
+//! ```text
+//! magic "FCRM" | version u8 | kind u8 | sender node u32 | sender pid u32 | body length u32 | body
+//! ```
+//!
+//! Strings are a `u16` length and UTF-8 bytes, lists a `u32` count, options a `0`/`1`
+//! tag. The decoder never panics and never allocates more than the input could hold:
+//! it refuses input longer than [`MESSAGE_MAX`], unknown versions and kinds, lists
+//! longer than their bound, invalid names and values and trailing bytes, each with
+//! its own [`DecodeError`]. Kinds 4 to 6 are reserved for CIB diffs and operation
+//! requests and results (the CIB manager and controller); they are refused as
+//! [`DecodeError::ReservedKind`] until those exist.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::ids::{AttrName, AttrValue, NodeId, ProcessId, ValueError};
+
+/// The CPG group of the CRM processes.
+pub const GROUP: &str = "ferrosync.crm";
+/// The protocol version this crate speaks.
+pub const VERSION: u8 = 1;
+/// Largest encoded message, envelope included.
+pub const MESSAGE_MAX: usize = 1 << 20;
+/// Most changes one [`AttrUpdate`] carries.
+pub const UPDATES_MAX: usize = 256;
+/// Most entries one [`AttrSync`] carries (the attribute table's bound).
+pub const SYNC_ENTRIES_MAX: usize = 1024;
+/// Most processes a membership list carries (corosync's `PROCESSOR_COUNT_MAX` is 384).
+pub const MEMBERS_MAX: usize = 1024;
+/// Longest dampening delay accepted (Pacemaker takes any interval; a day is plenty).
+pub const DAMPEN_MAX: Duration = Duration::from_secs(24 * 3600);
+
+const MAGIC: &[u8; 4] = b"FCRM";
+const HEADER_LEN: usize = 4 + 1 + 1 + 4 + 4 + 4;
+
+/// What a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    AttrUpdate = 1,
+    AttrSync = 2,
+    DcAnnounce = 3,
+    /// Reserved: a CIB diff (CIB manager).
+    CibDiff = 4,
+    /// Reserved: an operation request from the DC to a node's controller.
+    OpRequest = 5,
+    /// Reserved: an operation result back to the DC.
+    OpResult = 6,
+}
+
+impl Kind {
+    fn from_raw(v: u8) -> Result<Kind, DecodeError> {
+        match v {
+            1 => Ok(Kind::AttrUpdate),
+            2 => Ok(Kind::AttrSync),
+            3 => Ok(Kind::DcAnnounce),
+            4..=6 => Err(DecodeError::ReservedKind(v)),
+            _ => Err(DecodeError::UnknownKind(v)),
+        }
+    }
+}
+
+/// A logical clock stamp ordering attribute values across partitions: the sender's
+/// Lamport clock, then the sender, so that two stamps are never equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp {
+    pub clock: u64,
+    pub origin: ProcessId,
+}
+
+/// What an update does to an attribute's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// `attrd_updater -U VALUE`.
+    Set(AttrValue),
+    /// `attrd_updater -D`.
+    Delete,
+    /// Pacemaker's `value++` / `value+=N`: the current value read as a score plus `N`,
+    /// clamped to ±INFINITY. Applied in agreed order by every member, so concurrent
+    /// increments (fail counts from several nodes) are never lost.
+    Add(i64),
+}
+
+/// One attribute change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrChange {
+    pub node: NodeId,
+    pub name: AttrName,
+    pub change: Change,
+    /// `attrd_updater -d`: a new dampening delay for this attribute, `None` to keep its
+    /// current one.
+    pub dampen: Option<Duration>,
+}
+
+/// Attribute changes from one process, applied by every member in agreed order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrUpdate {
+    pub stamp: Stamp,
+    pub changes: Vec<AttrChange>,
+}
+
+/// One row of the attribute table as a sync carries it (a deleted value is a
+/// tombstone, so that a merge does not bring it back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncEntry {
+    pub node: NodeId,
+    pub name: AttrName,
+    pub value: Option<AttrValue>,
+    pub dampen: Duration,
+    pub stamp: Stamp,
+}
+
+/// A member's whole attribute table, sent after a configuration change that brought
+/// members in, for the membership `view` it was sent in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrSync {
+    pub view: Vec<ProcessId>,
+    pub entries: Vec<SyncEntry>,
+}
+
+/// "I am the DC of this membership": sent by a process when it becomes DC, checked by
+/// every member against its own choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DcAnnounce {
+    pub view: Vec<ProcessId>,
+    pub quorate: bool,
+}
+
+/// A message body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    AttrUpdate(AttrUpdate),
+    AttrSync(AttrSync),
+    DcAnnounce(DcAnnounce),
+}
+
+impl Body {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::AttrUpdate(_) => Kind::AttrUpdate,
+            Body::AttrSync(_) => Kind::AttrSync,
+            Body::DcAnnounce(_) => Kind::DcAnnounce,
+        }
+    }
+}
+
+/// A message with its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub version: u8,
+    pub sender: ProcessId,
+    pub body: Body,
+}
+
+/// Why bytes are not a message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    #[error("message of {0} bytes is larger than the {MESSAGE_MAX}-byte limit")]
+    TooLarge(usize),
+    #[error("truncated: needed {needed} more bytes at offset {at}")]
+    Truncated { at: usize, needed: usize },
+    #[error("bad magic {0:02x?}")]
+    BadMagic([u8; 4]),
+    #[error("unsupported protocol version {0} (this node speaks {VERSION})")]
+    UnsupportedVersion(u8),
+    #[error("unknown message kind {0}")]
+    UnknownKind(u8),
+    #[error("message kind {0} is reserved and not handled yet")]
+    ReservedKind(u8),
+    #[error("body length {declared} does not match the {actual} bytes that follow the header")]
+    BodyLength { declared: usize, actual: usize },
+    #[error("{what}: {count} entries, more than {max}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("invalid tag {tag} for {what}")]
+    BadTag { what: &'static str, tag: u8 },
+    #[error("invalid UTF-8 in {0}")]
+    Utf8(&'static str),
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    #[error("dampening delay of {0} ms is longer than a day")]
+    Dampen(u64),
+    #[error("{0} trailing bytes after the body")]
+    Trailing(usize),
+}
+
+/// Why a message cannot be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EncodeError {
+    #[error("{what}: {count} entries, more than {max}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("encoded message would be {0} bytes, more than {MESSAGE_MAX}")]
+    TooLarge(usize),
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    /// Strings are bounded by their types ([`AttrName::MAX`], [`AttrValue::MAX`]).
+    fn str(&mut self, s: &str) {
+        self.u16(s.len() as u16);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn count(&mut self, what: &'static str, count: usize, max: usize) -> Result<(), EncodeError> {
+        if count > max {
+            return Err(EncodeError::TooMany { what, count, max });
+        }
+        self.u32(count as u32);
+        Ok(())
+    }
+    fn process(&mut self, p: ProcessId) {
+        self.u32(p.node.0);
+        self.u32(p.pid);
+    }
+    fn stamp(&mut self, s: Stamp) {
+        self.u64(s.clock);
+        self.process(s.origin);
+    }
+    fn millis(&mut self, d: Duration) {
+        self.u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    }
+    fn view(&mut self, view: &[ProcessId]) -> Result<(), EncodeError> {
+        self.count("view", view.len(), MEMBERS_MAX)?;
+        for p in view {
+            self.process(*p);
+        }
+        Ok(())
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let rest = self.buf.len() - self.at;
+        if rest < n {
+            return Err(DecodeError::Truncated {
+                at: self.at,
+                needed: n - rest,
+            });
+        }
+        let s = &self.buf[self.at..self.at + n];
+        self.at += n;
+        Ok(s)
+    }
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.at
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_be_bytes(a))
+    }
+    fn str(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
+        let len = usize::from(self.u16()?);
+        std::str::from_utf8(self.take(len)?).map_err(|_| DecodeError::Utf8(what))
+    }
+    /// A list count, checked against its bound and against the bytes left (each entry
+    /// takes at least `min_size` bytes), so no allocation exceeds the input.
+    fn count(&mut self, what: &'static str, max: usize, min_size: usize) -> Result<usize, DecodeError> {
+        let count = self.u32()? as usize;
+        if count > max {
+            return Err(DecodeError::TooMany { what, count, max });
+        }
+        let needed = count.saturating_mul(min_size);
+        if needed > self.remaining() {
+            return Err(DecodeError::Truncated {
+                at: self.at,
+                needed: needed - self.remaining(),
+            });
+        }
+        Ok(count)
+    }
+    fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            tag => Err(DecodeError::BadTag { what, tag }),
+        }
+    }
+    fn process(&mut self) -> Result<ProcessId, DecodeError> {
+        Ok(ProcessId {
+            node: NodeId(self.u32()?),
+            pid: self.u32()?,
+        })
+    }
+    fn stamp(&mut self) -> Result<Stamp, DecodeError> {
+        Ok(Stamp {
+            clock: self.u64()?,
+            origin: self.process()?,
+        })
+    }
+    fn millis(&mut self) -> Result<Duration, DecodeError> {
+        let ms = self.u64()?;
+        let d = Duration::from_millis(ms);
+        if d > DAMPEN_MAX {
+            return Err(DecodeError::Dampen(ms));
+        }
+        Ok(d)
+    }
+    fn name(&mut self) -> Result<AttrName, DecodeError> {
+        Ok(AttrName::new(self.str("attribute name")?)?)
+    }
+    fn value(&mut self) -> Result<AttrValue, DecodeError> {
+        Ok(AttrValue::new(self.str("attribute value")?)?)
+    }
+    fn view(&mut self) -> Result<Vec<ProcessId>, DecodeError> {
+        let n = self.count("view", MEMBERS_MAX, 8)?;
+        (0..n).map(|_| self.process()).collect()
+    }
+}
+
+impl Envelope {
+    pub fn new(sender: ProcessId, body: Body) -> Envelope {
+        Envelope {
+            version: VERSION,
+            sender,
+            body,
+        }
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut w = Writer(Vec::with_capacity(64));
+        w.0.extend_from_slice(MAGIC);
+        w.u8(self.version);
+        w.u8(self.body.kind() as u8);
+        w.process(self.sender);
+        w.u32(0); // body length, patched below
+        match &self.body {
+            Body::AttrUpdate(u) => {
+                w.stamp(u.stamp);
+                w.count("changes", u.changes.len(), UPDATES_MAX)?;
+                for c in &u.changes {
+                    w.u32(c.node.0);
+                    w.str(c.name.as_str());
+                    match &c.change {
+                        Change::Set(v) => {
+                            w.u8(0);
+                            w.str(v.as_str());
+                        }
+                        Change::Delete => w.u8(1),
+                        Change::Add(n) => {
+                            w.u8(2);
+                            w.u64(*n as u64);
+                        }
+                    }
+                    match c.dampen {
+                        None => w.u8(0),
+                        Some(d) => {
+                            w.u8(1);
+                            w.millis(d);
+                        }
+                    }
+                }
+            }
+            Body::AttrSync(s) => {
+                w.view(&s.view)?;
+                w.count("entries", s.entries.len(), SYNC_ENTRIES_MAX)?;
+                for e in &s.entries {
+                    w.u32(e.node.0);
+                    w.str(e.name.as_str());
+                    match &e.value {
+                        None => w.u8(0),
+                        Some(v) => {
+                            w.u8(1);
+                            w.str(v.as_str());
+                        }
+                    }
+                    w.millis(e.dampen);
+                    w.stamp(e.stamp);
+                }
+            }
+            Body::DcAnnounce(a) => {
+                w.view(&a.view)?;
+                w.u8(u8::from(a.quorate));
+            }
+        }
+        let len = w.0.len();
+        if len > MESSAGE_MAX {
+            return Err(EncodeError::TooLarge(len));
+        }
+        let body_len = (len - HEADER_LEN) as u32;
+        w.0[HEADER_LEN - 4..HEADER_LEN].copy_from_slice(&body_len.to_be_bytes());
+        Ok(w.0)
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Envelope, DecodeError> {
+        if buf.len() > MESSAGE_MAX {
+            return Err(DecodeError::TooLarge(buf.len()));
+        }
+        let mut r = Reader { buf, at: 0 };
+        let magic = r.take(4)?;
+        if magic != MAGIC {
+            return Err(DecodeError::BadMagic([magic[0], magic[1], magic[2], magic[3]]));
+        }
+        let version = r.u8()?;
+        if version != VERSION {
+            return Err(DecodeError::UnsupportedVersion(version));
+        }
+        let kind = Kind::from_raw(r.u8()?)?;
+        let sender = r.process()?;
+        let declared = r.u32()? as usize;
+        if declared != r.remaining() {
+            return Err(DecodeError::BodyLength {
+                declared,
+                actual: r.remaining(),
+            });
+        }
+        let body = match kind {
+            Kind::AttrUpdate => {
+                let stamp = r.stamp()?;
+                // node + name length + change tag + dampen tag
+                let n = r.count("changes", UPDATES_MAX, 4 + 2 + 1 + 1)?;
+                let mut changes = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let node = NodeId(r.u32()?);
+                    let name = r.name()?;
+                    let change = match r.u8()? {
+                        0 => Change::Set(r.value()?),
+                        1 => Change::Delete,
+                        2 => Change::Add(r.u64()? as i64),
+                        tag => return Err(DecodeError::BadTag { what: "change", tag }),
+                    };
+                    let dampen = if r.bool("dampen")? { Some(r.millis()?) } else { None };
+                    changes.push(AttrChange {
+                        node,
+                        name,
+                        change,
+                        dampen,
+                    });
+                }
+                Body::AttrUpdate(AttrUpdate { stamp, changes })
+            }
+            Kind::AttrSync => {
+                let view = r.view()?;
+                // node + name length + value tag + dampen + stamp
+                let n = r.count("entries", SYNC_ENTRIES_MAX, 4 + 2 + 1 + 8 + 16)?;
+                let mut entries = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let node = NodeId(r.u32()?);
+                    let name = r.name()?;
+                    let value = if r.bool("value")? { Some(r.value()?) } else { None };
+                    let dampen = r.millis()?;
+                    let stamp = r.stamp()?;
+                    entries.push(SyncEntry {
+                        node,
+                        name,
+                        value,
+                        dampen,
+                        stamp,
+                    });
+                }
+                Body::AttrSync(AttrSync { view, entries })
+            }
+            Kind::DcAnnounce => {
+                let view = r.view()?;
+                let quorate = r.bool("quorate")?;
+                Body::DcAnnounce(DcAnnounce { view, quorate })
+            }
+            Kind::CibDiff | Kind::OpRequest | Kind::OpResult => return Err(DecodeError::ReservedKind(kind as u8)),
+        };
+        if r.remaining() != 0 {
+            return Err(DecodeError::Trailing(r.remaining()));
+        }
+        Ok(Envelope { version, sender, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn p(node: u32, pid: u32) -> ProcessId {
+        ProcessId::new(node, pid)
+    }
+
+    fn name(s: &str) -> AttrName {
+        AttrName::new(s).unwrap()
+    }
+
+    fn sample() -> Envelope {
+        Envelope::new(
+            p(1, 100),
+            Body::AttrUpdate(AttrUpdate {
+                stamp: Stamp {
+                    clock: 7,
+                    origin: p(1, 100),
+                },
+                changes: vec![
+                    AttrChange {
+                        node: NodeId(2),
+                        name: name("pingd"),
+                        change: Change::Set(AttrValue::new("100").unwrap()),
+                        dampen: Some(Duration::from_secs(5)),
+                    },
+                    AttrChange {
+                        node: NodeId(3),
+                        name: name("x"),
+                        change: Change::Delete,
+                        dampen: None,
+                    },
+                    AttrChange {
+                        node: NodeId(3),
+                        name: AttrName::fail_count("web", "monitor", 10000).unwrap(),
+                        change: Change::Add(-4),
+                        dampen: None,
+                    },
+                ],
+            }),
+        )
+    }
+
+    #[test]
+    fn header_layout() {
+        let bytes = sample().encode().unwrap();
+        assert_eq!(&bytes[..4], b"FCRM");
+        assert_eq!(bytes[4], VERSION);
+        assert_eq!(bytes[5], Kind::AttrUpdate as u8);
+        assert_eq!(&bytes[6..14], &[0, 0, 0, 1, 0, 0, 0, 100]);
+        let body_len = u32::from_be_bytes([bytes[14], bytes[15], bytes[16], bytes[17]]) as usize;
+        assert_eq!(body_len, bytes.len() - HEADER_LEN);
+        assert_eq!(Envelope::decode(&bytes).unwrap(), sample());
+    }
+
+    #[test]
+    fn refusals() {
+        let good = sample().encode().unwrap();
+        let mut b = good.clone();
+        b[0] = b'X';
+        assert!(matches!(Envelope::decode(&b), Err(DecodeError::BadMagic(_))));
+        let mut b = good.clone();
+        b[4] = 2;
+        assert_eq!(Envelope::decode(&b), Err(DecodeError::UnsupportedVersion(2)));
+        let mut b = good.clone();
+        b[5] = 4;
+        assert_eq!(Envelope::decode(&b), Err(DecodeError::ReservedKind(4)));
+        b[5] = 99;
+        assert_eq!(Envelope::decode(&b), Err(DecodeError::UnknownKind(99)));
+        let mut b = good.clone();
+        b.push(0);
+        assert!(matches!(Envelope::decode(&b), Err(DecodeError::BodyLength { .. })));
+        assert!(matches!(
+            Envelope::decode(&good[..good.len() - 1]),
+            Err(DecodeError::BodyLength { .. })
+        ));
+        assert!(matches!(
+            Envelope::decode(&good[..10]),
+            Err(DecodeError::Truncated { .. })
+        ));
+        assert_eq!(
+            Envelope::decode(&vec![0; MESSAGE_MAX + 1]),
+            Err(DecodeError::TooLarge(MESSAGE_MAX + 1))
+        );
+
+        // A body length that agrees with the input but a count far beyond it.
+        let mut b = good[..HEADER_LEN + 16].to_vec();
+        b.extend_from_slice(&200u32.to_be_bytes());
+        let len = (b.len() - HEADER_LEN) as u32;
+        b[14..18].copy_from_slice(&len.to_be_bytes());
+        assert!(matches!(Envelope::decode(&b), Err(DecodeError::Truncated { .. })));
+        let mut b = good[..HEADER_LEN + 16].to_vec();
+        b.extend_from_slice(&100_000u32.to_be_bytes());
+        let len = (b.len() - HEADER_LEN) as u32;
+        b[14..18].copy_from_slice(&len.to_be_bytes());
+        assert!(matches!(
+            Envelope::decode(&b),
+            Err(DecodeError::TooMany { count: 100_000, .. })
+        ));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let mut b = sample().encode().unwrap();
+        // The first name "pingd" starts after the stamp (16), count (4) and node (4) and its length (2).
+        let at = HEADER_LEN + 16 + 4 + 4 + 2;
+        assert_eq!(&b[at..at + 5], b"pingd");
+        b[at] = b'\n';
+        assert!(matches!(
+            Envelope::decode(&b),
+            Err(DecodeError::Value(ValueError::Control { .. }))
+        ));
+        b[at] = 0xff;
+        assert_eq!(Envelope::decode(&b), Err(DecodeError::Utf8("attribute name")));
+    }
+
+    #[test]
+    fn encode_refuses_oversize() {
+        let changes = vec![
+            AttrChange {
+                node: NodeId(1),
+                name: name("a"),
+                change: Change::Delete,
+                dampen: None
+            };
+            UPDATES_MAX + 1
+        ];
+        let e = Envelope::new(
+            p(1, 1),
+            Body::AttrUpdate(AttrUpdate {
+                stamp: Stamp {
+                    clock: 0,
+                    origin: p(1, 1),
+                },
+                changes,
+            }),
+        );
+        assert!(matches!(e.encode(), Err(EncodeError::TooMany { what: "changes", .. })));
+    }
+
+    #[test]
+    fn largest_sync_fits() {
+        // The table is bounded so that its whole sync always fits in one message.
+        let per_entry = 4 + 2 + AttrName::MAX + 1 + 2 + AttrValue::MAX + 8 + 16;
+        assert!(HEADER_LEN + 4 + MEMBERS_MAX * 8 + 4 + SYNC_ENTRIES_MAX * per_entry <= MESSAGE_MAX);
+        let entry = |i: usize| SyncEntry {
+            node: NodeId(i as u32),
+            name: AttrName::new(format!("{i:0>255}")).unwrap(),
+            value: Some(AttrValue::new("v".repeat(AttrValue::MAX)).unwrap()),
+            dampen: DAMPEN_MAX,
+            stamp: Stamp {
+                clock: u64::MAX,
+                origin: p(u32::MAX, u32::MAX),
+            },
+        };
+        let view = (0..MEMBERS_MAX as u32).map(|i| p(i, i)).collect();
+        let e = Envelope::new(
+            p(1, 1),
+            Body::AttrSync(AttrSync {
+                view,
+                entries: (0..SYNC_ENTRIES_MAX).map(entry).collect(),
+            }),
+        );
+        let bytes = e.encode().unwrap();
+        assert!(bytes.len() <= MESSAGE_MAX);
+        assert_eq!(Envelope::decode(&bytes).unwrap(), e);
+    }
+
+    fn arb_process() -> impl Strategy<Value = ProcessId> {
+        (0u32..5, 0u32..3).prop_map(|(n, pid)| p(n, pid))
+    }
+    fn arb_name() -> impl Strategy<Value = AttrName> {
+        "[a-z#_-]{1,20}".prop_map(|s| AttrName::new(s).unwrap())
+    }
+    fn arb_value() -> impl Strategy<Value = AttrValue> {
+        "[ -~]{0,20}".prop_map(|s| AttrValue::new(s).unwrap())
+    }
+    fn arb_stamp() -> impl Strategy<Value = Stamp> {
+        (any::<u64>(), arb_process()).prop_map(|(clock, origin)| Stamp { clock, origin })
+    }
+    fn arb_body() -> impl Strategy<Value = Body> {
+        let change = prop_oneof![
+            arb_value().prop_map(Change::Set),
+            Just(Change::Delete),
+            any::<i64>().prop_map(Change::Add)
+        ];
+        let dampen = proptest::option::of((0u64..=86_400_000).prop_map(Duration::from_millis));
+        let update = (
+            arb_stamp(),
+            proptest::collection::vec((any::<u32>(), arb_name(), change, dampen), 0..5),
+        )
+            .prop_map(|(stamp, cs)| {
+                Body::AttrUpdate(AttrUpdate {
+                    stamp,
+                    changes: cs
+                        .into_iter()
+                        .map(|(n, name, change, dampen)| AttrChange {
+                            node: NodeId(n),
+                            name,
+                            change,
+                            dampen,
+                        })
+                        .collect(),
+                })
+            });
+        let entry = (
+            any::<u32>(),
+            arb_name(),
+            proptest::option::of(arb_value()),
+            0u64..100_000,
+            arb_stamp(),
+        )
+            .prop_map(|(n, name, value, d, stamp)| SyncEntry {
+                node: NodeId(n),
+                name,
+                value,
+                dampen: Duration::from_millis(d),
+                stamp,
+            });
+        let sync = (
+            proptest::collection::vec(arb_process(), 0..6),
+            proptest::collection::vec(entry, 0..5),
+        )
+            .prop_map(|(view, entries)| Body::AttrSync(AttrSync { view, entries }));
+        let announce = (proptest::collection::vec(arb_process(), 0..6), any::<bool>())
+            .prop_map(|(view, quorate)| Body::DcAnnounce(DcAnnounce { view, quorate }));
+        prop_oneof![update, sync, announce]
+    }
+
+    proptest! {
+        #[test]
+        fn roundtrip(sender in arb_process(), body in arb_body()) {
+            let e = Envelope::new(sender, body);
+            let bytes = e.encode().unwrap();
+            prop_assert_eq!(Envelope::decode(&bytes).unwrap(), e);
+        }
+
+        #[test]
+        fn decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Envelope::decode(&bytes);
+        }
+
+        /// Corrupting one byte of a valid message gives an error or another valid
+        /// message, never a panic; truncating it always gives an error.
+        #[test]
+        fn mutations(sender in arb_process(), body in arb_body(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let mut bytes = Envelope::new(sender, body).encode().unwrap();
+            let i = at.index(bytes.len());
+            let cut = bytes[..i].to_vec();
+            prop_assert!(Envelope::decode(&cut).is_err());
+            bytes[i] = byte;
+            if let Ok(e) = Envelope::decode(&bytes) {
+                prop_assert_eq!(Envelope::decode(&e.encode().unwrap()).unwrap(), e);
+            }
+        }
+    }
+}

@@ -173,6 +173,14 @@ pub(super) fn connect_interleaved(
     let mapped = map_first_action(c, first, first_task);
     let current = matches!(crate::notify::notified_task(&mapped), "stopped" | "demoted");
     let task = child_task(&mapped).to_string();
+    // The clones' own actions stay ordered (the graph shows it), but the
+    // ordering updates only the paired instances
+    // (`pcmk__multi_update_actions`), so it carries no flags.
+    for f in s.of(first, &mapped) {
+        for t in s.of(then, then_task) {
+            s.order(f, t, 0);
+        }
+    }
     for then_child in c.rscs[then].children.clone() {
         match compatible_instance(c, then_child, first, current) {
             None if current => {}

@@ -1154,6 +1154,14 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
         }
         changed = true;
     }
+    if e.flags & flags::IMPLIES_THEN_PRINTED != 0
+        && s.actions[f].runnable
+        && !s.actions[f].optional
+        && !s.actions[t].print_always
+    {
+        // Not a flag change that others depend on.
+        s.actions[t].print_always = true;
+    }
     if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
         s.actions[t].runnable = false;
         let replace = s.actions[t].reason.is_none();

@@ -162,6 +162,10 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             } else {
                 (s.of(k, "start"), s.of(k, "start"))
             };
+            // A clone's running and stopped are in the graph once a
+            // required instance start or stop can run
+            // (`clone_internal_constraints`: implies-then-printed).
+            let then_printed = if ordered_group { 0 } else { flags::IMPLIES_THEN_PRINTED };
             for ks in member_starts {
                 s.order(start, ks, if ordered_group { 0 } else { flags::RUNNABLE_LEFT });
             }
@@ -169,7 +173,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 if ordered_group {
                     s.order(ks, running, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
                 } else {
-                    s.order(ks, running, flags::ONE_OR_MORE);
+                    s.order(ks, running, flags::ONE_OR_MORE | then_printed);
                 }
             }
             for kst in s.of(k, "stop") {
@@ -177,7 +181,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 // Groups and clones alike wait for every member's stop
                 // (`clone_internal_constraints`: instance stop → stopped).
                 if ordered_group || !is_group(c, k) {
-                    s.order(kst, stopped, flags::IMPLIES_THEN);
+                    s.order(kst, stopped, flags::IMPLIES_THEN | then_printed);
                 }
             }
             if ordered_group && i > 0 {

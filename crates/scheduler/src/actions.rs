@@ -150,6 +150,8 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         notified.extend(notifications);
         let kids = c.rscs[g].children.clone();
         let ordered_group = matches!(c.rscs[g].variant, Variant::Group);
+        let active = |r: RscIdx| c.primitives_of(r).iter().any(|&p| !c.rscs[p].running_on.is_empty());
+        let mut last_active: Option<RscIdx> = None;
         for (i, &k) in kids.iter().enumerate() {
             // Group members: all must run; clone instances: one or more.
             // A collective member is started by its own start pseudo-action
@@ -196,6 +198,19 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                         s.order(kst, pst, flags::RESTART);
                     }
                 }
+            }
+            // A partially active group shuts down in sequence: an active
+            // member after an inactive one stops before the last active
+            // member before it (`member_internal_constraints`).
+            if active(k) {
+                if let Some(la) = last_active.filter(|_| ordered_group && i > 0 && !active(kids[i - 1])) {
+                    for kst in s.of(k, "stop") {
+                        for lst in s.of(la, "stop") {
+                            s.order(kst, lst, 0);
+                        }
+                    }
+                }
+                last_active = Some(k);
             }
             // Child collectives (groups inside clones).
             if is_group(c, k) {

@@ -199,6 +199,28 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                     }
                 }
             }
+            // An ordered clone starts its instances one after the other and
+            // stops them in reverse (`clone_internal_constraints`).
+            if i > 0 && matches!(c.rscs[g].variant, Variant::Clone { ordered: true, .. }) {
+                let own = |s: &ActionSet, r: RscIdx, task: &str| -> Vec<usize> {
+                    if is_group(c, r) {
+                        s.find(Some(r), task, 0, None).into_iter().collect()
+                    } else {
+                        s.of(r, task)
+                    }
+                };
+                let prev = kids[i - 1];
+                for ps in own(&s, prev, "start") {
+                    for ks in own(&s, k, "start") {
+                        s.order(ps, ks, 0);
+                    }
+                }
+                for kst in own(&s, k, "stop") {
+                    for pst in own(&s, prev, "stop") {
+                        s.order(kst, pst, 0);
+                    }
+                }
+            }
             // A partially active group shuts down in sequence: an active
             // member after an inactive one stops before the last active
             // member before it (`member_internal_constraints`).

@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 
 use md5::{Digest, Md5};
 
+use crate::xml::{Element, XmlNode};
+
 const FILTERED: &[&str] = &[
     "id",
     "crm_feature_set",
@@ -160,6 +162,88 @@ pub fn secure_digest(
     md5_hex(&digest_text(filtered.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
+/// Attributes left out of CIB digests (`pcmk__xa_filterable`): bookkeeping
+/// that differs between nodes without the content differing.
+pub const CIB_DIGEST_FILTERED: &[&str] = &[
+    "crm-debug-origin",
+    "cib-last-written",
+    "update-origin",
+    "update-client",
+    "update-user",
+];
+
+/// `pcmk__xml2text` without formatting: one line, attributes escaped like
+/// `crm_xml_escape`, comments kept, text content left out; `filtered`
+/// drops [`CIB_DIGEST_FILTERED`] attributes.
+pub fn xml_text(e: &Element, filtered: bool) -> String {
+    let mut out = String::new();
+    write_xml_text(e, filtered, &mut out);
+    out
+}
+
+fn write_xml_text(e: &Element, filtered: bool, out: &mut String) {
+    out.push('<');
+    out.push_str(&e.name);
+    for (k, v) in &e.attrs {
+        if filtered && CIB_DIGEST_FILTERED.contains(&k.as_str()) {
+            continue;
+        }
+        let _ = write!(out, " {k}=\"{}\"", xml_escape(v));
+    }
+    // Pacemaker parses without blank text nodes; an element is empty when
+    // it has no other child.
+    let has_children = e
+        .children
+        .iter()
+        .any(|c| !matches!(c, XmlNode::Text(t) if t.trim().is_empty()));
+    if !has_children {
+        out.push_str("/>");
+        return;
+    }
+    out.push('>');
+    for c in &e.children {
+        match c {
+            XmlNode::Element(child) => write_xml_text(child, filtered, out),
+            XmlNode::Comment(t) => {
+                let _ = write!(out, "<!--{t}-->");
+            }
+            XmlNode::Text(_) => {}
+        }
+    }
+    let _ = write!(out, "</{}>", e.name);
+}
+
+/// The CIB digest Pacemaker puts in a patchset (`digest` attribute of
+/// `<diff>`) and checks after applying one: `calculate_xml_versioned_digest`
+/// with filtering, which for a feature set of 3.0.5 or later (`version`) is
+/// the v2 digest (MD5 of the filtered one-line text) and otherwise the v1
+/// digest (MD5 of a space, the unfiltered text and a newline).
+pub fn cib_digest(e: &Element, version: Option<&str>) -> String {
+    let v2 = version.is_some_and(|v| compare_feature_sets("3.0.5", v) != std::cmp::Ordering::Greater);
+    if v2 {
+        md5_hex(&xml_text(e, true))
+    } else {
+        on_disk_digest(e)
+    }
+}
+
+/// The digest of `cib.xml.sig` (`calculate_on_disk_digest`): MD5 of a
+/// space, the unsorted, unfiltered one-line text and a newline.
+pub fn on_disk_digest(e: &Element) -> String {
+    md5_hex(&format!(" {}\n", xml_text(e, false)))
+}
+
+/// `compare_version`: dotted feature sets compared field by field as
+/// integers, a missing field counting as 0.
+pub fn compare_feature_sets(a: &str, b: &str) -> std::cmp::Ordering {
+    let fields = |s: &str| -> Vec<i64> { s.split('.').map(|f| f.trim().parse().unwrap_or(0)).collect() };
+    let (a, b) = (fields(a), fields(b));
+    (0..a.len().max(b.len()))
+        .map(|i| a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +280,32 @@ mod tests {
         assert_eq!(xml_escape("\u{1}"), "\\001");
         // Two high-bit bytes: escaping stops, text copied verbatim.
         assert_eq!(xml_escape("é<"), "é<");
+    }
+
+    #[test]
+    fn cib_text_filters_bookkeeping_and_skips_blank_text() {
+        let e = Element::parse(
+            "<cib epoch=\"1\" cib-last-written=\"x\">\n  <configuration a=\"&lt;\"/>\n  <!-- c -->\n  <status/>\n</cib>",
+        )
+        .unwrap();
+        assert_eq!(
+            xml_text(&e, true),
+            "<cib epoch=\"1\"><configuration a=\"&lt;\"/><!-- c --><status/></cib>"
+        );
+        assert!(xml_text(&e, false).contains("cib-last-written=\"x\""));
+        assert_eq!(cib_digest(&e, Some("3.16.1")), md5_hex(&xml_text(&e, true)));
+        assert_eq!(cib_digest(&e, Some("3.0.1")), on_disk_digest(&e));
+        assert_eq!(cib_digest(&e, None), on_disk_digest(&e));
+    }
+
+    #[test]
+    fn feature_set_comparison() {
+        use std::cmp::Ordering::*;
+        assert_eq!(compare_feature_sets("3.0.5", "3.16.1"), Less);
+        assert_eq!(compare_feature_sets("3.0.5", "3.0.5"), Equal);
+        assert_eq!(compare_feature_sets("3.0.5", "3.0"), Greater);
+        assert_eq!(compare_feature_sets("3.0.10", "3.0.9"), Greater);
+        assert_eq!(compare_feature_sets("3.0.0", "3.0"), Equal);
     }
 
     #[test]

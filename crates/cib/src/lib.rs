@@ -10,9 +10,12 @@
 //! and a CIB manager need.
 
 pub mod digest;
+pub mod document;
 mod parse;
+pub mod patchset;
 pub mod rules;
 pub mod score;
+pub mod version;
 mod warning;
 pub mod xml;
 

@@ -26,6 +26,9 @@ pub struct Action {
     /// For `requires_any` pseudo-actions: how many ONE_OR_MORE inputs must
     /// be runnable (0 = an ordinary action; 1 for clone "running").
     pub required_runnable: usize,
+    /// In the graph even though optional (`pe_action_print_always`): set
+    /// through `IMPLIES_THEN_PRINTED` orderings from a required action.
+    pub print_always: bool,
     /// For a `cancel`: the recurring operation it stops.
     pub cancels: Option<Cancelled>,
     /// Meta-attributes the scheduler adds (clone notification data), written
@@ -69,6 +72,9 @@ pub mod flags {
     /// An anti-colocation's ordering (`pe_order_anti_colocation`): changes
     /// no flags; a graph input only on the same node (or without a node).
     pub const ANTI_COLOCATION: u32 = 2048;
+    /// A runnable, required "first" puts "then" in the graph even if
+    /// "then" stays optional (`pe_order_implies_then_printed`).
+    pub const IMPLIES_THEN_PRINTED: u32 = 4096;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +121,7 @@ impl ActionSet {
             fence_op: None,
             migrate_runnable: false,
             required_runnable: 0,
+            print_always: false,
             cancels: None,
             meta: BTreeMap::new(),
         });

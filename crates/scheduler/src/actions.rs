@@ -150,6 +150,8 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         notified.extend(notifications);
         let kids = c.rscs[g].children.clone();
         let ordered_group = matches!(c.rscs[g].variant, Variant::Group);
+        let active = |r: RscIdx| c.primitives_of(r).iter().any(|&p| !c.rscs[p].running_on.is_empty());
+        let mut last_active: Option<RscIdx> = None;
         for (i, &k) in kids.iter().enumerate() {
             // Group members: all must run; clone instances: one or more.
             // A collective member is started by its own start pseudo-action
@@ -162,6 +164,10 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             } else {
                 (s.of(k, "start"), s.of(k, "start"))
             };
+            // A clone's running and stopped are in the graph once a
+            // required instance start or stop can run
+            // (`clone_internal_constraints`: implies-then-printed).
+            let then_printed = if ordered_group { 0 } else { flags::IMPLIES_THEN_PRINTED };
             for ks in member_starts {
                 s.order(start, ks, if ordered_group { 0 } else { flags::RUNNABLE_LEFT });
             }
@@ -169,7 +175,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 if ordered_group {
                     s.order(ks, running, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
                 } else {
-                    s.order(ks, running, flags::ONE_OR_MORE);
+                    s.order(ks, running, flags::ONE_OR_MORE | then_printed);
                 }
             }
             for kst in s.of(k, "stop") {
@@ -177,7 +183,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 // Groups and clones alike wait for every member's stop
                 // (`clone_internal_constraints`: instance stop → stopped).
                 if ordered_group || !is_group(c, k) {
-                    s.order(kst, stopped, flags::IMPLIES_THEN);
+                    s.order(kst, stopped, flags::IMPLIES_THEN | then_printed);
                 }
             }
             if ordered_group && i > 0 {
@@ -192,6 +198,41 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                         s.order(kst, pst, flags::RESTART);
                     }
                 }
+            }
+            // An ordered clone starts its instances one after the other and
+            // stops them in reverse (`clone_internal_constraints`).
+            if i > 0 && matches!(c.rscs[g].variant, Variant::Clone { ordered: true, .. }) {
+                let own = |s: &ActionSet, r: RscIdx, task: &str| -> Vec<usize> {
+                    if is_group(c, r) {
+                        s.find(Some(r), task, 0, None).into_iter().collect()
+                    } else {
+                        s.of(r, task)
+                    }
+                };
+                let prev = kids[i - 1];
+                for ps in own(&s, prev, "start") {
+                    for ks in own(&s, k, "start") {
+                        s.order(ps, ks, 0);
+                    }
+                }
+                for kst in own(&s, k, "stop") {
+                    for pst in own(&s, prev, "stop") {
+                        s.order(kst, pst, 0);
+                    }
+                }
+            }
+            // A partially active group shuts down in sequence: an active
+            // member after an inactive one stops before the last active
+            // member before it (`member_internal_constraints`).
+            if active(k) {
+                if let Some(la) = last_active.filter(|_| ordered_group && i > 0 && !active(kids[i - 1])) {
+                    for kst in s.of(k, "stop") {
+                        for lst in s.of(la, "stop") {
+                            s.order(kst, lst, 0);
+                        }
+                    }
+                }
+                last_active = Some(k);
             }
             // Child collectives (groups inside clones).
             if is_group(c, k) {
@@ -1153,6 +1194,14 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
             s.actions[t].reason = Some(format!("required {}", label(s, f)));
         }
         changed = true;
+    }
+    if e.flags & flags::IMPLIES_THEN_PRINTED != 0
+        && s.actions[f].runnable
+        && !s.actions[f].optional
+        && !s.actions[t].print_always
+    {
+        // Not a flag change that others depend on.
+        s.actions[t].print_always = true;
     }
     if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
         s.actions[t].runnable = false;

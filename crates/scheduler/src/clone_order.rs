@@ -68,15 +68,22 @@ pub(super) fn order_clone_min(s: &mut ActionSet, c: &mut Cluster, o: &Ordering, 
             s.find(Some(k), &o.first_action, 0, None).into_iter().collect()
         };
         for f in firsts {
-            s.order(f, met, flags::ONE_OR_MORE);
+            s.order(f, met, flags::ONE_OR_MORE | flags::IMPLIES_THEN_PRINTED);
         }
     }
-    let mut thens = then_actions(s, c, o.then, &o.then_action);
-    if is_clone(c, o.then) {
-        thens.extend(instance_actions(s, c, o.then, &o.then_action));
-    }
-    for t in thens {
+    for t in then_actions(s, c, o.then, &o.then_action) {
         s.order(met, t, then_flags | flags::RUNNABLE_LEFT | flags::WHOLE_FIRST);
+    }
+    // The instances are updated through their clone's action, not ordered
+    // in the graph (`pcmk__multi_update_actions`).
+    if is_clone(c, o.then) {
+        for t in instance_actions(s, c, o.then, &o.then_action) {
+            s.order(
+                met,
+                t,
+                then_flags | flags::RUNNABLE_LEFT | flags::WHOLE_FIRST | flags::MEMBER,
+            );
+        }
     }
 }
 
@@ -173,6 +180,14 @@ pub(super) fn connect_interleaved(
     let mapped = map_first_action(c, first, first_task);
     let current = matches!(crate::notify::notified_task(&mapped), "stopped" | "demoted");
     let task = child_task(&mapped).to_string();
+    // The clones' own actions stay ordered (the graph shows it), but the
+    // ordering updates only the paired instances
+    // (`pcmk__multi_update_actions`), so it carries no flags.
+    for f in s.of(first, &mapped) {
+        for t in s.of(then, then_task) {
+            s.order(f, t, 0);
+        }
+    }
     for then_child in c.rscs[then].children.clone() {
         match compatible_instance(c, then_child, first, current) {
             None if current => {}

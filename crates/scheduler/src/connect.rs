@@ -31,7 +31,7 @@ pub(crate) fn connect(
     if matches!(c.rscs[then].variant, Variant::Clone { .. }) {
         // Pacemaker updates only runnable instance actions, so an
         // implied "first" (a migration's) is not affected by them.
-        let inst_fl = (fl & !flags::IMPLIES_FIRST) | flags::WHOLE_FIRST;
+        let inst_fl = (fl & !flags::IMPLIES_FIRST) | flags::WHOLE_FIRST | flags::MEMBER;
         for t in crate::clone_order::instance_actions(s, c, then, then_task) {
             for &f in &firsts {
                 s.order(f, t, inst_fl);

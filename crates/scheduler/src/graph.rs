@@ -151,7 +151,11 @@ fn synapse_priority(c: &Cluster, a: &Action) -> Score {
 /// Builds the graph from a schedule: only required, runnable actions.
 pub fn build(s: &Schedule) -> TransitionGraph {
     let c = &s.cluster;
-    let included: Vec<bool> = s.actions.iter().map(|a| !a.optional && a.runnable).collect();
+    let included: Vec<bool> = s
+        .actions
+        .iter()
+        .map(|a| (!a.optional || a.print_always) && a.runnable)
+        .collect();
     let mut synapses = Vec::new();
     for a in &s.actions {
         if !included[a.id] {

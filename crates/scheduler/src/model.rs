@@ -513,14 +513,24 @@ impl Cluster {
 
     /// Pacemaker's `clone_name`: the name the resource's history was
     /// recorded under when it differs from the resource's id (the last one
-    /// mapped, as `unpack_find_resource` overwrites it).
+    /// mapped, as `unpack_find_resource` overwrites it), reset where a
+    /// numbered name was found stopped (`process_rsc_state`: older status
+    /// sections recorded instance numbers).
     pub fn clone_name(&self, r: RscIdx) -> Option<&str> {
         let rs = &self.rscs[r];
-        rs.history_ids
-            .iter()
-            .rev()
-            .map(|(_, id)| id.as_str())
-            .find(|id| *id != rs.id)
+        let mut name: Option<&str> = None;
+        for (i, (m, id)) in rs.history_ids.iter().enumerate() {
+            if *id != rs.id {
+                name = Some(id);
+            }
+            // Only the last entry on a node can be the active one.
+            let later_on_same = rs.history_ids[i + 1..].iter().any(|(x, _)| x == m);
+            let active = !later_on_same && rs.running_on.contains(m);
+            if !active && name.is_some_and(|h| h.contains(':')) {
+                name = None;
+            }
+        }
+        name
     }
 
     /// Whether `r` is a clone whose instances are notified

@@ -190,7 +190,7 @@ pub fn create_edges(s: &mut ActionSet, c: &Cluster, cons: &Constraints) {
         for (r, task) in &oom.firsts {
             let task = map_first_action(c, *r, task);
             for f in actions_of(s, c, *r, &task) {
-                s.order(f, pseudo, flags::ONE_OR_MORE);
+                s.order(f, pseudo, flags::ONE_OR_MORE | flags::IMPLIES_THEN_PRINTED);
             }
         }
         let fl = match oom.thens.first() {

@@ -62,22 +62,9 @@ impl Assigner<'_> {
         let rs = &c.rscs[k];
         // A guest's instance may read its attributes from the container's host.
         let attrs = &c.nodes[crate::remote::attribute_node(c, k, n)].attrs;
-        // `clone_name`: the last name the history knew the instance by, reset
-        // (`process_rsc_state`) where a numbered name was found stopped.
         let top = c.top_parent(k);
         let unique = matches!(c.rscs[top].variant, Variant::Clone { unique: true, .. });
-        let mut history_name: Option<&str> = None;
-        for (i, (m, id)) in rs.history_ids.iter().enumerate() {
-            if *id != rs.id && Some(id.as_str()) != history_name {
-                history_name = Some(id);
-            }
-            // Only the last entry on a node can be the active one.
-            let later_on_same = rs.history_ids[i + 1..].iter().any(|(x, _)| x == m);
-            let active = !later_on_same && rs.running_on.contains(m);
-            if !active && history_name.is_some_and(|h| h.contains(':')) {
-                history_name = None;
-            }
-        }
+        let history_name = c.clone_name(k);
         let name = history_name.unwrap_or(&rs.id);
         let value = attrs.get(&format!("master-{name}")).or_else(|| {
             let base = rs.id.split(':').next().unwrap_or("");

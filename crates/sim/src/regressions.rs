@@ -44,6 +44,7 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (1686, None, "justified exclusion misreported (checker bug): with fail_recv_const 3 under miss_count_const 5, one lost message made a node fail to receive and form a singleton ring, which corosync does too; a receive failure now excuses the exclusions on both sides"),
     (13, Some(32), "justified exclusion at 32 nodes (send_join 135 ms): a ring stalled by a paused member, so every member's last token was 1.6 s old when GATHER began; a node whose first join was lost was failed 200 ms into the round (fixed: silence in the round must last two join intervals with their send_join delays)"),
     (6, Some(4), "justified exclusion misreported (checker bug): a node stopped for 237 ms just before the token loss of a ring stalled by another node stopped for 1.8 s had been silent for 0.9 s; its silence now counts from the stall"),
+    (2790, None, "justified exclusion: a group agreed on a ring whose commit token stuck at a member stopped for 1.7 s; the others waited one token for it after their consensus timer, failed n1..n3 (silent in COMMIT) 2 ms before those gave the token up and spoke, and formed a ring without them (fixed: after agreeing we wait token + join + send_join)"),
     (0, Some(64), "simulator bug at 64 nodes: the scaled token's join interval made fail_silent_after (200 ms) invalid and the scenario panicked"),
 ];
 

@@ -661,3 +661,63 @@ fn one_lost_join_does_not_fail_a_member_for_silence() {
     let (_, events) = run_timers(&mut node, before, round + round_floor);
     assert!(silent_failed(&events), "two are: {events:?}");
 }
+
+#[test]
+fn members_silent_in_commit_are_heard_again_before_we_give_up_on_the_commit_token() {
+    // corosync's detector (no early failure for silence), as in seed 2790.
+    let config = totem::Config {
+        fail_silent_after: Duration::ZERO,
+        ..fast_config(2)
+    };
+    let (mut node, now, ring) = operational_node2_with(config.clone());
+    feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
+    let (sent, _) = drain(&mut node);
+    let mine = sent_join(&sent).unwrap().clone();
+    assert_eq!(mine.proc_list.len(), 3);
+    let agreeing = |id| Join {
+        sender: id,
+        system_from: id,
+        ..mine.clone()
+    };
+    // The last join we need comes just before our consensus timer: we agree, and so does
+    // node 1, the lowest, which sends the commit token — lost on its way (at a stopped
+    // member), so it never reaches us and node 1 falls silent in COMMIT.
+    let agreed = now + (config.consensus - ms(1));
+    let (_, events) = run_timers(&mut node, now, agreed);
+    assert_eq!(node.srp().state(), MembState::Gather, "{events:?}");
+    feed(&mut node, agreed, Message::Join(agreeing(1)));
+    feed(&mut node, agreed, Message::Join(agreeing(3)));
+    drain(&mut node);
+    // Node 1 gives the commit token up one token after it got it and speaks at once;
+    // node 3 keeps agreeing with us meanwhile.
+    let back = agreed + (config.token + ms(5));
+    let mut t = agreed;
+    let mut sent = Vec::new();
+    while t < back {
+        let next = (t + config.join).min(back);
+        let (s, _) = run_timers(&mut node, t, next);
+        sent.extend(s);
+        t = next;
+        feed(&mut node, t, Message::Join(agreeing(3)));
+    }
+    feed(
+        &mut node,
+        back,
+        Message::Join(Join {
+            ring_seq: ring.seq + 4,
+            ..agreeing(1)
+        }),
+    );
+    let (s, events) = run_timers(&mut node, back, back + ms(1));
+    sent.extend(s);
+    let failed: Vec<&Join> = sent
+        .iter()
+        .filter_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
+        .filter(|j| j.failed_list.contains(&1))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "node 1 failed while in COMMIT: {failed:?} {events:?}"
+    );
+    assert_eq!(node.srp().state(), MembState::Gather);
+}

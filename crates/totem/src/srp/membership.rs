@@ -337,11 +337,20 @@ impl Srp {
         }
         self.stats.consensus_timeouts += 1;
         if self.consensus_agreed() {
-            // We agree but the lowest node never sent the commit token: ask again.
+            // We agree but the lowest node never sent the commit token: ask again, and
+            // give up on whoever is silent by then. The members that agreed with us may
+            // be in COMMIT of that ring, silent by protocol, with the commit token lost
+            // on its way (at a stopped member): each gives it up one token after it got
+            // it — as late as now, when the last join we needed came just before our
+            // timer — and its next join leaves within `send_join`. So wait a token plus
+            // a join interval and `send_join`, or we fail live nodes that would have
+            // spoken a moment later, and our ring-mates adopt the verdict (seed 2790).
+            // corosync waits the token alone and has that race.
             self.consensus.clear();
             self.consensus.push(self.my_id);
-            self.set_timer(Timer::Consensus, self.config.consensus);
-            self.set_timer(Timer::TokenLoss, self.config.token);
+            let wait = self.config.token + self.config.join + self.config.send_join;
+            self.set_timer(Timer::Consensus, self.config.consensus.max(wait));
+            self.set_timer(Timer::TokenLoss, wait);
         } else {
             // Give up first on the nodes we did not hear at all. Failing the ones that
             // talk but still disagree (corosync fails every non-consenting node) splits

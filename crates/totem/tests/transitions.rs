@@ -278,15 +278,13 @@ fn gather_consensus_timeout_marks_silent_nodes_failed() {
         fail_silent_after: Duration::ZERO,
         ..fast_config(2)
     };
-    let (mut node, now, ring) = operational_node2_with(config);
+    let (mut node, now, ring) = operational_node2_with(config.clone());
     let join = join_from(3, ring.seq, &[3]);
     feed(&mut node, now, Message::Join(join));
     drain(&mut node);
     // Nobody answers: after the consensus timeout 1 and 3 are failed, and alone node 2
     // reaches consensus with itself and installs a singleton ring.
-    let later = now + ms(2000);
-    node.handle_timeout(later);
-    let (sent, events) = drain(&mut node);
+    let (sent, events) = run_timers(&mut node, now, now + config.consensus);
     let join = sent
         .iter()
         .rev()
@@ -720,4 +718,60 @@ fn members_silent_in_commit_are_heard_again_before_we_give_up_on_the_commit_toke
         "node 1 failed while in COMMIT: {failed:?} {events:?}"
     );
     assert_eq!(node.srp().state(), MembState::Gather);
+}
+
+#[test]
+fn a_consensus_timeout_answered_late_fails_nobody_before_the_queued_joins_are_read() {
+    // corosync's detector: only the consensus timeout gives up on anyone.
+    let config = totem::Config {
+        fail_silent_after: Duration::ZERO,
+        ..fast_config(2)
+    };
+    let failures = |sent: &[Message]| -> Vec<u32> {
+        let mut failed: Vec<u32> = sent
+            .iter()
+            .filter_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
+            .flat_map(|j| j.failed_list.iter().copied())
+            .collect();
+        failed.sort();
+        failed.dedup();
+        failed
+    };
+    for node1_speaks in [true, false] {
+        let (mut node, now, ring) = operational_node2_with(config.clone());
+        feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
+        let (sent, _) = drain(&mut node);
+        let mine = sent_join(&sent).unwrap().clone();
+        let agreeing = |id| Join {
+            sender: id,
+            system_from: id,
+            ..mine.clone()
+        };
+        // Our process is stopped across the consensus timeout; the host answers the timer
+        // late, then hands us the joins that waited in the socket meanwhile.
+        let woke = now + config.consensus + ms(100);
+        node.handle_timeout(woke);
+        let (mut sent, _) = drain(&mut node);
+        if node1_speaks {
+            feed(&mut node, woke, Message::Join(agreeing(1)));
+        }
+        feed(&mut node, woke, Message::Join(agreeing(3)));
+        sent.extend(drain(&mut node).0);
+        assert_eq!(failures(&sent), Vec::<u32>::new(), "a verdict on joins we had not read");
+        // Once the others had two join intervals to be heard, the silent are failed.
+        let grace = (config.join + config.send_join) * 2;
+        let mut t = woke;
+        while t < woke + grace {
+            let next = t + config.join;
+            sent.extend(run_timers(&mut node, t, next).0);
+            t = next;
+            if node1_speaks {
+                feed(&mut node, t, Message::Join(agreeing(1)));
+            }
+            feed(&mut node, t, Message::Join(agreeing(3)));
+            sent.extend(drain(&mut node).0);
+        }
+        let expected = if node1_speaks { vec![] } else { vec![1] };
+        assert_eq!(failures(&sent), expected, "node 1 speaks: {node1_speaks}");
+    }
 }

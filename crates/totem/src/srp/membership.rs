@@ -335,6 +335,9 @@ impl Srp {
         if self.state != MembState::Gather {
             return;
         }
+        if self.defer_verdict(Timer::Consensus) {
+            return;
+        }
         self.stats.consensus_timeouts += 1;
         if self.consensus_agreed() {
             // We agree but the lowest node never sent the commit token: ask again, and
@@ -361,6 +364,23 @@ impl Srp {
             sets::merge(&mut self.my_failed_list, &give_up);
             self.gather_enter("consensus timeout");
         }
+    }
+
+    /// A consensus timeout answered late — our process was stopped, and the joins the
+    /// others sent meanwhile are still unread in the socket — judges nobody: it fires again
+    /// once they had the time to be read and repeated (two join intervals with their
+    /// `send_join` delays, the silence detector's floor for one round). Judging at once
+    /// fails every live node whose joins we could not read, and ring-mates adopt the
+    /// verdict (seed 6056: a node stopped for 256 ms failed a node sending joins every
+    /// 30 ms, and three others took its word). True if deferred.
+    fn defer_verdict(&mut self, timer: Timer) -> bool {
+        if self.woke_at != Some(self.now) {
+            return false;
+        }
+        let c = &self.config;
+        let grace = (c.join + c.send_join) * 2;
+        self.set_timer(timer, grace);
+        true
     }
 
     /// Everyone we heard from agrees with us except for members of our last ring that have
@@ -588,6 +608,9 @@ impl Srp {
                 self.gather_enter("token lost in OPERATIONAL");
             }
             MembState::Gather => {
+                if self.defer_verdict(Timer::TokenLoss) {
+                    return;
+                }
                 self.stats.gather_token_lost += 1;
                 self.consensus_timeout();
                 if self.state == MembState::Gather {

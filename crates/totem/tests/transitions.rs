@@ -775,3 +775,42 @@ fn a_consensus_timeout_answered_late_fails_nobody_before_the_queued_joins_are_re
         assert_eq!(failures(&sent), expected, "node 1 speaks: {node1_speaks}");
     }
 }
+
+#[test]
+fn a_verdict_on_us_read_just_after_we_were_stopped_is_not_returned() {
+    let config = fast_config(2);
+    let failed_after = |late: bool| -> Vec<u32> {
+        let (mut node, now, ring) = operational_node2_with(config.clone());
+        // Node 1 gathers while we do not answer and names us failed; its join waits in
+        // our socket until our process runs again (or, on time, arrives in our round).
+        let lost = now + config.token;
+        let read = if late {
+            let woke = lost + ms(200);
+            node.handle_timeout(woke);
+            woke
+        } else {
+            run_timers(&mut node, now, lost);
+            lost + ms(1)
+        };
+        assert_eq!(node.srp().state(), MembState::Gather);
+        drain(&mut node);
+        let verdict = Join {
+            failed_list: vec![2],
+            ..join_from(1, ring.seq, &[1, 2])
+        };
+        feed(&mut node, read, Message::Join(verdict));
+        let (sent, _) = drain(&mut node);
+        sent.iter()
+            .rev()
+            .find_map(|m| {
+                if let Message::Join(j) = m {
+                    Some(j.failed_list.clone())
+                } else {
+                    None
+                }
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(failed_after(true), Vec::<u32>::new(), "it judged us for our stop");
+    assert_eq!(failed_after(false), vec![1], "a verdict in our round is returned");
+}

@@ -152,13 +152,20 @@ impl Srp {
         let (proc_before, failed_before) = (self.my_proc_list.len(), self.my_failed_list.len());
         sets::merge(&mut self.my_proc_list, &join.proc_list);
         let thinks_we_failed = sets::contains(&join.failed_list, self.my_id);
-        if thinks_we_failed && self.state == MembState::Gather && join.ring_seq >= self.my_ring_id.seq {
+        if thinks_we_failed
+            && self.state == MembState::Gather
+            && join.ring_seq >= self.my_ring_id.seq
+            && !self.just_woke()
+        {
             // It thinks we failed: then we cannot be in one ring with it for now. What it
             // says about nodes outside our ring still helps us agree with the others.
             // (Only within a round: from OPERATIONAL we start a fresh one and our own joins
             // tell it we are alive; failing it back would let two groups fail each other
             // forever, each forming a ring just as the other's stale joins arrive. Nor from
-            // a join older than our ring: it judged us in a round we have since left.)
+            // a join older than our ring: it judged us in a round we have since left. Nor
+            // from a join read just after our process was stopped: it waited in the socket
+            // and judged us for that stop — failing it back fails a live node, and
+            // ring-mates adopt that: seed 11934.)
             sets::merge(&mut self.my_failed_list, &[from]);
             let others = self.outsiders_verdict(join);
             sets::merge(&mut self.my_failed_list, &others);
@@ -366,6 +373,12 @@ impl Srp {
         }
     }
 
+    /// We are reading what queued up while our process was stopped: a timer came more
+    /// than a join interval late, at most a join interval ago.
+    pub(super) fn just_woke(&self) -> bool {
+        self.woke_at.is_some_and(|w| self.now <= w + self.config.join)
+    }
+
     /// A consensus timeout answered late — our process was stopped, and the joins the
     /// others sent meanwhile are still unread in the socket — judges nobody: it fires again
     /// once they had the time to be read and repeated (two join intervals with their
@@ -374,7 +387,7 @@ impl Srp {
     /// verdict (seed 6056: a node stopped for 256 ms failed a node sending joins every
     /// 30 ms, and three others took its word). True if deferred.
     fn defer_verdict(&mut self, timer: Timer) -> bool {
-        if self.woke_at != Some(self.now) {
+        if !self.just_woke() {
             return false;
         }
         let c = &self.config;

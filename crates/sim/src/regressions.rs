@@ -44,27 +44,16 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (1686, None, "justified exclusion misreported (checker bug): with fail_recv_const 3 under miss_count_const 5, one lost message made a node fail to receive and form a singleton ring, which corosync does too; a receive failure now excuses the exclusions on both sides"),
     (13, Some(32), "justified exclusion at 32 nodes (send_join 135 ms): a ring stalled by a paused member, so every member's last token was 1.6 s old when GATHER began; a node whose first join was lost was failed 200 ms into the round (fixed: silence in the round must last two join intervals with their send_join delays)"),
     (6, Some(4), "justified exclusion misreported (checker bug): a node stopped for 237 ms just before the token loss of a ring stalled by another node stopped for 1.8 s had been silent for 0.9 s; its silence now counts from the stall"),
+    (2790, None, "justified exclusion: a group agreed on a ring whose commit token stuck at a member stopped for 1.7 s; the others waited one token for it after their consensus timer, failed n1..n3 (silent in COMMIT) 2 ms before those gave the token up and spoke, and formed a ring without them (fixed: after agreeing we wait token + join + send_join)"),
+    (3541, None, "justified exclusion (7 nodes, pauses, 2 % loss): two nodes resumed from stops, fired their consensus timeouts before reading the joins queued meanwhile and failed n1, silent in COMMIT; n4 adopted the verdict (fixed: a consensus timeout answered late judges nobody for two join intervals) (found at 9633cea; main's larger max_messages draws changed the seed's run since, and it passed here before the fix — the failure reproduces at 9633cea and passes there with the fix; the unit test in totem's transitions.rs holds the bug)"),
+    (6056, None, "justified exclusion (7 nodes, pauses): n37412, stopped 256 ms, fired its consensus timeout on resuming before reading the joins queued meanwhile and failed n4230, which sent joins every 30 ms; three others adopted the verdict (fixed as 3541) (found at 9633cea; main's larger max_messages draws changed the seed's run since, and it passed here before the fix — the failure reproduces at 9633cea and passes there with the fix; the unit test in totem's transitions.rs holds the bug)"),
+    (11934, None, "justified exclusion (5 nodes, 11 pauses): n55697, resuming from a 1 s stop, read a queued join in which n12389 had failed it for that stop and failed n12389 back (then n1206); the group adopted it and n12389 was left out (fixed: a verdict on us read just after a stop is not returned) (found at 9633cea; main's larger max_messages draws changed the seed's run since, and it passed here before the fix — the failure reproduces at 9633cea and passes there with the fix; the unit test in totem's transitions.rs holds the bug)"),
     (0, Some(64), "simulator bug at 64 nodes: the scaled token's join interval made fail_silent_after (200 ms) invalid and the scenario panicked"),
 ];
 
 /// Seeds that fail today, with the diagnosis sent to the protocol's authors. Run them
 /// with `cargo test -p sim -- --ignored`; move each to [`SEEDS`] once it passes.
 pub const OPEN: &[(u64, Option<usize>, &str)] = &[
-    (
-        3541,
-        None,
-        "justified exclusion (liveness phase, 7 nodes, pauses, 2 % loss): found by the 2000..12000 sweep; fails the same before the fixes for 1507, 1686 and 13 at 32 nodes; not yet diagnosed",
-    ),
-    (
-        6056,
-        None,
-        "justified exclusion (7 nodes, pauses, no loss): n4230, in GATHER for ring 1086.d after its COMMIT was abandoned, is failed for silence at 1.278 s by the group gathering for 1086.9 although it sends joins every 30 ms; found by the 2000..12000 sweep, fails the same before this branch's fixes; not yet diagnosed further",
-    ),
-    (
-        11934,
-        None,
-        "justified exclusion (5 nodes, 11 pauses): found by the 2000..12000 sweep; fails the same before this branch's fixes; not yet diagnosed",
-    ),
     (
         70000158,
         Some(32),

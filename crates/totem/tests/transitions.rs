@@ -278,15 +278,13 @@ fn gather_consensus_timeout_marks_silent_nodes_failed() {
         fail_silent_after: Duration::ZERO,
         ..fast_config(2)
     };
-    let (mut node, now, ring) = operational_node2_with(config);
+    let (mut node, now, ring) = operational_node2_with(config.clone());
     let join = join_from(3, ring.seq, &[3]);
     feed(&mut node, now, Message::Join(join));
     drain(&mut node);
     // Nobody answers: after the consensus timeout 1 and 3 are failed, and alone node 2
     // reaches consensus with itself and installs a singleton ring.
-    let later = now + ms(2000);
-    node.handle_timeout(later);
-    let (sent, events) = drain(&mut node);
+    let (sent, events) = run_timers(&mut node, now, now + config.consensus);
     let join = sent
         .iter()
         .rev()
@@ -660,4 +658,159 @@ fn one_lost_join_does_not_fail_a_member_for_silence() {
     assert!(!silent_failed(&events), "one join interval is no evidence: {events:?}");
     let (_, events) = run_timers(&mut node, before, round + round_floor);
     assert!(silent_failed(&events), "two are: {events:?}");
+}
+
+#[test]
+fn members_silent_in_commit_are_heard_again_before_we_give_up_on_the_commit_token() {
+    // corosync's detector (no early failure for silence), as in seed 2790.
+    let config = totem::Config {
+        fail_silent_after: Duration::ZERO,
+        ..fast_config(2)
+    };
+    let (mut node, now, ring) = operational_node2_with(config.clone());
+    feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
+    let (sent, _) = drain(&mut node);
+    let mine = sent_join(&sent).unwrap().clone();
+    assert_eq!(mine.proc_list.len(), 3);
+    let agreeing = |id| Join {
+        sender: id,
+        system_from: id,
+        ..mine.clone()
+    };
+    // The last join we need comes just before our consensus timer: we agree, and so does
+    // node 1, the lowest, which sends the commit token — lost on its way (at a stopped
+    // member), so it never reaches us and node 1 falls silent in COMMIT.
+    let agreed = now + (config.consensus - ms(1));
+    let (_, events) = run_timers(&mut node, now, agreed);
+    assert_eq!(node.srp().state(), MembState::Gather, "{events:?}");
+    feed(&mut node, agreed, Message::Join(agreeing(1)));
+    feed(&mut node, agreed, Message::Join(agreeing(3)));
+    drain(&mut node);
+    // Node 1 gives the commit token up one token after it got it and speaks at once;
+    // node 3 keeps agreeing with us meanwhile.
+    let back = agreed + (config.token + ms(5));
+    let mut t = agreed;
+    let mut sent = Vec::new();
+    while t < back {
+        let next = (t + config.join).min(back);
+        let (s, _) = run_timers(&mut node, t, next);
+        sent.extend(s);
+        t = next;
+        feed(&mut node, t, Message::Join(agreeing(3)));
+    }
+    feed(
+        &mut node,
+        back,
+        Message::Join(Join {
+            ring_seq: ring.seq + 4,
+            ..agreeing(1)
+        }),
+    );
+    let (s, events) = run_timers(&mut node, back, back + ms(1));
+    sent.extend(s);
+    let failed: Vec<&Join> = sent
+        .iter()
+        .filter_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
+        .filter(|j| j.failed_list.contains(&1))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "node 1 failed while in COMMIT: {failed:?} {events:?}"
+    );
+    assert_eq!(node.srp().state(), MembState::Gather);
+}
+
+#[test]
+fn a_consensus_timeout_answered_late_fails_nobody_before_the_queued_joins_are_read() {
+    // corosync's detector: only the consensus timeout gives up on anyone.
+    let config = totem::Config {
+        fail_silent_after: Duration::ZERO,
+        ..fast_config(2)
+    };
+    let failures = |sent: &[Message]| -> Vec<u32> {
+        let mut failed: Vec<u32> = sent
+            .iter()
+            .filter_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
+            .flat_map(|j| j.failed_list.iter().copied())
+            .collect();
+        failed.sort();
+        failed.dedup();
+        failed
+    };
+    for node1_speaks in [true, false] {
+        let (mut node, now, ring) = operational_node2_with(config.clone());
+        feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
+        let (sent, _) = drain(&mut node);
+        let mine = sent_join(&sent).unwrap().clone();
+        let agreeing = |id| Join {
+            sender: id,
+            system_from: id,
+            ..mine.clone()
+        };
+        // Our process is stopped across the consensus timeout; the host answers the timer
+        // late, then hands us the joins that waited in the socket meanwhile.
+        let woke = now + config.consensus + ms(100);
+        node.handle_timeout(woke);
+        let (mut sent, _) = drain(&mut node);
+        if node1_speaks {
+            feed(&mut node, woke, Message::Join(agreeing(1)));
+        }
+        feed(&mut node, woke, Message::Join(agreeing(3)));
+        sent.extend(drain(&mut node).0);
+        assert_eq!(failures(&sent), Vec::<u32>::new(), "a verdict on joins we had not read");
+        // Once the others had two join intervals to be heard, the silent are failed.
+        let grace = (config.join + config.send_join) * 2;
+        let mut t = woke;
+        while t < woke + grace {
+            let next = t + config.join;
+            sent.extend(run_timers(&mut node, t, next).0);
+            t = next;
+            if node1_speaks {
+                feed(&mut node, t, Message::Join(agreeing(1)));
+            }
+            feed(&mut node, t, Message::Join(agreeing(3)));
+            sent.extend(drain(&mut node).0);
+        }
+        let expected = if node1_speaks { vec![] } else { vec![1] };
+        assert_eq!(failures(&sent), expected, "node 1 speaks: {node1_speaks}");
+    }
+}
+
+#[test]
+fn a_verdict_on_us_read_just_after_we_were_stopped_is_not_returned() {
+    let config = fast_config(2);
+    let failed_after = |late: bool| -> Vec<u32> {
+        let (mut node, now, ring) = operational_node2_with(config.clone());
+        // Node 1 gathers while we do not answer and names us failed; its join waits in
+        // our socket until our process runs again (or, on time, arrives in our round).
+        let lost = now + config.token;
+        let read = if late {
+            let woke = lost + ms(200);
+            node.handle_timeout(woke);
+            woke
+        } else {
+            run_timers(&mut node, now, lost);
+            lost + ms(1)
+        };
+        assert_eq!(node.srp().state(), MembState::Gather);
+        drain(&mut node);
+        let verdict = Join {
+            failed_list: vec![2],
+            ..join_from(1, ring.seq, &[1, 2])
+        };
+        feed(&mut node, read, Message::Join(verdict));
+        let (sent, _) = drain(&mut node);
+        sent.iter()
+            .rev()
+            .find_map(|m| {
+                if let Message::Join(j) = m {
+                    Some(j.failed_list.clone())
+                } else {
+                    None
+                }
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(failed_after(true), Vec::<u32>::new(), "it judged us for our stop");
+    assert_eq!(failed_after(false), vec![1], "a verdict in our round is returned");
 }

@@ -271,13 +271,13 @@ mod tests {
 
     #[test]
     fn the_failure_detector_before_issue_13_is_caught() {
-        // Seed 3208 (5 nodes, pauses): the old detector fails n57641, never stopped for
+        // Seed 2538 (5 nodes, pauses): the old detector fails n1, never stopped for
         // long, after fail_silent_after of silence in a round; the current one waits until
-        // it has been silent for a token timeout. (Seeds 318, then 5654, showed the same
-        // until protocol changes and main's larger max_messages draws changed their
+        // it has been silent for a token timeout. (Seeds 318, 5654, then 3208 showed the
+        // same until protocol changes and main's larger max_messages draws changed their
         // course: the seed is found with `sim --seeds 0..5000 --plant eager-silence`.)
         let opts = |planted_bug| crate::SimOptions {
-            seed: 3208,
+            seed: 2538,
             planted_bug,
             ..Default::default()
         };

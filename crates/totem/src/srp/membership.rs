@@ -152,13 +152,20 @@ impl Srp {
         let (proc_before, failed_before) = (self.my_proc_list.len(), self.my_failed_list.len());
         sets::merge(&mut self.my_proc_list, &join.proc_list);
         let thinks_we_failed = sets::contains(&join.failed_list, self.my_id);
-        if thinks_we_failed && self.state == MembState::Gather && join.ring_seq >= self.my_ring_id.seq {
+        if thinks_we_failed
+            && self.state == MembState::Gather
+            && join.ring_seq >= self.my_ring_id.seq
+            && !self.just_woke()
+        {
             // It thinks we failed: then we cannot be in one ring with it for now. What it
             // says about nodes outside our ring still helps us agree with the others.
             // (Only within a round: from OPERATIONAL we start a fresh one and our own joins
             // tell it we are alive; failing it back would let two groups fail each other
             // forever, each forming a ring just as the other's stale joins arrive. Nor from
-            // a join older than our ring: it judged us in a round we have since left.)
+            // a join older than our ring: it judged us in a round we have since left. Nor
+            // from a join read just after our process was stopped: it waited in the socket
+            // and judged us for that stop — failing it back fails a live node, and
+            // ring-mates adopt that: seed 11934.)
             sets::merge(&mut self.my_failed_list, &[from]);
             let others = self.outsiders_verdict(join);
             sets::merge(&mut self.my_failed_list, &others);
@@ -335,13 +342,25 @@ impl Srp {
         if self.state != MembState::Gather {
             return;
         }
+        if self.defer_verdict(Timer::Consensus) {
+            return;
+        }
         self.stats.consensus_timeouts += 1;
         if self.consensus_agreed() {
-            // We agree but the lowest node never sent the commit token: ask again.
+            // We agree but the lowest node never sent the commit token: ask again, and
+            // give up on whoever is silent by then. The members that agreed with us may
+            // be in COMMIT of that ring, silent by protocol, with the commit token lost
+            // on its way (at a stopped member): each gives it up one token after it got
+            // it — as late as now, when the last join we needed came just before our
+            // timer — and its next join leaves within `send_join`. So wait a token plus
+            // a join interval and `send_join`, or we fail live nodes that would have
+            // spoken a moment later, and our ring-mates adopt the verdict (seed 2790).
+            // corosync waits the token alone and has that race.
             self.consensus.clear();
             self.consensus.push(self.my_id);
-            self.set_timer(Timer::Consensus, self.config.consensus);
-            self.set_timer(Timer::TokenLoss, self.config.token);
+            let wait = self.config.token + self.config.join + self.config.send_join;
+            self.set_timer(Timer::Consensus, self.config.consensus.max(wait));
+            self.set_timer(Timer::TokenLoss, wait);
         } else {
             // Give up first on the nodes we did not hear at all. Failing the ones that
             // talk but still disagree (corosync fails every non-consenting node) splits
@@ -352,6 +371,29 @@ impl Srp {
             sets::merge(&mut self.my_failed_list, &give_up);
             self.gather_enter("consensus timeout");
         }
+    }
+
+    /// We are reading what queued up while our process was stopped: a timer came more
+    /// than a join interval late, at most a join interval ago.
+    pub(super) fn just_woke(&self) -> bool {
+        self.woke_at.is_some_and(|w| self.now <= w + self.config.join)
+    }
+
+    /// A consensus timeout answered late — our process was stopped, and the joins the
+    /// others sent meanwhile are still unread in the socket — judges nobody: it fires again
+    /// once they had the time to be read and repeated (two join intervals with their
+    /// `send_join` delays, the silence detector's floor for one round). Judging at once
+    /// fails every live node whose joins we could not read, and ring-mates adopt the
+    /// verdict (seed 6056: a node stopped for 256 ms failed a node sending joins every
+    /// 30 ms, and three others took its word). True if deferred.
+    fn defer_verdict(&mut self, timer: Timer) -> bool {
+        if !self.just_woke() {
+            return false;
+        }
+        let c = &self.config;
+        let grace = (c.join + c.send_join) * 2;
+        self.set_timer(timer, grace);
+        true
     }
 
     /// Everyone we heard from agrees with us except for members of our last ring that have
@@ -579,6 +621,9 @@ impl Srp {
                 self.gather_enter("token lost in OPERATIONAL");
             }
             MembState::Gather => {
+                if self.defer_verdict(Timer::TokenLoss) {
+                    return;
+                }
                 self.stats.gather_token_lost += 1;
                 self.consensus_timeout();
                 if self.state == MembState::Gather {

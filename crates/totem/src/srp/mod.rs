@@ -52,6 +52,9 @@ pub struct Srp {
     stopped: bool,
     rng: SmallRng,
     now: Instant,
+    /// When a timer was last answered late (more than a join interval): our process was
+    /// not running, and what the peers said meanwhile has not been read yet.
+    woke_at: Option<Instant>,
 
     // ---- ring identity ----
     /// The ring we are on (or forming, from COMMIT on).
@@ -169,6 +172,7 @@ impl Srp {
             stopped: false,
             rng: SmallRng::seed_from_u64(rng_seed),
             now,
+            woke_at: None,
             my_ring_id: start_ring,
             token_ring_id_seq: start_ring.seq,
             ring_committed: false,
@@ -479,6 +483,7 @@ impl Srp {
             .is_some_and(|due| now > due + self.config.join)
         {
             self.liveness.woke_up(now);
+            self.woke_at = Some(now);
         }
         self.now = self.now.max(now);
     }

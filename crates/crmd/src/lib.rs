@@ -14,6 +14,7 @@
 //! - [`node`]: [`CrmNode`], the three behind one host interface.
 
 pub mod attrd;
+pub mod cib_manager;
 pub mod cib_store;
 pub mod ids;
 pub mod membership;

@@ -21,8 +21,9 @@
 //! or a partition merge), and when a member asks for one, every member multicasts
 //! its version and digest ([`CibVersionMsg`]). When the versions of all members of
 //! the view are delivered, every member decides the same winner at the same point
-//! of the stream: the newest (admin_epoch, epoch, num_updates), ties to the lowest
-//! process id. Unless all copies are already equal, the winner multicasts its
+//! of the stream: the newest (admin_epoch, epoch, num_updates); among equal
+//! versions a copy already established in the group (its holder finished a round)
+//! before one a process just read from disk, then the lowest process id. Unless all copies are already equal, the winner multicasts its
 //! whole CIB ([`CibSync`], at most [`CibManager::sync_max`] bytes; a request that
 //! would make the CIB larger is refused) and everyone installs it. Patches
 //! delivered during a round are refused by all members alike; the requester's are
@@ -269,7 +270,7 @@ struct Pending {
 #[derive(Debug)]
 struct Round {
     number: u32,
-    versions: BTreeMap<ProcessId, (CibVersion, String)>,
+    versions: BTreeMap<ProcessId, (CibVersion, String, bool)>,
     winner: Option<ProcessId>,
 }
 
@@ -288,6 +289,8 @@ pub struct CibManager {
     out: VecDeque<CibOutput>,
     sync_max: usize,
     stats: CibStats,
+    /// Took part in a finished round (its copy is the group's, not just the disk's).
+    established: bool,
 }
 
 fn to_wire(v: CibVersion) -> WireVersion {
@@ -418,6 +421,7 @@ impl CibManager {
             out: VecDeque::new(),
             sync_max: MESSAGE_MAX - SYNC_OVERHEAD,
             stats: CibStats::default(),
+            established: false,
         }
     }
 
@@ -565,6 +569,7 @@ impl CibManager {
             round: number,
             version: to_wire(self.doc.version()),
             digest: self.doc.digest(),
+            established: self.established,
         }));
     }
 
@@ -653,23 +658,28 @@ impl CibManager {
         if round.number != m.round || round.winner.is_some() {
             return;
         }
-        round.versions.insert(from, (from_wire(m.version), m.digest.clone()));
+        round
+            .versions
+            .insert(from, (from_wire(m.version), m.digest.clone(), m.established));
         if round.versions.len() < self.view.len() {
             return;
         }
-        let first = round.versions.values().next().cloned();
-        if round.versions.values().all(|v| Some(v) == first.as_ref()) {
+        let first = round.versions.values().next().map(|(v, d, _)| (*v, d.clone()));
+        if round
+            .versions
+            .values()
+            .all(|(v, d, _)| first.as_ref() == Some(&(*v, d.clone())))
+        {
             self.end_round();
             return;
         }
-        // Newest wins; among equals the lowest process id (BTreeMap order).
-        let newest = round.versions.values().map(|(v, _)| *v).max().unwrap_or_default();
-        let winner = round
+        // Newest wins; among equals an established copy, then the lowest process id.
+        let (winner, (newest, _, _)) = round
             .versions
             .iter()
-            .find(|(_, (v, _))| *v == newest)
-            .map(|(p, _)| *p)
-            .unwrap_or(self.me);
+            .max_by_key(|(p, (v, _, est))| (*v, *est, std::cmp::Reverse(**p)))
+            .map(|(p, v)| (*p, v.clone()))
+            .unwrap_or((self.me, (self.doc.version(), String::new(), false)));
         round.winner = Some(winner);
         let number = round.number;
         debug!(me = %self.me, %winner, %newest, "CIB sync winner");
@@ -708,6 +718,7 @@ impl CibManager {
 
     fn end_round(&mut self) {
         self.round = None;
+        self.established = true;
         self.send_next();
     }
 }
@@ -1085,5 +1096,155 @@ mod tests {
         assert!(st.rounds >= 1 && st.installs == 1, "{st:?} {}", c.mgr(1).cib().to_xml());
         c.check_equal(&[0, 1]);
         assert!(has(c.mgr(1).cib(), "a"));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Action {
+        Request(usize),
+        Step(usize),
+        Split(u8),
+        Merge,
+        Crash(usize),
+        Restart(usize),
+    }
+
+    fn action(partitions: bool) -> impl proptest::strategy::Strategy<Value = Action> {
+        use proptest::prelude::*;
+        let split = if partitions { 1u32 } else { 0 };
+        prop_oneof![
+            4 => (0..4usize).prop_map(Action::Request),
+            6 => (0..4usize).prop_map(Action::Step),
+            split => any::<u8>().prop_map(Action::Split),
+            split => Just(Action::Merge),
+            1 => (0..4usize).prop_map(Action::Crash),
+            1 => (0..4usize).prop_map(Action::Restart),
+        ]
+    }
+
+    /// Runs a schedule; returns the cluster (fully merged and settled) and the
+    /// resources whose creation was acknowledged.
+    fn run(actions: &[Action]) -> (Cluster, Vec<String>) {
+        let mut c = Cluster::new(4);
+        let mut requested: BTreeMap<(usize, RequestId), String> = BTreeMap::new();
+        let mut counter = 0;
+        let mut excused: BTreeSet<String> = BTreeSet::new();
+        let mut acked: BTreeSet<String> = BTreeSet::new();
+        let mut forked = false;
+        let live = |c: &Cluster| -> BTreeSet<usize> { (0..4).filter(|&i| c.mgrs[i].is_some()).collect() };
+        for a in actions {
+            match a {
+                Action::Request(i) => {
+                    if c.mgrs[*i].is_some() {
+                        counter += 1;
+                        let name = format!("p{counter}");
+                        if let Ok(id) = c.mgr(*i).request(primitive(&name)) {
+                            requested.insert((*i, id), name);
+                        }
+                    }
+                }
+                Action::Step(p) => {
+                    if !c.parts.is_empty() {
+                        let p = *p % c.parts.len();
+                        c.step(p);
+                    }
+                }
+                Action::Split(mask) => {
+                    let l = live(&c);
+                    let a: BTreeSet<usize> = l.iter().copied().filter(|i| mask & (1 << i) != 0).collect();
+                    let b: BTreeSet<usize> = l.difference(&a).copied().collect();
+                    let groups = [a, b].into_iter().filter(|g| !g.is_empty()).collect();
+                    c.regroup(groups);
+                }
+                Action::Merge => {
+                    let l = live(&c);
+                    if !l.is_empty() {
+                        c.regroup(vec![l]);
+                    }
+                }
+                Action::Crash(i) => {
+                    if c.mgrs[*i].is_some() && live(&c).len() > 1 {
+                        c.pump(*i);
+                        c.crash(*i);
+                    }
+                }
+                Action::Restart(i) => {
+                    if c.mgrs[*i].is_none() {
+                        // From what it last persisted, as a real restart reads cib.xml.
+                        let doc = c.persisted[*i].last().cloned().unwrap_or_else(|| CibDocument::empty(0));
+                        c.mgrs[*i] = Some(CibManager::new(pid(*i), doc));
+                        c.replies[*i].clear();
+                        requested.retain(|(j, _), _| j != i);
+                        let mut groups: Vec<BTreeSet<usize>> = c.parts.iter().map(|(m, _)| m.clone()).collect();
+                        match groups.first_mut() {
+                            Some(g) => {
+                                g.insert(*i);
+                            }
+                            None => groups.push([*i].into()),
+                        }
+                        c.regroup(groups);
+                    }
+                }
+            }
+            // Acknowledged changes; one may be lost only once every process holding
+            // it was gone at the same time.
+            let answered: Vec<(usize, RequestId)> = requested
+                .keys()
+                .filter(|(i, id)| c.replies[*i].iter().any(|(r, res)| r == id && res.is_ok()))
+                .copied()
+                .collect();
+            for k in answered {
+                if let Some(name) = requested.remove(&k) {
+                    acked.insert(name);
+                }
+            }
+            for name in &acked {
+                if !(0..4).any(|j| c.mgrs[j].as_ref().is_some_and(|m| has(m.cib(), name))) {
+                    excused.insert(name.clone());
+                }
+            }
+            // Once a change was lost that way, the history has forked: a process
+            // restarting from disk may hold a newer copy, which then wins.
+            if !excused.is_empty() {
+                forked = true;
+            }
+        }
+        let l = live(&c);
+        c.regroup(vec![l]);
+        c.settle();
+        let acked: Vec<String> = if forked {
+            Vec::new()
+        } else {
+            acked.into_iter().collect()
+        };
+        (c, acked)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn without_partitions_every_acknowledged_change_survives(
+            actions in proptest::collection::vec(action(false), 0..80)
+        ) {
+            let (c, acked) = run(&actions);
+            let l: Vec<usize> = (0..4).filter(|&i| c.mgrs[i].is_some()).collect();
+            c.check_equal(&l);
+            let doc = c.mgrs[l[0]].as_ref().unwrap().cib();
+            for name in acked {
+                proptest::prop_assert!(has(doc, &name), "acknowledged {} lost", name);
+            }
+        }
+
+        #[test]
+        fn after_any_partitions_all_members_end_equal(
+            actions in proptest::collection::vec(action(true), 0..80)
+        ) {
+            let (c, _) = run(&actions);
+            let l: Vec<usize> = (0..4).filter(|&i| c.mgrs[i].is_some()).collect();
+            c.check_equal(&l);
+            for &i in &l {
+                proptest::prop_assert!(!c.mgrs[i].as_ref().unwrap().syncing());
+            }
+        }
     }
 }

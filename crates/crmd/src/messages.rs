@@ -160,6 +160,9 @@ pub struct CibVersionMsg {
     pub round: u32,
     pub version: WireVersion,
     pub digest: String,
+    /// The sender's copy has been part of the group's history (it took part in a
+    /// finished round); `false` for a process that has just started from disk.
+    pub established: bool,
 }
 
 /// The round's winner's whole CIB (XML text), installed by every member.
@@ -485,6 +488,7 @@ impl Envelope {
                 w.u32(v.round);
                 w.version(v.version);
                 w.str(&v.digest[..v.digest.len().min(usize::from(u16::MAX))]);
+                w.u8(u8::from(v.established));
             }
             Body::CibSync(c) => {
                 w.view(&c.view)?;
@@ -584,11 +588,13 @@ impl Envelope {
                 let round = r.u32()?;
                 let version = r.version()?;
                 let digest = r.str("digest")?.to_string();
+                let established = r.bool("established")?;
                 Body::CibVersion(CibVersionMsg {
                     view,
                     round,
                     version,
                     digest,
+                    established,
                 })
             }
             Kind::CibSync => {
@@ -840,13 +846,15 @@ mod tests {
             any::<u32>(),
             any::<(u64, u64, u64)>(),
             "[0-9a-f]{0,32}",
+            any::<bool>(),
         )
-            .prop_map(|(view, round, (a, e, n), digest)| {
+            .prop_map(|(view, round, (a, e, n), digest, established)| {
                 Body::CibVersion(CibVersionMsg {
                     view,
                     round,
                     version: WireVersion(a, e, n),
                     digest,
+                    established,
                 })
             });
         let cib = (proptest::collection::vec(arb_process(), 0..6), any::<u32>(), ".{0,40}")

@@ -51,6 +51,8 @@ pub const PENDING_MAX: usize = 256;
 pub const REBASE_MAX: u32 = 64;
 /// Room kept in a message for the envelope and the view.
 const SYNC_OVERHEAD: usize = 16 * 1024;
+/// The largest CIB (XML bytes) a sync message carries.
+pub const SYNC_LIMIT: usize = MESSAGE_MAX - SYNC_OVERHEAD;
 
 /// A path to one element, as patchsets write it: `/cib/configuration/nodes/node[@id='1']`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -267,10 +269,19 @@ struct Pending {
     in_flight: bool,
 }
 
+/// A member's copy in a round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Offer {
+    version: CibVersion,
+    digest: String,
+    established: bool,
+    size: usize,
+}
+
 #[derive(Debug)]
 struct Round {
     number: u32,
-    versions: BTreeMap<ProcessId, (CibVersion, String, bool)>,
+    versions: BTreeMap<ProcessId, Offer>,
     winner: Option<ProcessId>,
 }
 
@@ -419,7 +430,7 @@ impl CibManager {
             pending: BTreeMap::new(),
             next_request: 1,
             out: VecDeque::new(),
-            sync_max: MESSAGE_MAX - SYNC_OVERHEAD,
+            sync_max: SYNC_LIMIT,
             stats: CibStats::default(),
             established: false,
         }
@@ -427,7 +438,7 @@ impl CibManager {
 
     /// Sets the largest CIB (XML bytes) a sync may carry; at most the message limit.
     pub fn set_sync_max(&mut self, max: usize) {
-        self.sync_max = max.min(MESSAGE_MAX - SYNC_OVERHEAD);
+        self.sync_max = max.min(SYNC_LIMIT);
     }
 
     pub fn sync_max(&self) -> usize {
@@ -570,6 +581,7 @@ impl CibManager {
             version: to_wire(self.doc.version()),
             digest: self.doc.digest(),
             established: self.established,
+            size: u32::try_from(self.doc.to_xml().len()).unwrap_or(u32::MAX),
         }));
     }
 
@@ -658,36 +670,45 @@ impl CibManager {
         if round.number != m.round || round.winner.is_some() {
             return;
         }
-        round
-            .versions
-            .insert(from, (from_wire(m.version), m.digest.clone(), m.established));
+        round.versions.insert(
+            from,
+            Offer {
+                version: from_wire(m.version),
+                digest: m.digest.clone(),
+                established: m.established,
+                size: m.size as usize,
+            },
+        );
         if round.versions.len() < self.view.len() {
             return;
         }
-        let first = round.versions.values().next().map(|(v, d, _)| (*v, d.clone()));
+        let first = round.versions.values().next().map(|o| (o.version, o.digest.clone()));
         if round
             .versions
             .values()
-            .all(|(v, d, _)| first.as_ref() == Some(&(*v, d.clone())))
+            .all(|o| first.as_ref() == Some(&(o.version, o.digest.clone())))
         {
             self.end_round();
             return;
         }
         // Newest wins; among equals an established copy, then the lowest process id.
-        let (winner, (newest, _, _)) = round
+        // A copy too large for a sync message cannot be sent, so it cannot win.
+        let best = round
             .versions
             .iter()
-            .max_by_key(|(p, (v, _, est))| (*v, *est, std::cmp::Reverse(**p)))
-            .map(|(p, v)| (*p, v.clone()))
-            .unwrap_or((self.me, (self.doc.version(), String::new(), false)));
+            .filter(|(_, o)| o.size <= SYNC_LIMIT)
+            .max_by_key(|(p, o)| (o.version, o.established, std::cmp::Reverse(**p)))
+            .map(|(p, o)| (*p, o.version));
+        let Some((winner, newest)) = best else {
+            error!(me = %self.me, limit = SYNC_LIMIT, "every copy of the CIB is too large to sync: members keep their own");
+            self.end_round();
+            return;
+        };
         round.winner = Some(winner);
         let number = round.number;
         debug!(me = %self.me, %winner, %newest, "CIB sync winner");
         if winner == self.me {
             let cib = self.doc.to_xml();
-            if cib.len() > self.sync_max {
-                error!(me = %self.me, size = cib.len(), max = self.sync_max, "CIB too large to sync");
-            }
             self.multicast(Body::CibSync(CibSync {
                 view: self.view.clone(),
                 round: number,
@@ -703,13 +724,14 @@ impl CibManager {
         }
         match CibDocument::parse(&s.cib) {
             Ok(doc) => {
+                // Every member chose this winner, so every member installs it; it is
+                // older only when the local copy was too large to compete.
                 if doc.version() < self.doc.version() {
-                    warn!(me = %self.me, "sync is older than the local CIB: refused");
-                } else {
-                    self.stats.installs += 1;
-                    self.doc = doc;
-                    self.out.push_back(CibOutput::Persist(self.doc.clone()));
+                    warn!(me = %self.me, local = %self.doc.version(), sync = %doc.version(), "installing an older CIB: the local copy is too large to sync");
                 }
+                self.stats.installs += 1;
+                self.doc = doc;
+                self.out.push_back(CibOutput::Persist(self.doc.clone()));
             }
             Err(e) => error!(me = %self.me, %from, error = %e, "unreadable CIB sync"),
         }
@@ -1074,6 +1096,38 @@ mod tests {
         assert_eq!(id, r);
         assert!(matches!(res, Err(CibRequestError::TooLarge { .. })), "{res:?}");
         assert!(!has(c.mgr(1).cib(), &"x".repeat(100)));
+    }
+
+    #[test]
+    fn a_copy_too_large_to_sync_cannot_win() {
+        let mut c = Cluster::new(3);
+        c.settle();
+        c.regroup(vec![[0, 1].into(), [2].into()]);
+        // Member 2's copy is newer but larger than a sync message can carry (as
+        // could be read from disk).
+        let m = c.mgr(2);
+        let res = m
+            .doc
+            .root_mut()
+            .child_mut("configuration")
+            .unwrap()
+            .child_mut("resources")
+            .unwrap();
+        let mut k = 0;
+        while res.to_xml_string().len() <= SYNC_LIMIT {
+            for _ in 0..500 {
+                let mut e = Element::new("primitive");
+                e.set_attr("id", format!("big-{k}-{}", "x".repeat(200)));
+                res.push(e);
+                k += 1;
+            }
+        }
+        m.doc.set_version(CibVersion::new(0, 9, 0));
+        c.regroup(vec![[0, 1, 2].into()]);
+        c.settle();
+        assert_eq!(c.mgr(2).cib().version(), CibVersion::new(0, 0, 0));
+        assert_eq!(c.mgr(2).cib().digest(), c.mgr(0).cib().digest());
+        assert!(!c.mgr(2).syncing());
     }
 
     #[test]

@@ -163,6 +163,9 @@ pub struct CibVersionMsg {
     /// The sender's copy has been part of the group's history (it took part in a
     /// finished round); `false` for a process that has just started from disk.
     pub established: bool,
+    /// The length of the sender's CIB as XML text: a copy too large for a sync
+    /// message cannot win.
+    pub size: u32,
 }
 
 /// The round's winner's whole CIB (XML text), installed by every member.
@@ -489,6 +492,7 @@ impl Envelope {
                 w.version(v.version);
                 w.str(&v.digest[..v.digest.len().min(usize::from(u16::MAX))]);
                 w.u8(u8::from(v.established));
+                w.u32(v.size);
             }
             Body::CibSync(c) => {
                 w.view(&c.view)?;
@@ -589,12 +593,14 @@ impl Envelope {
                 let version = r.version()?;
                 let digest = r.str("digest")?.to_string();
                 let established = r.bool("established")?;
+                let size = r.u32()?;
                 Body::CibVersion(CibVersionMsg {
                     view,
                     round,
                     version,
                     digest,
                     established,
+                    size,
                 })
             }
             Kind::CibSync => {
@@ -847,14 +853,16 @@ mod tests {
             any::<(u64, u64, u64)>(),
             "[0-9a-f]{0,32}",
             any::<bool>(),
+            any::<u32>(),
         )
-            .prop_map(|(view, round, (a, e, n), digest, established)| {
+            .prop_map(|(view, round, (a, e, n), digest, established, size)| {
                 Body::CibVersion(CibVersionMsg {
                     view,
                     round,
                     version: WireVersion(a, e, n),
                     digest,
                     established,
+                    size,
                 })
             });
         let cib = (proptest::collection::vec(arb_process(), 0..6), any::<u32>(), ".{0,40}")

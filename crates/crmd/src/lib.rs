@@ -12,8 +12,14 @@
 //! - [`attrd`]: node attributes (pacemaker-attrd): replicated in agreed order,
 //!   dampened, synchronised to joiners and across merges, written by the DC.
 //! - [`node`]: [`CrmNode`], the three behind one host interface.
+//! - [`cib_manager`]: the replicated CIB (pacemaker-based): patchsets in agreed order,
+//!   sync rounds on joins and merges, persistence asked of the host.
+//! - [`cib_store`]: the CIB on disk (`cib.xml`, `.sig`, backups); the one module here
+//!   that does I/O.
 
 pub mod attrd;
+pub mod cib_manager;
+pub mod cib_store;
 pub mod ids;
 pub mod membership;
 pub mod messages;

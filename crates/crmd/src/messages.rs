@@ -11,9 +11,11 @@
 //! tag. The decoder never panics and never allocates more than the input could hold:
 //! it refuses input longer than [`MESSAGE_MAX`], unknown versions and kinds, lists
 //! longer than their bound, invalid names and values and trailing bytes, each with
-//! its own [`DecodeError`]. Kinds 4 to 6 are reserved for CIB diffs and operation
-//! requests and results (the CIB manager and controller); they are refused as
-//! [`DecodeError::ReservedKind`] until those exist.
+//! its own [`DecodeError`]. Kinds 4, 7 and 8 are the CIB manager's (a v2 patchset, a
+//! member's CIB version at a sync round, a whole CIB); 5 and 6 are reserved for
+//! operation requests and results (the controller) and refused as
+//! [`DecodeError::ReservedKind`] until it exists. XML travels as text with a `u32`
+//! length, bounded by the message size.
 
 use std::time::Duration;
 
@@ -46,12 +48,16 @@ pub enum Kind {
     AttrUpdate = 1,
     AttrSync = 2,
     DcAnnounce = 3,
-    /// Reserved: a CIB diff (CIB manager).
+    /// A CIB change as a v2 patchset (CIB manager).
     CibDiff = 4,
     /// Reserved: an operation request from the DC to a node's controller.
     OpRequest = 5,
     /// Reserved: an operation result back to the DC.
     OpResult = 6,
+    /// A member's CIB version for a sync round.
+    CibVersion = 7,
+    /// A whole CIB, from the round's winner.
+    CibSync = 8,
 }
 
 impl Kind {
@@ -60,7 +66,10 @@ impl Kind {
             1 => Ok(Kind::AttrUpdate),
             2 => Ok(Kind::AttrSync),
             3 => Ok(Kind::DcAnnounce),
-            4..=6 => Err(DecodeError::ReservedKind(v)),
+            4 => Ok(Kind::CibDiff),
+            5 | 6 => Err(DecodeError::ReservedKind(v)),
+            7 => Ok(Kind::CibVersion),
+            8 => Ok(Kind::CibSync),
             _ => Err(DecodeError::UnknownKind(v)),
         }
     }
@@ -132,12 +141,50 @@ pub struct DcAnnounce {
     pub quorate: bool,
 }
 
+/// A CIB change: the sender's request `request` as a v2 patchset (`<diff format="2">`
+/// text) against the version it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CibDiff {
+    pub request: u64,
+    pub patch: String,
+}
+
+/// A CIB version as the messages carry it (admin_epoch, epoch, num_updates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct WireVersion(pub u64, pub u64, pub u64);
+
+/// "My CIB is at this version, with this digest", for sync round `round` of `view`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CibVersionMsg {
+    pub view: Vec<ProcessId>,
+    pub round: u32,
+    pub version: WireVersion,
+    pub digest: String,
+    /// The sender's copy has been part of the group's history (it took part in a
+    /// finished round); `false` for a process that has just started from disk.
+    pub established: bool,
+    /// The length of the sender's CIB as XML text: a copy too large for a sync
+    /// message cannot win.
+    pub size: u32,
+}
+
+/// The round's winner's whole CIB (XML text), installed by every member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CibSync {
+    pub view: Vec<ProcessId>,
+    pub round: u32,
+    pub cib: String,
+}
+
 /// A message body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     AttrUpdate(AttrUpdate),
     AttrSync(AttrSync),
     DcAnnounce(DcAnnounce),
+    CibDiff(CibDiff),
+    CibVersion(CibVersionMsg),
+    CibSync(CibSync),
 }
 
 impl Body {
@@ -146,6 +193,9 @@ impl Body {
             Body::AttrUpdate(_) => Kind::AttrUpdate,
             Body::AttrSync(_) => Kind::AttrSync,
             Body::DcAnnounce(_) => Kind::DcAnnounce,
+            Body::CibDiff(_) => Kind::CibDiff,
+            Body::CibVersion(_) => Kind::CibVersion,
+            Body::CibSync(_) => Kind::CibSync,
         }
     }
 }
@@ -226,6 +276,16 @@ impl Writer {
         self.u16(s.len() as u16);
         self.0.extend_from_slice(s.as_bytes());
     }
+    /// Long text (XML): a `u32` length; the message bound limits it.
+    fn text(&mut self, s: &str) {
+        self.u32(u32::try_from(s.len()).unwrap_or(u32::MAX));
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn version(&mut self, v: WireVersion) {
+        self.u64(v.0);
+        self.u64(v.1);
+        self.u64(v.2);
+    }
     fn count(&mut self, what: &'static str, count: usize, max: usize) -> Result<(), EncodeError> {
         if count > max {
             return Err(EncodeError::TooMany { what, count, max });
@@ -294,6 +354,14 @@ impl<'a> Reader<'a> {
     fn str(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
         let len = usize::from(self.u16()?);
         std::str::from_utf8(self.take(len)?).map_err(|_| DecodeError::Utf8(what))
+    }
+    fn text(&mut self, what: &'static str) -> Result<String, DecodeError> {
+        let len = self.u32()? as usize;
+        let b = self.take(len)?;
+        Ok(std::str::from_utf8(b).map_err(|_| DecodeError::Utf8(what))?.to_string())
+    }
+    fn version(&mut self) -> Result<WireVersion, DecodeError> {
+        Ok(WireVersion(self.u64()?, self.u64()?, self.u64()?))
     }
     /// A list count, checked against its bound and against the bytes left (each entry
     /// takes at least `min_size` bytes), so no allocation exceeds the input.
@@ -414,6 +482,23 @@ impl Envelope {
                 w.view(&a.view)?;
                 w.u8(u8::from(a.quorate));
             }
+            Body::CibDiff(d) => {
+                w.u64(d.request);
+                w.text(&d.patch);
+            }
+            Body::CibVersion(v) => {
+                w.view(&v.view)?;
+                w.u32(v.round);
+                w.version(v.version);
+                w.str(&v.digest[..v.digest.len().min(usize::from(u16::MAX))]);
+                w.u8(u8::from(v.established));
+                w.u32(v.size);
+            }
+            Body::CibSync(c) => {
+                w.view(&c.view)?;
+                w.u32(c.round);
+                w.text(&c.cib);
+            }
         }
         let len = w.0.len();
         if len > MESSAGE_MAX {
@@ -497,7 +582,34 @@ impl Envelope {
                 let quorate = r.bool("quorate")?;
                 Body::DcAnnounce(DcAnnounce { view, quorate })
             }
-            Kind::CibDiff | Kind::OpRequest | Kind::OpResult => return Err(DecodeError::ReservedKind(kind as u8)),
+            Kind::CibDiff => {
+                let request = r.u64()?;
+                let patch = r.text("patch")?;
+                Body::CibDiff(CibDiff { request, patch })
+            }
+            Kind::CibVersion => {
+                let view = r.view()?;
+                let round = r.u32()?;
+                let version = r.version()?;
+                let digest = r.str("digest")?.to_string();
+                let established = r.bool("established")?;
+                let size = r.u32()?;
+                Body::CibVersion(CibVersionMsg {
+                    view,
+                    round,
+                    version,
+                    digest,
+                    established,
+                    size,
+                })
+            }
+            Kind::CibSync => {
+                let view = r.view()?;
+                let round = r.u32()?;
+                let cib = r.text("cib")?;
+                Body::CibSync(CibSync { view, round, cib })
+            }
+            Kind::OpRequest | Kind::OpResult => return Err(DecodeError::ReservedKind(kind as u8)),
         };
         if r.remaining() != 0 {
             return Err(DecodeError::Trailing(r.remaining()));
@@ -573,8 +685,8 @@ mod tests {
         b[4] = 2;
         assert_eq!(Envelope::decode(&b), Err(DecodeError::UnsupportedVersion(2)));
         let mut b = good.clone();
-        b[5] = 4;
-        assert_eq!(Envelope::decode(&b), Err(DecodeError::ReservedKind(4)));
+        b[5] = 5;
+        assert_eq!(Envelope::decode(&b), Err(DecodeError::ReservedKind(5)));
         b[5] = 99;
         assert_eq!(Envelope::decode(&b), Err(DecodeError::UnknownKind(99)));
         let mut b = good.clone();
@@ -734,7 +846,28 @@ mod tests {
             .prop_map(|(view, entries)| Body::AttrSync(AttrSync { view, entries }));
         let announce = (proptest::collection::vec(arb_process(), 0..6), any::<bool>())
             .prop_map(|(view, quorate)| Body::DcAnnounce(DcAnnounce { view, quorate }));
-        prop_oneof![update, sync, announce]
+        let diff = (any::<u64>(), ".{0,40}").prop_map(|(request, patch)| Body::CibDiff(CibDiff { request, patch }));
+        let version = (
+            proptest::collection::vec(arb_process(), 0..6),
+            any::<u32>(),
+            any::<(u64, u64, u64)>(),
+            "[0-9a-f]{0,32}",
+            any::<bool>(),
+            any::<u32>(),
+        )
+            .prop_map(|(view, round, (a, e, n), digest, established, size)| {
+                Body::CibVersion(CibVersionMsg {
+                    view,
+                    round,
+                    version: WireVersion(a, e, n),
+                    digest,
+                    established,
+                    size,
+                })
+            });
+        let cib = (proptest::collection::vec(arb_process(), 0..6), any::<u32>(), ".{0,40}")
+            .prop_map(|(view, round, cib)| Body::CibSync(CibSync { view, round, cib }));
+        prop_oneof![update, sync, announce, diff, version, cib]
     }
 
     proptest! {

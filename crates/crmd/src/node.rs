@@ -175,6 +175,8 @@ impl CrmNode {
                     self.stats.dc_disagreements += 1;
                 }
             }
+            // The CIB manager's messages; the host hands them to its `CibManager`.
+            Body::CibDiff(_) | Body::CibVersion(_) | Body::CibSync(_) => {}
         }
         Ok(())
     }

@@ -62,9 +62,10 @@ impl Snapshot<'_> {
 pub fn write(state_dir: &Path, status: &Value) -> std::io::Result<()> {
     let tmp = state_dir.join(".status.json.tmp");
     {
-        let mut f = owner_only(&tmp)?;
-        serde_json::to_writer_pretty(&mut f, status)?;
-        f.write_all(b"\n")?;
+        // One write: serde_json on a bare file would issue a system call per token.
+        let mut text = serde_json::to_vec_pretty(status)?;
+        text.push(b'\n');
+        owner_only(&tmp)?.write_all(&text)?;
     }
     std::fs::rename(tmp, path(state_dir))
 }

@@ -216,44 +216,22 @@ impl Cmap {
         let w = key_request(RequestId::IterInit, REQUEST_HEADER + MAR_NAME, prefix)?;
         let reply = self.conn.call(&w.finish(), RequestId::IterInit.response_id(), 32)?;
         let handle = self.read(Reader::new(&reply).u64(24))?;
-        let mut keys = Vec::new();
-        let result = loop {
-            let mut w = Writer::request(RequestId::IterNext as i32, 24);
-            w.u64(16, handle);
-            let (code, reply) =
-                match self
-                    .conn
-                    .call_raw(&w.finish(), RequestId::IterNext.response_id(), ITER_NEXT_RESPONSE)
-                {
-                    Ok(r) => r,
-                    Err(e) => break Err(e),
-                };
-            if code == CsError::NoSections {
-                break Ok(());
-            }
-            if let Err(e) = self.conn.check(code) {
-                break Err(e);
-            }
-            let r = Reader::new(&reply);
-            match name_at(&r, 24).and_then(|name| {
+        self.conn.iterate(
+            handle,
+            (
+                RequestId::IterNext as i32,
+                RequestId::IterNext.response_id(),
+                ITER_NEXT_RESPONSE,
+            ),
+            (RequestId::IterFinalize as i32, RequestId::IterFinalize.response_id()),
+            |r| {
                 Ok(KeyInfo {
-                    name,
+                    name: name_at(r, 24)?,
                     len: r.u64(288)?,
                     type_code: r.u8(296)?,
                 })
-            }) {
-                Ok(k) => keys.push(k),
-                Err(e) => break Err(self.conn.reply_err(e)),
-            }
-        };
-        let mut w = Writer::request(RequestId::IterFinalize as i32, 24);
-        w.u64(16, handle);
-        let finalized = self
-            .conn
-            .call(&w.finish(), RequestId::IterFinalize.response_id(), RESPONSE_HEADER);
-        result?;
-        finalized?;
-        Ok(keys)
+            },
+        )
     }
 
     /// Every key under `prefix` with its value, as `corosync-cmapctl` lists them. A key

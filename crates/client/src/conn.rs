@@ -86,6 +86,44 @@ impl Conn {
         Ok(reply)
     }
 
+    /// Walks a server-side iterator (cmap's and cpg's ITER_NEXT/ITER_FINALIZE): asks for
+    /// items until `CS_ERR_NO_SECTIONS`, parses each, and always finalizes the handle;
+    /// the first failure wins.
+    pub(crate) fn iterate<T>(
+        &mut self,
+        handle: u64,
+        next: (i32, i32, usize),
+        finalize: (i32, i32),
+        parse: impl Fn(&Reader<'_>) -> std::result::Result<T, services::WireError>,
+    ) -> Result<Vec<T>> {
+        let (next_id, next_reply, next_len) = next;
+        let mut items = Vec::new();
+        let result = loop {
+            let mut w = services::wire::Writer::request(next_id, 24);
+            w.u64(16, handle);
+            let (code, reply) = match self.call_raw(&w.finish(), next_reply, next_len) {
+                Ok(r) => r,
+                Err(e) => break Err(e),
+            };
+            if code == CsError::NoSections {
+                break Ok(());
+            }
+            if let Err(e) = self.check(code) {
+                break Err(e);
+            }
+            match parse(&Reader::new(&reply)) {
+                Ok(item) => items.push(item),
+                Err(e) => break Err(self.reply_err(e)),
+            }
+        };
+        let mut w = services::wire::Writer::request(finalize.0, 24);
+        w.u64(16, handle);
+        let finalized = self.call(&w.finish(), finalize.1, RESPONSE_HEADER);
+        result?;
+        finalized?;
+        Ok(items)
+    }
+
     pub(crate) fn check(&self, code: CsError) -> Result<()> {
         if code == CsError::Ok {
             Ok(())

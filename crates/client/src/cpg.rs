@@ -239,39 +239,18 @@ impl Cpg {
         }
         let reply = self.conn.call(&w.finish(), res::ITERATION_INITIALIZE, 32)?;
         let handle = Reader::new(&reply).u64(24).map_err(|e| self.conn.reply_err(e))?;
-        let mut out = Vec::new();
-        let result = loop {
-            let mut w = Writer::request(req::ITERATION_NEXT, 24);
-            w.u64(16, handle);
-            let (code, reply) = match self.conn.call_raw(&w.finish(), res::ITERATION_NEXT, 168) {
-                Ok(r) => r,
-                Err(e) => break Err(e),
-            };
-            if code == services::CsError::NoSections {
-                break Ok(());
-            }
-            if let Err(e) = self.conn.check(code) {
-                break Err(e);
-            }
-            let r = Reader::new(&reply);
-            let item = (|| {
-                Ok::<_, WireError>(GroupMember {
+        self.conn.iterate(
+            handle,
+            (req::ITERATION_NEXT, res::ITERATION_NEXT, 168),
+            (req::ITERATION_FINALIZE, res::ITERATION_FINALIZE),
+            |r| {
+                Ok(GroupMember {
                     group: r.cpg_name(24)?.to_vec(),
                     nodeid: r.u32(160)?,
                     pid: r.u32(164)?,
                 })
-            })();
-            match item {
-                Ok(m) => out.push(m),
-                Err(e) => break Err(self.conn.reply_err(e)),
-            }
-        };
-        let mut w = Writer::request(req::ITERATION_FINALIZE, 24);
-        w.u64(16, handle);
-        let finalized = self.conn.call(&w.finish(), res::ITERATION_FINALIZE, RESPONSE_HEADER);
-        result?;
-        finalized?;
-        Ok(out)
+            },
+        )
     }
 
     /// Handles events as `flags` says (`cpg_dispatch`); returns how many were handled

@@ -199,7 +199,8 @@ impl Conn {
 
     /// Appends an event behind any queued ones and delivers what fits.
     pub fn push_event(&mut self, data: Vec<u8>) -> Result<(), IpcError> {
-        self.push_event_quiet(data)?;
+        self.queued_bytes += data.len();
+        self.queue.push_back(data);
         self.flush()
     }
 

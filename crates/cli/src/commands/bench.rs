@@ -114,6 +114,56 @@ impl SenderTrack {
     }
 }
 
+/// What this instance received: per-sender sequence tracks and own-message latencies.
+struct Receipts {
+    me: (u32, u32),
+    /// The clock the send times in the headers count from (own messages only).
+    clock: Instant,
+    senders: BTreeMap<(u32, u32), SenderTrack>,
+    latencies: Vec<u64>,
+    sampled: u64,
+    first_rx: Option<Instant>,
+    last_rx: Instant,
+}
+
+impl Receipts {
+    fn new(me: (u32, u32), clock: Instant) -> Receipts {
+        Receipts {
+            me,
+            clock,
+            senders: BTreeMap::new(),
+            latencies: Vec::new(),
+            sampled: 0,
+            first_rx: None,
+            last_rx: Instant::now(),
+        }
+    }
+
+    fn on_event(&mut self, ev: CpgEvent) {
+        let at_ns = self.clock.elapsed().as_nanos() as u64;
+        let CpgEvent::Deliver { nodeid, pid, data, .. } = ev else {
+            return;
+        };
+        let Some(h) = Header::read(&data) else { return };
+        let t = self.senders.entry((nodeid, pid)).or_default();
+        match h.kind {
+            DATA => {
+                t.on_data(h.seq, data.len());
+                self.first_rx.get_or_insert_with(Instant::now);
+                self.last_rx = Instant::now();
+                if (nodeid, pid) == self.me {
+                    self.sampled += 1;
+                    if self.latencies.len() < SAMPLES_MAX || self.sampled.is_multiple_of(2) {
+                        self.latencies.push(at_ns.saturating_sub(h.sent_ns));
+                    }
+                }
+            }
+            DONE => t.done_at = Some(h.seq),
+            _ => {}
+        }
+    }
+}
+
 /// Percentile of sorted samples.
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
@@ -157,36 +207,9 @@ fn cpg(b: CpgBench, json: bool) -> Result<()> {
 
     let clock = Instant::now();
     let now_ns = || clock.elapsed().as_nanos() as u64;
-    let mut senders: BTreeMap<(u32, u32), SenderTrack> = BTreeMap::new();
-    let mut latencies: Vec<u64> = Vec::new();
-    let mut sampled = 0u64;
+    let mut rx = Receipts::new(me, clock);
     let mut buf = vec![0xa5u8; b.size];
     let mut seq = 0u64;
-    let mut first_rx: Option<Instant> = None;
-    let mut last_rx = Instant::now();
-    let mut handle =
-        |ev: CpgEvent, senders: &mut BTreeMap<(u32, u32), SenderTrack>, latencies: &mut Vec<u64>, at_ns: u64| {
-            let CpgEvent::Deliver { nodeid, pid, data, .. } = ev else {
-                return;
-            };
-            let Some(h) = Header::read(&data) else { return };
-            let t = senders.entry((nodeid, pid)).or_default();
-            match h.kind {
-                DATA => {
-                    t.on_data(h.seq, data.len());
-                    first_rx.get_or_insert_with(Instant::now);
-                    last_rx = Instant::now();
-                    if (nodeid, pid) == me {
-                        sampled += 1;
-                        if latencies.len() < SAMPLES_MAX || sampled.is_multiple_of(2) {
-                            latencies.push(at_ns.saturating_sub(h.sent_ns));
-                        }
-                    }
-                }
-                DONE => t.done_at = Some(h.seq),
-                _ => {}
-            }
-        };
 
     let start = Instant::now();
     let end = start + seconds;
@@ -218,10 +241,7 @@ fn cpg(b: CpgBench, json: bool) -> Result<()> {
                 }
             }
         }
-        let n = cpg.dispatch(DispatchFlags::All, |ev| {
-            let at = now_ns();
-            handle(ev, &mut senders, &mut latencies, at)
-        })?;
+        let n = cpg.dispatch(DispatchFlags::All, |ev| rx.on_event(ev))?;
         if n == 0 && !progressed {
             let wait = match interval {
                 Some(_) => next_send
@@ -246,10 +266,7 @@ fn cpg(b: CpgBench, json: bool) -> Result<()> {
             match cpg.mcast_joined(Guarantee::Agreed, &done) {
                 Ok(()) => break,
                 Err(e) if e.cs_error() == CsError::TryAgain && Instant::now() < done_end => {
-                    cpg.dispatch(DispatchFlags::All, |ev| {
-                        let at = now_ns();
-                        handle(ev, &mut senders, &mut latencies, at)
-                    })?;
+                    cpg.dispatch(DispatchFlags::All, |ev| rx.on_event(ev))?;
                 }
                 Err(e) => return Err(e).context("send the final marker"),
             }
@@ -258,22 +275,26 @@ fn cpg(b: CpgBench, json: bool) -> Result<()> {
     // Drain until every sender seen has said it is done (or the grace period ends).
     let drain_end = Instant::now() + grace;
     while Instant::now() < drain_end {
-        let all_done = !senders.is_empty()
-            && senders.values().all(|t| t.done_at.is_some_and(|d| t.last_seq >= d))
-            && (b.receive_only || senders.get(&me).is_some_and(|t| t.done_at.is_some()));
+        let all_done = !rx.senders.is_empty()
+            && rx.senders.values().all(|t| t.done_at.is_some_and(|d| t.last_seq >= d))
+            && (b.receive_only || rx.senders.get(&me).is_some_and(|t| t.done_at.is_some()));
         if all_done {
             break;
         }
-        let n = cpg.dispatch(DispatchFlags::All, |ev| {
-            let at = now_ns();
-            handle(ev, &mut senders, &mut latencies, at)
-        })?;
+        let n = cpg.dispatch(DispatchFlags::All, |ev| rx.on_event(ev))?;
         if n == 0 {
             poll_fd(&cpg, Duration::from_millis(5))?;
         }
     }
     let _ = cpg.leave(&b.group);
 
+    let Receipts {
+        senders,
+        mut latencies,
+        first_rx,
+        last_rx,
+        ..
+    } = rx;
     latencies.sort_unstable();
     let secs = send_time.as_secs_f64();
     let rx_span = first_rx.map_or(secs, |f| last_rx.duration_since(f).as_secs_f64().max(1e-9));

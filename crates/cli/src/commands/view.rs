@@ -57,7 +57,7 @@ impl View {
             .context("ask the quorum service for the membership")?;
         let mut ring_seq = 0;
         let mut members = Vec::new();
-        wait_for(&mut quorum, options.timeout, |q, flags| {
+        wait_for("quorum", &mut quorum, options.timeout, |q, flags| {
             q.dispatch(flags, |ev| {
                 ring_seq = ev.ring_seq;
                 members = ev.members.clone();
@@ -70,7 +70,7 @@ impl View {
             let mut vq = open("votequorum", || Votequorum::initialize_with(options))?;
             vq.trackstart(0, TrackFlags::CURRENT)
                 .context("ask votequorum for the ring")?;
-            wait_for(&mut vq, options.timeout, |vq, flags| {
+            wait_for("votequorum", &mut vq, options.timeout, |vq, flags| {
                 vq.dispatch(flags, |ev| {
                     if let VotequorumEvent::Nodelist {
                         ring_id: r, members: m, ..
@@ -178,6 +178,7 @@ impl View {
 
 /// Waits until `dispatch` has handled at least one event, at most `timeout`.
 pub fn wait_for<T: std::os::fd::AsFd>(
+    service: &'static str,
     handle: &mut T,
     timeout: Duration,
     mut dispatch: impl FnMut(&mut T, DispatchFlags) -> client::Result<usize>,
@@ -191,7 +192,7 @@ pub fn wait_for<T: std::os::fd::AsFd>(
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             return Err(client::Error::Ipc {
-                service: "quorum",
+                service,
                 source: ipc::IpcError::Timeout,
             })
             .context("wait for the membership notification");

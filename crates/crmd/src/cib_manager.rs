@@ -202,6 +202,26 @@ pub enum CibOp {
         path: CibPath,
         name: XmlAttr,
     },
+    /// Replace `parent`'s child with `element`'s name and id, or add it: the
+    /// controller's status writes. Missing ancestors named by `parent` are created
+    /// (an element with that name and id), so the op says what it means whatever
+    /// version it is applied to.
+    Put {
+        parent: CibPath,
+        element: Element,
+    },
+    /// Set these attributes on the element at `path`, creating it and its ancestors
+    /// when missing.
+    Merge {
+        path: CibPath,
+        attrs: Vec<(XmlAttr, String)>,
+    },
+    /// Remove the element at `path` if there is one.
+    Purge {
+        path: CibPath,
+    },
+    /// These ops in order, as one change: all or none.
+    Batch(Vec<CibOp>),
 }
 
 /// A client request's handle, answered by [`CibOutput::Reply`].
@@ -322,11 +342,73 @@ fn find_mut<'a>(root: &'a mut Element, path: &CibPath) -> Option<&'a mut Element
     Some(cur)
 }
 
+/// The element at `path`, created with its missing ancestors (each with the name and
+/// id its path component gives).
+fn find_or_create<'a>(root: &'a mut Element, path: &CibPath) -> &'a mut Element {
+    let mut cur = root;
+    for (name, id) in path.components() {
+        let at = cur.children.iter().position(
+            |c| matches!(c, XmlNode::Element(e) if e.name == name && id.is_none_or(|id| e.attr("id") == Some(id))),
+        );
+        let at = match at {
+            Some(i) => i,
+            None => {
+                let mut e = Element::new(name);
+                if let Some(id) = id {
+                    e.set_attr("id", id);
+                }
+                cur.push(e);
+                cur.children.len() - 1
+            }
+        };
+        let XmlNode::Element(next) = &mut cur.children[at] else {
+            unreachable!("position() matched an element")
+        };
+        cur = next;
+    }
+    cur
+}
+
 /// `op` applied to a copy of `doc` (versions untouched).
 fn edited(doc: &CibDocument, op: &CibOp) -> Result<CibDocument, CibRequestError> {
     let mut new = doc.clone();
-    let root = new.root_mut();
+    apply_op(&mut new, op)?;
+    Ok(new)
+}
+
+/// Applies `op` to `doc` in place (versions untouched); on error `doc` may be
+/// partly changed, so callers work on a copy.
+fn apply_op(doc: &mut CibDocument, op: &CibOp) -> Result<(), CibRequestError> {
+    let root = doc.root_mut();
     match op {
+        CibOp::Put { parent, element } => {
+            let p = find_or_create(root, parent);
+            let id = element.attr("id");
+            let at = p
+                .children
+                .iter()
+                .position(|c| matches!(c, XmlNode::Element(e) if e.name == element.name && e.attr("id") == id));
+            match at {
+                Some(i) => p.children[i] = XmlNode::Element(element.clone()),
+                None => p.push(element.clone()),
+            }
+        }
+        CibOp::Merge { path, attrs } => {
+            let e = find_or_create(root, path);
+            for (k, v) in attrs {
+                e.set_attr(k.as_str(), v.clone());
+            }
+        }
+        CibOp::Purge { path } => {
+            if find_mut(root, path).is_some() {
+                return apply_op(doc, &CibOp::Delete { path: path.clone() });
+            }
+        }
+        CibOp::Batch(ops) => {
+            for op in ops {
+                apply_op(doc, op)?;
+            }
+        }
         CibOp::Replace { section, content } => {
             if content.name != section.name() {
                 return Err(CibRequestError::WrongElement {
@@ -414,7 +496,7 @@ fn edited(doc: &CibDocument, op: &CibOp) -> Result<CibDocument, CibRequestError>
                 .remove_attr(name.as_str());
         }
     }
-    Ok(new)
+    Ok(())
 }
 
 impl CibManager {
@@ -456,6 +538,12 @@ impl CibManager {
     /// Whether a sync round is in progress.
     pub fn syncing(&self) -> bool {
         self.round.is_some()
+    }
+
+    /// No round in progress and none of this member's requests waiting: the CIB
+    /// holds everything this member asked for.
+    pub fn idle(&self) -> bool {
+        self.round.is_none() && self.pending.is_empty()
     }
 
     pub fn poll_output(&mut self) -> Option<CibOutput> {
@@ -594,7 +682,13 @@ impl CibManager {
             Body::CibDiff(d) => self.on_diff(from, d),
             Body::CibVersion(v) => self.on_version(from, v),
             Body::CibSync(s) => self.on_sync(from, s),
-            Body::AttrUpdate(_) | Body::AttrSync(_) | Body::DcAnnounce(_) => {}
+            Body::AttrUpdate(_)
+            | Body::AttrSync(_)
+            | Body::DcAnnounce(_)
+            | Body::OpRequest(_)
+            | Body::OpResult(_)
+            | Body::LrmState(_)
+            | Body::Cleanup(_) => {}
         }
     }
 

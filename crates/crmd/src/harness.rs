@@ -100,20 +100,24 @@ impl Cluster {
     fn drain(&mut self, i: usize) {
         while let Some(out) = self.procs[i].node.poll_output() {
             let part = self.procs[i].part;
-            match out {
-                Output::Multicast(bytes) => {
-                    if self.procs[i].up {
-                        let from = self.pid(i);
-                        self.parts[part].queue.push_back((from, bytes));
-                    }
-                }
-                Output::Cib(req) => {
-                    assert!(self.procs[i].node.attrd().is_writer(), "only the writer writes");
-                    self.writes += 1;
-                    self.log.push(req.clone());
-                    apply(&mut self.parts[part].cib, req);
+            if let Output::Multicast(bytes) = out {
+                if self.procs[i].up {
+                    let from = self.pid(i);
+                    self.parts[part].queue.push_back((from, bytes));
                 }
             }
+            self.take_writes(i);
+        }
+        self.take_writes(i);
+    }
+
+    fn take_writes(&mut self, i: usize) {
+        let part = self.procs[i].part;
+        for req in std::mem::take(&mut self.procs[i].node.attr_writes) {
+            assert!(self.procs[i].node.attrd().is_writer(), "only the writer writes");
+            self.writes += 1;
+            self.log.push(req.clone());
+            apply(&mut self.parts[part].cib, req);
         }
     }
 

@@ -20,11 +20,20 @@
 pub mod attrd;
 pub mod cib_manager;
 pub mod cib_store;
+pub mod dc;
+pub mod effects;
 pub mod ids;
+pub mod local;
+pub mod lrm;
 pub mod membership;
 pub mod messages;
 pub mod node;
+pub mod ops;
+pub mod status;
+pub mod transition;
 
+#[cfg(test)]
+mod crm_sim;
 #[cfg(test)]
 mod harness;
 

@@ -12,16 +12,17 @@
 //! it refuses input longer than [`MESSAGE_MAX`], unknown versions and kinds, lists
 //! longer than their bound, invalid names and values and trailing bytes, each with
 //! its own [`DecodeError`]. Kinds 4, 7 and 8 are the CIB manager's (a v2 patchset, a
-//! member's CIB version at a sync round, a whole CIB); 5 and 6 are reserved for
-//! operation requests and results (the controller) and refused as
-//! [`DecodeError::ReservedKind`] until it exists. XML travels as text with a `u32`
-//! length, bounded by the message size.
+//! member's CIB version at a sync round, a whole CIB); 5, 6, 9 and 10 the
+//! controller's (an operation request, its result, a member's resource history at a
+//! join, a cleanup). XML travels as text with a `u32` length, bounded by the message
+//! size.
 
 use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::ids::{AttrName, AttrValue, NodeId, ProcessId, ValueError};
+use crate::ops::AgentSpec;
 
 /// The CPG group of the CRM processes.
 pub const GROUP: &str = "ferrosync.crm";
@@ -35,6 +36,8 @@ pub const UPDATES_MAX: usize = 256;
 pub const SYNC_ENTRIES_MAX: usize = 1024;
 /// Most processes a membership list carries (corosync's `PROCESSOR_COUNT_MAX` is 384).
 pub const MEMBERS_MAX: usize = 1024;
+/// Most parameters and meta attributes one operation request carries.
+pub const OP_ATTRS_MAX: usize = 1024;
 /// Longest dampening delay accepted (Pacemaker takes any interval; a day is plenty).
 pub const DAMPEN_MAX: Duration = Duration::from_secs(24 * 3600);
 
@@ -50,14 +53,18 @@ pub enum Kind {
     DcAnnounce = 3,
     /// A CIB change as a v2 patchset (CIB manager).
     CibDiff = 4,
-    /// Reserved: an operation request from the DC to a node's controller.
+    /// An operation request from the DC to a node's controller.
     OpRequest = 5,
-    /// Reserved: an operation result back to the DC.
+    /// An operation's result, from the node that ran it.
     OpResult = 6,
     /// A member's CIB version for a sync round.
     CibVersion = 7,
     /// A whole CIB, from the round's winner.
     CibSync = 8,
+    /// A member's resource history, in answer to a DC announcement (the join).
+    LrmState = 9,
+    /// Forget a resource's history (`crm_resource --cleanup`).
+    Cleanup = 10,
 }
 
 impl Kind {
@@ -67,9 +74,12 @@ impl Kind {
             2 => Ok(Kind::AttrSync),
             3 => Ok(Kind::DcAnnounce),
             4 => Ok(Kind::CibDiff),
-            5 | 6 => Err(DecodeError::ReservedKind(v)),
+            5 => Ok(Kind::OpRequest),
+            6 => Ok(Kind::OpResult),
             7 => Ok(Kind::CibVersion),
             8 => Ok(Kind::CibSync),
+            9 => Ok(Kind::LrmState),
+            10 => Ok(Kind::Cleanup),
             _ => Err(DecodeError::UnknownKind(v)),
         }
     }
@@ -176,6 +186,67 @@ pub struct CibSync {
     pub cib: String,
 }
 
+/// A graph action and the transition it belongs to: what a result is matched
+/// against (Pacemaker's transition key without the DC's uuid, which the sender is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActionKey {
+    pub transition: u32,
+    pub action: u32,
+    /// The OCF code the DC expects (7 for a probe of a resource thought stopped).
+    pub target_rc: i32,
+}
+
+/// The DC asks `target`'s controller to run one graph action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpRequest {
+    pub target: NodeId,
+    pub key: ActionKey,
+    /// The resource's name for its agent and history (`db`, or `db:1` in a unique clone).
+    pub rsc: String,
+    pub agent: AgentSpec,
+    pub task: String,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    /// Instance parameters and `CRM_meta_*` attributes, as the graph gives them.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// The result of an operation, from the node that ran it (a recurring monitor
+/// reports its first result and then every change, with its request's key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpResult {
+    pub node: NodeId,
+    /// The DC that asked (results outlive DCs: whoever is DC records them).
+    pub dc: NodeId,
+    pub key: ActionKey,
+    pub rsc: String,
+    pub task: String,
+    pub interval_ms: u64,
+    pub rc: i32,
+    /// Pacemaker's `op-status` code.
+    pub status: i32,
+    /// The node's whole `<lrm_resource>` history of `rsc` after this result, or
+    /// empty when the resource has no history left there.
+    pub history: String,
+}
+
+/// A member's resource history (`<lrm>` XML) and node name, sent when a DC
+/// announces itself: the DC writes it into the status (the join).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LrmState {
+    pub view: Vec<ProcessId>,
+    pub uname: String,
+    pub lrm: String,
+}
+
+/// Forget `rsc`'s history and fail counts on `node` (every node when `None`), so the
+/// scheduler probes it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cleanup {
+    pub rsc: String,
+    pub node: Option<NodeId>,
+}
+
 /// A message body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -185,6 +256,10 @@ pub enum Body {
     CibDiff(CibDiff),
     CibVersion(CibVersionMsg),
     CibSync(CibSync),
+    OpRequest(OpRequest),
+    OpResult(OpResult),
+    LrmState(LrmState),
+    Cleanup(Cleanup),
 }
 
 impl Body {
@@ -196,6 +271,10 @@ impl Body {
             Body::CibDiff(_) => Kind::CibDiff,
             Body::CibVersion(_) => Kind::CibVersion,
             Body::CibSync(_) => Kind::CibSync,
+            Body::OpRequest(_) => Kind::OpRequest,
+            Body::OpResult(_) => Kind::OpResult,
+            Body::LrmState(_) => Kind::LrmState,
+            Body::Cleanup(_) => Kind::Cleanup,
         }
     }
 }
@@ -221,8 +300,6 @@ pub enum DecodeError {
     UnsupportedVersion(u8),
     #[error("unknown message kind {0}")]
     UnknownKind(u8),
-    #[error("message kind {0} is reserved and not handled yet")]
-    ReservedKind(u8),
     #[error("body length {declared} does not match the {actual} bytes that follow the header")]
     BodyLength { declared: usize, actual: usize },
     #[error("{what}: {count} entries, more than {max}")]
@@ -254,6 +331,8 @@ pub enum EncodeError {
     },
     #[error("encoded message would be {0} bytes, more than {MESSAGE_MAX}")]
     TooLarge(usize),
+    #[error("{what} is {len} bytes long, more than {max}")]
+    TooLong { what: &'static str, len: usize, max: usize },
 }
 
 struct Writer(Vec<u8>);
@@ -280,6 +359,34 @@ impl Writer {
     fn text(&mut self, s: &str) {
         self.u32(u32::try_from(s.len()).unwrap_or(u32::MAX));
         self.0.extend_from_slice(s.as_bytes());
+    }
+    /// A string whose length the type does not bound.
+    fn checked_str(&mut self, what: &'static str, s: &str) -> Result<(), EncodeError> {
+        if s.len() > usize::from(u16::MAX) {
+            return Err(EncodeError::TooLong {
+                what,
+                len: s.len(),
+                max: usize::from(u16::MAX),
+            });
+        }
+        self.str(s);
+        Ok(())
+    }
+    fn key(&mut self, k: ActionKey) {
+        self.u32(k.transition);
+        self.u32(k.action);
+        self.u32(k.target_rc as u32);
+    }
+    fn agent(&mut self, a: &AgentSpec) -> Result<(), EncodeError> {
+        self.checked_str("agent class", &a.class)?;
+        match &a.provider {
+            None => self.u8(0),
+            Some(p) => {
+                self.u8(1);
+                self.checked_str("agent provider", p)?;
+            }
+        }
+        self.checked_str("agent type", &a.kind)
     }
     fn version(&mut self, v: WireVersion) {
         self.u64(v.0);
@@ -362,6 +469,26 @@ impl<'a> Reader<'a> {
     }
     fn version(&mut self) -> Result<WireVersion, DecodeError> {
         Ok(WireVersion(self.u64()?, self.u64()?, self.u64()?))
+    }
+    fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
+        Ok(self.str(what)?.to_string())
+    }
+    fn key(&mut self) -> Result<ActionKey, DecodeError> {
+        Ok(ActionKey {
+            transition: self.u32()?,
+            action: self.u32()?,
+            target_rc: self.u32()? as i32,
+        })
+    }
+    fn agent(&mut self) -> Result<AgentSpec, DecodeError> {
+        let class = self.string("agent class")?;
+        let provider = if self.bool("agent provider")? {
+            Some(self.string("agent provider")?)
+        } else {
+            None
+        };
+        let kind = self.string("agent type")?;
+        Ok(AgentSpec { class, provider, kind })
     }
     /// A list count, checked against its bound and against the bytes left (each entry
     /// takes at least `min_size` bytes), so no allocation exceeds the input.
@@ -499,6 +626,46 @@ impl Envelope {
                 w.u32(c.round);
                 w.text(&c.cib);
             }
+            Body::OpRequest(o) => {
+                w.u32(o.target.0);
+                w.key(o.key);
+                w.checked_str("resource", &o.rsc)?;
+                w.agent(&o.agent)?;
+                w.checked_str("task", &o.task)?;
+                w.u64(o.interval_ms);
+                w.u64(o.timeout_ms);
+                w.count("attributes", o.attributes.len(), OP_ATTRS_MAX)?;
+                for (k, v) in &o.attributes {
+                    w.checked_str("attribute name", k)?;
+                    w.checked_str("attribute value", v)?;
+                }
+            }
+            Body::OpResult(o) => {
+                w.u32(o.node.0);
+                w.u32(o.dc.0);
+                w.key(o.key);
+                w.checked_str("resource", &o.rsc)?;
+                w.checked_str("task", &o.task)?;
+                w.u64(o.interval_ms);
+                w.u32(o.rc as u32);
+                w.u32(o.status as u32);
+                w.text(&o.history);
+            }
+            Body::LrmState(l) => {
+                w.view(&l.view)?;
+                w.checked_str("node name", &l.uname)?;
+                w.text(&l.lrm);
+            }
+            Body::Cleanup(c) => {
+                w.checked_str("resource", &c.rsc)?;
+                match c.node {
+                    None => w.u8(0),
+                    Some(n) => {
+                        w.u8(1);
+                        w.u32(n.0);
+                    }
+                }
+            }
         }
         let len = w.0.len();
         if len > MESSAGE_MAX {
@@ -609,7 +776,51 @@ impl Envelope {
                 let cib = r.text("cib")?;
                 Body::CibSync(CibSync { view, round, cib })
             }
-            Kind::OpRequest | Kind::OpResult => return Err(DecodeError::ReservedKind(kind as u8)),
+            Kind::OpRequest => {
+                let target = NodeId(r.u32()?);
+                let key = r.key()?;
+                let rsc = r.string("resource")?;
+                let agent = r.agent()?;
+                let task = r.string("task")?;
+                let interval_ms = r.u64()?;
+                let timeout_ms = r.u64()?;
+                let n = r.count("attributes", OP_ATTRS_MAX, 4)?;
+                let mut attributes = Vec::with_capacity(n);
+                for _ in 0..n {
+                    attributes.push((r.string("attribute name")?, r.string("attribute value")?));
+                }
+                Body::OpRequest(OpRequest {
+                    target,
+                    key,
+                    rsc,
+                    agent,
+                    task,
+                    interval_ms,
+                    timeout_ms,
+                    attributes,
+                })
+            }
+            Kind::OpResult => Body::OpResult(OpResult {
+                node: NodeId(r.u32()?),
+                dc: NodeId(r.u32()?),
+                key: r.key()?,
+                rsc: r.string("resource")?,
+                task: r.string("task")?,
+                interval_ms: r.u64()?,
+                rc: r.u32()? as i32,
+                status: r.u32()? as i32,
+                history: r.text("history")?,
+            }),
+            Kind::LrmState => Body::LrmState(LrmState {
+                view: r.view()?,
+                uname: r.string("node name")?,
+                lrm: r.text("lrm")?,
+            }),
+            Kind::Cleanup => {
+                let rsc = r.string("resource")?;
+                let node = if r.bool("node")? { Some(NodeId(r.u32()?)) } else { None };
+                Body::Cleanup(Cleanup { rsc, node })
+            }
         };
         if r.remaining() != 0 {
             return Err(DecodeError::Trailing(r.remaining()));
@@ -685,8 +896,8 @@ mod tests {
         b[4] = 2;
         assert_eq!(Envelope::decode(&b), Err(DecodeError::UnsupportedVersion(2)));
         let mut b = good.clone();
-        b[5] = 5;
-        assert_eq!(Envelope::decode(&b), Err(DecodeError::ReservedKind(5)));
+        b[5] = 0;
+        assert_eq!(Envelope::decode(&b), Err(DecodeError::UnknownKind(0)));
         b[5] = 99;
         assert_eq!(Envelope::decode(&b), Err(DecodeError::UnknownKind(99)));
         let mut b = good.clone();
@@ -867,7 +1078,62 @@ mod tests {
             });
         let cib = (proptest::collection::vec(arb_process(), 0..6), any::<u32>(), ".{0,40}")
             .prop_map(|(view, round, cib)| Body::CibSync(CibSync { view, round, cib }));
-        prop_oneof![update, sync, announce, diff, version, cib]
+        let key = (any::<u32>(), any::<u32>(), any::<i32>()).prop_map(|(transition, action, target_rc)| ActionKey {
+            transition,
+            action,
+            target_rc,
+        });
+        let agent = ("[a-z]{1,8}", proptest::option::of("[a-z]{1,8}"), "[A-Za-z]{1,8}")
+            .prop_map(|(class, provider, kind)| AgentSpec { class, provider, kind });
+        let request = (
+            (any::<u32>(), key.clone(), "[a-z:0-9]{1,10}", agent, "[a-z_]{1,10}"),
+            (any::<u64>(), any::<u64>()),
+            proptest::collection::vec(("[A-Za-z_]{1,12}", ".{0,12}"), 0..5),
+        )
+            .prop_map(
+                |((target, key, rsc, agent, task), (interval_ms, timeout_ms), attributes)| {
+                    Body::OpRequest(OpRequest {
+                        target: NodeId(target),
+                        key,
+                        rsc,
+                        agent,
+                        task,
+                        interval_ms,
+                        timeout_ms,
+                        attributes,
+                    })
+                },
+            );
+        let result = (
+            (any::<u32>(), any::<u32>(), key, "[a-z:0-9]{1,10}", "[a-z_]{1,10}"),
+            (any::<u64>(), any::<i32>(), any::<i32>(), ".{0,40}"),
+        )
+            .prop_map(|((node, dc, key, rsc, task), (interval_ms, rc, status, history))| {
+                Body::OpResult(OpResult {
+                    node: NodeId(node),
+                    dc: NodeId(dc),
+                    key,
+                    rsc,
+                    task,
+                    interval_ms,
+                    rc,
+                    status,
+                    history,
+                })
+            });
+        let lrm = (
+            proptest::collection::vec(arb_process(), 0..6),
+            "[a-z0-9]{1,10}",
+            ".{0,40}",
+        )
+            .prop_map(|(view, uname, lrm)| Body::LrmState(LrmState { view, uname, lrm }));
+        let cleanup = ("[a-z:0-9]{1,10}", proptest::option::of(any::<u32>())).prop_map(|(rsc, node)| {
+            Body::Cleanup(Cleanup {
+                rsc,
+                node: node.map(NodeId),
+            })
+        });
+        prop_oneof![update, sync, announce, diff, version, cib, request, result, lrm, cleanup]
     }
 
     proptest! {

@@ -256,6 +256,12 @@ impl Dc {
             return Vec::new();
         }
         info!(me = %self.me, %node, "node left");
+        // Its actions in flight will never report (`fail_incompletable_actions`).
+        if let Some(t) = &mut self.transition {
+            for a in t.running_on(node) {
+                t.complete(a, false);
+            }
+        }
         vec![Effect::Cib {
             op: status::node_state(node, None, false, None),
             quiet: false,
@@ -383,7 +389,11 @@ impl Dc {
     pub fn on_timer(&mut self, now: Instant) {
         if let Some(t) = &mut self.transition {
             for a in t.expire(now) {
-                warn!(me = %self.me, transition = t.id(), action = %a, "action timed out");
+                let (key, node) = t
+                    .action(a)
+                    .map(|g| (g.operation_key.clone(), g.on_node.clone().unwrap_or_default()))
+                    .unwrap_or_default();
+                warn!(me = %self.me, transition = t.id(), action = %a, %key, %node, "action timed out");
             }
             if t.aborted() {
                 self.want_schedule = true;
@@ -502,7 +512,16 @@ impl Dc {
                     done.push(a.id);
                 }
                 _ => match self.request(id, &a) {
-                    Some((node, req)) if members.contains(&node) => out.push(Effect::Send(Body::OpRequest(req))),
+                    Some((node, req)) if members.contains(&node) => {
+                        if a.task == Task::Shutdown {
+                            // Its leaving will be clean: nothing to fence.
+                            out.push(Effect::Cib {
+                                op: status::expected(node, "down"),
+                                quiet: true,
+                            });
+                        }
+                        out.push(Effect::Send(Body::OpRequest(req)));
+                    }
                     Some((node, _)) => {
                         warn!(me = %self.me, %node, action = %a.operation_key, "target node is not a member");
                         failed.push(a.id);

@@ -167,7 +167,7 @@ impl CrmSim {
             fenced: Vec::new(),
             replies: vec![0; n],
             acked: BTreeSet::new(),
-            trace: false,
+            trace: std::env::var_os("CRM_SIM_TRACE").is_some(),
             ops: Vec::new(),
         }
     }
@@ -216,6 +216,9 @@ impl CrmSim {
         let Some(me) = self.machines[i].proc.as_ref().map(CrmNode::me) else {
             return;
         };
+        if self.trace {
+            eprintln!("{} {} powers off", self.now, uname(i));
+        }
         let p = self.machines[i].part;
         // What it sent and nobody delivered yet may be lost or delivered (EVS
         // allows both); deliver it, as the ring would have.
@@ -959,6 +962,42 @@ mod tests {
         assert_eq!(s.where_runs("d"), moved_to, "stickiness keeps it where it is");
     }
 
+    #[test]
+    fn full_restart_keeps_the_cib_and_an_older_copy_takes_the_newer() {
+        let cib = cib_with(&dummy("d"), "", &[]);
+        let mut s = started(3, cib);
+        s.power_off(2);
+        assert!(s.run_until(LIMIT, |s| s.settled() && s.where_runs("d").len() == 1));
+        s.add_resource(0, &dummy("late"));
+        assert!(s.run_until(LIMIT, |s| s.settled() && s.where_runs("late").len() == 1));
+        let newest = s.node(0).cib().version();
+        // n3 was fenced and rebooted meanwhile; stop everything.
+        for i in 0..3 {
+            s.power_off(i);
+            s.machines[i].reboot_at = None;
+        }
+        // The node with the oldest copy comes back first, alone.
+        let old = s.machines[2].disk.clone().expect("n3 persisted");
+        assert!(old.find("/cib/configuration/resources/primitive[@id='late']").is_none());
+        s.boot(2, old);
+        s.run(Duration::from_secs(2));
+        for i in 0..2 {
+            let disk = s.machines[i].disk.clone().expect("persisted");
+            s.boot(i, disk);
+        }
+        assert!(s.run_until(LIMIT, |s| s.settled()
+            && s.where_runs("d").len() == 1
+            && s.where_runs("late").len() == 1));
+        for i in 0..3 {
+            let v = s.node(i).cib().version();
+            assert!(
+                (v.admin_epoch, v.epoch) >= (newest.admin_epoch, newest.epoch),
+                "{} has {v}",
+                uname(i)
+            );
+        }
+    }
+
     /// The DC dies while another node starts a resource: the new DC learns of the
     /// start in progress from that node's join answer (a pending record) and does
     /// not start the resource anywhere else.
@@ -1017,7 +1056,6 @@ mod tests {
         let n = 3 + rng.below(3) as usize;
         let cib = cib_with(&format!("{}{}{}", dummy("a"), dummy("b"), dummy("c")), "", &[]);
         let mut s = CrmSim::new(n, NoQuorumPolicy::Stop);
-        s.trace = std::env::var_os("CRM_SIM_TRACE").is_some();
         if s.trace {
             let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).try_init();
         }

@@ -203,6 +203,7 @@ impl CrmNode {
     }
 
     fn tick(&mut self, now: Instant) {
+        self.controller.set_started(now);
         self.now = self.now.max(now);
     }
 

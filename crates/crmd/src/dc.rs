@@ -70,7 +70,6 @@ pub struct Dc {
     view: Vec<ProcessId>,
     /// Members that answered the current join.
     joined: BTreeSet<ProcessId>,
-    unames: BTreeMap<NodeId, String>,
     transition: Option<Transition>,
     next_transition: u32,
     want_schedule: bool,
@@ -107,7 +106,6 @@ impl Dc {
             active: false,
             view: Vec::new(),
             joined: BTreeSet::new(),
-            unames: BTreeMap::new(),
             transition: None,
             next_transition: 1,
             want_schedule: false,
@@ -156,7 +154,6 @@ impl Dc {
             stats: self.stats,
             started: self.started,
             scheduled_once: self.scheduled_once,
-            unames: std::mem::take(&mut self.unames),
             ..Dc::new(self.me)
         };
         self.active = active;
@@ -222,7 +219,6 @@ impl Dc {
                 return Vec::new();
             }
         };
-        self.unames.insert(node, s.uname.clone());
         self.joined.insert(from);
         let mut ops = Vec::new();
         let configured = doc

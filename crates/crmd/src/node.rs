@@ -299,7 +299,7 @@ impl CrmNode {
                         self.stats.dc_disagreements += 1;
                     }
                     // The join: every member answers with its history.
-                    let state = self.local.lrm_state(a.view.clone());
+                    let state = self.local.lrm_state();
                     self.send(state);
                 }
             }

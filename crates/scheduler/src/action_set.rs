@@ -36,12 +36,13 @@ pub struct Action {
     pub meta: BTreeMap<String, String>,
 }
 
-/// The recurring operation a `cancel` action stops: its task and the call
-/// id it was started with.
+/// The recurring operation a `cancel` action stops: its task and, for an
+/// operation cancelled from its history entry (`pcmk__schedule_cancel`),
+/// the call id it was started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cancelled {
     pub task: String,
-    pub call_id: i64,
+    pub call_id: Option<i64>,
 }
 
 /// Ordering flags.

@@ -744,6 +744,11 @@ fn primitive_actions(
             // active) is started again.
             let start_required = !current.contains(&nx) || need_stop || c.rscs[r].role == Role::Stopped;
             let st = s.add(Some(r), "start", 0, Some(nx), !start_required);
+            // An already pending start is in the graph even where nothing
+            // requires it (`create_pending_start`).
+            if c.rscs[r].start_pending {
+                s.actions[st].print_always = true;
+            }
             if let Some(reason) = &def_reason {
                 s.actions[st].reason = Some(reason.clone());
             }
@@ -833,6 +838,7 @@ fn primitive_actions(
                 .iter()
                 .filter(|o| o.name == "monitor" && o.interval_ms > 0)
                 .filter(|o| o.attr("enabled").is_none_or(|v| !matches!(v, "false" | "0" | "no")))
+                .filter(|o| !super::recurring::is_op_dup(c, r, &o.name, o.interval_ms))
                 .filter(|o| match o.role.as_deref().and_then(Role::parse) {
                     None => role_after != Role::Promoted,
                     Some(Role::Stopped) => false,
@@ -847,6 +853,8 @@ fn primitive_actions(
                     (o.interval_ms, active)
                 })
                 .collect();
+            let start_optional = s.actions[st].optional;
+            super::recurring::cancel_for_other_role(cib, s, c, r, nx, start_optional, role_after);
             for (interval, active) in monitors {
                 let m = s.add(Some(r), "monitor", interval, Some(nx), active);
                 s.order(st, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);

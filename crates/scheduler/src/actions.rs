@@ -20,30 +20,66 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     let mut s = ActionSet::default();
     let can_fence = c.options.stonith_enabled && c.have_stonith_resource;
 
-    // Fencing of unclean nodes.
+    // Fencing of unclean nodes and clean shutdowns, node by node in name
+    // order (`schedule_fencing_and_shutdowns`).
+    let have_managed = c.rscs.iter().any(|r| r.managed);
     let mut fence_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
-    for n in 0..c.nodes.len() {
-        if c.nodes[n].unclean && c.options.stonith_enabled {
-            let fenceable = can_fence
-                && (c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore || c.nodes[n].online);
-            if !fenceable {
-                // Pacemaker never makes the fencing op required then.
-                continue;
-            }
+    let mut shutdown_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
+    let mut by_name: Vec<NodeIdx> = (0..c.nodes.len()).collect();
+    by_name.sort_by(|&a, &b| crate::model::cmp_node_names(&c.nodes[a].uname, &c.nodes[b].uname));
+    let (mut dc_down, mut fencing_ops, mut shutdown_ops) = (None, Vec::new(), Vec::new());
+    for &n in &by_name {
+        let node = &c.nodes[n];
+        // Guest nodes are "fenced" by recovering their containers.
+        if node.is_guest() {
+            continue;
+        }
+        // `pe_can_fence`: without quorum, only nodes still in the membership.
+        let fenceable =
+            can_fence && (c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore || node.online);
+        if have_managed && node.unclean && fenceable {
             let a = s.add(None, "stonith", 0, Some(n), false);
             s.actions[a].fence_op = Some(c.options.stonith_action.clone());
-            s.actions[a].reason = c.nodes[n].fence_reason.clone();
+            s.actions[a].reason = node.fence_reason.clone();
             fence_of[n] = Some(a);
+            if node.is_dc {
+                dc_down = Some(a);
+            } else {
+                // Without concurrent fencing, non-DC fencing happens in
+                // a chain (`add_nondc_fencing`).
+                if let (false, Some(&last)) = (c.options.concurrent_fencing, fencing_ops.last()) {
+                    s.order(last, a, 0);
+                }
+                fencing_ops.push(a);
+            }
+        } else if node.shutdown && node.online && !node.is_remote() {
+            // No shutdown action for Pacemaker Remote nodes (`needs_shutdown`).
+            let a = s.add(None, "do_shutdown", 0, Some(n), false);
+            shutdown_of[n] = Some(a);
+            if node.is_dc {
+                dc_down = Some(a);
+            } else {
+                shutdown_ops.push(a);
+            }
+        }
+    }
+    if let Some(dc) = dc_down {
+        // Other nodes shut down before the DC does, and are fenced before
+        // the DC is fenced or shut down.
+        if s.actions[dc].task == "do_shutdown" {
+            for &sd in &shutdown_ops {
+                s.order(sd, dc, 0);
+            }
+        }
+        if c.options.concurrent_fencing {
+            for &f in &fencing_ops {
+                s.order(f, dc, 0);
+            }
+        } else if let Some(&last) = fencing_ops.last() {
+            s.order(last, dc, 0);
         }
     }
     super::remote::guest_fence_actions(c, &mut s, &mut fence_of);
-    // Clean shutdowns.
-    let mut shutdown_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
-    for n in 0..c.nodes.len() {
-        if c.nodes[n].shutdown && c.nodes[n].online && !c.nodes[n].unclean {
-            shutdown_of[n] = Some(s.add(None, "do_shutdown", 0, Some(n), false));
-        }
-    }
 
     let quorum_ok = c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore;
 

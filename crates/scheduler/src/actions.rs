@@ -816,6 +816,11 @@ fn primitive_actions(
                 }
             }
             let _ = quorum_ok;
+            // A start is only required from the outset if it can run
+            // (`start_resource`); orderings may still require it.
+            if !s.actions[st].runnable {
+                s.actions[st].optional = true;
+            }
             let stop_flags = if c.rscs[r].requires_fencing {
                 flags::IMPLIES_THEN | flags::RESTART | flags::RUNNABLE_LEFT
             } else {
@@ -918,6 +923,17 @@ fn primitive_actions(
     }
     super::recurring::create_stopped_role_ops(s, c, r);
     super::recurring::cancel_orphaned(cib, s, c, r);
+    // An unmanaged resource's actions on a node are optional, whatever
+    // asked for them (`update_action_optional`); probes are required
+    // anyway (`pcmk__probe_rsc_on_node`).
+    if !managed {
+        for a in s.actions.iter_mut() {
+            let probe_or_cancel = a.task == "monitor" || a.task == "cancel";
+            if a.rsc == Some(r) && a.node.is_some() && !a.pseudo && a.interval_ms == 0 && !probe_or_cancel {
+                a.optional = true;
+            }
+        }
+    }
 }
 
 /// `handle_asymmetric_ordering`: a stop of a stopped resource, or an
@@ -1277,20 +1293,6 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
         clear_migratable(s, t, f, label);
         s.actions[t].pseudo = false;
         changed = true;
-    }
-    // An active resource whose start became unrunnable must stop.
-    if !s.actions[t].runnable && s.actions[t].task == "start" {
-        if let Some(r) = s.actions[t].rsc {
-            if c.rscs[r].is_primitive() && s.actions[t].node.is_some_and(|n| c.rscs[r].running_on.contains(&n)) {
-                for st in s.of(r, "stop") {
-                    if s.actions[st].optional {
-                        s.actions[st].optional = false;
-                        s.actions[t].optional = false;
-                        changed = true;
-                    }
-                }
-            }
-        }
     }
     if e.flags & flags::ASYMMETRICAL != 0
         && !s.actions[f].runnable

@@ -761,8 +761,14 @@ fn primitive_actions(
             // A demote on a node being fenced is implied by the fencing (a
             // guest's fencing is its container's recovery).
             let node_down = c.nodes[cur].unclean || !c.nodes[cur].online || c.rscs[r].failed;
-            if fence_of[cur].is_some() && node_down {
+            if let (Some(f), true) = (fence_of[cur], node_down) {
                 s.actions[dm].pseudo = true;
+                // After the fencing if the resource needs fencing or the node
+                // is a guest, unless bundled (`order_stop_vs_fencing`).
+                let implicit = c.rscs[r].requires_fencing || c.nodes[cur].is_guest();
+                if implicit && !c.is_bundled(r) {
+                    s.order(f, dm, 0);
+                }
             }
             if let Some(st) = s.find(Some(r), "stop", 0, Some(cur)) {
                 s.order(dm, st, flags::IMPLIES_FIRST | flags::RUNNABLE_LEFT);

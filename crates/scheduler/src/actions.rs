@@ -780,7 +780,10 @@ fn primitive_actions(
             s.actions[st].reason = Some(reason.clone());
         }
     }
-    if let Some(nx) = next {
+    // A blocked resource that is active is not brought back up
+    // (`schedule_restart_actions`), and gets no recurring actions.
+    let blocked_active = c.rscs[r].blocked && c.rscs[r].role >= Role::Started;
+    if let Some(nx) = next.filter(|_| !blocked_active) {
         if next_role >= Role::Started {
             // A resource whose history left it stopped (yet listed as
             // active) is started again.

@@ -76,6 +76,9 @@ pub mod flags {
     /// A runnable, required "first" puts "then" in the graph even if
     /// "then" stays optional (`pe_order_implies_then_printed`).
     pub const IMPLIES_THEN_PRINTED: u32 = 4096;
+    /// Only an input in the graph while "first" is not part of a live
+    /// migration (`pe_order_apply_first_non_migratable`).
+    pub const FIRST_NON_MIGRATABLE: u32 = 8192;
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -366,6 +366,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    super::migration::order_equivalents(&mut s, c);
     crate::anti_colocation::order(&mut s, c, &cons.colocs);
     super::probes::order_probes(&mut s, c);
     propagate(c, &mut s, &cons.colocs);

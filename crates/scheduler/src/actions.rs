@@ -13,7 +13,7 @@ use crate::constraint_types::Constraints;
 use crate::digests::{expected_digest, only_private_changed, restart_digest};
 use crate::history::history_entry;
 use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
-use cib::{Cib, LrmOp, OrderKind};
+use cib::{is_true, Cib, LrmOp, OrderKind};
 
 /// Creates every action and ordering, then propagates flags.
 pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionSet {
@@ -185,7 +185,15 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         }
         notified.extend(notifications);
         let kids = c.rscs[g].children.clone();
-        let ordered_group = matches!(c.rscs[g].variant, Variant::Group);
+        let is_grp = matches!(c.rscs[g].variant, Variant::Group);
+        // A group's members start in order and stop in reverse unless
+        // `ordered=false` (`member_internal_constraints`). A cloned group
+        // inherits its clone's `ordered`, but Pacemaker's single,
+        // order-dependent flag pass then leaves its members' starts
+        // optional (bug-pm-12), which this fixpoint does not reproduce:
+        // cloned groups stay ordered here.
+        let cloned = c.rscs[g].parent.is_some();
+        let ordered_group = is_grp && (cloned || c.rscs[g].meta.get("ordered").is_none_or(|v| is_true(v)));
         let active = |r: RscIdx| c.primitives_of(r).iter().any(|&p| !c.rscs[p].running_on.is_empty());
         let mut last_active: Option<RscIdx> = None;
         for (i, &k) in kids.iter().enumerate() {
@@ -203,12 +211,19 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             // A clone's running and stopped are in the graph once a
             // required instance start or stop can run
             // (`clone_internal_constraints`: implies-then-printed).
-            let then_printed = if ordered_group { 0 } else { flags::IMPLIES_THEN_PRINTED };
+            let then_printed = if is_grp { 0 } else { flags::IMPLIES_THEN_PRINTED };
             for ks in member_starts {
-                s.order(start, ks, if ordered_group { 0 } else { flags::RUNNABLE_LEFT });
+                let fl = if ordered_group {
+                    0
+                } else if is_grp {
+                    flags::IMPLIES_THEN | flags::RUNNABLE_LEFT
+                } else {
+                    flags::RUNNABLE_LEFT
+                };
+                s.order(start, ks, fl);
             }
             for ks in member_started {
-                if ordered_group {
+                if is_grp {
                     s.order(ks, running, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
                 } else {
                     s.order(ks, running, flags::ONE_OR_MORE | then_printed);
@@ -218,7 +233,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 s.order(stop, kst, 0);
                 // Groups and clones alike wait for every member's stop
                 // (`clone_internal_constraints`: instance stop → stopped).
-                if ordered_group || !is_group(c, k) {
+                if is_grp || !is_group(c, k) {
                     s.order(kst, stopped, flags::IMPLIES_THEN | then_printed);
                 }
             }

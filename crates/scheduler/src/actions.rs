@@ -297,7 +297,9 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                         if a == "start" || a == "stop" {
                             s.order(x, y, 0);
                         } else {
-                            s.order(y, x, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
+                            // `clone_internal_constraints`: an instance start (its
+                            // running) or stop puts the clone's in the graph.
+                            s.order(y, x, flags::IMPLIES_THEN_PRINTED);
                         }
                     }
                 }

@@ -924,35 +924,41 @@ fn cloned_group_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
 
 /// `create_anonymous_orphan` for a cloned group: one more instance of the
 /// group (beyond clone-max, so an orphan) with a copy of every member.
+/// A new instance of a clone, configured as `src` (an existing instance or
+/// member) but with no state: Pacemaker creates instances beyond
+/// clone-max, found in the history, as full copies of the clone's child
+/// (`create_child_clone`).
+fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize) -> Rsc {
+    let mut r = src.clone();
+    r.id = id;
+    r.parent = Some(parent);
+    r.children = Vec::new();
+    r.orphan = true;
+    r.instance = Some(number);
+    r.role = Role::Unknown;
+    r.next_role = Role::Unknown;
+    r.running_on = Vec::new();
+    r.known_on = Vec::new();
+    r.failed = false;
+    r.stop_needed = false;
+    r.blocked = false;
+    r.start_pending = false;
+    r.failed_probe_rc = Vec::new();
+    r.assigned = None;
+    r.provisional = true;
+    r.active_recurring = Vec::new();
+    r.history_ids = Vec::new();
+    // Clone orphans are ordinary instances beyond clone-max
+    // (stop-orphan-resources concerns resources no longer configured).
+    r.managed = src.managed;
+    r
+}
+
 fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
     let template = cloned_group_template(c, top).unwrap_or(top);
     let number = c.rscs[top].children.len();
     let renumber = |id: &str| format!("{}:{number}", id.split(':').next().unwrap_or(id));
-    let fresh = |src: &Rsc, id: String, parent: RscIdx| -> Rsc {
-        let mut r = src.clone();
-        r.id = id;
-        r.parent = Some(parent);
-        r.children = Vec::new();
-        r.orphan = true;
-        r.instance = Some(number);
-        r.role = Role::Unknown;
-        r.next_role = Role::Unknown;
-        r.running_on = Vec::new();
-        r.known_on = Vec::new();
-        r.failed = false;
-        r.stop_needed = false;
-        r.blocked = false;
-        r.start_pending = false;
-        r.failed_probe_rc = Vec::new();
-        r.assigned = None;
-        r.provisional = true;
-        r.active_recurring = Vec::new();
-        r.history_ids = Vec::new();
-        // Clone orphans are ordinary instances beyond clone-max
-        // (stop-orphan-resources concerns resources no longer configured).
-        r.managed = src.managed;
-        r
-    };
+    let fresh = |src: &Rsc, id: String, parent: RscIdx| fresh_instance(src, id, parent, number);
     let group = c.rscs.len();
     let g = fresh(&c.rscs[template], renumber(&c.rscs[template].id), top);
     c.rscs.push(g);
@@ -1005,6 +1011,16 @@ fn unpack_shutdown_lock(c: &mut Cluster, r: RscIdx, n: NodeIdx, lr: &LrmResource
     c.rscs[r].lock_time = lock_time;
 }
 
+/// A configured primitive instance of clone `top` to copy for an orphan
+/// instance.
+fn primitive_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
+    c.rscs[top]
+        .children
+        .iter()
+        .copied()
+        .find(|&k| c.rscs[k].is_primitive() && !c.rscs[k].orphan)
+}
+
 fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     if lr.ops.is_empty() {
         return;
@@ -1023,6 +1039,18 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 Some(m) => m,
                 None => return,
             }
+        }
+        HistoryTarget::CloneOrphan(top) if primitive_template(c, top).is_some() => {
+            let template = primitive_template(c, top).unwrap_or(top);
+            let number = c.rscs[top].children.len();
+            let id = format!("{}:{number}", lr.id.split(':').next().unwrap_or(&lr.id));
+            let idx = c.rscs.len();
+            let inst = fresh_instance(&c.rscs[template], id, top, number);
+            c.rscs.push(inst);
+            c.rscs[top].children.push(idx);
+            c.history_bans.push((idx, None));
+            remote::link_orphan(c, idx, lr);
+            idx
         }
         target => {
             // Orphan: known in history but not configured (for anonymous

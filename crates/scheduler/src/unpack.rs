@@ -1194,9 +1194,6 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
     if task == "notify" || task == "meta-data" {
         return;
     }
-    if !c.rscs[r].known_on.contains(&n) {
-        c.rscs[r].known_on.push(n);
-    }
     let target_rc = op.target_rc().unwrap_or(-1);
     let mut rc = op.rc_code;
     let mut status = op.op_status;
@@ -1472,6 +1469,11 @@ fn update_resource_state(
 
 fn process_rsc_state(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role, mut on_fail: OnFail) {
     c.rscs[r].role = role;
+    // Known there once its history gave it a role (a pending probe alone
+    // does not).
+    if role != Role::Unknown && !c.rscs[r].known_on.contains(&n) {
+        c.rscs[r].known_on.push(n);
+    }
     let node_online = c.nodes[n].online;
     if role > Role::Stopped && !node_online && !c.nodes[n].maintenance && c.rscs[r].managed {
         if let Some(reason) = remote::active_on_down_node(c, r, n) {

@@ -638,9 +638,6 @@ fn primitive_actions(
             if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
                 continue;
             }
-            if c.rscs[r].allowed[n].is_none() && !c.options.symmetric {
-                continue;
-            }
             if !super::remote::probe_allowed(c, r, n) || !super::probes::instance_probed_on(c, r, n) {
                 continue;
             }

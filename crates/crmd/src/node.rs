@@ -215,6 +215,7 @@ impl CrmNode {
             self.stats.refused_confchgs += 1;
         })?;
         let view = self.membership.members().to_vec();
+        self.controller.note_view(&view);
         self.cib.on_confchg(&view, &change.joined);
         // The writer first, so that erasing departed nodes falls to the new DC.
         self.dc_update();

@@ -1,0 +1,440 @@
+//! Real processes: 3 ferrosyncd in network namespaces, a ferrosync-crmd on each, the
+//! test fence agent and Pacemaker's `ocf:pacemaker:Dummy`. A Dummy starts on one node;
+//! kill -9 of that node's processes gets it fenced and the Dummy started elsewhere; the
+//! CIB survives a restart of the whole cluster. Root only (skipped elsewhere); the
+//! daemons come from the same target directory (`cargo build -p engine` builds
+//! ferrosyncd).
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cib::document::CibDocument;
+use engine::local_cluster::{ClusterError, LocalCluster, Spec};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::{json, Value};
+
+const NODES: u32 = 3;
+const TOKEN_MS: u64 = 1000;
+/// Bound on "kill -9 of the Dummy's node → Dummy running elsewhere".
+const FAILOVER_BOUND: Duration = Duration::from_secs(40);
+const WAIT: Duration = Duration::from_secs(60);
+const DUMMY: &str = "/usr/lib/ocf/resource.d/pacemaker/Dummy";
+
+fn crmd_bin() -> PathBuf {
+    env!("CARGO_BIN_EXE_ferrosync-crmd").into()
+}
+
+fn ferrosyncd() -> PathBuf {
+    let d = crmd_bin().with_file_name("ferrosyncd");
+    assert!(
+        d.exists(),
+        "{} missing: build it first (cargo build -p engine)",
+        d.display()
+    );
+    d
+}
+
+fn fence_agents() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fencer/agents")
+}
+
+/// The cluster, the CRM daemons, and where their files are. Dropping it kills every
+/// process it started, by PID.
+struct Crm {
+    crmds: Vec<Option<Child>>,
+    fence_dir: PathBuf,
+    // Last: the daemons go after the CRM processes (drop order is field order).
+    cluster: LocalCluster,
+}
+
+impl Drop for Crm {
+    fn drop(&mut self) {
+        for c in self.crmds.iter_mut().filter_map(Option::take) {
+            kill_child(c);
+        }
+    }
+}
+
+fn kill_child(mut c: Child) {
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+impl Crm {
+    fn start() -> Option<Crm> {
+        if !Path::new(DUMMY).exists() {
+            eprintln!("SKIP: {DUMMY} missing (Debian's pacemaker package)");
+            return None;
+        }
+        let spec = Spec {
+            netns: Some(format!("fcrm{}-", std::process::id())),
+            ..Spec::new(ferrosyncd(), NODES, [10, 209, 0], 5405, TOKEN_MS)
+        };
+        let cluster = match LocalCluster::start(spec) {
+            Ok(c) => c,
+            Err(ClusterError::Netns(why)) => {
+                eprintln!("SKIP: cannot create network namespaces here ({why})");
+                return None;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let fence_dir = cluster.dir.join("fence");
+        std::fs::create_dir_all(&fence_dir).unwrap();
+        let mut crm = Crm {
+            crmds: (0..NODES).map(|_| None).collect(),
+            fence_dir,
+            cluster,
+        };
+        let all: Vec<u32> = (1..=NODES).collect();
+        crm.cluster.wait_for_ring(&all, WAIT).unwrap();
+        for n in 1..=NODES {
+            crm.start_crmd(n);
+        }
+        Some(crm)
+    }
+
+    fn dir(&self, n: u32) -> PathBuf {
+        self.cluster.node_dir(n)
+    }
+
+    fn socket(&self, n: u32) -> PathBuf {
+        self.dir(n).join("crm.sock")
+    }
+
+    fn rsctmp(&self, n: u32) -> PathBuf {
+        self.dir(n).join("rsctmp")
+    }
+
+    fn start_crmd(&mut self, n: u32) {
+        let dir = self.dir(n);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("crmd.log"))
+            .unwrap();
+        let rsctmp = self.rsctmp(n);
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.cluster.netns_name(n)])
+            .arg(crmd_bin())
+            .arg("--state-dir")
+            .arg(dir.join("crm"))
+            .arg("--socket")
+            .arg(self.socket(n))
+            .arg("--rsctmp")
+            .arg(&rsctmp)
+            // Pacemaker's Dummy keeps its state in HA_VARRUN.
+            .arg("--agent-env")
+            .arg(format!("HA_VARRUN={}", rsctmp.display()))
+            .arg("--fence-agent-dir")
+            .arg(fence_agents())
+            .arg("--log-level")
+            .arg("debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ferrosync-crmd");
+        // What the test fence agent kills to "power off" the node.
+        let pids = format!("{}\n{}\n", self.cluster.pid(n).expect("ferrosyncd running"), child.id());
+        std::fs::write(self.fence_dir.join(format!("node{n}.pids")), pids).unwrap();
+        self.crmds[n as usize - 1] = Some(child);
+    }
+
+    /// One request on node `n`'s control socket.
+    fn ask(&self, n: u32, req: &Value) -> Result<Value, String> {
+        let mut s = UnixStream::connect(self.socket(n)).map_err(|e| format!("connect: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(format!("{req}\n").as_bytes()).map_err(|e| e.to_string())?;
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).map_err(|e| e.to_string())?;
+        serde_json::from_str(&line).map_err(|e| format!("{e}: {line:?}"))
+    }
+
+    fn status(&self, n: u32) -> Option<Value> {
+        self.ask(n, &json!({"request": "status"})).ok()
+    }
+
+    fn query(&self, n: u32) -> CibDocument {
+        let v = self.ask(n, &json!({"request": "query"})).expect("query");
+        assert_eq!(v["ok"], true, "{v}");
+        CibDocument::parse(v["cib"].as_str().unwrap()).unwrap()
+    }
+
+    /// Waits until the live nodes `live` agree on one DC with all of them as members,
+    /// quorate, with a complete join.
+    fn wait_settled(&self, live: &[u32], within: Duration) {
+        let end = Instant::now() + within;
+        loop {
+            let st: Vec<Option<Value>> = live.iter().map(|&n| self.status(n)).collect();
+            let ok = st.iter().all(|s| {
+                s.as_ref().is_some_and(|s| {
+                    s["quorate"] == true
+                        && s["members"].as_array().map(Vec::len) == Some(live.len())
+                        && !s["dc"].is_null()
+                        && s["dc"] == st[0].as_ref().unwrap()["dc"]
+                })
+            }) && st.iter().flatten().any(|s| {
+                s["is_dc"] == true && s["controller"]["join_complete"] == true && s["controller"]["idle"] == true
+            });
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "not settled within {within:?}: {st:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Nodes whose Dummy state file says `rsc` runs there.
+    fn state_files(&self, rsc: &str) -> Vec<u32> {
+        (1..=NODES)
+            .filter(|&n| self.rsctmp(n).join(format!("Dummy-{rsc}.state")).exists())
+            .collect()
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for n in 1..=NODES {
+            let text = std::fs::read_to_string(self.dir(n).join("crmd.log")).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(60).collect();
+            out += &format!("--- node{n} crmd.log (last lines)\n");
+            for l in tail.iter().rev() {
+                out += l;
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    fn fence_requests(&self) -> String {
+        std::fs::read_to_string(self.fence_dir.join("requests.log")).unwrap_or_default()
+    }
+
+    /// kill -9 of node `n`'s ferrosyncd and crmd.
+    fn power_off(&mut self, n: u32) {
+        if let Some(c) = self.crmds[n as usize - 1].take() {
+            kill_child(c);
+        }
+        self.cluster.kill(n).unwrap();
+    }
+
+    /// SIGTERM to node `n`'s crmd; waits for it to exit.
+    fn stop_crmd(&mut self, n: u32) {
+        let Some(mut c) = self.crmds[n as usize - 1].take() else {
+            return;
+        };
+        let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if c.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        kill_child(c);
+        panic!("node{n}'s crmd did not exit on SIGTERM");
+    }
+}
+
+/// Nodes (unames) where the CIB's status says `rsc` was last seen running.
+fn running_in_cib(doc: &CibDocument, rsc: &str) -> Vec<String> {
+    let Some(status) = doc.find("/cib/status") else {
+        return Vec::new();
+    };
+    status
+        .children_named("node_state")
+        .filter(|ns| {
+            let Some(res) = ns
+                .child("lrm")
+                .and_then(|l| l.child("lrm_resources"))
+                .and_then(|r| r.children_named("lrm_resource").find(|r| r.attr("id") == Some(rsc)))
+            else {
+                return false;
+            };
+            res.children_named("lrm_rsc_op")
+                .find(|op| op.attr("id") == Some(&format!("{rsc}_last_0")))
+                .is_some_and(|op| {
+                    matches!(op.attr("operation"), Some("start") | Some("monitor")) && op.attr("rc-code") == Some("0")
+                })
+        })
+        .filter_map(|ns| ns.attr("uname").map(str::to_string))
+        .collect()
+}
+
+fn cib_config(fence_dir: &Path) -> Value {
+    let resources = format!(
+        "<resources>\
+<primitive id='fence' class='stonith' type='fence_ferrosync_test'><instance_attributes id='fence-ia'>\
+<nvpair id='fence-sd' name='state_dir' value='{}'/><nvpair id='fence-hl' name='pcmk_host_list' value='node1 node2 node3'/>\
+</instance_attributes></primitive>\
+<primitive id='d' class='ocf' provider='pacemaker' type='Dummy'><operations>\
+<op id='d-monitor-10s' name='monitor' interval='10s' timeout='20s'/></operations></primitive>\
+</resources>",
+        fence_dir.display()
+    );
+    json!({"request": "cib", "ops": [
+        {"op": "replace", "section": "crm_config", "xml":
+            "<crm_config><cluster_property_set id='cib-bootstrap-options'>\
+    <nvpair id='o-stonith' name='stonith-enabled' value='true'/>\
+    <nvpair id='o-nqp' name='no-quorum-policy' value='stop'/>\
+    </cluster_property_set></crm_config>"},
+        {"op": "replace", "section": "resources", "xml": resources},
+    ]})
+}
+
+#[test]
+fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
+    let Some(mut crm) = Crm::start() else { return };
+    let all: Vec<u32> = (1..=NODES).collect();
+    crm.wait_settled(&all, WAIT);
+
+    // Bad requests get an error answer and the daemon goes on.
+    let bad = crm.ask(2, &json!({"request": "cib", "ops": [{"op": "put"}]})).unwrap();
+    assert_eq!(bad["ok"], false, "{bad}");
+    assert!(bad["error"].as_str().unwrap().contains("missing field"), "{bad}");
+
+    // The configuration goes in through node 2's socket, as one change.
+    let answer = crm.ask(2, &cib_config(&crm.fence_dir)).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}\n{}", crm.logs());
+
+    // Dummy starts on exactly one node: its state file and the CIB say where.
+    let end = Instant::now() + WAIT;
+    let at = loop {
+        let files = crm.state_files("d");
+        let cib = crm.query(1);
+        let cib_at = running_in_cib(&cib, "d");
+        if files.len() == 1 && cib_at == [format!("node{}", files[0])] {
+            break files[0];
+        }
+        assert!(
+            Instant::now() < end,
+            "Dummy did not start once: files {files:?}, CIB {cib_at:?}\n{}\n{}",
+            cib.to_xml(),
+            crm.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!("Dummy runs on node{at}");
+    crm.wait_settled(&all, WAIT);
+    // Every node holds the configuration.
+    for n in 1..=NODES {
+        assert!(crm
+            .query(n)
+            .find("/cib/configuration/resources/primitive[@id='d']")
+            .is_some());
+    }
+
+    // kill -9 of that node's processes.
+    let fences_before = crm.fence_requests().lines().count();
+    let killed = Instant::now();
+    crm.power_off(at);
+    let rest: Vec<u32> = all.iter().copied().filter(|&n| n != at).collect();
+    let target = format!("node{at}");
+    let end = killed + FAILOVER_BOUND;
+    let (fenced_after, moved_to) = loop {
+        let log = crm.fence_requests();
+        let fenced = log.lines().skip(fences_before).any(|l| {
+            l.contains(&format!("port={target}")) && (l.contains("action=reboot") || l.contains("action=off"))
+        });
+        let files: Vec<u32> = crm.state_files("d").into_iter().filter(|&n| n != at).collect();
+        if fenced && files.len() == 1 {
+            let cib = crm.query(rest[0]);
+            let cib_at = running_in_cib(&cib, "d");
+            if cib_at == [format!("node{}", files[0])] {
+                break (killed.elapsed(), files[0]);
+            }
+        }
+        assert!(
+            Instant::now() < end,
+            "Dummy did not move within {FAILOVER_BOUND:?} (fenced: {fenced}, files elsewhere {files:?})\nfence log:\n{log}\n{}",
+            crm.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!("FAILOVER: node{at} killed → fenced → Dummy running on node{moved_to} after {fenced_after:?} (token {TOKEN_MS} ms)");
+    assert!(crm
+        .fence_requests()
+        .lines()
+        .skip(fences_before)
+        .any(|l| l.contains(&format!("port={target}"))));
+
+    // The killed node comes back ("rebooted": its run directory is empty).
+    let _ = std::fs::remove_dir_all(crm.rsctmp(at));
+    crm.cluster.start_node(at).unwrap();
+    crm.cluster.wait_for_ring(&all, WAIT).unwrap();
+    crm.start_crmd(at);
+    crm.wait_settled(&all, WAIT);
+    assert_eq!(crm.state_files("d"), [moved_to], "Dummy stays where it moved");
+
+    // The DC schedules as soon as the members it sees have joined, without Pacemaker's
+    // dc-deadtime wait: a node whose crmd starts a moment later would be unseen and,
+    // with startup-fencing, fenced. Until the controller waits, the full restart runs
+    // without startup fencing (fencing of lost nodes is unchanged).
+    let answer = crm
+        .ask(
+            1,
+            &json!({"request": "cib", "ops": [{"op": "merge",
+                "path": "/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']/nvpair[@id='o-startup-fencing']",
+                "attrs": {"name": "startup-fencing", "value": "false"}}]}),
+        )
+        .unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    crm.wait_settled(&all, WAIT);
+    let before = crm.query(1);
+    let version = before.version();
+
+    // Full restart: every crmd stops (SIGTERM), every ferrosyncd, then all come back.
+    for n in 1..=NODES {
+        let c = crm.crmds[n as usize - 1].as_ref().unwrap();
+        let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
+    }
+    for n in 1..=NODES {
+        crm.stop_crmd(n);
+    }
+    crm.cluster.stop_all();
+    for n in 1..=NODES {
+        assert!(crm.dir(n).join("crm/cib.xml").exists(), "node{n} persisted its CIB");
+        crm.cluster.start_node(n).unwrap();
+    }
+    crm.cluster.wait_for_ring(&all, WAIT).unwrap();
+    for n in 1..=NODES {
+        crm.start_crmd(n);
+    }
+    crm.wait_settled(&all, WAIT);
+    for n in 1..=NODES {
+        let after = crm.query(n);
+        let v = after.version();
+        assert!(
+            (v.admin_epoch, v.epoch) >= (version.admin_epoch, version.epoch),
+            "node{n}: {v} older than {version}"
+        );
+        for path in [
+            "/cib/configuration/resources/primitive[@id='d']",
+            "/cib/configuration/resources/primitive[@id='fence']",
+            "/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']",
+        ] {
+            assert_eq!(after.find(path), before.find(path), "node{n}: {path} after the restart");
+        }
+    }
+    // And the Dummy runs once.
+    let end = Instant::now() + WAIT;
+    loop {
+        let cib_at = running_in_cib(&crm.query(1), "d");
+        if cib_at.len() == 1 && crm.state_files("d").len() == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "after the restart: CIB {cib_at:?}\n{}",
+            crm.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -111,10 +111,10 @@ impl Crm {
 
     fn start_crmd(&mut self, n: u32) {
         let dir = self.dir(n);
-        let log = std::fs::OpenOptions::new()
+        let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join("crmd.log"))
+            .open(dir.join("crmd.stderr"))
             .unwrap();
         let rsctmp = self.rsctmp(n);
         let child = Command::new("ip")
@@ -133,9 +133,11 @@ impl Crm {
             .arg(fence_agents())
             .arg("--log-level")
             .arg("debug")
+            .arg("--log-file")
+            .arg(dir.join("crmd.log"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(stderr)
             .spawn()
             .expect("start ferrosync-crmd");
         // What the test fence agent kills to "power off" the node.
@@ -202,7 +204,8 @@ impl Crm {
     fn logs(&self) -> String {
         let mut out = String::new();
         for n in 1..=NODES {
-            let text = std::fs::read_to_string(self.dir(n).join("crmd.log")).unwrap_or_default();
+            let mut text = std::fs::read_to_string(self.dir(n).join("crmd.log")).unwrap_or_default();
+            text += &std::fs::read_to_string(self.dir(n).join("crmd.stderr")).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(60).collect();
             out += &format!("--- node{n} crmd.log (last lines)\n");
             for l in tail.iter().rev() {
@@ -268,6 +271,27 @@ fn running_in_cib(doc: &CibDocument, rsc: &str) -> Vec<String> {
         .collect()
 }
 
+/// The value of transient attribute `name` of node `uname` in the CIB's status.
+fn transient(doc: &CibDocument, uname: &str, name: &str) -> Option<String> {
+    doc.find("/cib/status")?
+        .children_named("node_state")
+        .find(|ns| ns.attr("uname") == Some(uname))?
+        .child("transient_attributes")?
+        .children_named("instance_attributes")
+        .flat_map(|set| set.children_named("nvpair"))
+        .find(|nv| nv.attr("name") == Some(name))
+        .and_then(|nv| nv.attr("value"))
+        .map(str::to_string)
+}
+
+fn wait_for(what: &str, within: Duration, crm: &Crm, mut ok: impl FnMut() -> bool) {
+    let end = Instant::now() + within;
+    while !ok() {
+        assert!(Instant::now() < end, "{what}: not within {within:?}\n{}", crm.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn cib_config(fence_dir: &Path) -> Value {
     let resources = format!(
         "<resources>\
@@ -299,6 +323,50 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
     let bad = crm.ask(2, &json!({"request": "cib", "ops": [{"op": "put"}]})).unwrap();
     assert_eq!(bad["ok"], false, "{bad}");
     assert!(bad["error"].as_str().unwrap().contains("missing field"), "{bad}");
+    let mut raw = UnixStream::connect(crm.socket(2)).unwrap();
+    raw.write_all(b"\xff\xfe not json\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(raw).read_line(&mut line).unwrap();
+    assert!(line.contains("\"ok\":false"), "{line}");
+    let unknown = crm
+        .ask(
+            2,
+            &json!({"request": "attribute", "node": "node9", "name": "a", "value": "1"}),
+        )
+        .unwrap();
+    assert_eq!(unknown["error"], "unknown node 'node9'", "{unknown}");
+
+    // SIGHUP reopens the log file (after a rotation).
+    let log = crm.dir(1).join("crmd.log");
+    std::fs::rename(&log, crm.dir(1).join("crmd.log.1")).unwrap();
+    let pid = crm.crmds[0].as_ref().unwrap().id();
+    kill(Pid::from_raw(pid as i32), Signal::SIGHUP).unwrap();
+    wait_for("log reopened", Duration::from_secs(10), &crm, || {
+        let _ = crm.status(1);
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("log file reopened"))
+    });
+
+    // Node attributes go through attrd into the status section.
+    let set = crm
+        .ask(
+            3,
+            &json!({"request": "attribute", "node": "node2", "name": "site", "value": "east"}),
+        )
+        .unwrap();
+    assert_eq!(set["ok"], true, "{set}");
+    wait_for("attribute in the CIB", WAIT, &crm, || {
+        transient(&crm.query(1), "node2", "site").as_deref() == Some("east")
+    });
+    let del = crm
+        .ask(
+            3,
+            &json!({"request": "attribute", "node": "2", "name": "site", "value": null}),
+        )
+        .unwrap();
+    assert_eq!(del["ok"], true, "{del}");
+    wait_for("attribute deleted", WAIT, &crm, || {
+        transient(&crm.query(1), "node2", "site").is_none()
+    });
 
     // The configuration goes in through node 2's socket, as one change.
     let answer = crm.ask(2, &cib_config(&crm.fence_dir)).unwrap();
@@ -424,17 +492,35 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
         }
     }
     // And the Dummy runs once.
-    let end = Instant::now() + WAIT;
-    loop {
-        let cib_at = running_in_cib(&crm.query(1), "d");
-        if cib_at.len() == 1 && crm.state_files("d").len() == 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < end,
-            "after the restart: CIB {cib_at:?}\n{}",
-            crm.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for("Dummy running once after the restart", WAIT, &crm, || {
+        running_in_cib(&crm.query(1), "d").len() == 1 && crm.state_files("d").len() == 1
+    });
+    crm.wait_settled(&all, WAIT);
+
+    // The Dummy dies under its 10 s monitor: recovered in place, with a fail count.
+    let at = crm.state_files("d")[0];
+    let state = crm.rsctmp(at).join("Dummy-d.state");
+    std::fs::remove_file(&state).unwrap();
+    let fail_count = "fail-count-d#monitor_10000";
+    wait_for(
+        "failure recorded and Dummy recovered in place",
+        Duration::from_secs(40),
+        &crm,
+        || {
+            let cib = crm.query(1);
+            transient(&cib, &format!("node{at}"), fail_count).as_deref() == Some("1")
+                && running_in_cib(&cib, "d") == [format!("node{at}")]
+                && crm.state_files("d") == [at]
+        },
+    );
+    // A cleanup forgets the failure; the Dummy keeps running there.
+    let answer = crm.ask(1, &json!({"request": "cleanup", "rsc": "d"})).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    wait_for("fail count cleared", WAIT, &crm, || {
+        let cib = crm.query(1);
+        transient(&cib, &format!("node{at}"), fail_count).is_none()
+            && running_in_cib(&cib, "d") == [format!("node{at}")]
+    });
+    crm.wait_settled(&all, WAIT);
+    assert_eq!(crm.state_files("d"), [at]);
 }

@@ -23,9 +23,9 @@ use client::cmap::{Cmap, Map, Value as CmapValue};
 use client::cpg::{Cpg, CpgEvent, Guarantee};
 use client::quorum::{Quorum, QuorumType};
 use client::{CsError, DispatchFlags, TrackFlags};
-use crmd::cib_manager::RequestId;
+use crmd::cib_manager::{CibOp, CibPath, RequestId, XmlAttr};
 use crmd::cib_store::{CibStore, KEEP_DEFAULT};
-use crmd::ids::{NodeId, ProcessId};
+use crmd::ids::{AttrName, AttrValue, NodeId, ProcessId};
 use crmd::messages::{AttrChange, Change, GROUP};
 use crmd::{Confchg, CrmNode, Output};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -59,6 +59,8 @@ pub struct HostConfig {
     pub stonith_timeout: Duration,
     /// How long to wait for ferrosyncd at start.
     pub connect_timeout: Duration,
+    /// How long a clean shutdown (SIGTERM) may take before the process leaves anyway.
+    pub shutdown_timeout: Duration,
 }
 
 /// Signals seen, set by the handlers.
@@ -82,6 +84,10 @@ struct Host {
     /// The CIB configuration version last read for fencing and the quorum policy.
     config_version: Option<(u64, u64)>,
     shutdown: bool,
+    /// A clean shutdown was asked for (SIGTERM); the process leaves by then at the latest.
+    stopping: Option<std::time::Instant>,
+    /// The write of `expected="down"` before leaving, until it is applied.
+    down_write: Option<RequestId>,
     flow_held: bool,
 }
 
@@ -234,7 +240,17 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
     let agents = Agents::new(exec_config, fence_config, waker);
     let control = ControlServer::bind(&cfg.socket).with_context(|| format!("bind {}", cfg.socket.display()))?;
 
-    cpg.join(GROUP).context("join the CRM group")?;
+    // TRY_AGAIN while ferrosyncd synchronises its services (just after a ring change).
+    let end = std::time::Instant::now() + cfg.connect_timeout;
+    loop {
+        match cpg.join(GROUP) {
+            Ok(()) => break,
+            Err(e) if e.cs_error() == CsError::TryAgain && std::time::Instant::now() < end => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e).context("join the CRM group"),
+        }
+    }
     info!(group = GROUP, socket = %cfg.socket.display(), "joined");
 
     let mut host = Host {
@@ -249,6 +265,8 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
         start,
         config_version: None,
         shutdown: false,
+        stopping: None,
+        down_write: None,
         flow_held: false,
     };
     host.refresh_config();
@@ -256,7 +274,22 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
     let mut wake_rx = wake_rx;
     loop {
         if flags.term.swap(false, Ordering::Relaxed) {
-            info!("SIGTERM: leaving the group");
+            if host.stopping.is_some() {
+                info!("second SIGTERM: leaving the group now");
+                host.leave();
+                return Ok(());
+            }
+            if !host.request_shutdown(cfg.shutdown_timeout)? {
+                info!("SIGTERM: no DC to stop this node's resources: leaving the group");
+                host.leave();
+                return Ok(());
+            }
+        }
+        if host.stopping.is_some_and(|end| std::time::Instant::now() >= end) {
+            warn!(
+                timeout = ?cfg.shutdown_timeout,
+                "the DC did not finish this node's shutdown in time: leaving the group, resources may still run here"
+            );
             host.leave();
             return Ok(());
         }
@@ -267,8 +300,8 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
                 Err(e) => error!(error = %e, "SIGHUP: cannot reopen the log file"),
             }
         }
-        if host.shutdown {
-            info!("the DC stopped this node's resources for a shutdown: leaving");
+        if host.shutdown && host.down_write.is_none() {
+            info!("the DC stopped this node's resources: leaving the group");
             host.leave();
             return Ok(());
         }
@@ -382,6 +415,51 @@ impl Host {
             self.drain()?;
         }
         self.drain()
+    }
+
+    /// Pacemaker's clean shutdown: the node's `shutdown` attribute asks the DC to stop
+    /// its resources (moving them elsewhere) and then to tell it to go
+    /// ([`Output::Shutdown`]). False when there is no DC to ask.
+    fn request_shutdown(&mut self, timeout: Duration) -> anyhow::Result<bool> {
+        if !self.node.membership().is_member() || self.node.dc().is_none() {
+            return Ok(false);
+        }
+        let change = AttrChange {
+            node: self.node.me().node,
+            name: AttrName::new("shutdown").expect("valid name"),
+            change: Change::Set(AttrValue::new(wall().to_string()).expect("valid value")),
+            dampen: None,
+        };
+        if let Err(e) = self.node.update_attributes(vec![change]) {
+            warn!(error = %e, "cannot ask for a clean shutdown");
+            return Ok(false);
+        }
+        info!(?timeout, "SIGTERM: asking the DC to stop this node's resources");
+        self.stopping = Some(std::time::Instant::now() + timeout);
+        self.drain()?;
+        Ok(true)
+    }
+
+    /// The DC told this node to go: its resources are stopped. Before leaving, the
+    /// node's status says it is expected down, so that its departure is clean and not
+    /// a failure to fence (Pacemaker's DC records this when it sends the shutdown).
+    fn on_shutdown(&mut self) {
+        self.shutdown = true;
+        if self.stopping.is_none() {
+            self.stopping = Some(std::time::Instant::now() + Duration::from_secs(10));
+        }
+        let node = self.node.me().node.0;
+        let op = CibPath::new(format!("/cib/status/node_state[@id='{node}']")).map(|path| CibOp::Merge {
+            path,
+            attrs: vec![(XmlAttr::new("expected").expect("valid name"), "down".to_string())],
+        });
+        match op
+            .map_err(|e| e.to_string())
+            .and_then(|op| self.node.cib_request(op).map_err(|e| e.to_string()))
+        {
+            Ok(id) => self.down_write = Some(id),
+            Err(e) => warn!(error = %e, "cannot record this node as expected down"),
+        }
     }
 
     fn wait_time(&self) -> Duration {
@@ -499,6 +577,12 @@ impl Host {
                         debug!(version = %doc.version(), "CIB written");
                     }
                 }
+                Output::CibReply { request, result } if Some(request) == self.down_write => {
+                    self.down_write = None;
+                    if let Err(e) = result {
+                        warn!(error = %e, "cannot record this node as expected down");
+                    }
+                }
                 Output::CibReply { request, result } => {
                     if let Some(client) = self.cib_clients.remove(&request) {
                         let answer = match result {
@@ -508,7 +592,8 @@ impl Host {
                         self.control.answer(client, &answer);
                     }
                 }
-                Output::Shutdown => self.shutdown = true,
+                Output::Shutdown if !self.shutdown => self.on_shutdown(),
+                Output::Shutdown => {}
             }
         }
         self.send()

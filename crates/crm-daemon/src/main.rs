@@ -43,6 +43,10 @@ struct Args {
     /// How long to wait for ferrosyncd at start, in seconds.
     #[arg(long, default_value_t = 60)]
     connect_timeout: u64,
+    /// How long a clean shutdown (SIGTERM: the DC stops this node's resources) may take
+    /// before the process leaves anyway, in seconds; a second SIGTERM leaves at once.
+    #[arg(long, default_value_t = 120)]
+    shutdown_timeout: u64,
     /// Log to this file instead of stderr (SIGHUP reopens it).
     #[arg(long)]
     log_file: Option<PathBuf>,
@@ -85,6 +89,7 @@ fn main() -> anyhow::Result<()> {
         fence_agent_dir: args.fence_agent_dir,
         stonith_timeout: Duration::from_secs(args.stonith_timeout),
         connect_timeout: Duration::from_secs(args.connect_timeout),
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
     };
     let result = host::run(cfg, flags, signal_rx);
     if let Err(e) = &result {

@@ -228,21 +228,32 @@ impl Crm {
         self.cluster.kill(n).unwrap();
     }
 
-    /// SIGTERM to node `n`'s crmd; waits for it to exit.
+    /// SIGTERM to node `n`'s crmd (a clean shutdown); waits for it to exit with 0.
     fn stop_crmd(&mut self, n: u32) {
+        self.sigterm(n);
+        self.wait_crmd_exit(n);
+    }
+
+    fn sigterm(&self, n: u32) {
+        let c = self.crmds[n as usize - 1].as_ref().expect("crmd running");
+        kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM).unwrap();
+    }
+
+    /// Waits for node `n`'s crmd to exit with 0 (after a SIGTERM).
+    fn wait_crmd_exit(&mut self, n: u32) {
         let Some(mut c) = self.crmds[n as usize - 1].take() else {
             return;
         };
-        let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
-        let end = Instant::now() + Duration::from_secs(10);
+        let end = Instant::now() + Duration::from_secs(30);
         while Instant::now() < end {
-            if c.try_wait().unwrap().is_some() {
+            if let Some(st) = c.try_wait().unwrap() {
+                assert!(st.success(), "node{n}'s crmd exited with {st}\n{}", self.logs());
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         kill_child(c);
-        panic!("node{n}'s crmd did not exit on SIGTERM");
+        panic!("node{n}'s crmd did not exit on SIGTERM\n{}", self.logs());
     }
 }
 
@@ -441,6 +452,28 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
     crm.wait_settled(&all, WAIT);
     assert_eq!(crm.state_files("d"), [moved_to], "Dummy stays where it moved");
 
+    // A clean stop (SIGTERM) of the Dummy's node: the DC moves the Dummy away, then
+    // the crmd leaves; nobody is fenced.
+    let fences_before = crm.fence_requests().lines().count();
+    let stopped = Instant::now();
+    crm.stop_crmd(moved_to);
+    eprintln!("clean stop of node{moved_to}'s crmd took {:?}", stopped.elapsed());
+    let others: Vec<u32> = all.iter().copied().filter(|&n| n != moved_to).collect();
+    wait_for("Dummy moved away by the clean stop", WAIT, &crm, || {
+        let files = crm.state_files("d");
+        files.len() == 1
+            && files[0] != moved_to
+            && running_in_cib(&crm.query(others[0]), "d") == [format!("node{}", files[0])]
+    });
+    assert_eq!(
+        crm.fence_requests().lines().count(),
+        fences_before,
+        "a clean stop fenced someone:\n{}",
+        crm.fence_requests()
+    );
+    crm.start_crmd(moved_to);
+    crm.wait_settled(&all, WAIT);
+
     // The DC schedules as soon as the members it sees have joined, without Pacemaker's
     // dc-deadtime wait: a node whose crmd starts a moment later would be unseen and,
     // with startup-fencing, fenced. Until the controller waits, the full restart runs
@@ -459,13 +492,19 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
     let version = before.version();
 
     // Full restart: every crmd stops (SIGTERM), every ferrosyncd, then all come back.
+    let fences_before = crm.fence_requests().lines().count();
     for n in 1..=NODES {
-        let c = crm.crmds[n as usize - 1].as_ref().unwrap();
-        let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
+        crm.sigterm(n);
     }
     for n in 1..=NODES {
-        crm.stop_crmd(n);
+        crm.wait_crmd_exit(n);
     }
+    assert_eq!(
+        crm.fence_requests().lines().count(),
+        fences_before,
+        "a clean stop of the cluster fenced someone:\n{}",
+        crm.fence_requests()
+    );
     crm.cluster.stop_all();
     for n in 1..=NODES {
         assert!(crm.dir(n).join("crm/cib.xml").exists(), "node{n} persisted its CIB");

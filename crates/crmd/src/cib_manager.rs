@@ -224,6 +224,24 @@ pub enum CibOp {
     Batch(Vec<CibOp>),
 }
 
+impl CibOp {
+    /// Whether the op may change `/cib/configuration` (or the root).
+    pub fn touches_configuration(&self) -> bool {
+        match self {
+            CibOp::Replace { section, .. } => *section != Section::Status,
+            CibOp::Create { parent: path, .. }
+            | CibOp::Modify { path, .. }
+            | CibOp::Delete { path }
+            | CibOp::SetAttribute { path, .. }
+            | CibOp::DeleteAttribute { path, .. }
+            | CibOp::Put { parent: path, .. }
+            | CibOp::Merge { path, .. }
+            | CibOp::Purge { path } => !path.as_str().starts_with("/cib/status"),
+            CibOp::Batch(ops) => ops.iter().any(CibOp::touches_configuration),
+        }
+    }
+}
+
 /// A client request's handle, answered by [`CibOutput::Reply`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId(pub u64);
@@ -255,6 +273,8 @@ pub enum CibRequestError {
     Diverged(String),
     #[error("this member left the group before the change was delivered")]
     Left,
+    #[error("the configuration cannot change in a partition without quorum")]
+    NoQuorum,
 }
 
 /// What the host must do.

@@ -19,7 +19,7 @@ use cib::document::CibDocument;
 use cib::xml::Element;
 use totem::Instant;
 
-use crate::cib_manager::{CibOp, CibPath};
+use crate::cib_manager::{CibOp, CibPath, CibRequestError, RequestId};
 use crate::ids::ProcessId;
 use crate::membership::{Confchg, NoQuorumPolicy};
 use crate::node::{CrmNode, Output};
@@ -104,7 +104,11 @@ pub struct CrmSim {
     pub fenced: Vec<(usize, Instant)>,
     /// Clients' CIB replies, by machine.
     pub replies: Vec<usize>,
+    /// Acknowledged client requests: (machine, generation, request).
+    pub acked: BTreeSet<(usize, u32, RequestId)>,
     pub trace: bool,
+    /// Every one-shot agent operation: (machine, resource, task, begun, ended).
+    pub ops: Vec<(usize, String, String, Instant, Option<Instant>)>,
 }
 
 pub fn uname(i: usize) -> String {
@@ -162,7 +166,9 @@ impl CrmSim {
             policy,
             fenced: Vec::new(),
             replies: vec![0; n],
-            trace: false,
+            acked: BTreeSet::new(),
+            trace: std::env::var_os("CRM_SIM_TRACE").is_some(),
+            ops: Vec::new(),
         }
     }
 
@@ -187,6 +193,9 @@ impl CrmSim {
     /// Boots machine `i` with `cib` on disk into partition 0.
     pub fn boot(&mut self, i: usize, cib: CibDocument) {
         assert!(!self.up(i));
+        if self.trace {
+            eprintln!("{} {} boots", self.now, uname(i));
+        }
         let g = self.machines[i].generation + 1;
         let mut node = CrmNode::with_cib(pid_of(i, g), &uname(i), self.policy, cib);
         node.set_wall_clock(self.now, self.wall());
@@ -207,6 +216,9 @@ impl CrmSim {
         let Some(me) = self.machines[i].proc.as_ref().map(CrmNode::me) else {
             return;
         };
+        if self.trace {
+            eprintln!("{} {} powers off", self.now, uname(i));
+        }
         let p = self.machines[i].part;
         // What it sent and nobody delivered yet may be lost or delivered (EVS
         // allows both); deliver it, as the ring would have.
@@ -219,6 +231,44 @@ impl CrmSim {
         self.parts[p].members.remove(&i);
         self.fences.retain(|f| f.from != me);
         self.confchg(p, &BTreeSet::from([i]), &BTreeSet::new());
+    }
+
+    /// Processes told to shut down exit.
+    fn exit_shut_down(&mut self) {
+        for i in 0..self.machines.len() {
+            if self.machines[i].shutdown_requested && self.up(i) {
+                self.leave(i);
+            }
+        }
+    }
+
+    /// Machine `i`'s CRM process exits cleanly (its resources were stopped).
+    fn leave(&mut self, i: usize) {
+        if self.trace {
+            eprintln!("{} {} leaves", self.now, uname(i));
+        }
+        let p = self.machines[i].part;
+        self.flush(p);
+        assert!(
+            self.machines[i].running.is_empty(),
+            "{} shut down with {:?} running",
+            uname(i),
+            self.machines[i].running
+        );
+        self.machines[i].proc = None;
+        self.machines[i].recurring.clear();
+        self.parts[p].members.remove(&i);
+        self.confchg(p, &BTreeSet::from([i]), &BTreeSet::new());
+    }
+
+    /// Asks machine `i` to shut down cleanly (SIGTERM).
+    pub fn shutdown(&mut self, i: usize) {
+        if self.trace {
+            eprintln!("{} {} asked to shut down", self.now, uname(i));
+        }
+        let node = self.machines[i].proc.as_mut().expect("up");
+        node.request_shutdown().expect("shutdown request");
+        self.drain(i);
     }
 
     fn confchg(&mut self, p: usize, left: &BTreeSet<usize>, joined: &BTreeSet<usize>) {
@@ -251,6 +301,9 @@ impl CrmSim {
 
     /// Splits the live machines into `groups` (together every live machine).
     pub fn regroup(&mut self, groups: Vec<BTreeSet<usize>>) {
+        if self.trace {
+            eprintln!("{} partitions {groups:?}", self.now);
+        }
         for p in 0..self.parts.len() {
             self.flush(p);
         }
@@ -316,6 +369,9 @@ impl CrmSim {
                         );
                     }
                     let due = self.now + OP_TIME;
+                    if req.interval_ms == 0 {
+                        self.ops.push((i, req.rsc.clone(), req.task.clone(), self.now, None));
+                    }
                     self.machines[i].execs.push_back((due, req));
                 }
                 Output::Cancel(key) => {
@@ -332,7 +388,14 @@ impl CrmSim {
                     });
                 }
                 Output::Persist(doc) => self.machines[i].disk = Some(doc),
-                Output::CibReply { .. } => self.replies[i] += 1,
+                Output::CibReply { request, result } => {
+                    self.replies[i] += 1;
+                    if result.is_ok() {
+                        self.acked.insert((i, self.machines[i].generation, request));
+                    }
+                }
+                // Left after the current delivery, as the process would exit after
+                // handling it.
                 Output::Shutdown => self.machines[i].shutdown_requested = true,
             }
         }
@@ -394,6 +457,14 @@ impl CrmSim {
                 }
                 let (_, req) = self.machines[i].execs.pop_front().expect("front");
                 let rc = self.run_agent(i, &req);
+                if let Some(op) = self
+                    .ops
+                    .iter_mut()
+                    .rev()
+                    .find(|o| o.0 == i && o.1 == req.rsc && o.2 == req.task && o.4.is_none())
+                {
+                    op.4 = Some(now);
+                }
                 if req.interval_ms > 0 {
                     self.machines[i].recurring.insert(
                         req.key,
@@ -512,6 +583,7 @@ impl CrmSim {
         for p in 0..self.parts.len() {
             self.flush(p);
         }
+        self.exit_shut_down();
         self.check_single_activity();
     }
 
@@ -594,9 +666,16 @@ impl CrmSim {
 
     /// A client's CIB change through machine `i`.
     pub fn cib_request(&mut self, i: usize, op: CibOp) {
+        self.try_cib_request(i, op).expect("request accepted");
+    }
+
+    /// A client's CIB change through machine `i`: its handle (machine, generation,
+    /// request), acknowledged when in [`CrmSim::acked`].
+    pub fn try_cib_request(&mut self, i: usize, op: CibOp) -> Result<(usize, u32, RequestId), CibRequestError> {
         let node = self.machines[i].proc.as_mut().expect("up");
-        node.cib_request(op).expect("request accepted");
+        let r = node.cib_request(op);
         self.drain(i);
+        r.map(|id| (i, self.machines[i].generation, id))
     }
 
     /// Adds a primitive (XML) through machine `i`.
@@ -767,6 +846,196 @@ mod tests {
         assert!(s.fenced.iter().any(|(t, _)| *t == dc));
     }
 
+    #[test]
+    fn clean_shutdown_moves_resources_without_fencing() {
+        let mut s = started(3, cib_with(&dummy("d"), "", &[]));
+        let at = s.where_runs("d")[0];
+        s.shutdown(at);
+        assert!(s.run_until(LIMIT, |s| !s.up(at) && s.where_runs("d").len() == 1 && s.settled()));
+        assert!(s.fenced.is_empty(), "a clean shutdown is not fenced: {:?}", s.fenced);
+        // It comes back and rejoins; d stays put or moves, once.
+        s.boot(at, s.machines[at].disk.clone().unwrap());
+        assert!(s.run_until(LIMIT, |s| s.where_runs("d").len() == 1 && s.settled()));
+        assert!(s.fenced.is_empty());
+    }
+
+    #[test]
+    fn the_dc_shuts_down_cleanly_too() {
+        let mut s = started(3, cib_with(&format!("{}{}", dummy("a"), dummy("b")), "", &[]));
+        let dc = s.dc().unwrap();
+        s.shutdown(dc);
+        assert!(s.run_until(LIMIT, |s| !s.up(dc)
+            && s.settled()
+            && s.where_runs("a").len() == 1
+            && s.where_runs("b").len() == 1));
+        assert_ne!(s.dc(), Some(dc));
+        assert!(s.fenced.is_empty(), "{:?}", s.fenced);
+    }
+
+    /// The last time `task` of `rsc` began and ended.
+    fn last_op(s: &CrmSim, rsc: &str, task: &str) -> (Instant, Instant) {
+        let o = s
+            .ops
+            .iter()
+            .rev()
+            .find(|o| o.1 == rsc && o.2 == task)
+            .expect("operation ran");
+        (o.3, o.4.expect("operation ended"))
+    }
+
+    #[test]
+    fn group_colocation_and_order_on_start_and_failover() {
+        let group = format!(
+            r#"<group id="g">{}{}</group>{}"#,
+            dummy("ip"),
+            dummy("app"),
+            dummy("db")
+        );
+        let constraints = r#"<rsc_colocation id="g-with-db" rsc="g" with-rsc="db" score="INFINITY"/><rsc_order id="db-then-g" first="db" then="g"/>"#;
+        let mut s = started(3, cib_with(&group, constraints, &[]));
+        let at = s.where_runs("db");
+        assert_eq!(at.len(), 1);
+        for r in ["ip", "app"] {
+            assert_eq!(s.where_runs(r), at, "{r} with db");
+        }
+        let check_order = |s: &CrmSim| {
+            let (_, db) = last_op(s, "db", "start");
+            let (ip_begin, ip) = last_op(s, "ip", "start");
+            let (app_begin, _) = last_op(s, "app", "start");
+            assert!(db <= ip_begin, "db before the group");
+            assert!(ip <= app_begin, "ip before app");
+        };
+        check_order(&s);
+        s.power_off(at[0]);
+        assert!(s.run_until(LIMIT, |s| s.settled()
+            && ["ip", "app", "db"].iter().all(|r| s.where_runs(r).len() == 1)));
+        let now_at = s.where_runs("db");
+        assert_ne!(now_at, at);
+        for r in ["ip", "app"] {
+            assert_eq!(s.where_runs(r), now_at, "{r} with db after failover");
+        }
+        check_order(&s);
+    }
+
+    #[test]
+    fn standby_moves_resources_and_online_respects_stickiness() {
+        let mut s = started(3, cib_with(&dummy("d"), "", &[]));
+        s.cib_request(
+            0,
+            CibOp::Merge {
+                path: CibPath::new(
+                    "/cib/configuration/rsc_defaults/meta_attributes[@id='rsc-options']/nvpair[@id='st']",
+                )
+                .unwrap(),
+                attrs: vec![
+                    (
+                        crate::cib_manager::XmlAttr::new("name").unwrap(),
+                        "resource-stickiness".into(),
+                    ),
+                    (crate::cib_manager::XmlAttr::new("value").unwrap(), "100".into()),
+                ],
+            },
+        );
+        assert!(s.run_until(LIMIT, CrmSim::settled));
+        let at = s.where_runs("d")[0];
+        let standby = |value: &str| {
+            CibOp::Merge {
+            path: CibPath::new(format!(
+                "/cib/configuration/nodes/node[@id='{0}']/instance_attributes[@id='nodes-{0}']/nvpair[@id='nodes-{0}-standby']",
+                at + 1
+            ))
+            .unwrap(),
+            attrs: vec![
+                (crate::cib_manager::XmlAttr::new("name").unwrap(), "standby".into()),
+                (crate::cib_manager::XmlAttr::new("value").unwrap(), value.into()),
+            ],
+        }
+        };
+        s.cib_request(0, standby("on"));
+        assert!(s.run_until(LIMIT, |s| s.settled()
+            && s.where_runs("d").len() == 1
+            && s.where_runs("d") != [at]));
+        let moved_to = s.where_runs("d");
+        s.cib_request(0, standby("off"));
+        s.run(Duration::from_secs(5));
+        assert!(s.settled());
+        assert_eq!(s.where_runs("d"), moved_to, "stickiness keeps it where it is");
+    }
+
+    #[test]
+    fn full_restart_keeps_the_cib_and_an_older_copy_takes_the_newer() {
+        let cib = cib_with(&dummy("d"), "", &[]);
+        let mut s = started(3, cib);
+        s.power_off(2);
+        assert!(s.run_until(LIMIT, |s| s.settled() && s.where_runs("d").len() == 1));
+        s.add_resource(0, &dummy("late"));
+        assert!(s.run_until(LIMIT, |s| s.settled() && s.where_runs("late").len() == 1));
+        let newest = s.node(0).cib().version();
+        // n3 was fenced and rebooted meanwhile; stop everything.
+        for i in 0..3 {
+            s.power_off(i);
+            s.machines[i].reboot_at = None;
+        }
+        // The node with the oldest copy comes back first, alone.
+        let old = s.machines[2].disk.clone().expect("n3 persisted");
+        assert!(old.find("/cib/configuration/resources/primitive[@id='late']").is_none());
+        s.boot(2, old);
+        s.run(Duration::from_secs(2));
+        for i in 0..2 {
+            let disk = s.machines[i].disk.clone().expect("persisted");
+            s.boot(i, disk);
+        }
+        assert!(s.run_until(LIMIT, |s| s.settled()
+            && s.where_runs("d").len() == 1
+            && s.where_runs("late").len() == 1));
+        for i in 0..3 {
+            let v = s.node(i).cib().version();
+            assert!(
+                (v.admin_epoch, v.epoch) >= (newest.admin_epoch, newest.epoch),
+                "{} has {v}",
+                uname(i)
+            );
+        }
+    }
+
+    /// The DC dies while another node starts a resource: the new DC learns of the
+    /// start in progress from that node's join answer (a pending record) and does
+    /// not start the resource anywhere else.
+    #[test]
+    fn dc_dies_while_a_start_runs_elsewhere() {
+        // Sticky; preferring n2 (not the DC, n1, the lowest) and then n3. Fencing is
+        // off, so that nothing waits for the old DC to be fenced.
+        let sticky = dummy("d").replace(
+            "<operations>",
+            r#"<meta_attributes id="d-meta"><nvpair id="d-st" name="resource-stickiness" value="100"/></meta_attributes><operations>"#,
+        );
+        let constraints = r#"<rsc_location id="prefer-n2" rsc="d" node="n2" score="50"/><rsc_location id="then-n3" rsc="d" node="n3" score="20"/>"#;
+        let cib = cib_with(&sticky, constraints, &[("stonith-enabled", "false")]);
+        let mut s = CrmSim::new(3, NoQuorumPolicy::Stop);
+        for i in 0..3 {
+            s.boot(i, cib.clone());
+        }
+        let starting = |s: &CrmSim| {
+            s.machines[1]
+                .execs
+                .iter()
+                .any(|(_, r)| r.rsc == "d" && r.task == "start")
+        };
+        assert!(s.run_until(LIMIT, starting));
+        assert_eq!(s.dc(), Some(0));
+        // The preference for n2 goes as the DC dies: a DC that did not know of the
+        // start in progress would start d on n3 as well.
+        s.cib_request(
+            1,
+            CibOp::Delete {
+                path: CibPath::new("/cib/configuration/constraints/rsc_location[@id='prefer-n2']").unwrap(),
+            },
+        );
+        s.power_off(0);
+        assert!(s.run_until(LIMIT, |s| s.settled() && s.where_runs("d").len() == 1));
+        assert_eq!(s.where_runs("d"), [1], "started once, where it was starting");
+    }
+
     /// Random schedules of crashes, restarts, partitions and resource failures:
     /// single activity holds throughout and the cluster converges once faults stop.
     #[test]
@@ -787,15 +1056,31 @@ mod tests {
         let n = 3 + rng.below(3) as usize;
         let cib = cib_with(&format!("{}{}{}", dummy("a"), dummy("b"), dummy("c")), "", &[]);
         let mut s = CrmSim::new(n, NoQuorumPolicy::Stop);
-        s.trace = std::env::var_os("CRM_SIM_TRACE").is_some();
+        if s.trace {
+            let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).try_init();
+        }
+        // Resources clients added: (id, request handle).
+        let mut added: Vec<(String, (usize, u32, RequestId))> = Vec::new();
         for i in 0..n {
             s.boot(i, cib.clone());
         }
         for _ in 0..12 {
             s.run(Duration::from_millis(rng.below(3000)));
             let i = rng.below(n as u64) as usize;
-            match rng.below(4) {
-                0 if s.up(i) && (0..n).filter(|&j| s.up(j)).count() > n / 2 + 1 => s.power_off(i),
+            let live = (0..n).filter(|&j| s.up(j)).count();
+            if s.up(i) && rng.below(3) == 0 {
+                let id = format!("x{}", added.len());
+                let op = CibOp::Create {
+                    parent: CibPath::new("/cib/configuration/resources").unwrap(),
+                    element: Element::parse(&dummy(&id)).unwrap(),
+                };
+                if let Ok(handle) = s.try_cib_request(i, op) {
+                    added.push((id, handle));
+                }
+            }
+            match rng.below(5) {
+                0 if s.up(i) && live > n / 2 + 1 => s.power_off(i),
+                4 if s.up(i) && live > n / 2 + 1 => s.shutdown(i),
                 1 if !s.up(i) => s.boot(i, cib.clone()),
                 2 if s.up(i) => {
                     let r = ["a", "b", "c"][rng.below(3) as usize];
@@ -814,22 +1099,38 @@ mod tests {
                 _ => {}
             }
         }
-        // Faults stop: everything down comes back, and the cluster converges.
-        for i in 0..n {
-            if !s.up(i) {
-                s.boot(i, cib.clone());
+        // Faults stop: everything down comes back (a shutdown asked for last may
+        // still be finishing), and the cluster converges.
+        for _ in 0..3 {
+            s.run(Duration::from_secs(5));
+            let live: BTreeSet<usize> = (0..n).filter(|&j| s.up(j)).collect();
+            if s.parts.iter().filter(|p| !p.members.is_empty()).count() > 1 {
+                s.regroup(vec![live]);
             }
-        }
-        let live: BTreeSet<usize> = (0..n).filter(|&j| s.up(j)).collect();
-        s.regroup(vec![live]);
-        for i in 0..n {
-            if !s.up(i) {
-                s.boot(i, cib.clone());
+            for i in 0..n {
+                if !s.up(i) {
+                    s.boot(i, s.machines[i].disk.clone().unwrap_or_else(|| cib.clone()));
+                }
             }
         }
         let ok = s.run_until(Duration::from_secs(600), |s| {
             s.settled() && (0..n).all(|i| s.up(i)) && ["a", "b", "c"].iter().all(|r| s.where_runs(r).len() == 1)
         });
         assert!(ok, "seed {seed}: did not converge\n{}", s.describe());
+        // No acknowledged change lost; whatever was added runs once.
+        let dc = s.dc().unwrap();
+        for (id, handle) in &added {
+            let present = s
+                .node(dc)
+                .cib()
+                .find(&format!("/cib/configuration/resources/primitive[@id='{id}']"))
+                .is_some();
+            if s.acked.contains(handle) {
+                assert!(present, "seed {seed}: acknowledged {id} lost");
+            }
+            if present {
+                assert_eq!(s.where_runs(id).len(), 1, "seed {seed}: {id}");
+            }
+        }
     }
 }

@@ -36,6 +36,8 @@ use crate::ops::{AgentSpec, ExecStatus, FenceAction, FenceKey, FenceOutcome, Fen
 use crate::status;
 use crate::transition::{interval_ms, Transition};
 
+/// Pacemaker's `dc-deadtime` default.
+pub const DC_DEADTIME_DEFAULT: Duration = Duration::from_secs(20);
 /// Pacemaker's `cluster-recheck-interval` default.
 pub const RECHECK_DEFAULT: Duration = Duration::from_secs(15 * 60);
 /// Pacemaker's `stonith-max-attempts` default: fencing a target is given up after
@@ -78,6 +80,11 @@ pub struct Dc {
     recheck_at: Option<Instant>,
     /// `start-failure-is-fatal` as of the last scheduler run.
     start_failure_fatal: bool,
+    /// When this process started, and whether it has run the scheduler since.
+    started: Option<Instant>,
+    scheduled_once: bool,
+    /// The first run waits for configured nodes until then.
+    startup_wait: Option<Instant>,
     stats: DcStats,
 }
 
@@ -109,6 +116,9 @@ impl Dc {
             next_fence: 1,
             recheck_at: None,
             start_failure_fatal: true,
+            started: None,
+            scheduled_once: false,
+            startup_wait: None,
             stats: DcStats::default(),
         }
     }
@@ -144,6 +154,8 @@ impl Dc {
         *self = Dc {
             next_transition: self.next_transition,
             stats: self.stats,
+            started: self.started,
+            scheduled_once: self.scheduled_once,
             unames: std::mem::take(&mut self.unames),
             ..Dc::new(self.me)
         };
@@ -256,6 +268,12 @@ impl Dc {
             return Vec::new();
         }
         info!(me = %self.me, %node, "node left");
+        // Its actions in flight will never report (`fail_incompletable_actions`).
+        if let Some(t) = &mut self.transition {
+            for a in t.running_on(node) {
+                t.complete(a, false);
+            }
+        }
         vec![Effect::Cib {
             op: status::node_state(node, None, false, None),
             quiet: false,
@@ -374,16 +392,17 @@ impl Dc {
 
     pub fn next_deadline(&self) -> Option<Instant> {
         let t = self.transition.as_ref().and_then(Transition::next_deadline);
-        match (t, self.recheck_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [t, self.recheck_at, self.startup_wait].into_iter().flatten().min()
     }
 
     pub fn on_timer(&mut self, now: Instant) {
         if let Some(t) = &mut self.transition {
             for a in t.expire(now) {
-                warn!(me = %self.me, transition = t.id(), action = %a, "action timed out");
+                let (key, node) = t
+                    .action(a)
+                    .map(|g| (g.operation_key.clone(), g.on_node.clone().unwrap_or_default()))
+                    .unwrap_or_default();
+                warn!(me = %self.me, transition = t.id(), action = %a, %key, %node, "action timed out");
             }
             if t.aborted() {
                 self.want_schedule = true;
@@ -413,14 +432,58 @@ impl Dc {
             }
         }
         if self.transition.is_none() && self.want_schedule && self.join_complete() && cib_idle {
-            self.want_schedule = false;
-            self.schedule(now, wall, doc);
+            if let Some(until) = self.waiting_for_nodes(now, doc) {
+                // Not yet: configured nodes may still be starting.
+                self.startup_wait = Some(until);
+            } else {
+                self.startup_wait = None;
+                self.want_schedule = false;
+                self.schedule(now, wall, doc);
+            }
         }
         out.extend(self.fire(now));
         out
     }
 
+    /// Until when to wait before the first scheduler run of this process: while
+    /// `dc-deadtime` (Pacemaker's start-up wait, 20 s) has not passed since it
+    /// started and configured nodes have no member yet. Without the wait, a node a
+    /// moment slower to start than the others would be fenced as never seen
+    /// (`startup-fencing`).
+    fn waiting_for_nodes(&self, now: Instant, doc: &CibDocument) -> Option<Instant> {
+        if self.scheduled_once {
+            return None;
+        }
+        let started = self.started?;
+        let deadtime = doc
+            .find("/cib/configuration/crm_config")
+            .and_then(|c| {
+                c.elements()
+                    .flat_map(|set| set.children_named("nvpair"))
+                    .find(|nv| nv.attr("name") == Some("dc-deadtime"))
+                    .and_then(|nv| nv.attr("value"))
+                    .and_then(interval_ms)
+            })
+            .map_or(DC_DEADTIME_DEFAULT, Duration::from_millis);
+        let until = started + deadtime;
+        if now >= until {
+            return None;
+        }
+        let present: BTreeSet<String> = self.view.iter().map(|p| p.node.0.to_string()).collect();
+        let absent = doc.find("/cib/configuration/nodes").is_some_and(|n| {
+            n.children_named("node")
+                .any(|n| n.attr("id").is_some_and(|id| !present.contains(id)))
+        });
+        absent.then_some(until)
+    }
+
+    /// The process started at `now` (the start of its `dc-deadtime`).
+    pub fn set_started(&mut self, now: Instant) {
+        self.started.get_or_insert(now);
+    }
+
     fn schedule(&mut self, now: Instant, wall: i64, doc: &CibDocument) {
+        self.scheduled_once = true;
         let cib = match cib::Cib::from_element(doc.root().clone()) {
             Ok(c) => c,
             Err(e) => {
@@ -502,7 +565,16 @@ impl Dc {
                     done.push(a.id);
                 }
                 _ => match self.request(id, &a) {
-                    Some((node, req)) if members.contains(&node) => out.push(Effect::Send(Body::OpRequest(req))),
+                    Some((node, req)) if members.contains(&node) => {
+                        if a.task == Task::Shutdown {
+                            // Its leaving will be clean: nothing to fence.
+                            out.push(Effect::Cib {
+                                op: status::expected(node, "down"),
+                                quiet: true,
+                            });
+                        }
+                        out.push(Effect::Send(Body::OpRequest(req)));
+                    }
                     Some((node, _)) => {
                         warn!(me = %self.me, %node, action = %a.operation_key, "target node is not a member");
                         failed.push(a.id);

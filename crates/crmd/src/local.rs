@@ -10,7 +10,7 @@ use tracing::{debug, warn};
 
 use crate::effects::Effect;
 use crate::ids::{NodeId, ProcessId};
-use crate::lrm::{op_digest, Lrm, OpRecord};
+use crate::lrm::{op_digest, recorded_pending, Lrm, OpRecord, RC_PENDING, STATUS_PENDING};
 use crate::messages::{ActionKey, Body, Cleanup, LrmState, OpRequest, OpResult};
 use crate::ops::{AgentSpec, ExecKey, ExecRequest, ExecResult, ExecStatus};
 
@@ -122,7 +122,7 @@ impl Local {
     }
 
     /// An operation request delivered from `dc`.
-    pub fn on_request(&mut self, dc: NodeId, req: &OpRequest) -> Vec<Effect> {
+    pub fn on_request(&mut self, dc: NodeId, req: &OpRequest, wall: i64) -> Vec<Effect> {
         let mut out = Vec::new();
         if req.target != self.node {
             return out;
@@ -168,6 +168,23 @@ impl Local {
         let key = ExecKey(self.next_key);
         self.next_key += 1;
         let call_id = self.lrm.next_call_id();
+        if recorded_pending(&req.task, req.interval_ms) {
+            let pending = OpRecord {
+                task: req.task.clone(),
+                interval_ms: 0,
+                call_id,
+                rc: RC_PENDING,
+                status: STATUS_PENDING,
+                key: req.key,
+                dc,
+                exit_reason: String::new(),
+                last_rc_change: wall,
+                exec_ms: 0,
+                queue_ms: 0,
+                digest: op_digest(&attributes),
+            };
+            self.lrm.record(&req.rsc, &req.agent, pending);
+        }
         self.ops.insert(
             key,
             Running {

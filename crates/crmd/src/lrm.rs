@@ -12,6 +12,11 @@
 //! (probe, start, stop, promote, demote, migration); `RSC_last_failure_0` the last
 //! failed one; each recurring operation its own `RSC_TASK_INTERVAL`, removed when
 //! it is cancelled or the resource stops. Notifications are not recorded.
+//!
+//! A start or promote in progress is written as a *pending* `RSC_last_0` (call id
+//! -1, `op-status` -1, as Pacemaker's `record-pending`): a DC that takes over while
+//! it runs then sees the resource as possibly active here and does not start it
+//! elsewhere.
 
 use std::collections::BTreeMap;
 
@@ -73,7 +78,14 @@ impl OpRecord {
             ("transition-magic", format!("{}:{};{}", self.status, self.rc, key)),
             ("exit-reason", self.exit_reason.clone()),
             ("on_node", uname.to_string()),
-            ("call-id", self.call_id.to_string()),
+            (
+                "call-id",
+                if self.status == STATUS_PENDING {
+                    "-1".to_string()
+                } else {
+                    self.call_id.to_string()
+                },
+            ),
             ("rc-code", self.rc.to_string()),
             ("op-status", self.status.to_string()),
             ("interval", self.interval_ms.to_string()),
@@ -103,10 +115,22 @@ pub fn op_digest(attributes: &BTreeMap<String, String>) -> String {
     md5_hex(&digest_text(filtered.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
+/// Pacemaker's `PCMK_EXEC_PENDING`.
+pub const STATUS_PENDING: i32 = -1;
+/// Pacemaker's `PCMK_OCF_UNKNOWN`, the rc of a pending operation.
+pub const RC_PENDING: i32 = 193;
+
+/// Whether an operation in progress is recorded as pending.
+pub fn recorded_pending(task: &str, interval_ms: u64) -> bool {
+    interval_ms == 0 && matches!(task, "start" | "promote")
+}
+
 /// One resource's history on this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RscHistory {
     pub agent: AgentSpec,
+    /// A start or promote in progress (shown as `RSC_last_0` until it completes).
+    pub pending: Option<OpRecord>,
     pub last: Option<OpRecord>,
     pub last_failure: Option<OpRecord>,
     /// Recurring operations by (task, interval).
@@ -162,11 +186,19 @@ impl Lrm {
         }
         let h = self.rscs.entry(rsc.to_string()).or_insert_with(|| RscHistory {
             agent: agent.clone(),
+            pending: None,
             last: None,
             last_failure: None,
             recurring: BTreeMap::new(),
         });
         h.agent = agent.clone();
+        if op.status == STATUS_PENDING {
+            h.pending = Some(op);
+            return true;
+        }
+        if op.interval_ms == 0 && h.pending.as_ref().is_some_and(|p| p.key == op.key && p.task == op.task) {
+            h.pending = None;
+        }
         let failed = !op.succeeded() && !is_cancel(&op);
         if failed {
             h.last_failure = Some(op.clone());
@@ -228,7 +260,7 @@ impl Lrm {
         if let Some(p) = &h.agent.provider {
             e.set_attr("provider", p.clone());
         }
-        if let Some(op) = &h.last {
+        if let Some(op) = h.pending.as_ref().or(h.last.as_ref()) {
             e.push(op.element(&format!("{rsc}_last_0"), rsc, &self.uname));
         }
         if let Some(op) = &h.last_failure {
@@ -335,6 +367,30 @@ mod tests {
         assert!(l.forget("d"));
         assert!(l.rsc_element("d").is_none());
         assert_eq!(l.lrm_element().to_xml_string().matches("lrm_resource ").count(), 0);
+    }
+
+    #[test]
+    fn a_start_in_progress_is_pending_until_its_result() {
+        let mut l = Lrm::new(NodeId(2), "n2");
+        let mut p = op("start", 0, 1, RC_PENDING, 0);
+        p.status = STATUS_PENDING;
+        l.record("d", &agent(), p);
+        let e = l.rsc_element("d").unwrap();
+        let last = e.elements().next().unwrap();
+        assert_eq!(
+            (
+                last.attr("id"),
+                last.attr("call-id"),
+                last.attr("op-status"),
+                last.attr("rc-code")
+            ),
+            (Some("d_last_0"), Some("-1"), Some("-1"), Some("193"))
+        );
+        l.record("d", &agent(), op("start", 0, 1, 0, 0));
+        let e = l.rsc_element("d").unwrap();
+        let last = e.elements().next().unwrap();
+        assert_eq!((last.attr("call-id"), last.attr("op-status")), (Some("1"), Some("0")));
+        assert!(l.get("d").unwrap().pending.is_none());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::attrd::{Attrd, RequestError};
 use crate::cib_manager::{CibManager, CibOp, CibOutput, CibRequestError, RequestId};
 use crate::dc::Dc;
 use crate::effects::Effect;
-use crate::ids::{NodeId, ProcessId};
+use crate::ids::{AttrName, AttrValue, NodeId, ProcessId};
 use crate::local::Local;
 use crate::membership::{dc_candidate, Confchg, ConfchgError, Membership, NoQuorumPolicy};
 use crate::messages::{AttrChange, Body, Change, Cleanup, DcAnnounce, DecodeError, EncodeError, Envelope};
@@ -120,6 +120,8 @@ pub struct CrmNode {
     wall_at_zero: i64,
     now: Instant,
     stats: NodeStats,
+    /// This process asked to shut down.
+    shutting_down: bool,
     /// The attribute writer's requests as taken, for the harness's model CIB.
     #[cfg(test)]
     pub(crate) attr_writes: Vec<crate::attrd::CibRequest>,
@@ -148,6 +150,7 @@ impl CrmNode {
             wall_at_zero: 0,
             now: Instant::ZERO,
             stats: NodeStats::default(),
+            shutting_down: false,
             #[cfg(test)]
             attr_writes: Vec::new(),
         }
@@ -200,6 +203,7 @@ impl CrmNode {
     }
 
     fn tick(&mut self, now: Instant) {
+        self.controller.set_started(now);
         self.now = self.now.max(now);
     }
 
@@ -280,8 +284,14 @@ impl CrmNode {
         }
         let dc = self.controller.active();
         match &env.body {
-            Body::AttrUpdate(u) => self.attrd.on_update(now, u),
-            Body::AttrSync(s) => self.attrd.on_sync(now, from, s),
+            Body::AttrUpdate(u) => {
+                self.attrd.on_update(now, u);
+                self.own_shutdown();
+            }
+            Body::AttrSync(s) => {
+                self.attrd.on_sync(now, from, s);
+                self.own_shutdown();
+            }
             Body::DcAnnounce(a) => {
                 if a.view == self.membership.members() {
                     if dc_candidate(&a.view) != Some(from) {
@@ -302,7 +312,7 @@ impl CrmNode {
                 }
             }
             Body::OpRequest(r) => {
-                let effects = self.local.on_request(from.node, r);
+                let effects = self.local.on_request(from.node, r, self.wall());
                 self.apply(effects);
             }
             Body::OpResult(r) if dc => {
@@ -370,7 +380,16 @@ impl CrmNode {
     }
 
     /// A client's CIB change, answered by [`Output::CibReply`] once applied here.
+    /// Configuration changes need quorum (unless `no-quorum-policy=ignore`): a
+    /// partition without it may be fenced or outvoted at the merge, and its changes
+    /// lost, so it does not acknowledge any.
     pub fn cib_request(&mut self, op: CibOp) -> Result<RequestId, CibRequestError> {
+        if op.touches_configuration()
+            && !self.membership.quorate()
+            && self.membership.policy() != NoQuorumPolicy::Ignore
+        {
+            return Err(CibRequestError::NoQuorum);
+        }
         let id = self.cib.request(op)?;
         self.clients.insert(id);
         self.pump_cib();
@@ -396,6 +415,38 @@ impl CrmNode {
         .encode()?;
         self.outbox.push_back(Output::Multicast(bytes));
         Ok(())
+    }
+
+    /// A clean stop of this node (SIGTERM): the `shutdown` attribute asks the DC to
+    /// move this node's resources away; [`Output::Shutdown`] says when to exit.
+    pub fn request_shutdown(&mut self) -> Result<(), UpdateError> {
+        self.shutting_down = true;
+        let change = AttrChange {
+            node: self.me.node,
+            name: AttrName::new("shutdown").expect("valid name"),
+            change: Change::Set(AttrValue::new(self.wall().to_string()).expect("valid value")),
+            dampen: None,
+        };
+        self.update_attributes(vec![change])
+    }
+
+    /// A node is the authority on whether it is shutting down (Pacemaker's attrd lets
+    /// the local value win at a sync): a `shutdown` value for this node that this
+    /// process did not ask for — left by an earlier process of the node, brought
+    /// back by a partition's merge — is deleted.
+    fn own_shutdown(&mut self) {
+        if self.shutting_down {
+            return;
+        }
+        let name = AttrName::new("shutdown").expect("valid name");
+        if self.attrd.get(self.me.node, &name).is_some() {
+            self.internal_attributes(vec![AttrChange {
+                node: self.me.node,
+                name,
+                change: Change::Delete,
+                dampen: None,
+            }]);
+        }
     }
 
     /// A result of an [`Output::Execute`].

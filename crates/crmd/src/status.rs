@@ -56,6 +56,15 @@ pub fn node_state(node: NodeId, uname: Option<&str>, online: bool, expected: Opt
     }
 }
 
+/// The state the node is expected in (`down` once it was told to shut down, so
+/// that its leaving is clean).
+pub fn expected(node: NodeId, state: &str) -> CibOp {
+    CibOp::Merge {
+        path: node_state_path(node),
+        attrs: vec![(attr("expected"), state.to_string())],
+    }
+}
+
 /// The node in `/cib/configuration/nodes` (Pacemaker adds every node that joins).
 pub fn configured_node(node: NodeId, uname: &str) -> CibOp {
     CibOp::Merge {

@@ -174,6 +174,23 @@ impl Transition {
         true
     }
 
+    /// Running actions on `node` (by its id), fencing excepted: what a node that left
+    /// will never report.
+    pub fn running_on(&self, node: crate::ids::NodeId) -> Vec<ActionId> {
+        let id = node.0.to_string();
+        self.graph
+            .synapses
+            .iter()
+            .zip(&self.states)
+            .filter(|(syn, s)| {
+                matches!(s, SynapseState::Running { .. })
+                    && syn.action.task != scheduler::Task::Fence
+                    && syn.action.on_node_uuid.as_deref() == Some(id.as_str())
+            })
+            .map(|(syn, _)| syn.action.id)
+            .collect()
+    }
+
     /// Running actions whose time is up: failed (Pacemaker's action timer).
     pub fn expire(&mut self, now: Instant) -> Vec<ActionId> {
         let late: Vec<ActionId> = self

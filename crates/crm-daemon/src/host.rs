@@ -23,9 +23,9 @@ use client::cmap::{Cmap, Map, Value as CmapValue};
 use client::cpg::{Cpg, CpgEvent, Guarantee};
 use client::quorum::{Quorum, QuorumType};
 use client::{CsError, DispatchFlags, TrackFlags};
-use crmd::cib_manager::{CibOp, CibPath, RequestId, XmlAttr};
+use crmd::cib_manager::RequestId;
 use crmd::cib_store::{CibStore, KEEP_DEFAULT};
-use crmd::ids::{AttrName, AttrValue, NodeId, ProcessId};
+use crmd::ids::{NodeId, ProcessId};
 use crmd::messages::{AttrChange, Change, GROUP};
 use crmd::{Confchg, CrmNode, Output};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -86,8 +86,6 @@ struct Host {
     shutdown: bool,
     /// A clean shutdown was asked for (SIGTERM); the process leaves by then at the latest.
     stopping: Option<std::time::Instant>,
-    /// The write of `expected="down"` before leaving, until it is applied.
-    down_write: Option<RequestId>,
     flow_held: bool,
 }
 
@@ -266,7 +264,6 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
         config_version: None,
         shutdown: false,
         stopping: None,
-        down_write: None,
         flow_held: false,
     };
     host.refresh_config();
@@ -300,7 +297,7 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
                 Err(e) => error!(error = %e, "SIGHUP: cannot reopen the log file"),
             }
         }
-        if host.shutdown && host.down_write.is_none() {
+        if host.shutdown {
             info!("the DC stopped this node's resources: leaving the group");
             host.leave();
             return Ok(());
@@ -418,19 +415,13 @@ impl Host {
     }
 
     /// Pacemaker's clean shutdown: the node's `shutdown` attribute asks the DC to stop
-    /// its resources (moving them elsewhere) and then to tell it to go
-    /// ([`Output::Shutdown`]). False when there is no DC to ask.
+    /// its resources (moving them elsewhere), to record the node as expected down and
+    /// then to tell it to go ([`Output::Shutdown`]). False when there is no DC to ask.
     fn request_shutdown(&mut self, timeout: Duration) -> anyhow::Result<bool> {
         if !self.node.membership().is_member() || self.node.dc().is_none() {
             return Ok(false);
         }
-        let change = AttrChange {
-            node: self.node.me().node,
-            name: AttrName::new("shutdown").expect("valid name"),
-            change: Change::Set(AttrValue::new(wall().to_string()).expect("valid value")),
-            dampen: None,
-        };
-        if let Err(e) = self.node.update_attributes(vec![change]) {
+        if let Err(e) = self.node.request_shutdown() {
             warn!(error = %e, "cannot ask for a clean shutdown");
             return Ok(false);
         }
@@ -438,28 +429,6 @@ impl Host {
         self.stopping = Some(std::time::Instant::now() + timeout);
         self.drain()?;
         Ok(true)
-    }
-
-    /// The DC told this node to go: its resources are stopped. Before leaving, the
-    /// node's status says it is expected down, so that its departure is clean and not
-    /// a failure to fence (Pacemaker's DC records this when it sends the shutdown).
-    fn on_shutdown(&mut self) {
-        self.shutdown = true;
-        if self.stopping.is_none() {
-            self.stopping = Some(std::time::Instant::now() + Duration::from_secs(10));
-        }
-        let node = self.node.me().node.0;
-        let op = CibPath::new(format!("/cib/status/node_state[@id='{node}']")).map(|path| CibOp::Merge {
-            path,
-            attrs: vec![(XmlAttr::new("expected").expect("valid name"), "down".to_string())],
-        });
-        match op
-            .map_err(|e| e.to_string())
-            .and_then(|op| self.node.cib_request(op).map_err(|e| e.to_string()))
-        {
-            Ok(id) => self.down_write = Some(id),
-            Err(e) => warn!(error = %e, "cannot record this node as expected down"),
-        }
     }
 
     fn wait_time(&self) -> Duration {
@@ -577,12 +546,6 @@ impl Host {
                         debug!(version = %doc.version(), "CIB written");
                     }
                 }
-                Output::CibReply { request, result } if Some(request) == self.down_write => {
-                    self.down_write = None;
-                    if let Err(e) = result {
-                        warn!(error = %e, "cannot record this node as expected down");
-                    }
-                }
                 Output::CibReply { request, result } => {
                     if let Some(client) = self.cib_clients.remove(&request) {
                         let answer = match result {
@@ -592,8 +555,7 @@ impl Host {
                         self.control.answer(client, &answer);
                     }
                 }
-                Output::Shutdown if !self.shutdown => self.on_shutdown(),
-                Output::Shutdown => {}
+                Output::Shutdown => self.shutdown = true,
             }
         }
         self.send()

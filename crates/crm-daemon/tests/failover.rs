@@ -474,20 +474,6 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
     crm.start_crmd(moved_to);
     crm.wait_settled(&all, WAIT);
 
-    // The DC schedules as soon as the members it sees have joined, without Pacemaker's
-    // dc-deadtime wait: a node whose crmd starts a moment later would be unseen and,
-    // with startup-fencing, fenced. Until the controller waits, the full restart runs
-    // without startup fencing (fencing of lost nodes is unchanged).
-    let answer = crm
-        .ask(
-            1,
-            &json!({"request": "cib", "ops": [{"op": "merge",
-                "path": "/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']/nvpair[@id='o-startup-fencing']",
-                "attrs": {"name": "startup-fencing", "value": "false"}}]}),
-        )
-        .unwrap();
-    assert_eq!(answer["ok"], true, "{answer}");
-    crm.wait_settled(&all, WAIT);
     let before = crm.query(1);
     let version = before.version();
 

@@ -1,12 +1,15 @@
 //! The controller's agent requests on the `executor` and `fencer` crates: an
 //! [`ExecRequest`] becomes an [`executor::OpRequest`] (its [`ExecKey`] kept against the
 //! executor's call id), a [`FenceRequest`] a [`fencer::Fencer::fence`] call; their
-//! results come back as [`Done`]. Fence devices themselves (`class="stonith"`) are not
-//! run as agents: starting one makes it usable here, monitoring it reports that, as
-//! Pacemaker's executor does for stonith resources through the fencer.
+//! results come back as [`Done`]. Fence devices themselves (`class="stonith"`) are run
+//! through the fencer, as Pacemaker's executor does for stonith resources: a start
+//! runs the device's `monitor` action and makes the device usable here, a recurring
+//! monitor runs it every interval (reporting the first result and then changes), a
+//! probe or a stop only looks at or changes whether it is started here.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
+use std::time::Instant;
 
 use crmd::ops::{ExecKey, ExecRequest, ExecResult, ExecStatus, FenceAction, FenceKey, FenceOutcome, FenceRequest};
 use executor::{Action, Agent, CallId, Executor, OpRequest, ResourceId};
@@ -29,6 +32,23 @@ pub enum Done {
     Fence(FenceOutcome),
 }
 
+/// What a device check is for.
+#[derive(Debug, Clone)]
+struct DeviceCheck {
+    key: ExecKey,
+    rsc: String,
+    start: bool,
+}
+
+#[derive(Debug, Clone)]
+struct DeviceMonitor {
+    rsc: String,
+    interval: Duration,
+    next: Instant,
+    last_rc: Option<i32>,
+    in_flight: bool,
+}
+
 /// The executor and the fencer, as the controller's host uses them.
 pub struct Agents {
     executor: Executor,
@@ -40,6 +60,10 @@ pub struct Agents {
     immediate: VecDeque<Done>,
     /// Fence devices started here.
     devices_started: BTreeSet<String>,
+    /// Device `monitor` actions running in the fencer, for a start or a recurring monitor.
+    device_checks: HashMap<fencer::RequestId, DeviceCheck>,
+    /// Recurring monitors of fence devices.
+    device_monitors: BTreeMap<ExecKey, DeviceMonitor>,
     registered: FencingConfig,
 }
 
@@ -136,6 +160,8 @@ impl Agents {
             fences: HashMap::new(),
             immediate: VecDeque::new(),
             devices_started: BTreeSet::new(),
+            device_checks: HashMap::new(),
+            device_monitors: BTreeMap::new(),
             registered: FencingConfig::default(),
         }
     }
@@ -178,8 +204,8 @@ impl Agents {
 
     /// A fence device's start, stop or monitor.
     fn device_op(&mut self, req: &ExecRequest) {
-        let rc = match req.task.as_str() {
-            "start" => {
+        let rc = match (req.task.as_str(), req.interval_ms) {
+            ("start", _) => {
                 if !self.registered.devices.contains_key(&req.rsc) {
                     self.immediate.push_back(made(
                         req.key,
@@ -189,18 +215,36 @@ impl Agents {
                     ));
                     return;
                 }
-                self.devices_started.insert(req.rsc.clone());
-                OCF_OK
+                self.device_check(req.key, &req.rsc, true);
+                return;
             }
-            "stop" => {
+            ("stop", _) => {
                 self.devices_started.remove(&req.rsc);
                 OCF_OK
             }
-            "monitor" => {
+            ("monitor", 0) => {
                 if self.devices_started.contains(&req.rsc) {
                     OCF_OK
                 } else {
                     OCF_NOT_RUNNING
+                }
+            }
+            ("monitor", interval) => {
+                if !self.devices_started.contains(&req.rsc) {
+                    OCF_NOT_RUNNING
+                } else {
+                    self.device_monitors.insert(
+                        req.key,
+                        DeviceMonitor {
+                            rsc: req.rsc.clone(),
+                            interval: Duration::from_millis(interval),
+                            next: Instant::now(),
+                            last_rc: None,
+                            in_flight: false,
+                        },
+                    );
+                    self.on_timer(Instant::now());
+                    return;
                 }
             }
             _ => {
@@ -216,8 +260,82 @@ impl Agents {
         self.immediate.push_back(made(req.key, rc, ExecStatus::Done, None));
     }
 
+    /// Runs device `rsc`'s monitor action in the fencer.
+    fn device_check(&mut self, key: ExecKey, rsc: &str, start: bool) -> bool {
+        match self
+            .fencer
+            .device_action(&DeviceId::new(rsc.to_string()), fencer::FenceAction::Monitor, None)
+        {
+            Ok(id) => {
+                self.device_checks.insert(
+                    id,
+                    DeviceCheck {
+                        key,
+                        rsc: rsc.to_string(),
+                        start,
+                    },
+                );
+                true
+            }
+            Err(e) => {
+                warn!(device = rsc, error = %e, "cannot check the fence device");
+                let d = made(key, OCF_ERR_GENERIC, ExecStatus::Error, Some(e.to_string()));
+                self.device_result(start, rsc, d);
+                false
+            }
+        }
+    }
+
+    /// A device check's result: a start's, or a recurring monitor's (reported when it
+    /// changed).
+    fn device_result(&mut self, start: bool, rsc: &str, d: Done) {
+        let Done::Exec(r) = &d else { return };
+        if start {
+            if r.rc == OCF_OK {
+                self.devices_started.insert(rsc.to_string());
+            }
+            self.immediate.push_back(d);
+            return;
+        }
+        let Some(m) = self.device_monitors.get_mut(&r.key) else {
+            return; // cancelled meanwhile
+        };
+        m.in_flight = false;
+        if m.last_rc != Some(r.rc) {
+            m.last_rc = Some(r.rc);
+            self.immediate.push_back(d);
+        }
+    }
+
+    /// When a recurring device monitor is due next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.device_monitors
+            .values()
+            .filter(|m| !m.in_flight)
+            .map(|m| m.next)
+            .min()
+    }
+
+    /// Runs the recurring device monitors due by `now`.
+    pub fn on_timer(&mut self, now: Instant) {
+        let due: Vec<(ExecKey, String)> = self
+            .device_monitors
+            .iter()
+            .filter(|(_, m)| !m.in_flight && m.next <= now)
+            .map(|(k, m)| (*k, m.rsc.clone()))
+            .collect();
+        for (key, rsc) in due {
+            if let Some(m) = self.device_monitors.get_mut(&key) {
+                m.in_flight = true;
+                m.next = now + m.interval;
+            }
+            self.device_check(key, &rsc, false);
+        }
+    }
+
     /// Stops a recurring operation; no result is reported for it any more.
     pub fn cancel(&mut self, key: ExecKey) {
+        self.device_monitors.remove(&key);
         if let Some(call) = self.keys.remove(&key) {
             self.calls.remove(&call);
             if let Err(e) = self.executor.cancel(call) {
@@ -267,6 +385,20 @@ impl Agents {
             }));
         }
         while let Some(r) = self.fencer.try_next() {
+            if let Some(check) = self.device_checks.remove(&r.request) {
+                let d = if r.succeeded {
+                    made(check.key, OCF_OK, ExecStatus::Done, None)
+                } else {
+                    let why = r.reason.clone().unwrap_or_else(|| "the device's monitor failed".into());
+                    warn!(device = %check.rsc, why, "fence device check failed");
+                    made(check.key, OCF_ERR_GENERIC, ExecStatus::Done, Some(why))
+                };
+                self.device_result(check.start, &check.rsc, d);
+                if let Some(d) = self.immediate.pop_front() {
+                    return Some(d);
+                }
+                continue;
+            }
             let Some(key) = self.fences.remove(&r.request) else {
                 continue;
             };
@@ -389,34 +521,77 @@ mod tests {
         assert_eq!(op_request(&req("ocf", Some("p"), "D", "dance")).unwrap_err().0, 3);
     }
 
+    fn agents() -> Agents {
+        let fence = fencer::FencerConfig {
+            agent_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fencer/agents"),
+            ..Default::default()
+        };
+        Agents::new(Default::default(), fence, || {})
+    }
+
+    fn next(a: &mut Agents) -> Done {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            a.on_timer(Instant::now());
+            if let Some(d) = a.poll() {
+                return d;
+            }
+            assert!(Instant::now() < end, "no result");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn rc(d: Done) -> i32 {
+        match d {
+            Done::Exec(r) => r.rc,
+            Done::Fence(f) => panic!("{f:?}"),
+        }
+    }
+
     #[test]
-    fn fence_devices_run_here_and_unknown_fencing_fails() {
-        let mut a = Agents::new(Default::default(), Default::default(), || {});
-        a.execute(&req("stonith", None, "fence_x", "monitor"));
-        let Some(Done::Exec(r)) = a.poll() else { panic!() };
-        assert_eq!(r.rc, OCF_NOT_RUNNING);
+    fn fence_devices_run_through_the_fencer() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        let mut a = agents();
+        let mut probe = req("stonith", None, "fence_ferrosync_test", "monitor");
+        probe.interval_ms = 0;
+        a.execute(&probe);
+        assert_eq!(rc(next(&mut a)), OCF_NOT_RUNNING);
         // Not configured: the start fails.
-        a.execute(&req("stonith", None, "fence_x", "start"));
-        let Some(Done::Exec(r)) = a.poll() else { panic!() };
-        assert_eq!(r.rc, OCF_ERR_INSTALLED);
+        a.execute(&req("stonith", None, "fence_ferrosync_test", "start"));
+        assert_eq!(rc(next(&mut a)), OCF_ERR_INSTALLED);
         let mut cfg = FencingConfig::default();
         cfg.devices.insert(
             "r".into(),
             DeviceConfig {
-                agent: "fence_x".into(),
-                params: BTreeMap::from([("pcmk_host_list".to_string(), "n1".to_string())]),
+                agent: "fence_ferrosync_test".into(),
+                params: BTreeMap::from([
+                    ("pcmk_host_list".to_string(), "n1".to_string()),
+                    ("state_dir".to_string(), state.display().to_string()),
+                ]),
             },
         );
         a.set_fencing(&cfg);
-        a.execute(&req("stonith", None, "fence_x", "start"));
-        a.execute(&req("stonith", None, "fence_x", "monitor"));
-        let got: Vec<i32> = std::iter::from_fn(|| a.poll())
-            .map(|d| match d {
-                Done::Exec(r) => r.rc,
-                Done::Fence(_) => panic!(),
-            })
-            .collect();
-        assert_eq!(got, [OCF_OK, OCF_OK]);
+        a.execute(&req("stonith", None, "fence_ferrosync_test", "start"));
+        assert_eq!(rc(next(&mut a)), OCF_OK);
+        a.execute(&probe);
+        assert_eq!(rc(next(&mut a)), OCF_OK);
+        // A recurring monitor reports its first result, then only a change.
+        let mut monitor = req("stonith", None, "fence_ferrosync_test", "monitor");
+        monitor.key = ExecKey(7);
+        monitor.interval_ms = 50;
+        a.execute(&monitor);
+        let Done::Exec(first) = next(&mut a) else { panic!() };
+        assert_eq!((first.key, first.rc), (ExecKey(7), OCF_OK));
+        std::thread::sleep(Duration::from_millis(300));
+        a.on_timer(Instant::now());
+        assert!(a.poll().is_none(), "no change, no report");
+        std::fs::remove_dir_all(&state).unwrap();
+        let Done::Exec(failed) = next(&mut a) else { panic!() };
+        assert_eq!((failed.key, failed.rc), (ExecKey(7), OCF_ERR_GENERIC));
+        a.cancel(ExecKey(7));
+        assert_eq!(a.next_deadline(), None);
         // No device can fence n9: the fencer reports failure.
         a.fence(&FenceRequest {
             key: FenceKey(4),
@@ -424,15 +599,8 @@ mod tests {
             action: FenceAction::Reboot,
             timeout_ms: 1000,
         });
-        let end = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(Done::Fence(o)) = a.poll() {
-                assert_eq!(o.key, FenceKey(4));
-                assert!(o.result.is_err());
-                break;
-            }
-            assert!(std::time::Instant::now() < end, "no fencing outcome");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let Done::Fence(o) = next(&mut a) else { panic!() };
+        assert_eq!(o.key, FenceKey(4));
+        assert!(o.result.is_err());
     }
 }

@@ -396,6 +396,7 @@ impl Host {
             self.node.on_timer(now);
             self.drain()?;
         }
+        self.agents.on_timer(std::time::Instant::now());
         while let Some(done) = self.agents.poll() {
             let now = self.now();
             match done {
@@ -441,6 +442,10 @@ impl Host {
             let left = d.saturating_duration_since(self.now());
             let ms = left.as_nanos().div_ceil(1_000_000) as u64;
             wait = wait.min(Duration::from_millis(ms));
+        }
+        if let Some(at) = self.agents.next_deadline() {
+            let left = at.saturating_duration_since(std::time::Instant::now());
+            wait = wait.min(left + Duration::from_millis(1));
         }
         if !self.sendq.is_empty() {
             wait = wait.min(FLOW_RETRY);

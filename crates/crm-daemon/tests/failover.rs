@@ -216,8 +216,28 @@ impl Crm {
         out
     }
 
+    /// The fencing actions (off, on, reboot) the test agent was asked for, one a line
+    /// (its device monitors left out).
     fn fence_requests(&self) -> String {
-        std::fs::read_to_string(self.fence_dir.join("requests.log")).unwrap_or_default()
+        std::fs::read_to_string(self.fence_dir.join("requests.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                ["action=off", "action=on", "action=reboot"]
+                    .iter()
+                    .any(|a| l.contains(a))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    /// How many times the test agent ran the device's monitor.
+    fn device_monitors(&self) -> usize {
+        std::fs::read_to_string(self.fence_dir.join("requests.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("action=monitor"))
+            .count()
     }
 
     /// kill -9 of node `n`'s ferrosyncd and crmd.
@@ -308,7 +328,7 @@ fn cib_config(fence_dir: &Path) -> Value {
         "<resources>\
 <primitive id='fence' class='stonith' type='fence_ferrosync_test'><instance_attributes id='fence-ia'>\
 <nvpair id='fence-sd' name='state_dir' value='{}'/><nvpair id='fence-hl' name='pcmk_host_list' value='node1 node2 node3'/>\
-</instance_attributes></primitive>\
+</instance_attributes><operations><op id='fence-monitor-5s' name='monitor' interval='5s' timeout='20s'/></operations></primitive>\
 <primitive id='d' class='ocf' provider='pacemaker' type='Dummy'><operations>\
 <op id='d-monitor-10s' name='monitor' interval='10s' timeout='20s'/></operations></primitive>\
 </resources>",
@@ -401,6 +421,8 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
         std::thread::sleep(Duration::from_millis(200));
     };
     eprintln!("Dummy runs on node{at}");
+    // The fence device was started through its agent's monitor action.
+    assert!(crm.device_monitors() >= 1, "the fence device was never checked");
     crm.wait_settled(&all, WAIT);
     // Every node holds the configuration.
     for n in 1..=NODES {

@@ -7,7 +7,7 @@
 //! the node refuses client requests with "busy" — nothing is dropped), agent requests
 //! to the executor and fencer, CIB copies to disk, replies to control clients.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::PermissionsExt;
@@ -35,6 +35,7 @@ use tracing::{debug, error, info, warn};
 use crate::agents::{Agents, Done};
 use crate::config;
 use crate::control::{error_answer, ClientId, ControlServer, Request};
+use crate::sendq::{Attempt, SendQueue};
 
 /// Most multicasts the host holds while CPG flow control is on.
 pub const SEND_QUEUE_MAX: usize = 1024;
@@ -77,7 +78,7 @@ struct Host {
     agents: Agents,
     store: CibStore,
     control: ControlServer,
-    sendq: VecDeque<Vec<u8>>,
+    sendq: SendQueue,
     /// CIB requests waiting for their reply, by client.
     cib_clients: BTreeMap<RequestId, ClientId>,
     start: std::time::Instant,
@@ -258,7 +259,7 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
         agents,
         store,
         control,
-        sendq: VecDeque::new(),
+        sendq: SendQueue::new(SEND_QUEUE_MAX),
         cib_clients: BTreeMap::new(),
         start,
         config_version: None,
@@ -531,7 +532,7 @@ impl Host {
     fn drain(&mut self) -> anyhow::Result<()> {
         loop {
             self.refresh_config();
-            if self.sendq.len() >= SEND_QUEUE_MAX {
+            if !self.sendq.has_room() {
                 if !self.flow_held {
                     warn!(queued = self.sendq.len(), "CPG flow control: holding the CRM's output");
                     self.flow_held = true;
@@ -540,7 +541,7 @@ impl Host {
             }
             let Some(out) = self.node.poll_output() else { break };
             match out {
-                Output::Multicast(bytes) => self.sendq.push_back(bytes),
+                Output::Multicast(bytes) => self.sendq.push(bytes),
                 Output::Execute(req) => self.agents.execute(&req),
                 Output::Cancel(key) => self.agents.cancel(key),
                 Output::Fence(req) => self.agents.fence(&req),
@@ -567,16 +568,15 @@ impl Host {
     }
 
     fn send(&mut self) -> anyhow::Result<()> {
-        while let Some(msg) = self.sendq.front() {
-            match self.cpg.mcast_joined(Guarantee::Agreed, msg) {
-                Ok(()) => {
-                    self.sendq.pop_front();
-                }
-                Err(e) if e.cs_error() == CsError::TryAgain => return Ok(()),
-                Err(e) => return Err(e).context("cpg multicast (ferrosyncd gone?)"),
-            }
-        }
-        if self.flow_held {
+        let cpg = &mut self.cpg;
+        self.sendq
+            .flush(|msg| match cpg.mcast_joined(Guarantee::Agreed, msg) {
+                Ok(()) => Attempt::Sent,
+                Err(e) if e.cs_error() == CsError::TryAgain => Attempt::Held,
+                Err(e) => Attempt::Failed(e),
+            })
+            .context("cpg multicast (ferrosyncd gone?)")?;
+        if self.flow_held && self.sendq.has_room() {
             info!("CPG flow control: released");
             self.flow_held = false;
         }

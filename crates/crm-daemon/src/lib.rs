@@ -9,6 +9,7 @@
 //! - [`config`]: fence devices, topology and `no-quorum-policy` read from the CIB;
 //! - [`control`]: the control socket and its requests;
 //! - [`ops_text`]: the JSON form of CIB operations;
+//! - [`sendq`]: multicasts held back by CPG flow control;
 //! - [`logging`]: stderr or a reopenable log file.
 
 pub mod agents;
@@ -17,3 +18,4 @@ pub mod control;
 pub mod host;
 pub mod logging;
 pub mod ops_text;
+pub mod sendq;

@@ -496,6 +496,34 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
     crm.start_crmd(moved_to);
     crm.wait_settled(&all, WAIT);
 
+    // kill -9 of the DC's node: the next DC fences it and the Dummy runs once.
+    let dc = crm.status(1).expect("status")["dc"]["node"].as_u64().unwrap() as u32;
+    let fences_before = crm.fence_requests().lines().count();
+    let killed = Instant::now();
+    crm.power_off(dc);
+    let rest: Vec<u32> = all.iter().copied().filter(|&n| n != dc).collect();
+    wait_for("the old DC fenced and the Dummy running once", WAIT, &crm, || {
+        let fenced = crm
+            .fence_requests()
+            .lines()
+            .skip(fences_before)
+            .any(|l| l.contains(&format!("port=node{dc}")));
+        let files: Vec<u32> = crm.state_files("d").into_iter().filter(|&n| n != dc).collect();
+        fenced
+            && files.len() == 1
+            && running_in_cib(&crm.query(rest[0]), "d") == [format!("node{}", files[0])]
+            && crm.status(rest[0]).is_some_and(|s| s["dc"]["node"] != dc)
+    });
+    eprintln!(
+        "DC node{dc} killed → fenced by the next DC, Dummy running once after {:?}",
+        killed.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(crm.rsctmp(dc));
+    crm.cluster.start_node(dc).unwrap();
+    crm.cluster.wait_for_ring(&all, WAIT).unwrap();
+    crm.start_crmd(dc);
+    crm.wait_settled(&all, WAIT);
+
     let before = crm.query(1);
     let version = before.version();
 

@@ -488,6 +488,17 @@ impl Host {
                     if let Err(e) = self.node.on_confchg(now, &c) {
                         warn!(error = %e, "configuration change refused");
                     }
+                    // The quorum service's notification of the same ring change comes on
+                    // another connection, in no particular order with this one: ask now,
+                    // so that nothing the change causes is done with yesterday's quorum
+                    // (a cut-off node acting as a quorate DC for a moment).
+                    if let Some(q) = self.quorum.as_mut() {
+                        let quorate = q.getquorate().context("quorum getquorate (ferrosyncd gone?)")?;
+                        if quorate != self.node.membership().quorate() {
+                            info!(quorate, "quorum (asked at the configuration change)");
+                        }
+                        self.node.on_quorum(now, quorate);
+                    }
                 }
                 _ => {}
             }

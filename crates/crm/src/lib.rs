@@ -9,5 +9,6 @@
 pub mod admin;
 pub mod conformance;
 pub mod fuzzgen;
+pub mod mon;
 pub mod output;
 pub mod simulate;

@@ -311,7 +311,7 @@ fn failures(c: &Cluster, root: &Element) -> Vec<Failure> {
             for lrs in lrm.children_named("lrm_resources") {
                 for lr in lrs.children_named("lrm_resource") {
                     let mut ops: Vec<&Element> = lr.children_named("lrm_rsc_op").collect();
-                    ops.sort_by_key(|o| num::<i64>(o, "call-id").unwrap_or(-1));
+                    ops.sort_by_key(call_order);
                     for op in ops {
                         if !is_failure(op) {
                             continue;
@@ -344,6 +344,60 @@ fn failures(c: &Cluster, root: &Element) -> Vec<Failure> {
         }
     }
     out
+}
+
+/// `sort_op_by_callid`: by call id, pending operations (-1) last.
+fn call_order(o: &&Element) -> i64 {
+    match num::<i64>(o, "call-id") {
+        Some(c) if c >= 0 => c,
+        _ => i64::MAX,
+    }
+}
+
+/// `compare_version(a, b) < 0` (dot-separated numbers).
+fn version_lt(a: &str, b: &str) -> bool {
+    let parse = |v: &str| -> Vec<u64> { v.split('.').map(|x| x.parse().unwrap_or(0)).collect() };
+    let (a, b) = (parse(a), parse(b));
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i).copied().unwrap_or(0), b.get(i).copied().unwrap_or(0));
+        if x != y {
+            return x < y;
+        }
+    }
+    false
+}
+
+/// Whether `key` is `PREFIX-NAME[:N]#OP_INTERVAL` (`generate_fail_regex`;
+/// no instance number for unique clones, no operation part for CIBs older
+/// than feature set 3.0.13).
+fn fail_attr_matches(key: &str, prefix: &str, name: &str, unique: bool, legacy: bool) -> bool {
+    let Some(mut rest) = key
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
+        .and_then(|r| r.strip_prefix(name))
+    else {
+        return false;
+    };
+    if !unique {
+        if let Some(after) = rest.strip_prefix(':') {
+            let digits = after.chars().take_while(char::is_ascii_digit).count();
+            if digits > 0 {
+                rest = &after[digits..];
+            }
+        }
+    }
+    if legacy {
+        return rest.is_empty();
+    }
+    let Some(op) = rest.strip_prefix('#') else {
+        return false;
+    };
+    match op.rsplit_once('_') {
+        Some((task, interval)) => {
+            !task.is_empty() && !interval.is_empty() && interval.chars().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
 }
 
 /// The node index of a `node_state`.
@@ -384,7 +438,7 @@ fn pending_ops(c: &Cluster, root: &Element) -> Pending {
                 continue;
             }
             let mut ops: Vec<&Element> = lr.children_named("lrm_rsc_op").collect();
-            ops.sort_by_key(|o| num::<i64>(o, "call-id").unwrap_or(-1));
+            ops.sort_by_key(call_order);
             for o in ops {
                 if num::<i32>(o, "op-status") != Some(-1) {
                     continue;
@@ -536,21 +590,26 @@ impl Status {
 
     /// `pe_get_failcount`: the summed fail counts of a resource's history
     /// name on a node and the latest last-failure.
-    fn failcount(&self, n: NodeIdx, name: &str) -> (i64, i64) {
+    fn failcount(&self, n: NodeIdx, r: RscIdx) -> (i64, i64) {
+        let c = &self.cluster;
+        let name = self.fail_name(r);
+        let unique = matches!(c.rscs[c.top_parent(r)].variant, Variant::Clone { unique: true, .. });
+        let legacy = self
+            .root
+            .attr("crm_feature_set")
+            .is_none_or(|v| version_lt(v, "3.0.13"));
         let mut count = 0i64;
         let mut last = 0i64;
-        for (k, v) in &self.cluster.nodes[n].attrs {
-            if let Some(rest) = k.strip_prefix("fail-count-").and_then(|r| r.strip_prefix(name)) {
-                if rest.is_empty() || rest.starts_with('#') {
-                    let s = cib::score::parse_score(v).unwrap_or(0) as i64;
-                    count = (count + s).min(cib::score::INFINITY as i64);
-                }
+        for (k, v) in &c.nodes[n].attrs {
+            if fail_attr_matches(k, "fail-count", &name, unique, legacy) {
+                let s = i64::from(cib::score::lenient_score(v));
+                count = (count + s).clamp(-i64::from(cib::score::INFINITY), i64::from(cib::score::INFINITY));
+            } else if fail_attr_matches(k, "last-failure", &name, unique, legacy) {
+                last = last.max(v.trim().parse().unwrap_or(0));
             }
-            if let Some(rest) = k.strip_prefix("last-failure-").and_then(|r| r.strip_prefix(name)) {
-                if rest.is_empty() || rest.starts_with('#') {
-                    last = last.max(v.parse().unwrap_or(0));
-                }
-            }
+        }
+        if count <= 0 {
+            last = 0;
         }
         (count, last)
     }
@@ -719,7 +778,7 @@ impl Status {
             {
                 let Some(hid) = lr.attr("id") else { continue };
                 let Some(r) = self.history_rsc(n, hid) else { continue };
-                let (fc, lf) = self.failcount(n, &self.fail_name(r));
+                let (fc, lf) = self.failcount(n, r);
                 if fc <= 0 {
                     continue;
                 }
@@ -1468,7 +1527,11 @@ impl Status {
                 if ops.is_empty() {
                     continue;
                 }
-                ops.sort_by_key(|o| num::<i64>(o, "call-id").unwrap_or(0));
+                // Pending operations (call id -1) sort last.
+                ops.sort_by_key(|o| match num::<i64>(o, "call-id") {
+                    Some(c) if c >= 0 => c,
+                    _ => i64::MAX,
+                });
                 match self.history_rsc(n, hid) {
                     None => body.open(
                         "resource_history",
@@ -1476,7 +1539,7 @@ impl Status {
                         false,
                     ),
                     Some(r) => {
-                        let (fc, lf) = self.failcount(n, &self.fail_name(r));
+                        let (fc, lf) = self.failcount(n, r);
                         let mut attrs = vec![
                             ("id", output_id(c, r)),
                             ("orphan", "false".into()),
@@ -1639,13 +1702,15 @@ impl Status {
                     ("unique", b(unique)),
                     ("managed", b(rs.managed)),
                     ("disabled", b(is_disabled(c, r))),
-                    (
-                        "failed",
-                        b(rs.failed || c.primitives_of(r).iter().any(|&p| c.rscs[p].failed)),
-                    ),
+                    ("failed", b(rs.failed)),
                     ("failure_ignored", b(rs.failure_ignored)),
                 ];
-                if let Some(t) = rs.meta.get("target-role") {
+                // `configured_role_str`: the clone's, else its first child's.
+                let target = rs
+                    .meta
+                    .get("target-role")
+                    .or_else(|| rs.children.first().and_then(|&k| c.rscs[k].meta.get("target-role")));
+                if let Some(t) = target {
                     attrs.push(("target_role", t.clone()));
                 }
                 if rs.children.is_empty() {
@@ -1677,7 +1742,8 @@ impl Status {
             })
             .map(|e| e.name.clone())
             .unwrap_or_else(|| "docker".into());
-        let unique = matches!(rs.variant, Variant::Clone { unique: true, .. });
+        let unique = matches!(rs.variant, Variant::Clone { clone_node_max, .. } if clone_node_max > 1)
+            && rs.meta.get("globally-unique").is_some_and(|v| v == "true");
         x.open(
             "bundle",
             &[

@@ -146,33 +146,53 @@ fn status_matches_crm_mon() {
     let mut failures = Vec::new();
     let mut passing: Vec<Vec<String>> = vec![Vec::new(); VARIANTS.len()];
     let pins: Vec<Vec<String>> = VARIANTS.iter().map(|v| pinned(v.name)).collect();
-    for name in &names {
-        let file = dir.join(format!("{name}.xml"));
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        let Ok(cib) = cib::Cib::parse(&text) else { continue };
-        let st = status(&cib, now());
-        for (vi, v) in VARIANTS.iter().enumerate() {
-            let Some(expected) = crm_mon(&file, v.args) else {
-                continue;
-            };
-            let mut opts = (v.opts)();
-            let got = if v.xml {
-                opts.last_updated = last_updated_xml(&expected);
-                st.xml(&opts, &format!("crm_mon {}", v.args.join(" ")))
-            } else {
-                opts.last_updated = last_updated_text(&expected);
-                st.text(&opts)
-            };
-            if got == expected {
-                passing[vi].push(name.clone());
-            } else {
-                if verbose {
-                    eprintln!("MISMATCH {} {name}: {}", v.name, first_diff(&expected, &got));
+    // (variant, case, Ok = equal | Err = first difference), two cases at a time.
+    let results = std::sync::Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(name) = names.get(i) else { break };
+                let file = dir.join(format!("{name}.xml"));
+                let Ok(text) = std::fs::read_to_string(&file) else {
+                    continue;
+                };
+                let Ok(cib) = cib::Cib::parse(&text) else { continue };
+                let st = status(&cib, now());
+                for (vi, v) in VARIANTS.iter().enumerate() {
+                    let Some(expected) = crm_mon(&file, v.args) else {
+                        continue;
+                    };
+                    let mut opts = (v.opts)();
+                    let got = if v.xml {
+                        opts.last_updated = last_updated_xml(&expected);
+                        st.xml(&opts, &format!("crm_mon {}", v.args.join(" ")))
+                    } else {
+                        opts.last_updated = last_updated_text(&expected);
+                        st.text(&opts)
+                    };
+                    let r = if got == expected {
+                        Ok(())
+                    } else {
+                        Err(first_diff(&expected, &got))
+                    };
+                    results.lock().expect("lock").push((vi, name.clone(), r));
                 }
-                if pins[vi].contains(name) {
-                    failures.push(format!("{} {name}: {}", v.name, first_diff(&expected, &got)));
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("lock");
+    results.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    for (vi, name, r) in results {
+        match r {
+            Ok(()) => passing[vi].push(name),
+            Err(d) => {
+                if verbose {
+                    eprintln!("MISMATCH {} {name}: {d}", VARIANTS[vi].name);
+                }
+                if pins[vi].contains(&name) {
+                    failures.push(format!("{} {name}: {d}", VARIANTS[vi].name));
                 }
             }
         }

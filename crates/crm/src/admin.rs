@@ -1212,7 +1212,8 @@ pub fn resource_cleanup(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> R
     let c = cluster(doc, now)?;
     let prims: Vec<usize> = match &opts.rsc {
         Some(r) => {
-            find_rsc(doc, r)?;
+            // Implicit resources (guest node connections) are not in the
+            // configuration: the unpacked cluster knows them.
             let idx = c.rsc_by_id(r).ok_or_else(|| AdminError::UnknownResource(r.clone()))?;
             c.primitives_of(idx)
         }

@@ -718,7 +718,24 @@ impl Status {
                 }
                 let _ = writeln!(sec, "  * Node: {}:", c.nodes[n].uname);
                 for (k, v) in attrs {
-                    let _ = writeln!(sec, "    * {k:<32}\t: {v:<10}");
+                    match self.expected_ping(n, k) {
+                        Some(e) => {
+                            let val: i64 = v.trim().parse().unwrap_or(0);
+                            if val <= 0 {
+                                let _ = writeln!(sec, "    * {k:<32}\t: {v:<10}\t: Connectivity is lost");
+                            } else if val < e {
+                                let _ = writeln!(
+                                    sec,
+                                    "    * {k:<32}\t: {v:<10}\t: Connectivity is degraded (Expected={e})"
+                                );
+                            } else {
+                                let _ = writeln!(sec, "    * {k:<32}\t: {v:<10}");
+                            }
+                        }
+                        None => {
+                            let _ = writeln!(sec, "    * {k:<32}\t: {v:<10}");
+                        }
+                    }
                 }
             }
             if !sec.is_empty() {
@@ -1385,7 +1402,11 @@ impl Status {
             }
             na.open("node", &[("name", c.nodes[n].uname.clone())], false);
             for (k, v) in attrs {
-                na.open("attribute", &[("name", k.into()), ("value", v.into())], true);
+                let mut a = vec![("name", k.to_string()), ("value", v.to_string())];
+                if let Some(e) = self.expected_ping(n, k) {
+                    a.push(("expected", e.to_string()));
+                }
+                na.open("attribute", &a, true);
             }
             na.close("node");
         }
@@ -1397,30 +1418,13 @@ impl Status {
         // Operation history.
         let hist = self.history_xml();
         if hist.is_empty() {
-            x.open("node_history", &[], true);
+            if self.any_online_state() {
+                x.open("node_history", &[], true);
+            }
         } else {
             x.open("node_history", &[], false);
             x.out.push_str(&hist);
             x.close("node_history");
-        }
-        let bans = self.bans();
-        if !bans.is_empty() {
-            x.open("bans", &[], false);
-            for (id, rsc, node, w, promoted) in bans {
-                x.open(
-                    "ban",
-                    &[
-                        ("id", id),
-                        ("resource", rsc),
-                        ("node", node),
-                        ("weight", w.to_string()),
-                        ("promoted-only", b(promoted)),
-                        ("master_only", b(promoted)),
-                    ],
-                    true,
-                );
-            }
-            x.close("bans");
         }
         let mut fl = Xml {
             out: String::new(),
@@ -1456,6 +1460,41 @@ impl Status {
             x.out.push_str(&fl.out);
             x.close("failures");
         }
+        let tickets = self.tickets();
+        if !tickets.is_empty() {
+            x.open("tickets", &[], false);
+            for (id, granted, standby, last) in tickets {
+                let mut attrs = vec![
+                    ("id", id),
+                    ("status", if granted { "granted" } else { "revoked" }.to_string()),
+                    ("standby", b(standby)),
+                ];
+                if let Some(t) = last {
+                    attrs.push(("last-granted", ctime(t)));
+                }
+                x.open("ticket", &attrs, true);
+            }
+            x.close("tickets");
+        }
+        let bans = self.bans();
+        if !bans.is_empty() {
+            x.open("bans", &[], false);
+            for (id, rsc, node, w, promoted) in bans {
+                x.open(
+                    "ban",
+                    &[
+                        ("id", id),
+                        ("resource", rsc),
+                        ("node", node),
+                        ("weight", w.to_string()),
+                        ("promoted-only", b(promoted)),
+                        ("master_only", b(promoted)),
+                    ],
+                    true,
+                );
+            }
+            x.close("bans");
+        }
         x.open("status", &[("code", "0".into()), ("message", "OK".into())], true);
         x.close("pacemaker-result");
         x.out
@@ -1484,7 +1523,63 @@ impl Status {
             let promoted = l.attr("role").is_some_and(|r| Role::parse(r) == Some(Role::Promoted));
             out.push((id.into(), rsc.into(), node.into(), w, promoted));
         }
+        // `data_set->placement_constraints` is built by prepending.
+        out.reverse();
         out
+    }
+
+    /// Tickets from the status section (`ticket_state`) and the `rsc_ticket`
+    /// constraints: id, granted, standby, last granted.
+    fn tickets(&self) -> Vec<(String, bool, bool, Option<i64>)> {
+        let mut out: Vec<(String, bool, bool, Option<i64>)> = Vec::new();
+        if let Some(ts) = self.root.child("status").and_then(|s| s.child("tickets")) {
+            for t in ts.children_named("ticket_state") {
+                let Some(id) = t.attr("id") else { continue };
+                out.push((
+                    id.to_string(),
+                    t.attr("granted").is_some_and(cib::is_true),
+                    t.attr("standby").is_some_and(cib::is_true),
+                    num(t, "last-granted"),
+                ));
+            }
+        }
+        if let Some(cons) = self.root.child("configuration").and_then(|c| c.child("constraints")) {
+            for rt in cons.children_named("rsc_ticket") {
+                if let Some(id) = rt.attr("ticket") {
+                    if !out.iter().any(|t| t.0 == id) {
+                        out.push((id.to_string(), false, false, None));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `add_extra_info`: the connectivity a ping resource on the node
+    /// expects for attribute `name` (host count × multiplier).
+    fn expected_ping(&self, n: NodeIdx, name: &str) -> Option<i64> {
+        let c = &self.cluster;
+        for rs in c.rscs.iter().filter(|r| r.is_primitive() && r.running_on.contains(&n)) {
+            let ty = match &rs.variant {
+                Variant::Primitive { ty, .. } => ty.as_str(),
+                _ => continue,
+            };
+            if !ty.eq_ignore_ascii_case("ping") && !ty.eq_ignore_ascii_case("pingd") {
+                continue;
+            }
+            let attr = rs.params.get("name").map_or("pingd", String::as_str);
+            if !attr.eq_ignore_ascii_case(name) {
+                continue;
+            }
+            let hosts = rs.params.get("host_list").map_or(0, |h| h.split(' ').count() as i64);
+            let mult = rs
+                .params
+                .get("multiplier")
+                .and_then(|m| m.trim().parse::<i64>().ok())
+                .unwrap_or(1);
+            return Some(hosts * mult);
+        }
+        None
     }
 
     fn history_xml(&self) -> String {
@@ -1600,9 +1695,7 @@ impl Status {
         if rs.orphan && !active(c, r, true) {
             return;
         }
-        if rs.meta.get("internal_rsc").is_some_and(|v| v == "true") {
-            return;
-        }
+        // (Implicit resources such as guest node connections are listed.)
         if c.bundles.iter().any(|b| {
             b.child_clone == Some(r) || b.replicas.iter().any(|rep| rep.ip == Some(r) || rep.remote == Some(r))
         }) {

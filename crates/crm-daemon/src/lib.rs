@@ -10,12 +10,14 @@
 //! - [`control`]: the control socket and its requests;
 //! - [`ops_text`]: the JSON form of CIB operations;
 //! - [`sendq`]: multicasts held back by CPG flow control;
-//! - [`logging`]: stderr or a reopenable log file.
+//! - [`logging`]: stderr or a reopenable log file;
+//! - [`local`]: a local cluster of real processes in namespaces (demo, benchmarks, tests).
 
 pub mod agents;
 pub mod config;
 pub mod control;
 pub mod host;
+pub mod local;
 pub mod logging;
 pub mod ops_text;
 pub mod sendq;

@@ -370,12 +370,16 @@ fn run_fuzz(a: FuzzArgs) -> Result<()> {
 
 // ------------------------------------------------------------ admin verbs
 
-/// Where a verb's CIB comes from and its edits go.
+/// Where a verb's CIB comes from and its edits go: the running cluster (through
+/// the local ferrosync-crmd's control socket), or a CIB file.
 #[derive(Args, Debug, Clone)]
 pub struct Target {
     /// Work offline on this CIB file (read, edited in place).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "socket")]
     cib: Option<PathBuf>,
+    /// The local ferrosync-crmd's control socket (default /run/ferrosync/crm.sock).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -606,27 +610,36 @@ mod admin_cli {
     use crm::mon::{self, MonOptions};
     use crm::simulate::system_clock;
 
+    use super::super::crm_socket::CrmSocket;
+
     impl Target {
-        fn file(&self) -> Result<&PathBuf> {
-            self.cib
-                .as_ref()
-                .context("no --cib FILE given (the live cluster is not reachable from this command yet)")
+        /// The live cluster's control socket, when no file was given.
+        pub(super) fn live(&self) -> Result<Option<CrmSocket>> {
+            match self.cib {
+                Some(_) => Ok(None),
+                None => CrmSocket::connect(self.socket.as_deref()).map(Some),
+            }
         }
 
         /// The current CIB.
         pub(super) fn load(&self) -> Result<CibDocument> {
-            let path = self.file()?;
+            let Some(path) = &self.cib else {
+                return CrmSocket::connect(self.socket.as_deref())?.query();
+            };
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             CibDocument::parse(&text).with_context(|| format!("cannot load {}", path.display()))
         }
 
-        /// Applies `ops` (all or none) and writes the CIB back with its
+        /// Applies `ops` (all or none): through the cluster, or to the file with its
         /// version bumped (epoch for a configuration change, else num_updates).
         pub(super) fn apply(&self, doc: &CibDocument, ops: &[CibOp]) -> Result<()> {
             if ops.is_empty() {
                 return Ok(());
             }
-            let path = self.file()?;
+            let Some(path) = &self.cib else {
+                CrmSocket::connect(self.socket.as_deref())?.apply(ops)?;
+                return Ok(());
+            };
             let new = admin::apply(doc, ops)?;
             let Some((mut new, _patch)) = doc.commit(new).context("cannot diff the CIB")? else {
                 return Ok(());
@@ -644,19 +657,27 @@ mod admin_cli {
     }
 
     pub fn run_status(a: StatusArgs) -> Result<()> {
-        let doc = a.target.load()?;
+        // Live: the local process's CIB and its view of the group.
+        let (doc, daemon) = match a.target.live()? {
+            Some(mut live) => (live.query()?, Some(live.status()?)),
+            None => (a.target.load()?, None),
+        };
         let cib = Cib::from_element(doc.root().clone())?;
         let now = system_clock();
         let st = mon::status(&cib, now);
         let opts = MonOptions {
-            stack: None,
+            stack: daemon.as_ref().map(|_| "ferrosync".to_string()),
             last_updated: mon::ctime(now),
             inactive: a.inactive,
             node_attributes: a.node_attributes,
             fail_counts: a.fail_counts,
         };
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&st.json(&opts))?);
+            let mut v = st.json(&opts);
+            if let Some(d) = daemon {
+                v["daemon"] = d;
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
         } else if a.xml {
             print!("{}", st.xml(&opts, "crm_mon --output-as=xml"));
         } else {
@@ -820,9 +841,78 @@ mod admin_cli {
     }
 
     pub fn run_resource(a: ResourceArgs) -> Result<()> {
+        if let Some(mut live) = a.target.live()? {
+            match &a.command {
+                // The controller forgets the history on the nodes themselves (a CIB
+                // edit alone would be written back by the next join).
+                ResourceCommand::Cleanup { id, node, .. } => {
+                    let doc = live.query()?;
+                    let ids = match id {
+                        Some(id) => vec![id.clone()],
+                        None => primitive_ids(&doc),
+                    };
+                    for id in ids {
+                        live.cleanup(&id, node.as_deref())?;
+                    }
+                    return Ok(());
+                }
+                // Stop, wait until it is stopped everywhere, start again.
+                ResourceCommand::Restart { id } => {
+                    let doc = live.query()?;
+                    let r = admin::resource_restart(&doc, id)?;
+                    live.apply(&r.stop)?;
+                    wait_stopped(&mut live, id)?;
+                    live.apply(&r.start)?;
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
         let doc = a.target.load()?;
         let ops = resource_ops(a.command, &doc, system_clock())?;
         a.target.apply(&doc, &ops)
+    }
+
+    /// Every primitive's id (a cleanup of everything).
+    fn primitive_ids(doc: &CibDocument) -> Vec<String> {
+        fn walk(e: &Element, out: &mut Vec<String>) {
+            for c in e.elements() {
+                if c.name == "primitive" {
+                    out.extend(c.attr("id").map(str::to_string));
+                }
+                walk(c, out);
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(r) = doc.find("/cib/configuration/resources") {
+            walk(r, &mut out);
+        }
+        out
+    }
+
+    /// Waits (bounded) until `rsc` runs nowhere, as the status says.
+    fn wait_stopped(live: &mut CrmSocket, rsc: &str) -> Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let doc = live.query()?;
+            let cib = Cib::from_element(doc.root().clone())?;
+            let c = scheduler::unpack::unpack(&cib, system_clock());
+            // The resource, or the instances of a cloned primitive (`d:0`, `d:1`…).
+            let named: Vec<usize> = (0..c.rscs.len())
+                .filter(|&i| c.rscs[i].id == rsc || c.rscs[i].id.split(':').next() == Some(rsc))
+                .collect();
+            let active = named
+                .iter()
+                .flat_map(|&i| c.primitives_of(i))
+                .any(|p| !c.rscs[p].running_on.is_empty());
+            if !active {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                bail!("{rsc} did not stop within 120 s; its target-role is Stopped now");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
     }
 
     fn section_text(doc: &CibDocument, name: &str) -> String {

@@ -1,7 +1,10 @@
 //! `ferrosync demo`: a 3-node cluster of real `ferrosyncd` processes on loopback
 //! (127.0.0.1–3, one port) in a temporary directory: membership forming, `kill -9` of one
 //! node and the ring re-forming, the node rejoining, a clean leave — with timings — then
-//! everything stopped by PID and the directory removed.
+//! everything stopped by PID and the directory removed. As root, then the resource
+//! manager: 3 nodes in network namespaces with a `ferrosync-crmd` each, a Dummy
+//! resource started, its node killed, fenced by the test fence agent, and the Dummy
+//! started elsewhere.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +30,9 @@ pub struct DemoArgs {
     /// Keep the temporary directory (configs, logs, status files) for inspection.
     #[arg(long)]
     keep: bool,
+    /// Skip the resource-manager part (it needs root: network namespaces).
+    #[arg(long)]
+    no_crm: bool,
 }
 
 /// Bound of each wait: far above token + consensus, so a stuck demo still ends.
@@ -66,7 +72,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         start: Instant::now(),
         interrupted,
     };
-    let mut cluster = LocalCluster::start(Spec::new(daemon, 3, [127, 0, 0], args.port, args.token))?;
+    let mut cluster = LocalCluster::start(Spec::new(daemon.clone(), 3, [127, 0, 0], args.port, args.token))?;
     cluster.keep_dir |= args.keep;
     demo.say(&format!(
         "3 ferrosyncd on 127.0.0.1-3 port {}, token {} ms, in {}",
@@ -78,6 +84,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         demo.say(&format!("  node {id}: pid {}", cluster.pid(id).unwrap_or(0)));
     }
     let result = demo.script(&mut cluster);
+    let keep_all = args.keep;
     demo.say("stopping every node (SIGTERM by PID)");
     for id in 1..=3 {
         let _ = cluster.signal(id, Signal::SIGTERM);
@@ -93,7 +100,112 @@ pub fn run(args: DemoArgs) -> Result<()> {
     } else {
         demo.say(&format!("removed {}", dir.display()));
     }
-    result
+    result?;
+    if args.no_crm {
+        return Ok(());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        demo.say("the resource-manager part needs root (network namespaces): run `sudo ferrosync demo` to see a resource fail over");
+        return Ok(());
+    }
+    crm_demo(&demo, &daemon, args.token, keep_all)
+}
+
+/// The resource manager: a Dummy fails over when its node is killed.
+fn crm_demo(demo: &Demo, daemon: &std::path::Path, token: u64, keep: bool) -> Result<()> {
+    use crm_daemon::local::{dummy_agent, fence_agent_dir, LocalCrm, Programs};
+    let crmd = daemon.with_file_name("ferrosync-crmd");
+    if !crmd.is_file() {
+        bail!("{} not found; build the whole workspace", crmd.display());
+    }
+    let scratch = tempfile::tempdir().context("temporary directory")?;
+    let (ocf_root, (provider, kind)) = dummy_agent(scratch.path()).context("write the Dummy agent")?;
+    let programs = Programs {
+        ferrosyncd: daemon.to_path_buf(),
+        crmd,
+        fence_agents: fence_agent_dir(&scratch.path().join("fence-agents")).context("write the fence agent")?,
+        ocf_root,
+    };
+    let spec = Spec {
+        netns: Some(format!("fdemo{}-", std::process::id())),
+        ..Spec::new(daemon.to_path_buf(), 3, [10, 213, 0], 5405, token)
+    };
+    demo.say("resource manager: 3 ferrosyncd in network namespaces, a ferrosync-crmd on each");
+    let mut crm = LocalCrm::start(spec, programs)?;
+    crm.cluster.keep_dir |= keep;
+    demo.say(&format!("  in {}", crm.cluster.dir.display()));
+    crm_script(demo, &mut crm, provider, kind)
+}
+
+fn crm_script(demo: &Demo, crm: &mut crm_daemon::local::LocalCrm, provider: &str, kind: &str) -> Result<()> {
+    crm.wait_settled(&[1, 2, 3], WAIT).with_context(|| crm.logs(20))?;
+    demo.say(&format!(
+        "configuration: fencing with the test fence agent, one ocf:{provider}:{kind} with a 10 s monitor"
+    ));
+    let answer = crm.ask(1, &crm.dummy_config("dummy", (provider, kind)))?;
+    if answer["ok"] != serde_json::json!(true) {
+        bail!("the configuration was refused: {answer}");
+    }
+    let start = Instant::now();
+    let at = demo.wait_for("the Dummy to start", || match crm.dummy_running("dummy").as_slice() {
+        [n] => Some(*n),
+        _ => None,
+    })?;
+    demo.say(&format!(
+        "dummy started on node{at} after {} ms",
+        start.elapsed().as_millis()
+    ));
+    // Its result recorded, the DC idle: the status shows it.
+    crm.wait_settled(&[1, 2, 3], WAIT)?;
+    print_status(crm, at)?;
+    demo.say(&format!("kill -9 node{at} (its ferrosyncd and ferrosync-crmd)"));
+    let killed = Instant::now();
+    crm.power_off(at)?;
+    let now_at = demo.wait_for("the Dummy to run elsewhere", || {
+        match crm.dummy_running("dummy").as_slice() {
+            [n] if *n != at => Some(*n),
+            _ => None,
+        }
+    })?;
+    let fenced = std::fs::read_to_string(crm.fence_dir.join("requests.log"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.contains(&format!("node{at}")) && (l.contains("action=reboot") || l.contains("action=off")));
+    demo.say(&format!(
+        "node{at} {}; dummy started on node{now_at} {} ms after the kill",
+        if fenced {
+            "was fenced by the test fence agent"
+        } else {
+            "was not fenced (!)"
+        },
+        killed.elapsed().as_millis()
+    ));
+    let live: Vec<u32> = (1..=3).filter(|&n| n != at).collect();
+    crm.wait_settled(&live, WAIT)?;
+    print_status(crm, now_at)?;
+    demo.say("stopping the resource manager and its cluster (by PID)");
+    if crm.cluster.keep_dir {
+        demo.say(&format!("kept {}", crm.cluster.dir.display()));
+    }
+    Ok(())
+}
+
+/// `ferrosync crm status` as node `n` sees it.
+fn print_status(crm: &crm_daemon::local::LocalCrm, n: u32) -> Result<()> {
+    let doc = crm.query(n)?;
+    let cib = cib::Cib::from_element(doc.root().clone())?;
+    let now = crm::simulate::system_clock();
+    let opts = crm::mon::MonOptions {
+        stack: Some("ferrosync".into()),
+        last_updated: crm::mon::ctime(now),
+        inactive: true,
+        node_attributes: false,
+        fail_counts: false,
+    };
+    for line in crm::mon::status(&cib, now).text(&opts).lines() {
+        println!("            {line}");
+    }
+    Ok(())
 }
 
 struct Demo {
@@ -166,6 +278,23 @@ impl Demo {
                 Err(ClusterError::Timeout { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// Polls `f` until it gives a value (bounded by [`WAIT`], Ctrl-C aware).
+    fn wait_for<T>(&self, what: &str, mut f: impl FnMut() -> Option<T>) -> Result<T> {
+        let start = Instant::now();
+        loop {
+            if self.interrupted.load(Ordering::Relaxed) {
+                bail!("interrupted");
+            }
+            if let Some(v) = f() {
+                return Ok(v);
+            }
+            if start.elapsed() >= WAIT {
+                bail!("no sign of {what} after {WAIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

@@ -6,6 +6,7 @@ pub mod cfg;
 pub mod cmap;
 pub mod cpg;
 pub mod crm;
+pub mod crm_socket;
 pub mod demo;
 pub mod keygen;
 pub mod quorum;

@@ -6,6 +6,8 @@
 #
 #   sudo bash crates/engine/scripts/pacemaker.sh                # 3 ferrosyncd nodes
 #   NODES=1 bash ...; ENGINE=corosync bash ...; TOKEN=1000 (default) bash ...
+#   FENCING=1 bash ...   # stonith-enabled with ferrosync's test fence agent (fence_ferrosync_test,
+#                        # overlaid on /usr/sbin inside each node's mount namespace)
 #   bash crates/engine/scripts/pacemaker.sh clean               # remove leftover namespaces
 #
 # Each node is a network + mount + UTS namespace (hostname nX) with tmpfs over /dev/shm,
@@ -20,6 +22,8 @@ NODES=${NODES:-3}
 P=${NSPREFIX:-fpm}
 SUBNET=${SUBNET:-10.204.0}
 ENGINE=${ENGINE:-ferrosyncd}
+FENCING=${FENCING:-0}
+FENCE_AGENT=$HERE/../../fencer/agents/fence_ferrosync_test
 TOKEN=${TOKEN:-1000}
 FERROSYNCD=${FERROSYNCD:-$HERE/../../../target/release/ferrosyncd}
 if [ "${1:-}" = clean ]; then VERBOSE=1 ns_delete "$P" "$NODES"; exit 0; fi
@@ -58,9 +62,11 @@ start_node() {
   else
     engine_cmd="corosync -f -c $d/corosync.conf"
   fi
-  mkdir -p "$d/pcmk-lib" "$d/pcmk-log"
+  mkdir -p "$d/pcmk-lib" "$d/pcmk-log" "$d/sbin"
+  cp "$FENCE_AGENT" "$d/sbin/"
   setsid ip netns exec "$P$i" unshare -m -u --propagation private bash -c "
     hostname n$i
+    [ $FENCING = 1 ] && mount -t overlay overlay -o lowerdir=$d/sbin:/usr/sbin /usr/sbin
     mount -t tmpfs tmpfs /dev/shm
     mount -t tmpfs tmpfs /run; mkdir -p /run/crm /run/corosync; chown hacluster:haclient /run/crm
     mount --bind $d/pcmk-lib /var/lib/pacemaker
@@ -92,7 +98,13 @@ log "engine: $ENGINE, $NODES node(s), token $TOKEN ms"
 for i in $(seq 1 "$NODES"); do start_node "$i"; done
 DESC="a DC is elected and crm_mon -1 shows every node online"; check wait_for 120 online_all 1
 in_node 1 crm_mon -1 2>&1 | grep -E 'Current DC|Online|partition' | while read -r l; do log "  $l"; done
-in_node 1 crm_attribute -t crm_config -n stonith-enabled -v false
+if [ "$FENCING" = 1 ]; then
+  mkdir -p "$W/fence"; for i in $(seq 1 "$NODES"); do : > "$W/fence/n$i.pids"; done
+  in_node 1 cibadmin -C -o resources -X "<primitive id=\"fence\" class=\"stonith\" type=\"fence_ferrosync_test\"><instance_attributes id=\"fence-ia\"><nvpair id=\"fence-sd\" name=\"state_dir\" value=\"$W/fence\"/><nvpair id=\"fence-hl\" name=\"pcmk_host_list\" value=\"$(seq -s ' ' -f 'n%g' 1 "$NODES")\"/></instance_attributes><operations><op id=\"fence-monitor\" name=\"monitor\" interval=\"60s\"/></operations></primitive>"
+  in_node 1 crm_attribute -t crm_config -n stonith-enabled -v true
+else
+  in_node 1 crm_attribute -t crm_config -n stonith-enabled -v false
+fi
 in_node 1 crm_attribute -t crm_config -n cluster-recheck-interval -v 60s
 in_node 1 cibadmin -C -o resources -X '<primitive id="dummy" class="ocf" provider="pacemaker" type="Dummy"><operations><op id="dummy-monitor" name="monitor" interval="10s"/></operations></primitive>'
 has_dummy() { [ -n "$(dummy_node 1)" ]; }
@@ -105,7 +117,7 @@ if [ "$NODES" -ge 2 ] && [ -n "$D" ]; then
   moved() { local n; n=$(dummy_node "$other"); [ -n "$n" ] && [ "$n" != "n$victim" ]; }
   DESC="Dummy runs elsewhere after n$victim died"; check wait_for 120 moved
   FAILOVER=$(echo "$(date +%s.%N) - $k" | bc)
-  log "failover: Dummy started on $(dummy_node "$other") $FAILOVER s after kill -9 (engine $ENGINE, token $TOKEN ms)"
+  log "failover: Dummy started on $(dummy_node "$other") $FAILOVER s after kill -9 (engine $ENGINE, token $TOKEN ms, fencing $FENCING)"
 fi
 [ "$FAIL" = 0 ] && log "PACEMAKER OK" || log "PACEMAKER FAILED (KEEP=1 keeps $W)"
 exit $FAIL

@@ -24,6 +24,8 @@ pub struct BenchArgs {
 enum BenchCommand {
     /// Multicast through CPG; print msgs/s, MB/s, latency and sequence checks.
     Cpg(CpgBench),
+    /// kill -9 of the node running a Dummy → the Dummy elsewhere (fencing on; root).
+    Failover(super::bench_failover::FailoverBench),
 }
 
 #[derive(Args, Debug)]
@@ -176,6 +178,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 pub fn run(args: BenchArgs, json: bool) -> Result<()> {
     match args.command {
         BenchCommand::Cpg(b) => cpg(b, json),
+        BenchCommand::Failover(b) => super::bench_failover::run(b, json),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per top-level subcommand.
 
 pub mod bench;
+pub mod bench_failover;
 pub mod blackbox;
 pub mod cfg;
 pub mod cmap;

@@ -1010,6 +1010,42 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_whole_cluster_shuts_down_at_once_without_fencing() {
+        let mut s = started(3, cib_with(&format!("{}{}", dummy("a"), dummy("b")), "", &[]));
+        for i in 0..3 {
+            s.shutdown(i);
+        }
+        assert!(
+            s.run_until(LIMIT, |s| (0..3).all(|i| !s.up(i))),
+            "not every node shut down\n{}",
+            s.describe()
+        );
+        assert!(s.fenced.is_empty(), "{:?}", s.fenced);
+    }
+
+    #[test]
+    fn cleanup_while_a_monitor_starts_does_not_stall_the_dc() {
+        let mut s = started(3, cib_with(&dummy("d"), "", &[]));
+        let at = s.where_runs("d")[0];
+        s.machines[at].running.remove("d");
+        // The recovery's new monitor is queued, its first result not in yet.
+        let monitor_queued = |s: &CrmSim| {
+            s.machines[at]
+                .execs
+                .iter()
+                .any(|(_, r)| r.rsc == "d" && r.task == "monitor" && r.interval_ms > 0)
+        };
+        assert!(s.run_until(LIMIT, monitor_queued));
+        s.cleanup(0, "d");
+        // Well within an action timeout (20 s + cluster-delay 60 s).
+        assert!(
+            s.run_until(Duration::from_secs(10), |s| s.settled() && s.where_runs("d").len() == 1),
+            "{}",
+            s.describe()
+        );
+    }
+
     /// The DC dies while another node starts a resource: the new DC learns of the
     /// start in progress from that node's join answer (a pending record) and does
     /// not start the resource anywhere else.

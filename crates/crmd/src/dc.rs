@@ -263,7 +263,10 @@ impl Dc {
     }
 
     /// A node lost its last CRM process (the caller saw the configuration change).
-    pub fn on_node_left(&mut self, node: NodeId) -> Vec<Effect> {
+    /// `shutting_down`: it had asked to shut down (its `shutdown` attribute); with
+    /// nothing left running there its leaving is clean, even if the DC that sent it
+    /// `do_shutdown` (and would have written `expected="down"`) is gone too.
+    pub fn on_node_left(&mut self, node: NodeId, shutting_down: bool, doc: &CibDocument) -> Vec<Effect> {
         if !self.active {
             return Vec::new();
         }
@@ -274,8 +277,10 @@ impl Dc {
                 t.complete(a, false);
             }
         }
+        let clean = shutting_down && !status::may_run_resources(doc, node);
+        let expected = clean.then_some("down");
         vec![Effect::Cib {
-            op: status::node_state(node, None, false, None),
+            op: status::node_state(node, None, false, expected),
             quiet: false,
         }]
     }

@@ -31,6 +31,8 @@ struct Running {
     interval_ms: u64,
     digest: String,
     call_id: u64,
+    /// A result was reported (a recurring operation reports its first one, then changes).
+    reported: bool,
 }
 
 /// This node's executor side.
@@ -116,6 +118,11 @@ impl Local {
             if let Some(r) = self.ops.remove(&k) {
                 self.lrm.cancel(rsc, &r.task, r.interval_ms);
                 out.push(Effect::Cancel(k));
+                if !r.reported {
+                    // The DC waits for its first result: tell it there will be none.
+                    let cancelled = ExecStatus::Cancelled.code();
+                    out.push(self.result(r.dc, r.key, (rsc, &r.task, r.interval_ms), 1, cancelled));
+                }
             }
         }
     }
@@ -195,6 +202,7 @@ impl Local {
                 interval_ms: req.interval_ms,
                 digest: op_digest(&attributes),
                 call_id,
+                reported: false,
             },
         );
         out.push(Effect::Exec(ExecRequest {
@@ -226,6 +234,8 @@ impl Local {
         }
         if op.interval_ms == 0 {
             self.ops.remove(&r.key);
+        } else if let Some(running) = self.ops.get_mut(&r.key) {
+            running.reported = true;
         }
         let record = OpRecord {
             task: op.task.clone(),

@@ -221,8 +221,11 @@ impl CrmNode {
         self.dc_update();
         if self.controller.active() {
             self.controller.on_view(&view, !change.joined.is_empty());
+            let shutdown = AttrName::new("shutdown").expect("valid name");
             for node in &change.departed_nodes {
-                let effects = self.controller.on_node_left(*node);
+                // Read before attrd drops the departed node's attributes below.
+                let shutting_down = self.attrd.get(*node, &shutdown).is_some();
+                let effects = self.controller.on_node_left(*node, shutting_down, self.cib.cib());
                 self.apply(effects);
             }
             if !change.joined.is_empty() {

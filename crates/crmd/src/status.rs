@@ -181,3 +181,28 @@ pub fn cluster(quorate: bool, dc: NodeId) -> CibOp {
         ],
     }
 }
+
+/// Whether the status says a resource may still be active on `node`: its last
+/// one-shot operation left it running (a start, promote or migration that
+/// succeeded or is pending; a probe that found it running).
+pub fn may_run_resources(doc: &cib::document::CibDocument, node: NodeId) -> bool {
+    let Some(list) = doc.find(&format!(
+        "/cib/status/node_state[@id='{0}']/lrm[@id='{0}']/lrm_resources",
+        node.0
+    )) else {
+        return false;
+    };
+    list.children_named("lrm_resource").any(|r| {
+        let Some(id) = r.attr("id") else { return false };
+        r.children_named("lrm_rsc_op")
+            .find(|op| op.attr("id") == Some(format!("{id}_last_0").as_str()))
+            .is_some_and(|op| {
+                let task = op.attr("operation").unwrap_or("");
+                let rc = op.attr("rc-code").unwrap_or("");
+                let pending = op.attr("op-status") == Some("-1");
+                let active = matches!(task, "start" | "promote" | "migrate_to" | "migrate_from" | "monitor")
+                    && matches!(rc, "0" | "8");
+                pending || active
+            })
+    })
+}

@@ -6,7 +6,9 @@
 //!   and the CI gate's lists of passing case names;
 //! - [`fuzzgen`]: random small CIBs for differential testing.
 
+pub mod admin;
 pub mod conformance;
 pub mod fuzzgen;
+pub mod mon;
 pub mod output;
 pub mod simulate;

@@ -660,10 +660,10 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
         let promote = find(s, r, "promote", next);
         item(c, "Promote", r, current, next, promote, None, lines);
     } else if role == Role::Stopped && next_role > Role::Stopped {
-        if let Some(st) = start {
-            if st.optional {
-                return;
-            }
+        // An unrunnable start is optional (`start_resource`) but still
+        // listed, as blocked.
+        if start.is_some_and(|st| st.optional && st.runnable) {
+            return;
         }
         item(c, "Start", r, current, next, start, None, lines);
     }

@@ -519,6 +519,18 @@ fn apply_op(doc: &mut CibDocument, op: &CibOp) -> Result<(), CibRequestError> {
     Ok(())
 }
 
+/// `ops` applied in order to a copy of `doc` (versions untouched), all or
+/// none: the first op that fails is the error and `doc` stays as it was. For
+/// admin tools that turn a verb into several edits (`crm::admin`) and for
+/// applying them offline to a CIB file.
+pub fn apply_ops(doc: &CibDocument, ops: &[CibOp]) -> Result<CibDocument, CibRequestError> {
+    let mut cur = doc.clone();
+    for op in ops {
+        cur = edited(&cur, op)?;
+    }
+    Ok(cur)
+}
+
 impl CibManager {
     /// A manager starting from `doc` (what [`crate::cib_store::CibStore::load`] read).
     pub fn new(me: ProcessId, doc: CibDocument) -> CibManager {

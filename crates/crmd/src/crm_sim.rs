@@ -840,10 +840,22 @@ mod tests {
             .transition()
             .is_some())));
         let dc = s.dc().unwrap();
+        let killed = s.now;
         s.power_off(dc);
         assert!(s.run_until(LIMIT, |s| s.settled()
             && ["a", "b", "c"].iter().all(|r| s.where_runs(r).len() == 1)));
-        assert!(s.fenced.iter().any(|(t, _)| *t == dc));
+        let fenced_at = s
+            .fenced
+            .iter()
+            .find(|(t, _)| *t == dc)
+            .expect("the old DC was fenced")
+            .1;
+        // A node seen and lost is not waited for as if it were still starting.
+        assert!(
+            fenced_at - killed < Duration::from_secs(5),
+            "fenced {:?} after the kill",
+            fenced_at - killed
+        );
     }
 
     #[test]

@@ -70,7 +70,6 @@ pub struct Dc {
     view: Vec<ProcessId>,
     /// Members that answered the current join.
     joined: BTreeSet<ProcessId>,
-    unames: BTreeMap<NodeId, String>,
     transition: Option<Transition>,
     next_transition: u32,
     want_schedule: bool,
@@ -82,6 +81,8 @@ pub struct Dc {
     start_failure_fatal: bool,
     /// When this process started, and whether it has run the scheduler since.
     started: Option<Instant>,
+    /// Nodes that had a member in some view this process saw.
+    seen: BTreeSet<NodeId>,
     scheduled_once: bool,
     /// The first run waits for configured nodes until then.
     startup_wait: Option<Instant>,
@@ -107,7 +108,6 @@ impl Dc {
             active: false,
             view: Vec::new(),
             joined: BTreeSet::new(),
-            unames: BTreeMap::new(),
             transition: None,
             next_transition: 1,
             want_schedule: false,
@@ -117,6 +117,7 @@ impl Dc {
             recheck_at: None,
             start_failure_fatal: true,
             started: None,
+            seen: BTreeSet::new(),
             scheduled_once: false,
             startup_wait: None,
             stats: DcStats::default(),
@@ -155,8 +156,8 @@ impl Dc {
             next_transition: self.next_transition,
             stats: self.stats,
             started: self.started,
+            seen: std::mem::take(&mut self.seen),
             scheduled_once: self.scheduled_once,
-            unames: std::mem::take(&mut self.unames),
             ..Dc::new(self.me)
         };
         self.active = active;
@@ -222,7 +223,6 @@ impl Dc {
                 return Vec::new();
             }
         };
-        self.unames.insert(node, s.uname.clone());
         self.joined.insert(from);
         let mut ops = Vec::new();
         let configured = doc
@@ -447,9 +447,9 @@ impl Dc {
 
     /// Until when to wait before the first scheduler run of this process: while
     /// `dc-deadtime` (Pacemaker's start-up wait, 20 s) has not passed since it
-    /// started and configured nodes have no member yet. Without the wait, a node a
-    /// moment slower to start than the others would be fenced as never seen
-    /// (`startup-fencing`).
+    /// started and configured nodes were never seen by it. Without the wait, a node
+    /// a moment slower to start than the others would be fenced as never seen
+    /// (`startup-fencing`); a node seen and lost is not waited for.
     fn waiting_for_nodes(&self, now: Instant, doc: &CibDocument) -> Option<Instant> {
         if self.scheduled_once {
             return None;
@@ -469,12 +469,17 @@ impl Dc {
         if now >= until {
             return None;
         }
-        let present: BTreeSet<String> = self.view.iter().map(|p| p.node.0.to_string()).collect();
+        let present: BTreeSet<String> = self.seen.iter().map(|n| n.0.to_string()).collect();
         let absent = doc.find("/cib/configuration/nodes").is_some_and(|n| {
             n.children_named("node")
                 .any(|n| n.attr("id").is_some_and(|id| !present.contains(id)))
         });
         absent.then_some(until)
+    }
+
+    /// A view of the group this process saw (DC or not).
+    pub fn note_view(&mut self, view: &[ProcessId]) {
+        self.seen.extend(view.iter().map(|p| p.node));
     }
 
     /// The process started at `now` (the start of its `dc-deadtime`).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use tracing::{debug, warn};
 
 use crate::effects::Effect;
-use crate::ids::{NodeId, ProcessId};
+use crate::ids::NodeId;
 use crate::lrm::{op_digest, recorded_pending, Lrm, OpRecord, RC_PENDING, STATUS_PENDING};
 use crate::messages::{ActionKey, Body, Cleanup, LrmState, OpRequest, OpResult};
 use crate::ops::{AgentSpec, ExecKey, ExecRequest, ExecResult, ExecStatus};
@@ -73,9 +73,8 @@ impl Local {
     }
 
     /// The join answer: this node's name and whole history.
-    pub fn lrm_state(&self, view: Vec<ProcessId>) -> Body {
+    pub fn lrm_state(&self) -> Body {
         Body::LrmState(LrmState {
-            view,
             uname: self.lrm.uname().to_string(),
             lrm: self.lrm.lrm_element().to_xml_string(),
         })

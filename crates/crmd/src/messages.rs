@@ -234,7 +234,6 @@ pub struct OpResult {
 /// announces itself: the DC writes it into the status (the join).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LrmState {
-    pub view: Vec<ProcessId>,
     pub uname: String,
     pub lrm: String,
 }
@@ -652,7 +651,6 @@ impl Envelope {
                 w.text(&o.history);
             }
             Body::LrmState(l) => {
-                w.view(&l.view)?;
                 w.checked_str("node name", &l.uname)?;
                 w.text(&l.lrm);
             }
@@ -812,7 +810,6 @@ impl Envelope {
                 history: r.text("history")?,
             }),
             Kind::LrmState => Body::LrmState(LrmState {
-                view: r.view()?,
                 uname: r.string("node name")?,
                 lrm: r.text("lrm")?,
             }),
@@ -1121,12 +1118,7 @@ mod tests {
                     history,
                 })
             });
-        let lrm = (
-            proptest::collection::vec(arb_process(), 0..6),
-            "[a-z0-9]{1,10}",
-            ".{0,40}",
-        )
-            .prop_map(|(view, uname, lrm)| Body::LrmState(LrmState { view, uname, lrm }));
+        let lrm = ("[a-z0-9]{1,10}", ".{0,40}").prop_map(|(uname, lrm)| Body::LrmState(LrmState { uname, lrm }));
         let cleanup = ("[a-z:0-9]{1,10}", proptest::option::of(any::<u32>())).prop_map(|(rsc, node)| {
             Body::Cleanup(Cleanup {
                 rsc,

@@ -215,6 +215,7 @@ impl CrmNode {
             self.stats.refused_confchgs += 1;
         })?;
         let view = self.membership.members().to_vec();
+        self.controller.note_view(&view);
         self.cib.on_confchg(&view, &change.joined);
         // The writer first, so that erasing departed nodes falls to the new DC.
         self.dc_update();
@@ -299,7 +300,7 @@ impl CrmNode {
                         self.stats.dc_disagreements += 1;
                     }
                     // The join: every member answers with its history.
-                    let state = self.local.lrm_state(a.view.clone());
+                    let state = self.local.lrm_state();
                     self.send(state);
                 }
             }

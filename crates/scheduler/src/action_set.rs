@@ -36,12 +36,13 @@ pub struct Action {
     pub meta: BTreeMap<String, String>,
 }
 
-/// The recurring operation a `cancel` action stops: its task and the call
-/// id it was started with.
+/// The recurring operation a `cancel` action stops: its task and, for an
+/// operation cancelled from its history entry (`pcmk__schedule_cancel`),
+/// the call id it was started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cancelled {
     pub task: String,
-    pub call_id: i64,
+    pub call_id: Option<i64>,
 }
 
 /// Ordering flags.
@@ -75,6 +76,9 @@ pub mod flags {
     /// A runnable, required "first" puts "then" in the graph even if
     /// "then" stays optional (`pe_order_implies_then_printed`).
     pub const IMPLIES_THEN_PRINTED: u32 = 4096;
+    /// Only an input in the graph while "first" is not part of a live
+    /// migration (`pe_order_apply_first_non_migratable`).
+    pub const FIRST_NON_MIGRATABLE: u32 = 8192;
 }
 
 #[derive(Debug, Clone, Copy)]

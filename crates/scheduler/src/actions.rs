@@ -13,37 +13,73 @@ use crate::constraint_types::Constraints;
 use crate::digests::{expected_digest, only_private_changed, restart_digest};
 use crate::history::history_entry;
 use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
-use cib::{Cib, LrmOp, OrderKind};
+use cib::{is_true, Cib, LrmOp, OrderKind};
 
 /// Creates every action and ordering, then propagates flags.
 pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionSet {
     let mut s = ActionSet::default();
     let can_fence = c.options.stonith_enabled && c.have_stonith_resource;
 
-    // Fencing of unclean nodes.
+    // Fencing of unclean nodes and clean shutdowns, node by node in name
+    // order (`schedule_fencing_and_shutdowns`).
+    let have_managed = c.rscs.iter().any(|r| r.managed);
     let mut fence_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
-    for n in 0..c.nodes.len() {
-        if c.nodes[n].unclean && c.options.stonith_enabled {
-            let fenceable = can_fence
-                && (c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore || c.nodes[n].online);
-            if !fenceable {
-                // Pacemaker never makes the fencing op required then.
-                continue;
-            }
+    let mut shutdown_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
+    let mut by_name: Vec<NodeIdx> = (0..c.nodes.len()).collect();
+    by_name.sort_by(|&a, &b| crate::model::cmp_node_names(&c.nodes[a].uname, &c.nodes[b].uname));
+    let (mut dc_down, mut fencing_ops, mut shutdown_ops) = (None, Vec::new(), Vec::new());
+    for &n in &by_name {
+        let node = &c.nodes[n];
+        // Guest nodes are "fenced" by recovering their containers.
+        if node.is_guest() {
+            continue;
+        }
+        // `pe_can_fence`: without quorum, only nodes still in the membership.
+        let fenceable =
+            can_fence && (c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore || node.online);
+        if have_managed && node.unclean && fenceable {
             let a = s.add(None, "stonith", 0, Some(n), false);
             s.actions[a].fence_op = Some(c.options.stonith_action.clone());
-            s.actions[a].reason = c.nodes[n].fence_reason.clone();
+            s.actions[a].reason = node.fence_reason.clone();
             fence_of[n] = Some(a);
+            if node.is_dc {
+                dc_down = Some(a);
+            } else {
+                // Without concurrent fencing, non-DC fencing happens in
+                // a chain (`add_nondc_fencing`).
+                if let (false, Some(&last)) = (c.options.concurrent_fencing, fencing_ops.last()) {
+                    s.order(last, a, 0);
+                }
+                fencing_ops.push(a);
+            }
+        } else if node.shutdown && node.online && !node.is_remote() {
+            // No shutdown action for Pacemaker Remote nodes (`needs_shutdown`).
+            let a = s.add(None, "do_shutdown", 0, Some(n), false);
+            shutdown_of[n] = Some(a);
+            if node.is_dc {
+                dc_down = Some(a);
+            } else {
+                shutdown_ops.push(a);
+            }
+        }
+    }
+    if let Some(dc) = dc_down {
+        // Other nodes shut down before the DC does, and are fenced before
+        // the DC is fenced or shut down.
+        if s.actions[dc].task == "do_shutdown" {
+            for &sd in &shutdown_ops {
+                s.order(sd, dc, 0);
+            }
+        }
+        if c.options.concurrent_fencing {
+            for &f in &fencing_ops {
+                s.order(f, dc, 0);
+            }
+        } else if let Some(&last) = fencing_ops.last() {
+            s.order(last, dc, 0);
         }
     }
     super::remote::guest_fence_actions(c, &mut s, &mut fence_of);
-    // Clean shutdowns.
-    let mut shutdown_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
-    for n in 0..c.nodes.len() {
-        if c.nodes[n].shutdown && c.nodes[n].online && !c.nodes[n].unclean {
-            shutdown_of[n] = Some(s.add(None, "do_shutdown", 0, Some(n), false));
-        }
-    }
 
     let quorum_ok = c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore;
 
@@ -149,7 +185,15 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         }
         notified.extend(notifications);
         let kids = c.rscs[g].children.clone();
-        let ordered_group = matches!(c.rscs[g].variant, Variant::Group);
+        let is_grp = matches!(c.rscs[g].variant, Variant::Group);
+        // A group's members start in order and stop in reverse unless
+        // `ordered=false` (`member_internal_constraints`). A cloned group
+        // inherits its clone's `ordered`, but Pacemaker's single,
+        // order-dependent flag pass then leaves its members' starts
+        // optional (bug-pm-12), which this fixpoint does not reproduce:
+        // cloned groups stay ordered here.
+        let cloned = c.rscs[g].parent.is_some();
+        let ordered_group = is_grp && (cloned || c.rscs[g].meta.get("ordered").is_none_or(|v| is_true(v)));
         let active = |r: RscIdx| c.primitives_of(r).iter().any(|&p| !c.rscs[p].running_on.is_empty());
         let mut last_active: Option<RscIdx> = None;
         for (i, &k) in kids.iter().enumerate() {
@@ -167,12 +211,19 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             // A clone's running and stopped are in the graph once a
             // required instance start or stop can run
             // (`clone_internal_constraints`: implies-then-printed).
-            let then_printed = if ordered_group { 0 } else { flags::IMPLIES_THEN_PRINTED };
+            let then_printed = if is_grp { 0 } else { flags::IMPLIES_THEN_PRINTED };
             for ks in member_starts {
-                s.order(start, ks, if ordered_group { 0 } else { flags::RUNNABLE_LEFT });
+                let fl = if ordered_group {
+                    0
+                } else if is_grp {
+                    flags::IMPLIES_THEN | flags::RUNNABLE_LEFT
+                } else {
+                    flags::RUNNABLE_LEFT
+                };
+                s.order(start, ks, fl);
             }
             for ks in member_started {
-                if ordered_group {
+                if is_grp {
                     s.order(ks, running, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
                 } else {
                     s.order(ks, running, flags::ONE_OR_MORE | then_printed);
@@ -182,7 +233,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 s.order(stop, kst, 0);
                 // Groups and clones alike wait for every member's stop
                 // (`clone_internal_constraints`: instance stop → stopped).
-                if ordered_group || !is_group(c, k) {
+                if is_grp || !is_group(c, k) {
                     s.order(kst, stopped, flags::IMPLIES_THEN | then_printed);
                 }
             }
@@ -246,7 +297,9 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                         if a == "start" || a == "stop" {
                             s.order(x, y, 0);
                         } else {
-                            s.order(y, x, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
+                            // `clone_internal_constraints`: an instance start (its
+                            // running) or stop puts the clone's in the graph.
+                            s.order(y, x, flags::IMPLIES_THEN_PRINTED);
                         }
                     }
                 }
@@ -330,6 +383,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    super::migration::order_equivalents(&mut s, c);
     crate::anti_colocation::order(&mut s, c, &cons.colocs);
     super::probes::order_probes(&mut s, c);
     propagate(c, &mut s, &cons.colocs);
@@ -584,9 +638,6 @@ fn primitive_actions(
             if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
                 continue;
             }
-            if c.rscs[r].allowed[n].is_none() && !c.options.symmetric {
-                continue;
-            }
             if !super::remote::probe_allowed(c, r, n) || !super::probes::instance_probed_on(c, r, n) {
                 continue;
             }
@@ -725,8 +776,14 @@ fn primitive_actions(
             // A demote on a node being fenced is implied by the fencing (a
             // guest's fencing is its container's recovery).
             let node_down = c.nodes[cur].unclean || !c.nodes[cur].online || c.rscs[r].failed;
-            if fence_of[cur].is_some() && node_down {
+            if let (Some(f), true) = (fence_of[cur], node_down) {
                 s.actions[dm].pseudo = true;
+                // After the fencing if the resource needs fencing or the node
+                // is a guest, unless bundled (`order_stop_vs_fencing`).
+                let implicit = c.rscs[r].requires_fencing || c.nodes[cur].is_guest();
+                if implicit && !c.is_bundled(r) {
+                    s.order(f, dm, 0);
+                }
             }
             if let Some(st) = s.find(Some(r), "stop", 0, Some(cur)) {
                 s.order(dm, st, flags::IMPLIES_FIRST | flags::RUNNABLE_LEFT);
@@ -738,12 +795,20 @@ fn primitive_actions(
             s.actions[st].reason = Some(reason.clone());
         }
     }
-    if let Some(nx) = next {
+    // A blocked resource that is active is not brought back up
+    // (`schedule_restart_actions`), and gets no recurring actions.
+    let blocked_active = c.rscs[r].blocked && c.rscs[r].role >= Role::Started;
+    if let Some(nx) = next.filter(|_| !blocked_active) {
         if next_role >= Role::Started {
             // A resource whose history left it stopped (yet listed as
             // active) is started again.
             let start_required = !current.contains(&nx) || need_stop || c.rscs[r].role == Role::Stopped;
             let st = s.add(Some(r), "start", 0, Some(nx), !start_required);
+            // An already pending start is in the graph even where nothing
+            // requires it (`create_pending_start`).
+            if c.rscs[r].start_pending {
+                s.actions[st].print_always = true;
+            }
             if let Some(reason) = &def_reason {
                 s.actions[st].reason = Some(reason.clone());
             }
@@ -775,6 +840,11 @@ fn primitive_actions(
                 }
             }
             let _ = quorum_ok;
+            // A start is only required from the outset if it can run
+            // (`start_resource`); orderings may still require it.
+            if !s.actions[st].runnable {
+                s.actions[st].optional = true;
+            }
             let stop_flags = if c.rscs[r].requires_fencing {
                 flags::IMPLIES_THEN | flags::RESTART | flags::RUNNABLE_LEFT
             } else {
@@ -833,6 +903,7 @@ fn primitive_actions(
                 .iter()
                 .filter(|o| o.name == "monitor" && o.interval_ms > 0)
                 .filter(|o| o.attr("enabled").is_none_or(|v| !matches!(v, "false" | "0" | "no")))
+                .filter(|o| !super::recurring::is_op_dup(c, r, &o.name, o.interval_ms))
                 .filter(|o| match o.role.as_deref().and_then(Role::parse) {
                     None => role_after != Role::Promoted,
                     Some(Role::Stopped) => false,
@@ -847,6 +918,8 @@ fn primitive_actions(
                     (o.interval_ms, active)
                 })
                 .collect();
+            let start_optional = s.actions[st].optional;
+            super::recurring::cancel_for_other_role(cib, s, c, r, nx, start_optional, role_after);
             for (interval, active) in monitors {
                 let m = s.add(Some(r), "monitor", interval, Some(nx), active);
                 s.order(st, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
@@ -874,6 +947,17 @@ fn primitive_actions(
     }
     super::recurring::create_stopped_role_ops(s, c, r);
     super::recurring::cancel_orphaned(cib, s, c, r);
+    // An unmanaged resource's actions on a node are optional, whatever
+    // asked for them (`update_action_optional`); probes are required
+    // anyway (`pcmk__probe_rsc_on_node`).
+    if !managed {
+        for a in s.actions.iter_mut() {
+            let probe_or_cancel = a.task == "monitor" || a.task == "cancel";
+            if a.rsc == Some(r) && a.node.is_some() && !a.pseudo && a.interval_ms == 0 && !probe_or_cancel {
+                a.optional = true;
+            }
+        }
+    }
 }
 
 /// `handle_asymmetric_ordering`: a stop of a stopped resource, or an
@@ -1233,20 +1317,6 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
         clear_migratable(s, t, f, label);
         s.actions[t].pseudo = false;
         changed = true;
-    }
-    // An active resource whose start became unrunnable must stop.
-    if !s.actions[t].runnable && s.actions[t].task == "start" {
-        if let Some(r) = s.actions[t].rsc {
-            if c.rscs[r].is_primitive() && s.actions[t].node.is_some_and(|n| c.rscs[r].running_on.contains(&n)) {
-                for st in s.of(r, "stop") {
-                    if s.actions[st].optional {
-                        s.actions[st].optional = false;
-                        s.actions[t].optional = false;
-                        changed = true;
-                    }
-                }
-            }
-        }
     }
     if e.flags & flags::ASYMMETRICAL != 0
         && !s.actions[f].runnable

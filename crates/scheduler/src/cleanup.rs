@@ -41,8 +41,60 @@ fn recorded_failures(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     })
 }
 
+/// `pcmk__schedule_cleanup` (required): `delete` of `r`'s history on `n`,
+/// after its stops and before its starts; not for a failed resource.
+fn schedule_cleanup(s: &mut ActionSet, c: &Cluster, r: RscIdx, n: NodeIdx) {
+    if c.rscs[r].failed || !usable(c, n) {
+        return;
+    }
+    let delete = s.add(Some(r), "delete", 0, Some(n), false);
+    for stop in s.of(r, "stop") {
+        s.order(stop, delete, 0);
+    }
+    for start in s.of(r, "start") {
+        s.order(delete, start, 0);
+    }
+}
+
+/// `pcmk__rsc_agent_changed` from `process_rsc_history`: the history of a
+/// configured primitive on an available node was made by another agent
+/// (class, provider or type), so it is cleaned up (and, where the
+/// resource is active, restarted: see `definition_changed`).
+fn clean_up_agent_changes(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
+    for st in &cib.status.nodes {
+        let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {
+            continue;
+        };
+        // `pcmk__node_available`, or in maintenance.
+        let node = &c.nodes[n];
+        let available = node.maintenance || (usable(c, n) && !node.standby && !node.shutdown);
+        if !available {
+            continue;
+        }
+        for lr in st.lrm.iter().filter(|l| !l.ops.is_empty()) {
+            for r in 0..c.rscs.len() {
+                let rs = &c.rscs[r];
+                let Variant::Primitive { class, provider, ty } = &rs.variant else {
+                    continue;
+                };
+                let mapped = rs.id == lr.id || rs.history_ids.iter().any(|(m, h)| *m == n && *h == lr.id);
+                if !mapped || rs.orphan || rs.remote.bundle_implicit {
+                    continue;
+                }
+                let changed = lr.class.as_deref() != Some(class.as_str())
+                    || lr.ty.as_deref() != Some(ty.as_str())
+                    || lr.provider != *provider;
+                if changed {
+                    schedule_cleanup(s, c, r, n);
+                }
+            }
+        }
+    }
+}
+
 /// Creates the clear and clean-up actions and their orderings.
 pub fn create_actions(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
+    clean_up_agent_changes(cib, c, s);
     let mut clears: Vec<(RscIdx, NodeIdx)> = c.failcount_clears.clone();
     for &(r, n) in &c.expired_fail_counts {
         let has_history = c.rscs[r].history_ids.iter().any(|(m, _)| *m == n);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::graph_details::{self, Agent};
 use super::task::{ActionId, Task};
 use super::utilization;
-use crate::action_set::{flags, Action};
+use crate::action_set::{flags, Action, Edge};
 use crate::model::{Cluster, Variant};
 use crate::plan::Schedule;
 use cib::score::{Score, INFINITY};
@@ -134,6 +134,33 @@ pub fn op_key(rsc: &str, task: &str, interval_ms: u64) -> String {
 /// The larger of the resource's priority and the action's own: a clone's
 /// running, stopped, promoted and demoted pseudo-actions get INFINITY
 /// (`clone_create_pseudo_actions`, `pe__create_promotable_pseudo_ops`).
+/// `should_add_input_to_graph`: an input that is the stop of a live
+/// migration is left out when every ordering between the two actions is
+/// optional ("optional but stop in migration"), and so is a "first" that
+/// still migrates when the ordering applies only to a first that does not
+/// (`pe_order_apply_first_non_migratable`).
+fn skipped_migrating_input(s: &Schedule, e: &Edge) -> bool {
+    let first = &s.actions[e.first];
+    if !first.migrate_runnable {
+        return false;
+    }
+    if e.flags & flags::FIRST_NON_MIGRATABLE != 0 {
+        return true;
+    }
+    // Orderings between the same two actions are one input whose flags
+    // add up (`order_actions`).
+    let ignored = flags::WHOLE_FIRST | flags::MEMBER;
+    let merged = s
+        .edges
+        .iter()
+        .filter(|o| o.first == e.first && o.then == e.then)
+        .fold(0, |acc, o| acc | (o.flags & !ignored));
+    // Only a primitive's stop: collective pseudo-actions' internal
+    // orderings carry flags not modelled here.
+    let primitive = first.rsc.is_some_and(|r| s.cluster.rscs[r].is_primitive());
+    merged == 0 && first.task == "stop" && primitive
+}
+
 fn synapse_priority(c: &Cluster, a: &Action) -> Score {
     let Some(r) = a.rsc else { return 0 };
     let completion = matches!(a.task.as_str(), "running" | "stopped" | "promoted" | "demoted");
@@ -223,6 +250,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
                 e.flags & flags::ANTI_COLOCATION == 0 || fnode.is_none() || tnode.is_none() || fnode == tnode
             })
             .filter(|e| e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, c, e))
+            .filter(|e| !skipped_migrating_input(s, e))
             .map(|e| ActionId(e.first))
             .collect();
         inputs.sort_unstable();

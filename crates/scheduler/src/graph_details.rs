@@ -250,7 +250,9 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
             Some(cancelled) => {
                 meta = action_meta(c, r, &cancelled.task, a.interval_ms);
                 meta.insert("operation".into(), cancelled.task.clone());
-                meta.insert("call_id".into(), cancelled.call_id.to_string());
+                if let Some(id) = cancelled.call_id {
+                    meta.insert("call_id".into(), id.to_string());
+                }
             }
             None => {
                 // Notifications are configured as the agent's `notify` op.

@@ -105,6 +105,87 @@ pub fn create_migration_actions(s: &mut ActionSet, c: &Cluster, r: RscIdx, curre
     );
 }
 
+/// Whether `anc` is `r` or one of its ancestors.
+fn is_ancestor(c: &Cluster, anc: RscIdx, r: RscIdx) -> bool {
+    let mut cur = Some(r);
+    while let Some(x) = cur {
+        if x == anc {
+            return true;
+        }
+        cur = c.rscs[x].parent;
+    }
+    false
+}
+
+/// The task an ordering names for a (possibly collective) action: a
+/// collective's "running" stands for the "start" it was mapped from.
+fn ordered_task(task: &str) -> &str {
+    match task {
+        "running" => "start",
+        "stopped" => "stop",
+        "promoted" => "promote",
+        "demoted" => "demote",
+        t => t,
+    }
+}
+
+/// `pcmk__order_migration_equivalents`: every ordering between two
+/// unrelated resources, one of which may migrate, is mirrored on the
+/// migration actions, so that a live migration keeps the order its start
+/// or stop would have had: "A start then B start" also orders A's
+/// migrate_from (both migratable) and A's start before B's migrate_to,
+/// "A stop then B stop" A's stop before B's migrate_to (and migrate_from
+/// of a partial migration), "A promote then B start" A's promote before
+/// B's migrate_to, "A demote then B stop" A's demote before B's
+/// migrate_to (and migrate_from). All optional; with both migratable, the
+/// ordering of a "first" that still migrates is left out of the graph.
+pub fn order_equivalents(s: &mut ActionSet, c: &Cluster) {
+    let edges: Vec<_> = s
+        .edges
+        .iter()
+        .filter(|e| e.flags & flags::MEMBER == 0)
+        .copied()
+        .collect();
+    for e in edges {
+        let (f, t) = (&s.actions[e.first], &s.actions[e.then]);
+        let (Some(fr), Some(tr)) = (f.rsc, t.rsc) else { continue };
+        if is_ancestor(c, fr, tr) || is_ancestor(c, tr, fr) {
+            continue;
+        }
+        let (first_mig, then_mig) = (c.rscs[fr].allow_migrate, c.rscs[tr].allow_migrate);
+        if !then_mig {
+            continue;
+        }
+        let fl = if first_mig { flags::FIRST_NON_MIGRATABLE } else { 0 };
+        let partial = c.rscs[tr].partial_migration_target.is_some();
+        let targets: Vec<usize> = match (ordered_task(&f.task), ordered_task(&t.task)) {
+            ("start", "start") => {
+                if first_mig {
+                    for mf in s.of(fr, "migrate_from") {
+                        for mt in s.of(tr, "migrate_to") {
+                            s.order(mf, mt, 0);
+                        }
+                    }
+                }
+                s.of(tr, "migrate_to")
+            }
+            ("stop", "stop") | ("demote", "stop") => {
+                let mut v = s.of(tr, "migrate_to");
+                if partial {
+                    v.extend(s.of(tr, "migrate_from"));
+                }
+                v
+            }
+            ("promote", "start") => s.of(tr, "migrate_to"),
+            _ => Vec::new(),
+        };
+        let demote = ordered_task(&s.actions[e.first].task) == "demote";
+        for mt in targets {
+            s.order(e.first, mt, if demote { 0 } else { fl });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use cib::Cib;

@@ -540,6 +540,20 @@ impl Cluster {
             && self.rscs[r].meta.get("notify").is_some_and(|v| cib::is_true(v))
     }
 
+    /// Whether the resource is part of a bundle (`pe_rsc_is_bundled`): a
+    /// replica's container, IP or connection, or an instance of the
+    /// bundle's child.
+    pub fn is_bundled(&self, r: RscIdx) -> bool {
+        let top = self.top_parent(r);
+        self.bundles.iter().any(|b| {
+            b.rsc == top
+                || b.child_clone == Some(top)
+                || b.replicas
+                    .iter()
+                    .any(|rep| rep.ip == Some(r) || rep.remote == Some(r) || rep.container == r)
+        })
+    }
+
     /// Whether the resource belongs to a promotable clone.
     pub fn in_promotable(&self, r: RscIdx) -> bool {
         let t = self.top_parent(r);

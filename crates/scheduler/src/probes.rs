@@ -121,6 +121,11 @@ pub fn order_probes(s: &mut ActionSet, c: &Cluster) {
         if then.rsc == Some(x) || !c.rscs[x].is_primitive() {
             continue;
         }
+        // An ordering's "then" is its own action, not a group's members
+        // (those edges are flag propagation only).
+        if e.flags & flags::MEMBER != 0 {
+            continue;
+        }
         // Nothing inside a stopping container waits for its probes.
         if then.rsc.is_some() && c.rscs[x].remote.container == then.rsc && then.task == "stop" {
             continue;

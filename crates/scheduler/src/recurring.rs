@@ -35,16 +35,24 @@ pub fn create_stopped_role_ops(s: &mut ActionSet, c: &Cluster, r: RscIdx) {
         .ops
         .iter()
         .filter(|o| o.interval_ms > 0 && o.role.as_deref().and_then(Role::parse) == Some(Role::Stopped))
-        .filter(|o| o.attr("enabled").is_none_or(is_true));
+        .filter(|o| o.attr("enabled").is_none_or(is_true))
+        .filter(|o| !is_op_dup(c, r, &o.name, o.interval_ms));
     for op in stopped_ops {
         for n in 0..c.nodes.len() {
+            let active = active_on(c, r, n, &op.name, op.interval_ms);
             if rs.assigned == Some(n) {
+                // Cancelled where the resource will be active, before it
+                // starts there (`cancel_if_running`).
+                if active {
+                    let cancel = new_cancel(s, r, &op.name, op.interval_ms, n);
+                    if matches!(rs.next_role, Role::Started | Role::Unpromoted) {
+                        for st in s.of(r, "start") {
+                            s.order(cancel, st, flags::RUNNABLE_LEFT);
+                        }
+                    }
+                }
                 continue;
             }
-            let active = rs
-                .active_recurring
-                .iter()
-                .any(|(m, name, i)| *m == n && *name == op.name && *i == op.interval_ms);
             let mon = s.add(Some(r), &op.name, op.interval_ms, Some(n), active);
             if let (true, Some(probe)) = (rs.managed, s.find(Some(r), "monitor", 0, Some(n))) {
                 s.order(probe, mon, flags::RUNNABLE_LEFT);
@@ -61,6 +69,113 @@ pub fn create_stopped_role_ops(s: &mut ActionSet, c: &Cluster, r: RscIdx) {
             if !node.online || node.unclean {
                 s.actions[mon].runnable = false;
             }
+        }
+    }
+}
+
+/// The history of `r` on `n` since its last start, by call id, or `None`
+/// when `r` has no history there or its last stop came after its last
+/// start (the window `process_recurring` and `process_rsc_history` read).
+fn history_since_start<'a>(cib: &'a Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Option<Vec<&'a LrmOp>> {
+    let node = &c.nodes[n];
+    let lr = cib
+        .status
+        .nodes
+        .iter()
+        .find(|st| st.id == node.id)
+        .and_then(|st| history_entry(st, &c.rscs[r], n))?;
+    let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
+    ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
+    let (start, stop) = active_ops_window(&ops);
+    if start < stop {
+        return None;
+    }
+    Some(ops.split_off(start.max(0) as usize))
+}
+
+/// Whether `r` has more than one operation with this name and interval:
+/// Pacemaker then creates no recurring action for any of them (`is_op_dup`).
+pub fn is_op_dup(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64) -> bool {
+    c.rscs[r]
+        .ops
+        .iter()
+        .filter(|o| o.name == name && o.interval_ms == interval_ms)
+        .count()
+        > 1
+}
+
+/// Actions that cannot be recurring (`op_cannot_recur`).
+fn cannot_recur(name: &str) -> bool {
+    matches!(
+        name,
+        "stop" | "start" | "demote" | "promote" | "reload-agent" | "migrate_to" | "migrate_from"
+    )
+}
+
+/// Adds a cancel of `r`'s recurring `task` at `interval_ms` on `n`
+/// (`pcmk__new_cancel_action`: keyed by the cancelled operation, no call id).
+fn new_cancel(s: &mut ActionSet, r: RscIdx, task: &str, interval_ms: u64, n: NodeIdx) -> usize {
+    let a = s.add(Some(r), "cancel", interval_ms, Some(n), false);
+    s.actions[a].cancels = Some(Cancelled {
+        task: task.to_string(),
+        call_id: None,
+    });
+    a
+}
+
+/// Whether `r`'s recurring `task` at `interval_ms` is active on `n` (in its
+/// history since the last start: `process_recurring` made an action of it).
+fn active_on(c: &Cluster, r: RscIdx, n: NodeIdx, task: &str, interval_ms: u64) -> bool {
+    c.rscs[r]
+        .active_recurring
+        .iter()
+        .any(|(m, name, i)| *m == n && name == task && *i == interval_ms)
+}
+
+/// `recurring_op_for_active`: a recurring operation configured for another
+/// role than the one `r` will have on `nx` (`role_after`; an operation
+/// without a role is for any role but Promoted) is cancelled where it is
+/// running and would stay so (the start is optional and the operation is
+/// not rescheduled), before the promotion, stop or demotion that changes
+/// the role.
+pub fn cancel_for_other_role(
+    cib: &Cib,
+    s: &mut ActionSet,
+    c: &Cluster,
+    r: RscIdx,
+    nx: NodeIdx,
+    start_optional: bool,
+    role_after: Role,
+) {
+    let rs = &c.rscs[r];
+    for op in rs.ops.iter().filter(|o| o.interval_ms > 0 && !cannot_recur(&o.name)) {
+        if is_op_dup(c, r, &op.name, op.interval_ms) {
+            continue;
+        }
+        if op.attr("enabled").is_some_and(|v| !is_true(v)) {
+            continue;
+        }
+        let other_role = match op.role.as_deref().and_then(Role::parse) {
+            None => role_after == Role::Promoted,
+            Some(Role::Stopped) => false,
+            Some(role) => role != role_after,
+        };
+        if !other_role
+            || !start_optional
+            || !active_on(c, r, nx, &op.name, op.interval_ms)
+            || rescheduled(cib, c, r, nx, &op.name, op.interval_ms)
+        {
+            continue;
+        }
+        let cancel = new_cancel(s, r, &op.name, op.interval_ms, nx);
+        let after = match rs.role {
+            Role::Unpromoted | Role::Started if role_after == Role::Promoted => "promote",
+            Role::Unpromoted | Role::Started if role_after == Role::Stopped => "stop",
+            Role::Promoted => "demote",
+            _ => continue,
+        };
+        for a in s.of(r, after) {
+            s.order(cancel, a, flags::RUNNABLE_LEFT);
         }
     }
 }
@@ -87,22 +202,10 @@ pub fn cancel_orphaned(cib: &Cib, s: &mut ActionSet, c: &Cluster, r: RscIdx) {
         if !(node.maintenance || node.can_run()) || !rs.running_on.contains(&n) {
             continue;
         }
-        let Some(lr) = cib
-            .status
-            .nodes
-            .iter()
-            .find(|st| st.id == node.id)
-            .and_then(|st| history_entry(st, rs, n))
-        else {
+        let Some(ops) = history_since_start(cib, c, r, n) else {
             continue;
         };
-        let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
-        ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
-        let (start, stop) = active_ops_window(&ops);
-        if start < stop {
-            continue;
-        }
-        for op in ops.iter().skip(start.max(0) as usize).filter(|op| op.interval_ms > 0) {
+        for op in ops.iter().filter(|op| op.interval_ms > 0) {
             let cancel = if rsc_maintenance || node.maintenance {
                 true
             } else {
@@ -114,7 +217,7 @@ pub fn cancel_orphaned(cib: &Cib, s: &mut ActionSet, c: &Cluster, r: RscIdx) {
             let a = s.add(Some(r), "cancel", op.interval_ms, Some(n), false);
             s.actions[a].cancels = Some(Cancelled {
                 task: op.operation.clone(),
-                call_id: op.call_id,
+                call_id: Some(op.call_id),
             });
             for stop in s.of(r, "stop") {
                 s.order(stop, a, 0);
@@ -141,23 +244,10 @@ pub fn rescheduled(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx, task: &str, in
     {
         return false;
     }
-    let Some(lr) = cib
-        .status
-        .nodes
-        .iter()
-        .find(|st| st.id == node.id)
-        .and_then(|st| history_entry(st, rs, n))
-    else {
+    let Some(ops) = history_since_start(cib, c, r, n) else {
         return false;
     };
-    let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
-    ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
-    let (start, stop) = active_ops_window(&ops);
-    if start < stop {
-        return false;
-    }
     ops.iter()
-        .skip(start.max(0) as usize)
         .filter(|op| op.operation == task && op.interval_ms == interval_ms)
         .any(|op| match &op.op_digest {
             None => true,
@@ -182,22 +272,10 @@ pub fn definition_changes(cib: &Cib, c: &Cluster, r: RscIdx) -> Vec<NodeIdx> {
         if !(node.maintenance || node.can_run()) || !rs.running_on.contains(&n) {
             continue;
         }
-        let Some(lr) = cib
-            .status
-            .nodes
-            .iter()
-            .find(|st| st.id == node.id)
-            .and_then(|st| history_entry(st, rs, n))
-        else {
+        let Some(ops) = history_since_start(cib, c, r, n) else {
             continue;
         };
-        let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
-        ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
-        let (start, stop) = active_ops_window(&ops);
-        if start < stop {
-            continue;
-        }
-        let changed = ops.iter().skip(start.max(0) as usize).any(|op| {
+        let changed = ops.iter().any(|op| {
             if op.interval_ms > 0 && (rsc_maintenance || node.maintenance) {
                 return false;
             }

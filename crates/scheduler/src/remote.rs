@@ -449,7 +449,10 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
     for i in 0..n_actions {
         let a = s.actions[i].clone();
         let (Some(r), Some(n)) = (a.rsc, a.node) else { continue };
-        if a.pseudo || !c.nodes[n].is_remote_or_guest() {
+        // Only real actions; Pacemaker orders these before fencing turns
+        // stops and demotes on a fenced node into pseudo-actions.
+        let implied_by_fencing = matches!(a.task.as_str(), "stop" | "demote") && fence_of[n].is_some();
+        if (a.pseudo && !implied_by_fencing) || !c.nodes[n].is_remote_or_guest() {
             continue;
         }
         // An optional stop stands for a stop Pacemaker never schedules (the
@@ -463,6 +466,21 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
         }
         let conn_starts = s.of(conn, "start");
         let conn_stops = s.of(conn, "stop");
+        // A resource moving to a remote node stops where it was only after
+        // the connection started, so that it keeps running if the
+        // connection fails (`pcmk__order_remote_connection_actions`).
+        if a.task == "start" {
+            let stops: Vec<usize> = s
+                .of(r, "stop")
+                .into_iter()
+                .filter(|&st| s.actions[st].node.is_some_and(|m| m != n))
+                .collect();
+            for st in stops {
+                for &cs in &conn_starts {
+                    s.order(cs, st, 0);
+                }
+            }
+        }
         let recurring = a.interval_ms > 0;
         let task = match a.task.as_str() {
             "migrate_to" | "migrate_from" => "stop",

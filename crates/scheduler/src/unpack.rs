@@ -924,35 +924,41 @@ fn cloned_group_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
 
 /// `create_anonymous_orphan` for a cloned group: one more instance of the
 /// group (beyond clone-max, so an orphan) with a copy of every member.
+/// A new instance of a clone, configured as `src` (an existing instance or
+/// member) but with no state: Pacemaker creates instances beyond
+/// clone-max, found in the history, as full copies of the clone's child
+/// (`create_child_clone`).
+fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize) -> Rsc {
+    let mut r = src.clone();
+    r.id = id;
+    r.parent = Some(parent);
+    r.children = Vec::new();
+    r.orphan = true;
+    r.instance = Some(number);
+    r.role = Role::Unknown;
+    r.next_role = Role::Unknown;
+    r.running_on = Vec::new();
+    r.known_on = Vec::new();
+    r.failed = false;
+    r.stop_needed = false;
+    r.blocked = false;
+    r.start_pending = false;
+    r.failed_probe_rc = Vec::new();
+    r.assigned = None;
+    r.provisional = true;
+    r.active_recurring = Vec::new();
+    r.history_ids = Vec::new();
+    // Clone orphans are ordinary instances beyond clone-max
+    // (stop-orphan-resources concerns resources no longer configured).
+    r.managed = src.managed;
+    r
+}
+
 fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
     let template = cloned_group_template(c, top).unwrap_or(top);
     let number = c.rscs[top].children.len();
     let renumber = |id: &str| format!("{}:{number}", id.split(':').next().unwrap_or(id));
-    let fresh = |src: &Rsc, id: String, parent: RscIdx| -> Rsc {
-        let mut r = src.clone();
-        r.id = id;
-        r.parent = Some(parent);
-        r.children = Vec::new();
-        r.orphan = true;
-        r.instance = Some(number);
-        r.role = Role::Unknown;
-        r.next_role = Role::Unknown;
-        r.running_on = Vec::new();
-        r.known_on = Vec::new();
-        r.failed = false;
-        r.stop_needed = false;
-        r.blocked = false;
-        r.start_pending = false;
-        r.failed_probe_rc = Vec::new();
-        r.assigned = None;
-        r.provisional = true;
-        r.active_recurring = Vec::new();
-        r.history_ids = Vec::new();
-        // Clone orphans are ordinary instances beyond clone-max
-        // (stop-orphan-resources concerns resources no longer configured).
-        r.managed = src.managed;
-        r
-    };
+    let fresh = |src: &Rsc, id: String, parent: RscIdx| fresh_instance(src, id, parent, number);
     let group = c.rscs.len();
     let g = fresh(&c.rscs[template], renumber(&c.rscs[template].id), top);
     c.rscs.push(g);
@@ -1005,6 +1011,16 @@ fn unpack_shutdown_lock(c: &mut Cluster, r: RscIdx, n: NodeIdx, lr: &LrmResource
     c.rscs[r].lock_time = lock_time;
 }
 
+/// A configured primitive instance of clone `top` to copy for an orphan
+/// instance.
+fn primitive_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
+    c.rscs[top]
+        .children
+        .iter()
+        .copied()
+        .find(|&k| c.rscs[k].is_primitive() && !c.rscs[k].orphan)
+}
+
 fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     if lr.ops.is_empty() {
         return;
@@ -1023,6 +1039,18 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 Some(m) => m,
                 None => return,
             }
+        }
+        HistoryTarget::CloneOrphan(top) if primitive_template(c, top).is_some() => {
+            let template = primitive_template(c, top).unwrap_or(top);
+            let number = c.rscs[top].children.len();
+            let id = format!("{}:{number}", lr.id.split(':').next().unwrap_or(&lr.id));
+            let idx = c.rscs.len();
+            let inst = fresh_instance(&c.rscs[template], id, top, number);
+            c.rscs.push(inst);
+            c.rscs[top].children.push(idx);
+            c.history_bans.push((idx, None));
+            remote::link_orphan(c, idx, lr);
+            idx
         }
         target => {
             // Orphan: known in history but not configured (for anonymous
@@ -1115,12 +1143,15 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
     ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
     let saved_role = c.rscs[r].role;
-    let mut role = Role::Unknown;
-    let mut on_fail = OnFail::Ignore;
-    let mut last_failure: Option<&LrmOp> = None;
+    let mut h = HistoryState {
+        role: Role::Unknown,
+        on_fail: OnFail::Ignore,
+        last_failure: None,
+    };
     for op in &ops {
-        unpack_rsc_op(c, r, n, op, &mut role, &mut on_fail, &mut last_failure);
+        unpack_rsc_op(c, &OpAt { r, n, op }, &mut h);
     }
+    let HistoryState { role, on_fail, .. } = h;
     if c.nodes[n].online {
         let recurring = recurring_in_history(&ops);
         c.rscs[r]
@@ -1142,22 +1173,26 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     c.rscs[r].role = cur.max(saved_role);
 }
 
-#[allow(clippy::too_many_arguments)]
-fn unpack_rsc_op<'a>(
-    c: &mut Cluster,
+/// What replaying a resource's history on a node has found so far
+/// (`unpack_lrm_resource`'s running state).
+struct HistoryState<'a> {
+    role: Role,
+    on_fail: OnFail,
+    last_failure: Option<&'a LrmOp>,
+}
+
+/// One history entry of resource `r` on node `n`.
+struct OpAt<'a> {
     r: RscIdx,
     n: NodeIdx,
     op: &'a LrmOp,
-    role: &mut Role,
-    on_fail: &mut OnFail,
-    last_failure: &mut Option<&'a LrmOp>,
-) {
+}
+
+fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
+    let OpAt { r, n, op } = *at;
     let task = op.operation.as_str();
     if task == "notify" || task == "meta-data" {
         return;
-    }
-    if !c.rscs[r].known_on.contains(&n) {
-        c.rscs[r].known_on.push(n);
     }
     let target_rc = op.target_rc().unwrap_or(-1);
     let mut rc = op.rc_code;
@@ -1193,10 +1228,10 @@ fn unpack_rsc_op<'a>(
             }
             7 => {
                 if is_probe || target_rc == rc || !c.rscs[r].managed {
-                    *role = Role::Stopped;
+                    h.role = Role::Stopped;
                     c.rscs[r].next_role = Role::Unknown;
                     // Not running clears earlier failure handling.
-                    *on_fail = OnFail::Ignore;
+                    h.on_fail = OnFail::Ignore;
                     status = exec::DONE;
                 } else if target_rc != rc {
                     status = exec::ERROR;
@@ -1209,10 +1244,10 @@ fn unpack_rsc_op<'a>(
                 } else {
                     status = exec::ERROR;
                 }
-                *role = Role::Promoted;
+                h.role = Role::Promoted;
             }
             9 | 191 => {
-                *role = Role::Promoted;
+                h.role = Role::Promoted;
                 status = exec::ERROR;
             }
             6 => status = exec::ERROR_FATAL,
@@ -1244,13 +1279,13 @@ fn unpack_rsc_op<'a>(
         return;
     }
     if expired && maskable_probe && op.rc_code != target_rc {
-        if *role <= Role::Stopped {
-            *role = Role::Unknown;
+        if h.role <= Role::Stopped {
+            h.role = Role::Unknown;
         }
         return;
     }
     if maskable_probe {
-        update_resource_state(c, r, n, op, task, 7, role, on_fail, *last_failure);
+        update_resource_state(c, at, 7, h, h.last_failure);
         // `record_failed_op` skips offline nodes.
         if c.nodes[n].online {
             c.rscs[r].failed_probe_rc.push((n, op.rc_code));
@@ -1266,39 +1301,39 @@ fn unpack_rsc_op<'a>(
                 if op.call_id < 0 && !c.rscs[r].pending_start_on.contains(&n) {
                     c.rscs[r].pending_start_on.push(n);
                 }
-                set_active(c, r, role);
+                set_active(c, r, &mut h.role);
             } else if task == "promote" {
-                *role = Role::Promoted;
+                h.role = Role::Promoted;
             }
             return;
         }
         exec::DONE => {
-            update_resource_state(c, r, n, op, task, rc, role, on_fail, *last_failure);
+            update_resource_state(c, at, rc, h, h.last_failure);
             return;
         }
         exec::NOT_INSTALLED => {
             let fs = op_on_fail(c, r, task, op.interval_ms);
             if fs == OnFail::Ignore {
-                *on_fail = OnFail::Migrate;
+                h.on_fail = OnFail::Migrate;
             }
             ban(c, r, Some(n));
-            *last_failure = Some(op);
-            rsc_op_failure(c, r, n, op, task, rc, role, on_fail);
+            h.last_failure = Some(op);
+            rsc_op_failure(c, at, rc, h);
             return;
         }
         exec::NO_FENCE_DEVICE | exec::NO_SECRETS => status = exec::ERROR_HARD,
         _ => {}
     }
-    *last_failure = Some(op);
+    h.last_failure = Some(op);
     let fs = op_on_fail(c, r, task, op.interval_ms);
     if fs == OnFail::Ignore || (fs == OnFail::RestartContainer && task == "stop") {
-        update_resource_state(c, r, n, op, task, target_rc, role, on_fail, None);
+        update_resource_state(c, at, target_rc, h, None);
         c.rscs[r].failure_ignored = true;
-        if fs == OnFail::RestartContainer && *on_fail <= OnFail::Recover {
-            *on_fail = fs;
+        if fs == OnFail::RestartContainer && h.on_fail <= OnFail::Recover {
+            h.on_fail = fs;
         }
     } else {
-        rsc_op_failure(c, r, n, op, task, rc, role, on_fail);
+        rsc_op_failure(c, at, rc, h);
         if status == exec::ERROR_HARD {
             ban(c, r, Some(n));
         } else if status == exec::ERROR_FATAL {
@@ -1320,43 +1355,35 @@ fn check_recoverable(c: &mut Cluster, r: RscIdx, n: NodeIdx, task: &str) {
     c.rscs[r].blocked = true;
 }
 
-#[allow(clippy::too_many_arguments)]
-fn rsc_op_failure(
-    c: &mut Cluster,
-    r: RscIdx,
-    n: NodeIdx,
-    op: &LrmOp,
-    task: &str,
-    rc: i32,
-    role: &mut Role,
-    on_fail: &mut OnFail,
-) {
+fn rsc_op_failure(c: &mut Cluster, at: &OpAt<'_>, rc: i32, h: &mut HistoryState<'_>) {
+    let OpAt { r, n, op } = *at;
+    let task = op.operation.as_str();
     let action_on_fail = op_on_fail(c, r, task, op.interval_ms);
-    if action_on_fail > *on_fail {
-        *on_fail = action_on_fail;
+    if action_on_fail > h.on_fail {
+        h.on_fail = action_on_fail;
     }
     match task {
         "stop" => ban(c, r, Some(n)),
-        "migrate_to" => migration::migrate_to_failure(c, r, n, op, role),
-        "migrate_from" => migration::migrate_from_failure(c, r, n, op, role),
-        "promote" => *role = Role::Promoted,
+        "migrate_to" => migration::migrate_to_failure(c, r, n, op, &mut h.role),
+        "migrate_from" => migration::migrate_from_failure(c, r, n, op, &mut h.role),
+        "promote" => h.role = Role::Promoted,
         "demote" => {
             if action_on_fail == OnFail::Block {
-                *role = Role::Promoted;
+                h.role = Role::Promoted;
                 set_next_role(c, r, Role::Stopped);
             } else if rc == 7 {
-                *role = Role::Stopped;
+                h.role = Role::Stopped;
             } else {
-                *role = Role::Unpromoted;
+                h.role = Role::Unpromoted;
             }
         }
         _ => {}
     }
     let is_probe = task == "monitor" && op.interval_ms == 0;
     if is_probe && rc == 5 {
-        *role = Role::Stopped;
-    } else if *role < Role::Started {
-        set_active(c, r, role);
+        h.role = Role::Stopped;
+    } else if h.role < Role::Started {
+        set_active(c, r, &mut h.role);
     }
     let fail_role = match action_on_fail {
         OnFail::Stop => Role::Stopped,
@@ -1372,22 +1399,21 @@ fn rsc_op_failure(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `update_resource_state`: a history entry's result as the resource's
+/// role; `last_failure` is the failure a monitor's success may clear.
 fn update_resource_state(
     c: &mut Cluster,
-    r: RscIdx,
-    n: NodeIdx,
-    op: &LrmOp,
-    task: &str,
+    at: &OpAt<'_>,
     rc: i32,
-    role: &mut Role,
-    on_fail: &mut OnFail,
+    h: &mut HistoryState<'_>,
     last_failure: Option<&LrmOp>,
 ) {
+    let OpAt { r, n, op } = *at;
+    let task = op.operation.as_str();
     let mut clear = false;
     let is_probe = task == "monitor" && op.interval_ms == 0;
     if rc == 5 && is_probe {
-        *role = Role::Stopped;
+        h.role = Role::Stopped;
     } else if rc == 7 {
         clear = true;
     } else if task == "monitor" {
@@ -1396,45 +1422,45 @@ fn update_resource_state(
                 clear = true;
             }
         }
-        if *role < Role::Started {
-            set_active(c, r, role);
+        if h.role < Role::Started {
+            set_active(c, r, &mut h.role);
         }
         if rc == 8 {
-            *role = Role::Promoted;
+            h.role = Role::Promoted;
         }
     } else if task == "start" {
-        *role = Role::Started;
+        h.role = Role::Started;
         if c.in_promotable(r) {
-            *role = Role::Unpromoted;
+            h.role = Role::Unpromoted;
         }
         clear = true;
     } else if task == "stop" {
-        *role = Role::Stopped;
+        h.role = Role::Stopped;
         clear = true;
     } else if task == "promote" {
-        *role = Role::Promoted;
+        h.role = Role::Promoted;
         clear = true;
     } else if task == "demote" {
-        if *on_fail == OnFail::Demote {
+        if h.on_fail == OnFail::Demote {
             clear = true;
         }
-        *role = Role::Unpromoted;
+        h.role = Role::Unpromoted;
     } else if task == "migrate_from" {
-        *role = Role::Started;
+        h.role = Role::Started;
         clear = true;
     } else if task == "migrate_to" {
-        migration::migrate_to_success(c, r, n, op, role);
-    } else if *role < Role::Started {
-        set_active(c, r, role);
+        migration::migrate_to_success(c, r, n, op, &mut h.role);
+    } else if h.role < Role::Started {
+        set_active(c, r, &mut h.role);
     }
     if clear {
-        match *on_fail {
+        match h.on_fail {
             OnFail::Stop | OnFail::Fence | OnFail::Migrate | OnFail::Standby => {}
             // With a reconnect interval, a failed connection waits for its
             // failure to be cleared before reconnecting.
             OnFail::ResetRemote if c.rscs[r].remote.reconnect_ms > 0 => {}
             _ => {
-                *on_fail = OnFail::Ignore;
+                h.on_fail = OnFail::Ignore;
                 set_next_role(c, r, Role::Unknown);
             }
         }
@@ -1443,6 +1469,11 @@ fn update_resource_state(
 
 fn process_rsc_state(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role, mut on_fail: OnFail) {
     c.rscs[r].role = role;
+    // Known there once its history gave it a role (a pending probe alone
+    // does not).
+    if role != Role::Unknown && !c.rscs[r].known_on.contains(&n) {
+        c.rscs[r].known_on.push(n);
+    }
     let node_online = c.nodes[n].online;
     if role > Role::Stopped && !node_online && !c.nodes[n].maintenance && c.rscs[r].managed {
         if let Some(reason) = remote::active_on_down_node(c, r, n) {

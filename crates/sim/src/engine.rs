@@ -61,7 +61,11 @@ type Key = Reverse<(u64, u64, u32)>;
 const TIMER_SPIN_MAX: u32 = 10_000;
 /// Storm detector: a healthy cluster of 32 nodes stays far below this many events in
 /// 10 ms of virtual time (larger ones get N²/32² times as many); a join or token storm
-/// exceeds it within microseconds.
+/// exceeds it within microseconds. A window whose events are mostly multicasts arriving
+/// is data moving, not a storm (tokens and joins are what loop): a ring of one passes the
+/// token to itself over loopback (a quarter of the latency) and sends its backlog to
+/// every peer at that pace (seed 60000065 at 32 nodes: 3,218 multicasts to 31 peers in
+/// 10 ms). The overall event budget still bounds a run.
 const STORM_EVENTS: u64 = 100_000;
 const STORM_WINDOW_NS: u64 = 10_000_000;
 /// Most transmits plus events drained after one input before the node is declared stuck.
@@ -96,6 +100,8 @@ pub struct Engine {
     /// Storm detector: events since `window_start` (virtual ns).
     window_start: u64,
     window_events: u64,
+    /// Multicast datagrams arrived since `window_start`.
+    window_mcasts: u64,
     mutation: Option<Mutation>,
     /// Delivery held back by the swap mutation.
     held: Option<Delivery>,
@@ -144,6 +150,7 @@ impl Engine {
             storm_events: STORM_EVENTS * ((nodes as u64 * nodes as u64) / (32 * 32)).max(1),
             window_start: 0,
             window_events: 0,
+            window_mcasts: 0,
             mutation: None,
             held: None,
             corrupted: false,
@@ -256,16 +263,22 @@ impl Engine {
             if at - self.window_start > STORM_WINDOW_NS {
                 self.window_start = at;
                 self.window_events = 0;
+                self.window_mcasts = 0;
             }
             self.window_events += 1;
-            if self.window_events > self.storm_events {
+            if self.window_events > self.storm_events && self.window_mcasts * 2 < self.window_events {
                 let detail = format!("more than {} events within 10 ms of virtual time", self.storm_events);
                 self.fail("packet or timer storm", detail);
                 return None;
             }
             match ev {
                 Ev::Driver(tag) => return Some(tag),
-                Ev::Packet { to, from, data } => self.arrive(to, from, data),
+                Ev::Packet { to, from, data } => {
+                    if data.get(3) == Some(&(totem::wire::MessageType::Mcast as u8)) {
+                        self.window_mcasts += 1;
+                    }
+                    self.arrive(to, from, data)
+                }
                 Ev::Timer { node, at } => self.timer(node, at),
                 Ev::Resume { node } => self.resume(node),
                 Ev::Restart { node } => self.restart(node),

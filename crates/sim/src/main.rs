@@ -33,7 +33,10 @@ struct Cli {
     #[arg(long)]
     threads: Option<usize>,
     /// Plant a protocol bug in every node, to see the checkers catch it
-    /// (`eager-silence`: the failure detector before issue 13).
+    /// (`eager-silence`: the failure detector before issue 13; `skip-gap`: agreed delivery
+    /// steps over a missing message; `swap-transitional`: the old ring's last messages come
+    /// after the new regular configuration; `drop-recovery-resends`: RECOVERY re-sends
+    /// nothing).
     #[arg(long, value_parser = parse_planted_bug)]
     plant: Option<PlantedBug>,
 }
@@ -41,7 +44,12 @@ struct Cli {
 fn parse_planted_bug(s: &str) -> Result<PlantedBug, String> {
     match s {
         "eager-silence" => Ok(PlantedBug::EagerSilence),
-        _ => Err(format!("unknown planted bug {s:?} (known: eager-silence)")),
+        "skip-gap" => Ok(PlantedBug::SkipGap),
+        "swap-transitional" => Ok(PlantedBug::SwapTransitional),
+        "drop-recovery-resends" => Ok(PlantedBug::DropRecoveryResends),
+        _ => Err(format!(
+            "unknown planted bug {s:?} (known: eager-silence, skip-gap, swap-transitional, drop-recovery-resends)"
+        )),
     }
 }
 

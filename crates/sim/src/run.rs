@@ -9,7 +9,7 @@ use totem::Instant;
 
 use crate::engine::{Engine, Mutation};
 use crate::history::{Disturbance, End};
-use crate::invariants::self_delivery;
+use crate::invariants::{final_ring_delivery, self_delivery};
 use crate::network::{NetProfile, Network};
 use crate::node::Status;
 use crate::report::RunReport;
@@ -261,6 +261,11 @@ fn liveness_phase(e: &mut Engine, sc: &Scenario) {
     if e.failure.is_none() && e.converged() != Some(ring) {
         let detail = format!("ring changed from {ring} without any fault:{}", e.describe_nodes());
         e.fail("liveness: stability", detail);
+    }
+    if e.failure.is_none() {
+        if let Err(detail) = final_ring_delivery::check(&e.history) {
+            e.fail("final_ring_delivery", detail);
+        }
     }
     let took = e.now - start;
     e.trace

@@ -67,7 +67,7 @@ fn a_run_exercises_the_protocol() {
 }
 
 /// The checkers must be able to fail: a host that swaps two deliveries breaks total
-/// order (or FIFO, or delivery in the sending configuration), one that drops a member
+/// order (or FIFO, the agreed prefix, or delivery in the sending configuration), one that drops a member
 /// breaks configuration agreement.
 #[test]
 fn planted_bugs_are_caught() {
@@ -78,7 +78,14 @@ fn planted_bugs_are_caught() {
         });
         let f = r.failure.unwrap_or_else(|| panic!("swap not caught, seed {seed}"));
         assert!(
-            ["total_order", "fifo", "virtual_synchrony", "same_configuration"].contains(&f.what.as_str()),
+            [
+                "total_order",
+                "fifo",
+                "virtual_synchrony",
+                "same_configuration",
+                "agreed_prefix"
+            ]
+            .contains(&f.what.as_str()),
             "seed {seed}: {f}"
         );
 

@@ -72,6 +72,13 @@ pub enum PlantedBug {
     /// The failure detector before issue 13: a member silent in GATHER for
     /// `fail_silent_after` is failed however recently it was heard.
     EagerSilence,
+    /// Agreed delivery steps over a missing message instead of waiting for it.
+    SkipGap,
+    /// The old ring's last messages are delivered after the new regular configuration
+    /// instead of before it (in the old and the transitional configurations).
+    SwapTransitional,
+    /// RECOVERY re-sends no old-ring message to the members that lack it.
+    DropRecoveryResends,
 }
 
 /// corosync's `token` default, in ms.

@@ -84,7 +84,7 @@ fn rotate(
 }
 
 #[test]
-fn a_lost_token_is_resent_after_two_rotations_then_backs_off_to_the_configured_timer() {
+fn a_lost_token_is_resent_after_two_hops_then_backs_off_to_the_configured_timer() {
     let (mut node, now, ring, config) = node2_of_three();
     let (now, seq) = rotate(&mut node, ring, now, 10_000, 8, us(500));
     // The token comes once more and goes out; this time it never comes back.
@@ -104,8 +104,9 @@ fn a_lost_token_is_resent_after_two_rotations_then_backs_off_to_the_configured_t
             last = at;
         }
     }
-    // 2 × 0.5 ms + 1 ms, doubling, then the configured timer.
-    assert_eq!(&waits[..4], &[us(2000), us(4000), us(8000), us(16000)], "{waits:?}");
+    // Two hops of a 0.5 ms rotation of 3 + 1 ms, doubling, then the configured timer.
+    let first = Duration::from_nanos(2 * (500_000 / 3) + 1_000_000);
+    assert_eq!(&waits[..4], &[first, first * 2, first * 4, first * 8], "{waits:?}");
     assert!(waits.iter().all(|w| *w <= config.token_retransmit), "{waits:?}");
     assert_eq!(*waits.last().unwrap(), config.token_retransmit, "{waits:?}");
     assert_eq!(node.srp().stats().orf_token_retx, waits.len() as u64);

@@ -1,4 +1,9 @@
-//! `ferrosync crm …`: scheduler simulation and the conformance harness.
+//! `ferrosync crm …`: scheduler simulation, the conformance harness, cluster
+//! status and the administration verbs.
+//!
+//! The verbs are `crm::admin` functions from the current CIB to a list of CIB
+//! edits; [`Target`] decides where the edits go (offline: `--cib FILE`,
+//! applied and written back with the version bumped as Pacemaker's tools do).
 
 use std::path::PathBuf;
 
@@ -28,6 +33,18 @@ enum CrmCommand {
     /// Differential fuzzing: random small CIBs through both crm_simulate
     /// and ferrosync; report and save disagreements.
     Fuzz(FuzzArgs),
+    /// Cluster status like `crm_mon -1` (`--json`, or crm_mon's `--xml`).
+    Status(StatusArgs),
+    /// Resources: create, delete, move, ban, clear, cleanup, restart, enable, disable, meta.
+    Resource(ResourceArgs),
+    /// Constraints: location, colocation, order, remove, show.
+    Constraint(ConstraintArgs),
+    /// Cluster properties (cib-bootstrap-options): set, unset, show.
+    Property(PropertyArgs),
+    /// The whole configuration: show, edit, push FILE.
+    Config(ConfigArgs),
+    /// Nodes: standby, online.
+    Node(NodeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -125,6 +142,12 @@ pub fn run(args: CrmArgs) -> Result<()> {
         CrmCommand::Conformance(a) => run_conformance(a),
         CrmCommand::Bench(a) => run_bench(a),
         CrmCommand::Fuzz(a) => run_fuzz(a),
+        CrmCommand::Status(a) => admin_cli::run_status(a),
+        CrmCommand::Resource(a) => admin_cli::run_resource(a),
+        CrmCommand::Constraint(a) => admin_cli::run_constraint(a),
+        CrmCommand::Property(a) => admin_cli::run_property(a),
+        CrmCommand::Config(a) => admin_cli::run_config(a),
+        CrmCommand::Node(a) => admin_cli::run_node(a),
     }
 }
 
@@ -343,4 +366,780 @@ fn run_fuzz(a: FuzzArgs) -> Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+// ------------------------------------------------------------ admin verbs
+
+/// Where a verb's CIB comes from and its edits go.
+#[derive(Args, Debug, Clone)]
+pub struct Target {
+    /// Work offline on this CIB file (read, edited in place).
+    #[arg(long, value_name = "FILE")]
+    cib: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    target: Target,
+    /// JSON (the shape is documented in crm::mon).
+    #[arg(long, conflicts_with = "xml")]
+    json: bool,
+    /// crm_mon's `--output-as=xml`.
+    #[arg(long)]
+    xml: bool,
+    /// Show inactive resources too ("Full List of Resources", `crm_mon -r`).
+    #[arg(short = 'r', long)]
+    inactive: bool,
+    /// Show node attributes (`crm_mon -A`).
+    #[arg(short = 'A', long = "show-node-attributes")]
+    node_attributes: bool,
+    /// Show fail counts (`crm_mon -f`).
+    #[arg(short = 'f', long = "failcounts")]
+    fail_counts: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ResourceArgs {
+    #[command(subcommand)]
+    command: ResourceCommand,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Subcommand, Debug)]
+enum ResourceCommand {
+    /// `create ID CLASS:PROVIDER:TYPE [NAME=VALUE…] [op NAME NAME=VALUE…]… [meta NAME=VALUE…]`
+    /// (like pcs; a monitor op with interval=60s is added when none is given).
+    Create {
+        id: String,
+        agent: String,
+        /// Parameters, then `op NAME k=v…` and `meta k=v…` groups.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+        /// Put the resource last in this group (created if missing).
+        #[arg(long)]
+        group: Option<String>,
+        /// Create it stopped (target-role=Stopped).
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Delete a resource and the constraints that name it.
+    Delete { id: String },
+    /// Move to NODE (cli-prefer-ID); without a node, away from where it runs.
+    Move {
+        id: String,
+        node: Option<String>,
+        #[command(flatten)]
+        opts: MoveArgs,
+    },
+    /// Keep away from NODE (cli-ban-ID-on-NODE); without a node, from where it runs.
+    Ban {
+        id: String,
+        node: Option<String>,
+        #[command(flatten)]
+        opts: MoveArgs,
+    },
+    /// Remove move and ban constraints (on NODE only, if given).
+    Clear { id: String, node: Option<String> },
+    /// Clear fail counts and failed history so the cluster re-checks.
+    Cleanup {
+        id: Option<String>,
+        #[arg(long)]
+        node: Option<String>,
+        /// Only failures of this operation (with --interval).
+        #[arg(long)]
+        operation: Option<String>,
+        #[arg(long, default_value = "0")]
+        interval: String,
+        /// Remove the whole history, not just failures (crm_resource --refresh).
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Stop then start again (target-role=Stopped, then the previous target-role).
+    Restart { id: String },
+    /// Allow the resource to run (remove target-role).
+    Enable { id: String },
+    /// Stop the resource (target-role=Stopped).
+    Disable { id: String },
+    /// Set (or with --delete remove) a meta attribute.
+    Meta {
+        id: String,
+        name: String,
+        value: Option<String>,
+        #[arg(long, conflicts_with = "value")]
+        delete: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct MoveArgs {
+    /// ISO 8601 duration after which the constraint expires (PT1H, P1D…).
+    #[arg(long)]
+    lifetime: Option<String>,
+    /// Only the promoted role.
+    #[arg(long)]
+    promoted: bool,
+    /// Move even if already there; also ban the current node.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ConstraintArgs {
+    #[command(subcommand)]
+    command: ConstraintCommand,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConstraintCommand {
+    /// `location RSC prefers|avoids NODE[=SCORE]…` (score INFINITY by default).
+    Location {
+        rsc: String,
+        #[arg(value_parser = ["prefers", "avoids"])]
+        how: String,
+        #[arg(required = true)]
+        nodes: Vec<String>,
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// `colocation add RSC with WITH [SCORE]` (INFINITY by default).
+    Colocation {
+        #[arg(value_parser = ["add"])]
+        add: String,
+        rsc: String,
+        #[arg(value_parser = ["with"])]
+        with: String,
+        with_rsc: String,
+        score: Option<String>,
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        rsc_role: Option<String>,
+        #[arg(long)]
+        with_rsc_role: Option<String>,
+    },
+    /// `order [ACTION] FIRST then [ACTION] THEN [kind=K] [symmetrical=BOOL]`.
+    Order {
+        #[arg(required = true, num_args = 3..)]
+        words: Vec<String>,
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Remove constraints by id.
+    Remove {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Print the constraints section.
+    Show,
+}
+
+#[derive(Args, Debug)]
+pub struct PropertyArgs {
+    #[command(subcommand)]
+    command: PropertyCommand,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Subcommand, Debug)]
+enum PropertyCommand {
+    /// `set NAME=VALUE…`
+    Set {
+        #[arg(required = true)]
+        pairs: Vec<String>,
+    },
+    /// `unset NAME…`
+    Unset {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Print the set properties.
+    Show,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    command: ConfigCommand,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the configuration XML.
+    Show,
+    /// Edit the configuration in $EDITOR and push it.
+    Edit,
+    /// Replace the configuration with FILE's (`<cib>` or `<configuration>`).
+    Push { file: PathBuf },
+}
+
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    #[command(subcommand)]
+    command: NodeCommand,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Subcommand, Debug)]
+enum NodeCommand {
+    /// Put a node in standby (its resources move away).
+    Standby { node: String },
+    /// Take a node out of standby.
+    #[command(alias = "unstandby")]
+    Online { node: String },
+}
+
+mod admin_cli {
+    use super::*;
+    use cib::document::CibDocument;
+    use cib::xml::Element;
+    use crm::admin::{self, CibOp, CleanupKind, CleanupOptions, MoveOptions, OpSpec, PrimitiveSpec};
+    use crm::mon::{self, MonOptions};
+    use crm::simulate::system_clock;
+
+    impl Target {
+        fn file(&self) -> Result<&PathBuf> {
+            self.cib
+                .as_ref()
+                .context("no --cib FILE given (the live cluster is not reachable from this command yet)")
+        }
+
+        /// The current CIB.
+        pub(super) fn load(&self) -> Result<CibDocument> {
+            let path = self.file()?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            CibDocument::parse(&text).with_context(|| format!("cannot load {}", path.display()))
+        }
+
+        /// Applies `ops` (all or none) and writes the CIB back with its
+        /// version bumped (epoch for a configuration change, else num_updates).
+        pub(super) fn apply(&self, doc: &CibDocument, ops: &[CibOp]) -> Result<()> {
+            if ops.is_empty() {
+                return Ok(());
+            }
+            let path = self.file()?;
+            let new = admin::apply(doc, ops)?;
+            let Some((mut new, _patch)) = doc.commit(new).context("cannot diff the CIB")? else {
+                return Ok(());
+            };
+            // Stamped like Pacemaker's tools stamp a CIB they write.
+            new.root_mut().set_attr("cib-last-written", mon::ctime(system_clock()));
+            write_atomically(path, &new.to_xml())
+        }
+    }
+
+    pub(super) fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
+        let tmp = path.with_extension("ferrosync-tmp");
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    }
+
+    pub fn run_status(a: StatusArgs) -> Result<()> {
+        let doc = a.target.load()?;
+        let cib = Cib::from_element(doc.root().clone())?;
+        let now = system_clock();
+        let st = mon::status(&cib, now);
+        let opts = MonOptions {
+            stack: None,
+            last_updated: mon::ctime(now),
+            inactive: a.inactive,
+            node_attributes: a.node_attributes,
+            fail_counts: a.fail_counts,
+        };
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&st.json(&opts))?);
+        } else if a.xml {
+            print!("{}", st.xml(&opts, "crm_mon --output-as=xml"));
+        } else {
+            print!("{}", st.text(&opts));
+        }
+        Ok(())
+    }
+
+    /// `k=v` words.
+    fn pairs(words: &[String]) -> Result<Vec<(String, String)>> {
+        words
+            .iter()
+            .map(|w| {
+                w.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .with_context(|| format!("expected NAME=VALUE, got '{w}'"))
+            })
+            .collect()
+    }
+
+    /// pcs's `k=v… op NAME k=v… meta k=v…` words.
+    pub(super) fn create_spec(
+        id: String,
+        agent: String,
+        rest: &[String],
+        group: Option<String>,
+        disabled: bool,
+    ) -> Result<PrimitiveSpec> {
+        let mut spec = PrimitiveSpec {
+            id,
+            agent,
+            group,
+            disabled,
+            ..Default::default()
+        };
+        enum Mode {
+            Params,
+            Op,
+            Meta,
+        }
+        let mut mode = Mode::Params;
+        let mut i = 0;
+        while i < rest.len() {
+            let w = &rest[i];
+            match w.as_str() {
+                // Options after the words (the trailing words take them).
+                "--group" => {
+                    spec.group = Some(rest.get(i + 1).context("--group needs a name")?.clone());
+                    i += 2;
+                    continue;
+                }
+                "--disabled" => {
+                    spec.disabled = true;
+                    i += 1;
+                    continue;
+                }
+                "op" => {
+                    let name = rest.get(i + 1).context("'op' needs an operation name")?;
+                    spec.ops.push(OpSpec {
+                        name: name.clone(),
+                        ..Default::default()
+                    });
+                    mode = Mode::Op;
+                    i += 2;
+                    continue;
+                }
+                "meta" => {
+                    mode = Mode::Meta;
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            let (k, v) = pairs(std::slice::from_ref(w))?.remove(0);
+            match mode {
+                Mode::Params => spec.params.push((k, v)),
+                Mode::Meta => spec.meta.push((k, v)),
+                Mode::Op => {
+                    let op = spec.ops.last_mut().expect("op mode has an op");
+                    if k == "interval" {
+                        op.interval = v;
+                    } else {
+                        op.attrs.push((k, v));
+                    }
+                }
+            }
+            i += 1;
+        }
+        for op in &mut spec.ops {
+            if op.interval.is_empty() {
+                op.interval = if op.name == "monitor" { "60s" } else { "0s" }.into();
+            }
+        }
+        Ok(spec)
+    }
+
+    /// The edits of a resource verb (the restart's two steps joined).
+    pub(super) fn resource_ops(cmd: ResourceCommand, doc: &CibDocument, now: i64) -> Result<Vec<CibOp>> {
+        let mo = |o: MoveArgs| MoveOptions {
+            lifetime: o.lifetime,
+            promoted: o.promoted,
+            force: o.force,
+        };
+        Ok(match cmd {
+            ResourceCommand::Create {
+                id,
+                agent,
+                rest,
+                group,
+                disabled,
+            } => admin::resource_create(doc, &create_spec(id, agent, &rest, group, disabled)?)?,
+            ResourceCommand::Delete { id } => admin::resource_delete(doc, &id)?,
+            ResourceCommand::Move { id, node, opts } => {
+                admin::resource_move(doc, &id, node.as_deref(), &mo(opts), now)?
+            }
+            ResourceCommand::Ban { id, node, opts } => admin::resource_ban(doc, &id, node.as_deref(), &mo(opts), now)?,
+            ResourceCommand::Clear { id, node } => admin::resource_clear(doc, &id, node.as_deref())?,
+            ResourceCommand::Cleanup {
+                id,
+                node,
+                operation,
+                interval,
+                refresh,
+            } => admin::resource_cleanup(
+                doc,
+                &CleanupOptions {
+                    rsc: id,
+                    node,
+                    operation: operation.map(|o| (o, interval)),
+                    kind: if refresh {
+                        CleanupKind::Refresh
+                    } else {
+                        CleanupKind::Failures
+                    },
+                },
+                now,
+            )?,
+            ResourceCommand::Restart { id } => {
+                // Offline there is nothing to wait for: both steps apply
+                // back to back (a running cluster would stop it in between).
+                let r = admin::resource_restart(doc, &id)?;
+                eprintln!("note: on a CIB file the restart's stop and start apply back to back");
+                let mut ops = r.stop;
+                ops.extend(r.start);
+                ops
+            }
+            ResourceCommand::Enable { id } => admin::resource_enable(doc, &id)?,
+            ResourceCommand::Disable { id } => admin::resource_disable(doc, &id)?,
+            ResourceCommand::Meta {
+                id,
+                name,
+                value,
+                delete,
+            } => {
+                if value.is_none() && !delete {
+                    bail!("give a VALUE or --delete");
+                }
+                admin::resource_meta(doc, &id, &name, value.as_deref())?
+            }
+        })
+    }
+
+    pub fn run_resource(a: ResourceArgs) -> Result<()> {
+        let doc = a.target.load()?;
+        let ops = resource_ops(a.command, &doc, system_clock())?;
+        a.target.apply(&doc, &ops)
+    }
+
+    fn section_text(doc: &CibDocument, name: &str) -> String {
+        doc.root()
+            .child("configuration")
+            .and_then(|c| c.child(name))
+            .map(Element::to_xml_string)
+            .unwrap_or_default()
+    }
+
+    pub(super) fn constraint_ops(cmd: ConstraintCommand, doc: &CibDocument) -> Result<Option<Vec<CibOp>>> {
+        Ok(Some(match cmd {
+            ConstraintCommand::Location {
+                rsc,
+                how,
+                nodes,
+                id,
+                role,
+            } => {
+                let mut ops = Vec::new();
+                let mut cur = doc.clone();
+                for n in nodes {
+                    let (node, score) = match n.split_once('=') {
+                        Some((n, s)) => (n.to_string(), s.to_string()),
+                        None => (n, "INFINITY".to_string()),
+                    };
+                    let score = if how == "avoids" {
+                        match score.strip_prefix('-') {
+                            Some(_) => bail!("'avoids' takes a positive score, got {score}"),
+                            None => format!("-{}", score.trim_start_matches('+')),
+                        }
+                    } else {
+                        score
+                    };
+                    let more = admin::location_add(&cur, id.as_deref(), &rsc, &node, &score, role.as_deref())?;
+                    cur = admin::apply(&cur, &more)?;
+                    ops.extend(more);
+                }
+                ops
+            }
+            ConstraintCommand::Colocation {
+                rsc,
+                with_rsc,
+                score,
+                id,
+                rsc_role,
+                with_rsc_role,
+                ..
+            } => admin::colocation_add(
+                doc,
+                id.as_deref(),
+                &rsc,
+                &with_rsc,
+                score.as_deref().unwrap_or("INFINITY"),
+                rsc_role.as_deref(),
+                with_rsc_role.as_deref(),
+            )?,
+            ConstraintCommand::Order { words, id } => {
+                let (first_action, first, then_action, then, opts) = parse_order(&words)?;
+                let mut kind = None;
+                let mut symmetrical = None;
+                for (k, v) in pairs(&opts)? {
+                    match k.as_str() {
+                        "kind" => kind = Some(v),
+                        "symmetrical" => symmetrical = Some(cib::is_true(&v)),
+                        _ => bail!("unknown order option '{k}' (kind, symmetrical)"),
+                    }
+                }
+                admin::order_add(
+                    doc,
+                    id.as_deref(),
+                    &first,
+                    first_action.as_deref(),
+                    &then,
+                    then_action.as_deref(),
+                    kind.as_deref(),
+                    symmetrical,
+                )?
+            }
+            ConstraintCommand::Remove { ids } => {
+                let mut ops = Vec::new();
+                for id in ids {
+                    ops.extend(admin::constraint_remove(doc, &id)?);
+                }
+                ops
+            }
+            ConstraintCommand::Show => {
+                print!("{}", section_text(doc, "constraints"));
+                return Ok(None);
+            }
+        }))
+    }
+
+    type OrderWords = (Option<String>, String, Option<String>, String, Vec<String>);
+
+    /// `[ACTION] FIRST then [ACTION] THEN [k=v…]`.
+    pub(super) fn parse_order(words: &[String]) -> Result<OrderWords> {
+        let then_at = words
+            .iter()
+            .position(|w| w == "then")
+            .context("expected '[ACTION] FIRST then [ACTION] THEN'")?;
+        let (left, right) = (&words[..then_at], &words[then_at + 1..]);
+        let (fa, first) = match left {
+            [f] => (None, f.clone()),
+            [a, f] => (Some(a.clone()), f.clone()),
+            _ => bail!("expected '[ACTION] FIRST' before 'then'"),
+        };
+        let plain: Vec<&String> = right.iter().take_while(|w| !w.contains('=')).collect();
+        let opts: Vec<String> = right[plain.len()..].to_vec();
+        let (ta, then) = match plain.as_slice() {
+            [t] => (None, (*t).clone()),
+            [a, t] => (Some((*a).clone()), (*t).clone()),
+            _ => bail!("expected '[ACTION] THEN' after 'then'"),
+        };
+        Ok((fa, first, ta, then, opts))
+    }
+
+    pub fn run_constraint(a: ConstraintArgs) -> Result<()> {
+        let doc = a.target.load()?;
+        if let Some(ops) = constraint_ops(a.command, &doc)? {
+            a.target.apply(&doc, &ops)?;
+        }
+        Ok(())
+    }
+
+    pub fn run_property(a: PropertyArgs) -> Result<()> {
+        let doc = a.target.load()?;
+        let mut ops = Vec::new();
+        let mut cur = doc.clone();
+        match a.command {
+            PropertyCommand::Set { pairs: words } => {
+                for (k, v) in pairs(&words)? {
+                    let more = admin::property_set(&cur, &k, &v)?;
+                    cur = admin::apply(&cur, &more)?;
+                    ops.extend(more);
+                }
+            }
+            PropertyCommand::Unset { names } => {
+                for n in names {
+                    let more = admin::property_unset(&cur, &n)?;
+                    cur = admin::apply(&cur, &more)?;
+                    ops.extend(more);
+                }
+            }
+            PropertyCommand::Show => {
+                let cfg = doc.root().child("configuration").and_then(|c| c.child("crm_config"));
+                for set in cfg.into_iter().flat_map(|c| c.children_named("cluster_property_set")) {
+                    for nv in set.children_named("nvpair") {
+                        println!("{}={}", nv.attr("name").unwrap_or(""), nv.attr("value").unwrap_or(""));
+                    }
+                }
+                return Ok(());
+            }
+        }
+        a.target.apply(&doc, &ops)
+    }
+
+    pub fn run_config(a: ConfigArgs) -> Result<()> {
+        let doc = a.target.load()?;
+        let config = doc
+            .root()
+            .child("configuration")
+            .context("the CIB has no <configuration>")?
+            .clone();
+        match a.command {
+            ConfigCommand::Show => {
+                print!("{}", config.to_xml_string());
+                Ok(())
+            }
+            ConfigCommand::Push { file } => {
+                let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                let new = Element::parse(&text).with_context(|| format!("cannot parse {}", file.display()))?;
+                let ops = admin::config_replace(&doc, &new)?;
+                a.target.apply(&doc, &ops)
+            }
+            ConfigCommand::Edit => {
+                let editor = std::env::var("VISUAL")
+                    .or_else(|_| std::env::var("EDITOR"))
+                    .unwrap_or_else(|_| "vi".into());
+                let tmp = std::env::temp_dir().join(format!("ferrosync-config-{}.xml", std::process::id()));
+                std::fs::write(&tmp, config.to_xml_string())?;
+                let status = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("{editor} \"$1\""))
+                    .arg("sh")
+                    .arg(&tmp)
+                    .status()
+                    .with_context(|| format!("cannot run {editor}"))?;
+                let text = std::fs::read_to_string(&tmp)?;
+                std::fs::remove_file(&tmp).ok();
+                if !status.success() {
+                    bail!("{editor} failed; nothing changed");
+                }
+                let new = Element::parse(&text).context("the edited configuration is not XML")?;
+                let ops = admin::config_replace(&doc, &new)?;
+                if ops.is_empty() {
+                    eprintln!("no change");
+                }
+                a.target.apply(&doc, &ops)
+            }
+        }
+    }
+
+    pub fn run_node(a: NodeArgs) -> Result<()> {
+        let doc = a.target.load()?;
+        let ops = match a.command {
+            NodeCommand::Standby { node } => admin::node_standby(&doc, &node, true)?,
+            NodeCommand::Online { node } => admin::node_standby(&doc, &node, false)?,
+        };
+        a.target.apply(&doc, &ops)
+    }
+}
+
+#[cfg(test)]
+mod admin_tests {
+    use super::admin_cli::*;
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(subcommand)]
+        command: CrmCommand,
+    }
+
+    const CIB: &str = include_str!("../../../../../shared/reference/pacemaker-min-2node-running.xml");
+
+    fn tmp_cib(name: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("ferrosync-crm-cli-{}-{name}.xml", std::process::id()));
+        std::fs::write(&p, CIB).unwrap();
+        p
+    }
+
+    fn run_words(words: &[&str]) -> Result<()> {
+        let cli = Cli::try_parse_from(std::iter::once("crm").chain(words.iter().copied()))?;
+        run(CrmArgs { command: cli.command })
+    }
+
+    fn config(path: &PathBuf) -> cib::document::CibDocument {
+        cib::document::CibDocument::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn create_spec_reads_pcs_words() {
+        let words: Vec<String> = [
+            "ip=10.0.0.1",
+            "cidr_netmask=24",
+            "op",
+            "monitor",
+            "interval=30s",
+            "timeout=20s",
+            "meta",
+            "priority=5",
+            "--group",
+            "g1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let spec = create_spec("vip2".into(), "ocf:heartbeat:IPaddr2".into(), &words, None, false).unwrap();
+        assert_eq!(spec.params.len(), 2);
+        assert_eq!(spec.ops[0].interval, "30s");
+        assert_eq!(spec.ops[0].attrs, vec![("timeout".to_string(), "20s".to_string())]);
+        assert_eq!(spec.meta, vec![("priority".to_string(), "5".to_string())]);
+        assert_eq!(spec.group.as_deref(), Some("g1"));
+    }
+
+    #[test]
+    fn order_words() {
+        let w: Vec<String> = ["promote", "A", "then", "start", "B", "kind=Optional"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (fa, f, ta, t, o) = parse_order(&w).unwrap();
+        assert_eq!(
+            (fa.as_deref(), f.as_str(), ta.as_deref(), t.as_str()),
+            (Some("promote"), "A", Some("start"), "B")
+        );
+        assert_eq!(o, vec!["kind=Optional".to_string()]);
+    }
+
+    #[test]
+    fn verbs_edit_a_cib_file_in_place() {
+        let p = tmp_cib("verbs");
+        let f = p.to_str().unwrap();
+        let epoch = config(&p).version().epoch;
+        run_words(&["resource", "--cib", f, "create", "d1", "ocf:pacemaker:Dummy", "fake=1"]).unwrap();
+        run_words(&["resource", "--cib", f, "ban", "d1", "node1"]).unwrap();
+        run_words(&["constraint", "--cib", f, "location", "d1", "prefers", "node2=50"]).unwrap();
+        run_words(&["constraint", "--cib", f, "order", "vip", "then", "d1"]).unwrap();
+        run_words(&["property", "--cib", f, "set", "stonith-timeout=90s"]).unwrap();
+        run_words(&["node", "--cib", f, "standby", "node2"]).unwrap();
+        run_words(&["resource", "--cib", f, "disable", "d1"]).unwrap();
+        let doc = config(&p);
+        assert!(doc.version().epoch > epoch, "configuration changes bump the epoch");
+        for path in [
+            "/cib/configuration/resources/primitive[@id='d1']",
+            "/cib/configuration/constraints/rsc_location[@id='cli-ban-d1-on-node1']",
+            "/cib/configuration/constraints/rsc_location[@id='location-d1-node2-50']",
+            "/cib/configuration/constraints/rsc_order[@id='order-vip-d1-mandatory']",
+            "/cib/configuration/resources/primitive[@id='d1']/meta_attributes[@id='d1-meta_attributes']/nvpair[@id='d1-meta_attributes-target-role']",
+        ] {
+            assert!(doc.find(path).is_some(), "{path} missing");
+        }
+        assert!(run_words(&["resource", "--cib", f, "delete", "nope"])
+            .unwrap_err()
+            .to_string()
+            .contains("'nope'"));
+        run_words(&["resource", "--cib", f, "delete", "d1"]).unwrap();
+        let doc = config(&p);
+        assert!(doc.find("/cib/configuration/resources/primitive[@id='d1']").is_none());
+        assert!(doc
+            .find("/cib/configuration/constraints/rsc_order[@id='order-vip-d1-mandatory']")
+            .is_none());
+        run_words(&["status", "--cib", f]).unwrap();
+        run_words(&["status", "--cib", f, "--json"]).unwrap();
+        run_words(&["status", "--cib", f, "--xml"]).unwrap();
+        std::fs::remove_file(&p).ok();
+    }
 }

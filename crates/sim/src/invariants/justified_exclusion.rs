@@ -65,9 +65,15 @@ impl Invariant for JustifiedExclusion {
             excused_pause: timing.token.mul_f64(PAUSE_EXCUSE),
             token: timing.token,
         };
+        // The installer's own stop (it finds everyone else gone) excuses it too, even one
+        // that ended up to a token before its previous configuration: a node resuming
+        // delivers the configuration it had reached before the stop at once, and the
+        // verdicts made on it meanwhile stay in the others' joins for the whole round.
+        // (Seed 2 at 32 nodes: n14, stopped until 7.7476 s, delivered its old ring then,
+        // was left out by the others, and formed a ring of its own 3.5 s later.)
+        let installer_excused = unexcused(h, me, &w).is_none() || stopped_before(h, me, since, &w);
         for &gone in previous.iter().filter(|n| **n != me && !change.members.contains(n)) {
-            // The installer's own stop (it finds everyone else gone) excuses it too.
-            if unexcused(h, me, &w).is_none() {
+            if installer_excused {
                 return Ok(());
             }
             if let Some(why) = unexcused(h, gone, &w) {
@@ -110,6 +116,16 @@ fn stalled_since(h: &History, node: NodeId, pause: &Span, token: Duration) -> In
         .filter(|s| s.to.is_none_or(|to| to >= pause.from && to - s.from >= token))
         .map(|s| s.from)
         .fold(pause.from, Instant::min)
+}
+
+/// Whether `node` had been stopped for at least the excused pause until at most a token
+/// before `since`.
+fn stopped_before(h: &History, node: NodeId, since: Instant, w: &Window) -> bool {
+    h.disturbances.iter().any(|s| {
+        matches!(s.what, Disturbance::Pause(n) if n == node)
+            && s.to
+                .is_some_and(|to| to <= since && to + w.token >= since && to - s.from >= w.excused_pause)
+    })
 }
 
 /// Why excluding `node` was not justified, or `None` if it was.
@@ -242,6 +258,19 @@ mod tests {
     }
 
     #[test]
+    fn the_installers_stop_just_before_its_previous_configuration_excuses_it() {
+        // Node 1 installed {1, 2, 3} at 2.9 s on resuming from a stop: the round that ends
+        // at 5 s began with that stop.
+        assert_eq!(check(&[pause(1, 2000, 2900)]), Ok(()));
+        assert!(check(&[pause(1, 2750, 2900)]).is_err(), "too short a stop");
+        assert!(check(&[pause(1, 1000, 1800)]).is_err(), "over a token before");
+        assert!(
+            check(&[pause(3, 2000, 2900)]).is_err(),
+            "another node's stop before the window"
+        );
+    }
+
+    #[test]
     fn a_receive_failure_of_either_side_excuses_it() {
         let failed = |node, ms| Span {
             what: Disturbance::ReceiveFailure(node),
@@ -271,13 +300,13 @@ mod tests {
 
     #[test]
     fn the_failure_detector_before_issue_13_is_caught() {
-        // Seed 2538 (5 nodes, pauses): the old detector fails n1, never stopped for
-        // long, after fail_silent_after of silence in a round; the current one waits until
-        // it has been silent for a token timeout. (Seeds 318, 5654, then 3208 showed the
-        // same until protocol changes and main's larger max_messages draws changed their
-        // course: the seed is found with `sim --seeds 0..5000 --plant eager-silence`.)
+        // Seed 1924 (6 nodes, partitions): the old detector fails n2, never stopped, after
+        // fail_silent_after of silence in a round; the current one waits until it has been
+        // silent for a token timeout. (Seeds 318, 5654, 3208 and 2538 showed the same
+        // until protocol changes changed their course: the seed is found with
+        // `sim --seeds 0..5000 --plant eager-silence`.)
         let opts = |planted_bug| crate::SimOptions {
-            seed: 2538,
+            seed: 1924,
             planted_bug,
             ..Default::default()
         };

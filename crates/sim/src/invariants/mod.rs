@@ -5,11 +5,13 @@
 //! stops at the first bad event; properties that compare whole logs run in
 //! [`Invariant::finish`].
 
+pub mod agreed_prefix;
 pub mod configuration_agreement;
 pub mod cpg_agreed_order;
 pub mod cpg_sender_in_view;
 pub mod cpg_virtual_synchrony;
 pub mod fifo;
+pub mod final_ring_delivery;
 pub mod justified_exclusion;
 pub mod no_creation;
 pub mod no_duplicates;
@@ -72,6 +74,7 @@ impl Default for Checker {
                 Box::new(ring_monotonic::RingMonotonic::default()),
                 Box::new(same_configuration::SameConfiguration::default()),
                 Box::new(sender_membership::SenderMembership::default()),
+                Box::new(agreed_prefix::AgreedPrefix),
                 Box::new(total_order::TotalOrder),
                 Box::new(virtual_synchrony::VirtualSynchrony),
                 Box::new(sync_barrier::SyncBarrier),

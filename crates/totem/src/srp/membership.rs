@@ -155,7 +155,7 @@ impl Srp {
         if thinks_we_failed
             && self.state == MembState::Gather
             && join.ring_seq >= self.my_ring_id.seq
-            && !self.just_woke()
+            && !self.stopped_recently()
         {
             // It thinks we failed: then we cannot be in one ring with it for now. What it
             // says about nodes outside our ring still helps us agree with the others.
@@ -165,7 +165,12 @@ impl Srp {
             // a join older than our ring: it judged us in a round we have since left. Nor
             // from a join read just after our process was stopped: it waited in the socket
             // and judged us for that stop — failing it back fails a live node, and
-            // ring-mates adopt that: seed 11934.)
+            // ring-mates adopt that: seed 11934. Nor for a consensus timeout after such a
+            // stop: the verdicts made on us meanwhile come again in every join of the
+            // round, and one read fresh 50 ms after a 1.2 s stop is as justified; failing
+            // its author back, our ring-mates adopted it and left the live author alone:
+            // seed 1447. If the verdict has another cause, our consensus timeout gives up
+            // on its author anyway, one timeout later.)
             sets::merge(&mut self.my_failed_list, &[from]);
             let others = self.outsiders_verdict(join);
             sets::merge(&mut self.my_failed_list, &others);
@@ -377,6 +382,12 @@ impl Srp {
     /// than a join interval late, at most a join interval ago.
     pub(super) fn just_woke(&self) -> bool {
         self.woke_at.is_some_and(|w| self.now <= w + self.config.join)
+    }
+
+    /// Our process was stopped (a timer came late) within the last consensus timeout: the
+    /// round's verdicts on us may be about that stop.
+    fn stopped_recently(&self) -> bool {
+        self.woke_at.is_some_and(|w| self.now <= w + self.config.consensus)
     }
 
     /// A consensus timeout answered late — our process was stopped, and the joins the
@@ -694,7 +705,7 @@ impl Srp {
             self.token_resends
         };
         let wait = match self.token_sent_at {
-            Some(_) => self.rotation.retransmit_after(attempt, cap),
+            Some(_) => self.rotation.hop_retransmit_after(attempt, cap),
             None => cap,
         };
         self.set_timer(Timer::TokenRetransmit, wait);

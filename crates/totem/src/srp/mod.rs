@@ -55,6 +55,8 @@ pub struct Srp {
     /// When a timer was last answered late (more than a join interval): our process was
     /// not running, and what the peers said meanwhile has not been read yet.
     woke_at: Option<Instant>,
+    /// The planted gap skip happened (tests of the simulator's checkers only).
+    planted_gap_skipped: bool,
 
     // ---- ring identity ----
     /// The ring we are on (or forming, from COMMIT on).
@@ -173,6 +175,7 @@ impl Srp {
             rng: SmallRng::seed_from_u64(rng_seed),
             now,
             woke_at: None,
+            planted_gap_skipped: false,
             my_ring_id: start_ring,
             token_ring_id_seq: start_ring.seq,
             ring_committed: false,

@@ -28,7 +28,8 @@ impl Srp {
             .iter()
             .zip(&token.memb_list)
             .any(|(id, entry)| sets::contains(&self.my_trans_memb_list, *id) && entry.received_flg == 0);
-        if anyone_missing {
+        let planted_drop = self.config.planted_bug == Some(crate::config::PlantedBug::DropRecoveryResends);
+        if anyone_missing && !planted_drop {
             // (nodeid, aru) of the members coming with us from our old ring.
             let peers: Vec<(NodeId, u32)> = token
                 .addr
@@ -93,9 +94,12 @@ impl Srp {
         self.old_ring_state_saved = false;
         self.move_recovered_to_regular();
 
+        let swap = self.config.planted_bug == Some(crate::config::PlantedBug::SwapTransitional);
         // 1. Old-ring messages up to the first gap, still in the old configuration.
         let end = self.old_ring_state_high_seq_received;
-        self.deliver_to_app(false, end);
+        if !swap {
+            self.deliver_to_app(false, end);
+        }
 
         // 2. The transitional configuration.
         let left = sets::subtract(&self.my_memb_list, &self.my_trans_memb_list);
@@ -110,7 +114,9 @@ impl Srp {
         }));
 
         // 3. The rest of the old ring's messages, from transitional members only.
-        self.deliver_to_app(true, end);
+        if !swap {
+            self.deliver_to_app(true, end);
+        }
 
         // 4. The regular configuration.
         self.emit(Event::Configuration(ConfigurationChange {
@@ -120,6 +126,10 @@ impl Srp {
             left: Vec::new(),
             joined: sets::sorted(&joined),
         }));
+        if swap {
+            self.deliver_to_app(false, end);
+            self.deliver_to_app(true, end);
+        }
 
         // The recovery queue becomes the new ring's regular queue; its messages were
         // delivered above (unwrapped), so delivery on the new ring starts after them.

@@ -3,10 +3,12 @@
 //!
 //! A lost token stalls the whole ring until someone resends it; at 5 % loss that is
 //! every twentieth hop, so with the fixed timer corosync spends most of its time waiting
-//! (median latency ≈ 0.5 s). We resend when the token has not come back within twice the
-//! usual rotation (plus a millisecond of slack), doubling the wait on each retry up to the
-//! configured timer. A needless resend costs one small datagram: the receiver drops it by
-//! its `token_seq`, as corosync does, so the wire format is unchanged.
+//! (median latency ≈ 0.5 s). We resend when the token has not come back (nor anything
+//! proved it passed on) within twice the usual hop (a rotation divided by the ring's size,
+//! plus a millisecond of slack), doubling the wait on each retry up to the configured
+//! timer. A needless resend costs one small datagram: the receiver drops it by its
+//! `token_seq`, as corosync does, so the wire format is unchanged. Hold cancels, which
+//! wait for the token's return, go by the rotation.
 //!
 //! The usual rotation is the median of the recent ones: rotations in which the
 //! representative held an idle token take the hold time and would inflate a mean; the
@@ -27,24 +29,41 @@ pub(crate) struct RotationClock {
     samples: [Duration; WINDOW],
     len: usize,
     next: usize,
+    /// The same rotations divided by the ring's size: one hop each.
+    hops: [Duration; WINDOW],
 }
 
 impl RotationClock {
     /// One measured rotation: from our forwarding of the token to its return.
-    pub(crate) fn sample(&mut self, rotation: Duration) {
+    pub(crate) fn sample(&mut self, rotation: Duration, ring_size: usize) {
         self.samples[self.next] = rotation;
+        self.hops[self.next] = rotation / ring_size.clamp(1, u32::MAX as usize) as u32;
         self.next = (self.next + 1) % WINDOW;
         self.len = (self.len + 1).min(WINDOW);
     }
 
     fn median(&self) -> Option<Duration> {
-        if self.len == 0 {
-            return None;
-        }
-        let mut s = self.samples;
-        let s = &mut s[..self.len];
-        s.sort_unstable();
-        Some(s[self.len / 2])
+        median_of(&self.samples[..self.len])
+    }
+
+    /// Wait before retransmission number `attempt` (0 = the first) of a token we
+    /// forwarded: twice the usual hop plus [`SLACK`], doubling on each retry, never longer
+    /// than `cap`. Without samples: `cap`.
+    ///
+    /// A hop, not a rotation: a rotation that lost the token somewhere took that hop's
+    /// retransmission wait too (Karn's rule only drops the rotations that needed *our*
+    /// resend), so under loss the median rotation contains resend waits. Were the wait
+    /// twice the rotation, each lost hop would add twice the median to the next samples
+    /// and the estimate would grow without bound once half the rotations lose a hop (about
+    /// 2 % loss at 32 nodes): 0.4 s waits, rotations over the token timeout, and a ring
+    /// re-formed with no fault (seed 70000158 at 32 nodes). Per hop, `k` lost hops of `n`
+    /// add `2k/n` hops each: the estimate settles at `1 / (1 - 2·loss)` of the loss-free one.
+    pub(crate) fn hop_retransmit_after(&self, attempt: u32, cap: Duration) -> Duration {
+        let Some(hop) = median_of(&self.hops[..self.len]) else {
+            return cap;
+        };
+        let base = hop.saturating_mul(2).saturating_add(SLACK);
+        base.saturating_mul(1u32 << attempt.min(16)).min(cap)
     }
 
     /// Wait before retransmission number `attempt` (0 = the first) of a token, never longer
@@ -56,6 +75,17 @@ impl RotationClock {
         let base = median.saturating_mul(2).saturating_add(SLACK);
         base.saturating_mul(1u32 << attempt.min(16)).min(cap)
     }
+}
+
+fn median_of(samples: &[Duration]) -> Option<Duration> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut s = [Duration::ZERO; WINDOW];
+    let s = &mut s[..samples.len()];
+    s.copy_from_slice(samples);
+    s.sort_unstable();
+    Some(s[s.len() / 2])
 }
 
 #[cfg(test)]
@@ -73,7 +103,7 @@ mod tests {
     fn twice_the_median_plus_slack_doubling_to_the_cap() {
         let mut c = RotationClock::default();
         for _ in 0..5 {
-            c.sample(Duration::from_micros(500));
+            c.sample(Duration::from_micros(500), 1);
         }
         assert_eq!(c.retransmit_after(0, CAP), Duration::from_millis(2));
         assert_eq!(c.retransmit_after(1, CAP), Duration::from_millis(4));
@@ -85,11 +115,14 @@ mod tests {
     fn held_rotations_do_not_move_the_median_of_a_busy_ring() {
         let mut c = RotationClock::default();
         for i in 0..WINDOW {
-            c.sample(if i % 4 == 0 {
-                Duration::from_millis(680)
-            } else {
-                Duration::from_micros(400)
-            });
+            c.sample(
+                if i % 4 == 0 {
+                    Duration::from_millis(680)
+                } else {
+                    Duration::from_micros(400)
+                },
+                1,
+            );
         }
         assert_eq!(c.retransmit_after(0, CAP), Duration::from_micros(1800));
     }
@@ -98,12 +131,45 @@ mod tests {
     fn an_idle_ring_keeps_the_configured_timer_and_a_busy_one_takes_over_quickly() {
         let mut c = RotationClock::default();
         for _ in 0..WINDOW {
-            c.sample(Duration::from_millis(700));
+            c.sample(Duration::from_millis(700), 1);
         }
         assert_eq!(c.retransmit_after(0, CAP), CAP);
         for _ in 0..WINDOW / 2 + 1 {
-            c.sample(Duration::from_micros(300));
+            c.sample(Duration::from_micros(300), 1);
         }
         assert_eq!(c.retransmit_after(0, CAP), Duration::from_micros(1600));
+    }
+
+    #[test]
+    fn per_hop_for_a_forwarded_token() {
+        let mut c = RotationClock::default();
+        assert_eq!(c.hop_retransmit_after(0, CAP), CAP);
+        for _ in 0..5 {
+            c.sample(Duration::from_millis(16), 32);
+        }
+        assert_eq!(c.hop_retransmit_after(0, CAP), Duration::from_millis(2));
+        assert_eq!(c.hop_retransmit_after(2, CAP), Duration::from_millis(8));
+        assert_eq!(c.hop_retransmit_after(9, CAP), CAP);
+        // The rotation-based wait (hold cancels) is unchanged.
+        assert_eq!(c.retransmit_after(0, CAP), Duration::from_millis(33));
+    }
+
+    #[test]
+    fn lost_hops_elsewhere_do_not_feed_back() {
+        // 32 hops of 0.5 ms; every rotation loses k hops, each costing the current wait
+        // (2 ms without loss): it settles at hop = (0.5 + k/32) / (1 - 2k/32) ms.
+        for (k, limit_us) in [(1u32, 2300), (3, 2800), (6, 3300)] {
+            let mut c = RotationClock::default();
+            c.sample(Duration::from_millis(16), 32);
+            for _ in 0..200 {
+                let wait = c.hop_retransmit_after(0, CAP);
+                c.sample(Duration::from_millis(16) + wait * k, 32);
+            }
+            let settled = c.hop_retransmit_after(0, CAP);
+            assert!(
+                settled < Duration::from_micros(limit_us),
+                "{k} lost hops a rotation: {settled:?}"
+            );
+        }
     }
 }

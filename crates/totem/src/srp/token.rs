@@ -36,7 +36,7 @@ impl Srp {
         if let Some(sent) = self.token_sent_at.take() {
             // Karn: a rotation that needed a resend says nothing about the usual one.
             if self.token_resends == 0 {
-                self.rotation.sample(self.now - sent);
+                self.rotation.sample(self.now - sent, self.my_new_memb_list.len());
             }
         }
 

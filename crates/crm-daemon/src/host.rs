@@ -453,7 +453,8 @@ impl Host {
         if let Some(d) = self.node.next_deadline() {
             // Rounded up to the millisecond so the deadline has passed on waking.
             let left = d.saturating_duration_since(self.now());
-            let ms = left.as_nanos().div_ceil(1_000_000) as u64;
+            // At least 1 ms: a deadline the node keeps in the past must not spin the loop.
+            let ms = (left.as_nanos().div_ceil(1_000_000) as u64).max(1);
             wait = wait.min(Duration::from_millis(ms));
         }
         if let Some(at) = self.agents.next_deadline() {

@@ -285,7 +285,9 @@ impl ControlServer {
         self.clients.len()
     }
 
-    /// The clients' fds and what to poll them for.
+    /// The clients' fds and what to poll them for. A client with nothing to poll for
+    /// (hung up, waiting for its answer) is left out: `poll` would report its hang-up
+    /// again and again.
     pub fn interests(&self) -> Vec<Interest<'_>> {
         self.clients
             .iter()
@@ -295,6 +297,7 @@ impl ControlServer {
                 read: !c.eof && c.inbuf.len() <= REQUEST_MAX,
                 write: !c.outbuf.is_empty(),
             })
+            .filter(|i| i.read || i.write)
             .collect()
     }
 
@@ -545,6 +548,19 @@ mod tests {
         server.accept();
         // The first connection is the second bind's probe.
         let id = server.interests().iter().map(|i| i.id).max().unwrap();
+        // A client that hung up while waiting for its answer is not polled.
+        let mut gone = UnixStream::connect(&path).unwrap();
+        gone.write_all(b"{\"request\":\"query\"}\n").unwrap();
+        drop(gone);
+        server.accept();
+        let gid = server.interests().iter().map(|i| i.id).max().unwrap();
+        server.read(gid);
+        let (got, _) = server.next_request().unwrap();
+        assert_eq!(got, gid);
+        assert!(server.connected(gid), "kept until answered");
+        assert!(server.interests().iter().all(|i| i.id != gid), "not polled meanwhile");
+        server.answer(gid, &json!({"ok": true}));
+        assert!(!server.connected(gid), "closed once answered");
         server.read(id);
         let (got, req) = server.next_request().unwrap();
         assert_eq!((got, req), (id, Ok(Request::Status)));

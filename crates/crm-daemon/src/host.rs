@@ -85,6 +85,8 @@ struct Host {
     /// The CIB configuration version last read for fencing and the quorum policy.
     config_version: Option<(u64, u64)>,
     shutdown: bool,
+    /// Wall-clock seconds at the monotonic start (what the node was told).
+    wall_at_zero: i64,
     /// A clean shutdown was asked for (SIGTERM); the process leaves by then at the latest.
     stopping: Option<std::time::Instant>,
     flow_held: bool,
@@ -201,7 +203,8 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
     let policy = config::no_quorum_policy(&doc);
     let start = std::time::Instant::now();
     let mut node = CrmNode::with_cib(me, &uname, policy, doc);
-    node.set_wall_clock(totem::Instant::ZERO, wall());
+    let wall_at_zero = wall();
+    node.set_wall_clock(totem::Instant::ZERO, wall_at_zero);
 
     let mut quorum = connect("quorum", cfg.connect_timeout, &flags, || {
         Quorum::initialize_with(&options)
@@ -264,6 +267,7 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
         start,
         config_version: None,
         shutdown: false,
+        wall_at_zero,
         stopping: None,
         flow_held: false,
     };
@@ -392,7 +396,15 @@ impl Host {
     /// Timers, agent results and control requests; then the output.
     fn step(&mut self) -> anyhow::Result<()> {
         let now = self.now();
-        self.node.set_wall_clock(now, wall());
+        // The wall clock is set again only when it jumped (NTP step, suspend): setting
+        // it every time would let its whole seconds jitter against the monotonic ones.
+        let secs = (now.as_nanos() / 1_000_000_000) as i64;
+        let wall_now = wall();
+        if (wall_now - (self.wall_at_zero + secs)).abs() > 2 {
+            info!(by = wall_now - (self.wall_at_zero + secs), "the wall clock jumped");
+            self.node.set_wall_clock(now, wall_now);
+            self.wall_at_zero = wall_now - secs;
+        }
         if self.node.next_deadline().is_some_and(|d| d <= now) {
             self.node.on_timer(now);
             self.drain()?;
@@ -441,7 +453,8 @@ impl Host {
         if let Some(d) = self.node.next_deadline() {
             // Rounded up to the millisecond so the deadline has passed on waking.
             let left = d.saturating_duration_since(self.now());
-            let ms = left.as_nanos().div_ceil(1_000_000) as u64;
+            // At least 1 ms: a deadline the node keeps in the past must not spin the loop.
+            let ms = (left.as_nanos().div_ceil(1_000_000) as u64).max(1);
             wait = wait.min(Duration::from_millis(ms));
         }
         if let Some(at) = self.agents.next_deadline() {

@@ -233,6 +233,43 @@ impl LocalCrm {
         Ok(())
     }
 
+    /// SIGTERM to node `n`'s CRM process (a clean shutdown).
+    pub fn sigterm_crmd(&self, n: u32) -> Result<(), LocalCrmError> {
+        let pid = self.crmd_pid(n).ok_or_else(|| LocalCrmError::Control {
+            node: n,
+            why: "no CRM process".into(),
+        })?;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .map_err(|e| LocalCrmError::Control {
+            node: n,
+            why: format!("SIGTERM: {e}"),
+        })
+    }
+
+    /// Waits up to `within` for node `n`'s CRM process to exit; its exit status, or
+    /// `None` if it was still running (then it is killed).
+    pub fn wait_crmd_exit(
+        &mut self,
+        n: u32,
+        within: Duration,
+    ) -> Result<Option<std::process::ExitStatus>, LocalCrmError> {
+        let Some(mut c) = self.crmds[n as usize - 1].take() else {
+            return Ok(None);
+        };
+        let end = Instant::now() + within;
+        while Instant::now() < end {
+            if let Some(st) = c.try_wait().map_err(io("wait for ferrosync-crmd"))? {
+                return Ok(Some(st));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        kill_child(c);
+        Ok(None)
+    }
+
     /// The last lines of every node's CRM log, for failure messages.
     pub fn logs(&self, lines: usize) -> String {
         let mut out = String::new();

@@ -8,11 +8,11 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cib::document::CibDocument;
-use engine::local_cluster::{ClusterError, LocalCluster, Spec};
+use crm_daemon::local::{LocalCrm, LocalCrmError, Programs};
+use engine::local_cluster::{ClusterError, Spec};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
@@ -42,26 +42,21 @@ fn fence_agents() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fencer/agents")
 }
 
-/// The cluster, the CRM daemons, and where their files are. Dropping it kills every
-/// process it started, by PID.
-struct Crm {
-    crmds: Vec<Option<Child>>,
-    fence_dir: PathBuf,
-    // Last: the daemons go after the CRM processes (drop order is field order).
-    cluster: LocalCluster,
-}
+/// The cluster (`crm_daemon::local::LocalCrm`) with test-facing shorthands that fail
+/// with the daemons' logs.
+struct Crm(LocalCrm);
 
-impl Drop for Crm {
-    fn drop(&mut self) {
-        for c in self.crmds.iter_mut().filter_map(Option::take) {
-            kill_child(c);
-        }
+impl std::ops::Deref for Crm {
+    type Target = LocalCrm;
+    fn deref(&self) -> &LocalCrm {
+        &self.0
     }
 }
 
-fn kill_child(mut c: Child) {
-    let _ = c.kill();
-    let _ = c.wait();
+impl std::ops::DerefMut for Crm {
+    fn deref_mut(&mut self) -> &mut LocalCrm {
+        &mut self.0
+    }
 }
 
 impl Crm {
@@ -75,127 +70,45 @@ impl Crm {
             netns: Some(format!("fcrm{}{tag}", std::process::id())),
             ..Spec::new(ferrosyncd(), NODES, [10, 209, 0], 5405, TOKEN_MS)
         };
-        let cluster = match LocalCluster::start(spec) {
-            Ok(c) => c,
-            Err(ClusterError::Netns(why)) => {
+        let programs = Programs {
+            ferrosyncd: ferrosyncd(),
+            crmd: crmd_bin(),
+            fence_agents: fence_agents(),
+            ocf_root: "/usr/lib/ocf".into(),
+        };
+        match LocalCrm::start(spec, programs) {
+            Ok(c) => Some(Crm(c)),
+            Err(LocalCrmError::Cluster(ClusterError::Netns(why))) => {
                 eprintln!("SKIP: cannot create network namespaces here ({why})");
-                return None;
+                None
             }
             Err(e) => panic!("{e}"),
-        };
-        let fence_dir = cluster.dir.join("fence");
-        std::fs::create_dir_all(&fence_dir).unwrap();
-        let mut crm = Crm {
-            crmds: (0..NODES).map(|_| None).collect(),
-            fence_dir,
-            cluster,
-        };
-        let all: Vec<u32> = (1..=NODES).collect();
-        crm.cluster.wait_for_ring(&all, WAIT).unwrap();
-        for n in 1..=NODES {
-            crm.start_crmd(n);
         }
-        Some(crm)
-    }
-
-    fn dir(&self, n: u32) -> PathBuf {
-        self.cluster.node_dir(n)
-    }
-
-    fn socket(&self, n: u32) -> PathBuf {
-        self.dir(n).join("crm.sock")
-    }
-
-    fn rsctmp(&self, n: u32) -> PathBuf {
-        self.dir(n).join("rsctmp")
     }
 
     fn start_crmd(&mut self, n: u32) {
-        let dir = self.dir(n);
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("crmd.stderr"))
-            .unwrap();
-        let rsctmp = self.rsctmp(n);
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.cluster.netns_name(n)])
-            .arg(crmd_bin())
-            .arg("--state-dir")
-            .arg(dir.join("crm"))
-            .arg("--socket")
-            .arg(self.socket(n))
-            .arg("--rsctmp")
-            .arg(&rsctmp)
-            // Pacemaker's Dummy keeps its state in HA_VARRUN.
-            .arg("--agent-env")
-            .arg(format!("HA_VARRUN={}", rsctmp.display()))
-            .arg("--fence-agent-dir")
-            .arg(fence_agents())
-            .arg("--log-level")
-            .arg("debug")
-            .arg("--log-file")
-            .arg(dir.join("crmd.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start ferrosync-crmd");
-        // What the test fence agent kills to "power off" the node.
-        let pids = format!("{}\n{}\n", self.cluster.pid(n).expect("ferrosyncd running"), child.id());
-        std::fs::write(self.fence_dir.join(format!("node{n}.pids")), pids).unwrap();
-        self.crmds[n as usize - 1] = Some(child);
+        self.0.start_crmd(n).expect("start ferrosync-crmd");
     }
 
     /// One request on node `n`'s control socket.
     fn ask(&self, n: u32, req: &Value) -> Result<Value, String> {
-        let mut s = UnixStream::connect(self.socket(n)).map_err(|e| format!("connect: {e}"))?;
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        s.write_all(format!("{req}\n").as_bytes()).map_err(|e| e.to_string())?;
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).map_err(|e| e.to_string())?;
-        serde_json::from_str(&line).map_err(|e| format!("{e}: {line:?}"))
-    }
-
-    fn status(&self, n: u32) -> Option<Value> {
-        self.ask(n, &json!({"request": "status"})).ok()
+        self.0.ask(n, req).map_err(|e| e.to_string())
     }
 
     fn query(&self, n: u32) -> CibDocument {
-        let v = self.ask(n, &json!({"request": "query"})).expect("query");
-        assert_eq!(v["ok"], true, "{v}");
-        CibDocument::parse(v["cib"].as_str().unwrap()).unwrap()
+        self.0.query(n).expect("query")
     }
 
     /// Waits until the live nodes `live` agree on one DC with all of them as members,
     /// quorate, with a complete join.
     fn wait_settled(&self, live: &[u32], within: Duration) {
-        let end = Instant::now() + within;
-        loop {
+        if let Err(e) = self.0.wait_settled(live, within) {
             let st: Vec<Option<Value>> = live.iter().map(|&n| self.status(n)).collect();
-            let ok = st.iter().all(|s| {
-                s.as_ref().is_some_and(|s| {
-                    s["quorate"] == true
-                        && s["members"].as_array().map(Vec::len) == Some(live.len())
-                        && !s["dc"].is_null()
-                        && s["dc"] == st[0].as_ref().unwrap()["dc"]
-                })
-            }) && st.iter().flatten().any(|s| {
-                s["is_dc"] == true && s["controller"]["join_complete"] == true && s["controller"]["idle"] == true
-            });
-            if ok {
-                return;
-            }
-            assert!(
-                Instant::now() < end,
-                "not settled within {within:?}: {st:?}\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(200));
+            panic!("{e}: {st:?}\n{}", self.logs());
         }
     }
 
-    /// Nodes whose Dummy state file says `rsc` runs there.
+    /// Nodes whose Dummy state file says `rsc` runs there (a killed node's included).
     fn state_files(&self, rsc: &str) -> Vec<u32> {
         (1..=NODES)
             .filter(|&n| self.rsctmp(n).join(format!("Dummy-{rsc}.state")).exists())
@@ -203,18 +116,7 @@ impl Crm {
     }
 
     fn logs(&self) -> String {
-        let mut out = String::new();
-        for n in 1..=NODES {
-            let mut text = std::fs::read_to_string(self.dir(n).join("crmd.log")).unwrap_or_default();
-            text += &std::fs::read_to_string(self.dir(n).join("crmd.stderr")).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(60).collect();
-            out += &format!("--- node{n} crmd.log (last lines)\n");
-            for l in tail.iter().rev() {
-                out += l;
-                out.push('\n');
-            }
-        }
-        out
+        self.0.logs(60)
     }
 
     /// The fencing actions (off, on, reboot) the test agent was asked for, one a line
@@ -243,10 +145,7 @@ impl Crm {
 
     /// kill -9 of node `n`'s ferrosyncd and crmd.
     fn power_off(&mut self, n: u32) {
-        if let Some(c) = self.crmds[n as usize - 1].take() {
-            kill_child(c);
-        }
-        self.cluster.kill(n).unwrap();
+        self.0.power_off(n).expect("power off");
     }
 
     /// SIGTERM to node `n`'s crmd (a clean shutdown); waits for it to exit with 0.
@@ -256,25 +155,16 @@ impl Crm {
     }
 
     fn sigterm(&self, n: u32) {
-        let c = self.crmds[n as usize - 1].as_ref().expect("crmd running");
-        kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM).unwrap();
+        self.0.sigterm_crmd(n).expect("SIGTERM");
     }
 
     /// Waits for node `n`'s crmd to exit with 0 (after a SIGTERM).
     fn wait_crmd_exit(&mut self, n: u32) {
-        let Some(mut c) = self.crmds[n as usize - 1].take() else {
-            return;
-        };
-        let end = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < end {
-            if let Some(st) = c.try_wait().unwrap() {
-                assert!(st.success(), "node{n}'s crmd exited with {st}\n{}", self.logs());
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        match self.0.wait_crmd_exit(n, Duration::from_secs(30)).expect("wait") {
+            Some(st) => assert!(st.success(), "node{n}'s crmd exited with {st}\n{}", self.logs()),
+            None if self.crmd_pid(n).is_none() => {}
+            None => panic!("node{n}'s crmd did not exit on SIGTERM\n{}", self.logs()),
         }
-        kill_child(c);
-        panic!("node{n}'s crmd did not exit on SIGTERM\n{}", self.logs());
     }
 }
 
@@ -371,7 +261,7 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
     // SIGHUP reopens the log file (after a rotation).
     let log = crm.dir(1).join("crmd.log");
     std::fs::rename(&log, crm.dir(1).join("crmd.log.1")).unwrap();
-    let pid = crm.crmds[0].as_ref().unwrap().id();
+    let pid = crm.crmd_pid(1).unwrap();
     kill(Pid::from_raw(pid as i32), Signal::SIGHUP).unwrap();
     wait_for("log reopened", Duration::from_secs(10), &crm, || {
         let _ = crm.status(1);
@@ -680,10 +570,7 @@ fn partition_majority_fences_the_cut_off_node_before_taking_over() {
     );
     assert!(rest.contains(&moved));
     // The minority's processes were killed by the fencing; it comes back ("rebooted").
-    if let Some(c) = crm.crmds[at as usize - 1].take() {
-        kill_child(c);
-    }
-    let _ = crm.cluster.kill(at);
+    let _ = crm.0.power_off(at);
     crm.cluster.heal().unwrap();
     let _ = std::fs::remove_dir_all(crm.rsctmp(at));
     crm.cluster.start_node(at).unwrap();

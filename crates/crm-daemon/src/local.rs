@@ -286,15 +286,16 @@ impl LocalCrm {
         out
     }
 
-    /// The configuration that fences with the test agent and runs one Dummy `rsc` of
-    /// `agent` (e.g. `ocf:pacemaker:Dummy`) with a 10 s monitor, as a `cib` request.
-    pub fn dummy_config(&self, rsc: &str, agent: (&str, &str)) -> Value {
+    /// The configuration that fences with the test agent (its device monitored every
+    /// `fence_monitor`, e.g. `60s`) and runs one Dummy `rsc` of `agent` (provider,
+    /// type; e.g. Pacemaker's) with a 10 s monitor, as a `cib` request.
+    pub fn dummy_config(&self, rsc: &str, agent: (&str, &str), fence_monitor: &str) -> Value {
         let hosts: Vec<String> = (1..=self.nodes()).map(|n| format!("node{n}")).collect();
         let resources = format!(
             "<resources>\
 <primitive id='fence' class='stonith' type='fence_ferrosync_test'><instance_attributes id='fence-ia'>\
 <nvpair id='fence-sd' name='state_dir' value='{}'/><nvpair id='fence-hl' name='pcmk_host_list' value='{}'/>\
-</instance_attributes><operations><op id='fence-monitor-60s' name='monitor' interval='60s' timeout='20s'/></operations></primitive>\
+</instance_attributes><operations><op id='fence-monitor' name='monitor' interval='{fence_monitor}' timeout='20s'/></operations></primitive>\
 <primitive id='{rsc}' class='ocf' provider='{}' type='{}'><operations>\
 <op id='{rsc}-monitor-10s' name='monitor' interval='10s' timeout='20s'/></operations></primitive>\
 </resources>",

@@ -214,25 +214,10 @@ fn wait_for(what: &str, within: Duration, crm: &Crm, mut ok: impl FnMut() -> boo
     }
 }
 
-fn cib_config(fence_dir: &Path) -> Value {
-    let resources = format!(
-        "<resources>\
-<primitive id='fence' class='stonith' type='fence_ferrosync_test'><instance_attributes id='fence-ia'>\
-<nvpair id='fence-sd' name='state_dir' value='{}'/><nvpair id='fence-hl' name='pcmk_host_list' value='node1 node2 node3'/>\
-</instance_attributes><operations><op id='fence-monitor-5s' name='monitor' interval='5s' timeout='20s'/></operations></primitive>\
-<primitive id='d' class='ocf' provider='pacemaker' type='Dummy'><operations>\
-<op id='d-monitor-10s' name='monitor' interval='10s' timeout='20s'/></operations></primitive>\
-</resources>",
-        fence_dir.display()
-    );
-    json!({"request": "cib", "ops": [
-        {"op": "replace", "section": "crm_config", "xml":
-            "<crm_config><cluster_property_set id='cib-bootstrap-options'>\
-    <nvpair id='o-stonith' name='stonith-enabled' value='true'/>\
-    <nvpair id='o-nqp' name='no-quorum-policy' value='stop'/>\
-    </cluster_property_set></crm_config>"},
-        {"op": "replace", "section": "resources", "xml": resources},
-    ]})
+/// fence_ferrosync_test with a 5 s device monitor (counted by the tests) and
+/// `ocf:pacemaker:Dummy` `d` with a 10 s monitor.
+fn cib_config(crm: &Crm) -> Value {
+    crm.dummy_config("d", ("pacemaker", "Dummy"), "5s")
 }
 
 #[test]
@@ -291,7 +276,7 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
     });
 
     // The configuration goes in through node 2's socket, as one change.
-    let answer = crm.ask(2, &cib_config(&crm.fence_dir)).unwrap();
+    let answer = crm.ask(2, &cib_config(&crm)).unwrap();
     assert_eq!(answer["ok"], true, "{answer}\n{}", crm.logs());
 
     // Dummy starts on exactly one node: its state file and the CIB say where.
@@ -500,7 +485,7 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
 fn configure(crm: &Crm) -> u32 {
     let all: Vec<u32> = (1..=NODES).collect();
     crm.wait_settled(&all, WAIT);
-    let answer = crm.ask(1, &cib_config(&crm.fence_dir)).unwrap();
+    let answer = crm.ask(1, &cib_config(&crm)).unwrap();
     assert_eq!(answer["ok"], true, "{answer}");
     let mut at = 0;
     wait_for("Dummy started once", WAIT, crm, || {

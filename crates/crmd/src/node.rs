@@ -346,16 +346,7 @@ impl CrmNode {
         }
         let nodes: Vec<NodeId> = match c.node {
             Some(n) => vec![n],
-            None => self
-                .cib
-                .cib()
-                .find("/cib/status")
-                .map(|s| {
-                    s.children_named("node_state")
-                        .filter_map(|n| n.attr("id")?.parse().ok().map(NodeId))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            None => self.known_nodes(),
         };
         let mut effects = Vec::new();
         for node in nodes {

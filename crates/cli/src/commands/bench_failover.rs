@@ -78,7 +78,7 @@ fn once(programs: &Programs, token: u64, agent: (&str, &str)) -> Result<Duration
     };
     let mut crm = LocalCrm::start(spec, programs.clone())?;
     crm.wait_settled(&[1, 2, 3], WAIT)?;
-    let answer = crm.ask(1, &crm.dummy_config("dummy", agent))?;
+    let answer = crm.ask(1, &crm.dummy_config("dummy", agent, "60s"))?;
     if answer["ok"] != json!(true) {
         bail!("configuration refused: {answer}");
     }

@@ -142,7 +142,7 @@ fn crm_script(demo: &Demo, crm: &mut crm_daemon::local::LocalCrm, provider: &str
     demo.say(&format!(
         "configuration: fencing with the test fence agent, one ocf:{provider}:{kind} with a 10 s monitor"
     ));
-    let answer = crm.ask(1, &crm.dummy_config("dummy", (provider, kind)))?;
+    let answer = crm.ask(1, &crm.dummy_config("dummy", (provider, kind), "60s"))?;
     if answer["ok"] != serde_json::json!(true) {
         bail!("the configuration was refused: {answer}");
     }

@@ -67,7 +67,8 @@ fn clean_up_agent_changes(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
         };
         // `pcmk__node_available`, or in maintenance.
         let node = &c.nodes[n];
-        if !(node.maintenance || (usable(c, n) && !node.standby && !node.shutdown)) {
+        let available = usable(c, n) && !node.standby && !node.shutdown;
+        if !node.maintenance && !available {
             continue;
         }
         for lr in st.lrm.iter().filter(|l| !l.ops.is_empty()) {

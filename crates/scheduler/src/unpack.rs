@@ -483,10 +483,31 @@ impl RscBuild<'_> {
             ResourceKind::Clone { master, child } => {
                 let get = |k: &str| meta.get(k).and_then(|v| v.parse::<usize>().ok());
                 let promotable = *master || meta.get("promotable").is_some_and(|v| is_true(v));
+                let unique_asked = meta.get("globally-unique").is_some_and(|v| is_true(v));
+                // A clone forced anonymous runs at most one instance per
+                // node (`pe__force_anon`).
+                let forced_anon = unique_asked && !agents_can_be_unique(child);
+                // clone-max defaults to the nodes known when the clone is
+                // unpacked (`clone_unpack`): bundles add their nodes as they
+                // are unpacked, orphaned connections only with the status.
+                let bundle_nodes: usize = self
+                    .cib
+                    .configuration
+                    .resources
+                    .iter()
+                    .filter(|d| matches!(d.kind, ResourceKind::Bundle(_)) && c.rsc_by_id(&d.id).is_some())
+                    .map(|d| implicit::bundle_node_names(d).len())
+                    .sum();
+                let known = (c.nodes.iter().filter(|n| !n.remote.late).count() + bundle_nodes).max(1);
+                let clone_max = get("clone-max").unwrap_or(known);
                 Variant::Clone {
                     promotable,
-                    clone_max: get("clone-max").unwrap_or(nnodes),
-                    clone_node_max: get("clone-node-max").unwrap_or(1),
+                    clone_max: if forced_anon { clone_max.min(known) } else { clone_max },
+                    clone_node_max: if forced_anon {
+                        1
+                    } else {
+                        get("clone-node-max").unwrap_or(1)
+                    },
                     promoted_max: get("promoted-max").or(get("master-max")).unwrap_or(1),
                     promoted_node_max: get("promoted-node-max").or(get("master-node-max")).unwrap_or(1),
                     // Only OCF agents can be globally unique; clones of

@@ -369,18 +369,31 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     // Orderings against remote connections are created last, as in
     // Pacemaker (after the constraints' orderings).
     super::remote::order_actions(c, &mut s, &fence_of);
-    // Stops before shutdown.
+    // Stops before shutdown (`pcmk__order_stops_before_shutdown`): each is
+    // required, and the shutdown waits until it can run; resources and
+    // nodes in maintenance are left alone, and so are unmanaged resources
+    // unless they are blocked.
     for n in 0..c.nodes.len() {
-        if let Some(sd) = shutdown_of[n] {
-            let stops: Vec<usize> = s
-                .actions
-                .iter()
-                .filter(|a| a.task == "stop" && a.node == Some(n) && a.rsc.is_some())
-                .map(|a| a.id)
-                .collect();
-            for st in stops {
-                s.order(st, sd, 0);
-            }
+        let Some(sd) = shutdown_of[n] else { continue };
+        if c.nodes[n].maintenance {
+            continue;
+        }
+        let stops: Vec<usize> = s
+            .actions
+            .iter()
+            .filter(|a| a.task == "stop" && a.node == Some(n) && a.interval_ms == 0)
+            .filter(|a| {
+                a.rsc.is_some_and(|r| {
+                    let rs = &c.rscs[r];
+                    let maintenance = rs.meta.get("maintenance").is_some_and(|v| is_true(v));
+                    !maintenance && (rs.managed || rs.blocked)
+                })
+            })
+            .map(|a| a.id)
+            .collect();
+        for st in stops {
+            s.actions[st].optional = false;
+            s.order(st, sd, flags::RUNNABLE_LEFT);
         }
     }
     super::migration::order_equivalents(&mut s, c);

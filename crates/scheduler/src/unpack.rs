@@ -172,6 +172,8 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         op_defaults: cib.configuration.op_defaults.clone(),
         bundles: Vec::new(),
         failcount_clears: Vec::new(),
+        history_clears: Vec::new(),
+        recheck_by: None,
         expired_fail_counts: Vec::new(),
         status: std::sync::Arc::new(cib.status.clone()),
     };
@@ -1026,6 +1028,8 @@ fn unpack_shutdown_lock(c: &mut Cluster, r: RscIdx, n: NodeIdx, lr: &LrmResource
     };
     let limit = c.options.shutdown_lock_limit_s;
     if limit > 0 && c.now > lock_time + limit {
+        // The expired lock's history is removed (`unpack_shutdown_lock`).
+        c.history_clears.push((r, n));
         return;
     }
     c.rscs[r].lock_node = Some(n);

@@ -83,6 +83,17 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
 
     let quorum_ok = c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore;
 
+    // A node whose (pre-1.1.14) `probe_complete` attribute is false is asked
+    // to probe everything itself, and gets no probes of its own
+    // (`pcmk__schedule_probes`).
+    for n in 0..c.nodes.len() {
+        let node = &c.nodes[n];
+        if node.online && !node.unclean && reprobe(node) {
+            let a = s.add(None, "probe_again", 0, Some(n), false);
+            s.actions[a].meta.insert("op_no_wait".into(), "true".into());
+        }
+    }
+
     // Primitive actions.
     for r in 0..c.rscs.len() {
         if !c.rscs[r].is_primitive() {
@@ -645,7 +656,7 @@ fn primitive_actions(
             let node = &c.nodes[n];
             // Pending nodes are probed too, but such probes cannot run
             // (`pcmk__schedule_probes`, `update_resource_action_runnable`).
-            if !node.online || node.unclean || node.maintenance {
+            if !node.online || node.unclean || node.maintenance || reprobe(node) {
                 continue;
             }
             if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
@@ -971,6 +982,11 @@ fn primitive_actions(
             }
         }
     }
+}
+
+/// A node whose `probe_complete` attribute is set but not true.
+fn reprobe(node: &crate::model::Node) -> bool {
+    node.attrs.get("probe_complete").is_some_and(|v| !is_true(v))
 }
 
 /// `handle_asymmetric_ordering`: a stop of a stopped resource, or an

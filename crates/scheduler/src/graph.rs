@@ -203,6 +203,9 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             || matches!(a.task.as_str(), "clear_failcount" | "lrm_delete")
         {
             ActionKind::CrmEvent
+        } else if a.task == "probe_again" && a.node.is_some() {
+            // A node-level `custom_action`: neither pseudo nor fencing.
+            ActionKind::RscOp
         } else if a.pseudo || a.rsc.is_none() || a.node.is_none() {
             ActionKind::PseudoEvent
         } else {
@@ -242,6 +245,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
                 a.fence_op.as_deref().unwrap_or(&c.options.stonith_action)
             ),
             (None, "do_shutdown", Some(n)) => format!("do_shutdown-{}", c.nodes[n].uname),
+            (None, "probe_again", Some(n)) => format!("probe_again-{}", c.nodes[n].uname),
             (None, utilization::LOAD_STOPPED, Some(n)) => format!("{}_{}", utilization::LOAD_STOPPED, c.nodes[n].uname),
             _ => a.task.clone(),
         };

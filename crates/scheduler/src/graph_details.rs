@@ -275,6 +275,10 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
             }
             _ => {}
         }
+        // What the scheduler added (`probe_again`'s op_no_wait).
+        for (k, v) in &a.meta {
+            meta.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
     if node_info {
         if let Some(n) = a.node {

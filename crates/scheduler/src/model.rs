@@ -413,6 +413,9 @@ pub struct Cluster {
     pub op_defaults: Vec<cib::NvSet>,
     /// (resource, node) fail counts this transition clears (no threshold ban).
     pub failcount_clears: Vec<(RscIdx, NodeIdx)>,
+    /// Recurring operations whose failure expired, rescheduled where the
+    /// resource stays active (resource, node, task, interval).
+    pub expired_recurring: Vec<(RscIdx, NodeIdx, String, u64)>,
     /// When the cluster must run the scheduler again even if nothing
     /// happens (`recheck_by`: a shutdown lock expires).
     pub recheck_by: Option<i64>,

@@ -174,6 +174,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         failcount_clears: Vec::new(),
         history_clears: Vec::new(),
         recheck_by: None,
+        expired_recurring: Vec::new(),
         expired_fail_counts: Vec::new(),
         status: std::sync::Arc::new(cib.status.clone()),
     };
@@ -1299,8 +1300,10 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
         return;
     }
     // An expired recurring-monitor failure on a clean online node is only
-    // rescheduled.
+    // rescheduled: Pacemaker forces its restart digest to differ, so the
+    // configuration check later requires the monitor again.
     if expired && rc != target_rc && op.interval_ms > 0 && !maskable_probe && c.nodes[n].online && !c.nodes[n].unclean {
+        c.expired_recurring.push((r, n, op.operation.clone(), op.interval_ms));
         return;
     }
     if expired && maskable_probe && op.rc_code != target_rc {

@@ -809,7 +809,14 @@ fn primitive_actions(
                     s.order(f, dm, 0);
                 }
             }
-            if let Some(st) = s.find(Some(r), "stop", 0, Some(cur)) {
+            // Demote before stop, by key: every demote before every stop
+            // (`pcmk__primitive_internal_constraints`).
+            let stops: Vec<usize> = s
+                .of(r, "stop")
+                .into_iter()
+                .filter(|&st| s.actions[st].node.is_some())
+                .collect();
+            for st in stops {
                 s.order(dm, st, flags::IMPLIES_FIRST | flags::RUNNABLE_LEFT);
             }
         }

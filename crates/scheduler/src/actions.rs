@@ -1295,6 +1295,25 @@ fn first_optional(
         .all(|&l| s.actions[l].optional)
 }
 
+/// Whether a member of the collective action `f`'s resource has a required
+/// action for the same task (`pcmk__group_action_flags`,
+/// `summary_action_flags`: what makes the collective action required).
+fn member_required(c: &Cluster, s: &ActionSet, f: usize) -> bool {
+    let a = &s.actions[f];
+    let Some(g) = a.rsc else { return false };
+    let task = a.task.strip_prefix("confirmed-post_notify_").unwrap_or(&a.task);
+    let task = match task {
+        "running" => "start",
+        "stopped" => "stop",
+        "promoted" => "promote",
+        "demoted" => "demote",
+        t => t,
+    };
+    c.primitives_of(g)
+        .into_iter()
+        .any(|p| s.of(p, task).into_iter().any(|m| !s.actions[m].optional))
+}
+
 /// Applies one ordering's flag rules; true if anything changed.
 fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
     let label = p.label;
@@ -1366,13 +1385,15 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
         changed = true;
     }
     // In Pacemaker 2.1.5 this only takes effect when "first" is a
-    // collective action (for a primitive, its ordering flags and its
-    // own flags agree, so `pcmk__update_ordered_actions` never
-    // clears "optional" here).
+    // collective action whose members' flags make it required
+    // (`pcmk__update_ordered_actions` clears "optional" only if the
+    // ordering flags of "first" — for a collective, its summary of its
+    // members — are already required; for a primitive they are its own).
     if e.flags & flags::IMPLIES_FIRST != 0
         && !s.actions[t].optional
         && s.actions[f].optional
         && s.actions[f].rsc.is_some_and(|r| !c.rscs[r].is_primitive())
+        && member_required(c, s, f)
     {
         s.actions[f].optional = false;
         changed = true;

@@ -1046,8 +1046,16 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
         if !is_group(c, g) {
             continue;
         }
-        for task in ["start", "stop"] {
-            let Some(ga) = s.find(Some(g), task, 0, None) else {
+        // Running and stopped summarise the members' starts and stops too
+        // (`pcmk__group_action_flags`, `summary_action_flags`).
+        let pairs = [
+            ("start", "start"),
+            ("stop", "stop"),
+            ("running", "start"),
+            ("stopped", "stop"),
+        ];
+        for (gtask, task) in pairs {
+            let Some(ga) = s.find(Some(g), gtask, 0, None) else {
                 continue;
             };
             let mut kids = Vec::new();

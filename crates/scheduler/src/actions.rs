@@ -1053,6 +1053,10 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
             ("stop", "stop"),
             ("running", "start"),
             ("stopped", "stop"),
+            ("promote", "promote"),
+            ("promoted", "promote"),
+            ("demote", "demote"),
+            ("demoted", "demote"),
         ];
         for (gtask, task) in pairs {
             let Some(ga) = s.find(Some(g), gtask, 0, None) else {

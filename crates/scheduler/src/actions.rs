@@ -197,6 +197,9 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         notified.extend(notifications);
         let kids = c.rscs[g].children.clone();
         let is_grp = matches!(c.rscs[g].variant, Variant::Group);
+        if is_grp && c.in_promotable(g) {
+            promotable_group_actions(&mut s, c, g);
+        }
         // A group's members start in order and stop in reverse unless
         // `ordered=false` (`member_internal_constraints`). A cloned group
         // inherits its clone's `ordered`, but Pacemaker's single,
@@ -986,6 +989,55 @@ fn primitive_actions(
             let probe_or_cancel = a.task == "monitor" || a.task == "cancel";
             if a.rsc == Some(r) && a.node.is_some() && !a.pseudo && a.interval_ms == 0 && !probe_or_cancel {
                 a.optional = true;
+            }
+        }
+    }
+}
+
+/// A group in a promotable clone: its promote, promoted, demote and demoted
+/// pseudo-actions (`pcmk__group_create_actions`) and their orderings with
+/// its members (`member_internal_constraints`): the group's promote before
+/// each member's, each member's before the group's promoted, and likewise
+/// for demotion; members promote in order and demote in reverse.
+fn promotable_group_actions(s: &mut ActionSet, c: &Cluster, g: RscIdx) {
+    let pseudo = |s: &mut ActionSet, task: &str| {
+        let a = s.add(Some(g), task, 0, None, true);
+        s.actions[a].pseudo = true;
+        a
+    };
+    let (promote, promoted) = (pseudo(s, "promote"), pseudo(s, "promoted"));
+    let (demote, demoted) = (pseudo(s, "demote"), pseudo(s, "demoted"));
+    let kids = c.rscs[g].children.clone();
+    for (i, &k) in kids.iter().enumerate() {
+        // The first member's demotion implies the group's.
+        let post_down = if i == 0 {
+            flags::IMPLIES_THEN
+        } else {
+            flags::IMPLIES_THEN_PRINTED
+        };
+        for d in s.of(k, "demote") {
+            s.order(demote, d, 0);
+            s.order(d, demoted, post_down);
+        }
+        for p in s.of(k, "promote") {
+            s.order(
+                p,
+                promoted,
+                flags::RUNNABLE_LEFT | flags::IMPLIES_THEN | flags::IMPLIES_THEN_PRINTED,
+            );
+            s.order(promote, p, 0);
+        }
+        if i > 0 {
+            let prev = kids[i - 1];
+            for pp in s.of(prev, "promote") {
+                for p in s.of(k, "promote") {
+                    s.order(pp, p, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                }
+            }
+            for d in s.of(k, "demote") {
+                for pd in s.of(prev, "demote") {
+                    s.order(d, pd, 0);
+                }
             }
         }
     }

@@ -136,10 +136,15 @@ fn nvset(e: &Element, ids: &Ids<'_>) -> Result<NvSet, CibError> {
     for c in src.elements() {
         match c.name.as_str() {
             "nvpair" => {
-                let c = deref(c, ids)?;
-                let name = req(c, "name")?;
-                // An nvpair without a value sets nothing (`populate_hash`).
-                if let Some(value) = c.attr("value") {
+                // An nvpair's own name and value win over those of the
+                // nvpair it references (`populate_hash`).
+                let r = deref(c, ids)?;
+                let name = match c.attr("name").or_else(|| r.attr("name")) {
+                    Some(n) => n,
+                    None => req(r, "name")?,
+                };
+                // An nvpair without a value sets nothing.
+                if let Some(value) = c.attr("value").or_else(|| r.attr("value")) {
                     set.pairs.push((name.to_string(), value.to_string()));
                 }
             }

@@ -228,6 +228,13 @@ fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
         for (k, v) in cfg {
             attrs.entry(k).or_insert(v);
         }
+        // `#site-name`: the node's site-name attribute, else the cluster
+        // name (`add_node_attrs`).
+        if !attrs.contains_key("#site-name") {
+            if let Some(site) = attrs.get("site-name").or_else(|| opts.get("cluster-name")).cloned() {
+                attrs.insert("#site-name".to_string(), site);
+            }
+        }
         let mut util = BTreeMap::new();
         merge_nvsets(&n.utilization, &RuleContext::new(c.now), &mut util);
         let kind = if is_remote { NodeKind::Remote } else { NodeKind::Cluster };

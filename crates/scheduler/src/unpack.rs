@@ -790,6 +790,11 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
                             }
                             continue;
                         }
+                        // Recheck just after the last failure expires
+                        // (`check_operation_expiry`).
+                        if count != 0 {
+                            c.update_recheck(last + ft + 1);
+                        }
                     }
                     let e = c.fail_counts.entry((r, n)).or_insert(0);
                     *e = score::add(*e, count);

@@ -584,7 +584,9 @@ fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
         }
         for &(f, t) in &fences {
             match a.task.as_str() {
-                "start" | "promote" if rs.requires_fencing => edges.push((f, a.id, 0)),
+                // A migrate_to needs what the start needs
+                // (`pcmk__create_migration_actions`).
+                "start" | "promote" | "migrate_to" if rs.requires_fencing => edges.push((f, a.id, 0)),
                 "start" if rs.requires_quorum && rs.allowed[t].is_some() && !known_on_for_fencing(c, r, t) => {
                     edges.push((f, a.id, flags::RUNNABLE_LEFT))
                 }

@@ -136,10 +136,15 @@ fn nvset(e: &Element, ids: &Ids<'_>) -> Result<NvSet, CibError> {
     for c in src.elements() {
         match c.name.as_str() {
             "nvpair" => {
-                let c = deref(c, ids)?;
-                let name = req(c, "name")?;
-                // An nvpair without a value sets nothing (`populate_hash`).
-                if let Some(value) = c.attr("value") {
+                // An nvpair's own name and value win over those of the
+                // nvpair it references (`populate_hash`).
+                let r = deref(c, ids)?;
+                let name = match c.attr("name").or_else(|| r.attr("name")) {
+                    Some(n) => n,
+                    None => req(r, "name")?,
+                };
+                // An nvpair without a value sets nothing.
+                if let Some(value) = c.attr("value").or_else(|| r.attr("value")) {
                     set.pairs.push((name.to_string(), value.to_string()));
                 }
             }
@@ -256,14 +261,29 @@ fn resource(e: &Element, ids: &Ids<'_>) -> Result<ResourceDef, CibError> {
             if class == "ocf" && provider.is_none() {
                 return Err(bad(e, "provider", "class 'ocf' requires a provider"));
             }
-            let mut ops = Vec::new();
-            for holder in tmpl.into_iter().chain(std::iter::once(e)) {
+            // The primitive's own operations, then the template's for a name
+            // and role it does not define (`unpack_template`,
+            // `template_op_key`: no role, Started and Unpromoted count alike).
+            let ops_of = |holder: &Element| -> Result<Vec<OpDef>, CibError> {
+                let mut v = Vec::new();
                 if let Some(o) = holder.child("operations") {
-                    let o = deref(o, ids)?;
-                    for op in o.children_named("op") {
-                        ops.push(op_def(op, ids)?);
+                    for op in deref(o, ids)?.children_named("op") {
+                        v.push(op_def(op, ids)?);
                     }
                 }
+                Ok(v)
+            };
+            let op_key = |o: &OpDef| {
+                let role = match o.role.as_deref() {
+                    None | Some("Started" | "Unpromoted" | "Slave") => "Unknown",
+                    Some(r) => r,
+                };
+                format!("{}-{role}", o.name)
+            };
+            let mut ops = ops_of(e)?;
+            if let Some(t) = tmpl {
+                let own: std::collections::HashSet<String> = ops.iter().map(op_key).collect();
+                ops.extend(ops_of(t)?.into_iter().filter(|o| !own.contains(&op_key(o))));
             }
             ResourceKind::Primitive {
                 class,

@@ -83,6 +83,17 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
 
     let quorum_ok = c.have_quorum || c.options.no_quorum_policy == NoQuorumPolicy::Ignore;
 
+    // A node whose (pre-1.1.14) `probe_complete` attribute is false is asked
+    // to probe everything itself, and gets no probes of its own
+    // (`pcmk__schedule_probes`).
+    for n in 0..c.nodes.len() {
+        let node = &c.nodes[n];
+        if node.online && !node.unclean && reprobe(node) {
+            let a = s.add(None, "probe_again", 0, Some(n), false);
+            s.actions[a].meta.insert("op_no_wait".into(), "true".into());
+        }
+    }
+
     // Primitive actions.
     for r in 0..c.rscs.len() {
         if !c.rscs[r].is_primitive() {
@@ -186,6 +197,9 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         notified.extend(notifications);
         let kids = c.rscs[g].children.clone();
         let is_grp = matches!(c.rscs[g].variant, Variant::Group);
+        if is_grp && c.in_promotable(g) {
+            promotable_group_actions(&mut s, c, g);
+        }
         // A group's members start in order and stop in reverse unless
         // `ordered=false` (`member_internal_constraints`). A cloned group
         // inherits its clone's `ordered`, but Pacemaker's single,
@@ -369,18 +383,31 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     // Orderings against remote connections are created last, as in
     // Pacemaker (after the constraints' orderings).
     super::remote::order_actions(c, &mut s, &fence_of);
-    // Stops before shutdown.
+    // Stops before shutdown (`pcmk__order_stops_before_shutdown`): each is
+    // required, and the shutdown waits until it can run; resources and
+    // nodes in maintenance are left alone, and so are unmanaged resources
+    // unless they are blocked.
     for n in 0..c.nodes.len() {
-        if let Some(sd) = shutdown_of[n] {
-            let stops: Vec<usize> = s
-                .actions
-                .iter()
-                .filter(|a| a.task == "stop" && a.node == Some(n) && a.rsc.is_some())
-                .map(|a| a.id)
-                .collect();
-            for st in stops {
-                s.order(st, sd, 0);
-            }
+        let Some(sd) = shutdown_of[n] else { continue };
+        if c.nodes[n].maintenance {
+            continue;
+        }
+        let stops: Vec<usize> = s
+            .actions
+            .iter()
+            .filter(|a| a.task == "stop" && a.node == Some(n) && a.interval_ms == 0)
+            .filter(|a| {
+                a.rsc.is_some_and(|r| {
+                    let rs = &c.rscs[r];
+                    let maintenance = rs.meta.get("maintenance").is_some_and(|v| is_true(v));
+                    !maintenance && (rs.managed || rs.blocked)
+                })
+            })
+            .map(|a| a.id)
+            .collect();
+        for st in stops {
+            s.actions[st].optional = false;
+            s.order(st, sd, flags::RUNNABLE_LEFT);
         }
     }
     super::migration::order_equivalents(&mut s, c);
@@ -557,7 +584,9 @@ fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
         }
         for &(f, t) in &fences {
             match a.task.as_str() {
-                "start" | "promote" if rs.requires_fencing => edges.push((f, a.id, 0)),
+                // A migrate_to needs what the start needs
+                // (`pcmk__create_migration_actions`).
+                "start" | "promote" | "migrate_to" if rs.requires_fencing => edges.push((f, a.id, 0)),
                 "start" if rs.requires_quorum && rs.allowed[t].is_some() && !known_on_for_fencing(c, r, t) => {
                     edges.push((f, a.id, flags::RUNNABLE_LEFT))
                 }
@@ -632,7 +661,7 @@ fn primitive_actions(
             let node = &c.nodes[n];
             // Pending nodes are probed too, but such probes cannot run
             // (`pcmk__schedule_probes`, `update_resource_action_runnable`).
-            if !node.online || node.unclean || node.maintenance {
+            if !node.online || node.unclean || node.maintenance || reprobe(node) {
                 continue;
             }
             if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
@@ -785,7 +814,14 @@ fn primitive_actions(
                     s.order(f, dm, 0);
                 }
             }
-            if let Some(st) = s.find(Some(r), "stop", 0, Some(cur)) {
+            // Demote before stop, by key: every demote before every stop
+            // (`pcmk__primitive_internal_constraints`).
+            let stops: Vec<usize> = s
+                .of(r, "stop")
+                .into_iter()
+                .filter(|&st| s.actions[st].node.is_some())
+                .collect();
+            for st in stops {
                 s.order(dm, st, flags::IMPLIES_FIRST | flags::RUNNABLE_LEFT);
             }
         }
@@ -960,6 +996,60 @@ fn primitive_actions(
     }
 }
 
+/// A group in a promotable clone: its promote, promoted, demote and demoted
+/// pseudo-actions (`pcmk__group_create_actions`) and their orderings with
+/// its members (`member_internal_constraints`): the group's promote before
+/// each member's, each member's before the group's promoted, and likewise
+/// for demotion; members promote in order and demote in reverse.
+fn promotable_group_actions(s: &mut ActionSet, c: &Cluster, g: RscIdx) {
+    let pseudo = |s: &mut ActionSet, task: &str| {
+        let a = s.add(Some(g), task, 0, None, true);
+        s.actions[a].pseudo = true;
+        a
+    };
+    let (promote, promoted) = (pseudo(s, "promote"), pseudo(s, "promoted"));
+    let (demote, demoted) = (pseudo(s, "demote"), pseudo(s, "demoted"));
+    let kids = c.rscs[g].children.clone();
+    for (i, &k) in kids.iter().enumerate() {
+        // The first member's demotion implies the group's.
+        let post_down = if i == 0 {
+            flags::IMPLIES_THEN
+        } else {
+            flags::IMPLIES_THEN_PRINTED
+        };
+        for d in s.of(k, "demote") {
+            s.order(demote, d, 0);
+            s.order(d, demoted, post_down);
+        }
+        for p in s.of(k, "promote") {
+            s.order(
+                p,
+                promoted,
+                flags::RUNNABLE_LEFT | flags::IMPLIES_THEN | flags::IMPLIES_THEN_PRINTED,
+            );
+            s.order(promote, p, 0);
+        }
+        if i > 0 {
+            let prev = kids[i - 1];
+            for pp in s.of(prev, "promote") {
+                for p in s.of(k, "promote") {
+                    s.order(pp, p, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                }
+            }
+            for d in s.of(k, "demote") {
+                for pd in s.of(prev, "demote") {
+                    s.order(d, pd, 0);
+                }
+            }
+        }
+    }
+}
+
+/// A node whose `probe_complete` attribute is set but not true.
+fn reprobe(node: &crate::model::Node) -> bool {
+    node.attrs.get("probe_complete").is_some_and(|v| !is_true(v))
+}
+
 /// `handle_asymmetric_ordering`: a stop of a stopped resource, or an
 /// optional start of a resource already running there, is not affected.
 fn asymmetric_exempt(c: &Cluster, t: &Action) -> bool {
@@ -1010,8 +1100,20 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
         if !is_group(c, g) {
             continue;
         }
-        for task in ["start", "stop"] {
-            let Some(ga) = s.find(Some(g), task, 0, None) else {
+        // Running and stopped summarise the members' starts and stops too
+        // (`pcmk__group_action_flags`, `summary_action_flags`).
+        let pairs = [
+            ("start", "start"),
+            ("stop", "stop"),
+            ("running", "start"),
+            ("stopped", "stop"),
+            ("promote", "promote"),
+            ("promoted", "promote"),
+            ("demote", "demote"),
+            ("demoted", "demote"),
+        ];
+        for (gtask, task) in pairs {
+            let Some(ga) = s.find(Some(g), gtask, 0, None) else {
                 continue;
             };
             let mut kids = Vec::new();
@@ -1259,6 +1361,25 @@ fn first_optional(
         .all(|&l| s.actions[l].optional)
 }
 
+/// Whether a member of the collective action `f`'s resource has a required
+/// action for the same task (`pcmk__group_action_flags`,
+/// `summary_action_flags`: what makes the collective action required).
+fn member_required(c: &Cluster, s: &ActionSet, f: usize) -> bool {
+    let a = &s.actions[f];
+    let Some(g) = a.rsc else { return false };
+    let task = a.task.strip_prefix("confirmed-post_notify_").unwrap_or(&a.task);
+    let task = match task {
+        "running" => "start",
+        "stopped" => "stop",
+        "promoted" => "promote",
+        "demoted" => "demote",
+        t => t,
+    };
+    c.primitives_of(g)
+        .into_iter()
+        .any(|p| s.of(p, task).into_iter().any(|m| !s.actions[m].optional))
+}
+
 /// Applies one ordering's flag rules; true if anything changed.
 fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
     let label = p.label;
@@ -1330,13 +1451,15 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
         changed = true;
     }
     // In Pacemaker 2.1.5 this only takes effect when "first" is a
-    // collective action (for a primitive, its ordering flags and its
-    // own flags agree, so `pcmk__update_ordered_actions` never
-    // clears "optional" here).
+    // collective action whose members' flags make it required
+    // (`pcmk__update_ordered_actions` clears "optional" only if the
+    // ordering flags of "first" — for a collective, its summary of its
+    // members — are already required; for a primitive they are its own).
     if e.flags & flags::IMPLIES_FIRST != 0
         && !s.actions[t].optional
         && s.actions[f].optional
         && s.actions[f].rsc.is_some_and(|r| !c.rscs[r].is_primitive())
+        && member_required(c, s, f)
     {
         s.actions[f].optional = false;
         changed = true;

@@ -67,8 +67,8 @@ fn clean_up_agent_changes(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
         };
         // `pcmk__node_available`, or in maintenance.
         let node = &c.nodes[n];
-        let available = node.maintenance || (usable(c, n) && !node.standby && !node.shutdown);
-        if !available {
+        let available = usable(c, n) && !node.standby && !node.shutdown;
+        if !node.maintenance && !available {
             continue;
         }
         for lr in st.lrm.iter().filter(|l| !l.ops.is_empty()) {
@@ -95,6 +95,10 @@ fn clean_up_agent_changes(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
 /// Creates the clear and clean-up actions and their orderings.
 pub fn create_actions(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
     clean_up_agent_changes(cib, c, s);
+    // `pe__clear_resource_history`: a required `lrm_delete`.
+    for &(r, n) in &c.history_clears {
+        s.add(Some(r), "lrm_delete", 0, Some(n), false);
+    }
     let mut clears: Vec<(RscIdx, NodeIdx)> = c.failcount_clears.clone();
     for &(r, n) in &c.expired_fail_counts {
         let has_history = c.rscs[r].history_ids.iter().any(|(m, _)| *m == n);

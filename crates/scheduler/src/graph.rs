@@ -80,6 +80,8 @@ pub struct GraphHeader {
     /// Written only when positive.
     pub migration_limit: Option<String>,
     pub transition_id: u64,
+    /// When the controller must run the scheduler again (`recheck-by`).
+    pub recheck_by: Option<i64>,
 }
 
 impl GraphHeader {
@@ -99,6 +101,7 @@ impl GraphHeader {
                 .clone()
                 .filter(|v| v.trim().parse::<i64>().is_ok_and(|l| l > 0)),
             transition_id: 0,
+            recheck_by: c.recheck_by,
         }
     }
 
@@ -114,6 +117,9 @@ impl GraphHeader {
         );
         if let Some(l) = &self.migration_limit {
             let _ = write!(s, " migration-limit=\"{}\"", escape_attr(l));
+        }
+        if let Some(t) = self.recheck_by {
+            let _ = write!(s, " recheck-by=\"{t}\"");
         }
         s.push('>');
         s
@@ -193,8 +199,13 @@ pub fn build(s: &Schedule) -> TransitionGraph {
         // create_graph_action: fencing is a crm_event (a pseudo_event for
         // guest nodes), shutdown a crm_event, other pseudo-actions carry no
         // node.
-        let kind = if (node_level && !(a.pseudo && a.task == "stonith")) || a.task == "clear_failcount" {
+        let kind = if (node_level && !(a.pseudo && a.task == "stonith"))
+            || matches!(a.task.as_str(), "clear_failcount" | "lrm_delete")
+        {
             ActionKind::CrmEvent
+        } else if a.task == "probe_again" && a.node.is_some() {
+            // A node-level `custom_action`: neither pseudo nor fencing.
+            ActionKind::RscOp
         } else if a.pseudo || a.rsc.is_none() || a.node.is_none() {
             ActionKind::PseudoEvent
         } else {
@@ -234,6 +245,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
                 a.fence_op.as_deref().unwrap_or(&c.options.stonith_action)
             ),
             (None, "do_shutdown", Some(n)) => format!("do_shutdown-{}", c.nodes[n].uname),
+            (None, "probe_again", Some(n)) => format!("probe_again-{}", c.nodes[n].uname),
             (None, utilization::LOAD_STOPPED, Some(n)) => format!("{}_{}", utilization::LOAD_STOPPED, c.nodes[n].uname),
             _ => a.task.clone(),
         };

@@ -244,6 +244,18 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
                     add_field(&mut out, k.clone(), v);
                 }
             }
+            // A bundle connection without an IP reaches its replica on the
+            // host the container will run on, or runs on now
+            // (`pe__add_bundle_remote_name`).
+            if rs.remote.is_conn && rs.remote.bundle_implicit && out.get("addr").map(String::as_str) == Some("#uname") {
+                let host = rs
+                    .remote
+                    .container
+                    .and_then(|ct| c.rscs[ct].assigned.or_else(|| c.rscs[ct].current_node()));
+                if let Some(h) = host {
+                    out.insert("addr".into(), c.nodes[h].uname.clone());
+                }
+            }
         }
         match &a.cancels {
             // `pcmk__new_cancel_action`, `pcmk__schedule_cancel`.
@@ -274,6 +286,10 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
                 meta.insert("op_no_wait".into(), "true".into());
             }
             _ => {}
+        }
+        // What the scheduler added (`probe_again`'s op_no_wait).
+        for (k, v) in &a.meta {
+            meta.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
     if node_info {

@@ -118,8 +118,11 @@ fn is_ancestor(c: &Cluster, anc: RscIdx, r: RscIdx) -> bool {
 }
 
 /// The task an ordering names for a (possibly collective) action: a
-/// collective's "running" stands for the "start" it was mapped from.
+/// collective's "running" (or its confirmed post-notification) stands for
+/// the "start" it was mapped from.
 fn ordered_task(task: &str) -> &str {
+    // A notifying clone completes with its confirmed post-notification.
+    let task = task.strip_prefix("confirmed-post_notify_").unwrap_or(task);
     match task {
         "running" => "start",
         "stopped" => "stop",

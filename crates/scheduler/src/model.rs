@@ -413,6 +413,15 @@ pub struct Cluster {
     pub op_defaults: Vec<cib::NvSet>,
     /// (resource, node) fail counts this transition clears (no threshold ban).
     pub failcount_clears: Vec<(RscIdx, NodeIdx)>,
+    /// Recurring operations whose failure expired, rescheduled where the
+    /// resource stays active (resource, node, task, interval).
+    pub expired_recurring: Vec<(RscIdx, NodeIdx, String, u64)>,
+    /// When the cluster must run the scheduler again even if nothing
+    /// happens (`recheck_by`: a shutdown lock expires).
+    pub recheck_by: Option<i64>,
+    /// (resource, node) history entries removed from the CIB status
+    /// (`pe__clear_resource_history`: an expired or abandoned shutdown lock).
+    pub history_clears: Vec<(RscIdx, NodeIdx)>,
     /// Fail counts whose failures all expired (`failure-timeout`): the
     /// scheduler clears them ("it expired").
     pub expired_fail_counts: Vec<(RscIdx, NodeIdx)>,
@@ -552,6 +561,13 @@ impl Cluster {
                     .iter()
                     .any(|rep| rep.ip == Some(r) || rep.remote == Some(r) || rep.container == r)
         })
+    }
+
+    /// `pe__update_recheck_time`: the earliest future time to recheck.
+    pub fn update_recheck(&mut self, t: i64) {
+        if t > self.now && self.recheck_by.is_none_or(|r| r > t) {
+            self.recheck_by = Some(t);
+        }
     }
 
     /// Whether the resource belongs to a promotable clone.

@@ -311,9 +311,20 @@ fn keys(c: &Cluster, clone: RscIdx, l: &Lists) -> BTreeMap<String, String> {
             words.join(" ")
         }
     };
+    // A clone with exclusive discovery drops from its allowed nodes those
+    // it would probe but may not discover on (`clone_create_probe`), "so
+    // that the notification contains only nodes that we might ever run on".
+    let dropped = |n: NodeIdx| {
+        let node = &c.nodes[n];
+        let cl = &c.rscs[clone];
+        cl.remote.exclusive_discover
+            && node.online
+            && !node.unclean
+            && cl.remote.discover.get(&n).copied().unwrap_or_default() != crate::model::Discover::Exclusive
+    };
     let available = sorted(
         (0..c.nodes.len())
-            .filter(|&n| c.rscs[clone].allowed[n].is_some())
+            .filter(|&n| c.rscs[clone].allowed[n].is_some() && !dropped(n))
             .collect(),
     );
     out.insert("notify_available_uname".into(), join(&available));

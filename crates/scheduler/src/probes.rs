@@ -195,7 +195,25 @@ fn restart_orderings(
         (true, Some(p), Some(cl)) => compatible_child(c, p, cl),
         _ => None,
     };
-    for &(t, fl) in &after[a] {
+    // A mandatory ordering with a collective "first" is made from its
+    // completion (`running`, or its confirmed post-notification), but when
+    // Pacemaker adds these orderings it still starts from the collective's
+    // own action (`pcmk__order_probes` runs before orderings are remapped).
+    let mut outs: Vec<(usize, u32)> = after[a].clone();
+    if let Some(ar) = act.rsc.filter(|&ar| crate::action_set::is_group(c, ar)) {
+        if matches!(act.task.as_str(), "start" | "promote") {
+            let mapped = crate::action_set::map_first_action(c, ar, &act.task);
+            if let Some(m) = s.find(Some(ar), &mapped, 0, None) {
+                for &(t, fl) in &after[m] {
+                    let outside = s.actions[t].rsc.is_some_and(|tr| c.top_parent(tr) != c.top_parent(ar));
+                    if fl & flags::IMPLIES_THEN != 0 && outside {
+                        outs.push((t, fl));
+                    }
+                }
+            }
+        }
+    }
+    for &(t, fl) in &outs {
         if fl & flags::IMPLIES_THEN == 0 {
             let Some(ar) = act.rsc else { continue };
             let Some(tr) = s.actions[t].rsc else { continue };

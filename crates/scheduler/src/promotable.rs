@@ -54,6 +54,21 @@ pub fn create_pseudo_actions(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
     let mut previous: Option<RscIdx> = None;
     for &instance in &c.rscs[clone].children {
         if !c.rscs[instance].is_primitive() {
+            // A group instance: through its own pseudo-actions, an ordering
+            // from it starting at its completion (`action_for_ordering`).
+            let own = |s: &ActionSet, task: &str| s.find(Some(instance), task, 0, None);
+            if let (Some(gp), Some(gpd), Some(gd), Some(gdd)) = (
+                own(s, "promote"),
+                own(s, "promoted"),
+                own(s, "demote"),
+                own(s, "demoted"),
+            ) {
+                s.order(gd, gp, 0);
+                s.order(promote, gp, 0);
+                s.order(gpd, promoted, 0);
+                s.order(demote, gd, 0);
+                s.order(gdd, demoted, flags::IMPLIES_THEN_PRINTED);
+            }
             continue;
         }
         let (promotes, demotes) = (s.of(instance, "promote"), s.of(instance, "demote"));

@@ -247,6 +247,13 @@ pub fn rescheduled(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx, task: &str, in
     let Some(ops) = history_since_start(cib, c, r, n) else {
         return false;
     };
+    let failure_expired = c
+        .expired_recurring
+        .iter()
+        .any(|(er, en, t, i)| *er == r && *en == n && t == task && *i == interval_ms);
+    if failure_expired {
+        return true;
+    }
     ops.iter()
         .filter(|op| op.operation == task && op.interval_ms == interval_ms)
         .any(|op| match &op.op_digest {

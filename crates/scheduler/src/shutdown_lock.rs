@@ -42,6 +42,9 @@ fn lock_primitive(c: &mut Cluster, r: RscIdx) {
     if c.rscs[r].lock_node.is_some() {
         // A lock from history is dropped if the resource runs anywhere now.
         if !c.rscs[r].running_on.is_empty() {
+            if let Some(n) = c.rscs[r].lock_node {
+                c.history_clears.push((r, n));
+            }
             c.rscs[r].lock_node = None;
             c.rscs[r].lock_time = 0;
         }
@@ -54,6 +57,13 @@ fn lock_primitive(c: &mut Cluster, r: RscIdx) {
     let Some(lock) = c.rscs[r].lock_node else {
         return;
     };
+    // The cluster rechecks just after the lock expires
+    // (`pcmk__primitive_shutdown_lock`).
+    let limit = c.options.shutdown_lock_limit_s;
+    if limit > 0 {
+        let expiry = c.rscs[r].lock_time + limit + 1;
+        c.update_recheck(expiry);
+    }
     for n in 0..c.nodes.len() {
         if n != lock {
             super::constraints::resource_location(c, r, Some(n), -INFINITY);

@@ -49,6 +49,9 @@ pub enum Task {
     ClearFailcount,
     /// Deleting a resource's history on a node (`delete`).
     Delete,
+    /// Removing a resource's history entry from the CIB status
+    /// (`lrm_delete`, `pe__clear_resource_history`).
+    LrmDelete,
     /// Another agent action configured as an operation (a recurring op
     /// with an agent-specific name).
     Agent(String),
@@ -78,6 +81,7 @@ impl Task {
             Task::Notified => "notified",
             Task::ClearFailcount => "clear_failcount",
             Task::Delete => "delete",
+            Task::LrmDelete => "lrm_delete",
             Task::Agent(name) => name,
         }
     }
@@ -105,6 +109,7 @@ impl Task {
             "notified" => Task::Notified,
             "clear_failcount" => Task::ClearFailcount,
             "delete" => Task::Delete,
+            "lrm_delete" => Task::LrmDelete,
             other => Task::Agent(other.to_string()),
         }
     }
@@ -148,6 +153,7 @@ mod tests {
             "notified",
             "clear_failcount",
             "delete",
+            "lrm_delete",
             "custom-check",
         ] {
             assert_eq!(Task::from_name(name).as_str(), name);

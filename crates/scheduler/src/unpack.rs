@@ -172,6 +172,9 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         op_defaults: cib.configuration.op_defaults.clone(),
         bundles: Vec::new(),
         failcount_clears: Vec::new(),
+        history_clears: Vec::new(),
+        recheck_by: None,
+        expired_recurring: Vec::new(),
         expired_fail_counts: Vec::new(),
         status: std::sync::Arc::new(cib.status.clone()),
     };
@@ -224,6 +227,13 @@ fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
         merge_nvsets(&n.instance, &RuleContext::new(c.now), &mut cfg);
         for (k, v) in cfg {
             attrs.entry(k).or_insert(v);
+        }
+        // `#site-name`: the node's site-name attribute, else the cluster
+        // name (`add_node_attrs`).
+        if !attrs.contains_key("#site-name") {
+            if let Some(site) = attrs.get("site-name").or_else(|| opts.get("cluster-name")).cloned() {
+                attrs.insert("#site-name".to_string(), site);
+            }
         }
         let mut util = BTreeMap::new();
         merge_nvsets(&n.utilization, &RuleContext::new(c.now), &mut util);
@@ -483,10 +493,31 @@ impl RscBuild<'_> {
             ResourceKind::Clone { master, child } => {
                 let get = |k: &str| meta.get(k).and_then(|v| v.parse::<usize>().ok());
                 let promotable = *master || meta.get("promotable").is_some_and(|v| is_true(v));
+                let unique_asked = meta.get("globally-unique").is_some_and(|v| is_true(v));
+                // A clone forced anonymous runs at most one instance per
+                // node (`pe__force_anon`).
+                let forced_anon = unique_asked && !agents_can_be_unique(child);
+                // clone-max defaults to the nodes known when the clone is
+                // unpacked (`clone_unpack`): bundles add their nodes as they
+                // are unpacked, orphaned connections only with the status.
+                let bundle_nodes: usize = self
+                    .cib
+                    .configuration
+                    .resources
+                    .iter()
+                    .filter(|d| matches!(d.kind, ResourceKind::Bundle(_)) && c.rsc_by_id(&d.id).is_some())
+                    .map(|d| implicit::bundle_node_names(d).len())
+                    .sum();
+                let known = (c.nodes.iter().filter(|n| !n.remote.late).count() + bundle_nodes).max(1);
+                let clone_max = get("clone-max").unwrap_or(known);
                 Variant::Clone {
                     promotable,
-                    clone_max: get("clone-max").unwrap_or(nnodes),
-                    clone_node_max: get("clone-node-max").unwrap_or(1),
+                    clone_max: if forced_anon { clone_max.min(known) } else { clone_max },
+                    clone_node_max: if forced_anon {
+                        1
+                    } else {
+                        get("clone-node-max").unwrap_or(1)
+                    },
                     promoted_max: get("promoted-max").or(get("master-max")).unwrap_or(1),
                     promoted_node_max: get("promoted-node-max").or(get("master-node-max")).unwrap_or(1),
                     // Only OCF agents can be globally unique; clones of
@@ -759,6 +790,11 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
                             }
                             continue;
                         }
+                        // Recheck just after the last failure expires
+                        // (`check_operation_expiry`).
+                        if count != 0 {
+                            c.update_recheck(last + ft + 1);
+                        }
                     }
                     let e = c.fail_counts.entry((r, n)).or_insert(0);
                     *e = score::add(*e, count);
@@ -1005,6 +1041,8 @@ fn unpack_shutdown_lock(c: &mut Cluster, r: RscIdx, n: NodeIdx, lr: &LrmResource
     };
     let limit = c.options.shutdown_lock_limit_s;
     if limit > 0 && c.now > lock_time + limit {
+        // The expired lock's history is removed (`unpack_shutdown_lock`).
+        c.history_clears.push((r, n));
         return;
     }
     c.rscs[r].lock_node = Some(n);
@@ -1274,8 +1312,10 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
         return;
     }
     // An expired recurring-monitor failure on a clean online node is only
-    // rescheduled.
+    // rescheduled: Pacemaker forces its restart digest to differ, so the
+    // configuration check later requires the monitor again.
     if expired && rc != target_rc && op.interval_ms > 0 && !maskable_probe && c.nodes[n].online && !c.nodes[n].unclean {
+        c.expired_recurring.push((r, n, op.operation.clone(), op.interval_ms));
         return;
     }
     if expired && maskable_probe && op.rc_code != target_rc {

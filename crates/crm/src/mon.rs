@@ -1748,7 +1748,15 @@ impl Status {
             ("resource_agent", rs.agent()),
             ("role", state.to_string()),
         ];
-        if let Some(t) = rs.meta.get("target-role") {
+        // Inherited from the parents (orphaned clone instances lack it).
+        let mut target = rs.meta.get("target-role");
+        let mut up = rs.parent;
+        while target.is_none() {
+            let Some(p) = up else { break };
+            target = c.rscs[p].meta.get("target-role");
+            up = c.rscs[p].parent;
+        }
+        if let Some(t) = target {
             attrs.push(("target_role", t.clone()));
         }
         attrs.extend([

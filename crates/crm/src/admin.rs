@@ -16,7 +16,7 @@
 //! | [`resource_meta`] | `crm_resource --meta -r ID -p NAME -v VALUE` / `-d NAME` | the meta attribute where `crm_resource` puts it (a clone child's goes to the clone unless the child has it) |
 //! | [`resource_disable`], [`resource_enable`] | `pcs resource disable/enable` | `target-role=Stopped` set / deleted |
 //! | [`resource_restart`] | `crm_resource --restart` | two lists: stop (`target-role=Stopped`) then start (the previous `target-role` restored); the host applies the first, waits until the resource is stopped, then applies the second |
-//! | [`resource_cleanup`] | `crm_resource --cleanup` / `--refresh` | on each online node the resource is known on (or the one given): its `fail-count-RSC#…` and `last-failure-RSC#…` transient attributes, and its `lrm_resource` history entry (for `--cleanup` only where an operation failed; `--refresh`: always) |
+//! | [`resource_cleanup`] | `crm_resource --cleanup` / `--refresh` | on each online node the resource is known on (or the one given): its `fail-count-RSC#…` and `last-failure-RSC#…` transient attributes, and its `lrm_resource` history entry (for `--cleanup` only where an operation failed; `--refresh`: always); [`resource_cleanup_plan`] separates the attributes (attrd's) from the history (the CIB's) |
 //! | [`location_add`], [`colocation_add`], [`order_add`], [`constraint_remove`] | `pcs constraint location/colocation/order …`, `cibadmin -D` | ids as pcs makes them (`location-RSC-NODE-SCORE`, `colocation-RSC-WITH-SCORE`, `order-FIRST-THEN-KIND`) |
 //! | [`property_set`], [`property_unset`] | `crm_attribute -t crm_config -n NAME -v VALUE` / `-D` | the nvpair where it is, else in `cib-bootstrap-options` |
 //! | [`node_standby`] | `crm_attribute -N NODE -n standby -v on` / `-D` | the node's `nodes-ID` instance attributes |
@@ -1209,6 +1209,40 @@ pub struct CleanupOptions {
 /// number for anonymous clones), and the node's `lrm_resource` entry of the
 /// resource — for `--cleanup` only if one of its operations failed.
 pub fn resource_cleanup(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> Result<Vec<CibOp>> {
+    let plan = resource_cleanup_plan(doc, opts, now)?;
+    let mut ops: Vec<CibOp> = plan
+        .fail_attributes
+        .into_iter()
+        .map(|a| CibOp::Delete { path: a.path })
+        .collect();
+    ops.extend(plan.history);
+    Ok(ops)
+}
+
+/// A fail count or last-failure attribute a cleanup clears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailAttribute {
+    /// The node's name.
+    pub node: String,
+    /// `fail-count-RSC#OP_INTERVAL` or `last-failure-…`.
+    pub name: String,
+    /// Where it is in the CIB status.
+    pub path: CibPath,
+}
+
+/// What a cleanup clears, split by owner: transient attributes belong to
+/// the attribute manager (a live host asks attrd to clear them, or its next
+/// write brings them back); history entries are CIB edits.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CleanupPlan {
+    pub fail_attributes: Vec<FailAttribute>,
+    /// `lrm_resource` deletions.
+    pub history: Vec<CibOp>,
+}
+
+/// [`resource_cleanup`] split into the attributes to clear and the history
+/// to delete.
+pub fn resource_cleanup_plan(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> Result<CleanupPlan> {
     let c = cluster(doc, now)?;
     let prims: Vec<usize> = match &opts.rsc {
         Some(r) => {
@@ -1227,9 +1261,10 @@ pub fn resource_cleanup(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> R
         None => None,
     };
     let Some(status) = doc.root().child("status") else {
-        return Ok(Vec::new());
+        return Ok(CleanupPlan::default());
     };
     let mut ops = Vec::new();
+    let mut attrs = Vec::new();
     let mut done = BTreeSet::new();
     for ns in status.children_named("node_state") {
         let Some(uname) = ns.attr("uname") else { continue };
@@ -1270,7 +1305,11 @@ pub fn resource_cleanup(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> R
                         if is_fail_attr(an, &fail_name, of_op) {
                             let pth = format!("{ns_path}/{}/{}/{}", comp(ta), comp(ia), comp(nv));
                             if done.insert(pth.clone()) {
-                                ops.push(CibOp::Delete { path: path(pth)? });
+                                attrs.push(FailAttribute {
+                                    node: uname.to_string(),
+                                    name: an.to_string(),
+                                    path: path(pth)?,
+                                });
                             }
                         }
                     }
@@ -1302,7 +1341,10 @@ pub fn resource_cleanup(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> R
             }
         }
     }
-    Ok(ops)
+    Ok(CleanupPlan {
+        fail_attributes: attrs,
+        history: ops,
+    })
 }
 
 // --------------------------------------------------------------- constraints

@@ -284,6 +284,12 @@ fn cleanup_clears_what_crm_mon_shows_as_failed() {
         };
         let ops = admin::resource_cleanup(&doc, &opts, 0).unwrap();
         assert!(!ops.is_empty(), "{name}: nothing to clean for {rsc}");
+        let plan = admin::resource_cleanup_plan(&doc, &opts, 0).unwrap();
+        assert_eq!(plan.fail_attributes.len() + plan.history.len(), ops.len());
+        assert!(plan
+            .fail_attributes
+            .iter()
+            .all(|a| a.name.starts_with("fail-count-") || a.name.starts_with("last-failure-")));
         let new = applied(&doc, &ops);
         let after = status(&cib::Cib::from_element(new.root().clone()).unwrap(), 0);
         assert!(

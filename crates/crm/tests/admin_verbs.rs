@@ -337,3 +337,28 @@ fn cleanup_clears_what_crm_mon_shows_as_failed() {
         "too few cases checked: {checked}"
     );
 }
+
+/// The JSON status has the documented shape.
+#[test]
+fn status_json_shape() {
+    let cib = cib::Cib::parse(REFERENCE).unwrap();
+    let st = status(&cib, 0);
+    let v = st.json(&MonOptions {
+        last_updated: "now".into(),
+        ..Default::default()
+    });
+    let s = &v["summary"];
+    assert_eq!(s["dc"]["name"], "node2");
+    assert_eq!(s["nodes_configured"], 2);
+    assert_eq!(s["resources_configured"], 3);
+    assert_eq!(v["nodes"][0]["name"], "node1");
+    assert_eq!(v["nodes"][0]["online"], true);
+    let rscs = v["resources"].as_array().unwrap();
+    let web = rscs.iter().find(|r| r["id"] == "web").expect("group web");
+    assert_eq!(web["kind"], "group");
+    let vip = &web["children"][0];
+    assert_eq!(vip["agent"], "ocf:heartbeat:IPaddr2");
+    assert_eq!(vip["role"], "Started");
+    assert_eq!(vip["nodes"][0], "node1");
+    assert!(v["failures"].as_array().unwrap().is_empty());
+}

@@ -9,7 +9,7 @@
 //! | verb | like | edits |
 //! |---|---|---|
 //! | [`resource_create`] | `pcs resource create ID CLASS:PROVIDER:TYPE k=v op … meta …` | a `<primitive>` with `ID-instance_attributes`, `ID-meta_attributes`, `<operations>` (a `monitor` with `interval=60s` unless one is given), optionally in a group |
-//! | [`resource_delete`] | `pcs resource delete ID` | the resource (its group or clone when it is the only member) and every constraint naming it (a set member is dropped from its set, an emptied set or constraint goes) |
+//! | [`resource_delete`] | `pcs resource delete ID` | the resource (its group or clone when it is the only member) and every constraint naming it (a set member is dropped from its set, an emptied set or constraint goes), its tag references |
 //! | [`resource_move`] | `crm_resource --move -r ID [-N NODE] [--lifetime D]` | `cli-prefer-ID` (`INFINITY`, role `Started`) after removing the old one and `cli-ban-ID-on-NODE`; without a node: a ban from the current node |
 //! | [`resource_ban`] | `crm_resource --ban -r ID [-N NODE] [--lifetime D]` | `cli-ban-ID-on-NODE` (`-INFINITY`) |
 //! | [`resource_clear`] | `crm_resource --clear -r ID [-N NODE]` | removes `cli-prefer-ID` (if it names the node) and `cli-ban-ID-on-NODE`, for every node without `-N` |
@@ -603,6 +603,29 @@ pub fn resource_delete(doc: &CibDocument, rsc: &str) -> Result<Vec<CibOp>> {
     let mut ids = BTreeSet::new();
     rsc_ids_under(del_el, &mut ids);
     let mut ops = constraint_refs_removal(doc, &ids)?;
+    // Tag references (a tag left empty goes).
+    if let Ok(tags) = section(doc, "tags") {
+        for t in tags.children_named("tag") {
+            let tpath = format!("/cib/configuration/tags/{}", comp(t));
+            let refs: Vec<&Element> = t.children_named("obj_ref").collect();
+            let gone: Vec<&&Element> = refs
+                .iter()
+                .filter(|r| r.attr("id").is_some_and(|v| ids.contains(v)))
+                .collect();
+            if gone.is_empty() {
+                continue;
+            }
+            if gone.len() == refs.len() {
+                ops.push(CibOp::Delete { path: path(tpath)? });
+            } else {
+                for r in gone {
+                    ops.push(CibOp::Delete {
+                        path: path(format!("{tpath}/{}", comp(r)))?,
+                    });
+                }
+            }
+        }
+    }
     ops.push(CibOp::Delete { path: path(del_path)? });
     Ok(ops)
 }

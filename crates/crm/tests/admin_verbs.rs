@@ -362,3 +362,18 @@ fn status_json_shape() {
     assert_eq!(vip["nodes"][0], "node1");
     assert!(v["failures"].as_array().unwrap().is_empty());
 }
+
+/// Deleting tagged resources drops their tag references, then the tag.
+#[test]
+fn delete_drops_tag_references() {
+    let Ok(text) = std::fs::read_to_string(cases_dir().join("colocation-influence.xml")) else {
+        eprintln!("skipped: no scheduler cases directory");
+        return;
+    };
+    let doc = CibDocument::parse(&text).unwrap();
+    let tag = "/cib/configuration/tags/tag[@id='tag12']";
+    let new = applied(&doc, &admin::resource_delete(&doc, "rsc12a").unwrap());
+    assert_eq!(new.find(tag).unwrap().elements().count(), 1);
+    let new = applied(&new, &admin::resource_delete(&new, "rsc12b").unwrap());
+    assert!(new.find(tag).is_none());
+}

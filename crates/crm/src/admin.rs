@@ -143,6 +143,38 @@ fn find_rsc<'a>(doc: &'a CibDocument, id: &str) -> Result<Found<'a>> {
     walk(resources, "/cib/configuration/resources", None, id).ok_or_else(|| AdminError::UnknownResource(id.into()))
 }
 
+/// A resource `crm_resource --move/--ban/--clear` can name: not the
+/// primitive (or group) inside a globally unique clone, whose instances are
+/// `ID:N` (it reports such an id as not found; `--meta` finds it).
+fn find_addressable<'a>(doc: &'a CibDocument, id: &str) -> Result<Found<'a>> {
+    let f = find_rsc(doc, id)?;
+    let resources = section(doc, "resources")?;
+    let mut all = Vec::new();
+    all_elements(resources, &mut all);
+    for cl in all.into_iter().filter(|e| e.name == "clone" || e.name == "master") {
+        let unique = cl.children_named("meta_attributes").any(|m| {
+            m.children_named("nvpair")
+                .any(|nv| nv.attr("name") == Some("globally-unique") && nv.attr("value").is_some_and(cib::is_true))
+        });
+        if !unique || cl.attr("id") == Some(id) {
+            continue;
+        }
+        let mut inside = BTreeSet::new();
+        rsc_ids_under(cl, &mut inside);
+        if inside.contains(id) {
+            return Err(AdminError::Invalid {
+                what: "resource",
+                value: id.into(),
+                reason: format!(
+                    "it is inside the globally unique clone '{}': name the clone",
+                    cl.attr("id").unwrap_or_default()
+                ),
+            });
+        }
+    }
+    Ok(f)
+}
+
 /// Every element id in the configuration, with the element's name.
 fn config_ids(doc: &CibDocument) -> Vec<(String, String)> {
     let mut v = Vec::new();
@@ -851,7 +883,7 @@ pub fn resource_move(
     opts: &MoveOptions,
     now: i64,
 ) -> Result<Vec<CibOp>> {
-    find_rsc(doc, rsc)?;
+    find_addressable(doc, rsc)?;
     let end = lifetime_end(opts.lifetime.as_deref(), now)?;
     let c = cluster(doc, now)?;
     let Some(dest) = node else {
@@ -924,7 +956,7 @@ pub fn resource_ban(
     opts: &MoveOptions,
     now: i64,
 ) -> Result<Vec<CibOp>> {
-    find_rsc(doc, rsc)?;
+    find_addressable(doc, rsc)?;
     let end = lifetime_end(opts.lifetime.as_deref(), now)?;
     match node {
         Some(n) => {
@@ -944,7 +976,7 @@ pub fn resource_ban(
 /// `crm_resource --clear -r RSC [-N NODE]`: the `cli-prefer-RSC` constraint
 /// when it names the node (any node without `-N`) and `cli-ban-RSC-on-NODE`.
 pub fn resource_clear(doc: &CibDocument, rsc: &str, node: Option<&str>) -> Result<Vec<CibOp>> {
-    find_rsc(doc, rsc)?;
+    find_addressable(doc, rsc)?;
     let nodes: Vec<String> = match node {
         Some(n) => {
             check_node(doc, None, n)?;

@@ -9,14 +9,14 @@
 //! | verb | like | edits |
 //! |---|---|---|
 //! | [`resource_create`] | `pcs resource create ID CLASS:PROVIDER:TYPE k=v op … meta …` | a `<primitive>` with `ID-instance_attributes`, `ID-meta_attributes`, `<operations>` (a `monitor` with `interval=60s` unless one is given), optionally in a group |
-//! | [`resource_delete`] | `pcs resource delete ID` | the resource (its group or clone when it is the only member) and every constraint naming it (a set member is dropped from its set, an emptied set or constraint goes) |
+//! | [`resource_delete`] | `pcs resource delete ID` | the resource (its group or clone when it is the only member) and every constraint naming it (a set member is dropped from its set, an emptied set or constraint goes), its tag references |
 //! | [`resource_move`] | `crm_resource --move -r ID [-N NODE] [--lifetime D]` | `cli-prefer-ID` (`INFINITY`, role `Started`) after removing the old one and `cli-ban-ID-on-NODE`; without a node: a ban from the current node |
 //! | [`resource_ban`] | `crm_resource --ban -r ID [-N NODE] [--lifetime D]` | `cli-ban-ID-on-NODE` (`-INFINITY`) |
 //! | [`resource_clear`] | `crm_resource --clear -r ID [-N NODE]` | removes `cli-prefer-ID` (if it names the node) and `cli-ban-ID-on-NODE`, for every node without `-N` |
 //! | [`resource_meta`] | `crm_resource --meta -r ID -p NAME -v VALUE` / `-d NAME` | the meta attribute where `crm_resource` puts it (a clone child's goes to the clone unless the child has it) |
 //! | [`resource_disable`], [`resource_enable`] | `pcs resource disable/enable` | `target-role=Stopped` set / deleted |
 //! | [`resource_restart`] | `crm_resource --restart` | two lists: stop (`target-role=Stopped`) then start (the previous `target-role` restored); the host applies the first, waits until the resource is stopped, then applies the second |
-//! | [`resource_cleanup`] | `crm_resource --cleanup` / `--refresh` | on each online node the resource is known on (or the one given): its `fail-count-RSC#…` and `last-failure-RSC#…` transient attributes, and its `lrm_resource` history entry (for `--cleanup` only where an operation failed; `--refresh`: always) |
+//! | [`resource_cleanup`] | `crm_resource --cleanup` / `--refresh` | on each online node the resource is known on (or the one given): its `fail-count-RSC#…` and `last-failure-RSC#…` transient attributes, and its `lrm_resource` history entry (for `--cleanup` only where an operation failed; `--refresh`: always); [`resource_cleanup_plan`] separates the attributes (attrd's) from the history (the CIB's) |
 //! | [`location_add`], [`colocation_add`], [`order_add`], [`constraint_remove`] | `pcs constraint location/colocation/order …`, `cibadmin -D` | ids as pcs makes them (`location-RSC-NODE-SCORE`, `colocation-RSC-WITH-SCORE`, `order-FIRST-THEN-KIND`) |
 //! | [`property_set`], [`property_unset`] | `crm_attribute -t crm_config -n NAME -v VALUE` / `-D` | the nvpair where it is, else in `cib-bootstrap-options` |
 //! | [`node_standby`] | `crm_attribute -N NODE -n standby -v on` / `-D` | the node's `nodes-ID` instance attributes |
@@ -141,6 +141,38 @@ fn find_rsc<'a>(doc: &'a CibDocument, id: &str) -> Result<Found<'a>> {
         None
     }
     walk(resources, "/cib/configuration/resources", None, id).ok_or_else(|| AdminError::UnknownResource(id.into()))
+}
+
+/// A resource `crm_resource --move/--ban/--clear` can name: not the
+/// primitive (or group) inside a globally unique clone, whose instances are
+/// `ID:N` (it reports such an id as not found; `--meta` finds it).
+fn find_addressable<'a>(doc: &'a CibDocument, id: &str) -> Result<Found<'a>> {
+    let f = find_rsc(doc, id)?;
+    let resources = section(doc, "resources")?;
+    let mut all = Vec::new();
+    all_elements(resources, &mut all);
+    for cl in all.into_iter().filter(|e| e.name == "clone" || e.name == "master") {
+        let unique = cl.children_named("meta_attributes").any(|m| {
+            m.children_named("nvpair")
+                .any(|nv| nv.attr("name") == Some("globally-unique") && nv.attr("value").is_some_and(cib::is_true))
+        });
+        if !unique || cl.attr("id") == Some(id) {
+            continue;
+        }
+        let mut inside = BTreeSet::new();
+        rsc_ids_under(cl, &mut inside);
+        if inside.contains(id) {
+            return Err(AdminError::Invalid {
+                what: "resource",
+                value: id.into(),
+                reason: format!(
+                    "it is inside the globally unique clone '{}': name the clone",
+                    cl.attr("id").unwrap_or_default()
+                ),
+            });
+        }
+    }
+    Ok(f)
 }
 
 /// Every element id in the configuration, with the element's name.
@@ -603,6 +635,29 @@ pub fn resource_delete(doc: &CibDocument, rsc: &str) -> Result<Vec<CibOp>> {
     let mut ids = BTreeSet::new();
     rsc_ids_under(del_el, &mut ids);
     let mut ops = constraint_refs_removal(doc, &ids)?;
+    // Tag references (a tag left empty goes).
+    if let Ok(tags) = section(doc, "tags") {
+        for t in tags.children_named("tag") {
+            let tpath = format!("/cib/configuration/tags/{}", comp(t));
+            let refs: Vec<&Element> = t.children_named("obj_ref").collect();
+            let gone: Vec<&&Element> = refs
+                .iter()
+                .filter(|r| r.attr("id").is_some_and(|v| ids.contains(v)))
+                .collect();
+            if gone.is_empty() {
+                continue;
+            }
+            if gone.len() == refs.len() {
+                ops.push(CibOp::Delete { path: path(tpath)? });
+            } else {
+                for r in gone {
+                    ops.push(CibOp::Delete {
+                        path: path(format!("{tpath}/{}", comp(r)))?,
+                    });
+                }
+            }
+        }
+    }
     ops.push(CibOp::Delete { path: path(del_path)? });
     Ok(ops)
 }
@@ -828,7 +883,7 @@ pub fn resource_move(
     opts: &MoveOptions,
     now: i64,
 ) -> Result<Vec<CibOp>> {
-    find_rsc(doc, rsc)?;
+    find_addressable(doc, rsc)?;
     let end = lifetime_end(opts.lifetime.as_deref(), now)?;
     let c = cluster(doc, now)?;
     let Some(dest) = node else {
@@ -901,7 +956,7 @@ pub fn resource_ban(
     opts: &MoveOptions,
     now: i64,
 ) -> Result<Vec<CibOp>> {
-    find_rsc(doc, rsc)?;
+    find_addressable(doc, rsc)?;
     let end = lifetime_end(opts.lifetime.as_deref(), now)?;
     match node {
         Some(n) => {
@@ -921,7 +976,7 @@ pub fn resource_ban(
 /// `crm_resource --clear -r RSC [-N NODE]`: the `cli-prefer-RSC` constraint
 /// when it names the node (any node without `-N`) and `cli-ban-RSC-on-NODE`.
 pub fn resource_clear(doc: &CibDocument, rsc: &str, node: Option<&str>) -> Result<Vec<CibOp>> {
-    find_rsc(doc, rsc)?;
+    find_addressable(doc, rsc)?;
     let nodes: Vec<String> = match node {
         Some(n) => {
             check_node(doc, None, n)?;
@@ -1209,6 +1264,40 @@ pub struct CleanupOptions {
 /// number for anonymous clones), and the node's `lrm_resource` entry of the
 /// resource — for `--cleanup` only if one of its operations failed.
 pub fn resource_cleanup(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> Result<Vec<CibOp>> {
+    let plan = resource_cleanup_plan(doc, opts, now)?;
+    let mut ops: Vec<CibOp> = plan
+        .fail_attributes
+        .into_iter()
+        .map(|a| CibOp::Delete { path: a.path })
+        .collect();
+    ops.extend(plan.history);
+    Ok(ops)
+}
+
+/// A fail count or last-failure attribute a cleanup clears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailAttribute {
+    /// The node's name.
+    pub node: String,
+    /// `fail-count-RSC#OP_INTERVAL` or `last-failure-…`.
+    pub name: String,
+    /// Where it is in the CIB status.
+    pub path: CibPath,
+}
+
+/// What a cleanup clears, split by owner: transient attributes belong to
+/// the attribute manager (a live host asks attrd to clear them, or its next
+/// write brings them back); history entries are CIB edits.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CleanupPlan {
+    pub fail_attributes: Vec<FailAttribute>,
+    /// `lrm_resource` deletions.
+    pub history: Vec<CibOp>,
+}
+
+/// [`resource_cleanup`] split into the attributes to clear and the history
+/// to delete.
+pub fn resource_cleanup_plan(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> Result<CleanupPlan> {
     let c = cluster(doc, now)?;
     let prims: Vec<usize> = match &opts.rsc {
         Some(r) => {
@@ -1227,9 +1316,10 @@ pub fn resource_cleanup(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> R
         None => None,
     };
     let Some(status) = doc.root().child("status") else {
-        return Ok(Vec::new());
+        return Ok(CleanupPlan::default());
     };
     let mut ops = Vec::new();
+    let mut attrs = Vec::new();
     let mut done = BTreeSet::new();
     for ns in status.children_named("node_state") {
         let Some(uname) = ns.attr("uname") else { continue };
@@ -1270,7 +1360,11 @@ pub fn resource_cleanup(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> R
                         if is_fail_attr(an, &fail_name, of_op) {
                             let pth = format!("{ns_path}/{}/{}/{}", comp(ta), comp(ia), comp(nv));
                             if done.insert(pth.clone()) {
-                                ops.push(CibOp::Delete { path: path(pth)? });
+                                attrs.push(FailAttribute {
+                                    node: uname.to_string(),
+                                    name: an.to_string(),
+                                    path: path(pth)?,
+                                });
                             }
                         }
                     }
@@ -1302,7 +1396,10 @@ pub fn resource_cleanup(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> R
             }
         }
     }
-    Ok(ops)
+    Ok(CleanupPlan {
+        fail_attributes: attrs,
+        history: ops,
+    })
 }
 
 // --------------------------------------------------------------- constraints

@@ -84,6 +84,8 @@ pub struct Status {
     pub failures: Vec<Failure>,
     /// Per resource: the first pending (non-probe) operation and its node.
     pub pending: Pending,
+    /// The configuration's constraints (for bans).
+    pub constraints: Vec<cib::Constraint>,
 }
 
 /// Per resource: a pending operation's task and node.
@@ -99,6 +101,7 @@ pub fn status(cib: &Cib, now: i64) -> Status {
         root: cib.root.clone(),
         failures,
         pending,
+        constraints: cib.configuration.constraints.clone(),
     }
 }
 
@@ -1505,25 +1508,39 @@ impl Status {
     fn bans(&self) -> Vec<(String, String, String, i32, bool)> {
         let c = &self.cluster;
         let mut out = Vec::new();
-        let Some(cons) = self.root.child("configuration").and_then(|cf| cf.child("constraints")) else {
-            return out;
-        };
-        for l in cons.children_named("rsc_location") {
-            let (Some(id), Some(rsc), Some(node), Some(score)) =
-                (l.attr("id"), l.attr("rsc"), l.attr("node"), l.attr("score"))
-            else {
+        for con in &self.constraints {
+            let cib::Constraint::Location(l) = con else { continue };
+            let Some(rsc) = l.rsc.as_deref().filter(|r| c.rsc_by_id(r).is_some()) else {
                 continue;
             };
-            let Some(w) = cib::score::parse_score(score) else {
-                continue;
-            };
-            if w >= 0 || c.rsc_by_id(rsc).is_none() || c.node_by_name(node).is_none() {
+            let promoted = l
+                .role
+                .as_deref()
+                .is_some_and(|r| Role::parse(r) == Some(Role::Promoted));
+            if let (Some(node), Some(w)) = (l.node.as_deref(), l.score) {
+                if w < 0 && c.node_by_name(node).is_some() {
+                    out.push((l.id.clone(), rsc.to_string(), node.to_string(), w, promoted));
+                }
                 continue;
             }
-            let promoted = l.attr("role").is_some_and(|r| Role::parse(r) == Some(Role::Promoted));
-            out.push((id.into(), rsc.into(), node.into(), w, promoted));
+            // One placement per rule, on the nodes where it holds.
+            for rule in &l.rules {
+                let Some(w) = rule.score.filter(|&w| w < 0) else {
+                    continue;
+                };
+                for n in sorted_nodes(c) {
+                    let ctx = cib::rules::RuleContext {
+                        node_attrs: Some(&c.nodes[n].attrs),
+                        ..cib::rules::RuleContext::new(c.now)
+                    };
+                    if cib::rules::eval_rule(rule, &ctx) {
+                        out.push((rule.id.clone(), rsc.to_string(), c.nodes[n].uname.clone(), w, promoted));
+                    }
+                }
+            }
         }
-        // `data_set->placement_constraints` is built by prepending.
+        // `data_set->placement_constraints` and each one's node list are
+        // built by prepending.
         out.reverse();
         out
     }
@@ -1657,7 +1674,8 @@ impl Status {
                     } else {
                         task
                     };
-                    let rc: i32 = num(o, "rc-code").unwrap_or(0);
+                    // `pcmk__scan_min_int(…, 0)`: pending results read as 0.
+                    let rc: i32 = num::<i32>(o, "rc-code").unwrap_or(0).max(0);
                     let mut attrs = vec![
                         ("call", o.attr("call-id").unwrap_or("").to_string()),
                         ("task", task.to_string()),
@@ -1730,7 +1748,15 @@ impl Status {
             ("resource_agent", rs.agent()),
             ("role", state.to_string()),
         ];
-        if let Some(t) = rs.meta.get("target-role") {
+        // Inherited from the parents (orphaned clone instances lack it).
+        let mut target = rs.meta.get("target-role");
+        let mut up = rs.parent;
+        while target.is_none() {
+            let Some(p) = up else { break };
+            target = c.rscs[p].meta.get("target-role");
+            up = c.rscs[p].parent;
+        }
+        if let Some(t) = target {
             attrs.push(("target_role", t.clone()));
         }
         attrs.extend([

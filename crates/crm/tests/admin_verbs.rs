@@ -284,6 +284,12 @@ fn cleanup_clears_what_crm_mon_shows_as_failed() {
         };
         let ops = admin::resource_cleanup(&doc, &opts, 0).unwrap();
         assert!(!ops.is_empty(), "{name}: nothing to clean for {rsc}");
+        let plan = admin::resource_cleanup_plan(&doc, &opts, 0).unwrap();
+        assert_eq!(plan.fail_attributes.len() + plan.history.len(), ops.len());
+        assert!(plan
+            .fail_attributes
+            .iter()
+            .all(|a| a.name.starts_with("fail-count-") || a.name.starts_with("last-failure-")));
         let new = applied(&doc, &ops);
         let after = status(&cib::Cib::from_element(new.root().clone()).unwrap(), 0);
         assert!(
@@ -330,4 +336,44 @@ fn cleanup_clears_what_crm_mon_shows_as_failed() {
         checked >= 3 || !dir.join("failcount.xml").exists(),
         "too few cases checked: {checked}"
     );
+}
+
+/// The JSON status has the documented shape.
+#[test]
+fn status_json_shape() {
+    let cib = cib::Cib::parse(REFERENCE).unwrap();
+    let st = status(&cib, 0);
+    let v = st.json(&MonOptions {
+        last_updated: "now".into(),
+        ..Default::default()
+    });
+    let s = &v["summary"];
+    assert_eq!(s["dc"]["name"], "node2");
+    assert_eq!(s["nodes_configured"], 2);
+    assert_eq!(s["resources_configured"], 3);
+    assert_eq!(v["nodes"][0]["name"], "node1");
+    assert_eq!(v["nodes"][0]["online"], true);
+    let rscs = v["resources"].as_array().unwrap();
+    let web = rscs.iter().find(|r| r["id"] == "web").expect("group web");
+    assert_eq!(web["kind"], "group");
+    let vip = &web["children"][0];
+    assert_eq!(vip["agent"], "ocf:heartbeat:IPaddr2");
+    assert_eq!(vip["role"], "Started");
+    assert_eq!(vip["nodes"][0], "node1");
+    assert!(v["failures"].as_array().unwrap().is_empty());
+}
+
+/// Deleting tagged resources drops their tag references, then the tag.
+#[test]
+fn delete_drops_tag_references() {
+    let Ok(text) = std::fs::read_to_string(cases_dir().join("colocation-influence.xml")) else {
+        eprintln!("skipped: no scheduler cases directory");
+        return;
+    };
+    let doc = CibDocument::parse(&text).unwrap();
+    let tag = "/cib/configuration/tags/tag[@id='tag12']";
+    let new = applied(&doc, &admin::resource_delete(&doc, "rsc12a").unwrap());
+    assert_eq!(new.find(tag).unwrap().elements().count(), 1);
+    let new = applied(&new, &admin::resource_delete(&new, "rsc12b").unwrap());
+    assert!(new.find(tag).is_none());
 }

@@ -485,7 +485,7 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
 fn configure(crm: &Crm) -> u32 {
     let all: Vec<u32> = (1..=NODES).collect();
     crm.wait_settled(&all, WAIT);
-    let answer = crm.ask(1, &cib_config(&crm)).unwrap();
+    let answer = crm.ask(1, &cib_config(crm)).unwrap();
     assert_eq!(answer["ok"], true, "{answer}");
     let mut at = 0;
     wait_for("Dummy started once", WAIT, crm, || {

@@ -510,6 +510,13 @@ impl Dc {
             self.recheck_at = Some(now + recheck);
         }
         let mut graph = scheduler::schedule(&cib, &scheduler::Options { now: wall });
+        // The graph's `recheck-by` (a failure timeout or a shutdown lock expiring):
+        // run again then, as Pacemaker's controller does.
+        if let Some(by) = graph.header.recheck_by {
+            let wait = Duration::from_secs(u64::try_from(by.saturating_sub(wall)).unwrap_or(0).max(1));
+            let at = now + wait;
+            self.recheck_at = Some(self.recheck_at.map_or(at, |r| r.min(at)));
+        }
         let id = self.next_transition;
         self.next_transition += 1;
         graph.header.transition_id = u64::from(id);

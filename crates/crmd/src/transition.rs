@@ -264,6 +264,7 @@ mod tests {
                 failed_start_offset: "INFINITY",
                 batch_limit: batch_limit.into(),
                 migration_limit: None,
+                recheck_by: None,
                 transition_id: 1,
             },
             synapses: synapses

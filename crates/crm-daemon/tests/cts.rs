@@ -200,6 +200,45 @@ fn cts_scenarios() {
     s.settled("ResourceRecover cleanup", &ALL);
     s.log.push("ResourceRecover".into());
 
+    // migration-threshold=1: the next failure moves d; a cleanup lets it be.
+    s.ask_ok(
+        1,
+        &json!({"request": "cib", "ops": [{"op": "merge",
+            "path": "/cib/configuration/rsc_defaults/meta_attributes[@id='rsc-options']/nvpair[@id='rsc-options-mt']",
+            "attrs": {"name": "migration-threshold", "value": "1"}}]}),
+    );
+    s.settled("migration-threshold set", &ALL);
+    let at = s.crm.dummy_running("d")[0];
+    std::fs::remove_file(s.crm.rsctmp(at).join("Dummy-d.state")).unwrap();
+    s.until("migration-threshold reached", |c| {
+        c.dummy_running("d").first().is_some_and(|&n| n != at)
+    });
+    s.settled("migration-threshold move", &ALL);
+    s.ask_ok(1, &json!({"request": "cleanup", "rsc": "d"}));
+    s.settled("migration-threshold cleanup", &ALL);
+    s.log.push("migration-threshold".into());
+
+    // A group colocated with d and ordered after it: together on start.
+    let group = format!(
+        "<group id='g'><primitive id='ip' class='ocf' provider='{0}' type='{1}'/><primitive id='app' class='ocf' provider='{0}' type='{1}'/></group>",
+        agent.0, agent.1
+    );
+    s.ask_ok(
+        1,
+        &json!({"request": "cib", "ops": [
+            {"op": "create", "parent": "/cib/configuration/resources", "xml": group},
+            {"op": "create", "parent": "/cib/configuration/constraints", "xml": "<rsc_colocation id='g-with-d' rsc='g' with-rsc='d' score='INFINITY'/>"},
+            {"op": "create", "parent": "/cib/configuration/constraints", "xml": "<rsc_order id='d-then-g' first='d' then='g'/>"},
+        ]}),
+    );
+    let together = |c: &LocalCrm| {
+        let d = c.dummy_running("d");
+        d.len() == 1 && c.dummy_running("ip") == d && c.dummy_running("app") == d
+    };
+    s.until("group with d", together);
+    s.settled("group with d", &ALL);
+    s.log.push("group + colocation + order".into());
+
     // ComponentFail: the CRM process of d's node dies alone; its node is fenced.
     let at = s.crm.dummy_running("d")[0];
     let pid = s.crm.crmd_pid(at).unwrap();

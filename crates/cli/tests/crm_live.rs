@@ -108,6 +108,11 @@ fn crm_verbs_on_a_live_cluster() {
     let text = ok(&s, &["status"]);
     assert!(text.contains(&format!("Started node{at}")), "{text}");
     assert!(text.contains("Online: [ node1 node2 node3 ]"), "{text}");
+    let last_change = text.lines().find(|l| l.contains("Last change:")).unwrap_or_default();
+    assert!(
+        last_change.contains("on node1"),
+        "the change is stamped: {last_change:?}"
+    );
     let json: Value = serde_json::from_str(&ok(&s, &["status", "--json"])).unwrap();
     assert_eq!(json["daemon"]["quorate"], true, "{json}");
     let xml = ok(&s, &["status", "--xml"]);

@@ -180,23 +180,7 @@ pub fn readable_interval(mut ms: u64) -> String {
     s
 }
 
-/// `ctime`-style text of an epoch time in UTC (`Fri Jul 13 13:50:59 2012`),
-/// as `pcmk__epoch2str` prints it with `TZ=UTC`.
-pub fn ctime(t: i64) -> String {
-    let days = t.div_euclid(86400);
-    let secs = t.rem_euclid(86400);
-    let (y, m, d) = cib::rules::civil_from_days(days);
-    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    let mon = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(m - 1) as usize];
-    format!(
-        "{wd} {mon} {d:>2} {:02}:{:02}:{:02} {y}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
+pub use cib::rules::ctime;
 
 /// `crm_time_as_string` with date, time and zone, in UTC.
 fn iso_utc(t: i64) -> String {

@@ -20,7 +20,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::attrd::{Attrd, RequestError};
-use crate::cib_manager::{CibManager, CibOp, CibOutput, CibRequestError, RequestId};
+use crate::cib_manager::{CibManager, CibOp, CibOutput, CibPath, CibRequestError, RequestId, XmlAttr};
 use crate::dc::Dc;
 use crate::effects::Effect;
 use crate::ids::{AttrName, AttrValue, NodeId, ProcessId};
@@ -385,6 +385,24 @@ impl CrmNode {
         {
             return Err(CibRequestError::NoQuorum);
         }
+        // Stamped as Pacemaker's CIB manager stamps a client's change (`crm_mon`'s
+        // "Last change: … via … on …").
+        let op = if op.touches_configuration() {
+            let attr = |n: &str| XmlAttr::new(n).expect("valid attribute name");
+            CibOp::Batch(vec![
+                op,
+                CibOp::Merge {
+                    path: CibPath::new("/cib").expect("root path"),
+                    attrs: vec![
+                        (attr("cib-last-written"), cib::rules::ctime(self.wall())),
+                        (attr("update-origin"), self.local.lrm().uname().to_string()),
+                        (attr("update-client"), "ferrosync".to_string()),
+                    ],
+                },
+            ])
+        } else {
+            op
+        };
         let id = self.cib.request(op)?;
         self.clients.insert(id);
         self.pump_cib();

@@ -500,15 +500,21 @@ impl RscBuild<'_> {
                 // clone-max defaults to the nodes known when the clone is
                 // unpacked (`clone_unpack`): bundles add their nodes as they
                 // are unpacked, orphaned connections only with the status.
-                let bundle_nodes: usize = self
+                // Every `<node>` of the configuration counts from the start
+                // (`unpack_nodes` creates remote ones too).
+                let mut names: std::collections::BTreeSet<&str> =
+                    self.cib.configuration.nodes.iter().map(|n| n.uname.as_str()).collect();
+                names.extend(c.nodes.iter().filter(|n| !n.remote.late).map(|n| n.uname.as_str()));
+                let bundle_names: Vec<String> = self
                     .cib
                     .configuration
                     .resources
                     .iter()
                     .filter(|d| matches!(d.kind, ResourceKind::Bundle(_)) && c.rsc_by_id(&d.id).is_some())
-                    .map(|d| implicit::bundle_node_names(d).len())
-                    .sum();
-                let known = (c.nodes.iter().filter(|n| !n.remote.late).count() + bundle_nodes).max(1);
+                    .flat_map(implicit::bundle_node_names)
+                    .collect();
+                names.extend(bundle_names.iter().map(String::as_str));
+                let known = names.len().max(1);
                 let clone_max = get("clone-max").unwrap_or(known);
                 Variant::Clone {
                     promotable,

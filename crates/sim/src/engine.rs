@@ -37,6 +37,9 @@ pub enum Mutation {
     UnholdDuringSync,
     /// Node 1 claims to be quorate whatever votequorum decided.
     FalseQuorate,
+    /// Node 1 loses one message of another node, sent before the liveness phase, that it
+    /// delivers in the liveness phase (the final ring, or the transition to it).
+    DropFinalRingDelivery,
     /// Every node runs without votequorum's `wait_for_all` although the run configures
     /// it, and node 1 boots three token timeouts late (so the others can be a majority
     /// before all nodes were ever together).
@@ -113,6 +116,15 @@ pub struct Engine {
     /// The simulated CPG clients.
     pub cpg: crate::clients::Clients,
     pub(crate) mutant: crate::service_mutations::MutationState,
+    /// Faults are also triggered by nodes entering COMMIT or RECOVERY (safety phase).
+    pub phase_faults: bool,
+    /// When the liveness phase began (the end of time before it).
+    pub liveness_from: Instant,
+    /// Nodes sometimes crash while writing their ring seq (see [`Self::torn_write`]).
+    pub torn_writes: bool,
+    /// The node whose COMMIT or RECOVERY triggered the fault step now due.
+    pub phase_fault_node: Option<usize>,
+    last_phase_fault: Option<Instant>,
     /// Per node: the ring of its last quorate decision while it considered that ring
     /// current (see [`crate::invariants::quorum_safety`]).
     pub(crate) quorate_in: Vec<Option<(RingId, Vec<NodeId>)>>,
@@ -159,6 +171,11 @@ impl Engine {
             packet_trace: false,
             cpg: crate::clients::Clients::new(nodes, seed, token_ns),
             mutant: Default::default(),
+            phase_faults: false,
+            torn_writes: false,
+            liveness_from: Instant::from_nanos(u64::MAX),
+            phase_fault_node: None,
+            last_phase_fault: None,
             quorate_in: vec![None; nodes],
             wfa_seen: vec![(0, false, false); nodes],
         };
@@ -232,6 +249,30 @@ impl Engine {
     }
 
     /// Schedules a driver step (`tag` is the driver's) after `delay`.
+    /// COMMIT and RECOVERY last a few rotations (30–170 ms), while faults come every few
+    /// tokens: with [`Self::phase_faults`] a node entering either triggers a fault step
+    /// within a few latencies, one in five times, at most once per token timeout.
+    fn maybe_phase_fault(&mut self, i: usize, state: totem::MembState) {
+        let token = self.config.token;
+        if !self.phase_faults
+            || self.phase != "safety"
+            || !matches!(state, totem::MembState::Commit | totem::MembState::Recovery)
+            || self.phase_fault_node.is_some()
+            || self.last_phase_fault.is_some_and(|t| self.now < t + token)
+            || !self.rng.gen_bool(0.2)
+        {
+            return;
+        }
+        self.phase_fault_node = Some(i);
+        self.last_phase_fault = Some(self.now);
+        let delay = Duration::from_nanos(self.rng.gen_range(0..=self.net.profile.latency_ns * 4));
+        let id = self.ids[i];
+        self.trace.line(self.now, Some(id), || {
+            format!("{state}: a fault follows within {delay:?}")
+        });
+        self.schedule_driver(delay, crate::run::PHASE_FAULT);
+    }
+
     pub fn schedule_driver(&mut self, delay: Duration, tag: u32) {
         let at = (self.now + delay).as_nanos();
         self.push(at, Ev::Driver(tag));
@@ -406,6 +447,10 @@ impl Engine {
                 to_store = Some(seq);
             }
             if let Some(seq) = to_store {
+                if self.torn_write(i, seq) {
+                    self.transmits = transmits;
+                    return;
+                }
                 self.persist_ring_seq(i, seq);
             }
             let Some(totem) = self.hosts[i].totem.as_mut() else {
@@ -537,7 +582,7 @@ impl Engine {
     }
 
     fn route(&mut self, from: usize, to: usize, data: &Bytes) {
-        let copies = self.net.route(&mut self.rng, from, to);
+        let copies = self.net.route(&mut self.rng, from, to, data.len());
         if copies[0].is_none() {
             self.counters.packets_lost += 1;
             if self.packet_trace {
@@ -583,6 +628,16 @@ impl Engine {
                     },
                 };
                 self.hosts[i].delivered += 1;
+                if i == 0
+                    && self.mutation == Some(Mutation::DropFinalRingDelivery)
+                    && self.phase == "liveness"
+                    && d.gid
+                        .is_some_and(|g| self.history.messages[g as usize].at < self.liveness_from)
+                    && sender != id
+                    && !std::mem::replace(&mut self.mutant.final_delivery_dropped, true)
+                {
+                    return;
+                }
                 if i == 0 && self.mutation == Some(Mutation::SwapDeliveries) {
                     match self.hosts[0].delivered {
                         3 => {
@@ -651,6 +706,7 @@ impl Engine {
                 }
             }
             Event::StateChange { state, ring_id, reason } => {
+                self.maybe_phase_fault(i, state);
                 let h = &mut self.hosts[i];
                 h.state = state;
                 h.ring = ring_id;
@@ -676,6 +732,26 @@ impl Engine {
                 self.fail("api", detail);
             }
         }
+    }
+
+    /// With [`Self::torn_writes`], now and then node `i` crashes while writing ring seq
+    /// `seq` (safety phase, some other node alive): the host writes a new file and
+    /// renames it over the old one, so a write cut short leaves the old seq on disk, and
+    /// nothing the node queued after asking for the write leaves. It restarts within a
+    /// token timeout from the old seq. True if it crashed.
+    fn torn_write(&mut self, i: usize, seq: u64) -> bool {
+        let alive = self.hosts.iter().filter(|h| h.is_alive()).count();
+        if !self.torn_writes || self.phase != "safety" || alive < 2 || !self.rng.gen_bool(0.05) {
+            return false;
+        }
+        let old = self.hosts[i].disk_ring_seq;
+        self.trace.line(self.now, Some(self.ids[i]), || {
+            format!("writing ring seq {seq:#x}: torn, the file keeps {old:#x}")
+        });
+        self.crash(i);
+        let d = self.config.token.mul_f64(self.rng.gen_range(0.0..1.0));
+        self.restart_after(i, d);
+        true
     }
 
     /// Writes node `i`'s ring seq to its simulated disk; it must never go down.

@@ -87,6 +87,39 @@ impl FaultProfile {
     }
 }
 
+impl FaultProfile {
+    /// A fault step aimed at `node`, which just entered COMMIT or RECOVERY: a crash,
+    /// stop, leave or bounce hits it; the network faults apply as usual.
+    pub fn step_at(&self, e: &mut Engine, node: usize) {
+        let Some(&kind) = self.kinds.choose(&mut e.rng) else {
+            return;
+        };
+        let alive = e.hosts.iter().filter(|h| h.is_alive()).count();
+        match kind {
+            FaultKind::Crash if alive > 1 && e.hosts[node].is_alive() => {
+                e.trace.mix(&[11, e.now.as_nanos(), kind as u64]);
+                e.crash(node);
+            }
+            FaultKind::Pause if e.hosts[node].is_up() => {
+                e.trace.mix(&[11, e.now.as_nanos(), kind as u64]);
+                let d = e.config.token.mul_f64(e.rng.gen_range(0.1..3.0));
+                e.pause(node, d);
+            }
+            FaultKind::Leave if alive > 1 && e.hosts[node].is_up() => {
+                e.trace.mix(&[11, e.now.as_nanos(), kind as u64]);
+                e.leave(node);
+            }
+            FaultKind::Bounce if e.hosts[node].is_up() => {
+                e.trace.mix(&[11, e.now.as_nanos(), kind as u64]);
+                let d = e.config.token.mul_f64(e.rng.gen_range(0.0..1.0));
+                e.crash(node);
+                e.restart_after(node, d);
+            }
+            _ => apply(e, kind),
+        }
+    }
+}
+
 fn pick(e: &mut Engine, candidates: &[usize]) -> Option<usize> {
     candidates.choose(&mut e.rng).copied()
 }

@@ -138,7 +138,7 @@ impl Bench {
                 Destination::AllNodes => (0..self.nodes.len()).filter(|&j| j != i).collect(),
             };
             for to in targets {
-                let route = self.net.route(&mut self.rng, from, to);
+                let route = self.net.route(&mut self.rng, from, to, t.payload.len());
                 if let Some((a, b)) = trace_window() {
                     if (a..b).contains(&(self.now / 1_000_000)) && route[0].is_none() {
                         eprintln!("{:.6} node{} -> node{} LOST", self.now as f64 / 1e9, from + 1, to + 1);

@@ -37,6 +37,8 @@ pub const MAX_NODES: usize = 64;
 const WORKLOAD: u32 = 1;
 const FAULT: u32 = 2;
 const CPG_CLIENTS: u32 = 3;
+/// A fault step triggered by a node entering COMMIT or RECOVERY.
+pub(crate) const PHASE_FAULT: u32 = 4;
 /// Most unsent messages a node's application keeps before it stops generating more.
 const OUTBOX_MAX: usize = 200;
 
@@ -55,8 +57,9 @@ pub fn run(opts: &SimOptions) -> RunReport {
     e.packet_trace = opts.packets;
     e.socket_buffer = sc.socket_buffer;
     e.set_mutation(opts.mutation);
-    let p = &sc.net;
-    if p.loss >= 0.05 {
+    e.phase_faults = sc.phase_faults;
+    e.torn_writes = sc.torn_writes;
+    if sc.net.lossy() {
         e.history.disturbance_starts(Disturbance::Lossy, Instant::ZERO);
     }
     // A panic inside Totem is a failure of this seed, not of the sweep; the engine
@@ -119,6 +122,11 @@ fn safety_phase(e: &mut Engine, sc: &Scenario) {
                 let gap = sc.faults.gap(&mut e.rng);
                 e.schedule_driver(gap, FAULT);
             }
+            PHASE_FAULT => {
+                if let Some(node) = e.phase_fault_node.take() {
+                    sc.faults.step_at(e, node);
+                }
+            }
             CPG_CLIENTS => {
                 e.cpg_step();
                 let gap = e.cpg.gap();
@@ -152,6 +160,7 @@ fn workload_step(e: &mut Engine, sc: &Scenario) {
 
 fn liveness_phase(e: &mut Engine, sc: &Scenario) {
     e.phase = "liveness";
+    e.liveness_from = e.now;
     let now = e.now;
     e.trace.line(now, None, || {
         "LIVENESS phase: heal the network, restart and resume everyone".into()

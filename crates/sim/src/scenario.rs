@@ -29,6 +29,10 @@ pub struct Scenario {
     pub rejoin_left: bool,
     /// Seed of the engine's own random stream.
     pub engine_seed: u64,
+    /// Faults are also triggered by nodes entering COMMIT or RECOVERY.
+    pub phase_faults: bool,
+    /// Nodes sometimes crash while writing their ring seq (restarting from the old one).
+    pub torn_writes: bool,
 }
 
 /// Short timers keep runs cheap in virtual time; the relations corosync enforces still hold.
@@ -79,6 +83,8 @@ impl Scenario {
             rejoin_left: rng.gen_bool(0.5),
             engine_seed: rng.gen(),
             config,
+            phase_faults: false,
+            torn_writes: false,
         };
         // Choices added later are drawn last, so older seeds keep their scenario.
         if rng.gen_bool(0.25) {
@@ -119,6 +125,30 @@ impl Scenario {
             c.send_join = c.join.mul_f64(rng.gen_range(0.1..2.0));
         }
         sc.config.validate().expect("simulator tunables are valid");
+        sc.phase_faults = !sc.faults.kinds.is_empty() && rng.gen_bool(0.3);
+        if rng.gen_bool(0.15) {
+            sc.net.burst = Some(crate::network::Burst {
+                enter: [0.001, 0.005, 0.02][rng.gen_range(0..3)],
+                leave: rng.gen_range(0.1..0.5),
+                loss: rng.gen_range(0.3..1.0),
+            });
+        }
+        if rng.gen_bool(0.15) {
+            for _ in 0..rng.gen_range(1..=n) {
+                let (from, to) = (rng.gen_range(0..n), rng.gen_range(0..n));
+                if from != to && !sc.net.lossy_links.iter().any(|l| l.0 == from && l.1 == to) {
+                    sc.net
+                        .lossy_links
+                        .push((from, to, [0.02, 0.1, 0.3][rng.gen_range(0..3)]));
+                }
+            }
+        }
+        if rng.gen_bool(0.3) {
+            // A 1500-byte link: larger datagrams (encapsulated recovery multicasts, commit
+            // tokens of 53 nodes and more) travel in IP fragments.
+            sc.net.ip_mtu = Some(1472);
+        }
+        sc.torn_writes = rng.gen_bool(0.2);
         sc
     }
 
@@ -130,7 +160,7 @@ impl Scenario {
         format!(
             "{} nodes {:?}, token {:?} consensus {:?} join {:?} send_join {:?} fail_silent_after {:?} merge {:?} window {}/{} sendq {} frame {}; \
              fail_recv {} miss_count {} seqno_unchanged {}; net latency {}us jitter {}us loss {} dup {} reorder {}; faults {:?} every ~{}ms; \
-             workload every ~{}ms up to {}x{} msgs sizes {:?}; safety {:?}",
+             workload every ~{}ms up to {}x{} msgs sizes {:?}; safety {:?}{}",
             self.nodes,
             self.node_ids,
             c.token,
@@ -157,7 +187,35 @@ impl Scenario {
             w.max_senders,
             w.max_per_sender,
             w.size_weights,
-            self.safety
+            self.safety,
+            self.extras()
         )
+    }
+
+    /// The choices added since the format above was fixed, when they are on.
+    fn extras(&self) -> String {
+        let mut s = String::new();
+        if let Some(b) = self.net.burst {
+            s += &format!("; bursts enter {} leave {:.2} loss {:.2}", b.enter, b.leave, b.loss);
+        }
+        if !self.net.lossy_links.is_empty() {
+            let links: Vec<String> = self
+                .net
+                .lossy_links
+                .iter()
+                .map(|(f, t, l)| format!("n{}->n{} {l}", self.node_ids[*f], self.node_ids[*t]))
+                .collect();
+            s += &format!("; lossy links {}", links.join(", "));
+        }
+        if let Some(mtu) = self.net.ip_mtu {
+            s += &format!("; ip mtu {mtu}");
+        }
+        if self.phase_faults {
+            s += "; faults on entering COMMIT/RECOVERY";
+        }
+        if self.torn_writes {
+            s += "; torn ring-id writes";
+        }
+        s
     }
 }

@@ -16,6 +16,8 @@ pub struct MutationState {
     /// A view announcing a remote joiner, held until that joiner's first message.
     held_view: Option<(usize, SessIdx, View)>,
     done: bool,
+    /// [`Mutation::DropFinalRingDelivery`] lost its message.
+    pub(crate) final_delivery_dropped: bool,
 }
 
 impl Engine {

@@ -1,6 +1,8 @@
 //! The protocol checkers must be able to fail: each bug planted in every node's Totem
 //! (`sim --plant ...`) is caught by the checker named on some seed of a small, fixed
-//! range. Without the plant those seeds pass (CI's sweep covers 0..2000).
+//! range. Without the plant those seeds pass (CI's sweep covers 0..2000). (A planted gap
+//! skip happens once per node, nearly always during the faults, where `agreed_prefix`
+//! sees it first; the final ring's check gets a host-level mutation of its own.)
 
 use sim::{run, SimOptions};
 use totem::config::PlantedBug;
@@ -36,15 +38,34 @@ fn a_skipped_gap_breaks_the_agreed_prefix() {
     assert_caught(PlantedBug::SkipGap, 0..10, "agreed_prefix");
 }
 
+/// The final ring's check runs before the whole-history checkers at the end of the
+/// liveness phase: a member that loses one message of another member there (node 1's
+/// host drops one sent before the heal and delivered after it) is caught by it; the
+/// probes and self-delivery do not cover such a message.
 #[test]
-fn a_skipped_gap_in_the_final_ring_is_caught() {
-    // Seed 34 (8 nodes): the skip happens in the final ring, after the safety phase.
-    assert_caught(PlantedBug::SkipGap, 34..35, "final_ring_delivery");
+fn a_message_lost_in_the_final_ring_is_caught() {
+    let mut other = Vec::new();
+    for seed in 0..40 {
+        let r = run(&SimOptions {
+            seed,
+            mutation: Some(sim::Mutation::DropFinalRingDelivery),
+            ..Default::default()
+        });
+        match r.failure {
+            Some(f) if f.what == "final_ring_delivery" => {
+                eprintln!("caught with seed {seed}: {f}");
+                return;
+            }
+            Some(f) => other.push(format!("seed {seed}: {f}")),
+            None => {}
+        }
+    }
+    panic!("not caught on seeds 0..40; other failures: {other:#?}");
 }
 
 #[test]
 fn old_ring_messages_after_the_regular_configuration_are_caught() {
-    assert_caught(PlantedBug::SwapTransitional, 0..10, "same_configuration");
+    assert_caught(PlantedBug::SwapTransitional, 0..20, "same_configuration");
 }
 
 #[test]

@@ -300,13 +300,13 @@ mod tests {
 
     #[test]
     fn the_failure_detector_before_issue_13_is_caught() {
-        // Seed 1924 (6 nodes, partitions): the old detector fails n2, never stopped, after
+        // Seed 3011 (6 nodes): the old detector fails n2865, never stopped, after
         // fail_silent_after of silence in a round; the current one waits until it has been
-        // silent for a token timeout. (Seeds 318, 5654, 3208 and 2538 showed the same
-        // until protocol changes changed their course: the seed is found with
-        // `sim --seeds 0..5000 --plant eager-silence`.)
+        // silent for a token timeout. (Seeds 318, 5654, 3208, 2538 and 1924 showed the
+        // same until protocol or scenario changes changed their course: the seed is found
+        // with `sim --seeds 0..8000 --plant eager-silence`.)
         let opts = |planted_bug| crate::SimOptions {
-            seed: 1924,
+            seed: 3011,
             planted_bug,
             ..Default::default()
         };

@@ -108,4 +108,6 @@ pub struct Stats {
     pub rx_msg_dropped: u64,
     pub continuous_gather: u64,
     pub malformed_rx: u64,
+    /// Old-ring messages not re-sent in RECOVERY because another member already had.
+    pub recovery_dup_skipped: u64,
 }

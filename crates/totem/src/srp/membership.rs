@@ -660,6 +660,7 @@ impl Srp {
     fn abandon_recovery(&mut self) {
         self.old_ring_state_restore();
         self.retrans_message_queue.clear();
+        self.resent_in_recovery.clear();
         self.recovery_queue.reinit(0);
     }
 

@@ -106,8 +106,11 @@ pub struct Srp {
     recovery_queue: SortQueue,
     /// Frames waiting for the token (bounded by `config.send_queue_max`).
     new_message_queue: VecDeque<Bytes>,
-    /// Old-ring messages to re-send encapsulated during RECOVERY.
-    retrans_message_queue: VecDeque<wire::Mcast>,
+    /// Old-ring messages to re-send encapsulated during RECOVERY, with their old seq.
+    retrans_message_queue: VecDeque<(u32, wire::Mcast)>,
+    /// Old-ring messages of our old ring (by old seq) that someone already re-sent in
+    /// this RECOVERY: ours need not go too.
+    resent_in_recovery: std::collections::HashSet<u32>,
     my_aru: u32,
     my_high_seq_received: u32,
     my_high_delivered: u32,
@@ -202,6 +205,7 @@ impl Srp {
             recovery_queue: SortQueue::new(0),
             new_message_queue: VecDeque::new(),
             retrans_message_queue: VecDeque::new(),
+            resent_in_recovery: std::collections::HashSet::new(),
             my_aru: 0,
             my_high_seq_received: 0,
             my_high_delivered: 0,

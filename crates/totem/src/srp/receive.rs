@@ -26,6 +26,13 @@ impl Srp {
             self.timers.cancel(Timer::TokenRetransmit);
         }
         let seq_no = mcast.seq;
+        if mcast.encapsulated && self.state == MembState::Recovery {
+            if let Ok((inner, _)) = crate::wire::unencapsulate(&mcast) {
+                if inner.ring_id == self.my_old_ring_id {
+                    self.resent_in_recovery.insert(inner.seq);
+                }
+            }
+        }
         let stored = Stored { mcast, foreign_endian };
         let added = if stored.mcast.encapsulated {
             self.state == MembState::Recovery && self.recovery_queue.insert(seq_no, stored)

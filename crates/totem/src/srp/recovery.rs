@@ -13,6 +13,7 @@ impl Srp {
         self.ring_committed = true;
         self.recovery_queue.reinit(0);
         self.retrans_message_queue.clear();
+        self.resent_in_recovery.clear();
 
         // Transitional members: in the new ring, in our old ring, and coming from it.
         self.my_trans_memb_list = token
@@ -62,7 +63,7 @@ impl Srp {
                 }
                 if let Some(stored) = self.regular_queue.get(old_seq) {
                     let outer = self.encapsulate(&stored.mcast);
-                    self.retrans_message_queue.push_back(outer);
+                    self.retrans_message_queue.push_back((old_seq, outer));
                 }
             }
         }

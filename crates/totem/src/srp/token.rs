@@ -337,9 +337,18 @@ impl Srp {
         let mut sent = 0;
         while sent < allowed {
             let mcast = if recovery {
-                let Some(mut m) = self.retrans_message_queue.pop_front() else {
+                let Some((old_seq, mut m)) = self.retrans_message_queue.pop_front() else {
                     break;
                 };
+                if self.resent_in_recovery.contains(&old_seq) {
+                    // Another member re-sent it already (every member above the highest
+                    // aru holds its own copies of those): a second copy would only take
+                    // room in the recovery window, which at 64 nodes filled up with
+                    // duplicates before recovery ended and nobody could send again
+                    // (seed 92000111 at 64 nodes).
+                    self.stats.recovery_dup_skipped += 1;
+                    continue;
+                }
                 token.seq = token.seq.wrapping_add(1);
                 m.seq = token.seq;
                 m

@@ -65,6 +65,8 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
 pub const OPEN: &[(u64, Option<usize>, &str)] = &[
     (91000020, Some(32), "liveness at 32 nodes (lossy single links, partitions, a crash): 30 nodes stuck in GATHER 100 s after healing on a clean network, 4,518 configurations (found by the 91000000..91000100 sweep at 3c2767c; the seed ran without lossy links before they were added and passed)"),
     (91000280, Some(32), "liveness at 32 nodes (11 crashes and restarts, Gilbert-Elliott bursts losing 98 %, IP fragments, torn ring-id writes): four groups from different rings stuck in GATHER 91 s after healing on a clean network (found by the 91000200..91000300 sweep at 5bc350a; without the new fault choices the seed passes)"),
+    (91000482, Some(32), "liveness at 32 nodes (lossy single links, 2 crashes): not one ring 72 s after healing on a clean network, 4,224 configurations (found by the 91000400..91000500 sweep at 5bc350a; passes without the new fault choices)"),
+    (91000560, Some(32), "liveness at 32 nodes (lossy single links, faults on entering COMMIT/RECOVERY): not one ring 67 s after healing, 3,780 configurations (found by the 91000500..91000600 sweep at 5bc350a; passes without the new fault choices)"),
     (92000147, Some(64), "event budget at 64 nodes: over 20,000,000 events in 46 virtual s (9.4 M deliveries: a heavy workload or a storm, not isolated) (found by the 92000000..92000200 sweep)"),
 ];
 

@@ -610,3 +610,53 @@ mod tests {
         assert!(!path.exists());
     }
 }
+
+/// Why a client's request got no answer.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    #[error("cannot reach {path}: {source}")]
+    Connect {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("the daemon closed the connection")]
+    Closed,
+    #[error("the answer is not JSON: {0}")]
+    Json(String),
+}
+
+/// The client side of the protocol: one connection, requests answered in order.
+pub struct ControlClient {
+    reader: io::BufReader<UnixStream>,
+}
+
+impl ControlClient {
+    /// Connects to the socket at `path`; each answer may take up to `timeout`.
+    pub fn connect(path: &Path, timeout: std::time::Duration) -> Result<ControlClient, ClientError> {
+        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        Ok(ControlClient {
+            reader: io::BufReader::new(stream),
+        })
+    }
+
+    /// One request and its answer, as the daemon wrote it (`"ok"` not checked).
+    pub fn request(&mut self, req: &Value) -> Result<Value, ClientError> {
+        use std::io::BufRead;
+        let mut line = req.to_string();
+        line.push('\n');
+        self.reader.get_mut().write_all(line.as_bytes())?;
+        let mut answer = String::new();
+        if self.reader.read_line(&mut answer)? == 0 {
+            return Err(ClientError::Closed);
+        }
+        serde_json::from_str(&answer).map_err(|e| ClientError::Json(format!("{e}: {answer:?}")))
+    }
+}

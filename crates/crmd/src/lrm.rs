@@ -241,15 +241,6 @@ impl Lrm {
         self.rscs.remove(rsc).is_some()
     }
 
-    /// Resources with a recurring operation, and those operations.
-    pub fn recurring(&self) -> impl Iterator<Item = (&str, &str, u64)> {
-        self.rscs.iter().flat_map(|(r, h)| {
-            h.recurring
-                .keys()
-                .map(move |(task, interval)| (r.as_str(), task.as_str(), *interval))
-        })
-    }
-
     /// `<lrm_resource>` of one resource, or `None` when it has no history here.
     pub fn rsc_element(&self, rsc: &str) -> Option<Element> {
         let h = self.rscs.get(rsc)?;

@@ -94,6 +94,11 @@ pub struct NodeStats {
     pub failed_cib_writes: u64,
 }
 
+/// The node attribute that says a node is shutting down (its value: since when).
+fn shutdown_attr() -> AttrName {
+    AttrName::new("shutdown").expect("a valid attribute name")
+}
+
 /// Who asked for a CIB change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Requester {
@@ -221,7 +226,7 @@ impl CrmNode {
         self.dc_update();
         if self.controller.active() {
             self.controller.on_view(&view, !change.joined.is_empty());
-            let shutdown = AttrName::new("shutdown").expect("valid name");
+            let shutdown = shutdown_attr();
             for node in &change.departed_nodes {
                 // Read before attrd drops the departed node's attributes below.
                 let shutting_down = self.attrd.get(*node, &shutdown).is_some();
@@ -436,7 +441,7 @@ impl CrmNode {
         self.shutting_down = true;
         let change = AttrChange {
             node: self.me.node,
-            name: AttrName::new("shutdown").expect("valid name"),
+            name: shutdown_attr(),
             change: Change::Set(AttrValue::new(self.wall().to_string()).expect("valid value")),
             dampen: None,
         };
@@ -451,7 +456,7 @@ impl CrmNode {
         if self.shutting_down {
             return;
         }
-        let name = AttrName::new("shutdown").expect("valid name");
+        let name = shutdown_attr();
         if self.attrd.get(self.me.node, &name).is_some() {
             self.internal_attributes(vec![AttrChange {
                 node: self.me.node,

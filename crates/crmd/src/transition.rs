@@ -76,10 +76,6 @@ impl Transition {
         self.id
     }
 
-    pub fn graph(&self) -> &TransitionGraph {
-        &self.graph
-    }
-
     pub fn aborted(&self) -> bool {
         self.aborted
     }

@@ -2,14 +2,13 @@
 //! protocol is in crates/crm-daemon/src/control.rs): what `ferrosync crm …` talks
 //! to when it is not given `--cib FILE`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use cib::document::CibDocument;
 use crm::admin::CibOp;
+use crm_daemon::control::ControlClient;
 use serde_json::{json, Value};
 
 /// Where `ferrosync-crmd` listens by default.
@@ -20,43 +19,27 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct CrmSocket {
     path: PathBuf,
-    reader: BufReader<UnixStream>,
+    client: ControlClient,
 }
 
 impl CrmSocket {
     pub fn connect(path: Option<&Path>) -> Result<CrmSocket> {
         let path = path.map_or_else(|| PathBuf::from(DEFAULT_SOCKET), Path::to_path_buf);
-        let stream = UnixStream::connect(&path).with_context(|| {
+        let client = ControlClient::connect(&path, ANSWER_TIMEOUT).with_context(|| {
             format!(
                 "cannot reach the CRM daemon at {} (is ferrosync-crmd running? --socket PATH, or --cib FILE to work on a file)",
                 path.display()
             )
         })?;
-        stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
-        stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
-        Ok(CrmSocket {
-            path,
-            reader: BufReader::new(stream),
-        })
+        Ok(CrmSocket { path, client })
     }
 
     /// One request, its answer (an error when the daemon says `"ok": false`).
     pub fn request(&mut self, req: &Value) -> Result<Value> {
-        let mut line = serde_json::to_string(req)?;
-        line.push('\n');
-        self.reader
-            .get_mut()
-            .write_all(line.as_bytes())
-            .with_context(|| format!("cannot write to {}", self.path.display()))?;
-        let mut answer = String::new();
-        let n = self
-            .reader
-            .read_line(&mut answer)
+        let v = self
+            .client
+            .request(req)
             .with_context(|| format!("no answer from {}", self.path.display()))?;
-        if n == 0 {
-            bail!("{} closed the connection", self.path.display());
-        }
-        let v: Value = serde_json::from_str(&answer).context("the daemon's answer is not JSON")?;
         if v["ok"] != json!(true) {
             bail!("{}", v["error"].as_str().unwrap_or("the daemon refused the request"));
         }

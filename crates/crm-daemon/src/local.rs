@@ -5,8 +5,6 @@
 //! and the real-process tests run. Root only (namespaces). Dropping it kills every
 //! process it started, by PID.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +13,8 @@ use cib::document::CibDocument;
 use engine::local_cluster::{ClusterError, LocalCluster, Spec};
 use serde_json::{json, Value};
 use thiserror::Error;
+
+use crate::control::ControlClient;
 
 /// Where the programs are.
 #[derive(Debug, Clone)]
@@ -158,15 +158,12 @@ impl LocalCrm {
 
     /// One request on node `n`'s control socket, its answer as JSON.
     pub fn ask(&self, n: u32, req: &Value) -> Result<Value, LocalCrmError> {
-        let err = |why: String| LocalCrmError::Control { node: n, why };
-        let mut s = UnixStream::connect(self.socket(n)).map_err(|e| err(format!("connect: {e}")))?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))
-            .map_err(|e| err(e.to_string()))?;
-        s.write_all(format!("{req}\n").as_bytes())
-            .map_err(|e| err(e.to_string()))?;
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).map_err(|e| err(e.to_string()))?;
-        serde_json::from_str(&line).map_err(|e| err(format!("{e}: {line:?}")))
+        ControlClient::connect(&self.socket(n), Duration::from_secs(30))
+            .and_then(|mut c| c.request(req))
+            .map_err(|e| LocalCrmError::Control {
+                node: n,
+                why: e.to_string(),
+            })
     }
 
     pub fn status(&self, n: u32) -> Option<Value> {
@@ -216,12 +213,24 @@ impl LocalCrm {
     }
 
     /// Live nodes where Dummy `rsc`'s state file exists (where it really runs; a
-    /// powered-off node's file is left behind, as its disk would be).
+    /// powered-off or fenced node's file is left behind, as its disk would be).
     pub fn dummy_running(&self, rsc: &str) -> Vec<u32> {
         (1..=self.nodes())
-            .filter(|&n| self.crmd_pid(n).is_some())
+            .filter(|&n| self.crmd_alive(n))
             .filter(|&n| self.rsctmp(n).join(format!("Dummy-{rsc}.state")).exists())
             .collect()
+    }
+
+    /// Whether node `n`'s CRM process runs: started, and neither gone nor a zombie
+    /// (fencing kills it without this harness reaping it).
+    pub fn crmd_alive(&self, n: u32) -> bool {
+        let Some(pid) = self.crmd_pid(n) else { return false };
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            // The state follows the parenthesised command name.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| !matches!(state, "Z" | "X"))
+        })
     }
 
     /// kill -9 of node `n`'s ferrosyncd and CRM process.

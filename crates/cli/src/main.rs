@@ -2,6 +2,7 @@
 //! `commands/`; the exit status is documented in `exit.rs`.
 
 mod commands;
+mod compat;
 mod daemon;
 mod exit;
 mod man;
@@ -50,6 +51,12 @@ enum Command {
 }
 
 fn main() {
+    // Run as crm_attribute, crm_master, attrd_updater or crm_node (links made by
+    // ferrosync-crmd for the resource agents).
+    let mut args = std::env::args_os();
+    if let Some(tool) = args.next().as_ref().and_then(compat::tool_named) {
+        std::process::exit(compat::run(tool, args.collect()));
+    }
     let cli = Cli::parse();
     let json = cli.json;
     let result = match cli.command {

@@ -64,6 +64,7 @@ fn crm_verbs_on_a_live_cluster() {
         crmd: bin.with_file_name("ferrosync-crmd"),
         fence_agents: fence_agent_dir(&scratch.path().join("fence")).unwrap(),
         ocf_root,
+        tools: Some(bin.clone()),
     };
     assert!(programs.crmd.exists(), "build the workspace first (ferrosync-crmd)");
     let spec = Spec {

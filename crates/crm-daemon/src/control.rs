@@ -10,7 +10,11 @@
 //! - `{"request":"cleanup","rsc":"d","node":"node2"}`: forget a resource's history and
 //!   fail counts (`node` optional: a name or a node id);
 //! - `{"request":"attribute","node":"node2","name":"a","value":"1"}`: set a node
-//!   attribute (`"value":null` deletes it).
+//!   attribute (`"value":null` deletes it; `"dampen"`: a dampening delay in ms, as
+//!   `attrd_updater -d`);
+//! - `{"request":"attributes","node":"node2","name":"a"}`: the node attributes as the
+//!   attribute manager holds them (`"attributes"`: `node`, `id`, `name`, `value`), of
+//!   one node and/or one name when given.
 //!
 //! Every answer has `"ok"`: `true`, or `false` with `"error"`. A request is at most
 //! [`REQUEST_MAX`] bytes, at most [`CLIENTS_MAX`] clients are connected; a client that
@@ -23,9 +27,11 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crmd::cib_manager::CibOp;
 use crmd::ids::{AttrName, AttrValue};
+use crmd::messages::DAMPEN_MAX;
 use serde_json::{json, Value};
 use thiserror::Error;
 use tracing::{debug, warn};
@@ -53,6 +59,11 @@ pub enum Request {
         node: String,
         name: AttrName,
         value: Option<AttrValue>,
+        dampen: Option<Duration>,
+    },
+    Attributes {
+        node: Option<String>,
+        name: Option<AttrName>,
     },
 }
 
@@ -63,9 +74,9 @@ pub enum RequestError {
     Json(String),
     #[error("a request must be a JSON object")]
     NotObject,
-    #[error("missing \"request\" (status, query, cib, cleanup, attribute)")]
+    #[error("missing \"request\" (status, query, cib, cleanup, attribute, attributes)")]
     MissingKind,
-    #[error("unknown request '{0}' (status, query, cib, cleanup, attribute)")]
+    #[error("unknown request '{0}' (status, query, cib, cleanup, attribute, attributes)")]
     UnknownKind(String),
     #[error("{kind}: missing field \"{field}\"")]
     Missing { kind: &'static str, field: &'static str },
@@ -163,7 +174,7 @@ pub fn parse_request(line: &str) -> Result<Request, RequestError> {
             Ok(Request::Cleanup { rsc, node })
         }
         "attribute" => {
-            check_only("attribute", &obj, &["node", "name", "value"])?;
+            check_only("attribute", &obj, &["node", "name", "value", "dampen"])?;
             let node = string("attribute", &obj, "node")?;
             let name = AttrName::new(string("attribute", &obj, "name")?).map_err(|e| RequestError::Invalid {
                 kind: "attribute",
@@ -189,7 +200,50 @@ pub fn parse_request(line: &str) -> Result<Request, RequestError> {
                     })
                 }
             };
-            Ok(Request::Attribute { node, name, value })
+            let dampen = match obj.get("dampen") {
+                None | Some(Value::Null) => None,
+                Some(v) => match v.as_u64().map(Duration::from_millis) {
+                    Some(d) if d <= DAMPEN_MAX => Some(d),
+                    Some(_) => {
+                        return Err(RequestError::Invalid {
+                            kind: "attribute",
+                            why: format!("dampen over {} s", DAMPEN_MAX.as_secs()),
+                        })
+                    }
+                    None => {
+                        return Err(RequestError::Type {
+                            kind: "attribute",
+                            field: "dampen",
+                            want: "milliseconds (an integer)",
+                        })
+                    }
+                },
+            };
+            Ok(Request::Attribute {
+                node,
+                name,
+                value,
+                dampen,
+            })
+        }
+        "attributes" => {
+            check_only("attributes", &obj, &["node", "name"])?;
+            let node = match obj.get("node") {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(string("attributes", &obj, "node")?),
+            };
+            let name = match obj.get("name") {
+                None | Some(Value::Null) => None,
+                Some(_) => {
+                    Some(
+                        AttrName::new(string("attributes", &obj, "name")?).map_err(|e| RequestError::Invalid {
+                            kind: "attributes",
+                            why: e.to_string(),
+                        })?,
+                    )
+                }
+            };
+            Ok(Request::Attributes { node, name })
         }
         other => Err(RequestError::UnknownKind(other.to_string())),
     }
@@ -486,8 +540,29 @@ mod tests {
             Ok(Request::Attribute {
                 node: "node1".into(),
                 name: AttrName::new("a").unwrap(),
-                value: None
+                value: None,
+                dampen: None,
             })
+        );
+        assert_eq!(
+            parse_request(r#"{"request":"attribute","node":"n","name":"a","value":"1","dampen":5000}"#),
+            Ok(Request::Attribute {
+                node: "n".into(),
+                name: AttrName::new("a").unwrap(),
+                value: Some(AttrValue::new("1").unwrap()),
+                dampen: Some(Duration::from_secs(5)),
+            })
+        );
+        assert_eq!(
+            parse_request(r#"{"request":"attributes","name":"a"}"#),
+            Ok(Request::Attributes {
+                node: None,
+                name: Some(AttrName::new("a").unwrap()),
+            })
+        );
+        assert_eq!(
+            parse_request(r#"{"request":"attributes"}"#),
+            Ok(Request::Attributes { node: None, name: None })
         );
         assert!(matches!(
             parse_request(
@@ -531,6 +606,22 @@ mod tests {
             "attribute: field \"value\" must be a string or null"
         );
         assert!(err(r#"{"request":"attribute","node":"n","name":"","value":"1"}"#).starts_with("attribute: "));
+        assert_eq!(
+            err(r#"{"request":"attribute","node":"n","name":"a","value":"1","dampen":"5s"}"#),
+            "attribute: field \"dampen\" must be milliseconds (an integer)"
+        );
+        assert!(
+            err(r#"{"request":"attribute","node":"n","name":"a","value":"1","dampen":999999999999}"#)
+                .starts_with("attribute: dampen over")
+        );
+        assert_eq!(
+            err(r#"{"request":"attributes","node":3}"#),
+            "attributes: field \"node\" must be a string"
+        );
+        assert_eq!(
+            err(r#"{"request":"attributes","what":1}"#),
+            "attributes: unexpected field \"what\""
+        );
     }
 
     #[test]
@@ -594,7 +685,7 @@ mod tests {
                 if !server.connected(bid) {
                     break;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(5));
+                std::thread::sleep(Duration::from_millis(5));
             }
         });
         assert!(!server.connected(bid));
@@ -635,7 +726,7 @@ pub struct ControlClient {
 
 impl ControlClient {
     /// Connects to the socket at `path`; each answer may take up to `timeout`.
-    pub fn connect(path: &Path, timeout: std::time::Duration) -> Result<ControlClient, ClientError> {
+    pub fn connect(path: &Path, timeout: Duration) -> Result<ControlClient, ClientError> {
         let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
             path: path.to_path_buf(),
             source,

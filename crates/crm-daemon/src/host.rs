@@ -7,7 +7,7 @@
 //! the node refuses client requests with "busy" — nothing is dropped), agent requests
 //! to the executor and fencer, CIB copies to disk, replies to control clients.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::PermissionsExt;
@@ -25,7 +25,7 @@ use client::quorum::{Quorum, QuorumType};
 use client::{CsError, DispatchFlags, TrackFlags};
 use crmd::cib_manager::RequestId;
 use crmd::cib_store::{CibStore, KEEP_DEFAULT};
-use crmd::ids::{NodeId, ProcessId};
+use crmd::ids::{AttrName, NodeId, ProcessId};
 use crmd::messages::{AttrChange, Change, GROUP};
 use crmd::{Confchg, CrmNode, Output};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -56,6 +56,9 @@ pub struct HostConfig {
     /// More environment for the agents.
     pub agent_env: Vec<(String, String)>,
     pub ocf_root: PathBuf,
+    /// Where the agents find `crm_attribute`, `crm_master`, `crm_node` and
+    /// `attrd_updater` that talk to this daemon ([`crate::tools`]); none when `None`.
+    pub tools: Option<crate::tools::ToolsSource>,
     pub fence_agent_dir: PathBuf,
     pub stonith_timeout: Duration,
     /// How long to wait for ferrosyncd at start.
@@ -174,6 +177,9 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
     if let Some(dir) = &cfg.rsctmp {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         extra_env.push(("HA_RSCTMP".to_string(), dir.display().to_string()));
+    }
+    if let Some(src) = &cfg.tools {
+        extra_env.extend(crate::tools::prepare(src, &cfg.state_dir, &cfg.socket)?);
     }
     extra_env.extend(cfg.agent_env.iter().cloned());
 
@@ -622,6 +628,44 @@ impl Host {
         find("/cib/configuration/nodes", "node").or_else(|| find("/cib/status", "node_state"))
     }
 
+    /// The name of node `id` (configuration `<node>`, else its `node_state`).
+    fn node_name(&self, id: NodeId) -> Option<String> {
+        let doc = self.node.cib();
+        let want = id.0.to_string();
+        let find = |path: &str, el: &str| {
+            doc.find(path)?
+                .children_named(el)
+                .find(|n| n.attr("id") == Some(want.as_str()))
+                .and_then(|n| n.attr("uname"))
+                .map(str::to_string)
+        };
+        find("/cib/configuration/nodes", "node").or_else(|| find("/cib/status", "node_state"))
+    }
+
+    /// Every node known from the CIB or the membership: id, name, and whether a CRM
+    /// process of it is a member now (`crm_node -l`).
+    fn nodes(&self) -> Value {
+        let mut ids: BTreeSet<u32> = self.node.membership().members().iter().map(|p| p.node.0).collect();
+        let doc = self.node.cib();
+        for (path, el) in [("/cib/configuration/nodes", "node"), ("/cib/status", "node_state")] {
+            if let Some(sec) = doc.find(path) {
+                ids.extend(sec.children_named(el).filter_map(|n| n.attr("id")?.parse::<u32>().ok()));
+            }
+        }
+        let members = self.node.membership().members();
+        let rows: Vec<Value> = ids
+            .into_iter()
+            .map(|id| {
+                json!({
+                    "id": id,
+                    "uname": self.node_name(NodeId(id)),
+                    "member": members.iter().any(|p| p.node.0 == id),
+                })
+            })
+            .collect();
+        Value::Array(rows)
+    }
+
     fn status(&self) -> Value {
         let n = &self.node;
         let c = n.controller();
@@ -634,6 +678,7 @@ impl Host {
             "is_dc": c.active(),
             "members": n.membership().members().iter().map(|p| pid_json(*p)).collect::<Vec<_>>(),
             "quorate": n.membership().quorate(),
+            "nodes": self.nodes(),
             "cib_version": v.to_string(),
             "cib_idle": n.cib_manager().idle(),
             "controller": if c.active() {
@@ -678,14 +723,19 @@ impl Host {
                     Err(e) => error_answer(e),
                 }
             }
-            Request::Attribute { node, name, value } => match self.node_id(&node) {
+            Request::Attribute {
+                node,
+                name,
+                value,
+                dampen,
+            } => match self.node_id(&node) {
                 None => error_answer(format!("unknown node '{node}'")),
                 Some(id) => {
                     let change = AttrChange {
                         node: id,
                         name,
                         change: value.map_or(Change::Delete, Change::Set),
-                        dampen: None,
+                        dampen,
                     };
                     match self.node.update_attributes(vec![change]) {
                         Ok(()) => json!({"ok": true}),
@@ -693,8 +743,35 @@ impl Host {
                     }
                 }
             },
+            Request::Attributes { node, name } => self.attributes(node.as_deref(), name.as_ref()),
         };
         self.control.answer(client, &answer);
+    }
+
+    /// The attribute manager's table, of one node and/or one name when given.
+    fn attributes(&self, node: Option<&str>, name: Option<&AttrName>) -> Value {
+        let id = match node {
+            None => None,
+            Some(n) => match self.node_id(n) {
+                Some(id) => Some(id),
+                None => return error_answer(format!("unknown node '{n}'")),
+            },
+        };
+        let rows: Vec<Value> = self
+            .node
+            .attrd()
+            .values()
+            .filter(|(n, a, _)| id.is_none_or(|id| id == *n) && name.is_none_or(|name| name == *a))
+            .map(|(n, a, v)| {
+                json!({
+                    "node": self.node_name(n).unwrap_or_else(|| n.0.to_string()),
+                    "id": n.0,
+                    "name": a.as_str(),
+                    "value": v.as_str(),
+                })
+            })
+            .collect();
+        json!({"ok": true, "attributes": rows})
     }
 
     /// Sends what is queued (briefly), then leaves the group.

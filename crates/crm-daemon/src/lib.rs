@@ -10,6 +10,7 @@
 //! - [`control`]: the control socket and its requests;
 //! - [`ops_text`]: the JSON form of CIB operations;
 //! - [`sendq`]: multicasts held back by CPG flow control;
+//! - [`tools`]: `crm_attribute`, `crm_master`, `attrd_updater`, `crm_node` for the agents;
 //! - [`logging`]: stderr or a reopenable log file;
 //! - [`local`]: a local cluster of real processes in namespaces (demo, benchmarks, tests).
 
@@ -21,3 +22,4 @@ pub mod local;
 pub mod logging;
 pub mod ops_text;
 pub mod sendq;
+pub mod tools;

@@ -25,6 +25,9 @@ pub struct Programs {
     pub fence_agents: PathBuf,
     /// OCF_ROOT for the agents.
     pub ocf_root: PathBuf,
+    /// The `ferrosync` binary, the agents' crm_attribute & co (`ferrosync-crmd --tools`;
+    /// its default when `None`).
+    pub tools: Option<PathBuf>,
 }
 
 #[derive(Debug, Error)]
@@ -123,9 +126,13 @@ impl LocalCrm {
             .open(dir.join("crmd.stderr"))
             .map_err(io("open crmd.stderr"))?;
         let rsctmp = self.rsctmp(n);
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.cluster.netns_name(n)])
-            .arg(&self.programs.crmd)
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.cluster.netns_name(n)])
+            .arg(&self.programs.crmd);
+        if let Some(t) = &self.programs.tools {
+            cmd.arg("--tools").arg(t);
+        }
+        let child = cmd
             .arg("--state-dir")
             .arg(dir.join("crm"))
             .arg("--socket")

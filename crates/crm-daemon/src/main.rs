@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use crm_daemon::host::{self, HostConfig, SignalFlags};
+use crm_daemon::tools::ToolsSource;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 /// ferrosync's cluster resource manager: keeps the CIB replicated over ferrosyncd's CPG,
@@ -31,6 +32,11 @@ struct Args {
     /// More environment for the agents, KEY=VALUE (repeatable).
     #[arg(long = "agent-env", value_parser = parse_env)]
     agent_env: Vec<(String, String)>,
+    /// The `ferrosync` binary agents run as crm_attribute, crm_master, attrd_updater and
+    /// crm_node (linked under STATE_DIR/sbin), or a directory that holds them, or `none`
+    /// (default: `ferrosync` beside this program, if there is one).
+    #[arg(long)]
+    tools: Option<PathBuf>,
     /// OCF_ROOT.
     #[arg(long, default_value = "/usr/lib/ocf")]
     ocf_root: PathBuf,
@@ -86,6 +92,13 @@ fn main() -> anyhow::Result<()> {
         rsctmp: args.rsctmp,
         agent_env: args.agent_env,
         ocf_root: args.ocf_root,
+        tools: match args.tools {
+            None => ToolsSource::beside_this_program(),
+            Some(p) if p.as_os_str() == "none" => None,
+            Some(p) if p.is_dir() => Some(ToolsSource::Dir(p)),
+            Some(p) if p.is_file() => Some(ToolsSource::Binary(p)),
+            Some(p) => anyhow::bail!("--tools {}: no such file or directory", p.display()),
+        },
         fence_agent_dir: args.fence_agent_dir,
         stonith_timeout: Duration::from_secs(args.stonith_timeout),
         connect_timeout: Duration::from_secs(args.connect_timeout),

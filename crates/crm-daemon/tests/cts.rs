@@ -131,6 +131,7 @@ fn cts_scenarios() {
         crmd: bin(),
         fence_agents: Path::new(env!("CARGO_MANIFEST_DIR")).join("../fencer/agents"),
         ocf_root,
+        tools: None,
     };
     assert!(
         programs.ferrosyncd.exists(),

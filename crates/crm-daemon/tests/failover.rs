@@ -75,6 +75,7 @@ impl Crm {
             crmd: crmd_bin(),
             fence_agents: fence_agents(),
             ocf_root: "/usr/lib/ocf".into(),
+            tools: None,
         };
         match LocalCrm::start(spec, programs) {
             Ok(c) => Some(Crm(c)),

@@ -1590,30 +1590,59 @@ fn one<'a>(v: Vec<(String, &'a Element)>, name: &str) -> Result<Option<(String, 
     Ok(v.into_iter().next())
 }
 
-/// `crm_attribute -t crm_config -n NAME -v VALUE`.
-pub fn property_set(doc: &CibDocument, name: &str, value: &str) -> Result<Vec<CibOp>> {
+/// The sections `crm_attribute -t` works on: the section, its set element and the id
+/// of the set it creates.
+pub const OPTION_SECTIONS: &[(&str, &str, &str)] = &[
+    ("crm_config", "cluster_property_set", "cib-bootstrap-options"),
+    ("rsc_defaults", "meta_attributes", "rsc-options"),
+    ("op_defaults", "meta_attributes", "op-options"),
+];
+
+fn option_section(section: &str) -> Result<(&'static str, &'static str, &'static str)> {
+    OPTION_SECTIONS
+        .iter()
+        .find(|(s, _, _)| *s == section)
+        .copied()
+        .ok_or_else(|| AdminError::Invalid {
+            what: "section",
+            value: section.into(),
+            reason: "not one of crm_config, rsc_defaults, op_defaults".into(),
+        })
+}
+
+/// `crm_attribute -t SECTION -n NAME -v VALUE` (`Some`) / `-D` (`None`): an option
+/// in `crm_config`, `rsc_defaults` or `op_defaults`. A missing section is created.
+pub fn option_set(doc: &CibDocument, section: &str, name: &str, value: Option<&str>) -> Result<Vec<CibOp>> {
     attr(name)?;
-    let base = "/cib/configuration/crm_config";
-    let sec = section(doc, "crm_config")?;
-    match one(set_nvpairs(sec, base, "cluster_property_set", name), name)? {
-        Some((p, _)) => Ok(vec![CibOp::SetAttribute {
+    let (section, set_tag, set_id) = option_section(section)?;
+    let base = format!("/cib/configuration/{section}");
+    let Ok(sec) = self::section(doc, section) else {
+        let Some(value) = value else { return Ok(Vec::new()) };
+        let mut set = Element::new(set_tag);
+        set.set_attr("id", set_id);
+        set.push(nvpair(&format!("{set_id}-{name}"), name, value));
+        let mut el = Element::new(section);
+        el.push(set);
+        return Ok(vec![CibOp::Create {
+            parent: path("/cib/configuration")?,
+            element: el,
+        }]);
+    };
+    match (value, one(set_nvpairs(sec, &base, set_tag, name), name)?) {
+        (Some(v), Some((p, _))) => Ok(vec![CibOp::SetAttribute {
             path: path(p)?,
             name: attr("value")?,
-            value: value.into(),
+            value: v.into(),
         }]),
-        None => {
-            let set_id = "cib-bootstrap-options";
-            let pair = nvpair(&format!("{set_id}-{name}"), name, value);
-            if sec
-                .children_named("cluster_property_set")
-                .any(|s| s.attr("id") == Some(set_id))
-            {
+        (Some(v), None) => {
+            let pair = nvpair(&format!("{set_id}-{name}"), name, v);
+            if sec.children_named(set_tag).any(|s| s.attr("id") == Some(set_id)) {
                 Ok(vec![CibOp::Create {
-                    parent: path(format!("{base}/cluster_property_set[@id='{set_id}']"))?,
+                    parent: path(format!("{base}/{set_tag}[@id='{set_id}']"))?,
                     element: pair,
                 }])
             } else {
-                let mut set = Element::new("cluster_property_set");
+                let mut set = Element::new(set_tag);
                 set.set_attr("id", set_id);
                 set.push(pair);
                 Ok(vec![CibOp::Create {
@@ -1622,40 +1651,108 @@ pub fn property_set(doc: &CibDocument, name: &str, value: &str) -> Result<Vec<Ci
                 }])
             }
         }
+        (None, Some((p, _))) => Ok(vec![CibOp::Delete { path: path(p)? }]),
+        (None, None) => Ok(Vec::new()),
     }
+}
+
+/// One nvpair of a set, as `crm_attribute -G` finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NvPair {
+    pub set_id: String,
+    pub id: String,
+    pub name: String,
+    pub value: String,
+}
+
+fn pairs_of(parent: &Element, set_tag: &str) -> Vec<NvPair> {
+    let mut v = Vec::new();
+    for s in parent.elements().filter(|e| e.name == set_tag) {
+        for nv in s.children_named("nvpair") {
+            v.push(NvPair {
+                set_id: s.attr("id").unwrap_or_default().to_string(),
+                id: nv.attr("id").unwrap_or_default().to_string(),
+                name: nv.attr("name").unwrap_or_default().to_string(),
+                value: nv.attr("value").unwrap_or_default().to_string(),
+            });
+        }
+    }
+    v
+}
+
+/// `crm_attribute -t SECTION -G`: every option of `crm_config`, `rsc_defaults` or
+/// `op_defaults` (none when the section is missing).
+pub fn option_pairs(doc: &CibDocument, section: &str) -> Result<Vec<NvPair>> {
+    let (section, set_tag, _) = option_section(section)?;
+    Ok(self::section(doc, section).map_or_else(|_| Vec::new(), |sec| pairs_of(sec, set_tag)))
+}
+
+/// `crm_attribute -t crm_config -n NAME -v VALUE`.
+pub fn property_set(doc: &CibDocument, name: &str, value: &str) -> Result<Vec<CibOp>> {
+    option_set(doc, "crm_config", name, Some(value))
 }
 
 /// `crm_attribute -t crm_config -n NAME -D` (nothing when it is not set).
 pub fn property_unset(doc: &CibDocument, name: &str) -> Result<Vec<CibOp>> {
-    attr(name)?;
-    let sec = section(doc, "crm_config")?;
-    match one(
-        set_nvpairs(sec, "/cib/configuration/crm_config", "cluster_property_set", name),
-        name,
-    )? {
-        Some((p, _)) => Ok(vec![CibOp::Delete { path: path(p)? }]),
-        None => Ok(Vec::new()),
-    }
+    option_set(doc, "crm_config", name, None)
 }
 
 // --------------------------------------------------------------------- nodes
 
+/// A node's permanent attribute sets: `instance_attributes` (`crm_attribute -N`) or
+/// `utilization` (`crm_attribute -z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeSet {
+    Attributes,
+    Utilization,
+}
+
+impl NodeSet {
+    fn tag(self) -> &'static str {
+        match self {
+            NodeSet::Attributes => "instance_attributes",
+            NodeSet::Utilization => "utilization",
+        }
+    }
+
+    fn id(self, node_id: &str) -> String {
+        match self {
+            NodeSet::Attributes => format!("nodes-{node_id}"),
+            NodeSet::Utilization => format!("nodes-{node_id}-utilization"),
+        }
+    }
+}
+
+fn configured_node<'a>(doc: &'a CibDocument, node: &str) -> Result<&'a Element> {
+    section(doc, "nodes")?
+        .children_named("node")
+        .find(|n| n.attr("uname") == Some(node))
+        .ok_or_else(|| AdminError::UnknownNode(node.into()))
+}
+
 /// `crm_attribute -N NODE -n NAME -v VALUE` (`Some`) / `-D` (`None`) on a
 /// node's permanent attributes (configuration `<node>`).
 pub fn node_attribute(doc: &CibDocument, node: &str, name: &str, value: Option<&str>) -> Result<Vec<CibOp>> {
+    node_set_attribute(doc, node, NodeSet::Attributes, name, value)
+}
+
+/// [`node_attribute`] in either of a node's sets.
+pub fn node_set_attribute(
+    doc: &CibDocument,
+    node: &str,
+    set: NodeSet,
+    name: &str,
+    value: Option<&str>,
+) -> Result<Vec<CibOp>> {
     attr(name)?;
-    let nodes = section(doc, "nodes")?;
-    let n = nodes
-        .children_named("node")
-        .find(|n| n.attr("uname") == Some(node))
-        .ok_or_else(|| AdminError::UnknownNode(node.into()))?;
+    let n = configured_node(doc, node)?;
     let nid = n.attr("id").ok_or_else(|| AdminError::Invalid {
         what: "node",
         value: node.into(),
         reason: "its <node> has no id".into(),
     })?;
     let npath = format!("/cib/configuration/nodes/{}", comp(n));
-    let found = one(set_nvpairs(n, &npath, "instance_attributes", name), name)?;
+    let found = one(set_nvpairs(n, &npath, set.tag(), name), name)?;
     match (value, found) {
         (Some(v), Some((p, _))) => Ok(vec![CibOp::SetAttribute {
             path: path(p)?,
@@ -1663,28 +1760,31 @@ pub fn node_attribute(doc: &CibDocument, node: &str, name: &str, value: Option<&
             value: v.into(),
         }]),
         (Some(v), None) => {
-            let set_id = format!("nodes-{nid}");
+            let set_id = set.id(nid);
             let pair = nvpair(&format!("{set_id}-{name}"), name, v);
-            if n.children_named("instance_attributes")
-                .any(|s| s.attr("id") == Some(&set_id))
-            {
+            if n.children_named(set.tag()).any(|s| s.attr("id") == Some(&set_id)) {
                 Ok(vec![CibOp::Create {
-                    parent: path(format!("{npath}/instance_attributes[@id='{set_id}']"))?,
+                    parent: path(format!("{npath}/{}[@id='{set_id}']", set.tag()))?,
                     element: pair,
                 }])
             } else {
-                let mut set = Element::new("instance_attributes");
-                set.set_attr("id", &set_id);
-                set.push(pair);
+                let mut el = Element::new(set.tag());
+                el.set_attr("id", &set_id);
+                el.push(pair);
                 Ok(vec![CibOp::Create {
                     parent: path(npath)?,
-                    element: set,
+                    element: el,
                 }])
             }
         }
         (None, Some((p, _))) => Ok(vec![CibOp::Delete { path: path(p)? }]),
         (None, None) => Ok(Vec::new()),
     }
+}
+
+/// `crm_attribute -N NODE -G` on a node's permanent attributes: every nvpair of the set.
+pub fn node_set_pairs(doc: &CibDocument, node: &str, set: NodeSet) -> Result<Vec<NvPair>> {
+    Ok(pairs_of(configured_node(doc, node)?, set.tag()))
 }
 
 /// `crm_attribute -N NODE -n standby -v on` (`true`) or `-D` (`false`,

@@ -46,6 +46,7 @@ pub fn run(b: FailoverBench, json_out: bool) -> Result<()> {
         crmd: dir.join("ferrosync-crmd"),
         fence_agents: fence_agent_dir(&scratch.path().join("fence"))?,
         ocf_root,
+        tools: std::env::current_exe().ok(),
     };
     let mut runs = Vec::new();
     for r in 1..=b.repeat {

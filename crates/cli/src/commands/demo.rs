@@ -125,6 +125,7 @@ fn crm_demo(demo: &Demo, daemon: &std::path::Path, token: u64, keep: bool) -> Re
         crmd,
         fence_agents: fence_agent_dir(&scratch.path().join("fence-agents")).context("write the fence agent")?,
         ocf_root,
+        tools: std::env::current_exe().ok(),
     };
     let spec = Spec {
         netns: Some(format!("fdemo{}-", std::process::id())),

@@ -65,7 +65,15 @@ pub struct Agents {
     /// Recurring monitors of fence devices.
     device_monitors: BTreeMap<ExecKey, DeviceMonitor>,
     registered: FencingConfig,
+    /// The fencing timeout when the CIB sets no `stonith-timeout` (`--stonith-timeout`).
+    stonith_timeout: Duration,
+    /// Operations beyond the executor's limit, started in order as others finish.
+    waiting: VecDeque<ExecRequest>,
+    max_operations: usize,
 }
+
+/// Most operations waiting for the executor; beyond, a request fails at once.
+pub const WAITING_MAX: usize = 4096;
 
 fn status(s: executor::ExecStatus) -> ExecStatus {
     match s {
@@ -148,8 +156,10 @@ impl Agents {
         fence_config: fencer::FencerConfig,
         wake: impl Fn() + Send + Sync + Clone + 'static,
     ) -> Agents {
+        let max_operations = exec_config.max_operations;
         let mut executor = Executor::new(exec_config);
         executor.set_waker(wake.clone());
+        let stonith_timeout = fence_config.default_timeout;
         let mut fencer = Fencer::new(fence_config);
         fencer.set_waker(wake);
         Agents {
@@ -163,6 +173,9 @@ impl Agents {
             device_checks: HashMap::new(),
             device_monitors: BTreeMap::new(),
             registered: FencingConfig::default(),
+            stonith_timeout,
+            waiting: VecDeque::new(),
+            max_operations,
         }
     }
 
@@ -177,6 +190,34 @@ impl Agents {
             self.device_op(req);
             return;
         }
+        if !self.waiting.is_empty() || self.executor_full() {
+            if self.waiting.len() < WAITING_MAX {
+                info!(rsc = %req.rsc, task = %req.task, waiting = self.waiting.len() + 1, "the executor is at its limit: queued");
+                self.waiting.push_back(req.clone());
+            } else {
+                warn!(rsc = %req.rsc, task = %req.task, "cannot run: too many operations waiting");
+                let why = format!("too many operations waiting ({WAITING_MAX})");
+                self.immediate
+                    .push_back(made(req.key, OCF_ERR_GENERIC, ExecStatus::Error, Some(why)));
+            }
+            return;
+        }
+        self.run(req);
+    }
+
+    fn executor_full(&self) -> bool {
+        self.executor.calls_in_progress().count() >= self.max_operations
+    }
+
+    /// Starts waiting operations while the executor has room.
+    fn start_waiting(&mut self) {
+        while !self.waiting.is_empty() && !self.executor_full() {
+            let req = self.waiting.pop_front().expect("not empty");
+            self.run(&req);
+        }
+    }
+
+    fn run(&mut self, req: &ExecRequest) {
         let op = match op_request(req) {
             Ok(op) => op,
             Err((rc, st, why)) => {
@@ -336,6 +377,7 @@ impl Agents {
     /// Stops a recurring operation; no result is reported for it any more.
     pub fn cancel(&mut self, key: ExecKey) {
         self.device_monitors.remove(&key);
+        self.waiting.retain(|r| r.key != key);
         if let Some(call) = self.keys.remove(&key) {
             self.calls.remove(&call);
             if let Err(e) = self.executor.cancel(call) {
@@ -362,6 +404,7 @@ impl Agents {
 
     /// The next finished request, if any (never blocks).
     pub fn poll(&mut self) -> Option<Done> {
+        self.start_waiting();
         if let Some(d) = self.immediate.pop_front() {
             return Some(d);
         }
@@ -420,6 +463,9 @@ impl Agents {
         if *cfg == self.registered {
             return;
         }
+        let timeout = cfg.timeout.unwrap_or(self.stonith_timeout);
+        info!(?timeout, "stonith-timeout");
+        self.fencer.set_default_timeout(timeout);
         for id in self.registered.devices.keys() {
             if !cfg.devices.contains_key(id) {
                 info!(device = %id, "fence device removed");
@@ -527,6 +573,60 @@ mod tests {
             ..Default::default()
         };
         Agents::new(Default::default(), fence, || {})
+    }
+
+    /// An OCF root with agent `test:Sleepy`: `start` sleeps 0.3 s and logs its start
+    /// and end into `$OCF_RESKEY_log`.
+    fn sleepy_root(dir: &std::path::Path) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let agent = dir.join("resource.d/test/Sleepy");
+        std::fs::create_dir_all(agent.parent().unwrap()).unwrap();
+        std::fs::write(
+            &agent,
+            "#!/bin/sh\necho \"begin $OCF_RESOURCE_INSTANCE\" >> \"$OCF_RESKEY_log\"\nsleep 0.3\necho \"end $OCF_RESOURCE_INSTANCE\" >> \"$OCF_RESKEY_log\"\nexit 0\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dir.to_path_buf()
+    }
+
+    #[test]
+    fn operations_beyond_the_limit_wait_their_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let exec = executor::ExecutorConfig {
+            ocf_root: sleepy_root(dir.path()),
+            max_operations: 1,
+            ..Default::default()
+        };
+        let mut a = Agents::new(exec, fencer::FencerConfig::default(), || {});
+        let op = |key: u64, rsc: &str| ExecRequest {
+            key: ExecKey(key),
+            rsc: rsc.into(),
+            interval_ms: 0,
+            params: BTreeMap::from([("log".to_string(), log.display().to_string())]),
+            meta: BTreeMap::new(),
+            ..req("ocf", Some("test"), "Sleepy", "start")
+        };
+        a.execute(&op(1, "a"));
+        a.execute(&op(2, "b"));
+        a.execute(&op(3, "c"));
+        a.cancel(ExecKey(3));
+        let mut done = Vec::new();
+        for _ in 0..2 {
+            match next(&mut a) {
+                Done::Exec(r) => done.push((r.key, r.rc)),
+                Done::Fence(f) => panic!("{f:?}"),
+            }
+        }
+        assert_eq!(done, vec![(ExecKey(1), 0), (ExecKey(2), 0)]);
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(a.poll().is_none(), "the cancelled one never ran");
+        // One at a time: b began after a ended.
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "begin a\nend a\nbegin b\nend b\n"
+        );
     }
 
     fn next(a: &mut Agents) -> Done {

@@ -3,6 +3,7 @@
 //! primitives and `fencing-topology`), and `no-quorum-policy`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use cib::document::CibDocument;
 use cib::xml::Element;
@@ -22,8 +23,10 @@ pub struct DeviceConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FencingConfig {
     pub devices: BTreeMap<String, DeviceConfig>,
-    /// target → (index, devices), as written.
+    /// Node → its (index, devices) levels, patterns and attributes resolved.
     pub topology: BTreeMap<String, Vec<(u32, Vec<String>)>>,
+    /// `stonith-timeout`, when set.
+    pub timeout: Option<Duration>,
 }
 
 fn nvpairs(set: &Element, into: &mut BTreeMap<String, String>) {
@@ -80,31 +83,119 @@ pub fn fencing(doc: &CibDocument) -> FencingConfig {
             );
         }
     }
-    if let Some(topo) = doc.find("/cib/configuration/fencing-topology") {
-        for level in topo.children_named("fencing-level") {
-            let Some(target) = level.attr("target") else {
+    out.topology = topology(doc);
+    out.timeout = property(doc, "stonith-timeout").and_then(|v| match cib::parse_interval_ms(&v) {
+        Some(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+        _ => {
+            warn!(value = v, "stonith-timeout is not a duration: the default applies");
+            None
+        }
+    });
+    out
+}
+
+/// Whom a fencing level is for (`target`, `target-pattern`, `target-attribute` with
+/// `target-value`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LevelTarget {
+    Name(String),
+    Pattern(String),
+    Attribute { name: String, value: String },
+}
+
+/// The node names the CIB knows (configuration `<node>`s and `node_state`s), each with
+/// its permanent attributes.
+fn known_nodes(doc: &CibDocument) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    if let Some(nodes) = doc.find("/cib/configuration/nodes") {
+        for n in nodes.children_named("node") {
+            let Some(name) = n.attr("uname") else { continue };
+            let attrs = out.entry(name.to_string()).or_default();
+            for set in n.children_named("instance_attributes") {
+                nvpairs(set, attrs);
+            }
+        }
+    }
+    if let Some(status) = doc.find("/cib/status") {
+        for n in status.children_named("node_state") {
+            if let Some(name) = n.attr("uname") {
+                out.entry(name.to_string()).or_default();
+            }
+        }
+    }
+    out
+}
+
+/// The fencing levels of each node, as `pacemaker-fenced` chooses them
+/// (`find_topology_for_host`): the levels of its own name if any, else those of the
+/// first pattern (a regular expression searched in the name) or attribute that matches
+/// it. Pattern and attribute levels are resolved against the nodes the CIB knows.
+fn topology(doc: &CibDocument) -> BTreeMap<String, Vec<(u32, Vec<String>)>> {
+    let mut groups: Vec<(LevelTarget, Vec<(u32, Vec<String>)>)> = Vec::new();
+    let Some(topo) = doc.find("/cib/configuration/fencing-topology") else {
+        return BTreeMap::new();
+    };
+    for level in topo.children_named("fencing-level") {
+        let id = level.attr("id");
+        let target = match (
+            level.attr("target"),
+            level.attr("target-pattern"),
+            level.attr("target-attribute"),
+            level.attr("target-value"),
+        ) {
+            (Some(t), _, _, _) => LevelTarget::Name(t.to_string()),
+            (None, Some(p), _, _) => match regex::Regex::new(p) {
+                Ok(_) => LevelTarget::Pattern(p.to_string()),
+                Err(e) => {
+                    warn!(id, pattern = p, error = %e, "fencing level with an invalid target-pattern: ignored");
+                    continue;
+                }
+            },
+            (None, None, Some(a), Some(v)) => LevelTarget::Attribute {
+                name: a.to_string(),
+                value: v.to_string(),
+            },
+            _ => {
                 warn!(
-                    id = level.attr("id"),
-                    "fencing level without a plain target is not supported yet"
+                    id,
+                    "fencing level without target, target-pattern or target-attribute and target-value: ignored"
                 );
                 continue;
-            };
-            let (Some(index), Some(devices)) =
-                (level.attr("index").and_then(|i| i.parse().ok()), level.attr("devices"))
-            else {
-                warn!(id = level.attr("id"), "fencing level without index or devices");
-                continue;
-            };
-            let devices = devices
-                .split(',')
-                .map(str::trim)
-                .filter(|d| !d.is_empty())
-                .map(str::to_string)
-                .collect();
-            out.topology
-                .entry(target.to_string())
-                .or_default()
-                .push((index, devices));
+            }
+        };
+        let (Some(index), Some(devices)) = (level.attr("index").and_then(|i| i.parse().ok()), level.attr("devices"))
+        else {
+            warn!(id, "fencing level without index or devices: ignored");
+            continue;
+        };
+        let devices = devices
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .collect();
+        match groups.iter_mut().find(|(t, _)| *t == target) {
+            Some((_, levels)) => levels.push((index, devices)),
+            None => groups.push((target, vec![(index, devices)])),
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (t, levels) in &groups {
+        if let LevelTarget::Name(n) = t {
+            out.insert(n.clone(), levels.clone());
+        }
+    }
+    for (node, attrs) in known_nodes(doc) {
+        if out.contains_key(&node) {
+            continue;
+        }
+        let first = groups.iter().find(|(t, _)| match t {
+            LevelTarget::Name(_) => false,
+            LevelTarget::Pattern(p) => regex::Regex::new(p).is_ok_and(|re| re.is_match(&node)),
+            LevelTarget::Attribute { name, value } => attrs.get(name) == Some(value),
+        });
+        if let Some((_, levels)) = first {
+            out.insert(node, levels.clone());
         }
     }
     out
@@ -167,8 +258,46 @@ mod tests {
                 (2, vec!["f1".to_string(), "f3".to_string()])
             ]
         );
+        assert_eq!(f.timeout, None);
         assert_eq!(no_quorum_policy(&doc), NoQuorumPolicy::Ignore);
         assert_eq!(no_quorum_policy(&CibDocument::empty(0)), NoQuorumPolicy::Stop);
         assert_eq!(fencing(&CibDocument::empty(0)), FencingConfig::default());
+    }
+
+    #[test]
+    fn levels_by_name_then_first_pattern_or_attribute() {
+        let doc = CibDocument::parse(
+            r#"<cib admin_epoch="0" epoch="3" num_updates="0" validate-with="pacemaker-3.9">
+<configuration><crm_config><cluster_property_set id="o">
+<nvpair id="o1" name="stonith-timeout" value="90s"/></cluster_property_set></crm_config>
+<nodes><node id="1" uname="web1"/><node id="2" uname="web2"/>
+<node id="3" uname="db1"><instance_attributes id="n3"><nvpair id="n3r" name="rack" value="r7"/></instance_attributes></node></nodes>
+<resources/><constraints/>
+<fencing-topology>
+<fencing-level id="a" target-attribute="rack" target-value="r7" index="1" devices="pdu7"/>
+<fencing-level id="p1" target-pattern="^web" index="1" devices="ipmi"/>
+<fencing-level id="p2" target-pattern="^web" index="2" devices="pdu1,pdu2"/>
+<fencing-level id="n" target="web2" index="1" devices="special"/>
+<fencing-level id="bad" target-pattern="(" index="1" devices="x"/>
+<fencing-level id="half" target-attribute="rack" index="1" devices="x"/>
+</fencing-topology>
+</configuration><status><node_state id="4" uname="web9"/></status></cib>"#,
+        )
+        .unwrap();
+        let f = fencing(&doc);
+        let levels = |devs: &[(u32, &[&str])]| -> Vec<(u32, Vec<String>)> {
+            devs.iter()
+                .map(|(i, d)| (*i, d.iter().map(|s| s.to_string()).collect()))
+                .collect()
+        };
+        assert_eq!(f.topology["web1"], levels(&[(1, &["ipmi"]), (2, &["pdu1", "pdu2"])]));
+        assert_eq!(
+            f.topology["web9"], f.topology["web1"],
+            "a node known only from the status"
+        );
+        assert_eq!(f.topology["web2"], levels(&[(1, &["special"])]), "its own name first");
+        assert_eq!(f.topology["db1"], levels(&[(1, &["pdu7"])]));
+        assert_eq!(f.topology.len(), 4);
+        assert_eq!(f.timeout, Some(Duration::from_secs(90)));
     }
 }

@@ -39,6 +39,8 @@ use crate::sendq::{Attempt, SendQueue};
 
 /// Most multicasts the host holds while CPG flow control is on.
 pub const SEND_QUEUE_MAX: usize = 1024;
+/// Most agent operations at once, recurring monitors included.
+const MAX_OPERATIONS: usize = 1024;
 /// Longest sleep without an event (the wall clock is refreshed at least this often).
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 /// Retry period of multicasts held back by flow control.
@@ -238,6 +240,10 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
     let exec_config = executor::ExecutorConfig {
         ocf_root: cfg.ocf_root.clone(),
         extra_env,
+        // A recurring monitor holds its slot (a sleeping thread) for as long as it
+        // recurs: room for a few hundred monitored resources per node, and what goes
+        // beyond waits its turn (`Agents`).
+        max_operations: MAX_OPERATIONS,
         ..Default::default()
     };
     let fence_config = fencer::FencerConfig {

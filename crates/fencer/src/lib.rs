@@ -338,6 +338,12 @@ impl Fencer {
     }
 
     /// Registers (or replaces) a device.
+    /// Changes the timeout of actions without `pcmk_<action>_timeout` (the CIB's
+    /// `stonith-timeout`); requests in progress keep theirs.
+    pub fn set_default_timeout(&mut self, timeout: Duration) {
+        Arc::make_mut(&mut self.config).default_timeout = timeout;
+    }
+
     pub fn register_device(&mut self, device: Device) {
         if let Ok(mut cache) = self.list_cache.lock() {
             cache.remove(&device.id);

@@ -24,7 +24,7 @@ pub struct DeviceConfig {
 pub struct FencingConfig {
     pub devices: BTreeMap<String, DeviceConfig>,
     /// Node → its (index, devices) levels, patterns and attributes resolved.
-    pub topology: BTreeMap<String, Vec<(u32, Vec<String>)>>,
+    pub topology: BTreeMap<String, Levels>,
     /// `stonith-timeout`, when set.
     pub timeout: Option<Duration>,
 }
@@ -94,6 +94,9 @@ pub fn fencing(doc: &CibDocument) -> FencingConfig {
     out
 }
 
+/// A node's fencing levels: (index, devices), as written.
+pub type Levels = Vec<(u32, Vec<String>)>;
+
 /// Whom a fencing level is for (`target`, `target-pattern`, `target-attribute` with
 /// `target-value`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,8 +133,8 @@ fn known_nodes(doc: &CibDocument) -> BTreeMap<String, BTreeMap<String, String>> 
 /// (`find_topology_for_host`): the levels of its own name if any, else those of the
 /// first pattern (a regular expression searched in the name) or attribute that matches
 /// it. Pattern and attribute levels are resolved against the nodes the CIB knows.
-fn topology(doc: &CibDocument) -> BTreeMap<String, Vec<(u32, Vec<String>)>> {
-    let mut groups: Vec<(LevelTarget, Vec<(u32, Vec<String>)>)> = Vec::new();
+fn topology(doc: &CibDocument) -> BTreeMap<String, Levels> {
+    let mut groups: Vec<(LevelTarget, Levels)> = Vec::new();
     let Some(topo) = doc.find("/cib/configuration/fencing-topology") else {
         return BTreeMap::new();
     };

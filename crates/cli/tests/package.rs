@@ -20,8 +20,14 @@ fn the_deb_holds_working_binaries_the_unit_and_the_man_pages() {
         return;
     }
     let bins = PathBuf::from(env!("CARGO_BIN_EXE_ferrosync"));
-    let daemon = bins.with_file_name("ferrosyncd");
-    assert!(daemon.exists(), "{} missing: cargo build -p engine", daemon.display());
+    for b in ["ferrosyncd", "ferrosync-crmd"] {
+        let p = bins.with_file_name(b);
+        assert!(
+            p.exists(),
+            "{} missing: cargo build -p engine -p crm-daemon",
+            p.display()
+        );
+    }
     let out = Command::new("bash")
         .arg(root().join("packaging/build-deb.sh"))
         .env("NO_BUILD", "1")
@@ -55,10 +61,14 @@ fn the_deb_holds_working_binaries_the_unit_and_the_man_pages() {
         .success());
     for f in [
         "usr/sbin/ferrosyncd",
+        "usr/sbin/ferrosync-crmd",
         "usr/bin/ferrosync",
         "lib/systemd/system/ferrosyncd.service",
+        "lib/systemd/system/ferrosync-crmd.service",
         "etc/default/ferrosyncd",
+        "etc/default/ferrosync-crmd",
         "usr/share/man/man8/ferrosyncd.8.gz",
+        "usr/share/man/man8/ferrosync-crmd.8.gz",
         "usr/share/man/man1/ferrosync.1.gz",
         "usr/share/man/man1/ferrosync-status.1.gz",
         "usr/share/man/man1/ferrosync-cmap-get.1.gz",
@@ -84,23 +94,45 @@ fn the_deb_holds_working_binaries_the_unit_and_the_man_pages() {
         unit.contains("Type=notify") && unit.contains("ExecStart=/usr/sbin/ferrosyncd -f"),
         "{unit}"
     );
-    // systemd's own checker, where it exists (the man page references are not installed).
+    let crm_unit = std::fs::read_to_string(dir.join("lib/systemd/system/ferrosync-crmd.service")).unwrap();
+    assert!(
+        crm_unit.contains("Requires=ferrosyncd.service") && crm_unit.contains("ExecStart=/usr/sbin/ferrosync-crmd"),
+        "{crm_unit}"
+    );
+    // The packaged resource manager answers (its usage, without a cluster).
+    let h = Command::new(dir.join("usr/sbin/ferrosync-crmd"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(h.status.success() && String::from_utf8_lossy(&h.stdout).contains("--tools"));
+    // systemd's own checker, where it exists (the man page references are not installed;
+    // the CRM unit's dependency on ferrosyncd.service is resolved beside it).
     if Command::new("systemd-analyze")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
     {
-        let local = dir.join("ferrosyncd.service");
-        let exe = dir.join("usr/sbin/ferrosyncd");
-        std::fs::write(&local, unit.replace("/usr/sbin/ferrosyncd", exe.to_str().unwrap())).unwrap();
-        let v = Command::new("systemd-analyze")
-            .arg("verify")
-            .arg(&local)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&v.stderr);
-        let problems: Vec<&str> = text.lines().filter(|l| !l.contains("man ")).collect();
-        assert!(problems.is_empty(), "systemd-analyze verify: {text}");
+        let units = dir.join("units");
+        std::fs::create_dir_all(&units).unwrap();
+        for (name, text) in [("ferrosyncd.service", &unit), ("ferrosync-crmd.service", &crm_unit)] {
+            let mut text = text.clone();
+            for exe in ["ferrosyncd", "ferrosync-crmd"] {
+                let from = format!("/usr/sbin/{exe} ");
+                let to = format!("{} ", dir.join("usr/sbin").join(exe).display());
+                text = text.replace(&from, &to);
+            }
+            std::fs::write(units.join(name), text).unwrap();
+        }
+        for name in ["ferrosyncd.service", "ferrosync-crmd.service"] {
+            let v = Command::new("systemd-analyze")
+                .arg("verify")
+                .arg(units.join(name))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&v.stderr);
+            let problems: Vec<&str> = text.lines().filter(|l| !l.contains("man ")).collect();
+            assert!(problems.is_empty(), "systemd-analyze verify {name}: {text}");
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -285,6 +285,10 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
     };
     host.refresh_config();
     host.drain()?;
+    // systemd (Type=notify): ready once in the group with the control socket bound.
+    if let Err(e) = engine::sdnotify::notify("READY=1") {
+        warn!(error = %e, "sd_notify");
+    }
     let mut wake_rx = wake_rx;
     loop {
         if flags.term.swap(false, Ordering::Relaxed) {

@@ -34,7 +34,7 @@ struct Args {
     agent_env: Vec<(String, String)>,
     /// The `ferrosync` binary agents run as crm_attribute, crm_master, attrd_updater and
     /// crm_node (linked under STATE_DIR/sbin), or a directory that holds them, or `none`
-    /// (default: `ferrosync` beside this program, if there is one).
+    /// (default: `ferrosync` beside this program, else in ../bin or /usr/bin).
     #[arg(long)]
     tools: Option<PathBuf>,
     /// OCF_ROOT.
@@ -59,6 +59,19 @@ struct Args {
     /// error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: tracing::Level,
+    /// Write the man page ferrosync-crmd.8 into DIR and exit (packaging).
+    #[arg(long, value_name = "DIR", hide = true)]
+    generate_man: Option<PathBuf>,
+}
+
+fn write_man(dir: &std::path::Path) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Args::command()).section("8").render(&mut out)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let path = dir.join("ferrosync-crmd.8");
+    std::fs::write(&path, out).with_context(|| format!("write {}", path.display()))?;
+    Ok(())
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -70,6 +83,9 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(dir) = &args.generate_man {
+        return write_man(dir);
+    }
     crm_daemon::logging::init(args.log_level, args.log_file.as_deref()).context("open the log file")?;
     let flags = SignalFlags {
         term: Arc::new(AtomicBool::new(false)),
@@ -93,7 +109,7 @@ fn main() -> anyhow::Result<()> {
         agent_env: args.agent_env,
         ocf_root: args.ocf_root,
         tools: match args.tools {
-            None => ToolsSource::beside_this_program(),
+            None => ToolsSource::find(),
             Some(p) if p.as_os_str() == "none" => None,
             Some(p) if p.is_dir() => Some(ToolsSource::Dir(p)),
             Some(p) if p.is_file() => Some(ToolsSource::Binary(p)),

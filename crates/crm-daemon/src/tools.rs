@@ -37,11 +37,19 @@ pub enum ToolsSource {
 }
 
 impl ToolsSource {
-    /// `ferrosync` beside the running program, if there is one.
-    pub fn beside_this_program() -> Option<ToolsSource> {
+    /// The `ferrosync` binary: beside the running program (a build tree), in `../bin`
+    /// (a package: `/usr/sbin/ferrosync-crmd`, `/usr/bin/ferrosync`), or `/usr/bin`.
+    pub fn find() -> Option<ToolsSource> {
         let exe = std::env::current_exe().ok()?;
-        let bin = exe.parent()?.join("ferrosync");
-        bin.is_file().then_some(ToolsSource::Binary(bin))
+        let dir = exe.parent()?;
+        [
+            dir.join("ferrosync"),
+            dir.join("../bin/ferrosync"),
+            PathBuf::from("/usr/bin/ferrosync"),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+        .map(ToolsSource::Binary)
     }
 }
 

@@ -138,14 +138,33 @@ fn crm_verbs_on_a_live_cluster() {
     ok(&s, &["resource", "enable", "d"]);
     wait_for("d starts again", &c, || c.dummy_running("d").len() == 1);
 
-    // standby empties a node; online makes it usable again.
+    // standby empties a node; online makes it usable again, and stickiness keeps the
+    // resource where it went.
+    // (A preference for its node below the stickiness: without stickiness d would
+    // go back.)
+    ok(&s, &["resource", "meta", "d", "resource-stickiness", "100"]);
     let now_at = c.dummy_running("d")[0];
+    ok(
+        &s,
+        &["constraint", "location", "d", "prefers", &format!("node{now_at}=50")],
+    );
+    c.wait_settled(&[1, 2, 3], WAIT).unwrap();
+    assert_eq!(c.dummy_running("d"), [now_at]);
     ok(&s, &["node", "standby", &format!("node{now_at}")]);
     wait_for("d leaves the standby node", &c, || {
         let r = c.dummy_running("d");
         r.len() == 1 && r[0] != now_at
     });
+    let moved_to = c.dummy_running("d")[0];
     ok(&s, &["node", "online", &format!("node{now_at}")]);
+    c.wait_settled(&[1, 2, 3], WAIT).unwrap();
+    let text = ok(&s, &["status"]);
+    assert!(text.contains("Online: [ node1 node2 node3 ]"), "{text}");
+    assert_eq!(
+        c.dummy_running("d"),
+        [moved_to],
+        "stickiness: d stays on node{moved_to}"
+    );
 
     // restart: stopped, then started.
     ok(&s, &["resource", "restart", "d"]);

@@ -401,17 +401,35 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
     crm.start_crmd(dc);
     crm.wait_settled(&all, WAIT);
 
+    // A node that was away while the configuration changed: its copy is older.
+    let away = 3;
+    crm.stop_crmd(away);
+    let change = crm
+        .ask(
+            1,
+            &json!({"request": "cib", "ops": [{"op": "create", "parent": "/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']", "xml": "<nvpair id='o-marker' name='cluster-name' value='made-while-node3-was-away'/>"}]}),
+        )
+        .unwrap();
+    assert_eq!(change["ok"], true, "{change}");
     let before = crm.query(1);
     let version = before.version();
 
-    // Full restart: every crmd stops (SIGTERM), every ferrosyncd, then all come back.
+    // Full restart: every crmd stops at once (SIGTERM to all, as `systemctl stop` on
+    // every node), every ferrosyncd, then all come back — the one with the older copy
+    // first.
     let fences_before = crm.fence_requests().lines().count();
-    // One at a time, the DC last: stopped all at once, the DC may shut itself down
-    // first and a member that becomes DC while already told to go leaves without its
-    // expected-down state applied, so the next DC fences it (a controller issue).
-    let dc = crm.status(1).expect("status")["dc"]["node"].as_u64().unwrap() as u32;
-    for n in all.iter().copied().filter(|&n| n != dc).chain([dc]) {
-        crm.stop_crmd(n);
+    crm.start_crmd(away);
+    crm.wait_settled(&all, WAIT);
+    let away_version = crm.query(away).version();
+    assert!(
+        (away_version.admin_epoch, away_version.epoch) >= (version.admin_epoch, version.epoch),
+        "node{away} took the newer CIB when it came back: {away_version} vs {version}"
+    );
+    for n in all.iter().copied() {
+        crm.sigterm(n);
+    }
+    for n in all.iter().copied() {
+        crm.wait_crmd_exit(n);
     }
     assert_eq!(
         crm.fence_requests().lines().count(),
@@ -440,6 +458,7 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
             "/cib/configuration/resources/primitive[@id='d']",
             "/cib/configuration/resources/primitive[@id='fence']",
             "/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']",
+            "/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']/nvpair[@id='o-marker']",
         ] {
             assert_eq!(after.find(path), before.find(path), "node{n}: {path} after the restart");
         }
@@ -466,10 +485,8 @@ fn dummy_fails_over_after_its_node_is_killed_and_the_cib_survives_a_restart() {
                 && crm.state_files("d") == [at]
         },
     );
-    // A cleanup forgets the failure; the Dummy keeps running there. (After the
-    // recovery's transition: a cleanup while its monitor's first run is in flight
-    // cancels that run, whose result the DC then waits for in vain — a controller issue.)
-    crm.wait_settled(&all, WAIT);
+    // A cleanup forgets the failure; the Dummy keeps running there (at once, while the
+    // recovery's new monitor may still be in flight).
     let answer = crm.ask(1, &json!({"request": "cleanup", "rsc": "d"})).unwrap();
     assert_eq!(answer["ok"], true, "{answer}");
     wait_for("fail count cleared", WAIT, &crm, || {

@@ -130,6 +130,8 @@ pub struct Daemon {
     signals: Signals,
     status_dirty: bool,
     last_status: std::time::Instant,
+    /// What the status file holds ([`status::significant`]) and when it was written.
+    status_written: Option<(serde_json::Value, std::time::Instant)>,
     last_membership_ms: Option<u64>,
     membership_changes: u64,
     /// Test/benchmark load (`FERROSYNC_TEST_LOAD`), off by default.
@@ -266,6 +268,7 @@ impl Daemon {
             signals,
             status_dirty: true,
             last_status: std::time::Instant::now(),
+            status_written: None,
             last_membership_ms: None,
             membership_changes: 0,
             load,
@@ -743,8 +746,17 @@ impl Daemon {
             }),
             load: self.load.as_ref().map_or(serde_json::Value::Null, Load::to_json),
         };
-        if let Err(e) = status::write(&self.state_dir, &snapshot.to_json()) {
-            tracing::warn!(error = %e, "cannot write the status file");
+        let json = snapshot.to_json();
+        let key = status::significant(&json);
+        let stale = match &self.status_written {
+            None => true,
+            Some((written, at)) => *written != key || std_now.duration_since(*at) >= status::MAX_AGE,
+        };
+        if stopped || self.status_dirty || stale {
+            match status::write(&self.state_dir, &json) {
+                Ok(()) => self.status_written = Some((key, std_now)),
+                Err(e) => tracing::warn!(error = %e, "cannot write the status file"),
+            }
         }
         self.status_dirty = false;
         self.last_status = std_now;

@@ -1,6 +1,7 @@
 //! The status file `<statedir>/status.json`: the daemon's own view (membership, ring id,
-//! state, links, counters), replaced atomically on every membership or state change and
-//! once a second. The process tests and the namespace scripts read it; operators use
+//! state, links, counters), replaced atomically when anything it reports changes —
+//! checked once a second; traffic counters and uptime alone refresh it only every
+//! [`MAX_AGE`], so that an idle node does not write (and journal) a file every second. The process tests and the namespace scripts read it; operators use
 //! `ferrosync status`, which asks the daemon over IPC. It holds no configuration keys.
 
 use std::io::Write;
@@ -10,6 +11,27 @@ use serde_json::{json, Value};
 
 /// File name inside the state directory.
 pub const FILE_NAME: &str = "status.json";
+
+/// Longest time the file goes unwritten while only traffic counters and uptime move.
+pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What of a status decides whether it is worth a rewrite: everything but the fields
+/// that move all the time (uptime, the write time, packet and byte counts of links).
+pub fn significant(status: &Value) -> Value {
+    let mut v = status.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("uptime_ms");
+        o.remove("updated_unix_ms");
+    }
+    if let Some(links) = v.get_mut("links").and_then(Value::as_array_mut) {
+        for l in links.iter_mut().filter_map(Value::as_object_mut) {
+            for k in ["tx_packets", "tx_bytes", "rx_packets", "rx_bytes"] {
+                l.remove(k);
+            }
+        }
+    }
+    v
+}
 
 pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join(FILE_NAME)
@@ -88,4 +110,32 @@ pub fn owner_only(path: &Path) -> std::io::Result<std::fs::File> {
 pub fn read(state_dir: &Path) -> std::io::Result<Value> {
     let text = std::fs::read_to_string(path(state_dir))?;
     serde_json::from_str(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traffic_counters_and_uptime_are_not_significant() {
+        let a = json!({"state": "OPERATIONAL", "uptime_ms": 5, "updated_unix_ms": 9, "members": [1, 2],
+            "links": [{"up": true, "tx_packets": 10, "rx_bytes": 99, "fault_dropped": 0}]});
+        let mut b = a.clone();
+        b["uptime_ms"] = json!(6000);
+        b["updated_unix_ms"] = json!(10_000);
+        b["links"][0]["tx_packets"] = json!(11);
+        b["links"][0]["rx_bytes"] = json!(150);
+        assert_eq!(significant(&a), significant(&b));
+        for (k, v) in [("state", json!("GATHER")), ("members", json!([1]))] {
+            let mut c = a.clone();
+            c[k] = v;
+            assert_ne!(significant(&a), significant(&c), "{k}");
+        }
+        let mut c = a.clone();
+        c["links"][0]["up"] = json!(false);
+        assert_ne!(significant(&a), significant(&c));
+        c = a.clone();
+        c["links"][0]["fault_dropped"] = json!(1);
+        assert_ne!(significant(&a), significant(&c));
+    }
 }

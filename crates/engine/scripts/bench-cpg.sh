@@ -108,15 +108,15 @@ print(f"{engine}\t{transport}\tferrosync-bench\t{mode}\t{size}\t{rnd}\t{s.get('s
 EOF
 }
 
-# idle ENGINE: CPU % and RSS of node 1's daemon over IDLE seconds.
+# idle ENGINE: CPU % and RSS of node 1's daemon over IDLE seconds (CPU time in ns from
+# /proc/PID/schedstat: clock ticks are too coarse for a daemon that sleeps).
 idle() {
-  local engine=$1 pid=${PIDS[0]} hz t0 t1
-  hz=$(getconf CLK_TCK)
-  t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  local engine=$1 pid=${PIDS[0]} t0 t1
+  t0=$(awk '{print $1}' "/proc/$pid/schedstat")
   sleep "$IDLE"
-  t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  t1=$(awk '{print $1}' "/proc/$pid/schedstat")
   local rss; rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-  echo -e "$engine\tidle\t$(echo "scale=3; 100 * ($t1 - $t0) / $hz / $IDLE" | bc)\t$rss" | tee -a "$W/idle.tsv"
+  echo -e "$engine\tidle\t$(echo "scale=3; 100 * ($t1 - $t0) / ($IDLE * 1000000000)" | bc)\t$rss" | tee -a "$W/idle.tsv"
 }
 
 for round in $(seq 1 "$ROUNDS"); do

@@ -38,8 +38,12 @@ const LINK_TOKEN_BASE: usize = 1;
 const READ_BURST: usize = 256;
 /// Datagrams handled between two drains of the core's outputs within a burst.
 const DRAIN_EVERY: usize = 32;
-/// The status file is refreshed at least this often (counters move all the time).
+/// The status (file, cmap statistics, link view) is refreshed at the first wakeup this
+/// long after the last refresh (counters move all the time)…
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// …and a wakeup of its own comes only after this long: an idle ring wakes the daemon for
+/// the token anyway, more than once a second, so the refresh rides on those.
+const STATUS_WAKEUP: Duration = Duration::from_secs(3);
 /// Environment variable with a test-only fault spec for the transport (see [`Faults::parse`]);
 /// `FERROSYNC_TEST_FAULTS_LINK<X>` applies to link X only and wins over it.
 pub const FAULTS_ENV: &str = "FERROSYNC_TEST_FAULTS";
@@ -381,9 +385,10 @@ impl Daemon {
         }
     }
 
-    /// Time until the core's next deadline, a delayed datagram or the status refresh.
+    /// Time until the core's next deadline, a delayed datagram or the status refresh
+    /// ([`STATUS_WAKEUP`]).
     fn next_wakeup(&self, std_now: std::time::Instant) -> Duration {
-        let mut next = self.last_status + STATUS_INTERVAL;
+        let mut next = self.last_status + STATUS_WAKEUP;
         if let Some(t) = self.totem.poll_timeout() {
             next = next.min(self.clock.to_std(t));
         }

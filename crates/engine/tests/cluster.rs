@@ -321,8 +321,8 @@ fn crypto_wrong_key_never_joins_and_forged_or_replayed_datagrams_are_counted() {
     );
     assert_eq!(c.view(3).unwrap().members, [3]);
     let forged = |c: &LocalCluster, id| engine::status::read(&c.node_dir(id)).unwrap()["crypto"]["rx_forged"].as_u64();
-    std::thread::sleep(Duration::from_millis(1100)); // status refresh
-    assert!(forged(&c, 1).unwrap() > 0, "node 1 counted no forged datagrams");
+    // The status file is refreshed within a few seconds (at a wakeup a second after the last).
+    status_eventually("node 1 counts forged datagrams", || forged(&c, 1).unwrap() > 0);
 
     // Take node 3's address, capture a sealed datagram of node 1 (the rep multicasts merge-detects
     // to every nodelist node), replay it and a bit-flipped copy to node 2, which got the same bytes.
@@ -346,12 +346,23 @@ fn crypto_wrong_key_never_joins_and_forged_or_replayed_datagrams_are_counted() {
     spy.send_to(&flipped, c.addr(2)).unwrap();
     spy.send_to(&packet, c.addr(2)).unwrap();
     spy.send_to(&packet[..10], c.addr(2)).unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
-    let after = status(&c);
-    for key in ["rx_forged", "rx_replayed", "rx_truncated"] {
-        assert!(after[key].as_u64() > before[key].as_u64(), "{key}: {before} -> {after}");
-    }
+    status_eventually("node 2 counts the forged, replayed and truncated datagrams", || {
+        let after = status(&c);
+        ["rx_forged", "rx_replayed", "rx_truncated"]
+            .iter()
+            .all(|key| after[key].as_u64() > before[key].as_u64())
+    });
     c.wait_for_ring(&[1, 2], Duration::ZERO).unwrap();
+}
+
+/// Waits up to 6 s (the status refresh rides on the daemon's wakeups, at most 3 s apart,
+/// and comes a second after the last) for `ok`.
+fn status_eventually(what: &str, mut ok: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(6);
+    while !ok() {
+        assert!(Instant::now() < end, "{what}: not within 6 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -697,7 +697,12 @@ impl Srp {
     /// whose token has not come back would resend it some ten times meanwhile: there the
     /// wait grows eightfold per resend instead of twofold (the first resend stays fast: the
     /// ring may turn idle a rotation before the representative holds, and a token lost
-    /// then must not wait for the configured timer).
+    /// then must not wait for the configured timer). A token forwarded when
+    /// the representative is sure to hold it on its way is first resent after the hold, as
+    /// corosync's timers have it (`token_hold` < `token_retransmit`): resending into the
+    /// hold would wake both nodes several times per idle rotation for nothing. A lost token
+    /// there costs no latency: whoever has a message multicasts a hold cancel, which
+    /// puts the resend back on the fast schedule ([`Srp::ring_busy_again`]).
     pub(super) fn arm_token_retransmit(&mut self) {
         let cap = self.config.token_retransmit;
         let attempt = if self.ring_idle {
@@ -705,7 +710,12 @@ impl Srp {
         } else {
             self.token_resends
         };
+        let into_hold = self.ring_idle
+            && self.rep_holds
+            && self.token_resends == 0
+            && matches!(self.saved_token, Some(SavedToken::Orf(_)));
         let wait = match self.token_sent_at {
+            Some(_) if into_hold => self.config.hold + self.rotation.hop_retransmit_after(0, cap),
             Some(_) => self.rotation.hop_retransmit_after(attempt, cap),
             None => cap,
         };

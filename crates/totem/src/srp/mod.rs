@@ -151,6 +151,8 @@ pub struct Srp {
     rotation: rotation::RotationClock,
     /// The token we forwarded last found the ring idle (see `arm_token_retransmit`).
     ring_idle: bool,
+    /// And the representative will hold it for `hold` before it comes back.
+    rep_holds: bool,
     /// Hold cancels sent since the token last came (none: no cancel outstanding).
     hold_cancels_sent: u32,
 
@@ -234,6 +236,7 @@ impl Srp {
             token_resends: 0,
             rotation: rotation::RotationClock::default(),
             ring_idle: false,
+            rep_holds: false,
             hold_cancels_sent: 0,
             timers: Timers::default(),
             transmits: VecDeque::new(),

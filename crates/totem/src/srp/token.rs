@@ -115,6 +115,12 @@ impl Srp {
 
         // Idle: seq unchanged for `seqno_unchanged_const` visits and nothing sent now.
         self.ring_idle = self.my_seq_unchanged >= unchanged_const && retransmitted + originated == 0;
+        // The representative's count of idle visits is at least ours when the token
+        // reaches it (every count restarts at a node's first visit after the last change of
+        // `seq`, and no node's first visit comes after the representative's next one): past
+        // the constant, it will hold this token before it comes back to us (unless it has
+        // something to send, and then the token comes back at once).
+        self.rep_holds = self.ring_idle && !is_rep && self.my_seq_unchanged > unchanged_const;
         self.token_send(token, forward);
         self.set_timer(Timer::TokenLoss, self.config.token);
         self.arm_token_retransmit();

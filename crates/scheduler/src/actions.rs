@@ -5,7 +5,7 @@
 // Node and resource indices address several parallel tables at once.
 #![allow(clippy::needless_range_loop)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::action_set::{flags, invert, is_group, map_first_action, Action, ActionSet};
 use crate::connect::connect;
@@ -101,6 +101,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         }
         primitive_actions(cib, c, &mut s, r, &fence_of, quorum_ok);
     }
+    let early_starts = early_start_firsts(c, cons);
     // Placeholder start/stop actions (unrunnable, optional) so orderings
     // against resources that will not start or are not running still
     // propagate "unrunnable".
@@ -113,9 +114,11 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 let a = s.add(Some(r), task, 0, None, true);
                 s.actions[a].runnable = false;
                 // The resource's own stop → start ordering applies to it
-                // too, so a required stop makes it required (and what it
-                // implies); it still cannot run.
-                if task == "start" {
+                // too when a constraint created it before the resource's
+                // internal orderings were applied (`rsc_order_first`), so a
+                // required stop makes it required (and what it implies); it
+                // still cannot run.
+                if task == "start" && early_starts.contains(&r) {
                     for st in s.of(r, "stop") {
                         if s.actions[st].node.is_some() {
                             s.order(st, a, flags::IMPLIES_THEN | flags::RESTART);
@@ -599,6 +602,52 @@ fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
     }
 }
 
+/// Primitives whose start is the "first" of a constraint's ordering
+/// (plain, inverse, set, `clone-min` instances): `rsc_order_first` creates
+/// such a start when the resource has none, and since constraints are
+/// applied before the resources' internal orderings, the resource's own
+/// stop → start ordering then reaches it. A start created later, by an
+/// internal ordering, misses it.
+fn early_start_firsts(c: &Cluster, cons: &Constraints) -> HashSet<RscIdx> {
+    let mut out = HashSet::new();
+    let mut add = |r: RscIdx, task: &str| {
+        if task == "start" && c.rscs[r].is_primitive() {
+            out.insert(r);
+        }
+    };
+    for o in &cons.orders {
+        if o.clone_min > 0 {
+            for &k in &c.rscs[o.first].children {
+                add(k, &o.first_action);
+            }
+        } else {
+            add(o.first, &o.first_action);
+        }
+        if o.symmetrical && o.kind != OrderKind::Serialize {
+            if let Some(inv) = invert(&o.then_action) {
+                add(o.then, inv);
+            }
+        }
+    }
+    for o in &cons.set_orders {
+        add(o.first, &o.first_action);
+    }
+    for oom in &cons.one_or_more {
+        for (r, task) in &oom.firsts {
+            add(*r, task);
+        }
+    }
+    out
+}
+
+/// An action of `r` on no node (`custom_action` without a node): it cannot
+/// run, but orderings may still make it required.
+pub(crate) fn add_unplaced(s: &mut ActionSet, r: RscIdx, task: &str, optional: bool) -> usize {
+    let a = s.add(Some(r), task, 0, None, optional);
+    s.actions[a].runnable = false;
+    a
+}
+
 /// The probes of resource `r`.
 fn probes_of(s: &ActionSet, r: RscIdx) -> Vec<usize> {
     s.actions
@@ -704,6 +753,18 @@ fn primitive_actions(
     } else {
         DefChange::None
     };
+    // A definition change where a resource is being stopped still asks
+    // for a restart (`force_restart`): a required start on no node, which
+    // cannot run but keeps what contains the resource in the graph.
+    // Only nodes that can run resources have their history checked
+    // (`pcmk__handle_rsc_config_changes`).
+    let unplaced_restart = next.is_none()
+        && current.len() == 1
+        && c.nodes[current[0]].can_run()
+        && managed
+        && !implicit
+        && !c.rscs[r].orphan
+        && matches!(definition_changed(cib, c, r, current[0]), DefChange::Restart(Some(_)));
     let reload = matches!(def_change, DefChange::Reload);
     let (restart_def, def_reason) = match def_change {
         DefChange::Restart(reason) => (true, reason),
@@ -829,6 +890,13 @@ fn primitive_actions(
     if let Some(reason) = &def_reason {
         for &st in &stops {
             s.actions[st].reason = Some(reason.clone());
+        }
+    }
+    if unplaced_restart {
+        let st = add_unplaced(s, r, "start", false);
+        s.actions[st].reason = Some("resource definition change".into());
+        for &stp in &stops {
+            s.order(stp, st, flags::IMPLIES_THEN | flags::RESTART);
         }
     }
     // A blocked resource that is active is not brought back up
@@ -1121,7 +1189,13 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
                 if is_group(c, k) {
                     kids.extend(s.find(Some(k), task, 0, None));
                 } else {
-                    kids.extend(s.of(k, task).into_iter().filter(|&a| s.actions[a].node.is_some()));
+                    // Not the node-less pseudo-actions of implied stops; a node-less
+                    // real action (`add_unplaced`) counts.
+                    kids.extend(
+                        s.of(k, task)
+                            .into_iter()
+                            .filter(|&a| s.actions[a].node.is_some() || !s.actions[a].pseudo),
+                    );
                 }
             }
             summaries.push((ga, kids));

@@ -475,6 +475,13 @@ impl RscBuild<'_> {
         let meta = rsc_meta(self.cib, def, parent_meta.as_ref(), c.now);
         let mut params = BTreeMap::new();
         merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut params);
+        // A group's or clone's instance attributes reach its members unless
+        // they set their own (`get_rsc_attributes`).
+        if let Some(p) = parent {
+            for (k, v) in &c.rscs[p].params {
+                params.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
         let mut util = BTreeMap::new();
         merge_nvsets(&def.utilization, &RuleContext::new(c.now), &mut util);
         let id = id_override.unwrap_or_else(|| def.id.clone());

@@ -1026,10 +1026,24 @@ fn primitive_actions(
             super::recurring::cancel_for_other_role(cib, s, c, r, nx, start_optional, role_after);
             for (interval, active) in monitors {
                 let m = s.add(Some(r), "monitor", interval, Some(nx), active);
-                s.order(st, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
-                if !managed {
+                // An unmanaged resource's monitor is not ordered after its
+                // start: it runs if the start could when it was created
+                // (`recurring_op_for_active`).
+                // None at all for a resource or node in maintenance
+                // (`pcmk__create_recurring_actions`).
+                let in_maintenance = c.options.maintenance_mode
+                    || c.rscs[r].meta.get("maintenance").is_some_and(|v| is_true(v))
+                    || c.nodes[nx].maintenance;
+                if !managed && in_maintenance {
                     s.actions[m].runnable = false;
+                    continue;
                 }
+                if !managed {
+                    let node_up = c.nodes[nx].online && !c.nodes[nx].unclean;
+                    s.actions[m].runnable = s.actions[st].runnable && node_up;
+                    continue;
+                }
+                s.order(st, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
                 // After the promotion, or the demotion it outlives.
                 let role_change = if next_role == Role::Promoted {
                     s.of(r, "promote")

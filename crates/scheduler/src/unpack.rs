@@ -564,22 +564,26 @@ impl RscBuild<'_> {
         let managed = meta.get("is-managed").is_none_or(|v| is_true(v))
             && !meta.get("maintenance").is_some_and(|v| is_true(v))
             && !c.options.maintenance_mode;
-        let requires = meta.get("requires").cloned().unwrap_or_else(|| {
-            if is_stonith {
-                "quorum".into()
-            } else if c.options.stonith_enabled {
-                "fencing".into()
-            } else {
-                "quorum".into()
-            }
-        });
+        let is_remote_conn = matches!(&variant, Variant::Primitive { class, provider, ty }
+            if class == "ocf" && provider.as_deref() == Some("pacemaker") && ty == "remote");
+        // `unpack_requires`: fence devices and remote connections need only
+        // quorum; otherwise fencing if it is enabled, nothing if quorum is
+        // ignored, quorum else (also for a value that is not valid).
+        let configured = meta.get("requires").map(|v| v.to_ascii_lowercase());
+        let requires: String = match configured.as_deref() {
+            Some("nothing" | "quorum" | "fencing") => configured.clone().unwrap_or_default(),
+            Some("unfencing") if is_stonith || !c.options.stonith_enabled => "quorum".into(),
+            Some("unfencing") => "unfencing".into(),
+            _ if is_stonith || is_remote_conn => "quorum".into(),
+            _ if c.options.stonith_enabled => "fencing".into(),
+            _ if c.options.no_quorum_policy == NoQuorumPolicy::Ignore => "nothing".into(),
+            _ => "quorum".into(),
+        };
         let ops = match &def.kind {
             ResourceKind::Primitive { ops, .. } => ops.clone(),
             _ => Vec::new(),
         };
         // Remote connections migrate unless told otherwise.
-        let is_remote_conn = matches!(&variant, Variant::Primitive { class, provider, ty }
-            if class == "ocf" && provider.as_deref() == Some("pacemaker") && ty == "remote");
         let allow_migrate = match meta.get("allow-migrate") {
             Some(v) => is_true(v),
             None => is_remote_conn,

@@ -790,7 +790,14 @@ fn primitive_actions(
     let stop_unexpected =
         multiply_active && c.rscs[r].meta.get("multiple-active").map(String::as_str) == Some("stop_unexpected");
     let mut stops = Vec::new();
+    // A resource whose history ends stopped is brought up from Stopped even
+    // where it is still listed as active (a failed migrate_to's target):
+    // there is nothing to take down (`schedule_restart_actions`).
+    let stopped_role = c.rscs[r].role == Role::Stopped && !multiply_active;
     for &cur in &current {
+        if stopped_role {
+            continue;
+        }
         if stop_unexpected && next == Some(cur) {
             // The expected node keeps its copy.
             continue;

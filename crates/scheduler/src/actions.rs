@@ -615,7 +615,12 @@ fn early_start_firsts(c: &Cluster, cons: &Constraints) -> HashSet<RscIdx> {
             out.insert(r);
         }
     };
-    for o in &cons.orders {
+    // Orderings the scheduler adds itself (a container before what it
+    // contains, a bundle's IP before its container) are internal ones.
+    let implicit = |o: &&crate::constraint_types::Ordering| {
+        matches!(o.id.as_str(), "resource-with-container" | "bundle-ip-then-container")
+    };
+    for o in cons.orders.iter().filter(|o| !implicit(o)) {
         if o.clone_min > 0 {
             for &k in &c.rscs[o.first].children {
                 add(k, &o.first_action);

@@ -79,6 +79,9 @@ pub mod flags {
     /// Only an input in the graph while "first" is not part of a live
     /// migration (`pe_order_apply_first_non_migratable`).
     pub const FIRST_NON_MIGRATABLE: u32 = 8192;
+    /// `pe_order_probe`: "then" (a probe) cannot run while "first" cannot,
+    /// unless "first"'s resource is active somewhere.
+    pub const PROBE: u32 = 16384;
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -324,6 +324,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         }
     }
     order_clone_probes(&mut s, c);
+    order_bundle_connection_probes(&mut s, c);
     order_fencing_before_parent_stops(&mut s, c, &fence_of);
     order_starts_after_fencing(&mut s, c);
     super::utilization::order_load(&mut s, c);
@@ -565,6 +566,25 @@ fn known_on_for_fencing(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
         matches!(c.rscs[p].variant, Variant::Clone { unique: false, .. })
             && c.primitives_of(p).iter().any(|&k| c.rscs[k].known_on.contains(&n))
     })
+}
+
+/// A bundle replica's connection is probed only once its container has
+/// started (`pcmk__bundle_create_probe`, `pe_order_probe`).
+fn order_bundle_connection_probes(s: &mut ActionSet, c: &Cluster) {
+    for b in &c.bundles {
+        for rep in &b.replicas {
+            let Some(conn) = rep.remote else { continue };
+            let probes: Vec<usize> = probes_of(s, conn)
+                .into_iter()
+                .filter(|&p| s.actions[p].node.is_some())
+                .collect();
+            for st in s.of(rep.container, "start") {
+                for &p in &probes {
+                    s.order(st, p, flags::PROBE);
+                }
+            }
+        }
+    }
 }
 
 /// `order_start_vs_fencing`: the starts and promotions of a managed
@@ -1507,6 +1527,14 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
     {
         // Not a flag change that others depend on.
         s.actions[t].print_always = true;
+    }
+    if e.flags & flags::PROBE != 0
+        && !s.actions[f].runnable
+        && s.actions[t].runnable
+        && s.actions[f].rsc.is_some_and(|r| c.rscs[r].running_on.is_empty())
+    {
+        s.actions[t].runnable = false;
+        changed = true;
     }
     if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
         s.actions[t].runnable = false;

@@ -1258,7 +1258,10 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
         && ft > 0
         && rc != target_rc
         && op.last_rc_change.is_some_and(|t| c.now >= t + ft)
-        && !remote::keeps_monitor_failure(c, r, op);
+        && !remote::keeps_monitor_failure(c, r, op)
+        // Probes that found the resource running, stopped or promoted
+        // never expire (`check_operation_expiry`).
+        && !(is_probe && matches!(rc, 0 | 7 | 8 | 190 | 191));
     // remap_operation
     if task == "monitor" {
         rc = effective_rc(rc);

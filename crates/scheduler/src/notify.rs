@@ -511,7 +511,8 @@ fn after_fencing(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
                 && a.interval_ms == 0
                 && !a.optional
                 && a.rsc.is_some_and(|r| prims.contains(&r))
-                && a.node.is_some_and(|n| c.nodes[n].unclean)
+                && a.node
+                    .is_some_and(|n| c.nodes[n].unclean || c.nodes[n].remote.requires_reset)
         })
         .filter_map(|a| {
             let (r, n) = (a.rsc?, a.node?);

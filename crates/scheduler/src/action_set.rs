@@ -82,6 +82,10 @@ pub mod flags {
     /// `pe_order_probe`: "then" (a probe) cannot run while "first" cannot,
     /// unless "first"'s resource is active somewhere.
     pub const PROBE: u32 = 16384;
+    /// Between paired instances of interleaved clones: made while flags
+    /// are updated, not an ordering constraint, so no "probe then"
+    /// ordering follows from it (`add_probe_orderings_for_stops`).
+    pub const INSTANCE_PAIR: u32 = 32768;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +100,9 @@ pub struct ActionSet {
     pub actions: Vec<Action>,
     pub edges: Vec<Edge>,
     index: HashMap<(Option<RscIdx>, String, u64, Option<NodeIdx>), usize>,
+    /// Probes skipped because a guest node's container is stopped (true)
+    /// or will stop: (container, top resource, stopped).
+    pub(crate) guest_probe_orders: Vec<(RscIdx, RscIdx, bool)>,
 }
 
 impl ActionSet {

@@ -324,6 +324,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         }
     }
     order_clone_probes(&mut s, c);
+    order_after_guest_probes(&mut s, c);
     order_bundle_connection_probes(&mut s, c);
     order_fencing_before_parent_stops(&mut s, c, &fence_of);
     order_starts_after_fencing(&mut s, c);
@@ -568,6 +569,40 @@ fn known_on_for_fencing(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     })
 }
 
+/// Where a guest node's container is stopped or will stop, a resource not
+/// probed there starts only after the container's probe (if it is placed
+/// where its state is unknown) or stop (`pcmk__probe_rsc_on_node`,
+/// `probe_then_start`).
+fn order_after_guest_probes(s: &mut ActionSet, c: &Cluster) {
+    let mut seen = HashSet::new();
+    for (guest, top, stopped) in std::mem::take(&mut s.guest_probe_orders) {
+        if !seen.insert((guest, top, stopped)) {
+            continue;
+        }
+        let firsts: Vec<usize> = if stopped {
+            let unknown_there = c.rscs[guest]
+                .assigned
+                .is_some_and(|a| !c.rscs[guest].known_on.contains(&a));
+            if !unknown_there {
+                continue;
+            }
+            probes_of(s, guest)
+        } else {
+            s.of(guest, "stop")
+        };
+        let thens: Vec<usize> = if c.rscs[top].is_primitive() {
+            s.of(top, "start")
+        } else {
+            s.find(Some(top), "start", 0, None).into_iter().collect()
+        };
+        for &f in &firsts {
+            for &t in &thens {
+                s.order(f, t, 0);
+            }
+        }
+    }
+}
+
 /// A bundle replica's connection is probed only once its container has
 /// started (`pcmk__bundle_create_probe`, `pe_order_probe`).
 fn order_bundle_connection_probes(s: &mut ActionSet, c: &Cluster) {
@@ -741,8 +776,20 @@ fn primitive_actions(
             if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
                 continue;
             }
-            if !super::remote::probe_allowed(c, r, n) || !super::probes::instance_probed_on(c, r, n) {
+            if !super::probes::instance_probed_on(c, r, n) {
                 continue;
+            }
+            match super::remote::probe_decision(c, r, n) {
+                super::remote::ProbeDecision::Probe => {}
+                super::remote::ProbeDecision::No => continue,
+                super::remote::ProbeDecision::GuestStopped(g) => {
+                    s.guest_probe_orders.push((g, c.top_parent(r), true));
+                    continue;
+                }
+                super::remote::ProbeDecision::GuestWillStop(g) => {
+                    s.guest_probe_orders.push((g, c.top_parent(r), false));
+                    continue;
+                }
             }
             let pending = node.pending;
             let p = s.add(Some(r), "monitor", 0, Some(n), false);

@@ -201,7 +201,7 @@ pub(super) fn connect_interleaved(
                 let thens = then_actions(s, c, then_child, then_task);
                 for &f in &firsts {
                     for &t in &thens {
-                        s.order(f, t, fl);
+                        s.order(f, t, fl | flags::INSTANCE_PAIR);
                     }
                 }
             }

@@ -123,7 +123,7 @@ pub fn order_probes(s: &mut ActionSet, c: &Cluster) {
         }
         // An ordering's "then" is its own action, not a group's members
         // (those edges are flag propagation only).
-        if e.flags & flags::MEMBER != 0 {
+        if e.flags & (flags::MEMBER | flags::INSTANCE_PAIR) != 0 {
             continue;
         }
         // Nothing inside a stopping container waits for its probes.

@@ -319,6 +319,54 @@ fn needs_probe(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
 /// Whether a probe of `r` on node `n` makes sense: `resource-discovery`,
 /// and the remote checks of `pcmk__probe_rsc_on_node`.
 pub fn probe_allowed(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    matches!(probe_decision(c, r, n), ProbeDecision::Probe)
+}
+
+/// What `pcmk__probe_rsc_on_node` decides for `r` on `n`, as far as the
+/// remote checks go.
+pub enum ProbeDecision {
+    Probe,
+    No,
+    /// The guest node's container is stopped: its probe orders before the
+    /// start (`probe_then_start`).
+    GuestStopped(RscIdx),
+    /// The guest node's container will stop: its stop orders before the
+    /// start, in case it is restarting.
+    GuestWillStop(RscIdx),
+}
+
+pub fn probe_decision(c: &Cluster, r: RscIdx, n: NodeIdx) -> ProbeDecision {
+    if probe_allowed_inner(c, r, n) {
+        return ProbeDecision::Probe;
+    }
+    // Only the guest's own state may have stopped the probe.
+    let node = &c.nodes[n];
+    if !node.is_guest() || !discovery_allows(c, r, n) {
+        return ProbeDecision::No;
+    }
+    let rs = &c.rscs[r];
+    if rs.remote.container.is_some() && !rs.remote.is_conn {
+        return ProbeDecision::No;
+    }
+    if node.remote.bundle_node || node.remote.discovery_disabled {
+        return ProbeDecision::No;
+    }
+    let is_stonith = matches!(&rs.variant, crate::model::Variant::Primitive { class, .. } if class == "stonith");
+    let top = c.top_parent(r);
+    if is_stonith || rs.remote.is_conn || guest_conn_in(c, r).is_some() || guest_conn_in(c, top).is_some() {
+        return ProbeDecision::No;
+    }
+    let Some(guest) = node.remote.conn.and_then(|cr| c.rscs[cr].remote.container) else {
+        return ProbeDecision::No;
+    };
+    if c.rscs[guest].role <= Role::Stopped {
+        ProbeDecision::GuestStopped(guest)
+    } else {
+        ProbeDecision::GuestWillStop(guest)
+    }
+}
+
+fn probe_allowed_inner(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     if !discovery_allows(c, r, n) {
         return false;
     }

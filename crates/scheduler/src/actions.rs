@@ -187,9 +187,13 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 .any(|p| required(&s, p, "start") && required(&s, p, "stop"));
             s.actions[stop].migrate_runnable = !restarting;
         }
-        s.order(stop, stopped, flags::RUNNABLE_LEFT);
-        s.order(stopped, start, 0);
-        s.order(start, running, flags::RUNNABLE_LEFT);
+        // A bundle's own pseudo-actions are ordered only through its
+        // replicas and child (`pcmk__bundle_internal_constraints`).
+        if !c.bundles.iter().any(|b| b.rsc == g) {
+            s.order(stop, stopped, flags::RUNNABLE_LEFT);
+            s.order(stopped, start, 0);
+            s.order(start, running, flags::RUNNABLE_LEFT);
+        }
         let mut notifications = crate::notify::create_start_stop(&mut s, c, g);
         if matches!(c.rscs[g].variant, Variant::Clone { promotable: true, .. }) {
             super::promotable::create_pseudo_actions(&mut s, c, g);
@@ -323,6 +327,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    bundle_internal_constraints(&mut s, c);
     order_clone_probes(&mut s, c);
     order_after_guest_probes(&mut s, c);
     order_bundle_connection_probes(&mut s, c);
@@ -599,6 +604,97 @@ fn order_after_guest_probes(s: &mut ActionSet, c: &Cluster) {
             for &t in &thens {
                 s.order(f, t, 0);
             }
+        }
+    }
+}
+
+/// The child clone of bundle `g`, if `g` is a bundle with one.
+fn bundle_child(c: &Cluster, g: RscIdx) -> Option<RscIdx> {
+    c.bundles.iter().find(|b| b.rsc == g).and_then(|b| b.child_clone)
+}
+
+/// A bundle's pseudo-actions around its child clone and its replicas'
+/// children (`pcmk__bundle_internal_constraints`, and the promotion
+/// pseudo-actions of `pcmk__bundle_create_actions` for a promotable child).
+fn bundle_internal_constraints(s: &mut ActionSet, c: &Cluster) {
+    for b in &c.bundles {
+        let Some(cl) = b.child_clone else { continue };
+        let own = |s: &ActionSet, r: RscIdx, task: &str| s.find(Some(r), task, 0, None);
+        let done = |s: &ActionSet, task: &str| own(s, cl, &map_first_action(c, cl, task));
+        if let (Some(bs), Some(cs)) = (own(s, b.rsc, "start"), own(s, cl, "start")) {
+            s.order(bs, cs, 0);
+        }
+        if let (Some(bs), Some(cs)) = (own(s, b.rsc, "stop"), own(s, cl, "stop")) {
+            s.order(bs, cs, 0);
+        }
+        if let (Some(cr), Some(br)) = (done(s, "start"), own(s, b.rsc, "running")) {
+            s.order(cr, br, flags::IMPLIES_THEN_PRINTED);
+        }
+        if let (Some(cs), Some(bs)) = (done(s, "stop"), own(s, b.rsc, "stopped")) {
+            s.order(cs, bs, flags::IMPLIES_THEN_PRINTED);
+        }
+        if let Some(bs) = own(s, b.rsc, "stop") {
+            for rep in &b.replicas {
+                let Some(child) = rep.child else { continue };
+                for p in c.primitives_of(child) {
+                    for st in s.of(p, "stop") {
+                        s.order(bs, st, 0);
+                    }
+                }
+            }
+        }
+        if !matches!(c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
+            continue;
+        }
+        let prims = c.primitives_of(cl);
+        let required = |s: &ActionSet, task: &str| {
+            prims.iter().any(|&p| {
+                s.of(p, task)
+                    .into_iter()
+                    .any(|a| !s.actions[a].optional && s.actions[a].node.is_some())
+            })
+        };
+        let (demoting, promoting) = (required(s, "demote"), required(s, "promote"));
+        let pseudo = |s: &mut ActionSet, task: &str, optional: bool| {
+            let a = s.add(Some(b.rsc), task, 0, None, optional);
+            s.actions[a].pseudo = true;
+            a
+        };
+        let promote = pseudo(s, "promote", !promoting);
+        let promoted = pseudo(s, "promoted", !promoting);
+        let demote = pseudo(s, "demote", !demoting);
+        let demoted = pseudo(s, "demoted", !demoting);
+        // `pcmk__promotable_restart_ordering` on the bundle.
+        let (bstart, brunning, bstop, bstopped) = (
+            own(s, b.rsc, "start"),
+            own(s, b.rsc, "running"),
+            own(s, b.rsc, "stop"),
+            own(s, b.rsc, "stopped"),
+        );
+        for (f, t) in [
+            (bstopped, bstart),
+            (bstopped, Some(promote)),
+            (Some(demoted), bstop),
+            (Some(demoted), bstart),
+            (Some(demoted), Some(promote)),
+            (brunning, Some(promote)),
+            (Some(demote), Some(demoted)),
+        ] {
+            if let (Some(f), Some(t)) = (f, t) {
+                s.order(f, t, 0);
+            }
+        }
+        if let Some(cd) = done(s, "demote") {
+            s.order(cd, demoted, flags::IMPLIES_THEN_PRINTED);
+        }
+        if let Some(cd) = own(s, cl, "demote") {
+            s.order(demote, cd, 0);
+        }
+        if let Some(cp) = done(s, "promote") {
+            s.order(cp, promoted, flags::IMPLIES_THEN_PRINTED);
+        }
+        if let Some(cp) = own(s, cl, "promote") {
+            s.order(promote, cp, 0);
         }
     }
 }
@@ -1278,7 +1374,13 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
                 continue;
             };
             let mut kids = Vec::new();
-            for &k in &c.rscs[g].children {
+            // A bundle's promotions are its child clone's
+            // (`pcmk__bundle_action_flags`).
+            let members = match bundle_child(c, g) {
+                Some(cl) if matches!(task, "promote" | "demote") => c.rscs[cl].children.clone(),
+                _ => c.rscs[g].children.clone(),
+            };
+            for &k in &members {
                 if is_group(c, k) {
                     kids.extend(s.find(Some(k), task, 0, None));
                 } else {
@@ -1313,7 +1415,15 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
             ("demote", "demote"),
         ] {
             if let Some(ga) = s.find(Some(g), task, 0, None) {
-                let kids = c.primitives_of(g).into_iter().flat_map(|k| s.of(k, child)).collect();
+                let members = match bundle_child(c, g) {
+                    Some(cl) if matches!(child, "promote" | "demote") => cl,
+                    _ => g,
+                };
+                let kids = c
+                    .primitives_of(members)
+                    .into_iter()
+                    .flat_map(|k| s.of(k, child))
+                    .collect();
                 runnable_summaries.push((ga, kids));
             }
         }

@@ -68,6 +68,11 @@ pub fn instance_probed_on(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
 /// in use, which this scheduler does not implement).
 pub fn probe_target(c: &Cluster, r: RscIdx) -> RscIdx {
     let top = c.top_parent(r);
+    // `uber_parent` stops below a bundle: a replica's container or IP
+    // probes before its own start.
+    if c.bundles.iter().any(|b| b.rsc == top) {
+        return r;
+    }
     match c.rscs[top].variant {
         Variant::Clone { .. } => top,
         _ => r,

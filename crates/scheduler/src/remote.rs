@@ -348,7 +348,9 @@ pub fn probe_decision(c: &Cluster, r: RscIdx, n: NodeIdx) -> ProbeDecision {
     if rs.remote.container.is_some() && !rs.remote.is_conn {
         return ProbeDecision::No;
     }
-    if node.remote.bundle_node || node.remote.discovery_disabled {
+    if node.remote.discovery_disabled
+        || (node.remote.bundle_node && c.rscs[r].remote.discover.get(&n) != Some(&Discover::Exclusive))
+    {
         return ProbeDecision::No;
     }
     let is_stonith = matches!(&rs.variant, crate::model::Variant::Primitive { class, .. } if class == "stonith");

@@ -86,6 +86,9 @@ pub mod flags {
     /// are updated, not an ordering constraint, so no "probe then"
     /// ordering follows from it (`add_probe_orderings_for_stops`).
     pub const INSTANCE_PAIR: u32 = 32768;
+    /// A required "then" puts "first" in the graph even if "first" stays
+    /// optional (`pe_order_implies_first_printed`).
+    pub const IMPLIES_FIRST_PRINTED: u32 = 65536;
 }
 
 #[derive(Debug, Clone, Copy)]

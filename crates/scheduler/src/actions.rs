@@ -622,10 +622,10 @@ fn bundle_internal_constraints(s: &mut ActionSet, c: &Cluster) {
         let own = |s: &ActionSet, r: RscIdx, task: &str| s.find(Some(r), task, 0, None);
         let done = |s: &ActionSet, task: &str| own(s, cl, &map_first_action(c, cl, task));
         if let (Some(bs), Some(cs)) = (own(s, b.rsc, "start"), own(s, cl, "start")) {
-            s.order(bs, cs, 0);
+            s.order(bs, cs, flags::IMPLIES_FIRST_PRINTED);
         }
         if let (Some(bs), Some(cs)) = (own(s, b.rsc, "stop"), own(s, cl, "stop")) {
-            s.order(bs, cs, 0);
+            s.order(bs, cs, flags::IMPLIES_FIRST_PRINTED);
         }
         if let (Some(cr), Some(br)) = (done(s, "start"), own(s, b.rsc, "running")) {
             s.order(cr, br, flags::IMPLIES_THEN_PRINTED);
@@ -638,7 +638,7 @@ fn bundle_internal_constraints(s: &mut ActionSet, c: &Cluster) {
                 let Some(child) = rep.child else { continue };
                 for p in c.primitives_of(child) {
                     for st in s.of(p, "stop") {
-                        s.order(bs, st, 0);
+                        s.order(bs, st, flags::IMPLIES_FIRST_PRINTED);
                     }
                 }
             }
@@ -1692,6 +1692,10 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
     {
         s.actions[t].runnable = false;
         changed = true;
+    }
+    if e.flags & flags::IMPLIES_FIRST_PRINTED != 0 && !s.actions[t].optional && !s.actions[f].print_always {
+        // Not a flag change that others depend on.
+        s.actions[f].print_always = true;
     }
     if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
         s.actions[t].runnable = false;

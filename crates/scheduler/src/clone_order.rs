@@ -199,9 +199,15 @@ pub(super) fn connect_interleaved(
             Some(first_child) => {
                 let firsts = first_actions(s, c, first_child, &task);
                 let thens = then_actions(s, c, then_child, then_task);
+                // A group instance is ordered by its own action; its members
+                // only take the flags (`pcmk__group_update_ordered_actions`).
+                let own = s.find(Some(then_child), then_task, 0, None);
+                let grouped = matches!(c.rscs[then_child].variant, Variant::Group) && own.is_some();
                 for &f in &firsts {
                     for &t in &thens {
-                        s.order(f, t, fl | flags::INSTANCE_PAIR);
+                        let member = grouped && Some(t) != own;
+                        let extra = if member { flags::MEMBER } else { 0 };
+                        s.order(f, t, fl | flags::INSTANCE_PAIR | extra);
                     }
                 }
             }

@@ -1693,7 +1693,13 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
         s.actions[t].runnable = false;
         changed = true;
     }
-    if e.flags & flags::IMPLIES_FIRST_PRINTED != 0 && !s.actions[t].optional && !s.actions[f].print_always {
+    // "then" counts as required by its flags for ordering: a collective's
+    // by its members' (`action_flags_for_ordering`).
+    let then_required = match s.actions[t].rsc {
+        Some(r) if !c.rscs[r].is_primitive() => member_required(c, s, t),
+        _ => !s.actions[t].optional,
+    };
+    if e.flags & flags::IMPLIES_FIRST_PRINTED != 0 && then_required && !s.actions[f].print_always {
         // Not a flag change that others depend on.
         s.actions[f].print_always = true;
     }

@@ -1083,6 +1083,12 @@ fn primitive_actions(
             // active) is started again.
             let start_required = !current.contains(&nx) || need_stop || c.rscs[r].role == Role::Stopped;
             let st = s.add(Some(r), "start", 0, Some(nx), !start_required);
+            // The copy kept on the expected node of a multiply active
+            // resource with multiple-active=stop_unexpected is "started"
+            // by a pseudo-action (`start_resource`).
+            if stop_unexpected && current.contains(&nx) {
+                s.actions[st].pseudo = true;
+            }
             // An already pending start is in the graph even where nothing
             // requires it (`create_pending_start`).
             if c.rscs[r].start_pending {

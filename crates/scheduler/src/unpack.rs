@@ -1364,6 +1364,14 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
                 set_active(c, r, &mut h.role);
             } else if task == "promote" {
                 h.role = Role::Promoted;
+            } else if task == "migrate_to" && c.nodes[n].unclean {
+                // A migrate_to still pending on an unclean node forces a
+                // stop on its target (`unpack_rsc_op`).
+                if let Some(t) = op.migrate_target.as_deref().and_then(|t| c.node_by_name(t)) {
+                    if !c.rscs[r].dangling_migrations.contains(&t) {
+                        c.rscs[r].dangling_migrations.push(t);
+                    }
+                }
             }
             return;
         }

@@ -204,6 +204,13 @@ pub fn conn_state(c: &Cluster, n: NodeIdx) -> Option<ConnState> {
     match cluster_node {
         None => Some(ConnState::Unknown),
         Some(h) if c.nodes[h].unclean || !c.nodes[h].online => Some(ConnState::Resting),
+        // A partially migrated connection is resting too.
+        _ if rs.running_on.len() > 1
+            && rs.partial_migration_source.is_some()
+            && rs.partial_migration_target.is_some() =>
+        {
+            Some(ConnState::Resting)
+        }
         _ => Some(ConnState::Alive),
     }
 }

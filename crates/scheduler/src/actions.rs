@@ -1033,7 +1033,8 @@ fn primitive_actions(
     }
     if c.rscs[r].role == Role::Promoted {
         for &cur in &current {
-            let keep = next_role == Role::Promoted && next == Some(cur);
+            // A restart in place demotes too (`schedule_restart_actions`).
+            let keep = next_role == Role::Promoted && next == Some(cur) && !need_stop;
             let dm = s.add(Some(r), "demote", 0, Some(cur), keep);
             if !managed {
                 s.actions[dm].runnable = false;

@@ -55,9 +55,15 @@ struct BenchArgs {
     /// The reference binary.
     #[arg(long, default_value = "crm_simulate")]
     crm_simulate: PathBuf,
-    /// Parallel jobs for both runs.
-    #[arg(long, default_value_t = 2)]
+    /// Parallel jobs for every run (1 measures one case at a time).
+    #[arg(long, default_value_t = 1)]
     jobs: usize,
+    /// Use this time (seconds) for crm_simulate instead of running it.
+    #[arg(long, value_name = "SECONDS")]
+    reference_seconds: Option<f64>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -300,38 +306,111 @@ fn reference_output(bin: &std::path::Path, xml: &std::path::Path, extra: &[Strin
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn run_bench(a: BenchArgs) -> Result<()> {
-    let cases = crm::conformance::read_index(&a.cases)?;
-    let jobs = a.jobs.max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failures = std::sync::atomic::AtomicUsize::new(0);
+/// Runs `work(i)` for every case index on `jobs` threads; returns the
+/// wall-clock time and how many runs failed.
+fn timed_runs(n: usize, jobs: usize, work: &(dyn Fn(usize) -> bool + Sync)) -> (std::time::Duration, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
     let start = std::time::Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..jobs {
+        for _ in 0..jobs.max(1) {
             s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(case) = cases.get(i) else { break };
-                let xml = a.cases.join("cases").join(format!("{}.xml", case.name));
-                if reference_output(&a.crm_simulate, &xml, &case.args).is_err() {
-                    failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= n {
+                    break;
+                }
+                if !work(i) {
+                    failures.fetch_add(1, Ordering::SeqCst);
                 }
             });
         }
     });
-    let reference = start.elapsed();
-    if failures.into_inner() == cases.len() {
-        bail!("{} could not run any case", a.crm_simulate.display());
+    (start.elapsed(), failures.into_inner())
+}
+
+/// Times the whole case set three ways: `crm_simulate -S` one process per
+/// case, `ferrosync crm simulate` one process per case (this binary), and
+/// the same simulation in-process (parse, schedule, render the summary).
+fn run_bench(a: BenchArgs) -> Result<()> {
+    let cases = crm::conformance::read_index(&a.cases)?;
+    let n = cases.len();
+    let xml = |i: usize| a.cases.join("cases").join(format!("{}.xml", cases[i].name));
+    let quiet = |cmd: &mut std::process::Command| -> bool {
+        cmd.env("LC_ALL", "C")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success())
+    };
+    let reference = match a.reference_seconds {
+        Some(secs) => secs,
+        None => {
+            let (t, failed) = timed_runs(n, a.jobs, &|i| {
+                quiet(
+                    std::process::Command::new(&a.crm_simulate)
+                        .arg("-S")
+                        .arg("-x")
+                        .arg(xml(i))
+                        .args(&cases[i].args),
+                )
+            });
+            if failed == n {
+                bail!("{} could not run any case", a.crm_simulate.display());
+            }
+            t.as_secs_f64()
+        }
+    };
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let (per_process, failed_processes) = timed_runs(n, a.jobs, &|i| {
+        quiet(
+            std::process::Command::new(&exe)
+                .args(["crm", "simulate", "-x"])
+                .arg(xml(i))
+                .args(&cases[i].args),
+        )
+    });
+    let (in_process, failed_in_process) = timed_runs(n, a.jobs, &|i| {
+        crm::conformance::run_case(&a.cases, &cases[i]).is_ok_and(|sim| !sim.report().is_empty())
+    });
+    let per_process = per_process.as_secs_f64();
+    let in_process = in_process.as_secs_f64();
+    let ratio = |t: f64| reference / t.max(1e-9);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "cases": n,
+                "jobs": a.jobs,
+                "crm_simulate_s": reference,
+                "ferrosync_per_process_s": per_process,
+                "ferrosync_in_process_s": in_process,
+                "per_process_ratio": ratio(per_process),
+                "in_process_ratio": ratio(in_process),
+                "failed_per_process": failed_processes,
+                "failed_in_process": failed_in_process,
+            })
+        );
+        return Ok(());
     }
-    let report = crm::conformance::run_all(&a.cases, None, jobs)?;
-    let ours = report.elapsed;
-    println!("cases: {}", cases.len());
-    println!("crm_simulate: {:.2} s", reference.as_secs_f64());
-    println!("ferrosync:    {:.2} s", ours.as_secs_f64());
+    println!("cases: {n} (jobs: {})", a.jobs);
     println!(
-        "ratio: {:.1}x faster ({:.3} of crm_simulate's time)",
-        reference.as_secs_f64() / ours.as_secs_f64().max(1e-9),
-        ours.as_secs_f64() / reference.as_secs_f64().max(1e-9)
+        "crm_simulate, one process per case:      {reference:8.3} s  ({:.2} ms/case)",
+        reference * 1e3 / n as f64
     );
+    println!(
+        "ferrosync, one process per case:         {per_process:8.3} s  ({:.2} ms/case)  {:.1}x faster",
+        per_process * 1e3 / n as f64,
+        ratio(per_process)
+    );
+    println!(
+        "ferrosync, in-process:                   {in_process:8.3} s  ({:.3} ms/case)  {:.1}x faster",
+        in_process * 1e3 / n as f64,
+        ratio(in_process)
+    );
+    if failed_processes + failed_in_process > 0 {
+        println!("failed runs: {failed_processes} per process, {failed_in_process} in-process");
+    }
     Ok(())
 }
 

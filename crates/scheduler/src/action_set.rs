@@ -103,6 +103,8 @@ pub struct ActionSet {
     pub actions: Vec<Action>,
     pub edges: Vec<Edge>,
     index: HashMap<(Option<RscIdx>, String, u64, Option<NodeIdx>), usize>,
+    /// Each resource's actions, in creation order.
+    by_rsc: HashMap<RscIdx, Vec<usize>>,
     /// Probes skipped because a guest node's container is stopped (true)
     /// or will stop: (container, top resource, stopped).
     pub(crate) guest_probe_orders: Vec<(RscIdx, RscIdx, bool)>,
@@ -143,6 +145,9 @@ impl ActionSet {
             meta: BTreeMap::new(),
         });
         self.index.insert(key, id);
+        if let Some(r) = rsc {
+            self.by_rsc.entry(r).or_default().push(id);
+        }
         id
     }
 
@@ -152,11 +157,12 @@ impl ActionSet {
 
     /// All actions of `rsc` with the given task (any node).
     pub fn of(&self, rsc: RscIdx, task: &str) -> Vec<usize> {
-        self.actions
-            .iter()
-            .filter(|a| a.rsc == Some(rsc) && a.task == task && a.interval_ms == 0)
-            .map(|a| a.id)
-            .collect()
+        self.by_rsc.get(&rsc).map_or_else(Vec::new, |ids| {
+            ids.iter()
+                .copied()
+                .filter(|&i| self.actions[i].task == task && self.actions[i].interval_ms == 0)
+                .collect()
+        })
     }
 
     pub(crate) fn order(&mut self, first: usize, then: usize, flags: u32) {

@@ -1454,6 +1454,20 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
         label: &label,
         summary: &summary,
     };
+    // The newest actions come first: those standing for a resource's start
+    // or stop on no node are created while orderings are applied
+    // (`rsc_order_first`), after every other action.
+    let placeholder = |a: &Action| {
+        a.node.is_none()
+            && !a.pseudo
+            && matches!(a.task.as_str(), "start" | "stop")
+            && a.rsc.is_some_and(|r| c.rscs[r].is_primitive())
+    };
+    let visit: Vec<usize> = (0..s.actions.len())
+        .rev()
+        .filter(|&a| placeholder(&s.actions[a]))
+        .chain((0..s.actions.len()).rev().filter(|&a| !placeholder(&s.actions[a])))
+        .collect();
     // Starts that cannot run from the outset block their dependents.
     for a in (0..s.actions.len()).rev() {
         block_colocation_dependents(c, s, &prop, a, 0);
@@ -1481,7 +1495,7 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
             }
         }
         // `custom_action` prepends to the action list: newest first.
-        for a in (0..s.actions.len()).rev() {
+        for &a in &visit {
             if update_then(c, s, &prop, a, 0) {
                 changed = true;
             }

@@ -806,11 +806,7 @@ pub(crate) fn add_unplaced(s: &mut ActionSet, r: RscIdx, task: &str, optional: b
 
 /// The probes of resource `r`.
 fn probes_of(s: &ActionSet, r: RscIdx) -> Vec<usize> {
-    s.actions
-        .iter()
-        .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.interval_ms == 0)
-        .map(|a| a.id)
-        .collect()
+    s.of(r, "monitor")
 }
 
 /// An unrunnable probe keeps an inactive resource from starting (but does

@@ -484,8 +484,14 @@ fn finish_guest_fencing(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize
             .iter()
             .find(|a| a.rsc == Some(ct) && a.task == "stop" && a.node.is_some() && a.interval_ms == 0)
             .map(|a| a.id);
+        // Pacemaker fences nodes in name order (`pe__cmp_node_name`): the
+        // container's stop is implied by its host's fencing only if the
+        // host came first; otherwise it is still an ordinary stop then.
+        let host_first = |host: NodeIdx| {
+            crate::model::cmp_node_names(&c.nodes[host].uname, &c.nodes[n].uname) == std::cmp::Ordering::Less
+        };
         match stop {
-            Some(st) if s.actions[st].pseudo => {
+            Some(st) if s.actions[st].pseudo && s.actions[st].node.is_some_and(host_first) => {
                 if let Some(host) = s.actions[st].node {
                     if let Some(hf) = fence_of[host] {
                         s.order(hf, f, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
@@ -493,7 +499,13 @@ fn finish_guest_fencing(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize
                 }
             }
             Some(st) => s.order(st, f, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN),
-            None => {}
+            None => {
+                // Else after the connection's stop, if any.
+                let conn_stop = s.of(conn, "stop").into_iter().find(|&a| s.actions[a].node.is_some());
+                if let Some(cs) = conn_stop {
+                    s.order(cs, f, 0);
+                }
+            }
         }
     }
 }

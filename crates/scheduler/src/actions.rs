@@ -998,9 +998,12 @@ fn primitive_actions(
                     // after it, and stops on a guest (`order_stop_vs_fencing`);
                     // the top-level parent's stop follows too
                     // (`order_fencing_before_parent_stops`).
-                    if guest {
+                    // Not for a bundled resource: its parent's stop carries
+                    // the ordering (a graph loop otherwise).
+                    let bundled = c.is_bundled(r);
+                    if guest && !bundled {
                         s.order(f, st, flags::RUNNABLE_LEFT);
-                    } else if c.rscs[r].requires_fencing {
+                    } else if c.rscs[r].requires_fencing && !bundled {
                         s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
                     }
                 }

@@ -524,11 +524,6 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
         if (a.pseudo && !implied_by_fencing) || !c.nodes[n].is_remote_or_guest() {
             continue;
         }
-        // An optional stop stands for a stop Pacemaker never schedules (the
-        // resource stays): it is not tied to the connection.
-        if a.task == "stop" && a.optional {
-            continue;
-        }
         let Some(conn) = c.nodes[n].remote.conn else { continue };
         if conn == r {
             continue;

@@ -1038,6 +1038,13 @@ fn primitive_actions(
             if !managed {
                 s.actions[dm].runnable = false;
             }
+            // Nothing runs on a node that is offline (`update_resource_action_runnable`);
+            // a guest waits for its connection unless it must be reset.
+            let node = &c.nodes[cur];
+            // (With fencing, the demote becomes a pseudo-action below.)
+            if !node.online && (!node.is_guest() || node.remote.requires_reset) && fence_of[cur].is_none() {
+                s.actions[dm].runnable = false;
+            }
             // A demote on a node being fenced is implied by the fencing (a
             // guest's fencing is its container's recovery).
             let node_down = c.nodes[cur].unclean || !c.nodes[cur].online || c.rscs[r].failed;
@@ -1405,6 +1412,31 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
     // `summary_action_flags`: a clone's pseudo-action cannot run when no
     // instance's action for its task can (Pacemaker's rule for groups,
     // `group_action_flags`, is not reproduced yet).
+    // `pcmk__group_action_flags`: a group's completion pseudo-action
+    // (running, stopped, promoted, demoted) cannot run if a member's action
+    // for it cannot.
+    let mut group_all: Vec<(usize, Vec<usize>)> = Vec::new();
+    for g in 0..c.rscs.len() {
+        if !matches!(c.rscs[g].variant, Variant::Group) {
+            continue;
+        }
+        for (task, child) in [
+            ("running", "start"),
+            ("stopped", "stop"),
+            ("promoted", "promote"),
+            ("demoted", "demote"),
+        ] {
+            if let Some(ga) = s.find(Some(g), task, 0, None) {
+                let kids = c.rscs[g]
+                    .children
+                    .iter()
+                    .filter(|&&k| c.rscs[k].is_primitive())
+                    .filter_map(|&k| s.of(k, child).into_iter().find(|&a| s.actions[a].node.is_some()))
+                    .collect();
+                group_all.push((ga, kids));
+            }
+        }
+    }
     let mut runnable_summaries: Vec<(usize, Vec<usize>)> = Vec::new();
     for g in 0..c.rscs.len() {
         if !matches!(c.rscs[g].variant, Variant::Clone { .. }) {
@@ -1476,6 +1508,12 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
         for (ga, kids) in &summaries {
             if s.actions[*ga].optional && kids.iter().any(|&k| !s.actions[k].optional) {
                 s.actions[*ga].optional = false;
+                changed = true;
+            }
+        }
+        for (ga, kids) in &group_all {
+            if s.actions[*ga].runnable && kids.iter().any(|&k| !s.actions[k].runnable) {
+                s.actions[*ga].runnable = false;
                 changed = true;
             }
         }

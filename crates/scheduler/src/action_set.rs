@@ -89,6 +89,13 @@ pub mod flags {
     /// A required "then" puts "first" in the graph even if "first" stays
     /// optional (`pe_order_implies_first_printed`).
     pub const IMPLIES_FIRST_PRINTED: u32 = 65536;
+    /// A required "then" makes "first" optional again: a stop or demote
+    /// cancels an agent reload (`pe_order_then_cancels_first`).
+    pub const THEN_CANCELS_FIRST: u32 = 131072;
+    /// Between two interleaved clones' own actions for a mandatory
+    /// ordering: changes no flags (the paired instances carry them), but
+    /// probe restart orderings follow it as Pacemaker's implies-then.
+    pub const CLONE_IMPLIES_THEN: u32 = 262144;
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -138,6 +138,11 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         .filter_map(|a| Some((a.rsc?, a.id)))
         .collect();
     for (r, rl) in reloads {
+        // A required stop or demote cancels the reload
+        // (`pe_order_then_cancels_first`, `schedule_reload`).
+        for then in s.of(r, "stop").into_iter().chain(s.of(r, "demote")) {
+            s.order(rl, then, flags::THEN_CANCELS_FIRST);
+        }
         let related: Vec<(usize, bool)> = s
             .actions
             .iter()
@@ -1757,6 +1762,10 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
         Some(r) if !c.rscs[r].is_primitive() => member_required(c, s, t),
         _ => !s.actions[t].optional,
     };
+    if e.flags & flags::THEN_CANCELS_FIRST != 0 && !s.actions[t].optional && !s.actions[f].optional {
+        s.actions[f].optional = true;
+        changed = true;
+    }
     if e.flags & flags::IMPLIES_FIRST_PRINTED != 0 && then_required && !s.actions[f].print_always {
         // Not a flag change that others depend on.
         s.actions[f].print_always = true;

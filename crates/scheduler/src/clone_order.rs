@@ -183,9 +183,16 @@ pub(super) fn connect_interleaved(
     // The clones' own actions stay ordered (the graph shows it), but the
     // ordering updates only the paired instances
     // (`pcmk__multi_update_actions`), so it carries no flags.
+    // (A mandatory ordering keeps a marker for the probe orderings that
+    // follow it, `add_restart_orderings_for_probe`.)
+    let marker = if fl & flags::IMPLIES_THEN != 0 {
+        flags::CLONE_IMPLIES_THEN
+    } else {
+        0
+    };
     for f in s.of(first, &mapped) {
         for t in s.of(then, then_task) {
-            s.order(f, t, 0);
+            s.order(f, t, marker);
         }
     }
     for then_child in c.rscs[then].children.clone() {

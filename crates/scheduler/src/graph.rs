@@ -155,7 +155,7 @@ fn skipped_migrating_input(s: &Schedule, e: &Edge) -> bool {
     }
     // Orderings between the same two actions are one input whose flags
     // add up (`order_actions`).
-    let ignored = flags::WHOLE_FIRST | flags::MEMBER;
+    let ignored = flags::WHOLE_FIRST | flags::MEMBER | flags::CLONE_IMPLIES_THEN;
     let merged = s
         .edges
         .iter()

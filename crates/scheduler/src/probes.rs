@@ -211,7 +211,7 @@ fn restart_orderings(
             if let Some(m) = s.find(Some(ar), &mapped, 0, None) {
                 for &(t, fl) in &after[m] {
                     let outside = s.actions[t].rsc.is_some_and(|tr| c.top_parent(tr) != c.top_parent(ar));
-                    if fl & flags::IMPLIES_THEN != 0 && outside {
+                    if fl & (flags::IMPLIES_THEN | flags::CLONE_IMPLIES_THEN) != 0 && outside {
                         outs.push((t, fl));
                     }
                 }
@@ -219,7 +219,7 @@ fn restart_orderings(
         }
     }
     for &(t, fl) in &outs {
-        if fl & flags::IMPLIES_THEN == 0 {
+        if fl & (flags::IMPLIES_THEN | flags::CLONE_IMPLIES_THEN) == 0 {
             let Some(ar) = act.rsc else { continue };
             let Some(tr) = s.actions[t].rsc else { continue };
             let descend = !c.rscs[ar].is_primitive()

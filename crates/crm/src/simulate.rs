@@ -339,11 +339,11 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
 
 /// Runs the full simulation on a CIB.
 pub fn simulate(cib: &Cib, opts: &Options) -> Simulation {
-    let schedule = scheduler::run(cib, opts);
-    let graph = scheduler::graph::build(&schedule);
     // Status is displayed from the CIB as unpacked, without anything the
     // scheduler derived (bans, tickets, fencing decisions).
     let base = scheduler::unpack::unpack(cib, opts.now);
+    let schedule = scheduler::run_unpacked(cib, base.clone());
+    let graph = scheduler::graph::build(&schedule);
     let current_text = output::cluster_status(&base);
     let summary_text = output::transition_summary(&schedule);
     let executed_text = output::executed_actions(&schedule, &graph);

@@ -79,6 +79,23 @@ pub mod flags {
     /// Only an input in the graph while "first" is not part of a live
     /// migration (`pe_order_apply_first_non_migratable`).
     pub const FIRST_NON_MIGRATABLE: u32 = 8192;
+    /// `pe_order_probe`: "then" (a probe) cannot run while "first" cannot,
+    /// unless "first"'s resource is active somewhere.
+    pub const PROBE: u32 = 16384;
+    /// Between paired instances of interleaved clones: made while flags
+    /// are updated, not an ordering constraint, so no "probe then"
+    /// ordering follows from it (`add_probe_orderings_for_stops`).
+    pub const INSTANCE_PAIR: u32 = 32768;
+    /// A required "then" puts "first" in the graph even if "first" stays
+    /// optional (`pe_order_implies_first_printed`).
+    pub const IMPLIES_FIRST_PRINTED: u32 = 65536;
+    /// A required "then" makes "first" optional again: a stop or demote
+    /// cancels an agent reload (`pe_order_then_cancels_first`).
+    pub const THEN_CANCELS_FIRST: u32 = 131072;
+    /// Between two interleaved clones' own actions for a mandatory
+    /// ordering: changes no flags (the paired instances carry them), but
+    /// probe restart orderings follow it as Pacemaker's implies-then.
+    pub const CLONE_IMPLIES_THEN: u32 = 262144;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +110,11 @@ pub struct ActionSet {
     pub actions: Vec<Action>,
     pub edges: Vec<Edge>,
     index: HashMap<(Option<RscIdx>, String, u64, Option<NodeIdx>), usize>,
+    /// Each resource's actions, in creation order.
+    by_rsc: HashMap<RscIdx, Vec<usize>>,
+    /// Probes skipped because a guest node's container is stopped (true)
+    /// or will stop: (container, top resource, stopped).
+    pub(crate) guest_probe_orders: Vec<(RscIdx, RscIdx, bool)>,
 }
 
 impl ActionSet {
@@ -130,6 +152,9 @@ impl ActionSet {
             meta: BTreeMap::new(),
         });
         self.index.insert(key, id);
+        if let Some(r) = rsc {
+            self.by_rsc.entry(r).or_default().push(id);
+        }
         id
     }
 
@@ -139,11 +164,12 @@ impl ActionSet {
 
     /// All actions of `rsc` with the given task (any node).
     pub fn of(&self, rsc: RscIdx, task: &str) -> Vec<usize> {
-        self.actions
-            .iter()
-            .filter(|a| a.rsc == Some(rsc) && a.task == task && a.interval_ms == 0)
-            .map(|a| a.id)
-            .collect()
+        self.by_rsc.get(&rsc).map_or_else(Vec::new, |ids| {
+            ids.iter()
+                .copied()
+                .filter(|&i| self.actions[i].task == task && self.actions[i].interval_ms == 0)
+                .collect()
+        })
     }
 
     pub(crate) fn order(&mut self, first: usize, then: usize, flags: u32) {

@@ -5,7 +5,7 @@
 // Node and resource indices address several parallel tables at once.
 #![allow(clippy::needless_range_loop)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::action_set::{flags, invert, is_group, map_first_action, Action, ActionSet};
 use crate::connect::connect;
@@ -101,6 +101,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         }
         primitive_actions(cib, c, &mut s, r, &fence_of, quorum_ok);
     }
+    let early_starts = early_start_firsts(c, cons);
     // Placeholder start/stop actions (unrunnable, optional) so orderings
     // against resources that will not start or are not running still
     // propagate "unrunnable".
@@ -113,9 +114,11 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 let a = s.add(Some(r), task, 0, None, true);
                 s.actions[a].runnable = false;
                 // The resource's own stop → start ordering applies to it
-                // too, so a required stop makes it required (and what it
-                // implies); it still cannot run.
-                if task == "start" {
+                // too when a constraint created it before the resource's
+                // internal orderings were applied (`rsc_order_first`), so a
+                // required stop makes it required (and what it implies); it
+                // still cannot run.
+                if task == "start" && early_starts.contains(&r) {
                     for st in s.of(r, "stop") {
                         if s.actions[st].node.is_some() {
                             s.order(st, a, flags::IMPLIES_THEN | flags::RESTART);
@@ -135,6 +138,11 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         .filter_map(|a| Some((a.rsc?, a.id)))
         .collect();
     for (r, rl) in reloads {
+        // A required stop or demote cancels the reload
+        // (`pe_order_then_cancels_first`, `schedule_reload`).
+        for then in s.of(r, "stop").into_iter().chain(s.of(r, "demote")) {
+            s.order(rl, then, flags::THEN_CANCELS_FIRST);
+        }
         let related: Vec<(usize, bool)> = s
             .actions
             .iter()
@@ -184,9 +192,13 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 .any(|p| required(&s, p, "start") && required(&s, p, "stop"));
             s.actions[stop].migrate_runnable = !restarting;
         }
-        s.order(stop, stopped, flags::RUNNABLE_LEFT);
-        s.order(stopped, start, 0);
-        s.order(start, running, flags::RUNNABLE_LEFT);
+        // A bundle's own pseudo-actions are ordered only through its
+        // replicas and child (`pcmk__bundle_internal_constraints`).
+        if !c.bundles.iter().any(|b| b.rsc == g) {
+            s.order(stop, stopped, flags::RUNNABLE_LEFT);
+            s.order(stopped, start, 0);
+            s.order(start, running, flags::RUNNABLE_LEFT);
+        }
         let mut notifications = crate::notify::create_start_stop(&mut s, c, g);
         if matches!(c.rscs[g].variant, Variant::Clone { promotable: true, .. }) {
             super::promotable::create_pseudo_actions(&mut s, c, g);
@@ -320,7 +332,10 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
         }
     }
+    bundle_internal_constraints(&mut s, c);
     order_clone_probes(&mut s, c);
+    order_after_guest_probes(&mut s, c);
+    order_bundle_connection_probes(&mut s, c);
     order_fencing_before_parent_stops(&mut s, c, &fence_of);
     order_starts_after_fencing(&mut s, c);
     super::utilization::order_load(&mut s, c);
@@ -564,6 +579,150 @@ fn known_on_for_fencing(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     })
 }
 
+/// Where a guest node's container is stopped or will stop, a resource not
+/// probed there starts only after the container's probe (if it is placed
+/// where its state is unknown) or stop (`pcmk__probe_rsc_on_node`,
+/// `probe_then_start`).
+fn order_after_guest_probes(s: &mut ActionSet, c: &Cluster) {
+    let mut seen = HashSet::new();
+    for (guest, top, stopped) in std::mem::take(&mut s.guest_probe_orders) {
+        if !seen.insert((guest, top, stopped)) {
+            continue;
+        }
+        let firsts: Vec<usize> = if stopped {
+            let unknown_there = c.rscs[guest]
+                .assigned
+                .is_some_and(|a| !c.rscs[guest].known_on.contains(&a));
+            if !unknown_there {
+                continue;
+            }
+            probes_of(s, guest)
+        } else {
+            s.of(guest, "stop")
+        };
+        let thens: Vec<usize> = if c.rscs[top].is_primitive() {
+            s.of(top, "start")
+        } else {
+            s.find(Some(top), "start", 0, None).into_iter().collect()
+        };
+        for &f in &firsts {
+            for &t in &thens {
+                s.order(f, t, 0);
+            }
+        }
+    }
+}
+
+/// The child clone of bundle `g`, if `g` is a bundle with one.
+fn bundle_child(c: &Cluster, g: RscIdx) -> Option<RscIdx> {
+    c.bundles.iter().find(|b| b.rsc == g).and_then(|b| b.child_clone)
+}
+
+/// A bundle's pseudo-actions around its child clone and its replicas'
+/// children (`pcmk__bundle_internal_constraints`, and the promotion
+/// pseudo-actions of `pcmk__bundle_create_actions` for a promotable child).
+fn bundle_internal_constraints(s: &mut ActionSet, c: &Cluster) {
+    for b in &c.bundles {
+        let Some(cl) = b.child_clone else { continue };
+        let own = |s: &ActionSet, r: RscIdx, task: &str| s.find(Some(r), task, 0, None);
+        let done = |s: &ActionSet, task: &str| own(s, cl, &map_first_action(c, cl, task));
+        if let (Some(bs), Some(cs)) = (own(s, b.rsc, "start"), own(s, cl, "start")) {
+            s.order(bs, cs, flags::IMPLIES_FIRST_PRINTED);
+        }
+        if let (Some(bs), Some(cs)) = (own(s, b.rsc, "stop"), own(s, cl, "stop")) {
+            s.order(bs, cs, flags::IMPLIES_FIRST_PRINTED);
+        }
+        if let (Some(cr), Some(br)) = (done(s, "start"), own(s, b.rsc, "running")) {
+            s.order(cr, br, flags::IMPLIES_THEN_PRINTED);
+        }
+        if let (Some(cs), Some(bs)) = (done(s, "stop"), own(s, b.rsc, "stopped")) {
+            s.order(cs, bs, flags::IMPLIES_THEN_PRINTED);
+        }
+        if let Some(bs) = own(s, b.rsc, "stop") {
+            for rep in &b.replicas {
+                let Some(child) = rep.child else { continue };
+                for p in c.primitives_of(child) {
+                    for st in s.of(p, "stop") {
+                        s.order(bs, st, flags::IMPLIES_FIRST_PRINTED);
+                    }
+                }
+            }
+        }
+        if !matches!(c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
+            continue;
+        }
+        let prims = c.primitives_of(cl);
+        let required = |s: &ActionSet, task: &str| {
+            prims.iter().any(|&p| {
+                s.of(p, task)
+                    .into_iter()
+                    .any(|a| !s.actions[a].optional && s.actions[a].node.is_some())
+            })
+        };
+        let (demoting, promoting) = (required(s, "demote"), required(s, "promote"));
+        let pseudo = |s: &mut ActionSet, task: &str, optional: bool| {
+            let a = s.add(Some(b.rsc), task, 0, None, optional);
+            s.actions[a].pseudo = true;
+            a
+        };
+        let promote = pseudo(s, "promote", !promoting);
+        let promoted = pseudo(s, "promoted", !promoting);
+        let demote = pseudo(s, "demote", !demoting);
+        let demoted = pseudo(s, "demoted", !demoting);
+        // `pcmk__promotable_restart_ordering` on the bundle.
+        let (bstart, brunning, bstop, bstopped) = (
+            own(s, b.rsc, "start"),
+            own(s, b.rsc, "running"),
+            own(s, b.rsc, "stop"),
+            own(s, b.rsc, "stopped"),
+        );
+        for (f, t) in [
+            (bstopped, bstart),
+            (bstopped, Some(promote)),
+            (Some(demoted), bstop),
+            (Some(demoted), bstart),
+            (Some(demoted), Some(promote)),
+            (brunning, Some(promote)),
+            (Some(demote), Some(demoted)),
+        ] {
+            if let (Some(f), Some(t)) = (f, t) {
+                s.order(f, t, 0);
+            }
+        }
+        if let Some(cd) = done(s, "demote") {
+            s.order(cd, demoted, flags::IMPLIES_THEN_PRINTED);
+        }
+        if let Some(cd) = own(s, cl, "demote") {
+            s.order(demote, cd, 0);
+        }
+        if let Some(cp) = done(s, "promote") {
+            s.order(cp, promoted, flags::IMPLIES_THEN_PRINTED);
+        }
+        if let Some(cp) = own(s, cl, "promote") {
+            s.order(promote, cp, 0);
+        }
+    }
+}
+
+/// A bundle replica's connection is probed only once its container has
+/// started (`pcmk__bundle_create_probe`, `pe_order_probe`).
+fn order_bundle_connection_probes(s: &mut ActionSet, c: &Cluster) {
+    for b in &c.bundles {
+        for rep in &b.replicas {
+            let Some(conn) = rep.remote else { continue };
+            let probes: Vec<usize> = probes_of(s, conn)
+                .into_iter()
+                .filter(|&p| s.actions[p].node.is_some())
+                .collect();
+            for st in s.of(rep.container, "start") {
+                for &p in &probes {
+                    s.order(st, p, flags::PROBE);
+                }
+            }
+        }
+    }
+}
+
 /// `order_start_vs_fencing`: the starts and promotions of a managed
 /// resource that needs fencing follow every fencing; a start that needs
 /// only quorum follows the fencing of a node where the resource may run
@@ -599,13 +758,60 @@ fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
     }
 }
 
+/// Primitives whose start is the "first" of a constraint's ordering
+/// (plain, inverse, set, `clone-min` instances): `rsc_order_first` creates
+/// such a start when the resource has none, and since constraints are
+/// applied before the resources' internal orderings, the resource's own
+/// stop → start ordering then reaches it. A start created later, by an
+/// internal ordering, misses it.
+fn early_start_firsts(c: &Cluster, cons: &Constraints) -> HashSet<RscIdx> {
+    let mut out = HashSet::new();
+    let mut add = |r: RscIdx, task: &str| {
+        if task == "start" && c.rscs[r].is_primitive() {
+            out.insert(r);
+        }
+    };
+    // Orderings the scheduler adds itself (a container before what it
+    // contains, a bundle's IP before its container) are internal ones.
+    let implicit = |o: &&crate::constraint_types::Ordering| {
+        matches!(o.id.as_str(), "resource-with-container" | "bundle-ip-then-container")
+    };
+    for o in cons.orders.iter().filter(|o| !implicit(o)) {
+        if o.clone_min > 0 {
+            for &k in &c.rscs[o.first].children {
+                add(k, &o.first_action);
+            }
+        } else {
+            add(o.first, &o.first_action);
+        }
+        if o.symmetrical && o.kind != OrderKind::Serialize {
+            if let Some(inv) = invert(&o.then_action) {
+                add(o.then, inv);
+            }
+        }
+    }
+    for o in &cons.set_orders {
+        add(o.first, &o.first_action);
+    }
+    for oom in &cons.one_or_more {
+        for (r, task) in &oom.firsts {
+            add(*r, task);
+        }
+    }
+    out
+}
+
+/// An action of `r` on no node (`custom_action` without a node): it cannot
+/// run, but orderings may still make it required.
+pub(crate) fn add_unplaced(s: &mut ActionSet, r: RscIdx, task: &str, optional: bool) -> usize {
+    let a = s.add(Some(r), task, 0, None, optional);
+    s.actions[a].runnable = false;
+    a
+}
+
 /// The probes of resource `r`.
 fn probes_of(s: &ActionSet, r: RscIdx) -> Vec<usize> {
-    s.actions
-        .iter()
-        .filter(|a| a.rsc == Some(r) && a.task == "monitor" && a.interval_ms == 0)
-        .map(|a| a.id)
-        .collect()
+    s.of(r, "monitor")
 }
 
 /// An unrunnable probe keeps an inactive resource from starting (but does
@@ -667,8 +873,20 @@ fn primitive_actions(
             if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
                 continue;
             }
-            if !super::remote::probe_allowed(c, r, n) || !super::probes::instance_probed_on(c, r, n) {
+            if !super::probes::instance_probed_on(c, r, n) {
                 continue;
+            }
+            match super::remote::probe_decision(c, r, n) {
+                super::remote::ProbeDecision::Probe => {}
+                super::remote::ProbeDecision::No => continue,
+                super::remote::ProbeDecision::GuestStopped(g) => {
+                    s.guest_probe_orders.push((g, c.top_parent(r), true));
+                    continue;
+                }
+                super::remote::ProbeDecision::GuestWillStop(g) => {
+                    s.guest_probe_orders.push((g, c.top_parent(r), false));
+                    continue;
+                }
             }
             let pending = node.pending;
             let p = s.add(Some(r), "monitor", 0, Some(n), false);
@@ -704,6 +922,18 @@ fn primitive_actions(
     } else {
         DefChange::None
     };
+    // A definition change where a resource is being stopped still asks
+    // for a restart (`force_restart`): a required start on no node, which
+    // cannot run but keeps what contains the resource in the graph.
+    // Only nodes that can run resources have their history checked
+    // (`pcmk__handle_rsc_config_changes`).
+    let unplaced_restart = next.is_none()
+        && current.len() == 1
+        && c.nodes[current[0]].can_run()
+        && managed
+        && !implicit
+        && !c.rscs[r].orphan
+        && matches!(definition_changed(cib, c, r, current[0]), DefChange::Restart(Some(_)));
     let reload = matches!(def_change, DefChange::Reload);
     let (restart_def, def_reason) = match def_change {
         DefChange::Restart(reason) => (true, reason),
@@ -729,7 +959,14 @@ fn primitive_actions(
     let stop_unexpected =
         multiply_active && c.rscs[r].meta.get("multiple-active").map(String::as_str) == Some("stop_unexpected");
     let mut stops = Vec::new();
+    // A resource whose history ends stopped is brought up from Stopped even
+    // where it is still listed as active (a failed migrate_to's target):
+    // there is nothing to take down (`schedule_restart_actions`).
+    let stopped_role = c.rscs[r].role == Role::Stopped && !multiply_active;
     for &cur in &current {
+        if stopped_role {
+            continue;
+        }
         if stop_unexpected && next == Some(cur) {
             // The expected node keeps its copy.
             continue;
@@ -766,9 +1003,12 @@ fn primitive_actions(
                     // after it, and stops on a guest (`order_stop_vs_fencing`);
                     // the top-level parent's stop follows too
                     // (`order_fencing_before_parent_stops`).
-                    if guest {
+                    // Not for a bundled resource: its parent's stop carries
+                    // the ordering (a graph loop otherwise).
+                    let bundled = c.is_bundled(r);
+                    if guest && !bundled {
                         s.order(f, st, flags::RUNNABLE_LEFT);
-                    } else if c.rscs[r].requires_fencing {
+                    } else if c.rscs[r].requires_fencing && !bundled {
                         s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
                     }
                 }
@@ -797,9 +1037,17 @@ fn primitive_actions(
     }
     if c.rscs[r].role == Role::Promoted {
         for &cur in &current {
-            let keep = next_role == Role::Promoted && next == Some(cur);
+            // A restart in place demotes too (`schedule_restart_actions`).
+            let keep = next_role == Role::Promoted && next == Some(cur) && !need_stop;
             let dm = s.add(Some(r), "demote", 0, Some(cur), keep);
             if !managed {
+                s.actions[dm].runnable = false;
+            }
+            // Nothing runs on a node that is offline (`update_resource_action_runnable`);
+            // a guest waits for its connection unless it must be reset.
+            let node = &c.nodes[cur];
+            // (With fencing, the demote becomes a pseudo-action below.)
+            if !node.online && (!node.is_guest() || node.remote.requires_reset) && fence_of[cur].is_none() {
                 s.actions[dm].runnable = false;
             }
             // A demote on a node being fenced is implied by the fencing (a
@@ -831,6 +1079,13 @@ fn primitive_actions(
             s.actions[st].reason = Some(reason.clone());
         }
     }
+    if unplaced_restart {
+        let st = add_unplaced(s, r, "start", false);
+        s.actions[st].reason = Some("resource definition change".into());
+        for &stp in &stops {
+            s.order(stp, st, flags::IMPLIES_THEN | flags::RESTART);
+        }
+    }
     // A blocked resource that is active is not brought back up
     // (`schedule_restart_actions`), and gets no recurring actions.
     let blocked_active = c.rscs[r].blocked && c.rscs[r].role >= Role::Started;
@@ -840,6 +1095,12 @@ fn primitive_actions(
             // active) is started again.
             let start_required = !current.contains(&nx) || need_stop || c.rscs[r].role == Role::Stopped;
             let st = s.add(Some(r), "start", 0, Some(nx), !start_required);
+            // The copy kept on the expected node of a multiply active
+            // resource with multiple-active=stop_unexpected is "started"
+            // by a pseudo-action (`start_resource`).
+            if stop_unexpected && current.contains(&nx) {
+                s.actions[st].pseudo = true;
+            }
             // An already pending start is in the graph even where nothing
             // requires it (`create_pending_start`).
             if c.rscs[r].start_pending {
@@ -958,10 +1219,24 @@ fn primitive_actions(
             super::recurring::cancel_for_other_role(cib, s, c, r, nx, start_optional, role_after);
             for (interval, active) in monitors {
                 let m = s.add(Some(r), "monitor", interval, Some(nx), active);
-                s.order(st, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
-                if !managed {
+                // An unmanaged resource's monitor is not ordered after its
+                // start: it runs if the start could when it was created
+                // (`recurring_op_for_active`).
+                // None at all for a resource or node in maintenance
+                // (`pcmk__create_recurring_actions`).
+                let in_maintenance = c.options.maintenance_mode
+                    || c.rscs[r].meta.get("maintenance").is_some_and(|v| is_true(v))
+                    || c.nodes[nx].maintenance;
+                if !managed && in_maintenance {
                     s.actions[m].runnable = false;
+                    continue;
                 }
+                if !managed {
+                    let node_up = c.nodes[nx].online && !c.nodes[nx].unclean;
+                    s.actions[m].runnable = s.actions[st].runnable && node_up;
+                    continue;
+                }
+                s.order(st, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
                 // After the promotion, or the demotion it outlives.
                 let role_change = if next_role == Role::Promoted {
                     s.of(r, "promote")
@@ -1117,11 +1392,23 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
                 continue;
             };
             let mut kids = Vec::new();
-            for &k in &c.rscs[g].children {
+            // A bundle's promotions are its child clone's
+            // (`pcmk__bundle_action_flags`).
+            let members = match bundle_child(c, g) {
+                Some(cl) if matches!(task, "promote" | "demote") => c.rscs[cl].children.clone(),
+                _ => c.rscs[g].children.clone(),
+            };
+            for &k in &members {
                 if is_group(c, k) {
                     kids.extend(s.find(Some(k), task, 0, None));
                 } else {
-                    kids.extend(s.of(k, task).into_iter().filter(|&a| s.actions[a].node.is_some()));
+                    // Not the node-less pseudo-actions of implied stops; a node-less
+                    // real action (`add_unplaced`) counts.
+                    kids.extend(
+                        s.of(k, task)
+                            .into_iter()
+                            .filter(|&a| s.actions[a].node.is_some() || !s.actions[a].pseudo),
+                    );
                 }
             }
             summaries.push((ga, kids));
@@ -1130,6 +1417,31 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
     // `summary_action_flags`: a clone's pseudo-action cannot run when no
     // instance's action for its task can (Pacemaker's rule for groups,
     // `group_action_flags`, is not reproduced yet).
+    // `pcmk__group_action_flags`: a group's completion pseudo-action
+    // (running, stopped, promoted, demoted) cannot run if a member's action
+    // for it cannot.
+    let mut group_all: Vec<(usize, Vec<usize>)> = Vec::new();
+    for g in 0..c.rscs.len() {
+        if !matches!(c.rscs[g].variant, Variant::Group) {
+            continue;
+        }
+        for (task, child) in [
+            ("running", "start"),
+            ("stopped", "stop"),
+            ("promoted", "promote"),
+            ("demoted", "demote"),
+        ] {
+            if let Some(ga) = s.find(Some(g), task, 0, None) {
+                let kids = c.rscs[g]
+                    .children
+                    .iter()
+                    .filter(|&&k| c.rscs[k].is_primitive())
+                    .filter_map(|&k| s.of(k, child).into_iter().find(|&a| s.actions[a].node.is_some()))
+                    .collect();
+                group_all.push((ga, kids));
+            }
+        }
+    }
     let mut runnable_summaries: Vec<(usize, Vec<usize>)> = Vec::new();
     for g in 0..c.rscs.len() {
         if !matches!(c.rscs[g].variant, Variant::Clone { .. }) {
@@ -1146,7 +1458,15 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
             ("demote", "demote"),
         ] {
             if let Some(ga) = s.find(Some(g), task, 0, None) {
-                let kids = c.primitives_of(g).into_iter().flat_map(|k| s.of(k, child)).collect();
+                let members = match bundle_child(c, g) {
+                    Some(cl) if matches!(child, "promote" | "demote") => cl,
+                    _ => g,
+                };
+                let kids = c
+                    .primitives_of(members)
+                    .into_iter()
+                    .flat_map(|k| s.of(k, child))
+                    .collect();
                 runnable_summaries.push((ga, kids));
             }
         }
@@ -1170,6 +1490,20 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
         label: &label,
         summary: &summary,
     };
+    // The newest actions come first: those standing for a resource's start
+    // or stop on no node are created while orderings are applied
+    // (`rsc_order_first`), after every other action.
+    let placeholder = |a: &Action| {
+        a.node.is_none()
+            && !a.pseudo
+            && matches!(a.task.as_str(), "start" | "stop")
+            && a.rsc.is_some_and(|r| c.rscs[r].is_primitive())
+    };
+    let visit: Vec<usize> = (0..s.actions.len())
+        .rev()
+        .filter(|&a| placeholder(&s.actions[a]))
+        .chain((0..s.actions.len()).rev().filter(|&a| !placeholder(&s.actions[a])))
+        .collect();
     // Starts that cannot run from the outset block their dependents.
     for a in (0..s.actions.len()).rev() {
         block_colocation_dependents(c, s, &prop, a, 0);
@@ -1179,6 +1513,12 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
         for (ga, kids) in &summaries {
             if s.actions[*ga].optional && kids.iter().any(|&k| !s.actions[k].optional) {
                 s.actions[*ga].optional = false;
+                changed = true;
+            }
+        }
+        for (ga, kids) in &group_all {
+            if s.actions[*ga].runnable && kids.iter().any(|&k| !s.actions[k].runnable) {
+                s.actions[*ga].runnable = false;
                 changed = true;
             }
         }
@@ -1197,7 +1537,7 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
             }
         }
         // `custom_action` prepends to the action list: newest first.
-        for a in (0..s.actions.len()).rev() {
+        for &a in &visit {
             if update_then(c, s, &prop, a, 0) {
                 changed = true;
             }
@@ -1407,6 +1747,28 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
     {
         // Not a flag change that others depend on.
         s.actions[t].print_always = true;
+    }
+    if e.flags & flags::PROBE != 0
+        && !s.actions[f].runnable
+        && s.actions[t].runnable
+        && s.actions[f].rsc.is_some_and(|r| c.rscs[r].running_on.is_empty())
+    {
+        s.actions[t].runnable = false;
+        changed = true;
+    }
+    // "then" counts as required by its flags for ordering: a collective's
+    // by its members' (`action_flags_for_ordering`).
+    let then_required = match s.actions[t].rsc {
+        Some(r) if !c.rscs[r].is_primitive() => member_required(c, s, t),
+        _ => !s.actions[t].optional,
+    };
+    if e.flags & flags::THEN_CANCELS_FIRST != 0 && !s.actions[t].optional && !s.actions[f].optional {
+        s.actions[f].optional = true;
+        changed = true;
+    }
+    if e.flags & flags::IMPLIES_FIRST_PRINTED != 0 && then_required && !s.actions[f].print_always {
+        // Not a flag change that others depend on.
+        s.actions[f].print_always = true;
     }
     if e.flags & flags::RUNNABLE_LEFT != 0 && !s.actions[f].runnable && s.actions[t].runnable {
         s.actions[t].runnable = false;

@@ -183,9 +183,16 @@ pub(super) fn connect_interleaved(
     // The clones' own actions stay ordered (the graph shows it), but the
     // ordering updates only the paired instances
     // (`pcmk__multi_update_actions`), so it carries no flags.
+    // (A mandatory ordering keeps a marker for the probe orderings that
+    // follow it, `add_restart_orderings_for_probe`.)
+    let marker = if fl & flags::IMPLIES_THEN != 0 {
+        flags::CLONE_IMPLIES_THEN
+    } else {
+        0
+    };
     for f in s.of(first, &mapped) {
         for t in s.of(then, then_task) {
-            s.order(f, t, 0);
+            s.order(f, t, marker);
         }
     }
     for then_child in c.rscs[then].children.clone() {
@@ -199,9 +206,15 @@ pub(super) fn connect_interleaved(
             Some(first_child) => {
                 let firsts = first_actions(s, c, first_child, &task);
                 let thens = then_actions(s, c, then_child, then_task);
+                // A group instance is ordered by its own action; its members
+                // only take the flags (`pcmk__group_update_ordered_actions`).
+                let own = s.find(Some(then_child), then_task, 0, None);
+                let grouped = matches!(c.rscs[then_child].variant, Variant::Group) && own.is_some();
                 for &f in &firsts {
                     for &t in &thens {
-                        s.order(f, t, fl);
+                        let member = grouped && Some(t) != own;
+                        let extra = if member { flags::MEMBER } else { 0 };
+                        s.order(f, t, fl | flags::INSTANCE_PAIR | extra);
                     }
                 }
             }

@@ -20,6 +20,10 @@ pub fn param_change_clears(cib: &Cib, c: &Cluster) -> Vec<(RscIdx, NodeIdx)> {
             }) else {
                 continue;
             };
+            // A bundle's implicit resources have no reproducible digests.
+            if c.rscs[r].remote.bundle_implicit {
+                continue;
+            }
             let ft = c.rscs[r].failure_timeout_s;
             let clears = lr.ops.iter().any(|op| {
                 let expired = ft > 0 && op.last_rc_change.is_some_and(|t| c.now >= t + ft);

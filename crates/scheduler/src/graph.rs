@@ -155,7 +155,7 @@ fn skipped_migrating_input(s: &Schedule, e: &Edge) -> bool {
     }
     // Orderings between the same two actions are one input whose flags
     // add up (`order_actions`).
-    let ignored = flags::WHOLE_FIRST | flags::MEMBER;
+    let ignored = flags::WHOLE_FIRST | flags::MEMBER | flags::CLONE_IMPLIES_THEN;
     let merged = s
         .edges
         .iter()
@@ -189,6 +189,11 @@ pub fn build(s: &Schedule) -> TransitionGraph {
         .iter()
         .map(|a| (!a.optional || a.print_always) && a.runnable)
         .collect();
+    // Each action's incoming orderings.
+    let mut into: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
+    for (i, e) in s.edges.iter().enumerate() {
+        into[e.then].push(i);
+    }
     let mut synapses = Vec::new();
     for a in &s.actions {
         if !included[a.id] {
@@ -250,13 +255,13 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             _ => a.task.clone(),
         };
         let migrating = a.task == "stop"
-            && s.edges.iter().any(|e| {
+            && into[a.id].iter().map(|&i| &s.edges[i]).any(|e| {
                 e.then == a.id && s.actions[e.first].rsc == a.rsc && s.actions[e.first].task == "migrate_from"
             });
-        let mut inputs: Vec<ActionId> = s
-            .edges
+        let mut inputs: Vec<ActionId> = into[a.id]
             .iter()
-            .filter(|e| e.then == a.id && included[e.first] && e.flags & flags::MEMBER == 0)
+            .map(|&i| &s.edges[i])
+            .filter(|e| included[e.first] && e.flags & flags::MEMBER == 0)
             .filter(|e| {
                 let (fnode, tnode) = (s.actions[e.first].node, a.node);
                 e.flags & flags::ANTI_COLOCATION == 0 || fnode.is_none() || tnode.is_none() || fnode == tnode

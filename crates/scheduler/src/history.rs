@@ -2,12 +2,26 @@
 
 use crate::model::{NodeIdx, Rsc};
 
-/// The `lrm_resource` on node `n` whose history was mapped to `rs`.
+/// The `lrm_resource` on node `n` whose history was mapped to `rs`. When
+/// several entries were mapped to it there (an anonymous instance's
+/// history under another instance number, renamed), the one with its own
+/// id is the one checked for configuration changes
+/// (`pcmk__rscs_matching_id` in `process_node_history`).
 pub(crate) fn history_entry<'a>(st: &'a cib::NodeState, rs: &Rsc, n: NodeIdx) -> Option<&'a cib::LrmResource> {
     let base = rs.id.split(':').next().unwrap_or(&rs.id);
-    let mapped = rs.history_ids.iter().find(|(m, _)| *m == n).map(|(_, id)| id.as_str());
+    let mut mapped = rs
+        .history_ids
+        .iter()
+        .filter(|(m, _)| *m == n)
+        .map(|(_, id)| id.as_str());
+    let first = mapped.next();
+    if mapped.any(|id| id == rs.id) {
+        if let Some(own) = st.lrm.iter().find(|l| l.id == rs.id) {
+            return Some(own);
+        }
+    }
     st.lrm
         .iter()
-        .find(|l| Some(l.id.as_str()) == mapped)
+        .find(|l| Some(l.id.as_str()) == first)
         .or_else(|| st.lrm.iter().find(|l| l.id == rs.id || l.id == base))
 }

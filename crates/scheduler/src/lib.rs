@@ -47,7 +47,12 @@ pub use task::{ActionId, Task};
 
 /// Runs the whole scheduler and returns the detailed result.
 pub fn run(cib: &Cib, opts: &Options) -> Schedule {
-    let mut cluster = unpack::unpack(cib, opts.now);
+    run_unpacked(cib, unpack::unpack(cib, opts.now))
+}
+
+/// [`run`] from the cluster as `unpack::unpack(cib, opts.now)` returns it
+/// (for callers that keep a copy of the unpacked status).
+pub fn run_unpacked(cib: &Cib, mut cluster: model::Cluster) -> Schedule {
     placement::apply_node_criteria(&mut cluster);
     shutdown_lock::apply_shutdown_locks(&mut cluster);
     placement::apply_node_health(&mut cluster);

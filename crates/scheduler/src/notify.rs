@@ -511,7 +511,7 @@ fn after_fencing(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
                 && a.interval_ms == 0
                 && !a.optional
                 && a.rsc.is_some_and(|r| prims.contains(&r))
-                && a.node.is_some_and(|n| c.nodes[n].unclean)
+                && a.node.is_some()
         })
         .filter_map(|a| {
             let (r, n) = (a.rsc?, a.node?);
@@ -579,6 +579,22 @@ fn after_fencing(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
 pub fn create_notifications(s: &mut ActionSet, c: &Cluster, all: &[CloneNotifications]) {
     for n in all {
         after_fencing(s, c, n.clone);
+    }
+    // An instance's own `notify` (set on the primitive, not the clone)
+    // still gets notified of stops implied by fencing, though the clone
+    // has no notifications of its own.
+    for g in 0..c.rscs.len() {
+        let is_clone = matches!(c.rscs[g].variant, crate::model::Variant::Clone { .. });
+        if !is_clone || c.rscs[g].parent.is_some() || all.iter().any(|n| n.clone == g) {
+            continue;
+        }
+        let instance_notify = c
+            .primitives_of(g)
+            .iter()
+            .any(|&p| c.rscs[p].meta.get("notify").is_some_and(|v| cib::is_true(v)));
+        if instance_notify {
+            after_fencing(s, c, g);
+        }
     }
     for n in all {
         for ops in [n.start, n.stop, n.promote, n.demote].into_iter().flatten() {

@@ -68,6 +68,11 @@ pub fn instance_probed_on(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
 /// in use, which this scheduler does not implement).
 pub fn probe_target(c: &Cluster, r: RscIdx) -> RscIdx {
     let top = c.top_parent(r);
+    // `uber_parent` stops below a bundle: a replica's container or IP
+    // probes before its own start.
+    if c.bundles.iter().any(|b| b.rsc == top) {
+        return r;
+    }
     match c.rscs[top].variant {
         Variant::Clone { .. } => top,
         _ => r,
@@ -123,7 +128,7 @@ pub fn order_probes(s: &mut ActionSet, c: &Cluster) {
         }
         // An ordering's "then" is its own action, not a group's members
         // (those edges are flag propagation only).
-        if e.flags & flags::MEMBER != 0 {
+        if e.flags & (flags::MEMBER | flags::INSTANCE_PAIR) != 0 {
             continue;
         }
         // Nothing inside a stopping container waits for its probes.
@@ -206,7 +211,7 @@ fn restart_orderings(
             if let Some(m) = s.find(Some(ar), &mapped, 0, None) {
                 for &(t, fl) in &after[m] {
                     let outside = s.actions[t].rsc.is_some_and(|tr| c.top_parent(tr) != c.top_parent(ar));
-                    if fl & flags::IMPLIES_THEN != 0 && outside {
+                    if fl & (flags::IMPLIES_THEN | flags::CLONE_IMPLIES_THEN) != 0 && outside {
                         outs.push((t, fl));
                     }
                 }
@@ -214,7 +219,7 @@ fn restart_orderings(
         }
     }
     for &(t, fl) in &outs {
-        if fl & flags::IMPLIES_THEN == 0 {
+        if fl & (flags::IMPLIES_THEN | flags::CLONE_IMPLIES_THEN) == 0 {
             let Some(ar) = act.rsc else { continue };
             let Some(tr) = s.actions[t].rsc else { continue };
             let descend = !c.rscs[ar].is_primitive()

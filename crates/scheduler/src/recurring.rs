@@ -270,7 +270,9 @@ pub fn rescheduled(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx, task: &str, in
 pub fn definition_changes(cib: &Cib, c: &Cluster, r: RscIdx) -> Vec<NodeIdx> {
     let rs = &c.rscs[r];
     let mut out = Vec::new();
-    if rs.orphan {
+    // The parameters of a bundle's implicit resources are not reproduced,
+    // so their digests cannot be compared (as in `rescheduled`).
+    if rs.orphan || rs.remote.bundle_implicit {
         return out;
     }
     let rsc_maintenance = rs.meta.get("maintenance").is_some_and(|v| is_true(v));

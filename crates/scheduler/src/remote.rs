@@ -204,6 +204,13 @@ pub fn conn_state(c: &Cluster, n: NodeIdx) -> Option<ConnState> {
     match cluster_node {
         None => Some(ConnState::Unknown),
         Some(h) if c.nodes[h].unclean || !c.nodes[h].online => Some(ConnState::Resting),
+        // A partially migrated connection is resting too.
+        _ if rs.running_on.len() > 1
+            && rs.partial_migration_source.is_some()
+            && rs.partial_migration_target.is_some() =>
+        {
+            Some(ConnState::Resting)
+        }
         _ => Some(ConnState::Alive),
     }
 }
@@ -319,6 +326,56 @@ fn needs_probe(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
 /// Whether a probe of `r` on node `n` makes sense: `resource-discovery`,
 /// and the remote checks of `pcmk__probe_rsc_on_node`.
 pub fn probe_allowed(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
+    matches!(probe_decision(c, r, n), ProbeDecision::Probe)
+}
+
+/// What `pcmk__probe_rsc_on_node` decides for `r` on `n`, as far as the
+/// remote checks go.
+pub enum ProbeDecision {
+    Probe,
+    No,
+    /// The guest node's container is stopped: its probe orders before the
+    /// start (`probe_then_start`).
+    GuestStopped(RscIdx),
+    /// The guest node's container will stop: its stop orders before the
+    /// start, in case it is restarting.
+    GuestWillStop(RscIdx),
+}
+
+pub fn probe_decision(c: &Cluster, r: RscIdx, n: NodeIdx) -> ProbeDecision {
+    if probe_allowed_inner(c, r, n) {
+        return ProbeDecision::Probe;
+    }
+    // Only the guest's own state may have stopped the probe.
+    let node = &c.nodes[n];
+    if !node.is_guest() || !discovery_allows(c, r, n) {
+        return ProbeDecision::No;
+    }
+    let rs = &c.rscs[r];
+    if rs.remote.container.is_some() && !rs.remote.is_conn {
+        return ProbeDecision::No;
+    }
+    if node.remote.discovery_disabled
+        || (node.remote.bundle_node && c.rscs[r].remote.discover.get(&n) != Some(&Discover::Exclusive))
+    {
+        return ProbeDecision::No;
+    }
+    let is_stonith = matches!(&rs.variant, crate::model::Variant::Primitive { class, .. } if class == "stonith");
+    let top = c.top_parent(r);
+    if is_stonith || rs.remote.is_conn || guest_conn_in(c, r).is_some() || guest_conn_in(c, top).is_some() {
+        return ProbeDecision::No;
+    }
+    let Some(guest) = node.remote.conn.and_then(|cr| c.rscs[cr].remote.container) else {
+        return ProbeDecision::No;
+    };
+    if c.rscs[guest].role <= Role::Stopped {
+        ProbeDecision::GuestStopped(guest)
+    } else {
+        ProbeDecision::GuestWillStop(guest)
+    }
+}
+
+fn probe_allowed_inner(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     if !discovery_allows(c, r, n) {
         return false;
     }
@@ -427,8 +484,14 @@ fn finish_guest_fencing(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize
             .iter()
             .find(|a| a.rsc == Some(ct) && a.task == "stop" && a.node.is_some() && a.interval_ms == 0)
             .map(|a| a.id);
+        // Pacemaker fences nodes in name order (`pe__cmp_node_name`): the
+        // container's stop is implied by its host's fencing only if the
+        // host came first; otherwise it is still an ordinary stop then.
+        let host_first = |host: NodeIdx| {
+            crate::model::cmp_node_names(&c.nodes[host].uname, &c.nodes[n].uname) == std::cmp::Ordering::Less
+        };
         match stop {
-            Some(st) if s.actions[st].pseudo => {
+            Some(st) if s.actions[st].pseudo && s.actions[st].node.is_some_and(host_first) => {
                 if let Some(host) = s.actions[st].node {
                     if let Some(hf) = fence_of[host] {
                         s.order(hf, f, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
@@ -436,7 +499,13 @@ fn finish_guest_fencing(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize
                 }
             }
             Some(st) => s.order(st, f, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN),
-            None => {}
+            None => {
+                // Else after the connection's stop, if any.
+                let conn_stop = s.of(conn, "stop").into_iter().find(|&a| s.actions[a].node.is_some());
+                if let Some(cs) = conn_stop {
+                    s.order(cs, f, 0);
+                }
+            }
         }
     }
 }
@@ -453,11 +522,6 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
         // stops and demotes on a fenced node into pseudo-actions.
         let implied_by_fencing = matches!(a.task.as_str(), "stop" | "demote") && fence_of[n].is_some();
         if (a.pseudo && !implied_by_fencing) || !c.nodes[n].is_remote_or_guest() {
-            continue;
-        }
-        // An optional stop stands for a stop Pacemaker never schedules (the
-        // resource stays): it is not tied to the connection.
-        if a.task == "stop" && a.optional {
             continue;
         }
         let Some(conn) = c.nodes[n].remote.conn else { continue };

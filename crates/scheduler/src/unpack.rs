@@ -475,6 +475,13 @@ impl RscBuild<'_> {
         let meta = rsc_meta(self.cib, def, parent_meta.as_ref(), c.now);
         let mut params = BTreeMap::new();
         merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut params);
+        // A group's or clone's instance attributes reach its members unless
+        // they set their own (`get_rsc_attributes`).
+        if let Some(p) = parent {
+            for (k, v) in &c.rscs[p].params {
+                params.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
         let mut util = BTreeMap::new();
         merge_nvsets(&def.utilization, &RuleContext::new(c.now), &mut util);
         let id = id_override.unwrap_or_else(|| def.id.clone());
@@ -557,22 +564,26 @@ impl RscBuild<'_> {
         let managed = meta.get("is-managed").is_none_or(|v| is_true(v))
             && !meta.get("maintenance").is_some_and(|v| is_true(v))
             && !c.options.maintenance_mode;
-        let requires = meta.get("requires").cloned().unwrap_or_else(|| {
-            if is_stonith {
-                "quorum".into()
-            } else if c.options.stonith_enabled {
-                "fencing".into()
-            } else {
-                "quorum".into()
-            }
-        });
+        let is_remote_conn = matches!(&variant, Variant::Primitive { class, provider, ty }
+            if class == "ocf" && provider.as_deref() == Some("pacemaker") && ty == "remote");
+        // `unpack_requires`: fence devices and remote connections need only
+        // quorum; otherwise fencing if it is enabled, nothing if quorum is
+        // ignored, quorum else (also for a value that is not valid).
+        let configured = meta.get("requires").map(|v| v.to_ascii_lowercase());
+        let requires: String = match configured.as_deref() {
+            Some("nothing" | "quorum" | "fencing") => configured.clone().unwrap_or_default(),
+            Some("unfencing") if is_stonith || !c.options.stonith_enabled => "quorum".into(),
+            Some("unfencing") => "unfencing".into(),
+            _ if is_stonith || is_remote_conn => "quorum".into(),
+            _ if c.options.stonith_enabled => "fencing".into(),
+            _ if c.options.no_quorum_policy == NoQuorumPolicy::Ignore => "nothing".into(),
+            _ => "quorum".into(),
+        };
         let ops = match &def.kind {
             ResourceKind::Primitive { ops, .. } => ops.clone(),
             _ => Vec::new(),
         };
         // Remote connections migrate unless told otherwise.
-        let is_remote_conn = matches!(&variant, Variant::Primitive { class, provider, ty }
-            if class == "ocf" && provider.as_deref() == Some("pacemaker") && ty == "remote");
         let allow_migrate = match meta.get("allow-migrate") {
             Some(v) => is_true(v),
             None => is_remote_conn,
@@ -1247,7 +1258,10 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
         && ft > 0
         && rc != target_rc
         && op.last_rc_change.is_some_and(|t| c.now >= t + ft)
-        && !remote::keeps_monitor_failure(c, r, op);
+        && !remote::keeps_monitor_failure(c, r, op)
+        // Probes that found the resource running, stopped or promoted
+        // never expire (`check_operation_expiry`).
+        && !(is_probe && matches!(rc, 0 | 7 | 8 | 190 | 191));
     // remap_operation
     if task == "monitor" {
         rc = effective_rc(rc);
@@ -1350,6 +1364,14 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
                 set_active(c, r, &mut h.role);
             } else if task == "promote" {
                 h.role = Role::Promoted;
+            } else if task == "migrate_to" && c.nodes[n].unclean {
+                // A migrate_to still pending on an unclean node forces a
+                // stop on its target (`unpack_rsc_op`).
+                if let Some(t) = op.migrate_target.as_deref().and_then(|t| c.node_by_name(t)) {
+                    if !c.rscs[r].dangling_migrations.contains(&t) {
+                        c.rscs[r].dangling_migrations.push(t);
+                    }
+                }
             }
             return;
         }

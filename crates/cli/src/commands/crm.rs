@@ -55,9 +55,15 @@ struct BenchArgs {
     /// The reference binary.
     #[arg(long, default_value = "crm_simulate")]
     crm_simulate: PathBuf,
-    /// Parallel jobs for both runs.
-    #[arg(long, default_value_t = 2)]
+    /// Parallel jobs for every run (1 measures one case at a time).
+    #[arg(long, default_value_t = 1)]
     jobs: usize,
+    /// Use this time (seconds) for crm_simulate instead of running it.
+    #[arg(long, value_name = "SECONDS")]
+    reference_seconds: Option<f64>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -164,7 +170,13 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
         op_inject: a.op_inject,
         quorum: a.quorum,
     };
-    let cib = inject(&cib, &inj)?;
+    // Without injections the CIB is used as loaded (no copy, no rebuild).
+    let nothing_injected = inj.node_up.is_empty()
+        && inj.node_down.is_empty()
+        && inj.node_fail.is_empty()
+        && inj.op_inject.is_empty()
+        && inj.quorum.is_none();
+    let cib = if nothing_injected { cib } else { inject(&cib, &inj)? };
     let mut date = None;
     if let Some(t) = &a.datetime {
         date = Some(parse_datetime(t).with_context(|| format!("invalid date '{t}'"))?);
@@ -300,38 +312,162 @@ fn reference_output(bin: &std::path::Path, xml: &std::path::Path, extra: &[Strin
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn run_bench(a: BenchArgs) -> Result<()> {
-    let cases = crm::conformance::read_index(&a.cases)?;
-    let jobs = a.jobs.max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failures = std::sync::atomic::AtomicUsize::new(0);
+/// CPU time (user + system, seconds) used so far by this process or by its
+/// waited-for children.
+fn cpu_seconds(who: nix::sys::resource::UsageWho) -> f64 {
+    nix::sys::resource::getrusage(who).map_or(0.0, |u| {
+        let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+        t(u.user_time()) + t(u.system_time())
+    })
+}
+
+/// A measured run: wall-clock and CPU seconds, failed runs.
+struct Timing {
+    wall: f64,
+    cpu: f64,
+    failed: usize,
+}
+
+/// Runs `work(i)` for every case index on `jobs` threads, measuring the
+/// wall-clock time and the CPU time of `who` (this process, or the child
+/// processes it waits for).
+fn timed_runs(
+    n: usize,
+    jobs: usize,
+    who: nix::sys::resource::UsageWho,
+    work: &(dyn Fn(usize) -> bool + Sync),
+) -> Timing {
+    let cpu0 = cpu_seconds(who);
+    let (wall, failed) = timed_runs_wall(n, jobs, work);
+    Timing {
+        wall: wall.as_secs_f64(),
+        cpu: cpu_seconds(who) - cpu0,
+        failed,
+    }
+}
+
+fn timed_runs_wall(n: usize, jobs: usize, work: &(dyn Fn(usize) -> bool + Sync)) -> (std::time::Duration, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
     let start = std::time::Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..jobs {
+        for _ in 0..jobs.max(1) {
             s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(case) = cases.get(i) else { break };
-                let xml = a.cases.join("cases").join(format!("{}.xml", case.name));
-                if reference_output(&a.crm_simulate, &xml, &case.args).is_err() {
-                    failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= n {
+                    break;
+                }
+                if !work(i) {
+                    failures.fetch_add(1, Ordering::SeqCst);
                 }
             });
         }
     });
-    let reference = start.elapsed();
-    if failures.into_inner() == cases.len() {
-        bail!("{} could not run any case", a.crm_simulate.display());
+    (start.elapsed(), failures.into_inner())
+}
+
+/// Times the whole case set three ways: `crm_simulate -S` one process per
+/// case, `ferrosync crm simulate` one process per case (this binary), and
+/// the same simulation in-process (parse, schedule, render the summary).
+fn run_bench(a: BenchArgs) -> Result<()> {
+    let cases = crm::conformance::read_index(&a.cases)?;
+    let n = cases.len();
+    let xml = |i: usize| a.cases.join("cases").join(format!("{}.xml", cases[i].name));
+    let quiet = |cmd: &mut std::process::Command| -> bool {
+        cmd.env("LC_ALL", "C")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success())
+    };
+    use nix::sys::resource::UsageWho;
+    let reference = match a.reference_seconds {
+        Some(secs) => Timing {
+            wall: secs,
+            cpu: f64::NAN,
+            failed: 0,
+        },
+        None => {
+            let t = timed_runs(n, a.jobs, UsageWho::RUSAGE_CHILDREN, &|i| {
+                quiet(
+                    std::process::Command::new(&a.crm_simulate)
+                        .arg("-S")
+                        .arg("-x")
+                        .arg(xml(i))
+                        .args(&cases[i].args),
+                )
+            });
+            if t.failed == n {
+                bail!("{} could not run any case", a.crm_simulate.display());
+            }
+            t
+        }
+    };
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let per_process = timed_runs(n, a.jobs, UsageWho::RUSAGE_CHILDREN, &|i| {
+        quiet(
+            std::process::Command::new(&exe)
+                .args(["crm", "simulate", "-x"])
+                .arg(xml(i))
+                .args(&cases[i].args),
+        )
+    });
+    let in_process = timed_runs(n, a.jobs, UsageWho::RUSAGE_SELF, &|i| {
+        crm::conformance::run_case(&a.cases, &cases[i]).is_ok_and(|sim| !sim.report().is_empty())
+    });
+    let ratio = |r: f64, t: f64| r / t.max(1e-9);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "cases": n,
+                "jobs": a.jobs,
+                "crm_simulate_s": reference.wall,
+                "crm_simulate_cpu_s": reference.cpu,
+                "ferrosync_per_process_s": per_process.wall,
+                "ferrosync_per_process_cpu_s": per_process.cpu,
+                "ferrosync_in_process_s": in_process.wall,
+                "ferrosync_in_process_cpu_s": in_process.cpu,
+                "per_process_ratio": ratio(reference.wall, per_process.wall),
+                "in_process_ratio": ratio(reference.wall, in_process.wall),
+                "per_process_cpu_ratio": ratio(reference.cpu, per_process.cpu),
+                "in_process_cpu_ratio": ratio(reference.cpu, in_process.cpu),
+                "failed_per_process": per_process.failed,
+                "failed_in_process": in_process.failed,
+            })
+        );
+        return Ok(());
     }
-    let report = crm::conformance::run_all(&a.cases, None, jobs)?;
-    let ours = report.elapsed;
-    println!("cases: {}", cases.len());
-    println!("crm_simulate: {:.2} s", reference.as_secs_f64());
-    println!("ferrosync:    {:.2} s", ours.as_secs_f64());
     println!(
-        "ratio: {:.1}x faster ({:.3} of crm_simulate's time)",
-        reference.as_secs_f64() / ours.as_secs_f64().max(1e-9),
-        ours.as_secs_f64() / reference.as_secs_f64().max(1e-9)
+        "cases: {n} (jobs: {}); wall-clock, then CPU time (user + system)",
+        a.jobs
     );
+    let line = |label: &str, t: &Timing| {
+        let mut out = format!(
+            "{label:<36} {:8.3} s {:8.3} ms/case   cpu {:8.3} s",
+            t.wall,
+            t.wall * 1e3 / n as f64,
+            t.cpu
+        );
+        if !std::ptr::eq(t, &reference) {
+            out.push_str(&format!(
+                "   {:.1}x faster (cpu {:.1}x)",
+                ratio(reference.wall, t.wall),
+                ratio(reference.cpu, t.cpu)
+            ));
+        }
+        println!("{out}");
+    };
+    line("crm_simulate, one process per case:", &reference);
+    line("ferrosync, one process per case:", &per_process);
+    line("ferrosync, in-process:", &in_process);
+    if per_process.failed + in_process.failed > 0 {
+        println!(
+            "failed runs: {} per process, {} in-process",
+            per_process.failed, in_process.failed
+        );
+    }
     Ok(())
 }
 

@@ -177,6 +177,14 @@ pub(super) fn add_bundle(b: &RscBuild<'_>, c: &mut Cluster, def: &ResourceDef, b
         let cl = b.add(c, &cdef, None, None, None);
         top.push(cl);
         let kids = c.rscs[cl].children.clone();
+        // The child clone notifies if its primitive does (`pe__unpack_bundle`).
+        let child_notifies = kids
+            .iter()
+            .flat_map(|&k| c.primitives_of(k))
+            .any(|p| c.rscs[p].meta.get("notify").is_some_and(|v| cib::is_true(v)));
+        if child_notifies {
+            c.rscs[cl].meta.insert("notify".into(), "true".into());
+        }
         for (i, rep) in replicas.iter_mut().enumerate() {
             let Some(&inst) = kids.get(i) else { continue };
             rep.child = Some(inst);

@@ -6,6 +6,7 @@ mod compat;
 mod daemon;
 mod exit;
 mod man;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 

@@ -8,11 +8,9 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use cib::rules::parse_datetime;
-use cib::score;
 use cib::Cib;
 use clap::{Args, Subcommand};
-use crm::simulate::{inject, simulate, system_clock, Injections};
+use crm::simulate::{simulate, system_clock};
 use scheduler::Options;
 
 #[derive(Args, Debug)]
@@ -158,129 +156,18 @@ pub fn run(args: CrmArgs) -> Result<()> {
 }
 
 fn run_simulate(a: SimulateArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&a.xml).with_context(|| format!("cannot read {}", a.xml.display()))?;
-    let cib = Cib::parse(&text).with_context(|| format!("cannot load {}", a.xml.display()))?;
-    for problem in cib.dangling_references() {
-        eprintln!("warning: {problem} (constraint ignored)");
-    }
-    let inj = Injections {
+    crate::simulate::run(crate::simulate::SimulateOpts {
+        xml: a.xml,
+        show_scores: a.show_scores,
+        save_graph: a.save_graph,
+        json: a.json,
         node_up: a.node_up,
         node_down: a.node_down,
         node_fail: a.node_fail,
         op_inject: a.op_inject,
         quorum: a.quorum,
-    };
-    // Without injections the CIB is used as loaded (no copy, no rebuild).
-    let nothing_injected = inj.node_up.is_empty()
-        && inj.node_down.is_empty()
-        && inj.node_fail.is_empty()
-        && inj.op_inject.is_empty()
-        && inj.quorum.is_none();
-    let cib = if nothing_injected { cib } else { inject(&cib, &inj)? };
-    let mut date = None;
-    if let Some(t) = &a.datetime {
-        date = Some(parse_datetime(t).with_context(|| format!("invalid date '{t}'"))?);
-        if !a.json {
-            println!("Setting effective cluster time: {t}");
-        }
-    }
-    let opts = Options::for_cib(&cib, date, system_clock);
-    let _ = a.simulate;
-    let sim = simulate(&cib, &opts);
-    for w in &sim.schedule.cluster.warnings {
-        eprintln!("warning: {w}");
-    }
-    if let Some(path) = &a.save_graph {
-        let body = if path.extension().is_some_and(|e| e == "json") {
-            serde_json_string(&sim.graph.to_json())
-        } else {
-            sim.graph.to_xml()
-        };
-        std::fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    if a.json {
-        let v = crm_json(&sim, a.show_scores);
-        println!("{v}");
-        return Ok(());
-    }
-    print!("{}", sim.report());
-    if a.show_scores {
-        println!();
-        print!("{}", scores_text(&sim.schedule.cluster));
-    }
-    Ok(())
-}
-
-fn serde_json_string(v: &impl std::fmt::Display) -> String {
-    format!("{v}\n")
-}
-
-fn lines(s: &str) -> Vec<String> {
-    s.lines()
-        .map(|l| l.trim().trim_start_matches("* ").to_string())
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
-fn crm_json(sim: &crm::simulate::Simulation, show_scores: bool) -> String {
-    let mut parts = vec![
-        format!("\"current\":{}", json_str_list(&lines(&sim.current_text))),
-        format!("\"transition_summary\":{}", json_str_list(&lines(&sim.summary_text))),
-        format!("\"executed\":{}", json_str_list(&lines(&sim.executed_text))),
-        format!("\"revised\":{}", json_str_list(&lines(&sim.revised_text))),
-        format!("\"graph\":{}", sim.graph.to_json()),
-    ];
-    if show_scores {
-        parts.push(format!(
-            "\"scores\":{}",
-            json_str_list(&lines(&scores_text(&sim.schedule.cluster)))
-        ));
-    }
-    format!("{{{}}}", parts.join(","))
-}
-
-fn json_str_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|s| {
-            let mut o = String::from("\"");
-            for ch in s.chars() {
-                match ch {
-                    '"' => o.push_str("\\\""),
-                    '\\' => o.push_str("\\\\"),
-                    '\n' => o.push_str("\\n"),
-                    '\t' => o.push_str("\\t"),
-                    c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-                    c => o.push(c),
-                }
-            }
-            o.push('"');
-            o
-        })
-        .collect();
-    format!("[{}]", quoted.join(","))
-}
-
-fn scores_text(c: &scheduler::model::Cluster) -> String {
-    let mut out = String::from("Allocation scores:\n");
-    for r in &c.rscs {
-        let func = if r.is_primitive() {
-            "pcmk__primitive_assign"
-        } else {
-            continue;
-        };
-        for (n, w) in r.allowed.iter().enumerate() {
-            if let Some(w) = w {
-                out.push_str(&format!(
-                    "{func}: {} allocation score on {}: {}\n",
-                    r.id,
-                    c.nodes[n].uname,
-                    score::to_text(*w)
-                ));
-            }
-        }
-    }
-    out
+        datetime: a.datetime,
+    })
 }
 
 fn run_conformance(a: ConformanceArgs) -> Result<()> {
@@ -405,10 +292,19 @@ fn run_bench(a: BenchArgs) -> Result<()> {
         }
     };
     let exe = std::env::current_exe().context("cannot find this executable")?;
+    // The lean `ferrosync-simulate` installed next to this binary if there is
+    // one (the same simulation without the command tree), else `ferrosync crm
+    // simulate`.
+    let lean = exe.with_file_name("ferrosync-simulate");
+    let (per_process_bin, per_process_args): (_, &[&str]) = if lean.is_file() {
+        (lean, &["-x"])
+    } else {
+        (exe, &["crm", "simulate", "-x"])
+    };
     let per_process = timed_runs(n, a.jobs, UsageWho::RUSAGE_CHILDREN, &|i| {
         quiet(
-            std::process::Command::new(&exe)
-                .args(["crm", "simulate", "-x"])
+            std::process::Command::new(&per_process_bin)
+                .args(per_process_args)
                 .arg(xml(i))
                 .args(&cases[i].args),
         )
@@ -425,6 +321,7 @@ fn run_bench(a: BenchArgs) -> Result<()> {
                 "jobs": a.jobs,
                 "crm_simulate_s": reference.wall,
                 "crm_simulate_cpu_s": reference.cpu,
+                "per_process_binary": per_process_bin.display().to_string(),
                 "ferrosync_per_process_s": per_process.wall,
                 "ferrosync_per_process_cpu_s": per_process.cpu,
                 "ferrosync_in_process_s": in_process.wall,
@@ -445,7 +342,7 @@ fn run_bench(a: BenchArgs) -> Result<()> {
     );
     let line = |label: &str, t: &Timing| {
         let mut out = format!(
-            "{label:<36} {:8.3} s {:8.3} ms/case   cpu {:8.3} s",
+            "{label:<42} {:8.3} s {:8.3} ms/case   cpu {:8.3} s",
             t.wall,
             t.wall * 1e3 / n as f64,
             t.cpu
@@ -460,7 +357,11 @@ fn run_bench(a: BenchArgs) -> Result<()> {
         println!("{out}");
     };
     line("crm_simulate, one process per case:", &reference);
-    line("ferrosync, one process per case:", &per_process);
+    let per_process_label = match per_process_bin.file_name() {
+        Some(f) if f == "ferrosync-simulate" => "ferrosync-simulate, one process per case:",
+        _ => "ferrosync, one process per case:",
+    };
+    line(per_process_label, &per_process);
     line("ferrosync, in-process:", &in_process);
     if per_process.failed + in_process.failed > 0 {
         println!(

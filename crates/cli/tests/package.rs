@@ -63,6 +63,7 @@ fn the_deb_holds_working_binaries_the_unit_and_the_man_pages() {
         "usr/sbin/ferrosyncd",
         "usr/sbin/ferrosync-crmd",
         "usr/bin/ferrosync",
+        "usr/bin/ferrosync-simulate",
         "lib/systemd/system/ferrosyncd.service",
         "lib/systemd/system/ferrosync-crmd.service",
         "etc/default/ferrosyncd",
@@ -105,6 +106,12 @@ fn the_deb_holds_working_binaries_the_unit_and_the_man_pages() {
         .output()
         .unwrap();
     assert!(h.status.success() && String::from_utf8_lossy(&h.stdout).contains("--tools"));
+    // The packaged lean simulator answers with crm_simulate's options.
+    let s = Command::new(dir.join("usr/bin/ferrosync-simulate"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(s.status.success() && String::from_utf8_lossy(&s.stdout).contains("--xml FILE"));
     // systemd's own checker, where it exists (the man page references are not installed;
     // the CRM unit's dependency on ferrosyncd.service is resolved beside it).
     if Command::new("systemd-analyze")

@@ -80,6 +80,10 @@ pub struct Srp {
     consensus: Vec<NodeId>,
     /// Nodes we received any join from in this GATHER round.
     heard: Vec<NodeId>,
+    /// Nodes that sent us a join not naming us failed since our failed list was last
+    /// cleared, with the arrival of the last such join (an outsider's verdict on them is
+    /// not taken while they keep sending them); bounded.
+    vouched: Vec<(NodeId, Instant)>,
     /// Nodes that left (sent a leave) and have not joined since; bounded.
     departed: Vec<NodeId>,
     /// Last proof of life of each peer (the failure detector's input).
@@ -189,6 +193,7 @@ impl Srp {
             my_failed_list: Vec::new(),
             consensus: Vec::new(),
             heard: Vec::new(),
+            vouched: Vec::new(),
             departed: Vec::new(),
             liveness: liveness::Liveness::default(),
             gather_entered_at: now,

@@ -560,6 +560,38 @@ fn an_outsiders_verdict_older_than_the_nodes_latest_ring_is_not_taken() {
 }
 
 #[test]
+fn nodes_that_talk_but_disagree_get_one_more_consensus_timeout() {
+    let (mut node, now, ring) = operational_node2();
+    // Outsider 3 fails our ring-mate 1 (a verdict we never take on a member of our ring)
+    // and keeps saying so; 1 agrees with us.
+    let three = Join {
+        failed_list: vec![1],
+        ..join_from(3, ring.seq, &[1, 2, 3])
+    };
+    let one = join_from(1, ring.seq, &[1, 2, 3]);
+    feed(&mut node, now, Message::Join(three.clone()));
+    drain(&mut node);
+    assert_eq!(node.srp().state(), MembState::Gather);
+    let c = fast_config(2).consensus;
+    let mut failed_3_at = None;
+    let mut t = now;
+    while t < now + c * 3 && failed_3_at.is_none() {
+        t = t + ms(20);
+        feed(&mut node, t, Message::Join(one.clone()));
+        feed(&mut node, t, Message::Join(three.clone()));
+        let (sent, _) = run_timers(&mut node, t, t + ms(19));
+        if sent_join(&sent).is_some_and(|j| j.failed_list.contains(&3)) {
+            failed_3_at = Some(t);
+        }
+    }
+    let at = failed_3_at.expect("3 is failed in the end") - now;
+    assert!(
+        at > c * 2 - ms(40),
+        "failed after {at:?}: one consensus timeout ({c:?}) is not enough"
+    );
+}
+
+#[test]
 fn send_join_delays_every_join_by_up_to_its_bound() {
     let config = totem::Config {
         send_join: ms(100),

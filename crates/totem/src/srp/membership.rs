@@ -380,6 +380,7 @@ impl Srp {
             self.my_proc_list = vec![self.my_id];
             self.my_failed_list.clear();
             self.vouched.clear();
+            self.timeout_graced = false;
             self.commit_token_create();
             return;
         }
@@ -418,6 +419,21 @@ impl Srp {
             // groups that only waited on a silent node, and they split again each round.
             let no_consensus = sets::subtract(&self.token_memb(), &self.consensus);
             let silent = sets::subtract(&no_consensus, &self.heard);
+            if silent.is_empty() && !self.timeout_graced {
+                // Everyone we wait for is talking but some still disagree: once per
+                // failed list (until it is next cleared), give them one more consensus
+                // timeout before failing them. A group that disagrees is usually in the
+                // middle of forming its own ring, about to clear its verdicts; failing it
+                // just before then phase-locked the rounds: at 32 nodes a singleton's
+                // timer fired 0.4 ms before a 6-node group installed its ring, every
+                // cycle, and the 31 others' commit token, which named the singleton,
+                // stopped at it each time for 100 s (seed 91000543 at 32 nodes, after
+                // the outsiders' verdict rule above took away the hearsay that had
+                // happened to break the lock).
+                self.timeout_graced = true;
+                self.set_timer(Timer::Consensus, self.config.consensus);
+                return;
+            }
             let give_up = if silent.is_empty() { no_consensus } else { silent };
             sets::merge(&mut self.my_failed_list, &give_up);
             self.gather_enter("consensus timeout");

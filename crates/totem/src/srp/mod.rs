@@ -84,6 +84,9 @@ pub struct Srp {
     /// cleared, with the arrival of the last such join (an outsider's verdict on them is
     /// not taken while they keep sending them); bounded.
     vouched: Vec<(NodeId, Instant)>,
+    /// A consensus timeout waited once more for nodes that talk but disagree, since our
+    /// failed list was last cleared.
+    timeout_graced: bool,
     /// Nodes that left (sent a leave) and have not joined since; bounded.
     departed: Vec<NodeId>,
     /// Last proof of life of each peer (the failure detector's input).
@@ -194,6 +197,7 @@ impl Srp {
             consensus: Vec::new(),
             heard: Vec::new(),
             vouched: Vec::new(),
+            timeout_graced: false,
             departed: Vec::new(),
             liveness: liveness::Liveness::default(),
             gather_entered_at: now,

@@ -142,6 +142,7 @@ impl Srp {
         self.my_proc_list = self.my_new_memb_list.clone();
         self.my_failed_list.clear();
         self.vouched.clear();
+        self.timeout_graced = false;
         self.my_high_delivered = self.my_high_seq_received;
         self.regular_installed = true;
         self.operational_visits = 0;

@@ -60,6 +60,7 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (91000068, Some(32), "justified exclusion at 32 nodes (4 pauses) with a first version of the 91000020 fix that refused outsiders' verdicts on any node that had once sent a join since the failed list was cleared: two paused nodes were failed by one group and never by the other, which was then failed whole (fixed: the refusal lasts the silence floor from that node's last such join)"),
     (401, None, "liveness (8 nodes) with the same first version of the fix: three groups cycled for 62 s, {2, 7} holding an older ring's verdict on five nodes that had formed a ring since (fixed: a verdict from a join naming an older ring than the node has named since is not taken)"),
     (91000543, Some(32), "liveness at 32 nodes, found re-sweeping 91000000..91000600 after the 91000020 fix (it passed before it): a singleton's consensus timeout failed a 6-node group that talked but disagreed 0.4 ms before that group installed its ring and cleared its verdicts, every cycle; the 31 others' commit token named the singleton and stopped there, for 100 s (fixed: nodes that talk but disagree get one more consensus timeout, once per failed list)"),
+    (93012668, None, "justified exclusion (4 nodes, leaves, restarts), found by the 93000000..93100000 sweep at ea475b1: n1 left, restarted and formed a ring with n3 without n3 reading a join of it; n1 stayed in n3's departed list, was failed at n3's next round and left out (fixed: members of an installed ring leave the departed list)"),
     (92000147, Some(64), "event budget at 64 nodes misreported (simulator bug): 150,978 messages delivered to 64 nodes each are 19.7 M multicast arrivals, against a budget of 20 M events that grew only with N; 0.68 M other events in 52 s, no storm (fixed: multicast arrivals have their own allowance, 4 per node per message submitted)"),
 ];
 
@@ -70,7 +71,9 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
 /// 92000141 (liveness: not one ring 130 s after healing; 92000034 fails the same at
 /// main 86466d8); with the fault choices added since (torn ring-id writes among them)
 /// their runs changed and pass, so the bug they hit is still to be found again.
-pub const OPEN: &[(u64, Option<usize>, &str)] = &[];
+pub const OPEN: &[(u64, Option<usize>, &str)] = &[
+    (93045861, None, "justified exclusion (5 nodes, 10 pauses, no loss), found by the 93000000..93100000 sweep at ea475b1: n5's consensus timeout at 10.87 s failed n3, silent in COMMIT of ring 1.25 since 10.32 s (its commit token held up), and n5 installed a ring of one; passes at de9bb87 and at b4808a6, so the one-more-consensus-timeout change (ea475b1) changed its course; not root-caused"),
+];
 
 #[cfg(test)]
 mod tests {

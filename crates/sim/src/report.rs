@@ -31,6 +31,8 @@ impl std::fmt::Display for Failure {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub events: u64,
+    /// Of `events`, multicast datagrams arriving (data moving, not control traffic).
+    pub mcast_arrivals: u64,
     pub packets_sent: u64,
     pub packets_received: u64,
     pub packets_lost: u64,
@@ -81,7 +83,7 @@ impl RunReport {
         let _ = write!(
             s,
             "seed {} ({} nodes): {} in {:.3} virtual s; {} submitted ({} queue-full retries), {} delivered, \
-             {} configurations, {} packets ({} lost), {} events; {} crashes, {} restarts, {} pauses, {} leaves, \
+             {} configurations, {} packets ({} lost), {} events ({} multicast arrivals); {} crashes, {} restarts, {} pauses, {} leaves, \
              {} partitions; trace {:016x}",
             self.seed,
             self.nodes,
@@ -94,6 +96,7 @@ impl RunReport {
             c.packets_sent,
             c.packets_lost,
             c.events,
+            c.mcast_arrivals,
             c.crashes,
             c.restarts,
             c.pauses,

@@ -101,6 +101,14 @@ impl Liveness {
         }
     }
 
+    /// The highest ring seq `node` named in a join to us (`None`: no join, or forgotten).
+    pub(crate) fn join_seq(&self, node: NodeId) -> Option<u64> {
+        self.heard
+            .iter()
+            .find(|p| p.id == node && p.join_seq > 0)
+            .map(|p| p.join_seq)
+    }
+
     /// When `node` was last proved alive (`None`: never, or forgotten).
     pub(crate) fn last_heard(&self, node: NodeId) -> Option<Instant> {
         self.heard.iter().find(|p| p.id == node).map(|p| p.at)

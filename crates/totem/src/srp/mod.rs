@@ -80,6 +80,13 @@ pub struct Srp {
     consensus: Vec<NodeId>,
     /// Nodes we received any join from in this GATHER round.
     heard: Vec<NodeId>,
+    /// Nodes that sent us a join not naming us failed since our failed list was last
+    /// cleared, with the arrival of the last such join (an outsider's verdict on them is
+    /// not taken while they keep sending them); bounded.
+    vouched: Vec<(NodeId, Instant)>,
+    /// A consensus timeout waited once more for nodes that talk but disagree, since our
+    /// failed list was last cleared.
+    timeout_graced: bool,
     /// Nodes that left (sent a leave) and have not joined since; bounded.
     departed: Vec<NodeId>,
     /// Last proof of life of each peer (the failure detector's input).
@@ -191,6 +198,8 @@ impl Srp {
             my_failed_list: Vec::new(),
             consensus: Vec::new(),
             heard: Vec::new(),
+            vouched: Vec::new(),
+            timeout_graced: false,
             departed: Vec::new(),
             liveness: liveness::Liveness::default(),
             gather_entered_at: now,

@@ -141,6 +141,14 @@ impl Srp {
         self.my_set_retrans_flg = false;
         self.my_proc_list = self.my_new_memb_list.clone();
         self.my_failed_list.clear();
+        // A node that left and is a member of this ring has joined again, even if none of
+        // its joins reached us (seed 93012668: n1 left, restarted and formed a ring with
+        // n3 without n3 reading a join of it; still "departed", it was failed at n3's next
+        // round and left out).
+        let members = &self.my_new_memb_list;
+        self.departed.retain(|n| !members.contains(n));
+        self.vouched.clear();
+        self.timeout_graced = false;
         self.my_high_delivered = self.my_high_seq_received;
         self.regular_installed = true;
         self.operational_visits = 0;

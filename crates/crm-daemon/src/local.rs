@@ -286,13 +286,19 @@ impl LocalCrm {
         Ok(None)
     }
 
-    /// The last lines of every node's CRM log, for failure messages.
+    /// The last lines of every node's CRM log, for failure messages (without the control
+    /// socket's connect/disconnect lines: a test polling the daemons would fill the tail).
     pub fn logs(&self, lines: usize) -> String {
         let mut out = String::new();
         for n in 1..=self.nodes() {
             let mut text = std::fs::read_to_string(self.dir(n).join("crmd.log")).unwrap_or_default();
             text += &std::fs::read_to_string(self.dir(n).join("crmd.stderr")).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(lines).collect();
+            let tail: Vec<&str> = text
+                .lines()
+                .rev()
+                .filter(|l| !l.contains("control client connected") && !l.contains("control client gone"))
+                .take(lines)
+                .collect();
             out += &format!("--- node{n} crmd.log (last lines)\n");
             for l in tail.iter().rev() {
                 out += l;

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
+use cib::document::CibDocument;
 use cib::version::CibVersion;
+use cib::xml::Element;
 use client::cmap::{Cmap, Map, Value as CmapValue};
 use client::cpg::{Cpg, CpgEvent, Guarantee};
 use client::quorum::{Quorum, QuorumType};
@@ -163,6 +165,20 @@ fn connect<T>(
             Err(e) => return Err(e).with_context(|| format!("connect to ferrosyncd's {what} service")),
         }
     }
+}
+
+/// Where the CIB names nodes: the configuration's `<node>`s, then the status's `node_state`s.
+const NODE_ENTRIES: [(&str, &str); 2] = [("/cib/configuration/nodes", "node"), ("/cib/status", "node_state")];
+
+/// `read` of the first node entry ([`NODE_ENTRIES`]) whose attribute `key.0` is `key.1`
+/// and that `read` finds something in.
+fn node_attr<T>(doc: &CibDocument, key: (&str, &str), read: impl Fn(&Element) -> Option<T>) -> Option<T> {
+    NODE_ENTRIES.iter().find_map(|(path, el)| {
+        doc.find(path)?
+            .children_named(el)
+            .find(|n| n.attr(key.0) == Some(key.1))
+            .and_then(&read)
+    })
 }
 
 fn pid_json(p: ProcessId) -> Value {
@@ -627,29 +643,16 @@ impl Host {
         if let Ok(n) = name.parse::<u32>() {
             return Some(NodeId(n));
         }
-        let doc = self.node.cib();
-        let find = |path: &str, el: &str| {
-            doc.find(path)?
-                .children_named(el)
-                .find(|n| n.attr("uname") == Some(name))
-                .and_then(|n| n.attr("id")?.parse().ok())
-                .map(NodeId)
-        };
-        find("/cib/configuration/nodes", "node").or_else(|| find("/cib/status", "node_state"))
+        node_attr(self.node.cib(), ("uname", name), |n| {
+            n.attr("id")?.parse().ok().map(NodeId)
+        })
     }
 
     /// The name of node `id` (configuration `<node>`, else its `node_state`).
     fn node_name(&self, id: NodeId) -> Option<String> {
-        let doc = self.node.cib();
-        let want = id.0.to_string();
-        let find = |path: &str, el: &str| {
-            doc.find(path)?
-                .children_named(el)
-                .find(|n| n.attr("id") == Some(want.as_str()))
-                .and_then(|n| n.attr("uname"))
-                .map(str::to_string)
-        };
-        find("/cib/configuration/nodes", "node").or_else(|| find("/cib/status", "node_state"))
+        node_attr(self.node.cib(), ("id", &id.0.to_string()), |n| {
+            n.attr("uname").map(str::to_string)
+        })
     }
 
     /// Every node known from the CIB or the membership: id, name, and whether a CRM
@@ -657,7 +660,7 @@ impl Host {
     fn nodes(&self) -> Value {
         let mut ids: BTreeSet<u32> = self.node.membership().members().iter().map(|p| p.node.0).collect();
         let doc = self.node.cib();
-        for (path, el) in [("/cib/configuration/nodes", "node"), ("/cib/status", "node_state")] {
+        for (path, el) in NODE_ENTRIES {
             if let Some(sec) = doc.find(path) {
                 ids.extend(sec.children_named(el).filter_map(|n| n.attr("id")?.parse::<u32>().ok()));
             }

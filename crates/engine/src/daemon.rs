@@ -344,6 +344,21 @@ impl Daemon {
             if stop {
                 return self.leave();
             }
+            // Client requests first: a token that arrived in the same wakeup then carries
+            // them, instead of leaving them for its next rotation.
+            let (std_now, _) = self.clock.now();
+            if let Some(ipc) = &mut self.ipc {
+                if ipc.poll_timeout().is_some_and(|t| t <= std_now) {
+                    ipc.handle_timeout(std_now);
+                    ipc_ready = true;
+                }
+                if ipc_ready {
+                    let (_, now) = self.clock.now();
+                    if ipc.to_node(&mut self.totem, now) {
+                        self.drain()?;
+                    }
+                }
+            }
             for (slot, more) in more_to_read.iter_mut().enumerate() {
                 if *more {
                     *more = self.read_packets(slot, &mut buf)?;
@@ -366,18 +381,6 @@ impl Daemon {
             if self.totem.poll_timeout().is_some_and(|t| t <= now) {
                 self.totem.handle_timeout(now);
                 self.drain()?;
-            }
-            if let Some(ipc) = &mut self.ipc {
-                if ipc.poll_timeout().is_some_and(|t| t <= std_now) {
-                    ipc.handle_timeout(std_now);
-                    ipc_ready = true;
-                }
-                if ipc_ready {
-                    let (_, now) = self.clock.now();
-                    if ipc.to_node(&mut self.totem, now) {
-                        self.drain()?;
-                    }
-                }
             }
             if self.status_dirty || std_now.duration_since(self.last_status) >= STATUS_INTERVAL {
                 self.write_status(false);

@@ -10,11 +10,35 @@ use services::{ClientMessageKind, ConnId, Credentials, Node, ServiceId};
 
 /// Tokens at and above this belong to the IPC server.
 pub const TOKEN_BASE: usize = 1 << 20;
-/// Events queued for one client (its event ring full) before it must stop sending; it
-/// may send again below [`BACKLOG_LOW`]. A client that sends flat out and dispatches only
-/// when told to wait (cpgbench) is thus paced by its own reading, as corosync paces it.
-const BACKLOG_HIGH: usize = 256;
-const BACKLOG_LOW: usize = 64;
+/// Events queued for one client (its event ring full) before it must stop sending, in
+/// number and in bytes, whichever comes first; it may send again once both are back
+/// below the low marks. A client that sends flat out and dispatches in another thread
+/// (cpgbench) is thus paced by its own reading, as corosync paces it, but only after a
+/// backlog of some megabytes: with a small one its sends mostly fail with TRY_AGAIN,
+/// and a client that retries at once spins on the CPU its own dispatch thread needs.
+/// The byte mark stays far below the server's disconnect bound (64 MiB).
+const BACKLOG_HIGH: Backlog = Backlog {
+    events: 1 << 16,
+    bytes: 8 << 20,
+};
+const BACKLOG_LOW: Backlog = Backlog {
+    events: 1 << 14,
+    bytes: 2 << 20,
+};
+
+/// A client's queued events, counted both ways.
+#[derive(Clone, Copy)]
+struct Backlog {
+    events: usize,
+    bytes: usize,
+}
+
+impl Backlog {
+    fn reaches(self, mark: Backlog) -> bool {
+        self.events >= mark.events || self.bytes >= mark.bytes
+    }
+}
+
 /// Events queued per client before it is disconnected as too slow (corosync's queue
 /// is unbounded; ours is not). Beyond the client's own sends, which flow control stops,
 /// everything already in the ring still arrives: up to totem's send queue of frames of
@@ -201,9 +225,12 @@ impl IpcHost {
     /// pile up, and lets it go again once they drained (with hysteresis).
     fn update_flow_control(&mut self) {
         for (&c, client) in self.conns.iter_mut() {
-            let queued = self.server.queued_events(ipc::ConnId(c));
+            let queued = Backlog {
+                events: self.server.queued_events(ipc::ConnId(c)),
+                bytes: self.server.queued_event_bytes(ipc::ConnId(c)),
+            };
             let on = &mut client.flow_control;
-            let want = self.flow_control || queued >= BACKLOG_HIGH || (*on && queued > BACKLOG_LOW);
+            let want = self.flow_control || queued.reaches(BACKLOG_HIGH) || (*on && queued.reaches(BACKLOG_LOW));
             if want != *on {
                 *on = want;
                 client.stats.flow_control = u32::from(want);

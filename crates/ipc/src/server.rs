@@ -512,6 +512,11 @@ impl Server {
         self.conns.get(&conn.0).map_or(0, Conn::queued)
     }
 
+    /// Bytes of the events waiting behind a full event ring of `conn`.
+    pub fn queued_event_bytes(&self, conn: ConnId) -> usize {
+        self.conns.get(&conn.0).map_or(0, Conn::queued_bytes)
+    }
+
     /// Whether new clients are accepted; until then their handshake gets `-EAGAIN`, which
     /// the client libraries report as `CS_ERR_TRY_AGAIN` (corosync refuses connections
     /// until its first synchronisation completed). On by default.

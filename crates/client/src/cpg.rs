@@ -453,7 +453,7 @@ mod tests {
             Request::PartialMcast {
                 msglen: 10,
                 kind: PARTIAL_FIRST,
-                data: b"abc".to_vec()
+                data: b"abc"
             }
         );
     }

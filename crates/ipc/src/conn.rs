@@ -198,17 +198,30 @@ impl Conn {
     }
 
     /// Appends an event behind any queued ones and delivers what fits.
-    pub fn push_event(&mut self, data: Vec<u8>) -> Result<(), IpcError> {
-        self.queued_bytes += data.len();
-        self.queue.push_back(data);
+    pub fn push_event(&mut self, data: &[u8]) -> Result<(), IpcError> {
+        self.push_event_quiet(data)?;
         self.flush()
     }
 
     /// Appends an event and writes what fits into the ring, but leaves the notification
     /// bytes owed until the next [`Conn::flush`] (one send for a whole batch of events).
-    pub fn push_event_quiet(&mut self, data: Vec<u8>) -> Result<(), IpcError> {
+    /// With nothing queued the event goes straight into the ring; it is copied only when
+    /// it has to wait.
+    pub fn push_event_quiet(&mut self, data: &[u8]) -> Result<(), IpcError> {
+        if self.queue.is_empty() {
+            if let Phase::Active { session, .. } = &self.phase {
+                match session.event.write_chunk(data) {
+                    Ok(()) => {
+                        self.notify_owed += 1;
+                        return Ok(());
+                    }
+                    Err(RingError::Full) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
         self.queued_bytes += data.len();
-        self.queue.push_back(data);
+        self.queue.push_back(data.to_vec());
         self.write_queued()
     }
 

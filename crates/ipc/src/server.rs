@@ -457,9 +457,9 @@ impl Server {
             return Err(IpcError::EventQueueOverflow);
         }
         let pushed = if notify {
-            c.push_event(data.to_vec())
+            c.push_event(data)
         } else {
-            c.push_event_quiet(data.to_vec())
+            c.push_event_quiet(data)
         };
         if let Err(e) = pushed {
             let pid = c.creds().map(|c| c.pid).unwrap_or(0);

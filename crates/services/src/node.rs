@@ -794,7 +794,7 @@ fn submit_queue(totem: &mut Totem, queue: &mut VecDeque<(&'static [u8], Vec<u8>)
     let mut any = false;
     while let Some((group, m)) = queue.front() {
         let framed = encode_groups(&[group], m);
-        match totem.submit(&framed) {
+        match totem.submit_bytes(framed.into()) {
             Ok(()) => {
                 queue.pop_front();
                 any = true;

@@ -88,6 +88,13 @@ impl Writer {
     }
 
     /// Sets the header's size field to the final length and returns the bytes.
+    /// Makes room for `extra` more bytes at once, so a payload appended with
+    /// [`Writer::extend`] does not grow the buffer again.
+    pub fn reserve(&mut self, extra: usize) -> &mut Self {
+        self.buf.reserve_exact(extra);
+        self
+    }
+
     pub fn finish(mut self) -> Vec<u8> {
         let len = self.buf.len() as i32;
         self.i32(8, len);

@@ -182,22 +182,33 @@ impl Totem {
 
     /// Queues an application message for agreed delivery to every member.
     pub fn submit(&mut self, message: &[u8]) -> Result<(), SubmitError> {
+        self.check_submit(message.len())?;
+        self.pack(Bytes::copy_from_slice(message));
+        self.srp.wake();
+        Ok(())
+    }
+
+    /// [`Totem::submit`] for a message the caller hands over: not copied.
+    pub fn submit_bytes(&mut self, message: Bytes) -> Result<(), SubmitError> {
+        self.check_submit(message.len())?;
+        self.pack(message);
+        self.srp.wake();
+        Ok(())
+    }
+
+    /// Whether a message of `len` bytes can be queued now.
+    fn check_submit(&self, len: usize) -> Result<(), SubmitError> {
         if self.srp.is_stopped() {
             return Err(SubmitError::Stopped);
         }
         // Larger than the whole send queue holds: it would be refused for ever.
         let max = MESSAGE_MAX.min(self.packer.max_len_for(self.srp.send_queue_capacity()));
-        if message.len() > max {
-            return Err(SubmitError::TooLarge {
-                len: message.len(),
-                max,
-            });
+        if len > max {
+            return Err(SubmitError::TooLarge { len, max });
         }
-        if self.srp.send_queue_space() < self.packer.frames_needed(message.len()) {
+        if self.srp.send_queue_space() < self.packer.frames_needed(len) {
             return Err(SubmitError::QueueFull);
         }
-        self.pack(Bytes::copy_from_slice(message));
-        self.srp.wake();
         Ok(())
     }
 

@@ -281,6 +281,15 @@ impl Udpu {
         if self.outq.is_empty() {
             return;
         }
+        if let [(addr, end)] = self.outq[..] {
+            // One datagram (a forwarded token, a join): one plain send, nothing to plan.
+            let bytes = std::mem::take(&mut self.outq_bytes);
+            self.raw_send(addr, &bytes[..end]);
+            self.outq_bytes = bytes;
+            self.outq_bytes.clear();
+            self.outq.clear();
+            return;
+        }
         let outq = std::mem::take(&mut self.outq);
         let bytes = std::mem::take(&mut self.outq_bytes);
         let mut spans: Vec<(SocketAddr, std::ops::Range<usize>)> = Vec::with_capacity(outq.len());

@@ -1,5 +1,7 @@
 //! CPG message layouts (corosync 3.1.7 `include/corosync/ipc_cpg.h`, `exec/cpg.c`).
 
+use std::borrow::Cow;
+
 use totem::{NodeId, RingId};
 
 use crate::error::WireError;
@@ -108,9 +110,10 @@ fn check_name(name: &[u8]) -> Result<(), WireError> {
     Ok(())
 }
 
-/// An exec message of the CPG service.
+/// An exec message of the CPG service. Decoded multicasts borrow their group and data
+/// from the delivered message (no copy per message and member).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExecMessage {
+pub enum ExecMessage<'a> {
     ProcJoin {
         group: Vec<u8>,
         pid: u32,
@@ -124,10 +127,10 @@ pub enum ExecMessage {
     /// `(pid, group)` of every local member of the sender.
     JoinList(Vec<(u32, Vec<u8>)>),
     Mcast {
-        group: Vec<u8>,
+        group: Cow<'a, [u8]>,
         pid: u32,
         source: u64,
-        data: Vec<u8>,
+        data: Cow<'a, [u8]>,
     },
     DownList {
         old_members: u32,
@@ -135,12 +138,12 @@ pub enum ExecMessage {
     },
     DownListOld,
     PartialMcast {
-        group: Vec<u8>,
+        group: Cow<'a, [u8]>,
         msglen: u32,
         pid: u32,
         kind: u32,
         source: u64,
-        data: Vec<u8>,
+        data: Cow<'a, [u8]>,
     },
 }
 
@@ -155,7 +158,7 @@ const DOWNLIST_SIZE: usize = 32 + 4 * PROCESSOR_COUNT_MAX;
 /// A joinlist entry: `{u32 pid; mar_cpg_name_t name}` with the name at 8.
 const JOINLIST_ENTRY: usize = 8 + CPG_NAME;
 
-impl ExecMessage {
+impl<'a> ExecMessage<'a> {
     pub fn encode(&self, own: NodeId) -> Vec<u8> {
         let id = |f| ServiceId::Cpg.exec_id(f);
         match self {
@@ -185,7 +188,8 @@ impl ExecMessage {
                 data,
             } => {
                 let mut w = Writer::request(id(exec::MCAST), MCAST_HEADER);
-                w.cpg_name(16, group)
+                w.reserve(data.len())
+                    .cpg_name(16, group)
                     .u32(152, data.len() as u32)
                     .u32(160, *pid)
                     .u32(168, own)
@@ -211,7 +215,8 @@ impl ExecMessage {
                 data,
             } => {
                 let mut w = Writer::request(id(exec::PARTIAL_MCAST), PARTIAL_MCAST_HEADER);
-                w.cpg_name(16, group)
+                w.reserve(data.len())
+                    .cpg_name(16, group)
                     .u32(152, *msglen)
                     .u32(160, data.len() as u32)
                     .u32(168, *pid)
@@ -225,7 +230,7 @@ impl ExecMessage {
     }
 
     /// Decodes exec function `f` (the header was checked by the caller).
-    pub fn decode(f: u16, msg: &[u8], swap: bool) -> Result<ExecMessage, WireError> {
+    pub fn decode(f: u16, msg: &'a [u8], swap: bool) -> Result<ExecMessage<'a>, WireError> {
         let r = Reader::with_swap(msg, swap);
         Ok(match f {
             exec::PROCJOIN | exec::PROCLEAVE => {
@@ -258,10 +263,10 @@ impl ExecMessage {
                     return Err(WireError::Length(len as u64));
                 }
                 ExecMessage::Mcast {
-                    group: r.cpg_name(16)?.to_vec(),
+                    group: Cow::Borrowed(r.cpg_name(16)?),
                     pid: r.u32(160)?,
                     source: r.u64(176)?,
-                    data: r.bytes(MCAST_HEADER, len)?.to_vec(),
+                    data: Cow::Borrowed(r.bytes(MCAST_HEADER, len)?),
                 }
             }
             exec::DOWNLIST => {
@@ -283,12 +288,12 @@ impl ExecMessage {
                     return Err(WireError::Length(fraglen as u64));
                 }
                 ExecMessage::PartialMcast {
-                    group: r.cpg_name(16)?.to_vec(),
+                    group: Cow::Borrowed(r.cpg_name(16)?),
                     msglen: r.u32(152)?,
                     pid: r.u32(168)?,
                     kind: r.u32(176)?,
                     source: r.u64(192)?,
-                    data: r.bytes(PARTIAL_MCAST_HEADER, fraglen)?.to_vec(),
+                    data: Cow::Borrowed(r.bytes(PARTIAL_MCAST_HEADER, fraglen)?),
                 }
             }
             other => return Err(WireError::UnknownId(ServiceId::Cpg.exec_id(other))),
@@ -298,7 +303,7 @@ impl ExecMessage {
 
 /// A library request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
+pub enum Request<'a> {
     Join {
         group: Vec<u8>,
         pid: u32,
@@ -309,7 +314,7 @@ pub enum Request {
         pid: u32,
     },
     Mcast {
-        data: Vec<u8>,
+        data: &'a [u8],
     },
     Membership {
         group: Vec<u8>,
@@ -329,14 +334,14 @@ pub enum Request {
     PartialMcast {
         msglen: u32,
         kind: u32,
-        data: Vec<u8>,
+        data: &'a [u8],
     },
     /// Zero-copy calls (9–11): not supported, answered with an error.
     ZeroCopy(i32),
 }
 
-impl Request {
-    pub fn decode(id: i32, msg: &[u8]) -> Result<Request, WireError> {
+impl<'a> Request<'a> {
+    pub fn decode(id: i32, msg: &'a [u8]) -> Result<Request<'a>, WireError> {
         let r = Reader::new(msg);
         Ok(match id {
             req::JOIN => {
@@ -361,7 +366,7 @@ impl Request {
                     return Err(WireError::Length(len as u64));
                 }
                 Request::Mcast {
-                    data: r.bytes(40, len)?.to_vec(),
+                    data: r.bytes(40, len)?,
                 }
             }
             req::MEMBERSHIP => {
@@ -398,7 +403,7 @@ impl Request {
                 Request::PartialMcast {
                     msglen: r.u32(32)?,
                     kind: r.u32(48)?,
-                    data: r.bytes(56, fraglen)?.to_vec(),
+                    data: r.bytes(56, fraglen)?,
                 }
             }
             req::ZC_ALLOC | req::ZC_FREE | req::ZC_EXECUTE => Request::ZeroCopy(id),
@@ -492,7 +497,8 @@ pub fn confchg(group: &[u8], members: &[Address], left: &[Address], joined: &[Ad
 /// DELIVER_CALLBACK: group @24, msglen @160, nodeid @168, pid @176, data @184.
 pub fn deliver(group: &[u8], node: NodeId, pid: u32, data: &[u8]) -> Vec<u8> {
     let mut w = Writer::response(res::DELIVER_CALLBACK, 184, CsError::Ok);
-    w.cpg_name(24, group)
+    w.reserve(data.len())
+        .cpg_name(24, group)
         .u32(160, data.len() as u32)
         .u32(168, node)
         .u32(176, pid)
@@ -503,7 +509,8 @@ pub fn deliver(group: &[u8], node: NodeId, pid: u32, data: &[u8]) -> Vec<u8> {
 /// PARTIAL_DELIVER_CALLBACK: msglen @160, fraglen @168, nodeid @176, pid @184, type @192.
 pub fn partial_deliver(group: &[u8], msglen: u32, node: NodeId, pid: u32, kind: u32, data: &[u8]) -> Vec<u8> {
     let mut w = Writer::response(res::PARTIAL_DELIVER_CALLBACK, 200, CsError::Ok);
-    w.cpg_name(24, group)
+    w.reserve(data.len())
+        .cpg_name(24, group)
         .u32(160, msglen)
         .u32(168, data.len() as u32)
         .u32(176, node)

@@ -10,6 +10,7 @@
 
 pub mod messages;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use totem::{NodeId, RingId};
@@ -289,12 +290,22 @@ impl Cpg {
     }
 
     /// A delivery event to every local client of `group`.
-    fn send_to_group(&self, ctx: &mut Ctx<'_>, group: &[u8], event: &[u8]) {
-        for (conn, c) in &self.clients {
-            if c.receives(group) {
-                ctx.out.event(*conn, event.to_vec());
-            }
+    /// Gives `event` to every local client in `group`: copies for all but the last,
+    /// which takes it (one client per group per node is the common case).
+    fn send_to_group(&self, ctx: &mut Ctx<'_>, group: &[u8], event: Vec<u8>) {
+        let mut receivers = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.receives(group))
+            .map(|(conn, _)| *conn);
+        let Some(mut conn) = receivers.next() else {
+            return;
+        };
+        for next in receivers {
+            ctx.out.event(conn, event.clone());
+            conn = next;
         }
+        ctx.out.event(conn, event);
     }
 
     fn send_joinlist(&self, ctx: &mut Ctx<'_>) {
@@ -374,10 +385,10 @@ impl Cpg {
                     let c = &self.clients[&conn];
                     ctx.out.mcast(
                         ExecMessage::Mcast {
-                            group: c.group.clone(),
+                            group: Cow::Borrowed(&c.group),
                             pid: c.pid,
                             source: conn.0,
-                            data,
+                            data: Cow::Borrowed(data),
                         }
                         .encode(node),
                     );
@@ -399,12 +410,12 @@ impl Cpg {
                 if error == CsError::Ok {
                     ctx.out.mcast(
                         ExecMessage::PartialMcast {
-                            group: c.group.clone(),
+                            group: Cow::Borrowed(&c.group),
                             msglen,
                             pid: c.pid,
                             kind,
                             source: conn.0,
-                            data,
+                            data: Cow::Borrowed(data),
                         }
                         .encode(node),
                     );
@@ -526,15 +537,15 @@ impl Service for Cpg {
                     .extend(entries.into_iter().map(|(pid, group)| (sender, pid, group)));
             }
             ExecMessage::Mcast { group, pid, data, .. } => {
-                if !self.processes.iter().any(|p| p.nodeid == sender && p.group == group) {
+                if !self.processes.iter().any(|p| p.nodeid == sender && *p.group == *group) {
                     // corosync logs this only when a local member would have received it.
-                    if self.clients.values().any(|c| c.group == group) {
+                    if self.clients.values().any(|c| *c.group == *group) {
                         tracing::warn!(sender, group = %printable(&group), "Unknown node -> we will not deliver message");
                     }
                     return Ok(());
                 }
                 let event = messages::deliver(&group, sender, pid, &data);
-                self.send_to_group(ctx, &group, &event);
+                self.send_to_group(ctx, &group, event);
             }
             ExecMessage::PartialMcast {
                 group,
@@ -544,11 +555,11 @@ impl Service for Cpg {
                 data,
                 ..
             } => {
-                if !self.processes.iter().any(|p| p.nodeid == sender && p.group == group) {
+                if !self.processes.iter().any(|p| p.nodeid == sender && *p.group == *group) {
                     return Ok(());
                 }
                 let event = messages::partial_deliver(&group, msglen, sender, pid, kind, &data);
-                self.send_to_group(ctx, &group, &event);
+                self.send_to_group(ctx, &group, event);
             }
             ExecMessage::DownList { left, .. } => {
                 tracing::debug!(sender, left = left.len(), "downlist received");

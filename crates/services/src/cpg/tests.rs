@@ -198,10 +198,10 @@ fn messages_from_unknown_senders_are_not_delivered() {
     c.settle();
     c.events(0);
     let m = ExecMessage::Mcast {
-        group: b"g".to_vec(),
+        group: b"g".to_vec().into(),
         pid: 5,
         source: 0,
-        data: b"x".to_vec(),
+        data: b"x".to_vec().into(),
     }
     .encode(2);
     let (world, cpg) = &mut c.nodes[0];
@@ -227,10 +227,10 @@ fn exec_messages_have_corosync_sizes_and_round_trip() {
         ),
         (
             ExecMessage::Mcast {
-                group: b"g".to_vec(),
+                group: b"g".to_vec().into(),
                 pid: 1,
                 source: 9,
-                data: vec![1; 10],
+                data: vec![1; 10].into(),
             },
             194,
         ),

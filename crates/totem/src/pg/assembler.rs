@@ -167,7 +167,11 @@ impl Assembler {
                             next = Some(Pending::ThrowAway);
                         }
                     } else if open {
-                        let buf = BytesMut::from(&frame[range]);
+                        // Room for the next frame's piece too: a message over two frames (the
+                        // common case for 1 KiB messages) is then assembled without growing,
+                        // and at most a frame's worth is left unused.
+                        let mut buf = BytesMut::with_capacity(range.len() + frame.len());
+                        buf.extend_from_slice(&frame[range]);
                         next = Some(Pending::Partial {
                             buf,
                             last_frag: view.fragmented,

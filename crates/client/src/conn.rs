@@ -10,6 +10,9 @@ use services::CsError;
 use crate::error::{Error, Result};
 use crate::options::Options;
 
+/// libqb's `fc_enable_max` around a cpg multicast (libcpg sets 2 for `cpg_mcast_joined`).
+const MCAST_FC_ENABLE_MAX: i32 = 2;
+
 /// How [`dispatch`](crate::cpg::Cpg::dispatch) waits, as corosync's `cs_dispatch_flags_t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DispatchFlags {
@@ -55,8 +58,9 @@ impl Conn {
         self.ipc.max_msg_size()
     }
 
+    /// Whether the daemon holds back cpg multicasts now (flow-control levels 1 and 2).
     pub(crate) fn flow_control_enabled(&self) -> bool {
-        self.ipc.flow_control_enabled()
+        self.ipc.flow_control_at(MCAST_FC_ENABLE_MAX)
     }
 
     /// Sends `request` and returns the reply whatever its error code, after checking its id
@@ -135,15 +139,19 @@ impl Conn {
         }
     }
 
-    /// Sends a request that has no reply (cpg MCAST). `CS_ERR_TRY_AGAIN` under flow control.
+    /// Sends a request that has no reply (cpg MCAST). `CS_ERR_TRY_AGAIN` under flow control,
+    /// at the level libcpg's `cpg_mcast_joined` obeys: the daemon's level-2 flow control
+    /// (corosync's `QB_IPCS_RATE_OFF_2`) stops it while other calls still pass.
     pub(crate) fn send(&mut self, request: &[u8]) -> Result<()> {
-        self.ipc.send(request).map_err(|e| match e {
-            IpcError::TryAgain => Error::Cs {
-                service: self.service,
-                code: CsError::TryAgain,
-            },
-            other => self.ipc_err(other),
-        })
+        self.ipc
+            .send_limited(request, MCAST_FC_ENABLE_MAX)
+            .map_err(|e| match e {
+                IpcError::TryAgain => Error::Cs {
+                    service: self.service,
+                    code: CsError::TryAgain,
+                },
+                other => self.ipc_err(other),
+            })
     }
 
     /// Waits up to `timeout` (`None`: forever) for one event.

@@ -258,7 +258,7 @@ impl Cpg {
     pub fn dispatch(&mut self, flags: DispatchFlags, mut f: impl FnMut(CpgEvent)) -> Result<usize> {
         let assembling = &mut self.assembling;
         self.conn.dispatch(flags, |conn, event| {
-            if let Some(ev) = decode_event(&event, assembling).map_err(|e| conn.reply_err(e))? {
+            if let Some(ev) = decode_event(event, assembling).map_err(|e| conn.reply_err(e))? {
                 f(ev);
             }
             Ok(())
@@ -281,20 +281,26 @@ fn address(r: &Reader<'_>, at: usize) -> std::result::Result<Address, WireError>
     })
 }
 
-/// Decodes an event; fragments are collected in `assembling` until the last one.
+/// Decodes an event; fragments are collected in `assembling` until the last one. A
+/// delivered message keeps the event's buffer (its header cut off), not a copy.
 fn decode_event(
-    event: &[u8],
+    event: Vec<u8>,
     assembling: &mut HashMap<(Vec<u8>, NodeId, u32), Vec<u8>>,
 ) -> std::result::Result<Option<CpgEvent>, WireError> {
-    let r = Reader::new(event);
-    Ok(match event_id(event) {
+    let r = Reader::new(&event);
+    Ok(match event_id(&event) {
         Some(res::DELIVER_CALLBACK) => {
             let len = r.u32(160)? as usize;
+            r.bytes(184, len)?;
+            let (group, nodeid, pid) = (r.cpg_name(24)?.to_vec(), r.u32(168)?, r.u32(176)?);
+            let mut data = event;
+            data.truncate(184 + len);
+            data.drain(..184);
             Some(CpgEvent::Deliver {
-                group: r.cpg_name(24)?.to_vec(),
-                nodeid: r.u32(168)?,
-                pid: r.u32(176)?,
-                data: r.bytes(184, len)?.to_vec(),
+                group,
+                nodeid,
+                pid,
+                data,
             })
         }
         Some(res::PARTIAL_DELIVER_CALLBACK) => {
@@ -383,7 +389,7 @@ mod tests {
         let mut asm = HashMap::new();
         let ev = m::deliver(b"g", 2, 77, b"payload");
         assert_eq!(
-            decode_event(&ev, &mut asm).unwrap(),
+            decode_event(ev.clone(), &mut asm).unwrap(),
             Some(CpgEvent::Deliver {
                 group: b"g".to_vec(),
                 nodeid: 2,
@@ -396,7 +402,7 @@ mod tests {
         let joined = [addr(2, 20, Reason::Join)];
         let ev = m::confchg(b"g", &members, &left, &joined);
         assert_eq!(
-            decode_event(&ev, &mut asm).unwrap(),
+            decode_event(ev.clone(), &mut asm).unwrap(),
             Some(CpgEvent::Confchg {
                 group: b"g".to_vec(),
                 members: members.to_vec(),
@@ -406,13 +412,13 @@ mod tests {
         );
         let ev = m::totem_confchg(RingId { rep: 1, seq: 9 }, &[1, 2, 3]);
         assert_eq!(
-            decode_event(&ev, &mut asm).unwrap(),
+            decode_event(ev.clone(), &mut asm).unwrap(),
             Some(CpgEvent::TotemConfchg {
                 ring_id: RingId { rep: 1, seq: 9 },
                 members: vec![1, 2, 3]
             })
         );
-        assert!(decode_event(&ev[..30], &mut asm).is_err());
+        assert!(decode_event(ev[..30].to_vec(), &mut asm).is_err());
     }
 
     #[test]
@@ -422,11 +428,11 @@ mod tests {
         let other = m::partial_deliver(b"g", 2, 2, 5, PARTIAL_FIRST, b"xy");
         let b = m::partial_deliver(b"g", 6, 1, 5, PARTIAL_CONTINUED, b"cd");
         let c = m::partial_deliver(b"g", 6, 1, 5, PARTIAL_LAST, b"ef");
-        assert_eq!(decode_event(&a, &mut asm).unwrap(), None);
-        assert_eq!(decode_event(&other, &mut asm).unwrap(), None);
-        assert_eq!(decode_event(&b, &mut asm).unwrap(), None);
+        assert_eq!(decode_event(a.clone(), &mut asm).unwrap(), None);
+        assert_eq!(decode_event(other.clone(), &mut asm).unwrap(), None);
+        assert_eq!(decode_event(b.clone(), &mut asm).unwrap(), None);
         assert_eq!(
-            decode_event(&c, &mut asm).unwrap(),
+            decode_event(c.clone(), &mut asm).unwrap(),
             Some(CpgEvent::Deliver {
                 group: b"g".to_vec(),
                 nodeid: 1,
@@ -435,9 +441,9 @@ mod tests {
             })
         );
         // A fragment whose start was never seen is dropped; overflow is an error.
-        assert_eq!(decode_event(&c, &mut asm).unwrap(), None);
+        assert_eq!(decode_event(c.clone(), &mut asm).unwrap(), None);
         let big = m::partial_deliver(b"g", 1, 3, 5, PARTIAL_FIRST, b"toolong");
-        assert!(decode_event(&big, &mut asm).is_err());
+        assert!(decode_event(big.clone(), &mut asm).is_err());
     }
 
     #[test]

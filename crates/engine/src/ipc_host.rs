@@ -37,6 +37,12 @@ impl Backlog {
     fn reaches(self, mark: Backlog) -> bool {
         self.events >= mark.events || self.bytes >= mark.bytes
     }
+
+    /// Whether a client with this backlog is held back: from the high mark until it is
+    /// below the low mark again (`held`: it is held now), or while the node asks it.
+    fn holds(self, held: bool, node_asks: bool) -> bool {
+        node_asks || self.reaches(BACKLOG_HIGH) || (held && self.reaches(BACKLOG_LOW))
+    }
 }
 
 /// Events queued per client before it is disconnected as too slow (corosync's queue
@@ -230,7 +236,7 @@ impl IpcHost {
                 bytes: self.server.queued_event_bytes(ipc::ConnId(c)),
             };
             let on = &mut client.flow_control;
-            let want = self.flow_control || queued.reaches(BACKLOG_HIGH) || (*on && queued.reaches(BACKLOG_LOW));
+            let want = queued.holds(*on, self.flow_control);
             if want != *on {
                 *on = want;
                 client.stats.flow_control = u32::from(want);
@@ -312,6 +318,32 @@ fn dump_flight_data_if_asked(node: &mut Node) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backlog_holds_from_the_high_mark_to_below_the_low_one_in_events_or_bytes() {
+        let b = |events, bytes| Backlog { events, bytes };
+        assert!(!b(1000, 100_000).holds(false, false));
+        assert!(b(1000, 100_000).holds(false, true), "the node asks");
+        assert!(b(BACKLOG_HIGH.events, 0).holds(false, false));
+        assert!(
+            b(10, BACKLOG_HIGH.bytes).holds(false, false),
+            "16 KiB events reach the byte mark first"
+        );
+        assert!(
+            b(BACKLOG_LOW.events, 0).holds(true, false),
+            "still held above the low mark"
+        );
+        assert!(
+            !b(BACKLOG_LOW.events, 0).holds(false, false),
+            "not held again below the high mark"
+        );
+        assert!(
+            !b(BACKLOG_LOW.events - 1, BACKLOG_LOW.bytes - 1).holds(true, false),
+            "released below both"
+        );
+        // Held well before the server disconnects the client (64 MiB, EVENT_QUEUE_MAX).
+        const { assert!(BACKLOG_HIGH.bytes * 4 <= 64 << 20 && BACKLOG_HIGH.events * 4 <= EVENT_QUEUE_MAX) };
+    }
 
     #[test]
     fn uidgid_keys_make_the_policy() {

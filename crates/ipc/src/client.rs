@@ -107,8 +107,14 @@ impl Client {
     /// level, as libqb's `qb_ipcc_fc_enable_max` check; corosync's
     /// `cpg_flow_control_state_get`).
     pub fn flow_control_enabled(&self) -> bool {
+        self.flow_control_at(FC_ENABLE_MAX)
+    }
+
+    /// Whether a send with libqb's `fc_enable_max` raised to `fc_enable_max` would be
+    /// refused now.
+    pub fn flow_control_at(&self, fc_enable_max: i32) -> bool {
         let fc = self.request.flow_control().unwrap_or(0);
-        fc > 0 && fc <= FC_ENABLE_MAX
+        fc > 0 && fc <= fc_enable_max
     }
 
     /// The server's credentials (`SO_PEERCRED` on the setup socket, as Pacemaker checks).
@@ -119,12 +125,18 @@ impl Client {
     /// Sends one request and does not wait (`qb_ipcc_send`; e.g. cpg MCAST). The message
     /// must start with its header. `Err(TryAgain)` under flow control or with a full ring.
     pub fn send(&mut self, msg: &[u8]) -> Result<(), IpcError> {
-        self.send_until(msg, None)
+        self.send_until(msg, None, FC_ENABLE_MAX)
+    }
+
+    /// [`Client::send`] with libqb's `fc_enable_max` raised for this send, as libcpg's
+    /// `cpg_mcast_joined` raises it to 2: flow-control levels up to it refuse the send.
+    pub fn send_limited(&mut self, msg: &[u8], fc_enable_max: i32) -> Result<(), IpcError> {
+        self.send_until(msg, None, fc_enable_max)
     }
 
     /// Writes the chunk and announces it. With `room_deadline`, a full request ring is
     /// waited on until then instead of failing at once.
-    fn send_until(&mut self, msg: &[u8], room_deadline: Option<Instant>) -> Result<(), IpcError> {
+    fn send_until(&mut self, msg: &[u8], room_deadline: Option<Instant>, fc_enable_max: i32) -> Result<(), IpcError> {
         if msg.len() > self.max_msg_size {
             return Err(IpcError::TooLarge {
                 len: msg.len(),
@@ -134,8 +146,7 @@ impl Client {
         if self.request.ref_count() != 2 {
             return Err(IpcError::Disconnected);
         }
-        let fc = self.request.flow_control().unwrap_or(0);
-        if fc > 0 && fc <= FC_ENABLE_MAX {
+        if self.flow_control_at(fc_enable_max) {
             return Err(IpcError::TryAgain);
         }
         loop {
@@ -188,7 +199,7 @@ impl Client {
     /// answer to the next request, as with libqb: drop the client after `Timeout`.
     pub fn send_recv(&mut self, msg: &[u8]) -> Result<Vec<u8>, IpcError> {
         let deadline = Instant::now() + self.timeout;
-        self.send_until(msg, Some(deadline))?;
+        self.send_until(msg, Some(deadline), FC_ENABLE_MAX)?;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if self.response.sem_timedwait(left.min(WAIT_SLICE))? {

@@ -51,6 +51,8 @@ pub(crate) struct Conn {
     notify_owed: usize,
     /// Notification bytes received whose request chunk was not read yet.
     requests_owed: usize,
+    /// Registered for writability too (only while notification bytes are owed).
+    pub watching_writable: bool,
 }
 
 impl Conn {
@@ -67,6 +69,7 @@ impl Conn {
             queue: VecDeque::new(),
             queued_bytes: 0,
             notify_owed: 0,
+            watching_writable: false,
             requests_owed: 0,
         }
     }
@@ -193,6 +196,11 @@ impl Conn {
     }
 
     /// True when something waits for a retry (queued events or owed notification bytes).
+    /// Events written whose notification byte did not fit in the socket yet.
+    pub fn notify_owed(&self) -> usize {
+        self.notify_owed
+    }
+
     pub fn backlogged(&self) -> bool {
         !self.queue.is_empty() || self.notify_owed > 0
     }

@@ -244,7 +244,9 @@ impl Server {
             let Some(registry) = self.registry.as_ref() else {
                 return;
             };
-            if let Err(e) = registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE) {
+            // Writability only while notification bytes are owed (see `watch_writable`):
+            // a client reading each byte would otherwise wake the daemon every time.
+            if let Err(e) = registry.register(&mut stream, token, Interest::READABLE) {
                 warn!(error = %e, "could not register IPC connection");
                 continue;
             }
@@ -397,6 +399,28 @@ impl Server {
         if conn.backlogged() && self.retry_at.is_none() {
             self.retry_at = Some(now + self.config.event_retry_interval);
         }
+        self.watch_writable(id);
+    }
+
+    /// Asks for writability while `id` owes notification bytes (its socket was full) and
+    /// stops once they are sent. The retry timer covers a failed re-registration.
+    fn watch_writable(&mut self, id: u64) {
+        let token = self.conn_token(id);
+        let (Some(conn), Some(registry)) = (self.conns.get_mut(&id), self.registry.as_ref()) else {
+            return;
+        };
+        let want = conn.notify_owed() > 0;
+        if want == conn.watching_writable {
+            return;
+        }
+        let interest = if want {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if registry.reregister(&mut conn.stream, token, interest).is_ok() {
+            conn.watching_writable = want;
+        }
     }
 
     /// Next event the daemon must handle.
@@ -469,8 +493,11 @@ impl Server {
         }
         if !notify {
             self.unnotified.insert(conn.0);
-        } else if c.backlogged() && self.retry_at.is_none() {
-            self.retry_at = Some(self.now + self.config.event_retry_interval);
+        } else {
+            if c.backlogged() && self.retry_at.is_none() {
+                self.retry_at = Some(self.now + self.config.event_retry_interval);
+            }
+            self.watch_writable(conn.0);
         }
         Ok(())
     }

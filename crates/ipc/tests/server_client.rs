@@ -193,6 +193,25 @@ fn flow_control_makes_sends_try_again() {
 }
 
 #[test]
+fn level_two_flow_control_stops_only_sends_that_raised_their_limit() {
+    let h = Harness::start("fc2", |_| {});
+    let mut c = Client::connect(&h.service).unwrap();
+    let (conn, _) = h.expect_connected();
+    h.with(move |s| s.set_flow_control(conn, 2)).unwrap();
+    // A cpg multicast (libcpg raises fc_enable_max to 2 around it) is held back...
+    assert!(c.flow_control_at(2) && !c.flow_control_enabled());
+    assert!(matches!(
+        c.send_limited(&request(NO_REPLY_ID, b"x"), 2),
+        Err(IpcError::TryAgain)
+    ));
+    // ...while every other call still reaches the daemon.
+    let req = request(2, b"go");
+    assert_eq!(c.send_recv(&req).unwrap(), echo(2, &req));
+    h.with(move |s| s.set_flow_control(conn, 0)).unwrap();
+    c.send_limited(&request(NO_REPLY_ID, b"y"), 2).unwrap();
+}
+
+#[test]
 fn daemon_disconnect_and_server_drop_remove_files() {
     let mut h = Harness::start("drop", |_| {});
     let mut a = Client::connect(&h.service).unwrap();

@@ -195,12 +195,12 @@ impl Conn {
         self.queued_bytes
     }
 
-    /// True when something waits for a retry (queued events or owed notification bytes).
     /// Events written whose notification byte did not fit in the socket yet.
     pub fn notify_owed(&self) -> usize {
         self.notify_owed
     }
 
+    /// True when something waits for a retry (queued events or owed notification bytes).
     pub fn backlogged(&self) -> bool {
         !self.queue.is_empty() || self.notify_owed > 0
     }

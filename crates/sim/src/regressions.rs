@@ -64,6 +64,7 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (93061081, None, "justified exclusion (8 nodes, leaves, restarts, partitions), found by the same sweep at ea475b1: n3 left at 10.9 s, restarted, and was left out of ring 1.59 by n1; passes once members of an installed ring leave the departed list (as 93012668; fails at ea475b1, passes at 6c4bc5f whose only change is that)"),
     (96100065, Some(32), "liveness at 32 nodes (one-way links, pauses, a leave, partitions): 3 groups stuck in GATHER 94 s in, found by the 96100000..96100100 sweep at d1072c4 (the same run without that commit's idle change); passes with the outsider-verdict and departed-list fixes of de9bb87..6c4bc5f"),
     (92000147, Some(64), "event budget at 64 nodes misreported (simulator bug): 150,978 messages delivered to 64 nodes each are 19.7 M multicast arrivals, against a budget of 20 M events that grew only with N; 0.68 M other events in 52 s, no storm (fixed: multicast arrivals have their own allowance, 4 per node per message submitted)"),
+    (93045861, None, "justified exclusion (5 nodes, 10 pauses, no loss), found by the 93000000..93100000 sweep at ea475b1: n5's consensus timeout at 10.87 s failed n3, silent in COMMIT of ring 1.25 since 10.32 s (its commit token held up at paused n4), and n5 installed a ring of one: its one more consensus timeout for talking nodes had been spent at 9.73 s on n1, n2 and n4 (all three paused by then; n1 and n2 not heard since its previous timeout had found everyone agreeing and restarted the collection of joins), counted as talking because they had spoken earlier in the round (fixed: talking means heard since that restart; fails at 6c4bc5f, passes there with the fix; passes at aef7f85 without it, its course changed by d1072c4)"),
 ];
 
 /// Seeds that fail today, with the diagnosis sent to the protocol's authors. Run them
@@ -73,9 +74,7 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
 /// 92000141 (liveness: not one ring 130 s after healing; 92000034 fails the same at
 /// main 86466d8); with the fault choices added since (torn ring-id writes among them)
 /// their runs changed and pass, so the bug they hit is still to be found again.
-pub const OPEN: &[(u64, Option<usize>, &str)] = &[
-    (93045861, None, "justified exclusion (5 nodes, 10 pauses, no loss), found by the 93000000..93100000 sweep at ea475b1: n5's consensus timeout at 10.87 s failed n3, silent in COMMIT of ring 1.25 since 10.32 s (its commit token held up), and n5 installed a ring of one; passes at de9bb87 and at b4808a6, so the one-more-consensus-timeout change (ea475b1) changed its course; not root-caused"),
-];
+pub const OPEN: &[(u64, Option<usize>, &str)] = &[];
 
 #[cfg(test)]
 mod tests {

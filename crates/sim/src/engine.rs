@@ -33,6 +33,10 @@ pub enum Mutation {
     CpgDropDelivery,
     /// A client on node 1 gets a process's first message before the view it joined in.
     CpgDeliverBeforeJoin,
+    /// Node 1's CPG clients get their first transitional change (processes removed with
+    /// reason NODEDOWN) without the last of those processes, which stays a member (as a
+    /// CPG with a stale downlist would show it).
+    CpgStaleDownlist,
     /// Node 1 handles client multicasts during synchronisation instead of holding them.
     UnholdDuringSync,
     /// Node 1 claims to be quorate whatever votequorum decided.

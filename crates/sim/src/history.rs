@@ -104,6 +104,9 @@ pub enum Disturbance {
     /// The node failed to receive (corosync's "FAILED TO RECEIVE", an instant): it leaves
     /// everyone for a ring of its own, and they fail it.
     ReceiveFailure(NodeId),
+    /// The running node's socket receive buffer overflowed while it was slowed down:
+    /// datagrams to it were dropped, from the first drop until the slowdown ended.
+    Overflow(NodeId),
 }
 
 /// One disturbance over `[from, to)`; `to` is `None` while it lasts.

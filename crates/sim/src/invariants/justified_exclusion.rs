@@ -153,7 +153,9 @@ fn unexcused(h: &History, node: NodeId, w: &Window) -> Option<String> {
     }
     for span in &h.disturbances {
         match span.what {
-            Disturbance::Cut | Disturbance::Lossy => {
+            // Datagrams dropped at a slowed node's full receive buffer are lost like those
+            // of a lossy network: tokens, joins and commit tokens among them.
+            Disturbance::Cut | Disturbance::Lossy | Disturbance::Overflow(_) => {
                 if !span.overlap(from, w.end).is_zero() {
                     return None;
                 }
@@ -235,7 +237,7 @@ mod tests {
     #[test]
     fn a_long_pause_a_cut_or_loss_in_the_window_excuses_it() {
         assert_eq!(check(&[pause(3, 4000, 4400)]), Ok(()));
-        for what in [Disturbance::Cut, Disturbance::Lossy] {
+        for what in [Disturbance::Cut, Disturbance::Lossy, Disturbance::Overflow(2)] {
             assert_eq!(
                 check(&[Span {
                     what,

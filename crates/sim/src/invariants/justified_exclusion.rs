@@ -1,12 +1,12 @@
 //! No unjustified exclusions: a node that was in a node's last regular configuration and
 //! is missing from its next one must have given a reason in the preceding token +
 //! consensus timeout — it crashed, left or restarted, it was paused for a good part of a
-//! token timeout, some link was cut, datagrams were being lost at random, or it failed
-//! to receive (corosync's "FAILED TO RECEIVE", a legitimate exclusion) — or the
-//! node that installed the configuration did (a node stopped for long finds everyone
-//! else gone), or some other node crashed, left or restarted meanwhile. A node that
-//! stayed up, was never stopped for long and could reach everyone must stay a member:
-//! under Pacemaker an exclusion means fencing.
+//! token timeout, some link was cut, datagrams were being lost at random or at its own
+//! full receive buffer (slowed down), or it failed to receive (corosync's "FAILED TO
+//! RECEIVE", a legitimate exclusion) — or the node that installed the configuration did
+//! (a node stopped for long finds everyone else gone), or some other node crashed, left
+//! or restarted meanwhile. A node that stayed up, was never stopped for long and could
+//! reach everyone must stay a member: under Pacemaker an exclusion means fencing.
 //!
 //! A pause shorter than [`PAUSE_EXCUSE`] of the token timeout excuses nothing: the
 //! failure detector gives a member up early only after it has been silent for the token
@@ -153,13 +153,21 @@ fn unexcused(h: &History, node: NodeId, w: &Window) -> Option<String> {
     }
     for span in &h.disturbances {
         match span.what {
-            // Datagrams dropped at a slowed node's full receive buffer are lost like those
-            // of a lossy network: tokens, joins and commit tokens among them.
-            Disturbance::Cut | Disturbance::Lossy | Disturbance::Overflow(_) => {
+            Disturbance::Cut | Disturbance::Lossy => {
                 if !span.overlap(from, w.end).is_zero() {
                     return None;
                 }
             }
+            // The node's own receive buffer overflowed while it was slowed down: it lost
+            // tokens, joins or commit tokens, and may be failed (or, as the installer,
+            // fail others). Another node's overflow excuses nothing: without this
+            // excuse at all, 0..2000 passed too.
+            Disturbance::Overflow(n) if n == node => {
+                if !span.overlap(from, w.end).is_zero() {
+                    return None;
+                }
+            }
+            Disturbance::Overflow(_) => {}
             // A pause going on at the exclusion counts whole: the node was not coming back
             // soon, and corosync too would have given up on it after `consensus`.
             Disturbance::Pause(n) if n == node => {
@@ -237,7 +245,7 @@ mod tests {
     #[test]
     fn a_long_pause_a_cut_or_loss_in_the_window_excuses_it() {
         assert_eq!(check(&[pause(3, 4000, 4400)]), Ok(()));
-        for what in [Disturbance::Cut, Disturbance::Lossy, Disturbance::Overflow(2)] {
+        for what in [Disturbance::Cut, Disturbance::Lossy, Disturbance::Overflow(3)] {
             assert_eq!(
                 check(&[Span {
                     what,
@@ -247,6 +255,13 @@ mod tests {
                 Ok(())
             );
         }
+        // A third node's receive-buffer overflow excuses nothing.
+        assert!(check(&[Span {
+            what: Disturbance::Overflow(2),
+            from: at(3000),
+            to: None
+        }])
+        .is_err());
         // Before the window (token + consensus = 2.2 s) it counts for nothing.
         assert!(check(&[
             pause(3, 1000, 2700),

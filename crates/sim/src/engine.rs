@@ -430,7 +430,7 @@ impl Engine {
             self.counters.socket_overflows += 1;
             self.counters.rx_overflows += 1;
             let id = self.ids[to];
-            self.history.disturbance_starts(Disturbance::Overflow(id), self.now);
+            self.history.disturbance_starts(Disturbance::Backlog(id), self.now);
             if self.packet_trace {
                 let what = crate::packets::describe(&data);
                 let from_id = self.ids[from];
@@ -440,7 +440,19 @@ impl Engine {
             }
             return;
         }
+        // When it will be handled: a wait as long as an excusable pause is a stall.
+        let wait = h.busy_until.saturating_sub(now) + h.socket.len() as u64 * cost.as_nanos() as u64;
         h.socket.push_back((from, data));
+        let stall = self
+            .config
+            .token
+            .mul_f64(crate::invariants::justified_exclusion::PAUSE_EXCUSE)
+            .as_nanos() as u64;
+        if wait >= stall {
+            let id = self.ids[to];
+            self.history.disturbance_starts(Disturbance::Backlog(id), self.now);
+        }
+        let h = &mut self.hosts[to];
         if h.drain_at.is_none() {
             let at = h.busy_until.max(now);
             h.drain_at = Some(at);
@@ -510,7 +522,7 @@ impl Engine {
     fn end_slowdown_span(&mut self, i: usize) {
         if self.hosts[i].slow.is_some() {
             let now = self.now;
-            self.history.disturbance_ends(Disturbance::Overflow(self.ids[i]), now);
+            self.history.disturbance_ends(Disturbance::Backlog(self.ids[i]), now);
         }
     }
 
@@ -521,7 +533,7 @@ impl Engine {
         }
         self.hosts[i].drain_at = None;
         let now = self.now;
-        self.history.disturbance_ends(Disturbance::Overflow(self.ids[i]), now);
+        self.history.disturbance_ends(Disturbance::Backlog(self.ids[i]), now);
         if self.hosts[i].status != Status::Up {
             return;
         }

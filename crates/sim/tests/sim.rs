@@ -175,7 +175,7 @@ fn a_slowed_node_drops_what_overflows_its_receive_buffer() {
             .history
             .disturbances
             .iter()
-            .filter(|s| matches!(s.what, sim::history::Disturbance::Overflow(_)))
+            .filter(|s| matches!(s.what, sim::history::Disturbance::Backlog(_)))
             .count();
         assert!(overflows > 0, "seed {seed}: no overflow recorded");
         assert!(r.passed(), "{}", r.summary());

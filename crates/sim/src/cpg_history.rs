@@ -48,6 +48,8 @@ pub struct View {
 pub const REASON_JOIN: u32 = 1;
 /// `CPG_REASON_LEAVE`.
 pub const REASON_LEAVE: u32 = 2;
+/// `CPG_REASON_NODEDOWN`.
+pub const REASON_NODEDOWN: u32 = 3;
 
 impl View {
     /// Whether an agreed PROCJOIN or PROCLEAVE (not synchronisation) caused this change.
@@ -58,6 +60,21 @@ impl View {
 }
 
 impl View {
+    /// The processes this change removes because their node left the ring (reason
+    /// NODEDOWN: CPG's transitional change of the group), sorted.
+    pub fn left_with_node(&self) -> Vec<Proc> {
+        let reasons = self.reasons.get(self.joined.len()..).unwrap_or(&[]);
+        let mut out: Vec<Proc> = self
+            .left
+            .iter()
+            .zip(reasons)
+            .filter(|(_, r)| **r == REASON_NODEDOWN)
+            .map(|(p, _)| *p)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// The identity of a view across clients: the ring and agreed position at which the
     /// nodes produced it, and its members. Every member of a ring handles the same
     /// agreed messages in the same order, so equal identities are the same view.

@@ -33,6 +33,10 @@ pub enum Mutation {
     CpgDropDelivery,
     /// A client on node 1 gets a process's first message before the view it joined in.
     CpgDeliverBeforeJoin,
+    /// Node 1's CPG clients get their first transitional change (processes removed with
+    /// reason NODEDOWN) without the last of those processes, which stays a member (as a
+    /// CPG with a stale downlist would show it).
+    CpgStaleDownlist,
     /// Node 1 handles client multicasts during synchronisation instead of holding them.
     UnholdDuringSync,
     /// Node 1 claims to be quorate whatever votequorum decided.
@@ -49,10 +53,31 @@ pub enum Mutation {
 /// What the event queue holds.
 #[derive(Debug)]
 enum Ev {
-    Packet { to: usize, from: usize, data: Bytes },
-    Timer { node: usize, at: u64 },
-    Resume { node: usize },
-    Restart { node: usize },
+    Packet {
+        to: usize,
+        from: usize,
+        data: Bytes,
+    },
+    Timer {
+        node: usize,
+        at: u64,
+    },
+    Resume {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+    },
+    /// A slowed-down node takes the next datagram from its socket buffer.
+    Drain {
+        node: usize,
+        at: u64,
+    },
+    /// A slowdown ends.
+    SlowEnd {
+        node: usize,
+        until: u64,
+    },
     Driver(u32),
 }
 
@@ -346,6 +371,12 @@ impl Engine {
                 Ev::Timer { node, at } => self.timer(node, at),
                 Ev::Resume { node } => self.resume(node),
                 Ev::Restart { node } => self.restart(node),
+                Ev::Drain { node, at } => self.drain_socket(node, at),
+                Ev::SlowEnd { node, until } => {
+                    if self.hosts[node].slow.is_some_and(|(u, _)| u.as_nanos() == until) {
+                        self.unslow(node);
+                    }
+                }
             }
         }
         None
@@ -371,6 +402,7 @@ impl Engine {
 
     fn arrive(&mut self, to: usize, from: usize, data: Bytes) {
         match self.hosts[to].status {
+            Status::Up if self.hosts[to].slow.is_some() => self.arrive_slow(to, from, data),
             Status::Up => self.input_packet(to, from, &data),
             Status::Paused => {
                 if self.hosts[to].socket.len() < self.socket_buffer {
@@ -380,6 +412,140 @@ impl Engine {
                 }
             }
             Status::Down(_) => self.counters.packets_lost += 1,
+        }
+    }
+
+    /// A datagram reaches a slowed-down node: handled now if the node is idle, else
+    /// queued in its socket buffer, or dropped when that is full.
+    fn arrive_slow(&mut self, to: usize, from: usize, data: Bytes) {
+        let now = self.now.as_nanos();
+        let Some((_, cost)) = self.hosts[to].slow else { return };
+        let h = &mut self.hosts[to];
+        if h.socket.is_empty() && h.busy_until <= now {
+            h.busy_until = now + cost.as_nanos() as u64;
+            self.input_packet(to, from, &data);
+            return;
+        }
+        if h.socket.len() >= self.socket_buffer {
+            self.counters.socket_overflows += 1;
+            self.counters.rx_overflows += 1;
+            let id = self.ids[to];
+            self.history.disturbance_starts(Disturbance::Backlog(id), self.now);
+            if self.packet_trace {
+                let what = crate::packets::describe(&data);
+                let from_id = self.ids[from];
+                self.trace.line(self.now, Some(id), || {
+                    format!("  receive buffer full, dropped from n{from_id}: {what}")
+                });
+            }
+            return;
+        }
+        // When it will be handled: a wait as long as an excusable pause is a stall.
+        let wait = h.busy_until.saturating_sub(now) + h.socket.len() as u64 * cost.as_nanos() as u64;
+        h.socket.push_back((from, data));
+        let stall = self
+            .config
+            .token
+            .mul_f64(crate::invariants::justified_exclusion::PAUSE_EXCUSE)
+            .as_nanos() as u64;
+        if wait >= stall {
+            let id = self.ids[to];
+            self.history.disturbance_starts(Disturbance::Backlog(id), self.now);
+        }
+        let h = &mut self.hosts[to];
+        if h.drain_at.is_none() {
+            let at = h.busy_until.max(now);
+            h.drain_at = Some(at);
+            self.push(at, Ev::Drain { node: to, at });
+        }
+    }
+
+    /// A slowed-down node takes the next datagram from its socket buffer.
+    fn drain_socket(&mut self, node: usize, at: u64) {
+        let h = &mut self.hosts[node];
+        if h.drain_at != Some(at) {
+            return; // stale
+        }
+        h.drain_at = None;
+        if h.status != Status::Up {
+            return; // paused: the socket is read on resuming
+        }
+        let Some((_, cost)) = h.slow else {
+            return;
+        };
+        let Some((from, data)) = h.socket.pop_front() else {
+            return;
+        };
+        let now = self.now.as_nanos();
+        h.busy_until = now + cost.as_nanos() as u64;
+        if !h.socket.is_empty() {
+            let next = h.busy_until;
+            h.drain_at = Some(next);
+            self.push(next, Ev::Drain { node, at: next });
+        }
+        self.input_packet(node, from, &data);
+    }
+
+    /// Slows down running node `i` for `d`: it handles one datagram per `cost`, and what
+    /// arrives beyond its socket buffer meanwhile is dropped (a receive-buffer overflow).
+    pub fn slow_down(&mut self, i: usize, d: Duration, cost: Duration) {
+        if !self.hosts[i].is_up() || self.hosts[i].slow.is_some() {
+            return;
+        }
+        self.counters.slowdowns += 1;
+        let until = self.now + d;
+        self.hosts[i].slow = Some((until, cost));
+        self.hosts[i].busy_until = 0;
+        self.push(
+            until.as_nanos(),
+            Ev::SlowEnd {
+                node: i,
+                until: until.as_nanos(),
+            },
+        );
+        self.trace.mix(&[
+            12,
+            self.now.as_nanos(),
+            i as u64,
+            d.as_nanos() as u64,
+            cost.as_nanos() as u64,
+        ]);
+        self.trace.line(self.now, Some(self.ids[i]), || {
+            format!(
+                "SLOWED for {d:?}: one datagram per {cost:?}, socket buffer {}",
+                self.socket_buffer
+            )
+        });
+    }
+
+    /// A node that goes down ends its slowdown (and with it the overflow it caused).
+    fn end_slowdown_span(&mut self, i: usize) {
+        if self.hosts[i].slow.is_some() {
+            let now = self.now;
+            self.history.disturbance_ends(Disturbance::Backlog(self.ids[i]), now);
+        }
+    }
+
+    /// Ends node `i`'s slowdown: a running node reads what its socket holds at once.
+    pub fn unslow(&mut self, i: usize) {
+        if self.hosts[i].slow.take().is_none() {
+            return;
+        }
+        self.hosts[i].drain_at = None;
+        let now = self.now;
+        self.history.disturbance_ends(Disturbance::Backlog(self.ids[i]), now);
+        if self.hosts[i].status != Status::Up {
+            return;
+        }
+        let queued = self.hosts[i].socket.len();
+        self.trace.line(now, Some(self.ids[i]), || {
+            format!("back to speed with {queued} queued datagram(s)")
+        });
+        while let Some((from, data)) = self.hosts[i].socket.pop_front() {
+            if self.failure.is_some() || self.hosts[i].status != Status::Up {
+                break;
+            }
+            self.input_packet(i, from, &data);
         }
     }
 
@@ -872,6 +1038,7 @@ impl Engine {
         self.counters.crashes += 1;
         self.history.end(self.hosts[i].inc, self.now, End::Crashed);
         self.cpg_node_down(i);
+        self.end_slowdown_span(i);
         self.hosts[i].stop(End::Crashed);
         self.quorate_in[i] = None;
         self.trace.mix(&[7, self.now.as_nanos(), i as u64]);
@@ -892,6 +1059,7 @@ impl Engine {
         }
         self.drain(i);
         self.history.end(self.hosts[i].inc, now, End::Left);
+        self.end_slowdown_span(i);
         self.hosts[i].stop(End::Left);
         self.quorate_in[i] = None;
         self.trace.mix(&[8, now.as_nanos(), i as u64]);

@@ -32,6 +32,10 @@ pub enum FaultKind {
     /// Crash and restart within a token timeout: the new incarnation meets datagrams
     /// and ring state left by the old one.
     Bounce,
+    /// Slow a running node down (a starved process): it handles one datagram per
+    /// 50 µs–5 ms for a fraction of a token to a few tokens; datagrams arriving beyond
+    /// its socket buffer meanwhile are dropped (a receive-buffer overflow).
+    Slow,
 }
 
 /// The run's fault mix.
@@ -115,9 +119,20 @@ impl FaultProfile {
                 e.crash(node);
                 e.restart_after(node, d);
             }
+            FaultKind::Slow if e.hosts[node].is_up() => {
+                e.trace.mix(&[11, e.now.as_nanos(), kind as u64]);
+                slow(e, node);
+            }
             _ => apply(e, kind),
         }
     }
+}
+
+/// Slows node `i` down for 0.2–3 tokens, at 50 µs–5 ms per datagram (log-uniform).
+fn slow(e: &mut Engine, i: usize) {
+    let d = e.config.token.mul_f64(e.rng.gen_range(0.2..3.0));
+    let cost = Duration::from_nanos((50_000f64 * 100f64.powf(e.rng.gen_range(0.0..1.0))) as u64);
+    e.slow_down(i, d, cost);
 }
 
 fn pick(e: &mut Engine, candidates: &[usize]) -> Option<usize> {
@@ -201,6 +216,12 @@ pub fn apply(e: &mut Engine, kind: FaultKind) {
                 if let Some(i) = pick(e, &up) {
                     e.leave(i);
                 }
+            }
+        }
+        FaultKind::Slow => {
+            let running: Vec<usize> = up.iter().copied().filter(|i| e.hosts[*i].slow.is_none()).collect();
+            if let Some(i) = pick(e, &running) {
+                slow(e, i);
             }
         }
         FaultKind::Bounce => {

@@ -104,6 +104,11 @@ pub enum Disturbance {
     /// The node failed to receive (corosync's "FAILED TO RECEIVE", an instant): it leaves
     /// everyone for a ring of its own, and they fail it.
     ReceiveFailure(NodeId),
+    /// The running node, slowed down, fell behind: its socket receive buffer overflowed
+    /// (datagrams to it were dropped) or held datagrams for at least
+    /// [`crate::invariants::justified_exclusion::PAUSE_EXCUSE`] of a token (a stall like a
+    /// pause); from the first such datagram until the slowdown ended.
+    Backlog(NodeId),
 }
 
 /// One disturbance over `[from, to)`; `to` is `None` while it lasts.

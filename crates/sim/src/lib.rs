@@ -23,7 +23,8 @@
 //! `CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true cargo build --release -p sim
 //! --target-dir target/sweep`, then `nice -n 19 target/sweep/release/sim --seeds A..B`.
 //! `sim --plant skip-gap|swap-transitional|drop-recovery-resends|eager-silence` plants a
-//! protocol bug in every node, to see the checkers catch it.
+//! protocol bug in every node, to see the checkers catch it; `sim --plant
+//! cpg-stale-downlist` plants a CPG bug in node 1's host.
 
 pub mod clients;
 pub mod cpg_history;

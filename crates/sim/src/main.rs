@@ -36,19 +36,38 @@ struct Cli {
     /// (`eager-silence`: the failure detector before issue 13; `skip-gap`: agreed delivery
     /// steps over a missing message; `swap-transitional`: the old ring's last messages come
     /// after the new regular configuration; `drop-recovery-resends`: RECOVERY re-sends
-    /// nothing).
-    #[arg(long, value_parser = parse_planted_bug)]
-    plant: Option<PlantedBug>,
+    /// nothing); or in node 1's host (`cpg-stale-downlist`: its CPG clients get the first
+    /// transitional change of a group without one process of a departed node).
+    #[arg(long, value_parser = parse_plant)]
+    plant: Option<Plant>,
 }
 
-fn parse_planted_bug(s: &str) -> Result<PlantedBug, String> {
+/// A planted bug: in every node's Totem, or in node 1's host (a service-level mutation).
+#[derive(Clone, Copy, Debug)]
+enum Plant {
+    Protocol(PlantedBug),
+    Host(sim::Mutation),
+}
+
+/// The planted bug, as [`SimOptions`] takes it.
+fn planted(plant: Option<Plant>) -> (Option<PlantedBug>, Option<sim::Mutation>) {
+    match plant {
+        Some(Plant::Protocol(b)) => (Some(b), None),
+        Some(Plant::Host(m)) => (None, Some(m)),
+        None => (None, None),
+    }
+}
+
+fn parse_plant(s: &str) -> Result<Plant, String> {
     match s {
-        "eager-silence" => Ok(PlantedBug::EagerSilence),
-        "skip-gap" => Ok(PlantedBug::SkipGap),
-        "swap-transitional" => Ok(PlantedBug::SwapTransitional),
-        "drop-recovery-resends" => Ok(PlantedBug::DropRecoveryResends),
+        "eager-silence" => Ok(Plant::Protocol(PlantedBug::EagerSilence)),
+        "skip-gap" => Ok(Plant::Protocol(PlantedBug::SkipGap)),
+        "swap-transitional" => Ok(Plant::Protocol(PlantedBug::SwapTransitional)),
+        "drop-recovery-resends" => Ok(Plant::Protocol(PlantedBug::DropRecoveryResends)),
+        "cpg-stale-downlist" => Ok(Plant::Host(sim::Mutation::CpgStaleDownlist)),
         _ => Err(format!(
-            "unknown planted bug {s:?} (known: eager-silence, skip-gap, swap-transitional, drop-recovery-resends)"
+            "unknown planted bug {s:?} (known: eager-silence, skip-gap, swap-transitional, drop-recovery-resends, \
+             cpg-stale-downlist)"
         )),
     }
 }
@@ -144,13 +163,14 @@ fn main() -> Result<ExitCode> {
     }
 }
 
-fn single(seed: u64, nodes: Option<usize>, verbose: u8, planted_bug: Option<PlantedBug>) -> ExitCode {
+fn single(seed: u64, nodes: Option<usize>, verbose: u8, plant: Option<Plant>) -> ExitCode {
+    let (planted_bug, mutation) = planted(plant);
     let opts = SimOptions {
         seed,
         nodes,
         verbose: verbose > 0,
         packets: verbose > 1,
-        mutation: None,
+        mutation,
         planted_bug,
     };
     let report = run(&opts);
@@ -186,12 +206,8 @@ struct Outcome {
     virtual_secs: f64,
 }
 
-fn sweep(
-    range: &str,
-    nodes: Option<usize>,
-    threads: Option<usize>,
-    planted_bug: Option<PlantedBug>,
-) -> Result<ExitCode> {
+fn sweep(range: &str, nodes: Option<usize>, threads: Option<usize>, plant: Option<Plant>) -> Result<ExitCode> {
+    let (planted_bug, mutation) = planted(plant);
     let (start, end) = parse_range(range)?;
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -216,6 +232,7 @@ fn sweep(
                         seed,
                         nodes,
                         planted_bug,
+                        mutation,
                         ..Default::default()
                     });
                     local.push(Outcome {

@@ -39,8 +39,16 @@ pub struct Host {
     pub timer: Option<u64>,
     /// Timer firings at the same instant in a row (a stuck `poll_timeout` is a bug).
     pub timer_spins: u32,
-    /// Datagrams that arrived while paused, oldest first: (sender index, bytes).
+    /// Datagrams that arrived while paused or not yet handled while slowed down, oldest
+    /// first: (sender index, bytes). Bounded by the seed's socket buffer.
     pub socket: VecDeque<(usize, Bytes)>,
+    /// A slowdown going on (the process is starved: it handles one datagram per the
+    /// given time): until when, and that time.
+    pub slow: Option<(totem::Instant, std::time::Duration)>,
+    /// While slowed down: when it is done with the datagram in hand (virtual ns).
+    pub busy_until: u64,
+    /// The scheduled drain event for `socket` while slowed down (virtual ns).
+    pub drain_at: Option<u64>,
     /// Last reported membership state and ring.
     pub state: MembState,
     pub ring: RingId,
@@ -63,6 +71,9 @@ impl Host {
             timer: None,
             timer_spins: 0,
             socket: VecDeque::new(),
+            slow: None,
+            busy_until: 0,
+            drain_at: None,
             state: MembState::Gather,
             ring: RingId::default(),
             last_regular: None,
@@ -86,6 +97,8 @@ impl Host {
         self.status = Status::Down(why);
         self.timer = None;
         self.socket.clear();
+        self.slow = None;
+        self.drain_at = None;
         self.outbox.reset();
         self.last_regular = None;
         self.delivered = 0;

@@ -44,6 +44,9 @@ pub struct Counters {
     pub crashes: u64,
     pub restarts: u64,
     pub pauses: u64,
+    /// Slowdowns of running nodes, and the datagrams their full receive buffers dropped.
+    pub slowdowns: u64,
+    pub rx_overflows: u64,
     pub leaves: u64,
     pub partitions: u64,
     /// Service synchronisations completed (all nodes).
@@ -104,6 +107,13 @@ impl RunReport {
             c.partitions,
             self.trace_hash
         );
+        if c.slowdowns > 0 {
+            let _ = write!(
+                s,
+                "; {} slowdowns ({} datagrams dropped at full receive buffers)",
+                c.slowdowns, c.rx_overflows
+            );
+        }
         if let Some(f) = &self.failure {
             let _ = write!(s, "\n  {f}");
         }

@@ -170,6 +170,7 @@ fn liveness_phase(e: &mut Engine, sc: &Scenario) {
     e.history.disturbance_ends(Disturbance::Cut, now);
     e.history.disturbance_ends(Disturbance::Lossy, now);
     for i in 0..e.hosts.len() {
+        e.unslow(i);
         match e.hosts[i].status {
             Status::Paused => e.resume(i),
             Status::Down(End::Crashed) => e.restart(i),

@@ -149,6 +149,10 @@ impl Scenario {
             sc.net.ip_mtu = Some(1472);
         }
         sc.torn_writes = rng.gen_bool(0.2);
+        if rng.gen_bool(0.3) {
+            sc.faults.kinds.push(crate::faults::FaultKind::Slow);
+            sc.phase_faults |= rng.gen_bool(0.3);
+        }
         sc
     }
 

@@ -23,6 +23,9 @@ pub struct MutationState {
 impl Engine {
     /// `Some(view)` to record now, `None` if the mutation holds it.
     pub(crate) fn mutate_view(&mut self, c: usize, s: SessIdx, v: View) -> Option<View> {
+        if self.mutation() == Some(Mutation::CpgStaleDownlist) {
+            return Some(self.stale_downlist(v));
+        }
         if self.mutation() != Some(Mutation::CpgDeliverBeforeJoin) {
             return Some(v);
         }
@@ -37,6 +40,26 @@ impl Engine {
             return None;
         }
         Some(v)
+    }
+
+    /// [`Mutation::CpgStaleDownlist`]: the first change removing a process for its node
+    /// keeps the last such process as a member.
+    fn stale_downlist(&mut self, mut v: View) -> View {
+        if self.mutant.done {
+            return v;
+        }
+        let Some(kept) = v.left_with_node().last().copied() else {
+            return v;
+        };
+        self.mutant.done = true;
+        let at = v.left.iter().position(|p| *p == kept).expect("a left process");
+        v.left.remove(at);
+        if v.reasons.len() > v.joined.len() + at {
+            v.reasons.remove(v.joined.len() + at);
+        }
+        let pos = v.members.iter().position(|p| *p > kept).unwrap_or(v.members.len());
+        v.members.insert(pos, kept);
+        v
     }
 
     fn push_view(&mut self, _c: usize, s: SessIdx, v: View) {

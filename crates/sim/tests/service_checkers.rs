@@ -49,6 +49,13 @@ fn a_delivery_before_the_senders_join_is_caught() {
     assert_caught(Mutation::CpgDeliverBeforeJoin, "cpg_sender_in_view");
 }
 
+/// A transitional change that keeps a process of a departed node is caught per group
+/// (cpg_virtual_synchrony compares only sessions whose next views are equal).
+#[test]
+fn a_stale_downlist_breaks_the_transitional_change() {
+    assert_caught_on(Mutation::CpgStaleDownlist, 4, 0..60, "cpg_transitional");
+}
+
 #[test]
 fn client_traffic_during_synchronisation_breaks_the_barrier() {
     assert_caught(Mutation::UnholdDuringSync, "sync_barrier");

@@ -148,3 +148,36 @@ fn a_torn_ring_id_write_reuses_no_ring() {
         assert!(r.passed(), "{}", r.summary());
     }
 }
+
+/// Some seeds slow running nodes down (a starved process handles one datagram per
+/// 50 µs–5 ms): what arrives beyond the seed's socket buffer meanwhile is dropped at that
+/// node, a receive-buffer overflow, and the protocol must cope (here: retransmissions,
+/// token loss, re-formed rings).
+#[test]
+fn a_slowed_node_drops_what_overflows_its_receive_buffer() {
+    // Seeds 8 and 30 (3–9 nodes) draw slowdowns that overflow.
+    for seed in [8, 30] {
+        let r = run(&SimOptions {
+            verbose: true,
+            ..opts(seed)
+        });
+        assert!(r.scenario.contains("Slow"), "{}", r.scenario);
+        assert!(
+            r.timeline.iter().any(|l| l.contains("SLOWED for")),
+            "seed {seed}: no slowdown"
+        );
+        assert!(
+            r.counters.slowdowns > 0 && r.counters.rx_overflows > 0,
+            "seed {seed}: nothing dropped: {}",
+            r.summary()
+        );
+        let overflows = r
+            .history
+            .disturbances
+            .iter()
+            .filter(|s| matches!(s.what, sim::history::Disturbance::Backlog(_)))
+            .count();
+        assert!(overflows > 0, "seed {seed}: no overflow recorded");
+        assert!(r.passed(), "{}", r.summary());
+    }
+}

@@ -592,6 +592,69 @@ fn nodes_that_talk_but_disagree_get_one_more_consensus_timeout() {
 }
 
 #[test]
+fn nodes_silent_since_an_agreed_consensus_timeout_do_not_spend_the_grace_for_talking_ones() {
+    // corosync's detector: only the consensus timeout gives up on anyone (seed 93045861).
+    let config = totem::Config {
+        fail_silent_after: Duration::ZERO,
+        ..fast_config(2)
+    };
+    let (mut node, now, ring) = operational_node2_with(config.clone());
+    feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
+    let (sent, _) = drain(&mut node);
+    let mine = sent_join(&sent).unwrap().clone();
+    let agreeing = |id| Join {
+        sender: id,
+        system_from: id,
+        ..mine.clone()
+    };
+    // Everyone agrees just before our consensus timer, but node 1's commit token never
+    // comes (it stopped): the timeout finds us agreeing and collects the joins again.
+    let agreed = now + (config.consensus - ms(1));
+    run_timers(&mut node, now, agreed);
+    feed(&mut node, agreed, Message::Join(agreeing(1)));
+    feed(&mut node, agreed, Message::Join(agreeing(3)));
+    drain(&mut node);
+    // Node 1 stays silent from then on; node 3 keeps agreeing. When we give up on the
+    // commit token, node 1 (heard in the round, not since) is silent and failed at once.
+    let give_up = agreed + ms(1) + config.token + config.join + config.send_join;
+    let mut t = agreed;
+    let mut failed_1_at = None;
+    while t < give_up + ms(5) && failed_1_at.is_none() {
+        let next = t + ms(10);
+        let (sent, _) = run_timers(&mut node, t, next);
+        if sent_join(&sent).is_some_and(|j| j.failed_list == [1]) {
+            failed_1_at = Some(next);
+        }
+        t = next;
+        feed(&mut node, t, Message::Join(agreeing(3)));
+        drain(&mut node);
+    }
+    assert!(
+        failed_1_at.is_some(),
+        "node 1, silent since the agreed timeout, is not failed at {give_up:?}"
+    );
+    // Now node 3 talks but disagrees (it does not fail node 1): it still gets one more
+    // consensus timeout, which the silent node 1 must not have used up.
+    let start = t;
+    let three = agreeing(3);
+    let c = config.consensus;
+    let mut failed_3_at = None;
+    while t < start + c * 3 && failed_3_at.is_none() {
+        t = t + ms(20);
+        feed(&mut node, t, Message::Join(three.clone()));
+        let (sent, _) = run_timers(&mut node, t, t + ms(19));
+        if sent_join(&sent).is_some_and(|j| j.failed_list.contains(&3)) {
+            failed_3_at = Some(t);
+        }
+    }
+    let at = failed_3_at.expect("3 is failed in the end") - start;
+    assert!(
+        at > c * 2 - ms(40),
+        "3 failed after {at:?}: the grace was spent on node 1"
+    );
+}
+
+#[test]
 fn send_join_delays_every_join_by_up_to_its_bound() {
     let config = totem::Config {
         send_join: ms(100),

@@ -62,9 +62,7 @@ fn steps(h: &CpgHistory, s: usize) -> Vec<(Key, Key, Vec<CpgMsg>)> {
 /// configuration of ring `from` up to that of ring `to`; `None` if its log lacks either.
 type Path = Vec<(RingId, Vec<NodeId>)>;
 
-fn transitions(totem: &History, inc: IncIdx, from: &Key, to: &Key) -> Option<Path> {
-    let ring = |k: &Key| RingId { rep: k.1, seq: k.0 };
-    let (from, to) = (ring(from), ring(to));
+fn transitions(totem: &History, inc: IncIdx, from: RingId, to: RingId) -> Option<Path> {
     let mut path = None;
     for e in &totem.incs.get(inc)?.log {
         let Entry::Config { change, .. } = e else { continue };
@@ -85,6 +83,13 @@ fn transitions(totem: &History, inc: IncIdx, from: &Key, to: &Key) -> Option<Pat
 
 /// Whether sessions `a` and `b` moved together from view `from` to view `to`.
 fn together(h: &History, a: usize, b: usize, from: &Key, to: &Key) -> bool {
+    let ring = |k: &Key| RingId { rep: k.1, seq: k.0 };
+    moved_together(h, a, b, ring(from), ring(to))
+}
+
+/// Whether the nodes of sessions `a` and `b` both installed the regular configurations
+/// of rings `from` and then `to`, through the same transitional configurations.
+pub(super) fn moved_together(h: &History, a: usize, b: usize, from: RingId, to: RingId) -> bool {
     let (ia, ib) = (h.cpg.sessions[a].inc, h.cpg.sessions[b].inc);
     match (transitions(h, ia, from, to), transitions(h, ib, from, to)) {
         (Some(pa), Some(pb)) => pa == pb,

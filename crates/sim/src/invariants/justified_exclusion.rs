@@ -1,12 +1,13 @@
 //! No unjustified exclusions: a node that was in a node's last regular configuration and
 //! is missing from its next one must have given a reason in the preceding token +
 //! consensus timeout — it crashed, left or restarted, it was paused for a good part of a
-//! token timeout, some link was cut, datagrams were being lost at random, or it failed
-//! to receive (corosync's "FAILED TO RECEIVE", a legitimate exclusion) — or the
-//! node that installed the configuration did (a node stopped for long finds everyone
-//! else gone), or some other node crashed, left or restarted meanwhile. A node that
-//! stayed up, was never stopped for long and could reach everyone must stay a member:
-//! under Pacemaker an exclusion means fencing.
+//! token timeout, some link was cut, datagrams were being lost at random, it was slowed
+//! down and fell behind (its receive buffer overflowed or held datagrams for as long as
+//! such a pause), or it failed to receive (corosync's "FAILED TO
+//! RECEIVE", a legitimate exclusion) — or the node that installed the configuration did
+//! (a node stopped for long finds everyone else gone), or some other node crashed, left
+//! or restarted meanwhile. A node that stayed up, was never stopped for long and could
+//! reach everyone must stay a member: under Pacemaker an exclusion means fencing.
 //!
 //! A pause shorter than [`PAUSE_EXCUSE`] of the token timeout excuses nothing: the
 //! failure detector gives a member up early only after it has been silent for the token
@@ -158,6 +159,18 @@ fn unexcused(h: &History, node: NodeId, w: &Window) -> Option<String> {
                     return None;
                 }
             }
+            // The node, slowed down, fell behind: its receive buffer overflowed (it lost
+            // tokens, joins or commit tokens) or held datagrams for as long as an
+            // excusable pause; it may be failed (or, as the installer, fail others).
+            // Another node's backlog excuses nothing. (Seeds 93005507 and 93017517: a node
+            // handling one datagram per 4.5 ms with 512 in its buffer lagged up to 2.3 s
+            // and was left out.)
+            Disturbance::Backlog(n) if n == node => {
+                if !span.overlap(from, w.end).is_zero() {
+                    return None;
+                }
+            }
+            Disturbance::Backlog(_) => {}
             // A pause going on at the exclusion counts whole: the node was not coming back
             // soon, and corosync too would have given up on it after `consensus`.
             Disturbance::Pause(n) if n == node => {
@@ -235,7 +248,7 @@ mod tests {
     #[test]
     fn a_long_pause_a_cut_or_loss_in_the_window_excuses_it() {
         assert_eq!(check(&[pause(3, 4000, 4400)]), Ok(()));
-        for what in [Disturbance::Cut, Disturbance::Lossy] {
+        for what in [Disturbance::Cut, Disturbance::Lossy, Disturbance::Backlog(3)] {
             assert_eq!(
                 check(&[Span {
                     what,
@@ -245,6 +258,13 @@ mod tests {
                 Ok(())
             );
         }
+        // A third node's receive-buffer overflow excuses nothing.
+        assert!(check(&[Span {
+            what: Disturbance::Backlog(2),
+            from: at(3000),
+            to: None
+        }])
+        .is_err());
         // Before the window (token + consensus = 2.2 s) it counts for nothing.
         assert!(check(&[
             pause(3, 1000, 2700),

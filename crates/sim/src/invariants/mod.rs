@@ -9,6 +9,7 @@ pub mod agreed_prefix;
 pub mod configuration_agreement;
 pub mod cpg_agreed_order;
 pub mod cpg_sender_in_view;
+pub mod cpg_transitional;
 pub mod cpg_virtual_synchrony;
 pub mod fifo;
 pub mod final_ring_delivery;
@@ -81,6 +82,7 @@ impl Default for Checker {
                 Box::new(cpg_sender_in_view::CpgSenderInView),
                 Box::new(cpg_agreed_order::CpgAgreedOrder),
                 Box::new(cpg_virtual_synchrony::CpgVirtualSynchrony),
+                Box::new(cpg_transitional::CpgTransitional),
                 Box::new(justified_exclusion::JustifiedExclusion::default()),
             ],
         }

@@ -20,6 +20,7 @@ impl Srp {
         self.consensus.clear();
         self.consensus.push(self.my_id);
         self.heard.clear();
+        self.consensus_restarted_at = None;
         // Outsiders keep sending joins in GATHER: the current ones will come again.
         self.deferred_joins.clear();
         self.deferred_foreign.clear();
@@ -410,6 +411,7 @@ impl Srp {
             // corosync waits the token alone and has that race.
             self.consensus.clear();
             self.consensus.push(self.my_id);
+            self.consensus_restarted_at = Some(self.now);
             let wait = self.config.token + self.config.join + self.config.send_join;
             self.set_timer(Timer::Consensus, self.config.consensus.max(wait));
             self.set_timer(Timer::TokenLoss, wait);
@@ -417,8 +419,20 @@ impl Srp {
             // Give up first on the nodes we did not hear at all. Failing the ones that
             // talk but still disagree (corosync fails every non-consenting node) splits
             // groups that only waited on a silent node, and they split again each round.
+            //
+            // Talking means heard since the collection of joins last restarted: after the
+            // branch above restarted it, a node that spoke earlier in the round and not
+            // since (stopped, or gone) is silent. Counting it as talking spent the one
+            // more consensus timeout below on nodes that were paused, and when the nodes
+            // it is meant for came (two that spoke, disagreeing, then fell silent in
+            // COMMIT of a ring held up at a paused member), the timeout failed them half
+            // a token before they spoke again (seed 93045861).
             let no_consensus = sets::subtract(&self.token_memb(), &self.consensus);
-            let silent = sets::subtract(&no_consensus, &self.heard);
+            let silent: Vec<NodeId> = no_consensus
+                .iter()
+                .copied()
+                .filter(|&n| !sets::contains(&self.heard, n) || !self.heard_since_restart(n))
+                .collect();
             if silent.is_empty() && !self.timeout_graced {
                 // Everyone we wait for is talking but some still disagree: once per
                 // failed list (until it is next cleared), give them one more consensus
@@ -437,6 +451,15 @@ impl Srp {
             let give_up = if silent.is_empty() { no_consensus } else { silent };
             sets::merge(&mut self.my_failed_list, &give_up);
             self.gather_enter("consensus timeout");
+        }
+    }
+
+    /// `node` sent us something since a consensus timeout restarted the collection of
+    /// joins in this round (true if none did).
+    fn heard_since_restart(&self, node: NodeId) -> bool {
+        match self.consensus_restarted_at {
+            Some(at) => self.liveness.last_heard(node).is_some_and(|h| h >= at),
+            None => true,
         }
     }
 

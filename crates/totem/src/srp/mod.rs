@@ -87,6 +87,10 @@ pub struct Srp {
     /// A consensus timeout waited once more for nodes that talk but disagree, since our
     /// failed list was last cleared.
     timeout_graced: bool,
+    /// When a consensus timeout that found us agreeing restarted the collection of joins
+    /// in this round (`None`: not since the round began). A node not heard since then is
+    /// silent to the next consensus timeout, whatever it said before.
+    consensus_restarted_at: Option<Instant>,
     /// Nodes that left (sent a leave) and have not joined since; bounded.
     departed: Vec<NodeId>,
     /// Last proof of life of each peer (the failure detector's input).
@@ -200,6 +204,7 @@ impl Srp {
             heard: Vec::new(),
             vouched: Vec::new(),
             timeout_graced: false,
+            consensus_restarted_at: None,
             departed: Vec::new(),
             liveness: liveness::Liveness::default(),
             gather_entered_at: now,

@@ -1,0 +1,54 @@
+//! Times the in-process simulation of every case, stage by stage, over
+//! several rounds (for profiling with `perf record`):
+//! `cargo run --release -p crm --example inprocess -- CASES_DIR [ROUNDS]`.
+use std::time::{Duration, Instant};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let dir = std::path::PathBuf::from(args.first().map_or("../shared/scheduler-cases", String::as_str));
+    let rounds: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
+    let cases = crm::conformance::read_index(&dir).expect("cannot read index.tsv");
+    let names = ["read", "xml", "cib", "unpack+schedule+graph+render", "report"];
+    for round in 0..rounds {
+        let mut t = [Duration::ZERO; 5];
+        let all = Instant::now();
+        for case in &cases {
+            let mut now = Instant::now();
+            let mut lap = |t: &mut Duration| {
+                let n = Instant::now();
+                *t += n - now;
+                now = n;
+            };
+            let text = std::fs::read_to_string(dir.join("cases").join(format!("{}.xml", case.name))).unwrap();
+            lap(&mut t[0]);
+            let root = cib::xml::Element::parse(&text).unwrap();
+            lap(&mut t[1]);
+            let c = cib::Cib::from_element(root).unwrap();
+            lap(&mut t[2]);
+            let date = case
+                .args
+                .iter()
+                .position(|a| a == "-t")
+                .and_then(|i| case.args.get(i + 1))
+                .and_then(|d| cib::rules::parse_datetime(d));
+            let opts = scheduler::Options::for_cib(&c, date, crm::simulate::system_clock);
+            let sim = crm::simulate::simulate(&c, &opts);
+            lap(&mut t[3]);
+            let report = sim.report();
+            assert!(!report.is_empty());
+            drop(sim);
+            lap(&mut t[4]);
+        }
+        let total = all.elapsed();
+        let parts: Vec<String> = names
+            .iter()
+            .zip(t)
+            .map(|(n, d)| format!("{n} {:.1} ms", d.as_secs_f64() * 1e3))
+            .collect();
+        println!(
+            "round {round}: {:.1} ms ({})",
+            total.as_secs_f64() * 1e3,
+            parts.join(", ")
+        );
+    }
+}

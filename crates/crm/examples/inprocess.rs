@@ -3,6 +3,10 @@
 //! `cargo run --release -p crm --example inprocess -- CASES_DIR [ROUNDS]`.
 use std::time::{Duration, Instant};
 
+// The allocator `ferrosync` uses, so stage times match `crm bench`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = std::path::PathBuf::from(args.first().map_or("../shared/scheduler-cases", String::as_str));

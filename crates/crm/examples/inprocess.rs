@@ -13,10 +13,15 @@ fn main() {
     let rounds: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
     let cases = crm::conformance::read_index(&dir).expect("cannot read index.tsv");
     let names = ["read", "xml", "cib", "unpack+schedule+graph+render", "report"];
+    let mut best = [Duration::MAX; 6];
+    // With SLOWEST=N set, the N cases that take longest (least of the rounds).
+    let slowest: usize = std::env::var("SLOWEST").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut per_case: Vec<(Duration, &str)> = cases.iter().map(|c| (Duration::MAX, c.name.as_str())).collect();
     for round in 0..rounds {
         let mut t = [Duration::ZERO; 5];
         let all = Instant::now();
-        for case in &cases {
+        for (i, case) in cases.iter().enumerate() {
+            let case_start = Instant::now();
             let mut now = Instant::now();
             let mut lap = |t: &mut Duration| {
                 let n = Instant::now();
@@ -42,8 +47,12 @@ fn main() {
             assert!(!report.is_empty());
             drop(sim);
             lap(&mut t[4]);
+            per_case[i].0 = per_case[i].0.min(case_start.elapsed());
         }
         let total = all.elapsed();
+        for (b, d) in best.iter_mut().zip(t.iter().copied().chain([total])) {
+            *b = (*b).min(d);
+        }
         let parts: Vec<String> = names
             .iter()
             .zip(t)
@@ -55,4 +64,16 @@ fn main() {
             parts.join(", ")
         );
     }
+    per_case.sort_by(|a, b| b.0.cmp(&a.0));
+    for (d, name) in per_case.iter().take(slowest) {
+        println!("{:8.2} ms {name}", d.as_secs_f64() * 1e3);
+    }
+    // The least of each over the rounds: what the machine's other load
+    // disturbs least.
+    let parts: Vec<String> = names
+        .iter()
+        .zip(best)
+        .map(|(n, d)| format!("{n} {:.1} ms", d.as_secs_f64() * 1e3))
+        .collect();
+    println!("best: {:.1} ms ({})", best[5].as_secs_f64() * 1e3, parts.join(", "));
 }

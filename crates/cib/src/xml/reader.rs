@@ -22,6 +22,7 @@ pub(super) fn read(text: &str) -> Option<Element> {
         s: text,
         b: text.as_bytes(),
         pos: 0,
+        attrs: Vec::new(),
     };
     r.declaration()?;
     r.misc()?;
@@ -34,6 +35,8 @@ struct Reader<'a> {
     s: &'a str,
     b: &'a [u8],
     pos: usize,
+    /// The attributes of the tag being read (scratch).
+    attrs: Vec<(String, String)>,
 }
 
 fn is_name_start(c: u8) -> bool {
@@ -155,9 +158,12 @@ impl<'a> Reader<'a> {
         Some(&self.s[start..self.pos])
     }
 
-    /// The root element and everything in it, with an explicit stack.
+    /// The root element and everything in it, with an explicit stack. The
+    /// children of the open elements wait in one scratch vector and move
+    /// into an exactly sized one when their element closes (no regrowing).
     fn element_tree(&mut self) -> Option<Element> {
-        let mut stack: Vec<Element> = Vec::new();
+        let mut stack: Vec<(Element, usize)> = Vec::new();
+        let mut nodes: Vec<XmlNode> = Vec::new();
         if self.peek()? != b'<' {
             return None;
         }
@@ -166,16 +172,15 @@ impl<'a> Reader<'a> {
             self.pos += 1;
             let (e, empty) = self.start_tag()?;
             if empty {
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(XmlNode::Element(e)),
-                    None => return Some(e),
+                if stack.is_empty() {
+                    return Some(e);
                 }
+                nodes.push(XmlNode::Element(e));
             } else {
-                stack.push(e);
+                stack.push((e, nodes.len()));
             }
             // Content until the next start tag (or the end of the root).
             loop {
-                let top = stack.last_mut()?;
                 let text_start = self.pos;
                 let lt = self.b[self.pos..].iter().position(|&c| c == b'<')?;
                 self.pos += lt;
@@ -183,7 +188,7 @@ impl<'a> Reader<'a> {
                     let raw = &self.s[text_start..self.pos];
                     let text = decode_text(raw)?;
                     if !text.trim().is_empty() {
-                        top.children.push(XmlNode::Text(text));
+                        nodes.push(XmlNode::Text(text));
                     }
                 }
                 match self.b.get(self.pos + 1)? {
@@ -195,21 +200,22 @@ impl<'a> Reader<'a> {
                             return None;
                         }
                         self.pos += 1;
-                        let done = stack.pop()?;
+                        let (mut done, first) = stack.pop()?;
                         if done.name != name {
                             return None;
                         }
-                        match stack.last_mut() {
-                            Some(parent) => parent.children.push(XmlNode::Element(done)),
-                            None => return Some(done),
+                        done.children = nodes.drain(first..).collect();
+                        if stack.is_empty() {
+                            return Some(done);
                         }
+                        nodes.push(XmlNode::Element(done));
                     }
                     b'!' => {
                         if !self.starts_with("<!--") {
                             return None;
                         }
                         let c = self.comment()?;
-                        stack.last_mut()?.children.push(XmlNode::Comment(c));
+                        nodes.push(XmlNode::Comment(c));
                     }
                     _ => break,
                 }
@@ -220,26 +226,34 @@ impl<'a> Reader<'a> {
     /// After '<': the name and attributes; `true` when the tag is `/>`.
     fn start_tag(&mut self) -> Option<(Element, bool)> {
         let name = self.name()?;
-        let mut e = Element::new(name);
+        self.attrs.clear();
         loop {
             let spaced = self.skip_space();
-            match self.peek()? {
-                b'>' => {
-                    self.pos += 1;
-                    return Some((e, false));
-                }
+            let empty = match self.peek()? {
+                b'>' => Some(false),
                 b'/' => {
                     if self.b.get(self.pos + 1) != Some(&b'>') {
                         return None;
                     }
-                    self.pos += 2;
-                    return Some((e, true));
+                    Some(true)
                 }
-                _ if !spaced => return None,
-                _ => {}
+                _ => None,
+            };
+            if let Some(empty) = empty {
+                self.pos += if empty { 2 } else { 1 };
+                let e = Element {
+                    name: name.to_string(),
+                    // Exactly sized, moved from the scratch vector.
+                    attrs: self.attrs.drain(..).collect(),
+                    children: Vec::new(),
+                };
+                return Some((e, empty));
+            }
+            if !spaced {
+                return None;
             }
             let attr = self.name()?;
-            if attr == "xmlns" || e.attrs.iter().any(|(k, _)| k == attr) {
+            if attr == "xmlns" || self.attrs.iter().any(|(k, _)| k == attr) {
                 return None;
             }
             self.skip_space();
@@ -253,7 +267,7 @@ impl<'a> Reader<'a> {
             let len = self.b[start..].iter().position(|&c| c == q)?;
             let value = decode_attr(&self.s[start..start + len])?;
             self.pos = start + len + 1;
-            e.attrs.push((attr.to_string(), value));
+            self.attrs.push((attr.to_string(), value));
         }
     }
 }

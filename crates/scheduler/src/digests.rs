@@ -62,7 +62,7 @@ pub(crate) fn restart_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
 /// The resource's parameters with the configured operation's own instance attributes on top.
 pub(crate) fn op_params(c: &Cluster, r: RscIdx, op: &LrmOp) -> BTreeMap<String, String> {
     let rs = &c.rscs[r];
-    let mut params = rs.params.clone();
+    let mut params = (*rs.params).clone();
     if let Some(def) = rs
         .ops
         .iter()
@@ -88,7 +88,7 @@ pub(crate) fn only_private_changed(c: &Cluster, r: RscIdx, op: &LrmOp) -> bool {
     let fence_class = matches!(&rs.variant, Variant::Primitive { class, .. } if class == "stonith");
     // Histories from before feature set 3.16.0 digest the resource's parameters only.
     let params = if old_version {
-        rs.params.clone()
+        (*rs.params).clone()
     } else {
         op_params(c, r, op)
     };

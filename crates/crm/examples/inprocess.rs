@@ -64,7 +64,7 @@ fn main() {
             parts.join(", ")
         );
     }
-    per_case.sort_by(|a, b| b.0.cmp(&a.0));
+    per_case.sort_by_key(|c| std::cmp::Reverse(c.0));
     for (d, name) in per_case.iter().take(slowest) {
         println!("{:8.2} ms {name}", d.as_secs_f64() * 1e3);
     }

@@ -177,7 +177,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         recheck_by: None,
         expired_recurring: Vec::new(),
         expired_fail_counts: Vec::new(),
-        status: Arc::new(cib.status.clone()),
+        status: Arc::clone(&cib.status),
     };
     unpack_nodes(cib, &mut c);
     unpack_resources(cib, &mut c);

@@ -42,9 +42,15 @@ pub(crate) fn op_timeout_ms(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64
 
 /// The digest the scheduler expects for `op` of `r`.
 pub fn expected_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
+    let key = (r, op.operation.clone(), op.interval_ms);
+    if let Some(d) = c.digest_cache.borrow().get(&key) {
+        return d.clone();
+    }
     let params = op_params(c, r, op);
     let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
-    operation_digest(&params, op.interval_ms, timeout)
+    let digest = operation_digest(&params, op.interval_ms, timeout);
+    c.digest_cache.borrow_mut().insert(key, digest.clone());
+    digest
 }
 
 /// The digest of only the parameters that force a restart

@@ -178,6 +178,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         expired_recurring: Vec::new(),
         expired_fail_counts: Vec::new(),
         status: Arc::clone(&cib.status),
+        digest_cache: Default::default(),
     };
     unpack_nodes(cib, &mut c);
     unpack_resources(cib, &mut c);

@@ -377,7 +377,8 @@ pub struct Cib {
     pub dc_uuid: Option<String>,
     pub execution_date: Option<i64>,
     pub configuration: Configuration,
-    pub status: Status,
+    /// Shared: the scheduler keeps it in the unpacked cluster without a copy.
+    pub status: std::sync::Arc<Status>,
     /// What was ignored while reading it, as Pacemaker ignores it.
     pub warnings: Vec<Warning>,
 }

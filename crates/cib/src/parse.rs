@@ -687,7 +687,7 @@ pub(super) fn build(root: Element) -> Result<Cib, CibError> {
         dc_uuid,
         execution_date,
         configuration: conf,
-        status,
+        status: std::sync::Arc::new(status),
         warnings,
         root,
     })

@@ -1,7 +1,12 @@
-//! A small owned XML tree: parsed with `roxmltree`, written back without
-//! losing elements, attribute order, comments or text we do not interpret.
+//! A small owned XML tree: read straight from the text (see [`reader`]; with
+//! `roxmltree` for the rest of XML), written back without losing elements,
+//! attribute order, comments or text we do not interpret. Whitespace-only
+//! text is left out, as Pacemaker parses a CIB (and as digests, patchset
+//! positions and the writer already ignored it).
 
 use std::fmt::Write as _;
+
+mod reader;
 
 /// A node inside an element.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +91,15 @@ impl Element {
 
     /// Parses a whole document and returns its root element.
     pub fn parse(text: &str) -> Result<Element, XmlError> {
+        match reader::read(text) {
+            Some(root) => Ok(root),
+            None => Element::parse_general(text),
+        }
+    }
+
+    /// Parses with `roxmltree`: DTDs, namespaces, CDATA and the rest of XML
+    /// that [`reader`] leaves out, and the wording of syntax errors.
+    fn parse_general(text: &str) -> Result<Element, XmlError> {
         let opts = roxmltree::ParsingOptions {
             allow_dtd: true,
             ..Default::default()
@@ -157,7 +171,7 @@ fn convert(node: roxmltree::Node<'_, '_>) -> Element {
         if c.is_element() {
             e.children.push(XmlNode::Element(convert(c)));
         } else if c.is_text() {
-            if let Some(t) = c.text() {
+            if let Some(t) = c.text().filter(|t| !t.trim().is_empty()) {
                 e.children.push(XmlNode::Text(t.to_string()));
             }
         } else if c.is_comment() {
@@ -208,6 +222,90 @@ mod tests {
         assert_eq!(weird.attr("x"), Some("<y>"));
         assert!(weird.child("inner").is_some());
         assert!(out.contains("<!-- c -->"));
+    }
+
+    /// The reader agrees with roxmltree on what it accepts and hands
+    /// everything else over.
+    #[test]
+    fn reader_agrees_with_roxmltree() {
+        let read = [
+            r#"<a/>"#,
+            r#"<?xml version="1.0"?><a/>"#,
+            "<?xml version='1.0' encoding='UTF-8' standalone='no' ?>\n<!-- c --> <a/> <!-- d -->\n",
+            "<a b=\"1\" c = '2'  >\n  <b>text &amp; &lt;more&gt; &#65;&#x42;</b>\n  <!-- x - y -->\n</a>",
+            "<a v=\"x\ty\nz &#10; &#9; &quot;q&quot; &apos;\" w='a\"b'/>",
+            "<a>  <b/>  mixed  <c></c>\t</a >",
+            "<a>&#32;&#x20;</a>",
+            "<a_b-c.d e_f-g.h=\"&#x10FFFF;\u{e9}\">\u{263a}</a_b-c.d>",
+            "<a>x > y ]] z</a>",
+        ];
+        for src in read {
+            let fast = reader::read(src).unwrap_or_else(|| panic!("reader refused {src:?}"));
+            let general = Element::parse_general(src).unwrap();
+            assert_eq!(fast, general, "{src:?}");
+        }
+        let handed_over = [
+            "",
+            "<a>",
+            "<a></b>",
+            "<a/><b/>",
+            "text<a/>",
+            "<a/>text",
+            "<a b=\"1\" b=\"2\"/>",
+            "<a b=\"1\"c=\"2\"/>",
+            "<a b=\"<\"/>",
+            "<a b=1/>",
+            "<a>&nbsp;</a>",
+            "<a>&#0;</a>",
+            "<a>&#xFFFE;</a>",
+            "<a>& b</a>",
+            "<a>]]></a>",
+            "<a>\r\n</a>",
+            "<a b=\"\r\"/>",
+            "<a>\u{1}</a>",
+            "<a><!-- a -- b --></a>",
+            "<a><!-- a ---></a>",
+            "<a><![CDATA[x]]></a>",
+            "<a><?pi x?></a>",
+            "<!DOCTYPE a [<!ENTITY e \"v\">]><a>&e;</a>",
+            "<x:a xmlns:x=\"urn:x\"/>",
+            "<a xmlns=\"urn:x\"/>",
+            "<a xml:lang=\"en\"/>",
+            "\u{feff}<a/>",
+            "<?xml version=\"1.1\"?><a/>",
+            "<?xml encoding=\"UTF-8\"?><a/>",
+            "<?xml version=\"1.0\" encoding=\"latin1\"?><a/>",
+            "<?xml-stylesheet href=\"s\"?><a/>",
+            "<1a/>",
+            "<a/ >",
+        ];
+        for src in handed_over {
+            assert!(reader::read(src).is_none(), "reader accepted {src:?}");
+            // Either roxmltree reads it (and parse() gives its tree) or the
+            // error is roxmltree's.
+            let _ = Element::parse(src);
+        }
+    }
+
+    /// Every CIB of the conformance cases reads the same both ways.
+    #[test]
+    fn reader_agrees_on_the_conformance_cases() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/scheduler-cases/cases");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        for entry in entries.flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let fast = reader::read(&text);
+            assert!(fast.is_some(), "{}", entry.path().display());
+            assert!(fast == Element::parse_general(&text).ok(), "{}", entry.path().display());
+        }
+    }
+
+    #[test]
+    fn blank_text_is_left_out() {
+        let e = Element::parse("<a>\n  <b> </b>\n  <c>x</c>\n</a>").unwrap();
+        assert_eq!(e.children.len(), 2);
+        assert!(e.child("b").unwrap().children.is_empty());
+        assert_eq!(e.child("c").unwrap().children, vec![XmlNode::Text("x".into())]);
     }
 
     #[test]

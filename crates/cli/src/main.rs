@@ -1,6 +1,13 @@
 //! `ferrosync`: the command-line tool. Each subcommand lives in its own module under
 //! `commands/`; the exit status is documented in `exit.rs`.
 
+// mimalloc (without transparent huge pages, which cost a 2 MiB page clear
+// in every short run): the simulation allocates many small strings and
+// vectors, and in-process (`crm bench`, `crm conformance`) it takes a third
+// less time than with glibc's malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod commands;
 mod compat;
 mod daemon;

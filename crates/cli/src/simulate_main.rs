@@ -6,6 +6,10 @@
 //! so it starts in about half the time of `ferrosync` with its whole command
 //! tree. Exit status: 0 done, 1 the simulation failed, 2 bad command line.
 
+// glibc's malloc, not mimalloc as in `ferrosync`: one short process per CIB
+// starts 0.15 ms faster without mimalloc's set-up (70 more page faults),
+// which outweighs its faster allocation on all but the largest CIBs
+// (measured over the 599 conformance cases).
 #[path = "simulate.rs"]
 mod simulate;
 

@@ -42,9 +42,15 @@ pub(crate) fn op_timeout_ms(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64
 
 /// The digest the scheduler expects for `op` of `r`.
 pub fn expected_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
+    let key = (r, op.operation.clone(), op.interval_ms);
+    if let Some(d) = c.digest_cache.borrow().get(&key) {
+        return d.clone();
+    }
     let params = op_params(c, r, op);
     let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
-    operation_digest(&params, op.interval_ms, timeout)
+    let digest = operation_digest(&params, op.interval_ms, timeout);
+    c.digest_cache.borrow_mut().insert(key, digest.clone());
+    digest
 }
 
 /// The digest of only the parameters that force a restart
@@ -62,7 +68,7 @@ pub(crate) fn restart_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
 /// The resource's parameters with the configured operation's own instance attributes on top.
 pub(crate) fn op_params(c: &Cluster, r: RscIdx, op: &LrmOp) -> BTreeMap<String, String> {
     let rs = &c.rscs[r];
-    let mut params = rs.params.clone();
+    let mut params = (*rs.params).clone();
     if let Some(def) = rs
         .ops
         .iter()
@@ -88,7 +94,7 @@ pub(crate) fn only_private_changed(c: &Cluster, r: RscIdx, op: &LrmOp) -> bool {
     let fence_class = matches!(&rs.variant, Variant::Primitive { class, .. } if class == "stonith");
     // Histories from before feature set 3.16.0 digest the resource's parameters only.
     let params = if old_version {
-        rs.params.clone()
+        (*rs.params).clone()
     } else {
         op_params(c, r, op)
     };

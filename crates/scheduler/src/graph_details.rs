@@ -87,7 +87,7 @@ fn add_meta(out: &mut BTreeMap<String, String>, name: &str, value: &str) {
 fn params(c: &Cluster, r: RscIdx, node: Option<NodeIdx>) -> BTreeMap<String, String> {
     let rs = &c.rscs[r];
     if rs.instance_sets.is_empty() {
-        return rs.params.clone();
+        return (*rs.params).clone();
     }
     let mut ctx = RuleContext::new(c.now);
     ctx.node_attrs = node.map(|n| &c.nodes[n].attrs);

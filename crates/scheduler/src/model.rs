@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use cib::score::Score;
 use cib::OpDef;
@@ -262,12 +263,15 @@ pub struct Rsc {
     pub variant: Variant,
     pub parent: Option<RscIdx>,
     pub children: Vec<RscIdx>,
-    pub meta: BTreeMap<String, String>,
-    pub params: BTreeMap<String, String>,
+    // Configuration, fixed once unpacked: shared, so that cloning the
+    // cluster (the simulation keeps the unpacked cluster beside the
+    // scheduler's working copy) copies no maps.
+    pub meta: Arc<BTreeMap<String, String>>,
+    pub params: Arc<BTreeMap<String, String>>,
     /// The instance attribute sets as configured (rules may depend on the
     /// node, see `value-source=param`).
-    pub instance_sets: Vec<cib::NvSet>,
-    pub ops: Vec<OpDef>,
+    pub instance_sets: Arc<Vec<cib::NvSet>>,
+    pub ops: Arc<Vec<OpDef>>,
     pub description: Option<String>,
     pub priority: i32,
     pub stickiness: Score,
@@ -426,9 +430,13 @@ pub struct Cluster {
     /// scheduler clears them ("it expired").
     pub expired_fail_counts: Vec<(RscIdx, NodeIdx)>,
     /// The status section, for history look-ups across nodes (migrations).
-    pub status: std::sync::Arc<cib::Status>,
+    pub status: Arc<cib::Status>,
     /// Bundles, expanded into ordinary resources (see [`Bundle`]).
     pub bundles: Vec<Bundle>,
+    /// Expected op-digests computed so far, by (resource, operation,
+    /// interval): they depend only on the configuration, and the history
+    /// checks ask for the same one several times.
+    pub(crate) digest_cache: std::cell::RefCell<std::collections::HashMap<(RscIdx, String, u64), String>>,
 }
 
 /// A bundle expanded into resources: the bundle itself is a unique clone

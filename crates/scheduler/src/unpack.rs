@@ -3,6 +3,7 @@
 //! resource history (current roles, failures, fail counts).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::model::*;
 use cib::rules::{eval_rule, RuleContext};
@@ -176,7 +177,8 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         recheck_by: None,
         expired_recurring: Vec::new(),
         expired_fail_counts: Vec::new(),
-        status: std::sync::Arc::new(cib.status.clone()),
+        status: Arc::clone(&cib.status),
+        digest_cache: Default::default(),
     };
     unpack_nodes(cib, &mut c);
     unpack_resources(cib, &mut c);
@@ -472,13 +474,13 @@ impl RscBuild<'_> {
         instance: Option<usize>,
     ) -> RscIdx {
         let parent_meta = parent.map(|p| c.rscs[p].meta.clone());
-        let meta = rsc_meta(self.cib, def, parent_meta.as_ref(), c.now);
+        let meta = rsc_meta(self.cib, def, parent_meta.as_deref(), c.now);
         let mut params = BTreeMap::new();
         merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut params);
         // A group's or clone's instance attributes reach its members unless
         // they set their own (`get_rsc_attributes`).
         if let Some(p) = parent {
-            for (k, v) in &c.rscs[p].params {
+            for (k, v) in c.rscs[p].params.iter() {
                 params.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
@@ -596,10 +598,10 @@ impl RscBuild<'_> {
             children: Vec::new(),
             priority: meta.get("priority").map_or(0, |v| lenient_score(v)),
             target_role: meta.get("target-role").and_then(|v| Role::parse(v)),
-            meta,
-            params,
-            instance_sets: def.instance.clone(),
-            ops,
+            meta: Arc::new(meta),
+            params: Arc::new(params),
+            instance_sets: Arc::new(def.instance.clone()),
+            ops: Arc::new(ops),
             description: def.description.clone(),
             stickiness,
             migration_threshold,
@@ -1133,10 +1135,10 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 },
                 parent,
                 children: Vec::new(),
-                meta: BTreeMap::new(),
-                params: BTreeMap::new(),
-                instance_sets: Vec::new(),
-                ops: Vec::new(),
+                meta: Arc::default(),
+                params: Arc::default(),
+                instance_sets: Arc::default(),
+                ops: Arc::default(),
                 description: None,
                 priority: 0,
                 stickiness: 0,

@@ -183,7 +183,7 @@ pub(super) fn add_bundle(b: &RscBuild<'_>, c: &mut Cluster, def: &ResourceDef, b
             .flat_map(|&k| c.primitives_of(k))
             .any(|p| c.rscs[p].meta.get("notify").is_some_and(|v| cib::is_true(v)));
         if child_notifies {
-            c.rscs[cl].meta.insert("notify".into(), "true".into());
+            std::sync::Arc::make_mut(&mut c.rscs[cl].meta).insert("notify".into(), "true".into());
         }
         for (i, rep) in replicas.iter_mut().enumerate() {
             let Some(&inst) = kids.get(i) else { continue };

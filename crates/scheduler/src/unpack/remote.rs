@@ -223,8 +223,7 @@ pub(super) fn link_resource(c: &mut Cluster, r: RscIdx) {
         c.rscs[r].requires_quorum = true;
     }
     if !guest {
-        c.rscs[r]
-            .meta
+        std::sync::Arc::make_mut(&mut c.rscs[r].meta)
             .entry("allow-migrate".into())
             .or_insert_with(|| "true".into());
         if let Some(v) = c.rscs[r].params.get("reconnect_interval") {

@@ -57,6 +57,22 @@ fn is_xml_char(c: u32) -> bool {
 }
 
 impl<'a> Reader<'a> {
+    /// `= "value"` (or single quotes, spaces allowed around `=`) after an attribute
+    /// name: the value as written.
+    fn quoted_value(&mut self) -> Option<&'a str> {
+        self.skip_space();
+        if self.peek()? != b'=' {
+            return None;
+        }
+        self.pos += 1;
+        self.skip_space();
+        let q = self.peek().filter(|&c| c == b'"' || c == b'\'')?;
+        let start = self.pos + 1;
+        let len = self.b[start..].iter().position(|&c| c == q)?;
+        self.pos = start + len + 1;
+        Some(&self.s[start..start + len])
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.pos).copied()
     }
@@ -98,17 +114,7 @@ impl<'a> Reader<'a> {
             }
             expected = &expected[at + 1..];
             first = false;
-            self.skip_space();
-            if self.peek()? != b'=' {
-                return None;
-            }
-            self.pos += 1;
-            self.skip_space();
-            let q = self.peek().filter(|&c| c == b'"' || c == b'\'')?;
-            let start = self.pos + 1;
-            let len = self.b[start..].iter().position(|&c| c == q)?;
-            let value = &self.s[start..start + len];
-            self.pos = start + len + 1;
+            let value = self.quoted_value()?;
             let ok = match name {
                 "version" => value == "1.0",
                 "encoding" => value.eq_ignore_ascii_case("utf-8"),
@@ -256,17 +262,7 @@ impl<'a> Reader<'a> {
             if attr == "xmlns" || self.attrs.iter().any(|(k, _)| k == attr) {
                 return None;
             }
-            self.skip_space();
-            if self.peek()? != b'=' {
-                return None;
-            }
-            self.pos += 1;
-            self.skip_space();
-            let q = self.peek().filter(|&c| c == b'"' || c == b'\'')?;
-            let start = self.pos + 1;
-            let len = self.b[start..].iter().position(|&c| c == q)?;
-            let value = decode_attr(&self.s[start..start + len])?;
-            self.pos = start + len + 1;
+            let value = decode_attr(self.quoted_value()?)?;
             self.attrs.push((attr.to_string(), value));
         }
     }

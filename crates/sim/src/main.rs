@@ -40,6 +40,22 @@ struct Cli {
     /// transitional change of a group without one process of a departed node).
     #[arg(long, value_parser = parse_plant)]
     plant: Option<Plant>,
+    /// Token visit limits `MAX_MESSAGES/WINDOW_SIZE` for every seed instead of its own
+    /// (e.g. `512/1536`), to replay seeds under another default.
+    #[arg(long, value_parser = parse_window)]
+    window: Option<(u32, u32)>,
+}
+
+fn parse_window(s: &str) -> Result<(u32, u32), String> {
+    let (m, w) = s
+        .split_once('/')
+        .ok_or_else(|| format!("expected MAX_MESSAGES/WINDOW_SIZE, got {s:?}"))?;
+    let m: u32 = m.trim().parse().map_err(|e| format!("max_messages {m:?}: {e}"))?;
+    let w: u32 = w.trim().parse().map_err(|e| format!("window_size {w:?}: {e}"))?;
+    if m == 0 || w < m {
+        return Err(format!("need 1 <= max_messages <= window_size, got {m}/{w}"));
+    }
+    Ok((m, w))
 }
 
 /// A planted bug: in every node's Totem, or in node 1's host (a service-level mutation).
@@ -157,13 +173,13 @@ fn main() -> Result<ExitCode> {
                 },
             )
         }
-        (None, Some(seed), None) => Ok(single(seed, nodes, cli.verbose, cli.plant)),
-        (None, None, Some(range)) => sweep(range, nodes, cli.threads, cli.plant),
+        (None, Some(seed), None) => Ok(single(seed, nodes, cli.verbose, cli.plant, cli.window)),
+        (None, None, Some(range)) => sweep(range, nodes, cli.threads, cli.plant, cli.window),
         _ => bail!("give --seed S, --seeds A..B or the demo subcommand (see --help)"),
     }
 }
 
-fn single(seed: u64, nodes: Option<usize>, verbose: u8, plant: Option<Plant>) -> ExitCode {
+fn single(seed: u64, nodes: Option<usize>, verbose: u8, plant: Option<Plant>, window: Option<(u32, u32)>) -> ExitCode {
     let (planted_bug, mutation) = planted(plant);
     let opts = SimOptions {
         seed,
@@ -172,6 +188,7 @@ fn single(seed: u64, nodes: Option<usize>, verbose: u8, plant: Option<Plant>) ->
         packets: verbose > 1,
         mutation,
         planted_bug,
+        window,
     };
     let report = run(&opts);
     let mut out = std::io::stdout().lock();
@@ -206,7 +223,13 @@ struct Outcome {
     virtual_secs: f64,
 }
 
-fn sweep(range: &str, nodes: Option<usize>, threads: Option<usize>, plant: Option<Plant>) -> Result<ExitCode> {
+fn sweep(
+    range: &str,
+    nodes: Option<usize>,
+    threads: Option<usize>,
+    plant: Option<Plant>,
+    window: Option<(u32, u32)>,
+) -> Result<ExitCode> {
     let (planted_bug, mutation) = planted(plant);
     let (start, end) = parse_range(range)?;
     let threads = threads
@@ -233,6 +256,7 @@ fn sweep(range: &str, nodes: Option<usize>, threads: Option<usize>, plant: Optio
                         nodes,
                         planted_bug,
                         mutation,
+                        window,
                         ..Default::default()
                     });
                     local.push(Outcome {

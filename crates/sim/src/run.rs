@@ -29,6 +29,9 @@ pub struct SimOptions {
     pub mutation: Option<Mutation>,
     /// Plant a bug in the protocol of every node (checker self-test).
     pub planted_bug: Option<totem::config::PlantedBug>,
+    /// `(max_messages, window_size)` for every node instead of the seed's (drawn or
+    /// default): replays a seed under another default, e.g. larger token visits.
+    pub window: Option<(u32, u32)>,
 }
 
 /// Largest `--nodes`.
@@ -46,6 +49,10 @@ const OUTBOX_MAX: usize = 200;
 pub fn run(opts: &SimOptions) -> RunReport {
     let mut sc = Scenario::choose(opts.seed, opts.nodes.map(|n| n.clamp(2, MAX_NODES)));
     sc.config.planted_bug = opts.planted_bug;
+    if let Some((max_messages, window_size)) = opts.window {
+        sc.config.max_messages = max_messages.max(1);
+        sc.config.window_size = window_size.max(sc.config.max_messages);
+    }
     let net = Network::new(sc.nodes, sc.net.clone());
     let mut e = Engine::new(
         sc.node_ids.clone(),

@@ -196,7 +196,7 @@ impl Cpg {
                 _ if i + 1 == pieces.len() => PARTIAL_LAST,
                 _ => PARTIAL_CONTINUED,
             };
-            let mut w = Writer::request(req::PARTIAL_MCAST, PARTIAL_MCAST_HEADER);
+            let mut w = Writer::request_with_room(req::PARTIAL_MCAST, PARTIAL_MCAST_HEADER, piece.len());
             w.u32(24, guarantee as u32)
                 .u32(32, total)
                 .u32(40, piece.len() as u32)

@@ -1,8 +1,9 @@
 //! The status file `<statedir>/status.json`: the daemon's own view (membership, ring id,
 //! state, links, counters), replaced atomically when anything it reports changes —
 //! checked once a second; traffic counters and uptime alone refresh it only every
-//! [`MAX_AGE`], so that an idle node does not write (and journal) a file every second. The process tests and the namespace scripts read it; operators use
-//! `ferrosync status`, which asks the daemon over IPC. It holds no configuration keys.
+//! [`MAX_AGE`], so that an idle node does not write (and journal) a file every second.
+//! The process tests and the namespace scripts read it; operators use `ferrosync
+//! status`, which asks the daemon over IPC. It holds no configuration keys.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

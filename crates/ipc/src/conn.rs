@@ -218,13 +218,8 @@ impl Conn {
     pub fn push_event_quiet(&mut self, data: &[u8]) -> Result<(), IpcError> {
         if self.queue.is_empty() {
             if let Phase::Active { session, .. } = &self.phase {
-                match session.event.write_chunk(data) {
-                    Ok(()) => {
-                        self.notify_owed += 1;
-                        return Ok(());
-                    }
-                    Err(RingError::Full) => {}
-                    Err(e) => return Err(e.into()),
+                if write_event(session, &mut self.notify_owed, data)? {
+                    return Ok(());
                 }
             }
         }
@@ -238,15 +233,11 @@ impl Conn {
             return Ok(());
         };
         while let Some(ev) = self.queue.front() {
-            match session.event.write_chunk(ev) {
-                Ok(()) => {
-                    self.queued_bytes -= ev.len();
-                    self.queue.pop_front();
-                    self.notify_owed += 1;
-                }
-                Err(RingError::Full) => break,
-                Err(e) => return Err(e.into()),
+            if !write_event(session, &mut self.notify_owed, ev)? {
+                break;
             }
+            self.queued_bytes -= ev.len();
+            self.queue.pop_front();
         }
         Ok(())
     }
@@ -266,5 +257,18 @@ impl Conn {
             }
         }
         Ok(())
+    }
+}
+
+/// Writes one event into the session's event ring and counts its notification byte as
+/// owed; false (nothing written) while the ring is full.
+fn write_event(session: &ShmSession, notify_owed: &mut usize, event: &[u8]) -> Result<bool, IpcError> {
+    match session.event.write_chunk(event) {
+        Ok(()) => {
+            *notify_owed += 1;
+            Ok(true)
+        }
+        Err(RingError::Full) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }

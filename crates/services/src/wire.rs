@@ -30,12 +30,25 @@ pub struct Writer {
 impl Writer {
     /// A zeroed message of `size` bytes.
     pub fn new(size: usize) -> Self {
-        Writer { buf: vec![0; size] }
+        Writer::with_room(size, 0)
+    }
+
+    /// A zeroed message of `size` bytes, allocated with room for `extra` more: a payload
+    /// appended with [`Writer::extend`] then needs no second allocation.
+    pub fn with_room(size: usize, extra: usize) -> Self {
+        let mut buf = Vec::with_capacity(size + extra);
+        buf.resize(size, 0);
+        Writer { buf }
     }
 
     /// A response: header `{id, size, error}` with the size filled in by [`Writer::finish`].
     pub fn response(id: i32, size: usize, error: crate::CsError) -> Self {
-        let mut w = Writer::new(size);
+        Writer::response_with_room(id, size, error, 0)
+    }
+
+    /// [`Writer::response`] with room for a payload of `extra` bytes.
+    pub fn response_with_room(id: i32, size: usize, error: crate::CsError, extra: usize) -> Self {
+        let mut w = Writer::with_room(size, extra);
         w.i32(0, id);
         w.i32(16, error as i32);
         w
@@ -43,7 +56,12 @@ impl Writer {
 
     /// A request or exec message header `{id, size}`.
     pub fn request(id: i32, size: usize) -> Self {
-        let mut w = Writer::new(size);
+        Writer::request_with_room(id, size, 0)
+    }
+
+    /// [`Writer::request`] with room for a payload of `extra` bytes.
+    pub fn request_with_room(id: i32, size: usize, extra: usize) -> Self {
+        let mut w = Writer::with_room(size, extra);
         w.i32(0, id);
         w
     }
@@ -88,13 +106,6 @@ impl Writer {
     }
 
     /// Sets the header's size field to the final length and returns the bytes.
-    /// Makes room for `extra` more bytes at once, so a payload appended with
-    /// [`Writer::extend`] does not grow the buffer again.
-    pub fn reserve(&mut self, extra: usize) -> &mut Self {
-        self.buf.reserve_exact(extra);
-        self
-    }
-
     pub fn finish(mut self) -> Vec<u8> {
         let len = self.buf.len() as i32;
         self.i32(8, len);

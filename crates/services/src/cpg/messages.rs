@@ -187,9 +187,8 @@ impl<'a> ExecMessage<'a> {
                 source,
                 data,
             } => {
-                let mut w = Writer::request(id(exec::MCAST), MCAST_HEADER);
-                w.reserve(data.len())
-                    .cpg_name(16, group)
+                let mut w = Writer::request_with_room(id(exec::MCAST), MCAST_HEADER, data.len());
+                w.cpg_name(16, group)
                     .u32(152, data.len() as u32)
                     .u32(160, *pid)
                     .u32(168, own)
@@ -214,9 +213,8 @@ impl<'a> ExecMessage<'a> {
                 source,
                 data,
             } => {
-                let mut w = Writer::request(id(exec::PARTIAL_MCAST), PARTIAL_MCAST_HEADER);
-                w.reserve(data.len())
-                    .cpg_name(16, group)
+                let mut w = Writer::request_with_room(id(exec::PARTIAL_MCAST), PARTIAL_MCAST_HEADER, data.len());
+                w.cpg_name(16, group)
                     .u32(152, *msglen)
                     .u32(160, data.len() as u32)
                     .u32(168, *pid)
@@ -434,7 +432,7 @@ pub mod encode {
 
     /// `req_lib_cpg_mcast`: guarantee @16, msglen @32, data @40.
     pub fn mcast(data: &[u8]) -> Vec<u8> {
-        let mut w = Writer::request(req::MCAST, 40);
+        let mut w = Writer::request_with_room(req::MCAST, 40, data.len());
         w.u32(32, data.len() as u32).extend(data);
         w.finish()
     }
@@ -496,9 +494,8 @@ pub fn confchg(group: &[u8], members: &[Address], left: &[Address], joined: &[Ad
 
 /// DELIVER_CALLBACK: group @24, msglen @160, nodeid @168, pid @176, data @184.
 pub fn deliver(group: &[u8], node: NodeId, pid: u32, data: &[u8]) -> Vec<u8> {
-    let mut w = Writer::response(res::DELIVER_CALLBACK, 184, CsError::Ok);
-    w.reserve(data.len())
-        .cpg_name(24, group)
+    let mut w = Writer::response_with_room(res::DELIVER_CALLBACK, 184, CsError::Ok, data.len());
+    w.cpg_name(24, group)
         .u32(160, data.len() as u32)
         .u32(168, node)
         .u32(176, pid)
@@ -508,9 +505,8 @@ pub fn deliver(group: &[u8], node: NodeId, pid: u32, data: &[u8]) -> Vec<u8> {
 
 /// PARTIAL_DELIVER_CALLBACK: msglen @160, fraglen @168, nodeid @176, pid @184, type @192.
 pub fn partial_deliver(group: &[u8], msglen: u32, node: NodeId, pid: u32, kind: u32, data: &[u8]) -> Vec<u8> {
-    let mut w = Writer::response(res::PARTIAL_DELIVER_CALLBACK, 200, CsError::Ok);
-    w.reserve(data.len())
-        .cpg_name(24, group)
+    let mut w = Writer::response_with_room(res::PARTIAL_DELIVER_CALLBACK, 200, CsError::Ok, data.len());
+    w.cpg_name(24, group)
         .u32(160, msglen)
         .u32(168, data.len() as u32)
         .u32(176, node)

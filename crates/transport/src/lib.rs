@@ -31,6 +31,9 @@ pub const SOCKET_BUFFER: usize = 4 << 20;
 pub const GSO_SEGMENTS_MAX: usize = 64;
 /// Most bytes in one segmented send (a UDP datagram's payload limit, with room).
 pub const GSO_BYTES_MAX: usize = 65_000;
+/// A UDP payload that fits unfragmented in any IPv4 path (576 − 28): a segmented send of
+/// datagrams this small refused as too large means the offload itself does not work.
+const SEGMENT_FITS_ANY_MTU: usize = 548;
 /// Datagrams handed to the kernel in one `sendmmsg` call.
 pub const SEND_BATCH: usize = 64;
 /// Most datagrams queued between two [`Udpu::flush`] calls; beyond it the queue is sent
@@ -102,6 +105,12 @@ pub struct Udpu {
     /// in one system call and travel the local stack as one packet. Turned off for good
     /// on the first error that says the kernel or device cannot do it.
     gso: bool,
+    /// Largest datagram sent segmented. The kernel segments only datagrams that fit the
+    /// path MTU unfragmented and refuses a larger run whole (EMSGSIZE or EINVAL): an
+    /// old-ring frame re-sent encapsulated in RECOVERY is such a datagram, and refused on
+    /// every retransmission it left a ring in RECOVERY for good. Lowered on that refusal;
+    /// larger datagrams then go one by one and IP fragments them.
+    gso_segment_max: usize,
     /// A coalesced receive (UDP GRO) being handed out one datagram at a time.
     gro: Gro,
 }
@@ -159,6 +168,7 @@ impl Udpu {
             outq_bytes: Vec::new(),
             outq: Vec::new(),
             gso: true,
+            gso_segment_max: usize::MAX,
             gro: Gro::default(),
         })
     }
@@ -306,7 +316,7 @@ impl Udpu {
                 .map(|(_, r)| r.clone())
                 .collect();
             for run in gso_runs(&mine) {
-                if run.len() >= 2 && self.gso {
+                if run.len() >= 2 && self.gso && run[0].len() <= self.gso_segment_max {
                     // What was queued before goes first.
                     self.send_batch(&bytes, &std::mem::take(&mut singles));
                     if self.send_segmented(dest, &bytes, run) {
@@ -324,8 +334,9 @@ impl Udpu {
         self.outq_bytes.clear();
     }
 
-    /// One `sendmsg` with `UDP_SEGMENT`; false if the kernel refused the offload (it is
-    /// then off for this link and the caller sends the run datagram by datagram).
+    /// One `sendmsg` with `UDP_SEGMENT`; false if the kernel refused the offload (for
+    /// datagrams this large, or for good on this link) and the caller sends the run
+    /// datagram by datagram.
     fn send_segmented(&mut self, dest: SocketAddr, bytes: &[u8], run: &[std::ops::Range<usize>]) -> bool {
         use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrStorage};
         use std::io::IoSlice;
@@ -346,6 +357,17 @@ impl Udpu {
                 self.stats.tx_packets += run.len() as u64;
                 self.stats.tx_bytes += total as u64;
                 true
+            }
+            Err(nix::errno::Errno::EMSGSIZE | nix::errno::Errno::EINVAL)
+                if usize::from(segment) > SEGMENT_FITS_ANY_MTU =>
+            {
+                tracing::debug!(
+                    link = self.link,
+                    segment,
+                    "datagrams of this size do not fit the path MTU unfragmented; sending them one by one"
+                );
+                self.gso_segment_max = usize::from(segment) - 1;
+                false
             }
             Err(
                 nix::errno::Errno::EIO

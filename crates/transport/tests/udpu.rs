@@ -220,3 +220,66 @@ fn equal_size_runs_go_segmented_and_arrive_as_separate_datagrams_in_order() {
     assert_eq!(got_c, want);
     assert_eq!(b.stats().rx_packets, 21);
 }
+
+/// Runs `f` on a thread of its own network namespace whose loopback has a 1500-byte MTU;
+/// `None` where namespaces cannot be made (not root).
+fn in_namespace_with_mtu_1500<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    std::thread::spawn(move || {
+        // The network namespace is per thread: the sockets below are made in the new one,
+        // and `ip`, forked from this thread, configures it.
+        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+            eprintln!("SKIP: cannot make a network namespace here ({e})");
+            return None;
+        }
+        let ip = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "mtu", "1500", "up"])
+            .status();
+        if !ip.as_ref().is_ok_and(|s| s.success()) {
+            eprintln!("SKIP: cannot configure the namespace's loopback ({ip:?})");
+            return None;
+        }
+        Some(f())
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+fn runs_of_datagrams_above_the_path_mtu_leave_one_by_one_and_arrive() {
+    let run = in_namespace_with_mtu_1500(|| {
+        let nodes = [(1, addr("127.0.71.1:25411")), (2, addr("127.0.71.2:25411"))];
+        let (mut a, mut b) = (link(1, &nodes, None), link(2, &nodes, None));
+        let now = Instant::now();
+        // Encapsulated old-ring frames re-sent in RECOVERY are this large: the kernel
+        // will not segment them, IP fragments them one by one.
+        let big: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; 3000]).collect();
+        for _ in 0..2 {
+            for frame in &big {
+                a.send(now, Destination::Node(2), frame);
+            }
+            a.flush();
+        }
+        let got_big = drain(&mut b, Duration::from_millis(300));
+        // Smaller runs still go segmented.
+        let small: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 1000]).collect();
+        for frame in &small {
+            a.send(now, Destination::Node(2), frame);
+        }
+        a.flush();
+        let got_small = drain(&mut b, Duration::from_millis(300));
+        let want_big: Vec<Vec<u8>> = big.iter().chain(&big).cloned().collect();
+        (
+            got_big == want_big,
+            got_small == small,
+            a.stats().tx_errors,
+            a.segmentation_offload(),
+        )
+    });
+    let Some((big_arrived, small_arrived, tx_errors, gso)) = run else {
+        return;
+    };
+    assert!(big_arrived, "the run of datagrams above the MTU was lost");
+    assert!(small_arrived);
+    assert_eq!(tx_errors, 0);
+    assert!(gso, "one refused run turned segmentation off for every size");
+}

@@ -38,7 +38,7 @@ cleanup() { stop_all; ns_delete $P "$NODES"; [ -n "${KEEP:-}" ] && echo "kept $W
 trap cleanup EXIT
 gcc -O2 -o "$W/cpgbench2" "$CPGBENCH2_SRC" -lcpg -lpthread 2> "$W/gcc.log" || { echo "FAIL: cannot build cpgbench2"; exit 1; }
 ns_create $P 10.206.0 "$NODES"
-RESULTS=$W/results.tsv   # engine transport tool mode size round msgs_per_s MB_per_s p50_us p99_us seq_errors
+RESULTS=$W/results.tsv   # engine transport tool mode size round msgs_per_s MB_per_s p50_us p99_us seq_errors cpu_us_per_msg
 : > "$RESULTS"
 
 # start_engine ENGINE TRANSPORT: N daemons, waits for quorum with every node.
@@ -65,17 +65,33 @@ cpgbench() {
       > "$W/recv-$g-$i.out" 2>/dev/null & rp="$rp $!"
   done
   sleep 0.3
-  local out
+  local out cpu0 cpu1
+  cpu0=$(daemons_cpu_ns)
   out=$(ip netns exec ${P}1 timeout $((SECS + 60)) "$W/cpgbench2" send $flag -g $g -n "$NODES" -s "$size" -t "$SECS" \
     ${rate:+-r $rate} 2>/dev/null | grep '^RESULT')
   # shellcheck disable=SC2086
   wait $rp 2>/dev/null
+  cpu1=$(daemons_cpu_ns)
   local errs=0
   for i in $(seq 2 "$NODES"); do
     e=$(sed -n 's/.*seq_errors=\([0-9]*\).*/\1/p' "$W/recv-$g-$i.out"); errs=$((errs + ${e:-1}))
   done
   f() { echo "$out" | sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
-  echo -e "$engine\t$transport\tcpgbench2\t$mode${rate:+@$rate}\t$size\t$round\t$(f msgs_per_s)\t$(f MB_per_s)\t$(f lat_us_p50)\t$(f lat_us_p99)\t$errs" | tee -a "$RESULTS"
+  local cpu_us; cpu_us=$(per_message_us "$cpu0" "$cpu1" "$(f delivered_total)")
+  echo -e "$engine\t$transport\tcpgbench2\t$mode${rate:+@$rate}\t$size\t$round\t$(f msgs_per_s)\t$(f MB_per_s)\t$(f lat_us_p50)\t$(f lat_us_p99)\t$errs\t$cpu_us" | tee -a "$RESULTS"
+}
+
+# CPU time (ns, from /proc/PID/schedstat) of every daemon of the cluster, summed.
+daemons_cpu_ns() {
+  local p t=0
+  for p in "${PIDS[@]}"; do t=$((t + $(awk '{print $1}' "/proc/$p/schedstat" 2>/dev/null || echo 0))); done
+  echo $t
+}
+
+# per_message_us NS0 NS1 MESSAGES: the daemons' CPU per message delivered, in µs: what the engine
+# itself costs, apart from the clients and from how the shared cores were divided.
+per_message_us() {
+  [ -n "$3" ] && [ "$3" != 0 ] && echo "scale=2; ($2 - $1) / 1000 / $3" | bc || echo 0
 }
 
 # ferrobench ENGINE TRANSPORT SIZE ROUND [RATE]: `ferrosync bench cpg` on every node at once.
@@ -86,13 +102,16 @@ ferrobench() {
       --members "$NODES" --seconds "$SECS" > "$W/fb-$g-$i.json" 2>/dev/null & bp="$bp $!"
   done
   sleep 0.3
+  local cpu0 cpu1
+  cpu0=$(daemons_cpu_ns)
   ip netns exec ${P}1 timeout $((SECS + 90)) "$FERROSYNC" --json bench cpg --group $g --members "$NODES" \
     --seconds "$SECS" --size "$size" ${rate:+--rate $rate} > "$W/fb-$g-1.json" 2>/dev/null
   # shellcheck disable=SC2086
   wait $bp 2>/dev/null
-  python3 - "$W" "$g" "$NODES" "$engine" "$transport" "$size" "$round" "${rate:-}" <<'EOF' | tee -a "$RESULTS"
+  cpu1=$(daemons_cpu_ns)
+  python3 - "$W" "$g" "$NODES" "$engine" "$transport" "$size" "$round" "${rate:-}" "$((cpu1 - cpu0))" <<'EOF' | tee -a "$RESULTS"
 import json, sys
-w, g, n, engine, transport, size, rnd, rate = sys.argv[1:]
+w, g, n, engine, transport, size, rnd, rate, cpu_ns = sys.argv[1:]
 def load(i):
     try: return json.load(open(f"{w}/fb-{g}-{i}.json"))
     except Exception: return None
@@ -103,8 +122,9 @@ for i in range(2, int(n) + 1):
     errs += (r["seq_errors"] + r["missing"] + r["unfinished_senders"]) if r else 1
 lat = s.get("latency_ms", {})
 mode = "flat" + (f"@{rate}" if rate else "")
+cpu_us = int(cpu_ns) / 1000 / s["sent"] if s.get("sent") else 0
 print(f"{engine}\t{transport}\tferrosync-bench\t{mode}\t{size}\t{rnd}\t{s.get('sent_per_s', 0):.1f}\t"
-      f"{s.get('sent_mb_per_s', 0):.3f}\t{lat.get('p50', 0) * 1000:.0f}\t{lat.get('p99', 0) * 1000:.0f}\t{errs}")
+      f"{s.get('sent_mb_per_s', 0):.3f}\t{lat.get('p50', 0) * 1000:.0f}\t{lat.get('p99', 0) * 1000:.0f}\t{errs}\t{cpu_us:.2f}")
 EOF
 }
 
@@ -149,19 +169,20 @@ python3 - "$RESULTS" "$W/idle.tsv" "$NODES" <<'EOF'
 import sys, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 best = collections.defaultdict(lambda: None)
-for e, t, tool, mode, size, rnd, mps, mbs, p50, p99, errs in rows:
+for e, t, tool, mode, size, rnd, mps, mbs, p50, p99, errs, cpu in rows:
     k = (e, t, tool, mode, size)
-    v = (float(mps or 0), float(mbs or 0), float(p50 or 0), float(p99 or 0), int(errs or 0))
+    v = (float(mps or 0), float(mbs or 0), float(p50 or 0), float(p99 or 0), int(errs or 0), float(cpu or 0))
     b = best[k]
     if "@" in mode:   # latency runs: best = lowest p99
         best[k] = v if b is None or v[3] < b[3] else b
     else:
         best[k] = v if b is None or v[0] > b[0] else b
 print(f"CPG, {sys.argv[3]} nodes, best of the rounds (sender n1; seq errors summed over receivers)")
-print(f"{'engine':<11}{'transport':<10}{'tool':<16}{'mode':<10}{'size':>6}{'msgs/s':>12}{'MB/s':>9}{'p50 us':>9}{'p99 us':>9}{'errs':>6}")
+print("(cpu us/msg: CPU time of all the cluster's daemons per message delivered, in that run)")
+print(f"{'engine':<11}{'transport':<10}{'tool':<16}{'mode':<10}{'size':>6}{'msgs/s':>12}{'MB/s':>9}{'p50 us':>9}{'p99 us':>9}{'errs':>6}{'cpu us/msg':>12}")
 for k in sorted(best):
     v = best[k]
-    print(f"{k[0]:<11}{k[1]:<10}{k[2]:<16}{k[3]:<10}{k[4]:>6}{v[0]:>12.0f}{v[1]:>9.2f}{v[2]:>9.0f}{v[3]:>9.0f}{v[4]:>6}")
+    print(f"{k[0]:<11}{k[1]:<10}{k[2]:<16}{k[3]:<10}{k[4]:>6}{v[0]:>12.0f}{v[1]:>9.2f}{v[2]:>9.0f}{v[3]:>9.0f}{v[4]:>6}{v[5]:>12.2f}")
 print()
 print("ratios ferrosyncd / corosync (same tool and mode):")
 for (e, t, tool, mode, size), v in sorted(best.items()):
@@ -171,10 +192,13 @@ for (e, t, tool, mode, size), v in sorted(best.items()):
         c = best.get(("corosync", ct, tool, mode, size))
         if not c:
             continue
-        if "@" in mode:
+        if v[0] == 0 or c[0] == 0:
+            print(f"  {mode:<18}{size:>6} B vs corosync {ct}: no ratio, a run failed (0 msgs/s)")
+        elif "@" in mode:
             print(f"  latency {mode:<10}{size:>6} B vs corosync {ct}: p50 {v[2] / max(c[2], 1):.2f}x  p99 {v[3] / max(c[3], 1):.2f}x (lower is better)")
         else:
-            print(f"  {mode:<18}{size:>6} B vs corosync {ct}: {v[0] / max(c[0], 1):.2f}x msgs/s, {v[1] / max(c[1], 1e-9):.2f}x MB/s")
+            print(f"  {mode:<18}{size:>6} B vs corosync {ct}: {v[0] / max(c[0], 1):.2f}x msgs/s, {v[1] / max(c[1], 1e-9):.2f}x MB/s, "
+                  f"{c[5] / max(v[5], 1e-9):.2f}x less daemon CPU per message")
 try:
     print()
     for l in open(sys.argv[2]):

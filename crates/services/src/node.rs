@@ -509,7 +509,7 @@ impl Node {
             }
             Err(e) => {
                 tracing::warn!(%conn, error = %e, "malformed request, disconnecting the client");
-                self.world.out.action(HostAction::Disconnect { conn });
+                self.disconnect_client(conn);
                 return;
             }
         };
@@ -533,9 +533,9 @@ impl Node {
                 return;
             }
             if self.deferred.len() >= DEFERRED_MAX || self.ring_out.len() >= RING_OUT_MAX {
-                tracing::warn!(%conn, "client keeps sending while the ring cannot take it; disconnecting it");
+                tracing::warn!(%conn, ring_out = self.ring_out.len(), deferred = self.deferred.len(), sync = self.world.sync_in_process, "client keeps sending while the ring cannot take it; disconnecting it");
                 self.stats.clients_disconnected_for_backlog += 1;
-                self.world.out.action(HostAction::Disconnect { conn });
+                self.disconnect_client(conn);
                 return;
             }
             // Held, not lost: handled in order once the ring can take it.
@@ -549,6 +549,14 @@ impl Node {
         }
         let mut ctx = self.world.ctx(self.now);
         self.services[i].request(&mut ctx, conn, header.id, msg);
+    }
+
+    /// Drops a client the node will not serve any more: the host closes its connection
+    /// and the services forget it now, so the rest of its requests already read are not
+    /// looked at (each would be refused and logged again).
+    fn disconnect_client(&mut self, conn: ConnId) {
+        self.world.out.action(HostAction::Disconnect { conn });
+        self.client_disconnected(self.now, conn);
     }
 
     fn refuse(&mut self, conn: ConnId, is_async: bool, error: CsError, why: &str, id: i32) {

@@ -198,3 +198,25 @@ fn app_messages_pass_through_in_order() {
         .collect();
     assert_eq!(got, vec![0, 1, 2, 3, 4]);
 }
+
+#[test]
+fn a_client_disconnected_for_a_bad_request_is_not_served_the_rest_of_its_batch() {
+    let mut net = Net::new(1);
+    net.run(Duration::from_secs(3));
+    let now = net.now;
+    let node = &mut net.nodes[0];
+    node.client_connected(now, ConnId(1), ServiceId::Cpg, Credentials::default())
+        .unwrap();
+    node.client_request(now, ConnId(1), b"bad");
+    // Read in the same pass as the bad one: answered would be InvalidParam.
+    node.client_request(now, ConnId(1), &Writer::request(99, 16).finish());
+    let mut actions = Vec::new();
+    while let Some(a) = node.poll_action() {
+        actions.push(a);
+    }
+    assert_eq!(actions, vec![crate::HostAction::Disconnect { conn: ConnId(1) }]);
+    assert!(node.poll_client_message().is_none());
+    // The host's own notice of the close changes nothing more.
+    node.client_disconnected(now, ConnId(1));
+    assert!(node.poll_action().is_none());
+}

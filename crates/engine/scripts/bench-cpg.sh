@@ -81,10 +81,15 @@ cpgbench() {
   echo -e "$engine\t$transport\tcpgbench2\t$mode${rate:+@$rate}\t$size\t$round\t$(f msgs_per_s)\t$(f MB_per_s)\t$(f lat_us_p50)\t$(f lat_us_p99)\t$errs\t$cpu_us" | tee -a "$RESULTS"
 }
 
-# CPU time (ns, from /proc/PID/schedstat) of every daemon of the cluster, summed.
+# CPU time (ns) of a process, all its threads (corosync with knet works in threads of its own).
+process_cpu_ns() {
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{t += $1} END {printf "%d\n", t}'
+}
+
+# CPU time (ns) of every daemon of the cluster, summed.
 daemons_cpu_ns() {
   local p t=0
-  for p in "${PIDS[@]}"; do t=$((t + $(awk '{print $1}' "/proc/$p/schedstat" 2>/dev/null || echo 0))); done
+  for p in "${PIDS[@]}"; do t=$((t + $(process_cpu_ns "$p"))); done
   echo $t
 }
 
@@ -129,12 +134,12 @@ EOF
 }
 
 # idle ENGINE: CPU % and RSS of node 1's daemon over IDLE seconds (CPU time in ns from
-# /proc/PID/schedstat: clock ticks are too coarse for a daemon that sleeps).
+# /proc/PID/task/*/schedstat: clock ticks are too coarse for a daemon that sleeps).
 idle() {
   local engine=$1 pid=${PIDS[0]} t0 t1
-  t0=$(awk '{print $1}' "/proc/$pid/schedstat")
+  t0=$(process_cpu_ns "$pid")
   sleep "$IDLE"
-  t1=$(awk '{print $1}' "/proc/$pid/schedstat")
+  t1=$(process_cpu_ns "$pid")
   local rss; rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
   echo -e "$engine\tidle\t$(echo "scale=3; 100 * ($t1 - $t0) / ($IDLE * 1000000000)" | bc)\t$rss" | tee -a "$W/idle.tsv"
 }

@@ -13,6 +13,7 @@ use crate::constraint_types::Constraints;
 use crate::digests::{expected_digest, only_private_changed, restart_digest};
 use crate::history::history_entry;
 use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
+use crate::unfencing::DeviceChange;
 use cib::{is_true, Cib, LrmOp, OrderKind};
 
 /// Creates every action and ordering, then propagates flags.
@@ -95,11 +96,12 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     }
 
     // Primitive actions.
+    let mut device_changes = Vec::new();
     for r in 0..c.rscs.len() {
         if !c.rscs[r].is_primitive() {
             continue;
         }
-        primitive_actions(cib, c, &mut s, r, &fence_of, quorum_ok);
+        primitive_actions(cib, c, &mut s, r, &fence_of, quorum_ok, &mut device_changes);
     }
     let early_starts = early_start_firsts(c, cons);
     // Placeholder start/stop actions (unrunnable, optional) so orderings
@@ -427,6 +429,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     }
     super::migration::order_equivalents(&mut s, c);
     crate::anti_colocation::order(&mut s, c, &cons.colocs);
+    crate::unfencing::create(&mut s, c, &device_changes);
     super::probes::order_probes(&mut s, c);
     propagate(c, &mut s, &cons.colocs);
     crate::notify::create_notifications(&mut s, c, &notified);
@@ -731,7 +734,7 @@ fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
     let fences: Vec<(usize, NodeIdx)> = s
         .actions
         .iter()
-        .filter(|a| a.rsc.is_none() && a.task == "stonith")
+        .filter(|a| a.is_fencing())
         .filter_map(|a| Some((a.id, a.node?)))
         .collect();
     let mut edges = Vec::new();
@@ -849,6 +852,7 @@ fn primitive_actions(
     r: RscIdx,
     fence_of: &[Option<usize>],
     quorum_ok: bool,
+    device_changes: &mut Vec<(RscIdx, NodeIdx, DeviceChange)>,
 ) {
     let current = c.rscs[r].running_on.clone();
     let next = c.rscs[r].assigned;
@@ -934,6 +938,16 @@ fn primitive_actions(
         && !implicit
         && !c.rscs[r].orphan
         && matches!(definition_changed(cib, c, r, current[0]), DefChange::Restart(Some(_)));
+    // A fence device's changed definition asks for its node's unfencing.
+    let device_change = match &def_change {
+        DefChange::None => None,
+        DefChange::Reload => Some(DeviceChange::Reload),
+        DefChange::Restart(None) => Some(DeviceChange::Definition),
+        DefChange::Restart(Some(_)) => Some(DeviceChange::Parameters),
+    };
+    if let Some(change) = device_change {
+        device_changes.push((r, current[0], change));
+    }
     let reload = matches!(def_change, DefChange::Reload);
     let (restart_def, def_reason) = match def_change {
         DefChange::Restart(reason) => (true, reason),
@@ -1207,12 +1221,16 @@ fn primitive_actions(
                     Some(role) => role == role_after,
                 })
                 .map(|o| {
-                    let active = c.rscs[r]
+                    let was_active = c.rscs[r]
                         .active_recurring
                         .iter()
-                        .any(|(n, name, i)| *n == nx && name == "monitor" && *i == o.interval_ms)
-                        && !super::recurring::rescheduled(cib, c, r, nx, "monitor", o.interval_ms);
-                    (o.interval_ms, active)
+                        .any(|(n, name, i)| *n == nx && name == "monitor" && *i == o.interval_ms);
+                    let rescheduled =
+                        was_active && super::recurring::rescheduled(cib, c, r, nx, "monitor", o.interval_ms);
+                    if rescheduled {
+                        device_changes.push((r, nx, DeviceChange::Reschedule));
+                    }
+                    (o.interval_ms, was_active && !rescheduled)
                 })
                 .collect();
             let start_optional = s.actions[st].optional;

@@ -74,6 +74,9 @@ pub struct ClusterOptions {
     pub startup_fencing: bool,
     pub enable_startup_probes: bool,
     pub concurrent_fencing: bool,
+    /// Some resource requires unfencing or some fence device provides it
+    /// (`pe_flag_enable_unfencing`).
+    pub enable_unfencing: bool,
     pub placement_strategy: String,
     /// `shutdown-lock`: resources stopped by a clean shutdown stay on that node.
     pub shutdown_lock: bool,
@@ -281,6 +284,9 @@ pub struct Rsc {
     pub target_role: Option<Role>,
     pub requires_fencing: bool,
     pub requires_quorum: bool,
+    /// `requires=unfencing` (`pe_rsc_needs_unfencing`): its node must be
+    /// unfenced before it is probed or started there.
+    pub requires_unfencing: bool,
     /// Current role.
     pub role: Role,
     /// Role after the transition (`Unknown` until decided).
@@ -415,6 +421,9 @@ pub struct Cluster {
     /// Bans found while unpacking history: (rsc, node or all nodes).
     pub history_bans: Vec<(RscIdx, Option<NodeIdx>)>,
     pub op_defaults: Vec<cib::NvSet>,
+    /// The CIB's `crm_feature_set`: digests computed without a history
+    /// entry follow it (`pe__calculate_digests`).
+    pub feature_set: Option<String>,
     /// (resource, node) fail counts this transition clears (no threshold ban).
     pub failcount_clears: Vec<(RscIdx, NodeIdx)>,
     /// Recurring operations whose failure expired, rescheduled where the

@@ -137,6 +137,7 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
         startup_fencing: flag("startup-fencing", true) && flag("stonith-enabled", true),
         enable_startup_probes: flag("enable-startup-probes", true),
         concurrent_fencing: flag("concurrent-fencing", false),
+        enable_unfencing: unfencing_enabled(cib),
         placement_strategy: get("placement-strategy").unwrap_or("default").to_string(),
         shutdown_lock: flag("shutdown-lock", false),
         have_watchdog: flag("have-watchdog", false),
@@ -151,6 +152,30 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
             migration_limit: get("migration-limit").map(str::to_string),
         },
     }
+}
+
+/// `XPATH_ENABLE_UNFENCING`: a `provides` or `requires` meta-attribute of
+/// exactly `unfencing` anywhere in the resources (templates, bundles and
+/// operations included) or in `rsc_defaults`. Pacemaker looks at the raw
+/// XML before unpacking, so rules and id-refs are not evaluated.
+fn unfencing_enabled(cib: &Cib) -> bool {
+    fn unfencing_pair(e: &cib::xml::Element) -> bool {
+        e.name == "nvpair"
+            && matches!(e.attr("name"), Some("provides" | "requires"))
+            && e.attr("value") == Some("unfencing")
+    }
+    fn in_meta_sets(e: &cib::xml::Element) -> bool {
+        e.elements()
+            .any(|ch| (ch.name == "meta_attributes" && ch.elements().any(unfencing_pair)) || in_meta_sets(ch))
+    }
+    let Some(conf) = cib.root.child("configuration") else {
+        return false;
+    };
+    conf.child("resources").is_some_and(in_meta_sets)
+        || conf.children_named("rsc_defaults").any(|d| {
+            d.children_named("meta_attributes")
+                .any(|m| m.elements().any(unfencing_pair))
+        })
 }
 
 /// Unpacks the configuration and status of `cib` into a [`Cluster`].
@@ -171,6 +196,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         warnings: cib.warnings.clone(),
         history_bans: Vec::new(),
         op_defaults: cib.configuration.op_defaults.clone(),
+        feature_set: cib.root.attr("crm_feature_set").map(str::to_string),
         bundles: Vec::new(),
         failcount_clears: Vec::new(),
         history_clears: Vec::new(),
@@ -577,6 +603,10 @@ impl RscBuild<'_> {
             Some("unfencing") if is_stonith || !c.options.stonith_enabled => "quorum".into(),
             Some("unfencing") => "unfencing".into(),
             _ if is_stonith || is_remote_conn => "quorum".into(),
+            // The default "unfencing" falls back to quorum, not to the
+            // no-quorum-policy's default, when fencing is disabled.
+            _ if c.options.enable_unfencing && c.options.stonith_enabled => "unfencing".into(),
+            _ if c.options.enable_unfencing => "quorum".into(),
             _ if c.options.stonith_enabled => "fencing".into(),
             _ if c.options.no_quorum_policy == NoQuorumPolicy::Ignore => "nothing".into(),
             _ => "quorum".into(),
@@ -609,6 +639,7 @@ impl RscBuild<'_> {
             managed,
             requires_fencing: requires == "fencing" || requires == "unfencing",
             requires_quorum: requires != "nothing",
+            requires_unfencing: requires == "unfencing",
             role: Role::Unknown,
             next_role: Role::Unknown,
             running_on: Vec::new(),
@@ -1153,6 +1184,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 target_role: None,
                 requires_fencing: c.options.stonith_enabled,
                 requires_quorum: true,
+                requires_unfencing: false,
                 role: Role::Unknown,
                 next_role: Role::Unknown,
                 running_on: Vec::new(),
@@ -1663,6 +1695,66 @@ fn recurring_in_history(ops: &[&LrmOp]) -> Vec<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_resources(stonith: bool, resources: &str, rsc_defaults: &str) -> Cib {
+        Cib::parse(&format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"{stonith}\"/>\
+             </cluster_property_set></crm_config><nodes/><resources>{resources}</resources><constraints/>\
+             <rsc_defaults>{rsc_defaults}</rsc_defaults></configuration><status/></cib>"
+        ))
+        .expect("test CIB parses")
+    }
+
+    #[test]
+    fn unfencing_is_enabled_by_an_exact_meta_attribute_only() {
+        let meta = |name: &str, value: &str| {
+            format!("<meta_attributes id=\"m\"><nvpair id=\"n\" name=\"{name}\" value=\"{value}\"/></meta_attributes>")
+        };
+        let rsc = |inner: &str| {
+            format!("<primitive id=\"r\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">{inner}</primitive>")
+        };
+        let op = |inner: &str| {
+            rsc(&format!(
+                "<operations><op id=\"o\" name=\"start\" interval=\"0\">{inner}</op></operations>"
+            ))
+        };
+        for (resources, defaults, enabled) in [
+            (rsc(&meta("provides", "unfencing")), String::new(), true),
+            (rsc(&meta("requires", "unfencing")), String::new(), true),
+            (op(&meta("requires", "unfencing")), String::new(), true),
+            (String::new(), meta("requires", "unfencing"), true),
+            // XPath compares values exactly, and only in meta-attributes.
+            (rsc(&meta("requires", "Unfencing")), String::new(), false),
+            (rsc(&meta("requires", "fencing")), String::new(), false),
+            (
+                rsc("<instance_attributes id=\"i\"><nvpair id=\"n\" name=\"provides\" value=\"unfencing\"/></instance_attributes>"),
+                String::new(),
+                false,
+            ),
+        ] {
+            assert_eq!(unfencing_enabled(&with_resources(true, &resources, &defaults)), enabled, "{resources}{defaults}");
+        }
+    }
+
+    #[test]
+    fn with_unfencing_in_use_resources_require_it_unless_fencing_is_disabled() {
+        let resources = "<primitive id=\"f\" class=\"stonith\" type=\"fence_mpath\"><meta_attributes id=\"m\">\
+                         <nvpair id=\"n\" name=\"provides\" value=\"unfencing\"/></meta_attributes></primitive>\
+                         <primitive id=\"r\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>";
+        let c = unpack(&with_resources(true, resources, ""), 0);
+        let (f, r) = (&c.rscs[0], &c.rscs[1]);
+        assert!(c.options.enable_unfencing);
+        assert!(
+            !f.requires_unfencing && !f.requires_fencing,
+            "fence devices need quorum only"
+        );
+        assert!(r.requires_unfencing && r.requires_fencing);
+        // The default "unfencing" falls back to "quorum" without fencing.
+        let c = unpack(&with_resources(false, resources, ""), 0);
+        let r = &c.rscs[1];
+        assert!(!r.requires_unfencing && !r.requires_fencing && r.requires_quorum);
+    }
 
     fn op(operation: &str, interval_ms: u64, rc_code: i32) -> LrmOp {
         LrmOp {

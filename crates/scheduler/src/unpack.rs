@@ -154,6 +154,19 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
     }
 }
 
+/// A clone's instance count as `pcmk__scan_min_int(value, 0)` reads it:
+/// the leading integer (`strtoll`), 0 when there is none or it is negative.
+fn scan_count(v: &str) -> usize {
+    let t = v.trim_start();
+    let digits_end = t
+        .char_indices()
+        .find(|&(i, ch)| !(ch.is_ascii_digit() || (i == 0 && (ch == '-' || ch == '+'))))
+        .map_or(t.len(), |(i, _)| i);
+    t[..digits_end]
+        .parse::<i64>()
+        .map_or(0, |n| n.clamp(0, i64::from(i32::MAX)) as usize)
+}
+
 /// `XPATH_ENABLE_UNFENCING`: a `provides` or `requires` meta-attribute of
 /// exactly `unfencing` anywhere in the resources (templates, bundles and
 /// operations included) or in `rsc_defaults`. Pacemaker looks at the raw
@@ -526,7 +539,7 @@ impl RscBuild<'_> {
             },
             ResourceKind::Group { .. } => Variant::Group,
             ResourceKind::Clone { master, child } => {
-                let get = |k: &str| meta.get(k).and_then(|v| v.parse::<usize>().ok());
+                let get = |k: &str| meta.get(k).map(|v| scan_count(v));
                 let promotable = *master || meta.get("promotable").is_some_and(|v| is_true(v));
                 let unique_asked = meta.get("globally-unique").is_some_and(|v| is_true(v));
                 // A clone forced anonymous runs at most one instance per
@@ -559,8 +572,9 @@ impl RscBuild<'_> {
                     } else {
                         get("clone-node-max").unwrap_or(1)
                     },
-                    promoted_max: get("promoted-max").or(get("master-max")).unwrap_or(1),
-                    promoted_node_max: get("promoted-node-max").or(get("master-node-max")).unwrap_or(1),
+                    // The legacy names count only when the new ones are absent.
+                    promoted_max: get("promoted-max").or_else(|| get("master-max")).unwrap_or(1),
+                    promoted_node_max: get("promoted-node-max").or_else(|| get("master-node-max")).unwrap_or(1),
                     // Only OCF agents can be globally unique; clones of
                     // others are forced anonymous (`recursive_clear_unique`).
                     unique: meta.get("globally-unique").is_some_and(|v| is_true(v)) && agents_can_be_unique(child),
@@ -691,8 +705,15 @@ impl RscBuild<'_> {
                     Variant::Clone { clone_max, .. } => clone_max,
                     _ => 0,
                 };
-                for i in 0..n {
-                    self.add(c, child, Some(idx), Some(format!("{}:{i}", child.id)), Some(i));
+                // With clone-max=0 one instance still exists, as an orphan,
+                // so that history entries find their clone (`clone_unpack`).
+                for i in 0..n.max(1) {
+                    let inst = self.add(c, child, Some(idx), Some(format!("{}:{i}", child.id)), Some(i));
+                    if i >= n {
+                        for m in std::iter::once(inst).chain(c.rscs[inst].children.clone()) {
+                            c.rscs[m].orphan = true;
+                        }
+                    }
                 }
             }
             _ => {}
@@ -1704,6 +1725,33 @@ mod tests {
              <rsc_defaults>{rsc_defaults}</rsc_defaults></configuration><status/></cib>"
         ))
         .expect("test CIB parses")
+    }
+
+    #[test]
+    fn clone_counts_take_the_leading_integer_and_zero_when_invalid() {
+        for (v, n) in [
+            ("3", 3),
+            (" 2", 2),
+            ("4abc", 4),
+            ("+1", 1),
+            ("-1", 0),
+            ("abc", 0),
+            ("", 0),
+        ] {
+            assert_eq!(scan_count(v), n, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn a_clone_with_clone_max_zero_keeps_one_orphaned_instance() {
+        let clone = "<clone id=\"c\"><meta_attributes id=\"m\"><nvpair id=\"n\" name=\"clone-max\" value=\"0\"/>\
+                     </meta_attributes><primitive id=\"d\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/></clone>";
+        let c = unpack(&with_resources(false, clone, ""), 0);
+        let top = c.rsc_by_id("c").expect("clone");
+        assert!(matches!(c.rscs[top].variant, Variant::Clone { clone_max: 0, .. }));
+        let kids = &c.rscs[top].children;
+        assert_eq!(kids.len(), 1);
+        assert!(c.rscs[kids[0]].orphan && c.rscs[kids[0]].id == "d:0");
     }
 
     #[test]

@@ -567,8 +567,12 @@ impl RscBuild<'_> {
                 Variant::Clone {
                     promotable,
                     clone_max: if forced_anon { clone_max.min(known) } else { clone_max },
+                    // Anonymous clones run at most one instance per node
+                    // (`clone_unpack` ignores a larger clone-node-max).
                     clone_node_max: if forced_anon {
                         1
+                    } else if !unique_asked {
+                        get("clone-node-max").unwrap_or(1).min(1)
                     } else {
                         get("clone-node-max").unwrap_or(1)
                     },
@@ -1739,6 +1743,25 @@ mod tests {
             ("", 0),
         ] {
             assert_eq!(scan_count(v), n, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn anonymous_clones_run_at_most_one_instance_per_node() {
+        let clone = |unique: &str| {
+            format!(
+                "<clone id=\"c\"><meta_attributes id=\"m\"><nvpair id=\"n\" name=\"clone-node-max\" value=\"2\"/>\
+                 <nvpair id=\"u\" name=\"globally-unique\" value=\"{unique}\"/></meta_attributes>\
+                 <primitive id=\"d\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/></clone>"
+            )
+        };
+        for (unique, node_max) in [("false", 1), ("true", 2)] {
+            let c = unpack(&with_resources(false, &clone(unique), ""), 0);
+            let top = c.rsc_by_id("c").expect("clone");
+            match c.rscs[top].variant {
+                Variant::Clone { clone_node_max, .. } => assert_eq!(clone_node_max, node_max, "unique={unique}"),
+                _ => panic!("not a clone"),
+            }
         }
     }
 

@@ -378,6 +378,12 @@ pub enum Discover {
 }
 
 impl Rsc {
+    /// `critical` (`pe_rsc_critical`): unset or true. Colocations with it
+    /// as the dependent influence their primary by default.
+    pub fn is_critical(&self) -> bool {
+        self.meta.get("critical").is_none_or(|v| cib::is_true(v))
+    }
+
     pub fn is_primitive(&self) -> bool {
         matches!(self.variant, Variant::Primitive { .. })
     }

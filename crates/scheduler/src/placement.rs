@@ -232,7 +232,9 @@ impl<'a> Assigner<'a> {
                         dependent_role: Role::Unknown,
                         primary_role: Role::Unknown,
                         node_attribute: None,
-                        influence: true,
+                        // A member influences the one before it unless it
+                        // is not critical (`group_internal_constraints`).
+                        influence: c.rscs[w[1]].is_critical(),
                     });
                 }
             }
@@ -302,12 +304,17 @@ impl<'a> Assigner<'a> {
                 }
             }
             // "R with clone": instances take R's preferences into account
-            // only when not every node gets an instance (or to avoid it).
+            // only when not every node gets an instance (or to avoid it),
+            // and only those the colocation influences (`add_instance_constraints`,
+            // then `apply_with_this` for the clone as a whole).
             if matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
-                && co.influence
+                && co.has_influence(c, None)
                 && (co.score < 0 || clone_all_coloc(c, co.primary))
             {
                 for &inst in &c.rscs[co.primary].children.clone() {
+                    if !co.has_influence(c, Some(inst)) {
+                        continue;
+                    }
                     if let Some(t) = c.primitives_of(inst).first().copied() {
                         let mut x = co.clone();
                         x.primary = t;
@@ -567,7 +574,7 @@ impl<'a> Assigner<'a> {
             }
         }
         for co in &level {
-            if co.primary == cl && co.influence {
+            if co.primary == cl && co.has_influence(self.c, None) {
                 let factor = co.score as f64 / INFINITY as f64;
                 let mut table = self.c.rscs[cl].allowed.clone();
                 self.add_colocated_node_scores(
@@ -766,7 +773,7 @@ impl<'a> Assigner<'a> {
             .colocs
             .iter()
             .chain(self.inst_with_this.iter())
-            .filter(|co| co.primary == r && co.influence)
+            .filter(|co| co.primary == r && co.has_influence(self.c, None))
             .cloned()
             .collect();
         for co in with_this {
@@ -1160,7 +1167,7 @@ impl<'a> Assigner<'a> {
             let deps: Vec<Coloc> = self
                 .colocs
                 .iter()
-                .filter(|co| co.primary == lhs_of && co.influence)
+                .filter(|co| co.primary == lhs_of && co.has_influence(self.c, None))
                 .cloned()
                 .collect();
             for co in deps {
@@ -1240,5 +1247,49 @@ impl<'a> Assigner<'a> {
             }
             work[n] = Some(new_score);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Group `g` of `x` then `y`, active on n1, where `y` may not run;
+    /// `y_meta` goes into `y`'s meta-attributes.
+    fn group_placement(y_meta: &str) -> (Option<String>, Option<String>) {
+        let op = |id: &str| {
+            format!(
+                "<lrm_resource id=\"{id}\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><lrm_rsc_op id=\"{id}1\" \
+                 operation=\"start\" call-id=\"1\" rc-code=\"0\" op-status=\"0\" interval=\"0\" transition-key=\"1:1:0:x\" \
+                 op-digest=\"f2317cad3d54cec5d7d7aa7d0bf35cf8\"/></lrm_resource>"
+            )
+        };
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/></nodes>\
+             <resources><group id=\"g\"><primitive id=\"x\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>\
+             <primitive id=\"y\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><meta_attributes id=\"ym\">{y_meta}\
+             </meta_attributes></primitive></group></resources><constraints>\
+             <rsc_location id=\"ban\" rsc=\"y\" node=\"n1\" score=\"-INFINITY\"/></constraints></configuration><status>\
+             <node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\">\
+             <lrm id=\"1\"><lrm_resources>{}{}</lrm_resources></lrm></node_state>\
+             <node_state id=\"2\" uname=\"n2\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/>\
+             </status></cib>",
+            op("x"),
+            op("y")
+        );
+        let s = crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"));
+        let node = |id: &str| {
+            let r = s.cluster.rsc_by_id(id).expect("resource");
+            s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone())
+        };
+        (node("x"), node("y"))
+    }
+
+    #[test]
+    fn a_group_member_that_is_not_critical_does_not_move_the_members_before_it() {
+        let n2 = Some("n2".to_string());
+        assert_eq!(group_placement(""), (n2.clone(), n2));
+        let not_critical = "<nvpair id=\"c\" name=\"critical\" value=\"false\"/>";
+        assert_eq!(group_placement(not_critical), (Some("n1".to_string()), None));
     }
 }

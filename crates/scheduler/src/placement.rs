@@ -368,17 +368,21 @@ impl<'a> Assigner<'a> {
             }
             self.c.nodes[a].uname.as_bytes().cmp(self.c.nodes[b].uname.as_bytes())
         });
+        // Each resource is compared by its scores combined with those of the
+        // resources it is colocated with (`cmp_resources`).
+        let tables: std::collections::HashMap<RscIdx, Vec<Option<Score>>> = self
+            .c
+            .top
+            .clone()
+            .into_iter()
+            .map(|r| {
+                let mut merging = vec![false; self.c.rscs.len()];
+                (r, self.this_with_scores(r, None, None, 1.0, &mut merging))
+            })
+            .collect();
         let c = &*self.c;
-        // A group is compared by its last member's scores, which include
-        // that member's stickiness and failures (`init_group_colocated_nodes`).
-        let table = |r: RscIdx| -> RscIdx {
-            match c.rscs[r].variant {
-                Variant::Group => c.rscs[r].children.last().copied().unwrap_or(r),
-                _ => r,
-            }
-        };
         let weight = |r: RscIdx, n: Option<NodeIdx>| -> Score {
-            n.and_then(|n| c.rscs[table(r)].allowed[n]).unwrap_or(-INFINITY)
+            n.and_then(|n| tables.get(&r).and_then(|t| t[n])).unwrap_or(-INFINITY)
         };
         let mut top = c.top.clone();
         top.sort_by(|&a, &b| {
@@ -1196,6 +1200,59 @@ impl<'a> Assigner<'a> {
         self.merging[rsc] = false;
     }
 
+    /// `pcmk__add_colocated_node_scores` with `pcmk__coloc_select_this_with`,
+    /// as `cmp_resources` uses it: `r`'s own scores (a group's from its last
+    /// member) when `base` is `None`, else `base` with `r`'s scores added at
+    /// `factor`; then, while some node is still available, the scores of the
+    /// resources `r` is colocated with, recursively. A primary that leaves
+    /// no node available adds nothing (`pcmk__coloc_select_active`).
+    fn this_with_scores(
+        &self,
+        r: RscIdx,
+        base: Option<&[Option<Score>]>,
+        attr: Option<&str>,
+        factor: f64,
+        merging: &mut [bool],
+    ) -> Vec<Option<Score>> {
+        let unchanged = || base.map_or_else(|| self.c.rscs[r].allowed.clone(), <[_]>::to_vec);
+        if merging[r] {
+            return unchanged();
+        }
+        merging[r] = true;
+        let mut work = match (&self.c.rscs[r].variant, base) {
+            (Variant::Group, _) => {
+                let kids = &self.c.rscs[r].children;
+                let member = if base.is_none() { kids.last() } else { kids.first() };
+                match member {
+                    Some(&m) => self.this_with_scores(m, base, attr, factor, merging),
+                    None => {
+                        merging[r] = false;
+                        return unchanged();
+                    }
+                }
+            }
+            (_, None) => self.c.rscs[r].allowed.clone(),
+            (_, Some(b)) => {
+                let mut w = b.to_vec();
+                self.add_node_scores_matching_attr(&mut w, r, attr, factor, false);
+                w
+            }
+        };
+        if self.any_available(&work) {
+            let multiplier = if factor < 0.0 { -1.0 } else { 1.0 };
+            let with: Vec<Coloc> = self.colocs.iter().filter(|co| co.dependent == r).cloned().collect();
+            for co in with {
+                let f = multiplier * co.score as f64 / INFINITY as f64;
+                work = self.this_with_scores(co.primary, Some(&work), co.node_attribute.as_deref(), f, merging);
+            }
+        } else if base.is_some() {
+            merging[r] = false;
+            return unchanged();
+        }
+        merging[r] = false;
+        work
+    }
+
     fn add_node_scores_matching_attr(
         &self,
         work: &mut [Option<Score>],
@@ -1283,6 +1340,23 @@ mod tests {
             s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone())
         };
         (node("x"), node("y"))
+    }
+
+    #[test]
+    fn resources_are_assigned_in_order_of_their_scores_with_what_they_are_colocated_with() {
+        use crate::testutil::{cib, dummy, run};
+        let resources = format!("{}{}{}", dummy("a"), dummy("b"), dummy("z"));
+        let constraints = "<rsc_colocation id=\"c\" rsc=\"a\" with-rsc=\"z\" score=\"INFINITY\"/>\
+                           <rsc_location id=\"lz\" rsc=\"z\" node=\"n1\" score=\"50\"/>\
+                           <rsc_location id=\"lb\" rsc=\"b\" node=\"n1\" score=\"20\"/>";
+        let mut cib = cib(2, &resources, constraints, &[]);
+        // Only other placement strategies sort (`allocate_resources`).
+        let strategy = ("placement-strategy".to_string(), "utilization".to_string());
+        cib.configuration.crm_config[0].pairs.push(strategy);
+        let s = run(&cib);
+        let order: Vec<&str> = s.cluster.top.iter().map(|&r| s.cluster.rscs[r].id.as_str()).collect();
+        // `a` counts z's 50 on n1 (`cmp_resources`), so it comes before `b`.
+        assert_eq!(order, ["a", "z", "b"]);
     }
 
     #[test]

@@ -316,7 +316,8 @@ pub struct Rsc {
     pub dangling_migrations: Vec<NodeIdx>,
     /// Node scores (`allowed_nodes`); `None` = not allowed at all.
     pub allowed: Vec<Option<Score>>,
-    /// Nodes where a failed stop means it needs a stop there.
+    /// Failed probes the status display names, as (node, rc): masked
+    /// probe failures whose history entry names its node (`on_node`).
     pub failed_probe_rc: Vec<(NodeIdx, i32)>,
     pub assigned: Option<NodeIdx>,
     pub provisional: bool,

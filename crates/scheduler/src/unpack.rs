@@ -1405,8 +1405,10 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
     }
     if maskable_probe {
         update_resource_state(c, at, 7, h, h.last_failure);
-        // `record_failed_op` skips offline nodes.
-        if c.nodes[n].online {
+        // `record_failed_op` skips offline nodes, and the status display
+        // finds a failed probe only through the entry's `on_node`
+        // (`pe__failed_probe_for_rsc`), which older histories lack.
+        if c.nodes[n].online && op.on_node.is_some() {
             c.rscs[r].failed_probe_rc.push((n, op.rc_code));
         }
         ban(c, r, Some(n));
@@ -1729,6 +1731,27 @@ mod tests {
              <rsc_defaults>{rsc_defaults}</rsc_defaults></configuration><status/></cib>"
         ))
         .expect("test CIB parses")
+    }
+
+    #[test]
+    fn a_failed_probe_is_shown_only_when_its_entry_names_the_node() {
+        let probe = |on_node: &str| {
+            let xml = format!(
+                "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config/>\
+                 <nodes><node id=\"1\" uname=\"n1\"/></nodes><resources>\
+                 <primitive id=\"r\" class=\"ocf\" provider=\"heartbeat\" type=\"VolGroup\"/></resources>\
+                 <constraints/></configuration><status><node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" \
+                 crmd=\"online\" join=\"member\" expected=\"member\"><lrm id=\"1\"><lrm_resources>\
+                 <lrm_resource id=\"r\" class=\"ocf\" provider=\"heartbeat\" type=\"VolGroup\">\
+                 <lrm_rsc_op id=\"r_monitor_0\" operation=\"monitor\" call-id=\"6\" rc-code=\"5\" op-status=\"4\" \
+                 interval=\"0\" transition-key=\"7:0:7:x\" {on_node}/></lrm_resource></lrm_resources></lrm>\
+                 </node_state></status></cib>"
+            );
+            let c = unpack(&Cib::parse(&xml).expect("test CIB parses"), 0);
+            c.rscs[0].failed_probe_rc.clone()
+        };
+        assert_eq!(probe("on_node=\"n1\""), [(0, 5)]);
+        assert_eq!(probe(""), []);
     }
 
     #[test]

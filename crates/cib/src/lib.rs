@@ -24,6 +24,7 @@ use crate::xml::{Element, XmlError};
 
 pub use parse::is_true;
 pub use parse::parse_interval_ms;
+pub use parse::str_to_boolean;
 pub use warning::Warning;
 
 /// Why a CIB could not be loaded.

@@ -56,6 +56,16 @@ fn bool_attr(e: &Element, attr: &str) -> Option<bool> {
     e.attr(attr).map(is_true)
 }
 
+/// Pacemaker's `crm_str_to_boolean`: `None` for a value that is neither
+/// true nor false (the caller's default then applies).
+pub fn str_to_boolean(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "y" | "1" => Some(true),
+        "false" | "off" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
 /// Pacemaker's `crm_is_true`.
 pub fn is_true(v: &str) -> bool {
     matches!(v.to_ascii_lowercase().as_str(), "true" | "on" | "yes" | "y" | "1")
@@ -437,7 +447,8 @@ fn constraint(e: &Element, ids: &Ids<'_>) -> Result<Option<Constraint>, CibError
                 rsc_role: opt(e, "rsc-role"),
                 with_rsc_role: opt(e, "with-rsc-role"),
                 node_attribute: opt(e, "node-attribute"),
-                influence: bool_attr(e, "influence"),
+                // An invalid value means the default (`unpack_influence`).
+                influence: e.attr("influence").and_then(str_to_boolean),
                 sets: resource_sets(e, ids)?,
             })
         }
@@ -696,6 +707,19 @@ pub(super) fn build(root: Element) -> Result<Cib, CibError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn booleans_that_are_neither_true_nor_false_are_none() {
+        for (v, b) in [
+            ("yes", Some(true)),
+            ("ON", Some(true)),
+            ("n", Some(false)),
+            ("0", Some(false)),
+            ("invalid", None),
+        ] {
+            assert_eq!(str_to_boolean(v), b, "{v}");
+        }
+    }
 
     #[test]
     fn intervals() {

@@ -689,7 +689,8 @@ pub fn transition_summary(s: &Schedule) -> String {
             continue;
         }
         let Some(n) = a.node else { continue };
-        if a.task == "stonith" {
+        // Without a reason, a fencing is only logged (`node_action`).
+        if let (true, Some(reason)) = (a.task == "stonith", &a.reason) {
             // Guest nodes name the container whose recovery fences them.
             let guest = match c.nodes[n].remote.conn.and_then(|r| c.rscs[r].remote.container) {
                 Some(ct) if c.nodes[n].kind == NodeKind::Guest => format!(" (resource: {})", c.rscs[ct].id),
@@ -700,7 +701,7 @@ pub fn transition_summary(s: &Schedule) -> String {
                 "  * Fence ({}) {}{guest} '{}'",
                 a.fence_op.as_deref().unwrap_or("reboot"),
                 c.nodes[n].uname,
-                a.reason.as_deref().unwrap_or("")
+                reason
             );
         }
     }

@@ -222,20 +222,15 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
     let done: Vec<usize> = g.synapses.iter().map(|x| x.action.id.0).collect();
     for &id in &done {
         let a = &s.actions[id];
-        if a.rsc.is_none() {
-            if let Some(n) = a.node {
-                if a.task == "stonith" {
-                    let node = &mut c.nodes[n];
-                    node.online = false;
-                    node.unclean = false;
-                    node.pending = false;
-                    node.fence_reason = None;
-                    node.shutdown = false;
-                    if a.fence_op.as_deref() == Some("on") {
-                        node.online = true;
-                    }
-                }
-            }
+        // Unfencing changes nothing crm_simulate records
+        // (`simulate_fencing_action`).
+        if let (true, Some(n)) = (a.is_fencing(), a.node) {
+            let node = &mut c.nodes[n];
+            node.online = false;
+            node.unclean = false;
+            node.pending = false;
+            node.fence_reason = None;
+            node.shutdown = false;
         }
     }
     for &id in &done {
@@ -294,7 +289,7 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
     // Fencing wipes the node's resource history.
     let fenced: Vec<usize> = done
         .iter()
-        .filter(|&&id| s.actions[id].rsc.is_none() && s.actions[id].task == "stonith")
+        .filter(|&&id| s.actions[id].is_fencing())
         .filter_map(|&id| s.actions[id].node)
         .filter(|&n| !c.nodes[n].is_guest())
         .collect();

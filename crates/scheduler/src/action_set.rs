@@ -36,6 +36,18 @@ pub struct Action {
     pub meta: BTreeMap<String, String>,
 }
 
+impl Action {
+    /// Fencing that takes a node down (reboot or off), not unfencing.
+    pub fn is_fencing(&self) -> bool {
+        self.rsc.is_none() && self.task == "stonith" && !self.is_unfencing()
+    }
+
+    /// Unfencing of a node (`stonith-NODE-on`).
+    pub fn is_unfencing(&self) -> bool {
+        self.rsc.is_none() && self.task == "stonith" && self.fence_op.as_deref() == Some("on")
+    }
+}
+
 /// The recurring operation a `cancel` action stops: its task and, for an
 /// operation cancelled from its history entry (`pcmk__schedule_cancel`),
 /// the call id it was started with.
@@ -112,6 +124,10 @@ pub struct ActionSet {
     index: HashMap<(Option<RscIdx>, String, u64, Option<NodeIdx>), usize>,
     /// Each resource's actions, in creation order.
     by_rsc: HashMap<RscIdx, Vec<usize>>,
+    /// Each node's unfencing, kept apart from the index so that a node's
+    /// fencing and unfencing (Pacemaker's `stonith-N-reboot` and
+    /// `stonith-N-on`) are two actions.
+    unfencing: HashMap<NodeIdx, usize>,
     /// Probes skipped because a guest node's container is stopped (true)
     /// or will stop: (container, top resource, stopped).
     pub(crate) guest_probe_orders: Vec<(RscIdx, RscIdx, bool)>,
@@ -133,6 +149,39 @@ impl ActionSet {
             }
             return i;
         }
+        let id = self.push(rsc, task, interval_ms, node, optional);
+        self.index.insert(key, id);
+        if let Some(r) = rsc {
+            self.by_rsc.entry(r).or_default().push(id);
+        }
+        id
+    }
+
+    /// The unfencing of `node` (`pe_fence_op(node, "on", ...)`): created
+    /// optional on first use; what requires it clears that.
+    pub(crate) fn unfence(&mut self, node: NodeIdx) -> usize {
+        if let Some(&a) = self.unfencing.get(&node) {
+            return a;
+        }
+        let a = self.push(None, "stonith", 0, Some(node), true);
+        self.actions[a].fence_op = Some("on".into());
+        self.unfencing.insert(node, a);
+        a
+    }
+
+    /// The unfencing of `node`, if anything asked for it.
+    pub fn unfencing_of(&self, node: NodeIdx) -> Option<usize> {
+        self.unfencing.get(&node).copied()
+    }
+
+    fn push(
+        &mut self,
+        rsc: Option<RscIdx>,
+        task: &str,
+        interval_ms: u64,
+        node: Option<NodeIdx>,
+        optional: bool,
+    ) -> usize {
         let id = self.actions.len();
         self.actions.push(Action {
             id,
@@ -151,10 +200,6 @@ impl ActionSet {
             cancels: None,
             meta: BTreeMap::new(),
         });
-        self.index.insert(key, id);
-        if let Some(r) = rsc {
-            self.by_rsc.entry(r).or_default().push(id);
-        }
         id
     }
 

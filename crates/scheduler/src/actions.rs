@@ -13,6 +13,7 @@ use crate::constraint_types::Constraints;
 use crate::digests::{expected_digest, only_private_changed, restart_digest};
 use crate::history::history_entry;
 use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
+use crate::unfencing::DeviceChange;
 use cib::{is_true, Cib, LrmOp, OrderKind};
 
 /// Creates every action and ordering, then propagates flags.
@@ -95,11 +96,12 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     }
 
     // Primitive actions.
+    let mut device_changes = Vec::new();
     for r in 0..c.rscs.len() {
         if !c.rscs[r].is_primitive() {
             continue;
         }
-        primitive_actions(cib, c, &mut s, r, &fence_of, quorum_ok);
+        primitive_actions(cib, c, &mut s, r, &fence_of, quorum_ok, &mut device_changes);
     }
     let early_starts = early_start_firsts(c, cons);
     // Placeholder start/stop actions (unrunnable, optional) so orderings
@@ -427,6 +429,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     }
     super::migration::order_equivalents(&mut s, c);
     crate::anti_colocation::order(&mut s, c, &cons.colocs);
+    crate::unfencing::create(&mut s, c, &device_changes);
     super::probes::order_probes(&mut s, c);
     propagate(c, &mut s, &cons.colocs);
     crate::notify::create_notifications(&mut s, c, &notified);
@@ -731,7 +734,7 @@ fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
     let fences: Vec<(usize, NodeIdx)> = s
         .actions
         .iter()
-        .filter(|a| a.rsc.is_none() && a.task == "stonith")
+        .filter(|a| a.is_fencing())
         .filter_map(|a| Some((a.id, a.node?)))
         .collect();
     let mut edges = Vec::new();
@@ -849,6 +852,7 @@ fn primitive_actions(
     r: RscIdx,
     fence_of: &[Option<usize>],
     quorum_ok: bool,
+    device_changes: &mut Vec<(RscIdx, NodeIdx, DeviceChange)>,
 ) {
     let current = c.rscs[r].running_on.clone();
     let next = c.rscs[r].assigned;
@@ -934,6 +938,16 @@ fn primitive_actions(
         && !implicit
         && !c.rscs[r].orphan
         && matches!(definition_changed(cib, c, r, current[0]), DefChange::Restart(Some(_)));
+    // A fence device's changed definition asks for its node's unfencing.
+    let device_change = match &def_change {
+        DefChange::None => None,
+        DefChange::Reload => Some(DeviceChange::Reload),
+        DefChange::Restart(None) => Some(DeviceChange::Definition),
+        DefChange::Restart(Some(_)) => Some(DeviceChange::Parameters),
+    };
+    if let Some(change) = device_change {
+        device_changes.push((r, current[0], change));
+    }
     let reload = matches!(def_change, DefChange::Reload);
     let (restart_def, def_reason) = match def_change {
         DefChange::Restart(reason) => (true, reason),
@@ -1035,10 +1049,15 @@ fn primitive_actions(
         }
         dangling_stops.push(st);
     }
+    // A promoted resource that failed with on-fail=demote (failed, yet
+    // neither stopping nor blocked) is demoted (`demote_action` while
+    // unpacking) and promoted again where it stays (`need_promote`).
+    let recover_by_demotion =
+        c.rscs[r].failed && !c.rscs[r].stop_needed && !c.rscs[r].blocked && c.rscs[r].role == Role::Promoted;
     if c.rscs[r].role == Role::Promoted {
         for &cur in &current {
             // A restart in place demotes too (`schedule_restart_actions`).
-            let keep = next_role == Role::Promoted && next == Some(cur) && !need_stop;
+            let keep = next_role == Role::Promoted && next == Some(cur) && !need_stop && !recover_by_demotion;
             let dm = s.add(Some(r), "demote", 0, Some(cur), keep);
             if !managed {
                 s.actions[dm].runnable = false;
@@ -1180,7 +1199,13 @@ fn primitive_actions(
             // Promotion.
             if next_role == Role::Promoted {
                 let already = c.rscs[r].role == Role::Promoted && current.contains(&nx);
-                let pr = s.add(Some(r), "promote", 0, Some(nx), already && !start_required);
+                let pr = s.add(
+                    Some(r),
+                    "promote",
+                    0,
+                    Some(nx),
+                    already && !start_required && !recover_by_demotion,
+                );
                 s.order(st, pr, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
                 if !managed || !c.nodes[nx].can_run() {
                     s.actions[pr].runnable = false;
@@ -1207,12 +1232,16 @@ fn primitive_actions(
                     Some(role) => role == role_after,
                 })
                 .map(|o| {
-                    let active = c.rscs[r]
+                    let was_active = c.rscs[r]
                         .active_recurring
                         .iter()
-                        .any(|(n, name, i)| *n == nx && name == "monitor" && *i == o.interval_ms)
-                        && !super::recurring::rescheduled(cib, c, r, nx, "monitor", o.interval_ms);
-                    (o.interval_ms, active)
+                        .any(|(n, name, i)| *n == nx && name == "monitor" && *i == o.interval_ms);
+                    let rescheduled =
+                        was_active && super::recurring::rescheduled(cib, c, r, nx, "monitor", o.interval_ms);
+                    if rescheduled {
+                        device_changes.push((r, nx, DeviceChange::Reschedule));
+                    }
+                    (o.interval_ms, was_active && !rescheduled)
                 })
                 .collect();
             let start_optional = s.actions[st].optional;
@@ -1876,4 +1905,48 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
         changed = true;
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_promoted_instance_failing_with_on_fail_demote_is_demoted_and_promoted_again() {
+        let op = |id: &str, task: &str, interval: u32, magic: &str, call: u32| {
+            format!(
+                "<lrm_rsc_op id=\"{id}\" operation_key=\"s_{task}_{interval}\" operation=\"{task}\" call-id=\"{call}\" \
+                 rc-code=\"{}\" op-status=\"{}\" interval=\"{interval}\" transition-key=\"1:1:{}:x\" \
+                 transition-magic=\"{magic}\" on_node=\"n1\"/>",
+                &magic[2..3],
+                &magic[..1],
+                if task == "monitor" { 8 } else { 0 }
+            )
+        };
+        let history = format!(
+            "{}{}",
+            op("s_last_0", "promote", 0, "0:0;1:1:0:x", 2),
+            op("s_last_failure_0", "monitor", 10000, "0:7;1:1:8:x", 3)
+        );
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/></nodes><resources>\
+             <clone id=\"c\"><meta_attributes id=\"cm\"><nvpair id=\"cm1\" name=\"promotable\" value=\"true\"/>\
+             </meta_attributes><primitive id=\"s\" class=\"ocf\" provider=\"pacemaker\" type=\"Stateful\"><operations>\
+             <op id=\"m\" name=\"monitor\" interval=\"10s\" role=\"Promoted\" on-fail=\"demote\"/></operations>\
+             </primitive></clone></resources><constraints>\
+             <rsc_location id=\"l\" rsc=\"c\" role=\"Promoted\" node=\"n1\" score=\"100\"/></constraints>\
+             </configuration><status><node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" crmd=\"online\" \
+             join=\"member\" expected=\"member\"><lrm id=\"1\"><lrm_resources><lrm_resource id=\"s\" \
+             class=\"ocf\" provider=\"pacemaker\" type=\"Stateful\">{history}</lrm_resource></lrm_resources></lrm>\
+             </node_state></status></cib>"
+        );
+        let s = crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"));
+        let required = |task: &str| {
+            s.actions
+                .iter()
+                .any(|a| a.task == task && a.node.is_some() && a.rsc.is_some() && !a.optional && a.interval_ms == 0)
+        };
+        assert!(required("demote") && required("promote"), "re-promoted");
+        assert!(!required("stop") && !required("start"), "not restarted");
+    }
 }

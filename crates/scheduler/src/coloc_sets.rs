@@ -19,12 +19,7 @@ fn role_of(s: &Option<String>) -> Role {
 /// `unpack_influence`: the constraint's setting, else the dependent's
 /// `critical` meta-attribute.
 fn influence(c: &Cluster, co: &Colocation, dependent: RscIdx) -> bool {
-    co.influence.unwrap_or_else(|| {
-        !c.rscs[dependent]
-            .meta
-            .get("critical")
-            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0" | "n"))
-    })
+    co.influence.unwrap_or_else(|| c.rscs[dependent].is_critical())
 }
 
 fn new_coloc(

@@ -3,7 +3,7 @@
 //! dependencies. `constraints` fills them in; placement, actions and the
 //! modules for sets, bundles and remote nodes read them.
 
-use crate::model::{NodeIdx, Role, RscIdx};
+use crate::model::{Cluster, NodeIdx, Role, RscIdx};
 use cib::score::Score;
 use cib::OrderKind;
 
@@ -17,7 +17,24 @@ pub struct Coloc {
     pub dependent_role: Role,
     pub primary_role: Role,
     pub node_attribute: Option<String>,
+    /// `influence` (else the dependent's `critical` meta-attribute): the
+    /// dependent's preferences move an active primary.
     pub influence: bool,
+}
+
+impl Coloc {
+    /// `pcmk__colocation_has_influence`: whether the dependent's preferences
+    /// count for `primary` (the colocation's primary or one of its
+    /// instances). Without `influence` they still count while the primary
+    /// is inactive; a bundle connection never moves its clean, active
+    /// container.
+    pub fn has_influence(&self, c: &Cluster, primary: Option<RscIdx>) -> bool {
+        let p = &c.rscs[primary.unwrap_or(self.primary)];
+        if c.rscs[self.dependent].remote.allow_remote_remotes && !p.failed && p.running_on.len() == 1 {
+            return false;
+        }
+        self.influence || p.running_on.is_empty()
+    }
 }
 
 /// An ordering between two resource actions.
@@ -90,4 +107,68 @@ pub struct OneOrMore {
     pub kind: OrderKind,
     pub symmetry: Symmetry,
     pub flag_action: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::{dummy, run};
+
+    /// `a` with `b` (influence as given), `a` banned from n1, `b`
+    /// preferring n1; `b_on_n1` gives `b` a history there.
+    fn placed(influence: &str, b_on_n1: bool, a_meta: &str) -> (Option<String>, Option<String>) {
+        let history = if b_on_n1 {
+            "<lrm id=\"1\"><lrm_resources><lrm_resource id=\"b\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+             <lrm_rsc_op id=\"b1\" operation=\"start\" call-id=\"1\" rc-code=\"0\" op-status=\"0\" interval=\"0\" \
+             transition-key=\"1:1:0:x\" op-digest=\"f2317cad3d54cec5d7d7aa7d0bf35cf8\"/></lrm_resource></lrm_resources></lrm>"
+        } else {
+            ""
+        };
+        let a = format!(
+            "<primitive id=\"a\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><meta_attributes id=\"am\">{a_meta}\
+             </meta_attributes></primitive>"
+        );
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/></nodes>\
+             <resources>{a}{}</resources><constraints>\
+             <rsc_colocation id=\"c\" rsc=\"a\" with-rsc=\"b\" score=\"INFINITY\" {influence}/>\
+             <rsc_location id=\"ban\" rsc=\"a\" node=\"n1\" score=\"-INFINITY\"/>\
+             <rsc_location id=\"pref\" rsc=\"b\" node=\"n1\" score=\"100\"/></constraints></configuration><status>\
+             <node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\">{history}</node_state>\
+             <node_state id=\"2\" uname=\"n2\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/>\
+             </status></cib>",
+            dummy("b")
+        );
+        let s = run(&cib::Cib::parse(&xml).expect("test CIB parses"));
+        let node = |id: &str| {
+            let r = s.cluster.rsc_by_id(id).expect("resource");
+            s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone())
+        };
+        (node("a"), node("b"))
+    }
+
+    fn on(n: &str) -> Option<String> {
+        Some(n.to_string())
+    }
+
+    #[test]
+    fn without_influence_an_active_primary_stays_and_an_inactive_one_still_follows() {
+        assert_eq!(placed("influence=\"false\"", true, ""), (None, on("n1")));
+        assert_eq!(placed("influence=\"false\"", false, ""), (on("n2"), on("n2")));
+        // With influence (the default, also for an invalid value), the
+        // active primary moves to where its dependent can run.
+        assert_eq!(placed("", true, ""), (on("n2"), on("n2")));
+        assert_eq!(placed("influence=\"invalid\"", true, ""), (on("n2"), on("n2")));
+    }
+
+    #[test]
+    fn a_dependent_that_is_not_critical_has_no_influence_by_default() {
+        let not_critical = "<nvpair id=\"cr\" name=\"critical\" value=\"false\"/>";
+        assert_eq!(placed("", true, not_critical), (None, on("n1")));
+        // An invalid `critical` is not true, so not critical either.
+        let invalid = "<nvpair id=\"cr\" name=\"critical\" value=\"maybe\"/>";
+        assert_eq!(placed("", true, invalid), (None, on("n1")));
+        assert_eq!(placed("influence=\"true\"", true, not_critical), (on("n2"), on("n2")));
+    }
 }

@@ -227,11 +227,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                                 dependent_role: role_of(&co.rsc_role),
                                 primary_role: role_of(&co.with_rsc_role),
                                 node_attribute: co.node_attribute.clone(),
-                                influence: co.influence.unwrap_or_else(|| {
-                                    !c.rscs[d].meta.get("critical").is_some_and(|v| {
-                                        matches!(v.to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0" | "n")
-                                    })
-                                }),
+                                influence: co.influence.unwrap_or_else(|| c.rscs[d].is_critical()),
                             });
                         }
                     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Cluster, RscIdx, Variant};
+use crate::model::{Cluster, NodeIdx, RscIdx, Variant};
 use crate::unpack::merge_nvsets;
 use cib::digest::operation_digest;
 use cib::rules::RuleContext;
@@ -38,6 +38,19 @@ pub(crate) fn op_timeout_ms(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64
     d.get("timeout")
         .and_then(|t| cib::parse_interval_ms(t))
         .unwrap_or(20_000)
+}
+
+/// The resource's parameters, evaluated for `node` (`pe_rsc_params`).
+pub(crate) fn node_params(c: &Cluster, r: RscIdx, node: Option<NodeIdx>) -> BTreeMap<String, String> {
+    let rs = &c.rscs[r];
+    if rs.instance_sets.is_empty() {
+        return (*rs.params).clone();
+    }
+    let mut ctx = RuleContext::new(c.now);
+    ctx.node_attrs = node.map(|n| &c.nodes[n].attrs);
+    let mut out = BTreeMap::new();
+    merge_nvsets(&rs.instance_sets, &ctx, &mut out);
+    out
 }
 
 /// The digest the scheduler expects for `op` of `r`.
@@ -80,6 +93,32 @@ pub(crate) fn op_params(c: &Cluster, r: RscIdx, op: &LrmOp) -> BTreeMap<String, 
         params.extend(extra);
     }
     params
+}
+
+/// The task under which a node's unfencing digests of a fence device are
+/// computed (`STONITH_DIGEST_TASK`).
+const UNFENCING_TASK: &str = "stonith-on";
+
+/// What a fence device's digests on `node` come to in a node's unfencing
+/// summary, `ID:AGENT:DIGEST`, with all parameters and without private
+/// ones (`pe__compare_fencing_digest`: no history entry, so the CIB's
+/// feature set decides how the secure digest is made).
+pub(crate) fn unfencing_summaries(c: &Cluster, r: RscIdx, node: NodeIdx) -> (String, String) {
+    let rs = &c.rscs[r];
+    let params = node_params(c, r, Some(node));
+    let timeout = op_timeout_ms(c, r, UNFENCING_TASK, 0);
+    let all = operation_digest(&params, 0, timeout);
+    // Without a feature set, the current one (3.16.1) is assumed.
+    let old_version = c.feature_set.as_deref().is_some_and(|v| version_lt(v, "3.16.0"));
+    let secure = cib::digest::secure_digest(&params, " passwd password user ", old_version, true, 0, timeout);
+    let agent = match &rs.variant {
+        Variant::Primitive { ty, .. } => ty.as_str(),
+        _ => "",
+    };
+    (
+        format!("{}:{agent}:{all}", rs.id),
+        format!("{}:{agent}:{secure}", rs.id),
+    )
 }
 
 /// `only_sanitized_changed`: crm_simulate runs sanitized, so a history

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::op_meta::{action_meta, op_entry};
 use crate::action_set::Action;
-use crate::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
+use crate::model::{Cluster, Role, RscIdx, Variant};
 use crate::unpack::merge_nvsets;
 use cib::rules::RuleContext;
 
@@ -81,19 +81,6 @@ fn add_meta(out: &mut BTreeMap<String, String>, name: &str, value: &str) {
     if !name.contains(['#', ':']) {
         add_field(out, format!("CRM_meta_{}", name.replace('-', "_")), value);
     }
-}
-
-/// The resource's parameters, evaluated for `node` (`pe_rsc_params`).
-fn params(c: &Cluster, r: RscIdx, node: Option<NodeIdx>) -> BTreeMap<String, String> {
-    let rs = &c.rscs[r];
-    if rs.instance_sets.is_empty() {
-        return (*rs.params).clone();
-    }
-    let mut ctx = RuleContext::new(c.now);
-    ctx.node_attrs = node.map(|n| &c.nodes[n].attrs);
-    let mut out = BTreeMap::new();
-    merge_nvsets(&rs.instance_sets, &ctx, &mut out);
-    out
 }
 
 /// The expected result of a probe or recurring monitor
@@ -239,7 +226,7 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
             }
         }
         if rs.is_primitive() {
-            for (k, v) in &params(c, r, a.node) {
+            for (k, v) in &crate::digests::node_params(c, r, a.node) {
                 if !k.starts_with(|ch: char| ch.is_ascii_digit()) {
                     add_field(&mut out, k.clone(), v);
                 }
@@ -281,6 +268,10 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
             "stonith" => {
                 let op = a.fence_op.as_deref().unwrap_or(&c.options.stonith_action);
                 meta.insert("stonith_action".into(), op.to_string());
+                if let Some((all, secure)) = a.node.and_then(|n| crate::unfencing::digest_meta(c, n)) {
+                    meta.insert("digests-all".into(), all);
+                    meta.insert("digests-secure".into(), secure);
+                }
             }
             "do_shutdown" => {
                 meta.insert("op_no_wait".into(), "true".into());

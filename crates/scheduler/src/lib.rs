@@ -36,6 +36,7 @@ pub mod recurring;
 pub mod remote;
 pub mod shutdown_lock;
 pub mod task;
+pub mod unfencing;
 pub mod unpack;
 pub mod utilization;
 

@@ -74,6 +74,9 @@ pub struct ClusterOptions {
     pub startup_fencing: bool,
     pub enable_startup_probes: bool,
     pub concurrent_fencing: bool,
+    /// Some resource requires unfencing or some fence device provides it
+    /// (`pe_flag_enable_unfencing`).
+    pub enable_unfencing: bool,
     pub placement_strategy: String,
     /// `shutdown-lock`: resources stopped by a clean shutdown stay on that node.
     pub shutdown_lock: bool,
@@ -281,6 +284,9 @@ pub struct Rsc {
     pub target_role: Option<Role>,
     pub requires_fencing: bool,
     pub requires_quorum: bool,
+    /// `requires=unfencing` (`pe_rsc_needs_unfencing`): its node must be
+    /// unfenced before it is probed or started there.
+    pub requires_unfencing: bool,
     /// Current role.
     pub role: Role,
     /// Role after the transition (`Unknown` until decided).
@@ -310,7 +316,8 @@ pub struct Rsc {
     pub dangling_migrations: Vec<NodeIdx>,
     /// Node scores (`allowed_nodes`); `None` = not allowed at all.
     pub allowed: Vec<Option<Score>>,
-    /// Nodes where a failed stop means it needs a stop there.
+    /// Failed probes the status display names, as (node, rc): masked
+    /// probe failures whose history entry names its node (`on_node`).
     pub failed_probe_rc: Vec<(NodeIdx, i32)>,
     pub assigned: Option<NodeIdx>,
     pub provisional: bool,
@@ -372,6 +379,12 @@ pub enum Discover {
 }
 
 impl Rsc {
+    /// `critical` (`pe_rsc_critical`): unset or true. Colocations with it
+    /// as the dependent influence their primary by default.
+    pub fn is_critical(&self) -> bool {
+        self.meta.get("critical").is_none_or(|v| cib::is_true(v))
+    }
+
     pub fn is_primitive(&self) -> bool {
         matches!(self.variant, Variant::Primitive { .. })
     }
@@ -415,6 +428,9 @@ pub struct Cluster {
     /// Bans found while unpacking history: (rsc, node or all nodes).
     pub history_bans: Vec<(RscIdx, Option<NodeIdx>)>,
     pub op_defaults: Vec<cib::NvSet>,
+    /// The CIB's `crm_feature_set`: digests computed without a history
+    /// entry follow it (`pe__calculate_digests`).
+    pub feature_set: Option<String>,
     /// (resource, node) fail counts this transition clears (no threshold ban).
     pub failcount_clears: Vec<(RscIdx, NodeIdx)>,
     /// Recurring operations whose failure expired, rescheduled where the

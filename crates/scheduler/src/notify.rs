@@ -515,10 +515,7 @@ fn after_fencing(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
         })
         .filter_map(|a| {
             let (r, n) = (a.rsc?, a.node?);
-            let fence = s
-                .actions
-                .iter()
-                .find(|f| f.rsc.is_none() && f.task == "stonith" && f.node == Some(n))?;
+            let fence = s.actions.iter().find(|f| f.is_fencing() && f.node == Some(n))?;
             Some((r, n, fence.id))
         })
         .collect();

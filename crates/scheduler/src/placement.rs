@@ -232,7 +232,9 @@ impl<'a> Assigner<'a> {
                         dependent_role: Role::Unknown,
                         primary_role: Role::Unknown,
                         node_attribute: None,
-                        influence: true,
+                        // A member influences the one before it unless it
+                        // is not critical (`group_internal_constraints`).
+                        influence: c.rscs[w[1]].is_critical(),
                     });
                 }
             }
@@ -302,12 +304,17 @@ impl<'a> Assigner<'a> {
                 }
             }
             // "R with clone": instances take R's preferences into account
-            // only when not every node gets an instance (or to avoid it).
+            // only when not every node gets an instance (or to avoid it),
+            // and only those the colocation influences (`add_instance_constraints`,
+            // then `apply_with_this` for the clone as a whole).
             if matches!(c.rscs[co.primary].variant, Variant::Clone { .. })
-                && co.influence
+                && co.has_influence(c, None)
                 && (co.score < 0 || clone_all_coloc(c, co.primary))
             {
                 for &inst in &c.rscs[co.primary].children.clone() {
+                    if !co.has_influence(c, Some(inst)) {
+                        continue;
+                    }
                     if let Some(t) = c.primitives_of(inst).first().copied() {
                         let mut x = co.clone();
                         x.primary = t;
@@ -361,17 +368,21 @@ impl<'a> Assigner<'a> {
             }
             self.c.nodes[a].uname.as_bytes().cmp(self.c.nodes[b].uname.as_bytes())
         });
+        // Each resource is compared by its scores combined with those of the
+        // resources it is colocated with (`cmp_resources`).
+        let tables: std::collections::HashMap<RscIdx, Vec<Option<Score>>> = self
+            .c
+            .top
+            .clone()
+            .into_iter()
+            .map(|r| {
+                let mut merging = vec![false; self.c.rscs.len()];
+                (r, self.this_with_scores(r, None, None, 1.0, &mut merging))
+            })
+            .collect();
         let c = &*self.c;
-        // A group is compared by its last member's scores, which include
-        // that member's stickiness and failures (`init_group_colocated_nodes`).
-        let table = |r: RscIdx| -> RscIdx {
-            match c.rscs[r].variant {
-                Variant::Group => c.rscs[r].children.last().copied().unwrap_or(r),
-                _ => r,
-            }
-        };
         let weight = |r: RscIdx, n: Option<NodeIdx>| -> Score {
-            n.and_then(|n| c.rscs[table(r)].allowed[n]).unwrap_or(-INFINITY)
+            n.and_then(|n| tables.get(&r).and_then(|t| t[n])).unwrap_or(-INFINITY)
         };
         let mut top = c.top.clone();
         top.sort_by(|&a, &b| {
@@ -567,7 +578,7 @@ impl<'a> Assigner<'a> {
             }
         }
         for co in &level {
-            if co.primary == cl && co.influence {
+            if co.primary == cl && co.has_influence(self.c, None) {
                 let factor = co.score as f64 / INFINITY as f64;
                 let mut table = self.c.rscs[cl].allowed.clone();
                 self.add_colocated_node_scores(
@@ -766,7 +777,7 @@ impl<'a> Assigner<'a> {
             .colocs
             .iter()
             .chain(self.inst_with_this.iter())
-            .filter(|co| co.primary == r && co.influence)
+            .filter(|co| co.primary == r && co.has_influence(self.c, None))
             .cloned()
             .collect();
         for co in with_this {
@@ -1160,7 +1171,7 @@ impl<'a> Assigner<'a> {
             let deps: Vec<Coloc> = self
                 .colocs
                 .iter()
-                .filter(|co| co.primary == lhs_of && co.influence)
+                .filter(|co| co.primary == lhs_of && co.has_influence(self.c, None))
                 .cloned()
                 .collect();
             for co in deps {
@@ -1187,6 +1198,59 @@ impl<'a> Assigner<'a> {
         }
         *nodes = work;
         self.merging[rsc] = false;
+    }
+
+    /// `pcmk__add_colocated_node_scores` with `pcmk__coloc_select_this_with`,
+    /// as `cmp_resources` uses it: `r`'s own scores (a group's from its last
+    /// member) when `base` is `None`, else `base` with `r`'s scores added at
+    /// `factor`; then, while some node is still available, the scores of the
+    /// resources `r` is colocated with, recursively. A primary that leaves
+    /// no node available adds nothing (`pcmk__coloc_select_active`).
+    fn this_with_scores(
+        &self,
+        r: RscIdx,
+        base: Option<&[Option<Score>]>,
+        attr: Option<&str>,
+        factor: f64,
+        merging: &mut [bool],
+    ) -> Vec<Option<Score>> {
+        let unchanged = || base.map_or_else(|| self.c.rscs[r].allowed.clone(), <[_]>::to_vec);
+        if merging[r] {
+            return unchanged();
+        }
+        merging[r] = true;
+        let mut work = match (&self.c.rscs[r].variant, base) {
+            (Variant::Group, _) => {
+                let kids = &self.c.rscs[r].children;
+                let member = if base.is_none() { kids.last() } else { kids.first() };
+                match member {
+                    Some(&m) => self.this_with_scores(m, base, attr, factor, merging),
+                    None => {
+                        merging[r] = false;
+                        return unchanged();
+                    }
+                }
+            }
+            (_, None) => self.c.rscs[r].allowed.clone(),
+            (_, Some(b)) => {
+                let mut w = b.to_vec();
+                self.add_node_scores_matching_attr(&mut w, r, attr, factor, false);
+                w
+            }
+        };
+        if self.any_available(&work) {
+            let multiplier = if factor < 0.0 { -1.0 } else { 1.0 };
+            let with: Vec<Coloc> = self.colocs.iter().filter(|co| co.dependent == r).cloned().collect();
+            for co in with {
+                let f = multiplier * co.score as f64 / INFINITY as f64;
+                work = self.this_with_scores(co.primary, Some(&work), co.node_attribute.as_deref(), f, merging);
+            }
+        } else if base.is_some() {
+            merging[r] = false;
+            return unchanged();
+        }
+        merging[r] = false;
+        work
     }
 
     fn add_node_scores_matching_attr(
@@ -1240,5 +1304,66 @@ impl<'a> Assigner<'a> {
             }
             work[n] = Some(new_score);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Group `g` of `x` then `y`, active on n1, where `y` may not run;
+    /// `y_meta` goes into `y`'s meta-attributes.
+    fn group_placement(y_meta: &str) -> (Option<String>, Option<String>) {
+        let op = |id: &str| {
+            format!(
+                "<lrm_resource id=\"{id}\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><lrm_rsc_op id=\"{id}1\" \
+                 operation=\"start\" call-id=\"1\" rc-code=\"0\" op-status=\"0\" interval=\"0\" transition-key=\"1:1:0:x\" \
+                 op-digest=\"f2317cad3d54cec5d7d7aa7d0bf35cf8\"/></lrm_resource>"
+            )
+        };
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/></nodes>\
+             <resources><group id=\"g\"><primitive id=\"x\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>\
+             <primitive id=\"y\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><meta_attributes id=\"ym\">{y_meta}\
+             </meta_attributes></primitive></group></resources><constraints>\
+             <rsc_location id=\"ban\" rsc=\"y\" node=\"n1\" score=\"-INFINITY\"/></constraints></configuration><status>\
+             <node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\">\
+             <lrm id=\"1\"><lrm_resources>{}{}</lrm_resources></lrm></node_state>\
+             <node_state id=\"2\" uname=\"n2\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/>\
+             </status></cib>",
+            op("x"),
+            op("y")
+        );
+        let s = crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"));
+        let node = |id: &str| {
+            let r = s.cluster.rsc_by_id(id).expect("resource");
+            s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone())
+        };
+        (node("x"), node("y"))
+    }
+
+    #[test]
+    fn resources_are_assigned_in_order_of_their_scores_with_what_they_are_colocated_with() {
+        use crate::testutil::{cib, dummy, run};
+        let resources = format!("{}{}{}", dummy("a"), dummy("b"), dummy("z"));
+        let constraints = "<rsc_colocation id=\"c\" rsc=\"a\" with-rsc=\"z\" score=\"INFINITY\"/>\
+                           <rsc_location id=\"lz\" rsc=\"z\" node=\"n1\" score=\"50\"/>\
+                           <rsc_location id=\"lb\" rsc=\"b\" node=\"n1\" score=\"20\"/>";
+        let mut cib = cib(2, &resources, constraints, &[]);
+        // Only other placement strategies sort (`allocate_resources`).
+        let strategy = ("placement-strategy".to_string(), "utilization".to_string());
+        cib.configuration.crm_config[0].pairs.push(strategy);
+        let s = run(&cib);
+        let order: Vec<&str> = s.cluster.top.iter().map(|&r| s.cluster.rscs[r].id.as_str()).collect();
+        // `a` counts z's 50 on n1 (`cmp_resources`), so it comes before `b`.
+        assert_eq!(order, ["a", "z", "b"]);
+    }
+
+    #[test]
+    fn a_group_member_that_is_not_critical_does_not_move_the_members_before_it() {
+        let n2 = Some("n2".to_string());
+        assert_eq!(group_placement(""), (n2.clone(), n2));
+        let not_critical = "<nvpair id=\"c\" name=\"critical\" value=\"false\"/>";
+        assert_eq!(group_placement(not_critical), (Some("n1".to_string()), None));
     }
 }

@@ -63,10 +63,13 @@ pub fn instance_probed_on(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
 }
 
 /// What a probe of `r` orders before: the start of its top-level clone,
-/// or its own start outside clones (`pcmk__probe_rsc_on_node`; Pacemaker
-/// also keeps fence devices' probes on the device itself when unfencing is
-/// in use, which this scheduler does not implement).
+/// or its own start outside clones and for a fence device once unfencing
+/// is in use (`pcmk__probe_rsc_on_node`).
 pub fn probe_target(c: &Cluster, r: RscIdx) -> RscIdx {
+    let fence_device = matches!(&c.rscs[r].variant, Variant::Primitive { class, .. } if class == "stonith");
+    if fence_device && c.options.enable_unfencing {
+        return r;
+    }
     let top = c.top_parent(r);
     // `uber_parent` stops below a bundle: a replica's container or IP
     // probes before its own start.
@@ -133,6 +136,12 @@ pub fn order_probes(s: &mut ActionSet, c: &Cluster) {
         }
         // Nothing inside a stopping container waits for its probes.
         if then.rsc.is_some() && c.rscs[x].remote.container == then.rsc && then.task == "stop" {
+            continue;
+        }
+        // A stop before unfencing is ordered on the same node only, where
+        // probes come after the unfencing (`pcmk__order_restart_vs_unfence`
+        // with `pe_order_same_node`).
+        if then.is_unfencing() {
             continue;
         }
         for &p in probes.iter().filter(|&&p| s.actions[p].rsc == Some(x)) {
@@ -244,6 +253,26 @@ mod tests {
             .filter(|a| a.task == "monitor" && a.interval_ms == 0)
             .map(|a| (s.cluster.rscs[a.rsc.unwrap()].id.clone(), a.node.unwrap()))
             .collect()
+    }
+
+    #[test]
+    fn cloned_fence_devices_probe_before_their_own_start_once_unfencing_is_in_use() {
+        let device = |provides: &str| {
+            clone(
+                "c",
+                &format!(
+                    "<primitive id=\"f\" class=\"stonith\" type=\"fence_mpath\"><meta_attributes id=\"f-m\">\
+                     <nvpair id=\"f-p\" name=\"provides\" value=\"{provides}\"/></meta_attributes></primitive>"
+                ),
+                &[],
+            )
+        };
+        let s = run(&cib(1, &device("unfencing"), "", &[]));
+        let f0 = s.cluster.rscs.iter().position(|r| r.id == "f:0").expect("instance");
+        assert_eq!(super::probe_target(&s.cluster, f0), f0);
+        let s = run(&cib(1, &device("other"), "", &[]));
+        let c = s.cluster.rscs.iter().position(|r| r.id == "c").expect("clone");
+        assert_eq!(super::probe_target(&s.cluster, f0), c);
     }
 
     #[test]

@@ -137,6 +137,7 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
         startup_fencing: flag("startup-fencing", true) && flag("stonith-enabled", true),
         enable_startup_probes: flag("enable-startup-probes", true),
         concurrent_fencing: flag("concurrent-fencing", false),
+        enable_unfencing: unfencing_enabled(cib),
         placement_strategy: get("placement-strategy").unwrap_or("default").to_string(),
         shutdown_lock: flag("shutdown-lock", false),
         have_watchdog: flag("have-watchdog", false),
@@ -151,6 +152,43 @@ fn options(cib: &Cib, now: i64) -> ClusterOptions {
             migration_limit: get("migration-limit").map(str::to_string),
         },
     }
+}
+
+/// A clone's instance count as `pcmk__scan_min_int(value, 0)` reads it:
+/// the leading integer (`strtoll`), 0 when there is none or it is negative.
+fn scan_count(v: &str) -> usize {
+    let t = v.trim_start();
+    let digits_end = t
+        .char_indices()
+        .find(|&(i, ch)| !(ch.is_ascii_digit() || (i == 0 && (ch == '-' || ch == '+'))))
+        .map_or(t.len(), |(i, _)| i);
+    t[..digits_end]
+        .parse::<i64>()
+        .map_or(0, |n| n.clamp(0, i64::from(i32::MAX)) as usize)
+}
+
+/// `XPATH_ENABLE_UNFENCING`: a `provides` or `requires` meta-attribute of
+/// exactly `unfencing` anywhere in the resources (templates, bundles and
+/// operations included) or in `rsc_defaults`. Pacemaker looks at the raw
+/// XML before unpacking, so rules and id-refs are not evaluated.
+fn unfencing_enabled(cib: &Cib) -> bool {
+    fn unfencing_pair(e: &cib::xml::Element) -> bool {
+        e.name == "nvpair"
+            && matches!(e.attr("name"), Some("provides" | "requires"))
+            && e.attr("value") == Some("unfencing")
+    }
+    fn in_meta_sets(e: &cib::xml::Element) -> bool {
+        e.elements()
+            .any(|ch| (ch.name == "meta_attributes" && ch.elements().any(unfencing_pair)) || in_meta_sets(ch))
+    }
+    let Some(conf) = cib.root.child("configuration") else {
+        return false;
+    };
+    conf.child("resources").is_some_and(in_meta_sets)
+        || conf.children_named("rsc_defaults").any(|d| {
+            d.children_named("meta_attributes")
+                .any(|m| m.elements().any(unfencing_pair))
+        })
 }
 
 /// Unpacks the configuration and status of `cib` into a [`Cluster`].
@@ -171,6 +209,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         warnings: cib.warnings.clone(),
         history_bans: Vec::new(),
         op_defaults: cib.configuration.op_defaults.clone(),
+        feature_set: cib.root.attr("crm_feature_set").map(str::to_string),
         bundles: Vec::new(),
         failcount_clears: Vec::new(),
         history_clears: Vec::new(),
@@ -500,7 +539,7 @@ impl RscBuild<'_> {
             },
             ResourceKind::Group { .. } => Variant::Group,
             ResourceKind::Clone { master, child } => {
-                let get = |k: &str| meta.get(k).and_then(|v| v.parse::<usize>().ok());
+                let get = |k: &str| meta.get(k).map(|v| scan_count(v));
                 let promotable = *master || meta.get("promotable").is_some_and(|v| is_true(v));
                 let unique_asked = meta.get("globally-unique").is_some_and(|v| is_true(v));
                 // A clone forced anonymous runs at most one instance per
@@ -528,13 +567,18 @@ impl RscBuild<'_> {
                 Variant::Clone {
                     promotable,
                     clone_max: if forced_anon { clone_max.min(known) } else { clone_max },
+                    // Anonymous clones run at most one instance per node
+                    // (`clone_unpack` ignores a larger clone-node-max).
                     clone_node_max: if forced_anon {
                         1
+                    } else if !unique_asked {
+                        get("clone-node-max").unwrap_or(1).min(1)
                     } else {
                         get("clone-node-max").unwrap_or(1)
                     },
-                    promoted_max: get("promoted-max").or(get("master-max")).unwrap_or(1),
-                    promoted_node_max: get("promoted-node-max").or(get("master-node-max")).unwrap_or(1),
+                    // The legacy names count only when the new ones are absent.
+                    promoted_max: get("promoted-max").or_else(|| get("master-max")).unwrap_or(1),
+                    promoted_node_max: get("promoted-node-max").or_else(|| get("master-node-max")).unwrap_or(1),
                     // Only OCF agents can be globally unique; clones of
                     // others are forced anonymous (`recursive_clear_unique`).
                     unique: meta.get("globally-unique").is_some_and(|v| is_true(v)) && agents_can_be_unique(child),
@@ -577,6 +621,10 @@ impl RscBuild<'_> {
             Some("unfencing") if is_stonith || !c.options.stonith_enabled => "quorum".into(),
             Some("unfencing") => "unfencing".into(),
             _ if is_stonith || is_remote_conn => "quorum".into(),
+            // The default "unfencing" falls back to quorum, not to the
+            // no-quorum-policy's default, when fencing is disabled.
+            _ if c.options.enable_unfencing && c.options.stonith_enabled => "unfencing".into(),
+            _ if c.options.enable_unfencing => "quorum".into(),
             _ if c.options.stonith_enabled => "fencing".into(),
             _ if c.options.no_quorum_policy == NoQuorumPolicy::Ignore => "nothing".into(),
             _ => "quorum".into(),
@@ -609,6 +657,7 @@ impl RscBuild<'_> {
             managed,
             requires_fencing: requires == "fencing" || requires == "unfencing",
             requires_quorum: requires != "nothing",
+            requires_unfencing: requires == "unfencing",
             role: Role::Unknown,
             next_role: Role::Unknown,
             running_on: Vec::new(),
@@ -660,8 +709,15 @@ impl RscBuild<'_> {
                     Variant::Clone { clone_max, .. } => clone_max,
                     _ => 0,
                 };
-                for i in 0..n {
-                    self.add(c, child, Some(idx), Some(format!("{}:{i}", child.id)), Some(i));
+                // With clone-max=0 one instance still exists, as an orphan,
+                // so that history entries find their clone (`clone_unpack`).
+                for i in 0..n.max(1) {
+                    let inst = self.add(c, child, Some(idx), Some(format!("{}:{i}", child.id)), Some(i));
+                    if i >= n {
+                        for m in std::iter::once(inst).chain(c.rscs[inst].children.clone()) {
+                            c.rscs[m].orphan = true;
+                        }
+                    }
                 }
             }
             _ => {}
@@ -1153,6 +1209,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 target_role: None,
                 requires_fencing: c.options.stonith_enabled,
                 requires_quorum: true,
+                requires_unfencing: false,
                 role: Role::Unknown,
                 next_role: Role::Unknown,
                 running_on: Vec::new(),
@@ -1348,8 +1405,10 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
     }
     if maskable_probe {
         update_resource_state(c, at, 7, h, h.last_failure);
-        // `record_failed_op` skips offline nodes.
-        if c.nodes[n].online {
+        // `record_failed_op` skips offline nodes, and the status display
+        // finds a failed probe only through the entry's `on_node`
+        // (`pe__failed_probe_for_rsc`), which older histories lack.
+        if c.nodes[n].online && op.on_node.is_some() {
             c.rscs[r].failed_probe_rc.push((n, op.rc_code));
         }
         ban(c, r, Some(n));
@@ -1663,6 +1722,133 @@ fn recurring_in_history(ops: &[&LrmOp]) -> Vec<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_resources(stonith: bool, resources: &str, rsc_defaults: &str) -> Cib {
+        Cib::parse(&format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"{stonith}\"/>\
+             </cluster_property_set></crm_config><nodes/><resources>{resources}</resources><constraints/>\
+             <rsc_defaults>{rsc_defaults}</rsc_defaults></configuration><status/></cib>"
+        ))
+        .expect("test CIB parses")
+    }
+
+    #[test]
+    fn a_failed_probe_is_shown_only_when_its_entry_names_the_node() {
+        let probe = |on_node: &str| {
+            let xml = format!(
+                "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config/>\
+                 <nodes><node id=\"1\" uname=\"n1\"/></nodes><resources>\
+                 <primitive id=\"r\" class=\"ocf\" provider=\"heartbeat\" type=\"VolGroup\"/></resources>\
+                 <constraints/></configuration><status><node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" \
+                 crmd=\"online\" join=\"member\" expected=\"member\"><lrm id=\"1\"><lrm_resources>\
+                 <lrm_resource id=\"r\" class=\"ocf\" provider=\"heartbeat\" type=\"VolGroup\">\
+                 <lrm_rsc_op id=\"r_monitor_0\" operation=\"monitor\" call-id=\"6\" rc-code=\"5\" op-status=\"4\" \
+                 interval=\"0\" transition-key=\"7:0:7:x\" {on_node}/></lrm_resource></lrm_resources></lrm>\
+                 </node_state></status></cib>"
+            );
+            let c = unpack(&Cib::parse(&xml).expect("test CIB parses"), 0);
+            c.rscs[0].failed_probe_rc.clone()
+        };
+        assert_eq!(probe("on_node=\"n1\""), [(0, 5)]);
+        assert_eq!(probe(""), []);
+    }
+
+    #[test]
+    fn clone_counts_take_the_leading_integer_and_zero_when_invalid() {
+        for (v, n) in [
+            ("3", 3),
+            (" 2", 2),
+            ("4abc", 4),
+            ("+1", 1),
+            ("-1", 0),
+            ("abc", 0),
+            ("", 0),
+        ] {
+            assert_eq!(scan_count(v), n, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn anonymous_clones_run_at_most_one_instance_per_node() {
+        let clone = |unique: &str| {
+            format!(
+                "<clone id=\"c\"><meta_attributes id=\"m\"><nvpair id=\"n\" name=\"clone-node-max\" value=\"2\"/>\
+                 <nvpair id=\"u\" name=\"globally-unique\" value=\"{unique}\"/></meta_attributes>\
+                 <primitive id=\"d\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/></clone>"
+            )
+        };
+        for (unique, node_max) in [("false", 1), ("true", 2)] {
+            let c = unpack(&with_resources(false, &clone(unique), ""), 0);
+            let top = c.rsc_by_id("c").expect("clone");
+            match c.rscs[top].variant {
+                Variant::Clone { clone_node_max, .. } => assert_eq!(clone_node_max, node_max, "unique={unique}"),
+                _ => panic!("not a clone"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_clone_with_clone_max_zero_keeps_one_orphaned_instance() {
+        let clone = "<clone id=\"c\"><meta_attributes id=\"m\"><nvpair id=\"n\" name=\"clone-max\" value=\"0\"/>\
+                     </meta_attributes><primitive id=\"d\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/></clone>";
+        let c = unpack(&with_resources(false, clone, ""), 0);
+        let top = c.rsc_by_id("c").expect("clone");
+        assert!(matches!(c.rscs[top].variant, Variant::Clone { clone_max: 0, .. }));
+        let kids = &c.rscs[top].children;
+        assert_eq!(kids.len(), 1);
+        assert!(c.rscs[kids[0]].orphan && c.rscs[kids[0]].id == "d:0");
+    }
+
+    #[test]
+    fn unfencing_is_enabled_by_an_exact_meta_attribute_only() {
+        let meta = |name: &str, value: &str| {
+            format!("<meta_attributes id=\"m\"><nvpair id=\"n\" name=\"{name}\" value=\"{value}\"/></meta_attributes>")
+        };
+        let rsc = |inner: &str| {
+            format!("<primitive id=\"r\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">{inner}</primitive>")
+        };
+        let op = |inner: &str| {
+            rsc(&format!(
+                "<operations><op id=\"o\" name=\"start\" interval=\"0\">{inner}</op></operations>"
+            ))
+        };
+        for (resources, defaults, enabled) in [
+            (rsc(&meta("provides", "unfencing")), String::new(), true),
+            (rsc(&meta("requires", "unfencing")), String::new(), true),
+            (op(&meta("requires", "unfencing")), String::new(), true),
+            (String::new(), meta("requires", "unfencing"), true),
+            // XPath compares values exactly, and only in meta-attributes.
+            (rsc(&meta("requires", "Unfencing")), String::new(), false),
+            (rsc(&meta("requires", "fencing")), String::new(), false),
+            (
+                rsc("<instance_attributes id=\"i\"><nvpair id=\"n\" name=\"provides\" value=\"unfencing\"/></instance_attributes>"),
+                String::new(),
+                false,
+            ),
+        ] {
+            assert_eq!(unfencing_enabled(&with_resources(true, &resources, &defaults)), enabled, "{resources}{defaults}");
+        }
+    }
+
+    #[test]
+    fn with_unfencing_in_use_resources_require_it_unless_fencing_is_disabled() {
+        let resources = "<primitive id=\"f\" class=\"stonith\" type=\"fence_mpath\"><meta_attributes id=\"m\">\
+                         <nvpair id=\"n\" name=\"provides\" value=\"unfencing\"/></meta_attributes></primitive>\
+                         <primitive id=\"r\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>";
+        let c = unpack(&with_resources(true, resources, ""), 0);
+        let (f, r) = (&c.rscs[0], &c.rscs[1]);
+        assert!(c.options.enable_unfencing);
+        assert!(
+            !f.requires_unfencing && !f.requires_fencing,
+            "fence devices need quorum only"
+        );
+        assert!(r.requires_unfencing && r.requires_fencing);
+        // The default "unfencing" falls back to "quorum" without fencing.
+        let c = unpack(&with_resources(false, resources, ""), 0);
+        let r = &c.rscs[1];
+        assert!(!r.requires_unfencing && !r.requires_fencing && r.requires_quorum);
+    }
 
     fn op(operation: &str, interval_ms: u64, rc_code: i32) -> LrmOp {
         LrmOp {

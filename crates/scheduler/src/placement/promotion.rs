@@ -269,7 +269,7 @@ impl Assigner<'_> {
             }
         }
         for co in &colocs {
-            if co.primary == cl && co.primary_role == Role::Promoted && co.influence {
+            if co.primary == cl && co.primary_role == Role::Promoted && co.has_influence(self.c, None) {
                 let factor = co.score as f64 / INFINITY as f64;
                 self.add_colocated_node_scores(
                     co.dependent,

@@ -221,6 +221,7 @@ pub(super) fn link_resource(c: &mut Cluster, r: RscIdx) {
     if !c.rscs[r].meta.contains_key("requires") {
         c.rscs[r].requires_fencing = false;
         c.rscs[r].requires_quorum = true;
+        c.rscs[r].requires_unfencing = false;
     }
     if !guest {
         std::sync::Arc::make_mut(&mut c.rscs[r].meta)

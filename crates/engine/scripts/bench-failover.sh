@@ -23,6 +23,7 @@ W=$(mktemp -d /tmp/ferrosync-bench.XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  sleep 0.1; shm_forget "${PIDS[@]}"
   ns_delete fsb 3
   [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"
 }
@@ -77,7 +78,7 @@ for TOKEN in $TOKENS; do
       for x in $(seq 1 300); do t=$(last_membership "$ENGINE" "1 2 3") && [ "$(echo "$t > $k" | bc)" = 1 ] && break; sleep 0.1; done
       sleep 1
     done
-    for i in 1 2 3; do kill -KILL "${PID[$i]}" 2>/dev/null; done; sleep 0.5
+    for i in 1 2 3; do kill -KILL "${PID[$i]}" 2>/dev/null; done; sleep 0.5; shm_forget "${PID[@]}"
   done
 done
 echo "--- summary (median kill -9 → membership; mean idle CPU; mean RSS)"

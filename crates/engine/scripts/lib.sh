@@ -83,6 +83,17 @@ start_corosync() {
   echo $!
 }
 
+# shm_forget PID...: removes what stopped daemons left in /dev/shm — corosync's flight
+# recorder (8 MB a process, left behind when it is killed) and libqb files named after them.
+# /dev/shm is memory: a day of benchmarks left 900 MB there.
+shm_forget() {
+  local p
+  for p in "$@"; do
+    kill -0 "$p" 2>/dev/null && continue
+    rm -rf /dev/shm/qb-corosync-"$p"-blackbox-* /dev/shm/qb-"$p"-* 2>/dev/null
+  done
+}
+
 # start_ferrosyncd NS DIR [ENV=VALUE...]: ferrosyncd in namespace NS; prints the PID.
 start_ferrosyncd() {
   local ns=$1 dir=$2; shift 2

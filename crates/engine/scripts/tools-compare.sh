@@ -21,7 +21,7 @@ ns_refuse_existing ftc 3
 W=$(mktemp -d /tmp/ferrosync-tools.XXXXXX)
 PIDS=()
 stop_all() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done; sleep 1
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; PIDS=(); }
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; sleep 0.1; shm_forget "${PIDS[@]}"; PIDS=(); }
 cleanup() { stop_all; ns_delete ftc 3; [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"; }
 trap cleanup EXIT
 gcc -O2 -o "$W/cpgbench2" "$CPGBENCH2_SRC" -lcpg 2> "$W/gcc.log" || { echo "FAIL: cannot build cpgbench2"; exit 1; }

@@ -78,6 +78,25 @@ fn long_token_config() -> totem::Config {
     }
 }
 
+/// Node 2 of the ring {1, 2}, gathering after node 3's first join: the node, the time, the
+/// ring, and the join it sent in answer.
+fn gathering_after_node_3_joined(config: totem::Config) -> (Totem, Instant, RingId, Join) {
+    let (mut node, now, ring) = operational_node2_with(config);
+    feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
+    let (sent, _) = drain(&mut node);
+    let mine = sent_join(&sent).expect("node 2 answers with its join").clone();
+    (node, now, ring, mine)
+}
+
+/// Node `id`'s join agreeing with `mine` in everything.
+fn agreeing_with(mine: &Join, id: u32) -> Join {
+    Join {
+        sender: id,
+        system_from: id,
+        ..mine.clone()
+    }
+}
+
 fn sent_join(sent: &[Message]) -> Option<&Join> {
     sent.iter()
         .find_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
@@ -598,15 +617,8 @@ fn nodes_silent_since_an_agreed_consensus_timeout_do_not_spend_the_grace_for_tal
         fail_silent_after: Duration::ZERO,
         ..fast_config(2)
     };
-    let (mut node, now, ring) = operational_node2_with(config.clone());
-    feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
-    let (sent, _) = drain(&mut node);
-    let mine = sent_join(&sent).unwrap().clone();
-    let agreeing = |id| Join {
-        sender: id,
-        system_from: id,
-        ..mine.clone()
-    };
+    let (mut node, now, _, mine) = gathering_after_node_3_joined(config.clone());
+    let agreeing = |id| agreeing_with(&mine, id);
     // Everyone agrees just before our consensus timer, but node 1's commit token never
     // comes (it stopped): the timeout finds us agreeing and collects the joins again.
     let agreed = now + (config.consensus - ms(1));
@@ -801,16 +813,9 @@ fn members_silent_in_commit_are_heard_again_before_we_give_up_on_the_commit_toke
         fail_silent_after: Duration::ZERO,
         ..fast_config(2)
     };
-    let (mut node, now, ring) = operational_node2_with(config.clone());
-    feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
-    let (sent, _) = drain(&mut node);
-    let mine = sent_join(&sent).unwrap().clone();
+    let (mut node, now, ring, mine) = gathering_after_node_3_joined(config.clone());
     assert_eq!(mine.proc_list.len(), 3);
-    let agreeing = |id| Join {
-        sender: id,
-        system_from: id,
-        ..mine.clone()
-    };
+    let agreeing = |id| agreeing_with(&mine, id);
     // The last join we need comes just before our consensus timer: we agree, and so does
     // node 1, the lowest, which sends the commit token — lost on its way (at a stopped
     // member), so it never reaches us and node 1 falls silent in COMMIT.
@@ -872,15 +877,8 @@ fn a_consensus_timeout_answered_late_fails_nobody_before_the_queued_joins_are_re
         failed
     };
     for node1_speaks in [true, false] {
-        let (mut node, now, ring) = operational_node2_with(config.clone());
-        feed(&mut node, now, Message::Join(join_from(3, ring.seq, &[3])));
-        let (sent, _) = drain(&mut node);
-        let mine = sent_join(&sent).unwrap().clone();
-        let agreeing = |id| Join {
-            sender: id,
-            system_from: id,
-            ..mine.clone()
-        };
+        let (mut node, now, _, mine) = gathering_after_node_3_joined(config.clone());
+        let agreeing = |id| agreeing_with(&mine, id);
         // Our process is stopped across the consensus timeout; the host answers the timer
         // late, then hands us the joins that waited in the socket meanwhile.
         let woke = now + config.consensus + ms(100);

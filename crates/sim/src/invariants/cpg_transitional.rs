@@ -167,28 +167,43 @@ mod tests {
         full
     }
 
-    fn node_down(h: &mut CpgHistory, s: usize, ring_seq: u64, members: &[Proc], left: &[Proc]) {
+    /// Sessions of `p` on node 1 and `q` on node 2, both shown ring 4's view of `p`, `q`, `r`.
+    fn sessions_in_ring_4(p: Proc, q: Proc, r: Proc) -> (CpgHistory, usize, usize) {
+        let mut h = history(1);
+        let (a, b) = (session(&mut h, p, 0), session(&mut h, q, 0));
+        h.sessions[b].inc = 1;
+        for s in [a, b] {
+            view(&mut h, s, 4, 7, &[p, q, r]);
+        }
+        (h, a, b)
+    }
+
+    /// A change in which `left` left session `s`'s group, for `reason`.
+    fn departure(h: &mut CpgHistory, s: usize, stamp: Stamp, members: &[Proc], left: &[Proc], reason: u32) {
         h.sessions[s].log.push(CpgEntry::View(crate::cpg_history::View {
-            stamp: Some(stamp(ring_seq, 2, services::RingPhase::Syncing)),
+            stamp: Some(stamp),
             members: members.to_vec(),
             joined: Vec::new(),
             left: left.to_vec(),
-            reasons: vec![REASON_NODEDOWN; left.len()],
+            reasons: vec![reason; left.len()],
         }));
     }
 
+    fn node_down(h: &mut CpgHistory, s: usize, ring_seq: u64, members: &[Proc], left: &[Proc]) {
+        let at = stamp(ring_seq, 2, services::RingPhase::Syncing);
+        departure(h, s, at, members, left, REASON_NODEDOWN);
+    }
+
     use crate::cpg_history::{CpgHistory, Proc};
+    use services::Stamp;
 
     #[test]
     fn catches_a_different_transitional_change_and_a_missed_message() {
         let (p, q, r) = ((1, 10), (2, 20), (3, 30));
         let build = |b_left: &[Proc], b_gets_r0: bool| {
             let mut full = two_rings();
-            let mut h = history(1);
-            let (a, b) = (session(&mut h, p, 0), session(&mut h, q, 0));
-            h.sessions[b].inc = 1;
+            let (mut h, a, b) = sessions_in_ring_4(p, q, r);
             for s in [a, b] {
-                view(&mut h, s, 4, 7, &[p, q, r]);
                 deliver(&mut h, s, p, 0, Synced);
             }
             deliver(&mut h, a, r, 0, Synced);
@@ -217,21 +232,11 @@ mod tests {
         // leave) in the transition to a ring of its own, without node 1's messages.
         let (p, q, r) = ((1, 10), (2, 20), (3, 30));
         let mut full = two_rings();
-        let mut h = history(1);
-        let (a, b) = (session(&mut h, p, 0), session(&mut h, q, 0));
-        h.sessions[b].inc = 1;
-        for s in [a, b] {
-            view(&mut h, s, 4, 7, &[p, q, r]);
-        }
+        let (mut h, a, b) = sessions_in_ring_4(p, q, r);
         deliver(&mut h, a, p, 0, Synced);
         view(&mut h, a, 8, 9, &[p, q]);
-        h.sessions[b].log.push(CpgEntry::View(crate::cpg_history::View {
-            stamp: Some(stamp(8, 3, services::RingPhase::Transitional)),
-            members: vec![p, q],
-            joined: Vec::new(),
-            left: vec![r],
-            reasons: vec![crate::cpg_history::REASON_LEAVE],
-        }));
+        let at = stamp(8, 3, services::RingPhase::Transitional);
+        departure(&mut h, b, at, &[p, q], &[r], crate::cpg_history::REASON_LEAVE);
         full.cpg = h;
         assert_eq!(super::check(&full), Ok(()));
     }
@@ -247,12 +252,7 @@ mod tests {
         full.record(1, regular(ring(2, 6), &[2], &[]));
         full.record(1, transitional(ring(1, 8), &[2], &[]));
         full.record(1, regular(ring(1, 8), &[1, 2], &[1]));
-        let mut h = history(1);
-        let (a, b) = (session(&mut h, p, 0), session(&mut h, q, 0));
-        h.sessions[b].inc = 1;
-        for s in [a, b] {
-            view(&mut h, s, 4, 7, &[p, q, r]);
-        }
+        let (mut h, a, b) = sessions_in_ring_4(p, q, r);
         deliver(&mut h, a, r, 0, Synced);
         node_down(&mut h, a, 8, &[p, q], &[r]);
         node_down(&mut h, b, 8, &[q], &[p, r]);

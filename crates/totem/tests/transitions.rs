@@ -960,3 +960,44 @@ fn a_verdict_on_us_read_just_after_we_were_stopped_is_not_returned() {
     );
     assert_eq!(failed_after(None), vec![1], "a verdict in our round is returned");
 }
+
+#[test]
+fn a_member_last_heard_forming_a_ring_gets_the_consensus_timeout_not_the_silence_floor() {
+    // Node 1's last word was a join: it may have entered COMMIT since, silent until that
+    // ring forms or its token timer gives up. A member last heard through the token (as
+    // one that crashes while the ring runs) is failed at the floor: see
+    // `gather_fails_silent_nodes_before_the_consensus_timeout`.
+    let config = long_token_config();
+    let (mut node, now, _ring, mine) = gathering_after_node_3_joined(config.clone());
+    feed(&mut node, now, Message::Join(agreeing_with(&mine, 1)));
+    drain(&mut node);
+    // Node 4 appears: a new round, in which node 1 has not spoken.
+    let t = now + ms(5);
+    feed(&mut node, t, Message::Join(join_from(4, mine.ring_seq, &[4])));
+    let (sent, _) = drain(&mut node);
+    let mine = sent_join(&sent).expect("node 2 re-announces").clone();
+    let silent_failed = |events: &[Event]| {
+        events.iter().any(|e| {
+            matches!(
+                e,
+                Event::StateChange {
+                    reason: "silent nodes failed",
+                    ..
+                }
+            )
+        })
+    };
+    let floor = config.token + config.join * 2 + config.send_join;
+    let mut at = t;
+    let mut events = Vec::new();
+    while at < now + floor + ms(20) {
+        feed(&mut node, at, Message::Join(agreeing_with(&mine, 3)));
+        feed(&mut node, at, Message::Join(agreeing_with(&mine, 4)));
+        let next = at + config.join;
+        let (_, e) = run_timers(&mut node, at, next);
+        events.extend(e);
+        at = next;
+    }
+    assert!(!silent_failed(&events), "node 1 failed at the floor: {events:?}");
+    assert_eq!(node.srp().state(), MembState::Gather);
+}

@@ -21,6 +21,10 @@ struct Peer {
     at: Instant,
     /// Highest ring seq named in its joins (a leave naming a lower one is stale).
     join_seq: u64,
+    /// Its last proof of life was a join or a commit token: it was forming a ring, and
+    /// may since be in COMMIT, silent by protocol until that ring forms or its token
+    /// timer gives up on it.
+    forming: bool,
 }
 
 /// Last proof of life per peer, and the last token receipt per ring.
@@ -35,17 +39,34 @@ pub(crate) struct Liveness {
 impl Liveness {
     /// `node` sent a datagram that arrived `now`.
     pub(crate) fn heard(&mut self, node: NodeId, now: Instant) {
+        self.proof(node, now, false);
+    }
+
+    /// `node` sent a join or a commit token that arrived `now` (see [`Peer::forming`]).
+    pub(crate) fn heard_forming(&mut self, node: NodeId, now: Instant) {
+        self.proof(node, now, true);
+    }
+
+    fn proof(&mut self, node: NodeId, now: Instant, forming: bool) {
         if let Some(peer) = self.peer(node) {
-            peer.at = peer.at.max(now);
+            if now >= peer.at {
+                peer.at = now;
+                peer.forming = forming;
+            }
         }
     }
 
     /// `node` sent a join naming ring seq `ring_seq` that arrived `now`.
     pub(crate) fn joined(&mut self, node: NodeId, ring_seq: u64, now: Instant) {
+        self.heard_forming(node, now);
         if let Some(peer) = self.peer(node) {
-            peer.at = peer.at.max(now);
             peer.join_seq = peer.join_seq.max(ring_seq);
         }
+    }
+
+    /// Whether `node`'s last proof of life was a join or a commit token.
+    pub(crate) fn was_forming(&self, node: NodeId) -> bool {
+        self.heard.iter().any(|p| p.id == node && p.forming)
     }
 
     /// A leave from `node` naming ring seq `ring_seq` was sent before a join we already
@@ -72,6 +93,7 @@ impl Liveness {
                     id: node,
                     at: Instant::ZERO,
                     join_seq: 0,
+                    forming: false,
                 });
                 self.heard.len() - 1
             }
@@ -158,6 +180,22 @@ mod tests {
         assert_eq!(l.last_heard(3), Some(at(1000)));
         assert_eq!(l.last_heard(4), Some(at(1000)));
         assert_eq!(l.last_heard(5), None, "nobody new is made up");
+    }
+
+    #[test]
+    fn the_newest_proof_says_whether_a_peer_was_forming_a_ring() {
+        let mut l = Liveness::default();
+        l.heard(3, at(10));
+        assert!(!l.was_forming(3));
+        l.joined(3, 20, at(20));
+        assert!(l.was_forming(3), "a join");
+        l.heard(3, at(15));
+        assert!(l.was_forming(3), "an older proof changes nothing");
+        l.heard(3, at(30));
+        assert!(!l.was_forming(3), "a token since");
+        l.heard_forming(3, at(40));
+        assert!(l.was_forming(3), "a commit token");
+        assert!(!l.was_forming(4), "never heard");
     }
 
     #[test]

@@ -305,6 +305,16 @@ impl Srp {
         let c = &self.config;
         let round = self.gather_entered_at + c.fail_silent_after.max((c.join + c.send_join) * 2);
         match self.liveness.last_heard(node) {
+            // Last heard forming a ring (a join or a commit token): it may have entered
+            // COMMIT since, silent until that ring forms or its token timer gives up on
+            // it, after which its first join waits up to `send_join`; a short stop on
+            // the way (under a token) comes on top. So give it the token and the
+            // consensus timeout, as corosync gives everyone. A member that crashes while
+            // the ring runs was last heard through the token, and keeps the floor.
+            // (Seed 816 with 256/768: n2 stopped 115 ms while gathering, entered COMMIT
+            // on resuming, and the commit token stuck at a paused member; n6 failed n2
+            // 21 ms before its next join, and a ring-mate adopted the verdict.)
+            Some(at) if self.liveness.was_forming(node) => round.max(at + c.token + c.consensus),
             Some(at) => round.max(at + self.silence_floor()),
             None => round,
         }

@@ -431,8 +431,8 @@ impl Srp {
         // Proof of life from headers that name the node sending now (tokens: see
         // `handle_orf_token`; multicasts may be retransmissions by someone else).
         match &decoded.message {
-            Message::Join(j) if j.sender != 0 => self.liveness.heard(j.system_from, now),
-            Message::CommitToken(t) => self.liveness.heard(t.sender, now),
+            Message::Join(j) if j.sender != 0 => self.liveness.heard_forming(j.system_from, now),
+            Message::CommitToken(t) => self.liveness.heard_forming(t.sender, now),
             Message::MergeDetect(m) => self.liveness.heard(m.system_from, now),
             Message::TokenHoldCancel(m) => self.liveness.heard(m.sender, now),
             Message::Join(_) | Message::OrfToken(_) | Message::Mcast(_) => {}

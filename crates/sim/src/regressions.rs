@@ -69,6 +69,7 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
     (93017517, None, "same as 93005507 (n2 slowed to one datagram per 4.4 ms for 2 s, buffer 512)"),
     (93009459, None, "cpg_transitional misreported (checker bug), found by the same sweep: n4 failed to receive in ring 1.11 and showed its client's own leave, the group's first change in 1.11, in the transition to a ring of its own without n1's messages before it; it had moved together with n2 from 1.9 to 1.11 but not beyond (views produced in a transitional configuration are not compared)"),
     (96000096, None, "justified exclusion misreported (checker bug), found by the 96000000..96020000 sweep: n5, slowed to one datagram per 248 µs and reading its socket a second late, sent a join failing six live nodes; n1 and n4 took its word on some of them (corosync's rule for a ring-mate's failed list) and installed a ring without n2; a node that falls behind hears everyone late, as over cut links, so its backlog excuses exclusions like a cut does"),
+    (1, Some(128), "packet or timer storm at 128 nodes (first run beyond 64): 128 singletons formed at once with send_join 0, every change answered by every node at once, 1.6 M events in 5 ms (fixed in the scenario: over 64 nodes send_join follows corosync.conf(5), 80 ms for 128 nodes)"),
 ];
 
 /// Seeds that once failed with larger token visits than the default

@@ -19,7 +19,7 @@ use crate::scenario::Scenario;
 #[derive(Clone, Debug, Default)]
 pub struct SimOptions {
     pub seed: u64,
-    /// Node count (2..=64); the seed picks 3..=9 when `None`.
+    /// Node count (2..=128); the seed picks 3..=9 when `None`.
     pub nodes: Option<usize>,
     /// Record a human-readable timeline.
     pub verbose: bool,
@@ -35,7 +35,7 @@ pub struct SimOptions {
 }
 
 /// Largest `--nodes`.
-pub const MAX_NODES: usize = 64;
+pub const MAX_NODES: usize = 128;
 
 const WORKLOAD: u32 = 1;
 const FAULT: u32 = 2;

@@ -51,6 +51,9 @@ pub fn totem_config(token: Duration) -> Config {
 /// seed's token, so their seeds replay as before.
 pub const TOKEN_PER_NODE_BEYOND_9: Duration = Duration::from_millis(30);
 
+/// corosync.conf(5)'s `send_join` for a ring of 128 nodes, scaled with the size beyond 64.
+const LARGE_RING_SEND_JOIN: Duration = Duration::from_millis(80);
+
 fn token_for_size(nodes: usize) -> Duration {
     TOKEN_PER_NODE_BEYOND_9 * nodes.saturating_sub(9) as u32
 }
@@ -123,6 +126,12 @@ impl Scenario {
         if rng.gen_bool(0.2) {
             // corosync's random sleep before each join (80 ms recommended for 128 nodes).
             c.send_join = c.join.mul_f64(rng.gen_range(0.1..2.0));
+        }
+        if sc.nodes > 64 {
+            // corosync.conf(5): send_join is not needed under 32 nodes and necessary for
+            // larger rings, 80 ms for 128 nodes; without it every change in a ring of
+            // over 64 sends N joins that each make N nodes answer at once.
+            c.send_join = c.send_join.max(LARGE_RING_SEND_JOIN * sc.nodes as u32 / 128);
         }
         sc.config.validate().expect("simulator tunables are valid");
         sc.phase_faults = !sc.faults.kinds.is_empty() && rng.gen_bool(0.3);

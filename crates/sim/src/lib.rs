@@ -19,9 +19,8 @@
 //! From the command line: `sim --seed 7 -v` (timeline; `-vv` adds every datagram),
 //! `sim --seeds 0..2000` (sweep), `sim --seeds 0..300 --nodes 32`, `sim demo`.
 //!
-//! Long sweeps run with Totem's debug assertions on, in a release build of their own:
-//! `CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true cargo build --release -p sim
-//! --target-dir target/sweep`, then `nice -n 19 target/sweep/release/sim --seeds A..B`.
+//! Sweeps run with Totem's debug assertions and overflow checks on, in the optimised
+//! `sweep` profile: `cargo run --profile sweep -p sim -- --seeds A..B` (as CI does).
 //! `sim --plant skip-gap|swap-transitional|drop-recovery-resends|eager-silence` plants a
 //! protocol bug in every node, to see the checkers catch it; `sim --plant
 //! cpg-stale-downlist` plants a CPG bug in node 1's host.

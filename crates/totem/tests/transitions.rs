@@ -1001,3 +1001,62 @@ fn a_member_last_heard_forming_a_ring_gets_the_consensus_timeout_not_the_silence
     assert!(!silent_failed(&events), "node 1 failed at the floor: {events:?}");
     assert_eq!(node.srp().state(), MembState::Gather);
 }
+
+#[test]
+fn the_representative_starts_the_new_rings_token_only_when_the_second_rotation_returns() {
+    // Node 1 of the ring {1, 2} loses the token, agrees with node 2 on a new ring and, as
+    // the lowest, builds the commit token.
+    let config = fast_config(2);
+    let mut net = Net::new(&[1, 2], config.clone());
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    let now = net.now;
+    let mut node = net.nodes.remove(&1).unwrap();
+    drain(&mut node);
+    let ring = node.srp().ring_id();
+    let (_, events) = run_timers(&mut node, now, now + config.token);
+    assert_eq!(node.srp().state(), MembState::Gather, "{events:?}");
+    let now = now + config.token;
+    feed(&mut node, now, Message::Join(join_from(2, ring.seq, &[1, 2])));
+    let (sent, _) = drain(&mut node);
+    let commit = |sent: &[Message]| {
+        sent.iter().find_map(|m| {
+            if let Message::CommitToken(t) = m {
+                Some(t.clone())
+            } else {
+                None
+            }
+        })
+    };
+    let orf_sent = |sent: &[Message]| sent.iter().any(|m| matches!(m, Message::OrfToken(_)));
+    let first = commit(&sent).expect("node 1 builds the commit token");
+    assert_eq!(node.srp().state(), MembState::Commit);
+    // Node 2 fills in its entry and sends it back: the first rotation is complete.
+    let mut back = first.clone();
+    back.sender = 2;
+    back.token_seq += 1;
+    back.memb_index = 2;
+    back.memb_list[1] = MembEntry {
+        ring_id: ring,
+        ..Default::default()
+    };
+    feed(&mut node, now, Message::CommitToken(back.clone()));
+    assert_eq!(node.srp().state(), MembState::Recovery);
+    let (sent, _) = drain(&mut node);
+    let second = commit(&sent).expect("the second rotation goes out");
+    assert!(!orf_sent(&sent));
+    // Node 2 resends the first rotation's token (it had not heard of the ring yet): no
+    // ORF token yet, or it would reach node 2 still in COMMIT, which drops it.
+    feed(&mut node, now + ms(1), Message::CommitToken(back));
+    let (sent, _) = drain(&mut node);
+    assert!(
+        !orf_sent(&sent),
+        "initial ORF token sent on a copy of the first rotation: {sent:?}"
+    );
+    // The second rotation returns: node 2 is in RECOVERY, the ring's token starts.
+    let mut returned = second;
+    returned.sender = 2;
+    returned.token_seq += 1;
+    feed(&mut node, now + ms(2), Message::CommitToken(returned));
+    let (sent, _) = drain(&mut node);
+    assert!(orf_sent(&sent), "{sent:?}");
+}

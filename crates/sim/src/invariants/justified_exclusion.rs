@@ -326,15 +326,14 @@ mod tests {
 
     #[test]
     fn the_failure_detector_before_issue_13_is_caught() {
-        // Seed 1562 (9 nodes, partitions only): the old detector fails n2, never stopped,
-        // after fail_silent_after of silence in a round; the current one waits until it has
-        // been silent for a token timeout. (Seeds 2048, 3011, 318, 5654, 3208, 2538 and 1924
-        // showed the same until protocol or scenario changes changed their course — 2048 with
-        // the idle token-hold change: the seed is found with
-        // `sim --seeds 0..3000 --plant eager-silence`, which gives 1449, 1507 and 1562 at
-        // 9d77d45 + that change.)
+        // Seed 386 (8 nodes): the old detector fails n2, never stopped, after
+        // fail_silent_after of silence in a round; the current one waits until it has been
+        // silent for a token timeout. (Seeds 1562, 2048, 3011, 318, 5654, 3208, 2538 and
+        // 1924 showed the same until protocol or scenario changes changed their course —
+        // 1562 with the commit token's second rotation rule: the seed is found with
+        // `sim --seeds 0..3000 --plant eager-silence`, which gives 386 alone since.)
         let opts = |planted_bug| crate::SimOptions {
-            seed: 1562,
+            seed: 386,
             planted_bug,
             ..Default::default()
         };

@@ -583,11 +583,31 @@ impl Srp {
                 }
             }
             MembState::Recovery => {
-                if self.my_id == self.my_ring_id.rep && token.ring_id == self.my_ring_id && !self.originated_orf_token {
+                if self.my_id == self.my_ring_id.rep
+                    && token.ring_id == self.my_ring_id
+                    && !self.originated_orf_token
+                    && self.completes_second_rotation(&token)
+                {
                     self.originated_orf_token = true;
                     self.orf_token_send_initial();
                 }
             }
+        }
+    }
+
+    /// Whether `token`, reaching the representative in RECOVERY, is its second rotation
+    /// come back (every member has entered RECOVERY), not a late copy of the first: the
+    /// last member resends the first rotation's token until it hears of the ring, and an
+    /// initial ORF token sent on such a copy reaches members still in COMMIT, which drop
+    /// it; their predecessors then resend the ORF token instead of the commit token, and
+    /// the ring waits for the token timeout (at 32 nodes and 15 % loss, a 22 s token,
+    /// again and again). corosync originates on any copy. Each hop raises `token_seq`, so
+    /// the second rotation comes back at or above the one we sent (at it in a ring of
+    /// one), and a copy of the first below it.
+    fn completes_second_rotation(&self, token: &CommitToken) -> bool {
+        match &self.saved_token {
+            Some(SavedToken::Commit(sent)) => super::seq::lte(sent.token_seq, token.token_seq),
+            _ => true,
         }
     }
 
@@ -797,7 +817,10 @@ impl Srp {
     /// corosync's timers have it (`token_hold` < `token_retransmit`): resending into the
     /// hold would wake both nodes several times per idle rotation for nothing. A lost token
     /// there costs no latency: whoever has a message multicasts a hold cancel, which
-    /// puts the resend back on the fast schedule ([`Srp::ring_busy_again`]).
+    /// puts the resend back on the fast schedule ([`Srp::ring_busy_again`]). Unless tokens
+    /// are being lost (see [`super::rotation::RotationClock::lossy`]): then each lost hop
+    /// would cost a hold, and a rotation losing several outlasts the token timeout — an
+    /// idle 32-node ring under 15 % loss lost its membership that way.
     pub(super) fn arm_token_retransmit(&mut self) {
         let cap = self.config.token_retransmit;
         let attempt = if self.ring_idle {
@@ -806,9 +829,10 @@ impl Srp {
             self.token_resends
         };
         let into_hold = self.ring_idle
+            && matches!(self.saved_token, Some(SavedToken::Orf(_)))
             && self.rep_holds
             && self.token_resends == 0
-            && matches!(self.saved_token, Some(SavedToken::Orf(_)));
+            && !self.rotation.lossy(self.my_new_memb_list.len());
         let wait = match self.token_sent_at {
             Some(_) if into_hold => self.config.hold + self.rotation.hop_retransmit_after(0, cap),
             Some(_) => self.rotation.hop_retransmit_after(attempt, cap),

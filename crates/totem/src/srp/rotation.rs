@@ -31,6 +31,9 @@ pub(crate) struct RotationClock {
     next: usize,
     /// The same rotations divided by the ring's size: one hop each.
     hops: [Duration; WINDOW],
+    /// Of our last [`WINDOW`] forwarded tokens, which needed a resend before the token
+    /// came back (bit 0 the latest).
+    resent: u16,
 }
 
 impl RotationClock {
@@ -40,6 +43,18 @@ impl RotationClock {
         self.hops[self.next] = rotation / ring_size.clamp(1, u32::MAX as usize) as u32;
         self.next = (self.next + 1) % WINDOW;
         self.len = (self.len + 1).min(WINDOW);
+    }
+
+    /// The token we forwarded came back; `resent`: only after we resent it.
+    pub(crate) fn returned(&mut self, resent: bool) {
+        self.resent = (self.resent << 1) | u16::from(resent);
+    }
+
+    /// Whether tokens are lost often enough that a rotation of `ring_size` hops is likely
+    /// to lose one: at least one resend in the last [`WINDOW`] per `WINDOW / ring_size`.
+    /// Then a lost token must be resent on the fast schedule even on an idle ring.
+    pub(crate) fn lossy(&self, ring_size: usize) -> bool {
+        self.resent.count_ones() as usize * ring_size >= WINDOW
     }
 
     fn median(&self) -> Option<Duration> {
@@ -93,6 +108,25 @@ mod tests {
     use super::*;
 
     const CAP: Duration = Duration::from_millis(869);
+
+    #[test]
+    fn lossy_once_a_rotation_is_likely_to_lose_a_hop() {
+        let mut c = RotationClock::default();
+        assert!(!c.lossy(32));
+        c.returned(true);
+        assert!(c.lossy(16) && c.lossy(32), "1 in 16 at 16 hops a rotation");
+        assert!(!c.lossy(3));
+        for _ in 0..4 {
+            c.returned(true);
+        }
+        assert!(!c.lossy(3), "5 in 16 at 3 hops: under one a rotation");
+        c.returned(true);
+        assert!(c.lossy(3));
+        for _ in 0..WINDOW {
+            c.returned(false);
+        }
+        assert!(!c.lossy(32), "forgotten after a window of clean returns");
+    }
 
     #[test]
     fn without_samples_the_configured_timer() {

@@ -38,6 +38,7 @@ impl Srp {
             if self.token_resends == 0 {
                 self.rotation.sample(self.now - sent, self.my_new_memb_list.len());
             }
+            self.rotation.returned(self.token_resends > 0);
         }
 
         // Idle detection: merge-detect and token hold.

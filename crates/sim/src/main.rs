@@ -259,6 +259,10 @@ fn sweep(
                         window,
                         ..Default::default()
                     });
+                    if r.failure.is_some() {
+                        // At once, so that a long sweep stopped early still names its failures.
+                        println!("failed: seed {seed}");
+                    }
                     local.push(Outcome {
                         seed,
                         failure: r.failure.as_ref().map(|_| r.summary()),

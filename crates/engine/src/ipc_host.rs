@@ -177,6 +177,7 @@ impl IpcHost {
                         c.stats.requests += 1;
                     }
                     node.client_request(now, ConnId(conn.0), &data);
+                    self.server.recycle(data);
                 }
                 ServerEvent::Disconnected { conn } => {
                     if let Some(c) = self.conns.remove(&conn.0) {
@@ -206,6 +207,7 @@ impl IpcHost {
             if let Err(e) = r {
                 tracing::debug!(%conn, error = %e, "client message not delivered");
             }
+            node.recycle(m.data);
         }
         self.server.flush_events();
         self.server.set_ready(node.ready());

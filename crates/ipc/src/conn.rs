@@ -15,6 +15,37 @@ use crate::wire::{decode_request, ConnectionRequest, CONNECTION_REQUEST_SIZE, MS
 /// Notification bytes remembered beyond what the request ring can hold are garbage.
 const MAX_OWED_REQUESTS: usize = 1 << 20;
 
+/// Request buffers kept for reuse, in bytes of capacity: some passes' worth of small
+/// requests…
+const SPARE_BYTES: usize = 256 << 10;
+/// …each of at most this capacity (a rare 1 MiB request does not stay allocated).
+const SPARE_BUFFER_MAX: usize = 64 << 10;
+
+/// Buffers of requests the daemon is done with, for the next requests read.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool {
+    bufs: Vec<Vec<u8>>,
+    /// Capacity of the buffers in `bufs`.
+    bytes: usize,
+}
+
+impl BufferPool {
+    fn take(&mut self) -> Vec<u8> {
+        let buf = self.bufs.pop().unwrap_or_default();
+        self.bytes -= buf.capacity();
+        buf
+    }
+
+    /// Keeps `buf` for [`BufferPool::take`], up to the bounds.
+    pub fn put(&mut self, buf: Vec<u8>) {
+        let cap = buf.capacity();
+        if cap <= SPARE_BUFFER_MAX && self.bytes + cap <= SPARE_BYTES {
+            self.bytes += cap;
+            self.bufs.push(buf);
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum Phase {
     Handshake {
@@ -53,6 +84,8 @@ pub(crate) struct Conn {
     requests_owed: usize,
     /// Registered for writability too (only while notification bytes are owed).
     pub watching_writable: bool,
+    /// Listed in the server's connections owed a batched notification.
+    pub batched: bool,
 }
 
 impl Conn {
@@ -71,6 +104,7 @@ impl Conn {
             notify_owed: 0,
             watching_writable: false,
             requests_owed: 0,
+            batched: false,
         }
     }
 
@@ -148,8 +182,14 @@ impl Conn {
 
     /// Reads notification bytes and up to `limit` of the request chunks they announce
     /// (the rest stay in the client's ring: back-pressure, as libqb's rate limiting).
-    /// Chunks still in the ring after `Closed` are dropped, as libqb does.
-    pub fn read_requests(&mut self, out: &mut Vec<Inbound>, limit: usize) -> Result<(), IpcError> {
+    /// Chunks still in the ring after `Closed` are dropped, as libqb does. Requests are
+    /// read into buffers taken from `spare` while it has some.
+    pub fn read_requests(
+        &mut self,
+        out: &mut Vec<Inbound>,
+        limit: usize,
+        spare: &mut BufferPool,
+    ) -> Result<(), IpcError> {
         let closed = self.read_notifications()?;
         let Phase::Active { session, .. } = &self.phase else {
             return Ok(());
@@ -158,9 +198,11 @@ impl Conn {
         let mut read = 0;
         while self.requests_owed > 0 && (read < limit || closed) {
             read += 1;
-            let Some(chunk) = session.request.read_chunk()? else {
+            let mut chunk = spare.take();
+            if !session.request.read_chunk_into(&mut chunk)? {
+                spare.put(chunk);
                 break;
-            };
+            }
             self.requests_owed -= 1;
             session.request.sem_trywait();
             let hdr = decode_request(&chunk, max)?;

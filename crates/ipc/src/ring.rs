@@ -248,15 +248,22 @@ impl Ring {
     /// Reads the next committed chunk (`qb_rb_chunk_read` without the wait): `None` when
     /// the ring is empty or the writer has not committed yet. Does not touch the semaphore.
     pub fn read_chunk(&self) -> Result<Option<Vec<u8>>, RingError> {
+        let mut out = Vec::new();
+        Ok(self.read_chunk_into(&mut out)?.then_some(out))
+    }
+
+    /// [`Ring::read_chunk`] into `out` (replacing what it held, reusing its allocation);
+    /// false when there was nothing to read.
+    pub fn read_chunk_into(&self, out: &mut Vec<u8>) -> Result<bool, RingError> {
         let (w, r) = self.pointers()?;
         if w == r {
             self.check()?;
-            return Ok(None);
+            return Ok(false);
         }
         let magic = self.data.load_u32(self.word_off(r + 1), Ordering::Acquire);
         if magic == MAGIC_ALLOC {
             self.check()?;
-            return Ok(None);
+            return Ok(false);
         }
         if magic != MAGIC_READY {
             self.check()?;
@@ -270,7 +277,8 @@ impl Ring {
                 "chunk length larger than the ring content or the maximum",
             ));
         }
-        let mut out = vec![0u8; len];
+        out.clear();
+        out.resize(len, 0);
         let start = self.word_off(r + 2);
         let first = len.min(self.data.len() - start);
         self.data.copy_out(start, &mut out[..first]);
@@ -279,7 +287,7 @@ impl Ring {
         self.data.store_u32(self.word_off(r + 1), MAGIC_DEAD, Ordering::Relaxed);
         self.hdr.store_u32(OFF_READ_PT, self.step(r, len), Ordering::Release);
         self.check()?;
-        Ok(Some(out))
+        Ok(true)
     }
 
     /// Consumes one semaphore post if there is one (`sem_trywait`).

@@ -12,12 +12,12 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
-use totem::pg::{decode_groups, encode_groups};
+use totem::pg::{decode_single_group, encode_groups};
 use totem::{ConfigurationChange, ConfigurationKind, Event, Instant, NodeId, RingId, SubmitError, Totem, Transmit};
 
 use crate::error::WireError;
 use crate::ids::{ConnId, Credentials, ServiceId};
-use crate::outbox::{ClientMessage, HostAction};
+use crate::outbox::{ClientMessage, HostAction, Outbox};
 use crate::service::{FlowControl, Service};
 use crate::sync::{Sync, SyncCommand, SyncMessage, GROUP as SYNC_GROUP};
 use crate::wire::{Header, Writer, RESPONSE_HEADER};
@@ -418,6 +418,12 @@ impl Node {
         self.poll_client_message_stamped().map(|(m, _)| m)
     }
 
+    /// Hands back a [`ClientMessage`]'s buffer once the host sent it on: the services
+    /// write their next messages in it instead of a new allocation each.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.world.out.recycle(buf);
+    }
+
     /// Records a [`Stamp`] for every client message from now on (an observer's hook;
     /// the daemon does not use it).
     pub fn observe_client_messages(&mut self) {
@@ -627,9 +633,9 @@ impl Node {
     /// Hands queued messages to totem while it has room: synchronisation traffic
     /// first, the rest only once synchronisation completed. True if any went.
     fn flush_ring_out(&mut self) -> bool {
-        let mut any = submit_queue(&mut self.totem, &mut self.sync_out);
+        let mut any = submit_queue(&mut self.totem, &mut self.sync_out, &mut self.world.out);
         if !self.world.sync_in_process {
-            any |= submit_queue(&mut self.totem, &mut self.ring_out);
+            any |= submit_queue(&mut self.totem, &mut self.ring_out, &mut self.world.out);
         }
         any
     }
@@ -682,9 +688,9 @@ impl Node {
     fn deliver(&mut self, sender: NodeId, message: Bytes) {
         self.stamp();
         self.ring_delivered += 1;
-        let (group, payload) = match decode_groups(&message) {
-            Ok((groups, payload)) if groups.len() == 1 => (groups[0], payload),
-            _ => {
+        let (group, payload) = match decode_single_group(&message) {
+            Some(one) => one,
+            None => {
                 self.stats.exec_malformed += 1;
                 return;
             }
@@ -798,20 +804,25 @@ impl Node {
 }
 
 /// Submits the front of `queue` to totem until it pushes back; true if any went.
-fn submit_queue(totem: &mut Totem, queue: &mut VecDeque<(&'static [u8], Vec<u8>)>) -> bool {
+/// The buffers of the messages that went are handed back to `out` for reuse.
+fn submit_queue(totem: &mut Totem, queue: &mut VecDeque<(&'static [u8], Vec<u8>)>, out: &mut Outbox) -> bool {
     let mut any = false;
     while let Some((group, m)) = queue.front() {
-        let framed = encode_groups(&[group], m);
-        match totem.submit_bytes(framed.into()) {
-            Ok(()) => {
-                queue.pop_front();
-                any = true;
-            }
+        // The envelope is `u16 1, u16 len`, the name, then the message. Checked first: a
+        // message the ring cannot take yet is not framed for nothing.
+        let framed_len = 4 + group.len() + m.len();
+        let submitted = totem.check_submit(framed_len).and_then(|()| {
+            let framed = encode_groups(&[group], m);
+            debug_assert_eq!(framed.len(), framed_len);
+            totem.submit_bytes(framed.into())
+        });
+        match submitted {
+            Ok(()) => any = true,
             Err(SubmitError::QueueFull) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, len = m.len(), "message dropped by totem");
-                queue.pop_front();
-            }
+            Err(e) => tracing::warn!(error = %e, len = m.len(), "message dropped by totem"),
+        }
+        if let Some((_, m)) = queue.pop_front() {
+            out.recycle(m);
         }
     }
     any

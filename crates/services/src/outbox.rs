@@ -36,6 +36,13 @@ pub enum HostAction {
     Disconnect { conn: ConnId },
 }
 
+/// Message buffers kept for reuse (see [`Outbox::recycle`]), in bytes of capacity: a
+/// token visit delivers up to some hundreds of messages at once, and their events are
+/// handed back together…
+const SPARE_BYTES: usize = 512 << 10;
+/// …each of at most this capacity (a rare large one does not stay allocated).
+const SPARE_BUFFER_MAX: usize = 64 << 10;
+
 /// Effects of one step. Bounded by the caller: it is drained after every input.
 #[derive(Debug, Default)]
 pub struct Outbox {
@@ -44,9 +51,31 @@ pub struct Outbox {
     pub mcast: VecDeque<Vec<u8>>,
     pub clients: VecDeque<ClientMessage>,
     pub actions: VecDeque<HostAction>,
+    /// Buffers of messages already sent on, for the next ones: the hot path (a delivery
+    /// event per message and node, an exec message per multicast) then allocates nothing.
+    spare: Vec<Vec<u8>>,
+    /// Capacity of the buffers in `spare`.
+    spare_bytes: usize,
 }
 
 impl Outbox {
+    /// An empty buffer, with the allocation of an earlier message if one was handed back.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        let buf = self.spare.pop().unwrap_or_default();
+        self.spare_bytes -= buf.capacity();
+        buf
+    }
+
+    /// Keeps `buf`'s allocation for [`Outbox::buffer`] (up to a bound).
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        let cap = buf.capacity();
+        if cap <= SPARE_BUFFER_MAX && self.spare_bytes + cap <= SPARE_BYTES {
+            buf.clear();
+            self.spare_bytes += cap;
+            self.spare.push(buf);
+        }
+    }
+
     pub fn mcast(&mut self, msg: Vec<u8>) {
         self.mcast.push_back(msg);
     }

@@ -36,7 +36,13 @@ impl Writer {
     /// A zeroed message of `size` bytes, allocated with room for `extra` more: a payload
     /// appended with [`Writer::extend`] then needs no second allocation.
     pub fn with_room(size: usize, extra: usize) -> Self {
-        let mut buf = Vec::with_capacity(size + extra);
+        Writer::with_room_in(Vec::new(), size, extra)
+    }
+
+    /// [`Writer::with_room`] in `buf`, whose contents are dropped and allocation reused.
+    pub fn with_room_in(mut buf: Vec<u8>, size: usize, extra: usize) -> Self {
+        buf.clear();
+        buf.reserve(size + extra);
         buf.resize(size, 0);
         Writer { buf }
     }
@@ -48,7 +54,12 @@ impl Writer {
 
     /// [`Writer::response`] with room for a payload of `extra` bytes.
     pub fn response_with_room(id: i32, size: usize, error: crate::CsError, extra: usize) -> Self {
-        let mut w = Writer::with_room(size, extra);
+        Writer::response_in(Vec::new(), id, size, error, extra)
+    }
+
+    /// [`Writer::response_with_room`] in `buf` (see [`Writer::with_room_in`]).
+    pub fn response_in(buf: Vec<u8>, id: i32, size: usize, error: crate::CsError, extra: usize) -> Self {
+        let mut w = Writer::with_room_in(buf, size, extra);
         w.i32(0, id);
         w.i32(16, error as i32);
         w
@@ -61,7 +72,12 @@ impl Writer {
 
     /// [`Writer::request`] with room for a payload of `extra` bytes.
     pub fn request_with_room(id: i32, size: usize, extra: usize) -> Self {
-        let mut w = Writer::with_room(size, extra);
+        Writer::request_in(Vec::new(), id, size, extra)
+    }
+
+    /// [`Writer::request_with_room`] in `buf` (see [`Writer::with_room_in`]).
+    pub fn request_in(buf: Vec<u8>, id: i32, size: usize, extra: usize) -> Self {
+        let mut w = Writer::with_room_in(buf, size, extra);
         w.i32(0, id);
         w
     }

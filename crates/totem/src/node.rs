@@ -196,8 +196,9 @@ impl Totem {
         Ok(())
     }
 
-    /// Whether a message of `len` bytes can be queued now.
-    fn check_submit(&self, len: usize) -> Result<(), SubmitError> {
+    /// Whether a message of `len` bytes can be queued now: what [`Totem::submit_bytes`]
+    /// would answer, without building the message first.
+    pub fn check_submit(&self, len: usize) -> Result<(), SubmitError> {
         if self.srp.is_stopped() {
             return Err(SubmitError::Stopped);
         }

@@ -160,6 +160,11 @@ const JOINLIST_ENTRY: usize = 8 + CPG_NAME;
 
 impl<'a> ExecMessage<'a> {
     pub fn encode(&self, own: NodeId) -> Vec<u8> {
+        self.encode_in(Vec::new(), own)
+    }
+
+    /// [`ExecMessage::encode`]; the multicasts are written in `buf` (its allocation reused).
+    pub fn encode_in(&self, buf: Vec<u8>, own: NodeId) -> Vec<u8> {
         let id = |f| ServiceId::Cpg.exec_id(f);
         match self {
             ExecMessage::ProcJoin { group, pid, reason } | ExecMessage::ProcLeave { group, pid, reason } => {
@@ -187,7 +192,7 @@ impl<'a> ExecMessage<'a> {
                 source,
                 data,
             } => {
-                let mut w = Writer::request_with_room(id(exec::MCAST), MCAST_HEADER, data.len());
+                let mut w = Writer::request_in(buf, id(exec::MCAST), MCAST_HEADER, data.len());
                 w.cpg_name(16, group)
                     .u32(152, data.len() as u32)
                     .u32(160, *pid)
@@ -213,7 +218,7 @@ impl<'a> ExecMessage<'a> {
                 source,
                 data,
             } => {
-                let mut w = Writer::request_with_room(id(exec::PARTIAL_MCAST), PARTIAL_MCAST_HEADER, data.len());
+                let mut w = Writer::request_in(buf, id(exec::PARTIAL_MCAST), PARTIAL_MCAST_HEADER, data.len());
                 w.cpg_name(16, group)
                     .u32(152, *msglen)
                     .u32(160, data.len() as u32)
@@ -494,7 +499,12 @@ pub fn confchg(group: &[u8], members: &[Address], left: &[Address], joined: &[Ad
 
 /// DELIVER_CALLBACK: group @24, msglen @160, nodeid @168, pid @176, data @184.
 pub fn deliver(group: &[u8], node: NodeId, pid: u32, data: &[u8]) -> Vec<u8> {
-    let mut w = Writer::response_with_room(res::DELIVER_CALLBACK, 184, CsError::Ok, data.len());
+    deliver_in(Vec::new(), group, node, pid, data)
+}
+
+/// [`deliver`] written in `buf` (its allocation reused).
+pub fn deliver_in(buf: Vec<u8>, group: &[u8], node: NodeId, pid: u32, data: &[u8]) -> Vec<u8> {
+    let mut w = Writer::response_in(buf, res::DELIVER_CALLBACK, 184, CsError::Ok, data.len());
     w.cpg_name(24, group)
         .u32(160, data.len() as u32)
         .u32(168, node)
@@ -505,7 +515,20 @@ pub fn deliver(group: &[u8], node: NodeId, pid: u32, data: &[u8]) -> Vec<u8> {
 
 /// PARTIAL_DELIVER_CALLBACK: msglen @160, fraglen @168, nodeid @176, pid @184, type @192.
 pub fn partial_deliver(group: &[u8], msglen: u32, node: NodeId, pid: u32, kind: u32, data: &[u8]) -> Vec<u8> {
-    let mut w = Writer::response_with_room(res::PARTIAL_DELIVER_CALLBACK, 200, CsError::Ok, data.len());
+    partial_deliver_in(Vec::new(), group, msglen, node, pid, kind, data)
+}
+
+/// [`partial_deliver`] written in `buf` (its allocation reused).
+pub fn partial_deliver_in(
+    buf: Vec<u8>,
+    group: &[u8],
+    msglen: u32,
+    node: NodeId,
+    pid: u32,
+    kind: u32,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut w = Writer::response_in(buf, res::PARTIAL_DELIVER_CALLBACK, 200, CsError::Ok, data.len());
     w.cpg_name(24, group)
         .u32(160, msglen)
         .u32(168, data.len() as u32)

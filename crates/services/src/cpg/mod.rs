@@ -383,6 +383,7 @@ impl Cpg {
             Request::Mcast { data } => match cpd_state {
                 CpdState::JoinStarted | CpdState::JoinCompleted => {
                     let c = &self.clients[&conn];
+                    let buf = ctx.out.buffer();
                     ctx.out.mcast(
                         ExecMessage::Mcast {
                             group: Cow::Borrowed(&c.group),
@@ -390,7 +391,7 @@ impl Cpg {
                             source: conn.0,
                             data: Cow::Borrowed(data),
                         }
-                        .encode(node),
+                        .encode_in(buf, node),
                     );
                 }
                 _ => tracing::warn!(%conn, "can't mcast: not joined to a group"),
@@ -408,6 +409,7 @@ impl Cpg {
                     error = CsError::Interrupt;
                 }
                 if error == CsError::Ok {
+                    let buf = ctx.out.buffer();
                     ctx.out.mcast(
                         ExecMessage::PartialMcast {
                             group: Cow::Borrowed(&c.group),
@@ -417,7 +419,7 @@ impl Cpg {
                             source: conn.0,
                             data: Cow::Borrowed(data),
                         }
-                        .encode(node),
+                        .encode_in(buf, node),
                     );
                 }
                 ctx.out.respond(conn, messages::status(res::PARTIAL_SEND, error));
@@ -544,7 +546,7 @@ impl Service for Cpg {
                     }
                     return Ok(());
                 }
-                let event = messages::deliver(&group, sender, pid, &data);
+                let event = messages::deliver_in(ctx.out.buffer(), &group, sender, pid, &data);
                 self.send_to_group(ctx, &group, event);
             }
             ExecMessage::PartialMcast {
@@ -558,7 +560,7 @@ impl Service for Cpg {
                 if !self.processes.iter().any(|p| p.nodeid == sender && *p.group == *group) {
                     return Ok(());
                 }
-                let event = messages::partial_deliver(&group, msglen, sender, pid, kind, &data);
+                let event = messages::partial_deliver_in(ctx.out.buffer(), &group, msglen, sender, pid, kind, &data);
                 self.send_to_group(ctx, &group, event);
             }
             ExecMessage::DownList { left, .. } => {

@@ -44,6 +44,18 @@ pub fn decode_groups(msg: &[u8]) -> Result<(Vec<&[u8]>, &[u8]), FrameError> {
     decode_groups_endian(msg, false)
 }
 
+/// The one group name and the payload of a little-endian message addressed to exactly one
+/// group; `None` for any other envelope, valid or not. What [`decode_groups`] gives for
+/// such a message, without allocating (once per message delivered).
+pub fn decode_single_group(msg: &[u8]) -> Option<(&[u8], &[u8])> {
+    if msg.get(..2)? != [1, 0] {
+        return None;
+    }
+    let len = usize::from(u16::from_le_bytes([*msg.get(2)?, *msg.get(3)?]));
+    let name = msg.get(4..4 + len)?;
+    Some((name, &msg[4 + len..]))
+}
+
 /// Splits a message into its group names and payload; `foreign_endian` as reported
 /// for the sender's frame (corosync's `group_endian_convert`).
 pub fn decode_groups_endian(msg: &[u8], foreign_endian: bool) -> Result<(Vec<&[u8]>, &[u8]), FrameError> {

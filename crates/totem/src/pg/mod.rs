@@ -22,7 +22,9 @@ mod packer;
 
 pub use assembler::{Assembler, AssemblerStats};
 pub use frame::{Frame, HEADER_LEN};
-pub use groups::{decode_groups, decode_groups_endian, encode_groups, try_encode_groups, MAX_GROUPS};
+pub use groups::{
+    decode_groups, decode_groups_endian, decode_single_group, encode_groups, try_encode_groups, MAX_GROUPS,
+};
 pub use packer::{Packer, MAX_FRAME_MTU, MIN_FRAME_MTU};
 
 /// A frame that cannot be parsed, or a message that breaks a bound.

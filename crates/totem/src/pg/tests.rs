@@ -515,6 +515,26 @@ fn group_envelope() {
         Err(FrameError::GroupsTruncated { len: 7, needed: 9 })
     );
 
+    // The allocation-free reading of a one-group message agrees with the general one.
+    for m in [
+        &encode_groups(&[b"a"], b"xyz")[..],
+        &encode_groups(&[b"sync"], b"")[..],
+        &m[..],
+        b"\x00\x00rest",
+        b"",
+        b"\x01",
+        b"\x01\x00",
+        b"\x01\x00\x05\x00abc",
+        b"\x01\x00\x03\x00abc",
+        b"\x21\x00",
+    ] {
+        let general = decode_groups(m)
+            .ok()
+            .filter(|(g, _)| g.len() == 1)
+            .map(|(g, p)| (g[0], p));
+        assert_eq!(decode_single_group(m), general, "{m:?}");
+    }
+
     let many = vec![&b"g"[..]; 33];
     assert_eq!(try_encode_groups(&many, b""), Err(FrameError::TooManyGroups(33)));
     let long = vec![0; 70_000];
@@ -637,6 +657,8 @@ proptest! {
             let f = Bytes::from(bytes);
             let _ = Frame::decode(&f, foreign);
             let _ = decode_groups_endian(&f, foreign);
+            let general = decode_groups(&f).ok().filter(|(g, _)| g.len() == 1).map(|(g, p)| (g[0], p));
+            prop_assert_eq!(decode_single_group(&f), general);
             let _ = a.push_frame(sender, &f, foreign, &mut |m| assert!(m.len() <= max));
             prop_assert!(a.pending_senders() <= 4);
         }

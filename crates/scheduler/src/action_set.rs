@@ -34,6 +34,13 @@ pub struct Action {
     /// Meta-attributes the scheduler adds (clone notification data), written
     /// as `CRM_meta_*` unless the action has its own value.
     pub meta: BTreeMap<String, String>,
+    /// A start that cannot run because an interleaved ordering took its
+    /// instance's node (`multi_update_interleave_actions`): its rank among
+    /// inhibitions (1 for the first, 0 for none). Pacemaker inhibits while it
+    /// updates orderings, so colocation checks made before then still see
+    /// the start as runnable, and a clone whose instances were inhibited
+    /// earlier fails to start earlier.
+    pub inhibited: u32,
 }
 
 impl Action {
@@ -131,6 +138,8 @@ pub struct ActionSet {
     /// Probes skipped because a guest node's container is stopped (true)
     /// or will stop: (container, top resource, stopped).
     pub(crate) guest_probe_orders: Vec<(RscIdx, RscIdx, bool)>,
+    /// How many instances interleaved orderings inhibited so far.
+    pub(crate) inhibitions: u32,
 }
 
 impl ActionSet {
@@ -199,6 +208,7 @@ impl ActionSet {
             print_always: false,
             cancels: None,
             meta: BTreeMap::new(),
+            inhibited: 0,
         });
         id
     }

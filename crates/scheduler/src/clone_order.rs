@@ -148,13 +148,20 @@ fn compatible_instance(c: &Cluster, then_child: RscIdx, first: RscIdx, current: 
 /// instance will not run, so its stops are required and starts and
 /// recurring monitors cannot run.
 fn inhibit(s: &mut ActionSet, c: &mut Cluster, k: RscIdx) {
+    s.inhibitions += 1;
+    let rank = s.inhibitions;
     for p in c.primitives_of(k) {
         c.rscs[p].assigned = None;
         c.rscs[p].next_role = Role::Stopped;
         for a in s.actions.iter_mut().filter(|a| a.rsc == Some(p)) {
             match a.task.as_str() {
                 "stop" => a.optional = false,
-                "start" => a.runnable = false,
+                "start" => {
+                    if a.runnable {
+                        a.inhibited = rank;
+                    }
+                    a.runnable = false;
+                }
                 _ if a.interval_ms > 0 => a.runnable = false,
                 _ => {}
             }
@@ -162,8 +169,20 @@ fn inhibit(s: &mut ActionSet, c: &mut Cluster, k: RscIdx) {
     }
 }
 
+/// An interleaved ordering whose "then" instances without a partner are
+/// inhibited: kept to pair them again once other orderings inhibited
+/// instances of its "first" clone.
+pub(super) struct Interleaved {
+    first: RscIdx,
+    then: RscIdx,
+    /// Pairs by where instances are now (stop/demote orderings), which
+    /// never inhibits.
+    current: bool,
+    fl: u32,
+}
+
 /// `multi_update_interleave_actions`: pairs each instance of the "then"
-/// clone with the instance of the "first" clone on its node. Returns false
+/// clone with the instance of the "first" clone on its node. Returns `None`
 /// when the ordering is not interleaved.
 pub(super) fn connect_interleaved(
     s: &mut ActionSet,
@@ -173,9 +192,9 @@ pub(super) fn connect_interleaved(
     then: RscIdx,
     then_task: &str,
     fl: u32,
-) -> bool {
+) -> Option<Interleaved> {
     if !interleaved(c, first, then, then_task) {
-        return false;
+        return None;
     }
     let mapped = map_first_action(c, first, first_task);
     let current = matches!(crate::notify::notified_task(&mapped), "stopped" | "demoted");
@@ -220,7 +239,39 @@ pub(super) fn connect_interleaved(
             }
         }
     }
-    true
+    Some(Interleaved {
+        first,
+        then,
+        current,
+        fl,
+    })
+}
+
+/// Pacemaker pairs instances again each time an action before an
+/// interleaved ordering changes (`pcmk__update_action_for_orderings` calls
+/// `multi_update_interleave_actions` again), so a "then" instance whose
+/// partner another ordering inhibited afterwards loses its node too, and
+/// so on along chains of orderings. Repeats until no instance is inhibited.
+pub(super) fn inhibit_unpaired(s: &mut ActionSet, c: &mut Cluster, orders: &[Interleaved]) {
+    loop {
+        let mut changed = false;
+        for o in orders {
+            if o.current || o.fl & (flags::RUNNABLE_LEFT | flags::IMPLIES_THEN) == 0 {
+                continue;
+            }
+            for then_child in c.rscs[o.then].children.clone() {
+                if instance_node(c, then_child, false).is_some()
+                    && compatible_instance(c, then_child, o.first, false).is_none()
+                {
+                    inhibit(s, c, then_child);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
 }
 
 /// For each clone pseudo-action, the instance actions it summarises
@@ -298,6 +349,32 @@ mod tests {
             .map(|a| s.cluster.nodes[a.node.unwrap_or(0)].uname.clone())
             .collect();
         assert_eq!(runnable, vec!["n1".to_string()]);
+    }
+
+    #[test]
+    fn inhibition_follows_chains_of_interleaved_orderings() {
+        // A can only run on n1; C is ordered after B and B after A, all
+        // interleaved, the later ordering listed first. B's instance on n2
+        // loses its partner, and then C's instance there loses its own.
+        let rscs = format!(
+            "{}{}{}",
+            clone("A-clone", &dummy("A"), &[]),
+            clone("B-clone", &dummy("B"), &[("interleave", "true")]),
+            clone("C-clone", &dummy("C"), &[("interleave", "true")])
+        );
+        let cons = "<rsc_location id=\"l1\" rsc=\"A-clone\" node=\"n2\" score=\"-INFINITY\"/>\
+                    <rsc_order id=\"o1\" first=\"B-clone\" then=\"C-clone\"/>\
+                    <rsc_order id=\"o2\" first=\"A-clone\" then=\"B-clone\"/>";
+        let s = run(&cib(2, &rscs, cons, &[]));
+        let n2 = s.cluster.node_by_name("n2");
+        let on_n2: Vec<&str> = s
+            .cluster
+            .rscs
+            .iter()
+            .filter(|r| r.assigned.is_some() && r.assigned == n2)
+            .map(|r| r.id.as_str())
+            .collect();
+        assert!(on_n2.is_empty(), "{on_n2:?}");
     }
 
     #[test]

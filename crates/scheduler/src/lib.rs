@@ -92,6 +92,18 @@ pub(crate) mod testutil {
     /// with the given resources, constraints and node attributes
     /// (`(node number, name, value)`).
     pub fn cib(nodes: usize, resources: &str, constraints: &str, attrs: &[(usize, &str, &str)]) -> Cib {
+        cib_running(nodes, resources, constraints, attrs, &[])
+    }
+
+    /// [`cib`] where each `(node number, resource)` of `running` was
+    /// started successfully (a Dummy primitive's history).
+    pub fn cib_running(
+        nodes: usize,
+        resources: &str,
+        constraints: &str,
+        attrs: &[(usize, &str, &str)],
+        running: &[(usize, &str)],
+    ) -> Cib {
         let mut node_defs = String::new();
         let mut states = String::new();
         for i in 1..=nodes {
@@ -102,10 +114,27 @@ pub(crate) mod testutil {
                     a.push_str(&format!("<nvpair id=\"a{i}-{j}\" name=\"{name}\" value=\"{value}\"/>"));
                 }
             }
+            let lrm: String = running
+                .iter()
+                .filter(|(n, _)| *n == i)
+                .map(|(_, r)| {
+                    format!(
+                        "<lrm_resource id=\"{r}\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                         <lrm_rsc_op id=\"{r}_last_0\" operation_key=\"{r}_start_0\" operation=\"start\" \
+                         call-id=\"1\" rc-code=\"0\" op-status=\"0\" interval=\"0\" \
+                         transition-key=\"1:1:0:x\" transition-magic=\"0:0;1:1:0:x\"/></lrm_resource>"
+                    )
+                })
+                .collect();
+            let lrm = if lrm.is_empty() {
+                lrm
+            } else {
+                format!("<lrm id=\"{i}\"><lrm_resources>{lrm}</lrm_resources></lrm>")
+            };
             states.push_str(&format!(
                 "<node_state id=\"{i}\" uname=\"n{i}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
                  expected=\"member\"><transient_attributes id=\"{i}\"><instance_attributes id=\"s{i}\">{a}\
-                 </instance_attributes></transient_attributes></node_state>"
+                 </instance_attributes></transient_attributes>{lrm}</node_state>"
             ));
         }
         let xml = format!(

@@ -94,52 +94,56 @@ pub const OPEN: &[(u64, Option<usize>, &str)] = &[
 
 #[cfg(test)]
 mod tests {
-    fn failures(seeds: &[(u64, Option<usize>, &str)]) -> Vec<String> {
+    /// Runs each case (its options, how to replay it, and its diagnosis) and names those
+    /// that fail.
+    fn failures<'a>(cases: impl IntoIterator<Item = (crate::SimOptions, String, &'a str)>) -> Vec<String> {
         let mut failed = Vec::new();
-        for &(seed, nodes, why) in seeds {
-            let r = crate::run(&crate::SimOptions {
-                seed,
-                nodes,
-                ..Default::default()
-            });
+        for (opts, replay, why) in cases {
+            let r = crate::run(&opts);
             if !r.passed() {
-                failed.push(format!("seed {seed} (was: {why}): {}", r.summary()));
+                failed.push(format!("{replay} (was: {why}): {}", r.summary()));
             }
         }
         failed
     }
 
+    fn seeds(list: &[(u64, Option<usize>, &'static str)]) -> Vec<(crate::SimOptions, String, &'static str)> {
+        list.iter()
+            .map(|&(seed, nodes, why)| {
+                let opts = crate::SimOptions {
+                    seed,
+                    nodes,
+                    ..Default::default()
+                };
+                (opts, format!("seed {seed}"), why)
+            })
+            .collect()
+    }
+
     #[test]
     fn window_regression_seeds_pass() {
-        let mut failed = Vec::new();
-        for &(seed, window, why) in super::WINDOW_SEEDS {
-            let r = crate::run(&crate::SimOptions {
+        let cases = super::WINDOW_SEEDS.iter().map(|&(seed, window, why)| {
+            let opts = crate::SimOptions {
                 seed,
                 window: Some(window),
                 ..Default::default()
-            });
-            if !r.passed() {
-                failed.push(format!(
-                    "seed {seed} --window {}/{} (was: {why}): {}",
-                    window.0,
-                    window.1,
-                    r.summary()
-                ));
-            }
-        }
+            };
+            (opts, format!("seed {seed} --window {}/{}", window.0, window.1), why)
+        });
+        let failed = failures(cases);
         assert!(failed.is_empty(), "{}", failed.join("\n"));
     }
 
     #[test]
     fn regression_seeds_pass() {
-        let failed = failures(super::SEEDS);
+        let failed = failures(seeds(super::SEEDS));
         assert!(failed.is_empty(), "{}", failed.join("\n"));
     }
 
     #[test]
     #[ignore = "open protocol bugs; passes once they are fixed"]
     fn open_bugs_are_fixed() {
-        let failed = failures(super::OPEN);
+        let failed = failures(seeds(super::OPEN));
         assert!(failed.is_empty(), "{}", failed.join("\n"));
     }
 }

@@ -51,7 +51,8 @@ pub fn totem_config(token: Duration) -> Config {
 /// seed's token, so their seeds replay as before.
 pub const TOKEN_PER_NODE_BEYOND_9: Duration = Duration::from_millis(30);
 
-/// corosync.conf(5)'s `send_join` for a ring of 128 nodes, scaled with the size beyond 64.
+/// corosync.conf(5)'s `send_join` for a ring of 128 nodes; rings over 64 nodes get it in
+/// proportion to their size.
 const LARGE_RING_SEND_JOIN: Duration = Duration::from_millis(80);
 
 fn token_for_size(nodes: usize) -> Duration {

@@ -1060,3 +1060,37 @@ fn the_representative_starts_the_new_rings_token_only_when_the_second_rotation_r
     let (sent, _) = drain(&mut node);
     assert!(orf_sent(&sent), "{sent:?}");
 }
+
+#[test]
+fn joins_ignored_in_a_commit_that_fails_are_taken_up_in_the_next_gather() {
+    let (mut node, now, token) = gather_with_commit_token();
+    let old_seq = node.srp().ring_id().seq;
+    feed(&mut node, now, Message::CommitToken(token));
+    drain(&mut node);
+    assert_eq!(node.srp().state(), MembState::Commit);
+    // Node 1, our ring-mate, abandoned that ring and gathers with node 3 failed; its join
+    // names our old ring, so COMMIT ignores it.
+    let abandoned = Join {
+        failed_list: vec![3],
+        ..join_from(1, old_seq, &[1, 2, 3])
+    };
+    feed(&mut node, now + ms(10), Message::Join(abandoned));
+    assert_eq!(node.srp().state(), MembState::Commit);
+    let (sent, _) = drain(&mut node);
+    assert!(
+        sent_join(&sent).is_none(),
+        "COMMIT does not answer a join naming an older ring"
+    );
+    // The commit token is lost: the join we announce carries node 1's view, not the one
+    // we committed with (corosync's would, and node 1's consensus timeout fails us).
+    node.handle_timeout(now + ms(1000));
+    assert_eq!(node.srp().state(), MembState::Gather);
+    let (sent, _) = drain(&mut node);
+    let last = sent
+        .iter()
+        .rev()
+        .find_map(|m| if let Message::Join(j) = m { Some(j) } else { None })
+        .expect("a join");
+    assert_eq!(last.failed_list, vec![3], "node 1's verdict is adopted at once");
+    assert!(last.proc_list.contains(&3));
+}

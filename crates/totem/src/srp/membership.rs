@@ -124,8 +124,37 @@ impl Srp {
                     };
                     self.gather_enter(reason);
                     self.join_process(&join);
+                } else {
+                    self.hold_while_committed(join);
                 }
             }
+        }
+    }
+
+    /// Keeps a join that COMMIT or RECOVERY ignores, the latest per node.
+    fn hold_while_committed(&mut self, join: Join) {
+        let from = join.system_from;
+        self.joins_while_committed.retain(|j| j.system_from != from);
+        if self.joins_while_committed.len() < crate::wire::PROCESSORS_MAX {
+            self.joins_while_committed.push(join);
+        }
+    }
+
+    /// The ring we committed to failed: the joins we ignored meanwhile say where the
+    /// others stand now, and the next ones may be a `join` plus `send_join` away. corosync
+    /// drops them, so a node back from a COMMIT the others had abandoned announces its
+    /// old view and learns theirs only from their next joins, and its join with their view
+    /// waits up to `send_join` more: their consensus timeout came first and failed it for
+    /// disagreeing (seed 98042225).
+    fn take_up_joins_while_committed(&mut self) {
+        for join in std::mem::take(&mut self.joins_while_committed) {
+            if self.state != MembState::Gather {
+                break;
+            }
+            if join.sender != 0 {
+                sets::merge(&mut self.heard, &[join.system_from]);
+            }
+            self.join_process(&join);
         }
     }
 
@@ -618,6 +647,7 @@ impl Srp {
         self.commit_token_update(&mut token);
         self.my_new_memb_list = token.addr.clone();
         self.my_ring_id = token.ring_id;
+        self.joins_while_committed.clear();
         self.ring_committed = false;
         self.token_ring_id_seq = self.my_ring_id.seq;
         self.ring_seq_to_store = Some(self.my_ring_id.seq);
@@ -759,6 +789,7 @@ impl Srp {
             MembState::Commit => {
                 self.stats.commit_token_lost += 1;
                 self.gather_enter("token lost in COMMIT");
+                self.take_up_joins_while_committed();
             }
             MembState::Recovery => self.recovery_token_loss("token lost in RECOVERY"),
         }
@@ -769,6 +800,7 @@ impl Srp {
         self.stats.recovery_token_lost += 1;
         self.abandon_recovery();
         self.gather_enter(reason);
+        self.take_up_joins_while_committed();
     }
 
     /// Forgets the failed new ring's recovery state; the old ring's messages stay.

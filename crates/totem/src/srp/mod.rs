@@ -103,6 +103,9 @@ pub struct Srp {
     /// settled; taken up once it has.
     deferred_joins: Vec<wire::Join>,
     deferred_foreign: Vec<NodeId>,
+    /// The latest join of each node that COMMIT or RECOVERY ignored (it named an older
+    /// ring than the one being formed); taken up if that ring fails and we gather again.
+    joins_while_committed: Vec<wire::Join>,
     failed_to_recv: bool,
     originated_orf_token: bool,
 
@@ -210,6 +213,7 @@ impl Srp {
             gather_entered_at: now,
             operational_visits: 0,
             deferred_joins: Vec::new(),
+            joins_while_committed: Vec::new(),
             deferred_foreign: Vec::new(),
             failed_to_recv: false,
             originated_orf_token: false,

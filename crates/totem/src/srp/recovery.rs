@@ -149,6 +149,7 @@ impl Srp {
         self.departed.retain(|n| !members.contains(n));
         self.vouched.clear();
         self.timeout_graced = false;
+        self.joins_while_committed.clear();
         self.my_high_delivered = self.my_high_seq_received;
         self.regular_installed = true;
         self.operational_visits = 0;

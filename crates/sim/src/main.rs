@@ -22,9 +22,9 @@ struct Cli {
     /// Sweep a half-open seed range, e.g. `0..2000`.
     #[arg(long)]
     seeds: Option<String>,
-    /// Node count (2..=128); by default each seed picks 3..=9. Beyond 9 nodes the token
+    /// Node count (2 to 128); by default each seed picks 3..=9. Beyond 9 nodes the token
     /// timeout grows by 30 ms per node (as corosync's token_coefficient adds 650 ms).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(2..=128))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..=sim::run::MAX_NODES as u64))]
     nodes: Option<u64>,
     /// Print the timeline of a single run (twice, -vv: every datagram too).
     #[arg(short, long, action = clap::ArgAction::Count)]

@@ -1094,3 +1094,62 @@ fn joins_ignored_in_a_commit_that_fails_are_taken_up_in_the_next_gather() {
     assert_eq!(last.failed_list, vec![3], "node 1's verdict is adopted at once");
     assert!(last.proc_list.contains(&3));
 }
+
+#[test]
+fn a_commit_token_after_an_idle_ring_is_resent_on_the_forming_schedule() {
+    // The ring {1, 2} idles long past `seqno_unchanged_const` visits: its token goes round
+    // on the slow, idle schedule.
+    let mut config = totem::Config::from_token(ms(3000), 4);
+    config.join = ms(30);
+    config.merge = ms(50);
+    let mut net = Net::new(&[1, 2], config);
+    net.run_until_converged(Duration::from_secs(5)).expect("ring forms");
+    net.run_for(ms(2000));
+    let mut node = net.nodes.remove(&2).unwrap();
+    drain(&mut node);
+    let ring = node.srp().ring_id();
+    let now = net.now + ms(4000);
+    node.handle_timeout(now);
+    drain(&mut node);
+    assert_eq!(node.srp().state(), MembState::Gather);
+    let token = CommitToken {
+        sender: 1,
+        token_seq: 1,
+        ring_id: RingId {
+            rep: 1,
+            seq: ring.seq + 4,
+        },
+        memb_index: 1,
+        addr: vec![1, 2],
+        memb_list: vec![
+            MembEntry {
+                ring_id: ring,
+                aru: 0,
+                high_delivered: 0,
+                received_flg: 1,
+            },
+            MembEntry::default(),
+        ],
+        ..Default::default()
+    };
+    feed(&mut node, now, Message::CommitToken(token));
+    drain(&mut node);
+    assert_eq!(node.srp().state(), MembState::Commit);
+    // The commit token we passed on is lost: each resend waits twice the previous one, as
+    // any forming ring's do; the old ring's idleness says nothing about the new one.
+    let mut sent_at = vec![now];
+    while let Some(due) = node.poll_timeout().filter(|d| *d < now + ms(2500)) {
+        node.handle_timeout(due);
+        let (sent, _) = drain(&mut node);
+        if sent.iter().any(|m| matches!(m, Message::CommitToken(_))) {
+            sent_at.push(due);
+        }
+    }
+    assert!(sent_at.len() >= 3, "the commit token is resent: {sent_at:?}");
+    let first = sent_at[1] - sent_at[0];
+    let second = sent_at[2] - sent_at[1];
+    assert!(
+        second <= first * 2 + ms(1),
+        "second resend waited {second:?} after a first wait of {first:?}"
+    );
+}

@@ -13,6 +13,10 @@ impl Srp {
         sets::merge(&mut self.my_proc_list, &[self.my_id]);
         self.timers.cancel(Timer::TokenRetransmit);
         self.token_sent_at = None;
+        // Idleness was the old ring's: a commit token resent on the idle backoff waited
+        // eight times longer each time, as if nobody were waiting for it.
+        self.ring_idle = false;
+        self.rep_holds = false;
         self.timers.cancel(Timer::TokenLoss);
         self.timers.cancel(Timer::MergeDetect);
         self.timers.cancel(Timer::Hold);

@@ -105,11 +105,20 @@ fn set_ban(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
 }
 
 /// `__fail_limit__`: ban the resource (the whole anonymous clone for clone
-/// instances) from the node.
+/// instances: the clone itself and everything in it, as
+/// `resource_node_score` recurses into children) from the node.
 fn ban_failed(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
     let top = c.top_parent(r);
     let targets = match c.rscs[top].variant {
-        Variant::Clone { unique: false, .. } => c.primitives_of(top),
+        Variant::Clone { unique: false, .. } => {
+            let mut all = vec![top];
+            let mut i = 0;
+            while i < all.len() {
+                all.extend(c.rscs[all[i]].children.iter().copied());
+                i += 1;
+            }
+            all
+        }
         _ => vec![r],
     };
     for t in targets {
@@ -1413,5 +1422,30 @@ mod tests {
         let ban = "<rsc_location id=\"l1\" rsc-pattern=\"^B-\" node=\"n1\" score=\"-INFINITY\"/>\
                    <rsc_location id=\"l2\" rsc-pattern=\"^B-\" node=\"n2\" score=\"-INFINITY\"/>";
         assert_eq!(bundle_placement(ban), placed(["n1", "n2", "n2", "n2"]));
+    }
+
+    #[test]
+    fn reaching_the_migration_threshold_bans_the_whole_anonymous_clone_not_only_its_instances() {
+        // `pcmk__threshold_reached` bans the clone; `resource_node_score`
+        // sets the score on it and on everything in it. The clone's own
+        // table counts when resources are sorted for other placement
+        // strategies (bug-lf-2619).
+        use crate::testutil::{cib_running, clone, run};
+        let x = "<primitive id=\"X\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><meta_attributes id=\"xm\">\
+                 <nvpair id=\"xm1\" name=\"migration-threshold\" value=\"1\"/></meta_attributes></primitive>";
+        let cib = cib_running(
+            2,
+            &clone("C", x, &[]),
+            "",
+            &[(1, "fail-count-X#monitor_10000", "1")],
+            &[(1, "X"), (2, "X")],
+        );
+        let s = run(&cib);
+        let c = &s.cluster;
+        let n1 = c.node_by_name("n1").expect("n1");
+        for id in ["C", "X:0", "X:1"] {
+            let r = c.rsc_by_id(id).expect("resource");
+            assert_eq!(c.rscs[r].allowed[n1], Some(-super::INFINITY), "{id}");
+        }
     }
 }

@@ -313,7 +313,13 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
             c.rscs[r].failed = false;
         }
     }
-    scheduler::unpack::remote_after_transition(&mut c, base, &started);
+    let recorded: Vec<(usize, usize)> = done
+        .iter()
+        .map(|&id| &s.actions[id])
+        .filter(|a| !a.pseudo && a.interval_ms == 0)
+        .filter_map(|a| Some((a.rsc?, a.node?)))
+        .collect();
+    scheduler::unpack::remote_after_transition(&mut c, base, &started, &recorded);
     for i in (0..c.rscs.len()).rev() {
         if matches!(c.rscs[i].variant, Variant::Group | Variant::Clone { .. }) {
             let kids = c.primitives_of(i);

@@ -1,5 +1,6 @@
 //! Remote and guest nodes through the simulator: connections bring their
-//! nodes online, a failed container fences its guest by recovery.
+//! nodes online, a failed container fences its guest by recovery, a
+//! recovery that ran on a guest clears its failure.
 
 use cib::Cib;
 use crm::simulate::simulate;
@@ -80,4 +81,44 @@ fn a_failed_container_fences_its_guest_by_recovery() {
         sim.summary_text
     );
     assert!(sim.summary_text.contains("Recover    vm"), "{}", sim.summary_text);
+}
+
+/// A promoted instance on guest node guest1 whose monitor failed with
+/// on-fail=demote (its promotion score is gone, so it is not promoted again).
+const GUEST_DEMOTE: &str = r#"<cib have-quorum="1" execution-date="1000" epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7"><configuration>
+  <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+  <nodes><node id="1" uname="node1"/></nodes>
+  <resources>
+<primitive id="vm" class="ocf" provider="heartbeat" type="VirtualDomain">
+  <meta_attributes id="vm-m"><nvpair id="vm-m1" name="remote-node" value="guest1"/></meta_attributes>
+</primitive>
+<clone id="c"><meta_attributes id="cm"><nvpair id="cm1" name="promotable" value="true"/></meta_attributes><primitive id="s" class="ocf" provider="pacemaker" type="Stateful"><operations><op id="m" name="monitor" interval="10s" role="Promoted" on-fail="demote"/></operations></primitive></clone>
+  </resources><constraints><rsc_location id="l" rsc="c" node="guest1" score="100"/><rsc_location id="l2" rsc="c" node="node1" score="-INFINITY"/></constraints></configuration>
+<status>
+  <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>
+<lrm_resource id="vm" class="ocf" provider="heartbeat" type="VirtualDomain"><lrm_rsc_op id="v1" operation_key="vm_start_0" operation="start" call-id="3" rc-code="0" transition-key="1:1:0:x" transition-magic="0:0;1:1:0:x" op-status="0" interval="0" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/></lrm_resource>
+<lrm_resource id="guest1" class="ocf" provider="pacemaker" type="remote" container="vm"><lrm_rsc_op id="g1" operation_key="guest1_start_0" operation="start" call-id="4" rc-code="0" transition-key="1:1:0:x" transition-magic="0:0;1:1:0:x" op-status="0" interval="0"/></lrm_resource>
+  </lrm_resources></lrm></node_state>
+  <node_state id="guest1" uname="guest1" remote_node="true"><lrm id="guest1"><lrm_resources>
+<lrm_resource id="s" class="ocf" provider="pacemaker" type="Stateful"><lrm_rsc_op id="s_last_0" operation_key="s_promote_0" operation="promote" call-id="2" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x" transition-magic="0:0;1:1:0:x" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/><lrm_rsc_op id="s_last_failure_0" operation_key="s_monitor_10000" operation="monitor" call-id="3" rc-code="7" op-status="0" interval="10000" transition-key="1:1:8:x" transition-magic="0:7;1:1:8:x"/></lrm_resource>
+  </lrm_resources></lrm></node_state>
+</status></cib>"#;
+
+#[test]
+fn a_demote_that_ran_on_a_guest_clears_the_failure_it_recovers() {
+    // The failure stays in a guest's history only when nothing ran there;
+    // the demote did, so crm_simulate 2.1.5 shows "Unpromoted: [ guest1 ]".
+    let c = Cib::parse(GUEST_DEMOTE).expect("test CIB parses");
+    let sim = simulate(&c, &Options::for_cib(&c, None, || 0));
+    assert!(
+        sim.current_text.contains("FAILED Promoted guest1"),
+        "{}",
+        sim.current_text
+    );
+    assert!(
+        sim.revised_text.contains("* Unpromoted: [ guest1 ]"),
+        "{}",
+        sim.revised_text
+    );
+    assert!(!sim.revised_text.contains("FAILED"), "{}", sim.revised_text);
 }

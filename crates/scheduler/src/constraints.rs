@@ -145,7 +145,14 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                 }
                 if let Some(p) = &l.rsc_pattern {
                     match RscPattern::parse(p) {
-                        Ok(pattern) => rscs.extend(c.top.iter().copied().filter(|&r| pattern.matches(&c.rscs[r].id))),
+                        // Only configured top-level resources
+                        // (`data_set->resources`): a bundle's IPs,
+                        // connections and child clone are its children.
+                        Ok(pattern) => rscs.extend(c.top.iter().copied().filter(|&r| {
+                            pattern.matches(&c.rscs[r].id)
+                                && !c.rscs[r].remote.bundle_implicit
+                                && !c.bundles.iter().any(|b| b.child_clone == Some(r))
+                        })),
                         Err(e) => c.warnings.push(Warning::InvalidRscPattern {
                             constraint: l.id.clone(),
                             pattern: p.clone(),

@@ -105,11 +105,20 @@ fn set_ban(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
 }
 
 /// `__fail_limit__`: ban the resource (the whole anonymous clone for clone
-/// instances) from the node.
+/// instances: the clone itself and everything in it, as
+/// `resource_node_score` recurses into children) from the node.
 fn ban_failed(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
     let top = c.top_parent(r);
     let targets = match c.rscs[top].variant {
-        Variant::Clone { unique: false, .. } => c.primitives_of(top),
+        Variant::Clone { unique: false, .. } => {
+            let mut all = vec![top];
+            let mut i = 0;
+            while i < all.len() {
+                all.extend(c.rscs[all[i]].children.iter().copied());
+                i += 1;
+            }
+            all
+        }
         _ => vec![r],
     };
     for t in targets {
@@ -513,9 +522,11 @@ impl<'a> Assigner<'a> {
         }
         let top = self.c.top.clone();
         // Remote connections first: they decide which remote nodes can run
-        // resources.
+        // resources. Only top-level ones (`allocate_resources` walks
+        // `data_set->resources`): a bundle's connections are its children
+        // there and are assigned with the bundle.
         for &r in &top {
-            if self.c.rscs[r].remote.is_conn {
+            if self.c.rscs[r].remote.is_conn && !self.c.rscs[r].remote.bundle_implicit {
                 self.assign(r);
             }
         }
@@ -1365,5 +1376,76 @@ mod tests {
         assert_eq!(group_placement(""), (n2.clone(), n2));
         let not_critical = "<nvpair id=\"c\" name=\"critical\" value=\"false\"/>";
         assert_eq!(group_placement(not_critical), (Some("n1".to_string()), None));
+    }
+
+    /// Where `A` (configured first) and bundle `B`'s container, IP and
+    /// connection go on two empty nodes, with the given constraints.
+    fn bundle_placement(constraints: &str) -> Vec<(String, Option<String>)> {
+        let resources = format!(
+            "{}<bundle id=\"B\"><docker image=\"img\"/><network ip-range-start=\"192.168.1.10\" \
+             control-port=\"3121\"/>{}</bundle>",
+            crate::testutil::dummy("A"),
+            crate::testutil::dummy("Bc")
+        );
+        let s = crate::testutil::run(&crate::testutil::cib(2, &resources, constraints, &[]));
+        ["A", "B-docker-0", "B-ip-192.168.1.10", "B-0"]
+            .iter()
+            .map(|id| {
+                let r = s.cluster.rsc_by_id(id).expect("resource");
+                (
+                    id.to_string(),
+                    s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone()),
+                )
+            })
+            .collect()
+    }
+
+    fn placed(on: [&str; 4]) -> Vec<(String, Option<String>)> {
+        ["A", "B-docker-0", "B-ip-192.168.1.10", "B-0"]
+            .iter()
+            .zip(on)
+            .map(|(id, n)| (id.to_string(), Some(n.to_string())))
+            .collect()
+    }
+
+    #[test]
+    fn a_bundle_connection_is_assigned_with_its_bundle_not_with_top_level_connections() {
+        // `A` comes first and takes n1 (fewest resources, then the name);
+        // crm_simulate 2.1.5 puts the whole replica on n2.
+        assert_eq!(bundle_placement(""), placed(["n1", "n2", "n2", "n2"]));
+    }
+
+    #[test]
+    fn an_rsc_pattern_matches_configured_resources_only_not_a_bundle_s_members() {
+        // "^B-" names no configured resource (the IP and the connection are
+        // the bundle's children), so it bans nothing (crm_simulate 2.1.5).
+        let ban = "<rsc_location id=\"l1\" rsc-pattern=\"^B-\" node=\"n1\" score=\"-INFINITY\"/>\
+                   <rsc_location id=\"l2\" rsc-pattern=\"^B-\" node=\"n2\" score=\"-INFINITY\"/>";
+        assert_eq!(bundle_placement(ban), placed(["n1", "n2", "n2", "n2"]));
+    }
+
+    #[test]
+    fn reaching_the_migration_threshold_bans_the_whole_anonymous_clone_not_only_its_instances() {
+        // `pcmk__threshold_reached` bans the clone; `resource_node_score`
+        // sets the score on it and on everything in it. The clone's own
+        // table counts when resources are sorted for other placement
+        // strategies (bug-lf-2619).
+        use crate::testutil::{cib_running, clone, run};
+        let x = "<primitive id=\"X\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><meta_attributes id=\"xm\">\
+                 <nvpair id=\"xm1\" name=\"migration-threshold\" value=\"1\"/></meta_attributes></primitive>";
+        let cib = cib_running(
+            2,
+            &clone("C", x, &[]),
+            "",
+            &[(1, "fail-count-X#monitor_10000", "1")],
+            &[(1, "X"), (2, "X")],
+        );
+        let s = run(&cib);
+        let c = &s.cluster;
+        let n1 = c.node_by_name("n1").expect("n1");
+        for id in ["C", "X:0", "X:1"] {
+            let r = c.rsc_by_id(id).expect("resource");
+            assert_eq!(c.rscs[r].allowed[n1], Some(-super::INFINITY), "{id}");
+        }
     }
 }

@@ -583,16 +583,28 @@ pub(super) fn is_remote_conn(c: &Cluster, r: RscIdx) -> bool {
 /// Remote and guest node state after a simulated transition: a node is
 /// online when its connection (and a guest's container) runs; one that
 /// stays down with resources still active on it is unclean again.
-pub fn after_transition(c: &mut Cluster, before: &Cluster, started: &[(RscIdx, NodeIdx)]) {
+///
+/// `recorded`: the resources and nodes of the executed actions that are not
+/// pseudo-actions (their results are written into the node's history).
+pub fn after_transition(
+    c: &mut Cluster,
+    before: &Cluster,
+    started: &[(RscIdx, NodeIdx)],
+    recorded: &[(RscIdx, NodeIdx)],
+) {
     // A failure recorded on a guest node stays in its history (its pseudo
-    // stop records nothing), so the resource still shows as failed.
+    // stop records nothing), so the resource still shows as failed, unless
+    // an action really ran there (an on-fail=demote recovery demotes and
+    // promotes it on the guest).
     for r in 0..c.rscs.len() {
         if before.rscs[r].failed
             && c.rscs[r].is_primitive()
-            && before.rscs[r]
-                .running_on
-                .iter()
-                .any(|&m| c.nodes[m].is_guest() && c.rscs[r].running_on.contains(&m) && !started.contains(&(r, m)))
+            && before.rscs[r].running_on.iter().any(|&m| {
+                c.nodes[m].is_guest()
+                    && c.rscs[r].running_on.contains(&m)
+                    && !started.contains(&(r, m))
+                    && !recorded.contains(&(r, m))
+            })
         {
             c.rscs[r].failed = true;
         }

@@ -579,6 +579,28 @@ fn an_outsiders_verdict_older_than_the_nodes_latest_ring_is_not_taken() {
 }
 
 #[test]
+fn an_outsiders_verdicts_are_not_taken_from_a_join_naming_a_live_member_of_our_ring_failed() {
+    // Outsider 5 says 4 failed: taken (4 is outside our ring and silent to us) ...
+    let (mut node, now, ring) = operational_node2();
+    let verdict = Join {
+        failed_list: vec![4],
+        ..join_from(5, ring.seq, &[1, 2, 4, 5])
+    };
+    feed(&mut node, now, Message::Join(verdict.clone()));
+    assert_eq!(failed_list_after(&mut node, now + ms(40)), vec![4]);
+    // ... but not when its join also names our ring-mate 1 failed: we never take that, so
+    // we cannot agree with 5 this round, and its word on 4 would only cost us 4 (seed
+    // 98700038 at 64 nodes: four groups passed such verdicts on round after round).
+    let (mut node, now, ring) = operational_node2();
+    let hostile = Join {
+        failed_list: vec![1, 4],
+        ..join_from(5, ring.seq, &[1, 2, 4, 5])
+    };
+    feed(&mut node, now, Message::Join(hostile));
+    assert_eq!(failed_list_after(&mut node, now + ms(40)), Vec::<u32>::new());
+}
+
+#[test]
 fn nodes_that_talk_but_disagree_get_one_more_consensus_timeout() {
     let (mut node, now, ring) = operational_node2();
     // Outsider 3 fails our ring-mate 1 (a verdict we never take on a member of our ring)

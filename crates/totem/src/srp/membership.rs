@@ -194,9 +194,10 @@ impl Srp {
             && join.ring_seq >= self.my_ring_id.seq
             && !self.stopped_recently()
         {
-            // It thinks we failed: then we cannot be in one ring with it for now. What it
-            // says about nodes outside our ring still helps us agree with the others.
-            // (Only within a round: from OPERATIONAL we start a fresh one and our own joins
+            // It thinks we failed: then we cannot be in one ring with it for now, and
+            // we take none of its other verdicts either (`outsiders_verdict` refuses a
+            // join naming a live member of our ring failed; it only matters when we failed
+            // to receive and list ourselves). (Only within a round: from OPERATIONAL we start a fresh one and our own joins
             // tell it we are alive; failing it back would let two groups fail each other
             // forever, each forming a ring just as the other's stale joins arrive. Nor from
             // a join older than our ring: it judged us in a round we have since left. Nor
@@ -212,7 +213,8 @@ impl Srp {
             let others = self.outsiders_verdict(join);
             sets::merge(&mut self.my_failed_list, &others);
         } else if thinks_we_failed {
-            // A stale verdict on us: take its view of the others only.
+            // A stale verdict on us: nothing to take (as above), and not a ring-mate's
+            // failed list to adopt.
             let others = self.outsiders_verdict(join);
             sets::merge(&mut self.my_failed_list, &others);
         } else if sets::contains(&self.my_memb_list, from) {
@@ -253,8 +255,9 @@ impl Srp {
     }
 
     /// What we take from a failed list sent by an outsider (or by a node that thinks we
-    /// failed): its verdict on nodes outside our ring that have not sent us a join in
-    /// this round. Nor on a node that went through COMMIT with us for a ring newer than
+    /// failed): nothing if it names a live member of our ring failed (see
+    /// [`Self::names_live_members_failed`]); else its verdict on nodes outside our ring
+    /// that have not sent us a join in this round. Nor on a node that went through COMMIT with us for a ring newer than
     /// the one the join names (after a RECOVERY that failed, those are not in our ring
     /// yet): the verdict predates that. (Seed 1507: a member that lost the token in
     /// RECOVERY took an older ring's verdict on a node it had just committed with, its
@@ -278,6 +281,9 @@ impl Srp {
     /// later-ring refusal may be the one seed 59 at 32 nodes once failed with; together
     /// with the rules since, 59 at 32 nodes passes, and without it seed 401 livelocks.
     fn outsiders_verdict(&self, join: &Join) -> Vec<NodeId> {
+        if self.names_live_members_failed(join) {
+            return Vec::new();
+        }
         sets::subtract(&join.failed_list, &self.my_memb_list)
             .into_iter()
             .filter(|&n| {
@@ -287,6 +293,18 @@ impl Srp {
                     && self.liveness.join_seq(n).is_none_or(|seq| seq <= join.ring_seq)
             })
             .collect()
+    }
+
+    /// The join names failed a member of our ring (us included) that we hold alive. We
+    /// never take such a verdict, so we cannot agree with its author this round, and its
+    /// verdicts on others would only cost us the nodes it names. Taking them let groups
+    /// poison one another after healing: each, having just cleared its failed list, took
+    /// the others' verdicts on third groups, ring-mates adopted them, and four groups at
+    /// 64 nodes failed one another round after round (seed 98700038 at 64 nodes).
+    fn names_live_members_failed(&self, join: &Join) -> bool {
+        join.failed_list
+            .iter()
+            .any(|&n| sets::contains(&self.my_memb_list, n) && !sets::contains(&self.my_failed_list, n))
     }
 
     /// `node` sent us a join that does not name us failed since our failed list was last

@@ -328,14 +328,18 @@ fn gather_with_commit_token() -> (Totem, Instant, CommitToken) {
     node.handle_timeout(now + ms(1000));
     drain(&mut node);
     let now = now + ms(1000);
-    let new_ring = RingId {
-        rep: 1,
-        seq: ring.seq + 4,
-    };
-    let token = CommitToken {
+    (node, now, first_commit_token_after(ring))
+}
+
+/// Node 1's commit token for the ring {1, 2} after `ring`, on its way to node 2.
+fn first_commit_token_after(ring: RingId) -> CommitToken {
+    CommitToken {
         sender: 1,
         token_seq: 1,
-        ring_id: new_ring,
+        ring_id: RingId {
+            rep: 1,
+            seq: ring.seq + 4,
+        },
         memb_index: 1,
         addr: vec![1, 2],
         memb_list: vec![
@@ -348,8 +352,7 @@ fn gather_with_commit_token() -> (Totem, Instant, CommitToken) {
             MembEntry::default(),
         ],
         ..Default::default()
-    };
-    (node, now, token)
+    }
 }
 
 #[test]
@@ -1134,27 +1137,7 @@ fn a_commit_token_after_an_idle_ring_is_resent_on_the_forming_schedule() {
     node.handle_timeout(now);
     drain(&mut node);
     assert_eq!(node.srp().state(), MembState::Gather);
-    let token = CommitToken {
-        sender: 1,
-        token_seq: 1,
-        ring_id: RingId {
-            rep: 1,
-            seq: ring.seq + 4,
-        },
-        memb_index: 1,
-        addr: vec![1, 2],
-        memb_list: vec![
-            MembEntry {
-                ring_id: ring,
-                aru: 0,
-                high_delivered: 0,
-                received_flg: 1,
-            },
-            MembEntry::default(),
-        ],
-        ..Default::default()
-    };
-    feed(&mut node, now, Message::CommitToken(token));
+    feed(&mut node, now, Message::CommitToken(first_commit_token_after(ring)));
     drain(&mut node);
     assert_eq!(node.srp().state(), MembState::Commit);
     // The commit token we passed on is lost: each resend waits twice the previous one, as

@@ -196,9 +196,9 @@ impl Srp {
         {
             // It thinks we failed: then we cannot be in one ring with it for now, and
             // we take none of its other verdicts either (`outsiders_verdict` refuses a
-            // join naming a live member of our ring failed; it only matters when we failed
-            // to receive and list ourselves). (Only within a round: from OPERATIONAL we start a fresh one and our own joins
-            // tell it we are alive; failing it back would let two groups fail each other
+            // join naming a live member of our ring failed; it only matters when we
+            // failed to receive and list ourselves). (Only within a round: from
+            // OPERATIONAL we start a fresh one and our own joins tell it we are alive; failing it back would let two groups fail each other
             // forever, each forming a ring just as the other's stale joins arrive. Nor from
             // a join older than our ring: it judged us in a round we have since left. Nor
             // from a join read just after our process was stopped: it waited in the socket
@@ -257,8 +257,8 @@ impl Srp {
     /// What we take from a failed list sent by an outsider (or by a node that thinks we
     /// failed): nothing if it names a live member of our ring failed (see
     /// [`Self::names_live_members_failed`]); else its verdict on nodes outside our ring
-    /// that have not sent us a join in this round. Nor on a node that went through COMMIT with us for a ring newer than
-    /// the one the join names (after a RECOVERY that failed, those are not in our ring
+    /// that have not sent us a join in this round. Nor on a node that went through
+    /// COMMIT with us for a ring newer than the one the join names (after a RECOVERY that failed, those are not in our ring
     /// yet): the verdict predates that. (Seed 1507: a member that lost the token in
     /// RECOVERY took an older ring's verdict on a node it had just committed with, its
     /// ring-mates adopted it, and the live node was left out.) (Refusing it for every

@@ -103,8 +103,9 @@ pub struct Srp {
     /// settled; taken up once it has.
     deferred_joins: Vec<wire::Join>,
     deferred_foreign: Vec<NodeId>,
-    /// The latest join of each node that COMMIT or RECOVERY ignored (it named an older
-    /// ring than the one being formed); taken up if that ring fails and we gather again.
+    /// The latest join of each node that COMMIT or RECOVERY ignored (its sender is not in
+    /// the ring being formed, or it names an older ring); taken up if that ring fails and
+    /// we gather again.
     joins_while_committed: Vec<wire::Join>,
     failed_to_recv: bool,
     originated_orf_token: bool,

@@ -326,14 +326,15 @@ mod tests {
 
     #[test]
     fn the_failure_detector_before_issue_13_is_caught() {
-        // Seed 386 (8 nodes): the old detector fails n2, never stopped, after
+        // Seed 1144 (7 nodes): the old detector fails n2, never stopped, after
         // fail_silent_after of silence in a round; the current one waits until it has been
-        // silent for a token timeout. (Seeds 1562, 2048, 3011, 318, 5654, 3208, 2538 and
+        // silent for a token timeout. (Seeds 386, 1562, 2048, 3011, 318, 5654, 3208 and
         // 1924 showed the same until protocol or scenario changes changed their course —
-        // 1562 with the commit token's second rotation rule: the seed is found with
-        // `sim --seeds 0..3000 --plant eager-silence`, which gives 386 alone since.)
+        // 386 with the refusal of outsiders' verdicts from joins naming our live members
+        // failed: the seed is found with `sim --seeds 0..3000 --plant eager-silence`,
+        // which gives 1144 and 2538 since.)
         let opts = |planted_bug| crate::SimOptions {
-            seed: 386,
+            seed: 1144,
             planted_bug,
             ..Default::default()
         };

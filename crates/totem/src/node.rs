@@ -129,6 +129,11 @@ impl Totem {
         self.held.len()
     }
 
+    /// Own messages not yet fully sent: what the next token visits will carry.
+    pub fn unsent_messages(&self) -> usize {
+        self.unsent.len()
+    }
+
     pub fn node_id(&self) -> NodeId {
         self.srp.node_id()
     }

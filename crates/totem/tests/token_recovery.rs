@@ -272,3 +272,23 @@ fn the_representative_passes_the_token_on_after_sending_with_it() {
     assert_eq!(count(&out, is_mcast), 1, "{out:?}");
     assert_eq!(count(&out, is_token), 1, "the token goes on with the message: {out:?}");
 }
+
+#[test]
+fn the_ring_runs_at_most_half_the_sort_queue_ahead_of_the_release_point() {
+    // RECOVERY re-sends that whole stretch on the new ring, parts of it more than once
+    // (every member holding a message beyond the highest aru re-sends it unless a copy
+    // reached it first), and the new ring may not run ahead of its own start by more
+    // than the sort queue holds either: with the full queue allowed on the old ring,
+    // recovery ran out of room and never ended (seed 99006225 with window 512/1536).
+    let config = fast_config(3);
+    let limit = 16384 / 2 - config.max_messages - config.window_size;
+    for (seq, sends) in [(10, true), (limit, true), (limit + 1, false)] {
+        let (mut node, now, ring, _) = node2_of_three();
+        node.submit(b"x").unwrap();
+        let mut t = token(ring, 10_000);
+        t.seq = seq;
+        node.handle_packet(now, &wire::encode(&Message::OrfToken(t))).unwrap();
+        let mcasts = count(&sent(&mut node), is_mcast);
+        assert_eq!(mcasts > 0, sends, "token seq {seq}, nothing released: {mcasts} sent");
+    }
+}

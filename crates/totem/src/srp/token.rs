@@ -256,9 +256,20 @@ impl Srp {
         len.min(u32::MAX as usize) as u32
     }
 
-    /// Never let the ring run further ahead of the release point than the sort queue holds.
+    /// Never let the ring run further ahead of the release point than the sort queue holds
+    /// (corosync's limit) and, on a running ring, than half of it: RECOVERY re-sends that
+    /// whole stretch on the new ring, parts of it more than once (every member holding a
+    /// message beyond the highest aru re-sends it unless another copy reached it first),
+    /// and the new ring holds no more than the sort queue before it installs. With the
+    /// whole queue on the old ring, recovery after a member fell far behind filled the new
+    /// ring's queue and never ended (seed 99006225 with window 512/1536).
     fn fcc_rtr_limit(&self, token: &OrfToken, allowed: &mut u32) {
-        let margin = SORT_QUEUE_SIZE
+        let capacity = if self.state == MembState::Recovery {
+            SORT_QUEUE_SIZE
+        } else {
+            SORT_QUEUE_SIZE / 2
+        };
+        let margin = capacity
             .saturating_sub(*allowed)
             .saturating_sub(self.config.window_size);
         let queue_head = if self.state == MembState::Recovery {

@@ -24,14 +24,18 @@ use serde_json::json;
 use services::{Node, NodeEvent};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
+use totem::wire::{decode_header, MessageType};
 use totem::{ConfigurationKind, Destination, Event, Totem};
 use transport::{Crypto, Faults, OpenError, Udpu, UdpuConfig, RECV_BUFFER};
 
 use crate::conf::ClusterConfig;
 use crate::loadgen::{Load, LoadSpec, LOAD_ENV};
+use crate::token_batch::{HoldPolicy, TokenBatch};
 use crate::{ringid, status};
 
 const SIGNALS: Token = Token(0);
+/// The token-batch hold timer (below the links' and the IPC server's tokens).
+const HOLD_TIMER: Token = Token(LINK_TOKEN_BASE + 64);
 /// Link X's socket is registered as `Token(LINK_TOKEN_BASE + X)`.
 const LINK_TOKEN_BASE: usize = 1;
 /// Datagrams handled per wakeup before timers get a turn (the rest are read next round).
@@ -140,6 +144,8 @@ pub struct Daemon {
     membership_changes: u64,
     /// Test/benchmark load (`FERROSYNC_TEST_LOAD`), off by default.
     load: Option<Load>,
+    /// A token held while local clients fill its visit.
+    batch: TokenBatch,
 }
 
 impl Daemon {
@@ -250,6 +256,11 @@ impl Daemon {
             }
             Err(_) => None,
         };
+        let policy = HoldPolicy {
+            hold: conf.token_batch_hold,
+            target_frames: conf.totem.max_messages as usize,
+        };
+        let batch = TokenBatch::new(poll.registry(), HOLD_TIMER, policy).map_err(io_err("token hold timer"))?;
         tracing::info!(
             token_ms = conf.totem.token.as_millis() as u64,
             links = links.len(),
@@ -276,6 +287,7 @@ impl Daemon {
             last_membership_ms: None,
             membership_changes: 0,
             load,
+            batch,
         })
     }
 
@@ -319,6 +331,7 @@ impl Daemon {
                             stop = true;
                         }
                     }
+                    HOLD_TIMER => {}
                     token if self.ipc.as_ref().is_some_and(|i| i.owns(token)) => {
                         let (std_now, _) = self.clock.now();
                         if let Some(ipc) = &mut self.ipc {
@@ -358,6 +371,10 @@ impl Daemon {
                         self.drain()?;
                     }
                 }
+            }
+            let (std_now, _) = self.clock.now();
+            if self.batch.due(&self.totem, std_now) {
+                self.release_held_token()?;
             }
             for (slot, more) in more_to_read.iter_mut().enumerate() {
                 if *more {
@@ -404,6 +421,10 @@ impl Daemon {
         if let Some(t) = self.ipc.as_ref().and_then(|i| i.poll_timeout()) {
             next = next.min(t);
         }
+        if let Some(t) = self.batch.deadline() {
+            // The hold timer (a timerfd) wakes us on time; this is the fallback.
+            next = next.min(t);
+        }
         // Round up to whole ms: epoll's resolution; waking early would only spin.
         let d = next.saturating_duration_since(std_now);
         Duration::from_millis(d.as_micros().div_ceil(1000) as u64)
@@ -440,7 +461,21 @@ impl Daemon {
                     }
                 },
             };
-            if let Err(e) = self.totem.handle_packet(now, &buf[range]) {
+            let datagram = &buf[range];
+            if self.batch.is_holding() {
+                if self.batch.is_copy(datagram) {
+                    // The held token again, from another link.
+                    continue;
+                }
+                if decode_header(datagram).is_ok_and(|h| h.message_type == MessageType::OrfToken) {
+                    // Another token (resent, or a new ring's): the held one goes first.
+                    self.release_held_token()?;
+                }
+            }
+            if self.batch.try_hold(&self.totem, datagram, std_now) {
+                continue;
+            }
+            if let Err(e) = self.totem.handle_packet(now, datagram) {
                 tracing::debug!(%from, error = %e, "dropped malformed datagram");
             }
             // Outputs wait while more datagrams are ready: one batch of sends and client
@@ -453,6 +488,17 @@ impl Daemon {
         }
         self.drain()?;
         Ok(true)
+    }
+
+    /// Feeds the held token to the core and sends what its visit allows.
+    fn release_held_token(&mut self) -> Result<(), DaemonError> {
+        let held = self.batch.take();
+        let (_, now) = self.clock.now();
+        if let Err(e) = self.totem.handle_packet(now, &held) {
+            tracing::debug!(error = %e, "dropped malformed held token");
+        }
+        self.batch.give_back(held);
+        self.drain()
     }
 
     /// Sends what the core queued and handles its events, in the order the core requires.

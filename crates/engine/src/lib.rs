@@ -16,3 +16,4 @@ pub mod ringid;
 pub mod sdnotify;
 pub mod startup;
 pub mod status;
+pub mod token_batch;

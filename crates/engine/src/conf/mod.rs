@@ -190,6 +190,9 @@ pub struct ClusterConfig {
     pub token_base: Duration,
     pub token_coefficient: Duration,
     pub token_retransmits_before_loss: u32,
+    /// ferrosync's `token_batch_hold_us`: how long a node may keep the token while its
+    /// clients fill the visit (see `token_batch`); zero never holds.
+    pub token_batch_hold: Duration,
     pub state_dir: Option<PathBuf>,
     pub logging: Logging,
     /// Every `key: value` of the file, for the key store.
@@ -458,6 +461,9 @@ impl Builder<'_> {
             token_base,
             token_coefficient,
             token_retransmits_before_loss: retransmits,
+            token_batch_hold: self
+                .int("totem", "token_batch_hold_us")
+                .map_or(crate::token_batch::DEFAULT_HOLD, Duration::from_micros),
             state_dir: self.get("system", "state_dir").map(|(v, _)| PathBuf::from(v)),
             logging,
             entries: self.entries.to_vec(),

@@ -73,6 +73,8 @@ fn totem(key: &str) -> Option<Kind> {
             Kind::Int(0, 1_000_000)
         }
         "max_messages" | "window_size" => Kind::Int(1, 1_000_000),
+        // Below the token resend's 1 ms slack: a held token is never resent for the hold.
+        "token_batch_hold_us" => Kind::Int(0, 999),
         "netmtu" => Kind::Int(576, 65_536),
         "nodeid" => Kind::Int(1, u64::from(u32::MAX)),
         "threads" => Kind::Int(0, 16),

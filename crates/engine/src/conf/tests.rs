@@ -120,6 +120,25 @@ fn unknown_keys_warn_with_line() {
 }
 
 #[test]
+fn token_batch_hold_is_configurable_below_a_millisecond() {
+    let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
+    let with = |extra: &str| conf(&format!("totem {{\n transport: udpu\n{extra}}}\n{node}"));
+    assert_eq!(with("").unwrap().token_batch_hold, crate::token_batch::DEFAULT_HOLD);
+    let off = with(" token_batch_hold_us: 0\n").unwrap();
+    assert!(off.warnings.is_empty(), "{:?}", off.warnings);
+    assert_eq!(off.token_batch_hold, Duration::ZERO);
+    assert_eq!(
+        with(" token_batch_hold_us: 250\n").unwrap().token_batch_hold,
+        Duration::from_micros(250)
+    );
+    let e = with(" token_batch_hold_us: 1000\n").unwrap_err().to_string();
+    assert!(
+        e.starts_with("test.conf:3: totem.token_batch_hold_us: 1000 is out of range"),
+        "{e}"
+    );
+}
+
+#[test]
 fn bad_values_fail_with_file_line_and_message() {
     let base = |totem_extra: &str, node_extra: &str| {
         format!(

@@ -80,6 +80,7 @@ pub const SEEDS: &[(u64, Option<usize>, &str)] = &[
 /// (seed, (max_messages, window_size), what went wrong).
 pub const WINDOW_SEEDS: &[(u64, (u32, u32), &str)] = &[
     (921, (512, 1536), "justified exclusion misreported (checker bug, as 96000096): a slowed member's verdict on two live nodes spread to a ring-mate"),
+    (99006225, (512, 1536), "liveness (6 nodes, 15 % loss, slowed nodes with small receive buffers), found by the 99000000..99100000 sweep at d0cc7dd: a slowed member fell ~14,000 messages behind on ring 1.9; RECOVERY on ring 1.d had to re-send them all, some twice, and the new ring reached its own limit (the sort queue less a window) at seq 14,847 with 5,482 still to go: nobody could send, and recovery never ended (fixed: a running ring stays within half the sort queue of its release point)"),
     (816, (256, 768), "justified exclusion (6 nodes, 4 pauses): n2 stopped 115 ms while gathering, entered COMMIT on resuming and the commit token stuck at a paused member; n6 failed n2 for silence 21 ms before its next join (730 ms after its last, over the floor of token + 2 joins + send_join) and n4 adopted the verdict (fixed: a member last heard forming a ring gets token + consensus)"),
 ];
 

@@ -335,7 +335,7 @@ impl Daemon {
                     token if self.ipc.as_ref().is_some_and(|i| i.owns(token)) => {
                         let (std_now, _) = self.clock.now();
                         if let Some(ipc) = &mut self.ipc {
-                            ipc.handle_ready(token, std_now);
+                            ipc.handle_ready(event, std_now);
                         }
                         ipc_ready = true;
                     }

@@ -115,8 +115,8 @@ impl IpcHost {
         self.server.owns(token)
     }
 
-    pub fn handle_ready(&mut self, token: mio::Token, now: std::time::Instant) {
-        self.server.handle_ready(token, now);
+    pub fn handle_ready(&mut self, event: &mio::event::Event, now: std::time::Instant) {
+        self.server.handle_event(event, now);
     }
 
     pub fn poll_timeout(&self) -> Option<std::time::Instant> {

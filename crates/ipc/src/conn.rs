@@ -160,11 +160,21 @@ impl Conn {
 
     /// Drains notification bytes; each announces one request chunk. `Ok(true)` when the
     /// client closed the socket (EOF, `ECONNRESET`: a normal close for libqb clients).
-    fn read_notifications(&mut self) -> Result<bool, IpcError> {
+    ///
+    /// Unless `to_eof`, a read that does not fill the buffer took everything the stream
+    /// held, and no second read is made just to see `EAGAIN` (a client sending one request
+    /// at a time cost two `recv` calls per request): bytes or a close arriving later wake
+    /// the loop again, as edge-triggered readiness fires on every arrival. A close that
+    /// came before the wakeup is flagged in it (`Event::is_read_closed`): then `to_eof`.
+    fn read_notifications(&mut self, to_eof: bool) -> Result<bool, IpcError> {
         let mut buf = [0u8; 512];
         loop {
             match self.stream.read(&mut buf) {
                 Ok(0) => return Ok(true),
+                Ok(n) if n < buf.len() && !to_eof => {
+                    self.requests_owed = (self.requests_owed + n).min(MAX_OWED_REQUESTS);
+                    return Ok(false);
+                }
                 Ok(n) => self.requests_owed = (self.requests_owed + n).min(MAX_OWED_REQUESTS),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -183,14 +193,16 @@ impl Conn {
     /// Reads notification bytes and up to `limit` of the request chunks they announce
     /// (the rest stay in the client's ring: back-pressure, as libqb's rate limiting).
     /// Chunks still in the ring after `Closed` are dropped, as libqb does. Requests are
-    /// read into buffers taken from `spare` while it has some.
+    /// read into buffers taken from `spare` while it has some. `to_eof`: read the socket
+    /// until it has nothing (needed when a close may have come; see `read_notifications`).
     pub fn read_requests(
         &mut self,
         out: &mut Vec<Inbound>,
         limit: usize,
         spare: &mut BufferPool,
+        to_eof: bool,
     ) -> Result<(), IpcError> {
-        let closed = self.read_notifications()?;
+        let closed = self.read_notifications(to_eof)?;
         let Phase::Active { session, .. } = &self.phase else {
             return Ok(());
         };

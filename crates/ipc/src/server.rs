@@ -238,6 +238,17 @@ impl Server {
     /// Handles readiness of one of our tokens: accepts, handshakes, reads requests,
     /// delivers queued events. Never blocks.
     pub fn handle_ready(&mut self, token: Token, now: Instant) {
+        self.handle_readiness(token, now, true);
+    }
+
+    /// [`Server::handle_ready`] for an event from the poll: when it does not report the
+    /// peer's close, a short read of a connection's socket is taken as all there is.
+    pub fn handle_event(&mut self, event: &mio::event::Event, now: Instant) {
+        let closed = event.is_read_closed() || event.is_error();
+        self.handle_readiness(event.token(), now, closed);
+    }
+
+    fn handle_readiness(&mut self, token: Token, now: Instant, to_eof: bool) {
         self.now = now;
         let Some(rel) = token.0.checked_sub(self.token_base) else {
             return;
@@ -245,7 +256,7 @@ impl Server {
         if rel < self.listeners.len() {
             self.accept(rel, now);
         } else {
-            self.service_conn((rel - self.listeners.len()) as u64, now);
+            self.service_conn((rel - self.listeners.len()) as u64, now, to_eof);
         }
     }
 
@@ -283,11 +294,11 @@ impl Server {
             }
             let deadline = now + self.config.handshake_timeout;
             self.conns.insert(id, Conn::new(ConnId(id), service, stream, deadline));
-            self.service_conn(id, now);
+            self.service_conn(id, now, true);
         }
     }
 
-    fn service_conn(&mut self, id: u64, now: Instant) {
+    fn service_conn(&mut self, id: u64, now: Instant, to_eof: bool) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -309,7 +320,7 @@ impl Server {
         }
         let mut inbound = std::mem::take(&mut self.inbound);
         let limit = if self.reading { REQUESTS_PER_PASS } else { 0 };
-        let read = conn.read_requests(&mut inbound, limit, &mut self.spare);
+        let read = conn.read_requests(&mut inbound, limit, &mut self.spare, to_eof);
         if conn.requests_owed() > 0 {
             self.pending.insert(id);
         } else {
@@ -650,7 +661,7 @@ impl Server {
         if self.reading && !self.pending.is_empty() {
             let pending: Vec<u64> = self.pending.iter().copied().collect();
             for id in pending {
-                self.service_conn(id, now);
+                self.service_conn(id, now, true);
             }
         }
         if self.retry_at.is_some_and(|t| t <= now) {

@@ -101,6 +101,31 @@ fn async_requests_and_events_in_order() {
     assert_eq!(c.send_recv(&req).unwrap(), echo(3, &req));
 }
 
+/// A request sent right before the close: the server reads the request and sees the
+/// close. Both usually arrive before the server wakes, and its short read of the one
+/// notification byte would otherwise be taken as all there is, the close never noticed.
+#[test]
+fn a_request_then_a_close_are_both_seen() {
+    let h = Harness::start("lastreq", |_| {});
+    for i in 0..50u8 {
+        let mut c = Client::connect(&h.service).unwrap();
+        let (conn, _) = h.expect_connected();
+        c.send(&request(NO_REPLY_ID, &[i])).unwrap();
+        drop(c);
+        match h.next_event(10) {
+            ServerEvent::Request { conn: c, id, data } => {
+                assert_eq!((c, id), (conn, NO_REPLY_ID));
+                assert_eq!(data.last(), Some(&i));
+            }
+            other => panic!("round {i}: expected the request, got {other:?}"),
+        }
+        match h.next_event(10) {
+            ServerEvent::Disconnected { conn: c } => assert_eq!(c, conn, "round {i}"),
+            other => panic!("round {i}: expected the close, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn full_event_ring_queues_and_retries_in_order() {
     let h = Harness::start("queue", |c| {

@@ -195,7 +195,7 @@ fn run(poll: &mut mio::Poll, server: &mut Server, jobs: &Receiver<Job>, events: 
         let now = Instant::now();
         for ev in &mio_events {
             if server.owns(ev.token()) {
-                server.handle_ready(ev.token(), now);
+                server.handle_event(ev, now);
             }
         }
         server.handle_timeout(now);

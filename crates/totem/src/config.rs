@@ -41,10 +41,9 @@ pub struct Config {
     /// one visit's frames then leave as one segmented send per peer (UDP GSO), and fewer
     /// rotations per message roughly double CPG throughput for 1–16 KiB messages (see the
     /// README's CPG table). A corosync.conf value is honoured as corosync honours it.
-    /// Bulk senders gain more from larger visits (512 with a window of 1536: 16 KiB
-    /// messages 1.5× faster on 3 nodes), but that is not the default yet: with it the
-    /// simulator's sweep found a live node excluded (seed 921, a slowed member's verdict
-    /// spreading) that the default's course does not meet; see the README.
+    /// Bulk senders gain more from larger visits: ferrosyncd's own default is 512 with a
+    /// window of 1536 (`engine::conf::DEFAULT_WINDOW`; 16 KiB messages 1.5× faster on 3
+    /// nodes), which the simulator sweeps with `--window 512/1536`.
     pub max_messages: u32,
     /// Most messages sent per token rotation on the whole ring. Default 200, not
     /// corosync's 50, to go with `max_messages`. In a ring mixed with corosync nodes their

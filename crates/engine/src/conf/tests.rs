@@ -120,6 +120,20 @@ fn unknown_keys_warn_with_line() {
 }
 
 #[test]
+fn token_visits_default_to_512_of_1536_and_follow_the_file() {
+    let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
+    let with = |extra: &str| conf(&format!("totem {{\n transport: udpu\n{extra}}}\n{node}"));
+    let visit = |c: ClusterConfig| (c.totem.max_messages, c.totem.window_size);
+    assert_eq!(visit(with("").unwrap()), DEFAULT_WINDOW);
+    assert_eq!(visit(with(" max_messages: 17\n window_size: 50\n").unwrap()), (17, 50));
+    // corosync accepts a window below our default visit; the visit follows it.
+    assert_eq!(visit(with(" window_size: 30\n").unwrap()), (30, 30));
+    assert_eq!(visit(with(" max_messages: 100\n").unwrap()), (100, 1536));
+    let e = with(" max_messages: 2000\n").unwrap_err().to_string();
+    assert!(e.contains("totem.window_size"), "{e}");
+}
+
+#[test]
 fn token_batch_hold_is_configurable_below_a_millisecond() {
     let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
     let with = |extra: &str| conf(&format!("totem {{\n transport: udpu\n{extra}}}\n{node}"));

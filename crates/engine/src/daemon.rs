@@ -331,6 +331,7 @@ impl Daemon {
                             stop = true;
                         }
                     }
+                    // Only wakes the loop: the held token's deadline is checked below.
                     HOLD_TIMER => {}
                     token if self.ipc.as_ref().is_some_and(|i| i.owns(token)) => {
                         let (std_now, _) = self.clock.now();

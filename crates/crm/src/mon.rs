@@ -1056,7 +1056,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
         let mut stopped: Vec<(String, NodeIdx)> = Vec::new();
         for n in sorted_nodes(c) {
             let allowed = if c.options.symmetric {
-                !c.nodes[n].remote.late
+                c.in_symmetric_table(r, n)
             } else {
                 known.contains(&n)
             };

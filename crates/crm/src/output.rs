@@ -403,7 +403,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
             .collect();
         for n in sorted_nodes(c) {
             let allowed = if c.options.symmetric {
-                !c.nodes[n].remote.late
+                c.in_symmetric_table(r, n)
             } else {
                 known.contains(&n)
             };

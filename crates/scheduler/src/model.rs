@@ -199,6 +199,8 @@ pub struct RemoteNode {
     pub late: bool,
     /// A bundle replica's node: only its replica's child may run there.
     pub bundle_node: bool,
+    /// A bundle node also configured in `<nodes>`.
+    pub listed: bool,
 }
 
 impl Node {
@@ -595,6 +597,27 @@ impl Cluster {
     }
 
     /// Whether the resource belongs to a promotable clone.
+    /// Whether node `n` is in `r`'s node table as unpacked in a symmetric
+    /// cluster (what a clone's stopped list shows, whatever the score).
+    /// Nodes created late are in none. A bundle's node is in none either
+    /// (the bundle sets its discovery to never, and `resource_node_score`,
+    /// lib/pengine/utils.c:352-363, then gives it no default score), except
+    /// when it is also configured in `<nodes>`: resources unpacked before
+    /// the bundle copied it then, and the bundle only bans it there
+    /// (`disallow_node`, lib/pengine/bundle.c:436-447 and 502-531).
+    pub fn in_symmetric_table(&self, r: RscIdx, n: NodeIdx) -> bool {
+        let node = &self.nodes[n];
+        if !node.remote.late {
+            return true;
+        }
+        node.remote.listed
+            && self
+                .bundles
+                .iter()
+                .find(|b| b.replicas.iter().any(|rep| rep.node == Some(n)))
+                .is_some_and(|b| r < b.rsc)
+    }
+
     pub fn in_promotable(&self, r: RscIdx) -> bool {
         let t = self.top_parent(r);
         matches!(self.rscs[t].variant, Variant::Clone { promotable: true, .. })
@@ -631,4 +654,39 @@ pub fn cmp_node_names(a: &str, b: &str) -> Ordering {
         }
     }
     (ab.len() - i).cmp(&(bb.len() - j))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bundle_node_listed_in_nodes_is_in_the_tables_of_resources_unpacked_before_its_bundle() {
+        use crate::testutil::{cib, clone, dummy};
+        let bundle = format!(
+            "<bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>{}</bundle>",
+            dummy("Bc")
+        );
+        let resources = format!(
+            "{}{bundle}{}",
+            clone("early", &dummy("e"), &[]),
+            clone("late", &dummy("l"), &[])
+        );
+        let table = |listed: bool| {
+            let mut cib = cib(2, &resources, "", &[]);
+            if listed {
+                cib.configuration.nodes.push(cib::NodeDef {
+                    id: "B-0".into(),
+                    uname: "B-0".into(),
+                    node_type: Some("remote".into()),
+                    score: None,
+                    instance: Vec::new(),
+                    utilization: Vec::new(),
+                });
+            }
+            let c = crate::unpack::unpack(&cib, 0);
+            let n = c.node_by_name("B-0").expect("bundle node");
+            ["early", "late"].map(|id| c.in_symmetric_table(c.rsc_by_id(id).expect("clone"), n))
+        };
+        assert_eq!(table(true), [true, false]);
+        assert_eq!(table(false), [false, false]);
+    }
 }

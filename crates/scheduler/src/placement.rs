@@ -561,7 +561,11 @@ impl<'a> Assigner<'a> {
                 self.colocated_resources(co.primary, orig, list);
             }
         }
-        let is_clone = |r: RscIdx| matches!(self.c.rscs[r].variant, Variant::Clone { .. });
+        // A bundle (a clone of its containers here) is no clone there
+        // (`pe_rsc_is_clone`).
+        let is_clone = |r: RscIdx| {
+            matches!(self.c.rscs[r].variant, Variant::Clone { .. }) && !self.c.bundles.iter().any(|b| b.rsc == r)
+        };
         for co in self.util_cons(x, false) {
             let dep = co.dependent;
             if dep == orig || (is_clone(x) && !is_clone(dep)) {
@@ -1646,5 +1650,40 @@ mod tests {
         .collect();
         let expected = ["n2", "n3", "n3", "n3", "n2", "n2", "n3", "n3"];
         assert_eq!(placed, expected.map(Some));
+    }
+
+    /// The resources `pcmk__colocated_resources` finds from `from` before
+    /// anything is assigned, with `D` and `E` (Dummy) colocated with
+    /// `inner` (wrapped in a bundle or a clone by `wrap`).
+    fn colocated_with(wrap: &str, from: &str) -> Vec<String> {
+        use crate::testutil::{cib, dummy};
+        let resources = format!("{}{}{wrap}", dummy("D"), dummy("E"));
+        let constraints = "<rsc_colocation id=\"d\" rsc=\"D\" with-rsc=\"B\" score=\"INFINITY\"/>\
+                           <rsc_colocation id=\"e\" rsc=\"E\" with-rsc=\"B\" score=\"INFINITY\"/>";
+        let cib = cib(2, &resources, constraints, &[]);
+        let mut cluster = crate::unpack::unpack(&cib, 0);
+        super::apply_node_criteria(&mut cluster);
+        let mut cons = crate::constraints::unpack_constraints(&cib, &mut cluster);
+        crate::bundle::apply(&mut cluster, &mut cons);
+        let a = super::Assigner::new(&mut cluster, &cons);
+        let d = a.c.rsc_by_id(from).expect("resource");
+        let mut list = Vec::new();
+        a.colocated_resources(d, d, &mut list);
+        let mut ids: Vec<String> = list.iter().map(|&r| a.c.rscs[r].id.clone()).collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn a_bundle_follows_the_non_clones_colocated_with_it_a_clone_does_not() {
+        // `pe_rsc_is_clone` is false for a bundle, so from D the chain goes
+        // through bundle B to E; through a clone it stops at the clone.
+        let bundle = format!(
+            "<bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>{}</bundle>",
+            crate::testutil::dummy("Bc")
+        );
+        assert_eq!(colocated_with(&bundle, "D"), ["B", "D", "E"]);
+        let clone = crate::testutil::clone("B", &crate::testutil::dummy("Bc"), &[]);
+        assert_eq!(colocated_with(&clone, "D"), ["B", "D"]);
     }
 }

@@ -834,6 +834,11 @@ impl Status {
         if !partially && !inactive {
             return;
         }
+        // A partially active resource running on no node is not shown
+        // (`pe__rsc_running_on_any`, lib/pengine/pe_output.c:2707).
+        if partially && c.recorded_running_on(r).is_empty() {
+            return;
+        }
         rsc_text(c, &self.pending, r, 1, inactive, out);
     }
 }

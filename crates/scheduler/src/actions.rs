@@ -259,10 +259,18 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
             for kst in s.of(k, "stop") {
                 s.order(stop, kst, 0);
-                // Groups and clones alike wait for every member's stop
-                // (`clone_internal_constraints`: instance stop → stopped).
-                if is_grp || !is_group(c, k) {
-                    s.order(kst, stopped, flags::IMPLIES_THEN | then_printed);
+                // Groups and clones alike wait for every member's stop; a
+                // member's required stop makes a group's stopped required,
+                // an instance's only puts a clone's in the graph
+                // (`clone_internal_constraints`,
+                // lib/pacemaker/pcmk_sched_clone.c: implies-then-printed
+                // only), so a blocked instance's unrunnable stop does not
+                // block it (`pcmk__update_action_for_orderings`,
+                // lib/pacemaker/pcmk_sched_actions.c:457-473).
+                if is_grp {
+                    s.order(kst, stopped, flags::IMPLIES_THEN);
+                } else if !is_group(c, k) {
+                    s.order(kst, stopped, then_printed);
                 }
             }
             if ordered_group && i > 0 {
@@ -2127,5 +2135,77 @@ mod tests {
             })
             .collect();
         assert_eq!(reloads, [(Some("X:0"), Some("n1"))]);
+    }
+
+    /// Clone `C` of `X` started on n1 and n2; n2 left the membership after
+    /// a failed stop of its instance (not installed: a hard error).
+    /// Fencing is configured.
+    fn failed_stop_on_a_lost_node(quorum: bool) -> crate::plan::Schedule {
+        let op = |id: &str, task: &str, call: u32, rc: u32| {
+            format!(
+                "<lrm_rsc_op id=\"{id}\" operation_key=\"X_{task}_0\" operation=\"{task}\" call-id=\"{call}\" \
+                 rc-code=\"{rc}\" op-status=\"0\" interval=\"0\" transition-key=\"{call}:1:0:x\" \
+                 transition-magic=\"0:{rc};{call}:1:0:x\"/>"
+            )
+        };
+        let lrm = |ops: String| {
+            format!(
+                "<lrm id=\"l\"><lrm_resources><lrm_resource id=\"X\" class=\"ocf\" provider=\"pacemaker\" \
+                 type=\"Dummy\">{ops}</lrm_resource></lrm_resources></lrm>"
+            )
+        };
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"{}\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"true\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
+             </nodes><resources><primitive id=\"F\" class=\"stonith\" type=\"fence_dummy\"/>{}</resources>\
+             <constraints/></configuration><status>\
+             <node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\">{}</node_state>\
+             <node_state id=\"2\" uname=\"n2\" crmd=\"offline\" join=\"down\">{}</node_state></status></cib>",
+            u8::from(quorum),
+            crate::testutil::clone("C", &crate::testutil::dummy("X"), &[]),
+            lrm(op("a", "start", 1, 0)),
+            lrm(format!("{}{}", op("b", "start", 1, 0), op("c", "stop", 2, 5)))
+        );
+        crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"))
+    }
+
+    #[test]
+    fn without_quorum_a_failed_stop_on_a_node_outside_the_membership_blocks_the_instance() {
+        // `pe_can_fence`: without quorum only a node still in the
+        // membership can be fenced, so the stop cannot be recovered
+        // (`check_recoverable`).
+        for (quorum, blocked) in [(true, false), (false, true)] {
+            let s = failed_stop_on_a_lost_node(quorum);
+            let c = &s.cluster;
+            let n2 = c.node_by_name("n2").expect("n2");
+            let inst = c
+                .primitives_of(c.rsc_by_id("C").expect("C"))
+                .into_iter()
+                .find(|&p| c.rscs[p].running_on.contains(&n2))
+                .expect("instance on n2");
+            assert_eq!(
+                (c.rscs[inst].managed, c.rscs[inst].blocked),
+                (!blocked, blocked),
+                "quorum {quorum}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_blocked_instance_s_unrunnable_stop_does_not_block_its_clone_s_stopped() {
+        // Instance stops are ordered before the clone's stopped with
+        // implies-then-printed only (`clone_internal_constraints`), so the
+        // blocked-stop rule of `pcmk__update_action_for_orderings` does not
+        // apply: the stop on n1 (no quorum) still completes the clone's.
+        let s = failed_stop_on_a_lost_node(false);
+        let c = &s.cluster;
+        let cl = c.rsc_by_id("C").expect("C");
+        let stopped = s
+            .actions
+            .iter()
+            .find(|a| a.rsc == Some(cl) && a.task == "stopped")
+            .expect("C stopped");
+        assert!(!stopped.optional && stopped.runnable, "{stopped:?}");
     }
 }

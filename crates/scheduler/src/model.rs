@@ -597,6 +597,45 @@ impl Cluster {
     }
 
     /// Whether the resource belongs to a promotable clone.
+    /// A collective's `running_on` as Pacemaker records it: the nodes of
+    /// its primitives, except that an unmanaged primitive adds its node to
+    /// its parents only while the node is online (`native_add_running`,
+    /// lib/pengine/native.c). A primitive's own nodes are all of them.
+    pub fn recorded_running_on(&self, r: RscIdx) -> Vec<NodeIdx> {
+        if self.rscs[r].is_primitive() {
+            return self.rscs[r].running_on.clone();
+        }
+        let mut out = Vec::new();
+        for p in self.primitives_of(r) {
+            for &n in &self.rscs[p].running_on {
+                if (self.rscs[p].managed || self.nodes[n].online) && !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+
+    /// `pe_can_fence` (lib/pengine/utils.c:36-77): a guest node when every
+    /// host of its container is online or can be fenced; any other node
+    /// when fencing is enabled with a device, and the cluster has quorum,
+    /// ignores its loss, or the node is still in the membership.
+    pub fn can_fence(&self, n: NodeIdx) -> bool {
+        let node = &self.nodes[n];
+        if node.is_guest() {
+            let container = node.remote.conn.and_then(|r| self.rscs[r].remote.container);
+            return container.is_none_or(|ct| {
+                self.rscs[ct]
+                    .running_on
+                    .iter()
+                    .all(|&h| h == n || self.nodes[h].online || self.can_fence(h))
+            });
+        }
+        self.options.stonith_enabled
+            && self.have_stonith_resource
+            && (self.have_quorum || self.options.no_quorum_policy == NoQuorumPolicy::Ignore || node.online)
+    }
+
     /// Whether node `n` is in `r`'s node table as unpacked in a symmetric
     /// cluster (what a clone's stopped list shows, whatever the score).
     /// Nodes created late are in none. A bundle's node is in none either

@@ -673,9 +673,13 @@ impl<'a> Assigner<'a> {
         // resources. Only top-level ones (`allocate_resources` walks
         // `data_set->resources`): a bundle's connections are its children
         // there and are assigned with the bundle.
+        // A migrating connection prefers its partial migration target
+        // (lib/pacemaker/pcmk_sched_allocate.c:310-323).
         for &r in &top {
             if self.c.rscs[r].remote.is_conn && !self.c.rscs[r].remote.bundle_implicit {
+                self.prefer = self.c.rscs[r].partial_migration_target;
                 self.assign(r);
+                self.prefer = None;
             }
         }
         for r in top {
@@ -1685,5 +1689,38 @@ mod tests {
         assert_eq!(colocated_with(&bundle, "D"), ["B", "D", "E"]);
         let clone = crate::testutil::clone("B", &crate::testutil::dummy("Bc"), &[]);
         assert_eq!(colocated_with(&clone, "D"), ["B", "D"]);
+    }
+
+    #[test]
+    fn a_partially_migrated_remote_connection_prefers_its_migration_target() {
+        // remote-partial-migrate2: connections are assigned first, each
+        // preferring its partial migration target, where the migration
+        // then goes on (`allocate_resources`).
+        let history = "<lrm id=\"1\"><lrm_resources><lrm_resource id=\"R\" class=\"ocf\" provider=\"pacemaker\" \
+                       type=\"remote\"><lrm_rsc_op id=\"R_last_0\" operation_key=\"R_migrate_to_0\" \
+                       operation=\"migrate_to\" call-id=\"2\" rc-code=\"0\" op-status=\"0\" interval=\"0\" \
+                       transition-key=\"1:1:0:x\" transition-magic=\"0:0;1:1:0:x\" migrate_source=\"n1\" \
+                       migrate_target=\"n2\"/></lrm_resource></lrm_resources></lrm>";
+        let state = |i: u32, lrm: &str| {
+            format!(
+                "<node_state id=\"{i}\" uname=\"n{i}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
+                 expected=\"member\">{lrm}</node_state>"
+            )
+        };
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
+             </nodes><resources><primitive id=\"R\" class=\"ocf\" provider=\"pacemaker\" type=\"remote\"/>\
+             </resources><constraints/></configuration><status>{}{}</status></cib>",
+            state(1, history),
+            state(2, "")
+        );
+        let cib = cib::Cib::parse(&xml).expect("test CIB parses");
+        let s = crate::testutil::run(&cib);
+        let c = &s.cluster;
+        let r = c.rsc_by_id("R").expect("R");
+        assert_eq!(c.rscs[r].partial_migration_target, c.node_by_name("n2"));
+        assert_eq!(c.rscs[r].assigned, c.node_by_name("n2"));
     }
 }

@@ -913,6 +913,39 @@ impl<'a> Assigner<'a> {
         }
         self.allocating[r] = true;
 
+        // A bundle replica's connection whose container is placed on a
+        // remote or guest node must run where that node's connection runs
+        // (pacemaker-remoted takes a single connection):
+        // "child-remote-with-docker-remote", added once the containers are
+        // assigned (`pcmk__bundle_allocate`,
+        // lib/pacemaker/pcmk_sched_bundle.c:110-120).
+        let container = self
+            .c
+            .bundles
+            .iter()
+            .flat_map(|b| b.replicas.iter())
+            .find(|rep| rep.remote == Some(r))
+            .map(|rep| rep.container);
+        if let Some(ct) = container {
+            self.assign(ct);
+            let host_conn = self.c.rscs[ct]
+                .assigned
+                .filter(|&n| self.c.nodes[n].is_remote_or_guest())
+                .and_then(|n| self.c.nodes[n].remote.conn);
+            if let Some(x) = host_conn {
+                self.colocs.push(Coloc {
+                    id: "child-remote-with-docker-remote".into(),
+                    dependent: r,
+                    primary: x,
+                    score: INFINITY,
+                    dependent_role: Role::Unknown,
+                    primary_role: Role::Unknown,
+                    node_attribute: None,
+                    influence: true,
+                });
+            }
+        }
+
         // Colocations where r is the dependent: place the primary first.
         let this_with: Vec<Coloc> = self
             .colocs
@@ -1722,5 +1755,40 @@ mod tests {
         let r = c.rsc_by_id("R").expect("R");
         assert_eq!(c.rscs[r].partial_migration_target, c.node_by_name("n2"));
         assert_eq!(c.rscs[r].assigned, c.node_by_name("n2"));
+    }
+
+    #[test]
+    fn a_bundle_connection_runs_where_the_connection_of_its_container_s_remote_node_runs() {
+        // bundle-connection-with-container: B's container is placed on
+        // remote node R, so B's connection goes where R's connection runs
+        // (n2), not to the emptier n1.
+        let history = "<lrm id=\"2\"><lrm_resources><lrm_resource id=\"R\" class=\"ocf\" provider=\"pacemaker\" \
+                       type=\"remote\"><lrm_rsc_op id=\"R_last_0\" operation_key=\"R_start_0\" operation=\"start\" \
+                       call-id=\"2\" rc-code=\"0\" op-status=\"0\" interval=\"0\" transition-key=\"1:1:0:x\" \
+                       transition-magic=\"0:0;1:1:0:x\"/></lrm_resource></lrm_resources></lrm>";
+        let state = |i: u32, lrm: &str| {
+            format!(
+                "<node_state id=\"{i}\" uname=\"n{i}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
+                 expected=\"member\">{lrm}</node_state>"
+            )
+        };
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
+             </nodes><resources><primitive id=\"R\" class=\"ocf\" provider=\"pacemaker\" type=\"remote\"/>\
+             <bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>{}</bundle></resources>\
+             <constraints><rsc_location id=\"r\" rsc=\"R\" node=\"n2\" score=\"INFINITY\"/>\
+             <rsc_location id=\"b\" rsc=\"B\" node=\"R\" score=\"INFINITY\"/></constraints></configuration>\
+             <status>{}{}</status></cib>",
+            crate::testutil::dummy("Bc"),
+            state(1, ""),
+            state(2, history)
+        );
+        let s = crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"));
+        let c = &s.cluster;
+        let on = |id: &str| c.rscs[c.rsc_by_id(id).expect(id)].assigned;
+        assert_eq!(on("B-docker-0"), c.node_by_name("R"));
+        assert_eq!(on("B-0"), c.node_by_name("n2"));
     }
 }

@@ -1012,12 +1012,15 @@ impl<'a> Assigner<'a> {
         } else if self.c.options.stop_all_resources {
             self.finalize(r, None, true);
         } else {
-            let prefer = if self.uses_utilization() {
+            // A preferred node given by the caller wins over the most
+            // capable one (`assign_best_node`,
+            // lib/pacemaker/pcmk_sched_primitive.c:156-160).
+            let most_free = if self.uses_utilization() {
                 self.ban_insufficient_capacity(r)
             } else {
                 None
-            }
-            .or(self.prefer);
+            };
+            let prefer = self.prefer.or(most_free);
             let chosen = self.best_node(r, prefer);
             self.finalize(r, chosen, false);
         }
@@ -1790,5 +1793,37 @@ mod tests {
         let on = |id: &str| c.rscs[c.rsc_by_id(id).expect(id)].assigned;
         assert_eq!(on("B-docker-0"), c.node_by_name("R"));
         assert_eq!(on("B-0"), c.node_by_name("n2"));
+    }
+
+    #[test]
+    fn a_node_the_caller_prefers_wins_over_the_most_capable_one() {
+        // X:0 runs on n1 (cpu 2 of 2). With D (cpu 4) colocated with its
+        // clone, no node has room for both, so n2 is the most capable node;
+        // but the clone keeps X:0 where it runs (its preferred node; no
+        // stickiness, so the scores are equal).
+        let x = "<primitive id=\"X\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><utilization id=\"xu\">\
+                 <nvpair id=\"xu1\" name=\"cpu\" value=\"2\"/></utilization></primitive>";
+        let d = "<primitive id=\"D\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><utilization id=\"du\">\
+                 <nvpair id=\"du1\" name=\"cpu\" value=\"4\"/></utilization></primitive>";
+        let meta = [("clone-max", "1"), ("resource-stickiness", "0")];
+        let resources = format!("{}{d}", crate::testutil::clone("C", x, &meta));
+        let constraints = "<rsc_colocation id=\"c\" rsc=\"D\" with-rsc=\"C\" score=\"INFINITY\"/>";
+        let mut cib = crate::testutil::cib_running(2, &resources, constraints, &[], &[(1, "X")]);
+        cib.configuration.crm_config[0]
+            .pairs
+            .push(("placement-strategy".into(), "utilization".into()));
+        for (node, cpu) in cib.configuration.nodes.iter_mut().zip(["2", "4"]) {
+            node.utilization.push(cib::NvSet {
+                id: format!("{}-u", node.id),
+                score: 0,
+                rule: None,
+                pairs: vec![("cpu".into(), cpu.into())],
+            });
+        }
+        let s = crate::testutil::run(&cib);
+        let c = &s.cluster;
+        let x0 = c.rsc_by_id("X:0").expect("X:0");
+        assert_eq!(c.rscs[x0].running_on, [c.node_by_name("n1").expect("n1")]);
+        assert_eq!(c.rscs[x0].assigned, c.node_by_name("n1"));
     }
 }

@@ -263,7 +263,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
                 // member's required stop makes a group's stopped required,
                 // an instance's only puts a clone's in the graph
                 // (`clone_internal_constraints`,
-                // lib/pacemaker/pcmk_sched_clone.c: implies-then-printed
+                // lib/pacemaker/pcmk_sched_clone.c:568: implies-then-printed
                 // only), so a blocked instance's unrunnable stop does not
                 // block it (`pcmk__update_action_for_orderings`,
                 // lib/pacemaker/pcmk_sched_actions.c:457-473).
@@ -502,7 +502,7 @@ fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
     };
     // Every entry on the node named like the resource or like its
     // `clone_name` is checked (`process_node_history`,
-    // lib/pacemaker/pcmk_sched_actions.c:1858-1873, with
+    // lib/pacemaker/pcmk_sched_actions.c:1857-1873, with
     // `pcmk__rscs_matching_id`, lib/pacemaker/pcmk_sched_resource.c:145-180):
     // an anonymous instance whose history was mapped from two entries on
     // one node is checked against the active one's.

@@ -600,7 +600,7 @@ impl Cluster {
     /// A collective's `running_on` as Pacemaker records it: the nodes of
     /// its primitives, except that an unmanaged primitive adds its node to
     /// its parents only while the node is online (`native_add_running`,
-    /// lib/pengine/native.c). A primitive's own nodes are all of them.
+    /// lib/pengine/native.c:89). A primitive's own nodes are all of them.
     pub fn recorded_running_on(&self, r: RscIdx) -> Vec<NodeIdx> {
         if self.rscs[r].is_primitive() {
             return self.rscs[r].running_on.clone();

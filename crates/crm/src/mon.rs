@@ -834,6 +834,11 @@ impl Status {
         if !partially && !inactive {
             return;
         }
+        // A partially active resource running on no node is not shown
+        // (`pe__rsc_running_on_any`, lib/pengine/pe_output.c:2707).
+        if partially && c.recorded_running_on(r).is_empty() {
+            return;
+        }
         rsc_text(c, &self.pending, r, 1, inactive, out);
     }
 }
@@ -1056,7 +1061,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
         let mut stopped: Vec<(String, NodeIdx)> = Vec::new();
         for n in sorted_nodes(c) {
             let allowed = if c.options.symmetric {
-                !c.nodes[n].remote.late
+                c.in_symmetric_table(r, n)
             } else {
                 known.contains(&n)
             };

@@ -275,6 +275,11 @@ fn native_active(c: &Cluster, p: RscIdx) -> bool {
         .any(|&n| c.nodes[n].unclean || c.nodes[n].online || !rs.managed)
 }
 
+/// `rsc->fns->active(rsc, FALSE)`: some primitive of `r` is active.
+fn partially_active(c: &Cluster, r: RscIdx) -> bool {
+    c.primitives_of(r).iter().any(|&p| native_active(c, p))
+}
+
 fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
     let pad = "  ".repeat(indent);
     let rs = &c.rscs[r];
@@ -403,7 +408,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
             .collect();
         for n in sorted_nodes(c) {
             let allowed = if c.options.symmetric {
-                !c.nodes[n].remote.late
+                c.in_symmetric_table(r, n)
             } else {
                 known.contains(&n)
             };
@@ -461,6 +466,13 @@ pub fn cluster_status(c: &Cluster) -> String {
         }
         // Implicit resources (guest node connections) are not shown.
         if rs.meta.get("internal_rsc").is_some_and(|v| v == "true") {
+            continue;
+        }
+        // Nor is a partially active one running on no node shown
+        // (`pe__rsc_running_on_any`, lib/pengine/pe_output.c:2707): a
+        // collective whose only active members are unmanaged on offline
+        // nodes.
+        if partially_active(c, r) && c.recorded_running_on(r).is_empty() {
             continue;
         }
         any = true;
@@ -771,4 +783,40 @@ pub fn executed_actions(s: &Schedule, g: &TransitionGraph) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// Clone `C` of `X`, whose only active instance failed to stop (not
+    /// installed) on n2, which left the membership; fencing is configured.
+    fn status(quorum: bool) -> String {
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"{}\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"true\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
+             </nodes><resources><primitive id=\"F\" class=\"stonith\" type=\"fence_dummy\"/><clone id=\"C\">\
+             <primitive id=\"X\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/></clone></resources>\
+             <constraints/></configuration><status>\
+             <node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/>\
+             <node_state id=\"2\" uname=\"n2\" crmd=\"offline\" join=\"down\"><lrm id=\"2\"><lrm_resources>\
+             <lrm_resource id=\"X\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+             <lrm_rsc_op id=\"a\" operation_key=\"X_start_0\" operation=\"start\" call-id=\"1\" rc-code=\"0\" \
+             op-status=\"0\" interval=\"0\" transition-key=\"1:1:0:x\" transition-magic=\"0:0;1:1:0:x\"/>\
+             <lrm_rsc_op id=\"b\" operation_key=\"X_stop_0\" operation=\"stop\" call-id=\"2\" rc-code=\"5\" \
+             op-status=\"0\" interval=\"0\" transition-key=\"2:1:0:x\" transition-magic=\"0:5;2:1:0:x\"/>\
+             </lrm_resource></lrm_resources></lrm></node_state></status></cib>",
+            u8::from(quorum)
+        );
+        let cib = cib::Cib::parse(&xml).expect("test CIB parses");
+        super::cluster_status(&scheduler::unpack::unpack(&cib, 0))
+    }
+
+    #[test]
+    fn a_clone_active_only_through_an_unmanaged_instance_on_an_offline_node_is_not_listed() {
+        // Without quorum n2 cannot be fenced, so the instance is blocked and
+        // unmanaged: `native_add_running` does not add the offline node to
+        // the clone's nodes, and `pe__rsc_running_on_any` hides the clone.
+        assert!(status(true).contains("Clone Set: C [X]"), "{}", status(true));
+        assert!(!status(false).contains("Clone Set: C"), "{}", status(false));
+    }
 }

@@ -259,10 +259,18 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             }
             for kst in s.of(k, "stop") {
                 s.order(stop, kst, 0);
-                // Groups and clones alike wait for every member's stop
-                // (`clone_internal_constraints`: instance stop → stopped).
-                if is_grp || !is_group(c, k) {
-                    s.order(kst, stopped, flags::IMPLIES_THEN | then_printed);
+                // Groups and clones alike wait for every member's stop; a
+                // member's required stop makes a group's stopped required,
+                // an instance's only puts a clone's in the graph
+                // (`clone_internal_constraints`,
+                // lib/pacemaker/pcmk_sched_clone.c:568: implies-then-printed
+                // only), so a blocked instance's unrunnable stop does not
+                // block it (`pcmk__update_action_for_orderings`,
+                // lib/pacemaker/pcmk_sched_actions.c:457-473).
+                if is_grp {
+                    s.order(kst, stopped, flags::IMPLIES_THEN);
+                } else if !is_group(c, k) {
+                    s.order(kst, stopped, then_printed);
                 }
             }
             if ordered_group && i > 0 {
@@ -492,9 +500,34 @@ fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
     let Some(st) = cib.status.nodes.iter().find(|s| s.id == c.nodes[n].id) else {
         return Change::None;
     };
-    let Some(lr) = history_entry(st, rs, n) else {
-        return Change::None;
-    };
+    // Every entry on the node named like the resource or like its
+    // `clone_name` is checked (`process_node_history`,
+    // lib/pacemaker/pcmk_sched_actions.c:1857-1873, with
+    // `pcmk__rscs_matching_id`, lib/pacemaker/pcmk_sched_resource.c:145-180):
+    // an anonymous instance whose history was mapped from two entries on
+    // one node is checked against the active one's.
+    let mut entries: Vec<&cib::LrmResource> = history_entry(st, rs, n).into_iter().collect();
+    let clone_name = c.clone_name(r);
+    for lr in &st.lrm {
+        let named = lr.id == rs.id || Some(lr.id.as_str()) == clone_name;
+        if named && !entries.iter().any(|e| std::ptr::eq(*e, lr)) {
+            entries.push(lr);
+        }
+    }
+    let mut result = Change::None;
+    for lr in entries {
+        match entry_params_changed(c, r, lr) {
+            Change::Restart => return Change::Restart,
+            Change::Reload => result = Change::Reload,
+            Change::None => {}
+        }
+    }
+    result
+}
+
+/// `params_changed` for the operations of one history entry.
+fn entry_params_changed(c: &Cluster, r: RscIdx, lr: &cib::LrmResource) -> Change {
+    let rs = &c.rscs[r];
     let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
     ops.sort_by_key(|o| if o.call_id < 0 { i64::MAX } else { o.call_id });
     let start_idx = ops
@@ -2044,5 +2077,135 @@ mod tests {
                 "c1 first: {c1_first}"
             );
         }
+    }
+
+    #[test]
+    fn an_instance_mapped_from_two_entries_on_a_node_is_checked_against_the_one_named_like_its_clone_name() {
+        // load-stopped-loop: n1 has X:0 (probed, not running) and X:1
+        // (started). Both map to instance X:0, which is then active on n1
+        // with clone_name X:1; the X:1 entry's changed digest reloads it.
+        let cib_with = |restart_digest: &str| {
+            let entry = |id: &str, op: &str| {
+                format!(
+                    "<lrm_resource id=\"{id}\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">{op}</lrm_resource>"
+                )
+            };
+            let probe = "<lrm_rsc_op id=\"p\" operation_key=\"X:0_monitor_0\" operation=\"monitor\" call-id=\"1\" \
+                         rc-code=\"7\" op-status=\"0\" interval=\"0\" transition-key=\"1:1:7:x\" \
+                         transition-magic=\"0:7;1:1:7:x\" op-digest=\"old\"/>";
+            let start = format!(
+                "<lrm_rsc_op id=\"s\" operation_key=\"X:1_start_0\" operation=\"start\" call-id=\"2\" \
+                 rc-code=\"0\" op-status=\"0\" interval=\"0\" transition-key=\"2:1:0:x\" \
+                 transition-magic=\"0:0;2:1:0:x\" op-digest=\"old\" op-force-restart=\" target \" \
+                 op-restart-digest=\"{restart_digest}\"/>"
+            );
+            let xml = format!(
+                "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
+                 <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+                 </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
+                 </nodes><resources>{}</resources><constraints/></configuration><status>\
+                 <node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\">\
+                 <lrm id=\"1\"><lrm_resources>{}{}</lrm_resources></lrm></node_state>\
+                 <node_state id=\"2\" uname=\"n2\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/>\
+                 </status></cib>",
+                crate::testutil::clone("C", &crate::testutil::dummy("X"), &[]),
+                entry("X:0", probe),
+                entry("X:1", &start)
+            );
+            cib::Cib::parse(&xml).expect("test CIB parses")
+        };
+        // The restart digest matches: only a reloadable parameter changed.
+        let cib = cib_with("unknown");
+        let s = crate::testutil::run(&cib);
+        let c = &s.cluster;
+        let x0 = c.rsc_by_id("X:0").expect("X:0");
+        assert_eq!(c.clone_name(x0), Some("X:1"));
+        let op = &cib.status.nodes[0].lrm[1].ops[0];
+        let digest = crate::digests::restart_digest(c, x0, op);
+        let s = crate::testutil::run(&cib_with(&digest));
+        let reloads: Vec<_> = s
+            .actions
+            .iter()
+            .filter(|a| a.task == "reload-agent")
+            .map(|a| {
+                (
+                    a.rsc.map(|r| s.cluster.rscs[r].id.as_str()),
+                    a.node.map(|n| s.cluster.nodes[n].uname.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(reloads, [(Some("X:0"), Some("n1"))]);
+    }
+
+    /// Clone `C` of `X` started on n1 and n2; n2 left the membership after
+    /// a failed stop of its instance (not installed: a hard error).
+    /// Fencing is configured.
+    fn failed_stop_on_a_lost_node(quorum: bool) -> crate::plan::Schedule {
+        let op = |id: &str, task: &str, call: u32, rc: u32| {
+            format!(
+                "<lrm_rsc_op id=\"{id}\" operation_key=\"X_{task}_0\" operation=\"{task}\" call-id=\"{call}\" \
+                 rc-code=\"{rc}\" op-status=\"0\" interval=\"0\" transition-key=\"{call}:1:0:x\" \
+                 transition-magic=\"0:{rc};{call}:1:0:x\"/>"
+            )
+        };
+        let lrm = |ops: String| {
+            format!(
+                "<lrm id=\"l\"><lrm_resources><lrm_resource id=\"X\" class=\"ocf\" provider=\"pacemaker\" \
+                 type=\"Dummy\">{ops}</lrm_resource></lrm_resources></lrm>"
+            )
+        };
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"{}\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"true\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
+             </nodes><resources><primitive id=\"F\" class=\"stonith\" type=\"fence_dummy\"/>{}</resources>\
+             <constraints/></configuration><status>\
+             <node_state id=\"1\" uname=\"n1\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\">{}</node_state>\
+             <node_state id=\"2\" uname=\"n2\" crmd=\"offline\" join=\"down\">{}</node_state></status></cib>",
+            u8::from(quorum),
+            crate::testutil::clone("C", &crate::testutil::dummy("X"), &[]),
+            lrm(op("a", "start", 1, 0)),
+            lrm(format!("{}{}", op("b", "start", 1, 0), op("c", "stop", 2, 5)))
+        );
+        crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"))
+    }
+
+    #[test]
+    fn without_quorum_a_failed_stop_on_a_node_outside_the_membership_blocks_the_instance() {
+        // `pe_can_fence`: without quorum only a node still in the
+        // membership can be fenced, so the stop cannot be recovered
+        // (`check_recoverable`).
+        for (quorum, blocked) in [(true, false), (false, true)] {
+            let s = failed_stop_on_a_lost_node(quorum);
+            let c = &s.cluster;
+            let n2 = c.node_by_name("n2").expect("n2");
+            let inst = c
+                .primitives_of(c.rsc_by_id("C").expect("C"))
+                .into_iter()
+                .find(|&p| c.rscs[p].running_on.contains(&n2))
+                .expect("instance on n2");
+            assert_eq!(
+                (c.rscs[inst].managed, c.rscs[inst].blocked),
+                (!blocked, blocked),
+                "quorum {quorum}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_blocked_instance_s_unrunnable_stop_does_not_block_its_clone_s_stopped() {
+        // Instance stops are ordered before the clone's stopped with
+        // implies-then-printed only (`clone_internal_constraints`), so the
+        // blocked-stop rule of `pcmk__update_action_for_orderings` does not
+        // apply: the stop on n1 (no quorum) still completes the clone's.
+        let s = failed_stop_on_a_lost_node(false);
+        let c = &s.cluster;
+        let cl = c.rsc_by_id("C").expect("C");
+        let stopped = s
+            .actions
+            .iter()
+            .find(|a| a.rsc == Some(cl) && a.task == "stopped")
+            .expect("C stopped");
+        assert!(!stopped.optional && stopped.runnable, "{stopped:?}");
     }
 }

@@ -5,8 +5,9 @@ use crate::model::{NodeIdx, Rsc};
 /// The `lrm_resource` on node `n` whose history was mapped to `rs`. When
 /// several entries were mapped to it there (an anonymous instance's
 /// history under another instance number, renamed), the one with its own
-/// id is the one checked for configuration changes
-/// (`pcmk__rscs_matching_id` in `process_node_history`).
+/// id, else the first. (Configuration changes are checked in every entry
+/// named like the resource or its `clone_name`, `pcmk__rscs_matching_id`
+/// in `process_node_history`; `params_changed` adds those.)
 pub(crate) fn history_entry<'a>(st: &'a cib::NodeState, rs: &Rsc, n: NodeIdx) -> Option<&'a cib::LrmResource> {
     let base = rs.id.split(':').next().unwrap_or(&rs.id);
     let mut mapped = rs

@@ -199,6 +199,8 @@ pub struct RemoteNode {
     pub late: bool,
     /// A bundle replica's node: only its replica's child may run there.
     pub bundle_node: bool,
+    /// A bundle node also configured in `<nodes>`.
+    pub listed: bool,
 }
 
 impl Node {
@@ -595,6 +597,66 @@ impl Cluster {
     }
 
     /// Whether the resource belongs to a promotable clone.
+    /// A collective's `running_on` as Pacemaker records it: the nodes of
+    /// its primitives, except that an unmanaged primitive adds its node to
+    /// its parents only while the node is online (`native_add_running`,
+    /// lib/pengine/native.c:89). A primitive's own nodes are all of them.
+    pub fn recorded_running_on(&self, r: RscIdx) -> Vec<NodeIdx> {
+        if self.rscs[r].is_primitive() {
+            return self.rscs[r].running_on.clone();
+        }
+        let mut out = Vec::new();
+        for p in self.primitives_of(r) {
+            for &n in &self.rscs[p].running_on {
+                if (self.rscs[p].managed || self.nodes[n].online) && !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+
+    /// `pe_can_fence` (lib/pengine/utils.c:36-77): a guest node when every
+    /// host of its container is online or can be fenced; any other node
+    /// when fencing is enabled with a device, and the cluster has quorum,
+    /// ignores its loss, or the node is still in the membership.
+    pub fn can_fence(&self, n: NodeIdx) -> bool {
+        let node = &self.nodes[n];
+        if node.is_guest() {
+            let container = node.remote.conn.and_then(|r| self.rscs[r].remote.container);
+            return container.is_none_or(|ct| {
+                self.rscs[ct]
+                    .running_on
+                    .iter()
+                    .all(|&h| h == n || self.nodes[h].online || self.can_fence(h))
+            });
+        }
+        self.options.stonith_enabled
+            && self.have_stonith_resource
+            && (self.have_quorum || self.options.no_quorum_policy == NoQuorumPolicy::Ignore || node.online)
+    }
+
+    /// Whether node `n` is in `r`'s node table as unpacked in a symmetric
+    /// cluster (what a clone's stopped list shows, whatever the score).
+    /// Nodes created late are in none. A bundle's node is in none either
+    /// (the bundle sets its discovery to never, and `resource_node_score`,
+    /// lib/pengine/utils.c:352-363, then gives it no default score), except
+    /// when it is also configured in `<nodes>`: resources unpacked before
+    /// the bundle copied it then, and the bundle only bans it there
+    /// (`disallow_node`, lib/pengine/bundle.c:436-447 and 502-531).
+    pub fn in_symmetric_table(&self, r: RscIdx, n: NodeIdx) -> bool {
+        let node = &self.nodes[n];
+        if !node.remote.late {
+            return true;
+        }
+        node.remote.listed
+            && self
+                .bundles
+                .iter()
+                .find(|b| b.replicas.iter().any(|rep| rep.node == Some(n)))
+                .is_some_and(|b| r < b.rsc)
+    }
+
     pub fn in_promotable(&self, r: RscIdx) -> bool {
         let t = self.top_parent(r);
         matches!(self.rscs[t].variant, Variant::Clone { promotable: true, .. })
@@ -631,4 +693,39 @@ pub fn cmp_node_names(a: &str, b: &str) -> Ordering {
         }
     }
     (ab.len() - i).cmp(&(bb.len() - j))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bundle_node_listed_in_nodes_is_in_the_tables_of_resources_unpacked_before_its_bundle() {
+        use crate::testutil::{cib, clone, dummy};
+        let bundle = format!(
+            "<bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>{}</bundle>",
+            dummy("Bc")
+        );
+        let resources = format!(
+            "{}{bundle}{}",
+            clone("early", &dummy("e"), &[]),
+            clone("late", &dummy("l"), &[])
+        );
+        let table = |listed: bool| {
+            let mut cib = cib(2, &resources, "", &[]);
+            if listed {
+                cib.configuration.nodes.push(cib::NodeDef {
+                    id: "B-0".into(),
+                    uname: "B-0".into(),
+                    node_type: Some("remote".into()),
+                    score: None,
+                    instance: Vec::new(),
+                    utilization: Vec::new(),
+                });
+            }
+            let c = crate::unpack::unpack(&cib, 0);
+            let n = c.node_by_name("B-0").expect("bundle node");
+            ["early", "late"].map(|id| c.in_symmetric_table(c.rsc_by_id(id).expect("clone"), n))
+        };
+        assert_eq!(table(true), [true, false]);
+        assert_eq!(table(false), [false, false]);
+    }
 }

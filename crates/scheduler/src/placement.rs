@@ -217,6 +217,10 @@ pub struct Assigner<'a> {
     prefer: Option<NodeIdx>,
     /// Remaining node capacity (only used by non-default strategies).
     remaining: Vec<std::collections::BTreeMap<String, i64>>,
+    /// Colocations as configured (groups and clones not expanded), with
+    /// the groups' internal ones: what `rsc_cons`/`rsc_cons_lhs` hold
+    /// before assignment moves them (see `util_cons`).
+    util_colocs: Vec<Coloc>,
 }
 
 impl<'a> Assigner<'a> {
@@ -248,6 +252,8 @@ impl<'a> Assigner<'a> {
                 }
             }
         }
+        let mut util_colocs = colocs.clone();
+        util_colocs.extend(cons.colocs.iter().cloned());
         for co in &cons.colocs {
             let mut co = co.clone();
             // "group with R" → first member with R; "R with group" → R with
@@ -354,6 +360,7 @@ impl<'a> Assigner<'a> {
             node_count: vec![0; nn],
             remaining,
             prefer: None,
+            util_colocs,
         }
     }
 
@@ -440,45 +447,186 @@ impl<'a> Assigner<'a> {
             .all(|(k, &v)| self.remaining[n].get(k).copied().unwrap_or(0) >= v)
     }
 
-    /// Resources INF-colocated with `r` (transitively), including `r`.
-    fn colocated_set(&self, r: RscIdx) -> Vec<RscIdx> {
-        let mut set = vec![r];
-        let mut i = 0;
-        while i < set.len() {
-            let x = set[i];
-            for co in &self.colocs {
-                if co.score < INFINITY {
-                    continue;
-                }
-                let other = if co.dependent == x {
-                    co.primary
-                } else if co.primary == x {
-                    co.dependent
-                } else {
-                    continue;
-                };
-                if !set.contains(&other) {
-                    set.push(other);
+    /// Whether a group's colocations have moved to its members
+    /// (`expand_group_colocations` runs when the group's assignment starts).
+    fn group_expanded(&self, g: RscIdx) -> bool {
+        self.allocating[g] || !self.c.rscs[g].provisional
+    }
+
+    /// Colocations configured for `x` itself (as dependent when
+    /// `this_with`, else as primary), with those a clone instance takes
+    /// from its parent (`append_parent_colocation`: the parent's "with"
+    /// colocations when not every node gets an instance, or negative or
+    /// mandatory ones; colocations with the parent it is influenced by
+    /// when not every node gets an instance, or negative ones).
+    fn own_cons(&self, x: RscIdx, this_with: bool) -> Vec<&Coloc> {
+        let mut out: Vec<&Coloc> = self
+            .util_colocs
+            .iter()
+            .filter(|co| if this_with { co.dependent == x } else { co.primary == x })
+            .collect();
+        if let Some(p) = self.c.rscs[x].parent {
+            if matches!(self.c.rscs[p].variant, Variant::Clone { .. }) {
+                let all = clone_all_coloc(self.c, p);
+                for co in &self.util_colocs {
+                    if this_with && co.dependent == p && (all || co.score < 0 || co.score == INFINITY) {
+                        out.push(co);
+                    }
+                    if !this_with && co.primary == p && co.has_influence(self.c, Some(x)) && (all || co.score < 0) {
+                        out.push(co);
+                    }
                 }
             }
-            i += 1;
         }
-        set
+        out
+    }
+
+    /// `rsc_cons` (`this_with`) or `rsc_cons_lhs` of `x` at this point of
+    /// the assignment: once a group is being assigned, its colocations are
+    /// its first member's (mandatory ones every member's after an unmanaged
+    /// one) and the colocations with it its last member's
+    /// (`expand_group_colocations`, lib/pacemaker/pcmk_sched_group.c:26-85).
+    fn util_cons(&self, x: RscIdx, this_with: bool) -> Vec<&Coloc> {
+        if matches!(self.c.rscs[x].variant, Variant::Group) {
+            if self.group_expanded(x) {
+                return Vec::new();
+            }
+            return self.own_cons(x, this_with);
+        }
+        let mut out = self.own_cons(x, this_with);
+        if let Some(g) = self.c.rscs[x].parent {
+            if matches!(self.c.rscs[g].variant, Variant::Group) && self.group_expanded(g) {
+                let members = &self.c.rscs[g].children;
+                let pos = members.iter().position(|&m| m == x).unwrap_or(0);
+                if this_with {
+                    let any_unmanaged = members[..pos].iter().any(|&m| !self.c.rscs[m].managed);
+                    for co in self.own_cons(g, true) {
+                        if pos == 0 || (any_unmanaged && co.score == INFINITY) {
+                            out.push(co);
+                        }
+                    }
+                } else if pos + 1 == members.len() {
+                    out.extend(self.own_cons(g, false));
+                }
+            }
+        }
+        out
+    }
+
+    /// `pcmk__colocation_affects(dependent, primary, colocation, true)`
+    /// decides on location (for mandatory colocations: no role filter
+    /// excludes them, and a placed promotable instance is a matter of role).
+    fn coloc_affects_location(&self, dependent: RscIdx, primary: RscIdx, co: &Coloc) -> bool {
+        let d = &self.c.rscs[dependent];
+        let promotable_parent = d
+            .parent
+            .is_some_and(|p| matches!(self.c.rscs[p].variant, Variant::Clone { promotable: true, .. }));
+        if co.dependent_role >= Role::Unpromoted && promotable_parent && !d.provisional {
+            return false;
+        }
+        if co.score > 0 && co.dependent_role != Role::Unknown && co.dependent_role != d.next_role {
+            return false;
+        }
+        if co.score > 0 && co.primary_role != Role::Unknown && co.primary_role != self.c.rscs[primary].next_role {
+            return false;
+        }
+        if co.score < 0 && co.dependent_role != Role::Unknown && co.dependent_role == d.next_role {
+            return false;
+        }
+        !(co.score < 0 && co.primary_role != Role::Unknown && co.primary_role == self.c.rscs[primary].next_role)
+    }
+
+    /// `colocated_resources`: `x` and the resources in mandatory
+    /// colocation chains with it, as seen from `orig`
+    /// (`pcmk__colocated_resources`, lib/pacemaker/pcmk_sched_resource.c:211-268;
+    /// a group adds its members' first, `pcmk__group_colocated_resources`,
+    /// lib/pacemaker/pcmk_sched_group.c:673-707). A clone does not follow
+    /// colocations of non-clones with it; a clone instance follows its
+    /// parent's.
+    fn colocated_resources(&self, x: RscIdx, orig: RscIdx, list: &mut Vec<RscIdx>) {
+        if matches!(self.c.rscs[x].variant, Variant::Group) {
+            for &m in &self.c.rscs[x].children {
+                self.colocated_resources(m, orig, list);
+            }
+        }
+        if list.contains(&x) {
+            return;
+        }
+        list.push(x);
+        for co in self.util_cons(x, true) {
+            if co.primary == orig {
+                continue;
+            }
+            if co.score >= INFINITY && self.coloc_affects_location(x, co.primary, co) {
+                self.colocated_resources(co.primary, orig, list);
+            }
+        }
+        // A bundle (a clone of its containers here) is no clone there
+        // (`pe_rsc_is_clone`).
+        let is_clone = |r: RscIdx| {
+            matches!(self.c.rscs[r].variant, Variant::Clone { .. }) && !self.c.bundles.iter().any(|b| b.rsc == r)
+        };
+        for co in self.util_cons(x, false) {
+            let dep = co.dependent;
+            if dep == orig || (is_clone(x) && !is_clone(dep)) {
+                continue;
+            }
+            if co.score >= INFINITY && self.coloc_affects_location(dep, x, co) {
+                self.colocated_resources(dep, orig, list);
+            }
+        }
+    }
+
+    /// `add_utilization` of `x` into `need`: only what is not assigned yet;
+    /// a group its members not on `list`; a clone one instance only (one on
+    /// `list`, or one with a member on `list`, else its first)
+    /// (lib/pacemaker/pcmk_sched_primitive.c:1402, pcmk_sched_group.c:712,
+    /// pcmk_sched_clone.c:1148).
+    fn add_utilization(&self, x: RscIdx, list: &[RscIdx], need: &mut std::collections::BTreeMap<String, i64>) {
+        let rs = &self.c.rscs[x];
+        if !rs.provisional {
+            return;
+        }
+        match rs.variant {
+            Variant::Primitive { .. } => {
+                for (k, v) in &rs.utilization {
+                    *need.entry(k.clone()).or_insert(0) += v;
+                }
+            }
+            Variant::Group => {
+                for &m in &rs.children {
+                    if self.c.rscs[m].provisional && !list.contains(&m) {
+                        self.add_utilization(m, list, need);
+                    }
+                }
+            }
+            Variant::Clone { .. } => {
+                let mut existing = false;
+                for &child in &rs.children {
+                    if list.contains(&child) {
+                        existing = true;
+                    } else if self.c.rscs[child].children.iter().any(|m| list.contains(m)) {
+                        self.add_utilization(child, list, need);
+                        existing = true;
+                    }
+                }
+                if !existing {
+                    if let Some(&first) = rs.children.first() {
+                        self.add_utilization(first, list, need);
+                    }
+                }
+            }
+        }
     }
 
     /// `pcmk__ban_insufficient_capacity`; returns the most capable node
     /// when no node can hold everything.
     fn ban_insufficient_capacity(&mut self, r: RscIdx) -> Option<NodeIdx> {
+        let mut list = Vec::new();
+        self.colocated_resources(r, r, &mut list);
         let mut need = std::collections::BTreeMap::new();
-        for x in self.colocated_set(r) {
-            for p in self.c.primitives_of(x) {
-                if p != r && !self.c.rscs[p].provisional {
-                    continue;
-                }
-                for (k, v) in &self.c.rscs[p].utilization {
-                    *need.entry(k.clone()).or_insert(0) += v;
-                }
-            }
+        for &x in &list {
+            self.add_utilization(x, &list, &mut need);
         }
         let candidates: Vec<NodeIdx> = (0..self.c.nodes.len())
             .filter(|&n| self.available(n) && self.c.rscs[r].allowed[n].is_some_and(|w| w >= 0))
@@ -525,9 +673,13 @@ impl<'a> Assigner<'a> {
         // resources. Only top-level ones (`allocate_resources` walks
         // `data_set->resources`): a bundle's connections are its children
         // there and are assigned with the bundle.
+        // A migrating connection prefers its partial migration target
+        // (lib/pacemaker/pcmk_sched_allocate.c:310-323).
         for &r in &top {
             if self.c.rscs[r].remote.is_conn && !self.c.rscs[r].remote.bundle_implicit {
+                self.prefer = self.c.rscs[r].partial_migration_target;
                 self.assign(r);
+                self.prefer = None;
             }
         }
         for r in top {
@@ -761,6 +913,39 @@ impl<'a> Assigner<'a> {
         }
         self.allocating[r] = true;
 
+        // A bundle replica's connection whose container is placed on a
+        // remote or guest node must run where that node's connection runs
+        // (pacemaker-remoted takes a single connection):
+        // "child-remote-with-docker-remote", added once the containers are
+        // assigned (`pcmk__bundle_allocate`,
+        // lib/pacemaker/pcmk_sched_bundle.c:110-120).
+        let container = self
+            .c
+            .bundles
+            .iter()
+            .flat_map(|b| b.replicas.iter())
+            .find(|rep| rep.remote == Some(r))
+            .map(|rep| rep.container);
+        if let Some(ct) = container {
+            self.assign(ct);
+            let host_conn = self.c.rscs[ct]
+                .assigned
+                .filter(|&n| self.c.nodes[n].is_remote_or_guest())
+                .and_then(|n| self.c.nodes[n].remote.conn);
+            if let Some(x) = host_conn {
+                self.colocs.push(Coloc {
+                    id: "child-remote-with-docker-remote".into(),
+                    dependent: r,
+                    primary: x,
+                    score: INFINITY,
+                    dependent_role: Role::Unknown,
+                    primary_role: Role::Unknown,
+                    node_attribute: None,
+                    influence: true,
+                });
+            }
+        }
+
         // Colocations where r is the dependent: place the primary first.
         let this_with: Vec<Coloc> = self
             .colocs
@@ -827,12 +1012,15 @@ impl<'a> Assigner<'a> {
         } else if self.c.options.stop_all_resources {
             self.finalize(r, None, true);
         } else {
-            let prefer = if self.uses_utilization() {
+            // A preferred node given by the caller wins over the most
+            // capable one (`assign_best_node`,
+            // lib/pacemaker/pcmk_sched_primitive.c:156-160).
+            let most_free = if self.uses_utilization() {
                 self.ban_insufficient_capacity(r)
             } else {
                 None
-            }
-            .or(self.prefer);
+            };
+            let prefer = self.prefer.or(most_free);
             let chosen = self.best_node(r, prefer);
             self.finalize(r, chosen, false);
         }
@@ -1447,5 +1635,195 @@ mod tests {
             let r = c.rsc_by_id(id).expect("resource");
             assert_eq!(c.rscs[r].allowed[n1], Some(-super::INFINITY), "{id}");
         }
+    }
+
+    #[test]
+    fn capacity_counts_one_instance_of_a_colocated_clone_and_a_clone_instance_follows_its_parent_s_colocations() {
+        // colocated-utilization-clone: the capacity needed for rsc1:0 is
+        // its own, one instance of clone2 (colocated with clone1, followed
+        // through the colocations the instance takes from clone1) and not
+        // group2 (a clone does not follow a non-clone colocated with it).
+        // n1 (cpu 4) cannot hold rsc1 with a group1 instance (6), so clone1
+        // goes to n2 and n3; then group1:0 with group2 (8) fits only on n3.
+        let util = |id: &str, v: u32| {
+            format!(
+                "<primitive id=\"{id}\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><utilization id=\"{id}-u\">\
+                 <nvpair id=\"{id}-u1\" name=\"cpu\" value=\"{v}\"/></utilization></primitive>"
+            )
+        };
+        let max2 = [("clone-max", "2")];
+        let resources = format!(
+            "{}{}<group id=\"group2\">{}{}</group>",
+            crate::testutil::clone("clone1", &util("rsc1", 2), &max2),
+            crate::testutil::clone(
+                "clone2",
+                &format!("<group id=\"group1\">{}{}</group>", util("rsc2", 2), util("rsc3", 2)),
+                &max2
+            ),
+            util("rsc4", 2),
+            util("rsc5", 2)
+        );
+        let constraints = "<rsc_colocation id=\"c1\" rsc=\"clone2\" with-rsc=\"clone1\" score=\"INFINITY\"/>\
+                           <rsc_colocation id=\"c2\" rsc=\"group2\" with-rsc=\"clone2\" score=\"INFINITY\"/>";
+        let mut cib = crate::testutil::cib(3, &resources, constraints, &[]);
+        cib.configuration.crm_config[0]
+            .pairs
+            .push(("placement-strategy".into(), "utilization".into()));
+        for (node, cpu) in cib.configuration.nodes.iter_mut().zip(["4", "8", "10"]) {
+            node.utilization.push(cib::NvSet {
+                id: format!("{}-u", node.id),
+                score: 0,
+                rule: None,
+                pairs: vec![("cpu".into(), cpu.into())],
+            });
+        }
+        let s = crate::testutil::run(&cib);
+        let on = |id: &str| {
+            let r = s.cluster.rsc_by_id(id).expect("resource");
+            s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.as_str())
+        };
+        let placed: Vec<_> = [
+            "rsc1:0", "rsc1:1", "rsc2:0", "rsc3:0", "rsc2:1", "rsc3:1", "rsc4", "rsc5",
+        ]
+        .iter()
+        .map(|id| on(id))
+        .collect();
+        let expected = ["n2", "n3", "n3", "n3", "n2", "n2", "n3", "n3"];
+        assert_eq!(placed, expected.map(Some));
+    }
+
+    /// The resources `pcmk__colocated_resources` finds from `from` before
+    /// anything is assigned, with `D` and `E` (Dummy) colocated with
+    /// `inner` (wrapped in a bundle or a clone by `wrap`).
+    fn colocated_with(wrap: &str, from: &str) -> Vec<String> {
+        use crate::testutil::{cib, dummy};
+        let resources = format!("{}{}{wrap}", dummy("D"), dummy("E"));
+        let constraints = "<rsc_colocation id=\"d\" rsc=\"D\" with-rsc=\"B\" score=\"INFINITY\"/>\
+                           <rsc_colocation id=\"e\" rsc=\"E\" with-rsc=\"B\" score=\"INFINITY\"/>";
+        let cib = cib(2, &resources, constraints, &[]);
+        let mut cluster = crate::unpack::unpack(&cib, 0);
+        super::apply_node_criteria(&mut cluster);
+        let mut cons = crate::constraints::unpack_constraints(&cib, &mut cluster);
+        crate::bundle::apply(&mut cluster, &mut cons);
+        let a = super::Assigner::new(&mut cluster, &cons);
+        let d = a.c.rsc_by_id(from).expect("resource");
+        let mut list = Vec::new();
+        a.colocated_resources(d, d, &mut list);
+        let mut ids: Vec<String> = list.iter().map(|&r| a.c.rscs[r].id.clone()).collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn a_bundle_follows_the_non_clones_colocated_with_it_a_clone_does_not() {
+        // `pe_rsc_is_clone` is false for a bundle, so from D the chain goes
+        // through bundle B to E; through a clone it stops at the clone.
+        let bundle = format!(
+            "<bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>{}</bundle>",
+            crate::testutil::dummy("Bc")
+        );
+        assert_eq!(colocated_with(&bundle, "D"), ["B", "D", "E"]);
+        let clone = crate::testutil::clone("B", &crate::testutil::dummy("Bc"), &[]);
+        assert_eq!(colocated_with(&clone, "D"), ["B", "D"]);
+    }
+
+    #[test]
+    fn a_partially_migrated_remote_connection_prefers_its_migration_target() {
+        // remote-partial-migrate2: connections are assigned first, each
+        // preferring its partial migration target, where the migration
+        // then goes on (`allocate_resources`).
+        let history = "<lrm id=\"1\"><lrm_resources><lrm_resource id=\"R\" class=\"ocf\" provider=\"pacemaker\" \
+                       type=\"remote\"><lrm_rsc_op id=\"R_last_0\" operation_key=\"R_migrate_to_0\" \
+                       operation=\"migrate_to\" call-id=\"2\" rc-code=\"0\" op-status=\"0\" interval=\"0\" \
+                       transition-key=\"1:1:0:x\" transition-magic=\"0:0;1:1:0:x\" migrate_source=\"n1\" \
+                       migrate_target=\"n2\"/></lrm_resource></lrm_resources></lrm>";
+        let state = |i: u32, lrm: &str| {
+            format!(
+                "<node_state id=\"{i}\" uname=\"n{i}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
+                 expected=\"member\">{lrm}</node_state>"
+            )
+        };
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
+             </nodes><resources><primitive id=\"R\" class=\"ocf\" provider=\"pacemaker\" type=\"remote\"/>\
+             </resources><constraints/></configuration><status>{}{}</status></cib>",
+            state(1, history),
+            state(2, "")
+        );
+        let cib = cib::Cib::parse(&xml).expect("test CIB parses");
+        let s = crate::testutil::run(&cib);
+        let c = &s.cluster;
+        let r = c.rsc_by_id("R").expect("R");
+        assert_eq!(c.rscs[r].partial_migration_target, c.node_by_name("n2"));
+        assert_eq!(c.rscs[r].assigned, c.node_by_name("n2"));
+    }
+
+    #[test]
+    fn a_bundle_connection_runs_where_the_connection_of_its_container_s_remote_node_runs() {
+        // bundle-connection-with-container: B's container is placed on
+        // remote node R, so B's connection goes where R's connection runs
+        // (n2), not to the emptier n1.
+        let history = "<lrm id=\"2\"><lrm_resources><lrm_resource id=\"R\" class=\"ocf\" provider=\"pacemaker\" \
+                       type=\"remote\"><lrm_rsc_op id=\"R_last_0\" operation_key=\"R_start_0\" operation=\"start\" \
+                       call-id=\"2\" rc-code=\"0\" op-status=\"0\" interval=\"0\" transition-key=\"1:1:0:x\" \
+                       transition-magic=\"0:0;1:1:0:x\"/></lrm_resource></lrm_resources></lrm>";
+        let state = |i: u32, lrm: &str| {
+            format!(
+                "<node_state id=\"{i}\" uname=\"n{i}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
+                 expected=\"member\">{lrm}</node_state>"
+            )
+        };
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
+             </nodes><resources><primitive id=\"R\" class=\"ocf\" provider=\"pacemaker\" type=\"remote\"/>\
+             <bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>{}</bundle></resources>\
+             <constraints><rsc_location id=\"r\" rsc=\"R\" node=\"n2\" score=\"INFINITY\"/>\
+             <rsc_location id=\"b\" rsc=\"B\" node=\"R\" score=\"INFINITY\"/></constraints></configuration>\
+             <status>{}{}</status></cib>",
+            crate::testutil::dummy("Bc"),
+            state(1, ""),
+            state(2, history)
+        );
+        let s = crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"));
+        let c = &s.cluster;
+        let on = |id: &str| c.rscs[c.rsc_by_id(id).expect(id)].assigned;
+        assert_eq!(on("B-docker-0"), c.node_by_name("R"));
+        assert_eq!(on("B-0"), c.node_by_name("n2"));
+    }
+
+    #[test]
+    fn a_node_the_caller_prefers_wins_over_the_most_capable_one() {
+        // X:0 runs on n1 (cpu 2 of 2). With D (cpu 4) colocated with its
+        // clone, no node has room for both, so n2 is the most capable node;
+        // but the clone keeps X:0 where it runs (its preferred node; no
+        // stickiness, so the scores are equal).
+        let x = "<primitive id=\"X\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><utilization id=\"xu\">\
+                 <nvpair id=\"xu1\" name=\"cpu\" value=\"2\"/></utilization></primitive>";
+        let d = "<primitive id=\"D\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><utilization id=\"du\">\
+                 <nvpair id=\"du1\" name=\"cpu\" value=\"4\"/></utilization></primitive>";
+        let meta = [("clone-max", "1"), ("resource-stickiness", "0")];
+        let resources = format!("{}{d}", crate::testutil::clone("C", x, &meta));
+        let constraints = "<rsc_colocation id=\"c\" rsc=\"D\" with-rsc=\"C\" score=\"INFINITY\"/>";
+        let mut cib = crate::testutil::cib_running(2, &resources, constraints, &[], &[(1, "X")]);
+        cib.configuration.crm_config[0]
+            .pairs
+            .push(("placement-strategy".into(), "utilization".into()));
+        for (node, cpu) in cib.configuration.nodes.iter_mut().zip(["2", "4"]) {
+            node.utilization.push(cib::NvSet {
+                id: format!("{}-u", node.id),
+                score: 0,
+                rule: None,
+                pairs: vec![("cpu".into(), cpu.into())],
+            });
+        }
+        let s = crate::testutil::run(&cib);
+        let c = &s.cluster;
+        let x0 = c.rsc_by_id("X:0").expect("X:0");
+        assert_eq!(c.rscs[x0].running_on, [c.node_by_name("n1").expect("n1")]);
+        assert_eq!(c.rscs[x0].assigned, c.node_by_name("n1"));
     }
 }

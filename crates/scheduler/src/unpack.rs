@@ -1476,8 +1476,9 @@ fn check_recoverable(c: &mut Cluster, r: RscIdx, n: NodeIdx, task: &str) {
     if task != "stop" {
         return;
     }
-    if c.options.stonith_enabled && c.have_stonith_resource {
-        let _ = n;
+    // Failed stops are recovered by fencing (`check_recoverable`,
+    // lib/pengine/unpack.c:3347-3370).
+    if c.can_fence(n) {
         return;
     }
     c.rscs[r].managed = false;

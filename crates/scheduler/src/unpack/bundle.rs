@@ -188,6 +188,14 @@ pub(super) fn add_bundle(b: &RscBuild<'_>, c: &mut Cluster, def: &ResourceDef, b
         for (i, rep) in replicas.iter_mut().enumerate() {
             let Some(&inst) = kids.get(i) else { continue };
             rep.child = Some(inst);
+            // Utilization configured for the inner primitive is the
+            // container's (`pe__unpack_bundle`,
+            // lib/pengine/bundle.c:1046-1067): the replica's guest node has
+            // no capacity of its own.
+            if let Some(&p) = c.primitives_of(inst).first() {
+                let moved = std::mem::take(&mut c.rscs[p].utilization);
+                c.rscs[rep.container].utilization = moved;
+            }
             // A replica's child is discovered (probed) only on its own node.
             if let Some(n) = rep.node {
                 for p in c.primitives_of(inst) {
@@ -251,5 +259,29 @@ mod tests {
         assert_eq!(replica_ip("192.168.122.131", 2).as_deref(), Some("192.168.122.133"));
         assert_eq!(replica_ip("10.0.0.255", 1).as_deref(), Some("10.0.1.0"));
         assert_eq!(replica_ip("not-an-ip", 0), None);
+    }
+
+    #[test]
+    fn utilization_of_the_inner_primitive_is_the_container_s() {
+        let child = "<primitive id=\"Bc\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                     <utilization id=\"u\"><nvpair id=\"u1\" name=\"cpu\" value=\"4\"/></utilization></primitive>";
+        let bundle = format!(
+            "<bundle id=\"B\"><docker image=\"img\" replicas=\"2\"/><network control-port=\"3121\"/>{child}</bundle>"
+        );
+        let c = crate::unpack::unpack(&crate::testutil::cib(2, &bundle, "", &[]), 0);
+        let util = |id: &str| {
+            let r = c.rsc_by_id(id).expect("resource");
+            c.rscs[r]
+                .utilization
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+        };
+        for id in ["B-docker-0", "B-docker-1"] {
+            assert_eq!(util(id), ["cpu=4"], "{id}");
+        }
+        for id in ["Bc:0", "Bc:1"] {
+            assert!(util(id).is_empty(), "{id}");
+        }
     }
 }

@@ -131,9 +131,11 @@ pub(super) fn create_remote_nodes(cib: &Cib, c: &mut Cluster) {
     // has them in its node table.
     for def in &cib.configuration.resources {
         for name in super::implicit::bundle_node_names(def) {
+            let listed = c.node_by_name(&name).is_some();
             new_remote_node(c, &name);
             if let Some(n) = c.node_by_name(&name) {
                 let node = &mut c.nodes[n];
+                node.remote.listed = listed;
                 node.remote.late = true;
                 node.remote.bundle_node = true;
                 node.weight = -cib::score::INFINITY;

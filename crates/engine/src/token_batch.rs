@@ -8,10 +8,10 @@
 //! so most of the CPU went to rotations. When the token reaches a node whose clients
 //! queued at least [`MIN_UNSENT`] messages since each of its last two visits (sustained
 //! load, not a burst such as service synchronisation, whose barriers wait for every
-//! rotation), the daemon keeps it for
-//! at most the configured hold (`token_batch_hold_us`) while it goes on serving requests,
-//! and lets it go as soon as a full visit (`max_messages` frames) is ready. On 3 nodes
-//! this took the daemons' CPU per 64-byte message from ~15 to ~7 µs (README, CPG table).
+//! rotation), the daemon keeps it for at most the configured hold (`token_batch_hold_us`)
+//! while it goes on serving requests, and lets it go as soon as a full visit
+//! (`max_messages` frames) is ready. On 3 nodes this took the daemons' CPU per 64-byte
+//! message from ~15 to ~7 µs (README, CPG table).
 //!
 //! For the protocol this is a token delayed on its way, which the simulator's networks do
 //! all the time: no state of the core changes while it waits. The hold stays below the
@@ -65,8 +65,8 @@ impl HoldPolicy {
     }
 }
 
-/// The held token, its deadline timer (a timerfd: epoll's own timeout has only
-/// millisecond resolution) and counters.
+/// The held token and its deadline timer (a timerfd: epoll's own timeout has only
+/// millisecond resolution).
 pub struct TokenBatch {
     policy: HoldPolicy,
     timer: TimerFd,
@@ -75,9 +75,6 @@ pub struct TokenBatch {
     since: Option<Instant>,
     /// Own messages unsent when the last token arrived.
     unsent_at_last_token: usize,
-    /// Tokens held, and of those let go by the deadline rather than a full visit.
-    pub holds: u64,
-    pub expired: u64,
 }
 
 impl TokenBatch {
@@ -95,8 +92,6 @@ impl TokenBatch {
             held: Vec::new(),
             since: None,
             unsent_at_last_token: 0,
-            holds: 0,
-            expired: 0,
         })
     }
 
@@ -128,7 +123,6 @@ impl TokenBatch {
         self.held.clear();
         self.held.extend_from_slice(datagram);
         self.since = Some(now);
-        self.holds += 1;
         let spec = TimeSpec::from_duration(self.policy.hold);
         if let Err(e) = self.timer.set(Expiration::OneShot(spec), TimerSetTimeFlags::empty()) {
             // Without the timer the loop still wakes at the deadline, rounded up to 1 ms.
@@ -138,16 +132,11 @@ impl TokenBatch {
     }
 
     /// Whether the held token should go now: a full visit is ready, or its time is up.
-    pub fn due(&mut self, node: &Node, now: Instant) -> bool {
+    pub fn due(&self, node: &Node, now: Instant) -> bool {
         let Some(since) = self.since else {
             return false;
         };
-        let frames_ready = node.srp().backlog();
-        let due = self.policy.ends(since, now, frames_ready);
-        if due && frames_ready < self.policy.target_frames {
-            self.expired += 1;
-        }
-        due
+        self.policy.ends(since, now, node.srp().backlog())
     }
 
     /// Ends the hold and hands the token over; give the buffer back with [`Self::give_back`].

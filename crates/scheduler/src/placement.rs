@@ -1727,6 +1727,28 @@ mod tests {
         assert_eq!(colocated_with(&clone, "D"), ["B", "D"]);
     }
 
+    /// A remote connection `R` (ocf:pacemaker:remote).
+    const REMOTE_R: &str = "<primitive id=\"R\" class=\"ocf\" provider=\"pacemaker\" type=\"remote\"/>";
+
+    /// `<node_state>` of online member `n{i}` with history `lrm`.
+    fn node_state(i: u32, lrm: &str) -> String {
+        format!(
+            "<node_state id=\"{i}\" uname=\"n{i}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
+             expected=\"member\">{lrm}</node_state>"
+        )
+    }
+
+    /// A CIB of nodes n1 and n2 without fencing.
+    fn two_node_cib(resources: &str, constraints: &str, status: &str) -> String {
+        format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
+             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
+             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
+             </nodes><resources>{resources}</resources><constraints>{constraints}</constraints></configuration>\
+             <status>{status}</status></cib>"
+        )
+    }
+
     #[test]
     fn a_partially_migrated_remote_connection_prefers_its_migration_target() {
         // remote-partial-migrate2: connections are assigned first, each
@@ -1737,21 +1759,7 @@ mod tests {
                        operation=\"migrate_to\" call-id=\"2\" rc-code=\"0\" op-status=\"0\" interval=\"0\" \
                        transition-key=\"1:1:0:x\" transition-magic=\"0:0;1:1:0:x\" migrate_source=\"n1\" \
                        migrate_target=\"n2\"/></lrm_resource></lrm_resources></lrm>";
-        let state = |i: u32, lrm: &str| {
-            format!(
-                "<node_state id=\"{i}\" uname=\"n{i}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
-                 expected=\"member\">{lrm}</node_state>"
-            )
-        };
-        let xml = format!(
-            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
-             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
-             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
-             </nodes><resources><primitive id=\"R\" class=\"ocf\" provider=\"pacemaker\" type=\"remote\"/>\
-             </resources><constraints/></configuration><status>{}{}</status></cib>",
-            state(1, history),
-            state(2, "")
-        );
+        let xml = two_node_cib(REMOTE_R, "", &(node_state(1, history) + &node_state(2, "")));
         let cib = cib::Cib::parse(&xml).expect("test CIB parses");
         let s = crate::testutil::run(&cib);
         let c = &s.cluster;
@@ -1769,24 +1777,15 @@ mod tests {
                        type=\"remote\"><lrm_rsc_op id=\"R_last_0\" operation_key=\"R_start_0\" operation=\"start\" \
                        call-id=\"2\" rc-code=\"0\" op-status=\"0\" interval=\"0\" transition-key=\"1:1:0:x\" \
                        transition-magic=\"0:0;1:1:0:x\"/></lrm_resource></lrm_resources></lrm>";
-        let state = |i: u32, lrm: &str| {
-            format!(
-                "<node_state id=\"{i}\" uname=\"n{i}\" in_ccm=\"true\" crmd=\"online\" join=\"member\" \
-                 expected=\"member\">{lrm}</node_state>"
-            )
-        };
-        let xml = format!(
-            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config>\
-             <cluster_property_set id=\"o\"><nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/>\
-             </cluster_property_set></crm_config><nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/>\
-             </nodes><resources><primitive id=\"R\" class=\"ocf\" provider=\"pacemaker\" type=\"remote\"/>\
-             <bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>{}</bundle></resources>\
-             <constraints><rsc_location id=\"r\" rsc=\"R\" node=\"n2\" score=\"INFINITY\"/>\
-             <rsc_location id=\"b\" rsc=\"B\" node=\"R\" score=\"INFINITY\"/></constraints></configuration>\
-             <status>{}{}</status></cib>",
-            crate::testutil::dummy("Bc"),
-            state(1, ""),
-            state(2, history)
+        let resources = format!(
+            "{REMOTE_R}<bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>{}</bundle>",
+            crate::testutil::dummy("Bc")
+        );
+        let xml = two_node_cib(
+            &resources,
+            "<rsc_location id=\"r\" rsc=\"R\" node=\"n2\" score=\"INFINITY\"/>\
+             <rsc_location id=\"b\" rsc=\"B\" node=\"R\" score=\"INFINITY\"/>",
+            &(node_state(1, "") + &node_state(2, history)),
         );
         let s = crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"));
         let c = &s.cluster;

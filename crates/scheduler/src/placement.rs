@@ -1666,17 +1666,7 @@ mod tests {
         let constraints = "<rsc_colocation id=\"c1\" rsc=\"clone2\" with-rsc=\"clone1\" score=\"INFINITY\"/>\
                            <rsc_colocation id=\"c2\" rsc=\"group2\" with-rsc=\"clone2\" score=\"INFINITY\"/>";
         let mut cib = crate::testutil::cib(3, &resources, constraints, &[]);
-        cib.configuration.crm_config[0]
-            .pairs
-            .push(("placement-strategy".into(), "utilization".into()));
-        for (node, cpu) in cib.configuration.nodes.iter_mut().zip(["4", "8", "10"]) {
-            node.utilization.push(cib::NvSet {
-                id: format!("{}-u", node.id),
-                score: 0,
-                rule: None,
-                pairs: vec![("cpu".into(), cpu.into())],
-            });
-        }
+        by_cpu(&mut cib, &["4", "8", "10"]);
         let s = crate::testutil::run(&cib);
         let on = |id: &str| {
             let r = s.cluster.rsc_by_id(id).expect("resource");
@@ -1725,6 +1715,21 @@ mod tests {
         assert_eq!(colocated_with(&bundle, "D"), ["B", "D", "E"]);
         let clone = crate::testutil::clone("B", &crate::testutil::dummy("Bc"), &[]);
         assert_eq!(colocated_with(&clone, "D"), ["B", "D"]);
+    }
+
+    /// `placement-strategy: utilization`, and node i offering `cpus[i]` cpu.
+    fn by_cpu(cib: &mut cib::Cib, cpus: &[&str]) {
+        cib.configuration.crm_config[0]
+            .pairs
+            .push(("placement-strategy".into(), "utilization".into()));
+        for (node, cpu) in cib.configuration.nodes.iter_mut().zip(cpus) {
+            node.utilization.push(cib::NvSet {
+                id: format!("{}-u", node.id),
+                score: 0,
+                rule: None,
+                pairs: vec![("cpu".into(), (*cpu).into())],
+            });
+        }
     }
 
     /// A remote connection `R` (ocf:pacemaker:remote).
@@ -1808,17 +1813,7 @@ mod tests {
         let resources = format!("{}{d}", crate::testutil::clone("C", x, &meta));
         let constraints = "<rsc_colocation id=\"c\" rsc=\"D\" with-rsc=\"C\" score=\"INFINITY\"/>";
         let mut cib = crate::testutil::cib_running(2, &resources, constraints, &[], &[(1, "X")]);
-        cib.configuration.crm_config[0]
-            .pairs
-            .push(("placement-strategy".into(), "utilization".into()));
-        for (node, cpu) in cib.configuration.nodes.iter_mut().zip(["2", "4"]) {
-            node.utilization.push(cib::NvSet {
-                id: format!("{}-u", node.id),
-                score: 0,
-                rule: None,
-                pairs: vec![("cpu".into(), cpu.into())],
-            });
-        }
+        by_cpu(&mut cib, &["2", "4"]);
         let s = crate::testutil::run(&cib);
         let c = &s.cluster;
         let x0 = c.rsc_by_id("X:0").expect("X:0");

@@ -596,7 +596,6 @@ impl Cluster {
         }
     }
 
-    /// Whether the resource belongs to a promotable clone.
     /// A collective's `running_on` as Pacemaker records it: the nodes of
     /// its primitives, except that an unmanaged primitive adds its node to
     /// its parents only while the node is online (`native_add_running`,
@@ -657,6 +656,7 @@ impl Cluster {
                 .is_some_and(|b| r < b.rsc)
     }
 
+    /// Whether the resource belongs to a promotable clone.
     pub fn in_promotable(&self, r: RscIdx) -> bool {
         let t = self.top_parent(r);
         matches!(self.rscs[t].variant, Variant::Clone { promotable: true, .. })

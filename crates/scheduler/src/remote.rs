@@ -429,7 +429,7 @@ pub fn guest_fence_actions(c: &Cluster, s: &mut ActionSet, fence_of: &mut [Optio
         if !c.nodes[n].is_guest() || !c.nodes[n].remote.requires_reset || !have_managed {
             continue;
         }
-        if !can_fence_guest(c, n) {
+        if !c.can_fence(n) {
             continue;
         }
         let a = s.add(None, "stonith", 0, Some(n), false);
@@ -438,18 +438,6 @@ pub fn guest_fence_actions(c: &Cluster, s: &mut ActionSet, fence_of: &mut [Optio
         s.actions[a].reason = Some("guest is unclean".into());
         fence_of[n] = Some(a);
     }
-}
-
-/// `pe_can_fence` for a guest: each host of its container is online or
-/// can be fenced.
-fn can_fence_guest(c: &Cluster, n: NodeIdx) -> bool {
-    let Some(ct) = c.nodes[n].remote.conn.and_then(|r| c.rscs[r].remote.container) else {
-        return false;
-    };
-    let fencing = c.options.stonith_enabled
-        && c.have_stonith_resource
-        && (c.have_quorum || c.options.no_quorum_policy == crate::model::NoQuorumPolicy::Ignore);
-    c.rscs[ct].running_on.iter().all(|&h| c.nodes[h].online || fencing)
 }
 
 /// `pe__shutdown_requested`: a non-zero `shutdown` node attribute.
@@ -553,7 +541,7 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
         if let Some(ct) = c.rscs[conn].remote.container {
             // Guest node. Actions that need neither quorum nor fencing still
             // cannot complete on a guest whose host is lost and unfenceable.
-            if !matches!(task, "start" | "promote") && !can_fence_guest(c, n) {
+            if !matches!(task, "start" | "promote") && !c.can_fence(n) {
                 s.actions[i].runnable = false;
             }
             let ct_starts = s.of(ct, "start");

@@ -62,13 +62,6 @@ fn can_be_unfenced(c: &Cluster, n: NodeIdx) -> bool {
     node.online && !node.unclean && !node.shutdown
 }
 
-/// `pe_can_fence` for a cluster or remote node.
-fn can_fence(c: &Cluster, n: NodeIdx) -> bool {
-    c.options.stonith_enabled
-        && c.have_stonith_resource
-        && (c.have_quorum || c.options.no_quorum_policy == crate::model::NoQuorumPolicy::Ignore || c.nodes[n].online)
-}
-
 /// The fence devices that unfence (`find_unfencing_devices`), in the order
 /// Pacemaker lists them: its recursion prepends, so the configuration's
 /// last device comes first.
@@ -137,7 +130,7 @@ fn unfence(s: &mut ActionSet, c: &Cluster, n: NodeIdx) -> usize {
         return u;
     }
     let u = s.unfence(n);
-    if device_changed_since_unfencing(c, n) && can_fence(c, n) {
+    if device_changed_since_unfencing(c, n) && c.can_fence(n) {
         s.actions[u].optional = false;
     }
     u
@@ -150,7 +143,7 @@ fn require(s: &mut ActionSet, c: &Cluster, n: NodeIdx, reason: &str) {
         return;
     }
     let u = unfence(s, c, n);
-    if can_fence(c, n) {
+    if c.can_fence(n) {
         s.actions[u].optional = false;
     }
     if s.actions[u].reason.is_none() {

@@ -84,7 +84,8 @@ fn role_of(s: &Option<String>) -> Role {
         .unwrap_or(Role::Unknown)
 }
 
-/// `rsc` and everything under it: children, and a bundle's implicit members.
+/// `rsc` and everything under it: children, and a bundle's implicit members
+/// (`Cluster::with_descendants` without the latter).
 fn subtree(c: &Cluster, rsc: RscIdx) -> Vec<RscIdx> {
     let mut targets = vec![rsc];
     let mut i = 0;

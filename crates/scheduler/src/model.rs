@@ -530,6 +530,17 @@ impl Cluster {
     }
 
     /// All primitives under `r` (including itself), in order.
+    /// `r` and everything under it (children, theirs, …), parents first.
+    pub fn with_descendants(&self, r: RscIdx) -> Vec<RscIdx> {
+        let mut all = vec![r];
+        let mut i = 0;
+        while i < all.len() {
+            all.extend(self.rscs[all[i]].children.iter().copied());
+            i += 1;
+        }
+        all
+    }
+
     pub fn primitives_of(&self, r: RscIdx) -> Vec<RscIdx> {
         let mut out = Vec::new();
         self.collect_primitives(r, &mut out);

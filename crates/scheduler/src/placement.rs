@@ -110,15 +110,7 @@ fn set_ban(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
 fn ban_failed(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
     let top = c.top_parent(r);
     let targets = match c.rscs[top].variant {
-        Variant::Clone { unique: false, .. } => {
-            let mut all = vec![top];
-            let mut i = 0;
-            while i < all.len() {
-                all.extend(c.rscs[all[i]].children.iter().copied());
-                i += 1;
-            }
-            all
-        }
+        Variant::Clone { unique: false, .. } => c.with_descendants(top),
         _ => vec![r],
     };
     for t in targets {

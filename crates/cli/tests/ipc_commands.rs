@@ -266,6 +266,57 @@ fn every_ipc_command_against_three_nodes() {
         assert!(r["received"].as_u64().unwrap() >= 3 * 500, "{r}");
     }
 
+    // Flat out from node 1 while the others only receive: the sending thread never stops
+    // to dispatch, and node 1's daemon holds the token to fill its visits (counted in
+    // cmap's stats map).
+    let flat: Vec<Child> = (1..=3)
+        .map(|n| {
+            let mut args = vec![
+                "--json",
+                "bench",
+                "cpg",
+                "--group",
+                "flat",
+                "--size",
+                "64",
+                "--seconds",
+                "1",
+                "--members",
+                "3",
+            ];
+            if n != 1 {
+                args.push("--receive-only");
+            }
+            cli.spawn(n, &args)
+        })
+        .collect();
+    for b in flat {
+        let out = finish(b, Duration::from_secs(60));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let r: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        eprintln!("{r}");
+        assert!(out.status.success(), "{r}");
+        assert_eq!(
+            (&r["senders"], &r["seq_errors"], &r["missing"]),
+            (&1.into(), &0.into(), &0.into()),
+            "{r}"
+        );
+        assert!(r["received"].as_u64().unwrap() > 0, "{r}");
+    }
+    let holds = || {
+        let out = cli.ok(1, &["--json", "cmap", "--stats", "get", "stats.srp.token_batch_holds"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        v["value"].as_u64().unwrap_or_else(|| panic!("{v}"))
+    };
+    let until = Instant::now() + WAIT;
+    while holds() == 0 {
+        assert!(
+            Instant::now() < until,
+            "node 1 never held the token while sending flat out"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     // A stopped daemon: exit 3 within the timeout, and fine again after SIGCONT.
     c.signal(1, Signal::SIGSTOP).unwrap();
     let t = Instant::now();

@@ -6,8 +6,8 @@ use client::cfg::Cfg;
 use client::cmap::{Cmap, Map};
 
 fn main() -> client::Result<()> {
-    let mut cfg = Cfg::initialize()?;
-    let mut cmap = Cmap::initialize(Map::Icmap)?;
+    let cfg = Cfg::initialize()?;
+    let cmap = Cmap::initialize(Map::Icmap)?;
     let me = cfg.local_get()?;
     for (key, value) in cmap.iter_prefix("nodelist.node.")? {
         let Some(node) = key.ends_with(".nodeid").then(|| value.as_u32()).flatten() else {

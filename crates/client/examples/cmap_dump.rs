@@ -8,7 +8,7 @@ use client::DispatchFlags;
 
 fn main() -> client::Result<()> {
     let prefix = std::env::args().nth(1).unwrap_or_default();
-    let mut cmap = Cmap::initialize(Map::Icmap)?;
+    let cmap = Cmap::initialize(Map::Icmap)?;
     for (key, value) in cmap.iter_prefix(&prefix)? {
         println!("{key} ({}) = {value}", value.type_name());
     }

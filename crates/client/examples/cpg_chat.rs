@@ -7,7 +7,7 @@ use client::cpg::{Cpg, CpgEvent, Guarantee};
 use client::DispatchFlags;
 
 fn main() -> client::Result<()> {
-    let mut cpg = Cpg::initialize()?;
+    let cpg = Cpg::initialize()?;
     cpg.join("chat")?;
     println!("node {} pid {} joined \"chat\"", cpg.local_get()?, cpg.pid());
     for word in std::env::args().skip(1) {

@@ -7,8 +7,8 @@ use client::votequorum::Votequorum;
 use client::{DispatchFlags, TrackFlags};
 
 fn main() -> client::Result<()> {
-    let mut quorum = Quorum::initialize()?;
-    let mut votequorum = Votequorum::initialize()?;
+    let quorum = Quorum::initialize()?;
+    let votequorum = Votequorum::initialize()?;
     quorum.trackstart(TrackFlags::CURRENT | TrackFlags::CHANGES)?;
     loop {
         quorum.dispatch(DispatchFlags::One, |ev| {

@@ -81,7 +81,7 @@ impl Cfg {
         })
     }
 
-    fn simple(&mut self, id: RequestId) -> Result<()> {
+    fn simple(&self, id: RequestId) -> Result<()> {
         self.conn.call(
             &Writer::request(id as i32, id.request_size()).finish(),
             id.response_id(),
@@ -91,7 +91,7 @@ impl Cfg {
     }
 
     /// The local node id (`corosync_cfg_local_get`).
-    pub fn local_get(&mut self) -> Result<NodeId> {
+    pub fn local_get(&self) -> Result<NodeId> {
         let id = RequestId::LocalGet;
         let reply = self
             .conn
@@ -100,7 +100,7 @@ impl Cfg {
     }
 
     /// A node's reachability and links (`corosync_cfg_node_status_get`, version 1).
-    pub fn node_status_get(&mut self, nodeid: NodeId) -> Result<NodeStatus> {
+    pub fn node_status_get(&self, nodeid: NodeId) -> Result<NodeStatus> {
         let id = RequestId::NodeStatusGet;
         let mut w = Writer::request(id as i32, id.request_size());
         w.u32(16, nodeid).u32(24, NODE_STATUS_V1);
@@ -139,7 +139,7 @@ impl Cfg {
     }
 
     /// A node's addresses (`corosync_cfg_get_node_addrs`).
-    pub fn get_node_addrs(&mut self, nodeid: NodeId) -> Result<Vec<IpAddr>> {
+    pub fn get_node_addrs(&self, nodeid: NodeId) -> Result<Vec<IpAddr>> {
         let id = RequestId::GetNodeAddrs;
         let mut w = Writer::request(id as i32, id.request_size());
         w.u32(16, nodeid);
@@ -166,7 +166,7 @@ impl Cfg {
 
     /// The local links and their status text, as `corosync-cfgtool -s` prints them
     /// (`corosync_cfg_ring_status_get`).
-    pub fn ring_status_get(&mut self) -> Result<Vec<InterfaceStatus>> {
+    pub fn ring_status_get(&self) -> Result<Vec<InterfaceStatus>> {
         let id = RequestId::RingStatusGet;
         let reply = self.conn.call(
             &Writer::request(id as i32, 16).finish(),
@@ -196,22 +196,22 @@ impl Cfg {
     }
 
     /// Re-enables redundant rings (`corosync_cfg_ring_reenable`; a no-op with knet and udpu).
-    pub fn ring_reenable(&mut self) -> Result<()> {
+    pub fn ring_reenable(&self) -> Result<()> {
         self.simple(RequestId::RingReenable)
     }
 
     /// Every node re-reads corosync.conf (`corosync_cfg_reload_config`).
-    pub fn reload_config(&mut self) -> Result<()> {
+    pub fn reload_config(&self) -> Result<()> {
         self.simple(RequestId::ReloadConfig)
     }
 
     /// The daemon reopens its log files (`corosync_cfg_reopen_log_files`).
-    pub fn reopen_log_files(&mut self) -> Result<()> {
+    pub fn reopen_log_files(&self) -> Result<()> {
         self.simple(RequestId::ReopenLogFiles)
     }
 
     /// Tells `nodeid`'s daemon to exit, with `reason` in its log (`corosync_cfg_kill_node`).
-    pub fn kill_node(&mut self, nodeid: NodeId, reason: &str) -> Result<()> {
+    pub fn kill_node(&self, nodeid: NodeId, reason: &str) -> Result<()> {
         if reason.len() > MAR_NAME_MAX {
             return Err(Error::InvalidArgument(format!(
                 "reason of {} bytes (at most {MAR_NAME_MAX})",
@@ -228,7 +228,7 @@ impl Cfg {
     }
 
     /// Asks the local daemon to shut down (`corosync_cfg_try_shutdown`).
-    pub fn try_shutdown(&mut self, how: Shutdown) -> Result<()> {
+    pub fn try_shutdown(&self, how: Shutdown) -> Result<()> {
         let id = RequestId::TryShutdown;
         let mut w = Writer::request(id as i32, id.request_size());
         w.u32(16, how.flags().0);
@@ -237,7 +237,7 @@ impl Cfg {
     }
 
     /// Answers a [`CfgEvent::ShutdownRequest`] (`corosync_cfg_replyto_shutdown`).
-    pub fn reply_to_shutdown(&mut self, allow: bool) -> Result<()> {
+    pub fn reply_to_shutdown(&self, allow: bool) -> Result<()> {
         let id = RequestId::ReplyToShutdown;
         let mut w = Writer::request(id as i32, id.request_size());
         w.u32(16, u32::from(allow));
@@ -246,17 +246,17 @@ impl Cfg {
     }
 
     /// Receive shutdown requests as events (`corosync_cfg_trackstart`).
-    pub fn track_start(&mut self) -> Result<()> {
+    pub fn track_start(&self) -> Result<()> {
         self.simple(RequestId::TrackStart)
     }
 
     /// `corosync_cfg_trackstop`.
-    pub fn track_stop(&mut self) -> Result<()> {
+    pub fn track_stop(&self) -> Result<()> {
         self.simple(RequestId::TrackStop)
     }
 
     /// Handles events as `flags` says (`corosync_cfg_dispatch`).
-    pub fn dispatch(&mut self, flags: DispatchFlags, mut f: impl FnMut(CfgEvent)) -> Result<usize> {
+    pub fn dispatch(&self, flags: DispatchFlags, mut f: impl FnMut(CfgEvent)) -> Result<usize> {
         self.conn.dispatch(flags, |conn, event| {
             if event_id(&event) == Some(RES_TESTSHUTDOWN) {
                 let flags = Reader::new(&event).u32(24).map_err(|e| conn.reply_err(e))?;

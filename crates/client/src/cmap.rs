@@ -126,7 +126,7 @@ impl Cmap {
 
     /// Connects with explicit options.
     pub fn initialize_with(map: Map, options: &Options) -> Result<Cmap> {
-        let mut cmap = Cmap {
+        let cmap = Cmap {
             conn: Conn::open("cmap", options)?,
         };
         if map == Map::Stats {
@@ -139,7 +139,7 @@ impl Cmap {
     }
 
     /// Reads a key (`cmap_get`): a probe for type and length, then the value.
-    pub fn get(&mut self, key: &str) -> Result<Value> {
+    pub fn get(&self, key: &str) -> Result<Value> {
         let mut want = 0u64;
         // The value can change between the two calls: read again if it grew.
         for _ in 0..4 {
@@ -174,7 +174,7 @@ impl Cmap {
     }
 
     /// Writes a key (`cmap_set`).
-    pub fn set(&mut self, key: &str, value: &Value) -> Result<()> {
+    pub fn set(&self, key: &str, value: &Value) -> Result<()> {
         let bytes = value.to_wire();
         let mut w = key_request(RequestId::Set, SET_REQUEST, key)?;
         w.u64(280, bytes.len() as u64).u8(288, value.type_code()).extend(&bytes);
@@ -184,7 +184,7 @@ impl Cmap {
     }
 
     /// Deletes a key (`cmap_delete`).
-    pub fn delete(&mut self, key: &str) -> Result<()> {
+    pub fn delete(&self, key: &str) -> Result<()> {
         let w = key_request(RequestId::Delete, REQUEST_HEADER + MAR_NAME, key)?;
         self.conn
             .call(&w.finish(), RequestId::Delete.response_id(), RESPONSE_HEADER)?;
@@ -192,7 +192,7 @@ impl Cmap {
     }
 
     /// Adds `step` to an integer key (`cmap_inc` is `adjust_int(key, 1)`).
-    pub fn adjust_int(&mut self, key: &str, step: i32) -> Result<()> {
+    pub fn adjust_int(&self, key: &str, step: i32) -> Result<()> {
         let mut w = key_request(RequestId::AdjustInt, REQUEST_HEADER + MAR_NAME + 8, key)?;
         w.i32(280, step);
         self.conn
@@ -201,18 +201,18 @@ impl Cmap {
     }
 
     /// `cmap_inc`.
-    pub fn inc(&mut self, key: &str) -> Result<()> {
+    pub fn inc(&self, key: &str) -> Result<()> {
         self.adjust_int(key, 1)
     }
 
     /// `cmap_dec`.
-    pub fn dec(&mut self, key: &str) -> Result<()> {
+    pub fn dec(&self, key: &str) -> Result<()> {
         self.adjust_int(key, -1)
     }
 
     /// The keys under `prefix` ("" for all), with type and length
     /// (`cmap_iter_init`/`_next`/`_finalize`).
-    pub fn keys(&mut self, prefix: &str) -> Result<Vec<KeyInfo>> {
+    pub fn keys(&self, prefix: &str) -> Result<Vec<KeyInfo>> {
         let w = key_request(RequestId::IterInit, REQUEST_HEADER + MAR_NAME, prefix)?;
         let reply = self.conn.call(&w.finish(), RequestId::IterInit.response_id(), 32)?;
         let handle = self.read(Reader::new(&reply).u64(24))?;
@@ -236,7 +236,7 @@ impl Cmap {
 
     /// Every key under `prefix` with its value, as `corosync-cmapctl` lists them. A key
     /// deleted between the listing and its read is left out.
-    pub fn iter_prefix(&mut self, prefix: &str) -> Result<Vec<(String, Value)>> {
+    pub fn iter_prefix(&self, prefix: &str) -> Result<Vec<(String, Value)>> {
         let mut out = Vec::new();
         for k in self.keys(prefix)? {
             match self.get(&k.name) {
@@ -253,7 +253,7 @@ impl Cmap {
 
     /// Starts tracking `key` (a prefix with [`TrackKind::PREFIX`]); notifications carry
     /// `user_data` (`cmap_track_add`).
-    pub fn track_add(&mut self, key: &str, kind: TrackKind, user_data: u64) -> Result<TrackHandle> {
+    pub fn track_add(&self, key: &str, kind: TrackKind, user_data: u64) -> Result<TrackHandle> {
         let mut w = key_request(RequestId::TrackAdd, 296, key)?;
         w.i32(280, kind.0).u64(288, user_data);
         let reply = self.conn.call(&w.finish(), RequestId::TrackAdd.response_id(), 32)?;
@@ -261,7 +261,7 @@ impl Cmap {
     }
 
     /// Stops a track (`cmap_track_delete`).
-    pub fn track_delete(&mut self, handle: TrackHandle) -> Result<()> {
+    pub fn track_delete(&self, handle: TrackHandle) -> Result<()> {
         let mut w = Writer::request(RequestId::TrackDelete as i32, 24);
         w.u64(16, handle.0);
         self.conn.call(&w.finish(), RequestId::TrackDelete.response_id(), 32)?;
@@ -269,7 +269,7 @@ impl Cmap {
     }
 
     /// Handles notifications as `flags` says (`cmap_dispatch`); returns how many.
-    pub fn dispatch(&mut self, flags: DispatchFlags, mut f: impl FnMut(Notification)) -> Result<usize> {
+    pub fn dispatch(&self, flags: DispatchFlags, mut f: impl FnMut(Notification)) -> Result<usize> {
         self.conn.dispatch(flags, |conn, event| {
             let n = decode_notification(&event).map_err(|e| conn.reply_err(e))?;
             if let Some(n) = n {

@@ -65,7 +65,7 @@ impl Conn {
 
     /// Sends `request` and returns the reply whatever its error code, after checking its id
     /// and that it holds at least `min_len` bytes (the C struct the reply id promises).
-    pub(crate) fn call_raw(&mut self, request: &[u8], reply_id: i32, min_len: usize) -> Result<(CsError, Vec<u8>)> {
+    pub(crate) fn call_raw(&self, request: &[u8], reply_id: i32, min_len: usize) -> Result<(CsError, Vec<u8>)> {
         let reply = self.ipc.send_recv(request).map_err(|e| self.ipc_err(e))?;
         let r = Reader::new(&reply);
         let got = r.i32(0).map_err(|e| self.reply_err(e))?;
@@ -84,7 +84,7 @@ impl Conn {
     }
 
     /// Like [`Conn::call_raw`], but any code other than `CS_OK` is an error.
-    pub(crate) fn call(&mut self, request: &[u8], reply_id: i32, min_len: usize) -> Result<Vec<u8>> {
+    pub(crate) fn call(&self, request: &[u8], reply_id: i32, min_len: usize) -> Result<Vec<u8>> {
         let (code, reply) = self.call_raw(request, reply_id, min_len)?;
         self.check(code)?;
         Ok(reply)
@@ -94,7 +94,7 @@ impl Conn {
     /// items until `CS_ERR_NO_SECTIONS`, parses each, and always finalizes the handle;
     /// the first failure wins.
     pub(crate) fn iterate<T>(
-        &mut self,
+        &self,
         handle: u64,
         next: (i32, i32, usize),
         finalize: (i32, i32),
@@ -142,7 +142,7 @@ impl Conn {
     /// Sends a request that has no reply (cpg MCAST). `CS_ERR_TRY_AGAIN` under flow control,
     /// at the level libcpg's `cpg_mcast_joined` obeys: the daemon's level-2 flow control
     /// (corosync's `QB_IPCS_RATE_OFF_2`) stops it while other calls still pass.
-    pub(crate) fn send(&mut self, request: &[u8]) -> Result<()> {
+    pub(crate) fn send(&self, request: &[u8]) -> Result<()> {
         self.ipc
             .send_limited(request, MCAST_FC_ENABLE_MAX)
             .map_err(|e| match e {
@@ -155,15 +155,15 @@ impl Conn {
     }
 
     /// Waits up to `timeout` (`None`: forever) for one event.
-    pub(crate) fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn next_event(&self, timeout: Option<Duration>) -> Result<Option<Vec<u8>>> {
         self.ipc.recv_event(timeout).map_err(|e| self.ipc_err(e))
     }
 
     /// Runs `handle` on events as `flags` says; returns how many were handled.
     pub(crate) fn dispatch(
-        &mut self,
+        &self,
         flags: DispatchFlags,
-        mut handle: impl FnMut(&mut Conn, Vec<u8>) -> Result<()>,
+        mut handle: impl FnMut(&Conn, Vec<u8>) -> Result<()>,
     ) -> Result<usize> {
         let mut handled = 0;
         loop {

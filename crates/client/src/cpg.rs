@@ -4,7 +4,7 @@
 //! use client::cpg::{Cpg, CpgEvent, Guarantee};
 //! use client::DispatchFlags;
 //! # fn main() -> client::Result<()> {
-//! let mut cpg = Cpg::initialize()?;
+//! let cpg = Cpg::initialize()?;
 //! cpg.join("demo")?;
 //! cpg.mcast_joined(Guarantee::Agreed, b"hello")?;
 //! // Every member, the sender included, receives the message in the same order.
@@ -15,8 +15,32 @@
 //! })?;
 //! # Ok(()) }
 //! ```
+//!
+//! A sender that should not stop to dispatch shares the connection with a thread that
+//! does, as with libcpg:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use client::cpg::{Cpg, Guarantee};
+//! use client::{CsError, DispatchFlags};
+//! # fn main() -> client::Result<()> {
+//! let cpg = Arc::new(Cpg::initialize()?);
+//! cpg.join("demo")?;
+//! let receiver = Arc::clone(&cpg);
+//! std::thread::spawn(move || receiver.dispatch(DispatchFlags::Blocking, |event| println!("{event:?}")));
+//! for i in 0u32..1000 {
+//!     while let Err(e) = cpg.mcast_joined(Guarantee::Agreed, &i.to_le_bytes()) {
+//!         if e.cs_error() != CsError::TryAgain {
+//!             return Err(e);
+//!         }
+//!         std::thread::sleep(std::time::Duration::from_millis(1));
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use services::cpg::messages::{
     encode, req, res, IterationType, Reason, ADDRESS_SIZE, FLAG_DELIVER_INITIAL_TOTEM_CONF, PROCESSOR_COUNT_MAX,
@@ -81,16 +105,19 @@ const PARTIAL_MCAST_HEADER: usize = 56;
 /// `req_lib_cpg_mcast` without the data.
 const MCAST_HEADER: usize = 40;
 
-/// A CPG connection (`cpg_handle_t`).
+/// A CPG connection (`cpg_handle_t`). `Sync`: one thread may dispatch while others call.
 #[derive(Debug)]
 pub struct Cpg {
     conn: Conn,
     pid: u32,
     /// `CPG_MODEL_V1` flags sent with every join.
     join_flags: u32,
-    /// Messages arriving in fragments, by group and sender.
-    assembling: HashMap<(Vec<u8>, NodeId, u32), Vec<u8>>,
+    /// Messages arriving in fragments, by group and sender; held by the dispatching thread.
+    assembling: Mutex<Assembling>,
 }
+
+/// Fragments collected so far, by group, sender node and sender pid.
+type Assembling = HashMap<(Vec<u8>, NodeId, u32), Vec<u8>>;
 
 service_fd!(Cpg);
 
@@ -116,7 +143,7 @@ impl Cpg {
             conn: Conn::open("cpg", options)?,
             pid: std::process::id(),
             join_flags: 0,
-            assembling: HashMap::new(),
+            assembling: Mutex::new(HashMap::new()),
         })
     }
 
@@ -142,21 +169,21 @@ impl Cpg {
     }
 
     /// The local node id (`cpg_local_get`).
-    pub fn local_get(&mut self) -> Result<NodeId> {
+    pub fn local_get(&self) -> Result<NodeId> {
         let msg = Writer::request(req::LOCAL_GET, 16).finish();
         let reply = self.conn.call(&msg, res::LOCAL_GET, 32)?;
         Reader::new(&reply).u32(24).map_err(|e| self.conn.reply_err(e))
     }
 
     /// Joins `group` (`cpg_join`). `CS_ERR_TRY_AGAIN` while a previous leave is in progress.
-    pub fn join(&mut self, group: impl AsRef<[u8]>) -> Result<()> {
+    pub fn join(&self, group: impl AsRef<[u8]>) -> Result<()> {
         let msg = encode::join(check_group(group.as_ref())?, self.pid, self.join_flags);
         self.conn.call(&msg, res::JOIN, RESPONSE_HEADER)?;
         Ok(())
     }
 
     /// Leaves `group` (`cpg_leave`).
-    pub fn leave(&mut self, group: impl AsRef<[u8]>) -> Result<()> {
+    pub fn leave(&self, group: impl AsRef<[u8]>) -> Result<()> {
         let msg = encode::leave(check_group(group.as_ref())?, self.pid);
         self.conn.call(&msg, res::LEAVE, RESPONSE_HEADER)?;
         Ok(())
@@ -175,7 +202,7 @@ impl Cpg {
 
     /// Multicasts `data` to the joined group (`cpg_mcast_joined`). Fails with
     /// `CS_ERR_TRY_AGAIN` under flow control: call [`Cpg::dispatch`] and retry.
-    pub fn mcast_joined(&mut self, guarantee: Guarantee, data: &[u8]) -> Result<()> {
+    pub fn mcast_joined(&self, guarantee: Guarantee, data: &[u8]) -> Result<()> {
         if data.len() > self.max_atomic_msgsize_get() {
             return self.mcast_fragments(guarantee, data);
         }
@@ -185,7 +212,7 @@ impl Cpg {
     }
 
     /// libcpg's `send_fragments`: PARTIAL_MCAST requests, each answered.
-    fn mcast_fragments(&mut self, guarantee: Guarantee, data: &[u8]) -> Result<()> {
+    fn mcast_fragments(&self, guarantee: Guarantee, data: &[u8]) -> Result<()> {
         let total = u32::try_from(data.len())
             .map_err(|_| Error::InvalidArgument(format!("message of {} bytes", data.len())))?;
         let chunk = self.conn.max_msg_size() - PARTIAL_MCAST_HEADER - FRAGMENT_MARGIN;
@@ -208,7 +235,7 @@ impl Cpg {
     }
 
     /// The processes in `group` (`cpg_membership_get`).
-    pub fn membership_get(&mut self, group: impl AsRef<[u8]>) -> Result<Vec<Address>> {
+    pub fn membership_get(&self, group: impl AsRef<[u8]>) -> Result<Vec<Address>> {
         let mut w = Writer::request(req::MEMBERSHIP, 152);
         w.cpg_name(16, check_group(group.as_ref())?);
         let reply = self
@@ -227,7 +254,7 @@ impl Cpg {
 
     /// Every group and its members (`cpg_iteration_*` with `CPG_ITERATION_ALL`), or one
     /// group's members with `Some(group)`.
-    pub fn iterate(&mut self, group: Option<&[u8]>) -> Result<Vec<GroupMember>> {
+    pub fn iterate(&self, group: Option<&[u8]>) -> Result<Vec<GroupMember>> {
         let mut w = Writer::request(req::ITERATION_INITIALIZE, 160);
         match group {
             Some(g) => {
@@ -255,10 +282,13 @@ impl Cpg {
 
     /// Handles events as `flags` says (`cpg_dispatch`); returns how many were handled
     /// (fragments of a message not yet complete count, but are not passed on).
-    pub fn dispatch(&mut self, flags: DispatchFlags, mut f: impl FnMut(CpgEvent)) -> Result<usize> {
-        let assembling = &mut self.assembling;
+    ///
+    /// Another thread may multicast meanwhile (share the `Cpg` in an `Arc`); a second
+    /// dispatching thread waits for the first. The handler must not dispatch on this `Cpg`.
+    pub fn dispatch(&self, flags: DispatchFlags, mut f: impl FnMut(CpgEvent)) -> Result<usize> {
+        let mut assembling = self.assembling.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         self.conn.dispatch(flags, |conn, event| {
-            if let Some(ev) = decode_event(event, assembling).map_err(|e| conn.reply_err(e))? {
+            if let Some(ev) = decode_event(event, &mut assembling).map_err(|e| conn.reply_err(e))? {
                 f(ev);
             }
             Ok(())
@@ -266,7 +296,7 @@ impl Cpg {
     }
 
     /// Says goodbye (`cpg_finalize`): the daemon removes this connection's memberships.
-    pub fn finalize(mut self) -> Result<()> {
+    pub fn finalize(self) -> Result<()> {
         let msg = Writer::request(req::FINALIZE, 16).finish();
         self.conn.call(&msg, res::FINALIZE, RESPONSE_HEADER)?;
         Ok(())
@@ -283,10 +313,7 @@ fn address(r: &Reader<'_>, at: usize) -> std::result::Result<Address, WireError>
 
 /// Decodes an event; fragments are collected in `assembling` until the last one. A
 /// delivered message keeps the event's buffer (its header cut off), not a copy.
-fn decode_event(
-    event: Vec<u8>,
-    assembling: &mut HashMap<(Vec<u8>, NodeId, u32), Vec<u8>>,
-) -> std::result::Result<Option<CpgEvent>, WireError> {
+fn decode_event(event: Vec<u8>, assembling: &mut Assembling) -> std::result::Result<Option<CpgEvent>, WireError> {
     let r = Reader::new(&event);
     Ok(match event_id(&event) {
         Some(res::DELIVER_CALLBACK) => {
@@ -382,6 +409,18 @@ mod tests {
 
     fn addr(nodeid: u32, pid: u32, reason: Reason) -> Address {
         Address { nodeid, pid, reason }
+    }
+
+    /// libcpg handles are used from several threads (a dispatch thread beside senders);
+    /// so are ours, and every other service's.
+    #[test]
+    fn connections_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Cpg>();
+        shared::<crate::cmap::Cmap>();
+        shared::<crate::quorum::Quorum>();
+        shared::<crate::votequorum::Votequorum>();
+        shared::<crate::cfg::Cfg>();
     }
 
     #[test]

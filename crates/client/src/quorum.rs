@@ -59,7 +59,7 @@ impl Quorum {
     }
 
     pub fn initialize_with(options: &Options) -> Result<Quorum> {
-        let mut conn = Conn::open("quorum", options)?;
+        let conn = Conn::open("quorum", options)?;
         let reply = conn.call(&Writer::request(REQ_GETTYPE, 16).finish(), RES_GETTYPE, 32)?;
         let kind = match Reader::new(&reply).u32(24).map_err(|e| conn.reply_err(e))? {
             0 => QuorumType::Free,
@@ -74,7 +74,7 @@ impl Quorum {
     }
 
     /// `quorum_getquorate`.
-    pub fn getquorate(&mut self) -> Result<bool> {
+    pub fn getquorate(&self) -> Result<bool> {
         let reply = self
             .conn
             .call(&Writer::request(REQ_GETQUORATE, 16).finish(), RES_GETQUORATE, 32)?;
@@ -82,7 +82,7 @@ impl Quorum {
     }
 
     /// `quorum_trackstart`: notifications as events.
-    pub fn trackstart(&mut self, flags: TrackFlags) -> Result<()> {
+    pub fn trackstart(&self, flags: TrackFlags) -> Result<()> {
         let mut w = Writer::request(REQ_TRACKSTART, 24);
         w.u32(16, flags.0);
         self.conn.call(&w.finish(), RES_TRACKSTART, RESPONSE_HEADER)?;
@@ -90,7 +90,7 @@ impl Quorum {
     }
 
     /// `quorum_trackstop`.
-    pub fn trackstop(&mut self) -> Result<()> {
+    pub fn trackstop(&self) -> Result<()> {
         self.conn.call(
             &Writer::request(REQ_TRACKSTOP, 16).finish(),
             RES_TRACKSTOP,
@@ -100,7 +100,7 @@ impl Quorum {
     }
 
     /// Handles notifications as `flags` says (`quorum_dispatch`).
-    pub fn dispatch(&mut self, flags: DispatchFlags, mut f: impl FnMut(QuorumEvent)) -> Result<usize> {
+    pub fn dispatch(&self, flags: DispatchFlags, mut f: impl FnMut(QuorumEvent)) -> Result<usize> {
         self.conn.dispatch(flags, |conn, event| {
             if let Some(ev) = decode_event(&event).map_err(|e| conn.reply_err(e))? {
                 f(ev);

@@ -298,7 +298,7 @@ impl Supervisor {
         std::fs::create_dir(&dir).map_err(io_err)?;
         let listener = UnixListener::bind(dir.join("sock")).map_err(io_err)?;
         let quorum = if sam.policy.needs_quorum() {
-            let mut q = crate::quorum::Quorum::initialize_with(&sam.options)?;
+            let q = crate::quorum::Quorum::initialize_with(&sam.options)?;
             q.trackstart(crate::TrackFlags::CHANGES)?;
             Some(q)
         } else {

@@ -104,7 +104,7 @@ impl Votequorum {
     }
 
     /// `votequorum_getinfo` for `nodeid` (0: the local node).
-    pub fn get_info(&mut self, nodeid: NodeId) -> Result<NodeInfo> {
+    pub fn get_info(&self, nodeid: NodeId) -> Result<NodeInfo> {
         let mut w = Writer::request(REQ_GETINFO, 24);
         w.u32(16, nodeid);
         let reply = self.conn.call(&w.finish(), RES_GETINFO, GETINFO_SIZE)?;
@@ -129,7 +129,7 @@ impl Votequorum {
     }
 
     /// `votequorum_setexpected`.
-    pub fn set_expected(&mut self, expected_votes: u32) -> Result<()> {
+    pub fn set_expected(&self, expected_votes: u32) -> Result<()> {
         let mut w = Writer::request(REQ_SETEXPECTED, 24);
         w.u32(16, expected_votes);
         self.conn.call(&w.finish(), RES_STATUS, STATUS_SIZE)?;
@@ -137,7 +137,7 @@ impl Votequorum {
     }
 
     /// `votequorum_setvotes` (`nodeid` 0: the local node).
-    pub fn set_votes(&mut self, nodeid: NodeId, votes: u32) -> Result<()> {
+    pub fn set_votes(&self, nodeid: NodeId, votes: u32) -> Result<()> {
         let mut w = Writer::request(REQ_SETVOTES, 24);
         w.u32(16, votes).u32(20, nodeid);
         self.conn.call(&w.finish(), RES_STATUS, STATUS_SIZE)?;
@@ -145,7 +145,7 @@ impl Votequorum {
     }
 
     /// `votequorum_trackstart`: events carry `context`.
-    pub fn trackstart(&mut self, context: u64, flags: TrackFlags) -> Result<()> {
+    pub fn trackstart(&self, context: u64, flags: TrackFlags) -> Result<()> {
         let mut w = Writer::request(REQ_TRACKSTART, 32);
         w.u64(16, context).u32(24, flags.0);
         self.conn.call(&w.finish(), RES_STATUS, STATUS_SIZE)?;
@@ -153,14 +153,14 @@ impl Votequorum {
     }
 
     /// `votequorum_trackstop`.
-    pub fn trackstop(&mut self) -> Result<()> {
+    pub fn trackstop(&self) -> Result<()> {
         self.conn
             .call(&Writer::request(REQ_TRACKSTOP, 16).finish(), RES_STATUS, STATUS_SIZE)?;
         Ok(())
     }
 
     /// Handles events as `flags` says (`votequorum_dispatch`).
-    pub fn dispatch(&mut self, flags: DispatchFlags, mut f: impl FnMut(VotequorumEvent)) -> Result<usize> {
+    pub fn dispatch(&self, flags: DispatchFlags, mut f: impl FnMut(VotequorumEvent)) -> Result<usize> {
         self.conn.dispatch(flags, |conn, event| {
             if let Some(ev) = decode_event(&event).map_err(|e| conn.reply_err(e))? {
                 f(ev);

@@ -202,13 +202,13 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
     extra_env.extend(cfg.agent_env.iter().cloned());
 
     let options = client::Options::default();
-    let mut cpg = connect("cpg", cfg.connect_timeout, &flags, || Cpg::initialize_with(&options))?;
+    let cpg = connect("cpg", cfg.connect_timeout, &flags, || Cpg::initialize_with(&options))?;
     let nodeid = cpg.local_get().context("cpg local_get")?;
     let uname = match &cfg.uname {
         Some(u) => u.clone(),
         None => {
             let from_cmap = Cmap::initialize_with(Map::Icmap, &options)
-                .and_then(|mut c| c.iter_prefix("nodelist.node."))
+                .and_then(|c| c.iter_prefix("nodelist.node."))
                 .map(|entries| uname_from_nodelist(&entries, nodeid));
             match from_cmap {
                 Ok(Some(u)) => u,
@@ -230,7 +230,7 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
     let wall_at_zero = wall();
     node.set_wall_clock(totem::Instant::ZERO, wall_at_zero);
 
-    let mut quorum = connect("quorum", cfg.connect_timeout, &flags, || {
+    let quorum = connect("quorum", cfg.connect_timeout, &flags, || {
         Quorum::initialize_with(&options)
     })?;
     let quorum = if quorum.quorum_type() == QuorumType::Free {

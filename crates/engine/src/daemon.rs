@@ -30,7 +30,7 @@ use transport::{Crypto, Faults, OpenError, Udpu, UdpuConfig, RECV_BUFFER};
 
 use crate::conf::ClusterConfig;
 use crate::loadgen::{Load, LoadSpec, LOAD_ENV};
-use crate::token_batch::{HoldPolicy, TokenBatch};
+use crate::token_batch::{HoldPolicy, Release, TokenBatch};
 use crate::{ringid, status};
 
 const SIGNALS: Token = Token(0);
@@ -374,8 +374,8 @@ impl Daemon {
                 }
             }
             let (std_now, _) = self.clock.now();
-            if self.batch.due(&self.totem, std_now) {
-                self.release_held_token()?;
+            if let Some(why) = self.batch.due(&self.totem, std_now) {
+                self.release_held_token(why)?;
             }
             for (slot, more) in more_to_read.iter_mut().enumerate() {
                 if *more {
@@ -470,7 +470,7 @@ impl Daemon {
                 }
                 if decode_header(datagram).is_ok_and(|h| h.message_type == MessageType::OrfToken) {
                     // Another token (resent, or a new ring's): the held one goes first.
-                    self.release_held_token()?;
+                    self.release_held_token(Release::AnotherToken)?;
                 }
             }
             if self.batch.try_hold(&self.totem, datagram, std_now) {
@@ -492,9 +492,9 @@ impl Daemon {
     }
 
     /// Feeds the held token to the core and sends what its visit allows.
-    fn release_held_token(&mut self) -> Result<(), DaemonError> {
-        let held = self.batch.take();
-        let (_, now) = self.clock.now();
+    fn release_held_token(&mut self, why: Release) -> Result<(), DaemonError> {
+        let (std_now, now) = self.clock.now();
+        let held = self.batch.take(why, std_now);
         if let Err(e) = self.totem.handle_packet(now, &held) {
             tracing::debug!(error = %e, "dropped malformed held token");
         }
@@ -774,8 +774,14 @@ impl Daemon {
         self.totem
             .with_service::<services::cfg::Cfg, _>(now, |c, _| c.set_link_view(view));
         let srp_stats = self.totem.srp().stats().clone();
-        self.totem
-            .with_service::<services::cmap::Cmap, _>(now, |c, _| c.stats_mut().fill_srp(&srp_stats));
+        let hold_stats = self.batch.stats();
+        self.totem.with_service::<services::cmap::Cmap, _>(now, |c, _| {
+            let stats = c.stats_mut();
+            stats.fill_srp(&srp_stats);
+            for (key, value) in hold_stats.entries() {
+                stats.set(format!("stats.srp.{key}"), services::Value::U64(value));
+            }
+        });
         let srp = self.totem.srp();
         let state = if stopped {
             "LEFT".to_owned()

@@ -59,9 +59,63 @@ impl HoldPolicy {
             && frames_ready < self.target_frames
     }
 
-    /// Whether a token held since `since` should go at `now`.
-    pub fn ends(&self, since: Instant, now: Instant, frames_ready: usize) -> bool {
-        now.saturating_duration_since(since) >= self.hold || frames_ready >= self.target_frames
+    /// Whether a token held since `since` should go at `now`, and why.
+    pub fn ends(&self, since: Instant, now: Instant, frames_ready: usize) -> Option<Release> {
+        if frames_ready >= self.target_frames {
+            Some(Release::Full)
+        } else if now.saturating_duration_since(since) >= self.hold {
+            Some(Release::Expired)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a held token went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// A full visit was ready.
+    Full,
+    /// The hold was over.
+    Expired,
+    /// Another token arrived (resent, or a new ring's) and must not overtake it.
+    AnotherToken,
+}
+
+/// What the hold did since the daemon started: published in cmap as
+/// `stats.srp.token_batch_*`, to see whether it triggers and what ends it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HoldStats {
+    pub holds: u64,
+    pub released_full: u64,
+    pub released_expired: u64,
+    pub released_for_another_token: u64,
+    /// Total time tokens were held, in microseconds.
+    pub held_us: u64,
+}
+
+impl HoldStats {
+    /// The cmap keys under `stats.srp.` and their values.
+    pub fn entries(&self) -> [(&'static str, u64); 5] {
+        [
+            ("token_batch_holds", self.holds),
+            ("token_batch_released_full", self.released_full),
+            ("token_batch_released_expired", self.released_expired),
+            (
+                "token_batch_released_for_another_token",
+                self.released_for_another_token,
+            ),
+            ("token_batch_held_us", self.held_us),
+        ]
+    }
+
+    fn released(&mut self, why: Release, held: Duration) {
+        match why {
+            Release::Full => self.released_full += 1,
+            Release::Expired => self.released_expired += 1,
+            Release::AnotherToken => self.released_for_another_token += 1,
+        }
+        self.held_us = self.held_us.saturating_add(held.as_micros() as u64);
     }
 }
 
@@ -75,6 +129,7 @@ pub struct TokenBatch {
     since: Option<Instant>,
     /// Own messages unsent when the last token arrived.
     unsent_at_last_token: usize,
+    stats: HoldStats,
 }
 
 impl TokenBatch {
@@ -92,6 +147,7 @@ impl TokenBatch {
             held: Vec::new(),
             since: None,
             unsent_at_last_token: 0,
+            stats: HoldStats::default(),
         })
     }
 
@@ -123,6 +179,7 @@ impl TokenBatch {
         self.held.clear();
         self.held.extend_from_slice(datagram);
         self.since = Some(now);
+        self.stats.holds += 1;
         let spec = TimeSpec::from_duration(self.policy.hold);
         if let Err(e) = self.timer.set(Expiration::OneShot(spec), TimerSetTimeFlags::empty()) {
             // Without the timer the loop still wakes at the deadline, rounded up to 1 ms.
@@ -131,18 +188,18 @@ impl TokenBatch {
         true
     }
 
-    /// Whether the held token should go now: a full visit is ready, or its time is up.
-    pub fn due(&self, node: &Node, now: Instant) -> bool {
-        let Some(since) = self.since else {
-            return false;
-        };
-        self.policy.ends(since, now, node.srp().backlog())
+    /// Whether the held token should go now (a full visit is ready, or its time is up),
+    /// and why.
+    pub fn due(&self, node: &Node, now: Instant) -> Option<Release> {
+        self.policy.ends(self.since?, now, node.srp().backlog())
     }
 
     /// Ends the hold and hands the token over; give the buffer back with [`Self::give_back`].
-    pub fn take(&mut self) -> Vec<u8> {
+    pub fn take(&mut self, why: Release, now: Instant) -> Vec<u8> {
         debug_assert!(self.is_holding());
-        self.since = None;
+        if let Some(since) = self.since.take() {
+            self.stats.released(why, now.saturating_duration_since(since));
+        }
         // Disarming also clears an expiry not read yet (timerfd_settime resets the count).
         if let Err(e) = self.timer.unset() {
             tracing::debug!(error = %e, "cannot disarm the token hold timer");
@@ -152,6 +209,10 @@ impl TokenBatch {
 
     pub fn give_back(&mut self, buf: Vec<u8>) {
         self.held = buf;
+    }
+
+    pub fn stats(&self) -> HoldStats {
+        self.stats
     }
 
     /// When the held token goes at the latest.
@@ -193,10 +254,41 @@ mod tests {
     #[test]
     fn lets_go_when_the_visit_is_full_or_the_hold_is_over() {
         let t0 = Instant::now();
-        assert!(!POLICY.ends(t0, t0 + Duration::from_micros(799), 63));
-        assert!(POLICY.ends(t0, t0 + Duration::from_micros(799), 64));
-        assert!(POLICY.ends(t0, t0 + Duration::from_micros(800), 0));
+        assert_eq!(POLICY.ends(t0, t0 + Duration::from_micros(799), 63), None);
+        assert_eq!(
+            POLICY.ends(t0, t0 + Duration::from_micros(799), 64),
+            Some(Release::Full)
+        );
+        assert_eq!(
+            POLICY.ends(t0, t0 + Duration::from_micros(800), 0),
+            Some(Release::Expired)
+        );
+        assert_eq!(
+            POLICY.ends(t0, t0 + Duration::from_micros(900), 64),
+            Some(Release::Full)
+        );
         // A clock read before the hold began (never, but saturating) does not end it.
-        assert!(!POLICY.ends(t0 + Duration::from_micros(5), t0, 0));
+        assert_eq!(POLICY.ends(t0 + Duration::from_micros(5), t0, 0), None);
+    }
+
+    #[test]
+    fn releases_are_counted_by_reason_with_the_time_held() {
+        let mut s = HoldStats {
+            holds: 3,
+            ..HoldStats::default()
+        };
+        s.released(Release::Full, Duration::from_micros(120));
+        s.released(Release::Expired, Duration::from_micros(800));
+        s.released(Release::AnotherToken, Duration::from_micros(5));
+        assert_eq!(
+            s.entries(),
+            [
+                ("token_batch_holds", 3),
+                ("token_batch_released_full", 1),
+                ("token_batch_released_expired", 1),
+                ("token_batch_released_for_another_token", 1),
+                ("token_batch_held_us", 925),
+            ]
+        );
     }
 }

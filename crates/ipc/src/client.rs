@@ -3,6 +3,7 @@
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -25,14 +26,31 @@ const ROOM_POLL: Duration = Duration::from_millis(1);
 const FC_ENABLE_MAX: i32 = 1;
 
 /// A connection to one service, like a libqb `qb_ipcc_connection_t` in SHM mode.
+///
+/// Shareable between threads, as corosync's client libraries are: one thread may wait for
+/// events while another sends. Requests are serialised (a notification byte must follow its
+/// own chunk, a response answers the request before it), and so are event receivers; the
+/// two sides never wait for each other.
 #[derive(Debug)]
 pub struct Client {
     stream: UnixStream,
-    request: Ring,
-    response: Ring,
-    event: Ring,
+    calls: Mutex<Calls>,
+    event: Mutex<Ring>,
     max_msg_size: usize,
     timeout: Duration,
+}
+
+/// The rings of the request/response side.
+#[derive(Debug)]
+struct Calls {
+    request: Ring,
+    response: Ring,
+}
+
+/// A lock whose holder panicked still guards rings in a consistent state: every ring
+/// operation completes or fails as a whole.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Client {
@@ -85,9 +103,8 @@ impl Client {
         let event = Ring::open(&resp.event, negotiated, false)?;
         Ok(Client {
             stream,
-            request,
-            response,
-            event,
+            calls: Mutex::new(Calls { request, response }),
+            event: Mutex::new(event),
             max_msg_size: negotiated,
             timeout,
         })
@@ -113,8 +130,7 @@ impl Client {
     /// Whether a send with libqb's `fc_enable_max` raised to `fc_enable_max` would be
     /// refused now.
     pub fn flow_control_at(&self, fc_enable_max: i32) -> bool {
-        let fc = self.request.flow_control().unwrap_or(0);
-        fc > 0 && fc <= fc_enable_max
+        refuses(&lock(&self.calls).request, fc_enable_max)
     }
 
     /// The server's credentials (`SO_PEERCRED` on the setup socket, as Pacemaker checks).
@@ -124,33 +140,39 @@ impl Client {
 
     /// Sends one request and does not wait (`qb_ipcc_send`; e.g. cpg MCAST). The message
     /// must start with its header. `Err(TryAgain)` under flow control or with a full ring.
-    pub fn send(&mut self, msg: &[u8]) -> Result<(), IpcError> {
-        self.send_until(msg, None, FC_ENABLE_MAX)
+    pub fn send(&self, msg: &[u8]) -> Result<(), IpcError> {
+        self.send_until(&lock(&self.calls), msg, None, FC_ENABLE_MAX)
     }
 
     /// [`Client::send`] with libqb's `fc_enable_max` raised for this send, as libcpg's
     /// `cpg_mcast_joined` raises it to 2: flow-control levels up to it refuse the send.
-    pub fn send_limited(&mut self, msg: &[u8], fc_enable_max: i32) -> Result<(), IpcError> {
-        self.send_until(msg, None, fc_enable_max)
+    pub fn send_limited(&self, msg: &[u8], fc_enable_max: i32) -> Result<(), IpcError> {
+        self.send_until(&lock(&self.calls), msg, None, fc_enable_max)
     }
 
     /// Writes the chunk and announces it. With `room_deadline`, a full request ring is
     /// waited on until then instead of failing at once.
-    fn send_until(&mut self, msg: &[u8], room_deadline: Option<Instant>, fc_enable_max: i32) -> Result<(), IpcError> {
+    fn send_until(
+        &self,
+        calls: &Calls,
+        msg: &[u8],
+        room_deadline: Option<Instant>,
+        fc_enable_max: i32,
+    ) -> Result<(), IpcError> {
         if msg.len() > self.max_msg_size {
             return Err(IpcError::TooLarge {
                 len: msg.len(),
                 max: self.max_msg_size,
             });
         }
-        if self.request.ref_count() != 2 {
+        if calls.request.ref_count() != 2 {
             return Err(IpcError::Disconnected);
         }
-        if self.flow_control_at(fc_enable_max) {
+        if refuses(&calls.request, fc_enable_max) {
             return Err(IpcError::TryAgain);
         }
         loop {
-            match self.request.write_chunk(msg) {
+            match calls.request.write_chunk(msg) {
                 Ok(()) => break,
                 Err(RingError::Full) => match room_deadline {
                     Some(d) if Instant::now() < d => {
@@ -197,13 +219,14 @@ impl Client {
     /// in the request ring: a libqb server frees the previous request only after answering
     /// it, so a large request right after a response can find the ring still occupied. A response that arrives after a timeout would be taken as the
     /// answer to the next request, as with libqb: drop the client after `Timeout`.
-    pub fn send_recv(&mut self, msg: &[u8]) -> Result<Vec<u8>, IpcError> {
+    pub fn send_recv(&self, msg: &[u8]) -> Result<Vec<u8>, IpcError> {
+        let calls = lock(&self.calls);
         let deadline = Instant::now() + self.timeout;
-        self.send_until(msg, Some(deadline), FC_ENABLE_MAX)?;
+        self.send_until(&calls, msg, Some(deadline), FC_ENABLE_MAX)?;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if self.response.sem_timedwait(left.min(WAIT_SLICE))? {
-                return self
+            if calls.response.sem_timedwait(left.min(WAIT_SLICE))? {
+                return calls
                     .response
                     .read_chunk()?
                     .ok_or(IpcError::Protocol("response posted without a chunk"));
@@ -227,7 +250,8 @@ impl Client {
     /// Receives one event (`qb_ipcc_event_recv`): waits up to `timeout` (`None`: forever)
     /// for the notification byte, reads the event chunk, consumes the byte. `Ok(None)` on
     /// timeout. POLLIN on [`AsRawFd::as_raw_fd`] means an event is pending.
-    pub fn recv_event(&mut self, timeout: Option<Duration>) -> Result<Option<Vec<u8>>, IpcError> {
+    pub fn recv_event(&self, timeout: Option<Duration>) -> Result<Option<Vec<u8>>, IpcError> {
+        let event = lock(&self.event);
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             // The notification byte first, without waiting: with events flowing this is
@@ -240,11 +264,10 @@ impl Client {
             ) {
                 Ok(0) => return Err(IpcError::Disconnected),
                 Ok(_) => {
-                    if !self.event.sem_timedwait(self.timeout)? {
+                    if !event.sem_timedwait(self.timeout)? {
                         return Err(IpcError::Protocol("event notification without an event"));
                     }
-                    return self
-                        .event
+                    return event
                         .read_chunk()?
                         .map(Some)
                         .ok_or(IpcError::Protocol("event posted without a chunk"));
@@ -277,6 +300,13 @@ impl Client {
             }
         }
     }
+}
+
+/// Whether the request ring's flow-control level refuses a send allowed up to
+/// `fc_enable_max` (levels `1..=fc_enable_max` refuse).
+fn refuses(request: &Ring, fc_enable_max: i32) -> bool {
+    let fc = request.flow_control().unwrap_or(0);
+    fc > 0 && fc <= fc_enable_max
 }
 
 /// `POLLRDHUP`, which nix does not name.

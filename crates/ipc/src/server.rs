@@ -759,8 +759,9 @@ mod tests {
     #[test]
     fn server_and_client_can_move_between_threads() {
         fn send<T: Send>() {}
+        fn shared<T: Send + Sync>() {}
         send::<Server>();
-        send::<crate::Client>();
+        shared::<crate::Client>();
     }
 
     #[test]

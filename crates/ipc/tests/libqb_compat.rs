@@ -398,7 +398,7 @@ fn our_client_against_a_libqb_server() {
             .collect()
     };
 
-    let mut c = Client::connect(&service).unwrap();
+    let c = Client::connect(&service).unwrap();
     assert_eq!(c.server_credentials().unwrap().pid, server_pid);
     assert_eq!(c.max_msg_size(), 1 << 20);
     for (i, len) in [0usize, 1, 5, 4096, 300_000, (1 << 20) - 24, 17]

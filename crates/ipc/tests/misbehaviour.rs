@@ -18,7 +18,7 @@ use ipc::wire::{
 use ipc::{Client, ConnId, IpcError, ServerEvent};
 
 fn still_serves(h: &Harness) {
-    let mut c = Client::connect(&h.service).unwrap();
+    let c = Client::connect(&h.service).unwrap();
     let (conn, _) = h.expect_connected();
     let req = request(7, b"still alive");
     assert_eq!(c.send_recv(&req).unwrap(), echo(7, &req));
@@ -154,7 +154,7 @@ fn random_scribbles_never_crash_the_server() {
         seed
     };
     for round in 0..40 {
-        let mut c = Client::connect_with(&h.service, 4096).unwrap();
+        let c = Client::connect_with(&h.service, 4096).unwrap();
         let (conn, _) = h.expect_connected();
         let hdr = h.ring_file("request-header");
         let data = h.ring_file("request-data");

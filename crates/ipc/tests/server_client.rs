@@ -20,7 +20,7 @@ fn pollin(c: &Client, ms: u16) -> bool {
 #[test]
 fn request_response_round_trips_and_cleanup() {
     let h = Harness::start("rr", |_| {});
-    let mut c = Client::connect(&h.service).unwrap();
+    let c = Client::connect(&h.service).unwrap();
     let (conn, creds) = h.expect_connected();
     assert_eq!(creds.pid, std::process::id());
     assert_eq!(c.max_msg_size(), 1 << 20);
@@ -71,7 +71,7 @@ fn request_response_round_trips_and_cleanup() {
 #[test]
 fn async_requests_and_events_in_order() {
     let h = Harness::start("ev", |_| {});
-    let mut c = Client::connect(&h.service).unwrap();
+    let c = Client::connect(&h.service).unwrap();
     let (conn, _) = h.expect_connected();
     for i in 0..50 {
         c.send(&request(NO_REPLY_ID, &pattern(100 + i, i as u32))).unwrap();
@@ -101,6 +101,28 @@ fn async_requests_and_events_in_order() {
     assert_eq!(c.send_recv(&req).unwrap(), echo(3, &req));
 }
 
+/// One thread waits for events while another makes calls on the same connection, as a
+/// libcpg sender with a dispatch thread does: neither side waits for the other.
+#[test]
+fn a_thread_waiting_for_events_does_not_hold_up_calls() {
+    let h = Harness::start("threads", |_| {});
+    let c = std::sync::Arc::new(Client::connect(&h.service).unwrap());
+    let (conn, _) = h.expect_connected();
+    let waiter = {
+        let c = std::sync::Arc::clone(&c);
+        std::thread::spawn(move || c.recv_event(Some(Duration::from_secs(30))))
+    };
+    for i in 0..20 {
+        let req = request(i, &pattern(64, i as u32));
+        assert_eq!(c.send_recv(&req).unwrap(), echo(i, &req), "call {i}");
+        assert!(matches!(h.next_event(10), ServerEvent::Request { .. }));
+    }
+    assert!(!waiter.is_finished(), "no event was sent yet");
+    h.send_event(conn, event(9, b"wake")).unwrap();
+    let got = waiter.join().unwrap().unwrap();
+    assert_eq!(got, Some(event(9, b"wake")));
+}
+
 /// A request sent right before the close: the server reads the request and sees the
 /// close. Both usually arrive before the server wakes, and its short read of the one
 /// notification byte would otherwise be taken as all there is, the close never noticed.
@@ -108,7 +130,7 @@ fn async_requests_and_events_in_order() {
 fn a_request_then_a_close_are_both_seen() {
     let h = Harness::start("lastreq", |_| {});
     for i in 0..50u8 {
-        let mut c = Client::connect(&h.service).unwrap();
+        let c = Client::connect(&h.service).unwrap();
         let (conn, _) = h.expect_connected();
         c.send(&request(NO_REPLY_ID, &[i])).unwrap();
         drop(c);
@@ -132,7 +154,7 @@ fn full_event_ring_queues_and_retries_in_order() {
         c.max_msg_size = 4096;
         c.event_queue_max = 1000;
     });
-    let mut c = Client::connect_with(&h.service, 4096).unwrap();
+    let c = Client::connect_with(&h.service, 4096).unwrap();
     let (conn, _) = h.expect_connected();
     assert_eq!(c.max_msg_size(), 4096);
     // 200 events of 1000 bytes: far more than the ~8 KiB event ring holds.
@@ -169,7 +191,7 @@ fn slow_client_past_the_queue_bound_is_disconnected() {
         c.max_msg_size = 4096;
         c.event_queue_max = 5;
     });
-    let mut c = Client::connect_with(&h.service, 4096).unwrap();
+    let c = Client::connect_with(&h.service, 4096).unwrap();
     let (conn, _) = h.expect_connected();
     let mut overflow_at = None;
     for i in 0..100 {
@@ -207,7 +229,7 @@ fn slow_client_past_the_queue_bound_is_disconnected() {
 #[test]
 fn flow_control_makes_sends_try_again() {
     let h = Harness::start("fc", |_| {});
-    let mut c = Client::connect(&h.service).unwrap();
+    let c = Client::connect(&h.service).unwrap();
     let (conn, _) = h.expect_connected();
     h.with(move |s| s.set_flow_control(conn, 1)).unwrap();
     assert!(matches!(c.send(&request(NO_REPLY_ID, b"x")), Err(IpcError::TryAgain)));
@@ -220,7 +242,7 @@ fn flow_control_makes_sends_try_again() {
 #[test]
 fn level_two_flow_control_stops_only_sends_that_raised_their_limit() {
     let h = Harness::start("fc2", |_| {});
-    let mut c = Client::connect(&h.service).unwrap();
+    let c = Client::connect(&h.service).unwrap();
     let (conn, _) = h.expect_connected();
     h.with(move |s| s.set_flow_control(conn, 2)).unwrap();
     // A cpg multicast (libcpg raises fc_enable_max to 2 around it) is held back...
@@ -239,7 +261,7 @@ fn level_two_flow_control_stops_only_sends_that_raised_their_limit() {
 #[test]
 fn daemon_disconnect_and_server_drop_remove_files() {
     let mut h = Harness::start("drop", |_| {});
-    let mut a = Client::connect(&h.service).unwrap();
+    let a = Client::connect(&h.service).unwrap();
     let (ca, _) = h.expect_connected();
     let _b = Client::connect(&h.service).unwrap();
     let (_cb, _) = h.expect_connected();
@@ -280,7 +302,7 @@ fn queue_bound_in_bytes_disconnects_too() {
 #[test]
 fn paused_reading_leaves_requests_in_the_ring_until_resumed() {
     let h = Harness::start("pause", |_| {});
-    let mut c = Client::connect(&h.service).unwrap();
+    let c = Client::connect(&h.service).unwrap();
     let _ = h.expect_connected();
     h.with(|s| s.set_reading(false));
     // The ring fills: sends fail with TryAgain, nothing reaches the daemon, nothing is lost.
@@ -314,7 +336,7 @@ fn paused_reading_leaves_requests_in_the_ring_until_resumed() {
 #[test]
 fn batched_events_arrive_in_order_after_one_flush() {
     let h = Harness::start("batch", |_| {});
-    let mut c = Client::connect(&h.service).unwrap();
+    let c = Client::connect(&h.service).unwrap();
     let (conn, _) = h.expect_connected();
     h.with(move |s| {
         for i in 0..100 {

@@ -3,6 +3,7 @@
 //! sequence of every sender it receives.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -59,6 +60,10 @@ const MAGIC: u32 = 0x6672_6263; // "frbc"
 const HEADER: usize = 32;
 const DATA: u8 = 0;
 const DONE: u8 = 1;
+/// How long the sender waits when flow control refuses a message (libqb clients poll).
+const TRY_AGAIN_PAUSE: Duration = Duration::from_micros(100);
+/// The receive thread's longest wait for an event, so it notices the sender's end.
+const RECEIVE_WAIT: Duration = Duration::from_millis(5);
 /// Latency samples kept (own messages); beyond it every other one is dropped.
 const SAMPLES_MAX: usize = 1 << 22;
 
@@ -189,7 +194,7 @@ fn cpg(b: CpgBench, json: bool) -> Result<()> {
     let seconds = Duration::try_from_secs_f64(b.seconds).context("--seconds")?;
     let grace = Duration::try_from_secs_f64(b.grace).context("--grace")?;
     let options = b.daemon.options()?;
-    let mut cpg = open("cpg", || Cpg::initialize_with(&options))?;
+    let cpg = open("cpg", || Cpg::initialize_with(&options))?;
     cpg.join(&b.group).with_context(|| format!("join {}", b.group))?;
     let me = (cpg.local_get()?, cpg.pid());
 
@@ -209,86 +214,20 @@ fn cpg(b: CpgBench, json: bool) -> Result<()> {
     }
 
     let clock = Instant::now();
-    let now_ns = || clock.elapsed().as_nanos() as u64;
-    let mut rx = Receipts::new(me, clock);
-    let mut buf = vec![0xa5u8; b.size];
-    let mut seq = 0u64;
-
-    let start = Instant::now();
-    let end = start + seconds;
-    let interval = (b.rate > 0).then(|| Duration::from_secs_f64(1.0 / b.rate as f64));
-    let mut next_send = start;
-    while Instant::now() < end {
-        let mut progressed = false;
-        if !b.receive_only {
-            // Send what is due (flat out: until flow control says wait).
-            let mut burst = 0;
-            while Instant::now() < end && burst < 256 && interval.is_none_or(|_| Instant::now() >= next_send) {
-                Header {
-                    kind: DATA,
-                    seq: seq + 1,
-                    sent_ns: now_ns(),
-                }
-                .write(&mut buf);
-                match cpg.mcast_joined(Guarantee::Agreed, &buf) {
-                    Ok(()) => {
-                        seq += 1;
-                        burst += 1;
-                        progressed = true;
-                        if let Some(i) = interval {
-                            next_send += i;
-                        }
-                    }
-                    Err(e) if e.cs_error() == CsError::TryAgain => break,
-                    Err(e) => return Err(e).context("send"),
-                }
-            }
-        }
-        let n = cpg.dispatch(DispatchFlags::All, |ev| rx.on_event(ev))?;
-        if n == 0 && !progressed {
-            let wait = match interval {
-                Some(_) => next_send
-                    .saturating_duration_since(Instant::now())
-                    .min(Duration::from_millis(1)),
-                None => Duration::from_micros(200),
-            };
-            poll_fd(&cpg, wait)?;
-        }
-    }
-    let send_time = start.elapsed();
-    if !b.receive_only {
-        let done_end = Instant::now() + options.timeout;
-        loop {
-            let mut done = [0u8; HEADER];
-            Header {
-                kind: DONE,
-                seq,
-                sent_ns: now_ns(),
-            }
-            .write(&mut done);
-            match cpg.mcast_joined(Guarantee::Agreed, &done) {
-                Ok(()) => break,
-                Err(e) if e.cs_error() == CsError::TryAgain && Instant::now() < done_end => {
-                    cpg.dispatch(DispatchFlags::All, |ev| rx.on_event(ev))?;
-                }
-                Err(e) => return Err(e).context("send the final marker"),
-            }
-        }
-    }
-    // Drain until every sender seen has said it is done (or the grace period ends).
-    let drain_end = Instant::now() + grace;
-    while Instant::now() < drain_end {
-        let all_done = !rx.senders.is_empty()
-            && rx.senders.values().all(|t| t.done_at.is_some_and(|d| t.last_seq >= d))
-            && (b.receive_only || rx.senders.get(&me).is_some_and(|t| t.done_at.is_some()));
-        if all_done {
-            break;
-        }
-        let n = cpg.dispatch(DispatchFlags::All, |ev| rx.on_event(ev))?;
-        if n == 0 {
-            poll_fd(&cpg, Duration::from_millis(5))?;
-        }
-    }
+    // Deliveries are handled on their own thread, as cpgbench2's thread mode and libcpg
+    // users do, so that sending never stops to dispatch and the receiver never waits for a
+    // burst of sends.
+    let sender_finished = AtomicBool::new(false);
+    let (seq, send_time, rx) = std::thread::scope(|scope| -> Result<(u64, Duration, Receipts)> {
+        let receiver = scope.spawn(|| receive(&cpg, Receipts::new(me, clock), &sender_finished, grace, b.receive_only));
+        let sent = send(&cpg, &b, seconds, clock, options.timeout);
+        sender_finished.store(true, Ordering::Release);
+        let rx = receiver
+            .join()
+            .map_err(|_| anyhow::anyhow!("the receive thread panicked"))??;
+        let (seq, send_time) = sent?;
+        Ok((seq, send_time, rx))
+    })?;
     let _ = cpg.leave(&b.group);
 
     let Receipts {
@@ -376,6 +315,92 @@ fn cpg(b: CpgBench, json: bool) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// Sends for `seconds` (at `--rate`, or as fast as flow control allows), then the final
+/// marker; returns how many were sent and for how long.
+fn send(cpg: &Cpg, b: &CpgBench, seconds: Duration, clock: Instant, timeout: Duration) -> Result<(u64, Duration)> {
+    let now_ns = || clock.elapsed().as_nanos() as u64;
+    let start = Instant::now();
+    let end = start + seconds;
+    if b.receive_only {
+        std::thread::sleep(seconds);
+        return Ok((0, start.elapsed()));
+    }
+    let mut buf = vec![0xa5u8; b.size];
+    let mut seq = 0u64;
+    let interval = (b.rate > 0).then(|| Duration::from_secs_f64(1.0 / b.rate as f64));
+    let mut next_send = start;
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        if interval.is_some() && now < next_send {
+            std::thread::sleep(next_send - now);
+            continue;
+        }
+        Header {
+            kind: DATA,
+            seq: seq + 1,
+            sent_ns: now_ns(),
+        }
+        .write(&mut buf);
+        match cpg.mcast_joined(Guarantee::Agreed, &buf) {
+            Ok(()) => {
+                seq += 1;
+                if let Some(i) = interval {
+                    next_send += i;
+                }
+            }
+            Err(e) if e.cs_error() == CsError::TryAgain => std::thread::sleep(TRY_AGAIN_PAUSE),
+            Err(e) => return Err(e).context("send"),
+        }
+    }
+    let send_time = start.elapsed();
+    let mut done = [0u8; HEADER];
+    Header {
+        kind: DONE,
+        seq,
+        sent_ns: now_ns(),
+    }
+    .write(&mut done);
+    let done_end = Instant::now() + timeout;
+    loop {
+        match cpg.mcast_joined(Guarantee::Agreed, &done) {
+            Ok(()) => return Ok((seq, send_time)),
+            Err(e) if e.cs_error() == CsError::TryAgain && Instant::now() < done_end => {
+                std::thread::sleep(TRY_AGAIN_PAUSE)
+            }
+            Err(e) => return Err(e).context("send the final marker"),
+        }
+    }
+}
+
+/// Handles deliveries until the sender has finished and every sender seen has said it is
+/// done, or `grace` after the sender finished.
+fn receive(
+    cpg: &Cpg,
+    mut rx: Receipts,
+    sender_finished: &AtomicBool,
+    grace: Duration,
+    receive_only: bool,
+) -> Result<Receipts> {
+    let mut drain_end = None;
+    loop {
+        if sender_finished.load(Ordering::Acquire) {
+            let all_done = !rx.senders.is_empty()
+                && rx.senders.values().all(|t| t.done_at.is_some_and(|d| t.last_seq >= d))
+                && (receive_only || rx.senders.get(&rx.me).is_some_and(|t| t.done_at.is_some()));
+            let deadline = *drain_end.get_or_insert_with(|| Instant::now() + grace);
+            if all_done || Instant::now() >= deadline {
+                return Ok(rx);
+            }
+        }
+        if cpg.dispatch(DispatchFlags::All, |ev| rx.on_event(ev))? == 0 {
+            poll_fd(cpg, RECEIVE_WAIT)?;
+        }
+    }
 }
 
 fn poll_fd(cpg: &Cpg, wait: Duration) -> Result<()> {

@@ -60,7 +60,7 @@ pub fn run(args: BlackboxArgs, json: bool) -> Result<()> {
 fn request_dump(daemon: &DaemonArgs) -> Result<()> {
     const KEY: &str = "runtime.blackbox.dump_flight_data";
     let options = daemon.options()?;
-    let mut cmap = open("cmap", || Cmap::initialize_with(Map::Icmap, &options))?;
+    let cmap = open("cmap", || Cmap::initialize_with(Map::Icmap, &options))?;
     cmap.set(KEY, &Value::String("yes".into()))
         .context("ask the daemon for a dump")?;
     let end = Instant::now() + options.timeout;

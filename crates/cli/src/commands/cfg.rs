@@ -41,7 +41,7 @@ enum CfgCommand {
 
 pub fn run(args: CfgArgs, json: bool) -> Result<()> {
     let options = args.daemon.options()?;
-    let mut cfg = open("cfg", || Cfg::initialize_with(&options))?;
+    let cfg = open("cfg", || Cfg::initialize_with(&options))?;
     let done = |what: &str| -> Result<()> {
         if json {
             print_json(&json!({"done": what}))?;
@@ -52,7 +52,7 @@ pub fn run(args: CfgArgs, json: bool) -> Result<()> {
         CfgCommand::Links => {
             let local = cfg.local_get().context("ask the local node id")?;
             let ifaces = cfg.ring_status_get().context("ask the local links")?;
-            let mut cmap = open("cmap", || {
+            let cmap = open("cmap", || {
                 client::cmap::Cmap::initialize_with(client::cmap::Map::Icmap, &options)
             })?;
             let mut ids: Vec<u32> = cmap

@@ -106,7 +106,7 @@ pub fn line(key: &str, v: &Value) -> String {
 pub fn run(args: CmapArgs, json: bool) -> Result<()> {
     let options = args.daemon.options()?;
     let map = if args.stats { Map::Stats } else { Map::Icmap };
-    let mut cmap = open("cmap", || Cmap::initialize_with(map, &options))?;
+    let cmap = open("cmap", || Cmap::initialize_with(map, &options))?;
     match args.command {
         CmapCommand::Get { key } => {
             let v = cmap.get(&key).with_context(|| format!("get {key}"))?;

@@ -48,7 +48,7 @@ fn addresses(list: &[Address]) -> serde_json::Value {
 
 pub fn run(args: CpgArgs, json: bool) -> Result<()> {
     let options = args.daemon.options()?;
-    let mut cpg = open("cpg", || Cpg::initialize_with(&options))?;
+    let cpg = open("cpg", || Cpg::initialize_with(&options))?;
     match args.command {
         CpgCommand::List => {
             let all = cpg.iterate(None).context("list groups")?;

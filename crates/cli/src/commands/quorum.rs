@@ -65,7 +65,7 @@ pub fn run(args: QuorumArgs, json: bool) -> Result<()> {
             if votes == 0 {
                 bail!("votes must be at least 1");
             }
-            let mut vq = open("votequorum", || Votequorum::initialize_with(&options))?;
+            let vq = open("votequorum", || Votequorum::initialize_with(&options))?;
             vq.set_votes(node, votes).context("set votes")?;
             if json {
                 print_json(&serde_json::json!({"node": node, "votes": votes}))?;
@@ -76,7 +76,7 @@ pub fn run(args: QuorumArgs, json: bool) -> Result<()> {
             if votes == 0 {
                 bail!("expected votes must be at least 1");
             }
-            let mut vq = open("votequorum", || Votequorum::initialize_with(&options))?;
+            let vq = open("votequorum", || Votequorum::initialize_with(&options))?;
             vq.set_expected(votes).context("set expected votes")?;
             if json {
                 print_json(&serde_json::json!({"expected_votes": votes}))?;
@@ -101,7 +101,7 @@ pub fn quorate_or_exit(view: &View) -> Result<()> {
 fn monitor(options: &client::Options, json: bool, count: Option<u64>) -> Result<()> {
     use client::quorum::Quorum;
     use client::{DispatchFlags, TrackFlags};
-    let mut q = open("quorum", || Quorum::initialize_with(options))?;
+    let q = open("quorum", || Quorum::initialize_with(options))?;
     q.trackstart(TrackFlags::CURRENT | TrackFlags::CHANGES)
         .context("track quorum changes")?;
     let mut reports = 0u64;

@@ -42,8 +42,8 @@ pub struct View {
 impl View {
     /// Asks the daemon; fails if it does not answer within the options' timeout.
     pub fn gather(options: &client::Options) -> Result<View> {
-        let mut cmap = open("cmap", || Cmap::initialize_with(Map::Icmap, options))?;
-        let mut cfg = open("cfg", || Cfg::initialize_with(options))?;
+        let cmap = open("cmap", || Cmap::initialize_with(Map::Icmap, options))?;
+        let cfg = open("cfg", || Cfg::initialize_with(options))?;
         let local = cfg.local_get().context("ask the local node id")?;
         let cluster_name = cmap
             .get("totem.cluster_name")

@@ -316,6 +316,9 @@ fn every_ipc_command_against_three_nodes() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // `corosync-cmapctl -C totem` writes stats.clear.totem: the counters read zero at once.
+    cli.ok(1, &["cmap", "--stats", "set", "stats.clear.totem", "u8", "1"]);
+    assert_eq!(holds(), 0, "stats.clear.totem resets the hold counters");
 
     // A stopped daemon: exit 3 within the timeout, and fine again after SIGCONT.
     c.signal(1, Signal::SIGSTOP).unwrap();

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use mio::{Events, Poll, Token};
 use serde_json::json;
+use services::cmap::StatsClear;
 use services::{Node, NodeEvent};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
@@ -372,6 +373,13 @@ impl Daemon {
                         self.drain()?;
                     }
                 }
+            }
+            if self
+                .ipc
+                .as_mut()
+                .is_some_and(crate::ipc_host::IpcHost::take_cmap_requested)
+            {
+                self.apply_stats_clears();
             }
             let (std_now, _) = self.clock.now();
             if let Some(why) = self.batch.due(&self.totem, std_now) {
@@ -762,6 +770,37 @@ impl Daemon {
             }));
         }
         out
+    }
+
+    /// Resets the counters clients asked to clear by writing `stats.clear.*` (corosync's
+    /// `stats_map_set`); the stats map shows zeros at once.
+    fn apply_stats_clears(&mut self) {
+        let (_, now) = self.clock.now();
+        let clears = self
+            .totem
+            .with_service::<services::cmap::Cmap, _>(now, |c, _| c.stats_mut().take_clears())
+            .unwrap_or_default();
+        for clear in &clears {
+            let (totem, ipc) = match clear {
+                StatsClear::Totem => (true, false),
+                StatsClear::Ipc => (false, true),
+                StatsClear::All => (true, true),
+                // No knet links and no scheduling-miss log here: nothing to reset.
+                StatsClear::Knet | StatsClear::Schedmiss => (false, false),
+            };
+            if totem {
+                self.totem.clear_totem_stats();
+                self.batch.clear_stats();
+            }
+            if ipc {
+                if let Some(ipc) = &mut self.ipc {
+                    ipc.clear_stats();
+                }
+            }
+        }
+        if !clears.is_empty() {
+            self.status_dirty = true;
+        }
     }
 
     fn write_status(&mut self, stopped: bool) {

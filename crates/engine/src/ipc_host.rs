@@ -73,6 +73,9 @@ pub struct IpcHost {
     conns: BTreeMap<u64, Client>,
     /// Connections closed since the stats map was last updated.
     closed: Vec<IpcConnKey>,
+    /// A cmap request was handed to the node since [`IpcHost::take_cmap_requested`]: it
+    /// may have asked to clear statistics.
+    cmap_requested: bool,
     /// The node asks every client to hold back (synchronisation, ring backlog).
     flow_control: bool,
     access: AccessPolicy,
@@ -105,6 +108,7 @@ impl IpcHost {
             services: services.to_vec(),
             conns: BTreeMap::new(),
             closed: Vec::new(),
+            cmap_requested: false,
             flow_control: false,
             access: AccessPolicy::default(),
             access_generation: None,
@@ -175,6 +179,7 @@ impl IpcHost {
                 ServerEvent::Request { conn, data, .. } => {
                     if let Some(c) = self.conns.get_mut(&conn.0) {
                         c.stats.requests += 1;
+                        self.cmap_requested |= c.key.service == ServiceId::Cmap as u16;
                     }
                     node.client_request(now, ConnId(conn.0), &data);
                     self.server.recycle(data);
@@ -273,6 +278,18 @@ impl IpcHost {
             }
             map.set("stats.ipcs.global.active", services::Value::U64(conns.len() as u64));
         });
+    }
+
+    /// Whether a cmap request came since the last call.
+    pub fn take_cmap_requested(&mut self) -> bool {
+        std::mem::take(&mut self.cmap_requested)
+    }
+
+    /// `stats.clear.ipc`: every connection's counters back to zero.
+    pub fn clear_stats(&mut self) {
+        for c in self.conns.values_mut() {
+            c.stats.clear_counters();
+        }
     }
 
     pub fn disconnect(&mut self, conn: ConnId) {

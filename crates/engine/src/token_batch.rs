@@ -215,6 +215,11 @@ impl TokenBatch {
         self.stats
     }
 
+    /// `stats.clear.totem`: the hold's counters are published with the SRP's.
+    pub fn clear_stats(&mut self) {
+        self.stats = HoldStats::default();
+    }
+
     /// When the held token goes at the latest.
     pub fn deadline(&self) -> Option<Instant> {
         self.since.map(|s| s + self.policy.hold)

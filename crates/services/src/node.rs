@@ -193,6 +193,11 @@ impl Node {
         self.totem.srp()
     }
 
+    /// Resets the SRP counters (`stats.clear.totem`).
+    pub fn clear_totem_stats(&mut self) {
+        self.totem.clear_stats();
+    }
+
     pub fn icmap(&self) -> &crate::Icmap {
         &self.world.icmap
     }

@@ -143,6 +143,11 @@ impl Totem {
         &self.srp
     }
 
+    /// Resets the SRP counters ([`Srp::clear_stats`]).
+    pub fn clear_stats(&mut self) {
+        self.srp.clear_stats();
+    }
+
     /// Feeds one received datagram. Malformed input is counted and dropped.
     pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) -> Result<(), wire::DecodeError> {
         let decoded = wire::decode(bytes);

@@ -88,6 +88,20 @@ pub struct IpcConnStats {
     pub flow_control_count: u64,
 }
 
+impl IpcConnStats {
+    /// `stats.clear.ipc`: the counters back to zero, as corosync's `cs_ipcs_clear_stats`
+    /// (libqb's clear-after-read and its own three); the name and the current state stay.
+    pub fn clear_counters(&mut self) {
+        *self = IpcConnStats {
+            queueing: self.queueing,
+            queued: self.queued,
+            procname: std::mem::take(&mut self.procname),
+            flow_control: self.flow_control,
+            ..IpcConnStats::default()
+        };
+    }
+}
+
 /// One IPC connection as the stats keys name it: `stats.ipcs.service<S>.<pid>.<ptr>.`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpcConnKey {
@@ -233,7 +247,10 @@ impl StatsMap {
     pub fn request_clear(&mut self, key: &str) -> bool {
         match StatsClear::from_key(key) {
             Some(c) => {
-                self.clears.push(c);
+                // Each kind once until the node takes them: repeated writes cannot grow it.
+                if !self.clears.contains(&c) {
+                    self.clears.push(c);
+                }
                 true
             }
             None => false,
@@ -287,8 +304,28 @@ mod tests {
         s.remove_connection(k);
         assert_eq!(s.map().iter_prefix("stats.ipcs.service0.").count(), 0);
         assert!(s.request_clear("stats.clear.all"));
+        assert!(s.request_clear("stats.clear.ipc"));
+        assert!(s.request_clear("stats.clear.all"), "again: accepted, kept once");
         assert!(!s.request_clear("stats.clear.nothing"));
-        assert_eq!(s.take_clears(), vec![StatsClear::All]);
+        assert_eq!(s.take_clears(), vec![StatsClear::All, StatsClear::Ipc]);
+        assert_eq!(s.take_clears(), vec![]);
+        let mut c = IpcConnStats {
+            procname: "crmd".into(),
+            requests: 9,
+            sent: 3,
+            flow_control: 1,
+            flow_control_count: 4,
+            ..Default::default()
+        };
+        c.clear_counters();
+        assert_eq!(
+            c,
+            IpcConnStats {
+                procname: "crmd".into(),
+                flow_control: 1,
+                ..Default::default()
+            }
+        );
         assert!(StatsMap::is_read_only("stats.srp.mcast_tx"));
         assert!(!StatsMap::is_read_only("stats.clear.totem"));
     }

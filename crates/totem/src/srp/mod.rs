@@ -288,6 +288,11 @@ impl Srp {
         &self.stats
     }
 
+    /// Every counter back to zero (corosync's `totemsrp_stats_clear`, for `stats.clear.totem`).
+    pub fn clear_stats(&mut self) {
+        self.stats = Stats::default();
+    }
+
     pub fn is_stopped(&self) -> bool {
         self.stopped
     }

@@ -291,24 +291,43 @@ struct Supervisor {
     cmap: Option<crate::cmap::Cmap>,
 }
 
+/// Retries `f` while the daemon answers TRY_AGAIN (it does while services synchronise,
+/// right after a node joins or the cluster forms), until `deadline`: a supervised program
+/// started with the cluster waits for it instead of failing to start.
+fn while_syncing<T>(deadline: Instant, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.cs_error() == crate::CsError::TryAgain && Instant::now() < deadline => {
+                std::thread::sleep(SYNC_RETRY);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How often [`while_syncing`] asks again.
+const SYNC_RETRY: Duration = Duration::from_millis(50);
+
 impl Supervisor {
     fn new(sam: Sam) -> Result<Supervisor> {
         let dir = std::env::temp_dir().join(format!("ferrosync-sam-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir(&dir).map_err(io_err)?;
         let listener = UnixListener::bind(dir.join("sock")).map_err(io_err)?;
+        let deadline = Instant::now() + sam.options.timeout;
         let quorum = if sam.policy.needs_quorum() {
-            let q = crate::quorum::Quorum::initialize_with(&sam.options)?;
-            q.trackstart(crate::TrackFlags::CHANGES)?;
-            Some(q)
+            Some(while_syncing(deadline, || {
+                let q = crate::quorum::Quorum::initialize_with(&sam.options)?;
+                q.trackstart(crate::TrackFlags::CHANGES)?;
+                Ok(q)
+            })?)
         } else {
             None
         };
         let cmap = if sam.cmap {
-            Some(crate::cmap::Cmap::initialize_with(
-                crate::cmap::Map::Icmap,
-                &sam.options,
-            )?)
+            Some(while_syncing(deadline, || {
+                crate::cmap::Cmap::initialize_with(crate::cmap::Map::Icmap, &sam.options)
+            })?)
         } else {
             None
         };
@@ -321,7 +340,7 @@ impl Supervisor {
             quorum,
             cmap,
         };
-        s.publish_config()?;
+        while_syncing(deadline, || s.publish_config())?;
         Ok(s)
     }
 
@@ -554,6 +573,44 @@ fn reap(child: &mut Child, warn: Signal, grace: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cs(code: crate::CsError) -> Error {
+        Error::Cs {
+            service: "quorum",
+            code,
+        }
+    }
+
+    #[test]
+    fn set_up_waits_out_try_again_only_until_the_deadline() {
+        let mut calls = 0;
+        let far = Instant::now() + Duration::from_secs(60);
+        let got = while_syncing(far, || {
+            calls += 1;
+            if calls < 3 {
+                Err(cs(crate::CsError::TryAgain))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(got.unwrap(), 3, "TRY_AGAIN while syncing, then the answer");
+        let mut calls = 0;
+        let got: Result<()> = while_syncing(far, || {
+            calls += 1;
+            Err(cs(crate::CsError::Access))
+        });
+        assert_eq!(
+            (got.unwrap_err().cs_error(), calls),
+            (crate::CsError::Access, 1),
+            "other errors at once"
+        );
+        let got: Result<()> = while_syncing(Instant::now(), || Err(cs(crate::CsError::TryAgain)));
+        assert_eq!(
+            got.unwrap_err().cs_error(),
+            crate::CsError::TryAgain,
+            "not past the deadline"
+        );
+    }
 
     #[test]
     fn commands_parse_whole_or_not_at_all() {

@@ -114,6 +114,9 @@ pub struct Cpg {
     join_flags: u32,
     /// Messages arriving in fragments, by group and sender; held by the dispatching thread.
     assembling: Mutex<Assembling>,
+    /// Held while one message goes out in fragments: receivers assemble per sender, so
+    /// two threads' fragments must not interleave.
+    fragmenting: Mutex<()>,
 }
 
 /// Fragments collected so far, by group, sender node and sender pid.
@@ -144,6 +147,7 @@ impl Cpg {
             pid: std::process::id(),
             join_flags: 0,
             assembling: Mutex::new(HashMap::new()),
+            fragmenting: Mutex::new(()),
         })
     }
 
@@ -216,6 +220,7 @@ impl Cpg {
         let total = u32::try_from(data.len())
             .map_err(|_| Error::InvalidArgument(format!("message of {} bytes", data.len())))?;
         let chunk = self.conn.max_msg_size() - PARTIAL_MCAST_HEADER - FRAGMENT_MARGIN;
+        let _one_at_a_time = self.fragmenting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let pieces: Vec<&[u8]> = data.chunks(chunk).collect();
         for (i, piece) in pieces.iter().enumerate() {
             let kind = match i {

@@ -91,6 +91,16 @@ fn read_lines(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<Strin
 }
 
 /// Waits for a child with a deadline; kills it (by PID) if it overruns.
+/// A `bench cpg --json` run's report, once it succeeded.
+fn bench_report(child: Child) -> serde_json::Value {
+    let out = finish(child, Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    eprintln!("{r}");
+    assert!(out.status.success(), "{r}");
+    r
+}
+
 fn finish(mut child: Child, within: Duration) -> Output {
     let end = Instant::now() + within;
     while Instant::now() < end {
@@ -256,11 +266,7 @@ fn every_ipc_command_against_three_nodes() {
         })
         .collect();
     for b in benches {
-        let out = finish(b, Duration::from_secs(60));
-        let text = String::from_utf8_lossy(&out.stdout);
-        let r: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-        eprintln!("{r}");
-        assert!(out.status.success(), "{r}");
+        let r = bench_report(b);
         assert_eq!(r["senders"], 3, "{r}");
         assert_eq!(r["seq_errors"], 0, "{r}");
         assert!(r["received"].as_u64().unwrap() >= 3 * 500, "{r}");
@@ -291,11 +297,7 @@ fn every_ipc_command_against_three_nodes() {
         })
         .collect();
     for b in flat {
-        let out = finish(b, Duration::from_secs(60));
-        let text = String::from_utf8_lossy(&out.stdout);
-        let r: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-        eprintln!("{r}");
-        assert!(out.status.success(), "{r}");
+        let r = bench_report(b);
         assert_eq!(
             (&r["senders"], &r["seq_errors"], &r["missing"]),
             (&1.into(), &0.into(), &0.into()),

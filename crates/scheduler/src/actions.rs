@@ -1763,7 +1763,7 @@ fn mark_action_blocked(
         block_colocation_dependents(c, s, p, id, before_inhibit, depth + 1);
         update_then(c, s, p, id, depth + 1);
     }
-    for k in c.rscs[r].children.clone() {
+    for k in super::bundle::pacemaker_children(c, r).unwrap_or_else(|| c.rscs[r].children.clone()) {
         mark_action_blocked(c, s, p, k, task, reason, depth + 1);
     }
 }
@@ -1973,6 +1973,39 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_blocked_bundle_blocks_its_replicas_children_too() {
+        // bundle-order-stop: X cannot start (it must follow Z, which stays
+        // stopped), so bundle B colocated with it cannot; Pacemaker marks
+        // the starts of all the bundle's children blocked, down to the
+        // replica's child, before any ordering gives them another reason.
+        use crate::testutil::{cib, dummy, run};
+        let z = "<primitive id=\"Z\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                 <meta_attributes id=\"Z-m\"><nvpair id=\"Z-t\" name=\"target-role\" value=\"Stopped\"/>\
+                 </meta_attributes></primitive>";
+        let rscs = format!(
+            "{z}{}<bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>{}</bundle>",
+            dummy("X"),
+            dummy("Bc")
+        );
+        let cons = "<rsc_order id=\"o\" first=\"Z\" then=\"X\"/>\
+                    <rsc_colocation id=\"c\" rsc=\"B\" with-rsc=\"X\" score=\"INFINITY\"/>";
+        let s = run(&cib(1, &rscs, cons, &[]));
+        let start = |id: &str| {
+            let r = s.cluster.rsc_by_id(id).expect(id);
+            let a = s
+                .actions
+                .iter()
+                .find(|a| a.rsc == Some(r) && a.task == "start")
+                .expect("start");
+            (a.runnable, a.reason.clone())
+        };
+        let blocked = (false, Some("colocation with X".to_string()));
+        for id in ["B-docker-0", "B-0", "Bc:0"] {
+            assert_eq!(start(id), blocked, "{id}");
+        }
+    }
+
     #[test]
     fn a_promoted_instance_failing_with_on_fail_demote_is_demoted_and_promoted_again() {
         let op = |id: &str, task: &str, interval: u32, magic: &str, call: u32| {

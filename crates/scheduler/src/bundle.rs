@@ -19,6 +19,19 @@ pub fn implicit_members(c: &Cluster, r: crate::model::RscIdx) -> Vec<crate::mode
         .collect()
 }
 
+/// Whether `r` is a bundle's IP or connection, whose parameters are not
+/// reproduced exactly, so that its history digests cannot be compared. A
+/// container's are (`crate::unpack` builds them as
+/// `create_container_resource` does).
+pub fn digests_unknown(c: &Cluster, r: crate::model::RscIdx) -> bool {
+    c.rscs[r].remote.bundle_implicit
+        && !c
+            .bundles
+            .iter()
+            .flat_map(|b| b.replicas.iter())
+            .any(|rep| rep.container == r)
+}
+
 /// A bundle's children as Pacemaker lists them (`rsc->children`): each
 /// replica's IP, container and connection, then the child clone
 /// (`pe__unpack_bundle`, lib/pengine/bundle.c:176, 425, 587 and 1071);

@@ -11,6 +11,7 @@ use cib::score::{self, lenient_score, parse_score, Score, INFINITY};
 use cib::{first_value, Cib, LrmOp, LrmResource, NvSet, ResourceDef, ResourceKind};
 
 mod bundle;
+mod container;
 mod implicit;
 mod remote;
 pub use remote::after_transition as remote_after_transition;

@@ -958,9 +958,9 @@ fn primitive_actions(
         } else {
             num_clean > 1
         };
-    // Parameters of a bundle's implicit resources are not reproduced, so
+    // Parameters of a bundle's IPs and connections are not reproduced, so
     // their recorded digests cannot be compared.
-    let implicit = c.rscs[r].remote.bundle_implicit;
+    let implicit = super::bundle::digests_unknown(c, r);
     let def_change = if !moving && current.len() == 1 && next == current.first().copied() && managed && !implicit {
         definition_changed(cib, c, r, current[0])
     } else {
@@ -1131,11 +1131,6 @@ fn primitive_actions(
             for st in stops {
                 s.order(dm, st, flags::IMPLIES_FIRST | flags::RUNNABLE_LEFT);
             }
-        }
-    }
-    if let Some(reason) = &def_reason {
-        for &st in &stops {
-            s.actions[st].reason = Some(reason.clone());
         }
     }
     if unplaced_restart {
@@ -1973,6 +1968,26 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_definition_change_gives_its_reason_to_the_start_not_the_stop() {
+        // guest-host-not-fenceable: `force_restart` names the reason on the
+        // start only, which losing quorum then renames, so a container
+        // stopped there is stopped "due to no quorum".
+        use crate::testutil::{cib_running, dummy, run};
+        // The test history records no digest: a definition change.
+        let s = run(&cib_running(1, &dummy("r"), "", &[], &[(1, "r")]));
+        let reason = |task: &str| {
+            let a = s
+                .actions
+                .iter()
+                .find(|a| a.task == task && a.node.is_some())
+                .expect(task);
+            a.reason.clone()
+        };
+        assert_eq!(reason("start").as_deref(), Some("resource definition change"));
+        assert_eq!(reason("stop"), None);
+    }
+
     #[test]
     fn a_blocked_bundle_blocks_its_replicas_children_too() {
         // bundle-order-stop: X cannot start (it must follow Z, which stays

@@ -99,9 +99,8 @@ pub(super) fn add_bundle(b: &RscBuild<'_>, c: &mut Cluster, def: &ResourceDef, b
         .map(|i| bd.ip_range_start.as_deref().and_then(|s| replica_ip(s, i)))
         .collect();
     let host_options = super::container::host_options(bd, id, &addresses);
-    for i in 0..bd.replicas {
+    for (i, ipaddr) in addresses.iter().cloned().enumerate() {
         let cid = format!("{id}-{}-{i}", bd.runtime);
-        let ipaddr = addresses[i].clone();
         let cdef = primitive(
             cid.clone(),
             "heartbeat",

@@ -182,8 +182,41 @@ pub struct BundleDef {
     pub control_port: Option<String>,
     pub host_interface: Option<String>,
     pub host_netmask: Option<String>,
+    /// The runtime element's `run-command`.
+    pub run_command: Option<String>,
+    /// The runtime element's `options` (passed to the container launcher).
+    pub launcher_options: Option<String>,
+    /// The runtime element's `network`.
+    pub container_network: Option<String>,
+    /// `<network add-host>`: map the replicas' names to their addresses
+    /// (the default, also for a value that is not a boolean).
+    pub add_host: bool,
+    /// `<network>`'s port mappings, in order.
+    pub ports: Vec<BundlePort>,
+    /// `<storage>`'s mappings, in order.
+    pub mounts: Vec<BundleMount>,
     /// The primitive run inside each replica.
     pub child: Option<Box<ResourceDef>>,
+}
+
+/// A bundle port mapping: `port` (or a `range`) on the host to
+/// `internal-port` (by default the same) in the container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BundlePort {
+    pub source: String,
+    pub target: String,
+}
+
+/// A bundle storage mapping from `source` on the host to `target` in the
+/// container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BundleMount {
+    pub source: String,
+    pub target: String,
+    pub options: Option<String>,
+    /// Given as `source-dir-root`: each replica mounts its own
+    /// subdirectory `{source}/{bundle}-{N}`.
+    pub per_replica: bool,
 }
 
 /// An `rsc_location` constraint.

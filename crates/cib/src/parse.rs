@@ -379,6 +379,39 @@ fn bundle(e: &Element, id: &str, ids: &Ids<'_>) -> Result<BundleDef, CibError> {
         Some(p) => Some(Box::new(resource(p, ids)?)),
         None => None,
     };
+    // Every element under <network> is a port mapping; those without a
+    // port or range are invalid and left out (`pe__unpack_bundle`).
+    let ports = net
+        .into_iter()
+        .flat_map(|n| n.elements())
+        .filter_map(|p| {
+            let (source, target) = match p.attr("port") {
+                Some(port) => (port, p.attr("internal-port")),
+                None => (p.attr("range")?, None),
+            };
+            (!source.is_empty()).then(|| BundlePort {
+                source: source.to_string(),
+                target: target.unwrap_or(source).to_string(),
+            })
+        })
+        .collect();
+    let mounts = e
+        .child("storage")
+        .into_iter()
+        .flat_map(|st| st.elements())
+        .filter_map(|m| {
+            let (source, per_replica) = match m.attr("source-dir") {
+                Some(dir) => (dir, false),
+                None => (m.attr("source-dir-root")?, true),
+            };
+            Some(BundleMount {
+                source: source.to_string(),
+                target: m.attr("target-dir")?.to_string(),
+                options: m.attr("options").map(str::to_string),
+                per_replica,
+            })
+        })
+        .collect();
     Ok(BundleDef {
         runtime: rt.name.clone(),
         image: rt.attr("image").unwrap_or_default().to_string(),
@@ -389,6 +422,12 @@ fn bundle(e: &Element, id: &str, ids: &Ids<'_>) -> Result<BundleDef, CibError> {
         control_port: net_attr("control-port"),
         host_interface: net_attr("host-interface"),
         host_netmask: net_attr("host-netmask"),
+        run_command: rt.attr("run-command").map(str::to_string),
+        launcher_options: rt.attr("options").map(str::to_string),
+        container_network: rt.attr("network").map(str::to_string),
+        add_host: net_attr("add-host").and_then(|v| str_to_boolean(&v)).unwrap_or(true),
+        ports,
+        mounts,
         child,
     })
 }

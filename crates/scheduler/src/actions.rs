@@ -958,9 +958,9 @@ fn primitive_actions(
         } else {
             num_clean > 1
         };
-    // Parameters of a bundle's implicit resources are not reproduced, so
+    // Parameters of a bundle's IPs and connections are not reproduced, so
     // their recorded digests cannot be compared.
-    let implicit = c.rscs[r].remote.bundle_implicit;
+    let implicit = super::bundle::digests_unknown(c, r);
     let def_change = if !moving && current.len() == 1 && next == current.first().copied() && managed && !implicit {
         definition_changed(cib, c, r, current[0])
     } else {
@@ -1131,11 +1131,6 @@ fn primitive_actions(
             for st in stops {
                 s.order(dm, st, flags::IMPLIES_FIRST | flags::RUNNABLE_LEFT);
             }
-        }
-    }
-    if let Some(reason) = &def_reason {
-        for &st in &stops {
-            s.actions[st].reason = Some(reason.clone());
         }
     }
     if unplaced_restart {
@@ -1763,7 +1758,7 @@ fn mark_action_blocked(
         block_colocation_dependents(c, s, p, id, before_inhibit, depth + 1);
         update_then(c, s, p, id, depth + 1);
     }
-    for k in c.rscs[r].children.clone() {
+    for k in super::bundle::pacemaker_children(c, r).unwrap_or_else(|| c.rscs[r].children.clone()) {
         mark_action_blocked(c, s, p, k, task, reason, depth + 1);
     }
 }
@@ -1973,6 +1968,59 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_definition_change_gives_its_reason_to_the_start_not_the_stop() {
+        // guest-host-not-fenceable: `force_restart` names the reason on the
+        // start only, which losing quorum then renames, so a container
+        // stopped there is stopped "due to no quorum".
+        use crate::testutil::{cib_running, dummy, run};
+        // The test history records no digest: a definition change.
+        let s = run(&cib_running(1, &dummy("r"), "", &[], &[(1, "r")]));
+        let reason = |task: &str| {
+            let a = s
+                .actions
+                .iter()
+                .find(|a| a.task == task && a.node.is_some())
+                .expect(task);
+            a.reason.clone()
+        };
+        assert_eq!(reason("start").as_deref(), Some("resource definition change"));
+        assert_eq!(reason("stop"), None);
+    }
+
+    #[test]
+    fn a_blocked_bundle_blocks_its_replicas_children_too() {
+        // bundle-order-stop: X cannot start (it must follow Z, which stays
+        // stopped), so bundle B colocated with it cannot; Pacemaker marks
+        // the starts of all the bundle's children blocked, down to the
+        // replica's child, before any ordering gives them another reason.
+        use crate::testutil::{cib, dummy, run};
+        let z = "<primitive id=\"Z\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                 <meta_attributes id=\"Z-m\"><nvpair id=\"Z-t\" name=\"target-role\" value=\"Stopped\"/>\
+                 </meta_attributes></primitive>";
+        let rscs = format!(
+            "{z}{}<bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>{}</bundle>",
+            dummy("X"),
+            dummy("Bc")
+        );
+        let cons = "<rsc_order id=\"o\" first=\"Z\" then=\"X\"/>\
+                    <rsc_colocation id=\"c\" rsc=\"B\" with-rsc=\"X\" score=\"INFINITY\"/>";
+        let s = run(&cib(1, &rscs, cons, &[]));
+        let start = |id: &str| {
+            let r = s.cluster.rsc_by_id(id).expect(id);
+            let a = s
+                .actions
+                .iter()
+                .find(|a| a.rsc == Some(r) && a.task == "start")
+                .expect("start");
+            (a.runnable, a.reason.clone())
+        };
+        let blocked = (false, Some("colocation with X".to_string()));
+        for id in ["B-docker-0", "B-0", "Bc:0"] {
+            assert_eq!(start(id), blocked, "{id}");
+        }
+    }
+
     #[test]
     fn a_promoted_instance_failing_with_on_fail_demote_is_demoted_and_promoted_again() {
         let op = |id: &str, task: &str, interval: u32, magic: &str, call: u32| {

@@ -19,6 +19,33 @@ pub fn implicit_members(c: &Cluster, r: crate::model::RscIdx) -> Vec<crate::mode
         .collect()
 }
 
+/// Whether `r` is a bundle's IP or connection, whose parameters are not
+/// reproduced exactly, so that its history digests cannot be compared. A
+/// container's are (`crate::unpack` builds them as
+/// `create_container_resource` does).
+pub fn digests_unknown(c: &Cluster, r: crate::model::RscIdx) -> bool {
+    c.rscs[r].remote.bundle_implicit
+        && !c
+            .bundles
+            .iter()
+            .flat_map(|b| b.replicas.iter())
+            .any(|rep| rep.container == r)
+}
+
+/// A bundle's children as Pacemaker lists them (`rsc->children`): each
+/// replica's IP, container and connection, then the child clone
+/// (`pe__unpack_bundle`, lib/pengine/bundle.c:176, 425, 587 and 1071);
+/// `None` when `r` is no bundle. Here the bundle's own children are its
+/// containers only.
+pub fn pacemaker_children(c: &Cluster, r: crate::model::RscIdx) -> Option<Vec<crate::model::RscIdx>> {
+    let b = c.bundles.iter().find(|b| b.rsc == r)?;
+    let replicas = b
+        .replicas
+        .iter()
+        .flat_map(|rep| [rep.ip, Some(rep.container), rep.remote]);
+    Some(replicas.chain([b.child_clone]).flatten().collect())
+}
+
 /// Pins replica children to their guest nodes and ties IPs to containers.
 pub fn apply(c: &mut Cluster, cons: &mut Constraints) {
     for bi in 0..c.bundles.len() {

@@ -97,6 +97,15 @@ fn subtree(c: &Cluster, rsc: RscIdx) -> Vec<RscIdx> {
     targets
 }
 
+/// The resources a promoted- or unpromoted-role location on `rsc` counts
+/// for: `rsc`, and when `rsc` is a bundle also its child clone, whose
+/// instances are the ones promoted (`pcmk__bundle_rsc_location`,
+/// lib/pacemaker/pcmk_sched_bundle.c:911-918).
+fn role_location_holders(c: &Cluster, rsc: RscIdx) -> Vec<RscIdx> {
+    let child = c.bundles.iter().filter(|b| b.rsc == rsc).filter_map(|b| b.child_clone);
+    std::iter::once(rsc).chain(child).collect()
+}
+
 /// Records a location's `resource-discovery` mode for `rsc` (and its
 /// children) on `node`; the strongest mode wins.
 fn set_discover(c: &mut Cluster, rsc: RscIdx, node: NodeIdx, mode: Discover) {
@@ -175,21 +184,28 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                             continue;
                         }
                         for (n, sc) in rule_matches(c, rule, r) {
-                            out.role_locations.push((r, n, sc, rrole));
+                            for holder in role_location_holders(c, r) {
+                                out.role_locations.push((holder, n, sc, rrole));
+                            }
                         }
                     }
                 }
                 for r in rscs {
                     if role_specific {
                         // Role-specific locations only affect promotion.
+                        let holders = role_location_holders(c, r);
                         if let (Some(node), Some(sc)) = (&l.node, l.score) {
                             if let Some(n) = c.node_by_name(node) {
-                                out.role_locations.push((r, n, sc, role));
+                                for &holder in &holders {
+                                    out.role_locations.push((holder, n, sc, role));
+                                }
                             }
                         }
                         for rule in &l.rules {
                             for (n, sc) in rule_matches(c, rule, r) {
-                                out.role_locations.push((r, n, sc, role));
+                                for &holder in &holders {
+                                    out.role_locations.push((holder, n, sc, role));
+                                }
                             }
                         }
                         continue;

@@ -104,6 +104,21 @@ pub(crate) mod testutil {
         attrs: &[(usize, &str, &str)],
         running: &[(usize, &str)],
     ) -> Cib {
+        Cib::parse(&cib_running_xml(nodes, resources, constraints, attrs, running)).expect("test CIB parses")
+    }
+
+    /// The text of [`cib`], for tests that add to its status.
+    pub fn cib_xml(nodes: usize, resources: &str, constraints: &str, attrs: &[(usize, &str, &str)]) -> String {
+        cib_running_xml(nodes, resources, constraints, attrs, &[])
+    }
+
+    fn cib_running_xml(
+        nodes: usize,
+        resources: &str,
+        constraints: &str,
+        attrs: &[(usize, &str, &str)],
+        running: &[(usize, &str)],
+    ) -> String {
         let mut node_defs = String::new();
         let mut states = String::new();
         for i in 1..=nodes {
@@ -137,14 +152,13 @@ pub(crate) mod testutil {
                  </instance_attributes></transient_attributes>{lrm}</node_state>"
             ));
         }
-        let xml = format!(
+        format!(
             "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" validate-with=\"pacemaker-3.0\" have-quorum=\"1\">\
              <configuration><crm_config><cluster_property_set id=\"o\">\
              <nvpair id=\"o1\" name=\"stonith-enabled\" value=\"false\"/></cluster_property_set></crm_config>\
              <nodes>{node_defs}</nodes><resources>{resources}</resources><constraints>{constraints}</constraints>\
              </configuration><status>{states}</status></cib>"
-        );
-        Cib::parse(&xml).expect("test CIB parses")
+        )
     }
 
     /// A Dummy primitive.

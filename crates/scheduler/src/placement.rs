@@ -7,6 +7,7 @@
 
 use std::cmp::Ordering as CmpOrdering;
 
+mod bundle;
 mod promotion;
 
 use crate::constraint_types::{Coloc, Constraints};
@@ -675,7 +676,9 @@ impl<'a> Assigner<'a> {
             }
         }
         for r in top {
-            self.assign(r);
+            if !self.assigned_with_bundle(r) {
+                self.assign(r);
+            }
         }
     }
 
@@ -683,7 +686,10 @@ impl<'a> Assigner<'a> {
         match self.c.rscs[r].variant {
             Variant::Primitive { .. } => self.assign_primitive(r),
             Variant::Group => self.assign_group(r),
-            Variant::Clone { .. } => self.assign_clone(r),
+            Variant::Clone { .. } => match self.bundle_of(r) {
+                Some(b) => self.assign_bundle(b),
+                None => self.assign_clone(r),
+            },
         }
     }
 

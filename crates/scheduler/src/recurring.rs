@@ -232,9 +232,9 @@ pub fn cancel_orphaned(cib: &Cib, s: &mut ActionSet, c: &Cluster, r: RscIdx) {
 pub fn rescheduled(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx, task: &str, interval_ms: u64) -> bool {
     let rs = &c.rscs[r];
     let node = &c.nodes[n];
-    // The parameters of a bundle's implicit resources are not reproduced,
-    // so their digests cannot be compared.
-    if rs.remote.bundle_implicit {
+    // The parameters of a bundle's IPs and connections are not
+    // reproduced, so their digests cannot be compared.
+    if super::bundle::digests_unknown(c, r) {
         return false;
     }
     if node.maintenance
@@ -270,9 +270,9 @@ pub fn rescheduled(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx, task: &str, in
 pub fn definition_changes(cib: &Cib, c: &Cluster, r: RscIdx) -> Vec<NodeIdx> {
     let rs = &c.rscs[r];
     let mut out = Vec::new();
-    // The parameters of a bundle's implicit resources are not reproduced,
-    // so their digests cannot be compared (as in `rescheduled`).
-    if rs.orphan || rs.remote.bundle_implicit {
+    // The parameters of a bundle's IPs and connections are not
+    // reproduced, so their digests cannot be compared (as in `rescheduled`).
+    if rs.orphan || super::bundle::digests_unknown(c, r) {
         return out;
     }
     let rsc_maintenance = rs.meta.get("maintenance").is_some_and(|v| is_true(v));

@@ -498,6 +498,27 @@ fn finish_guest_fencing(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize
     }
 }
 
+/// Whether Pacemaker's `text2task` maps `task` to an action kind
+/// (lib/pengine/common.c:353-381) rather than to `no_action`.
+fn known_task(task: &str) -> bool {
+    matches!(
+        task,
+        "stop"
+            | "stopped"
+            | "start"
+            | "running"
+            | "do_shutdown"
+            | "stonith"
+            | "monitor"
+            | "notify"
+            | "notified"
+            | "promote"
+            | "demote"
+            | "promoted"
+            | "demoted"
+    )
+}
+
 /// Orders resource actions on remote and guest nodes relative to the
 /// node's connection and container (`pcmk__order_remote_connection_actions`).
 pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>]) {
@@ -561,6 +582,11 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
                         }
                     }
                 }
+                // A recurring action whose task Pacemaker does not know
+                // (a cancel: `text2task` gives `no_action`) is not ordered
+                // (`apply_container_ordering`,
+                // lib/pacemaker/pcmk_sched_remote.c:370-378).
+                _ if recurring && !known_task(task) => {}
                 _ => {
                     let fl = if recurring {
                         flags::IMPLIES_THEN | flags::RUNNABLE_LEFT
@@ -621,5 +647,32 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_actions;
+    use crate::action_set::ActionSet;
+    use crate::testutil::{cib, dummy};
+
+    #[test]
+    fn on_a_guest_node_a_cancel_waits_for_no_connection_start_a_monitor_does() {
+        // bundle-order-stop: the cancel of galera's promoted monitor runs
+        // although the guest's connection will not start again.
+        let vm = "<primitive id=\"VM\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                  <meta_attributes id=\"VM-m\"><nvpair id=\"VM-g\" name=\"remote-node\" value=\"g1\"/>\
+                  </meta_attributes></primitive>";
+        let c = crate::unpack::unpack(&cib(1, &format!("{vm}{}", dummy("R")), "", &[]), 0);
+        let (conn, r) = (c.rsc_by_id("g1").expect("g1"), c.rsc_by_id("R").expect("R"));
+        let (n1, g1) = (c.node_by_name("n1"), c.node_by_name("g1"));
+        let mut s = ActionSet::default();
+        let start = s.add(Some(conn), "start", 0, n1, true);
+        let cancel = s.add(Some(r), "cancel", 10000, g1, false);
+        let monitor = s.add(Some(r), "monitor", 10000, g1, false);
+        order_actions(&c, &mut s, &vec![None; c.nodes.len()]);
+        let after = |a: usize| s.edges.iter().any(|e| e.first == start && e.then == a);
+        assert!(!after(cancel));
+        assert!(after(monitor));
     }
 }

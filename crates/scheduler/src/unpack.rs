@@ -11,6 +11,7 @@ use cib::score::{self, lenient_score, parse_score, Score, INFINITY};
 use cib::{first_value, Cib, LrmOp, LrmResource, NvSet, ResourceDef, ResourceKind};
 
 mod bundle;
+mod container;
 mod implicit;
 mod remote;
 pub use remote::after_transition as remote_after_transition;
@@ -633,10 +634,12 @@ impl RscBuild<'_> {
             ResourceKind::Primitive { ops, .. } => ops.clone(),
             _ => Vec::new(),
         };
-        // Remote connections migrate unless told otherwise.
+        // Remote nodes' connections migrate unless told otherwise; a guest
+        // node's (one with a container, as a bundle replica's) does not
+        // (`pe__unpack_resource`, lib/pengine/complex.c:683-704).
         let allow_migrate = match meta.get("allow-migrate") {
             Some(v) => is_true(v),
-            None => is_remote_conn,
+            None => is_remote_conn && !meta.contains_key("container"),
         };
         let idx = c.rscs.len();
         c.rscs.push(Rsc {
@@ -1753,6 +1756,23 @@ mod tests {
         };
         assert_eq!(probe("on_node=\"n1\""), [(0, 5)]);
         assert_eq!(probe(""), []);
+    }
+
+    #[test]
+    fn only_a_remote_node_s_connection_migrates_by_default_not_a_guest_node_s() {
+        // utilization-complex: bundle connection B-0 moves with its
+        // container by stop and start, without migrate_to.
+        let resources = "<primitive id=\"R\" class=\"ocf\" provider=\"pacemaker\" type=\"remote\"/>\
+                         <primitive id=\"G\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                         <meta_attributes id=\"G-m\"><nvpair id=\"G-g\" name=\"remote-node\" value=\"g1\"/>\
+                         </meta_attributes></primitive>\
+                         <bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>\
+                         <primitive id=\"Bc\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/></bundle>";
+        let c = unpack(&with_resources(false, resources, ""), 0);
+        let migrates = |id: &str| c.rscs[c.rsc_by_id(id).expect(id)].allow_migrate;
+        assert!(migrates("R"));
+        assert!(!migrates("g1"));
+        assert!(!migrates("B-0"));
     }
 
     #[test]

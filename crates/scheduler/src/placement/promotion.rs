@@ -403,6 +403,21 @@ mod tests {
     }
 
     #[test]
+    fn a_promoted_role_location_on_a_bundle_promotes_its_child_there() {
+        // bundle-order-startup-clone-2: the location is the child clone's
+        // too (`pcmk__bundle_rsc_location`), so the instance on B-1 gets
+        // priority -1 + 100 and is promoted without any promotion score.
+        let rscs = format!(
+            "<bundle id=\"B\"><docker image=\"img\" replicas=\"2\" promoted-max=\"1\"/>\
+             <network control-port=\"3121\"/>{}</bundle>",
+            stateful("S")
+        );
+        let cons = "<rsc_location id=\"l1\" rsc=\"B\" role=\"Promoted\" node=\"B-1\" score=\"100\"/>";
+        let s = run(&cib(2, &rscs, cons, &[]));
+        assert_eq!(promoted_nodes(&s, "S"), vec!["B-1".to_string()]);
+    }
+
+    #[test]
     fn colocation_with_promoted_role_follows_the_promoted_instance() {
         let rscs = format!(
             "{}<primitive id=\"P\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>",

@@ -95,17 +95,20 @@ pub(super) fn add_bundle(b: &RscBuild<'_>, c: &mut Cluster, def: &ResourceDef, b
     };
     top.push(brsc);
     let mut replicas = Vec::new();
-    for i in 0..bd.replicas {
+    let addresses: Vec<Option<String>> = (0..bd.replicas)
+        .map(|i| bd.ip_range_start.as_deref().and_then(|s| replica_ip(s, i)))
+        .collect();
+    let host_options = super::container::host_options(bd, id, &addresses);
+    for (i, ipaddr) in addresses.iter().cloned().enumerate() {
         let cid = format!("{id}-{}-{i}", bd.runtime);
         let cdef = primitive(
             cid.clone(),
             "heartbeat",
             &bd.runtime,
-            vec![("image".into(), bd.image.clone())],
+            super::container::params(bd, id, i, ipaddr.as_deref(), &host_options),
             vec![op(&cid, "monitor", 60, None)],
         );
         let container = b.add(c, &cdef, Some(brsc), None, Some(i));
-        let ipaddr = bd.ip_range_start.as_deref().and_then(|s| replica_ip(s, i));
         let ip = ipaddr.as_ref().map(|addr| {
             let mut params = vec![("ip".to_string(), addr.clone())];
             if let Some(nic) = &bd.host_interface {
@@ -259,6 +262,43 @@ mod tests {
         assert_eq!(replica_ip("192.168.122.131", 2).as_deref(), Some("192.168.122.133"));
         assert_eq!(replica_ip("10.0.0.255", 1).as_deref(), Some("10.0.1.0"));
         assert_eq!(replica_ip("not-an-ip", 0), None);
+    }
+
+    #[test]
+    fn a_container_restarts_when_its_recorded_digest_is_not_that_of_its_parameters() {
+        // bundle-nested-colocation: the containers' parameters are
+        // Pacemaker's, so a start recorded with their digest stays and one
+        // recorded with another restarts.
+        let bundle = "<bundle id=\"B\"><docker image=\"img\" network=\"host\"/></bundle>";
+        let started = |digest: &str| {
+            let cib = crate::testutil::cib(1, bundle, "", &[]);
+            let c = crate::unpack::unpack(&cib, 0);
+            let r = c.rsc_by_id("B-docker-0").expect("container");
+            let op = cib::LrmOp {
+                operation: "start".into(),
+                ..Default::default()
+            };
+            let digest = if digest.is_empty() {
+                crate::digests::expected_digest(&c, r, &op)
+            } else {
+                digest.to_string()
+            };
+            let history = format!(
+                "<lrm id=\"1\"><lrm_resources><lrm_resource id=\"B-docker-0\" class=\"ocf\" provider=\"heartbeat\" \
+                 type=\"docker\"><lrm_rsc_op id=\"B-docker-0_last_0\" operation_key=\"B-docker-0_start_0\" \
+                 operation=\"start\" call-id=\"1\" rc-code=\"0\" op-status=\"0\" interval=\"0\" \
+                 transition-key=\"1:1:0:x\" transition-magic=\"0:0;1:1:0:x\" op-digest=\"{digest}\"/>\
+                 </lrm_resource></lrm_resources></lrm>"
+            );
+            let xml = crate::testutil::cib_xml(1, bundle, "", &[])
+                .replace("</node_state>", &format!("{history}</node_state>"));
+            let s = crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"));
+            s.actions
+                .iter()
+                .any(|a| a.rsc == Some(r) && a.task == "start" && !a.optional && a.runnable)
+        };
+        assert!(!started(""));
+        assert!(started("0123456789abcdef0123456789abcdef"));
     }
 
     #[test]

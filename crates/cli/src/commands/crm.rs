@@ -59,6 +59,10 @@ struct BenchArgs {
     /// Use this time (seconds) for crm_simulate instead of running it.
     #[arg(long, value_name = "SECONDS")]
     reference_seconds: Option<f64>,
+    /// Passes of the in-process run; the quickest counts (one pass lasts a few tenths of a
+    /// second, so a single one mostly measures the machine's noise).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    in_process_passes: u32,
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
@@ -309,9 +313,18 @@ fn run_bench(a: BenchArgs) -> Result<()> {
                 .args(&cases[i].args),
         )
     });
-    let in_process = timed_runs(n, a.jobs, UsageWho::RUSAGE_SELF, &|i| {
-        crm::conformance::run_case(&a.cases, &cases[i]).is_ok_and(|sim| !sim.report().is_empty())
-    });
+    let passes: Vec<Timing> = (0..a.in_process_passes)
+        .map(|_| {
+            timed_runs(n, a.jobs, UsageWho::RUSAGE_SELF, &|i| {
+                crm::conformance::run_case(&a.cases, &cases[i]).is_ok_and(|sim| !sim.report().is_empty())
+            })
+        })
+        .collect();
+    let first_pass = passes[0].wall;
+    let in_process = passes
+        .into_iter()
+        .min_by(|x, y| x.wall.total_cmp(&y.wall))
+        .context("no in-process pass")?;
     let ratio = |r: f64, t: f64| r / t.max(1e-9);
     if a.json {
         println!(
@@ -325,6 +338,8 @@ fn run_bench(a: BenchArgs) -> Result<()> {
                 "ferrosync_per_process_s": per_process.wall,
                 "ferrosync_per_process_cpu_s": per_process.cpu,
                 "ferrosync_in_process_s": in_process.wall,
+                "ferrosync_in_process_first_pass_s": first_pass,
+                "in_process_passes": a.in_process_passes,
                 "ferrosync_in_process_cpu_s": in_process.cpu,
                 "per_process_ratio": ratio(reference.wall, per_process.wall),
                 "in_process_ratio": ratio(reference.wall, in_process.wall),
@@ -362,7 +377,17 @@ fn run_bench(a: BenchArgs) -> Result<()> {
         _ => "ferrosync, one process per case:",
     };
     line(per_process_label, &per_process);
-    line("ferrosync, in-process:", &in_process);
+    line(
+        &format!("ferrosync, in-process (quickest of {}):", a.in_process_passes),
+        &in_process,
+    );
+    if a.in_process_passes > 1 {
+        println!(
+            "{:<42} {first_pass:8.3} s   {:.1}x faster",
+            "  its first pass:",
+            ratio(reference.wall, first_pass)
+        );
+    }
     if per_process.failed + in_process.failed > 0 {
         println!(
             "failed runs: {} per process, {} in-process",

@@ -529,7 +529,6 @@ impl Cluster {
         (active, rs.running_on.len(), clean)
     }
 
-    /// All primitives under `r` (including itself), in order.
     /// `r` and everything under it (children, theirs, …), parents first.
     pub fn with_descendants(&self, r: RscIdx) -> Vec<RscIdx> {
         let mut all = vec![r];
@@ -541,6 +540,7 @@ impl Cluster {
         all
     }
 
+    /// All primitives under `r` (including itself), in order.
     pub fn primitives_of(&self, r: RscIdx) -> Vec<RscIdx> {
         let mut out = Vec::new();
         self.collect_primitives(r, &mut out);

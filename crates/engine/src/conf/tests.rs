@@ -7,6 +7,14 @@ fn conf(text: &str) -> Result<ClusterConfig, ConfError> {
     ClusterConfig::from_text("test.conf", text)
 }
 
+/// A one-node udpu file whose totem section has `totem_extra` after `transport` (its
+/// first line is line 3 of the file).
+fn one_node(totem_extra: &str) -> Result<ClusterConfig, ConfError> {
+    conf(&format!(
+        "totem {{\n transport: udpu\n{totem_extra}}}\nnodelist {{\n node {{\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }}\n}}\n"
+    ))
+}
+
 #[test]
 fn debian_config_loads_unchanged() {
     let c = conf(DEBIAN).unwrap();
@@ -53,19 +61,12 @@ fn explicit_timers_and_port() {
 
 #[test]
 fn fail_silent_after_is_configurable_and_zero_is_corosyncs_behaviour() {
-    let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
-    let default = conf(&format!("totem {{\n transport: udpu\n}}\n{node}")).unwrap();
+    let default = one_node("").unwrap();
     assert_eq!(default.totem.fail_silent_after, Duration::from_millis(200));
-    let off = conf(&format!(
-        "totem {{\n transport: udpu\n fail_silent_after: 0\n}}\n{node}"
-    ))
-    .unwrap();
+    let off = one_node(" fail_silent_after: 0\n").unwrap();
     assert!(off.warnings.is_empty(), "{:?}", off.warnings);
     assert_eq!(off.totem.fail_silent_after, Duration::ZERO);
-    let short = conf(&format!(
-        "totem {{\n transport: udpu\n fail_silent_after: 10\n}}\n{node}"
-    ))
-    .unwrap_err();
+    let short = one_node(" fail_silent_after: 10\n").unwrap_err();
     assert!(
         short.to_string().contains("test.conf:3: totem.fail_silent_after"),
         "{short}"
@@ -74,19 +75,16 @@ fn fail_silent_after_is_configurable_and_zero_is_corosyncs_behaviour() {
 
 #[test]
 fn secauth_on_means_crypto_or_a_refusal() {
-    let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
-    let on = conf(&format!("totem {{\n transport: udpu\n secauth: on\n}}\n{node}")).unwrap();
+    let on = one_node(" secauth: on\n").unwrap();
     assert!(on.crypto, "secauth: on alone turns AES-256-GCM on");
     assert_eq!(
         (on.crypto_cipher.as_str(), on.crypto_hash.as_str()),
         ("aes256", "sha256")
     );
-    let off = conf(&format!(
-        "totem {{\n transport: udpu\n secauth: on\n crypto_cipher: none\n}}\n{node}"
-    ));
+    let off = one_node(" secauth: on\n crypto_cipher: none\n");
     let err = off.unwrap_err().to_string();
     assert!(err.contains("refusing to run without crypto"), "{err}");
-    let plain = conf(&format!("totem {{\n transport: udpu\n secauth: off\n}}\n{node}")).unwrap();
+    let plain = one_node(" secauth: off\n").unwrap();
     assert!(!plain.crypto);
 }
 
@@ -121,31 +119,30 @@ fn unknown_keys_warn_with_line() {
 
 #[test]
 fn token_visits_default_to_512_of_1536_and_follow_the_file() {
-    let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
-    let with = |extra: &str| conf(&format!("totem {{\n transport: udpu\n{extra}}}\n{node}"));
     let visit = |c: ClusterConfig| (c.totem.max_messages, c.totem.window_size);
-    assert_eq!(visit(with("").unwrap()), DEFAULT_WINDOW);
-    assert_eq!(visit(with(" max_messages: 17\n window_size: 50\n").unwrap()), (17, 50));
+    assert_eq!(visit(one_node("").unwrap()), DEFAULT_WINDOW);
+    assert_eq!(
+        visit(one_node(" max_messages: 17\n window_size: 50\n").unwrap()),
+        (17, 50)
+    );
     // corosync accepts a window below our default visit; the visit follows it.
-    assert_eq!(visit(with(" window_size: 30\n").unwrap()), (30, 30));
-    assert_eq!(visit(with(" max_messages: 100\n").unwrap()), (100, 1536));
-    let e = with(" max_messages: 2000\n").unwrap_err().to_string();
+    assert_eq!(visit(one_node(" window_size: 30\n").unwrap()), (30, 30));
+    assert_eq!(visit(one_node(" max_messages: 100\n").unwrap()), (100, 1536));
+    let e = one_node(" max_messages: 2000\n").unwrap_err().to_string();
     assert!(e.contains("totem.window_size"), "{e}");
 }
 
 #[test]
 fn token_batch_hold_is_configurable_below_a_millisecond() {
-    let node = "nodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }\n}\n";
-    let with = |extra: &str| conf(&format!("totem {{\n transport: udpu\n{extra}}}\n{node}"));
-    assert_eq!(with("").unwrap().token_batch_hold, crate::token_batch::DEFAULT_HOLD);
-    let off = with(" token_batch_hold_us: 0\n").unwrap();
+    assert_eq!(one_node("").unwrap().token_batch_hold, crate::token_batch::DEFAULT_HOLD);
+    let off = one_node(" token_batch_hold_us: 0\n").unwrap();
     assert!(off.warnings.is_empty(), "{:?}", off.warnings);
     assert_eq!(off.token_batch_hold, Duration::ZERO);
     assert_eq!(
-        with(" token_batch_hold_us: 250\n").unwrap().token_batch_hold,
+        one_node(" token_batch_hold_us: 250\n").unwrap().token_batch_hold,
         Duration::from_micros(250)
     );
-    let e = with(" token_batch_hold_us: 1000\n").unwrap_err().to_string();
+    let e = one_node(" token_batch_hold_us: 1000\n").unwrap_err().to_string();
     assert!(
         e.starts_with("test.conf:3: totem.token_batch_hold_us: 1000 is out of range"),
         "{e}"

@@ -53,6 +53,13 @@ const STATUS_WAKEUP: Duration = Duration::from_secs(3);
 /// `FERROSYNC_TEST_FAULTS_LINK<X>` applies to link X only and wins over it.
 pub const FAULTS_ENV: &str = "FERROSYNC_TEST_FAULTS";
 
+/// At most this many messages for local clients are handed over before the datagrams of
+/// the same drain (see [`Daemon::drain`]). At 1000 msgs/s on 3 nodes the sender's p50
+/// latency went from 141–173 to 100–111 µs (cpgbench2, alternating runs); 64 B flat out,
+/// where about half the sender's drains with datagrams hand over 8 or fewer, was unchanged
+/// within the noise (thread mode 115–138k against 110–130k msgs/s in four rounds each).
+const CLIENTS_FIRST_MAX: usize = 8;
+
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -523,6 +530,15 @@ impl Daemon {
             ringid::store_u64(&self.state_dir, &name, mark).map_err(io_err("store the crypto counter"))?;
             if let Some(crypto) = &mut self.crypto {
                 crypto.extend_reservation(mark);
+            }
+        }
+        // A few messages for local clients (a response, the delivery of a lone message) go
+        // out before the datagrams: handing them over is quicker than the sends, which carry
+        // each datagram through the peers' receive path. More would hold up the token.
+        let pending = self.totem.pending_client_messages();
+        if (1..=CLIENTS_FIRST_MAX).contains(&pending) {
+            if let Some(ipc) = &mut self.ipc {
+                ipc.from_node(&mut self.totem);
             }
         }
         while let Some(t) = self.totem.poll_transmit() {

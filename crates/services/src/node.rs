@@ -423,6 +423,11 @@ impl Node {
         self.poll_client_message_stamped().map(|(m, _)| m)
     }
 
+    /// How many messages for local clients wait to be polled.
+    pub fn pending_client_messages(&self) -> usize {
+        self.world.out.clients.len()
+    }
+
     /// Hands back a [`ClientMessage`]'s buffer once the host sent it on: the services
     /// write their next messages in it instead of a new allocation each.
     pub fn recycle(&mut self, buf: Vec<u8>) {

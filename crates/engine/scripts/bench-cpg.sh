@@ -124,7 +124,8 @@ s = load(1) or {}
 errs = 0
 for i in range(2, int(n) + 1):
     r = load(i)
-    errs += (r["seq_errors"] + r["missing"] + r["unfinished_senders"]) if r else 1
+    # A receiver that failed (its output is only an error) counts as one error.
+    errs += (r["seq_errors"] + r["missing"] + r["unfinished_senders"]) if r and "seq_errors" in r else 1
 lat = s.get("latency_ms", {})
 mode = "flat" + (f"@{rate}" if rate else "")
 cpu_us = int(cpu_ns) / 1000 / s["sent"] if s.get("sent") else 0

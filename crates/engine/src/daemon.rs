@@ -59,6 +59,8 @@ pub const FAULTS_ENV: &str = "FERROSYNC_TEST_FAULTS";
 /// where about half the sender's drains with datagrams hand over 8 or fewer, was unchanged
 /// within the noise (thread mode 115–138k against 110–130k msgs/s in four rounds each).
 const CLIENTS_FIRST_MAX: usize = 8;
+/// …and only while they hold at most this many bytes: large events take long to copy.
+const CLIENTS_FIRST_BYTES: usize = 4096;
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -532,11 +534,16 @@ impl Daemon {
                 crypto.extend_reservation(mark);
             }
         }
-        // A few messages for local clients (a response, the delivery of a lone message) go
-        // out before the datagrams: handing them over is quicker than the sends, which carry
-        // each datagram through the peers' receive path. More would hold up the token.
-        let pending = self.totem.pending_client_messages();
-        if (1..=CLIENTS_FIRST_MAX).contains(&pending) {
+        // A few small messages for local clients (a response, the delivery of a lone
+        // message) go out before the datagrams: handing them over is quicker than the sends,
+        // which carry each datagram through the peers' receive path. More would hold up the
+        // token.
+        let clients_first = {
+            let pending = self.totem.pending_client_messages();
+            (1..=CLIENTS_FIRST_MAX).contains(&pending.len())
+                && pending.map(|m| m.data.len()).sum::<usize>() <= CLIENTS_FIRST_BYTES
+        };
+        if clients_first {
             if let Some(ipc) = &mut self.ipc {
                 ipc.from_node(&mut self.totem);
             }

@@ -423,9 +423,9 @@ impl Node {
         self.poll_client_message_stamped().map(|(m, _)| m)
     }
 
-    /// How many messages for local clients wait to be polled.
-    pub fn pending_client_messages(&self) -> usize {
-        self.world.out.clients.len()
+    /// The messages for local clients waiting to be polled, oldest first.
+    pub fn pending_client_messages(&self) -> impl ExactSizeIterator<Item = &ClientMessage> {
+        self.world.out.clients.iter()
     }
 
     /// Hands back a [`ClientMessage`]'s buffer once the host sent it on: the services

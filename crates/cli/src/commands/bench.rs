@@ -198,28 +198,30 @@ fn cpg(b: CpgBench, json: bool) -> Result<()> {
     cpg.join(&b.group).with_context(|| format!("join {}", b.group))?;
     let me = (cpg.local_get()?, cpg.pid());
 
-    // Wait for the other instances.
+    // Wait for the other instances. Deliveries dispatched in the same call as the last
+    // join are kept: another instance may be sending already (it saw that join first).
+    let clock = Instant::now();
+    let mut receipts = Receipts::new(me, clock);
     let mut members = 0usize;
     let wait_end = Instant::now() + options.timeout.max(Duration::from_secs(30));
     while members < b.members {
         if Instant::now() > wait_end {
             bail!("only {members} of {} processes joined {}", b.members, b.group);
         }
-        cpg.dispatch(DispatchFlags::All, |ev| {
-            if let CpgEvent::Confchg { members: m, .. } = ev {
-                members = m.len();
-            }
+        cpg.dispatch(DispatchFlags::All, |ev| match ev {
+            CpgEvent::Confchg { members: m, .. } => members = m.len(),
+            ev => receipts.on_event(ev),
         })?;
-        std::thread::sleep(Duration::from_millis(5));
+        if members < b.members {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
-
-    let clock = Instant::now();
     // Deliveries are handled on their own thread, as cpgbench2's thread mode and libcpg
     // users do, so that sending never stops to dispatch and the receiver never waits for a
     // burst of sends.
     let sender_finished = AtomicBool::new(false);
     let (seq, send_time, rx) = std::thread::scope(|scope| -> Result<(u64, Duration, Receipts)> {
-        let receiver = scope.spawn(|| receive(&cpg, Receipts::new(me, clock), &sender_finished, grace, b.receive_only));
+        let receiver = scope.spawn(|| receive(&cpg, receipts, &sender_finished, grace, b.receive_only));
         let sent = send(&cpg, &b, seconds, clock, options.timeout);
         sender_finished.store(true, Ordering::Release);
         let rx = receiver

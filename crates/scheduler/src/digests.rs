@@ -142,7 +142,7 @@ pub(crate) fn only_private_changed(c: &Cluster, r: RscIdx, op: &LrmOp) -> bool {
     cib::digest::secure_digest(&params, secure, old_version, fence_class, op.interval_ms, timeout) == *recorded
 }
 
-fn version_lt(a: &str, b: &str) -> bool {
+pub(crate) fn version_lt(a: &str, b: &str) -> bool {
     let pa: Vec<u64> = a.split('.').map(|x| x.parse().unwrap_or(0)).collect();
     let pb: Vec<u64> = b.split('.').map(|x| x.parse().unwrap_or(0)).collect();
     pa < pb

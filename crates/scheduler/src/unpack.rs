@@ -842,7 +842,9 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
             let Some(rest) = k.strip_prefix("fail-count-") else {
                 continue;
             };
-            let rsc_id = rest.split('#').next().unwrap_or(rest);
+            let Some(rsc_id) = crate::failcount::fail_attr_rsc(rest, c.feature_set.as_deref()) else {
+                continue;
+            };
             let Some(count) = parse_score(v) else { continue };
             for r in 0..c.rscs.len() {
                 let rid = &c.rscs[r].id;
@@ -856,8 +858,9 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
                         let last = attrs
                             .iter()
                             .filter(|(a, _)| {
-                                a.strip_prefix("last-failure-")
-                                    .is_some_and(|x| x.split('#').next() == Some(rsc_id))
+                                a.strip_prefix("last-failure-").is_some_and(|x| {
+                                    crate::failcount::fail_attr_rsc(x, c.feature_set.as_deref()) == Some(rsc_id)
+                                })
                             })
                             .filter_map(|(_, t)| t.parse::<i64>().ok())
                             .max()

@@ -608,9 +608,7 @@ impl RscBuild<'_> {
             .and_then(|v| cib::parse_interval_ms(v))
             .map(|ms| (ms / 1000) as i64)
             .unwrap_or(0);
-        let managed = meta.get("is-managed").is_none_or(|v| is_true(v))
-            && !meta.get("maintenance").is_some_and(|v| is_true(v))
-            && !c.options.maintenance_mode;
+        let managed = configured_managed(&meta, c.options.maintenance_mode);
         let is_remote_conn = matches!(&variant, Variant::Primitive { class, provider, ty }
             if class == "ocf" && provider.as_deref() == Some("pacemaker") && ty == "remote");
         // `unpack_requires`: fence devices and remote connections need only
@@ -1045,7 +1043,18 @@ fn cloned_group_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
 /// member) but with no state: Pacemaker creates instances beyond
 /// clone-max, found in the history, as full copies of the clone's child
 /// (`create_child_clone`).
-fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize) -> Rsc {
+/// Whether a resource is managed by its configuration alone: `is-managed`,
+/// its `maintenance` meta attribute and the cluster's maintenance mode
+/// (`pe__unpack_resource`, lib/pengine/complex.c). Running on a node in
+/// maintenance makes a resource unmanaged later, while its history is
+/// unpacked, and concerns that resource only.
+fn configured_managed(meta: &BTreeMap<String, String>, maintenance_mode: bool) -> bool {
+    meta.get("is-managed").is_none_or(|v| is_true(v))
+        && !meta.get("maintenance").is_some_and(|v| is_true(v))
+        && !maintenance_mode
+}
+
+fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize, maintenance_mode: bool) -> Rsc {
     let mut r = src.clone();
     r.id = id;
     r.parent = Some(parent);
@@ -1066,8 +1075,11 @@ fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize) -> Rsc {
     r.active_recurring = Vec::new();
     r.history_ids = Vec::new();
     // Clone orphans are ordinary instances beyond clone-max
-    // (stop-orphan-resources concerns resources no longer configured).
-    r.managed = src.managed;
+    // (stop-orphan-resources concerns resources no longer configured),
+    // unpacked afresh from the configuration (`create_child_clone`,
+    // lib/pengine/clone.c): whether the template instance became unmanaged
+    // by running on a node in maintenance does not carry over.
+    r.managed = configured_managed(&src.meta, maintenance_mode);
     r
 }
 
@@ -1075,7 +1087,8 @@ fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
     let template = cloned_group_template(c, top).unwrap_or(top);
     let number = c.rscs[top].children.len();
     let renumber = |id: &str| format!("{}:{number}", id.split(':').next().unwrap_or(id));
-    let fresh = |src: &Rsc, id: String, parent: RscIdx| fresh_instance(src, id, parent, number);
+    let mm = c.options.maintenance_mode;
+    let fresh = |src: &Rsc, id: String, parent: RscIdx| fresh_instance(src, id, parent, number, mm);
     let group = c.rscs.len();
     let g = fresh(&c.rscs[template], renumber(&c.rscs[template].id), top);
     c.rscs.push(g);
@@ -1164,7 +1177,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
             let number = c.rscs[top].children.len();
             let id = format!("{}:{number}", lr.id.split(':').next().unwrap_or(&lr.id));
             let idx = c.rscs.len();
-            let inst = fresh_instance(&c.rscs[template], id, top, number);
+            let inst = fresh_instance(&c.rscs[template], id, top, number, c.options.maintenance_mode);
             c.rscs.push(inst);
             c.rscs[top].children.push(idx);
             c.history_bans.push((idx, None));

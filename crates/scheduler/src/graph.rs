@@ -167,6 +167,56 @@ fn skipped_migrating_input(s: &Schedule, e: &Edge) -> bool {
     merged == 0 && first.task == "stop" && primitive
 }
 
+/// Whether an ordering between two actions in the graph becomes an input
+/// of its "then" (`should_add_input_to_graph`).
+fn is_graph_input(s: &Schedule, included: &[bool], e: &Edge) -> bool {
+    let (first, then) = (&s.actions[e.first], &s.actions[e.then]);
+    included[e.first]
+        && e.flags & flags::MEMBER == 0
+        && (e.flags & flags::ANTI_COLOCATION == 0
+            || first.node.is_none()
+            || then.node.is_none()
+            || first.node == then.node)
+        && (e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, &s.cluster, e))
+        && !skipped_migrating_input(s, e)
+}
+
+/// Drops a load ordering into a `migrate_to` that closes a loop: two
+/// resources migrating each onto the other's node each wait for the other
+/// to free its node (`ordering_is_invalid`,
+/// lib/pacemaker/pcmk_sched_ordering.c:1082-1093, checked action by action
+/// in creation order by `pcmk__disable_invalid_orderings`, so once one
+/// ordering of a loop is dropped the others stay).
+fn break_load_loops(s: &Schedule, input_edges: &mut [Vec<usize>]) {
+    for a in 0..s.actions.len() {
+        if s.actions[a].task != "migrate_to" {
+            continue;
+        }
+        for i in input_edges[a].clone() {
+            let e = &s.edges[i];
+            if e.flags == flags::LOAD && reaches(s, input_edges, e.first, a) {
+                input_edges[a].retain(|&x| x != i);
+            }
+        }
+    }
+}
+
+/// Whether `target` is among the inputs of `from`, followed back.
+fn reaches(s: &Schedule, input_edges: &[Vec<usize>], from: usize, target: usize) -> bool {
+    let mut seen = vec![false; s.actions.len()];
+    let mut stack = vec![from];
+    while let Some(x) = stack.pop() {
+        if x == target {
+            return true;
+        }
+        if std::mem::replace(&mut seen[x], true) {
+            continue;
+        }
+        stack.extend(input_edges[x].iter().map(|&i| s.edges[i].first));
+    }
+    false
+}
+
 fn synapse_priority(c: &Cluster, a: &Action) -> Score {
     let Some(r) = a.rsc else { return 0 };
     let completion = matches!(a.task.as_str(), "running" | "stopped" | "promoted" | "demoted");
@@ -194,6 +244,16 @@ pub fn build(s: &Schedule) -> TransitionGraph {
     for (i, e) in s.edges.iter().enumerate() {
         into[e.then].push(i);
     }
+    let mut input_edges: Vec<Vec<usize>> = (0..s.actions.len())
+        .map(|a| {
+            into[a]
+                .iter()
+                .copied()
+                .filter(|&i| included[a] && is_graph_input(s, &included, &s.edges[i]))
+                .collect()
+        })
+        .collect();
+    break_load_loops(s, &mut input_edges);
     let mut synapses = Vec::new();
     for a in &s.actions {
         if !included[a.id] {
@@ -258,18 +318,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             && into[a.id].iter().map(|&i| &s.edges[i]).any(|e| {
                 e.then == a.id && s.actions[e.first].rsc == a.rsc && s.actions[e.first].task == "migrate_from"
             });
-        let mut inputs: Vec<ActionId> = into[a.id]
-            .iter()
-            .map(|&i| &s.edges[i])
-            .filter(|e| included[e.first] && e.flags & flags::MEMBER == 0)
-            .filter(|e| {
-                let (fnode, tnode) = (s.actions[e.first].node, a.node);
-                e.flags & flags::ANTI_COLOCATION == 0 || fnode.is_none() || tnode.is_none() || fnode == tnode
-            })
-            .filter(|e| e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, c, e))
-            .filter(|e| !skipped_migrating_input(s, e))
-            .map(|e| ActionId(e.first))
-            .collect();
+        let mut inputs: Vec<ActionId> = input_edges[a.id].iter().map(|&i| ActionId(s.edges[i].first)).collect();
         inputs.sort_unstable();
         inputs.dedup();
         let attributes = graph_details::attributes(c, a, node.is_some());

@@ -234,7 +234,9 @@ fn constraints(x: &mut String, m: &Model, rng: &mut Rng) {
     for _ in 0..rng.below(ts.len() + 1) {
         let (a, pa) = &ts[rng.below(ts.len())];
         let (b, pb) = &ts[rng.below(ts.len())];
-        if a == b {
+        // A group constrained with its own member contradicts the group's
+        // own ordering and colocation: left out, as no one configures it.
+        if a == b || related(m, a, b) {
             continue;
         }
         cid += 1;
@@ -274,7 +276,7 @@ fn constraints(x: &mut String, m: &Model, rng: &mut Rng) {
                     "      <rsc_order id=\"ord{cid}\" first=\"{a}\" then=\"{b}\" kind=\"{kind}\"{fa}{ta}{sym}/>"
                 );
             }
-            _ => resource_sets(x, cid, &ts, rng),
+            _ => resource_sets(x, m, cid, &ts, rng),
         }
     }
 }
@@ -304,8 +306,30 @@ fn set<'a>(x: &mut String, id: &str, ts: &'a [(String, bool)], used: &mut Vec<&'
     x.push_str("</resource_set>");
 }
 
+/// Whether one of `a` and `b` is a group and the other its member.
+fn related(m: &Model, a: &str, b: &str) -> bool {
+    m.resources.iter().any(|t| match t {
+        Top::Group { id, members } => {
+            (id == a && members.iter().any(|p| p.id == b)) || (id == b && members.iter().any(|p| p.id == a))
+        }
+        _ => false,
+    })
+}
+
 /// An ordering or colocation over two resource sets.
-fn resource_sets(x: &mut String, cid: usize, ts: &[(String, bool)], rng: &mut Rng) {
+fn resource_sets(x: &mut String, m: &Model, cid: usize, ts: &[(String, bool)], rng: &mut Rng) {
+    if ts.iter().any(|(a, _)| ts.iter().any(|(b, _)| related(m, a, b))) {
+        // Keep sets to resources that are not a group and its member.
+        let tops: Vec<(String, bool)> = ts
+            .iter()
+            .filter(|(t, _)| m.resources.iter().any(|r| r.id() == t))
+            .cloned()
+            .collect();
+        if tops.len() < 2 {
+            return;
+        }
+        return resource_sets(x, m, cid, &tops, rng);
+    }
     let (tag, extra) = if rng.chance(50) {
         ("rsc_order", " kind=\"Mandatory\"".to_string())
     } else {

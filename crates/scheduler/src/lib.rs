@@ -19,6 +19,7 @@ mod connect;
 pub mod constraint_types;
 pub mod constraints;
 pub mod digests;
+mod fail_names;
 pub mod failcount;
 pub mod graph;
 pub mod graph_details;
@@ -39,6 +40,7 @@ pub mod task;
 pub mod unfencing;
 pub mod unpack;
 pub mod utilization;
+mod version;
 
 pub use action_set::{Action, ActionSet, Edge};
 use cib::Cib;

@@ -840,7 +840,7 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
             let Some(rest) = k.strip_prefix("fail-count-") else {
                 continue;
             };
-            let Some(rsc_id) = crate::failcount::fail_attr_rsc(rest, c.feature_set.as_deref()) else {
+            let Some(rsc_id) = crate::fail_names::fail_attr_rsc(rest, c.feature_set.as_deref()) else {
                 continue;
             };
             let Some(count) = parse_score(v) else { continue };
@@ -857,7 +857,7 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
                             .iter()
                             .filter(|(a, _)| {
                                 a.strip_prefix("last-failure-").is_some_and(|x| {
-                                    crate::failcount::fail_attr_rsc(x, c.feature_set.as_deref()) == Some(rsc_id)
+                                    crate::fail_names::fail_attr_rsc(x, c.feature_set.as_deref()) == Some(rsc_id)
                                 })
                             })
                             .filter_map(|(_, t)| t.parse::<i64>().ok())
@@ -1037,12 +1037,6 @@ fn cloned_group_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
     matches!(c.rscs[first].variant, Variant::Group).then_some(first)
 }
 
-/// `create_anonymous_orphan` for a cloned group: one more instance of the
-/// group (beyond clone-max, so an orphan) with a copy of every member.
-/// A new instance of a clone, configured as `src` (an existing instance or
-/// member) but with no state: Pacemaker creates instances beyond
-/// clone-max, found in the history, as full copies of the clone's child
-/// (`create_child_clone`).
 /// Whether a resource is managed by its configuration alone: `is-managed`,
 /// its `maintenance` meta attribute and the cluster's maintenance mode
 /// (`pe__unpack_resource`, lib/pengine/complex.c). Running on a node in
@@ -1054,6 +1048,10 @@ fn configured_managed(meta: &BTreeMap<String, String>, maintenance_mode: bool) -
         && !maintenance_mode
 }
 
+/// A new instance of a clone, configured as `src` (an existing instance or
+/// member) but with no state: Pacemaker creates instances beyond
+/// clone-max, found in the history, as full copies of the clone's child
+/// (`create_child_clone`).
 fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize, maintenance_mode: bool) -> Rsc {
     let mut r = src.clone();
     r.id = id;
@@ -1083,6 +1081,8 @@ fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize, maintena
     r
 }
 
+/// `create_anonymous_orphan` for a cloned group: one more instance of the
+/// group (beyond clone-max, so an orphan) with a copy of every member.
 fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
     let template = cloned_group_template(c, top).unwrap_or(top);
     let number = c.rscs[top].children.len();
@@ -1146,11 +1146,14 @@ fn unpack_shutdown_lock(c: &mut Cluster, r: RscIdx, n: NodeIdx, lr: &LrmResource
 /// A configured primitive instance of clone `top` to copy for an orphan
 /// instance.
 fn primitive_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
-    c.rscs[top]
-        .children
-        .iter()
+    let kids = &c.rscs[top].children;
+    let primitive = |k: &RscIdx| c.rscs[*k].is_primitive();
+    // With clone-max=0 the only instance is itself an orphan; it still
+    // carries the configuration new instances are made from.
+    kids.iter()
         .copied()
-        .find(|&k| c.rscs[k].is_primitive() && !c.rscs[k].orphan)
+        .find(|&k| primitive(&k) && !c.rscs[k].orphan)
+        .or_else(|| kids.iter().copied().find(primitive))
 }
 
 fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
@@ -1835,6 +1838,30 @@ mod tests {
         let kids = &c.rscs[top].children;
         assert_eq!(kids.len(), 1);
         assert!(c.rscs[kids[0]].orphan && c.rscs[kids[0]].id == "d:0");
+    }
+
+    #[test]
+    fn instances_beyond_clone_max_zero_are_configured_as_the_clone_s_child() {
+        // Each running copy of an unmanaged primitive in a clone-max=0 clone
+        // is an orphan instance made from the configuration: unmanaged too.
+        let clone = "<clone id=\"c\"><meta_attributes id=\"m\"><nvpair id=\"n\" name=\"clone-max\" value=\"0\"/>\
+                     </meta_attributes><primitive id=\"d\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                     <meta_attributes id=\"dm\"><nvpair id=\"dm1\" name=\"is-managed\" value=\"false\"/>\
+                     </meta_attributes></primitive></clone>";
+        let c = unpack(
+            &crate::testutil::cib_running(2, clone, "", &[], &[(1, "d"), (2, "d")]),
+            0,
+        );
+        let top = c.rsc_by_id("c").expect("clone");
+        let active: Vec<_> = c.rscs[top]
+            .children
+            .iter()
+            .filter(|&&k| !c.rscs[k].running_on.is_empty())
+            .collect();
+        assert_eq!(active.len(), 2);
+        for &k in active {
+            assert!(c.rscs[k].orphan && !c.rscs[k].managed, "{}", c.rscs[k].id);
+        }
     }
 
     #[test]

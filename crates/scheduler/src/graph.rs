@@ -179,6 +179,26 @@ fn is_graph_input(s: &Schedule, included: &[bool], e: &Edge) -> bool {
             || first.node == then.node)
         && (e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, &s.cluster, e))
         && !skipped_migrating_input(s, e)
+        && !into_own_guest_container(s, e)
+}
+
+/// An ordering from an action on a guest node to an action of the
+/// container that defines that node is dropped from the graph, after it
+/// has done its part in deciding what runs: the guest's resources cannot
+/// wait for anything their own container does (`ordering_is_invalid`,
+/// lib/pacemaker/pcmk_sched_ordering.c:1070-1080, with
+/// `pcmk__rsc_corresponds_to_guest`, lib/pacemaker/pcmk_sched_remote.c:520;
+/// the scheduler's own orderings between a guest and its container run
+/// through the connection, whose actions are not on the guest).
+fn into_own_guest_container(s: &Schedule, e: &Edge) -> bool {
+    let c = &s.cluster;
+    let (first, then) = (&s.actions[e.first], &s.actions[e.then]);
+    let (Some(n), Some(then_rsc)) = (first.node, then.rsc) else {
+        return false;
+    };
+    first.rsc.is_some()
+        && c.nodes[n].is_guest()
+        && c.nodes[n].remote.conn.and_then(|conn| c.rscs[conn].remote.container) == Some(then_rsc)
 }
 
 /// Drops a load ordering into a `migrate_to` that closes a loop: two
@@ -355,8 +375,8 @@ pub fn build(s: &Schedule) -> TransitionGraph {
 }
 
 impl TransitionGraph {
-    /// Action ids in an order that respects every input (Kahn's algorithm,
-    /// ties by id).
+    /// The actions that run, in an order that respects every input (Kahn's
+    /// algorithm, ties by id); those waiting on an ordering cycle are left out.
     pub fn execution_order(&self) -> Vec<ActionId> {
         let ids: Vec<ActionId> = self.synapses.iter().map(|s| s.action.id).collect();
         let mut done: Vec<ActionId> = Vec::new();
@@ -369,11 +389,11 @@ impl TransitionGraph {
                 Some(p) => {
                     done.push(remaining.remove(p).action.id);
                 }
-                None => {
-                    // A cycle: emit the rest in id order.
-                    done.extend(remaining.iter().map(|s| s.action.id));
-                    break;
-                }
+                // What is left waits on a cycle (or on what waits on one):
+                // the transition stalls there and those actions never run,
+                // as crm_simulate's graph execution stops when no synapse
+                // can fire (`pcmk__execute_graph`).
+                None => break,
             }
         }
         done
@@ -502,6 +522,46 @@ mod tests {
             .find(|s| s.action.operation_key == key)
             .unwrap_or_else(|| panic!("no {key} in {g:?}"))
             .action
+    }
+
+    #[test]
+    fn an_action_of_a_guest_s_container_waits_for_nothing_on_the_guest() {
+        let vm = "<primitive id=\"VM\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                  <meta_attributes id=\"VM-m\"><nvpair id=\"VM-g\" name=\"remote-node\" value=\"g1\"/>\
+                  </meta_attributes></primitive>";
+        let cons = "<rsc_location id=\"l\" rsc=\"R\" node=\"g1\" score=\"100\"/>\
+                    <rsc_order id=\"o\" first=\"R\" then=\"VM\"/>";
+        let g = build(&run(&cib(1, &format!("{vm}{}", dummy("R")), cons, &[])));
+        let id_of = |key: &str| {
+            g.synapses
+                .iter()
+                .find(|s| s.action.operation_key == key)
+                .map(|s| s.action.id)
+                .unwrap_or_else(|| panic!("no {key}"))
+        };
+        let r_start = id_of("R_start_0");
+        let vm = g
+            .synapses
+            .iter()
+            .find(|s| s.action.operation_key == "VM_start_0")
+            .expect("VM start");
+        assert!(!vm.inputs.contains(&r_start), "{:?}", vm.inputs);
+    }
+
+    #[test]
+    fn actions_waiting_on_an_ordering_cycle_never_run() {
+        // m2 before m1 against the group's own m1 before m2: a cycle.
+        let rscs = format!("{}<group id=\"g\">{}{}</group>", dummy("a"), dummy("m1"), dummy("m2"));
+        let cons = "<rsc_order id=\"o\" first=\"m2\" then=\"m1\"/>";
+        let g = build(&run(&cib(1, &rscs, cons, &[])));
+        let ran: Vec<&str> = g
+            .execution_order()
+            .iter()
+            .filter_map(|id| g.synapses.iter().find(|s| s.action.id == *id))
+            .map(|s| s.action.operation_key.as_str())
+            .collect();
+        assert!(ran.contains(&"a_start_0"), "{ran:?}");
+        assert!(!ran.contains(&"m1_start_0") && !ran.contains(&"m2_start_0"), "{ran:?}");
     }
 
     #[test]

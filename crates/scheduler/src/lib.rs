@@ -21,6 +21,7 @@ pub mod constraints;
 pub mod digests;
 mod fail_names;
 pub mod failcount;
+mod failure_block;
 pub mod graph;
 pub mod graph_details;
 mod history;

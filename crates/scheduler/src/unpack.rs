@@ -830,6 +830,7 @@ fn clean_instance_or_orphan(c: &Cluster, node: NodeIdx, top: RscIdx, p: RscIdx) 
 }
 
 fn unpack_history(cib: &Cib, c: &mut Cluster) {
+    crate::failure_block::disable_blocked_timeouts(cib, c);
     // Fail counts first (they do not depend on history).
     for st in &cib.status.nodes {
         let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {

@@ -135,6 +135,22 @@ fn is_disabled(c: &Cluster, r: RscIdx) -> bool {
     c.rscs[r].target_role == Some(Role::Stopped)
 }
 
+/// Whether a clone's stopped instances print as disabled: its own
+/// target-role, or else its first instance's, is Stopped
+/// (`configured_role_str`, lib/pengine/clone.c:436-446), so a target-role
+/// set on the cloned primitive counts too.
+fn clone_configured_stopped(c: &Cluster, r: RscIdx) -> bool {
+    clone_configured_role(c, r) == Some(Role::Stopped)
+}
+
+/// A clone's target-role, or else its first instance's
+/// (`configured_role`, lib/pengine/clone.c:436-458).
+fn clone_configured_role(c: &Cluster, r: RscIdx) -> Option<Role> {
+    c.rscs[r]
+        .target_role
+        .or_else(|| c.rscs[r].children.first().and_then(|&k| c.rscs[k].target_role))
+}
+
 /// Display id: clone instances of anonymous clones drop the `:N` suffix.
 fn printable_id(c: &Cluster, r: RscIdx) -> String {
     let rs = &c.rscs[r];
@@ -380,7 +396,15 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
     if !started.is_empty() {
         active_instances += started.len();
         let names: Vec<&str> = started.iter().map(|&n| c.nodes[n].uname.as_str()).collect();
-        let label = if promotable { "Unpromoted" } else { "Started" };
+        // `pe__clone_default` (lib/pengine/clone.c:984-994) names the
+        // configured role (the clone's target-role, or its first instance's).
+        let label = if !promotable {
+            "Started"
+        } else if clone_configured_role(c, r) == Some(Role::Unpromoted) {
+            "Unpromoted (target-role)"
+        } else {
+            "Unpromoted"
+        };
         let _ = writeln!(out, "{inner}* {label}: [ {} ]", names.join(" "));
     }
     if !unique && clone_max > active_instances {
@@ -422,7 +446,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
                 .find(|(m, _)| *m == n);
             let state = match probe {
                 Some((_, rc)) => format!("Stopped ({})", exit_str(rc)),
-                None if is_disabled(c, r) => "Stopped (disabled)".into(),
+                None if clone_configured_stopped(c, r) => "Stopped (disabled)".into(),
                 None => "Stopped".into(),
             };
             stopped.push((state, n));

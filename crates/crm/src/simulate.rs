@@ -219,7 +219,8 @@ fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String
 /// unpacked from the CIB (resource and node indices match the schedule's).
 pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
     let mut c = base.clone();
-    let done: Vec<usize> = g.synapses.iter().map(|x| x.action.id.0).collect();
+    // Only what can run: actions waiting on an ordering cycle never do.
+    let done: Vec<usize> = g.execution_order().iter().map(|x| x.0).collect();
     for &id in &done {
         let a = &s.actions[id];
         // Unfencing changes nothing crm_simulate records

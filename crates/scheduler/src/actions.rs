@@ -1700,7 +1700,11 @@ fn block_colocation_dependents(
     let Some(ar) = a.rsc else { return };
     let task = a.task.clone();
     let top = c.top_parent(ar);
-    if !p.colocs.iter().any(|co| co.primary == top) {
+    // A group's colocations have moved to its members when it was placed
+    // (`expand_group_colocations`, lib/pacemaker/pcmk_sched_group.c:26-85,
+    // empties its lists), so nothing is found colocated with it here.
+    let plain_group = matches!(c.rscs[top].variant, Variant::Group) && !c.bundles.iter().any(|b| b.rsc == top);
+    if !p.colocs.iter().any(|co| co.primary == top) || plain_group {
         return;
     }
     // Only if no member of a collective primary can do it.
@@ -2099,6 +2103,33 @@ mod tests {
                     && a.rsc.is_some_and(|r| s.cluster.rscs[r].id.starts_with("E:"))
             })
             .count()
+    }
+
+    #[test]
+    fn a_group_that_cannot_start_does_not_block_what_is_colocated_with_it() {
+        // primitive-with-unrunnable-group (2.1.6's suite, as 2.1.5 runs it):
+        // the group waits for a disabled resource, its dependent still starts.
+        use crate::testutil::{cib, dummy, run};
+        let disabled = "<primitive id=\"d\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                        <meta_attributes id=\"dm\"><nvpair id=\"dm1\" name=\"target-role\" value=\"Stopped\"/>\
+                        </meta_attributes></primitive>";
+        let rscs = format!(
+            "{}<group id=\"g\">{}{}</group>{disabled}",
+            dummy("r"),
+            dummy("a"),
+            dummy("b")
+        );
+        let cons = "<rsc_colocation id=\"c\" rsc=\"r\" with-rsc=\"g\" score=\"INFINITY\"/>\
+                    <rsc_order id=\"o\" first=\"d\" then=\"g\"/>";
+        let s = run(&cib(2, &rscs, cons, &[]));
+        let start = |id: &str| {
+            s.actions
+                .iter()
+                .find(|a| a.task == "start" && a.node.is_some() && a.rsc.is_some_and(|r| s.cluster.rscs[r].id == id))
+                .unwrap_or_else(|| panic!("no start of {id}"))
+        };
+        assert!(!start("a").runnable);
+        assert!(start("r").runnable);
     }
 
     #[test]

@@ -138,6 +138,26 @@ pub fn resource_location(c: &mut Cluster, rsc: RscIdx, node: Option<NodeIdx>, s:
     }
 }
 
+/// Adds a configured location's `score` on `node` for `rsc` and what it
+/// contains, as each variant's `apply_location` passes it on: a group gives
+/// it to its first member only and its later members the node with score 0
+/// (`pcmk__group_apply_location`, lib/pacemaker/pcmk_sched_group.c:636-669),
+/// because the first member takes their scores in through the group's
+/// internal colocations when it is placed; counted for each member too, the
+/// group's preference would weigh once per member there.
+fn configured_location(c: &mut Cluster, rsc: RscIdx, node: NodeIdx, s: Score) {
+    let allowed = &mut c.rscs[rsc].allowed;
+    allowed[node] = Some(score::add(allowed[node].unwrap_or(0), s));
+    let is_group = matches!(c.rscs[rsc].variant, Variant::Group);
+    let children = c.rscs[rsc].children.clone();
+    for (i, k) in children.into_iter().enumerate() {
+        configured_location(c, k, node, if is_group && i > 0 { 0 } else { s });
+    }
+    for k in super::bundle::implicit_members(c, rsc) {
+        configured_location(c, k, node, s);
+    }
+}
+
 /// Applies location constraints and builds colocation/ordering lists.
 pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
     let mut out = Constraints::default();
@@ -217,7 +237,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                     };
                     if let (Some(node), Some(s)) = (&l.node, l.score) {
                         if let Some(n) = c.node_by_name(node) {
-                            resource_location(c, r, Some(n), s);
+                            configured_location(c, r, n, s);
                             set_discover(c, r, n, discover);
                         }
                     }
@@ -226,7 +246,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                             continue;
                         }
                         for (n, s) in rule_matches(c, rule, r) {
-                            resource_location(c, r, Some(n), s);
+                            configured_location(c, r, n, s);
                             set_discover(c, r, n, discover);
                         }
                     }
@@ -371,6 +391,24 @@ mod pattern_tests {
         assert!(matches("!rsc", "invert-match"));
         assert!(!matches("!rsc3.*", "rsc3a"));
         assert!(RscPattern::parse("(").is_err());
+    }
+
+    #[test]
+    fn a_group_location_scores_its_first_member_only() {
+        // The group's -10 on n1 counts once, on m1; m2's own +15 there,
+        // taken in by m1 through the internal colocation, outweighs it
+        // (counted for m2 as well, it would not: -10 + (15 - 10) < 0).
+        let rscs = format!("<group id=\"g\">{}{}</group>", dummy("m1"), dummy("m2"));
+        let cons = r#"<rsc_location id="l1" rsc="g" node="n1" score="-10"/>
+<rsc_location id="l2" rsc="m2" node="n1" score="15"/>"#;
+        let s = run(&cib(2, &rscs, cons, &[]));
+        let c = &s.cluster;
+        let m2 = c.rsc_by_id("m2").expect("m2");
+        assert_eq!(c.rscs[m2].allowed[c.node_by_name("n1").expect("n1")], Some(15));
+        for m in ["m1", "m2"] {
+            let r = c.rsc_by_id(m).expect("member");
+            assert_eq!(c.rscs[r].assigned, c.node_by_name("n1"), "{m}");
+        }
     }
 
     #[test]

@@ -109,7 +109,10 @@ pub(crate) fn unfencing_summaries(c: &Cluster, r: RscIdx, node: NodeIdx) -> (Str
     let timeout = op_timeout_ms(c, r, UNFENCING_TASK, 0);
     let all = operation_digest(&params, 0, timeout);
     // Without a feature set, the current one (3.16.1) is assumed.
-    let old_version = c.feature_set.as_deref().is_some_and(|v| version_lt(v, "3.16.0"));
+    let old_version = c
+        .feature_set
+        .as_deref()
+        .is_some_and(|v| crate::version::version_lt(v, "3.16.0"));
     let secure = cib::digest::secure_digest(&params, " passwd password user ", old_version, true, 0, timeout);
     let agent = match &rs.variant {
         Variant::Primitive { ty, .. } => ty.as_str(),
@@ -129,7 +132,10 @@ pub(crate) fn only_private_changed(c: &Cluster, r: RscIdx, op: &LrmOp) -> bool {
         return false;
     };
     let rs = &c.rscs[r];
-    let old_version = op.crm_feature_set.as_deref().is_none_or(|v| version_lt(v, "3.16.0"));
+    let old_version = op
+        .crm_feature_set
+        .as_deref()
+        .is_none_or(|v| crate::version::version_lt(v, "3.16.0"));
     let fence_class = matches!(&rs.variant, Variant::Primitive { class, .. } if class == "stonith");
     // Histories from before feature set 3.16.0 digest the resource's parameters only.
     let params = if old_version {
@@ -140,10 +146,4 @@ pub(crate) fn only_private_changed(c: &Cluster, r: RscIdx, op: &LrmOp) -> bool {
     let secure = op.op_secure_params.as_deref().unwrap_or(" passwd password user ");
     let timeout = op_timeout_ms(c, r, &op.operation, op.interval_ms);
     cib::digest::secure_digest(&params, secure, old_version, fence_class, op.interval_ms, timeout) == *recorded
-}
-
-fn version_lt(a: &str, b: &str) -> bool {
-    let pa: Vec<u64> = a.split('.').map(|x| x.parse().unwrap_or(0)).collect();
-    let pb: Vec<u64> = b.split('.').map(|x| x.parse().unwrap_or(0)).collect();
-    pa < pb
 }

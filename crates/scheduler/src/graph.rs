@@ -167,6 +167,76 @@ fn skipped_migrating_input(s: &Schedule, e: &Edge) -> bool {
     merged == 0 && first.task == "stop" && primitive
 }
 
+/// Whether an ordering between two actions in the graph becomes an input
+/// of its "then" (`should_add_input_to_graph`).
+fn is_graph_input(s: &Schedule, included: &[bool], e: &Edge) -> bool {
+    let (first, then) = (&s.actions[e.first], &s.actions[e.then]);
+    included[e.first]
+        && e.flags & flags::MEMBER == 0
+        && (e.flags & flags::ANTI_COLOCATION == 0
+            || first.node.is_none()
+            || then.node.is_none()
+            || first.node == then.node)
+        && (e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, &s.cluster, e))
+        && !skipped_migrating_input(s, e)
+        && !into_own_guest_container(s, e)
+}
+
+/// An ordering from an action on a guest node to an action of the
+/// container that defines that node is dropped from the graph, after it
+/// has done its part in deciding what runs: the guest's resources cannot
+/// wait for anything their own container does (`ordering_is_invalid`,
+/// lib/pacemaker/pcmk_sched_ordering.c:1070-1080, with
+/// `pcmk__rsc_corresponds_to_guest`, lib/pacemaker/pcmk_sched_remote.c:520;
+/// the scheduler's own orderings between a guest and its container run
+/// through the connection, whose actions are not on the guest).
+fn into_own_guest_container(s: &Schedule, e: &Edge) -> bool {
+    let c = &s.cluster;
+    let (first, then) = (&s.actions[e.first], &s.actions[e.then]);
+    let (Some(n), Some(then_rsc)) = (first.node, then.rsc) else {
+        return false;
+    };
+    first.rsc.is_some()
+        && c.nodes[n].is_guest()
+        && c.nodes[n].remote.conn.and_then(|conn| c.rscs[conn].remote.container) == Some(then_rsc)
+}
+
+/// Drops a load ordering into a `migrate_to` that closes a loop: two
+/// resources migrating each onto the other's node each wait for the other
+/// to free its node (`ordering_is_invalid`,
+/// lib/pacemaker/pcmk_sched_ordering.c:1082-1093, checked action by action
+/// in creation order by `pcmk__disable_invalid_orderings`, so once one
+/// ordering of a loop is dropped the others stay).
+fn break_load_loops(s: &Schedule, input_edges: &mut [Vec<usize>]) {
+    for a in 0..s.actions.len() {
+        if s.actions[a].task != "migrate_to" {
+            continue;
+        }
+        for i in input_edges[a].clone() {
+            let e = &s.edges[i];
+            if e.flags == flags::LOAD && reaches(s, input_edges, e.first, a) {
+                input_edges[a].retain(|&x| x != i);
+            }
+        }
+    }
+}
+
+/// Whether `target` is among the inputs of `from`, followed back.
+fn reaches(s: &Schedule, input_edges: &[Vec<usize>], from: usize, target: usize) -> bool {
+    let mut seen = vec![false; s.actions.len()];
+    let mut stack = vec![from];
+    while let Some(x) = stack.pop() {
+        if x == target {
+            return true;
+        }
+        if std::mem::replace(&mut seen[x], true) {
+            continue;
+        }
+        stack.extend(input_edges[x].iter().map(|&i| s.edges[i].first));
+    }
+    false
+}
+
 fn synapse_priority(c: &Cluster, a: &Action) -> Score {
     let Some(r) = a.rsc else { return 0 };
     let completion = matches!(a.task.as_str(), "running" | "stopped" | "promoted" | "demoted");
@@ -194,6 +264,16 @@ pub fn build(s: &Schedule) -> TransitionGraph {
     for (i, e) in s.edges.iter().enumerate() {
         into[e.then].push(i);
     }
+    let mut input_edges: Vec<Vec<usize>> = (0..s.actions.len())
+        .map(|a| {
+            into[a]
+                .iter()
+                .copied()
+                .filter(|&i| included[a] && is_graph_input(s, &included, &s.edges[i]))
+                .collect()
+        })
+        .collect();
+    break_load_loops(s, &mut input_edges);
     let mut synapses = Vec::new();
     for a in &s.actions {
         if !included[a.id] {
@@ -258,18 +338,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             && into[a.id].iter().map(|&i| &s.edges[i]).any(|e| {
                 e.then == a.id && s.actions[e.first].rsc == a.rsc && s.actions[e.first].task == "migrate_from"
             });
-        let mut inputs: Vec<ActionId> = into[a.id]
-            .iter()
-            .map(|&i| &s.edges[i])
-            .filter(|e| included[e.first] && e.flags & flags::MEMBER == 0)
-            .filter(|e| {
-                let (fnode, tnode) = (s.actions[e.first].node, a.node);
-                e.flags & flags::ANTI_COLOCATION == 0 || fnode.is_none() || tnode.is_none() || fnode == tnode
-            })
-            .filter(|e| e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, c, e))
-            .filter(|e| !skipped_migrating_input(s, e))
-            .map(|e| ActionId(e.first))
-            .collect();
+        let mut inputs: Vec<ActionId> = input_edges[a.id].iter().map(|&i| ActionId(s.edges[i].first)).collect();
         inputs.sort_unstable();
         inputs.dedup();
         let attributes = graph_details::attributes(c, a, node.is_some());
@@ -306,8 +375,8 @@ pub fn build(s: &Schedule) -> TransitionGraph {
 }
 
 impl TransitionGraph {
-    /// Action ids in an order that respects every input (Kahn's algorithm,
-    /// ties by id).
+    /// The actions that run, in an order that respects every input (Kahn's
+    /// algorithm, ties by id); those waiting on an ordering cycle are left out.
     pub fn execution_order(&self) -> Vec<ActionId> {
         let ids: Vec<ActionId> = self.synapses.iter().map(|s| s.action.id).collect();
         let mut done: Vec<ActionId> = Vec::new();
@@ -320,11 +389,11 @@ impl TransitionGraph {
                 Some(p) => {
                     done.push(remaining.remove(p).action.id);
                 }
-                None => {
-                    // A cycle: emit the rest in id order.
-                    done.extend(remaining.iter().map(|s| s.action.id));
-                    break;
-                }
+                // What is left waits on a cycle (or on what waits on one):
+                // the transition stalls there and those actions never run,
+                // as crm_simulate's graph execution stops when no synapse
+                // can fire (`pcmk__execute_graph`).
+                None => break,
             }
         }
         done
@@ -453,6 +522,46 @@ mod tests {
             .find(|s| s.action.operation_key == key)
             .unwrap_or_else(|| panic!("no {key} in {g:?}"))
             .action
+    }
+
+    #[test]
+    fn an_action_of_a_guest_s_container_waits_for_nothing_on_the_guest() {
+        let vm = "<primitive id=\"VM\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                  <meta_attributes id=\"VM-m\"><nvpair id=\"VM-g\" name=\"remote-node\" value=\"g1\"/>\
+                  </meta_attributes></primitive>";
+        let cons = "<rsc_location id=\"l\" rsc=\"R\" node=\"g1\" score=\"100\"/>\
+                    <rsc_order id=\"o\" first=\"R\" then=\"VM\"/>";
+        let g = build(&run(&cib(1, &format!("{vm}{}", dummy("R")), cons, &[])));
+        let id_of = |key: &str| {
+            g.synapses
+                .iter()
+                .find(|s| s.action.operation_key == key)
+                .map(|s| s.action.id)
+                .unwrap_or_else(|| panic!("no {key}"))
+        };
+        let r_start = id_of("R_start_0");
+        let vm = g
+            .synapses
+            .iter()
+            .find(|s| s.action.operation_key == "VM_start_0")
+            .expect("VM start");
+        assert!(!vm.inputs.contains(&r_start), "{:?}", vm.inputs);
+    }
+
+    #[test]
+    fn actions_waiting_on_an_ordering_cycle_never_run() {
+        // m2 before m1 against the group's own m1 before m2: a cycle.
+        let rscs = format!("{}<group id=\"g\">{}{}</group>", dummy("a"), dummy("m1"), dummy("m2"));
+        let cons = "<rsc_order id=\"o\" first=\"m2\" then=\"m1\"/>";
+        let g = build(&run(&cib(1, &rscs, cons, &[])));
+        let ran: Vec<&str> = g
+            .execution_order()
+            .iter()
+            .filter_map(|id| g.synapses.iter().find(|s| s.action.id == *id))
+            .map(|s| s.action.operation_key.as_str())
+            .collect();
+        assert!(ran.contains(&"a_start_0"), "{ran:?}");
+        assert!(!ran.contains(&"m1_start_0") && !ran.contains(&"m2_start_0"), "{ran:?}");
     }
 
     #[test]

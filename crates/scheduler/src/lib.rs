@@ -19,7 +19,9 @@ mod connect;
 pub mod constraint_types;
 pub mod constraints;
 pub mod digests;
+mod fail_names;
 pub mod failcount;
+mod failure_block;
 pub mod graph;
 pub mod graph_details;
 mod history;
@@ -39,6 +41,7 @@ pub mod task;
 pub mod unfencing;
 pub mod unpack;
 pub mod utilization;
+mod version;
 
 pub use action_set::{Action, ActionSet, Edge};
 use cib::Cib;

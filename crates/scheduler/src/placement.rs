@@ -1623,7 +1623,8 @@ mod tests {
             2,
             &clone("C", x, &[]),
             "",
-            &[(1, "fail-count-X#monitor_10000", "1")],
+            // The test CIB has no crm_feature_set: per-resource fail counts.
+            &[(1, "fail-count-X", "1")],
             &[(1, "X"), (2, "X")],
         );
         let s = run(&cib);

@@ -608,9 +608,7 @@ impl RscBuild<'_> {
             .and_then(|v| cib::parse_interval_ms(v))
             .map(|ms| (ms / 1000) as i64)
             .unwrap_or(0);
-        let managed = meta.get("is-managed").is_none_or(|v| is_true(v))
-            && !meta.get("maintenance").is_some_and(|v| is_true(v))
-            && !c.options.maintenance_mode;
+        let managed = configured_managed(&meta, c.options.maintenance_mode);
         let is_remote_conn = matches!(&variant, Variant::Primitive { class, provider, ty }
             if class == "ocf" && provider.as_deref() == Some("pacemaker") && ty == "remote");
         // `unpack_requires`: fence devices and remote connections need only
@@ -832,6 +830,7 @@ fn clean_instance_or_orphan(c: &Cluster, node: NodeIdx, top: RscIdx, p: RscIdx) 
 }
 
 fn unpack_history(cib: &Cib, c: &mut Cluster) {
+    crate::failure_block::disable_blocked_timeouts(cib, c);
     // Fail counts first (they do not depend on history).
     for st in &cib.status.nodes {
         let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {
@@ -842,7 +841,9 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
             let Some(rest) = k.strip_prefix("fail-count-") else {
                 continue;
             };
-            let rsc_id = rest.split('#').next().unwrap_or(rest);
+            let Some(rsc_id) = crate::fail_names::fail_attr_rsc(rest, c.feature_set.as_deref()) else {
+                continue;
+            };
             let Some(count) = parse_score(v) else { continue };
             for r in 0..c.rscs.len() {
                 let rid = &c.rscs[r].id;
@@ -856,8 +857,9 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
                         let last = attrs
                             .iter()
                             .filter(|(a, _)| {
-                                a.strip_prefix("last-failure-")
-                                    .is_some_and(|x| x.split('#').next() == Some(rsc_id))
+                                a.strip_prefix("last-failure-").is_some_and(|x| {
+                                    crate::fail_names::fail_attr_rsc(x, c.feature_set.as_deref()) == Some(rsc_id)
+                                })
                             })
                             .filter_map(|(_, t)| t.parse::<i64>().ok())
                             .max()
@@ -1036,13 +1038,22 @@ fn cloned_group_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
     matches!(c.rscs[first].variant, Variant::Group).then_some(first)
 }
 
-/// `create_anonymous_orphan` for a cloned group: one more instance of the
-/// group (beyond clone-max, so an orphan) with a copy of every member.
+/// Whether a resource is managed by its configuration alone: `is-managed`,
+/// its `maintenance` meta attribute and the cluster's maintenance mode
+/// (`pe__unpack_resource`, lib/pengine/complex.c). Running on a node in
+/// maintenance makes a resource unmanaged later, while its history is
+/// unpacked, and concerns that resource only.
+fn configured_managed(meta: &BTreeMap<String, String>, maintenance_mode: bool) -> bool {
+    meta.get("is-managed").is_none_or(|v| is_true(v))
+        && !meta.get("maintenance").is_some_and(|v| is_true(v))
+        && !maintenance_mode
+}
+
 /// A new instance of a clone, configured as `src` (an existing instance or
 /// member) but with no state: Pacemaker creates instances beyond
 /// clone-max, found in the history, as full copies of the clone's child
 /// (`create_child_clone`).
-fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize) -> Rsc {
+fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize, maintenance_mode: bool) -> Rsc {
     let mut r = src.clone();
     r.id = id;
     r.parent = Some(parent);
@@ -1063,16 +1074,22 @@ fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize) -> Rsc {
     r.active_recurring = Vec::new();
     r.history_ids = Vec::new();
     // Clone orphans are ordinary instances beyond clone-max
-    // (stop-orphan-resources concerns resources no longer configured).
-    r.managed = src.managed;
+    // (stop-orphan-resources concerns resources no longer configured),
+    // unpacked afresh from the configuration (`create_child_clone`,
+    // lib/pengine/clone.c): whether the template instance became unmanaged
+    // by running on a node in maintenance does not carry over.
+    r.managed = configured_managed(&src.meta, maintenance_mode);
     r
 }
 
+/// `create_anonymous_orphan` for a cloned group: one more instance of the
+/// group (beyond clone-max, so an orphan) with a copy of every member.
 fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
     let template = cloned_group_template(c, top).unwrap_or(top);
     let number = c.rscs[top].children.len();
     let renumber = |id: &str| format!("{}:{number}", id.split(':').next().unwrap_or(id));
-    let fresh = |src: &Rsc, id: String, parent: RscIdx| fresh_instance(src, id, parent, number);
+    let mm = c.options.maintenance_mode;
+    let fresh = |src: &Rsc, id: String, parent: RscIdx| fresh_instance(src, id, parent, number, mm);
     let group = c.rscs.len();
     let g = fresh(&c.rscs[template], renumber(&c.rscs[template].id), top);
     c.rscs.push(g);
@@ -1130,11 +1147,14 @@ fn unpack_shutdown_lock(c: &mut Cluster, r: RscIdx, n: NodeIdx, lr: &LrmResource
 /// A configured primitive instance of clone `top` to copy for an orphan
 /// instance.
 fn primitive_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
-    c.rscs[top]
-        .children
-        .iter()
+    let kids = &c.rscs[top].children;
+    let primitive = |k: &RscIdx| c.rscs[*k].is_primitive();
+    // With clone-max=0 the only instance is itself an orphan; it still
+    // carries the configuration new instances are made from.
+    kids.iter()
         .copied()
-        .find(|&k| c.rscs[k].is_primitive() && !c.rscs[k].orphan)
+        .find(|&k| primitive(&k) && !c.rscs[k].orphan)
+        .or_else(|| kids.iter().copied().find(primitive))
 }
 
 fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
@@ -1161,7 +1181,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
             let number = c.rscs[top].children.len();
             let id = format!("{}:{number}", lr.id.split(':').next().unwrap_or(&lr.id));
             let idx = c.rscs.len();
-            let inst = fresh_instance(&c.rscs[template], id, top, number);
+            let inst = fresh_instance(&c.rscs[template], id, top, number, c.options.maintenance_mode);
             c.rscs.push(inst);
             c.rscs[top].children.push(idx);
             c.history_bans.push((idx, None));
@@ -1819,6 +1839,30 @@ mod tests {
         let kids = &c.rscs[top].children;
         assert_eq!(kids.len(), 1);
         assert!(c.rscs[kids[0]].orphan && c.rscs[kids[0]].id == "d:0");
+    }
+
+    #[test]
+    fn instances_beyond_clone_max_zero_are_configured_as_the_clone_s_child() {
+        // Each running copy of an unmanaged primitive in a clone-max=0 clone
+        // is an orphan instance made from the configuration: unmanaged too.
+        let clone = "<clone id=\"c\"><meta_attributes id=\"m\"><nvpair id=\"n\" name=\"clone-max\" value=\"0\"/>\
+                     </meta_attributes><primitive id=\"d\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                     <meta_attributes id=\"dm\"><nvpair id=\"dm1\" name=\"is-managed\" value=\"false\"/>\
+                     </meta_attributes></primitive></clone>";
+        let c = unpack(
+            &crate::testutil::cib_running(2, clone, "", &[], &[(1, "d"), (2, "d")]),
+            0,
+        );
+        let top = c.rsc_by_id("c").expect("clone");
+        let active: Vec<_> = c.rscs[top]
+            .children
+            .iter()
+            .filter(|&&k| !c.rscs[k].running_on.is_empty())
+            .collect();
+        assert_eq!(active.len(), 2);
+        for &k in active {
+            assert!(c.rscs[k].orphan && !c.rscs[k].managed, "{}", c.rscs[k].id);
+        }
     }
 
     #[test]

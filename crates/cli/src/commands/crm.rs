@@ -82,6 +82,11 @@ struct FuzzArgs {
     /// Where to save disagreeing CIBs (with crm_simulate's output).
     #[arg(long, default_value = "fuzz-disagreements")]
     out: PathBuf,
+    /// Also keep every case crm_simulate accepted, as a case directory
+    /// (`index.tsv`, `cases/`, `expected/`) that `crm conformance --cases`
+    /// scores: the same seeds can then be scored by another build.
+    #[arg(long, value_name = "DIR")]
+    keep_all: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -400,11 +405,33 @@ fn run_bench(a: BenchArgs) -> Result<()> {
 fn run_fuzz(a: FuzzArgs) -> Result<()> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
     let mut disagreements = 0u64;
+    let mut refused = 0u64;
+    let mut kept = String::from("name\ttier\tgroup\targs\tdescription\n");
+    if let Some(dir) = &a.keep_all {
+        for sub in ["cases", "expected"] {
+            std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+    }
     for seed in a.seed..a.seed + a.count {
         let text = crm::fuzzgen::generate(seed);
         let path = a.out.join(format!("fuzz-{seed}.xml"));
         std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
         let expected = reference_output(&a.crm_simulate, &path, &[])?;
+        // crm_simulate aborts on some valid configurations (an assertion);
+        // such a case says nothing about the scheduler.
+        if !expected.contains("Revised Cluster Status:") {
+            refused += 1;
+            println!(
+                "REFUSED seed {seed} (crm_simulate gave no result) -> {}",
+                path.display()
+            );
+            continue;
+        }
+        if let Some(dir) = &a.keep_all {
+            std::fs::write(dir.join("cases").join(format!("fuzz-{seed}.xml")), &text)?;
+            std::fs::write(dir.join("expected").join(format!("fuzz-{seed}.summary")), &expected)?;
+            kept.push_str(&format!("fuzz-{seed}\t1\tfuzz\t\tseed {seed}\n"));
+        }
         let cib = Cib::parse(&text).with_context(|| format!("seed {seed}: generated CIB invalid"))?;
         let got = simulate(&cib, &Options::for_cib(&cib, None, system_clock)).report();
         let mut differs = Vec::new();
@@ -421,10 +448,14 @@ fn run_fuzz(a: FuzzArgs) -> Result<()> {
             println!("DISAGREE seed {seed} ({}) -> {}", differs.join(", "), path.display());
         }
     }
+    if let Some(dir) = &a.keep_all {
+        std::fs::write(dir.join("index.tsv"), kept)?;
+    }
     println!(
-        "{} agreed, {} disagreed (saved under {})",
-        a.count - disagreements,
+        "{} agreed, {} disagreed, {} refused by crm_simulate (saved under {})",
+        a.count - disagreements - refused,
         disagreements,
+        refused,
         a.out.display()
     );
     Ok(())

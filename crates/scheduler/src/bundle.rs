@@ -86,6 +86,7 @@ pub fn apply(c: &mut Cluster, cons: &mut Constraints) {
                     primary_role: Role::Unknown,
                     node_attribute: None,
                     influence: true,
+                    primary_group: None,
                 });
             }
         }

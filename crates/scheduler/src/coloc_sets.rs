@@ -43,6 +43,7 @@ fn new_coloc(
         primary_role: roles.1,
         node_attribute: None,
         influence: influence(c, co, dependent),
+        primary_group: None,
     });
 }
 

@@ -20,9 +20,22 @@ pub struct Coloc {
     /// `influence` (else the dependent's `critical` meta-attribute): the
     /// dependent's preferences move an active primary.
     pub influence: bool,
+    /// The group the colocation names as primary ("R with group"): its
+    /// score goes through the group's last member, but the dependent
+    /// assigns the whole group first, so a loop back into a group being
+    /// assigned stops there instead of assigning its last member early
+    /// (`apply_this_with`, lib/pacemaker/pcmk_sched_primitive.c:276-318;
+    /// the group breaks the loop, `pcmk__group_assign`,
+    /// lib/pacemaker/pcmk_sched_group.c:97-115).
+    pub primary_group: Option<RscIdx>,
 }
 
 impl Coloc {
+    /// What the dependent assigns before taking this colocation's score.
+    pub fn primary_to_assign(&self) -> RscIdx {
+        self.primary_group.unwrap_or(self.primary)
+    }
+
     /// `pcmk__colocation_has_influence`: whether the dependent's preferences
     /// count for `primary` (the colocation's primary or one of its
     /// instances). Without `influence` they still count while the primary

@@ -272,6 +272,7 @@ pub fn unpack_constraints(cib: &Cib, c: &mut Cluster) -> Constraints {
                                 primary_role: role_of(&co.with_rsc_role),
                                 node_attribute: co.node_attribute.clone(),
                                 influence: co.influence.unwrap_or_else(|| c.rscs[d].is_critical()),
+                                primary_group: None,
                             });
                         }
                     }

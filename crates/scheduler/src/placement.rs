@@ -241,6 +241,7 @@ impl<'a> Assigner<'a> {
                         // A member influences the one before it unless it
                         // is not critical (`group_internal_constraints`).
                         influence: c.rscs[w[1]].is_critical(),
+                        primary_group: None,
                     });
                 }
             }
@@ -274,7 +275,10 @@ impl<'a> Assigner<'a> {
             if matches!(c.rscs[co.primary].variant, Variant::Group) {
                 let kids = &c.rscs[co.primary].children;
                 match kids.last() {
-                    Some(&l) => co.primary = l,
+                    Some(&l) => {
+                        co.primary_group = Some(co.primary);
+                        co.primary = l;
+                    }
                     None => continue,
                 }
             }
@@ -735,7 +739,7 @@ impl<'a> Assigner<'a> {
         let level = self.clone_level.clone();
         for co in &level {
             if co.dependent == cl {
-                self.assign(co.primary);
+                self.assign(co.primary_to_assign());
             }
         }
         for co in &level {
@@ -940,6 +944,7 @@ impl<'a> Assigner<'a> {
                     primary_role: Role::Unknown,
                     node_attribute: None,
                     influence: true,
+                    primary_group: None,
                 });
             }
         }
@@ -958,7 +963,7 @@ impl<'a> Assigner<'a> {
             } else {
                 None
             };
-            self.assign(co.primary);
+            self.assign(co.primary_to_assign());
             self.apply_coloc_to_weights(r, &co);
             if let Some(a) = archive {
                 if !self.any_available(&self.c.rscs[r].allowed) {
@@ -1818,5 +1823,27 @@ mod tests {
         let x0 = c.rsc_by_id("X:0").expect("X:0");
         assert_eq!(c.rscs[x0].running_on, [c.node_by_name("n1").expect("n1")]);
         assert_eq!(c.rscs[x0].assigned, c.node_by_name("n1"));
+    }
+
+    #[test]
+    fn a_dependent_of_a_group_being_assigned_does_not_assign_its_last_member_early() {
+        // fuzz-309: while g's first member x is assigned (stopped), x
+        // assigns C first (g with C), and C wants g's last member y (C
+        // with g). That assigns the group, which is already being
+        // assigned (`apply_this_with` calls the group's assign), so y is
+        // assigned only after x and follows it off every node.
+        use crate::testutil::{cib, clone, dummy, run};
+        let x = "<primitive id=\"x\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><meta_attributes id=\"xm\">\
+                 <nvpair id=\"xm1\" name=\"target-role\" value=\"Stopped\"/></meta_attributes></primitive>";
+        let resources = format!(
+            "<group id=\"g\">{x}{}</group>{}",
+            dummy("y"),
+            clone("C", &dummy("z"), &[])
+        );
+        let constraints = "<rsc_colocation id=\"gc\" rsc=\"g\" with-rsc=\"C\" score=\"100\"/>\
+                           <rsc_colocation id=\"cg\" rsc=\"C\" with-rsc=\"g\" score=\"-10\"/>";
+        let s = run(&cib(2, &resources, constraints, &[]));
+        let y = s.cluster.rsc_by_id("y").expect("y");
+        assert_eq!(s.cluster.rscs[y].assigned, None);
     }
 }

@@ -108,6 +108,7 @@ pub fn internal_constraints(c: &mut Cluster, cons: &mut Constraints) {
                         primary_role: Role::Unknown,
                         node_attribute: None,
                         influence: true,
+                        primary_group: None,
                     });
                 }
             }

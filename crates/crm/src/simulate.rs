@@ -336,6 +336,9 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
             c.rscs[i].running_on = on;
         }
     }
+    // crm_simulate unpacks the updated CIB again, numbering anonymous
+    // instances afresh.
+    crate::instance_numbers::renumber(&mut c);
     c
 }
 

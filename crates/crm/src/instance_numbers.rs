@@ -1,0 +1,132 @@
+//! Instance numbers of anonymous cloned groups in the revised status.
+//!
+//! crm_simulate shows the revised status by unpacking the updated CIB
+//! again, and unpacking numbers anonymous instances afresh: node by node in
+//! status order, a history entry goes to the instance already active on
+//! that node, else to the first inactive one (`find_anonymous_clone`,
+//! lib/pengine/unpack.c:1757-1878 in Pacemaker 2.1.5). So the k-th node
+//! with an active instance gets instance k, whatever number the transition
+//! used there. Only a cloned group shows its instance numbers.
+
+use scheduler::model::{Cluster, NodeIdx, RscIdx, Variant};
+
+/// Renumbers the instances of every anonymous clone of groups in `c` as
+/// unpacking the revised CIB would. Clones it cannot renumber with
+/// certainty (an instance on several nodes, two on one node, orphans or
+/// a blocked inactive instance) keep their numbers.
+pub fn renumber(c: &mut Cluster) {
+    for cl in 0..c.rscs.len() {
+        if let Some(order) = unpack_order(c, cl) {
+            for (number, &inst) in order.iter().enumerate() {
+                rename(c, inst, number);
+            }
+            c.rscs[cl].children = order;
+        }
+    }
+}
+
+/// The instances of `cl` in the order unpacking would number them, if it
+/// is an anonymous clone of groups that can be renumbered.
+fn unpack_order(c: &Cluster, cl: RscIdx) -> Option<Vec<RscIdx>> {
+    let Variant::Clone { unique: false, .. } = c.rscs[cl].variant else {
+        return None;
+    };
+    let kids = &c.rscs[cl].children;
+    let groups = kids.iter().all(|&k| matches!(c.rscs[k].variant, Variant::Group));
+    let numbered = kids.iter().enumerate().all(|(i, &k)| c.rscs[k].instance == Some(i));
+    if kids.is_empty() || !groups || !numbered {
+        return None;
+    }
+    let mut active: Vec<(NodeIdx, RscIdx)> = Vec::new();
+    let mut inactive = Vec::new();
+    for &k in kids {
+        match nodes_of(c, k).as_slice() {
+            [] if c.rscs[k].blocked => return None,
+            [] => inactive.push(k),
+            [n] if active.iter().all(|&(m, _)| m != *n) => active.push((*n, k)),
+            _ => return None,
+        }
+    }
+    // Node indices follow the status order.
+    active.sort_by_key(|&(n, _)| n);
+    Some(active.into_iter().map(|(_, k)| k).chain(inactive).collect())
+}
+
+/// The nodes any member of instance `inst` is active on.
+fn nodes_of(c: &Cluster, inst: RscIdx) -> Vec<NodeIdx> {
+    let mut out: Vec<NodeIdx> = Vec::new();
+    for p in c.primitives_of(inst) {
+        for &n in &c.rscs[p].running_on {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// Gives instance `inst` and its members the instance number `number`.
+fn rename(c: &mut Cluster, inst: RscIdx, number: usize) {
+    let mut all = vec![inst];
+    all.extend(c.primitives_of(inst));
+    for r in all {
+        let base = c.rscs[r].id.split(':').next().unwrap_or_default().to_string();
+        c.rscs[r].id = format!("{base}:{number}");
+        c.rscs[r].instance = Some(number);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cluster with anonymous clone `C` of group `G` (members `a`, `b`)
+    /// with instances 0..3; `running[i]` is where instance i's `a` runs.
+    fn cloned_group(running: &[Option<NodeIdx>]) -> Cluster {
+        let group = "<group id=\"G\"><primitive id=\"a\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>\
+                     <primitive id=\"b\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/></group>";
+        let xml = format!(
+            "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config/>\
+             <nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/><node id=\"3\" uname=\"n3\"/></nodes>\
+             <resources><clone id=\"C\">{group}</clone></resources><constraints/></configuration><status/></cib>"
+        );
+        let cib = cib::Cib::parse(&xml).expect("test CIB parses");
+        let mut c = scheduler::unpack::unpack(&cib, 0);
+        let cl = c.rsc_by_id("C").expect("C");
+        for (i, on) in running.iter().enumerate() {
+            let inst = c.rscs[cl].children[i];
+            let a = c.rscs[inst].children[0];
+            c.rscs[a].running_on = on.iter().copied().collect();
+        }
+        c
+    }
+
+    fn where_is(c: &Cluster, id: &str) -> Vec<NodeIdx> {
+        c.rscs[c.rsc_by_id(id).expect(id)].running_on.clone()
+    }
+
+    #[test]
+    fn instances_are_numbered_by_the_node_they_are_active_on() {
+        // fuzz-1448: the transition started instance 2 on n1 and instance
+        // 0 stays on n2; unpacked again, n1's history comes first.
+        let mut c = cloned_group(&[Some(1), None, Some(0)]);
+        renumber(&mut c);
+        assert_eq!(where_is(&c, "a:0"), [0]);
+        assert_eq!(where_is(&c, "a:1"), [1]);
+        assert!(where_is(&c, "a:2").is_empty());
+        let cl = c.rsc_by_id("C").expect("C");
+        let ids: Vec<&str> = c.rscs[cl].children.iter().map(|&k| c.rscs[k].id.as_str()).collect();
+        assert_eq!(ids, ["G:0", "G:1", "G:2"]);
+    }
+
+    #[test]
+    fn an_instance_active_on_two_nodes_keeps_the_numbers() {
+        let mut c = cloned_group(&[Some(1), None, Some(0)]);
+        let cl = c.rsc_by_id("C").expect("C");
+        let b0 = c.rscs[c.rscs[cl].children[0]].children[1];
+        c.rscs[b0].running_on = vec![2];
+        renumber(&mut c);
+        assert_eq!(where_is(&c, "a:0"), [1]);
+        assert_eq!(where_is(&c, "a:2"), [0]);
+    }
+}

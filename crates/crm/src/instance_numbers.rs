@@ -6,19 +6,23 @@
 //! that node, else to the first inactive one (`find_anonymous_clone`,
 //! lib/pengine/unpack.c:1757-1878 in Pacemaker 2.1.5). So the k-th node
 //! with an active instance gets instance k, whatever number the transition
-//! used there. Only a cloned group shows its instance numbers.
+//! used there. A cloned group shows its instance numbers; any anonymous
+//! clone shows an instance numbered beyond `clone-max` as an orphan.
 
 use scheduler::model::{Cluster, NodeIdx, RscIdx, Variant};
 
-/// Renumbers the instances of every anonymous clone of groups in `c` as
-/// unpacking the revised CIB would. Clones it cannot renumber with
+/// Renumbers the instances of every anonymous clone in `c` as unpacking
+/// the revised CIB would, orphans being those numbered beyond `clone-max`. Clones it cannot renumber with
 /// certainty (an instance on several nodes, two on one node, orphans or
 /// a blocked inactive instance) keep their numbers.
 pub fn renumber(c: &mut Cluster) {
     for cl in 0..c.rscs.len() {
         if let Some(order) = unpack_order(c, cl) {
+            let Variant::Clone { clone_max, .. } = c.rscs[cl].variant else {
+                continue;
+            };
             for (number, &inst) in order.iter().enumerate() {
-                rename(c, inst, number);
+                rename(c, inst, number, number >= clone_max);
             }
             c.rscs[cl].children = order;
         }
@@ -28,13 +32,22 @@ pub fn renumber(c: &mut Cluster) {
 /// The instances of `cl` in the order unpacking would number them, if it
 /// is an anonymous clone of groups that can be renumbered.
 fn unpack_order(c: &Cluster, cl: RscIdx) -> Option<Vec<RscIdx>> {
-    let Variant::Clone { unique: false, .. } = c.rscs[cl].variant else {
+    let Variant::Clone {
+        unique: false,
+        clone_max,
+        ..
+    } = c.rscs[cl].variant
+    else {
         return None;
     };
     let kids = &c.rscs[cl].children;
-    let groups = kids.iter().all(|&k| matches!(c.rscs[k].variant, Variant::Group));
-    let numbered = kids.iter().enumerate().all(|(i, &k)| c.rscs[k].instance == Some(i));
-    if kids.is_empty() || !groups || !numbered {
+    let same_kind = kids.iter().all(|&k| matches!(c.rscs[k].variant, Variant::Group))
+        || kids.iter().all(|&k| c.rscs[k].is_primitive());
+    // Orphans only for being numbered beyond clone-max.
+    let numbered = kids.iter().enumerate().all(|(i, &k)| {
+        c.rscs[k].instance == Some(i) && c.primitives_of(k).iter().all(|&p| c.rscs[p].orphan == (i >= clone_max))
+    });
+    if kids.is_empty() || !same_kind || !numbered {
         return None;
     }
     let mut active: Vec<(NodeIdx, RscIdx)> = Vec::new();
@@ -66,13 +79,15 @@ fn nodes_of(c: &Cluster, inst: RscIdx) -> Vec<NodeIdx> {
 }
 
 /// Gives instance `inst` and its members the instance number `number`.
-fn rename(c: &mut Cluster, inst: RscIdx, number: usize) {
+fn rename(c: &mut Cluster, inst: RscIdx, number: usize, orphan: bool) {
     let mut all = vec![inst];
     all.extend(c.primitives_of(inst));
+    all.dedup();
     for r in all {
         let base = c.rscs[r].id.split(':').next().unwrap_or_default().to_string();
         c.rscs[r].id = format!("{base}:{number}");
         c.rscs[r].instance = Some(number);
+        c.rscs[r].orphan = orphan;
     }
 }
 
@@ -128,5 +143,31 @@ mod tests {
         renumber(&mut c);
         assert_eq!(where_is(&c, "a:0"), [1]);
         assert_eq!(where_is(&c, "a:2"), [0]);
+    }
+
+    #[test]
+    fn an_orphan_left_alone_after_the_transition_takes_a_configured_number() {
+        // fuzz-1377: clone-max 2, instances 0 and 1 stopped by the
+        // transition, orphan 2 still active (unmanaged) on n3. Unpacked
+        // again, n3's history is the first active instance: 0, no orphan.
+        let xml = "<cib epoch=\"1\" num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"1\"><configuration><crm_config/>\
+                   <nodes><node id=\"1\" uname=\"n1\"/><node id=\"2\" uname=\"n2\"/><node id=\"3\" uname=\"n3\"/></nodes>\
+                   <resources><clone id=\"C\"><primitive id=\"p\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>\
+                   </clone></resources><constraints/></configuration><status/></cib>";
+        let cib = cib::Cib::parse(xml).expect("test CIB parses");
+        let mut c = scheduler::unpack::unpack(&cib, 0);
+        let cl = c.rsc_by_id("C").expect("C");
+        if let Variant::Clone { clone_max, .. } = &mut c.rscs[cl].variant {
+            *clone_max = 2;
+        }
+        let orphan = c.rscs[cl].children[2];
+        c.rscs[orphan].orphan = true;
+        c.rscs[orphan].running_on = vec![2];
+        renumber(&mut c);
+        let p0 = c.rsc_by_id("p:0").expect("p:0");
+        assert_eq!(c.rscs[p0].running_on, [2]);
+        assert!(!c.rscs[p0].orphan);
+        let p2 = c.rsc_by_id("p:2").expect("p:2");
+        assert!(c.rscs[p2].orphan && c.rscs[p2].running_on.is_empty());
     }
 }

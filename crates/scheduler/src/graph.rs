@@ -375,25 +375,47 @@ pub fn build(s: &Schedule) -> TransitionGraph {
 }
 
 impl TransitionGraph {
-    /// The actions that run, in an order that respects every input (Kahn's
-    /// algorithm, ties by id); those waiting on an ordering cycle are left out.
+    /// The actions that run, in an order that respects every input: at each
+    /// step the first synapse (in graph order) whose inputs have all run.
+    /// Inputs that are no synapse's action are ignored. Those waiting on an
+    /// ordering cycle (or on what waits on one) are left out: the transition
+    /// stalls there and they never run, as crm_simulate's graph execution
+    /// stops when no synapse can fire (`pcmk__execute_graph`).
+    ///
+    /// Kahn's algorithm with the ready synapses in a min-heap by position;
+    /// a rescan of every remaining synapse per step was a sixth of the
+    /// in-process time on the largest graphs.
     pub fn execution_order(&self) -> Vec<ActionId> {
-        let ids: Vec<ActionId> = self.synapses.iter().map(|s| s.action.id).collect();
-        let mut done: Vec<ActionId> = Vec::new();
-        let mut remaining: Vec<&Synapse> = self.synapses.iter().collect();
-        while !remaining.is_empty() {
-            let pos = remaining
-                .iter()
-                .position(|s| s.inputs.iter().all(|i| done.contains(i) || !ids.contains(i)));
-            match pos {
-                Some(p) => {
-                    done.push(remaining.remove(p).action.id);
+        use std::cmp::Reverse;
+        use std::collections::{BinaryHeap, HashMap};
+        // The first synapse of each action (ids are unique in a graph).
+        let mut position: HashMap<ActionId, usize> = HashMap::with_capacity(self.synapses.len());
+        for (i, s) in self.synapses.iter().enumerate() {
+            position.entry(s.action.id).or_insert(i);
+        }
+        let mut waiting_on = vec![0usize; self.synapses.len()];
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); self.synapses.len()];
+        for (j, s) in self.synapses.iter().enumerate() {
+            let mut inputs: Vec<usize> = s.inputs.iter().filter_map(|i| position.get(i).copied()).collect();
+            inputs.sort_unstable();
+            inputs.dedup();
+            waiting_on[j] = inputs.len();
+            for i in inputs {
+                dependents[i].push(j);
+            }
+        }
+        let mut ready: BinaryHeap<Reverse<usize>> = (0..self.synapses.len())
+            .filter(|&j| waiting_on[j] == 0)
+            .map(Reverse)
+            .collect();
+        let mut done = Vec::with_capacity(self.synapses.len());
+        while let Some(Reverse(i)) = ready.pop() {
+            done.push(self.synapses[i].action.id);
+            for &j in &dependents[i] {
+                waiting_on[j] -= 1;
+                if waiting_on[j] == 0 {
+                    ready.push(Reverse(j));
                 }
-                // What is left waits on a cycle (or on what waits on one):
-                // the transition stalls there and those actions never run,
-                // as crm_simulate's graph execution stops when no synapse
-                // can fire (`pcmk__execute_graph`).
-                None => break,
             }
         }
         done
@@ -562,6 +584,61 @@ mod tests {
             .collect();
         assert!(ran.contains(&"a_start_0"), "{ran:?}");
         assert!(!ran.contains(&"m1_start_0") && !ran.contains(&"m2_start_0"), "{ran:?}");
+    }
+
+    /// The rule as first written: rescan for the first synapse whose inputs
+    /// have all run.
+    fn execution_order_by_rescanning(g: &TransitionGraph) -> Vec<ActionId> {
+        let ids: Vec<ActionId> = g.synapses.iter().map(|s| s.action.id).collect();
+        let mut done: Vec<ActionId> = Vec::new();
+        let mut remaining: Vec<&Synapse> = g.synapses.iter().collect();
+        while let Some(p) = remaining
+            .iter()
+            .position(|s| s.inputs.iter().all(|i| done.contains(i) || !ids.contains(i)))
+        {
+            done.push(remaining.remove(p).action.id);
+        }
+        done
+    }
+
+    #[test]
+    fn execution_order_is_the_first_ready_synapse_at_each_step() {
+        // Orders, a cycle, inputs that are no synapse's, repeated inputs, in
+        // many shuffled graphs from a fixed generator.
+        let base = build(&run(&cib(1, &dummy("x"), "", &[])));
+        let template = base.synapses[0].clone();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _ in 0..200 {
+            let n = 1 + next(12) as usize;
+            let mut g = base.clone();
+            g.synapses = (0..n)
+                .map(|k| {
+                    let mut s = template.clone();
+                    s.id = k;
+                    s.action.id = ActionId(100 + next(1000) as usize * 16 + k);
+                    s.inputs.clear();
+                    s
+                })
+                .collect();
+            let ids: Vec<ActionId> = g.synapses.iter().map(|s| s.action.id).collect();
+            for s in &mut g.synapses {
+                for _ in 0..next(4) {
+                    let input = if next(8) == 0 {
+                        ActionId(7)
+                    } else {
+                        ids[next(n as u64) as usize]
+                    };
+                    s.inputs.push(input);
+                }
+            }
+            assert_eq!(g.execution_order(), execution_order_by_rescanning(&g));
+        }
     }
 
     #[test]

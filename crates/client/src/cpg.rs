@@ -220,7 +220,7 @@ impl Cpg {
         let total = u32::try_from(data.len())
             .map_err(|_| Error::InvalidArgument(format!("message of {} bytes", data.len())))?;
         let chunk = self.conn.max_msg_size() - PARTIAL_MCAST_HEADER - FRAGMENT_MARGIN;
-        let _one_at_a_time = self.fragmenting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _one_at_a_time = crate::lock(&self.fragmenting);
         let pieces: Vec<&[u8]> = data.chunks(chunk).collect();
         for (i, piece) in pieces.iter().enumerate() {
             let kind = match i {
@@ -291,7 +291,7 @@ impl Cpg {
     /// Another thread may multicast meanwhile (share the `Cpg` in an `Arc`); a second
     /// dispatching thread waits for the first. The handler must not dispatch on this `Cpg`.
     pub fn dispatch(&self, flags: DispatchFlags, mut f: impl FnMut(CpgEvent)) -> Result<usize> {
-        let mut assembling = self.assembling.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut assembling = crate::lock(&self.assembling);
         self.conn.dispatch(flags, |conn, event| {
             if let Some(ev) = decode_event(event, &mut assembling).map_err(|e| conn.reply_err(e))? {
                 f(ev);

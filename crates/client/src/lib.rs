@@ -23,12 +23,21 @@ pub mod cpg;
 mod error;
 mod options;
 pub mod quorum;
+mod retry;
 pub mod sam;
 pub mod votequorum;
 
 pub use conn::DispatchFlags;
 pub use error::{cs_text, Error, Result};
 pub use options::Options;
+pub use retry::retry_try_again;
 pub use services::votequorum::ipc::TrackFlags;
 pub use services::CsError;
 pub use totem::{NodeId, RingId};
+
+/// Locks `m`, taking over from a holder that panicked: what these locks guard (a socket,
+/// fragments being assembled, the right to send fragments) stays usable after a panic in
+/// a caller's code.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -43,6 +43,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
+use crate::retry::retry_try_again;
 
 /// The environment variable that tells a started instance where its supervisor listens.
 pub const SOCKET_ENV: &str = "FERROSYNC_SAM_SOCKET";
@@ -258,7 +259,7 @@ impl Instance {
 }
 
 fn send_command(stream: &Mutex<UnixStream>, cmd: u8, data: &[u8]) -> Result<()> {
-    let mut s = stream.lock().unwrap_or_else(|p| p.into_inner());
+    let mut s = crate::lock(stream);
     let mut msg = Vec::with_capacity(5 + data.len());
     msg.push(cmd);
     msg.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -291,21 +292,9 @@ struct Supervisor {
     cmap: Option<crate::cmap::Cmap>,
 }
 
-/// Retries `f` while the daemon answers TRY_AGAIN (it does while services synchronise,
-/// right after a node joins or the cluster forms), until `deadline`: a supervised program
-/// started with the cluster waits for it instead of failing to start.
-fn while_syncing<T>(deadline: Instant, mut f: impl FnMut() -> Result<T>) -> Result<T> {
-    loop {
-        match f() {
-            Err(e) if e.cs_error() == crate::CsError::TryAgain && Instant::now() < deadline => {
-                std::thread::sleep(SYNC_RETRY);
-            }
-            other => return other,
-        }
-    }
-}
-
-/// How often [`while_syncing`] asks again.
+/// How often set-up asks again while the daemon answers TRY_AGAIN (services
+/// synchronising): a supervised program started with the cluster waits for it instead of
+/// failing to start.
 const SYNC_RETRY: Duration = Duration::from_millis(50);
 
 impl Supervisor {
@@ -316,7 +305,7 @@ impl Supervisor {
         let listener = UnixListener::bind(dir.join("sock")).map_err(io_err)?;
         let deadline = Instant::now() + sam.options.timeout;
         let quorum = if sam.policy.needs_quorum() {
-            Some(while_syncing(deadline, || {
+            Some(retry_try_again(deadline, SYNC_RETRY, || {
                 let q = crate::quorum::Quorum::initialize_with(&sam.options)?;
                 q.trackstart(crate::TrackFlags::CHANGES)?;
                 Ok(q)
@@ -325,7 +314,7 @@ impl Supervisor {
             None
         };
         let cmap = if sam.cmap {
-            Some(while_syncing(deadline, || {
+            Some(retry_try_again(deadline, SYNC_RETRY, || {
                 crate::cmap::Cmap::initialize_with(crate::cmap::Map::Icmap, &sam.options)
             })?)
         } else {
@@ -340,7 +329,7 @@ impl Supervisor {
             quorum,
             cmap,
         };
-        while_syncing(deadline, || s.publish_config())?;
+        retry_try_again(deadline, SYNC_RETRY, || s.publish_config())?;
         Ok(s)
     }
 
@@ -573,44 +562,6 @@ fn reap(child: &mut Child, warn: Signal, grace: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cs(code: crate::CsError) -> Error {
-        Error::Cs {
-            service: "quorum",
-            code,
-        }
-    }
-
-    #[test]
-    fn set_up_waits_out_try_again_only_until_the_deadline() {
-        let mut calls = 0;
-        let far = Instant::now() + Duration::from_secs(60);
-        let got = while_syncing(far, || {
-            calls += 1;
-            if calls < 3 {
-                Err(cs(crate::CsError::TryAgain))
-            } else {
-                Ok(calls)
-            }
-        });
-        assert_eq!(got.unwrap(), 3, "TRY_AGAIN while syncing, then the answer");
-        let mut calls = 0;
-        let got: Result<()> = while_syncing(far, || {
-            calls += 1;
-            Err(cs(crate::CsError::Access))
-        });
-        assert_eq!(
-            (got.unwrap_err().cs_error(), calls),
-            (crate::CsError::Access, 1),
-            "other errors at once"
-        );
-        let got: Result<()> = while_syncing(Instant::now(), || Err(cs(crate::CsError::TryAgain)));
-        assert_eq!(
-            got.unwrap_err().cs_error(),
-            crate::CsError::TryAgain,
-            "not past the deadline"
-        );
-    }
 
     #[test]
     fn commands_parse_whole_or_not_at_all() {

@@ -272,15 +272,7 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
 
     // TRY_AGAIN while ferrosyncd synchronises its services (just after a ring change).
     let end = std::time::Instant::now() + cfg.connect_timeout;
-    loop {
-        match cpg.join(GROUP) {
-            Ok(()) => break,
-            Err(e) if e.cs_error() == CsError::TryAgain && std::time::Instant::now() < end => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => return Err(e).context("join the CRM group"),
-        }
-    }
+    client::retry_try_again(end, Duration::from_millis(50), || cpg.join(GROUP)).context("join the CRM group")?;
     info!(group = GROUP, socket = %cfg.socket.display(), "joined");
 
     let mut host = Host {

@@ -367,16 +367,11 @@ fn send(cpg: &Cpg, b: &CpgBench, seconds: Duration, clock: Instant, timeout: Dur
         sent_ns: now_ns(),
     }
     .write(&mut done);
-    let done_end = Instant::now() + timeout;
-    loop {
-        match cpg.mcast_joined(Guarantee::Agreed, &done) {
-            Ok(()) => return Ok((seq, send_time)),
-            Err(e) if e.cs_error() == CsError::TryAgain && Instant::now() < done_end => {
-                std::thread::sleep(TRY_AGAIN_PAUSE)
-            }
-            Err(e) => return Err(e).context("send the final marker"),
-        }
-    }
+    client::retry_try_again(Instant::now() + timeout, TRY_AGAIN_PAUSE, || {
+        cpg.mcast_joined(Guarantee::Agreed, &done)
+    })
+    .context("send the final marker")?;
+    Ok((seq, send_time))
 }
 
 /// Handles deliveries until the sender has finished and every sender seen has said it is

@@ -36,6 +36,16 @@ impl Rng {
     pub fn chance(&mut self, pct: usize) -> bool {
         self.below(100) < pct
     }
+
+    /// `text` (an optional XML attribute) with probability `pct`% when `allowed`,
+    /// else nothing; draws only when allowed.
+    pub fn attr(&mut self, allowed: bool, pct: usize, text: &'static str) -> &'static str {
+        if allowed && self.chance(pct) {
+            text
+        } else {
+            ""
+        }
+    }
 }
 
 mod model;

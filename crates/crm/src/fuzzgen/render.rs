@@ -218,11 +218,7 @@ fn constraints(x: &mut String, m: &Model, rng: &mut Rng) {
     for (t, promotable) in &ts {
         if rng.chance(45) {
             cid += 1;
-            let role = if *promotable && rng.chance(50) {
-                " role=\"Promoted\""
-            } else {
-                ""
-            };
+            let role = rng.attr(*promotable, 50, " role=\"Promoted\"");
             let _ = writeln!(
                 x,
                 "      <rsc_location id=\"loc{cid}\" rsc=\"{t}\" node=\"node{}\" score=\"{}\"{role}/>",
@@ -242,16 +238,8 @@ fn constraints(x: &mut String, m: &Model, rng: &mut Rng) {
         cid += 1;
         match rng.below(10) {
             0..=3 => {
-                let role_a = if *pa && rng.chance(40) {
-                    " rsc-role=\"Promoted\""
-                } else {
-                    ""
-                };
-                let role_b = if *pb && rng.chance(40) {
-                    " with-rsc-role=\"Promoted\""
-                } else {
-                    ""
-                };
+                let role_a = rng.attr(*pa, 40, " rsc-role=\"Promoted\"");
+                let role_b = rng.attr(*pb, 40, " with-rsc-role=\"Promoted\"");
                 let _ = writeln!(
                     x,
                     "      <rsc_colocation id=\"col{cid}\" rsc=\"{a}\" with-rsc=\"{b}\" score=\"{}\"{role_a}{role_b}/>",
@@ -260,17 +248,9 @@ fn constraints(x: &mut String, m: &Model, rng: &mut Rng) {
             }
             4..=7 => {
                 let kind = ["Mandatory", "Optional", "Serialize"][rng.below(3)];
-                let fa = if *pa && rng.chance(40) {
-                    " first-action=\"promote\""
-                } else {
-                    ""
-                };
-                let ta = if *pb && rng.chance(30) {
-                    " then-action=\"promote\""
-                } else {
-                    ""
-                };
-                let sym = if rng.chance(20) { " symmetrical=\"false\"" } else { "" };
+                let fa = rng.attr(*pa, 40, " first-action=\"promote\"");
+                let ta = rng.attr(*pb, 30, " then-action=\"promote\"");
+                let sym = rng.attr(true, 20, " symmetrical=\"false\"");
                 let _ = writeln!(
                     x,
                     "      <rsc_order id=\"ord{cid}\" first=\"{a}\" then=\"{b}\" kind=\"{kind}\"{fa}{ta}{sym}/>"
@@ -285,7 +265,7 @@ fn constraints(x: &mut String, m: &Model, rng: &mut Rng) {
 /// in both sets of an ordering makes Pacemaker order an action with itself,
 /// which it asserts against).
 fn set<'a>(x: &mut String, id: &str, ts: &'a [(String, bool)], used: &mut Vec<&'a str>, rng: &mut Rng) {
-    let seq = if rng.chance(30) { " sequential=\"false\"" } else { "" };
+    let seq = rng.attr(true, 30, " sequential=\"false\"");
     let _ = write!(x, "<resource_set id=\"{id}\"{seq}>");
     let mut any = false;
     for _ in 0..1 + rng.below(2) {

@@ -1,4 +1,4 @@
-//! Instance numbers of anonymous cloned groups in the revised status.
+//! Instance numbers of anonymous clones in the revised status.
 //!
 //! crm_simulate shows the revised status by unpacking the updated CIB
 //! again, and unpacking numbers anonymous instances afresh: node by node in
@@ -12,15 +12,13 @@
 use scheduler::model::{Cluster, NodeIdx, RscIdx, Variant};
 
 /// Renumbers the instances of every anonymous clone in `c` as unpacking
-/// the revised CIB would, orphans being those numbered beyond `clone-max`. Clones it cannot renumber with
-/// certainty (an instance on several nodes, two on one node, orphans or
-/// a blocked inactive instance) keep their numbers.
+/// the revised CIB would, orphans being those numbered beyond `clone-max`.
+/// Clones it cannot renumber with certainty (an instance on several nodes,
+/// two on one node, orphans or a blocked inactive instance) keep their
+/// numbers.
 pub fn renumber(c: &mut Cluster) {
     for cl in 0..c.rscs.len() {
-        if let Some(order) = unpack_order(c, cl) {
-            let Variant::Clone { clone_max, .. } = c.rscs[cl].variant else {
-                continue;
-            };
+        if let Some((clone_max, order)) = unpack_order(c, cl) {
             for (number, &inst) in order.iter().enumerate() {
                 rename(c, inst, number, number >= clone_max);
             }
@@ -29,9 +27,10 @@ pub fn renumber(c: &mut Cluster) {
     }
 }
 
-/// The instances of `cl` in the order unpacking would number them, if it
-/// is an anonymous clone of groups that can be renumbered.
-fn unpack_order(c: &Cluster, cl: RscIdx) -> Option<Vec<RscIdx>> {
+/// `clone-max` and the instances of `cl` in the order unpacking would
+/// number them, if it is an anonymous clone (of groups or of primitives)
+/// that can be renumbered.
+fn unpack_order(c: &Cluster, cl: RscIdx) -> Option<(usize, Vec<RscIdx>)> {
     let Variant::Clone {
         unique: false,
         clone_max,
@@ -62,7 +61,7 @@ fn unpack_order(c: &Cluster, cl: RscIdx) -> Option<Vec<RscIdx>> {
     }
     // Node indices follow the status order.
     active.sort_by_key(|&(n, _)| n);
-    Some(active.into_iter().map(|(_, k)| k).chain(inactive).collect())
+    Some((clone_max, active.into_iter().map(|(_, k)| k).chain(inactive).collect()))
 }
 
 /// The nodes any member of instance `inst` is active on.

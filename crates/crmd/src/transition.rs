@@ -104,11 +104,13 @@ impl Transition {
             .count()
     }
 
+    /// Every input ran. An input the graph holds no synapse for (an unmanaged
+    /// resource's start) never does, as with Pacemaker's controller.
     fn inputs_confirmed(&self, i: usize) -> bool {
-        self.graph.synapses[i]
-            .inputs
-            .iter()
-            .all(|a| self.state(*a).is_none_or(|s| s == SynapseState::Confirmed))
+        self.graph.synapses[i].inputs.iter().all(|a| match self.state(*a) {
+            Some(s) => s == SynapseState::Confirmed,
+            None => !self.graph.absent_inputs.iter().any(|x| x.id == *a),
+        })
     }
 
     /// The actions to start now (marked running until `now` + their timeout +
@@ -273,6 +275,7 @@ mod tests {
                     inputs: inputs.into_iter().map(ActionId).collect(),
                 })
                 .collect(),
+            absent_inputs: Vec::new(),
         }
     }
 
@@ -306,6 +309,28 @@ mod tests {
         t.complete(ActionId(3), true);
         t.complete(ActionId(4), true);
         assert!(t.complete_now() && t.succeeded());
+    }
+
+    #[test]
+    fn a_synapse_waiting_for_an_action_left_out_of_the_graph_never_fires() {
+        // 2 waits for 9, an unmanaged resource's required start that the
+        // graph names but holds no synapse for; 3 waits for an unknown id.
+        let mut g = graph(
+            "0",
+            vec![
+                (action(1, ActionKind::RscOp), vec![]),
+                (action(2, ActionKind::PseudoEvent), vec![1, 9]),
+                (action(3, ActionKind::RscOp), vec![1, 8]),
+            ],
+        );
+        g.absent_inputs.push(action(9, ActionKind::RscOp));
+        let mut t = Transition::new(1, g);
+        let now = Instant::ZERO;
+        assert_eq!(ids(&t.fire(now)), [1]);
+        t.complete(ActionId(1), true);
+        assert_eq!(ids(&t.fire(now)), [3], "2 stays waiting");
+        t.complete(ActionId(3), true);
+        assert!(t.complete_now(), "nothing more can fire: the transition is over");
     }
 
     #[test]

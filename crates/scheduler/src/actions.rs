@@ -1122,11 +1122,12 @@ fn primitive_actions(
                 }
             }
             // Demote before stop, by key: every demote before every stop
-            // (`pcmk__primitive_internal_constraints`).
+            // (`pcmk__primitive_internal_constraints`, which gives an
+            // unmanaged resource none of its orderings).
             let stops: Vec<usize> = s
                 .of(r, "stop")
                 .into_iter()
-                .filter(|&st| s.actions[st].node.is_some())
+                .filter(|&st| s.actions[st].node.is_some() && managed)
                 .collect();
             for st in stops {
                 s.order(dm, st, flags::IMPLIES_FIRST | flags::RUNNABLE_LEFT);
@@ -1143,6 +1144,9 @@ fn primitive_actions(
     // A blocked resource that is active is not brought back up
     // (`schedule_restart_actions`), and gets no recurring actions.
     let blocked_active = c.rscs[r].blocked && c.rscs[r].role >= Role::Started;
+    // The start `start_resource` required: it stays required for an
+    // unmanaged resource too (see the end of this function).
+    let mut required_start = None;
     if let Some(nx) = next.filter(|_| !blocked_active) {
         if next_role >= Role::Started {
             // A resource whose history left it stopped (yet listed as
@@ -1169,7 +1173,15 @@ fn primitive_actions(
             // Actions on a guest node stay runnable while it is not being
             // reset: they wait for its connection instead.
             let guest_waits = c.nodes[nx].is_guest() && !c.nodes[nx].remote.requires_reset;
-            if (!managed && !unmanaged_in_place) || (!c.nodes[nx].can_run() && !guest_waits) {
+            // Runnable wherever the node is up (`update_resource_action_runnable`
+            // does not look at standby or maintenance): an unmanaged resource
+            // stays where it is, on a node in maintenance too.
+            let node_up = if unmanaged_in_place {
+                c.nodes[nx].online && !c.nodes[nx].unclean && !c.nodes[nx].pending
+            } else {
+                c.nodes[nx].can_run()
+            };
+            if (!managed && !unmanaged_in_place) || (!node_up && !guest_waits) {
                 s.actions[st].runnable = false;
             }
             if rs.requires_quorum && !c.have_quorum {
@@ -1195,13 +1207,19 @@ fn primitive_actions(
             // (`start_resource`); orderings may still require it.
             if !s.actions[st].runnable {
                 s.actions[st].optional = true;
+            } else if start_required && !recurring_asks_for_start(c, r, nx) {
+                required_start = Some(st);
             }
             let stop_flags = if c.rscs[r].requires_fencing {
                 flags::IMPLIES_THEN | flags::RESTART | flags::RUNNABLE_LEFT
             } else {
                 flags::IMPLIES_THEN | flags::RESTART
             };
-            for &stp in &stops {
+            // Stops before the start (`pcmk__primitive_internal_constraints`:
+            // none for an unmanaged resource, whose unrunnable stop would
+            // otherwise make the start it requires unrunnable too).
+            let restart_stops = if managed { stops.as_slice() } else { &[] };
+            for &stp in restart_stops {
                 let stop_node = s.actions[stp].node;
                 if stop_node == Some(nx) {
                     s.order(stp, st, flags::IMPLIES_THEN | flags::RESTART);
@@ -1212,7 +1230,7 @@ fn primitive_actions(
                     s.order(stp, st, stop_flags);
                 }
             }
-            for &d in &dangling_stops {
+            for &d in dangling_stops.iter().filter(|_| managed) {
                 s.order(d, st, flags::RESTART);
             }
             // Starting elsewhere after a node that needs fencing.
@@ -1241,7 +1259,9 @@ fn primitive_actions(
                     Some(nx),
                     already && !start_required && !recover_by_demotion,
                 );
-                s.order(st, pr, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                if managed {
+                    s.order(st, pr, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
+                }
                 if !managed || !c.nodes[nx].can_run() {
                     s.actions[pr].runnable = false;
                 }
@@ -1324,15 +1344,36 @@ fn primitive_actions(
     super::recurring::cancel_orphaned(cib, s, c, r);
     // An unmanaged resource's actions on a node are optional, whatever
     // asked for them (`update_action_optional`); probes are required
-    // anyway (`pcmk__probe_rsc_on_node`).
+    // anyway (`pcmk__probe_rsc_on_node`). Except a runnable start that
+    // `start_resource` requires (a failed unmanaged resource recovered in
+    // place): it clears the flag after `update_action_optional` set it
+    // (lib/pacemaker/pcmk_sched_primitive.c:1191-1193), and it stays
+    // cleared where the recurring actions do not ask for the start again
+    // (see `recurring_asks_for_start`). Being unmanaged, it never enters
+    // the graph, but what is ordered after it waits for it
+    // (`should_add_input_to_graph`, see `graph::build`): the transition
+    // stalls there.
     if !managed {
-        for a in s.actions.iter_mut() {
+        for (i, a) in s.actions.iter_mut().enumerate() {
             let probe_or_cancel = a.task == "monitor" || a.task == "cancel";
-            if a.rsc == Some(r) && a.node.is_some() && !a.pseudo && a.interval_ms == 0 && !probe_or_cancel {
+            let kept = required_start == Some(i);
+            if a.rsc == Some(r) && a.node.is_some() && !a.pseudo && a.interval_ms == 0 && !probe_or_cancel && !kept {
                 a.optional = true;
             }
         }
     }
+}
+
+/// `pcmk__create_recurring_actions` looks the resource's start up again
+/// (`start_action(rsc, node, TRUE)`, lib/pacemaker/pcmk_sched_recurring.c:
+/// 566-597), which makes an unmanaged resource's start optional again,
+/// unless it skips the resource: blocked, in maintenance (its own
+/// `maintenance` or the cluster's maintenance mode), or placed on a node
+/// in maintenance.
+fn recurring_asks_for_start(c: &Cluster, r: RscIdx, node: NodeIdx) -> bool {
+    let rs = &c.rscs[r];
+    let in_maintenance = c.options.maintenance_mode || rs.meta.get("maintenance").is_some_and(|v| is_true(v));
+    !(rs.blocked || in_maintenance || c.nodes[node].maintenance)
 }
 
 /// A group in a promotable clone: its promote, promoted, demote and demoted
@@ -1990,6 +2031,35 @@ mod tests {
         };
         assert_eq!(reason("start").as_deref(), Some("resource definition change"));
         assert_eq!(reason("stop"), None);
+    }
+
+    #[test]
+    fn an_unmanaged_resource_s_recovery_start_is_required_only_where_no_recurring_action_asks_again() {
+        // `start_resource` requires the start of a failed resource recovered
+        // in place; for an unmanaged one, `pcmk__create_recurring_actions`
+        // looks the start up again and `update_action_optional` makes it
+        // optional, unless the node (or the resource) is in maintenance,
+        // where no recurring action is made (fuzz-16 against fuzz-422).
+        use crate::testutil::{cib_xml, dummy, run, with_history};
+        let unmanaged = "<primitive id=\"R\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">\
+                         <meta_attributes id=\"R-m\"><nvpair id=\"R-u\" name=\"is-managed\" value=\"false\"/>\
+                         </meta_attributes></primitive>";
+        let failed = [("start", 0, 0), ("monitor", 10000, 1)];
+        let start = |rscs: &str, attrs: &[(usize, &str, &str)]| {
+            let s = run(&with_history(&cib_xml(1, rscs, "", attrs), 1, "R", &failed));
+            let a = s
+                .actions
+                .iter()
+                .find(|a| a.task == "start" && a.node == Some(0))
+                .expect("start");
+            (a.optional, a.runnable)
+        };
+        assert_eq!(start(unmanaged, &[]), (true, true), "is-managed=false on a node in use");
+        assert_eq!(
+            start(&dummy("R"), &[(1, "maintenance", "true")]),
+            (false, true),
+            "node in maintenance"
+        );
     }
 
     #[test]

@@ -130,6 +130,12 @@ impl GraphHeader {
 pub struct TransitionGraph {
     pub header: GraphHeader,
     pub synapses: Vec<Synapse>,
+    /// Actions some synapse waits for that are not in the graph themselves
+    /// (a required start of an unmanaged resource): nothing ever runs them,
+    /// so what waits for them never fires, as with Pacemaker's controller
+    /// (`should_add_input_to_graph` keeps such an input; the graph has no
+    /// synapse for it). Listed to name them in the inputs.
+    pub absent_inputs: Vec<GraphAction>,
 }
 
 /// Pacemaker's operation key, `RSC_TASK_INTERVAL`.
@@ -169,9 +175,9 @@ fn skipped_migrating_input(s: &Schedule, e: &Edge) -> bool {
 
 /// Whether an ordering between two actions in the graph becomes an input
 /// of its "then" (`should_add_input_to_graph`).
-fn is_graph_input(s: &Schedule, included: &[bool], e: &Edge) -> bool {
+fn is_graph_input(s: &Schedule, required: &[bool], e: &Edge) -> bool {
     let (first, then) = (&s.actions[e.first], &s.actions[e.then]);
-    included[e.first]
+    required[e.first]
         && e.flags & flags::MEMBER == 0
         && (e.flags & flags::ANTI_COLOCATION == 0
             || first.node.is_none()
@@ -180,6 +186,14 @@ fn is_graph_input(s: &Schedule, included: &[bool], e: &Edge) -> bool {
         && (e.flags & flags::LOAD == 0 || utilization::load_edge_applies(&s.actions, &s.cluster, e))
         && !skipped_migrating_input(s, e)
         && !into_own_guest_container(s, e)
+}
+
+/// `should_add_action_to_graph` leaves out an unmanaged resource's actions
+/// other than monitors and the cancellation of recurring ones, even when
+/// they are required (lib/pacemaker/pcmk_graph_producer.c:505-526): the
+/// controller never runs them, and a synapse waiting for one never fires.
+fn left_out_as_unmanaged(c: &Cluster, a: &Action) -> bool {
+    a.rsc.is_some_and(|r| !c.rscs[r].managed) && a.task != "monitor" && a.interval_ms == 0
 }
 
 /// An ordering from an action on a guest node to an action of the
@@ -254,10 +268,18 @@ fn synapse_priority(c: &Cluster, a: &Action) -> Score {
 /// Builds the graph from a schedule: only required, runnable actions.
 pub fn build(s: &Schedule) -> TransitionGraph {
     let c = &s.cluster;
-    let included: Vec<bool> = s
+    // Required and runnable: an input of what is ordered after it, even
+    // where it is left out of the graph itself (`should_add_input_to_graph`
+    // drops optional inputs only).
+    let required: Vec<bool> = s
         .actions
         .iter()
         .map(|a| (!a.optional || a.print_always) && a.runnable)
+        .collect();
+    let included: Vec<bool> = s
+        .actions
+        .iter()
+        .map(|a| required[a.id] && !left_out_as_unmanaged(c, a))
         .collect();
     // Each action's incoming orderings.
     let mut into: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
@@ -269,7 +291,7 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             into[a]
                 .iter()
                 .copied()
-                .filter(|&i| included[a] && is_graph_input(s, &included, &s.edges[i]))
+                .filter(|&i| included[a] && is_graph_input(s, &required, &s.edges[i]))
                 .collect()
         })
         .collect();
@@ -279,105 +301,124 @@ pub fn build(s: &Schedule) -> TransitionGraph {
         if !included[a.id] {
             continue;
         }
-        let rsc = a.rsc.map(|r| c.rscs[r].id.clone());
-        let node_level = a.rsc.is_none() && matches!(a.task.as_str(), "stonith" | "do_shutdown");
-        // create_graph_action: fencing is a crm_event (a pseudo_event for
-        // guest nodes), shutdown a crm_event, other pseudo-actions carry no
-        // node.
-        let kind = if (node_level && !(a.pseudo && a.task == "stonith"))
-            || matches!(a.task.as_str(), "clear_failcount" | "lrm_delete")
-        {
-            ActionKind::CrmEvent
-        } else if a.task == "probe_again" && a.node.is_some() {
-            // A node-level `custom_action`: neither pseudo nor fencing.
-            ActionKind::RscOp
-        } else if a.pseudo || a.rsc.is_none() || a.node.is_none() {
-            ActionKind::PseudoEvent
-        } else {
-            ActionKind::RscOp
-        };
-        let node = a.node.filter(|_| node_level || kind != ActionKind::PseudoEvent);
-        // A resource known by another name in its history (an anonymous
-        // clone instance) is addressed by that name (`clone_op_key`).
-        let clone_name = a.rsc.and_then(|r| c.clone_name(r));
-        // A cancel is keyed by the operation it cancels (`clone_op_key`).
-        let mut key_task = a
-            .cancels
-            .as_ref()
-            .map_or(a.task.as_str(), |x| x.task.as_str())
-            .to_string();
-        // A notification under an instance's history name is keyed by what
-        // it notifies about, a confirmation as plain `notified`
-        // (`clone_op_key`).
-        if clone_name.is_some() {
-            match crate::notify::operation(&a.task) {
-                Some("notify") => {
-                    if let (Some(t), Some(o)) = (a.meta.get("notify_type"), a.meta.get("notify_operation")) {
-                        key_task = format!("{t}_notify_{o}");
-                    }
-                }
-                Some("notified") => key_task = "notified".into(),
-                _ => {}
-            }
-        }
-        let key_task = key_task.as_str();
-        let internal_key = clone_name.and(rsc.as_ref()).map(|r| op_key(r, key_task, a.interval_ms));
-        let operation_key = match (&rsc, a.task.as_str(), a.node) {
-            (Some(r), _, _) => op_key(clone_name.unwrap_or(r), key_task, a.interval_ms),
-            (None, "stonith", Some(n)) => format!(
-                "stonith-{}-{}",
-                c.nodes[n].uname,
-                a.fence_op.as_deref().unwrap_or(&c.options.stonith_action)
-            ),
-            (None, "do_shutdown", Some(n)) => format!("do_shutdown-{}", c.nodes[n].uname),
-            (None, "probe_again", Some(n)) => format!("probe_again-{}", c.nodes[n].uname),
-            (None, utilization::LOAD_STOPPED, Some(n)) => format!("{}_{}", utilization::LOAD_STOPPED, c.nodes[n].uname),
-            _ => a.task.clone(),
-        };
-        let migrating = a.task == "stop"
-            && into[a.id].iter().map(|&i| &s.edges[i]).any(|e| {
-                e.then == a.id && s.actions[e.first].rsc == a.rsc && s.actions[e.first].task == "migrate_from"
-            });
         let mut inputs: Vec<ActionId> = input_edges[a.id].iter().map(|&i| ActionId(s.edges[i].first)).collect();
         inputs.sort_unstable();
         inputs.dedup();
-        let attributes = graph_details::attributes(c, a, node.is_some());
-        // The timeout the controller is told (`CRM_meta_timeout`).
-        let timeout_ms = attributes.get("CRM_meta_timeout").and_then(|t| t.parse().ok());
         synapses.push(Synapse {
             id: synapses.len(),
             priority: synapse_priority(c, a),
-            action: GraphAction {
-                id: ActionId(a.id),
-                kind,
-                task: Task::from_name(crate::notify::operation(&a.task).unwrap_or(&a.task)),
-                operation_key,
-                internal_key,
-                on_node: node.map(|n| c.nodes[n].uname.clone()),
-                on_node_uuid: node.map(|n| c.nodes[n].id.clone()),
-                rsc,
-                interval_ms: a.interval_ms,
-                timeout_ms,
-                agent: a
-                    .rsc
-                    .filter(|_| kind != ActionKind::PseudoEvent)
-                    .and_then(|r| graph_details::agent(c, r)),
-                attributes,
-                downed: node.map_or_else(Vec::new, |_| graph_details::downed(c, a, migrating)),
-            },
+            action: describe(s, &into, a),
             inputs,
         });
     }
+    // Inputs left out of the graph themselves (see `left_out_as_unmanaged`).
+    let mut absent: Vec<usize> = synapses
+        .iter()
+        .flat_map(|syn| syn.inputs.iter().map(|i| i.0))
+        .filter(|&i| !included[i])
+        .collect();
+    absent.sort_unstable();
+    absent.dedup();
+    let absent_inputs = absent.into_iter().map(|i| describe(s, &into, &s.actions[i])).collect();
     TransitionGraph {
         header: GraphHeader::new(c),
         synapses,
+        absent_inputs,
+    }
+}
+
+/// The graph's view of one action (`create_graph_action`).
+fn describe(s: &Schedule, into: &[Vec<usize>], a: &Action) -> GraphAction {
+    let c = &s.cluster;
+    let rsc = a.rsc.map(|r| c.rscs[r].id.clone());
+    let node_level = a.rsc.is_none() && matches!(a.task.as_str(), "stonith" | "do_shutdown");
+    // create_graph_action: fencing is a crm_event (a pseudo_event for
+    // guest nodes), shutdown a crm_event, other pseudo-actions carry no
+    // node.
+    let kind = if (node_level && !(a.pseudo && a.task == "stonith"))
+        || matches!(a.task.as_str(), "clear_failcount" | "lrm_delete")
+    {
+        ActionKind::CrmEvent
+    } else if a.task == "probe_again" && a.node.is_some() {
+        // A node-level `custom_action`: neither pseudo nor fencing.
+        ActionKind::RscOp
+    } else if a.pseudo || a.rsc.is_none() || a.node.is_none() {
+        ActionKind::PseudoEvent
+    } else {
+        ActionKind::RscOp
+    };
+    let node = a.node.filter(|_| node_level || kind != ActionKind::PseudoEvent);
+    // A resource known by another name in its history (an anonymous
+    // clone instance) is addressed by that name (`clone_op_key`).
+    let clone_name = a.rsc.and_then(|r| c.clone_name(r));
+    // A cancel is keyed by the operation it cancels (`clone_op_key`).
+    let mut key_task = a
+        .cancels
+        .as_ref()
+        .map_or(a.task.as_str(), |x| x.task.as_str())
+        .to_string();
+    // A notification under an instance's history name is keyed by what
+    // it notifies about, a confirmation as plain `notified`
+    // (`clone_op_key`).
+    if clone_name.is_some() {
+        match crate::notify::operation(&a.task) {
+            Some("notify") => {
+                if let (Some(t), Some(o)) = (a.meta.get("notify_type"), a.meta.get("notify_operation")) {
+                    key_task = format!("{t}_notify_{o}");
+                }
+            }
+            Some("notified") => key_task = "notified".into(),
+            _ => {}
+        }
+    }
+    let key_task = key_task.as_str();
+    let internal_key = clone_name.and(rsc.as_ref()).map(|r| op_key(r, key_task, a.interval_ms));
+    let operation_key = match (&rsc, a.task.as_str(), a.node) {
+        (Some(r), _, _) => op_key(clone_name.unwrap_or(r), key_task, a.interval_ms),
+        (None, "stonith", Some(n)) => format!(
+            "stonith-{}-{}",
+            c.nodes[n].uname,
+            a.fence_op.as_deref().unwrap_or(&c.options.stonith_action)
+        ),
+        (None, "do_shutdown", Some(n)) => format!("do_shutdown-{}", c.nodes[n].uname),
+        (None, "probe_again", Some(n)) => format!("probe_again-{}", c.nodes[n].uname),
+        (None, utilization::LOAD_STOPPED, Some(n)) => format!("{}_{}", utilization::LOAD_STOPPED, c.nodes[n].uname),
+        _ => a.task.clone(),
+    };
+    let migrating = a.task == "stop"
+        && into[a.id]
+            .iter()
+            .map(|&i| &s.edges[i])
+            .any(|e| e.then == a.id && s.actions[e.first].rsc == a.rsc && s.actions[e.first].task == "migrate_from");
+    let attributes = graph_details::attributes(c, a, node.is_some());
+    // The timeout the controller is told (`CRM_meta_timeout`).
+    let timeout_ms = attributes.get("CRM_meta_timeout").and_then(|t| t.parse().ok());
+    GraphAction {
+        id: ActionId(a.id),
+        kind,
+        task: Task::from_name(crate::notify::operation(&a.task).unwrap_or(&a.task)),
+        operation_key,
+        internal_key,
+        on_node: node.map(|n| c.nodes[n].uname.clone()),
+        on_node_uuid: node.map(|n| c.nodes[n].id.clone()),
+        rsc,
+        interval_ms: a.interval_ms,
+        timeout_ms,
+        agent: a
+            .rsc
+            .filter(|_| kind != ActionKind::PseudoEvent)
+            .and_then(|r| graph_details::agent(c, r)),
+        attributes,
+        downed: node.map_or_else(Vec::new, |_| graph_details::downed(c, a, migrating)),
     }
 }
 
 impl TransitionGraph {
     /// The actions that run, in an order that respects every input: at each
     /// step the first synapse (in graph order) whose inputs have all run.
-    /// Inputs that are no synapse's action are ignored. Those waiting on an
+    /// A synapse waiting for one of the [`TransitionGraph::absent_inputs`]
+    /// never runs; other inputs that are no synapse's action are ignored.
+    /// Those waiting on an
     /// ordering cycle (or on what waits on one) are left out: the transition
     /// stalls there and they never run, as crm_simulate's graph execution
     /// stops when no synapse can fire (`pcmk__execute_graph`).
@@ -399,7 +440,9 @@ impl TransitionGraph {
             let mut inputs: Vec<usize> = s.inputs.iter().filter_map(|i| position.get(i).copied()).collect();
             inputs.sort_unstable();
             inputs.dedup();
-            waiting_on[j] = inputs.len();
+            // One more input that never completes.
+            let never = s.inputs.iter().any(|i| self.absent_inputs.iter().any(|a| a.id == *i));
+            waiting_on[j] = inputs.len() + usize::from(never);
             for i in inputs {
                 dependents[i].push(j);
             }
@@ -439,12 +482,14 @@ impl TransitionGraph {
             } else {
                 out.push_str("    <inputs>\n");
                 for i in &s.inputs {
-                    if let Some(src) = self.synapses.iter().find(|x| x.action.id == *i) {
-                        let _ = writeln!(
-                            out,
-                            "      <trigger>\n        {}/>\n      </trigger>",
-                            action_tag(&src.action)
-                        );
+                    let src = self
+                        .synapses
+                        .iter()
+                        .map(|x| &x.action)
+                        .chain(&self.absent_inputs)
+                        .find(|a| a.id == *i);
+                    if let Some(src) = src {
+                        let _ = writeln!(out, "      <trigger>\n        {}/>\n      </trigger>", action_tag(src));
                     }
                 }
                 out.push_str("    </inputs>\n");
@@ -702,6 +747,85 @@ mod tests {
         assert_eq!(inputs("g:0_start_0"), vec!["c_start_0".to_string()]);
         assert!(!inputs("g:0_running_0").contains(&"c_start_0".to_string()));
         assert!(inputs("c_running_0").contains(&"g:0_running_0".to_string()));
+    }
+
+    /// A clone whose instance on n2 (in maintenance, so unmanaged) failed its
+    /// monitor; another instance starts on n1 and D is ordered after the
+    /// clone (fuzz-16 of `ferrosync crm fuzz`, made small).
+    fn failed_unmanaged_instance_cib(notify: &str) -> cib::Cib {
+        let rscs = format!("{}{}", clone("C", &dummy("R"), &[("notify", notify)]), dummy("D"));
+        let cons = "<rsc_order id=\"o\" first=\"C\" then=\"D\"/>";
+        let xml = crate::testutil::cib_xml(2, &rscs, cons, &[(2, "maintenance", "true")]);
+        crate::testutil::with_history(&xml, 2, "R", &[("start", 0, 0), ("monitor", 10000, 1)])
+    }
+
+    #[test]
+    fn a_transition_waits_for_an_unmanaged_instance_s_start_that_recovery_requires() {
+        // Pacemaker recovers a failed resource in place with a required
+        // start, unmanaged or not (`start_resource`); an unmanaged one's
+        // start never enters the graph, but the clone's `running` keeps it
+        // as an input, so it and what follows never fire.
+        let s = run(&failed_unmanaged_instance_cib("false"));
+        let r2 = s
+            .cluster
+            .rscs
+            .iter()
+            .position(|r| r.id.starts_with("R:") && r.running_on == [1]);
+        let r2 = r2.expect("the instance on n2");
+        let start = s
+            .actions
+            .iter()
+            .find(|a| a.rsc == Some(r2) && a.task == "start")
+            .expect("its start");
+        assert!(!start.optional && start.runnable, "{start:?}");
+        let g = build(&s);
+        assert!(
+            g.synapses.iter().all(|syn| syn.action.id.0 != start.id),
+            "left out of the graph"
+        );
+        assert_eq!(g.absent_inputs.iter().map(|a| a.id.0).collect::<Vec<_>>(), [start.id]);
+        let running = &g
+            .synapses
+            .iter()
+            .find(|syn| syn.action.operation_key == "C_running_0")
+            .expect("C_running_0");
+        assert!(running.inputs.contains(&ActionId(start.id)));
+        assert!(g
+            .to_xml()
+            .contains(&format!("<rsc_op id=\"{}\" operation=\"start\"", start.id)));
+        let ran: Vec<&str> = g
+            .execution_order()
+            .into_iter()
+            .map(|id| {
+                g.synapses
+                    .iter()
+                    .find(|syn| syn.action.id == id)
+                    .expect("ran")
+                    .action
+                    .operation_key
+                    .as_str()
+            })
+            .collect();
+        assert!(ran.contains(&"R:1_start_0"), "the other instance starts: {ran:?}");
+        assert!(!ran.contains(&"C_running_0") && !ran.contains(&"D_start_0"), "{ran:?}");
+    }
+
+    #[test]
+    fn an_unmanaged_instance_is_not_notified() {
+        // Its notifications are made like the others' but optional
+        // (`custom_action` calls `update_action_optional`), so none is in
+        // the graph or waited for; the managed instance starting is.
+        let g = build(&run(&failed_unmanaged_instance_cib("true")));
+        let notified_on = |node: &str| {
+            g.synapses
+                .iter()
+                .map(|syn| &syn.action)
+                .chain(&g.absent_inputs)
+                .filter(|a| a.operation_key.contains("_notify_") && a.on_node.as_deref() == Some(node))
+                .count()
+        };
+        assert_eq!(notified_on("n2"), 0, "{:#?}", g.absent_inputs);
+        assert!(notified_on("n1") > 0);
     }
 
     #[test]

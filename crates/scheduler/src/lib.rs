@@ -164,6 +164,37 @@ pub(crate) mod testutil {
         )
     }
 
+    /// `xml` (from [`cib_xml`]) with a history for Dummy resource `rsc` on
+    /// node `node`: operations `(task, interval ms, rc)` in call order.
+    /// The node must have no history yet.
+    pub fn with_history(xml: &str, node: usize, rsc: &str, ops: &[(&str, u32, u32)]) -> Cib {
+        let entries: String = ops
+            .iter()
+            .enumerate()
+            .map(|(i, (task, interval, rc))| {
+                let call = i + 1;
+                let id = if *interval == 0 {
+                    format!("{rsc}_last_0")
+                } else {
+                    format!("{rsc}_{task}_{interval}")
+                };
+                format!(
+                    "<lrm_rsc_op id=\"{id}\" operation_key=\"{rsc}_{task}_{interval}\" operation=\"{task}\" \
+                     call-id=\"{call}\" rc-code=\"{rc}\" op-status=\"0\" interval=\"{interval}\" \
+                     transition-key=\"{call}:1:0:x\" transition-magic=\"0:{rc};{call}:1:0:x\"/>"
+                )
+            })
+            .collect();
+        let lrm = format!(
+            "<lrm id=\"{node}\"><lrm_resources><lrm_resource id=\"{rsc}\" class=\"ocf\" provider=\"pacemaker\" \
+             type=\"Dummy\">{entries}</lrm_resource></lrm_resources></lrm>"
+        );
+        let state = format!("<node_state id=\"{node}\"");
+        let from = xml.find(&state).expect("the node's state");
+        let at = from + xml[from..].find("</node_state>").expect("its end");
+        Cib::parse(&format!("{}{lrm}{}", &xml[..at], &xml[at..])).expect("test CIB parses")
+    }
+
     /// A Dummy primitive.
     pub fn dummy(id: &str) -> String {
         format!("<primitive id=\"{id}\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>")

@@ -368,7 +368,9 @@ fn instance_notify(
         return None;
     }
     let kind = key_parts(&s.actions[op].task)?.0.to_string();
-    let optional = s.actions[op].optional;
+    // An unmanaged instance's notification is optional whatever its
+    // pseudo-action is (`custom_action` calls `update_action_optional`).
+    let optional = s.actions[op].optional || !c.rscs[rsc].managed;
     let a = s.add(Some(rsc), &format!("{kind}_notify_{notified}"), 0, Some(node), optional);
     // `copy_meta_to_notify` and `add_notify_data_to_action_meta`: an
     // existing notification (ordered after fencing) keeps its values.

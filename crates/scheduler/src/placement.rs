@@ -802,12 +802,17 @@ impl<'a> Assigner<'a> {
             if prims.iter().all(|&p| !self.c.rscs[p].provisional) {
                 continue;
             }
+            // Past the limit an instance is banned and not assigned at all
+            // (`distribute_children`, lib/pacemaker/pcmk_sched_clone.c:
+            // 266-275): an unmanaged one is not kept where it runs either,
+            // so it has no start to recover it there.
             if allocated >= clone_max {
                 for &p in &prims {
                     for a in self.c.rscs[p].allowed.iter_mut() {
                         *a = Some(-INFINITY);
                     }
                 }
+                continue;
             }
             self.assign_instance(k, &per_node, clone_node_max);
             if let Some(n) = node_of(self, k) {
@@ -1542,6 +1547,27 @@ mod tests {
             s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone())
         };
         (node("x"), node("y"))
+    }
+
+    #[test]
+    fn an_unmanaged_instance_past_clone_max_is_not_kept_where_it_runs() {
+        // `distribute_children` bans instances past the limit and does not
+        // assign them at all, so an unmanaged one (here on a node in
+        // maintenance, with clone-max 0) is not kept on its node and stops
+        // rather than being recovered there (fuzz-1298).
+        use crate::testutil::{cib_xml, clone, dummy, run, with_history};
+        let rscs = clone("C", &dummy("R"), &[("clone-max", "0")]);
+        let xml = cib_xml(1, &rscs, "", &[(1, "maintenance", "true")]);
+        let s = run(&with_history(&xml, 1, "R", &[("start", 0, 1)]));
+        let r = s
+            .cluster
+            .rscs
+            .iter()
+            .find(|r| r.id.starts_with("R:") && r.running_on == [0]);
+        let r = r.expect("the running instance");
+        assert!(!r.managed);
+        assert_eq!(r.assigned, None);
+        assert!(!s.actions.iter().any(|a| a.task == "start" && a.node == Some(0)));
     }
 
     #[test]

@@ -172,11 +172,11 @@ fn restart_stops_then_restores_the_target_role() {
     let cib = cib::Cib::from_element(stopped.root().clone()).unwrap();
     let c = scheduler::unpack::unpack(&cib, 0);
     let app = c.rsc_by_id("app").unwrap();
-    assert_eq!(c.rscs[app].target_role, Some(scheduler::model::Role::Stopped));
+    assert_eq!(c.rscs[app].config.target_role, Some(scheduler::model::Role::Stopped));
     let started = applied(&stopped, &r.start);
     let cib = cib::Cib::from_element(started.root().clone()).unwrap();
     let c = scheduler::unpack::unpack(&cib, 0);
-    assert_eq!(c.rscs[c.rsc_by_id("app").unwrap()].target_role, None);
+    assert_eq!(c.rscs[c.rsc_by_id("app").unwrap()].config.target_role, None);
     // A resource already disabled stays disabled after a restart.
     let disabled = applied(&doc, &admin::resource_disable(&doc, "app").unwrap());
     let r = admin::resource_restart(&disabled, "app").unwrap();

@@ -14,7 +14,7 @@ pub fn disable_blocked_timeouts(cib: &Cib, c: &mut Cluster) {
             continue;
         };
         for r in 0..c.rscs.len() {
-            if !c.rscs[r].is_primitive() || c.rscs[r].failure_timeout_s == 0 || !has_fail_count(c, r, n) {
+            if !c.rscs[r].is_primitive() || c.rscs[r].config.failure_timeout_s == 0 || !has_fail_count(c, r, n) {
                 continue;
             }
             let name = history_name(c, r);
@@ -23,9 +23,15 @@ pub fn disable_blocked_timeouts(cib: &Cib, c: &mut Cluster) {
                 .iter()
                 .filter(|lr| lr.id == name)
                 .flat_map(|lr| &lr.ops)
-                .any(|op| c.rscs[r].ops.iter().any(|conf| is_matched_failure(name, conf, op)));
+                .any(|op| {
+                    c.rscs[r]
+                        .config
+                        .ops
+                        .iter()
+                        .any(|conf| is_matched_failure(name, conf, op))
+                });
             if blocks {
-                c.rscs[r].failure_timeout_s = 0;
+                c.rscs[r].config.failure_timeout_s = 0;
             }
         }
     }
@@ -87,10 +93,10 @@ mod tests {
     fn a_blocking_failure_never_expires() {
         let c = unpacked(" on-fail=\"block\"");
         let r = c.rsc_by_id("r").expect("r");
-        assert_eq!(c.rscs[r].failure_timeout_s, 0);
-        assert!(c.rscs[r].failed);
+        assert_eq!(c.rscs[r].config.failure_timeout_s, 0);
+        assert!(c.rscs[r].observed.failed);
         let c = unpacked("");
         let r = c.rsc_by_id("r").expect("r");
-        assert_eq!(c.rscs[r].failure_timeout_s, 10);
+        assert_eq!(c.rscs[r].config.failure_timeout_s, 10);
     }
 }

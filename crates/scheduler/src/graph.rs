@@ -248,7 +248,7 @@ fn synapse_priority(c: &Cluster, a: &Action) -> Score {
     } else {
         0
     };
-    own.max(c.rscs[r].priority)
+    own.max(c.rscs[r].config.priority)
 }
 
 /// Builds the graph from a schedule: only required, runnable actions.

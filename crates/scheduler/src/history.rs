@@ -11,6 +11,7 @@ use crate::model::{NodeIdx, Rsc};
 pub(crate) fn history_entry<'a>(st: &'a cib::NodeState, rs: &Rsc, n: NodeIdx) -> Option<&'a cib::LrmResource> {
     let base = rs.id.split(':').next().unwrap_or(&rs.id);
     let mut mapped = rs
+        .observed
         .history_ids
         .iter()
         .filter(|(m, _)| *m == n)

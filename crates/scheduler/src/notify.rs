@@ -285,8 +285,8 @@ fn keys(c: &Cluster, clone: RscIdx, l: &Lists) -> BTreeMap<String, String> {
     let by_role = |f: &dyn Fn(Role) -> bool| -> Vec<(RscIdx, Option<NodeIdx>)> {
         prims
             .iter()
-            .filter(|&&p| f(c.rscs[p].role))
-            .map(|&p| (p, c.rscs[p].running_on.first().copied()))
+            .filter(|&&p| f(c.rscs[p].observed.role))
+            .map(|&p| (p, c.rscs[p].observed.running_on.first().copied()))
             .collect()
     };
     let active = by_role(&|r| matches!(r, Role::Started | Role::Unpromoted | Role::Promoted));
@@ -324,13 +324,14 @@ fn keys(c: &Cluster, clone: RscIdx, l: &Lists) -> BTreeMap<String, String> {
     };
     let available = sorted(
         (0..c.nodes.len())
-            .filter(|&n| c.rscs[clone].allowed[n].is_some() && !dropped(n))
+            .filter(|&n| c.rscs[clone].plan.allowed[n].is_some() && !dropped(n))
             .collect(),
     );
     out.insert("notify_available_uname".into(), join(&available));
     let all = sorted((0..c.nodes.len()).collect());
     out.insert("notify_all_uname".into(), join(&all));
     if c.rscs[clone]
+        .config
         .meta
         .get("container-attribute-target")
         .is_some_and(|v| v == "host")
@@ -343,7 +344,7 @@ fn keys(c: &Cluster, clone: RscIdx, l: &Lists) -> BTreeMap<String, String> {
                     .remote
                     .conn
                     .and_then(|conn| c.rscs[conn].remote.container)
-                    .and_then(|ct| c.rscs[ct].running_on.first().copied())
+                    .and_then(|ct| c.rscs[ct].observed.running_on.first().copied())
                     .filter(|_| c.nodes[n].kind == crate::model::NodeKind::Guest)
                     .unwrap_or(n)
             })
@@ -452,13 +453,13 @@ fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
     }
     for p in c.primitives_of(clone) {
         let rs = &c.rscs[p];
-        if rs.role != Role::Stopped && matches!(task, "stop" | "demote") {
+        if rs.observed.role != Role::Stopped && matches!(task, "stop" | "demote") {
             let stop = s
                 .actions
                 .iter()
                 .find(|a| a.rsc == Some(p) && a.task == "stop" && a.interval_ms == 0)
                 .map(|a| (a.pseudo, a.optional));
-            for &n in &rs.running_on {
+            for &n in &rs.observed.running_on {
                 let node = &c.nodes[n];
                 if stop.is_some_and(|(pseudo, _)| pseudo) && (node.unclean || node.remote.requires_reset) {
                     continue;
@@ -469,7 +470,7 @@ fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
                 }
             }
         }
-        if rs.next_role != Role::Stopped && matches!(task, "start" | "promote") {
+        if rs.plan.next_role != Role::Stopped && matches!(task, "start" | "promote") {
             let start = s
                 .actions
                 .iter()
@@ -487,7 +488,7 @@ fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
                     }
                 }
             }
-            let Some(target) = rs.assigned else { continue };
+            let Some(target) = rs.plan.assigned else { continue };
             if task != "start" || !matches!(start, Some((false, _))) {
                 instance_notify(s, c, p, target, (ops.pre, ops.pre_done), task, &keys);
             }
@@ -550,7 +551,7 @@ fn after_fencing(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
             post_done,
         };
         for &q in &prims {
-            if c.rscs[q].role == Role::Stopped {
+            if c.rscs[q].observed.role == Role::Stopped {
                 continue;
             }
             let stop = s
@@ -558,7 +559,7 @@ fn after_fencing(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
                 .iter()
                 .find(|a| a.rsc == Some(q) && a.task == "stop" && a.interval_ms == 0)
                 .map(|a| (a.pseudo, a.optional));
-            for &m in &c.rscs[q].running_on {
+            for &m in &c.rscs[q].observed.running_on {
                 let node = &c.nodes[m];
                 if stop.is_some_and(|(pseudo, _)| pseudo) && (node.unclean || node.remote.requires_reset) {
                     continue;
@@ -588,7 +589,7 @@ pub fn create_notifications(s: &mut ActionSet, c: &Cluster, all: &[CloneNotifica
         let instance_notify = c
             .primitives_of(g)
             .iter()
-            .any(|&p| c.rscs[p].meta.get("notify").is_some_and(|v| cib::is_true(v)));
+            .any(|&p| c.rscs[p].config.meta.get("notify").is_some_and(|v| cib::is_true(v)));
         if instance_notify {
             after_fencing(s, c, g);
         }

@@ -997,7 +997,7 @@ mod admin_cli {
             let active = named
                 .iter()
                 .flat_map(|&i| c.primitives_of(i))
-                .any(|p| !c.rscs[p].running_on.is_empty());
+                .any(|p| !c.rscs[p].observed.running_on.is_empty());
             if !active {
                 return Ok(());
             }

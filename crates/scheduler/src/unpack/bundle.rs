@@ -184,9 +184,9 @@ pub(super) fn add_bundle(b: &RscBuild<'_>, c: &mut Cluster, def: &ResourceDef, b
         let child_notifies = kids
             .iter()
             .flat_map(|&k| c.primitives_of(k))
-            .any(|p| c.rscs[p].meta.get("notify").is_some_and(|v| cib::is_true(v)));
+            .any(|p| c.rscs[p].config.meta.get("notify").is_some_and(|v| cib::is_true(v)));
         if child_notifies {
-            std::sync::Arc::make_mut(&mut c.rscs[cl].meta).insert("notify".into(), "true".into());
+            std::sync::Arc::make_mut(&mut c.rscs[cl].config.meta).insert("notify".into(), "true".into());
         }
         for (i, rep) in replicas.iter_mut().enumerate() {
             let Some(&inst) = kids.get(i) else { continue };
@@ -196,8 +196,8 @@ pub(super) fn add_bundle(b: &RscBuild<'_>, c: &mut Cluster, def: &ResourceDef, b
             // lib/pengine/bundle.c:1046-1067): the replica's guest node has
             // no capacity of its own.
             if let Some(&p) = c.primitives_of(inst).first() {
-                let moved = std::mem::take(&mut c.rscs[p].utilization);
-                c.rscs[rep.container].utilization = moved;
+                let moved = std::mem::take(&mut c.rscs[p].config.utilization);
+                c.rscs[rep.container].config.utilization = moved;
             }
             // A replica's child is discovered (probed) only on its own node.
             if let Some(n) = rep.node {
@@ -312,6 +312,7 @@ mod tests {
         let util = |id: &str| {
             let r = c.rsc_by_id(id).expect("resource");
             c.rscs[r]
+                .config
                 .utilization
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))

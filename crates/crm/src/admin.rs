@@ -24,6 +24,7 @@
 //!
 //! Errors name the resource, node, element or attribute at fault.
 
+use scheduler::ids::clone_strip;
 use std::collections::BTreeSet;
 
 use cib::document::CibDocument;
@@ -1334,7 +1335,7 @@ pub fn resource_cleanup_plan(doc: &CibDocument, opts: &CleanupOptions, now: i64)
         for &p in &prims {
             let rs = &c.rscs[p];
             let unique = matches!(c.rscs[c.top_parent(p)].variant, Variant::Clone { unique: true, .. });
-            let base = rs.id.split(':').next().unwrap_or(&rs.id).to_string();
+            let base = clone_strip(&rs.id).to_string();
             let fail_name = if rs.config.instance.is_some() && !unique {
                 base.clone()
             } else {

@@ -9,6 +9,7 @@
 //! used there. A cloned group shows its instance numbers; any anonymous
 //! clone shows an instance numbered beyond `clone-max` as an orphan.
 
+use scheduler::ids::clone_strip;
 use scheduler::model::{Cluster, NodeIdx, RscIdx, Variant};
 
 /// Renumbers the instances of every anonymous clone in `c` as unpacking
@@ -86,7 +87,7 @@ fn rename(c: &mut Cluster, inst: RscIdx, number: usize, orphan: bool) {
     all.extend(c.primitives_of(inst));
     all.dedup();
     for r in all {
-        let base = c.rscs[r].id.split(':').next().unwrap_or_default().to_string();
+        let base = clone_strip(&c.rscs[r].id).to_string();
         c.rscs[r].id = format!("{base}:{number}");
         c.rscs[r].config.instance = Some(number);
         c.rscs[r].observed.orphan = orphan;

@@ -31,6 +31,7 @@
 //! Times are epoch seconds (numbers) or null; node and resource names as in
 //! the CIB.
 
+use scheduler::ids::clone_strip;
 use std::fmt::Write as _;
 
 use cib::xml::{escape_attr, Element};
@@ -611,7 +612,7 @@ impl Status {
         let rs = &c.rscs[r];
         let unique = matches!(c.rscs[c.top_parent(r)].variant, Variant::Clone { unique: true, .. });
         if rs.config.instance.is_some() && !unique {
-            rs.id.split(':').next().unwrap_or(&rs.id).to_string()
+            clone_strip(&rs.id).to_string()
         } else {
             rs.id.clone()
         }
@@ -852,7 +853,7 @@ fn output_id(c: &Cluster, r: RscIdx) -> String {
     let rs = &c.rscs[r];
     let unique = matches!(c.rscs[c.top_parent(r)].variant, Variant::Clone { unique: true, .. });
     if rs.config.instance.is_some() && !unique {
-        rs.id.split(':').next().unwrap_or(&rs.id).to_string()
+        clone_strip(&rs.id).to_string()
     } else {
         rs.id.clone()
     }
@@ -957,7 +958,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
     let child_name = rs
         .children
         .first()
-        .map(|&k| c.rscs[k].id.split(':').next().unwrap_or("").to_string())
+        .map(|&k| clone_strip(&c.rscs[k].id).to_string())
         .unwrap_or_default();
     let mut attrs = Vec::new();
     if promotable {

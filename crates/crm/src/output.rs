@@ -2,6 +2,7 @@
 //! (node list and resource list), the transition summary and the executed
 //! actions.
 
+use scheduler::ids::clone_strip;
 use std::fmt::Write as _;
 
 use scheduler::graph::op_key;
@@ -161,7 +162,7 @@ fn printable_id(c: &Cluster, r: RscIdx) -> String {
     if rs.config.instance.is_some() && rs.is_primitive() {
         let top = c.top_parent(r);
         if !matches!(c.rscs[top].variant, Variant::Clone { unique: true, .. }) {
-            return rs.id.split(':').next().unwrap_or(&rs.id).to_string();
+            return clone_strip(&rs.id).to_string();
         }
     }
     rs.id.clone()
@@ -325,7 +326,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
     let child_name = rs
         .children
         .first()
-        .map(|&k| c.rscs[k].id.split(':').next().unwrap_or("").to_string())
+        .map(|&k| clone_strip(&c.rscs[k].id).to_string())
         .unwrap_or_default();
     let mut attrs = Vec::new();
     if promotable {

@@ -5,6 +5,7 @@
 use crate::output;
 use cib::xml::Element;
 use cib::{Cib, CibError};
+use scheduler::ids::clone_strip;
 use scheduler::model::{Cluster, Role, Variant};
 use scheduler::{self, Options, Schedule, TransitionGraph};
 
@@ -189,7 +190,7 @@ fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String
                 cib::ResourceKind::Primitive {
                     class, provider, ty, ..
                 } => {
-                    if d.id == id || id.split(':').next() == Some(d.id.as_str()) {
+                    if d.id == id || clone_strip(id) == d.id {
                         return Some((class.clone(), provider.clone(), ty.clone()));
                     }
                 }

@@ -2,6 +2,7 @@
 //! never expires them (`pe_get_failcount`, lib/pengine/failcounts.c, sets
 //! the resource's `failure_timeout` to 0 once `block_failure` finds one).
 
+use crate::ids::clone_strip;
 use crate::model::{Cluster, RscIdx};
 use cib::{Cib, LrmOp, OpDef};
 
@@ -39,8 +40,7 @@ pub fn disable_blocked_timeouts(cib: &Cib, c: &mut Cluster) {
 
 /// The id its history is filed under (`clone_strip`).
 fn history_name(c: &Cluster, r: RscIdx) -> &str {
-    let id = c.rscs[r].id.as_str();
-    id.split(':').next().unwrap_or(id)
+    clone_strip(&c.rscs[r].id)
 }
 
 fn has_fail_count(c: &Cluster, r: RscIdx, n: usize) -> bool {
@@ -48,7 +48,7 @@ fn has_fail_count(c: &Cluster, r: RscIdx, n: usize) -> bool {
     c.nodes[n].attrs.iter().any(|(k, v)| {
         k.strip_prefix("fail-count-")
             .and_then(|rest| crate::fail_names::fail_attr_rsc(rest, c.feature_set.as_deref()))
-            .is_some_and(|x| x.split(':').next() == Some(name))
+            .is_some_and(|x| clone_strip(x) == name)
             && cib::score::parse_score(v).is_some_and(|s| s > 0)
     })
 }

@@ -4,6 +4,7 @@
 //! parameters and `CRM_meta_*` (`add_action_attributes`) — and the nodes the
 //! action brings down (`add_downed_nodes`).
 
+use crate::ids::clone_strip;
 use std::collections::BTreeMap;
 
 use super::op_meta::{action_meta, op_entry};
@@ -28,11 +29,6 @@ pub struct Agent {
     pub ty: String,
 }
 
-/// The resource's id in the configuration (a clone instance without `:N`).
-fn xml_id(id: &str) -> &str {
-    id.split(':').next().unwrap_or(id)
-}
-
 /// `pe_rsc_unique`: set on everything outside clones, and inside clones
 /// only when the clone is globally unique.
 fn is_unique(c: &Cluster, r: RscIdx) -> bool {
@@ -52,7 +48,7 @@ pub fn agent(c: &Cluster, r: RscIdx) -> Option<Agent> {
     let (id, long_id) = match clone_name {
         Some(name) if rs.observed.orphan => (name.to_string(), Some(rs.id.clone())),
         _ if !is_unique(c, r) => {
-            let xml = xml_id(&rs.id);
+            let xml = clone_strip(&rs.id);
             let long = match clone_name {
                 Some(name) if name != xml => name.to_string(),
                 _ => rs.id.clone(),

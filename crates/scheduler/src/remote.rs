@@ -14,6 +14,7 @@
 
 use crate::action_set::{flags, ActionSet};
 use crate::constraint_types::{Coloc, Constraints, Ordering};
+use crate::ids::clone_strip;
 use crate::model::{Cluster, Discover, NodeIdx, NodeKind, Role, RscIdx};
 use cib::score::INFINITY;
 use cib::OrderKind;
@@ -304,11 +305,10 @@ fn needs_probe(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     let top = c.top_parent(r);
     if rs.config.instance.is_some() && matches!(c.rscs[top].variant, crate::model::Variant::Clone { unique: false, .. })
     {
-        let base = rs.id.split(':').next();
+        let base = clone_strip(&rs.id);
         let known = c.primitives_of(top).into_iter().any(|p| {
             let ps = &c.rscs[p];
-            ps.id.split(':').next() == base
-                && (ps.observed.known_on.contains(&n) || ps.observed.running_on.contains(&n))
+            clone_strip(&ps.id) == base && (ps.observed.known_on.contains(&n) || ps.observed.running_on.contains(&n))
         });
         if known {
             return false;

@@ -2,6 +2,7 @@
 //! standby, ...), resources with inherited meta attributes, and the
 //! resource history (current roles, failures, fail counts).
 
+use crate::ids::clone_strip;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -776,11 +777,11 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
     {
         return HistoryTarget::Rsc(r);
     }
-    let base = id.split(':').next().unwrap_or(id);
+    let base = clone_strip(id);
     let Some(first) = c
         .rscs
         .iter()
-        .position(|r| r.is_primitive() && r.config.instance.is_some() && r.id.split(':').next() == Some(base))
+        .position(|r| r.is_primitive() && r.config.instance.is_some() && clone_strip(&r.id) == base)
     else {
         return HistoryTarget::Unknown;
     };
@@ -794,7 +795,7 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
     let matching = |inst: RscIdx| -> Option<RscIdx> {
         c.primitives_of(inst)
             .into_iter()
-            .find(|&p| c.rscs[p].id.split(':').next() == Some(base))
+            .find(|&p| clone_strip(&c.rscs[p].id) == base)
     };
     let mut inactive = None;
     let mut skip_inactive = false;
@@ -857,9 +858,8 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
             let Some(count) = parse_score(v) else { continue };
             for r in 0..c.rscs.len() {
                 let rid = &c.rscs[r].id;
-                let matches = rid == rsc_id
-                    || (c.rscs[r].config.instance.is_some()
-                        && rid.split(':').next() == Some(rsc_id.split(':').next().unwrap_or("")));
+                let matches =
+                    rid == rsc_id || (c.rscs[r].config.instance.is_some() && clone_strip(rid) == clone_strip(rsc_id));
                 if matches && c.rscs[r].is_primitive() {
                     // Expiry via failure-timeout.
                     let ft = c.rscs[r].config.failure_timeout_s;
@@ -1033,10 +1033,10 @@ fn ban(c: &mut Cluster, r: RscIdx, node: Option<NodeIdx>) {
         match c.rscs[top].variant {
             Variant::Clone { unique: false, .. } => {
                 // Every instance of the same primitive.
-                let base = c.rscs[r].id.split(':').next().unwrap_or("").to_string();
+                let base = clone_strip(&c.rscs[r].id).to_string();
                 c.primitives_of(top)
                     .into_iter()
-                    .filter(|&p| c.rscs[p].id.split(':').next() == Some(base.as_str()))
+                    .filter(|&p| clone_strip(&c.rscs[p].id) == base)
                     .collect()
             }
             _ => vec![r],
@@ -1110,7 +1110,7 @@ fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize, maintena
 fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
     let template = cloned_group_template(c, top).unwrap_or(top);
     let number = c.rscs[top].children.len();
-    let renumber = |id: &str| format!("{}:{number}", id.split(':').next().unwrap_or(id));
+    let renumber = |id: &str| format!("{}:{number}", clone_strip(id));
     let mm = c.options.maintenance_mode;
     let fresh = |src: &Rsc, id: String, parent: RscIdx| fresh_instance(src, id, parent, number, mm);
     let group = c.rscs.len();
@@ -1188,12 +1188,12 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
         HistoryTarget::Rsc(r) => r,
         HistoryTarget::CloneOrphan(top) if cloned_group_template(c, top).is_some() => {
             let inst = create_group_orphan(c, top);
-            let base = lr.id.split(':').next().unwrap_or(&lr.id);
+            let base = clone_strip(&lr.id);
             let member = c.rscs[inst]
                 .children
                 .iter()
                 .copied()
-                .find(|&m| c.rscs[m].id.split(':').next() == Some(base));
+                .find(|&m| clone_strip(&c.rscs[m].id) == base);
             match member {
                 Some(m) => m,
                 None => return,
@@ -1202,7 +1202,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
         HistoryTarget::CloneOrphan(top) if primitive_template(c, top).is_some() => {
             let template = primitive_template(c, top).unwrap_or(top);
             let number = c.rscs[top].children.len();
-            let id = format!("{}:{number}", lr.id.split(':').next().unwrap_or(&lr.id));
+            let id = format!("{}:{number}", clone_strip(&lr.id));
             let idx = c.rscs.len();
             let inst = fresh_instance(&c.rscs[template], id, top, number, c.options.maintenance_mode);
             c.rscs.push(inst);
@@ -1221,11 +1221,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
             let idx = c.rscs.len();
             let nnodes = c.nodes.len();
             let id = match parent {
-                Some(top) => format!(
-                    "{}:{}",
-                    lr.id.split(':').next().unwrap_or(&lr.id),
-                    c.rscs[top].children.len()
-                ),
+                Some(top) => format!("{}:{}", clone_strip(&lr.id), c.rscs[top].children.len()),
                 None => lr.id.clone(),
             };
             c.rscs.push(Rsc {

@@ -5,6 +5,7 @@
 //! edits; [`Target`] decides where the edits go (offline: `--cib FILE`,
 //! applied and written back with the version bumped as Pacemaker's tools do).
 
+use scheduler::ids::clone_strip;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -992,7 +993,7 @@ mod admin_cli {
             let c = scheduler::unpack::unpack(&cib, system_clock());
             // The resource, or the instances of a cloned primitive (`d:0`, `d:1`…).
             let named: Vec<usize> = (0..c.rscs.len())
-                .filter(|&i| c.rscs[i].id == rsc || c.rscs[i].id.split(':').next() == Some(rsc))
+                .filter(|&i| c.rscs[i].id == rsc || clone_strip(&c.rscs[i].id) == rsc)
                 .collect();
             let active = named
                 .iter()

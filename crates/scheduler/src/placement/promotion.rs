@@ -4,6 +4,7 @@
 //! instances to promote.
 
 use super::Assigner;
+use crate::ids::clone_strip;
 use crate::model::{NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
 use cib::score::{self, parse_score, Score, INFINITY};
 
@@ -13,9 +14,9 @@ impl Assigner<'_> {
     fn promotion_score_applies(&self, p: RscIdx, n: NodeIdx) -> bool {
         let c = &*self.c;
         let top = c.top_parent(p);
-        let base = c.rscs[p].id.split(':').next().unwrap_or("");
+        let base = clone_strip(&c.rscs[p].id);
         let unique = matches!(c.rscs[top].variant, Variant::Clone { unique: true, .. });
-        let same_base = |q: RscIdx| c.rscs[q].id.split(':').next() == Some(base);
+        let same_base = |q: RscIdx| clone_strip(&c.rscs[q].id) == base;
         let allowed = c.rscs[p].plan.allowed[n].is_some_and(|w| w >= 0);
         if !unique {
             let active = c
@@ -67,7 +68,7 @@ impl Assigner<'_> {
         let history_name = c.clone_name(k);
         let name = history_name.unwrap_or(&rs.id);
         let value = attrs.get(&format!("master-{name}")).or_else(|| {
-            let base = rs.id.split(':').next().unwrap_or("");
+            let base = clone_strip(&rs.id);
             (!unique && base != name)
                 .then(|| attrs.get(&format!("master-{base}")))
                 .flatten()

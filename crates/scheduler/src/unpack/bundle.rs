@@ -8,6 +8,7 @@
 //! instances are the containers, so constraints naming the bundle apply to
 //! them and they spread over the nodes like clone instances.
 
+use crate::ids::clone_strip;
 use std::net::Ipv4Addr;
 
 use super::implicit::connection_def;
@@ -242,14 +243,14 @@ pub(super) fn history_target(c: &Cluster, node: NodeIdx, id: &str) -> Option<Rsc
     if !c.nodes[node].remote.bundle_node {
         return None;
     }
-    let base = id.split(':').next().unwrap_or(id);
+    let base = clone_strip(id);
     c.bundles
         .iter()
         .flat_map(|b| b.replicas.iter())
         .filter(|rep| rep.node == Some(node))
         .filter_map(|rep| rep.child)
         .flat_map(|inst| c.primitives_of(inst))
-        .find(|&p| c.rscs[p].id.split(':').next() == Some(base))
+        .find(|&p| clone_strip(&c.rscs[p].id) == base)
 }
 
 #[cfg(test)]

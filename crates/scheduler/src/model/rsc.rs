@@ -49,7 +49,8 @@ pub struct RscConfig {
     /// its expiry (`failure_block`).
     pub failure_timeout_s: i64,
     /// Also cleared by the history (multiple-active=block, on-fail=block, a
-    /// failed stop, a node in maintenance) and by placement (loss-policy=freeze).
+    /// failed stop, a node in maintenance) and by placement (loss-policy=freeze,
+    /// fencing enabled without a device).
     pub managed: bool,
     pub target_role: Option<Role>,
     pub requires_fencing: bool,
@@ -78,6 +79,8 @@ pub struct RscObserved {
     /// Nodes where the state is known (has history).
     pub known_on: Vec<NodeIdx>,
     pub failed: bool,
+    /// In the status but not configured (also the one instance a clone with
+    /// clone-max=0 keeps, set when the configuration is unpacked).
     pub orphan: bool,
     pub failure_ignored: bool,
     pub start_pending: bool,
@@ -108,9 +111,10 @@ pub struct RscObserved {
 /// the output of scheduling, empty until then except where noted.
 #[derive(Debug, Clone)]
 pub struct RscPlan {
-    /// Role after the transition (`Unknown` until decided; the history
-    /// already sets it for failures (on-fail=stop, a blocked demote) and for
-    /// target-role).
+    /// Role after the transition (`Unknown` until decided; unpacking the
+    /// status already sets it for some failures (on-fail=stop, a blocked
+    /// demote, a connection to reset), target-role and the connection of a
+    /// remote node shutting down).
     pub next_role: Role,
     /// Set while unpacking the history (a failure to recover from, a
     /// failed container or migration): the resource must stop first.

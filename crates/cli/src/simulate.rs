@@ -147,7 +147,7 @@ fn scores_text(c: &scheduler::model::Cluster) -> String {
         } else {
             continue;
         };
-        for (n, w) in r.allowed.iter().enumerate() {
+        for (n, w) in r.plan.allowed.iter().enumerate() {
             if let Some(w) = w {
                 out.push_str(&format!(
                     "{func}: {} allocation score on {}: {}\n",

@@ -11,7 +11,15 @@ fn main() {
     for r in &s.cluster.rscs {
         println!(
             "{} ops={:?} role={:?} next={:?} on={:?} failed={} managed={} assigned={:?} allowed={:?}",
-            r.id, r.ops, r.role, r.next_role, r.running_on, r.failed, r.managed, r.assigned, r.allowed
+            r.id,
+            r.config.ops,
+            r.observed.role,
+            r.plan.next_role,
+            r.observed.running_on,
+            r.observed.failed,
+            r.config.managed,
+            r.plan.assigned,
+            r.plan.allowed
         );
     }
     for a in &s.actions {

@@ -24,6 +24,7 @@
 //!
 //! Errors name the resource, node, element or attribute at fault.
 
+use scheduler::ids::clone_strip;
 use std::collections::BTreeSet;
 
 use cib::document::CibDocument;
@@ -842,11 +843,11 @@ fn current_location(c: &Cluster, rsc: &str, promoted_only: bool) -> (Option<Stri
     let mut nodes: Vec<usize> = Vec::new();
     let mut promoted: Vec<usize> = Vec::new();
     for p in c.primitives_of(r) {
-        for &n in &c.rscs[p].running_on {
+        for &n in &c.rscs[p].observed.running_on {
             if !nodes.contains(&n) {
                 nodes.push(n);
             }
-            if c.rscs[p].role == Role::Promoted && !promoted.contains(&n) {
+            if c.rscs[p].observed.role == Role::Promoted && !promoted.contains(&n) {
                 promoted.push(n);
             }
         }
@@ -1334,20 +1335,21 @@ pub fn resource_cleanup_plan(doc: &CibDocument, opts: &CleanupOptions, now: i64)
         for &p in &prims {
             let rs = &c.rscs[p];
             let unique = matches!(c.rscs[c.top_parent(p)].variant, Variant::Clone { unique: true, .. });
-            let base = rs.id.split(':').next().unwrap_or(&rs.id).to_string();
-            let fail_name = if rs.instance.is_some() && !unique {
+            let base = clone_strip(&rs.id).to_string();
+            let fail_name = if rs.config.instance.is_some() && !unique {
                 base.clone()
             } else {
                 rs.id.clone()
             };
             // History entries of this primitive on this node.
             let hist: Vec<&str> = rs
+                .observed
                 .history_ids
                 .iter()
                 .filter(|(n, _)| *n == ni)
                 .map(|(_, id)| id.as_str())
                 .collect();
-            let known = !hist.is_empty() || rs.known_on.contains(&ni);
+            let known = !hist.is_empty() || rs.observed.known_on.contains(&ni);
             if !known && opts.node.is_none() {
                 continue;
             }

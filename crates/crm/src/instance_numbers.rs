@@ -9,6 +9,7 @@
 //! used there. A cloned group shows its instance numbers; any anonymous
 //! clone shows an instance numbered beyond `clone-max` as an orphan.
 
+use scheduler::ids::clone_strip;
 use scheduler::model::{Cluster, NodeIdx, RscIdx, Variant};
 
 /// Renumbers the instances of every anonymous clone in `c` as unpacking
@@ -44,7 +45,10 @@ fn unpack_order(c: &Cluster, cl: RscIdx) -> Option<(usize, Vec<RscIdx>)> {
         || kids.iter().all(|&k| c.rscs[k].is_primitive());
     // Orphans only for being numbered beyond clone-max.
     let numbered = kids.iter().enumerate().all(|(i, &k)| {
-        c.rscs[k].instance == Some(i) && c.primitives_of(k).iter().all(|&p| c.rscs[p].orphan == (i >= clone_max))
+        c.rscs[k].config.instance == Some(i)
+            && c.primitives_of(k)
+                .iter()
+                .all(|&p| c.rscs[p].observed.orphan == (i >= clone_max))
     });
     if kids.is_empty() || !same_kind || !numbered {
         return None;
@@ -53,7 +57,7 @@ fn unpack_order(c: &Cluster, cl: RscIdx) -> Option<(usize, Vec<RscIdx>)> {
     let mut inactive = Vec::new();
     for &k in kids {
         match nodes_of(c, k).as_slice() {
-            [] if c.rscs[k].blocked => return None,
+            [] if c.rscs[k].plan.blocked => return None,
             [] => inactive.push(k),
             [n] if active.iter().all(|&(m, _)| m != *n) => active.push((*n, k)),
             _ => return None,
@@ -68,7 +72,7 @@ fn unpack_order(c: &Cluster, cl: RscIdx) -> Option<(usize, Vec<RscIdx>)> {
 fn nodes_of(c: &Cluster, inst: RscIdx) -> Vec<NodeIdx> {
     let mut out: Vec<NodeIdx> = Vec::new();
     for p in c.primitives_of(inst) {
-        for &n in &c.rscs[p].running_on {
+        for &n in &c.rscs[p].observed.running_on {
             if !out.contains(&n) {
                 out.push(n);
             }
@@ -83,10 +87,10 @@ fn rename(c: &mut Cluster, inst: RscIdx, number: usize, orphan: bool) {
     all.extend(c.primitives_of(inst));
     all.dedup();
     for r in all {
-        let base = c.rscs[r].id.split(':').next().unwrap_or_default().to_string();
+        let base = clone_strip(&c.rscs[r].id).to_string();
         c.rscs[r].id = format!("{base}:{number}");
-        c.rscs[r].instance = Some(number);
-        c.rscs[r].orphan = orphan;
+        c.rscs[r].config.instance = Some(number);
+        c.rscs[r].observed.orphan = orphan;
     }
 }
 
@@ -110,13 +114,13 @@ mod tests {
         for (i, on) in running.iter().enumerate() {
             let inst = c.rscs[cl].children[i];
             let a = c.rscs[inst].children[0];
-            c.rscs[a].running_on = on.iter().copied().collect();
+            c.rscs[a].observed.running_on = on.iter().copied().collect();
         }
         c
     }
 
     fn where_is(c: &Cluster, id: &str) -> Vec<NodeIdx> {
-        c.rscs[c.rsc_by_id(id).expect(id)].running_on.clone()
+        c.rscs[c.rsc_by_id(id).expect(id)].observed.running_on.clone()
     }
 
     #[test]
@@ -138,7 +142,7 @@ mod tests {
         let mut c = cloned_group(&[Some(1), None, Some(0)]);
         let cl = c.rsc_by_id("C").expect("C");
         let b0 = c.rscs[c.rscs[cl].children[0]].children[1];
-        c.rscs[b0].running_on = vec![2];
+        c.rscs[b0].observed.running_on = vec![2];
         renumber(&mut c);
         assert_eq!(where_is(&c, "a:0"), [1]);
         assert_eq!(where_is(&c, "a:2"), [0]);
@@ -160,13 +164,13 @@ mod tests {
             *clone_max = 2;
         }
         let orphan = c.rscs[cl].children[2];
-        c.rscs[orphan].orphan = true;
-        c.rscs[orphan].running_on = vec![2];
+        c.rscs[orphan].observed.orphan = true;
+        c.rscs[orphan].observed.running_on = vec![2];
         renumber(&mut c);
         let p0 = c.rsc_by_id("p:0").expect("p:0");
-        assert_eq!(c.rscs[p0].running_on, [2]);
-        assert!(!c.rscs[p0].orphan);
+        assert_eq!(c.rscs[p0].observed.running_on, [2]);
+        assert!(!c.rscs[p0].observed.orphan);
         let p2 = c.rsc_by_id("p:2").expect("p:2");
-        assert!(c.rscs[p2].orphan && c.rscs[p2].running_on.is_empty());
+        assert!(c.rscs[p2].observed.orphan && c.rscs[p2].observed.running_on.is_empty());
     }
 }

@@ -31,6 +31,7 @@
 //! Times are epoch seconds (numbers) or null; node and resource names as in
 //! the CIB.
 
+use scheduler::ids::clone_strip;
 use std::fmt::Write as _;
 
 use cib::xml::{escape_attr, Element};
@@ -203,9 +204,10 @@ fn find_nvpair<'a>(e: &'a Element, name: &str) -> Option<&'a Element> {
 /// `native_active`.
 fn native_active(c: &Cluster, p: RscIdx) -> bool {
     let rs = &c.rscs[p];
-    rs.running_on
+    rs.observed
+        .running_on
         .iter()
-        .any(|&n| c.nodes[n].unclean || c.nodes[n].online || !rs.managed)
+        .any(|&n| c.nodes[n].unclean || c.nodes[n].online || !rs.config.managed)
 }
 
 /// `rsc->fns->active(rsc, all)`.
@@ -400,7 +402,7 @@ fn state_node(c: &Cluster, ns: &Element) -> Option<NodeIdx> {
 fn history_rsc(c: &Cluster, n: NodeIdx, hid: &str) -> Option<RscIdx> {
     c.rscs
         .iter()
-        .position(|r| r.is_primitive() && r.history_ids.iter().any(|(m, h)| *m == n && h == hid))
+        .position(|r| r.is_primitive() && r.observed.history_ids.iter().any(|(m, h)| *m == n && h == hid))
         .or_else(|| c.rsc_by_id(hid))
 }
 
@@ -533,10 +535,13 @@ impl Status {
         let prims: Vec<&scheduler::model::Rsc> = all
             .into_iter()
             .map(|r| &c.rscs[r])
-            .filter(|r| !r.orphan || r.role > Role::Stopped)
+            .filter(|r| !r.observed.orphan || r.observed.role > Role::Stopped)
             .collect();
-        let disabled = prims.iter().filter(|r| r.target_role == Some(Role::Stopped)).count();
-        let blocked = prims.iter().filter(|r| r.blocked).count();
+        let disabled = prims
+            .iter()
+            .filter(|r| r.config.target_role == Some(Role::Stopped))
+            .count();
+        let blocked = prims.iter().filter(|r| r.plan.blocked).count();
         (prims.len(), disabled, blocked)
     }
 
@@ -560,7 +565,7 @@ impl Status {
         self.cluster
             .rscs
             .iter()
-            .filter(|r| r.is_primitive() && r.running_on.contains(&n))
+            .filter(|r| r.is_primitive() && r.observed.running_on.contains(&n))
             .count()
     }
 
@@ -606,8 +611,8 @@ impl Status {
         let c = &self.cluster;
         let rs = &c.rscs[r];
         let unique = matches!(c.rscs[c.top_parent(r)].variant, Variant::Clone { unique: true, .. });
-        if rs.instance.is_some() && !unique {
-            rs.id.split(':').next().unwrap_or(&rs.id).to_string()
+        if rs.config.instance.is_some() && !unique {
+            clone_strip(&rs.id).to_string()
         } else {
             rs.id.clone()
         }
@@ -786,7 +791,7 @@ impl Status {
                 if fc <= 0 {
                     continue;
                 }
-                entries.push((output_id(c, r), c.rscs[r].migration_threshold, fc, lf));
+                entries.push((output_id(c, r), c.rscs[r].config.migration_threshold, fc, lf));
             }
             if !entries.is_empty() {
                 out.push((n, entries));
@@ -813,10 +818,10 @@ impl Status {
         let rs = &c.rscs[r];
         let is_active = active(c, r, true);
         let partially = active(c, r, false);
-        if rs.orphan && !is_active {
+        if rs.observed.orphan && !is_active {
             return;
         }
-        if rs.meta.get("internal_rsc").is_some_and(|v| v == "true") {
+        if rs.config.meta.get("internal_rsc").is_some_and(|v| v == "true") {
             return;
         }
         if c.bundles.iter().any(|b| {
@@ -847,8 +852,8 @@ impl Status {
 fn output_id(c: &Cluster, r: RscIdx) -> String {
     let rs = &c.rscs[r];
     let unique = matches!(c.rscs[c.top_parent(r)].variant, Variant::Clone { unique: true, .. });
-    if rs.instance.is_some() && !unique {
-        rs.id.split(':').next().unwrap_or(&rs.id).to_string()
+    if rs.config.instance.is_some() && !unique {
+        clone_strip(&rs.id).to_string()
     } else {
         rs.id.clone()
     }
@@ -891,7 +896,7 @@ pub fn failure_text(f: &Failure) -> String {
 }
 
 fn is_disabled(c: &Cluster, r: RscIdx) -> bool {
-    c.rscs[r].target_role == Some(Role::Stopped)
+    c.rscs[r].config.target_role == Some(Role::Stopped)
 }
 
 fn rsc_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: bool, out: &mut String) {
@@ -911,7 +916,7 @@ fn rsc_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: boo
                     attrs.push(format!("{n} member{} inactive", if n == 1 { "" } else { "s" }));
                 }
             }
-            if !rs.managed {
+            if !rs.config.managed {
                 attrs.push("unmanaged".into());
             }
             if is_disabled(c, r) {
@@ -953,7 +958,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
     let child_name = rs
         .children
         .first()
-        .map(|&k| c.rscs[k].id.split(':').next().unwrap_or("").to_string())
+        .map(|&k| clone_strip(&c.rscs[k].id).to_string())
         .unwrap_or_default();
     let mut attrs = Vec::new();
     if promotable {
@@ -962,7 +967,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
     if unique {
         attrs.push("unique");
     }
-    if !rs.managed {
+    if !rs.config.managed {
         attrs.push("unmanaged");
     }
     if is_disabled(c, r) {
@@ -982,7 +987,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
         let partially = prims.iter().any(|&p| native_active(c, p));
         let all_active = prims.iter().all(|&p| native_active(c, p));
         if unique {
-            if partially || !rs.orphan {
+            if partially || !rs.observed.orphan {
                 full.push(k);
             }
             continue;
@@ -996,7 +1001,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
         }
         let odd = prims.iter().any(|&p| {
             let x = &c.rscs[p];
-            x.orphan || !x.managed || x.failed
+            x.observed.orphan || !x.config.managed || x.observed.failed
         });
         if odd || !all_active {
             full.push(k);
@@ -1004,7 +1009,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
         }
         let mut locs: Vec<NodeIdx> = Vec::new();
         for &p in &prims {
-            for &n in &c.rscs[p].running_on {
+            for &n in &c.rscs[p].observed.running_on {
                 if !locs.contains(&n) {
                     locs.push(n);
                 }
@@ -1014,7 +1019,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
             let n = locs[0];
             if !c.nodes[n].online && c.nodes[n].unclean {
                 full.push(k);
-            } else if prims.iter().map(|&p| c.rscs[p].role).max() > Some(Role::Unpromoted) {
+            } else if prims.iter().map(|&p| c.rscs[p].observed.role).max() > Some(Role::Unpromoted) {
                 promoted.push(n);
             } else {
                 started.push(n);
@@ -1047,16 +1052,17 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
             .iter()
             .flat_map(|&p| {
                 c.rscs[p]
+                    .observed
                     .running_on
                     .iter()
                     .copied()
-                    .filter(move |&n| c.rscs[p].managed || c.nodes[n].online)
+                    .filter(move |&n| c.rscs[p].config.managed || c.nodes[n].online)
             })
             .collect();
         let known: Vec<NodeIdx> = c
             .primitives_of(r)
             .iter()
-            .flat_map(|&p| c.rscs[p].known_on.clone())
+            .flat_map(|&p| c.rscs[p].observed.known_on.clone())
             .collect();
         let mut stopped: Vec<(String, NodeIdx)> = Vec::new();
         for n in sorted_nodes(c) {
@@ -1071,7 +1077,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
             let probe = c
                 .primitives_of(r)
                 .iter()
-                .flat_map(|&p| c.rscs[p].failed_probe_rc.clone())
+                .flat_map(|&p| c.rscs[p].observed.failed_probe_rc.clone())
                 .find(|(m, _)| *m == n);
             let state = match probe {
                 Some((_, rc)) => format!("Stopped ({})", exit_str(rc)),
@@ -1102,7 +1108,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
 fn bundle_text(c: &Cluster, pend: &Pending, b: &Bundle, out: &mut String) {
     let rs = &c.rscs[b.rsc];
     let unique = matches!(rs.variant, Variant::Clone { clone_node_max, .. } if clone_node_max > 1)
-        && rs.meta.get("globally-unique").is_some_and(|v| v == "true");
+        && rs.config.meta.get("globally-unique").is_some_and(|v| v == "true");
     let mut body = String::new();
     for rep in &b.replicas {
         let shown = rep.child.unwrap_or(rep.container);
@@ -1120,7 +1126,7 @@ fn bundle_text(c: &Cluster, pend: &Pending, b: &Bundle, out: &mut String) {
         rs.id,
         b.image,
         if unique { " (unique)" } else { "" },
-        if rs.managed { "" } else { " (unmanaged)" }
+        if rs.config.managed { "" } else { " (unmanaged)" }
     );
     out.push_str(&body);
 }
@@ -1128,7 +1134,7 @@ fn bundle_text(c: &Cluster, pend: &Pending, b: &Bundle, out: &mut String) {
 // The primitive line of `crm_simulate`'s output (`crate::output`), with the
 // name and node a bundle replica shows.
 fn displayable_role(c: &Cluster, r: RscIdx) -> Role {
-    let role = c.rscs[r].role;
+    let role = c.rscs[r].observed.role;
     if role == Role::Started && c.in_promotable(r) {
         Role::Unpromoted
     } else {
@@ -1140,18 +1146,18 @@ fn primitive_text_as(c: &Cluster, pend: &Pending, r: RscIdx, name: &str, at: Opt
     let rs = &c.rscs[r];
     let pending = pend[r].as_ref();
     let mut s = format!("{name}\t({}):\t", rs.agent());
-    let multiple = at.is_none() && rs.running_on.len() > 1;
+    let multiple = at.is_none() && rs.observed.running_on.len() > 1;
     // An inactive resource shows the node it is shutdown-locked to.
     let node = match at {
         Some(n) => n,
         None if multiple => None,
-        None => rs.current_node().or(pending.map(|(_, n)| *n)).or(rs.lock_node),
+        None => rs.current_node().or(pending.map(|(_, n)| *n)).or(rs.observed.lock_node),
     };
-    if rs.orphan {
+    if rs.observed.orphan {
         s.push_str(" ORPHANED");
     }
     let role = displayable_role(c, r);
-    if rs.failed {
+    if rs.observed.failed {
         s.push_str(" FAILED");
         if role > Role::Unpromoted {
             let _ = write!(s, " {}", role.as_str());
@@ -1171,7 +1177,11 @@ fn primitive_text_as(c: &Cluster, pend: &Pending, r: RscIdx, name: &str, at: Opt
         let _ = write!(s, " {}", c.nodes[n].uname);
     }
     if role == Role::Stopped {
-        let probe = rs.failed_probe_rc.iter().find(|(n, _)| node.is_none_or(|x| x == *n));
+        let probe = rs
+            .observed
+            .failed_probe_rc
+            .iter()
+            .find(|(n, _)| node.is_none_or(|x| x == *n));
         if let Some((_, rc)) = probe {
             let _ = write!(s, " ({}) ", exit_str(*rc));
         }
@@ -1181,37 +1191,42 @@ fn primitive_text_as(c: &Cluster, pend: &Pending, r: RscIdx, name: &str, at: Opt
         if !c.nodes[n].online && c.nodes[n].unclean {
             flags.push("UNCLEAN".into());
         }
-        if rs.lock_node == Some(n) {
+        if rs.observed.lock_node == Some(n) {
             flags.push("LOCKED".into());
         }
     }
     if pending.is_some_and(|(t, _)| t == "monitor") {
         flags.push("Monitoring".into());
     }
-    match rs.target_role {
+    match rs.config.target_role {
         Some(Role::Stopped) => flags.push("disabled".into()),
         Some(Role::Unpromoted) if c.in_promotable(r) => flags.push(format!(
             "target-role:{}",
-            rs.meta.get("target-role").cloned().unwrap_or_default()
+            rs.config.meta.get("target-role").cloned().unwrap_or_default()
         )),
         _ => {}
     }
-    if rs.blocked {
+    if rs.plan.blocked {
         flags.push("blocked".into());
-    } else if !rs.managed {
+    } else if !rs.config.managed {
         flags.push("unmanaged".into());
     }
-    if rs.failure_ignored {
+    if rs.observed.failure_ignored {
         flags.push("failure ignored".into());
     }
     if !flags.is_empty() {
         let _ = write!(s, " ({})", flags.join(", "));
     }
     if multiple {
-        if let Some(d) = &rs.description {
+        if let Some(d) = &rs.config.description {
             let _ = write!(s, " {d}");
         }
-        let names: Vec<&str> = rs.running_on.iter().map(|&n| c.nodes[n].uname.as_str()).collect();
+        let names: Vec<&str> = rs
+            .observed
+            .running_on
+            .iter()
+            .map(|&n| c.nodes[n].uname.as_str())
+            .collect();
         let _ = write!(s, " [ {} ]", names.join(" "));
     }
     s
@@ -1565,7 +1580,11 @@ impl Status {
     /// expects for attribute `name` (host count × multiplier).
     fn expected_ping(&self, n: NodeIdx, name: &str) -> Option<i64> {
         let c = &self.cluster;
-        for rs in c.rscs.iter().filter(|r| r.is_primitive() && r.running_on.contains(&n)) {
+        for rs in c
+            .rscs
+            .iter()
+            .filter(|r| r.is_primitive() && r.observed.running_on.contains(&n))
+        {
             let ty = match &rs.variant {
                 Variant::Primitive { ty, .. } => ty.as_str(),
                 _ => continue,
@@ -1573,12 +1592,17 @@ impl Status {
             if !ty.eq_ignore_ascii_case("ping") && !ty.eq_ignore_ascii_case("pingd") {
                 continue;
             }
-            let attr = rs.params.get("name").map_or("pingd", String::as_str);
+            let attr = rs.config.params.get("name").map_or("pingd", String::as_str);
             if !attr.eq_ignore_ascii_case(name) {
                 continue;
             }
-            let hosts = rs.params.get("host_list").map_or(0, |h| h.split(' ').count() as i64);
+            let hosts = rs
+                .config
+                .params
+                .get("host_list")
+                .map_or(0, |h| h.split(' ').count() as i64);
             let mult = rs
+                .config
                 .params
                 .get("multiplier")
                 .and_then(|m| m.trim().parse::<i64>().ok())
@@ -1644,7 +1668,7 @@ impl Status {
                         let mut attrs = vec![
                             ("id", output_id(c, r)),
                             ("orphan", "false".into()),
-                            ("migration-threshold", c.rscs[r].migration_threshold.to_string()),
+                            ("migration-threshold", c.rscs[r].config.migration_threshold.to_string()),
                         ];
                         if fc > 0 {
                             attrs.push(("fail-count", fc.to_string()));
@@ -1699,7 +1723,7 @@ impl Status {
     fn top_xml(&self, r: RscIdx, x: &mut Xml) {
         let c = &self.cluster;
         let rs = &c.rscs[r];
-        if rs.orphan && !active(c, r, true) {
+        if rs.observed.orphan && !active(c, r, true) {
             return;
         }
         // (Implicit resources such as guest node connections are listed.)
@@ -1718,10 +1742,10 @@ impl Status {
     fn native_xml(&self, r: RscIdx, id: &str, x: &mut Xml) {
         let c = &self.cluster;
         let rs = &c.rscs[r];
-        let role = if rs.role == Role::Started && c.in_promotable(r) {
+        let role = if rs.observed.role == Role::Started && c.in_promotable(r) {
             Role::Unpromoted
         } else {
-            rs.role
+            rs.observed.role
         };
         let pending = self.pending[r].as_ref().map(|(t, _)| t.as_str());
         let state = match pending {
@@ -1738,11 +1762,11 @@ impl Status {
             ("role", state.to_string()),
         ];
         // Inherited from the parents (orphaned clone instances lack it).
-        let mut target = rs.meta.get("target-role");
+        let mut target = rs.config.meta.get("target-role");
         let mut up = rs.parent;
         while target.is_none() {
             let Some(p) = up else { break };
-            target = c.rscs[p].meta.get("target-role");
+            target = c.rscs[p].config.meta.get("target-role");
             up = c.rscs[p].parent;
         }
         if let Some(t) = target {
@@ -1750,25 +1774,25 @@ impl Status {
         }
         attrs.extend([
             ("active", b(native_active(c, r))),
-            ("orphaned", b(rs.orphan)),
-            ("blocked", b(rs.blocked)),
-            ("managed", b(rs.managed)),
-            ("failed", b(rs.failed)),
-            ("failure_ignored", b(rs.failure_ignored)),
-            ("nodes_running_on", rs.running_on.len().to_string()),
+            ("orphaned", b(rs.observed.orphan)),
+            ("blocked", b(rs.plan.blocked)),
+            ("managed", b(rs.config.managed)),
+            ("failed", b(rs.observed.failed)),
+            ("failure_ignored", b(rs.observed.failure_ignored)),
+            ("nodes_running_on", rs.observed.running_on.len().to_string()),
         ]);
         if pending == Some("monitor") {
             attrs.push(("pending", "Monitoring".into()));
         }
-        if let Some(l) = rs.lock_node {
+        if let Some(l) = rs.observed.lock_node {
             attrs.push(("locked_to", c.nodes[l].uname.clone()));
         }
-        if rs.running_on.is_empty() {
+        if rs.observed.running_on.is_empty() {
             x.open("resource", &attrs, true);
             return;
         }
         x.open("resource", &attrs, false);
-        for &n in &rs.running_on {
+        for &n in &rs.observed.running_on {
             x.open(
                 "node",
                 &[
@@ -1793,7 +1817,7 @@ impl Status {
                     &[
                         ("id", rs.id.clone()),
                         ("number_resources", rs.children.len().to_string()),
-                        ("managed", b(rs.managed)),
+                        ("managed", b(rs.config.managed)),
                         ("disabled", b(is_disabled(c, r))),
                     ],
                     false,
@@ -1808,16 +1832,17 @@ impl Status {
                     ("id", rs.id.clone()),
                     ("multi_state", b(promotable)),
                     ("unique", b(unique)),
-                    ("managed", b(rs.managed)),
+                    ("managed", b(rs.config.managed)),
                     ("disabled", b(is_disabled(c, r))),
-                    ("failed", b(rs.failed)),
-                    ("failure_ignored", b(rs.failure_ignored)),
+                    ("failed", b(rs.observed.failed)),
+                    ("failure_ignored", b(rs.observed.failure_ignored)),
                 ];
                 // `configured_role_str`: the clone's, else its first child's.
-                let target = rs
-                    .meta
-                    .get("target-role")
-                    .or_else(|| rs.children.first().and_then(|&k| c.rscs[k].meta.get("target-role")));
+                let target = rs.config.meta.get("target-role").or_else(|| {
+                    rs.children
+                        .first()
+                        .and_then(|&k| c.rscs[k].config.meta.get("target-role"))
+                });
                 if let Some(t) = target {
                     attrs.push(("target_role", t.clone()));
                 }
@@ -1851,7 +1876,7 @@ impl Status {
             .map(|e| e.name.clone())
             .unwrap_or_else(|| "docker".into());
         let unique = matches!(rs.variant, Variant::Clone { clone_node_max, .. } if clone_node_max > 1)
-            && rs.meta.get("globally-unique").is_some_and(|v| v == "true");
+            && rs.config.meta.get("globally-unique").is_some_and(|v| v == "true");
         x.open(
             "bundle",
             &[
@@ -1859,8 +1884,8 @@ impl Status {
                 ("type", ty),
                 ("image", bd.image.clone()),
                 ("unique", b(unique)),
-                ("managed", b(rs.managed)),
-                ("failed", b(rs.failed)),
+                ("managed", b(rs.config.managed)),
+                ("failed", b(rs.observed.failed)),
             ],
             false,
         );
@@ -1952,7 +1977,8 @@ impl Status {
             .iter()
             .filter(|&&r| {
                 let rs = &c.rscs[r];
-                (!rs.orphan || active(c, r, true)) && rs.meta.get("internal_rsc").is_none_or(|v| v != "true")
+                (!rs.observed.orphan || active(c, r, true))
+                    && rs.config.meta.get("internal_rsc").is_none_or(|v| v != "true")
             })
             .map(|&r| self.rsc_json(r))
             .collect();
@@ -2000,25 +2026,30 @@ impl Status {
     fn rsc_json(&self, r: RscIdx) -> Value {
         let c = &self.cluster;
         let rs = &c.rscs[r];
-        let nodes: Vec<&str> = rs.running_on.iter().map(|&n| c.nodes[n].uname.as_str()).collect();
+        let nodes: Vec<&str> = rs
+            .observed
+            .running_on
+            .iter()
+            .map(|&n| c.nodes[n].uname.as_str())
+            .collect();
         let bundle = c.bundles.iter().find(|b| b.rsc == r);
         let mut v = json!({
             "id": if rs.is_primitive() { output_id(c, r) } else { rs.id.clone() },
             "active": active(c, r, false),
-            "orphaned": rs.orphan,
-            "blocked": rs.blocked,
-            "managed": rs.managed,
-            "failed": rs.failed,
-            "failure_ignored": rs.failure_ignored,
-            "target_role": rs.meta.get("target-role"),
+            "orphaned": rs.observed.orphan,
+            "blocked": rs.plan.blocked,
+            "managed": rs.config.managed,
+            "failed": rs.observed.failed,
+            "failure_ignored": rs.observed.failure_ignored,
+            "target_role": rs.config.meta.get("target-role"),
         });
         let m = v.as_object_mut().expect("object");
         match rs.variant {
             Variant::Primitive { .. } => {
-                let role = if rs.role == Role::Started && c.in_promotable(r) {
+                let role = if rs.observed.role == Role::Started && c.in_promotable(r) {
                     Role::Unpromoted
                 } else {
-                    rs.role
+                    rs.observed.role
                 };
                 m.insert("kind".into(), json!("primitive"));
                 m.insert("agent".into(), json!(rs.agent()));

@@ -2,6 +2,7 @@
 //! (node list and resource list), the transition summary and the executed
 //! actions.
 
+use scheduler::ids::clone_strip;
 use std::fmt::Write as _;
 
 use scheduler::graph::op_key;
@@ -31,7 +32,10 @@ fn node_status(c: &Cluster, n: NodeIdx) -> &'static str {
         "standby (on-fail)"
     } else if node.standby {
         if node.online {
-            let running = c.rscs.iter().any(|r| r.is_primitive() && r.running_on.contains(&n));
+            let running = c
+                .rscs
+                .iter()
+                .any(|r| r.is_primitive() && r.observed.running_on.contains(&n));
             if running {
                 "standby (with active resources)"
             } else {
@@ -132,7 +136,7 @@ fn exit_str(rc: i32) -> &'static str {
 }
 
 fn is_disabled(c: &Cluster, r: RscIdx) -> bool {
-    c.rscs[r].target_role == Some(Role::Stopped)
+    c.rscs[r].config.target_role == Some(Role::Stopped)
 }
 
 /// Whether a clone's stopped instances print as disabled: its own
@@ -147,24 +151,25 @@ fn clone_configured_stopped(c: &Cluster, r: RscIdx) -> bool {
 /// (`configured_role`, lib/pengine/clone.c:436-458).
 fn clone_configured_role(c: &Cluster, r: RscIdx) -> Option<Role> {
     c.rscs[r]
+        .config
         .target_role
-        .or_else(|| c.rscs[r].children.first().and_then(|&k| c.rscs[k].target_role))
+        .or_else(|| c.rscs[r].children.first().and_then(|&k| c.rscs[k].config.target_role))
 }
 
 /// Display id: clone instances of anonymous clones drop the `:N` suffix.
 fn printable_id(c: &Cluster, r: RscIdx) -> String {
     let rs = &c.rscs[r];
-    if rs.instance.is_some() && rs.is_primitive() {
+    if rs.config.instance.is_some() && rs.is_primitive() {
         let top = c.top_parent(r);
         if !matches!(c.rscs[top].variant, Variant::Clone { unique: true, .. }) {
-            return rs.id.split(':').next().unwrap_or(&rs.id).to_string();
+            return clone_strip(&rs.id).to_string();
         }
     }
     rs.id.clone()
 }
 
 fn displayable_role(c: &Cluster, r: RscIdx) -> Role {
-    let role = c.rscs[r].role;
+    let role = c.rscs[r].observed.role;
     if role == Role::Started && c.in_promotable(r) {
         Role::Unpromoted
     } else {
@@ -182,18 +187,18 @@ pub fn primitive_text(c: &Cluster, r: RscIdx) -> String {
 fn primitive_text_as(c: &Cluster, r: RscIdx, name: &str, at: Option<Option<NodeIdx>>) -> String {
     let rs = &c.rscs[r];
     let mut s = format!("{name}\t({}):\t", rs.agent());
-    let multiple = at.is_none() && rs.running_on.len() > 1;
+    let multiple = at.is_none() && rs.observed.running_on.len() > 1;
     // An inactive resource shows the node it is shutdown-locked to.
     let node = match at {
         Some(n) => n,
         None if multiple => None,
-        None => rs.current_node().or(rs.lock_node),
+        None => rs.current_node().or(rs.observed.lock_node),
     };
-    if rs.orphan {
+    if rs.observed.orphan {
         s.push_str(" ORPHANED");
     }
     let role = displayable_role(c, r);
-    if rs.failed {
+    if rs.observed.failed {
         s.push_str(" FAILED");
         if role > Role::Unpromoted {
             let _ = write!(s, " {}", role.as_str());
@@ -205,7 +210,11 @@ fn primitive_text_as(c: &Cluster, r: RscIdx, name: &str, at: Option<Option<NodeI
         let _ = write!(s, " {}", c.nodes[n].uname);
     }
     if role == Role::Stopped {
-        let probe = rs.failed_probe_rc.iter().find(|(n, _)| node.is_none_or(|x| x == *n));
+        let probe = rs
+            .observed
+            .failed_probe_rc
+            .iter()
+            .find(|(n, _)| node.is_none_or(|x| x == *n));
         if let Some((_, rc)) = probe {
             let _ = write!(s, " ({}) ", exit_str(*rc));
         }
@@ -215,34 +224,39 @@ fn primitive_text_as(c: &Cluster, r: RscIdx, name: &str, at: Option<Option<NodeI
         if !c.nodes[n].online && c.nodes[n].unclean {
             flags.push("UNCLEAN".into());
         }
-        if rs.lock_node == Some(n) {
+        if rs.observed.lock_node == Some(n) {
             flags.push("LOCKED".into());
         }
     }
-    match rs.target_role {
+    match rs.config.target_role {
         Some(Role::Stopped) => flags.push("disabled".into()),
         Some(Role::Unpromoted) if c.in_promotable(r) => flags.push(format!(
             "target-role:{}",
-            rs.meta.get("target-role").cloned().unwrap_or_default()
+            rs.config.meta.get("target-role").cloned().unwrap_or_default()
         )),
         _ => {}
     }
-    if rs.blocked {
+    if rs.plan.blocked {
         flags.push("blocked".into());
-    } else if !rs.managed {
+    } else if !rs.config.managed {
         flags.push("unmanaged".into());
     }
-    if rs.failure_ignored {
+    if rs.observed.failure_ignored {
         flags.push("failure ignored".into());
     }
     if !flags.is_empty() {
         let _ = write!(s, " ({})", flags.join(", "));
     }
     if multiple {
-        if let Some(d) = &rs.description {
+        if let Some(d) = &rs.config.description {
             let _ = write!(s, " {d}");
         }
-        let names: Vec<&str> = rs.running_on.iter().map(|&n| c.nodes[n].uname.as_str()).collect();
+        let names: Vec<&str> = rs
+            .observed
+            .running_on
+            .iter()
+            .map(|&n| c.nodes[n].uname.as_str())
+            .collect();
         let _ = write!(s, " [ {} ]", names.join(" "));
     }
     s
@@ -257,7 +271,7 @@ fn rsc_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
         }
         Variant::Group => {
             let mut attrs = Vec::new();
-            if !rs.managed {
+            if !rs.config.managed {
                 attrs.push("unmanaged");
             }
             if is_disabled(c, r) {
@@ -286,9 +300,10 @@ fn rsc_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
 /// down guest node is inactive).
 fn native_active(c: &Cluster, p: RscIdx) -> bool {
     let rs = &c.rscs[p];
-    rs.running_on
+    rs.observed
+        .running_on
         .iter()
-        .any(|&n| c.nodes[n].unclean || c.nodes[n].online || !rs.managed)
+        .any(|&n| c.nodes[n].unclean || c.nodes[n].online || !rs.config.managed)
 }
 
 /// `rsc->fns->active(rsc, FALSE)`: some primitive of `r` is active.
@@ -311,7 +326,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
     let child_name = rs
         .children
         .first()
-        .map(|&k| c.rscs[k].id.split(':').next().unwrap_or("").to_string())
+        .map(|&k| clone_strip(&c.rscs[k].id).to_string())
         .unwrap_or_default();
     let mut attrs = Vec::new();
     if promotable {
@@ -320,7 +335,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
     if unique {
         attrs.push("unique");
     }
-    if !rs.managed {
+    if !rs.config.managed {
         attrs.push("unmanaged");
     }
     if is_disabled(c, r) {
@@ -341,7 +356,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
         let partially = prims.iter().any(|&p| native_active(c, p));
         let all_active = prims.iter().all(|&p| native_active(c, p));
         if unique {
-            if partially || !c.rscs[k].orphan {
+            if partially || !c.rscs[k].observed.orphan {
                 full.push(k);
             }
             continue;
@@ -351,7 +366,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
         }
         let odd = prims.iter().any(|&p| {
             let x = &c.rscs[p];
-            x.orphan || !x.managed || x.failed
+            x.observed.orphan || !x.config.managed || x.observed.failed
         });
         if odd {
             full.push(k);
@@ -360,7 +375,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
         if all_active {
             let mut locs: Vec<NodeIdx> = Vec::new();
             for &p in &prims {
-                for &n in &c.rscs[p].running_on {
+                for &n in &c.rscs[p].observed.running_on {
                     if !locs.contains(&n) {
                         locs.push(n);
                     }
@@ -370,7 +385,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
                 let n = locs[0];
                 if !c.nodes[n].online && c.nodes[n].unclean {
                     full.push(k);
-                } else if prims.iter().map(|&p| c.rscs[p].role).max() > Some(Role::Unpromoted) {
+                } else if prims.iter().map(|&p| c.rscs[p].observed.role).max() > Some(Role::Unpromoted) {
                     promoted.push(n);
                 } else {
                     started.push(n);
@@ -416,10 +431,11 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
             .iter()
             .flat_map(|&p| {
                 c.rscs[p]
+                    .observed
                     .running_on
                     .iter()
                     .copied()
-                    .filter(move |&n| c.rscs[p].managed || c.nodes[n].online)
+                    .filter(move |&n| c.rscs[p].config.managed || c.nodes[n].online)
             })
             .collect();
         let mut stopped: Vec<(String, NodeIdx)> = Vec::new();
@@ -428,7 +444,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
         let known: Vec<NodeIdx> = c
             .primitives_of(r)
             .iter()
-            .flat_map(|&p| c.rscs[p].known_on.clone())
+            .flat_map(|&p| c.rscs[p].observed.known_on.clone())
             .collect();
         for n in sorted_nodes(c) {
             let allowed = if c.options.symmetric {
@@ -442,7 +458,7 @@ fn clone_text(c: &Cluster, r: RscIdx, indent: usize, out: &mut String) {
             let probe = c
                 .primitives_of(r)
                 .iter()
-                .flat_map(|&p| c.rscs[p].failed_probe_rc.clone())
+                .flat_map(|&p| c.rscs[p].observed.failed_probe_rc.clone())
                 .find(|(m, _)| *m == n);
             let state = match probe {
                 Some((_, rc)) => format!("Stopped ({})", exit_str(rc)),
@@ -474,7 +490,7 @@ pub fn cluster_status(c: &Cluster) -> String {
     let mut any = false;
     for &r in &c.top {
         let rs = &c.rscs[r];
-        if rs.orphan && rs.running_on.is_empty() {
+        if rs.observed.orphan && rs.observed.running_on.is_empty() {
             continue;
         }
         if let Some(b) = c.bundles.iter().find(|b| b.rsc == r) {
@@ -489,7 +505,7 @@ pub fn cluster_status(c: &Cluster) -> String {
             continue;
         }
         // Implicit resources (guest node connections) are not shown.
-        if rs.meta.get("internal_rsc").is_some_and(|v| v == "true") {
+        if rs.config.meta.get("internal_rsc").is_some_and(|v| v == "true") {
             continue;
         }
         // Nor is a partially active one running on no node shown
@@ -514,7 +530,7 @@ pub fn cluster_status(c: &Cluster) -> String {
 fn bundle_text(c: &Cluster, b: &Bundle, out: &mut String) {
     let rs = &c.rscs[b.rsc];
     let unique = matches!(rs.variant, Variant::Clone { clone_node_max, .. } if clone_node_max > 1)
-        && rs.meta.get("globally-unique").is_some_and(|v| v == "true");
+        && rs.config.meta.get("globally-unique").is_some_and(|v| v == "true");
     let _ = writeln!(
         out,
         "    * Container bundle{}: {} [{}]{}{}:",
@@ -522,7 +538,7 @@ fn bundle_text(c: &Cluster, b: &Bundle, out: &mut String) {
         rs.id,
         b.image,
         if unique { " (unique)" } else { "" },
-        if rs.managed { "" } else { " (unmanaged)" }
+        if rs.config.managed { "" } else { " (unmanaged)" }
     );
     for rep in &b.replicas {
         let mut name = c.rscs[rep.remote.unwrap_or(rep.container)].id.clone();
@@ -565,17 +581,17 @@ fn item(
 ) {
     let rs = &c.rscs[r];
     // Listed as active but left stopped by its history: shown as started.
-    let role = if !rs.running_on.is_empty() && rs.role == Role::Stopped {
+    let role = if !rs.observed.running_on.is_empty() && rs.observed.role == Role::Stopped {
         Role::Started
     } else {
-        rs.role
+        rs.observed.role
     };
     let name = |n: NodeIdx| c.nodes[n].uname.clone();
-    let need_role = role > Role::Started || rs.next_role > Role::Unpromoted;
+    let need_role = role > Role::Started || rs.plan.next_role > Role::Unpromoted;
     let same_host = origin.is_some() && origin == dest;
-    let same_role = role == rs.next_role;
+    let same_role = role == rs.plan.next_role;
     let details = match (origin, dest) {
-        (None, Some(d)) if need_role => format!("{} -> {} {}", role.as_str(), rs.next_role.as_str(), name(d)),
+        (None, Some(d)) if need_role => format!("{} -> {} {}", role.as_str(), rs.plan.next_role.as_str(), name(d)),
         (None, Some(d)) => name(d),
         (Some(o), None) if need_role => format!("{} {}", role.as_str(), name(o)),
         (Some(o), None) => name(o),
@@ -583,8 +599,14 @@ fn item(
         (Some(o), Some(_)) if same_role && same_host => name(o),
         (Some(o), Some(d)) if need_role && same_role => format!("{} -> {} {}", name(o), name(d), role.as_str()),
         (Some(o), Some(d)) if same_role => format!("{} -> {}", name(o), name(d)),
-        (Some(o), Some(_)) if same_host => format!("{} -> {} {}", role.as_str(), rs.next_role.as_str(), name(o)),
-        (Some(o), Some(d)) => format!("{} {} -> {} {}", role.as_str(), name(o), rs.next_role.as_str(), name(d)),
+        (Some(o), Some(_)) if same_host => format!("{} -> {} {}", role.as_str(), rs.plan.next_role.as_str(), name(o)),
+        (Some(o), Some(d)) => format!(
+            "{} {} -> {} {}",
+            role.as_str(),
+            name(o),
+            rs.plan.next_role.as_str(),
+            name(d)
+        ),
         (None, None) => return,
     };
     let source = source.or(action);
@@ -608,8 +630,8 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
     let c = &s.cluster;
     let rs = &c.rscs[r];
     let current = c.active_on(r).0;
-    let next = rs.assigned;
-    if !rs.managed || (current.is_none() && next.is_none()) {
+    let next = rs.plan.assigned;
+    if !rs.config.managed || (current.is_none() && next.is_none()) {
         return;
     }
     let moving = current.is_some() && next.is_some() && current != next;
@@ -622,13 +644,17 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
     let stop = find(s, r, "stop", start_node).or_else(|| find(s, r, "stop", None));
     let stop_req = stop.filter(|a| !a.optional);
     let start_opt = start.is_none_or(|a| a.optional);
-    let next_role = if next.is_none() { Role::Stopped } else { rs.next_role };
+    let next_role = if next.is_none() {
+        Role::Stopped
+    } else {
+        rs.plan.next_role
+    };
     // A resource still listed as active counts as started here, even if its
     // history left it stopped (`pcmk__output_resource_actions`).
-    let role = if current.is_some() && rs.role == Role::Stopped {
+    let role = if current.is_some() && rs.observed.role == Role::Stopped {
         Role::Started
     } else {
-        rs.role
+        rs.observed.role
     };
     if role == next_role || (role == Role::Started && next_role == Role::Started) {
         let Some(_) = next else { return };
@@ -664,9 +690,9 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
                 lines,
             );
         } else if moving {
-            let verb = if rs.failed { "Recover" } else { "Move" };
+            let verb = if rs.observed.failed { "Recover" } else { "Move" };
             item(c, verb, r, current, next, stop, None, lines);
-        } else if rs.failed {
+        } else if rs.observed.failed {
             item(c, "Recover", r, current, None, stop, None, lines);
         } else {
             item(c, "Restart", r, current, next, Some(start), None, lines);
@@ -674,7 +700,7 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
         return;
     }
     if stop_req.is_some() && (next_role == Role::Stopped || start.is_some_and(|a| !a.runnable)) {
-        for &n in &rs.running_on {
+        for &n in &rs.observed.running_on {
             let st = find(s, r, "stop", Some(n));
             let src = if st.is_some_and(|a| a.reason.is_some()) {
                 st
@@ -683,7 +709,7 @@ fn primitive_summary(s: &Schedule, r: RscIdx, lines: &mut Vec<SummaryLine>) {
             };
             item(c, "Stop", r, Some(n), None, st, src, lines);
         }
-    } else if stop_req.is_some() && rs.failed && rs.stop_needed {
+    } else if stop_req.is_some() && rs.observed.failed && rs.plan.stop_needed {
         item(c, "Recover", r, current, next, stop, start, lines);
     } else if moving {
         item(c, "Move", r, current, next, stop, None, lines);

@@ -5,6 +5,7 @@
 use crate::output;
 use cib::xml::Element;
 use cib::{Cib, CibError};
+use scheduler::ids::clone_strip;
 use scheduler::model::{Cluster, Role, Variant};
 use scheduler::{self, Options, Schedule, TransitionGraph};
 
@@ -189,7 +190,7 @@ fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String
                 cib::ResourceKind::Primitive {
                     class, provider, ty, ..
                 } => {
-                    if d.id == id || id.split(':').next() == Some(d.id.as_str()) {
+                    if d.id == id || clone_strip(id) == d.id {
                         return Some((class.clone(), provider.clone(), ty.clone()));
                     }
                 }
@@ -245,21 +246,21 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         // start recorded with call-id -1 sorts after the simulated stop, so
         // the resource stays active there.
         let guest_pseudo = a.pseudo && c.nodes[n].is_guest();
-        if a.task == "stop" && !guest_pseudo && !c.rscs[r].pending_start_on.contains(&n) {
-            c.rscs[r].running_on.retain(|&x| x != n);
+        if a.task == "stop" && !guest_pseudo && !c.rscs[r].observed.pending_start_on.contains(&n) {
+            c.rscs[r].observed.running_on.retain(|&x| x != n);
         }
     }
     for &id in &done {
         let a = &s.actions[id];
         let (Some(r), Some(n)) = (a.rsc, a.node) else { continue };
         if a.task == "start" && c.rscs[r].is_primitive() {
-            if !c.rscs[r].running_on.contains(&n) {
+            if !c.rscs[r].observed.running_on.contains(&n) {
                 // Re-unpacking lists active nodes in status order.
-                c.rscs[r].running_on.push(n);
-                c.rscs[r].running_on.sort_unstable();
+                c.rscs[r].observed.running_on.push(n);
+                c.rscs[r].observed.running_on.sort_unstable();
             }
-            c.rscs[r].failed = false;
-            c.rscs[r].role = if c.in_promotable(r) {
+            c.rscs[r].observed.failed = false;
+            c.rscs[r].observed.role = if c.in_promotable(r) {
                 Role::Unpromoted
             } else {
                 Role::Started
@@ -277,12 +278,12 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
             continue;
         }
         match a.task.as_str() {
-            "promote" => c.rscs[r].role = Role::Promoted,
-            "demote" if c.rscs[r].role == Role::Promoted => {
-                c.rscs[r].role = Role::Unpromoted;
+            "promote" => c.rscs[r].observed.role = Role::Promoted,
+            "demote" if c.rscs[r].observed.role == Role::Promoted => {
+                c.rscs[r].observed.role = Role::Unpromoted;
                 // A demote is the recovery for on-fail=demote (any other
                 // recovery also stops, and the start clears the failure).
-                c.rscs[r].failed = false;
+                c.rscs[r].observed.failed = false;
             }
             _ => {}
         }
@@ -307,11 +308,12 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
             continue;
         }
         c.rscs[r]
+            .observed
             .running_on
             .retain(|n| !fenced.contains(n) || started.contains(&(r, *n)));
-        if c.rscs[r].running_on.is_empty() {
-            c.rscs[r].role = Role::Stopped;
-            c.rscs[r].failed = false;
+        if c.rscs[r].observed.running_on.is_empty() {
+            c.rscs[r].observed.role = Role::Stopped;
+            c.rscs[r].observed.failed = false;
         }
     }
     let recorded: Vec<(usize, usize)> = done
@@ -324,16 +326,20 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
     for i in (0..c.rscs.len()).rev() {
         if matches!(c.rscs[i].variant, Variant::Group | Variant::Clone { .. }) {
             let kids = c.primitives_of(i);
-            c.rscs[i].role = kids.iter().map(|&k| c.rscs[k].role).max().unwrap_or(Role::Stopped);
+            c.rscs[i].observed.role = kids
+                .iter()
+                .map(|&k| c.rscs[k].observed.role)
+                .max()
+                .unwrap_or(Role::Stopped);
             let mut on = Vec::new();
             for k in kids {
-                for &n in &c.rscs[k].running_on {
+                for &n in &c.rscs[k].observed.running_on {
                     if !on.contains(&n) {
                         on.push(n);
                     }
                 }
             }
-            c.rscs[i].running_on = on;
+            c.rscs[i].observed.running_on = on;
         }
     }
     // crm_simulate unpacks the updated CIB again, numbering anonymous

@@ -3,6 +3,7 @@
 //! creation, configuration replacement. Checked on the edits themselves and
 //! on what the scheduler and `crm_mon` see afterwards.
 
+use scheduler::ids::clone_strip;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -172,11 +173,11 @@ fn restart_stops_then_restores_the_target_role() {
     let cib = cib::Cib::from_element(stopped.root().clone()).unwrap();
     let c = scheduler::unpack::unpack(&cib, 0);
     let app = c.rsc_by_id("app").unwrap();
-    assert_eq!(c.rscs[app].target_role, Some(scheduler::model::Role::Stopped));
+    assert_eq!(c.rscs[app].config.target_role, Some(scheduler::model::Role::Stopped));
     let started = applied(&stopped, &r.start);
     let cib = cib::Cib::from_element(started.root().clone()).unwrap();
     let c = scheduler::unpack::unpack(&cib, 0);
-    assert_eq!(c.rscs[c.rsc_by_id("app").unwrap()].target_role, None);
+    assert_eq!(c.rscs[c.rsc_by_id("app").unwrap()].config.target_role, None);
     // A resource already disabled stays disabled after a restart.
     let disabled = applied(&doc, &admin::resource_disable(&doc, "app").unwrap());
     let r = admin::resource_restart(&disabled, "app").unwrap();
@@ -273,7 +274,7 @@ fn cleanup_clears_what_crm_mon_shows_as_failed() {
             continue;
         };
         // The failed resource as configured (clone instances by their base).
-        let rsc = f.rsc.split(':').next().unwrap().to_string();
+        let rsc = clone_strip(&f.rsc).to_string();
         if before.cluster.rsc_by_id(&rsc).is_none() {
             continue;
         }
@@ -293,10 +294,7 @@ fn cleanup_clears_what_crm_mon_shows_as_failed() {
         let new = applied(&doc, &ops);
         let after = status(&cib::Cib::from_element(new.root().clone()).unwrap(), 0);
         assert!(
-            !after
-                .failures
-                .iter()
-                .any(|g| g.rsc.split(':').next() == Some(rsc.as_str())),
+            !after.failures.iter().any(|g| clone_strip(&g.rsc) == rsc),
             "{name}: failures of {rsc} left: {:?}",
             after.failures
         );

@@ -23,7 +23,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
 
     // Fencing of unclean nodes and clean shutdowns, node by node in name
     // order (`schedule_fencing_and_shutdowns`).
-    let have_managed = c.rscs.iter().any(|r| r.managed);
+    let have_managed = c.rscs.iter().any(|r| r.config.managed);
     let mut fence_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
     let mut shutdown_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
     let mut by_name: Vec<NodeIdx> = (0..c.nodes.len()).collect();
@@ -154,7 +154,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         for (m, probe) in related {
             if probe {
                 s.order(m, rl, 0);
-            } else if c.rscs[r].managed {
+            } else if c.rscs[r].config.managed {
                 s.order(rl, m, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
             }
         }
@@ -221,8 +221,12 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         // optional (bug-pm-12), which this fixpoint does not reproduce:
         // cloned groups stay ordered here.
         let cloned = c.rscs[g].parent.is_some();
-        let ordered_group = is_grp && (cloned || c.rscs[g].meta.get("ordered").is_none_or(|v| is_true(v)));
-        let active = |r: RscIdx| c.primitives_of(r).iter().any(|&p| !c.rscs[p].running_on.is_empty());
+        let ordered_group = is_grp && (cloned || c.rscs[g].config.meta.get("ordered").is_none_or(|v| is_true(v)));
+        let active = |r: RscIdx| {
+            c.primitives_of(r)
+                .iter()
+                .any(|&p| !c.rscs[p].observed.running_on.is_empty())
+        };
         let mut last_active: Option<RscIdx> = None;
         for (i, &k) in kids.iter().enumerate() {
             // Group members: all must run; clone instances: one or more.
@@ -370,6 +374,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         // orderings restart it (`handle_restart_type`).
         let restart_type = o.kind == OrderKind::Optional
             && c.rscs[o.then]
+                .config
                 .meta
                 .get("restart-type")
                 .is_some_and(|v| v.eq_ignore_ascii_case("restart"));
@@ -431,8 +436,8 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             .filter(|a| {
                 a.rsc.is_some_and(|r| {
                     let rs = &c.rscs[r];
-                    let maintenance = rs.meta.get("maintenance").is_some_and(|v| is_true(v));
-                    !maintenance && (rs.managed || rs.blocked)
+                    let maintenance = rs.config.meta.get("maintenance").is_some_and(|v| is_true(v));
+                    !maintenance && (rs.config.managed || rs.plan.blocked)
                 })
             })
             .map(|a| a.id)
@@ -455,7 +460,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
 /// `Restart(Some(reason))` for changed parameters, `Restart(None)` when the
 /// agent itself changed, `Reload` when only reloadable parameters changed.
 fn definition_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> DefChange {
-    if c.rscs[r].orphan {
+    if c.rscs[r].observed.orphan {
         return DefChange::None;
     }
     let rs = &c.rscs[r];
@@ -478,7 +483,7 @@ fn definition_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> DefChang
         Change::Restart => DefChange::Restart(Some("resource definition change".into())),
         // A changed configuration while a start is pending forces a full
         // restart instead of a reload (`schedule_reload`).
-        Change::Reload if c.rscs[r].start_pending => DefChange::Restart(None),
+        Change::Reload if c.rscs[r].observed.start_pending => DefChange::Restart(None),
         Change::Reload => DefChange::Reload,
     }
 }
@@ -560,6 +565,7 @@ fn entry_params_changed(c: &Cluster, r: RscIdx, lr: &cib::LrmResource) -> Change
         };
         if changed {
             let has_op_params = rs
+                .config
                 .ops
                 .iter()
                 .any(|o| o.name == op.operation && o.interval_ms == 0 && !o.instance.is_empty());
@@ -599,7 +605,7 @@ fn order_fencing_before_parent_stops(s: &mut ActionSet, c: &Cluster, fence_of: &
         .iter()
         .filter(|a| a.task == "stop" && a.pseudo && a.interval_ms == 0)
         .filter_map(|a| Some((fence_of[a.node?]?, a.rsc?, a.node?)))
-        .filter(|&(_, r, n)| c.rscs[r].requires_fencing || c.nodes[n].is_guest())
+        .filter(|&(_, r, n)| c.rscs[r].config.requires_fencing || c.nodes[n].is_guest())
         .map(|(f, r, _)| (f, c.top_parent(r)))
         .collect();
     for (f, top) in implied {
@@ -613,12 +619,14 @@ fn order_fencing_before_parent_stops(s: &mut ActionSet, c: &Cluster, fence_of: &
 /// primitive directly in an anonymous clone) the clone's is.
 fn known_on_for_fencing(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     let rs = &c.rscs[r];
-    if rs.known_on.contains(&n) {
+    if rs.observed.known_on.contains(&n) {
         return true;
     }
     rs.parent.is_some_and(|p| {
         matches!(c.rscs[p].variant, Variant::Clone { unique: false, .. })
-            && c.primitives_of(p).iter().any(|&k| c.rscs[k].known_on.contains(&n))
+            && c.primitives_of(p)
+                .iter()
+                .any(|&k| c.rscs[k].observed.known_on.contains(&n))
     })
 }
 
@@ -634,8 +642,9 @@ fn order_after_guest_probes(s: &mut ActionSet, c: &Cluster) {
         }
         let firsts: Vec<usize> = if stopped {
             let unknown_there = c.rscs[guest]
+                .plan
                 .assigned
-                .is_some_and(|a| !c.rscs[guest].known_on.contains(&a));
+                .is_some_and(|a| !c.rscs[guest].observed.known_on.contains(&a));
             if !unknown_there {
                 continue;
             }
@@ -781,15 +790,17 @@ fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
     for a in &s.actions {
         let (Some(r), Some(_)) = (a.rsc, a.node) else { continue };
         let rs = &c.rscs[r];
-        if !rs.is_primitive() || !rs.managed || a.interval_ms != 0 {
+        if !rs.is_primitive() || !rs.config.managed || a.interval_ms != 0 {
             continue;
         }
         for &(f, t) in &fences {
             match a.task.as_str() {
                 // A migrate_to needs what the start needs
                 // (`pcmk__create_migration_actions`).
-                "start" | "promote" | "migrate_to" if rs.requires_fencing => edges.push((f, a.id, 0)),
-                "start" if rs.requires_quorum && rs.allowed[t].is_some() && !known_on_for_fencing(c, r, t) => {
+                "start" | "promote" | "migrate_to" if rs.config.requires_fencing => edges.push((f, a.id, 0)),
+                "start"
+                    if rs.config.requires_quorum && rs.plan.allowed[t].is_some() && !known_on_for_fencing(c, r, t) =>
+                {
                     edges.push((f, a.id, flags::RUNNABLE_LEFT))
                 }
                 _ => {}
@@ -860,7 +871,7 @@ fn probes_of(s: &ActionSet, r: RscIdx) -> Vec<usize> {
 /// An unrunnable probe keeps an inactive resource from starting (but does
 /// not stop an active one).
 fn probe_flags(s: &ActionSet, c: &Cluster, probe: usize, r: RscIdx) -> u32 {
-    if !s.actions[probe].runnable && c.rscs[r].running_on.is_empty() {
+    if !s.actions[probe].runnable && c.rscs[r].observed.running_on.is_empty() {
         flags::RUNNABLE_LEFT
     } else {
         0
@@ -894,19 +905,19 @@ fn primitive_actions(
     quorum_ok: bool,
     device_changes: &mut Vec<(RscIdx, NodeIdx, DeviceChange)>,
 ) {
-    let current = c.rscs[r].running_on.clone();
-    let next = c.rscs[r].assigned;
-    let managed = c.rscs[r].managed;
+    let current = c.rscs[r].observed.running_on.clone();
+    let next = c.rscs[r].plan.assigned;
+    let managed = c.rscs[r].config.managed;
     // no-quorum-policy=demote keeps promotable instances, demoted.
-    let keeps_role = matches!(c.rscs[r].role, Role::Promoted | Role::Unpromoted);
+    let keeps_role = matches!(c.rscs[r].observed.role, Role::Promoted | Role::Unpromoted);
     let demote_policy = !c.have_quorum && c.options.no_quorum_policy == NoQuorumPolicy::Demote;
-    if demote_policy && keeps_role && c.rscs[r].next_role > Role::Unpromoted {
-        c.rscs[r].next_role = Role::Unpromoted;
+    if demote_policy && keeps_role && c.rscs[r].plan.next_role > Role::Unpromoted {
+        c.rscs[r].plan.next_role = Role::Unpromoted;
     }
-    let next_role = c.rscs[r].next_role;
+    let next_role = c.rscs[r].plan.next_role;
 
     // Probes on nodes where the state is unknown.
-    if c.options.enable_startup_probes && !c.rscs[r].orphan {
+    if c.options.enable_startup_probes && !c.rscs[r].observed.orphan {
         for n in 0..c.nodes.len() {
             let node = &c.nodes[n];
             // Pending nodes are probed too, but such probes cannot run
@@ -914,7 +925,7 @@ fn primitive_actions(
             if !node.online || node.unclean || node.maintenance || reprobe(node) {
                 continue;
             }
-            if c.rscs[r].known_on.contains(&n) || c.rscs[r].running_on.contains(&n) {
+            if c.rscs[r].observed.known_on.contains(&n) || c.rscs[r].observed.running_on.contains(&n) {
                 continue;
             }
             if !super::probes::instance_probed_on(c, r, n) {
@@ -953,7 +964,7 @@ fn primitive_actions(
     }
     // Copies on unclean nodes only count for resources that need fencing.
     let multiply_active = partial == super::migration::Partial::None
-        && if c.rscs[r].requires_fencing {
+        && if c.rscs[r].config.requires_fencing {
             num_all > 1
         } else {
             num_clean > 1
@@ -976,7 +987,7 @@ fn primitive_actions(
         && c.nodes[current[0]].can_run()
         && managed
         && !implicit
-        && !c.rscs[r].orphan
+        && !c.rscs[r].observed.orphan
         && matches!(definition_changed(cib, c, r, current[0]), DefChange::Restart(Some(_)));
     // A fence device's changed definition asks for its node's unfencing.
     let device_change = match &def_change {
@@ -1004,19 +1015,19 @@ fn primitive_actions(
     let mut need_stop = moving
         || multiply_active
         || partial == super::migration::Partial::Abort
-        || c.rscs[r].stop_needed
-        || c.rscs[r].blocked
+        || c.rscs[r].plan.stop_needed
+        || c.rscs[r].plan.blocked
         || restart_def;
     if next.is_none() || next_role == Role::Stopped {
         need_stop = true;
     }
     let stop_unexpected =
-        multiply_active && c.rscs[r].meta.get("multiple-active").map(String::as_str) == Some("stop_unexpected");
+        multiply_active && c.rscs[r].config.meta.get("multiple-active").map(String::as_str) == Some("stop_unexpected");
     let mut stops = Vec::new();
     // A resource whose history ends stopped is brought up from Stopped even
     // where it is still listed as active (a failed migrate_to's target):
     // there is nothing to take down (`schedule_restart_actions`).
-    let stopped_role = c.rscs[r].role == Role::Stopped && !multiply_active;
+    let stopped_role = c.rscs[r].observed.role == Role::Stopped && !multiply_active;
     for &cur in &current {
         if stopped_role {
             continue;
@@ -1026,7 +1037,7 @@ fn primitive_actions(
             continue;
         }
         let mut required = need_stop && (next != Some(cur) || !moving || multiply_active);
-        if let Some(t) = c.rscs[r].partial_migration_target {
+        if let Some(t) = c.rscs[r].observed.partial_migration_target {
             if cur == t && next == Some(t) {
                 // The partial migration there continues.
                 continue;
@@ -1047,7 +1058,7 @@ fn primitive_actions(
                     // if the resource needs fencing or must stop anyway. A
                     // guest's implied stop follows its container's recovery.
                     let guest = c.nodes[cur].is_guest();
-                    if !guest && (c.rscs[r].requires_fencing || required) {
+                    if !guest && (c.rscs[r].config.requires_fencing || required) {
                         s.actions[st].optional = false;
                     }
                     if !s.actions[f].runnable {
@@ -1062,7 +1073,7 @@ fn primitive_actions(
                     let bundled = c.is_bundled(r);
                     if guest && !bundled {
                         s.order(f, st, flags::RUNNABLE_LEFT);
-                    } else if c.rscs[r].requires_fencing && !bundled {
+                    } else if c.rscs[r].config.requires_fencing && !bundled {
                         s.order(f, st, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
                     }
                 }
@@ -1082,7 +1093,7 @@ fn primitive_actions(
     // Dangling migrations: stop the source; this stop does not imply a
     // start (`pcmk__abort_dangling_migration`).
     let mut dangling_stops = Vec::new();
-    for d in c.rscs[r].dangling_migrations.clone() {
+    for d in c.rscs[r].observed.dangling_migrations.clone() {
         let st = s.add(Some(r), "stop", 0, Some(d), false);
         if !managed {
             s.actions[st].runnable = false;
@@ -1092,9 +1103,11 @@ fn primitive_actions(
     // A promoted resource that failed with on-fail=demote (failed, yet
     // neither stopping nor blocked) is demoted (`demote_action` while
     // unpacking) and promoted again where it stays (`need_promote`).
-    let recover_by_demotion =
-        c.rscs[r].failed && !c.rscs[r].stop_needed && !c.rscs[r].blocked && c.rscs[r].role == Role::Promoted;
-    if c.rscs[r].role == Role::Promoted {
+    let recover_by_demotion = c.rscs[r].observed.failed
+        && !c.rscs[r].plan.stop_needed
+        && !c.rscs[r].plan.blocked
+        && c.rscs[r].observed.role == Role::Promoted;
+    if c.rscs[r].observed.role == Role::Promoted {
         for &cur in &current {
             // A restart in place demotes too (`schedule_restart_actions`).
             let keep = next_role == Role::Promoted && next == Some(cur) && !need_stop && !recover_by_demotion;
@@ -1111,12 +1124,12 @@ fn primitive_actions(
             }
             // A demote on a node being fenced is implied by the fencing (a
             // guest's fencing is its container's recovery).
-            let node_down = c.nodes[cur].unclean || !c.nodes[cur].online || c.rscs[r].failed;
+            let node_down = c.nodes[cur].unclean || !c.nodes[cur].online || c.rscs[r].observed.failed;
             if let (Some(f), true) = (fence_of[cur], node_down) {
                 s.actions[dm].pseudo = true;
                 // After the fencing if the resource needs fencing or the node
                 // is a guest, unless bundled (`order_stop_vs_fencing`).
-                let implicit = c.rscs[r].requires_fencing || c.nodes[cur].is_guest();
+                let implicit = c.rscs[r].config.requires_fencing || c.nodes[cur].is_guest();
                 if implicit && !c.is_bundled(r) {
                     s.order(f, dm, 0);
                 }
@@ -1143,7 +1156,7 @@ fn primitive_actions(
     }
     // A blocked resource that is active is not brought back up
     // (`schedule_restart_actions`), and gets no recurring actions.
-    let blocked_active = c.rscs[r].blocked && c.rscs[r].role >= Role::Started;
+    let blocked_active = c.rscs[r].plan.blocked && c.rscs[r].observed.role >= Role::Started;
     // The start `start_resource` required: it stays required for an
     // unmanaged resource too (see the end of this function).
     let mut required_start = None;
@@ -1151,7 +1164,7 @@ fn primitive_actions(
         if next_role >= Role::Started {
             // A resource whose history left it stopped (yet listed as
             // active) is started again.
-            let start_required = !current.contains(&nx) || need_stop || c.rscs[r].role == Role::Stopped;
+            let start_required = !current.contains(&nx) || need_stop || c.rscs[r].observed.role == Role::Stopped;
             let st = s.add(Some(r), "start", 0, Some(nx), !start_required);
             // The copy kept on the expected node of a multiply active
             // resource with multiple-active=stop_unexpected is "started"
@@ -1161,7 +1174,7 @@ fn primitive_actions(
             }
             // An already pending start is in the graph even where nothing
             // requires it (`create_pending_start`).
-            if c.rscs[r].start_pending {
+            if c.rscs[r].observed.start_pending {
                 s.actions[st].print_always = true;
             }
             if let Some(reason) = &def_reason {
@@ -1184,7 +1197,7 @@ fn primitive_actions(
             if (!managed && !unmanaged_in_place) || (!node_up && !guest_waits) {
                 s.actions[st].runnable = false;
             }
-            if rs.requires_quorum && !c.have_quorum {
+            if rs.config.requires_quorum && !c.have_quorum {
                 let active = !current.is_empty();
                 match c.options.no_quorum_policy {
                     NoQuorumPolicy::Stop => {
@@ -1195,7 +1208,7 @@ fn primitive_actions(
                         s.actions[st].runnable = false;
                         s.actions[st].reason = Some("no quorum".into());
                     }
-                    NoQuorumPolicy::Freeze if !active || next_role > c.rscs[r].role => {
+                    NoQuorumPolicy::Freeze if !active || next_role > c.rscs[r].observed.role => {
                         s.actions[st].runnable = false;
                         s.actions[st].reason = Some("quorum freeze".into());
                     }
@@ -1210,7 +1223,7 @@ fn primitive_actions(
             } else if start_required && !recurring_asks_for_start(c, r, nx) {
                 required_start = Some(st);
             }
-            let stop_flags = if c.rscs[r].requires_fencing {
+            let stop_flags = if c.rscs[r].config.requires_fencing {
                 flags::IMPLIES_THEN | flags::RESTART | flags::RUNNABLE_LEFT
             } else {
                 flags::IMPLIES_THEN | flags::RESTART
@@ -1234,7 +1247,7 @@ fn primitive_actions(
                 s.order(d, st, flags::RESTART);
             }
             // Starting elsewhere after a node that needs fencing.
-            if c.rscs[r].requires_fencing {
+            if c.rscs[r].config.requires_fencing {
                 for &cur in &current {
                     if let Some(f) = fence_of[cur] {
                         s.order(f, st, flags::RUNNABLE_LEFT);
@@ -1251,7 +1264,7 @@ fn primitive_actions(
             }
             // Promotion.
             if next_role == Role::Promoted {
-                let already = c.rscs[r].role == Role::Promoted && current.contains(&nx);
+                let already = c.rscs[r].observed.role == Role::Promoted && current.contains(&nx);
                 let pr = s.add(
                     Some(r),
                     "promote",
@@ -1276,6 +1289,7 @@ fn primitive_actions(
                 next_role
             };
             let monitors: Vec<(u64, bool)> = c.rscs[r]
+                .config
                 .ops
                 .iter()
                 .filter(|o| o.name == "monitor" && o.interval_ms > 0)
@@ -1288,6 +1302,7 @@ fn primitive_actions(
                 })
                 .map(|o| {
                     let was_active = c.rscs[r]
+                        .observed
                         .active_recurring
                         .iter()
                         .any(|(n, name, i)| *n == nx && name == "monitor" && *i == o.interval_ms);
@@ -1309,7 +1324,7 @@ fn primitive_actions(
                 // None at all for a resource or node in maintenance
                 // (`pcmk__create_recurring_actions`).
                 let in_maintenance = c.options.maintenance_mode
-                    || c.rscs[r].meta.get("maintenance").is_some_and(|v| is_true(v))
+                    || c.rscs[r].config.meta.get("maintenance").is_some_and(|v| is_true(v))
                     || c.nodes[nx].maintenance;
                 if !managed && in_maintenance {
                     s.actions[m].runnable = false;
@@ -1324,7 +1339,7 @@ fn primitive_actions(
                 // After the promotion, or the demotion it outlives.
                 let role_change = if next_role == Role::Promoted {
                     s.of(r, "promote")
-                } else if c.rscs[r].role == Role::Promoted {
+                } else if c.rscs[r].observed.role == Role::Promoted {
                     s.of(r, "demote")
                 } else {
                     Vec::new()
@@ -1372,8 +1387,8 @@ fn primitive_actions(
 /// in maintenance.
 fn recurring_asks_for_start(c: &Cluster, r: RscIdx, node: NodeIdx) -> bool {
     let rs = &c.rscs[r];
-    let in_maintenance = c.options.maintenance_mode || rs.meta.get("maintenance").is_some_and(|v| is_true(v));
-    !(rs.blocked || in_maintenance || c.nodes[node].maintenance)
+    let in_maintenance = c.options.maintenance_mode || rs.config.meta.get("maintenance").is_some_and(|v| is_true(v));
+    !(rs.plan.blocked || in_maintenance || c.nodes[node].maintenance)
 }
 
 /// A group in a promotable clone: its promote, promoted, demote and demoted
@@ -1435,8 +1450,11 @@ fn reprobe(node: &crate::model::Node) -> bool {
 fn asymmetric_exempt(c: &Cluster, t: &Action) -> bool {
     let Some(r) = t.rsc else { return true };
     let running = match t.node {
-        Some(n) => c.rscs[r].running_on.contains(&n),
-        None => c.primitives_of(r).iter().any(|&p| !c.rscs[p].running_on.is_empty()),
+        Some(n) => c.rscs[r].observed.running_on.contains(&n),
+        None => c
+            .primitives_of(r)
+            .iter()
+            .any(|&p| !c.rscs[p].observed.running_on.is_empty()),
     };
     match t.task.as_str() {
         "stop" | "stopped" => !running,
@@ -1826,7 +1844,7 @@ fn first_optional(
     let node = then.node.filter(|_| !whole).or_else(|| {
         then.rsc
             .filter(|&r| matches!(c.rscs[r].variant, Variant::Group) && then.task == "start")
-            .and_then(|r| c.rscs[r].assigned)
+            .and_then(|r| c.rscs[r].plan.assigned)
     });
     leaves
         .iter()
@@ -1884,7 +1902,9 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
     if e.flags & flags::PROBE != 0
         && !s.actions[f].runnable
         && s.actions[t].runnable
-        && s.actions[f].rsc.is_some_and(|r| c.rscs[r].running_on.is_empty())
+        && s.actions[f]
+            .rsc
+            .is_some_and(|r| c.rscs[r].observed.running_on.is_empty())
     {
         s.actions[t].runnable = false;
         changed = true;
@@ -1972,7 +1992,8 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
     if e.flags & flags::RESTART != 0 && s.actions[f].task == "stop" && s.actions[f].node.is_some() {
         let then_required = !s.actions[t].optional;
         let same_rsc = s.actions[f].rsc == s.actions[t].rsc;
-        let then_stuck = !s.actions[t].runnable && same_rsc && s.actions[t].rsc.is_some_and(|r| c.rscs[r].managed);
+        let then_stuck =
+            !s.actions[t].runnable && same_rsc && s.actions[t].rsc.is_some_and(|r| c.rscs[r].config.managed);
         if then_required || then_stuck {
             if !s.actions[t].migrate_runnable && s.actions[f].migrate_runnable {
                 clear_migratable(s, f, t, label);
@@ -2002,7 +2023,7 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
         && s.actions[t].runnable
         && s.actions[f]
             .rsc
-            .is_some_and(|r| !c.rscs[r].managed && c.rscs[r].blocked)
+            .is_some_and(|r| !c.rscs[r].config.managed && c.rscs[r].plan.blocked)
     {
         // Pacemaker records no reason here.
         s.actions[t].runnable = false;
@@ -2331,10 +2352,10 @@ mod tests {
             let inst = c
                 .primitives_of(c.rsc_by_id("C").expect("C"))
                 .into_iter()
-                .find(|&p| c.rscs[p].running_on.contains(&n2))
+                .find(|&p| c.rscs[p].observed.running_on.contains(&n2))
                 .expect("instance on n2");
             assert_eq!(
-                (c.rscs[inst].managed, c.rscs[inst].blocked),
+                (c.rscs[inst].config.managed, c.rscs[inst].plan.blocked),
                 (!blocked, blocked),
                 "quorum {quorum}"
             );

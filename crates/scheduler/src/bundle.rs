@@ -53,7 +53,7 @@ pub fn apply(c: &mut Cluster, cons: &mut Constraints) {
         let bundle_nodes: Vec<usize> = b.replicas.iter().filter_map(|r| r.node).collect();
         if let Some(cl) = b.child_clone {
             for n in 0..c.nodes.len() {
-                c.rscs[cl].allowed[n] = Some(if bundle_nodes.contains(&n) { 0 } else { -INFINITY });
+                c.rscs[cl].plan.allowed[n] = Some(if bundle_nodes.contains(&n) { 0 } else { -INFINITY });
             }
         }
         for rep in &b.replicas {
@@ -61,7 +61,7 @@ pub fn apply(c: &mut Cluster, cons: &mut Constraints) {
                 for p in c.primitives_of(inst) {
                     // Only the replica's node is in the instance's table.
                     for n in 0..c.nodes.len() {
-                        c.rscs[p].allowed[n] = if n == node { Some(INFINITY) } else { None };
+                        c.rscs[p].plan.allowed[n] = if n == node { Some(INFINITY) } else { None };
                     }
                 }
             }

@@ -18,7 +18,7 @@ fn usable(c: &Cluster, n: NodeIdx) -> bool {
 /// `pe__clear_failcount`: a required `clear_failcount` of `r` on `n`.
 fn clear_failcount(s: &mut ActionSet, c: &Cluster, r: RscIdx, n: NodeIdx) -> usize {
     // An unmanaged resource's actions stay optional (`custom_action`).
-    let a = s.add(Some(r), "clear_failcount", 0, Some(n), !c.rscs[r].managed);
+    let a = s.add(Some(r), "clear_failcount", 0, Some(n), !c.rscs[r].config.managed);
     s.actions[a].runnable = usable(c, n);
     s.actions[a].meta.insert("op_no_wait".into(), "true".into());
     a
@@ -44,7 +44,7 @@ fn recorded_failures(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
 /// `pcmk__schedule_cleanup` (required): `delete` of `r`'s history on `n`,
 /// after its stops and before its starts; not for a failed resource.
 fn schedule_cleanup(s: &mut ActionSet, c: &Cluster, r: RscIdx, n: NodeIdx) {
-    if c.rscs[r].failed || !usable(c, n) {
+    if c.rscs[r].observed.failed || !usable(c, n) {
         return;
     }
     let delete = s.add(Some(r), "delete", 0, Some(n), false);
@@ -77,8 +77,8 @@ fn clean_up_agent_changes(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
                 let Variant::Primitive { class, provider, ty } = &rs.variant else {
                     continue;
                 };
-                let mapped = rs.id == lr.id || rs.history_ids.iter().any(|(m, h)| *m == n && *h == lr.id);
-                if !mapped || rs.orphan || rs.remote.bundle_implicit {
+                let mapped = rs.id == lr.id || rs.observed.history_ids.iter().any(|(m, h)| *m == n && *h == lr.id);
+                if !mapped || rs.observed.orphan || rs.remote.bundle_implicit {
                     continue;
                 }
                 let changed = lr.class.as_deref() != Some(class.as_str())
@@ -101,7 +101,7 @@ pub fn create_actions(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
     }
     let mut clears: Vec<(RscIdx, NodeIdx)> = c.failcount_clears.clone();
     for &(r, n) in &c.expired_fail_counts {
-        let has_history = c.rscs[r].history_ids.iter().any(|(m, _)| *m == n);
+        let has_history = c.rscs[r].observed.history_ids.iter().any(|(m, _)| *m == n);
         if has_history && !clears.contains(&(r, n)) {
             clears.push((r, n));
         }
@@ -123,7 +123,7 @@ pub fn create_actions(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
     }
     for r in 0..c.rscs.len() {
         let rs = &c.rscs[r];
-        if !rs.is_primitive() || !rs.orphan {
+        if !rs.is_primitive() || !rs.observed.orphan {
             continue;
         }
         // Orphaned top-level resources: fail counts on online nodes.
@@ -137,7 +137,7 @@ pub fn create_actions(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
                 }
             }
         }
-        if anonymous_instance(c, r) || rs.failed || !rs.managed {
+        if anonymous_instance(c, r) || rs.observed.failed || !rs.config.managed {
             continue;
         }
         // The orphan's history is deleted on every node that has some.
@@ -149,7 +149,7 @@ pub fn create_actions(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
             if !usable(c, n) || node.standby || node.shutdown {
                 continue;
             }
-            let mapped = |id: &str| id == rs.id || rs.history_ids.iter().any(|(m, h)| *m == n && h == id);
+            let mapped = |id: &str| id == rs.id || rs.observed.history_ids.iter().any(|(m, h)| *m == n && h == id);
             if !st.lrm.iter().any(|l| mapped(&l.id) && !l.ops.is_empty()) {
                 continue;
             }

@@ -115,9 +115,11 @@ fn interleaved(c: &Cluster, first: RscIdx, then: RscIdx, then_task: &str) -> boo
 fn instance_node(c: &Cluster, k: RscIdx, current: bool) -> Option<NodeIdx> {
     let prims = c.primitives_of(k);
     if current {
-        prims.iter().find_map(|&p| c.rscs[p].running_on.first().copied())
+        prims
+            .iter()
+            .find_map(|&p| c.rscs[p].observed.running_on.first().copied())
     } else {
-        prims.first().and_then(|&p| c.rscs[p].assigned)
+        prims.first().and_then(|&p| c.rscs[p].plan.assigned)
     }
 }
 
@@ -126,7 +128,7 @@ fn instance_node(c: &Cluster, k: RscIdx, current: bool) -> Option<NodeIdx> {
 fn compatible_instance(c: &Cluster, then_child: RscIdx, first: RscIdx, current: bool) -> Option<RscIdx> {
     let on = |n: NodeIdx| -> Option<RscIdx> {
         c.rscs[first].children.iter().copied().find(|&k| {
-            let blocked = c.primitives_of(k).iter().any(|&p| c.rscs[p].blocked);
+            let blocked = c.primitives_of(k).iter().any(|&p| c.rscs[p].plan.blocked);
             !blocked && instance_node(c, k, current) == Some(n)
         })
     };
@@ -135,6 +137,7 @@ fn compatible_instance(c: &Cluster, then_child: RscIdx, first: RscIdx, current: 
     }
     let rep = c.primitives_of(then_child).first().copied()?;
     let mut nodes: Vec<(NodeIdx, i32)> = c.rscs[rep]
+        .plan
         .allowed
         .iter()
         .enumerate()
@@ -151,8 +154,8 @@ fn inhibit(s: &mut ActionSet, c: &mut Cluster, k: RscIdx) {
     s.inhibitions += 1;
     let rank = s.inhibitions;
     for p in c.primitives_of(k) {
-        c.rscs[p].assigned = None;
-        c.rscs[p].next_role = Role::Stopped;
+        c.rscs[p].plan.assigned = None;
+        c.rscs[p].plan.next_role = Role::Stopped;
         for a in s.actions.iter_mut().filter(|a| a.rsc == Some(p)) {
             match a.task.as_str() {
                 "stop" => a.optional = false,
@@ -371,7 +374,7 @@ mod tests {
             .cluster
             .rscs
             .iter()
-            .filter(|r| r.assigned.is_some() && r.assigned == n2)
+            .filter(|r| r.plan.assigned.is_some() && r.plan.assigned == n2)
             .map(|r| r.id.as_str())
             .collect();
         assert!(on_n2.is_empty(), "{on_n2:?}");

@@ -43,10 +43,11 @@ impl Coloc {
     /// container.
     pub fn has_influence(&self, c: &Cluster, primary: Option<RscIdx>) -> bool {
         let p = &c.rscs[primary.unwrap_or(self.primary)];
-        if c.rscs[self.dependent].remote.allow_remote_remotes && !p.failed && p.running_on.len() == 1 {
+        if c.rscs[self.dependent].remote.allow_remote_remotes && !p.observed.failed && p.observed.running_on.len() == 1
+        {
             return false;
         }
-        self.influence || p.running_on.is_empty()
+        self.influence || p.observed.running_on.is_empty()
     }
 }
 
@@ -156,7 +157,10 @@ mod tests {
         let s = run(&cib::Cib::parse(&xml).expect("test CIB parses"));
         let node = |id: &str| {
             let r = s.cluster.rsc_by_id(id).expect("resource");
-            s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone())
+            s.cluster.rscs[r]
+                .plan
+                .assigned
+                .map(|n| s.cluster.nodes[n].uname.clone())
         };
         (node("a"), node("b"))
     }

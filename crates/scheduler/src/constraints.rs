@@ -23,7 +23,7 @@ fn resolve(c: &Cluster, cib: &Cib, id: &str) -> Vec<RscIdx> {
     c.rscs
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.template.as_deref() == Some(id) && r.instance.is_none())
+        .filter(|(_, r)| r.config.template.as_deref() == Some(id) && r.config.instance.is_none())
         .map(|(i, _)| i)
         .collect()
 }
@@ -62,15 +62,15 @@ fn rule_matches(c: &Cluster, rule: &cib::Rule, rsc: RscIdx) -> Vec<(NodeIdx, Sco
             let mut node_ctx = RuleContext::new(c.now);
             node_ctx.node_attrs = Some(&c.nodes[n].attrs);
             let mut params = std::collections::BTreeMap::new();
-            crate::unpack::merge_nvsets(&c.rscs[rsc].instance_sets, &node_ctx, &mut params);
+            crate::unpack::merge_nvsets(&c.rscs[rsc].config.instance_sets, &node_ctx, &mut params);
             let mut ctx = RuleContext::new(c.now);
             ctx.node_attrs = Some(&c.nodes[n].attrs);
             ctx.rsc_params = Some(if params.is_empty() {
-                &c.rscs[rsc].params
+                &c.rscs[rsc].config.params
             } else {
                 &params
             });
-            ctx.rsc_meta = Some(&c.rscs[rsc].meta);
+            ctx.rsc_meta = Some(&c.rscs[rsc].config.meta);
             eval_rule(rule, &ctx)
         })
         .map(|n| (n, rule_score(rule, &c.nodes[n].attrs)))
@@ -124,7 +124,7 @@ fn set_discover(c: &mut Cluster, rsc: RscIdx, node: NodeIdx, mode: Discover) {
 /// all nodes when `node` is `None`.
 pub fn resource_location(c: &mut Cluster, rsc: RscIdx, node: Option<NodeIdx>, s: Score) {
     for t in subtree(c, rsc) {
-        let allowed = &mut c.rscs[t].allowed;
+        let allowed = &mut c.rscs[t].plan.allowed;
         match node {
             Some(n) => {
                 allowed[n] = Some(score::add(allowed[n].unwrap_or(0), s));
@@ -146,7 +146,7 @@ pub fn resource_location(c: &mut Cluster, rsc: RscIdx, node: Option<NodeIdx>, s:
 /// internal colocations when it is placed; counted for each member too, the
 /// group's preference would weigh once per member there.
 fn configured_location(c: &mut Cluster, rsc: RscIdx, node: NodeIdx, s: Score) {
-    let allowed = &mut c.rscs[rsc].allowed;
+    let allowed = &mut c.rscs[rsc].plan.allowed;
     allowed[node] = Some(score::add(allowed[node].unwrap_or(0), s));
     let is_group = matches!(c.rscs[rsc].variant, Variant::Group);
     let children = c.rscs[rsc].children.clone();
@@ -343,7 +343,7 @@ fn minimum_first_instances(c: &Cluster, first: RscIdx, require_all: Option<bool>
     if !matches!(c.rscs[first].variant, Variant::Clone { .. }) {
         return 0;
     }
-    if let Some(v) = c.rscs[first].meta.get("clone-min") {
+    if let Some(v) = c.rscs[first].config.meta.get("clone-min") {
         return v.trim().parse::<i64>().unwrap_or(0).max(0) as usize;
     }
     usize::from(require_all == Some(false))
@@ -405,10 +405,10 @@ mod pattern_tests {
         let s = run(&cib(2, &rscs, cons, &[]));
         let c = &s.cluster;
         let m2 = c.rsc_by_id("m2").expect("m2");
-        assert_eq!(c.rscs[m2].allowed[c.node_by_name("n1").expect("n1")], Some(15));
+        assert_eq!(c.rscs[m2].plan.allowed[c.node_by_name("n1").expect("n1")], Some(15));
         for m in ["m1", "m2"] {
             let r = c.rsc_by_id(m).expect("member");
-            assert_eq!(c.rscs[r].assigned, c.node_by_name("n1"), "{m}");
+            assert_eq!(c.rscs[r].plan.assigned, c.node_by_name("n1"), "{m}");
         }
     }
 

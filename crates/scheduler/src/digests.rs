@@ -21,6 +21,7 @@ pub(crate) fn op_timeout_ms(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64
     // Disabled operations are not configured as far as digests go
     // (`find_rsc_op_entry`).
     if let Some(op) = rs
+        .config
         .ops
         .iter()
         .find(|o| o.name == name && o.interval_ms == interval_ms && enabled(o))
@@ -43,13 +44,13 @@ pub(crate) fn op_timeout_ms(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64
 /// The resource's parameters, evaluated for `node` (`pe_rsc_params`).
 pub(crate) fn node_params(c: &Cluster, r: RscIdx, node: Option<NodeIdx>) -> BTreeMap<String, String> {
     let rs = &c.rscs[r];
-    if rs.instance_sets.is_empty() {
-        return (*rs.params).clone();
+    if rs.config.instance_sets.is_empty() {
+        return (*rs.config.params).clone();
     }
     let mut ctx = RuleContext::new(c.now);
     ctx.node_attrs = node.map(|n| &c.nodes[n].attrs);
     let mut out = BTreeMap::new();
-    merge_nvsets(&rs.instance_sets, &ctx, &mut out);
+    merge_nvsets(&rs.config.instance_sets, &ctx, &mut out);
     out
 }
 
@@ -81,8 +82,9 @@ pub(crate) fn restart_digest(c: &Cluster, r: RscIdx, op: &LrmOp) -> String {
 /// The resource's parameters with the configured operation's own instance attributes on top.
 pub(crate) fn op_params(c: &Cluster, r: RscIdx, op: &LrmOp) -> BTreeMap<String, String> {
     let rs = &c.rscs[r];
-    let mut params = (*rs.params).clone();
+    let mut params = (*rs.config.params).clone();
     if let Some(def) = rs
+        .config
         .ops
         .iter()
         .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms && enabled(o))
@@ -139,7 +141,7 @@ pub(crate) fn only_private_changed(c: &Cluster, r: RscIdx, op: &LrmOp) -> bool {
     let fence_class = matches!(&rs.variant, Variant::Primitive { class, .. } if class == "stonith");
     // Histories from before feature set 3.16.0 digest the resource's parameters only.
     let params = if old_version {
-        (*rs.params).clone()
+        (*rs.config.params).clone()
     } else {
         op_params(c, r, op)
     };

@@ -16,7 +16,12 @@ pub fn param_change_clears(cib: &Cib, c: &Cluster) -> Vec<(RscIdx, NodeIdx)> {
         };
         for lr in &st.lrm {
             let Some(r) = (0..c.rscs.len()).find(|&r| {
-                c.rscs[r].is_primitive() && c.rscs[r].history_ids.iter().any(|(m, id)| *m == n && *id == lr.id)
+                c.rscs[r].is_primitive()
+                    && c.rscs[r]
+                        .observed
+                        .history_ids
+                        .iter()
+                        .any(|(m, id)| *m == n && *id == lr.id)
             }) else {
                 continue;
             };
@@ -24,7 +29,7 @@ pub fn param_change_clears(cib: &Cib, c: &Cluster) -> Vec<(RscIdx, NodeIdx)> {
             if c.rscs[r].remote.bundle_implicit {
                 continue;
             }
-            let ft = c.rscs[r].failure_timeout_s;
+            let ft = c.rscs[r].config.failure_timeout_s;
             let clears = lr.ops.iter().any(|op| {
                 let expired = ft > 0 && op.last_rc_change.is_some_and(|t| c.now >= t + ft);
                 !expired
@@ -67,7 +72,7 @@ mod tests {
         let c = cib("0123456789abcdef0123456789abcdef");
         let s = crate::testutil::run(&c);
         assert_eq!(s.cluster.failcount_clears, vec![(0, 0)]);
-        assert_eq!(s.cluster.rscs[0].assigned, Some(0));
+        assert_eq!(s.cluster.rscs[0].plan.assigned, Some(0));
     }
 
     #[test]
@@ -82,6 +87,6 @@ mod tests {
         let digest = crate::digests::expected_digest(&probe.cluster, 0, &op);
         let s = crate::testutil::run(&cib(&digest));
         assert!(s.cluster.failcount_clears.is_empty());
-        assert_eq!(s.cluster.rscs[0].assigned, None);
+        assert_eq!(s.cluster.rscs[0].plan.assigned, None);
     }
 }

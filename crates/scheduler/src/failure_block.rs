@@ -2,6 +2,7 @@
 //! never expires them (`pe_get_failcount`, lib/pengine/failcounts.c, sets
 //! the resource's `failure_timeout` to 0 once `block_failure` finds one).
 
+use crate::ids::clone_strip;
 use crate::model::{Cluster, RscIdx};
 use cib::{Cib, LrmOp, OpDef};
 
@@ -14,7 +15,7 @@ pub fn disable_blocked_timeouts(cib: &Cib, c: &mut Cluster) {
             continue;
         };
         for r in 0..c.rscs.len() {
-            if !c.rscs[r].is_primitive() || c.rscs[r].failure_timeout_s == 0 || !has_fail_count(c, r, n) {
+            if !c.rscs[r].is_primitive() || c.rscs[r].config.failure_timeout_s == 0 || !has_fail_count(c, r, n) {
                 continue;
             }
             let name = history_name(c, r);
@@ -23,9 +24,15 @@ pub fn disable_blocked_timeouts(cib: &Cib, c: &mut Cluster) {
                 .iter()
                 .filter(|lr| lr.id == name)
                 .flat_map(|lr| &lr.ops)
-                .any(|op| c.rscs[r].ops.iter().any(|conf| is_matched_failure(name, conf, op)));
+                .any(|op| {
+                    c.rscs[r]
+                        .config
+                        .ops
+                        .iter()
+                        .any(|conf| is_matched_failure(name, conf, op))
+                });
             if blocks {
-                c.rscs[r].failure_timeout_s = 0;
+                c.rscs[r].config.failure_timeout_s = 0;
             }
         }
     }
@@ -33,8 +40,7 @@ pub fn disable_blocked_timeouts(cib: &Cib, c: &mut Cluster) {
 
 /// The id its history is filed under (`clone_strip`).
 fn history_name(c: &Cluster, r: RscIdx) -> &str {
-    let id = c.rscs[r].id.as_str();
-    id.split(':').next().unwrap_or(id)
+    clone_strip(&c.rscs[r].id)
 }
 
 fn has_fail_count(c: &Cluster, r: RscIdx, n: usize) -> bool {
@@ -42,7 +48,7 @@ fn has_fail_count(c: &Cluster, r: RscIdx, n: usize) -> bool {
     c.nodes[n].attrs.iter().any(|(k, v)| {
         k.strip_prefix("fail-count-")
             .and_then(|rest| crate::fail_names::fail_attr_rsc(rest, c.feature_set.as_deref()))
-            .is_some_and(|x| x.split(':').next() == Some(name))
+            .is_some_and(|x| clone_strip(x) == name)
             && cib::score::parse_score(v).is_some_and(|s| s > 0)
     })
 }
@@ -87,10 +93,10 @@ mod tests {
     fn a_blocking_failure_never_expires() {
         let c = unpacked(" on-fail=\"block\"");
         let r = c.rsc_by_id("r").expect("r");
-        assert_eq!(c.rscs[r].failure_timeout_s, 0);
-        assert!(c.rscs[r].failed);
+        assert_eq!(c.rscs[r].config.failure_timeout_s, 0);
+        assert!(c.rscs[r].observed.failed);
         let c = unpacked("");
         let r = c.rsc_by_id("r").expect("r");
-        assert_eq!(c.rscs[r].failure_timeout_s, 10);
+        assert_eq!(c.rscs[r].config.failure_timeout_s, 10);
     }
 }

@@ -193,7 +193,7 @@ fn is_graph_input(s: &Schedule, required: &[bool], e: &Edge) -> bool {
 /// they are required (lib/pacemaker/pcmk_graph_producer.c:505-526): the
 /// controller never runs them, and a synapse waiting for one never fires.
 fn left_out_as_unmanaged(c: &Cluster, a: &Action) -> bool {
-    a.rsc.is_some_and(|r| !c.rscs[r].managed) && a.task != "monitor" && a.interval_ms == 0
+    a.rsc.is_some_and(|r| !c.rscs[r].config.managed) && a.task != "monitor" && a.interval_ms == 0
 }
 
 /// An ordering from an action on a guest node to an action of the
@@ -262,7 +262,7 @@ fn synapse_priority(c: &Cluster, a: &Action) -> Score {
     } else {
         0
     };
-    own.max(c.rscs[r].priority)
+    own.max(c.rscs[r].config.priority)
 }
 
 /// Builds the graph from a schedule: only required, runnable actions.
@@ -770,7 +770,7 @@ mod tests {
             .cluster
             .rscs
             .iter()
-            .position(|r| r.id.starts_with("R:") && r.running_on == [1]);
+            .position(|r| r.id.starts_with("R:") && r.observed.running_on == [1]);
         let r2 = r2.expect("the instance on n2");
         let start = s
             .actions

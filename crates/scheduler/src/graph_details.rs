@@ -4,6 +4,7 @@
 //! parameters and `CRM_meta_*` (`add_action_attributes`) — and the nodes the
 //! action brings down (`add_downed_nodes`).
 
+use crate::ids::clone_strip;
 use std::collections::BTreeMap;
 
 use super::op_meta::{action_meta, op_entry};
@@ -28,11 +29,6 @@ pub struct Agent {
     pub ty: String,
 }
 
-/// The resource's id in the configuration (a clone instance without `:N`).
-fn xml_id(id: &str) -> &str {
-    id.split(':').next().unwrap_or(id)
-}
-
 /// `pe_rsc_unique`: set on everything outside clones, and inside clones
 /// only when the clone is globally unique.
 fn is_unique(c: &Cluster, r: RscIdx) -> bool {
@@ -50,9 +46,9 @@ pub fn agent(c: &Cluster, r: RscIdx) -> Option<Agent> {
     };
     let clone_name = c.clone_name(r);
     let (id, long_id) = match clone_name {
-        Some(name) if rs.orphan => (name.to_string(), Some(rs.id.clone())),
+        Some(name) if rs.observed.orphan => (name.to_string(), Some(rs.id.clone())),
         _ if !is_unique(c, r) => {
-            let xml = xml_id(&rs.id);
+            let xml = clone_strip(&rs.id);
             let long = match clone_name {
                 Some(name) if name != xml => name.to_string(),
                 _ => rs.id.clone(),
@@ -92,20 +88,20 @@ fn expected_rc(c: &Cluster, a: &Action, r: RscIdx) -> Option<&'static str> {
         return None;
     }
     if a.interval_ms == 0 {
-        let running = a.node.is_some_and(|n| rs.running_on.contains(&n));
-        return match (running, rs.role) {
+        let running = a.node.is_some_and(|n| rs.observed.running_on.contains(&n));
+        return match (running, rs.observed.role) {
             (false, _) => Some("7"),
             (true, Role::Promoted) => Some("8"),
             _ => None,
         };
     }
-    let stopped_monitor = op_entry(&rs.ops, "monitor", a.interval_ms)
+    let stopped_monitor = op_entry(&rs.config.ops, "monitor", a.interval_ms)
         .and_then(|o| o.role.as_deref())
         .and_then(Role::parse)
         == Some(Role::Stopped);
     if stopped_monitor {
         Some("7")
-    } else if rs.next_role == Role::Promoted {
+    } else if rs.plan.next_role == Role::Promoted {
         Some("8")
     } else {
         None
@@ -120,8 +116,8 @@ fn scheduler_meta(c: &Cluster, a: &Action, r: RscIdx, meta: &mut BTreeMap<String
         meta.insert("op_target_rc".into(), rc.into());
     }
     if matches!(a.task.as_str(), "migrate_to" | "migrate_from") {
-        let source = rs.partial_migration_source.or(rs.current_node());
-        if let (Some(s), Some(t)) = (source, rs.assigned) {
+        let source = rs.observed.partial_migration_source.or(rs.current_node());
+        if let (Some(s), Some(t)) = (source, rs.plan.assigned) {
             meta.entry("migrate_source".into())
                 .or_insert_with(|| c.nodes[s].uname.clone());
             meta.entry("migrate_target".into())
@@ -141,10 +137,10 @@ fn parent_meta(c: &Cluster, r: RscIdx, out: &mut BTreeMap<String, String>) {
         let rs = &c.rscs[p];
         match &rs.variant {
             Variant::Primitive { .. } => {
-                if let Some(i) = rs.instance {
+                if let Some(i) = rs.config.instance {
                     out.insert("CRM_meta_clone".into(), i.to_string());
                 }
-                if let Some(n) = rs.meta.get("remote-node") {
+                if let Some(n) = rs.config.meta.get("remote-node") {
                     out.insert("CRM_meta_remote_node".into(), n.clone());
                 }
                 let mut up = Some(p);
@@ -165,7 +161,7 @@ fn parent_meta(c: &Cluster, r: RscIdx, out: &mut BTreeMap<String, String>) {
                 unique,
                 ..
             } => {
-                let notify = rs.meta.get("notify").is_some_and(|v| cib::is_true(v));
+                let notify = rs.config.meta.get("notify").is_some_and(|v| cib::is_true(v));
                 out.insert("CRM_meta_globally_unique".into(), unique.to_string());
                 out.insert("CRM_meta_notify".into(), notify.to_string());
                 out.insert("CRM_meta_clone_max".into(), clone_max.to_string());
@@ -196,11 +192,11 @@ fn guest_host_meta(c: &Cluster, a: &Action, r: RscIdx, out: &mut BTreeMap<String
     };
     let host = match a.task.as_str() {
         "stop" | "stopped" | "demote" | "demoted" => c.rscs[container].current_node(),
-        "start" | "running" | "monitor" | "promote" | "promoted" => c.rscs[container].assigned,
+        "start" | "running" | "monitor" | "promote" | "promoted" => c.rscs[container].plan.assigned,
         _ => None,
     };
     if let Some(h) = host {
-        if let Some(target) = c.rscs[r].meta.get("container-attribute-target") {
+        if let Some(target) = c.rscs[r].config.meta.get("container-attribute-target") {
             add_meta(out, "container-attribute-target", target);
         }
         add_meta(out, "physical_host", &c.nodes[h].uname);
@@ -215,7 +211,7 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
     let mut meta = BTreeMap::new();
     if let Some(r) = a.rsc {
         let rs = &c.rscs[r];
-        if let (Some(n), Some(op)) = (a.node, op_entry(&rs.ops, &a.task, a.interval_ms)) {
+        if let (Some(n), Some(op)) = (a.node, op_entry(&rs.config.ops, &a.task, a.interval_ms)) {
             // The <op>'s own instance attributes (`action->extra`).
             let mut ctx = RuleContext::new(c.now);
             ctx.node_attrs = Some(&c.nodes[n].attrs);
@@ -238,7 +234,7 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
                 let host = rs
                     .remote
                     .container
-                    .and_then(|ct| c.rscs[ct].assigned.or_else(|| c.rscs[ct].current_node()));
+                    .and_then(|ct| c.rscs[ct].plan.assigned.or_else(|| c.rscs[ct].current_node()));
                 if let Some(h) = host {
                     out.insert("addr".into(), c.nodes[h].uname.clone());
                 }

@@ -1,5 +1,6 @@
 //! Where a resource's operation history is in a node's status.
 
+use crate::ids::clone_strip;
 use crate::model::{NodeIdx, Rsc};
 
 /// The `lrm_resource` on node `n` whose history was mapped to `rs`. When
@@ -9,8 +10,9 @@ use crate::model::{NodeIdx, Rsc};
 /// named like the resource or its `clone_name`, `pcmk__rscs_matching_id`
 /// in `process_node_history`; `params_changed` adds those.)
 pub(crate) fn history_entry<'a>(st: &'a cib::NodeState, rs: &Rsc, n: NodeIdx) -> Option<&'a cib::LrmResource> {
-    let base = rs.id.split(':').next().unwrap_or(&rs.id);
+    let base = clone_strip(&rs.id);
     let mut mapped = rs
+        .observed
         .history_ids
         .iter()
         .filter(|(m, _)| *m == n)

@@ -25,6 +25,7 @@ mod failure_block;
 pub mod graph;
 pub mod graph_details;
 mod history;
+pub mod ids;
 pub mod migration;
 pub mod model;
 pub mod notify;

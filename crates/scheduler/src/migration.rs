@@ -11,14 +11,14 @@ use crate::model::{Cluster, NodeIdx, RscIdx};
 /// `pcmk__rsc_can_migrate` for a resource moving off `current`.
 pub fn can_migrate(c: &Cluster, r: RscIdx, current: Option<NodeIdx>) -> bool {
     let rs = &c.rscs[r];
-    if !rs.allow_migrate || !rs.managed || rs.failed || rs.start_pending {
+    if !rs.config.allow_migrate || !rs.config.managed || rs.observed.failed || rs.observed.start_pending {
         return false;
     }
     let Some(cur) = current else { return false };
     if c.nodes[cur].unclean {
         return false;
     }
-    rs.assigned.is_some_and(|n| !c.nodes[n].unclean)
+    rs.plan.assigned.is_some_and(|n| !c.nodes[n].unclean)
 }
 
 /// How a partial migration found in history is handled.
@@ -42,12 +42,15 @@ pub fn partial_state(
     num_all: usize,
 ) -> Partial {
     let rs = &c.rscs[r];
-    let (src, tgt) = (rs.partial_migration_source, rs.partial_migration_target);
-    if src.is_some() && tgt.is_some() && allow_migrate && num_all == 2 && active == src && rs.assigned == tgt {
+    let (src, tgt) = (
+        rs.observed.partial_migration_source,
+        rs.observed.partial_migration_target,
+    );
+    if src.is_some() && tgt.is_some() && allow_migrate && num_all == 2 && active == src && rs.plan.assigned == tgt {
         Partial::Continue
     } else if src.is_some() || tgt.is_some() {
-        c.rscs[r].partial_migration_source = None;
-        c.rscs[r].partial_migration_target = None;
+        c.rscs[r].observed.partial_migration_source = None;
+        c.rscs[r].observed.partial_migration_target = None;
         Partial::Abort
     } else {
         Partial::None
@@ -58,7 +61,7 @@ pub fn partial_state(
 /// happened), migrate_from, and their orderings with the probes, the
 /// stop on the source and the (pseudo) start on the target.
 pub fn create_migration_actions(s: &mut ActionSet, c: &Cluster, r: RscIdx, current: NodeIdx, target: NodeIdx) {
-    let partial = c.rscs[r].partial_migration_target.is_some();
+    let partial = c.rscs[r].observed.partial_migration_target.is_some();
     let start = s.add(Some(r), "start", 0, Some(target), true);
     let stop = s.add(Some(r), "stop", 0, Some(current), true);
     let migrate_to = (!partial).then(|| s.add(Some(r), "migrate_to", 0, Some(current), true));
@@ -155,12 +158,12 @@ pub fn order_equivalents(s: &mut ActionSet, c: &Cluster) {
         if is_ancestor(c, fr, tr) || is_ancestor(c, tr, fr) {
             continue;
         }
-        let (first_mig, then_mig) = (c.rscs[fr].allow_migrate, c.rscs[tr].allow_migrate);
+        let (first_mig, then_mig) = (c.rscs[fr].config.allow_migrate, c.rscs[tr].config.allow_migrate);
         if !then_mig {
             continue;
         }
         let fl = if first_mig { flags::FIRST_NON_MIGRATABLE } else { 0 };
-        let partial = c.rscs[tr].partial_migration_target.is_some();
+        let partial = c.rscs[tr].observed.partial_migration_target.is_some();
         let targets: Vec<usize> = match (ordered_task(&f.task), ordered_task(&t.task)) {
             ("start", "start") => {
                 if first_mig {

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cib::score::Score;
-use cib::OpDef;
 pub use cib::Warning;
+
+mod rsc;
+pub use rsc::{Discover, Rsc, RscConfig, RscObserved, RscPlan, RscRemote};
 
 /// Index of a node in [`Cluster::nodes`].
 pub type NodeIdx = usize;
@@ -261,153 +263,6 @@ pub enum OnFail {
     Fence,
 }
 
-/// A resource (primitive, group or clone) in the working set.
-#[derive(Debug, Clone)]
-pub struct Rsc {
-    pub id: String,
-    pub variant: Variant,
-    pub parent: Option<RscIdx>,
-    pub children: Vec<RscIdx>,
-    // Configuration, fixed once unpacked: shared, so that cloning the
-    // cluster (the simulation keeps the unpacked cluster beside the
-    // scheduler's working copy) copies no maps.
-    pub meta: Arc<BTreeMap<String, String>>,
-    pub params: Arc<BTreeMap<String, String>>,
-    /// The instance attribute sets as configured (rules may depend on the
-    /// node, see `value-source=param`).
-    pub instance_sets: Arc<Vec<cib::NvSet>>,
-    pub ops: Arc<Vec<OpDef>>,
-    pub description: Option<String>,
-    pub priority: i32,
-    pub stickiness: Score,
-    pub migration_threshold: i64,
-    pub failure_timeout_s: i64,
-    pub managed: bool,
-    pub target_role: Option<Role>,
-    pub requires_fencing: bool,
-    pub requires_quorum: bool,
-    /// `requires=unfencing` (`pe_rsc_needs_unfencing`): its node must be
-    /// unfenced before it is probed or started there.
-    pub requires_unfencing: bool,
-    /// Current role.
-    pub role: Role,
-    /// Role after the transition (`Unknown` until decided).
-    pub next_role: Role,
-    pub running_on: Vec<NodeIdx>,
-    /// Nodes where the state is known (has history).
-    pub known_on: Vec<NodeIdx>,
-    pub failed: bool,
-    pub stop_needed: bool,
-    pub blocked: bool,
-    pub orphan: bool,
-    pub failure_ignored: bool,
-    pub start_pending: bool,
-    /// Nodes whose history ends in a pending start (call-id -1). Such an
-    /// entry stays the newest one even after simulated results are
-    /// recorded, so the resource still counts as active there.
-    pub pending_start_on: Vec<NodeIdx>,
-    /// Node the resource is shutdown-locked to, and when the lock started.
-    pub lock_node: Option<NodeIdx>,
-    pub lock_time: i64,
-    /// `allow-migrate` (cleared when history shows a migration that failed).
-    pub allow_migrate: bool,
-    /// A migrate_to succeeded but its migrate_from has not happened yet.
-    pub partial_migration_source: Option<NodeIdx>,
-    pub partial_migration_target: Option<NodeIdx>,
-    /// Sources of completed migrations still missing their stop.
-    pub dangling_migrations: Vec<NodeIdx>,
-    /// Node scores (`allowed_nodes`); `None` = not allowed at all.
-    pub allowed: Vec<Option<Score>>,
-    /// Failed probes the status display names, as (node, rc): masked
-    /// probe failures whose history entry names its node (`on_node`).
-    pub failed_probe_rc: Vec<(NodeIdx, i32)>,
-    pub assigned: Option<NodeIdx>,
-    pub provisional: bool,
-    pub utilization: BTreeMap<String, i64>,
-    /// Operation key → restart reason for definition changes.
-    pub restart_reason: Option<String>,
-    /// Recurring ops currently active: (node, name, interval ms).
-    pub active_recurring: Vec<(NodeIdx, String, u64)>,
-    /// Instance number for clone instances.
-    pub instance: Option<usize>,
-    /// The template a primitive is based on.
-    pub template: Option<String>,
-    /// History entries (`lrm_resource` ids) mapped to this resource, per node.
-    pub history_ids: Vec<(NodeIdx, String)>,
-    /// Container / remote-connection links.
-    pub remote: RscRemote,
-}
-
-/// How a resource relates to Pacemaker Remote: connection resources,
-/// containers and the resources they contain (`container` meta).
-#[derive(Debug, Clone, Default)]
-pub struct RscRemote {
-    /// An `ocf:pacemaker:remote` connection (explicit or implied by a guest).
-    pub is_conn: bool,
-    /// The resource's container (`container` meta, or the guest's resource).
-    pub container: Option<RscIdx>,
-    /// Resources whose container is this one.
-    pub fillers: Vec<RscIdx>,
-    /// `reconnect_interval` of a connection, in milliseconds.
-    pub reconnect_ms: u64,
-    /// A bundle replica's connection: its container may run on remote
-    /// nodes, and it prefers (10000) rather than requires its container's
-    /// node.
-    pub allow_remote_remotes: bool,
-    /// An orphan whose history names a container.
-    pub orphan_filler: bool,
-    /// `resource-discovery` of location constraints per node (probes on
-    /// Pacemaker Remote nodes are commonly limited this way).
-    pub discover: BTreeMap<NodeIdx, Discover>,
-    /// Some location constraint has `resource-discovery=exclusive`.
-    pub exclusive_discover: bool,
-    /// Its recorded failure fences the node it happened on (on-fail=fence).
-    pub failure_fences: bool,
-    /// A connection failure (on-fail=reset-remote) kept until the reconnect
-    /// interval clears it.
-    pub reset_kept: bool,
-    /// A container, IP or connection a bundle creates (their parameters,
-    /// derived from the bundle's configuration, are not reproduced).
-    pub bundle_implicit: bool,
-}
-
-/// `resource-discovery` modes, weakest first (`always` is the default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum Discover {
-    #[default]
-    Always,
-    Never,
-    Exclusive,
-}
-
-impl Rsc {
-    /// `critical` (`pe_rsc_critical`): unset or true. Colocations with it
-    /// as the dependent influence their primary by default.
-    pub fn is_critical(&self) -> bool {
-        self.meta.get("critical").is_none_or(|v| cib::is_true(v))
-    }
-
-    pub fn is_primitive(&self) -> bool {
-        matches!(self.variant, Variant::Primitive { .. })
-    }
-
-    /// The single node it runs on, if exactly one.
-    pub fn current_node(&self) -> Option<NodeIdx> {
-        self.running_on.first().copied()
-    }
-
-    /// `class[:provider]:type` as shown in status.
-    pub fn agent(&self) -> String {
-        match &self.variant {
-            Variant::Primitive { class, provider, ty } => match provider {
-                Some(p) if class == "ocf" => format!("{class}:{p}:{ty}"),
-                _ => format!("{class}:{ty}"),
-            },
-            _ => String::new(),
-        }
-    }
-}
-
 /// The whole unpacked cluster.
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -509,24 +364,26 @@ impl Cluster {
     pub fn active_on(&self, r: RscIdx) -> (Option<NodeIdx>, usize, usize) {
         let rs = &self.rscs[r];
         let happy = |n: NodeIdx| self.nodes[n].online && !self.nodes[n].unclean;
-        let clean = rs.running_on.iter().filter(|&&n| happy(n)).count();
-        let active = if let Some(src) = rs.partial_migration_source {
+        let clean = rs.observed.running_on.iter().filter(|&&n| happy(n)).count();
+        let active = if let Some(src) = rs.observed.partial_migration_source {
             // A partially migrated resource is active on its source.
-            rs.running_on
+            rs.observed
+                .running_on
                 .iter()
                 .copied()
                 .find(|&n| n == src)
-                .or_else(|| rs.running_on.first().copied())
-        } else if rs.requires_fencing {
-            rs.running_on.first().copied()
+                .or_else(|| rs.observed.running_on.first().copied())
+        } else if rs.config.requires_fencing {
+            rs.observed.running_on.first().copied()
         } else {
-            rs.running_on
+            rs.observed
+                .running_on
                 .iter()
                 .copied()
                 .find(|&n| happy(n))
-                .or_else(|| rs.running_on.first().copied())
+                .or_else(|| rs.observed.running_on.first().copied())
         };
-        (active, rs.running_on.len(), clean)
+        (active, rs.observed.running_on.len(), clean)
     }
 
     /// `r` and everything under it (children, theirs, …), parents first.
@@ -565,13 +422,13 @@ impl Cluster {
     pub fn clone_name(&self, r: RscIdx) -> Option<&str> {
         let rs = &self.rscs[r];
         let mut name: Option<&str> = None;
-        for (i, (m, id)) in rs.history_ids.iter().enumerate() {
+        for (i, (m, id)) in rs.observed.history_ids.iter().enumerate() {
             if *id != rs.id {
                 name = Some(id);
             }
             // Only the last entry on a node can be the active one.
-            let later_on_same = rs.history_ids[i + 1..].iter().any(|(x, _)| x == m);
-            let active = !later_on_same && rs.running_on.contains(m);
+            let later_on_same = rs.observed.history_ids[i + 1..].iter().any(|(x, _)| x == m);
+            let active = !later_on_same && rs.observed.running_on.contains(m);
             if !active && name.is_some_and(|h| h.contains(':')) {
                 name = None;
             }
@@ -583,7 +440,7 @@ impl Cluster {
     /// (`pe_rsc_notify`).
     pub fn notifies(&self, r: RscIdx) -> bool {
         matches!(self.rscs[r].variant, Variant::Clone { .. })
-            && self.rscs[r].meta.get("notify").is_some_and(|v| cib::is_true(v))
+            && self.rscs[r].config.meta.get("notify").is_some_and(|v| cib::is_true(v))
     }
 
     /// Whether the resource is part of a bundle (`pe_rsc_is_bundled`): a
@@ -613,12 +470,12 @@ impl Cluster {
     /// lib/pengine/native.c:89). A primitive's own nodes are all of them.
     pub fn recorded_running_on(&self, r: RscIdx) -> Vec<NodeIdx> {
         if self.rscs[r].is_primitive() {
-            return self.rscs[r].running_on.clone();
+            return self.rscs[r].observed.running_on.clone();
         }
         let mut out = Vec::new();
         for p in self.primitives_of(r) {
-            for &n in &self.rscs[p].running_on {
-                if (self.rscs[p].managed || self.nodes[n].online) && !out.contains(&n) {
+            for &n in &self.rscs[p].observed.running_on {
+                if (self.rscs[p].config.managed || self.nodes[n].online) && !out.contains(&n) {
                     out.push(n);
                 }
             }
@@ -636,6 +493,7 @@ impl Cluster {
             let container = node.remote.conn.and_then(|r| self.rscs[r].remote.container);
             return container.is_none_or(|ct| {
                 self.rscs[ct]
+                    .observed
                     .running_on
                     .iter()
                     .all(|&h| h == n || self.nodes[h].online || self.can_fence(h))

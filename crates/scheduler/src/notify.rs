@@ -285,8 +285,8 @@ fn keys(c: &Cluster, clone: RscIdx, l: &Lists) -> BTreeMap<String, String> {
     let by_role = |f: &dyn Fn(Role) -> bool| -> Vec<(RscIdx, Option<NodeIdx>)> {
         prims
             .iter()
-            .filter(|&&p| f(c.rscs[p].role))
-            .map(|&p| (p, c.rscs[p].running_on.first().copied()))
+            .filter(|&&p| f(c.rscs[p].observed.role))
+            .map(|&p| (p, c.rscs[p].observed.running_on.first().copied()))
             .collect()
     };
     let active = by_role(&|r| matches!(r, Role::Started | Role::Unpromoted | Role::Promoted));
@@ -324,13 +324,14 @@ fn keys(c: &Cluster, clone: RscIdx, l: &Lists) -> BTreeMap<String, String> {
     };
     let available = sorted(
         (0..c.nodes.len())
-            .filter(|&n| c.rscs[clone].allowed[n].is_some() && !dropped(n))
+            .filter(|&n| c.rscs[clone].plan.allowed[n].is_some() && !dropped(n))
             .collect(),
     );
     out.insert("notify_available_uname".into(), join(&available));
     let all = sorted((0..c.nodes.len()).collect());
     out.insert("notify_all_uname".into(), join(&all));
     if c.rscs[clone]
+        .config
         .meta
         .get("container-attribute-target")
         .is_some_and(|v| v == "host")
@@ -343,7 +344,7 @@ fn keys(c: &Cluster, clone: RscIdx, l: &Lists) -> BTreeMap<String, String> {
                     .remote
                     .conn
                     .and_then(|conn| c.rscs[conn].remote.container)
-                    .and_then(|ct| c.rscs[ct].running_on.first().copied())
+                    .and_then(|ct| c.rscs[ct].observed.running_on.first().copied())
                     .filter(|_| c.nodes[n].kind == crate::model::NodeKind::Guest)
                     .unwrap_or(n)
             })
@@ -370,7 +371,7 @@ fn instance_notify(
     let kind = key_parts(&s.actions[op].task)?.0.to_string();
     // An unmanaged instance's notification is optional whatever its
     // pseudo-action is (`custom_action` calls `update_action_optional`).
-    let optional = s.actions[op].optional || !c.rscs[rsc].managed;
+    let optional = s.actions[op].optional || !c.rscs[rsc].config.managed;
     let a = s.add(Some(rsc), &format!("{kind}_notify_{notified}"), 0, Some(node), optional);
     // `copy_meta_to_notify` and `add_notify_data_to_action_meta`: an
     // existing notification (ordered after fencing) keeps its values.
@@ -454,13 +455,13 @@ fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
     }
     for p in c.primitives_of(clone) {
         let rs = &c.rscs[p];
-        if rs.role != Role::Stopped && matches!(task, "stop" | "demote") {
+        if rs.observed.role != Role::Stopped && matches!(task, "stop" | "demote") {
             let stop = s
                 .actions
                 .iter()
                 .find(|a| a.rsc == Some(p) && a.task == "stop" && a.interval_ms == 0)
                 .map(|a| (a.pseudo, a.optional));
-            for &n in &rs.running_on {
+            for &n in &rs.observed.running_on {
                 let node = &c.nodes[n];
                 if stop.is_some_and(|(pseudo, _)| pseudo) && (node.unclean || node.remote.requires_reset) {
                     continue;
@@ -471,7 +472,7 @@ fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
                 }
             }
         }
-        if rs.next_role != Role::Stopped && matches!(task, "start" | "promote") {
+        if rs.plan.next_role != Role::Stopped && matches!(task, "start" | "promote") {
             let start = s
                 .actions
                 .iter()
@@ -489,7 +490,7 @@ fn create_for(s: &mut ActionSet, c: &Cluster, clone: RscIdx, ops: &NotifyOps) {
                     }
                 }
             }
-            let Some(target) = rs.assigned else { continue };
+            let Some(target) = rs.plan.assigned else { continue };
             if task != "start" || !matches!(start, Some((false, _))) {
                 instance_notify(s, c, p, target, (ops.pre, ops.pre_done), task, &keys);
             }
@@ -552,7 +553,7 @@ fn after_fencing(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
             post_done,
         };
         for &q in &prims {
-            if c.rscs[q].role == Role::Stopped {
+            if c.rscs[q].observed.role == Role::Stopped {
                 continue;
             }
             let stop = s
@@ -560,7 +561,7 @@ fn after_fencing(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
                 .iter()
                 .find(|a| a.rsc == Some(q) && a.task == "stop" && a.interval_ms == 0)
                 .map(|a| (a.pseudo, a.optional));
-            for &m in &c.rscs[q].running_on {
+            for &m in &c.rscs[q].observed.running_on {
                 let node = &c.nodes[m];
                 if stop.is_some_and(|(pseudo, _)| pseudo) && (node.unclean || node.remote.requires_reset) {
                     continue;
@@ -590,7 +591,7 @@ pub fn create_notifications(s: &mut ActionSet, c: &Cluster, all: &[CloneNotifica
         let instance_notify = c
             .primitives_of(g)
             .iter()
-            .any(|&p| c.rscs[p].meta.get("notify").is_some_and(|v| cib::is_true(v)));
+            .any(|&p| c.rscs[p].config.meta.get("notify").is_some_and(|v| cib::is_true(v)));
         if instance_notify {
             after_fencing(s, c, g);
         }

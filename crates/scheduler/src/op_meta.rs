@@ -71,11 +71,12 @@ pub fn action_meta(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> BTre
     merge_nvsets(&c.op_defaults, &ctx, &mut meta);
     let is_probe = task == "monitor" && interval_ms == 0;
     if is_probe {
-        if let Some(t) = min_interval_monitor(&rs.ops).and_then(|m| m.attrs.iter().find(|(k, _)| k == "timeout")) {
+        if let Some(t) = min_interval_monitor(&rs.config.ops).and_then(|m| m.attrs.iter().find(|(k, _)| k == "timeout"))
+        {
             meta.insert("timeout".into(), t.1.clone());
         }
     }
-    if let Some(op) = op_entry(&rs.ops, task, interval_ms) {
+    if let Some(op) = op_entry(&rs.config.ops, task, interval_ms) {
         // The <op>'s meta-attributes, then its XML attributes, win.
         let mut own = BTreeMap::new();
         merge_nvsets(&op.meta, &ctx, &mut own);
@@ -91,7 +92,7 @@ pub fn action_meta(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> BTre
     }
     let fence_class = matches!(&rs.variant, Variant::Primitive { class, .. } if class == "stonith");
     if fence_class && (task == "start" || is_probe) {
-        if let Some(t) = rs.params.get("pcmk_monitor_timeout") {
+        if let Some(t) = rs.config.params.get("pcmk_monitor_timeout") {
             meta.insert("timeout".into(), t.clone());
         }
     }

@@ -28,7 +28,7 @@ pub fn apply_node_criteria(c: &mut Cluster) {
             // separately.
             let base = c.nodes[n].weight;
             let known_node = !c.nodes[n].remote.late;
-            c.rscs[r].allowed[n] = if c.options.symmetric && known_node {
+            c.rscs[r].plan.allowed[n] = if c.options.symmetric && known_node {
                 Some(base)
             } else {
                 None
@@ -50,6 +50,7 @@ pub fn apply_node_health(c: &mut Cluster) {
         }
         for &r in &c.top.clone() {
             let allow_unhealthy = c.rscs[r]
+                .config
                 .meta
                 .get("allow-unhealthy-nodes")
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "y"));
@@ -68,10 +69,10 @@ pub fn apply_stickiness_and_failures(c: &mut Cluster) {
         if !rs.is_primitive() {
             continue;
         }
-        if rs.managed && rs.stickiness >= 1 && rs.running_on.len() == 1 {
-            let n = rs.running_on[0];
-            if let Some(w) = c.rscs[r].allowed[n] {
-                c.rscs[r].allowed[n] = Some(score::add(w, c.rscs[r].stickiness));
+        if rs.config.managed && rs.config.stickiness >= 1 && rs.observed.running_on.len() == 1 {
+            let n = rs.observed.running_on[0];
+            if let Some(w) = c.rscs[r].plan.allowed[n] {
+                c.rscs[r].plan.allowed[n] = Some(score::add(w, c.rscs[r].config.stickiness));
             }
         }
     }
@@ -81,10 +82,10 @@ pub fn apply_stickiness_and_failures(c: &mut Cluster) {
                 continue;
             }
             let fc = score::add(fail_count(c, r, n), super::remote::fillers_fail_count(c, r, n));
-            let thr = c.rscs[r].migration_threshold;
+            let thr = c.rscs[r].config.migration_threshold;
             // Ignored failures also ignore the migration threshold.
             let cleared = c.failcount_clears.contains(&(r, n));
-            if fc > 0 && thr > 0 && (fc as i64) >= thr && !c.rscs[r].failure_ignored && !cleared {
+            if fc > 0 && thr > 0 && (fc as i64) >= thr && !c.rscs[r].observed.failure_ignored && !cleared {
                 ban_failed(c, r, n);
             }
         }
@@ -102,7 +103,7 @@ pub fn apply_stickiness_and_failures(c: &mut Cluster) {
 }
 
 fn set_ban(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
-    c.rscs[r].allowed[n] = Some(-INFINITY);
+    c.rscs[r].plan.allowed[n] = Some(-INFINITY);
 }
 
 /// `__fail_limit__`: ban the resource (the whole anonymous clone for clone
@@ -127,10 +128,10 @@ pub fn apply_tickets(c: &mut Cluster, cons: &Constraints) {
             continue;
         }
         for r in c.primitives_of(t.rsc) {
-            let role_matches = t.role.is_none_or(|x| x == c.rscs[r].role);
-            let running = !c.rscs[r].running_on.is_empty();
+            let role_matches = t.role.is_none_or(|x| x == c.rscs[r].observed.role);
+            let running = !c.rscs[r].observed.running_on.is_empty();
             let ban_all = |c: &mut Cluster| {
-                for a in c.rscs[r].allowed.iter_mut() {
+                for a in c.rscs[r].plan.allowed.iter_mut() {
                     *a = Some(-INFINITY);
                 }
             };
@@ -146,7 +147,7 @@ pub fn apply_tickets(c: &mut Cluster, cons: &Constraints) {
                             continue;
                         }
                         ban_all(c);
-                        for n in c.rscs[r].running_on.clone() {
+                        for n in c.rscs[r].observed.running_on.clone() {
                             let node = &mut c.nodes[n];
                             if !node.unclean {
                                 node.unclean = true;
@@ -156,8 +157,8 @@ pub fn apply_tickets(c: &mut Cluster, cons: &Constraints) {
                     }
                     "freeze" => {
                         if role_matches {
-                            c.rscs[r].managed = false;
-                            c.rscs[r].blocked = true;
+                            c.rscs[r].config.managed = false;
+                            c.rscs[r].plan.blocked = true;
                         }
                     }
                     _ => ban_all(c),
@@ -259,13 +260,13 @@ impl<'a> Assigner<'a> {
                 // the internal colocations no longer carry mandatory ones to
                 // later members, so those get them directly.
                 if co.score == INFINITY {
-                    let mut any_unmanaged = !c.rscs[f].managed;
+                    let mut any_unmanaged = !c.rscs[f].config.managed;
                     for &m in &members[1..] {
                         if any_unmanaged {
                             let mut x = co.clone();
                             x.dependent = m;
                             extra_member_colocs.push(x);
-                        } else if !c.rscs[m].managed {
+                        } else if !c.rscs[m].config.managed {
                             any_unmanaged = true;
                         }
                     }
@@ -338,8 +339,8 @@ impl<'a> Assigner<'a> {
         }
         colocs.extend(extra_member_colocs);
         let remaining = c.nodes.iter().map(|x| x.utilization.clone()).collect();
-        let promo_priority = c.rscs.iter().map(|r| r.priority).collect();
-        let initial_next = c.rscs.iter().map(|r| r.next_role).collect();
+        let promo_priority = c.rscs.iter().map(|r| r.config.priority).collect();
+        let initial_next = c.rscs.iter().map(|r| r.plan.next_role).collect();
         Assigner {
             c,
             colocs,
@@ -400,8 +401,9 @@ impl<'a> Assigner<'a> {
         let mut top = c.top.clone();
         top.sort_by(|&a, &b| {
             c.rscs[b]
+                .config
                 .priority
-                .cmp(&c.rscs[a].priority)
+                .cmp(&c.rscs[a].config.priority)
                 .then_with(|| weight(b, c.active_on(b).0).cmp(&weight(a, c.active_on(a).0)))
                 .then_with(|| {
                     for &n in &nodes {
@@ -447,7 +449,7 @@ impl<'a> Assigner<'a> {
     /// Whether a group's colocations have moved to its members
     /// (`expand_group_colocations` runs when the group's assignment starts).
     fn group_expanded(&self, g: RscIdx) -> bool {
-        self.allocating[g] || !self.c.rscs[g].provisional
+        self.allocating[g] || !self.c.rscs[g].plan.provisional
     }
 
     /// Colocations configured for `x` itself (as dependent when
@@ -496,7 +498,7 @@ impl<'a> Assigner<'a> {
                 let members = &self.c.rscs[g].children;
                 let pos = members.iter().position(|&m| m == x).unwrap_or(0);
                 if this_with {
-                    let any_unmanaged = members[..pos].iter().any(|&m| !self.c.rscs[m].managed);
+                    let any_unmanaged = members[..pos].iter().any(|&m| !self.c.rscs[m].config.managed);
                     for co in self.own_cons(g, true) {
                         if pos == 0 || (any_unmanaged && co.score == INFINITY) {
                             out.push(co);
@@ -518,19 +520,19 @@ impl<'a> Assigner<'a> {
         let promotable_parent = d
             .parent
             .is_some_and(|p| matches!(self.c.rscs[p].variant, Variant::Clone { promotable: true, .. }));
-        if co.dependent_role >= Role::Unpromoted && promotable_parent && !d.provisional {
+        if co.dependent_role >= Role::Unpromoted && promotable_parent && !d.plan.provisional {
             return false;
         }
-        if co.score > 0 && co.dependent_role != Role::Unknown && co.dependent_role != d.next_role {
+        if co.score > 0 && co.dependent_role != Role::Unknown && co.dependent_role != d.plan.next_role {
             return false;
         }
-        if co.score > 0 && co.primary_role != Role::Unknown && co.primary_role != self.c.rscs[primary].next_role {
+        if co.score > 0 && co.primary_role != Role::Unknown && co.primary_role != self.c.rscs[primary].plan.next_role {
             return false;
         }
-        if co.score < 0 && co.dependent_role != Role::Unknown && co.dependent_role == d.next_role {
+        if co.score < 0 && co.dependent_role != Role::Unknown && co.dependent_role == d.plan.next_role {
             return false;
         }
-        !(co.score < 0 && co.primary_role != Role::Unknown && co.primary_role == self.c.rscs[primary].next_role)
+        !(co.score < 0 && co.primary_role != Role::Unknown && co.primary_role == self.c.rscs[primary].plan.next_role)
     }
 
     /// `colocated_resources`: `x` and the resources in mandatory
@@ -581,18 +583,18 @@ impl<'a> Assigner<'a> {
     /// pcmk_sched_clone.c:1148).
     fn add_utilization(&self, x: RscIdx, list: &[RscIdx], need: &mut std::collections::BTreeMap<String, i64>) {
         let rs = &self.c.rscs[x];
-        if !rs.provisional {
+        if !rs.plan.provisional {
             return;
         }
         match rs.variant {
             Variant::Primitive { .. } => {
-                for (k, v) in &rs.utilization {
+                for (k, v) in &rs.config.utilization {
                     *need.entry(k.clone()).or_insert(0) += v;
                 }
             }
             Variant::Group => {
                 for &m in &rs.children {
-                    if self.c.rscs[m].provisional && !list.contains(&m) {
+                    if self.c.rscs[m].plan.provisional && !list.contains(&m) {
                         self.add_utilization(m, list, need);
                     }
                 }
@@ -626,7 +628,7 @@ impl<'a> Assigner<'a> {
             self.add_utilization(x, &list, &mut need);
         }
         let candidates: Vec<NodeIdx> = (0..self.c.nodes.len())
-            .filter(|&n| self.available(n) && self.c.rscs[r].allowed[n].is_some_and(|w| w >= 0))
+            .filter(|&n| self.available(n) && self.c.rscs[r].plan.allowed[n].is_some_and(|w| w >= 0))
             .collect();
         let mut any = false;
         let mut most: Option<NodeIdx> = None;
@@ -638,7 +640,7 @@ impl<'a> Assigner<'a> {
                 most = Some(n);
             }
         }
-        let own = self.c.rscs[r].utilization.clone();
+        let own = self.c.rscs[r].config.utilization.clone();
         for &n in &candidates {
             let ok = if any {
                 self.has_capacity(n, &need)
@@ -646,7 +648,7 @@ impl<'a> Assigner<'a> {
                 self.has_capacity(n, &own)
             };
             if !ok {
-                self.c.rscs[r].allowed[n] = Some(-INFINITY);
+                self.c.rscs[r].plan.allowed[n] = Some(-INFINITY);
             }
         }
         if any {
@@ -674,7 +676,7 @@ impl<'a> Assigner<'a> {
         // (lib/pacemaker/pcmk_sched_allocate.c:310-323).
         for &r in &top {
             if self.c.rscs[r].remote.is_conn && !self.c.rscs[r].remote.bundle_implicit {
-                self.prefer = self.c.rscs[r].partial_migration_target;
+                self.prefer = self.c.rscs[r].observed.partial_migration_target;
                 self.assign(r);
                 self.prefer = None;
             }
@@ -698,7 +700,7 @@ impl<'a> Assigner<'a> {
     }
 
     fn assign_group(&mut self, g: RscIdx) {
-        if !self.c.rscs[g].provisional || self.allocating[g] {
+        if !self.c.rscs[g].plan.provisional || self.allocating[g] {
             return;
         }
         self.allocating[g] = true;
@@ -707,15 +709,15 @@ impl<'a> Assigner<'a> {
             self.assign(k);
         }
         if let Some(&f) = kids.first() {
-            self.c.rscs[g].next_role = self.c.rscs[f].next_role;
-            self.c.rscs[g].assigned = self.c.rscs[f].assigned;
+            self.c.rscs[g].plan.next_role = self.c.rscs[f].plan.next_role;
+            self.c.rscs[g].plan.assigned = self.c.rscs[f].plan.assigned;
         }
         self.allocating[g] = false;
-        self.c.rscs[g].provisional = false;
+        self.c.rscs[g].plan.provisional = false;
     }
 
     fn assign_clone(&mut self, cl: RscIdx) {
-        if !self.c.rscs[cl].provisional || self.allocating[cl] {
+        if !self.c.rscs[cl].plan.provisional || self.allocating[cl] {
             return;
         }
         self.allocating[cl] = true;
@@ -745,7 +747,7 @@ impl<'a> Assigner<'a> {
         for co in &level {
             if co.primary == cl && co.has_influence(self.c, None) {
                 let factor = co.score as f64 / INFINITY as f64;
-                let mut table = self.c.rscs[cl].allowed.clone();
+                let mut table = self.c.rscs[cl].plan.allowed.clone();
                 self.add_colocated_node_scores(
                     co.dependent,
                     &mut table,
@@ -754,7 +756,7 @@ impl<'a> Assigner<'a> {
                     true,
                     true,
                 );
-                self.c.rscs[cl].allowed = table;
+                self.c.rscs[cl].plan.allowed = table;
             }
         }
         // Order instances like `pcmk__cmp_instance`: instances whose current
@@ -764,7 +766,7 @@ impl<'a> Assigner<'a> {
         let current_of = |c: &Cluster, k: RscIdx| -> Option<NodeIdx> {
             c.primitives_of(k)
                 .iter()
-                .find_map(|&p| c.rscs[p].running_on.first().copied())
+                .find_map(|&p| c.rscs[p].observed.running_on.first().copied())
         };
         kids.sort_by_key(|&k| self.instance_key(k));
         let available_nodes = (0..self.c.nodes.len()).filter(|&n| self.available(n)).count();
@@ -772,7 +774,10 @@ impl<'a> Assigner<'a> {
         let mut per_node = vec![0usize; self.c.nodes.len()];
         let mut allocated = 0usize;
         let node_of = |this: &Self, k: RscIdx| -> Option<NodeIdx> {
-            this.c.primitives_of(k).first().and_then(|&p| this.c.rscs[p].assigned)
+            this.c
+                .primitives_of(k)
+                .first()
+                .and_then(|&p| this.c.rscs[p].plan.assigned)
         };
         // Pass 1: keep active instances where they are.
         for &k in &kids {
@@ -780,14 +785,14 @@ impl<'a> Assigner<'a> {
                 break;
             }
             let prims = self.c.primitives_of(k);
-            if prims.iter().any(|&p| self.c.rscs[p].failed) {
+            if prims.iter().any(|&p| self.c.rscs[p].observed.failed) {
                 continue;
             }
             let Some(cur) = current_of(self.c, k) else { continue };
             let ok = self.available(cur)
                 && prims
                     .iter()
-                    .all(|&p| self.c.rscs[p].allowed[cur].is_some_and(|w| w >= 0));
+                    .all(|&p| self.c.rscs[p].plan.allowed[cur].is_some_and(|w| w >= 0));
             if !ok || per_node[cur] >= loop_max || per_node[cur] >= clone_node_max {
                 continue;
             }
@@ -799,7 +804,7 @@ impl<'a> Assigner<'a> {
         // Pass 2: everything else, up to clone-max.
         for &k in &kids {
             let prims = self.c.primitives_of(k);
-            if prims.iter().all(|&p| !self.c.rscs[p].provisional) {
+            if prims.iter().all(|&p| !self.c.rscs[p].plan.provisional) {
                 continue;
             }
             // Past the limit an instance is banned and not assigned at all
@@ -808,7 +813,7 @@ impl<'a> Assigner<'a> {
             // so it has no start to recover it there.
             if allocated >= clone_max {
                 for &p in &prims {
-                    for a in self.c.rscs[p].allowed.iter_mut() {
+                    for a in self.c.rscs[p].plan.allowed.iter_mut() {
                         *a = Some(-INFINITY);
                     }
                 }
@@ -821,7 +826,7 @@ impl<'a> Assigner<'a> {
             }
         }
         self.allocating[cl] = false;
-        self.c.rscs[cl].provisional = false;
+        self.c.rscs[cl].plan.provisional = false;
         if matches!(self.c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
             self.set_instance_roles(cl);
         }
@@ -829,8 +834,8 @@ impl<'a> Assigner<'a> {
             .c
             .primitives_of(cl)
             .iter()
-            .any(|&p| self.c.rscs[p].assigned.is_some());
-        self.c.rscs[cl].next_role = if any { Role::Started } else { Role::Stopped };
+            .any(|&p| self.c.rscs[p].plan.assigned.is_some());
+        self.c.rscs[cl].plan.next_role = if any { Role::Started } else { Role::Stopped };
     }
 
     /// `allocate_instance` with a preferred node: the instance keeps its
@@ -841,7 +846,7 @@ impl<'a> Assigner<'a> {
         members.extend(self.c.rscs[k].children.iter().copied());
         let snapshot: Vec<(RscIdx, Vec<Option<Score>>, Role)> = members
             .iter()
-            .map(|&r| (r, self.c.rscs[r].allowed.clone(), self.c.rscs[r].next_role))
+            .map(|&r| (r, self.c.rscs[r].plan.allowed.clone(), self.c.rscs[r].plan.next_role))
             .collect();
         let counts = self.node_count.clone();
         let remaining = self.remaining.clone();
@@ -856,10 +861,10 @@ impl<'a> Assigner<'a> {
         // in the second pass gives the same result).
         for (r, allowed, role) in snapshot {
             let rs = &mut self.c.rscs[r];
-            rs.allowed = allowed;
-            rs.next_role = role;
-            rs.assigned = None;
-            rs.provisional = true;
+            rs.plan.allowed = allowed;
+            rs.plan.next_role = role;
+            rs.plan.assigned = None;
+            rs.plan.provisional = true;
         }
         self.node_count = counts;
         self.remaining = remaining;
@@ -871,17 +876,23 @@ impl<'a> Assigner<'a> {
     /// can run resources, not failed, then by instance number.
     fn instance_key(&self, k: RscIdx) -> (bool, Score, bool, bool, bool, usize) {
         let prims = self.c.primitives_of(k);
-        let cur = prims.iter().find_map(|&p| self.c.rscs[p].running_on.first().copied());
-        let allowed_here = cur.is_none_or(|n| prims.iter().all(|&p| self.c.rscs[p].allowed[n].is_some_and(|w| w >= 0)));
+        let cur = prims
+            .iter()
+            .find_map(|&p| self.c.rscs[p].observed.running_on.first().copied());
+        let allowed_here = cur.is_none_or(|n| {
+            prims
+                .iter()
+                .all(|&p| self.c.rscs[p].plan.allowed[n].is_some_and(|w| w >= 0))
+        });
         let usable = cur.filter(|_| allowed_here);
-        let failed = prims.iter().any(|&p| self.c.rscs[p].failed);
+        let failed = prims.iter().any(|&p| self.c.rscs[p].observed.failed);
         (
             !allowed_here,
             -self.promo_priority[k],
             usable.is_none(),
             usable.is_some_and(|n| !self.available(n)),
             failed && usable.is_some(),
-            self.c.rscs[k].instance.unwrap_or(usize::MAX),
+            self.c.rscs[k].config.instance.unwrap_or(usize::MAX),
         )
     }
 
@@ -892,7 +903,7 @@ impl<'a> Assigner<'a> {
         let prims = self.c.primitives_of(k);
         let cl = self.c.top_parent(k);
         for (n, &count) in per_node.iter().enumerate() {
-            let parent = self.c.rscs[cl].allowed[n];
+            let parent = self.c.rscs[cl].plan.allowed[n];
             let ban = if !self.available(n) || count >= clone_node_max || parent.is_none() {
                 Some(-INFINITY)
             } else {
@@ -900,8 +911,8 @@ impl<'a> Assigner<'a> {
             };
             if let Some(b) = ban {
                 for &p in &prims {
-                    if self.c.rscs[p].allowed[n].is_some() || b <= -INFINITY {
-                        self.c.rscs[p].allowed[n] = Some(b);
+                    if self.c.rscs[p].plan.allowed[n].is_some() || b <= -INFINITY {
+                        self.c.rscs[p].plan.allowed[n] = Some(b);
                     }
                 }
             }
@@ -911,11 +922,11 @@ impl<'a> Assigner<'a> {
 
     fn assign_primitive(&mut self, r: RscIdx) {
         if let Some(p) = self.c.rscs[r].parent {
-            if !self.allocating[p] && self.c.rscs[p].provisional {
+            if !self.allocating[p] && self.c.rscs[p].plan.provisional {
                 self.assign(p);
             }
         }
-        if !self.c.rscs[r].provisional || self.allocating[r] {
+        if !self.c.rscs[r].plan.provisional || self.allocating[r] {
             return;
         }
         self.allocating[r] = true;
@@ -936,6 +947,7 @@ impl<'a> Assigner<'a> {
         if let Some(ct) = container {
             self.assign(ct);
             let host_conn = self.c.rscs[ct]
+                .plan
                 .assigned
                 .filter(|&n| self.c.nodes[n].is_remote_or_guest())
                 .and_then(|n| self.c.nodes[n].remote.conn);
@@ -964,15 +976,15 @@ impl<'a> Assigner<'a> {
             .collect();
         for co in this_with {
             let archive = if co.dependent_role >= Role::Promoted || (co.score < 0 && co.score > -INFINITY) {
-                Some(self.c.rscs[r].allowed.clone())
+                Some(self.c.rscs[r].plan.allowed.clone())
             } else {
                 None
             };
             self.assign(co.primary_to_assign());
             self.apply_coloc_to_weights(r, &co);
             if let Some(a) = archive {
-                if !self.any_available(&self.c.rscs[r].allowed) {
-                    self.c.rscs[r].allowed = a;
+                if !self.any_available(&self.c.rscs[r].plan.allowed) {
+                    self.c.rscs[r].plan.allowed = a;
                 }
             }
         }
@@ -986,7 +998,7 @@ impl<'a> Assigner<'a> {
             .collect();
         for co in with_this {
             let factor = co.score as f64 / INFINITY as f64;
-            let mut table = self.c.rscs[r].allowed.clone();
+            let mut table = self.c.rscs[r].plan.allowed.clone();
             self.add_colocated_node_scores(
                 co.dependent,
                 &mut table,
@@ -995,27 +1007,27 @@ impl<'a> Assigner<'a> {
                 true,
                 false,
             );
-            self.c.rscs[r].allowed = table;
+            self.c.rscs[r].plan.allowed = table;
         }
 
         let rs = &self.c.rscs[r];
-        if rs.next_role == Role::Stopped || rs.target_role == Some(Role::Stopped) {
-            for a in self.c.rscs[r].allowed.iter_mut() {
+        if rs.plan.next_role == Role::Stopped || rs.config.target_role == Some(Role::Stopped) {
+            for a in self.c.rscs[r].plan.allowed.iter_mut() {
                 *a = Some(-INFINITY);
             }
-            self.c.rscs[r].next_role = Role::Stopped;
+            self.c.rscs[r].plan.next_role = Role::Stopped;
         } else if !self.c.have_quorum
             && self.c.options.no_quorum_policy == NoQuorumPolicy::Freeze
-            && self.c.rscs[r].role <= Role::Stopped
+            && self.c.rscs[r].observed.role <= Role::Stopped
         {
             // Cannot be elevated under no-quorum-policy=freeze.
         }
         if self.c.options.stonith_enabled && !self.c.have_stonith_resource {
-            self.c.rscs[r].managed = false;
+            self.c.rscs[r].config.managed = false;
         }
-        if !self.c.rscs[r].managed {
+        if !self.c.rscs[r].config.managed {
             let cur = self.c.rscs[r].current_node();
-            self.c.rscs[r].next_role = self.c.rscs[r].role;
+            self.c.rscs[r].plan.next_role = self.c.rscs[r].observed.role;
             self.finalize(r, cur, true);
         } else if self.c.options.stop_all_resources {
             self.finalize(r, None, true);
@@ -1039,7 +1051,7 @@ impl<'a> Assigner<'a> {
         let mut chosen = chosen;
         if !force {
             if let Some(n) = chosen {
-                let w = self.c.rscs[r].allowed[n].unwrap_or(-INFINITY);
+                let w = self.c.rscs[r].plan.allowed[n].unwrap_or(-INFINITY);
                 // The graph may assume a bundle node's connection comes up
                 // (a replica's child is allowed nowhere else).
                 if w < 0 || (!self.available(n) && !self.c.nodes[n].remote.bundle_node) {
@@ -1047,21 +1059,21 @@ impl<'a> Assigner<'a> {
                 }
             }
         }
-        self.c.rscs[r].provisional = false;
-        self.c.rscs[r].assigned = chosen;
-        self.chosen_weight[r] = chosen.and_then(|n| self.c.rscs[r].allowed[n]).unwrap_or(0);
+        self.c.rscs[r].plan.provisional = false;
+        self.c.rscs[r].plan.assigned = chosen;
+        self.chosen_weight[r] = chosen.and_then(|n| self.c.rscs[r].plan.allowed[n]).unwrap_or(0);
         match chosen {
-            None => self.c.rscs[r].next_role = Role::Stopped,
+            None => self.c.rscs[r].plan.next_role = Role::Stopped,
             Some(n) => {
                 self.node_count[n] += 1;
                 if self.uses_utilization() {
-                    let util = self.c.rscs[r].utilization.clone();
+                    let util = self.c.rscs[r].config.utilization.clone();
                     for (k, v) in util {
                         *self.remaining[n].entry(k).or_insert(0) -= v;
                     }
                 }
-                if self.c.rscs[r].next_role == Role::Unknown {
-                    self.c.rscs[r].next_role = if self.c.in_promotable(r) {
+                if self.c.rscs[r].plan.next_role == Role::Unknown {
+                    self.c.rscs[r].plan.next_role = if self.c.in_promotable(r) {
                         Role::Unpromoted
                     } else {
                         Role::Started
@@ -1084,32 +1096,34 @@ impl<'a> Assigner<'a> {
     fn best_node(&self, r: RscIdx, prefer: Option<NodeIdx>) -> Option<NodeIdx> {
         let rs = &self.c.rscs[r];
         let current = self.c.active_on(r).0;
-        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).filter(|&n| rs.allowed[n].is_some()).collect();
+        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len())
+            .filter(|&n| rs.plan.allowed[n].is_some())
+            .collect();
         nodes.sort_by(|&a, &b| self.compare_nodes(r, a, b, current));
         let best = *nodes.first()?;
         if let Some(p) = prefer {
-            let pw = rs.allowed[p].unwrap_or(-INFINITY);
+            let pw = rs.plan.allowed[p].unwrap_or(-INFINITY);
             let bw = if self.available(best) {
-                rs.allowed[best].unwrap_or(-INFINITY)
+                rs.plan.allowed[best].unwrap_or(-INFINITY)
             } else {
                 -INFINITY
             };
-            if rs.allowed[p].is_some() && pw >= bw && self.available(p) && pw >= 0 {
+            if rs.plan.allowed[p].is_some() && pw >= bw && self.available(p) && pw >= 0 {
                 return Some(p);
             }
         }
         let mut chosen = best;
-        let unique_instance = rs.instance.is_some()
+        let unique_instance = rs.config.instance.is_some()
             && matches!(
                 self.c.rscs[self.c.top_parent(r)].variant,
                 Variant::Clone { unique: true, .. }
             );
-        let bw = rs.allowed[best].unwrap_or(-INFINITY);
+        let bw = rs.plan.allowed[best].unwrap_or(-INFINITY);
         if !unique_instance && bw > 0 && self.available(best) {
             if let Some(run) = current {
-                if self.available(run) && rs.allowed[run].is_some_and(|w| w >= 0) {
+                if self.available(run) && rs.plan.allowed[run].is_some_and(|w| w >= 0) {
                     for &n in nodes.iter().skip(1) {
-                        if rs.allowed[n] != Some(bw) {
+                        if rs.plan.allowed[n] != Some(bw) {
                             break;
                         }
                         if n == run {
@@ -1125,12 +1139,12 @@ impl<'a> Assigner<'a> {
     fn compare_nodes(&self, r: RscIdx, a: NodeIdx, b: NodeIdx, active: Option<NodeIdx>) -> CmpOrdering {
         let rs = &self.c.rscs[r];
         let wa = if self.available(a) {
-            rs.allowed[a].unwrap_or(-INFINITY)
+            rs.plan.allowed[a].unwrap_or(-INFINITY)
         } else {
             -INFINITY
         };
         let wb = if self.available(b) {
-            rs.allowed[b].unwrap_or(-INFINITY)
+            rs.plan.allowed[b].unwrap_or(-INFINITY)
         } else {
             -INFINITY
         };
@@ -1163,7 +1177,7 @@ impl<'a> Assigner<'a> {
     /// `pcmk__apply_coloc_to_weights`.
     fn apply_coloc_to_weights(&mut self, dep: RscIdx, co: &Coloc) {
         let primary = co.primary;
-        if self.c.rscs[primary].provisional {
+        if self.c.rscs[primary].plan.provisional {
             return;
         }
         if matches!(self.c.rscs[primary].variant, Variant::Clone { .. }) {
@@ -1171,8 +1185,8 @@ impl<'a> Assigner<'a> {
             return;
         }
         // Role filters (`pcmk__colocation_affects`).
-        let dep_next = self.c.rscs[dep].next_role;
-        let pri_next = self.c.rscs[primary].next_role;
+        let dep_next = self.c.rscs[dep].plan.next_role;
+        let pri_next = self.c.rscs[primary].plan.next_role;
         if co.score > 0 {
             if co.dependent_role != Role::Unknown && co.dependent_role != dep_next {
                 return;
@@ -1192,12 +1206,12 @@ impl<'a> Assigner<'a> {
             }
         }
         let attr = co.node_attribute.as_deref().unwrap_or("#id");
-        let pnode = self.c.rscs[primary].assigned;
+        let pnode = self.c.rscs[primary].plan.assigned;
         let value = pnode.and_then(|n| self.c.nodes[n].attrs.get(attr).cloned());
         if pnode.is_none() && co.score < 0 {
             return;
         }
-        let mut work = self.c.rscs[dep].allowed.clone();
+        let mut work = self.c.rscs[dep].plan.allowed.clone();
         for (n, slot) in work.iter_mut().enumerate() {
             let Some(w) = *slot else { continue };
             if pnode.is_none() {
@@ -1213,7 +1227,7 @@ impl<'a> Assigner<'a> {
             }
         }
         if co.score <= -INFINITY || co.score >= INFINITY || self.any_available(&work) {
-            self.c.rscs[dep].allowed = work;
+            self.c.rscs[dep].plan.allowed = work;
         }
     }
 
@@ -1236,7 +1250,7 @@ impl<'a> Assigner<'a> {
                     self.apply_coloc_to_weights(dep, &x);
                 }
                 None if co.score >= INFINITY => {
-                    for a in self.c.rscs[dep].allowed.iter_mut() {
+                    for a in self.c.rscs[dep].plan.allowed.iter_mut() {
                         *a = Some(-INFINITY);
                     }
                 }
@@ -1248,10 +1262,10 @@ impl<'a> Assigner<'a> {
         if co.score >= INFINITY {
             let with: Vec<NodeIdx> = kids
                 .iter()
-                .filter(|&&k| !self.c.primitives_of(k).iter().any(|&p| self.c.rscs[p].blocked))
+                .filter(|&&k| !self.c.primitives_of(k).iter().any(|&p| self.c.rscs[p].plan.blocked))
                 .filter_map(|&k| self.instance_node(k))
                 .collect();
-            for (n, slot) in self.c.rscs[dep].allowed.iter_mut().enumerate() {
+            for (n, slot) in self.c.rscs[dep].plan.allowed.iter_mut().enumerate() {
                 if slot.is_some() && !with.contains(&n) {
                     *slot = Some(-INFINITY);
                 }
@@ -1267,7 +1281,10 @@ impl<'a> Assigner<'a> {
 
     /// Where an instance (primitive or group) is placed.
     fn instance_node(&self, k: RscIdx) -> Option<NodeIdx> {
-        self.c.primitives_of(k).first().and_then(|&p| self.c.rscs[p].assigned)
+        self.c
+            .primitives_of(k)
+            .first()
+            .and_then(|&p| self.c.rscs[p].plan.assigned)
     }
 
     /// `pcmk__update_dependent_with_promotable`: nodes of the instances
@@ -1279,15 +1296,17 @@ impl<'a> Assigner<'a> {
         let mut affected: Vec<(NodeIdx, Score)> = Vec::new();
         for k in self.c.rscs[co.primary].children.clone() {
             let Some(n) = self.instance_node(k) else { continue };
-            if self.c.rscs[k].next_role != co.primary_role {
+            if self.c.rscs[k].plan.next_role != co.primary_role {
                 continue;
             }
             if co.score < INFINITY {
                 let value = self.c.nodes[n].attrs.get(&attr).map(|v| v.to_ascii_lowercase());
                 for m in 0..self.c.nodes.len() {
-                    let Some(w) = self.c.rscs[dep].allowed[m] else { continue };
+                    let Some(w) = self.c.rscs[dep].plan.allowed[m] else {
+                        continue;
+                    };
                     if self.c.nodes[m].attrs.get(&attr).map(|v| v.to_ascii_lowercase()) == value {
-                        self.c.rscs[dep].allowed[m] = Some(score::add(w, co.score));
+                        self.c.rscs[dep].plan.allowed[m] = Some(score::add(w, co.score));
                     }
                 }
             }
@@ -1297,9 +1316,9 @@ impl<'a> Assigner<'a> {
         if co.score >= INFINITY && (co.dependent_role != Role::Promoted || co.primary_role != Role::Promoted) {
             // `node_list_exclude(..., TRUE)`.
             for n in 0..self.c.nodes.len() {
-                let Some(w) = self.c.rscs[dep].allowed[n] else {
+                let Some(w) = self.c.rscs[dep].plan.allowed[n] else {
                     if affected.iter().any(|&(m, _)| m == n) {
-                        self.c.rscs[dep].allowed[n] = Some(-INFINITY);
+                        self.c.rscs[dep].plan.allowed[n] = Some(-INFINITY);
                     }
                     continue;
                 };
@@ -1307,7 +1326,7 @@ impl<'a> Assigner<'a> {
                     .iter()
                     .find(|&&(m, _)| m == n)
                     .map(|&(_, aw)| score::add(w, aw));
-                self.c.rscs[dep].allowed[n] = Some(merged.unwrap_or(-INFINITY));
+                self.c.rscs[dep].plan.allowed[n] = Some(merged.unwrap_or(-INFINITY));
             }
         }
     }
@@ -1317,7 +1336,13 @@ impl<'a> Assigner<'a> {
     /// the same number of instances per node.
     fn interleaved_with(&self, dep: RscIdx, primary: RscIdx) -> bool {
         let top = self.c.top_parent(dep);
-        if top == primary || !self.c.rscs[top].meta.get("interleave").is_some_and(|v| is_true(v)) {
+        if top == primary
+            || !self.c.rscs[top]
+                .config
+                .meta
+                .get("interleave")
+                .is_some_and(|v| is_true(v))
+        {
             return false;
         }
         match (&self.c.rscs[top].variant, &self.c.rscs[primary].variant) {
@@ -1329,14 +1354,14 @@ impl<'a> Assigner<'a> {
     /// `find_compatible_child` while placing `dep`: the instance of
     /// `primary` placed on the best node `dep` may use.
     fn compatible_instance(&self, dep: RscIdx, primary: RscIdx) -> Option<RscIdx> {
-        let allowed = &self.c.rscs[dep].allowed;
+        let allowed = &self.c.rscs[dep].plan.allowed;
         let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).filter(|&n| allowed[n].is_some()).collect();
         nodes.sort_by(|&a, &b| self.compare_nodes(dep, a, b, None));
         nodes.into_iter().find_map(|n| {
             self.c.rscs[primary].children.iter().copied().find(|&k| {
                 let prims = self.c.primitives_of(k);
-                !prims.iter().any(|&p| self.c.rscs[p].blocked)
-                    && prims.first().and_then(|&p| self.c.rscs[p].assigned) == Some(n)
+                !prims.iter().any(|&p| self.c.rscs[p].plan.blocked)
+                    && prims.first().and_then(|&p| self.c.rscs[p].plan.assigned) == Some(n)
             })
         })
     }
@@ -1421,7 +1446,7 @@ impl<'a> Assigner<'a> {
         factor: f64,
         merging: &mut [bool],
     ) -> Vec<Option<Score>> {
-        let unchanged = || base.map_or_else(|| self.c.rscs[r].allowed.clone(), <[_]>::to_vec);
+        let unchanged = || base.map_or_else(|| self.c.rscs[r].plan.allowed.clone(), <[_]>::to_vec);
         if merging[r] {
             return unchanged();
         }
@@ -1438,7 +1463,7 @@ impl<'a> Assigner<'a> {
                     }
                 }
             }
-            (_, None) => self.c.rscs[r].allowed.clone(),
+            (_, None) => self.c.rscs[r].plan.allowed.clone(),
             (_, Some(b)) => {
                 let mut w = b.to_vec();
                 self.add_node_scores_matching_attr(&mut w, r, attr, factor, false);
@@ -1474,7 +1499,7 @@ impl<'a> Assigner<'a> {
             let value = self.c.nodes[n].attrs.get(attr);
             // Best score of `other` among available nodes with the same value.
             let mut best = -INFINITY;
-            for (m, ow) in self.c.rscs[other].allowed.iter().enumerate() {
+            for (m, ow) in self.c.rscs[other].plan.allowed.iter().enumerate() {
                 let Some(ow) = *ow else { continue };
                 if ow > best
                     && self.available(m)
@@ -1544,7 +1569,10 @@ mod tests {
         let s = crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"));
         let node = |id: &str| {
             let r = s.cluster.rsc_by_id(id).expect("resource");
-            s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone())
+            s.cluster.rscs[r]
+                .plan
+                .assigned
+                .map(|n| s.cluster.nodes[n].uname.clone())
         };
         (node("x"), node("y"))
     }
@@ -1563,10 +1591,10 @@ mod tests {
             .cluster
             .rscs
             .iter()
-            .find(|r| r.id.starts_with("R:") && r.running_on == [0]);
+            .find(|r| r.id.starts_with("R:") && r.observed.running_on == [0]);
         let r = r.expect("the running instance");
-        assert!(!r.managed);
-        assert_eq!(r.assigned, None);
+        assert!(!r.config.managed);
+        assert_eq!(r.plan.assigned, None);
         assert!(!s.actions.iter().any(|a| a.task == "start" && a.node == Some(0)));
     }
 
@@ -1611,7 +1639,10 @@ mod tests {
                 let r = s.cluster.rsc_by_id(id).expect("resource");
                 (
                     id.to_string(),
-                    s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone()),
+                    s.cluster.rscs[r]
+                        .plan
+                        .assigned
+                        .map(|n| s.cluster.nodes[n].uname.clone()),
                 )
             })
             .collect()
@@ -1663,7 +1694,7 @@ mod tests {
         let n1 = c.node_by_name("n1").expect("n1");
         for id in ["C", "X:0", "X:1"] {
             let r = c.rsc_by_id(id).expect("resource");
-            assert_eq!(c.rscs[r].allowed[n1], Some(-super::INFINITY), "{id}");
+            assert_eq!(c.rscs[r].plan.allowed[n1], Some(-super::INFINITY), "{id}");
         }
     }
 
@@ -1700,7 +1731,10 @@ mod tests {
         let s = crate::testutil::run(&cib);
         let on = |id: &str| {
             let r = s.cluster.rsc_by_id(id).expect("resource");
-            s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.as_str())
+            s.cluster.rscs[r]
+                .plan
+                .assigned
+                .map(|n| s.cluster.nodes[n].uname.as_str())
         };
         let placed: Vec<_> = [
             "rsc1:0", "rsc1:1", "rsc2:0", "rsc3:0", "rsc2:1", "rsc3:1", "rsc4", "rsc5",
@@ -1799,8 +1833,8 @@ mod tests {
         let s = crate::testutil::run(&cib);
         let c = &s.cluster;
         let r = c.rsc_by_id("R").expect("R");
-        assert_eq!(c.rscs[r].partial_migration_target, c.node_by_name("n2"));
-        assert_eq!(c.rscs[r].assigned, c.node_by_name("n2"));
+        assert_eq!(c.rscs[r].observed.partial_migration_target, c.node_by_name("n2"));
+        assert_eq!(c.rscs[r].plan.assigned, c.node_by_name("n2"));
     }
 
     #[test]
@@ -1824,7 +1858,7 @@ mod tests {
         );
         let s = crate::testutil::run(&cib::Cib::parse(&xml).expect("test CIB parses"));
         let c = &s.cluster;
-        let on = |id: &str| c.rscs[c.rsc_by_id(id).expect(id)].assigned;
+        let on = |id: &str| c.rscs[c.rsc_by_id(id).expect(id)].plan.assigned;
         assert_eq!(on("B-docker-0"), c.node_by_name("R"));
         assert_eq!(on("B-0"), c.node_by_name("n2"));
     }
@@ -1847,8 +1881,8 @@ mod tests {
         let s = crate::testutil::run(&cib);
         let c = &s.cluster;
         let x0 = c.rsc_by_id("X:0").expect("X:0");
-        assert_eq!(c.rscs[x0].running_on, [c.node_by_name("n1").expect("n1")]);
-        assert_eq!(c.rscs[x0].assigned, c.node_by_name("n1"));
+        assert_eq!(c.rscs[x0].observed.running_on, [c.node_by_name("n1").expect("n1")]);
+        assert_eq!(c.rscs[x0].plan.assigned, c.node_by_name("n1"));
     }
 
     #[test]
@@ -1870,6 +1904,6 @@ mod tests {
                            <rsc_colocation id=\"cg\" rsc=\"C\" with-rsc=\"g\" score=\"-10\"/>";
         let s = run(&cib(2, &resources, constraints, &[]));
         let y = s.cluster.rsc_by_id("y").expect("y");
-        assert_eq!(s.cluster.rscs[y].assigned, None);
+        assert_eq!(s.cluster.rscs[y].plan.assigned, None);
     }
 }

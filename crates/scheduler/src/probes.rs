@@ -30,21 +30,24 @@ fn anonymous_instance(c: &Cluster, r: RscIdx) -> Option<(RscIdx, RscIdx)> {
 /// `rsc_known_on`: the resource or any primitive inside it has a known
 /// state on the node.
 fn known_on(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
-    c.primitives_of(r).into_iter().any(|p| c.rscs[p].known_on.contains(&n))
+    c.primitives_of(r)
+        .into_iter()
+        .any(|p| c.rscs[p].observed.known_on.contains(&n))
 }
 
 /// The node an instance is placed on (`location(rsc, NULL, FALSE)`).
 fn assigned(c: &Cluster, r: RscIdx) -> Option<NodeIdx> {
     c.rscs[r]
+        .plan
         .assigned
-        .or_else(|| c.primitives_of(r).into_iter().find_map(|p| c.rscs[p].assigned))
+        .or_else(|| c.primitives_of(r).into_iter().find_map(|p| c.rscs[p].plan.assigned))
 }
 
 /// The instance of anonymous clone `clone` to probe on `n`: one already
 /// known there, else the one to be started there, else the first.
 fn probed_instance(c: &Cluster, clone: RscIdx, n: NodeIdx) -> Option<RscIdx> {
     let mut children = c.rscs[clone].children.clone();
-    children.sort_by_key(|&ch| c.rscs[ch].instance.unwrap_or(usize::MAX));
+    children.sort_by_key(|&ch| c.rscs[ch].config.instance.unwrap_or(usize::MAX));
     children
         .iter()
         .copied()

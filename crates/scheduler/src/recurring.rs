@@ -27,11 +27,12 @@ fn unique(c: &Cluster, r: RscIdx) -> bool {
 /// probe and the stop on the same node.
 pub fn create_stopped_role_ops(s: &mut ActionSet, c: &Cluster, r: RscIdx) {
     let rs = &c.rscs[r];
-    let maintenance = c.options.maintenance_mode || rs.meta.get("maintenance").is_some_and(|v| is_true(v));
-    if rs.blocked || maintenance || !unique(c, r) {
+    let maintenance = c.options.maintenance_mode || rs.config.meta.get("maintenance").is_some_and(|v| is_true(v));
+    if rs.plan.blocked || maintenance || !unique(c, r) {
         return;
     }
     let stopped_ops = rs
+        .config
         .ops
         .iter()
         .filter(|o| o.interval_ms > 0 && o.role.as_deref().and_then(Role::parse) == Some(Role::Stopped))
@@ -40,12 +41,12 @@ pub fn create_stopped_role_ops(s: &mut ActionSet, c: &Cluster, r: RscIdx) {
     for op in stopped_ops {
         for n in 0..c.nodes.len() {
             let active = active_on(c, r, n, &op.name, op.interval_ms);
-            if rs.assigned == Some(n) {
+            if rs.plan.assigned == Some(n) {
                 // Cancelled where the resource will be active, before it
                 // starts there (`cancel_if_running`).
                 if active {
                     let cancel = new_cancel(s, r, &op.name, op.interval_ms, n);
-                    if matches!(rs.next_role, Role::Started | Role::Unpromoted) {
+                    if matches!(rs.plan.next_role, Role::Started | Role::Unpromoted) {
                         for st in s.of(r, "start") {
                             s.order(cancel, st, flags::RUNNABLE_LEFT);
                         }
@@ -54,14 +55,14 @@ pub fn create_stopped_role_ops(s: &mut ActionSet, c: &Cluster, r: RscIdx) {
                 continue;
             }
             let mon = s.add(Some(r), &op.name, op.interval_ms, Some(n), active);
-            if let (true, Some(probe)) = (rs.managed, s.find(Some(r), "monitor", 0, Some(n))) {
+            if let (true, Some(probe)) = (rs.config.managed, s.find(Some(r), "monitor", 0, Some(n))) {
                 s.order(probe, mon, flags::RUNNABLE_LEFT);
             }
             if let Some(stop) = s.find(Some(r), "stop", 0, Some(n)) {
                 if !s.actions[stop].runnable {
                     s.actions[mon].runnable = false;
                 }
-                if rs.managed {
+                if rs.config.managed {
                     s.order(stop, mon, flags::IMPLIES_THEN | flags::RUNNABLE_LEFT);
                 }
             }
@@ -97,6 +98,7 @@ fn history_since_start<'a>(cib: &'a Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> 
 /// Pacemaker then creates no recurring action for any of them (`is_op_dup`).
 pub fn is_op_dup(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64) -> bool {
     c.rscs[r]
+        .config
         .ops
         .iter()
         .filter(|o| o.name == name && o.interval_ms == interval_ms)
@@ -127,6 +129,7 @@ fn new_cancel(s: &mut ActionSet, r: RscIdx, task: &str, interval_ms: u64, n: Nod
 /// history since the last start: `process_recurring` made an action of it).
 fn active_on(c: &Cluster, r: RscIdx, n: NodeIdx, task: &str, interval_ms: u64) -> bool {
     c.rscs[r]
+        .observed
         .active_recurring
         .iter()
         .any(|(m, name, i)| *m == n && name == task && *i == interval_ms)
@@ -148,7 +151,12 @@ pub fn cancel_for_other_role(
     role_after: Role,
 ) {
     let rs = &c.rscs[r];
-    for op in rs.ops.iter().filter(|o| o.interval_ms > 0 && !cannot_recur(&o.name)) {
+    for op in rs
+        .config
+        .ops
+        .iter()
+        .filter(|o| o.interval_ms > 0 && !cannot_recur(&o.name))
+    {
         if is_op_dup(c, r, &op.name, op.interval_ms) {
             continue;
         }
@@ -168,7 +176,7 @@ pub fn cancel_for_other_role(
             continue;
         }
         let cancel = new_cancel(s, r, &op.name, op.interval_ms, nx);
-        let after = match rs.role {
+        let after = match rs.observed.role {
             Role::Unpromoted | Role::Started if role_after == Role::Promoted => "promote",
             Role::Unpromoted | Role::Started if role_after == Role::Stopped => "stop",
             Role::Promoted => "demote",
@@ -183,7 +191,7 @@ pub fn cancel_for_other_role(
 /// Whether a recurring operation is configured and enabled
 /// (`action_in_config`).
 fn configured(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> bool {
-    op_entry(&c.rscs[r].ops, task, interval_ms)
+    op_entry(&c.rscs[r].config.ops, task, interval_ms)
         .is_some_and(|o| o.interval_ms == interval_ms && o.attr("enabled").is_none_or(is_true))
 }
 
@@ -193,13 +201,13 @@ fn configured(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> bool {
 /// that maintenance mode suspends; each cancel follows the resource's stops.
 pub fn cancel_orphaned(cib: &Cib, s: &mut ActionSet, c: &Cluster, r: RscIdx) {
     let rs = &c.rscs[r];
-    if rs.orphan {
+    if rs.observed.orphan {
         return;
     }
-    let rsc_maintenance = rs.meta.get("maintenance").is_some_and(|v| is_true(v));
+    let rsc_maintenance = rs.config.meta.get("maintenance").is_some_and(|v| is_true(v));
     for n in 0..c.nodes.len() {
         let node = &c.nodes[n];
-        if !(node.maintenance || node.can_run()) || !rs.running_on.contains(&n) {
+        if !(node.maintenance || node.can_run()) || !rs.observed.running_on.contains(&n) {
             continue;
         }
         let Some(ops) = history_since_start(cib, c, r, n) else {
@@ -239,8 +247,8 @@ pub fn rescheduled(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx, task: &str, in
     }
     if node.maintenance
         || !node.can_run()
-        || !rs.running_on.contains(&n)
-        || rs.meta.get("maintenance").is_some_and(|v| is_true(v))
+        || !rs.observed.running_on.contains(&n)
+        || rs.config.meta.get("maintenance").is_some_and(|v| is_true(v))
     {
         return false;
     }
@@ -272,13 +280,13 @@ pub fn definition_changes(cib: &Cib, c: &Cluster, r: RscIdx) -> Vec<NodeIdx> {
     let mut out = Vec::new();
     // The parameters of a bundle's IPs and connections are not
     // reproduced, so their digests cannot be compared (as in `rescheduled`).
-    if rs.orphan || super::bundle::digests_unknown(c, r) {
+    if rs.observed.orphan || super::bundle::digests_unknown(c, r) {
         return out;
     }
-    let rsc_maintenance = rs.meta.get("maintenance").is_some_and(|v| is_true(v));
+    let rsc_maintenance = rs.config.meta.get("maintenance").is_some_and(|v| is_true(v));
     for n in 0..c.nodes.len() {
         let node = &c.nodes[n];
-        if !(node.maintenance || node.can_run()) || !rs.running_on.contains(&n) {
+        if !(node.maintenance || node.can_run()) || !rs.observed.running_on.contains(&n) {
             continue;
         }
         let Some(ops) = history_since_start(cib, c, r, n) else {

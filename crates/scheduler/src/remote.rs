@@ -14,6 +14,7 @@
 
 use crate::action_set::{flags, ActionSet};
 use crate::constraint_types::{Coloc, Constraints, Ordering};
+use crate::ids::clone_strip;
 use crate::model::{Cluster, Discover, NodeIdx, NodeKind, Role, RscIdx};
 use cib::score::INFINITY;
 use cib::OrderKind;
@@ -49,8 +50,8 @@ fn guest_conn_in(c: &Cluster, container: RscIdx) -> Option<RscIdx> {
 /// (`rsc_avoids_remote_nodes`).
 fn avoid_remote_nodes(c: &mut Cluster, r: RscIdx) {
     for n in 0..c.nodes.len() {
-        if c.nodes[n].remote.conn.is_some() && c.rscs[r].allowed[n].is_some() {
-            c.rscs[r].allowed[n] = Some(-INFINITY);
+        if c.nodes[n].remote.conn.is_some() && c.rscs[r].plan.allowed[n].is_some() {
+            c.rscs[r].plan.allowed[n] = Some(-INFINITY);
         }
     }
 }
@@ -59,7 +60,7 @@ fn avoid_remote_nodes(c: &mut Cluster, r: RscIdx) {
 /// contain (the remote part of `pcmk__primitive_internal_constraints`).
 pub fn internal_constraints(c: &mut Cluster, cons: &mut Constraints) {
     for r in 0..c.rscs.len() {
-        if !c.rscs[r].is_primitive() || !c.rscs[r].managed {
+        if !c.rscs[r].is_primitive() || !c.rscs[r].config.managed {
             continue;
         }
         if let Some(ct) = c.rscs[r].remote.container {
@@ -78,8 +79,8 @@ pub fn internal_constraints(c: &mut Cluster, cons: &mut Constraints) {
                     // Forced onto the remote node instead of colocated with
                     // the container.
                     for n in 0..c.nodes.len() {
-                        if c.rscs[r].allowed[n].is_some() && c.nodes[n].remote.conn != Some(conn) {
-                            c.rscs[r].allowed[n] = Some(-INFINITY);
+                        if c.rscs[r].plan.allowed[n].is_some() && c.nodes[n].remote.conn != Some(conn) {
+                            c.rscs[r].plan.allowed[n] = Some(-INFINITY);
                         }
                     }
                 }
@@ -136,6 +137,7 @@ pub fn fillers_fail_count(c: &Cluster, r: RscIdx, n: NodeIdx) -> cib::score::Sco
 /// a guest node reads its container's host.
 pub fn attribute_node(c: &Cluster, r: RscIdx, n: NodeIdx) -> NodeIdx {
     let host_target = c.rscs[r]
+        .config
         .meta
         .get("container-attribute-target")
         .is_some_and(|v| v.eq_ignore_ascii_case("host"));
@@ -160,7 +162,7 @@ pub fn guest_available(c: &Cluster, n: NodeIdx) -> bool {
         .remote
         .conn
         .and_then(|cr| c.rscs[cr].remote.container)
-        .is_none_or(|ct| c.rscs[ct].assigned.is_some())
+        .is_none_or(|ct| c.rscs[ct].plan.assigned.is_some())
 }
 
 /// `remote_connection_assigned`: the node comes (or stays) online when its
@@ -170,7 +172,7 @@ pub fn connection_assigned(c: &mut Cluster, r: RscIdx) {
         return;
     }
     let Some(n) = node_of_conn(c, r) else { return };
-    if c.rscs[r].assigned.is_some() && c.rscs[r].next_role != Role::Stopped {
+    if c.rscs[r].plan.assigned.is_some() && c.rscs[r].plan.next_role != Role::Stopped {
         c.nodes[n].online = true;
         if c.nodes[n].remote.unseen {
             // The connection will be attempted: no need to fence.
@@ -186,14 +188,14 @@ pub fn conn_state(c: &Cluster, n: NodeIdx) -> Option<ConnState> {
     let r = c.nodes[n].remote.conn?;
     let rs = &c.rscs[r];
     let cluster_node = rs.current_node();
-    if rs.next_role == Role::Stopped || rs.assigned.is_none() {
+    if rs.plan.next_role == Role::Stopped || rs.plan.assigned.is_none() {
         if cluster_node.is_some_and(|h| c.nodes[h].unclean) {
             return Some(ConnState::Failed);
         }
-        if !rs.failed {
+        if !rs.observed.failed {
             return Some(ConnState::Stopped);
         }
-        if rs.next_role == Role::Stopped
+        if rs.plan.next_role == Role::Stopped
             && rs.remote.reconnect_ms > 0
             && c.nodes[n].remote.was_fenced
             && !shutdown_requested(c, n)
@@ -206,9 +208,9 @@ pub fn conn_state(c: &Cluster, n: NodeIdx) -> Option<ConnState> {
         None => Some(ConnState::Unknown),
         Some(h) if c.nodes[h].unclean || !c.nodes[h].online => Some(ConnState::Resting),
         // A partially migrated connection is resting too.
-        _ if rs.running_on.len() > 1
-            && rs.partial_migration_source.is_some()
-            && rs.partial_migration_target.is_some() =>
+        _ if rs.observed.running_on.len() > 1
+            && rs.observed.partial_migration_source.is_some()
+            && rs.observed.partial_migration_target.is_some() =>
         {
             Some(ConnState::Resting)
         }
@@ -221,7 +223,7 @@ fn fence(c: &mut Cluster, n: NodeIdx, reason: &str) {
         return;
     }
     if let Some(r) = c.nodes[n].remote.conn {
-        if !c.rscs[r].managed {
+        if !c.rscs[r].config.managed {
             // The node is considered unclean but cannot be fenced.
             c.nodes[n].unclean = true;
             return;
@@ -253,7 +255,7 @@ pub fn plan_fencing(c: &mut Cluster) {
         if failed {
             let active = (0..c.rscs.len()).any(|r| {
                 let rs = &c.rscs[r];
-                rs.is_primitive() && rs.managed && rs.running_on.contains(&n)
+                rs.is_primitive() && rs.config.managed && rs.observed.running_on.contains(&n)
             });
             if active {
                 fence(c, n, "resources are active but connection is unrecoverable");
@@ -277,8 +279,8 @@ pub fn apply_exclusive_discovery(c: &mut Cluster) {
         }
         for n in 0..c.nodes.len() {
             let mode = c.rscs[r].remote.discover.get(&n).copied().unwrap_or_default();
-            if c.rscs[r].allowed[n].is_some() && mode != Discover::Exclusive {
-                c.rscs[r].allowed[n] = Some(-INFINITY);
+            if c.rscs[r].plan.allowed[n].is_some() && mode != Discover::Exclusive {
+                c.rscs[r].plan.allowed[n] = Some(-INFINITY);
             }
         }
     }
@@ -289,7 +291,7 @@ fn discovery_allows(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     let top = c.top_parent(r);
     let mode = c.rscs[r].remote.discover.get(&n).copied();
     if c.rscs[r].remote.exclusive_discover || c.rscs[top].remote.exclusive_discover {
-        return c.rscs[r].allowed[n].is_some() && mode == Some(Discover::Exclusive);
+        return c.rscs[r].plan.allowed[n].is_some() && mode == Some(Discover::Exclusive);
     }
     mode != Some(Discover::Never)
 }
@@ -301,11 +303,12 @@ fn needs_probe(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     let node = &c.nodes[n];
     // An anonymous clone probes a single instance, none if one is known there.
     let top = c.top_parent(r);
-    if rs.instance.is_some() && matches!(c.rscs[top].variant, crate::model::Variant::Clone { unique: false, .. }) {
-        let base = rs.id.split(':').next();
+    if rs.config.instance.is_some() && matches!(c.rscs[top].variant, crate::model::Variant::Clone { unique: false, .. })
+    {
+        let base = clone_strip(&rs.id);
         let known = c.primitives_of(top).into_iter().any(|p| {
             let ps = &c.rscs[p];
-            ps.id.split(':').next() == base && (ps.known_on.contains(&n) || ps.running_on.contains(&n))
+            clone_strip(&ps.id) == base && (ps.observed.known_on.contains(&n) || ps.observed.running_on.contains(&n))
         });
         if known {
             return false;
@@ -313,14 +316,14 @@ fn needs_probe(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     }
     c.options.enable_startup_probes
         && rs.is_primitive()
-        && !rs.orphan
+        && !rs.observed.orphan
         && node.online
         && !node.unclean
         && !node.pending
         && !node.maintenance
-        && !rs.known_on.contains(&n)
-        && !rs.running_on.contains(&n)
-        && (rs.allowed[n].is_some() || c.options.symmetric)
+        && !rs.observed.known_on.contains(&n)
+        && !rs.observed.running_on.contains(&n)
+        && (rs.plan.allowed[n].is_some() || c.options.symmetric)
         && probe_allowed(c, r, n)
 }
 
@@ -369,7 +372,7 @@ pub fn probe_decision(c: &Cluster, r: RscIdx, n: NodeIdx) -> ProbeDecision {
     let Some(guest) = node.remote.conn.and_then(|cr| c.rscs[cr].remote.container) else {
         return ProbeDecision::No;
     };
-    if c.rscs[guest].role <= Role::Stopped {
+    if c.rscs[guest].observed.role <= Role::Stopped {
         ProbeDecision::GuestStopped(guest)
     } else {
         ProbeDecision::GuestWillStop(guest)
@@ -408,13 +411,14 @@ fn probe_allowed_inner(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
             return true;
         };
         let g = &c.rscs[guest];
-        if g.role <= Role::Stopped {
+        if g.observed.role <= Role::Stopped {
             return false;
         }
         let will_stop = node.remote.requires_reset
-            || g.failed
-            || g.next_role == Role::Stopped
-            || (g.role > Role::Stopped && g.assigned.is_some_and(|a| !g.running_on.contains(&a)));
+            || g.observed.failed
+            || g.plan.next_role == Role::Stopped
+            || (g.observed.role > Role::Stopped
+                && g.plan.assigned.is_some_and(|a| !g.observed.running_on.contains(&a)));
         if will_stop {
             return false;
         }
@@ -425,7 +429,7 @@ fn probe_allowed_inner(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
 /// Pseudo fencing of guest nodes that need a reset (`pcmk__fence_guest`);
 /// returns the fence action per guest node.
 pub fn guest_fence_actions(c: &Cluster, s: &mut ActionSet, fence_of: &mut [Option<usize>]) {
-    let have_managed = c.rscs.iter().any(|r| r.managed);
+    let have_managed = c.rscs.iter().any(|r| r.config.managed);
     for n in 0..c.nodes.len() {
         if !c.nodes[n].is_guest() || !c.nodes[n].remote.requires_reset || !have_managed {
             continue;
@@ -577,7 +581,7 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
                     }
                 }
                 "stop" | "demote" => {
-                    if !c.rscs[ct].failed {
+                    if !c.rscs[ct].observed.failed {
                         for &cs in &conn_stops {
                             s.order(i, cs, 0);
                         }
@@ -614,7 +618,8 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
                 }
             }
             "stop" => {
-                if state == ConnState::Alive || (state != ConnState::Failed && c.rscs[conn].next_role == Role::Stopped)
+                if state == ConnState::Alive
+                    || (state != ConnState::Failed && c.rscs[conn].plan.next_role == Role::Stopped)
                 {
                     for &cs in &conn_stops {
                         s.order(i, cs, flags::IMPLIES_FIRST);

@@ -39,29 +39,29 @@ fn lockable(c: &Cluster, r: RscIdx) -> bool {
 }
 
 fn lock_primitive(c: &mut Cluster, r: RscIdx) {
-    if c.rscs[r].lock_node.is_some() {
+    if c.rscs[r].observed.lock_node.is_some() {
         // A lock from history is dropped if the resource runs anywhere now.
-        if !c.rscs[r].running_on.is_empty() {
-            if let Some(n) = c.rscs[r].lock_node {
+        if !c.rscs[r].observed.running_on.is_empty() {
+            if let Some(n) = c.rscs[r].observed.lock_node {
                 c.history_clears.push((r, n));
             }
-            c.rscs[r].lock_node = None;
-            c.rscs[r].lock_time = 0;
+            c.rscs[r].observed.lock_node = None;
+            c.rscs[r].observed.lock_time = 0;
         }
-    } else if let [n] = c.rscs[r].running_on[..] {
+    } else if let [n] = c.rscs[r].observed.running_on[..] {
         if c.nodes[n].shutdown && !c.nodes[n].unclean {
-            c.rscs[r].lock_node = Some(n);
-            c.rscs[r].lock_time = shutdown_time(c, n);
+            c.rscs[r].observed.lock_node = Some(n);
+            c.rscs[r].observed.lock_time = shutdown_time(c, n);
         }
     }
-    let Some(lock) = c.rscs[r].lock_node else {
+    let Some(lock) = c.rscs[r].observed.lock_node else {
         return;
     };
     // The cluster rechecks just after the lock expires
     // (`pcmk__primitive_shutdown_lock`).
     let limit = c.options.shutdown_lock_limit_s;
     if limit > 0 {
-        let expiry = c.rscs[r].lock_time + limit + 1;
+        let expiry = c.rscs[r].observed.lock_time + limit + 1;
         c.update_recheck(expiry);
     }
     for n in 0..c.nodes.len() {
@@ -103,7 +103,10 @@ mod tests {
     fn assigned(c: &Cib) -> Option<String> {
         let s = crate::testutil::run(c);
         let r = s.cluster.rsc_by_id("r").expect("r");
-        s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone())
+        s.cluster.rscs[r]
+            .plan
+            .assigned
+            .map(|n| s.cluster.nodes[n].uname.clone())
     }
 
     #[test]

@@ -46,7 +46,7 @@ fn is_fence_device(c: &Cluster, r: RscIdx) -> bool {
 
 /// Whether a probe or start of `r` waits for its node's unfencing.
 fn needs_unfenced_node(c: &Cluster, r: RscIdx) -> bool {
-    (is_fence_device(c, r) && c.options.enable_unfencing) || c.rscs[r].requires_unfencing
+    (is_fence_device(c, r) && c.options.enable_unfencing) || c.rscs[r].config.requires_unfencing
 }
 
 /// `pcmk__node_unfenced`: a node without `#node-unfenced`, or with "0",
@@ -73,8 +73,9 @@ fn unfencing_devices(c: &Cluster) -> Vec<RscIdx> {
                 walk(c, ch, out);
             }
         } else if is_fence_device(c, r)
-            && (rs.requires_unfencing
+            && (rs.config.requires_unfencing
                 || rs
+                    .config
                     .meta
                     .get("provides")
                     .is_some_and(|v| v.eq_ignore_ascii_case("unfencing")))
@@ -171,11 +172,11 @@ pub fn create(s: &mut ActionSet, c: &Cluster, changes: &[(RscIdx, NodeIdx, Devic
     // after it, and a required unfencing restarts it there.
     for r in 0..c.rscs.len() {
         let rs = &c.rscs[r];
-        if !rs.is_primitive() || !rs.managed || is_fence_device(c, r) || !rs.requires_unfencing {
+        if !rs.is_primitive() || !rs.config.managed || is_fence_device(c, r) || !rs.config.requires_unfencing {
             continue;
         }
         for n in 0..c.nodes.len() {
-            if rs.allowed.get(n).is_none_or(Option::is_none) {
+            if rs.plan.allowed.get(n).is_none_or(Option::is_none) {
                 continue;
             }
             let u = unfence(s, c, n);
@@ -226,7 +227,7 @@ pub fn create(s: &mut ActionSet, c: &Cluster, changes: &[(RscIdx, NodeIdx, Devic
         }
         // `stop_resource`: a stop where the resource needs unfencing comes
         // before the unfencing, which requires it.
-        if c.rscs[r].requires_unfencing {
+        if c.rscs[r].config.requires_unfencing {
             for st in s.of(r, "stop") {
                 let Some(n) = s.actions[st].node else { continue };
                 let u = unfence(s, c, n);
@@ -336,7 +337,7 @@ mod tests {
         ));
         let d = s.cluster.rscs.iter().position(|r| r.id == "d").expect("d");
         assert!(
-            s.cluster.rscs[d].requires_unfencing,
+            s.cluster.rscs[d].config.requires_unfencing,
             "the default once unfencing is in use"
         );
         let on1 = unfencing(&s, "n1").expect("n1 unfenced");

@@ -2,6 +2,7 @@
 //! standby, ...), resources with inherited meta attributes, and the
 //! resource history (current roles, failures, fail counts).
 
+use crate::ids::clone_strip;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -513,14 +514,14 @@ impl RscBuild<'_> {
         id_override: Option<String>,
         instance: Option<usize>,
     ) -> RscIdx {
-        let parent_meta = parent.map(|p| c.rscs[p].meta.clone());
+        let parent_meta = parent.map(|p| c.rscs[p].config.meta.clone());
         let meta = rsc_meta(self.cib, def, parent_meta.as_deref(), c.now);
         let mut params = BTreeMap::new();
         merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut params);
         // A group's or clone's instance attributes reach its members unless
         // they set their own (`get_rsc_attributes`).
         if let Some(p) = parent {
-            for (k, v) in c.rscs[p].params.iter() {
+            for (k, v) in c.rscs[p].config.params.iter() {
                 params.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
@@ -645,58 +646,68 @@ impl RscBuild<'_> {
             variant,
             parent,
             children: Vec::new(),
-            priority: meta.get("priority").map_or(0, |v| lenient_score(v)),
-            target_role: meta.get("target-role").and_then(|v| Role::parse(v)),
-            meta: Arc::new(meta),
-            params: Arc::new(params),
-            instance_sets: Arc::new(def.instance.clone()),
-            ops: Arc::new(ops),
-            description: def.description.clone(),
-            stickiness,
-            migration_threshold,
-            failure_timeout_s,
-            managed,
-            requires_fencing: requires == "fencing" || requires == "unfencing",
-            requires_quorum: requires != "nothing",
-            requires_unfencing: requires == "unfencing",
-            role: Role::Unknown,
-            next_role: Role::Unknown,
-            running_on: Vec::new(),
-            known_on: Vec::new(),
-            failed: false,
-            stop_needed: false,
-            blocked: false,
-            orphan: false,
-            failure_ignored: false,
-            start_pending: false,
-            pending_start_on: Vec::new(),
-            lock_node: None,
-            lock_time: 0,
-            allow_migrate,
-            partial_migration_source: None,
-            partial_migration_target: None,
-            dangling_migrations: Vec::new(),
-            allowed: vec![None; nnodes],
-            failed_probe_rc: Vec::new(),
-            assigned: None,
-            provisional: true,
-            utilization: util
-                .into_iter()
-                .filter_map(|(k, v)| v.parse::<i64>().ok().map(|v| (k, v)))
-                .collect(),
-            restart_reason: None,
-            active_recurring: Vec::new(),
-            instance,
-            template: def.template.clone(),
-            history_ids: Vec::new(),
+            config: RscConfig {
+                priority: meta.get("priority").map_or(0, |v| lenient_score(v)),
+                target_role: meta.get("target-role").and_then(|v| Role::parse(v)),
+                meta: Arc::new(meta),
+                params: Arc::new(params),
+                instance_sets: Arc::new(def.instance.clone()),
+                ops: Arc::new(ops),
+                description: def.description.clone(),
+                stickiness,
+                migration_threshold,
+                failure_timeout_s,
+                managed,
+                requires_fencing: requires == "fencing" || requires == "unfencing",
+                requires_quorum: requires != "nothing",
+                requires_unfencing: requires == "unfencing",
+                allow_migrate,
+                utilization: util
+                    .into_iter()
+                    .filter_map(|(k, v)| v.parse::<i64>().ok().map(|v| (k, v)))
+                    .collect(),
+                instance,
+                template: def.template.clone(),
+            },
+            observed: RscObserved {
+                role: Role::Unknown,
+                running_on: Vec::new(),
+                known_on: Vec::new(),
+                failed: false,
+                orphan: false,
+                failure_ignored: false,
+                start_pending: false,
+                pending_start_on: Vec::new(),
+                lock_node: None,
+                lock_time: 0,
+                partial_migration_source: None,
+                partial_migration_target: None,
+                dangling_migrations: Vec::new(),
+                failed_probe_rc: Vec::new(),
+                active_recurring: Vec::new(),
+                history_ids: Vec::new(),
+            },
+            plan: RscPlan {
+                next_role: Role::Unknown,
+                stop_needed: false,
+                blocked: false,
+                allowed: vec![None; nnodes],
+                assigned: None,
+                provisional: true,
+                restart_reason: None,
+            },
             remote: RscRemote::default(),
         });
         if let Some(p) = parent {
             c.rscs[p].children.push(idx);
         }
         // Role targets only make sense inside promotable clones.
-        if matches!(c.rscs[idx].target_role, Some(Role::Promoted) | Some(Role::Unpromoted)) && !c.in_promotable(idx) {
-            c.rscs[idx].target_role = None;
+        if matches!(
+            c.rscs[idx].config.target_role,
+            Some(Role::Promoted) | Some(Role::Unpromoted)
+        ) && !c.in_promotable(idx)
+        {
+            c.rscs[idx].config.target_role = None;
         }
         match &def.kind {
             ResourceKind::Group { children } => {
@@ -716,7 +727,7 @@ impl RscBuild<'_> {
                     let inst = self.add(c, child, Some(idx), Some(format!("{}:{i}", child.id)), Some(i));
                     if i >= n {
                         for m in std::iter::once(inst).chain(c.rscs[inst].children.clone()) {
-                            c.rscs[m].orphan = true;
+                            c.rscs[m].observed.orphan = true;
                         }
                     }
                 }
@@ -741,7 +752,7 @@ fn unpack_resources(cib: &Cib, c: &mut Cluster) {
     remote::link_resources(c);
     bundle::link(c);
     // Stable sort by priority, higher first.
-    top.sort_by(|a, b| c.rscs[*b].priority.cmp(&c.rscs[*a].priority));
+    top.sort_by(|a, b| c.rscs[*b].config.priority.cmp(&c.rscs[*a].config.priority));
     c.top = top;
 }
 
@@ -762,15 +773,15 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
     if let Some(r) = c
         .rscs
         .iter()
-        .position(|r| r.id == id && r.is_primitive() && r.instance.is_none())
+        .position(|r| r.id == id && r.is_primitive() && r.config.instance.is_none())
     {
         return HistoryTarget::Rsc(r);
     }
-    let base = id.split(':').next().unwrap_or(id);
+    let base = clone_strip(id);
     let Some(first) = c
         .rscs
         .iter()
-        .position(|r| r.is_primitive() && r.instance.is_some() && r.id.split(':').next() == Some(base))
+        .position(|r| r.is_primitive() && r.config.instance.is_some() && clone_strip(&r.id) == base)
     else {
         return HistoryTarget::Unknown;
     };
@@ -784,14 +795,14 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
     let matching = |inst: RscIdx| -> Option<RscIdx> {
         c.primitives_of(inst)
             .into_iter()
-            .find(|&p| c.rscs[p].id.split(':').next() == Some(base))
+            .find(|&p| clone_strip(&c.rscs[p].id) == base)
     };
     let mut inactive = None;
     let mut skip_inactive = false;
     for &inst in &c.rscs[top].children {
         let mut locs: Vec<NodeIdx> = Vec::new();
         for p in c.primitives_of(inst) {
-            for &n in &c.rscs[p].running_on {
+            for &n in &c.rscs[p].observed.running_on {
                 if !locs.contains(&n) {
                     locs.push(n);
                 }
@@ -800,13 +811,13 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
         if let Some(&loc) = locs.first() {
             if loc == node {
                 if let Some(p) = matching(inst) {
-                    if c.rscs[p].running_on.is_empty() {
+                    if c.rscs[p].observed.running_on.is_empty() {
                         return clean_instance_or_orphan(c, node, top, p);
                     }
                     skip_inactive = true;
                 }
             }
-        } else if !skip_inactive && inactive.is_none() && !c.rscs[inst].blocked {
+        } else if !skip_inactive && inactive.is_none() && !c.rscs[inst].plan.blocked {
             inactive = matching(inst);
         }
     }
@@ -822,7 +833,7 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
 fn clean_instance_or_orphan(c: &Cluster, node: NodeIdx, top: RscIdx, p: RscIdx) -> HistoryTarget {
     let universal = matches!(c.rscs[top].variant, Variant::Clone { clone_max, .. } if clone_max == c.nodes.len());
     let n = &c.nodes[node];
-    if !c.rscs[p].requires_fencing && (!n.online || n.unclean) && !universal {
+    if !c.rscs[p].config.requires_fencing && (!n.online || n.unclean) && !universal {
         HistoryTarget::CloneOrphan(top)
     } else {
         HistoryTarget::Rsc(p)
@@ -847,12 +858,11 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
             let Some(count) = parse_score(v) else { continue };
             for r in 0..c.rscs.len() {
                 let rid = &c.rscs[r].id;
-                let matches = rid == rsc_id
-                    || (c.rscs[r].instance.is_some()
-                        && rid.split(':').next() == Some(rsc_id.split(':').next().unwrap_or("")));
+                let matches =
+                    rid == rsc_id || (c.rscs[r].config.instance.is_some() && clone_strip(rid) == clone_strip(rsc_id));
                 if matches && c.rscs[r].is_primitive() {
                     // Expiry via failure-timeout.
-                    let ft = c.rscs[r].failure_timeout_s;
+                    let ft = c.rscs[r].config.failure_timeout_s;
                     if ft > 0 {
                         let last = attrs
                             .iter()
@@ -878,7 +888,7 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
                     }
                     let e = c.fail_counts.entry((r, n)).or_insert(0);
                     *e = score::add(*e, count);
-                    if c.rscs[r].instance.is_none() {
+                    if c.rscs[r].config.instance.is_none() {
                         break;
                     }
                 }
@@ -889,10 +899,15 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
     remote::finish_status(c);
     // multiple-active handling for resources active on several nodes.
     for r in 0..c.rscs.len() {
-        if !c.rscs[r].is_primitive() || c.rscs[r].running_on.len() < 2 || c.rscs[r].instance.is_some() {
+        if !c.rscs[r].is_primitive() || c.rscs[r].observed.running_on.len() < 2 || c.rscs[r].config.instance.is_some() {
             continue;
         }
-        let policy = c.rscs[r].meta.get("multiple-active").cloned().unwrap_or_default();
+        let policy = c.rscs[r]
+            .config
+            .meta
+            .get("multiple-active")
+            .cloned()
+            .unwrap_or_default();
         match policy.as_str() {
             "stop_only" => c.history_bans.push((r, None)),
             "block" => {
@@ -902,8 +917,8 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
                     _ => vec![r],
                 };
                 for t in targets {
-                    c.rscs[t].managed = false;
-                    c.rscs[t].blocked = true;
+                    c.rscs[t].config.managed = false;
+                    c.rscs[t].plan.blocked = true;
                 }
             }
             _ => {}
@@ -911,32 +926,40 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
     }
     // Resources with no history at all are Stopped.
     for r in &mut c.rscs {
-        if r.role == Role::Unknown {
-            r.role = Role::Stopped;
+        if r.observed.role == Role::Unknown {
+            r.observed.role = Role::Stopped;
         }
     }
     // Parents: role is the max of children.
     for i in (0..c.rscs.len()).rev() {
         if !c.rscs[i].is_primitive() {
             let kids = c.rscs[i].children.clone();
-            let role = kids.iter().map(|&k| c.rscs[k].role).max().unwrap_or(Role::Stopped);
-            c.rscs[i].role = role;
+            let role = kids
+                .iter()
+                .map(|&k| c.rscs[k].observed.role)
+                .max()
+                .unwrap_or(Role::Stopped);
+            c.rscs[i].observed.role = role;
             let mut on = Vec::new();
             for &k in &kids {
-                for &n in &c.rscs[k].running_on {
+                for &n in &c.rscs[k].observed.running_on {
                     if !on.contains(&n) {
                         on.push(n);
                     }
                 }
             }
-            c.rscs[i].running_on = on;
+            c.rscs[i].observed.running_on = on;
         }
     }
 }
 
 fn op_on_fail(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> OnFail {
     let rsc = &c.rscs[r];
-    let def = rsc.ops.iter().find(|o| o.name == task && o.interval_ms == interval_ms);
+    let def = rsc
+        .config
+        .ops
+        .iter()
+        .find(|o| o.name == task && o.interval_ms == interval_ms);
     let mut v = def.and_then(|o| o.attr("on-fail")).map(str::to_string);
     if v.is_none() {
         let mut d = BTreeMap::new();
@@ -967,8 +990,8 @@ fn op_on_fail(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> OnFail {
         return OnFail::RestartContainer;
     }
     let is_probe = task == "monitor" && interval_ms == 0;
-    if (parsed.is_none() || !rsc.managed) && remote::is_remote_conn(c, r) && !is_probe && task != "start" {
-        return if !rsc.managed {
+    if (parsed.is_none() || !rsc.config.managed) && remote::is_remote_conn(c, r) && !is_probe && task != "start" {
+        return if !rsc.config.managed {
             OnFail::Stop
         } else {
             OnFail::ResetRemote
@@ -999,7 +1022,7 @@ fn set_active(c: &mut Cluster, r: RscIdx, role: &mut Role) {
 }
 
 fn set_next_role(c: &mut Cluster, r: RscIdx, role: Role) {
-    c.rscs[r].next_role = role;
+    c.rscs[r].plan.next_role = role;
 }
 
 /// Bans a resource (the whole anonymous clone for clone instances) from a
@@ -1010,10 +1033,10 @@ fn ban(c: &mut Cluster, r: RscIdx, node: Option<NodeIdx>) {
         match c.rscs[top].variant {
             Variant::Clone { unique: false, .. } => {
                 // Every instance of the same primitive.
-                let base = c.rscs[r].id.split(':').next().unwrap_or("").to_string();
+                let base = clone_strip(&c.rscs[r].id).to_string();
                 c.primitives_of(top)
                     .into_iter()
-                    .filter(|&p| c.rscs[p].id.split(':').next() == Some(base.as_str()))
+                    .filter(|&p| clone_strip(&c.rscs[p].id) == base)
                     .collect()
             }
             _ => vec![r],
@@ -1058,27 +1081,27 @@ fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize, maintena
     r.id = id;
     r.parent = Some(parent);
     r.children = Vec::new();
-    r.orphan = true;
-    r.instance = Some(number);
-    r.role = Role::Unknown;
-    r.next_role = Role::Unknown;
-    r.running_on = Vec::new();
-    r.known_on = Vec::new();
-    r.failed = false;
-    r.stop_needed = false;
-    r.blocked = false;
-    r.start_pending = false;
-    r.failed_probe_rc = Vec::new();
-    r.assigned = None;
-    r.provisional = true;
-    r.active_recurring = Vec::new();
-    r.history_ids = Vec::new();
+    r.observed.orphan = true;
+    r.config.instance = Some(number);
+    r.observed.role = Role::Unknown;
+    r.plan.next_role = Role::Unknown;
+    r.observed.running_on = Vec::new();
+    r.observed.known_on = Vec::new();
+    r.observed.failed = false;
+    r.plan.stop_needed = false;
+    r.plan.blocked = false;
+    r.observed.start_pending = false;
+    r.observed.failed_probe_rc = Vec::new();
+    r.plan.assigned = None;
+    r.plan.provisional = true;
+    r.observed.active_recurring = Vec::new();
+    r.observed.history_ids = Vec::new();
     // Clone orphans are ordinary instances beyond clone-max
     // (stop-orphan-resources concerns resources no longer configured),
     // unpacked afresh from the configuration (`create_child_clone`,
     // lib/pengine/clone.c): whether the template instance became unmanaged
     // by running on a node in maintenance does not carry over.
-    r.managed = configured_managed(&src.meta, maintenance_mode);
+    r.config.managed = configured_managed(&src.config.meta, maintenance_mode);
     r
 }
 
@@ -1087,7 +1110,7 @@ fn fresh_instance(src: &Rsc, id: String, parent: RscIdx, number: usize, maintena
 fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
     let template = cloned_group_template(c, top).unwrap_or(top);
     let number = c.rscs[top].children.len();
-    let renumber = |id: &str| format!("{}:{number}", id.split(':').next().unwrap_or(id));
+    let renumber = |id: &str| format!("{}:{number}", clone_strip(id));
     let mm = c.options.maintenance_mode;
     let fresh = |src: &Rsc, id: String, parent: RscIdx| fresh_instance(src, id, parent, number, mm);
     let group = c.rscs.len();
@@ -1140,8 +1163,8 @@ fn unpack_shutdown_lock(c: &mut Cluster, r: RscIdx, n: NodeIdx, lr: &LrmResource
         c.history_clears.push((r, n));
         return;
     }
-    c.rscs[r].lock_node = Some(n);
-    c.rscs[r].lock_time = lock_time;
+    c.rscs[r].observed.lock_node = Some(n);
+    c.rscs[r].observed.lock_time = lock_time;
 }
 
 /// A configured primitive instance of clone `top` to copy for an orphan
@@ -1153,7 +1176,7 @@ fn primitive_template(c: &Cluster, top: RscIdx) -> Option<RscIdx> {
     // carries the configuration new instances are made from.
     kids.iter()
         .copied()
-        .find(|&k| primitive(&k) && !c.rscs[k].orphan)
+        .find(|&k| primitive(&k) && !c.rscs[k].observed.orphan)
         .or_else(|| kids.iter().copied().find(primitive))
 }
 
@@ -1165,12 +1188,12 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
         HistoryTarget::Rsc(r) => r,
         HistoryTarget::CloneOrphan(top) if cloned_group_template(c, top).is_some() => {
             let inst = create_group_orphan(c, top);
-            let base = lr.id.split(':').next().unwrap_or(&lr.id);
+            let base = clone_strip(&lr.id);
             let member = c.rscs[inst]
                 .children
                 .iter()
                 .copied()
-                .find(|&m| c.rscs[m].id.split(':').next() == Some(base));
+                .find(|&m| clone_strip(&c.rscs[m].id) == base);
             match member {
                 Some(m) => m,
                 None => return,
@@ -1179,7 +1202,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
         HistoryTarget::CloneOrphan(top) if primitive_template(c, top).is_some() => {
             let template = primitive_template(c, top).unwrap_or(top);
             let number = c.rscs[top].children.len();
-            let id = format!("{}:{number}", lr.id.split(':').next().unwrap_or(&lr.id));
+            let id = format!("{}:{number}", clone_strip(&lr.id));
             let idx = c.rscs.len();
             let inst = fresh_instance(&c.rscs[template], id, top, number, c.options.maintenance_mode);
             c.rscs.push(inst);
@@ -1198,11 +1221,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
             let idx = c.rscs.len();
             let nnodes = c.nodes.len();
             let id = match parent {
-                Some(top) => format!(
-                    "{}:{}",
-                    lr.id.split(':').next().unwrap_or(&lr.id),
-                    c.rscs[top].children.len()
-                ),
+                Some(top) => format!("{}:{}", clone_strip(&lr.id), c.rscs[top].children.len()),
                 None => lr.id.clone(),
             };
             c.rscs.push(Rsc {
@@ -1214,52 +1233,58 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 },
                 parent,
                 children: Vec::new(),
-                meta: Arc::default(),
-                params: Arc::default(),
-                instance_sets: Arc::default(),
-                ops: Arc::default(),
-                description: None,
-                priority: 0,
-                stickiness: 0,
-                migration_threshold: INFINITY as i64,
-                failure_timeout_s: 0,
-                // Clone orphans are ordinary instances beyond clone-max;
-                // stop-orphan-resources concerns unconfigured resources.
-                managed: match parent {
-                    Some(top) => c.rscs[top].managed && !c.options.maintenance_mode,
-                    None => c.options.stop_orphan_resources && !c.options.maintenance_mode,
+                config: RscConfig {
+                    meta: Arc::default(),
+                    params: Arc::default(),
+                    instance_sets: Arc::default(),
+                    ops: Arc::default(),
+                    description: None,
+                    priority: 0,
+                    stickiness: 0,
+                    migration_threshold: INFINITY as i64,
+                    failure_timeout_s: 0,
+                    // Clone orphans are ordinary instances beyond clone-max;
+                    // stop-orphan-resources concerns unconfigured resources.
+                    managed: match parent {
+                        Some(top) => c.rscs[top].config.managed && !c.options.maintenance_mode,
+                        None => c.options.stop_orphan_resources && !c.options.maintenance_mode,
+                    },
+                    target_role: None,
+                    requires_fencing: c.options.stonith_enabled,
+                    requires_quorum: true,
+                    requires_unfencing: false,
+                    allow_migrate: false,
+                    utilization: BTreeMap::new(),
+                    instance: parent.map(|top| c.rscs[top].children.len()),
+                    template: None,
                 },
-                target_role: None,
-                requires_fencing: c.options.stonith_enabled,
-                requires_quorum: true,
-                requires_unfencing: false,
-                role: Role::Unknown,
-                next_role: Role::Unknown,
-                running_on: Vec::new(),
-                known_on: Vec::new(),
-                failed: false,
-                stop_needed: false,
-                blocked: false,
-                orphan: true,
-                failure_ignored: false,
-                start_pending: false,
-                pending_start_on: Vec::new(),
-                lock_node: None,
-                lock_time: 0,
-                allow_migrate: false,
-                partial_migration_source: None,
-                partial_migration_target: None,
-                dangling_migrations: Vec::new(),
-                allowed: vec![None; nnodes],
-                failed_probe_rc: Vec::new(),
-                assigned: None,
-                provisional: true,
-                utilization: BTreeMap::new(),
-                restart_reason: None,
-                active_recurring: Vec::new(),
-                instance: parent.map(|top| c.rscs[top].children.len()),
-                template: None,
-                history_ids: Vec::new(),
+                observed: RscObserved {
+                    role: Role::Unknown,
+                    running_on: Vec::new(),
+                    known_on: Vec::new(),
+                    failed: false,
+                    orphan: true,
+                    failure_ignored: false,
+                    start_pending: false,
+                    pending_start_on: Vec::new(),
+                    lock_node: None,
+                    lock_time: 0,
+                    partial_migration_source: None,
+                    partial_migration_target: None,
+                    dangling_migrations: Vec::new(),
+                    failed_probe_rc: Vec::new(),
+                    active_recurring: Vec::new(),
+                    history_ids: Vec::new(),
+                },
+                plan: RscPlan {
+                    next_role: Role::Unknown,
+                    stop_needed: false,
+                    blocked: false,
+                    allowed: vec![None; nnodes],
+                    assigned: None,
+                    provisional: true,
+                    restart_reason: None,
+                },
                 remote: RscRemote::default(),
             });
             match parent {
@@ -1276,10 +1301,10 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     if c.options.shutdown_lock {
         unpack_shutdown_lock(c, r, n, lr);
     }
-    c.rscs[r].history_ids.push((n, lr.id.clone()));
+    c.rscs[r].observed.history_ids.push((n, lr.id.clone()));
     let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
     ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
-    let saved_role = c.rscs[r].role;
+    let saved_role = c.rscs[r].observed.role;
     let mut h = HistoryState {
         role: Role::Unknown,
         on_fail: OnFail::Ignore,
@@ -1292,22 +1317,24 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
     if c.nodes[n].online {
         let recurring = recurring_in_history(&ops);
         c.rscs[r]
+            .observed
             .active_recurring
             .extend(recurring.into_iter().map(|(task, i)| (n, task, i)));
     }
     process_rsc_state(c, r, n, role, on_fail);
     // `get_target_role` ignores Started and (for promotable clones) Promoted.
     if let Some(tr) = c.rscs[r]
+        .config
         .target_role
         .filter(|t| matches!(t, Role::Stopped | Role::Unpromoted))
     {
-        let nr = c.rscs[r].next_role;
+        let nr = c.rscs[r].plan.next_role;
         if nr == Role::Unknown || tr < nr {
             set_next_role(c, r, tr);
         }
     }
-    let cur = migration::keep_partial_target_role(c, r, n, c.rscs[r].role);
-    c.rscs[r].role = cur.max(saved_role);
+    let cur = migration::keep_partial_target_role(c, r, n, c.rscs[r].observed.role);
+    c.rscs[r].observed.role = cur.max(saved_role);
 }
 
 /// What replaying a resource's history on a node has found so far
@@ -1335,7 +1362,7 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
     let mut rc = op.rc_code;
     let mut status = op.op_status;
     let is_probe = task == "monitor" && op.interval_ms == 0;
-    let ft = c.rscs[r].failure_timeout_s;
+    let ft = c.rscs[r].config.failure_timeout_s;
     let expired = status != exec::NOT_INSTALLED
         && ft > 0
         && rc != target_rc
@@ -1367,9 +1394,9 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
                 }
             }
             7 => {
-                if is_probe || target_rc == rc || !c.rscs[r].managed {
+                if is_probe || target_rc == rc || !c.rscs[r].config.managed {
                     h.role = Role::Stopped;
-                    c.rscs[r].next_role = Role::Unknown;
+                    c.rscs[r].plan.next_role = Role::Unknown;
                     // Not running clears earlier failure handling.
                     h.on_fail = OnFail::Ignore;
                     status = exec::DONE;
@@ -1432,7 +1459,7 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
         // finds a failed probe only through the entry's `on_node`
         // (`pe__failed_probe_for_rsc`), which older histories lack.
         if c.nodes[n].online && op.on_node.is_some() {
-            c.rscs[r].failed_probe_rc.push((n, op.rc_code));
+            c.rscs[r].observed.failed_probe_rc.push((n, op.rc_code));
         }
         ban(c, r, Some(n));
         return;
@@ -1441,9 +1468,9 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
         exec::CANCELLED => return,
         exec::PENDING => {
             if task == "start" {
-                c.rscs[r].start_pending = true;
-                if op.call_id < 0 && !c.rscs[r].pending_start_on.contains(&n) {
-                    c.rscs[r].pending_start_on.push(n);
+                c.rscs[r].observed.start_pending = true;
+                if op.call_id < 0 && !c.rscs[r].observed.pending_start_on.contains(&n) {
+                    c.rscs[r].observed.pending_start_on.push(n);
                 }
                 set_active(c, r, &mut h.role);
             } else if task == "promote" {
@@ -1452,8 +1479,8 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
                 // A migrate_to still pending on an unclean node forces a
                 // stop on its target (`unpack_rsc_op`).
                 if let Some(t) = op.migrate_target.as_deref().and_then(|t| c.node_by_name(t)) {
-                    if !c.rscs[r].dangling_migrations.contains(&t) {
-                        c.rscs[r].dangling_migrations.push(t);
+                    if !c.rscs[r].observed.dangling_migrations.contains(&t) {
+                        c.rscs[r].observed.dangling_migrations.push(t);
                     }
                 }
             }
@@ -1480,7 +1507,7 @@ fn unpack_rsc_op<'a>(c: &mut Cluster, at: &OpAt<'a>, h: &mut HistoryState<'a>) {
     let fs = op_on_fail(c, r, task, op.interval_ms);
     if fs == OnFail::Ignore || (fs == OnFail::RestartContainer && task == "stop") {
         update_resource_state(c, at, target_rc, h, None);
-        c.rscs[r].failure_ignored = true;
+        c.rscs[r].observed.failure_ignored = true;
         if fs == OnFail::RestartContainer && h.on_fail <= OnFail::Recover {
             h.on_fail = fs;
         }
@@ -1504,8 +1531,8 @@ fn check_recoverable(c: &mut Cluster, r: RscIdx, n: NodeIdx, task: &str) {
     if c.can_fence(n) {
         return;
     }
-    c.rscs[r].managed = false;
-    c.rscs[r].blocked = true;
+    c.rscs[r].config.managed = false;
+    c.rscs[r].plan.blocked = true;
 }
 
 fn rsc_op_failure(c: &mut Cluster, at: &OpAt<'_>, rc: i32, h: &mut HistoryState<'_>) {
@@ -1544,7 +1571,7 @@ fn rsc_op_failure(c: &mut Cluster, at: &OpAt<'_>, rc: i32, h: &mut HistoryState<
         _ if task == "promote" => Role::Unpromoted,
         _ => Role::Started,
     };
-    if fail_role != Role::Started && c.rscs[r].next_role < fail_role {
+    if fail_role != Role::Started && c.rscs[r].plan.next_role < fail_role {
         set_next_role(c, r, fail_role);
     }
     if fail_role == Role::Stopped {
@@ -1621,14 +1648,14 @@ fn update_resource_state(
 }
 
 fn process_rsc_state(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role, mut on_fail: OnFail) {
-    c.rscs[r].role = role;
+    c.rscs[r].observed.role = role;
     // Known there once its history gave it a role (a pending probe alone
     // does not).
-    if role != Role::Unknown && !c.rscs[r].known_on.contains(&n) {
-        c.rscs[r].known_on.push(n);
+    if role != Role::Unknown && !c.rscs[r].observed.known_on.contains(&n) {
+        c.rscs[r].observed.known_on.push(n);
     }
     let node_online = c.nodes[n].online;
-    if role > Role::Stopped && !node_online && !c.nodes[n].maintenance && c.rscs[r].managed {
+    if role > Role::Stopped && !node_online && !c.nodes[n].maintenance && c.rscs[r].config.managed {
         if let Some(reason) = remote::active_on_down_node(c, r, n) {
             fence_node(c, n, &reason);
         }
@@ -1639,7 +1666,7 @@ fn process_rsc_state(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role, mut on_
     }
     match on_fail {
         OnFail::Ignore => {}
-        OnFail::Demote => c.rscs[r].failed = true,
+        OnFail::Demote => c.rscs[r].observed.failed = true,
         OnFail::Fence => {
             let reason = format!("{} failed there", c.rscs[r].id);
             c.rscs[r].remote.failure_fences = true;
@@ -1650,22 +1677,22 @@ fn process_rsc_state(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role, mut on_
             c.nodes[n].standby_onfail = true;
         }
         OnFail::Block => {
-            c.rscs[r].managed = false;
-            c.rscs[r].blocked = true;
+            c.rscs[r].config.managed = false;
+            c.rscs[r].plan.blocked = true;
         }
         OnFail::Migrate => ban(c, r, Some(n)),
         OnFail::Stop => set_next_role(c, r, Role::Stopped),
         OnFail::Recover => {
             if role != Role::Stopped && role != Role::Unknown {
-                c.rscs[r].failed = true;
-                c.rscs[r].stop_needed = true;
+                c.rscs[r].observed.failed = true;
+                c.rscs[r].plan.stop_needed = true;
             }
         }
         OnFail::RestartContainer => {
-            c.rscs[r].failed = true;
-            c.rscs[r].stop_needed = true;
+            c.rscs[r].observed.failed = true;
+            c.rscs[r].plan.stop_needed = true;
             if let Some(ct) = c.rscs[r].remote.container {
-                c.rscs[ct].stop_needed = true;
+                c.rscs[ct].plan.stop_needed = true;
             }
         }
         OnFail::ResetRemote => remote::reset_remote(c, r, n, role),
@@ -1674,17 +1701,17 @@ fn process_rsc_state(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role, mut on_
     let _ = save_on_fail;
     if role != Role::Stopped && role != Role::Unknown {
         if c.nodes[n].maintenance {
-            c.rscs[r].managed = false;
+            c.rscs[r].config.managed = false;
         }
-        if !c.rscs[r].running_on.contains(&n) {
-            c.rscs[r].running_on.push(n);
+        if !c.rscs[r].observed.running_on.contains(&n) {
+            c.rscs[r].observed.running_on.push(n);
         }
         match on_fail {
             OnFail::Ignore => {}
-            OnFail::Demote | OnFail::Block => c.rscs[r].failed = true,
+            OnFail::Demote | OnFail::Block => c.rscs[r].observed.failed = true,
             _ => {
-                c.rscs[r].failed = true;
-                c.rscs[r].stop_needed = true;
+                c.rscs[r].observed.failed = true;
+                c.rscs[r].plan.stop_needed = true;
             }
         }
     }
@@ -1772,7 +1799,7 @@ mod tests {
                  </node_state></status></cib>"
             );
             let c = unpack(&Cib::parse(&xml).expect("test CIB parses"), 0);
-            c.rscs[0].failed_probe_rc.clone()
+            c.rscs[0].observed.failed_probe_rc.clone()
         };
         assert_eq!(probe("on_node=\"n1\""), [(0, 5)]);
         assert_eq!(probe(""), []);
@@ -1789,7 +1816,7 @@ mod tests {
                          <bundle id=\"B\"><docker image=\"img\"/><network control-port=\"3121\"/>\
                          <primitive id=\"Bc\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/></bundle>";
         let c = unpack(&with_resources(false, resources, ""), 0);
-        let migrates = |id: &str| c.rscs[c.rsc_by_id(id).expect(id)].allow_migrate;
+        let migrates = |id: &str| c.rscs[c.rsc_by_id(id).expect(id)].config.allow_migrate;
         assert!(migrates("R"));
         assert!(!migrates("g1"));
         assert!(!migrates("B-0"));
@@ -1838,7 +1865,7 @@ mod tests {
         assert!(matches!(c.rscs[top].variant, Variant::Clone { clone_max: 0, .. }));
         let kids = &c.rscs[top].children;
         assert_eq!(kids.len(), 1);
-        assert!(c.rscs[kids[0]].orphan && c.rscs[kids[0]].id == "d:0");
+        assert!(c.rscs[kids[0]].observed.orphan && c.rscs[kids[0]].id == "d:0");
     }
 
     #[test]
@@ -1857,11 +1884,15 @@ mod tests {
         let active: Vec<_> = c.rscs[top]
             .children
             .iter()
-            .filter(|&&k| !c.rscs[k].running_on.is_empty())
+            .filter(|&&k| !c.rscs[k].observed.running_on.is_empty())
             .collect();
         assert_eq!(active.len(), 2);
         for &k in active {
-            assert!(c.rscs[k].orphan && !c.rscs[k].managed, "{}", c.rscs[k].id);
+            assert!(
+                c.rscs[k].observed.orphan && !c.rscs[k].config.managed,
+                "{}",
+                c.rscs[k].id
+            );
         }
     }
 
@@ -1905,14 +1936,14 @@ mod tests {
         let (f, r) = (&c.rscs[0], &c.rscs[1]);
         assert!(c.options.enable_unfencing);
         assert!(
-            !f.requires_unfencing && !f.requires_fencing,
+            !f.config.requires_unfencing && !f.config.requires_fencing,
             "fence devices need quorum only"
         );
-        assert!(r.requires_unfencing && r.requires_fencing);
+        assert!(r.config.requires_unfencing && r.config.requires_fencing);
         // The default "unfencing" falls back to "quorum" without fencing.
         let c = unpack(&with_resources(false, resources, ""), 0);
         let r = &c.rscs[1];
-        assert!(!r.requires_unfencing && !r.requires_fencing && r.requires_quorum);
+        assert!(!r.config.requires_unfencing && !r.config.requires_fencing && r.config.requires_quorum);
     }
 
     fn op(operation: &str, interval_ms: u64, rc_code: i32) -> LrmOp {

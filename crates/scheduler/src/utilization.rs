@@ -28,16 +28,16 @@ pub fn order_load(s: &mut ActionSet, c: &Cluster) {
     by_name.sort_by(|&a, &b| c.nodes[a].uname.cmp(&c.nodes[b].uname));
     for r in 0..c.rscs.len() {
         let rs = &c.rscs[r];
-        if !rs.is_primitive() || rs.utilization.is_empty() {
+        if !rs.is_primitive() || rs.config.utilization.is_empty() {
             continue;
         }
-        for &n in &rs.running_on {
+        for &n in &rs.observed.running_on {
             let ls = load_stopped(s, n);
             for stop in s.of(r, "stop") {
                 s.order(stop, ls, flags::LOAD);
             }
         }
-        for &n in by_name.iter().filter(|&&n| rs.allowed[n].is_some()) {
+        for &n in by_name.iter().filter(|&&n| rs.plan.allowed[n].is_some()) {
             let ls = load_stopped(s, n);
             for then in s.of(r, "start").into_iter().chain(s.of(r, "migrate_to")) {
                 s.order(ls, then, flags::LOAD);
@@ -52,7 +52,7 @@ pub fn order_load(s: &mut ActionSet, c: &Cluster) {
 pub fn load_edge_applies(actions: &[Action], c: &Cluster, e: &Edge) -> bool {
     let (first, then) = (&actions[e.first], &actions[e.then]);
     let then_node = match (then.task.as_str(), then.rsc) {
-        ("migrate_to", Some(r)) => c.rscs[r].assigned,
+        ("migrate_to", Some(r)) => c.rscs[r].plan.assigned,
         _ => then.node,
     };
     !first.optional && first.node.is_some() && first.node == then_node

@@ -5,6 +5,7 @@
 //! edits; [`Target`] decides where the edits go (offline: `--cib FILE`,
 //! applied and written back with the version bumped as Pacemaker's tools do).
 
+use scheduler::ids::clone_strip;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -992,12 +993,12 @@ mod admin_cli {
             let c = scheduler::unpack::unpack(&cib, system_clock());
             // The resource, or the instances of a cloned primitive (`d:0`, `d:1`…).
             let named: Vec<usize> = (0..c.rscs.len())
-                .filter(|&i| c.rscs[i].id == rsc || c.rscs[i].id.split(':').next() == Some(rsc))
+                .filter(|&i| c.rscs[i].id == rsc || clone_strip(&c.rscs[i].id) == rsc)
                 .collect();
             let active = named
                 .iter()
                 .flat_map(|&i| c.primitives_of(i))
-                .any(|p| !c.rscs[p].running_on.is_empty());
+                .any(|p| !c.rscs[p].observed.running_on.is_empty());
             if !active {
                 return Ok(());
             }

@@ -29,7 +29,7 @@ impl Assigner<'_> {
     /// 343-347), so its start is scheduled and then found unrunnable.
     pub(super) fn assign_bundle(&mut self, bi: usize) {
         let shell = self.c.bundles[bi].rsc;
-        if !self.c.rscs[shell].provisional || self.allocating[shell] {
+        if !self.c.rscs[shell].plan.provisional || self.allocating[shell] {
             return;
         }
         self.assign_clone(shell);
@@ -65,7 +65,10 @@ mod tests {
         ids.iter()
             .map(|id| {
                 let r = s.cluster.rsc_by_id(id).expect("resource");
-                s.cluster.rscs[r].assigned.map(|n| s.cluster.nodes[n].uname.clone())
+                s.cluster.rscs[r]
+                    .plan
+                    .assigned
+                    .map(|n| s.cluster.nodes[n].uname.clone())
             })
             .collect()
     }

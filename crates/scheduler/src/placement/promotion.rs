@@ -4,6 +4,7 @@
 //! instances to promote.
 
 use super::Assigner;
+use crate::ids::clone_strip;
 use crate::model::{NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
 use cib::score::{self, parse_score, Score, INFINITY};
 
@@ -13,31 +14,31 @@ impl Assigner<'_> {
     fn promotion_score_applies(&self, p: RscIdx, n: NodeIdx) -> bool {
         let c = &*self.c;
         let top = c.top_parent(p);
-        let base = c.rscs[p].id.split(':').next().unwrap_or("");
+        let base = clone_strip(&c.rscs[p].id);
         let unique = matches!(c.rscs[top].variant, Variant::Clone { unique: true, .. });
-        let same_base = |q: RscIdx| c.rscs[q].id.split(':').next() == Some(base);
-        let allowed = c.rscs[p].allowed[n].is_some_and(|w| w >= 0);
+        let same_base = |q: RscIdx| clone_strip(&c.rscs[q].id) == base;
+        let allowed = c.rscs[p].plan.allowed[n].is_some_and(|w| w >= 0);
         if !unique {
             let active = c
                 .primitives_of(top)
                 .into_iter()
-                .find(|&q| same_base(q) && c.rscs[q].running_on.contains(&n));
+                .find(|&q| same_base(q) && c.rscs[q].observed.running_on.contains(&n));
             if active == Some(p) {
                 return allowed;
             }
             if active.is_none()
                 && c.primitives_of(top)
                     .into_iter()
-                    .any(|q| same_base(q) && c.rscs[q].known_on.contains(&n))
+                    .any(|q| same_base(q) && c.rscs[q].observed.known_on.contains(&n))
             {
                 return allowed;
             }
         }
         let rs = &c.rscs[p];
-        if rs.running_on.is_empty() && rs.known_on.is_empty() {
+        if rs.observed.running_on.is_empty() && rs.observed.known_on.is_empty() {
             return allowed;
         }
-        (rs.known_on.contains(&n) || rs.running_on.contains(&n)) && allowed
+        (rs.observed.known_on.contains(&n) || rs.observed.running_on.contains(&n)) && allowed
     }
 
     /// `promotion_score`: the `master-NAME` node attribute (NAME as known in
@@ -67,7 +68,7 @@ impl Assigner<'_> {
         let history_name = c.clone_name(k);
         let name = history_name.unwrap_or(&rs.id);
         let value = attrs.get(&format!("master-{name}")).or_else(|| {
-            let base = rs.id.split(':').next().unwrap_or("");
+            let base = clone_strip(&rs.id);
             (!unique && base != name)
                 .then(|| attrs.get(&format!("master-{base}")))
                 .flatten()
@@ -81,14 +82,14 @@ impl Assigner<'_> {
     pub(super) fn add_promotion_scores(&mut self, cl: RscIdx) {
         for k in self.c.rscs[cl].children.clone() {
             for n in 0..self.c.nodes.len() {
-                if self.c.rscs[k].allowed[n].is_none() || !self.available(n) {
+                if self.c.rscs[k].plan.allowed[n].is_none() || !self.available(n) {
                     continue;
                 }
                 let s = self.promotion_score(k, n).unwrap_or(0);
                 // A cloned group's own scores do not steer its members.
                 if s > 0 && self.c.rscs[k].is_primitive() {
-                    if let Some(w) = self.c.rscs[k].allowed[n] {
-                        self.c.rscs[k].allowed[n] = Some(score::add(w, s));
+                    if let Some(w) = self.c.rscs[k].plan.allowed[n] {
+                        self.c.rscs[k].plan.allowed[n] = Some(score::add(w, s));
                     }
                 }
                 if s > self.promo_priority[k] {
@@ -147,7 +148,7 @@ impl Assigner<'_> {
             .iter()
             .map(|&p| {
                 let init = self.initial_next[p];
-                match self.c.rscs[p].target_role {
+                match self.c.rscs[p].config.target_role {
                     Some(t) if t != Role::Started && t != Role::Promoted => {
                         if init == Role::Unknown || t < init {
                             t
@@ -173,7 +174,7 @@ impl Assigner<'_> {
             let found = self.c.rscs[primary]
                 .children
                 .iter()
-                .any(|&pk| self.c.rscs[pk].next_role == co.primary_role && self.instance_node(pk) == Some(node));
+                .any(|&pk| self.c.rscs[pk].plan.next_role == co.primary_role && self.instance_node(pk) == Some(node));
             if found {
                 self.promo_priority[k] = score::add(self.promo_priority[k], co.score);
             } else if co.score >= INFINITY {
@@ -192,7 +193,7 @@ impl Assigner<'_> {
             }
             return;
         }
-        if co.primary_role != Role::Unknown && co.primary_role != self.c.rscs[primary].next_role {
+        if co.primary_role != Role::Unknown && co.primary_role != self.c.rscs[primary].plan.next_role {
             return;
         }
         let s = if co.dependent_role == Role::Unpromoted {
@@ -209,16 +210,16 @@ impl Assigner<'_> {
         let c = &*self.c;
         let node = self.instance_node(k)?;
         let prims = c.primitives_of(k);
-        let managed = prims.iter().all(|&p| c.rscs[p].managed);
+        let managed = prims.iter().all(|&p| c.rscs[p].config.managed);
         if !managed {
-            if !prims.iter().any(|&p| c.rscs[p].role == Role::Promoted) {
+            if !prims.iter().any(|&p| c.rscs[p].observed.role == Role::Promoted) {
                 return None;
             }
         } else if self.promo_priority[k] < 0 || !c.nodes[node].can_run() {
             return None;
         }
         let cl = c.top_parent(k);
-        c.rscs[cl].allowed[node]?;
+        c.rscs[cl].plan.allowed[node]?;
         if per_node[node] >= promoted_node_max && managed {
             return None;
         }
@@ -242,7 +243,7 @@ impl Assigner<'_> {
             self.set_instance_priority(cl, k);
         }
         // `sort_promotable_instances`.
-        let mut table = self.c.rscs[cl].allowed.clone();
+        let mut table = self.c.rscs[cl].plan.allowed.clone();
         for &k in &kids {
             if self.sort_index[k] < 0 {
                 continue;
@@ -300,13 +301,13 @@ impl Assigner<'_> {
                 self.c
                     .primitives_of(k)
                     .iter()
-                    .map(|&p| self.c.rscs[p].role)
+                    .map(|&p| self.c.rscs[p].observed.role)
                     .max()
                     .unwrap_or(Role::Stopped)
             })
             .collect();
         for &k in &kids {
-            let managed = self.c.primitives_of(k).iter().all(|&p| self.c.rscs[p].managed);
+            let managed = self.c.primitives_of(k).iter().all(|&p| self.c.rscs[p].config.managed);
             let node = self.instance_node(k);
             if !managed && roles[k] == Role::Promoted {
                 self.sort_index[k] = INFINITY;
@@ -323,7 +324,7 @@ impl Assigner<'_> {
         });
         self.c.rscs[cl].children = kids.clone();
         // `set_instance_role`.
-        let clone_managed = self.c.rscs[cl].managed;
+        let clone_managed = self.c.rscs[cl].config.managed;
         let freeze = !self.c.have_quorum && self.c.options.no_quorum_policy == NoQuorumPolicy::Freeze;
         let mut count = 0usize;
         let mut per_node = vec![0usize; self.c.nodes.len()];
@@ -345,13 +346,13 @@ impl Assigner<'_> {
                 None => Role::Unpromoted,
             };
             for p in prims {
-                if self.c.rscs[p].assigned.is_some() {
-                    self.c.rscs[p].next_role = role;
+                if self.c.rscs[p].plan.assigned.is_some() {
+                    self.c.rscs[p].plan.next_role = role;
                 } else {
-                    self.c.rscs[p].next_role = Role::Stopped;
+                    self.c.rscs[p].plan.next_role = Role::Stopped;
                 }
             }
-            self.c.rscs[k].next_role = if self.instance_node(k).is_some() {
+            self.c.rscs[k].plan.next_role = if self.instance_node(k).is_some() {
                 role
             } else {
                 Role::Stopped
@@ -373,8 +374,8 @@ mod tests {
         s.cluster
             .rscs
             .iter()
-            .filter(|r| r.id.starts_with(&format!("{base}:")) && r.next_role == Role::Promoted)
-            .filter_map(|r| r.assigned.map(|n| s.cluster.nodes[n].uname.clone()))
+            .filter(|r| r.id.starts_with(&format!("{base}:")) && r.plan.next_role == Role::Promoted)
+            .filter_map(|r| r.plan.assigned.map(|n| s.cluster.nodes[n].uname.clone()))
             .collect()
     }
 
@@ -429,7 +430,10 @@ mod tests {
         let s = run(&cib(2, &rscs, cons, &attrs));
         let p = s.cluster.rsc_by_id("P").expect("P exists");
         assert_eq!(
-            s.cluster.rscs[p].assigned.map(|n| s.cluster.nodes[n].uname.as_str()),
+            s.cluster.rscs[p]
+                .plan
+                .assigned
+                .map(|n| s.cluster.nodes[n].uname.as_str()),
             Some("n2")
         );
     }

@@ -8,6 +8,7 @@
 //! instances are the containers, so constraints naming the bundle apply to
 //! them and they spread over the nodes like clone instances.
 
+use crate::ids::clone_strip;
 use std::net::Ipv4Addr;
 
 use super::implicit::connection_def;
@@ -184,9 +185,9 @@ pub(super) fn add_bundle(b: &RscBuild<'_>, c: &mut Cluster, def: &ResourceDef, b
         let child_notifies = kids
             .iter()
             .flat_map(|&k| c.primitives_of(k))
-            .any(|p| c.rscs[p].meta.get("notify").is_some_and(|v| cib::is_true(v)));
+            .any(|p| c.rscs[p].config.meta.get("notify").is_some_and(|v| cib::is_true(v)));
         if child_notifies {
-            std::sync::Arc::make_mut(&mut c.rscs[cl].meta).insert("notify".into(), "true".into());
+            std::sync::Arc::make_mut(&mut c.rscs[cl].config.meta).insert("notify".into(), "true".into());
         }
         for (i, rep) in replicas.iter_mut().enumerate() {
             let Some(&inst) = kids.get(i) else { continue };
@@ -196,8 +197,8 @@ pub(super) fn add_bundle(b: &RscBuild<'_>, c: &mut Cluster, def: &ResourceDef, b
             // lib/pengine/bundle.c:1046-1067): the replica's guest node has
             // no capacity of its own.
             if let Some(&p) = c.primitives_of(inst).first() {
-                let moved = std::mem::take(&mut c.rscs[p].utilization);
-                c.rscs[rep.container].utilization = moved;
+                let moved = std::mem::take(&mut c.rscs[p].config.utilization);
+                c.rscs[rep.container].config.utilization = moved;
             }
             // A replica's child is discovered (probed) only on its own node.
             if let Some(n) = rep.node {
@@ -242,14 +243,14 @@ pub(super) fn history_target(c: &Cluster, node: NodeIdx, id: &str) -> Option<Rsc
     if !c.nodes[node].remote.bundle_node {
         return None;
     }
-    let base = id.split(':').next().unwrap_or(id);
+    let base = clone_strip(id);
     c.bundles
         .iter()
         .flat_map(|b| b.replicas.iter())
         .filter(|rep| rep.node == Some(node))
         .filter_map(|rep| rep.child)
         .flat_map(|inst| c.primitives_of(inst))
-        .find(|&p| c.rscs[p].id.split(':').next() == Some(base))
+        .find(|&p| clone_strip(&c.rscs[p].id) == base)
 }
 
 #[cfg(test)]
@@ -312,6 +313,7 @@ mod tests {
         let util = |id: &str| {
             let r = c.rsc_by_id(id).expect("resource");
             c.rscs[r]
+                .config
                 .utilization
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))

@@ -13,6 +13,7 @@ use cib::{LrmOp, LrmResource};
 /// The history entry id (`lrm_resource`) of `r` on node `n`.
 fn history_id(c: &Cluster, r: RscIdx, n: NodeIdx) -> String {
     c.rscs[r]
+        .observed
         .history_ids
         .iter()
         .rev()
@@ -138,16 +139,16 @@ fn newer_state_after_migrate(
 
 /// `native_add_running` for a node other than the one being unpacked.
 fn add_running(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
-    if !c.rscs[r].running_on.contains(&n) {
-        c.rscs[r].running_on.push(n);
+    if !c.rscs[r].observed.running_on.contains(&n) {
+        c.rscs[r].observed.running_on.push(n);
     }
 }
 
 /// The resource counts as failed and must be recovered without migrating.
 fn force_recovery(c: &mut Cluster, r: RscIdx) {
-    c.rscs[r].failed = true;
-    c.rscs[r].stop_needed = true;
-    c.rscs[r].allow_migrate = false;
+    c.rscs[r].observed.failed = true;
+    c.rscs[r].plan.stop_needed = true;
+    c.rscs[r].config.allow_migrate = false;
 }
 
 /// A successful migrate_to on node `n` (the source).
@@ -176,8 +177,8 @@ pub(crate) fn migrate_to_success(c: &mut Cluster, r: RscIdx, n: NodeIdx, op: &Lr
         Some(f) if f.rc_code == 0 && f.op_status == 0 => {
             // Both halves succeeded: only the source's stop is missing.
             *role = Role::Stopped;
-            if !c.rscs[r].dangling_migrations.contains(&n) {
-                c.rscs[r].dangling_migrations.push(n);
+            if !c.rscs[r].observed.dangling_migrations.contains(&n) {
+                c.rscs[r].observed.dangling_migrations.push(n);
             }
         }
         Some(f) if f.op_status != -1 => {
@@ -193,8 +194,8 @@ pub(crate) fn migrate_to_success(c: &mut Cluster, r: RscIdx, n: NodeIdx, op: &Lr
                 Some(t) if !target_newer_state && target_online => {
                     add_running(c, r, t);
                     if let Some(s) = source_node.filter(|&s| c.nodes[s].online) {
-                        c.rscs[r].partial_migration_target = Some(t);
-                        c.rscs[r].partial_migration_source = Some(s);
+                        c.rscs[r].observed.partial_migration_target = Some(t);
+                        c.rscs[r].observed.partial_migration_source = Some(s);
                     }
                 }
                 _ if !source_newer_op => force_recovery(c, r),
@@ -222,9 +223,10 @@ pub(crate) fn migrate_to_failure(c: &mut Cluster, r: RscIdx, n: NodeIdx, op: &Lr
         if let Some(t) = c.node_by_name(&target).filter(|&t| c.nodes[t].online) {
             add_running(c, r, t);
         }
-    } else if !non_monitor_after(c, &rsc_id, &source, op, true) && !c.rscs[r].dangling_migrations.contains(&n) {
+    } else if !non_monitor_after(c, &rsc_id, &source, op, true) && !c.rscs[r].observed.dangling_migrations.contains(&n)
+    {
         // The source still needs a stop.
-        c.rscs[r].dangling_migrations.push(n);
+        c.rscs[r].observed.dangling_migrations.push(n);
     }
 }
 
@@ -253,9 +255,9 @@ pub(crate) fn migrate_from_failure(c: &mut Cluster, r: RscIdx, n: NodeIdx, op: &
 pub(crate) fn keep_partial_target_role(c: &Cluster, r: RscIdx, n: NodeIdx, role: Role) -> Role {
     let rs = &c.rscs[r];
     if role == Role::Stopped
-        && rs.partial_migration_source == Some(n)
-        && rs.partial_migration_target.is_some()
-        && !rs.running_on.is_empty()
+        && rs.observed.partial_migration_source == Some(n)
+        && rs.observed.partial_migration_target.is_some()
+        && !rs.observed.running_on.is_empty()
     {
         Role::Started
     } else {

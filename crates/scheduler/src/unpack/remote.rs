@@ -205,7 +205,7 @@ pub(super) fn link_resource(c: &mut Cluster, r: RscIdx) {
         return;
     };
     let is_conn = is_remote_agent(class, provider.as_deref(), ty);
-    if let Some(cid) = c.rscs[r].meta.get("container").cloned() {
+    if let Some(cid) = c.rscs[r].config.meta.get("container").cloned() {
         if cid != c.rscs[r].id {
             if let Some(ci) = c.rsc_by_id(&cid) {
                 c.rscs[r].remote.container = Some(ci);
@@ -219,20 +219,20 @@ pub(super) fn link_resource(c: &mut Cluster, r: RscIdx) {
         return;
     }
     c.rscs[r].remote.is_conn = true;
-    let guest = c.rscs[r].meta.contains_key("container");
-    if !c.rscs[r].meta.contains_key("requires") {
-        c.rscs[r].requires_fencing = false;
-        c.rscs[r].requires_quorum = true;
-        c.rscs[r].requires_unfencing = false;
+    let guest = c.rscs[r].config.meta.contains_key("container");
+    if !c.rscs[r].config.meta.contains_key("requires") {
+        c.rscs[r].config.requires_fencing = false;
+        c.rscs[r].config.requires_quorum = true;
+        c.rscs[r].config.requires_unfencing = false;
     }
     if !guest {
-        std::sync::Arc::make_mut(&mut c.rscs[r].meta)
+        std::sync::Arc::make_mut(&mut c.rscs[r].config.meta)
             .entry("allow-migrate".into())
             .or_insert_with(|| "true".into());
-        if let Some(v) = c.rscs[r].params.get("reconnect_interval") {
+        if let Some(v) = c.rscs[r].config.params.get("reconnect_interval") {
             if let Some(ms) = cib::parse_interval_ms(v) {
                 c.rscs[r].remote.reconnect_ms = ms;
-                c.rscs[r].failure_timeout_s = (ms / 1000) as i64;
+                c.rscs[r].config.failure_timeout_s = (ms / 1000) as i64;
             }
         }
     }
@@ -310,7 +310,7 @@ pub(super) fn first_pass(c: &mut Cluster, n: NodeIdx, st: &NodeState) {
 }
 
 fn role_started(c: &Cluster, r: RscIdx) -> bool {
-    c.rscs[r].role == Role::Started
+    c.rscs[r].observed.role == Role::Started
 }
 
 fn node_of_state(c: &Cluster, st: &NodeState) -> Option<NodeIdx> {
@@ -393,23 +393,23 @@ pub(super) fn determine_online_status(c: &mut Cluster, n: NodeIdx) {
     };
     let container = c.rscs[r].remote.container;
     let host = match container {
-        Some(_) if c.rscs[r].running_on.len() == 1 => Some(c.rscs[r].running_on[0]),
+        Some(_) if c.rscs[r].observed.running_on.len() == 1 => Some(c.rscs[r].observed.running_on[0]),
         _ => None,
     };
-    let role = c.rscs[r].role;
+    let role = c.rscs[r].observed.role;
     if role == Role::Started {
         c.nodes[n].online = true;
     }
-    if role == Role::Started && c.rscs[r].next_role == Role::Stopped {
+    if role == Role::Started && c.rscs[r].plan.next_role == Role::Stopped {
         c.nodes[n].shutdown = true;
     }
     let stopped = |x: Role| x <= Role::Stopped;
-    if container.is_some_and(|ct| c.rscs[ct].failed) {
+    if container.is_some_and(|ct| c.rscs[ct].observed.failed) {
         c.nodes[n].online = false;
         c.nodes[n].remote.requires_reset = true;
-    } else if c.rscs[r].failed {
+    } else if c.rscs[r].observed.failed {
         c.nodes[n].online = false;
-    } else if stopped(role) || container.is_some_and(|ct| stopped(c.rscs[ct].role)) {
+    } else if stopped(role) || container.is_some_and(|ct| stopped(c.rscs[ct].observed.role)) {
         c.nodes[n].online = false;
         c.nodes[n].remote.requires_reset = false;
     } else if host.is_some_and(|h| !c.nodes[h].online && c.nodes[h].unclean) {
@@ -433,7 +433,7 @@ fn handle_remote_attrs(c: &mut Cluster, n: NodeIdx, st: &NodeState) {
     let attrs = &c.nodes[n].attrs;
     let shutdown = attrs.get("shutdown").is_some_and(|v| !v.is_empty() && v != "0");
     let standby = attrs.get("standby").is_some_and(|v| is_true(v));
-    let conn_unmanaged = c.nodes[n].remote.conn.is_some_and(|r| !c.rscs[r].managed);
+    let conn_unmanaged = c.nodes[n].remote.conn.is_some_and(|r| !c.rscs[r].config.managed);
     let maintenance = attrs.get("maintenance").is_some_and(|v| is_true(v)) || conn_unmanaged;
     let discovery_off = attrs.get("resource-discovery-enabled").is_some_and(|v| !is_true(v));
     if shutdown {
@@ -460,7 +460,7 @@ pub(super) fn finish_status(c: &mut Cluster) {
         }
         if c.nodes[n].shutdown {
             if let Some(r) = c.nodes[n].remote.conn {
-                c.rscs[r].next_role = Role::Stopped;
+                c.rscs[r].plan.next_role = Role::Stopped;
             }
         }
         if !c.nodes[n].remote.unpacked {
@@ -478,10 +478,10 @@ pub(super) fn fence_node(c: &mut Cluster, n: NodeIdx, reason: &str) -> bool {
             // A guest is "fenced" by recovering its container.
             let container = c.nodes[n].remote.conn.and_then(|r| c.rscs[r].remote.container);
             if let Some(ct) = container {
-                if !c.rscs[ct].failed && c.rscs[ct].managed {
+                if !c.rscs[ct].observed.failed && c.rscs[ct].config.managed {
                     c.nodes[n].remote.requires_reset = true;
-                    c.rscs[ct].failed = true;
-                    c.rscs[ct].stop_needed = true;
+                    c.rscs[ct].observed.failed = true;
+                    c.rscs[ct].plan.stop_needed = true;
                 }
             }
             true
@@ -490,11 +490,11 @@ pub(super) fn fence_node(c: &mut Cluster, n: NodeIdx, reason: &str) -> bool {
             let conn = c.nodes[n].remote.conn;
             if let Some(r) = conn.filter(|&r| c.rscs[r].remote.orphan_filler && c.rscs[r].remote.container.is_none()) {
                 // Dangling guest connection: its container is gone.
-                c.rscs[r].failed = true;
-                c.rscs[r].stop_needed = true;
+                c.rscs[r].observed.failed = true;
+                c.rscs[r].plan.stop_needed = true;
                 return true;
             }
-            if conn.is_none_or(|r| c.rscs[r].managed) {
+            if conn.is_none_or(|r| c.rscs[r].config.managed) {
                 c.nodes[n].remote.requires_reset = true;
             }
             let node = &mut c.nodes[n];
@@ -512,13 +512,13 @@ pub(super) fn fence_node(c: &mut Cluster, n: NodeIdx, reason: &str) -> bool {
 pub(super) fn active_on_down_node(c: &mut Cluster, r: RscIdx, n: NodeIdx) -> Option<String> {
     match c.nodes[n].kind {
         NodeKind::Guest => {
-            c.rscs[r].failed = true;
-            c.rscs[r].stop_needed = true;
+            c.rscs[r].observed.failed = true;
+            c.rscs[r].plan.stop_needed = true;
             Some(format!("{} is thought to be active there", c.rscs[r].id))
         }
         _ if !c.options.stonith_enabled => None,
         NodeKind::Remote => {
-            let conn_ok = c.nodes[n].remote.conn.is_some_and(|cr| !c.rscs[cr].failed);
+            let conn_ok = c.nodes[n].remote.conn.is_some_and(|cr| !c.rscs[cr].observed.failed);
             if conn_ok {
                 c.nodes[n].remote.unseen = true;
                 Some(format!(
@@ -537,8 +537,8 @@ pub(super) fn active_on_down_node(c: &mut Cluster, r: RscIdx, n: NodeIdx) -> Opt
 /// (unless it was fenced already), stop the connection, and keep it
 /// stopped while a reconnect interval runs.
 pub(super) fn reset_remote(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role) {
-    c.rscs[r].failed = true;
-    c.rscs[r].stop_needed = true;
+    c.rscs[r].observed.failed = true;
+    c.rscs[r].plan.stop_needed = true;
     if c.options.stonith_enabled {
         if let Some(rn) = c.node_by_name(&c.rscs[r].id.clone()) {
             if c.nodes[rn].is_remote() && !c.nodes[rn].remote.was_fenced {
@@ -548,14 +548,14 @@ pub(super) fn reset_remote(c: &mut Cluster, r: RscIdx, n: NodeIdx, role: Role) {
     }
     let _ = (n, role);
     if c.rscs[r].remote.reconnect_ms > 0 {
-        c.rscs[r].next_role = Role::Stopped;
+        c.rscs[r].plan.next_role = Role::Stopped;
         c.rscs[r].remote.reset_kept = true;
     }
 }
 
 /// A failed connection makes an unclean remote node's fencing definite.
 pub(super) fn failed_connection_unseen(c: &mut Cluster, r: RscIdx) {
-    if c.rscs[r].failed && c.rscs[r].remote.is_conn {
+    if c.rscs[r].observed.failed && c.rscs[r].remote.is_conn {
         if let Some(rn) = c.node_by_name(&c.rscs[r].id.clone()) {
             if c.nodes[rn].unclean {
                 c.nodes[rn].remote.unseen = false;
@@ -599,23 +599,25 @@ pub fn after_transition(
     // an action really ran there (an on-fail=demote recovery demotes and
     // promotes it on the guest).
     for r in 0..c.rscs.len() {
-        if before.rscs[r].failed
+        if before.rscs[r].observed.failed
             && c.rscs[r].is_primitive()
-            && before.rscs[r].running_on.iter().any(|&m| {
+            && before.rscs[r].observed.running_on.iter().any(|&m| {
                 c.nodes[m].is_guest()
-                    && c.rscs[r].running_on.contains(&m)
+                    && c.rscs[r].observed.running_on.contains(&m)
                     && !started.contains(&(r, m))
                     && !recorded.contains(&(r, m))
             })
         {
-            c.rscs[r].failed = true;
+            c.rscs[r].observed.failed = true;
         }
     }
     // Resources left active on a guest keep the order the re-read status
     // gives them (node order).
     for r in 0..c.rscs.len() {
-        if c.rscs[r].running_on.len() > 1 && c.rscs[r].running_on.iter().any(|&m| c.nodes[m].is_guest()) {
-            c.rscs[r].running_on.sort_unstable();
+        if c.rscs[r].observed.running_on.len() > 1
+            && c.rscs[r].observed.running_on.iter().any(|&m| c.nodes[m].is_guest())
+        {
+            c.rscs[r].observed.running_on.sort_unstable();
         }
     }
     for n in 0..c.nodes.len() {
@@ -623,7 +625,7 @@ pub fn after_transition(
             continue;
         }
         let Some(r) = c.nodes[n].remote.conn else { continue };
-        let up = |x: RscIdx| !c.rscs[x].running_on.is_empty() && !c.rscs[x].failed;
+        let up = |x: RscIdx| !c.rscs[x].observed.running_on.is_empty() && !c.rscs[x].observed.failed;
         let online = up(r) && c.rscs[r].remote.container.is_none_or(up);
         c.nodes[n].online = online;
         if c.nodes[n].is_guest() {
@@ -632,14 +634,14 @@ pub fn after_transition(
             let refenced = (0..c.rscs.len()).any(|x| {
                 let rx = &c.rscs[x];
                 rx.is_primitive()
-                    && rx.failed
+                    && rx.observed.failed
                     && rx.remote.failure_fences
-                    && rx.running_on.contains(&n)
+                    && rx.observed.running_on.contains(&n)
                     && !started.contains(&(x, n))
             });
             if refenced {
                 if let Some(ct) = c.rscs[r].remote.container {
-                    c.rscs[ct].failed = true;
+                    c.rscs[ct].observed.failed = true;
                 }
             }
         }
@@ -650,17 +652,19 @@ pub fn after_transition(
             continue;
         }
         let active: Vec<RscIdx> = (0..c.rscs.len())
-            .filter(|&x| c.rscs[x].is_primitive() && c.rscs[x].managed && c.rscs[x].running_on.contains(&n))
+            .filter(|&x| {
+                c.rscs[x].is_primitive() && c.rscs[x].config.managed && c.rscs[x].observed.running_on.contains(&n)
+            })
             .collect();
         if c.nodes[n].is_guest() {
             // Resources still active on a down guest fail, and so does its
             // container (the guest is "fenced" by recovering it).
             if !active.is_empty() {
                 for &x in &active {
-                    c.rscs[x].failed = true;
+                    c.rscs[x].observed.failed = true;
                 }
                 if let Some(ct) = c.rscs[r].remote.container {
-                    c.rscs[ct].failed = true;
+                    c.rscs[ct].observed.failed = true;
                 }
             }
             continue;
@@ -672,7 +676,7 @@ pub fn after_transition(
         // node again (its node_state does not record the fencing).
         let kept_failure = before.rscs[r].remote.reset_kept;
         if kept_failure && c.options.stonith_enabled {
-            c.rscs[r].failed = true;
+            c.rscs[r].observed.failed = true;
             if !c.nodes[n].remote.was_fenced {
                 c.nodes[n].unclean = true;
             }

@@ -15,6 +15,7 @@ mod parse;
 pub mod patchset;
 pub mod rules;
 pub mod score;
+pub mod time;
 pub mod version;
 mod warning;
 pub mod xml;

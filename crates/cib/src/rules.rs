@@ -1,15 +1,24 @@
-//! Rule evaluation (`<rule>` with attribute and date expressions) and the
-//! ISO 8601 date handling it needs.
+//! Rule evaluation (`<rule>` with attribute and date expressions); the
+//! dates themselves are [`crate::time`]'s.
 
 use std::collections::BTreeMap;
 
+use crate::time::{self, TimeZone};
 use crate::{BoolOp, Rule, RuleItem};
+
+pub use crate::time::{civil_from_days, ctime, days_from_civil, parse_datetime, parse_datetime_in};
+
+/// UTC, for contexts that are given no zone.
+static UTC: TimeZone = TimeZone::UTC;
 
 /// What a rule is evaluated against.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleContext<'a> {
     pub node_attrs: Option<&'a BTreeMap<String, String>>,
     pub now: i64,
+    /// The zone of dates written without an offset and of `date_spec`
+    /// fields (Pacemaker's local time zone).
+    pub tz: &'a TimeZone,
     /// For `rsc_expression` (class, provider, type).
     pub rsc: Option<(&'a str, Option<&'a str>, &'a str)>,
     /// For `op_expression` (name, interval ms).
@@ -26,12 +35,18 @@ impl<'a> RuleContext<'a> {
         RuleContext {
             node_attrs: None,
             now,
+            tz: &UTC,
             rsc: None,
             op: None,
             role: None,
             rsc_params: None,
             rsc_meta: None,
         }
+    }
+
+    /// The same context in time zone `tz`.
+    pub fn in_zone(self, tz: &'a TimeZone) -> Self {
+        RuleContext { tz, ..self }
     }
 }
 
@@ -83,7 +98,7 @@ fn eval_item(item: &RuleItem, ctx: &RuleContext<'_>) -> bool {
             end,
             spec,
             duration,
-        } => eval_date(ctx.now, operation, start, end, spec, duration),
+        } => eval_date(ctx, operation, start, end, spec, duration),
         RuleItem::Rsc { class, provider, ty } => match ctx.rsc {
             None => false,
             Some((c, p, t)) => {
@@ -169,185 +184,68 @@ fn cmp_version(a: &str, b: &str) -> std::cmp::Ordering {
     std::cmp::Ordering::Equal
 }
 
+/// `pe__eval_date_expr` (lib/pengine/rules.c): `in_range` (the default)
+/// needs a start or an end (an end may come from the start and a
+/// `duration`), `gt` a start, `lt` an end; an unreadable date counts as
+/// missing.
 fn eval_date(
-    now: i64,
+    ctx: &RuleContext<'_>,
     operation: &str,
     start: &Option<String>,
     end: &Option<String>,
     spec: &Option<Vec<(String, String)>>,
     duration: &Option<Vec<(String, String)>>,
 ) -> bool {
-    let start_t = start.as_deref().and_then(parse_datetime);
-    let mut end_t = end.as_deref().and_then(parse_datetime);
+    let now = ctx.now;
+    let start_t = start.as_deref().and_then(|s| parse_datetime_in(s, ctx.tz));
+    let mut end_t = end.as_deref().and_then(|s| parse_datetime_in(s, ctx.tz));
     match operation {
         "gt" => start_t.is_some_and(|s| now > s),
         "lt" => end_t.is_some_and(|e| now < e),
-        "date_spec" => spec.as_ref().is_some_and(|s| date_spec_matches(now, s)),
+        "date_spec" => spec.as_ref().is_some_and(|s| date_spec_matches(now, ctx.tz, s)),
         _ => {
             if end_t.is_none() {
                 if let (Some(s), Some(d)) = (start_t, duration.as_ref()) {
-                    end_t = Some(add_duration(s, d));
+                    end_t = time::add_duration(s, ctx.tz, d);
                 }
             }
-            start_t.is_none_or(|s| now >= s) && end_t.is_none_or(|e| now <= e)
+            (start_t.is_some() || end_t.is_some()) && start_t.is_none_or(|s| now >= s) && end_t.is_none_or(|e| now <= e)
         }
     }
 }
 
-fn add_duration(start: i64, d: &[(String, String)]) -> i64 {
-    let mut t = start;
-    for (k, v) in d {
-        let n: i64 = v.parse().unwrap_or(0);
-        match k.as_str() {
-            "years" => {
-                let (y, m, dd, rest) = split_time(t);
-                t = days_from_civil(y + n, m, dd) * 86400 + rest;
-            }
-            "months" => {
-                let (y, m, dd, rest) = split_time(t);
-                let total = y * 12 + (m - 1) + n;
-                t = days_from_civil(total.div_euclid(12), total.rem_euclid(12) + 1, dd) * 86400 + rest;
-            }
-            "weeks" => t += n * 7 * 86400,
-            "days" => t += n * 86400,
-            "hours" => t += n * 3600,
-            "minutes" => t += n * 60,
-            "seconds" => t += n,
-            _ => {}
-        }
-    }
-    t
-}
-
-fn split_time(t: i64) -> (i64, i64, i64, i64) {
-    let days = t.div_euclid(86400);
-    let rest = t.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
-    (y, m, d, rest)
-}
-
-fn in_ranges(value: i64, spec: &str) -> bool {
-    spec.split(',').any(|part| {
-        let part = part.trim();
-        match part.split_once('-') {
-            Some((a, b)) => match (a.trim().parse::<i64>(), b.trim().parse::<i64>()) {
-                (Ok(a), Ok(b)) => value >= a && value <= b,
-                _ => false,
-            },
-            None => part.parse::<i64>().is_ok_and(|v| v == value),
-        }
-    })
-}
-
-fn date_spec_matches(now: i64, spec: &[(String, String)]) -> bool {
-    let days = now.div_euclid(86400);
-    let secs = now.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
-    let yday = days - days_from_civil(y, 1, 1) + 1;
-    // ISO weekday: Monday = 1 .. Sunday = 7; 1970-01-01 was a Thursday.
-    let wday = (days + 3).rem_euclid(7) + 1;
+/// `pe_cron_range_satisfied`: every field given holds. A field is a number
+/// or a range (`N-M`, `N-`, `-M`); one Pacemaker cannot read
+/// (`pcmk__parse_ll_range`) is ignored, as are unknown fields.
+fn date_spec_matches(now: i64, tz: &TimeZone, spec: &[(String, String)]) -> bool {
     spec.iter().all(|(k, v)| {
-        let value = match k.as_str() {
-            "years" => y,
-            "months" => m,
-            "monthdays" => d,
-            "hours" => secs / 3600,
-            "minutes" => (secs / 60) % 60,
-            "seconds" => secs % 60,
-            "yeardays" => yday,
-            "weekdays" => wday,
-            "weeks" => (yday - 1) / 7 + 1,
-            "weekyears" => y,
-            _ => return true,
+        let Some(value) = time::spec_field(now, tz, k) else {
+            return true;
         };
-        in_ranges(value, v)
+        match parse_range(v) {
+            Some((low, high)) => low.is_none_or(|l| value >= l) && high.is_none_or(|h| value <= h),
+            None => true,
+        }
     })
 }
 
-/// Days since 1970-01-01 for a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-/// `ctime`-style text of an epoch time in UTC (`Fri Jul 13 13:50:59 2012`),
-/// as `pcmk__epoch2str` prints it with `TZ=UTC` (crm_mon, `cib-last-written`).
-pub fn ctime(t: i64) -> String {
-    let days = t.div_euclid(86400);
-    let secs = t.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
-    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    let mon = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(m - 1) as usize];
-    format!(
-        "{wd} {mon} {d:>2} {:02}:{:02}:{:02} {y}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// (year, month, day) for days since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Parses the ISO 8601 forms Pacemaker accepts (`2005-020`, `2005-01-20`,
-/// `2005-01-20T12:30:00Z`, `2014-05-07 00:28:00`) into epoch seconds (UTC).
-pub fn parse_datetime(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date, time) = match s.split_once(['T', ' ']) {
-        Some((d, t)) => (d, Some(t.trim())),
-        None => (s, None),
-    };
-    let parts: Vec<&str> = date.split('-').collect();
-    let days = match parts.as_slice() {
-        [y, doy] if doy.len() == 3 => {
-            let y: i64 = y.parse().ok()?;
-            days_from_civil(y, 1, 1) + doy.parse::<i64>().ok()? - 1
-        }
-        [y, m, d] => days_from_civil(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?),
-        [y, m] => days_from_civil(y.parse().ok()?, m.parse().ok()?, 1),
-        [y] if y.len() == 4 => days_from_civil(y.parse().ok()?, 1, 1),
-        _ => return None,
-    };
-    let mut secs = 0i64;
-    if let Some(t) = time {
-        let mut t = t.trim_end_matches('Z');
-        let mut offset = 0i64;
-        if let Some(pos) = t.rfind(['+', '-']) {
-            let (clock, off) = t.split_at(pos);
-            let sign = if off.starts_with('-') { -1 } else { 1 };
-            let off = &off[1..];
-            let (oh, om) = off.split_once(':').unwrap_or((off, "0"));
-            offset = sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().unwrap_or(0) * 60);
-            t = clock;
-        }
-        let f: Vec<&str> = t.split(':').collect();
-        let h: i64 = f.first()?.parse().ok()?;
-        let mi: i64 = f.get(1).map(|x| x.parse().unwrap_or(0)).unwrap_or(0);
-        let se: i64 = f
-            .get(2)
-            .map(|x| x.split('.').next().unwrap_or("0").parse().unwrap_or(0))
-            .unwrap_or(0);
-        secs = h * 3600 + mi * 60 + se - offset;
+/// `pcmk__parse_ll_range`: `N` (low = high), `N-M`, `N-` or `-M`.
+fn parse_range(s: &str) -> Option<(Option<i64>, Option<i64>)> {
+    let num = |x: &str| x.parse::<i64>().ok();
+    if s.is_empty() || s == "-" {
+        return None;
     }
-    Some(days * 86400 + secs)
+    if let Some(rest) = s.strip_prefix('-') {
+        return Some((None, Some(num(rest)?)));
+    }
+    match s.split_once('-') {
+        None => {
+            let n = num(s)?;
+            Some((Some(n), Some(n)))
+        }
+        Some((a, "")) => Some((Some(num(a)?), None)),
+        Some((a, b)) => Some((Some(num(a)?), Some(num(b)?))),
+    }
 }
 
 #[cfg(test)]
@@ -355,15 +253,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates() {
-        assert_eq!(parse_datetime("1970-01-01"), Some(0));
-        assert_eq!(parse_datetime("1970-001"), Some(0));
-        assert_eq!(parse_datetime("2005-020"), parse_datetime("2005-01-20"));
-        assert_eq!(
-            parse_datetime("2005-01-20T12:30"),
-            Some(parse_datetime("2005-01-20").unwrap() + 12 * 3600 + 1800)
+    fn date_spec_ranges_as_pacemaker_reads_them() {
+        assert_eq!(parse_range("5"), Some((Some(5), Some(5))));
+        assert_eq!(parse_range("1-5"), Some((Some(1), Some(5))));
+        assert_eq!(parse_range("9-"), Some((Some(9), None)));
+        assert_eq!(parse_range("-3"), Some((None, Some(3))));
+        assert_eq!(parse_range("1,3"), None);
+        // Thursday 20 January 2005, 12:30 UTC; 13:30 in Berlin.
+        let now = parse_datetime("2005-01-20T12:30Z").expect("date");
+        let spec = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let utc = TimeZone::UTC;
+        assert!(date_spec_matches(
+            now,
+            &utc,
+            &spec(&[("weekdays", "1-5"), ("hours", "9-17")])
+        ));
+        assert!(!date_spec_matches(now, &utc, &spec(&[("weekdays", "6-")])));
+        assert!(
+            date_spec_matches(now, &utc, &spec(&[("hours", "1,3")])),
+            "unreadable: ignored"
         );
-        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+        let berlin = TimeZone::get("Europe/Berlin").expect("zone");
+        assert!(!date_spec_matches(now, &utc, &spec(&[("hours", "13")])));
+        assert!(date_spec_matches(now, &berlin, &spec(&[("hours", "13")])));
+    }
+
+    #[test]
+    fn in_range_needs_a_start_or_an_end() {
+        let ctx = RuleContext::new(parse_datetime("2005-01-20").expect("date"));
+        let d = |s: &str| Some(s.to_string());
+        assert!(eval_date(&ctx, "in_range", &d("2005-01-01"), &None, &None, &None));
+        assert!(!eval_date(&ctx, "in_range", &None, &None, &None, &None));
+        let month = Some(vec![("months".to_string(), "1".to_string())]);
+        assert!(eval_date(&ctx, "in_range", &d("2005-01-01"), &None, &None, &month));
+        assert!(!eval_date(&ctx, "in_range", &d("2004-12-01"), &None, &None, &month));
     }
 
     #[test]

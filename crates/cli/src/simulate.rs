@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use cib::rules::parse_datetime;
+use cib::rules::parse_datetime_in;
 use cib::score;
 use cib::Cib;
 use crm::simulate::{inject, simulate, system_clock, Injections};
@@ -56,14 +56,17 @@ pub fn run(a: SimulateOpts) -> Result<()> {
         && inj.op_inject.is_empty()
         && inj.quorum.is_none();
     let cib = if nothing_injected { cib } else { inject(&cib, &inj)? };
+    // Dates without an offset, and date specs, are local time, as crm_simulate
+    // reads them.
+    let tz = cib::time::TimeZone::system();
     let mut date = None;
     if let Some(t) = &a.datetime {
-        date = Some(parse_datetime(t).with_context(|| format!("invalid date '{t}'"))?);
+        date = Some(parse_datetime_in(t, &tz).with_context(|| format!("invalid date '{t}'"))?);
         if !a.json {
             println!("Setting effective cluster time: {t}");
         }
     }
-    let opts = Options::for_cib(&cib, date, system_clock);
+    let opts = Options::for_cib(&cib, date, system_clock).in_zone(tz);
     let sim = simulate(&cib, &opts);
     for w in &sim.schedule.cluster.warnings {
         eprintln!("warning: {w}");

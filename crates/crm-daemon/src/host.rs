@@ -227,6 +227,8 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
     let policy = config::no_quorum_policy(&doc);
     let start = std::time::Instant::now();
     let mut node = CrmNode::with_cib(me, &uname, policy, doc);
+    // Rules' dates are local time, as Pacemaker's controller reads them.
+    node.set_time_zone(cib::time::TimeZone::system());
     let wall_at_zero = wall();
     node.set_wall_clock(totem::Instant::ZERO, wall_at_zero);
 

@@ -674,66 +674,34 @@ pub fn add_duration(now: i64, duration: &str) -> Option<i64> {
         Some((a, b)) => (a, Some(b)),
         None => (rest, None),
     };
-    let mut months = 0i64;
-    let mut secs = 0i64;
-    let mut any = false;
-    let mut num = String::new();
-    for ch in date.chars() {
-        if ch.is_ascii_digit() {
-            num.push(ch);
-            continue;
-        }
-        let n: i64 = num.parse().ok()?;
-        num.clear();
-        any = true;
-        match ch {
-            'Y' => months += 12 * n,
-            'M' => months += n,
-            'W' => secs += 7 * 86400 * n,
-            'D' => secs += 86400 * n,
-            _ => return None,
-        }
-    }
-    if !num.is_empty() {
-        return None;
-    }
-    if let Some(t) = time {
-        for ch in t.chars() {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut read = |part: &str, names: &[(char, &str)]| -> Option<()> {
+        let mut num = String::new();
+        for ch in part.chars() {
             if ch.is_ascii_digit() {
                 num.push(ch);
                 continue;
             }
             let n: i64 = num.parse().ok()?;
             num.clear();
-            any = true;
-            match ch {
-                'H' => secs += 3600 * n,
-                'M' => secs += 60 * n,
-                'S' => secs += n,
-                _ => return None,
-            }
+            let name = names.iter().find(|(c, _)| *c == ch)?.1;
+            fields.push((name.to_string(), n.to_string()));
         }
-        if !num.is_empty() {
-            return None;
-        }
+        num.is_empty().then_some(())
+    };
+    read(date, &[('Y', "years"), ('M', "months"), ('W', "weeks"), ('D', "days")])?;
+    if let Some(t) = time {
+        read(t, &[('H', "hours"), ('M', "minutes"), ('S', "seconds")])?;
     }
-    if !any {
+    if fields.is_empty() {
         return None;
     }
-    let days = now.div_euclid(86400);
-    let tod = now.rem_euclid(86400);
-    let (y, m, dd) = cib::rules::civil_from_days(days);
-    let total = y * 12 + (m - 1) + months;
-    let (ny, nm) = (total.div_euclid(12), total.rem_euclid(12) + 1);
-    let dim = cib::rules::days_from_civil(ny + i64::from(nm == 12), if nm == 12 { 1 } else { nm + 1 }, 1)
-        - cib::rules::days_from_civil(ny, nm, 1);
-    let nd = dd.min(dim);
-    Some(cib::rules::days_from_civil(ny, nm, nd) * 86400 + tod + secs)
+    cib::time::add_duration(now, &cib::time::TimeZone::UTC, &fields)
 }
 
 /// `YYYY-MM-DD HH:MM:SSZ` as `crm_time_as_string` writes a UTC time.
 pub fn format_utc(t: i64) -> String {
-    let (y, m, d) = cib::rules::civil_from_days(t.div_euclid(86400));
+    let (y, m, d) = cib::time::civil_from_days(t.div_euclid(86400)).unwrap_or((1970, 1, 1));
     let s = t.rem_euclid(86400);
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }

@@ -1535,7 +1535,7 @@ impl Status {
                 for n in sorted_nodes(c) {
                     let ctx = cib::rules::RuleContext {
                         node_attrs: Some(&c.nodes[n].attrs),
-                        ..cib::rules::RuleContext::new(c.now)
+                        ..c.rule_context()
                     };
                     if cib::rules::eval_rule(rule, &ctx) {
                         out.push((rule.id.clone(), rsc.to_string(), c.nodes[n].uname.clone(), w, promoted));

@@ -66,6 +66,8 @@ pub struct DcStats {
 #[derive(Debug, Clone)]
 pub struct Dc {
     me: ProcessId,
+    /// The zone rules' dates are read in.
+    tz: cib::time::TimeZone,
     active: bool,
     view: Vec<ProcessId>,
     /// Members that answered the current join.
@@ -121,7 +123,14 @@ impl Dc {
             scheduled_once: false,
             startup_wait: None,
             stats: DcStats::default(),
+            tz: cib::time::TimeZone::UTC,
         }
+    }
+
+    /// The zone the scheduler reads rules' dates in (the host's local zone,
+    /// as Pacemaker's controller).
+    pub fn set_time_zone(&mut self, tz: cib::time::TimeZone) {
+        self.tz = tz;
     }
 
     pub fn active(&self) -> bool {
@@ -158,6 +167,7 @@ impl Dc {
             started: self.started,
             seen: std::mem::take(&mut self.seen),
             scheduled_once: self.scheduled_once,
+            tz: self.tz.clone(),
             ..Dc::new(self.me)
         };
         self.active = active;
@@ -509,7 +519,7 @@ impl Dc {
         if !recheck.is_zero() {
             self.recheck_at = Some(now + recheck);
         }
-        let mut graph = scheduler::schedule(&cib, &scheduler::Options { now: wall });
+        let mut graph = scheduler::schedule(&cib, &scheduler::Options::at(wall).in_zone(self.tz.clone()));
         // The graph's `recheck-by` (a failure timeout or a shutdown lock expiring):
         // run again then, as Pacemaker's controller does.
         if let Some(by) = graph.header.recheck_by {

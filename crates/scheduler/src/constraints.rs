@@ -2,7 +2,7 @@
 //! node tables, colocations and orderings with resource indices.
 
 use crate::model::{Cluster, Discover, NodeIdx, Role, RscIdx, Variant, Warning};
-use cib::rules::{eval_rule, RuleContext};
+use cib::rules::eval_rule;
 use cib::score::{self, parse_score, Score, INFINITY};
 use cib::{Cib, Constraint, OrderKind};
 
@@ -59,11 +59,11 @@ fn rule_matches(c: &Cluster, rule: &cib::Rule, rsc: RscIdx) -> Vec<(NodeIdx, Sco
     (0..c.nodes.len())
         .filter(|&n| {
             // The resource's parameters as they are on this node.
-            let mut node_ctx = RuleContext::new(c.now);
+            let mut node_ctx = c.rule_context();
             node_ctx.node_attrs = Some(&c.nodes[n].attrs);
             let mut params = std::collections::BTreeMap::new();
             crate::unpack::merge_nvsets(&c.rscs[rsc].config.instance_sets, &node_ctx, &mut params);
-            let mut ctx = RuleContext::new(c.now);
+            let mut ctx = c.rule_context();
             ctx.node_attrs = Some(&c.nodes[n].attrs);
             ctx.rsc_params = Some(if params.is_empty() {
                 &c.rscs[rsc].config.params

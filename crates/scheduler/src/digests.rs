@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use crate::model::{Cluster, NodeIdx, RscIdx, Variant};
 use crate::unpack::merge_nvsets;
 use cib::digest::operation_digest;
-use cib::rules::RuleContext;
 use cib::LrmOp;
 
 /// An `<op>` that is not `enabled=false`.
@@ -33,7 +32,7 @@ pub(crate) fn op_timeout_ms(c: &Cluster, r: RscIdx, name: &str, interval_ms: u64
         }
     }
     let mut d = BTreeMap::new();
-    let mut ctx = RuleContext::new(c.now);
+    let mut ctx = c.rule_context();
     ctx.op = Some((name, interval_ms));
     merge_nvsets(&c.op_defaults, &ctx, &mut d);
     d.get("timeout")
@@ -47,7 +46,7 @@ pub(crate) fn node_params(c: &Cluster, r: RscIdx, node: Option<NodeIdx>) -> BTre
     if rs.config.instance_sets.is_empty() {
         return (*rs.config.params).clone();
     }
-    let mut ctx = RuleContext::new(c.now);
+    let mut ctx = c.rule_context();
     ctx.node_attrs = node.map(|n| &c.nodes[n].attrs);
     let mut out = BTreeMap::new();
     merge_nvsets(&rs.config.instance_sets, &ctx, &mut out);
@@ -91,7 +90,7 @@ pub(crate) fn op_params(c: &Cluster, r: RscIdx, op: &LrmOp) -> BTreeMap<String, 
     {
         // The operation's own attributes win over the resource's.
         let mut extra = BTreeMap::new();
-        merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut extra);
+        merge_nvsets(&def.instance, &c.rule_context(), &mut extra);
         params.extend(extra);
     }
     params

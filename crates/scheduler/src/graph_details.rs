@@ -11,7 +11,6 @@ use super::op_meta::{action_meta, op_entry};
 use crate::action_set::Action;
 use crate::model::{Cluster, Role, RscIdx, Variant};
 use crate::unpack::merge_nvsets;
-use cib::rules::RuleContext;
 
 /// `CRM_FEATURE_SET` of Pacemaker 2.1.5.
 pub const FEATURE_SET: &str = "3.16.1";
@@ -213,7 +212,7 @@ pub fn attributes(c: &Cluster, a: &Action, node_info: bool) -> BTreeMap<String, 
         let rs = &c.rscs[r];
         if let (Some(n), Some(op)) = (a.node, op_entry(&rs.config.ops, &a.task, a.interval_ms)) {
             // The <op>'s own instance attributes (`action->extra`).
-            let mut ctx = RuleContext::new(c.now);
+            let mut ctx = c.rule_context();
             ctx.node_attrs = Some(&c.nodes[n].attrs);
             let mut extra = BTreeMap::new();
             merge_nvsets(&op.instance, &ctx, &mut extra);

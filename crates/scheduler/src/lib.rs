@@ -52,7 +52,7 @@ pub use task::{ActionId, Task};
 
 /// Runs the whole scheduler and returns the detailed result.
 pub fn run(cib: &Cib, opts: &Options) -> Schedule {
-    run_unpacked(cib, unpack::unpack(cib, opts.now))
+    run_unpacked(cib, unpack::unpack_in(cib, opts.now, &opts.tz))
 }
 
 /// [`run`] from the cluster as `unpack::unpack(cib, opts.now)` returns it

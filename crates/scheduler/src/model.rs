@@ -275,6 +275,8 @@ pub struct Cluster {
     pub have_stonith_resource: bool,
     /// Effective "now" (seconds since the epoch).
     pub now: i64,
+    /// The zone rules read dates in (Pacemaker's local time zone).
+    pub tz: cib::time::TimeZone,
     /// Fail counts: (rsc, node) → count.
     pub fail_counts: BTreeMap<(RscIdx, NodeIdx), Score>,
     /// Tickets: id → granted.
@@ -338,6 +340,10 @@ pub struct Replica {
 }
 
 impl Cluster {
+    /// What rules are evaluated against: "now" in the cluster's zone.
+    pub fn rule_context(&self) -> cib::rules::RuleContext<'_> {
+        cib::rules::RuleContext::new(self.now).in_zone(&self.tz)
+    }
     pub fn node_by_name(&self, name: &str) -> Option<NodeIdx> {
         self.nodes
             .iter()

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use crate::model::{Cluster, RscIdx, Variant};
 use crate::unpack::merge_nvsets;
-use cib::rules::{parse_datetime, RuleContext};
+use cib::rules::parse_datetime_in;
+use cib::time::TimeZone;
 use cib::{parse_interval_ms, OpDef};
 
 /// `CRM_DEFAULT_OP_TIMEOUT_S`.
@@ -47,13 +48,14 @@ fn msec(v: &str) -> Option<u64> {
 }
 
 /// `unpack_interval_origin`: milliseconds from now until the next
-/// multiple of the interval after `origin`.
-fn origin_start_delay_ms(origin: &str, interval_ms: u64, now: i64) -> Option<u64> {
+/// multiple of the interval after `origin` (local time in `tz` unless it
+/// names an offset).
+fn origin_start_delay_ms(origin: &str, interval_ms: u64, now: i64, tz: &TimeZone) -> Option<u64> {
     let interval_s = (interval_ms / 1000) as i64;
     if interval_s == 0 {
         return None;
     }
-    let origin = parse_datetime(origin)?;
+    let origin = parse_datetime_in(origin, tz)?;
     let since = (now - origin) % interval_s;
     let remaining = if since <= 0 { 0 } else { interval_s } - since;
     Some(remaining as u64 * 1000)
@@ -62,7 +64,7 @@ fn origin_start_delay_ms(origin: &str, interval_ms: u64, now: i64) -> Option<u64
 /// The meta-attributes of `task` (interval `interval_ms`) for resource `r`.
 pub fn action_meta(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> BTreeMap<String, String> {
     let rs = &c.rscs[r];
-    let mut ctx = RuleContext::new(c.now);
+    let mut ctx = c.rule_context();
     if let Variant::Primitive { class, provider, ty } = &rs.variant {
         ctx.rsc = Some((class.as_str(), provider.as_deref(), ty.as_str()));
     }
@@ -103,7 +105,7 @@ pub fn action_meta(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> BTre
         meta.insert("start-delay".into(), ms.to_string());
     } else if let Some(delay) = meta
         .get("interval-origin")
-        .and_then(|o| origin_start_delay_ms(o, interval_ms, c.now))
+        .and_then(|o| origin_start_delay_ms(o, interval_ms, c.now, &c.tz))
     {
         meta.insert("start-delay".into(), delay.to_string());
     }
@@ -158,8 +160,8 @@ mod tests {
     fn interval_origin_gives_the_delay_to_the_next_multiple() {
         // 100 s after the origin with a 60 s interval: next run in 20 s.
         let origin = "2020-01-01T00:00:00Z";
-        let now = parse_datetime(origin).unwrap() + 100;
-        assert_eq!(origin_start_delay_ms(origin, 60_000, now), Some(20_000));
-        assert_eq!(origin_start_delay_ms(origin, 0, now), None);
+        let now = cib::rules::parse_datetime(origin).unwrap() + 100;
+        assert_eq!(origin_start_delay_ms(origin, 60_000, now, &TimeZone::UTC), Some(20_000));
+        assert_eq!(origin_start_delay_ms(origin, 0, now, &TimeZone::UTC), None);
     }
 }

@@ -3,23 +3,39 @@
 
 use crate::action_set::{Action, Edge};
 use crate::model::Cluster;
+use cib::time::TimeZone;
 use cib::Cib;
 
 /// Scheduler inputs besides the CIB. The scheduler reads no clock: the
 /// caller says what time it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// Effective "now" in seconds since the epoch.
     pub now: i64,
+    /// The zone rules read dates in: Pacemaker's local time zone (UTC
+    /// unless the caller says).
+    pub tz: TimeZone,
 }
 
 impl Options {
     /// "Now" as `crm_simulate` chooses it: `date` (its `-t`), else the
-    /// CIB's `execution-date`, else `clock()` (the caller's current time).
+    /// CIB's `execution-date`, else `clock()` (the caller's current time);
+    /// dates in UTC.
     pub fn for_cib(cib: &Cib, date: Option<i64>, clock: impl FnOnce() -> i64) -> Options {
         Options {
             now: date.or(cib.execution_date).unwrap_or_else(clock),
+            tz: TimeZone::UTC,
         }
+    }
+
+    /// At `now` with dates in UTC.
+    pub fn at(now: i64) -> Options {
+        Options { now, tz: TimeZone::UTC }
+    }
+
+    /// The same options with rules' dates in time zone `tz`.
+    pub fn in_zone(self, tz: TimeZone) -> Options {
+        Options { tz, ..self }
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::model::*;
 use cib::rules::{eval_rule, RuleContext};
 use cib::score::{self, lenient_score, parse_score, Score, INFINITY};
+use cib::time::TimeZone;
 use cib::{first_value, Cib, LrmOp, LrmResource, NvSet, ResourceDef, ResourceKind};
 
 mod bundle;
@@ -74,12 +75,12 @@ pub fn merge_nvsets_first(
     }
 }
 
-fn options(cib: &Cib, now: i64) -> ClusterOptions {
+fn options(cib: &Cib, now: i64, tz: &TimeZone) -> ClusterOptions {
     let mut p = BTreeMap::new();
     merge_nvsets_first(
         &cib.configuration.crm_config,
         Some(CIB_OPTIONS_FIRST),
-        &RuleContext::new(now),
+        &RuleContext::new(now).in_zone(tz),
         &mut p,
     );
     let get = |k: &str| p.get(k).map(String::as_str);
@@ -193,9 +194,15 @@ fn unfencing_enabled(cib: &Cib) -> bool {
         })
 }
 
-/// Unpacks the configuration and status of `cib` into a [`Cluster`].
+/// Unpacks the configuration and status of `cib` into a [`Cluster`], with
+/// rules' dates in UTC (see [`unpack_in`]).
 pub fn unpack(cib: &Cib, now: i64) -> Cluster {
-    let options = options(cib, now);
+    unpack_in(cib, now, &TimeZone::UTC)
+}
+
+/// [`unpack`] with rules' dates in time zone `tz` (Pacemaker's local one).
+pub fn unpack_in(cib: &Cib, now: i64, tz: &TimeZone) -> Cluster {
+    let options = options(cib, now, tz);
     let have_quorum = cib.have_quorum;
     let have_watchdog = options.have_watchdog;
     let mut c = Cluster {
@@ -206,6 +213,7 @@ pub fn unpack(cib: &Cib, now: i64) -> Cluster {
         have_quorum,
         have_stonith_resource: have_watchdog,
         now,
+        tz: tz.clone(),
         fail_counts: BTreeMap::new(),
         tickets: BTreeMap::new(),
         warnings: cib.warnings.clone(),
@@ -260,14 +268,14 @@ fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
         merge_nvsets_first(
             &cib.configuration.crm_config,
             Some(CIB_OPTIONS_FIRST),
-            &RuleContext::new(c.now),
+            &c.rule_context(),
             &mut opts,
         );
         if let Some(name) = opts.get("cluster-name") {
             attrs.insert("#cluster-name".to_string(), name.clone());
         }
         let mut cfg = BTreeMap::new();
-        merge_nvsets(&n.instance, &RuleContext::new(c.now), &mut cfg);
+        merge_nvsets(&n.instance, &c.rule_context(), &mut cfg);
         for (k, v) in cfg {
             attrs.entry(k).or_insert(v);
         }
@@ -279,7 +287,7 @@ fn unpack_nodes(cib: &Cib, c: &mut Cluster) {
             }
         }
         let mut util = BTreeMap::new();
-        merge_nvsets(&n.utilization, &RuleContext::new(c.now), &mut util);
+        merge_nvsets(&n.utilization, &c.rule_context(), &mut util);
         let kind = if is_remote { NodeKind::Remote } else { NodeKind::Cluster };
         c.nodes.push(Node {
             // Remote node entries get start-up fencing only once linked to
@@ -324,7 +332,7 @@ fn unpack_node_states(cib: &Cib, c: &mut Cluster) {
         }
         // Transient attributes override configured ones.
         let mut tr = BTreeMap::new();
-        merge_nvsets(&st.transient, &RuleContext::new(c.now), &mut tr);
+        merge_nvsets(&st.transient, &c.rule_context(), &mut tr);
         for (k, v) in tr {
             c.nodes[n].attrs.insert(k, v);
         }
@@ -466,7 +474,7 @@ fn rsc_meta(
     cib: &Cib,
     def: &ResourceDef,
     parent_meta: Option<&BTreeMap<String, String>>,
-    now: i64,
+    rules: RuleContext<'_>,
 ) -> BTreeMap<String, String> {
     let (class, provider, ty) = match &def.kind {
         ResourceKind::Primitive {
@@ -474,7 +482,7 @@ fn rsc_meta(
         } => (class.as_str(), provider.as_deref(), ty.as_str()),
         _ => ("", None, ""),
     };
-    let mut ctx = RuleContext::new(now);
+    let mut ctx = rules;
     ctx.rsc = Some((class, provider, ty));
     let mut meta = BTreeMap::new();
     merge_nvsets(&def.meta, &ctx, &mut meta);
@@ -515,9 +523,9 @@ impl RscBuild<'_> {
         instance: Option<usize>,
     ) -> RscIdx {
         let parent_meta = parent.map(|p| c.rscs[p].config.meta.clone());
-        let meta = rsc_meta(self.cib, def, parent_meta.as_deref(), c.now);
+        let meta = rsc_meta(self.cib, def, parent_meta.as_deref(), c.rule_context());
         let mut params = BTreeMap::new();
-        merge_nvsets(&def.instance, &RuleContext::new(c.now), &mut params);
+        merge_nvsets(&def.instance, &c.rule_context(), &mut params);
         // A group's or clone's instance attributes reach its members unless
         // they set their own (`get_rsc_attributes`).
         if let Some(p) = parent {
@@ -526,7 +534,7 @@ impl RscBuild<'_> {
             }
         }
         let mut util = BTreeMap::new();
-        merge_nvsets(&def.utilization, &RuleContext::new(c.now), &mut util);
+        merge_nvsets(&def.utilization, &c.rule_context(), &mut util);
         let id = id_override.unwrap_or_else(|| def.id.clone());
         let nnodes = c.nodes.len();
         let in_clone = parent.is_some_and(|p| matches!(c.rscs[c.top_parent(p)].variant, Variant::Clone { .. }))
@@ -963,7 +971,7 @@ fn op_on_fail(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> OnFail {
     let mut v = def.and_then(|o| o.attr("on-fail")).map(str::to_string);
     if v.is_none() {
         let mut d = BTreeMap::new();
-        let mut ctx = RuleContext::new(c.now);
+        let mut ctx = c.rule_context();
         ctx.op = Some((task, interval_ms));
         merge_nvsets(&c.op_defaults, &ctx, &mut d);
         v = d.get("on-fail").cloned();

@@ -604,7 +604,7 @@ fn order_fencing_before_parent_stops(s: &mut ActionSet, c: &Cluster, fence_of: &
         .actions
         .iter()
         .filter(|a| a.task == "stop" && a.pseudo && a.interval_ms == 0)
-        .filter_map(|a| Some((fence_of[(a.node?).0]?, a.rsc?, a.node?)))
+        .filter_map(|a| Some((fence_of[a.node?.0]?, a.rsc?, a.node?)))
         .filter(|&(_, r, n)| c.rscs[r].config.requires_fencing || c.nodes[n].is_guest())
         .map(|(f, r, _)| (f, c.top_parent(r)))
         .collect();

@@ -33,7 +33,7 @@ use cib::xml::Element;
 use cib::Cib;
 pub use crmd::cib_manager::{CibOp, CibPath, CibRequestError};
 use crmd::cib_manager::{PathError, XmlAttr};
-use scheduler::model::{Cluster, Role, Variant};
+use scheduler::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
 use thiserror::Error;
 
 /// Why a verb refused.
@@ -808,8 +808,8 @@ fn current_location(c: &Cluster, rsc: &str, promoted_only: bool) -> (Option<Stri
         return (None, 0);
     };
     let promotable = matches!(c.rscs[r].variant, Variant::Clone { promotable: true, .. });
-    let mut nodes: Vec<usize> = Vec::new();
-    let mut promoted: Vec<usize> = Vec::new();
+    let mut nodes: Vec<NodeIdx> = Vec::new();
+    let mut promoted: Vec<NodeIdx> = Vec::new();
     for p in c.primitives_of(r) {
         for &n in &c.rscs[p].observed.running_on {
             if !nodes.contains(&n) {
@@ -1268,14 +1268,16 @@ pub struct CleanupPlan {
 /// to delete.
 pub fn resource_cleanup_plan(doc: &CibDocument, opts: &CleanupOptions, now: i64) -> Result<CleanupPlan> {
     let c = cluster(doc, now)?;
-    let prims: Vec<usize> = match &opts.rsc {
+    let prims: Vec<RscIdx> = match &opts.rsc {
         Some(r) => {
             // Implicit resources (guest node connections) are not in the
             // configuration: the unpacked cluster knows them.
             let idx = c.rsc_by_id(r).ok_or_else(|| AdminError::UnknownResource(r.clone()))?;
             c.primitives_of(idx)
         }
-        None => (0..c.rscs.len()).filter(|&r| c.rscs[r].is_primitive()).collect(),
+        None => RscIdx::all(c.rscs.len())
+            .filter(|&r| c.rscs[r].is_primitive())
+            .collect(),
     };
     if let Some(n) = &opts.node {
         check_node(doc, Some(&c), n)?;

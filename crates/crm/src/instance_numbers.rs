@@ -18,7 +18,7 @@ use scheduler::model::{Cluster, NodeIdx, RscIdx, Variant};
 /// two on one node, orphans or a blocked inactive instance) keep their
 /// numbers.
 pub fn renumber(c: &mut Cluster) {
-    for cl in 0..c.rscs.len() {
+    for cl in RscIdx::all(c.rscs.len()) {
         if let Some((clone_max, order)) = unpack_order(c, cl) {
             for (number, &inst) in order.iter().enumerate() {
                 rename(c, inst, number, number >= clone_max);
@@ -127,10 +127,10 @@ mod tests {
     fn instances_are_numbered_by_the_node_they_are_active_on() {
         // fuzz-1448: the transition started instance 2 on n1 and instance
         // 0 stays on n2; unpacked again, n1's history comes first.
-        let mut c = cloned_group(&[Some(1), None, Some(0)]);
+        let mut c = cloned_group(&[Some(NodeIdx(1)), None, Some(NodeIdx(0))]);
         renumber(&mut c);
-        assert_eq!(where_is(&c, "a:0"), [0]);
-        assert_eq!(where_is(&c, "a:1"), [1]);
+        assert_eq!(where_is(&c, "a:0"), [NodeIdx(0)]);
+        assert_eq!(where_is(&c, "a:1"), [NodeIdx(1)]);
         assert!(where_is(&c, "a:2").is_empty());
         let cl = c.rsc_by_id("C").expect("C");
         let ids: Vec<&str> = c.rscs[cl].children.iter().map(|&k| c.rscs[k].id.as_str()).collect();
@@ -139,13 +139,13 @@ mod tests {
 
     #[test]
     fn an_instance_active_on_two_nodes_keeps_the_numbers() {
-        let mut c = cloned_group(&[Some(1), None, Some(0)]);
+        let mut c = cloned_group(&[Some(NodeIdx(1)), None, Some(NodeIdx(0))]);
         let cl = c.rsc_by_id("C").expect("C");
         let b0 = c.rscs[c.rscs[cl].children[0]].children[1];
-        c.rscs[b0].observed.running_on = vec![2];
+        c.rscs[b0].observed.running_on = vec![NodeIdx(2)];
         renumber(&mut c);
-        assert_eq!(where_is(&c, "a:0"), [1]);
-        assert_eq!(where_is(&c, "a:2"), [0]);
+        assert_eq!(where_is(&c, "a:0"), [NodeIdx(1)]);
+        assert_eq!(where_is(&c, "a:2"), [NodeIdx(0)]);
     }
 
     #[test]
@@ -165,10 +165,10 @@ mod tests {
         }
         let orphan = c.rscs[cl].children[2];
         c.rscs[orphan].observed.orphan = true;
-        c.rscs[orphan].observed.running_on = vec![2];
+        c.rscs[orphan].observed.running_on = vec![NodeIdx(2)];
         renumber(&mut c);
         let p0 = c.rsc_by_id("p:0").expect("p:0");
-        assert_eq!(c.rscs[p0].observed.running_on, [2]);
+        assert_eq!(c.rscs[p0].observed.running_on, [NodeIdx(2)]);
         assert!(!c.rscs[p0].observed.orphan);
         let p2 = c.rsc_by_id("p:2").expect("p:2");
         assert!(c.rscs[p2].observed.orphan && c.rscs[p2].observed.running_on.is_empty());

@@ -189,7 +189,7 @@ fn iso_utc(t: i64) -> String {
 }
 
 fn sorted_nodes(c: &Cluster) -> Vec<NodeIdx> {
-    let mut v: Vec<NodeIdx> = (0..c.nodes.len()).collect();
+    let mut v: Vec<NodeIdx> = NodeIdx::all(c.nodes.len()).collect();
     v.sort_by(|&a, &b| cmp_node_names(&c.nodes[a].uname, &c.nodes[b].uname));
     v
 }
@@ -288,6 +288,7 @@ fn failures(c: &Cluster, root: &Element) -> Vec<Failure> {
             .nodes
             .iter()
             .position(|x| x.id == id)
+            .map(NodeIdx)
             .or_else(|| ns.attr("uname").and_then(|u| c.node_by_name(u)))
         else {
             continue;
@@ -395,6 +396,7 @@ fn state_node(c: &Cluster, ns: &Element) -> Option<NodeIdx> {
     c.nodes
         .iter()
         .position(|x| x.id == id)
+        .map(NodeIdx)
         .or_else(|| ns.attr("uname").and_then(|u| c.node_by_name(u)))
 }
 
@@ -403,6 +405,7 @@ fn history_rsc(c: &Cluster, n: NodeIdx, hid: &str) -> Option<RscIdx> {
     c.rscs
         .iter()
         .position(|r| r.is_primitive() && r.observed.history_ids.iter().any(|(m, h)| *m == n && h == hid))
+        .map(RscIdx)
         .or_else(|| c.rsc_by_id(hid))
 }
 
@@ -423,7 +426,7 @@ fn pending_ops(c: &Cluster, root: &Element) -> Pending {
             let Some(r) = lr.attr("id").and_then(|h| history_rsc(c, n, h)) else {
                 continue;
             };
-            if out[r].is_some() {
+            if out[r.0].is_some() {
                 continue;
             }
             let mut ops: Vec<&Element> = lr.children_named("lrm_rsc_op").collect();
@@ -437,7 +440,7 @@ fn pending_ops(c: &Cluster, root: &Element) -> Pending {
                 if task == "monitor" && interval == 0 {
                     continue;
                 }
-                out[r] = Some((task.to_string(), n));
+                out[r.0] = Some((task.to_string(), n));
                 break;
             }
         }
@@ -467,7 +470,7 @@ impl Status {
     }
 
     fn dc(&self) -> Option<NodeIdx> {
-        self.cluster.nodes.iter().position(|n| n.is_dc)
+        self.cluster.nodes.iter().position(|n| n.is_dc).map(NodeIdx)
     }
 
     fn dc_version(&self) -> Option<String> {
@@ -773,7 +776,7 @@ impl Status {
         };
         for ns in status.children_named("node_state") {
             let id = ns.attr("id").unwrap_or("");
-            let Some(n) = c.nodes.iter().position(|x| x.id == id) else {
+            let Some(n) = c.nodes.iter().position(|x| x.id == id).map(NodeIdx) else {
                 continue;
             };
             if !c.nodes[n].online {
@@ -992,7 +995,7 @@ fn clone_text(c: &Cluster, pend: &Pending, r: RscIdx, indent: usize, inactive: b
             }
             continue;
         }
-        if prims.iter().any(|&p| pend[p].is_some()) {
+        if prims.iter().any(|&p| pend[p.0].is_some()) {
             full.push(k);
             continue;
         }
@@ -1144,7 +1147,7 @@ fn displayable_role(c: &Cluster, r: RscIdx) -> Role {
 
 fn primitive_text_as(c: &Cluster, pend: &Pending, r: RscIdx, name: &str, at: Option<Option<NodeIdx>>) -> String {
     let rs = &c.rscs[r];
-    let pending = pend[r].as_ref();
+    let pending = pend[r.0].as_ref();
     let mut s = format!("{name}\t({}):\t", rs.agent());
     let multiple = at.is_none() && rs.observed.running_on.len() > 1;
     // An inactive resource shows the node it is shutdown-locked to.
@@ -1623,7 +1626,7 @@ impl Status {
         };
         for ns in status.children_named("node_state") {
             let id = ns.attr("id").unwrap_or("");
-            let Some(n) = c.nodes.iter().position(|x| x.id == id) else {
+            let Some(n) = c.nodes.iter().position(|x| x.id == id).map(NodeIdx) else {
                 continue;
             };
             if !c.nodes[n].online {
@@ -1747,7 +1750,7 @@ impl Status {
         } else {
             rs.observed.role
         };
-        let pending = self.pending[r].as_ref().map(|(t, _)| t.as_str());
+        let pending = self.pending[r.0].as_ref().map(|(t, _)| t.as_str());
         let state = match pending {
             Some("start") => "Starting",
             Some("stop") => "Stopping",

@@ -11,7 +11,7 @@ use scheduler::model::{Bundle, Cluster, NodeIdx, NodeKind, Role, RscIdx, Variant
 use scheduler::{Action, Schedule, TransitionGraph};
 
 fn sorted_nodes(c: &Cluster) -> Vec<NodeIdx> {
-    let mut v: Vec<NodeIdx> = (0..c.nodes.len()).collect();
+    let mut v: Vec<NodeIdx> = NodeIdx::all(c.nodes.len()).collect();
     v.sort_by(|&a, &b| cmp_node_names(&c.nodes[a].uname, &c.nodes[b].uname));
     v
 }

@@ -6,7 +6,7 @@ use crate::output;
 use cib::xml::Element;
 use cib::{Cib, CibError};
 use scheduler::ids::clone_strip;
-use scheduler::model::{Cluster, Role, Variant};
+use scheduler::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
 use scheduler::{self, Options, Schedule, TransitionGraph};
 
 /// Events to inject before scheduling, like `crm_simulate`'s options.
@@ -289,7 +289,7 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         }
     }
     // Fencing wipes the node's resource history.
-    let fenced: Vec<usize> = done
+    let fenced: Vec<NodeIdx> = done
         .iter()
         .filter(|&&id| s.actions[id].is_fencing())
         .filter_map(|&id| s.actions[id].node)
@@ -297,13 +297,13 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
         .collect();
     // Starts after the fencing (on a guest node whose container was
     // recovered) survive it.
-    let started: Vec<(usize, usize)> = done
+    let started: Vec<(RscIdx, NodeIdx)> = done
         .iter()
         .map(|&id| &s.actions[id])
         .filter(|a| a.task == "start")
         .filter_map(|a| Some((a.rsc?, a.node?)))
         .collect();
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         if !c.rscs[r].is_primitive() {
             continue;
         }
@@ -316,14 +316,14 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
             c.rscs[r].observed.failed = false;
         }
     }
-    let recorded: Vec<(usize, usize)> = done
+    let recorded: Vec<(RscIdx, NodeIdx)> = done
         .iter()
         .map(|&id| &s.actions[id])
         .filter(|a| !a.pseudo && a.interval_ms == 0)
         .filter_map(|a| Some((a.rsc?, a.node?)))
         .collect();
     scheduler::unpack::remote_after_transition(&mut c, base, &started, &recorded);
-    for i in (0..c.rscs.len()).rev() {
+    for i in RscIdx::all(c.rscs.len()).rev() {
         if matches!(c.rscs[i].variant, Variant::Group | Variant::Clone { .. }) {
             let kids = c.primitives_of(i);
             c.rscs[i].observed.role = kids

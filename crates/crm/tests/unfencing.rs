@@ -4,6 +4,7 @@
 
 use cib::Cib;
 use crm::simulate::simulate;
+use scheduler::model::NodeIdx;
 use scheduler::Options;
 
 /// A history entry's common attributes, with the digest of a resource
@@ -81,7 +82,7 @@ fn an_unfencing_required_without_a_reason_is_not_listed() {
         .schedule
         .actions
         .iter()
-        .find(|a| a.is_unfencing() && a.node == Some(0));
+        .find(|a| a.is_unfencing() && a.node == Some(NodeIdx(0)));
     assert!(unfence.is_some_and(|a| !a.optional), "node1 is unfenced");
     assert!(!sim.summary_text.contains("Fence"), "{}", sim.summary_text);
     assert!(

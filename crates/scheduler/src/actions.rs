@@ -26,7 +26,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     let have_managed = c.rscs.iter().any(|r| r.config.managed);
     let mut fence_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
     let mut shutdown_of: Vec<Option<usize>> = vec![None; c.nodes.len()];
-    let mut by_name: Vec<NodeIdx> = (0..c.nodes.len()).collect();
+    let mut by_name: Vec<NodeIdx> = NodeIdx::all(c.nodes.len()).collect();
     by_name.sort_by(|&a, &b| crate::model::cmp_node_names(&c.nodes[a].uname, &c.nodes[b].uname));
     let (mut dc_down, mut fencing_ops, mut shutdown_ops) = (None, Vec::new(), Vec::new());
     for &n in &by_name {
@@ -42,7 +42,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
             let a = s.add(None, "stonith", 0, Some(n), false);
             s.actions[a].fence_op = Some(c.options.stonith_action.clone());
             s.actions[a].reason = node.fence_reason.clone();
-            fence_of[n] = Some(a);
+            fence_of[n.0] = Some(a);
             if node.is_dc {
                 dc_down = Some(a);
             } else {
@@ -56,7 +56,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         } else if node.shutdown && node.online && !node.is_remote() {
             // No shutdown action for Pacemaker Remote nodes (`needs_shutdown`).
             let a = s.add(None, "do_shutdown", 0, Some(n), false);
-            shutdown_of[n] = Some(a);
+            shutdown_of[n.0] = Some(a);
             if node.is_dc {
                 dc_down = Some(a);
             } else {
@@ -87,7 +87,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     // A node whose (pre-1.1.14) `probe_complete` attribute is false is asked
     // to probe everything itself, and gets no probes of its own
     // (`pcmk__schedule_probes`).
-    for n in 0..c.nodes.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
         let node = &c.nodes[n];
         if node.online && !node.unclean && reprobe(node) {
             let a = s.add(None, "probe_again", 0, Some(n), false);
@@ -97,7 +97,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
 
     // Primitive actions.
     let mut device_changes = Vec::new();
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         if !c.rscs[r].is_primitive() {
             continue;
         }
@@ -107,7 +107,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     // Placeholder start/stop actions (unrunnable, optional) so orderings
     // against resources that will not start or are not running still
     // propagate "unrunnable".
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         if !c.rscs[r].is_primitive() {
             continue;
         }
@@ -162,7 +162,7 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     crate::cleanup::create_actions(cib, c, &mut s);
     // Collective pseudo-actions and their orderings.
     let mut notified = Vec::new();
-    for g in (0..c.rscs.len()).rev() {
+    for g in RscIdx::all(c.rscs.len()).rev() {
         if !is_group(c, g) {
             continue;
         }
@@ -424,8 +424,8 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
     // required, and the shutdown waits until it can run; resources and
     // nodes in maintenance are left alone, and so are unmanaged resources
     // unless they are blocked.
-    for n in 0..c.nodes.len() {
-        let Some(sd) = shutdown_of[n] else { continue };
+    for n in NodeIdx::all(c.nodes.len()) {
+        let Some(sd) = shutdown_of[n.0] else { continue };
         if c.nodes[n].maintenance {
             continue;
         }
@@ -604,7 +604,7 @@ fn order_fencing_before_parent_stops(s: &mut ActionSet, c: &Cluster, fence_of: &
         .actions
         .iter()
         .filter(|a| a.task == "stop" && a.pseudo && a.interval_ms == 0)
-        .filter_map(|a| Some((fence_of[a.node?]?, a.rsc?, a.node?)))
+        .filter_map(|a| Some((fence_of[a.node?.0]?, a.rsc?, a.node?)))
         .filter(|&(_, r, n)| c.rscs[r].config.requires_fencing || c.nodes[n].is_guest())
         .map(|(f, r, _)| (f, c.top_parent(r)))
         .collect();
@@ -799,7 +799,9 @@ fn order_starts_after_fencing(s: &mut ActionSet, c: &Cluster) {
                 // (`pcmk__create_migration_actions`).
                 "start" | "promote" | "migrate_to" if rs.config.requires_fencing => edges.push((f, a.id, 0)),
                 "start"
-                    if rs.config.requires_quorum && rs.plan.allowed[t].is_some() && !known_on_for_fencing(c, r, t) =>
+                    if rs.config.requires_quorum
+                        && rs.plan.allowed[t.0].is_some()
+                        && !known_on_for_fencing(c, r, t) =>
                 {
                     edges.push((f, a.id, flags::RUNNABLE_LEFT))
                 }
@@ -881,7 +883,7 @@ fn probe_flags(s: &ActionSet, c: &Cluster, probe: usize, r: RscIdx) -> u32 {
 /// Probes of clone instances order before the start of their top-level
 /// clone (`pcmk__probe_rsc_on_node`).
 fn order_clone_probes(s: &mut ActionSet, c: &Cluster) {
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         let target = super::probes::probe_target(c, r);
         if target == r || !c.rscs[r].is_primitive() {
             continue;
@@ -918,7 +920,7 @@ fn primitive_actions(
 
     // Probes on nodes where the state is unknown.
     if c.options.enable_startup_probes && !c.rscs[r].observed.orphan {
-        for n in 0..c.nodes.len() {
+        for n in NodeIdx::all(c.nodes.len()) {
             let node = &c.nodes[n];
             // Pending nodes are probed too, but such probes cannot run
             // (`pcmk__schedule_probes`, `update_resource_action_runnable`).
@@ -1050,8 +1052,8 @@ fn primitive_actions(
         } else if stop_unexpected {
             s.actions[st].reason = Some("being multiply active".into());
         }
-        if c.nodes[cur].unclean || fence_of[cur].is_some() {
-            match fence_of[cur] {
+        if c.nodes[cur].unclean || fence_of[cur.0].is_some() {
+            match fence_of[cur.0] {
                 Some(f) => {
                     s.actions[st].pseudo = true;
                     // The fencing implies the stop; it is only required
@@ -1119,13 +1121,13 @@ fn primitive_actions(
             // a guest waits for its connection unless it must be reset.
             let node = &c.nodes[cur];
             // (With fencing, the demote becomes a pseudo-action below.)
-            if !node.online && (!node.is_guest() || node.remote.requires_reset) && fence_of[cur].is_none() {
+            if !node.online && (!node.is_guest() || node.remote.requires_reset) && fence_of[cur.0].is_none() {
                 s.actions[dm].runnable = false;
             }
             // A demote on a node being fenced is implied by the fencing (a
             // guest's fencing is its container's recovery).
             let node_down = c.nodes[cur].unclean || !c.nodes[cur].online || c.rscs[r].observed.failed;
-            if let (Some(f), true) = (fence_of[cur], node_down) {
+            if let (Some(f), true) = (fence_of[cur.0], node_down) {
                 s.actions[dm].pseudo = true;
                 // After the fencing if the resource needs fencing or the node
                 // is a guest, unless bundled (`order_stop_vs_fencing`).
@@ -1249,7 +1251,7 @@ fn primitive_actions(
             // Starting elsewhere after a node that needs fencing.
             if c.rscs[r].config.requires_fencing {
                 for &cur in &current {
-                    if let Some(f) = fence_of[cur] {
+                    if let Some(f) = fence_of[cur.0] {
                         s.order(f, st, flags::RUNNABLE_LEFT);
                     }
                 }
@@ -1494,7 +1496,7 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
     // (`summary_action_flags`: any required member action makes the
     // collective one required).
     let mut summaries: Vec<(usize, Vec<usize>)> = Vec::new();
-    for g in 0..c.rscs.len() {
+    for g in RscIdx::all(c.rscs.len()) {
         if !is_group(c, g) {
             continue;
         }
@@ -1544,7 +1546,7 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
     // (running, stopped, promoted, demoted) cannot run if a member's action
     // for it cannot.
     let mut group_all: Vec<(usize, Vec<usize>)> = Vec::new();
-    for g in 0..c.rscs.len() {
+    for g in RscIdx::all(c.rscs.len()) {
         if !matches!(c.rscs[g].variant, Variant::Group) {
             continue;
         }
@@ -1566,7 +1568,7 @@ fn propagate(c: &Cluster, s: &mut ActionSet, colocs: &[crate::constraint_types::
         }
     }
     let mut runnable_summaries: Vec<(usize, Vec<usize>)> = Vec::new();
-    for g in 0..c.rscs.len() {
+    for g in RscIdx::all(c.rscs.len()) {
         if !matches!(c.rscs[g].variant, Variant::Clone { .. }) {
             continue;
         }
@@ -2034,6 +2036,8 @@ fn apply_edge(c: &Cluster, s: &mut ActionSet, i: usize, p: &Prop<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::NodeIdx;
+
     #[test]
     fn a_definition_change_gives_its_reason_to_the_start_not_the_stop() {
         // guest-host-not-fenceable: `force_restart` names the reason on the
@@ -2071,7 +2075,7 @@ mod tests {
             let a = s
                 .actions
                 .iter()
-                .find(|a| a.task == "start" && a.node == Some(0))
+                .find(|a| a.task == "start" && a.node == Some(NodeIdx(0)))
                 .expect("start");
             (a.optional, a.runnable)
         };

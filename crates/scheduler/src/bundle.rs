@@ -4,7 +4,7 @@
 //! replica's IP follows its container.
 
 use crate::constraint_types::{Coloc, Constraints, Ordering};
-use crate::model::{Cluster, Role};
+use crate::model::{Cluster, NodeIdx, Role};
 use cib::score::INFINITY;
 use cib::OrderKind;
 
@@ -50,18 +50,18 @@ pub fn pacemaker_children(c: &Cluster, r: crate::model::RscIdx) -> Option<Vec<cr
 pub fn apply(c: &mut Cluster, cons: &mut Constraints) {
     for bi in 0..c.bundles.len() {
         let b = c.bundles[bi].clone();
-        let bundle_nodes: Vec<usize> = b.replicas.iter().filter_map(|r| r.node).collect();
+        let bundle_nodes: Vec<NodeIdx> = b.replicas.iter().filter_map(|r| r.node).collect();
         if let Some(cl) = b.child_clone {
-            for n in 0..c.nodes.len() {
-                c.rscs[cl].plan.allowed[n] = Some(if bundle_nodes.contains(&n) { 0 } else { -INFINITY });
+            for n in NodeIdx::all(c.nodes.len()) {
+                c.rscs[cl].plan.allowed[n.0] = Some(if bundle_nodes.contains(&n) { 0 } else { -INFINITY });
             }
         }
         for rep in &b.replicas {
             if let (Some(inst), Some(node)) = (rep.child, rep.node) {
                 for p in c.primitives_of(inst) {
                     // Only the replica's node is in the instance's table.
-                    for n in 0..c.nodes.len() {
-                        c.rscs[p].plan.allowed[n] = if n == node { Some(INFINITY) } else { None };
+                    for n in NodeIdx::all(c.nodes.len()) {
+                        c.rscs[p].plan.allowed[n.0] = if n == node { Some(INFINITY) } else { None };
                     }
                 }
             }

@@ -62,7 +62,7 @@ fn schedule_cleanup(s: &mut ActionSet, c: &Cluster, r: RscIdx, n: NodeIdx) {
 /// resource is active, restarted: see `definition_changed`).
 fn clean_up_agent_changes(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
     for st in &cib.status.nodes {
-        let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {
+        let Some(n) = c.nodes.iter().position(|x| x.id == st.id).map(NodeIdx) else {
             continue;
         };
         // `pcmk__node_available`, or in maintenance.
@@ -72,7 +72,7 @@ fn clean_up_agent_changes(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
             continue;
         }
         for lr in st.lrm.iter().filter(|l| !l.ops.is_empty()) {
-            for r in 0..c.rscs.len() {
+            for r in RscIdx::all(c.rscs.len()) {
                 let rs = &c.rscs[r];
                 let Variant::Primitive { class, provider, ty } = &rs.variant else {
                     continue;
@@ -108,7 +108,7 @@ pub fn create_actions(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
     }
     // A failed resource whose operation definitions changed gets a fresh
     // start ("action definition changed").
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         if !c.rscs[r].is_primitive() {
             continue;
         }
@@ -121,14 +121,14 @@ pub fn create_actions(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
     for (r, n) in clears {
         clear_failcount(s, c, r, n);
     }
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         let rs = &c.rscs[r];
         if !rs.is_primitive() || !rs.observed.orphan {
             continue;
         }
         // Orphaned top-level resources: fail counts on online nodes.
         if rs.parent.is_none() {
-            for n in 0..c.nodes.len() {
+            for n in NodeIdx::all(c.nodes.len()) {
                 if c.nodes[n].online && (fail_count(c, r, n) != 0 || recorded_failures(c, r, n)) {
                     let clear = clear_failcount(s, c, r, n);
                     for stop in s.of(r, "stop") {
@@ -142,7 +142,7 @@ pub fn create_actions(cib: &Cib, c: &Cluster, s: &mut ActionSet) {
         }
         // The orphan's history is deleted on every node that has some.
         for st in &cib.status.nodes {
-            let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {
+            let Some(n) = c.nodes.iter().position(|x| x.id == st.id).map(NodeIdx) else {
                 continue;
             };
             let node = &c.nodes[n];

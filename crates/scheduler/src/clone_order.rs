@@ -141,7 +141,7 @@ fn compatible_instance(c: &Cluster, then_child: RscIdx, first: RscIdx, current: 
         .allowed
         .iter()
         .enumerate()
-        .filter_map(|(n, w)| w.map(|w| (n, if c.nodes[n].can_run() { w } else { i32::MIN })))
+        .filter_map(|(n, w)| w.map(|w| (NodeIdx(n), if c.nodes[NodeIdx(n)].can_run() { w } else { i32::MIN })))
         .collect();
     nodes.sort_by(|a, b| b.1.cmp(&a.1).then(c.nodes[a.0].uname.cmp(&c.nodes[b.0].uname)));
     nodes.into_iter().find_map(|(n, _)| on(n))
@@ -297,6 +297,7 @@ pub(super) fn summary_inputs(c: &Cluster, s: &ActionSet) -> std::collections::Ha
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{cib, clone, dummy, run};
+    use crate::model::NodeIdx;
 
     fn start_of<'a>(s: &'a super::super::Schedule, id: &str) -> Vec<&'a super::super::Action> {
         let r = s.cluster.rsc_by_id(id).expect("resource exists");
@@ -349,7 +350,7 @@ mod tests {
                     && a.rsc.is_some_and(|r| s.cluster.rscs[r].id.starts_with("B:"))
                     && a.node.is_some()
             })
-            .map(|a| s.cluster.nodes[a.node.unwrap_or(0)].uname.clone())
+            .map(|a| s.cluster.nodes[a.node.unwrap_or(NodeIdx(0))].uname.clone())
             .collect();
         assert_eq!(runnable, vec!["n1".to_string()]);
     }

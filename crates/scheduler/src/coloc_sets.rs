@@ -146,7 +146,8 @@ mod tests {
         crate::unpack::unpack(&cib::Cib::parse(xml).expect("valid"), 0)
     }
 
-    fn pairs(sets: Vec<ResourceSet>, score: Score) -> Vec<(RscIdx, RscIdx)> {
+    /// The colocated (dependent, primary) resource index pairs.
+    fn pairs(sets: Vec<ResourceSet>, score: Score) -> Vec<(usize, usize)> {
         let c = cluster();
         let co = Colocation {
             id: "co".into(),
@@ -161,7 +162,7 @@ mod tests {
         };
         let mut out = Vec::new();
         unpack(&c, &co, &|id| c.rsc_by_id(id).into_iter().collect(), &mut out);
-        out.iter().map(|x| (x.dependent, x.primary)).collect()
+        out.iter().map(|x| (x.dependent.0, x.primary.0)).collect()
     }
 
     #[test]

@@ -13,6 +13,7 @@ fn resolve(c: &Cluster, cib: &Cib, id: &str) -> Vec<RscIdx> {
         .rscs
         .iter()
         .position(|r| r.id == id && (r.parent.is_none() || !is_instance_of_clone(c, r.parent)))
+        .map(RscIdx)
     {
         return vec![r];
     }
@@ -24,7 +25,7 @@ fn resolve(c: &Cluster, cib: &Cib, id: &str) -> Vec<RscIdx> {
         .iter()
         .enumerate()
         .filter(|(_, r)| r.config.template.as_deref() == Some(id) && r.config.instance.is_none())
-        .map(|(i, _)| i)
+        .map(|(i, _)| RscIdx(i))
         .collect()
 }
 
@@ -56,7 +57,7 @@ fn rule_score(rule: &cib::Rule, attrs: &std::collections::BTreeMap<String, Strin
 
 /// The nodes a location rule matches, each with the score it gives there.
 fn rule_matches(c: &Cluster, rule: &cib::Rule, rsc: RscIdx) -> Vec<(NodeIdx, Score)> {
-    (0..c.nodes.len())
+    NodeIdx::all(c.nodes.len())
         .filter(|&n| {
             // The resource's parameters as they are on this node.
             let mut node_ctx = c.rule_context();
@@ -127,7 +128,7 @@ pub fn resource_location(c: &mut Cluster, rsc: RscIdx, node: Option<NodeIdx>, s:
         let allowed = &mut c.rscs[t].plan.allowed;
         match node {
             Some(n) => {
-                allowed[n] = Some(score::add(allowed[n].unwrap_or(0), s));
+                allowed[n.0] = Some(score::add(allowed[n.0].unwrap_or(0), s));
             }
             None => {
                 for a in allowed.iter_mut() {
@@ -147,7 +148,7 @@ pub fn resource_location(c: &mut Cluster, rsc: RscIdx, node: Option<NodeIdx>, s:
 /// group's preference would weigh once per member there.
 fn configured_location(c: &mut Cluster, rsc: RscIdx, node: NodeIdx, s: Score) {
     let allowed = &mut c.rscs[rsc].plan.allowed;
-    allowed[node] = Some(score::add(allowed[node].unwrap_or(0), s));
+    allowed[node.0] = Some(score::add(allowed[node.0].unwrap_or(0), s));
     let is_group = matches!(c.rscs[rsc].variant, Variant::Group);
     let children = c.rscs[rsc].children.clone();
     for (i, k) in children.into_iter().enumerate() {
@@ -405,7 +406,7 @@ mod pattern_tests {
         let s = run(&cib(2, &rscs, cons, &[]));
         let c = &s.cluster;
         let m2 = c.rsc_by_id("m2").expect("m2");
-        assert_eq!(c.rscs[m2].plan.allowed[c.node_by_name("n1").expect("n1")], Some(15));
+        assert_eq!(c.rscs[m2].plan.allowed[c.node_by_name("n1").expect("n1").0], Some(15));
         for m in ["m1", "m2"] {
             let r = c.rsc_by_id(m).expect("member");
             assert_eq!(c.rscs[r].plan.assigned, c.node_by_name("n1"), "{m}");

@@ -11,11 +11,11 @@ use cib::Cib;
 pub fn param_change_clears(cib: &Cib, c: &Cluster) -> Vec<(RscIdx, NodeIdx)> {
     let mut out = Vec::new();
     for st in &cib.status.nodes {
-        let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {
+        let Some(n) = c.nodes.iter().position(|x| x.id == st.id).map(NodeIdx) else {
             continue;
         };
         for lr in &st.lrm {
-            let Some(r) = (0..c.rscs.len()).find(|&r| {
+            let Some(r) = RscIdx::all(c.rscs.len()).find(|&r| {
                 c.rscs[r].is_primitive()
                     && c.rscs[r]
                         .observed
@@ -50,6 +50,7 @@ pub fn param_change_clears(cib: &Cib, c: &Cluster) -> Vec<(RscIdx, NodeIdx)> {
 
 #[cfg(test)]
 mod tests {
+    use super::{NodeIdx, RscIdx};
     use cib::Cib;
 
     fn cib(digest: &str) -> Cib {
@@ -71,8 +72,8 @@ mod tests {
     fn changed_parameters_clear_the_fail_count() {
         let c = cib("0123456789abcdef0123456789abcdef");
         let s = crate::testutil::run(&c);
-        assert_eq!(s.cluster.failcount_clears, vec![(0, 0)]);
-        assert_eq!(s.cluster.rscs[0].plan.assigned, Some(0));
+        assert_eq!(s.cluster.failcount_clears, vec![(RscIdx(0), NodeIdx(0))]);
+        assert_eq!(s.cluster.rscs[RscIdx(0)].plan.assigned, Some(NodeIdx(0)));
     }
 
     #[test]
@@ -84,7 +85,7 @@ mod tests {
             call_id: 2,
             ..Default::default()
         };
-        let digest = crate::digests::expected_digest(&probe.cluster, 0, &op);
+        let digest = crate::digests::expected_digest(&probe.cluster, RscIdx(0), &op);
         let s = crate::testutil::run(&cib(&digest));
         assert!(s.cluster.failcount_clears.is_empty());
         assert_eq!(s.cluster.rscs[0].plan.assigned, None);

@@ -3,7 +3,7 @@
 //! the resource's `failure_timeout` to 0 once `block_failure` finds one).
 
 use crate::ids::clone_strip;
-use crate::model::{Cluster, RscIdx};
+use crate::model::{Cluster, NodeIdx, RscIdx};
 use cib::{Cib, LrmOp, OpDef};
 
 /// Disables the failure timeout of every primitive with a fail count on a
@@ -11,10 +11,10 @@ use cib::{Cib, LrmOp, OpDef};
 /// with `on-fail=block`.
 pub fn disable_blocked_timeouts(cib: &Cib, c: &mut Cluster) {
     for st in &cib.status.nodes {
-        let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {
+        let Some(n) = c.nodes.iter().position(|x| x.id == st.id).map(NodeIdx) else {
             continue;
         };
-        for r in 0..c.rscs.len() {
+        for r in RscIdx::all(c.rscs.len()) {
             if !c.rscs[r].is_primitive() || c.rscs[r].config.failure_timeout_s == 0 || !has_fail_count(c, r, n) {
                 continue;
             }
@@ -43,7 +43,7 @@ fn history_name(c: &Cluster, r: RscIdx) -> &str {
     clone_strip(&c.rscs[r].id)
 }
 
-fn has_fail_count(c: &Cluster, r: RscIdx, n: usize) -> bool {
+fn has_fail_count(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     let name = history_name(c, r);
     c.nodes[n].attrs.iter().any(|(k, v)| {
         k.strip_prefix("fail-count-")

@@ -10,6 +10,8 @@ use super::task::{ActionId, Task};
 use super::utilization;
 use crate::action_set::{flags, Action, Edge};
 use crate::model::{Cluster, Variant};
+#[cfg(test)]
+use crate::model::{NodeIdx, RscIdx};
 use crate::plan::Schedule;
 use cib::score::{Score, INFINITY};
 use cib::xml::escape_attr;
@@ -770,7 +772,8 @@ mod tests {
             .cluster
             .rscs
             .iter()
-            .position(|r| r.id.starts_with("R:") && r.observed.running_on == [1]);
+            .position(|r| r.id.starts_with("R:") && r.observed.running_on == [NodeIdx(1)])
+            .map(RscIdx);
         let r2 = r2.expect("the instance on n2");
         let start = s
             .actions

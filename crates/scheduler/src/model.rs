@@ -9,13 +9,10 @@ use std::sync::Arc;
 use cib::score::Score;
 pub use cib::Warning;
 
+mod idx;
 mod rsc;
+pub use idx::{NodeIdx, RscIdx};
 pub use rsc::{Discover, Rsc, RscConfig, RscObserved, RscPlan, RscRemote};
-
-/// Index of a node in [`Cluster::nodes`].
-pub type NodeIdx = usize;
-/// Index of a resource in [`Cluster::rscs`].
-pub type RscIdx = usize;
 
 /// Resource roles, ordered as Pacemaker's `enum rsc_role_e`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -349,10 +346,11 @@ impl Cluster {
             .iter()
             .position(|n| n.uname == name)
             .or_else(|| self.nodes.iter().position(|n| n.id == name))
+            .map(NodeIdx)
     }
 
     pub fn rsc_by_id(&self, id: &str) -> Option<RscIdx> {
-        self.rscs.iter().position(|r| r.id == id)
+        self.rscs.iter().position(|r| r.id == id).map(RscIdx)
     }
 
     /// The top-most ancestor of a resource.

@@ -61,7 +61,7 @@ pub struct NotifyOps {
 }
 
 /// A clone's notification pseudo-actions, per notified action.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CloneNotifications {
     pub clone: RscIdx,
     pub start: Option<NotifyOps>,
@@ -323,12 +323,12 @@ fn keys(c: &Cluster, clone: RscIdx, l: &Lists) -> BTreeMap<String, String> {
             && cl.remote.discover.get(&n).copied().unwrap_or_default() != crate::model::Discover::Exclusive
     };
     let available = sorted(
-        (0..c.nodes.len())
-            .filter(|&n| c.rscs[clone].plan.allowed[n].is_some() && !dropped(n))
+        NodeIdx::all(c.nodes.len())
+            .filter(|&n| c.rscs[clone].plan.allowed[n.0].is_some() && !dropped(n))
             .collect(),
     );
     out.insert("notify_available_uname".into(), join(&available));
-    let all = sorted((0..c.nodes.len()).collect());
+    let all = sorted(NodeIdx::all(c.nodes.len()).collect());
     out.insert("notify_all_uname".into(), join(&all));
     if c.rscs[clone]
         .config
@@ -583,7 +583,7 @@ pub fn create_notifications(s: &mut ActionSet, c: &Cluster, all: &[CloneNotifica
     // An instance's own `notify` (set on the primitive, not the clone)
     // still gets notified of stops implied by fencing, though the clone
     // has no notifications of its own.
-    for g in 0..c.rscs.len() {
+    for g in RscIdx::all(c.rscs.len()) {
         let is_clone = matches!(c.rscs[g].variant, crate::model::Variant::Clone { .. });
         if !is_clone || c.rscs[g].parent.is_some() || all.iter().any(|n| n.clone == g) {
             continue;

@@ -249,17 +249,17 @@ mod tests {
     }
 
     fn idx(name: &str) -> Vec<RscIdx> {
-        vec![(name.as_bytes()[0] - b'A') as RscIdx]
+        vec![RscIdx(usize::from(name.as_bytes()[0] - b'A'))]
     }
 
     #[test]
     fn sequential_set_chains_members_and_inverts_for_stops() {
         let mut out = Constraints::default();
         unpack(&order(vec![set("s", &["A", "B", "C"], None, None)]), &idx, &mut out);
-        let pairs: Vec<(RscIdx, &str, RscIdx, Symmetry)> = out
+        let pairs: Vec<(usize, &str, usize, Symmetry)> = out
             .set_orders
             .iter()
-            .map(|o| (o.first, o.first_action.as_str(), o.then, o.symmetry))
+            .map(|o| (o.first.0, o.first_action.as_str(), o.then.0, o.symmetry))
             .collect();
         assert!(pairs.contains(&(0, "start", 1, Symmetry::Symmetric)));
         assert!(pairs.contains(&(1, "start", 2, Symmetry::Symmetric)));
@@ -281,7 +281,7 @@ mod tests {
         let between = out
             .set_orders
             .iter()
-            .filter(|o| o.symmetry == Symmetry::Symmetric && o.first < 2 && o.then >= 2)
+            .filter(|o| o.symmetry == Symmetry::Symmetric && o.first < RscIdx(2) && o.then >= RscIdx(2))
             .count();
         assert_eq!(between, 4);
     }
@@ -300,6 +300,9 @@ mod tests {
         assert_eq!(out.one_or_more.len(), 1);
         assert_eq!(out.one_or_more[0].name, "one-or-more:a");
         // The inverse (stops) requires all.
-        assert!(out.set_orders.iter().any(|o| o.first == 2 && o.first_action == "stop"));
+        assert!(out
+            .set_orders
+            .iter()
+            .any(|o| o.first == RscIdx(2) && o.first_action == "stop"));
     }
 }

@@ -21,7 +21,7 @@ const INFINITY_HACK: Score = INFINITY * -100;
 /// Initial node tables, stickiness, fail-count bans and history bans.
 pub fn apply_node_criteria(c: &mut Cluster) {
     let nnodes = c.nodes.len();
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         for n in 0..nnodes {
             // Node tables are copied before status is unpacked, so offline
             // nodes keep their configured weight; availability is checked
@@ -43,7 +43,7 @@ pub fn apply_node_health(c: &mut Cluster) {
     if matches!(c.options.health_strategy.as_str(), "none" | "") {
         return;
     }
-    for n in 0..c.nodes.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
         let h = c.nodes[n].health_score;
         if h == 0 {
             continue;
@@ -64,20 +64,20 @@ pub fn apply_node_health(c: &mut Cluster) {
 
 /// Stickiness, migration-threshold and history bans (after locations).
 pub fn apply_stickiness_and_failures(c: &mut Cluster) {
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         let rs = &c.rscs[r];
         if !rs.is_primitive() {
             continue;
         }
         if rs.config.managed && rs.config.stickiness >= 1 && rs.observed.running_on.len() == 1 {
             let n = rs.observed.running_on[0];
-            if let Some(w) = c.rscs[r].plan.allowed[n] {
-                c.rscs[r].plan.allowed[n] = Some(score::add(w, c.rscs[r].config.stickiness));
+            if let Some(w) = c.rscs[r].plan.allowed[n.0] {
+                c.rscs[r].plan.allowed[n.0] = Some(score::add(w, c.rscs[r].config.stickiness));
             }
         }
     }
-    for n in 0..c.nodes.len() {
-        for r in 0..c.rscs.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
+        for r in RscIdx::all(c.rscs.len()) {
             if !c.rscs[r].is_primitive() {
                 continue;
             }
@@ -94,7 +94,7 @@ pub fn apply_stickiness_and_failures(c: &mut Cluster) {
         match n {
             Some(n) => set_ban(c, r, n),
             None => {
-                for n in 0..c.nodes.len() {
+                for n in NodeIdx::all(c.nodes.len()) {
                     set_ban(c, r, n);
                 }
             }
@@ -103,7 +103,7 @@ pub fn apply_stickiness_and_failures(c: &mut Cluster) {
 }
 
 fn set_ban(c: &mut Cluster, r: RscIdx, n: NodeIdx) {
-    c.rscs[r].plan.allowed[n] = Some(-INFINITY);
+    c.rscs[r].plan.allowed[n.0] = Some(-INFINITY);
 }
 
 /// `__fail_limit__`: ban the resource (the whole anonymous clone for clone
@@ -369,7 +369,7 @@ impl<'a> Assigner<'a> {
     /// Sorts top-level resources like `pcmk__sort_resources` (priority,
     /// then score on the current node, then scores node by node).
     fn sort_resources(&mut self) {
-        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).collect();
+        let mut nodes: Vec<NodeIdx> = NodeIdx::all(self.c.nodes.len()).collect();
         nodes.sort_by(|&a, &b| {
             // Unavailable nodes count as -INFINITY (`pcmk__sort_nodes`).
             let avail = self.available(b).cmp(&self.available(a));
@@ -396,7 +396,7 @@ impl<'a> Assigner<'a> {
             .collect();
         let c = &*self.c;
         let weight = |r: RscIdx, n: Option<NodeIdx>| -> Score {
-            n.and_then(|n| tables.get(&r).and_then(|t| t[n])).unwrap_or(-INFINITY)
+            n.and_then(|n| tables.get(&r).and_then(|t| t[n.0])).unwrap_or(-INFINITY)
         };
         let mut top = c.top.clone();
         top.sort_by(|&a, &b| {
@@ -420,7 +420,7 @@ impl<'a> Assigner<'a> {
 
     /// `pcmk__compare_node_capacities`: Less when `a` has more free capacity.
     fn cmp_capacity(&self, a: NodeIdx, b: NodeIdx) -> CmpOrdering {
-        let (ua, ub) = (&self.remaining[a], &self.remaining[b]);
+        let (ua, ub) = (&self.remaining[a.0], &self.remaining[b.0]);
         let mut result = 0i32;
         for (k, &va) in ua {
             let vb = ub.get(k).copied().unwrap_or(0);
@@ -443,13 +443,13 @@ impl<'a> Assigner<'a> {
 
     fn has_capacity(&self, n: NodeIdx, need: &std::collections::BTreeMap<String, i64>) -> bool {
         need.iter()
-            .all(|(k, &v)| self.remaining[n].get(k).copied().unwrap_or(0) >= v)
+            .all(|(k, &v)| self.remaining[n.0].get(k).copied().unwrap_or(0) >= v)
     }
 
     /// Whether a group's colocations have moved to its members
     /// (`expand_group_colocations` runs when the group's assignment starts).
     fn group_expanded(&self, g: RscIdx) -> bool {
-        self.allocating[g] || !self.c.rscs[g].plan.provisional
+        self.allocating[g.0] || !self.c.rscs[g].plan.provisional
     }
 
     /// Colocations configured for `x` itself (as dependent when
@@ -627,8 +627,8 @@ impl<'a> Assigner<'a> {
         for &x in &list {
             self.add_utilization(x, &list, &mut need);
         }
-        let candidates: Vec<NodeIdx> = (0..self.c.nodes.len())
-            .filter(|&n| self.available(n) && self.c.rscs[r].plan.allowed[n].is_some_and(|w| w >= 0))
+        let candidates: Vec<NodeIdx> = NodeIdx::all(self.c.nodes.len())
+            .filter(|&n| self.available(n) && self.c.rscs[r].plan.allowed[n.0].is_some_and(|w| w >= 0))
             .collect();
         let mut any = false;
         let mut most: Option<NodeIdx> = None;
@@ -648,7 +648,7 @@ impl<'a> Assigner<'a> {
                 self.has_capacity(n, &own)
             };
             if !ok {
-                self.c.rscs[r].plan.allowed[n] = Some(-INFINITY);
+                self.c.rscs[r].plan.allowed[n.0] = Some(-INFINITY);
             }
         }
         if any {
@@ -700,10 +700,10 @@ impl<'a> Assigner<'a> {
     }
 
     fn assign_group(&mut self, g: RscIdx) {
-        if !self.c.rscs[g].plan.provisional || self.allocating[g] {
+        if !self.c.rscs[g].plan.provisional || self.allocating[g.0] {
             return;
         }
-        self.allocating[g] = true;
+        self.allocating[g.0] = true;
         let kids = self.c.rscs[g].children.clone();
         for &k in &kids {
             self.assign(k);
@@ -712,15 +712,15 @@ impl<'a> Assigner<'a> {
             self.c.rscs[g].plan.next_role = self.c.rscs[f].plan.next_role;
             self.c.rscs[g].plan.assigned = self.c.rscs[f].plan.assigned;
         }
-        self.allocating[g] = false;
+        self.allocating[g.0] = false;
         self.c.rscs[g].plan.provisional = false;
     }
 
     fn assign_clone(&mut self, cl: RscIdx) {
-        if !self.c.rscs[cl].plan.provisional || self.allocating[cl] {
+        if !self.c.rscs[cl].plan.provisional || self.allocating[cl.0] {
             return;
         }
-        self.allocating[cl] = true;
+        self.allocating[cl.0] = true;
         let (clone_node_max, _) = match self.c.rscs[cl].variant {
             Variant::Clone {
                 clone_node_max,
@@ -769,7 +769,7 @@ impl<'a> Assigner<'a> {
                 .find_map(|&p| c.rscs[p].observed.running_on.first().copied())
         };
         kids.sort_by_key(|&k| self.instance_key(k));
-        let available_nodes = (0..self.c.nodes.len()).filter(|&n| self.available(n)).count();
+        let available_nodes = NodeIdx::all(self.c.nodes.len()).filter(|&n| self.available(n)).count();
         let loop_max = clone_max.checked_div(available_nodes).unwrap_or(1).max(1);
         let mut per_node = vec![0usize; self.c.nodes.len()];
         let mut allocated = 0usize;
@@ -792,12 +792,12 @@ impl<'a> Assigner<'a> {
             let ok = self.available(cur)
                 && prims
                     .iter()
-                    .all(|&p| self.c.rscs[p].plan.allowed[cur].is_some_and(|w| w >= 0));
-            if !ok || per_node[cur] >= loop_max || per_node[cur] >= clone_node_max {
+                    .all(|&p| self.c.rscs[p].plan.allowed[cur.0].is_some_and(|w| w >= 0));
+            if !ok || per_node[cur.0] >= loop_max || per_node[cur.0] >= clone_node_max {
                 continue;
             }
             if self.preassign_instance(k, cur, &per_node, clone_node_max) {
-                per_node[cur] += 1;
+                per_node[cur.0] += 1;
                 allocated += 1;
             }
         }
@@ -821,11 +821,11 @@ impl<'a> Assigner<'a> {
             }
             self.assign_instance(k, &per_node, clone_node_max);
             if let Some(n) = node_of(self, k) {
-                per_node[n] += 1;
+                per_node[n.0] += 1;
                 allocated += 1;
             }
         }
-        self.allocating[cl] = false;
+        self.allocating[cl.0] = false;
         self.c.rscs[cl].plan.provisional = false;
         if matches!(self.c.rscs[cl].variant, Variant::Clone { promotable: true, .. }) {
             self.set_instance_roles(cl);
@@ -882,13 +882,13 @@ impl<'a> Assigner<'a> {
         let allowed_here = cur.is_none_or(|n| {
             prims
                 .iter()
-                .all(|&p| self.c.rscs[p].plan.allowed[n].is_some_and(|w| w >= 0))
+                .all(|&p| self.c.rscs[p].plan.allowed[n.0].is_some_and(|w| w >= 0))
         });
         let usable = cur.filter(|_| allowed_here);
         let failed = prims.iter().any(|&p| self.c.rscs[p].observed.failed);
         (
             !allowed_here,
-            -self.promo_priority[k],
+            -self.promo_priority[k.0],
             usable.is_none(),
             usable.is_some_and(|n| !self.available(n)),
             failed && usable.is_some(),
@@ -902,8 +902,8 @@ impl<'a> Assigner<'a> {
     fn assign_instance(&mut self, k: RscIdx, per_node: &[usize], clone_node_max: usize) {
         let prims = self.c.primitives_of(k);
         let cl = self.c.top_parent(k);
-        for (n, &count) in per_node.iter().enumerate() {
-            let parent = self.c.rscs[cl].plan.allowed[n];
+        for (n, &count) in NodeIdx::all(per_node.len()).zip(per_node) {
+            let parent = self.c.rscs[cl].plan.allowed[n.0];
             let ban = if !self.available(n) || count >= clone_node_max || parent.is_none() {
                 Some(-INFINITY)
             } else {
@@ -911,8 +911,8 @@ impl<'a> Assigner<'a> {
             };
             if let Some(b) = ban {
                 for &p in &prims {
-                    if self.c.rscs[p].plan.allowed[n].is_some() || b <= -INFINITY {
-                        self.c.rscs[p].plan.allowed[n] = Some(b);
+                    if self.c.rscs[p].plan.allowed[n.0].is_some() || b <= -INFINITY {
+                        self.c.rscs[p].plan.allowed[n.0] = Some(b);
                     }
                 }
             }
@@ -922,14 +922,14 @@ impl<'a> Assigner<'a> {
 
     fn assign_primitive(&mut self, r: RscIdx) {
         if let Some(p) = self.c.rscs[r].parent {
-            if !self.allocating[p] && self.c.rscs[p].plan.provisional {
+            if !self.allocating[p.0] && self.c.rscs[p].plan.provisional {
                 self.assign(p);
             }
         }
-        if !self.c.rscs[r].plan.provisional || self.allocating[r] {
+        if !self.c.rscs[r].plan.provisional || self.allocating[r.0] {
             return;
         }
-        self.allocating[r] = true;
+        self.allocating[r.0] = true;
 
         // A bundle replica's connection whose container is placed on a
         // remote or guest node must run where that node's connection runs
@@ -1044,14 +1044,14 @@ impl<'a> Assigner<'a> {
             let chosen = self.best_node(r, prefer);
             self.finalize(r, chosen, false);
         }
-        self.allocating[r] = false;
+        self.allocating[r.0] = false;
     }
 
     fn finalize(&mut self, r: RscIdx, chosen: Option<NodeIdx>, force: bool) {
         let mut chosen = chosen;
         if !force {
             if let Some(n) = chosen {
-                let w = self.c.rscs[r].plan.allowed[n].unwrap_or(-INFINITY);
+                let w = self.c.rscs[r].plan.allowed[n.0].unwrap_or(-INFINITY);
                 // The graph may assume a bundle node's connection comes up
                 // (a replica's child is allowed nowhere else).
                 if w < 0 || (!self.available(n) && !self.c.nodes[n].remote.bundle_node) {
@@ -1061,15 +1061,15 @@ impl<'a> Assigner<'a> {
         }
         self.c.rscs[r].plan.provisional = false;
         self.c.rscs[r].plan.assigned = chosen;
-        self.chosen_weight[r] = chosen.and_then(|n| self.c.rscs[r].plan.allowed[n]).unwrap_or(0);
+        self.chosen_weight[r.0] = chosen.and_then(|n| self.c.rscs[r].plan.allowed[n.0]).unwrap_or(0);
         match chosen {
             None => self.c.rscs[r].plan.next_role = Role::Stopped,
             Some(n) => {
-                self.node_count[n] += 1;
+                self.node_count[n.0] += 1;
                 if self.uses_utilization() {
                     let util = self.c.rscs[r].config.utilization.clone();
                     for (k, v) in util {
-                        *self.remaining[n].entry(k).or_insert(0) -= v;
+                        *self.remaining[n.0].entry(k).or_insert(0) -= v;
                     }
                 }
                 if self.c.rscs[r].plan.next_role == Role::Unknown {
@@ -1088,7 +1088,7 @@ impl<'a> Assigner<'a> {
         table
             .iter()
             .enumerate()
-            .any(|(n, w)| w.is_some_and(|w| w >= 0) && self.available(n))
+            .any(|(n, w)| w.is_some_and(|w| w >= 0) && self.available(NodeIdx(n)))
     }
 
     /// Sorts candidate nodes like `pcmk__sort_nodes` and applies
@@ -1096,19 +1096,19 @@ impl<'a> Assigner<'a> {
     fn best_node(&self, r: RscIdx, prefer: Option<NodeIdx>) -> Option<NodeIdx> {
         let rs = &self.c.rscs[r];
         let current = self.c.active_on(r).0;
-        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len())
-            .filter(|&n| rs.plan.allowed[n].is_some())
+        let mut nodes: Vec<NodeIdx> = NodeIdx::all(self.c.nodes.len())
+            .filter(|&n| rs.plan.allowed[n.0].is_some())
             .collect();
         nodes.sort_by(|&a, &b| self.compare_nodes(r, a, b, current));
         let best = *nodes.first()?;
         if let Some(p) = prefer {
-            let pw = rs.plan.allowed[p].unwrap_or(-INFINITY);
+            let pw = rs.plan.allowed[p.0].unwrap_or(-INFINITY);
             let bw = if self.available(best) {
-                rs.plan.allowed[best].unwrap_or(-INFINITY)
+                rs.plan.allowed[best.0].unwrap_or(-INFINITY)
             } else {
                 -INFINITY
             };
-            if rs.plan.allowed[p].is_some() && pw >= bw && self.available(p) && pw >= 0 {
+            if rs.plan.allowed[p.0].is_some() && pw >= bw && self.available(p) && pw >= 0 {
                 return Some(p);
             }
         }
@@ -1118,12 +1118,12 @@ impl<'a> Assigner<'a> {
                 self.c.rscs[self.c.top_parent(r)].variant,
                 Variant::Clone { unique: true, .. }
             );
-        let bw = rs.plan.allowed[best].unwrap_or(-INFINITY);
+        let bw = rs.plan.allowed[best.0].unwrap_or(-INFINITY);
         if !unique_instance && bw > 0 && self.available(best) {
             if let Some(run) = current {
-                if self.available(run) && rs.plan.allowed[run].is_some_and(|w| w >= 0) {
+                if self.available(run) && rs.plan.allowed[run.0].is_some_and(|w| w >= 0) {
                     for &n in nodes.iter().skip(1) {
-                        if rs.plan.allowed[n] != Some(bw) {
+                        if rs.plan.allowed[n.0] != Some(bw) {
                             break;
                         }
                         if n == run {
@@ -1139,12 +1139,12 @@ impl<'a> Assigner<'a> {
     fn compare_nodes(&self, r: RscIdx, a: NodeIdx, b: NodeIdx, active: Option<NodeIdx>) -> CmpOrdering {
         let rs = &self.c.rscs[r];
         let wa = if self.available(a) {
-            rs.plan.allowed[a].unwrap_or(-INFINITY)
+            rs.plan.allowed[a.0].unwrap_or(-INFINITY)
         } else {
             -INFINITY
         };
         let wb = if self.available(b) {
-            rs.plan.allowed[b].unwrap_or(-INFINITY)
+            rs.plan.allowed[b.0].unwrap_or(-INFINITY)
         } else {
             -INFINITY
         };
@@ -1159,8 +1159,8 @@ impl<'a> Assigner<'a> {
                     return o;
                 }
             }
-            if self.node_count[a] != self.node_count[b] {
-                return self.node_count[a].cmp(&self.node_count[b]);
+            if self.node_count[a.0] != self.node_count[b.0] {
+                return self.node_count[a.0].cmp(&self.node_count[b.0]);
             }
             if let Some(act) = active {
                 if act == a {
@@ -1266,7 +1266,7 @@ impl<'a> Assigner<'a> {
                 .filter_map(|&k| self.instance_node(k))
                 .collect();
             for (n, slot) in self.c.rscs[dep].plan.allowed.iter_mut().enumerate() {
-                if slot.is_some() && !with.contains(&n) {
+                if slot.is_some() && !with.contains(&NodeIdx(n)) {
                     *slot = Some(-INFINITY);
                 }
             }
@@ -1301,24 +1301,24 @@ impl<'a> Assigner<'a> {
             }
             if co.score < INFINITY {
                 let value = self.c.nodes[n].attrs.get(&attr).map(|v| v.to_ascii_lowercase());
-                for m in 0..self.c.nodes.len() {
-                    let Some(w) = self.c.rscs[dep].plan.allowed[m] else {
+                for m in NodeIdx::all(self.c.nodes.len()) {
+                    let Some(w) = self.c.rscs[dep].plan.allowed[m.0] else {
                         continue;
                     };
                     if self.c.nodes[m].attrs.get(&attr).map(|v| v.to_ascii_lowercase()) == value {
-                        self.c.rscs[dep].plan.allowed[m] = Some(score::add(w, co.score));
+                        self.c.rscs[dep].plan.allowed[m.0] = Some(score::add(w, co.score));
                     }
                 }
             }
             let first = self.c.primitives_of(k).first().copied().unwrap_or(k);
-            affected.push((n, self.chosen_weight[first]));
+            affected.push((n, self.chosen_weight[first.0]));
         }
         if co.score >= INFINITY && (co.dependent_role != Role::Promoted || co.primary_role != Role::Promoted) {
             // `node_list_exclude(..., TRUE)`.
-            for n in 0..self.c.nodes.len() {
-                let Some(w) = self.c.rscs[dep].plan.allowed[n] else {
+            for n in NodeIdx::all(self.c.nodes.len()) {
+                let Some(w) = self.c.rscs[dep].plan.allowed[n.0] else {
                     if affected.iter().any(|&(m, _)| m == n) {
-                        self.c.rscs[dep].plan.allowed[n] = Some(-INFINITY);
+                        self.c.rscs[dep].plan.allowed[n.0] = Some(-INFINITY);
                     }
                     continue;
                 };
@@ -1326,7 +1326,7 @@ impl<'a> Assigner<'a> {
                     .iter()
                     .find(|&&(m, _)| m == n)
                     .map(|&(_, aw)| score::add(w, aw));
-                self.c.rscs[dep].plan.allowed[n] = Some(merged.unwrap_or(-INFINITY));
+                self.c.rscs[dep].plan.allowed[n.0] = Some(merged.unwrap_or(-INFINITY));
             }
         }
     }
@@ -1355,7 +1355,9 @@ impl<'a> Assigner<'a> {
     /// `primary` placed on the best node `dep` may use.
     fn compatible_instance(&self, dep: RscIdx, primary: RscIdx) -> Option<RscIdx> {
         let allowed = &self.c.rscs[dep].plan.allowed;
-        let mut nodes: Vec<NodeIdx> = (0..self.c.nodes.len()).filter(|&n| allowed[n].is_some()).collect();
+        let mut nodes: Vec<NodeIdx> = NodeIdx::all(self.c.nodes.len())
+            .filter(|&n| allowed[n.0].is_some())
+            .collect();
         nodes.sort_by(|&a, &b| self.compare_nodes(dep, a, b, None));
         nodes.into_iter().find_map(|n| {
             self.c.rscs[primary].children.iter().copied().find(|&k| {
@@ -1377,17 +1379,17 @@ impl<'a> Assigner<'a> {
         active: bool,
         nonnegative: bool,
     ) {
-        if self.merging[rsc] {
+        if self.merging[rsc.0] {
             return;
         }
-        self.merging[rsc] = true;
+        self.merging[rsc.0] = true;
         let mut work = nodes.clone();
         let is_group = matches!(self.c.rscs[rsc].variant, Variant::Group);
         if is_group {
             if let Some(&first) = self.c.rscs[rsc].children.first() {
                 self.add_colocated_node_scores(first, &mut work, attr, factor, active, nonnegative);
             } else {
-                self.merging[rsc] = false;
+                self.merging[rsc.0] = false;
                 return;
             }
         } else {
@@ -1418,7 +1420,7 @@ impl<'a> Assigner<'a> {
                 );
             }
         } else if active {
-            self.merging[rsc] = false;
+            self.merging[rsc.0] = false;
             return;
         }
         if nonnegative {
@@ -1429,7 +1431,7 @@ impl<'a> Assigner<'a> {
             }
         }
         *nodes = work;
-        self.merging[rsc] = false;
+        self.merging[rsc.0] = false;
     }
 
     /// `pcmk__add_colocated_node_scores` with `pcmk__coloc_select_this_with`,
@@ -1447,10 +1449,10 @@ impl<'a> Assigner<'a> {
         merging: &mut [bool],
     ) -> Vec<Option<Score>> {
         let unchanged = || base.map_or_else(|| self.c.rscs[r].plan.allowed.clone(), <[_]>::to_vec);
-        if merging[r] {
+        if merging[r.0] {
             return unchanged();
         }
-        merging[r] = true;
+        merging[r.0] = true;
         let mut work = match (&self.c.rscs[r].variant, base) {
             (Variant::Group, _) => {
                 let kids = &self.c.rscs[r].children;
@@ -1458,7 +1460,7 @@ impl<'a> Assigner<'a> {
                 match member {
                     Some(&m) => self.this_with_scores(m, base, attr, factor, merging),
                     None => {
-                        merging[r] = false;
+                        merging[r.0] = false;
                         return unchanged();
                     }
                 }
@@ -1478,10 +1480,10 @@ impl<'a> Assigner<'a> {
                 work = self.this_with_scores(co.primary, Some(&work), co.node_attribute.as_deref(), f, merging);
             }
         } else if base.is_some() {
-            merging[r] = false;
+            merging[r.0] = false;
             return unchanged();
         }
-        merging[r] = false;
+        merging[r.0] = false;
         work
     }
 
@@ -1502,8 +1504,8 @@ impl<'a> Assigner<'a> {
             for (m, ow) in self.c.rscs[other].plan.allowed.iter().enumerate() {
                 let Some(ow) = *ow else { continue };
                 if ow > best
-                    && self.available(m)
-                    && self.c.nodes[m].attrs.get(attr).map(|v| v.to_ascii_lowercase())
+                    && self.available(NodeIdx(m))
+                    && self.c.nodes[NodeIdx(m)].attrs.get(attr).map(|v| v.to_ascii_lowercase())
                         == value.map(|v| v.to_ascii_lowercase())
                 {
                     best = ow;
@@ -1541,6 +1543,8 @@ impl<'a> Assigner<'a> {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::NodeIdx;
+
     /// Group `g` of `x` then `y`, active on n1, where `y` may not run;
     /// `y_meta` goes into `y`'s meta-attributes.
     fn group_placement(y_meta: &str) -> (Option<String>, Option<String>) {
@@ -1591,11 +1595,14 @@ mod tests {
             .cluster
             .rscs
             .iter()
-            .find(|r| r.id.starts_with("R:") && r.observed.running_on == [0]);
+            .find(|r| r.id.starts_with("R:") && r.observed.running_on == [NodeIdx(0)]);
         let r = r.expect("the running instance");
         assert!(!r.config.managed);
         assert_eq!(r.plan.assigned, None);
-        assert!(!s.actions.iter().any(|a| a.task == "start" && a.node == Some(0)));
+        assert!(!s
+            .actions
+            .iter()
+            .any(|a| a.task == "start" && a.node == Some(NodeIdx(0))));
     }
 
     #[test]
@@ -1694,7 +1701,7 @@ mod tests {
         let n1 = c.node_by_name("n1").expect("n1");
         for id in ["C", "X:0", "X:1"] {
             let r = c.rsc_by_id(id).expect("resource");
-            assert_eq!(c.rscs[r].plan.allowed[n1], Some(-super::INFINITY), "{id}");
+            assert_eq!(c.rscs[r].plan.allowed[n1.0], Some(-super::INFINITY), "{id}");
         }
     }
 

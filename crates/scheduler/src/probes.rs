@@ -248,9 +248,10 @@ fn restart_orderings(
 
 #[cfg(test)]
 mod tests {
+    use crate::model::NodeIdx;
     use crate::testutil::{cib, clone, dummy, run};
 
-    fn probes(s: &crate::Schedule) -> Vec<(String, usize)> {
+    fn probes(s: &crate::Schedule) -> Vec<(String, NodeIdx)> {
         s.actions
             .iter()
             .filter(|a| a.task == "monitor" && a.interval_ms == 0)
@@ -271,23 +272,29 @@ mod tests {
             )
         };
         let s = run(&cib(1, &device("unfencing"), "", &[]));
-        let f0 = s.cluster.rscs.iter().position(|r| r.id == "f:0").expect("instance");
+        let f0 = s.cluster.rsc_by_id("f:0").expect("instance");
         assert_eq!(super::probe_target(&s.cluster, f0), f0);
         let s = run(&cib(1, &device("other"), "", &[]));
-        let c = s.cluster.rscs.iter().position(|r| r.id == "c").expect("clone");
+        let c = s.cluster.rsc_by_id("c").expect("clone");
         assert_eq!(super::probe_target(&s.cluster, f0), c);
     }
 
     #[test]
     fn anonymous_clones_probe_the_instance_placed_on_the_node() {
         let s = run(&cib(2, &clone("c", &dummy("d"), &[]), "", &[]));
-        assert_eq!(probes(&s), [("d:0".to_string(), 0), ("d:1".to_string(), 1)]);
+        assert_eq!(
+            probes(&s),
+            [("d:0".to_string(), NodeIdx(0)), ("d:1".to_string(), NodeIdx(1))]
+        );
     }
 
     #[test]
     fn anonymous_clones_probe_the_first_instance_where_none_is_placed() {
         let s = run(&cib(2, &clone("c", &dummy("d"), &[("clone-max", "1")]), "", &[]));
-        assert_eq!(probes(&s), [("d:0".to_string(), 0), ("d:0".to_string(), 1)]);
+        assert_eq!(
+            probes(&s),
+            [("d:0".to_string(), NodeIdx(0)), ("d:0".to_string(), NodeIdx(1))]
+        );
     }
 
     #[test]
@@ -343,7 +350,7 @@ mod tests {
                 .find(|a| {
                     a.task == task
                         && a.interval_ms == 0
-                        && a.node == Some(node)
+                        && a.node == Some(NodeIdx(node))
                         && s.cluster.rscs[a.rsc.unwrap()].id == rsc
                 })
                 .unwrap_or_else(|| panic!("no {rsc} {task} on {node}"))

@@ -102,6 +102,7 @@ pub fn create_pseudo_actions(s: &mut ActionSet, c: &Cluster, clone: RscIdx) {
 #[cfg(test)]
 mod tests {
     use crate::graph::build;
+    use crate::model::NodeIdx;
     use crate::testutil::{cib, clone, run};
 
     #[test]
@@ -146,13 +147,13 @@ mod tests {
             "",
             &[(1, "master-d", "10")],
         ));
-        let mut mons: Vec<(usize, u64)> = s
+        let mut mons: Vec<(NodeIdx, u64)> = s
             .actions
             .iter()
             .filter(|a| a.task == "monitor" && a.interval_ms > 0)
             .map(|a| (a.node.unwrap(), a.interval_ms))
             .collect();
         mons.sort_unstable();
-        assert_eq!(mons, [(0, 5_000), (1, 10_000)]);
+        assert_eq!(mons, [(NodeIdx(0), 5_000), (NodeIdx(1), 10_000)]);
     }
 }

@@ -39,7 +39,7 @@ pub fn create_stopped_role_ops(s: &mut ActionSet, c: &Cluster, r: RscIdx) {
         .filter(|o| o.attr("enabled").is_none_or(is_true))
         .filter(|o| !is_op_dup(c, r, &o.name, o.interval_ms));
     for op in stopped_ops {
-        for n in 0..c.nodes.len() {
+        for n in NodeIdx::all(c.nodes.len()) {
             let active = active_on(c, r, n, &op.name, op.interval_ms);
             if rs.plan.assigned == Some(n) {
                 // Cancelled where the resource will be active, before it
@@ -205,7 +205,7 @@ pub fn cancel_orphaned(cib: &Cib, s: &mut ActionSet, c: &Cluster, r: RscIdx) {
         return;
     }
     let rsc_maintenance = rs.config.meta.get("maintenance").is_some_and(|v| is_true(v));
-    for n in 0..c.nodes.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
         let node = &c.nodes[n];
         if !(node.maintenance || node.can_run()) || !rs.observed.running_on.contains(&n) {
             continue;
@@ -284,7 +284,7 @@ pub fn definition_changes(cib: &Cib, c: &Cluster, r: RscIdx) -> Vec<NodeIdx> {
         return out;
     }
     let rsc_maintenance = rs.config.meta.get("maintenance").is_some_and(|v| is_true(v));
-    for n in 0..c.nodes.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
         let node = &c.nodes[n];
         if !(node.maintenance || node.can_run()) || !rs.observed.running_on.contains(&n) {
             continue;
@@ -318,6 +318,7 @@ pub fn definition_changes(cib: &Cib, c: &Cluster, r: RscIdx) -> Vec<NodeIdx> {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::NodeIdx;
     use crate::testutil::{cib, run};
 
     #[test]
@@ -330,17 +331,17 @@ mod tests {
             r#"<rsc_location id="l" rsc="r" node="n1" score="100"/>"#,
             &[],
         ));
-        let mons: Vec<(usize, bool)> = s
+        let mons: Vec<(NodeIdx, bool)> = s
             .actions
             .iter()
             .filter(|a| a.task == "monitor" && a.interval_ms == 20_000)
             .map(|a| (a.node.unwrap(), a.optional))
             .collect();
-        assert_eq!(mons, [(1, false)]);
+        assert_eq!(mons, [(NodeIdx(1), false)]);
         let probe = s
             .actions
             .iter()
-            .find(|a| a.task == "monitor" && a.interval_ms == 0 && a.node == Some(1));
+            .find(|a| a.task == "monitor" && a.interval_ms == 0 && a.node == Some(NodeIdx(1)));
         let mon = s.actions.iter().find(|a| a.interval_ms == 20_000).unwrap().id;
         assert!(s
             .edges

@@ -49,9 +49,9 @@ fn guest_conn_in(c: &Cluster, container: RscIdx) -> Option<RscIdx> {
 /// Bans a resource from every remote and guest node with a connection
 /// (`rsc_avoids_remote_nodes`).
 fn avoid_remote_nodes(c: &mut Cluster, r: RscIdx) {
-    for n in 0..c.nodes.len() {
-        if c.nodes[n].remote.conn.is_some() && c.rscs[r].plan.allowed[n].is_some() {
-            c.rscs[r].plan.allowed[n] = Some(-INFINITY);
+    for n in NodeIdx::all(c.nodes.len()) {
+        if c.nodes[n].remote.conn.is_some() && c.rscs[r].plan.allowed[n.0].is_some() {
+            c.rscs[r].plan.allowed[n.0] = Some(-INFINITY);
         }
     }
 }
@@ -59,7 +59,7 @@ fn avoid_remote_nodes(c: &mut Cluster, r: RscIdx) {
 /// Implicit constraints of connections, containers and the resources they
 /// contain (the remote part of `pcmk__primitive_internal_constraints`).
 pub fn internal_constraints(c: &mut Cluster, cons: &mut Constraints) {
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         if !c.rscs[r].is_primitive() || !c.rscs[r].config.managed {
             continue;
         }
@@ -78,9 +78,9 @@ pub fn internal_constraints(c: &mut Cluster, cons: &mut Constraints) {
                 Some(conn) => {
                     // Forced onto the remote node instead of colocated with
                     // the container.
-                    for n in 0..c.nodes.len() {
-                        if c.rscs[r].plan.allowed[n].is_some() && c.nodes[n].remote.conn != Some(conn) {
-                            c.rscs[r].plan.allowed[n] = Some(-INFINITY);
+                    for n in NodeIdx::all(c.nodes.len()) {
+                        if c.rscs[r].plan.allowed[n.0].is_some() && c.nodes[n].remote.conn != Some(conn) {
+                            c.rscs[r].plan.allowed[n.0] = Some(-INFINITY);
                         }
                     }
                 }
@@ -241,7 +241,7 @@ fn fence(c: &mut Cluster, n: NodeIdx, reason: &str) {
 /// recover is fenced when it is offline, or when resources are active on
 /// it. Unclean remote nodes without a reason get Pacemaker's default one.
 pub fn plan_fencing(c: &mut Cluster) {
-    for n in 0..c.nodes.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
         if c.nodes[n].kind != NodeKind::Remote || c.nodes[n].remote.conn.is_none() {
             continue;
         }
@@ -249,11 +249,11 @@ pub fn plan_fencing(c: &mut Cluster) {
         if failed && !c.nodes[n].online && c.options.enable_startup_probes {
             fence(c, n, "the connection is unrecoverable");
         }
-        if failed && (0..c.rscs.len()).any(|r| needs_probe(c, r, n)) {
+        if failed && RscIdx::all(c.rscs.len()).any(|r| needs_probe(c, r, n)) {
             fence(c, n, "resources are in unknown state and connection is unrecoverable");
         }
         if failed {
-            let active = (0..c.rscs.len()).any(|r| {
+            let active = RscIdx::all(c.rscs.len()).any(|r| {
                 let rs = &c.rscs[r];
                 rs.is_primitive() && rs.config.managed && rs.observed.running_on.contains(&n)
             });
@@ -272,15 +272,15 @@ pub fn plan_fencing(c: &mut Cluster) {
 /// `apply_exclusive_discovery`: a resource with exclusive discovery may
 /// only run on nodes named by its exclusive location constraints.
 pub fn apply_exclusive_discovery(c: &mut Cluster) {
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         let top = c.top_parent(r);
         if !c.rscs[r].remote.exclusive_discover && !c.rscs[top].remote.exclusive_discover {
             continue;
         }
-        for n in 0..c.nodes.len() {
+        for n in NodeIdx::all(c.nodes.len()) {
             let mode = c.rscs[r].remote.discover.get(&n).copied().unwrap_or_default();
-            if c.rscs[r].plan.allowed[n].is_some() && mode != Discover::Exclusive {
-                c.rscs[r].plan.allowed[n] = Some(-INFINITY);
+            if c.rscs[r].plan.allowed[n.0].is_some() && mode != Discover::Exclusive {
+                c.rscs[r].plan.allowed[n.0] = Some(-INFINITY);
             }
         }
     }
@@ -291,7 +291,7 @@ fn discovery_allows(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
     let top = c.top_parent(r);
     let mode = c.rscs[r].remote.discover.get(&n).copied();
     if c.rscs[r].remote.exclusive_discover || c.rscs[top].remote.exclusive_discover {
-        return c.rscs[r].plan.allowed[n].is_some() && mode == Some(Discover::Exclusive);
+        return c.rscs[r].plan.allowed[n.0].is_some() && mode == Some(Discover::Exclusive);
     }
     mode != Some(Discover::Never)
 }
@@ -323,7 +323,7 @@ fn needs_probe(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
         && !node.maintenance
         && !rs.observed.known_on.contains(&n)
         && !rs.observed.running_on.contains(&n)
-        && (rs.plan.allowed[n].is_some() || c.options.symmetric)
+        && (rs.plan.allowed[n.0].is_some() || c.options.symmetric)
         && probe_allowed(c, r, n)
 }
 
@@ -430,7 +430,7 @@ fn probe_allowed_inner(c: &Cluster, r: RscIdx, n: NodeIdx) -> bool {
 /// returns the fence action per guest node.
 pub fn guest_fence_actions(c: &Cluster, s: &mut ActionSet, fence_of: &mut [Option<usize>]) {
     let have_managed = c.rscs.iter().any(|r| r.config.managed);
-    for n in 0..c.nodes.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
         if !c.nodes[n].is_guest() || !c.nodes[n].remote.requires_reset || !have_managed {
             continue;
         }
@@ -441,7 +441,7 @@ pub fn guest_fence_actions(c: &Cluster, s: &mut ActionSet, fence_of: &mut [Optio
         s.actions[a].pseudo = true;
         s.actions[a].fence_op = Some("off".into());
         s.actions[a].reason = Some("guest is unclean".into());
-        fence_of[n] = Some(a);
+        fence_of[n.0] = Some(a);
     }
 }
 
@@ -456,8 +456,8 @@ fn shutdown_requested(c: &Cluster, n: NodeIdx) -> bool {
 /// Finishes guest fencing once resource actions exist: "reboot" when the
 /// container (re)starts, ordered after the container's stop.
 fn finish_guest_fencing(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>]) {
-    for n in 0..c.nodes.len() {
-        let Some(f) = fence_of[n] else { continue };
+    for n in NodeIdx::all(c.nodes.len()) {
+        let Some(f) = fence_of[n.0] else { continue };
         if !c.nodes[n].is_guest() {
             continue;
         }
@@ -486,7 +486,7 @@ fn finish_guest_fencing(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize
         match stop {
             Some(st) if s.actions[st].pseudo && s.actions[st].node.is_some_and(host_first) => {
                 if let Some(host) = s.actions[st].node {
-                    if let Some(hf) = fence_of[host] {
+                    if let Some(hf) = fence_of[host.0] {
                         s.order(hf, f, flags::RUNNABLE_LEFT | flags::IMPLIES_THEN);
                     }
                 }
@@ -534,7 +534,7 @@ pub fn order_actions(c: &Cluster, s: &mut ActionSet, fence_of: &[Option<usize>])
         let (Some(r), Some(n)) = (a.rsc, a.node) else { continue };
         // Only real actions; Pacemaker orders these before fencing turns
         // stops and demotes on a fenced node into pseudo-actions.
-        let implied_by_fencing = matches!(a.task.as_str(), "stop" | "demote") && fence_of[n].is_some();
+        let implied_by_fencing = matches!(a.task.as_str(), "stop" | "demote") && fence_of[n.0].is_some();
         if (a.pseudo && !implied_by_fencing) || !c.nodes[n].is_remote_or_guest() {
             continue;
         }

@@ -11,7 +11,7 @@ pub fn apply_shutdown_locks(c: &mut Cluster) {
     if !c.options.shutdown_lock {
         return;
     }
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         if lockable(c, r) {
             lock_primitive(c, r);
         }
@@ -64,7 +64,7 @@ fn lock_primitive(c: &mut Cluster, r: RscIdx) {
         let expiry = c.rscs[r].observed.lock_time + limit + 1;
         c.update_recheck(expiry);
     }
-    for n in 0..c.nodes.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
         if n != lock {
             super::constraints::resource_location(c, r, Some(n), -INFINITY);
         }

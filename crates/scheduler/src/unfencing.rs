@@ -170,13 +170,13 @@ pub fn create(s: &mut ActionSet, c: &Cluster, changes: &[(RscIdx, NodeIdx, Devic
     // `pcmk__order_restart_vs_unfence`, for every node the resource may
     // run on: its stop there comes before the unfencing, its start there
     // after it, and a required unfencing restarts it there.
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         let rs = &c.rscs[r];
         if !rs.is_primitive() || !rs.config.managed || is_fence_device(c, r) || !rs.config.requires_unfencing {
             continue;
         }
-        for n in 0..c.nodes.len() {
-            if rs.plan.allowed.get(n).is_none_or(Option::is_none) {
+        for n in NodeIdx::all(c.nodes.len()) {
+            if rs.plan.allowed.get(n.0).is_none_or(Option::is_none) {
                 continue;
             }
             let u = unfence(s, c, n);
@@ -213,7 +213,7 @@ pub fn create(s: &mut ActionSet, c: &Cluster, changes: &[(RscIdx, NodeIdx, Devic
             require(s, c, n, &format!("required by {} monitor", c.rscs[r].id));
         }
     }
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         if !c.rscs[r].is_primitive() || !needs_unfenced_node(c, r) {
             continue;
         }
@@ -239,6 +239,7 @@ pub fn create(s: &mut ActionSet, c: &Cluster, changes: &[(RscIdx, NodeIdx, Devic
 
 #[cfg(test)]
 mod tests {
+    use crate::model::NodeIdx;
     use crate::testutil::run;
     use crate::Schedule;
 
@@ -395,7 +396,7 @@ mod tests {
                       <nvpair id=\"p2\" name=\"key\" value=\"1233\"/>\
                       <nvpair id=\"p3\" name=\"pcmk_host_list\" value=\"rhel7-node1.example.com\"/>";
         let s = run(&cib(params, [&attrs(1, &[]), &attrs(2, &[])], "3.0.10"));
-        let (all, secure) = super::digest_meta(&s.cluster, 0).expect("unfencing in use");
+        let (all, secure) = super::digest_meta(&s.cluster, NodeIdx(0)).expect("unfencing in use");
         assert_eq!(all, "fence:fence_mpath:019ed48e26413030411da3ae8888a649,");
         assert_eq!(secure, "fence:fence_mpath:21f9562fe6837f7357aab98ba69f71fb,");
     }

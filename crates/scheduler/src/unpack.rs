@@ -322,6 +322,7 @@ fn unpack_node_states(cib: &Cib, c: &mut Cluster) {
             .nodes
             .iter()
             .position(|x| x.id == st.id)
+            .map(NodeIdx)
             .or_else(|| st.uname.as_deref().and_then(|u| c.node_by_name(u)))
         else {
             continue;
@@ -408,7 +409,7 @@ fn unpack_node_states(cib: &Cib, c: &mut Cluster) {
         }
     }
     // Nodes never seen are unclean when startup-fencing is on.
-    for n in 0..c.nodes.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
         if !c.nodes[n].seen
             && c.nodes[n].unclean
             && c.nodes[n].fence_reason.is_none()
@@ -648,7 +649,7 @@ impl RscBuild<'_> {
             Some(v) => is_true(v),
             None => is_remote_conn && !meta.contains_key("container"),
         };
-        let idx = c.rscs.len();
+        let idx = RscIdx(c.rscs.len());
         c.rscs.push(Rsc {
             id,
             variant,
@@ -782,6 +783,7 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
         .rscs
         .iter()
         .position(|r| r.id == id && r.is_primitive() && r.config.instance.is_none())
+        .map(RscIdx)
     {
         return HistoryTarget::Rsc(r);
     }
@@ -790,12 +792,13 @@ fn find_resource_for_history(c: &Cluster, node: NodeIdx, id: &str) -> HistoryTar
         .rscs
         .iter()
         .position(|r| r.is_primitive() && r.config.instance.is_some() && clone_strip(&r.id) == base)
+        .map(RscIdx)
     else {
         return HistoryTarget::Unknown;
     };
     let top = c.top_parent(first);
     if matches!(c.rscs[top].variant, Variant::Clone { unique: true, .. }) {
-        return match c.rscs.iter().position(|r| r.id == id && r.is_primitive()) {
+        return match c.rscs.iter().position(|r| r.id == id && r.is_primitive()).map(RscIdx) {
             Some(r) => HistoryTarget::Rsc(r),
             None => HistoryTarget::CloneOrphan(top),
         };
@@ -852,7 +855,7 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
     crate::failure_block::disable_blocked_timeouts(cib, c);
     // Fail counts first (they do not depend on history).
     for st in &cib.status.nodes {
-        let Some(n) = c.nodes.iter().position(|x| x.id == st.id) else {
+        let Some(n) = c.nodes.iter().position(|x| x.id == st.id).map(NodeIdx) else {
             continue;
         };
         let attrs = c.nodes[n].attrs.clone();
@@ -864,7 +867,7 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
                 continue;
             };
             let Some(count) = parse_score(v) else { continue };
-            for r in 0..c.rscs.len() {
+            for r in RscIdx::all(c.rscs.len()) {
                 let rid = &c.rscs[r].id;
                 let matches =
                     rid == rsc_id || (c.rscs[r].config.instance.is_some() && clone_strip(rid) == clone_strip(rsc_id));
@@ -906,7 +909,7 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
     remote::unpack_node_histories(cib, c);
     remote::finish_status(c);
     // multiple-active handling for resources active on several nodes.
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         if !c.rscs[r].is_primitive() || c.rscs[r].observed.running_on.len() < 2 || c.rscs[r].config.instance.is_some() {
             continue;
         }
@@ -939,7 +942,7 @@ fn unpack_history(cib: &Cib, c: &mut Cluster) {
         }
     }
     // Parents: role is the max of children.
-    for i in (0..c.rscs.len()).rev() {
+    for i in RscIdx::all(c.rscs.len()).rev() {
         if !c.rscs[i].is_primitive() {
             let kids = c.rscs[i].children.clone();
             let role = kids
@@ -1121,12 +1124,12 @@ fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
     let renumber = |id: &str| format!("{}:{number}", clone_strip(id));
     let mm = c.options.maintenance_mode;
     let fresh = |src: &Rsc, id: String, parent: RscIdx| fresh_instance(src, id, parent, number, mm);
-    let group = c.rscs.len();
+    let group = RscIdx(c.rscs.len());
     let g = fresh(&c.rscs[template], renumber(&c.rscs[template].id), top);
     c.rscs.push(g);
     c.rscs[top].children.push(group);
     for m in c.rscs[template].children.clone() {
-        let idx = c.rscs.len();
+        let idx = RscIdx(c.rscs.len());
         let member = fresh(&c.rscs[m], renumber(&c.rscs[m].id), group);
         c.rscs.push(member);
         c.rscs[group].children.push(idx);
@@ -1211,7 +1214,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
             let template = primitive_template(c, top).unwrap_or(top);
             let number = c.rscs[top].children.len();
             let id = format!("{}:{number}", clone_strip(&lr.id));
-            let idx = c.rscs.len();
+            let idx = RscIdx(c.rscs.len());
             let inst = fresh_instance(&c.rscs[template], id, top, number, c.options.maintenance_mode);
             c.rscs.push(inst);
             c.rscs[top].children.push(idx);
@@ -1226,7 +1229,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
                 HistoryTarget::CloneOrphan(top) => Some(top),
                 _ => None,
             };
-            let idx = c.rscs.len();
+            let idx = RscIdx(c.rscs.len());
             let nnodes = c.nodes.len();
             let id = match parent {
                 Some(top) => format!("{}:{}", clone_strip(&lr.id), c.rscs[top].children.len()),
@@ -1809,7 +1812,7 @@ mod tests {
             let c = unpack(&Cib::parse(&xml).expect("test CIB parses"), 0);
             c.rscs[0].observed.failed_probe_rc.clone()
         };
-        assert_eq!(probe("on_node=\"n1\""), [(0, 5)]);
+        assert_eq!(probe("on_node=\"n1\""), [(NodeIdx(0), 5)]);
         assert_eq!(probe(""), []);
     }
 

@@ -5,7 +5,7 @@
 //! before it is used.
 
 use crate::action_set::{flags, Action, ActionSet, Edge};
-use crate::model::{Cluster, NodeIdx};
+use crate::model::{Cluster, NodeIdx, RscIdx};
 
 /// The task of a node's load pseudo-action.
 pub const LOAD_STOPPED: &str = "load_stopped";
@@ -24,9 +24,9 @@ pub fn order_load(s: &mut ActionSet, c: &Cluster) {
     if c.options.placement_strategy.eq_ignore_ascii_case("default") {
         return;
     }
-    let mut by_name: Vec<NodeIdx> = (0..c.nodes.len()).collect();
+    let mut by_name: Vec<NodeIdx> = NodeIdx::all(c.nodes.len()).collect();
     by_name.sort_by(|&a, &b| c.nodes[a].uname.cmp(&c.nodes[b].uname));
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         let rs = &c.rscs[r];
         if !rs.is_primitive() || rs.config.utilization.is_empty() {
             continue;
@@ -37,7 +37,7 @@ pub fn order_load(s: &mut ActionSet, c: &Cluster) {
                 s.order(stop, ls, flags::LOAD);
             }
         }
-        for &n in by_name.iter().filter(|&&n| rs.plan.allowed[n].is_some()) {
+        for &n in by_name.iter().filter(|&&n| rs.plan.allowed[n.0].is_some()) {
             let ls = load_stopped(s, n);
             for then in s.of(r, "start").into_iter().chain(s.of(r, "migrate_to")) {
                 s.order(ls, then, flags::LOAD);

@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use cib::Cib;
 use clap::{Args, Subcommand};
 use crm::simulate::{simulate, system_clock};
+use scheduler::model::RscIdx;
 use scheduler::Options;
 
 #[derive(Args, Debug)]
@@ -992,7 +993,7 @@ mod admin_cli {
             let cib = Cib::from_element(doc.root().clone())?;
             let c = scheduler::unpack::unpack(&cib, system_clock());
             // The resource, or the instances of a cloned primitive (`d:0`, `d:1`…).
-            let named: Vec<usize> = (0..c.rscs.len())
+            let named: Vec<RscIdx> = RscIdx::all(c.rscs.len())
                 .filter(|&i| c.rscs[i].id == rsc || clone_strip(&c.rscs[i].id) == rsc)
                 .collect();
             let active = named

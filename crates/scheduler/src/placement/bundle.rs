@@ -29,7 +29,7 @@ impl Assigner<'_> {
     /// 343-347), so its start is scheduled and then found unrunnable.
     pub(super) fn assign_bundle(&mut self, bi: usize) {
         let shell = self.c.bundles[bi].rsc;
-        if !self.c.rscs[shell].plan.provisional || self.allocating[shell] {
+        if !self.c.rscs[shell].plan.provisional || self.allocating[shell.0] {
             return;
         }
         self.assign_clone(shell);
@@ -45,9 +45,9 @@ impl Assigner<'_> {
                 // The child clone is being assigned meanwhile, so the
                 // instance does not assign its parent first.
                 let Some(cl) = bundle.child_clone else { continue };
-                let was = std::mem::replace(&mut self.allocating[cl], true);
+                let was = std::mem::replace(&mut self.allocating[cl.0], true);
                 self.assign(child);
-                self.allocating[cl] = was;
+                self.allocating[cl.0] = was;
             }
         }
         if let Some(cl) = bundle.child_clone {

@@ -17,7 +17,7 @@ impl Assigner<'_> {
         let base = clone_strip(&c.rscs[p].id);
         let unique = matches!(c.rscs[top].variant, Variant::Clone { unique: true, .. });
         let same_base = |q: RscIdx| clone_strip(&c.rscs[q].id) == base;
-        let allowed = c.rscs[p].plan.allowed[n].is_some_and(|w| w >= 0);
+        let allowed = c.rscs[p].plan.allowed[n.0].is_some_and(|w| w >= 0);
         if !unique {
             let active = c
                 .primitives_of(top)
@@ -81,19 +81,19 @@ impl Assigner<'_> {
     /// instance's priority.
     pub(super) fn add_promotion_scores(&mut self, cl: RscIdx) {
         for k in self.c.rscs[cl].children.clone() {
-            for n in 0..self.c.nodes.len() {
-                if self.c.rscs[k].plan.allowed[n].is_none() || !self.available(n) {
+            for n in NodeIdx::all(self.c.nodes.len()) {
+                if self.c.rscs[k].plan.allowed[n.0].is_none() || !self.available(n) {
                     continue;
                 }
                 let s = self.promotion_score(k, n).unwrap_or(0);
                 // A cloned group's own scores do not steer its members.
                 if s > 0 && self.c.rscs[k].is_primitive() {
-                    if let Some(w) = self.c.rscs[k].plan.allowed[n] {
-                        self.c.rscs[k].plan.allowed[n] = Some(score::add(w, s));
+                    if let Some(w) = self.c.rscs[k].plan.allowed[n.0] {
+                        self.c.rscs[k].plan.allowed[n.0] = Some(score::add(w, s));
                     }
                 }
-                if s > self.promo_priority[k] {
-                    self.promo_priority[k] = s;
+                if s > self.promo_priority[k.0] {
+                    self.promo_priority[k.0] = s;
                 }
             }
         }
@@ -108,15 +108,15 @@ impl Assigner<'_> {
         // (`pcmk__node_available(.., consider_guest)`).
         let guest_down = !crate::remote::guest_available(self.c, node);
         match next {
-            _ if guest_down => self.promo_priority[k] = -INFINITY,
-            Role::Unpromoted | Role::Stopped => self.promo_priority[k] = -INFINITY,
+            _ if guest_down => self.promo_priority[k.0] = -INFINITY,
+            Role::Unpromoted | Role::Stopped => self.promo_priority[k.0] = -INFINITY,
             Role::Promoted => {}
-            _ => self.promo_priority[k] = self.promotion_score(k, node).unwrap_or(-1),
+            _ => self.promo_priority[k.0] = self.promotion_score(k, node).unwrap_or(-1),
         }
         // Locations for the promoted role (of the instance or the clone).
         for &(r, n, sc, role) in &self.role_locations {
             if role == Role::Promoted && n == node && (r == cl || r == k) {
-                self.promo_priority[k] = score::add(self.promo_priority[k], sc);
+                self.promo_priority[k.0] = score::add(self.promo_priority[k.0], sc);
             }
         }
         // Colocations of the instance that depend on its role.
@@ -132,10 +132,10 @@ impl Assigner<'_> {
         for co in colocs {
             self.apply_coloc_to_priority(k, node, &co);
         }
-        self.sort_index[k] = if next == Role::Promoted {
+        self.sort_index[k.0] = if next == Role::Promoted {
             INFINITY
         } else {
-            self.promo_priority[k]
+            self.promo_priority[k.0]
         };
     }
 
@@ -147,7 +147,7 @@ impl Assigner<'_> {
             .primitives_of(k)
             .iter()
             .map(|&p| {
-                let init = self.initial_next[p];
+                let init = self.initial_next[p.0];
                 match self.c.rscs[p].config.target_role {
                     Some(t) if t != Role::Started && t != Role::Promoted => {
                         if init == Role::Unknown || t < init {
@@ -176,9 +176,9 @@ impl Assigner<'_> {
                 .iter()
                 .any(|&pk| self.c.rscs[pk].plan.next_role == co.primary_role && self.instance_node(pk) == Some(node));
             if found {
-                self.promo_priority[k] = score::add(self.promo_priority[k], co.score);
+                self.promo_priority[k.0] = score::add(self.promo_priority[k.0], co.score);
             } else if co.score >= INFINITY {
-                self.promo_priority[k] = -INFINITY;
+                self.promo_priority[k.0] = -INFINITY;
             }
             return;
         }
@@ -189,7 +189,7 @@ impl Assigner<'_> {
         let value = |n: NodeIdx| self.c.nodes[n].attrs.get(attr).map(|v| v.to_ascii_lowercase());
         if value(node) != value(pnode) {
             if co.score >= INFINITY && co.dependent_role == Role::Promoted {
-                self.promo_priority[k] = -INFINITY;
+                self.promo_priority[k.0] = -INFINITY;
             }
             return;
         }
@@ -201,7 +201,7 @@ impl Assigner<'_> {
         } else {
             co.score
         };
-        self.promo_priority[k] = score::add(s, self.promo_priority[k]);
+        self.promo_priority[k.0] = score::add(s, self.promo_priority[k.0]);
     }
 
     /// `node_to_be_promoted_on`: where the instance can be promoted, if at
@@ -215,12 +215,12 @@ impl Assigner<'_> {
             if !prims.iter().any(|&p| c.rscs[p].observed.role == Role::Promoted) {
                 return None;
             }
-        } else if self.promo_priority[k] < 0 || !c.nodes[node].can_run() {
+        } else if self.promo_priority[k.0] < 0 || !c.nodes[node].can_run() {
             return None;
         }
         let cl = c.top_parent(k);
-        c.rscs[cl].plan.allowed[node]?;
-        if per_node[node] >= promoted_node_max && managed {
+        c.rscs[cl].plan.allowed[node.0]?;
+        if per_node[node.0] >= promoted_node_max && managed {
             return None;
         }
         Some(node)
@@ -245,12 +245,12 @@ impl Assigner<'_> {
         // `sort_promotable_instances`.
         let mut table = self.c.rscs[cl].plan.allowed.clone();
         for &k in &kids {
-            if self.sort_index[k] < 0 {
+            if self.sort_index[k.0] < 0 {
                 continue;
             }
             if let Some(n) = self.instance_node(k) {
-                if let Some(w) = table[n] {
-                    table[n] = Some(score::add(self.sort_index[k], w));
+                if let Some(w) = table[n.0] {
+                    table[n.0] = Some(score::add(self.sort_index[k.0], w));
                 }
             }
         }
@@ -296,7 +296,7 @@ impl Assigner<'_> {
                 }
             }
         }
-        let roles: Vec<Role> = (0..self.c.rscs.len())
+        let roles: Vec<Role> = RscIdx::all(self.c.rscs.len())
             .map(|k| {
                 self.c
                     .primitives_of(k)
@@ -309,16 +309,16 @@ impl Assigner<'_> {
         for &k in &kids {
             let managed = self.c.primitives_of(k).iter().all(|&p| self.c.rscs[p].config.managed);
             let node = self.instance_node(k);
-            if !managed && roles[k] == Role::Promoted {
-                self.sort_index[k] = INFINITY;
-            } else if let (Some(n), true) = (node, self.sort_index[k] >= 0) {
-                self.sort_index[k] = table[n].unwrap_or(-INFINITY);
+            if !managed && roles[k.0] == Role::Promoted {
+                self.sort_index[k.0] = INFINITY;
+            } else if let (Some(n), true) = (node, self.sort_index[k.0] >= 0) {
+                self.sort_index[k.0] = table[n.0].unwrap_or(-INFINITY);
             }
         }
-        let current_role = |k: RscIdx| -> Role { roles[k] };
+        let current_role = |k: RscIdx| -> Role { roles[k.0] };
         kids.sort_by(|&a, &b| {
-            self.sort_index[b]
-                .cmp(&self.sort_index[a])
+            self.sort_index[b.0]
+                .cmp(&self.sort_index[a.0])
                 .then_with(|| current_role(b).cmp(&current_role(a)))
                 .then_with(|| self.instance_key(a).cmp(&self.instance_key(b)))
         });
@@ -330,7 +330,7 @@ impl Assigner<'_> {
         let mut per_node = vec![0usize; self.c.nodes.len()];
         for &k in &kids {
             let mut chosen = None;
-            if self.sort_index[k] >= 0 && (count < promoted_max || !clone_managed) {
+            if self.sort_index[k.0] >= 0 && (count < promoted_max || !clone_managed) {
                 chosen = self.node_to_be_promoted_on(k, &per_node, promoted_node_max);
             }
             let prims = self.c.primitives_of(k);
@@ -339,7 +339,7 @@ impl Assigner<'_> {
             }
             let role = match chosen {
                 Some(n) => {
-                    per_node[n] += 1;
+                    per_node[n.0] += 1;
                     count += 1;
                     Role::Promoted
                 }

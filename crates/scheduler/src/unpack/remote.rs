@@ -193,7 +193,7 @@ pub(super) fn add_guest_connections(b: &RscBuild<'_>, cib: &Cib, c: &mut Cluster
 /// `link_rsc2remotenode`), and the connection-specific defaults of
 /// `pe__unpack_resource` (requires=quorum, allow-migrate, reconnect).
 pub(super) fn link_resources(c: &mut Cluster) {
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         link_resource(c, r);
     }
 }
@@ -316,6 +316,7 @@ fn node_of_state(c: &Cluster, st: &NodeState) -> Option<NodeIdx> {
     c.nodes
         .iter()
         .position(|x| x.id == st.id)
+        .map(NodeIdx)
         .or_else(|| st.uname.as_deref().and_then(|u| c.node_by_name(u)))
 }
 
@@ -453,7 +454,7 @@ fn handle_remote_attrs(c: &mut Cluster, n: NodeIdx, st: &NodeState) {
 /// After all history: connections of remote nodes shutting down stop, and
 /// nodes without unpacked history get their online status.
 pub(super) fn finish_status(c: &mut Cluster) {
-    for n in 0..c.nodes.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
         if !c.nodes[n].is_remote_or_guest() {
             continue;
         }
@@ -597,7 +598,7 @@ pub fn after_transition(
     // stop records nothing), so the resource still shows as failed, unless
     // an action really ran there (an on-fail=demote recovery demotes and
     // promotes it on the guest).
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         if before.rscs[r].observed.failed
             && c.rscs[r].is_primitive()
             && before.rscs[r].observed.running_on.iter().any(|&m| {
@@ -612,14 +613,14 @@ pub fn after_transition(
     }
     // Resources left active on a guest keep the order the re-read status
     // gives them (node order).
-    for r in 0..c.rscs.len() {
+    for r in RscIdx::all(c.rscs.len()) {
         if c.rscs[r].observed.running_on.len() > 1
             && c.rscs[r].observed.running_on.iter().any(|&m| c.nodes[m].is_guest())
         {
             c.rscs[r].observed.running_on.sort_unstable();
         }
     }
-    for n in 0..c.nodes.len() {
+    for n in NodeIdx::all(c.nodes.len()) {
         if !c.nodes[n].is_remote_or_guest() {
             continue;
         }
@@ -630,7 +631,7 @@ pub fn after_transition(
         if c.nodes[n].is_guest() {
             // A failure kept in the guest's history that fences its node
             // fails the container again (even while the guest is up).
-            let refenced = (0..c.rscs.len()).any(|x| {
+            let refenced = RscIdx::all(c.rscs.len()).any(|x| {
                 let rx = &c.rscs[x];
                 rx.is_primitive()
                     && rx.observed.failed
@@ -650,7 +651,7 @@ pub fn after_transition(
             c.nodes[n].shutdown = false;
             continue;
         }
-        let active: Vec<RscIdx> = (0..c.rscs.len())
+        let active: Vec<RscIdx> = RscIdx::all(c.rscs.len())
             .filter(|&x| {
                 c.rscs[x].is_primitive() && c.rscs[x].config.managed && c.rscs[x].observed.running_on.contains(&n)
             })

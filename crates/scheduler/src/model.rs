@@ -15,8 +15,9 @@ pub use idx::{NodeIdx, RscIdx};
 pub use rsc::{Discover, Rsc, RscConfig, RscObserved, RscPlan, RscRemote};
 
 /// Resource roles, ordered as Pacemaker's `enum rsc_role_e`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Role {
+    #[default]
     Unknown,
     Stopped,
     Started,

@@ -71,7 +71,7 @@ pub struct RscConfig {
 /// What the CIB status says about a resource, from replaying its
 /// operation history: its state before the transition, as opposed to its
 /// configuration and to what the scheduler decides.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RscObserved {
     /// Current role.
     pub role: Role,
@@ -126,8 +126,21 @@ pub struct RscPlan {
     pub allowed: Vec<Option<Score>>,
     pub assigned: Option<NodeIdx>,
     pub provisional: bool,
-    /// Operation key → restart reason for definition changes.
-    pub restart_reason: Option<String>,
+}
+
+impl RscPlan {
+    /// Before scheduling, in a cluster of `nodes` nodes: nothing decided,
+    /// no node allowed yet, assignment still to come.
+    pub fn unplanned(nodes: usize) -> RscPlan {
+        RscPlan {
+            next_role: Role::Unknown,
+            stop_needed: false,
+            blocked: false,
+            allowed: vec![None; nodes],
+            assigned: None,
+            provisional: true,
+        }
+    }
 }
 
 /// How a resource relates to Pacemaker Remote: connection resources,

@@ -9,6 +9,33 @@ use jiff::tz::Offset;
 pub use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 
+/// The host's local time zone, as the C library takes it: `TZ` (a POSIX
+/// rule such as `CET-1CEST,M3.5.0,M10.5.0/3`, or a zone name looked up in
+/// the zone database), else `/etc/localtime`, else UTC. Read directly rather
+/// than through `TimeZone::system`, which lists the whole zone database
+/// first: that doubled the start-up time of a one-shot `ferrosync-simulate`.
+pub fn local_zone() -> TimeZone {
+    match std::env::var("TZ") {
+        Ok(tz) => zone_named(&tz),
+        Err(_) => std::fs::read("/etc/localtime")
+            .ok()
+            .and_then(|data| TimeZone::tzif("localtime", &data).ok())
+            .unwrap_or(TimeZone::UTC),
+    }
+}
+
+/// The zone a `TZ` value names: a POSIX rule, else a zone name, else UTC
+/// (as the C library falls back for a value it cannot read).
+fn zone_named(tz: &str) -> TimeZone {
+    let tz = tz.trim_start_matches(':');
+    if tz.is_empty() {
+        return TimeZone::UTC;
+    }
+    TimeZone::posix(tz)
+        .or_else(|_| TimeZone::get(tz))
+        .unwrap_or(TimeZone::UTC)
+}
+
 /// The civil time of `t` in `tz`, with the offset it has there.
 fn civil(t: i64, tz: &TimeZone) -> Option<(DateTime, Offset)> {
     let ts = Timestamp::from_second(t).ok()?;
@@ -210,8 +237,19 @@ pub fn ctime(t: i64) -> String {
 mod tests {
     use super::*;
 
-    fn tz(name: &str) -> TimeZone {
-        TimeZone::get(name).expect("time zone in jiff's database")
+    /// Central European time as a POSIX rule (no zone database needed).
+    fn berlin() -> TimeZone {
+        TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").expect("POSIX TZ rule")
+    }
+
+    #[test]
+    fn tz_values_read_as_the_c_library_reads_them() {
+        let summer = parse_datetime("2005-07-20T12:00Z").expect("date");
+        let offset = |tz: &TimeZone| tz.to_offset(Timestamp::from_second(summer).expect("time")).seconds();
+        assert_eq!(offset(&zone_named("CET-1CEST,M3.5.0,M10.5.0/3")), 7200);
+        assert_eq!(offset(&zone_named(":EST5")), -5 * 3600);
+        assert_eq!(offset(&zone_named("")), 0);
+        assert_eq!(offset(&zone_named("no such zone, no such rule")), 0);
     }
 
     #[test]
@@ -249,7 +287,7 @@ mod tests {
 
     #[test]
     fn a_date_without_an_offset_is_civil_time_in_the_zone() {
-        let berlin = tz("Europe/Berlin");
+        let berlin = berlin();
         // Winter: UTC+1; summer: UTC+2.
         assert_eq!(
             parse_datetime_in("2005-01-20T12:30", &berlin),
@@ -277,7 +315,7 @@ mod tests {
         assert_eq!(spec_field(t, &utc, "weeks"), Some(53));
         assert_eq!(spec_field(t, &utc, "weekyears"), Some(2009));
         // An hour later in Berlin it is already 2010, week 53 of 2009 still.
-        let berlin = tz("Europe/Berlin");
+        let berlin = berlin();
         assert_eq!(spec_field(t, &berlin, "years"), Some(2010));
         assert_eq!(spec_field(t, &berlin, "hours"), Some(0));
         assert_eq!(spec_field(t, &berlin, "weekyears"), Some(2009));
@@ -309,7 +347,7 @@ mod tests {
             Some(at("2005-01-21T00:30"))
         );
         // A whole day is 24 hours at the start's offset, across a DST change too.
-        let berlin = tz("Europe/Berlin");
+        let berlin = berlin();
         let start = parse_datetime_in("2005-03-26T12:00", &berlin).expect("date");
         assert_eq!(add_duration(start, &berlin, &d(&[("days", "1")])), Some(start + 86_400));
     }

@@ -58,7 +58,7 @@ pub fn run(a: SimulateOpts) -> Result<()> {
     let cib = if nothing_injected { cib } else { inject(&cib, &inj)? };
     // Dates without an offset, and date specs, are local time, as crm_simulate
     // reads them.
-    let tz = cib::time::TimeZone::system();
+    let tz = cib::time::local_zone();
     let mut date = None;
     if let Some(t) = &a.datetime {
         date = Some(parse_datetime_in(t, &tz).with_context(|| format!("invalid date '{t}'"))?);

@@ -228,7 +228,7 @@ pub fn run(cfg: HostConfig, flags: SignalFlags, mut signal_pipe: UnixStream) -> 
     let start = std::time::Instant::now();
     let mut node = CrmNode::with_cib(me, &uname, policy, doc);
     // Rules' dates are local time, as Pacemaker's controller reads them.
-    node.set_time_zone(cib::time::TimeZone::system());
+    node.set_time_zone(cib::time::local_zone());
     let wall_at_zero = wall();
     node.set_wall_clock(totem::Instant::ZERO, wall_at_zero);
 

@@ -55,7 +55,7 @@ pub fn run(cib: &Cib, opts: &Options) -> Schedule {
     run_unpacked(cib, unpack::unpack_in(cib, opts.now, &opts.tz))
 }
 
-/// [`run`] from the cluster as `unpack::unpack(cib, opts.now)` returns it
+/// [`run`] from the cluster as `unpack::unpack_in(cib, opts.now, &opts.tz)` returns it
 /// (for callers that keep a copy of the unpacked status).
 pub fn run_unpacked(cib: &Cib, mut cluster: model::Cluster) -> Schedule {
     placement::apply_node_criteria(&mut cluster);

@@ -19,6 +19,10 @@ pub struct RuleContext<'a> {
     /// The zone of dates written without an offset and of `date_spec`
     /// fields (Pacemaker's local time zone).
     pub tz: &'a TimeZone,
+    /// The zone `now` was given in when it is not `tz`: `date_spec` reads
+    /// `now`'s fields there (crm_simulate's `-t` with an explicit offset keeps
+    /// that offset, `pe_cron_range_satisfied` reads the fields as stored).
+    pub now_zone: Option<&'a TimeZone>,
     /// For `rsc_expression` (class, provider, type).
     pub rsc: Option<(&'a str, Option<&'a str>, &'a str)>,
     /// For `op_expression` (name, interval ms).
@@ -36,6 +40,7 @@ impl<'a> RuleContext<'a> {
             node_attrs: None,
             now,
             tz: &UTC,
+            now_zone: None,
             rsc: None,
             op: None,
             role: None,
@@ -202,7 +207,9 @@ fn eval_date(
     match operation {
         "gt" => start_t.is_some_and(|s| now > s),
         "lt" => end_t.is_some_and(|e| now < e),
-        "date_spec" => spec.as_ref().is_some_and(|s| date_spec_matches(now, ctx.tz, s)),
+        "date_spec" => spec
+            .as_ref()
+            .is_some_and(|s| date_spec_matches(now, ctx.now_zone.unwrap_or(ctx.tz), s)),
         _ => {
             if end_t.is_none() {
                 if let (Some(s), Some(d)) = (start_t, duration.as_ref()) {
@@ -278,6 +285,28 @@ mod tests {
         let berlin = TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").expect("POSIX TZ rule");
         assert!(!date_spec_matches(now, &utc, &spec(&[("hours", "13")])));
         assert!(date_spec_matches(now, &berlin, &spec(&[("hours", "13")])));
+    }
+
+    #[test]
+    fn date_spec_reads_now_in_the_zone_it_was_given_in() {
+        // 20:00 UTC on Tuesday 14 January 2020 is 01:30 on Wednesday in
+        // India. A "now" given as `...Z` keeps UTC (crm_simulate -t), one
+        // from the clock or the CIB's execution-date is local time.
+        let kolkata = TimeZone::posix("IST-5:30").expect("POSIX TZ rule");
+        let utc = TimeZone::UTC;
+        let now = parse_datetime("2020-01-14T20:00:00Z").expect("date");
+        let wednesday = Some(vec![("weekdays".to_string(), "3".to_string())]);
+        let local = RuleContext::new(now).in_zone(&kolkata);
+        assert!(eval_date(&local, "date_spec", &None, &None, &wednesday, &None));
+        let given_in_utc = RuleContext {
+            now_zone: Some(&utc),
+            ..local
+        };
+        assert!(!eval_date(&given_in_utc, "date_spec", &None, &None, &wednesday, &None));
+        // Dates in the rule without an offset stay local either way.
+        let start = Some("2020-01-15 00:00:00".to_string());
+        let six_hours = Some(vec![("hours".to_string(), "6".to_string())]);
+        assert!(eval_date(&given_in_utc, "in_range", &start, &None, &None, &six_hours));
     }
 
     #[test]

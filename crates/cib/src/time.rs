@@ -68,6 +68,15 @@ pub fn parse_datetime_in(s: &str, tz: &TimeZone) -> Option<i64> {
     Some(ts.as_second())
 }
 
+/// The zone a date written with an explicit offset (`Z`, `+02:00`) keeps:
+/// Pacemaker reads such a "now" at that offset, whatever the local zone.
+/// `None` for a date without one.
+pub fn explicit_zone(s: &str) -> Option<TimeZone> {
+    let (_, time) = s.trim().split_once(['T', ' '])?;
+    let (_, offset) = parse_time(time.trim())?;
+    offset.map(TimeZone::fixed)
+}
+
 /// [`parse_datetime_in`] UTC.
 pub fn parse_datetime(s: &str) -> Option<i64> {
     parse_datetime_in(s, &TimeZone::UTC)
@@ -283,6 +292,16 @@ mod tests {
         ] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn an_explicit_offset_is_kept_as_the_date_s_zone() {
+        let z = explicit_zone("2020-01-14T20:00:00Z").expect("zone");
+        assert_eq!(z.to_fixed_offset().expect("fixed"), Offset::UTC);
+        let z = explicit_zone("2019-09-23 18:00:00 -05:00").expect("zone");
+        assert_eq!(z.to_fixed_offset().expect("fixed").seconds(), -5 * 3600);
+        assert!(explicit_zone("2020-01-14T20:00").is_none());
+        assert!(explicit_zone("2020-01-14").is_none());
     }
 
     #[test]

@@ -60,13 +60,17 @@ pub fn run(a: SimulateOpts) -> Result<()> {
     // reads them.
     let tz = cib::time::local_zone();
     let mut date = None;
+    let mut now_zone = None;
     if let Some(t) = &a.datetime {
         date = Some(parse_datetime_in(t, &tz).with_context(|| format!("invalid date '{t}'"))?);
+        now_zone = cib::time::explicit_zone(t);
         if !a.json {
             println!("Setting effective cluster time: {t}");
         }
     }
-    let opts = Options::for_cib(&cib, date, system_clock).in_zone(tz);
+    let opts = Options::for_cib(&cib, date, system_clock)
+        .in_zone(tz)
+        .with_now_zone(now_zone);
     let sim = simulate(&cib, &opts);
     for w in &sim.schedule.cluster.warnings {
         eprintln!("warning: {w}");

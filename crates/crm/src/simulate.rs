@@ -352,7 +352,7 @@ pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
 pub fn simulate(cib: &Cib, opts: &Options) -> Simulation {
     // Status is displayed from the CIB as unpacked, without anything the
     // scheduler derived (bans, tickets, fencing decisions).
-    let base = scheduler::unpack::unpack_in(cib, opts.now, &opts.tz);
+    let base = scheduler::unpack::unpack_with(cib, opts);
     let schedule = scheduler::run_unpacked(cib, base.clone());
     let graph = scheduler::graph::build(&schedule);
     let current_text = output::cluster_status(&base);

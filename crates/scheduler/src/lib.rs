@@ -52,10 +52,10 @@ pub use task::{ActionId, Task};
 
 /// Runs the whole scheduler and returns the detailed result.
 pub fn run(cib: &Cib, opts: &Options) -> Schedule {
-    run_unpacked(cib, unpack::unpack_in(cib, opts.now, &opts.tz))
+    run_unpacked(cib, unpack::unpack_with(cib, opts))
 }
 
-/// [`run`] from the cluster as `unpack::unpack_in(cib, opts.now, &opts.tz)` returns it
+/// [`run`] from the cluster as `unpack::unpack_with(cib, opts)` returns it
 /// (for callers that keep a copy of the unpacked status).
 pub fn run_unpacked(cib: &Cib, mut cluster: model::Cluster) -> Schedule {
     placement::apply_node_criteria(&mut cluster);

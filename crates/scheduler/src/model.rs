@@ -275,6 +275,8 @@ pub struct Cluster {
     pub now: i64,
     /// The zone rules read dates in (Pacemaker's local time zone).
     pub tz: cib::time::TimeZone,
+    /// The zone `now` was given in, when not `tz` (see `Options::now_zone`).
+    pub now_zone: Option<cib::time::TimeZone>,
     /// Fail counts: (rsc, node) → count.
     pub fail_counts: BTreeMap<(RscIdx, NodeIdx), Score>,
     /// Tickets: id → granted.
@@ -340,7 +342,10 @@ pub struct Replica {
 impl Cluster {
     /// What rules are evaluated against: "now" in the cluster's zone.
     pub fn rule_context(&self) -> cib::rules::RuleContext<'_> {
-        cib::rules::RuleContext::new(self.now).in_zone(&self.tz)
+        cib::rules::RuleContext {
+            now_zone: self.now_zone.as_ref(),
+            ..cib::rules::RuleContext::new(self.now).in_zone(&self.tz)
+        }
     }
     pub fn node_by_name(&self, name: &str) -> Option<NodeIdx> {
         self.nodes

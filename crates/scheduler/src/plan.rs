@@ -15,6 +15,9 @@ pub struct Options {
     /// The zone rules read dates in: Pacemaker's local time zone (UTC
     /// unless the caller says).
     pub tz: TimeZone,
+    /// The zone `now` was given in, when not `tz` (a date with an explicit
+    /// offset): `date_spec` reads `now`'s fields there.
+    pub now_zone: Option<TimeZone>,
 }
 
 impl Options {
@@ -25,17 +28,27 @@ impl Options {
         Options {
             now: date.or(cib.execution_date).unwrap_or_else(clock),
             tz: TimeZone::UTC,
+            now_zone: None,
         }
     }
 
     /// At `now` with dates in UTC.
     pub fn at(now: i64) -> Options {
-        Options { now, tz: TimeZone::UTC }
+        Options {
+            now,
+            tz: TimeZone::UTC,
+            now_zone: None,
+        }
     }
 
     /// The same options with rules' dates in time zone `tz`.
     pub fn in_zone(self, tz: TimeZone) -> Options {
         Options { tz, ..self }
+    }
+
+    /// The same options with `now` read in `zone` (see [`Options::now_zone`]).
+    pub fn with_now_zone(self, zone: Option<TimeZone>) -> Options {
+        Options { now_zone: zone, ..self }
     }
 }
 

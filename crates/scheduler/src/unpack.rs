@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::*;
+use crate::plan::Options;
 use cib::rules::{eval_rule, RuleContext};
 use cib::score::{self, lenient_score, parse_score, Score, INFINITY};
-use cib::time::TimeZone;
 use cib::{first_value, Cib, LrmOp, LrmResource, NvSet, ResourceDef, ResourceKind};
 
 mod bundle;
@@ -75,14 +75,13 @@ pub fn merge_nvsets_first(
     }
 }
 
-fn options(cib: &Cib, now: i64, tz: &TimeZone) -> ClusterOptions {
+fn options(cib: &Cib, opts: &Options) -> ClusterOptions {
     let mut p = BTreeMap::new();
-    merge_nvsets_first(
-        &cib.configuration.crm_config,
-        Some(CIB_OPTIONS_FIRST),
-        &RuleContext::new(now).in_zone(tz),
-        &mut p,
-    );
+    let rules = RuleContext {
+        now_zone: opts.now_zone.as_ref(),
+        ..RuleContext::new(opts.now).in_zone(&opts.tz)
+    };
+    merge_nvsets_first(&cib.configuration.crm_config, Some(CIB_OPTIONS_FIRST), &rules, &mut p);
     let get = |k: &str| p.get(k).map(String::as_str);
     let flag = |k: &str, d: bool| get(k).map(is_true).unwrap_or(d);
     let nqp = match get("no-quorum-policy").unwrap_or("stop") {
@@ -195,14 +194,15 @@ fn unfencing_enabled(cib: &Cib) -> bool {
 }
 
 /// Unpacks the configuration and status of `cib` into a [`Cluster`], with
-/// rules' dates in UTC (see [`unpack_in`]).
+/// rules' dates in UTC (see [`unpack_with`]).
 pub fn unpack(cib: &Cib, now: i64) -> Cluster {
-    unpack_in(cib, now, &TimeZone::UTC)
+    unpack_with(cib, &Options::at(now))
 }
 
-/// [`unpack`] with rules' dates in time zone `tz` (Pacemaker's local one).
-pub fn unpack_in(cib: &Cib, now: i64, tz: &TimeZone) -> Cluster {
-    let options = options(cib, now, tz);
+/// [`unpack`] at the options' "now", with rules' dates in their zones.
+pub fn unpack_with(cib: &Cib, opts: &Options) -> Cluster {
+    let now = opts.now;
+    let options = options(cib, opts);
     let have_quorum = cib.have_quorum;
     let have_watchdog = options.have_watchdog;
     let mut c = Cluster {
@@ -213,7 +213,8 @@ pub fn unpack_in(cib: &Cib, now: i64, tz: &TimeZone) -> Cluster {
         have_quorum,
         have_stonith_resource: have_watchdog,
         now,
-        tz: tz.clone(),
+        tz: opts.tz.clone(),
+        now_zone: opts.now_zone.clone(),
         fail_counts: BTreeMap::new(),
         tickets: BTreeMap::new(),
         warnings: cib.warnings.clone(),

@@ -1201,38 +1201,7 @@ fn primitive_text_as(c: &Cluster, pend: &Pending, r: RscIdx, name: &str, at: Opt
     if pending.is_some_and(|(t, _)| t == "monitor") {
         flags.push("Monitoring".into());
     }
-    match rs.config.target_role {
-        Some(Role::Stopped) => flags.push("disabled".into()),
-        Some(Role::Unpromoted) if c.in_promotable(r) => flags.push(format!(
-            "target-role:{}",
-            rs.config.meta.get("target-role").cloned().unwrap_or_default()
-        )),
-        _ => {}
-    }
-    if rs.plan.blocked {
-        flags.push("blocked".into());
-    } else if !rs.config.managed {
-        flags.push("unmanaged".into());
-    }
-    if rs.observed.failure_ignored {
-        flags.push("failure ignored".into());
-    }
-    if !flags.is_empty() {
-        let _ = write!(s, " ({})", flags.join(", "));
-    }
-    if multiple {
-        if let Some(d) = &rs.config.description {
-            let _ = write!(s, " {d}");
-        }
-        let names: Vec<&str> = rs
-            .observed
-            .running_on
-            .iter()
-            .map(|&n| c.nodes[n].uname.as_str())
-            .collect();
-        let _ = write!(s, " [ {} ]", names.join(" "));
-    }
-    s
+    output::finish_primitive_line(c, r, s, flags, multiple)
 }
 
 // ---------------------------------------------------------------------- xml

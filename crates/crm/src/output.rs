@@ -228,6 +228,21 @@ fn primitive_text_as(c: &Cluster, r: RscIdx, name: &str, at: Option<Option<NodeI
             flags.push("LOCKED".into());
         }
     }
+    finish_primitive_line(c, r, s, flags, multiple)
+}
+
+/// The end of a primitive's status line, as crm_simulate and crm_mon print
+/// it alike: the flags (the caller's first, then target-role, blocked or
+/// unmanaged, failure ignored) and, for a resource active on several nodes,
+/// its description and those nodes.
+pub(crate) fn finish_primitive_line(
+    c: &Cluster,
+    r: RscIdx,
+    mut s: String,
+    mut flags: Vec<String>,
+    multiple: bool,
+) -> String {
+    let rs = &c.rscs[r];
     match rs.config.target_role {
         Some(Role::Stopped) => flags.push("disabled".into()),
         Some(Role::Unpromoted) if c.in_promotable(r) => flags.push(format!(

@@ -133,12 +133,12 @@ pub struct CrmNode {
 }
 
 impl CrmNode {
-    /// A process named after its node id, with an empty CIB.
     /// The zone the scheduler reads rules' dates in (UTC until set).
     pub fn set_time_zone(&mut self, tz: cib::time::TimeZone) {
         self.controller.set_time_zone(tz);
     }
 
+    /// A process named after its node id, with an empty CIB.
     pub fn new(me: ProcessId, policy: NoQuorumPolicy) -> CrmNode {
         CrmNode::with_cib(me, &me.node.0.to_string(), policy, CibDocument::empty(0))
     }

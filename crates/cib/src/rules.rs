@@ -3,10 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::time::{self, TimeZone};
+use crate::time::{self, parse_datetime_in, TimeZone};
 use crate::{BoolOp, Rule, RuleItem};
-
-pub use crate::time::{civil_from_days, ctime, days_from_civil, parse_datetime, parse_datetime_in};
 
 /// UTC, for contexts that are given no zone.
 static UTC: TimeZone = TimeZone::UTC;
@@ -52,6 +50,11 @@ impl<'a> RuleContext<'a> {
     /// The same context in time zone `tz`.
     pub fn in_zone(self, tz: &'a TimeZone) -> Self {
         RuleContext { tz, ..self }
+    }
+
+    /// The same context with `now` given in `zone` (see [`RuleContext::now_zone`]).
+    pub fn with_now_zone(self, zone: Option<&'a TimeZone>) -> Self {
+        RuleContext { now_zone: zone, ..self }
     }
 }
 
@@ -258,6 +261,7 @@ fn parse_range(s: &str) -> Option<(Option<i64>, Option<i64>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::parse_datetime;
 
     #[test]
     fn date_spec_ranges_as_pacemaker_reads_them() {

@@ -218,19 +218,12 @@ pub fn add_duration(start: i64, tz: &TimeZone, duration: &[(String, String)]) ->
     ts.as_second().checked_add(seconds)
 }
 
-/// Days since 1970-01-01 of a Gregorian date (`None` outside jiff's range).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
-    let date = Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()?;
-    let ts = Offset::UTC
-        .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
-        .ok()?;
-    Some(ts.as_second().div_euclid(86_400))
-}
-
-/// (year, month, day) of the UTC date `days` days after 1970-01-01.
-pub fn civil_from_days(days: i64) -> Option<(i64, i64, i64)> {
-    let (dt, _) = civil(days.checked_mul(86_400)?, &TimeZone::UTC)?;
-    Some((i64::from(dt.year()), i64::from(dt.month()), i64::from(dt.day())))
+/// `YYYY-MM-DD HH:MM:SSZ`, as `crm_time_as_string` writes a UTC time.
+pub fn iso_utc(t: i64) -> String {
+    match civil(t, &TimeZone::UTC) {
+        Some((dt, _)) => dt.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
+        None => t.to_string(),
+    }
 }
 
 /// `ctime`-style text of an epoch time in UTC (`Fri Jul 13 13:50:59 2012`),
@@ -372,11 +365,9 @@ mod tests {
     }
 
     #[test]
-    fn civil_days_and_ctime() {
-        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
-        assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
-        assert_eq!(civil_from_days(11_017), Some((2000, 3, 1)));
-        assert_eq!(days_from_civil(2001, 2, 29), None);
+    fn utc_texts() {
+        assert_eq!(iso_utc(951_868_800), "2000-03-01 00:00:00Z");
+        assert_eq!(iso_utc(1_342_187_459), "2012-07-13 13:50:59Z");
         assert_eq!(ctime(1_342_187_459), "Fri Jul 13 13:50:59 2012");
         assert_eq!(ctime(0), "Thu Jan  1 00:00:00 1970");
     }

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use cib::rules::parse_datetime_in;
 use cib::score;
+use cib::time::parse_datetime_in;
 use cib::Cib;
 use crm::simulate::{inject, simulate, system_clock, Injections};
 use scheduler::Options;

@@ -39,7 +39,7 @@ fn main() {
                 .iter()
                 .position(|a| a == "-t")
                 .and_then(|i| case.args.get(i + 1))
-                .and_then(|d| cib::rules::parse_datetime(d));
+                .and_then(|d| cib::time::parse_datetime(d));
             let opts = scheduler::Options::for_cib(&c, date, crm::simulate::system_clock);
             let sim = crm::simulate::simulate(&c, &opts);
             lap(&mut t[3]);

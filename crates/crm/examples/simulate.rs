@@ -21,7 +21,7 @@ fn main() {
         }
     };
     let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
-    let date = value_of("-t").and_then(|d| cib::rules::parse_datetime(d));
+    let date = value_of("-t").and_then(|d| cib::time::parse_datetime(d));
     let opts = scheduler::Options::for_cib(&cib, date, crm::simulate::system_clock);
     let sim = crm::simulate::simulate(&cib, &opts);
     for w in &sim.schedule.cluster.warnings {

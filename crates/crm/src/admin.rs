@@ -699,18 +699,11 @@ pub fn add_duration(now: i64, duration: &str) -> Option<i64> {
     cib::time::add_duration(now, &cib::time::TimeZone::UTC, &fields)
 }
 
-/// `YYYY-MM-DD HH:MM:SSZ` as `crm_time_as_string` writes a UTC time.
-pub fn format_utc(t: i64) -> String {
-    let (y, m, d) = cib::time::civil_from_days(t.div_euclid(86400)).unwrap_or((1970, 1, 1));
-    let s = t.rem_euclid(86400);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
-}
-
 fn lifetime_end(lifetime: Option<&str>, now: i64) -> Result<Option<String>> {
     match lifetime {
         None => Ok(None),
         Some(l) => add_duration(now, l)
-            .map(|t| Some(format_utc(t)))
+            .map(|t| Some(cib::time::iso_utc(t)))
             .ok_or_else(|| AdminError::Invalid {
                 what: "lifetime",
                 value: l.into(),

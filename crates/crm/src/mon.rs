@@ -181,12 +181,7 @@ pub fn readable_interval(mut ms: u64) -> String {
     s
 }
 
-pub use cib::rules::ctime;
-
-/// `crm_time_as_string` with date, time and zone, in UTC.
-fn iso_utc(t: i64) -> String {
-    crate::admin::format_utc(t)
-}
+pub use cib::time::{ctime, iso_utc};
 
 fn sorted_nodes(c: &Cluster) -> Vec<NodeIdx> {
     let mut v: Vec<NodeIdx> = NodeIdx::all(c.nodes.len()).collect();

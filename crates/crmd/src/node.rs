@@ -404,7 +404,7 @@ impl CrmNode {
                 CibOp::Merge {
                     path: CibPath::new("/cib").expect("root path"),
                     attrs: vec![
-                        (attr("cib-last-written"), cib::rules::ctime(self.wall())),
+                        (attr("cib-last-written"), cib::time::ctime(self.wall())),
                         (attr("update-origin"), self.local.lrm().uname().to_string()),
                         (attr("update-client"), "ferrosync".to_string()),
                     ],

@@ -342,10 +342,9 @@ pub struct Replica {
 impl Cluster {
     /// What rules are evaluated against: "now" in the cluster's zone.
     pub fn rule_context(&self) -> cib::rules::RuleContext<'_> {
-        cib::rules::RuleContext {
-            now_zone: self.now_zone.as_ref(),
-            ..cib::rules::RuleContext::new(self.now).in_zone(&self.tz)
-        }
+        cib::rules::RuleContext::new(self.now)
+            .in_zone(&self.tz)
+            .with_now_zone(self.now_zone.as_ref())
     }
     pub fn node_by_name(&self, name: &str) -> Option<NodeIdx> {
         self.nodes

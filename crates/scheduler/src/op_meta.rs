@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{Cluster, RscIdx, Variant};
 use crate::unpack::merge_nvsets;
-use cib::rules::parse_datetime_in;
+use cib::time::parse_datetime_in;
 use cib::time::TimeZone;
 use cib::{parse_interval_ms, OpDef};
 
@@ -160,7 +160,7 @@ mod tests {
     fn interval_origin_gives_the_delay_to_the_next_multiple() {
         // 100 s after the origin with a 60 s interval: next run in 20 s.
         let origin = "2020-01-01T00:00:00Z";
-        let now = cib::rules::parse_datetime(origin).unwrap() + 100;
+        let now = cib::time::parse_datetime(origin).unwrap() + 100;
         assert_eq!(origin_start_delay_ms(origin, 60_000, now, &TimeZone::UTC), Some(20_000));
         assert_eq!(origin_start_delay_ms(origin, 0, now, &TimeZone::UTC), None);
     }

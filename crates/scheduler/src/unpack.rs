@@ -77,10 +77,9 @@ pub fn merge_nvsets_first(
 
 fn options(cib: &Cib, opts: &Options) -> ClusterOptions {
     let mut p = BTreeMap::new();
-    let rules = RuleContext {
-        now_zone: opts.now_zone.as_ref(),
-        ..RuleContext::new(opts.now).in_zone(&opts.tz)
-    };
+    let rules = RuleContext::new(opts.now)
+        .in_zone(&opts.tz)
+        .with_now_zone(opts.now_zone.as_ref());
     merge_nvsets_first(&cib.configuration.crm_config, Some(CIB_OPTIONS_FIRST), &rules, &mut p);
     let get = |k: &str| p.get(k).map(String::as_str);
     let flag = |k: &str, d: bool| get(k).map(is_true).unwrap_or(d);

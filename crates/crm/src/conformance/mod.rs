@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::simulate::{simulate, Simulation};
-use cib::rules::parse_datetime;
+use cib::time::parse_datetime;
 use cib::Cib;
 pub use gate::{GateOutcome, PassList};
 use graph_canon::{canon, Detail};

@@ -61,12 +61,13 @@ pub fn run(a: SimulateOpts) -> Result<()> {
     let tz = cib::time::local_zone();
     let mut date = None;
     let mut now_zone = None;
+    let mut date_note = cib
+        .execution_date
+        .map(|t| format!("Using the original execution date of: {}", cib::time::iso_utc(t)));
     if let Some(t) = &a.datetime {
         date = Some(parse_datetime_in(t, &tz).with_context(|| format!("invalid date '{t}'"))?);
         now_zone = cib::time::explicit_zone(t);
-        if !a.json {
-            println!("Setting effective cluster time: {t}");
-        }
+        date_note = Some(format!("Setting effective cluster time: {t}"));
     }
     let opts = Options::for_cib(&cib, date, system_clock)
         .in_zone(tz)
@@ -88,7 +89,7 @@ pub fn run(a: SimulateOpts) -> Result<()> {
         println!("{v}");
         return Ok(());
     }
-    print!("{}", sim.report());
+    print!("{}", sim.report_noting(date_note.as_deref()));
     if a.show_scores {
         println!();
         print!("{}", scores_text(&sim.schedule.cluster));

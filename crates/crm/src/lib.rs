@@ -9,7 +9,7 @@
 pub mod admin;
 pub mod conformance;
 pub mod fuzzgen;
-pub mod instance_numbers;
 pub mod mon;
+pub mod names;
 pub mod output;
 pub mod simulate;

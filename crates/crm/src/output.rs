@@ -5,10 +5,14 @@
 use scheduler::ids::clone_strip;
 use std::fmt::Write as _;
 
-use scheduler::graph::op_key;
+use scheduler::graph::{ActionKind, GraphAction};
 pub use scheduler::model::cmp_node_names;
 use scheduler::model::{Bundle, Cluster, NodeIdx, NodeKind, Role, RscIdx, Variant};
+use scheduler::task::{ActionId, Task};
 use scheduler::{Action, Schedule, TransitionGraph};
+use std::collections::HashMap;
+
+use crate::names::ResourceNames;
 
 fn sorted_nodes(c: &Cluster) -> Vec<NodeIdx> {
     let mut v: Vec<NodeIdx> = NodeIdx::all(c.nodes.len()).collect();
@@ -812,39 +816,52 @@ pub fn transition_summary(s: &Schedule) -> String {
     out
 }
 
-/// The lines under `Executing Cluster Transition:`.
-pub fn executed_actions(s: &Schedule, g: &TransitionGraph) -> String {
-    let c = &s.cluster;
+/// The lines under `Executing Cluster Transition:`, in the order the
+/// actions run, written from the graph alone as crm_simulate writes them
+/// (`inject-pseudo-action`, `inject-rsc-action`, `inject-fencing-action`,
+/// `inject-cluster-action`).
+pub fn executed_actions(g: &TransitionGraph, names: &ResourceNames) -> String {
+    let by_id: HashMap<ActionId, &GraphAction> = g.synapses.iter().map(|s| (s.action.id, &s.action)).collect();
     let mut out = String::new();
     for id in g.execution_order() {
-        let a = &s.actions[id.0];
-        match a.rsc {
-            Some(r) => {
-                let rid = &c.rscs[r].id;
-                if a.pseudo || a.node.is_none() {
-                    let _ = writeln!(out, "  * Pseudo action:   {}", op_key(rid, &a.task, a.interval_ms));
+        let Some(a) = by_id.get(&id) else { continue };
+        let node = a.on_node.as_deref().unwrap_or("");
+        match a.kind {
+            ActionKind::PseudoEvent => {
+                let on = if a.on_node.is_some() { " on " } else { "" };
+                let _ = writeln!(out, "  * Pseudo action:   {}{on}{node}", a.operation_key);
+            }
+            ActionKind::RscOp => {
+                // Re-probes are confirmed without a word.
+                if a.task.as_str() == "probe_again" {
+                    continue;
+                }
+                let rsc = a
+                    .agent
+                    .as_ref()
+                    .map_or(a.rsc.as_deref().unwrap_or(""), |ag| names.of_action(ag));
+                let task = a.task.as_str();
+                if a.interval_ms > 0 && !matches!(a.task, Task::Delete) {
+                    let _ = writeln!(out, "  * Resource action: {rsc:<15} {task}={} on {node}", a.interval_ms);
                 } else {
-                    let task = if a.interval_ms > 0 {
-                        format!("{}={}", a.task, a.interval_ms)
-                    } else {
-                        a.task.clone()
-                    };
-                    let node = a.node.map(|n| c.nodes[n].uname.as_str()).unwrap_or("");
-                    let _ = writeln!(out, "  * Resource action: {rid:<15} {task} on {node}");
+                    let _ = writeln!(out, "  * Resource action: {rsc:<15} {task} on {node}");
                 }
             }
-            None => {
-                let node = a.node.map(|n| c.nodes[n].uname.as_str()).unwrap_or("");
-                if a.task == "stonith" {
-                    let _ = writeln!(
-                        out,
-                        "  * Fencing {node} ({})",
-                        a.fence_op.as_deref().unwrap_or("reboot")
-                    );
-                } else {
+            ActionKind::CrmEvent if a.task == Task::Fence => {
+                let op = a
+                    .attributes
+                    .get("CRM_meta_stonith_action")
+                    .map_or("reboot", String::as_str);
+                let _ = writeln!(out, "  * Fencing {node} ({op})");
+            }
+            ActionKind::CrmEvent => match a.agent.as_ref().map(|ag| ag.id.as_str()).or(a.rsc.as_deref()) {
+                Some(rsc) => {
+                    let _ = writeln!(out, "  * Cluster action:  {} for {rsc} on {node}", a.task);
+                }
+                None => {
                     let _ = writeln!(out, "  * Cluster action:  {} on {node}", a.task);
                 }
-            }
+            },
         }
     }
     out

@@ -6,7 +6,11 @@ use crate::output;
 use cib::xml::Element;
 use cib::{Cib, CibError};
 use scheduler::ids::clone_strip;
-use scheduler::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
+use scheduler::model::Cluster;
+
+use crate::names::ResourceNames;
+
+pub mod results;
 use scheduler::{self, Options, Schedule, TransitionGraph};
 
 /// Events to inject before scheduling, like `crm_simulate`'s options.
@@ -38,6 +42,8 @@ pub enum InjectError {
 pub struct Simulation {
     pub schedule: Schedule,
     pub graph: TransitionGraph,
+    /// The CIB with the transition's results in its status.
+    pub revised_cib: Cib,
     pub revised: Cluster,
     pub current_text: String,
     pub summary_text: String,
@@ -48,8 +54,16 @@ pub struct Simulation {
 impl Simulation {
     /// The full report in `crm_simulate -S` layout.
     pub fn report(&self) -> String {
+        self.report_noting(None)
+    }
+
+    /// The report with a note on the effective date, which crm_simulate
+    /// prints each time it unpacks the CIB: before the current and before
+    /// the revised status (`set_effective_date`).
+    pub fn report_noting(&self, date_note: Option<&str>) -> String {
+        let note = date_note.map(|n| format!("{n}\n")).unwrap_or_default();
         format!(
-            "Current cluster status:\n{}\nTransition Summary:\n{}\nExecuting Cluster Transition:\n{}\nRevised Cluster Status:\n{}",
+            "{note}Current cluster status:\n{}\nTransition Summary:\n{}\nExecuting Cluster Transition:\n{}{note}\nRevised Cluster Status:\n{}",
             self.current_text, self.summary_text, self.executed_text, self.revised_text
         )
     }
@@ -216,136 +230,25 @@ fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String
     walk(&cib.configuration.resources, id)
 }
 
-/// Applies a successful execution of the graph to `base`, the cluster as
-/// unpacked from the CIB (resource and node indices match the schedule's).
-pub fn execute(s: &Schedule, g: &TransitionGraph, base: &Cluster) -> Cluster {
-    let mut c = base.clone();
-    // Only what can run: actions waiting on an ordering cycle never do.
-    let done: Vec<usize> = g.execution_order().iter().map(|x| x.0).collect();
-    for &id in &done {
-        let a = &s.actions[id];
-        // Unfencing changes nothing crm_simulate records
-        // (`simulate_fencing_action`).
-        if let (true, Some(n)) = (a.is_fencing(), a.node) {
-            let node = &mut c.nodes[n];
-            node.online = false;
-            node.unclean = false;
-            node.pending = false;
-            node.fence_reason = None;
-            node.shutdown = false;
+/// Executes the graph as crm_simulate does: every action succeeds, its
+/// result is written into a copy of the CIB's status
+/// ([`results::record_transition`]), and the cluster is what unpacking that
+/// CIB gives. `names` are those of `cib`'s resources as unpacked.
+pub fn execute(cib: &Cib, g: &TransitionGraph, names: &ResourceNames, opts: &Options) -> (Cib, Cluster) {
+    let mut root = cib.root.clone();
+    results::record_transition(&mut root, g, names, opts.now);
+    match Cib::from_element(root) {
+        Ok(revised) => {
+            let cluster = scheduler::unpack::unpack_with(&revised, opts);
+            (revised, cluster)
+        }
+        // Only well-formed entries are added to a CIB that parsed, so this
+        // would be a bug here: show the status as it was rather than none.
+        Err(e) => {
+            debug_assert!(false, "simulated results broke the CIB: {e}");
+            (cib.clone(), scheduler::unpack::unpack_with(cib, opts))
         }
     }
-    for &id in &done {
-        let a = &s.actions[id];
-        let (Some(r), Some(n)) = (a.rsc, a.node) else { continue };
-        if !c.rscs[r].is_primitive() || a.interval_ms > 0 {
-            continue;
-        }
-        // A pseudo stop on a guest node (implied by recovering its
-        // container) records nothing: the guest's history stays. A pending
-        // start recorded with call-id -1 sorts after the simulated stop, so
-        // the resource stays active there.
-        let guest_pseudo = a.pseudo && c.nodes[n].is_guest();
-        if a.task == "stop" && !guest_pseudo && !c.rscs[r].observed.pending_start_on.contains(&n) {
-            c.rscs[r].observed.running_on.retain(|&x| x != n);
-        }
-    }
-    for &id in &done {
-        let a = &s.actions[id];
-        let (Some(r), Some(n)) = (a.rsc, a.node) else { continue };
-        if a.task == "start" && c.rscs[r].is_primitive() {
-            if !c.rscs[r].observed.running_on.contains(&n) {
-                // Re-unpacking lists active nodes in status order.
-                c.rscs[r].observed.running_on.push(n);
-                c.rscs[r].observed.running_on.sort_unstable();
-            }
-            c.rscs[r].observed.failed = false;
-            c.rscs[r].observed.role = if c.in_promotable(r) {
-                Role::Unpromoted
-            } else {
-                Role::Started
-            };
-        }
-    }
-    for &id in &done {
-        let a = &s.actions[id];
-        let Some(r) = a.rsc else { continue };
-        if !c.rscs[r].is_primitive() || a.node.is_none() {
-            continue;
-        }
-        // Pseudo actions on a guest node record nothing in its history.
-        if a.pseudo && a.node.is_some_and(|n| c.nodes[n].is_guest()) {
-            continue;
-        }
-        match a.task.as_str() {
-            "promote" => c.rscs[r].observed.role = Role::Promoted,
-            "demote" if c.rscs[r].observed.role == Role::Promoted => {
-                c.rscs[r].observed.role = Role::Unpromoted;
-                // A demote is the recovery for on-fail=demote (any other
-                // recovery also stops, and the start clears the failure).
-                c.rscs[r].observed.failed = false;
-            }
-            _ => {}
-        }
-    }
-    // Fencing wipes the node's resource history.
-    let fenced: Vec<NodeIdx> = done
-        .iter()
-        .filter(|&&id| s.actions[id].is_fencing())
-        .filter_map(|&id| s.actions[id].node)
-        .filter(|&n| !c.nodes[n].is_guest())
-        .collect();
-    // Starts after the fencing (on a guest node whose container was
-    // recovered) survive it.
-    let started: Vec<(RscIdx, NodeIdx)> = done
-        .iter()
-        .map(|&id| &s.actions[id])
-        .filter(|a| a.task == "start")
-        .filter_map(|a| Some((a.rsc?, a.node?)))
-        .collect();
-    for r in RscIdx::all(c.rscs.len()) {
-        if !c.rscs[r].is_primitive() {
-            continue;
-        }
-        c.rscs[r]
-            .observed
-            .running_on
-            .retain(|n| !fenced.contains(n) || started.contains(&(r, *n)));
-        if c.rscs[r].observed.running_on.is_empty() {
-            c.rscs[r].observed.role = Role::Stopped;
-            c.rscs[r].observed.failed = false;
-        }
-    }
-    let recorded: Vec<(RscIdx, NodeIdx)> = done
-        .iter()
-        .map(|&id| &s.actions[id])
-        .filter(|a| !a.pseudo && a.interval_ms == 0)
-        .filter_map(|a| Some((a.rsc?, a.node?)))
-        .collect();
-    scheduler::unpack::remote_after_transition(&mut c, base, &started, &recorded);
-    for i in RscIdx::all(c.rscs.len()).rev() {
-        if matches!(c.rscs[i].variant, Variant::Group | Variant::Clone { .. }) {
-            let kids = c.primitives_of(i);
-            c.rscs[i].observed.role = kids
-                .iter()
-                .map(|&k| c.rscs[k].observed.role)
-                .max()
-                .unwrap_or(Role::Stopped);
-            let mut on = Vec::new();
-            for k in kids {
-                for &n in &c.rscs[k].observed.running_on {
-                    if !on.contains(&n) {
-                        on.push(n);
-                    }
-                }
-            }
-            c.rscs[i].observed.running_on = on;
-        }
-    }
-    // crm_simulate unpacks the updated CIB again, numbering anonymous
-    // instances afresh.
-    crate::instance_numbers::renumber(&mut c);
-    c
 }
 
 /// Runs the full simulation on a CIB.
@@ -357,12 +260,14 @@ pub fn simulate(cib: &Cib, opts: &Options) -> Simulation {
     let graph = scheduler::graph::build(&schedule);
     let current_text = output::cluster_status(&base);
     let summary_text = output::transition_summary(&schedule);
-    let executed_text = output::executed_actions(&schedule, &graph);
-    let revised = execute(&schedule, &graph, &base);
+    let names = ResourceNames::of(&base);
+    let executed_text = output::executed_actions(&graph, &names);
+    let (revised_cib, revised) = execute(cib, &graph, &names, opts);
     let revised_text = output::cluster_status(&revised);
     Simulation {
         schedule,
         graph,
+        revised_cib,
         revised,
         current_text,
         summary_text,

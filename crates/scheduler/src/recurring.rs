@@ -227,6 +227,12 @@ pub fn cancel_orphaned(cib: &Cib, s: &mut ActionSet, c: &Cluster, r: RscIdx) {
                 task: op.operation.clone(),
                 call_id: Some(op.call_id),
             });
+            // A node in maintenance may be down: nothing runs there
+            // (`update_resource_action_runnable`), so the cancel never
+            // reaches the graph.
+            if !node.online && (!node.is_guest() || node.remote.requires_reset) {
+                s.actions[a].runnable = false;
+            }
             for stop in s.of(r, "stop") {
                 s.order(stop, a, 0);
             }

@@ -15,9 +15,8 @@ use cib::{first_value, Cib, LrmOp, LrmResource, NvSet, ResourceDef, ResourceKind
 mod bundle;
 mod container;
 mod implicit;
-mod remote;
-pub use remote::after_transition as remote_after_transition;
 mod migration;
+mod remote;
 
 /// PCMK_EXEC_* values.
 mod exec {

@@ -61,8 +61,7 @@ pub struct RscConfig {
     /// `allow-migrate` (cleared when history shows a migration that failed).
     pub allow_migrate: bool,
     pub utilization: BTreeMap<String, i64>,
-    /// Instance number for clone instances (renumbered for display by
-    /// `crm::instance_numbers`).
+    /// Instance number for clone instances.
     pub instance: Option<usize>,
     /// The template a primitive is based on.
     pub template: Option<String>,

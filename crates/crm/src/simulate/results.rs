@@ -1,0 +1,406 @@
+//! A simulated transition's results written into the CIB's status, as
+//! crm_simulate writes them (`simulate_resource_action`,
+//! `simulate_fencing_action`, `pcmk__create_history_xml`): every resource
+//! action succeeds with its expected result and leaves an `lrm_rsc_op`;
+//! fencing takes the node down and clears its history and transient
+//! attributes; pseudo-events and other node events record nothing. The
+//! revised status is then whatever unpacking that CIB gives, so it follows
+//! the same history rules as any real CIB.
+
+use std::collections::HashMap;
+
+use cib::xml::{Element, XmlNode};
+use scheduler::graph::{op_key, ActionKind, GraphAction, TransitionGraph};
+use scheduler::graph_details::{Agent, FEATURE_SET};
+use scheduler::task::{ActionId, Task};
+
+use crate::names::ResourceNames;
+
+/// The transition key's placeholder node, for results no controller ran
+/// (`FAKE_TE_ID`).
+const FAKE_TE_ID: &str = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+/// Who wrote the entries (`crm-debug-origin`).
+const ORIGIN: &str = "crm_simulate";
+
+/// Writes the results of the graph's actions, in execution order, into the
+/// status section of `root`. `now` stands for the executor's clock in
+/// `last-rc-change` (crm_simulate uses the wall clock; the simulated time
+/// keeps runs reproducible).
+pub fn record_transition(root: &mut Element, g: &TransitionGraph, names: &ResourceNames, now: i64) {
+    let by_id: HashMap<ActionId, &GraphAction> = g.synapses.iter().map(|s| (s.action.id, &s.action)).collect();
+    for id in g.execution_order() {
+        if let Some(a) = by_id.get(&id) {
+            record_action(root, a, names, now);
+        }
+    }
+}
+
+/// Records one executed action.
+pub fn record_action(root: &mut Element, a: &GraphAction, names: &ResourceNames, now: i64) {
+    match a.kind {
+        ActionKind::PseudoEvent => {}
+        ActionKind::CrmEvent => {
+            if a.task == Task::Fence && a.attributes.get("CRM_meta_stonith_action").map(String::as_str) != Some("on") {
+                if let Some(target) = &a.on_node {
+                    record_fencing(root, target, a.on_node_uuid.as_deref());
+                }
+            }
+        }
+        ActionKind::RscOp => record_rsc_op(root, a, names, now),
+    }
+}
+
+/// The node is down, its resource history and transient attributes gone.
+fn record_fencing(root: &mut Element, target: &str, uuid: Option<&str>) {
+    let st = node_state(root, target, uuid);
+    for (k, v) in [
+        ("in_ccm", "false"),
+        ("crmd", "offline"),
+        ("join", "down"),
+        ("expected", "down"),
+        ("crm-debug-origin", "simulate_fencing_action"),
+    ] {
+        st.set_attr(k, v);
+    }
+    st.children
+        .retain(|c| !matches!(c, XmlNode::Element(e) if e.name == "lrm" || e.name == "transient_attributes"));
+}
+
+fn record_rsc_op(root: &mut Element, a: &GraphAction, names: &ResourceNames, now: i64) {
+    // Node-wide re-probes, deletions and metadata leave no history.
+    if matches!(a.task, Task::Delete) || matches!(a.task.as_str(), "probe_again" | "meta-data") {
+        return;
+    }
+    let (Some(agent), Some(node)) = (&a.agent, &a.on_node) else {
+        return;
+    };
+    let target_rc: i32 = a
+        .attributes
+        .get("CRM_meta_op_target_rc")
+        .and_then(|v| v.parse().ok())
+        .filter(|&rc| rc >= 0)
+        .unwrap_or(0);
+    let st = node_state(root, node, a.on_node_uuid.as_deref());
+    let history = resource_history(st, agent, names);
+    let call_id = history
+        .children_named("lrm_rsc_op")
+        .filter_map(|o| o.attr("call-id").and_then(|v| v.parse::<i64>().ok()))
+        .fold(0, i64::max)
+        + 1;
+    let op = HistoryOp {
+        rsc: &agent.id,
+        task: a.task.as_str(),
+        interval_ms: a.interval_ms,
+        call_id,
+        rc: target_rc,
+        target_rc,
+    };
+    op.write(history, a, now);
+}
+
+/// One executed operation, as `pcmk__create_history_xml` records it.
+struct HistoryOp<'a> {
+    rsc: &'a str,
+    task: &'a str,
+    interval_ms: u64,
+    call_id: i64,
+    rc: i32,
+    target_rc: i32,
+}
+
+impl HistoryOp<'_> {
+    fn write(&self, history: &mut Element, a: &GraphAction, now: i64) {
+        // A reload is recorded as the start it amounts to.
+        let task = match self.task {
+            "reload" | "reload-agent" => "start",
+            t => t,
+        };
+        let key = op_key(self.rsc, task, self.interval_ms);
+        let meta = |name: &str| a.attributes.get(&format!("CRM_meta_{name}")).map(String::as_str);
+        let failed = self.rc != self.target_rc;
+        let mut ids = vec![if task == "notify" {
+            let kind = meta("notify_type").unwrap_or_default();
+            let op = meta("notify_operation").unwrap_or_default();
+            format!("{}_{kind}_notify_{op}_0", self.rsc)
+        } else if matches!(task, "migrate_to" | "migrate_from") {
+            key.clone()
+        } else if failed {
+            op_key(self.rsc, "last_failure", 0)
+        } else if self.interval_ms > 0 {
+            key.clone()
+        } else {
+            op_key(self.rsc, "last", 0)
+        }];
+        // A failed one-shot operation updates `last` too.
+        if failed && self.interval_ms == 0 && !matches!(task, "notify" | "migrate_to" | "migrate_from") {
+            ids.push(op_key(self.rsc, "last", 0));
+        }
+        let transition_key = format!("{}:-1:{}:{FAKE_TE_ID}", self.call_id, self.target_rc);
+        let digest = crmd::lrm::op_digest(&a.attributes);
+        for id in ids {
+            let pos = history
+                .elements()
+                .position(|e| e.name == "lrm_rsc_op" && e.attr("id") == Some(id.as_str()));
+            let e = match pos {
+                Some(i) => history.elements_mut().nth(i).expect("found above"),
+                None => {
+                    history.push(Element::new("lrm_rsc_op"));
+                    history.elements_mut().last().expect("just pushed")
+                }
+            };
+            let attrs: [(&str, String); 15] = [
+                ("id", id),
+                ("operation_key", key.clone()),
+                ("operation", task.to_string()),
+                ("crm-debug-origin", ORIGIN.to_string()),
+                ("crm_feature_set", FEATURE_SET.to_string()),
+                ("transition-key", transition_key.clone()),
+                ("transition-magic", format!("0:{};{transition_key}", self.rc)),
+                ("exit-reason", String::new()),
+                ("call-id", self.call_id.to_string()),
+                ("rc-code", self.rc.to_string()),
+                ("op-status", "0".to_string()),
+                ("interval", self.interval_ms.to_string()),
+                ("last-rc-change", now.to_string()),
+                ("exec-time", "0".to_string()),
+                ("queue-time", "0".to_string()),
+            ];
+            for (k, v) in attrs {
+                e.set_attr(k, v);
+            }
+            if matches!(task, "migrate_to" | "migrate_from") {
+                for name in ["migrate_source", "migrate_target"] {
+                    if let Some(v) = meta(name) {
+                        e.set_attr(name, v);
+                    }
+                }
+            }
+            e.set_attr("op-digest", digest.clone());
+        }
+    }
+}
+
+/// The `node_state` of node `uname`, created (with id `uuid`, or the name)
+/// when the status has none (`pcmk__inject_node`).
+fn node_state<'a>(root: &'a mut Element, uname: &str, uuid: Option<&str>) -> &'a mut Element {
+    if root.child("status").is_none() {
+        root.push(Element::new("status"));
+    }
+    let status = root.child_mut("status").expect("just ensured");
+    let matches = |e: &Element| {
+        e.name == "node_state"
+            && (e.attr("uname") == Some(uname) || (e.attr("uname").is_none() && uuid.is_some() && e.attr("id") == uuid))
+    };
+    if !status.elements().any(matches) {
+        let mut e = Element::new("node_state");
+        e.set_attr("id", uuid.unwrap_or(uname));
+        e.set_attr("uname", uname);
+        status.push(e);
+    }
+    status.elements_mut().find(|e| matches(e)).expect("just ensured")
+}
+
+/// The resource's `lrm_resource` on a node, created when missing
+/// (`pcmk__inject_resource_history`). The graph's name is the history's;
+/// when no resource goes by it (an anonymous instance never renamed), an
+/// existing entry under the scheduler's name is used instead. A name with
+/// more than one entry on the node finds none (`get_xpath_object` returns
+/// nothing for several matches), so a new entry is added.
+fn resource_history<'a>(st: &'a mut Element, agent: &Agent, names: &ResourceNames) -> &'a mut Element {
+    let node_id = st.attr("id").unwrap_or_default().to_string();
+    if st.child("lrm").is_none() {
+        let mut lrm = Element::new("lrm");
+        lrm.set_attr("id", node_id);
+        st.push(lrm);
+    }
+    let lrm = st.child_mut("lrm").expect("just ensured");
+    if lrm.child("lrm_resources").is_none() {
+        lrm.push(Element::new("lrm_resources"));
+    }
+    let resources = lrm.child_mut("lrm_resources").expect("just ensured");
+    let named = |e: &Element, id: &str| e.name == "lrm_resource" && e.attr("id") == Some(id);
+    let only = |resources: &Element, id: &str| {
+        let mut found = resources
+            .elements()
+            .enumerate()
+            .filter(|(_, e)| named(e, id))
+            .map(|(i, _)| i);
+        match (found.next(), found.next()) {
+            (Some(i), None) => Some(i),
+            _ => None,
+        }
+    };
+    let preferred = agent.long_id.as_deref().filter(|_| !names.knows(&agent.id));
+    let existing = preferred
+        .and_then(|long| only(resources, long))
+        .or_else(|| only(resources, &agent.id));
+    match existing {
+        Some(i) => resources.elements_mut().nth(i).expect("found above"),
+        None => {
+            let mut e = Element::new("lrm_resource");
+            e.set_attr("id", agent.id.clone());
+            e.set_attr("class", agent.class.clone());
+            if let Some(p) = &agent.provider {
+                e.set_attr("provider", p.clone());
+            }
+            e.set_attr("type", agent.ty.clone());
+            resources.push(e);
+            resources.elements_mut().last().expect("just pushed")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cib::Cib;
+    use scheduler::Options;
+
+    use crate::simulate::simulate;
+
+    /// Two nodes with fencing; `status` is the status section's content.
+    fn cib(resources: &str, status: &str) -> Cib {
+        let xml = format!(
+            r#"<cib have-quorum="1" execution-date="1000"><configuration>
+<crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
+<nodes><node id="1" uname="n1"/><node id="2" uname="n2"/></nodes>
+<resources><primitive id="F" class="stonith" type="fence_xvm"/>{resources}</resources><constraints/></configuration>
+<status>{status}</status></cib>"#
+        );
+        Cib::parse(&xml).expect("test CIB parses")
+    }
+
+    const UP: &str = r#"in_ccm="true" crmd="online" join="member" expected="member""#;
+    const DUMMY: &str = r#"class="ocf" provider="pacemaker" type="Dummy""#;
+
+    fn op(id: &str, task: &str, call_id: u32, rc: u32) -> String {
+        format!(
+            r#"<lrm_rsc_op id="{id}" operation="{task}" call-id="{call_id}" rc-code="{rc}" op-status="0" interval="0" transition-key="1:1:{rc}:x"/>"#
+        )
+    }
+
+    fn ops<'a>(c: &'a Cib, node: &str, rsc: &str) -> Vec<&'a cib::LrmOp> {
+        c.status
+            .nodes
+            .iter()
+            .filter(|n| n.uname.as_deref() == Some(node))
+            .flat_map(|n| &n.lrm)
+            .filter(|r| r.id == rsc)
+            .flat_map(|r| &r.ops)
+            .collect()
+    }
+
+    fn run(c: &Cib) -> crate::simulate::Simulation {
+        simulate(c, &Options::for_cib(c, None, || 0))
+    }
+
+    #[test]
+    fn a_start_and_its_monitor_are_recorded_after_the_probes() {
+        let rscs = format!(
+            r#"<primitive id="A" {DUMMY}><operations><op id="A-m" name="monitor" interval="10s"/></operations></primitive>"#
+        );
+        let status = format!(r#"<node_state id="1" uname="n1" {UP}/><node_state id="2" uname="n2" {UP}/>"#);
+        let sim = run(&cib(&rscs, &status));
+        let on: Vec<&str> = ["n1", "n2"]
+            .into_iter()
+            .filter(|n| ops(&sim.revised_cib, n, "A").iter().any(|o| o.operation == "start"))
+            .collect();
+        assert_eq!(on.len(), 1, "{}", sim.revised_cib.to_xml());
+        let history = ops(&sim.revised_cib, on[0], "A");
+        let last = history.iter().find(|o| o.id == "A_last_0").expect("last entry");
+        // The probe (rc 7, expected) came first: the start took its entry
+        // with the next call id.
+        assert_eq!((last.operation.as_str(), last.call_id, last.rc_code), ("start", 2, 0));
+        assert_eq!(last.target_rc(), Some(0));
+        let monitor = history
+            .iter()
+            .find(|o| o.id == "A_monitor_10000")
+            .expect("monitor entry");
+        assert_eq!((monitor.call_id, monitor.interval_ms), (3, 10_000));
+        assert!(monitor.op_digest.is_some());
+        // The other node's probe found it stopped, and says so.
+        let other = if on[0] == "n1" { "n2" } else { "n1" };
+        let probe = ops(&sim.revised_cib, other, "A");
+        assert_eq!(probe.len(), 1);
+        assert_eq!((probe[0].operation.as_str(), probe[0].rc_code), ("monitor", 7));
+        assert!(
+            sim.revised_text.contains("A\t(ocf:pacemaker:Dummy):\t Started"),
+            "{}",
+            sim.revised_text
+        );
+    }
+
+    #[test]
+    fn fencing_takes_the_node_down_and_clears_its_history_and_attributes() {
+        let rscs = format!(r#"<primitive id="A" {DUMMY}/>"#);
+        let status = format!(
+            r#"<node_state id="1" uname="n1" {UP}><lrm id="1"><lrm_resources><lrm_resource id="F" class="stonith" type="fence_xvm">{}</lrm_resource></lrm_resources></lrm></node_state>
+<node_state id="2" uname="n2" in_ccm="false" crmd="offline" join="down" expected="member"><transient_attributes id="2"><instance_attributes id="s2"><nvpair id="s2-a" name="fail-count-A#start_0" value="1"/></instance_attributes></transient_attributes><lrm id="2"><lrm_resources><lrm_resource id="A" {DUMMY}>{}</lrm_resource></lrm_resources></lrm></node_state>"#,
+            op("F_last_0", "start", 1, 0),
+            op("A_last_0", "start", 1, 0)
+        );
+        let sim = run(&cib(&rscs, &status));
+        let n2 = sim
+            .revised_cib
+            .status
+            .nodes
+            .iter()
+            .find(|n| n.id == "2")
+            .expect("n2's state");
+        assert_eq!(n2.in_ccm.as_deref(), Some("false"));
+        assert_eq!(n2.expected.as_deref(), Some("down"));
+        assert!(n2.lrm.is_empty() && n2.transient.is_empty(), "{n2:?}");
+        // A was recovered on n1.
+        assert_eq!(ops(&sim.revised_cib, "n1", "A")[0].operation, "start");
+        assert!(sim.revised_text.contains("OFFLINE: [ n2 ]"), "{}", sim.revised_text);
+    }
+
+    #[test]
+    fn a_name_with_two_histories_on_the_node_gets_a_third() {
+        // crm_simulate's xpath finds no single entry and adds one, so the
+        // copy the first entry says is running stays "running" (inc6).
+        let rscs = format!(
+            r#"<clone id="C"><meta_attributes id="C-m"><nvpair id="C-m1" name="globally-unique" value="true"/>
+<nvpair id="C-m2" name="clone-max" value="1"/></meta_attributes><primitive id="X" {DUMMY}/></clone>
+<primitive id="B" {DUMMY}/>"#
+        );
+        let status = format!(
+            r#"<node_state id="1" uname="n1" {UP}><lrm id="1"><lrm_resources>
+<lrm_resource id="X:0" {DUMMY}>{}</lrm_resource>
+<lrm_resource id="X:0" {DUMMY}>{}</lrm_resource>
+</lrm_resources></lrm></node_state><node_state id="2" uname="n2" {UP}/>"#,
+            op("X-0-start", "start", 1, 0),
+            op("X-0-probe", "monitor", 1, 7)
+        );
+        let c = cib(&rscs, &status);
+        let mut root = c.root.clone();
+        let stop = scheduler::graph::GraphAction {
+            id: scheduler::task::ActionId(1),
+            kind: scheduler::graph::ActionKind::RscOp,
+            task: scheduler::task::Task::Stop,
+            operation_key: "X:0_stop_0".into(),
+            internal_key: None,
+            on_node: Some("n1".into()),
+            on_node_uuid: Some("1".into()),
+            rsc: Some("X:0".into()),
+            interval_ms: 0,
+            timeout_ms: None,
+            agent: Some(scheduler::graph_details::Agent {
+                id: "X:0".into(),
+                long_id: None,
+                class: "ocf".into(),
+                provider: Some("pacemaker".into()),
+                ty: "Dummy".into(),
+            }),
+            attributes: [("CRM_meta_op_target_rc".to_string(), "0".to_string())].into(),
+            downed: Vec::new(),
+        };
+        let names = crate::names::ResourceNames::of(&scheduler::unpack::unpack(&c, 0));
+        super::record_action(&mut root, &stop, &names, 0);
+        let revised = Cib::from_element(root).expect("still a CIB");
+        let entries: Vec<_> = revised.status.nodes[0].lrm.iter().filter(|r| r.id == "X:0").collect();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[2].ops[0].operation, "stop");
+        assert_eq!(entries[2].ops[0].call_id, 1);
+    }
+}

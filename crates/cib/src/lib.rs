@@ -406,12 +406,14 @@ pub struct Status {
 /// A parsed CIB.
 #[derive(Debug, Clone)]
 pub struct Cib {
-    /// The original element tree (unknown elements kept).
-    pub root: Element,
+    /// The element tree as read (unknown elements kept). Shared, like the
+    /// configuration: copies of a CIB that differ only in their typed
+    /// status ([`Cib::with_status`]) cost nothing to make.
+    pub root: std::sync::Arc<Element>,
     pub have_quorum: bool,
     pub dc_uuid: Option<String>,
     pub execution_date: Option<i64>,
-    pub configuration: Configuration,
+    pub configuration: std::sync::Arc<Configuration>,
     /// Shared: the scheduler keeps it in the unpacked cluster without a copy.
     pub status: std::sync::Arc<Status>,
     /// What was ignored while reading it, as Pacemaker ignores it.
@@ -428,6 +430,16 @@ impl Cib {
     /// Builds the typed model from an element tree.
     pub fn from_element(root: Element) -> Result<Cib, CibError> {
         parse::build(root)
+    }
+
+    /// The same CIB with another typed status, as the scheduler reads it.
+    /// The element tree is shared, not rewritten: [`Cib::root`] keeps the
+    /// status it was read with.
+    pub fn with_status(&self, status: Status) -> Cib {
+        Cib {
+            status: std::sync::Arc::new(status),
+            ..self.clone()
+        }
     }
 
     /// Serialises the CIB (the original tree, with any changes applied).

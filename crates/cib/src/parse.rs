@@ -736,10 +736,10 @@ pub(super) fn build(root: Element) -> Result<Cib, CibError> {
         have_quorum,
         dc_uuid,
         execution_date,
-        configuration: conf,
+        configuration: std::sync::Arc::new(conf),
         status: std::sync::Arc::new(status),
         warnings,
-        root,
+        root: std::sync::Arc::new(root),
     })
 }
 

@@ -81,7 +81,7 @@ pub struct Failure {
 #[derive(Debug, Clone)]
 pub struct Status {
     pub cluster: Cluster,
-    pub root: Element,
+    pub root: std::sync::Arc<Element>,
     pub failures: Vec<Failure>,
     /// Per resource: the first pending (non-probe) operation and its node.
     pub pending: Pending,

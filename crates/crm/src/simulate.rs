@@ -42,7 +42,7 @@ pub enum InjectError {
 pub struct Simulation {
     pub schedule: Schedule,
     pub graph: TransitionGraph,
-    /// The CIB with the transition's results in its status.
+    /// The CIB with the transition's results in its (typed) status.
     pub revised_cib: Cib,
     pub revised: Cluster,
     pub current_text: String,
@@ -107,7 +107,7 @@ fn set_node(st: &mut Element, in_ccm: &str, crmd: &str, join: &str, expected: &s
 
 /// Applies injections to a CIB (returns the modified CIB).
 pub fn inject(cib: &Cib, inj: &Injections) -> Result<Cib, InjectError> {
-    let mut root = cib.root.clone();
+    let mut root = (*cib.root).clone();
     if let Some(q) = inj.quorum {
         root.set_attr("have-quorum", if q { "1" } else { "0" });
     }
@@ -235,20 +235,11 @@ fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String
 /// ([`results::record_transition`]), and the cluster is what unpacking that
 /// CIB gives. `names` are those of `cib`'s resources as unpacked.
 pub fn execute(cib: &Cib, g: &TransitionGraph, names: &ResourceNames, opts: &Options) -> (Cib, Cluster) {
-    let mut root = cib.root.clone();
-    results::record_transition(&mut root, g, names, opts.now);
-    match Cib::from_element(root) {
-        Ok(revised) => {
-            let cluster = scheduler::unpack::unpack_with(&revised, opts);
-            (revised, cluster)
-        }
-        // Only well-formed entries are added to a CIB that parsed, so this
-        // would be a bug here: show the status as it was rather than none.
-        Err(e) => {
-            debug_assert!(false, "simulated results broke the CIB: {e}");
-            (cib.clone(), scheduler::unpack::unpack_with(cib, opts))
-        }
-    }
+    let mut status = (*cib.status).clone();
+    results::record_transition(&mut status, g, names, opts.now);
+    let revised = cib.with_status(status);
+    let cluster = scheduler::unpack::unpack_with(&revised, opts);
+    (revised, cluster)
 }
 
 /// Runs the full simulation on a CIB.

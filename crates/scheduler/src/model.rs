@@ -590,14 +590,16 @@ mod tests {
         let table = |listed: bool| {
             let mut cib = cib(2, &resources, "", &[]);
             if listed {
-                cib.configuration.nodes.push(cib::NodeDef {
-                    id: "B-0".into(),
-                    uname: "B-0".into(),
-                    node_type: Some("remote".into()),
-                    score: None,
-                    instance: Vec::new(),
-                    utilization: Vec::new(),
-                });
+                std::sync::Arc::make_mut(&mut cib.configuration)
+                    .nodes
+                    .push(cib::NodeDef {
+                        id: "B-0".into(),
+                        uname: "B-0".into(),
+                        node_type: Some("remote".into()),
+                        score: None,
+                        instance: Vec::new(),
+                        utilization: Vec::new(),
+                    });
             }
             let c = crate::unpack::unpack(&cib, 0);
             let n = c.node_by_name("B-0").expect("bundle node");

@@ -1615,7 +1615,9 @@ mod tests {
         let mut cib = cib(2, &resources, constraints, &[]);
         // Only other placement strategies sort (`allocate_resources`).
         let strategy = ("placement-strategy".to_string(), "utilization".to_string());
-        cib.configuration.crm_config[0].pairs.push(strategy);
+        std::sync::Arc::make_mut(&mut cib.configuration).crm_config[0]
+            .pairs
+            .push(strategy);
         let s = run(&cib);
         let order: Vec<&str> = s.cluster.top.iter().map(|&r| s.cluster.rscs[r].id.as_str()).collect();
         // `a` counts z's 50 on n1 (`cmp_resources`), so it comes before `b`.
@@ -1790,10 +1792,14 @@ mod tests {
 
     /// `placement-strategy: utilization`, and node i offering `cpus[i]` cpu.
     fn by_cpu(cib: &mut cib::Cib, cpus: &[&str]) {
-        cib.configuration.crm_config[0]
+        std::sync::Arc::make_mut(&mut cib.configuration).crm_config[0]
             .pairs
             .push(("placement-strategy".into(), "utilization".into()));
-        for (node, cpu) in cib.configuration.nodes.iter_mut().zip(cpus) {
+        for (node, cpu) in std::sync::Arc::make_mut(&mut cib.configuration)
+            .nodes
+            .iter_mut()
+            .zip(cpus)
+        {
             node.utilization.push(cib::NvSet {
                 id: format!("{}-u", node.id),
                 score: 0,

@@ -68,10 +68,14 @@ mod tests {
         let r = r#"<primitive id="r" class="ocf" provider="pacemaker" type="Dummy">
             <utilization id="r-u"><nvpair id="r-u1" name="cpu" value="1"/></utilization></primitive>"#;
         let mut cib = cib(2, r, r#"<rsc_location id="l" rsc="r" node="n1" score="10"/>"#, &[]);
-        cib.configuration.crm_config[0]
+        std::sync::Arc::make_mut(&mut cib.configuration).crm_config[0]
             .pairs
             .push(("placement-strategy".into(), "utilization".into()));
-        for (i, node) in cib.configuration.nodes.iter_mut().enumerate() {
+        for (i, node) in std::sync::Arc::make_mut(&mut cib.configuration)
+            .nodes
+            .iter_mut()
+            .enumerate()
+        {
             node.utilization.push(cib::NvSet {
                 id: format!("u{i}"),
                 score: 0,

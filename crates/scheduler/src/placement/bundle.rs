@@ -91,7 +91,7 @@ mod tests {
         let cons = "<rsc_colocation id=\"c\" rsc=\"B\" with-rsc=\"D\" score=\"INFINITY\"/>";
         let running = [(1, "D"), (1, "B-docker-0"), (1, "B-0")];
         let mut cib = cib_running(2, &rscs, cons, &[], &running);
-        cib.configuration.crm_config[0]
+        std::sync::Arc::make_mut(&mut cib.configuration).crm_config[0]
             .pairs
             .push(("placement-strategy".into(), "utilization".into()));
         let s = run(&cib);

@@ -343,6 +343,8 @@ pub struct LrmOp {
     pub op_status: i32,
     pub interval_ms: u64,
     pub transition_key: Option<String>,
+    /// `status:rc;transition-key` of the result as recorded.
+    pub transition_magic: Option<String>,
     pub op_digest: Option<String>,
     pub op_restart_digest: Option<String>,
     pub op_secure_digest: Option<String>,

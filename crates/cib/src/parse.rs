@@ -567,6 +567,7 @@ fn lrm_op(e: &Element) -> Result<LrmOp, CibError> {
         op_status,
         interval_ms,
         transition_key: opt(e, "transition-key"),
+        transition_magic: opt(e, "transition-magic"),
         op_digest: opt(e, "op-digest"),
         op_restart_digest: opt(e, "op-restart-digest"),
         op_secure_digest: opt(e, "op-secure-digest"),

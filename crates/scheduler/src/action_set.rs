@@ -115,6 +115,10 @@ pub mod flags {
     /// ordering: changes no flags (the paired instances carry them), but
     /// probe restart orderings follow it as Pacemaker's implies-then.
     pub const CLONE_IMPLIES_THEN: u32 = 262144;
+    /// A `kind="Serialize"` ordering (`pe_order_serialize_only`): changes
+    /// no flags, but keeps an unrunnable required "first" as an input in
+    /// the graph, which "then" then waits for in vain.
+    pub const SERIALIZE: u32 = 524288;
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -362,7 +362,8 @@ pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionS
         // is (see `first_optional`).
         let mut f_flags = match o.kind {
             OrderKind::Mandatory => flags::IMPLIES_THEN,
-            _ => 0,
+            OrderKind::Serialize => flags::SERIALIZE,
+            OrderKind::Optional => 0,
         };
         if o.kind == OrderKind::Mandatory && !o.symmetrical {
             // `ordering_flags_for_kind`: asymmetrical orderings only.

@@ -176,10 +176,17 @@ fn skipped_migrating_input(s: &Schedule, e: &Edge) -> bool {
 }
 
 /// Whether an ordering between two actions in the graph becomes an input
-/// of its "then" (`should_add_input_to_graph`).
+/// of its "then" (`should_add_input_to_graph`). A required "first" that
+/// cannot run stays an input when the ordering can change actions
+/// (`ordering_can_change_actions`), so "then" never runs. Of such
+/// orderings only user ones are checked: the flags of the crate's internal
+/// orderings stand for their effect on optional and runnable, not always
+/// for Pacemaker's (an instance's demote before its clone's `demoted` is
+/// `IMPLIES_THEN` here, `pe_order_implies_then_printed` there).
 fn is_graph_input(s: &Schedule, required: &[bool], e: &Edge) -> bool {
     let (first, then) = (&s.actions[e.first], &s.actions[e.then]);
-    required[e.first]
+    let stuck = !first.runnable && (!first.optional || first.print_always) && e.flags & flags::SERIALIZE != 0;
+    (required[e.first] || stuck)
         && e.flags & flags::MEMBER == 0
         && (e.flags & flags::ANTI_COLOCATION == 0
             || first.node.is_none()
@@ -313,7 +320,8 @@ pub fn build(s: &Schedule) -> TransitionGraph {
             inputs,
         });
     }
-    // Inputs left out of the graph themselves (see `left_out_as_unmanaged`).
+    // Inputs left out of the graph themselves (see `left_out_as_unmanaged`
+    // and `is_graph_input`).
     let mut absent: Vec<usize> = synapses
         .iter()
         .flat_map(|syn| syn.inputs.iter().map(|i| i.0))

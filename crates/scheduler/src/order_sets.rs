@@ -152,6 +152,9 @@ fn order_sets(
 
 /// `ordering_flags_for_kind` in this crate's edge flags.
 fn edge_flags(c: &Cluster, first: RscIdx, kind: OrderKind, symmetry: Symmetry, flag_action: &str) -> u32 {
+    if kind == OrderKind::Serialize {
+        return flags::SERIALIZE;
+    }
     if kind != OrderKind::Mandatory {
         return 0;
     }

@@ -10,7 +10,7 @@ use crate::action_set::{flags, ActionSet, Cancelled};
 use crate::digests::{expected_digest, only_private_changed};
 use crate::history::history_entry;
 use crate::model::{Cluster, NodeIdx, Role, RscIdx, Variant};
-use crate::unpack::{active_ops_window, cmp_op_by_call_id};
+use crate::unpack::{active_ops_window, sorted_by_call_id};
 use cib::{is_true, Cib, LrmOp};
 
 /// `pe_rsc_unique`: anonymous clone instances get no Stopped-role
@@ -85,8 +85,7 @@ fn history_since_start<'a>(cib: &'a Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> 
         .iter()
         .find(|st| st.id == node.id)
         .and_then(|st| history_entry(st, &c.rscs[r], n))?;
-    let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
-    ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
+    let mut ops = sorted_by_call_id(&lr.ops);
     let (start, stop) = active_ops_window(&ops);
     if start < stop {
         return None;

@@ -16,7 +16,10 @@ mod bundle;
 mod container;
 mod implicit;
 mod migration;
+mod op_order;
 mod remote;
+
+pub(crate) use op_order::sorted_by_call_id;
 
 /// PCMK_EXEC_* values.
 mod exec {
@@ -1111,30 +1114,6 @@ fn create_group_orphan(c: &mut Cluster, top: RscIdx) -> RscIdx {
     group
 }
 
-/// `sort_op_by_callid`: by call id (pending ones last); the same call id
-/// (an operation and its recorded failure) by last-rc-change.
-pub(crate) fn cmp_op_by_call_id(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let key = |o: &LrmOp| if o.call_id < 0 { i64::MAX } else { o.call_id };
-    match key(a).cmp(&key(b)) {
-        Ordering::Equal => cmp_last_rc_change(a, b),
-        o => o,
-    }
-}
-
-/// By last-rc-change, where recorded; equal when either has none to compare.
-pub(crate) fn cmp_last_rc_change(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (la, lb) = (a.last_rc_change.unwrap_or(-1), b.last_rc_change.unwrap_or(-1));
-    if la >= 0 && la < lb {
-        Ordering::Less
-    } else if lb >= 0 && la > lb {
-        Ordering::Greater
-    } else {
-        Ordering::Equal
-    }
-}
-
 /// `unpack_shutdown_lock`: a history entry with an unexpired
 /// `shutdown-lock` locks the resource to this node (an expired one is
 /// simply ignored; Pacemaker also schedules a history clean-up).
@@ -1265,8 +1244,7 @@ fn unpack_lrm_resource(c: &mut Cluster, n: NodeIdx, lr: &LrmResource) {
         unpack_shutdown_lock(c, r, n, lr);
     }
     c.rscs[r].observed.history_ids.push((n, lr.id.clone()));
-    let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
-    ops.sort_by(|a, b| cmp_op_by_call_id(a, b));
+    let ops = sorted_by_call_id(&lr.ops);
     let saved_role = c.rscs[r].observed.role;
     let mut h = HistoryState {
         role: Role::Unknown,

@@ -139,6 +139,7 @@ impl HistoryOp<'_> {
             rc_code: self.rc,
             op_status: 0,
             interval_ms: self.interval_ms,
+            transition_magic: Some(format!("0:{};{transition_key}", self.rc)),
             transition_key: Some(transition_key),
             op_digest: Some(crmd::lrm::op_digest(&a.attributes)),
             crm_feature_set: Some(FEATURE_SET.to_string()),

@@ -10,6 +10,8 @@ use std::cmp::Ordering;
 use crate::model::{Cluster, NodeIdx, Role, RscIdx};
 use cib::{LrmOp, LrmResource};
 
+use super::op_order::is_newer;
+
 /// The history entry id (`lrm_resource`) of `r` on node `n`.
 fn history_id(c: &Cluster, r: RscIdx, n: NodeIdx) -> String {
     c.rscs[r]
@@ -55,29 +57,6 @@ fn find_op<'a>(
     match rc {
         Some(rc) if op.rc_code != rc || op.op_status != 0 => None,
         _ => Some(op),
-    }
-}
-
-/// `pe__is_newer_op`: whether `a` happened after `b`.
-pub(crate) fn is_newer(a: &LrmOp, b: &LrmOp, same_node_default: bool) -> Ordering {
-    let same_node = match (&a.on_node, &b.on_node) {
-        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
-        _ => same_node_default,
-    };
-    let (ca, cb) = (a.call_id, b.call_id);
-    if ca == -1 && cb == -1 {
-        Ordering::Equal
-    } else if same_node && ca >= 0 && ca < cb {
-        Ordering::Less
-    } else if same_node && cb >= 0 && ca > cb {
-        Ordering::Greater
-    } else if ca >= 0 && cb >= 0 && (!same_node || ca == cb) {
-        super::cmp_last_rc_change(a, b)
-    } else if cb == -1 {
-        // A pending operation is the newer one.
-        Ordering::Less
-    } else {
-        Ordering::Greater
     }
 }
 
@@ -276,6 +255,10 @@ mod tests {
             call_id,
             last_rc_change: last,
             on_node: on_node.map(str::to_string),
+            transition_magic: Some(format!(
+                "0:0;{call_id}:1:0:{}",
+                if call_id == -1 { "dc2" } else { "dc1" }
+            )),
             ..Default::default()
         }
     }
@@ -298,7 +281,7 @@ mod tests {
     }
 
     #[test]
-    fn pending_is_newest() {
+    fn pending_is_newest_against_another_controllers_result() {
         assert_eq!(
             is_newer(&op(-1, None, None), &op(7, None, None), true),
             Ordering::Greater

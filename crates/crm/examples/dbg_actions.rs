@@ -1,3 +1,8 @@
+//! Prints the scheduler's actions whose name contains a pattern, with their
+//! flags and every ordering into or out of them: what decides whether an
+//! action reaches the graph, when it differs from crm_simulate's
+//! (`crm_simulate -S -x CIB -G graph.xml` gives Pacemaker's side).
+//! `cargo run --release -p crm --example dbg_actions -- CIB.xml rsc1_start`
 fn main() {
     let path = std::env::args().nth(1).unwrap();
     let pat = std::env::args().nth(2).unwrap_or_default();

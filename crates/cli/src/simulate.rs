@@ -20,6 +20,8 @@ pub struct SimulateOpts {
     pub show_scores: bool,
     /// Save the transition graph here (XML, or JSON if it ends in .json).
     pub save_graph: Option<PathBuf>,
+    /// Save the CIB with the transition's results here.
+    pub save_output: Option<PathBuf>,
     /// Print the result as JSON.
     pub json: bool,
     /// Nodes to bring online.
@@ -83,6 +85,10 @@ pub fn run(a: SimulateOpts) -> Result<()> {
             sim.graph.to_xml()
         };
         std::fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &a.save_output {
+        let doc = sim.revised_document(&cib, opts.now);
+        std::fs::write(path, doc.to_xml_string()).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if a.json {
         let v = crm_json(&sim, a.show_scores);

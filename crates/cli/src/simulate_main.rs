@@ -27,6 +27,7 @@ Options:
   -S, --simulate              Simulate the transition (always done; accepted for compatibility)
   -s, --show-scores           Show allocation scores
   -G, --save-graph FILE       Save the transition graph to FILE (XML, or JSON if FILE ends in .json)
+  -O, --save-output FILE      Save the CIB with the transition's results in its status to FILE
       --json                  Print the result as JSON
   -u, --node-up NODE          Bring a node online
   -d, --node-down NODE        Take a node offline cleanly
@@ -94,6 +95,7 @@ fn parse(args: Vec<OsString>) -> Result<Option<SimulateOpts>, String> {
                 o.json = true;
             }
             "G" | "save-graph" => o.save_graph = Some(value()?.into()),
+            "O" | "save-output" => o.save_output = Some(value()?.into()),
             "u" | "node-up" => o.node_up.push(value()?),
             "d" | "node-down" => o.node_down.push(value()?),
             "f" | "node-fail" => o.node_fail.push(value()?),

@@ -56,3 +56,32 @@ fn a_bad_command_line_exits_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn a_saved_output_cib_starts_where_the_transition_ended() {
+    let cib = cib();
+    let saved = std::env::temp_dir().join(format!("ferrosync-simulate-out-{}.xml", std::process::id()));
+    let saved = saved.display().to_string();
+    let first = run(
+        env!("CARGO_BIN_EXE_ferrosync-simulate"),
+        &["-x", cib.as_str(), "-S", "-O", saved.as_str()],
+    );
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let again = run(
+        env!("CARGO_BIN_EXE_ferrosync"),
+        &["crm", "simulate", "-x", saved.as_str(), "-S"],
+    );
+    let _ = std::fs::remove_file(&saved);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let section = |out: &[u8], from: &str, to: &str| {
+        let text = String::from_utf8_lossy(out).into_owned();
+        let start = text.find(from).expect("section") + from.len();
+        let end = text[start..].find(to).map_or(text.len(), |e| start + e);
+        text[start..end].trim().to_string()
+    };
+    // The saved CIB's current status is the first run's revised status.
+    assert_eq!(
+        section(&again.stdout, "Current cluster status:", "Transition Summary:"),
+        section(&first.stdout, "Revised Cluster Status:", "\u{0}"),
+    );
+}

@@ -11,6 +11,8 @@ use scheduler::model::Cluster;
 use crate::names::ResourceNames;
 
 pub mod results;
+mod typed_store;
+mod xml_store;
 use scheduler::{self, Options, Schedule, TransitionGraph};
 
 /// Events to inject before scheduling, like `crm_simulate`'s options.
@@ -52,6 +54,17 @@ pub struct Simulation {
 }
 
 impl Simulation {
+    /// `cib` (the CIB simulated) as crm_simulate saves it after the
+    /// transition (`--save-output`): the element tree with every result
+    /// written into its status, as the typed status has them. `now` is the
+    /// simulation's.
+    pub fn revised_document(&self, cib: &Cib, now: i64) -> Element {
+        let mut root = (*cib.root).clone();
+        let names = ResourceNames::of(&self.schedule.cluster);
+        results::record_transition(&mut root, &self.graph, &names, now);
+        root
+    }
+
     /// The full report in `crm_simulate -S` layout.
     pub fn report(&self) -> String {
         self.report_noting(None)

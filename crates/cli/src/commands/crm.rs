@@ -105,6 +105,9 @@ struct SimulateArgs {
     /// Save the transition graph to FILE (XML, or JSON if FILE ends in .json).
     #[arg(short = 'G', long = "save-graph")]
     save_graph: Option<PathBuf>,
+    /// Save the CIB with the transition's results in its status to FILE.
+    #[arg(short = 'O', long = "save-output")]
+    save_output: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -171,6 +174,7 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
         xml: a.xml,
         show_scores: a.show_scores,
         save_graph: a.save_graph,
+        save_output: a.save_output,
         json: a.json,
         node_up: a.node_up,
         node_down: a.node_down,

@@ -7,13 +7,14 @@
 //! revised status is then whatever unpacking that status gives, so it
 //! follows the same history rules as any real CIB.
 //!
-//! Entries are written into the typed status ([`cib::Status`]), which is
-//! what the scheduler reads: a copy of it costs a fifth of a copy of the
-//! element tree, and nothing needs parsing again.
+//! The same writes go to either store ([`HistoryStore`]): the typed status
+//! the scheduler reads (a copy of it costs a fifth of a copy of the element
+//! tree, and nothing needs parsing again), or the element tree, for a CIB
+//! saved to a file.
 
 use std::collections::HashMap;
 
-use cib::{LrmOp, LrmResource, NodeState, Status};
+use cib::LrmOp;
 use scheduler::graph::{op_key, ActionKind, GraphAction, TransitionGraph};
 use scheduler::graph_details::{Agent, FEATURE_SET};
 use scheduler::task::{ActionId, Task};
@@ -24,51 +25,56 @@ use crate::names::ResourceNames;
 /// (`FAKE_TE_ID`).
 const FAKE_TE_ID: &str = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
 
+/// A status section results are written into. Nodes and resource
+/// histories are addressed by position, as each store lists them.
+pub trait HistoryStore {
+    /// The `node_state` of node `uname`, added (with id `uuid`, else the
+    /// name) when there is none (`pcmk__inject_node`).
+    fn node_state(&mut self, uname: &str, uuid: Option<&str>) -> usize;
+    /// The node is down; its `lrm` and `transient_attributes` are gone.
+    fn fence(&mut self, node: usize);
+    /// The node's history entry called `id`, when it has exactly one:
+    /// crm_simulate's XPath finds none among several (`get_xpath_object`).
+    fn the_resource(&self, node: usize, id: &str) -> Option<usize>;
+    /// Adds an empty history entry for the agent's resource.
+    fn add_resource(&mut self, node: usize, agent: &Agent) -> usize;
+    /// The highest call id in an entry (0 when none is higher).
+    fn last_call_id(&self, node: usize, rsc: usize) -> i64;
+    /// Writes `op` over the entry's operation of the same id, or adds it.
+    /// `key` is its `operation_key`.
+    fn write_op(&mut self, node: usize, rsc: usize, op: &LrmOp, key: &str);
+}
+
 /// Writes the results of the graph's actions, in execution order, into
-/// `status`. `now` stands for the executor's clock in `last-rc-change`
+/// `store`. `now` stands for the executor's clock in `last-rc-change`
 /// (crm_simulate uses the wall clock; the simulated time keeps runs
 /// reproducible).
-pub fn record_transition(status: &mut Status, g: &TransitionGraph, names: &ResourceNames, now: i64) {
+pub fn record_transition(store: &mut impl HistoryStore, g: &TransitionGraph, names: &ResourceNames, now: i64) {
     let by_id: HashMap<ActionId, &GraphAction> = g.synapses.iter().map(|s| (s.action.id, &s.action)).collect();
     for id in g.execution_order() {
         if let Some(a) = by_id.get(&id) {
-            record_action(status, a, names, now);
+            record_action(store, a, names, now);
         }
     }
 }
 
 /// Records one executed action.
-pub fn record_action(status: &mut Status, a: &GraphAction, names: &ResourceNames, now: i64) {
+pub fn record_action(store: &mut impl HistoryStore, a: &GraphAction, names: &ResourceNames, now: i64) {
     match a.kind {
         ActionKind::PseudoEvent => {}
         ActionKind::CrmEvent => {
             if a.task == Task::Fence && a.attributes.get("CRM_meta_stonith_action").map(String::as_str) != Some("on") {
                 if let Some(target) = &a.on_node {
-                    record_fencing(status, target, a.on_node_uuid.as_deref());
+                    let n = store.node_state(target, a.on_node_uuid.as_deref());
+                    store.fence(n);
                 }
             }
         }
-        ActionKind::RscOp => record_rsc_op(status, a, names, now),
+        ActionKind::RscOp => record_rsc_op(store, a, names, now),
     }
 }
 
-/// The node is down, its resource history and transient attributes gone.
-fn record_fencing(status: &mut Status, target: &str, uuid: Option<&str>) {
-    let st = node_state(status, target, uuid);
-    for (field, value) in [
-        (&mut st.in_ccm, "false"),
-        (&mut st.crmd, "offline"),
-        (&mut st.join, "down"),
-        (&mut st.expected, "down"),
-    ] {
-        *field = Some(value.to_string());
-    }
-    st.lrm.clear();
-    st.has_lrm = false;
-    st.transient.clear();
-}
-
-fn record_rsc_op(status: &mut Status, a: &GraphAction, names: &ResourceNames, now: i64) {
+fn record_rsc_op(store: &mut impl HistoryStore, a: &GraphAction, names: &ResourceNames, now: i64) {
     // Node-wide re-probes, deletions and metadata leave no history.
     if matches!(a.task, Task::Delete) || matches!(a.task.as_str(), "probe_again" | "meta-data") {
         return;
@@ -82,18 +88,29 @@ fn record_rsc_op(status: &mut Status, a: &GraphAction, names: &ResourceNames, no
         .and_then(|v| v.parse().ok())
         .filter(|&rc| rc >= 0)
         .unwrap_or(0);
-    let st = node_state(status, node, a.on_node_uuid.as_deref());
-    let history = resource_history(st, agent, names);
-    let call_id = history.ops.iter().map(|o| o.call_id).fold(0, i64::max) + 1;
+    let n = store.node_state(node, a.on_node_uuid.as_deref());
+    let r = resource_history(store, n, agent, names);
     let op = HistoryOp {
         rsc: &agent.id,
         task: a.task.as_str(),
         interval_ms: a.interval_ms,
-        call_id,
+        call_id: store.last_call_id(n, r) + 1,
         rc: target_rc,
         target_rc,
     };
-    op.write(history, a, now);
+    op.write(store, n, r, a, now);
+}
+
+/// The resource's history entry on a node, added when missing
+/// (`pcmk__inject_resource_history`). The graph's name is the history's;
+/// when no resource goes by it (an anonymous instance never renamed), an
+/// existing entry under the scheduler's name is used instead.
+fn resource_history(store: &mut impl HistoryStore, n: usize, agent: &Agent, names: &ResourceNames) -> usize {
+    let preferred = agent.long_id.as_deref().filter(|_| !names.knows(&agent.id));
+    preferred
+        .and_then(|long| store.the_resource(n, long))
+        .or_else(|| store.the_resource(n, &agent.id))
+        .unwrap_or_else(|| store.add_resource(n, agent))
 }
 
 /// One executed operation, as `pcmk__create_history_xml` records it.
@@ -107,12 +124,13 @@ struct HistoryOp<'a> {
 }
 
 impl HistoryOp<'_> {
-    fn write(&self, history: &mut LrmResource, a: &GraphAction, now: i64) {
+    fn write(&self, store: &mut impl HistoryStore, n: usize, r: usize, a: &GraphAction, now: i64) {
         // A reload is recorded as the start it amounts to.
         let task = match self.task {
             "reload" | "reload-agent" => "start",
             t => t,
         };
+        let key = op_key(self.rsc, task, self.interval_ms);
         let meta = |name: &str| a.attributes.get(&format!("CRM_meta_{name}")).cloned();
         let migration = matches!(task, "migrate_to" | "migrate_from");
         let failed = self.rc != self.target_rc;
@@ -121,7 +139,7 @@ impl HistoryOp<'_> {
             let op = meta("notify_operation").unwrap_or_default();
             format!("{}_{kind}_notify_{op}_0", self.rsc)
         } else if migration || (self.interval_ms > 0 && !failed) {
-            op_key(self.rsc, task, self.interval_ms)
+            key.clone()
         } else if failed {
             op_key(self.rsc, "last_failure", 0)
         } else {
@@ -132,7 +150,7 @@ impl HistoryOp<'_> {
             ids.push(op_key(self.rsc, "last", 0));
         }
         let transition_key = format!("{}:-1:{}:{FAKE_TE_ID}", self.call_id, self.target_rc);
-        let entry = LrmOp {
+        let mut entry = LrmOp {
             id: String::new(),
             operation: task.to_string(),
             call_id: self.call_id,
@@ -150,94 +168,10 @@ impl HistoryOp<'_> {
             ..LrmOp::default()
         };
         for id in ids {
-            // An entry of that id is updated: what this write does not set
-            // (other digests, the node) stays.
-            match history.ops.iter_mut().find(|o| o.id == id) {
-                Some(old) => {
-                    let kept = (
-                        old.op_restart_digest.take(),
-                        old.op_secure_digest.take(),
-                        old.op_secure_params.take(),
-                        old.op_force_restart.take(),
-                        old.on_node.take(),
-                        old.migrate_source.take(),
-                        old.migrate_target.take(),
-                    );
-                    *old = LrmOp { id, ..entry.clone() };
-                    old.op_restart_digest = kept.0;
-                    old.op_secure_digest = kept.1;
-                    old.op_secure_params = kept.2;
-                    old.op_force_restart = kept.3;
-                    old.on_node = kept.4;
-                    old.migrate_source = entry.migrate_source.clone().or(kept.5);
-                    old.migrate_target = entry.migrate_target.clone().or(kept.6);
-                }
-                None => history.ops.push(LrmOp { id, ..entry.clone() }),
-            }
+            entry.id = id;
+            store.write_op(n, r, &entry, &key);
         }
     }
-}
-
-/// The `node_state` of node `uname`, created (with id `uuid`, or the name)
-/// when the status has none (`pcmk__inject_node`).
-fn node_state<'a>(status: &'a mut Status, uname: &str, uuid: Option<&str>) -> &'a mut NodeState {
-    let pos = match status.nodes.iter().position(|n| n.uname.as_deref() == Some(uname)) {
-        Some(i) => i,
-        None => {
-            status.nodes.push(NodeState {
-                id: uuid.unwrap_or(uname).to_string(),
-                uname: Some(uname.to_string()),
-                in_ccm: None,
-                crmd: None,
-                join: None,
-                expected: None,
-                shutdown: None,
-                transient: Vec::new(),
-                lrm: Vec::new(),
-                has_lrm: false,
-                node_fenced: None,
-            });
-            status.nodes.len() - 1
-        }
-    };
-    &mut status.nodes[pos]
-}
-
-/// The resource's `lrm_resource` on a node, created when missing
-/// (`pcmk__inject_resource_history`). The graph's name is the history's;
-/// when no resource goes by it (an anonymous instance never renamed), an
-/// existing entry under the scheduler's name is used instead. A name with
-/// more than one entry on the node finds none (`get_xpath_object` returns
-/// nothing for several matches), so a new entry is added.
-fn resource_history<'a>(st: &'a mut NodeState, agent: &Agent, names: &ResourceNames) -> &'a mut LrmResource {
-    st.has_lrm = true;
-    let only = |lrm: &[LrmResource], id: &str| {
-        let mut found = lrm.iter().enumerate().filter(|(_, r)| r.id == id).map(|(i, _)| i);
-        match (found.next(), found.next()) {
-            (Some(i), None) => Some(i),
-            _ => None,
-        }
-    };
-    let preferred = agent.long_id.as_deref().filter(|_| !names.knows(&agent.id));
-    let existing = preferred
-        .and_then(|long| only(&st.lrm, long))
-        .or_else(|| only(&st.lrm, &agent.id));
-    let pos = match existing {
-        Some(i) => i,
-        None => {
-            st.lrm.push(LrmResource {
-                id: agent.id.clone(),
-                class: Some(agent.class.clone()),
-                provider: agent.provider.clone(),
-                ty: Some(agent.ty.clone()),
-                container: None,
-                shutdown_lock: None,
-                ops: Vec::new(),
-            });
-            st.lrm.len() - 1
-        }
-    };
-    &mut st.lrm[pos]
 }
 
 #[cfg(test)]

@@ -88,29 +88,37 @@ pub(crate) fn cmp_last_rc_change(a: &LrmOp, b: &LrmOp) -> Ordering {
 /// A node's history entries of one resource, oldest first
 /// (`sort_op_by_callid`).
 pub(crate) fn sorted_by_call_id(ops: &[LrmOp]) -> Vec<&LrmOp> {
-    list_sort(ops.iter().collect(), &|a: &&LrmOp, b: &&LrmOp| is_newer(a, b, true))
+    let mut sorted: Vec<&LrmOp> = ops.iter().collect();
+    if sorted.len() > 1 {
+        let mut scratch = Vec::with_capacity(sorted.len());
+        list_sort(&mut sorted, &mut scratch, &|a, b| is_newer(a, b, true));
+    }
+    sorted
 }
 
 /// `g_list_sort`: a top-down merge sort that splits after the first half
 /// (rounded down) and takes from the left on `Equal`.
-fn list_sort<T>(mut items: Vec<T>, cmp: &dyn Fn(&T, &T) -> Ordering) -> Vec<T> {
+fn list_sort<T: Copy>(items: &mut [T], scratch: &mut Vec<T>, cmp: &dyn Fn(T, T) -> Ordering) {
     if items.len() < 2 {
-        return items;
+        return;
     }
-    let right = items.split_off(items.len() / 2);
-    let (left, right) = (list_sort(items, cmp), list_sort(right, cmp));
-    let mut out = Vec::with_capacity(left.len() + right.len());
-    let (mut left, mut right) = (left.into_iter().peekable(), right.into_iter().peekable());
-    while let (Some(l), Some(r)) = (left.peek(), right.peek()) {
-        if cmp(l, r) != Ordering::Greater {
-            out.extend(left.next());
+    let mid = items.len() / 2;
+    list_sort(&mut items[..mid], scratch, cmp);
+    list_sort(&mut items[mid..], scratch, cmp);
+    scratch.clear();
+    let (mut i, mut j) = (0, mid);
+    while i < mid && j < items.len() {
+        if cmp(items[i], items[j]) != Ordering::Greater {
+            scratch.push(items[i]);
+            i += 1;
         } else {
-            out.extend(right.next());
+            scratch.push(items[j]);
+            j += 1;
         }
     }
-    out.extend(left);
-    out.extend(right);
-    out
+    scratch.extend_from_slice(&items[i..mid]);
+    scratch.extend_from_slice(&items[j..]);
+    items.copy_from_slice(scratch);
 }
 
 #[cfg(test)]

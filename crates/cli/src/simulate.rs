@@ -44,20 +44,6 @@ pub fn run(a: SimulateOpts) -> Result<()> {
     for problem in cib.dangling_references() {
         eprintln!("warning: {problem} (constraint ignored)");
     }
-    let inj = Injections {
-        node_up: a.node_up,
-        node_down: a.node_down,
-        node_fail: a.node_fail,
-        op_inject: a.op_inject,
-        quorum: a.quorum,
-    };
-    // Without injections the CIB is used as loaded (no copy, no rebuild).
-    let nothing_injected = inj.node_up.is_empty()
-        && inj.node_down.is_empty()
-        && inj.node_fail.is_empty()
-        && inj.op_inject.is_empty()
-        && inj.quorum.is_none();
-    let cib = if nothing_injected { cib } else { inject(&cib, &inj)? };
     // Dates without an offset, and date specs, are local time, as crm_simulate
     // reads them.
     let tz = cib::time::local_zone();
@@ -74,6 +60,24 @@ pub fn run(a: SimulateOpts) -> Result<()> {
     let opts = Options::for_cib(&cib, date, system_clock)
         .in_zone(tz)
         .with_now_zone(now_zone);
+    let inj = Injections {
+        node_up: a.node_up,
+        node_down: a.node_down,
+        node_fail: a.node_fail,
+        op_inject: a.op_inject,
+        quorum: a.quorum,
+    };
+    // Without injections the CIB is used as loaded (no copy, no rebuild).
+    let nothing_injected = inj.node_up.is_empty()
+        && inj.node_down.is_empty()
+        && inj.node_fail.is_empty()
+        && inj.op_inject.is_empty()
+        && inj.quorum.is_none();
+    let cib = if nothing_injected {
+        cib
+    } else {
+        inject(&cib, &inj, opts.now)?
+    };
     let sim = simulate(&cib, &opts);
     for w in &sim.schedule.cluster.warnings {
         eprintln!("warning: {w}");

@@ -41,7 +41,7 @@ fn node_failure_fences_and_moves() {
         node_fail: vec!["node1".into()],
         ..Default::default()
     };
-    let cib = crm::simulate::inject(&cib, &inj).expect("injection applies");
+    let cib = crm::simulate::inject(&cib, &inj, 0).expect("injection applies");
     let sim = crm::simulate::simulate(&cib, &Options::for_cib(&cib, None, || 0));
     let lines: Vec<String> = sim
         .summary_text

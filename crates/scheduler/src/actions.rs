@@ -14,7 +14,7 @@ use crate::digests::{expected_digest, only_private_changed, restart_digest};
 use crate::history::history_entry;
 use crate::model::{Cluster, NoQuorumPolicy, NodeIdx, Role, RscIdx, Variant};
 use crate::unfencing::DeviceChange;
-use cib::{is_true, Cib, LrmOp, OrderKind};
+use cib::{is_true, Cib, OrderKind};
 
 /// Creates every action and ordering, then propagates flags.
 pub fn create_actions(cib: &Cib, c: &mut Cluster, cons: &Constraints) -> ActionSet {
@@ -534,8 +534,7 @@ fn params_changed(cib: &Cib, c: &Cluster, r: RscIdx, n: NodeIdx) -> Change {
 /// `params_changed` for the operations of one history entry.
 fn entry_params_changed(c: &Cluster, r: RscIdx, lr: &cib::LrmResource) -> Change {
     let rs = &c.rscs[r];
-    let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
-    ops.sort_by_key(|o| if o.call_id < 0 { i64::MAX } else { o.call_id });
+    let ops = crate::unpack::sorted_by_call_id(&lr.ops);
     let start_idx = ops
         .iter()
         .rposition(|o| matches!(o.operation.as_str(), "start" | "migrate_from"))

@@ -58,6 +58,24 @@ pub fn merge_nvsets_first(
     ctx: &RuleContext<'_>,
     out: &mut BTreeMap<String, String>,
 ) {
+    populate(sets, always_first, ctx, out, false);
+}
+
+/// [`merge_nvsets`], but each value replaces what came before it, as a
+/// node's transient attributes are read (`add_node_attrs` with
+/// `overwrite`): the last nvpair of a name wins.
+pub fn merge_nvsets_overwriting(sets: &[NvSet], ctx: &RuleContext<'_>, out: &mut BTreeMap<String, String>) {
+    populate(sets, None, ctx, out, true);
+}
+
+/// `pe__unpack_dataset_nvpairs` with `populate_hash`.
+fn populate(
+    sets: &[NvSet],
+    always_first: Option<&str>,
+    ctx: &RuleContext<'_>,
+    out: &mut BTreeMap<String, String>,
+    overwrite: bool,
+) {
     let mut sorted: Vec<&NvSet> = sets.iter().rev().collect();
     sorted.sort_by_key(|s| (always_first != Some(s.id.as_str()), std::cmp::Reverse(s.score)));
     for s in sorted {
@@ -72,7 +90,11 @@ pub fn merge_nvsets_first(
                 out.remove(k);
                 continue;
             }
-            out.entry(k.clone()).or_insert_with(|| v.clone());
+            if overwrite {
+                out.insert(k.clone(), v.clone());
+            } else {
+                out.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
     }
 }
@@ -335,7 +357,7 @@ fn unpack_node_states(cib: &Cib, c: &mut Cluster) {
         }
         // Transient attributes override configured ones.
         let mut tr = BTreeMap::new();
-        merge_nvsets(&st.transient, &c.rule_context(), &mut tr);
+        merge_nvsets_overwriting(&st.transient, &c.rule_context(), &mut tr);
         for (k, v) in tr {
             c.nodes[n].attrs.insert(k, v);
         }

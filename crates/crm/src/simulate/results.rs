@@ -23,7 +23,7 @@ use crate::names::ResourceNames;
 
 /// The transition key's placeholder node, for results no controller ran
 /// (`FAKE_TE_ID`).
-const FAKE_TE_ID: &str = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+pub(super) const FAKE_TE_ID: &str = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
 
 /// A status section results are written into. Nodes and resource
 /// histories are addressed by position, as each store lists them.

@@ -86,9 +86,12 @@ pub(crate) fn cmp_last_rc_change(a: &LrmOp, b: &LrmOp) -> Ordering {
 }
 
 /// A node's history entries of one resource, oldest first
-/// (`sort_op_by_callid`).
+/// (`sort_op_by_callid`). Pacemaker lists them in reverse document order
+/// first (`g_list_prepend` in `unpack_lrm_resource` and
+/// `rsc_history_as_list`), which decides between entries that compare
+/// equal: an operation and its recorded failure, say.
 pub(crate) fn sorted_by_call_id(ops: &[LrmOp]) -> Vec<&LrmOp> {
-    let mut sorted: Vec<&LrmOp> = ops.iter().collect();
+    let mut sorted: Vec<&LrmOp> = ops.iter().rev().collect();
     if sorted.len() > 1 {
         let mut scratch = Vec::with_capacity(sorted.len());
         list_sort(&mut sorted, &mut scratch, &|a, b| is_newer(a, b, true));
@@ -145,6 +148,18 @@ mod tests {
     }
 
     #[test]
+    fn entries_of_one_call_id_keep_reverse_document_order() {
+        // An operation and its recorded failure: equal, so the order
+        // Pacemaker listed them in (`g_list_prepend`) stays.
+        let ops = [
+            op("r_last_0", 12, "0:1;12:-1:0:u"),
+            op("r_last_failure_0", 12, "0:1;12:-1:0:u"),
+        ];
+        let sorted: Vec<&str> = sorted_by_call_id(&ops).iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(sorted, ["r_last_failure_0", "r_last_0"]);
+    }
+
+    #[test]
     fn a_simulated_stop_comes_after_a_pending_start_of_an_earlier_transition() {
         // crm_simulate's results carry transition -1: they come last.
         let pending = op("start", -1, &format!("0:0;-1:9:0:{UUID}"));
@@ -183,14 +198,15 @@ mod tests {
         // Two pending entries are equal to each other, yet ordered against
         // the third by different rules: the merge decides, never a panic.
         let ops = [
-            op("p1", -1, "0:0;-1:9:0:u"),
-            op("d", 4, "0:0;4:5:0:u"),
             op("p2", -1, "0:0;-1:2:0:u"),
+            op("d", 4, "0:0;4:5:0:u"),
+            op("p1", -1, "0:0;-1:9:0:u"),
         ];
         let sorted: Vec<&str> = sorted_by_call_id(&ops).iter().map(|o| o.id.as_str()).collect();
-        // Halves [p1] and [d, p2]; the right one sorts to [p2, d] (p2's
-        // transition is earlier); then p1 against p2, both pending, is
-        // equal, so p1 stays first although its transition is d's successor.
+        // Listed in reverse, [p1, d, p2], split into [p1] and [d, p2]; the
+        // right half sorts to [p2, d] (p2's transition is earlier); then
+        // p1 against p2, both pending, is equal, so p1 stays first although
+        // its transition is d's successor.
         assert_eq!(sorted, ["p1", "p2", "d"]);
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::implicit::connection_def;
-use super::{is_true, merge_nvsets, unpack_lrm_resource, RscBuild};
+use super::{is_true, merge_nvsets_overwriting, unpack_lrm_resource, RscBuild};
 use crate::model::*;
 use cib::{Cib, LrmResource, NodeState, ResourceDef, ResourceKind};
 
@@ -302,7 +302,7 @@ pub(super) fn first_pass(c: &mut Cluster, n: NodeIdx, st: &NodeState) {
         .as_deref()
         .is_some_and(|v| v.trim().parse::<i64>().is_ok_and(|x| x > 0));
     let mut tr = BTreeMap::new();
-    merge_nvsets(&st.transient, &c.rule_context(), &mut tr);
+    merge_nvsets_overwriting(&st.transient, &c.rule_context(), &mut tr);
     for (k, v) in tr {
         c.nodes[n].attrs.insert(k, v);
     }
@@ -426,7 +426,7 @@ fn handle_remote_attrs(c: &mut Cluster, n: NodeIdx, st: &NodeState) {
     }
     c.nodes[n].seen = true;
     let mut tr = BTreeMap::new();
-    merge_nvsets(&st.transient, &c.rule_context(), &mut tr);
+    merge_nvsets_overwriting(&st.transient, &c.rule_context(), &mut tr);
     for (k, v) in tr {
         c.nodes[n].attrs.insert(k, v);
     }

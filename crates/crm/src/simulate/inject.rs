@@ -1,0 +1,258 @@
+//! Events injected into a CIB before scheduling, as crm_simulate's options
+//! inject them (`pcmk__inject_scheduler_input`): quorum, nodes coming up,
+//! going down or failing, and operation results with their fail counts.
+
+use cib::xml::Element;
+use cib::{Cib, CibError, LrmOp};
+use scheduler::graph_details::{Agent, FEATURE_SET};
+use scheduler::ids::clone_strip;
+
+use super::results::{HistoryStore, FAKE_TE_ID};
+
+/// Events to inject before scheduling, like `crm_simulate`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct Injections {
+    pub node_up: Vec<String>,
+    pub node_down: Vec<String>,
+    pub node_fail: Vec<String>,
+    /// `rsc_task_intervalms@node=rc`.
+    pub op_inject: Vec<String>,
+    pub quorum: Option<bool>,
+}
+
+/// Why an injection could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum InjectError {
+    #[error("invalid operation injection '{0}': expected rsc_task_interval@node=rc")]
+    BadOpSpec(String),
+    #[error("cannot inject '{spec}': unknown resource '{rsc}'")]
+    UnknownResource { spec: String, rsc: String },
+    #[error("cannot inject for unknown node '{0}'")]
+    UnknownNode(String),
+    #[error(transparent)]
+    Cib(#[from] CibError),
+}
+
+fn node_state_mut<'a>(root: &'a mut Element, cib: &Cib, node: &str) -> Result<&'a mut Element, InjectError> {
+    let def = cib
+        .configuration
+        .nodes
+        .iter()
+        .find(|n| n.uname == node || n.id == node)
+        .ok_or_else(|| InjectError::UnknownNode(node.to_string()))?;
+    let (id, uname) = (def.id.clone(), def.uname.clone());
+    if root.child("status").is_none() {
+        root.push(Element::new("status"));
+    }
+    let status = root.child_mut("status").expect("just ensured");
+    let pos = status.elements().position(|e| {
+        e.name == "node_state" && (e.attr("id") == Some(id.as_str()) || e.attr("uname") == Some(uname.as_str()))
+    });
+    if pos.is_none() {
+        let mut e = Element::new("node_state");
+        e.set_attr("id", id.clone());
+        e.set_attr("uname", uname.clone());
+        status.push(e);
+    }
+    let st = status
+        .elements_mut()
+        .filter(|e| e.name == "node_state")
+        .find(|e| e.attr("id") == Some(id.as_str()) || e.attr("uname") == Some(uname.as_str()))
+        .expect("just ensured");
+    Ok(st)
+}
+
+fn set_node(st: &mut Element, in_ccm: &str, crmd: &str, join: &str, expected: &str) {
+    st.set_attr("in_ccm", in_ccm);
+    st.set_attr("crmd", crmd);
+    st.set_attr("join", join);
+    st.set_attr("expected", expected);
+}
+
+fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String)> {
+    fn walk(defs: &[cib::ResourceDef], id: &str) -> Option<(String, Option<String>, String)> {
+        for d in defs {
+            match &d.kind {
+                cib::ResourceKind::Primitive {
+                    class, provider, ty, ..
+                } => {
+                    if d.id == id || clone_strip(id) == d.id {
+                        return Some((class.clone(), provider.clone(), ty.clone()));
+                    }
+                }
+                cib::ResourceKind::Group { children } => {
+                    if let Some(x) = walk(children, id) {
+                        return Some(x);
+                    }
+                }
+                cib::ResourceKind::Clone { child, .. } => {
+                    if let Some(x) = walk(std::slice::from_ref(child), id) {
+                        return Some(x);
+                    }
+                }
+                cib::ResourceKind::Bundle(b) => {
+                    if let Some(x) = b.child.as_ref().and_then(|ch| walk(std::slice::from_ref(ch), id)) {
+                        return Some(x);
+                    }
+                }
+            }
+        }
+        None
+    }
+    walk(&cib.configuration.resources, id)
+}
+
+/// Applies injections to a CIB (returns the modified CIB), in
+/// crm_simulate's order (`pcmk__inject_scheduler_input`): quorum, nodes up,
+/// down and failed, then operation results. `now` stands for the clock of
+/// the injected results and failures (crm_simulate uses the wall clock).
+pub fn inject(cib: &Cib, inj: &Injections, now: i64) -> Result<Cib, InjectError> {
+    let mut root = (*cib.root).clone();
+    if let Some(q) = inj.quorum {
+        root.set_attr("have-quorum", if q { "1" } else { "0" });
+    }
+    for n in &inj.node_up {
+        let st = node_state_mut(&mut root, cib, n)?;
+        set_node(st, "true", "online", "member", "member");
+    }
+    for n in &inj.node_down {
+        let st = node_state_mut(&mut root, cib, n)?;
+        set_node(st, "false", "offline", "down", "down");
+    }
+    for n in &inj.node_fail {
+        let st = node_state_mut(&mut root, cib, n)?;
+        set_node(st, "false", "offline", "down", "member");
+    }
+    for spec in &inj.op_inject {
+        inject_op(&mut root, cib, spec, now)?;
+    }
+    Ok(Cib::from_element(root)?)
+}
+
+/// `rsc_task_interval@node=rc`: a result in the resource's history, and a
+/// fail count unless it is a success or a probe finding it stopped
+/// (`inject_action`, `create_op`, `pcmk__inject_failcount`).
+fn inject_op(root: &mut Element, cib: &Cib, spec: &str, now: i64) -> Result<(), InjectError> {
+    let bad = || InjectError::BadOpSpec(spec.to_string());
+    let (key, rest) = spec.split_once('@').ok_or_else(bad)?;
+    let (node, rc) = rest.split_once('=').ok_or_else(bad)?;
+    let rc: i32 = rc.trim().parse().map_err(|_| bad())?;
+    let mut parts: Vec<&str> = key.rsplitn(3, '_').collect();
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    parts.reverse();
+    let (rsc, task, interval) = (parts[0], parts[1], parts[2]);
+    let interval_ms: u64 = interval.parse().map_err(|_| bad())?;
+    let (class, provider, ty) = find_primitive(cib, rsc).ok_or_else(|| InjectError::UnknownResource {
+        spec: spec.to_string(),
+        rsc: rsc.to_string(),
+    })?;
+    let def = cib
+        .configuration
+        .nodes
+        .iter()
+        .find(|n| n.uname == node || n.id == node)
+        .ok_or_else(|| InjectError::UnknownNode(node.to_string()))?;
+    let n = root.node_state(&def.uname, Some(&def.id));
+    if rc != 0 && !(rc == 7 && interval_ms == 0) {
+        let st = node_state_mut(root, cib, &def.uname)?;
+        let op = format!("{rsc}#{task}_{interval_ms}");
+        inject_transient_attr(st, &format!("fail-count-{op}"), "value++", true);
+        inject_transient_attr(st, &format!("last-failure-{op}"), &now.to_string(), false);
+    }
+    let agent = Agent {
+        id: rsc.to_string(),
+        long_id: None,
+        class,
+        provider,
+        ty,
+    };
+    let r = root
+        .the_resource(n, rsc)
+        .unwrap_or_else(|| root.add_resource(n, &agent));
+    let call_id = root.last_call_id(n, r) + 1;
+    // Recorded against an expected 0 (`pcmk__inject_action_result`), so
+    // anything else is also written as the last failure.
+    let transition_key = format!("{call_id}:-1:0:{FAKE_TE_ID}");
+    let mut op = LrmOp {
+        id: String::new(),
+        operation: task.to_string(),
+        call_id,
+        rc_code: rc,
+        op_status: 0,
+        interval_ms,
+        transition_magic: Some(format!("0:{rc};{transition_key}")),
+        transition_key: Some(transition_key),
+        crm_feature_set: Some(FEATURE_SET.to_string()),
+        last_rc_change: Some(now),
+        exit_reason: Some(if rc == 0 { "" } else { "Simulated action result" }.to_string()),
+        ..LrmOp::default()
+    };
+    let op_key = format!("{rsc}_{task}_{interval_ms}");
+    let ids = if rc != 0 {
+        let mut ids = vec![format!("{rsc}_last_failure_0")];
+        if interval_ms == 0 {
+            ids.push(format!("{rsc}_last_0"));
+        }
+        ids
+    } else if interval_ms > 0 {
+        vec![op_key.clone()]
+    } else {
+        vec![format!("{rsc}_last_0")]
+    };
+    for id in ids {
+        op.id = id;
+        root.write_op(n, r, &op, &op_key);
+    }
+    Ok(())
+}
+
+/// The node's transient attribute set (`inject_transient_attr`), created
+/// with the node's id when missing.
+fn transient_set(st: &mut Element) -> &mut Element {
+    let node_id = st.attr("id").unwrap_or_default().to_string();
+    if st.child("transient_attributes").is_none() {
+        let mut attrs = Element::new("transient_attributes");
+        attrs.set_attr("id", node_id.clone());
+        st.push(attrs);
+    }
+    let attrs = st.child_mut("transient_attributes").expect("just ensured");
+    if attrs.child("instance_attributes").is_none() {
+        let mut set = Element::new("instance_attributes");
+        set.set_attr("id", node_id);
+        attrs.push(set);
+    }
+    attrs.child_mut("instance_attributes").expect("just ensured")
+}
+
+/// Sets a transient attribute as `inject_transient_attr` does: in an
+/// nvpair whose id is the set's id and the name (`#` and `:` made `.`),
+/// added when no nvpair has that id. An nvpair of the same name under
+/// another id (one the attribute manager wrote) stays, and the later one
+/// is what the scheduler reads. `increment`: the value is `value++`, one
+/// more than the nvpair's (a new one counts from 0).
+fn inject_transient_attr(st: &mut Element, name: &str, value: &str, increment: bool) {
+    let set = transient_set(st);
+    let id = format!("{}-{name}", set.attr("id").unwrap_or_default()).replace(['#', ':'], ".");
+    let existing = set
+        .elements()
+        .position(|e| e.name == "nvpair" && e.attr("id") == Some(id.as_str()));
+    let e = match existing {
+        Some(i) => set.elements_mut().nth(i).expect("found above"),
+        None => {
+            let mut e = Element::new("nvpair");
+            e.set_attr("id", id);
+            e.set_attr("name", name);
+            set.push(e);
+            set.elements_mut().last().expect("just pushed")
+        }
+    };
+    let value = if increment {
+        let current = e.attr("value").and_then(cib::score::parse_score).unwrap_or(0);
+        cib::score::to_text(cib::score::add(current, 1))
+    } else {
+        value.to_string()
+    };
+    e.set_attr("value", value);
+}

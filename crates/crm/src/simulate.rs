@@ -2,12 +2,13 @@
 //! "execute" the transition (every action succeeds), and render the four
 //! sections of the report.
 
-use crate::output;
 use cib::xml::Element;
 use cib::Cib;
 use scheduler::model::Cluster;
+use scheduler::{self, Options, Schedule, TransitionGraph};
 
 use crate::names::ResourceNames;
+use crate::output;
 
 mod inject;
 pub mod results;
@@ -15,14 +16,15 @@ mod typed_store;
 mod xml_store;
 
 pub use inject::{inject, InjectError, Injections};
-use scheduler::{self, Options, Schedule, TransitionGraph};
 
 /// The rendered report and the underlying results.
 #[derive(Debug, Clone)]
 pub struct Simulation {
     pub schedule: Schedule,
     pub graph: TransitionGraph,
-    /// The CIB with the transition's results in its (typed) status.
+    /// The CIB with the transition's results in its typed status; its
+    /// element tree is the original's ([`Simulation::revised_document`]
+    /// writes them into one).
     pub revised_cib: Cib,
     pub revised: Cluster,
     pub current_text: String,

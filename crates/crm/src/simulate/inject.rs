@@ -137,13 +137,7 @@ fn inject_op(root: &mut Element, cib: &Cib, spec: &str, now: i64) -> Result<(), 
     let (key, rest) = spec.split_once('@').ok_or_else(bad)?;
     let (node, rc) = rest.split_once('=').ok_or_else(bad)?;
     let rc: i32 = rc.trim().parse().map_err(|_| bad())?;
-    let mut parts: Vec<&str> = key.rsplitn(3, '_').collect();
-    if parts.len() != 3 {
-        return Err(bad());
-    }
-    parts.reverse();
-    let (rsc, task, interval) = (parts[0], parts[1], parts[2]);
-    let interval_ms: u64 = interval.parse().map_err(|_| bad())?;
+    let (rsc, task, interval_ms) = parse_op_key(key).ok_or_else(bad)?;
     let (class, provider, ty) = find_primitive(cib, rsc).ok_or_else(|| InjectError::UnknownResource {
         spec: spec.to_string(),
         rsc: rsc.to_string(),
@@ -208,6 +202,19 @@ fn inject_op(root: &mut Element, cib: &Cib, spec: &str, now: i64) -> Result<(), 
     Ok(())
 }
 
+/// `RSC_TASK_INTERVAL` split as `parse_op_key` does: the interval after
+/// the last `_`, a task with an `_` of its own (`migrate_to`,
+/// `migrate_from`) before it whole, else the task after the `_` before.
+fn parse_op_key(key: &str) -> Option<(&str, &str, u64)> {
+    let (rest, interval) = key.rsplit_once('_')?;
+    let interval_ms = interval.parse().ok()?;
+    let (rsc, task) = ["migrate_to", "migrate_from"]
+        .iter()
+        .find_map(|t| rest.strip_suffix(t).and_then(|r| r.strip_suffix('_')).map(|r| (r, *t)))
+        .or_else(|| rest.rsplit_once('_'))?;
+    (!rsc.is_empty() && !task.is_empty()).then_some((rsc, task, interval_ms))
+}
+
 /// The node's transient attribute set (`inject_transient_attr`), created
 /// with the node's id when missing.
 fn transient_set(st: &mut Element) -> &mut Element {
@@ -255,4 +262,21 @@ fn inject_transient_attr(st: &mut Element, name: &str, value: &str, increment: b
         value.to_string()
     };
     e.set_attr("value", value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_op_key;
+
+    #[test]
+    fn operation_keys_split_as_pacemaker_splits_them() {
+        assert_eq!(parse_op_key("rsc1_monitor_10000"), Some(("rsc1", "monitor", 10_000)));
+        assert_eq!(parse_op_key("my_rsc_start_0"), Some(("my_rsc", "start", 0)));
+        assert_eq!(parse_op_key("vm_migrate_to_0"), Some(("vm", "migrate_to", 0)));
+        assert_eq!(parse_op_key("vm_migrate_from_0"), Some(("vm", "migrate_from", 0)));
+        assert_eq!(parse_op_key("rsc1:0_stop_0"), Some(("rsc1:0", "stop", 0)));
+        for bad in ["rsc", "rsc_start", "rsc_start_x", "_start_0", "rsc__0"] {
+            assert_eq!(parse_op_key(bad), None, "{bad}");
+        }
+    }
 }

@@ -92,9 +92,10 @@ pub struct Status {
 /// Per resource: a pending operation's task and node.
 pub type Pending = Vec<Option<(String, NodeIdx)>>;
 
-/// Unpacks `cib` at `now` (epoch seconds) for the status views.
-pub fn status(cib: &Cib, now: i64) -> Status {
-    let cluster = scheduler::unpack::unpack(cib, now);
+/// Unpacks `cib` for the status views at the options' "now", with rules'
+/// dates in their zone (crm_mon reads them in the host's).
+pub fn status(cib: &Cib, opts: &scheduler::Options) -> Status {
+    let cluster = scheduler::unpack::unpack_with(cib, opts);
     let failures = failures(&cluster, &cib.root);
     let pending = pending_ops(&cluster, &cib.root);
     Status {

@@ -269,7 +269,7 @@ fn cleanup_clears_what_crm_mon_shows_as_failed() {
         };
         let doc = CibDocument::parse(&text).unwrap();
         let cib = cib::Cib::parse(&text).unwrap();
-        let before = status(&cib, 0);
+        let before = status(&cib, &scheduler::Options::at(0));
         let Some(f) = before.failures.first().cloned() else {
             continue;
         };
@@ -292,7 +292,7 @@ fn cleanup_clears_what_crm_mon_shows_as_failed() {
             .iter()
             .all(|a| a.name.starts_with("fail-count-") || a.name.starts_with("last-failure-")));
         let new = applied(&doc, &ops);
-        let after = status(&cib::Cib::from_element(new.root().clone()).unwrap(), 0);
+        let after = status(&cib::Cib::from_element(new.root().clone()).unwrap(), &scheduler::Options::at(0));
         assert!(
             !after.failures.iter().any(|g| clone_strip(&g.rsc) == rsc),
             "{name}: failures of {rsc} left: {:?}",
@@ -340,7 +340,7 @@ fn cleanup_clears_what_crm_mon_shows_as_failed() {
 #[test]
 fn status_json_shape() {
     let cib = cib::Cib::parse(REFERENCE).unwrap();
-    let st = status(&cib, 0);
+    let st = status(&cib, &scheduler::Options::at(0));
     let v = st.json(&MonOptions {
         last_updated: "now".into(),
         ..Default::default()

@@ -159,7 +159,7 @@ fn status_matches_crm_mon() {
                     continue;
                 };
                 let Ok(cib) = cib::Cib::parse(&text) else { continue };
-                let st = status(&cib, now());
+                let st = status(&cib, &scheduler::Options::at(now()));
                 for (vi, v) in VARIANTS.iter().enumerate() {
                     let Some(expected) = crm_mon(&file, v.args) else {
                         continue;

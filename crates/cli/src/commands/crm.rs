@@ -763,7 +763,7 @@ mod admin_cli {
         };
         let cib = Cib::from_element(doc.root().clone())?;
         let now = system_clock();
-        let st = mon::status(&cib, now);
+        let st = mon::status(&cib, &Options::at(now).in_zone(cib::time::local_zone()));
         let opts = MonOptions {
             stack: daemon.as_ref().map(|_| "ferrosync".to_string()),
             last_updated: mon::ctime(now),

@@ -203,7 +203,8 @@ fn print_status(crm: &crm_daemon::local::LocalCrm, n: u32) -> Result<()> {
         node_attributes: false,
         fail_counts: false,
     };
-    for line in crm::mon::status(&cib, now).text(&opts).lines() {
+    let at = scheduler::Options::at(now).in_zone(cib::time::local_zone());
+    for line in crm::mon::status(&cib, &at).text(&opts).lines() {
         println!("            {line}");
     }
     Ok(())

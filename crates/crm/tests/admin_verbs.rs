@@ -292,7 +292,10 @@ fn cleanup_clears_what_crm_mon_shows_as_failed() {
             .iter()
             .all(|a| a.name.starts_with("fail-count-") || a.name.starts_with("last-failure-")));
         let new = applied(&doc, &ops);
-        let after = status(&cib::Cib::from_element(new.root().clone()).unwrap(), &scheduler::Options::at(0));
+        let after = status(
+            &cib::Cib::from_element(new.root().clone()).unwrap(),
+            &scheduler::Options::at(0),
+        );
         assert!(
             !after.failures.iter().any(|g| clone_strip(&g.rsc) == rsc),
             "{name}: failures of {rsc} left: {:?}",

@@ -657,8 +657,6 @@ mod tests {
         assert!(!ran.contains(&"m1_start_0") && !ran.contains(&"m2_start_0"), "{ran:?}");
     }
 
-    /// The rule as first written: rescan for the first synapse whose inputs
-    /// have all run.
     /// `pcmk__execute_graph` as written: passes over the synapses in order
     /// until one fires nothing.
     fn execution_order_by_passes(g: &TransitionGraph) -> Vec<ActionId> {

@@ -33,13 +33,17 @@ pub enum InjectError {
     Cib(#[from] CibError),
 }
 
-fn node_state_mut<'a>(root: &'a mut Element, cib: &Cib, node: &str) -> Result<&'a mut Element, InjectError> {
-    let def = cib
-        .configuration
+/// The configured node called `node` (by name or id).
+fn configured_node<'c>(cib: &'c Cib, node: &str) -> Result<&'c cib::NodeDef, InjectError> {
+    cib.configuration
         .nodes
         .iter()
         .find(|n| n.uname == node || n.id == node)
-        .ok_or_else(|| InjectError::UnknownNode(node.to_string()))?;
+        .ok_or_else(|| InjectError::UnknownNode(node.to_string()))
+}
+
+fn node_state_mut<'a>(root: &'a mut Element, cib: &Cib, node: &str) -> Result<&'a mut Element, InjectError> {
+    let def = configured_node(cib, node)?;
     let (id, uname) = (def.id.clone(), def.uname.clone());
     if root.child("status").is_none() {
         root.push(Element::new("status"));
@@ -142,12 +146,7 @@ fn inject_op(root: &mut Element, cib: &Cib, spec: &str, now: i64) -> Result<(), 
         spec: spec.to_string(),
         rsc: rsc.to_string(),
     })?;
-    let def = cib
-        .configuration
-        .nodes
-        .iter()
-        .find(|n| n.uname == node || n.id == node)
-        .ok_or_else(|| InjectError::UnknownNode(node.to_string()))?;
+    let def = configured_node(cib, node)?;
     let n = root.node_state(&def.uname, Some(&def.id));
     if rc != 0 && !(rc == 7 && interval_ms == 0) {
         let st = node_state_mut(root, cib, &def.uname)?;

@@ -3,11 +3,13 @@
 //! going down or failing, and operation results with their fail counts.
 
 use cib::xml::Element;
-use cib::{Cib, CibError, LrmOp};
-use scheduler::graph_details::{Agent, FEATURE_SET};
+use std::collections::BTreeMap;
+
+use cib::{Cib, CibError};
+use scheduler::graph_details::Agent;
 use scheduler::ids::clone_strip;
 
-use super::results::{HistoryStore, FAKE_TE_ID};
+use super::results::{HistoryOp, HistoryStore};
 
 /// Events to inject before scheduling, like `crm_simulate`'s options.
 #[derive(Debug, Clone, Default)]
@@ -149,7 +151,7 @@ fn inject_op(root: &mut Element, cib: &Cib, spec: &str, now: i64) -> Result<(), 
     let def = configured_node(cib, node)?;
     let n = root.node_state(&def.uname, Some(&def.id));
     if rc != 0 && !(rc == 7 && interval_ms == 0) {
-        let st = node_state_mut(root, cib, &def.uname)?;
+        let st = super::xml_store::nth_node_mut(root, n);
         let op = format!("{rsc}#{task}_{interval_ms}");
         inject_transient_attr(st, &format!("fail-count-{op}"), "value++", true);
         inject_transient_attr(st, &format!("last-failure-{op}"), &now.to_string(), false);
@@ -164,40 +166,19 @@ fn inject_op(root: &mut Element, cib: &Cib, spec: &str, now: i64) -> Result<(), 
     let r = root
         .the_resource(n, rsc)
         .unwrap_or_else(|| root.add_resource(n, &agent));
-    let call_id = root.last_call_id(n, r) + 1;
-    // Recorded against an expected 0 (`pcmk__inject_action_result`), so
-    // anything else is also written as the last failure.
-    let transition_key = format!("{call_id}:-1:0:{FAKE_TE_ID}");
-    let mut op = LrmOp {
-        id: String::new(),
-        operation: task.to_string(),
-        call_id,
-        rc_code: rc,
-        op_status: 0,
+    // Recorded against an expected 0 (`pcmk__inject_action_result`), with
+    // no parameters and so no digest (`create_op`).
+    let op = HistoryOp {
+        rsc,
+        task,
         interval_ms,
-        transition_magic: Some(format!("0:{rc};{transition_key}")),
-        transition_key: Some(transition_key),
-        crm_feature_set: Some(FEATURE_SET.to_string()),
-        last_rc_change: Some(now),
-        exit_reason: Some(if rc == 0 { "" } else { "Simulated action result" }.to_string()),
-        ..LrmOp::default()
+        rc,
+        target_rc: 0,
+        reason: "Simulated action result",
+        attributes: &BTreeMap::new(),
+        digest: None,
     };
-    let op_key = format!("{rsc}_{task}_{interval_ms}");
-    let ids = if rc != 0 {
-        let mut ids = vec![format!("{rsc}_last_failure_0")];
-        if interval_ms == 0 {
-            ids.push(format!("{rsc}_last_0"));
-        }
-        ids
-    } else if interval_ms > 0 {
-        vec![op_key.clone()]
-    } else {
-        vec![format!("{rsc}_last_0")]
-    };
-    for id in ids {
-        op.id = id;
-        root.write_op(n, r, &op, &op_key);
-    }
+    op.write(root, n, r, now);
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 //! tree, and nothing needs parsing again), or the element tree, for a CIB
 //! saved to a file.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cib::LrmOp;
 use scheduler::graph::{op_key, ActionKind, GraphAction, TransitionGraph};
@@ -23,7 +23,7 @@ use crate::names::ResourceNames;
 
 /// The transition key's placeholder node, for results no controller ran
 /// (`FAKE_TE_ID`).
-pub(super) const FAKE_TE_ID: &str = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+const FAKE_TE_ID: &str = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
 
 /// A status section results are written into. Nodes and resource
 /// histories are addressed by position, as each store lists them.
@@ -94,44 +94,55 @@ fn record_rsc_op(store: &mut impl HistoryStore, a: &GraphAction, names: &Resourc
         rsc: &agent.id,
         task: a.task.as_str(),
         interval_ms: a.interval_ms,
-        call_id: store.last_call_id(n, r) + 1,
         rc: target_rc,
         target_rc,
+        reason: "User-injected result",
+        attributes: &a.attributes,
+        digest: Some(crmd::lrm::op_digest(&a.attributes)),
     };
-    op.write(store, n, r, a, now);
+    op.write(store, n, r, now);
 }
 
 /// The resource's history entry on a node, added when missing
-/// (`pcmk__inject_resource_history`). The graph's name is the history's;
-/// when no resource goes by it (an anonymous instance never renamed), an
-/// existing entry under the scheduler's name is used instead.
+/// (`pcmk__inject_resource_history`): the one under the name crm_simulate
+/// finds the resource by ([`ResourceNames::of_action`]), else the one
+/// under the graph's name, which a new entry takes.
 fn resource_history(store: &mut impl HistoryStore, n: usize, agent: &Agent, names: &ResourceNames) -> usize {
-    let preferred = agent.long_id.as_deref().filter(|_| !names.knows(&agent.id));
-    preferred
-        .and_then(|long| store.the_resource(n, long))
-        .or_else(|| store.the_resource(n, &agent.id))
+    let name = names.of_action(agent);
+    store
+        .the_resource(n, name)
+        .or_else(|| (name != agent.id).then(|| store.the_resource(n, &agent.id)).flatten())
         .unwrap_or_else(|| store.add_resource(n, agent))
 }
 
-/// One executed operation, as `pcmk__create_history_xml` records it.
-struct HistoryOp<'a> {
-    rsc: &'a str,
-    task: &'a str,
-    interval_ms: u64,
-    call_id: i64,
-    rc: i32,
-    target_rc: i32,
+/// One operation's result, as `pcmk__create_history_xml` records it: a
+/// simulated action's, or one injected with `-i`.
+pub(super) struct HistoryOp<'a> {
+    pub rsc: &'a str,
+    pub task: &'a str,
+    pub interval_ms: u64,
+    pub rc: i32,
+    pub target_rc: i32,
+    /// The exit reason, recorded only when `rc` is not `target_rc`.
+    pub reason: &'a str,
+    /// The action's parameters and `CRM_meta_*` attributes (none for an
+    /// injected result).
+    pub attributes: &'a BTreeMap<String, String>,
+    /// `op-digest` of the parameters (none for an injected result).
+    pub digest: Option<String>,
 }
 
 impl HistoryOp<'_> {
-    fn write(&self, store: &mut impl HistoryStore, n: usize, r: usize, a: &GraphAction, now: i64) {
+    /// Writes the entries into history entry `r` of node `n`, with the call
+    /// id after the entry's highest.
+    pub(super) fn write(&self, store: &mut impl HistoryStore, n: usize, r: usize, now: i64) {
         // A reload is recorded as the start it amounts to.
         let task = match self.task {
             "reload" | "reload-agent" => "start",
             t => t,
         };
         let key = op_key(self.rsc, task, self.interval_ms);
-        let meta = |name: &str| a.attributes.get(&format!("CRM_meta_{name}")).cloned();
+        let meta = |name: &str| self.attributes.get(&format!("CRM_meta_{name}")).cloned();
         let migration = matches!(task, "migrate_to" | "migrate_from");
         let failed = self.rc != self.target_rc;
         let mut ids = vec![if task == "notify" {
@@ -149,22 +160,23 @@ impl HistoryOp<'_> {
         if failed && self.interval_ms == 0 && task != "notify" && !migration {
             ids.push(op_key(self.rsc, "last", 0));
         }
-        let transition_key = format!("{}:-1:{}:{FAKE_TE_ID}", self.call_id, self.target_rc);
+        let call_id = store.last_call_id(n, r) + 1;
+        let transition_key = format!("{call_id}:-1:{}:{FAKE_TE_ID}", self.target_rc);
         let mut entry = LrmOp {
             id: String::new(),
             operation: task.to_string(),
-            call_id: self.call_id,
+            call_id,
             rc_code: self.rc,
             op_status: 0,
             interval_ms: self.interval_ms,
             transition_magic: Some(format!("0:{};{transition_key}", self.rc)),
             transition_key: Some(transition_key),
-            op_digest: Some(crmd::lrm::op_digest(&a.attributes)),
+            op_digest: self.digest.clone(),
             crm_feature_set: Some(FEATURE_SET.to_string()),
             last_rc_change: Some(now),
             migrate_source: meta("migrate_source").filter(|_| migration),
             migrate_target: meta("migrate_target").filter(|_| migration),
-            exit_reason: Some(String::new()),
+            exit_reason: Some(if failed { self.reason } else { "" }.to_string()),
             ..LrmOp::default()
         };
         for id in ids {

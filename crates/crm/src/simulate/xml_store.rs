@@ -28,7 +28,9 @@ fn nth_node(root: &Element, node: usize) -> &Element {
         .expect("a node_state this store returned")
 }
 
-fn nth_node_mut(root: &mut Element, node: usize) -> &mut Element {
+/// The `node_state` at position `node`, as [`HistoryStore::node_state`]
+/// returned it.
+pub(super) fn nth_node_mut(root: &mut Element, node: usize) -> &mut Element {
     status_mut(root)
         .elements_mut()
         .filter(|e| e.name == "node_state")

@@ -8,9 +8,8 @@ use std::fmt::Write as _;
 use scheduler::graph::{ActionKind, GraphAction};
 pub use scheduler::model::cmp_node_names;
 use scheduler::model::{Bundle, Cluster, NodeIdx, NodeKind, Role, RscIdx, Variant};
-use scheduler::task::{ActionId, Task};
-use scheduler::{Action, Schedule, TransitionGraph};
-use std::collections::HashMap;
+use scheduler::task::Task;
+use scheduler::{Action, Schedule};
 
 use crate::names::ResourceNames;
 
@@ -816,15 +815,13 @@ pub fn transition_summary(s: &Schedule) -> String {
     out
 }
 
-/// The lines under `Executing Cluster Transition:`, in the order the
-/// actions run, written from the graph alone as crm_simulate writes them
+/// The lines under `Executing Cluster Transition:` for a graph's executed
+/// actions ([`scheduler::TransitionGraph::executed`]), written from the graph alone as crm_simulate writes them
 /// (`inject-pseudo-action`, `inject-rsc-action`, `inject-fencing-action`,
 /// `inject-cluster-action`).
-pub fn executed_actions(g: &TransitionGraph, names: &ResourceNames) -> String {
-    let by_id: HashMap<ActionId, &GraphAction> = g.synapses.iter().map(|s| (s.action.id, &s.action)).collect();
+pub fn executed_actions(executed: &[&GraphAction], names: &ResourceNames) -> String {
     let mut out = String::new();
-    for id in g.execution_order() {
-        let Some(a) = by_id.get(&id) else { continue };
+    for a in executed {
         let node = a.on_node.as_deref().unwrap_or("");
         match a.kind {
             ActionKind::PseudoEvent => {

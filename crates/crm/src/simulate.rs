@@ -4,6 +4,7 @@
 
 use cib::xml::Element;
 use cib::Cib;
+use scheduler::graph::GraphAction;
 use scheduler::model::Cluster;
 use scheduler::{self, Options, Schedule, TransitionGraph};
 
@@ -41,7 +42,7 @@ impl Simulation {
     pub fn revised_document(&self, cib: &Cib, now: i64) -> Element {
         let mut root = (*cib.root).clone();
         let names = ResourceNames::of(&self.schedule.cluster);
-        results::record_transition(&mut root, &self.graph, &names, now);
+        results::record_transition(&mut root, &self.graph.executed(), &names, now);
         root
     }
 
@@ -62,13 +63,14 @@ impl Simulation {
     }
 }
 
-/// Executes the graph as crm_simulate does: every action succeeds, its
-/// result is written into a copy of the CIB's status
-/// ([`results::record_transition`]), and the cluster is what unpacking that
-/// CIB gives. `names` are those of `cib`'s resources as unpacked.
-pub fn execute(cib: &Cib, g: &TransitionGraph, names: &ResourceNames, opts: &Options) -> (Cib, Cluster) {
+/// Executes a graph as crm_simulate does: every action it runs
+/// ([`TransitionGraph::executed`]) succeeds, its result is written into a
+/// copy of the CIB's status ([`results::record_transition`]), and the
+/// cluster is what unpacking that CIB gives. `names` are those of `cib`'s
+/// resources as unpacked.
+pub fn execute(cib: &Cib, executed: &[&GraphAction], names: &ResourceNames, opts: &Options) -> (Cib, Cluster) {
     let mut status = (*cib.status).clone();
-    results::record_transition(&mut status, g, names, opts.now);
+    results::record_transition(&mut status, executed, names, opts.now);
     let revised = cib.with_status(status);
     let cluster = scheduler::unpack::unpack_with(&revised, opts);
     (revised, cluster)
@@ -84,8 +86,10 @@ pub fn simulate(cib: &Cib, opts: &Options) -> Simulation {
     let current_text = output::cluster_status(&base);
     let summary_text = output::transition_summary(&schedule);
     let names = ResourceNames::of(&base);
-    let executed_text = output::executed_actions(&graph, &names);
-    let (revised_cib, revised) = execute(cib, &graph, &names, opts);
+    let executed = graph.executed();
+    let executed_text = output::executed_actions(&executed, &names);
+    let (revised_cib, revised) = execute(cib, &executed, &names, opts);
+    drop(executed);
     let revised_text = output::cluster_status(&revised);
     Simulation {
         schedule,

@@ -490,6 +490,16 @@ impl TransitionGraph {
         done
     }
 
+    /// The actions of [`TransitionGraph::execution_order`] themselves.
+    pub fn executed(&self) -> Vec<&GraphAction> {
+        let by_id: std::collections::HashMap<ActionId, &GraphAction> =
+            self.synapses.iter().map(|s| (s.action.id, &s.action)).collect();
+        self.execution_order()
+            .iter()
+            .filter_map(|id| by_id.get(id).copied())
+            .collect()
+    }
+
     /// The graph as Pacemaker's `<transition_graph>` XML.
     pub fn to_xml(&self) -> String {
         let mut out = self.header.to_xml();

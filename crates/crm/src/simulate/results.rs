@@ -12,12 +12,12 @@
 //! tree, and nothing needs parsing again), or the element tree, for a CIB
 //! saved to a file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use cib::LrmOp;
-use scheduler::graph::{op_key, ActionKind, GraphAction, TransitionGraph};
+use scheduler::graph::{op_key, ActionKind, GraphAction};
 use scheduler::graph_details::{Agent, FEATURE_SET};
-use scheduler::task::{ActionId, Task};
+use scheduler::task::Task;
 
 use crate::names::ResourceNames;
 
@@ -45,16 +45,13 @@ pub trait HistoryStore {
     fn write_op(&mut self, node: usize, rsc: usize, op: &LrmOp, key: &str);
 }
 
-/// Writes the results of the graph's actions, in execution order, into
-/// `store`. `now` stands for the executor's clock in `last-rc-change`
-/// (crm_simulate uses the wall clock; the simulated time keeps runs
-/// reproducible).
-pub fn record_transition(store: &mut impl HistoryStore, g: &TransitionGraph, names: &ResourceNames, now: i64) {
-    let by_id: HashMap<ActionId, &GraphAction> = g.synapses.iter().map(|s| (s.action.id, &s.action)).collect();
-    for id in g.execution_order() {
-        if let Some(a) = by_id.get(&id) {
-            record_action(store, a, names, now);
-        }
+/// Writes the results of a graph's executed actions
+/// ([`scheduler::TransitionGraph::executed`], in that order) into `store`. `now`
+/// stands for the executor's clock in `last-rc-change` (crm_simulate uses
+/// the wall clock; the simulated time keeps runs reproducible).
+pub fn record_transition(store: &mut impl HistoryStore, executed: &[&GraphAction], names: &ResourceNames, now: i64) {
+    for a in executed {
+        record_action(store, a, names, now);
     }
 }
 

@@ -25,8 +25,15 @@ const FILTERED: &[&str] = &[
 /// Escapes a value like `crm_xml_escape`, including its quirk: escaping
 /// stops after a pair of consecutive bytes with the high bit set.
 pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
+/// [`xml_escape`] appending to `out` (digests write many values into one
+/// text).
+fn escape_into(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
-    let mut out = String::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -35,7 +42,7 @@ pub fn xml_escape(text: &str) -> String {
             // Copy the rest verbatim (lossy only if it is not UTF-8, which
             // cannot happen for a &str suffix starting at a lead byte pair).
             out.push_str(&String::from_utf8_lossy(&bytes[i..]));
-            return out;
+            return;
         }
         match b {
             b'<' => out.push_str("&lt;"),
@@ -55,15 +62,19 @@ pub fn xml_escape(text: &str) -> String {
         }
         i += 1;
     }
-    out
 }
 
 /// The exact text Pacemaker hashes for a (filtered, sorted) parameter set.
 pub fn digest_text<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let sorted: BTreeMap<&str, &str> = params.into_iter().collect();
-    let mut s = String::from(" <parameters");
+    let mut s = String::with_capacity(64 + sorted.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>());
+    s.push_str(" <parameters");
     for (k, v) in &sorted {
-        let _ = write!(s, " {k}=\"{}\"", xml_escape(v));
+        s.push(' ');
+        s.push_str(k);
+        s.push_str("=\"");
+        escape_into(&mut s, v);
+        s.push('"');
     }
     s.push_str("/>\n");
     s
@@ -71,10 +82,12 @@ pub fn digest_text<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> 
 
 /// MD5 of `text` as 32 lowercase hex digits.
 pub fn md5_hex(text: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = Md5::digest(text.as_bytes());
     let mut s = String::with_capacity(32);
     for b in d {
-        let _ = write!(s, "{b:02x}");
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 0xf)] as char);
     }
     s
 }
@@ -82,32 +95,56 @@ pub fn md5_hex(text: &str) -> String {
 /// Applies Pacemaker's digest filter to a full parameter set (resource
 /// parameters, op parameters and `CRM_meta_*` action meta).
 pub fn filter_for_digest(params: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    filtered(params)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// [`filter_for_digest`] borrowing from `params`.
+fn filtered(params: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
     let interval: u64 = params
         .get("CRM_meta_interval")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let mut out: BTreeMap<String, String> = params
-        .iter()
-        .filter(|(k, _)| !k.starts_with("CRM_meta_") && !FILTERED.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut out = kept(params);
     if interval != 0 {
         if let Some(t) = params.get("CRM_meta_timeout") {
-            out.insert("CRM_meta_timeout".into(), t.clone());
+            out.insert("CRM_meta_timeout", t);
         }
     }
     out
+}
+
+/// The parameters the digest filter keeps whatever the interval: no
+/// `CRM_meta_*`, no bookkeeping names.
+fn kept(params: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    params
+        .iter()
+        .filter(|(k, _)| !k.starts_with("CRM_meta_") && !FILTERED.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// The `op-digest` of an operation run with `attributes` (parameters and
+/// `CRM_meta_*` as a transition graph gives them), filtered as the
+/// scheduler filters its expectation.
+pub fn attributes_digest(attributes: &BTreeMap<String, String>) -> String {
+    md5_hex(&digest_text(filtered(attributes)))
 }
 
 /// The `op-digest` of an operation: `params` are the resource's evaluated
 /// instance attributes plus the op's own instance attributes; for a
 /// recurring operation (`interval_ms > 0`) the timeout in ms is included.
 pub fn operation_digest(params: &BTreeMap<String, String>, interval_ms: u64, timeout_ms: u64) -> String {
-    let mut all = params.clone();
-    all.insert("CRM_meta_interval".into(), interval_ms.to_string());
-    all.insert("CRM_meta_timeout".into(), timeout_ms.to_string());
-    let filtered = filter_for_digest(&all);
-    md5_hex(&digest_text(filtered.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+    // As filtering `params` with the interval and timeout added: every
+    // `CRM_meta_*` goes but the timeout of a recurring operation.
+    let timeout = timeout_ms.to_string();
+    let mut kept = kept(params);
+    if interval_ms != 0 {
+        kept.insert("CRM_meta_timeout", &timeout);
+    }
+    md5_hex(&digest_text(kept))
 }
 
 /// Pacemaker's `pcmk_stonith_param`: fencer-only device parameters.
@@ -147,19 +184,15 @@ pub fn secure_digest(
     timeout_ms: u64,
 ) -> String {
     let private: Vec<&str> = secure_list.split_whitespace().collect();
-    let mut p: BTreeMap<String, String> = params
-        .iter()
-        .filter(|(k, _)| !private.contains(&k.as_str()))
-        .filter(|(k, _)| !(old_version && fence_class && is_stonith_param(k)))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    p.insert("CRM_meta_interval".into(), interval_ms.to_string());
-    p.insert("CRM_meta_timeout".into(), timeout_ms.to_string());
-    let mut filtered = filter_for_digest(&p);
-    if old_version {
-        filtered.remove("CRM_meta_timeout");
+    let timeout = timeout_ms.to_string();
+    let mut kept = kept(params);
+    let fencer_only = |k: &str| old_version && fence_class && is_stonith_param(k);
+    kept.retain(|k, _| !private.contains(k) && !fencer_only(k));
+    // The recorded feature set before 3.16.0 left the timeout out.
+    if interval_ms != 0 && !old_version {
+        kept.insert("CRM_meta_timeout", &timeout);
     }
-    md5_hex(&digest_text(filtered.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+    md5_hex(&digest_text(kept))
 }
 
 /// Attributes left out of CIB digests (`pcmk__xa_filterable`): bookkeeping
@@ -271,6 +304,43 @@ mod tests {
             operation_digest(&p(&[]), 10000, 30000),
             "02a5bcf940fc8d3239701acb11438d6a"
         );
+    }
+
+    /// The digests skip building the filtered set; they must hash what
+    /// filtering the parameters with the interval and timeout added gives.
+    #[test]
+    fn digests_equal_filtering_the_whole_set() {
+        let params = p(&[
+            ("ip", "192.0.2.10"),
+            ("CRM_meta_timeout", "5"),
+            ("CRM_meta_interval", "7"),
+            ("CRM_meta_notify", "true"),
+            ("on_node", "n1"),
+            ("passwd", "x<y"),
+            ("pcmk_host_list", "n1"),
+        ]);
+        for interval in [0, 10_000] {
+            let mut all = params.clone();
+            all.insert("CRM_meta_interval".into(), interval.to_string());
+            all.insert("CRM_meta_timeout".into(), "30000".into());
+            let filtered = filter_for_digest(&all);
+            let text = digest_text(filtered.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            assert_eq!(operation_digest(&params, interval, 30000), md5_hex(&text));
+            assert_eq!(attributes_digest(&all), md5_hex(&text));
+            for old in [false, true] {
+                let mut secure = filtered.clone();
+                secure.remove("passwd");
+                if old {
+                    secure.remove("pcmk_host_list");
+                    secure.remove("CRM_meta_timeout");
+                }
+                let text = digest_text(secure.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                assert_eq!(
+                    secure_digest(&params, "passwd", old, true, interval, 30000),
+                    md5_hex(&text)
+                );
+            }
+        }
     }
 
     #[test]

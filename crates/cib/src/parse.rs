@@ -1,7 +1,7 @@
 //! Element tree → typed CIB model, with validation errors that name the
 //! element and attribute at fault.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::*;
 use crate::score::parse_score;
@@ -292,7 +292,7 @@ fn resource(e: &Element, ids: &Ids<'_>) -> Result<ResourceDef, CibError> {
             };
             let mut ops = ops_of(e)?;
             if let Some(t) = tmpl {
-                let own: std::collections::HashSet<String> = ops.iter().map(op_key).collect();
+                let own: foldhash::HashSet<String> = ops.iter().map(op_key).collect();
                 ops.extend(ops_of(t)?.into_iter().filter(|o| !own.contains(&op_key(o))));
             }
             ResourceKind::Primitive {

@@ -2,7 +2,7 @@
 //! action (`pe_find_resource` with `pe_find_renamed`): its id, or the
 //! history name an instance was renamed to.
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 use scheduler::graph_details::Agent;
 use scheduler::model::Cluster;

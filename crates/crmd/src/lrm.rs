@@ -20,7 +20,6 @@
 
 use std::collections::BTreeMap;
 
-use cib::digest::{digest_text, filter_for_digest, md5_hex};
 use cib::xml::Element;
 
 use crate::ids::NodeId;
@@ -111,8 +110,7 @@ impl OpRecord {
 /// `CRM_meta_*`, as the graph gave them): Pacemaker's controller digests the
 /// parameters it was given, filtered as the scheduler filters its expectation.
 pub fn op_digest(attributes: &BTreeMap<String, String>) -> String {
-    let filtered = filter_for_digest(attributes);
-    md5_hex(&digest_text(filtered.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+    cib::digest::attributes_digest(attributes)
 }
 
 /// Pacemaker's `PCMK_EXEC_PENDING`.

@@ -2,7 +2,9 @@
 //! shared types every action-creating module works on, and the names of a
 //! collective resource's pseudo-actions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use crate::model::{Cluster, NodeIdx, RscIdx, Variant};
 
@@ -132,7 +134,9 @@ pub struct Edge {
 pub struct ActionSet {
     pub actions: Vec<Action>,
     pub edges: Vec<Edge>,
-    index: HashMap<(Option<RscIdx>, String, u64, Option<NodeIdx>), usize>,
+    /// Actions by resource, interval and node, then by task (a few per key):
+    /// finding one allocates nothing.
+    index: HashMap<(Option<RscIdx>, u64, Option<NodeIdx>), Vec<usize>>,
     /// Each resource's actions, in creation order.
     by_rsc: HashMap<RscIdx, Vec<usize>>,
     /// Each node's unfencing, kept apart from the index so that a node's
@@ -155,15 +159,14 @@ impl ActionSet {
         node: Option<NodeIdx>,
         optional: bool,
     ) -> usize {
-        let key = (rsc, task.to_string(), interval_ms, node);
-        if let Some(&i) = self.index.get(&key) {
+        if let Some(i) = self.find(rsc, task, interval_ms, node) {
             if !optional {
                 self.actions[i].optional = false;
             }
             return i;
         }
         let id = self.push(rsc, task, interval_ms, node, optional);
-        self.index.insert(key, id);
+        self.index.entry((rsc, interval_ms, node)).or_default().push(id);
         if let Some(r) = rsc {
             self.by_rsc.entry(r).or_default().push(id);
         }
@@ -218,7 +221,11 @@ impl ActionSet {
     }
 
     pub fn find(&self, rsc: Option<RscIdx>, task: &str, interval_ms: u64, node: Option<NodeIdx>) -> Option<usize> {
-        self.index.get(&(rsc, task.to_string(), interval_ms, node)).copied()
+        self.index
+            .get(&(rsc, interval_ms, node))?
+            .iter()
+            .copied()
+            .find(|&i| self.actions[i].task == task)
     }
 
     /// All actions of `rsc` with the given task (any node).

@@ -5,7 +5,9 @@
 // Node and resource indices address several parallel tables at once.
 #![allow(clippy::needless_range_loop)]
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use crate::action_set::{flags, invert, is_group, map_first_action, Action, ActionSet};
 use crate::connect::connect;

@@ -280,8 +280,8 @@ pub(super) fn inhibit_unpaired(s: &mut ActionSet, c: &mut Cluster, orders: &[Int
 /// For each clone pseudo-action, the instance actions it summarises
 /// (`summary_action_flags`): a clone's "running" counts as required for
 /// ordering purposes only when some instance start is required.
-pub(super) fn summary_inputs(c: &Cluster, s: &ActionSet) -> std::collections::HashMap<usize, Vec<usize>> {
-    let mut out = std::collections::HashMap::new();
+pub(super) fn summary_inputs(c: &Cluster, s: &ActionSet) -> foldhash::HashMap<usize, Vec<usize>> {
+    let mut out = foldhash::HashMap::default();
     for a in &s.actions {
         let Some(r) = a.rsc else { continue };
         if !is_clone(c, r) || a.node.is_some() {

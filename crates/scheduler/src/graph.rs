@@ -440,8 +440,9 @@ impl TransitionGraph {
     /// synapse per step was a sixth of the in-process time on the largest
     /// graphs.
     pub fn execution_order(&self) -> Vec<ActionId> {
+        use foldhash::{HashMap, HashMapExt};
         use std::cmp::Reverse;
-        use std::collections::{BinaryHeap, HashMap};
+        use std::collections::BinaryHeap;
         // The first synapse of each action (ids are unique in a graph).
         let mut position: HashMap<ActionId, usize> = HashMap::with_capacity(self.synapses.len());
         for (i, s) in self.synapses.iter().enumerate() {
@@ -492,7 +493,7 @@ impl TransitionGraph {
 
     /// The actions of [`TransitionGraph::execution_order`] themselves.
     pub fn executed(&self) -> Vec<&GraphAction> {
-        let by_id: std::collections::HashMap<ActionId, &GraphAction> =
+        let by_id: foldhash::HashMap<ActionId, &GraphAction> =
             self.synapses.iter().map(|s| (s.action.id, &s.action)).collect();
         self.execution_order()
             .iter()

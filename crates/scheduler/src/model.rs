@@ -311,7 +311,7 @@ pub struct Cluster {
     /// Expected op-digests computed so far, by (resource, operation,
     /// interval): they depend only on the configuration, and the history
     /// checks ask for the same one several times.
-    pub(crate) digest_cache: std::cell::RefCell<std::collections::HashMap<(RscIdx, String, u64), String>>,
+    pub(crate) digest_cache: std::cell::RefCell<foldhash::HashMap<(RscIdx, String, u64), String>>,
 }
 
 /// A bundle expanded into resources: the bundle itself is a unique clone

@@ -384,7 +384,7 @@ impl<'a> Assigner<'a> {
         });
         // Each resource is compared by its scores combined with those of the
         // resources it is colocated with (`cmp_resources`).
-        let tables: std::collections::HashMap<RscIdx, Vec<Option<Score>>> = self
+        let tables: foldhash::HashMap<RscIdx, Vec<Option<Score>>> = self
             .c
             .top
             .clone()

@@ -5,7 +5,7 @@
 //! orderings after probes (`pcmk__order_probes` in
 //! `lib/pacemaker/pcmk_sched_probes.c`).
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 use crate::action_set::{flags, Action, ActionSet};
 use crate::model::{Cluster, NodeIdx, RscIdx, Variant};

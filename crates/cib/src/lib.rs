@@ -141,7 +141,8 @@ pub struct ResourceDef {
     pub id: String,
     pub kind: ResourceKind,
     pub meta: Vec<NvSet>,
-    pub instance: Vec<NvSet>,
+    /// Shared: every clone instance's unpacked resource refers to them.
+    pub instance: std::sync::Arc<Vec<NvSet>>,
     pub utilization: Vec<NvSet>,
     pub description: Option<String>,
     /// The `<template>` a primitive is based on.
@@ -154,7 +155,8 @@ pub enum ResourceKind {
         class: String,
         provider: Option<String>,
         ty: String,
-        ops: Vec<OpDef>,
+        /// Shared like `instance`.
+        ops: std::sync::Arc<Vec<OpDef>>,
     },
     Group {
         children: Vec<ResourceDef>,

@@ -299,7 +299,7 @@ fn resource(e: &Element, ids: &Ids<'_>) -> Result<ResourceDef, CibError> {
                 class,
                 provider,
                 ty,
-                ops,
+                ops: ops.into(),
             }
         }
         "group" => {
@@ -350,7 +350,7 @@ fn resource(e: &Element, ids: &Ids<'_>) -> Result<ResourceDef, CibError> {
         id,
         kind,
         meta,
-        instance,
+        instance: instance.into(),
         utilization,
         description: opt(e, "description"),
         template: opt(e, "template"),

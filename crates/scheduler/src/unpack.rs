@@ -664,7 +664,7 @@ impl RscBuild<'_> {
         };
         let ops = match &def.kind {
             ResourceKind::Primitive { ops, .. } => ops.clone(),
-            _ => Vec::new(),
+            _ => Default::default(),
         };
         // Remote nodes' connections migrate unless told otherwise; a guest
         // node's (one with a container, as a bundle replica's) does not
@@ -684,8 +684,8 @@ impl RscBuild<'_> {
                 target_role: meta.get("target-role").and_then(|v| Role::parse(v)),
                 meta: Arc::new(meta),
                 params: Arc::new(params),
-                instance_sets: Arc::new(def.instance.clone()),
-                ops: Arc::new(ops),
+                instance_sets: def.instance.clone(),
+                ops,
                 description: def.description.clone(),
                 stickiness,
                 migration_threshold,

@@ -64,7 +64,7 @@ pub(super) fn connection_def(
             class: "ocf".into(),
             provider: Some("pacemaker".into()),
             ty: "remote".into(),
-            ops: vec![op(&id, "monitor", 30_000, "30s"), op(&id, "start", 0, start_timeout)],
+            ops: vec![op(&id, "monitor", 30_000, "30s"), op(&id, "start", 0, start_timeout)].into(),
         },
         meta: vec![NvSet {
             id: format!("{id}-meta_attributes"),
@@ -72,7 +72,7 @@ pub(super) fn connection_def(
             rule: None,
             pairs: meta,
         }],
-        instance,
+        instance: instance.into(),
         utilization: Vec::new(),
         description: None,
         template: None,

@@ -36,7 +36,7 @@ impl CibDocument {
 
     pub fn from_element(root: Element) -> Result<CibDocument, DocumentError> {
         if root.name != "cib" {
-            return Err(DocumentError::NotCib(root.name));
+            return Err(DocumentError::NotCib(root.name.into()));
         }
         CibVersion::of(&root)?;
         Ok(CibDocument {

@@ -21,6 +21,7 @@ mod warning;
 pub mod xml;
 
 use crate::score::Score;
+pub use crate::xml::CompactString;
 use crate::xml::{Element, XmlError};
 
 pub use parse::is_true;
@@ -90,8 +91,8 @@ pub enum RuleItem {
         start: Option<String>,
         end: Option<String>,
         /// `date_spec` / `duration` children, as attribute lists.
-        spec: Option<Vec<(String, String)>>,
-        duration: Option<Vec<(String, String)>>,
+        spec: Option<Vec<(CompactString, CompactString)>>,
+        duration: Option<Vec<(CompactString, CompactString)>>,
     },
     Rsc {
         class: Option<String>,
@@ -114,7 +115,7 @@ pub struct OpDef {
     pub role: Option<String>,
     /// All attributes of the element except id, name, interval (timeout,
     /// on-fail, enabled, start-delay, ...).
-    pub attrs: Vec<(String, String)>,
+    pub attrs: Vec<(CompactString, CompactString)>,
     pub meta: Vec<NvSet>,
     pub instance: Vec<NvSet>,
 }
@@ -404,7 +405,7 @@ pub struct NodeState {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Status {
     pub nodes: Vec<NodeState>,
-    pub tickets: Vec<(String, Vec<(String, String)>)>,
+    pub tickets: Vec<(String, Vec<(CompactString, CompactString)>)>,
 }
 
 /// A parsed CIB.

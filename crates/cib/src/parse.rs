@@ -19,7 +19,7 @@ fn collect_ids<'a>(e: &'a Element, ids: &mut Ids<'a>) {
 
 fn missing(e: &Element, attr: &str) -> CibError {
     CibError::Attribute {
-        element: e.name.clone(),
+        element: e.name.to_string(),
         id: e.attr("id").map(str::to_string),
         attribute: attr.to_string(),
         message: "required attribute is missing".into(),
@@ -28,7 +28,7 @@ fn missing(e: &Element, attr: &str) -> CibError {
 
 fn bad(e: &Element, attr: &str, msg: impl Into<String>) -> CibError {
     CibError::Attribute {
-        element: e.name.clone(),
+        element: e.name.to_string(),
         id: e.attr("id").map(str::to_string),
         attribute: attr.to_string(),
         message: msg.into(),
@@ -314,7 +314,7 @@ fn resource(e: &Element, ids: &Ids<'_>) -> Result<ResourceDef, CibError> {
                 .elements()
                 .find(|c| matches!(c.name.as_str(), "primitive" | "group"))
                 .ok_or_else(|| CibError::Element {
-                    element: e.name.clone(),
+                    element: e.name.to_string(),
                     id: Some(id.clone()),
                     message: "clone has no primitive or group child".into(),
                 })?;
@@ -363,7 +363,7 @@ fn bundle(e: &Element, id: &str, ids: &Ids<'_>) -> Result<BundleDef, CibError> {
         .elements()
         .find(|c| matches!(c.name.as_str(), "docker" | "podman" | "rkt"))
         .ok_or_else(|| CibError::Element {
-            element: e.name.clone(),
+            element: e.name.to_string(),
             id: Some(id.to_string()),
             message: "bundle has no docker, podman or rkt element".into(),
         })?;
@@ -413,7 +413,7 @@ fn bundle(e: &Element, id: &str, ids: &Ids<'_>) -> Result<BundleDef, CibError> {
         })
         .collect();
     Ok(BundleDef {
-        runtime: rt.name.clone(),
+        runtime: rt.name.to_string(),
         image: rt.attr("image").unwrap_or_default().to_string(),
         replicas,
         replicas_per_host: num(rt, "replicas-per-host").unwrap_or(1).max(1),
@@ -639,7 +639,7 @@ fn node_state(e: &Element, ids: &Ids<'_>, warnings: &mut Vec<Warning>) -> Result
 pub(super) fn build(root: Element) -> Result<Cib, CibError> {
     if root.name != "cib" {
         return Err(CibError::Element {
-            element: root.name.clone(),
+            element: root.name.to_string(),
             id: None,
             message: "the root element must be <cib>".into(),
         });

@@ -17,13 +17,13 @@ use std::collections::HashMap;
 
 use crate::digest;
 use crate::version::{CibVersion, VersionError};
-use crate::xml::{Element, XmlNode};
+use crate::xml::{CompactString, Element, XmlNode};
 
 /// A change to one attribute, listed in a `modify` change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttrChange {
-    Set { name: String, value: String },
-    Unset { name: String },
+    Set { name: CompactString, value: CompactString },
+    Unset { name: CompactString },
 }
 
 /// One `<change>` of a v2 patchset.
@@ -42,7 +42,7 @@ pub enum Change {
     Modify {
         path: String,
         list: Vec<AttrChange>,
-        result: Vec<(String, String)>,
+        result: Vec<(CompactString, CompactString)>,
     },
     /// Move the element at `path` to child index `position`.
     Move { path: String, position: usize },
@@ -153,8 +153,8 @@ impl Patchset {
     pub fn create(source: &Element, target: &Element) -> Result<Option<Patchset>, DiffError> {
         if source.name != target.name || source.attr("id") != target.attr("id") {
             return Err(DiffError::DifferentRoots {
-                source_name: source.name.clone(),
-                target_name: target.name.clone(),
+                source_name: source.name.to_string(),
+                target_name: target.name.to_string(),
             });
         }
         let source = normalized(source);
@@ -163,7 +163,9 @@ impl Patchset {
             return Ok(None);
         }
         if needs_replace(&source, &target) {
-            return Err(DiffError::AmbiguousRoot { root: source.name });
+            return Err(DiffError::AmbiguousRoot {
+                root: source.name.into(),
+            });
         }
         let path = element_path("", &target);
         let mut changes = Vec::new();
@@ -319,7 +321,7 @@ impl Patchset {
     pub fn from_element(diff: &Element) -> Result<Patchset, PatchError> {
         if diff.name != "diff" {
             return Err(PatchError::Element {
-                element: diff.name.clone(),
+                element: diff.name.to_string(),
                 message: "a patchset's root must be <diff>".into(),
             });
         }
@@ -357,7 +359,7 @@ impl Patchset {
         for c in diff.elements().filter(|e| e.name != "version") {
             if c.name != "change" {
                 return Err(PatchError::Element {
-                    element: c.name.clone(),
+                    element: c.name.to_string(),
                     message: "unexpected element in <diff>".into(),
                 });
             }
@@ -437,14 +439,14 @@ fn parse_change(c: &Element) -> Result<Change, PatchError> {
                 for a in l.elements() {
                     if a.name != "change-attr" {
                         return Err(PatchError::Element {
-                            element: a.name.clone(),
+                            element: a.name.to_string(),
                             message: "unexpected element in <change-list>".into(),
                         });
                     }
-                    let name = a
+                    let name: CompactString = a
                         .attr("name")
                         .ok_or_else(|| attr_err("change-attr", "name", "missing"))?
-                        .to_string();
+                        .into();
                     list.push(match a.attr("operation") {
                         Some("set") => AttrChange::Set {
                             value: a
@@ -452,7 +454,7 @@ fn parse_change(c: &Element) -> Result<Change, PatchError> {
                                 .ok_or_else(|| {
                                     attr_err("change-attr", "value", format!("missing for set of '{name}'"))
                                 })?
-                                .to_string(),
+                                .into(),
                             name,
                         },
                         Some("unset") => AttrChange::Unset { name },
@@ -802,7 +804,10 @@ fn collect_additions(old: &Element, new: &Element, path: &str, out: &mut Vec<Cha
 
 #[derive(Debug, Clone)]
 enum Content {
-    Element { name: String, attrs: Vec<(String, String)> },
+    Element {
+        name: CompactString,
+        attrs: Vec<(CompactString, CompactString)>,
+    },
     Text(String),
     Comment(String),
 }

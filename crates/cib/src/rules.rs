@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::time::{self, parse_datetime_in, TimeZone};
-use crate::{BoolOp, Rule, RuleItem};
+use crate::{BoolOp, CompactString, Rule, RuleItem};
 
 /// UTC, for contexts that are given no zone.
 static UTC: TimeZone = TimeZone::UTC;
@@ -201,8 +201,8 @@ fn eval_date(
     operation: &str,
     start: &Option<String>,
     end: &Option<String>,
-    spec: &Option<Vec<(String, String)>>,
-    duration: &Option<Vec<(String, String)>>,
+    spec: &Option<Vec<(CompactString, CompactString)>>,
+    duration: &Option<Vec<(CompactString, CompactString)>>,
 ) -> bool {
     let now = ctx.now;
     let start_t = start.as_deref().and_then(|s| parse_datetime_in(s, ctx.tz));
@@ -227,7 +227,7 @@ fn eval_date(
 /// `pe_cron_range_satisfied`: every field given holds. A field is a number
 /// or a range (`N-M`, `N-`, `-M`); one Pacemaker cannot read
 /// (`pcmk__parse_ll_range`) is ignored, as are unknown fields.
-fn date_spec_matches(now: i64, tz: &TimeZone, spec: &[(String, String)]) -> bool {
+fn date_spec_matches(now: i64, tz: &TimeZone, spec: &[(CompactString, CompactString)]) -> bool {
     spec.iter().all(|(k, v)| {
         let Some(value) = time::spec_field(now, tz, k) else {
             return true;
@@ -272,8 +272,8 @@ mod tests {
         assert_eq!(parse_range("1,3"), None);
         // Thursday 20 January 2005, 12:30 UTC; 13:30 in Berlin.
         let now = parse_datetime("2005-01-20T12:30Z").expect("date");
-        let spec = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        let spec = |pairs: &[(&str, &str)]| -> Vec<(CompactString, CompactString)> {
+            pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
         };
         let utc = TimeZone::UTC;
         assert!(date_spec_matches(
@@ -299,7 +299,7 @@ mod tests {
         let kolkata = TimeZone::posix("IST-5:30").expect("POSIX TZ rule");
         let utc = TimeZone::UTC;
         let now = parse_datetime("2020-01-14T20:00:00Z").expect("date");
-        let wednesday = Some(vec![("weekdays".to_string(), "3".to_string())]);
+        let wednesday = Some(vec![("weekdays".into(), "3".into())]);
         let local = RuleContext::new(now).in_zone(&kolkata);
         assert!(eval_date(&local, "date_spec", &None, &None, &wednesday, &None));
         let given_in_utc = RuleContext {
@@ -309,7 +309,7 @@ mod tests {
         assert!(!eval_date(&given_in_utc, "date_spec", &None, &None, &wednesday, &None));
         // Dates in the rule without an offset stay local either way.
         let start = Some("2020-01-15 00:00:00".to_string());
-        let six_hours = Some(vec![("hours".to_string(), "6".to_string())]);
+        let six_hours = Some(vec![("hours".into(), "6".into())]);
         assert!(eval_date(&given_in_utc, "in_range", &start, &None, &None, &six_hours));
     }
 
@@ -319,7 +319,7 @@ mod tests {
         let d = |s: &str| Some(s.to_string());
         assert!(eval_date(&ctx, "in_range", &d("2005-01-01"), &None, &None, &None));
         assert!(!eval_date(&ctx, "in_range", &None, &None, &None, &None));
-        let month = Some(vec![("months".to_string(), "1".to_string())]);
+        let month = Some(vec![("months".into(), "1".into())]);
         assert!(eval_date(&ctx, "in_range", &d("2005-01-01"), &None, &None, &month));
         assert!(!eval_date(&ctx, "in_range", &d("2004-12-01"), &None, &None, &month));
     }

@@ -9,6 +9,8 @@ use jiff::tz::Offset;
 pub use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 
+use crate::CompactString;
+
 /// The host's local time zone, as the C library takes it: `TZ` (a POSIX
 /// rule such as `CET-1CEST,M3.5.0,M10.5.0/3`, or a zone name looked up in
 /// the zone database), else `/etc/localtime`, else UTC. Read directly rather
@@ -188,7 +190,7 @@ fn phase_of_the_moon(date: Date) -> i64 {
 /// `crm_time_t` keeps one offset). Adding years keeps the day of the year
 /// (`crm_time_add_years`); adding months keeps the day of the month, or the
 /// month's last day (`crm_time_add_months`). `None` past the calendar's range.
-pub fn add_duration(start: i64, tz: &TimeZone, duration: &[(String, String)]) -> Option<i64> {
+pub fn add_duration(start: i64, tz: &TimeZone, duration: &[(CompactString, CompactString)]) -> Option<i64> {
     let (mut dt, offset) = civil(start, tz)?;
     let amount = |name: &str| -> i64 {
         duration
@@ -338,8 +340,8 @@ mod tests {
     #[test]
     fn durations_add_in_pacemaker_s_order_and_clamp_months() {
         let utc = TimeZone::UTC;
-        let d = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        let d = |pairs: &[(&str, &str)]| -> Vec<(CompactString, CompactString)> {
+            pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
         };
         let at = |s: &str| parse_datetime(s).expect("date");
         assert_eq!(

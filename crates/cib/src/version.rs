@@ -44,7 +44,7 @@ impl CibVersion {
         for (slot, name) in v.iter_mut().zip(VERSION_FIELDS) {
             if let Some(text) = e.attr(name) {
                 let n: i64 = text.trim().parse().map_err(|_| VersionError {
-                    element: e.name.clone(),
+                    element: e.name.to_string(),
                     attribute: name.to_string(),
                     value: text.to_string(),
                 })?;
@@ -59,7 +59,7 @@ impl CibVersion {
         for name in VERSION_FIELDS {
             if e.attr(name).is_none() {
                 return Err(VersionError {
-                    element: e.name.clone(),
+                    element: e.name.to_string(),
                     attribute: name.to_string(),
                     value: String::new(),
                 });

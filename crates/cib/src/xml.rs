@@ -6,6 +6,8 @@
 
 use std::fmt::Write as _;
 
+pub use compact_str::CompactString;
+
 mod reader;
 
 /// A node inside an element.
@@ -16,11 +18,13 @@ pub enum XmlNode {
     Comment(String),
 }
 
-/// An element with its attributes (document order) and children.
+/// An element with its attributes (document order) and children. Names
+/// and values are stored inline up to 24 bytes: reading a CIB then
+/// allocates little beyond the vectors.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Element {
-    pub name: String,
-    pub attrs: Vec<(String, String)>,
+    pub name: CompactString,
+    pub attrs: Vec<(CompactString, CompactString)>,
     pub children: Vec<XmlNode>,
 }
 
@@ -30,7 +34,7 @@ pub struct Element {
 pub struct XmlError(String);
 
 impl Element {
-    pub fn new(name: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<CompactString>) -> Self {
         Element {
             name: name.into(),
             ..Default::default()
@@ -43,12 +47,12 @@ impl Element {
     }
 
     /// Sets (or replaces) an attribute, keeping its position if present.
-    pub fn set_attr(&mut self, name: &str, value: impl Into<String>) {
+    pub fn set_attr(&mut self, name: &str, value: impl Into<CompactString>) {
         let value = value.into();
         if let Some(slot) = self.attrs.iter_mut().find(|(k, _)| k == name) {
             slot.1 = value;
         } else {
-            self.attrs.push((name.to_string(), value));
+            self.attrs.push((name.into(), value));
         }
     }
 
@@ -165,7 +169,7 @@ impl Element {
 fn convert(node: roxmltree::Node<'_, '_>) -> Element {
     let mut e = Element::new(node.tag_name().name());
     for a in node.attributes() {
-        e.attrs.push((a.name().to_string(), a.value().to_string()));
+        e.attrs.push((a.name().into(), a.value().into()));
     }
     for c in node.children() {
         if c.is_element() {

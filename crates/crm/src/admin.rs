@@ -95,7 +95,7 @@ fn attr(name: &str) -> Result<XmlAttr> {
 fn comp(e: &Element) -> String {
     match e.attr("id") {
         Some(id) => format!("{}[@id='{id}']", e.name),
-        None => e.name.clone(),
+        None => e.name.to_string(),
     }
 }
 
@@ -184,7 +184,7 @@ fn config_ids(doc: &CibDocument) -> Vec<(String, String)> {
         all_elements(c, &mut all);
         for e in all {
             if let Some(id) = e.attr("id") {
-                v.push((id.to_string(), e.name.clone()));
+                v.push((id.to_string(), e.name.to_string()));
             }
         }
     }
@@ -674,7 +674,7 @@ pub fn add_duration(now: i64, duration: &str) -> Option<i64> {
         Some((a, b)) => (a, Some(b)),
         None => (rest, None),
     };
-    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut fields: Vec<(cib::CompactString, cib::CompactString)> = Vec::new();
     let mut read = |part: &str, names: &[(char, &str)]| -> Option<()> {
         let mut num = String::new();
         for ch in part.chars() {
@@ -685,7 +685,7 @@ pub fn add_duration(now: i64, duration: &str) -> Option<i64> {
             let n: i64 = num.parse().ok()?;
             num.clear();
             let name = names.iter().find(|(c, _)| *c == ch)?.1;
-            fields.push((name.to_string(), n.to_string()));
+            fields.push((name.into(), n.to_string().into()));
         }
         num.is_empty().then_some(())
     };
@@ -780,7 +780,7 @@ fn upsert_constraint(doc: &CibDocument, el: Element) -> Result<CibOp> {
         }),
         Some(old) => Err(AdminError::IdExists {
             id,
-            element: old.name.clone(),
+            element: old.name.to_string(),
         }),
         None => {
             if let Some((_, name)) = config_ids(doc).into_iter().find(|(i, _)| *i == id) {

@@ -1841,7 +1841,7 @@ impl Status {
                 e.elements()
                     .find(|k| ["docker", "podman", "rkt"].contains(&k.name.as_str()))
             })
-            .map(|e| e.name.clone())
+            .map(|e| e.name.to_string())
             .unwrap_or_else(|| "docker".into());
         let unique = matches!(rs.variant, Variant::Clone { clone_node_max, .. } if clone_node_max > 1)
             && rs.config.meta.get("globally-unique").is_some_and(|v| v == "true");

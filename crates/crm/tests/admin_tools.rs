@@ -43,7 +43,7 @@ fn now() -> i64 {
 
 /// Element tree with sorted attributes, elements only; lifetime ends blanked.
 fn canon(e: &Element, out: &mut String, depth: usize) {
-    let mut attrs: Vec<(String, String)> = e.attrs.clone();
+    let mut attrs = e.attrs.clone();
     if e.name == "date_expression" {
         for a in attrs.iter_mut() {
             if a.0 == "end" {

@@ -433,7 +433,7 @@ fn apply_op(doc: &mut CibDocument, op: &CibOp) -> Result<(), CibRequestError> {
             if content.name != section.name() {
                 return Err(CibRequestError::WrongElement {
                     expected: section.name().into(),
-                    given: content.name.clone(),
+                    given: content.name.to_string(),
                 });
             }
             let parent = match section {
@@ -457,7 +457,7 @@ fn apply_op(doc: &mut CibDocument, op: &CibOp) -> Result<(), CibRequestError> {
                 if p.elements().any(|e| e.name == element.name && e.attr("id") == Some(id)) {
                     return Err(CibRequestError::Exists {
                         parent: parent.clone(),
-                        name: element.name.clone(),
+                        name: element.name.to_string(),
                         id: id.into(),
                     });
                 }
@@ -468,15 +468,15 @@ fn apply_op(doc: &mut CibDocument, op: &CibOp) -> Result<(), CibRequestError> {
             let e = find_mut(root, path).ok_or_else(|| CibRequestError::NoSuchElement(path.clone()))?;
             if e.name != element.name {
                 return Err(CibRequestError::WrongElement {
-                    expected: e.name.clone(),
-                    given: element.name.clone(),
+                    expected: e.name.to_string(),
+                    given: element.name.to_string(),
                 });
             }
             let versions: Vec<(String, String)> = if path.as_str() == "/cib" {
                 e.attrs
                     .iter()
                     .filter(|(k, _)| cib::version::VERSION_FIELDS.contains(&k.as_str()))
-                    .cloned()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect()
             } else {
                 Vec::new()

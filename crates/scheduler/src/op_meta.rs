@@ -75,7 +75,7 @@ pub fn action_meta(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> BTre
     if is_probe {
         if let Some(t) = min_interval_monitor(&rs.config.ops).and_then(|m| m.attrs.iter().find(|(k, _)| k == "timeout"))
         {
-            meta.insert("timeout".into(), t.1.clone());
+            meta.insert("timeout".into(), t.1.to_string());
         }
     }
     if let Some(op) = op_entry(&rs.config.ops, task, interval_ms) {
@@ -84,7 +84,7 @@ pub fn action_meta(c: &Cluster, r: RscIdx, task: &str, interval_ms: u64) -> BTre
         merge_nvsets(&op.meta, &ctx, &mut own);
         meta.extend(own);
         meta.insert("name".into(), op.name.clone());
-        meta.extend(op.attrs.iter().cloned());
+        meta.extend(op.attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     }
     meta.remove("id");
     if interval_ms > 0 {

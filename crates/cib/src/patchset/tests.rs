@@ -279,7 +279,7 @@ fn mutate(doc: &Element, rng: &mut Rng, edits: usize) -> Element {
                 let e = at_mut(&mut doc, &path);
                 if !e.attrs.is_empty() {
                     let k = rng.below(e.attrs.len());
-                    e.attrs[k].1 = format!("v{}<&\"'{}", rng.next() % 100, n);
+                    e.attrs[k].1 = format!("v{}<&\"'{}", rng.next() % 100, n).into();
                 }
             }
             1 => at_mut(&mut doc, &path).set_attr(&format!("new-attr-{}", rng.below(3)), format!("x{n}")),

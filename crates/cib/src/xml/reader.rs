@@ -13,7 +13,7 @@
 //! what this reader accepts it reads exactly as `roxmltree` does, and it
 //! never accepts what `roxmltree` refuses.
 
-use super::{Element, XmlNode};
+use super::{CompactString, Element, XmlNode};
 
 /// Reads a whole document; `None` when the text is outside the subset
 /// above or is not well-formed.
@@ -36,7 +36,7 @@ struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
     /// The attributes of the tag being read (scratch).
-    attrs: Vec<(String, String)>,
+    attrs: Vec<(CompactString, CompactString)>,
 }
 
 fn is_name_start(c: u8) -> bool {
@@ -248,7 +248,7 @@ impl<'a> Reader<'a> {
             if let Some(empty) = empty {
                 self.pos += if empty { 2 } else { 1 };
                 let e = Element {
-                    name: name.to_string(),
+                    name: name.into(),
                     // Exactly sized, moved from the scratch vector.
                     attrs: self.attrs.drain(..).collect(),
                     children: Vec::new(),
@@ -263,7 +263,7 @@ impl<'a> Reader<'a> {
                 return None;
             }
             let value = decode_attr(self.quoted_value()?)?;
-            self.attrs.push((attr.to_string(), value));
+            self.attrs.push((attr.into(), value));
         }
     }
 }
@@ -299,16 +299,16 @@ fn decode_text(raw: &str) -> Option<String> {
 
 /// An attribute value: entities decoded, literal tabs and newlines turned
 /// into spaces (attribute-value normalisation); `<` is not allowed.
-fn decode_attr(raw: &str) -> Option<String> {
+fn decode_attr(raw: &str) -> Option<CompactString> {
     let b = raw.as_bytes();
     check_chars(b)?;
     if b.contains(&b'<') {
         return None;
     }
     if !b.iter().any(|&c| matches!(c, b'&' | b'\t' | b'\n')) {
-        return Some(raw.to_string());
+        return Some(raw.into());
     }
-    decode_entities(raw, true)
+    decode_entities(raw, true).map(CompactString::from)
 }
 
 fn decode_entities(raw: &str, attr: bool) -> Option<String> {

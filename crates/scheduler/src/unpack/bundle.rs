@@ -26,9 +26,9 @@ fn nvset(id: String, pairs: Vec<(String, String)>) -> NvSet {
 }
 
 fn op(id: &str, name: &str, interval_s: u64, timeout: Option<&str>) -> OpDef {
-    let mut attrs = vec![("interval".to_string(), format!("{interval_s}s"))];
+    let mut attrs = vec![("interval".into(), format!("{interval_s}s").into())];
     if let Some(t) = timeout {
-        attrs.push(("timeout".into(), t.to_string()));
+        attrs.push(("timeout".into(), t.into()));
     }
     OpDef {
         id: format!("{id}-{name}-{interval_s}"),

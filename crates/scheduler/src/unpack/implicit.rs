@@ -20,8 +20,8 @@ fn op(id: &str, name: &str, interval_ms: u64, timeout: &str) -> OpDef {
         interval_ms,
         role: None,
         attrs: vec![
-            ("interval".into(), format!("{}s", interval_ms / 1000)),
-            ("timeout".into(), timeout.to_string()),
+            ("interval".into(), format!("{}s", interval_ms / 1000).into()),
+            ("timeout".into(), timeout.into()),
         ],
         meta: Vec::new(),
         instance: Vec::new(),

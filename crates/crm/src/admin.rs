@@ -286,9 +286,11 @@ fn parse_cib(doc: &CibDocument) -> Result<Cib> {
     Cib::from_element(doc.root().clone()).map_err(|e| AdminError::Cib(e.to_string()))
 }
 
-/// The cluster as the scheduler sees it at `now` (for where resources run).
+/// The cluster as the scheduler sees it at `now` (for where resources run), with
+/// rules' dates read in the host's zone as Pacemaker's tools read them.
 fn cluster(doc: &CibDocument, now: i64) -> Result<Cluster> {
-    Ok(scheduler::unpack::unpack(&parse_cib(doc)?, now))
+    let opts = scheduler::Options::at(now).in_zone(cib::time::local_zone());
+    Ok(scheduler::unpack::unpack_with(&parse_cib(doc)?, &opts))
 }
 
 /// Configured node names (`<node uname>`), then status-only ones.

@@ -141,9 +141,8 @@ fn run(args: Args, startup: &mut Startup) -> Result<()> {
     if !args.no_mlockall {
         engine::realtime::lock_memory();
     }
-    let realtime = !args.no_realtime && engine::realtime::realtime_priority();
-    if let Some(cpu) = engine::realtime::pin(conf.cpu_affinity, realtime) {
-        tracing::info!(cpu, "running on one CPU (system.cpu_affinity)");
+    if !args.no_realtime {
+        engine::realtime::realtime_priority();
     }
     let daemon = Daemon::new(conf, node_id, state_dir, !args.no_ipc)?;
     startup.ready();

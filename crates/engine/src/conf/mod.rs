@@ -194,8 +194,6 @@ pub struct ClusterConfig {
     /// clients fill the visit (see `token_batch`); zero never holds.
     pub token_batch_hold: Duration,
     pub state_dir: Option<PathBuf>,
-    /// ferrosync's `system.cpu_affinity` (default `auto`).
-    pub cpu_affinity: crate::realtime::CpuAffinity,
     pub logging: Logging,
     /// Every `key: value` of the file, for the key store.
     pub entries: Vec<Entry>,
@@ -467,15 +465,6 @@ impl Builder<'_> {
                 .int("totem", "token_batch_hold_us")
                 .map_or(crate::token_batch::DEFAULT_HOLD, Duration::from_micros),
             state_dir: self.get("system", "state_dir").map(|(v, _)| PathBuf::from(v)),
-            cpu_affinity: match self.get("system", "cpu_affinity") {
-                None => crate::realtime::CpuAffinity::Auto,
-                Some((v, line)) => crate::realtime::CpuAffinity::parse(v).map_err(|message| ConfError::Value {
-                    file: self.file.to_owned(),
-                    line,
-                    key: "system.cpu_affinity".into(),
-                    message,
-                })?,
-            },
             logging,
             entries: self.entries.to_vec(),
             warnings: self.warnings,

@@ -141,8 +141,6 @@ fn quorum(key: &str) -> Option<Kind> {
 fn system(key: &str) -> Option<Kind> {
     Some(match key {
         "state_dir" | "run_dir" | "priority" => Kind::Str,
-        // ferrosync's: `auto`, `none` or a CPU number (see `realtime::CpuAffinity`).
-        "cpu_affinity" => Kind::Str,
         "qb_ipc_type" => Kind::Enum(&["native", "shm", "socket"]),
         "sched_rr" | "move_to_root_cgroup" | "allow_knet_handle_fallback" => Kind::Enum(&["yes", "no", "auto"]),
         _ => return None,

@@ -150,26 +150,6 @@ fn token_batch_hold_is_configurable_below_a_millisecond() {
 }
 
 #[test]
-fn cpu_affinity_is_auto_unless_set() {
-    use crate::realtime::CpuAffinity;
-    let with = |system: &str| {
-        conf(&format!(
-            "system {{\n{system}}}\ntotem {{\n transport: udpu\n}}\nnodelist {{\n node {{\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }}\n}}\n"
-        ))
-    };
-    assert_eq!(one_node("").unwrap().cpu_affinity, CpuAffinity::Auto);
-    let free = with(" cpu_affinity: none\n").unwrap();
-    assert!(free.warnings.is_empty(), "{:?}", free.warnings);
-    assert_eq!(free.cpu_affinity, CpuAffinity::Free);
-    assert_eq!(with(" cpu_affinity: 1\n").unwrap().cpu_affinity, CpuAffinity::Cpu(1));
-    let e = with(" cpu_affinity: fast\n").unwrap_err().to_string();
-    assert!(
-        e.starts_with("test.conf:2: system.cpu_affinity: \"fast\" is not auto, none or a CPU number"),
-        "{e}"
-    );
-}
-
-#[test]
 fn bad_values_fail_with_file_line_and_message() {
     let base = |totem_extra: &str, node_extra: &str| {
         format!(

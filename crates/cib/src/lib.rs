@@ -172,6 +172,19 @@ pub enum ResourceKind {
     Bundle(Box<BundleDef>),
 }
 
+impl ResourceDef {
+    /// The definitions directly inside this one: a group's members, a
+    /// clone's child, a bundle's primitive.
+    pub fn children(&self) -> &[ResourceDef] {
+        match &self.kind {
+            ResourceKind::Primitive { .. } => &[],
+            ResourceKind::Group { children } => children,
+            ResourceKind::Clone { child, .. } => std::slice::from_ref(child),
+            ResourceKind::Bundle(b) => b.child.as_deref().map_or(&[], std::slice::from_ref),
+        }
+    }
+}
+
 /// The parts of a `<bundle>` the scheduler uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BundleDef {
@@ -334,6 +347,26 @@ pub struct Configuration {
     pub fencing_levels: Vec<FencingLevel>,
     /// `<tag id><obj_ref id/></tag>` groups referenced by constraints.
     pub tags: Vec<(String, Vec<String>)>,
+}
+
+impl Configuration {
+    /// Every resource definition, each before the ones inside it
+    /// ([`ResourceDef::children`]), in document order.
+    pub fn all_resources(&self) -> impl Iterator<Item = &ResourceDef> {
+        let mut stack = vec![self.resources.iter()];
+        std::iter::from_fn(move || loop {
+            let level = stack.last_mut()?;
+            match level.next() {
+                Some(def) => {
+                    stack.push(def.children().iter());
+                    return Some(def);
+                }
+                None => {
+                    stack.pop();
+                }
+            }
+        })
+    }
 }
 
 /// One `lrm_rsc_op` history entry.

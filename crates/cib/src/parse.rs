@@ -782,6 +782,23 @@ mod tests {
     }
 
     #[test]
+    fn all_resources_lists_each_definition_before_its_children() {
+        let xml = r#"<cib><configuration><resources>
+            <primitive id="a" class="ocf" provider="heartbeat" type="Dummy"/>
+            <clone id="c"><group id="g">
+              <primitive id="g1" class="ocf" provider="heartbeat" type="Dummy"/>
+              <primitive id="g2" class="ocf" provider="heartbeat" type="Dummy"/>
+            </group></clone>
+            <bundle id="b"><docker image="i"/>
+              <primitive id="bp" class="ocf" provider="heartbeat" type="Dummy"/></bundle>
+            <primitive id="z" class="ocf" provider="heartbeat" type="Dummy"/>
+            </resources></configuration></cib>"#;
+        let cib = Cib::parse(xml).expect("valid");
+        let ids: Vec<&str> = cib.configuration.all_resources().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c", "g", "g1", "g2", "b", "bp", "z"]);
+    }
+
+    #[test]
     fn missing_type_is_reported() {
         let xml = r#"<cib><configuration><resources><primitive id="r" class="ocf" provider="x"/></resources></configuration></cib>"#;
         let err = Cib::parse(xml).unwrap_err().to_string();

@@ -75,37 +75,15 @@ fn set_node(st: &mut Element, in_ccm: &str, crmd: &str, join: &str, expected: &s
     st.set_attr("expected", expected);
 }
 
+/// The agent of the configured primitive `id` names (an instance number
+/// stripped), the first in document order.
 fn find_primitive(cib: &Cib, id: &str) -> Option<(String, Option<String>, String)> {
-    fn walk(defs: &[cib::ResourceDef], id: &str) -> Option<(String, Option<String>, String)> {
-        for d in defs {
-            match &d.kind {
-                cib::ResourceKind::Primitive {
-                    class, provider, ty, ..
-                } => {
-                    if d.id == id || clone_strip(id) == d.id {
-                        return Some((class.clone(), provider.clone(), ty.clone()));
-                    }
-                }
-                cib::ResourceKind::Group { children } => {
-                    if let Some(x) = walk(children, id) {
-                        return Some(x);
-                    }
-                }
-                cib::ResourceKind::Clone { child, .. } => {
-                    if let Some(x) = walk(std::slice::from_ref(child), id) {
-                        return Some(x);
-                    }
-                }
-                cib::ResourceKind::Bundle(b) => {
-                    if let Some(x) = b.child.as_ref().and_then(|ch| walk(std::slice::from_ref(ch), id)) {
-                        return Some(x);
-                    }
-                }
-            }
-        }
-        None
-    }
-    walk(&cib.configuration.resources, id)
+    cib.configuration.all_resources().find_map(|d| match &d.kind {
+        cib::ResourceKind::Primitive {
+            class, provider, ty, ..
+        } if d.id == id || clone_strip(id) == d.id => Some((class.clone(), provider.clone(), ty.clone())),
+        _ => None,
+    })
 }
 
 /// Applies injections to a CIB (returns the modified CIB), in

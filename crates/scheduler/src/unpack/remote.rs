@@ -100,18 +100,7 @@ fn new_remote_node(c: &mut Cluster, name: &str) {
 /// Whether a resource id is configured anywhere (including inside
 /// groups, clones and bundles' primitives).
 fn configured(cib: &Cib, id: &str) -> bool {
-    fn walk(defs: &[ResourceDef], id: &str) -> bool {
-        defs.iter().any(|d| {
-            d.id == id
-                || match &d.kind {
-                    ResourceKind::Group { children } => walk(children, id),
-                    ResourceKind::Clone { child, .. } => walk(std::slice::from_ref(child), id),
-                    ResourceKind::Bundle(b) => b.child.as_ref().is_some_and(|ch| walk(std::slice::from_ref(ch), id)),
-                    _ => false,
-                }
-        })
-    }
-    walk(&cib.configuration.resources, id)
+    cib.configuration.all_resources().any(|d| d.id == id)
 }
 
 /// Creates the remote and guest nodes defined by resources, plus nodes for

@@ -68,12 +68,7 @@ pub fn run(a: SimulateOpts) -> Result<()> {
         quorum: a.quorum,
     };
     // Without injections the CIB is used as loaded (no copy, no rebuild).
-    let nothing_injected = inj.node_up.is_empty()
-        && inj.node_down.is_empty()
-        && inj.node_fail.is_empty()
-        && inj.op_inject.is_empty()
-        && inj.quorum.is_none();
-    let cib = if nothing_injected {
+    let cib = if inj.is_empty() {
         cib
     } else {
         inject(&cib, &inj, opts.now)?

@@ -22,6 +22,17 @@ pub struct Injections {
     pub quorum: Option<bool>,
 }
 
+impl Injections {
+    /// Nothing to inject: the CIB can be used as loaded.
+    pub fn is_empty(&self) -> bool {
+        self.node_up.is_empty()
+            && self.node_down.is_empty()
+            && self.node_fail.is_empty()
+            && self.op_inject.is_empty()
+            && self.quorum.is_none()
+    }
+}
+
 /// Why an injection could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum InjectError {
@@ -224,7 +235,22 @@ fn inject_transient_attr(st: &mut Element, name: &str, value: &str, increment: b
 
 #[cfg(test)]
 mod tests {
-    use super::parse_op_key;
+    use super::{parse_op_key, Injections};
+
+    #[test]
+    fn any_injection_makes_the_set_non_empty() {
+        assert!(Injections::default().is_empty());
+        let one = |f: fn(&mut Injections)| {
+            let mut i = Injections::default();
+            f(&mut i);
+            i.is_empty()
+        };
+        assert!(!one(|i| i.node_up.push("n1".into())));
+        assert!(!one(|i| i.node_down.push("n1".into())));
+        assert!(!one(|i| i.node_fail.push("n1".into())));
+        assert!(!one(|i| i.op_inject.push("r_start_0@n1=0".into())));
+        assert!(!one(|i| i.quorum = Some(false)));
+    }
 
     #[test]
     fn operation_keys_split_as_pacemaker_splits_them() {

@@ -434,12 +434,27 @@ impl TransitionGraph {
     /// ordering cycle (or on what waits on one) are left out: the transition
     /// stalls there and they never run, as crm_simulate's graph execution
     /// stops when no synapse can fire.
-    ///
+    pub fn execution_order(&self) -> Vec<ActionId> {
+        self.fired_synapses()
+            .into_iter()
+            .map(|i| self.synapses[i].action.id)
+            .collect()
+    }
+
+    /// The actions of [`TransitionGraph::execution_order`] themselves.
+    pub fn executed(&self) -> Vec<&GraphAction> {
+        self.fired_synapses()
+            .into_iter()
+            .map(|i| &self.synapses[i].action)
+            .collect()
+    }
+
+    /// [`TransitionGraph::execution_order`] as positions of the synapses.
     /// Kahn's algorithm with the ready synapses in two min-heaps by
     /// position, this pass's and the next's; a rescan of every remaining
     /// synapse per step was a sixth of the in-process time on the largest
     /// graphs.
-    pub fn execution_order(&self) -> Vec<ActionId> {
+    fn fired_synapses(&self) -> Vec<usize> {
         use foldhash::{HashMap, HashMapExt};
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
@@ -475,7 +490,7 @@ impl TransitionGraph {
                 std::mem::swap(&mut this_pass, &mut next_pass);
                 continue;
             };
-            done.push(self.synapses[i].action.id);
+            done.push(i);
             for &j in &dependents[i] {
                 waiting_on[j] -= 1;
                 if waiting_on[j] == 0 {
@@ -489,16 +504,6 @@ impl TransitionGraph {
             }
         }
         done
-    }
-
-    /// The actions of [`TransitionGraph::execution_order`] themselves.
-    pub fn executed(&self) -> Vec<&GraphAction> {
-        let by_id: foldhash::HashMap<ActionId, &GraphAction> =
-            self.synapses.iter().map(|s| (s.action.id, &s.action)).collect();
-        self.execution_order()
-            .iter()
-            .filter_map(|id| by_id.get(id).copied())
-            .collect()
     }
 
     /// The graph as Pacemaker's `<transition_graph>` XML.

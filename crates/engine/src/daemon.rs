@@ -31,6 +31,7 @@ use transport::{Crypto, Faults, OpenError, Udpu, UdpuConfig, RECV_BUFFER};
 
 use crate::conf::ClusterConfig;
 use crate::loadgen::{Load, LoadSpec, LOAD_ENV};
+use crate::realtime::AdaptivePriority;
 use crate::token_batch::{HoldPolicy, Release, TokenBatch};
 use crate::{ringid, status};
 
@@ -156,6 +157,8 @@ pub struct Daemon {
     load: Option<Load>,
     /// A token held while local clients fill its visit.
     batch: TokenBatch,
+    /// `system.sched_rr: auto`: real-time priority while the loop runs late.
+    adaptive: Option<AdaptivePriority>,
 }
 
 impl Daemon {
@@ -298,7 +301,15 @@ impl Daemon {
             membership_changes: 0,
             load,
             batch,
+            adaptive: None,
         })
+    }
+
+    /// Runs at the normal policy (at `nice`, if given) and switches to real-time priority
+    /// while the loop runs late (`system.sched_rr: auto`).
+    pub fn adapt_priority(&mut self, nice: Option<i32>) {
+        let (std_now, _) = self.clock.now();
+        self.adaptive = Some(AdaptivePriority::new(self.conf.totem.token, nice, std_now));
     }
 
     /// Runs until SIGTERM/SIGINT (leaving the ring cleanly) or a fatal error.
@@ -319,6 +330,9 @@ impl Daemon {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return Err(io_err("poll")(e));
                 }
+            }
+            if let Some(adaptive) = &mut self.adaptive {
+                adaptive.on_wakeup(self.clock.now().0);
             }
             let mut stop = false;
             let mut ipc_ready = false;
@@ -438,6 +452,9 @@ impl Daemon {
         }
         if let Some(t) = self.ipc.as_ref().and_then(|i| i.poll_timeout()) {
             next = next.min(t);
+        }
+        if let Some(adaptive) = &self.adaptive {
+            next = next.min(adaptive.deadline());
         }
         if let Some(t) = self.batch.deadline() {
             // The hold timer (a timerfd) wakes us on time; this is the fallback.
@@ -837,11 +854,27 @@ impl Daemon {
             .with_service::<services::cfg::Cfg, _>(now, |c, _| c.set_link_view(view));
         let srp_stats = self.totem.srp().stats().clone();
         let hold_stats = self.batch.stats();
+        let sched = self.adaptive.as_ref().map(|a| (a.is_realtime(), a.stats()));
         self.totem.with_service::<services::cmap::Cmap, _>(now, |c, _| {
             let stats = c.stats_mut();
             stats.fill_srp(&srp_stats);
             for (key, value) in hold_stats.entries() {
                 stats.set(format!("stats.srp.{key}"), services::Value::U64(value));
+            }
+            if let Some((realtime, s)) = sched {
+                stats.set(
+                    "stats.sched.realtime".to_owned(),
+                    services::Value::U8(u8::from(realtime)),
+                );
+                stats.set("stats.sched.promotions".to_owned(), services::Value::U64(s.promotions));
+                stats.set(
+                    "stats.sched.late_wakeups".to_owned(),
+                    services::Value::U64(s.late_wakeups),
+                );
+                stats.set(
+                    "stats.sched.max_late_us".to_owned(),
+                    services::Value::U64(s.max_late.as_micros() as u64),
+                );
             }
         });
         let srp = self.totem.srp();

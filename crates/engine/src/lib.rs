@@ -15,5 +15,6 @@ pub mod realtime;
 pub mod ringid;
 pub mod sdnotify;
 pub mod startup;
+pub mod starvation;
 pub mod status;
 pub mod token_batch;

@@ -34,8 +34,11 @@ pub struct Spec {
     /// Seal datagrams with AES-256-GCM; every node gets the cluster key in `node<N>/authkey`
     /// (see [`LocalCluster::write_key`] to give one a different key).
     pub crypto: bool,
-    /// Let the daemons lock memory and run SCHED_RR (their default); off in tests.
+    /// Let the daemons lock memory and take real-time priority as they do by default (when
+    /// their loop runs late); off in tests.
     pub realtime: bool,
+    /// More command-line arguments for every daemon (e.g. `-r`).
+    pub args: Vec<String>,
 }
 
 impl Spec {
@@ -52,6 +55,7 @@ impl Spec {
             links: 1,
             crypto: false,
             realtime: false,
+            args: Vec::new(),
         }
     }
 }
@@ -255,6 +259,7 @@ impl LocalCluster {
             .arg(&dir)
             .arg("-p")
             .arg(dir.join("ferrosyncd.pid"))
+            .args(&self.spec.args)
             .envs(self.spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

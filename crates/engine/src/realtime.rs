@@ -1,7 +1,12 @@
 //! What corosync does at start to keep the token moving under memory and CPU pressure:
 //! lock the process's memory (`mlockall`) and run at the highest round-robin real-time
-//! priority. Both are on by default, as in corosync; failures are warnings, not errors.
+//! priority. Memory is locked by default, as in corosync; real-time priority is taken when
+//! the loop runs late ([`AdaptivePriority`], `system.sched_rr: auto`) or always
+//! (`sched_rr: yes`, corosync's default). Failures are warnings, not errors.
 
+use std::time::Instant;
+
+use crate::starvation::{Class, StarvationStats, StarvationWatch, Switch, REALTIME_HOLD};
 use thread_priority::{
     set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy, ThreadPriority,
     ThreadSchedulePolicy,
@@ -32,6 +37,77 @@ pub fn realtime_priority() -> bool {
     }
 }
 
+/// Switches the calling thread to the normal policy (`SCHED_OTHER`), at nice value `nice` if
+/// given (`system.priority`); false (and a warning) if that is not allowed.
+pub fn normal_priority(nice: Option<i32>) -> bool {
+    let policy = ThreadSchedulePolicy::Normal(thread_priority::NormalThreadSchedulePolicy::Other);
+    // The crate sets some nice value with the policy; the configured one is set after it.
+    let current = rustix::process::getpriority_process(None).unwrap_or(0);
+    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, policy) {
+        tracing::warn!(error = ?e, "Could not set the normal scheduling policy");
+        return false;
+    }
+    // `None` on the thread: PRIO_PROCESS 0 is the calling thread on Linux.
+    if let Err(e) = rustix::process::setpriority_process(None, nice.unwrap_or(current)) {
+        tracing::warn!(error = %e, nice = nice.unwrap_or(current), "Could not set the priority");
+        return false;
+    }
+    true
+}
+
+/// `system.sched_rr: auto`: the normal policy until the loop runs late, then real-time
+/// priority for a while ([`crate::starvation`] decides; this applies and logs).
+#[derive(Debug)]
+pub struct AdaptivePriority {
+    watch: StarvationWatch,
+    /// The nice value of the normal phase (`system.priority`), if configured.
+    nice: Option<i32>,
+}
+
+impl AdaptivePriority {
+    pub fn new(token_timeout: std::time::Duration, nice: Option<i32>, now: Instant) -> Self {
+        Self {
+            watch: StarvationWatch::new(token_timeout, REALTIME_HOLD, now),
+            nice,
+        }
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.watch.deadline()
+    }
+
+    pub fn stats(&self) -> StarvationStats {
+        self.watch.stats()
+    }
+
+    pub fn is_realtime(&self) -> bool {
+        matches!(self.watch.class(), Class::Realtime { .. })
+    }
+
+    /// Called on every wakeup of the daemon's loop.
+    pub fn on_wakeup(&mut self, now: Instant) {
+        match self.watch.on_wakeup(now) {
+            Some(Switch::ToRealtime { late }) => {
+                tracing::warn!(
+                    late_ms = late.as_millis() as u64,
+                    threshold_ms = self.watch.threshold().as_millis() as u64,
+                    hold_s = REALTIME_HOLD.as_secs(),
+                    "main loop was not scheduled on time; switching to SCHED_RR real-time priority"
+                );
+                realtime_priority();
+            }
+            Some(Switch::ToNormal) => {
+                tracing::info!(
+                    hold_s = REALTIME_HOLD.as_secs(),
+                    "main loop on time since the hold began; back to the normal scheduling policy"
+                );
+                normal_priority(self.nice);
+            }
+            None => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +127,34 @@ mod tests {
                 policy,
                 Some(ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::RoundRobin))
             );
+        }
+    }
+
+    #[test]
+    fn normal_priority_leaves_real_time_and_sets_the_nice_value() {
+        let (rt, normal, policy, nice) = std::thread::spawn(|| {
+            let rt = realtime_priority();
+            let normal = normal_priority(Some(5));
+            (
+                rt,
+                normal,
+                thread_priority::thread_schedule_policy().ok(),
+                rustix::process::getpriority_process(None).ok(),
+            )
+        })
+        .join()
+        .unwrap();
+        // Raising the nice value needs no privilege; leaving real-time does not either.
+        assert!(normal);
+        assert_eq!(
+            policy,
+            Some(ThreadSchedulePolicy::Normal(
+                thread_priority::NormalThreadSchedulePolicy::Other
+            ))
+        );
+        assert_eq!(nice, Some(5));
+        if nix::unistd::geteuid().is_root() {
+            assert!(rt);
         }
     }
 }

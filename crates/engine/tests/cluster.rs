@@ -565,21 +565,32 @@ fn sixteen_daemons_in_namespaces_form_one_ring_and_survive_kill_and_restart_of_a
     }
 }
 
+/// Field 41 of /proc/PID/stat: the scheduling policy (0 = SCHED_OTHER, 2 = SCHED_RR).
+fn scheduling_policy(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    after_comm.split_whitespace().nth(38).unwrap().parse().unwrap()
+}
+
+fn root_daemon_spec(last_octet: u8, port: u16) -> Spec {
+    let mut spec = Spec::new(
+        env!("CARGO_BIN_EXE_ferrosyncd").into(),
+        1,
+        [127, 0, last_octet],
+        port,
+        TOKEN_MS,
+    );
+    spec.realtime = true;
+    spec
+}
+
 #[test]
-fn the_daemon_locks_its_memory_and_runs_round_robin_real_time_by_default() {
+fn the_daemon_locks_its_memory_and_takes_real_time_priority_when_it_runs_late() {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("SKIP: needs root");
         return;
     }
-    let mut spec = Spec::new(
-        env!("CARGO_BIN_EXE_ferrosyncd").into(),
-        1,
-        [127, 0, 91],
-        26011,
-        TOKEN_MS,
-    );
-    spec.realtime = true;
-    let c = LocalCluster::start(spec).unwrap();
+    let c = LocalCluster::start(root_daemon_spec(91, 26011)).unwrap();
     c.wait_for_ring(&[1], WAIT).unwrap();
     let pid = c.pid(1).unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -589,11 +600,32 @@ fn the_daemon_locks_its_memory_and_runs_round_robin_real_time_by_default() {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap();
     assert!(locked_kb > 0, "no memory locked: {status}");
-    // Field 41 of /proc/PID/stat is the scheduling policy: 2 = SCHED_RR.
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
-    let policy: u32 = after_comm.split_whitespace().nth(38).unwrap().parse().unwrap();
-    assert_eq!(policy, 2, "{stat}");
+    assert_eq!(scheduling_policy(pid), 0, "real-time before it ever ran late");
+    // Frozen for eight times the threshold (a sixteenth of the 1 s token): its next wakeup
+    // is late, as under CPU starvation.
+    let target = nix::unistd::Pid::from_raw(pid as i32);
+    nix::sys::signal::kill(target, Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(target, Signal::SIGCONT).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while scheduling_policy(pid) != 2 {
+        assert!(Instant::now() < deadline, "still not SCHED_RR after a late wakeup");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.wait_for_ring(&[1], WAIT).unwrap();
+}
+
+#[test]
+fn with_r_the_daemon_runs_round_robin_real_time_from_the_start() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP: needs root");
+        return;
+    }
+    let mut spec = root_daemon_spec(94, 26014);
+    spec.args.push("-r".into());
+    let c = LocalCluster::start(spec).unwrap();
+    c.wait_for_ring(&[1], WAIT).unwrap();
+    assert_eq!(scheduling_policy(c.pid(1).unwrap()), 2);
 }
 
 #[test]

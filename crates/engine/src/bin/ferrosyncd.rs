@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use engine::blackbox;
-use engine::conf::{ClusterConfig, TransportKind};
+use engine::conf::{ClusterConfig, SchedRr, TransportKind};
 use engine::daemon::Daemon;
 use engine::pidfile::PidFile;
 use engine::startup::Startup;
@@ -44,10 +44,13 @@ struct Args {
     /// daemons in one network namespace, where only one can own the service names.
     #[arg(long)]
     no_ipc: bool,
-    /// Run at the highest SCHED_RR real-time priority (the default, as corosync's `-r`).
+    /// Always run at the highest SCHED_RR real-time priority (corosync's default and `-r`;
+    /// `system.sched_rr: yes`). By default ferrosyncd takes it only while its loop is not
+    /// scheduled on time (`sched_rr: auto`).
     #[arg(short = 'r', long, overrides_with = "no_realtime")]
     realtime: bool,
-    /// Keep the normal scheduling policy (corosync's `-p`; here `-p` names the pid file).
+    /// Never run at real-time priority (corosync's `-p`, `system.sched_rr: no`; here `-p`
+    /// names the pid file).
     #[arg(long)]
     no_realtime: bool,
     /// Do not lock the daemon's memory (corosync always tries `mlockall`).
@@ -137,14 +140,28 @@ fn run(args: Args, startup: &mut Startup) -> Result<()> {
     blackbox::install_panic_hook();
     let pid_guard = PidFile::acquire(&args.pidfile)?;
     // As corosync: memory locked and real-time round robin, so that paging and busy
-    // neighbours do not delay the token.
+    // neighbours do not delay the token; by default real-time only while they would.
     if !args.no_mlockall {
         engine::realtime::lock_memory();
     }
-    if !args.no_realtime {
-        engine::realtime::realtime_priority();
+    let scheduling = conf.scheduling;
+    let sched_rr = match (args.realtime, args.no_realtime) {
+        (_, true) => SchedRr::No,
+        (true, _) => SchedRr::Yes,
+        _ => scheduling.sched_rr,
+    };
+    if sched_rr == SchedRr::Yes {
+        // As corosync: the highest priority of the normal policy if real-time is refused.
+        if !engine::realtime::realtime_priority() {
+            engine::realtime::normal_priority(Some(-20));
+        }
+    } else if scheduling.nice.is_some() {
+        engine::realtime::normal_priority(scheduling.nice);
     }
-    let daemon = Daemon::new(conf, node_id, state_dir, !args.no_ipc)?;
+    let mut daemon = Daemon::new(conf, node_id, state_dir, !args.no_ipc)?;
+    if sched_rr == SchedRr::Auto {
+        daemon.adapt_priority(scheduling.nice);
+    }
     startup.ready();
     // Under systemd (Type=notify): the sockets are bound, clients may connect.
     if let Err(e) = engine::sdnotify::ready(&format!("node {node_id} started")) {

@@ -77,6 +77,26 @@ impl Node {
     }
 }
 
+/// `system.sched_rr`: when the daemon runs at `SCHED_RR` real-time priority.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchedRr {
+    /// Always (corosync's default).
+    Yes,
+    /// Never.
+    No,
+    /// While its loop has recently run late (ferrosync's default; see `crate::starvation`).
+    Auto,
+}
+
+/// How the daemon is scheduled (`system.sched_rr`, `system.priority`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scheduling {
+    pub sched_rr: SchedRr,
+    /// The nice value at the normal policy (`priority: max` is -20, `min` 19); `None` keeps
+    /// the one the daemon was started with.
+    pub nice: Option<i32>,
+}
+
 /// The `logging {}` settings the daemon uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Logging {
@@ -194,6 +214,7 @@ pub struct ClusterConfig {
     /// clients fill the visit (see `token_batch`); zero never holds.
     pub token_batch_hold: Duration,
     pub state_dir: Option<PathBuf>,
+    pub scheduling: Scheduling,
     pub logging: Logging,
     /// Every `key: value` of the file, for the key store.
     pub entries: Vec<Entry>,
@@ -410,6 +431,7 @@ impl Builder<'_> {
             || first_existing(&[DEFAULT_KEYFILE, COROSYNC_KEYFILE]),
             |(v, _)| PathBuf::from(v),
         );
+        let scheduling = self.scheduling()?;
         let logging = Logging {
             to_stderr: self.boolean("logging", "to_stderr", true),
             to_logfile: self.boolean("logging", "to_logfile", false),
@@ -465,10 +487,47 @@ impl Builder<'_> {
                 .int("totem", "token_batch_hold_us")
                 .map_or(crate::token_batch::DEFAULT_HOLD, Duration::from_micros),
             state_dir: self.get("system", "state_dir").map(|(v, _)| PathBuf::from(v)),
+            scheduling,
             logging,
             entries: self.entries.to_vec(),
             warnings: self.warnings,
         })
+    }
+
+    /// `system.sched_rr` and `system.priority` (corosync's words; `auto` is ferrosync's).
+    fn scheduling(&mut self) -> Result<Scheduling, ConfError> {
+        let sched_rr = match self.get("system", "sched_rr").map(|(v, _)| v) {
+            Some("yes") => SchedRr::Yes,
+            Some("no") => SchedRr::No,
+            _ => SchedRr::Auto,
+        };
+        let nice = match self.get("system", "priority") {
+            None => None,
+            Some(("max", _)) => Some(-20),
+            Some(("min", _)) => Some(19),
+            Some((v, line)) => Some(
+                v.parse::<i32>()
+                    .ok()
+                    .filter(|n| (-20..=19).contains(n))
+                    .ok_or_else(|| {
+                        self.value_err(
+                            line,
+                            "system.priority",
+                            format!("{v:?} is not max, min or a nice value from -20 to 19"),
+                        )
+                    })?,
+            ),
+        };
+        if sched_rr == SchedRr::Yes {
+            if let Some((_, line)) = self.get("system", "priority") {
+                // As corosync: the priority is for the normal policy only.
+                self.warnings.push(format!(
+                    "{}:{line}: system.priority is used only with sched_rr: no or auto, ignored",
+                    self.file
+                ));
+            }
+        }
+        Ok(Scheduling { sched_rr, nice })
     }
 
     /// `mcastport` of each link (`interface { linknumber: X; mcastport: P }`), default 5405.

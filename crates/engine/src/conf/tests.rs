@@ -272,3 +272,55 @@ fn logging_keys_are_honoured() {
         .to_string();
     assert!(e.contains("syslog_facility") && e.contains("local9"), "{e}");
 }
+
+/// A one-node file with `system { system }` after the nodelist (its first line is line 10).
+fn with_system(system: &str) -> Result<ClusterConfig, ConfError> {
+    conf(&format!(
+        "totem {{\n transport: udpu\n}}\nnodelist {{\n node {{\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n }}\n}}\nsystem {{\n{system}}}\n"
+    ))
+}
+
+#[test]
+fn scheduling_follows_sched_rr_and_priority() {
+    let default = with_system("").unwrap().scheduling;
+    assert_eq!(
+        default,
+        Scheduling {
+            sched_rr: SchedRr::Auto,
+            nice: None
+        }
+    );
+    let rr = with_system(" sched_rr: yes\n").unwrap();
+    assert_eq!(rr.scheduling.sched_rr, SchedRr::Yes);
+    assert!(rr.warnings.is_empty(), "{:?}", rr.warnings);
+    for (priority, nice) in [("max", -20), ("min", 19), ("-5", -5), ("0", 0), ("19", 19)] {
+        let c = with_system(&format!(" sched_rr: no\n priority: {priority}\n")).unwrap();
+        assert_eq!(
+            c.scheduling,
+            Scheduling {
+                sched_rr: SchedRr::No,
+                nice: Some(nice)
+            }
+        );
+    }
+    let auto = with_system(" priority: -10\n").unwrap().scheduling;
+    assert_eq!(
+        auto,
+        Scheduling {
+            sched_rr: SchedRr::Auto,
+            nice: Some(-10)
+        }
+    );
+    // As corosync: the priority is for the normal policy only.
+    let ignored = with_system(" sched_rr: yes\n priority: max\n").unwrap();
+    assert_eq!(
+        ignored.warnings,
+        ["test.conf:12: system.priority is used only with sched_rr: no or auto, ignored"]
+    );
+    for bad in ["20", "-21", "high", ""] {
+        let e = with_system(&format!(" priority: {bad}\n")).unwrap_err().to_string();
+        assert!(e.starts_with("test.conf:11: system.priority: "), "{bad}: {e}");
+    }
+    let e = with_system(" sched_rr: always\n").unwrap_err().to_string();
+    assert!(e.starts_with("test.conf:11: system.sched_rr: "), "{e}");
+}

@@ -119,10 +119,13 @@ fn finish(mut child: Child, within: Duration) -> Output {
 }
 
 fn start() -> Option<LocalCluster> {
-    let spec = Spec {
+    start_with(Spec {
         netns: Some(format!("fci{}-", std::process::id())),
         ..Spec::new(daemon(), 3, [10, 207, 0], 5405, 1000)
-    };
+    })
+}
+
+fn start_with(spec: Spec) -> Option<LocalCluster> {
     match LocalCluster::start(spec) {
         Ok(c) => Some(c),
         Err(ClusterError::Netns(why)) => {
@@ -366,4 +369,82 @@ fn every_ipc_command_against_three_nodes() {
     assert!(c.wait_exit(2, WAIT).unwrap(), "node 2 still running after cfg shutdown");
     c.wait_for_ring(&[1], WAIT).unwrap();
     cli.expect(1, &["status"], 4);
+}
+
+/// Field 41 of /proc/PID/stat: the scheduling policy (0 = SCHED_OTHER, 2 = SCHED_RR).
+fn scheduling_policy(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    after_comm.split_whitespace().nth(38).unwrap().parse().unwrap()
+}
+
+fn wait_for_policy(pid: u32, policy: u32, within: Duration, why: &str) {
+    let end = Instant::now() + within;
+    while scheduling_policy(pid) != policy {
+        assert!(Instant::now() < end, "scheduling policy not {policy} {why}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `system.sched_rr: auto`: real-time priority while the clients are quiet, the normal
+/// policy while they send flat out, and real-time priority again once the loop runs late.
+#[test]
+fn the_daemon_of_busy_clients_leaves_real_time_priority_until_its_loop_runs_late() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP: needs root");
+        return;
+    }
+    let Some(c) = start_with(Spec {
+        netns: Some(format!("fcr{}-", std::process::id())),
+        realtime: true,
+        ..Spec::new(daemon(), 3, [10, 212, 0], 5405, 1000)
+    }) else {
+        return;
+    };
+    c.wait_for_ring(&[1, 2, 3], WAIT).unwrap();
+    let cli = Cli {
+        namespaces: (1..=3).map(|n| c.netns_name(n)).collect(),
+    };
+    let pid = c.pid(1).unwrap();
+    assert_eq!(scheduling_policy(pid), 2, "quiet clients: real-time priority");
+    let flat: Vec<Child> = (1..=3)
+        .map(|n| {
+            let mut args = vec![
+                "--json",
+                "bench",
+                "cpg",
+                "--group",
+                "busy",
+                "--seconds",
+                "6",
+                "--members",
+                "3",
+            ];
+            if n != 1 {
+                args.push("--receive-only");
+            }
+            cli.spawn(n, &args)
+        })
+        .collect();
+    wait_for_policy(pid, 0, Duration::from_secs(5), "while a client sends flat out");
+    // Frozen for eight times the threshold (a sixteenth of the 1 s token): its next wakeup
+    // is late, as under CPU starvation, and real-time priority comes back though the client
+    // still sends.
+    let target = nix::unistd::Pid::from_raw(pid as i32);
+    nix::sys::signal::kill(target, Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(target, Signal::SIGCONT).unwrap();
+    wait_for_policy(pid, 2, Duration::from_secs(2), "after a late wakeup");
+    for b in flat {
+        let r = bench_report(b);
+        assert_eq!((&r["seq_errors"], &r["missing"]), (&0.into(), &0.into()), "{r}");
+    }
+    let stat = |key: &str| -> u64 {
+        let out = cli.ok(1, &["--json", "cmap", "--stats", "get", key]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        v["value"].as_u64().unwrap_or_else(|| panic!("{key}: {v}"))
+    };
+    assert_eq!(stat("stats.sched.busy"), 1);
+    assert_eq!(stat("stats.sched.starved"), 1);
+    assert_eq!(stat("stats.sched.realtime"), 1);
 }

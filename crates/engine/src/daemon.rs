@@ -305,11 +305,14 @@ impl Daemon {
         })
     }
 
-    /// Runs at the normal policy (at `nice`, if given) and switches to real-time priority
-    /// while the loop runs late (`system.sched_rr: auto`).
-    pub fn adapt_priority(&mut self, nice: Option<i32>) {
+    /// Runs at real-time priority except while the local clients are busy and the loop runs
+    /// on time, then at the normal policy at `nice`, if given (`system.sched_rr: auto`); false if real-time priority
+    /// was refused.
+    pub fn adapt_priority(&mut self, nice: Option<i32>) -> bool {
         let (std_now, _) = self.clock.now();
-        self.adaptive = Some(AdaptivePriority::new(self.conf.totem.token, nice, std_now));
+        let requests = self.ipc.as_ref().map_or(0, crate::ipc_host::IpcHost::requests);
+        self.adaptive = AdaptivePriority::start(self.conf.totem.token, nice, std_now, requests);
+        self.adaptive.is_some()
     }
 
     /// Runs until SIGTERM/SIGINT (leaving the ring cleanly) or a fatal error.
@@ -332,7 +335,8 @@ impl Daemon {
                 }
             }
             if let Some(adaptive) = &mut self.adaptive {
-                adaptive.on_wakeup(self.clock.now().0);
+                let requests = self.ipc.as_ref().map_or(0, crate::ipc_host::IpcHost::requests);
+                adaptive.on_wakeup(self.clock.now().0, requests);
             }
             let mut stop = false;
             let mut ipc_ready = false;
@@ -862,19 +866,15 @@ impl Daemon {
                 stats.set(format!("stats.srp.{key}"), services::Value::U64(value));
             }
             if let Some((realtime, s)) = sched {
-                stats.set(
-                    "stats.sched.realtime".to_owned(),
-                    services::Value::U8(u8::from(realtime)),
-                );
-                stats.set("stats.sched.promotions".to_owned(), services::Value::U64(s.promotions));
-                stats.set(
-                    "stats.sched.late_wakeups".to_owned(),
-                    services::Value::U64(s.late_wakeups),
-                );
-                stats.set(
-                    "stats.sched.max_late_us".to_owned(),
-                    services::Value::U64(s.max_late.as_micros() as u64),
-                );
+                for (key, value) in [
+                    ("realtime", u64::from(realtime)),
+                    ("starved", s.starved),
+                    ("busy", s.busy),
+                    ("late_wakeups", s.late_wakeups),
+                    ("max_late_us", s.max_late.as_micros() as u64),
+                ] {
+                    stats.set(format!("stats.sched.{key}"), services::Value::U64(value));
+                }
             }
         });
         let srp = self.totem.srp();

@@ -78,6 +78,8 @@ pub struct IpcHost {
     cmap_requested: bool,
     /// The node asks every client to hold back (synchronisation, ring backlog).
     flow_control: bool,
+    /// Requests from every client since start (never cleared, unlike `stats.ipcs.*`).
+    requests: u64,
     access: AccessPolicy,
     /// The map's generation `access` was derived at (`None`: never).
     access_generation: Option<u64>,
@@ -110,6 +112,7 @@ impl IpcHost {
             closed: Vec::new(),
             cmap_requested: false,
             flow_control: false,
+            requests: 0,
             access: AccessPolicy::default(),
             access_generation: None,
         })
@@ -130,6 +133,11 @@ impl IpcHost {
     pub fn handle_timeout(&mut self, now: std::time::Instant) {
         self.server.handle_timeout(now);
         self.update_flow_control();
+    }
+
+    /// Requests from every client since start.
+    pub fn requests(&self) -> u64 {
+        self.requests
     }
 
     pub fn connections(&self) -> usize {
@@ -177,6 +185,7 @@ impl IpcHost {
                     }
                 }
                 ServerEvent::Request { conn, data, .. } => {
+                    self.requests += 1;
                     if let Some(c) = self.conns.get_mut(&conn.0) {
                         c.stats.requests += 1;
                         self.cmap_requested |= c.key.service == ServiceId::Cmap as u16;

@@ -1,12 +1,12 @@
 //! What corosync does at start to keep the token moving under memory and CPU pressure:
 //! lock the process's memory (`mlockall`) and run at the highest round-robin real-time
-//! priority. Memory is locked by default, as in corosync; real-time priority is taken when
-//! the loop runs late ([`AdaptivePriority`], `system.sched_rr: auto`) or always
-//! (`sched_rr: yes`, corosync's default). Failures are warnings, not errors.
+//! priority. Memory is locked by default, as in corosync; real-time priority is kept except
+//! while the daemon is busy and not starved ([`AdaptivePriority`], `system.sched_rr: auto`)
+//! or always (`sched_rr: yes`, corosync's default). Failures are warnings, not errors.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::starvation::{Class, StarvationStats, StarvationWatch, Switch, REALTIME_HOLD};
+use crate::scheduling::{Governor, GovernorStats, Switch, HOLD};
 use thread_priority::{
     set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy, ThreadPriority,
     ThreadSchedulePolicy,
@@ -55,55 +55,63 @@ pub fn normal_priority(nice: Option<i32>) -> bool {
     true
 }
 
-/// `system.sched_rr: auto`: the normal policy until the loop runs late, then real-time
-/// priority for a while ([`crate::starvation`] decides; this applies and logs).
+/// `system.sched_rr: auto`: real-time priority except while the local clients are busy, and
+/// always while the loop runs late ([`crate::scheduling`] decides; this applies and logs).
 #[derive(Debug)]
 pub struct AdaptivePriority {
-    watch: StarvationWatch,
-    /// The nice value of the normal phase (`system.priority`), if configured.
+    governor: Governor,
+    /// The nice value of the normal policy (`system.priority`), if configured.
     nice: Option<i32>,
 }
 
 impl AdaptivePriority {
-    pub fn new(token_timeout: std::time::Duration, nice: Option<i32>, now: Instant) -> Self {
-        Self {
-            watch: StarvationWatch::new(token_timeout, REALTIME_HOLD, now),
+    /// Takes real-time priority now (`None` if refused: then this is of no use); the clients
+    /// have made `requests` so far.
+    pub fn start(token_timeout: Duration, nice: Option<i32>, now: Instant, requests: u64) -> Option<Self> {
+        realtime_priority().then(|| Self {
+            governor: Governor::new(token_timeout, now, requests),
             nice,
-        }
+        })
     }
 
     pub fn deadline(&self) -> Instant {
-        self.watch.deadline()
+        self.governor.deadline()
     }
 
-    pub fn stats(&self) -> StarvationStats {
-        self.watch.stats()
+    pub fn stats(&self) -> GovernorStats {
+        self.governor.stats()
     }
 
     pub fn is_realtime(&self) -> bool {
-        matches!(self.watch.class(), Class::Realtime { .. })
+        self.governor.is_realtime()
     }
 
-    /// Called on every wakeup of the daemon's loop.
-    pub fn on_wakeup(&mut self, now: Instant) {
-        match self.watch.on_wakeup(now) {
-            Some(Switch::ToRealtime { late }) => {
-                tracing::warn!(
-                    late_ms = late.as_millis() as u64,
-                    threshold_ms = self.watch.threshold().as_millis() as u64,
-                    hold_s = REALTIME_HOLD.as_secs(),
-                    "main loop was not scheduled on time; switching to SCHED_RR real-time priority"
-                );
-                realtime_priority();
-            }
-            Some(Switch::ToNormal) => {
-                tracing::info!(
-                    hold_s = REALTIME_HOLD.as_secs(),
-                    "main loop on time since the hold began; back to the normal scheduling policy"
-                );
-                normal_priority(self.nice);
-            }
-            None => {}
+    /// Called on every wakeup of the daemon's loop with the clients' requests so far.
+    pub fn on_wakeup(&mut self, now: Instant, requests: u64) {
+        let Some(switch) = self.governor.on_wakeup(now, requests) else {
+            return;
+        };
+        match switch {
+            Switch::Starved { late } => tracing::warn!(
+                late_ms = late.as_millis() as u64,
+                threshold_ms = self.governor.threshold().as_millis() as u64,
+                hold_s = HOLD.as_secs(),
+                "main loop was not scheduled on time; real-time priority (SCHED_RR) for the hold"
+            ),
+            Switch::HoldOver => tracing::info!(
+                hold_s = HOLD.as_secs(),
+                "main loop on time for the hold, clients busy; normal scheduling policy"
+            ),
+            Switch::Busy { rate } | Switch::Quiet { rate } => tracing::debug!(
+                requests_per_s = rate.round() as u64,
+                realtime = switch.to_realtime(),
+                "clients' requests changed the scheduling class"
+            ),
+        }
+        if switch.to_realtime() {
+            realtime_priority();
+        } else {
+            normal_priority(self.nice);
         }
     }
 }

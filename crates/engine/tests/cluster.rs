@@ -585,7 +585,7 @@ fn root_daemon_spec(last_octet: u8, port: u16) -> Spec {
 }
 
 #[test]
-fn the_daemon_locks_its_memory_and_takes_real_time_priority_when_it_runs_late() {
+fn the_daemon_locks_its_memory_and_runs_round_robin_real_time_while_idle() {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("SKIP: needs root");
         return;
@@ -600,19 +600,7 @@ fn the_daemon_locks_its_memory_and_takes_real_time_priority_when_it_runs_late() 
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap();
     assert!(locked_kb > 0, "no memory locked: {status}");
-    assert_eq!(scheduling_policy(pid), 0, "real-time before it ever ran late");
-    // Frozen for eight times the threshold (a sixteenth of the 1 s token): its next wakeup
-    // is late, as under CPU starvation.
-    let target = nix::unistd::Pid::from_raw(pid as i32);
-    nix::sys::signal::kill(target, Signal::SIGSTOP).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    nix::sys::signal::kill(target, Signal::SIGCONT).unwrap();
-    let deadline = Instant::now() + WAIT;
-    while scheduling_policy(pid) != 2 {
-        assert!(Instant::now() < deadline, "still not SCHED_RR after a late wakeup");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    c.wait_for_ring(&[1], WAIT).unwrap();
+    assert_eq!(scheduling_policy(pid), 2);
 }
 
 #[test]

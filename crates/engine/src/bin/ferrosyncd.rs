@@ -45,8 +45,8 @@ struct Args {
     #[arg(long)]
     no_ipc: bool,
     /// Always run at the highest SCHED_RR real-time priority (corosync's default and `-r`;
-    /// `system.sched_rr: yes`). By default ferrosyncd takes it only while its loop is not
-    /// scheduled on time (`sched_rr: auto`).
+    /// `system.sched_rr: yes`). By default ferrosyncd leaves it while it is busy and its loop
+    /// runs on time (`sched_rr: auto`).
     #[arg(short = 'r', long, overrides_with = "no_realtime")]
     realtime: bool,
     /// Never run at real-time priority (corosync's `-p`, `system.sched_rr: no`; here `-p`
@@ -140,7 +140,7 @@ fn run(args: Args, startup: &mut Startup) -> Result<()> {
     blackbox::install_panic_hook();
     let pid_guard = PidFile::acquire(&args.pidfile)?;
     // As corosync: memory locked and real-time round robin, so that paging and busy
-    // neighbours do not delay the token; by default real-time only while they would.
+    // neighbours do not delay the token; by default not while the daemon itself is busy.
     if !args.no_mlockall {
         engine::realtime::lock_memory();
     }
@@ -150,17 +150,17 @@ fn run(args: Args, startup: &mut Startup) -> Result<()> {
         (true, _) => SchedRr::Yes,
         _ => scheduling.sched_rr,
     };
-    if sched_rr == SchedRr::Yes {
-        // As corosync: the highest priority of the normal policy if real-time is refused.
-        if !engine::realtime::realtime_priority() {
-            engine::realtime::normal_priority(Some(-20));
-        }
-    } else if scheduling.nice.is_some() {
-        engine::realtime::normal_priority(scheduling.nice);
-    }
     let mut daemon = Daemon::new(conf, node_id, state_dir, !args.no_ipc)?;
-    if sched_rr == SchedRr::Auto {
-        daemon.adapt_priority(scheduling.nice);
+    let realtime = match sched_rr {
+        SchedRr::Yes => engine::realtime::realtime_priority(),
+        SchedRr::Auto => daemon.adapt_priority(scheduling.nice),
+        SchedRr::No => false,
+    };
+    if sched_rr != SchedRr::No && !realtime {
+        // As corosync: the highest priority of the normal policy if real-time is refused.
+        engine::realtime::normal_priority(Some(-20));
+    } else if sched_rr == SchedRr::No && scheduling.nice.is_some() {
+        engine::realtime::normal_priority(scheduling.nice);
     }
     startup.ready();
     // Under systemd (Type=notify): the sockets are bound, clients may connect.

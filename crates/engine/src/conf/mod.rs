@@ -84,7 +84,8 @@ pub enum SchedRr {
     Yes,
     /// Never.
     No,
-    /// While its loop has recently run late (ferrosync's default; see `crate::starvation`).
+    /// Except while the daemon is busy and its loop runs on time (ferrosync's default; see
+    /// `crate::scheduling`).
     Auto,
 }
 

@@ -41,18 +41,29 @@ pub fn realtime_priority() -> bool {
 /// given (`system.priority`); false (and a warning) if that is not allowed.
 pub fn normal_priority(nice: Option<i32>) -> bool {
     let policy = ThreadSchedulePolicy::Normal(thread_priority::NormalThreadSchedulePolicy::Other);
-    // The crate sets some nice value with the policy; the configured one is set after it.
-    let current = rustix::process::getpriority_process(None).unwrap_or(0);
-    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, policy) {
-        tracing::warn!(error = ?e, "Could not set the normal scheduling policy");
+    // `None`: PRIO_PROCESS 0 is the calling thread on Linux.
+    let target = nice.unwrap_or_else(|| rustix::process::getpriority_process(None).unwrap_or(0));
+    // The crate sets a nice value with the policy: ask for the target itself, so that no step
+    // lowers it (which would need a privilege that leaving real-time priority does not).
+    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), crate_priority_for_nice(target), policy) {
+        tracing::warn!(error = ?e, nice = target, "Could not set the normal scheduling policy");
         return false;
     }
-    // `None` on the thread: PRIO_PROCESS 0 is the calling thread on Linux.
-    if let Err(e) = rustix::process::setpriority_process(None, nice.unwrap_or(current)) {
-        tracing::warn!(error = %e, nice = nice.unwrap_or(current), "Could not set the priority");
-        return false;
+    if rustix::process::getpriority_process(None).ok() != Some(target) {
+        if let Err(e) = rustix::process::setpriority_process(None, target) {
+            tracing::warn!(error = %e, nice = target, "Could not set the priority");
+            return false;
+        }
     }
     true
+}
+
+/// The `thread_priority` value the crate maps to nice value `nice` for the normal policy
+/// (its mapping: 0 → 19 … 99 → -20, in steps of 0.39), or the lowest one mapping above it.
+fn crate_priority_for_nice(nice: i32) -> ThreadPriority {
+    let crate_nice = |p: u8| (39.0f32 * (1.0 - f32::from(p) / 99.0)) as i32 - 20;
+    let p = (0..=99u8).rev().find(|&p| crate_nice(p) >= nice).unwrap_or(0);
+    ThreadPriority::Crossplatform(p.try_into().expect("0..=99 is a priority"))
 }
 
 /// `system.sched_rr: auto`: real-time priority except while the local clients are busy, and
@@ -135,6 +146,27 @@ mod tests {
                 policy,
                 Some(ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::RoundRobin))
             );
+        }
+    }
+
+    #[test]
+    fn crate_priorities_land_on_every_nice_value() {
+        // Applied on threads of their own, the nice value read back is the one asked for.
+        for nice in [19, 12, 5, 0] {
+            let got = std::thread::spawn(move || {
+                assert!(normal_priority(Some(nice)));
+                rustix::process::getpriority_process(None).unwrap()
+            })
+            .join()
+            .unwrap();
+            assert_eq!(got, nice);
+        }
+        for nice in -20..=19 {
+            let ThreadPriority::Crossplatform(p) = crate_priority_for_nice(nice) else {
+                unreachable!()
+            };
+            let policy = ThreadSchedulePolicy::Normal(thread_priority::NormalThreadSchedulePolicy::Other);
+            assert_eq!(ThreadPriority::Crossplatform(p).to_posix(policy).unwrap(), nice);
         }
     }
 

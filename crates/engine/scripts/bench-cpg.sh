@@ -134,6 +134,17 @@ print(f"{engine}\t{transport}\tferrosync-bench\t{mode}\t{size}\t{rnd}\t{s.get('s
 EOF
 }
 
+# sched_report: each ferrosyncd's switches of scheduling class so far (stats.sched.*).
+sched_report() {
+  local i line=""
+  for i in $(seq 1 "$NODES"); do
+    line+=" n$i: $(ip netns exec "$P$i" corosync-cmapctl -m stats 2>/dev/null | awk '
+      /stats.sched.busy / {b=$NF} /stats.sched.starved / {s=$NF} /stats.sched.realtime / {r=$NF}
+      END {printf "%s busy, %s starved, now %s;", b, s, (r == 1 ? "real-time" : "normal")}')"
+  done
+  echo "   sched:$line"
+}
+
 # idle ENGINE: CPU % and RSS of node 1's daemon over IDLE seconds (CPU time in ns from
 # /proc/PID/task/*/schedstat: clock ticks are too coarse for a daemon that sleeps).
 idle() {
@@ -158,6 +169,8 @@ for round in $(seq 1 "$ROUNDS"); do
     # The Rust client speaks libqb's protocol, so it measures corosync too.
     for size in $SIZES; do ferrobench "$engine" udpu "$size" "$round"; done
     ferrobench "$engine" udpu 64 "$round" 1000
+    # ferrosyncd's scheduling class (system.sched_rr: auto): switches during the round.
+    [ "$engine" = ferrosyncd ] && sched_report
     stop_all
   done
   echo "== round $round: corosync (knet, $NODES nodes)"

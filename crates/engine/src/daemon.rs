@@ -457,8 +457,8 @@ impl Daemon {
         if let Some(t) = self.ipc.as_ref().and_then(|i| i.poll_timeout()) {
             next = next.min(t);
         }
-        if let Some(adaptive) = &self.adaptive {
-            next = next.min(adaptive.deadline());
+        if let Some(t) = self.adaptive.as_ref().and_then(AdaptivePriority::deadline) {
+            next = next.min(t);
         }
         if let Some(t) = self.batch.deadline() {
             // The hold timer (a timerfd) wakes us on time; this is the fallback.

@@ -85,7 +85,7 @@ impl AdaptivePriority {
         })
     }
 
-    pub fn deadline(&self) -> Instant {
+    pub fn deadline(&self) -> Option<Instant> {
         self.governor.deadline()
     }
 

@@ -17,12 +17,12 @@
 //! fairly. The daemon's own CPU use is no measure of that: at 1000 msgs/s the token rotates
 //! without pause and each daemon takes a third of a CPU. Whatever its clients do, the daemon
 //! goes back to real-time priority for [`HOLD`] as soon as its loop is not scheduled on
-//! time — what real-time priority is there to prevent. The loop asks to be woken
-//! every `threshold` (a sixteenth of the token timeout); a wakeup later than `threshold` past
-//! that deadline means the daemon did not get a CPU when it should have (a loop iteration of
-//! its own is bounded far below: datagrams are read in bursts of 256). That first late wakeup
-//! is survived by the protocol: the token is retransmitted after about a quarter of its
-//! timeout and lost only after all of it.
+//! time — what real-time priority is there to prevent. Outside real-time priority (and
+//! during the hold) the loop asks to be woken every `threshold`, a sixteenth of the token
+//! timeout; a wakeup later than `threshold` past that deadline means the daemon did not get a
+//! CPU when it should have (a loop iteration of its own is bounded far below: datagrams are
+//! read in bursts of 256). That first late wakeup is survived by the protocol: the token is
+//! retransmitted after about a quarter of its timeout and lost only after all of it.
 //!
 //! Pure: the loop passes `now` and its count of client requests so far, and applies the
 //! [`Switch`] it gets back.
@@ -118,20 +118,33 @@ impl Governor {
         self.stats
     }
 
-    /// The loop must wake by then (a timeout of its `epoll_wait`).
-    pub fn deadline(&self) -> Instant {
-        let mut at = self.check_at.min(self.window.0 + WINDOW);
-        if let Some(until) = self.starved_until {
-            at = at.min(until);
+    /// Whether the loop's wakeups are timed. Not while the daemon is at real-time priority
+    /// for quiet clients: nothing would change then, and an idle daemon sleeps undisturbed.
+    /// (The request windows need no wakeups of their own: busy clients wake the loop, and the
+    /// token wakes it several times a second.)
+    fn watching(&self) -> bool {
+        !self.realtime || self.starved_until.is_some()
+    }
+
+    /// The loop must wake by then (a timeout of its `epoll_wait`), if at any time.
+    pub fn deadline(&self) -> Option<Instant> {
+        if !self.watching() {
+            return None;
         }
-        at
+        Some(
+            self.starved_until
+                .map_or(self.check_at, |until| self.check_at.min(until)),
+        )
     }
 
     /// Called on every wakeup of the loop with the count of client requests so far; what to
     /// switch to, if anything.
     pub fn on_wakeup(&mut self, now: Instant, requests: u64) -> Option<Switch> {
         let mut late_now = None;
-        if now >= self.check_at {
+        if !self.watching() {
+            // Untimed: a wakeup long after the last says nothing. Timing starts afresh.
+            self.check_at = now + self.threshold;
+        } else if now >= self.check_at {
             let late = now - self.check_at;
             self.stats.max_late = self.stats.max_late.max(late);
             self.check_at = now + self.threshold;
@@ -219,7 +232,9 @@ mod tests {
             let end = self.now + d;
             let mut switches = Vec::new();
             while self.now < end {
-                let at = (self.governor.deadline() + late).min(end);
+                // Untimed, the loop is still woken by the token now and then.
+                let next = self.governor.deadline().unwrap_or(self.now + ms(200));
+                let at = (next + late).min(end);
                 switches.extend(self.wake_at(at, rate));
             }
             switches
@@ -239,7 +254,8 @@ mod tests {
         assert!(r.governor.is_realtime());
         assert_eq!(r.run_for(ms(60_000), 1000.0, ms(5)), []);
         assert!(r.governor.is_realtime());
-        assert_eq!(r.governor.stats().max_late, ms(5));
+        assert_eq!(r.governor.deadline(), None, "an idle daemon sleeps undisturbed");
+        assert_eq!(r.governor.stats().late_wakeups, 0);
     }
 
     #[test]
@@ -265,7 +281,7 @@ mod tests {
         let mut r = Run::new();
         r.run_for(ms(1500), 90_000.0, Duration::ZERO);
         assert!(!r.governor.is_realtime());
-        let at = r.governor.deadline() + ms(300);
+        let at = r.governor.deadline().unwrap() + ms(300);
         assert_eq!(r.wake_at(at, 90_000.0), Some(Switch::Starved { late: ms(300) }));
         // Busy all along, but real-time until the hold is over…
         assert_eq!(r.run_for(HOLD - ms(1), 90_000.0, Duration::ZERO), []);
@@ -280,7 +296,7 @@ mod tests {
     fn late_again_while_real_time_extends_the_hold() {
         let mut r = Run::new();
         r.run_for(ms(1500), 90_000.0, Duration::ZERO);
-        let t1 = r.governor.deadline() + ms(500);
+        let t1 = r.governor.deadline().unwrap() + ms(500);
         assert!(matches!(r.wake_at(t1, 90_000.0), Some(Switch::Starved { .. })));
         let t2 = t1 + ms(200_000);
         // Not woken since t1: 200 s late, and already real-time.
@@ -292,13 +308,17 @@ mod tests {
     }
 
     #[test]
-    fn a_quiet_daemon_that_runs_late_stays_real_time_without_switching() {
+    fn a_quiet_daemon_sleeping_long_is_not_starved() {
         let mut r = Run::new();
-        let at = r.governor.deadline() + ms(400);
-        assert_eq!(r.wake_at(at, 100.0), None);
-        assert_eq!(r.governor.stats().late_wakeups, 1);
-        assert_eq!(r.run_for(HOLD + ms(5000), 100.0, Duration::ZERO), []);
-        assert!(r.governor.is_realtime());
+        let at = r.now + ms(10_000);
+        assert_eq!(r.wake_at(at, 0.0), None);
+        // Busy clients from then on: timing starts at that wakeup, not before.
+        assert!(matches!(
+            r.run_for(ms(1500), 90_000.0, Duration::ZERO)[..],
+            [Switch::Busy { .. }]
+        ));
+        assert_eq!(r.governor.stats().late_wakeups, 0);
+        assert!(r.governor.deadline().is_some());
     }
 
     #[test]

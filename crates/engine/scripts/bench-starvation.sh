@@ -75,7 +75,7 @@ for engine in $ENGINES; do
   stop_hogs
   after=$(memberships "$engine")
   sched=""
-  if [ "$engine" != corosync ]; then
+  if [ "$engine" = auto ]; then
     for i in $(seq 1 "$NODES"); do
       sched+=" n$i: $(ip netns exec $P$i corosync-cmapctl -m stats 2>/dev/null | awk '
         /stats.sched.starved / {s=$NF} /stats.sched.busy / {b=$NF} /stats.sched.max_late_us / {l=$NF}

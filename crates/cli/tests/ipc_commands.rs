@@ -67,6 +67,12 @@ impl Cli {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
     }
 
+    /// A number of node N's statistics map.
+    fn stat(&self, node: u32, key: &str) -> u64 {
+        let v = self.json(node, &["cmap", "--stats", "get", key]);
+        v["value"].as_u64().unwrap_or_else(|| panic!("{key}: {v}"))
+    }
+
     fn spawn(&self, node: u32, args: &[&str]) -> Child {
         self.command(node, args)
             .stdout(Stdio::piped())
@@ -90,7 +96,20 @@ fn read_lines(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<Strin
     rx
 }
 
-/// Waits for a child with a deadline; kills it (by PID) if it overruns.
+/// `bench cpg` flat out from node 1 into `group` while nodes 2 and 3 only receive.
+fn flat_out(cli: &Cli, group: &str, extra: &[&str]) -> Vec<Child> {
+    (1..=3)
+        .map(|n| {
+            let mut args = vec!["--json", "bench", "cpg", "--group", group, "--members", "3"];
+            args.extend_from_slice(extra);
+            if n != 1 {
+                args.push("--receive-only");
+            }
+            cli.spawn(n, &args)
+        })
+        .collect()
+}
+
 /// A `bench cpg --json` run's report, once it succeeded.
 fn bench_report(child: Child) -> serde_json::Value {
     let out = finish(child, Duration::from_secs(60));
@@ -101,6 +120,7 @@ fn bench_report(child: Child) -> serde_json::Value {
     r
 }
 
+/// Waits for a child with a deadline; kills it (by PID) if it overruns.
 fn finish(mut child: Child, within: Duration) -> Output {
     let end = Instant::now() + within;
     while Instant::now() < end {
@@ -278,27 +298,7 @@ fn every_ipc_command_against_three_nodes() {
     // Flat out from node 1 while the others only receive: the sending thread never stops
     // to dispatch, and node 1's daemon holds the token to fill its visits (counted in
     // cmap's stats map).
-    let flat: Vec<Child> = (1..=3)
-        .map(|n| {
-            let mut args = vec![
-                "--json",
-                "bench",
-                "cpg",
-                "--group",
-                "flat",
-                "--size",
-                "64",
-                "--seconds",
-                "1",
-                "--members",
-                "3",
-            ];
-            if n != 1 {
-                args.push("--receive-only");
-            }
-            cli.spawn(n, &args)
-        })
-        .collect();
+    let flat = flat_out(&cli, "flat", &["--size", "64", "--seconds", "1"]);
     for b in flat {
         let r = bench_report(b);
         assert_eq!(
@@ -308,11 +308,7 @@ fn every_ipc_command_against_three_nodes() {
         );
         assert!(r["received"].as_u64().unwrap() > 0, "{r}");
     }
-    let holds = || {
-        let out = cli.ok(1, &["--json", "cmap", "--stats", "get", "stats.srp.token_batch_holds"]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-        v["value"].as_u64().unwrap_or_else(|| panic!("{v}"))
-    };
+    let holds = || cli.stat(1, "stats.srp.token_batch_holds");
     let until = Instant::now() + WAIT;
     while holds() == 0 {
         assert!(
@@ -407,44 +403,20 @@ fn the_daemon_of_busy_clients_leaves_real_time_priority_until_its_loop_runs_late
     };
     let pid = c.pid(1).unwrap();
     assert_eq!(scheduling_policy(pid), 2, "quiet clients: real-time priority");
-    let flat: Vec<Child> = (1..=3)
-        .map(|n| {
-            let mut args = vec![
-                "--json",
-                "bench",
-                "cpg",
-                "--group",
-                "busy",
-                "--seconds",
-                "6",
-                "--members",
-                "3",
-            ];
-            if n != 1 {
-                args.push("--receive-only");
-            }
-            cli.spawn(n, &args)
-        })
-        .collect();
+    let flat = flat_out(&cli, "busy", &["--seconds", "6"]);
     wait_for_policy(pid, 0, Duration::from_secs(5), "while a client sends flat out");
     // Frozen for eight times the threshold (a sixteenth of the 1 s token): its next wakeup
     // is late, as under CPU starvation, and real-time priority comes back though the client
     // still sends.
-    let target = nix::unistd::Pid::from_raw(pid as i32);
-    nix::sys::signal::kill(target, Signal::SIGSTOP).unwrap();
+    c.signal(1, Signal::SIGSTOP).unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    nix::sys::signal::kill(target, Signal::SIGCONT).unwrap();
+    c.signal(1, Signal::SIGCONT).unwrap();
     wait_for_policy(pid, 2, Duration::from_secs(2), "after a late wakeup");
     for b in flat {
         let r = bench_report(b);
         assert_eq!((&r["seq_errors"], &r["missing"]), (&0.into(), &0.into()), "{r}");
     }
-    let stat = |key: &str| -> u64 {
-        let out = cli.ok(1, &["--json", "cmap", "--stats", "get", key]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-        v["value"].as_u64().unwrap_or_else(|| panic!("{key}: {v}"))
-    };
-    assert_eq!(stat("stats.sched.busy"), 1);
-    assert_eq!(stat("stats.sched.starved"), 1);
-    assert_eq!(stat("stats.sched.realtime"), 1);
+    assert_eq!(cli.stat(1, "stats.sched.busy"), 1);
+    assert_eq!(cli.stat(1, "stats.sched.starved"), 1);
+    assert_eq!(cli.stat(1, "stats.sched.realtime"), 1);
 }

@@ -157,7 +157,7 @@ pub struct Daemon {
     load: Option<Load>,
     /// A token held while local clients fill its visit.
     batch: TokenBatch,
-    /// `system.sched_rr: auto`: real-time priority while the loop runs late.
+    /// `system.sched_rr: auto`: real-time priority except while local clients are busy.
     adaptive: Option<AdaptivePriority>,
 }
 
@@ -306,8 +306,8 @@ impl Daemon {
     }
 
     /// Runs at real-time priority except while the local clients are busy and the loop runs
-    /// on time, then at the normal policy at `nice`, if given (`system.sched_rr: auto`); false if real-time priority
-    /// was refused.
+    /// on time, then at the normal policy at `nice`, if given (`system.sched_rr: auto`);
+    /// false if real-time priority was refused.
     pub fn adapt_priority(&mut self, nice: Option<i32>) -> bool {
         let (std_now, _) = self.clock.now();
         let requests = self.ipc.as_ref().map_or(0, crate::ipc_host::IpcHost::requests);

@@ -34,8 +34,8 @@ pub struct Spec {
     /// Seal datagrams with AES-256-GCM; every node gets the cluster key in `node<N>/authkey`
     /// (see [`LocalCluster::write_key`] to give one a different key).
     pub crypto: bool,
-    /// Let the daemons lock memory and take real-time priority as they do by default (when
-    /// their loop runs late); off in tests.
+    /// Let the daemons lock memory and take real-time priority as they do by default (except
+    /// while their clients are busy); off in tests.
     pub realtime: bool,
     /// More command-line arguments for every daemon (e.g. `-r`).
     pub args: Vec<String>,

@@ -1,8 +1,9 @@
 //! What corosync does at start to keep the token moving under memory and CPU pressure:
 //! lock the process's memory (`mlockall`) and run at the highest round-robin real-time
 //! priority. Memory is locked by default, as in corosync; real-time priority is kept except
-//! while the daemon is busy and not starved ([`AdaptivePriority`], `system.sched_rr: auto`)
-//! or always (`sched_rr: yes`, corosync's default). Failures are warnings, not errors.
+//! while local clients are busy and the loop runs on time ([`AdaptivePriority`],
+//! `system.sched_rr: auto`), or always (`sched_rr: yes`, corosync's default). Failures are
+//! warnings, not errors.
 
 use std::time::{Duration, Instant};
 

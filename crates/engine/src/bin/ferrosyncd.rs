@@ -45,8 +45,8 @@ struct Args {
     #[arg(long)]
     no_ipc: bool,
     /// Always run at the highest SCHED_RR real-time priority (corosync's default and `-r`;
-    /// `system.sched_rr: yes`). By default ferrosyncd leaves it while it is busy and its loop
-    /// runs on time (`sched_rr: auto`).
+    /// `system.sched_rr: yes`). By default ferrosyncd leaves it while its clients are busy and
+    /// its loop runs on time (`sched_rr: auto`).
     #[arg(short = 'r', long, overrides_with = "no_realtime")]
     realtime: bool,
     /// Never run at real-time priority (corosync's `-p`, `system.sched_rr: no`; here `-p`
@@ -140,7 +140,7 @@ fn run(args: Args, startup: &mut Startup) -> Result<()> {
     blackbox::install_panic_hook();
     let pid_guard = PidFile::acquire(&args.pidfile)?;
     // As corosync: memory locked and real-time round robin, so that paging and busy
-    // neighbours do not delay the token; by default not while the daemon itself is busy.
+    // neighbours do not delay the token; by default not while its own clients are busy.
     if !args.no_mlockall {
         engine::realtime::lock_memory();
     }

@@ -84,8 +84,8 @@ pub enum SchedRr {
     Yes,
     /// Never.
     No,
-    /// Except while the daemon is busy and its loop runs on time (ferrosync's default; see
-    /// `crate::scheduling`).
+    /// Except while the node's clients are busy and the loop runs on time (ferrosync's
+    /// default; see `crate::scheduling`).
     Auto,
 }
 

@@ -512,18 +512,8 @@ impl Cib {
     /// tag. Pacemaker ignores such constraints with a configuration error;
     /// callers decide whether to warn or refuse.
     pub fn dangling_references(&self) -> Vec<CibError> {
-        let mut known: Vec<&str> = Vec::new();
-        fn walk<'a>(defs: &'a [ResourceDef], out: &mut Vec<&'a str>) {
-            for d in defs {
-                out.push(&d.id);
-                match &d.kind {
-                    ResourceKind::Group { children } => walk(children, out),
-                    ResourceKind::Clone { child, .. } => walk(std::slice::from_ref(child), out),
-                    _ => {}
-                }
-            }
-        }
-        walk(&self.configuration.resources, &mut known);
+        // A bundle's primitive counts: Pacemaker resolves its id to the bundle.
+        let mut known: Vec<&str> = self.configuration.all_resources().map(|d| d.id.as_str()).collect();
         for (t, _) in &self.configuration.tags {
             known.push(t);
         }

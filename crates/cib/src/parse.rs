@@ -799,6 +799,21 @@ mod tests {
     }
 
     #[test]
+    fn constraints_on_a_bundles_primitive_are_not_dangling() {
+        let xml = r#"<cib><configuration><resources>
+            <bundle id="b"><docker image="i"/>
+              <primitive id="bp" class="ocf" provider="heartbeat" type="Dummy"/></bundle>
+            </resources><constraints>
+            <rsc_location id="l1" rsc="bp" node="n1" score="10"/>
+            <rsc_location id="l2" rsc="nosuch" node="n1" score="10"/>
+            </constraints></configuration></cib>"#;
+        let cib = Cib::parse(xml).expect("valid");
+        let errs: Vec<String> = cib.dangling_references().iter().map(ToString::to_string).collect();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("l2") && errs[0].contains("nosuch"), "{errs:?}");
+    }
+
+    #[test]
     fn missing_type_is_reported() {
         let xml = r#"<cib><configuration><resources><primitive id="r" class="ocf" provider="x"/></resources></configuration></cib>"#;
         let err = Cib::parse(xml).unwrap_err().to_string();

@@ -55,28 +55,11 @@ fn configured_node<'c>(cib: &'c Cib, node: &str) -> Result<&'c cib::NodeDef, Inj
         .ok_or_else(|| InjectError::UnknownNode(node.to_string()))
 }
 
+/// The `node_state` of configured node `node`, found or created as crm_simulate does.
 fn node_state_mut<'a>(root: &'a mut Element, cib: &Cib, node: &str) -> Result<&'a mut Element, InjectError> {
     let def = configured_node(cib, node)?;
-    let (id, uname) = (def.id.clone(), def.uname.clone());
-    if root.child("status").is_none() {
-        root.push(Element::new("status"));
-    }
-    let status = root.child_mut("status").expect("just ensured");
-    let pos = status.elements().position(|e| {
-        e.name == "node_state" && (e.attr("id") == Some(id.as_str()) || e.attr("uname") == Some(uname.as_str()))
-    });
-    if pos.is_none() {
-        let mut e = Element::new("node_state");
-        e.set_attr("id", id.clone());
-        e.set_attr("uname", uname.clone());
-        status.push(e);
-    }
-    let st = status
-        .elements_mut()
-        .filter(|e| e.name == "node_state")
-        .find(|e| e.attr("id") == Some(id.as_str()) || e.attr("uname") == Some(uname.as_str()))
-        .expect("just ensured");
-    Ok(st)
+    let n = root.node_state(&def.uname, Some(&def.id));
+    Ok(super::xml_store::nth_node_mut(root, n))
 }
 
 fn set_node(st: &mut Element, in_ccm: &str, crmd: &str, join: &str, expected: &str) {
@@ -235,7 +218,45 @@ fn inject_transient_attr(st: &mut Element, name: &str, value: &str, increment: b
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_op_key, Injections};
+    use super::{inject, parse_op_key, Injections};
+    use cib::Cib;
+
+    /// Node n1 (id 1) and these `node_state` entries; (id, uname, crmd) of each after
+    /// injecting `inj`.
+    fn states_after(states: &str, inj: &Injections) -> Vec<(String, String, String)> {
+        let xml = format!(
+            "<cib><configuration><crm_config/><nodes><node id=\"1\" uname=\"n1\"/></nodes><resources/>\
+             <constraints/></configuration><status>{states}</status></cib>"
+        );
+        let cib = inject(&Cib::parse(&xml).unwrap(), inj, 0).unwrap();
+        let attr = |e: &cib::xml::Element, a: &str| e.attr(a).unwrap_or_default().to_string();
+        cib.root
+            .child("status")
+            .unwrap()
+            .children_named("node_state")
+            .map(|e| (attr(e, "id"), attr(e, "uname"), attr(e, "crmd")))
+            .collect()
+    }
+
+    #[test]
+    fn nodes_are_found_by_name_then_by_id_as_crm_simulate_does() {
+        let down = Injections {
+            node_down: vec!["n1".into()],
+            ..Injections::default()
+        };
+        let s = |id: &str, uname: &str, crmd: &str| (id.to_string(), uname.to_string(), crmd.to_string());
+        // By name first, though another entry has the node's id.
+        let two = r#"<node_state id="1" uname="old" crmd="online"/><node_state id="99" uname="n1" crmd="online"/>"#;
+        assert_eq!(
+            states_after(two, &down),
+            [s("1", "old", "online"), s("99", "n1", "offline")]
+        );
+        // By id when no entry has the name: it takes the name.
+        let renamed = r#"<node_state id="1" uname="old" crmd="online"/>"#;
+        assert_eq!(states_after(renamed, &down), [s("1", "n1", "offline")]);
+        // Else a new entry.
+        assert_eq!(states_after("", &down), [s("1", "n1", "offline")]);
+    }
 
     #[test]
     fn any_injection_makes_the_set_non_empty() {

@@ -68,11 +68,16 @@ fn nth_resource_mut(st: &mut Element, rsc: usize) -> &mut Element {
 
 impl HistoryStore for Element {
     fn node_state(&mut self, uname: &str, uuid: Option<&str>) -> usize {
-        let found = status(self).and_then(|s| {
-            s.children_named("node_state")
-                .position(|e| e.attr("uname") == Some(uname))
-        });
-        if let Some(i) = found {
+        // As `pcmk__inject_node`: by name, then by id (an entry may have no name yet: it
+        // gets this one), else a new entry.
+        let by = |attr: &str, value: &str| {
+            status(self).and_then(|s| s.children_named("node_state").position(|e| e.attr(attr) == Some(value)))
+        };
+        if let Some(i) = by("uname", uname) {
+            return i;
+        }
+        if let Some(i) = uuid.and_then(|id| by("id", id)) {
+            nth_node_mut(self, i).set_attr("uname", uname);
             return i;
         }
         let mut e = Element::new("node_state");

@@ -367,16 +367,10 @@ fn every_ipc_command_against_three_nodes() {
     cli.expect(1, &["status"], 4);
 }
 
-/// Field 41 of /proc/PID/stat: the scheduling policy (0 = SCHED_OTHER, 2 = SCHED_RR).
-fn scheduling_policy(pid: u32) -> u32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
-    after_comm.split_whitespace().nth(38).unwrap().parse().unwrap()
-}
-
-fn wait_for_policy(pid: u32, policy: u32, within: Duration, why: &str) {
+/// Waits until node `id`'s daemon has scheduling policy `policy`.
+fn wait_for_policy(c: &LocalCluster, id: u32, policy: u32, within: Duration, why: &str) {
     let end = Instant::now() + within;
-    while scheduling_policy(pid) != policy {
+    while c.scheduling_policy(id).unwrap() != policy {
         assert!(Instant::now() < end, "scheduling policy not {policy} {why}");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -401,17 +395,16 @@ fn the_daemon_of_busy_clients_leaves_real_time_priority_until_its_loop_runs_late
     let cli = Cli {
         namespaces: (1..=3).map(|n| c.netns_name(n)).collect(),
     };
-    let pid = c.pid(1).unwrap();
-    assert_eq!(scheduling_policy(pid), 2, "quiet clients: real-time priority");
+    assert_eq!(c.scheduling_policy(1).unwrap(), 2, "quiet clients: real-time priority");
     let flat = flat_out(&cli, "busy", &["--seconds", "6"]);
-    wait_for_policy(pid, 0, Duration::from_secs(5), "while a client sends flat out");
+    wait_for_policy(&c, 1, 0, Duration::from_secs(5), "while a client sends flat out");
     // Frozen for eight times the threshold (a sixteenth of the 1 s token): its next wakeup
     // is late, as under CPU starvation, and real-time priority comes back though the client
     // still sends.
     c.signal(1, Signal::SIGSTOP).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     c.signal(1, Signal::SIGCONT).unwrap();
-    wait_for_policy(pid, 2, Duration::from_secs(2), "after a late wakeup");
+    wait_for_policy(&c, 1, 2, Duration::from_secs(2), "after a late wakeup");
     for b in flat {
         let r = bench_report(b);
         assert_eq!((&r["seq_errors"], &r["missing"]), (&0.into(), &0.into()), "{r}");

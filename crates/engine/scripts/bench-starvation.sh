@@ -33,9 +33,7 @@ ns_refuse_existing $P "$NODES"
 W=$(mktemp -d /tmp/ferrosync-bench-starvation.XXXXXX)
 PIDS=(); HOG_PIDS=()
 stop_hogs() { for p in "${HOG_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; HOG_PIDS=(); }
-stop_all() { stop_hogs; for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for _ in $(seq 50); do alive=0; for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done; [ $alive = 0 ] && break; sleep 0.1; done
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; sleep 0.1; shm_forget "${PIDS[@]}"; PIDS=(); }
+stop_all() { stop_hogs; stop_pids "${PIDS[@]}"; PIDS=(); }
 cleanup() { stop_all; ns_delete $P "$NODES"; [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"; }
 trap cleanup EXIT
 ns_create $P 10.207.0 "$NODES"

@@ -94,6 +94,15 @@ shm_forget() {
   done
 }
 
+# stop_pids PID...: SIGTERM, up to 5 s for them to exit, SIGKILL for the rest, then what they
+# left in /dev/shm (shm_forget).
+stop_pids() {
+  local p alive
+  for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+  for _ in $(seq 50); do alive=0; for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done; [ $alive = 0 ] && break; sleep 0.1; done
+  for p in "$@"; do kill -KILL "$p" 2>/dev/null; done; sleep 0.1; shm_forget "$@"
+}
+
 # start_ferrosyncd NS DIR [ENV=VALUE...]: ferrosyncd in namespace NS; prints the PID.
 start_ferrosyncd() {
   local ns=$1 dir=$2; shift 2

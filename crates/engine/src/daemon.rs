@@ -310,9 +310,13 @@ impl Daemon {
     /// false if real-time priority was refused.
     pub fn adapt_priority(&mut self, nice: Option<i32>) -> bool {
         let (std_now, _) = self.clock.now();
-        let requests = self.ipc.as_ref().map_or(0, crate::ipc_host::IpcHost::requests);
-        self.adaptive = AdaptivePriority::start(self.conf.totem.token, nice, std_now, requests);
+        self.adaptive = AdaptivePriority::start(self.conf.totem.token, nice, std_now, self.client_requests());
         self.adaptive.is_some()
+    }
+
+    /// Requests from local clients since start (none without IPC).
+    fn client_requests(&self) -> u64 {
+        self.ipc.as_ref().map_or(0, crate::ipc_host::IpcHost::requests)
     }
 
     /// Runs until SIGTERM/SIGINT (leaving the ring cleanly) or a fatal error.
@@ -334,8 +338,8 @@ impl Daemon {
                     return Err(io_err("poll")(e));
                 }
             }
+            let requests = self.client_requests();
             if let Some(adaptive) = &mut self.adaptive {
-                let requests = self.ipc.as_ref().map_or(0, crate::ipc_host::IpcHost::requests);
                 adaptive.on_wakeup(self.clock.now().0, requests);
             }
             let mut stop = false;

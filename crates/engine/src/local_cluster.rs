@@ -289,6 +289,18 @@ impl LocalCluster {
         kill(Pid::from_raw(pid as i32), signal).map_err(|source| ClusterError::Signal { node: id, source })
     }
 
+    /// Node `id`'s scheduling policy, field 41 of `/proc/PID/stat` (0 = `SCHED_OTHER`,
+    /// 2 = `SCHED_RR`).
+    pub fn scheduling_policy(&self, id: u32) -> Result<u32, ClusterError> {
+        let pid = self.pid(id).ok_or(ClusterError::NotRunning(id))?;
+        let path = format!("/proc/{pid}/stat");
+        let stat = std::fs::read_to_string(&path).map_err(io(format!("read {path}")))?;
+        // After the command name in parentheses (which may hold spaces) comes field 3.
+        stat.rfind(')')
+            .and_then(|end| stat[end + 1..].split_whitespace().nth(38)?.parse().ok())
+            .ok_or_else(|| io(format!("parse {path}"))(std::io::ErrorKind::InvalidData.into()))
+    }
+
     /// `kill -9` node `id` and reap it.
     pub fn kill(&mut self, id: u32) -> Result<(), ClusterError> {
         let mut child = self.children[id as usize - 1]

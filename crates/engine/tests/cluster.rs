@@ -565,13 +565,6 @@ fn sixteen_daemons_in_namespaces_form_one_ring_and_survive_kill_and_restart_of_a
     }
 }
 
-/// Field 41 of /proc/PID/stat: the scheduling policy (0 = SCHED_OTHER, 2 = SCHED_RR).
-fn scheduling_policy(pid: u32) -> u32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
-    after_comm.split_whitespace().nth(38).unwrap().parse().unwrap()
-}
-
 fn root_daemon_spec(last_octet: u8, port: u16) -> Spec {
     let mut spec = Spec::new(
         env!("CARGO_BIN_EXE_ferrosyncd").into(),
@@ -600,7 +593,7 @@ fn the_daemon_locks_its_memory_and_runs_round_robin_real_time_while_idle() {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap();
     assert!(locked_kb > 0, "no memory locked: {status}");
-    assert_eq!(scheduling_policy(pid), 2);
+    assert_eq!(c.scheduling_policy(1).unwrap(), 2);
 }
 
 #[test]
@@ -613,7 +606,7 @@ fn with_r_the_daemon_runs_round_robin_real_time_from_the_start() {
     spec.args.push("-r".into());
     let c = LocalCluster::start(spec).unwrap();
     c.wait_for_ring(&[1], WAIT).unwrap();
-    assert_eq!(scheduling_policy(c.pid(1).unwrap()), 2);
+    assert_eq!(c.scheduling_policy(1).unwrap(), 2);
 }
 
 #[test]
